@@ -1,0 +1,17 @@
+// The `cobalt` command: each subcommand lives in engine/commands/<name>.ts and registers itself here.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('cobalt')
+  .description('Actor-based real-time crypto trading engine')
+  .version(pkg.version, '-V, --version')
+  .showHelpAfterError();
+
+const commands: Array<(p: Command) => void> = [
+  // Registered commands, one import each (keep sorted).
+];
+for (const register of commands) register(program);
+
+await program.parseAsync(process.argv);

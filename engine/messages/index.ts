@@ -1,0 +1,14 @@
+export type * from './market.ts';
+export type * from './orders.ts';
+export type * from './risk.ts';
+export type * from './lifecycle.ts';
+export * from './signals.ts';
+
+import type { MarketMsg } from './market.ts';
+import type { ExecCommand, ExecEvent } from './orders.ts';
+import type { RiskMsg } from './risk.ts';
+import type { LifecycleMsg } from './lifecycle.ts';
+import type { SignalMsg } from './signals.ts';
+
+/** Every message on the bus, discriminated by `type` (prefixed md. cob. signal. risk. exec. sys.). */
+export type EngineMsg = MarketMsg | ExecCommand | ExecEvent | RiskMsg | LifecycleMsg | SignalMsg;

@@ -1,0 +1,58 @@
+import type { ClientOrderId, IntentId, VenueOrderId } from '../types/ids.ts';
+import type { Money } from '../types/money.ts';
+import type { Lots, Ticks } from '../types/price.ts';
+import type { TsMs } from '../types/time.ts';
+import type { VenueId } from '../types/instrument.ts';
+
+export type Side = 'buy' | 'sell';
+export type OrderType = 'limit' | 'market';
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
+
+/** What a strategy wants; still in integer ticks/lots, never floats. `price` is absent for market orders. */
+export interface OrderIntent {
+  readonly id: IntentId;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly orderType: OrderType;
+  readonly lots: Lots;
+  readonly price?: Ticks;
+  readonly timeInForce: TimeInForce;
+  /** true for orders that only close or shrink a position (stop-loss, take-profit, reducing state). */
+  readonly reduceOnly: boolean;
+  readonly reason: string;
+  readonly ts: TsMs;
+}
+
+/** Order lifecycle states (Nautilus-like). */
+export type OrderStatus = 'new' | 'submitted' | 'accepted' | 'partiallyFilled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
+
+/** One execution. */
+export interface Fill {
+  readonly clientOrderId: ClientOrderId;
+  readonly venueOrderId: VenueOrderId;
+  readonly tradeId: string;
+  readonly venue: VenueId;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly price: Ticks;
+  readonly lots: Lots;
+  readonly fee: Money;
+  readonly feeAsset: string;
+  readonly liquidity: 'maker' | 'taker';
+  readonly ts: TsMs;
+}
+
+export interface SubmitOrder { readonly type: 'exec.submitOrder'; readonly intent: OrderIntent; readonly clientOrderId: ClientOrderId }
+export interface CancelOrder { readonly type: 'exec.cancelOrder'; readonly clientOrderId: ClientOrderId; readonly reason: string }
+export interface OrderSubmitted { readonly type: 'exec.orderSubmitted'; readonly clientOrderId: ClientOrderId; readonly intentId: IntentId; readonly ts: TsMs }
+export interface OrderAccepted { readonly type: 'exec.orderAccepted'; readonly clientOrderId: ClientOrderId; readonly venueOrderId: VenueOrderId; readonly ts: TsMs }
+export interface OrderPartiallyFilled { readonly type: 'exec.orderPartiallyFilled'; readonly fill: Fill; readonly leavesLots: Lots; readonly ts: TsMs }
+export interface OrderFilled { readonly type: 'exec.orderFilled'; readonly fill: Fill; readonly ts: TsMs }
+export interface OrderCancelled { readonly type: 'exec.orderCancelled'; readonly clientOrderId: ClientOrderId; readonly reason: string; readonly ts: TsMs }
+export interface OrderRejected { readonly type: 'exec.orderRejected'; readonly clientOrderId: ClientOrderId; readonly code: string; readonly message: string; readonly ts: TsMs }
+export interface OrderExpired { readonly type: 'exec.orderExpired'; readonly clientOrderId: ClientOrderId; readonly ts: TsMs }
+
+/** Commands to the executor. */
+export type ExecCommand = SubmitOrder | CancelOrder;
+/** Events from the executor; handled before queued market data. */
+export type ExecEvent = OrderSubmitted | OrderAccepted | OrderPartiallyFilled | OrderFilled | OrderCancelled | OrderRejected | OrderExpired;

@@ -1,0 +1,13 @@
+/** Identifies an order intent from a strategy through risk to the executor. */
+export type IntentId = string & { readonly __id: 'intent' };
+/** Client order id sent to the venue; idempotent across retries and restarts. */
+export type ClientOrderId = string & { readonly __id: 'clientOrder' };
+/** The venue's own order id. */
+export type VenueOrderId = string & { readonly __id: 'venueOrder' };
+
+/** Returns a branded intent id. */
+export const intentId = (s: string): IntentId => s as IntentId;
+/** Returns a branded client order id; Binance allows `^[.A-Z:/a-z0-9_-]{1,36}$`. */
+export const clientOrderId = (s: string): ClientOrderId => s as ClientOrderId;
+/** Returns a branded venue order id. */
+export const venueOrderId = (s: string): VenueOrderId => s as VenueOrderId;

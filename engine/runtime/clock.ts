@@ -1,0 +1,90 @@
+import type { TsMs } from '../types/time.ts';
+
+/** A cancellable timer handle. */
+export interface TimerHandle { readonly id: number }
+
+/**
+ * Time source for every actor: `LiveClock` in production, `SimulatedClock` in backtests and tests.
+ * The shape matches xstate v5's `Clock` (setTimeout/clearTimeout) so it can be passed to `createActor`.
+ */
+export interface Clock {
+  /** Returns the current time in ms since the epoch. */
+  now(): TsMs;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | unknown): void;
+}
+
+/** Returns wall-clock time and real timers. */
+export class LiveClock implements Clock {
+  private next = 1;
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  now(): TsMs {
+    return Date.now();
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.next++;
+    const t = setTimeout(() => {
+      this.timers.delete(id);
+      fn();
+    }, ms);
+    this.timers.set(id, t);
+    return { id };
+  }
+  clearTimeout(handle: TimerHandle | unknown): void {
+    const id = (handle as TimerHandle | undefined)?.id;
+    if (id === undefined) return;
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+  }
+}
+
+interface Pending { id: number; at: number; seq: number; fn: () => void }
+
+/** Time moved only by `set`/`advance` (data timestamps or tests); due timers fire in time order, then by creation order. */
+export class SimulatedClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private nextId = 1;
+  private pending: Pending[] = [];
+  constructor(start: TsMs = 0) {
+    this.t = start;
+  }
+  now(): TsMs {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.nextId++;
+    this.pending.push({ id, at: this.t + Math.max(0, ms), seq: this.seq++, fn });
+    return { id };
+  }
+  clearTimeout(handle: TimerHandle | unknown): void {
+    const id = (handle as TimerHandle | undefined)?.id;
+    if (id !== undefined) this.pending = this.pending.filter((p) => p.id !== id);
+  }
+  /** Moves time forward by `ms`, firing every timer that falls due (including ones scheduled while firing). */
+  advance(ms: number): void {
+    this.set(this.t + ms);
+  }
+  /** Alias of `advance` matching xstate's SimulatedClock. */
+  increment(ms: number): void {
+    this.advance(ms);
+  }
+  /** Moves time to `to` (never backwards), firing due timers in order. */
+  set(to: TsMs): void {
+    if (to < this.t) return;
+    for (;;) {
+      let best: Pending | undefined;
+      for (const p of this.pending) if (p.at <= to && (!best || p.at < best.at || (p.at === best.at && p.seq < best.seq))) best = p;
+      if (!best) break;
+      this.pending = this.pending.filter((p) => p !== best);
+      this.t = best.at;
+      best.fn();
+    }
+    this.t = to;
+  }
+  /** Returns how many timers are waiting. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+}

@@ -1,0 +1,126 @@
+import ccxt, { type Exchange } from 'ccxt';
+import { VenueError } from '../../types/errors.ts';
+import { makeInstrument, priceToTicks, qtyToLots, type Instrument, type VenueId } from '../../types/instrument.ts';
+import type { Candle, DepthSnapshot, Level } from '../../messages/market.ts';
+import type { Clock } from '../../runtime/clock.ts';
+
+/** Options for the Binance REST client. Without `baseUrl` it talks to Binance itself. */
+export interface BinanceRestOptions {
+  /** e.g. `http://127.0.0.1:9443` for the exchange simulator; every ccxt API URL is rewritten onto it. */
+  readonly baseUrl?: string;
+  /** Base URL of the websocket side, used by ccxt.pro clients built from the same options. */
+  readonly wsUrl?: string;
+  readonly apiKey?: string;
+  readonly secret?: string;
+  readonly timeoutMs?: number;
+  readonly venue?: VenueId;
+  /** ccxt's limiter queues bursts; rollingWindow keeps weights honest without serialising every call. */
+  readonly rateLimit?: boolean;
+}
+
+/**
+ * Rewrites every URL under `urls.api` onto `baseUrl` (keeping paths), so an exchange pointed at the simulator
+ * cannot reach the real venue through an endpoint we forgot to override.
+ */
+export function rewriteApiUrls(api: unknown, baseUrl: string, wsUrl?: string): unknown {
+  const base = new URL(baseUrl);
+  const ws = wsUrl ? new URL(wsUrl) : undefined;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string' && /^(https?|wss?):\/\//.test(v)) {
+      const u = new URL(v);
+      const isWs = u.protocol.startsWith('ws');
+      const target = isWs ? (ws ?? new URL(base.href.replace(/^http/, 'ws'))) : base;
+      return `${target.protocol}//${target.host}${u.pathname}${u.search}`;
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(api);
+}
+
+/** Returns the ccxt constructor options for Binance spot, pointed at `baseUrl` when given. */
+export function binanceCcxtOptions(opts: BinanceRestOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    enableRateLimit: opts.rateLimit ?? true,
+    rateLimiterAlgorithm: 'rollingWindow',
+    timeout: opts.timeoutMs ?? 10_000,
+    options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+  };
+  if (opts.apiKey) out.apiKey = opts.apiKey;
+  if (opts.secret) out.secret = opts.secret;
+  if (opts.baseUrl) {
+    const proto = new ccxt.binance() as unknown as { urls: { api: unknown } };
+    out.urls = { api: rewriteApiUrls(proto.urls.api, opts.baseUrl, opts.wsUrl) };
+  }
+  return out;
+}
+
+interface RawFilter { filterType: string; tickSize?: string; stepSize?: string; minNotional?: string; notional?: string }
+interface RawSymbol { symbol: string; baseAsset: string; quoteAsset: string; status: string; filters: RawFilter[] }
+
+/** Binance spot REST through ccxt's implicit API, which returns the venue's raw decimal strings (never floats). */
+export class BinanceRest {
+  readonly exchange: Exchange;
+  private readonly venue: VenueId;
+
+  constructor(opts: BinanceRestOptions = {}) {
+    this.exchange = new ccxt.binance(binanceCcxtOptions(opts) as never);
+    this.venue = opts.venue ?? 'binance';
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new VenueError(`binance ${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Returns instruments for `symbols` (unified `ETH/USDT` form) from exchangeInfo's raw filter strings. */
+  async instruments(symbols: readonly string[]): Promise<Instrument[]> {
+    const ids = symbols.map((s) => s.replace('/', ''));
+    const info = await this.call('exchangeInfo', () =>
+      (this.exchange as unknown as { publicGetExchangeInfo(p: object): Promise<{ symbols: RawSymbol[] }> })
+        .publicGetExchangeInfo({ symbols: JSON.stringify(ids) }));
+    return symbols.map((symbol, i) => {
+      const raw = info.symbols.find((s) => s.symbol === ids[i]);
+      if (!raw) throw new VenueError(`binance exchangeInfo has no symbol ${ids[i]}`);
+      const f = (t: string) => raw.filters.find((x) => x.filterType === t);
+      const tick = f('PRICE_FILTER')?.tickSize;
+      const step = f('LOT_SIZE')?.stepSize;
+      const minNotional = f('NOTIONAL')?.minNotional ?? f('MIN_NOTIONAL')?.minNotional ?? '0';
+      if (!tick || !step) throw new VenueError(`binance exchangeInfo for ${raw.symbol} lacks PRICE_FILTER or LOT_SIZE`);
+      return makeInstrument({ symbol, venueSymbol: raw.symbol, venue: this.venue, tickSize: tick, lotSize: step, minNotional });
+    });
+  }
+
+  /** Returns a REST depth snapshot converted exactly to ticks and lots. */
+  async depthSnapshot(inst: Instrument, limit = 1000, clock?: Clock): Promise<DepthSnapshot> {
+    const raw = await this.call('depth', () =>
+      (this.exchange as unknown as { publicGetDepth(p: object): Promise<{ lastUpdateId: number; bids: [string, string][]; asks: [string, string][] }> })
+        .publicGetDepth({ symbol: inst.venueSymbol, limit }));
+    const lv = (rows: [string, string][]): Level[] => rows.map(([p, q]) => [priceToTicks(inst, p), qtyToLots(inst, q)] as const);
+    const now = clock?.now() ?? Date.now();
+    return { type: 'md.snapshot', venue: this.venue, symbol: inst.symbol, lastUpdateId: Number(raw.lastUpdateId), bids: lv(raw.bids), asks: lv(raw.asks), tsExchange: now, tsLocal: now };
+  }
+
+  /** Returns klines (closed and forming) as float candles; `closed` is judged against `nowMs`. */
+  async klines(inst: Instrument, interval: '1s' | '1m' | '1h' | '1d', opts: { startTime?: number; endTime?: number; limit?: number; nowMs: number }): Promise<Candle[]> {
+    const params: Record<string, unknown> = { symbol: inst.venueSymbol, interval, limit: opts.limit ?? 1000 };
+    if (opts.startTime !== undefined) params.startTime = opts.startTime;
+    if (opts.endTime !== undefined) params.endTime = opts.endTime;
+    const rows = await this.call('klines', () =>
+      (this.exchange as unknown as { publicGetKlines(p: object): Promise<unknown[][]> }).publicGetKlines(params));
+    return rows.map((r) => ({
+      openTime: Number(r[0]),
+      open: Number(r[1]),
+      high: Number(r[2]),
+      low: Number(r[3]),
+      close: Number(r[4]),
+      volume: Number(r[5]),
+      trades: Number(r[8]),
+      closed: Number(r[6]) < opts.nowMs,
+    }));
+  }
+}

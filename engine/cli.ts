@@ -1,6 +1,7 @@
 // The `cobalt` command: each subcommand lives in engine/commands/<name>.ts and registers itself here.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { register as configCommand } from './commands/config.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -11,6 +12,7 @@ const program = new Command('cobalt')
 
 const commands: Array<(p: Command) => void> = [
   // Registered commands, one import each (keep sorted).
+  configCommand,
 ];
 for (const register of commands) register(program);
 

@@ -8,7 +8,7 @@ const REDACT_PATHS = SENSITIVE.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `headers
 /** The redaction paths the logger applies; exported for tests. */
 export const redactPaths: readonly string[] = REDACT_PATHS;
 
-/** Returns a pino logger: JSON to stdout, pretty when stdout is a TTY (or COBALT_LOG_PRETTY=1). */
+/** Returns a pino logger: JSON to stderr (or `destination`), pretty when stdout is a TTY (or COBALT_LOG_PRETTY=1). */
 export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
   const level = opts.level ?? process.env.COBALT_LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
   const base = { level, name: opts.name ?? 'cobalt', redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } };

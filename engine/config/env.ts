@@ -1,0 +1,103 @@
+// Environment overrides and secrets.
+//
+// Override mapping: `COBALT_<PATH>=<value>`. A double underscore separates levels, a single underscore inside a
+// level becomes camelCase, and the value is parsed as YAML (so `5` is a number, `true` a boolean, `'0.001'` a
+// string, `[a, b]` a list):
+//   COBALT_MODE=backtest                    -> mode
+//   COBALT_RISK__MAX_DRAWDOWN_PCT=5         -> risk.maxDrawdownPct = 5
+//   COBALT_VENUES__BINANCE__REST_URL=http://127.0.0.1:9443 -> venues.binance.restUrl
+// Only variables whose first level names a config section are overrides (so COBALT_LOG_LEVEL, read by the logger,
+// and the secrets below are not); a typo below a section (`COBALT_RISK__MAX_DRAWDON_PCT`) is an unknown-key error.
+//
+// Secrets never come from files, only from these variables.
+import { inspect } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+
+/** Credentials read from the environment only. */
+export interface Secrets {
+  readonly binanceApiKey?: string;
+  readonly binanceApiSecret?: string;
+  readonly mexcApiKey?: string;
+  readonly mexcApiSecret?: string;
+  readonly dashboardToken?: string;
+}
+
+/** Environment variable of each secret. */
+export const SECRET_ENV: Readonly<Record<keyof Secrets, string>> = {
+  binanceApiKey: 'COBALT_API_KEY',
+  binanceApiSecret: 'COBALT_API_SECRET',
+  mexcApiKey: 'COBALT_MEXC_API_KEY',
+  mexcApiSecret: 'COBALT_MEXC_API_SECRET',
+  dashboardToken: 'COBALT_DASHBOARD_TOKEN',
+};
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Returns the secrets present (non-empty) in `env`. The object serialises (JSON, pino, util.inspect) with every
+ * value replaced by '[redacted]', so logging it, or anything holding it at any depth, cannot leak a key.
+ */
+export function readSecrets(env: Env): Secrets {
+  const out: Record<string, string> = {};
+  for (const [field, name] of Object.entries(SECRET_ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') out[field] = v;
+  }
+  const redacted = (): Record<string, string> => Object.fromEntries(Object.keys(out).map((k) => [k, '[redacted]']));
+  Object.defineProperty(out, 'toJSON', { value: redacted, enumerable: false });
+  Object.defineProperty(out, inspect.custom, { value: redacted, enumerable: false });
+  return out as Secrets;
+}
+
+/** Returns true for a key that looks like a credential (apiKey, secret, token, password, passphrase, signature). */
+export function isSecretKey(key: string): boolean {
+  const k = key.toLowerCase().replace(/[_-]/g, '');
+  return /secret|token|password|passphrase|signature|privatekey/.test(k) || k === 'key' || k.endsWith('apikey');
+}
+
+/** Returns the key paths of credential-like fields anywhere in `value`. */
+export function findSecretPaths(value: unknown, path: readonly (string | number)[] = []): (string | number)[][] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => findSecretPaths(v, [...path, i]));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) =>
+    isSecretKey(k) ? [[...path, k]] : findSecretPaths(v, [...path, k]));
+}
+
+/** One parsed override: the config path it sets, its value and the variable it came from. */
+export interface EnvOverride {
+  readonly path: readonly string[];
+  readonly value: unknown;
+  readonly variable: string;
+}
+
+const camel = (part: string): string =>
+  part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** Returns the overrides in `env` for the given top-level sections, sorted by variable name. */
+export function parseEnvOverrides(env: Env, sections: ReadonlySet<string>): EnvOverride[] {
+  const secretNames = new Set(Object.values(SECRET_ENV));
+  const out: EnvOverride[] = [];
+  for (const [variable, raw] of Object.entries(env)) {
+    if (!variable.startsWith('COBALT_') || raw === undefined || secretNames.has(variable)) continue;
+    const path = variable.slice('COBALT_'.length).split('__').map(camel);
+    if (!sections.has(path[0]!)) continue;
+    let value: unknown;
+    try {
+      value = parseYaml(raw);
+    } catch {
+      value = raw; // not valid YAML: keep the text, and let the schema say what it expected
+    }
+    out.push({ path, value, variable });
+  }
+  return out.sort((a, b) => a.variable.localeCompare(b.variable));
+}
+
+/** Returns a copy of `doc` with `value` set at `path`, creating objects on the way. */
+export function setPath(doc: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (head === undefined) return doc;
+  if (rest.length === 0) return { ...doc, [head]: value };
+  const child = doc[head];
+  const obj = child !== null && typeof child === 'object' && !Array.isArray(child) ? (child as Record<string, unknown>) : {};
+  return { ...doc, [head]: setPath(obj, rest, value) };
+}

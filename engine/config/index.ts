@@ -1,0 +1,4 @@
+// The engine configuration: schemas, loader, environment overrides and secrets, JSON Schema export.
+export * from './schema.ts';
+export * from './env.ts';
+export * from './load.ts';

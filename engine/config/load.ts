@@ -1,0 +1,182 @@
+// Reads a YAML config file, applies COBALT_* environment overrides, validates it once, and reports every problem
+// with its key path. Secrets come from the environment only (see ./env.ts).
+import { existsSync, readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../types/errors.ts';
+import { findSecretPaths, isSecretKey, parseEnvOverrides, readSecrets, SECRET_ENV, setPath, type EnvOverride, type Secrets } from './env.ts';
+import { configSchema, type Config } from './schema.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+type Path = readonly PropertyKey[];
+
+/** A validated config with the secrets read from the environment. */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly secrets: Secrets;
+  /** The file it came from. */
+  readonly file: string;
+  /** The environment variables that overrode file values. */
+  readonly overrides: readonly string[];
+}
+
+/** Returns `a.b.0.c` for a key path; keys that are not identifiers are bracketed (`cobBucketSize["ETH/USDT"]`). */
+export function formatPath(path: Path): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else if (typeof p === 'string' && /^[A-Za-z_$][\w$]*$/.test(p)) out += out ? `.${p}` : p;
+    else out += `[${JSON.stringify(String(p))}]`;
+  }
+  return out || '(root)';
+}
+
+const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+function valueAt(root: unknown, path: Path): unknown {
+  let v: unknown = root;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** Returns one `path: problem` line per zod issue, unknown keys one line each; `input` lets it name received types. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = issue.path;
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        for (const key of issue.keys) lines.push(`${formatPath([...path, key])}: unknown key`);
+        break;
+      case 'invalid_type': {
+        const v = valueAt(input, path);
+        lines.push(`${formatPath(path)}: ${v === undefined ? `missing, expected ${issue.expected}` : `expected ${issue.expected}, received ${typeName(v)}`}`);
+        break;
+      }
+      case 'invalid_value':
+        lines.push(`${formatPath(path)}: expected one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}, received ${JSON.stringify(valueAt(input, path))}`);
+        break;
+      case 'too_small':
+      case 'too_big': {
+        const op = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : (issue.inclusive ? '<=' : '<');
+        const what = issue.origin === 'array' ? 'length ' : issue.origin === 'string' ? 'length ' : '';
+        lines.push(`${formatPath(path)}: expected ${what}${op} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)}, received ${JSON.stringify(valueAt(input, path))}`);
+        break;
+      }
+      case 'invalid_union': {
+        // Our unions are "string or number"; name what was received rather than zod's nested dump.
+        lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:?\s*/i, '') || 'invalid value'}, received ${typeName(valueAt(input, path))}`);
+        break;
+      }
+      case 'invalid_format':
+        lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:\s*/i, '')}, received ${JSON.stringify(valueAt(input, path))}`);
+        break;
+      default:
+        lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:\s*/i, '')}`);
+    }
+  }
+  return lines;
+}
+
+/** Returns the problems with `raw` (a parsed config document) as `path: problem` lines, or the config. */
+export function validateConfig(raw: unknown, overrides: readonly EnvOverride[] = []):
+  { ok: true; config: Config } | { ok: false; problems: string[] } {
+  const problems: string[] = [];
+  const secretPaths = findSecretPaths(raw).map((p) => formatPath(p));
+  for (const p of findSecretPaths(raw)) {
+    problems.push(`${formatPath(p)}: secrets are not read from config files; set ${secretHint(p)} in the environment`);
+  }
+  let doc: unknown = raw ?? {};
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    return { ok: false, problems: [...problems, `(root): expected a mapping of config sections, received ${typeName(raw)}`] };
+  }
+  for (const o of overrides) {
+    if (o.path.some(isSecretKey)) {
+      problems.push(`${formatPath(o.path)} (from ${o.variable}): secrets are read only from ${Object.values(SECRET_ENV).join(', ')}`);
+      continue;
+    }
+    doc = setPath(doc as Record<string, unknown>, o.path, o.value);
+  }
+  const res = configSchema.safeParse(doc);
+  if (!res.success) {
+    for (const line of describeIssues(res.error.issues, doc)) {
+      if (secretPaths.some((p) => line.startsWith(`${p}:`))) continue; // already reported as a secret
+      problems.push(withSource(line, overrides));
+    }
+  }
+  if (problems.length > 0 || !res.success) return { ok: false, problems };
+  return { ok: true, config: res.data };
+}
+
+// Points a problem caused by an environment override at its variable.
+function withSource(line: string, overrides: readonly EnvOverride[]): string {
+  const o = overrides.find((x) => line.startsWith(`${formatPath(x.path)}:`) || line.startsWith(`${formatPath(x.path)}.`));
+  return o ? line.replace(/:/, ` (from ${o.variable}):`) : line;
+}
+
+function secretHint(path: readonly (string | number)[]): string {
+  const s = path.join('.').toLowerCase();
+  if (s.includes('mexc')) return s.includes('secret') ? SECRET_ENV.mexcApiSecret : SECRET_ENV.mexcApiKey;
+  if (s.includes('dashboard') || s.includes('token')) return SECRET_ENV.dashboardToken;
+  return s.includes('secret') ? SECRET_ENV.binanceApiSecret : SECRET_ENV.binanceApiKey;
+}
+
+/** Returns the top-level config sections (the first level an env override may name). */
+export function configSections(): ReadonlySet<string> {
+  return new Set(Object.keys(configSchema.shape));
+}
+
+/** Returns the validated config in `file` with `env` overrides and secrets; throws ConfigError listing every problem. */
+export function loadConfig(file: string, env: Readonly<Record<string, string | undefined>> = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const yamlDoc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (yamlDoc.errors.length > 0) {
+    throw new ConfigError(`${file}: invalid YAML\n${yamlDoc.errors.map((e) => `  ${e.message}`).join('\n')}`);
+  }
+  const overrides = parseEnvOverrides(env as Env, configSections());
+  const res = validateConfig(yamlDoc.toJS(), overrides);
+  if (!res.ok) throw new ConfigError(`${file}: invalid config\n${res.problems.map((p) => `  ${p}`).join('\n')}`);
+  return { config: res.config, secrets: readSecrets(env as Env), file, overrides: overrides.map((o) => o.variable) };
+}
+
+/** Returns the recording files and klines directories named by `config` that do not exist (paths as written). */
+export function missingDataPaths(config: Config): string[] {
+  const missing: string[] = [];
+  config.data.replayFiles.forEach((f, i) => { if (!existsSync(f)) missing.push(`data.replayFiles[${i}]: no such file ${f}`); });
+  config.data.klinesDirs.forEach((d, i) => { if (!existsSync(d)) missing.push(`data.klinesDirs[${i}]: no such directory ${d}`); });
+  return missing;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** Returns what stops `config` from running with these secrets: live without keys, an exposed dashboard without a token. */
+export function preflightProblems(config: Config, secrets: Secrets): string[] {
+  const problems: string[] = [];
+  if (config.mode === 'live') {
+    if (!secrets.binanceApiKey) problems.push(`mode live: ${SECRET_ENV.binanceApiKey} is not set`);
+    if (!secrets.binanceApiSecret) problems.push(`mode live: ${SECRET_ENV.binanceApiSecret} is not set`);
+  }
+  if (config.dashboard.enabled && !LOOPBACK.has(config.dashboard.host) && !secrets.dashboardToken) {
+    problems.push(`dashboard.host ${config.dashboard.host} is not loopback: set ${SECRET_ENV.dashboardToken}`);
+  }
+  return problems;
+}
+
+/** Throws ConfigError when `preflightProblems` finds any. */
+export function assertRunnable(loaded: LoadedConfig): void {
+  const problems = preflightProblems(loaded.config, loaded.secrets);
+  if (problems.length > 0) throw new ConfigError(`${loaded.file}: cannot start\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+/** Returns the JSON Schema of a config file (input side: what may be written, defaults included). */
+export function configSchemaJson(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,0 +1,176 @@
+// One LMDB environment with named databases and msgpack values whose encoder options are pinned, so that every
+// stored type reads back as what was written (round-trip tested in test/engine/store/lmdb.test.ts):
+//   moreTypes: true          Float32Array/Float64Array/Uint8Array come back typed (without it: a Buffer of bytes);
+//                            also lets bigints beyond 64 bits through (without it: RangeError at put).
+//   useBigIntExtension: true bigints of any size are encoded, not refused.
+//   int64AsType: 'bigint'    a 64-bit integer reads back as bigint, so Money (bigint) stays bigint even when small.
+// lmdb bundles its own msgpackr (1.x), so these are lmdb's encoder options, not the top-level msgpackr's.
+// Writes are asynchronous and batched by lmdb into one transaction per event-loop turn; a put's promise resolves
+// once its transaction has committed.
+import { open, type Database, type DatabaseOptions, type Key, type RootDatabase } from 'lmdb';
+import { StoreError } from '../types/errors.ts';
+
+/** The msgpack encoder options every database in the environment uses. */
+export const ENCODER_OPTIONS = Object.freeze({ moreTypes: true, useBigIntExtension: true, int64AsType: 'bigint' as const });
+
+// Sorts after every element ordered-binary can write (numbers, strings, booleans, null), so `[...prefix, END]`
+// bounds a prefix scan.
+const PREFIX_END = Buffer.from([0xff]);
+
+/** A database key: a string, a number or an array of them (arrays order element by element). */
+export type StoreKey = Key;
+
+/** Options of one named database. */
+export interface DbOptions {
+  /** LZ4-compress values (lmdb `compression`): smaller files, slower puts. */
+  readonly compression?: boolean;
+}
+
+/** Options of the environment. */
+export interface StoreOptions {
+  /** Directory of the environment (created if missing). */
+  readonly path: string;
+  /** Maximum number of named databases. */
+  readonly maxDbs?: number;
+  /** Skip fsync at commit (tests and throwaway stores only). */
+  readonly noSync?: boolean;
+}
+
+/** An ordered range within one database: `start` inclusive, `end` exclusive, also when `reverse`. */
+export interface KeyRange {
+  readonly start?: StoreKey;
+  readonly end?: StoreKey;
+  readonly reverse?: boolean;
+  readonly limit?: number;
+}
+
+/** Returns the range covering every key that starts with the elements of `prefix`. */
+export function prefixRange(prefix: readonly (string | number)[]): { start: StoreKey; end: StoreKey } {
+  return { start: [...prefix], end: [...prefix, PREFIX_END] };
+}
+
+// lmdb walks a reverse range from `start` (inclusive, the high key) down to `end` (exclusive); keep our
+// lower-inclusive/upper-exclusive meaning in both directions.
+function toLmdbRange(r: KeyRange): Record<string, unknown> {
+  if (!r.reverse) return { ...r };
+  return { start: r.end, end: r.start, reverse: true, limit: r.limit, exclusiveStart: r.end !== undefined, inclusiveEnd: r.start !== undefined };
+}
+
+/** A typed view of one named database; writes are tracked so that the store can flush them. */
+export class TypedDb<K extends StoreKey, V> {
+  /** @internal */
+  constructor(readonly name: string, private readonly db: Database<V, K>, private readonly owner: LmdbStore) {}
+
+  // lmdb accepts a put after its environment is closed, never settles the promise, and throws "The environment is
+  // already closed" from a setImmediate: an uncaught exception. Refuse such writes here, synchronously.
+  private track(p: Promise<unknown>): void {
+    this.owner.track(p);
+  }
+  private writable(): void {
+    if (this.owner.isClosed) throw new StoreError(`store ${this.owner.path} is closed: cannot write to ${this.name}`);
+  }
+
+  /** Returns a promise resolved (true) when the write has committed; throws StoreError once the store is closed. */
+  put(key: K, value: V): Promise<boolean> {
+    this.writable();
+    const p = this.db.put(key, value);
+    this.track(p);
+    return p;
+  }
+
+  /** Returns a promise resolved when the removal has committed (true if the key existed). */
+  remove(key: K): Promise<boolean> {
+    this.writable();
+    const p = this.db.remove(key);
+    this.track(p);
+    return p;
+  }
+
+  /** Returns the committed value at `key`. */
+  get(key: K): V | undefined {
+    return this.db.get(key);
+  }
+
+  /** Returns the committed entries in `range`, in key order. */
+  *entries(range: KeyRange = {}): Generator<{ key: K; value: V }> {
+    for (const { key, value } of this.db.getRange(toLmdbRange(range))) yield { key, value };
+  }
+
+  /** Returns the committed keys in `range`, in key order (no values decoded: cheap). */
+  *keys(range: KeyRange = {}): Generator<K> {
+    yield* this.db.getKeys(toLmdbRange(range));
+  }
+
+  /** Returns the number of entries in `range`. */
+  count(range: KeyRange = {}): number {
+    return this.db.getCount(toLmdbRange(range));
+  }
+
+  /** Runs `fn` in one write transaction (all its puts/removes commit together); resolves at commit. */
+  transaction<T>(fn: () => T): Promise<T> {
+    this.writable();
+    const p = this.db.transaction(fn);
+    this.track(p);
+    return p;
+  }
+}
+
+/** One LMDB environment holding named databases. */
+export class LmdbStore {
+  private readonly env: RootDatabase;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly dbs = new Map<string, TypedDb<StoreKey, unknown>>();
+  private closed = false;
+
+  private constructor(readonly path: string, env: RootDatabase) {
+    this.env = env;
+  }
+
+  /** Returns the environment at `opts.path`, created if missing. */
+  static open(opts: StoreOptions): LmdbStore {
+    try {
+      const env = open({ path: opts.path, maxDbs: opts.maxDbs ?? 32, noSync: opts.noSync ?? false, encoder: ENCODER_OPTIONS });
+      return new LmdbStore(opts.path, env);
+    } catch (err) {
+      throw new StoreError(`cannot open LMDB environment at ${opts.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Returns true once `close()` has been called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Returns the named database, opened once with the pinned encoder. */
+  db<K extends StoreKey, V>(name: string, opts: DbOptions = {}): TypedDb<K, V> {
+    if (this.closed) throw new StoreError(`store ${this.path} is closed`);
+    const have = this.dbs.get(name);
+    if (have) return have as unknown as TypedDb<K, V>;
+    // `encoder` is a valid openDB option that lmdb's typings leave out.
+    const dbOpts = { name, encoder: ENCODER_OPTIONS, compression: opts.compression ?? false } as DatabaseOptions & { name: string };
+    const raw = this.env.openDB<V, K>(dbOpts);
+    const typed = new TypedDb<K, V>(name, raw, this);
+    this.dbs.set(name, typed as unknown as TypedDb<StoreKey, unknown>);
+    return typed;
+  }
+
+  /** @internal Registers a write for `flush()`. */
+  track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    // The caller handles the rejection; this copy only keeps the set small and must not raise an unhandled one.
+    p.then(() => this.pending.delete(p), () => this.pending.delete(p));
+  }
+
+  /** Resolves when every write issued so far has committed (failed writes included: they are the caller's). */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /** Flushes pending writes, then closes the environment; later calls are no-ops. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    await this.env.close();
+  }
+}

@@ -1,0 +1,156 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ModelOutput } from '../../../engine/messages/signals.ts';
+import { InferenceHistoryStore, readArchive, type InferenceRecord } from '../../../engine/store/inference-history.ts';
+import { LmdbStore } from '../../../engine/store/lmdb.ts';
+import type { Timeframe } from '../../../engine/types/time.ts';
+
+// Real ETH/USDT 1m klines (data/README.md) as the feature rows: [open, high, low, close, volume] per minute.
+const KLINES = gunzipSync(readFileSync('data/klines/mintanam-ftrade_ETH_USDT-1m.csv.gz')).toString().trim().split('\n').slice(1, 400)
+  .map((l) => l.split(',').slice(2, 7).map(Number));
+const T0 = KLINES.length > 0 ? 1_722_003_360_000 : 0; // first open_time_ms of that file
+const DAY = 86_400_000;
+
+function rec(model: string, symbol: string, ts: number, timeframe: Timeframe = '1m'): InferenceRecord {
+  const i = Math.round((ts - T0) / 60_000) % 300;
+  const rows = KLINES.slice(Math.abs(i), Math.abs(i) + 50);
+  const features = Float32Array.from(rows.flat());
+  const output: ModelOutput = {
+    model, version: 'v1', symbol, ts, action: 'BUY', probabilities: [0.5, 0.25, 0.25], confidence: 0.5,
+    hidden: new Float32Array([rows[0]![3]! / 1000, -0.5, 0.125]), extra: { qValues: [0.1, -0.2, 0.05] },
+  };
+  return { model, symbol, ts, input: { features, shape: [50, 5], timeframe, completeness: 0.95, meta: { note: 'x' } }, output };
+}
+
+const dirs: string[] = [];
+function temp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cobalt-hist-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function open(maxRecords = 1000, maxAgeDays = 30) {
+  const root = temp();
+  const store = LmdbStore.open({ path: join(root, 'db'), noSync: true });
+  const archiveDir = join(root, 'archive');
+  const hist = new InferenceHistoryStore(store, { retention: { maxRecords, maxAgeMs: maxAgeDays * DAY }, archiveDir });
+  return { store, hist, archiveDir, root };
+}
+
+describe('InferenceHistoryStore queries', () => {
+  it('stores the full input package and output, and reads them back exactly', async () => {
+    const { store, hist } = open();
+    const r = rec('cnn', 'ETH/USDT', T0);
+    expect(await hist.record(r)).toBe(true);
+    const [got] = hist.query('cnn', 'ETH/USDT');
+    expect(got).toEqual(r);
+    expect(got!.input.features).toBeInstanceOf(Float32Array);
+    expect(got!.output.hidden).toBeInstanceOf(Float32Array);
+    expect(hist.recorded).toBe(1);
+    await store.close();
+  });
+
+  it('answers model+symbol+time range, latest, across models and by timeframe', async () => {
+    const { store, hist } = open();
+    for (let m = 0; m < 10; m++) {
+      const ts = T0 + m * 60_000;
+      void hist.record(rec('cnn', 'ETH/USDT', ts, m % 2 ? '1s' : '1m'));
+      void hist.record(rec('dqn', 'ETH/USDT', ts + 1, '1m'));
+      void hist.record(rec('cnn', 'BTC/USDT', ts, '1m'));
+    }
+    await store.flush();
+    const ts = (rs: InferenceRecord[]) => rs.map((r) => `${r.model}@${(r.ts - T0) / 60_000}`);
+    expect(ts(hist.query('cnn', 'ETH/USDT', { from: T0 + 2 * 60_000, to: T0 + 5 * 60_000 }))).toEqual(['cnn@2', 'cnn@3', 'cnn@4']);
+    expect(hist.query('cnn', 'ETH/USDT')).toHaveLength(10);
+    expect(hist.query('cnn', 'ETH/USDT', {}, 4)).toHaveLength(4);
+    expect(ts(hist.latest('cnn', 'ETH/USDT', 2))).toEqual(['cnn@8', 'cnn@9']);
+    const across = hist.bySymbol('ETH/USDT', { from: T0 + 8 * 60_000 });
+    expect(across.map((r) => r.model)).toEqual(['cnn', 'dqn', 'cnn', 'dqn']);
+    expect(across.every((r) => r.symbol === 'ETH/USDT')).toBe(true);
+    expect(ts(hist.byTimeframe('ETH/USDT', '1s'))).toEqual(['cnn@1', 'cnn@3', 'cnn@5', 'cnn@7', 'cnn@9']);
+    expect(hist.byTimeframe('ETH/USDT', '1m')).toHaveLength(15);
+    expect(hist.bySymbol('SOL/USDT')).toEqual([]);
+    await store.close();
+  });
+
+  it('keeps records across closing and reopening the environment', async () => {
+    const { store, root } = open();
+    const hist = new InferenceHistoryStore(store, { retention: { maxRecords: 10, maxAgeMs: DAY }, archiveDir: join(root, 'a') });
+    void hist.record(rec('cnn', 'ETH/USDT', T0));
+    await store.close();
+    const again = LmdbStore.open({ path: join(root, 'db') });
+    const h2 = new InferenceHistoryStore(again, { retention: { maxRecords: 10, maxAgeMs: DAY }, archiveDir: join(root, 'a') });
+    expect(h2.query('cnn', 'ETH/USDT')).toEqual([rec('cnn', 'ETH/USDT', T0)]);
+    await again.close();
+  });
+});
+
+describe('InferenceHistoryStore retention', () => {
+  it('archives then removes the oldest records beyond maxRecords, per model and symbol', async () => {
+    const { store, hist, archiveDir } = open(3, 365);
+    for (let m = 0; m < 5; m++) void hist.record(rec('cnn', 'ETH/USDT', T0 + m * 60_000));
+    for (let m = 0; m < 2; m++) void hist.record(rec('dqn', 'ETH/USDT', T0 + m * 60_000));
+    const res = await hist.retain(T0 + 10 * 60_000);
+    expect(res.removed).toBe(2);
+    expect(hist.query('cnn', 'ETH/USDT').map((r) => r.ts)).toEqual([2, 3, 4].map((m) => T0 + m * 60_000));
+    expect(hist.query('dqn', 'ETH/USDT')).toHaveLength(2);
+    expect(hist.bySymbol('ETH/USDT')).toHaveLength(5); // the index lost the removed rows too
+    expect(readdirSync(archiveDir)).toEqual([res.archiveFile!.split('/').pop()]);
+    expect(await readArchive(res.archiveFile!)).toEqual([rec('cnn', 'ETH/USDT', T0), rec('cnn', 'ETH/USDT', T0 + 60_000)]);
+    await store.close();
+  });
+
+  it('archives then removes records older than maxAgeMs', async () => {
+    const { store, hist } = open(1000, 2);
+    const times = [T0, T0 + DAY, T0 + 2 * DAY, T0 + 3 * DAY];
+    for (const t of times) void hist.record(rec('cnn', 'BTC/USDT', t));
+    const res = await hist.retain(T0 + 3 * DAY + 1); // cutoff T0 + DAY + 1: the first two go
+    expect(res.removed).toBe(2);
+    expect(hist.query('cnn', 'BTC/USDT').map((r) => r.ts)).toEqual(times.slice(2));
+    const archived = await readArchive(res.archiveFile!);
+    expect(archived.map((r) => r.ts)).toEqual(times.slice(0, 2));
+    expect(archived[0]!.input.features).toEqual(rec('cnn', 'BTC/USDT', T0).input.features);
+    // The archive is plain gzipped JSONL: one record per line.
+    const lines = gunzipSync(readFileSync(res.archiveFile!)).toString().trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { ts: number }).ts)).toEqual(times.slice(0, 2));
+    expect(await hist.retain(T0 + 3 * DAY + 1)).toEqual({ removed: 0 });
+    await store.close();
+  });
+});
+
+describe('InferenceHistoryStore failures', () => {
+  it('counts a write on a closed store as a failure without throwing', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (s: string) => void lines.push(s) });
+    const root = temp();
+    const store = LmdbStore.open({ path: join(root, 'db'), noSync: true });
+    const hist = new InferenceHistoryStore(store, { retention: { maxRecords: 10, maxAgeMs: DAY }, archiveDir: join(root, 'a'), logger });
+    expect(await hist.record(rec('cnn', 'ETH/USDT', T0))).toBe(true);
+    await store.close();
+    let result: Promise<boolean> | undefined;
+    expect(() => { result = hist.record(rec('cnn', 'ETH/USDT', T0 + 1)); }).not.toThrow();
+    expect(await result).toBe(false);
+    expect(await hist.record(rec('cnn', 'ETH/USDT', T0 + 2))).toBe(false);
+    expect(hist.failures).toBe(2);
+    expect(hist.recorded).toBe(1);
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 50, model: 'cnn', symbol: 'ETH/USDT', failures: 1 });
+  });
+
+  it('counts a value the encoder refuses as a failure', async () => {
+    const { store, hist } = open();
+    const bad = { ...rec('cnn', 'ETH/USDT', T0), input: { ...rec('cnn', 'ETH/USDT', T0).input, meta: { big: 10n ** 400n, self: {} as unknown } } };
+    (bad.input.meta as { self: unknown }).self = bad; // a cycle msgpack cannot encode
+    expect(await hist.record(bad as InferenceRecord)).toBe(false);
+    expect(hist.failures).toBe(1);
+    expect(await hist.record(rec('cnn', 'ETH/USDT', T0 + 5))).toBe(true); // the flow goes on
+    await store.close();
+  });
+});

@@ -1,7 +1,9 @@
 // The `cobalt` command: each subcommand lives in engine/commands/<name>.ts and registers itself here.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { register as bookReplayCommand } from './commands/book-replay.ts';
 import { register as configCommand } from './commands/config.ts';
+import { register as recordCommand } from './commands/record.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -12,7 +14,9 @@ const program = new Command('cobalt')
 
 const commands: Array<(p: Command) => void> = [
   // Registered commands, one import each (keep sorted).
+  bookReplayCommand,
   configCommand,
+  recordCommand,
 ];
 for (const register of commands) register(program);
 

@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OrderBook, type BookSide } from '../../../engine/market/order-book.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
+
+const T = (n: number) => n as Ticks;
+const L = (n: number) => n as Lots;
+
+/** A naive reference: one Map per side, sorted on read. */
+class NaiveBook {
+  readonly sides = { bid: new Map<number, number>(), ask: new Map<number, number>() };
+  set(side: BookSide, px: number, lots: number): void {
+    if (lots === 0) this.sides[side].delete(px);
+    else this.sides[side].set(px, lots);
+  }
+  levels(side: BookSide): [number, number][] {
+    return [...this.sides[side]].sort((a, b) => (side === 'bid' ? b[0] - a[0] : a[0] - b[0]));
+  }
+}
+
+describe('OrderBook', () => {
+  it('keeps best bid and ask and their sizes as levels come and go', () => {
+    const b = new OrderBook('BTCUSDT');
+    b.set('bid', T(100), L(5));
+    b.set('bid', T(102), L(1));
+    b.set('ask', T(105), L(2));
+    b.set('ask', T(103), L(7));
+    expect([b.bestBid(), b.bestBidLots(), b.bestAsk(), b.bestAskLots()]).toEqual([102, 1, 103, 7]);
+    b.set('bid', T(102), L(0));
+    b.set('ask', T(103), L(0));
+    expect([b.bestBid(), b.bestAsk()]).toEqual([100, 105]);
+    expect(b.lotsAt('bid', T(100))).toBe(5);
+    expect(b.lotsAt('bid', T(101))).toBe(0);
+    expect(b.size('bid')).toBe(1);
+  });
+
+  it('returns undefined tops and no levels when empty, and deleting an absent level is a no-op', () => {
+    const b = new OrderBook('X');
+    b.set('ask', T(10), L(0));
+    expect([b.bestBid(), b.bestAsk(), b.size('ask'), b.levels('bid', 5), b.crossed()]).toEqual([undefined, undefined, 0, [], false]);
+  });
+
+  it.each([
+    ['bid above ask', 101, 100, true],
+    ['bid equal to ask', 100, 100, true],
+    ['one tick spread', 99, 100, false],
+  ])('crossed() with %s', (_name, bid, ask, crossed) => {
+    const b = new OrderBook('X');
+    b.set('bid', T(bid), L(1));
+    b.set('ask', T(ask), L(1));
+    expect(b.crossed()).toBe(crossed);
+  });
+
+  it('lists levels best-first and stops forEachLevel when the callback returns false', () => {
+    const b = new OrderBook('X');
+    for (const p of [5, 1, 9, 3]) b.set('ask', T(p), L(p * 10));
+    expect(b.levels('ask', 3)).toEqual([[1, 10], [3, 30], [5, 50]]);
+    const seen: number[] = [];
+    b.forEachLevel('ask', (px) => {
+      seen.push(px);
+      return px < 5;
+    });
+    expect(seen).toEqual([1, 3, 5]);
+  });
+
+  it('replace() loads a snapshot in any order, skipping zero sizes', () => {
+    const b = new OrderBook('X');
+    b.set('bid', T(1), L(1));
+    b.replace([[T(10), L(1)], [T(12), L(2)], [T(11), L(0)]], [[T(20), L(3)], [T(15), L(4)]]);
+    expect([b.levels('bid', 10), b.levels('ask', 10)]).toEqual([[[12, 2], [10, 1]], [[15, 4], [20, 3]]]);
+  });
+
+  it('agrees with a naive Map book on any sequence of updates (property)', () => {
+    const op = fc.record({
+      side: fc.constantFrom<BookSide>('bid', 'ask'),
+      // Prices cluster (as real updates do near the touch) but also land far away.
+      px: fc.oneof(fc.integer({ min: 990, max: 1010 }), fc.integer({ min: 1, max: 100_000 })),
+      lots: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1_000_000 })),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+        const b = new OrderBook('X');
+        const ref = new NaiveBook();
+        for (const o of ops) {
+          b.set(o.side, T(o.px), L(o.lots));
+          ref.set(o.side, o.px, o.lots);
+        }
+        for (const side of ['bid', 'ask'] as const) {
+          const want = ref.levels(side);
+          expect(b.levels(side, Infinity)).toEqual(want);
+          expect(b.size(side)).toBe(want.length);
+          for (const [px, lots] of want) expect(b.lotsAt(side, T(px))).toBe(lots);
+        }
+        expect(b.bestBid()).toBe(ref.levels('bid')[0]?.[0]);
+        expect(b.bestAsk()).toBe(ref.levels('ask')[0]?.[0]);
+      }),
+      { numRuns: 300, seed: 20240808 },
+    );
+  });
+});

@@ -55,7 +55,9 @@ export class SimulatedClock implements Clock {
   }
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.nextId++;
-    this.pending.push({ id, at: this.t + Math.max(0, ms), seq: this.seq++, fn });
+    // NaN would make the timer never due (every comparison false); treat it like a negative delay: fire next advance.
+    const delay = ms > 0 ? ms : 0;
+    this.pending.push({ id, at: this.t + delay, seq: this.seq++, fn });
     return { id };
   }
   clearTimeout(handle: TimerHandle | unknown): void {
@@ -81,7 +83,8 @@ export class SimulatedClock implements Clock {
       this.t = best.at;
       best.fn();
     }
-    this.t = to;
+    // A timer callback may itself have advanced past `to`; time must not step back.
+    if (to > this.t) this.t = to;
   }
   /** Returns how many timers are waiting. */
   get pendingCount(): number {

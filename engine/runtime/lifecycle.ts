@@ -1,0 +1,217 @@
+import { constants } from 'node:os';
+import type { EngineMsg } from '../messages/index.ts';
+import type { TsMs } from '../types/time.ts';
+import { log } from '../log.ts';
+import type { Bus } from './bus.ts';
+import type { Clock } from './clock.ts';
+
+/** The phases of a graceful shutdown, in the order they run. */
+export type ShutdownPhase = 'intake' | 'drain' | 'flush' | 'stop' | 'close';
+
+/** A shutdown hook; it may be async. */
+export type Hook = () => void | Promise<void>;
+
+/** Per-hook options. */
+export interface HookOptions {
+  /** How long the hook may take before shutdown moves on without it (default: the lifecycle's `hookTimeoutMs`). */
+  readonly timeoutMs?: number;
+}
+
+/** What happened to one hook. */
+export interface StepResult {
+  readonly phase: ShutdownPhase;
+  readonly name: string;
+  readonly outcome: 'ok' | 'error' | 'timeout';
+  readonly error?: string;
+}
+
+/** Returned by `shutdown`: every step in the order it finished; `ok` is false if any hook failed or timed out. */
+export interface ShutdownReport {
+  readonly signal: string;
+  readonly ok: boolean;
+  readonly steps: readonly StepResult[];
+  readonly startedAt: TsMs;
+  readonly finishedAt: TsMs;
+}
+
+/** What the lifecycle needs from the supervisor: stop every actor in reverse start order. */
+export interface StoppableActors { stop(): void }
+
+/** Options of a lifecycle. */
+export interface LifecycleOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  readonly supervisor?: StoppableActors;
+  /** Default per-hook timeout (5 s). */
+  readonly hookTimeoutMs?: number;
+}
+
+interface Registered { readonly name: string; readonly fn: Hook; readonly timeoutMs: number }
+
+/**
+ * Graceful shutdown in a fixed order: publish `sys.shutdown`; stop intake (data sources, in registration order);
+ * deliver what the bus still holds and await every drain hook (in parallel, each with a timeout); run flush hooks
+ * (stores, in registration order); stop the supervised actors in reverse start order; run close hooks in reverse
+ * registration order. A hook that throws or times out is reported and shutdown carries on.
+ */
+export class Lifecycle {
+  private readonly hooks: Record<Exclude<ShutdownPhase, 'stop'>, Registered[]> = { intake: [], drain: [], flush: [], close: [] };
+  private readonly bus: Bus<EngineMsg>;
+  private readonly clock: Clock;
+  private readonly supervisor: StoppableActors | undefined;
+  private readonly hookTimeoutMs: number;
+  private running: Promise<ShutdownReport> | undefined;
+
+  constructor(opts: LifecycleOptions) {
+    this.bus = opts.bus;
+    this.clock = opts.clock;
+    this.supervisor = opts.supervisor;
+    this.hookTimeoutMs = opts.hookTimeoutMs ?? 5_000;
+  }
+
+  /** Registers a data source to stop first (close sockets, stop replay); returns the unregister function. */
+  onStopIntake(name: string, fn: Hook, opts?: HookOptions): () => void {
+    return this.add('intake', name, fn, opts);
+  }
+
+  /** Registers an actor's "finish in-flight work" hook (pending orders acknowledged, inference returned). */
+  onDrain(name: string, fn: Hook, opts?: HookOptions): () => void {
+    return this.add('drain', name, fn, opts);
+  }
+
+  /** Registers a store flush (pending LMDB batches committed). */
+  onFlush(name: string, fn: Hook, opts?: HookOptions): () => void {
+    return this.add('flush', name, fn, opts);
+  }
+
+  /** Registers a resource to close after the actors stopped (database environment, HTTP server); closed in reverse order. */
+  onClose(name: string, fn: Hook, opts?: HookOptions): () => void {
+    return this.add('close', name, fn, opts);
+  }
+
+  /** Returns true once `shutdown` has been called. */
+  get shuttingDown(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Runs the shutdown once; later calls return the same promise. */
+  shutdown(signal = 'manual'): Promise<ShutdownReport> {
+    this.running ??= this.run(signal);
+    return this.running;
+  }
+
+  private add(phase: Exclude<ShutdownPhase, 'stop'>, name: string, fn: Hook, opts?: HookOptions): () => void {
+    if (this.running) throw new Error(`cannot register ${phase} hook '${name}': shutdown already started`);
+    const timeoutMs = opts?.timeoutMs ?? this.hookTimeoutMs;
+    if (!(timeoutMs > 0)) throw new TypeError(`${phase} hook '${name}': timeoutMs ${timeoutMs} must be > 0`);
+    const reg: Registered = { name, fn, timeoutMs };
+    this.hooks[phase].push(reg);
+    return () => {
+      const list = this.hooks[phase];
+      const i = list.indexOf(reg);
+      if (i >= 0) list.splice(i, 1);
+    };
+  }
+
+  private async run(signal: string): Promise<ShutdownReport> {
+    const startedAt = this.clock.now();
+    const steps: StepResult[] = [];
+    log().info({ signal }, 'shutdown started');
+    this.bus.publish({ type: 'sys.shutdown', signal, ts: startedAt });
+
+    for (const h of this.hooks.intake) steps.push(await this.runHook('intake', h));
+
+    this.bus.drain();
+    steps.push(...(await Promise.all(this.hooks.drain.map((h) => this.runHook('drain', h)))));
+    this.bus.drain();
+
+    for (const h of this.hooks.flush) steps.push(await this.runHook('flush', h));
+
+    if (this.supervisor) {
+      const sup = this.supervisor;
+      steps.push(await this.runHook('stop', { name: 'supervisor', fn: () => sup.stop(), timeoutMs: this.hookTimeoutMs }));
+    }
+
+    for (const h of [...this.hooks.close].reverse()) steps.push(await this.runHook('close', h));
+
+    const report: ShutdownReport = { signal, ok: steps.every((s) => s.outcome === 'ok'), steps, startedAt, finishedAt: this.clock.now() };
+    const failed = steps.filter((s) => s.outcome !== 'ok');
+    if (failed.length > 0) log().warn({ signal, failed }, 'shutdown finished with failed steps');
+    else log().info({ signal, steps: steps.length }, 'shutdown finished');
+    return report;
+  }
+
+  private runHook(phase: ShutdownPhase, h: Registered): Promise<StepResult> {
+    return new Promise<StepResult>((resolve) => {
+      let settled = false;
+      const finish = (r: StepResult): void => {
+        if (settled) return;
+        settled = true;
+        this.clock.clearTimeout(timer);
+        resolve(r);
+      };
+      const timer = this.clock.setTimeout(() => finish({ phase, name: h.name, outcome: 'timeout', error: `no answer within ${h.timeoutMs} ms` }), h.timeoutMs);
+      // Promise.resolve().then(fn) turns a synchronous throw into a rejection too.
+      Promise.resolve()
+        .then(h.fn)
+        .then(
+          () => finish({ phase, name: h.name, outcome: 'ok' }),
+          (e: unknown) => finish({ phase, name: h.name, outcome: 'error', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }),
+        );
+    });
+  }
+}
+
+/** The part of `process` that signal handling uses (an EventEmitter in tests). */
+export interface SignalSource {
+  on(event: string, listener: (signal: string) => void): unknown;
+  off(event: string, listener: (signal: string) => void): unknown;
+}
+
+/** Options of `installSignalHandlers`. */
+export interface SignalOptions {
+  readonly signals?: readonly string[];
+  readonly source?: SignalSource;
+  /** Called with the exit code: 0 after a clean shutdown, 1 if a step failed, 128 + signal number when forced. */
+  readonly exit?: (code: number) => void;
+  readonly onReport?: (report: ShutdownReport) => void;
+}
+
+/** Returns the conventional exit code for a signal (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: string): number {
+  const n = (constants.signals as Record<string, number | undefined>)[signal];
+  return 128 + (n ?? 0);
+}
+
+/**
+ * Wires SIGINT/SIGTERM to `lifecycle.shutdown`: the first signal shuts down gracefully then exits, a second one exits
+ * at once. Returns a function that removes the handlers.
+ */
+export function installSignalHandlers(lifecycle: Lifecycle, opts: SignalOptions = {}): () => void {
+  const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
+  const source: SignalSource = opts.source ?? (process as unknown as SignalSource);
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  let received = 0;
+  const onSignal = (signal: string): void => {
+    received++;
+    if (received > 1) {
+      log().warn({ signal }, 'second signal: exiting without finishing shutdown');
+      exit(signalExitCode(signal));
+      return;
+    }
+    lifecycle.shutdown(signal).then(
+      (report) => {
+        opts.onReport?.(report);
+        exit(report.ok ? 0 : 1);
+      },
+      (e: unknown) => {
+        log().error({ err: e, signal }, 'shutdown threw');
+        exit(1);
+      },
+    );
+  };
+  for (const s of signals) source.on(s, onSignal);
+  return () => {
+    for (const s of signals) source.off(s, onSignal);
+  };
+}

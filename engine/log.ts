@@ -3,7 +3,9 @@ import pino, { type Logger } from 'pino';
 // Anything key-, secret-, token- or signature-like is redacted wherever it sits (two levels deep),
 // so a config or request object logged whole cannot leak credentials.
 const SENSITIVE = ['apiKey', 'apiSecret', 'secret', 'token', 'password', 'signature', 'key', 'privateKey', 'authorization', 'Authorization', 'X-MBX-APIKEY'];
-const REDACT_PATHS = SENSITIVE.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `headers["${k.toLowerCase()}"]`, `*.headers["${k.toLowerCase()}"]`]);
+// Four levels cover what we log (e.g. err.request.headers[…]); fast-redact compiles the paths once at start-up.
+const DEPTHS = ['', '*.', '*.*.', '*.*.*.'];
+const REDACT_PATHS = SENSITIVE.flatMap((k) => DEPTHS.flatMap((d) => [`${d}${k}`, `${d}headers["${k.toLowerCase()}"]`]));
 
 /** The redaction paths the logger applies; exported for tests. */
 export const redactPaths: readonly string[] = REDACT_PATHS;

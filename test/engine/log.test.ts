@@ -30,6 +30,14 @@ describe('logger redaction', () => {
     expect(JSON.stringify(lines)).not.toMatch(/"AK"|"AS"|"SIG"|"T"/);
   });
 
+  it('redacts a venue key header three levels deep, as in a logged request error', () => {
+    const { logger, lines } = capture();
+    logger.error({ err: { request: { headers: { 'x-mbx-apikey': 'AK' }, url: '/api/v3/order' } } }, 'order failed');
+    const line = lines[0] as { err: { request: { headers: Record<string, unknown>; url: string } } };
+    expect(line.err.request.headers['x-mbx-apikey']).toBe('[redacted]');
+    expect(line.err.request.url).toBe('/api/v3/order');
+  });
+
   it('does not mutate the logged object', () => {
     const { logger } = capture();
     const obj = { venue: { apiKey: 'AK' } };

@@ -21,12 +21,62 @@ export type DenyReason =
   | { readonly code: 'EXPOSURE_LIMIT'; readonly exposure: Money; readonly max: Money }
   | { readonly code: 'SUBMIT_RATE'; readonly perSecond: number; readonly max: number }
   | { readonly code: 'NO_PRICE' }
-  | { readonly code: 'INSUFFICIENT_BALANCE'; readonly needed: Money; readonly available: Money };
+  | { readonly code: 'INSUFFICIENT_BALANCE'; readonly needed: Money; readonly available: Money }
+  | { readonly code: 'QTY_NOT_ON_LOT'; readonly lots: Lots }
+  | { readonly code: 'UNKNOWN_INSTRUMENT'; readonly symbol: string }
+  | { readonly code: 'POSITION_NOTIONAL_LIMIT'; readonly notional: Money; readonly max: Money }
+  /** Spot cannot go short: a sell larger than the sellable holding. */
+  | { readonly code: 'INSUFFICIENT_POSITION'; readonly lots: Lots; readonly available: Lots };
 
 export interface IntentProposed { readonly type: 'risk.intent'; readonly intent: OrderIntent }
 export interface OrderApproved { readonly type: 'risk.orderApproved'; readonly intent: OrderIntent; readonly ts: TsMs }
 export interface OrderDenied { readonly type: 'risk.orderDenied'; readonly intentId: IntentId; readonly reason: DenyReason; readonly ts: TsMs }
 export interface TradingStateChanged { readonly type: 'risk.stateChanged'; readonly state: TradingState; readonly reason: string; readonly ts: TsMs }
-export interface RiskAlert { readonly type: 'risk.alert'; readonly code: 'VAR_95' | 'VAR_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT'; readonly message: string; readonly ts: TsMs }
+export interface RiskAlert { readonly type: 'risk.alert'; readonly code: 'VAR_95' | 'VAR_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT' | 'KILL_SWITCH' | 'RESUME_REFUSED' | 'LIMITS_INVALID'; readonly message: string; readonly ts: TsMs }
 
-export type RiskMsg = IntentProposed | OrderApproved | OrderDenied | TradingStateChanged | RiskAlert;
+/** Per-symbol limits in the instrument's own lots. */
+export interface SymbolLimits { readonly maxOrderLots?: Lots; readonly maxPositionLots?: Lots }
+
+/** RiskManager limits: money in Money, ratios in integer basis points (1 bps = 0.01%), never floats. */
+export interface RiskLimits {
+  readonly maxOrderNotional: Money;
+  /** Per-symbol position value cap after the fill, at the order's price. */
+  readonly maxPositionNotional: Money;
+  /** Sum over symbols of position value at the last mark, after the fill. */
+  readonly maxExposure: Money;
+  /** Approved intents allowed in any sliding 1000 ms window. */
+  readonly maxSubmitsPerSecond: number;
+  readonly maxDrawdownBps: number;
+  /** Drawdown at which trading moves to `reducing`; absent: no reducing step. */
+  readonly reduceAtDrawdownBps?: number;
+  readonly stopLossBps?: number;
+  readonly takeProfitBps?: number;
+  /** Exit orders: market, or a limit `exitSlippageBps` through the mark (marketable limit). */
+  readonly exitOrderType: 'market' | 'limit';
+  readonly exitSlippageBps: number;
+  /** Cash kept back for the fee on a buy, in bps of its notional. */
+  readonly feeReserveBps: number;
+  readonly maxVar95?: Money;
+  readonly maxVar99?: Money;
+  /** Equity is sampled once per interval for VaR; the window keeps the last `varWindow` returns. */
+  readonly varIntervalMs: number;
+  readonly varWindow: number;
+  readonly varMinSamples: number;
+  readonly symbols: Readonly<Record<string, SymbolLimits>>;
+}
+
+/** The mark (last price) of a symbol, from the data provider or the book. */
+export interface RiskMark { readonly type: 'risk.mark'; readonly symbol: string; readonly price: Ticks; readonly ts: TsMs }
+/** Operator kill switch: on halts trading and denies every intent until off and `risk.resume`. */
+export interface KillSwitch { readonly type: 'risk.killSwitch'; readonly on: boolean; readonly reason?: string; readonly ts: TsMs }
+/** Back to active from reducing/halted (refused while the kill switch is on); `resetPeak` restarts drawdown from now. */
+export interface ResumeTrading { readonly type: 'risk.resume'; readonly resetPeak?: boolean; readonly ts: TsMs }
+/** Replaces some limits; an invalid set is refused with a `LIMITS_INVALID` alert. */
+export interface SetLimits { readonly type: 'risk.setLimits'; readonly limits: Partial<RiskLimits>; readonly ts: TsMs }
+/** Closes every position (or one symbol) with reduce-only exits, in any trading state. */
+export interface FlattenPositions { readonly type: 'risk.flatten'; readonly symbol?: string; readonly reason: string; readonly ts: TsMs }
+
+/** Commands to the RiskManager. */
+export type RiskCommand = RiskMark | KillSwitch | ResumeTrading | SetLimits | FlattenPositions;
+
+export type RiskMsg = IntentProposed | OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | RiskCommand;

@@ -1,0 +1,57 @@
+import type { RiskLimits } from '../../engine/messages/risk.ts';
+import { money } from '../../engine/types/money.ts';
+
+/** Conservative limits for paper trading a 10 000 USDT account; override per config. */
+export const DEFAULT_LIMITS: RiskLimits = {
+  maxOrderNotional: money('1000'),
+  maxPositionNotional: money('5000'),
+  maxExposure: money('8000'),
+  maxSubmitsPerSecond: 5,
+  maxDrawdownBps: 1_000,
+  reduceAtDrawdownBps: 500,
+  stopLossBps: 200,
+  takeProfitBps: 400,
+  exitOrderType: 'market',
+  exitSlippageBps: 20,
+  feeReserveBps: 10,
+  varIntervalMs: 60_000,
+  varWindow: 240,
+  varMinSamples: 30,
+  symbols: {},
+};
+
+const isBps = (v: number | undefined): boolean => v === undefined || (Number.isInteger(v) && v >= 0 && v <= 10_000);
+const isPosInt = (v: number): boolean => Number.isSafeInteger(v) && v > 0;
+
+/** Returns the problems of a limit set, each naming the field and what was found; empty when valid. */
+export function validateLimits(l: RiskLimits): string[] {
+  const bad: string[] = [];
+  const money0 = (name: string, v: bigint | undefined): void => {
+    if (v !== undefined && (typeof v !== 'bigint' || v < 0n)) bad.push(`${name} must be a non-negative Money bigint, got ${String(v)}`);
+  };
+  money0('maxOrderNotional', l.maxOrderNotional);
+  money0('maxPositionNotional', l.maxPositionNotional);
+  money0('maxExposure', l.maxExposure);
+  money0('maxVar95', l.maxVar95);
+  money0('maxVar99', l.maxVar99);
+  if (!isPosInt(l.maxSubmitsPerSecond)) bad.push(`maxSubmitsPerSecond must be a positive integer, got ${l.maxSubmitsPerSecond}`);
+  for (const k of ['maxDrawdownBps', 'reduceAtDrawdownBps', 'stopLossBps', 'takeProfitBps', 'exitSlippageBps', 'feeReserveBps'] as const) {
+    if (!isBps(l[k])) bad.push(`${k} must be an integer 0..10000 bps, got ${l[k]}`);
+  }
+  if (l.reduceAtDrawdownBps !== undefined && l.reduceAtDrawdownBps > l.maxDrawdownBps) {
+    bad.push(`reduceAtDrawdownBps ${l.reduceAtDrawdownBps} must not exceed maxDrawdownBps ${l.maxDrawdownBps}`);
+  }
+  if (l.exitOrderType !== 'market' && l.exitOrderType !== 'limit') bad.push(`exitOrderType must be market or limit, got ${String(l.exitOrderType)}`);
+  if (!isPosInt(l.varIntervalMs)) bad.push(`varIntervalMs must be a positive integer, got ${l.varIntervalMs}`);
+  if (!isPosInt(l.varWindow)) bad.push(`varWindow must be a positive integer, got ${l.varWindow}`);
+  if (!Number.isSafeInteger(l.varMinSamples) || l.varMinSamples < 1 || l.varMinSamples > l.varWindow) {
+    bad.push(`varMinSamples must be an integer 1..varWindow, got ${l.varMinSamples}`);
+  }
+  for (const [sym, s] of Object.entries(l.symbols ?? {})) {
+    for (const k of ['maxOrderLots', 'maxPositionLots'] as const) {
+      const v = s[k];
+      if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) bad.push(`symbols.${sym}.${k} must be a non-negative integer of lots, got ${v}`);
+    }
+  }
+  return bad;
+}

@@ -1,0 +1,323 @@
+// RiskManager decisions as pure functions of (state, event, now). The machine (machine.ts) only routes events here,
+// assigns the returned state, emits the returned messages and moves to the returned trading state.
+//
+// Pre-trade check order (checkIntent), first failure wins; cheap stateless checks before stateful ones:
+//   1  KILL_SWITCH              kill switch on
+//   2  TRADING_HALTED           state halted
+//   3  REDUCING_ONLY            state reducing, or intent flagged reduceOnly, and the intent is a buy (spot: a buy
+//                               never reduces; a sell always does or fails at 14)
+//   4  QTY_ZERO                 lots zero or negative
+//   5  QTY_NOT_ON_LOT           lots not a safe integer
+//   6  PRICE_NOT_ON_TICK        limit order without a positive safe-integer price
+//   7  NO_PRICE                 market order and no mark yet for the symbol (market orders are valued at the mark)
+//   8  NOTIONAL_BELOW_MIN       notional < instrument minNotional
+//   9  QTY_EXCEEDS_MAX          lots > symbols[symbol].maxOrderLots
+//  10  NOTIONAL_EXCEEDS_MAX     notional > maxOrderNotional
+//  11  POSITION_LIMIT           buys: position lots after the fill > symbols[symbol].maxPositionLots
+//  12  POSITION_NOTIONAL_LIMIT  buys: position value after the fill (at the order price) > maxPositionNotional
+//  13  EXPOSURE_LIMIT           buys: holdings of every symbol at their marks + this notional > maxExposure
+//  14  SUBMIT_RATE              approvals in the sliding window (now − 1000 ms, now] already at maxSubmitsPerSecond
+//  15  INSUFFICIENT_POSITION    sells: lots > sellable lots (spot cannot go short)
+//  16  INSUFFICIENT_BALANCE     buys: notional + fee reserve > cash
+// UNKNOWN_INSTRUMENT is decided by the caller before checkIntent (it needs the instrument).
+// Limits apply to filled positions plus the intent; orders approved but not yet filled are not counted.
+import { intentId } from '../../engine/types/ids.ts';
+import { ConfigError } from '../../engine/types/errors.ts';
+import { notional, type Instrument } from '../../engine/types/instrument.ts';
+import type { Money } from '../../engine/types/money.ts';
+import type { Lots, Ticks } from '../../engine/types/price.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
+import type {
+  DenyReason, OrderApproved, OrderDenied, RiskAlert, RiskLimits, TradingState, TradingStateChanged,
+} from '../../engine/messages/risk.ts';
+import { validateLimits } from './limits.ts';
+import { applyFill, emptyPortfolio, equity, exposure, FLAT, lot9, sellableLots, type Portfolio, type Position } from './positions.ts';
+import { EMPTY_VAR, observeEquity, type VarState } from './var.ts';
+
+/** What the RiskManager emits. */
+export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert;
+
+/** The whole RiskManager state: plain data (bigint included), so it snapshots and restores as it is. */
+export interface RiskState {
+  readonly tradingState: TradingState;
+  readonly stateReason: string;
+  readonly killSwitch: boolean;
+  readonly limits: RiskLimits;
+  readonly instruments: Readonly<Record<string, Instrument>>;
+  readonly portfolio: Portfolio;
+  readonly marks: Readonly<Record<string, Ticks>>;
+  readonly peakEquity: Money;
+  /** Times of approvals (including risk's own exits) within the last second, ascending. */
+  readonly submits: readonly TsMs[];
+  readonly var: VarState;
+  /** Counter for ids of risk-generated exit intents. */
+  readonly exitSeq: number;
+  /** Recent fill keys (venue:symbol:tradeId), so a fill delivered twice is applied once. */
+  readonly recentFills: readonly string[];
+}
+
+/** Starting a RiskManager: limits, instruments (one quote currency), cash, and any positions already held. */
+export interface RiskInput {
+  readonly limits: RiskLimits;
+  readonly instruments: readonly Instrument[];
+  readonly cash: Money;
+  readonly positions?: Readonly<Record<string, { readonly lots: Lots; readonly cost: Money }>>;
+}
+
+/** Verdict of a pre-trade check. */
+export type Verdict = { readonly ok: true } | { readonly ok: false; readonly reason: DenyReason };
+
+/** A move of the trading state decided by logic; the machine performs it. */
+export interface Transition { readonly to: TradingState; readonly reason: string }
+
+/** Result of one event: next state, messages to emit, and maybe a trading-state move. */
+export interface Step {
+  readonly state: RiskState;
+  readonly out: readonly RiskOut[];
+  readonly to?: Transition;
+}
+
+const OK: Verdict = { ok: true };
+const RATE_WINDOW_MS = 1_000;
+const RECENT_FILLS = 512;
+const BPS = 10_000n;
+
+/** Returns the initial state; throws ConfigError on bad limits or instruments of different quotes. */
+export function createRiskState(input: RiskInput): RiskState {
+  const problems = validateLimits(input.limits);
+  if (problems.length > 0) throw new ConfigError(`invalid risk limits: ${problems.join('; ')}`);
+  if (input.instruments.length === 0) throw new ConfigError('risk manager needs at least one instrument');
+  const quote = input.instruments[0].quote;
+  const instruments: Record<string, Instrument> = {};
+  for (const inst of input.instruments) {
+    if (inst.quote !== quote) throw new ConfigError(`instrument ${inst.symbol} is quoted in ${inst.quote}, expected ${quote} like the others`);
+    lot9(inst); // throws on a lot size finer than 1e-9
+    instruments[inst.symbol] = inst;
+  }
+  const positions: Record<string, Position> = {};
+  for (const [sym, p] of Object.entries(input.positions ?? {})) {
+    const inst = instruments[sym];
+    if (!inst) throw new ConfigError(`initial position in ${sym}, which is not among the instruments`);
+    if (!Number.isSafeInteger(p.lots) || p.lots < 0) throw new ConfigError(`initial position in ${sym} has lots ${p.lots}; spot needs a non-negative integer`);
+    positions[sym] = { ...FLAT, lots: p.lots, base9: BigInt(p.lots) * lot9(inst), cost: p.cost };
+  }
+  const portfolio: Portfolio = { ...emptyPortfolio(quote, input.cash), positions };
+  return {
+    tradingState: 'active',
+    stateReason: 'start',
+    killSwitch: false,
+    limits: input.limits,
+    instruments,
+    portfolio,
+    marks: {},
+    peakEquity: equity(portfolio, instruments, {}),
+    submits: [],
+    var: EMPTY_VAR,
+    exitSeq: 0,
+    recentFills: [],
+  };
+}
+
+/** Returns how many approvals fall in the sliding window (now − 1000 ms, now]. */
+export function submitsInWindow(submits: readonly TsMs[], nowMs: TsMs): number {
+  let n = 0;
+  for (let i = submits.length - 1; i >= 0 && submits[i] > nowMs - RATE_WINDOW_MS; i--) n++;
+  return n;
+}
+
+/** Returns the verdict on one intent, checks in the order documented at the top of this file. */
+export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument, nowMs: TsMs): Verdict {
+  if (s.killSwitch) return { ok: false, reason: { code: 'KILL_SWITCH' } };
+  if (s.tradingState === 'halted') return { ok: false, reason: { code: 'TRADING_HALTED' } };
+  const buy = intent.side === 'buy';
+  if (buy && (s.tradingState === 'reducing' || intent.reduceOnly)) return { ok: false, reason: { code: 'REDUCING_ONLY' } };
+  const lots = intent.lots;
+  if (lots === 0 || lots < 0) return { ok: false, reason: { code: 'QTY_ZERO' } };
+  if (!Number.isSafeInteger(lots)) return { ok: false, reason: { code: 'QTY_NOT_ON_LOT', lots } };
+  let price: Ticks;
+  if (intent.orderType === 'limit') {
+    const p = intent.price;
+    if (p === undefined || !Number.isSafeInteger(p) || p <= 0) return { ok: false, reason: { code: 'PRICE_NOT_ON_TICK', price: (p ?? Number.NaN) as Ticks } };
+    price = p;
+  } else {
+    const m = s.marks[intent.symbol];
+    if (m === undefined) return { ok: false, reason: { code: 'NO_PRICE' } };
+    price = m;
+  }
+  const value = notional(inst, price, lots);
+  if (value < inst.minNotional) return { ok: false, reason: { code: 'NOTIONAL_BELOW_MIN', notional: value, min: inst.minNotional } };
+  const symLimits = s.limits.symbols[intent.symbol];
+  const maxLots = symLimits?.maxOrderLots;
+  if (maxLots !== undefined && lots > maxLots) return { ok: false, reason: { code: 'QTY_EXCEEDS_MAX', lots, max: maxLots } };
+  if (value > s.limits.maxOrderNotional) return { ok: false, reason: { code: 'NOTIONAL_EXCEEDS_MAX', notional: value, max: s.limits.maxOrderNotional } };
+  const pos = s.portfolio.positions[intent.symbol] ?? FLAT;
+  if (buy) {
+    const after = (pos.lots + lots) as Lots;
+    const maxPos = symLimits?.maxPositionLots;
+    if (maxPos !== undefined && after > maxPos) return { ok: false, reason: { code: 'POSITION_LIMIT', position: after, max: maxPos } };
+    const afterValue = notional(inst, price, after);
+    if (afterValue > s.limits.maxPositionNotional) {
+      return { ok: false, reason: { code: 'POSITION_NOTIONAL_LIMIT', notional: afterValue, max: s.limits.maxPositionNotional } };
+    }
+    const exp = (exposure(s.portfolio, s.instruments, s.marks) + value) as Money;
+    if (exp > s.limits.maxExposure) return { ok: false, reason: { code: 'EXPOSURE_LIMIT', exposure: exp, max: s.limits.maxExposure } };
+  }
+  const recent = submitsInWindow(s.submits, nowMs);
+  if (recent >= s.limits.maxSubmitsPerSecond) return { ok: false, reason: { code: 'SUBMIT_RATE', perSecond: recent + 1, max: s.limits.maxSubmitsPerSecond } };
+  if (!buy) {
+    const available = sellableLots(inst, pos);
+    if (lots > available) return { ok: false, reason: { code: 'INSUFFICIENT_POSITION', lots, available } };
+  } else {
+    const needed = (value + ceilDiv(value * BigInt(s.limits.feeReserveBps), BPS)) as Money;
+    if (needed > s.portfolio.cash) return { ok: false, reason: { code: 'INSUFFICIENT_BALANCE', needed, available: s.portfolio.cash } };
+  }
+  return OK;
+}
+
+const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
+
+/** Returns the approval times with `nowMs` added and those older than the window dropped. */
+export function recordSubmit(submits: readonly TsMs[], nowMs: TsMs): TsMs[] {
+  let i = 0;
+  while (i < submits.length && submits[i] <= nowMs - RATE_WINDOW_MS) i++;
+  const next = submits.slice(i);
+  next.push(nowMs);
+  return next;
+}
+
+/** Handles `risk.intent`: emits approved or denied, and records an approval in the rate window. */
+export function onIntent(s: RiskState, intent: OrderIntent, nowMs: TsMs): Step {
+  const inst = s.instruments[intent.symbol];
+  const verdict: Verdict = inst ? checkIntent(s, intent, inst, nowMs) : { ok: false, reason: { code: 'UNKNOWN_INSTRUMENT', symbol: intent.symbol } };
+  if (!verdict.ok) return { state: s, out: [{ type: 'risk.orderDenied', intentId: intent.id, reason: verdict.reason, ts: nowMs }] };
+  return { state: { ...s, submits: recordSubmit(s.submits, nowMs) }, out: [{ type: 'risk.orderApproved', intent, ts: nowMs }] };
+}
+
+/** Handles a fill (full or partial): applies it once per venue trade id; fills of unknown symbols are ignored. */
+export function onFill(s: RiskState, fill: Fill): RiskState {
+  const inst = s.instruments[fill.symbol];
+  if (!inst) return s;
+  const key = `${fill.venue}:${fill.symbol}:${fill.tradeId}`;
+  if (s.recentFills.includes(key)) return s;
+  const recentFills = s.recentFills.length >= RECENT_FILLS ? [...s.recentFills.slice(1), key] : [...s.recentFills, key];
+  return { ...s, portfolio: applyFill(s.portfolio, inst, fill), recentFills };
+}
+
+/** Returns the drawdown from `peak` to `eq` in whole basis points (floored), 0 when at or above the peak. */
+export function drawdownBps(peak: Money, eq: Money): number {
+  if (peak <= 0n || eq >= peak) return 0;
+  return Number(((peak - eq) * BPS) / peak);
+}
+
+/** Which exit a position's mark calls for, comparing value and cost in bigint (no float decides it). */
+export function exitTrigger(inst: Instrument, p: Position, mark: Ticks, limits: RiskLimits): 'stop-loss' | 'take-profit' | undefined {
+  if (p.lots <= 0 || p.exitFired || p.cost <= 0n) return undefined;
+  const value = notional(inst, mark, p.lots) * BPS;
+  if (limits.stopLossBps !== undefined && value <= p.cost * (BPS - BigInt(limits.stopLossBps))) return 'stop-loss';
+  if (limits.takeProfitBps !== undefined && value >= p.cost * (BPS + BigInt(limits.takeProfitBps))) return 'take-profit';
+  return undefined;
+}
+
+/** Returns a reduce-only exit for `lots` of `symbol`: market, or a limit `exitSlippageBps` below the mark. */
+export function exitIntent(limits: RiskLimits, symbol: string, lots: Lots, mark: Ticks | undefined, why: string, seq: number, nowMs: TsMs): OrderIntent {
+  const id = intentId(`risk-${why}-${symbol}-${seq}`);
+  if (limits.exitOrderType === 'limit' && mark !== undefined) {
+    const price = Math.max(1, Math.floor((mark * (10_000 - limits.exitSlippageBps)) / 10_000)) as Ticks;
+    return { id, symbol, side: 'sell', orderType: 'limit', lots, price, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
+  }
+  return { id, symbol, side: 'sell', orderType: 'market', lots, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
+}
+
+/** Builds the exit of one position, or an alert when it cannot be sent (nothing sellable, or dust below min notional). */
+function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-profit' | 'flatten', nowMs: TsMs, out: RiskOut[]): RiskState {
+  const inst = s.instruments[symbol];
+  const p = s.portfolio.positions[symbol];
+  if (!inst || !p) return s;
+  const lots = sellableLots(inst, p);
+  const mark = s.marks[symbol];
+  const marked = { ...p, exitFired: true };
+  const state = { ...s, portfolio: { ...s.portfolio, positions: { ...s.portfolio.positions, [symbol]: marked } } };
+  const code = why === 'take-profit' ? 'TAKE_PROFIT' : 'STOP_LOSS';
+  if (lots <= 0 || (mark !== undefined && notional(inst, mark, lots) < inst.minNotional)) {
+    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol}: ${lots} sellable lots are below the minimum notional; no exit sent`, ts: nowMs });
+    return state;
+  }
+  const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs);
+  if (why !== 'flatten') out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots`, ts: nowMs });
+  out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
+  return { ...state, exitSeq: s.exitSeq + 1, submits: recordSubmit(s.submits, nowMs) };
+}
+
+/**
+ * Handles a mark: records it, fires a stop-loss / take-profit exit once per position (not while halted), updates peak
+ * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples VaR.
+ */
+export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs): Step {
+  if (!s0.instruments[symbol] || !Number.isSafeInteger(price) || price <= 0) return { state: s0, out: NO_OUT };
+  let s: RiskState = { ...s0, marks: { ...s0.marks, [symbol]: price } };
+  const out: RiskOut[] = [];
+  const p = s.portfolio.positions[symbol];
+  if (p && s.tradingState !== 'halted') {
+    const why = exitTrigger(s.instruments[symbol], p, price, s.limits);
+    if (why) s = closePosition(s, symbol, why, nowMs, out);
+  }
+  const eq = equity(s.portfolio, s.instruments, s.marks);
+  const peakEquity = eq > s.peakEquity ? eq : s.peakEquity;
+  const dd = drawdownBps(peakEquity, eq);
+  let to: Transition | undefined;
+  const l = s.limits;
+  if (dd >= l.maxDrawdownBps && s.tradingState !== 'halted') {
+    to = { to: 'halted', reason: `drawdown ${dd} bps reached the maximum ${l.maxDrawdownBps} bps` };
+  } else if (l.reduceAtDrawdownBps !== undefined && dd >= l.reduceAtDrawdownBps && s.tradingState === 'active') {
+    to = { to: 'reducing', reason: `drawdown ${dd} bps reached the reducing level ${l.reduceAtDrawdownBps} bps` };
+  }
+  if (to) out.push({ type: 'risk.alert', code: 'DRAWDOWN', message: `${to.reason} (peak ${peakEquity}, equity ${eq}, 1e-9 quote units)`, ts: nowMs });
+  const v = observeEquity(s.var, l, eq, nowMs);
+  for (const a of v.alerts) out.push(a);
+  s = { ...s, peakEquity, var: v.state };
+  return to ? { state: s, out, to } : { state: s, out };
+}
+
+/** Handles `risk.flatten`: a reduce-only exit for every open position (or one symbol), allowed in any state. */
+export function onFlatten(s0: RiskState, symbol: string | undefined, nowMs: TsMs): Step {
+  let s = s0;
+  const out: RiskOut[] = [];
+  for (const sym of symbol === undefined ? Object.keys(s.portfolio.positions) : [symbol]) {
+    const p = s.portfolio.positions[sym];
+    if (p && p.lots > 0) s = closePosition(s, sym, 'flatten', nowMs, out);
+  }
+  return { state: s, out };
+}
+
+/** Handles `risk.killSwitch`: on halts (open orders are the executor's to cancel on the state change); off only unlocks `risk.resume`. */
+export function onKillSwitch(s: RiskState, on: boolean, reason: string | undefined, nowMs: TsMs): Step {
+  if (on === s.killSwitch) return { state: s, out: NO_OUT };
+  const why = reason ?? 'operator';
+  const out: RiskOut[] = [{ type: 'risk.alert', code: 'KILL_SWITCH', message: on ? `kill switch on: ${why}` : `kill switch off: ${why}; trading stays halted until risk.resume`, ts: nowMs }];
+  const state = { ...s, killSwitch: on };
+  if (on && s.tradingState !== 'halted') return { state, out, to: { to: 'halted', reason: `kill switch: ${why}` } };
+  return { state, out };
+}
+
+/** Handles `risk.resume`: back to active unless the kill switch is on; `resetPeak` restarts drawdown from current equity. */
+export function onResume(s: RiskState, resetPeak: boolean, nowMs: TsMs): Step {
+  if (s.killSwitch) {
+    return { state: s, out: [{ type: 'risk.alert', code: 'RESUME_REFUSED', message: 'resume refused: the kill switch is on', ts: nowMs }] };
+  }
+  const state = resetPeak ? { ...s, peakEquity: equity(s.portfolio, s.instruments, s.marks) } : s;
+  if (s.tradingState === 'active') return { state, out: NO_OUT };
+  return { state, out: NO_OUT, to: { to: 'active', reason: resetPeak ? 'resumed by operator; drawdown peak reset' : 'resumed by operator' } };
+}
+
+/** Handles `risk.setLimits`: merges the new values, or refuses the whole set with a LIMITS_INVALID alert. */
+export function onSetLimits(s: RiskState, patch: Partial<RiskLimits>, nowMs: TsMs): Step {
+  const limits: RiskLimits = { ...s.limits, ...patch };
+  const problems = validateLimits(limits);
+  if (problems.length > 0) {
+    return { state: s, out: [{ type: 'risk.alert', code: 'LIMITS_INVALID', message: `limits refused: ${problems.join('; ')}`, ts: nowMs }] };
+  }
+  return { state: { ...s, limits }, out: NO_OUT };
+}
+
+const NO_OUT: readonly RiskOut[] = [];

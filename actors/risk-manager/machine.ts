@@ -1,0 +1,145 @@
+// RiskManager actor (xstate v5). Decisions live in ./logic.ts; this file routes events and holds the state.
+//
+// States (Nautilus TradingState):
+//   init     -(always)-> active | reducing | halted     as the (possibly restored) context says
+//   active   -(risk.transition to reducing)-> reducing  drawdown reached reduceAtDrawdownBps
+//   active   -(risk.transition to halted)->   halted    drawdown reached maxDrawdownBps, or kill switch on
+//   reducing -(risk.transition to halted)->   halted
+//   reducing -(risk.transition to active)->   active    risk.resume (refused with an alert while the kill switch is on)
+//   halted   -(risk.transition to active)->   active    risk.resume (same)
+// `risk.transition` is raised internally by the handlers below; every move emits `risk.stateChanged`.
+// Handled in every state: risk.intent (→ risk.orderApproved | risk.orderDenied; checkIntent sees the trading state),
+// exec.orderFilled / exec.orderPartiallyFilled, risk.mark (stops, drawdown, VaR), risk.killSwitch, risk.resume,
+// risk.setLimits, risk.flatten.
+// Exits (stop-loss, take-profit, flatten) are emitted directly as `risk.orderApproved` with reduceOnly intents:
+// the executor has one path for orders, and risk built them from its own position so they need no second check.
+// While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state.
+// Time: `now()` of the clock given to createActor when it has one (engine Clock, SimulatedClock), else the event's ts.
+import { enqueueActions, setup, type ActorSystem } from 'xstate';
+import type { OrderFilled, OrderPartiallyFilled } from '../../engine/messages/orders.ts';
+import type {
+  FlattenPositions, IntentProposed, KillSwitch, ResumeTrading, RiskMark, SetLimits, TradingState,
+} from '../../engine/messages/risk.ts';
+import { assertNever } from '../../engine/types/errors.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+import {
+  createRiskState, onFill, onFlatten, onIntent, onKillSwitch, onMark, onResume, onSetLimits,
+  type RiskInput, type RiskOut, type RiskState, type Step,
+} from './logic.ts';
+
+/** Internal: a trading-state move decided by logic. */
+export interface RiskTransition { readonly type: 'risk.transition'; readonly to: TradingState; readonly reason: string; readonly ts: TsMs }
+
+/** Events the RiskManager takes. */
+export type RiskIn = IntentProposed | OrderFilled | OrderPartiallyFilled | RiskMark | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
+
+/** Input: a fresh start, or a state saved with `snapshotRiskState`. */
+export type RiskMachineInput = RiskInput | { readonly restore: RiskState };
+
+const nowOf = (system: ActorSystem<any>, fallback: TsMs): TsMs => {
+  const clock = system._clock as { now?: () => TsMs };
+  return typeof clock.now === 'function' ? clock.now() : fallback;
+};
+
+const tsOf = (e: RiskIn): TsMs => (e.type === 'risk.intent' ? e.intent.ts : e.ts);
+
+const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
+  switch (e.type) {
+    case 'risk.intent': return onIntent(ctx, e.intent, now);
+    case 'risk.mark': return onMark(ctx, e.symbol, e.price, now);
+    case 'risk.killSwitch': return onKillSwitch(ctx, e.on, e.reason, now);
+    case 'risk.resume': return onResume(ctx, e.resetPeak === true, now);
+    case 'risk.setLimits': return onSetLimits(ctx, e.limits, now);
+    case 'risk.flatten': return onFlatten(ctx, e.symbol, now);
+    case 'exec.orderFilled':
+    case 'exec.orderPartiallyFilled': return { state: onFill(ctx, e.fill), out: [] };
+    case 'risk.transition': return undefined;
+    default: return assertNever(e, 'risk manager event');
+  }
+};
+
+/** The RiskManager machine; see the header comment for states and transitions. */
+export const riskManager = setup({
+  types: {
+    input: {} as RiskMachineInput,
+    context: {} as RiskState,
+    events: {} as RiskIn,
+    emitted: {} as RiskOut,
+  },
+  actions: {
+    route: enqueueActions(({ context, event, enqueue, system }) => {
+      const now = nowOf(system, tsOf(event));
+      const step = handle(context, event, now);
+      if (!step) return;
+      if (step.state !== context) enqueue.assign(step.state);
+      for (const o of step.out) enqueue.emit(o);
+      if (step.to) enqueue.raise({ type: 'risk.transition', to: step.to.to, reason: step.to.reason, ts: now });
+    }),
+    enterState: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'risk.transition') return;
+      enqueue.assign({ tradingState: event.to, stateReason: event.reason });
+      enqueue.emit({ type: 'risk.stateChanged', state: event.to, reason: event.reason, ts: event.ts });
+    }),
+  },
+  guards: {
+    restoredHalted: ({ context }) => context.tradingState === 'halted',
+    restoredReducing: ({ context }) => context.tradingState === 'reducing',
+    toActive: ({ event }) => event.type === 'risk.transition' && event.to === 'active',
+    toReducing: ({ event }) => event.type === 'risk.transition' && event.to === 'reducing',
+    toHalted: ({ event }) => event.type === 'risk.transition' && event.to === 'halted',
+  },
+}).createMachine({
+  id: 'riskManager',
+  context: ({ input }) => ('restore' in input ? input.restore : createRiskState(input)),
+  initial: 'init',
+  on: {
+    'risk.intent': { actions: 'route' },
+    'risk.mark': { actions: 'route' },
+    'exec.orderFilled': { actions: 'route' },
+    'exec.orderPartiallyFilled': { actions: 'route' },
+    'risk.killSwitch': { actions: 'route' },
+    'risk.resume': { actions: 'route' },
+    'risk.setLimits': { actions: 'route' },
+    'risk.flatten': { actions: 'route' },
+  },
+  states: {
+    init: {
+      always: [
+        { guard: 'restoredHalted', target: 'halted' },
+        { guard: 'restoredReducing', target: 'reducing' },
+        { target: 'active' },
+      ],
+    },
+    active: {
+      on: {
+        'risk.transition': [
+          { guard: 'toHalted', target: 'halted', actions: 'enterState' },
+          { guard: 'toReducing', target: 'reducing', actions: 'enterState' },
+        ],
+      },
+    },
+    reducing: {
+      on: {
+        'risk.transition': [
+          { guard: 'toHalted', target: 'halted', actions: 'enterState' },
+          { guard: 'toActive', target: 'active', actions: 'enterState' },
+        ],
+      },
+    },
+    halted: {
+      on: {
+        'risk.transition': [{ guard: 'toActive', target: 'active', actions: 'enterState' }],
+      },
+    },
+  },
+});
+
+/** Returns the RiskManager's state as plain data (bigint included) for persisting; restore with `{ restore: state }`. */
+export function snapshotRiskState(actor: { getSnapshot(): { context: RiskState } }): RiskState {
+  return actor.getSnapshot().context;
+}
+
+/** Returns machine input that restarts the RiskManager from a saved state. */
+export function restoreRiskState(state: RiskState): RiskMachineInput {
+  return { restore: state };
+}

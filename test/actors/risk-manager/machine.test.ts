@@ -1,0 +1,133 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createActor } from 'xstate';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { money } from '../../../engine/types/money.ts';
+import type { Ticks } from '../../../engine/types/price.ts';
+import type { RiskLimits } from '../../../engine/messages/risk.ts';
+import { restoreRiskState, riskManager, snapshotRiskState, type RiskMachineInput } from '../../../actors/risk-manager/machine.ts';
+import { ETH, ETH_PX, fill, intent, limits, lots } from './helpers.ts';
+
+const T0 = 1_723_161_255_611; // time of the recording's first ETH trade
+
+function start(over: Partial<RiskLimits> = {}, input?: RiskMachineInput) {
+  const clock = new SimulatedClock(T0);
+  const actor = createActor(riskManager, {
+    input: input ?? {
+      limits: limits({ stopLossBps: 30, ...over }),
+      instruments: [ETH],
+      cash: money('8658.1'),
+      positions: { 'ETH/USDT': { lots: lots(5000), cost: money('1341.9') } },
+    },
+    clock,
+  });
+  const seen: string[] = [];
+  actor.on('*', (e) => {
+    seen.push(e.type === 'risk.orderDenied' ? `denied:${e.reason.code}` : e.type === 'risk.alert' ? `alert:${e.code}` : e.type === 'risk.stateChanged' ? `state:${e.state}` : e.type);
+  });
+  actor.start();
+  const mark = (price: number) => actor.send({ type: 'risk.mark', symbol: 'ETH/USDT', price: price as Ticks, ts: clock.now() });
+  return { actor, clock, seen, mark };
+}
+
+describe('riskManager actor', () => {
+  it('approves an intent in limits and stamps it with the clock time', () => {
+    const { actor, clock } = start();
+    const spy = vi.fn();
+    actor.on('risk.orderApproved', spy);
+    clock.advance(250);
+    actor.send({ type: 'risk.intent', intent: intent({ ts: 0 }) });
+    expect(spy.mock.calls.map(([e]) => e.ts)).toEqual([T0 + 250]);
+  });
+
+  it('denies intents while halted by the kill switch, refuses resume until it is off', () => {
+    const { actor, seen } = start();
+    actor.send({ type: 'risk.killSwitch', on: true, reason: 'test', ts: T0 });
+    actor.send({ type: 'risk.intent', intent: intent() });
+    actor.send({ type: 'risk.resume', ts: T0 });
+    actor.send({ type: 'risk.killSwitch', on: false, ts: T0 });
+    actor.send({ type: 'risk.intent', intent: intent() });
+    actor.send({ type: 'risk.resume', ts: T0 });
+    actor.send({ type: 'risk.intent', intent: intent() });
+    expect(seen).toEqual([
+      'alert:KILL_SWITCH', 'state:halted', 'denied:KILL_SWITCH', 'alert:RESUME_REFUSED',
+      'alert:KILL_SWITCH', 'denied:TRADING_HALTED', 'state:active', 'risk.orderApproved',
+    ]);
+    expect(actor.getSnapshot().value).toBe('active');
+  });
+
+  it('halts on drawdown, denies while halted, and resumes with a reset peak', () => {
+    // 3.7 ETH at 2683.80 + 69.94 cash = 10 000; 2673.60 is a 37 bps drawdown
+    const { actor, seen, mark } = start({}, {
+      limits: limits({ maxDrawdownBps: 35, reduceAtDrawdownBps: 30, maxPositionNotional: money('20000'), maxExposure: money('20000') }),
+      instruments: [ETH],
+      cash: money('69.94'),
+      positions: { 'ETH/USDT': { lots: lots(37000), cost: money('9930.06') } },
+    });
+    mark(ETH_PX.t1520538925);
+    mark(267500); // 32 bps
+    actor.send({ type: 'risk.intent', intent: intent() });
+    mark(ETH_PX.t1520547382); // 37 bps
+    actor.send({ type: 'risk.intent', intent: intent({ side: 'sell' }) });
+    const halted = actor.getSnapshot();
+    actor.send({ type: 'risk.resume', resetPeak: true, ts: T0 });
+    mark(ETH_PX.t1520547382);
+    expect(seen).toEqual([
+      'alert:DRAWDOWN', 'state:reducing', 'denied:REDUCING_ONLY',
+      'alert:DRAWDOWN', 'state:halted', 'denied:TRADING_HALTED',
+      'state:active',
+    ]);
+    expect([halted.value, halted.context.stateReason, actor.getSnapshot().value]).toEqual(['halted', 'drawdown 37 bps reached the maximum 35 bps', 'active']);
+  });
+
+  it('fires the stop-loss once, as a reduce-only approved exit', () => {
+    const { actor, mark } = start();
+    const spy = vi.fn();
+    actor.on('risk.orderApproved', spy);
+    for (const px of [ETH_PX.t1520538925, 267574, ETH_PX.t1520547382, 267400, 267000]) mark(px);
+    expect(spy.mock.calls.map(([e]) => [e.intent.reason, e.intent.lots, e.intent.reduceOnly])).toEqual([['stop-loss', 5000, true]]);
+  });
+
+  it('limits submits over a sliding one-second window as the clock advances', () => {
+    const { actor, clock, seen } = start({ maxSubmitsPerSecond: 3 });
+    const send = () => actor.send({ type: 'risk.intent', intent: intent({ ts: 0 }) });
+    send(); clock.advance(400); send(); clock.advance(400); send();
+    send(); // t=800: 4th in (−200, 800]
+    clock.advance(199); send(); // t=999: the t=0 submit is still inside (−1, 999]
+    clock.advance(1); send(); // t=1000: t=0 dropped out of (0, 1000]
+    send(); // t=1000: window holds 400, 800, 1000
+    expect(seen).toEqual(['risk.orderApproved', 'risk.orderApproved', 'risk.orderApproved', 'denied:SUBMIT_RATE', 'denied:SUBMIT_RATE', 'risk.orderApproved', 'denied:SUBMIT_RATE']);
+  });
+
+  it('applies full and partial fills once each, even when delivered twice', () => {
+    const { actor } = start();
+    const f1 = fill('sell', ETH_PX.t1520543725, 1000, money('0.268496'));
+    const f2 = fill('sell', ETH_PX.t1520543725, 2000, money('0.536992'));
+    actor.send({ type: 'exec.orderPartiallyFilled', fill: f1, leavesLots: lots(2000), ts: T0 });
+    actor.send({ type: 'exec.orderPartiallyFilled', fill: f1, leavesLots: lots(2000), ts: T0 });
+    actor.send({ type: 'exec.orderFilled', fill: f2, ts: T0 });
+    const p = actor.getSnapshot().context.portfolio.positions['ETH/USDT'];
+    // 0.3 of the 0.5 ETH at 2683.80 closed at 2684.96: +0.348
+    expect([p.lots, p.cost, p.realised, p.fees]).toEqual([2000, money('536.76'), money('0.348'), money('0.805488')]);
+  });
+
+  it('refuses an invalid limit set and applies a valid one', () => {
+    const { actor, seen } = start();
+    actor.send({ type: 'risk.setLimits', limits: { maxDrawdownBps: 20_000 }, ts: T0 });
+    actor.send({ type: 'risk.setLimits', limits: { maxOrderNotional: money('100') }, ts: T0 });
+    actor.send({ type: 'risk.intent', intent: intent() }); // 268.017 > 100
+    expect(seen).toEqual(['alert:LIMITS_INVALID', 'denied:NOTIONAL_EXCEEDS_MAX']);
+    expect(actor.getSnapshot().context.limits.maxDrawdownBps).toBe(1_000);
+  });
+
+  it('restores a halted state with its positions from a snapshot', () => {
+    const { actor } = start();
+    actor.send({ type: 'risk.killSwitch', on: true, ts: T0 });
+    const saved = structuredClone(snapshotRiskState(actor));
+    actor.stop();
+    const restored = start({}, restoreRiskState(saved));
+    restored.actor.send({ type: 'risk.intent', intent: intent() });
+    restored.actor.send({ type: 'risk.flatten', reason: 'operator', ts: T0 });
+    expect([restored.actor.getSnapshot().value, restored.actor.getSnapshot().context.portfolio.positions['ETH/USDT'].cost]).toEqual(['halted', money('1341.9')]);
+    expect(restored.seen).toEqual(['denied:KILL_SWITCH', 'risk.orderApproved']);
+  });
+});

@@ -1,0 +1,65 @@
+// Piscina worker entry for the inference pool, plain JS so it loads in a worker thread without tsx.
+// Top-level code runs once per thread: each ONNX session is created here, one intra-op thread each,
+// so N workers use N cores without oversubscribing them.
+import { threadId, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+
+const { models, executionProviders, testHooks } = workerData;
+
+let sessions = {};
+let loadError;
+try {
+  const entries = await Promise.all(
+    Object.entries(models).map(async ([name, file]) => {
+      try {
+        const s = await ort.InferenceSession.create(file, {
+          executionProviders,
+          intraOpNumThreads: 1,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+        });
+        return [name, s];
+      } catch (err) {
+        throw new Error(`model ${name} (${file}) failed to load on [${executionProviders.join(', ')}]: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }),
+  );
+  sessions = Object.fromEntries(entries);
+} catch (err) {
+  loadError = err instanceof Error ? err.message : String(err);
+}
+
+function toFloat32(data) {
+  if (data instanceof Float32Array) return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  return Float32Array.from(data, Number);
+}
+
+/** Handles one task: `info` (what loaded), or `run` (one batched session.run). Errors come back as values, so a rejection always means the worker died. */
+export default async function handle(task) {
+  if (loadError) return { error: loadError };
+  if (task.kind === 'info') {
+    return {
+      threadId,
+      executionProviders,
+      models: Object.fromEntries(Object.entries(sessions).map(([n, s]) => [n, { inputNames: s.inputNames, outputNames: s.outputNames }])),
+    };
+  }
+  if (task.fault) {
+    if (!testHooks) return { error: 'fault injection is only available when the pool was created with testHooks' };
+    if (task.fault === 'exit') process.exit(70);
+    if (task.fault === 'hang') return new Promise(() => {});
+  }
+  const session = sessions[task.model];
+  if (!session) return { error: `no model '${task.model}' in this worker (loaded: ${Object.keys(sessions).join(', ')})` };
+  try {
+    const t0 = performance.now();
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', task.input, task.dims) });
+    const runMs = performance.now() - t0;
+    const outputs = {};
+    for (const name of session.outputNames) outputs[name] = { data: toFloat32(out[name].data), dims: Array.from(out[name].dims, Number) };
+    return { outputs, runMs, threadId };
+  } catch (err) {
+    return { error: `model ${task.model} run failed: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}

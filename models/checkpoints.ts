@@ -1,0 +1,133 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
+import { InputValidationError } from '../engine/types/errors.ts';
+import type { TsMs } from '../engine/types/time.ts';
+
+/** The metric a model's checkpoints are ranked by. */
+export interface CheckpointMetric {
+  readonly name: string;
+  readonly value: number;
+  readonly higherIsBetter: boolean;
+}
+
+/** Metadata stored with every checkpoint (checkpoint.json). */
+export interface CheckpointMeta {
+  readonly model: string;
+  /** `v` + zero-padded sequence number, unique per model. */
+  readonly version: string;
+  readonly metric: CheckpointMetric;
+  /** Open times of the first and last bar the model was trained on. */
+  readonly dataSpan: { readonly fromMs: TsMs; readonly toMs: TsMs };
+  readonly configHash: string;
+  /** Backend the weights were trained on (`wasm`, `tensorflow`, ...). */
+  readonly backend: string;
+  readonly createdAt: TsMs;
+}
+
+/** A stored checkpoint: its metadata and the directory holding its files. */
+export interface Checkpoint {
+  readonly meta: CheckpointMeta;
+  readonly dir: string;
+}
+
+const META_FILE = 'checkpoint.json';
+const MODEL_NAME = /^[a-z0-9][a-z0-9_-]*$/i;
+
+/**
+ * Keeps the best `keep` checkpoints per model on disk, ranked by each model's metric; the rest are deleted.
+ * Layout: `<root>/<model>/<version>/` with the model's own files plus checkpoint.json, written last, so a
+ * directory without it is an interrupted save and is removed at the next save. One writer per root.
+ */
+export class CheckpointStore {
+  readonly root: string;
+  readonly keep: number;
+  private readonly clock: Clock;
+
+  constructor(opts: { root: string; keep?: number; clock?: Clock }) {
+    const keep = opts.keep ?? 5;
+    if (!Number.isInteger(keep) || keep < 1) throw new InputValidationError(`checkpoint keep must be a positive integer, got ${keep}`);
+    this.root = opts.root;
+    this.keep = keep;
+    this.clock = opts.clock ?? new LiveClock();
+  }
+
+  /**
+   * Saves a checkpoint: `write(dir)` puts the model's files into a fresh directory, then the metadata is added
+   * and the ranking pruned. Returns the checkpoint and whether it made the best `keep` (if not, it is already deleted).
+   */
+  async save(input: Omit<CheckpointMeta, 'version' | 'createdAt'> & { write: (dir: string) => Promise<void> }): Promise<Checkpoint & { kept: boolean }> {
+    const { write, ...rest } = input;
+    if (!MODEL_NAME.test(rest.model)) throw new InputValidationError(`checkpoint model name '${rest.model}' must be letters, digits, '-' or '_'`);
+    if (!Number.isFinite(rest.metric.value)) throw new InputValidationError(`checkpoint metric ${rest.metric.name} is ${rest.metric.value}, not a finite number`);
+    const existing = await this.list(rest.model);
+    const other = existing.find((c) => c.meta.metric.name !== rest.metric.name || c.meta.metric.higherIsBetter !== rest.metric.higherIsBetter);
+    if (other) {
+      throw new InputValidationError(`checkpoint for ${rest.model} ranks by ${rest.metric.name} (${rest.metric.higherIsBetter ? 'higher' : 'lower'} is better) but ${other.meta.version} ranks by ${other.meta.metric.name} (${other.meta.metric.higherIsBetter ? 'higher' : 'lower'} is better)`);
+    }
+    const modelDir = path.join(this.root, rest.model);
+    const seq = (await this.versionNumbers(rest.model)).reduce((a, b) => Math.max(a, b), 0) + 1;
+    const meta: CheckpointMeta = { ...rest, version: `v${String(seq).padStart(6, '0')}`, createdAt: this.clock.now() };
+    const dir = path.join(modelDir, meta.version);
+    await mkdir(dir, { recursive: true });
+    await write(dir);
+    const tmp = path.join(dir, `${META_FILE}.tmp`);
+    await writeFile(tmp, JSON.stringify(meta, null, 1));
+    await rename(tmp, path.join(dir, META_FILE));
+    const kept = await this.prune(rest.model);
+    return { meta, dir, kept: kept.some((c) => c.meta.version === meta.version) };
+  }
+
+  /** Returns a model's complete checkpoints, best first (ties: newer first). */
+  async list(model: string): Promise<Checkpoint[]> {
+    const modelDir = path.join(this.root, model);
+    const out: Checkpoint[] = [];
+    for (const v of await subdirs(modelDir)) {
+      const dir = path.join(modelDir, v);
+      const meta = await readMeta(dir);
+      if (meta) out.push({ meta, dir });
+    }
+    return out.sort(compareCheckpoints);
+  }
+
+  /** Returns the best checkpoint of a model, the one to load at start, or undefined when there is none. */
+  async best(model: string): Promise<Checkpoint | undefined> {
+    return (await this.list(model))[0];
+  }
+
+  // Deletes everything past the best `keep` and any interrupted save; returns what remains.
+  private async prune(model: string): Promise<Checkpoint[]> {
+    const ranked = await this.list(model);
+    const keep = ranked.slice(0, this.keep);
+    const keepDirs = new Set(keep.map((c) => path.basename(c.dir)));
+    const modelDir = path.join(this.root, model);
+    for (const v of await subdirs(modelDir)) if (!keepDirs.has(v)) await rm(path.join(modelDir, v), { recursive: true, force: true });
+    return keep;
+  }
+
+  private async versionNumbers(model: string): Promise<number[]> {
+    return (await subdirs(path.join(this.root, model))).map((v) => /^v(\d+)$/.exec(v)).filter((m) => m !== null).map((m) => Number(m[1]));
+  }
+}
+
+function compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
+  const d = a.meta.metric.higherIsBetter ? b.meta.metric.value - a.meta.metric.value : a.meta.metric.value - b.meta.metric.value;
+  return d !== 0 ? d : b.meta.version.localeCompare(a.meta.version);
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+async function readMeta(dir: string): Promise<CheckpointMeta | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, META_FILE), 'utf8')) as CheckpointMeta;
+  } catch {
+    return undefined; // interrupted save (or foreign directory): not a checkpoint
+  }
+}

@@ -1,0 +1,179 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInferencePool, InferenceTimeoutError, InferenceWorkerError, type InferencePool } from '../../../engine/infer/pool.ts';
+import { resolveExecutionProviders } from '../../../engine/infer/providers.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { initTfBackend } from '../../../models/tf-backend.ts';
+import { CnnModel } from '../../../models/cnn/model.ts';
+import { cnnInputSize } from '../../../models/cnn/config.ts';
+import { CNN_ONNX_IO, cnnToOnnx } from '../../../models/cnn/onnx-export.ts';
+import { loadCandlesCsv } from '../../../models/data.ts';
+import { klineWindow } from '../../../models/cnn/kline-features.ts';
+
+// A small CNN over real ETH 1m kline windows (5 features per bar), exported to ONNX once for every test.
+const shape = { seqLen: 60, features: 5, tailLen: 3, channels: 8, hidden: 6 };
+let dir: string;
+let onnxFile: string;
+let direct: ort.InferenceSession;
+let size: number;
+let samples: Float32Array[];
+
+beforeAll(async () => {
+  await initTfBackend();
+  const m = new CnnModel(shape);
+  size = cnnInputSize(m.config);
+  dir = await mkdtemp(path.join(tmpdir(), 'cobalt-pool-'));
+  onnxFile = path.join(dir, 'cnn.onnx');
+  const bytes = cnnToOnnx(m.config, m.weights());
+  await writeFile(onnxFile, bytes);
+  m.dispose();
+  direct = await ort.InferenceSession.create(bytes);
+  const eth = loadCandlesCsv('data/klines/mintanam-ftrade_ETH_USDT-1m.csv.gz');
+  samples = Array.from({ length: 10 }, (_, i) => {
+    const x = new Float32Array(size);
+    x.set(klineWindow([eth], 1000 + i * 977, shape.seqLen));
+    x.set([eth.close[999 + i * 977] / 3000, i / 10, -1], shape.seqLen * shape.features);
+    return x;
+  });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function directRun(x: Float32Array): Promise<{ probs: Float32Array; hidden: Float32Array }> {
+  const out = await direct.run({ [CNN_ONNX_IO.input]: new ort.Tensor('float32', x, [1, size]) });
+  return { probs: out.probs.data as Float32Array, hidden: out.hidden.data as Float32Array };
+}
+
+function expectClose(a: Float32Array, b: Float32Array): void {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-6);
+}
+
+async function withPool(opts: Partial<Parameters<typeof createInferencePool>[0]>, fn: (p: InferencePool) => Promise<void>): Promise<void> {
+  const pool = await createInferencePool({ models: { cnn: onnxFile }, threads: 1, timeoutMs: 60_000, ...opts });
+  try {
+    await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+describe('inference pool', () => {
+  it('returns what an in-process session returns, and leaves the caller’s input intact', async () => {
+    await withPool({ threads: 2 }, async (pool) => {
+      const x = samples[0];
+      const r = await pool.infer('cnn', x, [1, size]);
+      const want = await directRun(x);
+      expectClose(r.outputs.probs, want.probs);
+      expectClose(r.outputs.hidden, want.hidden);
+      expect(r.dims).toEqual({ probs: [1, 3], hidden: [1, shape.hidden] });
+      expect(x.length).toBe(size);
+      expect(pool.stats().executionProviders).toEqual(['cpu']);
+    });
+  });
+
+  it('groups requests made in the same tick into one session.run and splits the outputs back', async () => {
+    await withPool({ threads: 1 }, async (pool) => {
+      const results = await Promise.all(samples.slice(0, 8).map((x) => pool.infer('cnn', x, [1, size])));
+      for (const [i, r] of results.entries()) expectClose(r.outputs.probs, (await directRun(samples[i])).probs);
+      const s = pool.stats().models.cnn;
+      expect([s.requests, s.batches, s.maxBatchRows, s.count]).toEqual([8, 1, 8, 8]);
+      expect(s.p99Ms).toBeGreaterThan(0);
+    });
+  });
+
+  it('holds requests for batchWindowMs so ones from later ticks join the batch', async () => {
+    const clock = new SimulatedClock(0);
+    await withPool({ clock, batchWindowMs: 5 }, async (pool) => {
+      const a = pool.infer('cnn', samples[4], [1, size]);
+      await new Promise((r) => setImmediate(r));
+      const b = pool.infer('cnn', samples[5], [1, size]);
+      await new Promise((r) => setImmediate(r));
+      expect(pool.stats().queued).toBe(2);
+      clock.advance(5);
+      const [ra, rb] = await Promise.all([a, b]);
+      expectClose(ra.outputs.probs, (await directRun(samples[4])).probs);
+      expectClose(rb.outputs.probs, (await directRun(samples[5])).probs);
+      expect(pool.stats().models.cnn.batches).toBe(1);
+    });
+  });
+
+  it('spreads a burst over the idle workers', async () => {
+    await withPool({ threads: 2 }, async (pool) => {
+      const results = await Promise.all(samples.slice(0, 8).map((x) => pool.infer('cnn', x, [1, size])));
+      expectClose(results[7].outputs.hidden, (await directRun(samples[7])).hidden);
+      const s = pool.stats().models.cnn;
+      expect([s.batches, s.maxBatchRows]).toEqual([2, 4]);
+    });
+  });
+
+  it('caps a batch at maxBatch rows and keeps multi-row requests whole', async () => {
+    await withPool({ maxBatch: 4 }, async (pool) => {
+      const two = new Float32Array(2 * size);
+      two.set(samples[1]);
+      two.set(samples[2], size);
+      const [a, b, c] = await Promise.all([pool.infer('cnn', two, [2, size]), pool.infer('cnn', samples[3], [1, size]), pool.infer('cnn', two, [2, size])]);
+      expectClose(a.outputs.probs.subarray(3), (await directRun(samples[2])).probs);
+      expectClose(b.outputs.probs, (await directRun(samples[3])).probs);
+      expect(c.dims.probs).toEqual([2, 3]);
+      expect(pool.stats().models.cnn.batches).toBe(2);
+    });
+  });
+
+  it('rejects a request that outlives its timeout with a clear error, and keeps serving', async () => {
+    const clock = new SimulatedClock(0);
+    await withPool({ clock, timeoutMs: 250, testHooks: true }, async (pool) => {
+      pool.injectFault('hang');
+      const hung = pool.infer('cnn', samples[0], [1, size]);
+      await new Promise((r) => setImmediate(r)); // let the batch reach the worker
+      clock.advance(250);
+      await expect(hung).rejects.toThrow(InferenceTimeoutError);
+      await expect(hung).rejects.toThrow(/inference of cnn timed out after 250 ms \(attempt 1\)/);
+      // The hung worker was aborted and replaced: the single-thread pool answers again.
+      const ok = await pool.infer('cnn', samples[1], [1, size]);
+      expectClose(ok.outputs.probs, (await directRun(samples[1])).probs);
+      expect(pool.stats().models.cnn.timeouts).toBe(1);
+    });
+  });
+
+  it('replaces a worker that dies and retries its requests once', async () => {
+    await withPool({ testHooks: true }, async (pool) => {
+      pool.injectFault('exit');
+      const results = await Promise.all(samples.slice(0, 3).map((x) => pool.infer('cnn', x, [1, size])));
+      for (const [i, r] of results.entries()) expectClose(r.outputs.probs, (await directRun(samples[i])).probs);
+      const s = pool.stats();
+      expect([s.workerDeaths, s.retries, s.models.cnn.batches]).toEqual([1, 3, 2]);
+    });
+  });
+
+  it('gives up after a second death with an error naming it', async () => {
+    await withPool({ testHooks: true }, async (pool) => {
+      pool.injectFault('exit', 2);
+      await expect(pool.infer('cnn', samples[0], [1, size])).rejects.toThrow(InferenceWorkerError);
+      expect(pool.stats().workerDeaths).toBe(2);
+      const ok = await pool.infer('cnn', samples[0], [1, size]);
+      expect(ok.outputs.probs.length).toBe(3);
+    });
+  });
+
+  it('rejects bad requests before they reach a worker', async () => {
+    await withPool({}, async (pool) => {
+      await expect(pool.infer('lstm', samples[0], [1, size])).rejects.toThrow(/unknown model 'lstm'/);
+      await expect(pool.infer('cnn', samples[0], [2, size])).rejects.toThrow(/dims \[2,303\] hold 606 floats, input has 303/);
+      await expect(pool.infer('cnn', new Float32Array(4), [1, 4])).rejects.toThrow(/model cnn run failed/);
+      expect(() => pool.injectFault('exit')).toThrow(/testHooks/);
+    });
+  });
+
+  it('refuses to start on a missing model file or an unknown provider', async () => {
+    await expect(createInferencePool({ models: { cnn: path.join(dir, 'nope.onnx') } })).rejects.toThrow(/does not exist/);
+    expect(() => resolveExecutionProviders(undefined, { COBALT_ORT_PROVIDER: 'cuda,tpu' })).toThrow(/unknown ONNX Runtime execution provider 'tpu'/);
+    expect(resolveExecutionProviders(undefined, { COBALT_ORT_PROVIDER: 'cuda' })).toEqual(['cuda']);
+    expect(resolveExecutionProviders(['webgpu'], { COBALT_ORT_PROVIDER: 'cuda' })).toEqual(['webgpu']);
+    expect(resolveExecutionProviders(undefined, {})).toEqual(['cpu']);
+  });
+});

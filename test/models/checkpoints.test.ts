@@ -1,0 +1,92 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CheckpointStore, type CheckpointMetric } from '../../models/checkpoints.ts';
+import { SimulatedClock } from '../../engine/runtime/clock.ts';
+import { initTfBackend } from '../../models/tf-backend.ts';
+import { CnnModel } from '../../models/cnn/model.ts';
+import { cnnConfigHash, cnnInputSize } from '../../models/cnn/config.ts';
+import { loadCnn, saveCnn } from '../../models/cnn/weights-io.ts';
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'cobalt-ckpt-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const span = { fromMs: 1722003300000, toMs: 1724595780000 };
+const metric = (value: number, higherIsBetter = true): CheckpointMetric => ({ name: 'valAccuracy', value, higherIsBetter });
+const save = (store: CheckpointStore, value: number, higherIsBetter = true, model = 'cnn') =>
+  store.save({ model, metric: metric(value, higherIsBetter), dataSpan: span, configHash: 'abc', backend: 'wasm', write: (dir) => writeFile(path.join(dir, 'weights.bin'), String(value)) });
+
+describe('CheckpointStore', () => {
+  it('keeps the best K by a higher-is-better metric and deletes the rest from disk', async () => {
+    const clock = new SimulatedClock(1_000);
+    const store = new CheckpointStore({ root, keep: 3, clock });
+    const results = [];
+    for (const v of [0.5, 0.7, 0.6, 0.9, 0.4]) {
+      results.push(await save(store, v));
+      clock.advance(60_000);
+    }
+    const ranked = await store.list('cnn');
+    expect(ranked.map((c) => c.meta.metric.value)).toEqual([0.9, 0.7, 0.6]);
+    expect(ranked.map((c) => c.meta.version)).toEqual(['v000004', 'v000002', 'v000003']);
+    expect((await readdir(path.join(root, 'cnn'))).sort()).toEqual(['v000002', 'v000003', 'v000004']);
+    expect(results.map((r) => r.kept)).toEqual([true, true, true, true, false]);
+    expect(existsSync(results[0].dir)).toBe(false);
+    const best = await store.best('cnn');
+    expect(best?.meta).toEqual({ model: 'cnn', version: 'v000004', metric: metric(0.9), dataSpan: span, configHash: 'abc', backend: 'wasm', createdAt: 181_000 });
+  });
+
+  it('ranks a lower-is-better metric ascending and keeps models apart', async () => {
+    const store = new CheckpointStore({ root, keep: 2, clock: new SimulatedClock() });
+    for (const v of [0.3, 0.1, 0.2]) await save(store, v, false);
+    await save(store, 5, true, 'dqn');
+    expect((await store.list('cnn')).map((c) => c.meta.metric.value)).toEqual([0.1, 0.2]);
+    expect((await store.best('dqn'))?.meta.metric.value).toBe(5);
+    expect(await store.best('lstm')).toBeUndefined();
+  });
+
+  it('never numbers a new checkpoint below a deleted one', async () => {
+    const store = new CheckpointStore({ root, keep: 1, clock: new SimulatedClock() });
+    await save(store, 0.9);
+    await save(store, 0.1);
+    expect((await save(store, 0.95)).meta.version).toBe('v000002');
+  });
+
+  it('refuses a metric that differs from the model’s existing checkpoints, or a non-finite value', async () => {
+    const store = new CheckpointStore({ root, keep: 2, clock: new SimulatedClock() });
+    await save(store, 0.5);
+    await expect(save(store, 0.4, false)).rejects.toThrow(/ranks by valAccuracy \(lower is better\) but v000001 ranks by valAccuracy \(higher is better\)/);
+    await expect(save(store, Number.NaN)).rejects.toThrow(/not a finite number/);
+    await expect(store.save({ model: '../x', metric: metric(1), dataSpan: span, configHash: 'a', backend: 'wasm', write: async () => {} })).rejects.toThrow(/model name/);
+  });
+
+  it('removes an interrupted save (no checkpoint.json) at the next save', async () => {
+    const store = new CheckpointStore({ root, keep: 5, clock: new SimulatedClock() });
+    await mkdir(path.join(root, 'cnn', 'v000009'), { recursive: true });
+    const r = await save(store, 0.5);
+    expect(r.meta.version).toBe('v000010');
+    expect(await readdir(path.join(root, 'cnn'))).toEqual(['v000010']);
+  });
+
+  it('stores a CNN whose best checkpoint loads back with identical predictions', async () => {
+    const info = await initTfBackend();
+    const store = new CheckpointStore({ root, keep: 5, clock: new SimulatedClock() });
+    const shape = { seqLen: 12, features: 2, tailLen: 1, channels: 3, hidden: 4, dilations: [1] };
+    const models = [new CnnModel({ ...shape, seed: 1 }), new CnnModel({ ...shape, seed: 2 })];
+    for (const [i, m] of models.entries()) {
+      await store.save({ model: 'cnn', metric: metric(i), dataSpan: span, configHash: cnnConfigHash(m.config), backend: info.backend, write: (dir) => saveCnn(m, dir, `seed${i}`).then(() => undefined) });
+    }
+    const best = await store.best('cnn');
+    const { model, meta } = await loadCnn(best!.dir);
+    const x = Float32Array.from({ length: cnnInputSize(model.config) }, (_, i) => Math.sin(i));
+    expect(meta.version).toBe('seed1');
+    expect(Array.from(model.predict(x).probs)).toEqual(Array.from(models[1].predict(x).probs));
+    for (const m of [...models, model]) m.dispose();
+  });
+});

@@ -1,0 +1,423 @@
+// BaseDataInput: the standard model input, packed once into one Float32Array. Feature map: BASE_DATA_INPUT.md.
+import type { Candle } from '../messages/market.ts';
+import type { ModelOutput } from '../messages/signals.ts';
+import { InputValidationError } from '../types/errors.ts';
+import { timeframeMs, type Timeframe, type TsMs } from '../types/time.ts';
+import type { CobSnapshot } from './cob.ts';
+import { williamsPivots, type PivotLevel } from './pivots.ts';
+
+/** Frames per time series (T of the [T, F] sequence block). */
+export const BDI_FRAMES = 300;
+/** Frames a series needs before any inference runs (DESIGN). */
+export const BDI_MIN_FRAMES = 100;
+/** Completeness below which no inference runs (DESIGN). */
+export const BDI_MIN_COMPLETENESS = 0.8;
+
+/** The five series, in their order inside each frame. */
+export const SERIES_NAMES = ['primary1s', 'primary1m', 'primary1h', 'primary1d', 'reference1s'] as const;
+/** A series of the input. */
+export type SeriesName = (typeof SERIES_NAMES)[number];
+/** Features of one series in one frame, in order. */
+export const SERIES_FEATURE_NAMES = ['open', 'high', 'low', 'close', 'volume', 'present'] as const;
+/** One per-series feature. */
+export type SeriesFeature = (typeof SERIES_FEATURE_NAMES)[number];
+/** Features per series per frame. */
+export const FEATURES_PER_SERIES = SERIES_FEATURE_NAMES.length;
+/** Features per frame (F of the [T, F] sequence block): 5 series × 6. */
+export const SERIES_FEATURES = SERIES_NAMES.length * FEATURES_PER_SERIES;
+
+/** COB buckets on each side of the mid bucket. */
+export const BDI_COB_RANGE = 20;
+/** COB buckets per side array (2·range + 1). */
+export const BDI_COB_BUCKETS = 2 * BDI_COB_RANGE + 1;
+/** COB scalar features, in order. */
+export const COB_STAT_NAMES = ['present', 'midRel', 'spreadBps', 'imbalance', 'imbalanceNear', 'ma1s', 'ma5s', 'ma15s', 'ma60s', 'logVolume'] as const;
+/** Pivot levels encoded. */
+export const BDI_PIVOT_LEVELS = 5;
+/** Pivot features per level, in order. */
+export const PIVOT_FEATURE_NAMES = ['trend', 'trendKnown', 'hasHigh', 'lastHighRel', 'lastHighAge', 'prevHighRel', 'hasLow', 'lastLowRel', 'lastLowAge', 'prevLowRel'] as const;
+/** Models with an output slot (cross-model feeding), in order. */
+export const BDI_MODEL_SLOTS = ['cnn', 'dqn'] as const;
+/** Features of one model slot, in order. */
+export const MODEL_FEATURE_NAMES = ['present', 'pBuy', 'pSell', 'pHold', 'confidence', 'ageMin'] as const;
+/** Length of the CNN hidden vector carried in the input. */
+export const CNN_HIDDEN_SIZE = 32;
+/** Quality scores carried at the end, in order. */
+export const QUALITY_NAMES = ['completeness', 'freshness', 'consistency'] as const;
+
+/** One block of the packed array: where it starts and its shape. */
+export interface BdiSection {
+  readonly offset: number;
+  readonly shape: readonly number[];
+  readonly length: number;
+}
+
+function sections(): Record<string, BdiSection> {
+  const defs: [string, number[]][] = [
+    ['series', [BDI_FRAMES, SERIES_FEATURES]],
+    ['cobBid', [BDI_COB_BUCKETS]],
+    ['cobAsk', [BDI_COB_BUCKETS]],
+    ['cobStats', [COB_STAT_NAMES.length]],
+    ['pivots', [BDI_PIVOT_LEVELS, PIVOT_FEATURE_NAMES.length]],
+    ['models', [BDI_MODEL_SLOTS.length, MODEL_FEATURE_NAMES.length]],
+    ['cnnHidden', [CNN_HIDDEN_SIZE + 1]],
+    ['quality', [QUALITY_NAMES.length]],
+  ];
+  const out: Record<string, BdiSection> = {};
+  let offset = 0;
+  for (const [name, shape] of defs) {
+    const length = shape.reduce((a, b) => a * b, 1);
+    out[name] = { offset, shape, length };
+    offset += length;
+  }
+  return out;
+}
+
+/** Names of the packed sections. */
+export type BdiSectionName = 'series' | 'cobBid' | 'cobAsk' | 'cobStats' | 'pivots' | 'models' | 'cnnHidden' | 'quality';
+/** The feature map: offset and shape of every section (see BASE_DATA_INPUT.md). */
+export const BDI_SECTIONS = sections() as Readonly<Record<BdiSectionName, BdiSection>>;
+/** Where the flat tail (everything after the [T, F] block) starts. */
+export const BDI_TAIL_OFFSET = BDI_SECTIONS.cobBid.offset;
+/** Total length of the packed input. */
+export const BDI_LENGTH = BDI_SECTIONS.quality.offset + BDI_SECTIONS.quality.length;
+
+/** What a series must offer: CandleSeries satisfies it. */
+export interface CandleSource {
+  readonly timeframe: Timeframe;
+  readonly length: number;
+  get(i: number): Candle | undefined;
+}
+
+/** Everything the input is assembled from. */
+export interface BdiSources {
+  readonly now: TsMs;
+  readonly primary: Readonly<Record<Timeframe, CandleSource>>;
+  readonly reference1s: CandleSource;
+  readonly cob?: CobSnapshot;
+  readonly models?: { readonly cnn?: ModelOutput; readonly dqn?: ModelOutput };
+  /** Names used in reasons (default ETH/USDT and BTC/USDT). */
+  readonly primarySymbol?: string;
+  readonly referenceSymbol?: string;
+  /** Series the pivots are found on (default the primary 1m). */
+  readonly pivotTimeframe?: Timeframe;
+}
+
+/** Quality scores, each 0..1. */
+export interface BdiQuality {
+  /** Share of the expected data present: series frames (holes and short series lower it) and a usable COB. */
+  readonly completeness: number;
+  /** Share of series whose newest bar is current, plus a COB snapshot no older than 2 s. */
+  readonly freshness: number;
+  /** Share of sanity checks passed (bar OHLC, timeline alignment, COB mid near the price, symbols in step). */
+  readonly consistency: number;
+}
+
+/** Result of validation. */
+export interface BdiValidation {
+  readonly completeness: number;
+  readonly quality: BdiQuality;
+  /** What is missing or wrong, one phrase each. */
+  readonly reasons: string[];
+  /** Frames present in each series' 300-frame window. */
+  readonly frames: Readonly<Record<SeriesName, number>>;
+  readonly canInfer: boolean;
+  /** Empty when `canInfer`; otherwise why not. */
+  readonly message: string;
+}
+
+/** A packed input and its validation. */
+export interface BaseDataInput {
+  readonly ts: TsMs;
+  readonly data: Float32Array;
+  readonly validation: BdiValidation;
+}
+
+const SERIES_TF: Record<SeriesName, Timeframe> = { primary1s: '1s', primary1m: '1m', primary1h: '1h', primary1d: '1d', reference1s: '1s' };
+const COB_FRESH_MS = 2_000;
+const COB_PRICE_TOLERANCE = 0.01;
+
+function source(src: BdiSources, s: SeriesName): CandleSource {
+  return s === 'reference1s' ? src.reference1s : src.primary[SERIES_TF[s]];
+}
+
+function label(src: BdiSources, s: SeriesName): string {
+  return s === 'reference1s' ? `${src.referenceSymbol ?? 'BTC/USDT'} 1s` : `${src.primarySymbol ?? 'ETH/USDT'} ${SERIES_TF[s]}`;
+}
+
+const saneBar = (c: Candle): boolean =>
+  Number.isFinite(c.open) && Number.isFinite(c.high) && Number.isFinite(c.low) && Number.isFinite(c.close) &&
+  Number.isFinite(c.volume) && c.volume >= 0 && c.low <= Math.min(c.open, c.close) && c.high >= Math.max(c.open, c.close) && c.low > 0;
+
+const fmtTime = (t: number): string => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
+
+/**
+ * Walks the newest 300 time slots of a series (slot 299 = the newest bar, slot t = newest − (299 − t)·tf) and
+ * calls `at(slot, candle)` for each bar present; returns counts for validation.
+ */
+function walk(s: CandleSource, at?: (slot: number, c: Candle) => void): { present: number; bad: number; misaligned: number; newest: Candle | undefined } {
+  const tf = timeframeMs(s.timeframe);
+  const newest = s.get(s.length - 1);
+  let present = 0;
+  let bad = 0;
+  let misaligned = 0;
+  if (newest === undefined) return { present, bad, misaligned, newest };
+  let prevSlot = BDI_FRAMES;
+  for (let i = s.length - 1; i >= 0; i--) {
+    const c = s.get(i)!;
+    const d = (newest.openTime - c.openTime) / tf;
+    const slot = BDI_FRAMES - 1 - Math.round(d);
+    if (slot < 0) break;
+    if (!Number.isInteger(d) || c.openTime % tf !== 0 || slot >= prevSlot) {
+      misaligned++;
+      if (slot >= prevSlot) continue;
+    }
+    prevSlot = slot;
+    if (!saneBar(c)) {
+      bad++;
+      continue;
+    }
+    present++;
+    at?.(slot, c);
+  }
+  return { present, bad, misaligned, newest };
+}
+
+/** Returns completeness, quality and the reasons behind them; never throws on missing or bad data. */
+export function validateBaseDataInput(src: BdiSources): BdiValidation {
+  const reasons: string[] = [];
+  const frames = {} as Record<SeriesName, number>;
+  let complete = 0;
+  let fresh = 0;
+  let checks = 0;
+  let passed = 0;
+  for (const name of SERIES_NAMES) {
+    const s = source(src, name);
+    const tf = timeframeMs(s.timeframe);
+    const lbl = label(src, name);
+    let first = BDI_FRAMES;
+    const w = walk(s, (slot) => {
+      first = slot;
+    });
+    frames[name] = w.present;
+    complete += w.present / BDI_FRAMES;
+    // Holes: empty slots between the oldest and the newest bar present; a short history is reported apart.
+    const holes = w.present === 0 ? 0 : BDI_FRAMES - first - w.present;
+    if (w.present < BDI_MIN_FRAMES) reasons.push(`${lbl} series has ${w.present} frames, needs ${BDI_MIN_FRAMES}`);
+    else if (first > 0) reasons.push(`${lbl} series has ${BDI_FRAMES - first} of ${BDI_FRAMES} frames of history`);
+    if (holes > 0) reasons.push(`${lbl} series has ${holes} hole${holes === 1 ? '' : 's'}`);
+    // Fresh: the newest bar is the one forming now or the one that just closed.
+    const behindMs = w.newest === undefined ? Infinity : src.now - (w.newest.openTime + tf);
+    if (behindMs <= tf) fresh++;
+    else reasons.push(w.newest === undefined ? `${lbl} series is empty` : `${lbl} series is ${(behindMs / 1_000).toFixed(1)} s behind`);
+    checks += 2;
+    if (w.bad === 0) passed++;
+    else reasons.push(`${lbl} series has ${w.bad} malformed bar${w.bad === 1 ? '' : 's'}`);
+    if (w.misaligned === 0) passed++;
+    else reasons.push(`${lbl} series has ${w.misaligned} bar${w.misaligned === 1 ? '' : 's'} off its ${s.timeframe} grid or out of order`);
+  }
+
+  const cob = src.cob;
+  let cobScore = 0;
+  if (cob === undefined) {
+    reasons.push('COB snapshot absent');
+  } else {
+    const staleOrDown = cob.venues.filter((v) => v.stale || !v.live);
+    for (const v of cob.venues) {
+      if (!Number.isFinite(v.ageMs)) reasons.push(`venue ${v.venue} has sent no update`);
+      else if (v.stale) reasons.push(`venue ${v.venue} stale for ${(v.ageMs / 1_000).toFixed(1)} s`);
+      else if (!v.live) reasons.push(`venue ${v.venue} is not synced`);
+    }
+    const venueShare = cob.venues.length === 0 ? 0 : 1 - staleOrDown.length / cob.venues.length;
+    if (cob.flags.noLiveVenue) reasons.push('COB has no live venue');
+    if (cob.flags.emptyBid) reasons.push('COB bid side empty');
+    if (cob.flags.emptyAsk) reasons.push('COB ask side empty');
+    const sides = (cob.flags.emptyBid ? 0 : 0.5) + (cob.flags.emptyAsk ? 0 : 0.5);
+    cobScore = cob.flags.noLiveVenue ? 0 : sides * venueShare;
+    const age = src.now - cob.ts;
+    if (age <= COB_FRESH_MS) fresh++;
+    else reasons.push(`COB snapshot is ${(age / 1_000).toFixed(1)} s old`);
+  }
+  complete += cobScore;
+
+  // Cross checks: the COB mid near the primary price, and both 1s series ending on the same second.
+  const last1s = source(src, 'primary1s');
+  const lastClose = last1s.get(last1s.length - 1)?.close;
+  checks++;
+  if (cob === undefined || !Number.isFinite(cob.mid) || lastClose === undefined) passed++;
+  else if (Math.abs(cob.mid / lastClose - 1) <= COB_PRICE_TOLERANCE) passed++;
+  else reasons.push(`COB mid ${cob.mid} is ${(Math.abs(cob.mid / lastClose - 1) * 100).toFixed(1)}% from the last 1s close ${lastClose}`);
+  const p = src.primary['1s'].get(src.primary['1s'].length - 1);
+  const r = src.reference1s.get(src.reference1s.length - 1);
+  checks++;
+  if (p === undefined || r === undefined || p.openTime === r.openTime) passed++;
+  else reasons.push(`${label(src, 'reference1s')} ends at ${fmtTime(r.openTime)}, ${label(src, 'primary1s')} at ${fmtTime(p.openTime)}`);
+
+  const hidden = src.models?.cnn?.hidden;
+  if (hidden !== undefined && hidden.length !== CNN_HIDDEN_SIZE) reasons.push(`cnn hidden state has ${hidden.length} values, the input carries ${CNN_HIDDEN_SIZE}`);
+
+  const completeness = complete / (SERIES_NAMES.length + 1);
+  const quality: BdiQuality = { completeness, freshness: fresh / (SERIES_NAMES.length + 1), consistency: passed / checks };
+  const short = SERIES_NAMES.filter((n) => frames[n] < BDI_MIN_FRAMES);
+  const canInfer = completeness >= BDI_MIN_COMPLETENESS && short.length === 0;
+  const message = canInfer
+    ? ''
+    : `cannot infer: ${[
+      ...(completeness < BDI_MIN_COMPLETENESS ? [`completeness ${completeness.toFixed(2)} < ${BDI_MIN_COMPLETENESS}`] : []),
+      ...reasons,
+    ].join('; ')}`;
+  return { completeness, quality, reasons, frames, canInfer, message };
+}
+
+/**
+ * Writes the input into `out` (BDI_LENGTH floats, zeroed first) in one pass per section and returns it.
+ * Normalisation: OHLC as x / (newest close of that series) − 1; volume as log1p(volume) z-scored over the
+ * series' present frames; missing frames all zero with present 0. See BASE_DATA_INPUT.md.
+ */
+export function packBaseDataInput(src: BdiSources, quality: BdiQuality, out: Float32Array = new Float32Array(BDI_LENGTH)): Float32Array {
+  if (out.length !== BDI_LENGTH) throw new InputValidationError(`BaseDataInput buffer has ${out.length} floats, needs ${BDI_LENGTH}`);
+  out.fill(0);
+  SERIES_NAMES.forEach((name, si) => packSeries(source(src, name), si * FEATURES_PER_SERIES, out));
+  packCob(src, out);
+  const pivSrc = src.primary[src.pivotTimeframe ?? '1m'];
+  packPivots(pivSrc, out);
+  packModels(src, out);
+  const q = BDI_SECTIONS.quality.offset;
+  out[q] = quality.completeness;
+  out[q + 1] = quality.freshness;
+  out[q + 2] = quality.consistency;
+  return out;
+}
+
+function packSeries(s: CandleSource, col: number, out: Float32Array): void {
+  const newest = s.get(s.length - 1);
+  if (newest === undefined || !(newest.close > 0)) return;
+  const ref = newest.close;
+  let n = 0;
+  let sum = 0;
+  let sumSq = 0;
+  walk(s, (slot, c) => {
+    const o = slot * SERIES_FEATURES + col;
+    out[o] = c.open / ref - 1;
+    out[o + 1] = c.high / ref - 1;
+    out[o + 2] = c.low / ref - 1;
+    out[o + 3] = c.close / ref - 1;
+    const lv = Math.log1p(c.volume);
+    out[o + 4] = lv;
+    out[o + 5] = 1;
+    n++;
+    sum += lv;
+    sumSq += lv * lv;
+  });
+  const mean = sum / n;
+  const sd = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
+  for (let t = 0; t < BDI_FRAMES; t++) {
+    const o = t * SERIES_FEATURES + col;
+    if (out[o + 5] === 1) out[o + 4] = sd > 1e-9 ? (out[o + 4]! - mean) / sd : 0;
+  }
+}
+
+function packCob(src: BdiSources, out: Float32Array): void {
+  const cob = src.cob;
+  if (cob === undefined || cob.flags.noLiveVenue) return;
+  const b = BDI_SECTIONS.cobBid.offset;
+  const a = BDI_SECTIONS.cobAsk.offset;
+  const st = BDI_SECTIONS.cobStats.offset;
+  // Center the snapshot's buckets on the input's ±20 (a snapshot may keep a wider range).
+  const off = cob.range - BDI_COB_RANGE;
+  let total = 0;
+  for (let k = 0; k < BDI_COB_BUCKETS; k++) {
+    const j = k + off;
+    if (j < 0 || j >= cob.bidBuckets.length) continue;
+    total += cob.bidBuckets[j]! + cob.askBuckets[j]!;
+  }
+  for (let k = 0; k < BDI_COB_BUCKETS; k++) {
+    const j = k + off;
+    if (j < 0 || j >= cob.bidBuckets.length || total <= 0) continue;
+    out[b + k] = cob.bidBuckets[j]! / total;
+    out[a + k] = cob.askBuckets[j]! / total;
+  }
+  const p1s = src.primary['1s'];
+  const lastClose = p1s.get(p1s.length - 1)?.close;
+  const fin = (x: number) => (Number.isFinite(x) ? x : 0);
+  out[st] = 1;
+  out[st + 1] = lastClose !== undefined && Number.isFinite(cob.mid) ? cob.mid / lastClose - 1 : 0;
+  out[st + 2] = fin(cob.spreadBps);
+  out[st + 3] = fin(cob.imbalance);
+  out[st + 4] = fin(cob.imbalanceNear);
+  for (let w = 0; w < 4; w++) out[st + 5 + w] = fin(cob.imbalanceMa[w] ?? NaN);
+  out[st + 9] = Math.log1p(total);
+}
+
+function packPivots(s: CandleSource, out: Float32Array): void {
+  const n = Math.min(s.length, BDI_FRAMES);
+  if (n === 0) return;
+  const bars: Candle[] = new Array<Candle>(n);
+  for (let i = 0; i < n; i++) bars[i] = s.get(s.length - n + i)!;
+  const ref = bars[n - 1]!.close;
+  if (!(ref > 0)) return;
+  const levels: PivotLevel[] = williamsPivots(bars, { levels: BDI_PIVOT_LEVELS });
+  const base = BDI_SECTIONS.pivots.offset;
+  const F = PIVOT_FEATURE_NAMES.length;
+  levels.forEach((lv, i) => {
+    const o = base + i * F;
+    out[o] = lv.trend === 'up' ? 1 : lv.trend === 'down' ? -1 : 0;
+    out[o + 1] = lv.trend === 'unknown' ? 0 : 1;
+    const h = lv.highs;
+    const l = lv.lows;
+    if (h.length > 0) {
+      out[o + 2] = 1;
+      out[o + 3] = h[h.length - 1]!.price / ref - 1;
+      out[o + 4] = (n - 1 - h[h.length - 1]!.index) / BDI_FRAMES;
+      if (h.length > 1) out[o + 5] = h[h.length - 2]!.price / ref - 1;
+    }
+    if (l.length > 0) {
+      out[o + 6] = 1;
+      out[o + 7] = l[l.length - 1]!.price / ref - 1;
+      out[o + 8] = (n - 1 - l[l.length - 1]!.index) / BDI_FRAMES;
+      if (l.length > 1) out[o + 9] = l[l.length - 2]!.price / ref - 1;
+    }
+  });
+}
+
+function packModels(src: BdiSources, out: Float32Array): void {
+  const base = BDI_SECTIONS.models.offset;
+  const F = MODEL_FEATURE_NAMES.length;
+  BDI_MODEL_SLOTS.forEach((slot, i) => {
+    const m = src.models?.[slot];
+    if (m === undefined) return;
+    const o = base + i * F;
+    out[o] = 1;
+    out[o + 1] = m.probabilities[0];
+    out[o + 2] = m.probabilities[1];
+    out[o + 3] = m.probabilities[2];
+    out[o + 4] = m.confidence;
+    out[o + 5] = Math.min(10, Math.max(0, (src.now - m.ts) / 60_000));
+  });
+  const hidden = src.models?.cnn?.hidden;
+  if (hidden !== undefined && hidden.length === CNN_HIDDEN_SIZE) {
+    const h = BDI_SECTIONS.cnnHidden.offset;
+    out[h] = 1;
+    out.set(hidden, h + 1);
+  }
+}
+
+/** Validates and packs the input; `out` may be a reused buffer of BDI_LENGTH floats. */
+export function assembleBaseDataInput(src: BdiSources, out?: Float32Array): BaseDataInput {
+  const validation = validateBaseDataInput(src);
+  return { ts: src.now, data: packBaseDataInput(src, validation.quality, out), validation };
+}
+
+/** Returns a view of one section of a packed input. */
+export function bdiSection(data: Float32Array, name: BdiSectionName): Float32Array {
+  const s = BDI_SECTIONS[name];
+  return data.subarray(s.offset, s.offset + s.length);
+}
+
+/** Returns one feature of one series over the 300 frames (a copy, oldest frame first). */
+export function bdiSeriesFeature(data: Float32Array, series: SeriesName, feature: SeriesFeature): Float32Array {
+  const col = SERIES_NAMES.indexOf(series) * FEATURES_PER_SERIES + SERIES_FEATURE_NAMES.indexOf(feature);
+  const out = new Float32Array(BDI_FRAMES);
+  for (let t = 0; t < BDI_FRAMES; t++) out[t] = data[t * SERIES_FEATURES + col]!;
+  return out;
+}

@@ -1,0 +1,326 @@
+import type { Candle, Trade } from '../messages/market.ts';
+import type { Decimal } from '../types/decimal.ts';
+import { stepsToFloat, type Lots, type Ticks } from '../types/price.ts';
+import { timeframeMs, type Timeframe, type TsMs } from '../types/time.ts';
+import { RingBuffer } from './ring-buffer.ts';
+
+/** Bars kept per series (DESIGN: 1500 per series). */
+export const CANDLE_CAPACITY = 1500;
+
+/** A run of missing bars: `count` bars starting at open time `from`. */
+export interface Hole {
+  readonly from: TsMs;
+  readonly count: number;
+}
+
+/** Returns a timeframe's length in ms; numbers pass through (any positive whole ms). */
+export function tfMs(tf: Timeframe | number): number {
+  const ms = typeof tf === 'number' ? tf : timeframeMs(tf);
+  if (!Number.isInteger(ms) || ms <= 0) throw new RangeError(`timeframe ${tf} must be a positive whole number of ms`);
+  return ms;
+}
+
+/** Returns the runs of missing bars between the first and last candle (sorted input, one timeframe). */
+export function findHoles(candles: ArrayLike<Candle>, tf: Timeframe | number): Hole[] {
+  const ms = tfMs(tf);
+  const holes: Hole[] = [];
+  for (let i = 1; i < candles.length; i++) {
+    const gap = (candles[i]!.openTime - candles[i - 1]!.openTime) / ms - 1;
+    if (gap >= 1) holes.push({ from: candles[i - 1]!.openTime + ms, count: Math.round(gap) });
+  }
+  return holes;
+}
+
+/** Returns the total number of missing bars in `holes`. */
+export const missingBars = (holes: readonly Hole[]): number => holes.reduce((s, h) => s + h.count, 0);
+
+/**
+ * The last `capacity` candles of one symbol and timeframe, oldest first. A candle with the newest open time
+ * replaces the newest bar (a forming bar updated, then closed); an older one is refused and counted.
+ */
+export class CandleSeries {
+  private readonly ring: RingBuffer<Candle>;
+  /** Candles refused because their open time was older than the newest bar. */
+  outOfOrder = 0;
+
+  /** Creates an empty series of `timeframe` bars keeping at most `capacity` of them. */
+  constructor(readonly timeframe: Timeframe, capacity = CANDLE_CAPACITY) {
+    this.ring = new RingBuffer<Candle>(capacity);
+  }
+
+  /** Returns how many bars are kept. */
+  get length(): number {
+    return this.ring.length;
+  }
+
+  /** Returns the series capacity. */
+  get capacity(): number {
+    return this.ring.capacity;
+  }
+
+  /** Appends or updates a bar; returns false (and counts it) when its open time is older than the newest bar. */
+  push(c: Candle): boolean {
+    const last = this.ring.last();
+    if (last !== undefined) {
+      if (c.openTime === last.openTime) {
+        this.ring.replaceLast(c);
+        return true;
+      }
+      if (c.openTime < last.openTime) {
+        this.outOfOrder++;
+        return false;
+      }
+    }
+    this.ring.push(c);
+    return true;
+  }
+
+  /** Appends every candle of `cs` in order. */
+  pushAll(cs: Iterable<Candle>): void {
+    for (const c of cs) this.push(c);
+  }
+
+  /** Returns bar `i` (0 = oldest kept), or undefined when out of range. */
+  get(i: number): Candle | undefined {
+    return this.ring.get(i);
+  }
+
+  /** Returns the newest bar, or undefined when empty. */
+  last(): Candle | undefined {
+    return this.ring.last();
+  }
+
+  /** Returns the newest `n` bars (or fewer), oldest first. */
+  tail(n: number): Candle[] {
+    return this.ring.tail(n);
+  }
+
+  /** Returns the runs of missing bars among the newest `n` bars (all bars by default). */
+  holes(n = this.ring.length): Hole[] {
+    return findHoles(this.ring.tail(n), this.timeframe);
+  }
+
+  /** Removes every bar. */
+  clear(): void {
+    this.ring.clear();
+  }
+}
+
+const NONE: readonly Candle[] = Object.freeze([]);
+
+/** Steps of the instrument, needed to turn integer ticks and lots into float candle fields exactly once. */
+export interface CandleBuilderOptions {
+  readonly timeframe: Timeframe | number;
+  /** Price tick of the trades' `Ticks`. */
+  readonly tickSize: Decimal;
+  /** Lot size of the trades' `Lots`. */
+  readonly lotSize: Decimal;
+  /** Emit flat zero-volume bars for periods without trades, as Binance klines do (default true). */
+  readonly fillGaps?: boolean;
+}
+
+/**
+ * Builds candles of one timeframe from trades. A bar opens at floor(tradeTime / tf) · tf; it closes (and is
+ * returned) when a trade of a later bar arrives or `closeUntil(ts)` passes its end. Prices and volume are
+ * accumulated as integer ticks and lots, so the float fields equal the venue's decimal strings exactly.
+ */
+export class CandleBuilder {
+  private readonly ms: number;
+  private readonly fillGaps: boolean;
+  private open = 0;
+  private high = 0;
+  private low = 0;
+  private close = 0;
+  private lots = 0;
+  private trades = 0;
+  /** Open time of the forming bar; NaN before the first trade. */
+  private openTime = NaN;
+  /** True while the forming bar has at least one trade. */
+  private forming = false;
+  /** True once any trade was seen: gap bars need a previous close. */
+  private hasPrice = false;
+  /** Trades refused because they fell in a bar already closed. */
+  late = 0;
+
+  /** Creates a builder; `opts` carries the timeframe and the steps that turn ticks and lots into floats. */
+  constructor(private readonly opts: CandleBuilderOptions) {
+    this.ms = tfMs(opts.timeframe);
+    this.fillGaps = opts.fillGaps ?? true;
+  }
+
+  /** Adds an `md.trade` (bar time from its exchange timestamp); returns the bars it closed, oldest first. */
+  addTrade(t: Trade): readonly Candle[] {
+    return this.add(t.tsExchange, t.price, t.lots);
+  }
+
+  /** Adds one trade at `ts`; returns the bars it closed, oldest first (usually none). */
+  add(ts: TsMs, price: Ticks, lots: Lots): readonly Candle[] {
+    const barOpen = Math.floor(ts / this.ms) * this.ms;
+    let out: readonly Candle[] = NONE;
+    if (Number.isNaN(this.openTime)) {
+      this.openTime = barOpen;
+    } else if (barOpen < this.openTime) {
+      this.late++;
+      return NONE;
+    } else if (barOpen > this.openTime) {
+      out = this.advanceTo(barOpen);
+    }
+    if (!this.forming) {
+      this.open = this.high = this.low = price;
+      this.lots = 0;
+      this.trades = 0;
+      this.forming = true;
+      this.hasPrice = true;
+    } else {
+      if (price > this.high) this.high = price;
+      if (price < this.low) this.low = price;
+    }
+    this.close = price;
+    this.lots += lots;
+    this.trades++;
+    return out;
+  }
+
+  /** Closes every bar that ends at or before `ts` (clock time without trades); returns them, oldest first. */
+  closeUntil(ts: TsMs): readonly Candle[] {
+    if (Number.isNaN(this.openTime)) return NONE;
+    const barOpen = Math.floor(ts / this.ms) * this.ms;
+    return barOpen > this.openTime ? this.advanceTo(barOpen) : NONE;
+  }
+
+  /** Returns the forming bar (closed false), or undefined when it has no trade yet. */
+  current(): Candle | undefined {
+    return this.forming ? this.toCandle(false) : undefined;
+  }
+
+  /** Closes the forming bar and, with gap filling, the empty bars up to (not including) `barOpen`. */
+  private advanceTo(barOpen: number): Candle[] {
+    const out: Candle[] = [];
+    if (this.forming) out.push(this.toCandle(true));
+    else if (this.fillGaps && this.hasPrice) out.push(this.flat(this.openTime));
+    if (this.fillGaps && this.hasPrice) {
+      for (let t = this.openTime + this.ms; t < barOpen; t += this.ms) out.push(this.flat(t));
+    }
+    this.openTime = barOpen;
+    this.forming = false;
+    return out;
+  }
+
+  private flat(openTime: number): Candle {
+    const px = stepsToFloat(this.close, this.opts.tickSize);
+    return { openTime, open: px, high: px, low: px, close: px, volume: 0, trades: 0, closed: true };
+  }
+
+  private toCandle(closed: boolean): Candle {
+    const { tickSize, lotSize } = this.opts;
+    return {
+      openTime: this.openTime,
+      open: stepsToFloat(this.open, tickSize),
+      high: stepsToFloat(this.high, tickSize),
+      low: stepsToFloat(this.low, tickSize),
+      close: stepsToFloat(this.close, tickSize),
+      volume: stepsToFloat(this.lots, lotSize),
+      trades: this.trades,
+      closed,
+    };
+  }
+}
+
+/** A coarser bar made of finer ones; `parts` is how many finer bars it holds (complete when tf / child tf). */
+export interface RolledCandle extends Candle {
+  readonly parts: number;
+}
+
+/** Options of a roll-up. */
+export interface RollupOptions {
+  /**
+   * Decimals of the finer bars' volumes (Binance base volumes have at most 8). Volumes are summed as integers
+   * of 10^-decimals so the sum equals the venue's own coarser volume exactly; default 8.
+   */
+  readonly volumeDecimals?: number;
+}
+
+/**
+ * Rolls closed finer candles (1s → 1m, 1m → 1h, 1h → 1d, …) into bars of `timeframe`, incrementally: `add`
+ * returns the coarser bar once a finer bar of a later period arrives; `flush` returns the last one.
+ */
+export class CandleRollup {
+  private readonly ms: number;
+  private readonly scale: number;
+  private cur: { openTime: number; open: number; high: number; low: number; close: number; vol: number; exact: boolean; volFloat: number; trades: number; hasTrades: boolean; parts: number } | undefined;
+  /** Finer bars refused because they were older than the forming coarser bar. */
+  late = 0;
+
+  /** Creates a roll-up into `timeframe` bars. */
+  constructor(timeframe: Timeframe | number, opts: RollupOptions = {}) {
+    this.ms = tfMs(timeframe);
+    this.scale = 10 ** (opts.volumeDecimals ?? 8);
+  }
+
+  /** Adds a closed finer bar; returns the coarser bar it closed, if any. */
+  add(c: Candle): RolledCandle | undefined {
+    const barOpen = Math.floor(c.openTime / this.ms) * this.ms;
+    let done: RolledCandle | undefined;
+    if (this.cur !== undefined && barOpen !== this.cur.openTime) {
+      if (barOpen < this.cur.openTime) {
+        this.late++;
+        return undefined;
+      }
+      done = this.flush();
+    }
+    const units = Math.round(c.volume * this.scale);
+    const cur = this.cur;
+    if (cur === undefined) {
+      this.cur = {
+        openTime: barOpen, open: c.open, high: c.high, low: c.low, close: c.close, vol: units, exact: Number.isSafeInteger(units),
+        volFloat: c.volume, trades: c.trades ?? 0, hasTrades: c.trades !== undefined, parts: 1,
+      };
+    } else {
+      if (c.high > cur.high) cur.high = c.high;
+      if (c.low < cur.low) cur.low = c.low;
+      cur.close = c.close;
+      cur.vol += units;
+      // Past 2^53 integer units the exact sum is lost: fall back to the float sum for this bar.
+      if (!Number.isSafeInteger(cur.vol)) cur.exact = false;
+      cur.volFloat += c.volume;
+      cur.trades += c.trades ?? 0;
+      cur.hasTrades ||= c.trades !== undefined;
+      cur.parts++;
+    }
+    return done;
+  }
+
+  /** Returns the forming coarser bar as closed and clears it (end of data), or undefined when none. */
+  flush(): RolledCandle | undefined {
+    const cur = this.cur;
+    if (cur === undefined) return undefined;
+    this.cur = undefined;
+    return this.make(cur, true);
+  }
+
+  /** Returns the forming coarser bar (closed false), or undefined. */
+  current(): RolledCandle | undefined {
+    return this.cur === undefined ? undefined : this.make(this.cur, false);
+  }
+
+  private make(cur: NonNullable<CandleRollup['cur']>, closed: boolean): RolledCandle {
+    const base = {
+      openTime: cur.openTime, open: cur.open, high: cur.high, low: cur.low, close: cur.close,
+      volume: cur.exact ? cur.vol / this.scale : cur.volFloat, closed, parts: cur.parts,
+    };
+    return cur.hasTrades ? { ...base, trades: cur.trades } : base;
+  }
+}
+
+/** Returns `candles` (sorted, closed) rolled up into `timeframe` bars, each with its `parts` count. */
+export function rollUp(candles: Iterable<Candle>, timeframe: Timeframe | number, opts: RollupOptions = {}): RolledCandle[] {
+  const r = new CandleRollup(timeframe, opts);
+  const out: RolledCandle[] = [];
+  for (const c of candles) {
+    const done = r.add(c);
+    if (done) out.push(done);
+  }
+  const last = r.flush();
+  if (last) out.push(last);
+  return out;
+}

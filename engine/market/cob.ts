@@ -1,0 +1,297 @@
+// Consolidated order book (COB): per-venue L2 books of one symbol merged by price into fixed-size price buckets
+// around the mid, with order-book imbalance and its time-weighted moving averages.
+import type { Decimal } from '../types/decimal.ts';
+import { ConfigError } from '../types/errors.ts';
+import type { VenueId } from '../types/instrument.ts';
+import { stepsToFloat, toSteps } from '../types/price.ts';
+import type { TsMs } from '../types/time.ts';
+import { IMBALANCE_MA_WINDOWS_MS, TimeWeightedMeans } from './cob-ma.ts';
+import { CobHeatmap, type HeatmapConfig } from './heatmap.ts';
+import type { OrderBook } from './order-book.ts';
+
+/** What the COB reads from a book; `OrderBook` satisfies it. */
+export type BookView = Pick<OrderBook, 'bestBid' | 'bestAsk' | 'forEachLevel' | 'size'>;
+
+/** Configuration of one symbol's COB. */
+export interface CobConfig {
+  readonly symbol: string;
+  /** Bucket width in quote units as a decimal string, e.g. '1' for ETH/USDT, '10' for BTC/USDT. */
+  readonly bucketSize: string;
+  /** Buckets kept on each side of the mid bucket (default 20: 41 buckets). */
+  readonly range?: number;
+  /** Buckets on each side of the mid bucket for the near imbalance and its moving averages (default 5, at most range). */
+  readonly imbalanceRange?: number;
+  /** A venue with no update for longer than this is stale and left out of the merge (default 5000 ms). */
+  readonly staleMs?: number;
+  /** Windows of the imbalance moving averages (default 1 s, 5 s, 15 s, 60 s). */
+  readonly maWindowsMs?: readonly number[];
+  /** Heatmap kept from every update (default 300 s × ±10 buckets); false for none. */
+  readonly heatmap?: HeatmapConfig | false;
+}
+
+/** One venue feeding the COB: its book and the increments its ticks and lots are counted in. */
+export interface CobVenue {
+  readonly venue: VenueId;
+  readonly book: BookView;
+  readonly tickSize: Decimal;
+  readonly lotSize: Decimal;
+}
+
+/** How one venue looked at snapshot time. */
+export interface CobVenueStatus {
+  readonly venue: VenueId;
+  /** False while the venue's book is not synced (set by the aggregator) or has never updated. */
+  readonly live: boolean;
+  readonly stale: boolean;
+  /** ms since the venue's last update (Infinity when never). */
+  readonly ageMs: number;
+  readonly bidLevels: number;
+  readonly askLevels: number;
+}
+
+/** Conditions that make a snapshot partial; a consumer must not mistake them for a quiet market. */
+export interface CobFlags {
+  readonly emptyBid: boolean;
+  readonly emptyAsk: boolean;
+  /** The best bid of one venue is at or above the best ask of another (or of itself). */
+  readonly crossed: boolean;
+  readonly staleVenues: readonly VenueId[];
+  /** No venue is live and fresh: the snapshot holds no book at all. */
+  readonly noLiveVenue: boolean;
+}
+
+/**
+ * One COB state (what the aggregator publishes at 10 Hz). Bucket k of `bidBuckets`/`askBuckets` (0..2·range)
+ * is the absolute bucket `centerBucket − range + k`, covering prices [b·bucketSize, (b+1)·bucketSize); values
+ * are base-asset quantities summed over live venues.
+ */
+export interface CobSnapshot {
+  readonly symbol: string;
+  readonly ts: TsMs;
+  /** Best bid and ask across live venues (floats, quote units); NaN when that side is empty. */
+  readonly bestBid: number;
+  readonly bestAsk: number;
+  /** (bestBid + bestAsk) / 2; NaN when a side is empty. */
+  readonly mid: number;
+  /** bestAsk − bestBid in quote units and in basis points of the mid; NaN when a side is empty. */
+  readonly spread: number;
+  readonly spreadBps: number;
+  readonly bucketSize: number;
+  readonly range: number;
+  /** Bucket holding the mid (or the only side's best price); NaN when both sides are empty. */
+  readonly centerBucket: number;
+  readonly bidBuckets: Float64Array;
+  readonly askBuckets: Float64Array;
+  /** (bid − ask) / (bid + ask) over all 2·range+1 buckets; 0 when both are empty. */
+  readonly imbalance: number;
+  /** The same over the ±imbalanceRange buckets around the center. */
+  readonly imbalanceNear: number;
+  readonly imbalanceRange: number;
+  /** Time-weighted means of `imbalanceNear` over `maWindowsMs`, in that order; NaN before the first sample. */
+  readonly imbalanceMa: readonly number[];
+  readonly maWindowsMs: readonly number[];
+  readonly venues: readonly CobVenueStatus[];
+  readonly flags: CobFlags;
+}
+
+interface VenueState {
+  readonly spec: CobVenue;
+  readonly bucketTicks: number;
+  lastUpdate: number;
+  live: boolean;
+}
+
+/** Returns (bid − ask) / (bid + ask), or 0 when both are zero. */
+export function imbalanceOf(bid: number, ask: number): number {
+  const s = bid + ask;
+  return s > 0 ? (bid - ask) / s : 0;
+}
+
+/**
+ * The consolidated book of one symbol. The aggregator applies depth to each venue's `OrderBook`, then calls
+ * `touch(venue, now)` and `update(now)`; `update` recomputes the buckets and feeds the imbalance averages.
+ * All venues must count prices in the same tick size, so their ticks can be compared directly.
+ */
+export class ConsolidatedBook {
+  readonly symbol: string;
+  readonly range: number;
+  readonly imbalanceRange: number;
+  readonly staleMs: number;
+  readonly bucketSize: number;
+  private readonly bucketSizeText: string;
+  private readonly venues: VenueState[] = [];
+  private readonly mas: TimeWeightedMeans;
+  /** The time × price heatmap fed by `update`, unless disabled in the config. */
+  readonly heatmap: CobHeatmap | undefined;
+  private tickSize: Decimal | undefined;
+  private last: CobSnapshot | undefined;
+  private readonly scratchBid: Float64Array;
+  private readonly scratchAsk: Float64Array;
+
+  /** Creates an empty COB; throws ConfigError for a bad bucket size or range. */
+  constructor(cfg: CobConfig) {
+    this.symbol = cfg.symbol;
+    this.range = cfg.range ?? 20;
+    this.imbalanceRange = cfg.imbalanceRange ?? Math.min(5, this.range);
+    this.staleMs = cfg.staleMs ?? 5_000;
+    if (!Number.isInteger(this.range) || this.range < 1) throw new ConfigError(`cob ${cfg.symbol}: range ${this.range} must be a positive integer`);
+    if (!Number.isInteger(this.imbalanceRange) || this.imbalanceRange < 0 || this.imbalanceRange > this.range) {
+      throw new ConfigError(`cob ${cfg.symbol}: imbalanceRange ${this.imbalanceRange} must be an integer in 0..${this.range}`);
+    }
+    this.bucketSizeText = cfg.bucketSize;
+    this.bucketSize = Number(cfg.bucketSize);
+    if (!/^\d+(\.\d+)?$/.test(cfg.bucketSize) || !(this.bucketSize > 0)) {
+      throw new ConfigError(`cob ${cfg.symbol}: bucketSize '${cfg.bucketSize}' must be a positive decimal string`);
+    }
+    this.scratchBid = new Float64Array(2 * this.range + 1);
+    this.scratchAsk = new Float64Array(2 * this.range + 1);
+    this.mas = new TimeWeightedMeans(cfg.maWindowsMs ?? IMBALANCE_MA_WINDOWS_MS);
+    this.heatmap = cfg.heatmap === false ? undefined : new CobHeatmap(cfg.heatmap ?? {});
+    if (this.heatmap && this.heatmap.range > this.range) {
+      throw new ConfigError(`cob ${cfg.symbol}: heatmap range ${this.heatmap.range} exceeds the COB range ${this.range}`);
+    }
+  }
+
+  /** Adds a venue's book; throws ConfigError when the bucket size is not a whole number of its ticks. */
+  addVenue(spec: CobVenue): void {
+    if (this.venues.some((v) => v.spec.venue === spec.venue)) throw new ConfigError(`cob ${this.symbol}: venue ${spec.venue} added twice`);
+    if (this.tickSize && (this.tickSize.mantissa * 10n ** BigInt(spec.tickSize.scale) !== spec.tickSize.mantissa * 10n ** BigInt(this.tickSize.scale))) {
+      throw new ConfigError(`cob ${this.symbol}: venue ${spec.venue} counts prices in another tick size than the first venue`);
+    }
+    let bucketTicks: number;
+    try {
+      bucketTicks = toSteps(this.bucketSizeText, spec.tickSize, 'price');
+    } catch (err) {
+      throw new ConfigError(`cob ${this.symbol}: bucketSize '${this.bucketSizeText}' is not a whole number of ${spec.venue} ticks`, { cause: err });
+    }
+    this.tickSize ??= spec.tickSize;
+    this.venues.push({ spec, bucketTicks, lastUpdate: -Infinity, live: true });
+  }
+
+  /** Records that `venue`'s book changed at `ts` (it counts as fresh from then on). */
+  touch(venue: VenueId, ts: TsMs): void {
+    const v = this.venues.find((s) => s.spec.venue === venue);
+    if (v) v.lastUpdate = ts;
+  }
+
+  /** Marks a venue's book as synced (live) or not (resyncing, disconnected): a non-live venue is left out. */
+  setLive(venue: VenueId, live: boolean): void {
+    const v = this.venues.find((s) => s.spec.venue === venue);
+    if (v) v.live = live;
+  }
+
+  /** Returns the last snapshot made by `update`, if any. */
+  latest(): CobSnapshot | undefined {
+    return this.last;
+  }
+
+  /**
+   * Recomputes the snapshot at `now`, feeds the imbalance averages (skipped while a side is empty: a one-sided
+   * book would read as ±1) and records it into the heatmap.
+   */
+  update(now: TsMs): CobSnapshot {
+    const snap = this.compute(now);
+    if (!snap.flags.emptyBid && !snap.flags.emptyAsk) this.mas.add(now, snap.imbalanceNear);
+    const imbalanceMa = this.mas.means(now);
+    this.last = { ...snap, imbalanceMa };
+    this.heatmap?.record(this.last);
+    return this.last;
+  }
+
+  private compute(now: TsMs): Omit<CobSnapshot, 'imbalanceMa'> & { imbalanceMa: readonly number[] } {
+    const statuses: CobVenueStatus[] = [];
+    const staleVenues: VenueId[] = [];
+    const used: VenueState[] = [];
+    let bb = -Infinity;
+    let ba = Infinity;
+    let crossed = false;
+    for (const v of this.venues) {
+      const age = now - v.lastUpdate;
+      const stale = age > this.staleMs;
+      const book = v.spec.book;
+      statuses.push({ venue: v.spec.venue, live: v.live && v.lastUpdate > -Infinity, stale, ageMs: age, bidLevels: book.size('bid'), askLevels: book.size('ask') });
+      if (stale) staleVenues.push(v.spec.venue);
+      if (stale || !v.live) continue;
+      used.push(v);
+      const b = book.bestBid();
+      const a = book.bestAsk();
+      if (b !== undefined && b > bb) bb = b;
+      if (a !== undefined && a < ba) ba = a;
+    }
+    if (bb > -Infinity && ba < Infinity && bb >= ba) crossed = true;
+    const emptyBid = bb === -Infinity;
+    const emptyAsk = ba === Infinity;
+    const n = 2 * this.range + 1;
+    const bids = new Float64Array(n);
+    const asks = new Float64Array(n);
+    const tick = this.tickSize;
+    let center = NaN;
+    if (used.length > 0 && (!emptyBid || !emptyAsk)) {
+      const bt = used[0]!.bucketTicks;
+      // Integer tick arithmetic: floor((bb + ba) / 2 / bucketTicks) is exact for safe-integer ticks.
+      center = !emptyBid && !emptyAsk ? Math.floor((bb + ba) / (2 * bt)) : Math.floor((emptyBid ? ba : bb) / bt);
+      const lo = center - this.range;
+      // Sum integer lots per bucket (exact, and no float conversion per level), then convert once per bucket.
+      const bl = this.scratchBid;
+      const al = this.scratchAsk;
+      for (const v of used) {
+        bl.fill(0);
+        al.fill(0);
+        v.spec.book.forEachLevel('bid', (price, lots) => {
+          const k = Math.floor(price / bt) - lo;
+          if (k < 0) return false;
+          if (k < n) bl[k] += lots;
+          return true;
+        });
+        v.spec.book.forEachLevel('ask', (price, lots) => {
+          const k = Math.floor(price / bt) - lo;
+          if (k >= n) return false;
+          if (k >= 0) al[k] += lots;
+          return true;
+        });
+        const lot = v.spec.lotSize;
+        for (let k = 0; k < n; k++) {
+          if (bl[k] !== 0) bids[k] += stepsToFloat(bl[k]!, lot);
+          if (al[k] !== 0) asks[k] += stepsToFloat(al[k]!, lot);
+        }
+      }
+    }
+    let bidAll = 0;
+    let askAll = 0;
+    let bidNear = 0;
+    let askNear = 0;
+    for (let k = 0; k < n; k++) {
+      bidAll += bids[k]!;
+      askAll += asks[k]!;
+      if (Math.abs(k - this.range) <= this.imbalanceRange) {
+        bidNear += bids[k]!;
+        askNear += asks[k]!;
+      }
+    }
+    const bestBid = emptyBid || !tick ? NaN : stepsToFloat(bb, tick);
+    const bestAsk = emptyAsk || !tick ? NaN : stepsToFloat(ba, tick);
+    const mid = (bestBid + bestAsk) / 2;
+    const spread = bestAsk - bestBid;
+    return {
+      symbol: this.symbol,
+      ts: now,
+      bestBid,
+      bestAsk,
+      mid,
+      spread,
+      spreadBps: (spread / mid) * 10_000,
+      bucketSize: this.bucketSize,
+      range: this.range,
+      centerBucket: center,
+      bidBuckets: bids,
+      askBuckets: asks,
+      imbalance: imbalanceOf(bidAll, askAll),
+      imbalanceNear: imbalanceOf(bidNear, askNear),
+      imbalanceRange: this.imbalanceRange,
+      imbalanceMa: [],
+      maWindowsMs: this.mas.windowsMs,
+      venues: statuses,
+      flags: { emptyBid, emptyAsk, crossed, staleVenues, noLiveVenue: used.length === 0 },
+    };
+  }
+}

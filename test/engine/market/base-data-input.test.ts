@@ -1,0 +1,236 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  assembleBaseDataInput, BDI_FRAMES, BDI_LENGTH, BDI_SECTIONS, BDI_TAIL_OFFSET, bdiSection, bdiSeriesFeature,
+  CNN_HIDDEN_SIZE, SERIES_FEATURES, validateBaseDataInput, type BdiSources,
+} from '../../../engine/market/base-data-input.ts';
+import { CandleBuilder, CandleSeries } from '../../../engine/market/candles.ts';
+import { ConsolidatedBook, type CobSnapshot } from '../../../engine/market/cob.ts';
+import { loadKlinesCsv } from '../../../engine/market/klines-csv.ts';
+import { OrderBook } from '../../../engine/market/order-book.ts';
+import { williamsPivots } from '../../../engine/market/pivots.ts';
+import type { Candle } from '../../../engine/messages/market.ts';
+import type { ModelOutput } from '../../../engine/messages/signals.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
+import type { Timeframe } from '../../../engine/types/time.ts';
+import { BookSync } from '../../../engine/venues/binance/book-sync.ts';
+import { BinanceFrameDecoder } from '../../../engine/venues/binance/frames.ts';
+import { readRecordingLinesSync } from '../../../engine/venues/replay/recording.ts';
+
+const REC = 'data/recordings';
+const eth = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
+const btc = makeInstrument(BINANCE_SPOT_DEFAULTS['BTC/USDT']!);
+
+/** Real inputs at the end of the recording (2024-08-09 00:05:04 UTC): 1s from trades, 1m/1h/1d from klines, COB from depth. */
+interface World { now: number; primary: Record<Timeframe, Candle[]>; ref1s: Candle[]; cob: CobSnapshot }
+let world: World;
+
+function series(tf: Timeframe, bars: readonly Candle[]): CandleSeries {
+  const s = new CandleSeries(tf);
+  s.pushAll(bars);
+  return s;
+}
+
+function sourcesOf(w: World, edit: Partial<Record<Timeframe | 'ref1s', Candle[]>> = {}, cob: CobSnapshot | null = w.cob): BdiSources {
+  const p = (tf: Timeframe) => series(tf, edit[tf] ?? w.primary[tf]);
+  return {
+    now: w.now,
+    primary: { '1s': p('1s'), '1m': p('1m'), '1h': p('1h'), '1d': p('1d') },
+    reference1s: series('1s', edit.ref1s ?? w.ref1s),
+    cob: cob ?? undefined,
+    models: { cnn: CNN, dqn: DQN },
+  };
+}
+
+const hidden = Float32Array.from({ length: CNN_HIDDEN_SIZE }, (_, i) => i / 32 - 0.5);
+const CNN: ModelOutput = { model: 'cnn', version: '1', symbol: 'ETH/USDT', ts: 0, action: 'SELL', probabilities: [0.25, 0.5, 0.25], confidence: 0.5, hidden };
+const DQN: ModelOutput = { model: 'dqn', version: '1', symbol: 'ETH/USDT', ts: 0, action: 'BUY', probabilities: [0.75, 0.125, 0.125], confidence: 0.625 };
+
+beforeAll(() => {
+  const build = (sym: 'eth' | 'btc', inst: typeof eth, withBook: boolean) => {
+    const dec = new BinanceFrameDecoder(inst);
+    const b = new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize });
+    const bars: Candle[] = [];
+    let last = 0;
+    const sync = new BookSync(inst.venueSymbol, { rules: 'spot' });
+    const cob = new ConsolidatedBook({ symbol: inst.symbol, bucketSize: '1' });
+    cob.addVenue({ venue: 'binance', book: sync.book, tickSize: inst.tickSize, lotSize: inst.lotSize });
+    for (const line of readRecordingLinesSync([`${REC}/spot_${sym}usdt_20240808.jsonl.gz`, `${REC}/spot_${sym}usdt_20240809.jsonl.gz`])) {
+      if (line.text.includes('bookTicker') || (!withBook && !line.text.includes('@trade'))) continue;
+      const m = dec.decode(line);
+      if (m.type === 'md.trade') {
+        bars.push(...b.addTrade(m));
+        last = Math.max(last, m.tsExchange);
+      } else if (m.type === 'md.snapshot') sync.onSnapshot(m);
+      else if (m.type === 'md.depth' && sync.onDiff(m) === 'applied') {
+        cob.touch('binance', m.tsExchange);
+        if (sync.counters.applied % 10 === 0) cob.update(m.tsExchange); // about once a second keeps the test fast
+      }
+    }
+    return { b, bars, last, cob };
+  };
+  const e = build('eth', eth, true);
+  const r = build('btc', btc, false);
+  const now = Math.max(e.last, r.last) + 1; // 2024-08-09 00:05:04.x
+  e.bars.push(...e.b.closeUntil(now));
+  r.bars.push(...r.b.closeUntil(now));
+  const closed = (bars: Candle[], tfMs: number) => bars.filter((c) => c.openTime + tfMs <= now);
+  world = {
+    now,
+    primary: {
+      '1s': e.bars,
+      '1m': closed(loadKlinesCsv('data/klines/mintanam-ftrade_ETH_USDT-1m.csv.gz').candles, 60_000),
+      '1h': closed(loadKlinesCsv('data/klines/moudux1-ft_userdata_ETH_USDT-1h.csv.gz').candles, 3_600_000),
+      '1d': closed(loadKlinesCsv('data/klines/rocketalerts_ETHUSDT_1d.csv.gz').candles, 86_400_000),
+    },
+    ref1s: r.bars,
+    cob: e.cob.update(now),
+  };
+});
+
+describe('BaseDataInput layout', () => {
+  it('exports a [300, 30] series block followed by the flat tail', () => {
+    expect([BDI_FRAMES, SERIES_FEATURES, BDI_TAIL_OFFSET, BDI_LENGTH]).toEqual([300, 30, 9_000, 9_190]);
+    expect(BDI_SECTIONS.series).toEqual({ offset: 0, shape: [300, 30], length: 9_000 });
+    expect(BDI_SECTIONS.quality.offset + 3).toBe(BDI_LENGTH);
+  });
+
+  it('packs real data and reads every section back through the feature map', () => {
+    const src = sourcesOf(world);
+    const { data, validation } = assembleBaseDataInput(src);
+    expect(validation.reasons).toEqual([]);
+    expect(validation).toMatchObject({ completeness: 1, canInfer: true, message: '' });
+    expect(validation.quality).toEqual({ completeness: 1, freshness: 1, consistency: 1 });
+    expect(data.length).toBe(BDI_LENGTH);
+
+    // Series: frame 299 is the newest bar; OHLC relative to the newest close; volume log1p z-scored.
+    for (const [name, bars] of [['primary1s', world.primary['1s']], ['primary1m', world.primary['1m']], ['primary1h', world.primary['1h']],
+      ['primary1d', world.primary['1d']], ['reference1s', world.ref1s]] as const) {
+      const win = bars.slice(-300);
+      const ref = win.at(-1)!.close;
+      expect(Array.from(bdiSeriesFeature(data, name, 'present'))).toEqual(new Array(300).fill(1));
+      expect(Array.from(bdiSeriesFeature(data, name, 'close'))).toEqual(win.map((c) => Math.fround(c.close / ref - 1)));
+      expect(Array.from(bdiSeriesFeature(data, name, 'low'))).toEqual(win.map((c) => Math.fround(c.low / ref - 1)));
+      const lv = win.map((c) => Math.log1p(c.volume));
+      const mean = lv.reduce((a, b) => a + b, 0) / 300;
+      const sd = Math.sqrt(lv.reduce((a, b) => a + (b - mean) ** 2, 0) / 300);
+      const vol = bdiSeriesFeature(data, name, 'volume');
+      lv.forEach((v, t) => expect(vol[t]).toBeCloseTo((v - mean) / sd, 4));
+    }
+
+    // COB: bucket shares of the total volume in ±20, then the scalars.
+    const cob = world.cob;
+    const total = Array.from(cob.bidBuckets).reduce((a, b) => a + b, 0) + Array.from(cob.askBuckets).reduce((a, b) => a + b, 0);
+    expect(Array.from(bdiSection(data, 'cobBid'))).toEqual(Array.from(cob.bidBuckets, (v) => Math.fround(v / total)));
+    expect(Array.from(bdiSection(data, 'cobAsk'))).toEqual(Array.from(cob.askBuckets, (v) => Math.fround(v / total)));
+    const lastClose = world.primary['1s'].at(-1)!.close;
+    expect(Array.from(bdiSection(data, 'cobStats'))).toEqual([1, cob.mid / lastClose - 1, cob.spreadBps, cob.imbalance,
+      cob.imbalanceNear, ...cob.imbalanceMa, Math.log1p(total)].map(Math.fround));
+
+    // Pivots of the last 300 1m bars, level by level.
+    const m1 = world.primary['1m'].slice(-300);
+    const levels = williamsPivots(m1);
+    const piv = bdiSection(data, 'pivots');
+    levels.forEach((lv, i) => {
+      const row = Array.from(piv.subarray(i * 10, i * 10 + 10));
+      const ref = m1.at(-1)!.close;
+      const trend = lv.trend === 'up' ? 1 : lv.trend === 'down' ? -1 : 0;
+      expect(row.slice(0, 2)).toEqual([trend, lv.trend === 'unknown' ? 0 : 1]);
+      const h = lv.highs.at(-1);
+      expect(row.slice(2, 5)).toEqual(h ? [1, Math.fround(h.price / ref - 1), Math.fround((299 - h.index) / 300)] : [0, 0, 0]);
+      const l = lv.lows.at(-1);
+      expect(row.slice(6, 9)).toEqual(l ? [1, Math.fround(l.price / ref - 1), Math.fround((299 - l.index) / 300)] : [0, 0, 0]);
+    });
+    expect(levels[0]!.highs.length).toBeGreaterThan(10);
+
+    // Model slots, hidden state and quality.
+    const ageMin = Math.fround(Math.min(10, world.now / 60_000));
+    expect(Array.from(bdiSection(data, 'models'))).toEqual([1, 0.25, 0.5, 0.25, 0.5, ageMin, 1, 0.75, 0.125, 0.125, 0.625, ageMin]);
+    expect(Array.from(bdiSection(data, 'cnnHidden'))).toEqual([1, ...hidden]);
+    expect(Array.from(bdiSection(data, 'quality'))).toEqual([1, 1, 1]);
+  });
+
+  it('reuses a caller buffer and refuses one of the wrong size', () => {
+    const buf = new Float32Array(BDI_LENGTH).fill(7);
+    const a = assembleBaseDataInput({ ...sourcesOf(world), models: {} }, buf);
+    expect(a.data).toBe(buf);
+    expect(Array.from(bdiSection(buf, 'models')).every((v) => v === 0)).toBe(true);
+    expect(() => assembleBaseDataInput(sourcesOf(world), new Float32Array(10))).toThrow(/needs 9190/);
+  });
+});
+
+describe('BaseDataInput validation', () => {
+  it('counts holes in a series, names them and leaves those frames empty', () => {
+    const m1 = world.primary['1m'].slice();
+    m1.splice(-50, 3);
+    const v = validateBaseDataInput(sourcesOf(world, { '1m': m1 }));
+    expect(v.reasons).toEqual(['ETH/USDT 1m series has 3 holes']);
+    expect(v.completeness).toBeCloseTo(1 - 3 / 300 / 6, 12);
+    expect(v.canInfer).toBe(true);
+    const { data } = assembleBaseDataInput(sourcesOf(world, { '1m': m1 }));
+    const present = bdiSeriesFeature(data, 'primary1m', 'present');
+    // The removed bars sat in slots 250..252 (the 50th to 48th newest).
+    expect(Array.from(present.subarray(249, 254))).toEqual([1, 0, 0, 0, 1]);
+    expect(Array.from(present).filter((x) => x === 0).length).toBe(3);
+  });
+
+  it('names a stale venue and lowers completeness by its share of the COB', () => {
+    const b = new OrderBook('ETHUSDT');
+    b.set('bid', 267_000 as Ticks, 10_000 as Lots);
+    b.set('ask', 267_001 as Ticks, 10_000 as Lots);
+    const cob = new ConsolidatedBook({ symbol: 'ETH/USDT', bucketSize: '1' });
+    cob.addVenue({ venue: 'binance', book: b, tickSize: eth.tickSize, lotSize: eth.lotSize });
+    cob.touch('binance', world.now - 12_300);
+    const v = validateBaseDataInput(sourcesOf(world, {}, cob.update(world.now)));
+    expect(v.reasons).toContain('venue binance stale for 12.3 s');
+    expect(v.reasons).toContain('COB has no live venue');
+    expect(v.completeness).toBeCloseTo(5 / 6, 12);
+    expect(v.canInfer).toBe(true); // 0.83 ≥ 0.8: the COB alone does not block inference
+  });
+
+  it('names an empty book side', () => {
+    const b = new OrderBook('ETHUSDT');
+    b.set('bid', 267_000 as Ticks, 10_000 as Lots);
+    const cob = new ConsolidatedBook({ symbol: 'ETH/USDT', bucketSize: '1' });
+    cob.addVenue({ venue: 'binance', book: b, tickSize: eth.tickSize, lotSize: eth.lotSize });
+    cob.touch('binance', world.now);
+    const snap = cob.update(world.now);
+    const v = validateBaseDataInput(sourcesOf(world, {}, snap));
+    expect(v.reasons).toEqual(['COB ask side empty']);
+    expect(v.completeness).toBeCloseTo(1 - 0.5 / 6, 12);
+    const { data } = assembleBaseDataInput(sourcesOf(world, {}, snap));
+    expect(bdiSection(data, 'cobStats')[1]).toBe(0); // no mid: midRel left at 0
+  });
+
+  it('refuses inference under 100 frames, naming the series', () => {
+    const v = validateBaseDataInput(sourcesOf(world, { '1h': world.primary['1h'].slice(-87) }));
+    expect(v.canInfer).toBe(false);
+    expect(v.reasons).toEqual(['ETH/USDT 1h series has 87 frames, needs 100']);
+    expect(v.message).toBe('cannot infer: ETH/USDT 1h series has 87 frames, needs 100');
+    expect(validateBaseDataInput(sourcesOf(world, { '1h': world.primary['1h'].slice(-150) })).reasons)
+      .toEqual(['ETH/USDT 1h series has 150 of 300 frames of history']);
+  });
+
+  it('refuses inference below 0.8 completeness and survives having nothing at all', () => {
+    const none = assembleBaseDataInput(sourcesOf({ ...world, primary: { '1s': [], '1m': [], '1h': [], '1d': [] }, ref1s: [] }, {}, null));
+    expect(none.validation.completeness).toBe(0);
+    expect(none.validation.canInfer).toBe(false);
+    expect(none.validation.message).toMatch(/^cannot infer: completeness 0\.00 < 0\.8; ETH\/USDT 1s series has 0 frames, needs 100; /);
+    expect(none.validation.reasons).toContain('COB snapshot absent');
+    expect(Array.from(bdiSection(none.data, 'series')).every((x) => x === 0)).toBe(true);
+  });
+
+  it('lowers consistency for malformed bars, a late series and a COB far from the price', () => {
+    const s1 = world.primary['1s'].slice();
+    s1[s1.length - 10] = { ...s1[s1.length - 10]!, high: 1 }; // high below low
+    const late = world.ref1s.slice(0, -20);
+    const far = { ...world.cob, mid: world.cob.mid * 1.05 };
+    const v = validateBaseDataInput(sourcesOf(world, { '1s': s1, ref1s: late }, far));
+    expect(v.reasons).toContain('ETH/USDT 1s series has 1 malformed bar');
+    expect(v.reasons.some((r) => /^BTC\/USDT 1s series is 2\d\.\d s behind$/.test(r))).toBe(true);
+    expect(v.reasons.some((r) => /^COB mid .* is 5\.0% from the last 1s close/.test(r))).toBe(true);
+    expect(v.reasons.some((r) => r.startsWith('BTC/USDT 1s ends at'))).toBe(true);
+    expect(v.quality.consistency).toBeCloseTo(9 / 12, 12);
+    expect(v.quality.freshness).toBeCloseTo(5 / 6, 12);
+  });
+});

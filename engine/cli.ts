@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as bookReplayCommand } from './commands/book-replay.ts';
 import { register as configCommand } from './commands/config.ts';
+import { register as exchangeSimCommand } from './commands/exchange-sim.ts';
 import { register as recordCommand } from './commands/record.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,6 +17,7 @@ const commands: Array<(p: Command) => void> = [
   // Registered commands, one import each (keep sorted).
   bookReplayCommand,
   configCommand,
+  exchangeSimCommand,
   recordCommand,
 ];
 for (const register of commands) register(program);

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { log } from '../log.ts';
+import { startExchangeSim, type SimSpeed } from '../venues/sim/server.ts';
+
+/** Returns the --speed value: a positive multiple of real time, 0/'max' (as fast as possible) or 'manual'. */
+export function parseSpeed(s: string): SimSpeed {
+  if (s === 'max' || s === 'manual') return s;
+  const v = Number(s);
+  if (!/^\d+(\.\d+)?$/.test(s) || !Number.isFinite(v)) throw new Error(`--speed must be a number, 'max' or 'manual', not '${s}'`);
+  return v === 0 ? 'max' : v;
+}
+
+/** Registers `cobalt exchange-sim --data FILE… [--port P] [--speed X]`: a Binance-compatible simulator on 127.0.0.1. */
+export function register(program: Command): void {
+  program
+    .command('exchange-sim')
+    .description('Serve recorded Binance data over a Binance-compatible REST + WebSocket API on 127.0.0.1 and match orders')
+    .requiredOption('--data <files...>', 'recording files (<ts_ns> <json> lines, .gz or plain); several symbols and days are merged')
+    .option('--port <port>', 'TCP port on 127.0.0.1 (0 = any free port)', '9443')
+    .option('--speed <x>', "replay speed: multiple of real time, 0 or 'max' = as fast as possible", '1')
+    .option('--latency-ms <ms>', 'order activation latency on the replay clock', '0')
+    .option('--balance <asset=amount...>', 'starting balances of the demo account', ['USDT=100000', 'BTC=1', 'ETH=10'])
+    .action(async (o: { data: string[]; port: string; speed: string; latencyMs: string; balance: string[] }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) program.error(`--port must be 0..65535, not '${o.port}'`);
+      const latencyMs = Number(o.latencyMs);
+      if (!Number.isFinite(latencyMs) || latencyMs < 0) program.error(`--latency-ms must be a non-negative number, not '${o.latencyMs}'`);
+      let speed: SimSpeed;
+      try {
+        speed = parseSpeed(o.speed);
+      } catch (err) {
+        program.error((err as Error).message);
+      }
+      const balances: Record<string, string> = {};
+      for (const b of o.balance) {
+        const m = /^([A-Z0-9]{2,10})=(\d+(?:\.\d+)?)$/.exec(b);
+        if (!m) program.error(`--balance entries look like USDT=1000, not '${b}'`);
+        balances[m[1]!] = m[2]!;
+      }
+      const apiKey = process.env['COBALT_SIM_API_KEY'] ?? `sim${randomBytes(16).toString('hex')}`;
+      const secret = process.env['COBALT_SIM_API_SECRET'] ?? randomBytes(24).toString('hex');
+      let sim;
+      try {
+        sim = await startExchangeSim({ files: o.data, port, speed, latencyMs, accounts: [{ apiKey, secret, balances }] });
+      } catch (err) {
+        program.error(`exchange-sim: ${(err as Error).message}`);
+      }
+      process.stdout.write(`${JSON.stringify({ url: sim.url, wsUrl: `${sim.wsUrl}/ws`, streamUrl: `${sim.wsUrl}/stream`, apiKey, secret, symbols: [...sim.venue.markets.keys()], speed, simTime: new Date(sim.clock.now()).toISOString() })}\n`);
+      log().info({ url: sim.url }, 'exchange simulator running; Ctrl-C stops it');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await sim.close();
+    });
+}

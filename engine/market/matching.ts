@@ -1,0 +1,553 @@
+// Order matching against a replayed L2 book plus resting simulated orders, in integer ticks and lots.
+//
+// Model (the rules a paper or simulated venue fills by; see also docs in engine/venues/sim/README.md):
+// - A marketable order is a taker: it walks the opposite side best price first, merging the market's displayed
+//   levels with resting simulated orders at the same prices. At one price the resting sim orders keep their queue
+//   place among the market lots (`ahead` market lots first, then the sim order, then the rest).
+// - Market lots a taker consumed are remembered per level as (displayed size when consumed, lots consumed): they
+//   are not available again until the book reports a different size for that level, which means the real market
+//   moved there and our phantom consumption no longer applies.
+// - A resting limit order joins the back of its level: `ahead` = displayed lots at its price when it became active.
+//   Trades printing at its price (by the aggressor side that hits it) first use up `ahead`, then fill it; earlier
+//   sim orders at the same price are ahead of it as well (price-time priority).
+// - When a level's displayed size falls, the part not explained by trades printed there since the previous update
+//   is cancellations. Cancellations are taken from ahead and behind in proportion to their sizes, rounded down
+//   (so the order advances slightly less than the fair share), then `ahead` is capped at the new displayed size.
+//   A growing level leaves `ahead` unchanged: new lots join behind.
+// - A trade through its price (a sell print below a resting buy, a buy print above a resting sell) fills the whole
+//   remainder as maker at the order's own price. Market liquidity that crosses it (an ask at or below a resting buy)
+//   fills it at its own price as maker for the available crossing lots, which are then remembered as consumed.
+// - An order becomes active `latencyMs` after submission on the injected clock; cancels act immediately.
+// - Fees: maker/taker rates in 1e-9 fixed point (0.1% = 1_000_000n). `feeIn: 'received'` charges like Binance
+//   without BNB (buyer pays in base, seller in quote); `'quote'` charges every fill in the quote currency.
+// Everything is deterministic: no wall clock, no randomness; ids come from counters.
+import type { BookSide } from './order-book.ts';
+import type { Side, OrderType, TimeInForce } from '../messages/orders.ts';
+import type { Clock, TimerHandle } from '../runtime/clock.ts';
+import { FIXED_SCALE, divRound } from '../types/decimal.ts';
+import { notional, type Instrument } from '../types/instrument.ts';
+import { mulMoneyRate, type Money } from '../types/money.ts';
+import type { Lots, Ticks } from '../types/price.ts';
+import type { TsMs } from '../types/time.ts';
+
+/** The read side of an L2 book the engine matches against (engine/market/order-book.ts implements it). */
+export interface BookView {
+  bestBid(): Ticks | undefined;
+  bestAsk(): Ticks | undefined;
+  lotsAt(side: BookSide, price: Ticks): Lots;
+  forEachLevel(side: BookSide, fn: (price: Ticks, lots: Lots) => boolean | void): void;
+}
+
+/** Lifecycle of a simulated order; `expired` is an IOC/FOK/market remainder that could not fill (Binance EXPIRED). */
+export type SimOrderStatus = 'pending' | 'open' | 'partiallyFilled' | 'filled' | 'cancelled' | 'expired';
+
+/** An order request in integer units; `price` is required for limit orders and ignored for market orders. */
+export interface NewOrder {
+  readonly side: Side;
+  readonly type: OrderType;
+  readonly timeInForce: TimeInForce;
+  readonly lots: Lots;
+  readonly price?: Ticks;
+  /** Who owns it (an account id); carried on fills. */
+  readonly owner?: string;
+  readonly clientOrderId?: string;
+}
+
+/** The engine's view of one order; read it, never mutate it. */
+export interface SimOrder {
+  readonly id: number;
+  readonly owner: string;
+  readonly clientOrderId: string;
+  readonly side: Side;
+  readonly type: OrderType;
+  readonly timeInForce: TimeInForce;
+  readonly price: Ticks | undefined;
+  readonly lots: Lots;
+  readonly filledLots: Lots;
+  /** Sum of fill notionals in quote Money. */
+  readonly cumQuote: Money;
+  readonly status: SimOrderStatus;
+  readonly submittedAt: TsMs;
+  readonly activeAt: TsMs;
+  readonly updatedAt: TsMs;
+  /** Market lots displayed ahead of it at its price while it rests. */
+  readonly queueAhead: Lots;
+}
+
+/** One execution of a simulated order. */
+export interface MatchFill {
+  readonly tradeId: number;
+  readonly orderId: number;
+  readonly owner: string;
+  readonly side: Side;
+  readonly price: Ticks;
+  readonly lots: Lots;
+  /** price × quantity in quote Money. */
+  readonly quote: Money;
+  readonly fee: Money;
+  readonly feeAsset: string;
+  readonly liquidity: 'maker' | 'taker';
+  /** The other simulated order when two sim orders matched, else undefined (matched the market book). */
+  readonly counterOrderId: number | undefined;
+  readonly ts: TsMs;
+}
+
+/** What the engine reports, in order, to its listeners. */
+export type MatchEvent =
+  | { readonly kind: 'active'; readonly order: SimOrder }
+  | { readonly kind: 'fill'; readonly order: SimOrder; readonly fill: MatchFill }
+  | { readonly kind: 'done'; readonly order: SimOrder };
+
+/** Settings of one engine (one instrument). */
+export interface MatchingConfig {
+  readonly instrument: Instrument;
+  readonly book: BookView;
+  readonly clock: Clock;
+  /** Fee rates in 1e-9 units: 0.1% = 1_000_000n. */
+  readonly makerFeeRate9: bigint;
+  readonly takerFeeRate9: bigint;
+  readonly latencyMs?: number;
+  readonly feeIn?: 'received' | 'quote';
+  /** Id sources; share them between engines of one venue so ids are unique venue-wide. */
+  readonly nextOrderId?: () => number;
+  readonly nextTradeId?: () => number;
+}
+
+interface Working {
+  id: number;
+  owner: string;
+  clientOrderId: string;
+  side: Side;
+  type: OrderType;
+  timeInForce: TimeInForce;
+  price: Ticks | undefined;
+  lots: number;
+  filledLots: number;
+  cumQuote: bigint;
+  status: SimOrderStatus;
+  submittedAt: TsMs;
+  activeAt: TsMs;
+  updatedAt: TsMs;
+  queueAhead: number;
+  timer: TimerHandle | undefined;
+}
+
+/** Resting sim orders at one price, FIFO, with what the engine last saw displayed there. */
+interface LevelTrack {
+  readonly orders: Working[];
+  lastDisplayed: number;
+  /** Lots printed by trades that hit this level since the last depth update of it. */
+  tradedSince: number;
+}
+
+interface Consumed { displayed: number; lots: number }
+
+const counter = (start: number): (() => number) => {
+  let n = start;
+  return () => n++;
+};
+
+/** Returns the book side a resting order of `side` joins. */
+const ownSide = (side: Side): BookSide => (side === 'buy' ? 'bid' : 'ask');
+/** Returns the book side an order of `side` takes from. */
+const oppSide = (side: Side): BookSide => (side === 'buy' ? 'ask' : 'bid');
+
+/** Price-time-priority matching of simulated orders against a replayed book; pure and deterministic. */
+export class MatchingEngine {
+  private readonly inst: Instrument;
+  private readonly book: BookView;
+  private readonly clock: Clock;
+  private readonly latencyMs: number;
+  private readonly feeIn: 'received' | 'quote';
+  private readonly nextOrderId: () => number;
+  private readonly nextTradeId: () => number;
+  private readonly orders = new Map<number, Working>();
+  private readonly tracks: Record<BookSide, Map<number, LevelTrack>> = { bid: new Map(), ask: new Map() };
+  private readonly consumed: Record<BookSide, Map<number, Consumed>> = { bid: new Map(), ask: new Map() };
+  private readonly listeners: Array<(e: MatchEvent) => void> = [];
+
+  constructor(private readonly cfg: MatchingConfig) {
+    this.inst = cfg.instrument;
+    this.book = cfg.book;
+    this.clock = cfg.clock;
+    this.latencyMs = cfg.latencyMs ?? 0;
+    this.feeIn = cfg.feeIn ?? 'received';
+    this.nextOrderId = cfg.nextOrderId ?? counter(1);
+    this.nextTradeId = cfg.nextTradeId ?? counter(1);
+    if (!Number.isFinite(this.latencyMs) || this.latencyMs < 0) throw new RangeError(`latencyMs ${this.latencyMs} must be a non-negative number`);
+  }
+
+  /** Registers a listener for order activations, fills and completions; returns a function that removes it. */
+  on(fn: (e: MatchEvent) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** Returns the order with `id`, or undefined. Completed orders stay readable. */
+  order(id: number): SimOrder | undefined {
+    const o = this.orders.get(id);
+    return o && view(o);
+  }
+
+  /** Returns every order not yet completed (pending, open or partially filled), oldest first. */
+  openOrders(owner?: string): SimOrder[] {
+    const out: SimOrder[] = [];
+    for (const o of this.orders.values()) if (isLive(o) && (owner === undefined || o.owner === owner)) out.push(view(o));
+    return out;
+  }
+
+  /** Returns every order this engine has seen, oldest first. */
+  allOrders(owner?: string): SimOrder[] {
+    return [...this.orders.values()].filter((o) => owner === undefined || o.owner === owner).map(view);
+  }
+
+  /**
+   * Accepts an order; it becomes active after `latencyMs` (at once when 0, so fills are already reported when this
+   * returns). Throws RangeError for a request that is malformed in integer terms (non-positive lots, missing price).
+   */
+  submit(req: NewOrder): SimOrder {
+    if (!Number.isSafeInteger(req.lots) || req.lots <= 0) throw new RangeError(`order lots ${req.lots} must be a positive integer`);
+    if (req.type === 'limit' && (req.price === undefined || !Number.isSafeInteger(req.price) || req.price <= 0)) {
+      throw new RangeError(`limit order price ${req.price} must be a positive integer tick count`);
+    }
+    const now = this.clock.now();
+    const id = this.nextOrderId();
+    const o: Working = {
+      id,
+      owner: req.owner ?? '',
+      clientOrderId: req.clientOrderId ?? `sim-${id}`,
+      side: req.side,
+      type: req.type,
+      timeInForce: req.timeInForce,
+      price: req.type === 'limit' ? req.price : undefined,
+      lots: req.lots,
+      filledLots: 0,
+      cumQuote: 0n,
+      status: 'pending',
+      submittedAt: now,
+      activeAt: now + this.latencyMs,
+      updatedAt: now,
+      queueAhead: 0,
+      timer: undefined,
+    };
+    this.orders.set(id, o);
+    if (this.latencyMs === 0) this.activate(o);
+    else o.timer = this.clock.setTimeout(() => this.activate(o), this.latencyMs);
+    return view(o);
+  }
+
+  /** Cancels a live order; returns it, or undefined when it is unknown or already completed. */
+  cancel(id: number): SimOrder | undefined {
+    const o = this.orders.get(id);
+    if (!o || !isLive(o)) return undefined;
+    if (o.timer) this.clock.clearTimeout(o.timer);
+    this.unrest(o);
+    this.finish(o, 'cancelled');
+    return view(o);
+  }
+
+  /** Returns how many lots an order would take right now as a taker (no state changes). */
+  previewTake(side: Side, lots: Lots, limit?: Ticks): { lots: Lots; quote: Money } {
+    const r = this.walk(undefined, side, limit, lots, true);
+    return { lots: r.lots as Lots, quote: r.quote as Money };
+  }
+
+  /**
+   * Tells the engine that the book's levels listed here now hold these sizes (call after applying a depth diff
+   * to the book). Adjusts queue positions, forgets stale consumption and fills orders the market crossed.
+   */
+  onDepth(bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
+    for (const [p, q] of bids) this.onLevel('bid', p, q);
+    for (const [p, q] of asks) this.onLevel('ask', p, q);
+    this.resolveCrossed();
+  }
+
+  /** Tells the engine the whole book was replaced (a snapshot or resync): consumption is forgotten, queues capped. */
+  onSnapshot(): void {
+    for (const side of ['bid', 'ask'] as const) {
+      this.consumed[side].clear();
+      for (const [p, t] of this.tracks[side]) {
+        const shown = this.book.lotsAt(side, p as Ticks);
+        for (const o of t.orders) o.queueAhead = Math.min(o.queueAhead, shown);
+        t.lastDisplayed = shown;
+        t.tradedSince = 0;
+      }
+    }
+    this.resolveCrossed();
+  }
+
+  /**
+   * Tells the engine a market trade printed. `buyerMaker` true means the aggressor sold (it hit bids).
+   * Queues at the trade price advance; orders the trade went through fill completely.
+   */
+  onTrade(price: Ticks, lots: Lots, buyerMaker: boolean): void {
+    // Resting buys: a print below them went through them; a seller-aggressor print at their price eats the queue.
+    for (const [p, t] of [...this.tracks.bid]) {
+      if (p > price) this.fillAll(t, p as Ticks);
+      else if (p === price && buyerMaker) this.advanceQueue(t, p as Ticks, lots);
+    }
+    for (const [p, t] of [...this.tracks.ask]) {
+      if (p < price) this.fillAll(t, p as Ticks);
+      else if (p === price && !buyerMaker) this.advanceQueue(t, p as Ticks, lots);
+    }
+  }
+
+  private emit(e: MatchEvent): void {
+    for (const fn of this.listeners) fn(e);
+  }
+
+  private activate(o: Working): void {
+    if (o.status !== 'pending') return;
+    o.timer = undefined;
+    o.status = 'open';
+    o.updatedAt = this.clock.now();
+    this.emit({ kind: 'active', order: view(o) });
+    const need = o.lots;
+    if (o.timeInForce === 'FOK') {
+      const can = this.walk(undefined, o.side, o.price, need, true).lots;
+      if (can < need) return this.finish(o, 'expired');
+    }
+    this.walk(o, o.side, o.price, need, false);
+    if (!isLive(o)) return;
+    if (o.type === 'market' || o.timeInForce !== 'GTC') return this.finish(o, 'expired');
+    this.rest(o);
+  }
+
+  private rest(o: Working): void {
+    const side = ownSide(o.side);
+    const p = o.price as Ticks;
+    let t = this.tracks[side].get(p);
+    const shown = this.book.lotsAt(side, p);
+    if (!t) {
+      t = { orders: [], lastDisplayed: shown, tradedSince: 0 };
+      this.tracks[side].set(p, t);
+    }
+    o.queueAhead = shown;
+    t.orders.push(o);
+  }
+
+  private unrest(o: Working): void {
+    if (o.price === undefined) return;
+    const side = ownSide(o.side);
+    const t = this.tracks[side].get(o.price);
+    if (!t) return;
+    const i = t.orders.indexOf(o);
+    if (i >= 0) t.orders.splice(i, 1);
+    if (t.orders.length === 0) this.tracks[side].delete(o.price);
+  }
+
+  private finish(o: Working, status: SimOrderStatus): void {
+    o.status = status;
+    o.updatedAt = this.clock.now();
+    this.emit({ kind: 'done', order: view(o) });
+  }
+
+  /** Market lots still available at a level that displays `displayed` lots. */
+  private available(side: BookSide, p: number, displayed: number): number {
+    const c = this.consumed[side].get(p);
+    if (!c) return displayed;
+    if (c.displayed !== displayed) {
+      this.consumed[side].delete(p);
+      return displayed;
+    }
+    return Math.max(0, displayed - c.lots);
+  }
+
+  private consume(side: BookSide, p: number, displayed: number, lots: number): void {
+    const c = this.consumed[side].get(p);
+    if (c && c.displayed === displayed) c.lots += lots;
+    else this.consumed[side].set(p, { displayed, lots });
+  }
+
+  /**
+   * Walks the opposite side for `taker` (or a preview when `dry`), best price first, market levels and sim levels
+   * merged; returns the lots and quote Money taken.
+   */
+  private walk(taker: Working | undefined, side: Side, limit: Ticks | undefined, need: number, dry: boolean): { lots: number; quote: bigint } {
+    const bookSide = oppSide(side);
+    const within = (p: number): boolean => limit === undefined || (side === 'buy' ? p <= limit : p >= limit);
+    const before = (a: number, b: number): boolean => (side === 'buy' ? a < b : a > b);
+    const simPrices = [...this.tracks[bookSide].keys()].filter(within).sort((a, b) => (side === 'buy' ? a - b : b - a));
+    let si = 0;
+    let remaining = need;
+    let quote = 0n;
+    const visit = (p: number, displayed: number): void => {
+      const got = this.takeLevel(taker, bookSide, p, displayed, remaining, dry);
+      remaining -= got;
+      quote += notional(this.inst, p as Ticks, got as Lots);
+    };
+    this.book.forEachLevel(bookSide, (p, lots) => {
+      if (remaining <= 0 || !within(p)) return false;
+      while (si < simPrices.length && before(simPrices[si]!, p)) {
+        visit(simPrices[si++]!, 0);
+        if (remaining <= 0) return false;
+      }
+      if (si < simPrices.length && simPrices[si] === p) si++;
+      visit(p, lots);
+      return remaining > 0;
+    });
+    while (remaining > 0 && si < simPrices.length) visit(simPrices[si++]!, 0);
+    return { lots: need - remaining, quote };
+  }
+
+  /** Takes up to `want` lots at one price: market lots ahead of each resting sim order, the sim order, the rest. */
+  private takeLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, want: number, dry: boolean): number {
+    const avail = displayed > 0 ? this.available(bookSide, p, displayed) : 0;
+    const track = this.tracks[bookSide].get(p);
+    let market = 0;
+    let taken = 0;
+    let marketFilled = 0;
+    const takeMarket = (n: number): void => {
+      market += n;
+      taken += n;
+      marketFilled += n;
+    };
+    if (track) {
+      for (const r of [...track.orders]) {
+        const ahead = Math.min(r.queueAhead, avail) - market;
+        if (ahead > 0) takeMarket(Math.min(want - taken, ahead));
+        if (taken >= want) break;
+        const n = Math.min(want - taken, r.lots - r.filledLots);
+        if (n > 0 && !dry && taker) {
+          // Flush market lots taken so far at this price first so fills keep the queue order.
+          if (marketFilled > 0) {
+            this.fill(taker, p as Ticks, marketFilled, 'taker', this.nextTradeId(), undefined);
+            marketFilled = 0;
+          }
+          const tid = this.nextTradeId();
+          this.fill(r, p as Ticks, n, 'maker', tid, taker.id);
+          this.fill(taker, p as Ticks, n, 'taker', tid, r.id);
+        }
+        taken += n;
+        if (taken >= want) break;
+      }
+    }
+    if (taken < want && avail - market > 0) takeMarket(Math.min(want - taken, avail - market));
+    if (!dry && taker) {
+      if (marketFilled > 0) this.fill(taker, p as Ticks, marketFilled, 'taker', this.nextTradeId(), undefined);
+      if (market > 0) {
+        this.consume(bookSide, p, displayed, market);
+        const still = this.tracks[bookSide].get(p);
+        if (still) for (const r of still.orders) r.queueAhead = Math.max(0, r.queueAhead - market);
+      }
+    }
+    return taken;
+  }
+
+  private fill(o: Working, price: Ticks, lots: number, liquidity: 'maker' | 'taker', tradeId: number, counterOrderId: number | undefined): void {
+    const now = this.clock.now();
+    const quote = notional(this.inst, price, lots as Lots);
+    const rate = liquidity === 'maker' ? this.cfg.makerFeeRate9 : this.cfg.takerFeeRate9;
+    const feeInBase = this.feeIn === 'received' && o.side === 'buy';
+    const feeBasis = feeInBase ? this.baseMoney(lots) : quote;
+    const fee = mulMoneyRate(feeBasis as Money, rate);
+    o.filledLots += lots;
+    o.cumQuote += quote;
+    o.updatedAt = now;
+    const done = o.filledLots >= o.lots;
+    o.status = done ? 'filled' : 'partiallyFilled';
+    const f: MatchFill = {
+      tradeId,
+      orderId: o.id,
+      owner: o.owner,
+      side: o.side,
+      price,
+      lots: lots as Lots,
+      quote: quote as Money,
+      fee,
+      feeAsset: feeInBase ? this.inst.base : this.inst.quote,
+      liquidity,
+      counterOrderId,
+      ts: now,
+    };
+    this.emit({ kind: 'fill', order: view(o), fill: f });
+    if (done) {
+      this.unrest(o);
+      this.emit({ kind: 'done', order: view(o) });
+    }
+  }
+
+  /** Returns `lots` of the base asset as a 1e-9 fixed-point amount. */
+  private baseMoney(lots: number): bigint {
+    const ls = this.inst.lotSize;
+    const raw = BigInt(lots) * ls.mantissa;
+    return ls.scale <= FIXED_SCALE ? raw * 10n ** BigInt(FIXED_SCALE - ls.scale) : divRound(raw, 10n ** BigInt(ls.scale - FIXED_SCALE));
+  }
+
+  private onLevel(side: BookSide, p: Ticks, shown: Lots): void {
+    const c = this.consumed[side].get(p);
+    if (c && c.displayed !== shown) this.consumed[side].delete(p);
+    const t = this.tracks[side].get(p);
+    if (!t) return;
+    const drop = t.lastDisplayed - shown;
+    const unexplained = drop - t.tradedSince;
+    const pool = t.lastDisplayed - t.tradedSince;
+    for (const o of t.orders) {
+      if (unexplained > 0 && pool > 0) o.queueAhead -= Math.floor((unexplained * Math.min(o.queueAhead, pool)) / pool);
+      o.queueAhead = Math.max(0, Math.min(o.queueAhead, shown));
+    }
+    t.lastDisplayed = shown;
+    t.tradedSince = 0;
+  }
+
+  /** Trade volume `v` printed at a resting level: it eats market lots ahead, then earlier sim orders, then fills. */
+  private advanceQueue(t: LevelTrack, p: Ticks, v: number): void {
+    t.tradedSince += v;
+    let simAhead = 0;
+    for (const o of [...t.orders]) {
+      const rem = o.lots - o.filledLots;
+      const over = v - o.queueAhead - simAhead;
+      o.queueAhead = Math.max(0, o.queueAhead - v);
+      if (over > 0) this.fill(o, p, Math.min(rem, over), 'maker', this.nextTradeId(), undefined);
+      simAhead += rem;
+    }
+  }
+
+  private fillAll(t: LevelTrack, p: Ticks): void {
+    for (const o of [...t.orders]) this.fill(o, p, o.lots - o.filledLots, 'maker', this.nextTradeId(), undefined);
+  }
+
+  /** Resting orders that available opposite market liquidity now crosses fill as makers at their own price. */
+  private resolveCrossed(): void {
+    const bestAsk = this.book.bestAsk();
+    if (bestAsk !== undefined) {
+      const bids = [...this.tracks.bid.keys()].filter((p) => p >= bestAsk).sort((a, b) => b - a);
+      for (const p of bids) this.fillFromCrossing(this.tracks.bid.get(p), p as Ticks, 'ask', (q) => q <= p);
+    }
+    const bestBid = this.book.bestBid();
+    if (bestBid !== undefined) {
+      const asks = [...this.tracks.ask.keys()].filter((p) => p <= bestBid).sort((a, b) => a - b);
+      for (const p of asks) this.fillFromCrossing(this.tracks.ask.get(p), p as Ticks, 'bid', (q) => q >= p);
+    }
+  }
+
+  private fillFromCrossing(t: LevelTrack | undefined, p: Ticks, from: BookSide, crosses: (q: number) => boolean): void {
+    if (!t) return;
+    for (const o of [...t.orders]) {
+      let want = o.lots - o.filledLots;
+      let got = 0;
+      this.book.forEachLevel(from, (q, shown) => {
+        if (!crosses(q) || want <= 0) return false;
+        const n = Math.min(want, this.available(from, q, shown));
+        if (n > 0) {
+          this.consume(from, q, shown, n);
+          want -= n;
+          got += n;
+        }
+        return want > 0;
+      });
+      if (got > 0) this.fill(o, p, got, 'maker', this.nextTradeId(), undefined);
+      if (want > 0) return;
+    }
+  }
+}
+
+/** Working orders hold plain numbers; the public view brands them (same object, no copy). */
+const view = (o: Working): SimOrder => o as unknown as SimOrder;
+
+function isLive(o: { status: SimOrderStatus }): boolean {
+  return o.status === 'pending' || o.status === 'open' || o.status === 'partiallyFilled';
+}

@@ -1,0 +1,52 @@
+// Binance-shaped API errors of the exchange simulator: `{"code":-1121,"msg":"Invalid symbol."}` with Binance's HTTP
+// status. The texts are Binance's own, so clients (ccxt's exception map) treat them as they treat the real venue.
+
+/** An error answer of the simulator's REST API; thrown inside route handlers, written by the server. */
+export class SimApiError extends Error {
+  constructor(readonly http: number, readonly code: number, msg: string) {
+    super(msg);
+    this.name = 'SimApiError';
+  }
+
+  /** Returns the JSON body Binance sends for this error. */
+  body(): { code: number; msg: string } {
+    return { code: this.code, msg: this.message };
+  }
+}
+
+/** Returns the errors the simulator raises, by Binance code. */
+export const apiErrors = {
+  unknown: (msg: string) => new SimApiError(500, -1000, msg),
+  tooManyRequests: (limit: number) =>
+    new SimApiError(429, -1003, `Too many requests; current limit of IP(127.0.0.1) is ${limit} requests per minute. Please use the websocket for live updates to avoid polling the API.`),
+  timestampOutside: () => new SimApiError(400, -1021, 'Timestamp for this request is outside of the recvWindow.'),
+  timestampAhead: () => new SimApiError(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."),
+  badSignature: () => new SimApiError(400, -1022, 'Signature for this request is not valid.'),
+  illegalChars: (name: string, value: string) =>
+    new SimApiError(400, -1100, `Illegal characters found in parameter '${name}'; legal range is '${legalRange(name, value)}'.`),
+  mandatory: (name: string) => new SimApiError(400, -1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`),
+  notRequired: (name: string) => new SimApiError(400, -1106, `Parameter '${name}' sent when not required.`),
+  filterFailure: (filter: string) => new SimApiError(400, -1013, `Filter failure: ${filter}`),
+  invalidTif: () => new SimApiError(400, -1115, 'Invalid timeInForce.'),
+  invalidOrderType: () => new SimApiError(400, -1116, 'Invalid orderType.'),
+  invalidSide: () => new SimApiError(400, -1117, 'Invalid side.'),
+  invalidSymbol: () => new SimApiError(400, -1121, 'Invalid symbol.'),
+  invalidInterval: () => new SimApiError(400, -1120, 'Invalid interval.'),
+  recvWindowTooLarge: () => new SimApiError(400, -1131, 'recvWindow must be less than 60000'),
+  badParam: (msg: string) => new SimApiError(400, -1130, msg),
+  insufficientBalance: () => new SimApiError(400, -2010, 'Account has insufficient balance for requested action.'),
+  wouldTake: () => new SimApiError(400, -2010, 'Order would immediately match and take.'),
+  unknownOrder: () => new SimApiError(400, -2011, 'Unknown order sent.'),
+  noSuchOrder: () => new SimApiError(400, -2013, 'Order does not exist.'),
+  apiKeyFormat: () => new SimApiError(401, -2014, 'API-key format invalid.'),
+  invalidApiKey: () => new SimApiError(401, -2015, 'Invalid API-key, IP, or permissions for action.'),
+  duplicateClientId: () => new SimApiError(400, -2010, 'Duplicate order sent.'),
+  notFound: (path: string) => new SimApiError(404, -1000, `Unknown endpoint ${path}.`),
+} as const;
+
+function legalRange(name: string, value: string): string {
+  void value;
+  if (name === 'symbol') return '^[A-Z0-9-_.]{1,20}$';
+  if (name === 'newClientOrderId' || name === 'origClientOrderId') return '^[a-zA-Z0-9-_]{1,36}$';
+  return '^([0-9]{1,20})(\\.[0-9]{1,20})?$';
+}

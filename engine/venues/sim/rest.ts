@@ -1,0 +1,211 @@
+// REST routes of the exchange simulator in Binance spot shapes (/api/v3/...). Each route states its request weight
+// (Binance's numbers) and whether it needs an API key and signature.
+import { notional } from '../../types/instrument.ts';
+import type { Lots, Ticks } from '../../types/price.ts';
+import { fmtDec, fmtMoney, fmtPx, fmtQty } from './format.ts';
+import { apiErrors } from './errors.ts';
+import type { SimAccount } from './accounts.ts';
+import type { SimVenue } from './venue.ts';
+import type { SymbolMarket } from './feed.ts';
+
+/** What a route handler gets. */
+export interface RouteCtx {
+  readonly params: URLSearchParams;
+  readonly venue: SimVenue;
+  /** The authenticated account (signed routes only). */
+  readonly account: SimAccount | undefined;
+}
+
+/** One REST route. */
+export interface Route {
+  /** Request weight, possibly depending on parameters. */
+  readonly weight: number | ((p: URLSearchParams) => number);
+  /** 'none': public; 'key': API key only; 'signed': key + timestamp + signature. */
+  readonly auth: 'none' | 'key' | 'signed';
+  readonly handle: (ctx: RouteCtx) => unknown;
+}
+
+const get = (p: URLSearchParams, k: string): string | undefined => p.get(k) ?? undefined;
+
+function intParam(p: URLSearchParams, name: string, dflt: number, min: number, max: number): number {
+  const s = p.get(name);
+  if (s === null) return dflt;
+  if (!/^\d{1,15}$/.test(s)) throw apiErrors.illegalChars(name, s);
+  const v = Number(s);
+  if (v < min || v > max) throw apiErrors.badParam(`Illegal value for parameter '${name}': ${v} is outside [${min}, ${max}].`);
+  return v;
+}
+
+function optInt(p: URLSearchParams, name: string): number | undefined {
+  const s = p.get(name);
+  if (s === null) return undefined;
+  if (!/^\d{1,15}$/.test(s)) throw apiErrors.illegalChars(name, s);
+  return Number(s);
+}
+
+function need<T>(v: T | undefined): T {
+  if (v === undefined) throw apiErrors.mandatory('symbol');
+  return v;
+}
+
+/** Returns one symbol's entry of /api/v3/exchangeInfo with Binance's filter shapes and decimal formats. */
+export function symbolInfo(m: SymbolMarket): Record<string, unknown> {
+  const i = m.inst;
+  return {
+    symbol: i.venueSymbol, status: 'TRADING', baseAsset: i.base, baseAssetPrecision: 8, quoteAsset: i.quote, quotePrecision: 8,
+    quoteAssetPrecision: 8, baseCommissionPrecision: 8, quoteCommissionPrecision: 8,
+    orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET'],
+    icebergAllowed: false, ocoAllowed: false, otoAllowed: false, quoteOrderQtyMarketAllowed: false, allowTrailingStop: false,
+    cancelReplaceAllowed: false, isSpotTradingAllowed: true, isMarginTradingAllowed: false,
+    filters: [
+      { filterType: 'PRICE_FILTER', minPrice: fmtDec(i.tickSize.mantissa, i.tickSize.scale), maxPrice: '1000000.00000000', tickSize: fmtDec(i.tickSize.mantissa, i.tickSize.scale) },
+      { filterType: 'LOT_SIZE', minQty: fmtDec(i.lotSize.mantissa, i.lotSize.scale), maxQty: '9000.00000000', stepSize: fmtDec(i.lotSize.mantissa, i.lotSize.scale) },
+      { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: '9000.00000000', stepSize: '0.00000000' },
+      { filterType: 'NOTIONAL', minNotional: fmtDec(i.minNotional, 9), applyMinToMarket: true, maxNotional: '9000000.00000000', applyMaxToMarket: false, avgPriceMins: 5 },
+      { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
+    ],
+    permissions: [], permissionSets: [['SPOT']], defaultSelfTradePreventionMode: 'NONE', allowedSelfTradePreventionModes: ['NONE'],
+  };
+}
+
+function depthWeight(p: URLSearchParams): number {
+  const n = Number(p.get('limit') ?? 100);
+  return n <= 100 ? 5 : n <= 500 ? 25 : n <= 1000 ? 50 : 250;
+}
+
+function bookTickerOf(m: SymbolMarket): Record<string, string> {
+  const i = m.inst;
+  const t = m.bookTicker;
+  if (t) return { symbol: i.venueSymbol, bidPrice: fmtPx(i, t.bid), bidQty: fmtQty(i, t.bidLots), askPrice: fmtPx(i, t.ask), askQty: fmtQty(i, t.askLots) };
+  const b = m.sync.book;
+  const bid = b.bestBid();
+  const ask = b.bestAsk();
+  return {
+    symbol: i.venueSymbol, bidPrice: fmtPx(i, bid ?? 0), bidQty: fmtQty(i, b.bestBidLots()), askPrice: fmtPx(i, ask ?? 0), askQty: fmtQty(i, b.bestAskLots()),
+  };
+}
+
+function symbolsParam(venue: SimVenue, p: URLSearchParams): SymbolMarket[] {
+  const one = p.get('symbol');
+  if (one !== null) return [venue.market(one)];
+  const many = p.get('symbols');
+  if (many !== null) {
+    let list: unknown;
+    try {
+      list = JSON.parse(many);
+    } catch {
+      throw apiErrors.illegalChars('symbols', many);
+    }
+    if (!Array.isArray(list)) throw apiErrors.illegalChars('symbols', many);
+    return list.map((s) => venue.market(String(s)));
+  }
+  return [...venue.markets.values()];
+}
+
+/** The routes, keyed `METHOD path`. */
+export const routes: Readonly<Record<string, Route>> = {
+  'GET /api/v3/ping': { weight: 1, auth: 'none', handle: () => ({}) },
+  'GET /api/v3/time': { weight: 1, auth: 'none', handle: ({ venue }) => ({ serverTime: Math.floor(venue.clock.now()) }) },
+  'GET /api/v3/exchangeInfo': {
+    weight: 20, auth: 'none',
+    handle: ({ venue, params }) => ({
+      timezone: 'UTC', serverTime: Math.floor(venue.clock.now()),
+      rateLimits: [
+        { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
+        { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
+        { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
+        { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
+      ],
+      exchangeFilters: [],
+      symbols: symbolsParam(venue, params).map(symbolInfo),
+    }),
+  },
+  'GET /api/v3/depth': {
+    weight: depthWeight, auth: 'none',
+    handle: ({ venue, params }) => {
+      const m = venue.market(need(get(params, 'symbol')));
+      const limit = intParam(params, 'limit', 100, 1, 5000);
+      if (!m.sync.isLive()) throw apiErrors.unknown(`The order book of ${m.inst.venueSymbol} is not synced yet (no snapshot replayed).`);
+      const i = m.inst;
+      const lv = (side: 'bid' | 'ask') => m.sync.book.levels(side, limit).map(([p, q]) => [fmtPx(i, p), fmtQty(i, q)]);
+      return { lastUpdateId: m.sync.lastUpdateId, bids: lv('bid'), asks: lv('ask') };
+    },
+  },
+  'GET /api/v3/trades': {
+    weight: 25, auth: 'none',
+    handle: ({ venue, params }) => {
+      const m = venue.market(need(get(params, 'symbol')));
+      const i = m.inst;
+      return m.recentTrades(intParam(params, 'limit', 500, 1, 1000)).map((t) => ({
+        id: t.tradeId, price: fmtPx(i, t.price), qty: fmtQty(i, t.lots), quoteQty: fmtDecQuote(m, t.price, t.lots),
+        time: t.tsExchange, isBuyerMaker: t.buyerMaker, isBestMatch: true,
+      }));
+    },
+  },
+  'GET /api/v3/klines': {
+    weight: 2, auth: 'none',
+    handle: ({ venue, params }) => {
+      const m = venue.market(need(get(params, 'symbol')));
+      const interval = params.get('interval');
+      if (interval === null) throw apiErrors.mandatory('interval');
+      if (interval !== '1m') throw apiErrors.invalidInterval();
+      const limit = intParam(params, 'limit', 500, 1, 1000);
+      const bars = m.klines.bars(venue.clock.now(), limit, optInt(params, 'startTime'), optInt(params, 'endTime'));
+      return bars.map((b) => m.klines.row(b));
+    },
+  },
+  'GET /api/v3/ticker/bookTicker': {
+    weight: (p) => (p.has('symbol') ? 2 : 4), auth: 'none',
+    handle: ({ venue, params }) => (params.has('symbol') ? bookTickerOf(venue.market(params.get('symbol')!)) : symbolsParam(venue, params).map(bookTickerOf)),
+  },
+  'GET /api/v3/ticker/price': {
+    weight: (p) => (p.has('symbol') ? 2 : 4), auth: 'none',
+    handle: ({ venue, params }) => {
+      const one = (m: SymbolMarket) => {
+        const t = m.trades[m.trades.length - 1];
+        return { symbol: m.inst.venueSymbol, price: t ? fmtPx(m.inst, t.price) : '0.00000000' };
+      };
+      return params.has('symbol') ? one(venue.market(params.get('symbol')!)) : symbolsParam(venue, params).map(one);
+    },
+  },
+  'POST /api/v3/order': { weight: 1, auth: 'signed', handle: ({ venue, params, account }) => venue.placeOrder(account!, Object.fromEntries(params)) },
+  'DELETE /api/v3/order': { weight: 1, auth: 'signed', handle: ({ venue, params, account }) => venue.cancelOrder(account!, Object.fromEntries(params)) },
+  'GET /api/v3/order': { weight: 4, auth: 'signed', handle: ({ venue, params, account }) => venue.queryOrder(account!, Object.fromEntries(params)) },
+  'GET /api/v3/openOrders': {
+    weight: (p) => (p.has('symbol') ? 6 : 80), auth: 'signed',
+    handle: ({ venue, params, account }) => venue.openOrders(account!, get(params, 'symbol')),
+  },
+  'DELETE /api/v3/openOrders': { weight: 1, auth: 'signed', handle: ({ venue, params, account }) => venue.cancelAll(account!, get(params, 'symbol')) },
+  'GET /api/v3/allOrders': {
+    weight: 20, auth: 'signed',
+    handle: ({ venue, params, account }) => venue.allOrders(account!, get(params, 'symbol'), intParam(params, 'limit', 500, 1, 1000)),
+  },
+  'GET /api/v3/myTrades': {
+    weight: 20, auth: 'signed',
+    handle: ({ venue, params, account }) => venue.myTrades(account!, get(params, 'symbol'), intParam(params, 'limit', 500, 1, 1000), optInt(params, 'fromId')),
+  },
+  'GET /api/v3/account': {
+    weight: 20, auth: 'signed',
+    handle: ({ venue, params, account }) => {
+      const a = account!;
+      const omitZero = params.get('omitZeroBalances') === 'true';
+      const assets = [...new Set([...a.free.keys(), ...a.locked.keys(), ...[...venue.markets.values()].flatMap((m) => [m.inst.base, m.inst.quote])])].sort();
+      const rate = (r: string) => fmtDec(BigInt(r.replace('.', '')), r.includes('.') ? r.length - r.indexOf('.') - 1 : 0);
+      return {
+        makerCommission: Math.round(Number(venue.makerRate) * 10_000), takerCommission: Math.round(Number(venue.takerRate) * 10_000),
+        buyerCommission: 0, sellerCommission: 0,
+        commissionRates: { maker: rate(venue.makerRate), taker: rate(venue.takerRate), buyer: '0.00000000', seller: '0.00000000' },
+        canTrade: true, canWithdraw: false, canDeposit: false, brokered: false, requireSelfTradePrevention: false, preventSor: false,
+        updateTime: Math.floor(a.updateTime), accountType: 'SPOT',
+        balances: assets
+          .map((asset) => ({ asset, free: fmtMoney(a.freeOf(asset)), locked: fmtMoney(a.lockedOf(asset)) }))
+          .filter((b) => !omitZero || b.free !== '0.00000000' || b.locked !== '0.00000000'),
+        permissions: ['SPOT'], uid: Number.parseInt(a.id.replace(/\D/g, '') || '0', 10),
+      };
+    },
+  },
+};
+
+function fmtDecQuote(m: SymbolMarket, p: Ticks, q: Lots): string {
+  return fmtMoney(notional(m.inst, p, q));
+}

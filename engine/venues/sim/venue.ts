@@ -1,0 +1,270 @@
+// The simulator's exchange state: markets per symbol, accounts, and the order entry rules (filters, balances,
+// Binance order shapes). REST routes call into it; the replay loop feeds the markets.
+import type { MatchEvent, SimOrder } from '../../market/matching.ts';
+import type { Side, TimeInForce } from '../../messages/orders.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import { parseDecimal } from '../../types/decimal.ts';
+import { ParseError } from '../../types/errors.ts';
+import { notional, qtyToLots, priceToTicks, type Instrument } from '../../types/instrument.ts';
+import type { Lots, Ticks } from '../../types/price.ts';
+import { lotsToFixed9, SimAccount } from './accounts.ts';
+import { apiErrors } from './errors.ts';
+import { fmtMoney, fmtPx, fmtQty } from './format.ts';
+import type { SymbolMarket } from './feed.ts';
+
+/** Binance's order response types. */
+export type RespType = 'ACK' | 'RESULT' | 'FULL';
+
+/** Binance order status of a sim order. */
+export function binanceStatus(o: SimOrder): string {
+  switch (o.status) {
+    case 'pending':
+    case 'open': return 'NEW';
+    case 'partiallyFilled': return 'PARTIALLY_FILLED';
+    case 'filled': return 'FILLED';
+    case 'cancelled': return 'CANCELED';
+    case 'expired': return 'EXPIRED';
+  }
+}
+
+interface OrderMeta {
+  readonly symbol: string;
+  readonly account: SimAccount;
+  /** LIMIT_MAKER is a GTC limit that refuses to take; it prints as its own type. */
+  readonly typeName: string;
+}
+
+/** Parameters of a new order as strings from the request. */
+export type OrderParams = Readonly<Record<string, string | undefined>>;
+
+/** Markets, accounts and order entry of the simulator. */
+export class SimVenue {
+  readonly markets = new Map<string, SymbolMarket>();
+  readonly accounts = new Map<string, SimAccount>();
+  private readonly meta = new Map<number, OrderMeta>();
+  private orderSeq = 1;
+  private tradeSeq = 1;
+
+  constructor(readonly clock: Clock, readonly makerRate: string, readonly takerRate: string) {}
+
+  /** Returns the next order id (handed to the matching engines, so ids are unique venue-wide). */
+  readonly nextOrderId = (): number => this.orderSeq++;
+  /** Returns the next sim trade id. */
+  readonly nextTradeId = (): number => this.tradeSeq++;
+
+  /** Adds an account. */
+  addAccount(a: SimAccount): void {
+    this.accounts.set(a.apiKey, a);
+  }
+
+  /** Adds a market and books its engine's fills into accounts. */
+  addMarket(m: SymbolMarket): void {
+    this.markets.set(m.inst.venueSymbol, m);
+    m.engine.on((e) => this.onEngineEvent(m, e));
+  }
+
+  /** Returns the market of `symbol` or throws -1121. */
+  market(symbol: string | undefined): SymbolMarket {
+    if (!symbol) throw apiErrors.mandatory('symbol');
+    const m = this.markets.get(symbol.toUpperCase());
+    if (!m) throw apiErrors.invalidSymbol();
+    return m;
+  }
+
+  private onEngineEvent(m: SymbolMarket, e: MatchEvent): void {
+    const meta = this.meta.get(e.order.id);
+    if (!meta) return;
+    if (e.kind === 'fill') meta.account.applyFill(m.inst.venueSymbol, m.inst, e.fill, this.clock.now());
+    else if (e.kind === 'done') meta.account.release(e.order.id);
+  }
+
+  /** Places an order for `account` (POST /api/v3/order); returns the Binance response in `respType` shape. */
+  placeOrder(account: SimAccount, p: OrderParams): Record<string, unknown> {
+    const m = this.market(p['symbol']);
+    const inst = m.inst;
+    const side = parseSide(p['side']);
+    const typeName = p['type']?.toUpperCase();
+    if (!typeName) throw apiErrors.mandatory('type');
+    if (typeName !== 'LIMIT' && typeName !== 'MARKET' && typeName !== 'LIMIT_MAKER') throw apiErrors.invalidOrderType();
+    const type = typeName === 'MARKET' ? 'market' : 'limit';
+    let tif: TimeInForce = 'GTC';
+    if (typeName === 'LIMIT') {
+      const t = p['timeInForce'];
+      if (!t) throw apiErrors.mandatory('timeInForce');
+      if (t !== 'GTC' && t !== 'IOC' && t !== 'FOK') throw apiErrors.invalidTif();
+      tif = t;
+    } else if (p['timeInForce'] !== undefined && typeName === 'MARKET') {
+      throw apiErrors.notRequired('timeInForce');
+    }
+    if (p['quoteOrderQty'] !== undefined) throw apiErrors.badParam('quoteOrderQty is not supported by the simulator; send quantity.');
+    const qtyStr = p['quantity'];
+    if (!qtyStr) throw apiErrors.mandatory('quantity');
+    const lots = steps(inst, qtyStr, 'quantity');
+    if (lots <= 0) throw apiErrors.filterFailure('LOT_SIZE');
+    let price: Ticks | undefined;
+    if (type === 'limit') {
+      const ps = p['price'];
+      if (!ps) throw apiErrors.mandatory('price');
+      price = steps(inst, ps, 'price') as Ticks;
+      if (price <= 0) throw apiErrors.filterFailure('PRICE_FILTER');
+    } else if (p['price'] !== undefined) {
+      throw apiErrors.notRequired('price');
+    }
+    const clientOrderId = p['newClientOrderId'] ?? `sim${this.orderSeq}x${Math.floor(this.clock.now()) % 1e9}`;
+    if (!/^[.A-Z:/a-z0-9_-]{1,36}$/.test(clientOrderId)) throw apiErrors.illegalChars('newClientOrderId', clientOrderId);
+    if (m.engine.openOrders(account.id).some((o) => o.clientOrderId === clientOrderId)) throw apiErrors.duplicateClientId();
+    const respType = (p['newOrderRespType']?.toUpperCase() ?? (typeName === 'LIMIT_MAKER' ? 'ACK' : 'FULL')) as RespType;
+    if (respType !== 'ACK' && respType !== 'RESULT' && respType !== 'FULL') throw apiErrors.badParam(`Invalid newOrderRespType ${respType}.`);
+
+    // Filters and funds: a market order is priced at what it would take from the book now.
+    const preview = m.engine.previewTake(side, lots as Lots, price);
+    if (typeName === 'LIMIT_MAKER' && preview.lots > 0) throw apiErrors.wouldTake();
+    if (type === 'market' && preview.lots === 0) throw apiErrors.badParam('The market has no liquidity for this order.');
+    const value = type === 'market' ? preview.quote : notional(inst, price!, lots as Lots);
+    if (value < inst.minNotional) throw apiErrors.filterFailure('NOTIONAL');
+    const id = this.orderSeq;
+    const [asset, amount] = side === 'buy' ? [inst.quote, value as bigint] : [inst.base, lotsToFixed9(inst, lots)];
+    if (!account.lock(id, asset, amount)) throw apiErrors.insufficientBalance();
+    this.meta.set(id, { symbol: inst.venueSymbol, account, typeName });
+    const order = m.engine.submit({ side, type, timeInForce: tif, lots: lots as Lots, price, owner: account.id, clientOrderId });
+    if (order.id !== id) throw apiErrors.unknown(`order id ${order.id} differs from the reserved ${id}`);
+    return this.orderResponse(order, respType);
+  }
+
+  /** Cancels an order (DELETE /api/v3/order); -2011 when unknown or already completed. */
+  cancelOrder(account: SimAccount, p: OrderParams): Record<string, unknown> {
+    const m = this.market(p['symbol']);
+    const o = this.findOrder(account, m, p, true);
+    if (!o) throw apiErrors.unknownOrder();
+    const done = m.engine.cancel(o.id);
+    if (!done) throw apiErrors.unknownOrder();
+    const r = this.orderFields(done);
+    return {
+      symbol: r['symbol'], origClientOrderId: done.clientOrderId, orderId: done.id, orderListId: -1,
+      clientOrderId: p['newClientOrderId'] ?? done.clientOrderId, transactTime: Math.floor(this.clock.now()),
+      price: r['price'], origQty: r['origQty'], executedQty: r['executedQty'], origQuoteOrderQty: r['origQuoteOrderQty'],
+      cummulativeQuoteQty: r['cummulativeQuoteQty'], status: r['status'], timeInForce: r['timeInForce'], type: r['type'],
+      side: r['side'], selfTradePreventionMode: 'NONE',
+    };
+  }
+
+  /** Returns an order by orderId or origClientOrderId (GET /api/v3/order); -2013 when unknown. */
+  queryOrder(account: SimAccount, p: OrderParams): Record<string, unknown> {
+    const m = this.market(p['symbol']);
+    const o = this.findOrder(account, m, p, false);
+    if (!o) throw apiErrors.noSuchOrder();
+    return this.orderQueryShape(o);
+  }
+
+  /** Returns the open orders of `account`, for one symbol or all. */
+  openOrders(account: SimAccount, symbol: string | undefined): Record<string, unknown>[] {
+    const ms = symbol ? [this.market(symbol)] : [...this.markets.values()];
+    return ms.flatMap((m) => m.engine.openOrders(account.id)).sort((a, b) => a.id - b.id).map((o) => this.orderQueryShape(o));
+  }
+
+  /** Returns every order of `account` on `symbol` (GET /api/v3/allOrders), oldest first. */
+  allOrders(account: SimAccount, symbol: string | undefined, limit: number): Record<string, unknown>[] {
+    const m = this.market(symbol);
+    const all = m.engine.allOrders(account.id);
+    return all.slice(Math.max(0, all.length - limit)).map((o) => this.orderQueryShape(o));
+  }
+
+  /** Cancels every open order of `account` on `symbol` (DELETE /api/v3/openOrders). */
+  cancelAll(account: SimAccount, symbol: string | undefined): Record<string, unknown>[] {
+    const m = this.market(symbol);
+    const open = m.engine.openOrders(account.id);
+    if (open.length === 0) throw apiErrors.unknownOrder();
+    return open.map((o) => this.cancelOrder(account, { symbol: m.inst.venueSymbol, orderId: String(o.id) }));
+  }
+
+  /** Returns the account's trades on `symbol` (GET /api/v3/myTrades). */
+  myTrades(account: SimAccount, symbol: string | undefined, limit: number, fromId?: number): Record<string, unknown>[] {
+    const m = this.market(symbol);
+    const rows = account.trades.filter((t) => t.symbol === m.inst.venueSymbol && (fromId === undefined || t.fill.tradeId >= fromId));
+    const picked = fromId === undefined ? rows.slice(Math.max(0, rows.length - limit)) : rows.slice(0, limit);
+    return picked.map(({ inst, fill }) => ({
+      symbol: inst.venueSymbol, id: fill.tradeId, orderId: fill.orderId, orderListId: -1, price: fmtPx(inst, fill.price),
+      qty: fmtQty(inst, fill.lots), quoteQty: fmtMoney(fill.quote), commission: fmtMoney(fill.fee), commissionAsset: fill.feeAsset,
+      time: Math.floor(fill.ts), isBuyer: fill.side === 'buy', isMaker: fill.liquidity === 'maker', isBestMatch: true,
+    }));
+  }
+
+  private findOrder(account: SimAccount, m: SymbolMarket, p: OrderParams, openOnly: boolean): SimOrder | undefined {
+    const idStr = p['orderId'];
+    const cid = p['origClientOrderId'];
+    if (idStr === undefined && cid === undefined) throw apiErrors.mandatory('orderId');
+    const pool = openOnly ? m.engine.openOrders(account.id) : m.engine.allOrders(account.id);
+    if (idStr !== undefined) {
+      if (!/^\d{1,18}$/.test(idStr)) throw apiErrors.illegalChars('orderId', idStr);
+      return pool.find((o) => o.id === Number(idStr));
+    }
+    return [...pool].reverse().find((o) => o.clientOrderId === cid);
+  }
+
+  private orderFields(o: SimOrder): Record<string, unknown> {
+    const meta = this.meta.get(o.id)!;
+    const inst = this.markets.get(meta.symbol)!.inst;
+    return {
+      symbol: meta.symbol,
+      price: o.price === undefined ? '0.00000000' : fmtPx(inst, o.price),
+      origQty: fmtQty(inst, o.lots),
+      executedQty: fmtQty(inst, o.filledLots),
+      origQuoteOrderQty: '0.00000000',
+      cummulativeQuoteQty: fmtMoney(o.cumQuote),
+      status: binanceStatus(o),
+      timeInForce: o.timeInForce,
+      type: meta.typeName,
+      side: o.side === 'buy' ? 'BUY' : 'SELL',
+    };
+  }
+
+  private orderQueryShape(o: SimOrder): Record<string, unknown> {
+    const f = this.orderFields(o);
+    return {
+      symbol: f['symbol'], orderId: o.id, orderListId: -1, clientOrderId: o.clientOrderId, price: f['price'],
+      origQty: f['origQty'], executedQty: f['executedQty'], cummulativeQuoteQty: f['cummulativeQuoteQty'], status: f['status'],
+      timeInForce: f['timeInForce'], type: f['type'], side: f['side'], stopPrice: '0.00000000', icebergQty: '0.00000000',
+      time: Math.floor(o.submittedAt), updateTime: Math.floor(o.updatedAt), isWorking: o.status !== 'pending',
+      workingTime: o.status === 'pending' ? -1 : Math.floor(o.activeAt), origQuoteOrderQty: f['origQuoteOrderQty'],
+      selfTradePreventionMode: 'NONE',
+    };
+  }
+
+  /** Returns the POST /api/v3/order answer in Binance's ACK, RESULT or FULL shape. */
+  orderResponse(o: SimOrder, respType: RespType): Record<string, unknown> {
+    const meta = this.meta.get(o.id)!;
+    const ack = { symbol: meta.symbol, orderId: o.id, orderListId: -1, clientOrderId: o.clientOrderId, transactTime: Math.floor(o.submittedAt) };
+    if (respType === 'ACK') return ack;
+    const f = this.orderFields(o);
+    const result = {
+      ...ack, price: f['price'], origQty: f['origQty'], executedQty: f['executedQty'], origQuoteOrderQty: f['origQuoteOrderQty'],
+      cummulativeQuoteQty: f['cummulativeQuoteQty'], status: f['status'], timeInForce: f['timeInForce'], type: f['type'],
+      side: f['side'], workingTime: o.status === 'pending' ? -1 : Math.floor(o.activeAt), selfTradePreventionMode: 'NONE',
+    };
+    if (respType === 'RESULT') return result;
+    const inst = this.markets.get(meta.symbol)!.inst;
+    const fills = meta.account.trades
+      .filter((t) => t.fill.orderId === o.id)
+      .map(({ fill }) => ({ price: fmtPx(inst, fill.price), qty: fmtQty(inst, fill.lots), commission: fmtMoney(fill.fee), commissionAsset: fill.feeAsset, tradeId: fill.tradeId }));
+    return { ...result, fills };
+  }
+}
+
+function parseSide(s: string | undefined): Side {
+  if (!s) throw apiErrors.mandatory('side');
+  if (s === 'BUY') return 'buy';
+  if (s === 'SELL') return 'sell';
+  throw apiErrors.invalidSide();
+}
+
+/** Returns a price or quantity string in integer steps; a malformed number is -1100, off the grid is -1013. */
+function steps(inst: Instrument, s: string, what: 'price' | 'quantity'): number {
+  if (!/^([0-9]{1,20})(\.[0-9]{1,20})?$/.test(s)) throw apiErrors.illegalChars(what, s);
+  try {
+    parseDecimal(s);
+    return what === 'price' ? priceToTicks(inst, s) : qtyToLots(inst, s);
+  } catch (err) {
+    if (err instanceof ParseError) throw apiErrors.filterFailure(what === 'price' ? 'PRICE_FILTER' : 'LOT_SIZE');
+    throw err;
+  }
+}

@@ -1,0 +1,172 @@
+// WebSocket side of the simulator, Binance-style: `/ws` and `/ws/<stream>` send raw event payloads, `/stream?streams=a/b`
+// sends combined-stream envelopes `{"stream":"…","data":…}`. Clients (un)subscribe live with
+// `{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms"],"id":1}` -> `{"result":null,"id":1}`.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { StreamKind } from './feed.ts';
+
+interface Client {
+  readonly ws: WebSocket;
+  readonly combined: boolean;
+  /** Subscribed stream names as the client wrote them (lower-cased), mapped to their (symbol, kind) key. */
+  readonly streams: Map<string, string>;
+}
+
+/** Returns the `<symbol>|<kind>` key a stream name feeds from, or undefined when the simulator has no such stream. */
+export function streamKey(name: string): string | undefined {
+  const m = /^([a-z0-9]+)@(depth(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker|kline_1m)$/i.exec(name);
+  if (!m) return undefined;
+  const kind = m[2]!.startsWith('depth') ? 'depth' : m[2]!;
+  return `${m[1]!.toLowerCase()}|${kind === 'aggtrade' ? 'aggTrade' : kind === 'bookticker' ? 'bookTicker' : kind}`;
+}
+
+/** Events the hub reports (tests wait on them instead of sleeping). */
+export interface WsHubEvents {
+  onSubscribe?: (stream: string) => void;
+  onConnection?: (path: string) => void;
+}
+
+/** The WebSocket hub: connections, subscriptions and fan-out of stream payloads. */
+export class WsHub {
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly clients = new Set<Client>();
+  private readonly byKey = new Map<string, Set<Client>>();
+  /** Messages sent to clients since start. */
+  sent = 0;
+
+  constructor(private readonly events: WsHubEvents = {}) {}
+
+  /** Number of open connections. */
+  get connections(): number {
+    return this.clients.size;
+  }
+
+  /** Takes an HTTP upgrade; answers 404 for paths other than /ws, /ws/… and /stream. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    const combined = path === '/stream';
+    if (!combined && path !== '/ws' && !path.startsWith('/ws/')) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const c: Client = { ws, combined, streams: new Map() };
+      this.clients.add(c);
+      const initial = combined ? (url.searchParams.get('streams') ?? '').split('/') : path.startsWith('/ws/') ? path.slice(4).split('/') : [];
+      for (const s of initial) if (s) this.subscribe(c, s);
+      ws.on('message', (data) => this.onMessage(c, data.toString()));
+      ws.on('close', () => this.drop(c));
+      ws.on('error', () => this.drop(c));
+      this.events.onConnection?.(path);
+    });
+  }
+
+  /** Sends `payload` (raw event JSON) to every client subscribed to (symbol, kind). */
+  publish(symbolLower: string, kind: StreamKind, payload: string): void {
+    const set = this.byKey.get(`${symbolLower}|${kind}`);
+    if (!set || set.size === 0) return;
+    const key = `${symbolLower}|${kind}`;
+    for (const c of set) {
+      if (c.ws.readyState !== c.ws.OPEN) continue;
+      if (!c.combined) {
+        c.ws.send(payload);
+        this.sent++;
+        continue;
+      }
+      for (const [name, k] of c.streams) {
+        if (k !== key) continue;
+        c.ws.send(`{"stream":"${name}","data":${payload}}`);
+        this.sent++;
+      }
+    }
+  }
+
+  /** Abruptly closes every connection (no close frame), as a network failure would. */
+  dropAll(): number {
+    const n = this.clients.size;
+    for (const c of [...this.clients]) {
+      c.ws.terminate();
+      this.drop(c);
+    }
+    return n;
+  }
+
+  /** Closes every connection and the hub. */
+  close(): void {
+    for (const c of [...this.clients]) {
+      c.ws.close(1001, 'server shutting down');
+      this.drop(c);
+    }
+    this.wss.close();
+  }
+
+  private drop(c: Client): void {
+    if (!this.clients.delete(c)) return;
+    for (const k of c.streams.values()) this.byKey.get(k)?.delete(c);
+    c.streams.clear();
+  }
+
+  private subscribe(c: Client, name: string): void {
+    const lower = name.toLowerCase();
+    // Binance accepts any well-formed name; streams the simulator does not produce simply stay silent.
+    const key = streamKey(lower) ?? `unknown|${lower}`;
+    if (c.streams.has(lower)) return;
+    c.streams.set(lower, key);
+    let set = this.byKey.get(key);
+    if (!set) this.byKey.set(key, (set = new Set()));
+    set.add(c);
+    this.events.onSubscribe?.(lower);
+  }
+
+  private unsubscribe(c: Client, name: string): void {
+    const lower = name.toLowerCase();
+    const key = c.streams.get(lower);
+    if (key === undefined) return;
+    c.streams.delete(lower);
+    if (![...c.streams.values()].includes(key)) this.byKey.get(key)?.delete(c);
+  }
+
+  private onMessage(c: Client, text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return this.reply(c, { error: { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' }, id: null });
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      return this.reply(c, { error: { code: 3, msg: 'Invalid JSON: expected an object' }, id: null });
+    }
+    const m = msg as { method?: unknown; params?: unknown; id?: unknown };
+    const id = m.id ?? null;
+    if (id !== null && typeof id !== 'number' && typeof id !== 'string') {
+      return this.reply(c, { error: { code: 2, msg: 'Invalid request: request ID must be an unsigned integer' }, id: null });
+    }
+    const params = Array.isArray(m.params) ? m.params : [];
+    switch (m.method) {
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE': {
+        if (!params.every((p): p is string => typeof p === 'string' && /^[a-z0-9]+@[A-Za-z0-9_@]+$/i.test(p))) {
+          return this.reply(c, { error: { code: 2, msg: 'Invalid request: invalid stream name' }, id });
+        }
+        for (const p of params) (m.method === 'SUBSCRIBE' ? this.subscribe(c, p) : this.unsubscribe(c, p));
+        return this.reply(c, { result: null, id });
+      }
+      case 'LIST_SUBSCRIPTIONS':
+        return this.reply(c, { result: [...c.streams.keys()], id });
+      case 'SET_PROPERTY':
+      case 'GET_PROPERTY':
+        return this.reply(c, { error: { code: 0, msg: 'Unknown property' }, id });
+      default:
+        return this.reply(c, {
+          error: { code: 2, msg: `Invalid request: unknown variant ${JSON.stringify(m.method)}, expected one of SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY` },
+          id,
+        });
+    }
+  }
+
+  private reply(c: Client, body: unknown): void {
+    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(body));
+  }
+}

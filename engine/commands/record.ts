@@ -6,13 +6,7 @@ import { log } from '../log.ts';
 import { LiveClock } from '../runtime/clock.ts';
 import { Recorder } from '../venues/binance/recorder.ts';
 import { BinanceRest } from '../venues/binance/rest.ts';
-
-/** Returns the combined-stream URL for a Binance websocket base URL (`wss://host:port` → `wss://host:port/stream`). */
-export function combinedStreamUrl(wsBase: string): string {
-  const u = new URL(wsBase);
-  if (!u.pathname.endsWith('/stream')) u.pathname = `${u.pathname.replace(/\/(ws)?\/?$/, '')}/stream`;
-  return u.toString();
-}
+import { combinedStreamUrl } from '../venues/binance/stream-client.ts';
 
 /** Registers `cobalt record`. */
 export function register(program: Command): void {

@@ -253,3 +253,10 @@ export class BinanceStreamClient {
     }, this.opts.rotateAfterMs);
   }
 }
+
+/** Returns the combined-stream URL for a Binance websocket base URL (`wss://host:port` → `wss://host:port/stream`). */
+export function combinedStreamUrl(wsBase: string): string {
+  const u = new URL(wsBase);
+  if (!u.pathname.endsWith('/stream')) u.pathname = `${u.pathname.replace(/\/(ws)?\/?$/, '')}/stream`;
+  return u.toString();
+}

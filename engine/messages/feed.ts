@@ -1,0 +1,46 @@
+import type { VenueId } from '../types/instrument.ts';
+import type { TsMs } from '../types/time.ts';
+
+/**
+ * A depth diff exactly as the venue sent it (a Binance combined-stream envelope or bare `depthUpdate`), not yet
+ * parsed. The hot path: the COBAggregator parses it once, straight into its book, with a byte-level parser and no
+ * per-level allocation. `data` is the frame's text (ASCII; a ws Buffer turned into a latin1 string once) or bytes.
+ * Its update ids and event time are inside `data`; in a looped replay they are as recorded (only `tsLocal` moves).
+ */
+export interface RawDepth {
+  readonly type: 'md.depthRaw';
+  readonly venue: VenueId;
+  /** Unified symbol (`BTC/USDT`). */
+  readonly symbol: string;
+  readonly tsLocal: TsMs;
+  readonly data: string | Uint8Array;
+}
+
+/**
+ * The feed's stream for a symbol restarted (a reconnect, a new replay lap): whatever a consumer built from the
+ * diffs so far cannot be continued. Books are dropped and re-synced from a fresh snapshot.
+ */
+export interface FeedReset {
+  readonly type: 'md.feedReset';
+  readonly venue: VenueId;
+  readonly symbol: string;
+  readonly reason: string;
+  readonly ts: TsMs;
+}
+
+/** Where a market-data feed stands. */
+export type FeedState = 'idle' | 'connecting' | 'live' | 'waiting' | 'ended' | 'stopped' | 'failed';
+
+/** A market-data feed changed state. */
+export interface FeedStatusMsg {
+  readonly type: 'md.feedStatus';
+  readonly venue: VenueId;
+  /** `replay` or `live`. */
+  readonly source: string;
+  readonly status: FeedState;
+  readonly detail?: string;
+  readonly ts: TsMs;
+}
+
+/** Every message a feed adds to the market messages. */
+export type FeedMsg = RawDepth | FeedReset | FeedStatusMsg;

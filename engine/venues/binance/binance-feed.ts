@@ -1,0 +1,362 @@
+// Live Binance market data: one combined-stream connection (BinanceStreamClient: reconnect, backoff, liveness, one
+// SUBSCRIBE per connection, 24 h rotation) for every instrument, plus REST depth snapshots on request.
+// States (md.feedStatus): idle -> connecting -> live <-> waiting (dropped, backing off) ; stop() -> stopped.
+// A drop publishes md.feedReset for every symbol that had data, so books re-sync from a snapshot taken on the new
+// connection (fetched only once that symbol's depth stream is flowing again, as Binance's procedure requires).
+import type { Logger } from '../../log.ts';
+import { log as rootLog } from '../../log.ts';
+import type { EngineMsg } from '../../messages/index.ts';
+import type { FeedState } from '../../messages/feed.ts';
+import type { BookTicker, CandleMsg, DepthDiff, DepthSnapshot, Trade } from '../../messages/market.ts';
+import type { Bus } from '../../runtime/bus.ts';
+import type { Clock, TimerHandle } from '../../runtime/clock.ts';
+import type { Instrument, VenueId } from '../../types/instrument.ts';
+import type { TsMs } from '../../types/time.ts';
+import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { BinanceFrameDecoder, classifyFrame, depthFrameToDiff, type FrameKind } from './frames.ts';
+import type { BinanceRest } from './rest.ts';
+import { BinanceStreamClient, type StreamClientOptions, type StreamStatus } from './stream-client.ts';
+
+/** One instrument's route through a publisher. */
+export interface FeedLane {
+  readonly inst: Instrument;
+  readonly decoder: BinanceFrameDecoder;
+  /** Lower-case venue symbol, as in stream names (`btcusdt`). */
+  readonly lower: string;
+  /** A frame arrived since the last reset (so a restart must reset this symbol). */
+  dirty: boolean;
+}
+
+/** Options of a frame publisher. */
+export interface FramePublisherOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly venue: VenueId;
+  readonly instruments: readonly Instrument[];
+  readonly depth?: DepthDelivery;
+  /** Frame kinds to publish (default all); others are skipped undecoded and counted as ignored. */
+  readonly kinds?: readonly FrameKind[];
+  readonly counters?: FeedCounters;
+}
+
+const ENVELOPE_LEN = '{"stream":"'.length;
+const AT = 64;
+
+type Decoded = DepthDiff | DepthSnapshot | Trade | BookTicker | CandleMsg;
+
+/** Returns `m` with every timestamp moved by `shiftMs` (a looped replay's lap offset); `m` itself when 0. */
+export function shiftTimestamps<M extends Decoded>(m: M, shiftMs: number): M {
+  if (shiftMs === 0) return m;
+  if (m.type === 'md.candle') {
+    return { ...m, tsLocal: m.tsLocal + shiftMs, tsExchange: m.tsExchange + shiftMs, candle: { ...m.candle, openTime: m.candle.openTime + shiftMs } };
+  }
+  return { ...m, tsLocal: m.tsLocal + shiftMs, tsExchange: m.tsExchange + shiftMs };
+}
+
+/**
+ * Turns Binance frames (combined-stream envelopes, bare events, REST snapshots) of several instruments into bus
+ * messages; shared by the live and the replay feed so both publish exactly the same messages. Depth goes out raw
+ * (`md.depthRaw`) or decoded (`md.depth`), see engine/venues/feed.ts.
+ */
+export class BinanceFramePublisher {
+  readonly counters: FeedCounters;
+  readonly lanes: readonly FeedLane[];
+  /** The lane and kind of the last frame `publish` routed (undefined lane: not routed). */
+  lastLane: FeedLane | undefined;
+  lastKind: FrameKind = 'other';
+  private readonly bus: Bus<EngineMsg>;
+  private readonly venue: VenueId;
+  private readonly depth: DepthDelivery;
+  private readonly byVenueSymbol = new Map<string, FeedLane>();
+  private readonly kinds: ReadonlySet<FrameKind> | undefined;
+
+  /** Creates a publisher for `instruments` (each needs its own venue symbol). */
+  constructor(opts: FramePublisherOptions) {
+    this.bus = opts.bus;
+    this.venue = opts.venue;
+    this.depth = opts.depth ?? 'raw';
+    this.kinds = opts.kinds ? new Set(opts.kinds) : undefined;
+    this.counters = opts.counters ?? emptyFeedCounters();
+    const lanes: FeedLane[] = [];
+    for (const inst of opts.instruments) {
+      if (this.byVenueSymbol.has(inst.venueSymbol)) throw new TypeError(`instrument ${inst.venueSymbol} is given twice`);
+      const lane: FeedLane = { inst, decoder: new BinanceFrameDecoder(inst, opts.venue), lower: inst.venueSymbol.toLowerCase(), dirty: false };
+      lanes.push(lane);
+      this.byVenueSymbol.set(inst.venueSymbol, lane);
+    }
+    this.lanes = lanes;
+  }
+
+  /** Returns the lane of a venue symbol (`BTCUSDT`), if the publisher has it. */
+  lane(venueSymbol: string): FeedLane | undefined {
+    return this.byVenueSymbol.get(venueSymbol);
+  }
+
+  /**
+   * Publishes one frame received at `tsLocal` (ms, before any shift). `venueSymbol` routes frames that do not
+   * name their stream (a replay lane's bare REST snapshot); `shiftMs` moves every timestamp (replay laps).
+   */
+  publish(text: string, tsLocal: TsMs, venueSymbol?: string, shiftMs = 0): void {
+    const c = this.counters;
+    c.frames++;
+    const kind = classifyFrame(text);
+    this.lastKind = kind;
+    const lane = (this.lastLane = venueSymbol !== undefined ? this.byVenueSymbol.get(venueSymbol) : this.route(text));
+    if (lane === undefined || kind === 'other' || (this.kinds !== undefined && !this.kinds.has(kind))) {
+      c.ignored++;
+      return;
+    }
+    lane.dirty = true;
+    if (kind === 'depth') {
+      c.depth++;
+      if (this.depth === 'raw') {
+        this.emit({ type: 'md.depthRaw', venue: this.venue, symbol: lane.inst.symbol, tsLocal: tsLocal + shiftMs, data: text });
+        return;
+      }
+      const f = lane.decoder.decodeDepthFrame(text);
+      if (typeof f === 'string') {
+        c.depth--;
+        c.malformed++;
+        return;
+      }
+      if (f.symbol !== lane.inst.venueSymbol) {
+        c.depth--;
+        c.ignored++;
+        return;
+      }
+      this.emit(shiftTimestamps(depthFrameToDiff(f, this.venue, lane.inst.symbol, tsLocal), shiftMs));
+      return;
+    }
+    const msg = lane.decoder.decodeText(text, tsLocal, kind);
+    switch (msg.type) {
+      case 'malformed': c.malformed++; return;
+      case 'ignored': c.ignored++; return;
+      case 'md.snapshot': c.snapshots++; break;
+      case 'md.trade': c.trades++; break;
+      case 'md.bookTicker': c.bookTickers++; break;
+      case 'md.candle': c.candles++; break;
+      case 'md.depth': c.depth++; break;
+    }
+    this.emit(shiftTimestamps(msg, shiftMs));
+  }
+
+  /** Publishes a snapshot obtained elsewhere (REST) for `lane`. */
+  publishSnapshot(snap: DepthSnapshot): void {
+    this.counters.snapshots++;
+    this.emit(snap);
+  }
+
+  /** Publishes `md.feedReset` for every lane that carried data since its last reset (all lanes with `all`). */
+  reset(reason: string, ts: TsMs, all = false): number {
+    let n = 0;
+    for (const lane of this.lanes) {
+      if (!lane.dirty && !all) continue;
+      lane.dirty = false;
+      this.counters.resets++;
+      this.emit({ type: 'md.feedReset', venue: this.venue, symbol: lane.inst.symbol, reason, ts });
+      n++;
+    }
+    return n;
+  }
+
+  /** Publishes a feed status change. */
+  status(source: string, status: FeedState, ts: TsMs, detail?: string): void {
+    this.emit(detail === undefined
+      ? { type: 'md.feedStatus', venue: this.venue, source, status, ts }
+      : { type: 'md.feedStatus', venue: this.venue, source, status, detail, ts });
+  }
+
+  private emit(msg: EngineMsg): void {
+    this.counters.published++;
+    this.bus.publish(msg);
+  }
+
+  /** Finds the lane of a combined-stream envelope by its stream name without slicing, else by the event's `s`. */
+  private route(text: string): FeedLane | undefined {
+    if (text.charCodeAt(0) === 123 && text.startsWith('{"stream":"')) {
+      for (const lane of this.lanes) {
+        if (text.charCodeAt(ENVELOPE_LEN + lane.lower.length) === AT && text.startsWith(lane.lower, ENVELOPE_LEN)) return lane;
+      }
+      return undefined;
+    }
+    const m = /"s":"([A-Za-z0-9]+)"/.exec(text.slice(0, 200));
+    return m ? this.byVenueSymbol.get(m[1]!.toUpperCase()) : undefined;
+  }
+}
+
+/** Stream kinds the live feed subscribes to per symbol. */
+export type BinanceStreamKind = 'depth@100ms' | 'depth' | 'trade' | 'aggTrade' | 'bookTicker' | 'kline_1m' | 'kline_1s' | 'kline_1h' | 'kline_1d';
+
+/** Default streams: 100 ms depth diffs, trades, best bid/ask, 1m and 1s klines. */
+export const DEFAULT_STREAMS: readonly BinanceStreamKind[] = ['depth@100ms', 'trade', 'bookTicker', 'kline_1m', 'kline_1s'];
+
+/** Options of a live Binance feed. */
+export interface BinanceFeedOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  readonly instruments: readonly Instrument[];
+  /** Combined-stream endpoint (`wss://stream.binance.com:9443/stream`); a URL with no path gets `/stream`. */
+  readonly wsUrl: string;
+  /** REST client for depth snapshots (BinanceRest, or a stub in tests). */
+  readonly rest: Pick<BinanceRest, 'depthSnapshot'>;
+  readonly venue?: VenueId;
+  readonly streams?: readonly BinanceStreamKind[];
+  /** Levels per REST snapshot (default 1000). */
+  readonly snapshotLimit?: number;
+  readonly depth?: DepthDelivery;
+  /** Reconnect backoff of the stream client. */
+  readonly backoff?: BackoffPolicy;
+  /** Retry backoff of failed snapshot fetches (default 500 ms doubling to 10 s). */
+  readonly snapshotRetry?: BackoffPolicy;
+  readonly rng?: () => number;
+  /** Further stream client settings (ping interval, liveness, rotation). */
+  readonly stream?: Partial<Pick<StreamClientOptions, 'pingIntervalMs' | 'livenessMs' | 'stableAfterMs' | 'rotateAfterMs'>>;
+  readonly logger?: Logger;
+}
+
+const SNAPSHOT_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0.5 };
+
+interface SnapshotState {
+  pending: boolean;
+  inflight: boolean;
+  /** Depth has arrived on the current connection: a snapshot taken now overlaps the buffered diffs. */
+  flowing: boolean;
+  attempt: number;
+  retry: TimerHandle | undefined;
+  reason: string;
+}
+
+/** Returns the combined-stream URL: `url` itself when it has a path, else `url` + `/stream`. */
+export function combinedStreamUrl(url: string): string {
+  const u = new URL(url);
+  return u.pathname === '/' || u.pathname === '' ? `${url.replace(/\/$/, '')}/stream` : url;
+}
+
+/** Live Binance market data for a set of instruments, published on the bus; also the books' SnapshotSource. */
+export class BinanceFeed implements MarketFeed {
+  readonly venue: VenueId;
+  readonly instruments: readonly Instrument[];
+  readonly counters: FeedCounters = emptyFeedCounters();
+  /** The stream client (its `stats` count connects, drops and SUBSCRIBE messages). */
+  readonly client: BinanceStreamClient;
+  private readonly publisher: BinanceFramePublisher;
+  private readonly snaps = new Map<string, SnapshotState>();
+  private readonly log: Logger;
+  private st: FeedState = 'idle';
+  private connections = 0;
+
+  constructor(private readonly opts: BinanceFeedOptions) {
+    if (opts.instruments.length === 0) throw new TypeError('a Binance feed needs at least one instrument');
+    this.venue = opts.venue ?? 'binance';
+    this.instruments = opts.instruments;
+    this.log = opts.logger ?? rootLog().child({ component: 'binance-feed' });
+    this.publisher = new BinanceFramePublisher({ bus: opts.bus, venue: this.venue, instruments: opts.instruments, depth: opts.depth ?? 'raw', counters: this.counters });
+    for (const inst of opts.instruments) {
+      this.snaps.set(inst.symbol, { pending: false, inflight: false, flowing: false, attempt: 0, retry: undefined, reason: '' });
+    }
+    this.client = new BinanceStreamClient({
+      url: combinedStreamUrl(opts.wsUrl),
+      clock: opts.clock,
+      onMessage: (data, ts) => this.onFrame(data, ts),
+      onStatus: (s, detail) => this.onStatus(s, detail),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      ...(opts.rng ? { rng: opts.rng } : {}),
+      ...opts.stream,
+      logger: this.log,
+    });
+    const kinds = opts.streams ?? DEFAULT_STREAMS;
+    this.client.subscribe(opts.instruments.flatMap((i) => kinds.map((k) => `${i.venueSymbol.toLowerCase()}@${k}`)));
+  }
+
+  /** Where the feed stands. */
+  get status(): FeedState {
+    return this.st;
+  }
+
+  /** Returns how many REST snapshot fetches are under way. */
+  get snapshotsInFlight(): number {
+    let n = 0;
+    for (const s of this.snaps.values()) if (s.inflight) n++;
+    return n;
+  }
+
+  /** Opens the connection (it reconnects by itself from then on). */
+  async start(): Promise<void> {
+    this.client.start();
+  }
+
+  /** Closes the connection and cancels snapshot retries. */
+  async stop(): Promise<void> {
+    this.client.stop();
+    for (const s of this.snaps.values()) {
+      if (s.retry) this.opts.clock.clearTimeout(s.retry);
+      s.retry = undefined;
+      s.pending = false;
+    }
+  }
+
+  /** Queues a REST snapshot of `symbol`; it is fetched once depth flows on the current connection. */
+  requestSnapshot(venue: VenueId, symbol: string, reason: string): void {
+    const s = this.snaps.get(symbol);
+    if (venue !== this.venue || !s) return;
+    this.counters.snapshotRequests++;
+    s.pending = true;
+    s.reason = reason;
+    this.maybeFetch(symbol, s);
+  }
+
+  private onFrame(data: Buffer, tsLocal: number): void {
+    // Frames are ASCII: latin1 is a flat copy, no UTF-8 decode.
+    this.publisher.publish(data.toString('latin1'), tsLocal);
+    const lane = this.publisher.lastLane;
+    if (lane === undefined || this.publisher.lastKind !== 'depth') return;
+    const s = this.snaps.get(lane.inst.symbol)!;
+    if (s.flowing) return;
+    s.flowing = true;
+    this.maybeFetch(lane.inst.symbol, s);
+  }
+
+  private onStatus(s: StreamStatus, detail?: string): void {
+    const now = this.opts.clock.now();
+    if (s === 'waiting') {
+      // The stream broke: diffs were lost. Books built on the old connection cannot continue.
+      for (const st of this.snaps.values()) st.flowing = false;
+      this.publisher.reset(`stream dropped (${detail ?? 'closed'})`, now);
+    }
+    if (s === 'live') this.connections++;
+    const state: FeedState = s;
+    if (state === this.st) return;
+    this.st = state;
+    this.publisher.status('live', state, now, detail ?? (s === 'live' ? `connection ${this.connections}` : undefined));
+  }
+
+  private maybeFetch(symbol: string, s: SnapshotState): void {
+    if (!s.pending || s.inflight || !s.flowing || s.retry || this.st === 'stopped') return;
+    const inst = this.instruments.find((i) => i.symbol === symbol)!;
+    s.pending = false;
+    s.inflight = true;
+    this.opts.rest.depthSnapshot(inst, this.opts.snapshotLimit ?? 1000, this.opts.clock).then(
+      (snap) => {
+        s.inflight = false;
+        s.attempt = 0;
+        if (this.st === 'stopped') return;
+        this.counters.snapshotsFetched++;
+        const now = this.opts.clock.now();
+        this.publisher.publishSnapshot({ ...snap, venue: this.venue, symbol: inst.symbol, tsLocal: now });
+        this.maybeFetch(symbol, s);
+      },
+      (err: unknown) => {
+        s.inflight = false;
+        if (this.st === 'stopped') return;
+        this.counters.snapshotErrors++;
+        s.pending = true;
+        const delay = backoffDelay(this.opts.snapshotRetry ?? SNAPSHOT_RETRY, s.attempt++, this.opts.rng);
+        this.log.warn({ symbol, err: (err as Error).message, retryInMs: delay }, 'depth snapshot failed');
+        s.retry = this.opts.clock.setTimeout(() => {
+          s.retry = undefined;
+          this.maybeFetch(symbol, s);
+        }, delay);
+      },
+    );
+  }
+}

@@ -1,0 +1,213 @@
+// Replays recordings (several symbols, several consecutive files each) as a market-data feed, publishing exactly the
+// messages the live Binance feed publishes. States (md.feedStatus): idle -> live -> ended | stopped | failed.
+//
+// Time: a line's receive timestamp (the recorder's local clock, ns) is its `tsLocal`, and it is what drives time,
+// because that is when a live engine would have seen the frame. The venue's event time `E` stays `tsExchange`
+// (SOURCES.md: the recorder's clock ran ~1.27 s behind Binance's, so tsExchange − tsLocal ≈ +1.27 s here).
+// - SimulatedClock: before each line the clock is set to its tsLocal (firing due timers first), as fast as possible.
+// - Other clocks with `speed` X > 0: lines are paced to X times the recorded pace; speed 0 is as fast as possible.
+// Symbols are merged by receive time (BTC and ETH interleave as recorded).
+//
+// Loop: at the end the recording starts over with every timestamp (tsLocal, tsExchange, trade and candle times)
+// shifted by the lap length (the recorded span plus 1 s, rounded up to a whole minute so candle times stay on
+// their grid), so time keeps increasing. Update ids cannot continue: each new lap first publishes `md.feedReset`
+// for every symbol, books drop their state and re-sync from the lap's recorded snapshot. Raw depth frames carry
+// their recorded text (update ids and `E` as recorded); only the message's tsLocal moves.
+//
+// Snapshots: a recording has no REST endpoint. Every recorded snapshot line is published as `md.snapshot`;
+// `requestSnapshot` only counts the request (the next recorded snapshot answers it, if there is one).
+import type { Logger } from '../../log.ts';
+import { log as rootLog } from '../../log.ts';
+import type { EngineMsg } from '../../messages/index.ts';
+import type { FeedState } from '../../messages/feed.ts';
+import type { Bus } from '../../runtime/bus.ts';
+import { SimulatedClock, type Clock } from '../../runtime/clock.ts';
+import type { Instrument, VenueId } from '../../types/instrument.ts';
+import { nsToMs, type TsMs } from '../../types/time.ts';
+import { BinanceFramePublisher } from '../binance/binance-feed.ts';
+import type { FrameKind } from '../binance/frames.ts';
+import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
+import { RecordingMerge } from '../sim/replay.ts';
+import { replayInstrument } from './book-replay.ts';
+
+/** Options of a replay feed. */
+export interface ReplayFeedOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  /** Recording files; files of one symbol are chained in time order, symbols merged by receive time. */
+  readonly files: readonly string[];
+  /** Instruments to publish; default every recorded symbol with the bundled increments. Others are skipped. */
+  readonly instruments?: readonly Instrument[];
+  /** Venue the messages name (default 'binance': the recordings are Binance's). */
+  readonly venue?: VenueId;
+  /** Pace relative to recorded time when the clock is not simulated; 0 (default) = as fast as possible. */
+  readonly speed?: number;
+  readonly loop?: boolean;
+  /** Stop after this many laps (loop mode; default unlimited). */
+  readonly maxLaps?: number;
+  readonly depth?: DepthDelivery;
+  /** Frame kinds to publish (default all: depth, snapshot, trade, bookTicker, kline); the rest is skipped undecoded. */
+  readonly kinds?: readonly FrameKind[];
+  /** Lines between yields to the event loop (default 1000), so timers and stop() get a turn. */
+  readonly yieldEvery?: number;
+  readonly logger?: Logger;
+}
+
+/** Returns the lap length for a recorded span: span + 1 s, rounded up to a whole minute. */
+export function lapLengthMs(firstMs: TsMs, lastMs: TsMs): number {
+  return Math.ceil((lastMs - firstMs + 1_000) / 60_000) * 60_000;
+}
+
+/** A recording replayed onto the bus as a market-data feed. */
+export class ReplayFeed implements MarketFeed {
+  readonly venue: VenueId;
+  readonly counters: FeedCounters = emptyFeedCounters();
+  /** Resolves when the replay ends or is stopped; rejects when a file cannot be read. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: unknown) => void;
+  private insts: readonly Instrument[] = [];
+  private publisher: BinanceFramePublisher | undefined;
+  private merge: RecordingMerge | undefined;
+  private st: FeedState = 'idle';
+  private stopped = false;
+  private lap = 0;
+  private lapMs = 0;
+  private firstMs = NaN;
+  private lastMs = NaN;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ReplayFeedOptions) {
+    if (opts.files.length === 0) throw new TypeError('a replay feed needs at least one recording file');
+    const speed = opts.speed ?? 0;
+    if (!(speed >= 0) || !Number.isFinite(speed)) throw new TypeError(`replay speed ${speed} must be a finite number >= 0`);
+    this.venue = opts.venue ?? 'binance';
+    this.log = opts.logger ?? rootLog().child({ component: 'replay-feed' });
+    this.done = new Promise<void>((res, rej) => {
+      this.resolveDone = res;
+      this.rejectDone = rej;
+    });
+    this.done.catch(() => {}); // a caller that never awaits `done` must not see an unhandled rejection
+  }
+
+  /** Where the feed stands. */
+  get status(): FeedState {
+    return this.st;
+  }
+
+  /** The instruments published (known after `start`). */
+  get instruments(): readonly Instrument[] {
+    return this.insts;
+  }
+
+  /** The receive time (ms) of the first line, known after `start`; NaN before. */
+  get startTs(): TsMs {
+    return this.firstMs;
+  }
+
+  /** Completed and current laps: 1 during the first pass. */
+  get laps(): number {
+    return this.lap + 1;
+  }
+
+  /** The lap length (ms) once the first pass ended; 0 before. */
+  get lapLengthMs(): number {
+    return this.lapMs;
+  }
+
+  /** Opens the files and starts replaying in the background (see `done`). */
+  async start(): Promise<void> {
+    if (this.st !== 'idle') return;
+    const merge = (this.merge = await RecordingMerge.open(this.opts.files));
+    const first = merge.peekNs();
+    this.firstMs = first === undefined ? NaN : nsToMs(first);
+    this.insts = this.opts.instruments ?? merge.symbols.map((s) => replayInstrument(s));
+    this.publisher = new BinanceFramePublisher({ bus: this.opts.bus, venue: this.venue, instruments: this.insts, depth: this.opts.depth ?? 'raw', counters: this.counters,
+      ...(this.opts.kinds ? { kinds: this.opts.kinds } : {}),
+    });
+    this.setStatus('live');
+    void this.pump().then(
+      () => {
+        this.setStatus(this.stopped ? 'stopped' : 'ended', `${this.counters.frames} lines, ${this.laps} laps`);
+        this.resolveDone();
+      },
+      (err: unknown) => {
+        this.log.error({ err }, 'replay failed');
+        this.setStatus('failed', (err as Error).message);
+        this.rejectDone(err);
+      },
+    );
+  }
+
+  /** Stops after the current line; `done` resolves once the files are closed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.st === 'idle') {
+      this.st = 'stopped';
+      this.resolveDone();
+      return;
+    }
+    await this.done.catch(() => {});
+  }
+
+  /** Counts the request: the recording's next snapshot line, if any, answers it. */
+  requestSnapshot(venue: VenueId, symbol: string, reason: string): void {
+    if (venue !== this.venue) return;
+    this.counters.snapshotRequests++;
+    this.log.debug({ symbol, reason }, 'snapshot requested: waiting for the next recorded snapshot');
+  }
+
+  private setStatus(s: FeedState, detail?: string): void {
+    if (s === this.st) return;
+    this.st = s;
+    this.publisher?.status('replay', s, this.opts.clock.now(), detail);
+  }
+
+  private async pump(): Promise<void> {
+    const clock = this.opts.clock;
+    const sim = clock instanceof SimulatedClock ? clock : undefined;
+    const speed = this.opts.speed ?? 0;
+    const yieldEvery = Math.max(1, this.opts.yieldEvery ?? 1000);
+    const pub = this.publisher!;
+    let n = 0;
+    // Pacing anchors: the wall time at which the first line is published and that line's timestamp.
+    let wall0 = NaN;
+    let data0 = NaN;
+    for (;;) {
+      const merge = this.merge!;
+      const shift = this.lap * this.lapMs;
+      if (this.lap > 0) pub.reset(`replay lap ${this.lap + 1}`, this.firstMs + shift, true);
+      try {
+        for (;;) {
+          if (this.stopped) return;
+          const line = await merge.next();
+          if (line === undefined) break;
+          const raw = nsToMs(line.tsLocalNs);
+          if (this.lap === 0) this.lastMs = raw;
+          const ts = raw + shift;
+          if (sim) sim.set(ts);
+          else if (speed > 0) {
+            if (Number.isNaN(wall0)) {
+              wall0 = clock.now();
+              data0 = ts;
+            }
+            // Sleep in short steps so stop() is never held up by a long recorded pause.
+            for (let wait = wall0 + (ts - data0) / speed - clock.now(); wait >= 1; wait = wall0 + (ts - data0) / speed - clock.now()) {
+              await new Promise<void>((r) => clock.setTimeout(r, Math.min(wait, 250)));
+              if (this.stopped) return;
+            }
+          }
+          pub.publish(line.text, raw, line.symbol, shift);
+          if (++n % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
+        }
+      } finally {
+        await merge.close();
+      }
+      const maxLaps = this.opts.maxLaps ?? Infinity;
+      if (!this.opts.loop || this.stopped || this.lap + 1 >= maxLaps || Number.isNaN(this.lastMs)) return;
+      if (this.lap === 0) this.lapMs = lapLengthMs(this.firstMs, this.lastMs);
+      this.lap++;
+      this.merge = await RecordingMerge.open(this.opts.files);
+    }
+  }
+}

@@ -1,0 +1,634 @@
+// TradingExecutor: approved intents become orders at the venue, each moved through the pure state machine of
+// ./logic.ts. Every change is committed to the exec store before its exec.* event is published.
+//
+// States of the executor itself: starting -> reconciling -> live -> stopped. While reconciling, approvals are
+// rejected with EXECUTOR_NOT_READY; a failed reconciliation is retried with backoff (the executor never trades on a
+// state it could not check against the venue).
+// Submission (per order, concurrent with others): the circuit breaker must allow it (else VENUE_CIRCUIT_OPEN);
+//   rejected by the venue                 -> rejected with the venue's code, no retry;
+//   429 (rateLimited)                     -> wait Retry-After, resend (the venue did not process it);
+//   418 (banned)                          -> rejected VENUE_IP_BANNED, venue status 'banned' until the ban ends;
+//   timeout / network / 5xx / bad answer  -> the order may exist: wait until the venue can no longer accept the
+//                                            request, QUERY it by client order id; present -> adopt its state, absent
+//                                            -> resend with the same id after a backoff; query impossible -> stays
+//                                            'submitted' for the poll/reconciliation to settle. Never a second order.
+// Venue events for an order whose submission is in flight are held and applied after the submission's outcome, so
+// exec.orderAccepted always precedes that order's fills.
+import type { Logger } from 'pino';
+import { log as rootLog } from '../../engine/log.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import type { ExecEvent, Fill, OrderIntent } from '../../engine/messages/orders.ts';
+import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
+import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
+import type { ExecStore } from '../../engine/store/exec-store.ts';
+import { backoffDelay, type BackoffPolicy } from '../../engine/venues/binance/backoff.ts';
+import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../../engine/venues/circuit-breaker.ts';
+import { delay } from '../../engine/venues/retry.ts';
+import { asVenueCallError, type ExecutionVenue, type VenueCallError, type VenueEvent, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
+import { clientOrderId, intentId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
+import { notional, type Instrument } from '../../engine/types/instrument.ts';
+import { baseAmount } from '../../engine/venues/paper/account.ts';
+import type { Money } from '../../engine/types/money.ts';
+import type { Lots } from '../../engine/types/price.ts';
+import {
+  emptyPosition, isTerminal, newOrder, positionAfterFill, transition,
+  type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult,
+} from './logic.ts';
+import { reconcile, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
+
+/** The executor's store type. */
+export type ExecutorStore = ExecStore<OrderRecord, PositionRecord>;
+
+/** Retry settings (config.execution.retry). */
+export interface ExecRetry {
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** Options of a TradingExecutor. */
+export interface TradingExecutorOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  readonly venue: ExecutionVenue;
+  readonly store: ExecutorStore;
+  readonly instruments: readonly Instrument[];
+  readonly retry?: ExecRetry;
+  readonly breaker?: BreakerOptions;
+  /** How often open orders are synced with a venue that pushes no events (ccxt REST); default 2000 ms. */
+  readonly pollMs?: number;
+  /** Longest Retry-After the executor waits on for a submission before rejecting it (default 60 s). */
+  readonly maxRateLimitWaitMs?: number;
+  /** Uniform [0, 1) source for backoff jitter; inject a seeded one for deterministic runs. */
+  readonly rng?: () => number;
+  readonly log?: Logger;
+}
+
+/** Lifecycle state of the executor. */
+export type ExecutorState = 'starting' | 'reconciling' | 'live' | 'stopped';
+
+const DEFAULT_RETRY: ExecRetry = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5_000 };
+
+/** Orders from approved intents to the venue and back as exec.* events; see the header comment. */
+export class TradingExecutor implements ReconcileHost {
+  readonly venue: ExecutionVenue;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly breaker: CircuitBreaker;
+  private readonly bus: Bus<EngineMsg>;
+  private readonly store: ExecutorStore;
+  private readonly instruments = new Map<string, Instrument>();
+  private readonly retry: ExecRetry;
+  private readonly backoff: BackoffPolicy;
+  private readonly rng: () => number;
+  private readonly pollMs: number;
+  private readonly maxRateLimitWaitMs: number;
+  private readonly orders = new Map<string, OrderRecord>();
+  private readonly byVenueId = new Map<string, ClientOrderId>();
+  private readonly positions = new Map<string, PositionRecord>();
+  /** Events held for orders whose submission is in flight. */
+  private readonly held = new Map<string, VenueEvent[]>();
+  /** Submissions in flight, so a cancel can wait for the outcome. */
+  private readonly submitting = new Map<string, Promise<void>>();
+  /** Why we asked the venue to cancel an order (its pushed close then carries our reason). */
+  private readonly cancelling = new Map<string, string>();
+  private readonly tasks = new Set<Promise<unknown>>();
+  private readonly subs: Unsubscribe[] = [];
+  private mutex: Promise<unknown> = Promise.resolve();
+  private st: ExecutorState = 'starting';
+  private pollTimer: TimerHandle | undefined;
+  private polling = false;
+  private abort = new AbortController();
+  /** Counters for tests, metrics and the dashboard. */
+  readonly counters = { submitted: 0, resubmitted: 0, queriedAfterUnknown: 0, rejectedLocally: 0, illegalTransitions: 0, heldEvents: 0, reconciliations: 0 };
+
+  constructor(opts: TradingExecutorOptions) {
+    this.bus = opts.bus;
+    this.clock = opts.clock;
+    this.venue = opts.venue;
+    this.store = opts.store;
+    for (const i of opts.instruments) this.instruments.set(i.symbol, i);
+    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.backoff = { initialMs: this.retry.baseDelayMs, maxMs: this.retry.maxDelayMs, factor: 2, jitter: 0.5 };
+    this.rng = opts.rng ?? Math.random;
+    this.pollMs = opts.pollMs ?? 2_000;
+    this.maxRateLimitWaitMs = opts.maxRateLimitWaitMs ?? 60_000;
+    this.log = (opts.log ?? rootLog()).child({ actor: 'trading-executor', venue: opts.venue.id });
+    this.breaker = new CircuitBreaker(opts.clock, opts.breaker ?? { failureThreshold: 5, openMs: 30_000 }, (s) => this.onBreaker(s));
+  }
+
+  private get stopped(): boolean {
+    return this.st === 'stopped';
+  }
+
+  /** The executor's lifecycle state. */
+  get state(): ExecutorState {
+    return this.st;
+  }
+
+  /** Loads persisted orders and positions, subscribes, reconciles with the venue (retrying), then goes live. */
+  async start(): Promise<ReconcileReport> {
+    for (const o of this.store.allOrders(this.venue.id)) this.remember(o);
+    for (const p of this.store.allPositions(this.venue.id)) this.positions.set(p.symbol, p);
+    this.subs.push(
+      this.bus.subscribe('risk.orderApproved', (m) => this.onApproved(m.intent), 'trading-executor'),
+      this.bus.subscribe('risk.stateChanged', (m) => {
+        if (m.state === 'halted') this.cancelAll(`trading halted: ${m.reason}`);
+      }, 'trading-executor'),
+      this.bus.subscribe('exec.cancelOrder', (m) => this.cancelOne(m.clientOrderId, m.reason), 'trading-executor'),
+      this.venue.onEvent((e) => this.onVenueEvent(e)),
+    );
+    this.st = 'reconciling';
+    this.publishStatus('reconciling', 'start-up reconciliation with the venue');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const report = await this.reconcile({ balances: true });
+        if (this.stopped) return report;
+        this.st = 'live';
+        this.publishStatus('up', 'reconciled');
+        this.schedulePoll();
+        return report;
+      } catch (err) {
+        const ms = backoffDelay(this.backoff, attempt, this.rng);
+        this.log.error({ err, attempt: attempt + 1, retryInMs: ms, code: 'RECONCILE_FAILED' }, 'start-up reconciliation failed; orders are refused until it succeeds');
+        await delay(this.clock, ms, this.abort.signal).catch(() => undefined);
+        if (this.stopped) throw err;
+      }
+    }
+  }
+
+  /** Stops listening and polling; in-flight venue calls finish but their backoff waits are cut short. */
+  stop(): void {
+    this.st = 'stopped';
+    for (const u of this.subs.splice(0)) u();
+    if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
+    this.abort.abort(new Error('executor stopped'));
+  }
+
+  /** Resolves when no submission, cancel, poll or state change is in progress. */
+  async idle(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    await this.mutex;
+  }
+
+  /** True when nothing is in progress (tests drive a SimulatedClock until this holds). */
+  get busy(): boolean {
+    return this.tasks.size > 0;
+  }
+
+  /** Returns the order with this client id. */
+  order(cid: string): OrderRecord | undefined {
+    return this.orders.get(cid);
+  }
+
+  /** Returns every order this executor knows, in creation order. */
+  allOrders(): OrderRecord[] {
+    return [...this.orders.values()];
+  }
+
+  /** Returns the booked position of `symbol`. */
+  position(symbol: string): PositionRecord | undefined {
+    return this.positions.get(symbol);
+  }
+
+  /** Runs one reconciliation with the venue now (also used by the poll). */
+  reconcile(opts: { balances: boolean; symbols?: readonly string[] }): Promise<ReconcileReport> {
+    this.counters.reconciliations++;
+    return this.track(reconcile(this, opts));
+  }
+
+  // ---- ReconcileHost -------------------------------------------------------------------------------------------
+
+  /** @internal Orders not yet final, leaving out those whose submission is in flight. */
+  openOrders(): OrderRecord[] {
+    return [...this.orders.values()].filter((o) => !isTerminal(o.status) && !this.submitting.has(o.clientOrderId));
+  }
+
+  /** @internal */
+  baseOf(symbol: string, lots: number): bigint | undefined {
+    const inst = this.instruments.get(symbol);
+    return inst && baseAmount(inst, lots);
+  }
+
+  /** @internal */
+  publishBus(m: EngineMsg): void {
+    this.publish(m);
+  }
+
+  /** @internal */
+  orderByVenueId(id: VenueOrderId): OrderRecord | undefined {
+    const cid = this.byVenueId.get(id);
+    return cid === undefined ? undefined : this.orders.get(cid);
+  }
+
+  /** @internal */
+  lastTradeId(symbol: string): string | undefined {
+    return this.store.lastTradeId(this.venue.id, symbol);
+  }
+
+  /** @internal */
+  hasFill(symbol: string, tradeId: string): boolean {
+    return this.store.hasFill(this.venue.id, symbol, tradeId);
+  }
+
+  /** @internal */
+  hasInstrument(symbol: string): boolean {
+    return this.instruments.has(symbol);
+  }
+
+  /** @internal Applies an order event (serialised): transition, commit, then publish. */
+  apply(cid: string, ev: OrderEvent): Promise<TransitionResult> {
+    return this.serial(() => this.applyNow(cid, ev));
+  }
+
+  /** @internal Books a trade from the venue's history: to its order, or to an order adopted for it. */
+  applyTrade(t: VenueTrade): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted'> {
+    return this.serial(async () => {
+      if (this.store.hasFill(this.venue.id, t.symbol, t.tradeId)) return 'duplicate';
+      const known = (t.clientOrderId !== undefined ? this.orders.get(t.clientOrderId) : undefined) ?? this.orderByVenueId(t.venueOrderId);
+      if (known) {
+        const r = await this.applyNow(known.clientOrderId, { type: 'fill', fill: { ...t, clientOrderId: known.clientOrderId } });
+        return r.kind === 'ok' ? 'booked' : r.kind === 'noop' ? 'duplicate' : 'illegal';
+      }
+      // A real execution of an order we never placed (another client on the account, or state lost): book it so
+      // positions match the venue, and say so loudly.
+      const cid = clientOrderId(`venue-${t.venueOrderId}`);
+      const existing = this.orders.get(cid);
+      const intent: OrderIntent = {
+        id: intentId(cid), symbol: t.symbol, side: t.side, orderType: 'limit', lots: ((existing?.filledLots ?? 0) + t.lots) as Lots, price: t.price,
+        timeInForce: 'GTC', reduceOnly: false, reason: 'adopted from the venue trade history', ts: t.ts,
+      };
+      const base: OrderRecord = existing
+        ? { ...existing, intent: { ...existing.intent, lots: intent.lots }, status: 'partiallyFilled' }
+        : { ...newOrder(intent, this.venue.id, this.clock.now()), clientOrderId: cid, status: 'accepted', venueOrderId: t.venueOrderId, adopted: true };
+      this.log.warn({ code: 'ADOPTED_TRADE', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: t.symbol, side: t.side, lots: t.lots },
+        'venue reports a trade of an order this engine did not place: booking it');
+      this.remember(base);
+      const r = await this.applyNow(cid, { type: 'fill', fill: { ...t, clientOrderId: cid } });
+      return r.kind === 'ok' ? 'adopted' : 'illegal';
+    });
+  }
+
+  /** @internal Takes over an open order the venue has and we do not know (placed elsewhere or state lost). */
+  adoptOpenOrder(v: VenueOrder): Promise<boolean> {
+    return this.serial(async () => {
+      if (this.orders.has(v.clientOrderId) || this.byVenueId.has(v.venueOrderId)) return false;
+      const intent: OrderIntent = {
+        id: intentId(`adopted:${v.clientOrderId}`), symbol: v.symbol, side: v.side, orderType: v.orderType, lots: v.lots,
+        ...(v.price !== undefined ? { price: v.price } : {}), timeInForce: v.timeInForce, reduceOnly: false, reason: 'adopted from the venue open orders', ts: v.ts,
+      };
+      const rec: OrderRecord = {
+        ...newOrder(intent, this.venue.id, this.clock.now()), clientOrderId: v.clientOrderId, status: 'accepted', venueOrderId: v.venueOrderId, adopted: true,
+      };
+      this.log.warn({ code: 'ADOPTED_ORDER', clientOrderId: v.clientOrderId, venueOrderId: v.venueOrderId, symbol: v.symbol, side: v.side, lots: v.lots, filledLots: v.filledLots },
+        'venue has an open order this engine does not know: adopting it (its earlier fills come from the trade history)');
+      await this.store.commit({ order: rec });
+      this.remember(rec);
+      this.publish({ type: 'exec.orderAccepted', clientOrderId: rec.clientOrderId, venueOrderId: v.venueOrderId, ts: this.clock.now() });
+      return true;
+    });
+  }
+
+  // ---- intake ----------------------------------------------------------------------------------------------------
+
+  private onApproved(intent: OrderIntent): void {
+    this.track(this.serial(async () => {
+      const rec = newOrder(intent, this.venue.id, this.clock.now());
+      if (this.orders.has(rec.clientOrderId)) {
+        this.log.info({ intentId: intent.id, clientOrderId: rec.clientOrderId }, 'approval seen before: the order exists, nothing sent');
+        return;
+      }
+      await this.store.commit({ order: rec });
+      this.remember(rec);
+      if (this.st !== 'live') return void (await this.rejectNow(rec.clientOrderId, 'EXECUTOR_NOT_READY', `executor is ${this.st}; start-up reconciliation has not finished`));
+      const inst = this.instruments.get(intent.symbol);
+      if (!inst || !this.venue.symbols.includes(intent.symbol)) {
+        return void (await this.rejectNow(rec.clientOrderId, 'UNKNOWN_INSTRUMENT', `venue ${this.venue.id} does not trade ${intent.symbol}`));
+      }
+      if (intent.orderType === 'limit' && intent.price === undefined) {
+        return void (await this.rejectNow(rec.clientOrderId, 'INVALID_ORDER', 'limit intent without a price'));
+      }
+      if (!this.breaker.allow()) {
+        this.counters.rejectedLocally++;
+        return void (await this.rejectNow(rec.clientOrderId, 'VENUE_CIRCUIT_OPEN', `venue ${this.venue.id} circuit breaker is open after repeated failures; order not sent`));
+      }
+      const cid = rec.clientOrderId;
+      this.held.set(cid, []);
+      const p = this.submitFlow(cid).finally(() => {
+        this.submitting.delete(cid);
+        this.releaseHeld(cid);
+      });
+      this.submitting.set(cid, p);
+      this.track(p);
+    }));
+  }
+
+  private onVenueEvent(e: VenueEvent): void {
+    const cid = e.kind === 'fill' ? e.fill.clientOrderId : e.clientOrderId;
+    const hold = this.held.get(cid);
+    if (hold) {
+      this.counters.heldEvents++;
+      hold.push(e);
+      return;
+    }
+    this.track(this.applyVenueEvent(e));
+  }
+
+  private async applyVenueEvent(e: VenueEvent): Promise<void> {
+    if (e.kind === 'fill') {
+      await this.applyTrade(e.fill);
+      return;
+    }
+    const ev: OrderEvent = e.status === 'cancelled'
+      ? { type: 'cancelled', reason: this.cancelling.get(e.clientOrderId) ?? 'cancelled by the venue' }
+      : { type: 'expired' };
+    await this.apply(e.clientOrderId, ev);
+  }
+
+  private releaseHeld(cid: string): void {
+    const hold = this.held.get(cid);
+    this.held.delete(cid);
+    for (const e of hold ?? []) this.track(this.applyVenueEvent(e));
+  }
+
+  // ---- submission --------------------------------------------------------------------------------------------
+
+  private async submitFlow(cid: ClientOrderId): Promise<void> {
+    const rec = this.orders.get(cid)!;
+    const it = rec.intent;
+    const req = {
+      clientOrderId: cid, symbol: it.symbol, side: it.side, orderType: it.orderType, lots: it.lots,
+      ...(it.orderType === 'limit' && it.price !== undefined ? { price: it.price } : {}), timeInForce: it.timeInForce,
+    };
+    await this.apply(cid, { type: 'submit' });
+    for (let attempt = 1; ; attempt++) {
+      let err: VenueCallError;
+      try {
+        this.counters.submitted++;
+        const res = await this.venue.submit(req);
+        this.breaker.success();
+        if (res.status === 'rejected') return void (await this.apply(cid, { type: 'rejected', code: res.code, message: res.message }));
+        return void (await this.apply(cid, { type: 'accepted', venueOrderId: res.venueOrderId }));
+      } catch (e) {
+        err = asVenueCallError(e);
+      }
+      const ctx = { clientOrderId: cid, attempt, code: err.code, kind: err.kind };
+      switch (err.kind) {
+        case 'rejected':
+          this.breaker.success();
+          this.log.warn({ ...ctx, err }, 'venue rejected the order');
+          return void (await this.apply(cid, { type: 'rejected', code: err.code, message: err.message }));
+        case 'banned':
+          this.publishStatus('banned', err.message, err.retryAfterMs);
+          this.log.error({ ...ctx, retryAfterMs: err.retryAfterMs }, 'venue banned this IP (HTTP 418): order rejected, nothing is sent until the ban ends');
+          return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_IP_BANNED', message: err.message }));
+        case 'rateLimited': {
+          const wait = err.retryAfterMs ?? backoffDelay(this.backoff, attempt - 1, this.rng);
+          if (attempt >= this.retry.maxAttempts || wait > this.maxRateLimitWaitMs) {
+            this.log.error({ ...ctx, retryAfterMs: wait }, 'venue rate limit: order rejected');
+            return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_RATE_LIMITED', message: err.message }));
+          }
+          this.publishStatus('rateLimited', err.message, wait);
+          this.log.warn({ ...ctx, retryAfterMs: wait }, 'venue rate limit (HTTP 429): the request was not processed; resending after Retry-After');
+          if (!(await this.sleep(wait))) return;
+          this.counters.resubmitted++;
+          continue;
+        }
+        case 'unknown': {
+          this.breaker.failure();
+          this.log.warn({ ...ctx, err }, 'submission outcome unknown: querying the order by client id before any resend');
+          const found = await this.resolveUnknownSubmit(cid);
+          if (found === 'present' || found === 'stopped') return;
+          if (found === 'unresolved') {
+            this.log.error({ ...ctx, code: 'SUBMIT_UNRESOLVED' }, 'cannot tell whether the order reached the venue: it stays submitted until the poll or reconciliation finds out');
+            return;
+          }
+          if (attempt >= this.retry.maxAttempts) {
+            this.log.error({ ...ctx }, 'order not at the venue after every attempt: rejected');
+            return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_UNAVAILABLE', message: `not placed after ${attempt} attempts; last error: ${err.message}` }));
+          }
+          if (!this.breaker.allow()) {
+            this.counters.rejectedLocally++;
+            return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_CIRCUIT_OPEN', message: `venue circuit breaker opened; last error: ${err.message}` }));
+          }
+          if (!(await this.sleep(backoffDelay(this.backoff, attempt - 1, this.rng)))) return;
+          this.counters.resubmitted++;
+          continue;
+        }
+      }
+    }
+  }
+
+  /** After an unknown submission outcome: waits until the request is void at the venue, then queries by client id. */
+  private async resolveUnknownSubmit(cid: ClientOrderId): Promise<'present' | 'absent' | 'unresolved' | 'stopped'> {
+    const rec = this.orders.get(cid)!;
+    if (!(await this.sleep(this.venue.submitSettleMs))) return 'stopped';
+    for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
+      this.counters.queriedAfterUnknown++;
+      try {
+        const v = await this.venue.fetchOrder(rec.intent.symbol, cid);
+        if (!v) return 'absent';
+        await this.apply(cid, { type: 'accepted', venueOrderId: v.venueOrderId });
+        this.log.info({ clientOrderId: cid, venueOrderId: v.venueOrderId, status: v.status }, 'order found at the venue after an unknown outcome: not resent');
+        // Fills and a final status come from the trade history and open-order sync.
+        if (!this.venue.pushesEvents || isTerminal(v.status)) this.schedulePoll(0);
+        return 'present';
+      } catch (e) {
+        const err = asVenueCallError(e);
+        if (err.kind === 'banned') {
+          this.publishStatus('banned', err.message, err.retryAfterMs);
+          return 'unresolved';
+        }
+        const wait = err.kind === 'rateLimited' ? (err.retryAfterMs ?? backoffDelay(this.backoff, attempt - 1, this.rng)) : backoffDelay(this.backoff, attempt - 1, this.rng);
+        this.log.warn({ clientOrderId: cid, attempt, code: err.code, retryInMs: wait }, 'order query failed');
+        if (attempt < this.retry.maxAttempts && !(await this.sleep(wait))) return 'stopped';
+      }
+    }
+    return 'unresolved';
+  }
+
+  // ---- cancels ---------------------------------------------------------------------------------------------------
+
+  private cancelAll(reason: string): void {
+    const open = [...this.orders.values()].filter((o) => !isTerminal(o.status));
+    this.log.warn({ open: open.length, reason }, 'cancelling every open order');
+    for (const o of open) this.cancelOne(o.clientOrderId, reason);
+  }
+
+  private cancelOne(cid: ClientOrderId, reason: string): void {
+    this.track(this.cancelFlow(cid, reason));
+  }
+
+  private async cancelFlow(cid: ClientOrderId, reason: string): Promise<void> {
+    // A cancel during submission waits for its outcome, so it targets an order the venue knows.
+    await this.submitting.get(cid)?.catch(() => undefined);
+    this.cancelling.set(cid, reason);
+    const o = this.orders.get(cid);
+    if (!o || isTerminal(o.status)) return;
+    for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
+      try {
+        const r = await this.venue.cancel(o.intent.symbol, cid, o.venueOrderId);
+        if (r.status === 'cancelled') return void (await this.apply(cid, { type: 'cancelled', reason }));
+        // Not open at the venue: it filled or closed meanwhile; the poll / pushed events bring the truth.
+        const v = await this.venue.fetchOrder(o.intent.symbol, cid);
+        if (v && (v.status === 'cancelled' || v.status === 'expired')) await this.apply(cid, { type: 'closed', status: v.status, reason });
+        if (!v) await this.apply(cid, { type: 'rejected', code: 'VENUE_UNKNOWN_ORDER', message: 'the venue has no such order' });
+        this.schedulePoll(0);
+        return;
+      } catch (e) {
+        const err = asVenueCallError(e);
+        const wait = err.retryAfterMs ?? backoffDelay(this.backoff, attempt - 1, this.rng);
+        this.log.warn({ clientOrderId: cid, attempt, code: err.code, kind: err.kind, retryInMs: wait }, 'cancel failed');
+        if (err.kind === 'banned') this.publishStatus('banned', err.message, err.retryAfterMs);
+        if (attempt < this.retry.maxAttempts && !(await this.sleep(wait))) return;
+      }
+    }
+    this.log.error({ clientOrderId: cid, code: 'CANCEL_FAILED' }, 'could not cancel the order after every attempt; the poll keeps checking it');
+  }
+
+  // ---- state changes ---------------------------------------------------------------------------------------------
+
+  private async rejectNow(cid: string, code: string, message: string): Promise<void> {
+    this.log.warn({ clientOrderId: cid, code }, message);
+    await this.applyNow(cid, { type: 'rejected', code, message });
+  }
+
+  private async applyNow(cid: string, ev: OrderEvent): Promise<TransitionResult> {
+    const o = this.orders.get(cid);
+    if (!o) {
+      this.counters.illegalTransitions++;
+      this.log.warn({ clientOrderId: cid, event: ev.type, code: 'UNKNOWN_ORDER' }, 'event for an order this executor does not know: ignored');
+      return { kind: 'illegal', reason: `unknown order ${cid}` };
+    }
+    const r = transition(o, ev, this.clock.now(), (f) => this.quoteOf(f));
+    if (r.kind === 'illegal') {
+      this.counters.illegalTransitions++;
+      this.log.warn({ clientOrderId: cid, event: ev.type, status: o.status, code: 'ILLEGAL_TRANSITION' }, r.reason);
+      return r;
+    }
+    if (r.kind === 'noop') return r;
+    const next = r.order;
+    if (ev.type === 'fill') {
+      const f = { ...ev.fill, clientOrderId: o.clientOrderId };
+      const pos = positionAfterFill(this.positions.get(f.symbol) ?? emptyPosition(this.venue.id, f.symbol, f.ts), f, this.quoteOf(f));
+      await this.store.commit({ order: next, fill: f, position: pos });
+      this.positions.set(f.symbol, pos);
+      this.remember(next);
+      if (o.status === 'cancelled' || o.status === 'expired') {
+        this.log.warn({ clientOrderId: cid, tradeId: f.tradeId, status: o.status, code: 'LATE_FILL' }, 'fill after the order closed: booked');
+      }
+      this.publish(next.status === 'filled'
+        ? { type: 'exec.orderFilled', fill: f, ts: this.clock.now() }
+        : { type: 'exec.orderPartiallyFilled', fill: f, leavesLots: (next.intent.lots - next.filledLots) as Lots, ts: this.clock.now() });
+      return r;
+    }
+    await this.store.commit({ order: next });
+    this.remember(next);
+    const out = this.eventFor(o, next, ev);
+    if (out) this.publish(out);
+    return r;
+  }
+
+  private eventFor(prev: OrderRecord, next: OrderRecord, ev: OrderEvent): ExecEvent | undefined {
+    const ts = this.clock.now();
+    const cid = next.clientOrderId;
+    switch (ev.type) {
+      case 'submit': return { type: 'exec.orderSubmitted', clientOrderId: cid, intentId: next.intent.id, ts };
+      case 'accepted': return prev.status === 'submitted' ? { type: 'exec.orderAccepted', clientOrderId: cid, venueOrderId: ev.venueOrderId, ts } : undefined;
+      case 'cancelled': return { type: 'exec.orderCancelled', clientOrderId: cid, reason: ev.reason, ts };
+      case 'expired': return { type: 'exec.orderExpired', clientOrderId: cid, ts };
+      case 'rejected': return { type: 'exec.orderRejected', clientOrderId: cid, code: ev.code, message: ev.message, ts };
+      case 'closed':
+        if (ev.status === 'cancelled') return { type: 'exec.orderCancelled', clientOrderId: cid, reason: ev.reason, ts };
+        if (ev.status === 'expired') return { type: 'exec.orderExpired', clientOrderId: cid, ts };
+        // Filled at the venue with fills we cannot see: no fill is invented; the reconciliation reports it.
+        return undefined;
+      case 'fill': return undefined;
+    }
+  }
+
+  private quoteOf(f: Fill): Money {
+    const inst = this.instruments.get(f.symbol);
+    return inst ? notional(inst, f.price, f.lots) : (0n as Money);
+  }
+
+  private remember(o: OrderRecord): void {
+    this.orders.set(o.clientOrderId, o);
+    if (o.venueOrderId !== undefined) this.byVenueId.set(o.venueOrderId, o.clientOrderId);
+  }
+
+  private publish(m: EngineMsg): void {
+    this.bus.publish(m);
+  }
+
+  private publishStatus(status: 'up' | 'circuitOpen' | 'rateLimited' | 'banned' | 'reconciling', reason: string, afterMs?: number): void {
+    const now = this.clock.now();
+    this.publish({ type: 'exec.venueStatus', venue: this.venue.id, status, reason, ...(afterMs !== undefined ? { untilTs: now + afterMs } : {}), ts: now });
+  }
+
+  private onBreaker(s: BreakerState): void {
+    if (s === 'open') {
+      this.log.error({ code: 'VENUE_CIRCUIT_OPEN' }, 'venue circuit breaker opened: new orders are rejected locally');
+      this.publishStatus('circuitOpen', 'repeated venue failures');
+    } else if (s === 'closed') {
+      this.publishStatus('up', 'venue answered again');
+    }
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------------------------
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.mutex.then(fn);
+    this.mutex = p.catch(() => undefined);
+    return p;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    const t = p.catch((err) => {
+      this.log.error({ err, code: 'EXECUTOR_TASK_FAILED' }, 'executor task failed');
+      return undefined as T;
+    });
+    this.tasks.add(t);
+    void t.finally(() => this.tasks.delete(t));
+    return p;
+  }
+
+  /** Waits on the clock; false when the executor stopped meanwhile. */
+  private async sleep(ms: number): Promise<boolean> {
+    if (ms <= 0) return this.st !== 'stopped';
+    try {
+      await delay(this.clock, ms, this.abort.signal);
+      return this.st !== 'stopped';
+    } catch {
+      return false;
+    }
+  }
+
+  private schedulePoll(inMs = this.pollMs): void {
+    if (this.venue.pushesEvents && inMs !== 0) return;
+    if (this.st === 'stopped') return;
+    if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = this.clock.setTimeout(() => {
+      this.pollTimer = undefined;
+      void this.pollOnce().finally(() => {
+        if (!this.venue.pushesEvents) this.schedulePoll();
+      });
+    }, inMs);
+  }
+
+  private async pollOnce(): Promise<void> {
+    // A trade of an order still being submitted could not be matched to it yet: sync once the submissions settle.
+    if (this.polling || this.st !== 'live' || this.submitting.size > 0) return;
+    const symbols = [...new Set(this.openOrders().map((o) => o.intent.symbol))];
+    if (symbols.length === 0) return;
+    this.polling = true;
+    try {
+      await this.reconcile({ balances: false, symbols });
+    } catch (err) {
+      this.log.warn({ err, code: 'POLL_FAILED' }, 'order sync with the venue failed; retrying at the next poll');
+    } finally {
+      this.polling = false;
+    }
+  }
+}
+

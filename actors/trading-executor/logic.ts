@@ -1,0 +1,161 @@
+// The order state machine as a pure transition function, plus the idempotent client order id and positions.
+//
+//   new ─submit→ submitted ─accepted→ accepted ─fill→ partiallyFilled ─fill→ filled
+//    │              │  │                 │  │             │  │
+//    └─rejected     │  └─fill (fills may arrive before the ack)  └─cancelled / expired / closed (venue says final)
+//                   └─rejected / cancelled / expired / closed
+// A fill on a cancelled or expired order is a late execution the venue really made: it is booked, the status stays.
+// Anything else (an overfill, a fill on a rejected order, a second ack) is illegal: logged and ignored, never thrown.
+import { createHash } from 'node:crypto';
+import type { Fill, OrderIntent, OrderStatus } from '../../engine/messages/orders.ts';
+import { clientOrderId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
+import type { VenueId } from '../../engine/types/instrument.ts';
+import type { Money } from '../../engine/types/money.ts';
+import type { Lots } from '../../engine/types/price.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+
+/** Everything the executor knows about one order; persisted on every change. */
+export interface OrderRecord {
+  readonly clientOrderId: ClientOrderId;
+  readonly intent: OrderIntent;
+  readonly venue: VenueId;
+  readonly status: OrderStatus;
+  readonly venueOrderId?: VenueOrderId;
+  readonly filledLots: Lots;
+  /** Sum of fill notionals in quote Money. */
+  readonly filledQuote: Money;
+  /** Trade ids already booked, so a fill seen twice (push, then poll) counts once. */
+  readonly tradeIds: readonly string[];
+  readonly createdAt: TsMs;
+  readonly updatedAt: TsMs;
+  readonly rejectCode?: string;
+  readonly reason?: string;
+  /** True for an order found at the venue that this engine did not place (adopted at reconciliation). */
+  readonly adopted?: boolean;
+}
+
+/** What can happen to an order. */
+export type OrderEvent =
+  | { readonly type: 'submit' }
+  | { readonly type: 'accepted'; readonly venueOrderId: VenueOrderId }
+  | { readonly type: 'fill'; readonly fill: Fill }
+  | { readonly type: 'cancelled'; readonly reason: string }
+  | { readonly type: 'expired' }
+  | { readonly type: 'rejected'; readonly code: string; readonly message: string }
+  /** The venue reports a final status (reconciliation); quantities change only through real fills. */
+  | { readonly type: 'closed'; readonly status: 'filled' | 'cancelled' | 'expired'; readonly reason: string };
+
+/** A transition's result: the new record, a no-op (already applied), or an illegal move with the reason. */
+export type TransitionResult =
+  | { readonly kind: 'ok'; readonly order: OrderRecord }
+  | { readonly kind: 'noop'; readonly reason: string }
+  | { readonly kind: 'illegal'; readonly reason: string };
+
+const TERMINAL: ReadonlySet<OrderStatus> = new Set(['filled', 'cancelled', 'rejected', 'expired']);
+
+/** Returns true when no more events can change the order's status. */
+export const isTerminal = (s: OrderStatus): boolean => TERMINAL.has(s);
+
+/** Returns a fresh order record in state `new`. */
+export function newOrder(intent: OrderIntent, venue: VenueId, now: TsMs): OrderRecord {
+  return {
+    clientOrderId: clientOrderIdFor(intent.id), intent, venue, status: 'new', filledLots: 0 as Lots, filledQuote: 0n as Money,
+    tradeIds: [], createdAt: now, updatedAt: now,
+  };
+}
+
+const illegal = (o: OrderRecord, what: string): TransitionResult => ({ kind: 'illegal', reason: `${what} is not allowed in state ${o.status}` });
+
+/** Returns the order after `ev`; `quoteOf` prices a fill in quote Money (the instrument's notional). */
+export function transition(o: OrderRecord, ev: OrderEvent, now: TsMs, quoteOf: (f: Fill) => Money): TransitionResult {
+  const at = (patch: Partial<OrderRecord>): TransitionResult => ({ kind: 'ok', order: { ...o, ...patch, updatedAt: now } });
+  switch (ev.type) {
+    case 'submit':
+      return o.status === 'new' ? at({ status: 'submitted' }) : illegal(o, 'submit');
+    case 'accepted':
+      if (o.status === 'submitted') return at({ status: 'accepted', venueOrderId: ev.venueOrderId });
+      // The ack can trail fills pushed by the venue; it then only brings the venue's id.
+      if ((o.status === 'partiallyFilled' || o.status === 'filled') && o.venueOrderId === undefined) return at({ venueOrderId: ev.venueOrderId });
+      if (o.venueOrderId === ev.venueOrderId && o.status !== 'new' && o.status !== 'rejected') return { kind: 'noop', reason: 'ack already applied' };
+      return illegal(o, 'accepted');
+    case 'fill': {
+      const f = ev.fill;
+      if (o.tradeIds.includes(f.tradeId)) return { kind: 'noop', reason: `trade ${f.tradeId} already booked` };
+      if (o.status === 'new' || o.status === 'rejected' || o.status === 'filled') return illegal(o, `fill ${f.tradeId}`);
+      if (f.side !== o.intent.side || f.symbol !== o.intent.symbol) return illegal(o, `fill ${f.tradeId} for ${f.side} ${f.symbol}`);
+      const filled = o.filledLots + f.lots;
+      if (!Number.isSafeInteger(f.lots) || f.lots <= 0 || filled > o.intent.lots) {
+        return { kind: 'illegal', reason: `fill ${f.tradeId} of ${f.lots} lots would take the order to ${filled} of ${o.intent.lots} lots` };
+      }
+      const late = o.status === 'cancelled' || o.status === 'expired';
+      const status: OrderStatus = late ? o.status : filled === o.intent.lots ? 'filled' : 'partiallyFilled';
+      return at({
+        status, filledLots: filled as Lots, filledQuote: (o.filledQuote + quoteOf(f)) as Money, tradeIds: [...o.tradeIds, f.tradeId],
+        venueOrderId: o.venueOrderId ?? f.venueOrderId,
+      });
+    }
+    case 'cancelled':
+      if (o.status === 'cancelled') return { kind: 'noop', reason: 'already cancelled' };
+      return o.status === 'submitted' || o.status === 'accepted' || o.status === 'partiallyFilled' ? at({ status: 'cancelled', reason: ev.reason }) : illegal(o, 'cancel');
+    case 'expired':
+      if (o.status === 'expired') return { kind: 'noop', reason: 'already expired' };
+      return o.status === 'submitted' || o.status === 'accepted' || o.status === 'partiallyFilled' ? at({ status: 'expired' }) : illegal(o, 'expiry');
+    case 'rejected':
+      return o.status === 'new' || o.status === 'submitted' ? at({ status: 'rejected', rejectCode: ev.code, reason: ev.message }) : illegal(o, 'rejection');
+    case 'closed':
+      if (o.status === ev.status) return { kind: 'noop', reason: `already ${ev.status}` };
+      return o.status === 'submitted' || o.status === 'accepted' || o.status === 'partiallyFilled' ? at({ status: ev.status, reason: ev.reason }) : illegal(o, `close as ${ev.status}`);
+  }
+}
+
+const CLIENT_ID_RE = /^[.A-Z:/a-z0-9_-]{1,36}$/;
+
+/**
+ * Returns the client order id of an intent: deterministic (the same intent always maps to the same id, across
+ * retries and restarts) and inside Binance's charset `^[.A-Z:/a-z0-9_-]{1,36}$` (we use only `[A-Za-z0-9_-]`, which
+ * MEXC and the simulator accept too): `cb` + 24 base64url characters of SHA-256(intent id), 144 bits.
+ */
+export function clientOrderIdFor(intentId: string): ClientOrderId {
+  const h = createHash('sha256').update(intentId, 'utf8').digest('base64url').slice(0, 24);
+  return clientOrderId(`cb${h}`);
+}
+
+/** Returns true when `s` is a valid Binance client order id. */
+export const isValidClientOrderId = (s: string): boolean => CLIENT_ID_RE.test(s);
+
+/** A net position of one symbol on one venue, moved only by fills. */
+export interface PositionRecord {
+  readonly venue: VenueId;
+  readonly symbol: string;
+  /** Bought minus sold lots (fees paid in the base asset are not deducted: see `baseFees`). */
+  readonly netLots: number;
+  readonly boughtLots: number;
+  readonly soldLots: number;
+  readonly buyQuote: Money;
+  readonly sellQuote: Money;
+  /** Fees per asset in 1e-9 fixed point. */
+  readonly fees: Readonly<Record<string, Money>>;
+  readonly lastTradeId?: string;
+  readonly updatedAt: TsMs;
+}
+
+/** Returns an empty position. */
+export function emptyPosition(venue: VenueId, symbol: string, now: TsMs): PositionRecord {
+  return { venue, symbol, netLots: 0, boughtLots: 0, soldLots: 0, buyQuote: 0n as Money, sellQuote: 0n as Money, fees: {}, updatedAt: now };
+}
+
+/** Returns the position after one fill priced at `quote`. */
+export function positionAfterFill(p: PositionRecord, f: Fill, quote: Money): PositionRecord {
+  const buy = f.side === 'buy';
+  return {
+    ...p,
+    netLots: p.netLots + (buy ? f.lots : -f.lots),
+    boughtLots: p.boughtLots + (buy ? f.lots : 0),
+    soldLots: p.soldLots + (buy ? 0 : f.lots),
+    buyQuote: (buy ? p.buyQuote + quote : p.buyQuote) as Money,
+    sellQuote: (buy ? p.sellQuote : p.sellQuote + quote) as Money,
+    fees: { ...p.fees, [f.feeAsset]: ((p.fees[f.feeAsset] ?? 0n) + f.fee) as Money },
+    lastTradeId: f.tradeId,
+    updatedAt: f.ts,
+  };
+}

@@ -1,0 +1,173 @@
+// Reconciliation with the venue, at start-up and as the poll of venues that push no events. Steps, in this order:
+//  1. open orders at the venue (per symbol);
+//  2. each of our orders not final: learn its venue id (open list, else a query by client id); one the venue never
+//     saw is rejected (VENUE_UNKNOWN_ORDER); one the venue closed is remembered for step 5;
+//  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
+//     book to them;
+//  4. our trades since the last trade id booked per symbol: each missing fill is applied (and published); a trade of
+//     an order we never placed books to an adopted order (loud log);
+//  5. orders the venue closed get its final status; one the venue calls filled whose fills we cannot see keeps the
+//     quantities booked from real fills and is reported (FILLS_MISSING): no fill is ever invented;
+//  6. (start-up) balances: a symbol whose booked base position exceeds what the venue holds is reported, never
+//     "fixed" by a fill.
+// Running it twice changes nothing: fills are keyed by trade id, acks and closes of a known state are no-ops.
+import type { Logger } from 'pino';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import type { Clock } from '../../engine/runtime/clock.ts';
+import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
+import type { ExecutionVenue, VenueBalance, VenueOrder, VenueTrade } from '../../engine/venues/venue.ts';
+import { isTerminal, type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult } from './logic.ts';
+
+/** What reconciliation needs from the executor. */
+export interface ReconcileHost {
+  readonly venue: ExecutionVenue;
+  readonly clock: Clock;
+  readonly log: Logger;
+  openOrders(): OrderRecord[];
+  order(cid: string): OrderRecord | undefined;
+  orderByVenueId(id: VenueOrderId): OrderRecord | undefined;
+  position(symbol: string): PositionRecord | undefined;
+  lastTradeId(symbol: string): string | undefined;
+  hasFill(symbol: string, tradeId: string): boolean;
+  apply(cid: string, ev: OrderEvent): Promise<TransitionResult>;
+  applyTrade(t: VenueTrade): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted'>;
+  adoptOpenOrder(v: VenueOrder): Promise<boolean>;
+  /** Base-asset amount (1e-9) of `lots` of `symbol`, for the balance check. */
+  baseOf(symbol: string, lots: number): bigint | undefined;
+  publishBus(m: EngineMsg): void;
+}
+
+/** A booked position the venue's balance cannot cover. */
+export interface PositionMismatch {
+  readonly symbol: string;
+  readonly asset: string;
+  /** Booked net base amount (1e-9). */
+  readonly booked: bigint;
+  /** Venue free + locked (1e-9). */
+  readonly venue: bigint;
+}
+
+/** What one reconciliation did. */
+export interface ReconcileReport {
+  readonly fillsApplied: number;
+  readonly fillsDuplicate: number;
+  readonly fillsIllegal: number;
+  readonly tradesAdopted: number;
+  readonly ordersAccepted: number;
+  readonly ordersClosed: number;
+  readonly ordersRejected: number;
+  readonly ordersAdopted: number;
+  /** Orders the venue reports filled whose fills are not in the trade history we could read. */
+  readonly fillsMissing: readonly string[];
+  readonly positionMismatches: readonly PositionMismatch[];
+  readonly balances?: readonly VenueBalance[];
+}
+
+/** Options of one run: which symbols (default every venue symbol) and whether to fetch and check balances. */
+export interface ReconcileOptions {
+  readonly symbols?: readonly string[];
+  readonly balances: boolean;
+}
+
+/** Reconciles the host's orders, fills and positions with the venue; see the header comment. */
+export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Promise<ReconcileReport> {
+  const { venue, log } = host;
+  const symbols = opts.symbols ?? venue.symbols;
+  const r = {
+    fillsApplied: 0, fillsDuplicate: 0, fillsIllegal: 0, tradesAdopted: 0, ordersAccepted: 0, ordersClosed: 0, ordersRejected: 0, ordersAdopted: 0,
+    fillsMissing: [] as string[], positionMismatches: [] as PositionMismatch[],
+  };
+  const changed = (t: TransitionResult): boolean => t.kind === 'ok';
+
+  // 1. open orders
+  const open = new Map<string, VenueOrder>();
+  for (const s of symbols) for (const v of await venue.fetchOpenOrders(s)) open.set(v.clientOrderId, v);
+
+  // 2. our unfinished orders
+  const closedAtVenue: VenueOrder[] = [];
+  for (const o of host.openOrders()) {
+    if (!symbols.includes(o.intent.symbol)) continue;
+    const v = open.get(o.clientOrderId) ?? (await venue.fetchOrder(o.intent.symbol, o.clientOrderId as ClientOrderId));
+    if (!v) {
+      if (o.status === 'new' || o.status === 'submitted') {
+        log.warn({ clientOrderId: o.clientOrderId, code: 'VENUE_UNKNOWN_ORDER' }, 'reconcile: the venue never received this order: rejected');
+        if (changed(await host.apply(o.clientOrderId, { type: 'rejected', code: 'VENUE_UNKNOWN_ORDER', message: 'the venue has no order with this client id' }))) r.ordersRejected++;
+      } else {
+        log.error({ clientOrderId: o.clientOrderId, status: o.status, code: 'VENUE_LOST_ORDER' }, 'reconcile: an accepted order is unknown to the venue; left as is');
+      }
+      continue;
+    }
+    if (o.status === 'new' || o.status === 'submitted') {
+      if (o.status === 'new') await host.apply(o.clientOrderId, { type: 'submit' });
+      if (changed(await host.apply(o.clientOrderId, { type: 'accepted', venueOrderId: v.venueOrderId }))) r.ordersAccepted++;
+    }
+    if (isTerminal(v.status)) closedAtVenue.push(v);
+  }
+
+  // 3. adopt open orders we do not know
+  for (const v of open.values()) {
+    if (host.order(v.clientOrderId) || host.orderByVenueId(v.venueOrderId)) continue;
+    if (await host.adoptOpenOrder(v)) r.ordersAdopted++;
+  }
+
+  // 4. missing fills
+  for (const s of symbols) {
+    const trades = await venue.fetchMyTrades(s, host.lastTradeId(s));
+    for (const t of trades) {
+      if (host.hasFill(t.symbol, t.tradeId)) {
+        r.fillsDuplicate++;
+        continue;
+      }
+      const out = await host.applyTrade(t);
+      if (out === 'booked') r.fillsApplied++;
+      else if (out === 'adopted') {
+        r.fillsApplied++;
+        r.tradesAdopted++;
+      } else if (out === 'duplicate') r.fillsDuplicate++;
+      else r.fillsIllegal++;
+    }
+  }
+
+  // 5. final states the venue reports
+  for (const v of closedAtVenue) {
+    const o = host.order(v.clientOrderId);
+    if (!o || isTerminal(o.status)) continue;
+    if (v.status === 'filled' && o.filledLots < v.filledLots) {
+      r.fillsMissing.push(o.clientOrderId);
+      log.error({ clientOrderId: o.clientOrderId, bookedLots: o.filledLots, venueFilledLots: v.filledLots, code: 'FILLS_MISSING' },
+        'reconcile: the venue reports the order filled but its trade history lacks fills; quantities stay as booked, no fill is invented');
+    }
+    const status = v.status === 'filled' ? 'filled' : v.status === 'expired' ? 'expired' : 'cancelled';
+    if (changed(await host.apply(o.clientOrderId, { type: 'closed', status, reason: `closed at the venue (${v.status})` }))) r.ordersClosed++;
+  }
+
+  // 6. balances
+  let balances: VenueBalance[] | undefined;
+  if (opts.balances) {
+    balances = await venue.fetchBalances();
+    for (const s of venue.symbols) {
+      const p = host.position(s);
+      if (!p || p.netLots <= 0) continue;
+      const asset = s.split('/')[0]!;
+      const booked = (host.baseOf(s, p.netLots) ?? 0n) - (p.fees[asset] ?? 0n);
+      const b = balances.find((x) => x.asset === asset);
+      const held = b ? b.free + b.locked : 0n;
+      if (held < booked) {
+        r.positionMismatches.push({ symbol: s, asset, booked, venue: held });
+        log.error({ symbol: s, asset, booked: String(booked), venue: String(held), code: 'POSITION_MISMATCH' },
+          'reconcile: the booked position exceeds what the venue holds; reported, not corrected');
+      }
+    }
+  }
+
+  const report: ReconcileReport = { ...r, ...(balances ? { balances } : {}) };
+  const touched = r.fillsApplied + r.ordersAccepted + r.ordersClosed + r.ordersRejected + r.ordersAdopted > 0;
+  if (opts.balances || touched) {
+    log.info({ ...r, positionMismatches: r.positionMismatches.map((m) => m.symbol) }, 'reconciled with the venue');
+    host.publishBus({
+      type: 'exec.reconciled', venue: venue.id, fillsApplied: r.fillsApplied, ordersClosed: r.ordersClosed + r.ordersRejected,
+      ordersAdopted: r.ordersAdopted + r.tradesAdopted, positionMismatches: r.positionMismatches.map((m) => m.symbol), ts: host.clock.now(),
+    });
+  }
+  return report;
+}

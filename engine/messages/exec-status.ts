@@ -1,0 +1,30 @@
+import type { TsMs } from '../types/time.ts';
+import type { VenueId } from '../types/instrument.ts';
+
+/**
+ * The executor's view of its venue: `up`; `circuitOpen` (repeated failures: new orders are rejected locally with
+ * VENUE_CIRCUIT_OPEN until a probe succeeds); `rateLimited` (HTTP 429: nothing is sent until `untilTs`); `banned`
+ * (HTTP 418, IP ban: nothing is sent until `untilTs`); `reconciling` (start-up reconciliation not finished).
+ */
+export interface VenueStatus {
+  readonly type: 'exec.venueStatus';
+  readonly venue: VenueId;
+  readonly status: 'up' | 'circuitOpen' | 'rateLimited' | 'banned' | 'reconciling';
+  readonly reason: string;
+  readonly untilTs?: TsMs;
+  readonly ts: TsMs;
+}
+
+/** What one reconciliation with the venue found and changed (counts; details go to the log). */
+export interface Reconciled {
+  readonly type: 'exec.reconciled';
+  readonly venue: VenueId;
+  readonly fillsApplied: number;
+  readonly ordersClosed: number;
+  readonly ordersAdopted: number;
+  /** Symbols whose booked position differs from the venue's balance (reported, never "fixed" with a fill). */
+  readonly positionMismatches: readonly string[];
+  readonly ts: TsMs;
+}
+
+export type ExecStatusMsg = VenueStatus | Reconciled;

@@ -1,0 +1,337 @@
+// Orders on Binance and MEXC spot through ccxt (createOrder, cancelOrder, fetchOrder, fetchOpenOrders, fetchBalance,
+// fetchMyTrades), with the client order id sent on every order for idempotency. Integer ticks/lots go out as exact
+// decimal strings and come back from the venue's raw `info` strings (ccxt's unified floats only as a fallback,
+// converted once with floatToSteps).
+//
+// Errors (see classifyCcxtError): ccxt's classes become VenueCallError kinds the executor acts on:
+//   RateLimitExceeded / HTTP 429   -> rateLimited: nothing is sent until Retry-After has passed (Binance: "back off")
+//   DDoSProtection / HTTP 418, or "IP banned until <ms>" -> banned: nothing is sent until the ban ends
+//   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other 4xx ExchangeError -> rejected (no retry)
+//   DuplicateOrderId              -> unknown: the order exists; the executor queries it instead of resending
+//   RequestTimeout, NetworkError, ExchangeNotAvailable (5xx), BadResponse / unparseable answers -> unknown: the call
+//   may have taken effect (Binance: a 5xx "execution status is UNKNOWN"), so a submit is queried before any resend.
+// An answer to createOrder without an order id, or with another client id than ours, is a BadResponse, never an order.
+import ccxt from 'ccxt';
+import { log } from '../log.ts';
+import type { OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { parseFixed } from '../types/decimal.ts';
+import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../types/ids.ts';
+import { lotsToQty, priceToTicks, qtyToLots, ticksToPrice, type Instrument, type VenueId } from '../types/instrument.ts';
+import type { Money } from '../types/money.ts';
+import { floatToSteps, type Lots, type Ticks } from '../types/price.ts';
+import type { TsMs } from '../types/time.ts';
+import {
+  VenueCallError, type CancelResult, type ExecutionVenue, type SubmitResult, type VenueBalance, type VenueEvent, type VenueOrder,
+  type VenueOrderRequest, type VenueTrade,
+} from './venue.ts';
+
+/** The part of a ccxt exchange this adapter calls (a real `ccxt.binance` / `ccxt.mexc`, or a test stub). */
+export interface CcxtOrderApi {
+  createOrder(symbol: string, type: string, side: string, amount: number, price?: number, params?: Record<string, unknown>): Promise<unknown>;
+  cancelOrder(id: string | undefined, symbol: string, params?: Record<string, unknown>): Promise<unknown>;
+  fetchOrder(id: string | undefined, symbol: string, params?: Record<string, unknown>): Promise<unknown>;
+  fetchOpenOrders(symbol: string, since?: number, limit?: number, params?: Record<string, unknown>): Promise<unknown[]>;
+  fetchBalance(params?: Record<string, unknown>): Promise<unknown>;
+  fetchMyTrades(symbol: string, since?: number, limit?: number, params?: Record<string, unknown>): Promise<unknown[]>;
+  last_response_headers?: Record<string, string> | undefined;
+}
+
+/** Options of a ccxt execution venue. */
+export interface CcxtExecOptions {
+  readonly exchange: CcxtOrderApi;
+  /** 'binance' or 'mexc' pick the parameter names; 'sim' behaves like Binance. */
+  readonly venue: VenueId;
+  readonly instruments: readonly Instrument[];
+  readonly clock: Clock;
+  /** Binance drops a signed request older than recvWindow (ccxt sends 10 000 ms): after that a query is final. */
+  readonly recvWindowMs?: number;
+  /** Back-off when a 429 carries no Retry-After (default 1 s); ban length when a 418 names no end (default 2 min). */
+  readonly defaultRateLimitMs?: number;
+  readonly defaultBanMs?: number;
+}
+
+type Raw = Record<string, unknown>;
+
+const isObj = (x: unknown): x is Raw => typeof x === 'object' && x !== null && !Array.isArray(x);
+const str = (o: Raw | undefined, k: string): string | undefined => {
+  const v = o?.[k];
+  return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+};
+
+const BINANCE_STATUS: Record<string, OrderStatus> = {
+  NEW: 'accepted', PARTIALLY_FILLED: 'partiallyFilled', FILLED: 'filled', CANCELED: 'cancelled', PENDING_CANCEL: 'cancelled',
+  REJECTED: 'rejected', EXPIRED: 'expired', EXPIRED_IN_MATCH: 'expired',
+};
+
+/** Returns the Retry-After header of the last response in ms, if any (Binance sends seconds). */
+function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
+  if (!headers) return undefined;
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() !== 'retry-after') continue;
+    const s = Number(v);
+    if (Number.isFinite(s) && s >= 0) return Math.round(s * 1000);
+  }
+  return undefined;
+}
+
+/** Returns how a ccxt error should be treated; `now` and headers give the time a 429/418 block lasts. */
+export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<string, string>, defaults = { rateLimitMs: 1_000, banMs: 120_000 }): VenueCallError {
+  const msg = err instanceof Error ? err.message : String(err);
+  const mk = (kind: VenueCallError['kind'], code: string, retry?: number) => new VenueCallError(kind, code, `${code}: ${msg}`, retry, { cause: err });
+  const banned = /banned until (\d{10,})/i.exec(msg);
+  if (banned) return mk('banned', 'VENUE_IP_BANNED', Math.max(0, Number(banned[1]) - now));
+  // Order matters: subclasses before their parents (RateLimitExceeded and DDoSProtection are NetworkErrors,
+  // OrderNotFound and DuplicateOrderId are InvalidOrders).
+  if (err instanceof ccxt.RateLimitExceeded) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
+  if (err instanceof ccxt.DDoSProtection) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
+  if (err instanceof ccxt.InsufficientFunds) return mk('rejected', 'INSUFFICIENT_FUNDS');
+  if (err instanceof ccxt.OrderNotFound) return mk('rejected', 'ORDER_NOT_FOUND');
+  if (err instanceof ccxt.DuplicateOrderId) return mk('unknown', 'DUPLICATE_CLIENT_ORDER_ID');
+  if (err instanceof ccxt.InvalidOrder) return mk('rejected', 'INVALID_ORDER');
+  if (err instanceof ccxt.BadSymbol) return mk('rejected', 'UNKNOWN_SYMBOL');
+  if (err instanceof ccxt.AuthenticationError) return mk('rejected', 'AUTH_FAILED');
+  if (err instanceof ccxt.InvalidNonce) return mk('unknown', 'TIMESTAMP_REJECTED');
+  if (err instanceof ccxt.RequestTimeout) return mk('unknown', 'REQUEST_TIMEOUT');
+  if (err instanceof ccxt.ExchangeNotAvailable) return mk('unknown', 'EXCHANGE_UNAVAILABLE');
+  if (err instanceof ccxt.NetworkError) return mk('unknown', 'NETWORK');
+  if (err instanceof ccxt.BadResponse) return mk('unknown', 'BAD_RESPONSE');
+  if (err instanceof ccxt.ExchangeError) return mk('rejected', 'VENUE_REJECTED');
+  if (err instanceof SyntaxError) return mk('unknown', 'BAD_RESPONSE');
+  if (err instanceof VenueCallError) return err;
+  return mk('unknown', 'VENUE_ERROR');
+}
+
+/** Binance and MEXC spot orders through ccxt; see the header comment. */
+export class CcxtExecVenue implements ExecutionVenue {
+  readonly id: VenueId;
+  readonly pushesEvents = false;
+  readonly submitSettleMs: number;
+  readonly symbols: readonly string[];
+  private readonly ex: CcxtOrderApi;
+  private readonly clock: Clock;
+  private readonly insts = new Map<string, Instrument>();
+  private readonly defaults: { rateLimitMs: number; banMs: number };
+  private blockedUntil = 0;
+  private blockKind: 'rateLimited' | 'banned' = 'rateLimited';
+  /** Requests refused here because of a 429/418 block, and calls made. */
+  readonly counters = { calls: 0, blockedLocally: 0 };
+
+  constructor(opts: CcxtExecOptions) {
+    this.ex = opts.exchange;
+    this.id = opts.venue;
+    this.clock = opts.clock;
+    for (const i of opts.instruments) this.insts.set(i.symbol, i);
+    this.symbols = [...this.insts.keys()];
+    this.submitSettleMs = opts.recvWindowMs ?? 10_000;
+    this.defaults = { rateLimitMs: opts.defaultRateLimitMs ?? 1_000, banMs: opts.defaultBanMs ?? 120_000 };
+  }
+
+  /** The time until which nothing is sent (a 429 or 418 is in force), or undefined. */
+  get blocked(): { kind: 'rateLimited' | 'banned'; untilTs: TsMs } | undefined {
+    return this.clock.now() < this.blockedUntil ? { kind: this.blockKind, untilTs: this.blockedUntil } : undefined;
+  }
+
+  onEvent(_fn: (e: VenueEvent) => void): () => void {
+    // ccxt REST has no push: the executor polls (pushesEvents is false).
+    return () => {};
+  }
+
+  async submit(req: VenueOrderRequest): Promise<SubmitResult> {
+    const inst = this.inst(req.symbol);
+    const amount = Number(lotsToQty(inst, req.lots));
+    const price = req.orderType === 'limit' && req.price !== undefined ? Number(ticksToPrice(inst, req.price)) : undefined;
+    const params: Record<string, unknown> = this.id === 'mexc' ? { clientOrderId: req.clientOrderId } : { newClientOrderId: req.clientOrderId };
+    if (req.orderType === 'limit' && req.timeInForce !== 'GTC') params['timeInForce'] = req.timeInForce;
+    const o = await this.call('createOrder', () => this.ex.createOrder(req.symbol, req.orderType, req.side, amount, price, params));
+    if (!isObj(o)) throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answered ${typeof o} instead of an order`);
+    const info = isObj(o['info']) ? o['info'] : undefined;
+    const id = str(info, 'orderId') ?? str(o, 'id');
+    const cid = str(info, 'clientOrderId') ?? str(o, 'clientOrderId');
+    if (!id) throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answer for ${req.clientOrderId} has no order id`);
+    if (cid !== undefined && cid !== req.clientOrderId) {
+      throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answer names client id ${cid}, not ${req.clientOrderId}`);
+    }
+    const status = str(info, 'status');
+    if (status === 'REJECTED') return { status: 'rejected', code: 'VENUE_REJECTED', message: `venue answered REJECTED for ${req.clientOrderId}` };
+    const ts = Number(str(info, 'transactTime') ?? o['timestamp'] ?? this.clock.now());
+    return { status: 'accepted', venueOrderId: venueOrderId(id), ts };
+  }
+
+  async cancel(symbol: string, cid: ClientOrderId, vid?: VenueOrderId): Promise<CancelResult> {
+    this.inst(symbol);
+    const params = vid !== undefined ? {} : this.id === 'mexc' ? { clientOrderId: cid } : { origClientOrderId: cid };
+    try {
+      await this.call('cancelOrder', () => this.ex.cancelOrder(vid, symbol, params));
+      return { status: 'cancelled', ts: this.clock.now() };
+    } catch (err) {
+      if (err instanceof VenueCallError && err.code === 'ORDER_NOT_FOUND') return { status: 'notOpen' };
+      // Binance answers -2011 "Unknown order sent." for an order already closed; ccxt maps it to OrderNotFound or,
+      // on some endpoints, OperationRejected.
+      if (err instanceof VenueCallError && err.kind === 'rejected' && /unknown order/i.test(err.message)) return { status: 'notOpen' };
+      throw err;
+    }
+  }
+
+  async fetchOrder(symbol: string, cid: ClientOrderId): Promise<VenueOrder | undefined> {
+    const inst = this.inst(symbol);
+    const params = this.id === 'mexc' ? { clientOrderId: cid } : { origClientOrderId: cid };
+    try {
+      const o = await this.call('fetchOrder', () => this.ex.fetchOrder(undefined, symbol, params));
+      return this.toVenueOrder(inst, o);
+    } catch (err) {
+      if (err instanceof VenueCallError && err.code === 'ORDER_NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  async fetchOpenOrders(symbol?: string): Promise<VenueOrder[]> {
+    const out: VenueOrder[] = [];
+    // Binance weighs a symbol-less openOrders at 80 and ccxt refuses it by default: ask per symbol.
+    for (const s of symbol !== undefined ? [symbol] : this.symbols) {
+      const inst = this.inst(s);
+      const rows = await this.call('fetchOpenOrders', () => this.ex.fetchOpenOrders(s));
+      if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchOpenOrders answered a non-list');
+      for (const r of rows) out.push(this.toVenueOrder(inst, r));
+    }
+    return out;
+  }
+
+  async fetchBalances(): Promise<VenueBalance[]> {
+    const b = await this.call('fetchBalance', () => this.ex.fetchBalance());
+    const info = isObj(b) && isObj(b['info']) ? b['info'] : undefined;
+    const rows = info?.['balances'];
+    if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchBalance answer has no info.balances list');
+    return rows.filter(isObj).map((r) => {
+      const asset = str(r, 'asset');
+      const free = str(r, 'free');
+      const locked = str(r, 'locked');
+      if (!asset || free === undefined || locked === undefined) throw new VenueCallError('unknown', 'BAD_RESPONSE', `balance row ${JSON.stringify(r)} lacks asset/free/locked`);
+      return { asset, free: fixed(free) as Money, locked: fixed(locked) as Money };
+    });
+  }
+
+  async fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]> {
+    const inst = this.inst(symbol);
+    // Binance pages by trade id (fromId is inclusive); MEXC has no fromId: it returns recent trades and the
+    // executor skips those already booked (fills are keyed by trade id).
+    const params: Record<string, unknown> = {};
+    if (sinceTradeId !== undefined && this.id !== 'mexc' && /^\d+$/.test(sinceTradeId)) params['fromId'] = String(BigInt(sinceTradeId) + 1n);
+    const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, undefined, 1000, params));
+    if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');
+    return rows.map((r) => this.toTrade(inst, r));
+  }
+
+  /** Runs one ccxt call behind the 429/418 gate, classifying what it throws. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const b = this.blocked;
+    if (b) {
+      this.counters.blockedLocally++;
+      const code = b.kind === 'banned' ? 'VENUE_IP_BANNED' : 'VENUE_RATE_LIMITED';
+      throw new VenueCallError(b.kind, code, `${code}: ${what} not sent, ${this.id} blocks us until ${new Date(b.untilTs).toISOString()}`, b.untilTs - this.clock.now());
+    }
+    this.counters.calls++;
+    try {
+      return await fn();
+    } catch (err) {
+      const c = classifyCcxtError(err, this.clock.now(), this.ex.last_response_headers, this.defaults);
+      if ((c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined) {
+        const until = this.clock.now() + c.retryAfterMs;
+        if (until > this.blockedUntil || c.kind === 'banned') {
+          this.blockedUntil = Math.max(this.blockedUntil, until);
+          this.blockKind = c.kind;
+        }
+        log().warn({ venue: this.id, call: what, code: c.code, untilTs: this.blockedUntil }, `${this.id} ${c.kind === 'banned' ? 'banned this IP' : 'rate-limited us'}: nothing is sent until then`);
+      }
+      throw c;
+    }
+  }
+
+  private inst(symbol: string): Instrument {
+    const i = this.insts.get(symbol);
+    if (!i) throw new VenueCallError('rejected', 'UNKNOWN_SYMBOL', `${this.id} venue has no instrument ${symbol}`);
+    return i;
+  }
+
+  private toVenueOrder(inst: Instrument, o: unknown): VenueOrder {
+    if (!isObj(o)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'order answer is not an object');
+    const info = isObj(o['info']) ? o['info'] : {};
+    const id = str(info, 'orderId') ?? str(o, 'id');
+    const cid = str(info, 'clientOrderId') ?? str(o, 'clientOrderId');
+    if (!id || !cid) throw new VenueCallError('unknown', 'BAD_RESPONSE', `order answer lacks an order id or client id: ${JSON.stringify(info).slice(0, 200)}`);
+    const rawStatus = str(info, 'status');
+    const status = (rawStatus !== undefined ? BINANCE_STATUS[rawStatus] : undefined) ?? unifiedStatus(str(o, 'status'), Number(o['filled'] ?? 0));
+    const type = (str(info, 'type') ?? str(o, 'type') ?? 'limit').toLowerCase();
+    const orderType: OrderType = type === 'market' ? 'market' : 'limit';
+    const side: Side = (str(info, 'side') ?? str(o, 'side') ?? '').toLowerCase() === 'sell' ? 'sell' : 'buy';
+    const tif = (str(info, 'timeInForce') ?? str(o, 'timeInForce') ?? 'GTC') as TimeInForce;
+    const priceStr = str(info, 'price');
+    const price = orderType === 'limit' ? (priceStr !== undefined ? this.ticks(inst, priceStr) : stepsOr(o['price'], inst, 'price')) : undefined;
+    const lots = str(info, 'origQty') !== undefined ? this.lots(inst, str(info, 'origQty')!) : (stepsOr(o['amount'], inst, 'qty') ?? 0);
+    const filled = str(info, 'executedQty') !== undefined ? this.lots(inst, str(info, 'executedQty')!) : (stepsOr(o['filled'], inst, 'qty') ?? 0);
+    return {
+      clientOrderId: clientOrderId(cid), venueOrderId: venueOrderId(id), symbol: inst.symbol, side, orderType, timeInForce: ['GTC', 'IOC', 'FOK'].includes(tif) ? tif : 'GTC',
+      ...(price !== undefined && price > 0 ? { price: price as Ticks } : {}), lots: lots as Lots, filledLots: filled as Lots, status,
+      ts: Number(str(info, 'updateTime') ?? o['lastUpdateTimestamp'] ?? o['timestamp'] ?? this.clock.now()),
+    };
+  }
+
+  private toTrade(inst: Instrument, t: unknown): VenueTrade {
+    if (!isObj(t)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'trade answer is not an object');
+    const info = isObj(t['info']) ? t['info'] : {};
+    const id = str(info, 'id') ?? str(t, 'id');
+    const orderId = str(info, 'orderId') ?? str(t, 'order');
+    const px = str(info, 'price');
+    const qty = str(info, 'qty');
+    if (!id || !orderId || px === undefined || qty === undefined) {
+      throw new VenueCallError('unknown', 'BAD_RESPONSE', `trade answer lacks id, orderId, price or qty: ${JSON.stringify(info).slice(0, 200)}`);
+    }
+    const isBuyer = info['isBuyer'];
+    const isMaker = info['isMaker'];
+    const side: Side = typeof isBuyer === 'boolean' ? (isBuyer ? 'buy' : 'sell') : str(t, 'side') === 'sell' ? 'sell' : 'buy';
+    const maker = typeof isMaker === 'boolean' ? isMaker : str(t, 'takerOrMaker') === 'maker';
+    return {
+      venueOrderId: venueOrderId(orderId), tradeId: id, venue: this.id, symbol: inst.symbol, side, price: this.ticks(inst, px), lots: this.lots(inst, qty),
+      fee: fixed(str(info, 'commission') ?? '0') as Money, feeAsset: str(info, 'commissionAsset') ?? inst.quote, liquidity: maker ? 'maker' : 'taker',
+      ts: Number(str(info, 'time') ?? t['timestamp'] ?? this.clock.now()),
+    };
+  }
+
+  private ticks(inst: Instrument, s: string): Ticks {
+    try {
+      return priceToTicks(inst, s);
+    } catch (err) {
+      throw new VenueCallError('unknown', 'BAD_RESPONSE', `price '${s}' from ${this.id} is not on ${inst.symbol}'s tick grid`, undefined, { cause: err });
+    }
+  }
+
+  private lots(inst: Instrument, s: string): Lots {
+    try {
+      return qtyToLots(inst, s);
+    } catch (err) {
+      throw new VenueCallError('unknown', 'BAD_RESPONSE', `quantity '${s}' from ${this.id} is not on ${inst.symbol}'s lot grid`, undefined, { cause: err });
+    }
+  }
+}
+
+function fixed(s: string): bigint {
+  try {
+    return parseFixed(s);
+  } catch (err) {
+    throw new VenueCallError('unknown', 'BAD_RESPONSE', `amount '${s}' is not a decimal with at most 9 fraction digits`, undefined, { cause: err });
+  }
+}
+
+function unifiedStatus(s: string | undefined, filled: number): OrderStatus {
+  if (s === 'open') return filled > 0 ? 'partiallyFilled' : 'accepted';
+  if (s === 'closed') return 'filled';
+  if (s === 'canceled') return 'cancelled';
+  if (s === 'expired') return 'expired';
+  if (s === 'rejected') return 'rejected';
+  throw new VenueCallError('unknown', 'BAD_RESPONSE', `order status '${String(s)}' is not known`);
+}
+
+function stepsOr(x: unknown, inst: Instrument, what: 'price' | 'qty'): number | undefined {
+  if (typeof x !== 'number' || !Number.isFinite(x)) return undefined;
+  return floatToSteps(x, what === 'price' ? inst.tickSize : inst.lotSize);
+}

@@ -1,0 +1,198 @@
+// The paper venue: orders fill against the live or replayed book with the simulator's matching engine
+// (engine/market/matching.ts: price-time priority, queue position, latency, maker/taker fees), on the injected clock.
+// It reads each symbol's book (an OrderBook kept by whoever syncs it) and must be told, after the book changed, what
+// changed: `onDepth` with the levels of an applied diff, `onSnapshot` after a (re)load, `onTrade` for each print.
+// Deterministic: no wall clock, no randomness; order and trade ids come from counters.
+import { MatchingEngine, type BookView, type MatchEvent, type SimOrder } from '../../market/matching.ts';
+import type { Fill, OrderStatus } from '../../messages/orders.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import { ConfigError } from '../../types/errors.ts';
+import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../../types/ids.ts';
+import { notional, type Instrument, type VenueId } from '../../types/instrument.ts';
+import type { Money } from '../../types/money.ts';
+import type { Lots, Ticks } from '../../types/price.ts';
+import type {
+  CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
+} from '../venue.ts';
+import { PaperAccount, baseAmount } from './account.ts';
+
+/** Options of a paper venue. */
+export interface PaperVenueOptions {
+  readonly clock: Clock;
+  /** One market per instrument, matched against `books[symbol]`. */
+  readonly instruments: readonly Instrument[];
+  readonly books: Readonly<Record<string, BookView>>;
+  /** Fee rates in 1e-9 units (0.1% = 1_000_000n). */
+  readonly makerFeeRate9: bigint;
+  readonly takerFeeRate9: bigint;
+  /** Order activation latency on the clock (config.execution.latencyMs). */
+  readonly latencyMs: number;
+  /** Starting balances per asset (config.execution.paper.initialQuote for the quote asset). */
+  readonly balances: Readonly<Record<string, Money>>;
+  readonly id?: VenueId;
+}
+
+interface Market {
+  readonly inst: Instrument;
+  readonly engine: MatchingEngine;
+}
+
+const STATUS: Record<SimOrder['status'], OrderStatus> = {
+  pending: 'accepted', open: 'accepted', partiallyFilled: 'partiallyFilled', filled: 'filled', cancelled: 'cancelled', expired: 'expired',
+};
+
+/** A paper venue over one or more books; see the header comment for how to feed it. */
+export class PaperVenue implements ExecutionVenue {
+  readonly id: VenueId;
+  readonly pushesEvents = true;
+  readonly submitSettleMs = 0;
+  readonly symbols: readonly string[];
+  readonly account: PaperAccount;
+  private readonly markets = new Map<string, Market>();
+  private readonly byClientId = new Map<string, { symbol: string; orderId: number }>();
+  private readonly trades: VenueTrade[] = [];
+  private readonly listeners: Array<(e: VenueEvent) => void> = [];
+  private orderSeq = 1;
+  private tradeSeq = 1;
+
+  constructor(private readonly opts: PaperVenueOptions) {
+    this.id = opts.id ?? 'paper';
+    this.account = new PaperAccount(opts.balances);
+    for (const inst of opts.instruments) {
+      const book = opts.books[inst.symbol];
+      if (!book) throw new ConfigError(`paper venue: no book given for ${inst.symbol}`);
+      const engine = new MatchingEngine({
+        instrument: inst, book, clock: opts.clock, makerFeeRate9: opts.makerFeeRate9, takerFeeRate9: opts.takerFeeRate9,
+        latencyMs: opts.latencyMs, feeIn: 'received', nextOrderId: () => this.orderSeq++, nextTradeId: () => this.tradeSeq++,
+      });
+      const m = { inst, engine };
+      engine.on((e) => this.onMatch(m, e));
+      this.markets.set(inst.symbol, m);
+    }
+    this.symbols = [...this.markets.keys()];
+  }
+
+  /** Tells the matching engine that these levels of `symbol`'s book now hold these sizes (after a diff was applied). */
+  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
+    this.markets.get(symbol)?.engine.onDepth(bids, asks);
+  }
+
+  /** Tells the matching engine that `symbol`'s book was replaced (snapshot or resync). */
+  onSnapshot(symbol: string): void {
+    this.markets.get(symbol)?.engine.onSnapshot();
+  }
+
+  /** Tells the matching engine a market trade printed; `buyerMaker` true means the aggressor sold. */
+  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean): void {
+    this.markets.get(symbol)?.engine.onTrade(price, lots, buyerMaker);
+  }
+
+  onEvent(fn: (e: VenueEvent) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  async submit(req: VenueOrderRequest): Promise<SubmitResult> {
+    return this.submitNow(req);
+  }
+
+  /** Synchronous submit (the paper venue needs no I/O); fills of a marketable order are pushed before it returns. */
+  submitNow(req: VenueOrderRequest): SubmitResult {
+    const m = this.markets.get(req.symbol);
+    if (!m) return { status: 'rejected', code: 'UNKNOWN_SYMBOL', message: `paper venue does not trade ${req.symbol}` };
+    if (this.byClientId.has(req.clientOrderId)) return { status: 'rejected', code: 'DUPLICATE_CLIENT_ORDER_ID', message: `client order id ${req.clientOrderId} was already used` };
+    if (!Number.isSafeInteger(req.lots) || req.lots <= 0) return { status: 'rejected', code: 'INVALID_ORDER', message: `lots ${req.lots} must be a positive integer` };
+    if (req.orderType === 'limit' && (req.price === undefined || !Number.isSafeInteger(req.price) || req.price <= 0)) {
+      return { status: 'rejected', code: 'INVALID_ORDER', message: `limit price ${req.price} must be a positive integer tick count` };
+    }
+    const { inst, engine } = m;
+    const preview = engine.previewTake(req.side, req.lots, req.orderType === 'limit' ? req.price : undefined);
+    if (req.orderType === 'market' && preview.lots === 0) return { status: 'rejected', code: 'NO_LIQUIDITY', message: `the ${req.symbol} book has no liquidity for a market ${req.side}` };
+    const value = req.orderType === 'market' ? preview.quote : notional(inst, req.price!, req.lots);
+    if (value < inst.minNotional) return { status: 'rejected', code: 'MIN_NOTIONAL', message: `order value ${value} is below the minimum notional ${inst.minNotional} (1e-9 units)` };
+    const id = this.orderSeq;
+    const [asset, amount] = req.side === 'buy' ? [inst.quote, value as bigint] : [inst.base, baseAmount(inst, req.lots)];
+    if (!this.account.lock(id, asset, amount)) {
+      return { status: 'rejected', code: 'INSUFFICIENT_FUNDS', message: `needs ${amount} ${asset} (1e-9 units), free ${this.account.freeOf(asset)}` };
+    }
+    this.byClientId.set(req.clientOrderId, { symbol: req.symbol, orderId: id });
+    const o = engine.submit({
+      side: req.side, type: req.orderType, timeInForce: req.timeInForce, lots: req.lots, price: req.orderType === 'limit' ? req.price : undefined,
+      clientOrderId: req.clientOrderId,
+    });
+    return { status: 'accepted', venueOrderId: venueOrderId(String(o.id)), ts: o.submittedAt };
+  }
+
+  async cancel(symbol: string, cid: ClientOrderId): Promise<CancelResult> {
+    const ref = this.byClientId.get(cid);
+    const m = this.markets.get(symbol);
+    if (!ref || !m || ref.symbol !== symbol) return { status: 'notOpen' };
+    const done = m.engine.cancel(ref.orderId);
+    return done ? { status: 'cancelled', ts: this.opts.clock.now() } : { status: 'notOpen' };
+  }
+
+  async fetchOrder(symbol: string, cid: ClientOrderId): Promise<VenueOrder | undefined> {
+    const ref = this.byClientId.get(cid);
+    if (!ref || ref.symbol !== symbol) return undefined;
+    const o = this.markets.get(symbol)?.engine.order(ref.orderId);
+    return o && this.toVenueOrder(symbol, o);
+  }
+
+  async fetchOpenOrders(symbol?: string): Promise<VenueOrder[]> {
+    const out: VenueOrder[] = [];
+    for (const [s, m] of this.markets) if (symbol === undefined || s === symbol) for (const o of m.engine.openOrders()) out.push(this.toVenueOrder(s, o));
+    return out;
+  }
+
+  async fetchBalances(): Promise<VenueBalance[]> {
+    return this.account.assets().map((asset) => ({ asset, free: this.account.freeOf(asset) as Money, locked: this.account.lockedOf(asset) as Money }));
+  }
+
+  async fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]> {
+    const since = sinceTradeId === undefined ? -1 : Number(sinceTradeId);
+    return this.trades.filter((t) => t.symbol === symbol && Number(t.tradeId) > since);
+  }
+
+  private toVenueOrder(symbol: string, o: SimOrder): VenueOrder {
+    return {
+      clientOrderId: clientOrderId(o.clientOrderId), venueOrderId: venueOrderId(String(o.id)), symbol, side: o.side, orderType: o.type,
+      timeInForce: o.timeInForce, ...(o.price !== undefined ? { price: o.price } : {}), lots: o.lots, filledLots: o.filledLots,
+      status: STATUS[o.status], ts: o.updatedAt,
+    };
+  }
+
+  private onMatch(m: Market, e: MatchEvent): void {
+    const { inst } = m;
+    if (e.kind === 'fill') {
+      const f = e.fill;
+      const base = baseAmount(inst, f.lots);
+      if (f.side === 'buy') this.account.settle(f.orderId, inst.quote, f.quote, inst.base, base, f.feeAsset, f.fee);
+      else this.account.settle(f.orderId, inst.base, base, inst.quote, f.quote, f.feeAsset, f.fee);
+      const fill: Fill = {
+        clientOrderId: clientOrderId(e.order.clientOrderId), venueOrderId: venueOrderId(String(f.orderId)), tradeId: String(f.tradeId),
+        venue: this.id, symbol: inst.symbol, side: f.side, price: f.price, lots: f.lots, fee: f.fee, feeAsset: f.feeAsset,
+        liquidity: f.liquidity, ts: f.ts,
+      };
+      this.trades.push(fill);
+      this.emit({ kind: 'fill', fill });
+      return;
+    }
+    if (e.kind === 'done') {
+      this.account.release(e.order.id);
+      const s = e.order.status;
+      if (s === 'cancelled' || s === 'expired') {
+        this.emit({
+          kind: 'closed', clientOrderId: clientOrderId(e.order.clientOrderId), venueOrderId: venueOrderId(String(e.order.id)) as VenueOrderId,
+          status: s, ts: e.order.updatedAt,
+        });
+      }
+    }
+  }
+
+  private emit(e: VenueEvent): void {
+    for (const fn of this.listeners) fn(e);
+  }
+}

@@ -1,0 +1,120 @@
+// The order side of a venue: what the TradingExecutor needs from the paper venue, the ccxt venues (Binance, MEXC)
+// and test stubs. Prices and sizes stay integer ticks and lots; each adapter converts to the venue's decimal strings
+// exactly at its boundary. A business outcome (rejected, unknown order) is a value; a failed call throws
+// VenueCallError, whose `kind` tells the caller whether the order may have reached the venue.
+import type { Fill, OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
+import { EngineError } from '../types/errors.ts';
+import type { ClientOrderId, VenueOrderId } from '../types/ids.ts';
+import type { VenueId } from '../types/instrument.ts';
+import type { Money } from '../types/money.ts';
+import type { Lots, Ticks } from '../types/price.ts';
+import type { TsMs } from '../types/time.ts';
+
+/** An order as the executor sends it; `clientOrderId` makes a resubmission idempotent. */
+export interface VenueOrderRequest {
+  readonly clientOrderId: ClientOrderId;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly orderType: OrderType;
+  readonly lots: Lots;
+  /** Required for limit orders. */
+  readonly price?: Ticks;
+  readonly timeInForce: TimeInForce;
+}
+
+/** The venue's answer to a submission. */
+export type SubmitResult =
+  | { readonly status: 'accepted'; readonly venueOrderId: VenueOrderId; readonly ts: TsMs }
+  | { readonly status: 'rejected'; readonly code: string; readonly message: string };
+
+/** The venue's answer to a cancel: done, or the venue no longer has it open (filled, cancelled or never seen). */
+export type CancelResult = { readonly status: 'cancelled'; readonly ts: TsMs } | { readonly status: 'notOpen' };
+
+/** One order as the venue reports it. */
+export interface VenueOrder {
+  readonly clientOrderId: ClientOrderId;
+  readonly venueOrderId: VenueOrderId;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly orderType: OrderType;
+  readonly timeInForce: TimeInForce;
+  readonly price?: Ticks;
+  readonly lots: Lots;
+  readonly filledLots: Lots;
+  /** new | partiallyFilled are open; the rest are final. */
+  readonly status: OrderStatus;
+  readonly ts: TsMs;
+}
+
+/** One asset balance in 1e-9 fixed point. */
+export interface VenueBalance {
+  readonly asset: string;
+  readonly free: Money;
+  readonly locked: Money;
+}
+
+/**
+ * One of our executions as the venue's trade history reports it. Venues that only know their own order id
+ * (Binance myTrades) leave `clientOrderId` out; the executor maps `venueOrderId` back to its order.
+ */
+export type VenueTrade = Omit<Fill, 'clientOrderId'> & { readonly clientOrderId?: ClientOrderId };
+
+/** What a venue pushes: a fill, or an order that reached a final state without (more) fills. */
+export type VenueEvent =
+  | { readonly kind: 'fill'; readonly fill: Fill }
+  | { readonly kind: 'closed'; readonly clientOrderId: ClientOrderId; readonly venueOrderId: VenueOrderId; readonly status: 'cancelled' | 'expired'; readonly ts: TsMs };
+
+/** The order side of a venue. */
+export interface ExecutionVenue {
+  readonly id: VenueId;
+  /** True when fills and closes arrive through `onEvent`; false when the executor must poll (no user stream). */
+  readonly pushesEvents: boolean;
+  /**
+   * After a submission whose outcome is unknown, how long until the venue can no longer accept it (Binance drops a
+   * request older than its `recvWindow`): a query after that is final.
+   */
+  readonly submitSettleMs: number;
+  /** The symbols (unified `BTC/USDT`) this venue trades. */
+  readonly symbols: readonly string[];
+  submit(req: VenueOrderRequest): Promise<SubmitResult>;
+  cancel(symbol: string, clientOrderId: ClientOrderId, venueOrderId?: VenueOrderId): Promise<CancelResult>;
+  /** Returns the order with this client id, or undefined when the venue has never seen it. */
+  fetchOrder(symbol: string, clientOrderId: ClientOrderId): Promise<VenueOrder | undefined>;
+  fetchOpenOrders(symbol?: string): Promise<VenueOrder[]>;
+  fetchBalances(): Promise<VenueBalance[]>;
+  /** Returns our trades on `symbol` after `sinceTradeId` (exclusive; all retained trades when absent), oldest first. */
+  fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]>;
+  /** Registers a listener for pushed events; returns a function that removes it. */
+  onEvent(fn: (e: VenueEvent) => void): () => void;
+}
+
+/**
+ * How a failed venue call should be treated:
+ * - `rejected`: the venue refused it for good (no retry); for a submit the order does not exist there.
+ * - `rateLimited`: refused before processing (HTTP 429); send nothing until `retryAfterMs` has passed.
+ * - `banned`: HTTP 418, the IP is banned; send nothing until `retryAfterMs` has passed, and say so.
+ * - `unknown`: timeout, network failure, 5xx or an unreadable answer: the call may or may not have taken effect.
+ */
+export type VenueErrorKind = 'rejected' | 'rateLimited' | 'banned' | 'unknown';
+
+/** A failed venue call, classified; `code` is stable and greppable (INSUFFICIENT_FUNDS, REQUEST_TIMEOUT, …). */
+export class VenueCallError extends EngineError {
+  readonly code: string;
+  constructor(
+    readonly kind: VenueErrorKind,
+    code: string,
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Returns `err` as a VenueCallError; anything unclassified counts as an unknown outcome. */
+export function asVenueCallError(err: unknown): VenueCallError {
+  if (err instanceof VenueCallError) return err;
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return new VenueCallError('unknown', 'VENUE_ERROR', msg, undefined, { cause: err });
+}

@@ -1,0 +1,183 @@
+// Start-up reconciliation against a stub venue port: missing fills applied and published once, closed orders
+// marked from the venue, unknown orders adopted, a second run changes nothing, and no fill is ever invented.
+import { afterEach, describe, expect, it } from 'vitest';
+import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
+import { clientOrderIdFor, emptyPosition, newOrder, positionAfterFill, type OrderRecord } from '../../../actors/trading-executor/logic.ts';
+import type { Fill } from '../../../engine/messages/orders.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { clientOrderId, venueOrderId, type ClientOrderId } from '../../../engine/types/ids.ts';
+import { notional } from '../../../engine/types/instrument.ts';
+import type { Money } from '../../../engine/types/money.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
+import type {
+  CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueTrade,
+} from '../../../engine/venues/venue.ts';
+import { BTC, capturingLogger, limitIntent, recordingBus, tempStore } from './helpers.ts';
+
+const T0 = 1_723_161_300_000;
+const PX = 6_183_763 as Ticks;
+
+/** A venue port holding fixed state: what a real venue would answer after our process was down. */
+class StubVenue implements ExecutionVenue {
+  readonly id = 'paper' as const;
+  readonly pushesEvents = true;
+  readonly submitSettleMs = 0;
+  readonly symbols = ['BTC/USDT'];
+  orders: VenueOrder[] = [];
+  trades: VenueTrade[] = [];
+  balances: VenueBalance[] = [];
+  readonly calls: string[] = [];
+  async submit(): Promise<SubmitResult> {
+    throw new Error('reconciliation must not submit orders');
+  }
+  async cancel(): Promise<CancelResult> {
+    throw new Error('reconciliation must not cancel orders');
+  }
+  async fetchOrder(_s: string, cid: ClientOrderId) {
+    this.calls.push('fetchOrder');
+    return this.orders.find((o) => o.clientOrderId === cid);
+  }
+  async fetchOpenOrders() {
+    this.calls.push('fetchOpenOrders');
+    return this.orders.filter((o) => o.status === 'accepted' || o.status === 'partiallyFilled');
+  }
+  async fetchBalances() {
+    return this.balances;
+  }
+  async fetchMyTrades(_s: string, since?: string) {
+    return this.trades.filter((t) => since === undefined || Number(t.tradeId) > Number(since));
+  }
+  onEvent(_fn: (e: VenueEvent) => void) {
+    return () => {};
+  }
+}
+
+const stores: Array<ReturnType<typeof tempStore>> = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.cleanup();
+});
+
+const vo = (cid: string, over: Partial<VenueOrder> = {}): VenueOrder => ({
+  clientOrderId: clientOrderId(cid), venueOrderId: venueOrderId(`v-${cid}`), symbol: 'BTC/USDT', side: 'buy', orderType: 'limit', timeInForce: 'GTC',
+  price: PX, lots: 500 as Lots, filledLots: 0 as Lots, status: 'accepted', ts: T0, ...over,
+});
+const trade = (tradeId: number, vid: string, lots: number, over: Partial<VenueTrade> = {}): VenueTrade => ({
+  venueOrderId: venueOrderId(vid), tradeId: String(tradeId), venue: 'paper', symbol: 'BTC/USDT', side: 'buy', price: PX, lots: lots as Lots,
+  fee: 0n as Money, feeAsset: 'BTC', liquidity: 'maker', ts: T0, ...over,
+});
+
+function accepted(id: string, lots = 500): OrderRecord {
+  return { ...newOrder(limitIntent(id, PX, { lots: lots as Lots }), 'paper', T0 - 60_000), status: 'accepted', venueOrderId: venueOrderId(`v-${clientOrderIdFor(id)}`) };
+}
+
+function world() {
+  const s = tempStore();
+  stores.push(s);
+  const clock = new SimulatedClock(T0);
+  const venue = new StubVenue();
+  const rec = recordingBus();
+  const cap = capturingLogger();
+  const make = () => new TradingExecutor({ bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: cap.logger });
+  const dump = () => JSON.stringify([s.store.allOrders(), s.store.fillsOf('paper', 'BTC/USDT'), s.store.allPositions('paper'), s.store.lastTradeId('paper', 'BTC/USDT')],
+    (_, v) => (typeof v === 'bigint' ? String(v) : v));
+  return { ...s, clock, venue, ...rec, ...cap, make, dump };
+}
+
+describe('reconciliation at start', () => {
+  it('applies missing fills, closes what the venue closed, adopts what it did not know — and a second run changes nothing', async () => {
+    const w = world();
+    const gone = accepted('gone'); // cancelled at the venue after a partial fill we never saw
+    const stillOpen = accepted('open'); // still open with a fill we never saw
+    const neverSent = { ...newOrder(limitIntent('never', PX), 'paper', T0 - 60_000), status: 'submitted' as const };
+    for (const o of [gone, stillOpen, neverSent]) await w.store.commit({ order: o });
+    w.venue.orders = [
+      vo(gone.clientOrderId, { status: 'cancelled', filledLots: 200 as Lots }),
+      vo(stillOpen.clientOrderId, { status: 'partiallyFilled', filledLots: 100 as Lots }),
+      vo('someoneElse', { lots: 300 as Lots, filledLots: 50 as Lots, status: 'partiallyFilled' }),
+    ];
+    w.venue.trades = [
+      trade(11, `v-${gone.clientOrderId}`, 200),
+      trade(12, `v-${stillOpen.clientOrderId}`, 100),
+      trade(13, 'v-someoneElse', 50),
+      trade(14, 'v-manual', 70, { side: 'sell' }), // an order placed by hand, long gone
+    ];
+
+    const ex = w.make();
+    const first = await ex.start();
+    await ex.idle();
+    const eventsFirst = w.execTypes();
+    const afterFirst = w.dump();
+    const second = await ex.reconcile({ balances: true });
+    await ex.idle();
+    const third = await ex.reconcile({ balances: true });
+
+    expect(first).toMatchObject({ fillsApplied: 4, tradesAdopted: 1, ordersClosed: 1, ordersRejected: 1, ordersAdopted: 1, fillsMissing: [] });
+    expect(ex.order(gone.clientOrderId)).toMatchObject({ status: 'cancelled', filledLots: 200 });
+    expect(ex.order(stillOpen.clientOrderId)).toMatchObject({ status: 'partiallyFilled', filledLots: 100 });
+    expect(ex.order(neverSent.clientOrderId)).toMatchObject({ status: 'rejected', rejectCode: 'VENUE_UNKNOWN_ORDER' });
+    expect(ex.order('someoneElse')).toMatchObject({ status: 'partiallyFilled', filledLots: 50, adopted: true });
+    expect(ex.order('venue-v-manual')).toMatchObject({ status: 'filled', filledLots: 70, adopted: true });
+    expect(eventsFirst.sort()).toEqual([
+      'exec.orderAccepted', // adoption of someoneElse
+      'exec.orderCancelled', 'exec.orderFilled', // venue-v-manual: one fill completes the adopted record
+      'exec.orderPartiallyFilled', 'exec.orderPartiallyFilled', 'exec.orderPartiallyFilled', 'exec.orderRejected',
+    ].sort());
+    expect(w.store.position('paper', 'BTC/USDT')?.netLots).toBe(200 + 100 + 50 - 70);
+    expect(w.store.lastTradeId('paper', 'BTC/USDT')).toBe('14');
+    expect(w.codes()).toEqual(expect.arrayContaining(['ADOPTED_ORDER', 'ADOPTED_TRADE', 'VENUE_UNKNOWN_ORDER']));
+    for (const r of [second, third]) {
+      expect(r).toMatchObject({ fillsApplied: 0, tradesAdopted: 0, ordersClosed: 0, ordersRejected: 0, ordersAdopted: 0, ordersAccepted: 0 });
+    }
+    expect(w.execTypes()).toHaveLength(eventsFirst.length);
+    expect(w.dump()).toBe(afterFirst);
+  });
+
+  it('never invents a fill: a position the trade history does not explain is reported, not flattened', async () => {
+    const w = world();
+    // Before the restart: 300 of 500 lots filled and booked.
+    const o = accepted('half');
+    const f: Fill = { ...trade(21, `v-${o.clientOrderId}`, 300), clientOrderId: o.clientOrderId };
+    const booked = { ...o, status: 'partiallyFilled' as const, filledLots: 300 as Lots, filledQuote: notional(BTC, PX, 300 as Lots), tradeIds: ['21'] };
+    await w.store.commit({ order: booked, fill: f, position: positionAfterFill(emptyPosition('paper', 'BTC/USDT', T0), f, notional(BTC, PX, 300 as Lots)) });
+    // The venue says the order filled completely, but its trade history (past our last id) shows nothing more,
+    // and the account holds no BTC at all.
+    w.venue.orders = [vo(o.clientOrderId, { status: 'filled', filledLots: 500 as Lots })];
+    w.venue.trades = [trade(21, `v-${o.clientOrderId}`, 300)];
+    w.venue.balances = [{ asset: 'USDT', free: 0n as Money, locked: 0n as Money }];
+    const fillsBefore = w.store.fillsOf('paper', 'BTC/USDT').length;
+
+    const ex = w.make();
+    const report = await ex.start();
+    await ex.idle();
+
+    expect(w.of('exec.orderFilled')).toEqual([]);
+    expect(w.of('exec.orderPartiallyFilled')).toEqual([]);
+    expect(w.store.fillsOf('paper', 'BTC/USDT')).toHaveLength(fillsBefore);
+    expect(w.store.position('paper', 'BTC/USDT')?.netLots).toBe(300);
+    expect(ex.order(o.clientOrderId)).toMatchObject({ status: 'filled', filledLots: 300 });
+    expect(report.fillsMissing).toEqual([o.clientOrderId]);
+    expect(report.positionMismatches).toEqual([{ symbol: 'BTC/USDT', asset: 'BTC', booked: 3_000_000n, venue: 0n }]);
+    expect(w.codes()).toEqual(expect.arrayContaining(['FILLS_MISSING', 'POSITION_MISMATCH']));
+    expect(w.of('exec.reconciled').at(-1)?.positionMismatches).toEqual(['BTC/USDT']);
+  });
+
+  it('refuses approvals while the start-up reconciliation has not finished', async () => {
+    const w = world();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const orig = w.venue.fetchOpenOrders.bind(w.venue);
+    w.venue.fetchOpenOrders = async () => {
+      await gate;
+      return orig();
+    };
+    const ex = w.make();
+    const started = ex.start();
+    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('early', PX), ts: T0 });
+    for (let i = 0; i < 200 && w.of('exec.orderRejected').length === 0; i++) await new Promise((r) => setImmediate(r));
+    const stateWhileWaiting = ex.state;
+    release();
+    await started;
+    expect(w.of('exec.orderRejected').map((m) => m.code)).toEqual(['EXECUTOR_NOT_READY']);
+    expect([stateWhileWaiting, ex.state]).toEqual(['reconciling', 'live']);
+  });
+});

@@ -149,7 +149,7 @@ describe('tradingExecutorActor', () => {
       input: { bus: w.bus, clock: w.clock, venue: w.venue, store: w.store, instruments: [w.inst] },
     });
     actor.start();
-    for (let i = 0; i < 200 && ex?.state !== 'live'; i++) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 1_000_000 && ex?.state !== 'live'; i++) await new Promise((r) => setImmediate(r));
     const live = ex?.state;
     actor.stop();
     expect([live, ex?.state]).toEqual(['live', 'stopped']);

@@ -173,7 +173,9 @@ describe('reconciliation at start', () => {
     const ex = w.make();
     const started = ex.start();
     w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('early', PX), ts: T0 });
-    for (let i = 0; i < 200 && w.of('exec.orderRejected').length === 0; i++) await new Promise((r) => setImmediate(r));
+    // The rejection follows an LMDB commit on another thread: wait for the event itself (bounded), not a fixed count of
+    // turns, or a loaded machine lets the gate open first and the test would race the reconciliation.
+    for (let i = 0; i < 1_000_000 && w.of('exec.orderRejected').length === 0; i++) await new Promise((r) => setImmediate(r));
     const stateWhileWaiting = ex.state;
     release();
     await started;

@@ -6,6 +6,7 @@ export * from './signals.ts';
 export type * from './feed.ts';
 export type * from './cob.ts';
 export type * from './exec-status.ts';
+export type * from './orchestrator.ts';
 
 import type { MarketMsg } from './market.ts';
 import type { ExecCommand, ExecEvent } from './orders.ts';
@@ -15,6 +16,7 @@ import type { SignalMsg } from './signals.ts';
 import type { FeedMsg } from './feed.ts';
 import type { CobMsg } from './cob.ts';
 import type { ExecStatusMsg } from './exec-status.ts';
+import type { OrchestratorMsg } from './orchestrator.ts';
 
 /** Every message on the bus, discriminated by `type` (prefixed md. cob. signal. risk. exec. sys.). */
-export type EngineMsg = MarketMsg | ExecCommand | ExecEvent | RiskMsg | LifecycleMsg | SignalMsg | FeedMsg | CobMsg | ExecStatusMsg;
+export type EngineMsg = MarketMsg | ExecCommand | ExecEvent | RiskMsg | LifecycleMsg | SignalMsg | FeedMsg | CobMsg | ExecStatusMsg | OrchestratorMsg;

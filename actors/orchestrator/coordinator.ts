@@ -1,0 +1,231 @@
+// Inference coordinator: runs the registry's models on one input tick.
+// - Refuses the tick when BaseDataInput.validate() says canInfer false (reasons logged and counted).
+// - Runs models in dependency order: a model starts once every dependency due this tick has settled; independent
+//   models run concurrently. A dependent gets a copy of the input with its dependencies' same-tick outputs written
+//   into the BaseDataInput model slots (and the CNN hidden vector into the cnnHidden slot). When a dependency
+//   produced nothing this tick (failed, busy, dropped) the dependent still runs, on the input as the DataProvider
+//   packed it (the last stored output, with its age).
+// - Never overlaps runs of one model: a model still running (say, past its timeout) is skipped for the new tick.
+// - A run past `timeoutMs` (on the injected clock), a throw, or a malformed output is a failure for the registry's
+//   health policy. Every good output goes to the ModelOutputStore and the InferenceHistoryStore.
+import { log, type Logger } from '../../engine/log.ts';
+import { BDI_MODEL_SLOTS, BDI_SECTIONS, CNN_HIDDEN_SIZE, MODEL_FEATURE_NAMES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
+import type { ModelStatusMsg } from '../../engine/messages/orchestrator.ts';
+import { ACTIONS, type ModelOutput } from '../../engine/messages/signals.ts';
+import type { Clock } from '../../engine/runtime/clock.ts';
+import type { InferenceRecord } from '../../engine/store/inference-history.ts';
+import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
+import { EngineError } from '../../engine/types/errors.ts';
+import type { Timeframe, TsMs } from '../../engine/types/time.ts';
+import type { ModelRegistry, RunContext } from './registry.ts';
+
+/** A model run that did not finish within the coordinator's timeout. */
+export class ModelTimeoutError extends EngineError {
+  readonly code = 'MODEL_TIMEOUT';
+}
+/** A model returned an output that is not a valid ModelOutput (probabilities, action, confidence). */
+export class ModelOutputError extends EngineError {
+  readonly code = 'MODEL_OUTPUT';
+}
+
+/** Where every inference is recorded (InferenceHistoryStore satisfies it); `record` must not throw. */
+export interface InferenceRecorder {
+  record(r: InferenceRecord): Promise<boolean>;
+}
+
+/** Options of the coordinator. */
+export interface CoordinatorOptions {
+  readonly registry: ModelRegistry;
+  readonly clock: Clock;
+  readonly outputs: ModelOutputStore;
+  readonly history?: InferenceRecorder;
+  /** Deadline of one model run; default 1000 ms. */
+  readonly timeoutMs?: number;
+  /** Called with every good output, in completion order. */
+  readonly onOutput?: (o: ModelOutput) => void;
+  /** Called with every health change (drop, probe, re-admission). */
+  readonly onStatus?: (m: ModelStatusMsg) => void;
+  readonly logger?: Logger;
+}
+
+/** One input tick. */
+export interface InferenceTick {
+  readonly symbol: string;
+  readonly ts: TsMs;
+  readonly timeframe: Timeframe;
+  readonly input: BaseDataInput;
+}
+
+/** What one tick did. */
+export interface TickResult {
+  /** Set when the tick was refused for its input. */
+  readonly refused?: string;
+  /** Good outputs in completion order. */
+  readonly outputs: readonly ModelOutput[];
+  readonly failed: readonly { readonly model: string; readonly error: string }[];
+  readonly skippedBusy: readonly string[];
+  readonly probes: readonly string[];
+}
+
+/** Counters since start. */
+export interface CoordinatorStats {
+  ticks: number;
+  refused: number;
+  runs: number;
+  failures: number;
+  timeouts: number;
+  skippedBusy: number;
+  /** The reasons of the last refusal. */
+  lastRefusal?: string;
+}
+
+const validProbs = (p: readonly number[]): boolean =>
+  Array.isArray(p) && p.length === 3 && p.every((x) => Number.isFinite(x) && x >= 0) && Math.abs(p[0]! + p[1]! + p[2]! - 1) < 1e-3;
+
+/** Returns a copy of the packed input with `outputs` written into their BaseDataInput model slots (age 0) and the CNN hidden vector. */
+export function feedModelOutputs(data: Float32Array, outputs: ReadonlyMap<string, ModelOutput>): Float32Array {
+  const out = data.slice();
+  const F = MODEL_FEATURE_NAMES.length;
+  BDI_MODEL_SLOTS.forEach((slot, i) => {
+    const m = outputs.get(slot);
+    if (!m) return;
+    const o = BDI_SECTIONS.models.offset + i * F;
+    out.set([1, m.probabilities[0], m.probabilities[1], m.probabilities[2], m.confidence, 0], o);
+  });
+  const hidden = outputs.get('cnn')?.hidden;
+  if (hidden !== undefined && hidden.length === CNN_HIDDEN_SIZE) {
+    out[BDI_SECTIONS.cnnHidden.offset] = 1;
+    out.set(hidden, BDI_SECTIONS.cnnHidden.offset + 1);
+  }
+  return out;
+}
+
+/** Runs registered models on input ticks; see the header. */
+export class InferenceCoordinator {
+  readonly stats: CoordinatorStats = { ticks: 0, refused: 0, runs: 0, failures: 0, timeouts: 0, skippedBusy: 0 };
+  private readonly busy = new Set<string>();
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.timeoutMs = opts.timeoutMs ?? 1_000;
+    if (!(this.timeoutMs > 0)) throw new RangeError(`coordinator timeoutMs must be > 0, got ${this.timeoutMs}`);
+    this.log = opts.logger ?? log().child({ component: 'inference-coordinator' });
+  }
+
+  /** Returns true while `model` has a run in flight. */
+  isBusy(model: string): boolean {
+    return this.busy.has(model);
+  }
+
+  /** Runs every runnable model on the tick's input in dependency order; resolves when all have settled. Never rejects. */
+  async runTick(tick: InferenceTick): Promise<TickResult> {
+    this.stats.ticks++;
+    const v = tick.input.validation;
+    if (!v.canInfer) {
+      this.stats.refused++;
+      this.stats.lastRefusal = v.message;
+      this.log.warn({ symbol: tick.symbol, ts: tick.ts, completeness: v.completeness, reasons: v.reasons, refused: this.stats.refused }, 'inference refused: input incomplete');
+      return { refused: v.message, outputs: [], failed: [], skippedBusy: [], probes: [] };
+    }
+    const { registry } = this.opts;
+    const now = this.opts.clock.now();
+    const runnable = registry.runnable(now);
+    const due = new Set(runnable.map((r) => r.name));
+    const settled = new Map<string, Promise<ModelOutput | undefined>>();
+    const outputs: ModelOutput[] = [];
+    const failed: { model: string; error: string }[] = [];
+    const skippedBusy: string[] = [];
+    const probes: string[] = [];
+
+    for (const r of runnable) {
+      const version = registry.active(r.name)!;
+      const deps = version.dependsOn.filter((d) => due.has(d));
+      const run = async (): Promise<ModelOutput | undefined> => {
+        const depOut = new Map<string, ModelOutput>();
+        for (const d of deps) {
+          const o = await settled.get(d)!;
+          if (o) depOut.set(d, o);
+        }
+        if (this.busy.has(r.name)) {
+          this.stats.skippedBusy++;
+          skippedBusy.push(r.name);
+          return undefined;
+        }
+        if (r.probe) {
+          probes.push(r.name);
+          this.status(registry.beginProbe(r.name, this.opts.clock.now()));
+        }
+        const input = depOut.size > 0 ? feedModelOutputs(tick.input.data, depOut) : tick.input.data;
+        try {
+          const out = await this.runOne(r.name, version.version, input, { model: r.name, version: version.version, symbol: tick.symbol, ts: tick.ts, deps: depOut });
+          this.status(registry.recordSuccess(r.name, version.version, this.opts.clock.now()));
+          outputs.push(out);
+          this.opts.outputs.add(out);
+          void this.opts.history?.record({
+            model: out.model, symbol: out.symbol, ts: out.ts, output: out,
+            input: { features: input, shape: [input.length], timeframe: tick.timeframe, completeness: v.completeness, meta: { version: out.version, deps: Object.fromEntries([...depOut].map(([k, o]) => [k, o.version])), probe: r.probe } },
+          });
+          this.opts.onOutput?.(out);
+          return out;
+        } catch (err) {
+          this.stats.failures++;
+          if (err instanceof ModelTimeoutError) this.stats.timeouts++;
+          const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+          failed.push({ model: r.name, error });
+          this.log.warn({ model: r.name, version: version.version, err: error, probe: r.probe }, 'model run failed');
+          this.status(registry.recordFailure(r.name, version.version, err, this.opts.clock.now()));
+          return undefined;
+        }
+      };
+      settled.set(r.name, run());
+    }
+    await Promise.all(settled.values());
+    return { outputs, failed, skippedBusy, probes };
+  }
+
+  private status(m: ModelStatusMsg | undefined): void {
+    if (!m) return;
+    this.log.info({ model: m.model, version: m.version, state: m.state, reason: m.reason }, 'model status');
+    this.opts.onStatus?.(m);
+  }
+
+  // Runs one model with the deadline; the model stays busy until its run really settles, even past the deadline.
+  private runOne(name: string, version: string, input: Float32Array, ctx: RunContext): Promise<ModelOutput> {
+    const v = this.opts.registry.active(name)!;
+    this.busy.add(name);
+    this.stats.runs++;
+    const running = new Promise<ModelOutput>((resolve) => resolve(v.run(input, ctx)));
+    running.then(
+      () => this.busy.delete(name),
+      () => this.busy.delete(name),
+    );
+    const { clock } = this.opts;
+    return new Promise<ModelOutput>((resolve, reject) => {
+      const timer = clock.setTimeout(() => reject(new ModelTimeoutError(`model ${name} ${version} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      running.then(
+        (o) => {
+          clock.clearTimeout(timer);
+          try {
+            resolve(normalise(o, name, version, ctx.symbol, ctx.ts));
+          } catch (e) {
+            reject(e);
+          }
+        },
+        (e: unknown) => {
+          clock.clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+}
+
+// The coordinator owns identity (model, version, symbol, tick time); the runner owns the prediction.
+function normalise(o: ModelOutput, model: string, version: string, symbol: string, ts: TsMs): ModelOutput {
+  if (o === null || typeof o !== 'object') throw new ModelOutputError(`model ${model} returned ${String(o)}, not a ModelOutput`);
+  if (!validProbs(o.probabilities)) throw new ModelOutputError(`model ${model} returned probabilities [${String(o.probabilities)}]: need 3 finite values >= 0 summing to 1`);
+  if (!ACTIONS.includes(o.action)) throw new ModelOutputError(`model ${model} returned action ${String(o.action)}: need one of ${ACTIONS.join(', ')}`);
+  if (!(o.confidence >= 0 && o.confidence <= 1)) throw new ModelOutputError(`model ${model} returned confidence ${o.confidence}: need 0..1`);
+  return { ...o, model, version, symbol, ts };
+}

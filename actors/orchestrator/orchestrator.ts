@@ -1,0 +1,383 @@
+// The Orchestrator: subscriptions decide when an input tick is ready, the coordinator runs the registered models on
+// it, the gating weighs them by recent accuracy, the mixture of experts decides, and the policy turns a decision
+// and the current position into at most one `risk.intent`. Plain class; orchestratorActor (./actor.ts) runs it as a
+// supervised xstate child.
+//
+// Bus in:  cob.snapshot, md.candle, md.trade, md.bookTicker (streams, prices, marks), exec.orderSubmitted /
+//          exec.orderFilled / exec.orderPartiallyFilled / exec.orderRejected / exec.orderCancelled /
+//          exec.orderExpired and risk.orderDenied (position and the pending intent),
+//          orchestrator.setThresholds / orchestrator.rollback (control, also accepted through `handle`).
+// Bus out: signal.modelOutput, signal.modelStatus, signal.decision, risk.intent.
+//
+// One tick runs at a time: a tick that becomes ready while one runs waits as the single pending tick (a newer one
+// replaces it: coalesced). Outcomes: every output is judged after the horizon (./outcomes.ts) against the closes of
+// the trigger timeframe, and the right/wrong result feeds the gating.
+import { applyFill, emptyPortfolio, equity, sellableLots, type Portfolio } from '../risk-manager/positions.ts';
+import { capsFor } from '../risk-manager/sizing.ts';
+import { log, type Logger } from '../../engine/log.ts';
+import { bdiSeriesFeature, BDI_FRAMES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
+import type { CandleMsg, Trade, BookTicker } from '../../engine/messages/market.ts';
+import type { ModelStatusMsg, OrchestratorCommand } from '../../engine/messages/orchestrator.ts';
+import type { Fill } from '../../engine/messages/orders.ts';
+import type { RiskLimits } from '../../engine/messages/risk.ts';
+import type { Decision, ModelOutput } from '../../engine/messages/signals.ts';
+import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
+import type { Clock } from '../../engine/runtime/clock.ts';
+import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
+import { assertNever, ConfigError } from '../../engine/types/errors.ts';
+import { intentId, type ClientOrderId, type IntentId } from '../../engine/types/ids.ts';
+import { ticksToFloat, type Instrument } from '../../engine/types/instrument.ts';
+import type { Money } from '../../engine/types/money.ts';
+import type { Lots, Ticks } from '../../engine/types/price.ts';
+import { timeframeMs, type TsMs } from '../../engine/types/time.ts';
+import {
+  blend, decisionOf, DEFAULT_POLICY, intentFor, mergeThresholds, type MoeThresholds, type PolicyConfig, type PolicyResult,
+} from '../../strategies/moe.ts';
+import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
+import { AccuracyTracker, gatingConfig, gatingWeights, type GatingConfig } from './gating.ts';
+import { HorizonOutcomeEvaluator, type HorizonConfig } from './outcomes.ts';
+import type { ModelRegistry } from './registry.ts';
+import { SubscriptionManager, type ReadyTick, type SubscriptionConfig } from './subscriptions.ts';
+
+/** Trading side of the orchestrator: without it, decisions are published but no intents. */
+export interface TradingOptions {
+  readonly inst: Instrument;
+  /** Sizing caps come from the same limits the RiskManager enforces. */
+  readonly limits: RiskLimits;
+  /** Starting cash in the quote currency (the RiskManager's equity starts from the same). */
+  readonly cash: Money;
+  readonly policy?: Partial<PolicyConfig>;
+  /** An intent with no fill, denial or rejection after this long stops blocking new ones (default 30 s). */
+  readonly pendingTimeoutMs?: number;
+}
+
+/** Options of the orchestrator. */
+export interface OrchestratorOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  readonly registry: ModelRegistry;
+  readonly outputs: ModelOutputStore;
+  readonly history?: InferenceRecorder;
+  /** Assembles the input of a ready tick (the DataProvider's BaseDataInput); undefined when it cannot. */
+  readonly input: (tick: ReadyTick) => BaseDataInput | undefined;
+  readonly thresholds: MoeThresholds;
+  readonly subscriptions?: Partial<SubscriptionConfig>;
+  readonly gating?: Partial<GatingConfig>;
+  readonly outcomes?: Partial<HorizonConfig>;
+  /** Deadline of one model run (default 1000 ms). */
+  readonly timeoutMs?: number;
+  readonly trading?: TradingOptions;
+  /** Bus owner id (the supervised child's id): a throwing handler is a failure of this actor. */
+  readonly owner?: string;
+  readonly logger?: Logger;
+}
+
+/** Counters of the orchestrator. */
+export interface OrchestratorStats {
+  ticks: number;
+  noInput: number;
+  coalescedTicks: number;
+  decisions: number;
+  intents: number;
+  /** Why decisions produced no intent, by reason. */
+  noIntent: Record<string, number>;
+  pendingTimeouts: number;
+  controlRejected: number;
+}
+
+/** The orchestrator; see the header. */
+export class Orchestrator {
+  readonly registry: ModelRegistry;
+  readonly subscriptions: SubscriptionManager;
+  readonly coordinator: InferenceCoordinator;
+  readonly accuracy: AccuracyTracker;
+  readonly evaluator: HorizonOutcomeEvaluator;
+  readonly stats: OrchestratorStats = { ticks: 0, noInput: 0, coalescedTicks: 0, decisions: 0, intents: 0, noIntent: {}, pendingTimeouts: 0, controlRejected: 0 };
+  private thresholdsNow: MoeThresholds;
+  private readonly gating: GatingConfig;
+  private readonly policy: PolicyConfig;
+  private readonly log: Logger;
+  private unsubs: Unsubscribe[] = [];
+  private running: Promise<void> | undefined;
+  private queued: ReadyTick | undefined;
+  private lastDecision: Decision | undefined;
+  private portfolio: Portfolio | undefined;
+  private mark: Ticks | undefined;
+  private bid: Ticks | undefined;
+  private ask: Ticks | undefined;
+  private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId } | undefined;
+  private seq = 0;
+
+  constructor(private readonly opts: OrchestratorOptions) {
+    this.registry = opts.registry;
+    this.log = opts.logger ?? log().child({ actor: 'orchestrator' });
+    this.thresholdsNow = mergeThresholds({ buy: 1, sell: 1, minConfidence: 0 }, opts.thresholds);
+    this.gating = gatingConfig(opts.gating);
+    this.policy = { ...DEFAULT_POLICY, ...opts.trading?.policy };
+    this.subscriptions = new SubscriptionManager({ ...(opts.trading ? { symbol: opts.trading.inst.symbol } : {}), ...opts.subscriptions });
+    this.accuracy = new AccuracyTracker(this.gating);
+    this.evaluator = new HorizonOutcomeEvaluator(this.accuracy, opts.outcomes);
+    this.coordinator = new InferenceCoordinator({
+      registry: opts.registry, clock: opts.clock, outputs: opts.outputs, history: opts.history, timeoutMs: opts.timeoutMs, logger: this.log,
+      onOutput: (o) => opts.bus.publish({ type: 'signal.modelOutput', output: o }),
+      onStatus: (m) => this.publishStatus(m),
+    });
+    if (opts.trading) this.portfolio = emptyPortfolio(opts.trading.inst.quote, opts.trading.cash);
+  }
+
+  /** Returns the decision thresholds in force. */
+  get thresholds(): MoeThresholds {
+    return this.thresholdsNow;
+  }
+
+  /** Returns the last decision published. */
+  get decision(): Decision | undefined {
+    return this.lastDecision;
+  }
+
+  /** Returns the position in lots of the traded symbol (0 without trading). */
+  get positionLots(): number {
+    const t = this.opts.trading;
+    return t && this.portfolio ? this.portfolio.positions[t.inst.symbol]?.lots ?? 0 : 0;
+  }
+
+  /** Returns the current gating weights of the blendable models. */
+  weights(): Record<string, number> {
+    const names = this.registry.names().filter((n) => this.registry.blendable(n));
+    return gatingWeights(names, (m) => this.accuracy.accuracy(m).smoothed, this.gating);
+  }
+
+  /** Subscribes to the bus. */
+  start(): void {
+    if (this.unsubs.length > 0) return;
+    const { bus, owner } = this.opts;
+    this.unsubs.push(
+      bus.subscribe('cob.snapshot', (m) => this.onCob(m), owner),
+      bus.subscribe('md.candle', (m) => this.onCandle(m), owner),
+      bus.subscribe('md.trade', (m) => this.onTrade(m), owner),
+      bus.subscribe('md.bookTicker', (m) => this.onBookTicker(m), owner),
+      bus.subscribe('orchestrator.setThresholds', (m) => this.handle(m), owner),
+      bus.subscribe('orchestrator.rollback', (m) => this.handle(m), owner),
+      bus.subscribe('risk.orderDenied', (m) => this.settle((p) => p.id === m.intentId, 'denied'), owner),
+      bus.subscribe('exec.orderSubmitted', (m) => {
+        if (this.pending?.id === m.intentId) this.pending = { ...this.pending, clientOrderId: m.clientOrderId };
+      }, owner),
+      bus.subscribe('exec.orderFilled', (m) => this.onFill(m.fill, true), owner),
+      bus.subscribe('exec.orderPartiallyFilled', (m) => this.onFill(m.fill, false), owner),
+      bus.subscribe('exec.orderRejected', (m) => this.settle((p) => p.clientOrderId === m.clientOrderId, 'rejected'), owner),
+      bus.subscribe('exec.orderCancelled', (m) => this.settle((p) => p.clientOrderId === m.clientOrderId, 'cancelled'), owner),
+      bus.subscribe('exec.orderExpired', (m) => this.settle((p) => p.clientOrderId === m.clientOrderId, 'expired'), owner),
+    );
+  }
+
+  /** Unsubscribes; a tick in flight finishes but publishes nothing more. */
+  stop(): void {
+    for (const u of this.unsubs) u();
+    this.unsubs = [];
+    this.queued = undefined;
+  }
+
+  /** Resolves when no tick is running or queued. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Applies a control command; a bad one is logged and counted, never thrown (it comes from the dashboard). */
+  handle(cmd: OrchestratorCommand): void {
+    try {
+      switch (cmd.type) {
+        case 'orchestrator.setThresholds': {
+          this.thresholdsNow = mergeThresholds(this.thresholdsNow, { buy: cmd.buy, sell: cmd.sell, minConfidence: cmd.minConfidence });
+          this.log.info({ thresholds: this.thresholdsNow }, 'thresholds set');
+          return;
+        }
+        case 'orchestrator.rollback':
+          this.rollback(cmd.model);
+          return;
+        default:
+          assertNever(cmd, 'orchestrator command');
+      }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.stats.controlRejected++;
+      this.log.warn({ cmd, err: err.message }, 'control command refused');
+    }
+  }
+
+  /** Rolls `model` back to its previous version; its accuracy record starts over. Throws ConfigError when impossible. */
+  rollback(model: string): ModelStatusMsg {
+    const m = this.registry.rollback(model, this.opts.clock.now());
+    this.forgetOutcomes(model);
+    this.publishStatus(m);
+    return m;
+  }
+
+  /** Activates `version` of `model`; its accuracy record starts over. */
+  activate(model: string, version: string): ModelStatusMsg {
+    const m = this.registry.activate(model, version, this.opts.clock.now());
+    this.forgetOutcomes(model);
+    this.publishStatus(m);
+    return m;
+  }
+
+  /** Runs one tick now (the subscriptions call this when a tick is ready); ticks never overlap. */
+  async runTick(tick: ReadyTick): Promise<TickResult | undefined> {
+    this.stats.ticks++;
+    const input = this.opts.input(tick);
+    if (!input) {
+      this.stats.noInput++;
+      return undefined;
+    }
+    const result = await this.coordinator.runTick({ symbol: tick.symbol, ts: tick.ts, timeframe: tick.timeframe, input });
+    if (result.refused !== undefined || this.unsubs.length === 0) return result;
+    for (const o of result.outputs) this.evaluator.track(o);
+    this.decide(tick, result.outputs, input);
+    return result;
+  }
+
+  private decide(tick: ReadyTick, outputs: readonly ModelOutput[], input: BaseDataInput): void {
+    const blendable = outputs.filter((o) => this.registry.blendable(o.model));
+    const gate = gatingWeights(blendable.map((o) => o.model), (m) => this.accuracy.accuracy(m).smoothed, this.gating);
+    const b = blend(blendable, gate, this.thresholdsNow);
+    const d = decisionOf(tick.symbol, tick.ts, b);
+    this.lastDecision = d;
+    this.stats.decisions++;
+    this.opts.bus.publish(d);
+    const t = this.opts.trading;
+    if (!t || !this.portfolio || tick.symbol !== t.inst.symbol) return;
+    const r = this.policyFor(d, t, input);
+    if ('intent' in r) {
+      this.pending = { id: r.intent.id, since: this.opts.clock.now() };
+      this.stats.intents++;
+      this.opts.bus.publish({ type: 'risk.intent', intent: r.intent });
+    } else {
+      this.stats.noIntent[r.none] = (this.stats.noIntent[r.none] ?? 0) + 1;
+    }
+  }
+
+  private policyFor(d: Decision, t: TradingOptions, input: BaseDataInput): PolicyResult {
+    const now = this.opts.clock.now();
+    if (this.pending && now - this.pending.since > (t.pendingTimeoutMs ?? 30_000)) {
+      this.log.warn({ intentId: this.pending.id }, 'pending intent timed out without fill, denial or rejection');
+      this.stats.pendingTimeouts++;
+      this.pending = undefined;
+    }
+    const pf = this.portfolio!;
+    const sym = t.inst.symbol;
+    const pos = pf.positions[sym];
+    const lots = pos?.lots ?? 0;
+    const mark = this.mark;
+    if (mark === undefined) return { none: 'noPrice' };
+    const marks = { [sym]: mark };
+    return intentFor(d, {
+      inst: t.inst,
+      positionLots: lots,
+      ...(pos ? { sellableLots: sellableLots(t.inst, pos) } : {}),
+      equity: equity(pf, { [sym]: t.inst }, marks),
+      mark,
+      ...(this.bid !== undefined ? { bid: this.bid } : {}),
+      ...(this.ask !== undefined ? { ask: this.ask } : {}),
+      volatility: horizonVolatility(input.data, this.evaluator.config.horizonMs),
+      caps: capsFor(t.limits, sym, lots as Lots),
+      pending: this.pending !== undefined,
+    }, this.policy, intentId(`moe-${sym}-${Math.floor(d.ts)}-${++this.seq}`));
+  }
+
+  private onCob(m: CobSnapshotMsg): void {
+    this.subscriptions.onCob(m);
+    this.poll();
+  }
+
+  private onCandle(m: CandleMsg): void {
+    const now = this.opts.clock.now();
+    this.subscriptions.onCandle(m, now);
+    if (m.candle.closed && m.timeframe === this.subscriptions.config.triggerTimeframe) {
+      this.evaluator.onPrice(m.symbol, m.candle.close, m.candle.openTime + timeframeMs(m.timeframe));
+      const t = this.opts.trading;
+      if (t && m.symbol === t.inst.symbol && this.mark === undefined) this.mark = Math.round(m.candle.close / ticksToFloat(t.inst, 1 as Ticks)) as Ticks;
+    }
+    this.poll();
+  }
+
+  private onTrade(m: Trade): void {
+    this.subscriptions.onTrade(m);
+    if (this.opts.trading && m.symbol === this.opts.trading.inst.symbol) this.mark = m.price;
+    this.poll();
+  }
+
+  private onBookTicker(m: BookTicker): void {
+    if (!this.opts.trading || m.symbol !== this.opts.trading.inst.symbol) return;
+    this.bid = m.bid;
+    this.ask = m.ask;
+  }
+
+  private onFill(fill: Fill, full: boolean): void {
+    const t = this.opts.trading;
+    if (!t || !this.portfolio || fill.symbol !== t.inst.symbol) return;
+    this.portfolio = applyFill(this.portfolio, t.inst, fill);
+    if (full && this.pending?.clientOrderId === fill.clientOrderId) this.pending = undefined;
+  }
+
+  private settle(match: (p: { id: IntentId; clientOrderId?: ClientOrderId }) => boolean, why: string): void {
+    if (this.pending && match(this.pending)) {
+      this.log.debug({ intentId: this.pending.id, why }, 'pending intent settled');
+      this.pending = undefined;
+    }
+  }
+
+  // Starts the ready tick, or queues it behind the running one (replacing an older queued tick).
+  private poll(): void {
+    const tick = this.subscriptions.poll(this.opts.clock.now());
+    if (!tick) return;
+    if (this.running) {
+      if (this.queued) this.stats.coalescedTicks++;
+      this.queued = tick;
+      return;
+    }
+    this.running = this.loop(tick);
+  }
+
+  private async loop(first: ReadyTick): Promise<void> {
+    let tick: ReadyTick | undefined = first;
+    try {
+      while (tick) {
+        await this.runTick(tick);
+        tick = this.queued;
+        this.queued = undefined;
+      }
+    } catch (err) {
+      // runTick does not throw for model failures; anything here is a bug in the orchestrator itself.
+      this.log.error({ err }, 'orchestrator tick failed');
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private forgetOutcomes(model: string): void {
+    this.accuracy.reset(model);
+    this.evaluator.drop(model);
+  }
+
+  private publishStatus(m: ModelStatusMsg): void {
+    if (this.unsubs.length > 0) this.opts.bus.publish(m);
+  }
+}
+
+/**
+ * Returns the expected move over `horizonMs` as a fraction of price, from the packed primary 1m closes: the standard
+ * deviation of the newest 60 one-minute log returns scaled by √(horizon in minutes); undefined with too few bars.
+ */
+export function horizonVolatility(bdi: Float32Array, horizonMs: number): number | undefined {
+  const close = bdiSeriesFeature(bdi, 'primary1m', 'close');
+  const present = bdiSeriesFeature(bdi, 'primary1m', 'present');
+  const r: number[] = [];
+  for (let t = BDI_FRAMES - 60; t < BDI_FRAMES; t++) {
+    if (present[t] === 1 && present[t - 1] === 1) r.push(Math.log((1 + close[t]!) / (1 + close[t - 1]!)));
+  }
+  if (r.length < 20) return undefined;
+  const mean = r.reduce((a, b) => a + b, 0) / r.length;
+  const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1));
+  return sd * Math.sqrt(Math.max(horizonMs, 60_000) / 60_000);
+}

@@ -1,0 +1,4 @@
+export {
+  blend, decisionOf, DEFAULT_POLICY, intentFor, marketableLimit, mergeThresholds,
+  type Blend, type IgnoredReason, type MoeThresholds, type PolicyConfig, type PolicyResult, type PolicyState, type PositionMode,
+} from './moe.ts';

@@ -1,0 +1,172 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
+import { InferenceCoordinator, ModelTimeoutError } from '../../../actors/orchestrator/coordinator.ts';
+import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
+import { bdiSection } from '../../../engine/market/base-data-input.ts';
+import type { ModelStatusMsg } from '../../../engine/messages/orchestrator.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { InferenceHistoryStore } from '../../../engine/store/inference-history.ts';
+import { LmdbStore } from '../../../engine/store/lmdb.ts';
+import { ModelOutputStore } from '../../../engine/store/model-output-store.ts';
+import { deferred, featureCnn, hiddenSlot, linearQ, type Trace } from './models.ts';
+import { loadRealWorld, realInput, type RealWorld } from './real-input.ts';
+
+let world: RealWorld;
+let dir: string;
+let store: LmdbStore;
+beforeAll(() => {
+  world = loadRealWorld();
+  dir = mkdtempSync(join(tmpdir(), 'cobalt-coord-'));
+  store = LmdbStore.open({ path: dir, noSync: true });
+});
+afterAll(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function setup(clock: SimulatedClock, timeoutMs = 1_000) {
+  const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 30_000 });
+  const outputs = new ModelOutputStore();
+  const history = new InferenceHistoryStore(store, { retention: { maxRecords: 1_000, maxAgeMs: 86_400_000 }, archiveDir: join(dir, 'archive'), compression: false });
+  const statuses: ModelStatusMsg[] = [];
+  const coord = new InferenceCoordinator({ registry, clock, outputs, history, timeoutMs, onStatus: (m) => statuses.push(m) });
+  return { registry, outputs, history, statuses, coord };
+}
+
+describe('inference coordinator', () => {
+  it('runs the RL agent after the CNN with the CNN hidden state of the same tick in its input, and stores both', async () => {
+    const clock = new SimulatedClock(world.end);
+    const { registry, outputs, history, coord } = setup(clock);
+    const trace: Trace = [];
+    const gate = deferred();
+    const states: Float32Array[] = [];
+    const stateOf = bdiRlState(30);
+    const q = linearQ(stateOf(new Float32Array(9_190)).length, states);
+    // Registered RL first: the order comes from the dependency, not from registration.
+    registry.register('dqn', { version: 'r1', dependsOn: ['cnn'], run: async (x, ctx) => {
+      trace.push('dqn:start');
+      return rlRunner({ q, state: stateOf, stateSize: q.stateSize })(x, ctx);
+    } }, clock.now());
+    registry.register('cnn', { version: 'c1', run: featureCnn(trace, () => gate.promise) }, clock.now());
+    const input = realInput(world, clock.now());
+    expect(input.validation.canInfer).toBe(true);
+    expect(hiddenSlot(input.data)[0]).toBe(0); // the assembled input has no CNN output yet
+
+    const running = coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input });
+    await Promise.resolve();
+    expect(trace).toEqual(['cnn:start']); // the RL agent waits
+    gate.resolve();
+    const r = await running;
+
+    expect(trace).toEqual(['cnn:start', 'cnn:end', 'dqn:start']);
+    const cnn = r.outputs.find((o) => o.model === 'cnn')!;
+    const dqn = r.outputs.find((o) => o.model === 'dqn')!;
+    // The RL state carries the CNN's hidden slot (present = 1, then the 32 values) and its model row.
+    const s = states[0]!;
+    expect(Array.from(s.subarray(s.length - 33))).toEqual([1, ...Array.from(cnn.hidden!)]);
+    const modelsRow = Array.from(s.subarray(s.length - 33 - 12, s.length - 33 - 6));
+    expect(modelsRow).toEqual([1, ...cnn.probabilities, cnn.confidence, 0].map(Math.fround));
+    expect(hiddenSlot(input.data)[0]).toBe(0); // the shared input was not written to
+    expect(dqn).toMatchObject({ model: 'dqn', version: 'r1', symbol: 'ETH/USDT', ts: clock.now() });
+    expect(dqn.extra?.value).toBe(Math.max(...(dqn.extra!.qValues as number[])));
+
+    expect(outputs.latest('cnn', 'ETH/USDT')).toBe(cnn);
+    expect(outputs.latest('dqn', 'ETH/USDT')).toBe(dqn);
+    await store.flush();
+    const rec = history.latest('dqn', 'ETH/USDT')[0]!;
+    expect(rec.input.meta).toEqual({ version: 'r1', deps: { cnn: 'c1' }, probe: false });
+    expect(Array.from(bdiSection(rec.input.features, 'cnnHidden'))).toEqual([1, ...Array.from(cnn.hidden!)]);
+    expect(rec.input).toMatchObject({ timeframe: '1s', completeness: input.validation.completeness, shape: [9_190] });
+    expect(history.latest('cnn', 'ETH/USDT')[0]!.output.probabilities).toEqual(cnn.probabilities);
+  });
+
+  it('never overlaps runs of one model: a tick that finds it busy skips it', async () => {
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord } = setup(clock, 60_000);
+    const gates = [deferred(), deferred()];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let calls = 0;
+    const cnn = featureCnn();
+    registry.register('cnn', { version: 'c1', run: async (x, ctx) => {
+      const g = gates[calls++]!;
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await g.promise;
+      inFlight--;
+      return cnn(x, ctx);
+    } }, clock.now());
+    const input = realInput(world, clock.now());
+    const tick = (ts: number) => ({ symbol: 'ETH/USDT', ts, timeframe: '1s' as const, input });
+    const first = coord.runTick(tick(clock.now()));
+    const second = await coord.runTick(tick(clock.now() + 1_000));
+    expect(second).toMatchObject({ outputs: [], skippedBusy: ['cnn'] });
+    gates[0]!.resolve();
+    expect((await first).outputs).toHaveLength(1);
+    const third = coord.runTick(tick(clock.now() + 2_000));
+    gates[1]!.resolve();
+    expect((await third).outputs).toHaveLength(1);
+    expect([calls, maxInFlight, coord.stats.skippedBusy]).toEqual([2, 1, 1]);
+  });
+
+  it('refuses a tick whose input cannot be inferred on and runs nothing', async () => {
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord, outputs } = setup(clock);
+    const trace: Trace = [];
+    registry.register('cnn', { version: 'c1', run: featureCnn(trace) }, clock.now());
+    const input = realInput(world, clock.now(), { '1h': 50 });
+    const r = await coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input });
+    expect(r.refused).toMatch(/^cannot infer: completeness 0\.69 < 0\.8; ETH\/USDT 1h series has 50 frames, needs 100/);
+    expect(trace).toEqual([]);
+    expect(outputs.count('cnn')).toBe(0);
+    expect(coord.stats).toMatchObject({ ticks: 1, refused: 1, runs: 0, lastRefusal: r.refused });
+  });
+
+  it('times out a hung model on the clock, drops it after repeated failures, and the RL agent still runs without it', async () => {
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord, statuses } = setup(clock, 500);
+    const hung = [deferred<never>(), deferred<never>()];
+    let n = 0;
+    registry.register('cnn', { version: 'c1', run: () => hung[n++]!.promise }, clock.now());
+    const stateOf = bdiRlState(30);
+    const states: Float32Array[] = [];
+    const q = linearQ(stateOf(new Float32Array(9_190)).length, states);
+    registry.register('dqn', { version: 'r1', dependsOn: ['cnn'], run: rlRunner({ q, state: stateOf }) }, clock.now());
+    const input = realInput(world, clock.now());
+    const tick = () => ({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s' as const, input });
+
+    const t1 = coord.runTick(tick());
+    clock.advance(500);
+    const r1 = await t1;
+    expect(r1.failed).toEqual([{ model: 'cnn', error: `ModelTimeoutError: model cnn c1 did not answer within 500 ms` }]);
+    expect(r1.outputs.map((o) => o.model)).toEqual(['dqn']);
+    expect(states[0]![states[0]!.length - 33]).toBe(0); // ran on the input as packed: CNN hidden slot absent
+    expect(coord.isBusy('cnn')).toBe(true); // still running past its deadline
+
+    const r2 = await coord.runTick(tick());
+    expect(r2.skippedBusy).toEqual(['cnn']);
+    hung[0]!.reject(new Error('late failure'));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(coord.isBusy('cnn')).toBe(false);
+
+    const t3 = coord.runTick(tick());
+    clock.advance(500);
+    await t3;
+    expect(statuses).toEqual([expect.objectContaining({ type: 'signal.modelStatus', model: 'cnn', state: 'failed', consecutiveFailures: 2 })]);
+    expect(registry.blendable('cnn')).toBe(false);
+    expect(coord.stats).toMatchObject({ failures: 2, timeouts: 2 });
+    expect(registry.list()[0]!.lastError).toContain(ModelTimeoutError.name);
+  });
+
+  it('counts a malformed output as a failure', async () => {
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord } = setup(clock);
+    const good = featureCnn();
+    registry.register('cnn', { version: 'c1', run: async (x, ctx) => ({ ...(await good(x, ctx)), probabilities: [0.5, 0.5, 0.5] }) }, clock.now());
+    const r = await coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input: realInput(world, clock.now()) });
+    expect(r.failed[0]!.error).toMatch(/^ModelOutputError: model cnn returned probabilities \[0.5,0.5,0.5\]/);
+  });
+});

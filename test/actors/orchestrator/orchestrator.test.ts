@@ -1,0 +1,186 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { momentumRunner } from '../../../actors/model-agents/momentum.ts';
+import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
+import { orchestratorActor, OrchestratorHandle } from '../../../actors/orchestrator/actor.ts';
+import { Orchestrator } from '../../../actors/orchestrator/orchestrator.ts';
+import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
+import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
+import { capsFor, fixedFractionLots } from '../../../actors/risk-manager/sizing.ts';
+import { blend } from '../../../strategies/moe.ts';
+import type { EngineMsg } from '../../../engine/messages/index.ts';
+import type { Candle } from '../../../engine/messages/market.ts';
+import type { ModelStatusMsg } from '../../../engine/messages/orchestrator.ts';
+import type { OrderIntent } from '../../../engine/messages/orders.ts';
+import type { Decision, ModelOutput } from '../../../engine/messages/signals.ts';
+import { Bus } from '../../../engine/runtime/bus.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { ModelOutputStore } from '../../../engine/store/model-output-store.ts';
+import { clientOrderId, venueOrderId } from '../../../engine/types/ids.ts';
+import { money, type Money } from '../../../engine/types/money.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
+import { featureCnn, linearQ } from './models.ts';
+import { ETH, loadRealWorld, realInput, type RealWorld } from './real-input.ts';
+
+let world: RealWorld;
+let bars: Candle[];
+beforeAll(() => {
+  world = loadRealWorld();
+  bars = world.primary['1s'].filter((c) => c.openTime + 1_000 <= world.end).slice(-40);
+});
+
+function rig(horizonMs = 60_000) {
+  const bus = new Bus<EngineMsg>();
+  const clock = new SimulatedClock(bars[0]!.openTime);
+  const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 60_000 });
+  const stateOf = bdiRlState(30);
+  const q = linearQ(stateOf(new Float32Array(9_190)).length);
+  registry.register('cnn', { version: 'c1', run: featureCnn() }, clock.now());
+  registry.register('dqn', { version: 'r1', dependsOn: ['cnn'], run: rlRunner({ q, state: stateOf, stateSize: q.stateSize }) }, clock.now());
+  const orch = new Orchestrator({
+    bus, clock, registry, outputs: new ModelOutputStore(),
+    input: (tick) => realInput(world, tick.ts),
+    thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0 },
+    subscriptions: { symbol: 'ETH/USDT', triggerTimeframe: '1s', requireCob: false },
+    trading: { inst: ETH, limits: DEFAULT_LIMITS, cash: money('10000'), policy: { orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 500 } } },
+    outcomes: { horizonMs, deadBandBps: 1 },
+    owner: 'orchestrator',
+  });
+  const seen = { decisions: [] as Decision[], outputs: [] as ModelOutput[], statuses: [] as ModelStatusMsg[], intents: [] as OrderIntent[] };
+  bus.subscribe('signal.decision', (m) => void seen.decisions.push(m));
+  bus.subscribe('signal.modelOutput', (m) => void seen.outputs.push(m.output));
+  bus.subscribe('signal.modelStatus', (m) => void seen.statuses.push(m));
+  bus.subscribe('risk.intent', (m) => void seen.intents.push(m.intent));
+  orch.start();
+  let i = 0;
+  // One real 1s bar: its trade price as the mark, then its close as md.candle, which triggers a tick.
+  const step = async (): Promise<void> => {
+    const c = bars[i++]!;
+    clock.set(c.openTime + 1_000);
+    const price = Math.round(c.close * 100) as Ticks;
+    bus.publish({ type: 'md.trade', venue: 'binance', symbol: 'ETH/USDT', tradeId: i, price, lots: 1 as Lots, buyerMaker: false, tsExchange: clock.now(), tsLocal: clock.now() });
+    bus.publish({ type: 'md.candle', venue: 'binance', symbol: 'ETH/USDT', timeframe: '1s', candle: c, tsExchange: clock.now(), tsLocal: clock.now() });
+    await orch.idle();
+  };
+  return { bus, clock, registry, orch, seen, step, price: () => Math.round(bars[i - 1]!.close * 100) as Ticks };
+}
+
+describe('orchestrator', () => {
+  it('blends every registered model, a third one joining without any change, and publishes a decision per tick', async () => {
+    const { registry, seen, step, clock } = rig();
+    await step();
+    expect(Object.keys(seen.decisions[0]!.weights).sort()).toEqual(['cnn', 'dqn']);
+    registry.register('momentum', { version: 'm1', run: momentumRunner({ lookback: 5, scaleBps: 5 }) }, clock.now());
+    await step();
+    const d = seen.decisions[1]!;
+    expect(Object.keys(d.weights).sort()).toEqual(['cnn', 'dqn', 'momentum']);
+    // No outcomes yet: the prior gives each the same weight, and the decision is the blend of this tick's outputs.
+    for (const w of Object.values(d.weights)) expect(w).toBeCloseTo(1 / 3, 9);
+    const tickOutputs = seen.outputs.filter((o) => o.ts === d.ts);
+    expect(tickOutputs.map((o) => o.model)).toEqual(['cnn', 'momentum', 'dqn']);
+    const b = blend(tickOutputs, d.weights, { buy: 0.6, sell: 0.6, minConfidence: 0 });
+    expect(d).toEqual({ type: 'signal.decision', symbol: 'ETH/USDT', action: b.action, confidence: b.confidence, weights: b.weights, ts: clock.now() });
+  });
+
+  it('takes thresholds at run time and turns decisions and the position into intents', async () => {
+    const { bus, seen, step, clock, orch, price } = rig();
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 0, sell: 1 }); // every blend is a BUY
+    await step();
+    expect(seen.decisions[0]!.action).toBe('BUY');
+    const buy = seen.intents[0]!;
+    const lots = fixedFractionLots(ETH, money('10000'), 500, price(), capsFor(DEFAULT_LIMITS, 'ETH/USDT', 0 as Lots));
+    expect(buy).toMatchObject({ symbol: 'ETH/USDT', side: 'buy', orderType: 'limit', lots, price: Math.ceil((price() * 10_010) / 10_000), timeInForce: 'IOC', reduceOnly: false, ts: clock.now() });
+    await step(); // still pending: no second intent
+    expect(seen.intents).toHaveLength(1);
+    const cid = clientOrderId('c-1');
+    bus.publish({ type: 'exec.orderSubmitted', clientOrderId: cid, intentId: buy.id, ts: clock.now() });
+    bus.publish({ type: 'exec.orderFilled', ts: clock.now(), fill: {
+      clientOrderId: cid, venueOrderId: venueOrderId('v-1'), tradeId: 't-1', venue: 'binance', symbol: 'ETH/USDT', side: 'buy', price: price(), lots: buy.lots, fee: 0n as Money, feeAsset: 'USDT', liquidity: 'taker', ts: clock.now(),
+    } });
+    expect(orch.positionLots).toBe(lots);
+    await step(); // long already
+    expect(seen.intents).toHaveLength(1);
+    expect(orch.stats.noIntent).toEqual({ pending: 1, alreadyLong: 1 });
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 1, sell: 0 }); // every blend is a SELL
+    await step();
+    expect(seen.intents[1]).toMatchObject({ side: 'sell', lots, reduceOnly: true, price: Math.floor((price() * 9_990) / 10_000) });
+    bus.publish({ type: 'risk.orderDenied', intentId: seen.intents[1]!.id, reason: { code: 'TRADING_HALTED' }, ts: clock.now() });
+    await step(); // the denial cleared the pending intent: the next SELL goes out again
+    expect(seen.intents).toHaveLength(3);
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 2 });
+    expect(orch.stats.controlRejected).toBe(1);
+    expect(orch.thresholds).toEqual({ buy: 1, sell: 0, minConfidence: 0 });
+  });
+
+  it('drops a failing model, reports it, and keeps blending the others', async () => {
+    const { registry, seen, step, clock } = rig();
+    registry.register('flaky', { version: 'f1', run: async () => {
+      throw new Error('feature store unreachable');
+    } }, clock.now());
+    await step();
+    expect(Object.keys(seen.decisions[0]!.weights).sort()).toEqual(['cnn', 'dqn']);
+    expect(seen.statuses).toEqual([]);
+    await step();
+    expect(seen.statuses).toEqual([expect.objectContaining({ model: 'flaky', state: 'failed', consecutiveFailures: 2 })]);
+    expect(seen.statuses[0]!.reason).toContain('feature store unreachable');
+    await step();
+    expect(seen.decisions).toHaveLength(3);
+    expect(Object.keys(seen.decisions[2]!.weights).sort()).toEqual(['cnn', 'dqn']);
+    expect(registry.list().find((m) => m.name === 'flaky')).toMatchObject({ health: 'failed', runs: 2 });
+  });
+
+  it('rolls a model back on the control message and the old version answers from the next tick', async () => {
+    const { bus, registry, seen, step, clock, orch } = rig();
+    registry.register('momentum', { version: 'm1', run: momentumRunner({ lookback: 5, scaleBps: 5 }) }, clock.now());
+    orch.activate('momentum', 'm1'); // already active: a no-op status
+    registry.register('momentum', { version: 'm2', run: momentumRunner({ lookback: 30, scaleBps: 20 }) }, clock.now(), { activate: true });
+    await step();
+    expect(seen.outputs.filter((o) => o.model === 'momentum').map((o) => o.version)).toEqual(['m2']);
+    bus.publish({ type: 'orchestrator.rollback', model: 'momentum' });
+    expect(seen.statuses.at(-1)).toMatchObject({ type: 'signal.modelStatus', model: 'momentum', version: 'm1', state: 'active', reason: 'rolled back from m2 to m1' });
+    await step();
+    expect(seen.outputs.filter((o) => o.model === 'momentum').map((o) => o.version)).toEqual(['m2', 'm1']);
+    bus.publish({ type: 'orchestrator.rollback', model: 'momentum' }); // nothing older: refused, not thrown
+    bus.publish({ type: 'orchestrator.rollback', model: 'nope' });
+    expect(orch.stats.controlRejected).toBe(2);
+  });
+
+  it('weighs models by their judged outcomes as ticks go by', async () => {
+    const slow = rig();
+    for (let k = 0; k < 10; k++) await slow.step();
+    // Horizon 60 s: nothing judged within 10 s of ticks; the weights are still the prior's.
+    expect(slow.orch.evaluator.stats).toMatchObject({ evaluated: 0, tracked: 20 });
+    expect(slow.orch.weights()).toEqual({ cnn: 0.5, dqn: 0.5 });
+
+    const { seen, step, orch } = rig(5_000);
+    for (let k = 0; k < 30; k++) await step();
+    // Horizon 5 s: the predictions of the first 25 ticks are judged against the real closes 5 s later.
+    expect(orch.evaluator.stats).toMatchObject({ evaluated: 50, tracked: 60 });
+    const cnn = orch.accuracy.accuracy('cnn');
+    const dqn = orch.accuracy.accuracy('dqn');
+    expect([cnn.evaluated, dqn.evaluated]).toEqual([25, 25]);
+    const w = orch.weights();
+    if (cnn.correct === dqn.correct) expect(w.cnn).toBeCloseTo(0.5, 9);
+    else expect(w.cnn! > 0.5).toBe(cnn.correct > dqn.correct);
+    const last = seen.decisions.at(-1)!.weights;
+    expect(last.cnn).toBeCloseTo(w.cnn!, 12);
+    expect(last.dqn).toBeCloseTo(w.dqn!, 12);
+  });
+
+  it('runs as a supervised xstate child and takes control events', async () => {
+    const bus = new Bus<EngineMsg>();
+    const clock = new SimulatedClock(world.end);
+    const registry = new ModelRegistry();
+    registry.register('cnn', { version: 'c1', run: featureCnn() }, clock.now());
+    const handle = new OrchestratorHandle();
+    const actor = createActor(orchestratorActor, { input: {
+      bus, clock, registry, outputs: new ModelOutputStore(), input: (t) => realInput(world, t.ts), thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0.5 }, handle,
+    } });
+    actor.start();
+    expect(handle.current).toBeDefined();
+    actor.send({ type: 'orchestrator.setThresholds', buy: 0.7, minConfidence: 0.2 });
+    expect(handle.current!.thresholds).toEqual({ buy: 0.7, sell: 0.6, minConfidence: 0.2 });
+    actor.stop();
+    expect(handle.current).toBeUndefined();
+  });
+});

@@ -2,8 +2,10 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as bookReplayCommand } from './commands/book-replay.ts';
+import { register as candlesCommand } from './commands/candles.ts';
 import { register as configCommand } from './commands/config.ts';
 import { register as exchangeSimCommand } from './commands/exchange-sim.ts';
+import { register as inputCommand } from './commands/input.ts';
 import { register as recordCommand } from './commands/record.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,8 +18,10 @@ const program = new Command('cobalt')
 const commands: Array<(p: Command) => void> = [
   // Registered commands, one import each (keep sorted).
   bookReplayCommand,
+  candlesCommand,
   configCommand,
   exchangeSimCommand,
+  inputCommand,
   recordCommand,
 ];
 for (const register of commands) register(program);

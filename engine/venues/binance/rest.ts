@@ -30,7 +30,9 @@ export function rewriteApiUrls(api: unknown, baseUrl: string, wsUrl?: string): u
       const u = new URL(v);
       const isWs = u.protocol.startsWith('ws');
       const target = isWs ? (ws ?? new URL(base.href.replace(/^http/, 'ws'))) : base;
-      return `${target.protocol}//${target.host}${u.pathname}${u.search}`;
+      // A URL without a path ('https://api.mexc.com') must stay without one: ccxt appends '/api/v3/…' to it.
+      const path = /^[a-z]+:\/\/[^/]+$/i.test(v) ? '' : u.pathname;
+      return `${target.protocol}//${target.host}${path}${u.search}`;
     }
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));

@@ -91,3 +91,12 @@ describe('TtlCache', () => {
     expect(await cache.get('k', async () => 7)).toBe(7);
   });
 });
+
+describe('rewriteApiUrls', () => {
+  it('moves every URL onto the base, keeping paths, and leaves path-less URLs without a trailing slash', async () => {
+    const { rewriteApiUrls } = await import('../../../engine/venues/binance/rest.ts');
+    const out = rewriteApiUrls({ spot: 'https://api.mexc.com', v3: 'https://api.binance.com/api/v3', ws: { spot: 'wss://stream.binance.com:9443/ws' } },
+      'http://127.0.0.1:9443') as Record<string, unknown>;
+    expect(out).toEqual({ spot: 'http://127.0.0.1:9443', v3: 'http://127.0.0.1:9443/api/v3', ws: { spot: 'ws://127.0.0.1:9443/ws' } });
+  });
+});

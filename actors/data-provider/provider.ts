@@ -1,0 +1,402 @@
+// The DataProvider: OHLCV series 1s/1m/1h/1d per symbol (1500 bars each), built from trades and kline streams,
+// rolled up from finer bars, loaded and backfilled from klines (REST failover live, the CSV archive in replays),
+// a live price with a 500 ms cache, and the BaseDataInput assembled from all of it on request.
+import { log as rootLog, type Logger } from '../../engine/log.ts';
+import {
+  assembleBaseDataInput, validateBaseDataInput, type BaseDataInput, type BdiSources, type BdiValidation,
+} from '../../engine/market/base-data-input.ts';
+import { CANDLE_CAPACITY, CandleBuilder, CandleRollup, CandleSeries, type Hole } from '../../engine/market/candles.ts';
+import type { CobSnapshot } from '../../engine/market/cob.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import type { Candle, CandleMsg, Trade } from '../../engine/messages/market.ts';
+import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
+import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
+import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
+import { VenueError } from '../../engine/types/errors.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument, ticksToFloat, type Instrument, type VenueId } from '../../engine/types/instrument.ts';
+import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.ts';
+import { TtlCache } from '../../engine/venues/ttl-cache.ts';
+import {
+  closedInGap, COARSER, gapsToFill, isWholeRollup, KLINE_TIMEFRAMES, mergeCandles, plainCandle, splitGap, TIMEFRAMES,
+} from './logic.ts';
+import type { KlineSource, SourcedPrice } from './market-source.ts';
+
+/** What the DataProvider asks the COB for: the latest consolidated snapshot of a symbol (the COBAggregator answers). */
+export interface CobQuery {
+  latest(symbol: string): CobSnapshot | undefined;
+}
+
+/** Where REST prices come from (the FailoverMarket). */
+export interface PriceSource {
+  price(symbol: string): Promise<SourcedPrice>;
+}
+
+/** Options of a DataProvider. */
+export interface DataProviderOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  /** Primary (traded) symbol, default ETH/USDT. */
+  readonly primary?: string;
+  /** Reference symbol, default BTC/USDT. */
+  readonly reference?: string;
+  /** Increments per symbol (default: the bundled Binance spot increments). */
+  readonly instruments?: ReadonlyMap<string, Instrument>;
+  /** Klines for the initial load and backfills: the FailoverMarket live, a KlinesArchive in replays. */
+  readonly history?: KlineSource;
+  /** REST prices (FailoverMarket); without it the price is the trade stream's. */
+  readonly prices?: PriceSource;
+  readonly cob?: CobQuery;
+  readonly modelOutputs?: ModelOutputStore;
+  /** Bars per series (default 1500). */
+  readonly capacity?: number;
+  /** Maintenance period (default 60 s); 0 turns the loop off (a caller runs `maintain()` itself). */
+  readonly maintenanceMs?: number;
+  /** How long after a 1s bar's end it is closed without a later trade (default 1 s: trades arrive late). */
+  readonly closeGraceMs?: number;
+  /** How long after a bar's end the maintenance loop fetches it when no stream produced it (default 5 s). */
+  readonly backfillGraceMs?: number;
+  /** Live price cache lifetime (default 500 ms). */
+  readonly priceTtlMs?: number;
+  /** Bars per kline request (default 1000, Binance's maximum). */
+  readonly requestBars?: number;
+  /** Venue named in published messages (default binance). */
+  readonly venue?: VenueId;
+  /** Bus subscriptions are made with this owner, so a throwing handler counts as this actor failing. */
+  readonly owner?: string;
+  readonly log?: Logger;
+}
+
+/** Counters of a DataProvider. */
+export interface DataProviderStats {
+  trades: number;
+  /** Messages of symbols the provider does not keep. */
+  unknownSymbol: number;
+  /** Klines of a timeframe the provider does not keep, or not on their timeframe's grid: skipped. */
+  malformedKlines: number;
+  lateTrades: number;
+  klines: number;
+  /** Rolled-up bars dropped because a finer bar of their period was missing (their slot is left for backfill). */
+  partialRollups: number;
+  backfillRequests: number;
+  backfillFailures: number;
+  backfilledBars: number;
+  candlesPublished: number;
+}
+
+/** What one maintenance pass did. */
+export interface MaintenanceReport {
+  readonly gaps: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly filled: number;
+}
+
+interface SymbolState {
+  readonly symbol: string;
+  readonly inst: Instrument;
+  readonly builder: CandleBuilder;
+  readonly series: Record<Timeframe, CandleSeries>;
+  /** Roll-up into each coarser timeframe from the next finer one. */
+  readonly rollups: Partial<Record<Timeframe, CandleRollup>>;
+  /** Timeframes a kline stream delivers; roll-ups into them are not used. */
+  readonly streamed: Set<Timeframe>;
+}
+
+const VOLUME_DECIMALS = 8;
+
+/** Returns an instrument map of the bundled Binance spot increments for `symbols`. */
+export function defaultInstruments(symbols: readonly string[]): Map<string, Instrument> {
+  const m = new Map<string, Instrument>();
+  for (const s of symbols) {
+    const spec = BINANCE_SPOT_DEFAULTS[s];
+    if (!spec) throw new VenueError(`no bundled increments for ${s}: pass options.instruments`);
+    m.set(s, makeInstrument(spec));
+  }
+  return m;
+}
+
+/**
+ * Keeps the candle series and the live price of the primary and reference symbols. Drive it with bus messages
+ * (`md.trade`, `md.candle` klines) after `start()`; `maintain()` runs on the clock every `maintenanceMs`.
+ */
+export class DataProvider {
+  readonly primary: string;
+  readonly reference: string;
+  readonly stats: DataProviderStats = {
+    trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, candlesPublished: 0,
+  };
+  private readonly states = new Map<string, SymbolState>();
+  private readonly priceCache: TtlCache<string, SourcedPrice>;
+  private readonly own = new WeakSet<object>();
+  private readonly log: Logger;
+  private unsubs: Unsubscribe[] = [];
+  private tickTimer: TimerHandle | undefined;
+  private maintTimer: TimerHandle | undefined;
+  private maintaining: Promise<MaintenanceReport> | undefined;
+  private running = false;
+
+  constructor(private readonly opts: DataProviderOptions) {
+    this.primary = opts.primary ?? 'ETH/USDT';
+    this.reference = opts.reference ?? 'BTC/USDT';
+    this.log = opts.log ?? rootLog().child({ actor: 'dataProvider' });
+    const symbols = this.primary === this.reference ? [this.primary] : [this.primary, this.reference];
+    const insts = opts.instruments ?? defaultInstruments(symbols);
+    const capacity = opts.capacity ?? CANDLE_CAPACITY;
+    for (const symbol of symbols) {
+      const inst = insts.get(symbol);
+      if (!inst) throw new VenueError(`no instrument for ${symbol}`);
+      const series = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, new CandleSeries(tf, capacity)])) as Record<Timeframe, CandleSeries>;
+      this.states.set(symbol, {
+        symbol, inst, series, streamed: new Set(),
+        builder: new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize }),
+        rollups: { '1m': newRollup('1m'), '1h': newRollup('1h'), '1d': newRollup('1d') },
+      });
+    }
+    this.priceCache = new TtlCache(opts.clock, opts.priceTtlMs ?? 500);
+  }
+
+  /** Returns the symbols kept, primary first. */
+  get symbols(): string[] {
+    return [...this.states.keys()];
+  }
+
+  /** Returns the series of `symbol` and `tf`; throws for a symbol the provider does not keep. */
+  series(symbol: string, tf: Timeframe): CandleSeries {
+    return this.state(symbol).series[tf];
+  }
+
+  /** Loads history, subscribes to the bus and starts the close and maintenance timers; history failures are logged, not thrown. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const { bus, owner } = this.opts;
+    this.unsubs.push(
+      bus.subscribe('md.trade', (m) => this.onTrade(m), owner),
+      bus.subscribe('md.candle', (m) => this.onKline(m), owner),
+    );
+    await this.loadHistory();
+  }
+
+  /** Unsubscribes and cancels the timers. */
+  stop(): void {
+    this.running = false;
+    for (const u of this.unsubs) u();
+    this.unsubs = [];
+    if (this.tickTimer) this.opts.clock.clearTimeout(this.tickTimer);
+    if (this.maintTimer) this.opts.clock.clearTimeout(this.maintTimer);
+    this.tickTimer = this.maintTimer = undefined;
+  }
+
+  /** Adds a trade: builds 1s bars (and what rolls up from them) and refreshes the stream price. */
+  onTrade(t: Trade): void {
+    const st = this.states.get(t.symbol);
+    if (!st) {
+      this.stats.unknownSymbol++;
+      return;
+    }
+    this.stats.trades++;
+    this.armTimers();
+    const late = st.builder.late;
+    const closed = st.builder.addTrade(t);
+    if (st.builder.late !== late) this.stats.lateTrades++;
+    for (const c of closed) this.closeBar(st, '1s', c);
+    this.priceCache.put(t.symbol, { price: ticksToFloat(st.inst, t.price), source: 'stream', ts: this.opts.clock.now() });
+  }
+
+  /** Adds a venue kline (`md.candle`); closed bars enter the series, and that timeframe stops being rolled up. */
+  onKline(m: CandleMsg): void {
+    if (this.own.has(m)) return;
+    const st = this.states.get(m.symbol);
+    if (!st) {
+      this.stats.unknownSymbol++;
+      return;
+    }
+    if (!TIMEFRAMES.includes(m.timeframe) || m.candle.openTime % timeframeMs(m.timeframe) !== 0) {
+      this.stats.malformedKlines++;
+      return;
+    }
+    this.stats.klines++;
+    this.armTimers();
+    st.streamed.add(m.timeframe);
+    if (m.candle.closed) this.closeBar(st, m.timeframe, m.candle, false);
+  }
+
+  /** Closes 1s bars whose end passed `closeGraceMs` ago without a later trade. */
+  closeIdleBars(now: TsMs = this.opts.clock.now()): void {
+    const grace = this.opts.closeGraceMs ?? 1_000;
+    for (const st of this.states.values()) for (const c of st.builder.closeUntil(now - grace)) this.closeBar(st, '1s', c);
+  }
+
+  /** Fills holes and missing recent bars of the kline timeframes from the history source; one pass at a time. */
+  maintain(): Promise<MaintenanceReport> {
+    this.maintaining ??= this.backfill().finally(() => {
+      this.maintaining = undefined;
+    });
+    return this.maintaining;
+  }
+
+  /** Returns the live price: the stream's or a REST venue's within the cache lifetime, else a fresh REST price. */
+  async price(symbol: string): Promise<SourcedPrice> {
+    this.state(symbol);
+    const prices = this.opts.prices;
+    if (!prices) {
+      // Replays have no REST venue: the last trade is the price however old it is.
+      const hit = this.priceCache.peek(symbol);
+      if (!hit) throw new VenueError(`no price for ${symbol} yet: no trade seen and no REST venue configured`);
+      this.log.debug({ symbol, price: hit.v.price, source: hit.v.source, ageMs: hit.ageMs }, 'price');
+      return hit.v;
+    }
+    const p = await this.priceCache.get(symbol, async () => {
+      const fresh = await prices.price(symbol);
+      this.publish({ type: 'md.price', venue: this.venue, symbol, price: fresh.price, source: fresh.source, tsExchange: fresh.ts, tsLocal: fresh.ts });
+      return fresh;
+    });
+    this.log.debug({ symbol, price: p.price, source: p.source }, 'price');
+    return p;
+  }
+
+  /** Returns the sources of a BaseDataInput: the primary's four series, the reference 1s, the COB and the latest model outputs. */
+  inputSources(): BdiSources {
+    const p = this.state(this.primary);
+    const r = this.state(this.reference);
+    const store = this.opts.modelOutputs;
+    const models = store ? { cnn: store.latest('cnn', this.primary), dqn: store.latest('dqn', this.primary) } : undefined;
+    return {
+      now: this.opts.clock.now(), primary: p.series, reference1s: r.series['1s'], cob: this.opts.cob?.latest(this.primary),
+      models, primarySymbol: this.primary, referenceSymbol: this.reference,
+    };
+  }
+
+  /** Returns the packed BaseDataInput with its validation (`out` may be a reused buffer). */
+  assembleInput(out?: Float32Array): BaseDataInput {
+    return assembleBaseDataInput(this.inputSources(), out);
+  }
+
+  /** Returns the validation of the current input (completeness, quality, reasons) without packing it. */
+  validateInput(): BdiValidation {
+    return validateBaseDataInput(this.inputSources());
+  }
+
+  private get venue(): VenueId {
+    return this.opts.venue ?? 'binance';
+  }
+
+  private state(symbol: string): SymbolState {
+    const st = this.states.get(symbol);
+    if (!st) throw new VenueError(`the data provider does not keep ${symbol} (it keeps ${this.symbols.join(', ')})`);
+    return st;
+  }
+
+  // A closed bar enters its series, goes out on the bus (unless it came from the bus: a venue kline), and feeds the
+  // roll-up into the next coarser timeframe.
+  private closeBar(st: SymbolState, tf: Timeframe, c: Candle, publish = true): void {
+    const series = st.series[tf];
+    const last = series.last();
+    if (last === undefined || c.openTime >= last.openTime) series.push(c);
+    else mergeCandles(series, [c]);
+    const now = this.opts.clock.now();
+    if (publish) this.publish({ type: 'md.candle', venue: this.venue, symbol: st.symbol, timeframe: tf, candle: c, tsExchange: c.openTime + timeframeMs(tf), tsLocal: now });
+    if (publish && tf === '1s') {
+      this.publish({ type: 'md.price', venue: this.venue, symbol: st.symbol, price: c.close, source: 'stream', tsExchange: c.openTime + 1_000, tsLocal: now });
+    }
+    const coarse = COARSER[tf];
+    if (coarse === undefined) return;
+    const done = st.rollups[coarse]!.add(c);
+    if (done === undefined || st.streamed.has(coarse)) return;
+    if (isWholeRollup(done, coarse, tf)) this.closeBar(st, coarse, plainCandle(done));
+    else this.stats.partialRollups++;
+  }
+
+  private publish(m: EngineMsg): void {
+    if (m.type === 'md.candle') {
+      this.own.add(m);
+      this.stats.candlesPublished++;
+    }
+    this.opts.bus.publish(m);
+  }
+
+  // Timers start with the first market message, not at start(): a replay's SimulatedClock may jump from 0 to the
+  // recording's time, and a periodic timer armed before the jump would fire once per period in between.
+  private armTimers(): void {
+    if (this.tickTimer !== undefined || !this.running) return;
+    this.scheduleTick();
+    const every = this.opts.maintenanceMs ?? 60_000;
+    if (every > 0) this.scheduleMaintenance(every);
+  }
+
+  private scheduleTick(): void {
+    this.tickTimer = this.opts.clock.setTimeout(() => {
+      if (!this.running) return;
+      this.closeIdleBars();
+      this.scheduleTick();
+    }, 1_000);
+  }
+
+  private scheduleMaintenance(every: number): void {
+    this.maintTimer = this.opts.clock.setTimeout(() => {
+      if (!this.running) return;
+      void this.maintain();
+      this.scheduleMaintenance(every);
+    }, every);
+  }
+
+  // History: the newest bars of every kline timeframe, then the bars of the forming coarser period fed into its
+  // roll-up, so the first rolled-up bar can be whole.
+  private async loadHistory(): Promise<void> {
+    if (!this.opts.history) return;
+    await this.backfill();
+    for (const st of this.states.values()) {
+      for (const tf of KLINE_TIMEFRAMES) {
+        const coarse = COARSER[tf];
+        if (coarse === undefined) continue;
+        const ms = timeframeMs(coarse);
+        const periodStart = Math.floor(this.opts.clock.now() / ms) * ms;
+        const s = st.series[tf];
+        for (let i = 0; i < s.length; i++) {
+          const c = s.get(i)!;
+          if (c.openTime >= periodStart) st.rollups[coarse]!.add(c);
+        }
+      }
+    }
+  }
+
+  private async backfill(): Promise<MaintenanceReport> {
+    const history = this.opts.history;
+    let gaps = 0;
+    let requests = 0;
+    let failures = 0;
+    let filled = 0;
+    if (!history) return { gaps, requests, failures, filled };
+    const grace = this.opts.backfillGraceMs ?? 5_000;
+    const maxBars = this.opts.requestBars ?? 1_000;
+    for (const st of this.states.values()) {
+      for (const tf of KLINE_TIMEFRAMES) {
+        const now = this.opts.clock.now();
+        const found: Hole[] = gapsToFill(st.series[tf], now, grace);
+        gaps += found.length;
+        for (const gap of found.flatMap((g) => splitGap(g, tf, maxBars))) {
+          requests++;
+          this.stats.backfillRequests++;
+          const endTime = gap.from + (gap.count - 1) * timeframeMs(tf);
+          try {
+            const r = await history.klines(st.symbol, tf, { startTime: gap.from, endTime, limit: gap.count, nowMs: this.opts.clock.now() });
+            const bars = closedInGap(r.candles, tf, gap, this.opts.clock.now());
+            const n = mergeCandles(st.series[tf], bars);
+            filled += n;
+            this.stats.backfilledBars += n;
+            this.log.debug({ symbol: st.symbol, tf, from: gap.from, wanted: gap.count, got: n, source: r.source }, 'backfill');
+          } catch (err) {
+            failures++;
+            this.stats.backfillFailures++;
+            this.log.warn({ symbol: st.symbol, tf, from: gap.from, count: gap.count, err: (err as Error).message }, 'backfill failed');
+          }
+        }
+      }
+    }
+    return { gaps, requests, failures, filled };
+  }
+}
+
+function newRollup(tf: Timeframe): CandleRollup {
+  return new CandleRollup(tf, { volumeDecimals: VOLUME_DECIMALS });
+}

@@ -1,0 +1,116 @@
+// MEXC spot REST through ccxt's implicit API: klines and ticker price as the venue's raw decimal strings.
+// MEXC's v3 spot API has Binance's shapes (/api/v3/klines, /api/v3/ticker/price), but its hour interval is '60m'
+// and it has no 1s klines.
+import ccxt, { type Exchange } from 'ccxt';
+import { VenueError } from '../../types/errors.ts';
+import { rewriteApiUrls } from '../binance/rest.ts';
+
+/** Options of the MEXC REST client. Without `baseUrl` it talks to MEXC itself. */
+export interface MexcRestOptions {
+  /** e.g. `http://127.0.0.1:9443`; every ccxt API URL is rewritten onto it. */
+  readonly baseUrl?: string;
+  readonly timeoutMs?: number;
+  readonly rateLimit?: boolean;
+}
+
+/** Kline intervals MEXC serves that the engine keeps (no 1s on MEXC). */
+export type MexcInterval = '1m' | '1h' | '1d';
+
+/** One kline exactly as MEXC sends it: times as integers, prices and volumes as decimal strings. */
+export interface MexcRawKline {
+  readonly openTime: number;
+  readonly open: string;
+  readonly high: string;
+  readonly low: string;
+  readonly close: string;
+  readonly volume: string;
+  readonly closeTime: number;
+}
+
+/** Returns the ccxt constructor options for MEXC spot, pointed at `baseUrl` when given. */
+export function mexcCcxtOptions(opts: MexcRestOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    enableRateLimit: opts.rateLimit ?? true,
+    rateLimiterAlgorithm: 'rollingWindow',
+    timeout: opts.timeoutMs ?? 10_000,
+    options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false },
+  };
+  if (opts.baseUrl) {
+    const proto = new ccxt.mexc() as unknown as { urls: { api: unknown } };
+    out.urls = { api: rewriteApiUrls(proto.urls.api, opts.baseUrl) };
+  }
+  return out;
+}
+
+
+const MEXC_INTERVAL: Record<MexcInterval, string> = { '1m': '1m', '1h': '60m', '1d': '1d' };
+const DECIMAL_RE = /^\d+(?:\.\d+)?$/;
+
+/** Returns the MEXC venue symbol of a unified one (`ETH/USDT` → `ETHUSDT`). */
+export const mexcSymbol = (symbol: string): string => symbol.replace('/', '');
+
+interface ImplicitMexc {
+  spotPublicGetKlines(p: object): Promise<unknown>;
+  spotPublicGetTickerPrice(p: object): Promise<unknown>;
+}
+
+/** MEXC spot market data (public endpoints only). */
+export class MexcRest {
+  readonly exchange: Exchange;
+
+  constructor(opts: MexcRestOptions = {}) {
+    this.exchange = new ccxt.mexc(mexcCcxtOptions(opts) as never);
+  }
+
+  private get api(): ImplicitMexc {
+    return this.exchange as unknown as ImplicitMexc;
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new VenueError(`mexc ${what} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Returns raw klines of `symbol` (unified form), oldest first; a row that is not a kline is a VenueError. */
+  async klines(symbol: string, interval: MexcInterval, q: { startTime?: number; endTime?: number; limit?: number } = {}): Promise<MexcRawKline[]> {
+    const params: Record<string, unknown> = { symbol: mexcSymbol(symbol), interval: MEXC_INTERVAL[interval], limit: q.limit ?? 1000 };
+    if (q.startTime !== undefined) params.startTime = q.startTime;
+    if (q.endTime !== undefined) params.endTime = q.endTime;
+    const rows = await this.call('klines', () => this.api.spotPublicGetKlines(params));
+    if (!Array.isArray(rows)) throw new VenueError(`mexc klines for ${symbol} returned ${typeof rows}, expected an array`);
+    return rows.map((r, i) => parseRawKline(r, `mexc klines for ${symbol} row ${i}`));
+  }
+
+  /** Returns the last traded price of `symbol` as MEXC's decimal string. */
+  async tickerPrice(symbol: string): Promise<string> {
+    const raw = await this.call('ticker/price', () => this.api.spotPublicGetTickerPrice({ symbol: mexcSymbol(symbol) }));
+    const price = (raw as { price?: unknown } | null)?.price;
+    if (typeof price !== 'string' || !DECIMAL_RE.test(price)) {
+      throw new VenueError(`mexc ticker/price for ${symbol} has price ${JSON.stringify(price)}, expected a decimal string`);
+    }
+    return price;
+  }
+}
+
+/** Returns a kline row `[openTime, o, h, l, c, v, closeTime, …]` checked field by field; throws VenueError naming `where`. */
+export function parseRawKline(row: unknown, where: string): MexcRawKline {
+  if (!Array.isArray(row) || row.length < 7) throw new VenueError(`${where} is not a kline array of at least 7 fields`);
+  const time = (i: number, name: string): number => {
+    const v = Number(row[i]);
+    if (!Number.isSafeInteger(v) || v < 0) throw new VenueError(`${where}: ${name} ${JSON.stringify(row[i])} is not a time in ms`);
+    return v;
+  };
+  // MEXC sends strings; a number is accepted only in its plain decimal form.
+  const dec = (i: number, name: string): string => {
+    const v = typeof row[i] === 'number' ? String(row[i]) : row[i];
+    if (typeof v !== 'string' || !DECIMAL_RE.test(v)) throw new VenueError(`${where}: ${name} ${JSON.stringify(row[i])} is not a decimal`);
+    return v;
+  };
+  return {
+    openTime: time(0, 'open time'), open: dec(1, 'open'), high: dec(2, 'high'), low: dec(3, 'low'), close: dec(4, 'close'),
+    volume: dec(5, 'volume'), closeTime: time(6, 'close time'),
+  };
+}

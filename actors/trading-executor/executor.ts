@@ -27,7 +27,7 @@ import { delay } from '../../engine/venues/retry.ts';
 import { asVenueCallError, type ExecutionVenue, type VenueCallError, type VenueEvent, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
 import { clientOrderId, intentId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
-import { baseAmount } from '../../engine/venues/paper/account.ts';
+import { baseAmount } from '../../engine/venues/ledger.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots } from '../../engine/types/price.ts';
 import {

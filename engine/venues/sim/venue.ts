@@ -7,7 +7,8 @@ import { parseDecimal } from '../../types/decimal.ts';
 import { ParseError } from '../../types/errors.ts';
 import { notional, qtyToLots, priceToTicks, type Instrument } from '../../types/instrument.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
-import { lotsToFixed9, SimAccount } from './accounts.ts';
+import { SimAccount } from './accounts.ts';
+import { baseAmount } from '../ledger.ts';
 import { apiErrors } from './errors.ts';
 import { fmtMoney, fmtPx, fmtQty } from './format.ts';
 import type { SymbolMarket } from './feed.ts';
@@ -123,7 +124,7 @@ export class SimVenue {
     const value = type === 'market' ? preview.quote : notional(inst, price!, lots as Lots);
     if (value < inst.minNotional) throw apiErrors.filterFailure('NOTIONAL');
     const id = this.orderSeq;
-    const [asset, amount] = side === 'buy' ? [inst.quote, value as bigint] : [inst.base, lotsToFixed9(inst, lots)];
+    const [asset, amount] = side === 'buy' ? [inst.quote, value as bigint] : [inst.base, baseAmount(inst, lots)];
     if (!account.lock(id, asset, amount)) throw apiErrors.insufficientBalance();
     this.meta.set(id, { symbol: inst.venueSymbol, account, typeName });
     const order = m.engine.submit({ side, type, timeInForce: tif, lots: lots as Lots, price, owner: account.id, clientOrderId });

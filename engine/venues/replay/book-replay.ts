@@ -18,24 +18,17 @@ export interface BookReplayOptions {
   log?: Logger;
 }
 
+/** The sync counters the replay reports at the top level of its result (all of them stay under `sync`). */
+type TopCounters = 'frames' | 'applied' | 'malformed' | 'gaps' | 'resyncs' | 'crossed' | 'duplicates' | 'staleSnapshots' | 'snapshots' | 'snapshotRequests';
+
 /** The figures of one replay. */
-export interface BookReplayResult {
+export interface BookReplayResult extends Pick<BookSyncCounters, TopCounters> {
   symbol: string;
   files: string[];
   lines: number;
   badLines: number;
   rules: SyncRules | null;
   state: SyncState;
-  frames: number;
-  applied: number;
-  malformed: number;
-  gaps: number;
-  resyncs: number;
-  crossed: number;
-  duplicates: number;
-  staleSnapshots: number;
-  snapshots: number;
-  snapshotRequests: number;
   /** Depth quantities off the lot grid, rounded to it (see DepthGrid). */
   qtyRounded: number;
   bookTickerChecked: number;

@@ -7,6 +7,7 @@ import { register as configCommand } from './commands/config.ts';
 import { register as exchangeSimCommand } from './commands/exchange-sim.ts';
 import { register as inputCommand } from './commands/input.ts';
 import { register as recordCommand } from './commands/record.ts';
+import { register as trainCommand } from './commands/train.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +24,7 @@ const commands: Array<(p: Command) => void> = [
   exchangeSimCommand,
   inputCommand,
   recordCommand,
+  trainCommand,
 ];
 for (const register of commands) register(program);
 

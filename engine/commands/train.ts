@@ -1,0 +1,153 @@
+import type { Command } from 'commander';
+import { CNN_TRAIN_DEFAULTS, trainCnn, type CnnTrainSummary } from '../../models/train/cnn.ts';
+import { DQN_TRAIN_DEFAULTS, trainDqn, type DqnTrainSummary } from '../../models/train/dqn.ts';
+import type { PositionMode } from '../../models/envs/trading-env.ts';
+
+const DEFAULT_OUT = 'var/checkpoints';
+
+function int(name: string, min = 1): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+function num(name: string, lo: number, hi = Infinity): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < lo || n > hi) throw new Error(`${name} must be a number in [${lo}, ${hi}], got '${v}'`);
+    return n;
+  };
+}
+
+// Commander reports a thrown parser error as a plain exception; wrap so it reads as a usage error.
+function checked<T>(program: Command, f: (v: string) => T): (v: string) => T {
+  return (v) => {
+    try {
+      return f(v);
+    } catch (err) {
+      program.error(`train: ${(err as Error).message}`);
+    }
+  };
+}
+
+function printCnn(s: CnnTrainSummary, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(s)}\n`);
+    return;
+  }
+  const f = (x: { accuracy: number; logLoss: number }): string => `acc ${x.accuracy.toFixed(4)}  logloss ${x.logLoss.toFixed(4)}`;
+  const lines = [
+    `data ${s.dataSpan.series.join(', ')}  ${s.dataSpan.from} → ${s.dataSpan.to} (${s.dataSpan.bars} bars)  backend ${s.backend}`,
+    `labels ${s.labels.samples}: BUY ${s.labels.counts.BUY}  SELL ${s.labels.counts.SELL}  HOLD ${s.labels.counts.HOLD}`,
+    ...s.outOfSample.folds.map((x, i) => `fold ${i + 1}: model ${f(x)}  | majority ${f(s.baselines.majority.folds[i]!)}  persistence ${f(s.baselines.persistence.folds[i]!)}  (n ${x.n})`),
+    `pooled model ${f(s.outOfSample.pooled)}  | majority ${f(s.baselines.majority.pooled)}  persistence ${f(s.baselines.persistence.pooled)}  direction ${f(s.baselines.direction.pooled)}`,
+    `beats baselines: logloss ${s.beatsBaselines.logLoss}  accuracy ${s.beatsBaselines.accuracy}`,
+    `parity ${s.parity ? s.parity.maxAbsDiff.toExponential(2) : 'n/a'}  checkpoint ${s.checkpoint ? `${s.checkpoint.dir} (${s.checkpoint.onnxBytes} B onnx)` : `none: ${s.notSaved}`}  ${s.seconds.toFixed(1)} s`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function printDqn(s: DqnTrainSummary, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(s)}\n`);
+    return;
+  }
+  const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+  process.stdout.write([
+    `data ${s.dataSpan.series} ${s.dataSpan.from} → ${s.dataSpan.to}  fee ${s.feeRate}  mode ${s.mode}`,
+    `training ${s.training.episodes} episodes, ${s.training.envSteps} steps; best validation pnl ${pct(s.validation.pnl)} at episode ${s.validation.bestAtEpisode}`,
+    `held-out ${s.outOfSample.span.from} → ${s.outOfSample.span.to}: pnl ${pct(s.outOfSample.pnl)} (fees ${pct(s.outOfSample.fees)}, ${s.outOfSample.trades} trades)  buy-and-hold ${pct(s.baselines.buyAndHold)}  flat 0%`,
+    `checkpoint ${s.checkpoint ? s.checkpoint.dir : 'none'}  ${s.seconds.toFixed(1)} s`,
+  ].join('\n') + '\n');
+}
+
+/** Registers `cobalt train cnn|dqn`. */
+export function register(program: Command): void {
+  const train = program.command('train').description('Train models offline on kline files with honest out-of-sample evaluation');
+  const d = CNN_TRAIN_DEFAULTS;
+  train
+    .command('cnn')
+    .description('Walk-forward CNN training on triple-barrier labels; JSON summary compares out-of-sample figures with baselines')
+    .requiredOption('--data <files...>', 'kline CSV files (gz or plain) at one timeframe; the --symbol one is labelled, the others are extra features')
+    .option('--symbol <symbol>', 'symbol whose file is labelled (e.g. ETH/USDT); default the first file')
+    .option('--last-bars <n>', 'use only the newest n aligned bars', checked(program, int('--last-bars', 2)))
+    .option('--window <n>', 'bars per feature window', checked(program, int('--window', 2)), d.window)
+    .option('--stride <n>', 'take every n-th labelled bar as a sample', checked(program, int('--stride')), d.stride)
+    .option('--vol-window <n>', 'bars of the rolling volatility', checked(program, int('--vol-window', 2)), d.volWindow)
+    .option('--horizon <n>', 'time barrier, bars', checked(program, int('--horizon')), d.horizon)
+    .option('--pt <mult>', 'profit-take barrier, multiples of volatility', checked(program, num('--pt', 1e-9)), d.ptMult)
+    .option('--sl <mult>', 'stop-loss barrier, multiples of volatility', checked(program, num('--sl', 1e-9)), d.slMult)
+    .option('--folds <n>', 'walk-forward test folds', checked(program, int('--folds')), d.folds)
+    .option('--test-fraction <f>', 'share of samples in the test folds', checked(program, num('--test-fraction', 0.01, 0.9)), d.testFraction)
+    .option('--embargo <bars>', 'bars after each test window no training sample may start in (default = horizon)', checked(program, int('--embargo', 0)))
+    .option('--epochs <n>', 'passes over each fold\'s training part', checked(program, num('--epochs', 1e-6)), d.epochs)
+    .option('--max-steps <n>', 'optimizer steps per fold, at most', checked(program, int('--max-steps')), d.maxSteps)
+    .option('--batch <n>', 'batch size', checked(program, int('--batch')), d.batch)
+    .option('--lr <rate>', 'Adam learning rate', checked(program, num('--lr', 1e-9, 1)), d.learningRate)
+    .option('--channels <n>', 'channels per convolution', checked(program, int('--channels')), d.channels)
+    .option('--hidden <n>', 'hidden vector size', checked(program, int('--hidden')), d.hidden)
+    .option('--seed <n>', 'seed', checked(program, int('--seed', 0)), d.seed)
+    .option('--out <dir>', 'checkpoint root', DEFAULT_OUT)
+    .option('--no-save', 'evaluate only; save no checkpoint')
+    .option('--model-name <name>', 'checkpoint model name', d.modelName)
+    .option('--json', 'print the summary as one JSON line')
+    .action(async (o: Record<string, unknown>) => {
+      try {
+        const s = await trainCnn({
+          data: o.data as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
+          window: o.window as number, stride: o.stride as number, volWindow: o.volWindow as number, horizon: o.horizon as number,
+          ptMult: o.pt as number, slMult: o.sl as number, folds: o.folds as number, testFraction: o.testFraction as number,
+          ...(o.embargo !== undefined ? { embargo: o.embargo as number } : {}),
+          epochs: o.epochs as number, maxSteps: o.maxSteps as number, batch: o.batch as number, learningRate: o.lr as number,
+          channels: o.channels as number, hidden: o.hidden as number, seed: o.seed as number,
+          ...(o.save === false ? {} : { out: o.out as string }), modelName: o.modelName as string,
+        });
+        printCnn(s.summary, o.json === true);
+        if (s.summary.parity && !s.summary.parity.ok) process.exitCode = 1;
+      } catch (err) {
+        program.error(`train cnn: ${(err as Error).message}`);
+      }
+    });
+
+  const q = DQN_TRAIN_DEFAULTS;
+  train
+    .command('dqn')
+    .description('Train the DQN on the trading env; greedy held-out PnL after fees beside buy-and-hold on the same span')
+    .requiredOption('--data <files...>', 'kline CSV files; the --symbol one is traded (the others only matter with --cnn)')
+    .option('--symbol <symbol>', 'symbol to trade (e.g. ETH/USDT); default the first file')
+    .option('--last-bars <n>', 'use only the newest n aligned bars', checked(program, int('--last-bars', 2)))
+    .option('--window <n>', 'log returns in the state', checked(program, int('--window')), q.window)
+    .option('--vol-window <n>', 'bars of the volatility that scales the returns', checked(program, int('--vol-window', 2)), q.volWindow)
+    .option('--fee <rate>', 'fee per unit of notional traded', checked(program, num('--fee', 0, 0.1)), q.feeRate)
+    .option('--mode <mode>', 'long-flat or long-short', q.mode)
+    .option('--episode-length <n>', 'bars per training episode', checked(program, int('--episode-length', 2)), q.episodeLength)
+    .option('--episodes <n>', 'training episodes, at most', checked(program, int('--episodes')), q.episodes)
+    .option('--max-steps <n>', 'environment steps budget (checked after each episode)', checked(program, int('--max-steps')), q.maxSteps)
+    .option('--test-fraction <f>', 'newest share of bars held out for the test', checked(program, num('--test-fraction', 0.01, 0.9)), q.testFraction)
+    .option('--val-fraction <f>', 'share of bars before the test used to pick the best weights', checked(program, num('--val-fraction', 0.01, 0.9)), q.valFraction)
+    .option('--eval-every <n>', 'validation run every n episodes', checked(program, int('--eval-every')), q.evalEvery)
+    .option('--cnn <dir>', 'CNN checkpoint directory whose hidden vector joins the state (trained on the same --data, before the test span)')
+    .option('--seed <n>', 'seed', checked(program, int('--seed', 0)), q.seed)
+    .option('--out <dir>', 'checkpoint root', DEFAULT_OUT)
+    .option('--no-save', 'evaluate only; save no checkpoint')
+    .option('--model-name <name>', 'checkpoint model name', q.modelName)
+    .option('--json', 'print the summary as one JSON line')
+    .action(async (o: Record<string, unknown>) => {
+      if (o.mode !== 'long-flat' && o.mode !== 'long-short') program.error(`train dqn: --mode must be long-flat or long-short, not '${String(o.mode)}'`);
+      try {
+        const s = await trainDqn({
+          data: o.data as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
+          window: o.window as number, volWindow: o.volWindow as number, feeRate: o.fee as number, mode: o.mode as PositionMode,
+          episodeLength: o.episodeLength as number, episodes: o.episodes as number, maxSteps: o.maxSteps as number,
+          testFraction: o.testFraction as number, valFraction: o.valFraction as number, evalEvery: o.evalEvery as number,
+          hidden: [...q.hidden], rewardScale: q.rewardScale, seed: o.seed as number, ...(o.cnn ? { cnn: o.cnn as string } : {}),
+          ...(o.save === false ? {} : { out: o.out as string }), modelName: o.modelName as string,
+        });
+        printDqn(s, o.json === true);
+      } catch (err) {
+        program.error(`train dqn: ${(err as Error).message}`);
+      }
+    });
+}

@@ -1,0 +1,193 @@
+// Online training pipeline for the CNN: (stored input, realised outcome) pairs from the PredictionOutcomeEvaluator
+// become a candidate — a copy of the live weights fine-tuned in a worker thread — which replaces the live version
+// only if it beats it on the most recent held-out pairs. Promotion = ONNX parity check, checkpoint, and a new
+// version registered and activated in the orchestrator's registry; `rollback()` restores the previous version.
+//
+// Held-out split: pairs sorted by decision time; the newest `heldOutFraction` are held out; training pairs whose
+// label interval [t0, t1] reaches the first held-out decision bar are purged (their outcome overlaps held-out time).
+import { Piscina } from 'piscina';
+import * as ort from 'onnxruntime-node';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ModelRegistry, ModelRunner } from '../../actors/orchestrator/registry.ts';
+import { log } from '../../engine/log.ts';
+import type { Clock } from '../../engine/runtime/clock.ts';
+import { InputValidationError } from '../../engine/types/errors.ts';
+import type { CheckpointStore } from '../checkpoints.ts';
+import { cnnInputSize, type CnnConfig } from '../cnn/config.ts';
+import type { NamedWeights } from '../cnn/model.ts';
+import { CNN_ONNX_IO } from '../cnn/onnx-export.ts';
+import { PARITY_TOLERANCE } from '../train/parity.ts';
+import type { ClassFigures } from '../train/report.ts';
+import type { SaveTask, TrainTask, TrainTaskResult } from '../train/worker-task.ts';
+import type { LabelledPrediction } from './outcome-evaluator.ts';
+import { DEFAULT_PROMOTION, decidePromotion, type PromotionPolicy } from './promotion.ts';
+
+/** Runs training jobs off the main thread. */
+export interface CandidateTrainer {
+  train(task: Omit<TrainTask, 'kind'>): Promise<TrainTaskResult>;
+  save(task: Omit<SaveTask, 'kind'>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Returns a trainer backed by one piscina worker thread running models/train/worker.mjs. */
+export function workerTrainer(): CandidateTrainer {
+  const pool = new Piscina({ filename: new URL('../train/worker.mjs', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000 });
+  return {
+    train: (task) => pool.run({ kind: 'train', ...task }) as Promise<TrainTaskResult>,
+    save: async (task) => { await pool.run({ kind: 'save', ...task }); },
+    close: () => pool.destroy(),
+  };
+}
+
+/** A version the pipeline can train from and roll back to. */
+export interface LiveCnn {
+  readonly version: string;
+  readonly config: CnnConfig;
+  readonly weights: readonly NamedWeights[];
+}
+
+/** Pipeline settings. */
+export interface PipelineOptions {
+  /** Registry name of the model (e.g. 'cnn'). */
+  readonly model: string;
+  readonly registry: ModelRegistry;
+  readonly checkpoints: CheckpointStore;
+  readonly trainer: CandidateTrainer;
+  readonly clock: Clock;
+  /** The version active in the registry now. */
+  readonly live: LiveCnn;
+  /** Builds the registry runner of a promoted checkpoint (e.g. loads its ONNX into the inference pool). */
+  readonly runnerFor: (checkpoint: { version: string; dir: string; onnx: string }) => ModelRunner | Promise<ModelRunner>;
+  readonly heldOutFraction?: number;
+  readonly steps?: number;
+  readonly batch?: number;
+  readonly learningRate?: number;
+  readonly minTrain?: number;
+  readonly policy?: PromotionPolicy;
+  readonly seed?: number;
+}
+
+/** What one pipeline run did. */
+export interface PipelineRun {
+  readonly promoted: boolean;
+  readonly reason: string;
+  readonly trainPairs: number;
+  readonly heldOutPairs: number;
+  readonly purged: number;
+  readonly live?: ClassFigures;
+  readonly candidate?: ClassFigures;
+  readonly parityMaxAbsDiff?: number;
+  /** The new active version, when promoted. */
+  readonly version?: string;
+  readonly checkpointDir?: string;
+}
+
+/** Trains candidates from labelled pairs and promotes the ones that beat the live model. */
+export class TrainingPipeline {
+  private liveCnn: LiveCnn;
+  private readonly known = new Map<string, LiveCnn>();
+  private runs = 0;
+
+  constructor(private readonly o: PipelineOptions) {
+    this.liveCnn = o.live;
+    this.known.set(o.live.version, o.live);
+    if (!o.registry.has(o.model)) throw new InputValidationError(`model ${o.model} is not registered: register the live version first`);
+  }
+
+  /** The version training starts from (the registry's active one). */
+  get live(): LiveCnn {
+    return this.liveCnn;
+  }
+
+  /** Trains a candidate on `pairs` (with inputs) and promotes it if it beats the live version on held-out pairs. */
+  async runOnce(pairs: readonly LabelledPrediction[]): Promise<PipelineRun> {
+    const o = this.o;
+    const size = cnnInputSize(this.liveCnn.config);
+    const usable = pairs.filter((p) => p.input !== undefined && p.input.length === size).slice().sort((a, b) => a.t0Ms - b.t0Ms);
+    const nHeld = Math.floor(usable.length * (o.heldOutFraction ?? 0.3));
+    const heldOut = usable.slice(usable.length - nHeld);
+    const cut = heldOut[0]?.t0Ms ?? Infinity;
+    const candidates = usable.slice(0, usable.length - nHeld);
+    const train = candidates.filter((p) => p.t1Ms < cut);
+    const base = { trainPairs: train.length, heldOutPairs: heldOut.length, purged: candidates.length - train.length };
+    const policy = o.policy ?? DEFAULT_PROMOTION;
+    if (train.length < (o.minTrain ?? 100) || heldOut.length < policy.minHeldOut) {
+      return { ...base, promoted: false, reason: `not enough pairs: ${train.length} to train (need ${o.minTrain ?? 100}), ${heldOut.length} held out (need ${policy.minHeldOut})` };
+    }
+    const result = await o.trainer.train({
+      config: this.liveCnn.config, weights: this.liveCnn.weights, train: rows(train, size), heldOut: rows(heldOut, size),
+      steps: o.steps ?? 50, batch: o.batch ?? 32, learningRate: o.learningRate ?? this.liveCnn.config.learningRate, seed: (o.seed ?? 1) + this.runs++,
+    });
+    const verdict = decidePromotion(result.live, result.candidate, policy);
+    const figures = { live: result.live, candidate: result.candidate };
+    if (!verdict.promote) {
+      log().info({ model: o.model, ...base, ...figures, reason: verdict.reason }, 'candidate not promoted');
+      return { ...base, ...figures, promoted: false, reason: verdict.reason };
+    }
+    // Save first (the worker writes weights and ONNX), then check the written ONNX against the worker's tfjs outputs.
+    const heldX = rows(heldOut, size).x;
+    let parity = Infinity;
+    const saved = await o.checkpoints.save({
+      model: o.model, metric: { name: 'heldOutLogLoss', value: result.candidate.logLoss, higherIsBetter: false },
+      dataSpan: { fromMs: train[0]!.t0Ms, toMs: train.reduce((m, p) => Math.max(m, p.t1Ms), 0) },
+      configHash: `online:${this.liveCnn.version}`, backend: result.backend,
+      write: async (dir) => {
+        await o.trainer.save({ config: this.liveCnn.config, weights: result.weights, dir, version: `online-from-${this.liveCnn.version}` });
+        parity = await onnxDiff(path.join(dir, 'cnn.onnx'), heldX, heldOut.length, size, result);
+        if (!(parity <= PARITY_TOLERANCE)) throw new ParityError(parity);
+      },
+    }).catch((err: unknown) => err);
+    if (saved instanceof ParityError) {
+      return { ...base, ...figures, promoted: false, reason: `ONNX export differs from tfjs by ${saved.diff} (> ${PARITY_TOLERANCE})`, parityMaxAbsDiff: saved.diff };
+    }
+    if (saved instanceof Error) throw saved;
+    const cp = saved as Awaited<ReturnType<CheckpointStore['save']>>;
+    const version = cp.meta.version;
+    const run = await o.runnerFor({ version, dir: cp.dir, onnx: path.join(cp.dir, 'cnn.onnx') });
+    o.registry.register(o.model, {
+      version, run, meta: { checkpoint: cp.dir, parent: this.liveCnn.version, heldOut: result.candidate, liveHeldOut: result.live },
+    }, o.clock.now(), { activate: true });
+    const next: LiveCnn = { version, config: this.liveCnn.config, weights: result.weights };
+    this.known.set(version, next);
+    this.liveCnn = next;
+    log().info({ model: o.model, version, ...base, ...figures }, 'candidate promoted');
+    return { ...base, ...figures, promoted: true, reason: verdict.reason, version, checkpointDir: cp.dir, parityMaxAbsDiff: parity };
+  }
+
+  /** Rolls the registry back to the previous version and trains from it again; returns the now-active version. */
+  rollback(): string {
+    this.o.registry.rollback(this.o.model, this.o.clock.now());
+    const active = this.o.registry.active(this.o.model)!.version;
+    const known = this.known.get(active);
+    if (!known) throw new InputValidationError(`rolled back to ${active}, whose weights this pipeline never held`);
+    this.liveCnn = known;
+    return active;
+  }
+}
+
+class ParityError extends Error {
+  constructor(readonly diff: number) { super(`ONNX parity ${diff}`); }
+}
+
+function rows(pairs: readonly LabelledPrediction[], size: number): { x: Float32Array; y: Uint8Array } {
+  const x = new Float32Array(pairs.length * size);
+  pairs.forEach((p, i) => x.set(p.input!, i * size));
+  return { x, y: Uint8Array.from(pairs, (p) => p.label) };
+}
+
+// Largest |ONNX − tfjs| over probabilities and hidden vectors of the held-out rows.
+async function onnxDiff(file: string, x: Float32Array, n: number, size: number, r: TrainTaskResult): Promise<number> {
+  const session = await ort.InferenceSession.create(await readFile(file));
+  try {
+    const out = await session.run({ [CNN_ONNX_IO.input]: new ort.Tensor('float32', x, [n, size]) });
+    let max = 0;
+    const p = out[CNN_ONNX_IO.probs]!.data as Float32Array, h = out[CNN_ONNX_IO.hidden]!.data as Float32Array;
+    if (p.length !== r.candidateProbs.length || h.length !== r.candidateHidden.length) return Infinity;
+    for (let i = 0; i < p.length; i++) max = Math.max(max, Math.abs(p[i]! - r.candidateProbs[i]!));
+    for (let i = 0; i < h.length; i++) max = Math.max(max, Math.abs(h[i]! - r.candidateHidden[i]!));
+    return max;
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,292 @@
+// Offline CNN training with honest out-of-sample evaluation: triple-barrier labels, purged and embargoed
+// walk-forward folds, one fresh model per fold trained only on its training part, every figure measured on the
+// fold's test part beside baselines scored on exactly the same samples. The last fold's model (the one trained on
+// the most data) is exported to ONNX, checked against tfjs and saved as a checkpoint ranked by its own test log loss.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { log } from '../../engine/log.ts';
+import { InputValidationError } from '../../engine/types/errors.ts';
+import { directionBaseline, majorityBaseline, persistenceBaseline, type BaselinePrediction } from '../baselines.ts';
+import { CheckpointStore } from '../checkpoints.ts';
+import { cnnConfig, cnnConfigHash, cnnInputSize, type CnnConfig } from '../cnn/config.ts';
+import { CnnModel } from '../cnn/model.ts';
+import { cnnToOnnx } from '../cnn/onnx-export.ts';
+import { saveCnn } from '../cnn/weights-io.ts';
+import { Rng } from '../dqn/rng.ts';
+import { NUM_CLASSES } from '../labels/triple-barrier.ts';
+import { initTfBackend } from '../tf-backend.ts';
+import { walkForwardFolds, type Fold } from '../walk-forward.ts';
+import { batchFeatures, batchLabels, buildCnnDataset, loadAlignedKlines, type AlignedSeries, type CnnDataset } from './dataset.ts';
+import { onnxParity, type ParityResult } from './parity.ts';
+import { classFigures, dataSpan, hashOf, Progress, type ClassFigures, type DataSpan } from './report.ts';
+
+/** Everything `cobalt train cnn` can be told. */
+export interface CnnTrainOptions {
+  readonly data: readonly string[];
+  readonly symbol?: string;
+  /** Use only the newest `lastBars` aligned bars (quick runs). */
+  readonly lastBars?: number;
+  readonly window: number;
+  readonly stride: number;
+  readonly volWindow: number;
+  readonly horizon: number;
+  readonly ptMult: number;
+  readonly slMult: number;
+  readonly folds: number;
+  /** Fraction of the samples that are test samples, split evenly over the folds. */
+  readonly testFraction: number;
+  /** Bars after each test window in which no training sample may start; default = horizon. */
+  readonly embargo?: number;
+  readonly epochs: number;
+  /** Cap on optimizer steps per fold. */
+  readonly maxSteps: number;
+  readonly batch: number;
+  readonly learningRate: number;
+  readonly channels: number;
+  readonly hidden: number;
+  readonly seed: number;
+  /** Checkpoint root; undefined = do not save. */
+  readonly out?: string;
+  readonly modelName: string;
+  /** Draw a progress bar (default: when stderr is a TTY). */
+  readonly progress?: boolean;
+}
+
+/** Defaults sized to finish in minutes on two shared cores. */
+export const CNN_TRAIN_DEFAULTS = {
+  window: 60, stride: 5, volWindow: 60, horizon: 30, ptMult: 2, slMult: 2, folds: 3, testFraction: 0.3,
+  epochs: 1, maxSteps: 200, batch: 64, learningRate: 1e-3, channels: 16, hidden: 32, seed: 1, modelName: 'cnn',
+} as const;
+
+/** Figures per fold and pooled over all test samples. */
+export interface FoldedFigures {
+  readonly folds: ClassFigures[];
+  readonly pooled: ClassFigures;
+}
+
+/** The JSON summary `cobalt train cnn --json` prints. */
+export interface CnnTrainSummary {
+  readonly outOfSample: FoldedFigures;
+  readonly baselines: { readonly majority: FoldedFigures; readonly persistence: FoldedFigures; readonly direction: FoldedFigures };
+  /** Whether the model's pooled figure beats the best baseline's (lower log loss, higher accuracy). */
+  readonly beatsBaselines: { readonly logLoss: boolean; readonly accuracy: boolean; readonly bestBaselineLogLoss: number; readonly bestBaselineAccuracy: number };
+  readonly labels: {
+    readonly counts: { BUY: number; SELL: number; HOLD: number };
+    readonly fractions: { BUY: number; SELL: number; HOLD: number };
+    readonly ambiguous: number;
+    readonly samples: number;
+    readonly options: { volWindow: number; horizon: number; ptMult: number; slMult: number; stride: number };
+  };
+  readonly folds: {
+    readonly train: number; readonly test: number; readonly purged: number; readonly embargoed: number;
+    readonly steps: number; readonly lastLoss: number; readonly trainSpan: DataSpan; readonly testSpan: DataSpan;
+  }[];
+  readonly backend: string;
+  readonly dataSpan: DataSpan & { readonly series: readonly string[]; readonly skippedRows: number; readonly unmatchedBars: number };
+  readonly model: { readonly config: CnnConfig; readonly params: number };
+  readonly configHash: string;
+  readonly parity: ParityResult | null;
+  readonly checkpoint: { readonly dir: string; readonly version: string; readonly kept: boolean; readonly onnx: string; readonly onnxBytes: number; readonly weightsBytes: number; readonly metric: number } | null;
+  /** Why nothing was saved, when nothing was. */
+  readonly notSaved?: string;
+  readonly seconds: number;
+}
+
+/** What `trainCnn` returns: the summary plus what tests inspect (dataset, folds). */
+export interface CnnTrainResult {
+  readonly summary: CnnTrainSummary;
+  readonly dataset: CnnDataset;
+  readonly folds: readonly Fold[];
+  readonly embargo: number;
+}
+
+/** Runs walk-forward training and evaluation; saves the last fold's model when `out` is set and parity holds. */
+export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
+  const started = performance.now();
+  const backend = await initTfBackend();
+  let aligned = loadAlignedKlines(opts.data, opts.symbol);
+  if (opts.lastBars !== undefined) aligned = lastBars(aligned, opts.lastBars);
+  const ds = buildCnnDataset(aligned, {
+    window: opts.window, stride: opts.stride,
+    labels: { volWindow: opts.volWindow, horizon: opts.horizon, ptMult: opts.ptMult, slMult: opts.slMult },
+  });
+  const n = ds.t0.length;
+  if (!(opts.testFraction > 0 && opts.testFraction < 1)) throw new InputValidationError(`test fraction must be in (0, 1), got ${opts.testFraction}`);
+  const testSize = Math.floor((n * opts.testFraction) / opts.folds);
+  if (testSize < 1) throw new InputValidationError(`${n} samples are too few for ${opts.folds} test folds of ${opts.testFraction} of the data`);
+  const embargo = opts.embargo ?? opts.horizon;
+  const folds = walkForwardFolds(ds, { folds: opts.folds, testSize, minTrainSize: n - opts.folds * testSize, mode: 'expanding', embargo });
+  const cfg = cnnConfig({
+    seqLen: opts.window, features: ds.features, tailLen: 0, channels: opts.channels, hidden: opts.hidden,
+    learningRate: opts.learningRate, seed: opts.seed,
+  });
+  const stepsPerFold = folds.map((f) => Math.min(opts.maxSteps, Math.ceil((opts.epochs * f.train.length) / opts.batch)));
+  const progress = new Progress(stepsPerFold.reduce((a, b) => a + b, 0), { enabled: opts.progress });
+  log().info({ samples: n, folds: folds.length, testSize, stepsPerFold, backend: backend.backend }, 'cnn walk-forward training');
+
+  const modelProbs: Float64Array[] = [];
+  const foldInfo: CnnTrainSummary['folds'][number][] = [];
+  let last: CnnModel | undefined;
+  let doneSteps = 0;
+  for (let f = 0; f < folds.length; f++) {
+    const fold = folds[f]!;
+    if (fold.train.length === 0) throw new InputValidationError(`fold ${f + 1} has no training samples left after purge and embargo`);
+    const model = new CnnModel({ ...cfg, seed: opts.seed + f });
+    const rng = new Rng(opts.seed * 7919 + f);
+    let order = shuffled(fold.train, rng);
+    let pos = 0, lastLoss = NaN;
+    for (let s = 0; s < stepsPerFold[f]!; s++) {
+      if (pos + opts.batch > order.length && pos > 0) { order = shuffled(fold.train, rng); pos = 0; }
+      const idx = order.subarray(pos, Math.min(order.length, pos + opts.batch));
+      pos += idx.length;
+      lastLoss = model.trainStep(batchFeatures(ds, idx), batchLabels(ds, idx));
+      progress.update(++doneSteps, `fold ${f + 1}/${folds.length}`, lastLoss);
+    }
+    modelProbs.push(predictProbs(model, ds, fold.test));
+    foldInfo.push({
+      train: fold.train.length, test: fold.test.length, purged: fold.purged, embargoed: fold.embargoed, steps: stepsPerFold[f]!, lastLoss,
+      trainSpan: dataSpan(aligned.openTimeMs, ds.t0[fold.train[0]!]! - opts.window, maxT1(ds, fold.train)),
+      testSpan: dataSpan(aligned.openTimeMs, fold.testStart - opts.window, fold.testEnd),
+    });
+    log().info({ fold: f + 1, train: fold.train.length, test: fold.test.length, purged: fold.purged, steps: stepsPerFold[f], lastLoss }, 'fold trained');
+    if (f === folds.length - 1) last = model;
+    else model.dispose();
+  }
+  progress.done();
+
+  const score = (probsOf: (f: number) => BaselinePrediction | { probs: Float64Array; pred?: Uint8Array }): FoldedFigures => {
+    const per = folds.map((fold, f) => {
+      const p = probsOf(f);
+      return { fig: classFigures(p.probs, batchLabels(ds, fold.test), p.pred), probs: p.probs, pred: p.pred };
+    });
+    const allLabels = batchLabels(ds, concat(folds.map((x) => x.test)));
+    const allProbs = concatF64(per.map((p) => p.probs));
+    const allPred = per.every((p) => p.pred) ? concatU8(per.map((p) => p.pred!)) : undefined;
+    return { folds: per.map((p) => p.fig), pooled: classFigures(allProbs, allLabels, allPred) };
+  };
+  const outOfSample = score((f) => ({ probs: modelProbs[f]! }));
+  const baselines = {
+    majority: score((f) => majorityBaseline(ds.label, folds[f]!.train, folds[f]!.test)),
+    persistence: score((f) => persistenceBaseline(ds.label, ds, folds[f]!.test)),
+    direction: score((f) => directionBaseline(ds.aligned.series[0]!.close, ds, folds[f]!.test)),
+  };
+  const bestLL = Math.min(...Object.values(baselines).map((b) => b.pooled.logLoss));
+  const bestAcc = Math.max(...Object.values(baselines).map((b) => b.pooled.accuracy));
+
+  const [b, s, h] = ds.balance.counts;
+  const firstBar = ds.t0[0]! - opts.window;
+  const lastBar = ds.t1[n - 1]!;
+  const configHash = hashOf({ arch: cnnConfigHash(cfg), opts: { ...opts, data: aligned.names, out: undefined, progress: undefined } });
+  const summaryBase = {
+    outOfSample, baselines,
+    beatsBaselines: { logLoss: outOfSample.pooled.logLoss < bestLL, accuracy: outOfSample.pooled.accuracy > bestAcc, bestBaselineLogLoss: bestLL, bestBaselineAccuracy: bestAcc },
+    labels: {
+      counts: { BUY: b, SELL: s, HOLD: h }, fractions: { BUY: b / n, SELL: s / n, HOLD: h / n }, ambiguous: ds.balance.ambiguous, samples: n,
+      options: { volWindow: opts.volWindow, horizon: opts.horizon, ptMult: opts.ptMult, slMult: opts.slMult, stride: opts.stride },
+    },
+    folds: foldInfo,
+    backend: backend.backend,
+    dataSpan: { ...dataSpan(aligned.openTimeMs, firstBar, lastBar), series: aligned.names, skippedRows: aligned.skipped, unmatchedBars: aligned.unmatched },
+    model: { config: cfg, params: last!.weights().reduce((k, w) => k + w.data.length, 0) },
+    configHash,
+  };
+
+  // Export and parity on held-out rows of the last fold (never training rows), then save.
+  const lastFold = folds[folds.length - 1]!;
+  const parityIdx = lastFold.test.subarray(0, Math.min(64, lastFold.test.length));
+  const onnx = cnnToOnnx(last!.config, last!.weights(), configHash);
+  const parity = await onnxParity(last!, onnx, batchFeatures(ds, parityIdx), parityIdx.length);
+  let checkpoint: CnnTrainSummary['checkpoint'] = null;
+  let notSaved: string | undefined;
+  if (!parity.ok) notSaved = `ONNX export differs from tfjs by ${parity.maxAbsDiff} (> 1e-5): not saved`;
+  else if (opts.out === undefined) notSaved = 'no --out directory';
+  const lastTestLogLoss = outOfSample.folds[outOfSample.folds.length - 1]!.logLoss;
+  if (notSaved === undefined) {
+    const store = new CheckpointStore({ root: opts.out!, keep: 5 });
+    const trainFirst = lastFold.train[0]!;
+    let onnxBytes = 0, weightsBytes = 0;
+    const seconds = (performance.now() - started) / 1000;
+    const saved = await store.save({
+      model: opts.modelName,
+      metric: { name: 'oosLogLoss', value: lastTestLogLoss, higherIsBetter: false },
+      dataSpan: { fromMs: aligned.openTimeMs[ds.t0[trainFirst]! - opts.window]!, toMs: aligned.openTimeMs[maxT1(ds, lastFold.train)]! },
+      configHash, backend: backend.backend,
+      write: async (dir) => {
+        await saveCnn(last!, dir, configHash);
+        await writeFile(path.join(dir, 'cnn.onnx'), onnx);
+        onnxBytes = onnx.byteLength;
+        weightsBytes = last!.weights().reduce((k, w) => k + w.data.length * 4, 0);
+        // Enough to rebuild the exact input features (series order, window) and to audit the run.
+        await writeFile(path.join(dir, 'train-report.json'), JSON.stringify({
+          ...summaryBase, parity, seconds,
+          features: { kind: 'klines', series: aligned.names, files: opts.data.map((d) => path.basename(d)), window: opts.window, featuresPerBar: ds.features, inputSize: cnnInputSize(cfg) },
+          savedModel: { fold: folds.length, testLogLoss: lastTestLogLoss, testAccuracy: outOfSample.folds[outOfSample.folds.length - 1]!.accuracy },
+        }, null, 1));
+      },
+    });
+    checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept, onnx: path.join(saved.dir, 'cnn.onnx'), onnxBytes, weightsBytes, metric: lastTestLogLoss };
+    log().info({ dir: saved.dir, version: saved.meta.version, kept: saved.kept }, 'cnn checkpoint saved');
+  } else if (!parity.ok) {
+    log().error({ parity }, 'cnn not saved: ONNX parity check failed');
+  }
+  last!.dispose();
+  const summary: CnnTrainSummary = { ...summaryBase, parity, checkpoint, ...(notSaved ? { notSaved } : {}), seconds: (performance.now() - started) / 1000 };
+  return { summary, dataset: ds, folds, embargo };
+}
+
+/** Returns class probabilities of samples `idx` as row-major float64, predicted in batches. */
+export function predictProbs(model: CnnModel, ds: CnnDataset, idx: ArrayLike<number>, batch = 256): Float64Array {
+  const out = new Float64Array(idx.length * NUM_CLASSES);
+  const all = Int32Array.from(idx as ArrayLike<number>);
+  for (let i = 0; i < all.length; i += batch) {
+    const part = all.subarray(i, Math.min(all.length, i + batch));
+    const p = model.predict(batchFeatures(ds, part), part.length);
+    out.set(p.probs, i * NUM_CLASSES);
+  }
+  return out;
+}
+
+function lastBars(a: AlignedSeries, n: number): AlignedSeries {
+  if (!Number.isInteger(n) || n < 2) throw new InputValidationError(`--last-bars must be an integer ≥ 2, got ${n}`);
+  const from = Math.max(0, a.openTimeMs.length - n);
+  const cut = (c: AlignedSeries['series'][number]) => ({
+    openTimeMs: c.openTimeMs.slice(from), open: c.open.slice(from), high: c.high.slice(from), low: c.low.slice(from),
+    close: c.close.slice(from), volume: c.volume.slice(from), skipped: c.skipped,
+  });
+  return { ...a, series: a.series.map(cut), openTimeMs: a.openTimeMs.slice(from) };
+}
+
+/** Returns the last bar any of the samples' labels reads. */
+function maxT1(ds: CnnDataset, idx: ArrayLike<number>): number {
+  let m = -1;
+  for (let k = 0; k < idx.length; k++) m = Math.max(m, ds.t1[idx[k]!]!);
+  return m;
+}
+
+function shuffled(idx: Int32Array, rng: Rng): Int32Array {
+  const a = idx.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = a[i]!; a[i] = a[j]!; a[j] = t;
+  }
+  return a;
+}
+
+function concat(parts: readonly Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+function concatF64(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+function concatU8(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}

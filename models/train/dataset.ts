@@ -1,0 +1,132 @@
+// Supervised dataset for the CNN: kline-feature windows ending at a decision bar t0, labelled by the triple
+// barrier on the primary series. A sample's features read bars [t0 − window + 1, t0] (closes up to t0 are known at
+// the decision), its label reads bars (t0, t1]. Samples are built lazily: 43k windows of 60×10 floats would be 100 MB.
+import path from 'node:path';
+import { InputValidationError } from '../../engine/types/errors.ts';
+import { KLINE_FEATURES_PER_SERIES, klineWindow } from '../cnn/kline-features.ts';
+import { loadCandlesCsv, sliceCandles, type Candles } from '../data.ts';
+import { classCounts, tripleBarrierLabels, type TripleBarrierLabels, type TripleBarrierOptions } from '../labels/triple-barrier.ts';
+
+/** Index-aligned series: bar i of every series opened at `openTimeMs[i]`; series[0] is the primary (labelled) one. */
+export interface AlignedSeries {
+  readonly names: readonly string[];
+  readonly series: readonly Candles[];
+  readonly openTimeMs: Float64Array;
+  /** Bars dropped from each input because another series had no bar at that time. */
+  readonly unmatched: number;
+  /** Malformed CSV rows skipped, summed over the files. */
+  readonly skipped: number;
+}
+
+/** Returns the symbol a kline file name encodes (`…_ETH_USDT-1m…` or `…_ETHUSDT_1d…` → `ETH/USDT`), if any. */
+export function symbolOfFile(file: string): string | undefined {
+  const m = /(?:^|[_-])([A-Z0-9]{2,10})_?(USDT|USDC|BUSD|USD|BTC|EUR)(?=[-_.])/.exec(path.basename(file));
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
+
+/**
+ * Loads kline files and keeps only the open times present in all of them (an inner join), so bar i means the same
+ * minute everywhere. The file whose name encodes `symbol` becomes the primary series; without `symbol`, the first file.
+ */
+export function loadAlignedKlines(files: readonly string[], symbol?: string): AlignedSeries {
+  if (files.length === 0) throw new InputValidationError('no kline files given (--data)');
+  let order = [...files];
+  if (symbol !== undefined) {
+    const want = symbol.toUpperCase().replace(/[^A-Z0-9]/g, '');
+    const k = order.findIndex((f) => (symbolOfFile(f) ?? '').replace('/', '') === want);
+    if (k < 0) throw new InputValidationError(`--symbol ${symbol}: none of the --data files is named for it (${files.map((f) => path.basename(f)).join(', ')})`);
+    order = [order[k]!, ...order.filter((_, i) => i !== k)];
+  }
+  const loaded = order.map((f) => loadCandlesCsv(f));
+  loaded.forEach((c, i) => {
+    if (c.close.length < 2) throw new InputValidationError(`${order[i]} holds ${c.close.length} usable bars`);
+  });
+  // Times present in every series, ascending.
+  let common = new Set(loaded[0]!.openTimeMs);
+  for (const c of loaded.slice(1)) {
+    const s = new Set(c.openTimeMs);
+    common = new Set([...common].filter((t) => s.has(t)));
+  }
+  const times = Float64Array.from([...common].sort((a, b) => a - b));
+  if (times.length < 2) throw new InputValidationError(`the --data files share ${times.length} bar times: they must cover the same period at the same timeframe`);
+  let unmatched = 0;
+  const series = loaded.map((c) => {
+    unmatched += c.openTimeMs.length - times.length;
+    const idx = new Map<number, number>();
+    c.openTimeMs.forEach((t, i) => idx.set(t, i));
+    const first = idx.get(times[0]!)!;
+    // Fast path: a gap-free series aligns as one slice.
+    if (idx.get(times[times.length - 1]!)! - first === times.length - 1) return sliceCandles(c, first, first + times.length);
+    const pick = (a: Float64Array): Float64Array => Float64Array.from(times, (t) => a[idx.get(t)!]!);
+    return { openTimeMs: pick(c.openTimeMs), open: pick(c.open), high: pick(c.high), low: pick(c.low), close: pick(c.close), volume: pick(c.volume), skipped: 0 };
+  });
+  return {
+    names: order.map((f) => symbolOfFile(f) ?? path.basename(f)), series, openTimeMs: times, unmatched,
+    skipped: loaded.reduce((n, c) => n + c.skipped, 0),
+  };
+}
+
+/** How samples are cut and labelled. */
+export interface CnnDatasetOptions {
+  /** Bars per feature window (the CNN's seqLen). */
+  readonly window: number;
+  /** Keep every `stride`-th labelled bar (consecutive windows overlap almost entirely). */
+  readonly stride: number;
+  readonly labels: TripleBarrierOptions;
+}
+
+/** Labelled samples over aligned series; features are built on demand. */
+export interface CnnDataset {
+  readonly aligned: AlignedSeries;
+  readonly options: CnnDatasetOptions;
+  /** Decision bar, resolution bar and class of each sample, ascending t0. */
+  readonly t0: Int32Array;
+  readonly t1: Int32Array;
+  readonly label: Uint8Array;
+  /** Features per bar: 5 per series. */
+  readonly features: number;
+  /** Class counts [BUY, SELL, HOLD] over all samples, and same-bar ambiguous labels. */
+  readonly balance: { readonly counts: [number, number, number]; readonly ambiguous: number };
+  /** Writes the [window, features] window of sample i at `out[offset…]`. */
+  write(i: number, out: Float32Array, offset: number): void;
+}
+
+/** Returns the samples: every `stride`-th triple-barrier label whose decision bar has a full feature window. */
+export function buildCnnDataset(aligned: AlignedSeries, options: CnnDatasetOptions): CnnDataset {
+  const { window, stride } = options;
+  if (!Number.isInteger(window) || window < 2) throw new InputValidationError(`window must be an integer ≥ 2, got ${window}`);
+  if (!Number.isInteger(stride) || stride < 1) throw new InputValidationError(`stride must be a positive integer, got ${stride}`);
+  const primary = aligned.series[0]!;
+  const all: TripleBarrierLabels = tripleBarrierLabels(primary, options.labels);
+  const keep: number[] = [];
+  // klineWindow(end = t0 + 1) needs bar t0 − window as the previous close of its first bar.
+  for (let k = 0; k < all.t0.length; k++) if (all.t0[k]! >= window && (all.t0[k]! - window) % stride === 0) keep.push(k);
+  if (keep.length === 0) throw new InputValidationError(`no labelled bar has a full ${window}-bar window: ${primary.close.length} bars are too few`);
+  const t0 = Int32Array.from(keep, (k) => all.t0[k]!);
+  const t1 = Int32Array.from(keep, (k) => all.t1[k]!);
+  const label = Uint8Array.from(keep, (k) => all.label[k]!);
+  let ambiguous = 0;
+  // `ambiguous` of the labeller counts every bar; recount on the kept ones (HOLD resolved before the time barrier).
+  for (let i = 0; i < t0.length; i++) if (label[i] === 2 && t1[i]! < t0[i]! + options.labels.horizon) ambiguous++;
+  return {
+    aligned, options, t0, t1, label,
+    features: KLINE_FEATURES_PER_SERIES * aligned.series.length,
+    balance: { counts: classCounts(label), ambiguous },
+    write(i, out, offset) {
+      out.set(klineWindow(aligned.series, t0[i]! + 1, window), offset);
+    },
+  };
+}
+
+/** Returns the features of samples `idx` as one row-major [idx.length, window·features] batch. */
+export function batchFeatures(ds: CnnDataset, idx: ArrayLike<number>): Float32Array {
+  const size = ds.options.window * ds.features;
+  const out = new Float32Array(idx.length * size);
+  for (let k = 0; k < idx.length; k++) ds.write(idx[k]!, out, k * size);
+  return out;
+}
+
+/** Returns the labels of samples `idx`. */
+export function batchLabels(ds: CnnDataset, idx: ArrayLike<number>): Uint8Array {
+  return Uint8Array.from({ length: idx.length }, (_, k) => ds.label[idx[k]!]!);
+}

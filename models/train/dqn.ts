@@ -1,0 +1,201 @@
+// Offline DQN training on the trading environment with a held-out evaluation. The bars are cut in time order into
+// train | validation | test. The agent learns on random episodes of the train span; every few episodes it plays the
+// validation span greedily and the best weights so far are kept (model selection never sees the test span); the
+// kept weights then play the test span once, greedily, beside buy-and-hold and staying flat on the same bars.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { log } from '../../engine/log.ts';
+import { InputValidationError } from '../../engine/types/errors.ts';
+import { CheckpointStore } from '../checkpoints.ts';
+import { klineWindow } from '../cnn/kline-features.ts';
+import { loadCnn } from '../cnn/weights-io.ts';
+import { DqnAgent, dqnConfig } from '../dqn/agent.ts';
+import { saveDqn } from '../dqn/io.ts';
+import { runEpisode } from '../dqn/loop.ts';
+import { buyAndHoldReturn, TradingEnv, type ExtraFeatures, type PositionMode } from '../envs/trading-env.ts';
+import { initTfBackend } from '../tf-backend.ts';
+import { loadAlignedKlines, type AlignedSeries } from './dataset.ts';
+import { dataSpan, hashOf, Progress, type DataSpan } from './report.ts';
+
+/** Everything `cobalt train dqn` can be told. */
+export interface DqnTrainOptions {
+  readonly data: readonly string[];
+  readonly symbol?: string;
+  readonly lastBars?: number;
+  /** Log returns in the state. */
+  readonly window: number;
+  readonly volWindow: number;
+  readonly feeRate: number;
+  readonly mode: PositionMode;
+  readonly episodeLength: number;
+  /** Training episodes, at most. */
+  readonly episodes: number;
+  /** Environment-step budget, checked after each episode (whichever of the two limits comes first). */
+  readonly maxSteps: number;
+  readonly testFraction: number;
+  readonly valFraction: number;
+  /** Greedy validation run every this many training episodes. */
+  readonly evalEvery: number;
+  readonly hidden: readonly number[];
+  readonly rewardScale: number;
+  readonly seed: number;
+  /** CNN checkpoint directory: its hidden vector at each bar joins the state. */
+  readonly cnn?: string;
+  readonly out?: string;
+  readonly modelName: string;
+  readonly progress?: boolean;
+}
+
+/** Defaults sized to finish in a few minutes on two shared cores. */
+export const DQN_TRAIN_DEFAULTS = {
+  window: 30, volWindow: 60, feeRate: 0.001, mode: 'long-flat' as PositionMode, episodeLength: 1440, episodes: 40, maxSteps: 60_000,
+  testFraction: 0.2, valFraction: 0.1, evalEvery: 5, hidden: [64, 64], rewardScale: 100, seed: 1, modelName: 'dqn',
+} as const;
+
+/** A greedy run over one span. */
+export interface SpanResult {
+  /** Equity − 1 after fees (equity starts at 1; the last bar closes any position). */
+  readonly pnl: number;
+  readonly fees: number;
+  readonly trades: number;
+  /** Bars spent long (or short) / bars stepped. */
+  readonly exposure: number;
+  readonly span: DataSpan;
+}
+
+/** The JSON summary `cobalt train dqn --json` prints. */
+export interface DqnTrainSummary {
+  readonly outOfSample: SpanResult;
+  readonly baselines: { readonly buyAndHold: number; readonly flat: number };
+  readonly beatsBuyAndHold: boolean;
+  readonly validation: SpanResult & { readonly bestAtEpisode: number };
+  readonly training: { readonly episodes: number; readonly envSteps: number; readonly gradSteps: number; readonly span: DataSpan; readonly meanEpisodeReward: number };
+  readonly features: { readonly returnsWindow: number; readonly cnnHidden: number; readonly cnnCheckpoint: string | null; readonly stateSize: number };
+  readonly feeRate: number;
+  readonly mode: PositionMode;
+  readonly backend: string;
+  readonly dataSpan: DataSpan & { readonly series: string };
+  readonly configHash: string;
+  readonly checkpoint: { readonly dir: string; readonly version: string; readonly kept: boolean } | null;
+  readonly seconds: number;
+}
+
+/** Trains, selects on validation, evaluates on the test span, and checkpoints by held-out PnL when `out` is set. */
+export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> {
+  const started = performance.now();
+  let aligned = loadAlignedKlines(opts.data, opts.symbol);
+  if (opts.lastBars !== undefined) {
+    const from = Math.max(0, aligned.openTimeMs.length - opts.lastBars);
+    aligned = { ...aligned, openTimeMs: aligned.openTimeMs.slice(from), series: aligned.series.map((c) => ({ ...c, openTimeMs: c.openTimeMs.slice(from), open: c.open.slice(from), high: c.high.slice(from), low: c.low.slice(from), close: c.close.slice(from), volume: c.volume.slice(from) })) };
+  }
+  const close = aligned.series[0]!.close;
+  const n = close.length;
+  const testFrom = n - Math.floor(n * opts.testFraction);
+  const valFrom = testFrom - Math.floor(n * opts.valFraction);
+  const extra = opts.cnn ? await cnnHiddenFeatures(opts.cnn, aligned, testFrom) : undefined;
+  const first = Math.max(opts.window, opts.volWindow, extra?.firstBar ?? 0);
+  if (!(first < valFrom - opts.episodeLength - 1 && valFrom + 2 <= testFrom && testFrom + 2 <= n)) {
+    throw new InputValidationError(`${n} bars cannot hold a ${opts.episodeLength}-bar training episode after ${first} warm-up bars plus validation (${testFrom - valFrom}) and test (${n - testFrom}) spans`);
+  }
+  const env = (from: number, to: number, episodeLength?: number, seed = opts.seed): TradingEnv => new TradingEnv({
+    close, from, to, window: opts.window, volWindow: opts.volWindow, feeRate: opts.feeRate, mode: opts.mode,
+    rewardScale: opts.rewardScale, seed, ...(episodeLength ? { episodeLength } : {}), ...(extra ? { extra: extra.features } : {}),
+  });
+  const trainEnv = env(first, valFrom, opts.episodeLength);
+  const valEnv = env(valFrom, testFrom);
+  const testEnv = env(testFrom, n);
+  const agent = new DqnAgent(dqnConfig({
+    stateSize: trainEnv.stateSize, actions: 3, hidden: [...opts.hidden], seed: opts.seed,
+    learningStarts: Math.min(1000, opts.episodeLength), trainEvery: 4, target: { kind: 'hard', every: 1000 },
+    epsilon: { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(opts.maxSteps * 0.5)) },
+    per: { alpha: 0.6, eps: 1e-3, pnlBonus: 0, beta0: 0.4, betaSteps: opts.maxSteps },
+  }));
+  const progress = new Progress(opts.maxSteps, { enabled: opts.progress });
+  let best: { params: Float32Array; result: SpanResult; episode: number } | undefined;
+  let episodes = 0, rewardSum = 0;
+  while (episodes < opts.episodes && agent.steps < opts.maxSteps) {
+    rewardSum += runEpisode(agent, trainEnv, true).reward;
+    episodes++;
+    progress.update(Math.min(agent.steps, opts.maxSteps), `episode ${episodes}`, rewardSum / episodes);
+    if (episodes % opts.evalEvery === 0 || episodes >= opts.episodes || agent.steps >= opts.maxSteps) {
+      const r = greedy(agent, valEnv, aligned, valFrom, testFrom);
+      log().info({ episode: episodes, steps: agent.steps, valPnl: r.pnl, trades: r.trades }, 'dqn validation');
+      if (!best || r.pnl > best.result.pnl) best = { params: agent.online.params.slice(), result: r, episode: episodes };
+    }
+  }
+  progress.done();
+  agent.online.setParams(best!.params);
+  agent.target.setParams(best!.params);
+  const test = greedy(agent, testEnv, aligned, testFrom, n);
+  const buyAndHold = buyAndHoldReturn(close, testFrom, n - 1, opts.feeRate);
+  const configHash = hashOf({ ...opts, data: aligned.names, out: undefined, progress: undefined });
+  const trainSpan = dataSpan(aligned.openTimeMs, first - Math.max(opts.window, opts.volWindow), valFrom - 1);
+  let checkpoint: DqnTrainSummary['checkpoint'] = null;
+  if (opts.out !== undefined) {
+    const store = new CheckpointStore({ root: opts.out, keep: 5 });
+    const saved = await store.save({
+      model: opts.modelName, metric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
+      dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp',
+      write: async (dir) => saveDqn(agent, dir, { test, validation: best!.result, buyAndHold, cnn: opts.cnn ?? null, window: opts.window, volWindow: opts.volWindow, feeRate: opts.feeRate, mode: opts.mode }),
+    });
+    checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept };
+  }
+  return {
+    outOfSample: test,
+    baselines: { buyAndHold, flat: 0 },
+    beatsBuyAndHold: test.pnl > buyAndHold,
+    validation: { ...best!.result, bestAtEpisode: best!.episode },
+    training: { episodes, envSteps: agent.steps, gradSteps: agent.updates, span: trainSpan, meanEpisodeReward: rewardSum / Math.max(1, episodes) },
+    features: { returnsWindow: opts.window, cnnHidden: extra?.features.size ?? 0, cnnCheckpoint: opts.cnn ?? null, stateSize: trainEnv.stateSize },
+    feeRate: opts.feeRate, mode: opts.mode,
+    backend: extra ? `js-mlp + ${extra.backend} (cnn features)` : 'js-mlp',
+    dataSpan: { ...dataSpan(aligned.openTimeMs, 0, n - 1), series: aligned.names[0]! },
+    configHash, checkpoint, seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function greedy(agent: DqnAgent, env: TradingEnv, aligned: AlignedSeries, from: number, to: number): SpanResult {
+  let state = env.reset();
+  let steps = 0, exposed = 0;
+  for (;;) {
+    const r = env.step(agent.act(state, true));
+    steps++;
+    // Position after the step (the last step's forced exit hides its bar: off by at most one bar).
+    if (r.position !== 0) exposed++;
+    state = r.state;
+    if (r.terminated || r.truncated) break;
+  }
+  return { pnl: env.equity - 1, fees: env.feesPaid, trades: env.trades, exposure: exposed / steps, span: dataSpan(aligned.openTimeMs, from, to - 1) };
+}
+
+/**
+ * Returns the hidden vector of a saved CNN at every bar, computed from the window ending at that bar (no later data).
+ * Refuses a CNN whose training data reaches into the DQN's held-out span: its features would carry test-span labels.
+ */
+async function cnnHiddenFeatures(dir: string, aligned: AlignedSeries, testFrom: number): Promise<{ features: ExtraFeatures; firstBar: number; backend: string }> {
+  const backend = await initTfBackend();
+  const meta = JSON.parse(await readFile(path.join(dir, 'checkpoint.json'), 'utf8')) as { dataSpan: { toMs: number } };
+  const report = JSON.parse(await readFile(path.join(dir, 'train-report.json'), 'utf8')) as { features: { kind: string; series: string[]; window: number } };
+  if (report.features.kind !== 'klines') throw new InputValidationError(`${dir}: CNN trained on '${report.features.kind}' features, the DQN builds kline features`);
+  if (report.features.series.join(',') !== aligned.names.join(',')) {
+    throw new InputValidationError(`${dir}: CNN was trained on series [${report.features.series.join(', ')}], --data gives [${aligned.names.join(', ')}] (same files, same order, primary first)`);
+  }
+  if (meta.dataSpan.toMs >= aligned.openTimeMs[testFrom]!) {
+    throw new InputValidationError(`${dir}: CNN training data reaches ${new Date(meta.dataSpan.toMs).toISOString()}, inside the DQN's held-out span from ${new Date(aligned.openTimeMs[testFrom]!).toISOString()}: train the CNN on earlier data`);
+  }
+  const { model } = await loadCnn(dir);
+  const w = report.features.window;
+  const h = model.config.hidden;
+  const n = aligned.openTimeMs.length;
+  const first = w; // klineWindow(end = t + 1) needs bar t − w
+  const hidden = new Float32Array(n * h);
+  const batch = 256;
+  for (let t = first; t < n; t += batch) {
+    const m = Math.min(batch, n - t);
+    const x = new Float32Array(m * w * model.config.features);
+    for (let k = 0; k < m; k++) x.set(klineWindow(aligned.series, t + k + 1, w), k * w * model.config.features);
+    hidden.set(model.predict(x, m).hidden, t * h);
+  }
+  model.dispose();
+  return { features: { size: h, at: (bar) => hidden.subarray(bar * h, (bar + 1) * h) }, firstBar: first, backend: backend.backend };
+}

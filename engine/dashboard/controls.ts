@@ -1,0 +1,73 @@
+// Dashboard control actions: `POST /api/control/<action>` (token required) → bus messages. This table is the one
+// place where an operator action becomes engine messages; nothing else in the dashboard publishes on the bus.
+//
+//   start       risk.killSwitch {on:false} then risk.resume: clears an operator stop and returns to `active`
+//               (the RiskManager still refuses to resume while another halt reason holds; it says so in risk.alert)
+//   stop        risk.killSwitch {on:true}: trading `halted`, every new intent denied (KILL_SWITCH); positions kept
+//   kill        risk.killSwitch {on:true} then risk.flatten: halt and close every position with reduce-only exits
+//   thresholds  orchestrator.setThresholds {buy?, sell?, minConfidence?} (each 0..1, at least one)
+//   rollback    orchestrator.rollback {model}
+import { z } from 'zod';
+import type { EngineMsg } from '../messages/index.ts';
+import type { TsMs } from '../types/time.ts';
+
+/** The control actions the dashboard accepts. */
+export const CONTROL_ACTIONS = ['start', 'stop', 'kill', 'thresholds', 'rollback'] as const;
+/** One control action name. */
+export type ControlAction = (typeof CONTROL_ACTIONS)[number];
+
+const probability = z.number().min(0).max(1);
+const reasonField = z.string().max(200).optional();
+const BODIES = {
+  start: z.strictObject({ reason: reasonField, resetPeak: z.boolean().optional() }),
+  stop: z.strictObject({ reason: reasonField }),
+  kill: z.strictObject({ reason: reasonField }),
+  thresholds: z
+    .strictObject({ buy: probability.optional(), sell: probability.optional(), minConfidence: probability.optional() })
+    .refine((b) => b.buy !== undefined || b.sell !== undefined || b.minConfidence !== undefined, { error: 'give at least one of buy, sell, minConfidence' }),
+  rollback: z.strictObject({ model: z.string().min(1).max(100) }),
+} satisfies Record<ControlAction, z.ZodType>;
+
+/** What a control request turns into: the messages to publish, or why it was refused. */
+export type ControlResult =
+  | { readonly ok: true; readonly action: ControlAction; readonly messages: readonly EngineMsg[] }
+  | { readonly ok: false; readonly status: 400 | 404; readonly error: string };
+
+/** Returns true when `s` names a control action. */
+export function isControlAction(s: string): s is ControlAction {
+  return (CONTROL_ACTIONS as readonly string[]).includes(s);
+}
+
+/** Returns the bus messages for a control request (body already JSON-parsed; undefined means empty), or a 400/404. */
+export function controlMessages(action: string, body: unknown, now: TsMs): ControlResult {
+  if (!isControlAction(action)) return { ok: false, status: 404, error: `unknown control action '${action}' (known: ${CONTROL_ACTIONS.join(', ')})` };
+  const parsed = BODIES[action].safeParse(body ?? {});
+  if (!parsed.success) return { ok: false, status: 400, error: `${action}: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}` };
+  const b = parsed.data as Record<string, unknown>;
+  const why = (fallback: string): string => `dashboard: ${typeof b.reason === 'string' && b.reason ? b.reason : fallback}`;
+  switch (action) {
+    case 'start':
+      return { ok: true, action, messages: [
+        { type: 'risk.killSwitch', on: false, reason: why('operator start'), ts: now },
+        { type: 'risk.resume', ...(b.resetPeak === true ? { resetPeak: true } : {}), ts: now },
+      ] };
+    case 'stop':
+      return { ok: true, action, messages: [{ type: 'risk.killSwitch', on: true, reason: why('operator stop'), ts: now }] };
+    case 'kill':
+      return { ok: true, action, messages: [
+        { type: 'risk.killSwitch', on: true, reason: why('operator kill switch'), ts: now },
+        { type: 'risk.flatten', reason: why('operator kill switch'), ts: now },
+      ] };
+    case 'thresholds': {
+      const t = parsed.data as { buy?: number; sell?: number; minConfidence?: number };
+      return { ok: true, action, messages: [{
+        type: 'orchestrator.setThresholds',
+        ...(t.buy !== undefined ? { buy: t.buy } : {}),
+        ...(t.sell !== undefined ? { sell: t.sell } : {}),
+        ...(t.minConfidence !== undefined ? { minConfidence: t.minConfidence } : {}),
+      }] };
+    }
+    case 'rollback':
+      return { ok: true, action, messages: [{ type: 'orchestrator.rollback', model: (parsed.data as { model: string }).model }] };
+  }
+}

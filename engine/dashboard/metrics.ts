@@ -1,0 +1,112 @@
+// Prometheus metrics of one dashboard instance, in its own prom-client Registry (never the global one, so two
+// engines or two tests in one process do not share series). Event counts come from bus subscriptions (O(1) each);
+// bus totals, PnL and connection figures are read at scrape time.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EngineMsg } from '../messages/index.ts';
+import type { Bus, Unsubscribe } from '../runtime/bus.ts';
+import type { DashboardViewModel } from './view-model.ts';
+
+/** Options of the metrics. */
+export interface MetricsOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly view: DashboardViewModel;
+  /** Returns the open WebSocket clients. */
+  readonly wsClients: () => number;
+  /** Returns the event-loop delay p99 in ms (NaN when not measured). */
+  readonly loopLagMs?: () => number;
+}
+
+const STATE_CODE = { active: 0, reducing: 1, halted: 2 } as const;
+
+/** The dashboard's Prometheus registry and the handles the server updates directly. */
+export class DashboardMetrics {
+  readonly registry = new Registry();
+  readonly wsPushes: Counter<'topic'>;
+  readonly wsSkipped: Counter;
+  readonly controls: Counter<'action' | 'outcome'>;
+  readonly inference: Histogram<'model'>;
+  private readonly subs: Unsubscribe[] = [];
+
+  constructor(opts: MetricsOptions) {
+    const { bus, view } = opts;
+    const registers = [this.registry];
+    const busTotals = (field: 'published' | 'handlerErrors', filter: (type: string) => boolean) => function (this: Counter<'type'>): void {
+      this.reset();
+      for (const [type, c] of Object.entries(bus.counters())) if (filter(type)) this.inc({ type }, c[field]);
+    };
+    new Counter({ name: 'cobalt_bus_messages_total', help: 'Messages published on the bus, by type', labelNames: ['type'], registers, collect: busTotals('published', () => true) });
+    new Counter({ name: 'cobalt_bus_handler_errors_total', help: 'Bus handler calls that threw, by message type', labelNames: ['type'], registers, collect: busTotals('handlerErrors', () => true) });
+    new Counter({
+      name: 'cobalt_depth_frames_total', help: 'Order-book depth frames published (md.depthRaw and md.depth)', registers,
+      collect(this: Counter) {
+        const c = bus.counters();
+        this.reset();
+        this.inc((c['md.depthRaw']?.published ?? 0) + (c['md.depth']?.published ?? 0));
+      },
+    });
+    const gaps = new Counter({ name: 'cobalt_book_gaps_total', help: 'Sequence gaps that forced a book resync', labelNames: ['venue', 'symbol'], registers });
+    const resyncs = new Counter({ name: 'cobalt_book_resyncs_total', help: 'Order-book resyncs (gap, crossed book, feed reset)', labelNames: ['venue', 'symbol'], registers });
+    this.inference = new Histogram({
+      name: 'cobalt_inference_latency_seconds', help: 'Model inference latency (ModelOutput.extra.latencyMs)', labelNames: ['model'], registers,
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+    });
+    const outputs = new Counter({ name: 'cobalt_model_outputs_total', help: 'Model outputs, by model', labelNames: ['model'], registers });
+    const orders = new Counter({ name: 'cobalt_orders_total', help: 'Order lifecycle events, by status', labelNames: ['status'], registers });
+    const fills = new Counter({ name: 'cobalt_fills_total', help: 'Fills (partial and final), by symbol and side', labelNames: ['symbol', 'side'], registers });
+    const denied = new Counter({ name: 'cobalt_orders_denied_total', help: 'Intents denied by risk, by reason code', labelNames: ['code'], registers });
+    const restarts = new Counter({ name: 'cobalt_actor_restarts_total', help: 'Supervised actor restarts, by actor', labelNames: ['actor'], registers });
+    new Gauge({ name: 'cobalt_pnl_realized_quote', help: 'Realised PnL of the display positions (quote units)', registers, collect(this: Gauge) { this.set(view.pnl().realized); } });
+    new Gauge({ name: 'cobalt_pnl_unrealized_quote', help: 'Unrealised PnL at the last mark (quote units)', registers, collect(this: Gauge) { this.set(view.pnl().unrealized); } });
+    new Gauge({ name: 'cobalt_equity_quote', help: 'Equity: initial + realised + unrealised − fees (quote units)', registers, collect(this: Gauge) { this.set(view.pnl().equity); } });
+    new Gauge({ name: 'cobalt_trading_state', help: 'Trading state: 0 active, 1 reducing, 2 halted', registers, collect(this: Gauge) { this.set(STATE_CODE[view.state]); } });
+    new Gauge({ name: 'cobalt_dashboard_ws_clients', help: 'Open dashboard WebSocket connections', registers, collect(this: Gauge) { this.set(opts.wsClients()); } });
+    if (opts.loopLagMs) {
+      const lag = opts.loopLagMs;
+      new Gauge({ name: 'cobalt_event_loop_lag_p99_seconds', help: 'Event-loop delay p99 since the last scrape', registers, collect(this: Gauge) { const v = lag(); if (Number.isFinite(v)) this.set(v / 1000); } });
+    }
+    this.wsPushes = new Counter({ name: 'cobalt_dashboard_ws_pushes_total', help: 'Topic updates pushed to dashboard clients', labelNames: ['topic'], registers });
+    this.wsSkipped = new Counter({ name: 'cobalt_dashboard_ws_skipped_total', help: 'Pushes skipped because a slow client still had data buffered', registers });
+    this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome', labelNames: ['action', 'outcome'], registers });
+
+    this.subs.push(
+      bus.subscribe('md.bookStatus', (m) => {
+        if (m.status !== 'resyncing') return;
+        resyncs.inc({ venue: m.venue, symbol: m.symbol });
+        if (m.reason?.startsWith('gap')) gaps.inc({ venue: m.venue, symbol: m.symbol });
+      }),
+      bus.subscribe('signal.modelOutput', ({ output }) => {
+        outputs.inc({ model: output.model });
+        const ms = output.extra?.latencyMs;
+        if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) this.inference.observe({ model: output.model }, ms / 1000);
+      }),
+      bus.subscribe('exec.orderSubmitted', () => orders.inc({ status: 'submitted' })),
+      bus.subscribe('exec.orderAccepted', () => orders.inc({ status: 'accepted' })),
+      bus.subscribe('exec.orderFilled', (m) => {
+        orders.inc({ status: 'filled' });
+        fills.inc({ symbol: m.fill.symbol, side: m.fill.side });
+      }),
+      bus.subscribe('exec.orderPartiallyFilled', (m) => fills.inc({ symbol: m.fill.symbol, side: m.fill.side })),
+      bus.subscribe('exec.orderCancelled', () => orders.inc({ status: 'cancelled' })),
+      bus.subscribe('exec.orderRejected', () => orders.inc({ status: 'rejected' })),
+      bus.subscribe('exec.orderExpired', () => orders.inc({ status: 'expired' })),
+      bus.subscribe('risk.orderDenied', (m) => denied.inc({ code: m.reason.code })),
+      bus.subscribe('sys.actorRestarted', (m) => restarts.inc({ actor: m.actor })),
+    );
+  }
+
+  /** Returns the metrics in Prometheus text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Returns the Content-Type of `text()`. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Unsubscribes from the bus. */
+  close(): void {
+    for (const u of this.subs) u();
+    this.subs.length = 0;
+  }
+}

@@ -1,0 +1,315 @@
+// The dashboard server: node:http + ws on one port.
+//   GET  /                      the web UI (static files built into dist/web by `node web/build.mjs`)
+//   GET  /api/state             every topic's full state (JSON)
+//   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401
+//   GET  /metrics               Prometheus text (this instance's registry)
+//   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
+//                               from the page are ignored: control goes through the token-checked POST only)
+// Bound to loopback, reads are open and only control needs the token. Bound elsewhere (which needs a configured
+// token, or the server refuses to start), every route but the static page needs it (`?token=` for /ws).
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer, WebSocket } from 'ws';
+import { log as rootLog, type Logger } from '../log.ts';
+import type { EngineMsg } from '../messages/index.ts';
+import type { Bus } from '../runtime/bus.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { ChildStatus } from '../runtime/supervisor.ts';
+import { ConfigError } from '../types/errors.ts';
+import type { Instrument } from '../types/instrument.ts';
+import { bearerToken, bindProblem, isLoopbackHost, tokenMatches, type DashboardToken } from './auth.ts';
+import { controlMessages } from './controls.ts';
+import { DashboardMetrics } from './metrics.ts';
+import { TopicThrottle } from './throttle.ts';
+import { DashboardViewModel, TOPICS, type Cursors, type DashboardProviders, type Topic } from './view-model.ts';
+
+/** Where the built page lives by default: <repo>/dist/web. */
+export const DEFAULT_STATIC_DIR = resolve(fileURLToPath(new URL('../../dist/web', import.meta.url)));
+
+/** Options of `startDashboard`. */
+export interface DashboardOptions {
+  readonly bus: Bus<EngineMsg>;
+  /** The config's `dashboard` section (host, port; port 0 picks a free one). */
+  readonly config: { readonly host: string; readonly port: number };
+  /** The token control requests must carry (`resolveDashboardToken`); a generated one allows a loopback bind only. */
+  readonly token: DashboardToken;
+  /** Drives the push throttle; a SimulatedClock in tests. */
+  readonly clock: Clock;
+  readonly supervisor?: { status(): ChildStatus[] };
+  readonly providers?: Omit<DashboardProviders, 'supervisor'>;
+  readonly instruments?: readonly Instrument[];
+  readonly initialEquity?: number;
+  /** Most pushes per second per client (default 4). */
+  readonly maxHz?: number;
+  /** A client with more than this many bytes still unsent is skipped until it drains (default 1 MiB). */
+  readonly wsHighWaterBytes?: number;
+  readonly staticDir?: string;
+  readonly logger?: Logger;
+}
+
+/** A running dashboard. */
+export interface DashboardHandle {
+  /** `http://host:port/` */
+  readonly url: string;
+  readonly port: number;
+  readonly view: DashboardViewModel;
+  readonly metrics: DashboardMetrics;
+  readonly throttle: TopicThrottle<Topic>;
+  /** Open WebSocket clients. */
+  clients(): number;
+  /** Stops listening, closes every client and unsubscribes from the bus. */
+  close(): Promise<void>;
+}
+
+interface Client { readonly ws: WebSocket; readonly cursors: Cursors; readonly pending: Set<Topic> }
+
+const MIME: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon',
+};
+const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+};
+const MAX_BODY_BYTES = 16 * 1024;
+
+/** Starts the dashboard; rejects with ConfigError on a non-loopback host without a configured token. */
+export async function startDashboard(opts: DashboardOptions): Promise<DashboardHandle> {
+  const { bus, clock } = opts;
+  const token = opts.token.token;
+  const { host, port } = opts.config;
+  if (!token) throw new ConfigError('dashboard: a token is required (resolveDashboardToken gives one)');
+  const problem = bindProblem(host, opts.token.generated ? undefined : token);
+  if (problem) throw new ConfigError(`dashboard refuses to start: ${problem}`);
+  const exposed = !isLoopbackHost(host);
+  const logger = (opts.logger ?? rootLog()).child({ component: 'dashboard' });
+  const staticDir = resolve(opts.staticDir ?? DEFAULT_STATIC_DIR);
+  const highWater = opts.wsHighWaterBytes ?? 1 << 20;
+
+  const clients = new Set<Client>();
+  const lag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
+  const lagMs = (): number => (lag.count > 0 ? lag.percentile(99) / 1e6 : NaN);
+  const view = new DashboardViewModel({
+    bus,
+    ...(opts.instruments ? { instruments: opts.instruments } : {}),
+    ...(opts.initialEquity !== undefined ? { initialEquity: opts.initialEquity } : {}),
+    providers: { ...opts.providers, ...(opts.supervisor ? { supervisor: opts.supervisor } : {}) },
+  });
+  view.addServerStatus('dashboard', () => ({ wsClients: clients.size, loopLagP99Ms: Number.isFinite(lagMs()) ? Math.round(lagMs() * 100) / 100 : null }));
+  const metrics = new DashboardMetrics({ bus, view, wsClients: () => clients.size, loopLagMs: lagMs });
+
+  const send = (c: Client, topics: Iterable<Topic>): void => {
+    const out: Record<string, unknown> = {};
+    for (const t of topics) {
+      out[t] = view.build(t, c.cursors);
+      metrics.wsPushes.inc({ topic: t });
+    }
+    c.ws.send(JSON.stringify({ type: 'delta', topics: out }));
+  };
+  let lastPolled = -Infinity;
+  const throttle = new TopicThrottle<Topic>({
+    clock,
+    maxHz: opts.maxHz ?? 4,
+    flush: (dirty) => {
+      // Supervisor status and providers change without bus messages: refresh them at most once a second, riding on
+      // a flush (no timer of its own, so a simulated clock jumping years ahead does not fire it years' worth of times).
+      const now = clock.now();
+      let topics: ReadonlySet<Topic> = dirty;
+      if (now - lastPolled >= 1000) {
+        lastPolled = now;
+        topics = new Set([...dirty, 'system', ...(opts.providers?.training ? ['training' as const] : []), ...(opts.providers?.risk ? ['risk' as const] : [])]);
+      }
+      for (const c of clients) {
+        if (c.ws.readyState !== WebSocket.OPEN) continue;
+        for (const t of topics) c.pending.add(t);
+        // A slow browser keeps its cursors and catches up in one push once its socket drains.
+        if (c.ws.bufferedAmount > highWater) {
+          metrics.wsSkipped.inc();
+          continue;
+        }
+        send(c, c.pending);
+        c.pending.clear();
+      }
+      // Someone skipped: come back on the next tick rather than wait for the market to move again.
+      for (const c of clients) for (const t of c.pending) throttle.mark(t);
+    },
+  });
+  view.onChange = (t) => {
+    if (clients.size > 0) throttle.mark(t);
+  };
+  view.start();
+
+  const authorized = (req: IncomingMessage, url: URL): boolean =>
+    tokenMatches(bearerToken(req.headers.authorization), token) || (url.pathname === '/ws' && tokenMatches(url.searchParams.get('token') ?? undefined, token));
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err, url: req.url }, 'dashboard request failed');
+      if (!res.headersSent) json(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    const path = url.pathname;
+    if (path.startsWith('/api/control/')) {
+      if (req.method !== 'POST') return json(res, 405, { error: 'use POST' }, { Allow: 'POST' });
+      const action = decodeURIComponent(path.slice('/api/control/'.length));
+      if (!authorized(req, url)) {
+        metrics.controls.inc({ action: actionLabel(action), outcome: 'unauthorized' });
+        logger.warn({ action, remote: req.socket.remoteAddress }, 'control refused: missing or wrong token');
+        req.resume();
+        return json(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
+      }
+      let body: unknown;
+      try {
+        body = await readJsonBody(req);
+      } catch (e) {
+        metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
+        return json(res, 400, { error: (e as Error).message });
+      }
+      const r = controlMessages(action, body, clock.now());
+      if (!r.ok) {
+        metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
+        return json(res, r.status, { error: r.error });
+      }
+      logger.info({ action, body, remote: req.socket.remoteAddress, messages: r.messages.map((m) => m.type) }, 'control action');
+      for (const m of r.messages) bus.publish(m);
+      metrics.controls.inc({ action, outcome: 'ok' });
+      return json(res, 200, { ok: true, action, published: r.messages });
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'use GET' }, { Allow: 'GET, HEAD' });
+    if (path === '/api/state' || path === '/metrics') {
+      if (exposed && !authorized(req, url)) return json(res, 401, { error: 'missing or wrong token' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
+      if (path === '/api/state') return json(res, 200, view.snapshot());
+      const text = await metrics.text();
+      res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
+      res.end(text);
+      return;
+    }
+    if (path === '/healthz') return json(res, 200, { ok: true });
+    return serveStatic(res, staticDir, path);
+  }
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    const refuse = (code: number, why: string): void => {
+      socket.end(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (url.pathname !== '/ws') return refuse(404, 'Not Found');
+    // Another site open in the same browser must not read the engine's state through this socket.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) return refuse(403, 'Forbidden');
+    if (exposed && !authorized(req, url)) return refuse(401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const c: Client = { ws, cursors: new Map(), pending: new Set() };
+      clients.add(c);
+      ws.on('close', () => clients.delete(c));
+      ws.on('error', () => clients.delete(c));
+      // Frames from the page are ignored on purpose: this socket is read-only.
+      ws.on('message', () => {});
+      const data: Record<string, unknown> = {};
+      for (const t of TOPICS) data[t] = view.build(t, c.cursors);
+      ws.send(JSON.stringify({ type: 'snapshot', topics: data }));
+    });
+  });
+
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(port, host, () => {
+      server.off('error', rej);
+      res();
+    });
+  });
+  const addr = server.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/`;
+  logger.info({ url, exposed }, 'dashboard listening');
+
+  let closed = false;
+  return {
+    url,
+    port: boundPort,
+    view,
+    metrics,
+    throttle,
+    clients: () => clients.size,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      throttle.close();
+      view.stop();
+      metrics.close();
+      lag.disable();
+      for (const c of clients) c.ws.terminate();
+      clients.clear();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+    },
+  };
+}
+
+function actionLabel(action: string): string {
+  // Unknown names would make unbounded label values.
+  return /^[a-z]{1,20}$/.test(action) ? action : 'other';
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...headers });
+  res.end(text);
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error('request body is not valid JSON');
+  }
+}
+
+async function serveStatic(res: ServerResponse, root: string, path: string): Promise<void> {
+  const rel = normalize(decodeURIComponent(path === '/' ? '/index.html' : path)).replace(/^([/\\])+/, '');
+  const file = join(root, rel);
+  if (file !== root && !file.startsWith(root + sep)) return json(res, 403, { error: 'forbidden path' });
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) return json(res, 404, { error: 'not found' });
+    const body = await readFile(file);
+    res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
+    res.end(body);
+  } catch {
+    if (rel === 'index.html') {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+      res.end(`The dashboard page is not built (${root} has no index.html). Build it with: node web/build.mjs\n`);
+      return;
+    }
+    json(res, 404, { error: 'not found' });
+  }
+}

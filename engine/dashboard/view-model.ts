@@ -1,0 +1,517 @@
+// The dashboard's view of the engine: bus messages → bounded state per panel. Handlers run on the hot path, so each
+// is O(1) (a Map write, a ring push, a reference kept); turning state into JSON happens in `build`, which the
+// server calls at most `maxHz` times per second, never per message.
+//
+// Topics (one per panel group; `onChange(topic)` fires when one changes):
+//   candles   md.candle per symbol and timeframe (the forming bar replaces the last one)
+//   cob       the last cob.snapshot per symbol, shown as a ladder of buckets
+//   heatmap   cob.heatmap columns per symbol (time × price)
+//   models    signal.modelOutput, signal.decision (MoE weights), signal.modelStatus, orchestrator.* controls
+//   portfolio positions and PnL from exec fills marked to md.price / md.trade / cob mid (display floats); equity
+//   risk      risk.stateChanged, risk.killSwitch, risk.alert, drawdown from the equity series, provider figures
+//   orders    exec.* order lifecycle and fills
+//   system    sys.*, md.feedStatus, md.bookStatus, exec.venueStatus, supervisor status, bus counters, providers
+//   training  the training provider's report
+import type { CobSnapshot } from '../market/cob.ts';
+import type { EngineMsg } from '../messages/index.ts';
+import type { Fill, Side } from '../messages/orders.ts';
+import type { Action } from '../messages/signals.ts';
+import type { TradingState } from '../messages/risk.ts';
+import type { Bus, Unsubscribe } from '../runtime/bus.ts';
+import type { ChildStatus } from '../runtime/supervisor.ts';
+import { BINANCE_SPOT_DEFAULTS, lotsToFloat, makeInstrument, ticksToFloat, type Instrument } from '../types/instrument.ts';
+import type { Timeframe, TsMs } from '../types/time.ts';
+import { SeqRing, type SeqSlice } from './seq-ring.ts';
+
+/** Every topic the dashboard pushes. */
+export const TOPICS = ['candles', 'cob', 'heatmap', 'models', 'portfolio', 'risk', 'orders', 'system', 'training'] as const;
+/** One dashboard topic. */
+export type Topic = (typeof TOPICS)[number];
+
+/** A candle as the page draws it: [time s, open, high, low, close, volume]. */
+export type Bar = [number, number, number, number, number, number];
+
+/** One heatmap column: quantities per bucket around `center` (row r is bucket center − range + r). */
+export interface HeatColumn {
+  readonly t: number;
+  readonly center: number;
+  readonly bucketSize: number;
+  readonly range: number;
+  readonly bid: number[];
+  readonly ask: number[];
+  readonly spread: number;
+}
+
+/** One model output as the page plots it. */
+export interface ModelPoint {
+  readonly t: TsMs;
+  readonly model: string;
+  readonly version: string;
+  readonly symbol: string;
+  readonly action: Action;
+  readonly p: readonly [number, number, number];
+  readonly confidence: number;
+  /** Hit rate the model reports for itself (`extra.accuracy`, 0..1), if it does. */
+  readonly accuracy?: number;
+  /** Inference latency (`extra.latencyMs`), if reported. */
+  readonly latencyMs?: number;
+}
+
+/** One blended decision with its MoE weights. */
+export interface DecisionPoint { readonly t: TsMs; readonly symbol: string; readonly action: Action; readonly confidence: number; readonly weights: Readonly<Record<string, number>> }
+
+/** One fill as the orders table and the chart markers show it. */
+export interface FillRow { readonly t: TsMs; readonly symbol: string; readonly side: Side; readonly price: number; readonly qty: number; readonly fee: number; readonly feeAsset: string; readonly liquidity: string; readonly orderId: string }
+
+/** One order's latest state. */
+export interface OrderRow { id: string; intentId?: string; status: string; symbol?: string; side?: Side; filledQty: number; leavesQty?: number; detail?: string; updated: TsMs }
+
+/** A display position (floats; the RiskManager's integer books are the authority). */
+export interface PositionRow { symbol: string; qty: number; avgPrice: number; mark: number; realized: number; unrealized: number; fees: number }
+
+/** Figures a provider adds to the risk panel (from the RiskManager's state, in quote units). */
+export interface RiskFigures { readonly exposure?: number; readonly var95?: number; readonly var99?: number; readonly drawdownPct?: number; readonly equity?: number }
+
+/** Training progress a provider reports (the training pipeline). */
+export interface TrainingReport {
+  readonly jobs: readonly { readonly model: string; readonly status: string; readonly epoch?: number; readonly epochs?: number; readonly loss?: number; readonly valMetric?: number; readonly startedAt?: TsMs }[];
+  readonly checkpoints: readonly { readonly model: string; readonly version: string; readonly metric: number; readonly metricName: string; readonly active?: boolean; readonly ts?: TsMs }[];
+}
+
+/** Pull-based sources the view model samples when it builds (never per message). */
+export interface DashboardProviders {
+  /** Supervisor children (actor state, restarts, last error). */
+  readonly supervisor?: { status(): ChildStatus[] };
+  readonly risk?: () => RiskFigures | undefined;
+  readonly training?: () => TrainingReport | undefined;
+  /** Anything else for the system table: backend, pool latency, feed counters… (name → JSON-able value). */
+  readonly status?: Readonly<Record<string, () => unknown>>;
+}
+
+/** Options of a view model. */
+export interface ViewModelOptions {
+  readonly bus: Bus<EngineMsg>;
+  /** Increments to turn fills' ticks and lots into prices (default: the bundled Binance spot instruments). */
+  readonly instruments?: readonly Instrument[];
+  /** Starting cash (quote units) of the equity curve (default 0: equity is then the PnL). */
+  readonly initialEquity?: number;
+  /** Bars kept per symbol and timeframe (default 1500). */
+  readonly candleCapacity?: number;
+  /** Heatmap columns kept per symbol (default 300: five minutes). */
+  readonly heatmapCapacity?: number;
+  readonly providers?: DashboardProviders;
+}
+
+/** Per-client cursors into the view model's histories (one per ring key). */
+export type Cursors = Map<string, number>;
+
+interface SystemActor { status: string; restarts: number; lastError?: string; ts: TsMs }
+interface Position { qty: number; cost: number; realized: number; fees: number }
+
+const TIMEFRAME_S: Readonly<Record<Timeframe, number>> = { '1s': 1, '1m': 60, '1h': 3600, '1d': 86_400 };
+const ORDER_ROWS = 200;
+
+function defaultInstruments(): Instrument[] {
+  return Object.values(BINANCE_SPOT_DEFAULTS).map((s) => makeInstrument(s));
+}
+
+const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** Keeps the dashboard state from the bus; `build(topic, cursors)` returns a topic's JSON payload. */
+export class DashboardViewModel {
+  /** Called on every state change with its topic; the server throttles what follows. */
+  onChange: (topic: Topic) => void = () => {};
+  /** Messages seen per type (cheap; the /metrics bridge reads bus counters instead). */
+  readonly seen = new Map<string, number>();
+  private readonly bus: Bus<EngineMsg>;
+  private readonly insts = new Map<string, Instrument>();
+  private readonly candleCap: number;
+  private readonly heatCap: number;
+  private readonly providers: DashboardProviders;
+  private readonly initialEquity: number;
+  private subs: Unsubscribe[] = [];
+
+  private readonly candles = new Map<string, SeqRing<Bar>>();
+  private readonly cob = new Map<string, CobSnapshot>();
+  private readonly heat = new Map<string, SeqRing<HeatColumn>>();
+  private readonly outputs = new SeqRing<ModelPoint>(2000);
+  private readonly latestOutput = new Map<string, ModelPoint>();
+  private readonly decisions = new SeqRing<DecisionPoint>(1000);
+  private readonly modelStatus = new Map<string, { version: string; state: string; failures: number; reason: string; ts: TsMs }>();
+  private thresholds: { buy?: number; sell?: number; minConfidence?: number } = {};
+  private readonly rollbacks: { model: string; ts: TsMs }[] = [];
+  private readonly positions = new Map<string, Position>();
+  private readonly marks = new Map<string, number>();
+  private readonly equity = new SeqRing<[number, number]>(3600);
+  private peakEquity = -Infinity;
+  private lastTs: TsMs = 0;
+  private tradingState: TradingState = 'active';
+  private tradingReason = '';
+  private killSwitch = false;
+  private readonly alerts = new SeqRing<{ t: TsMs; code: string; message: string }>(100);
+  private readonly orders = new Map<string, OrderRow>();
+  private readonly fills = new SeqRing<FillRow>(500);
+  private readonly actors = new Map<string, SystemActor>();
+  private halted: { reason: string; actor?: string; ts: TsMs } | undefined;
+  private readonly feeds = new Map<string, { source: string; status: string; detail?: string; ts: TsMs }>();
+  private readonly books = new Map<string, { status: string; reason?: string; ts: TsMs }>();
+  private readonly venues = new Map<string, { status: string; reason: string; ts: TsMs }>();
+  /** Extra system rows the server adds (WebSocket clients, event-loop lag). */
+  private readonly serverStatus = new Map<string, () => unknown>();
+
+  constructor(opts: ViewModelOptions) {
+    this.bus = opts.bus;
+    for (const i of opts.instruments ?? defaultInstruments()) this.insts.set(i.symbol, i);
+    this.candleCap = opts.candleCapacity ?? 1500;
+    this.heatCap = opts.heatmapCapacity ?? 300;
+    this.providers = opts.providers ?? {};
+    this.initialEquity = opts.initialEquity ?? 0;
+  }
+
+  /** Subscribes to the bus (exact types only: raw depth frames never reach the dashboard). */
+  start(): void {
+    if (this.subs.length > 0) return;
+    const b = this.bus;
+    const on = <T extends EngineMsg['type']>(type: T, h: (m: Extract<EngineMsg, { type: T }>) => void): void => {
+      this.subs.push(b.subscribe(type, (m) => {
+        this.seen.set(type, (this.seen.get(type) ?? 0) + 1);
+        h(m);
+      }));
+    };
+    on('md.candle', (m) => this.onCandle(m.symbol, m.timeframe, m.candle));
+    on('md.price', (m) => this.mark(m.symbol, m.price, m.tsLocal));
+    on('md.trade', (m) => {
+      const i = this.insts.get(m.symbol);
+      if (i && this.positions.has(m.symbol)) this.mark(m.symbol, ticksToFloat(i, m.price), m.tsLocal);
+    });
+    on('md.bookStatus', (m) => this.setSys('system', this.books, `${m.venue} ${m.symbol}`, { status: m.status, ...(m.reason ? { reason: m.reason } : {}), ts: m.tsLocal }));
+    on('md.feedStatus', (m) => this.setSys('system', this.feeds, m.venue, { source: m.source, status: m.status, ...(m.detail ? { detail: m.detail } : {}), ts: m.ts }));
+    on('cob.snapshot', (m) => {
+      this.cob.set(m.symbol, m.cob);
+      if (this.positions.has(m.symbol) && Number.isFinite(m.cob.mid)) this.mark(m.symbol, m.cob.mid, m.ts);
+      this.onChange('cob');
+    });
+    on('cob.heatmap', (m) => {
+      let r = this.heat.get(m.symbol);
+      if (!r) this.heat.set(m.symbol, (r = new SeqRing(this.heatCap)));
+      r.push({ t: m.time, center: m.center, bucketSize: m.bucketSize, range: m.range, bid: Array.from(m.bid), ask: Array.from(m.ask), spread: m.spread });
+      this.onChange('heatmap');
+    });
+    on('signal.modelOutput', ({ output: o }) => {
+      const acc = o.extra?.accuracy;
+      const lat = o.extra?.latencyMs;
+      const p: ModelPoint = {
+        t: o.ts, model: o.model, version: o.version, symbol: o.symbol, action: o.action, p: o.probabilities, confidence: o.confidence,
+        ...(typeof acc === 'number' ? { accuracy: acc } : {}), ...(typeof lat === 'number' ? { latencyMs: lat } : {}),
+      };
+      this.outputs.push(p);
+      this.latestOutput.set(o.model, p);
+      this.onChange('models');
+    });
+    on('signal.decision', (m) => {
+      this.decisions.push({ t: m.ts, symbol: m.symbol, action: m.action, confidence: m.confidence, weights: m.weights });
+      this.onChange('models');
+    });
+    on('signal.modelStatus', (m) => {
+      this.modelStatus.set(m.model, { version: m.version, state: m.state, failures: m.consecutiveFailures, reason: m.reason, ts: m.ts });
+      this.onChange('models');
+    });
+    on('orchestrator.setThresholds', (m) => {
+      this.thresholds = {
+        ...this.thresholds,
+        ...(m.buy !== undefined ? { buy: m.buy } : {}),
+        ...(m.sell !== undefined ? { sell: m.sell } : {}),
+        ...(m.minConfidence !== undefined ? { minConfidence: m.minConfidence } : {}),
+      };
+      this.onChange('models');
+    });
+    on('orchestrator.rollback', (m) => {
+      this.rollbacks.push({ model: m.model, ts: this.lastTs });
+      if (this.rollbacks.length > 20) this.rollbacks.shift();
+      this.onChange('models');
+    });
+    on('risk.stateChanged', (m) => {
+      this.tradingState = m.state;
+      this.tradingReason = m.reason;
+      this.onChange('risk');
+    });
+    on('risk.killSwitch', (m) => {
+      this.killSwitch = m.on;
+      this.onChange('risk');
+    });
+    on('risk.alert', (m) => {
+      this.alerts.push({ t: m.ts, code: m.code, message: m.message });
+      this.onChange('risk');
+    });
+    on('risk.orderDenied', (m) => this.setOrder(m.intentId, { status: 'denied', detail: m.reason.code }, m.ts));
+    on('exec.submitOrder', (m) => this.setOrder(m.clientOrderId, { status: 'new', intentId: m.intent.id, symbol: m.intent.symbol, side: m.intent.side }, m.intent.ts));
+    on('exec.orderSubmitted', (m) => this.setOrder(m.clientOrderId, { status: 'submitted', intentId: m.intentId }, m.ts));
+    on('exec.orderAccepted', (m) => this.setOrder(m.clientOrderId, { status: 'accepted' }, m.ts));
+    on('exec.orderPartiallyFilled', (m) => this.onFill(m.fill, 'partiallyFilled', m.leavesLots));
+    on('exec.orderFilled', (m) => this.onFill(m.fill, 'filled', undefined));
+    on('exec.orderCancelled', (m) => this.setOrder(m.clientOrderId, { status: 'cancelled', detail: m.reason }, m.ts));
+    on('exec.orderRejected', (m) => this.setOrder(m.clientOrderId, { status: 'rejected', detail: `${m.code}: ${m.message}` }, m.ts));
+    on('exec.orderExpired', (m) => this.setOrder(m.clientOrderId, { status: 'expired' }, m.ts));
+    on('exec.venueStatus', (m) => this.setSys('system', this.venues, m.venue, { status: m.status, reason: m.reason, ts: m.ts }));
+    on('sys.actorStatus', (m) => {
+      const a = this.actors.get(m.actor);
+      this.actors.set(m.actor, { ...(a ?? { restarts: 0 }), status: m.status, ts: m.ts });
+      this.onChange('system');
+    });
+    on('sys.actorRestarted', (m) => {
+      const a = this.actors.get(m.actor);
+      this.actors.set(m.actor, { ...(a ?? { status: 'restarting' }), restarts: (a?.restarts ?? 0) + 1, lastError: m.error, ts: m.ts });
+      this.onChange('system');
+    });
+    on('sys.halted', (m) => {
+      this.halted = { reason: m.reason, ...(m.actor ? { actor: m.actor } : {}), ts: m.ts };
+      this.onChange('system');
+      this.onChange('risk');
+    });
+  }
+
+  /** Unsubscribes from the bus; the state stays readable. */
+  stop(): void {
+    for (const u of this.subs) u();
+    this.subs = [];
+  }
+
+  /** Adds a row to the system table that the server computes (clients, lag). */
+  addServerStatus(name: string, f: () => unknown): void {
+    this.serverStatus.set(name, f);
+  }
+
+  /** Returns the current thresholds as last set through the bus. */
+  get currentThresholds(): { buy?: number; sell?: number; minConfidence?: number } {
+    return this.thresholds;
+  }
+
+  /** Returns the display positions' realised and unrealised PnL and the equity (quote units). */
+  pnl(): { realized: number; unrealized: number; fees: number; equity: number } {
+    let realized = 0;
+    let unrealized = 0;
+    let fees = 0;
+    for (const [sym, p] of this.positions) {
+      realized += p.realized;
+      fees += p.fees;
+      const mark = this.marks.get(sym);
+      if (mark !== undefined && p.qty !== 0) unrealized += p.qty * mark - p.cost;
+    }
+    return { realized, unrealized, fees, equity: this.initialEquity + realized + unrealized - fees };
+  }
+
+  /** Returns the trading state the RiskManager last announced. */
+  get state(): TradingState {
+    return this.tradingState;
+  }
+
+  /** Returns the payload of `topic`, advancing `cursors` (a fresh Map gives the full state). */
+  build(topic: Topic, cursors: Cursors): unknown {
+    switch (topic) {
+      case 'candles': {
+        const series: Record<string, SeqSlice<Bar>> = {};
+        for (const [key, ring] of this.candles) {
+          const s = ring.since(cursors.get(`c:${key}`) ?? -1);
+          cursors.set(`c:${key}`, s.seq);
+          if (s.reset || s.items.length > 0) series[key] = s;
+        }
+        return { series };
+      }
+      case 'heatmap': {
+        const symbols: Record<string, SeqSlice<HeatColumn>> = {};
+        for (const [sym, ring] of this.heat) {
+          const s = ring.since(cursors.get(`h:${sym}`) ?? -1);
+          cursors.set(`h:${sym}`, s.seq);
+          if (s.reset || s.items.length > 0) symbols[sym] = s;
+        }
+        return { symbols };
+      }
+      case 'cob': {
+        const books: Record<string, unknown> = {};
+        for (const [sym, c] of this.cob) books[sym] = ladder(c);
+        return { books };
+      }
+      case 'models':
+        return {
+          outputs: this.slice(this.outputs, 'mo', cursors),
+          decisions: this.slice(this.decisions, 'md', cursors),
+          latest: Object.fromEntries(this.latestOutput),
+          status: Object.fromEntries(this.modelStatus),
+          thresholds: this.thresholds,
+          rollbacks: this.rollbacks,
+        };
+      case 'portfolio': {
+        const rows: PositionRow[] = [];
+        for (const [symbol, p] of this.positions) {
+          const mark = this.marks.get(symbol) ?? NaN;
+          rows.push({ symbol, qty: p.qty, avgPrice: p.qty !== 0 ? p.cost / p.qty : 0, mark, realized: p.realized, unrealized: p.qty !== 0 ? p.qty * mark - p.cost : 0, fees: p.fees });
+        }
+        return { positions: rows, ...this.pnl(), initialEquity: this.initialEquity, equitySeries: this.slice(this.equity, 'eq', cursors) };
+      }
+      case 'risk': {
+        const eq = this.pnl().equity;
+        const ddPct = this.peakEquity > 0 && Number.isFinite(this.peakEquity) ? ((this.peakEquity - eq) / this.peakEquity) * 100 : 0;
+        return {
+          state: this.tradingState, reason: this.tradingReason, killSwitch: this.killSwitch, halted: this.halted ?? null,
+          drawdownPct: ddPct, peakEquity: fin(this.peakEquity), exposure: this.exposure(),
+          ...(this.providers.risk?.() ?? {}),
+          alerts: this.slice(this.alerts, 'al', cursors),
+        };
+      }
+      case 'orders':
+        return { orders: [...this.orders.values()].reverse(), fills: this.slice(this.fills, 'fi', cursors) };
+      case 'system': {
+        const actors: Record<string, unknown> = Object.fromEntries(this.actors);
+        for (const c of this.providers.supervisor?.status() ?? []) {
+          actors[c.id] = { status: c.state, restarts: c.restarts, ...(c.lastError ? { lastError: c.lastError } : {}), ...(c.nextRestartAt ? { nextRestartAt: c.nextRestartAt } : {}) };
+        }
+        const extra: Record<string, unknown> = {};
+        for (const [k, f] of this.serverStatus) extra[k] = safeCall(f);
+        for (const [k, f] of Object.entries(this.providers.status ?? {})) extra[k] = safeCall(f);
+        return {
+          actors, halted: this.halted ?? null, feeds: Object.fromEntries(this.feeds), books: Object.fromEntries(this.books),
+          venues: Object.fromEntries(this.venues), messages: Object.fromEntries(this.seen), status: extra,
+        };
+      }
+      case 'training':
+        return safeCall(() => this.providers.training?.() ?? null);
+    }
+  }
+
+  /** Returns every topic's full payload (what /api/state serves and a new client first receives). */
+  snapshot(): Record<Topic, unknown> {
+    const cursors: Cursors = new Map();
+    return Object.fromEntries(TOPICS.map((t) => [t, this.build(t, cursors)])) as Record<Topic, unknown>;
+  }
+
+  private slice<T>(ring: SeqRing<T>, key: string, cursors: Cursors): SeqSlice<T> {
+    const s = ring.since(cursors.get(key) ?? -1);
+    cursors.set(key, s.seq);
+    return s;
+  }
+
+  private onCandle(symbol: string, tf: Timeframe, c: { openTime: TsMs; open: number; high: number; low: number; close: number; volume: number }): void {
+    const key = `${symbol}|${tf}`;
+    let ring = this.candles.get(key);
+    if (!ring) this.candles.set(key, (ring = new SeqRing(this.candleCap)));
+    const t = Math.floor(c.openTime / 1000);
+    const bar: Bar = [t, c.open, c.high, c.low, c.close, c.volume];
+    const last = ring.last();
+    // A bar older than the last one (a late backfill) would break the chart's time order: the page reloads history on reconnect.
+    if (last && last[0] === t) ring.replaceLast(bar);
+    else if (!last || last[0] < t) ring.push(bar);
+    else return;
+    if (tf === '1s' || !this.marks.has(symbol)) this.mark(symbol, c.close, c.openTime + TIMEFRAME_S[tf] * 1000, false);
+    this.onChange('candles');
+  }
+
+  private mark(symbol: string, price: number, ts: TsMs, notify = true): void {
+    this.marks.set(symbol, price);
+    this.lastTs = Math.max(this.lastTs, ts);
+    if (this.positions.size === 0) return;
+    this.sampleEquity(ts);
+    if (notify) this.onChange('portfolio');
+  }
+
+  // One equity point per second of data time: the current second's point is replaced until the next one starts.
+  private sampleEquity(ts: TsMs): void {
+    const eq = this.pnl().equity;
+    if (eq > this.peakEquity) this.peakEquity = eq;
+    const t = Math.floor(ts / 1000);
+    const last = this.equity.last();
+    if (last && last[0] === t) this.equity.replaceLast([t, eq]);
+    else if (!last || last[0] < t) this.equity.push([t, eq]);
+  }
+
+  private onFill(f: Fill, status: 'filled' | 'partiallyFilled', leaves: number | undefined): void {
+    const inst = this.insts.get(f.symbol);
+    const price = inst ? ticksToFloat(inst, f.price) : NaN;
+    const qty = inst ? lotsToFloat(inst, f.lots) : NaN;
+    const feeUnits = Number(f.fee) / 1e9;
+    // A fee charged in the base asset costs its value at the fill price.
+    const fee = inst && f.feeAsset === inst.base ? feeUnits * price : feeUnits;
+    this.fills.push({ t: f.ts, symbol: f.symbol, side: f.side, price, qty, fee, feeAsset: f.feeAsset, liquidity: f.liquidity, orderId: f.clientOrderId });
+    const prev = this.orders.get(f.clientOrderId);
+    this.setOrder(f.clientOrderId, {
+      status, symbol: f.symbol, side: f.side, filledQty: (prev?.filledQty ?? 0) + qty,
+      ...(leaves !== undefined && inst ? { leavesQty: lotsToFloat(inst, leaves as never) } : {}),
+    }, f.ts);
+    if (Number.isFinite(price) && Number.isFinite(qty)) {
+      const p = this.positions.get(f.symbol) ?? { qty: 0, cost: 0, realized: 0, fees: 0 };
+      applyDisplayFill(p, f.side === 'buy' ? qty : -qty, price);
+      p.fees += Number.isFinite(fee) ? fee : 0;
+      this.positions.set(f.symbol, p);
+      this.mark(f.symbol, this.marks.get(f.symbol) ?? price, f.ts, false);
+    }
+    this.onChange('orders');
+    this.onChange('portfolio');
+    this.onChange('risk');
+  }
+
+  private setOrder(id: string, patch: Partial<OrderRow>, ts: TsMs): void {
+    const prev = this.orders.get(id);
+    // Re-inserting moves the row to the end of the Map's order: the newest rows are last, the oldest evicted first.
+    if (prev) this.orders.delete(id);
+    this.orders.set(id, { ...(prev ?? { id, status: 'new', filledQty: 0 }), ...patch, updated: ts });
+    if (this.orders.size > ORDER_ROWS) this.orders.delete(this.orders.keys().next().value!);
+    this.onChange('orders');
+  }
+
+  private setSys<V>(topic: Topic, map: Map<string, V>, key: string, v: V): void {
+    map.set(key, v);
+    this.onChange(topic);
+  }
+
+  private exposure(): number {
+    let e = 0;
+    for (const [sym, p] of this.positions) e += Math.abs(p.qty * (this.marks.get(sym) ?? 0));
+    return e;
+  }
+}
+
+/** Applies a signed fill to a display position with average-cost accounting; realised PnL on the reducing part. */
+export function applyDisplayFill(p: Position, signedQty: number, price: number): void {
+  const same = p.qty === 0 || Math.sign(p.qty) === Math.sign(signedQty);
+  if (same) {
+    p.qty += signedQty;
+    p.cost += signedQty * price;
+    return;
+  }
+  const avg = p.cost / p.qty;
+  const closing = Math.min(Math.abs(signedQty), Math.abs(p.qty)) * Math.sign(signedQty);
+  p.realized += -closing * (price - avg);
+  p.qty += closing;
+  p.cost = p.qty * avg;
+  const rest = signedQty - closing;
+  if (rest !== 0) {
+    p.qty = rest;
+    p.cost = rest * price;
+  }
+  if (Math.abs(p.qty) < 1e-12) {
+    p.qty = 0;
+    p.cost = 0;
+  }
+}
+
+/** Returns a ladder view of a COB snapshot: one row per bucket, highest price first. */
+export function ladder(c: CobSnapshot): unknown {
+  const rows: { price: number; bid: number; ask: number }[] = [];
+  if (Number.isFinite(c.centerBucket)) {
+    for (let k = c.bidBuckets.length - 1; k >= 0; k--) {
+      rows.push({ price: (c.centerBucket - c.range + k) * c.bucketSize, bid: c.bidBuckets[k]!, ask: c.askBuckets[k]! });
+    }
+  }
+  return {
+    ts: c.ts, mid: fin(c.mid), bestBid: fin(c.bestBid), bestAsk: fin(c.bestAsk), spread: fin(c.spread), spreadBps: fin(c.spreadBps),
+    bucketSize: c.bucketSize, imbalance: c.imbalance, imbalanceNear: c.imbalanceNear,
+    imbalanceMa: c.imbalanceMa.map(fin), maWindowsMs: c.maWindowsMs, flags: c.flags, rows,
+  };
+}
+
+function safeCall(f: () => unknown): unknown {
+  try {
+    return f();
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { controlMessages } from '../../../engine/dashboard/controls.ts';
+import { bearerToken, bindProblem, resolveDashboardToken, tokenMatches } from '../../../engine/dashboard/auth.ts';
+import { SeqRing } from '../../../engine/dashboard/seq-ring.ts';
+import { TopicThrottle } from '../../../engine/dashboard/throttle.ts';
+import { applyDisplayFill } from '../../../engine/dashboard/view-model.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+
+describe('SeqRing', () => {
+  it('returns only what changed after a cursor, the replaced last item included', () => {
+    const r = new SeqRing<string>(10);
+    r.push('a');
+    r.push('b');
+    const first = r.since(-1);
+    r.replaceLast('b2');
+    r.push('c');
+    const next = r.since(first.seq);
+    expect(first).toEqual({ reset: true, items: ['a', 'b'], seq: 2 });
+    expect(next).toEqual({ reset: false, items: ['b2', 'c'], seq: 4 });
+    expect(r.since(next.seq).items).toEqual([]);
+  });
+
+  it('resets a cursor older than the oldest kept item and keeps at most capacity items', () => {
+    const r = new SeqRing<number>(3);
+    for (let i = 0; i < 10; i++) r.push(i);
+    // Item i carries seq i + 1: 7, 8, 9 are kept with seqs 8, 9, 10.
+    const s = r.since(6);
+    expect(s.reset).toBe(true);
+    expect(s.items).toEqual([7, 8, 9]);
+    expect(r.length).toBe(3);
+    expect(r.since(7)).toEqual({ reset: false, items: [7, 8, 9], seq: 10 });
+    expect(r.since(9)).toEqual({ reset: false, items: [9], seq: 10 });
+  });
+});
+
+describe('TopicThrottle', () => {
+  it('coalesces a burst into at most maxHz flushes per second, each topic once, spaced by the interval', () => {
+    const clock = new SimulatedClock(1_000_000);
+    const flushes: { t: number; topics: string[] }[] = [];
+    const th = new TopicThrottle<string>({ clock, maxHz: 4, flush: (ts) => flushes.push({ t: clock.now(), topics: [...ts] }) });
+    for (let i = 0; i < 1000; i++) {
+      th.mark(i % 3 === 0 ? 'cob' : 'candles');
+      clock.advance(1);
+    }
+    clock.advance(1000);
+    const gaps = flushes.slice(1).map((f, i) => f.t - flushes[i]!.t);
+    expect(flushes.length).toBeLessThanOrEqual(5);
+    expect(flushes.length).toBeGreaterThanOrEqual(4);
+    expect(gaps.every((g) => g >= 250)).toBe(true);
+    expect(flushes.every((f) => new Set(f.topics).size === f.topics.length)).toBe(true);
+    expect(th.stats).toEqual({ marked: 1000, flushes: flushes.length, coalesced: 1000 - flushes.reduce((s, f) => s + f.topics.length, 0) });
+  });
+
+  it('never flushes inside mark (payloads are not built on the bus handler path)', () => {
+    const clock = new SimulatedClock(0);
+    let n = 0;
+    const th = new TopicThrottle<string>({ clock, maxHz: 10, flush: () => n++ });
+    th.mark('x');
+    const during = n;
+    clock.advance(0);
+    expect(during).toBe(0);
+    expect(n).toBe(1);
+  });
+});
+
+describe('controls', () => {
+  it.each([
+    ['stop', {}, [{ type: 'risk.killSwitch', on: true, reason: 'dashboard: operator stop', ts: 5 }]],
+    ['start', {}, [{ type: 'risk.killSwitch', on: false, reason: 'dashboard: operator start', ts: 5 }, { type: 'risk.resume', ts: 5 }]],
+    ['start', { resetPeak: true }, [{ type: 'risk.killSwitch', on: false, reason: 'dashboard: operator start', ts: 5 }, { type: 'risk.resume', resetPeak: true, ts: 5 }]],
+    ['kill', { reason: 'flash crash' }, [{ type: 'risk.killSwitch', on: true, reason: 'dashboard: flash crash', ts: 5 }, { type: 'risk.flatten', reason: 'dashboard: flash crash', ts: 5 }]],
+    ['thresholds', { buy: 0.7 }, [{ type: 'orchestrator.setThresholds', buy: 0.7 }]],
+    ['thresholds', { buy: 0.7, sell: 0.6, minConfidence: 0.5 }, [{ type: 'orchestrator.setThresholds', buy: 0.7, sell: 0.6, minConfidence: 0.5 }]],
+    ['rollback', { model: 'cnn' }, [{ type: 'orchestrator.rollback', model: 'cnn' }]],
+  ])('maps %s %j to bus messages', (action, body, messages) => {
+    expect(controlMessages(action, body, 5)).toEqual({ ok: true, action, messages });
+  });
+
+  it.each([
+    ['thresholds', { buy: 1.5 }, 400],
+    ['thresholds', {}, 400],
+    ['thresholds', { buy: '0.5' }, 400],
+    ['rollback', {}, 400],
+    ['stop', { extra: 1 }, 400],
+    ['launch', {}, 404],
+  ])('refuses %s %j with %i', (action, body, status) => {
+    const r = controlMessages(action, body, 5);
+    expect(r.ok).toBe(false);
+    expect(r.ok === false && r.status).toBe(status);
+  });
+});
+
+describe('auth', () => {
+  it('compares tokens of any length without throwing', () => {
+    expect(tokenMatches('abc', 'abc')).toBe(true);
+    expect(tokenMatches('abd', 'abc')).toBe(false);
+    expect(tokenMatches('a-much-longer-token', 'abc')).toBe(false);
+    expect(tokenMatches(undefined, 'abc')).toBe(false);
+  });
+
+  it('reads bearer tokens and generates one when none is configured', () => {
+    const gen = resolveDashboardToken({});
+    expect(bearerToken('Bearer xyz')).toBe('xyz');
+    expect(bearerToken('bearer xyz ')).toBe('xyz');
+    expect(bearerToken('Basic xyz')).toBeUndefined();
+    expect(resolveDashboardToken({ dashboardToken: 'set' })).toEqual({ token: 'set', generated: false });
+    expect(gen.generated).toBe(true);
+    expect(gen.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('applies the config preflight rule: a non-loopback host needs a configured token', () => {
+    expect(bindProblem('127.0.0.1', undefined)).toBeUndefined();
+    expect(bindProblem('localhost', undefined)).toBeUndefined();
+    expect(bindProblem('0.0.0.0', undefined)).toMatch(/not loopback: set COBALT_DASHBOARD_TOKEN/);
+    expect(bindProblem('0.0.0.0', 'tok')).toBeUndefined();
+  });
+});
+
+describe('display positions', () => {
+  it('keeps average cost and realises PnL on the reducing part, flipping through zero', () => {
+    const p = { qty: 0, cost: 0, realized: 0, fees: 0 };
+    applyDisplayFill(p, 2, 100);
+    applyDisplayFill(p, 1, 130);
+    applyDisplayFill(p, -1, 120);
+    const afterReduce = { ...p };
+    applyDisplayFill(p, -3, 90);
+    expect(afterReduce).toEqual({ qty: 2, cost: 220, realized: 10, fees: 0 });
+    expect(p.qty).toBe(-1);
+    expect(p.cost).toBe(-90);
+    expect(p.realized).toBeCloseTo(10 + 2 * (90 - 110), 9);
+  });
+});

@@ -1,0 +1,189 @@
+// The dashboard page: one read-only WebSocket (/ws) feeding the store; panels redrawn at most once per frame;
+// operator controls go through POST /api/control/<action> with the token kept in sessionStorage.
+import { EquityChart, ModelChart, PriceChart } from './charts.ts';
+import { Heatmap } from './heatmap.ts';
+import { renderHeader, renderLadder, renderModels, renderOrders, renderPortfolio, renderRisk, renderSystem, renderTraining } from './panels.ts';
+import { Store, type Change } from './store.ts';
+import type { Topic, WsFrame } from './types.ts';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
+const TOKEN_KEY = 'cobalt.dashboardToken';
+
+// The daemon prints the dashboard link as http://host:port/#token=…: take the token into this tab's sessionStorage
+// and drop it from the address bar (a fragment never reaches the server or its logs).
+const fromHash = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+if (fromHash) {
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(fromHash[1]!));
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
+let store = new Store();
+const price = new PriceChart($('price-chart'));
+const equity = new EquityChart($('equity-chart'));
+const models = new ModelChart($('model-chart'));
+const heat = new Heatmap($<HTMLCanvasElement>('heatmap'));
+let symbol = sessionStorage.getItem('cobalt.symbol') ?? '';
+let tf = '1s';
+const dirty = new Set<Topic | 'all'>();
+let seriesChanges = new Map<string, { reset: boolean; bars: [number, number, number, number, number, number][] }>();
+let frameRequested = false;
+
+// Read by the browser test; harmless otherwise.
+const hooks = { get store() { return store; }, price, heat, get symbol() { return symbol; }, get tf() { return tf; }, frames: 0, renders: 0 };
+(window as unknown as { __cobalt: typeof hooks }).__cobalt = hooks;
+
+function connect(attempt = 0): void {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${proto}//${location.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+  setConn('connecting', attempt > 0 ? `reconnecting (${attempt})` : 'connecting');
+  ws.onopen = () => setConn('live', 'live');
+  ws.onmessage = (ev) => {
+    const f = JSON.parse(String(ev.data)) as WsFrame;
+    hooks.frames++;
+    if (f.type === 'snapshot') {
+      store = new Store();
+      seriesChanges = new Map();
+      dirty.add('all');
+    }
+    const ch = store.apply(f.topics);
+    note(ch, f.type === 'snapshot');
+    attempt = 0;
+  };
+  ws.onclose = () => {
+    setConn('down', 'disconnected');
+    setTimeout(() => connect(attempt + 1), Math.min(5000, 250 * 2 ** attempt));
+  };
+}
+
+function setConn(state: string, text: string): void {
+  $('conn').className = `conn ${state}`;
+  $('conn-text').textContent = text;
+}
+
+function note(ch: Change, snapshot: boolean): void {
+  for (const t of ch.topics) dirty.add(t);
+  for (const [k, v] of ch.series) {
+    const prev = seriesChanges.get(k);
+    if (snapshot || v.reset || !prev) seriesChanges.set(k, { reset: snapshot || v.reset || (prev?.reset ?? false), bars: [...(prev && !v.reset ? prev.bars : []), ...v.bars] });
+    else prev.bars.push(...v.bars);
+  }
+  if (!frameRequested) {
+    frameRequested = true;
+    requestAnimationFrame(render);
+  }
+}
+
+function render(): void {
+  frameRequested = false;
+  hooks.renders++;
+  const all = dirty.has('all');
+  const syms = store.symbols();
+  if (syms.length > 0 && !syms.includes(symbol)) {
+    symbol = syms.includes('ETH/USDT') ? 'ETH/USDT' : syms[0]!;
+    dirty.add('all');
+  }
+  fillSymbols(syms);
+  const key = `${symbol}|${tf}`;
+  const ch = seriesChanges.get(key);
+  if (all || ch?.reset) price.setBars(store.candles.get(key) ?? []);
+  else if (ch) price.update(ch.bars);
+  seriesChanges = new Map();
+  const bars = store.candles.get(key)?.length ?? 0;
+  $('chart-note').textContent = bars === 0 ? `no ${tf} candles for ${symbol || '—'} yet` : `${bars} bars`;
+  if (all || dirty.has('orders') || dirty.has('candles')) price.setFills(store.fills, symbol, tf);
+  if (all || dirty.has('heatmap')) {
+    const cols = store.heat.get(symbol) ?? [];
+    const bs = cols[cols.length - 1]?.bucketSize ?? 1;
+    heat.draw(cols, (p) => p.toFixed(bs < 1 ? 2 : 0));
+    $('heat-meta').textContent = cols.length ? `${cols.length}s × ±${cols[cols.length - 1]!.range} buckets of ${bs}` : '';
+  }
+  if (all || dirty.has('cob')) renderLadder(store.books[symbol]);
+  if (all || dirty.has('models')) {
+    renderModels(store, symbol);
+    models.set(store.outputs, store.decisions, symbol);
+  }
+  if (all || dirty.has('portfolio')) {
+    renderPortfolio(store);
+    equity.set(store.equity);
+  }
+  if (all || dirty.has('risk')) renderRisk(store);
+  if (all || dirty.has('orders')) renderOrders(store);
+  if (all || dirty.has('system')) renderSystem(store);
+  if (all || dirty.has('training')) renderTraining(store);
+  renderHeader(store, symbol);
+  dirty.clear();
+}
+
+function fillSymbols(syms: string[]): void {
+  const sel = $<HTMLSelectElement>('symbol');
+  if (sel.options.length === syms.length && Array.from(sel.options).every((o, i) => o.value === syms[i])) {
+    sel.value = symbol;
+    return;
+  }
+  sel.innerHTML = '';
+  for (const s of syms) sel.add(new Option(s, s));
+  sel.value = symbol;
+}
+
+$<HTMLSelectElement>('symbol').addEventListener('change', (e) => {
+  symbol = (e.target as HTMLSelectElement).value;
+  sessionStorage.setItem('cobalt.symbol', symbol);
+  dirty.add('all');
+  render();
+});
+
+for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('#tf button'))) {
+  b.addEventListener('click', () => {
+    tf = b.dataset.tf!;
+    for (const o of Array.from(document.querySelectorAll('#tf button'))) o.classList.toggle('on', o === b);
+    dirty.add('all');
+    render();
+  });
+}
+
+// Controls.
+const tokenInput = $<HTMLInputElement>('token');
+tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
+tokenInput.addEventListener('change', () => sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim()));
+
+async function control(action: string, body: unknown = {}): Promise<void> {
+  const out = $('ctl-result');
+  const token = tokenInput.value.trim();
+  sessionStorage.setItem(TOKEN_KEY, token);
+  try {
+    const res = await fetch(`/api/control/${action}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const j = (await res.json()) as { error?: string };
+    out.className = res.ok ? 'ok' : 'err';
+    out.textContent = res.ok ? `${action}: sent` : res.status === 401 ? 'refused: enter the dashboard token' : `${action}: ${j.error ?? res.status}`;
+  } catch (e) {
+    out.className = 'err';
+    out.textContent = `${action}: ${(e as Error).message}`;
+  }
+}
+
+for (const [id, v] of [['th-buy', 'th-buy-v'], ['th-sell', 'th-sell-v'], ['th-conf', 'th-conf-v']] as const) {
+  const input = $<HTMLInputElement>(id);
+  input.addEventListener('input', () => { $(v).textContent = Number(input.value).toFixed(2); });
+}
+$('btn-start').addEventListener('click', () => void control('start'));
+$('btn-stop').addEventListener('click', () => void control('stop'));
+$('btn-kill').addEventListener('click', () => {
+  if (confirm('Kill switch: halt trading and close every position?')) void control('kill');
+});
+$('btn-thresholds').addEventListener('click', () => void control('thresholds', {
+  buy: Number($<HTMLInputElement>('th-buy').value),
+  sell: Number($<HTMLInputElement>('th-sell').value),
+  minConfidence: Number($<HTMLInputElement>('th-conf').value),
+}));
+$('btn-rollback').addEventListener('click', () => {
+  const model = $<HTMLSelectElement>('rollback-model').value;
+  if (model) void control('rollback', { model });
+});
+window.addEventListener('resize', () => { dirty.add('heatmap'); render(); });
+
+connect();

@@ -1,0 +1,157 @@
+// Table and stat panels, rendered from the store (at most a few times per second).
+import { cls, esc, num, pct, qty, signed, time } from './format.ts';
+import type { Store } from './store.ts';
+import type { Ladder } from './types.ts';
+
+const $ = (id: string): HTMLElement => document.getElementById(id)!;
+const tbody = (id: string): HTMLElement => $(id).querySelector('tbody')!;
+const LADDER_SIDE = 10;
+const empty = (cols: number, text: string): string => `<tr><td class="empty" colspan="${cols}">${esc(text)}</td></tr>`;
+
+export function renderHeader(store: Store, symbol: string): void {
+  const book = store.books[symbol];
+  const series = store.candles.get(`${symbol}|1s`) ?? store.candles.get(`${symbol}|1m`);
+  const last = series?.[series.length - 1]?.[4] ?? book?.mid ?? null;
+  $('kpi-last').textContent = num(last);
+  $('kpi-spread').textContent = book ? `${num(book.spread)} · ${num(book.spreadBps, 2)}bp` : '—';
+  const imb = $('kpi-imb');
+  imb.textContent = book ? signed(book.imbalanceNear, 3) : '—';
+  imb.className = `kpi-value ${book ? cls(book.imbalanceNear) : ''}`;
+  const p = store.portfolio;
+  $('kpi-equity').textContent = p ? num(p.equity) : '—';
+  const pnl = $('kpi-pnl');
+  const total = p ? p.realized + p.unrealized - p.fees : NaN;
+  pnl.textContent = p ? signed(total) : '—';
+  pnl.className = `kpi-value ${cls(total)}`;
+  const st = store.risk?.state ?? '—';
+  const badge = $('trading-state');
+  badge.textContent = store.risk?.killSwitch ? `${st} · kill switch` : st;
+  badge.className = `badge ${st}`;
+  if (book) $('data-time').textContent = `${time(book.ts)} UTC`;
+}
+
+export function renderLadder(book: Ladder | undefined): void {
+  const el = $('ladder');
+  if (!book) {
+    el.innerHTML = '<div class="muted">waiting for cob.snapshot…</div>';
+    return;
+  }
+  // The snapshot carries ±range buckets (41 by default); the ladder shows the ±LADDER_SIDE nearest the mid.
+  const c = Math.floor(book.rows.length / 2);
+  const rows = book.rows.slice(Math.max(0, c - LADDER_SIDE), c + LADDER_SIDE + 1);
+  let max = 0;
+  for (const r of rows) max = Math.max(max, r.bid, r.ask);
+  const mid = book.mid ?? NaN;
+  const html: string[] = [];
+  for (const r of rows) {
+    const isMid = mid >= r.price && mid < r.price + book.bucketSize;
+    const bw = max > 0 ? (r.bid / max) * 100 : 0;
+    const aw = max > 0 ? (r.ask / max) * 100 : 0;
+    html.push(`<div class="lrow${isMid ? ' mid' : ''}"><div class="q bid"><i class="bar" style="width:${bw.toFixed(1)}%"></i><span>${r.bid > 0 ? qty(r.bid) : ''}</span></div>`
+      + `<div class="px">${num(r.price, book.bucketSize < 1 ? 2 : 0)}</div>`
+      + `<div class="q ask"><i class="bar" style="width:${aw.toFixed(1)}%"></i><span>${r.ask > 0 ? qty(r.ask) : ''}</span></div></div>`);
+  }
+  el.innerHTML = html.join('');
+  $('ladder-meta').textContent = `bucket ${book.bucketSize} · mid ${num(book.mid)}`;
+  $('imb-mas').innerHTML = book.imbalanceMa.map((v, i) => `<span class="${cls(v ?? 0)}">${(book.maWindowsMs[i] ?? 0) / 1000}s ${v === null ? '—' : signed(v, 2)}</span>`).join(' · ');
+}
+
+export function renderModels(store: Store, symbol: string): void {
+  const m = store.models;
+  const body = tbody('models-table');
+  const lastDecision = [...store.decisions].reverse().find((d) => d.symbol === symbol);
+  $('decision').innerHTML = lastDecision
+    ? `decision <b class="${lastDecision.action === 'BUY' ? 'up' : lastDecision.action === 'SELL' ? 'down' : ''}">${lastDecision.action}</b> ${pct(lastDecision.confidence, 0)} · ${time(lastDecision.t)}`
+    : 'no decision yet';
+  const names = new Set([...Object.keys(m?.latest ?? {}), ...Object.keys(m?.status ?? {}), ...Object.keys(lastDecision?.weights ?? {})]);
+  if (names.size === 0) {
+    body.innerHTML = empty(8, 'no model output yet');
+  } else {
+    body.innerHTML = [...names].sort().map((name) => {
+      const o = m?.latest[name];
+      const s = m?.status[name];
+      const w = lastDecision?.weights[name];
+      const bar = o ? `<span class="pbar"><i class="b" style="width:${o.p[0] * 100}%"></i><i class="s" style="width:${o.p[1] * 100}%"></i><i class="h" style="width:${o.p[2] * 100}%"></i></span> ${o.p.map((x) => x.toFixed(2)).join('/')}` : '—';
+      const state = s ? `<span class="pill ${s.state === 'active' ? 'ok' : s.state === 'failed' ? 'bad' : 'mid'}">${esc(s.state)}</span>` : '—';
+      return `<tr><td>${esc(name)}</td><td>${esc(o?.version ?? s?.version ?? '—')}</td><td class="${o?.action === 'BUY' ? 'up' : o?.action === 'SELL' ? 'down' : ''}">${esc(o?.action ?? '—')}</td><td>${bar}</td><td>${o ? pct(o.confidence, 0) : '—'}</td><td>${w === undefined ? '—' : w.toFixed(2)}</td><td>${o?.accuracy === undefined ? '—' : pct(o.accuracy, 1)}</td><td>${state}</td></tr>`;
+    }).join('');
+  }
+  const sel = $('rollback-model') as HTMLSelectElement;
+  const have = new Set(Array.from(sel.options).map((o) => o.value));
+  for (const n of names) if (!have.has(n)) sel.add(new Option(n, n));
+  const th = m?.thresholds ?? {};
+  $('th-current').textContent = `buy ${th.buy ?? '—'} · sell ${th.sell ?? '—'} · conf ${th.minConfidence ?? '—'}`;
+}
+
+export function renderPortfolio(store: Store): void {
+  const p = store.portfolio;
+  const body = tbody('positions-table');
+  if (!p || p.positions.length === 0) body.innerHTML = empty(6, 'flat: no fills yet');
+  else {
+    body.innerHTML = p.positions.map((r) => `<tr><td>${esc(r.symbol)}</td><td class="${cls(r.qty)}">${qty(r.qty)}</td><td>${num(r.avgPrice)}</td><td>${num(r.mark)}</td>`
+      + `<td class="${cls(r.unrealized)}">${signed(r.unrealized)}</td><td class="${cls(r.realized)}">${signed(r.realized)}</td></tr>`).join('');
+  }
+  $('pnl-meta').textContent = p ? `equity ${num(p.equity)} · fees ${num(p.fees, 4)}` : '';
+}
+
+export function renderRisk(store: Store): void {
+  const r = store.risk;
+  const stat = (k: string, v: string, c = ''): string => `<div class="stat"><div class="k">${k}</div><div class="v ${c}">${v}</div></div>`;
+  $('risk-stats').innerHTML = r
+    ? stat('trading', esc(r.state), r.state === 'active' ? 'up' : r.state === 'halted' ? 'down' : '')
+      + stat('kill switch', r.killSwitch ? 'ON' : 'off', r.killSwitch ? 'down' : '')
+      + stat('exposure', num(r.exposure))
+      + stat('drawdown', `${num(r.drawdownPct, 2)}%`, r.drawdownPct >= 0.005 ? 'down' : '')
+      + stat('VaR 95', r.var95 === undefined ? 'n/a' : num(r.var95))
+      + stat('VaR 99', r.var99 === undefined ? 'n/a' : num(r.var99))
+    : '';
+  const halted = r?.halted ? `<li><span class="code">HALTED</span>${esc(r.halted.reason)}</li>` : '';
+  $('alerts').innerHTML = halted + ([...store.alerts].reverse().slice(0, 30).map((a) => `<li><span class="code">${esc(a.code)}</span>${esc(a.message)} <span class="muted">${time(a.t)}</span></li>`).join('') || (halted ? '' : '<li class="muted">no alerts</li>'));
+}
+
+export function renderOrders(store: Store): void {
+  const fills = [...store.fills].reverse().slice(0, 50);
+  tbody('fills-table').innerHTML = fills.length === 0 ? empty(8, 'no fills yet') : fills.map((f) =>
+    `<tr><td>${time(f.t)}</td><td>${esc(f.symbol)}</td><td class="${f.side === 'buy' ? 'up' : 'down'}">${f.side}</td><td>${num(f.price)}</td><td>${qty(f.qty)}</td><td>${num(f.fee, 4)}</td><td>${esc(f.liquidity)}</td><td>${esc(f.orderId)}</td></tr>`).join('');
+  const orders = store.orders.slice(0, 50);
+  tbody('orders-table').innerHTML = orders.length === 0 ? empty(6, 'no orders yet') : orders.map((o) =>
+    `<tr><td>${esc(o.id)}</td><td>${esc(o.symbol ?? '')}</td><td class="${o.side === 'buy' ? 'up' : o.side === 'sell' ? 'down' : ''}">${esc(o.side ?? '')}</td><td>${esc(o.status)}</td><td>${qty(o.filledQty)}</td><td>${esc(o.detail ?? '')}</td></tr>`).join('');
+}
+
+export function renderSystem(store: Store): void {
+  const s = store.system;
+  const body = tbody('system-table');
+  if (!s) return;
+  const pill = (st: string): string => {
+    const good = ['running', 'live', 'up', 'active'].includes(st);
+    const bad = ['failed', 'stopped', 'stale', 'banned', 'circuitOpen', 'ended'].includes(st);
+    return `<span class="pill ${good ? 'ok' : bad ? 'bad' : 'mid'}">${esc(st)}</span>`;
+  };
+  const rows: string[] = [];
+  for (const [id, a] of Object.entries(s.actors)) rows.push(`<tr><td>actor ${esc(id)}</td><td>${pill(a.status)}</td><td>${a.restarts} restarts${a.lastError ? ` · ${esc(a.lastError)}` : ''}</td></tr>`);
+  for (const [id, f] of Object.entries(s.feeds)) rows.push(`<tr><td>feed ${esc(id)}</td><td>${pill(f.status)}</td><td>${esc(f.source)}${f.detail ? ` · ${esc(f.detail)}` : ''}</td></tr>`);
+  for (const [id, b] of Object.entries(s.books)) rows.push(`<tr><td>book ${esc(id)}</td><td>${pill(b.status)}</td><td>${esc(b.reason ?? '')}</td></tr>`);
+  for (const [id, v] of Object.entries(s.venues)) rows.push(`<tr><td>venue ${esc(id)}</td><td>${pill(v.status)}</td><td>${esc(v.reason)}</td></tr>`);
+  for (const [k, v] of Object.entries(s.status)) rows.push(`<tr><td>${esc(k)}</td><td></td><td title="${esc(JSON.stringify(v))}">${esc(summary(v))}</td></tr>`);
+  body.innerHTML = rows.join('') || empty(3, 'no status yet');
+  const total = Object.values(s.messages).reduce((a, b) => a + b, 0);
+  $('sys-meta').textContent = `${total.toLocaleString('en-US')} msgs seen`;
+}
+
+export function renderTraining(store: Store): void {
+  const t = store.training;
+  const el = $('training');
+  if (!t) {
+    el.innerHTML = '<div class="muted">no training pipeline attached</div>';
+    return;
+  }
+  const jobs = t.jobs.map((j) => `<tr><td>${esc(j.model)}</td><td>${esc(j.status)}</td><td>${j.epoch ?? '—'}/${j.epochs ?? '—'}</td><td>${num(j.loss, 4)}</td><td>${num(j.valMetric, 4)}</td></tr>`).join('');
+  const cps = t.checkpoints.map((c) => `<tr><td>${esc(c.model)}</td><td>${esc(c.version)}${c.active ? ' <span class="pill ok">active</span>' : ''}</td><td>${esc(c.metricName)}</td><td>${num(c.metric, 4)}</td></tr>`).join('');
+  el.innerHTML = `<table class="tbl"><thead><tr><th>job</th><th>status</th><th>epoch</th><th>loss</th><th>val</th></tr></thead><tbody>${jobs || empty(5, 'no jobs')}</tbody></table>`
+    + `<table class="tbl"><thead><tr><th>checkpoint</th><th>version</th><th>metric</th><th>value</th></tr></thead><tbody>${cps || empty(4, 'no checkpoints')}</tbody></table>`;
+}
+
+function summary(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  return Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}=${typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x)}`).join(' · ');
+}

@@ -1,0 +1,38 @@
+// Shapes of the dashboard's JSON (built by engine/dashboard/view-model.ts; imported as types only).
+import type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PositionRow, Topic, TrainingReport } from '../../engine/dashboard/view-model.ts';
+import type { SeqSlice } from '../../engine/dashboard/seq-ring.ts';
+
+export type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PositionRow, Topic, TrainingReport };
+export type Slice<T> = SeqSlice<T>;
+
+export interface LadderRow { price: number; bid: number; ask: number }
+export interface Ladder {
+  ts: number; mid: number | null; bestBid: number | null; bestAsk: number | null; spread: number | null; spreadBps: number | null;
+  bucketSize: number; imbalance: number; imbalanceNear: number; imbalanceMa: (number | null)[]; maWindowsMs: number[];
+  flags: { emptyBid: boolean; emptyAsk: boolean; crossed: boolean; staleVenues: string[]; noLiveVenue: boolean };
+  rows: LadderRow[];
+}
+export interface Thresholds { buy?: number; sell?: number; minConfidence?: number }
+export interface ModelsPayload {
+  outputs: Slice<ModelPoint>; decisions: Slice<DecisionPoint>; latest: Record<string, ModelPoint>;
+  status: Record<string, { version: string; state: string; failures: number; reason: string; ts: number }>;
+  thresholds: Thresholds; rollbacks: { model: string; ts: number }[];
+}
+export interface PortfolioPayload { positions: PositionRow[]; realized: number; unrealized: number; fees: number; equity: number; initialEquity: number; equitySeries: Slice<[number, number]> }
+export interface Alert { t: number; code: string; message: string }
+export interface RiskPayload {
+  state: 'active' | 'reducing' | 'halted'; reason: string; killSwitch: boolean; halted: { reason: string; actor?: string; ts: number } | null;
+  drawdownPct: number; peakEquity: number | null; exposure: number; var95?: number; var99?: number; equity?: number; alerts: Slice<Alert>;
+}
+export interface OrdersPayload { orders: OrderRow[]; fills: Slice<FillRow> }
+export interface SystemPayload {
+  actors: Record<string, { status: string; restarts: number; lastError?: string; nextRestartAt?: number }>;
+  halted: { reason: string; actor?: string } | null;
+  feeds: Record<string, { source: string; status: string; detail?: string }>;
+  books: Record<string, { status: string; reason?: string }>;
+  venues: Record<string, { status: string; reason: string }>;
+  messages: Record<string, number>;
+  status: Record<string, unknown>;
+}
+/** A frame from /ws. */
+export interface WsFrame { type: 'snapshot' | 'delta'; topics: Partial<Record<Topic, unknown>> }

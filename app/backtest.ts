@@ -1,0 +1,201 @@
+// `cobalt backtest`: the recorded data through the same actors as a live run, on a SimulatedClock, with the paper
+// venue, as fast as the machine goes. Deterministic for (data, config, seed): the driver reads the recording itself
+// and, after each line, waits until the executor and the orchestrator are idle before the next one, so an order's
+// asynchronous steps (LMDB commits, inference) always land at the same point of the data. The store is a fresh
+// temporary LMDB environment (nothing carries over between runs); the data provider's maintenance loop is off
+// (history is loaded once at start, bars come from the recorded trades).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Config } from '../engine/config/schema.ts';
+import { log as rootLog, type Logger } from '../engine/log.ts';
+import type { Fill } from '../engine/messages/orders.ts';
+import { SimulatedClock } from '../engine/runtime/clock.ts';
+import { nsToMs, type TsMs } from '../engine/types/time.ts';
+import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
+import { RecordingMerge } from '../engine/venues/sim/replay.ts';
+import type { PolicyConfig } from '../strategies/moe.ts';
+import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
+import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
+import type { ModelOverrides } from './models.ts';
+import { buildSystem, type System } from './system.ts';
+
+/** Options of a backtest. */
+export interface BacktestOptions {
+  /** Overrides config.seed. */
+  readonly seed?: number;
+  readonly logger?: Logger;
+  readonly models?: ModelOverrides;
+  readonly policy?: Partial<PolicyConfig>;
+  readonly subscriptions?: Partial<SubscriptionConfig>;
+  /** Stop after this much recorded time (ms from the first line). */
+  readonly maxSpanMs?: number;
+  /** Called with the built system before it starts (benchmarks attach probes to the bus). */
+  readonly onSystem?: (sys: System) => void;
+}
+
+/** The JSON summary `cobalt backtest --json` prints. */
+export interface BacktestSummary {
+  readonly seed: number;
+  readonly symbol: string;
+  readonly from: string;
+  readonly to: string;
+  readonly pnl: number;
+  readonly pnlExact: string;
+  readonly fees: number;
+  readonly trades: number;
+  readonly roundTrips: number;
+  readonly hitRate: number;
+  readonly sharpe: number;
+  readonly maxDrawdown: number;
+  readonly exposure: number;
+  readonly initialEquity: number;
+  readonly finalEquity: number;
+  readonly orders: number;
+  readonly approvals: number;
+  readonly denials: Record<string, number>;
+  readonly rejections: Record<string, number>;
+  readonly decisions: Record<string, number>;
+  readonly haltedReason: string | null;
+  readonly models: readonly string[];
+  readonly lines: number;
+  readonly simulatedMs: number;
+  readonly durationMs: number;
+  readonly speedX: number;
+}
+
+/** Everything a report needs. */
+export interface BacktestResult {
+  readonly summary: BacktestSummary;
+  readonly equity: readonly EquityPoint[];
+  readonly fills: readonly Fill[];
+  readonly stateChanges: readonly { readonly t: TsMs; readonly state: string; readonly reason: string }[];
+  /** The RiskManager's position of the traded symbol at the end (lots, base held in 1e-9 units) and cash. */
+  readonly finalRisk: { readonly lots: number; readonly base9: bigint; readonly cash: bigint } | undefined;
+  /** Last trade price of the traded symbol, in ticks. */
+  readonly lastMark: number | undefined;
+  /** Denials in arrival order (code and time). */
+  readonly denials: readonly { readonly t: TsMs; readonly code: string }[];
+}
+
+/** Seeded uniform [0, 1) numbers (mulberry32). */
+export function seededRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Runs the backtest of `config` and returns its summary, equity curve and fills. */
+export async function runBacktest(config: Config, opts: BacktestOptions = {}): Promise<BacktestResult> {
+  const logger = opts.logger ?? rootLog();
+  const seed = opts.seed ?? config.seed;
+  const files = config.data.replayFiles;
+  if (files.length === 0) throw new TypeError('a backtest needs data.replayFiles');
+  const merge = await RecordingMerge.open(files);
+  const firstNs = merge.peekNs();
+  if (firstNs === undefined) throw new RangeError(`recordings ${files.join(', ')} hold no lines`);
+  const first = nsToMs(firstNs);
+  const clock = new SimulatedClock(first);
+  const dir = await mkdtemp(path.join(tmpdir(), 'cobalt-backtest-'));
+  const wall0 = performance.now();
+  const sys = await buildSystem(config, {
+    clock, mode: 'backtest', storePath: dir, noSync: true, rng: seededRng(seed), logger, maintenanceMs: 0,
+    dataOverride: () => undefined,
+    ...(opts.models ? { models: opts.models } : {}), ...(opts.policy ? { policy: opts.policy } : {}),
+    ...(opts.subscriptions ? { subscriptions: opts.subscriptions } : {}),
+  });
+  opts.onSystem?.(sys);
+  const { bus } = sys;
+  const primary = sys.traded.symbol;
+  const tracker = new EquityTracker(sys.traded, sys.initialCash);
+  const denials: Record<string, number> = {};
+  const rejections: Record<string, number> = {};
+  const decisions: Record<string, number> = {};
+  const stateChanges: { t: TsMs; state: string; reason: string }[] = [];
+  let orders = 0;
+  let approvals = 0;
+  let halted: string | null = null;
+  bus.subscribe('exec.orderFilled', (m) => tracker.onFill(m.fill));
+  bus.subscribe('exec.orderPartiallyFilled', (m) => tracker.onFill(m.fill));
+  bus.subscribe('exec.orderSubmitted', () => void orders++);
+  bus.subscribe('risk.orderApproved', () => void approvals++);
+  const denialList: { t: TsMs; code: string }[] = [];
+  let lastMark: number | undefined;
+  let finalRisk: BacktestResult['finalRisk'];
+  bus.subscribe('risk.orderDenied', (m) => {
+    denials[m.reason.code] = (denials[m.reason.code] ?? 0) + 1;
+    denialList.push({ t: m.ts, code: m.reason.code });
+  });
+  bus.subscribe('exec.orderRejected', (m) => void (rejections[m.code] = (rejections[m.code] ?? 0) + 1));
+  bus.subscribe('signal.decision', (m) => void (decisions[m.action] = (decisions[m.action] ?? 0) + 1));
+  bus.subscribe('risk.stateChanged', (m) => {
+    stateChanges.push({ t: m.ts, state: m.state, reason: m.reason });
+    if (m.state === 'halted') halted ??= m.reason;
+  });
+  bus.subscribe('md.trade', (m) => {
+    if (m.symbol !== primary) return;
+    tracker.onMark(m.price);
+    lastMark = m.price;
+  });
+
+  let lines = 0;
+  let last = first;
+  try {
+    await sys.start();
+    const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: sys.dataInstruments, depth: 'raw' });
+    const limit = opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs;
+    for (;;) {
+      const line = await merge.next();
+      if (line === undefined) break;
+      const ts = nsToMs(line.tsLocalNs);
+      if (ts > limit) break;
+      clock.set(ts);
+      tracker.tick(ts);
+      pub.publish(line.text, ts, line.symbol);
+      lines++;
+      last = ts;
+      await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
+    }
+    // Let the last orders activate and fill on the simulated clock.
+    clock.advance(config.execution.latencyMs + 1);
+    await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
+    tracker.tick(clock.now());
+    const rs = sys.handles.risk();
+    const p = rs?.portfolio.positions[primary];
+    if (rs) finalRisk = { lots: p?.lots ?? 0, base9: p?.base9 ?? 0n, cash: rs.portfolio.cash };
+  } finally {
+    await merge.close();
+    await sys.stop('backtest end');
+    await rm(dir, { recursive: true, force: true });
+  }
+  const durationMs = performance.now() - wall0;
+  const s = tracker.summary();
+  const simulatedMs = last - first;
+  const summary: BacktestSummary = {
+    seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
+    pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
+    maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
+    orders, approvals, denials, rejections, decisions, haltedReason: halted, models: sys.models.loaded, lines, simulatedMs,
+    durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
+  };
+  return { summary, equity: tracker.points, fills: tracker.fills, stateChanges, finalRisk, lastMark, denials: denialList };
+}
+
+// Waits until the executor and the orchestrator have nothing in flight. A paper executor never waits on the clock
+// (no retries against a venue that cannot fail), so idle() always ends; the wall-clock guard only reports a bug.
+async function settle(ex: { busy: boolean; idle(): Promise<void> } | undefined, orch: { idle(): Promise<void> } | undefined, logger: Logger): Promise<void> {
+  if (orch) await orch.idle();
+  if (ex?.busy) {
+    let timer: NodeJS.Timeout | undefined;
+    const guard = new Promise<'stuck'>((r) => (timer = setTimeout(() => r('stuck'), 10_000)));
+    const r = await Promise.race([ex.idle().then(() => 'ok' as const), guard]);
+    clearTimeout(timer);
+    if (r === 'stuck') logger.error({ code: 'BACKTEST_EXECUTOR_STUCK' }, 'executor still busy after 10 s of wall time; continuing (the run may not be deterministic)');
+    if (orch) await orch.idle();
+  }
+}

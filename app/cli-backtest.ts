@@ -1,0 +1,51 @@
+// `cobalt backtest`: runs app/backtest.ts, prints the summary (JSON on stdout with --json, else a short text) and
+// writes the HTML report.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
+import { log } from '../engine/log.ts';
+import { runBacktest } from './backtest.ts';
+import { backtestReportHtml } from './report-html.ts';
+
+/** Runs the command; returns the exit code. */
+export async function backtestCommand(o: { config: string; json?: boolean; report?: string | false; seed?: string }): Promise<number> {
+  let seed: number | undefined;
+  if (o.seed !== undefined) {
+    seed = Number(o.seed);
+    if (!Number.isSafeInteger(seed) || seed < 0) {
+      process.stderr.write(`cobalt backtest: --seed must be a non-negative integer, not '${o.seed}'\n`);
+      return 2;
+    }
+  }
+  let loaded;
+  try {
+    loaded = loadConfig(o.config);
+  } catch (err) {
+    process.stderr.write(`cobalt backtest: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const missing = missingDataPaths(loaded.config);
+  if (loaded.config.data.replayFiles.length === 0) missing.push('data.replayFiles: a backtest needs at least one recording');
+  if (missing.length > 0) {
+    process.stderr.write(`cobalt backtest: ${o.config}:\n${missing.map((m) => `  ${m}`).join('\n')}\n`);
+    return 2;
+  }
+  const result = await runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}) });
+  const s = result.summary;
+  let reportFile: string | undefined;
+  if (o.report !== false) {
+    reportFile = typeof o.report === 'string' ? o.report : path.join('var', 'reports', `backtest-${s.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}.html`);
+    await mkdir(path.dirname(reportFile), { recursive: true });
+    await writeFile(reportFile, backtestReportHtml(result));
+    log().info({ report: reportFile }, 'backtest report written');
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify({ ...s, ...(reportFile ? { report: reportFile } : {}) })}\n`);
+  else {
+    process.stdout.write(`backtest ${s.symbol} ${s.from} -> ${s.to} (seed ${s.seed}, models ${s.models.join(', ')})\n`
+      + `  pnl ${s.pnlExact} (fees ${s.fees}), trades ${s.trades}, round trips ${s.roundTrips}, hit rate ${s.hitRate}, sharpe ${s.sharpe}\n`
+      + `  max drawdown ${(s.maxDrawdown * 100).toFixed(4)}%, exposure ${(s.exposure * 100).toFixed(1)}%, orders ${s.orders}, denials ${JSON.stringify(s.denials)}\n`
+      + `  ${s.lines} lines, ${(s.simulatedMs / 1000).toFixed(0)} s of data in ${(s.durationMs / 1000).toFixed(1)} s (${s.speedX}x real time)`
+      + `${reportFile ? `\n  report: ${reportFile}` : ''}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,128 @@
+// The paper venue's own view of the market: one BookSync per traded symbol, fed from the same bus messages the
+// COBAggregator reads (md.depthRaw / md.depth / md.snapshot / md.feedReset) plus md.trade, telling the paper venue
+// what changed after each applied diff. A second book (rather than the COBAggregator's) keeps the venue independent
+// of the aggregator's restarts: a COB restart must not wipe the book resting paper orders are matched against.
+// Cost: one more byte-level parse per depth frame (a few µs).
+import type { EngineMsg } from '../engine/messages/index.ts';
+import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
+import type { Instrument } from '../engine/types/instrument.ts';
+import type { Lots, Ticks } from '../engine/types/price.ts';
+import { BookSync } from '../engine/venues/binance/book-sync.ts';
+import { DepthParser, instrumentGrid, type DepthFrame } from '../engine/venues/binance/parse-depth.ts';
+import type { BookView } from '../engine/market/matching.ts';
+
+/** What the books tell about changes (the PaperVenue implements it). */
+export interface BookListener {
+  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void;
+  onSnapshot(symbol: string): void;
+  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean): void;
+}
+
+interface Lane { readonly inst: Instrument; readonly sync: BookSync; readonly parser: DepthParser }
+
+/** Per-symbol synced books for the paper venue; see the header. */
+export class PaperBooks {
+  private readonly lanes = new Map<string, Lane>();
+  private listener: BookListener | undefined;
+  private subs: Unsubscribe[] = [];
+  /** Frames that did not parse, and frames whose symbol did not match their message. */
+  readonly counters = { malformed: 0, misrouted: 0, applied: 0, trades: 0 };
+
+  constructor(private readonly bus: Bus<EngineMsg>, instruments: readonly Instrument[]) {
+    for (const inst of instruments) {
+      this.lanes.set(inst.symbol, { inst, sync: new BookSync(inst.venueSymbol, { rules: 'auto' }), parser: new DepthParser(instrumentGrid(inst)) });
+    }
+  }
+
+  /** Returns the book of `symbol` (one object for the life of the books, emptied while re-syncing). */
+  book(symbol: string): BookView {
+    const lane = this.lanes.get(symbol);
+    if (!lane) throw new TypeError(`paper books: no book for ${symbol}`);
+    return lane.sync.book;
+  }
+
+  /** Returns every symbol's book. */
+  books(): Record<string, BookView> {
+    return Object.fromEntries([...this.lanes].map(([s, l]) => [s, l.sync.book]));
+  }
+
+  /** Returns true when `symbol`'s book is in sync. */
+  isLive(symbol: string): boolean {
+    return this.lanes.get(symbol)?.sync.isLive() ?? false;
+  }
+
+  /** Subscribes to the bus and reports changes to `listener`. */
+  start(listener: BookListener): void {
+    this.listener = listener;
+    if (this.subs.length > 0) return;
+    this.subs = [
+      this.bus.subscribe('md.depthRaw', (m) => {
+        const lane = this.lanes.get(m.symbol);
+        if (!lane) return;
+        if (!lane.parser.parse(m.data)) {
+          this.counters.malformed++;
+          lane.sync.onMalformed();
+          return;
+        }
+        if (lane.parser.frame.symbol !== lane.inst.venueSymbol) {
+          this.counters.misrouted++;
+          return;
+        }
+        this.onFrame(lane, lane.parser.frame);
+      }),
+      this.bus.subscribe('md.depth', (m) => {
+        const lane = this.lanes.get(m.symbol);
+        if (!lane) return;
+        const was = lane.sync.isLive();
+        const out = lane.sync.onDiff(m);
+        this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(m.symbol, m.bids, m.asks) : undefined);
+      }),
+      this.bus.subscribe('md.snapshot', (m) => {
+        const lane = this.lanes.get(m.symbol);
+        if (!lane) return;
+        const was = lane.sync.isLive();
+        lane.sync.onSnapshot(m);
+        this.after(lane, was, undefined);
+      }),
+      this.bus.subscribe('md.feedReset', (m) => {
+        const lane = this.lanes.get(m.symbol);
+        if (!lane) return;
+        lane.sync.resync(`feed reset: ${m.reason}`);
+        this.listener?.onSnapshot(m.symbol);
+      }),
+      this.bus.subscribe('md.trade', (m) => {
+        if (!this.lanes.has(m.symbol)) return;
+        this.counters.trades++;
+        this.listener?.onTrade(m.symbol, m.price, m.lots, m.buyerMaker);
+      }),
+    ];
+  }
+
+  /** Unsubscribes. */
+  stop(): void {
+    for (const u of this.subs) u();
+    this.subs = [];
+  }
+
+  private onFrame(lane: Lane, f: DepthFrame): void {
+    const was = lane.sync.isLive();
+    const out = lane.sync.onDepth(f);
+    this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(lane.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount)) : undefined);
+  }
+
+  // A book that (re)became live was replaced wholesale: the matching engine re-reads it instead of a diff.
+  private after(lane: Lane, wasLive: boolean, applied: (() => void) | undefined): void {
+    const live = lane.sync.isLive();
+    if (live && !wasLive) this.listener?.onSnapshot(lane.inst.symbol);
+    else if (applied && live) {
+      this.counters.applied++;
+      applied();
+    } else if (!live && wasLive) this.listener?.onSnapshot(lane.inst.symbol);
+  }
+}
+
+function pairs(flat: ArrayLike<number>, n: number): Array<readonly [Ticks, Lots]> {
+  const out: Array<readonly [Ticks, Lots]> = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = [flat[2 * i]! as Ticks, flat[2 * i + 1]! as Lots];
+  return out;
+}

@@ -1,0 +1,241 @@
+// The paper venue across restarts. PaperVenue keeps its account, open orders and trades in memory and numbers its
+// orders and trades from 1; this wrapper makes it behave like a real venue that outlives the engine process:
+// - every change (submit, fill, close, cancel) writes the venue's state to LMDB (`paper.state`) before the executor
+//   hears of it: balances (free + locked per asset), open orders, the last trades, the highest ids handed out;
+// - at start the state is read back: balances are restored, open orders are placed again in a fresh matching engine
+//   (same client id, same venue order id, remaining quantity; they lose their queue position, the one thing that
+//   cannot be rebuilt without the book they queued in), and ids continue above the stored ones, so a trade id is
+//   never reused and the executor's de-duplication by trade id stays right;
+// - the trade history (last KEEP_TRADES) answers fetchMyTrades, so the executor's reconciliation finds fills it
+//   had not booked when the process died.
+// The write for a change is issued before the event reaches the executor, and LMDB commits writes in issue order,
+// so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start).
+import type { Fill } from '../engine/messages/orders.ts';
+import type { Clock } from '../engine/runtime/clock.ts';
+import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
+import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../engine/types/ids.ts';
+import type { Instrument, VenueId } from '../engine/types/instrument.ts';
+import type { Money } from '../engine/types/money.ts';
+import type { Lots, Ticks } from '../engine/types/price.ts';
+import type { BookView } from '../engine/market/matching.ts';
+import { PaperVenue } from '../engine/venues/paper/paper-venue.ts';
+import type {
+  CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
+} from '../engine/venues/venue.ts';
+import type { BookListener } from './paper-books.ts';
+
+/** Trades kept for fetchMyTrades. */
+const KEEP_TRADES = 2_000;
+const KEY = 'state';
+
+/** What is stored. */
+export interface PaperState {
+  readonly balances: Readonly<Record<string, bigint>>;
+  readonly open: readonly VenueOrder[];
+  readonly trades: readonly VenueTrade[];
+  readonly maxOrderId: number;
+  readonly maxTradeId: number;
+}
+
+/** Options of a persistent paper venue. */
+export interface PersistentPaperOptions {
+  readonly clock: Clock;
+  readonly instruments: readonly Instrument[];
+  readonly books: Readonly<Record<string, BookView>>;
+  readonly makerFeeRate9: bigint;
+  readonly takerFeeRate9: bigint;
+  readonly latencyMs: number;
+  /** Balances of a fresh account (no stored state). */
+  readonly initialBalances: Readonly<Record<string, Money>>;
+  /** Where the state lives; without it nothing persists (backtests). */
+  readonly store?: LmdbStore;
+  readonly id?: VenueId;
+}
+
+interface Adopted { readonly outerId: VenueOrderId; readonly lots: Lots; readonly filledBefore: Lots }
+
+/** A PaperVenue whose account, open orders and trade history survive restarts; see the header. */
+export class PersistentPaperVenue implements ExecutionVenue, BookListener {
+  readonly id: VenueId;
+  readonly pushesEvents = true;
+  readonly submitSettleMs = 0;
+  readonly symbols: readonly string[];
+  readonly inner: PaperVenue;
+  /** What was restored at start. */
+  readonly restored: { readonly balances: boolean; readonly openOrders: number; readonly trades: number };
+  private readonly db: TypedDb<string, PaperState> | undefined;
+  private readonly orderBase: number;
+  private readonly tradeBase: number;
+  private trades: VenueTrade[];
+  /** Orders re-placed at start: client id -> the id and size the venue had given them before. */
+  private readonly adopted = new Map<string, Adopted>();
+  private readonly listeners: Array<(e: VenueEvent) => void> = [];
+  /** Open orders as the executor sees them (outer ids, whole size), kept here so a state write needs no await. */
+  private readonly open = new Map<string, VenueOrder>();
+  /** Events of an order that arrive inside submitNow, before it is recorded as open. */
+  private readonly earlyFills = new Map<string, number>();
+  private readonly closedEarly = new Set<string>();
+  private maxOrderId: number;
+  private maxTradeId: number;
+
+  constructor(opts: PersistentPaperOptions) {
+    this.id = opts.id ?? 'paper';
+    this.db = opts.store?.db<string, PaperState>('paper.state');
+    const saved = this.db?.get(KEY);
+    const balances: Record<string, Money> = {};
+    for (const [a, v] of Object.entries(saved?.balances ?? opts.initialBalances)) balances[a] = v as Money;
+    this.orderBase = saved?.maxOrderId ?? 0;
+    this.tradeBase = saved?.maxTradeId ?? 0;
+    this.maxOrderId = this.orderBase;
+    this.maxTradeId = this.tradeBase;
+    this.trades = [...(saved?.trades ?? [])];
+    this.inner = new PaperVenue({
+      clock: opts.clock, instruments: opts.instruments, books: opts.books, makerFeeRate9: opts.makerFeeRate9, takerFeeRate9: opts.takerFeeRate9,
+      latencyMs: opts.latencyMs, balances, id: this.id,
+    });
+    this.symbols = this.inner.symbols;
+    this.inner.onEvent((e) => this.onInner(e));
+    // Stored balances include what the open orders had locked: placing them again locks it anew.
+    for (const o of saved?.open ?? []) {
+      const left = (o.lots - o.filledLots) as Lots;
+      if (left <= 0) continue;
+      const r = this.inner.submitNow({
+        clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, orderType: o.orderType, lots: left,
+        ...(o.price !== undefined ? { price: o.price } : {}), timeInForce: o.timeInForce,
+      });
+      if (r.status === 'accepted') {
+        this.adopted.set(o.clientOrderId, { outerId: o.venueOrderId, lots: o.lots, filledBefore: o.filledLots });
+        this.open.set(o.clientOrderId, o);
+      }
+    }
+    this.restored = { balances: saved !== undefined, openOrders: this.adopted.size, trades: this.trades.length };
+  }
+
+  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
+    this.inner.onDepth(symbol, bids, asks);
+  }
+
+  onSnapshot(symbol: string): void {
+    this.inner.onSnapshot(symbol);
+  }
+
+  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean): void {
+    this.inner.onTrade(symbol, price, lots, buyerMaker);
+  }
+
+  onEvent(fn: (e: VenueEvent) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  async submit(req: VenueOrderRequest): Promise<SubmitResult> {
+    if (this.adopted.has(req.clientOrderId)) return { status: 'rejected', code: 'DUPLICATE_CLIENT_ORDER_ID', message: `client order id ${req.clientOrderId} was already used` };
+    const r = this.inner.submitNow(req);
+    if (r.status !== 'accepted') return r;
+    const outer = this.outerOrderId(r.venueOrderId);
+    // Fills of a marketable order may have been pushed (and the order closed) inside submitNow already.
+    const done = this.closedEarly.delete(req.clientOrderId) || (this.earlyFills.get(req.clientOrderId) ?? 0) >= req.lots;
+    if (!done) {
+      this.open.set(req.clientOrderId, {
+        clientOrderId: req.clientOrderId, venueOrderId: outer, symbol: req.symbol, side: req.side, orderType: req.orderType, timeInForce: req.timeInForce,
+        ...(req.price !== undefined ? { price: req.price } : {}), lots: req.lots, filledLots: (this.earlyFills.get(req.clientOrderId) ?? 0) as Lots, status: 'accepted', ts: r.ts,
+      });
+    }
+    this.earlyFills.delete(req.clientOrderId);
+    this.persist();
+    return { ...r, venueOrderId: outer };
+  }
+
+  async cancel(symbol: string, cid: ClientOrderId): Promise<CancelResult> {
+    const r = await this.inner.cancel(symbol, cid);
+    this.persist();
+    return r;
+  }
+
+  async fetchOrder(symbol: string, cid: ClientOrderId): Promise<VenueOrder | undefined> {
+    const o = await this.inner.fetchOrder(symbol, cid);
+    if (o) return this.outerOrder(o);
+    // An order that ended before the restart is known only from its trades.
+    const t = this.trades.filter((x) => x.clientOrderId === cid && x.symbol === symbol);
+    if (t.length === 0) return undefined;
+    const lots = t.reduce((n, x) => n + x.lots, 0) as Lots;
+    const last = t.at(-1)!;
+    return { clientOrderId: cid, venueOrderId: last.venueOrderId, symbol, side: last.side, orderType: 'limit', timeInForce: 'GTC', price: last.price, lots, filledLots: lots, status: 'filled', ts: last.ts };
+  }
+
+  async fetchOpenOrders(symbol?: string): Promise<VenueOrder[]> {
+    return (await this.inner.fetchOpenOrders(symbol)).map((o) => this.outerOrder(o));
+  }
+
+  async fetchBalances(): Promise<VenueBalance[]> {
+    return this.inner.fetchBalances();
+  }
+
+  async fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]> {
+    const since = sinceTradeId === undefined ? -1 : Number(sinceTradeId);
+    return this.trades.filter((t) => t.symbol === symbol && Number(t.tradeId) > since);
+  }
+
+  /** Resolves when the last state write has committed. */
+  async flush(): Promise<void> {
+    await this.lastWrite;
+  }
+
+  private lastWrite: Promise<unknown> = Promise.resolve();
+
+  private outerOrderId(inner: VenueOrderId): VenueOrderId {
+    const n = this.orderBase + Number(inner);
+    if (n > this.maxOrderId) this.maxOrderId = n;
+    return venueOrderId(String(n));
+  }
+
+  private outerOrder(o: VenueOrder): VenueOrder {
+    const a = this.adopted.get(o.clientOrderId);
+    if (!a) return { ...o, venueOrderId: this.outerOrderId(o.venueOrderId) };
+    return { ...o, venueOrderId: a.outerId, lots: a.lots, filledLots: (a.filledBefore + o.filledLots) as Lots };
+  }
+
+  private onInner(e: VenueEvent): void {
+    let out: VenueEvent;
+    if (e.kind === 'fill') {
+      const f = e.fill;
+      const tradeId = this.tradeBase + Number(f.tradeId);
+      if (tradeId > this.maxTradeId) this.maxTradeId = tradeId;
+      const fill: Fill = { ...f, tradeId: String(tradeId), venueOrderId: this.adopted.get(f.clientOrderId)?.outerId ?? this.outerOrderId(f.venueOrderId) };
+      this.trades.push(fill);
+      const o = this.open.get(f.clientOrderId);
+      if (o) {
+        const filledLots = (o.filledLots + f.lots) as Lots;
+        if (filledLots >= o.lots) this.open.delete(f.clientOrderId);
+        else this.open.set(f.clientOrderId, { ...o, filledLots, status: 'partiallyFilled' });
+      } else this.earlyFills.set(f.clientOrderId, (this.earlyFills.get(f.clientOrderId) ?? 0) + f.lots);
+      if (this.trades.length > KEEP_TRADES) this.trades = this.trades.slice(-KEEP_TRADES);
+      out = { kind: 'fill', fill };
+    } else {
+      out = { ...e, venueOrderId: this.adopted.get(e.clientOrderId)?.outerId ?? this.outerOrderId(e.venueOrderId) };
+      if (!this.open.delete(e.clientOrderId)) this.closedEarly.add(e.clientOrderId);
+    }
+    this.persist();
+    for (const fn of this.listeners) fn(out);
+  }
+
+  // Synchronous snapshot, asynchronous commit (lmdb batches the writes of one event-loop turn).
+  private persist(): void {
+    if (!this.db) return;
+    const balances: Record<string, bigint> = {};
+    for (const a of this.inner.account.assets()) balances[a] = this.inner.account.freeOf(a) + this.inner.account.lockedOf(a);
+    const open = [...this.open.values()];
+    const state: PaperState = { balances, open, trades: this.trades, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId };
+    try {
+      this.lastWrite = this.db.put(KEY, state).catch(() => false);
+    } catch {
+      // The store is closed (shutdown in progress): the state written last stands.
+    }
+  }
+}
+
+/** Returns a client order id typed for the venue (tests). */
+export const paperClientId = (s: string): ClientOrderId => clientOrderId(s);

@@ -1,0 +1,113 @@
+// The RiskManager as a supervised child. The machine (actors/risk-manager) emits its verdicts as xstate emitted
+// events; this callback actor runs it, forwards bus commands in and emitted events out, and keeps what must survive a
+// restart. State at (re)start is rebuilt, not trusted from a snapshot: cash and positions come from the fills the
+// executor committed (exec store, written before the fill was published), so a crash between a fill and a risk
+// snapshot cannot lose it; the trading state, kill switch and equity peak come from `risk.control` in LMDB.
+import { createActor, fromCallback, type EventObject } from 'xstate';
+import type { Fill } from '../engine/messages/orders.ts';
+import type { EngineMsg } from '../engine/messages/index.ts';
+import type { TradingState } from '../engine/messages/risk.ts';
+import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
+import type { Clock } from '../engine/runtime/clock.ts';
+import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
+import type { Money } from '../engine/types/money.ts';
+import { createRiskState, onFill, riskManager, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
+import { log } from '../engine/log.ts';
+
+/** The RiskManager child's id. */
+export const RISK_ID = 'risk';
+
+/** What is persisted between runs. */
+export interface RiskControl {
+  readonly tradingState: TradingState;
+  readonly stateReason: string;
+  readonly killSwitch: boolean;
+  readonly peakEquity: Money;
+}
+
+/** Input of the child. */
+export interface RiskChildInput {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  /** Limits, instruments and the cash/positions before any stored fill. */
+  readonly initial: RiskInput;
+  /** Fills to apply on top of `initial` at every start (the executor's committed fills), oldest first. */
+  readonly fills: () => readonly Fill[];
+  readonly store?: LmdbStore;
+  /** Called with the running machine's current state getter (dashboards, status line); undefined when stopped. */
+  readonly onState?: (get: (() => RiskState) | undefined) => void;
+}
+
+const CONTROL_KEY = 'control';
+
+/** Returns the start state: `initial` plus the stored fills, with the stored trading state, kill switch and peak. */
+export function riskStartState(initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined): RiskState {
+  let s = createRiskState(initial);
+  for (const f of fills) s = onFill(s, f);
+  if (!control) return s;
+  return { ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch, peakEquity: control.peakEquity > s.peakEquity ? control.peakEquity : s.peakEquity };
+}
+
+/** xstate callback logic running the RiskManager machine; see the header. */
+export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sendBack }) => {
+  const { bus, clock } = input;
+  const db: TypedDb<string, RiskControl> | undefined = input.store?.db<string, RiskControl>('risk.control');
+  const control = db?.get(CONTROL_KEY);
+  const start = riskStartState(input.initial, input.fills(), control);
+  const actor = createActor(riskManager, { input: { restore: start }, clock });
+  let lastSaved: RiskControl | undefined = control;
+  const save = (): void => {
+    if (!db || input.store?.isClosed) return;
+    const c = actor.getSnapshot().context;
+    const next: RiskControl = { tradingState: c.tradingState, stateReason: c.stateReason, killSwitch: c.killSwitch, peakEquity: c.peakEquity };
+    if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
+      && lastSaved.stateReason === next.stateReason) return;
+    lastSaved = next;
+    try {
+      void db.put(CONTROL_KEY, next).catch((err: unknown) => log().warn({ err }, 'risk state write failed'));
+    } catch {
+      // store closed during shutdown
+    }
+  };
+  const subs: Unsubscribe[] = [];
+  actor.subscribe({ error: (error) => sendBack({ type: 'sup.fail', id: RISK_ID, error }) });
+  for (const t of ['risk.orderApproved', 'risk.orderDenied', 'risk.stateChanged', 'risk.alert'] as const) {
+    actor.on(t, (ev) => bus.publish(ev as EngineMsg));
+  }
+  actor.start();
+  const forward = (m: EngineMsg): void => {
+    actor.send(m as never);
+  };
+  let lastPeakSave = -Infinity;
+  subs.push(
+    bus.subscribe('risk.intent', forward, RISK_ID),
+    bus.subscribe('exec.orderFilled', (m) => {
+      forward(m);
+      save();
+    }, RISK_ID),
+    bus.subscribe('exec.orderPartiallyFilled', (m) => {
+      forward(m);
+      save();
+    }, RISK_ID),
+    bus.subscribe('risk.mark', (m) => {
+      forward(m);
+      // The peak moves with marks; writing it at most once a second (clock time) keeps LMDB off the tick path.
+      if (m.ts - lastPeakSave >= 1_000) {
+        lastPeakSave = m.ts;
+        save();
+      }
+    }, RISK_ID),
+    bus.subscribe('risk.killSwitch', forward, RISK_ID),
+    bus.subscribe('risk.resume', forward, RISK_ID),
+    bus.subscribe('risk.setLimits', forward, RISK_ID),
+    bus.subscribe('risk.flatten', forward, RISK_ID),
+    bus.subscribe('risk.stateChanged', () => save(), RISK_ID),
+  );
+  input.onState?.(() => actor.getSnapshot().context);
+  return () => {
+    for (const u of subs) u();
+    save();
+    actor.stop();
+    input.onState?.(undefined);
+  };
+});

@@ -1,0 +1,374 @@
+// The composition root: one config in, the whole engine out. Builds bus, store and supervisor, and every actor as a
+// supervised child, in start order:
+//   store (opened here, not an actor) -> executor (reconciles with the venue before it takes an order) -> risk ->
+//   dataProvider (loads candle history) -> cob -> orchestrator (+ model agents in its registry) -> feed (intake, last;
+//   it starts publishing only once the executor has reconciled and the history has loaded).
+// Shutdown (Lifecycle): stop intake, drain (executor and orchestrator idle), flush LMDB, stop the actors in reverse
+// order, close the inference pool and the store.
+// Wiring that belongs to no actor lives here: trades of the traded symbol become `risk.mark`; the paper venue's books
+// follow the feed (app/paper-books.ts); `sys.halted` (an actor spent its restart budget) turns the risk kill switch on,
+// so no further order is approved.
+import ccxt from 'ccxt';
+import { fromCallback, type EventObject } from 'xstate';
+import { cobAggregatorChild, CobHandle, cobSettingsFromConfig, cobSymbolsFromConfig } from '../actors/cob-aggregator/index.ts';
+import { DataProvider, dataProviderOptions, type DataProviderOptions } from '../actors/data-provider/index.ts';
+import { KlinesArchive } from '../actors/data-provider/klines-archive.ts';
+import type { KlineSource } from '../actors/data-provider/market-source.ts';
+import { orchestratorChild, OrchestratorHandle } from '../actors/orchestrator/index.ts';
+import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
+import type { RiskState } from '../actors/risk-manager/index.ts';
+import { TradingExecutor, type ExecutorStore, type PositionRecord } from '../actors/trading-executor/index.ts';
+import type { Config } from '../engine/config/schema.ts';
+import type { Secrets } from '../engine/config/env.ts';
+import { log as rootLog, type Logger } from '../engine/log.ts';
+import type { EngineMsg } from '../engine/messages/index.ts';
+import type { Fill } from '../engine/messages/orders.ts';
+import type { RiskLimits } from '../engine/messages/risk.ts';
+import { Bus } from '../engine/runtime/bus.ts';
+import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
+import { Lifecycle, type ShutdownReport } from '../engine/runtime/lifecycle.ts';
+import { Supervisor, type ChildSpec, type RestartPolicy } from '../engine/runtime/supervisor.ts';
+import { ExecStore } from '../engine/store/exec-store.ts';
+import { InferenceHistoryStore } from '../engine/store/inference-history.ts';
+import { LmdbStore } from '../engine/store/lmdb.ts';
+import { ModelOutputStore } from '../engine/store/model-output-store.ts';
+import { parseFixed } from '../engine/types/decimal.ts';
+import { ConfigError } from '../engine/types/errors.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type VenueId } from '../engine/types/instrument.ts';
+import { money, type Money } from '../engine/types/money.ts';
+import type { Lots, Ticks } from '../engine/types/price.ts';
+import { BinanceFeed } from '../engine/venues/binance/binance-feed.ts';
+import { BinanceRest, binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
+import { CcxtExecVenue } from '../engine/venues/ccxt-exec.ts';
+import type { MarketFeed, SnapshotSource } from '../engine/venues/feed.ts';
+import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
+import type { ExecutionVenue } from '../engine/venues/venue.ts';
+import type { PolicyConfig } from '../strategies/moe.ts';
+import { loadModels, type LoadedModels, type ModelOverrides } from './models.ts';
+import { PaperBooks } from './paper-books.ts';
+import { PersistentPaperVenue } from './paper-state.ts';
+import { riskChild, RISK_ID } from './risk-child.ts';
+import { riskLimitsFromConfig } from './risk-limits.ts';
+
+/** How the system trades: paper fills on live or replayed data, real orders, or a backtest (no persistence). */
+export type SystemMode = 'paper' | 'live' | 'backtest';
+
+/** What a feed factory gets. */
+export interface FeedContext {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  readonly instruments: readonly Instrument[];
+}
+
+/** Options of `buildSystem`. */
+export interface SystemOptions {
+  readonly clock: Clock;
+  readonly mode: SystemMode;
+  readonly secrets?: Secrets;
+  /** Replaces the execution venue (tests: a ccxt venue on the simulator, a faulty stub). */
+  readonly venueOverride?: (ctx: { clock: Clock; instruments: readonly Instrument[] }) => ExecutionVenue;
+  /**
+   * Replaces the market-data feed. Return undefined for none: the caller publishes market data itself (the
+   * backtest driver does, to wait for the actors between lines).
+   */
+  readonly dataOverride?: (ctx: FeedContext) => MarketFeed | undefined;
+  readonly models?: ModelOverrides;
+  readonly policy?: Partial<PolicyConfig>;
+  readonly subscriptions?: Partial<SubscriptionConfig>;
+  /** LMDB directory (default config.store.path). */
+  readonly storePath?: string;
+  readonly noSync?: boolean;
+  /** Restart policy of every child (tests use a small budget). */
+  readonly restart?: Partial<RestartPolicy>;
+  readonly rng?: () => number;
+  readonly logger?: Logger;
+  /** Replay speed when the clock is not simulated (the feed is paced by the clock, see app/scaled-clock.ts). */
+  readonly replaySpeed?: number;
+  /** Starting quote balance for the risk manager in live mode (read from the venue by the caller). */
+  readonly liveCash?: Money;
+  /** Data provider maintenance period (0: off; the backtest turns it off, history is loaded once at start). */
+  readonly maintenanceMs?: number;
+  /** Extra supervised children (fault tests). */
+  readonly extraChildren?: readonly ChildSpec[];
+}
+
+/** Stable handles on the running actors (each survives its actor's restarts). */
+export interface SystemHandles {
+  readonly cob: CobHandle;
+  readonly orchestrator: OrchestratorHandle;
+  provider(): DataProvider | undefined;
+  executor(): TradingExecutor | undefined;
+  risk(): RiskState | undefined;
+}
+
+/** A built system. */
+export interface System {
+  readonly config: Config;
+  readonly mode: SystemMode;
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  readonly supervisor: Supervisor;
+  readonly lifecycle: Lifecycle;
+  readonly store: LmdbStore;
+  readonly execStore: ExecutorStore;
+  readonly history: InferenceHistoryStore;
+  readonly outputs: ModelOutputStore;
+  readonly handles: SystemHandles;
+  readonly venue: ExecutionVenue;
+  readonly paper: PersistentPaperVenue | undefined;
+  readonly books: PaperBooks | undefined;
+  readonly feed: MarketFeed | undefined;
+  readonly models: LoadedModels;
+  /** Market-data instruments (venue of the data) and the traded instrument (venue of the orders). */
+  readonly dataInstruments: readonly Instrument[];
+  readonly traded: Instrument;
+  readonly limits: RiskLimits;
+  readonly initialCash: Money;
+  /** Starts every child; resolves once the executor has reconciled and the candle history has loaded. */
+  start(): Promise<void>;
+  /** Resolves when the executor reconciled and the data provider loaded its history (intake may begin). */
+  ready(): Promise<void>;
+  /** Graceful shutdown (idempotent). */
+  stop(signal?: string): Promise<ShutdownReport>;
+}
+
+/** Returns the live execution venue: Binance spot through ccxt at config.venues.binance.restUrl (the simulator on loopback in tests). */
+export function liveVenue(config: Config, secrets: Secrets, clock: Clock): CcxtExecVenue {
+  if (!secrets.binanceApiKey || !secrets.binanceApiSecret) throw new ConfigError('live mode needs COBALT_API_KEY and COBALT_API_SECRET in the environment');
+  const rest = config.venues.binance.restUrl;
+  const exchange = new ccxt.binance(binanceCcxtOptions({
+    ...(rest !== 'https://api.binance.com' ? { baseUrl: rest } : {}), apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret,
+  }) as never);
+  return new CcxtExecVenue({ exchange: exchange as never, venue: 'binance', instruments: [instrumentOf(config.symbols.primary, 'binance')], clock, recvWindowMs: config.venues.binance.recvWindowMs });
+}
+
+/** Returns the bundled increments of `symbol` on `venue`; throws ConfigError for a symbol without them. */
+export function instrumentOf(symbol: string, venue: VenueId): Instrument {
+  const spec = BINANCE_SPOT_DEFAULTS[symbol];
+  if (!spec) throw new ConfigError(`no instrument increments bundled for ${symbol} (have ${Object.keys(BINANCE_SPOT_DEFAULTS).join(', ')})`);
+  return makeInstrument({ ...spec, venue });
+}
+
+/** Kline history from the live venues first and from the CSV archive when they fail (or lack the timeframe). */
+class FallbackKlines implements KlineSource {
+  constructor(private readonly primary: KlineSource, private readonly archive: KlineSource) {}
+  async klines(...a: Parameters<KlineSource['klines']>): ReturnType<KlineSource['klines']> {
+    try {
+      return await this.primary.klines(...a);
+    } catch {
+      return this.archive.klines(...a);
+    }
+  }
+}
+
+/** Returns the executor's stored fills of `symbol` on `venue`, in time then trade id order. */
+export function storedFills(store: ExecutorStore, venue: VenueId, symbol: string): Fill[] {
+  return store.fillsOf(venue, symbol).sort((a, b) => a.ts - b.ts || Number(a.tradeId) - Number(b.tradeId) || (a.tradeId < b.tradeId ? -1 : 1));
+}
+
+/** Returns the policy the orchestrator sizes with, from config.risk. */
+export function policyFromConfig(config: Config): Partial<PolicyConfig> {
+  const bps = Math.max(1, Math.round(config.risk.fraction * 10_000));
+  return { sizing: config.risk.sizing === 'volatility' ? { kind: 'volatility', riskBps: bps } : { kind: 'fixed-fraction', fractionBps: bps } };
+}
+
+/** Builds the whole engine for `config` (nothing runs until `start`); see the header. */
+export async function buildSystem(config: Config, opts: SystemOptions): Promise<System> {
+  const logger = opts.logger ?? rootLog();
+  const { clock, mode } = opts;
+  const bus = new Bus<EngineMsg>();
+  const { primary, reference } = config.symbols;
+  const symbols = primary === reference ? [primary] : [primary, reference];
+  const dataInstruments = symbols.map((s) => instrumentOf(s, 'binance'));
+
+  const store = LmdbStore.open({ path: opts.storePath ?? config.store.path, noSync: opts.noSync ?? false });
+  const execStore: ExecutorStore = new ExecStore(store);
+  const history = new InferenceHistoryStore(store, {
+    retention: { maxRecords: config.store.retention.maxRecords, maxAgeMs: config.store.retention.maxAgeDays * 86_400_000 },
+    archiveDir: config.store.archiveDir, logger,
+  });
+  const outputs = new ModelOutputStore();
+
+  // ---- execution venue ----
+  let paper: PersistentPaperVenue | undefined;
+  let books: PaperBooks | undefined;
+  let venue: ExecutionVenue;
+  let venueId: VenueId;
+  if (opts.venueOverride) {
+    venue = opts.venueOverride({ clock, instruments: symbols.map((s) => instrumentOf(s, 'binance')) });
+    venueId = venue.id;
+  } else if (mode === 'live') {
+    venue = liveVenue(config, opts.secrets ?? {}, clock);
+    venueId = venue.id;
+  } else {
+    venueId = 'paper';
+    books = new PaperBooks(bus, dataInstruments);
+    paper = new PersistentPaperVenue({
+      clock, instruments: [instrumentOf(primary, 'paper')], books: books.books(),
+      makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
+      latencyMs: config.execution.latencyMs, initialBalances: { [dataInstruments[0]!.quote]: money(config.execution.paper.initialQuote) },
+      ...(mode === 'paper' ? { store } : {}), id: 'paper',
+    });
+    venue = paper;
+  }
+  const traded = instrumentOf(primary, venueId);
+
+  // ---- risk ----
+  const storedPositions = (): Record<string, { lots: Lots; cost: Money }> => {
+    const out: Record<string, { lots: Lots; cost: Money }> = {};
+    const p: PositionRecord | undefined = execStore.position(venueId, primary);
+    if (p && p.netLots > 0) out[primary] = { lots: p.netLots as Lots, cost: (p.buyQuote - p.sellQuote > 0n ? p.buyQuote - p.sellQuote : 0n) as Money };
+    return out;
+  };
+  const initialCash = mode === 'live' ? (opts.liveCash ?? 0n as Money) : money(config.execution.paper.initialQuote);
+  const limits = riskLimitsFromConfig(config, initialCash > 0n ? initialCash : money(config.execution.paper.initialQuote));
+  // Paper: the stored fills rebuild cash and positions from the starting balance. Live: the venue's balance is the
+  // cash and the executor's positions the holdings (fills are already in that balance).
+  const riskInitial = mode === 'live'
+    ? { limits, instruments: [traded], cash: initialCash, positions: storedPositions() }
+    : { limits, instruments: [traded], cash: initialCash };
+  let riskState: (() => RiskState) | undefined;
+
+  // ---- models ----
+  const models = await loadModels(config, clock, logger, opts.models);
+
+  // ---- readiness: executor reconciled, history loaded ----
+  let executor: TradingExecutor | undefined;
+  let provider: DataProvider | undefined;
+  let execReady!: () => void;
+  let dataReady!: () => void;
+  const execReadyP = new Promise<void>((r) => (execReady = r));
+  const dataReadyP = new Promise<void>((r) => (dataReady = r));
+  const readyP = Promise.all([execReadyP, dataReadyP]).then(() => undefined);
+
+  const executorLogic = fromCallback<EventObject, null>(() => {
+    const ex = new TradingExecutor({
+      bus, clock, venue, store: execStore, instruments: [traded], retry: config.execution.retry, ...(opts.rng ? { rng: opts.rng } : {}), log: logger,
+    });
+    executor = ex;
+    ex.start().then((report) => {
+      logger.info({ report: { fillsApplied: report.fillsApplied, ordersClosed: report.ordersClosed, ordersAdopted: report.ordersAdopted } }, 'executor reconciled with the venue');
+      execReady();
+    }, () => undefined);
+    return () => {
+      ex.stop();
+      if (executor === ex) executor = undefined;
+    };
+  });
+
+  const cobHandle = new CobHandle();
+  const providerOptions = (): DataProviderOptions => {
+    const base = dataProviderOptions(config, { bus, clock, cob: cobHandle, modelOutputs: outputs, log: logger.child({ actor: 'dataProvider' }) });
+    // Live venues (or the simulator) may not serve every timeframe: the bundled archive fills what they cannot.
+    if (config.data.replayFiles.length === 0 && config.data.klinesDirs.length > 0 && base.history) {
+      return { ...base, history: new FallbackKlines(base.history, new KlinesArchive(config.data.klinesDirs, logger)) };
+    }
+    return base;
+  };
+  const providerLogic = fromCallback<EventObject, null>(() => {
+    const dp = new DataProvider({ ...providerOptions(), owner: 'dataProvider', ...(opts.maintenanceMs !== undefined ? { maintenanceMs: opts.maintenanceMs } : {}) });
+    provider = dp;
+    dp.start().then(() => dataReady(), (err: unknown) => {
+      logger.error({ err }, 'data provider failed to load history; running without it');
+      dataReady();
+    });
+    return () => {
+      dp.stop();
+      if (provider === dp) provider = undefined;
+    };
+  });
+
+  // ---- feed ----
+  const feedCtx: FeedContext = { bus, clock, instruments: dataInstruments };
+  let feed: MarketFeed | undefined;
+  if (opts.dataOverride) feed = opts.dataOverride(feedCtx);
+  else if (config.data.replayFiles.length > 0) {
+    feed = new ReplayFeed({
+      bus, clock, files: config.data.replayFiles, instruments: dataInstruments, loop: config.data.loop,
+      // A ScaledClock already runs at the replay speed: pace 1:1 against it (0 means as fast as possible).
+      speed: (opts.replaySpeed ?? config.data.speed) === 0 ? 0 : 1,
+      logger: logger.child({ component: 'replay-feed' }),
+    });
+  } else {
+    const rest = new BinanceRest({ baseUrl: config.venues.binance.restUrl });
+    feed = new BinanceFeed({ bus, clock, instruments: dataInstruments, wsUrl: config.venues.binance.wsUrl, rest, logger: logger.child({ component: 'binance-feed' }) });
+  }
+  const snapshots: SnapshotSource = feed ?? { requestSnapshot: () => undefined };
+  const feedLogic = fromCallback<EventObject, null>(() => {
+    let stopped = false;
+    void readyP.then(() => {
+      if (stopped || !feed) return;
+      feed.start().catch((err: unknown) => logger.error({ err }, 'market-data feed failed to start'));
+    });
+    return () => {
+      stopped = true;
+      void feed?.stop();
+    };
+  });
+
+  // ---- orchestrator ----
+  const orchHandle = new OrchestratorHandle();
+  const children: ChildSpec[] = [
+    { id: 'executor', logic: executorLogic, input: null, order: 1 },
+    {
+      id: RISK_ID, logic: riskChild, order: 2,
+      input: {
+        bus, clock, initial: riskInitial, fills: () => (mode === 'live' ? [] : storedFills(execStore, venueId, primary)),
+        ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => (riskState = g),
+      },
+    },
+    { id: 'dataProvider', logic: providerLogic, input: null, order: 3 },
+    cobAggregatorChild({ bus, clock, snapshots, symbols: cobSymbolsFromConfig(config, dataInstruments), settings: cobSettingsFromConfig(config.cob), handle: cobHandle, logger }, 4),
+    orchestratorChild({
+      bus, clock, registry: models.registry, outputs, history,
+      input: () => provider?.assembleInput(),
+      thresholds: { buy: config.orchestrator.buyThreshold, sell: config.orchestrator.sellThreshold, minConfidence: config.orchestrator.minConfidence },
+      timeoutMs: config.models.timeoutMs,
+      subscriptions: { symbol: primary, ...opts.subscriptions },
+      trading: { inst: traded, limits, cash: initialCash, policy: { ...policyFromConfig(config), ...opts.policy } },
+      handle: orchHandle, logger,
+    }, 5),
+    ...(opts.extraChildren ?? []),
+    { id: 'feed', logic: feedLogic, input: null, order: 9 },
+  ];
+  const supervisor = new Supervisor({ bus, clock, children, defaults: opts.restart, ...(opts.rng ? { rng: opts.rng } : {}) });
+
+  // ---- wiring that belongs to no actor ----
+  let lastMark: Ticks | undefined;
+  bus.subscribe('md.trade', (m) => {
+    if (m.symbol !== primary || m.price === lastMark) return;
+    lastMark = m.price;
+    bus.publish({ type: 'risk.mark', symbol: primary, price: m.price, ts: clock.now() });
+  });
+  bus.subscribe('sys.halted', (m) => {
+    logger.error({ code: 'SYSTEM_HALTED', actor: m.actor, reason: m.reason }, `trading halted: ${m.reason}`);
+    bus.publish({ type: 'risk.killSwitch', on: true, reason: `system halted: ${m.reason}`, ts: clock.now() });
+  });
+
+  // ---- shutdown ----
+  const lifecycle = new Lifecycle({ bus, clock: new LiveClock(), supervisor });
+  if (feed) lifecycle.onStopIntake('feed', () => feed!.stop());
+  lifecycle.onStopIntake('paper-books', () => books?.stop());
+  lifecycle.onDrain('executor', () => executor?.idle());
+  lifecycle.onDrain('orchestrator', () => orchHandle.current?.idle());
+  if (paper) lifecycle.onFlush('paper-venue', () => paper!.flush());
+  lifecycle.onFlush('store', () => store.flush());
+  if (models.pool) lifecycle.onClose('inference-pool', () => models.pool!.close());
+  lifecycle.onClose('store', () => store.close());
+
+  let started = false;
+  return {
+    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, outputs, venue, paper, books, feed, models,
+    dataInstruments, traded, limits, initialCash,
+    handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
+    async start() {
+      if (started) return;
+      started = true;
+      if (books && paper) books.start(paper);
+      supervisor.start();
+      await readyP;
+    },
+    ready: () => readyP,
+    stop: (signal = 'manual') => lifecycle.shutdown(signal),
+  };
+}

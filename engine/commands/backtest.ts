@@ -1,0 +1,17 @@
+import type { Command } from 'commander';
+
+/** Registers `cobalt backtest --config FILE [--json] [--report FILE.html] [--seed N]` (the work is in app/backtest.ts). */
+export function register(program: Command): void {
+  program
+    .command('backtest')
+    .description('Replay recorded data through every actor on a simulated clock with the paper venue, as fast as possible')
+    .requiredOption('--config <file>', 'config file (mode backtest, data.replayFiles)')
+    .option('--json', 'print the summary as one JSON line on stdout')
+    .option('--report <file>', 'HTML report path (default var/reports/backtest-<seed>-<time>.html)')
+    .option('--no-report', 'write no HTML report')
+    .option('--seed <n>', 'seed (overrides the config)')
+    .action(async (o: { config: string; json?: boolean; report?: string | false; seed?: string }) => {
+      const { backtestCommand } = await import('../../app/cli-backtest.ts');
+      process.exitCode = await backtestCommand(o);
+    });
+}

@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+
+/** Registers `cobalt run --config FILE [--live] [--speed X]`: the trading daemon (the work is in app/run.ts). */
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('Run the engine until SIGINT/SIGTERM: paper trading (live or replayed data) or, with --live, real orders')
+    .requiredOption('--config <file>', 'config file')
+    .option('--live', 'allow real orders (needs mode: live in the config and keys in the environment)')
+    .option('--speed <x>', 'replay speed (multiple of real time) for recorded data, or with an exchange simulator on loopback')
+    .action(async (o: { config: string; live?: boolean; speed?: string }) => {
+      const { runCommand } = await import('../../app/run.ts');
+      process.exitCode = await runCommand(o);
+    });
+}

@@ -325,7 +325,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       thresholds: { buy: config.orchestrator.buyThreshold, sell: config.orchestrator.sellThreshold, minConfidence: config.orchestrator.minConfidence },
       timeoutMs: config.models.timeoutMs,
       subscriptions: { symbol: primary, ...opts.subscriptions },
-      trading: { inst: traded, limits, cash: initialCash, policy: { ...policyFromConfig(config), ...opts.policy } },
+      // Seeded with the RiskManager's portfolio (started before it, rebuilt from the stored fills): a restart keeps the position.
+      trading: { inst: traded, limits, cash: initialCash, policy: { ...policyFromConfig(config), ...opts.policy }, initialPortfolio: () => riskState?.().portfolio },
       handle: orchHandle, logger,
     }, 5),
     ...(opts.extraChildren ?? []),

@@ -1,4 +1,4 @@
 export {
-  blend, decisionOf, DEFAULT_POLICY, intentFor, marketableLimit, mergeThresholds,
+  blend, closableLots, decisionOf, DEFAULT_POLICY, intentFor, marketableLimit, mergeThresholds, riskPrice,
   type Blend, type IgnoredReason, type MoeThresholds, type PolicyConfig, type PolicyResult, type PolicyState, type PositionMode,
 } from './moe.ts';

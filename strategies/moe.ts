@@ -1,11 +1,11 @@
 // Mixture of experts: blend model outputs with gating weights, decide against thresholds, and turn a decision plus
 // the current position into at most one OrderIntent. Pure: no I/O, no clock, no xstate. See strategies/README.md.
-import { fixedFractionLots, volatilityScaledLots, type SizingCaps } from '../actors/risk-manager/sizing.ts';
+import { capLots, fixedFractionLots, volatilityScaledLots, type SizingCaps } from '../actors/risk-manager/sizing.ts';
 import type { OrderIntent } from '../engine/messages/orders.ts';
 import { ACTIONS, type Action, type Decision, type ModelOutput } from '../engine/messages/signals.ts';
 import { ConfigError } from '../engine/types/errors.ts';
 import type { IntentId } from '../engine/types/ids.ts';
-import type { Instrument } from '../engine/types/instrument.ts';
+import { notional, type Instrument } from '../engine/types/instrument.ts';
 import type { Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import type { TsMs } from '../engine/types/time.ts';
@@ -97,6 +97,11 @@ export interface PolicyConfig {
   readonly slippageBps: number;
   /** Fixed fraction of equity per position, or a notional that loses `riskBps` of equity on a `volatility` move. */
   readonly sizing: { readonly kind: 'fixed-fraction'; readonly fractionBps: number } | { readonly kind: 'volatility'; readonly riskBps: number };
+  /**
+   * Cut sizes to the risk caps (default true). false sizes by `sizing` alone and leaves the caps to the
+   * RiskManager, which then denies what is over them.
+   */
+  readonly capToLimits?: boolean;
 }
 
 /** Default policy: spot long/flat, marketable limit 10 bps through the touch, 10% of equity per position. */
@@ -110,7 +115,7 @@ export interface PolicyState {
   /** Lots that can be sold now (spot: bounded by base holdings after fees); default |positionLots|. */
   readonly sellableLots?: Lots;
   readonly equity: Money;
-  /** Last price; used for sizing and as the touch when bid/ask are unknown. */
+  /** Last price: the price market orders are sized and checked at, and the touch when bid/ask are unknown. */
   readonly mark: Ticks;
   readonly bid?: Ticks;
   readonly ask?: Ticks;
@@ -130,38 +135,75 @@ export type PolicyResult =
  * Returns the OrderIntent for `d` given the position: none on HOLD, while an intent is pending, or when already
  * positioned in the decision's direction. BUY opens a long sized by `cfg.sizing` (or closes a short); SELL closes
  * a long (reduce-only), and opens a short only in long-short mode. A flip takes two decisions: close, then open.
+ * Sizes are computed at the price the RiskManager checks (`riskPrice`), so an order cut to a cap passes that cap.
+ * A position no order could close (`closableLots` 0: dust) counts as flat; a close is cut to the per-order caps.
  */
 export function intentFor(d: Decision, s: PolicyState, cfg: PolicyConfig, id: IntentId): PolicyResult {
   if (d.action === 'HOLD') return { none: 'hold' };
   if (s.pending) return { none: 'pending' };
   if (!(s.mark > 0)) return { none: 'noPrice' };
-  const pos = s.positionLots;
   const side = d.action === 'BUY' ? 'buy' : 'sell';
-  if (side === 'buy' && pos > 0) return { none: 'alreadyLong' };
-  if (side === 'sell' && pos < 0) return { none: 'alreadyShort' };
+  const closable = closableLots(s, cfg);
+  const long = closable > 0 && s.positionLots > 0;
+  const short = closable > 0 && s.positionLots < 0;
+  if (side === 'buy' && long) return { none: 'alreadyLong' };
+  if (side === 'sell' && short) return { none: 'alreadyShort' };
+  const price = riskPrice(side, s, cfg);
   let lots: Lots;
   let reduceOnly = false;
-  if (pos !== 0) {
-    // Closing the opposite position.
-    lots = (side === 'sell' ? (s.sellableLots ?? pos) : -pos) as Lots;
+  if (closable > 0) {
+    // Closing the opposite position. Risk checks the order caps on closes too: a position that outgrew one order
+    // (the price rose, or it was seeded after a restart) closes over several decisions.
+    lots = cfg.capToLimits === false ? closable : capLots(s.inst, price, BigInt(closable), orderCapsOf(s.caps));
     reduceOnly = true;
   } else {
     if (side === 'sell' && cfg.mode === 'long-flat') return { none: 'flatNoShort' };
-    const touch = (side === 'buy' ? s.ask : s.bid) ?? s.mark;
+    const caps = cfg.capToLimits === false ? uncapped(s.caps.currentLots) : s.caps;
     if (cfg.sizing.kind === 'fixed-fraction') {
-      lots = fixedFractionLots(s.inst, s.equity, cfg.sizing.fractionBps, touch, s.caps);
+      lots = fixedFractionLots(s.inst, s.equity, cfg.sizing.fractionBps, price, caps);
     } else {
       if (s.volatility === undefined || !(s.volatility > 0)) return { none: 'noVolatility' };
       const risk = ((s.equity * BigInt(cfg.sizing.riskBps)) / 10_000n) as Money;
-      lots = volatilityScaledLots(s.inst, risk, touch, s.volatility, s.caps);
+      lots = volatilityScaledLots(s.inst, risk, price, s.volatility, caps);
     }
   }
   if (!(lots > 0)) return { none: 'sizeZero' };
   const reason = `moe ${d.action} p=${d.confidence.toFixed(3)}`;
   const base = { id, symbol: d.symbol, side, lots, timeInForce: 'IOC', reduceOnly, reason, ts: d.ts } as const;
   if (cfg.orderType === 'market') return { intent: { ...base, orderType: 'market' } };
-  return { intent: { ...base, orderType: 'limit', price: marketableLimit(side, s, cfg.slippageBps) } };
+  return { intent: { ...base, orderType: 'limit', price } };
 }
+
+/**
+ * Returns the price the RiskManager values an order of `side` at: the marketable limit price for limit orders, the
+ * mark for market orders (its notional checks use exactly these).
+ */
+export function riskPrice(side: 'buy' | 'sell', s: Pick<PolicyState, 'mark' | 'bid' | 'ask'>, cfg: Pick<PolicyConfig, 'orderType' | 'slippageBps'>): Ticks {
+  return cfg.orderType === 'market' ? s.mark : marketableLimit(side, s, cfg.slippageBps);
+}
+
+/**
+ * Returns the lots an order closing the position would carry (the sellable lots of a long, which a base-asset fee
+ * leaves below the traded lots; the size of a short), or 0 when there is no position or it is dust: worth less than
+ * the instrument's min notional at the closing order's `riskPrice`, so no order could close it (e.g. the remainder
+ * of a round trip whose buy paid its fee in the base asset).
+ */
+export function closableLots(s: PolicyState, cfg: Pick<PolicyConfig, 'orderType' | 'slippageBps'>): Lots {
+  const pos = s.positionLots;
+  if (pos === 0) return 0 as Lots;
+  const lots = pos > 0 ? Math.min(pos, s.sellableLots ?? pos) : -pos;
+  if (!(lots > 0)) return 0 as Lots;
+  const value = notional(s.inst, riskPrice(pos > 0 ? 'sell' : 'buy', s, cfg), lots as Lots);
+  return (value < s.inst.minNotional ? 0 : lots) as Lots;
+}
+
+// Caps so large that only the sizing rule bounds the size (capToLimits: false).
+const NO_CAP = (2n ** 62n) as Money;
+const uncapped = (currentLots: Lots): SizingCaps => ({ maxOrderNotional: NO_CAP, maxPositionNotional: NO_CAP, currentLots });
+// Only the per-order caps: a close does not grow the position.
+const orderCapsOf = (c: SizingCaps): SizingCaps => ({
+  maxOrderNotional: c.maxOrderNotional, maxPositionNotional: NO_CAP, currentLots: 0 as Lots, ...(c.maxOrderLots !== undefined ? { maxOrderLots: c.maxOrderLots } : {}),
+});
 
 /** Returns a limit price `bps` through the touch (ask for a buy, bid for a sell), rounded away from the touch, in ticks. */
 export function marketableLimit(side: 'buy' | 'sell', s: Pick<PolicyState, 'mark' | 'bid' | 'ask'>, bps: number): Ticks {

@@ -48,6 +48,12 @@ export interface TradingOptions {
   readonly limits: RiskLimits;
   /** Starting cash in the quote currency (the RiskManager's equity starts from the same). */
   readonly cash: Money;
+  /**
+   * The account to start from instead of flat `cash`: after a restart, the RiskManager's portfolio (rebuilt from the
+   * stored fills) or one built from the executor's stored position. A getter is read each time an Orchestrator is
+   * built, so a supervised restart resumes the position as it is then; undefined from it means flat `cash`.
+   */
+  readonly initialPortfolio?: Portfolio | (() => Portfolio | undefined);
   readonly policy?: Partial<PolicyConfig>;
   /** An intent with no fill, denial or rejection after this long stops blocking new ones (default 30 s). */
   readonly pendingTimeoutMs?: number;
@@ -124,7 +130,7 @@ export class Orchestrator {
       onOutput: (o) => opts.bus.publish({ type: 'signal.modelOutput', output: o }),
       onStatus: (m) => this.publishStatus(m),
     });
-    if (opts.trading) this.portfolio = emptyPortfolio(opts.trading.inst.quote, opts.trading.cash);
+    if (opts.trading) this.portfolio = startPortfolio(opts.trading);
   }
 
   /** Returns the decision thresholds in force. */
@@ -268,6 +274,7 @@ export class Orchestrator {
     const sym = t.inst.symbol;
     const pos = pf.positions[sym];
     const lots = pos?.lots ?? 0;
+    // sellableLots is the base actually held, floored to lots: a buy's base-asset fee leaves less than it bought.
     const mark = this.mark;
     if (mark === undefined) return { none: 'noPrice' };
     const marks = { [sym]: mark };
@@ -363,6 +370,14 @@ export class Orchestrator {
   private publishStatus(m: ModelStatusMsg): void {
     if (this.unsubs.length > 0) this.opts.bus.publish(m);
   }
+}
+
+// The portfolio trading starts from: the given one (checked against the instrument's quote), else flat cash.
+function startPortfolio(t: TradingOptions): Portfolio {
+  const seed = typeof t.initialPortfolio === 'function' ? t.initialPortfolio() : t.initialPortfolio;
+  if (!seed) return emptyPortfolio(t.inst.quote, t.cash);
+  if (seed.quote !== t.inst.quote) throw new ConfigError(`initial portfolio is in ${seed.quote}, but ${t.inst.symbol} is quoted in ${t.inst.quote}`);
+  return seed;
 }
 
 /**

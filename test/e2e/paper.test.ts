@@ -1,7 +1,7 @@
 // The whole engine in backtest/paper mode on the real recording (every actor, SimulatedClock, paper venue matching
 // against the recorded book): orders are placed and filled, the positions and PnL the engine reports equal what the
-// fills imply, two runs with one seed trade identically, tight limits produce denials with their codes, and a tiny
-// drawdown limit halts trading.
+// fills imply, two runs with one seed trade identically, buys cut to the order cap are approved, an order over the
+// cap (sized with the caps off) is denied with its code, and a tiny drawdown limit halts trading.
 import { describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestResult } from '../../app/backtest.ts';
 import { notional } from '../../engine/types/instrument.ts';
@@ -69,13 +69,27 @@ describe('paper trading on the real recording', () => {
     expect(r.summary.orders).toBe(r.summary.approvals);
   });
 
-  it('denies intents over the order notional cap with NOTIONAL_EXCEEDS_MAX and sends nothing', async () => {
-    // Half the equity per position against a 5000 cap: the policy sizes to the cap at the mark, and the marketable
-    // limit 10 bps through the touch is worth more than the cap.
+  // Issue 6: the policy sized at the mark while risk valued the marketable limit 10 bps above it, so every buy cut to
+  // the cap was denied NOTIONAL_EXCEEDS_MAX. Sized at the limit price, the same configuration trades.
+  it('cuts buys to the order cap at the price risk checks, so they are approved and filled', async () => {
     const config = testConfig({ risk: { fraction: 0.5, maxOrderNotional: '5000', maxPositionNotional: '5000' } });
     const r = await runBacktest(config, { seed: 1, maxSpanMs: 400_000 });
+    const buys = r.fills.filter((f) => f.side === 'buy');
+
+    expect(r.summary.denials['NOTIONAL_EXCEEDS_MAX']).toBeUndefined();
+    expect(r.summary.orders).toBeGreaterThan(0);
+    expect(buys.length).toBeGreaterThan(0);
+    for (const f of buys) expect(notional(ETH, f.price, f.lots) <= 5_000_000_000_000n).toBe(true);
+  });
+
+  it('denies intents over the order notional cap with NOTIONAL_EXCEEDS_MAX and sends nothing', async () => {
+    // Half the equity per position, sized without the caps (capToLimits: false), against a 1000 USDT order cap:
+    // every buy is worth about 5000 USDT, and the RiskManager alone stops it.
+    const config = testConfig({ risk: { fraction: 0.5, maxOrderNotional: '1000', maxPositionNotional: '5000' } });
+    const r = await runBacktest(config, { seed: 1, maxSpanMs: 400_000, policy: { capToLimits: false } });
     expect(Object.keys(r.summary.denials)).toEqual(['NOTIONAL_EXCEEDS_MAX']);
     expect(r.summary.denials['NOTIONAL_EXCEEDS_MAX']).toBe(r.summary.decisions['BUY']);
+    expect(r.summary.decisions['BUY']).toBeGreaterThan(0);
     expect(r.summary.orders).toBe(0);
     expect(r.fills).toEqual([]);
   });

@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { capsFor, fixedFractionLots, volatilityScaledLots } from '../../actors/risk-manager/sizing.ts';
 import { DEFAULT_LIMITS } from '../../actors/risk-manager/limits.ts';
-import { blend, decisionOf, intentFor, marketableLimit, mergeThresholds, type PolicyConfig, type PolicyState } from '../../strategies/moe.ts';
+import { checkIntent, createRiskState, onFill, type RiskState } from '../../actors/risk-manager/logic.ts';
+import { applyFill, emptyPortfolio, equity, sellableLots, type Portfolio } from '../../actors/risk-manager/positions.ts';
+import {
+  blend, closableLots, decisionOf, intentFor, marketableLimit, mergeThresholds, riskPrice, type PolicyConfig, type PolicyState,
+} from '../../strategies/moe.ts';
+import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
+import type { RiskLimits } from '../../engine/messages/risk.ts';
 import type { Decision, ModelOutput } from '../../engine/messages/signals.ts';
-import { intentId } from '../../engine/types/ids.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument, priceToTicks, qtyToLots } from '../../engine/types/instrument.ts';
-import { money } from '../../engine/types/money.ts';
+import { clientOrderId, intentId, venueOrderId } from '../../engine/types/ids.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument, notional, priceToTicks, qtyToLots } from '../../engine/types/instrument.ts';
+import { money, type Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 
 const ETH = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
@@ -55,15 +61,17 @@ describe('decision policy', () => {
   const dec = (action: Decision['action']): Decision => decisionOf('ETH/USDT', 5_000, { action, confidence: 0.7, probabilities: [0.7, 0.1, 0.2], weights: {}, ignored: [] });
   const id = intentId('moe-1');
 
-  it('buys when flat: sized by the risk sizing, marketable limit through the ask, IOC, in ticks and lots', () => {
+  it('buys when flat: sized by the risk sizing at the price risk checks, marketable limit through the ask, IOC, in ticks and lots', () => {
     const r = intentFor(dec('BUY'), state(), cfg, id);
-    const lots = fixedFractionLots(ETH, money('10000'), 500, priceToTicks(ETH, '2600.01'), capsFor(DEFAULT_LIMITS, 'ETH/USDT', 0 as Lots));
-    expect(lots).toBe(qtyToLots(ETH, '0.1923')); // 500 USDT at 2600.01
+    const limit = priceToTicks(ETH, '2602.62'); // 2600.01 × 1.001 = 2602.610001, up a tick
+    const lots = fixedFractionLots(ETH, money('10000'), 500, limit, capsFor(DEFAULT_LIMITS, 'ETH/USDT', 0 as Lots));
+    expect(lots).toBe(qtyToLots(ETH, '0.1921')); // 500 USDT at the limit 2602.62
     expect(r).toEqual({ intent: {
-      id, symbol: 'ETH/USDT', side: 'buy', orderType: 'limit', lots, price: priceToTicks(ETH, '2602.62') /* 2600.01 × 1.001 = 2602.610001, up a tick */, timeInForce: 'IOC', reduceOnly: false, reason: 'moe BUY p=0.700', ts: 5_000,
+      id, symbol: 'ETH/USDT', side: 'buy', orderType: 'limit', lots, price: limit, timeInForce: 'IOC', reduceOnly: false, reason: 'moe BUY p=0.700', ts: 5_000,
     } });
+    // A market order is valued at the mark by risk, so it is sized there: 500 USDT at 2600.00.
     const m = intentFor(dec('BUY'), state(), { ...cfg, orderType: 'market' }, id);
-    expect('intent' in m && m.intent).toMatchObject({ orderType: 'market', lots, side: 'buy' });
+    expect('intent' in m && m.intent).toMatchObject({ orderType: 'market', lots: qtyToLots(ETH, '0.1923'), side: 'buy' });
     expect('intent' in m && 'price' in m.intent).toBe(false);
   });
 
@@ -75,9 +83,12 @@ describe('decision policy', () => {
   it.each([
     ['HOLD', {}, 'hold'],
     ['BUY', { pending: true }, 'pending'],
-    ['BUY', { positionLots: 10 }, 'alreadyLong'],
+    ['BUY', { positionLots: 2000 }, 'alreadyLong'],
+    ['BUY', { positionLots: 20 }, 'alreadyLong'], // 0.002 ETH ≈ 5.19 USDT at the sell limit: just above the 5 USDT minimum
     ['SELL', {}, 'flatNoShort'],
-    ['SELL', { positionLots: -10 }, 'alreadyShort'],
+    ['SELL', { positionLots: 19 }, 'flatNoShort'], // 0.0019 ETH ≈ 4.93 USDT at the sell limit: dust, counts as flat
+    ['SELL', { positionLots: 2000, sellableLots: 0 as Lots }, 'flatNoShort'],
+    ['SELL', { positionLots: -2000 }, 'alreadyShort'],
     ['BUY', { equity: money('1') }, 'sizeZero'],
     ['BUY', { mark: 0 as Ticks }, 'noPrice'],
   ] as const)('%s with %o gives no intent (%s)', (action, over, why) => {
@@ -88,9 +99,9 @@ describe('decision policy', () => {
     const ls: PolicyConfig = { ...cfg, mode: 'long-short', sizing: { kind: 'volatility', riskBps: 50 } };
     expect(intentFor(dec('SELL'), state(), ls, id)).toEqual({ none: 'noVolatility' });
     const r = intentFor(dec('SELL'), state({ volatility: 0.01 }), ls, id);
-    // Risk 50 USDT on a 1% move: 5000 USDT notional, capped by the 1000 USDT max order.
-    const lots = volatilityScaledLots(ETH, money('50'), priceToTicks(ETH, '2599.99'), 0.01, capsFor(DEFAULT_LIMITS, 'ETH/USDT', 0 as Lots));
-    expect(lots).toBe(qtyToLots(ETH, '0.3846'));
+    // Risk 50 USDT on a 1% move: 5000 USDT notional, capped by the 1000 USDT max order at the sell limit 2597.39.
+    const lots = volatilityScaledLots(ETH, money('50'), priceToTicks(ETH, '2597.39'), 0.01, capsFor(DEFAULT_LIMITS, 'ETH/USDT', 0 as Lots));
+    expect(lots).toBe(qtyToLots(ETH, '0.3850'));
     expect(r).toMatchObject({ intent: { side: 'sell', lots, reduceOnly: false } });
     expect(intentFor(dec('BUY'), state({ positionLots: -25 }), ls, id)).toMatchObject({ intent: { side: 'buy', lots: 25, reduceOnly: true } });
   });
@@ -99,5 +110,132 @@ describe('decision policy', () => {
     expect(marketableLimit('buy', { mark: 1000 as Ticks, ask: 1001 as Ticks }, 10)).toBe(1003); // 1002.001 → 1003
     expect(marketableLimit('sell', { mark: 1000 as Ticks }, 10)).toBe(999);
     expect(marketableLimit('sell', { mark: 1 as Ticks }, 10_000)).toBe(1);
+  });
+});
+
+// Issue 6: the size must pass the RiskManager's own check, and a fee-eaten remainder must not block re-entry. Each
+// intent is put to the real checkIntent of a RiskManager state holding the same position.
+describe('decision policy against the risk check (issue 6)', () => {
+  const SYM = 'ETH/USDT';
+  const mark = priceToTicks(ETH, '2600.00');
+  const book = { mark, bid: priceToTicks(ETH, '2599.99'), ask: priceToTicks(ETH, '2600.01') };
+  const dec = (action: Decision['action']): Decision => decisionOf(SYM, 5_000, { action, confidence: 0.7, probabilities: [0.7, 0.1, 0.2], weights: {}, ignored: [] });
+  const id = intentId('moe-6');
+  const limitCfg: PolicyConfig = { mode: 'long-flat', orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 5_000 } };
+
+  const riskOf = (limits: RiskLimits, fills: readonly Fill[] = [], dustLots = 0): RiskState => {
+    const positions: Record<string, { lots: Lots; cost: Money }> = dustLots > 0 ? { [SYM]: { lots: dustLots as Lots, cost: 0n as Money } } : {};
+    let r = createRiskState({ limits, instruments: [ETH], cash: money('10000'), positions });
+    for (const f of fills) r = onFill(r, f);
+    return { ...r, marks: { [SYM]: mark } };
+  };
+  const stateOf = (pf: Portfolio, limits: RiskLimits, over: Partial<PolicyState> = {}): PolicyState => {
+    const pos = pf.positions[SYM];
+    return {
+      inst: ETH, positionLots: pos?.lots ?? 0, ...(pos ? { sellableLots: sellableLots(ETH, pos) } : {}), equity: equity(pf, { [SYM]: ETH }, { [SYM]: mark }),
+      ...book, caps: capsFor(limits, SYM, (pos?.lots ?? 0) as Lots), pending: false, ...over,
+    };
+  };
+  const intentOf = (r: ReturnType<typeof intentFor>): OrderIntent => {
+    if (!('intent' in r)) throw new Error(`expected an intent, got none: ${r.none}`);
+    return r.intent;
+  };
+
+  const capped = { ...DEFAULT_LIMITS, maxOrderNotional: money('1000') };
+  it.each([
+    ['a limit buy 10 bps through the ask, 50% of equity against the 1000 USDT order cap', limitCfg, capped, {}, 'NOTIONAL_EXCEEDS_MAX'],
+    ['a limit buy 100 bps through the ask', { ...limitCfg, slippageBps: 100 }, capped, {}, 'NOTIONAL_EXCEEDS_MAX'],
+    ['a market buy, valued at the mark', { ...limitCfg, orderType: 'market' }, capped, {}, 'NOTIONAL_EXCEEDS_MAX'],
+    ['a volatility-sized limit buy (50 bps risk on a 0.1% move)', { ...limitCfg, sizing: { kind: 'volatility', riskBps: 50 } }, capped, { volatility: 0.001 }, 'NOTIONAL_EXCEEDS_MAX'],
+    ['a limit buy on top of 5 dust lots against a 1000 USDT position cap', limitCfg, { ...DEFAULT_LIMITS, maxOrderNotional: money('5000'), maxPositionNotional: money('1000') },
+      { positionLots: 5, sellableLots: 0 as Lots }, 'POSITION_NOTIONAL_LIMIT'],
+  ] as const)('sizes %s to the largest size risk approves', (_name, cfg, limits, over, nextCode) => {
+    const dust = (over as Partial<PolicyState>).positionLots ?? 0;
+    const s = stateOf(emptyPortfolio('USDT', money('10000')), limits, { ...(over as Partial<PolicyState>), caps: capsFor(limits, SYM, dust as Lots) });
+    const risk = riskOf(limits, [], dust);
+    const intent = intentOf(intentFor(dec('BUY'), s, cfg as PolicyConfig, id));
+    const oneMore = { ...intent, lots: (intent.lots + 1) as Lots };
+
+    expect(intent.orderType === 'limit' ? intent.price : mark).toBe(riskPrice('buy', s, cfg as PolicyConfig));
+    expect(checkIntent(risk, intent, ETH, 5_000)).toEqual({ ok: true });
+    expect(checkIntent(risk, oneMore, ETH, 5_000)).toMatchObject({ ok: false, reason: { code: nextCode } });
+  });
+
+  it('would have been denied sized at the touch, as before the fix', () => {
+    const s = stateOf(emptyPortfolio('USDT', money('10000')), capped);
+    const intent = intentOf(intentFor(dec('BUY'), s, limitCfg, id));
+    const atTouch = fixedFractionLots(ETH, money('10000'), 5_000, book.ask, s.caps);
+
+    expect(atTouch).toBeGreaterThan(intent.lots);
+    expect(checkIntent(riskOf(capped), { ...intent, lots: atTouch }, ETH, 5_000)).toMatchObject({ ok: false, reason: { code: 'NOTIONAL_EXCEEDS_MAX' } });
+  });
+
+  // Real fee arithmetic: the paper venue charges 0.1% of what the order receives, so a buy pays in ETH (5000 lots =
+  // 0.5 ETH bought → 0.0005 ETH fee → 0.4995 ETH held, lot 0.0001 ETH) and a sell pays in USDT.
+  const LOT9 = 100_000n;
+  let seq = 0;
+  const fill = (side: 'buy' | 'sell', lots: number): Fill => {
+    const price = side === 'buy' ? priceToTicks(ETH, '2600.00') : priceToTicks(ETH, '2599.00');
+    const fee = side === 'buy' ? (BigInt(lots) * LOT9) / 1_000n : notional(ETH, price, lots as Lots) / 1_000n;
+    seq++;
+    return {
+      clientOrderId: clientOrderId(`c-${seq}`), venueOrderId: venueOrderId(`v-${seq}`), tradeId: `t-${seq}`, venue: 'binance', symbol: SYM, side, price,
+      lots: lots as Lots, fee: fee as Money, feeAsset: side === 'buy' ? 'ETH' : 'USDT', liquidity: 'taker', ts: seq,
+    };
+  };
+  const policy: PolicyConfig = { ...limitCfg, sizing: { kind: 'fixed-fraction', fractionBps: 500 } };
+  const wide = { ...DEFAULT_LIMITS, maxOrderNotional: money('5000') }; // one order may close the whole 0.5 ETH
+  type Want = { none: string } | { side: 'buy' | 'sell'; reduceOnly: boolean; lots?: number };
+  it.each<[string, () => Fill[], number, Want, Want]>([
+    ['holding 0.4995 ETH after buying 0.5', () => [fill('buy', 5_000)], 4_995, { none: 'alreadyLong' }, { side: 'sell', reduceOnly: true, lots: 4_995 }],
+    ['after that round trip: 5 lots traded, nothing held', () => [fill('buy', 5_000), fill('sell', 4_995)], 0, { side: 'buy', reduceOnly: false }, { none: 'flatNoShort' }],
+    ['holding 0.4994001 ETH after buying 0.4999', () => [fill('buy', 4_999)], 4_994, { none: 'alreadyLong' }, { side: 'sell', reduceOnly: true, lots: 4_994 }],
+    ['after that round trip: 5 lots traded, 1e-7 ETH held', () => [fill('buy', 4_999), fill('sell', 4_994)], 0, { side: 'buy', reduceOnly: false }, { none: 'flatNoShort' }],
+    ['holding 19 sellable lots (≈4.93 USDT) after buying 20', () => [fill('buy', 20)], 19, { side: 'buy', reduceOnly: false }, { none: 'flatNoShort' }],
+    ['holding 24 sellable lots (≈6.23 USDT) after buying 25', () => [fill('buy', 25)], 24, { none: 'alreadyLong' }, { side: 'sell', reduceOnly: true, lots: 24 }],
+  ])('%s', (_name, fills, sellable, onBuy, onSell) => {
+    const fs = fills();
+    let pf = emptyPortfolio('USDT', money('10000'));
+    for (const f of fs) pf = applyFill(pf, ETH, f);
+    const s = stateOf(pf, wide);
+    const risk = riskOf(wide, fs);
+    const got = { buy: intentFor(dec('BUY'), s, policy, id), sell: intentFor(dec('SELL'), s, policy, id) };
+
+    expect(s.sellableLots).toBe(sellable);
+    for (const [side, want] of [['buy', onBuy], ['sell', onSell]] as const) {
+      const r = got[side];
+      if ('none' in want) {
+        expect(r).toEqual(want);
+        continue;
+      }
+      const intent = intentOf(r);
+      expect(intent).toMatchObject(want);
+      if (side === 'buy') expect(intent.lots).toBe(fixedFractionLots(ETH, s.equity, 500, riskPrice('buy', s, policy), s.caps));
+      expect(checkIntent(risk, intent, ETH, 5_000)).toEqual({ ok: true });
+    }
+    // Dust is exactly what no closing order could carry past the risk check.
+    if (closableLots(s, policy) === 0 && sellable > 0) {
+      const sell = { id, symbol: SYM, side: 'sell', lots: sellable as Lots, orderType: 'limit', price: riskPrice('sell', s, policy), timeInForce: 'IOC', reduceOnly: true, reason: 'dust', ts: 5_000 } as const;
+      expect(checkIntent(risk, sell, ETH, 5_000)).toMatchObject({ ok: false, reason: { code: 'NOTIONAL_BELOW_MIN' } });
+    }
+  });
+
+  it('closes a long larger than one order over several decisions, each within the order cap', () => {
+    let pf = applyFill(emptyPortfolio('USDT', money('10000')), ETH, fill('buy', 5_000)); // 0.4995 ETH ≈ 1297 USDT > 1000 cap
+    const fs = [fill('buy', 5_000)];
+    const sold: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const s = stateOf(pf, DEFAULT_LIMITS);
+      const r = intentFor(dec('SELL'), s, policy, id);
+      if (!('intent' in r)) break;
+      expect(checkIntent(riskOf(DEFAULT_LIMITS, fs), r.intent, ETH, 5_000)).toEqual({ ok: true });
+      sold.push(r.intent.lots);
+      const f = fill('sell', r.intent.lots);
+      fs.push(f);
+      pf = applyFill(pf, ETH, f);
+    }
+    // 1000 USDT / 2597.39 (the sell limit) = 0.3850 ETH, then the remaining 0.1145 ETH; 5 traded lots stay as dust.
+    expect(sold).toEqual([3_850, 1_145]);
+    expect(intentFor(dec('SELL'), stateOf(pf, DEFAULT_LIMITS), policy, id)).toEqual({ none: 'flatNoShort' });
   });
 });

@@ -3,20 +3,25 @@ import { createActor } from 'xstate';
 import { momentumRunner } from '../../../actors/model-agents/momentum.ts';
 import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
 import { orchestratorActor, OrchestratorHandle } from '../../../actors/orchestrator/actor.ts';
-import { Orchestrator } from '../../../actors/orchestrator/orchestrator.ts';
+import { Orchestrator, type TradingOptions } from '../../../actors/orchestrator/orchestrator.ts';
 import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
+import { riskManager } from '../../../actors/risk-manager/machine.ts';
+import { applyFill, emptyPortfolio, type Portfolio } from '../../../actors/risk-manager/positions.ts';
 import { capsFor, fixedFractionLots } from '../../../actors/risk-manager/sizing.ts';
 import { blend } from '../../../strategies/moe.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import type { ModelStatusMsg } from '../../../engine/messages/orchestrator.ts';
-import type { OrderIntent } from '../../../engine/messages/orders.ts';
+import type { Fill, OrderIntent } from '../../../engine/messages/orders.ts';
+import type { OrderApproved, OrderDenied } from '../../../engine/messages/risk.ts';
 import type { Decision, ModelOutput } from '../../../engine/messages/signals.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { ModelOutputStore } from '../../../engine/store/model-output-store.ts';
+import { ConfigError } from '../../../engine/types/errors.ts';
 import { clientOrderId, venueOrderId } from '../../../engine/types/ids.ts';
+import { notional } from '../../../engine/types/instrument.ts';
 import { money, type Money } from '../../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import { featureCnn, linearQ } from './models.ts';
@@ -29,7 +34,7 @@ beforeAll(() => {
   bars = world.primary['1s'].filter((c) => c.openTime + 1_000 <= world.end).slice(-40);
 });
 
-function rig(horizonMs = 60_000) {
+function rig(horizonMs = 60_000, trading: Partial<TradingOptions> = {}) {
   const bus = new Bus<EngineMsg>();
   const clock = new SimulatedClock(bars[0]!.openTime);
   const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 60_000 });
@@ -42,7 +47,7 @@ function rig(horizonMs = 60_000) {
     input: (tick) => realInput(world, tick.ts),
     thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0 },
     subscriptions: { symbol: 'ETH/USDT', triggerTimeframe: '1s', requireCob: false },
-    trading: { inst: ETH, limits: DEFAULT_LIMITS, cash: money('10000'), policy: { orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 500 } } },
+    trading: { inst: ETH, limits: DEFAULT_LIMITS, cash: money('10000'), policy: { orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 500 } }, ...trading },
     outcomes: { horizonMs, deadBandBps: 1 },
     owner: 'orchestrator',
   });
@@ -88,8 +93,9 @@ describe('orchestrator', () => {
     await step();
     expect(seen.decisions[0]!.action).toBe('BUY');
     const buy = seen.intents[0]!;
-    const lots = fixedFractionLots(ETH, money('10000'), 500, price(), capsFor(DEFAULT_LIMITS, 'ETH/USDT', 0 as Lots));
-    expect(buy).toMatchObject({ symbol: 'ETH/USDT', side: 'buy', orderType: 'limit', lots, price: Math.ceil((price() * 10_010) / 10_000), timeInForce: 'IOC', reduceOnly: false, ts: clock.now() });
+    const limit = Math.ceil((price() * 10_010) / 10_000) as Ticks; // no book ticker: 10 bps through the mark
+    const lots = fixedFractionLots(ETH, money('10000'), 500, limit, capsFor(DEFAULT_LIMITS, 'ETH/USDT', 0 as Lots)); // sized at the price risk checks
+    expect(buy).toMatchObject({ symbol: 'ETH/USDT', side: 'buy', orderType: 'limit', lots, price: limit, timeInForce: 'IOC', reduceOnly: false, ts: clock.now() });
     await step(); // still pending: no second intent
     expect(seen.intents).toHaveLength(1);
     const cid = clientOrderId('c-1');
@@ -182,5 +188,95 @@ describe('orchestrator', () => {
     expect(handle.current!.thresholds).toEqual({ buy: 0.7, sell: 0.6, minConfidence: 0.2 });
     actor.stop();
     expect(handle.current).toBeUndefined();
+  });
+
+  // Issue 6, over the bus with the real RiskManager machine: every intent the orchestrator sends is put to it, and its
+  // verdicts and the fills reach both. Fills pay the paper venue's fee: 0.1% of what the order receives.
+  function withRisk(trading: Partial<TradingOptions>) {
+    const r = rig(60_000, trading);
+    const risk = createActor(riskManager, { input: { limits: DEFAULT_LIMITS, instruments: [ETH], cash: money('10000') }, clock: r.clock });
+    const verdicts: (OrderApproved | OrderDenied)[] = [];
+    risk.on('risk.orderApproved', (e) => {
+      verdicts.push(e);
+      r.bus.publish(e);
+    });
+    risk.on('risk.orderDenied', (e) => {
+      verdicts.push(e);
+      r.bus.publish(e);
+    });
+    risk.start();
+    r.bus.subscribe('md.trade', (m) => risk.send({ type: 'risk.mark', symbol: m.symbol, price: m.price, ts: m.tsLocal }));
+    r.bus.subscribe('risk.intent', (m) => risk.send(m));
+    r.bus.subscribe('exec.orderFilled', (m) => risk.send(m));
+    let n = 0;
+    const fillOf = (intent: OrderIntent): Fill => {
+      const cid = clientOrderId(`c-${++n}`);
+      r.bus.publish({ type: 'exec.orderSubmitted', clientOrderId: cid, intentId: intent.id, ts: r.clock.now() });
+      const px = r.price();
+      const fee = intent.side === 'buy' ? (BigInt(intent.lots) * 100_000n) / 1_000n : notional(ETH, px, intent.lots) / 1_000n;
+      return {
+        clientOrderId: cid, venueOrderId: venueOrderId(`v-${n}`), tradeId: `t-${n}`, venue: 'binance', symbol: 'ETH/USDT', side: intent.side, price: px,
+        lots: intent.lots, fee: fee as Money, feeAsset: intent.side === 'buy' ? 'ETH' : 'USDT', liquidity: 'taker', ts: r.clock.now(),
+      };
+    };
+    const fill = (intent: OrderIntent): void => r.bus.publish({ type: 'exec.orderFilled', fill: fillOf(intent), ts: r.clock.now() });
+    return { ...r, risk, verdicts, fill };
+  }
+
+  it('sends a BUY cut to the order cap that the RiskManager approves', async () => {
+    // 50% of 10 000 USDT wanted against the 1000 USDT order cap: the size is the cap's at the limit price.
+    const { bus, seen, step, verdicts, risk } = withRisk({ policy: { orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 5_000 } } });
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 0, sell: 1 });
+    await step();
+    const buy = seen.intents[0]!;
+    const over = notional(ETH, buy.price!, (buy.lots + 1) as Lots);
+
+    expect(verdicts).toEqual([{ type: 'risk.orderApproved', intent: buy, ts: expect.any(Number) }]);
+    expect(notional(ETH, buy.price!, buy.lots) <= DEFAULT_LIMITS.maxOrderNotional).toBe(true);
+    expect(over > DEFAULT_LIMITS.maxOrderNotional).toBe(true); // cut to the cap, not below it
+    risk.stop();
+  });
+
+  it('buys again after a round trip whose buy fee left dust, selling only what it holds', async () => {
+    const { bus, seen, step, verdicts, fill, orch, risk } = withRisk({});
+    const act = async (buy: number, sell: number): Promise<void> => {
+      bus.publish({ type: 'orchestrator.setThresholds', buy, sell });
+      await step();
+    };
+    await act(0, 1);
+    const buy1 = seen.intents[0]!;
+    fill(buy1); // pays 0.1% of the lots in ETH: base held < lots bought
+    await act(1, 0);
+    const sell = seen.intents[1]!;
+    fill(sell);
+    const dust = orch.positionLots;
+    await act(0, 1);
+    const buy2 = seen.intents[2];
+
+    expect(sell).toMatchObject({ side: 'sell', reduceOnly: true, lots: buy1.lots - Math.ceil(buy1.lots / 1_000) });
+    expect(dust).toBeGreaterThan(0); // traded lots the fee ate
+    expect(buy2).toMatchObject({ side: 'buy', reduceOnly: false });
+    expect(verdicts.map((v) => v.type)).toEqual(['risk.orderApproved', 'risk.orderApproved', 'risk.orderApproved']);
+    expect(orch.stats.noIntent['alreadyLong']).toBeUndefined();
+    risk.stop();
+  });
+
+  it('starts from a seeded position: no second buy on BUY, sells the held lots on SELL', async () => {
+    // 0.2 ETH bought with a 0.0002 ETH fee before the restart: 2000 lots traded, 1998 held.
+    const seed: Portfolio = applyFill(emptyPortfolio('USDT', money('10000')), ETH, {
+      clientOrderId: clientOrderId('c-0'), venueOrderId: venueOrderId('v-0'), tradeId: 't-0', venue: 'binance', symbol: 'ETH/USDT', side: 'buy',
+      price: 260_000 as Ticks, lots: 2_000 as Lots, fee: 200_000n as Money, feeAsset: 'ETH', liquidity: 'taker', ts: 0,
+    });
+    const { bus, seen, step, orch } = rig(60_000, { initialPortfolio: () => seed });
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 0, sell: 1 });
+    await step();
+    const afterBuy = seen.intents.length;
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 1, sell: 0 });
+    await step();
+
+    expect(afterBuy).toBe(0);
+    expect(orch.stats.noIntent['alreadyLong']).toBe(1);
+    expect(seen.intents).toEqual([expect.objectContaining({ side: 'sell', lots: 1_998, reduceOnly: true })]);
+    expect(() => rig(60_000, { initialPortfolio: emptyPortfolio('BTC', money('1')) })).toThrow(ConfigError);
   });
 });

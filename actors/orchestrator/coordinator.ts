@@ -20,6 +20,8 @@ import type { Timeframe, TsMs } from '../../engine/types/time.ts';
 import type { ModelRegistry, RunContext } from './registry.ts';
 
 /** A model run that did not finish within the coordinator's timeout. */
+const REFUSAL_LOG_EVERY_MS = 30_000;
+
 export class ModelTimeoutError extends EngineError {
   readonly code = 'MODEL_TIMEOUT';
 }
@@ -105,6 +107,9 @@ export class InferenceCoordinator {
   readonly stats: CoordinatorStats = { ticks: 0, refused: 0, runs: 0, failures: 0, timeouts: 0, skippedBusy: 0 };
   private readonly busy = new Set<string>();
   private readonly timeoutMs: number;
+  /** Refusals since inference last ran, and when one was last logged: a warm-up refuses every tick for minutes. */
+  private refusalRun = 0;
+  private refusalLoggedAt = -Infinity;
   private readonly log: Logger;
 
   constructor(private readonly opts: CoordinatorOptions) {
@@ -125,8 +130,19 @@ export class InferenceCoordinator {
     if (!v.canInfer) {
       this.stats.refused++;
       this.stats.lastRefusal = v.message;
-      this.log.warn({ symbol: tick.symbol, ts: tick.ts, completeness: v.completeness, reasons: v.reasons, refused: this.stats.refused }, 'inference refused: input incomplete');
+      this.refusalRun++;
+      // Log the first refusal and then at most every 30 s of engine time; every refusal is still counted.
+      const at = this.opts.clock.now();
+      if (at - this.refusalLoggedAt >= REFUSAL_LOG_EVERY_MS) {
+        this.refusalLoggedAt = at;
+        this.log.warn({ symbol: tick.symbol, ts: tick.ts, completeness: v.completeness, reasons: v.reasons, refused: this.stats.refused, refusedInARow: this.refusalRun }, 'inference refused: input incomplete');
+      }
       return { refused: v.message, outputs: [], failed: [], skippedBusy: [], probes: [] };
+    }
+    if (this.refusalRun > 0) {
+      this.log.info({ symbol: tick.symbol, ts: tick.ts, refusedInARow: this.refusalRun, completeness: v.completeness }, 'inference input complete: models running');
+      this.refusalRun = 0;
+      this.refusalLoggedAt = -Infinity;
     }
     const { registry } = this.opts;
     const now = this.opts.clock.now();

@@ -7,6 +7,7 @@ import { InferenceCoordinator, ModelTimeoutError } from '../../../actors/orchest
 import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
 import { bdiSection } from '../../../engine/market/base-data-input.ts';
 import type { ModelStatusMsg } from '../../../engine/messages/orchestrator.ts';
+import { createLogger } from '../../../engine/log.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { InferenceHistoryStore } from '../../../engine/store/inference-history.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
@@ -122,6 +123,26 @@ describe('inference coordinator', () => {
     expect(trace).toEqual([]);
     expect(outputs.count('cnn')).toBe(0);
     expect(coord.stats).toMatchObject({ ticks: 1, refused: 1, runs: 0, lastRefusal: r.refused });
+  });
+
+  it('counts every refused tick of a warm-up but logs it at most every 30 s, and says once when inference resumes', async () => {
+    const clock = new SimulatedClock(world.end);
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) } });
+    const registry = new ModelRegistry({});
+    registry.register('cnn', { version: 'c1', run: featureCnn([]) }, clock.now());
+    const coord = new InferenceCoordinator({ registry, clock, outputs: new ModelOutputStore(), timeoutMs: 1_000, logger });
+    const short = realInput(world, clock.now(), { '1h': 50 });
+    for (let i = 0; i < 120; i++) {
+      await coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input: short });
+      clock.advance(1_000);
+    }
+    await coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input: realInput(world, world.end) });
+    const refusals = lines.filter((l) => l.level === 40 && 'refusedInARow' in l).map((l) => l.refusedInARow);
+    const resumed = lines.filter((l) => l.level === 30 && 'refusedInARow' in l).map((l) => l.refusedInARow);
+    expect(coord.stats.refused).toBe(120);
+    expect(refusals).toEqual([1, 31, 61, 91]);
+    expect(resumed).toEqual([120]);
   });
 
   it('times out a hung model on the clock, drops it after repeated failures, and the RL agent still runs without it', async () => {

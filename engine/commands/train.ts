@@ -21,6 +21,19 @@ function num(name: string, lo: number, hi = Infinity): (v: string) => number {
   };
 }
 
+function inputKind(v: string): 'bdi' | 'klines' {
+  if (v !== 'bdi' && v !== 'klines') throw new Error(`--input must be 'bdi' or 'klines', got '${v}'`);
+  return v;
+}
+
+function isoTime(name: string): (v: string) => number {
+  return (v) => {
+    const t = Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(v) ? v : `${v}Z`);
+    if (!Number.isFinite(t)) throw new Error(`${name} must be an ISO date-time (UTC), got '${v}'`);
+    return t;
+  };
+}
+
 // Commander reports a thrown parser error as a plain exception; wrap so it reads as a usage error.
 function checked<T>(program: Command, f: (v: string) => T): (v: string) => T {
   return (v) => {
@@ -39,6 +52,7 @@ function printCnn(s: CnnTrainSummary, json: boolean): void {
   }
   const f = (x: { accuracy: number; logLoss: number }): string => `acc ${x.accuracy.toFixed(4)}  logloss ${x.logLoss.toFixed(4)}`;
   const lines = [
+    `input ${s.input.kind} [${s.input.seqLen}, ${s.input.features}] + ${s.input.tailLen}`,
     `data ${s.dataSpan.series.join(', ')}  ${s.dataSpan.from} → ${s.dataSpan.to} (${s.dataSpan.bars} bars)  backend ${s.backend}`,
     `labels ${s.labels.samples}: BUY ${s.labels.counts.BUY}  SELL ${s.labels.counts.SELL}  HOLD ${s.labels.counts.HOLD}`,
     ...s.outOfSample.folds.map((x, i) => `fold ${i + 1}: model ${f(x)}  | majority ${f(s.baselines.majority.folds[i]!)}  persistence ${f(s.baselines.persistence.folds[i]!)}  (n ${x.n})`),
@@ -70,11 +84,15 @@ export function register(program: Command): void {
   train
     .command('cnn')
     .description('Walk-forward CNN training on triple-barrier labels; JSON summary compares out-of-sample figures with baselines')
-    .requiredOption('--data <files...>', 'kline CSV files (gz or plain) at one timeframe; the --symbol one is labelled, the others are extra features')
-    .option('--symbol <symbol>', 'symbol whose file is labelled (e.g. ETH/USDT); default the first file')
-    .option('--last-bars <n>', 'use only the newest n aligned bars', checked(program, int('--last-bars', 2)))
-    .option('--window <n>', 'bars per feature window', checked(program, int('--window', 2)), d.window)
-    .option('--stride <n>', 'take every n-th labelled bar as a sample', checked(program, int('--stride')), d.stride)
+    .option('--input <kind>', "'bdi': BaseDataInput rows replayed through the DataProvider, the input the engine's CNN agent feeds (models/cnn/bdi-adapter.ts); 'klines': kline windows of --data (research only, the engine cannot load it)", checked(program, inputKind), 'bdi')
+    .option('--klines-dir <dirs...>', 'bdi input: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs', ['data/klines'])
+    .option('--from <iso>', 'bdi input: first decision time (UTC)', checked(program, isoTime('--from')))
+    .option('--until <iso>', 'bdi input: no bar opening at or after this time is read, by features or labels (UTC)', checked(program, isoTime('--until')))
+    .option('--data <files...>', 'klines input: kline CSV files (gz or plain) at one timeframe; the --symbol one is labelled, the others are extra features')
+    .option('--symbol <symbol>', 'symbol to label (e.g. ETH/USDT); bdi default ETH/USDT, klines default the first file')
+    .option('--last-bars <n>', 'use only the newest n (aligned) bars', checked(program, int('--last-bars', 2)))
+    .option('--window <n>', 'klines input: bars per feature window (bdi: always 300 frames)', checked(program, int('--window', 2)), d.window)
+    .option('--stride <n>', 'take every n-th labelled bar as a sample (bdi: a decision every n minutes)', checked(program, int('--stride')), d.stride)
     .option('--vol-window <n>', 'bars of the rolling volatility', checked(program, int('--vol-window', 2)), d.volWindow)
     .option('--horizon <n>', 'time barrier, bars', checked(program, int('--horizon')), d.horizon)
     .option('--pt <mult>', 'profit-take barrier, multiples of volatility', checked(program, num('--pt', 1e-9)), d.ptMult)
@@ -96,7 +114,9 @@ export function register(program: Command): void {
     .action(async (o: Record<string, unknown>) => {
       try {
         const s = await trainCnn({
-          data: o.data as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
+          input: o.input as 'bdi' | 'klines', klinesDirs: o.klinesDir as string[],
+          ...(o.data ? { data: o.data as string[] } : {}), ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
+          ...(o.from !== undefined ? { fromMs: o.from as number } : {}), ...(o.until !== undefined ? { untilMs: o.until as number } : {}),
           window: o.window as number, stride: o.stride as number, volWindow: o.volWindow as number, horizon: o.horizon as number,
           ptMult: o.pt as number, slMult: o.sl as number, folds: o.folds as number, testFraction: o.testFraction as number,
           ...(o.embargo !== undefined ? { embargo: o.embargo as number } : {}),

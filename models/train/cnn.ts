@@ -2,12 +2,17 @@
 // walk-forward folds, one fresh model per fold trained only on its training part, every figure measured on the
 // fold's test part beside baselines scored on exactly the same samples. The last fold's model (the one trained on
 // the most data) is exported to ONNX, checked against tfjs and saved as a checkpoint ranked by its own test log loss.
+// Samples come from a dataset provider (samples.ts): BaseDataInput rows replayed through the DataProvider
+// (`input: 'bdi'`, what the engine's CNN agent feeds) or kline windows (`input: 'klines'`, research only).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { log } from '../../engine/log.ts';
+import { CNN_HIDDEN_SIZE } from '../../engine/market/base-data-input.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
+import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { directionBaseline, majorityBaseline, persistenceBaseline, type BaselinePrediction } from '../baselines.ts';
 import { CheckpointStore } from '../checkpoints.ts';
+import type { CnnInputSpec } from '../cnn/bdi-adapter.ts';
 import { cnnConfig, cnnConfigHash, cnnInputSize, type CnnConfig } from '../cnn/config.ts';
 import { CnnModel } from '../cnn/model.ts';
 import { cnnToOnnx } from '../cnn/onnx-export.ts';
@@ -16,17 +21,29 @@ import { Rng } from '../dqn/rng.ts';
 import { NUM_CLASSES } from '../labels/triple-barrier.ts';
 import { initTfBackend } from '../tf-backend.ts';
 import { walkForwardFolds, type Fold } from '../walk-forward.ts';
-import { batchFeatures, batchLabels, buildCnnDataset, loadAlignedKlines, type AlignedSeries, type CnnDataset } from './dataset.ts';
+import { buildBdiDataset } from './bdi-dataset.ts';
+import { buildCnnDataset, loadAlignedKlines, type AlignedSeries } from './dataset.ts';
 import { onnxParity, type ParityResult } from './parity.ts';
 import { classFigures, dataSpan, hashOf, Progress, type ClassFigures, type DataSpan } from './report.ts';
+import { sampleBatch, sampleLabels, type CnnSamples } from './samples.ts';
 
 /** Everything `cobalt train cnn` can be told. */
 export interface CnnTrainOptions {
-  readonly data: readonly string[];
+  /** 'bdi' (default): BaseDataInput rows through the CNN input adapter; 'klines': kline windows of `data`. */
+  readonly input?: 'bdi' | 'klines';
+  /** Kline files (klines input). */
+  readonly data?: readonly string[];
+  /** Kline folders (bdi input; the engine's `data.klinesDirs`), default data/klines. */
+  readonly klinesDirs?: readonly string[];
   readonly symbol?: string;
-  /** Use only the newest `lastBars` aligned bars (quick runs). */
+  /** Use only the newest `lastBars` bars (quick runs; bdi: decisions in the newest `lastBars` 1m bars). */
   readonly lastBars?: number;
+  /** bdi input: first decision time and the time no bar may reach (ms). */
+  readonly fromMs?: number;
+  readonly untilMs?: number;
+  /** Bars per feature window (klines input; the bdi input is always 300 frames). */
   readonly window: number;
+  /** Keep every `stride`-th labelled bar (bdi: a decision every `stride` minutes, on whole multiples). */
   readonly stride: number;
   readonly volWindow: number;
   readonly horizon: number;
@@ -66,6 +83,7 @@ export interface FoldedFigures {
 
 /** The JSON summary `cobalt train cnn --json` prints. */
 export interface CnnTrainSummary {
+  readonly input: CnnInputSpec;
   readonly outOfSample: FoldedFigures;
   readonly baselines: { readonly majority: FoldedFigures; readonly persistence: FoldedFigures; readonly direction: FoldedFigures };
   /** Whether the model's pooled figure beats the best baseline's (lower log loss, higher accuracy). */
@@ -95,21 +113,52 @@ export interface CnnTrainSummary {
 /** What `trainCnn` returns: the summary plus what tests inspect (dataset, folds). */
 export interface CnnTrainResult {
   readonly summary: CnnTrainSummary;
-  readonly dataset: CnnDataset;
+  readonly dataset: CnnSamples;
   readonly folds: readonly Fold[];
   readonly embargo: number;
+}
+
+/** Returns the labelled samples `opts` asks for (the dataset provider of `trainCnnOn`). */
+export async function cnnSamples(opts: CnnTrainOptions): Promise<CnnSamples> {
+  const labels = { volWindow: opts.volWindow, horizon: opts.horizon, ptMult: opts.ptMult, slMult: opts.slMult };
+  if ((opts.input ?? 'bdi') === 'klines') {
+    if (!opts.data || opts.data.length === 0) throw new InputValidationError('klines input needs kline files (--data)');
+    let aligned = loadAlignedKlines(opts.data, opts.symbol);
+    if (opts.lastBars !== undefined) aligned = lastBars(aligned, opts.lastBars);
+    return buildCnnDataset(aligned, { window: opts.window, stride: opts.stride, labels });
+  }
+  if (opts.data !== undefined && opts.data.length > 0) {
+    throw new InputValidationError('--data is for --input klines; the bdi input reads the kline folders of --klines-dir (default data/klines)');
+  }
+  const klines = new KlinesArchive(opts.klinesDirs ?? ['data/klines'], log());
+  const symbol = opts.symbol ?? 'ETH/USDT';
+  let fromMs = opts.fromMs;
+  if (opts.lastBars !== undefined) {
+    if (!Number.isInteger(opts.lastBars) || opts.lastBars < 2) throw new InputValidationError(`--last-bars must be an integer ≥ 2, got ${opts.lastBars}`);
+    const grid = klines.all(symbol, '1m').filter((c) => opts.untilMs === undefined || c.openTime + 60_000 <= opts.untilMs);
+    const cut = grid[Math.max(0, grid.length - opts.lastBars)];
+    if (cut) fromMs = Math.max(fromMs ?? -Infinity, cut.openTime);
+  }
+  return buildBdiDataset({
+    symbol, klines, everyMinutes: opts.stride, labels,
+    ...(fromMs !== undefined ? { fromMs } : {}), ...(opts.untilMs !== undefined ? { untilMs: opts.untilMs } : {}),
+  });
 }
 
 /** Runs walk-forward training and evaluation; saves the last fold's model when `out` is set and parity holds. */
 export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
   const started = performance.now();
+  if ((opts.input ?? 'bdi') === 'bdi' && opts.hidden !== CNN_HIDDEN_SIZE) {
+    throw new InputValidationError(`bdi input: --hidden must be ${CNN_HIDDEN_SIZE}, the size of the BaseDataInput's cnnHidden slot other models read; got ${opts.hidden}`);
+  }
+  const ds = await cnnSamples(opts);
+  log().info({ input: ds.input.kind, samples: ds.t0.length, seconds: (performance.now() - started) / 1000 }, 'cnn samples built');
+  return trainCnnOn(ds, opts, started);
+}
+
+/** Trains and evaluates on any dataset provider's samples (the machinery behind `trainCnn`). */
+export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started = performance.now()): Promise<CnnTrainResult> {
   const backend = await initTfBackend();
-  let aligned = loadAlignedKlines(opts.data, opts.symbol);
-  if (opts.lastBars !== undefined) aligned = lastBars(aligned, opts.lastBars);
-  const ds = buildCnnDataset(aligned, {
-    window: opts.window, stride: opts.stride,
-    labels: { volWindow: opts.volWindow, horizon: opts.horizon, ptMult: opts.ptMult, slMult: opts.slMult },
-  });
   const n = ds.t0.length;
   if (!(opts.testFraction > 0 && opts.testFraction < 1)) throw new InputValidationError(`test fraction must be in (0, 1), got ${opts.testFraction}`);
   const testSize = Math.floor((n * opts.testFraction) / opts.folds);
@@ -117,9 +166,10 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
   const embargo = opts.embargo ?? opts.horizon;
   const folds = walkForwardFolds(ds, { folds: opts.folds, testSize, minTrainSize: n - opts.folds * testSize, mode: 'expanding', embargo });
   const cfg = cnnConfig({
-    seqLen: opts.window, features: ds.features, tailLen: 0, channels: opts.channels, hidden: opts.hidden,
+    seqLen: ds.input.seqLen, features: ds.input.features, tailLen: ds.input.tailLen, channels: opts.channels, hidden: opts.hidden,
     learningRate: opts.learningRate, seed: opts.seed,
   });
+  if (cnnInputSize(cfg) !== ds.input.size) throw new InputValidationError(`dataset rows have ${ds.input.size} floats, the model takes ${cnnInputSize(cfg)}`);
   const stepsPerFold = folds.map((f) => Math.min(opts.maxSteps, Math.ceil((opts.epochs * f.train.length) / opts.batch)));
   const progress = new Progress(stepsPerFold.reduce((a, b) => a + b, 0), { enabled: opts.progress });
   log().info({ samples: n, folds: folds.length, testSize, stepsPerFold, backend: backend.backend }, 'cnn walk-forward training');
@@ -139,14 +189,14 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
       if (pos + opts.batch > order.length && pos > 0) { order = shuffled(fold.train, rng); pos = 0; }
       const idx = order.subarray(pos, Math.min(order.length, pos + opts.batch));
       pos += idx.length;
-      lastLoss = model.trainStep(batchFeatures(ds, idx), batchLabels(ds, idx));
+      lastLoss = model.trainStep(sampleBatch(ds, idx), sampleLabels(ds, idx));
       progress.update(++doneSteps, `fold ${f + 1}/${folds.length}`, lastLoss);
     }
     modelProbs.push(predictProbs(model, ds, fold.test));
     foldInfo.push({
       train: fold.train.length, test: fold.test.length, purged: fold.purged, embargoed: fold.embargoed, steps: stepsPerFold[f]!, lastLoss,
-      trainSpan: dataSpan(aligned.openTimeMs, ds.t0[fold.train[0]!]! - opts.window, maxT1(ds, fold.train)),
-      testSpan: dataSpan(aligned.openTimeMs, fold.testStart - opts.window, fold.testEnd),
+      trainSpan: dataSpan(ds.openTimeMs, ds.firstBar(fold.train[0]!), maxT1(ds, fold.train)),
+      testSpan: dataSpan(ds.openTimeMs, ds.firstBar(fold.test[0]!), fold.testEnd),
     });
     log().info({ fold: f + 1, train: fold.train.length, test: fold.test.length, purged: fold.purged, steps: stepsPerFold[f], lastLoss }, 'fold trained');
     if (f === folds.length - 1) last = model;
@@ -157,9 +207,9 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
   const score = (probsOf: (f: number) => BaselinePrediction | { probs: Float64Array; pred?: Uint8Array }): FoldedFigures => {
     const per = folds.map((fold, f) => {
       const p = probsOf(f);
-      return { fig: classFigures(p.probs, batchLabels(ds, fold.test), p.pred), probs: p.probs, pred: p.pred };
+      return { fig: classFigures(p.probs, sampleLabels(ds, fold.test), p.pred), probs: p.probs, pred: p.pred };
     });
-    const allLabels = batchLabels(ds, concat(folds.map((x) => x.test)));
+    const allLabels = sampleLabels(ds, concat(folds.map((x) => x.test)));
     const allProbs = concatF64(per.map((p) => p.probs));
     const allPred = per.every((p) => p.pred) ? concatU8(per.map((p) => p.pred!)) : undefined;
     return { folds: per.map((p) => p.fig), pooled: classFigures(allProbs, allLabels, allPred) };
@@ -168,16 +218,17 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
   const baselines = {
     majority: score((f) => majorityBaseline(ds.label, folds[f]!.train, folds[f]!.test)),
     persistence: score((f) => persistenceBaseline(ds.label, ds, folds[f]!.test)),
-    direction: score((f) => directionBaseline(ds.aligned.series[0]!.close, ds, folds[f]!.test)),
+    direction: score((f) => directionBaseline(ds.close, ds, folds[f]!.test)),
   };
   const bestLL = Math.min(...Object.values(baselines).map((b) => b.pooled.logLoss));
   const bestAcc = Math.max(...Object.values(baselines).map((b) => b.pooled.accuracy));
 
   const [b, s, h] = ds.balance.counts;
-  const firstBar = ds.t0[0]! - opts.window;
+  const firstBar = ds.firstBar(0);
   const lastBar = ds.t1[n - 1]!;
-  const configHash = hashOf({ arch: cnnConfigHash(cfg), opts: { ...opts, data: aligned.names, out: undefined, progress: undefined } });
+  const configHash = hashOf({ arch: cnnConfigHash(cfg), input: ds.input, opts: { ...opts, data: ds.series, klinesDirs: undefined, out: undefined, progress: undefined } });
   const summaryBase = {
+    input: ds.input,
     outOfSample, baselines,
     beatsBaselines: { logLoss: outOfSample.pooled.logLoss < bestLL, accuracy: outOfSample.pooled.accuracy > bestAcc, bestBaselineLogLoss: bestLL, bestBaselineAccuracy: bestAcc },
     labels: {
@@ -186,7 +237,7 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
     },
     folds: foldInfo,
     backend: backend.backend,
-    dataSpan: { ...dataSpan(aligned.openTimeMs, firstBar, lastBar), series: aligned.names, skippedRows: aligned.skipped, unmatchedBars: aligned.unmatched },
+    dataSpan: { ...dataSpan(ds.openTimeMs, firstBar, lastBar), series: ds.series, skippedRows: ds.skippedRows, unmatchedBars: ds.unmatchedBars },
     model: { config: cfg, params: last!.weights().reduce((k, w) => k + w.data.length, 0) },
     configHash,
   };
@@ -195,7 +246,7 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
   const lastFold = folds[folds.length - 1]!;
   const parityIdx = lastFold.test.subarray(0, Math.min(64, lastFold.test.length));
   const onnx = cnnToOnnx(last!.config, last!.weights(), configHash);
-  const parity = await onnxParity(last!, onnx, batchFeatures(ds, parityIdx), parityIdx.length);
+  const parity = await onnxParity(last!, onnx, sampleBatch(ds, parityIdx), parityIdx.length);
   let checkpoint: CnnTrainSummary['checkpoint'] = null;
   let notSaved: string | undefined;
   if (!parity.ok) notSaved = `ONNX export differs from tfjs by ${parity.maxAbsDiff} (> 1e-5): not saved`;
@@ -203,27 +254,29 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
   const lastTestLogLoss = outOfSample.folds[outOfSample.folds.length - 1]!.logLoss;
   if (notSaved === undefined) {
     const store = new CheckpointStore({ root: opts.out!, keep: 5 });
-    const trainFirst = lastFold.train[0]!;
     let onnxBytes = 0, weightsBytes = 0;
     const seconds = (performance.now() - started) / 1000;
-    const saved = await store.save({
+    // `input` rides along in checkpoint.json (CheckpointStore spreads what it is given): the CNN agent refuses a
+    // checkpoint whose input is not the one it feeds (models/cnn/bdi-adapter.ts cnnInputMismatch).
+    const entry = {
       model: opts.modelName,
       metric: { name: 'oosLogLoss', value: lastTestLogLoss, higherIsBetter: false },
-      dataSpan: { fromMs: aligned.openTimeMs[ds.t0[trainFirst]! - opts.window]!, toMs: aligned.openTimeMs[maxT1(ds, lastFold.train)]! },
-      configHash, backend: backend.backend,
-      write: async (dir) => {
+      dataSpan: { fromMs: ds.openTimeMs[ds.firstBar(lastFold.train[0]!)]!, toMs: ds.openTimeMs[maxT1(ds, lastFold.train)]! },
+      configHash, backend: backend.backend, input: ds.input,
+      write: async (dir: string) => {
         await saveCnn(last!, dir, configHash);
         await writeFile(path.join(dir, 'cnn.onnx'), onnx);
         onnxBytes = onnx.byteLength;
         weightsBytes = last!.weights().reduce((k, w) => k + w.data.length * 4, 0);
-        // Enough to rebuild the exact input features (series order, window) and to audit the run.
+        // Enough to rebuild the exact input features and to audit the run.
         await writeFile(path.join(dir, 'train-report.json'), JSON.stringify({
           ...summaryBase, parity, seconds,
-          features: { kind: 'klines', series: aligned.names, files: opts.data.map((d) => path.basename(d)), window: opts.window, featuresPerBar: ds.features, inputSize: cnnInputSize(cfg) },
+          features: { ...ds.describe, ...(opts.data ? { files: opts.data.map((d) => path.basename(d)) } : {}), inputSize: cnnInputSize(cfg) },
           savedModel: { fold: folds.length, testLogLoss: lastTestLogLoss, testAccuracy: outOfSample.folds[outOfSample.folds.length - 1]!.accuracy },
         }, null, 1));
       },
-    });
+    };
+    const saved = await store.save(entry);
     checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept, onnx: path.join(saved.dir, 'cnn.onnx'), onnxBytes, weightsBytes, metric: lastTestLogLoss };
     log().info({ dir: saved.dir, version: saved.meta.version, kept: saved.kept }, 'cnn checkpoint saved');
   } else if (!parity.ok) {
@@ -235,12 +288,12 @@ export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
 }
 
 /** Returns class probabilities of samples `idx` as row-major float64, predicted in batches. */
-export function predictProbs(model: CnnModel, ds: CnnDataset, idx: ArrayLike<number>, batch = 256): Float64Array {
+export function predictProbs(model: CnnModel, ds: CnnSamples, idx: ArrayLike<number>, batch = 256): Float64Array {
   const out = new Float64Array(idx.length * NUM_CLASSES);
   const all = Int32Array.from(idx as ArrayLike<number>);
   for (let i = 0; i < all.length; i += batch) {
     const part = all.subarray(i, Math.min(all.length, i + batch));
-    const p = model.predict(batchFeatures(ds, part), part.length);
+    const p = model.predict(sampleBatch(ds, part), part.length);
     out.set(p.probs, i * NUM_CLASSES);
   }
   return out;
@@ -257,7 +310,7 @@ function lastBars(a: AlignedSeries, n: number): AlignedSeries {
 }
 
 /** Returns the last bar any of the samples' labels reads. */
-function maxT1(ds: CnnDataset, idx: ArrayLike<number>): number {
+function maxT1(ds: CnnSamples, idx: ArrayLike<number>): number {
   let m = -1;
   for (let k = 0; k < idx.length; k++) m = Math.max(m, ds.t1[idx[k]!]!);
   return m;

@@ -6,6 +6,10 @@ import { InputValidationError } from '../../engine/types/errors.ts';
 import { KLINE_FEATURES_PER_SERIES, klineWindow } from '../cnn/kline-features.ts';
 import { loadCandlesCsv, sliceCandles, type Candles } from '../data.ts';
 import { classCounts, tripleBarrierLabels, type TripleBarrierLabels, type TripleBarrierOptions } from '../labels/triple-barrier.ts';
+import { sampleBatch, sampleLabels, type CnnSamples } from './samples.ts';
+
+/** Input kind of the kline-window model (recorded in its checkpoint; the engine's CNN agent refuses it). */
+export const KLINE_INPUT_KIND = 'klines-v1';
 
 /** Index-aligned series: bar i of every series opened at `openTimeMs[i]`; series[0] is the primary (labelled) one. */
 export interface AlignedSeries {
@@ -75,20 +79,12 @@ export interface CnnDatasetOptions {
   readonly labels: TripleBarrierOptions;
 }
 
-/** Labelled samples over aligned series; features are built on demand. */
-export interface CnnDataset {
+/** Labelled kline-window samples over aligned series; features are built on demand. */
+export interface CnnDataset extends CnnSamples {
   readonly aligned: AlignedSeries;
   readonly options: CnnDatasetOptions;
-  /** Decision bar, resolution bar and class of each sample, ascending t0. */
-  readonly t0: Int32Array;
-  readonly t1: Int32Array;
-  readonly label: Uint8Array;
   /** Features per bar: 5 per series. */
   readonly features: number;
-  /** Class counts [BUY, SELL, HOLD] over all samples, and same-bar ambiguous labels. */
-  readonly balance: { readonly counts: [number, number, number]; readonly ambiguous: number };
-  /** Writes the [window, features] window of sample i at `out[offset…]`. */
-  write(i: number, out: Float32Array, offset: number): void;
 }
 
 /** Returns the samples: every `stride`-th triple-barrier label whose decision bar has a full feature window. */
@@ -108,25 +104,23 @@ export function buildCnnDataset(aligned: AlignedSeries, options: CnnDatasetOptio
   let ambiguous = 0;
   // `ambiguous` of the labeller counts every bar; recount on the kept ones (HOLD resolved before the time barrier).
   for (let i = 0; i < t0.length; i++) if (label[i] === 2 && t1[i]! < t0[i]! + options.labels.horizon) ambiguous++;
+  const features = KLINE_FEATURES_PER_SERIES * aligned.series.length;
+  const input = { kind: KLINE_INPUT_KIND, seqLen: window, features, tailLen: 0, size: window * features };
   return {
-    aligned, options, t0, t1, label,
-    features: KLINE_FEATURES_PER_SERIES * aligned.series.length,
+    aligned, options, t0, t1, label, features, input,
+    openTimeMs: aligned.openTimeMs, close: primary.close,
     balance: { counts: classCounts(label), ambiguous },
+    firstBar: (i) => t0[i]! - window,
     write(i, out, offset) {
       out.set(klineWindow(aligned.series, t0[i]! + 1, window), offset);
     },
+    series: aligned.names, skippedRows: aligned.skipped, unmatchedBars: aligned.unmatched,
+    describe: { kind: 'klines', input, series: aligned.names, window, featuresPerBar: features },
   };
 }
 
 /** Returns the features of samples `idx` as one row-major [idx.length, window·features] batch. */
-export function batchFeatures(ds: CnnDataset, idx: ArrayLike<number>): Float32Array {
-  const size = ds.options.window * ds.features;
-  const out = new Float32Array(idx.length * size);
-  for (let k = 0; k < idx.length; k++) ds.write(idx[k]!, out, k * size);
-  return out;
-}
+export const batchFeatures: (ds: CnnSamples, idx: ArrayLike<number>) => Float32Array = sampleBatch;
 
 /** Returns the labels of samples `idx`. */
-export function batchLabels(ds: CnnDataset, idx: ArrayLike<number>): Uint8Array {
-  return Uint8Array.from({ length: idx.length }, (_, k) => ds.label[idx[k]!]!);
-}
+export const batchLabels: (ds: CnnSamples, idx: ArrayLike<number>) => Uint8Array = sampleLabels;

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CNN_TRAIN_DEFAULTS, trainCnn, type CnnTrainResult } from '../../models/train/cnn.ts';
-import { buildCnnDataset, loadAlignedKlines, type AlignedSeries } from '../../models/train/dataset.ts';
+import { buildCnnDataset, loadAlignedKlines, type AlignedSeries, type CnnDataset } from '../../models/train/dataset.ts';
 
 const ETH = 'data/klines/mintanam-ftrade_ETH_USDT-1m.csv.gz';
 const BTC = 'data/klines/mintanam-ftrade_BTC_USDT-1m.csv.gz';
 const LAST_BARS = 4000;
 const OPTS = {
-  ...CNN_TRAIN_DEFAULTS, data: [ETH, BTC], symbol: 'ETH/USDT', lastBars: LAST_BARS, window: 16, stride: 4, folds: 2,
+  ...CNN_TRAIN_DEFAULTS, input: 'klines' as const, data: [ETH, BTC], symbol: 'ETH/USDT', lastBars: LAST_BARS, window: 16, stride: 4, folds: 2,
   testFraction: 0.3, maxSteps: 3, batch: 16, channels: 4, hidden: 8, progress: false,
 };
 
@@ -62,7 +62,7 @@ describe('cobalt train cnn (walk-forward, tiny model, real ETH+BTC 1m klines)', 
   });
 
   it('gives labels that read nothing past their barrier bar t1 and features that read nothing past t0', () => {
-    const { dataset: ds } = run;
+    const ds = run.dataset as CnnDataset;
     const labelOpts = { window: OPTS.window, stride: OPTS.stride, labels: { volWindow: OPTS.volWindow, horizon: OPTS.horizon, ptMult: OPTS.ptMult, slMult: OPTS.slMult } };
     const size = OPTS.window * ds.features;
     for (const i of [0, 40, Math.floor(ds.t0.length / 2), ds.t0.length - 5]) {
@@ -125,5 +125,7 @@ describe('cobalt train cnn (walk-forward, tiny model, real ETH+BTC 1m klines)', 
     expect(meta.dataSpan.toMs).toBeLessThan(aligned().openTimeMs[lastTest.testStart]!);
     const report = JSON.parse(readFileSync(path.join(cp.dir, 'train-report.json'), 'utf8'));
     expect(report.features).toMatchObject({ kind: 'klines', series: ['ETH/USDT', 'BTC/USDT'], window: OPTS.window });
+    // The engine's CNN agent refuses this checkpoint: its input is kline windows, not the BaseDataInput columns.
+    expect(meta.input).toMatchObject({ kind: 'klines-v1', seqLen: OPTS.window, features: 10, tailLen: 0 });
   });
 });

@@ -1,20 +1,26 @@
 // Which models join the blend at start. The momentum rule always does: it needs no training and is a legitimate
-// expert. The CNN joins when a checkpoint with an ONNX export exists in `models.checkpointDir/cnn/<version>/cnn.onnx`
-// (the best by its metric, models/checkpoints.ts), served by the inference pool; the DQN when
-// `models.checkpointDir/dqn/<version>/` holds a saved agent (models/dqn/io.ts), reading the CNN's hidden state when
-// the CNN is there. A missing checkpoint is said plainly in the log and the blend runs with the models that exist.
+// expert. The CNN joins from the best checkpoint with an ONNX export in `models.checkpointDir/cnn/<version>/cnn.onnx`
+// (models/checkpoints.ts) whose recorded input is the one the agent feeds, else from the model bundled in
+// models/bundled; it is served by the inference pool. The DQN joins when `models.checkpointDir/dqn/<version>/` holds
+// a saved agent trained on the engine's RL state (RL_STATE_KIND), reading the CNN's hidden state when the CNN is
+// there. A missing or unusable checkpoint is said plainly in the log and the blend runs with the models that exist.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
-import { CheckpointStore } from '../models/checkpoints.ts';
+import { CheckpointStore, type CheckpointMeta } from '../models/checkpoints.ts';
+import { bundledCnnCheckpoint } from '../models/bundled/index.ts';
+import { cnnInputMismatch } from '../models/cnn/bdi-adapter.ts';
 import { loadDqn } from '../models/dqn/io.ts';
 import { cnnRunner } from '../actors/model-agents/cnn-agent.ts';
 import { momentumRunner } from '../actors/model-agents/momentum.ts';
 import { bdiRlState, rlRunner } from '../actors/model-agents/rl-agent.ts';
 import { ModelRegistry } from '../actors/orchestrator/registry.ts';
+
+/** The state layout the engine's RL agent builds from a BaseDataInput (`bdiRlState(30)`); DQN checkpoints must declare it. */
+export const RL_STATE_KIND = 'bdi-rl-v1';
 
 /** The ONNX file a CNN checkpoint directory holds. */
 export const CNN_ONNX_FILE = 'cnn.onnx';
@@ -50,26 +56,36 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   }
   let pool: InferencePool | undefined;
   if (config.models.cnn.enabled || over.cnnOnnx) {
-    let file = over.cnnOnnx;
-    let version = 'override';
-    if (!file) {
+    // Candidates in order: a test override, the best of the configured directory (your own training runs), the model
+    // shipped in models/bundled. With metadata, a candidate must take the input the agent feeds: a kline-feature CNN
+    // from `cobalt train cnn --input klines` is passed over here rather than failing on every tick.
+    const candidates: { file: string; version: string; meta?: CheckpointMeta }[] = [];
+    if (over.cnnOnnx) candidates.push({ file: over.cnnOnnx, version: 'override' });
+    else {
       const best = await cps.best('cnn');
-      if (best && existsSync(path.join(best.dir, CNN_ONNX_FILE))) {
-        file = path.join(best.dir, CNN_ONNX_FILE);
-        version = best.meta.version;
-      } else {
-        skipped.push(`cnn: no checkpoint with ${CNN_ONNX_FILE} under ${path.join(config.models.checkpointDir, 'cnn')} (train one with the models toolkit); not in the blend`);
-      }
+      if (best && existsSync(path.join(best.dir, CNN_ONNX_FILE))) candidates.push({ file: path.join(best.dir, CNN_ONNX_FILE), version: best.meta.version, meta: best.meta });
+      const bundled = bundledCnnCheckpoint();
+      if (bundled) candidates.push({ file: bundled.onnxPath, version: `bundled-${bundled.meta.version}`, meta: bundled.meta });
     }
-    if (file) {
-      pool = await createInferencePool({ models: { cnn: file }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs });
-      registry.register('cnn', { version, run: cnnRunner({ pool }) }, now);
-      loaded.push(`cnn@${version}`);
+    const chosen = candidates.find((c) => {
+      const mismatch = c.meta ? cnnInputMismatch(c.meta.input) : undefined;
+      if (mismatch) skipped.push(`cnn@${c.version}: ${mismatch}; passed over`);
+      return !mismatch;
+    });
+    if (chosen) {
+      pool = await createInferencePool({ models: { cnn: chosen.file }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs });
+      registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now);
+      loaded.push(`cnn@${chosen.version}`);
+    } else {
+      skipped.push(`cnn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'cnn')} and none bundled; not in the blend`);
     }
   } else skipped.push('cnn: disabled by models.cnn.enabled');
   if (config.models.dqn.enabled) {
     const best = await cps.best('dqn').catch(() => undefined);
-    if (best && existsSync(path.join(best.dir, 'meta.json'))) {
+    const stateKind = best?.meta.input?.kind;
+    if (best && existsSync(path.join(best.dir, 'meta.json')) && stateKind !== RL_STATE_KIND) {
+      skipped.push(`dqn@${best.meta.version}: trained on ${stateKind ?? 'trading-env features'}, the engine's RL agent feeds ${RL_STATE_KIND}; not in the blend`);
+    } else if (best && existsSync(path.join(best.dir, 'meta.json'))) {
       const agent = loadDqn(best.dir);
       const state = bdiRlState(30);
       registry.register('dqn', {

@@ -23,6 +23,12 @@ export interface CheckpointMeta {
   /** Backend the weights were trained on (`wasm`, `tensorflow`, ...). */
   readonly backend: string;
   readonly createdAt: TsMs;
+  /**
+   * What the model reads, so a runner can refuse a checkpoint whose input it does not build: `kind` names the layout
+   * (`bdi-klines-v1` for the engine's CNN, `bdi-rl-v1` for the engine's RL state), `size` is the float count.
+   * Absent on checkpoints trained on other features.
+   */
+  readonly input?: { readonly kind: string; readonly size: number } & Readonly<Record<string, unknown>>;
 }
 
 /** A stored checkpoint: its metadata and the directory holding its files. */

@@ -1,0 +1,56 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadModels } from '../../app/models.ts';
+import { loadConfig } from '../../engine/config/index.ts';
+import { createLogger } from '../../engine/log.ts';
+import { SimulatedClock } from '../../engine/runtime/clock.ts';
+import { BUNDLED_CNN_DIR } from '../../models/bundled/index.ts';
+
+const logger = createLogger({ level: 'silent' });
+
+/** Writes a checkpoint directory the way CheckpointStore lays it out, from the bundled CNN with `meta` changes. */
+function checkpoint(root: string, model: string, version: string, meta: Record<string, unknown>, files: Record<string, string> = {}): void {
+  const dir = join(root, model, version);
+  mkdirSync(dir, { recursive: true });
+  if (model === 'cnn') cpSync(BUNDLED_CNN_DIR, dir, { recursive: true });
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  const base = model === 'cnn' ? JSON.parse(readFileSync(join(BUNDLED_CNN_DIR, 'checkpoint.json'), 'utf8')) as Record<string, unknown> : {
+    model, metric: { name: 'heldOutPnl', value: 0, higherIsBetter: true }, dataSpan: { fromMs: 0, toMs: 1 }, configHash: 'x', backend: 'js-mlp', createdAt: 0,
+  };
+  writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...base, model, version, ...meta }));
+}
+
+describe('loadModels', () => {
+  let root: string | undefined;
+  let pool: { close(): Promise<void> } | undefined;
+  afterEach(async () => {
+    await pool?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('passes over a CNN trained on kline features and a DQN trained on trading-env features, and runs the bundled CNN', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000001', { input: { kind: 'klines-v1', seqLen: 60, features: 10, tailLen: 0, size: 600 } });
+    checkpoint(root, 'dqn', 'v000001', {}, { 'meta.json': '{}' });
+    const { config } = loadConfig('configs/default.yaml', {});
+    const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', expect.stringMatching(/^cnn@bundled-v\d+$/)]);
+    expect(models.skipped).toEqual([
+      expect.stringMatching(/^cnn@v000001: .*klines-v1.*passed over$/),
+      expect.stringMatching(/^dqn@v000001: trained on trading-env features, the engine's RL agent feeds bdi-rl-v1/),
+    ]);
+    expect(models.registry.names().sort()).toEqual(['cnn', 'momentum']);
+  });
+
+  it('prefers a configured CNN checkpoint that takes the engine input over the bundled one', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000007', {});
+    const { config } = loadConfig('configs/default.yaml', {});
+    const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root, dqn: { enabled: false } } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toContain('cnn@v000007');
+  });
+});

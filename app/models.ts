@@ -1,9 +1,10 @@
 // Which models join the blend at start. The momentum rule always does: it needs no training and is a legitimate
 // expert. The CNN joins from the best checkpoint with an ONNX export in `models.checkpointDir/cnn/<version>/cnn.onnx`
 // (models/checkpoints.ts) whose recorded input is the one the agent feeds, else from the model bundled in
-// models/bundled; it is served by the inference pool. The DQN joins when `models.checkpointDir/dqn/<version>/` holds
-// a saved agent trained on the engine's RL state (RL_STATE_KIND), reading the CNN's hidden state when the CNN is
-// there. A missing or unusable checkpoint is said plainly in the log and the blend runs with the models that exist.
+// models/bundled; it is served by the inference pool. The DQN joins from the best `models.checkpointDir/dqn/<version>/`
+// else the bundled one, when it was trained on the engine's RL state (RL_STATE_KIND) beside the CNN now running
+// (models/train/dqn-state.ts), reading that CNN's same-tick outputs. A missing or unusable checkpoint is said
+// plainly in the log and the blend runs with the models that exist.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
@@ -11,16 +12,17 @@ import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts
 import type { Logger } from '../engine/log.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import { CheckpointStore, type CheckpointMeta } from '../models/checkpoints.ts';
-import { bundledCnnCheckpoint } from '../models/bundled/index.ts';
+import { bundledCnnCheckpoint, bundledDqnCheckpoint } from '../models/bundled/index.ts';
 import { cnnInputMismatch } from '../models/cnn/bdi-adapter.ts';
 import { loadDqn } from '../models/dqn/io.ts';
 import { cnnRunner } from '../actors/model-agents/cnn-agent.ts';
 import { momentumRunner } from '../actors/model-agents/momentum.ts';
-import { bdiRlState, rlRunner } from '../actors/model-agents/rl-agent.ts';
+import { rlRunner } from '../actors/model-agents/rl-agent.ts';
+import { DQN_STATE_KIND, dqnInputMismatch, dqnStateBuilder, dqnStateOf, fileSha256 } from '../models/train/dqn-state.ts';
 import { ModelRegistry } from '../actors/orchestrator/registry.ts';
 
 /** The state layout the engine's RL agent builds from a BaseDataInput (`bdiRlState(30)`); DQN checkpoints must declare it. */
-export const RL_STATE_KIND = 'bdi-rl-v1';
+export const RL_STATE_KIND = DQN_STATE_KIND;
 
 /** The ONNX file a CNN checkpoint directory holds. */
 export const CNN_ONNX_FILE = 'cnn.onnx';
@@ -55,6 +57,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     loaded.push('momentum@rule-15m-10bps');
   }
   let pool: InferencePool | undefined;
+  let cnnOnnx: string | undefined; // the DQN must have been trained beside this CNN
   if (config.models.cnn.enabled || over.cnnOnnx) {
     // Candidates in order: a test override, the best of the configured directory (your own training runs), the model
     // shipped in models/bundled. With metadata, a candidate must take the input the agent feeds: a kline-feature CNN
@@ -73,6 +76,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       return !mismatch;
     });
     if (chosen) {
+      cnnOnnx = chosen.file;
       pool = await createInferencePool({ models: { cnn: chosen.file }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs });
       registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now);
       loaded.push(`cnn@${chosen.version}`);
@@ -81,20 +85,30 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     }
   } else skipped.push('cnn: disabled by models.cnn.enabled');
   if (config.models.dqn.enabled) {
+    // Candidates in order: the best of the configured directory, then the model shipped in models/bundled. One is
+    // taken only if it declares the engine's RL state and, when CNN outputs filled its training states, that CNN is
+    // the one running now; its recorded state transforms (zeroed parts, scale) are applied here as in training.
+    const candidates: { dir: string; version: string; meta: CheckpointMeta }[] = [];
     const best = await cps.best('dqn').catch(() => undefined);
-    const stateKind = best?.meta.input?.kind;
-    if (best && existsSync(path.join(best.dir, 'meta.json')) && stateKind !== RL_STATE_KIND) {
-      skipped.push(`dqn@${best.meta.version}: trained on ${stateKind ?? 'trading-env features'}, the engine's RL agent feeds ${RL_STATE_KIND}; not in the blend`);
-    } else if (best && existsSync(path.join(best.dir, 'meta.json'))) {
-      const agent = loadDqn(best.dir);
-      const state = bdiRlState(30);
+    if (best && existsSync(path.join(best.dir, 'meta.json'))) candidates.push({ dir: best.dir, version: best.meta.version, meta: best.meta });
+    const bundled = bundledDqnCheckpoint();
+    if (bundled) candidates.push({ dir: bundled.dir, version: `bundled-${bundled.meta.version}`, meta: bundled.meta });
+    const cnnSha = cnnOnnx ? fileSha256(cnnOnnx) : undefined;
+    const chosen = candidates.find((c) => {
+      const why = dqnInputMismatch(c.meta.input, cnnSha);
+      if (why) skipped.push(`dqn@${c.version}: ${why}; not in the blend`);
+      return !why;
+    });
+    if (chosen) {
+      const agent = loadDqn(chosen.dir);
+      const state = dqnStateBuilder(dqnStateOf(chosen.meta.input));
       registry.register('dqn', {
-        version: best.meta.version, run: rlRunner({ q: agent, state, stateSize: agent.config.stateSize }),
+        version: chosen.version, run: rlRunner({ q: agent, state, stateSize: agent.config.stateSize }),
         ...(registry.names().includes('cnn') ? { dependsOn: ['cnn'] } : {}),
       }, now);
-      loaded.push(`dqn@${best.meta.version}`);
+      loaded.push(`dqn@${chosen.version}`);
     } else {
-      skipped.push(`dqn: no checkpoint under ${path.join(config.models.checkpointDir, 'dqn')}; not in the blend`);
+      skipped.push(`dqn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'dqn')} nor bundled; not in the blend`);
     }
   } else skipped.push('dqn: disabled by models.dqn.enabled');
   for (const s of skipped) logger.warn({ code: 'MODEL_NOT_LOADED' }, s);

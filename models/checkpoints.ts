@@ -28,7 +28,13 @@ export interface CheckpointMeta {
    * (`bdi-klines-v1` for the engine's CNN, `bdi-rl-v1` for the engine's RL state), `size` is the float count.
    * Absent on checkpoints trained on other features.
    */
-  readonly input?: { readonly kind: string; readonly size: number } & Readonly<Record<string, unknown>>;
+  readonly input?: CheckpointInput;
+}
+
+/** The input a model reads; layouts add their own fields (shape, window, …) beside these two. */
+export interface CheckpointInput {
+  readonly kind: string;
+  readonly size: number;
 }
 
 /** A stored checkpoint: its metadata and the directory holding its files. */

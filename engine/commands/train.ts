@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CNN_TRAIN_DEFAULTS, trainCnn, type CnnTrainSummary } from '../../models/train/cnn.ts';
 import { DQN_TRAIN_DEFAULTS, trainDqn, type DqnTrainSummary } from '../../models/train/dqn.ts';
+import { DQN_BDI_DEFAULTS, trainDqnBdi, type DqnBdiSummary } from '../../models/train/dqn-bdi.ts';
 import type { PositionMode } from '../../models/envs/trading-env.ts';
 
 const DEFAULT_OUT = 'var/checkpoints';
@@ -23,6 +24,11 @@ function num(name: string, lo: number, hi = Infinity): (v: string) => number {
 
 function inputKind(v: string): 'bdi' | 'klines' {
   if (v !== 'bdi' && v !== 'klines') throw new Error(`--input must be 'bdi' or 'klines', got '${v}'`);
+  return v;
+}
+
+function stateKind(v: string): 'bdi' | 'env' {
+  if (v !== 'bdi' && v !== 'env') throw new Error(`--state must be 'bdi' or 'env', got '${v}'`);
   return v;
 }
 
@@ -63,7 +69,7 @@ function printCnn(s: CnnTrainSummary, json: boolean): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function printDqn(s: DqnTrainSummary, json: boolean): void {
+function printDqn(s: DqnTrainSummary | DqnBdiSummary, json: boolean): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(s)}\n`);
     return;
@@ -132,23 +138,30 @@ export function register(program: Command): void {
     });
 
   const q = DQN_TRAIN_DEFAULTS;
+  const b = DQN_BDI_DEFAULTS;
+  const both = (name: string, bdi: unknown, env: unknown): string => `${name} (default ${String(bdi)} with --state bdi, ${String(env)} with --state env)`;
   train
     .command('dqn')
-    .description('Train the DQN on the trading env; greedy held-out PnL after fees beside buy-and-hold on the same span')
-    .requiredOption('--data <files...>', 'kline CSV files; the --symbol one is traded (the others only matter with --cnn)')
-    .option('--symbol <symbol>', 'symbol to trade (e.g. ETH/USDT); default the first file')
-    .option('--last-bars <n>', 'use only the newest n aligned bars', checked(program, int('--last-bars', 2)))
-    .option('--window <n>', 'log returns in the state', checked(program, int('--window')), q.window)
-    .option('--vol-window <n>', 'bars of the volatility that scales the returns', checked(program, int('--vol-window', 2)), q.volWindow)
+    .description("Train the DQN; greedy held-out PnL after fees beside buy-and-hold and flat on the same span. --state bdi (default): the engine's RL state from BaseDataInputs replayed through the DataProvider (the only kind the engine loads); --state env: trading-env features of --data (research)")
+    .option('--state <kind>', "'bdi' or 'env'", checked(program, stateKind), 'bdi')
+    .option('--klines-dir <dirs...>', 'bdi: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs', ['data/klines'])
+    .option('--from <iso>', 'bdi: first decision time (UTC)', checked(program, isoTime('--from')))
+    .option('--until <iso>', 'bdi: no bar opening at or after this time is read (UTC)', checked(program, isoTime('--until')))
+    .option('--every <minutes>', 'bdi: a decision every n minutes', checked(program, int('--every')), b.everyMinutes)
+    .option('--data <files...>', 'env: kline CSV files; the --symbol one is traded (the others only matter with --cnn)')
+    .option('--symbol <symbol>', 'symbol to trade (bdi default ETH/USDT; env default the first file)')
+    .option('--last-bars <n>', 'env: use only the newest n aligned bars', checked(program, int('--last-bars', 2)))
+    .option('--window <n>', 'env: log returns in the state', checked(program, int('--window')), q.window)
+    .option('--vol-window <n>', 'env: bars of the volatility that scales the returns', checked(program, int('--vol-window', 2)), q.volWindow)
     .option('--fee <rate>', 'fee per unit of notional traded', checked(program, num('--fee', 0, 0.1)), q.feeRate)
-    .option('--mode <mode>', 'long-flat or long-short', q.mode)
-    .option('--episode-length <n>', 'bars per training episode', checked(program, int('--episode-length', 2)), q.episodeLength)
-    .option('--episodes <n>', 'training episodes, at most', checked(program, int('--episodes')), q.episodes)
+    .option('--mode <mode>', 'env: long-flat or long-short (bdi: long-flat)', q.mode)
+    .option('--episode-length <n>', both('steps per training episode', b.episodeLength, q.episodeLength), checked(program, int('--episode-length', 2)))
+    .option('--episodes <n>', both('training episodes, at most', b.episodes, q.episodes), checked(program, int('--episodes')))
     .option('--max-steps <n>', 'environment steps budget (checked after each episode)', checked(program, int('--max-steps')), q.maxSteps)
-    .option('--test-fraction <f>', 'newest share of bars held out for the test', checked(program, num('--test-fraction', 0.01, 0.9)), q.testFraction)
-    .option('--val-fraction <f>', 'share of bars before the test used to pick the best weights', checked(program, num('--val-fraction', 0.01, 0.9)), q.valFraction)
+    .option('--test-fraction <f>', both('newest share held out for the test', b.testFraction, q.testFraction), checked(program, num('--test-fraction', 0.01, 0.9)))
+    .option('--val-fraction <f>', both('share before the test used to pick the best weights', b.valFraction, q.valFraction), checked(program, num('--val-fraction', 0.01, 0.9)))
     .option('--eval-every <n>', 'validation run every n episodes', checked(program, int('--eval-every')), q.evalEvery)
-    .option('--cnn <dir>', 'CNN checkpoint directory whose hidden vector joins the state (trained on the same --data, before the test span)')
+    .option('--cnn <which>', "bdi: 'bundled' (default), 'none' (CNN slots zeroed, here and in the engine) or a CNN checkpoint dir, run on each row to fill the CNN slots; env: a CNN checkpoint dir whose hidden vector joins the state")
     .option('--seed <n>', 'seed', checked(program, int('--seed', 0)), q.seed)
     .option('--out <dir>', 'checkpoint root', DEFAULT_OUT)
     .option('--no-save', 'evaluate only; save no checkpoint')
@@ -156,15 +169,28 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as one JSON line')
     .action(async (o: Record<string, unknown>) => {
       if (o.mode !== 'long-flat' && o.mode !== 'long-short') program.error(`train dqn: --mode must be long-flat or long-short, not '${String(o.mode)}'`);
+      const bdi = o.state === 'bdi';
+      if (bdi && (o.data !== undefined || o.lastBars !== undefined)) program.error('train dqn: --data and --last-bars are for --state env; --state bdi reads --klines-dir');
+      if (bdi && o.mode !== 'long-flat') program.error('train dqn: --state bdi trades long-flat only');
+      if (!bdi && o.data === undefined) program.error('train dqn: --state env needs --data <files...>');
+      const pick = <T>(v: unknown, bdiDefault: T, envDefault: T): T => (v === undefined ? (bdi ? bdiDefault : envDefault) : v as T);
+      const shared = {
+        feeRate: o.fee as number, episodeLength: pick(o.episodeLength, b.episodeLength, q.episodeLength), episodes: pick(o.episodes, b.episodes, q.episodes),
+        maxSteps: o.maxSteps as number, testFraction: pick(o.testFraction, b.testFraction, q.testFraction), valFraction: pick(o.valFraction, b.valFraction, q.valFraction),
+        evalEvery: o.evalEvery as number, seed: o.seed as number, ...(o.save === false ? {} : { out: o.out as string }), modelName: o.modelName as string,
+      };
       try {
-        const s = await trainDqn({
-          data: o.data as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
-          window: o.window as number, volWindow: o.volWindow as number, feeRate: o.fee as number, mode: o.mode as PositionMode,
-          episodeLength: o.episodeLength as number, episodes: o.episodes as number, maxSteps: o.maxSteps as number,
-          testFraction: o.testFraction as number, valFraction: o.valFraction as number, evalEvery: o.evalEvery as number,
-          hidden: [...q.hidden], rewardScale: q.rewardScale, seed: o.seed as number, ...(o.cnn ? { cnn: o.cnn as string } : {}),
-          ...(o.save === false ? {} : { out: o.out as string }), modelName: o.modelName as string,
-        });
+        const s = bdi
+          ? await trainDqnBdi({
+            ...shared, klinesDirs: o.klinesDir as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}),
+            ...(o.from !== undefined ? { fromMs: o.from as number } : {}), ...(o.until !== undefined ? { untilMs: o.until as number } : {}),
+            everyMinutes: o.every as number, cnn: (o.cnn as string | undefined) ?? b.cnn, closesScale: b.closesScale, hidden: [...b.hidden], rewardScale: b.rewardScale,
+          })
+          : await trainDqn({
+            ...shared, data: o.data as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
+            window: o.window as number, volWindow: o.volWindow as number, mode: o.mode as PositionMode,
+            hidden: [...q.hidden], rewardScale: q.rewardScale, ...(o.cnn ? { cnn: o.cnn as string } : {}),
+          });
         printDqn(s, o.json === true);
       } catch (err) {
         program.error(`train dqn: ${(err as Error).message}`);

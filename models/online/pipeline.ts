@@ -3,6 +3,8 @@
 // only if it beats it on the most recent held-out pairs. Promotion = ONNX parity check, checkpoint, and a new
 // version registered and activated in the orchestrator's registry; `rollback()` restores the previous version.
 //
+// Stored inputs are whole BaseDataInputs (9,190 floats): a CNN on the engine's input trains on their `selectCnnInput`
+// columns, the same selection the agent applies before inference.
 // Held-out split: pairs sorted by decision time; the newest `heldOutFraction` are held out; training pairs whose
 // label interval [t0, t1] reaches the first held-out decision bar are purged (their outcome overlaps held-out time).
 import { Piscina } from 'piscina';
@@ -11,9 +13,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelRegistry, ModelRunner } from '../../actors/orchestrator/registry.ts';
 import { log } from '../../engine/log.ts';
+import { BDI_LENGTH } from '../../engine/market/base-data-input.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import type { CheckpointStore } from '../checkpoints.ts';
+import { CNN_INPUT_SPEC, selectCnnInput } from '../cnn/bdi-adapter.ts';
 import { cnnInputSize, type CnnConfig } from '../cnn/config.ts';
 import type { NamedWeights } from '../cnn/model.ts';
 import { CNN_ONNX_IO } from '../cnn/onnx-export.ts';
@@ -104,7 +108,10 @@ export class TrainingPipeline {
   async runOnce(pairs: readonly LabelledPrediction[]): Promise<PipelineRun> {
     const o = this.o;
     const size = cnnInputSize(this.liveCnn.config);
-    const usable = pairs.filter((p) => p.input !== undefined && p.input.length === size).slice().sort((a, b) => a.t0Ms - b.t0Ms);
+    const usable = pairs.flatMap((p) => {
+      const input = cnnTrainingRow(p.input, this.liveCnn.config);
+      return input ? [{ ...p, input }] : [];
+    }).sort((a, b) => a.t0Ms - b.t0Ms);
     const nHeld = Math.floor(usable.length * (o.heldOutFraction ?? 0.3));
     const heldOut = usable.slice(usable.length - nHeld);
     const cut = heldOut[0]?.t0Ms ?? Infinity;
@@ -168,6 +175,18 @@ export class TrainingPipeline {
 
 class ParityError extends Error {
   constructor(readonly diff: number) { super(`ONNX parity ${diff}`); }
+}
+
+/**
+ * Returns the row the CNN trains on from a stored input: the input itself when it has the model's length, the CNN's
+ * columns (`selectCnnInput`) of a stored BaseDataInput when the model takes the engine's input (the inference history
+ * stores the whole BaseDataInput the agent was given), else undefined (an input this model cannot read).
+ */
+export function cnnTrainingRow(input: Float32Array | undefined, config: CnnConfig): Float32Array | undefined {
+  if (input === undefined) return undefined;
+  if (input.length === cnnInputSize(config)) return input;
+  const takesBdi = config.seqLen === CNN_INPUT_SPEC.seqLen && config.features === CNN_INPUT_SPEC.features && config.tailLen === CNN_INPUT_SPEC.tailLen;
+  return takesBdi && input.length === BDI_LENGTH ? selectCnnInput(input) : undefined;
 }
 
 function rows(pairs: readonly LabelledPrediction[], size: number): { x: Float32Array; y: Uint8Array } {

@@ -129,17 +129,31 @@ export async function buildBdiDataset(opts: BdiDatasetOptions): Promise<BdiSampl
   };
 }
 
-// Streams the 1m bars into a fresh DataProvider as a kline stream would deliver them (each at its close), runs the
-// provider's maintenance DECISION_LAG_MS after each close as its 60 s loop would, and packs + selects a row at each
-// decision time.
+// Packs + selects the CNN's columns at each decision time.
 async function replayRows(klines: KlinesArchive, symbol: string, grid: readonly Candle[], decisionMs: Float64Array, warmupMinutes: number): Promise<Float32Array> {
+  const rows = new Float32Array(decisionMs.length * CNN_INPUT_SIZE);
+  await replayBaseDataInputs(klines, symbol, grid, decisionMs, warmupMinutes, (bdi, d) => {
+    selectCnnInput(bdi, rows.subarray(d * CNN_INPUT_SIZE, (d + 1) * CNN_INPUT_SIZE));
+  });
+  return rows;
+}
+
+/**
+ * Streams the 1m bars of `grid` into a fresh DataProvider as a kline stream would deliver them (each at its close),
+ * runs the provider's maintenance DECISION_LAG_MS after each close as its 60 s loop would, and hands the packed
+ * BaseDataInput at each of `decisionMs` (ascending, each a bar close + DECISION_LAG_MS) to `onRow`, awaited (the
+ * buffer is reused: copy what you keep). Also used by the DQN trainer (models/train/dqn-bdi.ts).
+ */
+export async function replayBaseDataInputs(
+  klines: KlinesArchive, symbol: string, grid: readonly Candle[], decisionMs: Float64Array, warmupMinutes: number,
+  onRow: (bdi: Float32Array, d: number) => void | Promise<void>,
+): Promise<void> {
   const firstAt = decisionMs[0]! - DECISION_LAG_MS;
   const startAt = Math.max(grid[0]!.openTime + MIN, firstAt - warmupMinutes * MIN);
   const clock = new ReplayClock(startAt);
   const bus = new Bus();
   const provider = new DataProvider({ bus, clock, primary: symbol, reference: symbol, history: klines, maintenanceMs: 0 });
   await provider.start();
-  const rows = new Float32Array(decisionMs.length * CNN_INPUT_SIZE);
   const bdi = new Float32Array(BDI_LENGTH);
   const m1 = provider.series(symbol, '1m');
   let i = lowerBound(grid, (m1.last()?.openTime ?? -Infinity) + 1);
@@ -155,7 +169,7 @@ async function replayRows(klines: KlinesArchive, symbol: string, grid: readonly 
       await provider.maintain();
       if (clock.t === decisionMs[d]) {
         provider.assembleInput(bdi);
-        selectCnnInput(bdi, rows.subarray(d * CNN_INPUT_SIZE, (d + 1) * CNN_INPUT_SIZE));
+        await onRow(bdi, d);
         d++;
       }
     }
@@ -163,7 +177,6 @@ async function replayRows(klines: KlinesArchive, symbol: string, grid: readonly 
     provider.stop();
   }
   if (d !== decisionMs.length) throw new InputValidationError(`replay packed ${d} of ${decisionMs.length} rows: the 1m stream ended early`);
-  return rows;
 }
 
 function lowerBound(a: readonly Candle[], t: number): number {

@@ -6,7 +6,7 @@ import { loadModels } from '../../app/models.ts';
 import { loadConfig } from '../../engine/config/index.ts';
 import { createLogger } from '../../engine/log.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
-import { BUNDLED_CNN_DIR } from '../../models/bundled/index.ts';
+import { BUNDLED_CNN_DIR, BUNDLED_DQN_DIR } from '../../models/bundled/index.ts';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -15,8 +15,10 @@ function checkpoint(root: string, model: string, version: string, meta: Record<s
   const dir = join(root, model, version);
   mkdirSync(dir, { recursive: true });
   if (model === 'cnn') cpSync(BUNDLED_CNN_DIR, dir, { recursive: true });
+  if (model === 'dqn' && files['meta.json'] === undefined) cpSync(BUNDLED_DQN_DIR, dir, { recursive: true });
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  const base = model === 'cnn' ? JSON.parse(readFileSync(join(BUNDLED_CNN_DIR, 'checkpoint.json'), 'utf8')) as Record<string, unknown> : {
+  const bundled = { cnn: BUNDLED_CNN_DIR, dqn: BUNDLED_DQN_DIR }[model] ?? BUNDLED_CNN_DIR;
+  const base = model === 'cnn' || files['meta.json'] === undefined ? JSON.parse(readFileSync(join(bundled, 'checkpoint.json'), 'utf8')) as Record<string, unknown> : {
     model, metric: { name: 'heldOutPnl', value: 0, higherIsBetter: true }, dataSpan: { fromMs: 0, toMs: 1 }, configHash: 'x', backend: 'js-mlp', createdAt: 0,
   };
   writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...base, model, version, ...meta }));
@@ -30,19 +32,43 @@ describe('loadModels', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('passes over a CNN trained on kline features and a DQN trained on trading-env features, and runs the bundled CNN', async () => {
+  it('passes over a CNN trained on kline features and a DQN trained on trading-env features, and runs the bundled CNN and DQN', async () => {
     root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
     checkpoint(root, 'cnn', 'v000001', { input: { kind: 'klines-v1', seqLen: 60, features: 10, tailLen: 0, size: 600 } });
     checkpoint(root, 'dqn', 'v000001', {}, { 'meta.json': '{}' });
     const { config } = loadConfig('configs/default.yaml', {});
     const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root } }, new SimulatedClock(0), logger);
     pool = models.pool;
-    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', expect.stringMatching(/^cnn@bundled-v\d+$/)]);
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', expect.stringMatching(/^cnn@bundled-v\d+$/), expect.stringMatching(/^dqn@bundled-v\d+$/)]);
     expect(models.skipped).toEqual([
       expect.stringMatching(/^cnn@v000001: .*klines-v1.*passed over$/),
       expect.stringMatching(/^dqn@v000001: trained on trading-env features, the engine's RL agent feeds bdi-rl-v1/),
     ]);
-    expect(models.registry.names().sort()).toEqual(['cnn', 'momentum']);
+    expect(models.registry.names().sort()).toEqual(['cnn', 'dqn', 'momentum']);
+    expect(models.registry.active('dqn')!.dependsOn).toEqual(['cnn']); // the DQN reads the CNN's same-tick outputs
+  });
+
+  it('prefers a configured DQN checkpoint trained on the engine RL state beside the running CNN over the bundled one', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'dqn', 'v000004', {});
+    const { config } = loadConfig('configs/default.yaml', {});
+    const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toContain('dqn@v000004');
+    expect(models.skipped).toEqual([]);
+  });
+
+  it('passes over the bundled DQN when the CNN its state was built with does not run', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    const { config } = loadConfig('configs/default.yaml', {});
+    const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root, cnn: { enabled: false } } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps']);
+    expect(models.skipped).toEqual([
+      'cnn: disabled by models.cnn.enabled',
+      expect.stringMatching(/^dqn@bundled-v\d+: trained with CNN bundled-v000001 in its state, and no CNN runs; not in the blend$/),
+      expect.stringMatching(/^dqn: no usable checkpoint under .* nor bundled; not in the blend$/),
+    ]);
   });
 
   it('prefers a configured CNN checkpoint that takes the engine input over the bundled one', async () => {

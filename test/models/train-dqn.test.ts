@@ -14,7 +14,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 describe('cobalt train dqn (real ETH 1m klines, tiny run)', () => {
   it('prints held-out PnL after fees beside buy-and-hold on the same span, and checkpoints by it', async () => {
     const { stdout } = await promisify(execFile)('node', [
-      'bin/cobalt.mjs', 'train', 'dqn', '--data', ETH, '--last-bars', '5000', '--episode-length', '300', '--episodes', '4',
+      'bin/cobalt.mjs', 'train', 'dqn', '--state', 'env', '--data', ETH, '--last-bars', '5000', '--episode-length', '300', '--episodes', '4',
       '--eval-every', '2', '--max-steps', '1200', '--fee', '0.001', '--out', out, '--json',
     ], { env: { ...process.env, COBALT_LOG_LEVEL: 'silent' }, maxBuffer: 1 << 20 });
     const s = JSON.parse(stdout) as DqnTrainSummary;

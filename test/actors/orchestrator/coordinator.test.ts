@@ -125,6 +125,20 @@ describe('inference coordinator', () => {
     expect(coord.stats).toMatchObject({ ticks: 1, refused: 1, runs: 0, lastRefusal: r.refused });
   });
 
+  it('refuses a complete input holding a NaN, naming the feature, and runs no model', async () => {
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord } = setup(clock);
+    const trace: Trace = [];
+    registry.register('cnn', { version: 'c1', run: featureCnn(trace) }, clock.now());
+    const input = realInput(world, clock.now());
+    const data = input.data.slice();
+    data[299 * 30 + 6 + 3] = Number.NaN; // the newest 1m close
+    const r = await coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input: { ...input, data } });
+    expect(r.refused).toMatch(/^BaseDataInput input: expected finite values, found 1 non-finite; first at 8979 \(series frame 299 of 300 primary1m\.close\)/);
+    expect(trace).toEqual([]);
+    expect(coord.stats).toMatchObject({ refused: 1, runs: 0 });
+  });
+
   it('counts every refused tick of a warm-up but logs it at most every 30 s, and says once when inference resumes', async () => {
     const clock = new SimulatedClock(world.end);
     const lines: Record<string, unknown>[] = [];

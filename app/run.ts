@@ -3,6 +3,7 @@
 // flush LMDB, stop actors); everything needed to continue after a crash or kill -9 is in LMDB (config.store.path):
 // the executor's orders/fills/positions (reconciled with the venue at start), the paper venue's account and open
 // orders, the risk manager's trading state and equity peak, the inference history.
+import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, missingDataPaths, preflightProblems, type LoadedConfig } from '../engine/config/index.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
@@ -102,7 +103,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     try {
       const { startDashboard, resolveDashboardToken } = await import('../engine/dashboard/index.ts');
       const token = resolveDashboardToken(loaded.secrets);
-      const dash = await startDashboard({ bus: sys.bus, supervisor: sys.supervisor, config: config.dashboard, token, clock, instruments: sys.dataInstruments, initialEquity: Number(config.execution.paper.initialQuote) });
+      const dash = await startDashboard({ bus: sys.bus, supervisor: sys.supervisor, config: config.dashboard, token, clock, instruments: sys.dataInstruments, initialEquity: Number(config.execution.paper.initialQuote), providers: dashboardProviders(sys) });
       sys.lifecycle.onClose('dashboard', () => dash.close());
       process.stderr.write(`dashboard: ${dash.url}${token.generated ? ` (control token: ${token.token})` : ''}\n`);
       if (!existsSync('dist/web')) logger.warn('dist/web is missing: the dashboard serves its API but no page until the web UI is built');

@@ -1,0 +1,64 @@
+// What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
+// (VaR, exposure, drawdown, equity), the checkpoints on disk beside the model versions in the blend, and the
+// inference pool's execution provider and latency. The view model samples these when it builds a push, never per
+// message, so each is a cheap read; the checkpoint list is read from disk at most every 30 s in the background.
+import { equity, exposure } from '../actors/risk-manager/positions.ts';
+import { drawdownBps } from '../actors/risk-manager/logic.ts';
+import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
+import { moneyToFloat, type Money } from '../engine/types/money.ts';
+import { CheckpointStore } from '../models/checkpoints.ts';
+import type { System } from './system.ts';
+
+const CHECKPOINT_REFRESH_MS = 30_000;
+
+/** Returns the dashboard providers of a running system. */
+export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'>): Omit<DashboardProviders, 'supervisor'> {
+  const store = new CheckpointStore({ root: sys.config.models.checkpointDir, clock: sys.clock });
+  let checkpoints: TrainingReport['checkpoints'] = [];
+  let readAt = -Infinity;
+  let reading = false;
+  const refresh = (): void => {
+    const now = sys.clock.now();
+    if (reading || now - readAt < CHECKPOINT_REFRESH_MS) return;
+    reading = true;
+    readAt = now;
+    const active = new Map(sys.models.registry.list().map((m) => [m.name, m.active]));
+    Promise.all(['cnn', 'dqn'].map(async (model) => (await store.list(model)).map((c) => ({
+      model, version: c.meta.version, metric: c.meta.metric.value, metricName: c.meta.metric.name,
+      active: active.get(model) === c.meta.version, ts: c.meta.createdAt,
+    }))))
+      .then((lists) => { checkpoints = lists.flat(); })
+      .catch(() => undefined) // a missing or unreadable checkpoint folder shows as an empty list
+      .finally(() => { reading = false; });
+  };
+  const f = (m: Money | undefined): number | undefined => (m === undefined ? undefined : moneyToFloat(m));
+  return {
+    risk: () => {
+      const s = sys.handles.risk();
+      if (!s) return undefined;
+      const eq = equity(s.portfolio, s.instruments, s.marks);
+      return {
+        equity: moneyToFloat(eq),
+        exposure: moneyToFloat(exposure(s.portfolio, s.instruments, s.marks)),
+        drawdownPct: drawdownBps(s.peakEquity, eq) / 100,
+        ...(s.var.var95 !== undefined ? { var95: f(s.var.var95) } : {}),
+        ...(s.var.var99 !== undefined ? { var99: f(s.var.var99) } : {}),
+      };
+    },
+    training: () => {
+      refresh();
+      const blend = sys.models.registry.list().map((m) => ({ model: m.name, status: `in the blend as ${m.active} (${m.health})` }));
+      return { jobs: blend, checkpoints };
+    },
+    status: {
+      'inference pool': () => {
+        const st = sys.models.pool?.stats();
+        if (!st) return 'no pool (no ONNX model loaded)';
+        const lat = Object.fromEntries(Object.entries(st.models).map(([m, x]) => [m, { p50Ms: x.p50Ms, p99Ms: x.p99Ms, requests: x.requests }]));
+        return { providers: st.executionProviders, threads: st.threads, workerDeaths: st.workerDeaths, ...lat };
+      },
+      models: () => sys.models.loaded,
+      'models left out': () => sys.models.skipped,
+    },
+  };
+}

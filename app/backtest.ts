@@ -159,7 +159,9 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       pub.publish(line.text, ts, line.symbol);
       lines++;
       last = ts;
-      await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
+      const ex = sys.handles.executor();
+      const orch = sys.handles.orchestrator.current;
+      if (ex?.busy || orch?.busy) await settle(ex, orch, logger);
     }
     // Let the last orders activate and fill on the simulated clock.
     clock.advance(config.execution.latencyMs + 1);
@@ -188,8 +190,9 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
 
 // Waits until the executor and the orchestrator have nothing in flight. A paper executor never waits on the clock
 // (no retries against a venue that cannot fail), so idle() always ends; the wall-clock guard only reports a bug.
-async function settle(ex: { busy: boolean; idle(): Promise<void> } | undefined, orch: { idle(): Promise<void> } | undefined, logger: Logger): Promise<void> {
-  if (orch) await orch.idle();
+// Most lines start nothing: then nothing is awaited (an await per line was most of a models-off backtest's time).
+async function settle(ex: { busy: boolean; idle(): Promise<void> } | undefined, orch: { busy: boolean; idle(): Promise<void> } | undefined, logger: Logger): Promise<void> {
+  if (orch?.busy) await orch.idle();
   if (ex?.busy) {
     let timer: NodeJS.Timeout | undefined;
     const guard = new Promise<'stuck'>((r) => (timer = setTimeout(() => r('stuck'), 10_000)));

@@ -1,6 +1,10 @@
 // Benchmark: assembling + validating one BaseDataInput from filled series and a live COB, and the COB snapshot
 // cost per book update, on the bundled real data. Prints one JSON line. Run: npx tsx bench/input.ts
-import { assembleBaseDataInput, BDI_LENGTH, type BdiSources } from '../engine/market/base-data-input.ts';
+//   bdi_assemble_validate_*   from scratch (assembleBaseDataInput: every series walked and packed)
+//   bdi_incremental_tick_*    the DataProvider's BdiAssembler as a decision tick sees it: a new bar on both 1s series,
+//                             1m/1h/1d unchanged (their packed blocks and the pivots are reused)
+//   bdi_incremental_same_*    the BdiAssembler with nothing changed but the clock
+import { assembleBaseDataInput, BdiAssembler, BDI_LENGTH, type BdiSources } from '../engine/market/base-data-input.ts';
 import { CandleBuilder, CandleSeries } from '../engine/market/candles.ts';
 import { ConsolidatedBook } from '../engine/market/cob.ts';
 import { loadKlinesCsv } from '../engine/market/klines-csv.ts';
@@ -93,6 +97,42 @@ for (let i = 0; i < 1_000; i++) {
   freshUs.push((performance.now() - t0) * 1_000);
 }
 
+// Incremental: each call first appends one 1s bar to both 1s series (a copy of an older real bar, one second later).
+const asm = new BdiAssembler();
+const p1s = src.primary['1s'] as CandleSeries;
+const r1s = src.reference1s as CandleSeries;
+const pBars = p1s.tail(300);
+const rBars = r1s.tail(300);
+let tickSrc: BdiSources = src;
+const stepTick = (i: number): void => {
+  const pl = p1s.last()!;
+  const rl = r1s.last()!;
+  p1s.push({ ...pBars[i % pBars.length]!, openTime: pl.openTime + 1_000 });
+  r1s.push({ ...rBars[i % rBars.length]!, openTime: rl.openTime + 1_000 });
+  tickSrc = { ...src, now: pl.openTime + 2_001 };
+};
+for (let i = 0; i < 300; i++) {
+  stepTick(i);
+  asm.assemble(tickSrc, buf);
+}
+const incUs: number[] = [];
+let incCpu = 0;
+for (let i = 0; i < 3_000; i++) {
+  stepTick(i);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  asm.assemble(tickSrc, buf);
+  incUs.push((performance.now() - t0) * 1_000);
+  const c = process.cpuUsage(c0);
+  incCpu += c.user + c.system;
+}
+const sameUs: number[] = [];
+for (let i = 0; i < 3_000; i++) {
+  const t0 = performance.now();
+  asm.assemble(tickSrc, buf);
+  sameUs.push((performance.now() - t0) * 1_000);
+}
+
 const cobFig = (r: Replayed) => ({
   updates: r.updateUs.length,
   p50_us: r1(pct(r.updateUs, 50)),
@@ -111,6 +151,12 @@ console.log(JSON.stringify({
   bdi_assemble_validate_cpu_mean_us: r1(bdiCpuMeanUs),
   bdi_new_buffer_p50_us: r1(pct(freshUs, 50)),
   bdi_new_buffer_p99_us: r1(pct(freshUs, 99)),
+  bdi_incremental_tick_p50_us: r1(pct(incUs, 50)),
+  bdi_incremental_tick_p99_us: r1(pct(incUs, 99)),
+  bdi_incremental_tick_cpu_mean_us: r1(incCpu / 3_000),
+  bdi_incremental_same_p50_us: r1(pct(sameUs, 50)),
+  bdi_incremental_same_p99_us: r1(pct(sameUs, 99)),
+  bdi_incremental_stats: asm.stats,
   bdi_p99_target_us: 1_000,
   cob_update_eth_bucket1: cobFig(eth),
   cob_update_btc_bucket10: cobFig(btc),

@@ -400,18 +400,15 @@ export class CobAggregator implements CobReader {
       return;
     }
     if (!(newest > sb.lastColumn)) return;
-    const bid = hm.matrix('bid');
-    const ask = hm.matrix('ask');
-    const spread = hm.matrix('spread');
-    const rows = bid.rows;
-    for (let j = 0; j < bid.columns - 1; j++) {
-      const t = bid.times[j]!;
-      if (t < sb.lastColumn) continue;
+    // The columns completed since the last publication (all but the forming newest), oldest first: usually one.
+    let from = hm.length - 1;
+    while (from > 0 && hm.columnTime(from - 1) >= sb.lastColumn) from--;
+    for (let j = from; j < hm.length - 1; j++) {
+      const col = hm.column(j)!;
       this.heatmapColumns++;
       this.bus.publish({
-        type: 'cob.heatmap', symbol: sb.spec.symbol, ts: now, time: t, center: bid.centers[j]!, bucketSize: bid.bucketSize,
-        range: hm.range, bid: bid.values.slice(j * rows, (j + 1) * rows), ask: ask.values.slice(j * rows, (j + 1) * rows),
-        spread: spread.values[j]!, samples: bid.samples[j]!,
+        type: 'cob.heatmap', symbol: sb.spec.symbol, ts: now, time: col.time, center: col.center, bucketSize: col.bucketSize,
+        range: hm.range, bid: col.bid, ask: col.ask, spread: col.spread, samples: col.samples,
       });
     }
     sb.lastColumn = newest;

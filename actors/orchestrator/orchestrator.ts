@@ -185,6 +185,11 @@ export class Orchestrator {
     this.queued = undefined;
   }
 
+  /** True while a tick runs (or waits queued behind one) or an intent awaits its fill, denial or rejection. */
+  get busy(): boolean {
+    return this.running !== undefined || this.pending !== undefined;
+  }
+
   /** Resolves when no tick is running or queued. */
   async idle(): Promise<void> {
     while (this.running) await this.running;

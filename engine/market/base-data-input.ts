@@ -183,22 +183,43 @@ function walk(s: CandleSource, at?: (slot: number, c: Candle) => void): { presen
   return { present, bad, misaligned, newest };
 }
 
+/** What one walk of a series found: the counts validation needs, the oldest slot filled and the newest bar. */
+interface SeriesScan {
+  readonly present: number;
+  readonly bad: number;
+  readonly misaligned: number;
+  /** Oldest slot holding a bar (BDI_FRAMES when none). */
+  readonly first: number;
+  readonly newest: Candle | undefined;
+}
+
+function scanSeries(s: CandleSource): SeriesScan {
+  let first = BDI_FRAMES;
+  const w = walk(s, (slot) => {
+    first = slot;
+  });
+  return { ...w, first };
+}
+
 /** Returns completeness, quality and the reasons behind them; never throws on missing or bad data. */
 export function validateBaseDataInput(src: BdiSources): BdiValidation {
+  return validateScans(src, SERIES_NAMES.map((name) => scanSeries(source(src, name))));
+}
+
+// The validation from one scan per series (in SERIES_NAMES order): the from-scratch and the incremental paths share it.
+function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValidation {
   const reasons: string[] = [];
   const frames = {} as Record<SeriesName, number>;
   let complete = 0;
   let fresh = 0;
   let checks = 0;
   let passed = 0;
-  for (const name of SERIES_NAMES) {
+  SERIES_NAMES.forEach((name, si) => {
     const s = source(src, name);
     const tf = timeframeMs(s.timeframe);
     const lbl = label(src, name);
-    let first = BDI_FRAMES;
-    const w = walk(s, (slot) => {
-      first = slot;
-    });
+    const w = scans[si]!;
+    const first = w.first;
     frames[name] = w.present;
     complete += w.present / BDI_FRAMES;
     // Holes: empty slots between the oldest and the newest bar present; a short history is reported apart.
@@ -215,7 +236,7 @@ export function validateBaseDataInput(src: BdiSources): BdiValidation {
     else reasons.push(`${lbl} series has ${w.bad} malformed bar${w.bad === 1 ? '' : 's'}`);
     if (w.misaligned === 0) passed++;
     else reasons.push(`${lbl} series has ${w.misaligned} bar${w.misaligned === 1 ? '' : 's'} off its ${s.timeframe} grid or out of order`);
-  }
+  });
 
   const cob = src.cob;
   let cobScore = 0;
@@ -406,6 +427,234 @@ function packModels(src: BdiSources, out: Float32Array): void {
 export function assembleBaseDataInput(src: BdiSources, out?: Float32Array): BaseDataInput {
   const validation = validateBaseDataInput(src);
   return { ts: src.now, data: packBaseDataInput(src, validation.quality, out), validation };
+}
+
+// Per-series state of the incremental assembler: the candles its last walk visited (newest first, including the one
+// that ended the walk), their fields (so a bar seen before is never read again: candles come in several shapes, and
+// reading their properties is the slow part of a walk) and what the walk found.
+interface SeriesCache {
+  src: CandleSource | undefined;
+  length: number;
+  visited: Candle[];
+  /** Fields of visited[k] at k · 7: openTime, open, high, low, close, volume, log1p(volume). */
+  fields: Float64Array;
+  scan: SeriesScan;
+}
+
+interface PivotCache {
+  src: CandleSource | undefined;
+  length: number;
+  bars: Candle[];
+  block: Float32Array;
+}
+
+const EMPTY_SCAN: SeriesScan = { present: 0, bad: 0, misaligned: 0, first: BDI_FRAMES, newest: undefined };
+const FIELDS = 7;
+/** New bars on top of the last walk's newest that are still recognised as a shift (more: a plain rebuild). */
+const MAX_SHIFT = 64;
+
+/**
+ * Assembles BaseDataInputs tick after tick, reusing what did not change: a series whose newest 300 slots hold the same
+ * candles as at the last call keeps its walk (validation counts) and its packed columns; after new bars it is walked
+ * again from the fields cached for the bars already seen; the pivots are recomputed only when their bars change.
+ * Equality is by candle identity, so candles must never be mutated (STYLE: messages are immutable), which the series
+ * and builders honour. The bytes and the validation equal `assembleBaseDataInput` on the same sources.
+ */
+export class BdiAssembler {
+  private readonly packed = new Float32Array(BDI_LENGTH);
+  private readonly series: SeriesCache[] = SERIES_NAMES.map(() => ({
+    src: undefined, length: -1, visited: [], fields: new Float64Array((BDI_FRAMES + 1) * FIELDS), scan: EMPTY_SCAN,
+  }));
+  private readonly pivots: PivotCache = { src: undefined, length: -1, bars: [], block: new Float32Array(BDI_SECTIONS.pivots.length) };
+  /** Series walked again / reused as they were, bars read from a candle / from the cache, pivot sets built / reused. */
+  readonly stats = { seriesBuilt: 0, seriesReused: 0, barsRead: 0, barsCached: 0, pivotsBuilt: 0, pivotsReused: 0 };
+
+  /** Validates the input of `src` (the same object `validateBaseDataInput` returns), refreshing the series caches. */
+  validate(src: BdiSources): BdiValidation {
+    return validateScans(src, SERIES_NAMES.map((name, si) => this.refresh(si, source(src, name))));
+  }
+
+  /** Validates and packs the input of `src` into `out` (a new array by default; never the assembler's own). */
+  assemble(src: BdiSources, out: Float32Array = new Float32Array(BDI_LENGTH)): BaseDataInput {
+    if (out.length !== BDI_LENGTH) throw new InputValidationError(`BaseDataInput buffer has ${out.length} floats, needs ${BDI_LENGTH}`);
+    const p = this.packed;
+    const validation = this.validate(src);
+    // The flat tail is cheap and changes every tick (COB, model ages, quality): rebuilt each call, pivots aside.
+    p.fill(0, BDI_TAIL_OFFSET, BDI_SECTIONS.pivots.offset);
+    p.fill(0, BDI_SECTIONS.models.offset);
+    packCob(src, p);
+    p.set(this.pivotBlock(src.primary[src.pivotTimeframe ?? '1m']), BDI_SECTIONS.pivots.offset);
+    packModels(src, p);
+    const q = BDI_SECTIONS.quality.offset;
+    p[q] = validation.quality.completeness;
+    p[q + 1] = validation.quality.freshness;
+    p[q + 2] = validation.quality.consistency;
+    out.set(p);
+    return { ts: src.now, data: out, validation };
+  }
+
+  // Returns series `si`'s scan; its packed columns are rewritten when the candles its walk would visit changed.
+  private refresh(si: number, s: CandleSource): SeriesScan {
+    const c = this.series[si]!;
+    if (c.src === s && c.length === s.length && sameVisited(s, c.visited)) {
+      this.stats.seriesReused++;
+      return c.scan;
+    }
+    this.stats.seriesBuilt++;
+    if (c.src !== s) c.visited.length = 0;
+    c.src = s;
+    c.length = s.length;
+    c.scan = this.walkSeries(s, c, si * FEATURES_PER_SERIES);
+    return c.scan;
+  }
+
+  /**
+   * walk + packSeries in one pass over cached fields, written into the packed [T, F] block at column `col`. The
+   * arithmetic is theirs, in the same order (bars newest first), so the floats are identical.
+   */
+  private walkSeries(s: CandleSource, c: SeriesCache, col: number): SeriesScan {
+    const p = this.packed;
+    for (let t = 0; t < BDI_FRAMES; t++) p.fill(0, t * SERIES_FEATURES + col, t * SERIES_FEATURES + col + FEATURES_PER_SERIES);
+    const top = s.length - 1;
+    const newest = s.get(top);
+    if (newest === undefined) {
+      c.visited.length = 0;
+      return EMPTY_SCAN;
+    }
+    // Bars added on top since the last walk: the old visited list (and its fields) moves down by that many.
+    const old = c.visited;
+    let m = -1;
+    for (let j = 0; old.length > 0 && j <= MAX_SHIFT && j <= top; j++) {
+      if (s.get(top - j) === old[0]) {
+        m = j;
+        break;
+      }
+    }
+    if (m < 0) old.length = 0;
+    else if (m > 0) {
+      this.fit(c, old.length + m);
+      c.fields.copyWithin(m * FIELDS, 0, old.length * FIELDS);
+      old.unshift(...new Array<Candle>(m));
+    }
+    const tf = timeframeMs(s.timeframe);
+    const ref = newest.close;
+    const pack = newest.close > 0;
+    const nt = newest.openTime;
+    let present = 0;
+    let bad = 0;
+    let misaligned = 0;
+    let first = BDI_FRAMES;
+    let sum = 0;
+    let sumSq = 0;
+    let prevSlot = BDI_FRAMES;
+    let k = 0;
+    for (let i = top; i >= 0; i--, k++) {
+      const cd = s.get(i)!;
+      if (k >= old.length || old[k] !== cd) {
+        this.fit(c, k + 1);
+        const f = c.fields;
+        const b = k * FIELDS;
+        f[b] = cd.openTime;
+        f[b + 1] = cd.open;
+        f[b + 2] = cd.high;
+        f[b + 3] = cd.low;
+        f[b + 4] = cd.close;
+        f[b + 5] = cd.volume;
+        f[b + 6] = Math.log1p(f[b + 5]!);
+        old[k] = cd;
+        this.stats.barsRead++;
+      } else {
+        this.stats.barsCached++;
+      }
+      const f = c.fields;
+      const b = k * FIELDS;
+      const openTime = f[b]!;
+      const d = (nt - openTime) / tf;
+      const slot = BDI_FRAMES - 1 - Math.round(d);
+      if (slot < 0) {
+        k++;
+        break;
+      }
+      if (!Number.isInteger(d) || openTime % tf !== 0 || slot >= prevSlot) {
+        misaligned++;
+        if (slot >= prevSlot) continue;
+      }
+      prevSlot = slot;
+      const open = f[b + 1]!;
+      const high = f[b + 2]!;
+      const low = f[b + 3]!;
+      const close = f[b + 4]!;
+      const volume = f[b + 5]!;
+      // saneBar on the cached fields.
+      if (!(Number.isFinite(open) && Number.isFinite(high) && Number.isFinite(low) && Number.isFinite(close) &&
+        Number.isFinite(volume) && volume >= 0 && low <= Math.min(open, close) && high >= Math.max(open, close) && low > 0)) {
+        bad++;
+        continue;
+      }
+      present++;
+      first = slot;
+      if (!pack) continue;
+      const o = slot * SERIES_FEATURES + col;
+      p[o] = open / ref - 1;
+      p[o + 1] = high / ref - 1;
+      p[o + 2] = low / ref - 1;
+      p[o + 3] = close / ref - 1;
+      const lv = f[b + 6]!;
+      p[o + 4] = lv;
+      p[o + 5] = 1;
+      sum += lv;
+      sumSq += lv * lv;
+    }
+    old.length = k;
+    if (pack) {
+      const mean = sum / present;
+      const sd = Math.sqrt(Math.max(0, sumSq / present - mean * mean));
+      for (let t = 0; t < BDI_FRAMES; t++) {
+        const o = t * SERIES_FEATURES + col;
+        if (p[o + 5] === 1) p[o + 4] = sd > 1e-9 ? (p[o + 4]! - mean) / sd : 0;
+      }
+    }
+    return { present, bad, misaligned, first, newest };
+  }
+
+  // Grows a series' field cache to hold `n` bars.
+  private fit(c: SeriesCache, n: number): void {
+    if (c.fields.length >= n * FIELDS) return;
+    const f = new Float64Array(Math.max(n, c.fields.length / FIELDS * 2) * FIELDS);
+    f.set(c.fields);
+    c.fields = f;
+  }
+
+  private pivotBlock(s: CandleSource): Float32Array {
+    const pc = this.pivots;
+    const n = Math.min(s.length, BDI_FRAMES);
+    let same = pc.src === s && pc.length === s.length && pc.bars.length === n;
+    for (let i = 0; same && i < n; i++) same = s.get(s.length - n + i) === pc.bars[i];
+    if (same) {
+      this.stats.pivotsReused++;
+      return pc.block;
+    }
+    this.stats.pivotsBuilt++;
+    pc.src = s;
+    pc.length = s.length;
+    pc.bars.length = n;
+    for (let i = 0; i < n; i++) pc.bars[i] = s.get(s.length - n + i)!;
+    // packPivots writes at the section's offset of a full-length array; a scratch one keeps the code shared.
+    const at = BDI_SECTIONS.pivots.offset;
+    pivotScratch.fill(0, at, at + BDI_SECTIONS.pivots.length);
+    packPivots(s, pivotScratch);
+    pc.block.set(pivotScratch.subarray(at, at + BDI_SECTIONS.pivots.length));
+    return pc.block;
+  }
+}
+
+const pivotScratch = new Float32Array(BDI_LENGTH);
+
+// True when the newest bars of `s` are exactly `visited` (newest first), by identity.
+function sameVisited(s: CandleSource, visited: readonly Candle[]): boolean {
+  const top = s.length - 1;
+  for (let k = 0; k < visited.length; k++) if (s.get(top - k) !== visited[k]) return false;
+  return true;
 }
 
 /** Returns a view of one section of a packed input. */

@@ -38,7 +38,21 @@ export interface HeatmapMatrix {
   readonly samples: Uint32Array;
 }
 
-/** A ring of per-second COB columns; `record` is O(rows), `matrix` copies the ring in time order. */
+/** One column of the heatmap: its second, center bucket, spread and per-bucket bid and ask (copies). */
+export interface HeatmapColumn {
+  /** Start of the column's second (ms). */
+  readonly time: number;
+  /** Center bucket (NaN when the book was empty). */
+  readonly center: number;
+  readonly bucketSize: number;
+  readonly spread: number;
+  /** Snapshots seen in the column's second (0: carried from the previous column). */
+  readonly samples: number;
+  readonly bid: Float32Array;
+  readonly ask: Float32Array;
+}
+
+/** A ring of per-second COB columns; `record` is O(rows), `matrix` copies the ring in time order, `column` one column. */
 export class CobHeatmap {
   readonly seconds: number;
   readonly range: number;
@@ -128,6 +142,28 @@ export class CobHeatmap {
       }
     }
     return { metric, columns: n, rows, times, centers, bucketSize: this.bucketSize, values, samples };
+  }
+
+  /** Returns column `j` (0 = oldest kept, length − 1 = newest), or undefined when out of range; O(rows). */
+  column(j: number): HeatmapColumn | undefined {
+    if (!Number.isInteger(j) || j < 0 || j >= this.count) return undefined;
+    const c = (this.head - this.count + 1 + j + this.seconds) % this.seconds;
+    const base = c * this.rows;
+    return {
+      time: this.second[c]! * 1_000, center: this.center[c]!, bucketSize: this.bucketSize, spread: this.spread[c]!, samples: this.samples[c]!,
+      bid: this.bid.slice(base, base + this.rows), ask: this.ask.slice(base, base + this.rows),
+    };
+  }
+
+  /** Returns the start (ms) of column `j`'s second (0 = oldest), or NaN when out of range; no copy. */
+  columnTime(j: number): TsMs {
+    if (!Number.isInteger(j) || j < 0 || j >= this.count) return NaN;
+    return this.second[(this.head - this.count + 1 + j + this.seconds) % this.seconds]! * 1_000;
+  }
+
+  /** Returns the newest column (still forming until a later second is recorded), or undefined when empty. */
+  latestColumn(): HeatmapColumn | undefined {
+    return this.column(this.count - 1);
   }
 
   /** Returns the start (ms) of the newest column's second, or NaN when empty. */

@@ -48,6 +48,38 @@ describe('CobHeatmap', () => {
   });
 });
 
+describe('CobHeatmap single-column reads', () => {
+  it('reads each column as the matrix holds it, after the ring wrapped, without a full copy', () => {
+    const hm = new CobHeatmap({ seconds: 4, range: 1 });
+    const snap = (ts: number, k: number) => ({
+      ts, range: 1, bucketSize: 1, centerBucket: 100 + k, spread: 0.1 * k,
+      bidBuckets: Float64Array.of(k, k + 1, k + 2), askBuckets: Float64Array.of(2 * k, 0, 3 * k),
+    }) as CobSnapshot;
+    for (const [ts, k] of [[1_000, 1], [2_500, 2], [5_100, 3], [6_000, 4], [6_900, 5]] as const) hm.record(snap(ts, k));
+    // Seconds 3 and 4 carry second 2; second 6 holds its last snapshot (k = 5); the ring keeps 3..6.
+    const bid = hm.matrix('bid');
+    const ask = hm.matrix('ask');
+    const spread = hm.matrix('spread');
+    expect(hm.length).toBe(4);
+    for (let j = 0; j < hm.length; j++) {
+      const c = hm.column(j)!;
+      expect(c).toEqual({
+        time: bid.times[j], center: bid.centers[j], bucketSize: 1, spread: spread.values[j], samples: bid.samples[j],
+        bid: bid.values.slice(j * 3, j * 3 + 3), ask: ask.values.slice(j * 3, j * 3 + 3),
+      });
+      expect(hm.columnTime(j)).toBe(bid.times[j]);
+    }
+    expect(Array.from(bid.times)).toEqual([3_000, 4_000, 5_000, 6_000]);
+    expect(hm.latestColumn()).toEqual(hm.column(3));
+    expect(Array.from(hm.latestColumn()!.bid)).toEqual([5, 6, 7]);
+    expect([hm.column(4), hm.column(-1), hm.column(0.5), hm.columnTime(4)]).toEqual([undefined, undefined, undefined, NaN]);
+    // A copy: editing it leaves the heatmap alone.
+    hm.column(3)!.bid[0] = 99;
+    expect(hm.column(3)!.bid[0]).toBe(5);
+    expect(new CobHeatmap().latestColumn()).toBeUndefined();
+  });
+});
+
 describe('COB and heatmap on the real ETH/USDT recording', () => {
   it('builds a 300 s × 21-bucket heatmap whose columns are the last snapshot of each second', () => {
     const inst = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);

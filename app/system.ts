@@ -34,7 +34,7 @@ import { LmdbStore } from '../engine/store/lmdb.ts';
 import { ModelOutputStore } from '../engine/store/model-output-store.ts';
 import { parseFixed } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type VenueId } from '../engine/types/instrument.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument, notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import { BinanceFeed } from '../engine/venues/binance/binance-feed.ts';
@@ -166,6 +166,25 @@ export function storedFills(store: ExecutorStore, venue: VenueId, symbol: string
   return store.fillsOf(venue, symbol).sort((a, b) => a.ts - b.ts || Number(a.tradeId) - Number(b.tradeId) || (a.tradeId < b.tradeId ? -1 : 1));
 }
 
+/**
+ * Returns `cash` (a venue balance) as it was before the venue's trades of `inst` that the store has not booked
+ * (`booked` trade ids, newest `lastTradeId`); on a failed query, `cash` unchanged and a warning.
+ */
+async function cashBeforeUnbookedFills(venue: ExecutionVenue, inst: Instrument, cash: Money, booked: ReadonlySet<string>, lastTradeId: string | undefined, logger: Logger): Promise<Money> {
+  let out = cash as bigint;
+  try {
+    for (const t of await venue.fetchMyTrades(inst.symbol, lastTradeId)) {
+      if (booked.has(t.tradeId)) continue;
+      const q = notional(inst, t.price, t.lots) as bigint;
+      const fee = t.feeAsset === inst.quote ? (t.fee as bigint) : 0n;
+      out += t.side === 'buy' ? q + fee : fee - q;
+    }
+  } catch (err) {
+    logger.warn({ err, code: 'RISK_BASELINE_UNCHECKED' }, 'could not read the venue trades the store lacks: the risk manager may count them twice');
+  }
+  return out as Money;
+}
+
 /** Returns the policy the orchestrator sizes with, from config.risk. */
 export function policyFromConfig(config: Config): Partial<PolicyConfig> {
   const bps = Math.max(1, Math.round(config.risk.fraction * 10_000));
@@ -223,9 +242,14 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const initialCash = mode === 'live' ? (opts.liveCash ?? 0n as Money) : money(config.execution.paper.initialQuote);
   const limits = riskLimitsFromConfig(config, initialCash > 0n ? initialCash : money(config.execution.paper.initialQuote));
   // Paper: the stored fills rebuild cash and positions from the starting balance. Live: the venue's balance is the
-  // cash and the executor's positions the holdings (fills are already in that balance).
+  // cash and the executor's positions the holdings (fills are already in that balance). The store may lack the last
+  // fills (the process died between the venue's answer and the commit): the executor's start-up reconciliation books
+  // and publishes them and the risk manager applies them, so they are taken out of the starting cash here, or they
+  // would count twice. A restart of the risk child re-applies the fills committed after this baseline.
+  const baseFills = new Set(mode === 'live' ? execStore.fillsOf(venueId, primary).map((f) => f.tradeId) : []);
+  const riskCash = mode === 'live' ? await cashBeforeUnbookedFills(venue, traded, initialCash, baseFills, execStore.lastTradeId(venueId, primary), logger) : initialCash;
   const riskInitial = mode === 'live'
-    ? { limits, instruments: [traded], cash: initialCash, positions: storedPositions() }
+    ? { limits, instruments: [traded], cash: riskCash, positions: storedPositions() }
     : { limits, instruments: [traded], cash: initialCash };
   let riskState: (() => RiskState) | undefined;
 
@@ -313,7 +337,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     {
       id: RISK_ID, logic: riskChild, order: 2,
       input: {
-        bus, clock, initial: riskInitial, fills: () => (mode === 'live' ? [] : storedFills(execStore, venueId, primary)),
+        bus, clock, initial: riskInitial, fills: () => storedFills(execStore, venueId, primary).filter((f) => !baseFills.has(f.tradeId)),
         ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => (riskState = g),
       },
     },

@@ -84,6 +84,9 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   // Order matters: subclasses before their parents (RateLimitExceeded and DDoSProtection are NetworkErrors,
   // OrderNotFound and DuplicateOrderId are InvalidOrders).
   if (err instanceof ccxt.RateLimitExceeded) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
+  // ccxt's binance throws DDoSProtection for HTTP 429 as well as 418 ("binance 429 Too Many Requests {…}"): a 429
+  // is a rate limit (back off, resend), only a 418 is a ban.
+  if (err instanceof ccxt.DDoSProtection && /^\S+ 429 /.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   if (err instanceof ccxt.DDoSProtection) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
   if (err instanceof ccxt.InsufficientFunds) return mk('rejected', 'INSUFFICIENT_FUNDS');
   if (err instanceof ccxt.OrderNotFound) return mk('rejected', 'ORDER_NOT_FOUND');

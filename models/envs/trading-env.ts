@@ -1,7 +1,7 @@
 import { InputValidationError } from '../../engine/types/errors.ts';
-import type { Env, StepResult } from '../dqn/env.ts';
-import { Rng } from '../dqn/rng.ts';
+import type { StepResult } from '../dqn/env.ts';
 import { BUY, HOLD, SELL } from '../labels/triple-barrier.ts';
+import { PositionEnv } from './position-env.ts';
 
 /** Which positions the agent may hold: long or flat, or also short. */
 export type PositionMode = 'long-flat' | 'long-short';
@@ -51,39 +51,23 @@ export type TradingStep = StepResult & {
  * before the entry, both fees included. The last step of an episode closes any open position (paying
  * the exit fee), so the episode's PnL is fully realised and comparable with buy-and-hold.
  */
-export class TradingEnv implements Env {
+export class TradingEnv extends PositionEnv {
   readonly stateSize: number;
-  readonly actionCount = 3;
   private readonly o: TradingEnvOptions;
   private readonly logRet: Float64Array;
   private readonly sigma: Float64Array;
-  private readonly rng: Rng;
-  private t = 0;
-  private end = 0;
-  private pos = 0;
-  private eq = 1;
-  private entryEq = 1;
-  private over = true;
-  /** Fees paid in the current episode (equity units). */
-  feesPaid = 0;
-  /** Position changes in the current episode. */
-  trades = 0;
 
   constructor(opts: TradingEnvOptions) {
-    const { close, from, to, window, volWindow, feeRate } = opts;
+    super(opts, opts.close);
+    const { close, from, to, window, volWindow } = opts;
     const first = Math.max(window, volWindow);
     if (!Number.isInteger(window) || window < 1 || !Number.isInteger(volWindow) || volWindow < 2) throw new InputValidationError(`window must be ≥ 1 and volWindow ≥ 2, got ${window}, ${volWindow}`);
-    if (!(feeRate >= 0 && feeRate < 1)) throw new InputValidationError(`feeRate must be in [0, 1), got ${feeRate}`);
     if (!(Number.isInteger(from) && Number.isInteger(to) && from >= first && to <= close.length && to - from >= 2)) {
       throw new InputValidationError(`trading span [${from}, ${to}) must lie in [${first}, ${close.length}] (first ${first} bars feed the state) and hold ≥ 2 bars`);
-    }
-    if (opts.episodeLength !== undefined && !(Number.isInteger(opts.episodeLength) && opts.episodeLength >= 1 && opts.episodeLength < to - from)) {
-      throw new InputValidationError(`episodeLength must be an integer in [1, ${to - from - 1}], got ${opts.episodeLength}`);
     }
     for (let i = 0; i < close.length; i++) if (!(close[i] > 0)) throw new InputValidationError(`close[${i}] = ${close[i]} is not a positive price`);
     this.o = opts;
     this.stateSize = window + 2 + (opts.extra?.size ?? 0);
-    this.rng = new Rng(opts.seed ?? 1);
     const n = close.length;
     this.logRet = new Float64Array(n);
     for (let i = 1; i < n; i++) this.logRet[i] = Math.log(close[i] / close[i - 1]);
@@ -99,73 +83,7 @@ export class TradingEnv implements Env {
     }
   }
 
-  /** Current equity (starts at 1). */
-  get equity(): number { return this.eq; }
-  /** Current position: −1, 0 or 1. */
-  get position(): number { return this.pos; }
-
-  reset(): Float32Array {
-    const { from, to, episodeLength } = this.o;
-    const start = episodeLength === undefined ? from : from + this.rng.int(to - from - episodeLength);
-    this.t = start;
-    this.end = episodeLength === undefined ? to - 1 : start + episodeLength;
-    this.pos = 0;
-    this.eq = 1;
-    this.entryEq = 1;
-    this.feesPaid = 0;
-    this.trades = 0;
-    this.over = false;
-    return this.state();
-  }
-
-  step(action: number): TradingStep {
-    if (this.over) throw new InputValidationError('TradingEnv.step after the episode ended: call reset()');
-    const target = this.targetPosition(action);
-    const close = this.o.close;
-    const before = this.eq;
-    const bar = this.t;
-    let { fee, realised } = this.trade(target);
-    this.eq *= 1 + this.pos * (close[bar + 1] / close[bar] - 1);
-    this.t++;
-    const last = this.t >= this.end;
-    if (last && this.pos !== 0) {
-      const exit = this.trade(0);
-      fee += exit.fee;
-      realised += exit.realised;
-    }
-    const terminated = this.eq <= 0;
-    this.over = last || terminated;
-    return {
-      state: this.state(), reward: (this.o.rewardScale ?? 1) * (this.eq - before), terminated, truncated: last && !terminated,
-      realisedPnl: realised, bar, position: this.pos, equity: this.eq, fee,
-    };
-  }
-
-  // Moves to `target` at the current bar's close. A flip is an exit then an entry, each paying
-  // feeRate on the equity at that moment. Realised PnL of a closed position = equity after its exit
-  // fee − equity before its entry fee.
-  private trade(target: number): { fee: number; realised: number } {
-    if (target === this.pos) return { fee: 0, realised: 0 };
-    let fee = 0, realised = 0;
-    if (this.pos !== 0) {
-      const exitFee = this.o.feeRate * Math.abs(this.pos) * this.eq;
-      this.eq -= exitFee;
-      fee += exitFee;
-      realised = this.eq - this.entryEq;
-    }
-    if (target !== 0) {
-      this.entryEq = this.eq;
-      const entryFee = this.o.feeRate * Math.abs(target) * this.eq;
-      this.eq -= entryFee;
-      fee += entryFee;
-    }
-    this.feesPaid += fee;
-    this.trades++;
-    this.pos = target;
-    return { fee, realised };
-  }
-
-  private targetPosition(action: number): number {
+  protected targetPosition(action: number): number {
     switch (action) {
       case BUY: return 1;
       case SELL: return this.o.mode === 'long-short' ? -1 : 0;
@@ -174,7 +92,7 @@ export class TradingEnv implements Env {
     }
   }
 
-  private state(): Float32Array {
+  protected state(): Float32Array {
     const { window, extra } = this.o;
     const s = new Float32Array(this.stateSize);
     const t = this.t;

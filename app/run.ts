@@ -7,11 +7,10 @@ import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, missingDataPaths, preflightProblems, type LoadedConfig } from '../engine/config/index.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
-import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
 import { installSignalHandlers } from '../engine/runtime/lifecycle.ts';
 import { recordingStartMs } from '../actors/data-provider/replay.ts';
 import { formatFixed } from '../engine/types/decimal.ts';
-import { ScaledClock } from './scaled-clock.ts';
+import { LiveClock, ScaledClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
 import { buildSystem, liveVenue, type System } from './system.ts';
 

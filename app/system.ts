@@ -82,7 +82,7 @@ export interface SystemOptions {
   readonly restart?: Partial<RestartPolicy>;
   readonly rng?: () => number;
   readonly logger?: Logger;
-  /** Replay speed when the clock is not simulated (the feed is paced by the clock, see app/scaled-clock.ts). */
+  /** Replay speed when the clock is not simulated (the feed is paced by the clock, see ScaledClock in engine/runtime/clock.ts). */
   readonly replaySpeed?: number;
   /** Starting quote balance for the risk manager in live mode (read from the venue by the caller). */
   readonly liveCash?: Money;

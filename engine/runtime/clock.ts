@@ -14,28 +14,50 @@ export interface Clock {
   clearTimeout(handle: TimerHandle | unknown): void;
 }
 
-/** Returns wall-clock time and real timers. */
-export class LiveClock implements Clock {
+/**
+ * Wall time that starts at `startMs` (default: now) and runs `speed` times faster than real time; timers fire after
+ * `ms / speed` real milliseconds. At speed 1 from now it is the live clock; other settings let "now" follow the data,
+ * e.g. a real-speed replay of a 2024 recording, or a venue whose server time is not ours (the exchange simulator).
+ */
+export class ScaledClock implements Clock {
+  readonly startMs: TsMs;
+  private readonly wall0: number;
   private next = 1;
   private readonly timers = new Map<number, NodeJS.Timeout>();
-  now(): TsMs {
-    return Date.now();
+
+  constructor(startMs?: TsMs, readonly speed = 1, private readonly wall: () => number = Date.now) {
+    if (!(speed > 0) || !Number.isFinite(speed)) throw new TypeError(`clock speed ${speed} must be a finite number > 0`);
+    this.wall0 = wall();
+    this.startMs = startMs ?? this.wall0;
   }
+
+  now(): TsMs {
+    return this.startMs + (this.wall() - this.wall0) * this.speed;
+  }
+
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.next++;
     const t = setTimeout(() => {
       this.timers.delete(id);
       fn();
-    }, ms);
+    }, Math.max(0, ms / this.speed));
     this.timers.set(id, t);
     return { id };
   }
+
   clearTimeout(handle: TimerHandle | unknown): void {
     const id = (handle as TimerHandle | undefined)?.id;
     if (id === undefined) return;
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
+  }
+}
+
+/** Returns wall-clock time and real timers. */
+export class LiveClock extends ScaledClock {
+  constructor() {
+    super();
   }
 }
 

@@ -84,3 +84,23 @@ describe('LiveClock', () => {
     return new Promise<void>((resolve) => setImmediate(() => setImmediate(() => { expect(fired).toBe(false); resolve(); })));
   });
 });
+
+describe('ScaledClock', () => {
+  it('starts at the given time and runs speed times faster than the wall clock it reads', async () => {
+    const { ScaledClock } = await import('../../../engine/runtime/clock.ts');
+    let wall = 1_000;
+    const c = new ScaledClock(1_723_161_253_000, 20, () => wall);
+    expect(c.now()).toBe(1_723_161_253_000);
+    wall += 50;
+    expect(c.now()).toBe(1_723_161_254_000);
+  });
+
+  it('is the live clock at speed 1 from now', async () => {
+    const { ScaledClock } = await import('../../../engine/runtime/clock.ts');
+    let wall = 5_000;
+    const c = new ScaledClock(undefined, 1, () => wall);
+    wall += 7;
+    expect(c.now()).toBe(5_007);
+    expect(() => new ScaledClock(0, 0)).toThrow('clock speed 0 must be a finite number > 0');
+  });
+});

@@ -30,7 +30,7 @@ export interface InferencePoolOptions {
   readonly timeoutMs?: number;
   /** Most sample rows in one session.run; default 64. */
   readonly maxBatch?: number;
-  /** How long a request waits for others to batch with; 0 (default) = those arriving in the same event-loop turn. */
+  /** How long a request waits for others to batch with; 0 (default) = those issued in the same synchronous run (microtask). */
   readonly batchWindowMs?: number;
   /** ONNX Runtime execution providers; default from COBALT_ORT_PROVIDER, else ['cpu']. */
   readonly executionProviders?: readonly string[];
@@ -151,8 +151,12 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   const schedule = (): void => {
     if (scheduled || closed) return;
     scheduled = true;
+    // Window 0: a microtask, not setImmediate. It still gathers every request issued in the same synchronous run
+    // (a coordinator starting its independent models, a Promise.all of rows), but dispatches before the event loop
+    // turns: with setImmediate the request waited for everything else queued on the main thread (other models'
+    // inference-history writes, bus handlers), measured 0.15-0.6 ms p50 / 2.5-6.8 ms p99 of a backtest tick.
     if (windowMs > 0) clock.setTimeout(flush, windowMs);
-    else setImmediate(flush);
+    else queueMicrotask(flush);
   };
 
   function flush(): void {

@@ -86,6 +86,19 @@ describe('inference pool', () => {
     });
   });
 
+  it('with no batch window, dispatches a request in a microtask, before the event loop turns', async () => {
+    // With setImmediate the request would wait behind everything else queued on the main thread (a backtest tick's
+    // other model outputs and their history writes); a microtask still batches a synchronous burst (test above).
+    await withPool({ threads: 1 }, async (pool) => {
+      const r = pool.infer('cnn', samples[3], [1, size]);
+      r.catch(() => undefined); // a failed expectation closes the pool, which rejects r: not an unhandled rejection
+      expect(pool.stats().queued).toBe(1);
+      await Promise.resolve();
+      expect([pool.stats().queued, pool.stats().inFlightBatches]).toEqual([0, 1]);
+      expectClose((await r).outputs.probs, (await directRun(samples[3])).probs);
+    });
+  });
+
   it('holds requests for batchWindowMs so ones from later ticks join the batch', async () => {
     const clock = new SimulatedClock(0);
     await withPool({ clock, batchWindowMs: 5 }, async (pool) => {

@@ -70,7 +70,12 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   let clock: Clock;
   const replay = config.data.replayFiles.length > 0;
   const simulator = !replay && LOOPBACK.test(config.venues.binance.restUrl);
-  if (replay) clock = new ScaledClock(await recordingStartMs(config.data.replayFiles), speed);
+  // A replay's time stands still until the engine is up: a clock that ran during start-up (models, store) would be
+  // ahead of the feed, which anchors its pacing at its first line, by start-up time × speed, and the DataProvider
+  // would close every 1s bar before its trades arrive (flat candles with no volume at --speed 20).
+  const wall0 = Date.now();
+  let upAt: number | undefined;
+  if (replay) clock = new ScaledClock(await recordingStartMs(config.data.replayFiles), speed, () => (upAt === undefined ? wall0 : Date.now() - (upAt - wall0)));
   else if (simulator) clock = new ScaledClock(await venueTime(config.venues.binance.restUrl), speed);
   else {
     if (o.speed !== undefined && speed !== 1) logger.warn('--speed applies to recorded data and exchange simulators only: live data runs in real time');
@@ -96,6 +101,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
   installSignalHandlers(sys.lifecycle, { onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   await sys.start();
+  upAt = Date.now();
   logger.info({ mode: config.mode, store: config.store.path, models: sys.models.loaded, speed }, 'engine running');
 
   if (config.dashboard.enabled) {

@@ -10,15 +10,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium, openPage, setThresholdsInPage } from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const TOKEN = 'e2e-daemon-token-91d2';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`dashboard daemon browser test skipped: ${CHROMIUM} not found (run scripts/install-chromium.sh)`);
+const chromiumPresent = haveChromium('dashboard daemon browser test');
 
 /** The daemon's environment: ours minus vitest's markers (they silence the logger) and any COBALT_ override of ours. */
 function daemonEnv(dir: string): NodeJS.ProcessEnv {
@@ -102,14 +101,14 @@ const HEAT_SIGNATURE = `(() => {
   return sum + ':' + lit;
 })()`;
 
-describe.skipIf(!haveChromium)('dashboard in a browser, served by the running daemon (npm start, --speed 20)', () => {
+describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running daemon (npm start, --speed 20)', () => {
   let daemon: Daemon;
   let url: string;
   let dir: string;
   let profile: string;
   let browser: BrowserContext;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   const heatPixels = (): Promise<string> => page.evaluate(HEAT_SIGNATURE) as Promise<string>;
   const state = async (): Promise<{ models: { thresholds: unknown } }> =>
@@ -123,20 +122,7 @@ describe.skipIf(!haveChromium)('dashboard in a browser, served by the running da
     }));
     // A known token is not printed (only a generated one is), so the line is just the address.
     url = (await daemon.waitLine(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/, 40_000))[1]!;
-    profile = mkdtempSync(join(tmpdir(), 'cobalt-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1600, height: 1300 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
-    await page.goto(url);
+    ({ browser, page, errors: pageErrors, profile } = await openPage(url));
   }, 60_000);
 
   afterAll(async () => {
@@ -181,18 +167,7 @@ describe.skipIf(!haveChromium)('dashboard in a browser, served by the running da
   it('round-trips a threshold change: page controls with the token → POST → orchestrator → /api/state → page', async () => {
     const seenBefore = daemon.records('thresholds set').length;
     const from = daemon.lines.length;
-    await page.fill('#token', TOKEN);
-    await page.locator('#token').dispatchEvent('change');
-    await page.evaluate(() => {
-      const set = (id: string, v: string): void => {
-        const el = document.getElementById(id) as HTMLInputElement;
-        el.value = v;
-        el.dispatchEvent(new Event('input'));
-      };
-      set('th-buy', '0.73');
-      set('th-sell', '0.64');
-      set('th-conf', '0.55');
-    });
+    await setThresholdsInPage(page, TOKEN, { buy: '0.73', sell: '0.64', conf: '0.55' });
     const response = page.waitForResponse((r) => r.url().endsWith('/api/control/thresholds'));
     await page.click('#btn-thresholds');
     const status = (await response).status();
@@ -221,6 +196,8 @@ describe.skipIf(!haveChromium)('dashboard in a browser, served by the running da
     const response = page.waitForResponse((r) => r.url().endsWith('/api/control/stop'));
     await page.click('#btn-stop');
     const fromPage = (await response).status();
+    // The page writes its verdict after the response resolves: wait for it rather than read it at once.
+    await page.waitForFunction(() => (document.getElementById('ctl-result')?.textContent ?? '').includes('refused'), undefined, { timeout: 10_000, polling: 50 });
     expect(bare.status).toBe(401);
     expect(wrong.status).toBe(401);
     expect(fromPage).toBe(401);

@@ -5,12 +5,12 @@
 // The engine's time is a SimulatedClock moved by the data, and the dashboard's push throttle runs on it too, so the
 // test moves data forward while it waits for the page: each wait step pumps one recorded second, then looks again.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium, openPage, setThresholdsInPage } from './browser.ts';
 import { startDashboard, type DashboardHandle } from '../../engine/dashboard/index.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
@@ -18,12 +18,10 @@ import type { Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import { ReplayHarness } from '../engine/dashboard/replay-harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const TOKEN = 'e2e-token-7f3c';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`dashboard browser test skipped: ${CHROMIUM} not found (run scripts/install-chromium.sh)`);
+const chromiumPresent = haveChromium('dashboard browser test');
 
 interface PageHooks {
   __cobalt: {
@@ -34,14 +32,14 @@ interface PageHooks {
   };
 }
 
-describe.skipIf(!haveChromium)('dashboard in a browser, fed by the replayed recording', () => {
+describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed recording', () => {
   let h: ReplayHarness;
   let dash: DashboardHandle;
   let browser: BrowserContext;
   let page: Page;
   let profile: string;
   const seen: EngineMsg[] = [];
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   /** Pumps recorded seconds until `cond` holds in the page (at most `maxSeconds`); returns whether it did. */
   async function pumpUntil(cond: () => Promise<boolean>, maxSeconds = 120): Promise<boolean> {
@@ -73,21 +71,7 @@ describe.skipIf(!haveChromium)('dashboard in a browser, fed by the replayed reco
     h.bus.subscribePrefix('risk.', (m) => seen.push(m));
     dash = await startDashboard({ bus: h.bus, clock: h.clock, config: { host: '127.0.0.1', port: 0 }, token: { token: TOKEN, generated: false }, initialEquity: 10_000 });
     await h.pumpFor(30_000);
-    profile = mkdtempSync(join(tmpdir(), 'cobalt-chromium-'));
-    // A fresh profile per run (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1600, height: 1300 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
-    await page.goto(dash.url);
+    ({ browser, page, errors: pageErrors, profile } = await openPage(dash.url));
   }, 60_000);
 
   afterAll(async () => {
@@ -118,18 +102,7 @@ describe.skipIf(!haveChromium)('dashboard in a browser, fed by the replayed reco
   }, 60_000);
 
   it('round-trips a threshold change: page → POST with token → bus → state → page', async () => {
-    await page.fill('#token', TOKEN);
-    await page.locator('#token').dispatchEvent('change');
-    await page.evaluate(() => {
-      const set = (id: string, v: string): void => {
-        const el = document.getElementById(id) as HTMLInputElement;
-        el.value = v;
-        el.dispatchEvent(new Event('input'));
-      };
-      set('th-buy', '0.73');
-      set('th-sell', '0.64');
-      set('th-conf', '0.55');
-    });
+    await setThresholdsInPage(page, TOKEN, { buy: '0.73', sell: '0.64', conf: '0.55' });
     const response = page.waitForResponse((r) => r.url().endsWith('/api/control/thresholds'));
     await page.click('#btn-thresholds');
     const status = (await response).status();

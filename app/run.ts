@@ -10,7 +10,7 @@ import { createLogger, setLogger, type Logger } from '../engine/log.ts';
 import { installSignalHandlers } from '../engine/runtime/lifecycle.ts';
 import { recordingStartMs } from '../actors/data-provider/replay.ts';
 import { formatFixed } from '../engine/types/decimal.ts';
-import { LiveClock, ScaledClock, type Clock } from '../engine/runtime/clock.ts';
+import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
 import { buildSystem, liveVenue, type System } from './system.ts';
 
@@ -70,12 +70,10 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   let clock: Clock;
   const replay = config.data.replayFiles.length > 0;
   const simulator = !replay && LOOPBACK.test(config.venues.binance.restUrl);
-  // A replay's time stands still until the engine is up: a clock that ran during start-up (models, store) would be
-  // ahead of the feed, which anchors its pacing at its first line, by start-up time × speed, and the DataProvider
-  // would close every 1s bar before its trades arrive (flat candles with no volume at --speed 20).
-  const wall0 = Date.now();
-  let upAt: number | undefined;
-  if (replay) clock = new ScaledClock(await recordingStartMs(config.data.replayFiles), speed, () => (upAt === undefined ? wall0 : Date.now() - (upAt - wall0)));
+  // A replay's time is its data's: the feed sets a simulated clock to each line while pacing itself on the wall
+  // clock at --speed. A wall-driven clock would run ahead of a feed slowed by start-up or a busy CPU, and the
+  // DataProvider would close every 1s bar before its trades arrived (flat candles, trades dropped as late).
+  if (replay) clock = new SimulatedClock(await recordingStartMs(config.data.replayFiles));
   else if (simulator) clock = new ScaledClock(await venueTime(config.venues.binance.restUrl), speed);
   else {
     if (o.speed !== undefined && speed !== 1) logger.warn('--speed applies to recorded data and exchange simulators only: live data runs in real time');
@@ -94,14 +92,13 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       caps: { maxOrderNotional: config.risk.maxOrderNotional, maxPositionNotional: config.risk.maxPositionNotional, maxDrawdownPct: config.risk.maxDrawdownPct, maxSubmitPerSec: config.risk.maxSubmitPerSec },
       venue: config.venues.binance.restUrl,
     })}\n`);
-    sys = await buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, logger, replaySpeed: speed, rng: Math.random });
+    sys = await buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) });
   } else {
-    sys = await buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed });
+    sys = await buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}) });
   }
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
   installSignalHandlers(sys.lifecycle, { onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   await sys.start();
-  upAt = Date.now();
   logger.info({ mode: config.mode, store: config.store.path, models: sys.models.loaded, speed }, 'engine running');
 
   if (config.dashboard.enabled) {

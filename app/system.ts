@@ -82,8 +82,10 @@ export interface SystemOptions {
   readonly restart?: Partial<RestartPolicy>;
   readonly rng?: () => number;
   readonly logger?: Logger;
-  /** Replay speed when the clock is not simulated (the feed is paced by the clock, see ScaledClock in engine/runtime/clock.ts). */
+  /** Replay speed: against `replayPace` with a SimulatedClock, else against the (ScaledClock) clock itself. */
   readonly replaySpeed?: number;
+  /** With a SimulatedClock: the wall clock a replay is paced on (the daemon); omitted, a replay runs as fast as it can. */
+  readonly replayPace?: Clock;
   /** Starting quote balance for the risk manager in live mode (read from the venue by the caller). */
   readonly liveCash?: Money;
   /** Data provider maintenance period (0: off; the backtest turns it off, history is loaded once at start). */
@@ -309,8 +311,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   else if (config.data.replayFiles.length > 0) {
     feed = new ReplayFeed({
       bus, clock, files: config.data.replayFiles, instruments: dataInstruments, loop: config.data.loop,
-      // A ScaledClock already runs at the replay speed: pace 1:1 against it (0 means as fast as possible).
-      speed: (opts.replaySpeed ?? config.data.speed) === 0 ? 0 : 1,
+      // Paced on a wall clock while the feed sets the simulated clock (the daemon: engine time = data time), or 1:1
+      // against a ScaledClock that already runs at the replay speed (0 means as fast as possible).
+      ...(opts.replayPace ? { paceClock: opts.replayPace, speed: opts.replaySpeed ?? config.data.speed } : { speed: (opts.replaySpeed ?? config.data.speed) === 0 ? 0 : 1 }),
       logger: logger.child({ component: 'replay-feed' }),
     });
   } else {

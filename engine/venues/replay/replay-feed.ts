@@ -4,7 +4,10 @@
 // Time: a line's receive timestamp (the recorder's local clock, ns) is its `tsLocal`, and it is what drives time,
 // because that is when a live engine would have seen the frame. The venue's event time `E` stays `tsExchange`
 // (SOURCES.md: the recorder's clock ran ~1.27 s behind Binance's, so tsExchange − tsLocal ≈ +1.27 s here).
-// - SimulatedClock: before each line the clock is set to its tsLocal (firing due timers first), as fast as possible.
+// - SimulatedClock: before each line the clock is set to its tsLocal (firing due timers first), as fast as possible;
+//   with a `paceClock` (the daemon replaying a recording), lines are also paced to `speed` times the recorded pace on
+//   that wall clock, so engine time always equals data time and a starved CPU slows the replay instead of letting
+//   the engine's clock run ahead of its data.
 // - Other clocks with `speed` X > 0: lines are paced to X times the recorded pace; speed 0 is as fast as possible.
 // Symbols are merged by receive time (BTC and ETH interleave as recorded).
 //
@@ -42,6 +45,8 @@ export interface ReplayFeedOptions {
   readonly venue?: VenueId;
   /** Pace relative to recorded time when the clock is not simulated; 0 (default) = as fast as possible. */
   readonly speed?: number;
+  /** With a SimulatedClock: the wall clock to pace lines against at `speed` (without it, as fast as possible). */
+  readonly paceClock?: Clock;
   readonly loop?: boolean;
   /** Stop after this many laps (loop mode; default unlimited). */
   readonly maxLaps?: number;
@@ -167,6 +172,7 @@ export class ReplayFeed implements MarketFeed {
     const clock = this.opts.clock;
     const sim = clock instanceof SimulatedClock ? clock : undefined;
     const speed = this.opts.speed ?? 0;
+    const pacer = sim ? this.opts.paceClock : clock;
     const yieldEvery = Math.max(1, this.opts.yieldEvery ?? 1000);
     const pub = this.publisher!;
     let n = 0;
@@ -185,18 +191,18 @@ export class ReplayFeed implements MarketFeed {
           const raw = nsToMs(line.tsLocalNs);
           if (this.lap === 0) this.lastMs = raw;
           const ts = raw + shift;
-          if (sim) sim.set(ts);
-          else if (speed > 0) {
+          if (pacer && speed > 0) {
             if (Number.isNaN(wall0)) {
-              wall0 = clock.now();
+              wall0 = pacer.now();
               data0 = ts;
             }
             // Sleep in short steps so stop() is never held up by a long recorded pause.
-            for (let wait = wall0 + (ts - data0) / speed - clock.now(); wait >= 1; wait = wall0 + (ts - data0) / speed - clock.now()) {
-              await new Promise<void>((r) => clock.setTimeout(r, Math.min(wait, 250)));
+            for (let wait = wall0 + (ts - data0) / speed - pacer.now(); wait >= 1; wait = wall0 + (ts - data0) / speed - pacer.now()) {
+              await new Promise<void>((r) => pacer.setTimeout(r, Math.min(wait, 250)));
               if (this.stopped) return;
             }
           }
+          if (sim) sim.set(ts);
           pub.publish(line.text, raw, line.symbol, shift);
           if (++n % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
         }

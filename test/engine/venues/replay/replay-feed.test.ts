@@ -146,6 +146,40 @@ describe('ReplayFeed', () => {
     expect(seen.at(-1)!.at - wall0).toBeGreaterThan(17_000);
   }, 30_000);
 
+  it('with a simulated clock and a pace clock, holds engine time equal to data time while pacing on the wall clock', async () => {
+    class JumpClock implements Clock {
+      t = 5_000_000;
+      now(): number {
+        return this.t;
+      }
+      setTimeout(fn: () => void, ms: number): TimerHandle {
+        setImmediate(() => {
+          this.t += ms;
+          fn();
+        });
+        return { id: 0 };
+      }
+      clearTimeout(): void {}
+    }
+    const bus = new Bus<EngineMsg>();
+    const engine = new SimulatedClock(0);
+    const wall = new JumpClock();
+    const speed = 20;
+    const feed = new ReplayFeed({ bus, clock: engine, paceClock: wall, files: [rec('eth')[0]!], speed, kinds: ['depth'] });
+    const onWall = tap(bus, wall);
+    const onEngine = tap(bus, engine);
+    await feed.start();
+    await feed.done;
+    expect(onWall.length).toBe(3434);
+    // The engine never runs ahead of (or behind) its data: each message is published at its own receive time.
+    expect(onEngine.every((m) => m.at === m.tsLocal)).toBe(true);
+    const wall0 = onWall[0]!.at;
+    const data0 = onWall[0]!.tsLocal;
+    const lateness = onWall.map((m) => m.at - (wall0 + (m.tsLocal - data0) / speed));
+    expect(Math.min(...lateness)).toBeGreaterThan(-1);
+    expect(Math.max(...lateness)).toBeLessThan(1);
+  }, 30_000);
+
   describe('with a damaged recording', () => {
     const dir = mkdtempSync(join(tmpdir(), 'replay-feed-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));

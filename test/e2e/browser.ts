@@ -46,3 +46,9 @@ export async function setThresholdsInPage(page: Page, token: string, v: { buy: s
     }
   }, { 'th-buy': v.buy, 'th-sell': v.sell, 'th-conf': v.conf });
 }
+
+/** Waits until the control panel's verdict line contains `text` (the page writes it after the response resolves). */
+export async function waitForControlResult(page: Page, text: string): Promise<string> {
+  await page.waitForFunction((t) => (document.getElementById('ctl-result')?.textContent ?? '').includes(t), text, { timeout: 10_000, polling: 50 });
+  return (await page.textContent('#ctl-result')) ?? '';
+}

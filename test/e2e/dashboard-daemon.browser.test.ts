@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveChromium, openPage, setThresholdsInPage } from './browser.ts';
+import { haveChromium, openPage, setThresholdsInPage, waitForControlResult } from './browser.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -181,7 +181,7 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     expect((await state()).models.thresholds).toEqual({ buy: 0.73, sell: 0.64, minConfidence: 0.55 });
     expect(shown).toContain('sell 0.64');
     expect(shown).toContain('conf 0.55');
-    expect(await page.textContent('#ctl-result')).toContain('thresholds: sent');
+    expect(await waitForControlResult(page, 'thresholds: sent')).toContain('thresholds: sent');
   }, 40_000);
 
   it('refuses a control without the token (401), from outside and from the page, and applies nothing', async () => {
@@ -196,12 +196,10 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     const response = page.waitForResponse((r) => r.url().endsWith('/api/control/stop'));
     await page.click('#btn-stop');
     const fromPage = (await response).status();
-    // The page writes its verdict after the response resolves: wait for it rather than read it at once.
-    await page.waitForFunction(() => (document.getElementById('ctl-result')?.textContent ?? '').includes('refused'), undefined, { timeout: 10_000, polling: 50 });
     expect(bare.status).toBe(401);
     expect(wrong.status).toBe(401);
     expect(fromPage).toBe(401);
-    expect(await page.textContent('#ctl-result')).toContain('refused');
+    expect(await waitForControlResult(page, 'refused')).toContain('refused');
     // Still trading with the thresholds set above: neither the refused change nor the refused stop got through.
     expect(daemon.records('thresholds set').length).toBe(applied);
     expect((await state()).models.thresholds).toEqual({ buy: 0.73, sell: 0.64, minConfidence: 0.55 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveChromium, openPage, setThresholdsInPage } from './browser.ts';
+import { haveChromium, openPage, setThresholdsInPage, waitForControlResult } from './browser.ts';
 import { startDashboard, type DashboardHandle } from '../../engine/dashboard/index.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
@@ -112,7 +112,7 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed r
     expect(seen).toContainEqual({ type: 'orchestrator.setThresholds', buy: 0.73, sell: 0.64, minConfidence: 0.55 });
     expect(state.models.thresholds).toEqual({ buy: 0.73, sell: 0.64, minConfidence: 0.55 });
     expect(shown).toBe(true);
-    expect(await page.textContent('#ctl-result')).toContain('thresholds: sent');
+    expect(await waitForControlResult(page, 'thresholds: sent')).toContain('thresholds: sent');
   }, 60_000);
 
   it('refuses a control without the token (401), from outside and from the page', async () => {
@@ -127,7 +127,7 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed r
     expect(wrong.status).toBe(401);
     expect(fromPage).toBe(401);
     expect(seen.length).toBe(before);
-    expect(await page.textContent('#ctl-result')).toContain('refused');
+    expect(await waitForControlResult(page, 'refused')).toContain('refused');
   }, 60_000);
 
   it('takes the token from the printed link fragment and removes it from the address bar', async () => {

@@ -70,7 +70,8 @@ export class KlinesArchive implements KlineSource {
   }
 }
 
-function lowerBound(a: readonly Candle[], t: number): number {
+/** Returns the index of the first candle opening at or after `t` in `a` (sorted by open time). */
+export function lowerBound(a: readonly Candle[], t: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {

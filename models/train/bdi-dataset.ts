@@ -10,7 +10,7 @@ import { Bus } from '../../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.ts';
-import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
+import { KlinesArchive, lowerBound } from '../../actors/data-provider/klines-archive.ts';
 import { DataProvider } from '../../actors/data-provider/provider.ts';
 import { CNN_INPUT_SERIES, CNN_INPUT_SIZE, CNN_INPUT_SPEC, selectCnnInput } from '../cnn/bdi-adapter.ts';
 import { classCounts, tripleBarrierLabels, type TripleBarrierOptions } from '../labels/triple-barrier.ts';
@@ -179,13 +179,3 @@ export async function replayBaseDataInputs(
   if (d !== decisionMs.length) throw new InputValidationError(`replay packed ${d} of ${decisionMs.length} rows: the 1m stream ended early`);
 }
 
-function lowerBound(a: readonly Candle[], t: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]!.openTime < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

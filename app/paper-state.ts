@@ -11,14 +11,12 @@
 // The write for a change is issued before the event reaches the executor, and LMDB commits writes in issue order,
 // so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start).
 import type { Fill } from '../engine/messages/orders.ts';
-import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../engine/types/ids.ts';
-import type { Instrument, VenueId } from '../engine/types/instrument.ts';
+import type { VenueId } from '../engine/types/instrument.ts';
 import type { Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
-import type { BookView } from '../engine/market/matching.ts';
-import { PaperVenue } from '../engine/venues/paper/paper-venue.ts';
+import { PaperVenue, type PaperVenueOptions } from '../engine/venues/paper/paper-venue.ts';
 import type {
   CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
 } from '../engine/venues/venue.ts';
@@ -37,19 +35,12 @@ export interface PaperState {
   readonly maxTradeId: number;
 }
 
-/** Options of a persistent paper venue. */
-export interface PersistentPaperOptions {
-  readonly clock: Clock;
-  readonly instruments: readonly Instrument[];
-  readonly books: Readonly<Record<string, BookView>>;
-  readonly makerFeeRate9: bigint;
-  readonly takerFeeRate9: bigint;
-  readonly latencyMs: number;
+/** Options of a persistent paper venue: the paper venue's, with the balances used only for a fresh account. */
+export interface PersistentPaperOptions extends Omit<PaperVenueOptions, 'balances'> {
   /** Balances of a fresh account (no stored state). */
   readonly initialBalances: Readonly<Record<string, Money>>;
   /** Where the state lives; without it nothing persists (backtests). */
   readonly store?: LmdbStore;
-  readonly id?: VenueId;
 }
 
 interface Adopted { readonly outerId: VenueOrderId; readonly lots: Lots; readonly filledBefore: Lots }

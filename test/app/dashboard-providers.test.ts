@@ -44,7 +44,8 @@ describe('dashboard providers', () => {
     const p = dashboardProviders(sys);
     expect(p.risk!()).toMatchObject({ equity: 9866, exposure: 2546, drawdownPct: 1.34 });
     p.training!();
-    for (let i = 0; i < 1_000 && p.training!()!.checkpoints.length === 0; i++) await new Promise((r) => setImmediate(r));
+    // The list is read from disk in the background: wait for it (bounded), not for a fixed number of turns.
+    for (let i = 0; i < 1_000_000 && p.training!()!.checkpoints.length === 0; i++) await new Promise((r) => setImmediate(r));
     expect(p.training!()).toEqual({
       jobs: [{ model: 'cnn', status: 'in the blend as v000001 (active)' }],
       checkpoints: [expect.objectContaining({ model: 'cnn', version: 'v000001', active: true })],

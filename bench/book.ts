@@ -37,7 +37,9 @@ function load(sym: 'btc' | 'eth') {
   return { inst, snapshot, raw, frames };
 }
 
-function benchOurs(d: ReturnType<typeof load>): { fig: Figures; check: number } {
+// The live path gets ws Buffers, not strings: the `buffer` figures feed the same frames as Buffers made outside the
+// timed loop (ccxt's side then pays `buf.toString()` before JSON.parse, as its ws client does).
+function benchOurs(d: ReturnType<typeof load>, frames: readonly (string | Buffer)[] = d.frames): { fig: Figures; check: number } {
   let fig: Figures | undefined;
   let check = 0;
   for (let pass = 0; pass < PASSES; pass++) {
@@ -49,7 +51,7 @@ function benchOurs(d: ReturnType<typeof load>): { fig: Figures; check: number } 
     const t0 = performance.now();
     for (let i = 0; i < d.frames.length; i++) {
       const a = process.hrtime.bigint();
-      const f = decoder.decodeDepthFrame(d.frames[i]!);
+      const f = decoder.decodeDepthFrame(frames[i]!);
       if (typeof f !== 'string') sync.onDepth(f);
       check += (book.bestBid() ?? 0) + (book.bestAsk() ?? 0) + book.bestBidLots();
       samples[i] = Number(process.hrtime.bigint() - a) / 1000;
@@ -61,7 +63,7 @@ function benchOurs(d: ReturnType<typeof load>): { fig: Figures; check: number } 
   return { fig: fig!, check };
 }
 
-function benchCcxt(d: ReturnType<typeof load>): { fig: Figures; check: number } {
+function benchCcxt(d: ReturnType<typeof load>, frames: readonly (string | Buffer)[] = d.frames): { fig: Figures; check: number } {
   const ex = new ccxt.pro.binance({}) as unknown as {
     orderBook(s: object): { bids: number[][]; asks: number[][]; nonce?: number };
     handleOrderBookMessage(client: unknown, message: unknown, ob: unknown): unknown;
@@ -75,7 +77,8 @@ function benchCcxt(d: ReturnType<typeof load>): { fig: Figures; check: number } 
     const t0 = performance.now();
     for (let i = 0; i < d.frames.length; i++) {
       const a = process.hrtime.bigint();
-      const msg = JSON.parse(d.frames[i]!) as { data: object };
+      const fr = frames[i]!;
+      const msg = JSON.parse(typeof fr === 'string' ? fr : fr.toString()) as { data: object };
       ex.handleOrderBookMessage(undefined, msg.data, ob);
       check += ob.bids[0]![0]! + ob.asks[0]![0]! + ob.bids[0]![1]!;
       samples[i] = Number(process.hrtime.bigint() - a) / 1000;
@@ -90,6 +93,9 @@ for (const sym of ['btc', 'eth'] as const) {
   const d = load(sym);
   const ours = benchOurs(d);
   const theirs = benchCcxt(d);
+  const bufs = d.frames.map((t) => Buffer.from(t));
+  const oursBuf = benchOurs(d, bufs);
+  const theirsBuf = benchCcxt(d, bufs);
   // Both books must agree on the final top of book, else the comparison is meaningless.
   const sync = new BookSync(d.inst.venueSymbol);
   sync.onSnapshot(d.snapshot);
@@ -100,6 +106,11 @@ for (const sym of ['btc', 'eth'] as const) {
     ccxt: theirs.fig,
     speedupP50: Math.round((theirs.fig.p50Us / ours.fig.p50Us) * 10) / 10,
     speedupThroughput: Math.round((ours.fig.framesPerSec / theirs.fig.framesPerSec) * 10) / 10,
+    buffer: {
+      ours: oursBuf.fig,
+      ccxt: theirsBuf.fig,
+      speedupP50: Math.round((theirsBuf.fig.p50Us / oursBuf.fig.p50Us) * 10) / 10,
+    },
     finalTop: { bid: sync.book.bestBid(), ask: sync.book.bestAsk() },
   };
 }

@@ -4,91 +4,106 @@ import type { Lots, Ticks } from '../types/price.ts';
 /** Which side of a book a level sits on. */
 export type BookSide = 'bid' | 'ask';
 
+/** How many ticks past a deleted best level to probe for the next one before falling back to a full scan. */
+const BEST_PROBE_TICKS = 256;
+
 /**
- * One side of the book as two parallel arrays sorted so that the best price is LAST.
- * Bids are kept ascending and asks descending: depth updates cluster near the touch, so inserts and deletes
- * splice near the end of the array, which costs almost nothing, and the best price is a plain index read.
+ * One side of the book as a hash map price -> size plus the tracked best price (the layout of hftbacktest's
+ * HashMapMarketDepth). Binance diffs touch deep levels too, and a sorted array pays a mid-array move of ~1-2k
+ * elements for each such insert or delete; a map pays one hash operation. Best-first reads (COB at 10 Hz, the
+ * matching engine, snapshots) use a sorted price index that is brought up to date lazily: prices inserted or deleted
+ * since the last read are merged into it in one linear pass.
  */
 class Side {
-  /** Prices in ticks; ascending for bids, descending for asks (best at the end). */
-  readonly px: number[] = [];
-  readonly qty: number[] = [];
+  readonly map = new Map<number, number>();
+  /** Best price; meaningful only while the map is non-empty. */
+  best = 0;
+  /** Prices best-first as of the last read, plus the prices inserted or deleted since (in `touched`). */
+  private index: number[] = [];
+  private touched: number[] = [];
 
   constructor(private readonly isBid: boolean) {}
 
-  /** Returns the index of `price` when present, else `-(insertion index) - 1`. Searches from the top first. */
-  find(price: number): number {
-    const px = this.px;
-    let hi = px.length - 1;
-    if (hi < 0) return -1;
-    // "before" means: price sorts before px[i] in this side's order (farther from the touch).
-    const isBid = this.isBid;
-    const top = px[hi]!;
-    if (top === price) return hi;
-    if (isBid ? price > top : price < top) return -(hi + 1) - 1;
-    // Most updates land within a few levels of the touch: probe a short window before the binary search.
-    const stop = hi > 8 ? hi - 8 : 0;
-    for (let i = hi - 1; i >= stop; i--) {
-      const p = px[i]!;
-      if (p === price) return i;
-      if (isBid ? price > p : price < p) return -(i + 1) - 1;
-    }
-    let lo = 0;
-    hi = stop - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = px[mid]!;
-      if (p === price) return mid;
-      if (isBid ? p < price : p > price) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -lo - 1;
-  }
-
   set(price: number, lots: number): void {
-    const i = this.find(price);
-    if (i >= 0) {
-      if (lots === 0) {
-        if (i === this.px.length - 1) {
-          this.px.pop();
-          this.qty.pop();
-        } else {
-          this.px.splice(i, 1);
-          this.qty.splice(i, 1);
-        }
-      } else {
-        this.qty[i] = lots;
-      }
+    const map = this.map;
+    if (lots === 0) {
+      if (!map.delete(price)) return;
+      this.touched.push(price);
+      if (price === this.best && map.size > 0) this.best = this.nextBest(price);
       return;
     }
-    if (lots === 0) return;
-    const at = -i - 1;
-    if (at === this.px.length) {
-      this.px.push(price);
-      this.qty.push(lots);
+    const size = map.size;
+    map.set(price, lots);
+    if (map.size === size) return; // a size change at an existing level
+    this.touched.push(price);
+    if (size === 0 || (this.isBid ? price > this.best : price < this.best)) this.best = price;
+  }
+
+  /** Finds the best price after `gone` was deleted: probes the ticks just behind it (dense near the touch). */
+  private nextBest(gone: number): number {
+    const map = this.map;
+    const step = this.isBid ? -1 : 1;
+    for (let i = 1, p = gone + step; i <= BEST_PROBE_TICKS; i++, p += step) if (map.has(p)) return p;
+    let best = this.isBid ? -Infinity : Infinity;
+    if (this.isBid) for (const p of map.keys()) { if (p > best) best = p; }
+    else for (const p of map.keys()) { if (p < best) best = p; }
+    return best;
+  }
+
+  /** Returns the prices best-first, merging in what changed since the last call. */
+  sorted(): number[] {
+    const t = this.touched;
+    if (t.length === 0) return this.index;
+    const map = this.map;
+    const isBid = this.isBid;
+    const old = this.index;
+    const out: number[] = [];
+    if (t.length * 8 > old.length) {
+      for (const p of map.keys()) out.push(p);
+      out.sort(isBid ? (a, b) => b - a : (a, b) => a - b);
     } else {
-      this.px.splice(at, 0, price);
-      this.qty.splice(at, 0, lots);
+      t.sort(isBid ? (a, b) => b - a : (a, b) => a - b);
+      // Merge: untouched old prices stay; a touched price is in the result iff it is in the map now.
+      let i = 0;
+      let j = 0;
+      let last = NaN;
+      while (i < old.length || j < t.length) {
+        const o = i < old.length ? old[i]! : NaN;
+        const c = j < t.length ? t[j]! : NaN;
+        if (j >= t.length || (i < old.length && (isBid ? o > c : o < c))) {
+          out.push(o);
+          i++;
+          continue;
+        }
+        if (o === c) i++; // the touched price decides whether it stays
+        j++;
+        if (c !== last && map.has(c)) out.push(c);
+        last = c;
+      }
     }
+    t.length = 0;
+    this.index = out;
+    return out;
   }
 
   clear(): void {
-    this.px.length = 0;
-    this.qty.length = 0;
+    this.map.clear();
+    this.index = [];
+    this.touched.length = 0;
   }
 
   /** Replaces the side with `levels` (any order; zero sizes skipped; a repeated price keeps the last size). */
   load(levels: readonly Level[]): void {
-    const sorted = levels.filter((l) => l[1] !== 0).sort((a, b) => (this.isBid ? a[0] - b[0] : b[0] - a[0]));
     this.clear();
-    for (const [p, q] of sorted) {
-      const last = this.px.length - 1;
-      if (last >= 0 && this.px[last] === p) this.qty[last] = q;
-      else {
-        this.px.push(p);
-        this.qty.push(q);
-      }
+    const map = this.map;
+    for (const [p, q] of levels) {
+      if (q === 0) map.delete(p);
+      else map.set(p, q);
     }
+    let best = this.isBid ? -Infinity : Infinity;
+    for (const p of map.keys()) if (this.isBid ? p > best : p < best) best = p;
+    this.best = best;
+    this.index = [...map.keys()].sort(this.isBid ? (a, b) => b - a : (a, b) => a - b);
   }
 }
 
@@ -132,60 +147,64 @@ export class OrderBook {
 
   /** Returns the best (highest) bid price, or undefined when there are no bids. */
   bestBid(): Ticks | undefined {
-    const px = this.bids.px;
-    return px.length === 0 ? undefined : (px[px.length - 1] as Ticks);
+    const s = this.bids;
+    return s.map.size === 0 ? undefined : (s.best as Ticks);
   }
 
   /** Returns the best (lowest) ask price, or undefined when there are no asks. */
   bestAsk(): Ticks | undefined {
-    const px = this.asks.px;
-    return px.length === 0 ? undefined : (px[px.length - 1] as Ticks);
+    const s = this.asks;
+    return s.map.size === 0 ? undefined : (s.best as Ticks);
   }
 
   /** Returns the size at the best bid, or 0 when there are no bids. */
   bestBidLots(): Lots {
-    const q = this.bids.qty;
-    return (q.length === 0 ? 0 : q[q.length - 1]!) as Lots;
+    const s = this.bids;
+    return (s.map.size === 0 ? 0 : s.map.get(s.best)!) as Lots;
   }
 
   /** Returns the size at the best ask, or 0 when there are no asks. */
   bestAskLots(): Lots {
-    const q = this.asks.qty;
-    return (q.length === 0 ? 0 : q[q.length - 1]!) as Lots;
+    const s = this.asks;
+    return (s.map.size === 0 ? 0 : s.map.get(s.best)!) as Lots;
   }
 
   /** Returns the size at `price` on `side`, 0 when the level is absent. */
   lotsAt(side: BookSide, price: Ticks): Lots {
-    const s = side === 'bid' ? this.bids : this.asks;
-    const i = s.find(price);
-    return (i >= 0 ? s.qty[i]! : 0) as Lots;
+    return ((side === 'bid' ? this.bids : this.asks).map.get(price) ?? 0) as Lots;
   }
 
   /** Returns up to `n` levels of `side`, best first. */
   levels(side: BookSide, n: number): Level[] {
     const s = side === 'bid' ? this.bids : this.asks;
+    const px = s.sorted();
     const out: Level[] = [];
-    for (let i = s.px.length - 1; i >= 0 && out.length < n; i--) out.push([s.px[i]! as Ticks, s.qty[i]! as Lots]);
+    for (let i = 0; i < px.length && out.length < n; i++) out.push([px[i]! as Ticks, s.map.get(px[i]!)! as Lots]);
     return out;
   }
 
   /** Calls `fn` for each level of `side`, best first, until it returns false. */
   forEachLevel(side: BookSide, fn: (price: Ticks, lots: Lots) => boolean | void): void {
     const s = side === 'bid' ? this.bids : this.asks;
-    for (let i = s.px.length - 1; i >= 0; i--) {
-      if (fn(s.px[i]! as Ticks, s.qty[i]! as Lots) === false) return;
+    // `px` is a snapshot: a callback that changes the book does not disturb this walk. Sizes are read live and a
+    // level deleted meanwhile is skipped.
+    const px = s.sorted();
+    const map = s.map;
+    for (let i = 0; i < px.length; i++) {
+      const lots = map.get(px[i]!);
+      if (lots !== undefined && fn(px[i]! as Ticks, lots as Lots) === false) return;
     }
   }
 
   /** Returns the number of levels on `side`. */
   size(side: BookSide): number {
-    return (side === 'bid' ? this.bids : this.asks).px.length;
+    return (side === 'bid' ? this.bids : this.asks).map.size;
   }
 
   /** Returns true when both sides are non-empty and the best bid is at or above the best ask. */
   crossed(): boolean {
-    const b = this.bids.px;
-    const a = this.asks.px;
-    return b.length > 0 && a.length > 0 && b[b.length - 1]! >= a[a.length - 1]!;
+    const b = this.bids;
+    const a = this.asks;
+    return b.map.size > 0 && a.map.size > 0 && b.best >= a.best;
   }
 }

@@ -97,4 +97,42 @@ describe('OrderBook', () => {
       { numRuns: 300, seed: 20240808 },
     );
   });
+  it('stays equal to a naive Map book when reads interleave with updates after a snapshot (property)', () => {
+    // Reads between writes make the book merge a few changed prices into its best-first index each time, and
+    // deletions of the best level with gaps wider than its probe window force the full-scan fallback.
+    const level = fc.tuple(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 0, max: 50 }));
+    const op = fc.record({
+      side: fc.constantFrom<BookSide>('bid', 'ask'),
+      px: fc.oneof(fc.integer({ min: 2_490, max: 2_510 }), fc.integer({ min: 1, max: 5_000 })),
+      lots: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 })),
+      read: fc.integer({ min: 0, max: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(level, { maxLength: 200 }), fc.array(level, { maxLength: 200 }), fc.array(op, { maxLength: 300 }), (bids, asks, ops) => {
+        const b = new OrderBook('X');
+        const ref = new NaiveBook();
+        b.replace(bids.map(([p, q]) => [T(p), L(q)]), asks.map(([p, q]) => [T(p), L(q)]));
+        for (const [p, q] of bids) ref.set('bid', p, q);
+        for (const [p, q] of asks) ref.set('ask', p, q);
+        for (const o of ops) {
+          b.set(o.side, T(o.px), L(o.lots));
+          ref.set(o.side, o.px, o.lots);
+          const want = ref.levels(o.side);
+          expect([b.bestBid(), b.bestAsk()]).toEqual([ref.levels('bid')[0]?.[0], ref.levels('ask')[0]?.[0]]);
+          expect(o.side === 'bid' ? b.bestBidLots() : b.bestAskLots()).toBe(want[0]?.[1] ?? 0);
+          if (o.read === 0) expect(b.levels(o.side, Infinity)).toEqual(want);
+          if (o.read === 1) {
+            const seen: [number, number][] = [];
+            b.forEachLevel(o.side, (px, lots) => {
+              seen.push([px, lots]);
+              return seen.length < 5;
+            });
+            expect(seen).toEqual(want.slice(0, 5));
+          }
+        }
+        for (const side of ['bid', 'ask'] as const) expect(b.levels(side, Infinity)).toEqual(ref.levels(side));
+      }),
+      { numRuns: 200, seed: 20240809 },
+    );
+  });
 });

@@ -13,6 +13,22 @@ import { lapLengthMs, ReplayFeed } from '../../../../engine/venues/replay/replay
 const rec = (sym: string) => [`data/recordings/spot_${sym}usdt_20240808.jsonl.gz`, `data/recordings/spot_${sym}usdt_20240809.jsonl.gz`];
 const ETH = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
 
+/** A clock whose timers fire on the next event-loop turn with time moved by their delay: pacing without sleeping. */
+class JumpClock implements Clock {
+  t = 5_000_000;
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    setImmediate(() => {
+      this.t += ms;
+      fn();
+    });
+    return { id: 0 };
+  }
+  clearTimeout(): void {}
+}
+
 /** Every message with a tsLocal, in publication order, with the clock's time when it was published. */
 function tap(bus: Bus<EngineMsg>, clock: Clock) {
   const seen: { type: string; symbol: string; tsLocal: number; tsExchange: number; at: number }[] = [];
@@ -115,21 +131,6 @@ describe('ReplayFeed', () => {
   }, 30_000);
 
   it('paces to `speed` times the recorded pace on a clock it does not own', async () => {
-    // A clock whose timers fire on the next event-loop turn with time moved by their delay: pacing without sleeping.
-    class JumpClock implements Clock {
-      t = 5_000_000;
-      now(): number {
-        return this.t;
-      }
-      setTimeout(fn: () => void, ms: number): TimerHandle {
-        setImmediate(() => {
-          this.t += ms;
-          fn();
-        });
-        return { id: 0 };
-      }
-      clearTimeout(): void {}
-    }
     const bus = new Bus<EngineMsg>();
     const clock = new JumpClock();
     const speed = 20;
@@ -147,20 +148,6 @@ describe('ReplayFeed', () => {
   }, 30_000);
 
   it('with a simulated clock and a pace clock, holds engine time equal to data time while pacing on the wall clock', async () => {
-    class JumpClock implements Clock {
-      t = 5_000_000;
-      now(): number {
-        return this.t;
-      }
-      setTimeout(fn: () => void, ms: number): TimerHandle {
-        setImmediate(() => {
-          this.t += ms;
-          fn();
-        });
-        return { id: 0 };
-      }
-      clearTimeout(): void {}
-    }
     const bus = new Bus<EngineMsg>();
     const engine = new SimulatedClock(0);
     const wall = new JumpClock();

@@ -4,6 +4,7 @@
 // asynchronous steps (LMDB commits, inference) always land at the same point of the data. The store is a fresh
 // temporary LMDB environment (nothing carries over between runs); the data provider's maintenance loop is off
 // (history is loaded once at start, bars come from the recorded trades).
+import { seededRng } from '../engine/runtime/rng.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -76,18 +77,6 @@ export interface BacktestResult {
   readonly lastMark: number | undefined;
   /** Denials in arrival order (code and time). */
   readonly denials: readonly { readonly t: TsMs; readonly code: string }[];
-}
-
-/** Seeded uniform [0, 1) numbers (mulberry32). */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Runs the backtest of `config` and returns its summary, equity curve and fills. */

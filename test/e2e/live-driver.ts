@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { seededRng } from '../../app/backtest.ts';
+import { seededRng } from '../../engine/runtime/rng.ts';
 import { buildSystem, liveVenue, type System, type SystemOptions } from '../../app/system.ts';
 import { runRefusal } from '../../app/run.ts';
 import { loadConfig, type Config, type Secrets } from '../../engine/config/index.ts';

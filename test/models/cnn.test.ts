@@ -1,3 +1,4 @@
+import { seededRng } from '../../engine/runtime/rng.ts';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,16 +12,10 @@ import { cnnConfigForBaseDataInput } from '../../models/cnn/bdi.ts';
 import { BDI_LENGTH, BDI_SECTIONS, BDI_TAIL_OFFSET } from '../../engine/market/base-data-input.ts';
 import { InputValidationError, ParseError } from '../../engine/types/errors.ts';
 
-// A deterministic pseudo-random fill (mulberry32) so failures reproduce.
+// A deterministic pseudo-random fill so failures reproduce.
 function fill(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  });
+  const next = seededRng(seed);
+  return Float32Array.from({ length: n }, () => next() - 0.5);
 }
 
 const small = { seqLen: 16, features: 3, tailLen: 2, channels: 4, hidden: 5 } as const;

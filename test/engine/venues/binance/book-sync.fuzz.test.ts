@@ -1,6 +1,7 @@
 // Fuzz: real BTC depth frames with 1-5% of them dropped, duplicated, reordered or corrupted (seeded), through the
 // real decoder and BookSync. Snapshots for resyncs come from a reference sync fed the clean stream (a recording has
 // no REST endpoint), delivered a few frames after the request, at the newest update the stream has reached.
+import { seededRng as rng } from '../../../../engine/runtime/rng.ts';
 import { describe, expect, it } from 'vitest';
 import type { DepthSnapshot } from '../../../../engine/messages/market.ts';
 import type { OrderBook } from '../../../../engine/market/order-book.ts';
@@ -19,18 +20,6 @@ const clean = lines.filter((l) => l.text.includes('@depth')).map((l) => l.text)
   .filter((t) => Number(/"u":(\d+)/.exec(t)![1]) > snapshot.lastUpdateId).slice(0, 1200);
 const uOf = clean.map((t) => Number(/"u":(\d+)/.exec(t)![1]));
 const indexOfU = new Map(uOf.map((u, i) => [u, i]));
-
-/** mulberry32: a small seeded RNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Ways to break a frame that no parser may accept (a changed digit would be a valid, different frame). */
 const corruptions: ((t: string, r: () => number) => string)[] = [

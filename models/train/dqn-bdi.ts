@@ -15,27 +15,24 @@ import { cnnRunner, type InferPort } from '../../actors/model-agents/cnn-agent.t
 import { feedModelOutputs } from '../../actors/orchestrator/coordinator.ts';
 import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import type { InferResult } from '../../engine/infer/pool.ts';
-import { log } from '../../engine/log.ts';
 import type { ModelOutput } from '../../engine/messages/signals.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { bundledCnnCheckpoint } from '../bundled/index.ts';
 import { CheckpointStore, type CheckpointMeta } from '../checkpoints.ts';
 import { CNN_INPUT_SPEC, cnnInputMismatch } from '../cnn/bdi-adapter.ts';
-import { DqnAgent, dqnConfig } from '../dqn/agent.ts';
 import { saveDqn } from '../dqn/io.ts';
-import { runEpisode } from '../dqn/loop.ts';
 import { buyAndHoldReturn } from '../envs/trading-env.ts';
 import { DECISION_LAG_MS, replayBaseDataInputs } from './bdi-dataset.ts';
 import { BdiTradingEnv } from './dqn-bdi-env.ts';
 import { DQN_STATE_KIND, DQN_STATE_SIZE, DQN_STATE_WINDOW, dqnStateBuilder, fileSha256, type DqnStateInput, type DqnStatePart } from './dqn-state.ts';
-import type { SpanResult } from './dqn.ts';
-import { dataSpan, hashOf, Progress, type DataSpan } from './report.ts';
+import { greedyRun, tradingAgent, trainWithValidation, type DqnLoopOptions, type SpanResult } from './dqn-loop.ts';
+import { dataSpan, hashOf, type DataSpan } from './report.ts';
 
 const MIN = 60_000;
 
 /** Everything `cobalt train dqn --state bdi` can be told. */
-export interface DqnBdiOptions {
+export interface DqnBdiOptions extends DqnLoopOptions {
   /** Kline folders: the 1m stream and the history of every timeframe (as config data.klinesDirs). */
   readonly klinesDirs: readonly string[];
   readonly symbol?: string;
@@ -48,19 +45,11 @@ export interface DqnBdiOptions {
   readonly cnn: string;
   readonly closesScale: number;
   readonly feeRate: number;
-  /** Decisions per training episode. */
-  readonly episodeLength: number;
-  readonly episodes: number;
-  readonly maxSteps: number;
   readonly testFraction: number;
   readonly valFraction: number;
-  readonly evalEvery: number;
-  readonly hidden: readonly number[];
   readonly rewardScale: number;
-  readonly seed: number;
   readonly out?: string;
   readonly modelName: string;
-  readonly progress?: boolean;
 }
 
 /** Defaults: the newest 10 % of decisions are the test span (after the bundled CNN's training data on data/klines). */
@@ -225,30 +214,10 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
   const trainEnv = env(0, valFrom, opts.episodeLength);
   const valEnv = env(valFrom, testFrom);
   const testEnv = env(testFrom, n);
-  const agent = new DqnAgent(dqnConfig({
-    stateSize: S, actions: 3, hidden: [...opts.hidden], seed: opts.seed,
-    learningStarts: Math.min(1000, opts.episodeLength), trainEvery: 4, target: { kind: 'hard', every: 1000 },
-    epsilon: { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(opts.maxSteps * 0.5)) },
-    per: { alpha: 0.6, eps: 1e-3, pnlBonus: 0, beta0: 0.4, betaSteps: opts.maxSteps },
-  }));
+  const agent = tradingAgent(S, opts);
   const span = (from: number, to: number): DataSpan => dataSpan(rows.barOpenMs, from, to - 1);
-  const progress = new Progress(opts.maxSteps, { enabled: opts.progress });
-  let best: { params: Float32Array; result: SpanResult; episode: number } | undefined;
-  let episodes = 0, rewardSum = 0;
-  while (episodes < opts.episodes && agent.steps < opts.maxSteps) {
-    rewardSum += runEpisode(agent, trainEnv, true).reward;
-    episodes++;
-    progress.update(Math.min(agent.steps, opts.maxSteps), `episode ${episodes}`, rewardSum / episodes);
-    if (episodes % opts.evalEvery === 0 || episodes >= opts.episodes || agent.steps >= opts.maxSteps) {
-      const r = greedy(agent, valEnv, span(valFrom, testFrom));
-      log().info({ episode: episodes, steps: agent.steps, valPnl: r.pnl, trades: r.trades }, 'dqn validation');
-      if (!best || r.pnl > best.result.pnl) best = { params: agent.online.params.slice(), result: r, episode: episodes };
-    }
-  }
-  progress.done();
-  agent.online.setParams(best!.params);
-  agent.target.setParams(best!.params);
-  const test = greedy(agent, testEnv, span(testFrom, n));
+  const { best, episodes, rewardSum } = trainWithValidation(agent, trainEnv, valEnv, span(valFrom, testFrom), opts);
+  const test = greedyRun(agent, testEnv, span(testFrom, n));
   const buyAndHold = buyAndHoldReturn(rows.price, testFrom, n - 1, opts.feeRate);
   const configHash = hashOf({ ...opts, out: undefined, progress: undefined });
   const trainSpan = span(0, valFrom);
@@ -256,7 +225,7 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
     outOfSample: test,
     baselines: { buyAndHold, flat: 0 },
     beatsBuyAndHold: test.pnl > buyAndHold,
-    validation: { ...best!.result, bestAtEpisode: best!.episode, buyAndHold: buyAndHoldReturn(rows.price, valFrom, testFrom - 1, opts.feeRate) },
+    validation: { ...best.result, bestAtEpisode: best.episode, buyAndHold: buyAndHoldReturn(rows.price, valFrom, testFrom - 1, opts.feeRate) },
     training: { episodes, envSteps: agent.steps, gradSteps: agent.updates, span: trainSpan, meanEpisodeReward: rewardSum / Math.max(1, episodes) },
     state: { ...rows.input, cnnTrainedUntil: rows.cnnMeta ? new Date(rows.cnnMeta.dataSpan.toMs).toISOString() : null },
     decisions: { total: n, train: valFrom, validation: testFrom - valFrom, test: n - testFrom, everyMinutes: opts.everyMinutes },
@@ -272,7 +241,7 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
       model: opts.modelName, metric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
       dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp', input: { ...rows.input },
       write: async (dir) => {
-        saveDqn(agent, dir, { test, validation: best!.result, buyAndHold, state: rows.input, feeRate: opts.feeRate, mode: 'long-flat' });
+        saveDqn(agent, dir, { test, validation: best.result, buyAndHold, state: rows.input, feeRate: opts.feeRate, mode: 'long-flat' });
         await writeFile(path.join(dir, 'train-report.json'), `${JSON.stringify(summaryBody, null, 1)}\n`);
       },
     });
@@ -281,15 +250,3 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
   return { ...summaryBody, checkpoint, seconds: (performance.now() - started) / 1000 };
 }
 
-function greedy(agent: DqnAgent, env: BdiTradingEnv, span: DataSpan): SpanResult {
-  let state = env.reset();
-  let steps = 0, exposed = 0;
-  for (;;) {
-    const r = env.step(agent.act(state, true));
-    steps++;
-    if (r.position !== 0) exposed++;
-    state = r.state;
-    if (r.terminated || r.truncated) break;
-  }
-  return { pnl: env.equity - 1, fees: env.feesPaid, trades: env.trades, exposure: exposed / steps, span };
-}

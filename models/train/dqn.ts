@@ -4,21 +4,19 @@
 // kept weights then play the test span once, greedily, beside buy-and-hold and staying flat on the same bars.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { log } from '../../engine/log.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { CheckpointStore } from '../checkpoints.ts';
 import { klineWindow } from '../cnn/kline-features.ts';
 import { loadCnn } from '../cnn/weights-io.ts';
-import { DqnAgent, dqnConfig } from '../dqn/agent.ts';
 import { saveDqn } from '../dqn/io.ts';
-import { runEpisode } from '../dqn/loop.ts';
 import { buyAndHoldReturn, TradingEnv, type ExtraFeatures, type PositionMode } from '../envs/trading-env.ts';
 import { initTfBackend } from '../tf-backend.ts';
 import { loadAlignedKlines, type AlignedSeries } from './dataset.ts';
-import { dataSpan, hashOf, Progress, type DataSpan } from './report.ts';
+import { greedyRun, tradingAgent, trainWithValidation, type DqnLoopOptions, type SpanResult } from './dqn-loop.ts';
+import { dataSpan, hashOf, type DataSpan } from './report.ts';
 
 /** Everything `cobalt train dqn` can be told. */
-export interface DqnTrainOptions {
+export interface DqnTrainOptions extends DqnLoopOptions {
   readonly data: readonly string[];
   readonly symbol?: string;
   readonly lastBars?: number;
@@ -27,23 +25,13 @@ export interface DqnTrainOptions {
   readonly volWindow: number;
   readonly feeRate: number;
   readonly mode: PositionMode;
-  readonly episodeLength: number;
-  /** Training episodes, at most. */
-  readonly episodes: number;
-  /** Environment-step budget, checked after each episode (whichever of the two limits comes first). */
-  readonly maxSteps: number;
   readonly testFraction: number;
   readonly valFraction: number;
-  /** Greedy validation run every this many training episodes. */
-  readonly evalEvery: number;
-  readonly hidden: readonly number[];
   readonly rewardScale: number;
-  readonly seed: number;
   /** CNN checkpoint directory: its hidden vector at each bar joins the state. */
   readonly cnn?: string;
   readonly out?: string;
   readonly modelName: string;
-  readonly progress?: boolean;
 }
 
 /** Defaults sized to finish in a few minutes on two shared cores. */
@@ -52,16 +40,7 @@ export const DQN_TRAIN_DEFAULTS = {
   testFraction: 0.2, valFraction: 0.1, evalEvery: 5, hidden: [64, 64], rewardScale: 100, seed: 1, modelName: 'dqn',
 } as const;
 
-/** A greedy run over one span. */
-export interface SpanResult {
-  /** Equity − 1 after fees (equity starts at 1; the last bar closes any position). */
-  readonly pnl: number;
-  readonly fees: number;
-  readonly trades: number;
-  /** Bars spent long (or short) / bars stepped. */
-  readonly exposure: number;
-  readonly span: DataSpan;
-}
+export type { SpanResult } from './dqn-loop.ts';
 
 /** The JSON summary `cobalt train dqn --json` prints. */
 export interface DqnTrainSummary {
@@ -104,29 +83,9 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
   const trainEnv = env(first, valFrom, opts.episodeLength);
   const valEnv = env(valFrom, testFrom);
   const testEnv = env(testFrom, n);
-  const agent = new DqnAgent(dqnConfig({
-    stateSize: trainEnv.stateSize, actions: 3, hidden: [...opts.hidden], seed: opts.seed,
-    learningStarts: Math.min(1000, opts.episodeLength), trainEvery: 4, target: { kind: 'hard', every: 1000 },
-    epsilon: { kind: 'linear', start: 1, end: 0.05, steps: Math.max(1, Math.floor(opts.maxSteps * 0.5)) },
-    per: { alpha: 0.6, eps: 1e-3, pnlBonus: 0, beta0: 0.4, betaSteps: opts.maxSteps },
-  }));
-  const progress = new Progress(opts.maxSteps, { enabled: opts.progress });
-  let best: { params: Float32Array; result: SpanResult; episode: number } | undefined;
-  let episodes = 0, rewardSum = 0;
-  while (episodes < opts.episodes && agent.steps < opts.maxSteps) {
-    rewardSum += runEpisode(agent, trainEnv, true).reward;
-    episodes++;
-    progress.update(Math.min(agent.steps, opts.maxSteps), `episode ${episodes}`, rewardSum / episodes);
-    if (episodes % opts.evalEvery === 0 || episodes >= opts.episodes || agent.steps >= opts.maxSteps) {
-      const r = greedy(agent, valEnv, aligned, valFrom, testFrom);
-      log().info({ episode: episodes, steps: agent.steps, valPnl: r.pnl, trades: r.trades }, 'dqn validation');
-      if (!best || r.pnl > best.result.pnl) best = { params: agent.online.params.slice(), result: r, episode: episodes };
-    }
-  }
-  progress.done();
-  agent.online.setParams(best!.params);
-  agent.target.setParams(best!.params);
-  const test = greedy(agent, testEnv, aligned, testFrom, n);
+  const agent = tradingAgent(trainEnv.stateSize, opts);
+  const { best, episodes, rewardSum } = trainWithValidation(agent, trainEnv, valEnv, dataSpan(aligned.openTimeMs, valFrom, testFrom - 1), opts);
+  const test = greedyRun(agent, testEnv, dataSpan(aligned.openTimeMs, testFrom, n - 1));
   const buyAndHold = buyAndHoldReturn(close, testFrom, n - 1, opts.feeRate);
   const configHash = hashOf({ ...opts, data: aligned.names, out: undefined, progress: undefined });
   const trainSpan = dataSpan(aligned.openTimeMs, first - Math.max(opts.window, opts.volWindow), valFrom - 1);
@@ -136,7 +95,7 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
     const saved = await store.save({
       model: opts.modelName, metric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
       dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp',
-      write: async (dir) => saveDqn(agent, dir, { test, validation: best!.result, buyAndHold, cnn: opts.cnn ?? null, window: opts.window, volWindow: opts.volWindow, feeRate: opts.feeRate, mode: opts.mode }),
+      write: async (dir) => saveDqn(agent, dir, { test, validation: best.result, buyAndHold, cnn: opts.cnn ?? null, window: opts.window, volWindow: opts.volWindow, feeRate: opts.feeRate, mode: opts.mode }),
     });
     checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept };
   }
@@ -144,7 +103,7 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
     outOfSample: test,
     baselines: { buyAndHold, flat: 0 },
     beatsBuyAndHold: test.pnl > buyAndHold,
-    validation: { ...best!.result, bestAtEpisode: best!.episode },
+    validation: { ...best.result, bestAtEpisode: best.episode },
     training: { episodes, envSteps: agent.steps, gradSteps: agent.updates, span: trainSpan, meanEpisodeReward: rewardSum / Math.max(1, episodes) },
     features: { returnsWindow: opts.window, cnnHidden: extra?.features.size ?? 0, cnnCheckpoint: opts.cnn ?? null, stateSize: trainEnv.stateSize },
     feeRate: opts.feeRate, mode: opts.mode,
@@ -152,20 +111,6 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
     dataSpan: { ...dataSpan(aligned.openTimeMs, 0, n - 1), series: aligned.names[0]! },
     configHash, checkpoint, seconds: (performance.now() - started) / 1000,
   };
-}
-
-function greedy(agent: DqnAgent, env: TradingEnv, aligned: AlignedSeries, from: number, to: number): SpanResult {
-  let state = env.reset();
-  let steps = 0, exposed = 0;
-  for (;;) {
-    const r = env.step(agent.act(state, true));
-    steps++;
-    // Position after the step (the last step's forced exit hides its bar: off by at most one bar).
-    if (r.position !== 0) exposed++;
-    state = r.state;
-    if (r.terminated || r.truncated) break;
-  }
-  return { pnl: env.equity - 1, fees: env.feesPaid, trades: env.trades, exposure: exposed / steps, span: dataSpan(aligned.openTimeMs, from, to - 1) };
 }
 
 /**

@@ -6,23 +6,15 @@
 // so the agent is trained on exactly what it will see (HOLD is then judged on the positions it has tended to hold).
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { BUY, HOLD, SELL } from '../labels/triple-barrier.ts';
-import { PositionEnv } from '../envs/position-env.ts';
+import { PositionEnv, type PositionEnvSpan } from '../envs/position-env.ts';
 
-/** Options of the environment. */
-export interface BdiTradingEnvOptions {
+/** Options of the environment: the shared span and costs (steps are decisions), the states and the fill prices. */
+export interface BdiTradingEnvOptions extends PositionEnvSpan {
   /** Row-major [decisions, stateSize] states. */
   readonly states: Float32Array;
   readonly stateSize: number;
   /** Fill price at each decision. */
   readonly price: ArrayLike<number>;
-  /** Decisions [from, to) this env may use. */
-  readonly from: number;
-  readonly to: number;
-  readonly feeRate: number;
-  /** Decisions per training episode from a seeded random start; omitted = one episode over the whole span. */
-  readonly episodeLength?: number;
-  readonly rewardScale?: number;
-  readonly seed?: number;
 }
 
 /** The long/flat environment over decision states; see the header. */

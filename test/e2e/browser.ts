@@ -1,8 +1,9 @@
 // Shared by the browser tests: Debian's chromium driven by playwright-core with the flags this closed network needs
 // (STACK.md "Browser tests"), a fresh profile per run, page errors collected, and the page actions both tests use.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -51,4 +52,13 @@ export async function setThresholdsInPage(page: Page, token: string, v: { buy: s
 export async function waitForControlResult(page: Page, text: string): Promise<string> {
   await page.waitForFunction((t) => (document.getElementById('ctl-result')?.textContent ?? '').includes(t), text, { timeout: 10_000, polling: 50 });
   return (await page.textContent('#ctl-result')) ?? '';
+}
+
+/** Saves a full-page screenshot as a test artifact (test-artifacts/<name>, gitignored) and returns its path. */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  const dir = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, name);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
 }

@@ -6,16 +6,15 @@
 //
 // Waits are bounded polls (playwright's waitForFunction / a stderr line watcher with a deadline), never fixed sleeps.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveChromium, openPage, setThresholdsInPage, waitForControlResult } from './browser.ts';
+import { haveChromium, openPage, setThresholdsInPage, saveScreenshot, waitForControlResult } from './browser.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 const TOKEN = 'e2e-daemon-token-91d2';
 const chromiumPresent = haveChromium('dashboard daemon browser test');
 
@@ -207,9 +206,7 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
   }, 30_000);
 
   it('saves a screenshot, with no script error or refused resource on the page', async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const file = join(ARTIFACTS, 'dashboard-daemon.png');
-    await page.screenshot({ path: file, fullPage: true });
+    const file = await saveScreenshot(page, 'dashboard-daemon.png');
     expect(existsSync(file)).toBe(true);
     // The one expected console error is the browser logging the deliberate 401 of the refused-control test.
     expect(pageErrors.filter((e) => !/status of 401/.test(e))).toEqual([]);

@@ -5,12 +5,12 @@
 // The engine's time is a SimulatedClock moved by the data, and the dashboard's push throttle runs on it too, so the
 // test moves data forward while it waits for the page: each wait step pumps one recorded second, then looks again.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveChromium, openPage, setThresholdsInPage, waitForControlResult } from './browser.ts';
+import { haveChromium, openPage, setThresholdsInPage, saveScreenshot, waitForControlResult } from './browser.ts';
 import { startDashboard, type DashboardHandle } from '../../engine/dashboard/index.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
@@ -19,7 +19,6 @@ import type { Lots, Ticks } from '../../engine/types/price.ts';
 import { ReplayHarness } from '../engine/dashboard/replay-harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = join(ROOT, 'test-artifacts');
 const TOKEN = 'e2e-token-7f3c';
 const chromiumPresent = haveChromium('dashboard browser test');
 
@@ -187,9 +186,7 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed r
 
   it('saves a screenshot, with no script error or refused resource on the page', async () => {
     await h.pumpFor(10_000);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const file = join(ARTIFACTS, 'dashboard.png');
-    await page.screenshot({ path: file, fullPage: true });
+    const file = await saveScreenshot(page, 'dashboard.png');
     expect(existsSync(file)).toBe(true);
     // The one expected console error is the browser logging the deliberate 401 of the refused-control test.
     expect(pageErrors.filter((e) => !/status of 401/.test(e))).toEqual([]);

@@ -14,7 +14,7 @@ import type { Lots, Ticks } from '../../types/price.ts';
 import type {
   CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
 } from '../venue.ts';
-import { PaperAccount, baseAmount } from './account.ts';
+import { Ledger, baseAmount } from '../ledger.ts';
 
 /** Options of a paper venue. */
 export interface PaperVenueOptions {
@@ -47,7 +47,7 @@ export class PaperVenue implements ExecutionVenue {
   readonly pushesEvents = true;
   readonly submitSettleMs = 0;
   readonly symbols: readonly string[];
-  readonly account: PaperAccount;
+  readonly account: Ledger;
   private readonly markets = new Map<string, Market>();
   private readonly byClientId = new Map<string, { symbol: string; orderId: number }>();
   private readonly trades: VenueTrade[] = [];
@@ -57,7 +57,7 @@ export class PaperVenue implements ExecutionVenue {
 
   constructor(private readonly opts: PaperVenueOptions) {
     this.id = opts.id ?? 'paper';
-    this.account = new PaperAccount(opts.balances);
+    this.account = new Ledger(opts.balances);
     for (const inst of opts.instruments) {
       const book = opts.books[inst.symbol];
       if (!book) throw new ConfigError(`paper venue: no book given for ${inst.symbol}`);

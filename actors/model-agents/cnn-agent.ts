@@ -1,7 +1,6 @@
 // CNNAgent runner: a packed BaseDataInput row → the CNN's columns (models/cnn/bdi-adapter.ts, the same selection the
 // trainer used) → the inference pool's ONNX CNN → ModelOutput with the BUY/SELL/HOLD probabilities, confidence (the
 // largest probability) and the hidden vector other models read.
-import { assertInput, type InputSpec } from '../../engine/infer/validator.ts';
 import type { InferResult } from '../../engine/infer/pool.ts';
 import { BDI_LENGTH } from '../../engine/market/base-data-input.ts';
 import { ACTIONS, type ModelOutput } from '../../engine/messages/signals.ts';
@@ -29,10 +28,11 @@ export interface CnnAgentOptions {
   readonly checkpoint?: { readonly input?: unknown; readonly version?: string };
 }
 
-/** Returns the registry runner of the CNN agent; throws InputValidationError for a checkpoint of another input. */
-/** The row the CNN receives: the selected BaseDataInput columns ([T, F] block flattened, then the tail). */
-const CNN_ROW_SPEC: InputSpec = { name: 'CNN', dims: [CNN_INPUT_SIZE] };
-
+/**
+ * Returns the registry runner of the CNN agent; throws InputValidationError for a checkpoint of another input.
+ * Finite values are not re-checked here: the coordinator's InferenceDataValidator already checked the whole
+ * BaseDataInput this row is cut from.
+ */
 export function cnnRunner(opts: CnnAgentOptions): ModelRunner {
   const poolModel = opts.poolModel ?? 'cnn';
   if (opts.checkpoint !== undefined) {
@@ -44,7 +44,6 @@ export function cnnRunner(opts: CnnAgentOptions): ModelRunner {
     if (input.length !== BDI_LENGTH) throw new InputValidationError(`CNN agent: input has ${input.length} floats, expected a BaseDataInput of ${BDI_LENGTH}`);
     // A fresh row per call: the pool keeps each request's array until its batch has run (and for a retry).
     const row = selectCnnInput(input);
-    assertInput(CNN_ROW_SPEC, row);
     const r = await opts.pool.infer(poolModel, row, dims);
     const probs = r.outputs[CNN_ONNX_IO.probs];
     const hidden = r.outputs[CNN_ONNX_IO.hidden];

@@ -5,6 +5,7 @@
 import { equity, exposure } from '../actors/risk-manager/positions.ts';
 import { drawdownBps } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
+import { log } from '../engine/log.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
 import { CheckpointStore } from '../models/checkpoints.ts';
 import type { System } from './system.ts';
@@ -28,7 +29,8 @@ export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handl
       active: active.get(model) === c.meta.version, ts: c.meta.createdAt,
     }))))
       .then((lists) => { checkpoints = lists.flat(); })
-      .catch(() => undefined) // a missing or unreadable checkpoint folder shows as an empty list
+      // An unreadable checkpoint folder keeps the last list on the page and is said in the log; trading goes on.
+      .catch((err: unknown) => log().warn({ err, code: 'CHECKPOINTS_UNREADABLE', dir: sys.config.models.checkpointDir }, 'dashboard could not list checkpoints'))
       .finally(() => { reading = false; });
   };
   const f = (m: Money | undefined): number | undefined => (m === undefined ? undefined : moneyToFloat(m));

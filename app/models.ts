@@ -89,7 +89,10 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     // taken only if it declares the engine's RL state and, when CNN outputs filled its training states, that CNN is
     // the one running now; its recorded state transforms (zeroed parts, scale) are applied here as in training.
     const candidates: { dir: string; version: string; meta: CheckpointMeta }[] = [];
-    const best = await cps.best('dqn').catch(() => undefined);
+    const best = await cps.best('dqn').catch((err: unknown) => {
+      skipped.push(`dqn: checkpoints under ${path.join(config.models.checkpointDir, 'dqn')} could not be read (${(err as Error).message}); trying the bundled one`);
+      return undefined;
+    });
     if (best && existsSync(path.join(best.dir, 'meta.json'))) candidates.push({ dir: best.dir, version: best.meta.version, meta: best.meta });
     const bundled = bundledDqnCheckpoint();
     if (bundled) candidates.push({ dir: bundled.dir, version: `bundled-${bundled.meta.version}`, meta: bundled.meta });

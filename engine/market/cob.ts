@@ -9,8 +9,11 @@ import { IMBALANCE_MA_WINDOWS_MS, TimeWeightedMeans } from './cob-ma.ts';
 import { CobHeatmap, type HeatmapConfig } from './heatmap.ts';
 import type { OrderBook } from './order-book.ts';
 
-/** What the COB reads from a book; `OrderBook` satisfies it. */
-export type BookView = Pick<OrderBook, 'bestBid' | 'bestAsk' | 'forEachLevel' | 'size'>;
+/**
+ * What the COB reads from a book; `OrderBook` satisfies it. A book that keeps bucket sums of the COB's bucket width
+ * (`OrderBook.trackBuckets`) is read through them; any other is walked level by level, with the same result.
+ */
+export type BookView = Pick<OrderBook, 'bestBid' | 'bestAsk' | 'forEachLevel' | 'size'> & Partial<Pick<OrderBook, 'bucketTicks' | 'bucketSums'>>;
 
 /** Configuration of one symbol's COB. */
 export interface CobConfig {
@@ -152,8 +155,11 @@ export class ConsolidatedBook {
     }
   }
 
-  /** Adds a venue's book; throws ConfigError when the bucket size is not a whole number of its ticks. */
-  addVenue(spec: CobVenue): void {
+  /**
+   * Adds a venue's book and returns the bucket width in its ticks (what `OrderBook.trackBuckets` takes); throws
+   * ConfigError when the bucket size is not a whole number of its ticks.
+   */
+  addVenue(spec: CobVenue): number {
     if (this.venues.some((v) => v.spec.venue === spec.venue)) throw new ConfigError(`cob ${this.symbol}: venue ${spec.venue} added twice`);
     if (this.tickSize && (this.tickSize.mantissa * 10n ** BigInt(spec.tickSize.scale) !== spec.tickSize.mantissa * 10n ** BigInt(this.tickSize.scale))) {
       throw new ConfigError(`cob ${this.symbol}: venue ${spec.venue} counts prices in another tick size than the first venue`);
@@ -166,6 +172,7 @@ export class ConsolidatedBook {
     }
     this.tickSize ??= spec.tickSize;
     this.venues.push({ spec, bucketTicks, lastUpdate: -Infinity, live: true });
+    return bucketTicks;
   }
 
   /** Records that `venue`'s book changed at `ts` (it counts as fresh from then on). */
@@ -236,6 +243,21 @@ export class ConsolidatedBook {
       const bl = this.scratchBid;
       const al = this.scratchAsk;
       for (const v of used) {
+        const lot = v.spec.lotSize;
+        const book = v.spec.book;
+        if (book.bucketTicks === bt && book.bucketSums !== undefined) {
+          // The book keeps these sums: they are the walk's integer sums over the same levels (every level whose
+          // bucket lies in lo..lo+n-1, wherever the best prices are), so the floats below are the same too.
+          const bs = book.bucketSums('bid')!;
+          const as = book.bucketSums('ask')!;
+          for (let k = 0; k < n; k++) {
+            const b = bs.get(lo + k) ?? 0;
+            const a = as.get(lo + k) ?? 0;
+            if (b !== 0) bids[k] += stepsToFloat(b, lot);
+            if (a !== 0) asks[k] += stepsToFloat(a, lot);
+          }
+          continue;
+        }
         bl.fill(0);
         al.fill(0);
         // Levels come best first, so the bucket index only moves one way: keep the current bucket's price bounds
@@ -261,7 +283,6 @@ export class ConsolidatedBook {
           if (k >= 0) al[k] += lots;
           return true;
         });
-        const lot = v.spec.lotSize;
         for (let k = 0; k < n; k++) {
           if (bl[k] !== 0) bids[k] += stepsToFloat(bl[k]!, lot);
           if (al[k] !== 0) asks[k] += stepsToFloat(al[k]!, lot);

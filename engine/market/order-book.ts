@@ -1,4 +1,5 @@
 import type { Level } from '../messages/market.ts';
+import { ConfigError } from '../types/errors.ts';
 import type { Lots, Ticks } from '../types/price.ts';
 
 /** Which side of a book a level sits on. */
@@ -12,7 +13,8 @@ const BEST_PROBE_TICKS = 256;
  * HashMapMarketDepth). Binance diffs touch deep levels too, and a sorted array pays a mid-array move of ~1-2k
  * elements for each such insert or delete; a map pays one hash operation. Best-first reads (COB at 10 Hz, the
  * matching engine, snapshots) use a sorted price index that is brought up to date lazily: prices inserted or deleted
- * since the last read are merged into it in one linear pass.
+ * since the last read are merged into it in one linear pass. Optionally (`OrderBook.trackBuckets`) it also keeps the
+ * summed lots per fixed-width price bucket, so the COB reads ±range buckets instead of walking thousands of levels.
  */
 class Side {
   readonly map = new Map<number, number>();
@@ -21,22 +23,70 @@ class Side {
   /** Prices best-first as of the last read, plus the prices inserted or deleted since (in `touched`). */
   private index: number[] = [];
   private touched: number[] = [];
+  /**
+   * The next read rebuilds the index from the map: `touched` grew past the point where merging pays (the read
+   * would rebuild anyway), so it stops growing. Without this a book nobody reads best-first (one whose COB reads
+   * bucket sums) would collect every insert and delete in `touched` for ever.
+   */
+  private stale = false;
+  /** Summed lots per bucket floor(price / bucketTicks), kept only while bucket tracking is on; empty buckets absent. */
+  buckets: Map<number, number> | undefined = undefined;
+  bucketTicks = 0;
 
   constructor(private readonly isBid: boolean) {}
 
   set(price: number, lots: number): void {
     const map = this.map;
+    if (this.buckets !== undefined) this.addToBucket(price, lots - (map.get(price) ?? 0));
     if (lots === 0) {
       if (!map.delete(price)) return;
-      this.touched.push(price);
+      this.touch(price);
       if (price === this.best && map.size > 0) this.best = this.nextBest(price);
       return;
     }
     const size = map.size;
     map.set(price, lots);
     if (map.size === size) return; // a size change at an existing level
-    this.touched.push(price);
+    this.touch(price);
     if (size === 0 || (this.isBid ? price > this.best : price < this.best)) this.best = price;
+  }
+
+  /** Records an inserted or deleted price for the next merge, or gives up merging once a rebuild is due anyway. */
+  private touch(price: number): void {
+    if (this.stale) return;
+    const t = this.touched;
+    t.push(price);
+    // The same test `sorted` makes: past it the read rebuilds from the map and the touched prices are not needed.
+    if (t.length * 8 > this.index.length) {
+      this.stale = true;
+      t.length = 0;
+    }
+  }
+
+  private addToBucket(price: number, delta: number): void {
+    if (delta === 0) return;
+    const buckets = this.buckets!;
+    const b = Math.floor(price / this.bucketTicks);
+    const sum = (buckets.get(b) ?? 0) + delta;
+    if (sum === 0) buckets.delete(b);
+    else buckets.set(b, sum);
+  }
+
+  /** Starts (or restarts, with another width) keeping bucket sums, computed from the levels held now. */
+  trackBuckets(bucketTicks: number): void {
+    this.bucketTicks = bucketTicks;
+    this.buckets = new Map();
+    this.sumBuckets();
+  }
+
+  private sumBuckets(): void {
+    const buckets = this.buckets!;
+    buckets.clear();
+    const bt = this.bucketTicks;
+    for (const [p, q] of this.map) {
+      const b = Math.floor(p / bt);
+      buckets.set(b, (buckets.get(b) ?? 0) + q);
+    }
   }
 
   /** Finds the best price after `gone` was deleted: probes the ticks just behind it (dense near the touch). */
@@ -53,12 +103,12 @@ class Side {
   /** Returns the prices best-first, merging in what changed since the last call. */
   sorted(): number[] {
     const t = this.touched;
-    if (t.length === 0) return this.index;
+    if (t.length === 0 && !this.stale) return this.index;
     const map = this.map;
     const isBid = this.isBid;
     const old = this.index;
     const out: number[] = [];
-    if (t.length * 8 > old.length) {
+    if (this.stale || t.length * 8 > old.length) {
       for (const p of map.keys()) out.push(p);
       out.sort(isBid ? (a, b) => b - a : (a, b) => a - b);
     } else {
@@ -82,6 +132,7 @@ class Side {
       }
     }
     t.length = 0;
+    this.stale = false;
     this.index = out;
     return out;
   }
@@ -90,6 +141,8 @@ class Side {
     this.map.clear();
     this.index = [];
     this.touched.length = 0;
+    this.stale = false;
+    this.buckets?.clear();
   }
 
   /** Replaces the side with `levels` (any order; zero sizes skipped; a repeated price keeps the last size). */
@@ -104,6 +157,7 @@ class Side {
     for (const p of map.keys()) if (this.isBid ? p > best : p < best) best = p;
     this.best = best;
     this.index = [...map.keys()].sort(this.isBid ? (a, b) => b - a : (a, b) => a - b);
+    if (this.buckets !== undefined) this.sumBuckets();
   }
 }
 
@@ -199,6 +253,29 @@ export class OrderBook {
   /** Returns the number of levels on `side`. */
   size(side: BookSide): number {
     return (side === 'bid' ? this.bids : this.asks).map.size;
+  }
+
+  /**
+   * Keeps, from now on, the summed lots of each side per price bucket of `bucketTicks` ticks (bucket b holds prices
+   * [b·bucketTicks, (b+1)·bucketTicks)), updated on every change. Costs one extra map lookup and update per `set`;
+   * books that never call this pay one field test per `set`. Calling it again with another width recomputes the sums.
+   */
+  trackBuckets(bucketTicks: number): void {
+    if (!Number.isSafeInteger(bucketTicks) || bucketTicks < 1) {
+      throw new ConfigError(`book ${this.symbol}: bucket width ${bucketTicks} ticks must be a positive integer`);
+    }
+    this.bids.trackBuckets(bucketTicks);
+    this.asks.trackBuckets(bucketTicks);
+  }
+
+  /** Returns the bucket width in ticks whose sums this book keeps, or 0 when it keeps none. */
+  get bucketTicks(): number {
+    return this.bids.bucketTicks;
+  }
+
+  /** Returns `side`'s summed lots by bucket index (absent: no level in it), or undefined when not tracking buckets. */
+  bucketSums(side: BookSide): ReadonlyMap<number, Lots> | undefined {
+    return (side === 'bid' ? this.bids : this.asks).buckets as ReadonlyMap<number, Lots> | undefined;
   }
 
   /** Returns true when both sides are non-empty and the best bid is at or above the best ask. */

@@ -136,6 +136,12 @@ describe('COBAggregator driven directly', () => {
     ]);
   });
 
+  it('has each book keep bucket sums of its COB\'s bucket width (the snapshot reads them, not the levels)', () => {
+    const agg = new CobAggregator({ bus: new Bus<EngineMsg>(), clock: new SimulatedClock(0), snapshots: { requestSnapshot: () => {} }, symbols: SYMBOLS });
+    // 10 USDT and 1 USDT in ticks of 0.01.
+    expect([agg.book('BTC/USDT')!.book.bucketTicks, agg.book('ETH/USDT')!.book.bucketTicks]).toEqual([1_000, 100]);
+  });
+
   it('publishes nothing while no book is live, and starts its timer only with the first book message', () => {
     const bus = new Bus<EngineMsg>();
     const clock = new SimulatedClock(0);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OrderBook, type BookSide } from '../../../engine/market/order-book.ts';
+import { ConfigError } from '../../../engine/types/errors.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
 
 const T = (n: number) => n as Ticks;
@@ -133,6 +134,92 @@ describe('OrderBook', () => {
         for (const side of ['bid', 'ask'] as const) expect(b.levels(side, Infinity)).toEqual(ref.levels(side));
       }),
       { numRuns: 200, seed: 20240809 },
+    );
+  });
+
+  it('keeps no bucket sums unless asked, and refuses a bucket width that is not a positive integer', () => {
+    const b = new OrderBook('X');
+    b.set('bid', T(105), L(3));
+    expect([b.bucketTicks, b.bucketSums('bid'), b.bucketSums('ask')]).toEqual([0, undefined, undefined]);
+    expect(() => b.trackBuckets(0)).toThrow(ConfigError);
+    expect(() => b.trackBuckets(2.5)).toThrow(ConfigError);
+    b.trackBuckets(10);
+    b.set('bid', T(109), L(4));
+    b.set('bid', T(110), L(1));
+    b.set('ask', T(120), L(2));
+    expect([b.bucketTicks, [...b.bucketSums('bid')!].sort(), [...b.bucketSums('ask')!]]).toEqual([10, [[10, 7], [11, 1]], [[12, 2]]]);
+    b.set('bid', T(105), L(0));
+    b.set('bid', T(109), L(0));
+    expect([...b.bucketSums('bid')!]).toEqual([[11, 1]]); // an emptied bucket is dropped, not kept at 0
+  });
+
+  it('keeps bucket sums equal to sums recomputed from its levels through any sets, snapshots and clears (property)', () => {
+    const px = fc.oneof(fc.integer({ min: 2_450, max: 2_550 }), fc.integer({ min: 1, max: 10_000 }));
+    const level = fc.tuple(px, fc.integer({ min: 0, max: 1_000_000 }));
+    const op = fc.oneof(
+      {
+        weight: 20,
+        arbitrary: fc.record({
+          k: fc.constant('set' as const), side: fc.constantFrom<BookSide>('bid', 'ask'), px, lots: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1_000_000 })),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ k: fc.constant('replace' as const), bids: fc.array(level, { maxLength: 60 }), asks: fc.array(level, { maxLength: 60 }) }),
+      },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('clear' as const) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('track' as const), width: fc.constantFrom(1, 7, 100, 1_000) }) },
+      // Reads merge the touched prices into the best-first index (or rebuild it); the sums must not care.
+      { weight: 2, arbitrary: fc.record({ k: fc.constant('read' as const), side: fc.constantFrom<BookSide>('bid', 'ask') }) },
+    );
+    const grouped = (levels: Iterable<readonly [number, number]>, width: number): [number, number][] => {
+      const m = new Map<number, number>();
+      for (const [p, q] of levels) m.set(Math.floor(p / width), (m.get(Math.floor(p / width)) ?? 0) + q);
+      return [...m].sort((x, y) => x[0] - y[0]);
+    };
+    const held = (b: OrderBook, side: BookSide): [number, number][] => [...b.bucketSums(side)!].sort((x, y) => x[0] - y[0]);
+    fc.assert(
+      fc.property(fc.array(level, { maxLength: 100 }), fc.constantFrom(1, 10, 100), fc.array(op, { maxLength: 300 }), (start, width, ops) => {
+        const b = new OrderBook('X');
+        const ref = new NaiveBook();
+        // Tracking starts on a book that already holds levels.
+        for (const [p, q] of start) {
+          b.setBid(T(p), L(q));
+          b.setAsk(T(p + 10_000), L(q));
+          ref.set('bid', p, q);
+          ref.set('ask', p + 10_000, q);
+        }
+        b.trackBuckets(width);
+        for (const o of ops) {
+          if (o.k === 'set') {
+            if (o.side === 'bid') b.setBid(T(o.px), L(o.lots));
+            else b.set('ask', T(o.px), L(o.lots));
+            ref.set(o.side, o.px, o.lots);
+          } else if (o.k === 'replace') {
+            b.replace(o.bids.map(([p, q]) => [T(p), L(q)]), o.asks.map(([p, q]) => [T(p), L(q)]));
+            ref.sides.bid.clear();
+            ref.sides.ask.clear();
+            for (const [p, q] of o.bids) ref.set('bid', p, q);
+            for (const [p, q] of o.asks) ref.set('ask', p, q);
+          } else if (o.k === 'clear') {
+            b.clear();
+            ref.sides.bid.clear();
+            ref.sides.ask.clear();
+          } else if (o.k === 'track') {
+            b.trackBuckets(o.width);
+          } else {
+            b.forEachLevel(o.side, () => false);
+          }
+          // Checked after every step against the naive book, not the book's own levels (reading them would refresh
+          // its index and could hide a bug there).
+          for (const side of ['bid', 'ask'] as const) expect(held(b, side)).toEqual(grouped(ref.sides[side], b.bucketTicks));
+        }
+        for (const side of ['bid', 'ask'] as const) {
+          expect(b.levels(side, Infinity)).toEqual(ref.levels(side));
+          expect(held(b, side)).toEqual(grouped(b.levels(side, Infinity), b.bucketTicks));
+        }
+      }),
+      { numRuns: 200, seed: 20240810 },
     );
   });
 });

@@ -14,7 +14,7 @@ import type { Instrument, VenueId } from '../../types/instrument.ts';
 import type { TsMs } from '../../types/time.ts';
 import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import { BinanceFrameDecoder, classifyFrame, depthFrameToDiff, type FrameKind } from './frames.ts';
+import { BinanceFrameDecoder, classifyFrame, classifyStream, depthFrameToDiff, type FrameKind } from './frames.ts';
 import type { BinanceRest } from './rest.ts';
 import { BinanceStreamClient, type StreamClientOptions, type StreamStatus } from './stream-client.ts';
 
@@ -39,7 +39,7 @@ export interface FramePublisherOptions {
   readonly counters?: FeedCounters;
 }
 
-const ENVELOPE_LEN = '{"stream":"'.length;
+const ENVELOPE = '{"stream":"';
 const AT = 64;
 
 type Decoded = DepthDiff | DepthSnapshot | Trade | BookTicker | CandleMsg;
@@ -69,6 +69,8 @@ export class BinanceFramePublisher {
   private readonly depth: DepthDelivery;
   private readonly byVenueSymbol = new Map<string, FeedLane>();
   private readonly kinds: ReadonlySet<FrameKind> | undefined;
+  /** No venue symbol holds an `@`, so a routed stream name's first `@` follows the symbol. */
+  private readonly plainSymbols: boolean;
 
   /** Creates a publisher for `instruments` (each needs its own venue symbol). */
   constructor(opts: FramePublisherOptions) {
@@ -85,6 +87,7 @@ export class BinanceFramePublisher {
       this.byVenueSymbol.set(inst.venueSymbol, lane);
     }
     this.lanes = lanes;
+    this.plainSymbols = lanes.every((l) => !l.lower.includes('@'));
   }
 
   /** Returns the lane of a venue symbol (`BTCUSDT`), if the publisher has it. */
@@ -99,9 +102,21 @@ export class BinanceFramePublisher {
   publish(text: string, tsLocal: TsMs, venueSymbol?: string, shiftMs = 0): void {
     const c = this.counters;
     c.frames++;
-    const kind = classifyFrame(text);
+    let lane: FeedLane | undefined;
+    let kind: FrameKind;
+    if (venueSymbol !== undefined) {
+      lane = this.byVenueSymbol.get(venueSymbol);
+      kind = classifyFrame(text);
+    } else if (text.startsWith(ENVELOPE)) {
+      // Routing has found the stream name's `@`: classify from there rather than scan the name again.
+      lane = this.laneOfStream(text);
+      kind = lane !== undefined && this.plainSymbols ? classifyStream(text, ENVELOPE.length + lane.lower.length) : classifyFrame(text);
+    } else {
+      lane = this.laneOfEvent(text);
+      kind = classifyFrame(text);
+    }
+    this.lastLane = lane;
     this.lastKind = kind;
-    const lane = (this.lastLane = venueSymbol !== undefined ? this.byVenueSymbol.get(venueSymbol) : this.route(text));
     if (lane === undefined || kind === 'other' || (this.kinds !== undefined && !this.kinds.has(kind))) {
       c.ignored++;
       return;
@@ -171,14 +186,16 @@ export class BinanceFramePublisher {
     this.bus.publish(msg);
   }
 
-  /** Finds the lane of a combined-stream envelope by its stream name without slicing, else by the event's `s`. */
-  private route(text: string): FeedLane | undefined {
-    if (text.charCodeAt(0) === 123 && text.startsWith('{"stream":"')) {
-      for (const lane of this.lanes) {
-        if (text.charCodeAt(ENVELOPE_LEN + lane.lower.length) === AT && text.startsWith(lane.lower, ENVELOPE_LEN)) return lane;
-      }
-      return undefined;
+  /** Finds the lane of a combined-stream envelope (`text` starts with ENVELOPE) by its stream name, without slicing. */
+  private laneOfStream(text: string): FeedLane | undefined {
+    for (const lane of this.lanes) {
+      if (text.charCodeAt(ENVELOPE.length + lane.lower.length) === AT && text.startsWith(lane.lower, ENVELOPE.length)) return lane;
     }
+    return undefined;
+  }
+
+  /** Finds the lane of a bare event by its `s`. */
+  private laneOfEvent(text: string): FeedLane | undefined {
     const m = /"s":"([A-Za-z0-9]+)"/.exec(text.slice(0, 200));
     return m ? this.byVenueSymbol.get(m[1]!.toUpperCase()) : undefined;
   }

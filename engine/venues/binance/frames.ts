@@ -6,6 +6,7 @@ import type { Lots, Ticks } from '../../types/price.ts';
 import { nsToMs, type Timeframe, type TsMs } from '../../types/time.ts';
 import type { RecordedLine } from '../replay/recording.ts';
 import { DepthFrame, DepthParser, instrumentGrid, type DepthGrid } from './parse-depth.ts';
+import { TickerParser } from './parse-ticker.ts';
 
 /** What kind of Binance frame a text is, judged from its first bytes (no parse). */
 export type FrameKind = 'depth' | 'snapshot' | 'bookTicker' | 'trade' | 'kline' | 'other';
@@ -14,17 +15,7 @@ const ENVELOPE = '{"stream":"';
 
 /** Returns the kind of a Binance frame: combined-stream envelopes by stream name, bare objects by their keys. */
 export function classifyFrame(text: string): FrameKind {
-  if (text.startsWith(ENVELOPE)) {
-    const at = text.indexOf('@', ENVELOPE.length);
-    if (at < 0) return 'other';
-    const c = text.charCodeAt(at + 1);
-    if (c === 100 && text.startsWith('depth', at + 1)) return 'depth'; // depth, depth@100ms (not depth5/10/20)
-    if (c === 98 && text.startsWith('bookTicker"', at + 1)) return 'bookTicker';
-    if (c === 116 && text.startsWith('trade"', at + 1)) return 'trade';
-    if (c === 97 && text.startsWith('aggTrade"', at + 1)) return 'trade';
-    if (c === 107 && text.startsWith('kline_', at + 1)) return 'kline';
-    return 'other';
-  }
+  if (text.startsWith(ENVELOPE)) return classifyStream(text, text.indexOf('@', ENVELOPE.length));
   if (text.startsWith('{"lastUpdateId"')) return 'snapshot';
   // Bare (non-combined) stream events and snapshots whose keys come in another order.
   const head = text.slice(0, 64);
@@ -34,6 +25,21 @@ export function classifyFrame(text: string): FrameKind {
   if (head.includes('"e":"bookTicker"')) return 'bookTicker';
   if (text.includes('"lastUpdateId"') && text.includes('"bids"')) return 'snapshot';
   if (/^\{"u":\d+,"s":"/.test(head)) return 'bookTicker';
+  return 'other';
+}
+
+/**
+ * Returns the kind of a combined-stream envelope from its stream name's suffix, given the offset of the name's
+ * first `@` (-1: none); for a caller that has already found it.
+ */
+export function classifyStream(text: string, at: number): FrameKind {
+  if (at < 0) return 'other';
+  const c = text.charCodeAt(at + 1);
+  if (c === 100 && text.startsWith('depth', at + 1)) return 'depth'; // depth, depth@100ms (not depth5/10/20)
+  if (c === 98 && text.startsWith('bookTicker"', at + 1)) return 'bookTicker';
+  if (c === 116 && text.startsWith('trade"', at + 1)) return 'trade';
+  if (c === 97 && text.startsWith('aggTrade"', at + 1)) return 'trade';
+  if (c === 107 && text.startsWith('kline_', at + 1)) return 'kline';
   return 'other';
 }
 
@@ -68,7 +74,8 @@ const TIMEFRAMES: ReadonlySet<string> = new Set<Timeframe>(['1s', '1m', '1h', '1
 
 /**
  * Turns recorded or live Binance frames (spot and USD-M futures) of one instrument into typed messages.
- * Depth frames go through the byte-level DepthParser; the rest (rare, or small) through JSON.parse with field checks.
+ * Depth frames go through the byte-level DepthParser, spot bookTicker and trade frames through the byte-level
+ * TickerParser, the rest (rare: snapshots, klines, odd layouts) through JSON.parse with field checks.
  * Prices and sizes use the instrument's grid (see DepthGrid for off-grid quantities); timestamps without an
  * exchange time (spot bookTicker and REST snapshot) take the local receive time as `tsExchange`.
  */
@@ -78,11 +85,13 @@ export class BinanceFrameDecoder {
   /** The parser depth frames go through; `decodeDepthFrame` returns its reusable frame. */
   readonly depth: DepthParser;
   private readonly grid: DepthGrid;
+  private readonly ticker: TickerParser;
 
   /** Creates a decoder for `inst` on `venue` (default: the instrument's venue). */
   constructor(readonly inst: Instrument, readonly venue: VenueId = inst.venue, grid: DepthGrid = instrumentGrid(inst)) {
     this.grid = grid;
     this.depth = new DepthParser(grid);
+    this.ticker = new TickerParser(grid, inst.venueSymbol);
   }
 
   /** Returns the decoded message of a recorded line, or a counted malformed / ignored result. */
@@ -90,8 +99,43 @@ export class BinanceFrameDecoder {
     return this.decodeText(line.text, nsToMs(line.tsLocalNs), classifyFrame(line.text));
   }
 
-  /** Returns the decoded message of a frame's text received at `tsLocal`. */
+  /**
+   * Returns the decoded message of a frame's text received at `tsLocal`. Spot combined-stream bookTicker and trade
+   * frames in Binance's exact layout take the byte-level TickerParser; everything else, and whatever it refuses,
+   * takes `decodeJson`, which gives the same message (test/engine/venues/binance/parse-ticker.test.ts checks every
+   * recorded line both ways).
+   */
   decodeText(text: string, tsLocal: TsMs, kind: FrameKind = classifyFrame(text)): DecodedFrame {
+    if (kind === 'bookTicker') {
+      const t = this.ticker;
+      if (t.bookTicker(text)) {
+        this.counters.decoded++;
+        // Same keys in the same order as fromJson builds, so both paths give one message shape.
+        return {
+          type: 'md.bookTicker', venue: this.venue, symbol: this.inst.symbol, tsLocal,
+          tsExchange: tsLocal, // the spot layout has no E
+          updateId: t.updateId, bid: t.bid as Ticks, bidLots: t.bidLots as Lots, ask: t.ask as Ticks, askLots: t.askLots as Lots,
+        };
+      }
+    } else if (kind === 'trade') {
+      const t = this.ticker;
+      if (t.trade(text)) {
+        this.counters.decoded++;
+        return {
+          type: 'md.trade', venue: this.venue, symbol: this.inst.symbol, tsLocal,
+          tsExchange: t.tradeTime, tradeId: t.tradeId, price: t.price as Ticks, lots: t.lots as Lots, buyerMaker: t.buyerMaker,
+        };
+      }
+    }
+    return this.decodeJson(text, tsLocal, kind);
+  }
+
+  /**
+   * Returns the decoded message of a frame's text the general way: depth through the DepthParser, every other kind
+   * through JSON.parse and field checks (any key order, blanks, escapes, futures variants, bare events). The
+   * reference the byte-level bookTicker/trade path must match; tests and bench/decode.ts call it directly.
+   */
+  decodeJson(text: string, tsLocal: TsMs, kind: FrameKind = classifyFrame(text)): DecodedFrame {
     if (kind === 'depth') {
       const f = this.decodeDepthFrame(text);
       if (typeof f === 'string') return { type: 'malformed', kind, reason: f }; // already counted

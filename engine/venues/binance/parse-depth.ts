@@ -1,5 +1,6 @@
 import type { Decimal } from '../../types/decimal.ts';
 import type { Instrument } from '../../types/instrument.ts';
+import { scanSteps, stepScanEnd, stepScanRounded, STEPS_NOT_DECIMAL, STEPS_OUT_OF_RANGE } from './decimal-steps.ts';
 
 /**
  * The integer grid a depth parser converts decimal strings onto.
@@ -86,8 +87,6 @@ const DOT = 46;
 const BACKSLASH = 92;
 const ZERO = 48;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-// 10^k for k <= 18 (DepthGrid scales); exact as doubles up to 10^22.
-const POW10 = Array.from({ length: 19 }, (_, k) => 10 ** k);
 const DEPTH_UPDATE = 'depthUpdate';
 
 // Field bits, to check that every required field was present.
@@ -460,61 +459,18 @@ export class DepthParser {
   /**
    * Reads a decimal (p at its first digit) as a count of steps `mant * 10^-scale` and leaves p on the character
    * after it, which must be a quote or the end of the text (callers inside a frame then check for the quote).
-   * Returns -1 with an error for anything but `\d+(\.\d+)?`, or a value off the grid (prices).
+   * Returns -1 with an error for anything but `\d+(\.\d+)?`, or a value off the grid (prices). See scanSteps.
    */
   private readSteps(scale: number, mant: number, isPrice: boolean): number {
-    const b = this.b;
-    let p = this.p;
-    let c = b[p]! - ZERO;
-    if (!(c >= 0 && c <= 9)) return this.badNumber(isPrice);
-    let v = 0;
-    do {
-      v = v * 10 + c;
-      c = b[++p]! - ZERO;
-    } while (c >= 0 && c <= 9);
-    let frac = 0;
-    let firstExtra = -1; // first fraction digit beyond `scale`
-    let extraNonzero = false;
-    if (c === DOT - ZERO) {
-      c = b[++p]! - ZERO;
-      if (!(c >= 0 && c <= 9)) {
-        this.p = p;
-        return this.badNumber(isPrice);
-      }
-      // Digits within the step's scale, then the rest (which must be zeros for a value on the grid).
-      while (frac < scale && c >= 0 && c <= 9) {
-        v = v * 10 + c;
-        frac++;
-        c = b[++p]! - ZERO;
-      }
-      if (c >= 0 && c <= 9) {
-        firstExtra = c;
-        do {
-          if (c !== 0) extraNonzero = true;
-          c = b[++p]! - ZERO;
-        } while (c >= 0 && c <= 9);
-      }
+    const v = scanSteps(this.b, this.p, this.n, scale, mant, !isPrice && this.grid.qtyOffGrid === 'round');
+    this.p = stepScanEnd();
+    if (v >= 0) {
+      if (stepScanRounded()) this.f.qtyRounded++;
+      return v;
     }
-    this.p = p;
-    // Only the closing quote (or the end of the text: a lone decimal, or a truncated frame) may end the number.
-    if (c !== QUOTE - ZERO && p < this.n) return this.badNumber(isPrice);
-    if (frac < scale) v *= POW10[scale - frac]!;
-    if (v > MAX_SAFE) return this.failN(`${isPrice ? 'price' : 'quantity'} out of range`);
-    let r = 0;
-    if (mant !== 1) {
-      r = v % mant;
-      v = (v - r) / mant;
-    }
-    if (r === 0 && !extraNonzero) return v;
-    if (isPrice || this.grid.qtyOffGrid === 'reject') {
-      return this.failN(`${isPrice ? 'price' : 'quantity'} is not a multiple of ${isPrice ? 'tick' : 'lot'}`);
-    }
-    // Round half-up; 2r + adj >= mant decides (adj stands for the dropped digits: 1 when they are >= .5, else 0.5).
-    const adj = extraNonzero ? (firstExtra >= 5 ? 1 : 0.5) : 0;
-    if (2 * r + adj >= mant) v++;
-    if (v === 0) v = 1; // a non-zero size must not become a deletion
-    this.f.qtyRounded++;
-    return v;
+    if (v === STEPS_NOT_DECIMAL) return this.badNumber(isPrice);
+    if (v === STEPS_OUT_OF_RANGE) return this.failN(`${isPrice ? 'price' : 'quantity'} out of range`);
+    return this.failN(`${isPrice ? 'price' : 'quantity'} is not a multiple of ${isPrice ? 'tick' : 'lot'}`);
   }
 
   private failN(why: string): -1 {

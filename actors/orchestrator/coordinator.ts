@@ -49,6 +49,12 @@ export interface CoordinatorOptions {
   readonly onOutput?: (o: ModelOutput) => void;
   /** Called with every health change (drop, probe, re-admission). */
   readonly onStatus?: (m: ModelStatusMsg) => void;
+  /**
+   * Queue history records until `flushHistory()` instead of writing each as its output arrives. An LMDB put of a
+   * 9,190-float input costs tens of µs to milliseconds of main-thread time (encode, LZ4, copy); the orchestrator
+   * writes after it has published the decision and the intent, so the write is never on the tick → intent path.
+   */
+  readonly deferHistory?: boolean;
   readonly logger?: Logger;
 }
 
@@ -113,6 +119,7 @@ export class InferenceCoordinator {
   private refusalRun = 0;
   private refusalLoggedAt = -Infinity;
   private readonly log: Logger;
+  private deferred: InferenceRecord[] = [];
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.timeoutMs = opts.timeoutMs ?? 1_000;
@@ -184,10 +191,14 @@ export class InferenceCoordinator {
           this.status(registry.recordSuccess(r.name, version.version, this.opts.clock.now()));
           outputs.push(out);
           this.opts.outputs.add(out);
-          void this.opts.history?.record({
-            model: out.model, symbol: out.symbol, ts: out.ts, output: out,
-            input: { features: input, shape: [input.length], timeframe: tick.timeframe, completeness: v.completeness, meta: { version: out.version, deps: Object.fromEntries([...depOut].map(([k, o]) => [k, o.version])), probe: r.probe } },
-          });
+          if (this.opts.history) {
+            const rec: InferenceRecord = {
+              model: out.model, symbol: out.symbol, ts: out.ts, output: out,
+              input: { features: input, shape: [input.length], timeframe: tick.timeframe, completeness: v.completeness, meta: { version: out.version, deps: Object.fromEntries([...depOut].map(([k, o]) => [k, o.version])), probe: r.probe } },
+            };
+            if (this.opts.deferHistory) this.deferred.push(rec);
+            else void this.opts.history.record(rec);
+          }
           this.opts.onOutput?.(out);
           return out;
         } catch (err) {
@@ -204,6 +215,15 @@ export class InferenceCoordinator {
     }
     await Promise.all(settled.values());
     return { outputs, failed, skippedBusy, probes };
+  }
+
+  /** Writes the records queued under `deferHistory` (in completion order); returns how many. */
+  flushHistory(): number {
+    const recs = this.deferred;
+    if (recs.length === 0 || !this.opts.history) return 0;
+    this.deferred = [];
+    for (const r of recs) void this.opts.history.record(r);
+    return recs.length;
   }
 
   private status(m: ModelStatusMsg | undefined): void {

@@ -127,6 +127,7 @@ export class Orchestrator {
     this.evaluator = new HorizonOutcomeEvaluator(this.accuracy, opts.outcomes);
     this.coordinator = new InferenceCoordinator({
       registry: opts.registry, clock: opts.clock, outputs: opts.outputs, history: opts.history, timeoutMs: opts.timeoutMs, logger: this.log,
+      deferHistory: true,
       onOutput: (o) => opts.bus.publish({ type: 'signal.modelOutput', output: o }),
       onStatus: (m) => this.publishStatus(m),
     });
@@ -242,10 +243,15 @@ export class Orchestrator {
       return undefined;
     }
     const result = await this.coordinator.runTick({ symbol: tick.symbol, ts: tick.ts, timeframe: tick.timeframe, input });
-    if (result.refused !== undefined || this.unsubs.length === 0) return result;
-    for (const o of result.outputs) this.evaluator.track(o);
-    this.decide(tick, result.outputs, input);
-    return result;
+    try {
+      if (result.refused !== undefined || this.unsubs.length === 0) return result;
+      for (const o of result.outputs) this.evaluator.track(o);
+      this.decide(tick, result.outputs, input);
+      return result;
+    } finally {
+      // The inputs go to the history after the decision and its intent are out (see CoordinatorOptions.deferHistory).
+      this.coordinator.flushHistory();
+    }
   }
 
   private decide(tick: ReadyTick, outputs: readonly ModelOutput[], input: BaseDataInput): void {

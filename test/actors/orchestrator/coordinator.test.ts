@@ -84,6 +84,27 @@ describe('inference coordinator', () => {
     expect(history.latest('cnn', 'ETH/USDT')[0]!.output.probabilities).toEqual(cnn.probabilities);
   });
 
+  it('with deferHistory, writes the inputs only at flushHistory (after the caller has decided), in completion order', async () => {
+    const clock = new SimulatedClock(world.end + 7);
+    const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 30_000 });
+    const history = new InferenceHistoryStore(store, { retention: { maxRecords: 1_000, maxAgeMs: 86_400_000 }, archiveDir: join(dir, 'archive'), compression: false });
+    const coord = new InferenceCoordinator({ registry, clock, outputs: new ModelOutputStore(), history, deferHistory: true });
+    registry.register('deferred-a', { version: 'a1', run: featureCnn() }, clock.now());
+    registry.register('deferred-b', { version: 'b1', run: featureCnn() }, clock.now());
+    const input = realInput(world, clock.now());
+    const r = await coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input });
+    expect(r.outputs.map((o) => o.model)).toEqual(['deferred-a', 'deferred-b']);
+    await store.flush();
+    expect(history.latest('deferred-a', 'ETH/USDT')).toEqual([]);
+    expect(coord.flushHistory()).toBe(2);
+    expect(coord.flushHistory()).toBe(0);
+    await store.flush();
+    const rec = history.latest('deferred-b', 'ETH/USDT')[0]!;
+    expect(rec.ts).toBe(clock.now());
+    expect(Array.from(rec.input.features)).toEqual(Array.from(input.data));
+    expect(history.latest('deferred-a', 'ETH/USDT')).toHaveLength(1);
+  });
+
   it('never overlaps runs of one model: a tick that finds it busy skips it', async () => {
     const clock = new SimulatedClock(world.end);
     const { registry, coord } = setup(clock, 60_000);

@@ -69,6 +69,9 @@ export class SimulatedClock implements Clock {
   private seq = 0;
   private nextId = 1;
   private pending: Pending[] = [];
+  // Earliest due time among `pending` (a lower bound after a clear): a backtest calls `set` once per recorded line,
+  // and most lines fall before the next timer, so they skip the scan.
+  private nextAt = Infinity;
   constructor(start: TsMs = 0) {
     this.t = start;
   }
@@ -79,7 +82,9 @@ export class SimulatedClock implements Clock {
     const id = this.nextId++;
     // NaN would make the timer never due (every comparison false); treat it like a negative delay: fire next advance.
     const delay = ms > 0 ? ms : 0;
-    this.pending.push({ id, at: this.t + delay, seq: this.seq++, fn });
+    const at = this.t + delay;
+    this.pending.push({ id, at, seq: this.seq++, fn });
+    if (at < this.nextAt) this.nextAt = at;
     return { id };
   }
   clearTimeout(handle: TimerHandle | unknown): void {
@@ -97,9 +102,18 @@ export class SimulatedClock implements Clock {
   /** Moves time to `to` (never backwards), firing due timers in order. */
   set(to: TsMs): void {
     if (to < this.t) return;
+    if (to < this.nextAt) {
+      this.t = to;
+      return;
+    }
     for (;;) {
       let best: Pending | undefined;
-      for (const p of this.pending) if (p.at <= to && (!best || p.at < best.at || (p.at === best.at && p.seq < best.seq))) best = p;
+      let next = Infinity;
+      for (const p of this.pending) {
+        if (p.at <= to && (!best || p.at < best.at || (p.at === best.at && p.seq < best.seq))) best = p;
+        if (p.at < next) next = p.at;
+      }
+      this.nextAt = next;
       if (!best) break;
       this.pending = this.pending.filter((p) => p !== best);
       this.t = best.at;

@@ -73,6 +73,32 @@ describe('SimulatedClock', () => {
   });
 });
 
+describe('SimulatedClock set() between timers', () => {
+  it('fires nothing before the earliest due time, then fires in order after clears and re-arms', () => {
+    const c = new SimulatedClock(0);
+    const fired: string[] = [];
+    const a = c.setTimeout(() => fired.push('a'), 100);
+    c.setTimeout(() => fired.push('b'), 300);
+    c.set(50);
+    expect(fired).toEqual([]);
+    c.clearTimeout(a);
+    c.set(150); // the cleared timer's time passes: nothing due
+    expect(fired).toEqual([]);
+    c.setTimeout(() => fired.push('c'), 10); // due at 160, earlier than b
+    c.set(159);
+    expect(fired).toEqual([]);
+    c.set(160);
+    expect(fired).toEqual(['c']);
+    c.set(400);
+    expect(fired).toEqual(['c', 'b']);
+    expect(c.now()).toBe(400);
+    // A timer armed from a callback, due before the target, still fires within the same set().
+    c.setTimeout(() => c.setTimeout(() => fired.push('e'), 5), 10);
+    c.set(420);
+    expect(fired).toEqual(['c', 'b', 'e']);
+  });
+});
+
 describe('LiveClock', () => {
   it('cancels a timer before it can fire and tolerates foreign handles', () => {
     const clock = new LiveClock();

@@ -514,7 +514,10 @@ export class BdiAssembler {
    */
   private walkSeries(s: CandleSource, c: SeriesCache, col: number): SeriesScan {
     const p = this.packed;
-    for (let t = 0; t < BDI_FRAMES; t++) p.fill(0, t * SERIES_FEATURES + col, t * SERIES_FEATURES + col + FEATURES_PER_SERIES);
+    // A loop, not one fill() call per frame: 300 calls of 6 elements cost more than the stores.
+    for (let o = col, end = BDI_FRAMES * SERIES_FEATURES; o < end; o += SERIES_FEATURES) {
+      for (let j = 0; j < FEATURES_PER_SERIES; j++) p[o + j] = 0;
+    }
     const top = s.length - 1;
     const newest = s.get(top);
     if (newest === undefined) {

@@ -49,7 +49,7 @@ describe('paper trading on the real recording', () => {
     expect(a.finalRisk).toEqual({ lots: implied.lots, base9: implied.base9, cash: implied.cash });
     expect(a.summary.pnlExact).toBe(formatFixed9(pnl));
     expect(b.fills).toEqual(a.fills);
-    expect({ ...b.summary, durationMs: 0, speedX: 0 }).toEqual({ ...a.summary, durationMs: 0, speedX: 0 });
+    expect({ ...b.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...a.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
   });
 
   it('moves to reducing, then halts on a tiny drawdown limit, and denies what follows with TRADING_HALTED', async () => {

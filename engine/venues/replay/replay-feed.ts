@@ -26,7 +26,7 @@ import type { FeedState } from '../../messages/feed.ts';
 import type { Bus } from '../../runtime/bus.ts';
 import { SimulatedClock, type Clock } from '../../runtime/clock.ts';
 import type { Instrument, VenueId } from '../../types/instrument.ts';
-import { nsToMs, type TsMs } from '../../types/time.ts';
+import type { TsMs } from '../../types/time.ts';
 import { BinanceFramePublisher } from '../binance/binance-feed.ts';
 import type { FrameKind } from '../binance/frames.ts';
 import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
@@ -124,8 +124,7 @@ export class ReplayFeed implements MarketFeed {
   async start(): Promise<void> {
     if (this.st !== 'idle') return;
     const merge = (this.merge = await RecordingMerge.open(this.opts.files));
-    const first = merge.peekNs();
-    this.firstMs = first === undefined ? NaN : nsToMs(first);
+    this.firstMs = merge.peekMs() ?? NaN;
     this.insts = this.opts.instruments ?? merge.symbols.map((s) => replayInstrument(s));
     this.publisher = new BinanceFramePublisher({ bus: this.opts.bus, venue: this.venue, instruments: this.insts, depth: this.opts.depth ?? 'raw', counters: this.counters,
       ...(this.opts.kinds ? { kinds: this.opts.kinds } : {}),
@@ -186,9 +185,9 @@ export class ReplayFeed implements MarketFeed {
       try {
         for (;;) {
           if (this.stopped) return;
-          const line = await merge.next();
+          const line = merge.nextSync() ?? (await merge.next());
           if (line === undefined) break;
-          const raw = nsToMs(line.tsLocalNs);
+          const raw = line.tsMs;
           if (this.lap === 0) this.lastMs = raw;
           const ts = raw + shift;
           if (pacer && speed > 0) {

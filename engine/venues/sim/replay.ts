@@ -1,24 +1,30 @@
 // Reads recordings of several symbols and merges them into one time-ordered stream of lines. Files of one symbol
-// are chained in time order (0809 continues 0808); symbols are merged by local receive time.
-import { readRecordingLines, type RecordedLine, type RecordingStats } from '../replay/recording.ts';
+// are chained in time order (0809 continues 0808); symbols are merged by local receive time, ties to the symbol
+// found first. Every lane always knows its next line, so `peekNs` is exact between calls; `nextSync` hands out a
+// line without awaiting whenever the lane it comes from has its following line decoded already.
+import { RecordingFile, type RecordedLine, type RecordingLine, type RecordingReadOptions, type RecordingStats } from '../replay/recording.ts';
 import { ParseError } from '../../types/errors.ts';
+import type { TsMs } from '../../types/time.ts';
 
 /** One recorded line with the venue symbol (upper case, e.g. `BTCUSDT`) it belongs to. */
 export interface SymbolLine extends RecordedLine {
   readonly symbol: string;
+  /** Receive time in ms, exactly `nsToMs(tsLocalNs)` (cheaper: no bigint). */
+  readonly tsMs: TsMs;
 }
 
 interface Source {
-  readonly symbol: string;
-  readonly firstNs: bigint;
-  readonly head: RecordedLine[];
-  readonly rest: AsyncIterator<RecordedLine>;
+  readonly file: RecordingFile;
+  /** Lines read while looking for the symbol, served before the rest of the file. */
+  readonly head: RecordingLine[];
+  at: number;
 }
 
 interface Lane {
   readonly symbol: string;
-  readonly it: AsyncIterator<RecordedLine>;
-  next: RecordedLine | undefined;
+  readonly sources: readonly Source[];
+  idx: number;
+  next: RecordingLine | undefined;
 }
 
 const STREAM_RE = /^\{"stream":"([a-z0-9]+)@/;
@@ -26,6 +32,7 @@ const STREAM_RE = /^\{"stream":"([a-z0-9]+)@/;
 /** A merged, time-ordered reader over recordings of one or more symbols. */
 export class RecordingMerge {
   private lanes: Lane[] = [];
+  private opened: RecordingFile[] = [];
   /** Lines that were not `<ts_ns> <json>` (counted by the reader). */
   readonly stats: RecordingStats = { badLines: 0 };
   /** Exchange time minus local receive time of the first frame that carries an event time (`E`), in ms. */
@@ -34,18 +41,25 @@ export class RecordingMerge {
   private constructor() {}
 
   /** Opens `files`, groups them by the symbol of their first stream frame and primes one line per symbol. */
-  static async open(files: readonly string[]): Promise<RecordingMerge> {
+  static async open(files: readonly string[], opts?: RecordingReadOptions): Promise<RecordingMerge> {
     if (files.length === 0) throw new ParseError('no recording files given');
     const m = new RecordingMerge();
+    // Every file starts inflating now; their heads are then awaited in order, so the first bad file is the one named.
+    m.opened = files.map((f) => new RecordingFile(f, m.stats, opts));
     const sources: Source[] = [];
-    for (const file of files) sources.push(await m.openSource(file));
+    try {
+      for (const f of m.opened) sources.push(await openSource(f));
+    } catch (err) {
+      await m.close();
+      throw err;
+    }
     const bySymbol = new Map<string, Source[]>();
-    for (const s of sources) bySymbol.set(s.symbol, [...(bySymbol.get(s.symbol) ?? []), s]);
+    for (const s of sources) bySymbol.set(s.file.symbol, [...(bySymbol.get(s.file.symbol) ?? []), s]);
     let offsetFound = false;
     for (const [symbol, list] of bySymbol) {
-      list.sort((a, b) => (a.firstNs < b.firstNs ? -1 : a.firstNs > b.firstNs ? 1 : 0));
-      const lane: Lane = { symbol, it: chain(list), next: undefined };
-      lane.next = await nextOf(lane.it);
+      list.sort((a, b) => (a.head[0]!.before(b.head[0]!) ? -1 : b.head[0]!.before(a.head[0]!) ? 1 : 0));
+      const lane: Lane = { symbol, sources: list, idx: 0, next: undefined };
+      step(lane); // a head is never empty: the first line comes synchronously
       m.lanes.push(lane);
       for (const s of list) {
         if (offsetFound) break;
@@ -69,61 +83,87 @@ export class RecordingMerge {
 
   /** Returns the receive time (ns) of the next line, or undefined at the end. */
   peekNs(): bigint | undefined {
-    let best: bigint | undefined;
-    for (const l of this.lanes) if (l.next && (best === undefined || l.next.tsLocalNs < best)) best = l.next.tsLocalNs;
-    return best;
+    return this.best()?.next!.tsLocalNs;
+  }
+
+  /** Returns the receive time (ms, as `nsToMs(peekNs())`) of the next line, or undefined at the end. */
+  peekMs(): TsMs | undefined {
+    return this.best()?.next!.tsMs;
+  }
+
+  /**
+   * Returns the next line when that needs no waiting, else undefined: at the end, or when its file must decode more
+   * first; then call `next()`. Use as `merge.nextSync() ?? (await merge.next())`.
+   */
+  nextSync(): SymbolLine | undefined {
+    const best = this.best();
+    if (!best) return undefined;
+    const line = best.next!;
+    return step(best) ? line : undefined;
   }
 
   /** Returns the next line across all symbols (earliest receive time first), or undefined at the end. */
   async next(): Promise<SymbolLine | undefined> {
-    let best: Lane | undefined;
-    for (const l of this.lanes) if (l.next && (!best || l.next.tsLocalNs < best.next!.tsLocalNs)) best = l;
+    const best = this.best();
     if (!best) return undefined;
     const line = best.next!;
-    best.next = await nextOf(best.it);
-    return { symbol: best.symbol, tsLocalNs: line.tsLocalNs, text: line.text };
+    while (!step(best)) await best.sources[best.idx]!.file.fill();
+    return line;
   }
 
   /** Stops reading every file. */
   async close(): Promise<void> {
-    for (const l of this.lanes) await l.it.return?.();
+    for (const f of this.opened) f.close();
+    this.opened = [];
     this.lanes = [];
   }
 
-  private async openSource(file: string): Promise<Source> {
-    const it = readRecordingLines([file], this.stats)[Symbol.asyncIterator]();
-    const head: RecordedLine[] = [];
-    let symbol: string | undefined;
-    while (!symbol && head.length < 10_000) {
-      const r = await it.next();
-      if (r.done) break;
-      head.push(r.value);
-      symbol = STREAM_RE.exec(r.value.text)?.[1]?.toUpperCase();
-    }
-    if (!symbol || head.length === 0) {
-      await it.return?.();
-      throw new ParseError(`recording ${file} has no combined-stream frame to tell its symbol`);
-    }
-    return { symbol, firstNs: head[0]!.tsLocalNs, head, rest: it };
+  private best(): Lane | undefined {
+    let best: Lane | undefined;
+    for (const l of this.lanes) if (l.next && (!best || l.next.before(best.next!))) best = l;
+    return best;
   }
 }
 
-async function* chainGen(list: readonly Source[]): AsyncGenerator<RecordedLine> {
-  for (const s of list) {
-    yield* s.head;
-    for (;;) {
-      const r = await s.rest.next();
-      if (r.done) break;
-      yield r.value;
+/** Reads `file` until its first combined-stream frame names its symbol. */
+async function openSource(file: RecordingFile): Promise<Source> {
+  const head: RecordingLine[] = [];
+  let symbol: string | undefined;
+  while (!symbol && head.length < 10_000) {
+    const l = file.nextSync();
+    if (l === undefined) break;
+    if (l === null) {
+      await file.fill();
+      continue;
     }
+    head.push(l);
+    symbol = STREAM_RE.exec(l.text)?.[1]?.toUpperCase();
   }
+  if (!symbol || head.length === 0) throw new ParseError(`recording ${file.file} has no combined-stream frame to tell its symbol`);
+  file.symbol = symbol;
+  for (const l of head) l.symbol = symbol;
+  return { file, head, at: 0 };
 }
 
-function chain(list: readonly Source[]): AsyncIterator<RecordedLine> {
-  return chainGen(list);
-}
-
-async function nextOf(it: AsyncIterator<RecordedLine>): Promise<RecordedLine | undefined> {
-  const r = await it.next();
-  return r.done ? undefined : r.value;
+/** Moves `lane.next` to the lane's following line (undefined at its end); false when a file must `fill` first. */
+function step(lane: Lane): boolean {
+  for (;;) {
+    const src = lane.sources[lane.idx];
+    if (!src) {
+      lane.next = undefined;
+      return true;
+    }
+    if (src.at < src.head.length) {
+      lane.next = src.head[src.at++];
+      return true;
+    }
+    const l = src.file.nextSync();
+    if (l === null) return false;
+    if (l !== undefined) {
+      lane.next = l;
+      return true;
+    }
+    src.file.close();
+    lane.idx++;
+  }
 }

@@ -2,7 +2,7 @@
 // COBAggregator reads (md.depthRaw / md.depth / md.snapshot / md.feedReset) plus md.trade, telling the paper venue
 // what changed after each applied diff. A second book (rather than the COBAggregator's) keeps the venue independent
 // of the aggregator's restarts: a COB restart must not wipe the book resting paper orders are matched against.
-// Cost: one more byte-level parse per depth frame (a few µs).
+// Cost: a copy of the COBAggregator's parsed frame (the DepthParser memo: same text, same grid), not a second parse.
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Instrument } from '../engine/types/instrument.ts';

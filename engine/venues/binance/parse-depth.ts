@@ -100,6 +100,34 @@ const F_A = 64;
 const REQUIRED = F_E | F_EVENT | F_S | F_U | F_LU | F_B | F_A;
 
 const ENCODER = new TextEncoder();
+
+// The last text parsed, by which parser. Two consumers of one md.depthRaw message (the COB's book and the paper
+// venue's book) parse the same string one after the other: the second copies the first's frame (~0.1 µs) instead of
+// parsing it again (~2.5 µs). Each parser still owns its frame; the memo only holds the last text.
+const lastParse: { text: string | undefined; parser: DepthParser | undefined; ok: boolean } = { text: undefined, parser: undefined, ok: false };
+
+function sameGrid(a: DepthGrid, b: DepthGrid): boolean {
+  return a === b || (a.pxScale === b.pxScale && a.pxMant === b.pxMant && a.qtyScale === b.qtyScale && a.qtyMant === b.qtyMant && a.qtyOffGrid === b.qtyOffGrid);
+}
+
+function copyFrame(from: DepthFrame, to: DepthFrame): void {
+  to.firstUpdateId = from.firstUpdateId;
+  to.finalUpdateId = from.finalUpdateId;
+  to.prevFinalUpdateId = from.prevFinalUpdateId;
+  to.eventTime = from.eventTime;
+  to.txTime = from.txTime;
+  to.symbol = from.symbol;
+  to.bidCount = from.bidCount;
+  to.askCount = from.askCount;
+  to.qtyRounded = from.qtyRounded;
+  to.error = from.error;
+  const fb = from.bids;
+  const tb = to.bids;
+  for (let i = 0, n = from.bidCount * 2; i < n; i++) tb[i] = fb[i]!;
+  const fa = from.asks;
+  const ta = to.asks;
+  for (let i = 0, n = from.askCount * 2; i < n; i++) ta[i] = fa[i]!;
+}
 const DEPTH_UPDATE_BYTES = Uint8Array.from(DEPTH_UPDATE, (ch) => ch.charCodeAt(0));
 
 /**
@@ -134,15 +162,36 @@ export class DepthParser {
   /** Parses one frame; returns true and fills `frame`, or returns false with `frame.error` saying why. */
   parse(input: string | Uint8Array): boolean {
     if (typeof input === 'string') {
-      this.ensure(input.length * 3 + 1); // UTF-8 needs at most 3 bytes per UTF-16 unit
-      this.n = ENCODER.encodeInto(input, this.b).written;
-      this.utf8 = true;
-    } else {
-      this.ensure(input.byteLength + 1);
-      this.b.set(input);
-      this.n = input.byteLength;
-      this.utf8 = false;
+      const prev = lastParse.parser;
+      if (input === lastParse.text && prev !== undefined && prev !== this && sameGrid(prev.grid, this.grid)) {
+        copyFrame(prev.f, this.f);
+        return lastParse.ok;
+      }
+      const ok = this.parseText(input);
+      lastParse.text = input;
+      lastParse.parser = this;
+      lastParse.ok = ok;
+      return ok;
     }
+    return this.parseBytes(input);
+  }
+
+  private parseText(input: string): boolean {
+    this.ensure(input.length * 3 + 1); // UTF-8 needs at most 3 bytes per UTF-16 unit
+    this.n = ENCODER.encodeInto(input, this.b).written;
+    this.utf8 = true;
+    return this.parseScratch();
+  }
+
+  private parseBytes(input: Uint8Array): boolean {
+    this.ensure(input.byteLength + 1);
+    this.b.set(input);
+    this.n = input.byteLength;
+    this.utf8 = false;
+    return this.parseScratch();
+  }
+
+  private parseScratch(): boolean {
     this.b[this.n] = 0;
     this.p = 0;
     const f = this.f;

@@ -135,6 +135,51 @@ describe('DepthParser', () => {
     expect(rounded).toBe(10);
   });
 
+  it('a second parser of the same text on the same grid takes a copy of the first frame, equal to its own parse', () => {
+    const files = ['data/recordings/spot_ethusdt_20240808.jsonl.gz'];
+    const cob = new DepthParser(instrumentGrid(ETH));
+    const paper = new DepthParser(instrumentGrid(ETH));
+    const alone = new DepthParser(instrumentGrid(ETH));
+    let frames = 0;
+    let previous: ReturnType<typeof parsed> | undefined;
+    for (const { text } of readRecordingLinesSync(files)) {
+      if (!text.includes('@depth')) continue;
+      expect(cob.parse(text)).toBe(true);
+      const held = parsed(cob);
+      expect(paper.parse(text)).toBe(true); // the memo hit
+      // Parse it fresh by interleaving another text first, so `alone` cannot take the memo.
+      if (previous) expect(alone.parse(firstSpotFrame)).toBe(true);
+      expect(alone.parse(text)).toBe(true);
+      const want = parsed(alone);
+      if (JSON.stringify(parsed(paper)) !== JSON.stringify(want)) expect(parsed(paper)).toEqual(want);
+      expect(paper.frame.qtyRounded).toBe(alone.frame.qtyRounded);
+      // The copy is the second parser's own: the first one moving on does not change it.
+      expect(parsed(cob)).toEqual(held);
+      previous = want;
+      frames++;
+    }
+    expect(frames).toBe(3434);
+    // The frames do not share arrays.
+    expect(paper.frame.bids).not.toBe(cob.frame.bids);
+  });
+
+  it('the memo copies a failure with its reason, and another grid parses for itself', () => {
+    const bad = firstSpotFrame.slice(0, 60);
+    const a = new DepthParser(instrumentGrid(BTC));
+    const b = new DepthParser(instrumentGrid(BTC));
+    expect(a.parse(bad)).toBe(false);
+    expect(b.parse(bad)).toBe(false);
+    expect(b.frame.error).toBe(a.frame.error);
+    expect(b.frame.error).not.toBe('');
+    // A finer tick: prices land on another grid, so a copy would be wrong; it must parse again.
+    const fine = new DepthParser(depthGrid(parseDecimal('0.001'), BTC.lotSize));
+    const own = new DepthParser(instrumentGrid(BTC));
+    expect(own.parse(firstSpotFrame)).toBe(true);
+    expect(fine.parse(firstSpotFrame)).toBe(true);
+    expect(fine.frame.bids.slice(0, fine.frame.bidCount * 2)).toEqual(reference(firstSpotFrame, parseDecimal('0.001'), BTC.lotSize).bids);
+    expect(fine.frame.bids[0]).toBe(own.frame.bids[0]! * 10);
+  });
+
   it('reads prices on a whole-number tick (scale 0): trailing zero fractions pass, others are off the grid', () => {
     const p = new DepthParser(depthGrid(parseDecimal('1'), parseDecimal('1')));
     const frame = (px: string) => `{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["${px}","3"]],"a":[]}`;

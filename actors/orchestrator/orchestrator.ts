@@ -83,6 +83,8 @@ export interface OrchestratorOptions {
 /** Counters of the orchestrator. */
 export interface OrchestratorStats {
   ticks: number;
+  /** Ready ticks not run because no model is registered (nothing would read the input; no decision to publish). */
+  noModels: number;
   noInput: number;
   coalescedTicks: number;
   decisions: number;
@@ -100,7 +102,7 @@ export class Orchestrator {
   readonly coordinator: InferenceCoordinator;
   readonly accuracy: AccuracyTracker;
   readonly evaluator: HorizonOutcomeEvaluator;
-  readonly stats: OrchestratorStats = { ticks: 0, noInput: 0, coalescedTicks: 0, decisions: 0, intents: 0, noIntent: {}, pendingTimeouts: 0, controlRejected: 0 };
+  readonly stats: OrchestratorStats = { ticks: 0, noModels: 0, noInput: 0, coalescedTicks: 0, decisions: 0, intents: 0, noIntent: {}, pendingTimeouts: 0, controlRejected: 0 };
   private thresholdsNow: MoeThresholds;
   private readonly gating: GatingConfig;
   private readonly policy: PolicyConfig;
@@ -349,6 +351,12 @@ export class Orchestrator {
   private poll(): void {
     const tick = this.subscriptions.poll(this.opts.clock.now());
     if (!tick) return;
+    // Models off (a data-only backtest, a daemon run without models): assembling a 9,190-float input every second
+    // that no model reads was a tenth of such a backtest's time.
+    if (this.registry.size === 0) {
+      this.stats.noModels++;
+      return;
+    }
     if (this.running) {
       if (this.queued) this.stats.coalescedTicks++;
       this.queued = tick;

@@ -167,6 +167,11 @@ export class ModelRegistry {
     return e ? e.versions.get(e.active) : undefined;
   }
 
+  /** Returns how many models are registered. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** Returns the model names in registration order. */
   names(): string[] {
     return [...this.entries.values()].sort((a, b) => a.order - b.order).map((e) => e.name);

@@ -71,6 +71,36 @@ function rig(horizonMs = 60_000, trading: Partial<TradingOptions> = {}) {
 }
 
 describe('orchestrator', () => {
+  it('runs no tick while no model is registered (no input assembled, no decision), and ticks once one is', async () => {
+    const bus = new Bus<EngineMsg>();
+    const clock = new SimulatedClock(bars[0]!.openTime);
+    const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 60_000 });
+    let assembled = 0;
+    const orch = new Orchestrator({
+      bus, clock, registry, outputs: new ModelOutputStore(),
+      input: (tick) => {
+        assembled++;
+        return realInput(world, tick.ts);
+      },
+      thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0 },
+      subscriptions: { symbol: 'ETH/USDT', triggerTimeframe: '1s', requireCob: false },
+    });
+    const decisions: Decision[] = [];
+    bus.subscribe('signal.decision', (m) => void decisions.push(m));
+    orch.start();
+    const close = async (c: Candle): Promise<void> => {
+      clock.set(c.openTime + 1_000);
+      bus.publish({ type: 'md.candle', venue: 'binance', symbol: 'ETH/USDT', timeframe: '1s', candle: c, tsExchange: clock.now(), tsLocal: clock.now() });
+      await orch.idle();
+    };
+    await close(bars[0]!);
+    await close(bars[1]!);
+    expect({ assembled, decisions: decisions.length, noModels: orch.stats.noModels, ticks: orch.stats.ticks }).toEqual({ assembled: 0, decisions: 0, noModels: 2, ticks: 0 });
+    registry.register('momentum', { version: 'm1', run: momentumRunner({ lookback: 5, scaleBps: 5 }) }, clock.now());
+    await close(bars[2]!);
+    expect({ assembled, decisions: decisions.length, noModels: orch.stats.noModels, ticks: orch.stats.ticks }).toEqual({ assembled: 1, decisions: 1, noModels: 2, ticks: 1 });
+  });
+
   it('blends every registered model, a third one joining without any change, and publishes a decision per tick', async () => {
     const { registry, seen, step, clock } = rig();
     await step();

@@ -1,15 +1,24 @@
-// The engine's loop on the bundled real recording, through every actor (app/backtest.ts on a SimulatedClock), three
-// runs: models off (backtest speed), the momentum rule alone, and momentum + the bundled CNN (models/bundled) served
-// by the ONNX pool; `outputs` counts each model's outputs, so a model that failed to run shows. Figures, wall µs:
-//   tickToDecision   a primary 1s candle close (the trigger) -> its signal.decision (input assembly, models, blend)
+// The engine's loop on the bundled real recording, through every actor (app/backtest.ts on a SimulatedClock). Runs:
+//   backtestModelsOff  no model registered: data -> books, COB, candles -> risk marks -> paper venue. Run twice in
+//                      this process: `cold` is the first backtest of the process (JIT not warmed up, what one
+//                      `cobalt backtest` sees), `warm` the second. speedX = simulated span / whole wall time (start,
+//                      history load, replay, stop); replaySpeedX = simulated span / replay wall time.
+//   ruleOnly           one instantaneous rule as the only model: `alternate` says BUY on one tick and SELL on the
+//                      next, so nearly every tick produces an intent (the long/flat momentum policy makes ~4 in 11
+//                      minutes, too few for a p99). This is the tick -> risk-approved intent path without a model
+//                      cost: input assembly, validation, coordinator, blend, policy, RiskManager.
+//   momentumPlusCnn    the momentum rule + the bundled CNN (models/bundled) served by the ONNX pool.
+// Figures, wall µs:
+//   tickToDecision   a primary 1s candle close (the trigger) -> its signal.decision
 //   tickToVerdict    the same trigger -> risk.orderApproved / risk.orderDenied of the intent it produced
-//                    (only ticks that produced an intent; the long/flat policy makes few)
-//   intentToVerdict  risk.intent -> its verdict (the RiskManager step alone, every intent)
-// plus backtest speed (simulated span / wall time) with models off. One JSON line on stdout.
-//   npx tsx bench/loop.ts
+//   intentToVerdict  risk.intent -> its verdict (the RiskManager step alone)
+// One JSON line on stdout.   npx tsx bench/loop.ts
 import { runBacktest } from '../app/backtest.ts';
+import type { System } from '../app/system.ts';
 import { setLogger, createLogger } from '../engine/log.ts';
+import type { ModelOutput } from '../engine/messages/signals.ts';
 import { bundledCnnCheckpoint } from '../models/bundled/index.ts';
+import type { RunContext } from '../actors/orchestrator/registry.ts';
 import { testConfig } from '../test/e2e/helpers.ts';
 
 setLogger(createLogger({ level: 'silent' }));
@@ -20,15 +29,26 @@ function pct(xs: number[], p: number): number | null {
   return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
 }
 
-async function probe(models: { momentum?: boolean; cnnOnnx?: string }) {
+const stats = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: pct(xs, 100), n: xs.length });
+
+/** BUY, SELL, BUY, … one per tick, with certainty: the policy turns each into an intent when it can. */
+function alternate() {
+  let k = 0;
+  return async (_x: Float32Array, ctx: RunContext): Promise<ModelOutput> => {
+    const buy = k++ % 2 === 0;
+    return { model: ctx.model, version: ctx.version, symbol: ctx.symbol, ts: ctx.ts, action: buy ? 'BUY' : 'SELL', probabilities: buy ? [1, 0, 0] : [0, 1, 0], confidence: 1 };
+  };
+}
+
+async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (sys: System) => void) {
   const tick: number[] = [];
   const verdict: number[] = [];
   const outputs: Record<string, number> = {};
   const risk: number[] = [];
-  const config = testConfig();
-  const r = await runBacktest(config, {
+  const r = await runBacktest(testConfig(), {
     seed: 1, models,
     onSystem: (sys) => {
+      extra?.(sys);
       let t0 = NaN;
       const intentAt = new Map<string, { tick: number; at: number }>();
       sys.bus.subscribe('md.candle', (m) => {
@@ -51,28 +71,28 @@ async function probe(models: { momentum?: boolean; cnnOnnx?: string }) {
       sys.bus.subscribe('risk.orderDenied', (m) => done(m.intentId));
     },
   });
+  const s = r.summary;
   return {
-    r,
-    tickToDecisionUs: { p50: pct(tick, 50), p99: pct(tick, 99), n: tick.length },
-    tickToVerdictUs: { p50: pct(verdict, 50), p99: pct(verdict, 99), n: verdict.length },
-    intentToVerdictUs: { p50: pct(risk, 50), p99: pct(risk, 99), n: risk.length },
-    outputs,
+    summary: { speedX: s.speedX, replaySpeedX: s.replaySpeedX, durationMs: s.durationMs, replayMs: s.replayMs, trades: s.trades, approvals: s.approvals, denials: s.denials },
+    tickToDecisionUs: stats(tick), tickToVerdictUs: stats(verdict), intentToVerdictUs: stats(risk), outputs, models: s.models,
   };
 }
 
-const off = await probe({ momentum: false });
-const rule = await probe({ momentum: true });
+const cold = await probe({ momentum: false });
+const warm = await probe({ momentum: false });
+const rule = await probe({ momentum: false }, (sys) => sys.models.registry.register('alternate', { version: 'bench', run: alternate() }, sys.clock.now()));
 // The CNN the engine runs by default: the bundled checkpoint (it reads the adapter's subset of the BaseDataInput).
 const bundled = bundledCnnCheckpoint();
 if (!bundled) throw new Error('models/bundled/cnn is missing');
 const cnn = await probe({ momentum: true, cnnOnnx: bundled.onnxPath });
+const off = (p: typeof cold) => ({ speedX: p.summary.speedX, replaySpeedX: p.summary.replaySpeedX, durationMs: p.summary.durationMs, replayMs: p.summary.replayMs });
 
 process.stdout.write(`${JSON.stringify({
   bench: 'loop',
-  data: 'bundled recording ETH/BTC 2024-08-08 23:54 -> 00:05 UTC (179k lines)',
-  backtestModelsOff: { speedX: off.r.summary.speedX, durationMs: off.r.summary.durationMs, simulatedMs: Math.round(off.r.summary.simulatedMs), linesPerSec: Math.round(off.r.summary.lines / (off.r.summary.durationMs / 1000)) },
-  momentumOnly: { tickToDecisionUs: rule.tickToDecisionUs, tickToVerdictUs: rule.tickToVerdictUs, intentToVerdictUs: rule.intentToVerdictUs, speedX: rule.r.summary.speedX },
-  momentumPlusCnn: { tickToDecisionUs: cnn.tickToDecisionUs, tickToVerdictUs: cnn.tickToVerdictUs, intentToVerdictUs: cnn.intentToVerdictUs, speedX: cnn.r.summary.speedX, models: cnn.r.summary.models, outputs: cnn.outputs },
+  data: 'bundled recording ETH/BTC 2024-08-08 23:54 -> 00:05 UTC (179,318 lines, 650.6 s)',
+  backtestModelsOff: { cold: off(cold), warm: off(warm) },
+  ruleOnly: { tickToDecisionUs: rule.tickToDecisionUs, tickToVerdictUs: rule.tickToVerdictUs, intentToVerdictUs: rule.intentToVerdictUs, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
+  momentumPlusCnn: { tickToDecisionUs: cnn.tickToDecisionUs, tickToVerdictUs: cnn.tickToVerdictUs, intentToVerdictUs: cnn.intentToVerdictUs, replaySpeedX: cnn.summary.replaySpeedX, models: cnn.models, outputs: cnn.outputs },
   targets: { p99NoModelUs: 200, p99CnnUs: 3000, backtestSpeedX: 2000 },
 })}\n`);
 process.exit(0);

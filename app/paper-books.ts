@@ -16,6 +16,8 @@ export interface BookListener {
   onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void;
   onSnapshot(symbol: string): void;
   onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean): void;
+  /** False when the levels of a diff would change nothing for `symbol` (no resting order): they are not built. */
+  wantsDepth?(symbol: string): boolean;
 }
 
 interface Lane { readonly inst: Instrument; readonly sync: BookSync; readonly parser: DepthParser }
@@ -116,7 +118,7 @@ export class PaperBooks {
     if (live && !wasLive) this.listener?.onSnapshot(lane.inst.symbol);
     else if (applied && live) {
       this.counters.applied++;
-      applied();
+      if (this.listener?.wantsDepth?.(lane.inst.symbol) !== false) applied();
     } else if (!live && wasLive) this.listener?.onSnapshot(lane.inst.symbol);
   }
 }

@@ -106,6 +106,10 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     this.inner.onDepth(symbol, bids, asks);
   }
 
+  wantsDepth(symbol: string): boolean {
+    return this.inner.wantsDepth(symbol);
+  }
+
   onSnapshot(symbol: string): void {
     this.inner.onSnapshot(symbol);
   }

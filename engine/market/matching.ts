@@ -259,7 +259,16 @@ export class MatchingEngine {
    * Tells the engine that the book's levels listed here now hold these sizes (call after applying a depth diff
    * to the book). Adjusts queue positions, forgets stale consumption and fills orders the market crossed.
    */
+  /**
+   * True when no order rests and no consumed liquidity is remembered: book changes and prints cannot affect anything,
+   * so a caller may skip telling (a backtest applies ~700k levels a run while usually flat).
+   */
+  get idle(): boolean {
+    return this.tracks.bid.size === 0 && this.tracks.ask.size === 0 && this.consumed.bid.size === 0 && this.consumed.ask.size === 0;
+  }
+
   onDepth(bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
+    if (this.idle) return;
     for (const [p, q] of bids) this.onLevel('bid', p, q);
     for (const [p, q] of asks) this.onLevel('ask', p, q);
     this.resolveCrossed();
@@ -284,6 +293,7 @@ export class MatchingEngine {
    * Queues at the trade price advance; orders the trade went through fill completely.
    */
   onTrade(price: Ticks, lots: Lots, buyerMaker: boolean): void {
+    if (this.tracks.bid.size === 0 && this.tracks.ask.size === 0) return;
     // Resting buys: a print below them went through them; a seller-aggressor print at their price eats the queue.
     for (const [p, t] of [...this.tracks.bid]) {
       if (p > price) this.fillAll(t, p as Ticks);

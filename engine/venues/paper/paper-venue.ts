@@ -77,6 +77,12 @@ export class PaperVenue implements ExecutionVenue {
     this.markets.get(symbol)?.engine.onDepth(bids, asks);
   }
 
+  /** False while `symbol`'s matching engine is idle (nothing rests): the levels of a diff would change nothing. */
+  wantsDepth(symbol: string): boolean {
+    const m = this.markets.get(symbol);
+    return m !== undefined && !m.engine.idle;
+  }
+
   /** Tells the matching engine that `symbol`'s book was replaced (snapshot or resync). */
   onSnapshot(symbol: string): void {
     this.markets.get(symbol)?.engine.onSnapshot();

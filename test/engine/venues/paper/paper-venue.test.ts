@@ -53,6 +53,17 @@ describe('PaperVenue on a replayed Binance book', () => {
     expect(trades.map((t) => t.tradeId)).toEqual(['1']);
   });
 
+  it('wants depth levels only while an order rests (an idle matching engine skips them), and again after one rests', async () => {
+    const { venue, book } = setup();
+    expect(venue.wantsDepth('BTC/USDT')).toBe(false);
+    expect(venue.wantsDepth('ETH/USDT')).toBe(false); // not a market of this venue
+    const res = await venue.submit(order('w1', { orderType: 'limit', price: (book.bestBid()! - 500) as Ticks, timeInForce: 'GTC' }));
+    expect(res.status).toBe('accepted');
+    expect(venue.wantsDepth('BTC/USDT')).toBe(true);
+    await venue.cancel('BTC/USDT', clientOrderId('w1'));
+    expect(venue.wantsDepth('BTC/USDT')).toBe(false);
+  });
+
   it('rests a limit buy at the best bid behind the displayed queue and fills it as maker only after sells print there', async () => {
     const { venue, events, book, feed, clock } = setup();
     const bid = book.bestBid()!;

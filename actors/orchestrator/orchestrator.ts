@@ -15,7 +15,7 @@
 import { applyFill, emptyPortfolio, equity, sellableLots, type Portfolio } from '../risk-manager/positions.ts';
 import { capsFor } from '../risk-manager/sizing.ts';
 import { log, type Logger } from '../../engine/log.ts';
-import { bdiSeriesFeature, BDI_FRAMES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
+import { BDI_FRAMES, FEATURES_PER_SERIES, SERIES_FEATURE_NAMES, SERIES_FEATURES, SERIES_NAMES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade, BookTicker } from '../../engine/messages/market.ts';
@@ -117,6 +117,8 @@ export class Orchestrator {
   private ask: Ticks | undefined;
   private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId } | undefined;
   private seq = 0;
+  /** `{ [symbol]: inst }` of the traded instrument, built once: equity() takes a map every tick. */
+  private readonly instruments: Readonly<Record<string, Instrument>>;
 
   constructor(private readonly opts: OrchestratorOptions) {
     this.registry = opts.registry;
@@ -134,6 +136,7 @@ export class Orchestrator {
       onStatus: (m) => this.publishStatus(m),
     });
     if (opts.trading) this.portfolio = startPortfolio(opts.trading);
+    this.instruments = opts.trading ? { [opts.trading.inst.symbol]: opts.trading.inst } : {};
   }
 
   /** Returns the decision thresholds in force. */
@@ -295,7 +298,7 @@ export class Orchestrator {
       inst: t.inst,
       positionLots: lots,
       ...(pos ? { sellableLots: sellableLots(t.inst, pos) } : {}),
-      equity: equity(pf, { [sym]: t.inst }, marks),
+      equity: equity(pf, this.instruments, marks),
       mark,
       ...(this.bid !== undefined ? { bid: this.bid } : {}),
       ...(this.ask !== undefined ? { ask: this.ask } : {}),
@@ -404,14 +407,27 @@ function startPortfolio(t: TradingOptions): Portfolio {
  * deviation of the newest 60 one-minute log returns scaled by √(horizon in minutes); undefined with too few bars.
  */
 export function horizonVolatility(bdi: Float32Array, horizonMs: number): number | undefined {
-  const close = bdiSeriesFeature(bdi, 'primary1m', 'close');
-  const present = bdiSeriesFeature(bdi, 'primary1m', 'present');
-  const r: number[] = [];
+  // Reads the packed [frame, feature] block in place (bdiSeriesFeature's layout) into a reused scratch; the sums run
+  // in the same order as over an array of the returns, so the result is the same double.
+  const r = RETURNS;
+  let n = 0;
   for (let t = BDI_FRAMES - 60; t < BDI_FRAMES; t++) {
-    if (present[t] === 1 && present[t - 1] === 1) r.push(Math.log((1 + close[t]!) / (1 + close[t - 1]!)));
+    const at = t * SERIES_FEATURES;
+    const prev = at - SERIES_FEATURES;
+    if (bdi[at + PRESENT_1M] === 1 && bdi[prev + PRESENT_1M] === 1) r[n++] = Math.log((1 + bdi[at + CLOSE_1M]!) / (1 + bdi[prev + CLOSE_1M]!));
   }
-  if (r.length < 20) return undefined;
-  const mean = r.reduce((a, b) => a + b, 0) / r.length;
-  const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1));
+  if (n < 20) return undefined;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum = sum + r[i]!;
+  const mean = sum / n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq = sq + (r[i]! - mean) ** 2;
+  const sd = Math.sqrt(sq / (n - 1));
   return sd * Math.sqrt(Math.max(horizonMs, 60_000) / 60_000);
 }
+
+const PRIMARY_1M = SERIES_NAMES.indexOf('primary1m') * FEATURES_PER_SERIES;
+const CLOSE_1M = PRIMARY_1M + SERIES_FEATURE_NAMES.indexOf('close');
+const PRESENT_1M = PRIMARY_1M + SERIES_FEATURE_NAMES.indexOf('present');
+// Float64: the returns are doubles, stored exactly.
+const RETURNS = new Float64Array(60);

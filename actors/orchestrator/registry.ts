@@ -97,6 +97,10 @@ const errorText = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.
 export class ModelRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly policy: HealthPolicy;
+  // Every tick asks for the runnable list; it only changes with a registration, a version switch or a health change,
+  // which clear these. `runnableCache` is kept only while no model is failed (a failed one's probe is due by time).
+  private namesCache: string[] | undefined;
+  private runnableCache: Runnable[] | undefined;
 
   constructor(policy: Partial<HealthPolicy> = {}) {
     this.policy = { ...DEFAULT_HEALTH_POLICY, ...policy };
@@ -130,6 +134,7 @@ export class ModelRegistry {
     e.versions.set(spec.version, v);
     if (isNew) {
       this.entries.set(name, e);
+      this.changed();
       return this.status(e, `registered version ${spec.version}`, now);
     }
     return activate ? this.switchTo(e, spec.version, true, `activated version ${spec.version}`, now) : undefined;
@@ -174,7 +179,8 @@ export class ModelRegistry {
 
   /** Returns the model names in registration order. */
   names(): string[] {
-    return [...this.entries.values()].sort((a, b) => a.order - b.order).map((e) => e.name);
+    this.namesCache ??= [...this.entries.values()].sort((a, b) => a.order - b.order).map((e) => e.name);
+    return this.namesCache.slice();
   }
 
   /** Returns every model's versions, health and counters. */
@@ -212,14 +218,21 @@ export class ModelRegistry {
    * (marked as probes). A probe already running is not returned again.
    */
   runnable(now: TsMs): Runnable[] {
+    if (this.runnableCache) return this.runnableCache.slice();
+    let anyFailed = false;
     const out: Runnable[] = [];
     for (const n of this.names()) {
       const e = this.entries.get(n)!;
       if (e.health === 'active') out.push({ name: n, probe: false });
-      else if (e.health === 'failed' && now >= e.failedAt + this.policy.coolDownMs) out.push({ name: n, probe: true });
+      else if (e.health === 'failed') {
+        anyFailed = true;
+        if (now >= e.failedAt + this.policy.coolDownMs) out.push({ name: n, probe: true });
+      }
     }
     const order = this.order(out.map((r) => r.name));
-    return order.map((n) => out.find((r) => r.name === n)!);
+    const list = order.map((n) => out.find((r) => r.name === n)!);
+    if (!anyFailed) this.runnableCache = list.slice();
+    return list;
   }
 
   /** Marks a failed model as under probe; returns its status message. */
@@ -227,6 +240,7 @@ export class ModelRegistry {
     const e = this.entry(name);
     if (e.health !== 'failed') return undefined;
     e.health = 'probing';
+    this.changed();
     return this.status(e, `cool-down of ${this.policy.coolDownMs} ms over: probing`, now);
   }
 
@@ -238,6 +252,7 @@ export class ModelRegistry {
     e.consecutive = 0;
     if (e.health === 'active') return undefined;
     e.health = 'active';
+    this.changed();
     return this.status(e, 'probe succeeded: back in the blend', now);
   }
 
@@ -252,11 +267,13 @@ export class ModelRegistry {
     if (e.health === 'probing') {
       e.health = 'failed';
       e.failedAt = now;
+      this.changed();
       return this.status(e, `probe failed (${e.lastError}): dropped for another ${this.policy.coolDownMs} ms`, now);
     }
     if (e.health === 'active' && e.consecutive >= this.policy.maxConsecutiveFailures) {
       e.health = 'failed';
       e.failedAt = now;
+      this.changed();
       return this.status(e, `${e.consecutive} failures in a row (last: ${e.lastError}): dropped from the blend, probe in ${this.policy.coolDownMs} ms`, now);
     }
     return undefined;
@@ -290,6 +307,7 @@ export class ModelRegistry {
     e.health = 'active';
     e.consecutive = 0;
     e.lastError = undefined;
+    this.changed();
     return this.status(e, reason, now);
   }
 
@@ -306,6 +324,11 @@ export class ModelRegistry {
       seen.add(n);
       stack.push(...depsOf(n));
     }
+  }
+
+  private changed(): void {
+    this.namesCache = undefined;
+    this.runnableCache = undefined;
   }
 
   private status(e: Entry, reason: string, now: TsMs): ModelStatusMsg {

@@ -27,6 +27,7 @@ export function checkInput(spec: InputSpec, data: Float32Array, dims: readonly n
   if (dims.length !== spec.dims.length || dims.some((d, i) => d !== spec.dims[i]) || data.length !== want) {
     return { ok: false, code: 'INPUT_SHAPE', message: `${spec.name} input: expected shape [${spec.dims.join(', ')}] (${want} values), got [${dims.join(', ')}] (${data.length} values)` };
   }
+  if (allFinite(data)) return OK;
   let bad = 0;
   let first = -1;
   for (let i = 0; i < data.length; i++) {
@@ -37,9 +38,35 @@ export function checkInput(spec: InputSpec, data: Float32Array, dims: readonly n
       bad++;
     }
   }
-  if (bad === 0) return OK;
   const where = spec.describe ? ` (${spec.describe(first)})` : '';
   return { ok: false, code: 'INPUT_NON_FINITE', message: `${spec.name} input: expected finite values, found ${bad} non-finite; first at ${first}${where}: ${data[first]}` };
+}
+
+// v - v is +0 for every finite float and NaN for NaN and ±Infinity, and a NaN stays NaN through a sum: the sums are 0
+// exactly when every value is finite. Four independent sums and no branch per value run about twice as fast as the
+// counting loop, which then only runs on a refusal (to count and place the bad values).
+function allFinite(data: Float32Array): boolean {
+  const n = data.length;
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const v0 = data[i]!;
+    const v1 = data[i + 1]!;
+    const v2 = data[i + 2]!;
+    const v3 = data[i + 3]!;
+    a0 += v0 - v0;
+    a1 += v1 - v1;
+    a2 += v2 - v2;
+    a3 += v3 - v3;
+  }
+  for (; i < n; i++) {
+    const v = data[i]!;
+    a0 += v - v;
+  }
+  return a0 + a1 + a2 + a3 === 0;
 }
 
 /** Throws InputValidationError with the check's message when `data` does not fit `spec`. */

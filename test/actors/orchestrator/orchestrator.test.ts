@@ -3,13 +3,14 @@ import { createActor } from 'xstate';
 import { momentumRunner } from '../../../actors/model-agents/momentum.ts';
 import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
 import { orchestratorActor, OrchestratorHandle } from '../../../actors/orchestrator/actor.ts';
-import { Orchestrator, type TradingOptions } from '../../../actors/orchestrator/orchestrator.ts';
+import { horizonVolatility, Orchestrator, type TradingOptions } from '../../../actors/orchestrator/orchestrator.ts';
 import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
 import { riskManager } from '../../../actors/risk-manager/machine.ts';
 import { applyFill, emptyPortfolio, type Portfolio } from '../../../actors/risk-manager/positions.ts';
 import { capsFor, fixedFractionLots } from '../../../actors/risk-manager/sizing.ts';
 import { blend } from '../../../strategies/moe.ts';
+import { bdiSeriesFeature, BDI_FRAMES, FEATURES_PER_SERIES, SERIES_FEATURE_NAMES, SERIES_FEATURES, SERIES_NAMES } from '../../../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import type { ModelStatusMsg } from '../../../engine/messages/orchestrator.ts';
@@ -308,5 +309,40 @@ describe('orchestrator', () => {
     expect(orch.stats.noIntent['alreadyLong']).toBe(1);
     expect(seen.intents).toEqual([expect.objectContaining({ side: 'sell', lots: 1_998, reduceOnly: true })]);
     expect(() => rig(60_000, { initialPortfolio: emptyPortfolio('BTC', money('1')) })).toThrow(ConfigError);
+  });
+});
+
+describe('horizonVolatility', () => {
+  // The definition it must keep: copies of the 1m close and present columns, the returns in an array, reduce sums.
+  function reference(bdi: Float32Array, horizonMs: number): number | undefined {
+    const close = bdiSeriesFeature(bdi, 'primary1m', 'close');
+    const present = bdiSeriesFeature(bdi, 'primary1m', 'present');
+    const r: number[] = [];
+    for (let t = BDI_FRAMES - 60; t < BDI_FRAMES; t++) {
+      if (present[t] === 1 && present[t - 1] === 1) r.push(Math.log((1 + close[t]!) / (1 + close[t - 1]!)));
+    }
+    if (r.length < 20) return undefined;
+    const mean = r.reduce((a, b) => a + b, 0) / r.length;
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1));
+    return sd * Math.sqrt(Math.max(horizonMs, 60_000) / 60_000);
+  }
+
+  it('gives the very same double as the column-copy definition on real inputs, with gaps and with too few bars', () => {
+    const present = SERIES_NAMES.indexOf('primary1m') * FEATURES_PER_SERIES + SERIES_FEATURE_NAMES.indexOf('present');
+    let defined = 0;
+    for (const c of bars.slice(0, 10)) {
+      const data = realInput(world, c.openTime + 1_000).data.slice();
+      for (const h of [30_000, 60_000, 300_000]) {
+        const v = horizonVolatility(data, h);
+        expect(v).toBe(reference(data, h));
+        if (v !== undefined) defined++;
+      }
+      // Holes in the newest hour: fewer returns, still the same value; then too few for any.
+      for (let t = BDI_FRAMES - 50; t < BDI_FRAMES; t += 7) data[t * SERIES_FEATURES + present] = 0;
+      expect(horizonVolatility(data, 60_000)).toBe(reference(data, 60_000));
+      for (let t = BDI_FRAMES - 45; t < BDI_FRAMES; t++) data[t * SERIES_FEATURES + present] = 0;
+      expect(horizonVolatility(data, 60_000)).toBeUndefined();
+    }
+    expect(defined).toBe(30);
   });
 });

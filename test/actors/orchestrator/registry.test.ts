@@ -76,3 +76,51 @@ describe('model registry', () => {
     expect(() => r.register('x', { version: 'v1', run: meanRule(), dependsOn: ['x'] }, 0)).toThrow(/itself/);
   });
 });
+
+describe('model registry runnable list (cached between changes)', () => {
+  const names = (r: ModelRegistry, now: number): string[] => r.runnable(now).map((x) => `${x.name}${x.probe ? '?' : ''}`);
+
+  it('changes at once on register, activate and rollback (dependency order follows the active version)', () => {
+    const r = new ModelRegistry();
+    r.register('a', { version: 'a1', run: meanRule() }, 0);
+    expect(names(r, 0)).toEqual(['a']);
+    r.register('b', { version: 'b1', run: meanRule() }, 0);
+    expect(names(r, 0)).toEqual(['a', 'b']);
+    expect(r.names()).toEqual(['a', 'b']);
+    // a2 depends on b: activating it puts a after b; rolling back restores registration order.
+    r.register('a', { version: 'a2', dependsOn: ['b'], run: meanRule() }, 1);
+    expect(names(r, 1)).toEqual(['a', 'b']);
+    r.activate('a', 'a2', 2);
+    expect(names(r, 2)).toEqual(['b', 'a']);
+    r.rollback('a', 3);
+    expect(names(r, 3)).toEqual(['a', 'b']);
+    r.register('a', { version: 'a3', dependsOn: ['b'], run: meanRule() }, 4, { activate: true });
+    expect(names(r, 4)).toEqual(['b', 'a']);
+  });
+
+  it('changes at once on a drop, the end of the cool-down, a probe and a re-admission', () => {
+    const r = new ModelRegistry({ maxConsecutiveFailures: 1, coolDownMs: 100 });
+    r.register('a', { version: 'a1', run: meanRule() }, 0);
+    r.register('b', { version: 'b1', run: meanRule() }, 0);
+    expect(names(r, 0)).toEqual(['a', 'b']);
+    r.recordFailure('a', 'a1', new Error('boom'), 10);
+    expect(names(r, 10)).toEqual(['b']);
+    expect(names(r, 109)).toEqual(['b']);
+    expect(names(r, 110)).toEqual(['a?', 'b']); // cool-down over: due by time alone
+    r.beginProbe('a', 110);
+    expect(names(r, 111)).toEqual(['b']); // a probe in flight is not returned again
+    r.recordSuccess('a', 'a1', 112);
+    expect(names(r, 112)).toEqual(['a', 'b']);
+    r.recordFailure('b', 'b1', new Error('boom'), 113);
+    expect(names(r, 113)).toEqual(['a']);
+  });
+
+  it('hands out copies: a caller editing its list does not change the next one', () => {
+    const r = new ModelRegistry();
+    r.register('a', { version: 'a1', run: meanRule() }, 0);
+    r.runnable(0).pop();
+    r.names().pop();
+    expect(names(r, 0)).toEqual(['a']);
+    expect(r.names()).toEqual(['a']);
+  });
+});

@@ -38,3 +38,17 @@ describe('InferenceDataValidator', () => {
     expect(describeBdiIndex(i)).toBe(name);
   });
 });
+
+describe('checkInput finite scan', () => {
+  it('finds one bad value at any position of the four-way sums and in the tail after them', () => {
+    const spec = { name: 'flat', dims: [9_190] };
+    for (const at of [0, 1, 2, 3, 4, 4_597, 9_187, 9_188, 9_189]) {
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        const data = new Float32Array(9_190).fill(-3.4e38);
+        data[at] = bad;
+        expect(checkInput(spec, data)).toMatchObject({ ok: false, code: 'INPUT_NON_FINITE', message: `flat input: expected finite values, found 1 non-finite; first at ${at}: ${bad}` });
+      }
+    }
+    expect(checkInput(spec, new Float32Array(9_190).fill(3.4e38))).toEqual({ ok: true });
+  });
+});

@@ -87,6 +87,11 @@ export interface CandleSource {
   readonly timeframe: Timeframe;
   readonly length: number;
   get(i: number): Candle | undefined;
+  /** Bumped by every mutation, where the source counts them (CandleSeries does): same version, same bars. */
+  readonly version?: number;
+  /** Bulk read, where offered (CandleSeries): bar i is `slots[(offset + i) % slots.length]`. */
+  readonly slots?: readonly (Candle | undefined)[];
+  readonly offset?: number;
 }
 
 /** Everything the input is assembled from. */
@@ -435,8 +440,15 @@ export function assembleBaseDataInput(src: BdiSources, out?: Float32Array): Base
 interface SeriesCache {
   src: CandleSource | undefined;
   length: number;
+  /** src.version at the last refresh (undefined: the source keeps none). */
+  version: number | undefined;
+  /** Timeframe (ms) the cached flags were computed for. */
+  tf: number;
   visited: Candle[];
-  /** Fields of visited[k] at k · 7: openTime, open, high, low, close, volume, log1p(volume). */
+  /**
+   * Fields of visited[k] at k · 8: openTime, open, high, low, close, volume, log1p(volume) and flags (ON_GRID: the
+   * open time is on the timeframe's grid; SANE: saneBar holds). The flags spare a float % per bar and walk.
+   */
   fields: Float64Array;
   scan: SeriesScan;
 }
@@ -444,12 +456,15 @@ interface SeriesCache {
 interface PivotCache {
   src: CandleSource | undefined;
   length: number;
+  version: number | undefined;
   bars: Candle[];
   block: Float32Array;
 }
 
 const EMPTY_SCAN: SeriesScan = { present: 0, bad: 0, misaligned: 0, first: BDI_FRAMES, newest: undefined };
-const FIELDS = 7;
+const FIELDS = 8;
+const ON_GRID = 1;
+const SANE = 2;
 /** New bars on top of the last walk's newest that are still recognised as a shift (more: a plain rebuild). */
 const MAX_SHIFT = 64;
 
@@ -463,9 +478,9 @@ const MAX_SHIFT = 64;
 export class BdiAssembler {
   private readonly packed = new Float32Array(BDI_LENGTH);
   private readonly series: SeriesCache[] = SERIES_NAMES.map(() => ({
-    src: undefined, length: -1, visited: [], fields: new Float64Array((BDI_FRAMES + 1) * FIELDS), scan: EMPTY_SCAN,
+    src: undefined, length: -1, version: undefined, tf: 0, visited: [], fields: new Float64Array((BDI_FRAMES + 1) * FIELDS), scan: EMPTY_SCAN,
   }));
-  private readonly pivots: PivotCache = { src: undefined, length: -1, bars: [], block: new Float32Array(BDI_SECTIONS.pivots.length) };
+  private readonly pivots: PivotCache = { src: undefined, length: -1, version: undefined, bars: [], block: new Float32Array(BDI_SECTIONS.pivots.length) };
   /** Series walked again / reused as they were, bars read from a candle / from the cache, pivot sets built / reused. */
   readonly stats = { seriesBuilt: 0, seriesReused: 0, barsRead: 0, barsCached: 0, pivotsBuilt: 0, pivotsReused: 0 };
 
@@ -496,7 +511,10 @@ export class BdiAssembler {
   // Returns series `si`'s scan; its packed columns are rewritten when the candles its walk would visit changed.
   private refresh(si: number, s: CandleSource): SeriesScan {
     const c = this.series[si]!;
-    if (c.src === s && c.length === s.length && sameVisited(s, c.visited)) {
+    const v = s.version;
+    // An unchanged version means unchanged bars: no need to compare the 300 candles.
+    if (c.src === s && ((v !== undefined && c.version === v) || (c.length === s.length && sameVisited(s, c.visited)))) {
+      c.version = v;
       this.stats.seriesReused++;
       return c.scan;
     }
@@ -504,6 +522,7 @@ export class BdiAssembler {
     if (c.src !== s) c.visited.length = 0;
     c.src = s;
     c.length = s.length;
+    c.version = v;
     c.scan = this.walkSeries(s, c, si * FEATURES_PER_SERIES);
     return c.scan;
   }
@@ -514,18 +533,18 @@ export class BdiAssembler {
    */
   private walkSeries(s: CandleSource, c: SeriesCache, col: number): SeriesScan {
     const p = this.packed;
-    // A loop, not one fill() call per frame: 300 calls of 6 elements cost more than the stores.
-    for (let o = col, end = BDI_FRAMES * SERIES_FEATURES; o < end; o += SERIES_FEATURES) {
-      for (let j = 0; j < FEATURES_PER_SERIES; j++) p[o + j] = 0;
-    }
     const top = s.length - 1;
     const newest = s.get(top);
+    if (newest === undefined || !(newest.close > 0)) zeroSlots(p, col, 0, BDI_FRAMES);
     if (newest === undefined) {
       c.visited.length = 0;
       return EMPTY_SCAN;
     }
     // Bars added on top since the last walk: the old visited list (and its fields) moves down by that many.
     const old = c.visited;
+    const tf = timeframeMs(s.timeframe);
+    if (c.tf !== tf) old.length = 0;
+    c.tf = tf;
     let m = -1;
     for (let j = 0; old.length > 0 && j <= MAX_SHIFT && j <= top; j++) {
       if (s.get(top - j) === old[0]) {
@@ -539,7 +558,6 @@ export class BdiAssembler {
       c.fields.copyWithin(m * FIELDS, 0, old.length * FIELDS);
       old.unshift(...new Array<Candle>(m));
     }
-    const tf = timeframeMs(s.timeframe);
     const ref = newest.close;
     const pack = newest.close > 0;
     const nt = newest.openTime;
@@ -550,9 +568,23 @@ export class BdiAssembler {
     let sum = 0;
     let sumSq = 0;
     let prevSlot = BDI_FRAMES;
+    // Slots at and above this one are already written or zeroed this walk; those between written bars are zeroed
+    // as the walk passes them (instead of zeroing the whole column first and writing most of it again).
+    let clean = BDI_FRAMES;
+    let read = 0;
+    // Bars straight from the ring's backing array where the source offers it: no call per bar.
+    const ring = s.slots;
+    const cap = ring === undefined ? 0 : ring.length;
+    let at = ring === undefined ? 0 : ((s.offset ?? 0) + top) % cap;
     let k = 0;
     for (let i = top; i >= 0; i--, k++) {
-      const cd = s.get(i)!;
+      let cd: Candle;
+      if (ring !== undefined) {
+        cd = ring[at]!;
+        if (--at < 0) at = cap - 1;
+      } else {
+        cd = s.get(i)!;
+      }
       if (k >= old.length || old[k] !== cd) {
         this.fit(c, k + 1);
         const f = c.fields;
@@ -564,10 +596,9 @@ export class BdiAssembler {
         f[b + 4] = cd.close;
         f[b + 5] = cd.volume;
         f[b + 6] = Math.log1p(f[b + 5]!);
+        f[b + 7] = (cd.openTime % tf === 0 ? ON_GRID : 0) | (saneBar(cd) ? SANE : 0);
         old[k] = cd;
-        this.stats.barsRead++;
-      } else {
-        this.stats.barsCached++;
+        read++;
       }
       const f = c.fields;
       const b = k * FIELDS;
@@ -578,25 +609,25 @@ export class BdiAssembler {
         k++;
         break;
       }
-      if (!Number.isInteger(d) || openTime % tf !== 0 || slot >= prevSlot) {
+      const flags = f[b + 7]!;
+      if (!Number.isInteger(d) || (flags & ON_GRID) === 0 || slot >= prevSlot) {
         misaligned++;
         if (slot >= prevSlot) continue;
       }
       prevSlot = slot;
+      if ((flags & SANE) === 0) {
+        bad++;
+        continue;
+      }
       const open = f[b + 1]!;
       const high = f[b + 2]!;
       const low = f[b + 3]!;
       const close = f[b + 4]!;
-      const volume = f[b + 5]!;
-      // saneBar on the cached fields.
-      if (!(Number.isFinite(open) && Number.isFinite(high) && Number.isFinite(low) && Number.isFinite(close) &&
-        Number.isFinite(volume) && volume >= 0 && low <= Math.min(open, close) && high >= Math.max(open, close) && low > 0)) {
-        bad++;
-        continue;
-      }
       present++;
       first = slot;
       if (!pack) continue;
+      if (slot + 1 < clean) zeroSlots(p, col, slot + 1, clean);
+      clean = slot;
       const o = slot * SERIES_FEATURES + col;
       p[o] = open / ref - 1;
       p[o + 1] = high / ref - 1;
@@ -609,7 +640,10 @@ export class BdiAssembler {
       sumSq += lv * lv;
     }
     old.length = k;
+    this.stats.barsRead += read;
+    this.stats.barsCached += k - read;
     if (pack) {
+      zeroSlots(p, col, 0, clean);
       const mean = sum / present;
       const sd = Math.sqrt(Math.max(0, sumSq / present - mean * mean));
       for (let t = 0; t < BDI_FRAMES; t++) {
@@ -631,8 +665,13 @@ export class BdiAssembler {
   private pivotBlock(s: CandleSource): Float32Array {
     const pc = this.pivots;
     const n = Math.min(s.length, BDI_FRAMES);
-    let same = pc.src === s && pc.length === s.length && pc.bars.length === n;
-    for (let i = 0; same && i < n; i++) same = s.get(s.length - n + i) === pc.bars[i];
+    const v = s.version;
+    let same = pc.src === s && v !== undefined && pc.version === v;
+    if (!same) {
+      same = pc.src === s && pc.length === s.length && pc.bars.length === n;
+      for (let i = 0; same && i < n; i++) same = s.get(s.length - n + i) === pc.bars[i];
+    }
+    pc.version = v;
     if (same) {
       this.stats.pivotsReused++;
       return pc.block;
@@ -652,6 +691,13 @@ export class BdiAssembler {
 }
 
 const pivotScratch = new Float32Array(BDI_LENGTH);
+
+// Zeroes the FEATURES_PER_SERIES columns from `col` of frames from..to−1 (a loop: a fill() call per frame costs more).
+function zeroSlots(p: Float32Array, col: number, from: number, to: number): void {
+  for (let o = from * SERIES_FEATURES + col, end = to * SERIES_FEATURES; o < end; o += SERIES_FEATURES) {
+    for (let j = 0; j < FEATURES_PER_SERIES; j++) p[o + j] = 0;
+  }
+}
 
 // True when the newest bars of `s` are exactly `visited` (newest first), by identity.
 function sameVisited(s: CandleSource, visited: readonly Candle[]): boolean {

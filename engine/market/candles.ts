@@ -58,6 +58,21 @@ export class CandleSeries {
     return this.ring.capacity;
   }
 
+  /** Counts mutations (a bar appended or replaced, a clear): an unchanged version means unchanged bars. */
+  get version(): number {
+    return this.ring.version;
+  }
+
+  /** The ring's backing array, read-only: bar i is at `slots[(offset + i) % capacity]` (RingBuffer.slots). */
+  get slots(): readonly (Candle | undefined)[] {
+    return this.ring.slots;
+  }
+
+  /** Index in `slots` of the oldest bar. */
+  get offset(): number {
+    return this.ring.offset;
+  }
+
   /** Appends or updates a bar; returns false (and counts it) when its open time is older than the newest bar. */
   push(c: Candle): boolean {
     const last = this.ring.last();

@@ -3,6 +3,7 @@ export class RingBuffer<T> {
   private readonly items: (T | undefined)[];
   private head = 0; // index of the oldest item
   private count = 0;
+  private changes = 0;
 
   /** Creates an empty buffer that keeps at most `capacity` items. */
   constructor(readonly capacity: number) {
@@ -15,8 +16,27 @@ export class RingBuffer<T> {
     return this.count;
   }
 
+  /** Counts mutations (push, replaceLast, clear): an unchanged version means unchanged contents. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /**
+   * The backing array, read-only, for loops that must not pay a call per item: item i is at
+   * `slots[(offset + i) % capacity]` for 0 <= i < length. Valid until the next mutation.
+   */
+  get slots(): readonly (T | undefined)[] {
+    return this.items;
+  }
+
+  /** Index in `slots` of the oldest item (see `slots`). */
+  get offset(): number {
+    return this.head;
+  }
+
   /** Appends `item`, dropping the oldest one when full; returns the dropped item, if any. */
   push(item: T): T | undefined {
+    this.changes++;
     if (this.count < this.capacity) {
       this.items[(this.head + this.count) % this.capacity] = item;
       this.count++;
@@ -42,6 +62,7 @@ export class RingBuffer<T> {
   /** Replaces the newest item (a bar still forming); throws when empty. */
   replaceLast(item: T): void {
     if (this.count === 0) throw new RangeError('replaceLast on an empty ring');
+    this.changes++;
     this.items[(this.head + this.count - 1) % this.capacity] = item;
   }
 
@@ -60,6 +81,7 @@ export class RingBuffer<T> {
 
   /** Removes every item. */
   clear(): void {
+    this.changes++;
     this.items.fill(undefined);
     this.head = 0;
     this.count = 0;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  assembleBaseDataInput, BDI_FRAMES, BDI_LENGTH, BDI_SECTIONS, BDI_TAIL_OFFSET, bdiSection, bdiSeriesFeature,
-  CNN_HIDDEN_SIZE, SERIES_FEATURES, validateBaseDataInput, type BdiSources,
+  assembleBaseDataInput, BdiAssembler, BDI_FRAMES, BDI_LENGTH, BDI_SECTIONS, BDI_TAIL_OFFSET, bdiSection, bdiSeriesFeature,
+  CNN_HIDDEN_SIZE, SERIES_FEATURES, validateBaseDataInput, type BdiSources, type CandleSource,
 } from '../../../engine/market/base-data-input.ts';
 import { CandleBuilder, CandleSeries } from '../../../engine/market/candles.ts';
 import { ConsolidatedBook, type CobSnapshot } from '../../../engine/market/cob.ts';
@@ -232,5 +232,67 @@ describe('BaseDataInput validation', () => {
     expect(v.reasons.some((r) => r.startsWith('BTC/USDT 1s ends at'))).toBe(true);
     expect(v.quality.consistency).toBeCloseTo(9 / 12, 12);
     expect(v.quality.freshness).toBeCloseTo(5 / 6, 12);
+  });
+});
+
+describe('BdiAssembler', () => {
+  const bytes = (d: Float32Array): Buffer => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+
+  it('equals a from-scratch assembly after every kind of series mutation, with and without bulk access', () => {
+    const src = sourcesOf(world);
+    const p1s = src.primary['1s'] as CandleSeries;
+    const m1 = src.primary['1m'] as CandleSeries;
+    // A source with neither version nor slots: the assembler falls back to per-bar reads and identity checks.
+    const plain = (s: CandleSeries): CandleSource => ({ timeframe: s.timeframe, get length() { return s.length; }, get: (i) => s.get(i) });
+    const plainSrc: BdiSources = { ...src, primary: { ...src.primary, '1m': plain(m1) }, reference1s: plain(src.reference1s as CandleSeries) };
+    const asm = new BdiAssembler();
+    const asmPlain = new BdiAssembler();
+    let now = src.now;
+    let checks = 0;
+    const check = (what: string): void => {
+      for (const [a, s] of [[asm, src], [asmPlain, plainSrc]] as const) {
+        const at = { ...s, now };
+        const inc = a.assemble(at);
+        const scratch = assembleBaseDataInput(at);
+        expect(bytes(inc.data).equals(bytes(scratch.data)), what).toBe(true);
+        expect(inc.validation, what).toEqual(scratch.validation);
+        checks++;
+      }
+    };
+    check('first');
+    check('unchanged');
+    expect(asm.stats.seriesReused).toBe(5);
+    const last = () => p1s.last()!;
+    p1s.push({ ...last(), openTime: last().openTime + 1_000, close: last().close * 1.001, high: last().close * 1.002 });
+    now += 1_000;
+    check('new bar');
+    p1s.push({ ...last(), close: last().close * 0.999, low: last().close * 0.998 }); // same open time: replaced
+    check('newest replaced');
+    expect(p1s.push({ ...last(), openTime: last().openTime - 5_000 })).toBe(false);
+    check('refused bar');
+    // Off the 1s grid, two bars a whole second apart: only the grid test (not the slot distance) tells.
+    p1s.push({ ...last(), openTime: last().openTime + 1_500 });
+    p1s.push({ ...last(), openTime: last().openTime + 1_000 });
+    now += 2_000;
+    check('misaligned bars');
+    p1s.push({ ...last(), openTime: last().openTime + 500, low: last().high + 1 }); // malformed: low above high
+    now += 1_000;
+    check('malformed bar');
+    p1s.push({ ...last(), openTime: last().openTime + 3_000 }); // a hole
+    now += 3_000;
+    check('hole');
+    // Same candles again after a clear: a new version, the same bars.
+    const all1m = m1.tail(m1.length);
+    m1.clear();
+    m1.pushAll(all1m);
+    check('cleared and refilled');
+    // One bar in the middle of the window replaced, length and both ends unchanged.
+    const k = all1m.length - 150;
+    m1.clear();
+    m1.pushAll(all1m.map((c, i) => (i === k ? { ...c, high: c.high * 1.01, close: c.close * 1.005 } : c)));
+    check('middle bar replaced');
+    m1.clear();
+    check('emptied');
+    expect(checks).toBe(22);
   });
 });

@@ -21,6 +21,58 @@ describe('RingBuffer', () => {
     expect([r.get(0), r.get(2), r.get(3), r.last()]).toEqual([3, 5, undefined, 5]);
     expect(r.tail(2)).toEqual([4, 5]);
   });
+
+  it('bumps its version on every mutation and exposes its backing slots in ring order', () => {
+    const r = new RingBuffer<number>(3);
+    const seen = [r.version];
+    const bumped = (): boolean => {
+      const v = r.version;
+      const changed = v !== seen[seen.length - 1];
+      seen.push(v);
+      return changed;
+    };
+    r.push(1);
+    expect(bumped()).toBe(true);
+    r.replaceLast(2);
+    expect(bumped()).toBe(true);
+    for (const x of [3, 4, 5]) {
+      r.push(x); // wraps past capacity on the last two
+      expect(bumped()).toBe(true);
+    }
+    expect(r.get(0)).toBe(3);
+    expect(bumped()).toBe(false); // reads leave it alone
+    const viaSlots = Array.from({ length: r.length }, (_, i) => r.slots[(r.offset + i) % r.capacity]);
+    expect(viaSlots).toEqual(r.toArray());
+    r.clear();
+    expect(bumped()).toBe(true);
+    expect(new Set(seen).size).toBe(seen.length - 1); // strictly new values, never reused
+  });
+});
+
+describe('CandleSeries version and slots', () => {
+  it('bumps the version on append, replace and clear, not on a refused bar, and reads bars through its slots', () => {
+    const s = new CandleSeries('1s', 4);
+    let v = s.version;
+    const step = (): number => {
+      const d = s.version - v;
+      v = s.version;
+      return d;
+    };
+    s.push(bar(1_000));
+    expect(step()).toBeGreaterThan(0);
+    s.push(bar(1_000, 2)); // same open time: replaces the newest
+    expect(step()).toBeGreaterThan(0);
+    s.pushAll([bar(2_000), bar(3_000), bar(4_000), bar(5_000)]); // wraps: capacity 4
+    expect(step()).toBeGreaterThan(0);
+    expect(s.push(bar(500))).toBe(false); // refused: nothing changed
+    expect(step()).toBe(0);
+    const viaSlots = Array.from({ length: s.length }, (_, i) => s.slots[(s.offset + i) % s.capacity]);
+    expect(viaSlots).toEqual(s.tail(s.length));
+    expect(viaSlots.map((c) => c!.openTime)).toEqual([2_000, 3_000, 4_000, 5_000]);
+    s.clear();
+    expect(step()).toBeGreaterThan(0);
+    expect(s.length).toBe(0);
+  });
 });
 
 describe('CandleBuilder', () => {

@@ -33,6 +33,12 @@ export interface BacktestOptions {
   readonly maxSpanMs?: number;
   /** Called with the built system before it starts (benchmarks attach probes to the bus). */
   readonly onSystem?: (sys: System) => void;
+  /**
+   * Replay at most this many times faster than recorded (wall clock), sleeping when ahead; 0 (default) = as fast as
+   * possible. The engine then idles between lines as it does live, which is how bench/loop measures latencies.
+   * Results do not depend on it (the clock is still the simulated one).
+   */
+  readonly paceX?: number;
 }
 
 /** The JSON summary `cobalt backtest --json` prints. */
@@ -146,12 +152,18 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     replay0 = performance.now();
     const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: sys.dataInstruments, depth: 'raw' });
     const limit = opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs;
+    const pace = opts.paceX ?? 0;
+    if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);
     for (;;) {
       // Most lines are already inflated and split: take them without an await (one per line was a visible cost).
       const line = merge.nextSync() ?? (await merge.next());
       if (line === undefined) break;
       const ts = line.tsMs;
       if (ts > limit) break;
+      if (pace > 0) {
+        const wait = replay0 + (ts - first) / pace - performance.now();
+        if (wait >= 1) await new Promise<void>((r) => setTimeout(r, wait));
+      }
       clock.set(ts);
       tracker.tick(ts);
       pub.publish(line.text, ts, line.symbol);

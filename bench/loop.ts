@@ -8,6 +8,9 @@
 //                      minutes, too few for a p99). This is the tick -> risk-approved intent path without a model
 //                      cost: input assembly, validation, coordinator, blend, policy, RiskManager.
 //   momentumPlusCnn    the momentum rule + the bundled CNN (models/bundled) served by the ONNX pool.
+// The two latency probes run twice: `saturated` (the backtest flat out: the main thread never idles, so every tick
+// shares it with the replay, GC included) and `paced` (BENCH_PACE times real time, default 20: the engine idles
+// between lines as a live one does; the latency a trader's orders see).
 // Figures, wall µs:
 //   tickToDecision   a primary 1s candle close (the trigger) -> its signal.decision
 //   tickToVerdict    the same trigger -> risk.orderApproved / risk.orderDenied of the intent it produced
@@ -40,13 +43,13 @@ function alternate() {
   };
 }
 
-async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (sys: System) => void) {
+async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (sys: System) => void, paceX = 0) {
   const tick: number[] = [];
   const verdict: number[] = [];
   const outputs: Record<string, number> = {};
   const risk: number[] = [];
   const r = await runBacktest(testConfig(), {
-    seed: 1, models,
+    seed: 1, models, paceX,
     onSystem: (sys) => {
       extra?.(sys);
       let t0 = NaN;
@@ -80,19 +83,27 @@ async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (
 
 const cold = await probe({ momentum: false });
 const warm = await probe({ momentum: false });
-const rule = await probe({ momentum: false }, (sys) => sys.models.registry.register('alternate', { version: 'bench', run: alternate() }, sys.clock.now()));
+const withAlternate = (sys: System): void => {
+  sys.models.registry.register('alternate', { version: 'bench', run: alternate() }, sys.clock.now());
+};
+const rule = await probe({ momentum: false }, withAlternate);
 // The CNN the engine runs by default: the bundled checkpoint (it reads the adapter's subset of the BaseDataInput).
 const bundled = bundledCnnCheckpoint();
 if (!bundled) throw new Error('models/bundled/cnn is missing');
 const cnn = await probe({ momentum: true, cnnOnnx: bundled.onnxPath });
+// The same two, paced: the engine idles between lines as it does live (BENCH_PACE times real time, default 20).
+const PACE = Number(process.env.BENCH_PACE ?? 20);
+const rulePaced = await probe({ momentum: false }, withAlternate, PACE);
+const cnnPaced = await probe({ momentum: true, cnnOnnx: bundled.onnxPath }, undefined, PACE);
+const lat = (p: typeof rule) => ({ tickToDecisionUs: p.tickToDecisionUs, tickToVerdictUs: p.tickToVerdictUs, intentToVerdictUs: p.intentToVerdictUs });
 const off = (p: typeof cold) => ({ speedX: p.summary.speedX, replaySpeedX: p.summary.replaySpeedX, durationMs: p.summary.durationMs, replayMs: p.summary.replayMs });
 
 process.stdout.write(`${JSON.stringify({
   bench: 'loop',
   data: 'bundled recording ETH/BTC 2024-08-08 23:54 -> 00:05 UTC (179,318 lines, 650.6 s)',
   backtestModelsOff: { cold: off(cold), warm: off(warm) },
-  ruleOnly: { tickToDecisionUs: rule.tickToDecisionUs, tickToVerdictUs: rule.tickToVerdictUs, intentToVerdictUs: rule.intentToVerdictUs, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
-  momentumPlusCnn: { tickToDecisionUs: cnn.tickToDecisionUs, tickToVerdictUs: cnn.tickToVerdictUs, intentToVerdictUs: cnn.intentToVerdictUs, replaySpeedX: cnn.summary.replaySpeedX, models: cnn.models, outputs: cnn.outputs },
+  ruleOnly: { saturated: lat(rule), paced: { paceX: PACE, ...lat(rulePaced) }, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
+  momentumPlusCnn: { saturated: lat(cnn), paced: { paceX: PACE, ...lat(cnnPaced) }, replaySpeedX: cnn.summary.replaySpeedX, models: cnn.models, outputs: cnn.outputs },
   targets: { p99NoModelUs: 200, p99CnnUs: 3000, backtestSpeedX: 2000 },
 })}\n`);
 process.exit(0);

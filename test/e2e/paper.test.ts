@@ -52,6 +52,16 @@ describe('paper trading on the real recording', () => {
     expect({ ...b.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...a.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
   });
 
+  it('paced at a wall-clock speed, trades exactly as flat out (the clock is the simulated one); a negative pace is refused', async () => {
+    const config = testConfig();
+    const flat = await runBacktest(config, { seed: 5, maxSpanMs: 40_000 });
+    const paced = await runBacktest(config, { seed: 5, maxSpanMs: 40_000, paceX: 400 });
+    expect(flat.summary.lines).toBeGreaterThan(5_000);
+    expect(paced.fills).toEqual(flat.fills);
+    expect({ ...paced.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...flat.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
+    await expect(runBacktest(config, { maxSpanMs: 1_000, paceX: -1 })).rejects.toThrow('backtest paceX -1 must be >= 0');
+  });
+
   it('moves to reducing, then halts on a tiny drawdown limit, and denies what follows with TRADING_HALTED', async () => {
     // 30 % of equity per position and a 5 bps drawdown limit: the first buy's fee and the falling price breach it.
     const config = testConfig({ risk: { maxDrawdownPct: 0.05, fraction: 0.3, maxOrderNotional: '5000', maxPositionNotional: '5000' } });

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createActor } from 'xstate';
 import { Orchestrator } from '../actors/orchestrator/orchestrator.ts';
-import { ModelRegistry, type RunContext } from '../actors/orchestrator/registry.ts';
+import { ModelRegistry } from '../actors/orchestrator/registry.ts';
 import { DEFAULT_LIMITS } from '../actors/risk-manager/limits.ts';
 import { riskManager } from '../actors/risk-manager/machine.ts';
 import { setLogger, createLogger } from '../engine/log.ts';
@@ -25,6 +25,7 @@ import { clientOrderId, venueOrderId } from '../engine/types/ids.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import { ETH, loadRealWorld, realInput } from '../test/actors/orchestrator/real-input.ts';
+import { alternate, stats } from './lib/probes.ts';
 
 setLogger(createLogger({ level: 'silent' }));
 
@@ -32,20 +33,7 @@ const TICKS = Number(process.env.BENCH_DECIDE_TICKS ?? 600);
 const WARMUP = 100;
 const DISTINCT_INPUTS = 60;
 
-function pct(xs: number[], p: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
-}
-const stats = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: pct(xs, 100), n: xs.length });
 
-function alternate() {
-  let k = 0;
-  return async (_x: Float32Array, ctx: RunContext): Promise<ModelOutput> => {
-    const buy = k++ % 2 === 0;
-    return { model: ctx.model, version: ctx.version, symbol: ctx.symbol, ts: ctx.ts, action: buy ? 'BUY' : 'SELL', probabilities: buy ? [1, 0, 0] : [0, 1, 0], confidence: 1 };
-  };
-}
 
 const world = loadRealWorld();
 const bars = world.primary['1s'].filter((c) => c.openTime + 1_000 <= world.end);

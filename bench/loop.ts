@@ -19,29 +19,14 @@
 import { runBacktest } from '../app/backtest.ts';
 import type { System } from '../app/system.ts';
 import { setLogger, createLogger } from '../engine/log.ts';
-import type { ModelOutput } from '../engine/messages/signals.ts';
 import { bundledCnnCheckpoint } from '../models/bundled/index.ts';
-import type { RunContext } from '../actors/orchestrator/registry.ts';
 import { testConfig } from '../test/e2e/helpers.ts';
+import { alternate, stats } from './lib/probes.ts';
 
 setLogger(createLogger({ level: 'silent' }));
 
-function pct(xs: number[], p: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
-}
 
-const stats = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: pct(xs, 100), n: xs.length });
 
-/** BUY, SELL, BUY, … one per tick, with certainty: the policy turns each into an intent when it can. */
-function alternate() {
-  let k = 0;
-  return async (_x: Float32Array, ctx: RunContext): Promise<ModelOutput> => {
-    const buy = k++ % 2 === 0;
-    return { model: ctx.model, version: ctx.version, symbol: ctx.symbol, ts: ctx.ts, action: buy ? 'BUY' : 'SELL', probabilities: buy ? [1, 0, 0] : [0, 1, 0], confidence: 1 };
-  };
-}
 
 async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (sys: System) => void, paceX = 0) {
   const tick: number[] = [];

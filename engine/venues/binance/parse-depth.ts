@@ -61,18 +61,28 @@ export class DepthFrame {
   /** Returns an independent copy (the parser overwrites its frame on every call). */
   clone(): DepthFrame {
     const f = new DepthFrame();
-    f.firstUpdateId = this.firstUpdateId;
-    f.finalUpdateId = this.finalUpdateId;
-    f.prevFinalUpdateId = this.prevFinalUpdateId;
-    f.eventTime = this.eventTime;
-    f.txTime = this.txTime;
-    f.symbol = this.symbol;
-    f.bidCount = this.bidCount;
-    f.askCount = this.askCount;
-    f.bids = this.bids.slice(0, this.bidCount * 2);
-    f.asks = this.asks.slice(0, this.askCount * 2);
-    f.qtyRounded = this.qtyRounded;
+    this.copyInto(f);
     return f;
+  }
+
+  /** Overwrites `to` with this frame (its level arrays are reused, not replaced). */
+  copyInto(to: DepthFrame): void {
+    to.firstUpdateId = this.firstUpdateId;
+    to.finalUpdateId = this.finalUpdateId;
+    to.prevFinalUpdateId = this.prevFinalUpdateId;
+    to.eventTime = this.eventTime;
+    to.txTime = this.txTime;
+    to.symbol = this.symbol;
+    to.bidCount = this.bidCount;
+    to.askCount = this.askCount;
+    to.qtyRounded = this.qtyRounded;
+    to.error = this.error;
+    const fb = this.bids;
+    const tb = to.bids;
+    for (let i = 0, n = this.bidCount * 2; i < n; i++) tb[i] = fb[i]!;
+    const fa = this.asks;
+    const ta = to.asks;
+    for (let i = 0, n = this.askCount * 2; i < n; i++) ta[i] = fa[i]!;
   }
 }
 
@@ -110,24 +120,6 @@ function sameGrid(a: DepthGrid, b: DepthGrid): boolean {
   return a === b || (a.pxScale === b.pxScale && a.pxMant === b.pxMant && a.qtyScale === b.qtyScale && a.qtyMant === b.qtyMant && a.qtyOffGrid === b.qtyOffGrid);
 }
 
-function copyFrame(from: DepthFrame, to: DepthFrame): void {
-  to.firstUpdateId = from.firstUpdateId;
-  to.finalUpdateId = from.finalUpdateId;
-  to.prevFinalUpdateId = from.prevFinalUpdateId;
-  to.eventTime = from.eventTime;
-  to.txTime = from.txTime;
-  to.symbol = from.symbol;
-  to.bidCount = from.bidCount;
-  to.askCount = from.askCount;
-  to.qtyRounded = from.qtyRounded;
-  to.error = from.error;
-  const fb = from.bids;
-  const tb = to.bids;
-  for (let i = 0, n = from.bidCount * 2; i < n; i++) tb[i] = fb[i]!;
-  const fa = from.asks;
-  const ta = to.asks;
-  for (let i = 0, n = from.askCount * 2; i < n; i++) ta[i] = fa[i]!;
-}
 const DEPTH_UPDATE_BYTES = Uint8Array.from(DEPTH_UPDATE, (ch) => ch.charCodeAt(0));
 
 /**
@@ -164,7 +156,7 @@ export class DepthParser {
     if (typeof input === 'string') {
       const prev = lastParse.parser;
       if (input === lastParse.text && prev !== undefined && prev !== this && sameGrid(prev.grid, this.grid)) {
-        copyFrame(prev.f, this.f);
+        prev.f.copyInto(this.f);
         return lastParse.ok;
       }
       const ok = this.parseText(input);

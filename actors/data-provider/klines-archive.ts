@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../engine/log.ts';
-import { loadKlinesIndex, type KlinesIndex } from '../../engine/market/klines-csv.ts';
+import { loadKlinesIndex, type KlinesIndex } from '../../engine/market/klines-index.ts';
 import type { Candle } from '../../engine/messages/market.ts';
 import { timeframeMs, type Timeframe } from '../../engine/types/time.ts';
 import type { KlineQuery, KlineSource } from './market-source.ts';

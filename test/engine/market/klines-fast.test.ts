@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { indexKlinesCsv, loadKlinesCsv, loadKlinesIndex, parseKlinesCsv, type KlinesFile } from '../../../engine/market/klines-csv.ts';
+import { loadKlinesCsv, parseKlinesCsv, type KlinesFile } from '../../../engine/market/klines-csv.ts';
+import { indexKlinesCsv, loadKlinesIndex } from '../../../engine/market/klines-index.ts';
 import { referenceLoadKlinesCsv, referenceParseKlinesCsv } from './klines-reference.ts';
 
 const DIR = 'data/klines';

@@ -13,7 +13,7 @@ import type { OrderBook } from './order-book.ts';
  * What the COB reads from a book; `OrderBook` satisfies it. A book that keeps bucket sums of the COB's bucket width
  * (`OrderBook.trackBuckets`) is read through them; any other is walked level by level, with the same result.
  */
-export type BookView = Pick<OrderBook, 'bestBid' | 'bestAsk' | 'forEachLevel' | 'size'> & Partial<Pick<OrderBook, 'bucketTicks' | 'bucketSums'>>;
+export type BookView = Pick<OrderBook, 'bestBid' | 'bestAsk' | 'forEachLevel' | 'size'> & Partial<Pick<OrderBook, 'bucketTicks' | 'bucketLots'>>;
 
 /** Configuration of one symbol's COB. */
 export interface CobConfig {
@@ -249,14 +249,12 @@ export class ConsolidatedBook {
       for (const v of used) {
         const { lotMant, lotDiv } = v;
         const book = v.spec.book;
-        if (book.bucketTicks === bt && book.bucketSums !== undefined) {
+        if (book.bucketTicks === bt && book.bucketLots !== undefined) {
           // The book keeps these sums: they are the walk's integer sums over the same levels (every level whose
           // bucket lies in lo..lo+n-1, wherever the best prices are), so the floats below are the same too.
-          const bs = book.bucketSums('bid')!;
-          const as = book.bucketSums('ask')!;
           for (let k = 0; k < n; k++) {
-            const b = bs.get(lo + k) ?? 0;
-            const a = as.get(lo + k) ?? 0;
+            const b = book.bucketLots('bid', lo + k);
+            const a = book.bucketLots('ask', lo + k);
             if (b !== 0) bids[k] += (b * lotMant) / lotDiv;
             if (a !== 0) asks[k] += (a * lotMant) / lotDiv;
           }

@@ -22,7 +22,7 @@ function sumsOnly(b: OrderBook): BookView {
     get bucketTicks() {
       return b.bucketTicks;
     },
-    bucketSums: (side) => b.bucketSums(side),
+    bucketLots: (side, bucket) => b.bucketLots(side, bucket),
     forEachLevel: () => {
       throw new Error('the COB walked a book that keeps bucket sums');
     },

@@ -153,6 +153,28 @@ describe('OrderBook', () => {
     expect([...b.bucketSums('bid')!]).toEqual([[11, 1]]); // an emptied bucket is dropped, not kept at 0
   });
 
+  it('keeps buckets far outside its dense window exact too, and reads them one by one', () => {
+    const b = new OrderBook('X');
+    b.trackBuckets(1); // one tick per bucket: 200,000 ticks apart is far outside a 65,536-bucket window
+    b.set('ask', T(1_000_000), L(5));
+    b.set('ask', T(1_200_000), L(7));
+    b.set('ask', T(800_000), L(2));
+    b.set('ask', T(1_200_000), L(9));
+    expect([...b.bucketSums('ask')!].sort((x, y) => x[0] - y[0])).toEqual([[800_000, 2], [1_000_000, 5], [1_200_000, 9]]);
+    expect([b.bucketLots('ask', 800_000), b.bucketLots('ask', 1_000_000), b.bucketLots('ask', 1_200_000), b.bucketLots('ask', 1_000_001)]).toEqual([2, 5, 9, 0]);
+    b.set('ask', T(1_200_000), L(0));
+    b.set('ask', T(800_000), L(0));
+    expect([...b.bucketSums('ask')!]).toEqual([[1_000_000, 5]]);
+    expect(b.bucketLots('bid', 1_000_000)).toBe(0);
+    // A snapshot re-centres the window on its best price: the old far-away bucket is inside now and still exact.
+    b.replace([[T(1_500_000), L(4)]], [[T(1_500_001), L(1)], [T(1_000_000), L(3)]]);
+    expect([...b.bucketSums('ask')!].sort((x, y) => x[0] - y[0])).toEqual([[1_000_000, 3], [1_500_001, 1]]);
+    expect([b.bucketLots('bid', 1_500_000), b.bucketLots('ask', 1_000_000)]).toEqual([4, 3]);
+    b.clear();
+    expect([[...b.bucketSums('bid')!], b.bucketLots('ask', 1_000_000)]).toEqual([[], 0]);
+    expect(new OrderBook('Y').bucketLots('bid', 1)).toBe(0); // not tracking: nothing to read
+  });
+
   it('keeps bucket sums equal to sums recomputed from its levels through any sets, snapshots and clears (property)', () => {
     const px = fc.oneof(fc.integer({ min: 2_450, max: 2_550 }), fc.integer({ min: 1, max: 10_000 }));
     const level = fc.tuple(px, fc.integer({ min: 0, max: 1_000_000 }));

@@ -137,6 +137,46 @@ describe('OrderBook', () => {
     );
   });
 
+  it('stays equal to a naive Map book when prices span far more than its dense window and the best moves across it (property)', () => {
+    // Prices up to 3,000,000 ticks apart: most levels live outside the 65,536-tick window, the best jumps between
+    // clusters (re-centring the window) and deleting it falls back to a scan of both the window and the map.
+    const cluster = fc.constantFrom(100_000, 1_000_000, 1_040_000, 3_000_000);
+    const px = fc.tuple(cluster, fc.integer({ min: -300, max: 300 })).map(([c, d]) => c + d);
+    const op = fc.record({
+      side: fc.constantFrom<BookSide>('bid', 'ask'),
+      px,
+      lots: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 })),
+      read: fc.integer({ min: 0, max: 3 }),
+      buckets: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(px, fc.integer({ min: 0, max: 50 })), { maxLength: 100 }), fc.array(op, { maxLength: 300 }), (snap, ops) => {
+        const b = new OrderBook('X');
+        const ref = new NaiveBook();
+        b.replace(snap.map(([p, q]) => [T(p), L(q)]), []);
+        for (const [p, q] of snap) ref.set('bid', p, q);
+        b.trackBuckets(1_000);
+        for (const o of ops) {
+          b.set(o.side, T(o.px), L(o.lots));
+          ref.set(o.side, o.px, o.lots);
+          expect([b.bestBid(), b.bestAsk()]).toEqual([ref.levels('bid')[0]?.[0], ref.levels('ask')[0]?.[0]]);
+          expect(b.lotsAt(o.side, T(o.px))).toBe(o.lots);
+          if (o.read === 0) expect(b.levels(o.side, Infinity)).toEqual(ref.levels(o.side));
+          if (o.buckets) {
+            const want = new Map<number, number>();
+            for (const [p, q] of ref.sides[o.side]) want.set(Math.floor(p / 1_000), (want.get(Math.floor(p / 1_000)) ?? 0) + q);
+            expect(new Map([...b.bucketSums(o.side)!].sort((x, y) => x[0] - y[0]))).toEqual(new Map([...want].sort((x, y) => x[0] - y[0])));
+          }
+        }
+        for (const side of ['bid', 'ask'] as const) {
+          expect(b.levels(side, Infinity)).toEqual(ref.levels(side));
+          expect(b.size(side)).toBe(ref.sides[side].size);
+        }
+      }),
+      { numRuns: 150, seed: 20240810 },
+    );
+  });
+
   it('keeps no bucket sums unless asked, and refuses a bucket width that is not a positive integer', () => {
     const b = new OrderBook('X');
     b.set('bid', T(105), L(3));

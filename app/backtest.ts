@@ -2,8 +2,9 @@
 // venue, as fast as the machine goes. Deterministic for (data, config, seed): the driver reads the recording itself
 // and, after each line, waits until the executor and the orchestrator are idle before the next one, so an order's
 // asynchronous steps (LMDB commits, inference) always land at the same point of the data. The store is a fresh
-// temporary LMDB environment (nothing carries over between runs); the data provider's maintenance loop is off
-// (history is loaded once at start, bars come from the recorded trades).
+// temporary LMDB environment (nothing carries over between runs), committed synchronously (no write-thread round trip
+// per order step) and without inference history (it would be deleted with the store); the data provider's
+// maintenance loop is off (history is loaded once at start, bars come from the recorded trades).
 import { seededRng } from '../engine/runtime/rng.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -104,7 +105,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   const dir = await mkdtemp(path.join(tmpdir(), 'cobalt-backtest-'));
   const wall0 = performance.now();
   const sys = await buildSystem(config, {
-    clock, mode: 'backtest', storePath: dir, noSync: true, rng: seededRng(seed), logger, maintenanceMs: 0,
+    clock, mode: 'backtest', storePath: dir, noSync: true, syncCommits: true, rng: seededRng(seed), logger, maintenanceMs: 0,
     dataOverride: () => undefined,
     ...(opts.models ? { models: opts.models } : {}), ...(opts.policy ? { policy: opts.policy } : {}),
     ...(opts.subscriptions ? { subscriptions: opts.subscriptions } : {}),

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestResult } from '../../app/backtest.ts';
 import { notional } from '../../engine/types/instrument.ts';
-import { instrumentOf } from '../../app/system.ts';
+import { instrumentOf, type System } from '../../app/system.ts';
 import { testConfig } from './helpers.ts';
 
 const ETH = instrumentOf('ETH/USDT', 'paper');
@@ -60,6 +60,18 @@ describe('paper trading on the real recording', () => {
     expect(paced.fills).toEqual(flat.fills);
     expect({ ...paced.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...flat.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
     await expect(runBacktest(config, { maxSpanMs: 1_000, paceX: -1 })).rejects.toThrow('backtest paceX -1 must be >= 0');
+  });
+
+  it('records no inference history in its throwaway store, while the models do run', async () => {
+    let sys: System | undefined;
+    let outputs = 0;
+    const r = await runBacktest(testConfig(), { seed: 5, maxSpanMs: 200_000, onSystem: (s) => {
+      sys = s;
+      s.bus.subscribe('signal.modelOutput', () => void outputs++);
+    } });
+    expect(outputs).toBeGreaterThan(50);
+    expect(Object.values(r.summary.decisions).reduce((a, b) => a + b, 0)).toBe(outputs);
+    expect([sys!.history.recorded, sys!.history.failures]).toEqual([0, 0]);
   });
 
   it('moves to reducing, then halts on a tiny drawdown limit, and denies what follows with TRADING_HALTED', async () => {

@@ -123,3 +123,37 @@ describe('LmdbStore after close', () => {
     expect(() => db.remove('a')).toThrow(StoreError);
   });
 });
+
+describe('LmdbStore with syncCommits', () => {
+  it('has every put, remove and transaction committed when the call returns, and reports a failed write as a rejection', async () => {
+    const path = tempPath();
+    const store = LmdbStore.open({ path, noSync: true, syncCommits: true });
+    const db = store.db<string, typeof sample>('values');
+    const other = store.db<string, number>('other');
+    const put = db.put('a', sample);
+    expect(db.get('a')).toEqual(sample); // readable before the promise is awaited
+    await expect(put).resolves.toBe(true);
+    const tx = db.transaction(() => {
+      void db.put('b', sample);
+      void other.put('n', 7);
+      return 'done';
+    });
+    expect([db.get('b'), other.get('n')]).toEqual([sample, 7]);
+    await expect(tx).resolves.toBe('done');
+    const removed = db.remove('a');
+    expect(db.get('a')).toBeUndefined();
+    await expect(removed).resolves.toBe(true);
+    await expect(db.remove('never-there')).resolves.toBe(false);
+    // A throwing transaction commits nothing and rejects.
+    await expect(db.transaction(() => {
+      void other.put('n', 8);
+      throw new Error('abort');
+    })).rejects.toThrow('abort');
+    expect(other.get('n')).toBe(7);
+    await store.close();
+    // What committed is on disk for the next open (the default, asynchronous mode).
+    const again = LmdbStore.open({ path, noSync: true });
+    expect([again.db<string, typeof sample>('values').get('b'), again.db<string, number>('other').get('n')]).toEqual([sample, 7]);
+    await again.close();
+  });
+});

@@ -1,7 +1,8 @@
 // The engine's loop on the bundled real recording, through every actor (app/backtest.ts on a SimulatedClock). Runs:
-//   backtestModelsOff  no model registered: data -> books, COB, candles -> risk marks -> paper venue. Run twice in
+//   backtestModelsOff  no model registered: data -> books, COB, candles -> risk marks -> paper venue. Run 3 times in
 //                      this process: `cold` is the first backtest of the process (JIT not warmed up, what one
-//                      `cobalt backtest` sees), `warm` the second. speedX = simulated span / whole wall time (start,
+//                      `cobalt backtest` sees), `warm` the second, `third` the third (close to the speed a long
+//                      backtest settles at). speedX = simulated span / whole wall time (start,
 //                      history load, replay, stop); replaySpeedX = simulated span / replay wall time.
 //   ruleOnly           one instantaneous rule as the only model: `alternate` says BUY on one tick and SELL on the
 //                      next, so nearly every tick produces an intent (the long/flat momentum policy makes ~4 in 11
@@ -68,6 +69,7 @@ async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (
 
 const cold = await probe({ momentum: false });
 const warm = await probe({ momentum: false });
+const third = await probe({ momentum: false });
 const withAlternate = (sys: System): void => {
   sys.models.registry.register('alternate', { version: 'bench', run: alternate() }, sys.clock.now());
 };
@@ -86,7 +88,7 @@ const off = (p: typeof cold) => ({ speedX: p.summary.speedX, replaySpeedX: p.sum
 process.stdout.write(`${JSON.stringify({
   bench: 'loop',
   data: 'bundled recording ETH/BTC 2024-08-08 23:54 -> 00:05 UTC (179,318 lines, 650.6 s)',
-  backtestModelsOff: { cold: off(cold), warm: off(warm) },
+  backtestModelsOff: { cold: off(cold), warm: off(warm), third: off(third) },
   ruleOnly: { saturated: lat(rule), paced: { paceX: PACE, ...lat(rulePaced) }, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
   momentumPlusCnn: { saturated: lat(cnn), paced: { paceX: PACE, ...lat(cnnPaced) }, replaySpeedX: cnn.summary.replaySpeedX, models: cnn.models, outputs: cnn.outputs },
   targets: { p99NoModelUs: 200, p99CnnUs: 3000, backtestSpeedX: 2000 },

@@ -151,7 +151,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   try {
     await sys.start();
     replay0 = performance.now();
-    const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: sys.dataInstruments, depth: 'raw' });
+    const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: sys.dataInstruments, depth: 'raw', kindsBySymbol: sys.feedKinds });
     const limit = opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs;
     const pace = opts.paceX ?? 0;
     if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);

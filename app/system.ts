@@ -37,6 +37,7 @@ import { ConfigError } from '../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
+import type { FrameKind } from '../engine/venues/binance/frames.ts';
 import { BinanceFeed } from '../engine/venues/binance/binance-feed.ts';
 import { BinanceRest, binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
 import { CcxtExecVenue } from '../engine/venues/ccxt-exec.ts';
@@ -125,6 +126,8 @@ export interface System {
   readonly models: LoadedModels;
   /** Market-data instruments (venue of the data) and the traded instrument (venue of the orders). */
   readonly dataInstruments: readonly Instrument[];
+  /** Frame kinds the feed publishes per symbol where not all (see `feedKindsFor`). */
+  readonly feedKinds: Readonly<Record<string, readonly FrameKind[]>>;
   readonly traded: Instrument;
   readonly limits: RiskLimits;
   readonly initialCash: Money;
@@ -307,12 +310,13 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   });
 
   // ---- feed ----
+  const feedKinds = feedKindsFor(primary, symbols);
   const feedCtx: FeedContext = { bus, clock, instruments: dataInstruments };
   let feed: MarketFeed | undefined;
   if (opts.dataOverride) feed = opts.dataOverride(feedCtx);
   else if (config.data.replayFiles.length > 0) {
     feed = new ReplayFeed({
-      bus, clock, files: config.data.replayFiles, instruments: dataInstruments, loop: config.data.loop,
+      bus, clock, files: config.data.replayFiles, instruments: dataInstruments, loop: config.data.loop, kindsBySymbol: feedKinds,
       // Paced on a wall clock while the feed sets the simulated clock (the daemon: engine time = data time), or 1:1
       // against a ScaledClock that already runs at the replay speed (0 means as fast as possible).
       ...(opts.replayPace ? { paceClock: opts.replayPace, speed: opts.replaySpeed ?? config.data.speed } : { speed: (opts.replaySpeed ?? config.data.speed) === 0 ? 0 : 1 }),
@@ -320,7 +324,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     });
   } else {
     const rest = new BinanceRest({ baseUrl: config.venues.binance.restUrl });
-    feed = new BinanceFeed({ bus, clock, instruments: dataInstruments, wsUrl: config.venues.binance.wsUrl, rest, logger: logger.child({ component: 'binance-feed' }) });
+    feed = new BinanceFeed({ bus, clock, instruments: dataInstruments, wsUrl: config.venues.binance.wsUrl, rest, kindsBySymbol: feedKinds, logger: logger.child({ component: 'binance-feed' }) });
   }
   const snapshots: SnapshotSource = feed ?? { requestSnapshot: () => undefined };
   const feedLogic = fromCallback<EventObject, null>(() => {
@@ -391,7 +395,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   let started = false;
   return {
     config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, outputs, venue, paper, books, feed, models,
-    dataInstruments, traded, limits, initialCash,
+    dataInstruments, feedKinds, traded, limits, initialCash,
     handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
     async start() {
       if (started) return;
@@ -403,4 +407,15 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     ready: () => readyP,
     stop: (signal = 'manual') => lifecycle.shutdown(signal),
   };
+}
+
+/**
+ * Frame kinds the feed publishes for the symbols other than the traded one: everything but bookTicker. Only the
+ * orchestrator reads md.bookTicker, for the traded symbol's bid and ask; the reference symbol's (41% of the bundled
+ * recording's lines) were decoded and published for no reader.
+ */
+export function feedKindsFor(traded: string, symbols: readonly string[]): Record<string, readonly FrameKind[]> {
+  const out: Record<string, readonly FrameKind[]> = {};
+  for (const s of symbols) if (s !== traded) out[s] = ['depth', 'snapshot', 'trade', 'kline'];
+  return out;
 }

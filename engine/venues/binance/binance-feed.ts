@@ -26,6 +26,8 @@ export interface FeedLane {
   readonly lower: string;
   /** A frame arrived since the last reset (so a restart must reset this symbol). */
   dirty: boolean;
+  /** Frame kinds published for this symbol; undefined: every kind the publisher publishes. */
+  readonly kinds: ReadonlySet<FrameKind> | undefined;
 }
 
 /** Options of a frame publisher. */
@@ -36,6 +38,8 @@ export interface FramePublisherOptions {
   readonly depth?: DepthDelivery;
   /** Frame kinds to publish (default all); others are skipped undecoded and counted as ignored. */
   readonly kinds?: readonly FrameKind[];
+  /** Narrower kinds for some symbols (unified symbol -> kinds), e.g. no bookTicker where nothing reads it. */
+  readonly kindsBySymbol?: Readonly<Record<string, readonly FrameKind[]>>;
   readonly counters?: FeedCounters;
 }
 
@@ -82,7 +86,8 @@ export class BinanceFramePublisher {
     const lanes: FeedLane[] = [];
     for (const inst of opts.instruments) {
       if (this.byVenueSymbol.has(inst.venueSymbol)) throw new TypeError(`instrument ${inst.venueSymbol} is given twice`);
-      const lane: FeedLane = { inst, decoder: new BinanceFrameDecoder(inst, opts.venue), lower: inst.venueSymbol.toLowerCase(), dirty: false };
+      const only = opts.kindsBySymbol?.[inst.symbol];
+      const lane: FeedLane = { inst, decoder: new BinanceFrameDecoder(inst, opts.venue), lower: inst.venueSymbol.toLowerCase(), dirty: false, kinds: only ? new Set(only) : undefined };
       lanes.push(lane);
       this.byVenueSymbol.set(inst.venueSymbol, lane);
     }
@@ -117,7 +122,7 @@ export class BinanceFramePublisher {
     }
     this.lastLane = lane;
     this.lastKind = kind;
-    if (lane === undefined || kind === 'other' || (this.kinds !== undefined && !this.kinds.has(kind))) {
+    if (lane === undefined || kind === 'other' || (this.kinds !== undefined && !this.kinds.has(kind)) || (lane.kinds !== undefined && !lane.kinds.has(kind))) {
       c.ignored++;
       return;
     }
@@ -218,6 +223,8 @@ export interface BinanceFeedOptions {
   readonly rest: Pick<BinanceRest, 'depthSnapshot'>;
   readonly venue?: VenueId;
   readonly streams?: readonly BinanceStreamKind[];
+  /** Frame kinds to publish for some symbols (see FramePublisherOptions.kindsBySymbol). */
+  readonly kindsBySymbol?: Readonly<Record<string, readonly FrameKind[]>>;
   /** Levels per REST snapshot (default 1000). */
   readonly snapshotLimit?: number;
   readonly depth?: DepthDelivery;
@@ -267,7 +274,9 @@ export class BinanceFeed implements MarketFeed {
     this.venue = opts.venue ?? 'binance';
     this.instruments = opts.instruments;
     this.log = opts.logger ?? rootLog().child({ component: 'binance-feed' });
-    this.publisher = new BinanceFramePublisher({ bus: opts.bus, venue: this.venue, instruments: opts.instruments, depth: opts.depth ?? 'raw', counters: this.counters });
+    this.publisher = new BinanceFramePublisher({ bus: opts.bus, venue: this.venue, instruments: opts.instruments, depth: opts.depth ?? 'raw', counters: this.counters,
+      ...(opts.kindsBySymbol ? { kindsBySymbol: opts.kindsBySymbol } : {}),
+    });
     for (const inst of opts.instruments) {
       this.snaps.set(inst.symbol, { pending: false, inflight: false, flowing: false, attempt: 0, retry: undefined, reason: '' });
     }

@@ -53,6 +53,8 @@ export interface ReplayFeedOptions {
   readonly depth?: DepthDelivery;
   /** Frame kinds to publish (default all: depth, snapshot, trade, bookTicker, kline); the rest is skipped undecoded. */
   readonly kinds?: readonly FrameKind[];
+  /** Narrower kinds for some symbols (see FramePublisherOptions.kindsBySymbol). */
+  readonly kindsBySymbol?: Readonly<Record<string, readonly FrameKind[]>>;
   /** Lines between yields to the event loop (default 1000), so timers and stop() get a turn. */
   readonly yieldEvery?: number;
   readonly logger?: Logger;
@@ -128,6 +130,7 @@ export class ReplayFeed implements MarketFeed {
     this.insts = this.opts.instruments ?? merge.symbols.map((s) => replayInstrument(s));
     this.publisher = new BinanceFramePublisher({ bus: this.opts.bus, venue: this.venue, instruments: this.insts, depth: this.opts.depth ?? 'raw', counters: this.counters,
       ...(this.opts.kinds ? { kinds: this.opts.kinds } : {}),
+      ...(this.opts.kindsBySymbol ? { kindsBySymbol: this.opts.kindsBySymbol } : {}),
     });
     this.setStatus('live');
     void this.pump().then(

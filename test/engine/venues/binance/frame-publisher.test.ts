@@ -61,3 +61,33 @@ describe('BinanceFramePublisher on the bundled recordings', () => {
     expect(c.depth).toBeGreaterThan(12_000);
   });
 });
+
+describe('BinanceFramePublisher kinds per symbol', () => {
+  it('skips the kinds a symbol is not given (counted as ignored) and publishes the rest, for both routes', () => {
+    const lines = readRecordingLinesSync(recordings('btc')).slice(0, 3_000).concat(readRecordingLinesSync(recordings('eth')).slice(0, 3_000));
+    for (const routed of [true, false]) {
+      const bus = new Bus<EngineMsg>();
+      const out: EngineMsg[] = [];
+      bus.subscribePrefix('*', (m) => out.push(m));
+      const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: [BTC, ETH], depth: 'raw', kindsBySymbol: { 'BTC/USDT': ['depth', 'snapshot', 'trade', 'kline'] } });
+      const all = new BinanceFramePublisher({ bus: new Bus<EngineMsg>(), venue: 'binance', instruments: [BTC, ETH], depth: 'raw' });
+      let btcTickers = 0;
+      let ethTickers = 0;
+      for (const line of lines) {
+        const sym = line.text.includes('btcusdt@') || line.text.includes('"BTCUSDT"') ? 'BTCUSDT' : 'ETHUSDT';
+        if (classifyFrame(line.text) === 'bookTicker') sym === 'BTCUSDT' ? btcTickers++ : ethTickers++;
+        pub.publish(line.text, nsToMs(line.tsLocalNs), routed ? sym : undefined);
+        all.publish(line.text, nsToMs(line.tsLocalNs), routed ? sym : undefined);
+      }
+      const count = (type: string, symbol: string) => out.filter((m) => m.type === type && 'symbol' in m && m.symbol === symbol).length;
+      expect(btcTickers).toBeGreaterThan(100);
+      expect(count('md.bookTicker', 'BTC/USDT')).toBe(0);
+      expect(count('md.bookTicker', 'ETH/USDT')).toBe(ethTickers);
+      expect(count('md.trade', 'BTC/USDT')).toBeGreaterThan(100);
+      expect(count('md.depthRaw', 'BTC/USDT')).toBeGreaterThan(100);
+      expect(pub.counters.ignored).toBe(all.counters.ignored + btcTickers);
+      expect(all.counters.bookTickers).toBe(btcTickers + ethTickers);
+      expect(pub.counters.bookTickers).toBe(ethTickers);
+    }
+  });
+});

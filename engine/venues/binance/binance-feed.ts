@@ -212,6 +212,23 @@ export type BinanceStreamKind = 'depth@100ms' | 'depth' | 'trade' | 'aggTrade' |
 /** Default streams: 100 ms depth diffs, trades, best bid/ask, 1m and 1s klines. */
 export const DEFAULT_STREAMS: readonly BinanceStreamKind[] = ['depth@100ms', 'trade', 'bookTicker', 'kline_1m', 'kline_1s'];
 
+// The frame kind each stream produces.
+const STREAM_FRAME: Readonly<Record<BinanceStreamKind, FrameKind>> = {
+  'depth@100ms': 'depth', depth: 'depth', trade: 'trade', aggTrade: 'trade', bookTicker: 'bookTicker',
+  kline_1m: 'kline', kline_1s: 'kline', kline_1h: 'kline', kline_1d: 'kline',
+};
+
+/**
+ * Returns the stream names to subscribe (`btcusdt@depth@100ms`, …): `kinds` for every instrument, less the streams
+ * whose frames `kindsBySymbol` leaves out for that symbol (they would only be dropped on arrival).
+ */
+export function streamNames(instruments: readonly Instrument[], kinds: readonly BinanceStreamKind[], kindsBySymbol?: Readonly<Record<string, readonly FrameKind[]>>): string[] {
+  return instruments.flatMap((i) => {
+    const only = kindsBySymbol?.[i.symbol];
+    return kinds.filter((k) => only === undefined || only.includes(STREAM_FRAME[k])).map((k) => `${i.venueSymbol.toLowerCase()}@${k}`);
+  });
+}
+
 /** Options of a live Binance feed. */
 export interface BinanceFeedOptions {
   readonly bus: Bus<EngineMsg>;
@@ -290,8 +307,7 @@ export class BinanceFeed implements MarketFeed {
       ...opts.stream,
       logger: this.log,
     });
-    const kinds = opts.streams ?? DEFAULT_STREAMS;
-    this.client.subscribe(opts.instruments.flatMap((i) => kinds.map((k) => `${i.venueSymbol.toLowerCase()}@${k}`)));
+    this.client.subscribe(streamNames(opts.instruments, opts.streams ?? DEFAULT_STREAMS, opts.kindsBySymbol));
   }
 
   /** Where the feed stands. */

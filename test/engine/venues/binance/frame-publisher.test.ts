@@ -3,7 +3,7 @@ import type { EngineMsg } from '../../../../engine/messages/index.ts';
 import { Bus } from '../../../../engine/runtime/bus.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../../engine/types/instrument.ts';
 import { nsToMs } from '../../../../engine/types/time.ts';
-import { BinanceFramePublisher } from '../../../../engine/venues/binance/binance-feed.ts';
+import { BinanceFramePublisher, DEFAULT_STREAMS, streamNames } from '../../../../engine/venues/binance/binance-feed.ts';
 import { BinanceFrameDecoder, classifyFrame } from '../../../../engine/venues/binance/frames.ts';
 import { readRecordingLinesSync } from '../../../../engine/venues/replay/recording.ts';
 
@@ -89,5 +89,19 @@ describe('BinanceFramePublisher kinds per symbol', () => {
       expect(all.counters.bookTickers).toBe(btcTickers + ethTickers);
       expect(pub.counters.bookTickers).toBe(ethTickers);
     }
+  });
+});
+
+describe('streamNames', () => {
+  it('subscribes every stream kind for each symbol, less those a symbol does not publish', () => {
+    expect(streamNames([BTC, ETH], DEFAULT_STREAMS)).toEqual([
+      'btcusdt@depth@100ms', 'btcusdt@trade', 'btcusdt@bookTicker', 'btcusdt@kline_1m', 'btcusdt@kline_1s',
+      'ethusdt@depth@100ms', 'ethusdt@trade', 'ethusdt@bookTicker', 'ethusdt@kline_1m', 'ethusdt@kline_1s',
+    ]);
+    expect(streamNames([BTC, ETH], DEFAULT_STREAMS, { 'BTC/USDT': ['depth', 'snapshot', 'trade', 'kline'] })).toEqual([
+      'btcusdt@depth@100ms', 'btcusdt@trade', 'btcusdt@kline_1m', 'btcusdt@kline_1s',
+      'ethusdt@depth@100ms', 'ethusdt@trade', 'ethusdt@bookTicker', 'ethusdt@kline_1m', 'ethusdt@kline_1s',
+    ]);
+    expect(streamNames([ETH], ['depth', 'aggTrade', 'kline_1h'], { 'ETH/USDT': ['trade'] })).toEqual(['ethusdt@aggTrade']);
   });
 });

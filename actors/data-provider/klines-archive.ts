@@ -88,11 +88,7 @@ export class KlinesArchive implements KlineSource {
     const hi = Math.min(q.endTime ?? Infinity, q.nowMs - ms);
     // A subclass serving its own bars through all() (MemoryKlines) and an odd limit take the slice of every bar.
     if (this.all !== KlinesArchive.prototype.all || !(Number.isInteger(limit) && limit > 0)) {
-      const all = this.all(symbol, tf);
-      const from = lowerBound(all, lo);
-      const to = lowerBound(all, hi + 1);
-      const picked = q.startTime !== undefined ? all.slice(from, Math.min(to, from + limit)) : all.slice(Math.max(from, to - limit), to);
-      return { candles: picked, source: 'csv' };
+      return { candles: sliceKlines(this.all(symbol, tf), tf, q), source: 'csv' };
     }
     // The same bars, reading only the rows they come from: keys strictly increase and bound the valid rows' open
     // times, so [from, to) in rows holds exactly the valid bars in [lo, hi]; the first (or last) `limit` valid ones
@@ -161,4 +157,18 @@ export function lowerBound(a: readonly Candle[], t: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * Returns the bars of `all` (oldest first) that Binance's klines endpoint would: open time within [startTime,
+ * endTime], the first `limit` (default 1000) from startTime, or the last `limit` when only endTime is given; none
+ * that is not closed at `q.nowMs`.
+ */
+export function sliceKlines(all: readonly Candle[], tf: Timeframe, q: KlineQuery): Candle[] {
+  const limit = q.limit ?? 1000;
+  const lo = q.startTime ?? -Infinity;
+  const hi = Math.min(q.endTime ?? Infinity, q.nowMs - timeframeMs(tf));
+  const from = lowerBound(all, lo);
+  const to = lowerBound(all, hi + 1);
+  return q.startTime !== undefined ? all.slice(from, Math.min(to, from + limit)) : all.slice(Math.max(from, to - limit), to);
 }

@@ -1,34 +1,22 @@
-// The kline CSV reader and archive as they were before the scanning parser and the lazy index (split, regexps, Date
-// per row, whole files parsed per archive), kept verbatim as the reference the new ones are checked against
+// The kline CSV reader and archive as they were before the scanning parser and the lazy index (split and the per-row
+// rule book for every row, whole files parsed per archive), kept as the reference the new ones are checked against
 // (test/engine/market/klines-fast.test.ts, test/actors/data-provider/klines-archive.test.ts) and timed against
 // (bench/klines-load.ts).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { klinesFileMatches, lowerBound } from '../../../actors/data-provider/klines-archive.ts';
+import { klinesFileMatches, sliceKlines } from '../../../actors/data-provider/klines-archive.ts';
 import type { KlineQuery, KlineSource } from '../../../actors/data-provider/market-source.ts';
-import { DATED_HEADER, KLINES_HEADER, type KlineRowError, type KlinesFile, type KlinesReadOptions } from '../../../engine/market/klines-csv.ts';
+import { DATED_HEADER, KLINES_HEADER, parseRow, type KlineRowError, type KlinesFile, type KlinesReadOptions } from '../../../engine/market/klines-csv.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import { ParseError } from '../../../engine/types/errors.ts';
-import { timeframeMs, type Timeframe } from '../../../engine/types/time.ts';
+import type { Timeframe } from '../../../engine/types/time.ts';
 
-const NUM_RE = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?(Z|\+00:00)?$/;
-
-function num(field: string | undefined, name: string): number {
-  if (field === undefined || !NUM_RE.test(field)) throw new Error(`${name} '${field ?? ''}' is not a number`);
-  return Number(field);
-}
-
-function parseDate(s: string): number {
-  const m = DATE_RE.exec(s);
-  if (!m) throw new Error(`date '${s}' is not YYYY-MM-DD[ HH:MM[:SS]] in UTC`);
-  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0));
-  if (Number.isNaN(t) || new Date(t).getUTCDate() !== +m[3]!) throw new Error(`date '${s}' does not exist`);
-  return t;
-}
-
-/** The former `parseKlinesCsv`, unchanged. */
+/**
+ * The former `parseKlinesCsv` loop (split, trim, one row at a time) over the rule book the engine still keeps for
+ * every row its scanner does not accept (`parseRow`, the former per-row code): the scanner and the lazy index must
+ * agree with it row for row, errors included.
+ */
 export function referenceParseKlinesCsv(text: string, opts: KlinesReadOptions = {}): KlinesFile {
   const source = opts.source ?? 'klines csv';
   const lines = text.split('\n');
@@ -45,32 +33,9 @@ export function referenceParseKlinesCsv(text: string, opts: KlinesReadOptions = 
     const line = lines[i]!.replace(/\r$/, '');
     if (line.trim() === '') continue;
     try {
-      const f = line.split(',');
-      const want = layout === 'open_time_ms' ? 7 : 6;
-      if (f.length !== want) throw new Error(`has ${f.length} fields, expected ${want}`);
-      let openTime: number;
-      let k: number;
-      if (layout === 'open_time_ms') {
-        openTime = num(f[0], 'open_time_ms');
-        if (!Number.isSafeInteger(openTime)) throw new Error(`open_time_ms '${f[0]}' is not a whole number`);
-        if (parseDate(f[1]!) !== openTime) throw new Error(`open_time_utc '${f[1]}' disagrees with open_time_ms ${f[0]}`);
-        k = 2;
-      } else {
-        openTime = parseDate(f[0]!);
-        k = 1;
-      }
-      const open = num(f[k], 'open');
-      const high = num(f[k + 1], 'high');
-      const low = num(f[k + 2], 'low');
-      const close = num(f[k + 3], 'close');
-      const volume = num(f[k + 4], 'volume');
-      if (!(low <= Math.min(open, close) && high >= Math.max(open, close))) {
-        throw new Error(`OHLC inconsistent (open ${open}, high ${high}, low ${low}, close ${close})`);
-      }
-      if (volume < 0) throw new Error(`volume ${volume} is negative`);
-      if (openTime <= prevOpen) throw new Error(`open time ${new Date(openTime).toISOString()} is not after the previous row`);
-      prevOpen = openTime;
-      candles.push({ openTime, open, high, low, close, volume, closed: true });
+      const c = parseRow(line, layout, prevOpen);
+      prevOpen = c.openTime;
+      candles.push(c);
     } catch (err) {
       const message = (err as Error).message;
       if (opts.strict) throw new ParseError(`${source} row ${i + 1}: ${message}`);
@@ -116,16 +81,8 @@ export class ReferenceKlinesArchive implements KlineSource {
     return c;
   }
 
-  /** The former `KlinesArchive.klines`, unchanged. */
+  /** The former `KlinesArchive.klines`: the query's slice of every bar. */
   async klines(symbol: string, tf: Timeframe, q: KlineQuery): Promise<{ candles: Candle[]; source: string }> {
-    const ms = timeframeMs(tf);
-    const limit = q.limit ?? 1000;
-    const lo = q.startTime ?? -Infinity;
-    const hi = Math.min(q.endTime ?? Infinity, q.nowMs - ms);
-    const all = this.all(symbol, tf);
-    const from = lowerBound(all, lo);
-    const to = lowerBound(all, hi + 1);
-    const picked = q.startTime !== undefined ? all.slice(from, Math.min(to, from + limit)) : all.slice(Math.max(from, to - limit), to);
-    return { candles: picked, source: 'csv' };
+    return { candles: sliceKlines(this.all(symbol, tf), tf, q), source: 'csv' };
   }
 }

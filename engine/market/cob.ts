@@ -13,7 +13,7 @@ import type { OrderBook } from './order-book.ts';
  * What the COB reads from a book; `OrderBook` satisfies it. A book that keeps bucket sums of the COB's bucket width
  * (`OrderBook.trackBuckets`) is read through them; any other is walked level by level, with the same result.
  */
-export type BookView = Pick<OrderBook, 'bestBid' | 'bestAsk' | 'forEachLevel' | 'size'> & Partial<Pick<OrderBook, 'bucketTicks' | 'bucketLots'>>;
+export type BookView = Pick<OrderBook, 'bestBid' | 'bestAsk' | 'forEachLevel' | 'size'> & Partial<Pick<OrderBook, 'bucketTicks' | 'bucketRange'>>;
 
 /** Configuration of one symbol's COB. */
 export interface CobConfig {
@@ -249,42 +249,16 @@ export class ConsolidatedBook {
       for (const v of used) {
         const { lotMant, lotDiv } = v;
         const book = v.spec.book;
-        if (book.bucketTicks === bt && book.bucketLots !== undefined) {
+        if (book.bucketTicks === bt && book.bucketRange !== undefined) {
           // The book keeps these sums: they are the walk's integer sums over the same levels (every level whose
           // bucket lies in lo..lo+n-1, wherever the best prices are), so the floats below are the same too.
-          for (let k = 0; k < n; k++) {
-            const b = book.bucketLots('bid', lo + k);
-            const a = book.bucketLots('ask', lo + k);
-            if (b !== 0) bids[k] += (b * lotMant) / lotDiv;
-            if (a !== 0) asks[k] += (a * lotMant) / lotDiv;
-          }
-          continue;
+          book.bucketRange('bid', lo, bl);
+          book.bucketRange('ask', lo, al);
+        } else {
+          bl.fill(0);
+          al.fill(0);
+          this.walkInto(book, bt, lo, bl, al);
         }
-        bl.fill(0);
-        al.fill(0);
-        // Levels come best first, so the bucket index only moves one way: keep the current bucket's price bounds
-        // and divide only when a level leaves them (once per bucket, not once per level).
-        let k = 0;
-        let from = Infinity; // bids: lowest price of bucket k
-        v.spec.book.forEachLevel('bid', (price, lots) => {
-          if (price < from) {
-            k = Math.floor(price / bt) - lo;
-            if (k < 0) return false;
-            from = (k + lo) * bt;
-          }
-          if (k < n) bl[k] += lots;
-          return true;
-        });
-        let until = -Infinity; // asks: first price above bucket k
-        v.spec.book.forEachLevel('ask', (price, lots) => {
-          if (price >= until) {
-            k = Math.floor(price / bt) - lo;
-            if (k >= n) return false;
-            until = (k + lo + 1) * bt;
-          }
-          if (k >= 0) al[k] += lots;
-          return true;
-        });
         for (let k = 0; k < n; k++) {
           if (bl[k] !== 0) bids[k] += (bl[k]! * lotMant) / lotDiv;
           if (al[k] !== 0) asks[k] += (al[k]! * lotMant) / lotDiv;
@@ -328,5 +302,33 @@ export class ConsolidatedBook {
       venues: statuses,
       flags: { emptyBid, emptyAsk, crossed, staleVenues, noLiveVenue: used.length === 0 },
     };
+  }
+
+  // The walk's integer lot sums of buckets lo..lo+n-1 (n = out length) from a book that keeps no bucket sums.
+  private walkInto(book: BookView, bt: number, lo: number, bl: Float64Array, al: Float64Array): void {
+    const n = bl.length;
+    // Levels come best first, so the bucket index only moves one way: keep the current bucket's price bounds
+    // and divide only when a level leaves them (once per bucket, not once per level).
+    let k = 0;
+    let from = Infinity; // bids: lowest price of bucket k
+    book.forEachLevel('bid', (price, lots) => {
+      if (price < from) {
+        k = Math.floor(price / bt) - lo;
+        if (k < 0) return false;
+        from = (k + lo) * bt;
+      }
+      if (k < n) bl[k] += lots;
+      return true;
+    });
+    let until = -Infinity; // asks: first price above bucket k
+    book.forEachLevel('ask', (price, lots) => {
+      if (price >= until) {
+        k = Math.floor(price / bt) - lo;
+        if (k >= n) return false;
+        until = (k + lo + 1) * bt;
+      }
+      if (k >= 0) al[k] += lots;
+      return true;
+    });
   }
 }

@@ -62,6 +62,17 @@ export class DenseMap {
     if (delta !== 0) this.set(k, this.get(k) + delta);
   }
 
+  /** Writes the values of keys `from`..`from + out.length - 1` into `out` (0 for absent keys). */
+  readRange(from: number, out: Float64Array): void {
+    const i = from - this.base;
+    const n = out.length;
+    if (i >= 0 && i + n <= this.width) {
+      out.set(this.win!.subarray(i, i + n));
+      return;
+    }
+    for (let k = 0; k < n; k++) out[k] = this.get(from + k);
+  }
+
   /** Returns the largest key below `k` inside the window, if `k` is in the window and one is; undefined otherwise. */
   below(k: number): number | undefined {
     const start = k - this.base - 1;

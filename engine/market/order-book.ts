@@ -124,6 +124,13 @@ export class OrderBook {
     return (s.buckets === undefined ? 0 : s.buckets.get(b)) as Lots;
   }
 
+  /** Writes `side`'s summed lots of buckets `from`..`from + out.length - 1` into `out` (zeros when not tracking). */
+  bucketRange(side: BookSide, from: number, out: Float64Array): void {
+    const s = side === 'bid' ? this.bids : this.asks;
+    if (s.buckets === undefined) out.fill(0);
+    else s.buckets.readRange(from, out);
+  }
+
   /** Returns `side`'s non-empty buckets and their summed lots (a copy), or undefined when not tracking buckets. */
   bucketSums(side: BookSide): ReadonlyMap<number, Lots> | undefined {
     const s = side === 'bid' ? this.bids : this.asks;

@@ -22,7 +22,7 @@ function sumsOnly(b: OrderBook): BookView {
     get bucketTicks() {
       return b.bucketTicks;
     },
-    bucketLots: (side, bucket) => b.bucketLots(side, bucket),
+    bucketRange: (side, from, out) => b.bucketRange(side, from, out),
     forEachLevel: () => {
       throw new Error('the COB walked a book that keeps bucket sums');
     },

@@ -60,6 +60,11 @@ describe('DenseMap', () => {
           const hi = m.above(k);
           if (hi !== undefined) expect(hi).toBe(Math.min(...[...ref.keys()].filter((x) => x > k)));
         }
+        for (const from of [-220, -40, -5, 0, 17, 150]) {
+          const out = new Float64Array(24);
+          m.readRange(from, out);
+          expect([...out]).toEqual(Array.from({ length: 24 }, (_, k) => ref.get(from + k) ?? 0));
+        }
         const seen = new Map<number, number>();
         m.forEach((k, v) => void seen.set(k, v));
         expect(new Map([...seen].sort((a, b) => a[0] - b[0]))).toEqual(new Map([...ref].sort((a, b) => a[0] - b[0])));

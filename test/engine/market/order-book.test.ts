@@ -210,9 +210,17 @@ describe('OrderBook', () => {
     b.replace([[T(1_500_000), L(4)]], [[T(1_500_001), L(1)], [T(1_000_000), L(3)]]);
     expect([...b.bucketSums('ask')!].sort((x, y) => x[0] - y[0])).toEqual([[1_000_000, 3], [1_500_001, 1]]);
     expect([b.bucketLots('bid', 1_500_000), b.bucketLots('ask', 1_000_000)]).toEqual([4, 3]);
+    const range = new Float64Array(4);
+    b.bucketRange('ask', 999_999, range); // far from the window placed on the best ask: read key by key from the map
+    expect([...range]).toEqual([0, 3, 0, 0]);
+    b.bucketRange('ask', 1_500_000, range); // inside the window: one copy
+    expect([...range]).toEqual([0, 1, 0, 0]);
     b.clear();
     expect([[...b.bucketSums('bid')!], b.bucketLots('ask', 1_000_000)]).toEqual([[], 0]);
     expect(new OrderBook('Y').bucketLots('bid', 1)).toBe(0); // not tracking: nothing to read
+    const untracked = new Float64Array([7, 7]);
+    new OrderBook('Z').bucketRange('ask', 5, untracked);
+    expect([...untracked]).toEqual([0, 0]);
   });
 
   it('keeps bucket sums equal to sums recomputed from its levels through any sets, snapshots and clears (property)', () => {

@@ -21,6 +21,7 @@ import type {
   CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
 } from '../engine/venues/venue.ts';
 import type { BookListener } from './paper-books.ts';
+import { Listeners } from '../engine/runtime/listeners.ts';
 
 /** Trades kept for fetchMyTrades. */
 const KEEP_TRADES = 2_000;
@@ -60,7 +61,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   private trades: VenueTrade[];
   /** Orders re-placed at start: client id -> the id and size the venue had given them before. */
   private readonly adopted = new Map<string, Adopted>();
-  private readonly listeners: Array<(e: VenueEvent) => void> = [];
+  private readonly listeners = new Listeners<VenueEvent>();
   /** Open orders as the executor sees them (outer ids, whole size), kept here so a state write needs no await. */
   private readonly open = new Map<string, VenueOrder>();
   /** Events of an order that arrive inside submitNow, before it is recorded as open. */
@@ -119,11 +120,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   }
 
   onEvent(fn: (e: VenueEvent) => void): () => void {
-    this.listeners.push(fn);
-    return () => {
-      const i = this.listeners.indexOf(fn);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    return this.listeners.add(fn);
   }
 
   async submit(req: VenueOrderRequest): Promise<SubmitResult> {
@@ -214,7 +211,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
       if (!this.open.delete(e.clientOrderId)) this.closedEarly.add(e.clientOrderId);
     }
     this.persist();
-    for (const fn of this.listeners) fn(out);
+    this.listeners.emit(out);
   }
 
   // Synchronous snapshot, asynchronous commit (lmdb batches the writes of one event-loop turn).

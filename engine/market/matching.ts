@@ -29,6 +29,7 @@ import { notional, type Instrument } from '../types/instrument.ts';
 import { mulMoneyRate, type Money } from '../types/money.ts';
 import type { Lots, Ticks } from '../types/price.ts';
 import type { TsMs } from '../types/time.ts';
+import { Listeners } from '../runtime/listeners.ts';
 
 /** The read side of an L2 book the engine matches against (engine/market/order-book.ts implements it). */
 export interface BookView {
@@ -164,7 +165,7 @@ export class MatchingEngine {
   private readonly orders = new Map<number, Working>();
   private readonly tracks: Record<BookSide, Map<number, LevelTrack>> = { bid: new Map(), ask: new Map() };
   private readonly consumed: Record<BookSide, Map<number, Consumed>> = { bid: new Map(), ask: new Map() };
-  private readonly listeners: Array<(e: MatchEvent) => void> = [];
+  private readonly listeners = new Listeners<MatchEvent>();
 
   constructor(private readonly cfg: MatchingConfig) {
     this.inst = cfg.instrument;
@@ -179,11 +180,7 @@ export class MatchingEngine {
 
   /** Registers a listener for order activations, fills and completions; returns a function that removes it. */
   on(fn: (e: MatchEvent) => void): () => void {
-    this.listeners.push(fn);
-    return () => {
-      const i = this.listeners.indexOf(fn);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    return this.listeners.add(fn);
   }
 
   /** Returns the order with `id`, or undefined. Completed orders stay readable. */
@@ -306,7 +303,7 @@ export class MatchingEngine {
   }
 
   private emit(e: MatchEvent): void {
-    for (const fn of this.listeners) fn(e);
+    this.listeners.emit(e);
   }
 
   private activate(o: Working): void {

@@ -15,6 +15,7 @@ import type {
   CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
 } from '../venue.ts';
 import { Ledger, baseAmount } from '../ledger.ts';
+import { Listeners } from '../../runtime/listeners.ts';
 
 /** Options of a paper venue. */
 export interface PaperVenueOptions {
@@ -51,7 +52,7 @@ export class PaperVenue implements ExecutionVenue {
   private readonly markets = new Map<string, Market>();
   private readonly byClientId = new Map<string, { symbol: string; orderId: number }>();
   private readonly trades: VenueTrade[] = [];
-  private readonly listeners: Array<(e: VenueEvent) => void> = [];
+  private readonly listeners = new Listeners<VenueEvent>();
   private orderSeq = 1;
   private tradeSeq = 1;
 
@@ -94,11 +95,7 @@ export class PaperVenue implements ExecutionVenue {
   }
 
   onEvent(fn: (e: VenueEvent) => void): () => void {
-    this.listeners.push(fn);
-    return () => {
-      const i = this.listeners.indexOf(fn);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    return this.listeners.add(fn);
   }
 
   async submit(req: VenueOrderRequest): Promise<SubmitResult> {
@@ -199,6 +196,6 @@ export class PaperVenue implements ExecutionVenue {
   }
 
   private emit(e: VenueEvent): void {
-    for (const fn of this.listeners) fn(e);
+    this.listeners.emit(e);
   }
 }

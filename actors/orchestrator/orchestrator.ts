@@ -15,7 +15,7 @@
 import { applyFill, emptyPortfolio, equity, sellableLots, type Portfolio } from '../risk-manager/positions.ts';
 import { capsFor } from '../risk-manager/sizing.ts';
 import { log, type Logger } from '../../engine/log.ts';
-import { BDI_FRAMES, FEATURES_PER_SERIES, SERIES_FEATURE_NAMES, SERIES_FEATURES, SERIES_NAMES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
+import { BDI_FRAMES, bdiSeriesColumn, SERIES_FEATURES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade, BookTicker } from '../../engine/messages/market.ts';
@@ -407,7 +407,7 @@ function startPortfolio(t: TradingOptions): Portfolio {
  * deviation of the newest 60 one-minute log returns scaled by √(horizon in minutes); undefined with too few bars.
  */
 export function horizonVolatility(bdi: Float32Array, horizonMs: number): number | undefined {
-  // Reads the packed [frame, feature] block in place (bdiSeriesFeature's layout) into a reused scratch; the sums run
+  // Reads the packed [frame, feature] block in place (bdiSeriesColumn) into a reused scratch; the sums run
   // in the same order as over an array of the returns, so the result is the same double.
   const r = RETURNS;
   let n = 0;
@@ -426,8 +426,7 @@ export function horizonVolatility(bdi: Float32Array, horizonMs: number): number 
   return sd * Math.sqrt(Math.max(horizonMs, 60_000) / 60_000);
 }
 
-const PRIMARY_1M = SERIES_NAMES.indexOf('primary1m') * FEATURES_PER_SERIES;
-const CLOSE_1M = PRIMARY_1M + SERIES_FEATURE_NAMES.indexOf('close');
-const PRESENT_1M = PRIMARY_1M + SERIES_FEATURE_NAMES.indexOf('present');
+const CLOSE_1M = bdiSeriesColumn('primary1m', 'close');
+const PRESENT_1M = bdiSeriesColumn('primary1m', 'present');
 // Float64: the returns are doubles, stored exactly.
 const RETURNS = new Float64Array(60);

@@ -712,9 +712,14 @@ export function bdiSection(data: Float32Array, name: BdiSectionName): Float32Arr
   return data.subarray(s.offset, s.offset + s.length);
 }
 
+/** Returns the column of one feature of one series in the packed [frame, SERIES_FEATURES] block: frame t is at t·SERIES_FEATURES + column. */
+export function bdiSeriesColumn(series: SeriesName, feature: SeriesFeature): number {
+  return SERIES_NAMES.indexOf(series) * FEATURES_PER_SERIES + SERIES_FEATURE_NAMES.indexOf(feature);
+}
+
 /** Returns one feature of one series over the 300 frames (a copy, oldest frame first). */
 export function bdiSeriesFeature(data: Float32Array, series: SeriesName, feature: SeriesFeature): Float32Array {
-  const col = SERIES_NAMES.indexOf(series) * FEATURES_PER_SERIES + SERIES_FEATURE_NAMES.indexOf(feature);
+  const col = bdiSeriesColumn(series, feature);
   const out = new Float32Array(BDI_FRAMES);
   for (let t = 0; t < BDI_FRAMES; t++) out[t] = data[t * SERIES_FEATURES + col]!;
   return out;

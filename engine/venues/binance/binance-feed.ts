@@ -26,7 +26,7 @@ export interface FeedLane {
   readonly lower: string;
   /** A frame arrived since the last reset (so a restart must reset this symbol). */
   dirty: boolean;
-  /** Frame kinds published for this symbol; undefined: every kind the publisher publishes. */
+  /** Frame kinds published for this symbol (the publisher's `kinds` and its `kindsBySymbol` entry); undefined: all. */
   readonly kinds: ReadonlySet<FrameKind> | undefined;
 }
 
@@ -72,7 +72,6 @@ export class BinanceFramePublisher {
   private readonly venue: VenueId;
   private readonly depth: DepthDelivery;
   private readonly byVenueSymbol = new Map<string, FeedLane>();
-  private readonly kinds: ReadonlySet<FrameKind> | undefined;
   /** No venue symbol holds an `@`, so a routed stream name's first `@` follows the symbol. */
   private readonly plainSymbols: boolean;
 
@@ -81,13 +80,13 @@ export class BinanceFramePublisher {
     this.bus = opts.bus;
     this.venue = opts.venue;
     this.depth = opts.depth ?? 'raw';
-    this.kinds = opts.kinds ? new Set(opts.kinds) : undefined;
     this.counters = opts.counters ?? emptyFeedCounters();
     const lanes: FeedLane[] = [];
     for (const inst of opts.instruments) {
       if (this.byVenueSymbol.has(inst.venueSymbol)) throw new TypeError(`instrument ${inst.venueSymbol} is given twice`);
       const only = opts.kindsBySymbol?.[inst.symbol];
-      const lane: FeedLane = { inst, decoder: new BinanceFrameDecoder(inst, opts.venue), lower: inst.venueSymbol.toLowerCase(), dirty: false, kinds: only ? new Set(only) : undefined };
+      const kinds = only && opts.kinds ? only.filter((k) => opts.kinds!.includes(k)) : only ?? opts.kinds;
+      const lane: FeedLane = { inst, decoder: new BinanceFrameDecoder(inst, opts.venue), lower: inst.venueSymbol.toLowerCase(), dirty: false, kinds: kinds ? new Set(kinds) : undefined };
       lanes.push(lane);
       this.byVenueSymbol.set(inst.venueSymbol, lane);
     }
@@ -122,7 +121,7 @@ export class BinanceFramePublisher {
     }
     this.lastLane = lane;
     this.lastKind = kind;
-    if (lane === undefined || kind === 'other' || (this.kinds !== undefined && !this.kinds.has(kind)) || (lane.kinds !== undefined && !lane.kinds.has(kind))) {
+    if (lane === undefined || kind === 'other' || (lane.kinds !== undefined && !lane.kinds.has(kind))) {
       c.ignored++;
       return;
     }

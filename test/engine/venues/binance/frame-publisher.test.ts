@@ -92,6 +92,21 @@ describe('BinanceFramePublisher kinds per symbol', () => {
   });
 });
 
+describe('BinanceFramePublisher kinds and kinds per symbol together', () => {
+  it('publishes for a symbol only the kinds both allow', () => {
+    const bus = new Bus<EngineMsg>();
+    const out: EngineMsg[] = [];
+    bus.subscribePrefix('*', (m) => out.push(m));
+    const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: [BTC, ETH], depth: 'raw', kinds: ['depth', 'trade'], kindsBySymbol: { 'BTC/USDT': ['depth', 'bookTicker'] } });
+    for (const sym of ['btc', 'eth']) {
+      for (const line of readRecordingLinesSync(recordings(sym)).slice(0, 2_000)) pub.publish(line.text, nsToMs(line.tsLocalNs), sym.toUpperCase() + 'USDT');
+    }
+    const types = (symbol: string) => [...new Set(out.filter((m) => 'symbol' in m && m.symbol === symbol).map((m) => m.type))].sort();
+    expect(types('BTC/USDT')).toEqual(['md.depthRaw']);
+    expect(types('ETH/USDT')).toEqual(['md.depthRaw', 'md.trade']);
+  });
+});
+
 describe('streamNames', () => {
   it('subscribes every stream kind for each symbol, less those a symbol does not publish', () => {
     expect(streamNames([BTC, ETH], DEFAULT_STREAMS)).toEqual([

@@ -24,17 +24,22 @@ export interface RecordingStats {
 
 const isGz = (file: string): boolean => file.endsWith('.gz');
 
+/**
+ * Returns the index of the space after the timestamp of the line s[start, end), or -1 when the line is not
+ * `<1..20 digits><space><non-empty text>`: the one rule of both readers.
+ */
+function timestampEnd(s: string, start: number, end: number): number {
+  let sp = start;
+  for (let c = s.charCodeAt(sp); c >= 48 && c <= 57 && sp < end; c = s.charCodeAt(++sp));
+  return sp === start || sp - start > 20 || sp >= end - 1 || s.charCodeAt(sp) !== 32 ? -1 : sp;
+}
+
 /** Returns the line split into ts and JSON text, or undefined when it is not `<digits> <text>`. */
 export function splitRecordedLine(line: string): RecordedLine | undefined {
-  const sp = line.indexOf(' ');
-  if (sp <= 0 || sp > 20) return undefined;
-  for (let i = 0; i < sp; i++) {
-    const c = line.charCodeAt(i);
-    if (c < 48 || c > 57) return undefined;
-  }
-  const text = line.endsWith('\r') ? line.slice(sp + 1, -1) : line.slice(sp + 1);
-  if (text.length === 0) return undefined;
-  return { tsLocalNs: BigInt(line.slice(0, sp)), text };
+  const end = line.endsWith('\r') ? line.length - 1 : line.length;
+  const sp = timestampEnd(line, 0, end);
+  if (sp < 0) return undefined;
+  return { tsLocalNs: BigInt(line.slice(0, sp)), text: line.slice(sp + 1, end) };
 }
 
 /** A parsed recorded line: receive time in ms (exactly `nsToMs(tsLocalNs)`), ns built on first use, and a symbol. */
@@ -199,10 +204,8 @@ export class RecordingFile {
         const start = p;
         p = e + 1;
         if (e === start) continue;
-        let sp = start;
-        for (let c = s.charCodeAt(sp); c >= 48 && c <= 57; c = s.charCodeAt(++sp));
-        // `<1..20 digits><space><non-empty text>`, exactly what splitRecordedLine accepts.
-        if (sp === start || sp - start > 20 || sp >= e - 1 || s.charCodeAt(sp) !== 32) {
+        const sp = timestampEnd(s, start, e);
+        if (sp < 0) {
           if (this.stats) this.stats.badLines++;
           continue;
         }

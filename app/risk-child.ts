@@ -12,6 +12,7 @@ import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import type { Money } from '../engine/types/money.ts';
 import { createRiskState, onFill, riskManager, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
+import { QuietMarks } from '../actors/risk-manager/quiet-marks.ts';
 import { log } from '../engine/log.ts';
 
 /** The RiskManager child's id. */
@@ -75,7 +76,19 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     actor.on(t, (ev) => bus.publish(ev as EngineMsg));
   }
   actor.start();
+  // Marks that would change only the latest price wait here (see quiet-marks.ts); anything the machine handles or
+  // anyone reads first sees them applied.
+  const quiet = new QuietMarks();
+  const sendMark = (m: EngineMsg): void => actor.send(m as never);
+  const flush = (): void => {
+    if (quiet.size > 0) quiet.drain(sendMark);
+  };
+  const state = (): RiskState => {
+    flush();
+    return actor.getSnapshot().context;
+  };
   const forward = (m: EngineMsg): void => {
+    flush();
     actor.send(m as never);
   };
   let lastPeakSave = -Infinity;
@@ -90,6 +103,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       save();
     }, RISK_ID),
     bus.subscribe('risk.mark', (m) => {
+      if (quiet.hold(actor.getSnapshot().context, m)) return;
       forward(m);
       // The peak moves with marks; writing it at most once a second (clock time) keeps LMDB off the tick path.
       if (m.ts - lastPeakSave >= 1_000) {
@@ -103,9 +117,10 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     bus.subscribe('risk.flatten', forward, RISK_ID),
     bus.subscribe('risk.stateChanged', () => save(), RISK_ID),
   );
-  input.onState?.(() => actor.getSnapshot().context);
+  input.onState?.(state);
   return () => {
     for (const u of subs) u();
+    flush();
     save();
     actor.stop();
     input.onState?.(undefined);

@@ -15,6 +15,8 @@
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
 // While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state.
 // Time: `now()` of the clock given to createActor when it has one (engine Clock, SimulatedClock), else the event's ts.
+// A mark is applied at its own ts: the risk child may hold quiet marks back and pass on the latest later
+// (quiet-marks.ts), and the price was seen at the mark's time, not at the time the machine got it.
 import { enqueueActions, setup, type ActorSystem } from 'xstate';
 import type { OrderFilled, OrderPartiallyFilled } from '../../engine/messages/orders.ts';
 import type {
@@ -68,7 +70,7 @@ export const riskManager = setup({
   },
   actions: {
     route: enqueueActions(({ context, event, enqueue, system }) => {
-      const now = nowOf(system, tsOf(event));
+      const now = event.type === 'risk.mark' ? event.ts : nowOf(system, tsOf(event));
       const step = handle(context, event, now);
       if (!step) return;
       if (step.state !== context) enqueue.assign(step.state);

@@ -40,6 +40,8 @@ export interface BacktestOptions {
    * Results do not depend on it (the clock is still the simulated one).
    */
   readonly paceX?: number;
+  /** Keep the reference symbol's books (its depth decoded, its COB built) although no actor of a backtest reads them. */
+  readonly referenceBooks?: boolean;
 }
 
 /** The JSON summary `cobalt backtest --json` prints. */
@@ -109,6 +111,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     dataOverride: () => undefined,
     ...(opts.models ? { models: opts.models } : {}), ...(opts.policy ? { policy: opts.policy } : {}),
     ...(opts.subscriptions ? { subscriptions: opts.subscriptions } : {}),
+    ...(opts.referenceBooks !== undefined ? { referenceBooks: opts.referenceBooks } : {}),
   });
   opts.onSystem?.(sys);
   const { bus } = sys;

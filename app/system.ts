@@ -76,6 +76,11 @@ export interface SystemOptions {
   readonly models?: ModelOverrides;
   readonly policy?: Partial<PolicyConfig>;
   readonly subscriptions?: Partial<SubscriptionConfig>;
+  /**
+   * Keep the reference symbol's books (its depth decoded, its COB built). Default: on, except in a backtest without
+   * the dashboard, where nothing reads them.
+   */
+  readonly referenceBooks?: boolean;
   /** LMDB directory (default config.store.path). */
   readonly storePath?: string;
   readonly noSync?: boolean;
@@ -206,6 +211,11 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const { primary, reference } = config.symbols;
   const symbols = primary === reference ? [primary] : [primary, reference];
   const dataInstruments = symbols.map((s) => instrumentOf(s, 'binance'));
+  const traded0 = dataInstruments[0]!;
+  // In a backtest without the dashboard nothing reads the reference symbol's book: the model input (BaseDataInput)
+  // takes its 1s candles only and the paper venue trades the primary. Its depth is then neither decoded nor kept
+  // (a test checks that decisions and fills are the same either way).
+  const referenceBooks = opts.referenceBooks ?? (mode !== 'backtest' || config.dashboard.enabled);
 
   const store = LmdbStore.open({ path: opts.storePath ?? config.store.path, noSync: opts.noSync ?? false, syncCommits: opts.syncCommits ?? false });
   const execStore: ExecutorStore = new ExecStore(store);
@@ -228,7 +238,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     venueId = venue.id;
   } else {
     venueId = 'paper';
-    books = new PaperBooks(bus, dataInstruments);
+    // Only the traded symbol: the paper venue matches nothing else, and the reference symbol's book was kept
+    // (every diff applied) for no reader.
+    books = new PaperBooks(bus, [traded0]);
     paper = new PersistentPaperVenue({
       clock, instruments: [instrumentOf(primary, 'paper')], books: books.books(),
       makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
@@ -310,7 +322,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   });
 
   // ---- feed ----
-  const feedKinds = feedKindsFor(primary, symbols);
+  const feedKinds = feedKindsFor(primary, symbols, referenceBooks);
   const feedCtx: FeedContext = { bus, clock, instruments: dataInstruments };
   let feed: MarketFeed | undefined;
   if (opts.dataOverride) feed = opts.dataOverride(feedCtx);
@@ -351,7 +363,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       },
     },
     { id: 'dataProvider', logic: providerLogic, input: null, order: 3 },
-    cobAggregatorChild({ bus, clock, snapshots, symbols: cobSymbolsFromConfig(config, dataInstruments), settings: cobSettingsFromConfig(config.cob), handle: cobHandle, logger }, 4),
+    cobAggregatorChild({ bus, clock, snapshots, symbols: cobSymbolsFromConfig(config, referenceBooks ? dataInstruments : [traded0]), settings: cobSettingsFromConfig(config.cob), handle: cobHandle, logger }, 4),
     orchestratorChild({
       // A backtest's store is a temporary directory removed at the end: recording every 9,190-float input there (a
       // compressed LMDB put each, ~0.4 ms) only slowed the run, as persisting the risk control would (above).
@@ -410,12 +422,13 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 }
 
 /**
- * Frame kinds the feed publishes for the symbols other than the traded one: everything but bookTicker. Only the
- * orchestrator reads md.bookTicker, for the traded symbol's bid and ask; the reference symbol's (41% of the bundled
- * recording's lines) were decoded and published for no reader.
+ * Frame kinds the feed publishes for the symbols other than the traded one: everything but bookTicker, and with
+ * `referenceBooks` false only trades and klines. Only the orchestrator reads md.bookTicker, for the traded symbol's
+ * bid and ask; the reference symbol's (41% of the bundled recording's lines) were decoded and published for no reader.
+ * Its depth feeds only its own COB (the dashboard's) and nothing else.
  */
-export function feedKindsFor(traded: string, symbols: readonly string[]): Record<string, readonly FrameKind[]> {
+export function feedKindsFor(traded: string, symbols: readonly string[], referenceBooks = true): Record<string, readonly FrameKind[]> {
   const out: Record<string, readonly FrameKind[]> = {};
-  for (const s of symbols) if (s !== traded) out[s] = ['depth', 'snapshot', 'trade', 'kline'];
+  for (const s of symbols) if (s !== traded) out[s] = referenceBooks ? ['depth', 'snapshot', 'trade', 'kline'] : ['trade', 'kline'];
   return out;
 }

@@ -62,6 +62,23 @@ describe('paper trading on the real recording', () => {
     await expect(runBacktest(config, { maxSpanMs: 1_000, paceX: -1 })).rejects.toThrow('backtest paceX -1 must be >= 0');
   });
 
+  it('trades the same without the books of the reference symbol, which no actor of a backtest reads', async () => {
+    const cobs = (into: Map<string, number>) => (s: System): void => {
+      s.bus.subscribe('cob.snapshot', (m) => void into.set(m.symbol, (into.get(m.symbol) ?? 0) + 1));
+    };
+    const kept = new Map<string, number>();
+    const skipped = new Map<string, number>();
+    const config = testConfig();
+    const a = await runBacktest(config, { seed: 3, referenceBooks: true, onSystem: cobs(kept) });
+    const b = await runBacktest(config, { seed: 3, onSystem: cobs(skipped) });
+    expect([...kept.keys()].sort()).toEqual(['BTC/USDT', 'ETH/USDT']);
+    expect([...skipped]).toEqual([['ETH/USDT', kept.get('ETH/USDT')]]);
+    expect(a.fills.length).toBeGreaterThanOrEqual(2);
+    expect(b.fills).toEqual(a.fills);
+    expect(b.denials).toEqual(a.denials);
+    expect({ ...b.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...a.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
+  });
+
   it('records no inference history in its throwaway store, while the models do run', async () => {
     let sys: System | undefined;
     let outputs = 0;

@@ -104,6 +104,11 @@ export const dataSchema = z.strictObject({
   speed: z.number().nonnegative().default(1),
   /** Restart the replay from the first file when the last one ends. */
   loop: z.boolean().default(false),
+  /**
+   * Where backtests keep the recordings decoded to binary (replay catalogs, built on first use; a changed file or
+   * instrument gets a new one). Safe to delete.
+   */
+  catalogDir: z.string().min(1).default('var/catalog'),
 });
 
 /** Consolidated order book publication. */

@@ -1,4 +1,5 @@
 import type { VenueId } from '../types/instrument.ts';
+import type { DepthFrame } from '../venues/binance/parse-depth.ts';
 import type { TsMs } from '../types/time.ts';
 
 /**
@@ -6,6 +7,7 @@ import type { TsMs } from '../types/time.ts';
  * parsed. The hot path: the COBAggregator parses it once, straight into its book, with a byte-level parser and no
  * per-level allocation. `data` is the frame's text (ASCII; a ws Buffer turned into a latin1 string once) or bytes.
  * Its update ids and event time are inside `data`; in a looped replay they are as recorded (only `tsLocal` moves).
+ * A backtest replaying a catalog (engine/venues/replay/catalog.ts) sends the frame already parsed: consumers copy it.
  */
 export interface RawDepth {
   readonly type: 'md.depthRaw';
@@ -13,7 +15,7 @@ export interface RawDepth {
   /** Unified symbol (`BTC/USDT`). */
   readonly symbol: string;
   readonly tsLocal: TsMs;
-  readonly data: string | Uint8Array;
+  readonly data: string | Uint8Array | DepthFrame;
 }
 
 /**

@@ -79,6 +79,17 @@ describe('paper trading on the real recording', () => {
     expect({ ...b.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...a.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
   });
 
+  it('trades the same from the replay catalog as from the text of the recording', async () => {
+    const config = testConfig();
+    const text = await runBacktest(config, { seed: 2, catalog: false });
+    const cat = await runBacktest(config, { seed: 2 });
+    expect(text.fills.length).toBeGreaterThanOrEqual(2);
+    expect(cat.fills).toEqual(text.fills);
+    expect(cat.equity).toEqual(text.equity);
+    expect(cat.denials).toEqual(text.denials);
+    expect({ ...cat.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...text.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
+  });
+
   it('records no inference history in its throwaway store, while the models do run', async () => {
     let sys: System | undefined;
     let outputs = 0;

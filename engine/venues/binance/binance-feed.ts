@@ -159,6 +159,37 @@ export class BinanceFramePublisher {
     this.emit(shiftTimestamps(msg, shiftMs));
   }
 
+  /**
+   * First half of publishing a frame decoded ahead of time (engine/venues/replay/catalog.ts): counts the frame and
+   * returns false (counted ignored) when `lane` does not publish `kind`, as `publish` does for its text.
+   */
+  admit(lane: FeedLane, kind: FrameKind): boolean {
+    const c = this.counters;
+    c.frames++;
+    this.lastLane = lane;
+    this.lastKind = kind;
+    if (lane.kinds !== undefined && !lane.kinds.has(kind)) {
+      c.ignored++;
+      return false;
+    }
+    return true;
+  }
+
+  /** Second half: publishes the admitted frame's message with the counters `publish` keeps for its text. */
+  emitDecoded(lane: FeedLane, kind: 'trade' | 'bookTicker' | 'depth', msg: EngineMsg): void {
+    const c = this.counters;
+    lane.dirty = true;
+    if (kind === 'depth') {
+      if (this.depth !== 'raw') throw new TypeError('a decoded depth frame needs a publisher with depth: raw');
+      c.depth++;
+    } else {
+      lane.decoder.counters.decoded++;
+      if (kind === 'trade') c.trades++;
+      else c.bookTickers++;
+    }
+    this.emit(msg);
+  }
+
   /** Publishes a snapshot obtained elsewhere (REST) for `lane`. */
   publishSnapshot(snap: DepthSnapshot): void {
     this.counters.snapshots++;

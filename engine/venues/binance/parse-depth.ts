@@ -151,8 +151,15 @@ export class DepthParser {
     return this.f;
   }
 
-  /** Parses one frame; returns true and fills `frame`, or returns false with `frame.error` saying why. */
-  parse(input: string | Uint8Array): boolean {
+  /**
+   * Parses one frame; returns true and fills `frame`, or returns false with `frame.error` saying why. A DepthFrame
+   * (parsed ahead on this parser's grid: a replay catalog) is copied.
+   */
+  parse(input: string | Uint8Array | DepthFrame): boolean {
+    if (input instanceof DepthFrame) {
+      input.copyInto(this.f);
+      return true;
+    }
     if (typeof input === 'string') {
       const prev = lastParse.parser;
       if (input === lastParse.text && prev !== undefined && prev !== this && sameGrid(prev.grid, this.grid)) {

@@ -1,0 +1,72 @@
+// Where a backtest's lines come from: the recording's text through the merge, or its replay catalog (decoded once,
+// cached; engine/venues/replay/catalog.ts). Both publish the same messages line by line; the loop in backtest.ts
+// takes a line without an await whenever one is ready.
+import type { Logger } from '../engine/log.ts';
+import type { Instrument } from '../engine/types/instrument.ts';
+import type { TsMs } from '../engine/types/time.ts';
+import type { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
+import { ReplayCatalog, type CatalogCursor } from '../engine/venues/replay/catalog.ts';
+import { RecordingMerge, type SymbolLine } from '../engine/venues/sim/replay.ts';
+
+/** A backtest's lines in receive-time order. */
+export interface BacktestSource {
+  /** Receive time of the first line (undefined: no lines). */
+  readonly first: TsMs | undefined;
+  /** Receive time of the current line. */
+  readonly ts: TsMs;
+  /** Where the lines come from, for the summary: `catalog` (with `built` when it was made now) or `text`. */
+  readonly kind: 'text' | 'catalog';
+  readonly built: boolean;
+  /** Sets the publisher lines go through (before the first `publish`). */
+  bind(pub: BinanceFramePublisher): void;
+  /** Moves to the next line when one is ready now: true; false means call `next`. */
+  nextSync(): boolean;
+  /** Moves to the next line; false at the end. */
+  next(): Promise<boolean>;
+  /** Publishes the current line. */
+  publish(): void;
+  close(): Promise<void>;
+}
+
+/** Returns the text of `files` as a source. */
+export async function textSource(files: readonly string[]): Promise<BacktestSource> {
+  const merge = await RecordingMerge.open(files);
+  let line: SymbolLine | undefined;
+  let pub: BinanceFramePublisher | undefined;
+  return {
+    first: merge.peekMs(),
+    kind: 'text',
+    built: false,
+    get ts() {
+      return line!.tsMs;
+    },
+    bind: (p) => void (pub = p),
+    nextSync: () => (line = merge.nextSync()) !== undefined,
+    next: async () => (line = await merge.next()) !== undefined,
+    publish: () => pub!.publish(line!.text, line!.tsMs, line!.symbol),
+    close: () => merge.close(),
+  };
+}
+
+/** Returns the replay catalog of `files` for `instruments` in `dir` (built and written first when missing) as a source. */
+export async function catalogSource(files: readonly string[], instruments: readonly Instrument[], dir: string, logger: Logger): Promise<BacktestSource> {
+  const t0 = performance.now();
+  const { catalog, built, path, rebuiltBecause } = await ReplayCatalog.open(files, instruments, dir);
+  if (built) {
+    logger.info({ path, records: catalog.records, ms: Math.round(performance.now() - t0), ...(rebuiltBecause ? { rebuiltBecause } : {}) }, 'replay catalog built');
+  }
+  let cursor: CatalogCursor | undefined;
+  return {
+    first: catalog.firstMs,
+    kind: 'catalog',
+    built,
+    get ts() {
+      return cursor!.ts;
+    },
+    bind: (p) => void (cursor = catalog.cursor(p)),
+    nextSync: () => cursor!.next(),
+    next: () => Promise.resolve(false),
+    publish: () => cursor!.publish(),
+    close: () => Promise.resolve(),
+  };
+}

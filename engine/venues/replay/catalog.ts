@@ -1,0 +1,318 @@
+// A recording decoded once into a binary file, for backtests. Reading the text (inflate, line split, timestamp,
+// JSON-ish byte parsing of every trade, bookTicker and depth diff) is most of a backtest's cost; a sweep of backtests
+// over one recording paid it on every run. The catalog keeps the merged line order and, per line, what the frame
+// publisher would publish: trades and bookTickers as their fields, depth diffs as parsed frames (ticks and lots), and
+// anything else (snapshots, malformed or unrouted lines) as its text, which replays through the publisher as before.
+// Replaying a catalog publishes the same messages with the same counters as publishing the text (a test compares
+// every message of the bundled recording); depth goes out as `md.depthRaw` carrying the parsed frame.
+//
+// Cached as <dir>/<key>.cat, where the key hashes the format version, each file's path, size, mtime and inode, and
+// the instruments' increments: a changed file or grid builds a new catalog. A file that does not read back whole is
+// rebuilt. Writes go to a temp file renamed into place, so concurrent builders (test workers) never see half a file.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { EngineMsg } from '../../messages/index.ts';
+import type { BookTicker, Trade } from '../../messages/market.ts';
+import { Bus } from '../../runtime/bus.ts';
+import type { Instrument } from '../../types/instrument.ts';
+import type { Lots, Ticks } from '../../types/price.ts';
+import type { TsMs } from '../../types/time.ts';
+import { BinanceFramePublisher, type FeedLane } from '../binance/binance-feed.ts';
+import { DepthFrame, DepthParser, instrumentGrid } from '../binance/parse-depth.ts';
+import { RecordingMerge } from '../sim/replay.ts';
+
+const VERSION = 1;
+const MAGIC = 'COBALTCAT';
+const TEXT = 0;
+const TRADE = 1;
+const TICKER = 2;
+const DEPTH = 3;
+// Numbers per record before a depth frame's levels: kind, symbol, ts, E, U, u, pu, T, qtyRounded, bids, asks.
+const DEPTH_HEAD = 11;
+
+interface Header {
+  readonly version: number;
+  readonly key: string;
+  readonly symbols: string[];
+  readonly strings: string[];
+  readonly records: number;
+  readonly lines: number;
+  readonly badLines: number;
+  readonly numbers: number;
+}
+
+/** How `ReplayCatalog.open` got the catalog. */
+export interface CatalogOpen {
+  readonly catalog: ReplayCatalog;
+  /** True when it was built now (no valid cached file). */
+  readonly built: boolean;
+  readonly path: string;
+  /** Why a cached file was not used, when one existed. */
+  readonly rebuiltBecause?: string;
+}
+
+/** Returns the cache key of `files` decoded for `instruments`. */
+export function catalogKey(files: readonly string[], instruments: readonly Instrument[]): string {
+  const h = createHash('sha256').update(`v${VERSION}\n`);
+  for (const f of files) {
+    const p = resolve(f);
+    const st = statSync(p);
+    h.update(`${p}\t${st.size}\t${st.mtimeMs}\t${st.ino}\n`);
+  }
+  for (const i of instruments) h.update(`${i.venueSymbol}\t${JSON.stringify(instrumentGrid(i))}\n`);
+  return h.digest('hex').slice(0, 24);
+}
+
+/** A recording decoded for replay; see the header. Open with `ReplayCatalog.open`. */
+export class ReplayCatalog {
+  private constructor(private readonly head: Header, private readonly nums: Float64Array) {}
+
+  /** Records (one per recorded line). */
+  get records(): number {
+    return this.head.records;
+  }
+
+  /** Receive time (ms) of the first record; undefined when there is none. */
+  get firstMs(): TsMs | undefined {
+    return this.nums.length > 0 ? (this.nums[2] as TsMs) : undefined;
+  }
+
+  /** Lines that were not `<ts_ns> <json>` (skipped by the reader, as in a text replay). */
+  get badLines(): number {
+    return this.head.badLines;
+  }
+
+  /** Venue symbols of the recording, in merge order. */
+  get symbols(): readonly string[] {
+    return this.head.symbols;
+  }
+
+  /** Returns the catalog of `files` for `instruments` from `dir`, building and writing it first when missing or stale. */
+  static async open(files: readonly string[], instruments: readonly Instrument[], dir: string): Promise<CatalogOpen> {
+    const key = catalogKey(files, instruments);
+    const path = join(dir, `${key}.cat`);
+    let rebuiltBecause: string | undefined;
+    let bytes: Buffer | undefined;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      // not built yet
+    }
+    if (bytes) {
+      const got = ReplayCatalog.decode(bytes, key);
+      if (typeof got !== 'string') return { catalog: got, built: false, path };
+      rebuiltBecause = got;
+    }
+    const catalog = await ReplayCatalog.build(files, instruments, key);
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    writeFileSync(tmp, catalog.encode());
+    renameSync(tmp, path);
+    return { catalog, built: true, path, ...(rebuiltBecause ? { rebuiltBecause } : {}) };
+  }
+
+  /** Decodes `files` into a catalog (in memory) with the frame publisher's own routing and decoders. */
+  static async build(files: readonly string[], instruments: readonly Instrument[], key = catalogKey(files, instruments)): Promise<ReplayCatalog> {
+    const merge = await RecordingMerge.open(files);
+    const captured: EngineMsg[] = [];
+    const bus = { publish: (m: EngineMsg) => void captured.push(m) } as unknown as Bus<EngineMsg>;
+    const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments, depth: 'raw' });
+    const parsers = new Map(instruments.map((i) => [i.venueSymbol, new DepthParser(instrumentGrid(i))]));
+    const symbols: string[] = [];
+    const symIndex = new Map<string, number>();
+    const strings: string[] = [];
+    let out = new Float64Array(1 << 20);
+    let n = 0;
+    let records = 0;
+    const room = (k: number): void => {
+      if (n + k <= out.length) return;
+      const bigger = new Float64Array(Math.max(out.length * 2, n + k));
+      bigger.set(out.subarray(0, n));
+      out = bigger;
+    };
+    try {
+      for (;;) {
+        const line = merge.nextSync() ?? (await merge.next());
+        if (line === undefined) break;
+        records++;
+        let sym = symIndex.get(line.symbol);
+        if (sym === undefined) {
+          sym = symbols.length;
+          symbols.push(line.symbol);
+          symIndex.set(line.symbol, sym);
+        }
+        captured.length = 0;
+        pub.publish(line.text, line.tsMs, line.symbol);
+        const lane = pub.lastLane;
+        const m = captured.length === 1 ? captured[0]! : undefined;
+        // Decoded records are stored under the lane the publisher routed to; a text record under the merge's symbol.
+        const laneSym = lane ? (symIndex.get(lane.inst.venueSymbol) ?? addSymbol(lane.inst.venueSymbol)) : sym;
+        if (m?.type === 'md.trade' && m.tsLocal === line.tsMs) {
+          room(8);
+          out[n++] = TRADE; out[n++] = laneSym; out[n++] = line.tsMs;
+          out[n++] = m.tsExchange; out[n++] = m.tradeId; out[n++] = m.price; out[n++] = m.lots; out[n++] = m.buyerMaker ? 1 : 0;
+          continue;
+        }
+        if (m?.type === 'md.bookTicker' && m.tsLocal === line.tsMs) {
+          room(9);
+          out[n++] = TICKER; out[n++] = laneSym; out[n++] = line.tsMs;
+          out[n++] = m.tsExchange; out[n++] = m.updateId; out[n++] = m.bid; out[n++] = m.bidLots; out[n++] = m.ask; out[n++] = m.askLots;
+          continue;
+        }
+        if (m?.type === 'md.depthRaw' && lane && m.tsLocal === line.tsMs) {
+          const p = parsers.get(lane.inst.venueSymbol)!;
+          if (p.parse(line.text) && p.frame.symbol === lane.inst.venueSymbol) {
+            const f = p.frame;
+            room(DEPTH_HEAD + 2 * (f.bidCount + f.askCount));
+            out[n++] = DEPTH; out[n++] = laneSym; out[n++] = line.tsMs;
+            out[n++] = f.eventTime; out[n++] = f.firstUpdateId; out[n++] = f.finalUpdateId; out[n++] = f.prevFinalUpdateId; out[n++] = f.txTime;
+            out[n++] = f.qtyRounded; out[n++] = f.bidCount; out[n++] = f.askCount;
+            for (let i = 0; i < 2 * f.bidCount; i++) out[n++] = f.bids[i]!;
+            for (let i = 0; i < 2 * f.askCount; i++) out[n++] = f.asks[i]!;
+            continue;
+          }
+        }
+        room(4);
+        out[n++] = TEXT; out[n++] = sym; out[n++] = line.tsMs; out[n++] = strings.length;
+        strings.push(line.text);
+      }
+    } finally {
+      await merge.close();
+    }
+    function addSymbol(s: string): number {
+      symIndex.set(s, symbols.length);
+      symbols.push(s);
+      return symbols.length - 1;
+    }
+    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n };
+    return new ReplayCatalog(head, out.slice(0, n));
+  }
+
+  /** Returns the catalog as file bytes: magic, header length, JSON header, padding to 8, then the numbers. */
+  encode(): Buffer {
+    const json = Buffer.from(JSON.stringify(this.head));
+    const start = align8(MAGIC.length + 4 + json.length);
+    const buf = Buffer.alloc(start + this.nums.byteLength);
+    buf.write(MAGIC, 0, 'latin1');
+    buf.writeUInt32LE(json.length, MAGIC.length);
+    json.copy(buf, MAGIC.length + 4);
+    Buffer.from(this.nums.buffer, this.nums.byteOffset, this.nums.byteLength).copy(buf, start);
+    return buf;
+  }
+
+  /** Returns the catalog in `bytes`, or why they are not a whole catalog of `key`. */
+  static decode(bytes: Buffer, key: string): ReplayCatalog | string {
+    if (bytes.length < MAGIC.length + 4 || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) return 'not a catalog file';
+    const len = bytes.readUInt32LE(MAGIC.length);
+    let head: Header;
+    try {
+      head = JSON.parse(bytes.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + len)) as Header;
+    } catch {
+      return 'unreadable header';
+    }
+    if (head.version !== VERSION || head.key !== key) return `version or key differs (${head.version}, ${head.key})`;
+    const start = align8(MAGIC.length + 4 + len);
+    if (bytes.length !== start + head.numbers * 8) return `truncated: ${bytes.length} bytes, expected ${start + head.numbers * 8}`;
+    // A Float64Array needs an 8-aligned offset; copy when the Buffer does not sit on one.
+    const off = bytes.byteOffset + start;
+    const nums = off % 8 === 0
+      ? new Float64Array(bytes.buffer, off, head.numbers)
+      : new Float64Array(Uint8Array.prototype.slice.call(bytes, start).buffer);
+    return new ReplayCatalog(head, nums);
+  }
+
+  /** Returns a cursor publishing the records through `pub` (which must have a lane for every decoded record's symbol). */
+  cursor(pub: BinanceFramePublisher): CatalogCursor {
+    return new CatalogCursor(this.head, this.nums, pub);
+  }
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/**
+ * Walks a catalog: `next()` moves to the next record (false at the end), `ts` is its receive time, `publish()`
+ * publishes it as the frame publisher would have published its line.
+ */
+export class CatalogCursor {
+  /** Receive time (ms) of the current record. */
+  ts = 0;
+  private p = 0;
+  private at = -1;
+  private readonly lanes: (FeedLane | undefined)[];
+
+  /** @internal use ReplayCatalog.cursor */
+  constructor(private readonly head: Header, private readonly nums: Float64Array, private readonly pub: BinanceFramePublisher) {
+    this.lanes = head.symbols.map((s) => pub.lane(s));
+  }
+
+  /** Moves to the next record; false when there is none. */
+  next(): boolean {
+    if (this.at >= 0) this.p = this.skip(this.at);
+    if (this.p >= this.nums.length) return false;
+    this.at = this.p;
+    this.ts = this.nums[this.p + 2]!;
+    return true;
+  }
+
+  /** Publishes the current record. */
+  publish(): void {
+    const x = this.nums;
+    const p = this.at;
+    const kind = x[p]!;
+    const symbol = this.head.symbols[x[p + 1]!]!;
+    if (kind === TEXT) {
+      this.pub.publish(this.head.strings[x[p + 3]!]!, this.ts as TsMs, symbol);
+      return;
+    }
+    const lane = this.lanes[x[p + 1]!];
+    if (!lane) throw new TypeError(`replay catalog: the publisher has no lane for ${symbol}`);
+    const ts = this.ts as TsMs;
+    if (kind === TRADE) {
+      if (!this.pub.admit(lane, 'trade')) return;
+      const m: Trade = {
+        type: 'md.trade', venue: lane.decoder.venue, symbol: lane.inst.symbol, tsLocal: ts,
+        tsExchange: x[p + 3]!, tradeId: x[p + 4]!, price: x[p + 5]! as Ticks, lots: x[p + 6]! as Lots, buyerMaker: x[p + 7] === 1,
+      };
+      this.pub.emitDecoded(lane, 'trade', m);
+    } else if (kind === TICKER) {
+      if (!this.pub.admit(lane, 'bookTicker')) return;
+      const m: BookTicker = {
+        type: 'md.bookTicker', venue: lane.decoder.venue, symbol: lane.inst.symbol, tsLocal: ts,
+        tsExchange: x[p + 3]!, updateId: x[p + 4]!, bid: x[p + 5]! as Ticks, bidLots: x[p + 6]! as Lots, ask: x[p + 7]! as Ticks, askLots: x[p + 8]! as Lots,
+      };
+      this.pub.emitDecoded(lane, 'bookTicker', m);
+    } else {
+      if (!this.pub.admit(lane, 'depth')) return;
+      const f = new DepthFrame();
+      f.symbol = lane.inst.venueSymbol;
+      f.eventTime = x[p + 3]!;
+      f.firstUpdateId = x[p + 4]!;
+      f.finalUpdateId = x[p + 5]!;
+      f.prevFinalUpdateId = x[p + 6]!;
+      f.txTime = x[p + 7]!;
+      f.qtyRounded = x[p + 8]!;
+      const nb = (f.bidCount = x[p + 9]!);
+      const na = (f.askCount = x[p + 10]!);
+      let q = p + DEPTH_HEAD;
+      const bids = new Array<number>(2 * nb);
+      for (let i = 0; i < 2 * nb; i++) bids[i] = x[q++]!;
+      const asks = new Array<number>(2 * na);
+      for (let i = 0; i < 2 * na; i++) asks[i] = x[q++]!;
+      f.bids = bids;
+      f.asks = asks;
+      this.pub.emitDecoded(lane, 'depth', { type: 'md.depthRaw', venue: lane.decoder.venue, symbol: lane.inst.symbol, tsLocal: ts, data: f });
+    }
+  }
+
+  private skip(p: number): number {
+    switch (this.nums[p]) {
+      case TEXT: return p + 4;
+      case TRADE: return p + 8;
+      case TICKER: return p + 9;
+      default: return p + DEPTH_HEAD + 2 * (this.nums[p + 9]! + this.nums[p + 10]!);
+    }
+  }
+}

@@ -1,6 +1,7 @@
 // What a backtest's DataProvider loads at start (history of ETH/USDT and BTC/USDT, 1m/1h/1d, 1500 bars each, from
 // data/klines, at the bundled recording's start), timed before (the former reader and archive, kept in
-// test/engine/market/klines-reference.ts) and after (the scanning reader and the lazy, process-wide KlinesIndex).
+// test/engine/market/klines-reference.ts) and after (the lazy, process-wide KlinesIndex, which inflates and indexes a
+// file only as far as the queries reach and parses only the rows they ask for).
 // Each figure is `DataProvider.start()` in a fresh process (cold JIT, nothing cached: what one backtest pays), then
 // a second provider in the same process (what the 2nd..nth system of a test or bench run pays). Runs alternate
 // before/after; medians and minimums in ms. `identical` checks that both fill every series with the same bars.

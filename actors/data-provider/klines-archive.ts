@@ -16,8 +16,9 @@ export function klinesFileMatches(file: string, symbol: string, tf: Timeframe): 
 }
 
 // A file's KlinesIndex, shared by every archive of the process: the files are immutable data, and tests and benches
-// build several systems per process. A row is parsed the first time a query reaches it (a backtest's history reaches
-// ~1500 of a 1m file's 43k) and stays the same Candle object for every later query.
+// build several systems per process. A file is inflated and indexed only as far as queries reach (a backtest's history
+// stops less than half-way into a 1m file), and a row is parsed the first time a query reaches it (~1500 of a 1m file's
+// 43k); it stays the same Candle object for every later query.
 interface CachedIndex {
   readonly stamp: string;
   readonly index: KlinesIndex;
@@ -90,13 +91,15 @@ export class KlinesArchive implements KlineSource {
     if (this.all !== KlinesArchive.prototype.all || !(Number.isInteger(limit) && limit > 0)) {
       return { candles: sliceKlines(this.all(symbol, tf), tf, q), source: 'csv' };
     }
-    // The same bars, reading only the rows they come from: keys strictly increase and bound the valid rows' open
-    // times, so [from, to) in rows holds exactly the valid bars in [lo, hi]; the first (or last) `limit` valid ones
-    // are the slice above.
+    // The same bars, reading only the rows they come from: once the index has read every valid row opening at or
+    // before hi, its keys strictly increase and bound the valid rows' open times, so [from, to) in rows holds exactly
+    // the valid bars in [lo, hi]; the first (or last) `limit` valid ones are the slice above.
     const candles: Candle[] = [];
     const f = this.file(symbol, tf);
     if (f) {
       const { index } = f;
+      // The file is inflated and indexed no further than that needs (hi + 1: the bound `to` below is taken at).
+      index.reach(hi + 1);
       const from = lowerBoundKeys(index.keys, lo);
       const to = lowerBoundKeys(index.keys, hi + 1);
       if (q.startTime !== undefined) {

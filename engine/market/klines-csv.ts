@@ -1,9 +1,10 @@
 // Loads the bundled kline CSVs (data/klines) into Candle arrays and writes candles back in the same layout. Rows are
 // scanned by character codes, not split and matched; anything unusual goes to the rule book (`parseRow`), whose
-// errors are the reader's. The lazy per-row index a backtest's history uses is ./klines-index.ts.
+// errors are the reader's. The lazy per-row index a backtest's history uses is ./klines-index.ts, over the text read
+// in pieces (`openKlinesText`).
 import { isAscii } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants, createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import type { Candle } from '../messages/market.ts';
 import { ParseError } from '../types/errors.ts';
 
@@ -232,24 +233,47 @@ export function layoutOf(text: string, source: string): KlinesFile['layout'] {
 export function parseKlinesCsv(text: string, opts: KlinesReadOptions = {}): KlinesFile {
   const source = opts.source ?? 'klines csv';
   const layout = layoutOf(text, source);
+  const nl = text.indexOf('\n');
+  const st: KlinesLinesState = { prevOpen: -Infinity, line: 2, candles: [], errors: [] };
+  parseKlinesLines(text, nl < 0 ? text.length : nl + 1, layout, st, opts.strict ? source : undefined);
+  return { candles: st.candles, errors: st.errors, layout };
+}
+
+/** @internal Where an in-order read stands: the last valid open time, the next line's number, what was read. */
+export interface KlinesLinesState {
+  prevOpen: number;
+  /** 1-based line number of the line at `from` (the header is line 1). */
+  line: number;
+  readonly candles: Candle[];
+  readonly errors: KlineRowError[];
+}
+
+/**
+ * @internal Reads the lines of `text` from `from` (a line start) to its end in order, as `parseKlinesCsv` reads a
+ * whole file: used for the rest of a file read in pieces of whole lines (./klines-index.ts). Throws a ParseError on
+ * the first malformed row when `strict` (the source's name) is given.
+ */
+export function parseKlinesLines(text: string, from: number, layout: KlinesFile['layout'], st: KlinesLinesState, strict?: string): void {
   const dated = layout === 'dated';
-  const candles: Candle[] = [];
-  const errors: KlineRowError[] = [];
-  let prevOpen = -Infinity;
-  // Line i (0-based, the header is 0) is text[a, b) without its '\n' and one trailing '\r', as split('\n') and
-  // replace(/\r$/, '') would cut it.
-  for (let i = 1, nl = text.indexOf('\n'); nl >= 0; i++) {
-    const a = nl + 1;
-    nl = text.indexOf('\n', a);
-    let b = nl < 0 ? text.length : nl;
-    if (b > a && text.charCodeAt(b - 1) === 13) b--;
-    if (b === a) continue;
-    if (scanRow(text, a, b, dated, prevOpen)) {
+  const { candles, errors } = st;
+  let prevOpen = st.prevOpen;
+  let i = st.line;
+  // Line i is text[a, b) without its '\n' and one trailing '\r', as split('\n') and replace(/\r$/, '') would cut it.
+  // A text ending in '\n' has an empty last line, which is no row: stopping at the end reads the same.
+  for (let a = from; a < text.length; i++) {
+    let nl = text.indexOf('\n', a);
+    if (nl < 0) nl = text.length;
+    let b = nl;
+    const at0 = a;
+    a = nl + 1;
+    if (b > at0 && text.charCodeAt(b - 1) === 13) b--;
+    if (b === at0) continue;
+    if (scanRow(text, at0, b, dated, prevOpen)) {
       prevOpen = sOpenTime;
       candles.push(scanned());
       continue;
     }
-    const line = text.slice(a, b);
+    const line = text.slice(at0, b);
     if (line.trim() === '') continue;
     try {
       const c = parseRow(line, layout, prevOpen);
@@ -257,11 +281,12 @@ export function parseKlinesCsv(text: string, opts: KlinesReadOptions = {}): Klin
       candles.push(c);
     } catch (err) {
       const message = (err as Error).message;
-      if (opts.strict) throw new ParseError(`${source} row ${i + 1}: ${message}`);
-      errors.push({ row: i + 1, message });
+      if (strict !== undefined) throw new ParseError(`${strict} row ${i}: ${message}`);
+      errors.push({ row: i, message });
     }
   }
-  return { candles, errors, layout };
+  st.prevOpen = prevOpen;
+  st.line = i;
 }
 
 /** Returns the candles of a kline CSV file (gunzipped when it ends in `.gz`); see `parseKlinesCsv`. */
@@ -283,8 +308,155 @@ export function readKlinesText(path: string): string {
   } catch (err) {
     throw new ParseError(`cannot read klines file ${path}: ${(err as Error).message}`, { cause: err });
   }
-  // ASCII reads the same in latin1 and utf8, and latin1 is a copy where utf8 decodes.
-  return buf.toString(isAscii(buf) ? 'latin1' : 'utf8');
+  return decodeText(buf);
+}
+
+/** @internal A kline CSV file's text in pieces of whole lines, read (and gunzipped) only as far as they are asked for. */
+export interface KlinesText {
+  /** The text's length as far as the file tells up front (a gzip trailer's size may be off): for sizing arrays. */
+  readonly sizeHint: number;
+  /**
+   * Returns the next piece: whole lines, each ending with its '\n' (the file's last line may lack one); the pieces
+   * joined are `readKlinesText(path)`. Undefined at the end; throws a ParseError naming the file when reading fails.
+   */
+  next(): string | undefined;
+}
+
+// Text handed out per step of a gzipped file: a query that ends early in the file inflates little past its end.
+const PIECE_BYTES = 1 << 16;
+
+/** @internal Opens a kline CSV file as a KlinesText; throws a ParseError naming the file when it cannot be read. */
+export function openKlinesText(path: string, pieceBytes = PIECE_BYTES): KlinesText {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    throw new ParseError(`cannot read klines file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  if (path.endsWith('.gz')) {
+    const inflater = openInflater();
+    if (inflater) return new GzipText(path, raw, inflater, pieceBytes);
+  }
+  // A plain file, or no streaming inflater in this Node: the whole text as one piece.
+  const text = path.endsWith('.gz') ? readKlinesText(path) : decodeText(raw);
+  let done = false;
+  return {
+    sizeHint: text.length,
+    next: () => {
+      if (done || text.length === 0) return undefined;
+      done = true;
+      return text;
+    },
+  };
+}
+
+// ASCII reads the same in latin1 and utf8, and latin1 is a copy where utf8 decodes.
+function decodeText(buf: Buffer, from = 0, to = buf.length): string {
+  const part = buf.subarray(from, to);
+  return part.toString(isAscii(part) ? 'latin1' : 'utf8');
+}
+
+// The native inflate handle under Node's zlib streams, driven the way gunzipSync drives it (lib/zlib.js
+// processChunkSync) but paused between steps: zlib has no public synchronous streaming inflate. `writeSync` leaves
+// [output room left, input left] in `state`; an error destroys the stream (and would be emitted: hence the listener).
+interface Inflater {
+  readonly handle: { writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void };
+  readonly state: Uint32Array;
+  readonly stream: Gunzip;
+}
+
+function openInflater(): Inflater | undefined {
+  const stream = createGunzip();
+  const internals = stream as unknown as { _handle?: Inflater['handle']; _writeState?: unknown };
+  if (typeof internals._handle?.writeSync !== 'function' || !(internals._writeState instanceof Uint32Array)) {
+    stream.close();
+    return undefined;
+  }
+  stream.on('error', () => {
+    // Reported by GzipText itself, with gunzipSync's message.
+  });
+  return { handle: internals._handle, state: internals._writeState, stream };
+}
+
+// A gzipped file inflated step by step; each step hands out the whole lines inflated so far and keeps the unfinished
+// last line for the next. Every step passes Z_FINISH and all the input left, as gunzipSync does: the same bytes come
+// out and the same errors stop it (a damaged stream is found when the inflate reaches the damage, or the checksum at
+// the end).
+class GzipText implements KlinesText {
+  readonly sizeHint: number;
+  /** Inflated bytes [0, made), of which [0, cut) were handed out. */
+  private out: Buffer;
+  private made = 0;
+  private cut = 0;
+  private inOff = 0;
+  private ended = false;
+  private failure: ParseError | undefined;
+
+  constructor(private readonly path: string, private raw: Buffer, private inflater: Inflater | undefined, private readonly pieceBytes: number) {
+    // The gzip trailer holds the unpacked size (mod 2^32): a hint only.
+    this.sizeHint = raw.length >= 18 ? raw.readUInt32LE(raw.length - 4) : 0;
+    this.out = Buffer.allocUnsafe(pieceBytes);
+  }
+
+  next(): string | undefined {
+    if (this.failure) throw this.failure;
+    for (;;) {
+      if (this.made > this.cut) {
+        const nl = this.ended ? this.made - 1 : this.out.lastIndexOf(10, this.made - 1);
+        if (nl >= this.cut) {
+          const piece = decodeText(this.out, this.cut, nl + 1);
+          this.cut = nl + 1;
+          return piece;
+        }
+      }
+      if (this.ended) return undefined;
+      this.step();
+    }
+  }
+
+  // Inflates up to pieceBytes more after the unfinished line (moved to the front); ends at the input's end.
+  private step(): void {
+    const inf = this.inflater!;
+    if (this.cut > 0) {
+      this.out.copy(this.out, 0, this.cut, this.made);
+      this.made -= this.cut;
+      this.cut = 0;
+    }
+    if (this.out.length - this.made < this.pieceBytes) {
+      // A line longer than a step.
+      const grown = Buffer.allocUnsafe(this.made + this.pieceBytes);
+      this.out.copy(grown, 0, 0, this.made);
+      this.out = grown;
+    }
+    const room = Math.min(this.pieceBytes, this.out.length - this.made);
+    const inLen = this.raw.length - this.inOff;
+    inf.handle.writeSync(constants.Z_FINISH, this.raw, this.inOff, inLen, this.out, this.made, room);
+    if (inf.stream.destroyed) this.fail();
+    const [roomLeft, inLeft] = inf.state as unknown as [number, number];
+    this.made += room - roomLeft;
+    this.inOff += inLen - inLeft;
+    // Room left over means the inflate stopped for want of input: the stream (every gzip member of it) is done.
+    if (roomLeft !== 0) {
+      this.ended = true;
+      inf.stream.close();
+      this.inflater = undefined;
+      this.raw = Buffer.alloc(0);
+    }
+  }
+
+  // The inflate failed: gunzipSync of the whole file says why, in the words the whole-file reader uses.
+  private fail(): never {
+    this.inflater = undefined;
+    let why: unknown = new Error('the gzip stream is damaged');
+    try {
+      gunzipSync(this.raw);
+    } catch (err) {
+      why = err;
+    }
+    this.raw = Buffer.alloc(0);
+    this.failure = new ParseError(`cannot read klines file ${this.path}: ${(why as Error).message}`, { cause: why });
+    throw this.failure;
+  }
 }
 
 /** Returns `x` the way the bundled files print floats (Python repr: `67784.0`, `26.98425`). */

@@ -4,6 +4,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KlinesArchive } from '../../../actors/data-provider/klines-archive.ts';
@@ -148,6 +149,35 @@ describe('KlinesArchive', () => {
     expect(archive.all('ETH/USDT', '1h')).toStrictEqual(ref.all('ETH/USDT', '1h'));
     expect([...archive.skipped]).toEqual([[file, 2]]);
     expect(seen).toHaveLength(2);
+  });
+
+  it('reads a gzipped file as far as queries reach, with the former bars before and after its malformed rows', async () => {
+    // 5000 hourly rows (~350 KB of text, several inflate steps); row 4000 goes back in time, row 4500 has a bad high.
+    const dir = mkdtempSync(join(tmpdir(), 'cobalt-klines-'));
+    const rows = Array.from({ length: 5000 }, (_, i) => {
+      const t = (i === 4000 ? 3000 : i) * H;
+      const utc = new Date(t).toISOString().replace('.000Z', 'Z');
+      return `${t},${utc},${100 + i},${i === 4500 ? '1e' : 200 + i},${50 + i},${150 + i},${i}`;
+    });
+    const file = join(dir, 'gz_ETH_USDT-1h.csv.gz');
+    writeFileSync(file, gzipSync([HEADER, ...rows].join('\n') + '\n'));
+    const { log, seen } = warnings();
+    const archive = new KlinesArchive([dir], log);
+    const ref = new ReferenceKlinesArchive([dir]);
+    const nowMs = 6000 * H;
+    const early = { startTime: 100 * H, endTime: 600 * H, limit: 1000, nowMs };
+    expect(await archive.klines('ETH/USDT', '1h', early)).toStrictEqual(await ref.klines('ETH/USDT', '1h', early));
+    // Nothing read yet reached the malformed rows.
+    expect(archive.skipped.size).toBe(0);
+    for (const q of [{ startTime: 3990 * H, endTime: 4600 * H, limit: 1000, nowMs }, { endTime: 4002 * H, limit: 5, nowMs }, early]) {
+      const got = await archive.klines('ETH/USDT', '1h', q);
+      expect(got).toStrictEqual(await ref.klines('ETH/USDT', '1h', q));
+      expect(got.candles.length).toBeGreaterThan(4);
+    }
+    expect([...archive.skipped]).toEqual([[file, 2]]);
+    expect(seen).toEqual([{ file, skipped: 2, first: { row: 4002, message: 'open time 1970-05-06T00:00:00.000Z is not after the previous row' } }]);
+    expect(archive.all('ETH/USDT', '1h')).toStrictEqual(ref.all('ETH/USDT', '1h'));
+    expect(ref.all('ETH/USDT', '1h')).toHaveLength(4998);
   });
 
   it('serves a file whose open times go back like the former archive', async () => {

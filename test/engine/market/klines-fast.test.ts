@@ -47,6 +47,8 @@ describe('klines csv reader against the former reader', () => {
     expect(ref.candles.length).toBeGreaterThan(900);
     expect(loadKlinesCsv(path)).toStrictEqual(ref);
     const index = loadKlinesIndex(path);
+    index.reach(Infinity);
+    expect(index.complete).toBe(true);
     expect(index.length).toBe(ref.candles.length);
     // Every row, read in a scattered order, is the reference's candle of the same index (no bad rows in these files).
     for (let k = 0; k < index.length; k += 7) expect(index.row(k)).toStrictEqual(ref.candles[k]);
@@ -86,6 +88,13 @@ describe('klines csv reader against the former reader', () => {
   const lazyCases: Record<string, string[]> = {
     'numbers': [MS, '60000,1970-01-01T00:01:00Z,1e2,1E2,1e+2,100,1e-7', '120000,1970-01-01T00:02:00Z,2832168.0132916993,96771529.83707395,1.2,2832168.0132916993,0.1000000000000000055511151231257827', '180000,1970-01-01T00:03:00Z,-0,0,-0.0,-0,-0', '240000,1970-01-01T00:04:00Z,007.50,08,7.5,7.5,00', '300000,1970-01-01T00:05:00Z,1,2,1,1,1 ', '360000,1970-01-01T00:06:00Z,1,2,1,1, 1', '420000,1970-01-01T00:07:00Z,1,2,1,1,1x', '480000,1970-01-01T00:08:00Z,1,2,1,1,0x1', '540000,1970-01-01T00:09:00Z,.5,2,0,1,1', '600000,1970-01-01T00:10:00Z,1,2,1,1,1.', '660000,1970-01-01T00:11:00Z,1,2,1,1,-1', '720000,1970-01-01T00:12:00Z,1,0.5,1,1,1', '780000,1970-01-01T00:13:00Z,2,3,1,2.5,1,'],
     'open_time_utc spellings': [MS, '60500,1970-01-01T00:01:00Z,1,2,1,1,1', '120000,1970-01-01 00:02:00,1,2,1,1,1', '180000,1970-01-01T00:03,1,2,1,1,1', '240000,1970-01-01T00:04:00+00:00,1,2,1,1,1', '300000,1970-01-01T00:06:00Z,1,2,1,1,1', '360000,1970-01-01T00:06:00z,1,2,1,1,1', '420000,1970-01-01,1,2,1,1,1', '480000,1970-01-01T00:08:00Z', '540000,1970-01-01T00:09:00.000Z,1,2,1,1,1', '550000,1970-01-01T00:09:10ZZ1,2,1,1,1', '560000,1970-01-01T00:09:20Z1,2,1,1,1', '253402300799000,9999-12-31T23:59:59Z,1,2,1,1,1', '253402300800000,+010000-01-01T00:00Z,1,2,1,1,1', '253402300860000,+010000-01-01T00:01:00Z,1,2,1,1,1'],
+    // One digit of each part of open_time_utc changed (year, month, day, hours, minutes, seconds), between right rows.
+    'open_time_utc one digit off': [MS, ...[3, 6, 8, 9, 11, 12, 14, 15, 17, 18, -1].map((at, i) => {
+      const t = Date.UTC(2024, 1, 29, 13, 47, 35) + i * 86_461_000;
+      const utc = new Date(t).toISOString().replace('.000Z', 'Z');
+      const off = at < 0 ? utc : utc.slice(0, at) + String((Number(utc[at]) + 1) % 10) + utc.slice(at + 1);
+      return `${t},${off},1,2,1,1,1`;
+    })],
     'blank lines before bad rows': [MS, '60000,1970-01-01T00:01:00Z,1,2,1,1,1', '', '  ', '120000,1970-01-01T00:02:00Z,1,x,1,1,1', '\t', '180000,1970-01-01T00:03:00Z,1,2,1,1', '240000,1970-01-01T00:04:00Z,1,2,1,1,1'],
     'dated rows': [DATED, '2024-01-01,1,2,1,1,1', '2024-01-02 10:00,1,2,1,1,1', '2024-01-03T10:00:59Z,1,2,1,1,1', '2024-01-04,1,x,1,1,1', '2024-01-05,1,2,1,1', '2024-01-06,1,2,1,1,1,1', '2024-01-07,1,2,1,1,1\r', '2024-01-08,1,2,1,1,1 µ'],
   };

@@ -1,9 +1,12 @@
 // The engine's loop on the bundled real recording, through every actor (app/backtest.ts on a SimulatedClock). Runs:
-//   backtestModelsOff  no model registered: data -> books, COB, candles -> risk marks -> paper venue. Run 3 times in
-//                      this process: `cold` is the first backtest of the process (JIT not warmed up, what one
-//                      `cobalt backtest` sees), `warm` the second, `third` the third (close to the speed a long
-//                      backtest settles at). speedX = simulated span / whole wall time (start,
-//                      history load, replay, stop); replaySpeedX = simulated span / replay wall time.
+//   backtestModelsOff  no model registered: data -> books, COB, candles -> risk marks -> paper venue. Each in a fresh
+//                      process (bench/lib/one-backtest.ts, what one `cobalt backtest` pays): `firstEver` with an
+//                      empty catalog directory (it decodes the recording into its replay catalog first), `cold` the
+//                      next run (catalog on disk), `coldText` reading the recording's text (no catalog). Then 3 runs
+//                      in this process: `inProcess.cold` is its first backtest (JIT not warmed up), `warm` the
+//                      second, `third` the third (close to the speed a long backtest settles at).
+//                      speedX = simulated span / whole wall time (catalog load or build, start, history load,
+//                      replay, stop); replaySpeedX = simulated span / replay wall time.
 //   ruleOnly           one instantaneous rule as the only model: `alternate` says BUY on one tick and SELL on the
 //                      next, so nearly every tick produces an intent (the long/flat momentum policy makes ~4 in 11
 //                      minutes, too few for a p99). This is the tick -> risk-approved intent path without a model
@@ -17,6 +20,10 @@
 //   tickToVerdict    the same trigger -> risk.orderApproved / risk.orderDenied of the intent it produced
 //   intentToVerdict  risk.intent -> its verdict (the RiskManager step alone)
 // One JSON line on stdout.   npx tsx bench/loop.ts
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runBacktest } from '../app/backtest.ts';
 import type { System } from '../app/system.ts';
 import { setLogger, createLogger } from '../engine/log.ts';
@@ -34,7 +41,7 @@ async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (
   const verdict: number[] = [];
   const outputs: Record<string, number> = {};
   const risk: number[] = [];
-  const r = await runBacktest(testConfig(), {
+  const r = await runBacktest(testConfig({ data: { catalogDir: catDir } }), {
     seed: 1, models, paceX,
     onSystem: (sys) => {
       extra?.(sys);
@@ -67,6 +74,11 @@ async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (
   };
 }
 
+const fresh = (catalogDir: string, text = false) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'bench/lib/one-backtest.ts', catalogDir, ...(text ? ['text'] : [])], { encoding: 'utf8' })) as Record<string, number>;
+const catDir = mkdtempSync(join(tmpdir(), 'cobalt-bench-catalog-'));
+const firstEver = fresh(catDir);
+const coldFresh = fresh(catDir);
+const coldText = fresh(catDir, true);
 const cold = await probe({ momentum: false });
 const warm = await probe({ momentum: false });
 const third = await probe({ momentum: false });
@@ -85,10 +97,11 @@ const cnnPaced = await probe({ momentum: true, cnnOnnx: bundled.onnxPath }, unde
 const lat = (p: typeof rule) => ({ tickToDecisionUs: p.tickToDecisionUs, tickToVerdictUs: p.tickToVerdictUs, intentToVerdictUs: p.intentToVerdictUs });
 const off = (p: typeof cold) => ({ speedX: p.summary.speedX, replaySpeedX: p.summary.replaySpeedX, durationMs: p.summary.durationMs, replayMs: p.summary.replayMs });
 
+rmSync(catDir, { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify({
   bench: 'loop',
   data: 'bundled recording ETH/BTC 2024-08-08 23:54 -> 00:05 UTC (179,318 lines, 650.6 s)',
-  backtestModelsOff: { cold: off(cold), warm: off(warm), third: off(third) },
+  backtestModelsOff: { firstEver, cold: coldFresh, coldText, inProcess: { cold: off(cold), warm: off(warm), third: off(third) } },
   ruleOnly: { saturated: lat(rule), paced: { paceX: PACE, ...lat(rulePaced) }, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
   momentumPlusCnn: { saturated: lat(cnn), paced: { paceX: PACE, ...lat(cnnPaced) }, replaySpeedX: cnn.summary.replaySpeedX, models: cnn.models, outputs: cnn.outputs },
   targets: { p99NoModelUs: 200, p99CnnUs: 3000, backtestSpeedX: 2000 },

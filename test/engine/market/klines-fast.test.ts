@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadKlinesCsv, parseKlinesCsv, type KlinesFile } from '../../../engine/market/klines-csv.ts';
 import { indexKlinesCsv, loadKlinesIndex } from '../../../engine/market/klines-index.ts';
+import { editRows } from './klines-edits.ts';
 import { referenceLoadKlinesCsv, referenceParseKlinesCsv } from './klines-reference.ts';
 
 const DIR = 'data/klines';
@@ -133,16 +134,7 @@ describe('klines csv reader against the former reader', () => {
     const edit = fc.record({ row: fc.nat(), at: fc.nat(), kind: fc.constantFrom('insert', 'delete', 'replace', 'swap'), ch: chars });
     fc.assert(
       fc.property(fc.boolean(), fc.array(edit, { maxLength: 6 }), (dated, edits) => {
-        const rows = [...(dated ? daily : real)];
-        for (const e of edits) {
-          const i = e.row % rows.length;
-          const r = rows[i]!;
-          const at = e.at % (r.length + 1);
-          if (e.kind === 'insert') rows[i] = r.slice(0, at) + e.ch + r.slice(at);
-          else if (e.kind === 'delete') rows[i] = r.slice(0, at) + r.slice(at + 1);
-          else if (e.kind === 'replace') rows[i] = r.slice(0, at) + e.ch + r.slice(at + 1);
-          else rows[i] = rows[(i + 1) % rows.length]!;
-        }
+        const rows = editRows(dated ? daily : real, edits);
         expectSameAsReference([dated ? DATED : MS, ...rows].join('\n'));
       }),
       { numRuns: 400, seed: 20240808 },

@@ -11,6 +11,7 @@ import { openKlinesText, readKlinesText } from '../../../engine/market/klines-cs
 import { loadKlinesIndex, openKlinesIndex, textOf, type KlinesIndex } from '../../../engine/market/klines-index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import { ParseError } from '../../../engine/types/errors.ts';
+import { editRows } from './klines-edits.ts';
 import { referenceLoadKlinesCsv, referenceParseKlinesCsv } from './klines-reference.ts';
 
 const DIR = 'data/klines';
@@ -138,17 +139,7 @@ describe('KlinesIndex read as far as queries reach', () => {
     const query = fc.tuple(fc.double({ min: -0.1, max: 1.1, noNaN: true }), fc.double({ min: 0, max: 0.5, noNaN: true }));
     fc.assert(
       fc.property(fc.boolean(), fc.array(edit, { maxLength: 5 }), fc.array(fc.nat(), { maxLength: 8 }), fc.array(query, { minLength: 1, maxLength: 5 }), (dated, edits, cuts, queries) => {
-        const rows = [...(dated ? daily : real)];
-        for (const e of edits) {
-          const i = e.row % rows.length;
-          const r = rows[i]!;
-          const at = e.at % (r.length + 1);
-          if (e.kind === 'insert') rows[i] = r.slice(0, at) + e.ch + r.slice(at);
-          else if (e.kind === 'delete') rows[i] = r.slice(0, at) + r.slice(at + 1);
-          else if (e.kind === 'replace') rows[i] = r.slice(0, at) + e.ch + r.slice(at + 1);
-          else if (e.kind === 'swap') rows[i] = rows[(i + 1) % rows.length]!;
-          else rows[i] = ' ';
-        }
+        const rows = editRows(dated ? daily : real, edits);
         const lines = [dated ? DATED : MS, ...rows];
         const text = lines.join('\n') + '\n';
         const ref = referenceParseKlinesCsv(text, { source: 's.csv' });

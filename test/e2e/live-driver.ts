@@ -225,11 +225,17 @@ export async function settle(sys: System, venue: CountingVenue, maxWallMs = 15_0
   }
 }
 
-/** Advances the clock in `stepMs` steps until the executor is idle (or `maxMs` of clock time passed). */
+/**
+ * Advances the clock in `stepMs` steps until the executor is idle and holds no order still new or submitted (or
+ * `maxMs` of clock time passed). On a loaded machine an exit approved at the last line can still be on its way to
+ * the simulator when the executor first looks idle: its order waits here, with wall time for the HTTP round trip.
+ */
 export async function drainExecutor(sys: System, clock: SimulatedClock, venue: CountingVenue, maxMs = 30_000, stepMs = 500): Promise<void> {
+  const unsettled = (): boolean => (sys.handles.executor()?.allOrders() ?? []).some((o) => o.status === 'new' || o.status === 'submitted');
   for (let t = 0; t <= maxMs; t += stepMs) {
     await settle(sys, venue);
-    if (!sys.handles.executor()?.busy && venue.inFlight === 0) return;
+    if (!sys.handles.executor()?.busy && venue.inFlight === 0 && !unsettled()) return;
+    if (venue.inFlight > 0) await wallWait(50);
     clock.advance(stepMs);
   }
 }

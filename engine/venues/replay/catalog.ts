@@ -16,6 +16,7 @@ import type { EngineMsg } from '../../messages/index.ts';
 import type { BookTicker, Trade } from '../../messages/market.ts';
 import { Bus } from '../../runtime/bus.ts';
 import type { Instrument } from '../../types/instrument.ts';
+import { ParseError } from '../../types/errors.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
 import type { TsMs } from '../../types/time.ts';
 import { BinanceFramePublisher, type FeedLane } from '../binance/binance-feed.ts';
@@ -57,7 +58,12 @@ export function catalogKey(files: readonly string[], instruments: readonly Instr
   const h = createHash('sha256').update(`v${VERSION}\n`);
   for (const f of files) {
     const p = resolve(f);
-    const st = statSync(p);
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      throw new ParseError(`cannot read recording ${f}: ${(err as Error).message}`, { cause: err });
+    }
     h.update(`${p}\t${st.size}\t${st.mtimeMs}\t${st.ino}\n`);
   }
   for (const i of instruments) h.update(`${i.venueSymbol}\t${JSON.stringify(instrumentGrid(i))}\n`);

@@ -151,5 +151,7 @@ describe('ReplayCatalog on the bundled recording', () => {
     utimesSync(file, new Date(), new Date(Date.now() + 5_000));
     const d = await ReplayCatalog.open([file], INSTRUMENTS, join(dir, 'cat'));
     expect([d.built, d.path === a.path]).toEqual([true, false]);
+    // A missing recording is named, as the text reader names it.
+    await expect(ReplayCatalog.open([join(dir, 'gone.jsonl')], INSTRUMENTS, join(dir, 'cat'))).rejects.toThrow(/cannot read recording .*gone\.jsonl/);
   });
 });

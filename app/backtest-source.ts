@@ -12,6 +12,8 @@ import { RecordingMerge, type SymbolLine } from '../engine/venues/sim/replay.ts'
 export interface BacktestSource {
   /** Receive time of the first line (undefined: no lines). */
   readonly first: TsMs | undefined;
+  /** Receive time of the last line, when known ahead (a catalog). */
+  readonly last: TsMs | undefined;
   /** Receive time of the current line. */
   readonly ts: TsMs;
   /** Where the lines come from, for the summary: `catalog` (with `built` when it was made now) or `text`. */
@@ -35,6 +37,7 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
   let pub: BinanceFramePublisher | undefined;
   return {
     first: merge.peekMs(),
+    last: undefined,
     kind: 'text',
     built: false,
     get ts() {
@@ -49,15 +52,16 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
 }
 
 /** Returns the replay catalog of `files` for `instruments` in `dir` (built and written first when missing) as a source. */
-export async function catalogSource(files: readonly string[], instruments: readonly Instrument[], dir: string, logger: Logger): Promise<BacktestSource> {
+export async function catalogSource(files: readonly string[], instruments: readonly Instrument[], dir: string, logger: Logger, onLines?: (lines: number) => void): Promise<BacktestSource> {
   const t0 = performance.now();
-  const { catalog, built, path, rebuiltBecause } = await ReplayCatalog.open(files, instruments, dir);
+  const { catalog, built, path, rebuiltBecause } = await ReplayCatalog.open(files, instruments, dir, onLines);
   if (built) {
     logger.info({ path, records: catalog.records, ms: Math.round(performance.now() - t0), ...(rebuiltBecause ? { rebuiltBecause } : {}) }, 'replay catalog built');
   }
   let cursor: CatalogCursor | undefined;
   return {
     first: catalog.firstMs,
+    last: catalog.lastMs,
     kind: 'catalog',
     built,
     get ts() {

@@ -47,7 +47,14 @@ export interface BacktestOptions {
    * Default true; the results are the same (tested).
    */
   readonly catalog?: boolean;
+  /** Called every 65,536 lines: while the catalog is built (`catalog`), then during the replay (`replay`). */
+  readonly onProgress?: (p: BacktestProgress) => void;
 }
+
+/** Where a backtest stands; `totalMs` (recorded span) is known when the replay reads a catalog. */
+export type BacktestProgress =
+  | { readonly phase: 'catalog'; readonly lines: number }
+  | { readonly phase: 'replay'; readonly lines: number; readonly doneMs: number; readonly totalMs: number | undefined };
 
 /** The JSON summary `cobalt backtest --json` prints. */
 export interface BacktestSummary {
@@ -108,7 +115,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   const wall0 = performance.now();
   const { primary, reference } = config.symbols;
   const dataInstruments = (primary === reference ? [primary] : [primary, reference]).map((s) => instrumentOf(s, 'binance'));
-  const source = opts.catalog === false ? await textSource(files) : await catalogSource(files, dataInstruments, config.data.catalogDir, logger);
+  const source = opts.catalog === false ? await textSource(files) : await catalogSource(files, dataInstruments, config.data.catalogDir, logger, opts.onProgress && ((lines) => opts.onProgress!({ phase: 'catalog', lines })));
   const first = source.first;
   if (first === undefined) {
     await source.close();
@@ -183,6 +190,9 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       source.publish();
       lines++;
       last = ts;
+      if ((lines & 0xffff) === 0 && opts.onProgress) {
+        opts.onProgress({ phase: 'replay', lines, doneMs: ts - first, totalMs: source.last === undefined ? undefined : source.last - first });
+      }
       const ex = sys.handles.executor();
       const orch = sys.handles.orchestrator.current;
       if (ex?.busy || orch?.busy) await settle(ex, orch, logger);

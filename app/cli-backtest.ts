@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
 import { log } from '../engine/log.ts';
 import { runBacktest } from './backtest.ts';
+import { ttyProgress } from './backtest-progress.ts';
 import { backtestReportHtml } from './report-html.ts';
 
 /** Runs the command; returns the exit code. */
@@ -30,7 +31,13 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
     process.stderr.write(`cobalt backtest: ${o.config}:\n${missing.map((m) => `  ${m}`).join('\n')}\n`);
     return 2;
   }
-  const result = await runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}) });
+  const progress = ttyProgress();
+  let result;
+  try {
+    result = await runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+  } finally {
+    progress.done();
+  }
   const s = result.summary;
   let reportFile: string | undefined;
   if (o.report !== false) {

@@ -23,7 +23,7 @@ import { BinanceFramePublisher, type FeedLane } from '../binance/binance-feed.ts
 import { DepthFrame, DepthParser, instrumentGrid } from '../binance/parse-depth.ts';
 import { RecordingMerge } from '../sim/replay.ts';
 
-const VERSION = 1;
+const VERSION = 2;
 const MAGIC = 'COBALTCAT';
 const TEXT = 0;
 const TRADE = 1;
@@ -41,6 +41,8 @@ interface Header {
   readonly lines: number;
   readonly badLines: number;
   readonly numbers: number;
+  /** Receive time of the last record (0 when there is none). */
+  readonly lastMs: number;
 }
 
 /** How `ReplayCatalog.open` got the catalog. */
@@ -95,7 +97,7 @@ export class ReplayCatalog {
   }
 
   /** Returns the catalog of `files` for `instruments` from `dir`, building and writing it first when missing or stale. */
-  static async open(files: readonly string[], instruments: readonly Instrument[], dir: string): Promise<CatalogOpen> {
+  static async open(files: readonly string[], instruments: readonly Instrument[], dir: string, onLines?: (lines: number) => void): Promise<CatalogOpen> {
     const key = catalogKey(files, instruments);
     const path = join(dir, `${key}.cat`);
     let rebuiltBecause: string | undefined;
@@ -110,7 +112,7 @@ export class ReplayCatalog {
       if (typeof got !== 'string') return { catalog: got, built: false, path };
       rebuiltBecause = got;
     }
-    const catalog = await ReplayCatalog.build(files, instruments, key);
+    const catalog = await ReplayCatalog.build(files, instruments, key, onLines);
     mkdirSync(dir, { recursive: true });
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     writeFileSync(tmp, catalog.encode());
@@ -119,7 +121,7 @@ export class ReplayCatalog {
   }
 
   /** Decodes `files` into a catalog (in memory) with the frame publisher's own routing and decoders. */
-  static async build(files: readonly string[], instruments: readonly Instrument[], key = catalogKey(files, instruments)): Promise<ReplayCatalog> {
+  static async build(files: readonly string[], instruments: readonly Instrument[], key = catalogKey(files, instruments), onLines?: (lines: number) => void): Promise<ReplayCatalog> {
     const merge = await RecordingMerge.open(files);
     const captured: EngineMsg[] = [];
     const bus = { publish: (m: EngineMsg) => void captured.push(m) } as unknown as Bus<EngineMsg>;
@@ -131,6 +133,7 @@ export class ReplayCatalog {
     let out = new Float64Array(1 << 20);
     let n = 0;
     let records = 0;
+    let lastMs = 0;
     const room = (k: number): void => {
       if (n + k <= out.length) return;
       const bigger = new Float64Array(Math.max(out.length * 2, n + k));
@@ -141,7 +144,8 @@ export class ReplayCatalog {
       for (;;) {
         const line = merge.nextSync() ?? (await merge.next());
         if (line === undefined) break;
-        records++;
+        if ((++records & 0xffff) === 0) onLines?.(records);
+        lastMs = line.tsMs;
         let sym = symIndex.get(line.symbol);
         if (sym === undefined) {
           sym = symbols.length;
@@ -191,7 +195,7 @@ export class ReplayCatalog {
       symbols.push(s);
       return symbols.length - 1;
     }
-    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n };
+    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n, lastMs };
     return new ReplayCatalog(head, out.slice(0, n));
   }
 
@@ -226,6 +230,11 @@ export class ReplayCatalog {
       ? new Float64Array(bytes.buffer, off, head.numbers)
       : new Float64Array(Uint8Array.prototype.slice.call(bytes, start).buffer);
     return new ReplayCatalog(head, nums);
+  }
+
+  /** Receive time (ms) of the last record; undefined when there is none. */
+  get lastMs(): TsMs | undefined {
+    return this.head.records > 0 ? (this.head.lastMs as TsMs) : undefined;
   }
 
   /** Returns a cursor publishing the records through `pub` (which must have a lane for every decoded record's symbol). */

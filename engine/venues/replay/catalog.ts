@@ -76,6 +76,11 @@ export function catalogKey(files: readonly string[], instruments: readonly Instr
 export class ReplayCatalog {
   private constructor(private readonly head: Header, private readonly nums: Float64Array) {}
 
+  /** The cache key it was built under (see `catalogKey`). */
+  get key(): string {
+    return this.head.key;
+  }
+
   /** Records (one per recorded line). */
   get records(): number {
     return this.head.records;
@@ -100,6 +105,11 @@ export class ReplayCatalog {
   static async open(files: readonly string[], instruments: readonly Instrument[], dir: string, onLines?: (lines: number) => void): Promise<CatalogOpen> {
     const key = catalogKey(files, instruments);
     const path = join(dir, `${key}.cat`);
+    // The last catalog opened stays in memory: sweeps and test runs backtest one recording many times per process.
+    // Its key changes with the recordings, and the cache file must be the one it was read from (size, mtime).
+    if (lastOpened?.path === path && lastOpened.catalog.key === key && lastOpened.stamp === fileStamp(path)) {
+      return { catalog: lastOpened.catalog, built: false, path };
+    }
     let rebuiltBecause: string | undefined;
     let bytes: Buffer | undefined;
     try {
@@ -109,7 +119,10 @@ export class ReplayCatalog {
     }
     if (bytes) {
       const got = ReplayCatalog.decode(bytes, key);
-      if (typeof got !== 'string') return { catalog: got, built: false, path };
+      if (typeof got !== 'string') {
+        lastOpened = { path, catalog: got, stamp: fileStamp(path) };
+        return { catalog: got, built: false, path };
+      }
       rebuiltBecause = got;
     }
     const catalog = await ReplayCatalog.build(files, instruments, key, onLines);
@@ -117,6 +130,7 @@ export class ReplayCatalog {
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     writeFileSync(tmp, catalog.encode());
     renameSync(tmp, path);
+    lastOpened = { path, catalog, stamp: fileStamp(path) };
     return { catalog, built: true, path, ...(rebuiltBecause ? { rebuiltBecause } : {}) };
   }
 
@@ -240,6 +254,17 @@ export class ReplayCatalog {
   /** Returns a cursor publishing the records through `pub` (which must have a lane for every decoded record's symbol). */
   cursor(pub: BinanceFramePublisher): CatalogCursor {
     return new CatalogCursor(this.head, this.nums, pub);
+  }
+}
+
+let lastOpened: { readonly path: string; readonly catalog: ReplayCatalog; readonly stamp: string } | undefined;
+
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.size} ${st.mtimeMs} ${st.ino}`;
+  } catch {
+    return '';
   }
 }
 

@@ -139,6 +139,13 @@ describe('ReplayCatalog on the bundled recording', () => {
     const a = await ReplayCatalog.open([file], INSTRUMENTS, join(dir, 'cat'));
     const b = await ReplayCatalog.open([file], INSTRUMENTS, join(dir, 'cat'));
     expect([a.built, b.built, b.path]).toEqual([true, false, a.path]);
+    // b is the copy kept in memory; another recording's catalog replaces it, so the next open reads the file.
+    const other = join(dir, 'spot_ethusdt_other.jsonl');
+    writeFileSync(other, gunzipSync(readFileSync(FILES[0]!)).toString('utf8').split('\n').slice(2_000, 2_500).join('\n'));
+    expect((await ReplayCatalog.open([other], INSTRUMENTS, join(dir, 'cat'))).built).toBe(true);
+    const fromDisk = await ReplayCatalog.open([file], INSTRUMENTS, join(dir, 'cat'));
+    expect([fromDisk.built, fromDisk.catalog === a.catalog]).toEqual([false, false]);
+    expect(viaCatalog(fromDisk.catalog).seen).toStrictEqual(viaCatalog(a.catalog).seen);
     expect(viaCatalog(b.catalog).seen).toStrictEqual(viaCatalog(a.catalog).seen);
     // A damaged cache file is not trusted.
     const whole = readFileSync(a.path);

@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { seededRng } from '../../engine/runtime/rng.ts';
 import { buildSystem, liveVenue, type System, type SystemOptions } from '../../app/system.ts';
 import { runRefusal } from '../../app/run.ts';
+import { isTerminal } from '../../actors/trading-executor/logic.ts';
 import { loadConfig, type Config, type Secrets } from '../../engine/config/index.ts';
 import { log, setLogger } from '../../engine/log.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
@@ -226,16 +227,25 @@ export async function settle(sys: System, venue: CountingVenue, maxWallMs = 15_0
 }
 
 /**
- * Advances the clock in `stepMs` steps until the executor is idle and holds no order still new or submitted (or
- * `maxMs` of clock time passed). On a loaded machine an exit approved at the last line can still be on its way to
- * the simulator when the executor first looks idle: its order waits here, with wall time for the HTTP round trip.
+ * Advances the clock in `stepMs` steps until the executor is idle and every order it holds has ended (or `maxMs` of
+ * clock time passed; a settled run returns at once): the poll books the last fills (ccxt REST pushes nothing).
+ * `settle` takes an executor busy without a venue call for one asleep on the clock after 20 ms of wall time; on a
+ * loaded machine it may still be committing an order to LMDB or signing it, or waiting on a slow call, so while an
+ * order is open each step also gives it wall time (up to `maxWallMs` in all).
  */
-export async function drainExecutor(sys: System, clock: SimulatedClock, venue: CountingVenue, maxMs = 30_000, stepMs = 500): Promise<void> {
-  const unsettled = (): boolean => (sys.handles.executor()?.allOrders() ?? []).some((o) => o.status === 'new' || o.status === 'submitted');
+export async function drainExecutor(sys: System, clock: SimulatedClock, venue: CountingVenue, maxMs = 120_000, stepMs = 500, maxWallMs = 30_000): Promise<void> {
+  const unsettled = (): boolean => (sys.handles.executor()?.allOrders() ?? []).some((o) => !isTerminal(o.status));
+  const deadline = Date.now() + maxWallMs;
   for (let t = 0; t <= maxMs; t += stepMs) {
     await settle(sys, venue);
     if (!sys.handles.executor()?.busy && venue.inFlight === 0 && !unsettled()) return;
-    if (venue.inFlight > 0) await wallWait(50);
+    while ((venue.inFlight > 0 || unsettled()) && Date.now() < deadline) {
+      const activity = venue.activity;
+      await wallWait(50);
+      // No venue call started or ended meanwhile: the order is waiting on the clock, which the next step moves.
+      if (venue.activity === activity && venue.inFlight === 0) break;
+      await settle(sys, venue);
+    }
     clock.advance(stepMs);
   }
 }

@@ -82,7 +82,10 @@ export interface BacktestSummary {
   readonly models: readonly string[];
   readonly lines: number;
   readonly simulatedMs: number;
-  /** Wall time of the whole run: building and starting the system (history load), the replay, the stop. */
+  /**
+   * Wall time of the whole run: opening the recording (its replay catalog, built first when missing), building and
+   * starting the system (history load), the replay, the stop.
+   */
   readonly durationMs: number;
   /** simulatedMs / durationMs. */
   readonly speedX: number;
@@ -129,6 +132,10 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     ...(opts.models ? { models: opts.models } : {}), ...(opts.policy ? { policy: opts.policy } : {}),
     ...(opts.subscriptions ? { subscriptions: opts.subscriptions } : {}),
     ...(opts.referenceBooks !== undefined ? { referenceBooks: opts.referenceBooks } : {}),
+  }).catch(async (err: unknown) => {
+    await source.close();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   });
   opts.onSystem?.(sys);
   const { bus } = sys;

@@ -14,8 +14,8 @@
 //   momentumPlusCnn    the momentum rule + the bundled CNN (models/bundled) served by the ONNX pool.
 // The two latency probes run twice: `saturated` (the backtest flat out: the main thread never idles, so every tick
 // shares it with the replay, GC included) and `paced` (BENCH_PACE times real time, default 20: the engine idles
-// between lines as a live one does; the latency a trader's orders see). The rule probe also runs a second time
-// flat out (`saturatedWarm`): the first is the process's first run with a model and still warming up.
+// between lines as a live one does; the latency a trader's orders see). The rule probe runs four times flat out
+// (`saturated` the first, `saturatedWarm` the second, `saturatedSettled` the fourth): see below.
 // Figures, wall µs:
 //   tickToDecision   a primary 1s candle close (the trigger) -> its signal.decision
 //   tickToVerdict    the same trigger -> risk.orderApproved / risk.orderDenied of the intent it produced
@@ -87,9 +87,13 @@ const withAlternate = (sys: System): void => {
   sys.models.registry.register('alternate', { version: 'bench', run: alternate() }, sys.clock.now());
 };
 const rule = await probe({ momentum: false }, withAlternate);
-// The same again: the first run is also the process's first with a model, so the decision, risk and order paths are
-// still being compiled by V8 during its ticks (p99 ~1 ms); a daemon spends minutes, not seconds, past that point.
+// The same again, three more times: the first run is also the process's first with a model, so the decision, risk
+// and order paths are still being compiled by V8 during its ticks (p99 ~0.5-3 ms), and the second is still settling.
+// `saturatedWarm` is the second run, `saturatedSettled` the fourth: ~35 minutes of ticks into the process, where a
+// daemon that has run for a few minutes stands.
 const ruleWarm = await probe({ momentum: false }, withAlternate);
+await probe({ momentum: false }, withAlternate);
+const ruleSettled = await probe({ momentum: false }, withAlternate);
 // The CNN the engine runs by default: the bundled checkpoint (it reads the adapter's subset of the BaseDataInput).
 const bundled = bundledCnnCheckpoint();
 if (!bundled) throw new Error('models/bundled/cnn is missing');
@@ -106,7 +110,7 @@ process.stdout.write(`${JSON.stringify({
   bench: 'loop',
   data: 'bundled recording ETH/BTC 2024-08-08 23:54 -> 00:05 UTC (179,318 lines, 650.6 s)',
   backtestModelsOff: { firstEver, cold: coldFresh, coldText, inProcess: { cold: off(cold), warm: off(warm), third: off(third) } },
-  ruleOnly: { saturated: lat(rule), saturatedWarm: lat(ruleWarm), paced: { paceX: PACE, ...lat(rulePaced) }, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
+  ruleOnly: { saturated: lat(rule), saturatedWarm: lat(ruleWarm), saturatedSettled: lat(ruleSettled), paced: { paceX: PACE, ...lat(rulePaced) }, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
   momentumPlusCnn: { saturated: lat(cnn), paced: { paceX: PACE, ...lat(cnnPaced) }, replaySpeedX: cnn.summary.replaySpeedX, models: cnn.models, outputs: cnn.outputs },
   targets: { p99NoModelUs: 200, p99CnnUs: 3000, backtestSpeedX: 2000 },
 })}\n`);

@@ -20,7 +20,8 @@
 //   tickToDecision   a primary 1s candle close (the trigger) -> its signal.decision
 //   tickToVerdict    the same trigger -> risk.orderApproved / risk.orderDenied of the intent it produced
 //   intentToVerdict  risk.intent -> its verdict (the RiskManager step alone)
-// One JSON line on stdout.   npx tsx bench/loop.ts
+// One JSON line on stdout.   npm run bench -- loop   (or node --single-threaded-gc --import tsx bench/loop.ts: the
+// flag `cobalt` runs with; without it the paced tails are ~1.5x longer)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,7 +76,9 @@ async function probe(models: { momentum?: boolean; cnnOnnx?: string }, extra?: (
   };
 }
 
-const fresh = (catalogDir: string, text = false) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'bench/lib/one-backtest.ts', catalogDir, ...(text ? ['text'] : [])], { encoding: 'utf8' })) as Record<string, number>;
+// The children run with this process's GC flag, as `cobalt backtest` runs with bin/cobalt.mjs's (npm run bench sets it).
+const gcFlags = process.execArgv.filter((a) => a === '--single-threaded-gc');
+const fresh = (catalogDir: string, text = false) => JSON.parse(execFileSync(process.execPath, [...gcFlags, '--import', 'tsx', 'bench/lib/one-backtest.ts', catalogDir, ...(text ? ['text'] : [])], { encoding: 'utf8' })) as Record<string, number>;
 const catDir = mkdtempSync(join(tmpdir(), 'cobalt-bench-catalog-'));
 const firstEver = fresh(catDir);
 const coldFresh = fresh(catDir);
@@ -108,6 +111,7 @@ const off = (p: typeof cold) => ({ speedX: p.summary.speedX, replaySpeedX: p.sum
 rmSync(catDir, { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify({
   bench: 'loop',
+  nodeFlags: gcFlags,
   data: 'bundled recording ETH/BTC 2024-08-08 23:54 -> 00:05 UTC (179,318 lines, 650.6 s)',
   backtestModelsOff: { firstEver, cold: coldFresh, coldText, inProcess: { cold: off(cold), warm: off(warm), third: off(third) } },
   ruleOnly: { saturated: lat(rule), saturatedWarm: lat(ruleWarm), saturatedSettled: lat(ruleSettled), paced: { paceX: PACE, ...lat(rulePaced) }, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },

@@ -105,7 +105,6 @@ export class BinanceFramePublisher {
    */
   publish(text: string, tsLocal: TsMs, venueSymbol?: string, shiftMs = 0): void {
     const c = this.counters;
-    c.frames++;
     let lane: FeedLane | undefined;
     let kind: FrameKind;
     if (venueSymbol !== undefined) {
@@ -119,13 +118,7 @@ export class BinanceFramePublisher {
       lane = this.laneOfEvent(text);
       kind = classifyFrame(text);
     }
-    this.lastLane = lane;
-    this.lastKind = kind;
-    if (lane === undefined || kind === 'other' || (lane.kinds !== undefined && !lane.kinds.has(kind))) {
-      c.ignored++;
-      return;
-    }
-    lane.dirty = true;
+    if (!this.admit(lane, kind)) return;
     if (kind === 'depth') {
       c.depth++;
       if (this.depth === 'raw') {
@@ -160,25 +153,26 @@ export class BinanceFramePublisher {
   }
 
   /**
-   * First half of publishing a frame decoded ahead of time (engine/venues/replay/catalog.ts): counts the frame and
-   * returns false (counted ignored) when `lane` does not publish `kind`, as `publish` does for its text.
+   * Counts a frame routed to `lane` as `kind` and returns whether it is published: false (counted ignored) when it
+   * has no lane, is of no kind a publisher knows, or its lane does not publish the kind. `publish` starts with it;
+   * so does a replay catalog's frame decoded ahead of time (engine/venues/replay/catalog.ts), before `emitDecoded`.
    */
-  admit(lane: FeedLane, kind: FrameKind): boolean {
+  admit(lane: FeedLane | undefined, kind: FrameKind): lane is FeedLane {
     const c = this.counters;
     c.frames++;
     this.lastLane = lane;
     this.lastKind = kind;
-    if (lane.kinds !== undefined && !lane.kinds.has(kind)) {
+    if (lane === undefined || kind === 'other' || (lane.kinds !== undefined && !lane.kinds.has(kind))) {
       c.ignored++;
       return false;
     }
+    lane.dirty = true;
     return true;
   }
 
-  /** Second half: publishes the admitted frame's message with the counters `publish` keeps for its text. */
+  /** Publishes an admitted frame decoded ahead of time with the counters `publish` keeps for its text. */
   emitDecoded(lane: FeedLane, kind: 'trade' | 'bookTicker' | 'depth', msg: EngineMsg): void {
     const c = this.counters;
-    lane.dirty = true;
     if (kind === 'depth') {
       if (this.depth !== 'raw') throw new TypeError('a decoded depth frame needs a publisher with depth: raw');
       c.depth++;

@@ -20,7 +20,7 @@ import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts
 import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
 import type { ModelOverrides } from './models.ts';
 import { catalogSource, textSource } from './backtest-source.ts';
-import { buildSystem, instrumentOf, type System } from './system.ts';
+import { buildSystem, dataInstrumentsOf, type System } from './system.ts';
 
 /** Options of a backtest. */
 export interface BacktestOptions {
@@ -116,9 +116,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   const files = config.data.replayFiles;
   if (files.length === 0) throw new TypeError('a backtest needs data.replayFiles');
   const wall0 = performance.now();
-  const { primary, reference } = config.symbols;
-  const dataInstruments = (primary === reference ? [primary] : [primary, reference]).map((s) => instrumentOf(s, 'binance'));
-  const source = opts.catalog === false ? await textSource(files) : await catalogSource(files, dataInstruments, config.data.catalogDir, logger, opts.onProgress && ((lines) => opts.onProgress!({ phase: 'catalog', lines })));
+  const { primary } = config.symbols;
+  const source = opts.catalog === false ? await textSource(files) : await catalogSource(files, dataInstrumentsOf(config), config.data.catalogDir, logger, opts.onProgress && ((lines) => opts.onProgress!({ phase: 'catalog', lines })));
   const first = source.first;
   if (first === undefined) {
     await source.close();

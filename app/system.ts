@@ -154,6 +154,12 @@ export function liveVenue(config: Config, secrets: Secrets, clock: Clock): CcxtE
   return new CcxtExecVenue({ exchange: exchange as never, venue: 'binance', instruments: [instrumentOf(config.symbols.primary, 'binance')], clock, recvWindowMs: config.venues.binance.recvWindowMs });
 }
 
+/** Returns the market-data instruments of `config` (Binance): the primary symbol, then the reference one if it differs. */
+export function dataInstrumentsOf(config: Pick<Config, 'symbols'>): Instrument[] {
+  const { primary, reference } = config.symbols;
+  return (primary === reference ? [primary] : [primary, reference]).map((s) => instrumentOf(s, 'binance'));
+}
+
 /** Returns the bundled increments of `symbol` on `venue`; throws ConfigError for a symbol without them. */
 export function instrumentOf(symbol: string, venue: VenueId): Instrument {
   const spec = BINANCE_SPOT_DEFAULTS[symbol];
@@ -208,10 +214,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const logger = opts.logger ?? rootLog();
   const { clock, mode } = opts;
   const bus = new Bus<EngineMsg>();
-  const { primary, reference } = config.symbols;
-  const symbols = primary === reference ? [primary] : [primary, reference];
-  const dataInstruments = symbols.map((s) => instrumentOf(s, 'binance'));
-  const traded0 = dataInstruments[0]!;
+  const { primary } = config.symbols;
+  const dataInstruments = dataInstrumentsOf(config);
+  const symbols = dataInstruments.map((i) => i.symbol);
+  const primaryData = dataInstruments[0]!;
   // In a backtest without the dashboard nothing reads the reference symbol's book: the model input (BaseDataInput)
   // takes its 1s candles only and the paper venue trades the primary. Its depth is then neither decoded nor kept
   // (a test checks that decisions and fills are the same either way).
@@ -231,7 +237,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   let venue: ExecutionVenue;
   let venueId: VenueId;
   if (opts.venueOverride) {
-    venue = opts.venueOverride({ clock, instruments: symbols.map((s) => instrumentOf(s, 'binance')) });
+    venue = opts.venueOverride({ clock, instruments: dataInstruments });
     venueId = venue.id;
   } else if (mode === 'live') {
     venue = liveVenue(config, opts.secrets ?? {}, clock);
@@ -240,7 +246,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     venueId = 'paper';
     // Only the traded symbol: the paper venue matches nothing else, and the reference symbol's book was kept
     // (every diff applied) for no reader.
-    books = new PaperBooks(bus, [traded0]);
+    books = new PaperBooks(bus, [primaryData]);
     paper = new PersistentPaperVenue({
       clock, instruments: [instrumentOf(primary, 'paper')], books: books.books(),
       makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
@@ -363,7 +369,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       },
     },
     { id: 'dataProvider', logic: providerLogic, input: null, order: 3 },
-    cobAggregatorChild({ bus, clock, snapshots, symbols: cobSymbolsFromConfig(config, referenceBooks ? dataInstruments : [traded0]), settings: cobSettingsFromConfig(config.cob), handle: cobHandle, logger }, 4),
+    cobAggregatorChild({ bus, clock, snapshots, symbols: cobSymbolsFromConfig(config, referenceBooks ? dataInstruments : [primaryData]), settings: cobSettingsFromConfig(config.cob), handle: cobHandle, logger }, 4),
     orchestratorChild({
       // A backtest's store is a temporary directory removed at the end: recording every 9,190-float input there (a
       // compressed LMDB put each, ~0.4 ms) only slowed the run, as persisting the risk control would (above).

@@ -168,19 +168,18 @@ export class ReplayCatalog {
         }
         captured.length = 0;
         pub.publish(line.text, line.tsMs, line.symbol);
+        // Routed by the merge's symbol, as a backtest publishes it: a decoded record's lane is that symbol's.
         const lane = pub.lastLane;
         const m = captured.length === 1 ? captured[0]! : undefined;
-        // Decoded records are stored under the lane the publisher routed to; a text record under the merge's symbol.
-        const laneSym = lane ? (symIndex.get(lane.inst.venueSymbol) ?? addSymbol(lane.inst.venueSymbol)) : sym;
         if (m?.type === 'md.trade' && m.tsLocal === line.tsMs) {
           room(8);
-          out[n++] = TRADE; out[n++] = laneSym; out[n++] = line.tsMs;
+          out[n++] = TRADE; out[n++] = sym; out[n++] = line.tsMs;
           out[n++] = m.tsExchange; out[n++] = m.tradeId; out[n++] = m.price; out[n++] = m.lots; out[n++] = m.buyerMaker ? 1 : 0;
           continue;
         }
         if (m?.type === 'md.bookTicker' && m.tsLocal === line.tsMs) {
           room(9);
-          out[n++] = TICKER; out[n++] = laneSym; out[n++] = line.tsMs;
+          out[n++] = TICKER; out[n++] = sym; out[n++] = line.tsMs;
           out[n++] = m.tsExchange; out[n++] = m.updateId; out[n++] = m.bid; out[n++] = m.bidLots; out[n++] = m.ask; out[n++] = m.askLots;
           continue;
         }
@@ -189,7 +188,7 @@ export class ReplayCatalog {
           if (p.parse(line.text) && p.frame.symbol === lane.inst.venueSymbol) {
             const f = p.frame;
             room(DEPTH_HEAD + 2 * (f.bidCount + f.askCount));
-            out[n++] = DEPTH; out[n++] = laneSym; out[n++] = line.tsMs;
+            out[n++] = DEPTH; out[n++] = sym; out[n++] = line.tsMs;
             out[n++] = f.eventTime; out[n++] = f.firstUpdateId; out[n++] = f.finalUpdateId; out[n++] = f.prevFinalUpdateId; out[n++] = f.txTime;
             out[n++] = f.qtyRounded; out[n++] = f.bidCount; out[n++] = f.askCount;
             for (let i = 0; i < 2 * f.bidCount; i++) out[n++] = f.bids[i]!;
@@ -203,11 +202,6 @@ export class ReplayCatalog {
       }
     } finally {
       await merge.close();
-    }
-    function addSymbol(s: string): number {
-      symIndex.set(s, symbols.length);
-      symbols.push(s);
-      return symbols.length - 1;
     }
     const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n, lastMs };
     return new ReplayCatalog(head, out.slice(0, n));

@@ -114,8 +114,9 @@ export class ReplayCatalog {
     let bytes: Buffer | undefined;
     try {
       bytes = readFileSync(path);
-    } catch {
-      // not built yet
+    } catch (err) {
+      // Not built yet is the usual case; any other reason is said where the rebuild is logged.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') rebuiltBecause = `unreadable: ${(err as Error).message}`;
     }
     if (bytes) {
       const got = ReplayCatalog.decode(bytes, key);

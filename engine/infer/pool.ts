@@ -116,15 +116,20 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Number.POSITIVE_INFINITY,
+    // Not the parent's flags: run as `node --import tsx …` (benchmarks, scripts), every worker registered tsx's module
+    // hooks again (a hooks thread, an esbuild process, the loader compiled anew): pool start took 190-220 ms instead of
+    // 40-60 ms on 2 vCPUs. worker.mjs is plain JS. (V8 and process-wide flags apply to workers anyway; Node refuses
+    // them in a worker's execArgv, so the parent's list cannot be passed on filtered.)
+    execArgv: [],
     workerData: { models: opts.models, executionProviders: providers, testHooks: opts.testHooks === true },
   });
 
-  const info = (await piscina.run({ kind: 'info' })) as { error: string } | { models: Record<string, { inputNames: string[]; outputNames: string[] }> };
+  const info = (await piscina.run({ kind: 'info' })) as { error: string } | { models: Record<string, { inputNames: string[]; outputNames: string[] }>; execArgv: string[] };
   if ('error' in info) {
     await piscina.destroy();
     throw new InferenceError(`inference pool failed to start: ${info.error}`);
   }
-  log().info({ executionProviders: providers, threads, models: info.models, timeoutMs, maxBatch, batchWindowMs: windowMs }, 'inference pool started');
+  log().info({ executionProviders: providers, threads, models: info.models, workerExecArgv: info.execArgv, timeoutMs, maxBatch, batchWindowMs: windowMs }, 'inference pool started');
 
   const counters = new Map<string, ModelCounters>(names.map((n) => [n, { latency: new LatencyHistogram(), requests: 0, batches: 0, rows: 0, maxRows: 0, timeouts: 0, errors: 0 }]));
   let queue: Request[] = [];

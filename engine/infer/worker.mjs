@@ -41,6 +41,7 @@ export default async function handle(task) {
   if (task.kind === 'info') {
     return {
       threadId,
+      execArgv: process.execArgv,
       executionProviders,
       models: Object.fromEntries(Object.entries(sessions).map(([n, s]) => [n, { inputNames: s.inputNames, outputNames: s.outputNames }])),
     };

@@ -36,7 +36,9 @@ export interface CandidateTrainer {
 
 /** Returns a trainer backed by one piscina worker thread running models/train/worker.mjs. */
 export function workerTrainer(): CandidateTrainer {
-  const pool = new Piscina({ filename: new URL('../train/worker.mjs', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000 });
+  // execArgv []: the worker reaches TypeScript through tsx's API; the parent's `--import tsx` would register the hooks
+  // a second time in it (engine/infer/pool.ts).
+  const pool = new Piscina({ filename: new URL('../train/worker.mjs', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000, execArgv: [] });
   return {
     train: (task) => pool.run({ kind: 'train', ...task }) as Promise<TrainTaskResult>,
     save: async (task) => { await pool.run({ kind: 'save', ...task }); },

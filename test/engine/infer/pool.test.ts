@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInferencePool, InferenceTimeoutError, InferenceWorkerError, type InferencePool } from '../../../engine/infer/pool.ts';
 import { resolveExecutionProviders } from '../../../engine/infer/providers.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { createLogger, log, setLogger } from '../../../engine/log.ts';
 import { initTfBackend } from '../../../models/tf-backend.ts';
 import { CnnModel } from '../../../models/cnn/model.ts';
 import { cnnInputSize } from '../../../models/cnn/config.ts';
@@ -74,6 +75,20 @@ describe('inference pool', () => {
       expect(x.length).toBe(size);
       expect(pool.stats().executionProviders).toEqual(['cpu']);
     });
+  });
+
+  it('starts its workers without the parent\'s module-hook flags (the test runner preloads a module; tsx would register again)', async () => {
+    expect(process.execArgv.some((a) => a === '--require' || a.startsWith('--require=') || a === '--import' || a.startsWith('--import='))).toBe(true);
+    const lines: Record<string, unknown>[] = [];
+    const before = log();
+    setLogger(createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(JSON.parse(s)) } }));
+    try {
+      await withPool({ threads: 1 }, async () => {});
+    } finally {
+      setLogger(before);
+    }
+    const started = lines.find((l) => l.msg === 'inference pool started');
+    expect(started?.workerExecArgv).toEqual([]);
   });
 
   it('groups requests made in the same tick into one session.run and splits the outputs back', async () => {

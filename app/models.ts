@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
+import { ConfigError } from '../engine/types/errors.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
@@ -33,12 +34,19 @@ export interface ModelOverrides {
   readonly cnnOnnx?: string;
   /** Leave the momentum rule out (default in). */
   readonly momentum?: boolean;
+  /**
+   * A started pool already serving `cnnOnnx` as model 'cnn', used instead of starting one; the caller owns and closes
+   * it. Runs many backtests in one process through one long-lived pool, as a daemon runs (bench/loop's settled runs).
+   */
+  readonly cnnPool?: InferencePool;
 }
 
 /** The registry and what runs it. */
 export interface LoadedModels {
   readonly registry: ModelRegistry;
   readonly pool: InferencePool | undefined;
+  /** False when `pool` is the caller's (`ModelOverrides.cnnPool`): whoever stops the system leaves it open. */
+  readonly ownsPool: boolean;
   /** `name@version` of every registered model. */
   readonly loaded: readonly string[];
   /** One line per model that was not registered, and why. */
@@ -51,6 +59,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   const loaded: string[] = [];
   const skipped: string[] = [];
   const now = clock.now();
+  if (over.cnnPool && !over.cnnOnnx) throw new ConfigError('models: a caller\'s CNN pool needs the ONNX file it serves (cnnOnnx)');
   const cps = new CheckpointStore({ root: config.models.checkpointDir, clock });
   if (over.momentum !== false) {
     registry.register('momentum', { version: 'rule-15m-10bps', run: momentumRunner({ lookback: 15, scaleBps: 10 }) }, now);
@@ -77,7 +86,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     });
     if (chosen) {
       cnnOnnx = chosen.file;
-      pool = await createInferencePool({ models: { cnn: chosen.file }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs });
+      pool = over.cnnPool ?? (await createInferencePool({ models: { cnn: chosen.file }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs }));
       registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now);
       loaded.push(`cnn@${chosen.version}`);
     } else {
@@ -116,5 +125,5 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   } else skipped.push('dqn: disabled by models.dqn.enabled');
   for (const s of skipped) logger.warn({ code: 'MODEL_NOT_LOADED' }, s);
   logger.info({ models: loaded }, `blending ${loaded.length} model(s): ${loaded.join(', ') || 'none'}`);
-  return { registry, pool, loaded, skipped };
+  return { registry, pool, ownsPool: pool !== undefined && pool !== over.cnnPool, loaded, skipped };
 }

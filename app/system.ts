@@ -407,7 +407,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   lifecycle.onDrain('orchestrator', () => orchHandle.current?.idle());
   if (paper) lifecycle.onFlush('paper-venue', () => paper!.flush());
   lifecycle.onFlush('store', () => store.flush());
-  if (models.pool) lifecycle.onClose('inference-pool', () => models.pool!.close());
+  if (models.pool && models.ownsPool) lifecycle.onClose('inference-pool', () => models.pool!.close());
   lifecycle.onClose('store', () => store.close());
 
   let started = false;

@@ -46,6 +46,28 @@ describe('ConsolidatedBook', () => {
     expect(c.latest()).toBe(s);
   });
 
+  it('gives every snapshot bucket arrays of its own: later updates leave earlier snapshots as they were', () => {
+    const c = cob();
+    const b = book(BIDS, ASKS);
+    c.addVenue({ venue: 'binance', book: b, tickSize, lotSize });
+    const kept: { s: ReturnType<typeof c.update>; bid: number[]; ask: number[] }[] = [];
+    // 300 snapshots (past several shared backing stores), each after the book changed.
+    for (let i = 0; i < 300; i++) {
+      b.set('bid', 9_990 as Ticks, (10_000 + i) as Lots);
+      b.set('ask', 10_130 as Ticks, (5_000 + 7 * i) as Lots);
+      c.touch('binance', i * 100);
+      const s = c.update(i * 100);
+      kept.push({ s, bid: Array.from(s.bidBuckets), ask: Array.from(s.askBuckets) });
+    }
+    expect(new Set(kept.map((k) => k.bid[1])).size).toBe(300);
+    for (const k of kept) {
+      expect(k.s.bidBuckets.length).toBe(5);
+      expect(k.s.askBuckets.length).toBe(5);
+      expect(Array.from(k.s.bidBuckets)).toEqual(k.bid);
+      expect(Array.from(k.s.askBuckets)).toEqual(k.ask);
+    }
+  });
+
   it('merges venues by price and takes the best bid and ask across them', () => {
     const c = cob();
     c.addVenue({ venue: 'binance', book: book(BIDS, ASKS), tickSize, lotSize });

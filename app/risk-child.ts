@@ -12,7 +12,7 @@ import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import type { Money } from '../engine/types/money.ts';
 import { createRiskState, onFill, riskManager, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
-import { QuietMarks } from '../actors/risk-manager/quiet-marks.ts';
+import { HeldMarks, type HeldMarksApplied } from '../actors/risk-manager/held-marks.ts';
 import { log } from '../engine/log.ts';
 
 /** The RiskManager child's id. */
@@ -76,12 +76,12 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     actor.on(t, (ev) => bus.publish(ev as EngineMsg));
   }
   actor.start();
-  // Marks that would change only the latest price wait here (see quiet-marks.ts); anything the machine handles or
-  // anyone reads first sees them applied.
-  const quiet = new QuietMarks();
-  const sendMark = (m: EngineMsg): void => actor.send(m as never);
+  // Marks that emit nothing and move no state are applied to a shadow here (see held-marks.ts); anything the machine
+  // handles or anyone reads first sees them applied.
+  const held = new HeldMarks();
+  const sendHeld = (e: HeldMarksApplied): void => actor.send(e);
   const flush = (): void => {
-    if (quiet.size > 0) quiet.drain(sendMark);
+    if (held.size > 0) held.drain(sendHeld);
   };
   const state = (): RiskState => {
     flush();
@@ -103,11 +103,11 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       save();
     }, RISK_ID),
     bus.subscribe('risk.mark', (m) => {
-      if (quiet.hold(actor.getSnapshot().context, m)) return;
-      forward(m);
-      // The peak moves with marks; writing it at most once a second (clock time) keeps LMDB off the tick path.
+      if (!held.hold(actor.getSnapshot().context, m)) forward(m);
+      // The peak moves with marks; writing it at most once a second (mark time) keeps LMDB off the tick path.
       if (m.ts - lastPeakSave >= 1_000) {
         lastPeakSave = m.ts;
+        flush();
         save();
       }
     }, RISK_ID),

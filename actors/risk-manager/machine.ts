@@ -15,8 +15,10 @@
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
 // While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state.
 // Time: `now()` of the clock given to createActor when it has one (engine Clock, SimulatedClock), else the event's ts.
-// A mark is applied at its own ts: the risk child may hold quiet marks back and pass on the latest later
-// (quiet-marks.ts), and the price was seen at the mark's time, not at the time the machine got it.
+// A mark is applied at its own ts: the price was seen at the mark's time, not at the time the machine got it. The risk
+// child applies most marks to a shadow of this state and sends the result as one `risk.marks` (held-marks.ts); the
+// machine takes it only on top of the state it was computed from, and otherwise fails loudly (the supervisor restarts
+// the risk child from the stored fills) rather than drop or reorder marks.
 import { enqueueActions, setup, type ActorSystem } from 'xstate';
 import type { OrderFilled, OrderPartiallyFilled } from '../../engine/messages/orders.ts';
 import type {
@@ -24,6 +26,7 @@ import type {
 } from '../../engine/messages/risk.ts';
 import { assertNever } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
+import type { HeldMarksApplied } from './held-marks.ts';
 import {
   createRiskState, onFill, onFlatten, onIntent, onKillSwitch, onMark, onResume, onSetLimits,
   type RiskInput, type RiskOut, type RiskState, type Step,
@@ -33,7 +36,7 @@ import {
 export interface RiskTransition { readonly type: 'risk.transition'; readonly to: TradingState; readonly reason: string; readonly ts: TsMs }
 
 /** Events the RiskManager takes. */
-export type RiskIn = IntentProposed | OrderFilled | OrderPartiallyFilled | RiskMark | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
+export type RiskIn = IntentProposed | OrderFilled | OrderPartiallyFilled | RiskMark | HeldMarksApplied | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
 
 /** Input: a fresh start, or a state saved with `snapshotRiskState`. */
 export type RiskMachineInput = RiskInput | { readonly restore: RiskState };
@@ -49,6 +52,9 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
   switch (e.type) {
     case 'risk.intent': return onIntent(ctx, e.intent, now);
     case 'risk.mark': return onMark(ctx, e.symbol, e.price, now);
+    case 'risk.marks':
+      if (e.base !== ctx) throw new Error(`risk.marks: ${e.count} held marks were applied to another state than the machine's; refusing them`);
+      return { state: e.state, out: [] };
     case 'risk.killSwitch': return onKillSwitch(ctx, e.on, e.reason, now);
     case 'risk.resume': return onResume(ctx, e.resetPeak === true, now);
     case 'risk.setLimits': return onSetLimits(ctx, e.limits, now);
@@ -97,6 +103,7 @@ export const riskManager = setup({
   on: {
     'risk.intent': { actions: 'route' },
     'risk.mark': { actions: 'route' },
+    'risk.marks': { actions: 'route' },
     'exec.orderFilled': { actions: 'route' },
     'exec.orderPartiallyFilled': { actions: 'route' },
     'risk.killSwitch': { actions: 'route' },

@@ -91,6 +91,41 @@ export class DenseMap {
     return undefined;
   }
 
+  /**
+   * Calls `fn` for the window's keys with a value from `from` on, stepping by `step` (+1 up, -1 down), until `fn`
+   * returns false (then returns false) or the window ends or holds no more values that way (then returns true).
+   * `limit` bounds how many values are visited (the caller's count of those lying that way).
+   */
+  walkWindow(from: number, step: 1 | -1, limit: number, fn: (k: number, v: number) => boolean): boolean {
+    const w = this.win;
+    if (w === undefined || this.inWindow === 0) return true;
+    let i = from - this.base;
+    if (i < 0) {
+      if (step < 0) return true;
+      i = 0;
+    } else if (i >= this.width) {
+      if (step > 0) return true;
+      i = this.width - 1;
+    }
+    for (let seen = 0; seen < limit && i >= 0 && i < this.width; i += step) {
+      const v = w[i]!;
+      if (v === 0) continue;
+      seen++;
+      if (!fn(this.base + i, v)) return false;
+    }
+    return true;
+  }
+
+  /** Number of keys with a value inside the window. */
+  get windowSize(): number {
+    return this.inWindow;
+  }
+
+  /** Returns the keys with a value outside the window, in no order. */
+  outerKeys(): number[] {
+    return [...this.outer.keys()];
+  }
+
   /** True when `k` lies in the middle three quarters of the window: far enough from its edges to need no move. */
   near(k: number): boolean {
     const i = k - this.base;

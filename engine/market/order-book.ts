@@ -75,24 +75,17 @@ export class OrderBook {
 
   /** Returns up to `n` levels of `side`, best first. */
   levels(side: BookSide, n: number): Level[] {
-    const s = side === 'bid' ? this.bids : this.asks;
-    const px = s.sorted();
     const out: Level[] = [];
-    for (let i = 0; i < px.length && out.length < n; i++) out.push([px[i]! as Ticks, s.levels.get(px[i]!) as Lots]);
+    if (n <= 0) return out;
+    (side === 'bid' ? this.bids : this.asks).forEachBestFirst((p, q) => out.push([p as Ticks, q as Lots]) < n);
     return out;
   }
 
   /** Calls `fn` for each level of `side`, best first, until it returns false. */
   forEachLevel(side: BookSide, fn: (price: Ticks, lots: Lots) => boolean | void): void {
-    const s = side === 'bid' ? this.bids : this.asks;
-    // `px` is a snapshot: a callback that changes the book does not disturb this walk. Sizes are read live and a
-    // level deleted meanwhile is skipped.
-    const px = s.sorted();
-    const lv = s.levels;
-    for (let i = 0; i < px.length; i++) {
-      const lots = lv.get(px[i]!);
-      if (lots !== 0 && fn(px[i]! as Ticks, lots as Lots) === false) return;
-    }
+    // A callback that changes the book does not disturb the walk: it goes on from the last price visited, over the
+    // levels as they are then (SideLevels.forEachBestFirst).
+    (side === 'bid' ? this.bids : this.asks).forEachBestFirst(fn as (price: number, lots: number) => boolean | void);
   }
 
   /** Returns the number of levels on `side`. */

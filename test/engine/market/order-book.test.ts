@@ -177,6 +177,38 @@ describe('OrderBook', () => {
     );
   });
 
+  it('walks best-first from the dense window then the far levels, and a callback that changes the book is followed from the last price visited (property)', () => {
+    // Near prices live in the window, the 1,000,000-tick cluster beyond it in the map. At step `at` of the walk the
+    // callback applies `edits`: the rest of the walk is then the levels worse than the last price visited, as the
+    // book holds them after the edits, best first.
+    const px = fc.oneof(fc.integer({ min: 10_000, max: 10_400 }), fc.integer({ min: 1_000_000, max: 1_000_300 }));
+    const edit = fc.record({ px, lots: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 })) });
+    fc.assert(
+      fc.property(fc.constantFrom<BookSide>('bid', 'ask'), fc.array(fc.tuple(px, fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 150 }), fc.integer({ min: 0, max: 40 }), fc.array(edit, { maxLength: 20 }), (side, snap, at, edits) => {
+        const b = new OrderBook('X');
+        const ref = new NaiveBook();
+        const levels = snap.map(([p, q]) => [T(p), L(q)] as [Ticks, Lots]);
+        b.replace(side === 'bid' ? levels : [], side === 'ask' ? levels : []);
+        for (const [p, q] of snap) ref.set(side, p, q);
+        const before = ref.levels(side);
+        const seen: [number, number][] = [];
+        b.forEachLevel(side, (p, q) => {
+          seen.push([p, q]);
+          if (seen.length === at + 1) for (const e of edits) {
+            b.set(side, T(e.px), L(e.lots));
+            ref.set(side, e.px, e.lots);
+          }
+        });
+        const k = Math.min(at + 1, before.length);
+        expect(seen.slice(0, k)).toEqual(before.slice(0, k));
+        const last = seen[k - 1]![0];
+        const worse = (p: number): boolean => (side === 'bid' ? p < last : p > last);
+        expect(seen.slice(k)).toEqual(k < at + 1 ? [] : ref.levels(side).filter(([p]) => worse(p)));
+      }),
+      { numRuns: 300, seed: 20261121 },
+    );
+  });
+
   it('keeps no bucket sums unless asked, and refuses a bucket width that is not a positive integer', () => {
     const b = new OrderBook('X');
     b.set('bid', T(105), L(3));

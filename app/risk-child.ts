@@ -87,9 +87,9 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     flush();
     return actor.getSnapshot().context;
   };
+  // Held marks and the event after them go to the machine as one event (one xstate step in an intent's verdict).
   const forward = (m: EngineMsg): void => {
-    flush();
-    actor.send(m as never);
+    if (!held.drain(sendHeld, m as HeldMarksApplied['then'])) actor.send(m as never);
   };
   let lastPeakSave = -Infinity;
   subs.push(

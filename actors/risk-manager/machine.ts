@@ -16,9 +16,10 @@
 // While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state.
 // Time: `now()` of the clock given to createActor when it has one (engine Clock, SimulatedClock), else the event's ts.
 // A mark is applied at its own ts: the price was seen at the mark's time, not at the time the machine got it. The risk
-// child applies most marks to a shadow of this state and sends the result as one `risk.marks` (held-marks.ts); the
-// machine takes it only on top of the state it was computed from, and otherwise fails loudly (the supervisor restarts
-// the risk child from the stored fills) rather than drop or reorder marks.
+// child applies most marks to a shadow of this state and sends the result as one `risk.marks` (held-marks.ts), which
+// may carry the next event to handle in the same step; the machine takes it only on top of the state it was computed
+// from, and otherwise fails loudly (the supervisor restarts the risk child from the stored fills) rather than drop or
+// reorder marks.
 import { enqueueActions, setup, type ActorSystem } from 'xstate';
 import type { OrderFilled, OrderPartiallyFilled } from '../../engine/messages/orders.ts';
 import type {
@@ -52,9 +53,7 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
   switch (e.type) {
     case 'risk.intent': return onIntent(ctx, e.intent, now);
     case 'risk.mark': return onMark(ctx, e.symbol, e.price, now);
-    case 'risk.marks':
-      if (e.base !== ctx) throw new Error(`risk.marks: ${e.count} held marks were applied to another state than the machine's; refusing them`);
-      return { state: e.state, out: [] };
+    case 'risk.marks': return undefined; // unwrapped by the route action
     case 'risk.killSwitch': return onKillSwitch(ctx, e.on, e.reason, now);
     case 'risk.resume': return onResume(ctx, e.resetPeak === true, now);
     case 'risk.setLimits': return onSetLimits(ctx, e.limits, now);
@@ -76,9 +75,24 @@ export const riskManager = setup({
   },
   actions: {
     route: enqueueActions(({ context, event, enqueue, system }) => {
-      const now = event.type === 'risk.mark' ? event.ts : nowOf(system, tsOf(event));
-      const step = handle(context, event, now);
-      if (!step) return;
+      // Held marks first (their state, computed from this one by the risk child), then the event they carry.
+      let ctx = context;
+      let e: RiskIn = event;
+      if (e.type === 'risk.marks') {
+        if (e.base !== ctx) throw new Error(`risk.marks: ${e.count} held marks were applied to another state than the machine's; refusing them`);
+        ctx = e.state;
+        if (e.then === undefined) {
+          enqueue.assign(ctx);
+          return;
+        }
+        e = e.then;
+      }
+      const now = e.type === 'risk.mark' ? e.ts : nowOf(system, tsOf(e));
+      const step = handle(ctx, e, now);
+      if (!step) {
+        if (ctx !== context) enqueue.assign(ctx);
+        return;
+      }
       if (step.state !== context) enqueue.assign(step.state);
       for (const o of step.out) enqueue.emit(o);
       if (step.to) enqueue.raise({ type: 'risk.transition', to: step.to.to, reason: step.to.reason, ts: now });

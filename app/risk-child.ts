@@ -104,10 +104,12 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     }, RISK_ID),
     bus.subscribe('risk.mark', (m) => {
       if (!held.hold(actor.getSnapshot().context, m)) forward(m);
-      // The peak moves with marks; writing it at most once a second (mark time) keeps LMDB off the tick path.
+      // The peak moves with marks; writing it at most once a second (mark time) keeps LMDB off the tick path. Held
+      // marks go to the machine for it only when they moved the peak (a flat portfolio's never do).
       if (m.ts - lastPeakSave >= 1_000) {
         lastPeakSave = m.ts;
-        flush();
+        const s = held.state;
+        if (s !== undefined && (lastSaved === undefined || s.peakEquity !== lastSaved.peakEquity)) flush();
         save();
       }
     }, RISK_ID),

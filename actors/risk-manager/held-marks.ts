@@ -45,6 +45,11 @@ export class HeldMarks {
     return true;
   }
 
+  /** The machine's state after the held marks, when any are held. */
+  get state(): RiskState | undefined {
+    return this.shadow;
+  }
+
   /** Number of marks held. */
   get size(): number {
     return this.count;

@@ -1,0 +1,59 @@
+// The RiskManager child over a real LMDB store: marks held back from the machine (held-marks.ts) still move the
+// persisted equity peak, written at most once a second of mark time, and a read of the state sees every mark.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { riskChild, type RiskControl } from '../../app/risk-child.ts';
+import type { RiskState } from '../../actors/risk-manager/index.ts';
+import { Bus } from '../../engine/runtime/bus.ts';
+import { SimulatedClock } from '../../engine/runtime/clock.ts';
+import { LmdbStore } from '../../engine/store/lmdb.ts';
+import { money } from '../../engine/types/money.ts';
+import type { Ticks } from '../../engine/types/price.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+import { ETH, limits, lots } from '../actors/risk-manager/helpers.ts';
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('risk child', () => {
+  it('persists the equity peak that held marks raised, at most once a second of mark time, and reads see every mark', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+    const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+    const bus = new Bus();
+    const clock = new SimulatedClock(1_000_000);
+    let read: (() => RiskState) | undefined;
+    // 0.1 ETH held at 2,683.80: every mark 1 tick (0.01) higher raises equity by 0.001 USDT and the peak with it.
+    const initial = { limits: limits({ stopLossBps: 500, takeProfitBps: 500, maxDrawdownBps: 500 }), instruments: [ETH], cash: money('10000'), positions: { 'ETH/USDT': { lots: lots(1000), cost: money('268.38') } } };
+    const actor = createActor(riskChild, { input: { bus, clock, initial, fills: () => [], store, onState: (g) => void (read = g) } });
+    actor.start();
+    const control = store.db<string, RiskControl>('risk.control');
+    const peaks: string[] = [];
+    // 35 marks 100 ms apart, 3.4 s of mark time.
+    for (let i = 0; i < 35; i++) {
+      const ts = (1_000_000 + i * 100) as TsMs;
+      clock.set(ts);
+      bus.publish({ type: 'risk.mark', symbol: 'ETH/USDT', price: (268_380 + i) as Ticks, ts });
+      await store.flush();
+      const c = control.get('control');
+      if (c && peaks[peaks.length - 1] !== String(c.peakEquity)) peaks.push(String(c.peakEquity));
+    }
+    // Written on the first mark and then once a second: 4 distinct peaks for 3.4 s of rising marks.
+    expect(peaks.length).toBe(4);
+    expect(BigInt(peaks[3]!)).toBeGreaterThan(BigInt(peaks[0]!));
+    // The state read now has the last mark and the peak it made, past the last write.
+    const s = read!();
+    expect(s.marks['ETH/USDT']).toBe(268_380 + 34);
+    expect(BigInt(s.peakEquity)).toBeGreaterThan(BigInt(peaks[3]!));
+    actor.stop();
+    // Stopping writes what the held marks reached.
+    await store.flush();
+    expect(String(control.get('control')!.peakEquity)).toBe(String(s.peakEquity));
+    await store.close();
+  });
+});

@@ -109,7 +109,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       if (m.ts - lastPeakSave >= 1_000) {
         lastPeakSave = m.ts;
         const s = held.state;
-        if (s !== undefined && (lastSaved === undefined || s.peakEquity !== lastSaved.peakEquity)) flush();
+        if (db && s !== undefined && (lastSaved === undefined || s.peakEquity !== lastSaved.peakEquity)) flush();
         save();
       }
     }, RISK_ID),

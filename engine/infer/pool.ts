@@ -7,6 +7,11 @@ import { ConfigError, EngineError, InputValidationError } from '../types/errors.
 import { LatencyHistogram, type LatencySummary } from './latency.ts';
 import { resolveExecutionProviders, type OrtProvider } from './providers.ts';
 
+/** Key of the message a worker posts when its sessions are loaded (engine/infer/worker.mjs). */
+const LOADED = 'cobaltInferWorkerLoaded';
+/** How long start and close wait for workers to finish loading their models. */
+const LOAD_WAIT_MS = 60_000;
+
 /** A request that did not finish within its `timeoutMs`. */
 export class InferenceTimeoutError extends EngineError {
   readonly code = 'INFER_TIMEOUT';
@@ -124,10 +129,28 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     workerData: { models: opts.models, executionProviders: providers, testHooks: opts.testHooks === true },
   });
 
+  // Worker threads that have finished loading their sessions (worker.mjs posts LOADED): one must not be terminated
+  // while ONNX Runtime loads, which aborts the process ('terminate called after throwing an instance of Napi::Error').
+  const loaded = new Set<number>();
+  piscina.on('message', (m: unknown) => {
+    if (typeof m === 'object' && m !== null && LOADED in m) loaded.add((m as Record<string, number>)[LOADED]!);
+  });
+  const allLoaded = async (withinMs: number): Promise<boolean> => {
+    const deadline = performance.now() + withinMs;
+    while (piscina.threads.some((w) => !loaded.has(w.threadId))) {
+      if (performance.now() >= deadline) return false;
+      await new Promise<void>((r) => setTimeout(r, 5));
+    }
+    return true;
+  };
+
   const info = (await piscina.run({ kind: 'info' })) as { error: string } | { models: Record<string, { inputNames: string[]; outputNames: string[] }>; execArgv: string[] };
-  if ('error' in info) {
+  // Every worker has loaded (the first answered `info`; the others load the same files) before the pool is used or
+  // closed. A load that hangs is the only way to wait here long.
+  const ready = await allLoaded(LOAD_WAIT_MS);
+  if ('error' in info || !ready) {
     await piscina.destroy();
-    throw new InferenceError(`inference pool failed to start: ${info.error}`);
+    throw new InferenceError(`inference pool failed to start: ${'error' in info ? info.error : `workers did not load their models within ${LOAD_WAIT_MS / 1_000} s`}`);
   }
   log().info({ executionProviders: providers, threads, models: info.models, workerExecArgv: info.execArgv, timeoutMs, maxBatch, batchWindowMs: windowMs }, 'inference pool started');
 
@@ -299,6 +322,8 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       const pending = [...queue];
       queue = [];
       for (const r of pending) settle(r, { err: new InferenceWorkerError('inference pool closed before the request ran') });
+      // A worker piscina started in place of a dead one may still be loading: wait for it (bounded) before terminating.
+      if (!(await allLoaded(LOAD_WAIT_MS))) log().warn({ waitedMs: LOAD_WAIT_MS }, 'inference pool closing with a worker still loading its models');
       await piscina.destroy();
     },
   };

@@ -1,10 +1,12 @@
 // Piscina worker entry for the inference pool, plain JS so it loads in a worker thread without tsx.
 // Top-level code runs once per thread: each ONNX session is created here, one intra-op thread each,
 // so N workers use N cores without oversubscribing them.
-import { threadId, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
 const { models, executionProviders, testHooks } = workerData;
+/** Key of the message a worker posts once its sessions are loaded (or failed to); engine/infer/pool.ts reads it. */
+const LOADED = 'cobaltInferWorkerLoaded';
 
 let sessions = {};
 let loadError;
@@ -29,6 +31,10 @@ try {
 } catch (err) {
   loadError = err instanceof Error ? err.message : String(err);
 }
+// Tells the pool this thread is done loading (piscina passes other messages on as its 'message' event): terminating
+// a worker while ONNX Runtime loads a session aborts the whole process (onnxruntime-node throws a C++ exception it
+// cannot turn into a JS one in a terminating thread), so the pool closes only loaded workers.
+parentPort?.postMessage({ [LOADED]: threadId });
 
 function toFloat32(data) {
   if (data instanceof Float32Array) return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();

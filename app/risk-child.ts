@@ -80,9 +80,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   // handles or anyone reads first sees them applied.
   const held = new HeldMarks();
   const sendHeld = (e: HeldMarksApplied): void => actor.send(e);
-  const flush = (): void => {
-    if (held.size > 0) held.drain(sendHeld);
-  };
+  const flush = (): void => void held.drain(sendHeld);
   const state = (): RiskState => {
     flush();
     return actor.getSnapshot().context;

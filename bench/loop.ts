@@ -108,7 +108,8 @@ const cnn = await probe({ momentum: true, cnnOnnx: bundled.onnxPath });
 // run's 526 inferences go by in 0.4 s of wall time (a daemon spreads them over 9 minutes). A daemon keeps its pool for
 // its life, so the settled figures run the CNN through one long-lived pool (ModelOverrides.cnnPool): the fourth run
 // through it, and the paced run after those.
-const cnnPool = await createInferencePool({ models: { cnn: bundled.onnxPath }, threads: testConfig().models.poolThreads, timeoutMs: testConfig().models.timeoutMs });
+const { poolThreads, timeoutMs } = testConfig().models;
+const cnnPool = await createInferencePool({ models: { cnn: bundled.onnxPath }, threads: poolThreads, timeoutMs });
 const viaPool = { momentum: true, cnnOnnx: bundled.onnxPath, cnnPool };
 for (let i = 0; i < 3; i++) await probe(viaPool);
 const cnnSettled = await probe(viaPool);

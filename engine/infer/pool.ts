@@ -7,7 +7,7 @@ import { ConfigError, EngineError, InputValidationError } from '../types/errors.
 import { LatencyHistogram, type LatencySummary } from './latency.ts';
 import { resolveExecutionProviders, type OrtProvider } from './providers.ts';
 
-/** Key of the message a worker posts when its sessions are loaded (engine/infer/worker.mjs). */
+/** Key of the message a worker posts when its sessions are loaded (passed to engine/infer/worker.mjs as `loadedKey`). */
 const LOADED = 'cobaltInferWorkerLoaded';
 /** How long start and close wait for workers to finish loading their models. */
 const LOAD_WAIT_MS = 60_000;
@@ -126,7 +126,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     // 40-60 ms on 2 vCPUs. worker.mjs is plain JS. (V8 and process-wide flags apply to workers anyway; Node refuses
     // them in a worker's execArgv, so the parent's list cannot be passed on filtered.)
     execArgv: [],
-    workerData: { models: opts.models, executionProviders: providers, testHooks: opts.testHooks === true },
+    workerData: { models: opts.models, executionProviders: providers, testHooks: opts.testHooks === true, loadedKey: LOADED },
   });
 
   // Worker threads that have finished loading their sessions (worker.mjs posts LOADED): one must not be terminated

@@ -4,9 +4,8 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
-const { models, executionProviders, testHooks } = workerData;
-/** Key of the message a worker posts once its sessions are loaded (or failed to); engine/infer/pool.ts reads it. */
-const LOADED = 'cobaltInferWorkerLoaded';
+// loadedKey: the key of the message this worker posts once its sessions are loaded (or failed to); see below.
+const { models, executionProviders, testHooks, loadedKey } = workerData;
 
 let sessions = {};
 let loadError;
@@ -34,7 +33,7 @@ try {
 // Tells the pool this thread is done loading (piscina passes other messages on as its 'message' event): terminating
 // a worker while ONNX Runtime loads a session aborts the whole process (onnxruntime-node throws a C++ exception it
 // cannot turn into a JS one in a terminating thread), so the pool closes only loaded workers.
-parentPort?.postMessage({ [LOADED]: threadId });
+parentPort?.postMessage({ [loadedKey]: threadId });
 
 function toFloat32(data) {
   if (data instanceof Float32Array) return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();

@@ -174,9 +174,10 @@ export class SideLevels {
     }
     for (;;) {
       if (rest === undefined) {
+        // Only `fn` changes the version, so some price was visited: go on from it over the levels as they are now.
         v = this.version;
         const from = last;
-        rest = Number.isNaN(from) ? this.sorted().slice() : this.sorted().filter((p) => (isBid ? p < from : p > from));
+        rest = this.sorted().filter((p) => (isBid ? p < from : p > from));
       }
       let changed = false;
       for (const p of rest) {

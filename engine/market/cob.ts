@@ -310,7 +310,6 @@ export class ConsolidatedBook {
     };
   }
 
-  // The walk's integer lot sums of buckets lo..lo+n-1 (n = out length) from a book that keeps no bucket sums.
   /**
    * Returns `n` zeroed floats for a new snapshot, a view into a shared backing store of SLAB_SNAPSHOTS snapshots' worth.
    * Two `new Float64Array(n)` per snapshot were the process's commonest ArrayBuffers (10 per second per symbol, ~13k
@@ -327,6 +326,7 @@ export class ConsolidatedBook {
     return out;
   }
 
+  // The walk's integer lot sums of buckets lo..lo+n-1 (n = bl.length) from a book that keeps no bucket sums.
   private walkInto(book: BookView, bt: number, lo: number, bl: Float64Array, al: Float64Array): void {
     const n = bl.length;
     // Levels come best first, so the bucket index only moves one way: keep the current bucket's price bounds

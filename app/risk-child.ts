@@ -6,13 +6,13 @@
 import { createActor, fromCallback, type EventObject } from 'xstate';
 import type { Fill } from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
-import type { TradingState } from '../engine/messages/risk.ts';
+import type { IntentProposed, TradingState } from '../engine/messages/risk.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import type { Money } from '../engine/types/money.ts';
 import { createRiskState, onFill, riskManager, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
-import { HeldMarks, type HeldMarksApplied } from '../actors/risk-manager/held-marks.ts';
+import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 
 /** The RiskManager child's id. */
@@ -76,22 +76,26 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     actor.on(t, (ev) => bus.publish(ev as EngineMsg));
   }
   actor.start();
-  // Marks that emit nothing and move no state are applied to a shadow here (see held-marks.ts); anything the machine
-  // handles or anyone reads first sees them applied.
-  const held = new HeldMarks();
-  const sendHeld = (e: HeldMarksApplied): void => actor.send(e);
+  // Marks that emit nothing and move no state, and intents, are applied to a shadow here (see held-steps.ts); anything
+  // the machine handles or anyone reads first sees them applied.
+  const held = new HeldSteps();
+  const sendHeld = (e: HeldStepsApplied): void => actor.send(e);
   const flush = (): void => void held.drain(sendHeld);
   const state = (): RiskState => {
     flush();
     return actor.getSnapshot().context;
   };
-  // Held marks and the event after them go to the machine as one event (one xstate step in an intent's verdict).
+  // Held steps and the event after them go to the machine as one event (one xstate step).
   const forward = (m: EngineMsg): void => {
-    if (!held.drain(sendHeld, m as HeldMarksApplied['then'])) actor.send(m as never);
+    if (!held.drain(sendHeld, m as HeldStepsApplied['then'])) actor.send(m as never);
+  };
+  // An intent's verdict is decided on the shadow and published here, as the machine would emit it (same clock).
+  const decide = (m: IntentProposed): void => {
+    for (const o of held.holdIntent(actor.getSnapshot().context, m, clock.now())) bus.publish(o);
   };
   let lastPeakSave = -Infinity;
   subs.push(
-    bus.subscribe('risk.intent', forward, RISK_ID),
+    bus.subscribe('risk.intent', decide, RISK_ID),
     bus.subscribe('exec.orderFilled', (m) => {
       forward(m);
       save();
@@ -103,7 +107,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     bus.subscribe('risk.mark', (m) => {
       if (!held.hold(actor.getSnapshot().context, m)) forward(m);
       // The peak moves with marks; writing it at most once a second (mark time) keeps LMDB off the tick path. Held
-      // marks go to the machine for it only when they moved the peak (a flat portfolio's never do).
+      // steps go to the machine for it only when they moved the peak (a flat portfolio's marks never do).
       if (m.ts - lastPeakSave >= 1_000) {
         lastPeakSave = m.ts;
         const s = held.state;

@@ -16,10 +16,10 @@
 // While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state.
 // Time: `now()` of the clock given to createActor when it has one (engine Clock, SimulatedClock), else the event's ts.
 // A mark is applied at its own ts: the price was seen at the mark's time, not at the time the machine got it. The risk
-// child applies most marks to a shadow of this state and sends the result as one `risk.marks` (held-marks.ts), which
-// may carry the next event to handle in the same step; the machine takes it only on top of the state it was computed
-// from, and otherwise fails loudly (the supervisor restarts the risk child from the stored fills) rather than drop or
-// reorder marks.
+// child applies most marks and every intent to a shadow of this state (publishing the intents' verdicts itself) and
+// sends the result as one `risk.held` (held-steps.ts), which may carry the next event to handle in the same step; the
+// machine takes it only on top of the state it was computed from, and otherwise fails loudly (the supervisor restarts
+// the risk child from the stored fills) rather than drop or reorder steps.
 import { enqueueActions, setup, type ActorSystem } from 'xstate';
 import type { OrderFilled, OrderPartiallyFilled } from '../../engine/messages/orders.ts';
 import type {
@@ -27,7 +27,7 @@ import type {
 } from '../../engine/messages/risk.ts';
 import { assertNever } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
-import type { HeldMarksApplied } from './held-marks.ts';
+import type { HeldStepsApplied } from './held-steps.ts';
 import {
   createRiskState, onFill, onFlatten, onIntent, onKillSwitch, onMark, onResume, onSetLimits,
   type RiskInput, type RiskOut, type RiskState, type Step,
@@ -37,7 +37,7 @@ import {
 export interface RiskTransition { readonly type: 'risk.transition'; readonly to: TradingState; readonly reason: string; readonly ts: TsMs }
 
 /** Events the RiskManager takes. */
-export type RiskIn = IntentProposed | OrderFilled | OrderPartiallyFilled | RiskMark | HeldMarksApplied | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
+export type RiskIn = IntentProposed | OrderFilled | OrderPartiallyFilled | RiskMark | HeldStepsApplied | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
 
 /** Input: a fresh start, or a state saved with `snapshotRiskState`. */
 export type RiskMachineInput = RiskInput | { readonly restore: RiskState };
@@ -53,7 +53,7 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
   switch (e.type) {
     case 'risk.intent': return onIntent(ctx, e.intent, now);
     case 'risk.mark': return onMark(ctx, e.symbol, e.price, now);
-    case 'risk.marks': return undefined; // unwrapped by the route action
+    case 'risk.held': return undefined; // unwrapped by the route action
     case 'risk.killSwitch': return onKillSwitch(ctx, e.on, e.reason, now);
     case 'risk.resume': return onResume(ctx, e.resetPeak === true, now);
     case 'risk.setLimits': return onSetLimits(ctx, e.limits, now);
@@ -75,11 +75,11 @@ export const riskManager = setup({
   },
   actions: {
     route: enqueueActions(({ context, event, enqueue, system }) => {
-      // Held marks first (their state, computed from this one by the risk child), then the event they carry.
+      // Held steps first (their state, computed from this one by the risk child), then the event they carry.
       let ctx = context;
       let e: RiskIn = event;
-      if (e.type === 'risk.marks') {
-        if (e.base !== ctx) throw new Error(`risk.marks: ${e.count} held marks were applied to another state than the machine's; refusing them`);
+      if (e.type === 'risk.held') {
+        if (e.base !== ctx) throw new Error(`risk.held: ${e.count} held steps were applied to another state than the machine's; refusing them`);
         ctx = e.state;
         if (e.then === undefined) {
           enqueue.assign(ctx);
@@ -117,7 +117,7 @@ export const riskManager = setup({
   on: {
     'risk.intent': { actions: 'route' },
     'risk.mark': { actions: 'route' },
-    'risk.marks': { actions: 'route' },
+    'risk.held': { actions: 'route' },
     'exec.orderFilled': { actions: 'route' },
     'exec.orderPartiallyFilled': { actions: 'route' },
     'risk.killSwitch': { actions: 'route' },

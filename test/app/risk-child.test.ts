@@ -1,4 +1,4 @@
-// The RiskManager child over a real LMDB store: marks held back from the machine (held-marks.ts) still move the
+// The RiskManager child over a real LMDB store: marks held back from the machine (held-steps.ts) still move the
 // persisted equity peak, written at most once a second of mark time, and a read of the state sees every mark.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

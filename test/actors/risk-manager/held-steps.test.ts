@@ -1,6 +1,6 @@
-// Held marks (applied to a shadow of the RiskManager's state, passed on as one event) against the plain machine that
-// gets every mark, on the bundled real ETH/USDT trades (data/recordings, 2024-08-08 23:54 → 2024-08-09 00:05) with an
-// intent, a buy, a stop-loss exit and a sell in between.
+// Held steps (marks and intents applied to a shadow of the RiskManager's state, passed on as one event) against the
+// plain machine that gets every event, on the bundled real ETH/USDT trades (data/recordings, 2024-08-08 23:54 →
+// 2024-08-09 00:05) with intents (approved and denied), a buy, a stop-loss exit and a sell in between.
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
@@ -12,7 +12,8 @@ import type { Ticks } from '../../../engine/types/price.ts';
 import type { RiskMark } from '../../../engine/messages/risk.ts';
 import { riskManager, type RiskIn } from '../../../actors/risk-manager/machine.ts';
 import { createRiskState, onMark } from '../../../actors/risk-manager/logic.ts';
-import { HeldMarks, type HeldMarksApplied } from '../../../actors/risk-manager/held-marks.ts';
+import { HeldSteps, type HeldStepsApplied } from '../../../actors/risk-manager/held-steps.ts';
+import { intentId } from '../../../engine/types/ids.ts';
 import { ETH, fill, intent, limits, lots } from './helpers.ts';
 
 const FILES = ['data/recordings/spot_ethusdt_20240808.jsonl.gz', 'data/recordings/spot_ethusdt_20240809.jsonl.gz'];
@@ -46,20 +47,22 @@ function script(tape: RiskMark[]): RiskIn[] {
     if (i === 1_500) events.push({ type: 'risk.intent', intent: intent({ lots: lots(1000), price: m.price, ts: m.ts }) });
     if (i === 1_501) events.push({ type: 'exec.orderFilled', fill: fill('buy', m.price, 1000, money('0.27'), { ts: m.ts }), ts: m.ts } as RiskIn);
     if (i === 3_000) events.push({ type: 'exec.orderFilled', fill: fill('sell', m.price, 1000, money('0.27'), { ts: m.ts }), ts: m.ts } as RiskIn);
-    if (i === 4_000) events.push({ type: 'risk.intent', intent: intent({ lots: lots(500), price: m.price, ts: m.ts }) });
+    if (i === 1_499) events.push({ type: 'risk.intent', intent: intent({ side: 'sell', lots: lots(10), price: m.price, ts: m.ts }) }); // nothing held: denied
+    // Four buys in one second against maxSubmitsPerSecond 3: the fourth is denied on the submits the shadow recorded.
+    if (i === 4_000) for (let k = 0; k < 4; k++) events.push({ type: 'risk.intent', intent: intent({ id: intentId(`burst-${k}`), lots: lots(500), price: m.price, ts: m.ts }) });
   });
   return events;
 }
 
-// As app/risk-child.ts gates them: a mark the shadow takes is held; anything else goes with the held ones, if any, as
-// one event.
+// As app/risk-child.ts gates them: a mark the shadow takes is held, an intent is decided on the shadow (its verdict
+// published as the machine would emit it); anything else goes with the held ones, if any, as one event.
 function run(events: RiskIn[], gated: boolean) {
   const clock = new SimulatedClock(events[0].type === 'risk.mark' ? events[0].ts : 0);
   const actor = createActor(riskManager, { input: INPUT, clock });
   const seen: string[] = [];
   actor.on('*', (e) => void seen.push(`${e.type}@${e.ts}`));
   actor.start();
-  const held = new HeldMarks();
+  const held = new HeldSteps();
   let sent = 0;
   const send = (e: RiskIn): void => {
     sent++;
@@ -68,14 +71,18 @@ function run(events: RiskIn[], gated: boolean) {
   for (const e of events) {
     if (e.type === 'risk.mark') clock.set(e.ts);
     if (gated && e.type === 'risk.mark' && held.hold(actor.getSnapshot().context, e)) continue;
-    if (gated && held.drain(send, e as HeldMarksApplied['then'])) continue;
+    if (gated && e.type === 'risk.intent') {
+      for (const o of held.holdIntent(actor.getSnapshot().context, e, clock.now())) seen.push(`${o.type}@${o.ts}`);
+      continue;
+    }
+    if (gated && held.drain(send, e as HeldStepsApplied['then'])) continue;
     send(e);
   }
   if (gated) held.drain(send);
   return { seen, state: actor.getSnapshot().context, value: actor.getSnapshot().value, sent };
 }
 
-describe('HeldMarks on the recorded ETH/USDT trades', () => {
+describe('HeldSteps on the recorded ETH/USDT trades', () => {
   const tape = marks();
   const events = script(tape);
 
@@ -86,6 +93,7 @@ describe('HeldMarks on the recorded ETH/USDT trades', () => {
     // The script does something: a buy approved, an exit or alert on a mark, VaR samples.
     expect(plain.seen.filter((s) => s.startsWith('risk.orderApproved')).length).toBeGreaterThanOrEqual(2);
     expect(plain.seen.some((s) => s.startsWith('risk.alert'))).toBe(true);
+    expect(plain.seen.filter((s) => s.startsWith('risk.orderDenied')).length).toBe(2);
     expect(plain.state.var.samples.length).toBeGreaterThan(3);
     expect(gated.seen).toEqual(plain.seen);
     expect(gated.state).toEqual(plain.state);
@@ -99,7 +107,7 @@ describe('HeldMarks on the recorded ETH/USDT trades', () => {
     const s = createRiskState({ ...INPUT, positions: { 'ETH/USDT': { lots: lots(1000), cost: money('268.38') } } });
     // 1000 lots = 0.1 ETH at 2,683.80 USDT (ticks of 0.01): a mark there opens the VaR bucket and moves nothing else.
     const opened = onMark(s, 'ETH/USDT', 268_380 as Ticks, tape[0].ts).state;
-    const h = new HeldMarks();
+    const h = new HeldSteps();
     expect(h.hold(opened, { ...tape[0], price: 268_400 as Ticks, ts: tape[0].ts + 1 })).toBe(true);
     // 30 bps under the cost: the 20 bps stop-loss closes the position, an output the machine must emit.
     expect(h.hold(opened, { ...tape[0], price: 267_575 as Ticks, ts: tape[0].ts + 2 })).toBe(false);
@@ -107,14 +115,14 @@ describe('HeldMarks on the recorded ETH/USDT trades', () => {
   });
 
   it('passes the held marks on as one event, once, and the machine refuses one not computed from its state', () => {
-    const h = new HeldMarks();
+    const h = new HeldSteps();
     const base = run(events.slice(0, 3), false).state; // a state with its VaR bucket open
     expect([h.hold(base, tape[3]), h.hold(base, tape[4]), h.size]).toEqual([true, true, 2]);
-    const got: HeldMarksApplied[] = [];
+    const got: HeldStepsApplied[] = [];
     expect(h.drain((e) => got.push(e))).toBe(true);
     expect(h.drain((e) => got.push(e))).toBe(false);
     expect(got.length).toBe(1);
-    expect(got[0]).toMatchObject({ type: 'risk.marks', base, count: 2, ts: tape[4].ts });
+    expect(got[0]).toMatchObject({ type: 'risk.held', base, count: 2, ts: tape[4].ts });
     expect(got[0].state.marks['ETH/USDT']).toBe(tape[4].price);
 
     const actor = createActor(riskManager, { input: INPUT, clock: new SimulatedClock(tape[0].ts) });
@@ -123,6 +131,6 @@ describe('HeldMarks on the recorded ETH/USDT trades', () => {
     actor.start();
     actor.send(got[0]); // computed from another state than this fresh machine's
     expect(actor.getSnapshot().status).toBe('error');
-    expect(String(errors[0])).toContain('held marks were applied to another state');
+    expect(String(errors[0])).toContain('held steps were applied to another state');
   });
 });

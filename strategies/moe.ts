@@ -169,9 +169,9 @@ export function intentFor(d: Decision, s: PolicyState, cfg: PolicyConfig, id: In
   }
   if (!(lots > 0)) return { none: 'sizeZero' };
   const reason = `moe ${d.action} p=${d.confidence.toFixed(3)}`;
-  const base = { id, symbol: d.symbol, side, lots, timeInForce: 'IOC', reduceOnly, reason, ts: d.ts } as const;
-  if (cfg.orderType === 'market') return { intent: { ...base, orderType: 'market' } };
-  return { intent: { ...base, orderType: 'limit', price } };
+  // Literals, not a spread of a shared base: this runs on every decision's path to the RiskManager.
+  if (cfg.orderType === 'market') return { intent: { id, symbol: d.symbol, side, lots, timeInForce: 'IOC', reduceOnly, reason, ts: d.ts, orderType: 'market' } };
+  return { intent: { id, symbol: d.symbol, side, lots, timeInForce: 'IOC', reduceOnly, reason, ts: d.ts, orderType: 'limit', price } };
 }
 
 /**

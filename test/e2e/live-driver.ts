@@ -234,7 +234,11 @@ export async function settle(sys: System, venue: CountingVenue, maxWallMs = 15_0
  * order is open each step also gives it wall time (up to `maxWallMs` in all).
  */
 export async function drainExecutor(sys: System, clock: SimulatedClock, venue: CountingVenue, maxMs = 120_000, stepMs = 500, maxWallMs = 30_000): Promise<void> {
-  const unsettled = (): boolean => (sys.handles.executor()?.allOrders() ?? []).some((o) => !isTerminal(o.status));
+  // No executor (its actor between a failure and its restart) is not a settled one: its orders are still to reconcile.
+  const unsettled = (): boolean => {
+    const ex = sys.handles.executor();
+    return ex === undefined || ex.allOrders().some((o) => !isTerminal(o.status));
+  };
   const deadline = Date.now() + maxWallMs;
   for (let t = 0; t <= maxMs; t += stepMs) {
     await settle(sys, venue);

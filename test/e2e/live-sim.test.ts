@@ -7,10 +7,10 @@
 // imply and what the venue's balances say; every venue order is one the engine placed, once; tight limits are
 // denied with their codes and nothing reaches the venue; a tiny drawdown limit halts trading.
 import { rmSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { runRefusal } from '../../app/run.ts';
 import type { System, SystemOptions } from '../../app/system.ts';
-import type { OrderRecord } from '../../actors/trading-executor/logic.ts';
+import { isTerminal, type OrderRecord } from '../../actors/trading-executor/logic.ts';
 import { loadConfig } from '../../engine/config/index.ts';
 import { notional } from '../../engine/types/instrument.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
@@ -31,6 +31,25 @@ interface LiveRun {
   readonly denials: { t: number; code: string }[];
   readonly states: { t: number; state: string; reason: string }[];
   readonly lastMark: () => number | undefined;
+  /** Supervisor restarts during the run ("actor: error"). */
+  readonly restarts: string[];
+  /** Order events and verdicts as they happened ("wall ms, clock ts, type, client order id"), for a failure's report. */
+  readonly timeline: string[];
+}
+
+/** What a failed run prints: orders not final with their events, the venue's orders, restarts and the last warnings. */
+function report(r: LiveRun): string {
+  const orders = (r.sys.handles.executor()?.allOrders() ?? []) as OrderRecord[];
+  const open = orders.filter((o) => !isTerminal(o.status));
+  const lines = [
+    `executor ${r.sys.handles.executor() ? 'present' : 'absent'}, busy ${r.sys.handles.executor()?.busy}, venue calls in flight ${r.venue.inFlight}`,
+    `restarts: ${r.restarts.join('; ') || 'none'}`,
+    `orders not final: ${open.map((o) => `${o.clientOrderId} ${o.status} (${o.intent.reason})`).join('; ') || 'none'}`,
+    ...open.flatMap((o) => r.timeline.filter((l) => l.includes(o.clientOrderId) || l.includes(o.intent.id))),
+    `venue orders: ${venueView(r.sim).orders.map((o) => `${o.clientOrderId} ${o.status}`).join('; ')}`,
+    ...r.log.lines.filter((l) => Number(l['level']) >= 40).slice(-30).map((l) => JSON.stringify(l)),
+  ];
+  return `live-sim run report\n${lines.join('\n')}`;
 }
 
 const engines: LiveEngine[] = [];
@@ -52,7 +71,12 @@ async function runLive(
   engines.push(e);
   const { sys, clock, venue } = e;
   let mark: number | undefined;
-  const run: LiveRun = { sim, sys, venue, log: e.log, submitted: [], denials: [], states: [], lastMark: () => mark };
+  const run: LiveRun = { sim, sys, venue, log: e.log, submitted: [], denials: [], states: [], lastMark: () => mark, restarts: [], timeline: [] };
+  const wall0 = Date.now();
+  const note = (type: string, id: string): void => void (run.timeline.length < 5_000 && run.timeline.push(`${Date.now() - wall0} ms, clock ${clock.now()}, ${type} ${id}`));
+  sys.bus.subscribe('sys.actorRestarted', (m) => void run.restarts.push(`${m.actor}: ${m.error}`));
+  sys.bus.subscribe('risk.orderApproved', (m) => note(m.type, m.intent.id));
+  sys.bus.subscribePrefix('exec.order', (m) => note(m.type, 'fill' in m ? `${m.fill.clientOrderId} trade ${m.fill.tradeId}` : m.clientOrderId));
   sys.bus.subscribe('exec.orderSubmitted', (m) => void run.submitted.push(m.clientOrderId));
   sys.bus.subscribe('risk.orderDenied', (m) => void run.denials.push({ t: m.ts, code: m.reason.code }));
   sys.bus.subscribe('risk.stateChanged', (m) => void run.states.push({ t: m.ts, state: m.state, reason: m.reason }));
@@ -95,7 +119,12 @@ describe('live mode against the exchange simulator', () => {
 
   it('trades through ccxt: fills, position, cash and PnL all equal what the venue says', { timeout: 120_000 }, async () => {
     const r = await runLive({});
+    const state = report(r); // now: the engine is stopped before a failure is reported
+    onTestFailed(() => console.error(state));
     const { sys, sim } = r;
+    // A restarted actor rebuilds its state (the executor from the store and a reconciliation on the clock): the
+    // checks below would fail on a run that was not the one intended.
+    expect(r.restarts).toEqual([]);
     const ex = sys.handles.executor()!;
     const venueTrades = await r.venue.inner.fetchMyTrades('ETH/USDT'); // signed GET /api/v3/myTrades through ccxt
     const v = venueView(sim);

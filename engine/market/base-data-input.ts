@@ -343,6 +343,9 @@ function packSeries(s: CandleSource, col: number, out: Float32Array): void {
   }
 }
 
+// Module level: a closure made per call is also named per call under tsx (keepNames), a defineProperty each time.
+const fin = (x: number): number => (Number.isFinite(x) ? x : 0);
+
 function packCob(src: BdiSources, out: Float32Array): void {
   const cob = src.cob;
   if (cob === undefined || cob.flags.noLiveVenue) return;
@@ -365,7 +368,6 @@ function packCob(src: BdiSources, out: Float32Array): void {
   }
   const p1s = src.primary['1s'];
   const lastClose = p1s.get(p1s.length - 1)?.close;
-  const fin = (x: number) => (Number.isFinite(x) ? x : 0);
   out[st] = 1;
   out[st + 1] = lastClose !== undefined && Number.isFinite(cob.mid) ? cob.mid / lastClose - 1 : 0;
   out[st + 2] = fin(cob.spreadBps);

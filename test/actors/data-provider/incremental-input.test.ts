@@ -1,5 +1,6 @@
 // The DataProvider's incremental BaseDataInput (BdiAssembler) against a from-scratch assembly on a real replay: at
 // every decision tick (a primary 1s bar closing) the packed bytes and the validation are identical.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { mergeCandles } from '../../../actors/data-provider/logic.ts';
 import { DataProvider, type CobQuery } from '../../../actors/data-provider/provider.ts';
@@ -30,6 +31,7 @@ function trades(): Trade[] {
 }
 
 const bytes = (b: BaseDataInput): Buffer => Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
+const digest = (b: BaseDataInput): string => createHash('sha1').update(bytes(b)).digest('hex');
 
 describe('incremental BaseDataInput', () => {
   it('equals a from-scratch pack and validation at every decision tick of the real replay', async () => {
@@ -42,6 +44,8 @@ describe('incremental BaseDataInput', () => {
     let ticks = 0;
     let mismatches = 0;
     const reused = new Float32Array(BDI_LENGTH);
+    // Every input kept to the end keeps its own bytes (a caller may keep an input: the inference history does).
+    const kept: { inc: BaseDataInput; digest: string }[] = [];
     bus.subscribe('md.candle', (m) => {
       if (m.symbol !== 'ETH/USDT' || m.timeframe !== '1s' || !m.candle.closed) return;
       ticks++;
@@ -54,6 +58,7 @@ describe('incremental BaseDataInput', () => {
       if (JSON.stringify(dp.validateInput()) !== JSON.stringify(scratch.validation)) mismatches++;
       // A fresh array each call unless one is passed: a caller may keep an input (the inference history does).
       if (inc.data === intoBuffer.data || intoBuffer.data !== reused) mismatches++;
+      kept.push({ inc, digest: digest(scratch) });
     });
     let nextMaintain = REC_START + 60_000;
     for (const t of trades()) {
@@ -68,6 +73,8 @@ describe('incremental BaseDataInput', () => {
     dp.stop();
     expect(ticks).toBeGreaterThan(500);
     expect(mismatches).toBe(0);
+    expect(kept.filter((k) => digest(k.inc) !== k.digest).length).toBe(0);
+    expect(new Set(kept.map((k) => k.digest)).size).toBeGreaterThan(500);
   }, 60_000);
 
   it('reuses unchanged series and notices a bar replaced in the middle of a window', async () => {

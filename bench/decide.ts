@@ -1,6 +1,6 @@
 // The decision path alone: an Orchestrator (one instantaneous rule model saying BUY, SELL, BUY, … one per tick) and
-// the RiskManager xstate actor on one Bus with a SimulatedClock, fed real 1s bars of the bundled recording and real
-// BaseDataInputs assembled beforehand (so assembly is not timed). Every approval is filled at once, so nearly every
+// the RiskManager as the engine runs it (app/risk-child.ts around the xstate machine) on one Bus with a SimulatedClock,
+// fed real 1s bars of the bundled recording and real BaseDataInputs assembled beforehand (so assembly is not timed). Every approval is filled at once, so nearly every
 // tick makes an intent and gets a verdict.
 // Figures, wall µs from the moment the orchestrator has its input:
 //   inputToDecision   -> signal.decision published
@@ -13,7 +13,7 @@ import { createActor } from 'xstate';
 import { Orchestrator } from '../actors/orchestrator/orchestrator.ts';
 import { ModelRegistry } from '../actors/orchestrator/registry.ts';
 import { DEFAULT_LIMITS } from '../actors/risk-manager/limits.ts';
-import { riskManager } from '../actors/risk-manager/machine.ts';
+import { riskChild } from '../app/risk-child.ts';
 import { setLogger, createLogger } from '../engine/log.ts';
 import type { BaseDataInput } from '../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
@@ -76,12 +76,9 @@ async function round(keep: boolean): Promise<void> {
     outcomes: { horizonMs: 60_000, deadBandBps: 1 },
     owner: 'orchestrator',
   });
-  const risk = createActor(riskManager, { input: { limits: DEFAULT_LIMITS, instruments: [ETH], cash: money('10000') }, clock });
-  risk.on('risk.orderApproved', (ev) => bus.publish(ev as EngineMsg));
-  risk.on('risk.orderDenied', (ev) => bus.publish(ev as EngineMsg));
+  // The RiskManager as the engine runs it: the risk child (app/risk-child.ts) around the xstate machine, on the bus.
+  const risk = createActor(riskChild, { input: { bus, clock, initial: { limits: DEFAULT_LIMITS, instruments: [ETH], cash: money('10000') }, fills: () => [] } });
   risk.start();
-  bus.subscribe('risk.intent', (m) => risk.send(m));
-  bus.subscribe('exec.orderFilled', (m) => risk.send(m));
 
   let measuring = false;
   let fillSeq = 0;

@@ -1,7 +1,7 @@
 // The decision path alone: an Orchestrator (one instantaneous rule model saying BUY, SELL, BUY, … one per tick) and
 // the RiskManager as the engine runs it (app/risk-child.ts around the xstate machine) on one Bus with a SimulatedClock,
-// fed real 1s bars of the bundled recording and real BaseDataInputs assembled beforehand (so assembly is not timed). Every approval is filled at once, so nearly every
-// tick makes an intent and gets a verdict.
+// fed real 1s bars of the bundled recording and real BaseDataInputs assembled beforehand (so assembly is not timed).
+// Every approval is filled at once, so nearly every tick makes an intent and gets a verdict.
 // Figures, wall µs from the moment the orchestrator has its input:
 //   inputToDecision   -> signal.decision published
 //   inputToVerdict    -> risk.orderApproved / risk.orderDenied of that tick's intent

@@ -39,10 +39,10 @@ interface LiveRun {
 
 /** What a failed run prints: orders not final with their events, the venue's orders, restarts and the last warnings. */
 function report(r: LiveRun): string {
-  const orders = (r.sys.handles.executor()?.allOrders() ?? []) as OrderRecord[];
-  const open = orders.filter((o) => !isTerminal(o.status));
+  const ex = r.sys.handles.executor();
+  const open = ((ex?.allOrders() ?? []) as OrderRecord[]).filter((o) => !isTerminal(o.status));
   const lines = [
-    `executor ${r.sys.handles.executor() ? 'present' : 'absent'}, busy ${r.sys.handles.executor()?.busy}, venue calls in flight ${r.venue.inFlight}`,
+    `executor ${ex ? 'present' : 'absent'}, busy ${ex?.busy}, venue calls in flight ${r.venue.inFlight}`,
     `restarts: ${r.restarts.join('; ') || 'none'}`,
     `orders not final: ${open.map((o) => `${o.clientOrderId} ${o.status} (${o.intent.reason})`).join('; ') || 'none'}`,
     ...open.flatMap((o) => r.timeline.filter((l) => l.includes(o.clientOrderId) || l.includes(o.intent.id))),

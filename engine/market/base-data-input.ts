@@ -4,7 +4,7 @@ import type { ModelOutput } from '../messages/signals.ts';
 import { InputValidationError } from '../types/errors.ts';
 import { timeframeMs, type Timeframe, type TsMs } from '../types/time.ts';
 import type { CobSnapshot } from './cob.ts';
-import { williamsPivots, type PivotLevel } from './pivots.ts';
+import { pivotIndices, trendOfIndices } from './pivots.ts';
 
 /** Frames per time series (T of the [T, F] sequence block). */
 export const BDI_FRAMES = 300;
@@ -380,32 +380,42 @@ function packCob(src: BdiSources, out: Float32Array): void {
 function packPivots(s: CandleSource, out: Float32Array): void {
   const n = Math.min(s.length, BDI_FRAMES);
   if (n === 0) return;
-  const bars: Candle[] = new Array<Candle>(n);
-  for (let i = 0; i < n; i++) bars[i] = s.get(s.length - n + i)!;
-  const ref = bars[n - 1]!.close;
+  const high = new Float64Array(n);
+  const low = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.get(s.length - n + i)!;
+    high[i] = c.high;
+    low[i] = c.low;
+  }
+  packPivotColumns(high, low, n, s.get(s.length - 1)!.close, out);
+}
+
+// The pivot section from the high and low columns of the newest n bars (oldest first) and the newest close.
+function packPivotColumns(high: Float64Array, low: Float64Array, n: number, ref: number, out: Float32Array): void {
   if (!(ref > 0)) return;
-  const levels: PivotLevel[] = williamsPivots(bars, { levels: BDI_PIVOT_LEVELS });
+  const idx = pivotIndices(high, low, n, BDI_PIVOT_LEVELS);
   const base = BDI_SECTIONS.pivots.offset;
   const F = PIVOT_FEATURE_NAMES.length;
-  levels.forEach((lv, i) => {
+  for (let i = 0; i < BDI_PIVOT_LEVELS; i++) {
     const o = base + i * F;
-    out[o] = lv.trend === 'up' ? 1 : lv.trend === 'down' ? -1 : 0;
-    out[o + 1] = lv.trend === 'unknown' ? 0 : 1;
-    const h = lv.highs;
-    const l = lv.lows;
+    const h = idx.highs[i]!;
+    const l = idx.lows[i]!;
+    const trend = trendOfIndices(h, l, high, low);
+    out[o] = trend === 'up' ? 1 : trend === 'down' ? -1 : 0;
+    out[o + 1] = trend === 'unknown' ? 0 : 1;
     if (h.length > 0) {
       out[o + 2] = 1;
-      out[o + 3] = h[h.length - 1]!.price / ref - 1;
-      out[o + 4] = (n - 1 - h[h.length - 1]!.index) / BDI_FRAMES;
-      if (h.length > 1) out[o + 5] = h[h.length - 2]!.price / ref - 1;
+      out[o + 3] = high[h[h.length - 1]!]! / ref - 1;
+      out[o + 4] = (n - 1 - h[h.length - 1]!) / BDI_FRAMES;
+      if (h.length > 1) out[o + 5] = high[h[h.length - 2]!]! / ref - 1;
     }
     if (l.length > 0) {
       out[o + 6] = 1;
-      out[o + 7] = l[l.length - 1]!.price / ref - 1;
-      out[o + 8] = (n - 1 - l[l.length - 1]!.index) / BDI_FRAMES;
-      if (l.length > 1) out[o + 9] = l[l.length - 2]!.price / ref - 1;
+      out[o + 7] = low[l[l.length - 1]!]! / ref - 1;
+      out[o + 8] = (n - 1 - l[l.length - 1]!) / BDI_FRAMES;
+      if (l.length > 1) out[o + 9] = low[l[l.length - 2]!]! / ref - 1;
     }
-  });
+  }
 }
 
 function packModels(src: BdiSources, out: Float32Array): void {
@@ -459,7 +469,10 @@ interface PivotCache {
   src: CandleSource | undefined;
   length: number;
   version: number | undefined;
+  /** The newest bars (at most BDI_FRAMES, oldest first) and their highs and lows, read once per bar. */
   bars: Candle[];
+  high: Float64Array;
+  low: Float64Array;
   block: Float32Array;
 }
 
@@ -482,7 +495,9 @@ export class BdiAssembler {
   private readonly series: SeriesCache[] = SERIES_NAMES.map(() => ({
     src: undefined, length: -1, version: undefined, tf: 0, visited: [], fields: new Float64Array((BDI_FRAMES + 1) * FIELDS), scan: EMPTY_SCAN,
   }));
-  private readonly pivots: PivotCache = { src: undefined, length: -1, version: undefined, bars: [], block: new Float32Array(BDI_SECTIONS.pivots.length) };
+  private readonly pivots: PivotCache = {
+    src: undefined, length: -1, version: undefined, bars: [], high: new Float64Array(BDI_FRAMES), low: new Float64Array(BDI_FRAMES), block: new Float32Array(BDI_SECTIONS.pivots.length),
+  };
   /** Series walked again / reused as they were, bars read from a candle / from the cache, pivot sets built / reused. */
   readonly stats = { seriesBuilt: 0, seriesReused: 0, barsRead: 0, barsCached: 0, pivotsBuilt: 0, pivotsReused: 0 };
 
@@ -679,14 +694,37 @@ export class BdiAssembler {
       return pc.block;
     }
     this.stats.pivotsBuilt++;
+    // A new bar on top moves the window down by one: the bars still in it keep their highs and lows (moved).
+    const bars = pc.bars;
+    const first = s.get(s.length - n);
+    let m = -1;
+    for (let j = 0; pc.src === s && j < bars.length && j <= MAX_SHIFT; j++) {
+      if (bars[j] === first) {
+        m = j;
+        break;
+      }
+    }
+    if (m > 0) {
+      pc.high.copyWithin(0, m, bars.length);
+      pc.low.copyWithin(0, m, bars.length);
+    }
+    const kept = m < 0 ? 0 : bars.length - m;
+    for (let i = 0; i < n; i++) {
+      const c = s.get(s.length - n + i)!;
+      // bars[i + m] is read before bars[i] is overwritten, as m >= 0.
+      if (i >= kept || bars[i + m] !== c) {
+        pc.high[i] = c.high;
+        pc.low[i] = c.low;
+      }
+      bars[i] = c;
+    }
+    bars.length = n;
     pc.src = s;
     pc.length = s.length;
-    pc.bars.length = n;
-    for (let i = 0; i < n; i++) pc.bars[i] = s.get(s.length - n + i)!;
-    // packPivots writes at the section's offset of a full-length array; a scratch one keeps the code shared.
+    // packPivotColumns writes at the section's offset of a full-length array; a scratch one keeps the code shared.
     const at = BDI_SECTIONS.pivots.offset;
     pivotScratch.fill(0, at, at + BDI_SECTIONS.pivots.length);
-    packPivots(s, pivotScratch);
+    packPivotColumns(pc.high, pc.low, n, n === 0 ? NaN : s.get(s.length - 1)!.close, pivotScratch);
     pc.block.set(pivotScratch.subarray(at, at + BDI_SECTIONS.pivots.length));
     return pc.block;
   }

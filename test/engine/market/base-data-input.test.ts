@@ -295,4 +295,40 @@ describe('BdiAssembler', () => {
     check('emptied');
     expect(checks).toBe(22);
   });
+
+  it('keeps the pivot section equal to a from-scratch one as 1m bars of mixed shapes arrive, replace the newest and jump', () => {
+    // The assembler reads each 1m bar's high and low once and moves them down as the window slides; a bar kept at a
+    // wrong place, or a replaced bar not read again, changes the pivots of some window of the real bars below.
+    const bars = world.primary['1m'].slice(-900);
+    const src = sourcesOf(world, { '1m': bars.slice(0, 300) });
+    let m1 = src.primary['1m'] as CandleSeries;
+    const asm = new BdiAssembler();
+    const pivots = (s: BdiSources): Buffer => bytes(bdiSection(asm.assemble(s).data, 'pivots'));
+    const scratch = (s: BdiSources): Buffer => bytes(bdiSection(assembleBaseDataInput(s).data, 'pivots'));
+    let differing = 0;
+    let last = pivots(src);
+    for (let i = 300; i < bars.length; i++) {
+      const c = bars[i]!;
+      // Candles of three shapes, as the engine's series hold (history, roll-ups, venue klines).
+      m1.push(i % 3 === 0 ? { ...c } : i % 3 === 1 ? { closed: true, volume: c.volume, close: c.close, low: c.low, high: c.high, open: c.open, openTime: c.openTime } : c);
+      if (i % 101 === 0) for (let k = 0; k < 5 && i + 1 < bars.length; k++) m1.push(bars[++i]!); // several bars at once
+      if (i % 250 === 0) m1 = series('1m', m1.tail(m1.length)); // another series with the same bars
+      const check = (what: string): void => {
+        const at: BdiSources = { ...src, primary: { ...src.primary, '1m': m1 } };
+        const inc = pivots(at);
+        expect(inc.equals(scratch(at)), `1m bar ${i}: ${what}`).toBe(true);
+        if (!inc.equals(last)) differing++;
+        last = inc;
+      };
+      check('new');
+      if (i % 7 === 0) {
+        // The newest bar replaced after the assembler has seen it, 50 above and below: a pivot once two bars confirm it.
+        m1.push({ ...c, high: c.high + 50, low: c.low - 50 });
+        check('newest replaced');
+      }
+    }
+    // The windows' pivots really move (the comparison above is not between blocks of zeros).
+    expect(differing).toBeGreaterThan(100);
+    expect(asm.stats.pivotsBuilt).toBeGreaterThan(500);
+  });
 });

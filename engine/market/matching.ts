@@ -374,30 +374,31 @@ export class MatchingEngine {
    * merged; returns the lots and quote Money taken.
    */
   private walk(taker: Working | undefined, side: Side, limit: Ticks | undefined, need: number, dry: boolean): { lots: number; quote: bigint } {
+    // No closures named per call here (tsx keepNames makes each a defineProperty): module helpers and a method.
     const bookSide = oppSide(side);
-    const within = (p: number): boolean => limit === undefined || (side === 'buy' ? p <= limit : p >= limit);
-    const before = (a: number, b: number): boolean => (side === 'buy' ? a < b : a > b);
-    const simPrices = [...this.tracks[bookSide].keys()].filter(within).sort((a, b) => (side === 'buy' ? a - b : b - a));
+    const buy = side === 'buy';
+    const simPrices = [...this.tracks[bookSide].keys()].filter((p) => withinLimit(buy, limit, p)).sort(buy ? ascending : descending);
     let si = 0;
-    let remaining = need;
-    let quote = 0n;
-    const visit = (p: number, displayed: number): void => {
-      const got = this.takeLevel(taker, bookSide, p, displayed, remaining, dry);
-      remaining -= got;
-      quote += notional(this.inst, p as Ticks, got as Lots);
-    };
+    const acc = { remaining: need, quote: 0n };
     this.book.forEachLevel(bookSide, (p, lots) => {
-      if (remaining <= 0 || !within(p)) return false;
-      while (si < simPrices.length && before(simPrices[si]!, p)) {
-        visit(simPrices[si++]!, 0);
-        if (remaining <= 0) return false;
+      if (acc.remaining <= 0 || !withinLimit(buy, limit, p)) return false;
+      while (si < simPrices.length && (buy ? simPrices[si]! < p : simPrices[si]! > p)) {
+        this.visitLevel(taker, bookSide, simPrices[si++]!, 0, acc, dry);
+        if (acc.remaining <= 0) return false;
       }
       if (si < simPrices.length && simPrices[si] === p) si++;
-      visit(p, lots);
-      return remaining > 0;
+      this.visitLevel(taker, bookSide, p, lots, acc, dry);
+      return acc.remaining > 0;
     });
-    while (remaining > 0 && si < simPrices.length) visit(simPrices[si++]!, 0);
-    return { lots: need - remaining, quote };
+    while (acc.remaining > 0 && si < simPrices.length) this.visitLevel(taker, bookSide, simPrices[si++]!, 0, acc, dry);
+    return { lots: need - acc.remaining, quote: acc.quote };
+  }
+
+  // One price level of a walk: takes what it can and counts it into `acc`.
+  private visitLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, acc: { remaining: number; quote: bigint }, dry: boolean): void {
+    const got = this.takeLevel(taker, bookSide, p, displayed, acc.remaining, dry);
+    acc.remaining -= got;
+    acc.quote += notional(this.inst, p as Ticks, got as Lots);
   }
 
   /** Takes up to `want` lots at one price: market lots ahead of each resting sim order, the sim order, the rest. */
@@ -407,15 +408,15 @@ export class MatchingEngine {
     let market = 0;
     let taken = 0;
     let marketFilled = 0;
-    const takeMarket = (n: number): void => {
-      market += n;
-      taken += n;
-      marketFilled += n;
-    };
     if (track) {
       for (const r of [...track.orders]) {
         const ahead = Math.min(r.queueAhead, avail) - market;
-        if (ahead > 0) takeMarket(Math.min(want - taken, ahead));
+        if (ahead > 0) {
+          const n = Math.min(want - taken, ahead);
+          market += n;
+          taken += n;
+          marketFilled += n;
+        }
         if (taken >= want) break;
         const n = Math.min(want - taken, r.lots - r.filledLots);
         if (n > 0 && !dry && taker) {
@@ -432,7 +433,12 @@ export class MatchingEngine {
         if (taken >= want) break;
       }
     }
-    if (taken < want && avail - market > 0) takeMarket(Math.min(want - taken, avail - market));
+    if (taken < want && avail - market > 0) {
+      const n = Math.min(want - taken, avail - market);
+      market += n;
+      taken += n;
+      marketFilled += n;
+    }
     if (!dry && taker) {
       if (marketFilled > 0) this.fill(taker, p as Ticks, marketFilled, 'taker', this.nextTradeId(), undefined);
       if (market > 0) {
@@ -554,6 +560,9 @@ export class MatchingEngine {
 
 /** Working orders hold plain numbers; the public view brands them (same object, no copy). */
 const view = (o: Working): SimOrder => o as unknown as SimOrder;
+const withinLimit = (buy: boolean, limit: Ticks | undefined, p: number): boolean => limit === undefined || (buy ? p <= limit : p >= limit);
+const ascending = (a: number, b: number): number => a - b;
+const descending = (a: number, b: number): number => b - a;
 
 function isLive(o: { status: SimOrderStatus }): boolean {
   return o.status === 'pending' || o.status === 'open' || o.status === 'partiallyFilled';

@@ -110,6 +110,9 @@ export function feedModelOutputs(data: Float32Array, outputs: ReadonlyMap<string
   return out;
 }
 
+/** What `runTick` collects while its models run (it returns it as the TickResult). */
+interface TickParts { outputs: ModelOutput[]; failed: { model: string; error: string }[]; skippedBusy: string[]; probes: string[] }
+
 /** Runs registered models on input ticks; see the header. */
 export class InferenceCoordinator {
   readonly stats: CoordinatorStats = { ticks: 0, refused: 0, runs: 0, failures: 0, timeouts: 0, skippedBusy: 0 };
@@ -162,7 +165,7 @@ export class InferenceCoordinator {
     const runnable = registry.runnable(now);
     const due = new Set(runnable.map((r) => r.name));
     const settled = new Map<string, Promise<ModelOutput | undefined>>();
-    const res = { outputs: [] as ModelOutput[], failed: [] as { model: string; error: string }[], skippedBusy: [] as string[], probes: [] as string[] };
+    const res: TickParts = { outputs: [], failed: [], skippedBusy: [], probes: [] };
     for (const r of runnable) {
       const version = registry.active(r.name)!;
       settled.set(r.name, this.runModel(tick, r, version, version.dependsOn.filter((d) => due.has(d)), settled, res));
@@ -175,7 +178,7 @@ export class InferenceCoordinator {
   // and model: under tsx (keepNames) naming that closure cost a defineProperty per model and tick (~4 µs).
   private async runModel(
     tick: InferenceTick, r: Runnable, version: ModelVersion, deps: readonly string[], settled: ReadonlyMap<string, Promise<ModelOutput | undefined>>,
-    res: { outputs: ModelOutput[]; failed: { model: string; error: string }[]; skippedBusy: string[]; probes: string[] },
+    res: TickParts,
   ): Promise<ModelOutput | undefined> {
     const { registry } = this.opts;
     const depOut = new Map<string, ModelOutput>();

@@ -116,9 +116,9 @@ export class SideLevels {
     let out: number[] = [];
     if (this.stale || t.length * 8 > old.length) {
       out = lv.keys();
-      out.sort(isBid ? (a, b) => b - a : (a, b) => a - b);
+      out.sort(bestFirst(isBid));
     } else {
-      t.sort(isBid ? (a, b) => b - a : (a, b) => a - b);
+      t.sort(bestFirst(isBid));
       // Merge: untouched old prices stay; a touched price is in the result iff it is in the levels now.
       let i = 0;
       let j = 0;
@@ -170,7 +170,7 @@ export class SideLevels {
     let rest: number[] | undefined;
     if (whole && this.version === v) {
       rest = lv.outerKeys();
-      rest.sort(isBid ? (a, b) => b - a : (a, b) => a - b);
+      rest.sort(bestFirst(isBid));
     }
     for (;;) {
       if (rest === undefined) {
@@ -216,7 +216,13 @@ export class SideLevels {
     });
     this.best = best;
     if (lv.size > 0 && !lv.near(best)) lv.recenter(best);
-    this.index = lv.keys().sort(this.isBid ? (a, b) => b - a : (a, b) => a - b);
+    this.index = lv.keys().sort(bestFirst(this.isBid));
     if (this.buckets !== undefined) this.sumBuckets();
   }
 }
+
+/** Number comparators for sort(), made once. */
+export const ascending = (a: number, b: number): number => a - b;
+export const descending = (a: number, b: number): number => b - a;
+/** The sort order of a side's prices, best first: bids high to low, asks low to high. */
+const bestFirst = (isBid: boolean): ((a: number, b: number) => number) => (isBid ? descending : ascending);

@@ -21,6 +21,7 @@
 // - Fees: maker/taker rates in 1e-9 fixed point (0.1% = 1_000_000n). `feeIn: 'received'` charges like Binance
 //   without BNB (buyer pays in base, seller in quote); `'quote'` charges every fill in the quote currency.
 // Everything is deterministic: no wall clock, no randomness; ids come from counters.
+import { ascending, descending } from './book-side.ts';
 import type { BookSide } from './order-book.ts';
 import type { Side, OrderType, TimeInForce } from '../messages/orders.ts';
 import type { Clock, TimerHandle } from '../runtime/clock.ts';
@@ -527,12 +528,12 @@ export class MatchingEngine {
   private resolveCrossed(): void {
     const bestAsk = this.book.bestAsk();
     if (bestAsk !== undefined) {
-      const bids = [...this.tracks.bid.keys()].filter((p) => p >= bestAsk).sort((a, b) => b - a);
+      const bids = [...this.tracks.bid.keys()].filter((p) => p >= bestAsk).sort(descending);
       for (const p of bids) this.fillFromCrossing(this.tracks.bid.get(p), p as Ticks, 'ask', (q) => q <= p);
     }
     const bestBid = this.book.bestBid();
     if (bestBid !== undefined) {
-      const asks = [...this.tracks.ask.keys()].filter((p) => p <= bestBid).sort((a, b) => a - b);
+      const asks = [...this.tracks.ask.keys()].filter((p) => p <= bestBid).sort(ascending);
       for (const p of asks) this.fillFromCrossing(this.tracks.ask.get(p), p as Ticks, 'bid', (q) => q >= p);
     }
   }
@@ -561,8 +562,6 @@ export class MatchingEngine {
 /** Working orders hold plain numbers; the public view brands them (same object, no copy). */
 const view = (o: Working): SimOrder => o as unknown as SimOrder;
 const withinLimit = (buy: boolean, limit: Ticks | undefined, p: number): boolean => limit === undefined || (buy ? p <= limit : p >= limit);
-const ascending = (a: number, b: number): number => a - b;
-const descending = (a: number, b: number): number => b - a;
 
 function isLive(o: { status: SimOrderStatus }): boolean {
   return o.status === 'pending' || o.status === 'open' || o.status === 'partiallyFilled';

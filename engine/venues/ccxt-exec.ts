@@ -99,6 +99,9 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   if (err instanceof ccxt.ExchangeNotAvailable) return mk('unknown', 'EXCHANGE_UNAVAILABLE');
   if (err instanceof ccxt.NetworkError) return mk('unknown', 'NETWORK');
   if (err instanceof ccxt.BadResponse) return mk('unknown', 'BAD_RESPONSE');
+  // ccxt's MEXC map has no OrderNotFound: MEXC's -2013 "Order does not exist." (and -2011 "Unknown order sent." on a
+  // cancel) arrive as plain ExchangeError / BadRequest.
+  if (err instanceof ccxt.ExchangeError && /"code":\s*-?(2013|2011)\b.*(order does not exist|unknown order)/i.test(msg)) return mk('rejected', 'ORDER_NOT_FOUND');
   if (err instanceof ccxt.ExchangeError) return mk('rejected', 'VENUE_REJECTED');
   if (err instanceof SyntaxError) return mk('unknown', 'BAD_RESPONSE');
   if (err instanceof VenueCallError) return err;
@@ -267,6 +270,7 @@ export class CcxtExecVenue implements ExecutionVenue {
     const type = (str(info, 'type') ?? str(o, 'type') ?? 'limit').toLowerCase();
     const orderType: OrderType = type === 'market' ? 'market' : 'limit';
     const side: Side = (str(info, 'side') ?? str(o, 'side') ?? '').toLowerCase() === 'sell' ? 'sell' : 'buy';
+    // MEXC has no timeInForce field (IOC/FOK are order types): ccxt's unified one is read from the type then.
     const tif = (str(info, 'timeInForce') ?? str(o, 'timeInForce') ?? 'GTC') as TimeInForce;
     const priceStr = str(info, 'price');
     const price = orderType === 'limit' ? (priceStr !== undefined ? this.ticks(inst, priceStr) : stepsOr(o['price'], inst, 'price')) : undefined;

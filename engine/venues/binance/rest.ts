@@ -32,7 +32,9 @@ export function rewriteApiUrls(api: unknown, baseUrl: string, wsUrl?: string): u
       const target = isWs ? (ws ?? new URL(base.href.replace(/^http/, 'ws'))) : base;
       // A URL without a path ('https://api.mexc.com') must stay without one: ccxt appends '/api/v3/…' to it.
       const path = /^[a-z]+:\/\/[^/]+$/i.test(v) ? '' : u.pathname;
-      return `${target.protocol}//${target.host}${path}${u.search}`;
+      // The target's own path is kept in front (the simulator serves its MEXC dialect under /mexc).
+      const prefix = target.pathname.replace(/\/+$/, '');
+      return `${target.protocol}//${target.host}${prefix}${path}${u.search}`;
     }
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));

@@ -11,6 +11,11 @@ export interface MexcRestOptions {
   readonly baseUrl?: string;
   readonly timeoutMs?: number;
   readonly rateLimit?: boolean;
+  /** Keys for the signed (order) endpoints. */
+  readonly apiKey?: string;
+  readonly secret?: string;
+  /** How long MEXC accepts a signed request after its timestamp (MEXC allows at most 60 000 ms). */
+  readonly recvWindowMs?: number;
 }
 
 /** Kline intervals MEXC serves that the engine keeps (no 1s on MEXC). */
@@ -33,8 +38,13 @@ export function mexcCcxtOptions(opts: MexcRestOptions): Record<string, unknown> 
     enableRateLimit: opts.rateLimit ?? true,
     rateLimiterAlgorithm: 'rollingWindow',
     timeout: opts.timeoutMs ?? 10_000,
-    options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false },
+    options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, ...(opts.recvWindowMs !== undefined ? { recvWindow: opts.recvWindowMs } : {}) },
   };
+  // With keys, ccxt would load currencies from the wallet endpoint (capital/config/getall) before any order: a
+  // trade-only key may lack that permission, and the engine needs only the spot markets.
+  out.has = { fetchCurrencies: false };
+  if (opts.apiKey) out.apiKey = opts.apiKey;
+  if (opts.secret) out.secret = opts.secret;
   if (opts.baseUrl) {
     const proto = new ccxt.mexc() as unknown as { urls: { api: unknown } };
     out.urls = { api: rewriteApiUrls(proto.urls.api, opts.baseUrl) };

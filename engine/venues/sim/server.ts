@@ -18,6 +18,7 @@ import { apiErrors, SimApiError } from './errors.ts';
 import { SymbolMarket } from './feed.ts';
 import { WeightLimiter } from './rate-limit.ts';
 import { RecordingMerge } from './replay.ts';
+import { MEXC_KEY_HEADER, MEXC_PREFIX, mexcError, mexcRoutes } from './mexc.ts';
 import { routes } from './rest.ts';
 import { splitSignature, timestampVerdict, verifySignature } from './signing.ts';
 import { SimVenue } from './venue.ts';
@@ -181,12 +182,14 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
     let status = 200;
     let body: unknown;
     let used = limiter.usedWeight;
+    const mexc = url.pathname.startsWith(`${MEXC_PREFIX}/`);
     try {
       const raw = await readBody(req);
       const rawQuery = url.search.startsWith('?') ? url.search.slice(1) : '';
       const params = new URLSearchParams(rawQuery);
       if (raw) for (const [k, v] of new URLSearchParams(raw)) params.append(k, v);
-      const route = routes[`${method} ${url.pathname}`];
+      const key = `${method} ${mexc ? url.pathname.slice(MEXC_PREFIX.length) : url.pathname}`;
+      const route = (mexc ? mexcRoutes[key] : undefined) ?? routes[key];
       if (!route) throw apiErrors.notFound(url.pathname);
       const w = typeof route.weight === 'number' ? route.weight : route.weight(params);
       const after = limiter.take(w);
@@ -194,9 +197,9 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
       if (after === undefined) throw apiErrors.tooManyRequests(limiter.limit);
       let account: SimAccount | undefined;
       if (route.auth !== 'none') {
-        const key = req.headers['x-mbx-apikey'];
-        if (typeof key !== 'string' || key.length === 0) throw apiErrors.apiKeyFormat();
-        account = venue.accounts.get(key);
+        const apiKey = req.headers[mexc ? MEXC_KEY_HEADER : 'x-mbx-apikey'];
+        if (typeof apiKey !== 'string' || apiKey.length === 0) throw apiErrors.apiKeyFormat();
+        account = venue.accounts.get(apiKey);
         if (!account) throw apiErrors.invalidApiKey();
         if (route.auth === 'signed') checkSigned(account, rawQuery, raw, params, wall.now(), clock.now());
       }
@@ -204,7 +207,8 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
       await queue;
       body = route.handle({ params, venue, account });
     } catch (err) {
-      const e = err instanceof SimApiError ? err : apiErrors.unknown(`Internal error: ${(err as Error).message}`);
+      const raw = err instanceof SimApiError ? err : apiErrors.unknown(`Internal error: ${(err as Error).message}`);
+      const e = mexc ? mexcError(raw) : raw;
       if (!(err instanceof SimApiError)) log().error({ err, path: url.pathname }, 'simulator request failed');
       status = e.http;
       body = e.body();

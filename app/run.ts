@@ -9,10 +9,12 @@ import { loadConfig, missingDataPaths, preflightProblems, type LoadedConfig } fr
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
 import { installSignalHandlers } from '../engine/runtime/lifecycle.ts';
 import { recordingStartMs } from '../actors/data-provider/replay.ts';
-import { formatFixed } from '../engine/types/decimal.ts';
+import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
+import type { Instrument } from '../engine/types/instrument.ts';
 import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
-import { buildSystem, liveVenue, type System } from './system.ts';
+import { liveVenue, liveVenueTarget } from './live-venue.ts';
+import { buildSystem, type System } from './system.ts';
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -82,7 +84,13 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
 
   let sys: System;
   if (config.mode === 'live') {
-    const venue = liveVenue(config, loaded.secrets, clock);
+    let venue: Awaited<ReturnType<typeof liveVenue>>;
+    try {
+      venue = await liveVenue(config, loaded.secrets, clock);
+    } catch (err) {
+      process.stderr.write(`cobalt run: ${(err as Error).message}\n`);
+      return 2;
+    }
     const balances = await venue.fetchBalances();
     const quote = config.symbols.primary.split('/')[1]!;
     const q = balances.find((b) => b.asset === quote);
@@ -90,7 +98,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     process.stdout.write(`${JSON.stringify({
       account: Object.fromEntries(balances.map((b) => [b.asset, { free: formatFixed(b.free), locked: formatFixed(b.locked) }])),
       caps: { maxOrderNotional: config.risk.maxOrderNotional, maxPositionNotional: config.risk.maxPositionNotional, maxDrawdownPct: config.risk.maxDrawdownPct, maxSubmitPerSec: config.risk.maxSubmitPerSec },
-      venue: config.venues.binance.restUrl,
+      venue: liveVenueTarget(config), increments: increments(venue.instrument(config.symbols.primary)),
     })}\n`);
     sys = await buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) });
   } else {
@@ -125,4 +133,9 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     t.unref();
   }
   return new Promise<number>(() => undefined);
+}
+
+// The increments orders are sized and priced with, as the trader reads them.
+function increments(i: Instrument | undefined): Record<string, string> | undefined {
+  return i && { symbol: i.symbol, tickSize: formatDecimal(i.tickSize), lotSize: formatDecimal(i.lotSize), minNotional: formatFixed(i.minNotional) };
 }

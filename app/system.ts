@@ -46,6 +46,7 @@ import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import { loadModels, type LoadedModels, type ModelOverrides } from './models.ts';
+import { instrumentOf, liveVenue } from './live-venue.ts';
 import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
@@ -144,28 +145,12 @@ export interface System {
   stop(signal?: string): Promise<ShutdownReport>;
 }
 
-/** Returns the live execution venue: Binance spot through ccxt at config.venues.binance.restUrl (the simulator on loopback in tests). */
-export function liveVenue(config: Config, secrets: Secrets, clock: Clock): CcxtExecVenue {
-  if (!secrets.binanceApiKey || !secrets.binanceApiSecret) throw new ConfigError('live mode needs COBALT_API_KEY and COBALT_API_SECRET in the environment');
-  const rest = config.venues.binance.restUrl;
-  const exchange = new ccxt.binance(binanceCcxtOptions({
-    ...(rest !== 'https://api.binance.com' ? { baseUrl: rest } : {}), apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret,
-  }) as never);
-  return new CcxtExecVenue({ exchange: exchange as never, venue: 'binance', instruments: [instrumentOf(config.symbols.primary, 'binance')], clock, recvWindowMs: config.venues.binance.recvWindowMs });
-}
-
 /** Returns the market-data instruments of `config` (Binance): the primary symbol, then the reference one if it differs. */
 export function dataInstrumentsOf(config: Pick<Config, 'symbols'>): Instrument[] {
   const { primary, reference } = config.symbols;
   return (primary === reference ? [primary] : [primary, reference]).map((s) => instrumentOf(s, 'binance'));
 }
 
-/** Returns the bundled increments of `symbol` on `venue`; throws ConfigError for a symbol without them. */
-export function instrumentOf(symbol: string, venue: VenueId): Instrument {
-  const spec = BINANCE_SPOT_DEFAULTS[symbol];
-  if (!spec) throw new ConfigError(`no instrument increments bundled for ${symbol} (have ${Object.keys(BINANCE_SPOT_DEFAULTS).join(', ')})`);
-  return makeInstrument({ ...spec, venue });
-}
 
 /** Kline history from the live venues first and from the CSV archive when they fail (or lack the timeframe). */
 class FallbackKlines implements KlineSource {
@@ -240,7 +225,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     venue = opts.venueOverride({ clock, instruments: dataInstruments });
     venueId = venue.id;
   } else if (mode === 'live') {
-    venue = liveVenue(config, opts.secrets ?? {}, clock);
+    venue = await liveVenue(config, opts.secrets ?? {}, clock);
     venueId = venue.id;
   } else {
     venueId = 'paper';
@@ -255,7 +240,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     });
     venue = paper;
   }
-  const traded = instrumentOf(primary, venueId);
+  // A live venue may trade with its own increments (MEXC's, loaded at start); the others use the bundled ones.
+  const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId);
 
   // ---- risk ----
   const storedPositions = (): Record<string, { lots: Lots; cost: Money }> => {

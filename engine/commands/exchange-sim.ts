@@ -46,7 +46,7 @@ export function register(program: Command): void {
       } catch (err) {
         program.error(`exchange-sim: ${(err as Error).message}`);
       }
-      process.stdout.write(`${JSON.stringify({ url: sim.url, wsUrl: `${sim.wsUrl}/ws`, streamUrl: `${sim.wsUrl}/stream`, apiKey, secret, symbols: [...sim.venue.markets.keys()], speed, simTime: new Date(sim.clock.now()).toISOString() })}\n`);
+      process.stdout.write(`${JSON.stringify({ url: sim.url, mexcUrl: `${sim.url}/mexc`, wsUrl: `${sim.wsUrl}/ws`, streamUrl: `${sim.wsUrl}/stream`, apiKey, secret, symbols: [...sim.venue.markets.keys()], speed, simTime: new Date(sim.clock.now()).toISOString() })}\n`);
       log().info({ url: sim.url }, 'exchange simulator running; Ctrl-C stops it');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

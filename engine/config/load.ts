@@ -161,8 +161,11 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 export function preflightProblems(config: Config, secrets: Secrets): string[] {
   const problems: string[] = [];
   if (config.mode === 'live') {
-    if (!secrets.binanceApiKey) problems.push(`mode live: ${SECRET_ENV.binanceApiKey} is not set`);
-    if (!secrets.binanceApiSecret) problems.push(`mode live: ${SECRET_ENV.binanceApiSecret} is not set`);
+    // The keys of the venue orders go to (execution.venue); market data needs none.
+    const [key, secret] = config.execution.venue === 'mexc' ? (['mexcApiKey', 'mexcApiSecret'] as const) : (['binanceApiKey', 'binanceApiSecret'] as const);
+    const on = config.execution.venue === 'mexc' ? ' (execution.venue mexc)' : '';
+    if (!secrets[key]) problems.push(`mode live${on}: ${SECRET_ENV[key]} is not set`);
+    if (!secrets[secret]) problems.push(`mode live${on}: ${SECRET_ENV[secret]} is not set`);
   }
   if (config.dashboard.enabled && !LOOPBACK.has(config.dashboard.host) && !secrets.dashboardToken) {
     problems.push(`dashboard.host ${config.dashboard.host} is not loopback: set ${SECRET_ENV.dashboardToken}`);

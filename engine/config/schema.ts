@@ -75,7 +75,7 @@ export const fallbackSchema = z.strictObject({
   halfOpenProbes: posInt.default(1),
 });
 
-/** Exchange endpoints: Binance first, MEXC as market-data fallback. */
+/** Exchange endpoints: Binance first, MEXC as market-data fallback (and as the order venue with `execution.venue: mexc`). */
 export const venuesSchema = z.strictObject({
   binance: z
     .strictObject({
@@ -89,6 +89,7 @@ export const venuesSchema = z.strictObject({
       enabled: z.boolean().default(true),
       restUrl: wsOrHttpUrl.default('https://api.mexc.com'),
       wsUrl: wsOrHttpUrl.default('wss://wbs.mexc.com/ws'),
+      recvWindowMs: posInt.max(60_000).default(5_000),
     })
     .prefault({}),
   fallback: fallbackSchema.prefault({}),
@@ -186,6 +187,8 @@ export const riskSchema = z
 
 /** Order execution: fees (rates as fractions, '0.001' = 0.1%), simulated latency, retries. */
 export const executionSchema = z.strictObject({
+  /** Where live orders go (market data stays Binance's; `venues.mexc.enabled` is the market-data fallback only). */
+  venue: z.enum(['binance', 'mexc']).default('binance'),
   fees: z
     .strictObject({ maker: nonNegDecimal('fee rate').default('0.001'), taker: nonNegDecimal('fee rate').default('0.001') })
     .prefault({}),

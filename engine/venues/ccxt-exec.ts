@@ -138,6 +138,10 @@ export class CcxtExecVenue implements ExecutionVenue {
     return this.clock.now() < this.blockedUntil ? { kind: this.blockKind, untilTs: this.blockedUntil } : undefined;
   }
 
+  instrument(symbol: string): Instrument | undefined {
+    return this.insts.get(symbol);
+  }
+
   onEvent(_fn: (e: VenueEvent) => void): () => void {
     // ccxt REST has no push: the executor polls (pushesEvents is false).
     return () => {};

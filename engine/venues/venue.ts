@@ -5,7 +5,7 @@
 import type { Fill, OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
 import { EngineError } from '../types/errors.ts';
 import type { ClientOrderId, VenueOrderId } from '../types/ids.ts';
-import type { VenueId } from '../types/instrument.ts';
+import type { Instrument, VenueId } from '../types/instrument.ts';
 import type { Money } from '../types/money.ts';
 import type { Lots, Ticks } from '../types/price.ts';
 import type { TsMs } from '../types/time.ts';
@@ -86,6 +86,8 @@ export interface ExecutionVenue {
   fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]>;
   /** Registers a listener for pushed events; returns a function that removes it. */
   onEvent(fn: (e: VenueEvent) => void): () => void;
+  /** The increments this venue trades `symbol` with, where it has its own (MEXC's, loaded at start). */
+  instrument?(symbol: string): Instrument | undefined;
 }
 
 /**

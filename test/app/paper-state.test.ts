@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PersistentPaperVenue } from '../../app/paper-state.ts';
-import { instrumentOf } from '../../app/system.ts';
+import { instrumentOf } from '../../app/live-venue.ts';
 import { OrderBook } from '../../engine/market/order-book.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { LmdbStore } from '../../engine/store/lmdb.ts';

@@ -9,7 +9,7 @@
 import ccxt from 'ccxt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromCallback, type EventObject } from 'xstate';
-import { instrumentOf } from '../../app/system.ts';
+import { instrumentOf } from '../../app/live-venue.ts';
 import type { OrderRecord } from '../../actors/trading-executor/logic.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { Bus } from '../../engine/runtime/bus.ts';

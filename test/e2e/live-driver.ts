@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { seededRng } from '../../engine/runtime/rng.ts';
-import { buildSystem, liveVenue, type System, type SystemOptions } from '../../app/system.ts';
+import { liveVenue } from '../../app/live-venue.ts';
+import { buildSystem, type System, type SystemOptions } from '../../app/system.ts';
 import { runRefusal } from '../../app/run.ts';
 import { isTerminal } from '../../actors/trading-executor/logic.ts';
 import { loadConfig, type Config, type Secrets } from '../../engine/config/index.ts';
@@ -36,6 +37,8 @@ export function startSim(speed: SimSpeed, extra: { weightLimitPerMinute?: number
 
 /** The environment a live run reads its keys from. */
 export const SIM_ENV: Readonly<Record<string, string>> = { COBALT_API_KEY: SIM_KEY, COBALT_API_SECRET: SIM_SECRET };
+/** The same account's keys for a run that trades on the simulator's MEXC dialect (execution.venue: mexc). */
+export const SIM_MEXC_ENV: Readonly<Record<string, string>> = { COBALT_MEXC_API_KEY: SIM_KEY, COBALT_MEXC_API_SECRET: SIM_SECRET };
 
 /** Returns a fresh scratch directory. */
 export function scratchDir(tag: string): string {
@@ -152,6 +155,7 @@ export class CountingVenue implements ExecutionVenue {
   fetchBalances() { return this.count(() => this.inner.fetchBalances()); }
   fetchMyTrades(...a: Parameters<ExecutionVenue['fetchMyTrades']>) { return this.count(() => this.inner.fetchMyTrades(...a)); }
   onEvent(fn: Parameters<ExecutionVenue['onEvent']>[0]) { return this.inner.onEvent(fn); }
+  instrument(symbol: string) { return this.inner.instrument?.(symbol); }
 }
 
 /** Options of `driveLockstep`. */
@@ -301,8 +305,10 @@ export interface LiveEngineOptions {
   readonly wsUrl: string;
   /** Merged into the config file's sections. */
   readonly over?: Record<string, unknown>;
+  /** The environment keys are read from (default SIM_ENV). */
+  readonly env?: Readonly<Record<string, string>>;
   /** Replaces the ccxt venue the config implies (a shorter ccxt timeout for the fault tests). */
-  readonly venue?: (config: Config, secrets: Secrets, clock: SimulatedClock) => ExecutionVenue;
+  readonly venue?: (config: Config, secrets: Secrets, clock: SimulatedClock) => ExecutionVenue | Promise<ExecutionVenue>;
   readonly system?: Pick<SystemOptions, 'policy' | 'extraChildren' | 'restart'>;
   /** Called with the built system before it starts (subscribe to the bus here to see the start). */
   readonly beforeStart?: (sys: System) => void;
@@ -316,7 +322,7 @@ export interface LiveEngineOptions {
 export async function startLiveEngine(o: LiveEngineOptions): Promise<LiveEngine> {
   const dir = scratchDir('live');
   const file = writeLiveConfig(dir, { rest: o.restUrl, ws: o.wsUrl }, o.over);
-  const loaded = loadConfig(file, SIM_ENV);
+  const loaded = loadConfig(file, o.env ?? SIM_ENV);
   const refusal = runRefusal(loaded, { live: true });
   if (refusal) throw new Error(refusal);
   const { config, secrets } = loaded;
@@ -326,7 +332,7 @@ export async function startLiveEngine(o: LiveEngineOptions): Promise<LiveEngine>
   const cap = captureLog('info');
   const prevLog = log();
   setLogger(cap.logger);
-  const venue = new CountingVenue(o.venue ? o.venue(config, secrets, clock) : liveVenue(config, secrets, clock));
+  const venue = new CountingVenue(await (o.venue ? o.venue(config, secrets, clock) : liveVenue(config, secrets, clock)));
   let sys: System | undefined;
   const close = async (): Promise<void> => {
     await sys?.stop('test end').catch(() => undefined);

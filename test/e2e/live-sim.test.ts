@@ -7,6 +7,7 @@
 // imply and what the venue's balances say; every venue order is one the engine placed, once; tight limits are
 // denied with their codes and nothing reaches the venue; a tiny drawdown limit halts trading.
 import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { runRefusal } from '../../app/run.ts';
 import type { System, SystemOptions } from '../../app/system.ts';
@@ -16,7 +17,7 @@ import { notional } from '../../engine/types/instrument.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
 import type { VenueTrade } from '../../engine/venues/venue.ts';
 import {
-  CountingVenue, drainExecutor, driveLockstep, scratchDir, SIM_ENV, startLiveEngine, startSim, venueView, writeLiveConfig, type CapturedLog, type LiveEngine,
+  CountingVenue, drainExecutor, driveLockstep, scratchDir, SIM_ENV, SIM_MEXC_ENV, startLiveEngine, startSim, venueView, writeLiveConfig, type CapturedLog, type LiveEngine,
 } from './live-driver.ts';
 
 const USDT9 = 10_000_000_000_000n; // 10 000 USDT in 1e-9 units
@@ -61,13 +62,14 @@ afterEach(async () => {
 
 /** Runs the live engine on a fresh simulator from a config file, the way `cobalt run --live` does. */
 async function runLive(
-  over: Record<string, unknown>,
+  over: Record<string, unknown> | ((sim: ExchangeSim) => Record<string, unknown>),
   drive: { maxSpanMs?: number; stopWhen?: (r: LiveRun) => boolean } = {},
   system: Pick<SystemOptions, 'policy'> = {},
+  env?: Readonly<Record<string, string>>,
 ): Promise<LiveRun> {
   const sim = await startSim('manual');
   sims.push(sim);
-  const e = await startLiveEngine({ restUrl: sim.url, wsUrl: sim.wsUrl, over, system });
+  const e = await startLiveEngine({ restUrl: sim.url, wsUrl: sim.wsUrl, over: typeof over === 'function' ? over(sim) : over, system, ...(env ? { env } : {}) });
   engines.push(e);
   const { sys, clock, venue } = e;
   let mark: number | undefined;
@@ -107,6 +109,53 @@ function implied(trades: readonly VenueTrade[], sys: System): { cash: bigint; ba
   return { cash, base9, lots };
 }
 
+/** Checks a finished live run against the venue: orders once each, fills = venue trades, books = balances, PnL. */
+async function expectBooksEqualVenue(r: LiveRun, venueId: 'binance' | 'mexc'): Promise<void> {
+  const { sys, sim } = r;
+  // A restarted actor rebuilds its state (the executor from the store and a reconciliation on the clock): the
+  // checks below would fail on a run that was not the one intended.
+  expect(r.restarts).toEqual([]);
+  const ex = sys.handles.executor()!;
+  const venueTrades = await r.venue.inner.fetchMyTrades('ETH/USDT'); // signed GET /api/v3/myTrades through ccxt
+  const v = venueView(sim);
+  const fills = sys.execStore.fillsOf(venueId, 'ETH/USDT');
+  const pos = sys.execStore.position(venueId, 'ETH/USDT')!;
+  const risk = sys.handles.risk()!;
+  const rp = risk.portfolio.positions['ETH/USDT'];
+  const imp = implied(venueTrades, sys);
+  const orders = ex.allOrders() as OrderRecord[];
+  const venueCids = v.orders.map((o) => o.clientOrderId);
+
+  // Trading happened, on both sides, and reached the venue.
+  expect(r.submitted.length).toBeGreaterThanOrEqual(4);
+  expect(new Set(venueTrades.map((t) => t.side))).toEqual(new Set(['buy', 'sell']));
+  // Every venue order is one the engine submitted, once; nothing the engine submitted is missing there, except
+  // orders the venue refused (a sell racing a fill that has not been booked yet: INSUFFICIENT_FUNDS), which the
+  // executor records as rejected with the venue's code.
+  const refused = orders.filter((o) => o.status === 'rejected');
+  expect(new Set(venueCids).size).toBe(venueCids.length);
+  expect([...venueCids].sort()).toEqual([...new Set(r.submitted)].filter((c) => !refused.some((o) => o.clientOrderId === c)).sort());
+  expect(refused.filter((o) => venueCids.includes(o.clientOrderId))).toEqual([]);
+  expect(orders.filter((o) => o.status === 'new' || o.status === 'submitted')).toEqual([]);
+  expect(v.open).toEqual([]);
+  // The executor booked exactly the venue's trades.
+  expect(fills.map((f) => [f.tradeId, f.side, f.lots, f.price, f.fee]).sort()).toEqual(venueTrades.map((t) => [t.tradeId, t.side, t.lots, t.price, t.fee]).sort());
+  expect(pos.netLots).toBe(imp.lots);
+  // The venue's balances are what its trades imply, and so are the risk manager's cash and holdings.
+  expect(v.balances['USDT']).toBe(imp.cash);
+  expect(v.balances['ETH'] ?? 0n).toBe(imp.base9);
+  expect(risk.portfolio.cash).toBe(imp.cash);
+  expect(rp?.lots ?? 0).toBe(imp.lots);
+  expect(rp?.base9 ?? 0n).toBe(imp.base9);
+  // PnL at the last mark: the same whether computed from the venue's trades or the risk manager's books.
+  const mark = BigInt(r.lastMark()!);
+  const pnlVenue = imp.cash + (imp.base9 * mark) / 100n - USDT9; // tick 0.01: base9 × ticks / 100
+  const pnlRisk = risk.portfolio.cash + ((rp?.base9 ?? 0n) * mark) / 100n - USDT9;
+  expect(pnlRisk).toBe(pnlVenue);
+  expect(r.log.withCode('RECONCILE_FAILED')).toEqual([]);
+  expect(r.log.withCode('EXECUTOR_TASK_FAILED')).toEqual([]);
+}
+
 describe('live mode against the exchange simulator', () => {
   it('refuses to start without the live opt-in or without keys', async () => {
     const dir = scratchDir('live-sim');
@@ -114,56 +163,34 @@ describe('live mode against the exchange simulator', () => {
     expect(runRefusal(loadConfig(file, SIM_ENV), {})).toMatch(/--live/);
     expect(runRefusal(loadConfig(file, {}), { live: true })).toMatch(/COBALT_API_KEY/);
     expect(runRefusal(loadConfig(file, SIM_ENV), { live: true })).toBeUndefined();
+    // Orders on MEXC need MEXC's keys; Binance's are not enough.
+    const mexc = writeLiveConfig(scratchDir('live-sim'), { rest: 'http://127.0.0.1:1', ws: 'ws://127.0.0.1:1' }, { execution: { venue: 'mexc' } });
+    expect(runRefusal(loadConfig(mexc, SIM_ENV), { live: true })).toMatch(/execution\.venue mexc\): COBALT_MEXC_API_KEY is not set/);
+    expect(runRefusal(loadConfig(mexc, SIM_MEXC_ENV), { live: true })).toBeUndefined();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(path.dirname(mexc), { recursive: true, force: true });
   });
 
   it('trades through ccxt: fills, position, cash and PnL all equal what the venue says', { timeout: 120_000 }, async () => {
     const r = await runLive({});
     const state = report(r); // now: the engine is stopped before a failure is reported
     onTestFailed(() => console.error(state));
-    const { sys, sim } = r;
-    // A restarted actor rebuilds its state (the executor from the store and a reconciliation on the clock): the
-    // checks below would fail on a run that was not the one intended.
-    expect(r.restarts).toEqual([]);
-    const ex = sys.handles.executor()!;
-    const venueTrades = await r.venue.inner.fetchMyTrades('ETH/USDT'); // signed GET /api/v3/myTrades through ccxt
-    const v = venueView(sim);
-    const fills = sys.execStore.fillsOf('binance', 'ETH/USDT');
-    const pos = sys.execStore.position('binance', 'ETH/USDT')!;
-    const risk = sys.handles.risk()!;
-    const rp = risk.portfolio.positions['ETH/USDT'];
-    const imp = implied(venueTrades, sys);
-    const orders = ex.allOrders() as OrderRecord[];
-    const venueCids = v.orders.map((o) => o.clientOrderId);
+    await expectBooksEqualVenue(r, 'binance');
+  });
 
-    // Trading happened, on both sides, and reached the venue.
-    expect(r.submitted.length).toBeGreaterThanOrEqual(4);
-    expect(new Set(venueTrades.map((t) => t.side))).toEqual(new Set(['buy', 'sell']));
-    // Every venue order is one the engine submitted, once; nothing the engine submitted is missing there, except
-    // orders the venue refused (a sell racing a fill that has not been booked yet: INSUFFICIENT_FUNDS), which the
-    // executor records as rejected with the venue's code.
-    const refused = orders.filter((o) => o.status === 'rejected');
-    expect(new Set(venueCids).size).toBe(venueCids.length);
-    expect([...venueCids].sort()).toEqual([...new Set(r.submitted)].filter((c) => !refused.some((o) => o.clientOrderId === c)).sort());
-    expect(refused.filter((o) => venueCids.includes(o.clientOrderId))).toEqual([]);
-    expect(orders.filter((o) => o.status === 'new' || o.status === 'submitted')).toEqual([]);
-    expect(v.open).toEqual([]);
-    // The executor booked exactly the venue's trades.
-    expect(fills.map((f) => [f.tradeId, f.side, f.lots, f.price, f.fee]).sort()).toEqual(venueTrades.map((t) => [t.tradeId, t.side, t.lots, t.price, t.fee]).sort());
-    expect(pos.netLots).toBe(imp.lots);
-    // The venue's balances are what its trades imply, and so are the risk manager's cash and holdings.
-    expect(v.balances['USDT']).toBe(imp.cash);
-    expect(v.balances['ETH'] ?? 0n).toBe(imp.base9);
-    expect(risk.portfolio.cash).toBe(imp.cash);
-    expect(rp?.lots ?? 0).toBe(imp.lots);
-    expect(rp?.base9 ?? 0n).toBe(imp.base9);
-    // PnL at the last mark: the same whether computed from the venue's trades or the risk manager's books.
-    const mark = BigInt(r.lastMark()!);
-    const pnlVenue = imp.cash + (imp.base9 * mark) / 100n - USDT9; // tick 0.01: base9 × ticks / 100
-    const pnlRisk = risk.portfolio.cash + ((rp?.base9 ?? 0n) * mark) / 100n - USDT9;
-    expect(pnlRisk).toBe(pnlVenue);
-    expect(r.log.withCode('RECONCILE_FAILED')).toEqual([]);
-    expect(r.log.withCode('EXECUTOR_TASK_FAILED')).toEqual([]);
+  it('trades on MEXC (execution.venue: mexc) through ccxt\'s mexc client, with the books equal to the venue\'s', { timeout: 120_000 }, async () => {
+    const paths: string[] = [];
+    const r = await runLive((sim) => {
+      sim.events.on('request', (q: { method: string; path: string }) => void paths.push(`${q.method} ${q.path}`));
+      return { execution: { venue: 'mexc' }, venues: { binance: { restUrl: sim.url, wsUrl: sim.wsUrl }, mexc: { enabled: false, restUrl: `${sim.url}/mexc` } } };
+    }, {}, {}, SIM_MEXC_ENV);
+    const state = report(r);
+    onTestFailed(() => console.error(state));
+    await expectBooksEqualVenue(r, 'mexc');
+    // Every signed call went to the MEXC side (the Binance side served only market data), markets loaded from it.
+    expect(r.sys.traded.venue).toBe('mexc');
+    expect(paths.filter((p) => /\/api\/v3\/(order|openOrders|account|myTrades)$/.test(p) && !p.includes(' /mexc/'))).toEqual([]);
+    expect(paths).toEqual(expect.arrayContaining(['GET /mexc/api/v3/exchangeInfo', 'POST /mexc/api/v3/order', 'GET /mexc/api/v3/myTrades']));
   });
 
   it('denies intents over the order notional cap with NOTIONAL_EXCEEDS_MAX and sends nothing to the venue', { timeout: 120_000 }, async () => {

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestResult } from '../../app/backtest.ts';
 import { notional } from '../../engine/types/instrument.ts';
-import { instrumentOf, type System } from '../../app/system.ts';
+import { instrumentOf } from '../../app/live-venue.ts';
+import type { System } from '../../app/system.ts';
 import { testConfig } from './helpers.ts';
 
 const ETH = instrumentOf('ETH/USDT', 'paper');

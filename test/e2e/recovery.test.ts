@@ -206,9 +206,10 @@ describe('kill -9 and restart of the live daemon against the simulator', () => {
     let d = start();
     await d.waitLog('engine running', (l) => l['msg'] === 'engine running');
     // `--live` prints the account and the caps before the engine starts.
-    const banner = JSON.parse(d.stdout[0]!) as { account: Record<string, { free: string }>; venue: string };
+    const banner = JSON.parse(d.stdout[0]!) as { account: Record<string, { free: string }>; venue: unknown; increments: unknown };
     expect(Number(banner.account['USDT']!.free)).toBe(Number(SIM_USDT));
-    expect(banner.venue).toBe(proxy.url);
+    expect(banner.venue).toEqual({ venue: 'binance', restUrl: proxy.url });
+    expect(banner.increments).toEqual({ symbol: 'ETH/USDT', tickSize: '0.01', lotSize: '0.0001', minNotional: '5' });
     for (let life = 1; life <= 2; life++) {
       const watch = { done: false };
       const killedCid = await withTimeout(Promise.race([killOnStalledOrder(proxy, d), riskHalts(storeDir, watch)]), 90_000, `life ${life}: no order reached the venue`)

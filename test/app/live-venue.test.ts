@@ -1,0 +1,55 @@
+// The live order venue of a config (app/live-venue.ts): MEXC's increments come from MEXC's exchangeInfo (here the
+// simulator's MEXC dialect), and a price grid that differs from the Binance data's refuses to start.
+import { afterEach, describe, expect, it } from 'vitest';
+import { liveVenue } from '../../app/live-venue.ts';
+import { SimulatedClock } from '../../engine/runtime/clock.ts';
+import { ConfigError } from '../../engine/types/errors.ts';
+import { BINANCE_SPOT_DEFAULTS } from '../../engine/types/instrument.ts';
+import { formatDecimal, formatFixed } from '../../engine/types/decimal.ts';
+import { startExchangeSim, type ExchangeSim } from '../../engine/venues/sim/server.ts';
+import { testConfig } from '../e2e/helpers.ts';
+
+const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
+const KEYS = { mexcApiKey: 'liveVenueKey0001', mexcApiSecret: 'live-venue-secret-0001' };
+const sims: ExchangeSim[] = [];
+afterEach(async () => {
+  for (const s of sims.splice(0)) await s.close();
+});
+
+async function mexcSim(btc: { tickSize: string; lotSize: string; minNotional: string }): Promise<ExchangeSim> {
+  const sim = await startExchangeSim({
+    files: FILES, speed: 'manual', accounts: [{ apiKey: KEYS.mexcApiKey, secret: KEYS.mexcApiSecret, balances: { USDT: '100' } }],
+    instruments: { BTCUSDT: { symbol: 'BTC/USDT', venue: 'sim', ...btc } },
+  });
+  sims.push(sim);
+  return sim;
+}
+
+const configFor = (sim: ExchangeSim, symbol = 'BTC/USDT') => testConfig({
+  symbols: { primary: symbol, reference: symbol }, execution: { venue: 'mexc' },
+  venues: { binance: { restUrl: sim.url, wsUrl: sim.wsUrl }, mexc: { enabled: false, restUrl: `${sim.url}/mexc` } },
+});
+
+describe('liveVenue on MEXC', () => {
+  it('trades with the increments MEXC states, not the bundled Binance ones', async () => {
+    const sim = await mexcSim({ tickSize: '0.01', lotSize: '0.000001', minNotional: '1' });
+    const venue = await liveVenue(configFor(sim), KEYS, new SimulatedClock(sim.clock.now()));
+    const i = venue.instrument('BTC/USDT')!;
+    expect(venue.id).toBe('mexc');
+    expect([i.venue, formatDecimal(i.tickSize), formatDecimal(i.lotSize), formatFixed(i.minNotional)]).toEqual(['mexc', '0.01', '0.000001', '1']);
+    expect(BINANCE_SPOT_DEFAULTS['BTC/USDT']!.lotSize).toBe('0.00001');
+  });
+
+  it('refuses when MEXC prices on another tick grid than the Binance data, and without MEXC keys', async () => {
+    const sim = await mexcSim({ tickSize: '0.1', lotSize: '0.00001', minNotional: '5' });
+    const err = await liveVenue(configFor(sim), KEYS, new SimulatedClock(sim.clock.now())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/MEXC prices BTC\/USDT in steps of 0\.1 but the market data \(Binance\) in steps of 0\.01/);
+    await expect(liveVenue(configFor(sim), {}, new SimulatedClock(0))).rejects.toThrow(/COBALT_MEXC_API_KEY and COBALT_MEXC_API_SECRET/);
+  });
+
+  it('refuses a symbol MEXC does not list', async () => {
+    const sim = await mexcSim({ tickSize: '0.01', lotSize: '0.00001', minNotional: '5' });
+    await expect(liveVenue(configFor(sim, 'ETH/USDT'), KEYS, new SimulatedClock(0))).rejects.toThrow(/MEXC lists no spot market ETH\/USDT/);
+  });
+});

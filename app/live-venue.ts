@@ -72,8 +72,7 @@ export async function mexcInstrument(exchange: MarketsApi, symbol: string): Prom
     if (!Number.isInteger(n) || n < 0 || n > 9) throw new ConfigError(`MEXC exchangeInfo for ${symbol}: ${k} ${String(info[k])} is not a number of decimal places 0-9`);
     return n;
   };
-  const step = (n: number): string => (n === 0 ? '1' : `0.${'0'.repeat(n - 1)}1`);
   const minNotional = String(info['quoteAmountPrecision'] ?? '');
   if (!/^\d+(\.\d{1,9})?$/.test(minNotional)) throw new ConfigError(`MEXC exchangeInfo for ${symbol}: quoteAmountPrecision '${minNotional}' is not a decimal amount`);
-  return makeInstrument({ symbol, venue: 'mexc', tickSize: step(places('quoteAssetPrecision')), lotSize: step(places('baseAssetPrecision')), minNotional });
+  return makeInstrument({ symbol, venue: 'mexc', tickSize: formatDecimal({ mantissa: 1n, scale: places('quoteAssetPrecision') }), lotSize: formatDecimal({ mantissa: 1n, scale: places('baseAssetPrecision') }), minNotional });
 }

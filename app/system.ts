@@ -8,7 +8,6 @@
 // Wiring that belongs to no actor lives here: trades of the traded symbol become `risk.mark`; the paper venue's books
 // follow the feed (app/paper-books.ts); `sys.halted` (an actor spent its restart budget) turns the risk kill switch on,
 // so no further order is approved.
-import ccxt from 'ccxt';
 import { fromCallback, type EventObject } from 'xstate';
 import { cobAggregatorChild, CobHandle, cobSettingsFromConfig, cobSymbolsFromConfig } from '../actors/cob-aggregator/index.ts';
 import { DataProvider, dataProviderOptions, type DataProviderOptions } from '../actors/data-provider/index.ts';
@@ -33,14 +32,12 @@ import { InferenceHistoryStore } from '../engine/store/inference-history.ts';
 import { LmdbStore } from '../engine/store/lmdb.ts';
 import { ModelOutputStore } from '../engine/store/model-output-store.ts';
 import { parseFixed } from '../engine/types/decimal.ts';
-import { ConfigError } from '../engine/types/errors.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument, notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
+import { notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import type { FrameKind } from '../engine/venues/binance/frames.ts';
 import { BinanceFeed } from '../engine/venues/binance/binance-feed.ts';
-import { BinanceRest, binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
-import { CcxtExecVenue } from '../engine/venues/ccxt-exec.ts';
+import { BinanceRest } from '../engine/venues/binance/rest.ts';
 import type { MarketFeed, SnapshotSource } from '../engine/venues/feed.ts';
 import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { ExecutionVenue } from '../engine/venues/venue.ts';
@@ -150,7 +147,6 @@ export function dataInstrumentsOf(config: Pick<Config, 'symbols'>): Instrument[]
   const { primary, reference } = config.symbols;
   return (primary === reference ? [primary] : [primary, reference]).map((s) => instrumentOf(s, 'binance'));
 }
-
 
 /** Kline history from the live venues first and from the CSV archive when they fail (or lack the timeframe). */
 class FallbackKlines implements KlineSource {

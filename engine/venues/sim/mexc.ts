@@ -12,6 +12,7 @@ import type { OrderParams } from './venue.ts';
 import { SimApiError } from './errors.ts';
 import { routes, type Route, type RouteCtx } from './rest.ts';
 import type { SymbolMarket } from './feed.ts';
+import { formatFixed } from '../../types/decimal.ts';
 import { fmtDec } from './format.ts';
 
 /** Path prefix of the MEXC dialect: `http://127.0.0.1:<port>/mexc` is the base URL a MEXC client is given. */
@@ -29,15 +30,17 @@ function places(mantissa: bigint, scale: number): number {
 /** Returns one symbol's entry of MEXC's /api/v3/exchangeInfo (status '1' = online). */
 export function mexcSymbolInfo(m: SymbolMarket): Record<string, unknown> {
   const i = m.inst;
+  const lot = places(i.lotSize.mantissa, i.lotSize.scale);
+  const tick = places(i.tickSize.mantissa, i.tickSize.scale);
+  const minValue = formatFixed(i.minNotional);
   return {
-    symbol: i.venueSymbol, status: '1', baseAsset: i.base, baseAssetPrecision: places(i.lotSize.mantissa, i.lotSize.scale), quoteAsset: i.quote,
-    quotePrecision: places(i.tickSize.mantissa, i.tickSize.scale), quoteAssetPrecision: places(i.tickSize.mantissa, i.tickSize.scale),
-    baseCommissionPrecision: places(i.lotSize.mantissa, i.lotSize.scale), quoteCommissionPrecision: places(i.tickSize.mantissa, i.tickSize.scale),
+    symbol: i.venueSymbol, status: '1', baseAsset: i.base, baseAssetPrecision: lot, quoteAsset: i.quote, quotePrecision: tick, quoteAssetPrecision: tick,
+    baseCommissionPrecision: lot, quoteCommissionPrecision: tick,
     orderTypes: ['LIMIT', 'MARKET', 'LIMIT_MAKER', 'IMMEDIATE_OR_CANCEL', 'FILL_OR_KILL'],
     isSpotTradingAllowed: true, isMarginTradingAllowed: false,
-    quoteAmountPrecision: fmtDec(i.minNotional, 9).replace(/\.?0+$/, ''), baseSizePrecision: fmtDec(i.lotSize.mantissa, i.lotSize.scale),
+    quoteAmountPrecision: minValue, baseSizePrecision: fmtDec(i.lotSize.mantissa, i.lotSize.scale),
     permissions: ['SPOT'], filters: [], maxQuoteAmount: '2000000', makerCommission: '0.001', takerCommission: '0.001',
-    quoteAmountPrecisionMarket: fmtDec(i.minNotional, 9).replace(/\.?0+$/, ''), maxQuoteAmountMarket: '100000', fullName: i.base, tradeSideType: 1,
+    quoteAmountPrecisionMarket: minValue, maxQuoteAmountMarket: '100000', fullName: i.base, tradeSideType: 1,
   };
 }
 
@@ -106,4 +109,3 @@ export function mexcError(e: SimApiError): SimApiError {
   const m = CODES[e.code];
   return m ? new SimApiError(e.http, m.code, m.msg ?? e.message) : e;
 }
-

@@ -2,16 +2,18 @@
 // events; this callback actor runs it, forwards bus commands in and emitted events out, and keeps what must survive a
 // restart. State at (re)start is rebuilt, not trusted from a snapshot: cash and positions come from the fills the
 // executor committed (exec store, written before the fill was published), so a crash between a fill and a risk
-// snapshot cannot lose it; the trading state, kill switch and equity peak come from `risk.control` in LMDB.
+// snapshot cannot lose it; the trading state, kill switch and equity peak come from `risk.control` in LMDB, and so do
+// limits an operator set at run time (`risk.setLimits`), as long as the config's limits are still the ones they were
+// set over: an edited config wins over them.
 import { createActor, fromCallback, type EventObject } from 'xstate';
 import type { Fill } from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
-import type { IntentProposed, TradingState } from '../engine/messages/risk.ts';
+import type { IntentProposed, RiskLimits, TradingState } from '../engine/messages/risk.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
-import type { Money } from '../engine/types/money.ts';
-import { createRiskState, onFill, riskManager, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
+import { formatMoney, type Money } from '../engine/types/money.ts';
+import { createRiskState, onFill, riskManager, validateLimits, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 
@@ -24,6 +26,8 @@ export interface RiskControl {
   readonly stateReason: string;
   readonly killSwitch: boolean;
   readonly peakEquity: Money;
+  /** Limits set at run time, and the config limits (`limitsKey`) they replaced; absent: the config's apply. */
+  readonly limits?: { readonly base: string; readonly set: RiskLimits };
 }
 
 /** Input of the child. */
@@ -41,9 +45,24 @@ export interface RiskChildInput {
 
 const CONTROL_KEY = 'control';
 
-/** Returns the start state: `initial` plus the stored fills, with the stored trading state, kill switch and peak. */
+/** A comparable form of a set of limits (Money bigints as strings). */
+export function limitsKey(l: RiskLimits): string {
+  return JSON.stringify(l, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+/** The stored run-time limits when they were set over the same config limits as `initial`'s, else undefined. */
+export function storedLimits(initial: RiskInput, control: RiskControl | undefined): RiskLimits | undefined {
+  const l = control?.limits;
+  return l !== undefined && l.base === limitsKey(initial.limits) && validateLimits(l.set).length === 0 ? l.set : undefined;
+}
+
+/**
+ * Returns the start state: `initial` plus the stored fills, with the stored trading state, kill switch, peak and
+ * run-time limits.
+ */
 export function riskStartState(initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined): RiskState {
-  let s = createRiskState(initial);
+  const limits = storedLimits(initial, control);
+  let s = createRiskState(limits === undefined ? initial : { ...initial, limits });
   for (const f of fills) s = onFill(s, f);
   if (!control) return s;
   return { ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch, peakEquity: control.peakEquity > s.peakEquity ? control.peakEquity : s.peakEquity };
@@ -55,14 +74,22 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const db: TypedDb<string, RiskControl> | undefined = input.store?.db<string, RiskControl>('risk.control');
   const control = db?.get(CONTROL_KEY);
   const start = riskStartState(input.initial, input.fills(), control);
+  if (control?.limits !== undefined && start.limits === input.initial.limits) {
+    log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');
+  }
+  const base = limitsKey(input.initial.limits);
   const actor = createActor(riskManager, { input: { restore: start }, clock });
   let lastSaved: RiskControl | undefined = control;
   const save = (): void => {
     if (!db || input.store?.isClosed) return;
     const c = actor.getSnapshot().context;
-    const next: RiskControl = { tradingState: c.tradingState, stateReason: c.stateReason, killSwitch: c.killSwitch, peakEquity: c.peakEquity };
+    const limits = c.limits === input.initial.limits ? undefined : c.limits;
+    const next: RiskControl = {
+      tradingState: c.tradingState, stateReason: c.stateReason, killSwitch: c.killSwitch, peakEquity: c.peakEquity,
+      ...(limits === undefined ? {} : { limits: { base, set: limits } }),
+    };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
-      && lastSaved.stateReason === next.stateReason) return;
+      && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set) return;
     lastSaved = next;
     try {
       void db.put(CONTROL_KEY, next).catch((err: unknown) => log().warn({ err }, 'risk state write failed'));
@@ -72,7 +99,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   };
   const subs: Unsubscribe[] = [];
   actor.subscribe({ error: (error) => sendBack({ type: 'sup.fail', id: RISK_ID, error }) });
-  for (const t of ['risk.orderApproved', 'risk.orderDenied', 'risk.stateChanged', 'risk.alert'] as const) {
+  for (const t of ['risk.orderApproved', 'risk.orderDenied', 'risk.stateChanged', 'risk.alert', 'risk.limitsChanged'] as const) {
     actor.on(t, (ev) => bus.publish(ev as EngineMsg));
   }
   actor.start();
@@ -120,6 +147,15 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     bus.subscribe('risk.setLimits', forward, RISK_ID),
     bus.subscribe('risk.flatten', forward, RISK_ID),
     bus.subscribe('risk.stateChanged', () => save(), RISK_ID),
+    bus.subscribe('risk.limitsChanged', (m) => {
+      const l = m.limits;
+      log().info({
+        code: 'RISK_LIMITS_SET', maxOrderNotional: formatMoney(l.maxOrderNotional), maxPositionNotional: formatMoney(l.maxPositionNotional),
+        maxExposure: formatMoney(l.maxExposure), maxSubmitsPerSecond: l.maxSubmitsPerSecond, maxDrawdownBps: l.maxDrawdownBps,
+        stopLossBps: l.stopLossBps, takeProfitBps: l.takeProfitBps,
+      }, 'risk limits set');
+      save();
+    }, RISK_ID),
   );
   input.onState?.(state);
   return () => {

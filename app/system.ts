@@ -361,7 +361,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       timeoutMs: config.models.timeoutMs,
       subscriptions: { symbol: primary, ...opts.subscriptions },
       // Seeded with the RiskManager's portfolio (started before it, rebuilt from the stored fills): a restart keeps the position.
-      trading: { inst: traded, limits, cash: initialCash, policy: { ...policyFromConfig(config), ...opts.policy }, initialPortfolio: () => riskState?.().portfolio },
+      trading: {
+        inst: traded, limits, currentLimits: () => riskState?.().limits, cash: initialCash, policy: { ...policyFromConfig(config), ...opts.policy },
+        initialPortfolio: () => riskState?.().portfolio,
+      },
       handle: orchHandle, logger,
     }, 5),
     ...(opts.extraChildren ?? []),

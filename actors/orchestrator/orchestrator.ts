@@ -44,8 +44,12 @@ import { SubscriptionManager, type ReadyTick, type SubscriptionConfig } from './
 /** Trading side of the orchestrator: without it, decisions are published but no intents. */
 export interface TradingOptions {
   readonly inst: Instrument;
-  /** Sizing caps come from the same limits the RiskManager enforces. */
+  /**
+   * Sizing caps come from the same limits the RiskManager enforces: these (a getter is read each time an Orchestrator
+   * is built, like `initialPortfolio`; undefined from it means none changed), then each `risk.limitsChanged`.
+   */
   readonly limits: RiskLimits;
+  readonly currentLimits?: () => RiskLimits | undefined;
   /** Starting cash in the quote currency (the RiskManager's equity starts from the same). */
   readonly cash: Money;
   /**
@@ -117,6 +121,7 @@ export class Orchestrator {
   private ask: Ticks | undefined;
   private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId } | undefined;
   private seq = 0;
+  private limits: RiskLimits | undefined;
   /** `{ [symbol]: inst }` of the traded instrument, built once: equity() takes a map every tick. */
   private readonly instruments: Readonly<Record<string, Instrument>>;
 
@@ -135,7 +140,10 @@ export class Orchestrator {
       onOutput: (o) => opts.bus.publish({ type: 'signal.modelOutput', output: o }),
       onStatus: (m) => this.publishStatus(m),
     });
-    if (opts.trading) this.portfolio = startPortfolio(opts.trading);
+    if (opts.trading) {
+      this.portfolio = startPortfolio(opts.trading);
+      this.limits = opts.trading.currentLimits?.() ?? opts.trading.limits;
+    }
     this.instruments = opts.trading ? { [opts.trading.inst.symbol]: opts.trading.inst } : {};
   }
 
@@ -173,6 +181,7 @@ export class Orchestrator {
       bus.subscribe('orchestrator.setThresholds', (m) => this.handle(m), owner),
       bus.subscribe('orchestrator.rollback', (m) => this.handle(m), owner),
       bus.subscribe('risk.orderDenied', (m) => this.settle((p) => p.id === m.intentId, 'denied'), owner),
+      bus.subscribe('risk.limitsChanged', (m) => void (this.limits = m.limits), owner),
       bus.subscribe('exec.orderSubmitted', (m) => {
         if (this.pending?.id === m.intentId) this.pending = { ...this.pending, clientOrderId: m.clientOrderId };
       }, owner),
@@ -304,7 +313,7 @@ export class Orchestrator {
       bid: this.bid,
       ask: this.ask,
       volatility: horizonVolatility(input.data, this.evaluator.config.horizonMs),
-      caps: capsFor(t.limits, sym, lots as Lots),
+      caps: capsFor(this.limits ?? t.limits, sym, lots as Lots),
       pending: this.pending !== undefined,
     };
     return intentFor(d, state, this.policy, intentId(`moe-${sym}-${Math.floor(d.ts)}-${++this.seq}`));

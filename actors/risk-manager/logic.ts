@@ -29,14 +29,14 @@ import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
 import type {
-  DenyReason, OrderApproved, OrderDenied, RiskAlert, RiskLimits, TradingState, TradingStateChanged,
+  DenyReason, OrderApproved, OrderDenied, RiskAlert, LimitsChanged, RiskLimits, TradingState, TradingStateChanged,
 } from '../../engine/messages/risk.ts';
 import { validateLimits } from './limits.ts';
 import { applyFill, emptyPortfolio, equity, exposure, FLAT, lot9, sellableLots, type Portfolio, type Position } from './positions.ts';
 import { EMPTY_VAR, observeEquity, type VarState } from './var.ts';
 
 /** What the RiskManager emits. */
-export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert;
+export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged;
 
 /** The whole RiskManager state: plain data (bigint included), so it snapshots and restores as it is. */
 export interface RiskState {
@@ -310,14 +310,14 @@ export function onResume(s: RiskState, resetPeak: boolean, nowMs: TsMs): Step {
   return { state, out: NO_OUT, to: { to: 'active', reason: resetPeak ? 'resumed by operator; drawdown peak reset' : 'resumed by operator' } };
 }
 
-/** Handles `risk.setLimits`: merges the new values, or refuses the whole set with a LIMITS_INVALID alert. */
+/** Handles `risk.setLimits`: merges the new values (announced as `risk.limitsChanged`), or refuses the whole set with a LIMITS_INVALID alert. */
 export function onSetLimits(s: RiskState, patch: Partial<RiskLimits>, nowMs: TsMs): Step {
   const limits: RiskLimits = { ...s.limits, ...patch };
   const problems = validateLimits(limits);
   if (problems.length > 0) {
     return { state: s, out: [{ type: 'risk.alert', code: 'LIMITS_INVALID', message: `limits refused: ${problems.join('; ')}`, ts: nowMs }] };
   }
-  return { state: { ...s, limits }, out: NO_OUT };
+  return { state: { ...s, limits }, out: [{ type: 'risk.limitsChanged', limits, ts: nowMs }] };
 }
 
 const NO_OUT: readonly RiskOut[] = [];

@@ -7,17 +7,26 @@
 //   kill        risk.killSwitch {on:true} then risk.flatten: halt and close every position with reduce-only exits
 //   thresholds  orchestrator.setThresholds {buy?, sell?, minConfidence?} (each 0..1, at least one)
 //   rollback    orchestrator.rollback {model}
+//   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure? (quote amounts as decimal strings),
+//               maxSubmitsPerSecond?, maxDrawdownBps?, reduceAtDrawdownBps?, stopLossBps?, takeProfitBps? (integers)}:
+//               the RiskManager checks the whole set and answers risk.limitsChanged or a LIMITS_INVALID alert
 import { z } from 'zod';
 import type { EngineMsg } from '../messages/index.ts';
+import type { RiskLimits } from '../messages/risk.ts';
+import { money } from '../types/money.ts';
 import type { TsMs } from '../types/time.ts';
 
 /** The control actions the dashboard accepts. */
-export const CONTROL_ACTIONS = ['start', 'stop', 'kill', 'thresholds', 'rollback'] as const;
+export const CONTROL_ACTIONS = ['start', 'stop', 'kill', 'thresholds', 'rollback', 'limits'] as const;
 /** One control action name. */
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 const probability = z.number().min(0).max(1);
 const reasonField = z.string().max(200).optional();
+// Quote amounts as strings: a JSON number would round a 9-decimal amount through a float.
+const quoteAmount = z.string().regex(/^\d{1,15}(\.\d{1,9})?$/, { error: 'a quote amount as a decimal string, e.g. "250.5"' }).optional();
+const bps = z.int().min(0).max(10_000).optional();
+const MONEY_LIMITS = ['maxOrderNotional', 'maxPositionNotional', 'maxExposure'] as const;
 const BODIES = {
   start: z.strictObject({ reason: reasonField, resetPeak: z.boolean().optional() }),
   stop: z.strictObject({ reason: reasonField }),
@@ -26,6 +35,13 @@ const BODIES = {
     .strictObject({ buy: probability.optional(), sell: probability.optional(), minConfidence: probability.optional() })
     .refine((b) => b.buy !== undefined || b.sell !== undefined || b.minConfidence !== undefined, { error: 'give at least one of buy, sell, minConfidence' }),
   rollback: z.strictObject({ model: z.string().min(1).max(100) }),
+  limits: z
+    .strictObject({
+      maxOrderNotional: quoteAmount, maxPositionNotional: quoteAmount, maxExposure: quoteAmount,
+      maxSubmitsPerSecond: z.int().min(1).max(10_000).optional(),
+      maxDrawdownBps: bps, reduceAtDrawdownBps: bps, stopLossBps: bps, takeProfitBps: bps,
+    })
+    .refine((b) => Object.values(b).some((v) => v !== undefined), { error: 'give at least one limit' }),
 } satisfies Record<ControlAction, z.ZodType>;
 
 /** What a control request turns into: the messages to publish, or why it was refused. */
@@ -69,5 +85,12 @@ export function controlMessages(action: string, body: unknown, now: TsMs): Contr
     }
     case 'rollback':
       return { ok: true, action, messages: [{ type: 'orchestrator.rollback', model: (parsed.data as { model: string }).model }] };
+    case 'limits': {
+      const limits: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(parsed.data as Record<string, string | number | undefined>)) {
+        if (v !== undefined) limits[k] = (MONEY_LIMITS as readonly string[]).includes(k) ? money(v as string) : v;
+      }
+      return { ok: true, action, messages: [{ type: 'risk.setLimits', limits: limits as Partial<RiskLimits>, ts: now }] };
+    }
   }
 }

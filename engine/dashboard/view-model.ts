@@ -20,6 +20,7 @@ import type { TradingState } from '../messages/risk.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
 import type { ChildStatus } from '../runtime/supervisor.ts';
 import { BINANCE_SPOT_DEFAULTS, lotsToFloat, makeInstrument, ticksToFloat, type Instrument } from '../types/instrument.ts';
+import { formatMoney } from '../types/money.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
 import { SeqRing, type SeqSlice } from './seq-ring.ts';
 
@@ -241,6 +242,13 @@ export class DashboardViewModel {
     });
     on('risk.alert', (m) => {
       this.alerts.push({ t: m.ts, code: m.code, message: m.message });
+      this.onChange('risk');
+    });
+    on('risk.limitsChanged', (m) => {
+      const l = m.limits;
+      const message = `limits set: max order ${formatMoney(l.maxOrderNotional)}, max position ${formatMoney(l.maxPositionNotional)}, `
+        + `max exposure ${formatMoney(l.maxExposure)}, ${l.maxSubmitsPerSecond}/s, max drawdown ${l.maxDrawdownBps} bps`;
+      this.alerts.push({ t: m.ts, code: 'LIMITS_SET', message });
       this.onChange('risk');
     });
     on('risk.orderDenied', (m) => this.setOrder(m.intentId, { status: 'denied', detail: m.reason.code }, m.ts));

@@ -73,10 +73,12 @@ export interface KillSwitch { readonly type: 'risk.killSwitch'; readonly on: boo
 export interface ResumeTrading { readonly type: 'risk.resume'; readonly resetPeak?: boolean; readonly ts: TsMs }
 /** Replaces some limits; an invalid set is refused with a `LIMITS_INVALID` alert. */
 export interface SetLimits { readonly type: 'risk.setLimits'; readonly limits: Partial<RiskLimits>; readonly ts: TsMs }
+/** The RiskManager accepted a `risk.setLimits`: the whole set now enforced (the orchestrator sizes by the same). */
+export interface LimitsChanged { readonly type: 'risk.limitsChanged'; readonly limits: RiskLimits; readonly ts: TsMs }
 /** Closes every position (or one symbol) with reduce-only exits, in any trading state. */
 export interface FlattenPositions { readonly type: 'risk.flatten'; readonly symbol?: string; readonly reason: string; readonly ts: TsMs }
 
 /** Commands to the RiskManager. */
 export type RiskCommand = RiskMark | KillSwitch | ResumeTrading | SetLimits | FlattenPositions;
 
-export type RiskMsg = IntentProposed | OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | RiskCommand;
+export type RiskMsg = IntentProposed | OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged | RiskCommand;

@@ -10,7 +10,7 @@ import type { RiskState } from '../../actors/risk-manager/index.ts';
 import { Bus } from '../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { LmdbStore } from '../../engine/store/lmdb.ts';
-import { money } from '../../engine/types/money.ts';
+import { formatMoney, money } from '../../engine/types/money.ts';
 import type { Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { ETH, limits, lots } from '../actors/risk-manager/helpers.ts';
@@ -54,6 +54,37 @@ describe('risk child', () => {
     // Stopping writes what the held marks reached.
     await store.flush();
     expect(String(control.get('control')!.peakEquity)).toBe(String(s.peakEquity));
+    await store.close();
+  });
+
+  it('keeps limits set at run time across restarts, announces them, and lets an edited config win', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+    const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+    const bus = new Bus();
+    const clock = new SimulatedClock(1_000_000);
+    const announced: string[] = [];
+    bus.subscribe('risk.limitsChanged', (m) => announced.push(formatMoney(m.limits.maxOrderNotional)));
+    const initial = { limits: limits({ maxOrderNotional: money('500') }), instruments: [ETH], cash: money('10000') };
+    const run = async (init: typeof initial, then: (read: () => RiskState) => void): Promise<void> => {
+      let read: (() => RiskState) | undefined;
+      const actor = createActor(riskChild, { input: { bus, clock, initial: init, fills: () => [], store, onState: (g) => void (read = g) } });
+      actor.start();
+      then(read!);
+      actor.stop();
+      await store.flush();
+    };
+    await run(initial, (read) => {
+      bus.publish({ type: 'risk.setLimits', limits: { maxOrderNotional: money('120') }, ts: clock.now() });
+      bus.publish({ type: 'risk.setLimits', limits: { maxDrawdownBps: 20_000 }, ts: clock.now() }); // refused
+      expect(formatMoney(read().limits.maxOrderNotional)).toBe('120');
+    });
+    expect(announced).toEqual(['120']);
+    // A restart (same config) starts from the limits set at run time.
+    await run(initial, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('120'));
+    // An edited config: its limits apply and the stored ones are dropped.
+    const edited = { ...initial, limits: limits({ maxOrderNotional: money('300') }) };
+    await run(edited, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('300'));
+    await run(edited, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('300'));
     await store.close();
   });
 });

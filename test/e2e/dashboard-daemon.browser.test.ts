@@ -183,6 +183,23 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     expect(await waitForControlResult(page, 'thresholds: sent')).toContain('thresholds: sent');
   }, 40_000);
 
+  it('sets risk limits at run time: POST /api/control/limits → RiskManager → log line and dashboard alert', async () => {
+    const from = daemon.lines.length;
+    const post = (body: unknown): Promise<Response> => fetch(`${url}api/control/limits`, {
+      method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+    });
+    const refused = await post({ maxOrderNotional: 321 });
+    const ok = await post({ maxOrderNotional: '321.5', stopLossBps: 150 });
+    await daemon.waitLine(/"msg":"risk limits set"/, 15_000, from);
+    const set = daemon.records('risk limits set').at(-1)!;
+    type Alerts = { risk: { alerts: { items: { code: string; message: string }[] } } };
+    const alerts = ((await (await fetch(`${url}api/state`)).json()) as Alerts).risk.alerts.items;
+    expect(refused.status).toBe(400);
+    expect(ok.status).toBe(200);
+    expect([set.maxOrderNotional, set.stopLossBps]).toEqual(['321.5', 150]);
+    expect(alerts.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('max order 321.5');
+  }, 30_000);
+
   it('refuses a control without the token (401), from outside and from the page, and applies nothing', async () => {
     const applied = daemon.records('thresholds set').length;
     const body = JSON.stringify({ buy: 0.11, sell: 0.12, minConfidence: 0.13 });

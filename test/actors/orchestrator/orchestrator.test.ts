@@ -268,6 +268,20 @@ describe('orchestrator', () => {
     risk.stop();
   });
 
+  it('sizes by limits the RiskManager took at run time (risk.limitsChanged), so its BUY is approved, not denied', async () => {
+    const { bus, seen, step, verdicts, risk } = withRisk({ policy: { orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 5_000 } } });
+    risk.on('risk.limitsChanged', (e) => bus.publish(e));
+    bus.subscribe('risk.setLimits', (m) => risk.send(m));
+    bus.publish({ type: 'risk.setLimits', limits: { maxOrderNotional: money('300') }, ts: bars[0]!.openTime });
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 0, sell: 1 });
+    await step();
+    const buy = seen.intents[0]!;
+    expect(verdicts).toEqual([{ type: 'risk.orderApproved', intent: buy, ts: expect.any(Number) }]);
+    expect(notional(ETH, buy.price!, buy.lots) <= money('300')).toBe(true);
+    expect(notional(ETH, buy.price!, (buy.lots + 1) as Lots) > money('300')).toBe(true);
+    risk.stop();
+  });
+
   it('buys again after a round trip whose buy fee left dust, selling only what it holds', async () => {
     const { bus, seen, step, verdicts, fill, orch, risk } = withRisk({});
     const act = async (buy: number, sell: number): Promise<void> => {

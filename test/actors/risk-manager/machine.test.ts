@@ -115,7 +115,7 @@ describe('riskManager actor', () => {
     actor.send({ type: 'risk.setLimits', limits: { maxDrawdownBps: 20_000 }, ts: T0 });
     actor.send({ type: 'risk.setLimits', limits: { maxOrderNotional: money('100') }, ts: T0 });
     actor.send({ type: 'risk.intent', intent: intent() }); // 268.017 > 100
-    expect(seen).toEqual(['alert:LIMITS_INVALID', 'denied:NOTIONAL_EXCEEDS_MAX']);
+    expect(seen).toEqual(['alert:LIMITS_INVALID', 'risk.limitsChanged', 'denied:NOTIONAL_EXCEEDS_MAX']);
     expect(actor.getSnapshot().context.limits.maxDrawdownBps).toBe(1_000);
   });
 

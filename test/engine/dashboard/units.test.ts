@@ -5,6 +5,7 @@ import { SeqRing } from '../../../engine/dashboard/seq-ring.ts';
 import { TopicThrottle } from '../../../engine/dashboard/throttle.ts';
 import { applyDisplayFill } from '../../../engine/dashboard/view-model.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { money } from '../../../engine/types/money.ts';
 
 describe('SeqRing', () => {
   it('returns only what changed after a cursor, the replaced last item included', () => {
@@ -72,6 +73,7 @@ describe('controls', () => {
     ['thresholds', { buy: 0.7 }, [{ type: 'orchestrator.setThresholds', buy: 0.7 }]],
     ['thresholds', { buy: 0.7, sell: 0.6, minConfidence: 0.5 }, [{ type: 'orchestrator.setThresholds', buy: 0.7, sell: 0.6, minConfidence: 0.5 }]],
     ['rollback', { model: 'cnn' }, [{ type: 'orchestrator.rollback', model: 'cnn' }]],
+    ['limits', { maxOrderNotional: '250.5', stopLossBps: 150 }, [{ type: 'risk.setLimits', limits: { maxOrderNotional: money('250.5'), stopLossBps: 150 }, ts: 5 }]],
   ])('maps %s %j to bus messages', (action, body, messages) => {
     expect(controlMessages(action, body, 5)).toEqual({ ok: true, action, messages });
   });
@@ -81,6 +83,11 @@ describe('controls', () => {
     ['thresholds', {}, 400],
     ['thresholds', { buy: '0.5' }, 400],
     ['rollback', {}, 400],
+    ['limits', {}, 400],
+    ['limits', { maxOrderNotional: 250 }, 400],
+    ['limits', { maxOrderNotional: '1e3' }, 400],
+    ['limits', { maxDrawdownBps: 20_000 }, 400],
+    ['limits', { maxVar95: '10' }, 400],
     ['stop', { extra: 1 }, 400],
     ['launch', {}, 404],
   ])('refuses %s %j with %i', (action, body, status) => {

@@ -1,8 +1,9 @@
 // The venue live orders go to: Binance or MEXC spot through ccxt (`execution.venue`), at the configured REST URL (the
 // exchange simulator on loopback in tests; its MEXC dialect lives under /mexc). Market data stays Binance's.
-// Binance trades with the bundled increments (they are the recording's); MEXC's are read from MEXC's exchangeInfo at
-// start, the way ccxt will round our orders, and must put prices on the same tick grid as the Binance data the engine
-// prices orders from: a mismatch refuses to start rather than send orders priced on the wrong grid.
+// The increments orders are sized and priced in are read from the venue's exchangeInfo at start (Binance's filters,
+// MEXC's precisions: what the venue checks and ccxt rounds to; venues change them, a bundled copy goes stale). The
+// price step must be the bundled one the market data is parsed with, since the engine prices orders from that data:
+// a mismatch refuses to start rather than send orders priced on the wrong grid.
 import ccxt from 'ccxt';
 import type { Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
@@ -37,16 +38,62 @@ export async function liveVenue(config: Config, secrets: Secrets, clock: Clock):
   if (venue === 'binance') {
     if (!secrets.binanceApiKey || !secrets.binanceApiSecret) throw new ConfigError('live mode on Binance needs COBALT_API_KEY and COBALT_API_SECRET in the environment');
     const exchange = new ccxt.binance(binanceCcxtOptions({ ...baseUrl, apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret }) as never);
-    return new CcxtExecVenue({ exchange: exchange as never, venue: 'binance', instruments: [instrumentOf(symbol, 'binance')], clock, recvWindowMs: config.venues.binance.recvWindowMs });
+    const inst = onDataGrid('Binance', await binanceInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
+    return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs: config.venues.binance.recvWindowMs });
   }
   if (!secrets.mexcApiKey || !secrets.mexcApiSecret) throw new ConfigError('live mode on MEXC needs COBALT_MEXC_API_KEY and COBALT_MEXC_API_SECRET in the environment');
   const exchange = new ccxt.mexc(mexcCcxtOptions({ ...baseUrl, apiKey: secrets.mexcApiKey, secret: secrets.mexcApiSecret, recvWindowMs: config.venues.mexc.recvWindowMs }) as never);
-  const inst = await mexcInstrument(exchange as unknown as MarketsApi, symbol);
-  const data = instrumentOf(symbol, 'binance');
-  if (inst.tickSize.mantissa !== data.tickSize.mantissa || inst.tickSize.scale !== data.tickSize.scale) {
-    throw new ConfigError(`MEXC prices ${symbol} in steps of ${formatDecimal(inst.tickSize)} but the market data (Binance) in steps of ${formatDecimal(data.tickSize)}: the engine prices orders on the data's grid, so it refuses to trade ${symbol} on MEXC`);
-  }
+  const inst = onDataGrid('MEXC', await mexcInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
   return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'mexc', instruments: [inst], clock, recvWindowMs: config.venues.mexc.recvWindowMs });
+}
+
+// Returns `inst` when its price step is the market data's; throws ConfigError otherwise.
+function onDataGrid(venue: string, inst: Instrument, data: Instrument): Instrument {
+  if (inst.tickSize.mantissa !== data.tickSize.mantissa || inst.tickSize.scale !== data.tickSize.scale) {
+    throw new ConfigError(`${venue} prices ${inst.symbol} in steps of ${formatDecimal(inst.tickSize)} but the market data (bundled Binance increments) in steps of ${formatDecimal(data.tickSize)}: the engine prices orders on the data's grid, so it refuses to trade ${inst.symbol} on ${venue}`);
+  }
+  return inst;
+}
+
+// Loads the venue's markets and returns `symbol`'s, open for trading; throws ConfigError otherwise.
+async function openMarket(exchange: MarketsApi, venue: string, symbol: string): Promise<Record<string, unknown>> {
+  let markets: Awaited<ReturnType<MarketsApi['loadMarkets']>>;
+  try {
+    markets = await exchange.loadMarkets();
+  } catch (err) {
+    throw new ConfigError(`${venue} markets could not be loaded: ${(err as Error).message}`, { cause: err });
+  }
+  const m = markets[symbol];
+  if (!m) throw new ConfigError(`${venue} lists no spot market ${symbol}`);
+  if (m.active === false) throw new ConfigError(`${venue}'s ${symbol} market is not open for spot trading`);
+  return (m.info ?? {}) as Record<string, unknown>;
+}
+
+/** `s` without trailing fraction zeros ('0.01000000' → '0.01', '1.00' → '1'): exchangeInfo pads to 8 places. */
+export function trimDecimal(s: string): string {
+  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+}
+
+/**
+ * Returns Binance's increments of `symbol` from its exchangeInfo filters as ccxt loads them: PRICE_FILTER tickSize,
+ * LOT_SIZE stepSize and the NOTIONAL (or older MIN_NOTIONAL) minimum. Throws ConfigError when the symbol is unknown,
+ * not trading, or a filter is missing or not a positive decimal.
+ */
+export async function binanceInstrument(exchange: MarketsApi, symbol: string): Promise<Instrument> {
+  const info = await openMarket(exchange, 'Binance', symbol);
+  const filters = Array.isArray(info['filters']) ? (info['filters'] as Record<string, unknown>[]) : [];
+  const field = (types: readonly string[], key: string, positive: boolean): string => {
+    const f = filters.find((x) => types.includes(String(x['filterType'])));
+    const v = trimDecimal(String(f?.[key] ?? ''));
+    if (!/^\d+(\.\d{1,9})?$/.test(v) || (positive && !/[1-9]/.test(v))) {
+      throw new ConfigError(`Binance exchangeInfo for ${symbol}: ${types.join(' or ')} ${key} '${String(f?.[key])}' is not a${positive ? ' positive' : ''} decimal of at most 9 places`);
+    }
+    return v;
+  };
+  return makeInstrument({
+    symbol, venue: 'binance', tickSize: field(['PRICE_FILTER'], 'tickSize', true), lotSize: field(['LOT_SIZE'], 'stepSize', true),
+    minNotional: field(['NOTIONAL', 'MIN_NOTIONAL'], 'minNotional', false),
+  });
 }
 
 interface MarketsApi { loadMarkets(): Promise<Record<string, { info?: unknown; active?: boolean } | undefined>> }
@@ -57,16 +104,7 @@ interface MarketsApi { loadMarkets(): Promise<Record<string, { info?: unknown; a
  * order value quoteAmountPrecision. Throws ConfigError when the symbol is unknown, offline or lacks those fields.
  */
 export async function mexcInstrument(exchange: MarketsApi, symbol: string): Promise<Instrument> {
-  let markets: Awaited<ReturnType<MarketsApi['loadMarkets']>>;
-  try {
-    markets = await exchange.loadMarkets();
-  } catch (err) {
-    throw new ConfigError(`MEXC markets could not be loaded: ${(err as Error).message}`, { cause: err });
-  }
-  const m = markets[symbol];
-  if (!m) throw new ConfigError(`MEXC lists no spot market ${symbol}`);
-  if (m.active === false) throw new ConfigError(`MEXC's ${symbol} market is not open for spot trading`);
-  const info = (m.info ?? {}) as Record<string, unknown>;
+  const info = await openMarket(exchange, 'MEXC', symbol);
   const places = (k: string): number => {
     const n = Number(info[k]);
     if (!Number.isInteger(n) || n < 0 || n > 9) throw new ConfigError(`MEXC exchangeInfo for ${symbol}: ${k} ${String(info[k])} is not a number of decimal places 0-9`);

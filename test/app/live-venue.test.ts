@@ -1,7 +1,7 @@
-// The live order venue of a config (app/live-venue.ts): MEXC's increments come from MEXC's exchangeInfo (here the
-// simulator's MEXC dialect), and a price grid that differs from the Binance data's refuses to start.
+// The live order venue of a config (app/live-venue.ts): the increments come from the venue's exchangeInfo (here the
+// simulator's Binance side and MEXC dialect), and a price grid that differs from the data's refuses to start.
 import { afterEach, describe, expect, it } from 'vitest';
-import { liveVenue } from '../../app/live-venue.ts';
+import { binanceInstrument, liveVenue, trimDecimal } from '../../app/live-venue.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS } from '../../engine/types/instrument.ts';
@@ -10,13 +10,13 @@ import { startExchangeSim, type ExchangeSim } from '../../engine/venues/sim/serv
 import { testConfig } from '../e2e/helpers.ts';
 
 const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
-const KEYS = { mexcApiKey: 'liveVenueKey0001', mexcApiSecret: 'live-venue-secret-0001' };
+const KEYS = { mexcApiKey: 'liveVenueKey0001', mexcApiSecret: 'live-venue-secret-0001', binanceApiKey: 'liveVenueKey0001', binanceApiSecret: 'live-venue-secret-0001' };
 const sims: ExchangeSim[] = [];
 afterEach(async () => {
   for (const s of sims.splice(0)) await s.close();
 });
 
-async function mexcSim(btc: { tickSize: string; lotSize: string; minNotional: string }): Promise<ExchangeSim> {
+async function venueSim(btc: { tickSize: string; lotSize: string; minNotional: string }): Promise<ExchangeSim> {
   const sim = await startExchangeSim({
     files: FILES, speed: 'manual', accounts: [{ apiKey: KEYS.mexcApiKey, secret: KEYS.mexcApiSecret, balances: { USDT: '100' } }],
     instruments: { BTCUSDT: { symbol: 'BTC/USDT', venue: 'sim', ...btc } },
@@ -25,14 +25,14 @@ async function mexcSim(btc: { tickSize: string; lotSize: string; minNotional: st
   return sim;
 }
 
-const configFor = (sim: ExchangeSim, symbol = 'BTC/USDT') => testConfig({
-  symbols: { primary: symbol, reference: symbol }, execution: { venue: 'mexc' },
+const configFor = (sim: ExchangeSim, symbol = 'BTC/USDT', venue: 'binance' | 'mexc' = 'mexc') => testConfig({
+  symbols: { primary: symbol, reference: symbol }, execution: { venue },
   venues: { binance: { restUrl: sim.url, wsUrl: sim.wsUrl }, mexc: { enabled: false, restUrl: `${sim.url}/mexc` } },
 });
 
 describe('liveVenue on MEXC', () => {
   it('trades with the increments MEXC states, not the bundled Binance ones', async () => {
-    const sim = await mexcSim({ tickSize: '0.01', lotSize: '0.000001', minNotional: '1' });
+    const sim = await venueSim({ tickSize: '0.01', lotSize: '0.000001', minNotional: '1' });
     const venue = await liveVenue(configFor(sim), KEYS, new SimulatedClock(sim.clock.now()));
     const i = venue.instrument('BTC/USDT')!;
     expect(venue.id).toBe('mexc');
@@ -41,15 +41,42 @@ describe('liveVenue on MEXC', () => {
   });
 
   it('refuses when MEXC prices on another tick grid than the Binance data, and without MEXC keys', async () => {
-    const sim = await mexcSim({ tickSize: '0.1', lotSize: '0.00001', minNotional: '5' });
+    const sim = await venueSim({ tickSize: '0.1', lotSize: '0.00001', minNotional: '5' });
     const err = await liveVenue(configFor(sim), KEYS, new SimulatedClock(sim.clock.now())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/MEXC prices BTC\/USDT in steps of 0\.1 but the market data \(Binance\) in steps of 0\.01/);
+    expect((err as Error).message).toMatch(/MEXC prices BTC\/USDT in steps of 0\.1 but the market data \(bundled Binance increments\) in steps of 0\.01/);
     await expect(liveVenue(configFor(sim), {}, new SimulatedClock(0))).rejects.toThrow(/COBALT_MEXC_API_KEY and COBALT_MEXC_API_SECRET/);
   });
 
   it('refuses a symbol MEXC does not list', async () => {
-    const sim = await mexcSim({ tickSize: '0.01', lotSize: '0.00001', minNotional: '5' });
+    const sim = await venueSim({ tickSize: '0.01', lotSize: '0.00001', minNotional: '5' });
     await expect(liveVenue(configFor(sim, 'ETH/USDT'), KEYS, new SimulatedClock(0))).rejects.toThrow(/MEXC lists no spot market ETH\/USDT/);
+  });
+});
+
+describe('liveVenue on Binance', () => {
+  it('trades with the lot and minimum Binance states in its filters (exchangeInfo pads them to 8 places)', async () => {
+    const sim = await venueSim({ tickSize: '0.01', lotSize: '0.0001', minNotional: '10' });
+    const venue = await liveVenue(configFor(sim, 'BTC/USDT', 'binance'), KEYS, new SimulatedClock(sim.clock.now()));
+    const i = venue.instrument('BTC/USDT')!;
+    expect(venue.id).toBe('binance');
+    expect([i.venue, formatDecimal(i.tickSize), formatDecimal(i.lotSize), formatFixed(i.minNotional)]).toEqual(['binance', '0.01', '0.0001', '10']);
+    expect(BINANCE_SPOT_DEFAULTS['BTC/USDT']!.lotSize).toBe('0.00001');
+  });
+
+  it('refuses a price step other than the data\'s, an unlisted symbol, and missing or malformed filters', async () => {
+    const sim = await venueSim({ tickSize: '0.1', lotSize: '0.00001', minNotional: '5' });
+    await expect(liveVenue(configFor(sim, 'BTC/USDT', 'binance'), KEYS, new SimulatedClock(0)))
+      .rejects.toThrow(/Binance prices BTC\/USDT in steps of 0\.1 but the market data \(bundled Binance increments\) in steps of 0\.01/);
+    await expect(liveVenue(configFor(sim, 'ETH/USDT', 'binance'), KEYS, new SimulatedClock(0))).rejects.toThrow(/Binance lists no spot market ETH\/USDT/);
+    const market = (filters: unknown[]) => ({ loadMarkets: async () => ({ 'BTC/USDT': { active: true, info: { filters } } }) });
+    const price = { filterType: 'PRICE_FILTER', tickSize: '0.01000000' };
+    const lot = { filterType: 'LOT_SIZE', stepSize: '0.00001000' };
+    const old = await binanceInstrument(market([price, lot, { filterType: 'MIN_NOTIONAL', minNotional: '5.00000000' }]), 'BTC/USDT');
+    expect(formatFixed(old.minNotional)).toBe('5');
+    await expect(binanceInstrument(market([price, { filterType: 'NOTIONAL', minNotional: '5' }]), 'BTC/USDT')).rejects.toThrow(/LOT_SIZE stepSize 'undefined'/);
+    await expect(binanceInstrument(market([price, { filterType: 'LOT_SIZE', stepSize: '0.00000000' }, { filterType: 'NOTIONAL', minNotional: '5' }]), 'BTC/USDT')).rejects.toThrow(/LOT_SIZE stepSize '0.00000000' is not a positive decimal/);
+    await expect(binanceInstrument({ loadMarkets: async () => ({ 'BTC/USDT': { active: false } }) }, 'BTC/USDT')).rejects.toThrow(/not open for spot trading/);
+    expect([trimDecimal('0.01000000'), trimDecimal('1.00'), trimDecimal('100'), trimDecimal('0.00001')]).toEqual(['0.01', '1', '100', '0.00001']);
   });
 });

@@ -6,7 +6,7 @@ import { equity, exposure } from '../actors/risk-manager/positions.ts';
 import { drawdownBps } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
 import { log } from '../engine/log.ts';
-import { moneyToFloat, type Money } from '../engine/types/money.ts';
+import { formatMoney, moneyToFloat, type Money } from '../engine/types/money.ts';
 import { CheckpointStore } from '../models/checkpoints.ts';
 import type { System } from './system.ts';
 
@@ -45,6 +45,11 @@ export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handl
         drawdownPct: drawdownBps(s.peakEquity, eq) / 100,
         ...(s.var.var95 !== undefined ? { var95: f(s.var.var95) } : {}),
         ...(s.var.var99 !== undefined ? { var99: f(s.var.var99) } : {}),
+        // The limits in force (config, or set at run time), as the page's limit form sends them.
+        limits: {
+          maxOrderNotional: formatMoney(s.limits.maxOrderNotional), maxPositionNotional: formatMoney(s.limits.maxPositionNotional),
+          maxExposure: formatMoney(s.limits.maxExposure), maxDrawdownBps: s.limits.maxDrawdownBps,
+        },
       };
     },
     training: () => {

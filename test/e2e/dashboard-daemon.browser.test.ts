@@ -183,21 +183,30 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     expect(await waitForControlResult(page, 'thresholds: sent')).toContain('thresholds: sent');
   }, 40_000);
 
-  it('sets risk limits at run time: POST /api/control/limits → RiskManager → log line and dashboard alert', async () => {
+  it('sets risk limits at run time: page form with the token → POST → RiskManager → log line, alert and risk panel', async () => {
     const from = daemon.lines.length;
-    const post = (body: unknown): Promise<Response> => fetch(`${url}api/control/limits`, {
-      method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+    // A quote amount sent as a JSON number is refused: a float would round it.
+    const refused = await fetch(`${url}api/control/limits`, {
+      method: 'POST', body: JSON.stringify({ maxOrderNotional: 321 }), headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
     });
-    const refused = await post({ maxOrderNotional: 321 });
-    const ok = await post({ maxOrderNotional: '321.5', stopLossBps: 150 });
+    await page.fill('#lim-order', '321.5');
+    await page.fill('#lim-dd', '750');
+    const response = page.waitForResponse((r) => r.url().endsWith('/api/control/limits'));
+    await page.click('#btn-limits');
+    const status = (await response).status();
     await daemon.waitLine(/"msg":"risk limits set"/, 15_000, from);
     const set = daemon.records('risk limits set').at(-1)!;
-    type Alerts = { risk: { alerts: { items: { code: string; message: string }[] } } };
-    const alerts = ((await (await fetch(`${url}api/state`)).json()) as Alerts).risk.alerts.items;
+    await page.waitForFunction(() => (document.getElementById('risk-stats')?.textContent ?? '').includes('321.5'), undefined, { timeout: 15_000, polling: 100 });
+    const panel = await page.textContent('#risk-stats');
+    type Risk = { risk: { alerts: { items: { code: string; message: string }[] }; limits: { maxOrderNotional: string; maxDrawdownBps: number } } };
+    const risk = ((await (await fetch(`${url}api/state`)).json()) as Risk).risk;
     expect(refused.status).toBe(400);
-    expect(ok.status).toBe(200);
-    expect([set.maxOrderNotional, set.stopLossBps]).toEqual(['321.5', 150]);
-    expect(alerts.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('max order 321.5');
+    expect(status).toBe(200);
+    expect([set.maxOrderNotional, set.maxDrawdownBps]).toEqual(['321.5', 750]);
+    expect(risk.limits).toMatchObject({ maxOrderNotional: '321.5', maxDrawdownBps: 750 });
+    expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('max order 321.5');
+    expect(panel).toContain('7.5%');
+    expect(await waitForControlResult(page, 'limits: sent')).toContain('limits: sent');
   }, 30_000);
 
   it('refuses a control without the token (401), from outside and from the page, and applies nothing', async () => {

@@ -180,6 +180,15 @@ $('btn-thresholds').addEventListener('click', () => void control('thresholds', {
   sell: Number($<HTMLInputElement>('th-sell').value),
   minConfidence: Number($<HTMLInputElement>('th-conf').value),
 }));
+// Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); the drawdown as an integer of bps.
+$('btn-limits').addEventListener('click', () => {
+  const body: Record<string, string | number> = {};
+  const text = (id: string): string => $<HTMLInputElement>(id).value.trim();
+  if (text('lim-order')) body.maxOrderNotional = text('lim-order');
+  if (text('lim-position')) body.maxPositionNotional = text('lim-position');
+  if (text('lim-dd')) body.maxDrawdownBps = Number(text('lim-dd'));
+  void control('limits', body);
+});
 $('btn-rollback').addEventListener('click', () => {
   const model = $<HTMLSelectElement>('rollback-model').value;
   if (model) void control('rollback', { model });

@@ -104,6 +104,10 @@ export function renderRisk(store: Store): void {
       + stat('drawdown', `${num(r.drawdownPct, 2)}%`, r.drawdownPct >= 0.005 ? 'down' : '')
       + stat('VaR 95', r.var95 === undefined ? 'n/a' : num(r.var95))
       + stat('VaR 99', r.var99 === undefined ? 'n/a' : num(r.var99))
+      + (r.limits
+        ? stat('max order', esc(r.limits.maxOrderNotional)) + stat('max position', esc(r.limits.maxPositionNotional))
+          + stat('max exposure', esc(r.limits.maxExposure)) + stat('max drawdown', `${r.limits.maxDrawdownBps / 100}%`)
+        : '')
     : '';
   const halted = r?.halted ? `<li><span class="code">HALTED</span>${esc(r.halted.reason)}</li>` : '';
   $('alerts').innerHTML = halted + ([...store.alerts].reverse().slice(0, 30).map((a) => `<li><span class="code">${esc(a.code)}</span>${esc(a.message)} <span class="muted">${time(a.t)}</span></li>`).join('') || (halted ? '' : '<li class="muted">no alerts</li>'));

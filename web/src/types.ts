@@ -19,10 +19,13 @@ export interface ModelsPayload {
   thresholds: Thresholds; rollbacks: { model: string; ts: number }[];
 }
 export interface PortfolioPayload { positions: PositionRow[]; realized: number; unrealized: number; fees: number; equity: number; initialEquity: number; equitySeries: Slice<[number, number]> }
+/** The RiskManager's limits in force: quote amounts as decimal strings. */
+export interface RiskLimitsView { maxOrderNotional: string; maxPositionNotional: string; maxExposure: string; maxDrawdownBps: number }
 export interface Alert { t: number; code: string; message: string }
 export interface RiskPayload {
   state: 'active' | 'reducing' | 'halted'; reason: string; killSwitch: boolean; halted: { reason: string; actor?: string; ts: number } | null;
   drawdownPct: number; peakEquity: number | null; exposure: number; var95?: number; var99?: number; equity?: number; alerts: Slice<Alert>;
+  limits?: RiskLimitsView;
 }
 export interface OrdersPayload { orders: OrderRow[]; fills: Slice<FillRow> }
 export interface SystemPayload {

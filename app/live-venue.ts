@@ -8,7 +8,7 @@ import ccxt from 'ccxt';
 import type { Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
-import { formatDecimal } from '../engine/types/decimal.ts';
+import { formatDecimal, parseDecimal } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
@@ -69,10 +69,8 @@ async function openMarket(exchange: MarketsApi, venue: string, symbol: string): 
   return (m.info ?? {}) as Record<string, unknown>;
 }
 
-/** `s` without trailing fraction zeros ('0.01000000' → '0.01', '1.00' → '1'): exchangeInfo pads to 8 places. */
-export function trimDecimal(s: string): string {
-  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
-}
+// A non-negative decimal of at most 9 places (what an instrument's increments and Money hold).
+const DECIMAL9 = /^\d+(\.\d{1,9})?$/;
 
 /**
  * Returns Binance's increments of `symbol` from its exchangeInfo filters as ccxt loads them: PRICE_FILTER tickSize,
@@ -84,8 +82,10 @@ export async function binanceInstrument(exchange: MarketsApi, symbol: string): P
   const filters = Array.isArray(info['filters']) ? (info['filters'] as Record<string, unknown>[]) : [];
   const field = (types: readonly string[], key: string, positive: boolean): string => {
     const f = filters.find((x) => types.includes(String(x['filterType'])));
-    const v = trimDecimal(String(f?.[key] ?? ''));
-    if (!/^\d+(\.\d{1,9})?$/.test(v) || (positive && !/[1-9]/.test(v))) {
+    // exchangeInfo pads to 8 places ('0.01000000'): formatDecimal drops the zeros, so the step compares with the data's.
+    const raw = String(f?.[key] ?? '');
+    const v = /^\d+(\.\d+)?$/.test(raw) ? formatDecimal(parseDecimal(raw)) : raw;
+    if (!DECIMAL9.test(v) || (positive && !/[1-9]/.test(v))) {
       throw new ConfigError(`Binance exchangeInfo for ${symbol}: ${types.join(' or ')} ${key} '${String(f?.[key])}' is not a${positive ? ' positive' : ''} decimal of at most 9 places`);
     }
     return v;
@@ -111,6 +111,6 @@ export async function mexcInstrument(exchange: MarketsApi, symbol: string): Prom
     return n;
   };
   const minNotional = String(info['quoteAmountPrecision'] ?? '');
-  if (!/^\d+(\.\d{1,9})?$/.test(minNotional)) throw new ConfigError(`MEXC exchangeInfo for ${symbol}: quoteAmountPrecision '${minNotional}' is not a decimal amount`);
+  if (!DECIMAL9.test(minNotional)) throw new ConfigError(`MEXC exchangeInfo for ${symbol}: quoteAmountPrecision '${minNotional}' is not a decimal amount`);
   return makeInstrument({ symbol, venue: 'mexc', tickSize: formatDecimal({ mantissa: 1n, scale: places('quoteAssetPrecision') }), lotSize: formatDecimal({ mantissa: 1n, scale: places('baseAssetPrecision') }), minNotional });
 }

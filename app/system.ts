@@ -236,7 +236,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     });
     venue = paper;
   }
-  // A live venue may trade with its own increments (MEXC's, loaded at start); the others use the bundled ones.
+  // A live venue trades with its own increments (read from its exchangeInfo at start); the others use the bundled ones.
   const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId);
 
   // ---- risk ----

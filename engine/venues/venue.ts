@@ -86,7 +86,7 @@ export interface ExecutionVenue {
   fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]>;
   /** Registers a listener for pushed events; returns a function that removes it. */
   onEvent(fn: (e: VenueEvent) => void): () => void;
-  /** The increments this venue trades `symbol` with, where it has its own (MEXC's, loaded at start). */
+  /** The increments this venue trades `symbol` with, where it has its own (a live venue's, read from it at start). */
   instrument?(symbol: string): Instrument | undefined;
 }
 

@@ -1,7 +1,7 @@
 // The live order venue of a config (app/live-venue.ts): the increments come from the venue's exchangeInfo (here the
 // simulator's Binance side and MEXC dialect), and a price grid that differs from the data's refuses to start.
 import { afterEach, describe, expect, it } from 'vitest';
-import { binanceInstrument, liveVenue, trimDecimal } from '../../app/live-venue.ts';
+import { binanceInstrument, liveVenue } from '../../app/live-venue.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS } from '../../engine/types/instrument.ts';
@@ -30,16 +30,20 @@ const configFor = (sim: ExchangeSim, symbol = 'BTC/USDT', venue: 'binance' | 'me
   venues: { binance: { restUrl: sim.url, wsUrl: sim.wsUrl }, mexc: { enabled: false, restUrl: `${sim.url}/mexc` } },
 });
 
-describe('liveVenue on MEXC', () => {
-  it('trades with the increments MEXC states, not the bundled Binance ones', async () => {
-    const sim = await venueSim({ tickSize: '0.01', lotSize: '0.000001', minNotional: '1' });
-    const venue = await liveVenue(configFor(sim), KEYS, new SimulatedClock(sim.clock.now()));
-    const i = venue.instrument('BTC/USDT')!;
-    expect(venue.id).toBe('mexc');
-    expect([i.venue, formatDecimal(i.tickSize), formatDecimal(i.lotSize), formatFixed(i.minNotional)]).toEqual(['mexc', '0.01', '0.000001', '1']);
-    expect(BINANCE_SPOT_DEFAULTS['BTC/USDT']!.lotSize).toBe('0.00001');
-  });
+// MEXC states precisions, Binance filters padded to 8 places; both differ from the bundled lot (0.00001) here.
+it.each([
+  { venue: 'mexc', sim: { tickSize: '0.01', lotSize: '0.000001', minNotional: '1' }, want: ['mexc', '0.01', '0.000001', '1'] },
+  { venue: 'binance', sim: { tickSize: '0.01', lotSize: '0.0001', minNotional: '10' }, want: ['binance', '0.01', '0.0001', '10'] },
+] as const)('liveVenue on $venue trades with the increments the venue states, not the bundled ones', async ({ venue: name, sim: inc, want }) => {
+  const sim = await venueSim(inc);
+  const venue = await liveVenue(configFor(sim, 'BTC/USDT', name), KEYS, new SimulatedClock(sim.clock.now()));
+  const i = venue.instrument('BTC/USDT')!;
+  expect(venue.id).toBe(name);
+  expect([i.venue, formatDecimal(i.tickSize), formatDecimal(i.lotSize), formatFixed(i.minNotional)]).toEqual(want);
+  expect(BINANCE_SPOT_DEFAULTS['BTC/USDT']!.lotSize).toBe('0.00001');
+});
 
+describe('liveVenue on MEXC', () => {
   it('refuses when MEXC prices on another tick grid than the Binance data, and without MEXC keys', async () => {
     const sim = await venueSim({ tickSize: '0.1', lotSize: '0.00001', minNotional: '5' });
     const err = await liveVenue(configFor(sim), KEYS, new SimulatedClock(sim.clock.now())).catch((e: unknown) => e);
@@ -55,15 +59,6 @@ describe('liveVenue on MEXC', () => {
 });
 
 describe('liveVenue on Binance', () => {
-  it('trades with the lot and minimum Binance states in its filters (exchangeInfo pads them to 8 places)', async () => {
-    const sim = await venueSim({ tickSize: '0.01', lotSize: '0.0001', minNotional: '10' });
-    const venue = await liveVenue(configFor(sim, 'BTC/USDT', 'binance'), KEYS, new SimulatedClock(sim.clock.now()));
-    const i = venue.instrument('BTC/USDT')!;
-    expect(venue.id).toBe('binance');
-    expect([i.venue, formatDecimal(i.tickSize), formatDecimal(i.lotSize), formatFixed(i.minNotional)]).toEqual(['binance', '0.01', '0.0001', '10']);
-    expect(BINANCE_SPOT_DEFAULTS['BTC/USDT']!.lotSize).toBe('0.00001');
-  });
-
   it('refuses a price step other than the data\'s, an unlisted symbol, and missing or malformed filters', async () => {
     const sim = await venueSim({ tickSize: '0.1', lotSize: '0.00001', minNotional: '5' });
     await expect(liveVenue(configFor(sim, 'BTC/USDT', 'binance'), KEYS, new SimulatedClock(0)))
@@ -77,6 +72,9 @@ describe('liveVenue on Binance', () => {
     await expect(binanceInstrument(market([price, { filterType: 'NOTIONAL', minNotional: '5' }]), 'BTC/USDT')).rejects.toThrow(/LOT_SIZE stepSize 'undefined'/);
     await expect(binanceInstrument(market([price, { filterType: 'LOT_SIZE', stepSize: '0.00000000' }, { filterType: 'NOTIONAL', minNotional: '5' }]), 'BTC/USDT')).rejects.toThrow(/LOT_SIZE stepSize '0.00000000' is not a positive decimal/);
     await expect(binanceInstrument({ loadMarkets: async () => ({ 'BTC/USDT': { active: false } }) }, 'BTC/USDT')).rejects.toThrow(/not open for spot trading/);
-    expect([trimDecimal('0.01000000'), trimDecimal('1.00'), trimDecimal('100'), trimDecimal('0.00001')]).toEqual(['0.01', '1', '100', '0.00001']);
+    // Padded zeros are dropped: '0.01000000' → '0.01', '1.00' → '1'; '100' and '0.00001' stay as they are.
+    expect([formatDecimal(old.tickSize), formatDecimal(old.lotSize)]).toEqual(['0.01', '0.00001']);
+    const plain = await binanceInstrument(market([{ filterType: 'PRICE_FILTER', tickSize: '100' }, { filterType: 'LOT_SIZE', stepSize: '0.00001' }, { filterType: 'NOTIONAL', minNotional: '1.00' }]), 'BTC/USDT');
+    expect([formatDecimal(plain.tickSize), formatDecimal(plain.lotSize), formatFixed(plain.minNotional)]).toEqual(['100', '0.00001', '1']);
   });
 });

@@ -1,7 +1,8 @@
 // What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
-// (VaR, exposure, drawdown, equity), the checkpoints on disk beside the model versions in the blend, and the
-// inference pool's execution provider and latency. The view model samples these when it builds a push, never per
-// message, so each is a cheap read; the checkpoint list is read from disk at most every 30 s in the background.
+// (VaR, exposure, drawdown, equity, limits), the orchestrator's decision thresholds in force (config, set, or restored
+// after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
+// provider and latency. The view model samples these when it builds a push, never per message, so each is a cheap
+// read; the checkpoint list is read from disk at most every 30 s in the background.
 import { equity, exposure } from '../actors/risk-manager/positions.ts';
 import { drawdownBps } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
@@ -52,6 +53,7 @@ export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handl
         },
       };
     },
+    thresholds: () => sys.handles.orchestrator.current?.thresholds,
     training: () => {
       refresh();
       const blend = sys.models.registry.list().map((m) => ({ model: m.name, status: `in the blend as ${m.active} (${m.health})` }));

@@ -13,7 +13,7 @@ import { cobAggregatorChild, CobHandle, cobSettingsFromConfig, cobSymbolsFromCon
 import { DataProvider, dataProviderOptions, type DataProviderOptions } from '../actors/data-provider/index.ts';
 import { KlinesArchive } from '../actors/data-provider/klines-archive.ts';
 import type { KlineSource } from '../actors/data-provider/market-source.ts';
-import { orchestratorChild, OrchestratorHandle } from '../actors/orchestrator/index.ts';
+import { InMemoryOrchestratorMemory, lmdbOrchestratorMemory, orchestratorChild, OrchestratorHandle } from '../actors/orchestrator/index.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import type { RiskState } from '../actors/risk-manager/index.ts';
 import { TradingExecutor, type ExecutorStore, type PositionRecord } from '../actors/trading-executor/index.ts';
@@ -358,6 +358,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       bus, clock, registry: models.registry, outputs, ...(mode === 'backtest' ? {} : { history }),
       input: () => provider?.assembleInput(),
       thresholds: { buy: config.orchestrator.buyThreshold, sell: config.orchestrator.sellThreshold, minConfidence: config.orchestrator.minConfidence },
+      // Thresholds set at run time and judged outcomes survive restarts: in LMDB for a daemon, in memory for a
+      // backtest (its supervised restarts only; its store is a temporary directory).
+      memory: mode === 'backtest' ? new InMemoryOrchestratorMemory() : lmdbOrchestratorMemory(store),
       timeoutMs: config.models.timeoutMs,
       subscriptions: { symbol: primary, ...opts.subscriptions },
       // Seeded with the RiskManager's portfolio (started before it, rebuilt from the stored fills): a restart keeps the position.

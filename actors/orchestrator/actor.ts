@@ -2,8 +2,9 @@
 // of its own). Start: build an Orchestrator from the input, subscribe it to the bus with owner = child id (a
 // throwing handler makes the supervisor restart it), attach it to the handle. Events received: the control
 // commands `orchestrator.setThresholds` and `orchestrator.rollback` (the same ones it also takes from the bus).
-// Stop: unsubscribe and detach. A restart keeps the registry (models and versions live in the input) but starts
-// the accuracy record, thresholds and pending tick over; thresholds set at run time are not persisted.
+// Stop: unsubscribe and detach. A restart keeps the registry (models and versions live in the input); thresholds set
+// at run time and the judged outcomes come back through the input's `memory` (./memory.ts); the pending tick, the
+// predictions awaiting their horizon and the intent in flight start over.
 import { fromCallback } from 'xstate';
 import type { OrchestratorCommand } from '../../engine/messages/orchestrator.ts';
 import type { ChildSpec } from '../../engine/runtime/supervisor.ts';

@@ -60,9 +60,12 @@ export class AccuracyTracker implements OutcomeSink {
   constructor(readonly config: GatingConfig = DEFAULT_GATING) {}
 
   recordOutcome(model: string, predicted: Action, realised: Action): void {
+    this.push(model, predicted === realised ? 1 : 0);
+  }
+
+  private push(model: string, hit: 0 | 1): void {
     let r = this.rings.get(model);
     if (!r) this.rings.set(model, (r = { hits: new Uint8Array(this.config.window), next: 0, size: 0, correct: 0 }));
-    const hit = predicted === realised ? 1 : 0;
     if (r.size === r.hits.length) r.correct -= r.hits[r.next]!;
     else r.size++;
     r.hits[r.next] = hit;
@@ -78,6 +81,27 @@ export class AccuracyTracker implements OutcomeSink {
     const { priorAccuracy, priorCount } = this.config;
     const smoothed = n + priorCount === 0 ? priorAccuracy : (correct + priorAccuracy * priorCount) / (n + priorCount);
     return { evaluated: n, correct, smoothed };
+  }
+
+  /** Returns the outcomes of `model` in its window, oldest first, as '1' (right) and '0' (wrong). */
+  outcomes(model: string): string {
+    const r = this.rings.get(model);
+    if (!r) return '';
+    let s = '';
+    for (let i = 0, at = (r.next - r.size + r.hits.length) % r.hits.length; i < r.size; i++, at = (at + 1) % r.hits.length) s += r.hits[at] === 1 ? '1' : '0';
+    return s;
+  }
+
+  /** Returns the models with outcomes. */
+  models(): string[] {
+    return [...this.rings.keys()];
+  }
+
+  /** Replaces the record of `model` with `outcomes` (as `outcomes()` gives them; the newest `window` are kept). */
+  restore(model: string, outcomes: string): void {
+    if (!/^[01]*$/.test(outcomes)) throw new RangeError(`outcomes of ${model} must be a string of 0 and 1, got ${JSON.stringify(outcomes.slice(0, 20))}`);
+    this.rings.delete(model);
+    for (const c of outcomes.slice(-this.config.window)) this.push(model, c === '1' ? 1 : 0);
   }
 
   /** Forgets the outcomes of `model` (a new version starts from the prior). */

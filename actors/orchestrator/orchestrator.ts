@@ -12,6 +12,9 @@
 // One tick runs at a time: a tick that becomes ready while one runs waits as the single pending tick (a newer one
 // replaces it: coalesced). Outcomes: every output is judged after the horizon (./outcomes.ts) against the closes of
 // the trigger timeframe, and the right/wrong result feeds the gating.
+// Restarts: with `memory`, the thresholds set at run time and the judged outcomes come back (./memory.ts). Saved at
+// once on a control command, at most every 10 s of engine time as outcomes are judged (after the tick's decision
+// and intent are out, never before them), and at stop.
 import { applyFill, emptyPortfolio, equity, sellableLots, type Portfolio } from '../risk-manager/positions.ts';
 import { capsFor } from '../risk-manager/sizing.ts';
 import { log, type Logger } from '../../engine/log.ts';
@@ -37,6 +40,7 @@ import {
 } from '../../strategies/moe.ts';
 import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
 import { AccuracyTracker, gatingConfig, gatingWeights, type GatingConfig } from './gating.ts';
+import { thresholdsKey, type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
 import { HorizonOutcomeEvaluator, type HorizonConfig } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
 import { SubscriptionManager, type ReadyTick, type SubscriptionConfig } from './subscriptions.ts';
@@ -81,8 +85,13 @@ export interface OrchestratorOptions {
   readonly trading?: TradingOptions;
   /** Bus owner id (the supervised child's id): a throwing handler is a failure of this actor. */
   readonly owner?: string;
+  /** Where thresholds set at run time and judged outcomes are kept across restarts; without it they start over. */
+  readonly memory?: OrchestratorMemory;
   readonly logger?: Logger;
 }
+
+/** Judged outcomes are saved at most this often (engine time); control changes at once. */
+const SAVE_EVERY_MS = 10_000;
 
 /** Counters of the orchestrator. */
 export interface OrchestratorStats {
@@ -122,6 +131,11 @@ export class Orchestrator {
   private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId } | undefined;
   private seq = 0;
   private limits: RiskLimits | undefined;
+  /** The config's thresholds (`thresholdsKey`): thresholds other than these are saved as set at run time. */
+  private readonly thresholdsBase: string;
+  /** Outcomes judged since the last save. */
+  private dirty = false;
+  private savedAt = -Infinity;
   /** `{ [symbol]: inst }` of the traded instrument, built once: equity() takes a map every tick. */
   private readonly instruments: Readonly<Record<string, Instrument>>;
 
@@ -129,6 +143,7 @@ export class Orchestrator {
     this.registry = opts.registry;
     this.log = opts.logger ?? log().child({ actor: 'orchestrator' });
     this.thresholdsNow = mergeThresholds({ buy: 1, sell: 1, minConfidence: 0 }, opts.thresholds);
+    this.thresholdsBase = thresholdsKey(this.thresholdsNow);
     this.gating = gatingConfig(opts.gating);
     this.policy = { ...DEFAULT_POLICY, ...opts.trading?.policy };
     this.subscriptions = new SubscriptionManager({ ...(opts.trading ? { symbol: opts.trading.inst.symbol } : {}), ...opts.subscriptions });
@@ -145,6 +160,7 @@ export class Orchestrator {
       this.limits = opts.trading.currentLimits?.() ?? opts.trading.limits;
     }
     this.instruments = opts.trading ? { [opts.trading.inst.symbol]: opts.trading.inst } : {};
+    this.restore(opts.memory?.load());
   }
 
   /** Returns the decision thresholds in force. */
@@ -198,6 +214,7 @@ export class Orchestrator {
     for (const u of this.unsubs) u();
     this.unsubs = [];
     this.queued = undefined;
+    if (this.dirty) this.save();
   }
 
   /** True while a tick runs (or waits queued behind one) or an intent awaits its fill, denial or rejection. */
@@ -217,6 +234,7 @@ export class Orchestrator {
         case 'orchestrator.setThresholds': {
           this.thresholdsNow = mergeThresholds(this.thresholdsNow, { buy: cmd.buy, sell: cmd.sell, minConfidence: cmd.minConfidence });
           this.log.info({ thresholds: this.thresholdsNow }, 'thresholds set');
+          this.save();
           return;
         }
         case 'orchestrator.rollback':
@@ -263,8 +281,10 @@ export class Orchestrator {
       this.decide(tick, result.outputs, input);
       return result;
     } finally {
-      // The inputs go to the history after the decision and its intent are out (see CoordinatorOptions.deferHistory).
+      // The inputs go to the history after the decision and its intent are out (see CoordinatorOptions.deferHistory),
+      // and so does the state.
       this.coordinator.flushHistory();
+      if (this.dirty && this.opts.clock.now() - this.savedAt >= SAVE_EVERY_MS) this.save();
     }
   }
 
@@ -328,7 +348,7 @@ export class Orchestrator {
     const now = this.opts.clock.now();
     this.subscriptions.onCandle(m, now);
     if (m.candle.closed && m.timeframe === this.subscriptions.config.triggerTimeframe) {
-      this.evaluator.onPrice(m.symbol, m.candle.close, m.candle.openTime + timeframeMs(m.timeframe));
+      if (this.evaluator.onPrice(m.symbol, m.candle.close, m.candle.openTime + timeframeMs(m.timeframe)) > 0 && this.opts.memory) this.dirty = true;
       const t = this.opts.trading;
       if (t && m.symbol === t.inst.symbol && this.mark === undefined) this.mark = Math.round(m.candle.close / ticksToFloat(t.inst, 1 as Ticks)) as Ticks;
     }
@@ -398,6 +418,53 @@ export class Orchestrator {
   private forgetOutcomes(model: string): void {
     this.accuracy.reset(model);
     this.evaluator.drop(model);
+    this.save();
+  }
+
+  // Takes back what `memory` kept: thresholds set over the same config thresholds, outcomes of the active versions.
+  private restore(saved: OrchestratorSaved | undefined): void {
+    if (!saved) return;
+    let thresholds: MoeThresholds | undefined;
+    let dropped = false;
+    const t = saved.thresholds;
+    if (t && t.base === this.thresholdsBase) {
+      try {
+        thresholds = this.thresholdsNow = mergeThresholds(this.thresholdsNow, t.set);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        dropped = true;
+        this.log.warn({ code: 'ORCH_THRESHOLDS_RESET', set: t.set, err: err.message }, 'stored thresholds are invalid; the config thresholds apply');
+      }
+    } else if (t) {
+      dropped = true;
+      this.log.warn({ code: 'ORCH_THRESHOLDS_RESET', set: t.set }, 'thresholds set at run time are dropped: the config thresholds changed since; the config thresholds apply');
+    }
+    const outcomes: string[] = [];
+    const startOver: string[] = [];
+    for (const [model, o] of Object.entries(saved.accuracy ?? {})) {
+      const active = this.registry.active(model)?.version;
+      if (active !== undefined && active === o.version && /^[01]*$/.test(o.outcomes)) {
+        this.accuracy.restore(model, o.outcomes);
+        outcomes.push(`${model}@${o.version}: ${this.accuracy.accuracy(model).evaluated}`);
+      } else startOver.push(`${model}@${o.version}`);
+    }
+    this.log.info({ code: 'ORCH_STATE_RESTORED', thresholds, outcomes, startOver }, 'orchestrator state restored');
+    // Written back at once, so that a dropped set is not dropped (and warned of) again at every start.
+    if (dropped) this.save();
+  }
+
+  private save(): void {
+    const memory = this.opts.memory;
+    if (!memory) return;
+    this.dirty = false;
+    this.savedAt = this.opts.clock.now();
+    const accuracy: Record<string, SavedOutcomes> = {};
+    for (const model of this.accuracy.models()) {
+      const version = this.registry.active(model)?.version;
+      if (version !== undefined) accuracy[model] = { version, outcomes: this.accuracy.outcomes(model) };
+    }
+    const t = this.thresholdsNow;
+    memory.save({ ...(thresholdsKey(t) === this.thresholdsBase ? {} : { thresholds: { base: this.thresholdsBase, set: t } }), accuracy });
   }
 
   private publishStatus(m: ModelStatusMsg): void {

@@ -85,6 +85,8 @@ export interface DashboardProviders {
   readonly supervisor?: { status(): ChildStatus[] };
   readonly risk?: () => RiskFigures | undefined;
   readonly training?: () => TrainingReport | undefined;
+  /** The decision thresholds in force (the orchestrator's, config or set); without it, those last set through the bus. */
+  readonly thresholds?: () => { readonly buy: number; readonly sell: number; readonly minConfidence: number } | undefined;
   /** Anything else for the system table: backend, pool latency, feed counters… (name → JSON-able value). */
   readonly status?: Readonly<Record<string, () => unknown>>;
 }
@@ -289,9 +291,9 @@ export class DashboardViewModel {
     this.serverStatus.set(name, f);
   }
 
-  /** Returns the current thresholds as last set through the bus. */
+  /** Returns the thresholds in force (see DashboardProviders.thresholds), else those last set through the bus. */
   get currentThresholds(): { buy?: number; sell?: number; minConfidence?: number } {
-    return this.thresholds;
+    return this.providers.thresholds?.() ?? this.thresholds;
   }
 
   /** Returns the display positions' realised and unrealised PnL and the equity (quote units). */
@@ -345,7 +347,7 @@ export class DashboardViewModel {
           decisions: this.slice(this.decisions, 'md', cursors),
           latest: Object.fromEntries(this.latestOutput),
           status: Object.fromEntries(this.modelStatus),
-          thresholds: this.thresholds,
+          thresholds: this.currentThresholds,
           rollbacks: this.rollbacks,
         };
       case 'portfolio': {

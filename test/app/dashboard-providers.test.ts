@@ -21,7 +21,7 @@ describe('dashboard providers', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('reports equity, exposure and drawdown from the risk books, and the checkpoints beside the active version', async () => {
+  it('reports equity, exposure and drawdown from the risk books, the thresholds in force, and the checkpoints beside the active version', async () => {
     root = mkdtempSync(join(tmpdir(), 'cobalt-dash-'));
     mkdirSync(join(root, 'cnn'), { recursive: true });
     cpSync(BUNDLED_CNN_DIR, join(root, 'cnn', 'v000001'), { recursive: true });
@@ -36,9 +36,11 @@ describe('dashboard providers', () => {
     const registry = new ModelRegistry();
     registry.register('cnn', { version: 'v000001', run: async () => { throw new Error('not run'); } }, clock.now());
     const { config } = loadConfig('configs/default.yaml', {});
+    // The orchestrator handle points at no instance between a stop and a restart.
+    const orchestrator: { current?: { thresholds: object } } = {};
     const sys = {
       config: { ...config, models: { ...config.models, checkpointDir: root } }, clock,
-      handles: { risk: () => risk } as unknown as System['handles'],
+      handles: { risk: () => risk, orchestrator } as unknown as System['handles'],
       models: { registry, pool: undefined, ownsPool: false, loaded: ['cnn@v000001'], skipped: [] },
     };
     const p = dashboardProviders(sys);
@@ -51,5 +53,8 @@ describe('dashboard providers', () => {
       checkpoints: [expect.objectContaining({ model: 'cnn', version: 'v000001', active: true })],
     });
     expect(p.status!['inference pool']!()).toBe('no pool (no ONNX model loaded)');
+    expect(p.thresholds!()).toBeUndefined();
+    orchestrator.current = { thresholds: { buy: 0.62, sell: 0.6, minConfidence: 0.1 } };
+    expect(p.thresholds!()).toEqual({ buy: 0.62, sell: 0.6, minConfidence: 0.1 });
   });
 });

@@ -245,4 +245,21 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(daemon.records('shutdown finished').length).toBe(1);
   }, 30_000);
+
+  it('comes back on the same store with the thresholds and limits set through the page', async () => {
+    daemon = new Daemon(spawn(process.execPath, ['bin/cobalt.mjs', 'run', '--config', 'configs/default.yaml', '--speed', '20'], {
+      cwd: ROOT, env: daemonEnv(dir), stdio: ['ignore', 'pipe', 'pipe'],
+    }));
+    url = (await daemon.waitLine(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/, 40_000))[1]!;
+    // The dashboard serves before the actors start: wait for the orchestrator's word that it is up.
+    await daemon.waitLine(/"msg":"orchestrator state restored"/, 30_000);
+    type State = { models: { thresholds: unknown }; risk: { limits: { maxOrderNotional: string; maxDrawdownBps: number } } };
+    const s = (await (await fetch(`${url}api/state`)).json()) as State;
+    const restored = daemon.records('orchestrator state restored');
+    expect(s.models.thresholds).toEqual({ buy: 0.73, sell: 0.64, minConfidence: 0.55 });
+    expect(s.risk.limits).toMatchObject({ maxOrderNotional: '321.5', maxDrawdownBps: 750 });
+    expect(restored.map((r) => r.thresholds)).toEqual([{ buy: 0.73, sell: 0.64, minConfidence: 0.55 }]);
+    daemon.proc.kill('SIGTERM');
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
 });

@@ -40,6 +40,24 @@ describe('gating weights', () => {
     expect(t.accuracy('m').evaluated).toBe(0);
   });
 
+  it('gives its window back oldest first and takes it back (what a restart restores)', () => {
+    const t = new AccuracyTracker(gatingConfig({ window: 4 }));
+    expect(t.outcomes('m')).toBe('');
+    // Past the window, so the ring has wrapped: the string starts at the oldest kept outcome, not at slot 0.
+    for (const [p, r] of [['BUY', 'SELL'], ['BUY', 'BUY'], ['HOLD', 'HOLD'], ['SELL', 'BUY'], ['SELL', 'SELL'], ['BUY', 'HOLD']] as const) t.recordOutcome('m', p, r);
+    expect(t.outcomes('m')).toBe('1010');
+    const back = new AccuracyTracker(gatingConfig({ window: 4 }));
+    back.restore('m', t.outcomes('m'));
+    expect(back.accuracy('m')).toEqual(t.accuracy('m'));
+    expect(back.models()).toEqual(['m']);
+    // A longer record (a larger window saved) keeps its newest; the next outcome pushes out the oldest kept one.
+    back.restore('m', '0001111');
+    expect([back.outcomes('m'), back.accuracy('m').correct]).toEqual(['1111', 4]);
+    back.recordOutcome('m', 'BUY', 'SELL');
+    expect(back.outcomes('m')).toBe('1110');
+    expect(() => back.restore('m', '01x')).toThrow(/string of 0 and 1/);
+  });
+
   it('moves weight toward the more accurate model as real outcomes accrue', () => {
     const cfg = gatingConfig({ window: 200, temperature: 0.1, floor: 0.05, priorCount: 10 });
     // A window over the whole run, so the tracker's accuracy is the one counted independently below.

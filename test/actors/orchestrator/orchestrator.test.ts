@@ -4,12 +4,14 @@ import { momentumRunner } from '../../../actors/model-agents/momentum.ts';
 import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
 import { orchestratorActor, OrchestratorHandle } from '../../../actors/orchestrator/actor.ts';
 import { horizonVolatility, Orchestrator, type TradingOptions } from '../../../actors/orchestrator/orchestrator.ts';
+import { InMemoryOrchestratorMemory, type OrchestratorMemory } from '../../../actors/orchestrator/memory.ts';
 import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
+import type { ReadyTick } from '../../../actors/orchestrator/subscriptions.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
 import { riskManager } from '../../../actors/risk-manager/machine.ts';
 import { applyFill, emptyPortfolio, type Portfolio } from '../../../actors/risk-manager/positions.ts';
 import { capsFor, fixedFractionLots } from '../../../actors/risk-manager/sizing.ts';
-import { blend } from '../../../strategies/moe.ts';
+import { blend, type MoeThresholds } from '../../../strategies/moe.ts';
 import { bdiSeriesFeature, BDI_FRAMES, FEATURES_PER_SERIES, SERIES_FEATURE_NAMES, SERIES_FEATURES, SERIES_NAMES } from '../../../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
@@ -35,18 +37,23 @@ beforeAll(() => {
   bars = world.primary['1s'].filter((c) => c.openTime + 1_000 <= world.end).slice(-40);
 });
 
-function rig(horizonMs = 60_000, trading: Partial<TradingOptions> = {}) {
+/** What a restart test changes between two rigs: the same registry and memory, maybe edited config thresholds. */
+interface Again { readonly registry?: ModelRegistry; readonly memory?: OrchestratorMemory; readonly thresholds?: MoeThresholds }
+
+function rig(horizonMs = 60_000, trading: Partial<TradingOptions> = {}, again: Again = {}) {
   const bus = new Bus<EngineMsg>();
   const clock = new SimulatedClock(bars[0]!.openTime);
-  const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 60_000 });
+  const registry = again.registry ?? new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 60_000 });
   const stateOf = bdiRlState(30);
   const q = linearQ(stateOf(new Float32Array(9_190)).length);
-  registry.register('cnn', { version: 'c1', run: featureCnn() }, clock.now());
-  registry.register('dqn', { version: 'r1', dependsOn: ['cnn'], run: rlRunner({ q, state: stateOf, stateSize: q.stateSize }) }, clock.now());
+  if (!again.registry) {
+    registry.register('cnn', { version: 'c1', run: featureCnn() }, clock.now());
+    registry.register('dqn', { version: 'r1', dependsOn: ['cnn'], run: rlRunner({ q, state: stateOf, stateSize: q.stateSize }) }, clock.now());
+  }
   const orch = new Orchestrator({
-    bus, clock, registry, outputs: new ModelOutputStore(),
+    bus, clock, registry, outputs: new ModelOutputStore(), ...(again.memory ? { memory: again.memory } : {}),
     input: (tick) => realInput(world, tick.ts),
-    thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0 },
+    thresholds: again.thresholds ?? { buy: 0.6, sell: 0.6, minConfidence: 0 },
     subscriptions: { symbol: 'ETH/USDT', triggerTimeframe: '1s', requireCob: false },
     trading: { inst: ETH, limits: DEFAULT_LIMITS, cash: money('10000'), policy: { orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 500 } }, ...trading },
     outcomes: { horizonMs, deadBandBps: 1 },
@@ -204,21 +211,62 @@ describe('orchestrator', () => {
     expect(last.dqn).toBeCloseTo(w.dqn!, 12);
   });
 
+  it('comes back from a restart with the thresholds set at run time and the judged outcomes of the same versions', async () => {
+    const memory = new InMemoryOrchestratorMemory();
+    const first = rig(5_000, {}, { memory });
+    for (let k = 0; k < 30; k++) await first.step();
+    first.bus.publish({ type: 'orchestrator.setThresholds', buy: 0.7, minConfidence: 0.2 });
+    const judged = { cnn: first.orch.accuracy.accuracy('cnn'), dqn: first.orch.accuracy.accuracy('dqn') };
+    const weights = first.orch.weights();
+    first.orch.stop();
+    expect(judged.cnn.evaluated).toBe(25);
+
+    const again = rig(5_000, {}, { memory, registry: first.registry });
+    expect(again.orch.thresholds).toEqual({ buy: 0.7, sell: 0.6, minConfidence: 0.2 });
+    expect(again.orch.accuracy.accuracy('cnn')).toEqual(judged.cnn);
+    expect(again.orch.accuracy.accuracy('dqn')).toEqual(judged.dqn);
+    expect(again.orch.weights()).toEqual(weights);
+    // Judging goes on from there: the next outcome lands on the restored record.
+    for (let k = 0; k < 7; k++) await again.step();
+    expect(again.orch.accuracy.accuracy('cnn').evaluated).toBe(27);
+    again.orch.stop();
+
+    // A new CNN version starts from the prior (its outcomes were another model's); an edited config wins over the
+    // thresholds set at run time, and a start after that does not bring them back.
+    first.registry.register('cnn', { version: 'c2', run: featureCnn() }, first.clock.now(), { activate: true });
+    const edited = { buy: 0.65, sell: 0.6, minConfidence: 0 };
+    const third = rig(5_000, {}, { memory, registry: first.registry, thresholds: edited });
+    expect(third.orch.thresholds).toEqual(edited);
+    expect(third.orch.accuracy.accuracy('cnn').evaluated).toBe(0);
+    expect(third.orch.accuracy.accuracy('dqn').evaluated).toBe(27);
+    third.orch.stop();
+    expect(memory.load()?.thresholds).toBeUndefined();
+    const fourth = rig(5_000, {}, { memory, registry: first.registry, thresholds: edited });
+    expect(fourth.orch.thresholds).toEqual(edited);
+  });
+
   it('runs as a supervised xstate child and takes control events', async () => {
     const bus = new Bus<EngineMsg>();
     const clock = new SimulatedClock(world.end);
     const registry = new ModelRegistry();
     registry.register('cnn', { version: 'c1', run: featureCnn() }, clock.now());
     const handle = new OrchestratorHandle();
-    const actor = createActor(orchestratorActor, { input: {
-      bus, clock, registry, outputs: new ModelOutputStore(), input: (t) => realInput(world, t.ts), thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0.5 }, handle,
-    } });
+    const input = {
+      bus, clock, registry, outputs: new ModelOutputStore(), input: (t: ReadyTick) => realInput(world, t.ts), thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0.5 }, handle,
+      memory: new InMemoryOrchestratorMemory(),
+    };
+    const actor = createActor(orchestratorActor, { input });
     actor.start();
     expect(handle.current).toBeDefined();
     actor.send({ type: 'orchestrator.setThresholds', buy: 0.7, minConfidence: 0.2 });
     expect(handle.current!.thresholds).toEqual({ buy: 0.7, sell: 0.6, minConfidence: 0.2 });
     actor.stop();
     expect(handle.current).toBeUndefined();
+    // What the supervisor does after a throw: the same input, a new child. It runs with the thresholds set above.
+    const restarted = createActor(orchestratorActor, { input });
+    restarted.start();
+    expect(handle.current!.thresholds).toEqual({ buy: 0.7, sell: 0.6, minConfidence: 0.2 });
+    restarted.stop();
   });
 
   // Issue 6, over the bus with the real RiskManager machine: every intent the orchestrator sends is put to it, and its

@@ -78,6 +78,13 @@ export interface BacktestSummary {
   readonly denials: Record<string, number>;
   readonly rejections: Record<string, number>;
   readonly decisions: Record<string, number>;
+  /**
+   * Decisions that produced no order intent, by the policy's reason: `hold`, `flatNoShort` (a SELL while flat in
+   * long-flat mode), `alreadyLong`, `pending` (an intent still awaiting its fill or verdict), `sizeZero`,
+   * `noVolatility`, `noPrice`. With `approvals` and `denials` (one verdict per intent) they account for every
+   * decision: a backtest with no trades says why.
+   */
+  readonly noIntent: Record<string, number>;
   readonly haltedReason: string | null;
   readonly models: readonly string[];
   readonly lines: number;
@@ -143,6 +150,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   const denials: Record<string, number> = {};
   const rejections: Record<string, number> = {};
   const decisions: Record<string, number> = {};
+  const noIntent: Record<string, number> = {};
   const stateChanges: { t: TsMs; state: string; reason: string }[] = [];
   let orders = 0;
   let approvals = 0;
@@ -211,6 +219,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     const rs = sys.handles.risk();
     const p = rs?.portfolio.positions[primary];
     if (rs) finalRisk = { lots: p?.lots ?? 0, base9: p?.base9 ?? 0n, cash: rs.portfolio.cash };
+    // The orchestrator's counters since its last (re)start: a supervised restart mid-run would leave earlier ones out.
+    Object.assign(noIntent, sys.handles.orchestrator.current?.stats.noIntent);
   } finally {
     await source.close();
     await sys.stop('backtest end');
@@ -223,7 +233,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
-    orders, approvals, denials, rejections, decisions, haltedReason: halted, models: sys.models.loaded, lines, simulatedMs,
+    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, models: sys.models.loaded, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };

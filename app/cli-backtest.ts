@@ -51,6 +51,7 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
     process.stdout.write(`backtest ${s.symbol} ${s.from} -> ${s.to} (seed ${s.seed}, models ${s.models.join(', ')})\n`
       + `  pnl ${s.pnlExact} (fees ${s.fees}), trades ${s.trades}, round trips ${s.roundTrips}, hit rate ${s.hitRate}, sharpe ${s.sharpe}\n`
       + `  max drawdown ${(s.maxDrawdown * 100).toFixed(4)}%, exposure ${(s.exposure * 100).toFixed(1)}%, orders ${s.orders}, denials ${JSON.stringify(s.denials)}\n`
+      + `  decisions ${JSON.stringify(s.decisions)}, without an order ${JSON.stringify(s.noIntent)}\n`
       + `  ${s.lines} lines, ${(s.simulatedMs / 1000).toFixed(0)} s of data in ${(s.durationMs / 1000).toFixed(1)} s (${s.speedX}x real time; the replay alone ${(s.replayMs / 1000).toFixed(2)} s, ${s.replaySpeedX}x)`
       + `${reportFile ? `\n  report: ${reportFile}` : ''}\n`);
   }

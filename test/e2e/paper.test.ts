@@ -131,6 +131,10 @@ describe('paper trading on the real recording', () => {
     expect(r.summary.orders).toBeGreaterThan(0);
     expect(buys.length).toBeGreaterThan(0);
     for (const f of buys) expect(notional(ETH, f.price, f.lots) <= 5_000_000_000_000n).toBe(true);
+    // Every decision either became an intent (one verdict each) or says why not.
+    const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
+    expect(sum(r.summary.decisions)).toBe(r.summary.approvals + sum(r.summary.denials) + sum(r.summary.noIntent));
+    expect(r.summary.noIntent['hold']).toBe(r.summary.decisions['HOLD']);
   });
 
   it('denies intents over the order notional cap with NOTIONAL_EXCEEDS_MAX and sends nothing', async () => {
@@ -143,6 +147,8 @@ describe('paper trading on the real recording', () => {
     expect(r.summary.decisions['BUY']).toBeGreaterThan(0);
     expect(r.summary.orders).toBe(0);
     expect(r.fills).toEqual([]);
+    // Flat throughout: each SELL had nothing to sell, and the summary says so rather than leaving them unexplained.
+    expect(r.summary.noIntent).toEqual({ hold: r.summary.decisions['HOLD'], flatNoShort: r.summary.decisions['SELL'] });
   });
 });
 

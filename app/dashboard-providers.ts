@@ -50,6 +50,8 @@ export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handl
         limits: {
           maxOrderNotional: formatMoney(s.limits.maxOrderNotional), maxPositionNotional: formatMoney(s.limits.maxPositionNotional),
           maxExposure: formatMoney(s.limits.maxExposure), maxDrawdownBps: s.limits.maxDrawdownBps,
+          ...(s.limits.stopLossBps !== undefined ? { stopLossBps: s.limits.stopLossBps } : {}),
+          ...(s.limits.takeProfitBps !== undefined ? { takeProfitBps: s.limits.takeProfitBps } : {}),
         },
       };
     },

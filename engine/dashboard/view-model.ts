@@ -249,7 +249,8 @@ export class DashboardViewModel {
     on('risk.limitsChanged', (m) => {
       const l = m.limits;
       const message = `limits set: max order ${formatMoney(l.maxOrderNotional)}, max position ${formatMoney(l.maxPositionNotional)}, `
-        + `max exposure ${formatMoney(l.maxExposure)}, ${l.maxSubmitsPerSecond}/s, max drawdown ${l.maxDrawdownBps} bps`;
+        + `max exposure ${formatMoney(l.maxExposure)}, ${l.maxSubmitsPerSecond}/s, max drawdown ${l.maxDrawdownBps} bps, `
+        + `stop loss ${l.stopLossBps === undefined ? 'off' : `${l.stopLossBps} bps`}, take profit ${l.takeProfitBps === undefined ? 'off' : `${l.takeProfitBps} bps`}`;
       this.alerts.push({ t: m.ts, code: 'LIMITS_SET', message });
       this.onChange('risk');
     });

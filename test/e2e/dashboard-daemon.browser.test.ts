@@ -191,6 +191,9 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     });
     await page.fill('#lim-order', '321.5');
     await page.fill('#lim-dd', '750');
+    await page.fill('#lim-exposure', '4000');
+    await page.fill('#lim-sl', '150');
+    await page.fill('#lim-tp', '350');
     const response = page.waitForResponse((r) => r.url().endsWith('/api/control/limits'));
     await page.click('#btn-limits');
     const status = (await response).status();
@@ -198,14 +201,17 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     const set = daemon.records('risk limits set').at(-1)!;
     await page.waitForFunction(() => (document.getElementById('risk-stats')?.textContent ?? '').includes('321.5'), undefined, { timeout: 15_000, polling: 100 });
     const panel = await page.textContent('#risk-stats');
-    type Risk = { risk: { alerts: { items: { code: string; message: string }[] }; limits: { maxOrderNotional: string; maxDrawdownBps: number } } };
+    type Risk = { risk: { alerts: { items: { code: string; message: string }[] }; limits: { maxOrderNotional: string; maxDrawdownBps: number; stopLossBps?: number } } };
     const risk = ((await (await fetch(`${url}api/state`)).json()) as Risk).risk;
     expect(refused.status).toBe(400);
     expect(status).toBe(200);
-    expect([set.maxOrderNotional, set.maxDrawdownBps]).toEqual(['321.5', 750]);
-    expect(risk.limits).toMatchObject({ maxOrderNotional: '321.5', maxDrawdownBps: 750 });
+    expect([set.maxOrderNotional, set.maxDrawdownBps, set.maxExposure, set.stopLossBps, set.takeProfitBps]).toEqual(['321.5', 750, '4000', 150, 350]);
+    expect(risk.limits).toEqual({ maxOrderNotional: '321.5', maxPositionNotional: '5000', maxExposure: '4000', maxDrawdownBps: 750, stopLossBps: 150, takeProfitBps: 350 });
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('max order 321.5');
+    expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('stop loss 150 bps, take profit 350 bps');
     expect(panel).toContain('7.5%');
+    expect(panel).toMatch(/stop loss\s*1\.5%/);
+    expect(panel).toMatch(/take profit\s*3\.5%/);
     expect(await waitForControlResult(page, 'limits: sent')).toContain('limits: sent');
   }, 30_000);
 
@@ -257,7 +263,7 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     const s = (await (await fetch(`${url}api/state`)).json()) as State;
     const restored = daemon.records('orchestrator state restored');
     expect(s.models.thresholds).toEqual({ buy: 0.73, sell: 0.64, minConfidence: 0.55 });
-    expect(s.risk.limits).toMatchObject({ maxOrderNotional: '321.5', maxDrawdownBps: 750 });
+    expect(s.risk.limits).toMatchObject({ maxOrderNotional: '321.5', maxDrawdownBps: 750, stopLossBps: 150, takeProfitBps: 350 });
     expect(restored.map((r) => r.thresholds)).toEqual([{ buy: 0.73, sell: 0.64, minConfidence: 0.55 }]);
     daemon.proc.kill('SIGTERM');
     expect(await daemon.exited).toEqual({ code: 0, signal: null });

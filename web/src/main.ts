@@ -180,13 +180,17 @@ $('btn-thresholds').addEventListener('click', () => void control('thresholds', {
   sell: Number($<HTMLInputElement>('th-sell').value),
   minConfidence: Number($<HTMLInputElement>('th-conf').value),
 }));
-// Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); the drawdown as an integer of bps.
+// Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); drawdown, stop loss and take profit as
+// integers of bps (a bad value is refused by the engine with its reason, shown beside the buttons).
 $('btn-limits').addEventListener('click', () => {
   const body: Record<string, string | number> = {};
   const text = (id: string): string => $<HTMLInputElement>(id).value.trim();
   if (text('lim-order')) body.maxOrderNotional = text('lim-order');
   if (text('lim-position')) body.maxPositionNotional = text('lim-position');
+  if (text('lim-exposure')) body.maxExposure = text('lim-exposure');
   if (text('lim-dd')) body.maxDrawdownBps = Number(text('lim-dd'));
+  if (text('lim-sl')) body.stopLossBps = Number(text('lim-sl'));
+  if (text('lim-tp')) body.takeProfitBps = Number(text('lim-tp'));
   void control('limits', body);
 });
 $('btn-rollback').addEventListener('click', () => {

@@ -107,6 +107,8 @@ export function renderRisk(store: Store): void {
       + (r.limits
         ? stat('max order', esc(r.limits.maxOrderNotional)) + stat('max position', esc(r.limits.maxPositionNotional))
           + stat('max exposure', esc(r.limits.maxExposure)) + stat('max drawdown', `${r.limits.maxDrawdownBps / 100}%`)
+          + stat('stop loss', r.limits.stopLossBps === undefined ? 'off' : `${r.limits.stopLossBps / 100}%`)
+          + stat('take profit', r.limits.takeProfitBps === undefined ? 'off' : `${r.limits.takeProfitBps / 100}%`)
         : '')
     : '';
   const halted = r?.halted ? `<li><span class="code">HALTED</span>${esc(r.halted.reason)}</li>` : '';

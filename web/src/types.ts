@@ -20,7 +20,11 @@ export interface ModelsPayload {
 }
 export interface PortfolioPayload { positions: PositionRow[]; realized: number; unrealized: number; fees: number; equity: number; initialEquity: number; equitySeries: Slice<[number, number]> }
 /** The RiskManager's limits in force: quote amounts as decimal strings. */
-export interface RiskLimitsView { maxOrderNotional: string; maxPositionNotional: string; maxExposure: string; maxDrawdownBps: number }
+export interface RiskLimitsView {
+  maxOrderNotional: string; maxPositionNotional: string; maxExposure: string; maxDrawdownBps: number;
+  /** Absent: no automatic exit on that side. */
+  stopLossBps?: number; takeProfitBps?: number;
+}
 export interface Alert { t: number; code: string; message: string }
 export interface RiskPayload {
   state: 'active' | 'reducing' | 'halted'; reason: string; killSwitch: boolean; halted: { reason: string; actor?: string; ts: number } | null;

@@ -53,6 +53,9 @@ export interface AccuracyStat {
   readonly smoothed: number;
 }
 
+/** True when `s` is a record of outcomes as `AccuracyTracker.outcomes` writes it: '1' right, '0' wrong. */
+export const isOutcomes = (s: unknown): s is string => typeof s === 'string' && /^[01]*$/.test(s);
+
 /** Keeps the last `window` right/wrong outcomes per model. */
 export class AccuracyTracker implements OutcomeSink {
   private readonly rings = new Map<string, { hits: Uint8Array; next: number; size: number; correct: number }>();
@@ -99,7 +102,7 @@ export class AccuracyTracker implements OutcomeSink {
 
   /** Replaces the record of `model` with `outcomes` (as `outcomes()` gives them; the newest `window` are kept). */
   restore(model: string, outcomes: string): void {
-    if (!/^[01]*$/.test(outcomes)) throw new RangeError(`outcomes of ${model} must be a string of 0 and 1, got ${JSON.stringify(outcomes.slice(0, 20))}`);
+    if (!isOutcomes(outcomes)) throw new RangeError(`outcomes of ${model} must be a string of 0 and 1, got ${JSON.stringify(String(outcomes).slice(0, 20))}`);
     this.rings.delete(model);
     for (const c of outcomes.slice(-this.config.window)) this.push(model, c === '1' ? 1 : 0);
   }

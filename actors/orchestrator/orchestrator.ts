@@ -39,7 +39,7 @@ import {
   blend, decisionOf, DEFAULT_POLICY, intentFor, mergeThresholds, type MoeThresholds, type PolicyConfig, type PolicyResult, type PolicyState,
 } from '../../strategies/moe.ts';
 import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
-import { AccuracyTracker, gatingConfig, gatingWeights, type GatingConfig } from './gating.ts';
+import { AccuracyTracker, gatingConfig, gatingWeights, isOutcomes, type GatingConfig } from './gating.ts';
 import { thresholdsKey, type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
 import { HorizonOutcomeEvaluator, type HorizonConfig } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
@@ -443,7 +443,8 @@ export class Orchestrator {
     const startOver: string[] = [];
     for (const [model, o] of Object.entries(saved.accuracy ?? {})) {
       const active = this.registry.active(model)?.version;
-      if (active !== undefined && active === o.version && /^[01]*$/.test(o.outcomes)) {
+      // A record not in the expected form (an older store, a hand edit) starts over rather than stopping the start.
+      if (active !== undefined && active === o.version && isOutcomes(o.outcomes)) {
         this.accuracy.restore(model, o.outcomes);
         outcomes.push(`${model}@${o.version}: ${this.accuracy.accuracy(model).evaluated}`);
       } else startOver.push(`${model}@${o.version}`);

@@ -4,7 +4,7 @@ import { momentumRunner } from '../../../actors/model-agents/momentum.ts';
 import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
 import { orchestratorActor, OrchestratorHandle } from '../../../actors/orchestrator/actor.ts';
 import { horizonVolatility, Orchestrator, type TradingOptions } from '../../../actors/orchestrator/orchestrator.ts';
-import { InMemoryOrchestratorMemory, type OrchestratorMemory } from '../../../actors/orchestrator/memory.ts';
+import { InMemoryOrchestratorMemory, thresholdsKey, type OrchestratorMemory } from '../../../actors/orchestrator/memory.ts';
 import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
 import type { ReadyTick } from '../../../actors/orchestrator/subscriptions.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
@@ -243,6 +243,18 @@ describe('orchestrator', () => {
     expect(memory.load()?.thresholds).toBeUndefined();
     const fourth = rig(5_000, {}, { memory, registry: first.registry, thresholds: edited });
     expect(fourth.orch.thresholds).toEqual(edited);
+  });
+
+  it('starts over, not down, from a stored state it cannot use (malformed outcomes, invalid thresholds)', () => {
+    const memory = new InMemoryOrchestratorMemory();
+    const base = thresholdsKey({ buy: 0.6, sell: 0.6, minConfidence: 0 });
+    memory.save({ thresholds: { base, set: { buy: 7, sell: 0.6, minConfidence: 0 } }, accuracy: { cnn: { version: 'c1', outcomes: '01x1' }, dqn: { version: 'r1', outcomes: '0111' } } });
+    const { orch } = rig(5_000, {}, { memory });
+    expect(orch.thresholds).toEqual({ buy: 0.6, sell: 0.6, minConfidence: 0 });
+    expect(orch.accuracy.accuracy('cnn').evaluated).toBe(0);
+    expect(orch.accuracy.accuracy('dqn')).toMatchObject({ evaluated: 4, correct: 3 });
+    // The unusable thresholds are dropped from the store at once, not met again at every start.
+    expect(memory.load()?.thresholds).toBeUndefined();
   });
 
   it('runs as a supervised xstate child and takes control events', async () => {

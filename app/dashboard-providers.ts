@@ -4,10 +4,11 @@
 // provider and latency. The view model samples these when it builds a push, never per message, so each is a cheap
 // read; the checkpoint list is read from disk at most every 30 s in the background.
 import { equity, exposure } from '../actors/risk-manager/positions.ts';
+import { operatorLimits } from '../actors/risk-manager/limits.ts';
 import { drawdownBps } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
 import { log } from '../engine/log.ts';
-import { formatMoney, moneyToFloat, type Money } from '../engine/types/money.ts';
+import { moneyToFloat, type Money } from '../engine/types/money.ts';
 import { CheckpointStore } from '../models/checkpoints.ts';
 import type { System } from './system.ts';
 
@@ -47,12 +48,7 @@ export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handl
         ...(s.var.var95 !== undefined ? { var95: f(s.var.var95) } : {}),
         ...(s.var.var99 !== undefined ? { var99: f(s.var.var99) } : {}),
         // The limits in force (config, or set at run time), as the page's limit form sends them.
-        limits: {
-          maxOrderNotional: formatMoney(s.limits.maxOrderNotional), maxPositionNotional: formatMoney(s.limits.maxPositionNotional),
-          maxExposure: formatMoney(s.limits.maxExposure), maxDrawdownBps: s.limits.maxDrawdownBps,
-          ...(s.limits.stopLossBps !== undefined ? { stopLossBps: s.limits.stopLossBps } : {}),
-          ...(s.limits.takeProfitBps !== undefined ? { takeProfitBps: s.limits.takeProfitBps } : {}),
-        },
+        limits: operatorLimits(s.limits),
       };
     },
     thresholds: () => sys.handles.orchestrator.current?.thresholds,

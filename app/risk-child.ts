@@ -12,8 +12,8 @@ import type { IntentProposed, RiskLimits, TradingState } from '../engine/message
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
-import { formatMoney, type Money } from '../engine/types/money.ts';
-import { createRiskState, onFill, riskManager, validateLimits, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
+import type { Money } from '../engine/types/money.ts';
+import { createRiskState, onFill, operatorLimits, riskManager, validateLimits, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 
@@ -148,12 +148,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     bus.subscribe('risk.flatten', forward, RISK_ID),
     bus.subscribe('risk.stateChanged', () => save(), RISK_ID),
     bus.subscribe('risk.limitsChanged', (m) => {
-      const l = m.limits;
-      log().info({
-        code: 'RISK_LIMITS_SET', maxOrderNotional: formatMoney(l.maxOrderNotional), maxPositionNotional: formatMoney(l.maxPositionNotional),
-        maxExposure: formatMoney(l.maxExposure), maxSubmitsPerSecond: l.maxSubmitsPerSecond, maxDrawdownBps: l.maxDrawdownBps,
-        stopLossBps: l.stopLossBps, takeProfitBps: l.takeProfitBps,
-      }, 'risk limits set');
+      log().info({ code: 'RISK_LIMITS_SET', ...operatorLimits(m.limits) }, 'risk limits set');
       save();
     }, RISK_ID),
   );

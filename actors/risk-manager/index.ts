@@ -4,7 +4,7 @@ export {
   onResume, onSetLimits, recordSubmit, submitsInWindow,
   type RiskInput, type RiskOut, type RiskState, type Step, type Transition, type Verdict,
 } from './logic.ts';
-export { DEFAULT_LIMITS, validateLimits } from './limits.ts';
+export { DEFAULT_LIMITS, operatorLimits, validateLimits, type OperatorLimits } from './limits.ts';
 export {
   applyFill, averageEntry, emptyPortfolio, equity, exposure, holdingValue, lot9, sellableLots, unrealised, valueOfBase9,
   type Portfolio, type Position,

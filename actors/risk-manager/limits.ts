@@ -1,5 +1,5 @@
 import type { RiskLimits } from '../../engine/messages/risk.ts';
-import { money } from '../../engine/types/money.ts';
+import { formatMoney, money } from '../../engine/types/money.ts';
 
 /** Conservative limits for paper trading a 10 000 USDT account; override per config. */
 export const DEFAULT_LIMITS: RiskLimits = {
@@ -22,6 +22,32 @@ export const DEFAULT_LIMITS: RiskLimits = {
 
 const isBps = (v: number | undefined): boolean => v === undefined || (Number.isInteger(v) && v >= 0 && v <= 10_000);
 const isPosInt = (v: number): boolean => Number.isSafeInteger(v) && v > 0;
+
+/**
+ * The limits an operator can set at run time (the dashboard's `limits` control), in the form that control takes them:
+ * quote amounts as decimal strings, the rest as integers; an unset reduce step, stop loss or take profit is absent.
+ */
+export interface OperatorLimits {
+  readonly maxOrderNotional: string;
+  readonly maxPositionNotional: string;
+  readonly maxExposure: string;
+  readonly maxSubmitsPerSecond: number;
+  readonly maxDrawdownBps: number;
+  readonly reduceAtDrawdownBps?: number;
+  readonly stopLossBps?: number;
+  readonly takeProfitBps?: number;
+}
+
+/** Returns `l`'s operator-settable part as OperatorLimits (what the log line and the dashboard show). */
+export function operatorLimits(l: RiskLimits): OperatorLimits {
+  return {
+    maxOrderNotional: formatMoney(l.maxOrderNotional), maxPositionNotional: formatMoney(l.maxPositionNotional), maxExposure: formatMoney(l.maxExposure),
+    maxSubmitsPerSecond: l.maxSubmitsPerSecond, maxDrawdownBps: l.maxDrawdownBps,
+    ...(l.reduceAtDrawdownBps !== undefined ? { reduceAtDrawdownBps: l.reduceAtDrawdownBps } : {}),
+    ...(l.stopLossBps !== undefined ? { stopLossBps: l.stopLossBps } : {}),
+    ...(l.takeProfitBps !== undefined ? { takeProfitBps: l.takeProfitBps } : {}),
+  };
+}
 
 /** Returns the problems of a limit set, each naming the field and what was found; empty when valid. */
 export function validateLimits(l: RiskLimits): string[] {

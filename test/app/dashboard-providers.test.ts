@@ -45,6 +45,11 @@ describe('dashboard providers', () => {
     };
     const p = dashboardProviders(sys);
     expect(p.risk!()).toMatchObject({ equity: 9866, exposure: 2546, drawdownPct: 1.34 });
+    // The limits as the page's limit form sends them: quote amounts as decimal strings.
+    expect((p.risk!() as { limits: unknown }).limits).toEqual({
+      maxOrderNotional: '1000', maxPositionNotional: '5000', maxExposure: '8000', maxSubmitsPerSecond: 5, maxDrawdownBps: 1_000, reduceAtDrawdownBps: 500,
+      stopLossBps: 200, takeProfitBps: 400,
+    });
     p.training!();
     // The list is read from disk in the background: wait for it (bounded), not for a fixed number of turns.
     for (let i = 0; i < 1_000_000 && p.training!()!.checkpoints.length === 0; i++) await new Promise((r) => setImmediate(r));

@@ -206,7 +206,10 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     expect(refused.status).toBe(400);
     expect(status).toBe(200);
     expect([set.maxOrderNotional, set.maxDrawdownBps, set.maxExposure, set.stopLossBps, set.takeProfitBps]).toEqual(['321.5', 750, '4000', 150, 350]);
-    expect(risk.limits).toEqual({ maxOrderNotional: '321.5', maxPositionNotional: '5000', maxExposure: '4000', maxDrawdownBps: 750, stopLossBps: 150, takeProfitBps: 350 });
+    expect(risk.limits).toEqual({
+      maxOrderNotional: '321.5', maxPositionNotional: '5000', maxExposure: '4000', maxSubmitsPerSecond: 5, maxDrawdownBps: 750, reduceAtDrawdownBps: 500,
+      stopLossBps: 150, takeProfitBps: 350,
+    });
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('max order 321.5');
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('stop loss 150 bps, take profit 350 bps');
     expect(panel).toContain('7.5%');

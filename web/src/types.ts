@@ -20,10 +20,11 @@ export interface ModelsPayload {
 }
 export interface PortfolioPayload { positions: PositionRow[]; realized: number; unrealized: number; fees: number; equity: number; initialEquity: number; equitySeries: Slice<[number, number]> }
 /** The RiskManager's limits in force: quote amounts as decimal strings. */
+/** The engine's OperatorLimits (actors/risk-manager/limits.ts). */
 export interface RiskLimitsView {
-  maxOrderNotional: string; maxPositionNotional: string; maxExposure: string; maxDrawdownBps: number;
-  /** Absent: no automatic exit on that side. */
-  stopLossBps?: number; takeProfitBps?: number;
+  maxOrderNotional: string; maxPositionNotional: string; maxExposure: string; maxSubmitsPerSecond: number; maxDrawdownBps: number;
+  /** Absent: no reducing step, or no automatic exit on that side. */
+  reduceAtDrawdownBps?: number; stopLossBps?: number; takeProfitBps?: number;
 }
 export interface Alert { t: number; code: string; message: string }
 export interface RiskPayload {

@@ -9,6 +9,7 @@ import { createActor, fromCallback, type EventObject } from 'xstate';
 import type { Fill } from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { IntentProposed, RiskLimits, TradingState } from '../engine/messages/risk.ts';
+import { settingsKey } from '../engine/config/settings-key.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
@@ -26,7 +27,7 @@ export interface RiskControl {
   readonly stateReason: string;
   readonly killSwitch: boolean;
   readonly peakEquity: Money;
-  /** Limits set at run time, and the config limits (`limitsKey`) they replaced; absent: the config's apply. */
+  /** Limits set at run time, and the config limits (`settingsKey`) they replaced; absent: the config's apply. */
   readonly limits?: { readonly base: string; readonly set: RiskLimits };
 }
 
@@ -45,15 +46,10 @@ export interface RiskChildInput {
 
 const CONTROL_KEY = 'control';
 
-/** A comparable form of a set of limits (Money bigints as strings). */
-export function limitsKey(l: RiskLimits): string {
-  return JSON.stringify(l, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
-}
-
 /** The stored run-time limits when they were set over the same config limits as `initial`'s, else undefined. */
 export function storedLimits(initial: RiskInput, control: RiskControl | undefined): RiskLimits | undefined {
   const l = control?.limits;
-  return l !== undefined && l.base === limitsKey(initial.limits) && validateLimits(l.set).length === 0 ? l.set : undefined;
+  return l !== undefined && l.base === settingsKey(initial.limits) && validateLimits(l.set).length === 0 ? l.set : undefined;
 }
 
 /**
@@ -77,7 +73,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   if (control?.limits !== undefined && start.limits === input.initial.limits) {
     log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');
   }
-  const base = limitsKey(input.initial.limits);
+  const base = settingsKey(input.initial.limits);
   const actor = createActor(riskManager, { input: { restore: start }, clock });
   let lastSaved: RiskControl | undefined = control;
   const save = (): void => {

@@ -12,7 +12,7 @@ export {
   AccuracyTracker, DEFAULT_GATING, gatingConfig, gatingWeights, type AccuracyStat, type GatingConfig, type OutcomeSink,
 } from './gating.ts';
 export {
-  InMemoryOrchestratorMemory, lmdbOrchestratorMemory, thresholdsKey, type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes,
+  InMemoryOrchestratorMemory, lmdbOrchestratorMemory, type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes,
 } from './memory.ts';
 export { DEFAULT_HORIZON, HorizonOutcomeEvaluator, realisedAction, type HorizonConfig, type HorizonStats } from './outcomes.ts';
 export {

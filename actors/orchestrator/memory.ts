@@ -18,7 +18,7 @@ export interface SavedOutcomes {
 
 /** The orchestrator's state between runs. */
 export interface OrchestratorSaved {
-  /** Thresholds set at run time and the config thresholds (`thresholdsKey`) they replaced; absent: the config's apply. */
+  /** Thresholds set at run time and the config thresholds (`settingsKey`) they replaced; absent: the config's apply. */
   readonly thresholds?: { readonly base: string; readonly set: MoeThresholds };
   readonly accuracy: Readonly<Record<string, SavedOutcomes>>;
 }
@@ -27,11 +27,6 @@ export interface OrchestratorSaved {
 export interface OrchestratorMemory {
   load(): OrchestratorSaved | undefined;
   save(s: OrchestratorSaved): void;
-}
-
-/** A comparable form of a set of thresholds. */
-export function thresholdsKey(t: MoeThresholds): string {
-  return JSON.stringify([t.buy, t.sell, t.minConfidence]);
 }
 
 /** Kept in this process only: survives supervised restarts, not the process. */

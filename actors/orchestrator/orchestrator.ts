@@ -17,6 +17,7 @@
 // and intent are out, never before them), and at stop.
 import { applyFill, emptyPortfolio, equity, sellableLots, type Portfolio } from '../risk-manager/positions.ts';
 import { capsFor } from '../risk-manager/sizing.ts';
+import { settingsKey } from '../../engine/config/settings-key.ts';
 import { log, type Logger } from '../../engine/log.ts';
 import { BDI_FRAMES, bdiSeriesColumn, SERIES_FEATURES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -40,7 +41,7 @@ import {
 } from '../../strategies/moe.ts';
 import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
 import { AccuracyTracker, gatingConfig, gatingWeights, isOutcomes, type GatingConfig } from './gating.ts';
-import { thresholdsKey, type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
+import { type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
 import { HorizonOutcomeEvaluator, type HorizonConfig } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
 import { SubscriptionManager, type ReadyTick, type SubscriptionConfig } from './subscriptions.ts';
@@ -131,7 +132,7 @@ export class Orchestrator {
   private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId } | undefined;
   private seq = 0;
   private limits: RiskLimits | undefined;
-  /** The config's thresholds (`thresholdsKey`): thresholds other than these are saved as set at run time. */
+  /** The config's thresholds (`settingsKey`): thresholds other than these are saved as set at run time. */
   private readonly thresholdsBase: string;
   /** Outcomes judged since the last save. */
   private dirty = false;
@@ -143,7 +144,7 @@ export class Orchestrator {
     this.registry = opts.registry;
     this.log = opts.logger ?? log().child({ actor: 'orchestrator' });
     this.thresholdsNow = mergeThresholds({ buy: 1, sell: 1, minConfidence: 0 }, opts.thresholds);
-    this.thresholdsBase = thresholdsKey(this.thresholdsNow);
+    this.thresholdsBase = settingsKey(this.thresholdsNow);
     this.gating = gatingConfig(opts.gating);
     this.policy = { ...DEFAULT_POLICY, ...opts.trading?.policy };
     this.subscriptions = new SubscriptionManager({ ...(opts.trading ? { symbol: opts.trading.inst.symbol } : {}), ...opts.subscriptions });
@@ -465,7 +466,7 @@ export class Orchestrator {
       if (version !== undefined) accuracy[model] = { version, outcomes: this.accuracy.outcomes(model) };
     }
     const t = this.thresholdsNow;
-    memory.save({ ...(thresholdsKey(t) === this.thresholdsBase ? {} : { thresholds: { base: this.thresholdsBase, set: t } }), accuracy });
+    memory.save({ ...(settingsKey(t) === this.thresholdsBase ? {} : { thresholds: { base: this.thresholdsBase, set: t } }), accuracy });
   }
 
   private publishStatus(m: ModelStatusMsg): void {

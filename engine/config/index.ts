@@ -2,3 +2,4 @@
 export * from './schema.ts';
 export * from './env.ts';
 export * from './load.ts';
+export * from './settings-key.ts';

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lmdbOrchestratorMemory, thresholdsKey, type OrchestratorSaved } from '../../../actors/orchestrator/memory.ts';
+import { lmdbOrchestratorMemory, type OrchestratorSaved } from '../../../actors/orchestrator/memory.ts';
+import { settingsKey } from '../../../engine/config/settings-key.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
 
 describe('orchestrator memory in LMDB', () => {
@@ -15,7 +16,7 @@ describe('orchestrator memory in LMDB', () => {
     dir = mkdtempSync(join(tmpdir(), 'cobalt-orch-memory-'));
     const path = join(dir, 'store');
     const saved: OrchestratorSaved = {
-      thresholds: { base: thresholdsKey({ buy: 0.6, sell: 0.6, minConfidence: 0 }), set: { buy: 0.7, sell: 0.6, minConfidence: 0.2 } },
+      thresholds: { base: settingsKey({ buy: 0.6, sell: 0.6, minConfidence: 0 }), set: { buy: 0.7, sell: 0.6, minConfidence: 0.2 } },
       accuracy: { cnn: { version: 'v000003', outcomes: '0110111' }, momentum: { version: 'rule-15m-10bps', outcomes: '' } },
     };
     const first = LmdbStore.open({ path });

@@ -4,7 +4,7 @@ import { momentumRunner } from '../../../actors/model-agents/momentum.ts';
 import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
 import { orchestratorActor, OrchestratorHandle } from '../../../actors/orchestrator/actor.ts';
 import { horizonVolatility, Orchestrator, type TradingOptions } from '../../../actors/orchestrator/orchestrator.ts';
-import { InMemoryOrchestratorMemory, thresholdsKey, type OrchestratorMemory } from '../../../actors/orchestrator/memory.ts';
+import { InMemoryOrchestratorMemory, type OrchestratorMemory } from '../../../actors/orchestrator/memory.ts';
 import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
 import type { ReadyTick } from '../../../actors/orchestrator/subscriptions.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
@@ -13,6 +13,7 @@ import { applyFill, emptyPortfolio, type Portfolio } from '../../../actors/risk-
 import { capsFor, fixedFractionLots } from '../../../actors/risk-manager/sizing.ts';
 import { blend, type MoeThresholds } from '../../../strategies/moe.ts';
 import { bdiSeriesFeature, BDI_FRAMES, FEATURES_PER_SERIES, SERIES_FEATURE_NAMES, SERIES_FEATURES, SERIES_NAMES } from '../../../engine/market/base-data-input.ts';
+import { settingsKey } from '../../../engine/config/settings-key.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import type { ModelStatusMsg } from '../../../engine/messages/orchestrator.ts';
@@ -247,7 +248,7 @@ describe('orchestrator', () => {
 
   it('starts over, not down, from a stored state it cannot use (malformed outcomes, invalid thresholds)', () => {
     const memory = new InMemoryOrchestratorMemory();
-    const base = thresholdsKey({ buy: 0.6, sell: 0.6, minConfidence: 0 });
+    const base = settingsKey({ buy: 0.6, sell: 0.6, minConfidence: 0 });
     memory.save({ thresholds: { base, set: { buy: 7, sell: 0.6, minConfidence: 0 } }, accuracy: { cnn: { version: 'c1', outcomes: '01x1' }, dqn: { version: 'r1', outcomes: '0111' } } });
     const { orch } = rig(5_000, {}, { memory });
     expect(orch.thresholds).toEqual({ buy: 0.6, sell: 0.6, minConfidence: 0 });

@@ -5,7 +5,10 @@
 // else the bundled one, when it was trained on the engine's RL state (RL_STATE_KIND) beside the CNN now running
 // (models/train/dqn-state.ts), reading that CNN's same-tick outputs. A missing or unusable checkpoint is said
 // plainly in the log and the blend runs with the models that exist.
-import { existsSync } from 'node:fs';
+// A CNN that online learning promoted (app/online-learning.ts, in `<checkpointDir>/online/cnn/`) replaces the version
+// it descends from: the newest promoted checkpoint whose base is the version chosen above loads instead, so a restart
+// keeps the weights that were live. One descending from another base (you trained or bundled a new CNN) is ignored.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
 import { ConfigError } from '../engine/types/errors.ts';
@@ -21,6 +24,7 @@ import { momentumRunner } from '../actors/model-agents/momentum.ts';
 import { rlRunner } from '../actors/model-agents/rl-agent.ts';
 import { DQN_STATE_KIND, dqnInputMismatch, dqnStateBuilder, dqnStateOf, fileSha256 } from '../models/train/dqn-state.ts';
 import { ModelRegistry } from '../actors/orchestrator/registry.ts';
+import { ONLINE_PROVENANCE_FILE, type OnlineProvenance } from '../models/online/pipeline.ts';
 
 /** The state layout the engine's RL agent builds from a BaseDataInput (`bdiRlState(30)`); DQN checkpoints must declare it. */
 export const RL_STATE_KIND = DQN_STATE_KIND;
@@ -51,6 +55,38 @@ export interface LoadedModels {
   readonly loaded: readonly string[];
   /** One line per model that was not registered, and why. */
   readonly skipped: readonly string[];
+  /** The CNN in the blend, unless a test's override: its checkpoint folder and the version its online line descends from. */
+  readonly cnn?: LoadedCnn;
+  /** `name@version` of models in the blend trained on the outputs of exactly this CNN (a new CNN version would not suit them). */
+  readonly cnnBound: readonly string[];
+}
+
+/** The CNN a system runs (see LoadedModels.cnn). */
+export interface LoadedCnn {
+  readonly version: string;
+  readonly dir: string;
+  readonly onnx: string;
+  readonly meta: CheckpointMeta;
+  /** The offline or bundled version it is or descends from. */
+  readonly base: string;
+}
+
+/** Prefix of the registry versions of online-promoted CNN checkpoints. */
+export const ONLINE_VERSION_PREFIX = 'online-';
+
+/** Where online learning keeps the checkpoints it promotes (CheckpointStore root; model 'cnn'). */
+export function onlineCheckpointRoot(config: Config): string {
+  return path.join(config.models.checkpointDir, 'online');
+}
+
+/** Returns the base recorded in a promoted checkpoint's online.json, or undefined when unreadable. */
+function provenanceBase(dir: string): string | undefined {
+  try {
+    const p = JSON.parse(readFileSync(path.join(dir, ONLINE_PROVENANCE_FILE), 'utf8')) as Partial<OnlineProvenance>;
+    return typeof p.base === 'string' ? p.base : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Returns the registry for `config`; the caller closes `pool`. */
@@ -67,28 +103,43 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   }
   let pool: InferencePool | undefined;
   let cnnOnnx: string | undefined; // the DQN must have been trained beside this CNN
+  let cnn: LoadedCnn | undefined;
+  const cnnBound: string[] = [];
   if (config.models.cnn.enabled || over.cnnOnnx) {
     // Candidates in order: a test override, the best of the configured directory (your own training runs), the model
     // shipped in models/bundled. With metadata, a candidate must take the input the agent feeds: a kline-feature CNN
     // from `cobalt train cnn --input klines` is passed over here rather than failing on every tick.
-    const candidates: { file: string; version: string; meta?: CheckpointMeta }[] = [];
+    const candidates: { file: string; version: string; meta?: CheckpointMeta; dir?: string }[] = [];
     if (over.cnnOnnx) candidates.push({ file: over.cnnOnnx, version: 'override' });
     else {
       const best = await cps.best('cnn');
-      if (best && existsSync(path.join(best.dir, CNN_ONNX_FILE))) candidates.push({ file: path.join(best.dir, CNN_ONNX_FILE), version: best.meta.version, meta: best.meta });
+      if (best && existsSync(path.join(best.dir, CNN_ONNX_FILE))) candidates.push({ file: path.join(best.dir, CNN_ONNX_FILE), version: best.meta.version, meta: best.meta, dir: best.dir });
       const bundled = bundledCnnCheckpoint();
-      if (bundled) candidates.push({ file: bundled.onnxPath, version: `bundled-${bundled.meta.version}`, meta: bundled.meta });
+      if (bundled) candidates.push({ file: bundled.onnxPath, version: `bundled-${bundled.meta.version}`, meta: bundled.meta, dir: bundled.dir });
     }
-    const chosen = candidates.find((c) => {
+    let chosen = candidates.find((c) => {
       const mismatch = c.meta ? cnnInputMismatch(c.meta.input) : undefined;
       if (mismatch) skipped.push(`cnn@${c.version}: ${mismatch}; passed over`);
       return !mismatch;
     });
+    const base = chosen?.version;
+    if (chosen?.dir !== undefined) {
+      const online = await new CheckpointStore({ root: onlineCheckpointRoot(config), clock }).list('cnn').catch((err: unknown) => {
+        skipped.push(`cnn: online checkpoints under ${onlineCheckpointRoot(config)} could not be read (${(err as Error).message}); running ${base}`);
+        return [];
+      });
+      const line = online.find((c) => provenanceBase(c.dir) === base && existsSync(path.join(c.dir, CNN_ONNX_FILE)) && !cnnInputMismatch(c.meta.input));
+      if (line) {
+        chosen = { file: path.join(line.dir, CNN_ONNX_FILE), version: `${ONLINE_VERSION_PREFIX}${line.meta.version}`, meta: line.meta, dir: line.dir };
+        logger.info({ model: 'cnn', version: chosen.version, base, promotedAt: line.meta.metric.value }, `cnn: the online-promoted ${chosen.version} (descends from ${base}) loads instead of ${base}`);
+      }
+    }
     if (chosen) {
       cnnOnnx = chosen.file;
       pool = over.cnnPool ?? (await createInferencePool({ models: { cnn: chosen.file }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs }));
       registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now);
       loaded.push(`cnn@${chosen.version}`);
+      if (chosen.dir !== undefined && chosen.meta !== undefined) cnn = { version: chosen.version, dir: chosen.dir, onnx: chosen.file, meta: chosen.meta, base: base! };
     } else {
       skipped.push(`cnn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'cnn')} and none bundled; not in the blend`);
     }
@@ -119,11 +170,12 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
         ...(registry.names().includes('cnn') ? { dependsOn: ['cnn'] } : {}),
       }, now);
       loaded.push(`dqn@${chosen.version}`);
+      if ((chosen.meta.input as { cnn?: unknown } | undefined)?.cnn !== undefined) cnnBound.push(`dqn@${chosen.version}`);
     } else {
       skipped.push(`dqn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'dqn')} nor bundled; not in the blend`);
     }
   } else skipped.push('dqn: disabled by models.dqn.enabled');
   for (const s of skipped) logger.warn({ code: 'MODEL_NOT_LOADED' }, s);
   logger.info({ models: loaded }, `blending ${loaded.length} model(s): ${loaded.join(', ') || 'none'}`);
-  return { registry, pool, ownsPool: pool !== undefined && pool !== over.cnnPool, loaded, skipped };
+  return { registry, pool, ownsPool: pool !== undefined && pool !== over.cnnPool, loaded, skipped, ...(cnn ? { cnn } : {}), cnnBound };
 }

@@ -44,6 +44,7 @@ import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import { loadModels, type LoadedModels, type ModelOverrides } from './models.ts';
 import { instrumentOf, liveVenue } from './live-venue.ts';
+import { onlineLearningFor, type OnlineLearning } from './online-learning.ts';
 import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
@@ -127,6 +128,8 @@ export interface System {
   readonly books: PaperBooks | undefined;
   readonly feed: MarketFeed | undefined;
   readonly models: LoadedModels;
+  /** The CNN's online learning, when config.models.online enabled it and it can run (app/online-learning.ts). */
+  readonly online: OnlineLearning | undefined;
   /** Market-data instruments (venue of the data) and the traded instrument (venue of the orders). */
   readonly dataInstruments: readonly Instrument[];
   /** Frame kinds the feed publishes per symbol where not all (see `feedKindsFor`). */
@@ -262,6 +265,14 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   // ---- models ----
   const models = await loadModels(config, clock, logger, opts.models);
+  const orchHandle = new OrchestratorHandle();
+  // Online learning (config.models.online): a daemon's, never a backtest's. Promotions go through the orchestrator
+  // (its accuracy record of the model starts over); between its restarts, straight to the registry.
+  const online = mode === 'backtest' ? undefined : await onlineLearningFor(config, {
+    clock, logger, registry: models.registry, history, cnn: models.cnn, cnnBound: models.cnnBound,
+    bars: () => provider?.series(primary, '1m'),
+    activate: (m, v) => void (orchHandle.current ? orchHandle.current.activate(m, v) : models.registry.activate(m, v, clock.now())),
+  });
 
   // ---- readiness: executor reconciled, history loaded ----
   let executor: TradingExecutor | undefined;
@@ -340,7 +351,6 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   });
 
   // ---- orchestrator ----
-  const orchHandle = new OrchestratorHandle();
   const children: ChildSpec[] = [
     { id: 'executor', logic: executorLogic, input: null, order: 1 },
     {
@@ -395,12 +405,17 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   lifecycle.onDrain('orchestrator', () => orchHandle.current?.idle());
   if (paper) lifecycle.onFlush('paper-venue', () => paper!.flush());
   lifecycle.onFlush('store', () => store.flush());
+  if (online) {
+    // Its trainer thread ends with the drain (a run in progress is abandoned); its versions' pools close with the others.
+    lifecycle.onDrain('online-learning', () => online.stop());
+    lifecycle.onClose('online-pools', () => online.closePools());
+  }
   if (models.pool && models.ownsPool) lifecycle.onClose('inference-pool', () => models.pool!.close());
   lifecycle.onClose('store', () => store.close());
 
   let started = false;
   return {
-    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, outputs, venue, paper, books, feed, models,
+    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, outputs, venue, paper, books, feed, models, online,
     dataInstruments, feedKinds, traded, limits, initialCash,
     handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
     async start() {
@@ -409,6 +424,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       if (books && paper) books.start(paper);
       supervisor.start();
       await readyP;
+      online?.start();
     },
     ready: () => readyP,
     stop: (signal = 'manual') => lifecycle.shutdown(signal),

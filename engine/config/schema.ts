@@ -131,6 +131,48 @@ export const cobSchema = z
 
 const modelSwitch = z.strictObject({ enabled: z.boolean().default(true) });
 
+/**
+ * Online learning of the CNN in the daemon (app/online-learning.ts): its stored predictions are labelled once their
+ * horizon has passed, and a candidate fine-tuned on them replaces the live version only if it beats it on the newest
+ * held-out pairs. Off by default; never in a backtest.
+ */
+export const onlineSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** How often stored predictions are labelled (engine time). */
+    pollMs: posInt.default(60_000),
+    /** Engine time between training runs (one runs only once enough pairs are labelled). */
+    retrainEveryMs: posInt.default(3_600_000),
+    /** Labelled pairs kept for training, newest (one per decision bar). */
+    maxPairs: posInt.max(20_000).default(1_000),
+    /** How far back a start reads the inference history for predictions to label. */
+    lookbackMs: posInt.default(21_600_000),
+    /** Share of the newest pairs held out to judge the candidate against the live version. */
+    heldOutFraction: z.number().gt(0).lt(1).default(0.3),
+    /** Training pairs needed (after the purge) before a run. */
+    minTrain: posInt.default(100),
+    /** Held-out pairs needed before a verdict. */
+    minHeldOut: posInt.default(50),
+    steps: posInt.default(50),
+    batch: posInt.default(32),
+    /** Adam learning rate of the fine-tune (default: the live checkpoint's). */
+    learningRate: z.number().positive().optional(),
+    /** The candidate's held-out log loss must be lower by more than this (nats). */
+    minLogLossGain: z.number().min(0).default(0.001),
+    /** Labels when the live checkpoint's train-report.json does not give its own (triple barrier on 1m bars). */
+    labels: z
+      .strictObject({
+        volWindow: z.int().min(2).default(60),
+        horizon: posInt.default(30),
+        ptMult: z.number().positive().default(2),
+        slMult: z.number().positive().default(2),
+      })
+      .prefault({}),
+  })
+  .superRefine((o, ctx) => {
+    if (o.retrainEveryMs < o.pollMs) ctx.addIssue({ code: 'custom', path: ['retrainEveryMs'], message: `expected at least pollMs (${o.pollMs}), received ${o.retrainEveryMs}` });
+  });
+
 /** Models and the inference pool. */
 export const modelsSchema = z.strictObject({
   cnn: modelSwitch.prefault({}),
@@ -142,6 +184,7 @@ export const modelsSchema = z.strictObject({
   minCompleteness: unit.default(0.8),
   /** No inference while a series has fewer frames. */
   minFrames: posInt.default(100),
+  online: onlineSchema.prefault({}),
 });
 
 /** Mixture-of-experts decision thresholds (probabilities, 0..1). */

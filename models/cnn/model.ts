@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { ACTIONS, type Action } from '../../engine/messages/signals.ts';
 import { cnnConfig, cnnInputSize, denseInputSize, type CnnConfig } from './config.ts';
+import type { NamedWeights } from './weights-read.ts';
 
 let nextInstance = 0;
 
-/** One named weight tensor as plain floats (save/load, ONNX export). */
-export interface NamedWeights { readonly name: string; readonly shape: readonly number[]; readonly data: Float32Array }
+/** One named weight tensor as plain floats (save/load, ONNX export); defined beside the tfjs-free reader. */
+export type { NamedWeights };
 
 /** Batch outputs: `probs` is [batch, classes] in ACTIONS order, `hidden` is [batch, hidden], both row-major. */
 export interface CnnPrediction { readonly probs: Float32Array; readonly hidden: Float32Array; readonly batch: number }

@@ -9,14 +9,14 @@
 // label interval [t0, t1] reaches the first held-out decision bar are purged (their outcome overlaps held-out time).
 import { Piscina } from 'piscina';
 import * as ort from 'onnxruntime-node';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelRegistry, ModelRunner } from '../../actors/orchestrator/registry.ts';
 import { log } from '../../engine/log.ts';
 import { BDI_LENGTH } from '../../engine/market/base-data-input.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
-import type { CheckpointStore } from '../checkpoints.ts';
+import type { CheckpointInput, CheckpointStore } from '../checkpoints.ts';
 import { CNN_INPUT_SPEC, selectCnnInput } from '../cnn/bdi-adapter.ts';
 import { cnnInputSize, type CnnConfig } from '../cnn/config.ts';
 import type { NamedWeights } from '../cnn/model.ts';
@@ -72,7 +72,37 @@ export interface PipelineOptions {
   readonly minTrain?: number;
   readonly policy?: PromotionPolicy;
   readonly seed?: number;
+  /**
+   * Makes a registered version active (the orchestrator's `activate`, which also starts its accuracy record over);
+   * default: the registry's own activation.
+   */
+  readonly activate?: (model: string, version: string) => void;
+  /** Put before a checkpoint's version to make the registry's (keeps them apart from offline checkpoints' `vNNNNNN`). */
+  readonly versionPrefix?: string;
+  /**
+   * What the checkpoint store ranks (and prunes) promoted checkpoints by: their held-out log loss (default), or
+   * `promotedAt`, newest first: each run's held-out pairs are newer ones, so losses of different runs do not compare.
+   */
+  readonly rankBy?: 'heldOutLogLoss' | 'promotedAt';
+  /** The version the live line descends from, recorded in each promoted checkpoint's online.json (default `live`'s). */
+  readonly base?: string;
+  /** The input the model reads, recorded in each promoted checkpoint (the live checkpoint's `input`). */
+  readonly input?: CheckpointInput;
 }
+
+/** online.json: what a promoted checkpoint descends from and the figures it was promoted on. */
+export interface OnlineProvenance {
+  readonly base: string;
+  readonly parent: string;
+  readonly promotedAt: number;
+  readonly trainPairs: number;
+  readonly heldOutPairs: number;
+  readonly live: ClassFigures;
+  readonly candidate: ClassFigures;
+}
+
+/** The file name of a promoted checkpoint's provenance. */
+export const ONLINE_PROVENANCE_FILE = 'online.json';
 
 /** What one pipeline run did. */
 export interface PipelineRun {
@@ -94,9 +124,11 @@ export class TrainingPipeline {
   private liveCnn: LiveCnn;
   private readonly known = new Map<string, LiveCnn>();
   private runs = 0;
+  private readonly base: string;
 
   constructor(private readonly o: PipelineOptions) {
     this.liveCnn = o.live;
+    this.base = o.base ?? o.live.version;
     this.known.set(o.live.version, o.live);
     if (!o.registry.has(o.model)) throw new InputValidationError(`model ${o.model} is not registered: register the live version first`);
   }
@@ -109,6 +141,13 @@ export class TrainingPipeline {
   /** Trains a candidate on `pairs` (with inputs) and promotes it if it beats the live version on held-out pairs. */
   async runOnce(pairs: readonly LabelledPrediction[]): Promise<PipelineRun> {
     const o = this.o;
+    // The registry's active version may have changed under the pipeline (an operator's rollback): train from it.
+    const active = o.registry.active(o.model)?.version;
+    if (active !== this.liveCnn.version) {
+      const known = active === undefined ? undefined : this.known.get(active);
+      if (!known) return { promoted: false, reason: `the active ${o.model} version ${String(active)} is not one this pipeline holds weights for`, trainPairs: 0, heldOutPairs: 0, purged: 0 };
+      this.liveCnn = known;
+    }
     const size = cnnInputSize(this.liveCnn.config);
     const usable = pairs.flatMap((p) => {
       const input = cnnTrainingRow(p.input, this.liveCnn.config);
@@ -137,14 +176,18 @@ export class TrainingPipeline {
     // Save first (the worker writes weights and ONNX), then check the written ONNX against the worker's tfjs outputs.
     const heldX = rows(heldOut, size).x;
     let parity = Infinity;
+    const promotedAt = o.clock.now();
+    const provenance: OnlineProvenance = { base: this.base, parent: this.liveCnn.version, promotedAt, ...base, ...figures };
     const saved = await o.checkpoints.save({
-      model: o.model, metric: { name: 'heldOutLogLoss', value: result.candidate.logLoss, higherIsBetter: false },
-      dataSpan: { fromMs: train[0]!.t0Ms, toMs: train.reduce((m, p) => Math.max(m, p.t1Ms), 0) },
+      model: o.model,
+      metric: o.rankBy === 'promotedAt' ? { name: 'promotedAt', value: promotedAt, higherIsBetter: true } : { name: 'heldOutLogLoss', value: result.candidate.logLoss, higherIsBetter: false },
+      dataSpan: { fromMs: train[0]!.t0Ms, toMs: train.reduce((m, p) => Math.max(m, p.t1Ms), 0) }, ...(o.input ? { input: o.input } : {}),
       configHash: `online:${this.liveCnn.version}`, backend: result.backend,
       write: async (dir) => {
         await o.trainer.save({ config: this.liveCnn.config, weights: result.weights, dir, version: `online-from-${this.liveCnn.version}` });
         parity = await onnxDiff(path.join(dir, 'cnn.onnx'), heldX, heldOut.length, size, result);
         if (!(parity <= PARITY_TOLERANCE)) throw new ParityError(parity);
+        await writeFile(path.join(dir, ONLINE_PROVENANCE_FILE), JSON.stringify(provenance, null, 1));
       },
     }).catch((err: unknown) => err);
     if (saved instanceof ParityError) {
@@ -152,11 +195,16 @@ export class TrainingPipeline {
     }
     if (saved instanceof Error) throw saved;
     const cp = saved as Awaited<ReturnType<CheckpointStore['save']>>;
-    const version = cp.meta.version;
-    const run = await o.runnerFor({ version, dir: cp.dir, onnx: path.join(cp.dir, 'cnn.onnx') });
+    const version = `${o.versionPrefix ?? ''}${cp.meta.version}`;
+    // A version that cannot be served is not kept: a restart would load the newest promoted checkpoint.
+    const run = await Promise.resolve(o.runnerFor({ version, dir: cp.dir, onnx: path.join(cp.dir, 'cnn.onnx') })).catch(async (err: unknown) => {
+      await rm(cp.dir, { recursive: true, force: true });
+      throw err;
+    });
     o.registry.register(o.model, {
       version, run, meta: { checkpoint: cp.dir, parent: this.liveCnn.version, heldOut: result.candidate, liveHeldOut: result.live },
-    }, o.clock.now(), { activate: true });
+    }, o.clock.now(), { activate: o.activate === undefined });
+    o.activate?.(o.model, version);
     const next: LiveCnn = { version, config: this.liveCnn.config, weights: result.weights };
     this.known.set(version, next);
     this.liveCnn = next;

@@ -41,7 +41,7 @@ describe('dashboard providers', () => {
     const sys = {
       config: { ...config, models: { ...config.models, checkpointDir: root } }, clock,
       handles: { risk: () => risk, orchestrator } as unknown as System['handles'],
-      models: { registry, pool: undefined, ownsPool: false, loaded: ['cnn@v000001'], skipped: [] },
+      models: { registry, pool: undefined, ownsPool: false, loaded: ['cnn@v000001'], skipped: [], cnnBound: [] },
     };
     const p = dashboardProviders(sys);
     expect(p.risk!()).toMatchObject({ equity: 9866, exposure: 2546, drawdownPct: 1.34 });

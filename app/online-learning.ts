@@ -1,0 +1,332 @@
+// Online learning of the CNN inside the daemon (the seeds' TrainingPipelineManager). Every `pollMs` of engine time the
+// CNN's stored predictions (inference history: output and the whole input) are labelled by the triple-barrier rule the
+// CNN was trained with, once their horizon has passed (PredictionOutcomeEvaluator); the (input, label) pairs are kept,
+// one per decision bar as in training, newest `maxPairs`. Every `retrainEveryMs`, given enough pairs, a candidate is
+// fine-tuned from the live weights in a worker thread and promoted only if it beats the live version on the newest
+// held-out pairs (TrainingPipeline). A promotion is checkpointed under `<checkpointDir>/online/cnn/` (with online.json:
+// its base, parent and figures), served by its own inference pool, and activated through the orchestrator, which
+// starts the version's accuracy record over. A restart loads it again (app/models.ts). Rollback stays the operator's
+// (the dashboard's control); the next run trains from whatever version is active, if this learner holds its weights.
+//
+// Not run: in a backtest (training in a thread is not deterministic on a simulated clock), or when a model in the
+// blend was trained on this CNN's exact outputs (the bundled DQN is): a new CNN version would leave that model out
+// of the blend at the next start (app/models.ts refuses a DQN beside another CNN), so the learner says so and stays off.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ModelRegistry, ModelRunner } from '../actors/orchestrator/registry.ts';
+import { cnnRunner } from '../actors/model-agents/cnn-agent.ts';
+import type { Config } from '../engine/config/schema.ts';
+import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
+import type { Logger } from '../engine/log.ts';
+import type { CandleSource } from '../engine/market/base-data-input.ts';
+import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
+import type { InferenceRecord, TimeRange } from '../engine/store/inference-history.ts';
+import type { TsMs } from '../engine/types/time.ts';
+import { CheckpointStore, type CheckpointMeta } from '../models/checkpoints.ts';
+import { readCnnWeights } from '../models/cnn/weights-read.ts';
+import { PredictionOutcomeEvaluator, type BarSource, type LabelledPrediction, type OhlcBar, type PredictionSource, type StoredPrediction } from '../models/online/outcome-evaluator.ts';
+import { cnnTrainingRow, TrainingPipeline, workerTrainer, type CandidateTrainer, type LiveCnn, type PipelineRun } from '../models/online/pipeline.ts';
+import { DEFAULT_PROMOTION } from '../models/online/promotion.ts';
+import { onlineCheckpointRoot, ONLINE_VERSION_PREFIX, type LoadedCnn } from './models.ts';
+
+/** Settings (config.models.online). */
+export type OnlineSettings = Config['models']['online'];
+
+/** The CNN's decision bars: the engine's CNN decides on the primary 1m series, as `cobalt train cnn` labels it. */
+export const DECISION_BAR_MS = 60_000;
+
+/** What the learner needs from the system. */
+export interface OnlineLearningOptions {
+  readonly settings: OnlineSettings;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: ModelRegistry;
+  readonly history: { query(model: string, symbol: string, range?: TimeRange, limit?: number): InferenceRecord[] };
+  /** The traded symbol (the one the CNN predicts). */
+  readonly symbol: string;
+  /** The symbol's 1m candles (the DataProvider's series; it changes when the provider restarts). */
+  readonly bars: () => CandleSource | undefined;
+  /** The CNN running now. */
+  readonly cnn: LoadedCnn;
+  /** CheckpointStore root for promoted versions (app/models.ts `onlineCheckpointRoot`). */
+  readonly checkpointRoot: string;
+  /** Activates a registered version (the orchestrator's `activate`). */
+  readonly activate: (model: string, version: string) => void;
+  /** Starts an inference pool serving `onnx` as model 'cnn'. */
+  readonly openPool: (onnx: string) => Promise<InferencePool>;
+  /** Default: one piscina worker thread (models/train/worker.mjs). */
+  readonly trainer?: CandidateTrainer;
+  /** Prefix of promoted versions in the registry. */
+  readonly versionPrefix: string;
+}
+
+/** Counters and the last run, for logs and tests. */
+export interface OnlineLearningStats {
+  polls: number;
+  labelled: number;
+  missingBars: number;
+  pairs: number;
+  runs: number;
+  promotions: number;
+  failures: number;
+  lastRun?: PipelineRun;
+}
+
+/** Labels, trains and promotes the CNN on the engine clock; see the header. */
+export class OnlineLearning {
+  readonly stats: OnlineLearningStats = { polls: 0, labelled: 0, missingBars: 0, pairs: 0, runs: 0, promotions: 0, failures: 0 };
+  private readonly evaluator: PredictionOutcomeEvaluator;
+  private readonly pipeline: TrainingPipeline;
+  private readonly trainer: CandidateTrainer;
+  private readonly pools: VersionPools;
+  private pairs: LabelledPrediction[] = [];
+  private timer: TimerHandle | undefined;
+  private training: Promise<PipelineRun | undefined> | undefined;
+  private lastRunAt: TsMs;
+  private stopped = false;
+
+  private constructor(private readonly o: OnlineLearningOptions, live: LiveCnn, labels: OnlineSettings['labels'], labelsFrom: string) {
+    const s = o.settings;
+    this.lastRunAt = o.clock.now();
+    this.trainer = o.trainer ?? workerTrainer();
+    this.pools = new VersionPools(o.openPool);
+    this.evaluator = new PredictionOutcomeEvaluator({
+      clock: o.clock, bars: barsOf(o.bars), series: [{ model: 'cnn', symbol: o.symbol }],
+      predictions: firstPerBar(o.history, o.clock.now() - s.lookbackMs, live.config),
+    }, { barMs: DECISION_BAR_MS, ...labels, windows: [50, 200], maxPairs: s.maxPairs });
+    this.pipeline = new TrainingPipeline({
+      model: 'cnn', registry: o.registry, checkpoints: new CheckpointStore({ root: o.checkpointRoot, clock: o.clock }), trainer: this.trainer,
+      clock: o.clock, live, base: o.cnn.base, versionPrefix: o.versionPrefix, rankBy: 'promotedAt', activate: o.activate,
+      ...(o.cnn.meta.input ? { input: o.cnn.meta.input } : {}),
+      runnerFor: (cp) => this.pools.runner(cp.version, cp.onnx, o.cnn.meta),
+      heldOutFraction: s.heldOutFraction, steps: s.steps, batch: s.batch, minTrain: s.minTrain,
+      ...(s.learningRate !== undefined ? { learningRate: s.learningRate } : {}),
+      policy: { ...DEFAULT_PROMOTION, minLogLossGain: s.minLogLossGain, minHeldOut: s.minHeldOut },
+    });
+    o.logger.info({ model: 'cnn', version: live.version, base: o.cnn.base, labels, labelsFrom, pollMs: s.pollMs, retrainEveryMs: s.retrainEveryMs },
+      `online learning of cnn@${live.version}: labels every ${s.pollMs / 1000} s, a candidate every ${s.retrainEveryMs / 60_000} min once ${s.minTrain} pairs train and ${s.minHeldOut} are held out`);
+  }
+
+  /**
+   * Returns a learner for the running CNN, or undefined (logged) when online learning cannot run: the CNN's weights
+   * are unreadable, or a model in the blend was trained on this CNN's outputs.
+   */
+  static async create(o: OnlineLearningOptions, cnnBound: readonly string[]): Promise<OnlineLearning | undefined> {
+    if (cnnBound.length > 0) {
+      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', bound: cnnBound },
+        `online learning is off: ${cnnBound.join(', ')} was trained on the outputs of cnn@${o.cnn.version}, and a new CNN version would leave it out of the blend at the next start. Disable models.dqn (or train a DQN without CNN outputs) to learn online`);
+      return undefined;
+    }
+    let live: LiveCnn;
+    try {
+      const { config, weights } = await readCnnWeights(o.cnn.dir);
+      live = { version: o.cnn.version, config, weights };
+    } catch (err) {
+      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', err }, `online learning is off: the weights of cnn@${o.cnn.version} in ${o.cnn.dir} could not be read`);
+      return undefined;
+    }
+    const fromReport = await trainingLabels(o.cnn.dir);
+    return new OnlineLearning(o, live, fromReport ?? o.settings.labels, fromReport ? 'train-report.json' : 'models.online.labels');
+  }
+
+  /** Polls every `pollMs` of engine time until stopped. */
+  start(): void {
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.poll();
+      this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
+    };
+    this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
+  }
+
+  /**
+   * Stops polling and ends the trainer's thread; a run in progress is abandoned (a half-written checkpoint has no
+   * checkpoint.json and is removed at the next save). The promoted versions' pools stay open for the ticks still
+   * draining: `closePools` after the actors stopped.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
+    await this.trainer.close();
+    await this.training;
+  }
+
+  /** Closes the inference pools of promoted versions. */
+  closePools(): Promise<void> {
+    return this.pools.closeAll();
+  }
+
+  /** Labels what is due and, when a run is due, starts it; returns that run (undefined when none started). */
+  poll(): Promise<PipelineRun | undefined> | undefined {
+    const s = this.o.settings;
+    this.stats.polls++;
+    try {
+      const fresh = this.evaluator.poll();
+      this.stats.labelled += fresh.length;
+      this.stats.missingBars = this.evaluator.stats.missingBars;
+      this.pairs.push(...this.evaluator.takePairs('cnn'));
+      if (this.pairs.length > s.maxPairs) this.pairs.splice(0, this.pairs.length - s.maxPairs);
+      this.stats.pairs = this.pairs.length;
+    } catch (err) {
+      this.stats.failures++;
+      this.o.logger.error({ code: 'ONLINE_LABEL_FAILED', err }, 'online learning: labelling stored predictions failed; tried again at the next poll');
+      return undefined;
+    }
+    const now = this.o.clock.now();
+    if (this.training !== undefined || now - this.lastRunAt < s.retrainEveryMs) return undefined;
+    // Enough for a run: minTrain after the held-out share (the purge may still leave too few; the pipeline says so).
+    if (this.pairs.length * (1 - s.heldOutFraction) < s.minTrain || this.pairs.length * s.heldOutFraction < s.minHeldOut) return undefined;
+    this.lastRunAt = now;
+    this.training = this.run([...this.pairs]).finally(() => (this.training = undefined));
+    return this.training;
+  }
+
+  private async run(pairs: LabelledPrediction[]): Promise<PipelineRun | undefined> {
+    this.stats.runs++;
+    try {
+      const r = await this.pipeline.runOnce(pairs);
+      this.stats.lastRun = r;
+      if (r.promoted) {
+        this.stats.promotions++;
+        // Pools of the active version and the one a rollback goes to stay open; older ones reopen when run again.
+        const active = this.o.registry.active('cnn')?.version;
+        const back = this.o.registry.list().find((m) => m.name === 'cnn')?.rollbackTo[0];
+        await this.pools.keepOnly(new Set([active, back].filter((v): v is string => v !== undefined)));
+      } else {
+        this.o.logger.info({ model: 'cnn', reason: r.reason, trainPairs: r.trainPairs, heldOutPairs: r.heldOutPairs, live: r.live, candidate: r.candidate }, `online learning: cnn candidate not promoted: ${r.reason}`);
+      }
+      return r;
+    } catch (err) {
+      if (this.stopped) {
+        this.o.logger.info({ model: 'cnn' }, 'online learning: the training run in progress was abandoned at shutdown');
+        return undefined;
+      }
+      this.stats.failures++;
+      this.o.logger.error({ code: 'ONLINE_TRAIN_FAILED', err }, 'online learning: the training run failed; the live version stays');
+      return undefined;
+    }
+  }
+}
+
+/** The labelling rule of a checkpoint's training run (train-report.json `labels.options`), when it recorded one. */
+async function trainingLabels(dir: string): Promise<OnlineSettings['labels'] | undefined> {
+  try {
+    const report = JSON.parse(await readFile(path.join(dir, 'train-report.json'), 'utf8')) as { labels?: { options?: Partial<OnlineSettings['labels']> } };
+    const l = report.labels?.options;
+    if (!l) return undefined;
+    const { volWindow, horizon, ptMult, slMult } = l;
+    const ok = Number.isInteger(volWindow) && volWindow! >= 2 && Number.isInteger(horizon) && horizon! >= 1 && ptMult! > 0 && slMult! > 0;
+    return ok ? { volWindow: volWindow!, horizon: horizon!, ptMult: ptMult!, slMult: slMult! } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The first stored prediction of each decision bar (made in [b + bar, b + 2·bar), after bar b closed), its input cut
+ * to the CNN's training row: training decided once per bar, and a second-by-second daemon stores sixty per bar, whose
+ * inputs would crowd out the history and cost 37 KB each. Reads nothing older than `floor`.
+ */
+export function firstPerBar(history: OnlineLearningOptions['history'], floor: TsMs, config: LiveCnn['config']): PredictionSource {
+  let served = -Infinity;
+  return {
+    predictions(model, symbol, range) {
+      const from = Math.max(range.from, floor);
+      const out: StoredPrediction[] = [];
+      for (let w = Math.floor(from / DECISION_BAR_MS) * DECISION_BAR_MS; w < range.to; w += DECISION_BAR_MS) {
+        if (w - DECISION_BAR_MS <= served) continue;
+        const [r] = history.query(model, symbol, { from: Math.max(w, from), to: Math.min(w + DECISION_BAR_MS, range.to) }, 1);
+        if (r === undefined) continue;
+        served = w - DECISION_BAR_MS;
+        const input = cnnTrainingRow(r.input.features, config);
+        out.push({ output: r.output, ...(input ? { input } : {}) });
+      }
+      return out;
+    },
+  };
+}
+
+/** Closed bars of a candle series by open time, for the evaluator. */
+export function barsOf(series: () => CandleSource | undefined): BarSource {
+  return {
+    bars(_symbol, fromOpen, toOpen) {
+      const s = series();
+      const out: OhlcBar[] = [];
+      if (!s) return out;
+      for (let i = s.length - 1; i >= 0; i--) {
+        const c = s.get(i);
+        if (!c || c.openTime < fromOpen) break;
+        if (c.openTime <= toOpen && c.closed) out.push(c);
+      }
+      return out.reverse();
+    },
+  };
+}
+
+/**
+ * One inference pool per promoted version, opened on first use: `keepOnly` closes the others, and a version rolled
+ * back to after its pool closed opens it again at its next run (the first run then waits for the pool to load).
+ */
+class VersionPools {
+  private readonly pools = new Map<string, { onnx: string; pool?: Promise<InferencePool> }>();
+
+  constructor(private readonly open: (onnx: string) => Promise<InferencePool>) {}
+
+  /** Returns the runner of `version` once its pool has loaded `onnx` (rejects when it cannot). */
+  async runner(version: string, onnx: string, meta: CheckpointMeta): Promise<ModelRunner> {
+    const slot: { onnx: string; pool?: Promise<InferencePool> } = { onnx };
+    const open = (): Promise<InferencePool> => {
+      const p = this.open(slot.onnx);
+      // A pool that failed to open is opened again at the next run, not awaited as a rejection forever.
+      p.catch(() => { if (slot.pool === p) slot.pool = undefined; });
+      return p;
+    };
+    slot.pool = open();
+    const runner = cnnRunner({
+      pool: { infer: async (model, input, dims) => (await (slot.pool ??= open())).infer(model, input, dims) }, checkpoint: meta,
+    });
+    await slot.pool;
+    this.pools.set(version, slot);
+    return runner;
+  }
+
+  async keepOnly(keep: ReadonlySet<string>): Promise<void> {
+    for (const [version, slot] of this.pools) {
+      if (keep.has(version) || slot.pool === undefined) continue;
+      const p = slot.pool;
+      slot.pool = undefined;
+      await p.then((pool) => pool.close(), () => undefined);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await this.keepOnly(new Set());
+  }
+}
+
+/** What `onlineLearningFor` needs from the system being built. */
+export interface OnlineDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: ModelRegistry;
+  readonly history: OnlineLearningOptions['history'];
+  readonly cnn: LoadedCnn | undefined;
+  readonly cnnBound: readonly string[];
+  readonly bars: () => CandleSource | undefined;
+  readonly activate: (model: string, version: string) => void;
+}
+
+/** Returns the daemon's learner when config.models.online asks for one and it can run (else undefined, logged). */
+export async function onlineLearningFor(config: Config, d: OnlineDeps): Promise<OnlineLearning | undefined> {
+  if (!config.models.online.enabled) return undefined;
+  if (!d.cnn) {
+    d.logger.warn({ code: 'ONLINE_LEARNING_OFF' }, 'online learning is off: no CNN checkpoint is in the blend');
+    return undefined;
+  }
+  const { poolThreads, timeoutMs } = config.models;
+  return OnlineLearning.create({
+    settings: config.models.online, clock: d.clock, logger: d.logger, registry: d.registry, history: d.history, symbol: config.symbols.primary,
+    bars: d.bars, cnn: d.cnn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate, versionPrefix: ONLINE_VERSION_PREFIX,
+    openPool: (onnx) => createInferencePool({ models: { cnn: onnx }, threads: poolThreads, timeoutMs }),
+  }, d.cnnBound);
+}

@@ -70,7 +70,8 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const db: TypedDb<string, RiskControl> | undefined = input.store?.db<string, RiskControl>('risk.control');
   const control = db?.get(CONTROL_KEY);
   const start = riskStartState(input.initial, input.fills(), control);
-  if (control?.limits !== undefined && start.limits === input.initial.limits) {
+  const dropped = control?.limits !== undefined && start.limits === input.initial.limits;
+  if (dropped) {
     log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');
   }
   const base = settingsKey(input.initial.limits);
@@ -99,6 +100,9 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     actor.on(t, (ev) => bus.publish(ev as EngineMsg));
   }
   actor.start();
+  // Dropped from the store at once (as the orchestrator's thresholds are), not at the next fill or state change: a
+  // restart before that would warn again, and going back to the old config would bring the dropped limits back.
+  if (dropped) save();
   // Marks that emit nothing and move no state, and intents, are applied to a shadow here (see held-steps.ts); anything
   // the machine handles or anyone reads first sees them applied.
   const held = new HeldSteps();

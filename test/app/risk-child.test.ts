@@ -83,8 +83,14 @@ describe('risk child', () => {
     await run(initial, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('120'));
     // An edited config: its limits apply and the stored ones are dropped.
     const edited = { ...initial, limits: limits({ maxOrderNotional: money('300') }) };
+    // Dropped from the store at once, before anything else is saved (a kill -9 now keeps it dropped), so the config
+    // going back does not bring 120 back.
+    await run(edited, (read) => {
+      expect(formatMoney(read().limits.maxOrderNotional)).toBe('300');
+      expect(store.db<string, { limits?: unknown }>('risk.control').get('control')!.limits).toBeUndefined();
+    });
     await run(edited, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('300'));
-    await run(edited, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('300'));
+    await run(initial, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('500'));
     await store.close();
   });
 });

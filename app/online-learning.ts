@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelRegistry, ModelRunner } from '../actors/orchestrator/registry.ts';
 import { cnnRunner } from '../actors/model-agents/cnn-agent.ts';
-import type { Config } from '../engine/config/schema.ts';
+import { onlineLabelsSchema, type Config } from '../engine/config/schema.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
 import type { Logger } from '../engine/log.ts';
 import type { CandleSource } from '../engine/market/base-data-input.ts';
@@ -56,8 +56,6 @@ export interface OnlineLearningOptions {
   readonly openPool: (onnx: string) => Promise<InferencePool>;
   /** Default: one piscina worker thread (models/train/worker.mjs). */
   readonly trainer?: CandidateTrainer;
-  /** Prefix of promoted versions in the registry. */
-  readonly versionPrefix: string;
 }
 
 /** Counters and the last run, for logs and tests. */
@@ -96,7 +94,7 @@ export class OnlineLearning {
     }, { barMs: DECISION_BAR_MS, ...labels, windows: [50, 200], maxPairs: s.maxPairs });
     this.pipeline = new TrainingPipeline({
       model: 'cnn', registry: o.registry, checkpoints: new CheckpointStore({ root: o.checkpointRoot, clock: o.clock }), trainer: this.trainer,
-      clock: o.clock, live, base: o.cnn.base, versionPrefix: o.versionPrefix, rankBy: 'promotedAt', activate: o.activate,
+      clock: o.clock, live, base: o.cnn.base, versionPrefix: ONLINE_VERSION_PREFIX, rankBy: 'promotedAt', activate: o.activate,
       ...(o.cnn.meta.input ? { input: o.cnn.meta.input } : {}),
       runnerFor: (cp) => this.pools.runner(cp.version, cp.onnx, o.cnn.meta),
       heldOutFraction: s.heldOutFraction, steps: s.steps, batch: s.batch, minTrain: s.minTrain,
@@ -212,11 +210,11 @@ export class OnlineLearning {
 async function trainingLabels(dir: string): Promise<OnlineSettings['labels'] | undefined> {
   try {
     const report = JSON.parse(await readFile(path.join(dir, 'train-report.json'), 'utf8')) as { labels?: { options?: Partial<OnlineSettings['labels']> } };
-    const l = report.labels?.options;
-    if (!l) return undefined;
-    const { volWindow, horizon, ptMult, slMult } = l;
-    const ok = Number.isInteger(volWindow) && volWindow! >= 2 && Number.isInteger(horizon) && horizon! >= 1 && ptMult! > 0 && slMult! > 0;
-    return ok ? { volWindow: volWindow!, horizon: horizon!, ptMult: ptMult!, slMult: slMult! } : undefined;
+    const { volWindow, horizon, ptMult, slMult } = report.labels?.options ?? {};
+    // All four recorded (the schema's defaults are the config's, not the report's), within the config's bounds.
+    if ([volWindow, horizon, ptMult, slMult].includes(undefined)) return undefined;
+    const parsed = onlineLabelsSchema.safeParse({ volWindow, horizon, ptMult, slMult });
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
@@ -268,15 +266,15 @@ export function barsOf(series: () => CandleSource | undefined): BarSource {
  * back to after its pool closed opens it again at its next run (the first run then waits for the pool to load).
  */
 class VersionPools {
-  private readonly pools = new Map<string, { onnx: string; pool?: Promise<InferencePool> }>();
+  private readonly pools = new Map<string, { pool?: Promise<InferencePool> }>();
 
   constructor(private readonly open: (onnx: string) => Promise<InferencePool>) {}
 
   /** Returns the runner of `version` once its pool has loaded `onnx` (rejects when it cannot). */
   async runner(version: string, onnx: string, meta: CheckpointMeta): Promise<ModelRunner> {
-    const slot: { onnx: string; pool?: Promise<InferencePool> } = { onnx };
+    const slot: { pool?: Promise<InferencePool> } = {};
     const open = (): Promise<InferencePool> => {
-      const p = this.open(slot.onnx);
+      const p = this.open(onnx);
       // A pool that failed to open is opened again at the next run, not awaited as a rejection forever.
       p.catch(() => { if (slot.pool === p) slot.pool = undefined; });
       return p;
@@ -326,7 +324,7 @@ export async function onlineLearningFor(config: Config, d: OnlineDeps): Promise<
   const { poolThreads, timeoutMs } = config.models;
   return OnlineLearning.create({
     settings: config.models.online, clock: d.clock, logger: d.logger, registry: d.registry, history: d.history, symbol: config.symbols.primary,
-    bars: d.bars, cnn: d.cnn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate, versionPrefix: ONLINE_VERSION_PREFIX,
+    bars: d.bars, cnn: d.cnn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate,
     openPool: (onnx) => createInferencePool({ models: { cnn: onnx }, threads: poolThreads, timeoutMs }),
   }, d.cnnBound);
 }

@@ -131,6 +131,14 @@ export const cobSchema = z
 
 const modelSwitch = z.strictObject({ enabled: z.boolean().default(true) });
 
+/** A triple-barrier labelling rule on 1m bars (config.models.online.labels, or a checkpoint's train-report.json). */
+export const onlineLabelsSchema = z.strictObject({
+  volWindow: z.int().min(2).default(60),
+  horizon: posInt.default(30),
+  ptMult: z.number().positive().default(2),
+  slMult: z.number().positive().default(2),
+});
+
 /**
  * Online learning of the CNN in the daemon (app/online-learning.ts): its stored predictions are labelled once their
  * horizon has passed, and a candidate fine-tuned on them replaces the live version only if it beats it on the newest
@@ -160,14 +168,7 @@ export const onlineSchema = z
     /** The candidate's held-out log loss must be lower by more than this (nats). */
     minLogLossGain: z.number().min(0).default(0.001),
     /** Labels when the live checkpoint's train-report.json does not give its own (triple barrier on 1m bars). */
-    labels: z
-      .strictObject({
-        volWindow: z.int().min(2).default(60),
-        horizon: posInt.default(30),
-        ptMult: z.number().positive().default(2),
-        slMult: z.number().positive().default(2),
-      })
-      .prefault({}),
+    labels: onlineLabelsSchema.prefault({}),
   })
   .superRefine((o, ctx) => {
     if (o.retrainEveryMs < o.pollMs) ctx.addIssue({ code: 'custom', path: ['retrainEveryMs'], message: `expected at least pollMs (${o.pollMs}), received ${o.retrainEveryMs}` });

@@ -80,7 +80,7 @@ function learnerOptions(clock: SimulatedClock, registry: ModelRegistry, cnn: Loa
   const c = { ...config, models: { ...config.models, online: { ...config.models.online, enabled: true, ...online } } };
   return {
     settings: c.models.online, clock, logger, registry, history, symbol: SYMBOL, bars: () => bars, cnn,
-    checkpointRoot: onlineCheckpointRoot(c), versionPrefix: ONLINE_VERSION_PREFIX,
+    checkpointRoot: onlineCheckpointRoot(c),
     activate: (m, v) => void registry.activate(m, v, clock.now()),
     openPool: (onnx) => createInferencePool({ models: { cnn: onnx }, threads: 1, timeoutMs: 10_000 }),
   };

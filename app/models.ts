@@ -128,7 +128,11 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
         skipped.push(`cnn: online checkpoints under ${onlineCheckpointRoot(config)} could not be read (${(err as Error).message}); running ${base}`);
         return [];
       });
-      const line = online.find((c) => provenanceBase(c.dir) === base && existsSync(path.join(c.dir, CNN_ONNX_FILE)) && !cnnInputMismatch(c.meta.input));
+      const line = online.find((c) => {
+        const from = provenanceBase(c.dir);
+        if (from === undefined) skipped.push(`cnn@${ONLINE_VERSION_PREFIX}${c.meta.version}: its ${ONLINE_PROVENANCE_FILE} is missing or unreadable; passed over`);
+        return from === base && existsSync(path.join(c.dir, CNN_ONNX_FILE)) && !cnnInputMismatch(c.meta.input);
+      });
       if (line) {
         chosen = { file: path.join(line.dir, CNN_ONNX_FILE), version: `${ONLINE_VERSION_PREFIX}${line.meta.version}`, meta: line.meta, dir: line.dir };
         logger.info({ model: 'cnn', version: chosen.version, base, promotedAt: line.meta.metric.value }, `cnn: the online-promoted ${chosen.version} (descends from ${base}) loads instead of ${base}`);

@@ -151,6 +151,15 @@ describe('online learning in the daemon', () => {
       } finally {
         await again.pool?.close();
       }
+      // A promoted checkpoint whose online.json cannot be read is passed over, and said so.
+      rmSync(path.join(second!.checkpointDir!, 'online.json'));
+      const unread = await loadModels(config, clock, logger);
+      try {
+        expect(unread.cnn!.version).toBe(version);
+        expect(unread.skipped).toContain(`cnn@${second!.version}: its online.json is missing or unreadable; passed over`);
+      } finally {
+        await unread.pool?.close();
+      }
       // A CNN of another line (here: its online checkpoints' base no longer matches) is not replaced.
       const other = await loadModels({ ...config, models: { ...config.models, checkpointDir: path.join(root, 'elsewhere') } }, clock, logger);
       try {

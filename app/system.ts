@@ -8,6 +8,7 @@
 // Wiring that belongs to no actor lives here: trades of the traded symbol become `risk.mark`; the paper venue's books
 // follow the feed (app/paper-books.ts); `sys.halted` (an actor spent its restart budget) turns the risk kill switch on,
 // so no further order is approved.
+import { join } from 'node:path';
 import { fromCallback, type EventObject } from 'xstate';
 import { cobAggregatorChild, CobHandle, cobSettingsFromConfig, cobSymbolsFromConfig } from '../actors/cob-aggregator/index.ts';
 import { DataProvider, dataProviderOptions, type DataProviderOptions } from '../actors/data-provider/index.ts';
@@ -300,7 +301,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   const cobHandle = new CobHandle();
   const providerOptions = (): DataProviderOptions => {
-    const base = dataProviderOptions(config, { bus, clock, cob: cobHandle, modelOutputs: outputs, log: logger.child({ actor: 'dataProvider' }) });
+    // A backtest asks for the same history on every run of a recording: its answers are kept beside the replay catalog.
+    const memo = opts.mode === 'backtest' ? { klinesMemoDir: join(config.data.catalogDir, 'klines') } : {};
+    const base = dataProviderOptions(config, { bus, clock, cob: cobHandle, modelOutputs: outputs, log: logger.child({ actor: 'dataProvider' }), ...memo });
     // Live venues (or the simulator) may not serve every timeframe: the bundled archive fills what they cannot.
     if (config.data.replayFiles.length === 0 && config.data.klinesDirs.length > 0 && base.history) {
       return { ...base, history: new FallbackKlines(base.history, new KlinesArchive(config.data.klinesDirs, logger)) };

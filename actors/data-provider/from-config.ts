@@ -19,14 +19,19 @@ export interface DataProviderDeps {
   readonly cob?: CobQuery;
   readonly modelOutputs?: ModelOutputStore;
   readonly log?: Logger;
+  /** Where the kline archive keeps query results across processes (KlinesMemo); backtests set it. */
+  readonly klinesMemoDir?: string;
 }
 
 /** Returns DataProvider options for `config`: recorded data reads klines from `data.klinesDirs`, live data from REST. */
 export function dataProviderOptions(config: Config, deps: DataProviderDeps): DataProviderOptions {
   const { primary, reference } = config.symbols;
   const instruments = defaultInstruments(primary === reference ? [primary] : [primary, reference]);
-  const base = { ...deps, primary, reference, instruments };
-  if (config.data.replayFiles.length > 0) return { ...base, history: new KlinesArchive(config.data.klinesDirs, deps.log) };
+  const { klinesMemoDir, ...rest } = deps;
+  const base = { ...rest, primary, reference, instruments };
+  if (config.data.replayFiles.length > 0) {
+    return { ...base, history: new KlinesArchive(config.data.klinesDirs, deps.log, klinesMemoDir === undefined ? {} : { memoDir: klinesMemoDir }) };
+  }
   const binance = binanceSource(new BinanceRest({ baseUrl: config.venues.binance.restUrl }), instruments);
   const mexc = config.venues.mexc.enabled ? mexcSource(new MexcRest({ baseUrl: config.venues.mexc.restUrl })) : undefined;
   const failover = new FailoverMarket(binance, mexc, {

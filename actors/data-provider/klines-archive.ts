@@ -6,6 +6,7 @@ import type { Logger } from '../../engine/log.ts';
 import { loadKlinesIndex, type KlinesIndex } from '../../engine/market/klines-index.ts';
 import type { Candle } from '../../engine/messages/market.ts';
 import { timeframeMs, type Timeframe } from '../../engine/types/time.ts';
+import { KlinesMemo } from './klines-memo.ts';
 import type { KlineQuery, KlineSource } from './market-source.ts';
 
 /** Returns true when `file` holds `tf` klines of `symbol` (`*_ETH_USDT-1m.csv.gz`, `*_ETHUSDT_1d.csv.gz`, …). */
@@ -26,16 +27,21 @@ interface CachedIndex {
 
 const indexes = new Map<string, CachedIndex>();
 
+// A file's inode, size and mtime ('' when it cannot be read).
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino} ${st.size} ${st.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
 // Returns the index of the file at `path`, read again when its inode, size or mtime changed since it was cached.
 function cachedIndex(path: string): KlinesIndex {
   const key = resolve(path);
-  let stamp = '';
-  try {
-    const st = statSync(key);
-    stamp = `${st.ino} ${st.size} ${st.mtimeMs}`;
-  } catch {
-    // Unreadable: loadKlinesIndex throws the reader's own error below.
-  }
+  // Unreadable (''): loadKlinesIndex throws the reader's own error below.
+  const stamp = fileStamp(key);
   const hit = indexes.get(key);
   if (hit && stamp !== '' && hit.stamp === stamp) return hit.index;
   const index = loadKlinesIndex(path);
@@ -53,7 +59,18 @@ export class KlinesArchive implements KlineSource {
   /** Rows skipped as malformed, per file. */
   readonly skipped = new Map<string, number>();
 
-  constructor(private readonly dirs: readonly string[], private readonly log?: Logger) {}
+  private readonly memo: KlinesMemo | undefined;
+  private readonly paths = new Map<string, string | null>();
+
+  /** `memoDir`: keep query results there across processes (KlinesMemo; backtests, whose queries repeat). */
+  constructor(private readonly dirs: readonly string[], private readonly log?: Logger, opts: { readonly memoDir?: string } = {}) {
+    this.memo = opts.memoDir === undefined ? undefined : new KlinesMemo(opts.memoDir, log);
+  }
+
+  /** Memo hits, misses and writes (all 0 without a memo directory). */
+  get memoStats(): { readonly hits: number; readonly misses: number; readonly writes: number } {
+    return this.memo?.stats ?? { hits: 0, misses: 0, writes: 0 };
+  }
 
   /** Returns the file holding `tf` klines of `symbol`, or undefined. */
   fileFor(symbol: string, tf: Timeframe): string | undefined {
@@ -94,6 +111,12 @@ export class KlinesArchive implements KlineSource {
     // The same bars, reading only the rows they come from: once the index has read every valid row opening at or
     // before hi, its keys strictly increase and bound the valid rows' open times, so [from, to) in rows holds exactly
     // the valid bars in [lo, hi]; the first (or last) `limit` valid ones are the slice above.
+    // A memo key names the file's identity and the window; the file is not opened when the memo has the answer.
+    const path = this.memo ? this.pathFor(symbol, tf) : undefined;
+    const stamp = path ? fileStamp(path) : '';
+    const key = path && stamp !== '' ? KlinesMemo.key(`${resolve(path)}\t${stamp}\t${symbol}\t${tf}\t${lo}\t${hi}\t${limit}\t${q.startTime !== undefined}`) : undefined;
+    const hit = key === undefined ? undefined : this.memo!.get(key);
+    if (hit) return { candles: hit, source: 'csv' };
     const candles: Candle[] = [];
     const f = this.file(symbol, tf);
     if (f) {
@@ -115,6 +138,8 @@ export class KlinesArchive implements KlineSource {
         candles.reverse();
       }
       this.noteSkipped(f.path, index);
+      // Only a clean read is kept: malformed rows are reported where the file is read, and a memo would hide them.
+      if (key !== undefined && index.errorCount === 0) this.memo!.put(key, candles);
     }
     return { candles, source: 'csv' };
   }
@@ -123,11 +148,22 @@ export class KlinesArchive implements KlineSource {
     const key = `${symbol} ${tf}`;
     let f = this.files.get(key);
     if (f === undefined) {
-      const path = this.fileFor(symbol, tf);
+      const path = this.pathFor(symbol, tf);
       f = path ? { path, index: cachedIndex(path) } : null;
       this.files.set(key, f);
     }
     return f;
+  }
+
+  // fileFor, once per series (it lists the directories).
+  private pathFor(symbol: string, tf: Timeframe): string | undefined {
+    const key = `${symbol} ${tf}`;
+    let p = this.paths.get(key);
+    if (p === undefined) {
+      p = this.fileFor(symbol, tf) ?? null;
+      this.paths.set(key, p);
+    }
+    return p ?? undefined;
   }
 
   // Counts and logs malformed rows when reading found new ones.

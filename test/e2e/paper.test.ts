@@ -2,6 +2,9 @@
 // against the recorded book): orders are placed and filled, the positions and PnL the engine reports equal what the
 // fills imply, two runs with one seed trade identically, buys cut to the order cap are approved, an order over the
 // cap (sized with the caps off) is denied with its code, and a tiny drawdown limit halts trading.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBacktest, type BacktestResult } from '../../app/backtest.ts';
 import { notional } from '../../engine/types/instrument.ts';
@@ -89,6 +92,34 @@ describe('paper trading on the real recording', () => {
     expect(cat.equity).toEqual(text.equity);
     expect(cat.denials).toEqual(text.denials);
     expect({ ...cat.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...text.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
+  });
+
+  it('trades the same on kline history from the memo beside the catalog as on history read from the files', async () => {
+    const catalogDir = mkdtempSync(join(tmpdir(), 'cobalt-catalog-'));
+    const config = testConfig({ data: { catalogDir } });
+    const history: Record<string, number[]>[] = [];
+    const keep = (s: System): void => {
+      // The bars loaded at start (read once the replay begins, when the history is in).
+      s.bus.subscribe('md.trade', () => {
+        if (history.length > runs) return;
+        const p = s.handles.provider()!;
+        history.push(Object.fromEntries(['1m', '1h', '1d'].map((tf) => {
+          const series = p.series('ETH/USDT', tf as '1m');
+          return [tf, Array.from({ length: series.length }, (_, i) => series.get(i)!.close)];
+        })));
+      });
+    };
+    let runs = 0;
+    const files = await runBacktest(config, { seed: 3, maxSpanMs: 120_000, onSystem: keep });
+    const memo = readdirSync(join(catalogDir, 'klines'));
+    runs++;
+    const memoised = await runBacktest(config, { seed: 3, maxSpanMs: 120_000, onSystem: keep });
+    expect(memo).toHaveLength(12);
+    expect(history).toHaveLength(2);
+    expect(history[0]!['1m']!.length).toBeGreaterThan(1_000);
+    expect(history[1]).toEqual(history[0]);
+    expect(memoised.fills).toEqual(files.fills);
+    expect({ ...memoised.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 }).toEqual({ ...files.summary, durationMs: 0, speedX: 0, replayMs: 0, replaySpeedX: 0 });
   });
 
   it('records no inference history in its throwaway store, while the models do run', async () => {

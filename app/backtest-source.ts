@@ -19,6 +19,8 @@ export interface BacktestSource {
   /** Where the lines come from, for the summary: `catalog` (with `built` when it was made now) or `text`. */
   readonly kind: 'text' | 'catalog';
   readonly built: boolean;
+  /** Resolves once the lines can be read (a catalog loads its records in the background); rejects when they cannot. */
+  ready(): Promise<void>;
   /** Sets the publisher lines go through (before the first `publish`). */
   bind(pub: BinanceFramePublisher): void;
   /** Moves to the next line when one is ready now: true; false means call `next`. */
@@ -43,6 +45,7 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     get ts() {
       return line!.tsMs;
     },
+    ready: () => Promise.resolve(),
     bind: (p) => void (pub = p),
     nextSync: () => (line = merge.nextSync()) !== undefined,
     next: async () => (line = await merge.next()) !== undefined,
@@ -67,6 +70,7 @@ export async function catalogSource(files: readonly string[], instruments: reado
     get ts() {
       return cursor!.ts;
     },
+    ready: () => catalog.loaded(),
     bind: (p) => void (cursor = catalog.cursor(p)),
     nextSync: () => cursor!.next(),
     next: () => Promise.resolve(false),

@@ -184,6 +184,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   let replayMs = NaN;
   try {
     await sys.start();
+    // The catalog's records were read while the system was built and started.
+    await source.ready();
     replay0 = performance.now();
     const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: sys.dataInstruments, depth: 'raw', kindsBySymbol: sys.feedKinds });
     source.bind(pub);

@@ -145,10 +145,22 @@ describe('ReplayCatalog on the bundled recording', () => {
     expect((await ReplayCatalog.open([other], INSTRUMENTS, join(dir, 'cat'))).built).toBe(true);
     const fromDisk = await ReplayCatalog.open([file], INSTRUMENTS, join(dir, 'cat'));
     expect([fromDisk.built, fromDisk.catalog === a.catalog]).toEqual([false, false]);
+    // From the file, the header is read at once and the records in the background: nothing replays before they are in.
+    expect([fromDisk.catalog.firstMs, fromDisk.catalog.lastMs, fromDisk.catalog.records]).toEqual([a.catalog.firstMs, a.catalog.lastMs, a.catalog.records]);
+    expect(a.catalog.firstMs).toBeGreaterThan(1.7e12);
+    expect(() => viaCatalog(fromDisk.catalog)).toThrow('its records are still loading');
+    await fromDisk.catalog.loaded();
     expect(viaCatalog(fromDisk.catalog).seen).toStrictEqual(viaCatalog(a.catalog).seen);
     expect(viaCatalog(b.catalog).seen).toStrictEqual(viaCatalog(a.catalog).seen);
-    // A damaged cache file is not trusted.
+    // A file cut after its header was read: loaded() names it (the next open sees the cut and rebuilds).
     const whole = readFileSync(a.path);
+    await (await ReplayCatalog.open([other], INSTRUMENTS, join(dir, 'cat'))).catalog.loaded();
+    const cut = await ReplayCatalog.open([file], INSTRUMENTS, join(dir, 'cat'));
+    expect(cut.built).toBe(false);
+    writeFileSync(a.path, whole.subarray(0, whole.length - 800));
+    await expect(cut.catalog.loaded()).rejects.toThrow(/replay catalog .* ends at byte .*delete it to rebuild/);
+    writeFileSync(a.path, whole);
+    // A damaged cache file is not trusted.
     writeFileSync(a.path, whole.subarray(0, whole.length - 800));
     const c = await ReplayCatalog.open([file], INSTRUMENTS, join(dir, 'cat'));
     expect([c.built, c.rebuiltBecause]).toEqual([true, expect.stringMatching(/^truncated/)]);

@@ -1,7 +1,8 @@
 // What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
 // (VaR, exposure, drawdown, equity, limits), the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
-// provider and latency. The view model samples these when it builds a push, never per message, so each is a cheap
+// provider and latency, and where online learning stands (its promoted checkpoints listed with the held-out log loss
+// they won on). The view model samples these when it builds a push, never per message, so each is a cheap
 // read; the checkpoint list is read from disk at most every 30 s in the background.
 import { equity, exposure } from '../actors/risk-manager/positions.ts';
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
@@ -9,14 +10,21 @@ import { drawdownBps } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
 import { log } from '../engine/log.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { CheckpointStore } from '../models/checkpoints.ts';
+import { ONLINE_PROVENANCE_FILE, type OnlineProvenance } from '../models/online/pipeline.ts';
+import { onlineCheckpointRoot } from './models.ts';
 import type { System } from './system.ts';
 
 const CHECKPOINT_REFRESH_MS = 30_000;
 
 /** Returns the dashboard providers of a running system. */
-export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'>): Omit<DashboardProviders, 'supervisor'> {
+export function dashboardProviders(
+  sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff'>>,
+): Omit<DashboardProviders, 'supervisor'> {
   const store = new CheckpointStore({ root: sys.config.models.checkpointDir, clock: sys.clock });
+  const onlineStore = new CheckpointStore({ root: onlineCheckpointRoot(sys.config), clock: sys.clock });
   let checkpoints: TrainingReport['checkpoints'] = [];
   let readAt = -Infinity;
   let reading = false;
@@ -26,10 +34,19 @@ export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handl
     reading = true;
     readAt = now;
     const active = new Map(sys.models.registry.list().map((m) => [m.name, m.active]));
-    Promise.all(['cnn', 'dqn'].map(async (model) => (await store.list(model)).map((c) => ({
+    const offline = ['cnn', 'dqn'].map(async (model) => (await store.list(model)).map((c) => ({
       model, version: c.meta.version, metric: c.meta.metric.value, metricName: c.meta.metric.name,
       active: active.get(model) === c.meta.version, ts: c.meta.createdAt,
-    }))))
+    })));
+    // Promoted online versions rank by promotion time; the page shows the held-out log loss each won on instead.
+    const online = sys.config.models.online.enabled ? onlineStore.list('cnn').then((list) => Promise.all(list.map(async (c) => {
+      const won = await readFile(path.join(c.dir, ONLINE_PROVENANCE_FILE), 'utf8').then((t) => (JSON.parse(t) as Partial<OnlineProvenance>).candidate?.logLoss, () => undefined);
+      return {
+        model: 'cnn', version: c.meta.version, metric: won ?? Number.NaN, metricName: 'held-out log loss (online)',
+        active: active.get('cnn') === c.meta.version, ts: c.meta.createdAt,
+      };
+    }))) : Promise.resolve([]);
+    Promise.all([...offline, online])
       .then((lists) => { checkpoints = lists.flat(); })
       // An unreadable checkpoint folder keeps the last list on the page and is said in the log; trading goes on.
       .catch((err: unknown) => log().warn({ err, code: 'CHECKPOINTS_UNREADABLE', dir: sys.config.models.checkpointDir }, 'dashboard could not list checkpoints'))
@@ -55,7 +72,8 @@ export function dashboardProviders(sys: Pick<System, 'config' | 'clock' | 'handl
     training: () => {
       refresh();
       const blend = sys.models.registry.list().map((m) => ({ model: m.name, status: `in the blend as ${m.active} (${m.health})` }));
-      return { jobs: blend, checkpoints };
+      const online = sys.online ? [sys.online.report()] : sys.onlineOff !== undefined ? [{ model: 'cnn (online)', status: `off: ${sys.onlineOff}` }] : [];
+      return { jobs: [...blend, ...online], checkpoints };
     },
     status: {
       'inference pool': () => {

@@ -70,6 +70,21 @@ export interface OnlineLearningStats {
   lastRun?: PipelineRun;
 }
 
+/** Why online learning is not running although config.models.online enabled it (also logged as ONLINE_LEARNING_OFF). */
+export interface OnlineOff {
+  readonly off: string;
+}
+
+/** One row of the dashboard's training panel (engine/dashboard TrainingReport job). */
+export interface OnlineJobRow {
+  readonly model: string;
+  readonly status: string;
+  /** Held-out log loss of the last candidate. */
+  readonly valMetric?: number;
+  /** When the run in progress started. */
+  readonly startedAt?: TsMs;
+}
+
 /** Labels, trains and promotes the CNN on the engine clock; see the header. */
 export class OnlineLearning {
   readonly stats: OnlineLearningStats = { polls: 0, labelled: 0, missingBars: 0, pairs: 0, runs: 0, promotions: 0, failures: 0 };
@@ -81,6 +96,9 @@ export class OnlineLearning {
   private timer: TimerHandle | undefined;
   private training: Promise<PipelineRun | undefined> | undefined;
   private lastRunAt: TsMs;
+  /** Start of the run in progress, and when the last one ended. */
+  private runStartedAt: TsMs | undefined;
+  private lastRunEndedAt: TsMs | undefined;
   private stopped = false;
 
   private constructor(private readonly o: OnlineLearningOptions, live: LiveCnn, labels: OnlineSettings['labels'], labelsFrom: string) {
@@ -109,19 +127,20 @@ export class OnlineLearning {
    * Returns a learner for the running CNN, or undefined (logged) when online learning cannot run: the CNN's weights
    * are unreadable, or a model in the blend was trained on this CNN's outputs.
    */
-  static async create(o: OnlineLearningOptions, cnnBound: readonly string[]): Promise<OnlineLearning | undefined> {
+  static async create(o: OnlineLearningOptions, cnnBound: readonly string[]): Promise<OnlineLearning | OnlineOff> {
     if (cnnBound.length > 0) {
-      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', bound: cnnBound },
-        `online learning is off: ${cnnBound.join(', ')} was trained on the outputs of cnn@${o.cnn.version}, and a new CNN version would leave it out of the blend at the next start. Disable models.dqn (or train a DQN without CNN outputs) to learn online`);
-      return undefined;
+      const off = `${cnnBound.join(', ')} was trained on the outputs of cnn@${o.cnn.version}, and a new CNN version would leave it out of the blend at the next start. Disable models.dqn (or train a DQN without CNN outputs) to learn online`;
+      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', bound: cnnBound }, `online learning is off: ${off}`);
+      return { off };
     }
     let live: LiveCnn;
     try {
       const { config, weights } = await readCnnWeights(o.cnn.dir);
       live = { version: o.cnn.version, config, weights };
     } catch (err) {
-      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', err }, `online learning is off: the weights of cnn@${o.cnn.version} in ${o.cnn.dir} could not be read`);
-      return undefined;
+      const off = `the weights of cnn@${o.cnn.version} in ${o.cnn.dir} could not be read`;
+      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', err }, `online learning is off: ${off}`);
+      return { off };
     }
     const fromReport = await trainingLabels(o.cnn.dir);
     return new OnlineLearning(o, live, fromReport ?? o.settings.labels, fromReport ? 'train-report.json' : 'models.online.labels');
@@ -175,8 +194,36 @@ export class OnlineLearning {
     // Enough for a run: minTrain after the held-out share (the purge may still leave too few; the pipeline says so).
     if (this.pairs.length * (1 - s.heldOutFraction) < s.minTrain || this.pairs.length * s.heldOutFraction < s.minHeldOut) return undefined;
     this.lastRunAt = now;
-    this.training = this.run([...this.pairs]).finally(() => (this.training = undefined));
+    this.runStartedAt = now;
+    this.training = this.run([...this.pairs]).finally(() => {
+      this.training = undefined;
+      this.runStartedAt = undefined;
+      this.lastRunEndedAt = this.o.clock.now();
+    });
     return this.training;
+  }
+
+  /** Where learning stands, for the dashboard: pairs, the run in progress or the next one, and the last result. */
+  report(): OnlineJobRow {
+    const s = this.o.settings;
+    const active = this.o.registry.active('cnn')?.version ?? '?';
+    const parts = [`learning cnn@${active} from ${this.pairs.length} labelled predictions`];
+    const need = Math.max(Math.ceil(s.minTrain / (1 - s.heldOutFraction)), Math.ceil(s.minHeldOut / s.heldOutFraction));
+    if (this.runStartedAt !== undefined) parts.push('training a candidate now');
+    else if (this.pairs.length < need) parts.push(`a run needs ${need}`);
+    else parts.push(`next run in ${Math.max(0, Math.ceil((this.lastRunAt + s.retrainEveryMs - this.o.clock.now()) / 60_000))} min`);
+    const r = this.stats.lastRun;
+    if (r && this.lastRunEndedAt !== undefined) {
+      const at = new Date(this.lastRunEndedAt).toISOString().slice(11, 19);
+      const figures = r.candidate && r.live ? ` (held-out log loss ${r.candidate.logLoss.toFixed(3)} vs ${r.live.logLoss.toFixed(3)})` : '';
+      parts.push(r.promoted ? `last run ${at} UTC promoted ${r.version ?? '?'}${figures}` : `last run ${at} UTC kept the live version: ${r.reason}${figures}`);
+    }
+    parts.push(`${this.stats.runs} runs, ${this.stats.promotions} promoted, ${this.stats.failures} failed`);
+    return {
+      model: 'cnn (online)', status: parts.join('; '),
+      ...(r?.candidate ? { valMetric: r.candidate.logLoss } : {}),
+      ...(this.runStartedAt !== undefined ? { startedAt: this.runStartedAt } : {}),
+    };
   }
 
   private async run(pairs: LabelledPrediction[]): Promise<PipelineRun | undefined> {
@@ -314,12 +361,16 @@ export interface OnlineDeps {
   readonly activate: (model: string, version: string) => void;
 }
 
-/** Returns the daemon's learner when config.models.online asks for one and it can run (else undefined, logged). */
-export async function onlineLearningFor(config: Config, d: OnlineDeps): Promise<OnlineLearning | undefined> {
+/**
+ * Returns the daemon's learner when config.models.online asks for one and it can run, why not (logged) when it asks
+ * and cannot, and undefined when it does not ask.
+ */
+export async function onlineLearningFor(config: Config, d: OnlineDeps): Promise<OnlineLearning | OnlineOff | undefined> {
   if (!config.models.online.enabled) return undefined;
   if (!d.cnn) {
-    d.logger.warn({ code: 'ONLINE_LEARNING_OFF' }, 'online learning is off: no CNN checkpoint is in the blend');
-    return undefined;
+    const off = 'no CNN checkpoint is in the blend';
+    d.logger.warn({ code: 'ONLINE_LEARNING_OFF' }, `online learning is off: ${off}`);
+    return { off };
   }
   const { poolThreads, timeoutMs } = config.models;
   return OnlineLearning.create({

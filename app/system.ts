@@ -45,7 +45,7 @@ import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import { loadModels, type LoadedModels, type ModelOverrides } from './models.ts';
 import { instrumentOf, liveVenue } from './live-venue.ts';
-import { onlineLearningFor, type OnlineLearning } from './online-learning.ts';
+import { OnlineLearning, onlineLearningFor } from './online-learning.ts';
 import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
@@ -131,6 +131,8 @@ export interface System {
   readonly models: LoadedModels;
   /** The CNN's online learning, when config.models.online enabled it and it can run (app/online-learning.ts). */
   readonly online: OnlineLearning | undefined;
+  /** Why not, when config.models.online enabled it and it cannot run. */
+  readonly onlineOff: string | undefined;
   /** Market-data instruments (venue of the data) and the traded instrument (venue of the orders). */
   readonly dataInstruments: readonly Instrument[];
   /** Frame kinds the feed publishes per symbol where not all (see `feedKindsFor`). */
@@ -269,11 +271,13 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const orchHandle = new OrchestratorHandle();
   // Online learning (config.models.online): a daemon's, never a backtest's. Promotions go through the orchestrator
   // (its accuracy record of the model starts over); between its restarts, straight to the registry.
-  const online = mode === 'backtest' ? undefined : await onlineLearningFor(config, {
+  const learner = mode === 'backtest' ? undefined : await onlineLearningFor(config, {
     clock, logger, registry: models.registry, history, cnn: models.cnn, cnnBound: models.cnnBound,
     bars: () => provider?.series(primary, '1m'),
     activate: (m, v) => void (orchHandle.current ? orchHandle.current.activate(m, v) : models.registry.activate(m, v, clock.now())),
   });
+  const online = learner instanceof OnlineLearning ? learner : undefined;
+  const onlineOff = learner instanceof OnlineLearning ? undefined : learner?.off;
 
   // ---- readiness: executor reconciled, history loaded ----
   let executor: TradingExecutor | undefined;
@@ -418,7 +422,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   let started = false;
   return {
-    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, outputs, venue, paper, books, feed, models, online,
+    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, outputs, venue, paper, books, feed, models, online, onlineOff,
     dataInstruments, feedKinds, traded, limits, initialCash,
     handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
     async start() {

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -61,5 +61,40 @@ describe('dashboard providers', () => {
     expect(p.thresholds!()).toBeUndefined();
     orchestrator.current = { thresholds: { buy: 0.62, sell: 0.6, minConfidence: 0.1 } };
     expect(p.thresholds!()).toEqual({ buy: 0.62, sell: 0.6, minConfidence: 0.1 });
+  });
+
+  it('says why online learning is off, and lists promoted online versions with the held-out log loss they won on', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-dash-'));
+    const clock = new SimulatedClock(1_723_161_300_000);
+    // Two promoted versions as the learner writes them; the older one's online.json is gone.
+    for (const [v, at] of [['online-v000001', 1_723_150_000_000], ['online-v000002', 1_723_160_000_000]] as const) {
+      const dir = join(root, 'online', 'cnn', v.slice('online-'.length));
+      cpSync(BUNDLED_CNN_DIR, dir, { recursive: true });
+      const meta = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...meta, version: v, createdAt: at, metric: { name: 'promotedAt', value: at, higherIsBetter: true } }));
+      if (v === 'online-v000002') writeFileSync(join(dir, 'online.json'), JSON.stringify({ base: 'v000001', parent: 'online-v000001', promotedAt: at, candidate: { logLoss: 0.7123 } }));
+    }
+    const registry = new ModelRegistry();
+    registry.register('cnn', { version: 'online-v000002', run: async () => { throw new Error('not run'); } }, clock.now());
+    const { config } = loadConfig('configs/default.yaml', {});
+    const sys = {
+      config: { ...config, models: { ...config.models, checkpointDir: root, online: { ...config.models.online, enabled: true } } }, clock,
+      handles: { risk: () => undefined, orchestrator: {} } as unknown as System['handles'],
+      models: { registry, pool: undefined, ownsPool: false, loaded: ['cnn@online-v000002'], skipped: [], cnnBound: [] },
+      online: undefined, onlineOff: 'dqn@bundled-v000001 was trained on the outputs of cnn@bundled-v000001',
+    };
+    const p = dashboardProviders(sys);
+    p.training!();
+    for (let i = 0; i < 1_000_000 && p.training!()!.checkpoints.length === 0; i++) await new Promise((r) => setImmediate(r));
+    expect(p.training!()).toEqual({
+      jobs: [
+        { model: 'cnn', status: 'in the blend as online-v000002 (active)' },
+        { model: 'cnn (online)', status: 'off: dqn@bundled-v000001 was trained on the outputs of cnn@bundled-v000001' },
+      ],
+      checkpoints: [
+        { model: 'cnn', version: 'online-v000002', metric: 0.7123, metricName: 'held-out log loss (online)', active: true, ts: 1_723_160_000_000 },
+        { model: 'cnn', version: 'online-v000001', metric: Number.NaN, metricName: 'held-out log loss (online)', active: false, ts: 1_723_150_000_000 },
+      ],
+    });
   });
 });

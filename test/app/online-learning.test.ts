@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { ModelRegistry, type ModelRunner } from '../../actors/orchestrator/registry.ts';
 import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedCnn } from '../../app/models.ts';
-import { firstPerBar, OnlineLearning, type OnlineLearningOptions } from '../../app/online-learning.ts';
+import { firstPerBar, OnlineLearning, type OnlineLearningOptions, type OnlineOff } from '../../app/online-learning.ts';
+import { dashboardProviders } from '../../app/dashboard-providers.ts';
 import { buildSystem } from '../../app/system.ts';
 import { RECORDINGS } from '../e2e/helpers.ts';
 import { startOnClock } from '../e2e/live-driver.ts';
@@ -76,6 +77,12 @@ afterAll(async () => {
 const logged: { level: number; msg: string; code?: string }[] = [];
 const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) } });
 
+// The learner, failing the test with the reason when it stayed off.
+function learning(x: OnlineLearning | OnlineOff): OnlineLearning {
+  if (!(x instanceof OnlineLearning)) throw new Error(`online learning is off: ${x.off}`);
+  return x;
+}
+
 function learnerOptions(clock: SimulatedClock, registry: ModelRegistry, cnn: LoadedCnn, online: Partial<Config['models']['online']>): OnlineLearningOptions {
   const c = { ...config, models: { ...config.models, online: { ...config.models.online, enabled: true, ...online } } };
   return {
@@ -104,10 +111,14 @@ describe('online learning in the daemon', () => {
     const clock = new SimulatedClock(FROM + (N + 60) * MIN);
     const registry = new ModelRegistry();
     registry.register('cnn', { version: BASE, run: stubRunner }, clock.now());
-    const learner = (await OnlineLearning.create(learnerOptions(clock, registry, bundledCnn, { steps: 40, batch: 32, learningRate: 1e-4, minTrain: 60, minHeldOut: 50, lookbackMs: (N + 120) * MIN, retrainEveryMs: 60_000 }), []))!;
+    const learner = learning(await OnlineLearning.create(learnerOptions(clock, registry, bundledCnn, { steps: 40, batch: 32, learningRate: 1e-4, minTrain: 60, minHeldOut: 50, lookbackMs: (N + 120) * MIN, retrainEveryMs: 60_000 }), []));
     try {
+      // Before any pair: how many a run needs (60 to train after a 30% hold-out: 86; 50 held out: 167).
+      expect(learner.report()).toEqual({ model: 'cnn (online)', status: `learning cnn@${BASE} from 0 labelled predictions; a run needs 167; 0 runs, 0 promoted, 0 failed` });
       clock.advance(60_000);
-      const run = await learner.poll();
+      const pending = learner.poll();
+      expect(learner.report()).toMatchObject({ status: expect.stringContaining('training a candidate now'), startedAt: clock.now() });
+      const run = await pending;
       // One pair per decision bar whose 30-bar horizon had passed, labelled from the real bars.
       expect(learner.stats.labelled).toBe(N);
       expect(learner.stats.pairs).toBe(N);
@@ -118,6 +129,11 @@ describe('online learning in the daemon', () => {
       expect(run!.version).toBe(version);
       expect(registry.active('cnn')!.version).toBe(version);
       expect(registry.list()[0]!.rollbackTo).toEqual([BASE]);
+      const at = new Date(clock.now()).toISOString().slice(11, 19);
+      expect(learner.report()).toEqual({
+        model: 'cnn (online)', valMetric: run!.candidate!.logLoss,
+        status: `learning cnn@${version} from ${N} labelled predictions; next run in 1 min; last run ${at} UTC promoted ${version} (held-out log loss ${run!.candidate!.logLoss.toFixed(3)} vs ${run!.live!.logLoss.toFixed(3)}); 1 runs, 1 promoted, 0 failed`,
+      });
       const provenance = JSON.parse(readFileSync(path.join(run!.checkpointDir!, 'online.json'), 'utf8')) as Record<string, unknown>;
       expect(provenance).toMatchObject({ base: BASE, parent: BASE, trainPairs: run!.trainPairs, heldOutPairs: run!.heldOutPairs });
       const meta = JSON.parse(readFileSync(path.join(run!.checkpointDir!, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
@@ -178,7 +194,7 @@ describe('online learning in the daemon', () => {
     const registry = new ModelRegistry();
     registry.register('cnn', { version: BASE, run: stubRunner }, clock.now());
     const opts = learnerOptions(clock, registry, bundledCnn, { steps: 1, learningRate: 1e-9, minTrain: 60, minHeldOut: 50, lookbackMs: (N + 120) * MIN, retrainEveryMs: 60_000 });
-    const learner = (await OnlineLearning.create({ ...opts, checkpointRoot: path.join(root, 'no-gain') }, []))!;
+    const learner = learning(await OnlineLearning.create({ ...opts, checkpointRoot: path.join(root, 'no-gain') }, []));
     try {
       clock.advance(60_000);
       const run = await learner.poll();
@@ -190,6 +206,7 @@ describe('online learning in the daemon', () => {
       // Not due again before retrainEveryMs.
       clock.advance(30_000);
       expect(learner.poll()).toBeUndefined();
+      expect(learner.report().status).toMatch(/; next run in 1 min; last run \d\d:\d\d:\d\d UTC kept the live version: held-out log loss .* gain .*; 1 runs, 0 promoted, 0 failed$/);
     } finally {
       await learner.stop();
     }
@@ -200,7 +217,7 @@ describe('online learning in the daemon', () => {
     const registry = new ModelRegistry();
     registry.register('cnn', { version: BASE, run: stubRunner }, clock.now());
     const learner = await OnlineLearning.create(learnerOptions(clock, registry, bundledCnn, {}), ['dqn@bundled-v000001']);
-    expect(learner).toBeUndefined();
+    expect(learner).toEqual({ off: expect.stringMatching(/^dqn@bundled-v000001 was trained on the outputs of cnn@bundled-v\d+/) });
     expect(logged.find((l) => l.code === 'ONLINE_LEARNING_OFF')?.msg).toMatch(/dqn@bundled-v000001 was trained on the outputs of cnn@bundled-v\d+/);
     // The bundled DQN is such a model.
     const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: path.join(root, 'none'), dqn: { enabled: true } } }, clock, logger);
@@ -226,8 +243,10 @@ describe('online learning in the daemon', () => {
     const sys = await buildSystem(c, { clock, mode: 'paper', logger, dataOverride: () => undefined, noSync: true });
     let stopped = false;
     try {
-      expect(sys.online).toBeDefined();
+      expect([sys.online, sys.onlineOff]).toEqual([expect.any(OnlineLearning), undefined]);
       await startOnClock(sys, clock, FROM + 30_000);
+      // The dashboard's training panel carries the learner's row.
+      expect(dashboardProviders(sys).training!()!.jobs).toContainEqual({ model: 'cnn (online)', status: expect.stringMatching(/^learning cnn@bundled-v\d+ from 0 labelled predictions; a run needs \d+; 0 runs/) });
       const polls = sys.online!.stats.polls;
       clock.advance(3 * 60_000);
       expect(sys.online!.stats.polls).toBe(polls + 3);

@@ -306,7 +306,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const cobHandle = new CobHandle();
   const providerOptions = (): DataProviderOptions => {
     // A backtest asks for the same history on every run of a recording: its answers are kept beside the replay catalog.
-    const memo = opts.mode === 'backtest' ? { klinesMemoDir: join(config.data.catalogDir, 'klines') } : {};
+    const memo = mode === 'backtest' ? { klinesMemoDir: join(config.data.catalogDir, 'klines') } : {};
     const base = dataProviderOptions(config, { bus, clock, cob: cobHandle, modelOutputs: outputs, log: logger.child({ actor: 'dataProvider' }), ...memo });
     // Live venues (or the simulator) may not serve every timeframe: the bundled archive fills what they cannot.
     if (config.data.replayFiles.length === 0 && config.data.klinesDirs.length > 0 && base.history) {

@@ -108,15 +108,15 @@ export class KlinesArchive implements KlineSource {
     if (this.all !== KlinesArchive.prototype.all || !(Number.isInteger(limit) && limit > 0)) {
       return { candles: sliceKlines(this.all(symbol, tf), tf, q), source: 'csv' };
     }
-    // The same bars, reading only the rows they come from: once the index has read every valid row opening at or
-    // before hi, its keys strictly increase and bound the valid rows' open times, so [from, to) in rows holds exactly
-    // the valid bars in [lo, hi]; the first (or last) `limit` valid ones are the slice above.
     // A memo key names the file's identity and the window; the file is not opened when the memo has the answer.
     const path = this.memo ? this.pathFor(symbol, tf) : undefined;
     const stamp = path ? fileStamp(path) : '';
     const key = path && stamp !== '' ? KlinesMemo.key(`${resolve(path)}\t${stamp}\t${symbol}\t${tf}\t${lo}\t${hi}\t${limit}\t${q.startTime !== undefined}`) : undefined;
     const hit = key === undefined ? undefined : this.memo!.get(key);
     if (hit) return { candles: hit, source: 'csv' };
+    // The same bars, reading only the rows they come from: once the index has read every valid row opening at or
+    // before hi, its keys strictly increase and bound the valid rows' open times, so [from, to) in rows holds exactly
+    // the valid bars in [lo, hi]; the first (or last) `limit` valid ones are the slice above.
     const candles: Candle[] = [];
     const f = this.file(symbol, tf);
     if (f) {

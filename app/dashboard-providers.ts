@@ -10,11 +10,9 @@ import { drawdownBps } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
 import { log } from '../engine/log.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { CheckpointStore } from '../models/checkpoints.ts';
-import { ONLINE_PROVENANCE_FILE, type OnlineProvenance } from '../models/online/pipeline.ts';
-import { onlineCheckpointRoot } from './models.ts';
+import { readOnlineProvenance } from '../models/online/pipeline.ts';
+import { ONLINE_VERSION_PREFIX, onlineCheckpointRoot } from './models.ts';
 import type { System } from './system.ts';
 
 const CHECKPOINT_REFRESH_MS = 30_000;
@@ -39,13 +37,15 @@ export function dashboardProviders(
       active: active.get(model) === c.meta.version, ts: c.meta.createdAt,
     })));
     // Promoted online versions rank by promotion time; the page shows the held-out log loss each won on instead.
-    const online = sys.config.models.online.enabled ? onlineStore.list('cnn').then((list) => Promise.all(list.map(async (c) => {
-      const won = await readFile(path.join(c.dir, ONLINE_PROVENANCE_FILE), 'utf8').then((t) => (JSON.parse(t) as Partial<OnlineProvenance>).candidate?.logLoss, () => undefined);
+    // Their registry versions carry the online prefix, as app/models.ts and the learner register them.
+    const online = sys.config.models.online.enabled ? onlineStore.list('cnn').then((list) => list.map((c) => {
+      const version = `${ONLINE_VERSION_PREFIX}${c.meta.version}`;
+      const won = readOnlineProvenance(c.dir)?.candidate?.logLoss;
       return {
-        model: 'cnn', version: c.meta.version, metric: won ?? Number.NaN, metricName: 'held-out log loss (online)',
-        active: active.get('cnn') === c.meta.version, ts: c.meta.createdAt,
+        model: 'cnn', version, metric: typeof won === 'number' ? won : Number.NaN, metricName: 'held-out log loss (online)',
+        active: active.get('cnn') === version, ts: c.meta.createdAt,
       };
-    }))) : Promise.resolve([]);
+    })) : Promise.resolve([]);
     Promise.all([...offline, online])
       .then((lists) => { checkpoints = lists.flat(); })
       // An unreadable checkpoint folder keeps the last list on the page and is said in the log; trading goes on.

@@ -8,7 +8,7 @@
 // A CNN that online learning promoted (app/online-learning.ts, in `<checkpointDir>/online/cnn/`) replaces the version
 // it descends from: the newest promoted checkpoint whose base is the version chosen above loads instead, so a restart
 // keeps the weights that were live. One descending from another base (you trained or bundled a new CNN) is ignored.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
 import { ConfigError } from '../engine/types/errors.ts';
@@ -24,7 +24,7 @@ import { momentumRunner } from '../actors/model-agents/momentum.ts';
 import { rlRunner } from '../actors/model-agents/rl-agent.ts';
 import { DQN_STATE_KIND, dqnInputMismatch, dqnStateBuilder, dqnStateOf, fileSha256 } from '../models/train/dqn-state.ts';
 import { ModelRegistry } from '../actors/orchestrator/registry.ts';
-import { ONLINE_PROVENANCE_FILE, type OnlineProvenance } from '../models/online/pipeline.ts';
+import { ONLINE_PROVENANCE_FILE, readOnlineProvenance } from '../models/online/pipeline.ts';
 
 /** The state layout the engine's RL agent builds from a BaseDataInput (`bdiRlState(30)`); DQN checkpoints must declare it. */
 export const RL_STATE_KIND = DQN_STATE_KIND;
@@ -81,12 +81,8 @@ export function onlineCheckpointRoot(config: Config): string {
 
 /** Returns the base recorded in a promoted checkpoint's online.json, or undefined when unreadable. */
 function provenanceBase(dir: string): string | undefined {
-  try {
-    const p = JSON.parse(readFileSync(path.join(dir, ONLINE_PROVENANCE_FILE), 'utf8')) as Partial<OnlineProvenance>;
-    return typeof p.base === 'string' ? p.base : undefined;
-  } catch {
-    return undefined;
-  }
+  const base = readOnlineProvenance(dir)?.base;
+  return typeof base === 'string' ? base : undefined;
 }
 
 /** Returns the registry for `config`; the caller closes `pool`. */

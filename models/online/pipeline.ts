@@ -9,6 +9,7 @@
 // label interval [t0, t1] reaches the first held-out decision bar are purged (their outcome overlaps held-out time).
 import { Piscina } from 'piscina';
 import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelRegistry, ModelRunner } from '../../actors/orchestrator/registry.ts';
@@ -103,6 +104,16 @@ export interface OnlineProvenance {
 
 /** The file name of a promoted checkpoint's provenance. */
 export const ONLINE_PROVENANCE_FILE = 'online.json';
+
+/** Returns the online.json of the promoted checkpoint in `dir` as written, or undefined when it is missing or unreadable. */
+export function readOnlineProvenance(dir: string): Partial<OnlineProvenance> | undefined {
+  try {
+    const p = JSON.parse(readFileSync(path.join(dir, ONLINE_PROVENANCE_FILE), 'utf8')) as unknown;
+    return typeof p === 'object' && p !== null ? (p as Partial<OnlineProvenance>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What one pipeline run did. */
 export interface PipelineRun {

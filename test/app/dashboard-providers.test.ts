@@ -68,10 +68,12 @@ describe('dashboard providers', () => {
     const clock = new SimulatedClock(1_723_161_300_000);
     // Two promoted versions as the learner writes them; the older one's online.json is gone.
     for (const [v, at] of [['online-v000001', 1_723_150_000_000], ['online-v000002', 1_723_160_000_000]] as const) {
-      const dir = join(root, 'online', 'cnn', v.slice('online-'.length));
+      // The store names a checkpoint vNNNNNN; the registry runs it as online-vNNNNNN.
+      const stored = v.slice('online-'.length);
+      const dir = join(root, 'online', 'cnn', stored);
       cpSync(BUNDLED_CNN_DIR, dir, { recursive: true });
       const meta = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
-      writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...meta, version: v, createdAt: at, metric: { name: 'promotedAt', value: at, higherIsBetter: true } }));
+      writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ ...meta, version: stored, createdAt: at, metric: { name: 'promotedAt', value: at, higherIsBetter: true } }));
       if (v === 'online-v000002') writeFileSync(join(dir, 'online.json'), JSON.stringify({ base: 'v000001', parent: 'online-v000001', promotedAt: at, candidate: { logLoss: 0.7123 } }));
     }
     const registry = new ModelRegistry();

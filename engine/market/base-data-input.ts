@@ -499,7 +499,7 @@ export class BdiAssembler {
     src: undefined, length: -1, version: undefined, bars: [], high: new Float64Array(BDI_FRAMES), low: new Float64Array(BDI_FRAMES), block: new Float32Array(BDI_SECTIONS.pivots.length),
   };
   /** Series walked again / reused as they were, bars read from a candle / from the cache, pivot sets built / reused. */
-  readonly stats = { seriesBuilt: 0, seriesReused: 0, barsRead: 0, barsCached: 0, pivotsBuilt: 0, pivotsReused: 0 };
+  readonly stats = { seriesBuilt: 0, seriesReused: 0, seriesShifted: 0, barsRead: 0, barsCached: 0, pivotsBuilt: 0, pivotsReused: 0 };
 
   /** Validates the input of `src` (the same object `validateBaseDataInput` returns), refreshing the series caches. */
   validate(src: BdiSources): BdiValidation {
@@ -537,11 +537,87 @@ export class BdiAssembler {
     }
     this.stats.seriesBuilt++;
     if (c.src !== s) c.visited.length = 0;
+    // n version steps with the last walk's newest bar now n below the top: those n steps were appends (a replace adds
+    // no bar and a clear removes it), so the bars under it are the ones the last walk saw.
+    const n = v !== undefined && c.version !== undefined ? v - c.version : 0;
+    const appended = c.src === s && n > 0 && n <= MAX_SHIFT && s.get(s.length - 1 - n) === c.visited[0];
     c.src = s;
     c.length = s.length;
     c.version = v;
-    c.scan = this.walkSeries(s, c, si * FEATURES_PER_SERIES);
+    const col = si * FEATURES_PER_SERIES;
+    c.scan = (appended && this.shiftSeries(s, c, col, n)) || this.walkSeries(s, c, col);
     return c.scan;
+  }
+
+  /**
+   * The common tick: a bar or a few appended right after the newest of a clean window (no hole, bad or misaligned
+   * bar). Every bar of the last walk moves down n slots exactly: their distances to the newest were whole bar lengths
+   * (the walk found none misaligned) and grow by n. So validation needs no per-bar test, and the pack is a straight
+   * pass over the cached fields, newest first like walkSeries (same sums, same floats). Returns undefined, having
+   * changed nothing, when the appends are not that case (a gap, a bar off the grid or malformed); walkSeries then runs.
+   */
+  private shiftSeries(s: CandleSource, c: SeriesCache, col: number, n: number): SeriesScan | undefined {
+    const sc = c.scan;
+    const old = c.visited;
+    const tf = timeframeMs(s.timeframe);
+    if (old.length === 0 || sc.bad !== 0 || sc.misaligned !== 0 || sc.present === 0 || sc.present !== BDI_FRAMES - sc.first || c.tf !== tf) return undefined;
+    const top = s.length - 1;
+    let t = old[0]!.openTime;
+    for (let i = n - 1; i >= 0; i--) {
+      const cd = s.get(top - i)!;
+      if (cd.openTime !== t + tf || cd.openTime % tf !== 0 || !saneBar(cd)) return undefined;
+      t = cd.openTime;
+    }
+    // The walk visits the new bars, the old window less the bars leaving it, and one bar that ends it (if any).
+    const visit = Math.min(old.length + n, BDI_FRAMES + 1);
+    // A ring at capacity drops its oldest bars on append: when one was a bar the walk visits, walk again.
+    if (visit > s.length) return undefined;
+    const present = Math.min(sc.present + n, BDI_FRAMES);
+    const first = BDI_FRAMES - present;
+    this.fit(c, visit);
+    const f = c.fields;
+    f.copyWithin(n * FIELDS, 0, (visit - n) * FIELDS);
+    const added = new Array<Candle>(n);
+    for (let k = 0, b = 0; k < n; k++, b += FIELDS) {
+      const cd = s.get(top - k)!;
+      added[k] = cd;
+      f[b] = cd.openTime;
+      f[b + 1] = cd.open;
+      f[b + 2] = cd.high;
+      f[b + 3] = cd.low;
+      f[b + 4] = cd.close;
+      f[b + 5] = cd.volume;
+      f[b + 6] = Math.log1p(f[b + 5]!);
+      f[b + 7] = ON_GRID | SANE;
+    }
+    old.unshift(...added);
+    old.length = visit;
+    this.stats.seriesShifted++;
+    this.stats.barsRead += n;
+    this.stats.barsCached += visit - n;
+    const nb = added[0]!;
+    let sum = 0;
+    let sumSq = 0;
+    for (let k = 0, b = 6; k < present; k++, b += FIELDS) {
+      const lv = f[b]!;
+      sum += lv;
+      sumSq += lv * lv;
+    }
+    const mean = sum / present;
+    const sd = Math.sqrt(Math.max(0, sumSq / present - mean * mean));
+    const p = this.packed;
+    const ref = nb.close;
+    for (let k = 0, b = 0, o = (BDI_FRAMES - 1) * SERIES_FEATURES + col; k < present; k++, b += FIELDS, o -= SERIES_FEATURES) {
+      p[o] = f[b + 1]! / ref - 1;
+      p[o + 1] = f[b + 2]! / ref - 1;
+      p[o + 2] = f[b + 3]! / ref - 1;
+      p[o + 3] = f[b + 4]! / ref - 1;
+      // walkSeries z-scores the float32 it stored: the same rounding here.
+      p[o + 4] = sd > 1e-9 ? (Math.fround(f[b + 6]!) - mean) / sd : 0;
+      p[o + 5] = 1;
+    }
+    zeroSlots(p, col, 0, first);
+    return { present, bad: 0, misaligned: 0, first, newest: nb };
   }
 
   /**

@@ -296,6 +296,43 @@ describe('BdiAssembler', () => {
     expect(checks).toBe(22);
   });
 
+  it('shifts the window for clean appends and walks it again for a gap, a malformed bar or a dropped bar', () => {
+    const bars = world.primary['1s'];
+    const base = bars.slice(-400, -50);
+    const next = bars.slice(-50);
+    // A fresh 1s series of `from` bars in a ring of `capacity`, assembled once; then `edit` appends; `shifted` says
+    // whether the rebuild took the shift (the other four series are unchanged and reused).
+    const run = (what: string, from: Candle[], edit: (s: CandleSeries) => void, shifted: boolean, capacity?: number): void => {
+      const s1 = new CandleSeries('1s', capacity);
+      s1.pushAll(from);
+      const src = sourcesOf(world);
+      const at = (): BdiSources => ({ ...src, now: s1.last()!.openTime + 1_000, primary: { ...src.primary, '1s': s1 } });
+      const asm = new BdiAssembler();
+      asm.assemble(at());
+      const before = asm.stats.seriesShifted;
+      edit(s1);
+      const inc = asm.assemble(at());
+      const scratch = assembleBaseDataInput(at());
+      expect(bytes(inc.data).equals(bytes(scratch.data)), what).toBe(true);
+      expect(inc.validation, what).toEqual(scratch.validation);
+      expect(asm.stats.seriesShifted - before, what).toBe(shifted ? 1 : 0);
+    };
+    const last = (s: CandleSeries): Candle => s.last()!;
+    run('one bar', base, (s) => s.push(next[0]!), true);
+    run('three bars at once', base, (s) => s.pushAll(next.slice(0, 3)), true);
+    run('a short series', base.slice(-150), (s) => s.push(next[0]!), true);
+    run('a full ring drops a bar the walk saw', base.slice(-BDI_FRAMES), (s) => s.push(next[0]!), false, BDI_FRAMES);
+    run('a full ring drops an older bar', base, (s) => s.push(next[0]!), true, base.length);
+    run('a gap', base, (s) => s.push({ ...next[0]!, openTime: last(s).openTime + 2_000 }), false);
+    run('a malformed bar', base, (s) => s.push({ ...next[0]!, low: next[0]!.high + 1 }), false);
+    run('a bar appended and the newest replaced', base, (s) => {
+      s.push(next[0]!);
+      s.push({ ...next[0]!, close: next[0]!.close * 1.001, high: next[0]!.close * 1.002 });
+    }, false);
+    // After a hole the window is not clean until the hole leaves it: appends walk again.
+    run('an append behind a hole', [...base.slice(0, 100), ...base.slice(101)], (s) => s.push(next[0]!), false);
+  });
+
   it('keeps the pivot section equal to a from-scratch one as 1m bars of mixed shapes arrive, replace the newest and jump', () => {
     // The assembler reads each 1m bar's high and low once and moves them down as the window slides; a bar kept at a
     // wrong place, or a replaced bar not read again, changes the pivots of some window of the real bars below.

@@ -373,7 +373,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       // A backtest's store is a temporary directory removed at the end: recording every 9,190-float input there (a
       // compressed LMDB put each, ~0.4 ms) only slowed the run, as persisting the risk control would (above).
       bus, clock, registry: models.registry, outputs, ...(mode === 'backtest' ? {} : { history }),
-      input: () => provider?.assembleInput(),
+      input: (_tick, out) => provider?.assembleInput(out),
       thresholds: { buy: config.orchestrator.buyThreshold, sell: config.orchestrator.sellThreshold, minConfidence: config.orchestrator.minConfidence },
       // Thresholds set at run time and judged outcomes survive restarts: in LMDB for a daemon, in memory for a
       // backtest (its supervised restarts only; its store is a temporary directory).

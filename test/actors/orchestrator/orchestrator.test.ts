@@ -85,10 +85,12 @@ describe('orchestrator', () => {
     const clock = new SimulatedClock(bars[0]!.openTime);
     const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 60_000 });
     let assembled = 0;
+    const given: Float32Array[] = [];
     const orch = new Orchestrator({
       bus, clock, registry, outputs: new ModelOutputStore(),
-      input: (tick) => {
+      input: (tick, out) => {
         assembled++;
+        given.push(out);
         return realInput(world, tick.ts);
       },
       thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0 },
@@ -108,6 +110,13 @@ describe('orchestrator', () => {
     registry.register('momentum', { version: 'm1', run: momentumRunner({ lookback: 5, scaleBps: 5 }) }, clock.now());
     await close(bars[2]!);
     expect({ assembled, decisions: decisions.length, noModels: orch.stats.noModels, ticks: orch.stats.ticks }).toEqual({ assembled: 1, decisions: 1, noModels: 2, ticks: 1 });
+    // Each tick is handed a fresh zeroed array to assemble into (an input may be kept), allocated after the last tick.
+    given[0]!.fill(1);
+    await close(bars[3]!);
+    expect(given.length).toBe(2);
+    expect(given[1]).not.toBe(given[0]);
+    expect(given[1]!.length).toBe(9_190);
+    expect(given[1]!.every((x) => x === 0)).toBe(true);
   });
 
   it('blends every registered model, a third one joining without any change, and publishes a decision per tick', async () => {

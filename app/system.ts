@@ -43,6 +43,7 @@ import type { MarketFeed, SnapshotSource } from '../engine/venues/feed.ts';
 import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
+import { HistoryRetention } from './history-retention.ts';
 import { loadModels, type LoadedModels, type ModelOverrides } from './models.ts';
 import { instrumentOf, liveVenue } from './live-venue.ts';
 import { OnlineLearning, onlineLearningFor } from './online-learning.ts';
@@ -122,6 +123,8 @@ export interface System {
   readonly store: LmdbStore;
   readonly execStore: ExecutorStore;
   readonly history: InferenceHistoryStore;
+  /** Applies the history's retention while a daemon runs (undefined in a backtest). */
+  readonly retention: HistoryRetention | undefined;
   readonly outputs: ModelOutputStore;
   readonly handles: SystemHandles;
   readonly venue: ExecutionVenue;
@@ -217,6 +220,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     archiveDir: config.store.archiveDir, logger,
   });
   const outputs = new ModelOutputStore();
+  // A backtest records no history (its store is a temporary directory): nothing to retain.
+  const retention = mode === 'backtest' ? undefined : new HistoryRetention({ history, clock, everyMs: config.store.retention.everyMinutes * 60_000, logger });
 
   // ---- execution venue ----
   let paper: PersistentPaperVenue | undefined;
@@ -417,12 +422,13 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     lifecycle.onDrain('online-learning', () => online.stop());
     lifecycle.onClose('online-pools', () => online.closePools());
   }
+  if (retention) lifecycle.onDrain('history-retention', () => retention.stop());
   if (models.pool && models.ownsPool) lifecycle.onClose('inference-pool', () => models.pool!.close());
   lifecycle.onClose('store', () => store.close());
 
   let started = false;
   return {
-    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, outputs, venue, paper, books, feed, models, online, onlineOff,
+    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, retention, outputs, venue, paper, books, feed, models, online, onlineOff,
     dataInstruments, feedKinds, traded, limits, initialCash,
     handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
     async start() {
@@ -432,6 +438,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       supervisor.start();
       await readyP;
       online?.start();
+      retention?.start();
     },
     ready: () => readyP,
     stop: (signal = 'manual') => lifecycle.shutdown(signal),

@@ -251,7 +251,12 @@ export const executionSchema = z.strictObject({
 /** LMDB store location and inference-history retention. */
 export const storeSchema = z.strictObject({
   path: z.string().min(1).default('var/store'),
-  retention: z.strictObject({ maxRecords: posInt.default(100_000), maxAgeDays: z.number().positive().default(30) }).prefault({}),
+  retention: z.strictObject({
+    maxRecords: posInt.default(100_000),
+    maxAgeDays: z.number().positive().default(30),
+    /** Engine minutes between retention passes of a running daemon (paper and live). */
+    everyMinutes: z.number().positive().default(10),
+  }).prefault({}),
   archiveDir: z.string().min(1).default('var/archive'),
 });
 

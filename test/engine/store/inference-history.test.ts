@@ -1,7 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ModelOutput } from '../../../engine/messages/signals.ts';
@@ -117,10 +117,55 @@ describe('InferenceHistoryStore retention', () => {
     const archived = await readArchive(res.archiveFile!);
     expect(archived.map((r) => r.ts)).toEqual(times.slice(0, 2));
     expect(archived[0]!.input.features).toEqual(rec('cnn', 'BTC/USDT', T0).input.features);
-    // The archive is plain gzipped JSONL: one record per line.
+    // The archive is plain gzipped JSONL, one record per line; a float32 array is the base64 of its little-endian bytes.
     const lines = gunzipSync(readFileSync(res.archiveFile!)).toString().trim().split('\n');
-    expect(lines.map((l) => (JSON.parse(l) as { ts: number }).ts)).toEqual(times.slice(0, 2));
+    const parsed = lines.map((l) => JSON.parse(l) as { ts: number; input: { features: { f32le: string } } });
+    expect(parsed.map((l) => l.ts)).toEqual(times.slice(0, 2));
+    const bytes = Buffer.from(parsed[0]!.input.features.f32le, 'base64');
+    expect(bytes.readFloatLE(4 * 3)).toBe(rec('cnn', 'BTC/USDT', T0).input.features[3]);
     expect(await hist.retain(T0 + 3 * DAY + 1)).toEqual({ removed: 0 });
+    await store.close();
+  });
+});
+
+describe('InferenceHistoryStore archives', () => {
+  it('reads archives written with float32 arrays as JSON numbers (before base64) the same, and refuses a cut f32le value', async () => {
+    const root = temp();
+    const r = rec('dqn', 'ETH/USDT', T0 + 5 * 60_000);
+    const old = JSON.stringify(r, (_k, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v));
+    const file = join(root, 'old.jsonl.gz');
+    writeFileSync(file, gzipSync(`${old}\n`));
+    expect(await readArchive(file)).toEqual([r]);
+    const cut = join(root, 'cut.jsonl.gz');
+    writeFileSync(cut, gzipSync(`${old.replace(/"features":\[[^\]]*\]/, '"features":{"f32le":"AAAA"}')}\n`));
+    await expect(readArchive(cut)).rejects.toThrow(/f32le value of 3 bytes, not a whole number of float32s/);
+  });
+});
+
+describe('InferenceHistoryStore retention in steps', () => {
+  it('removes at most maxRemove per pass, oldest first in each series, across models and symbols, until none are left', async () => {
+    const { store, hist } = open(4, 2);
+    // Per series: 3 records past the 2-day age, then 7 recent ones of which the oldest 3 exceed maxRecords 4.
+    const series = [['cnn', 'BTC/USDT'], ['cnn', 'ETH/USDT'], ['dqn', 'ETH/USDT'], ['momentum', 'ETH/USDT']] as const;
+    const old = [0, 1, 2].map((m) => T0 + m * 60_000);
+    const recent = [0, 1, 2, 3, 4, 5, 6].map((m) => T0 + 3 * DAY + m * 60_000);
+    for (const [model, symbol] of series) for (const t of [...old, ...recent]) void hist.record(rec(model, symbol, t));
+    const now = T0 + 3 * DAY + 10 * 60_000;
+    const passes: number[] = [];
+    const archived: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await hist.retain(now, 5);
+      passes.push(r.removed);
+      if (r.archiveFile) archived.push(...(await readArchive(r.archiveFile)).map((x) => x.ts));
+      if (!r.more) break;
+    }
+    // 4 series × 6 doomed = 24 records, 5 a pass: 5 passes, the last one with 4 and no `more`.
+    expect(passes).toEqual([5, 5, 5, 5, 4]);
+    for (const [model, symbol] of series) expect(hist.query(model, symbol).map((r) => r.ts)).toEqual(recent.slice(3));
+    expect(archived.length).toBe(24);
+    expect(hist.bySymbol('ETH/USDT')).toHaveLength(12);
+    expect(await hist.retain(now, 5)).toEqual({ removed: 0 });
+    await expect(hist.retain(now, 0)).rejects.toThrow(/maxRemove must be > 0, got 0/);
     await store.close();
   });
 });

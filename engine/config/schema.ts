@@ -256,6 +256,8 @@ export const storeSchema = z.strictObject({
     maxAgeDays: z.number().positive().default(30),
     /** Engine minutes between retention passes of a running daemon (paper and live). */
     everyMinutes: z.number().positive().default(10),
+    /** Write the records retention removes to gzipped JSONL files in archiveDir first (~17 KB a record). */
+    archive: z.boolean().default(true),
   }).prefault({}),
   archiveDir: z.string().min(1).default('var/archive'),
 });

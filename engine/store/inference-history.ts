@@ -64,7 +64,7 @@ export interface RetentionPolicy {
 /** What one retention pass did. */
 export interface RetentionResult {
   readonly removed: number;
-  /** The archive file written, if anything was removed. */
+  /** The archive file written, if anything was removed (and archiving is on). */
   readonly archiveFile?: string;
   /** True when the pass stopped at its `maxRemove` with expired records left (run another). */
   readonly more?: boolean;
@@ -81,6 +81,8 @@ export interface InferenceHistoryOptions {
   readonly retention: RetentionPolicy;
   /** Directory for archive files (created on first use). */
   readonly archiveDir: string;
+  /** Archive records before retention deletes them (default true); false deletes them only. */
+  readonly archive?: boolean;
   /** LZ4-compress stored records (default true); see the measurement note at the top of this file. */
   readonly compression?: boolean;
   readonly logger?: Logger;
@@ -202,7 +204,7 @@ export class InferenceHistoryStore {
     await this.store.flush();
     const doomed = await this.selectExpired(now, maxRemove);
     if (doomed.length === 0) return { removed: 0 };
-    const archiveFile = await this.archive(doomed, now);
+    const archiveFile = this.opts.archive === false ? undefined : await this.archive(doomed, now);
     // In transactions of DELETE_CHUNK records: one of thousands held the main thread for ~20 ms. A crash between two
     // leaves archived records in the store: the next pass archives them again (a duplicate in the archives, no loss).
     for (let i = 0; i < doomed.length; i += DELETE_CHUNK) {
@@ -216,7 +218,7 @@ export class InferenceHistoryStore {
     }
     const more = doomed.length >= maxRemove;
     this.logger.info({ removed: doomed.length, archiveFile, more }, 'inference history retention');
-    return { removed: doomed.length, archiveFile, ...(more ? { more } : {}) };
+    return { removed: doomed.length, ...(archiveFile ? { archiveFile } : {}), ...(more ? { more } : {}) };
   }
 
   // The (model, symbol) series in key order: one positioned read per series, not a walk over every key.

@@ -93,7 +93,7 @@ describe('a paper daemon with retention', () => {
     const config = {
       ...base, mode: 'paper' as const,
       data: { ...base.data, loop: false },
-      store: { ...base.store, path: path.join(dir, 'store'), archiveDir: path.join(dir, 'archive'), retention: { maxRecords: 40, maxAgeDays: 30, everyMinutes: 1 } },
+      store: { ...base.store, path: path.join(dir, 'store'), archiveDir: path.join(dir, 'archive'), retention: { maxRecords: 40, maxAgeDays: 30, everyMinutes: 1, archive: true } },
     };
     const clock = new SimulatedClock(await recordingStartMs(config.data.replayFiles));
     const sys = await buildSystem(config, { clock, mode: 'paper', noSync: true, replaySpeed: 0 });

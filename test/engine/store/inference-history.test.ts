@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -124,6 +124,19 @@ describe('InferenceHistoryStore retention', () => {
     const bytes = Buffer.from(parsed[0]!.input.features.f32le, 'base64');
     expect(bytes.readFloatLE(4 * 3)).toBe(rec('cnn', 'BTC/USDT', T0).input.features[3]);
     expect(await hist.retain(T0 + 3 * DAY + 1)).toEqual({ removed: 0 });
+    await store.close();
+  });
+});
+
+describe('InferenceHistoryStore retention without archives', () => {
+  it('deletes without writing an archive when archive is false', async () => {
+    const root = temp();
+    const store = LmdbStore.open({ path: join(root, 'db'), noSync: true });
+    const hist = new InferenceHistoryStore(store, { retention: { maxRecords: 2, maxAgeMs: DAY }, archiveDir: join(root, 'a'), archive: false });
+    for (let m = 0; m < 5; m++) void hist.record(rec('cnn', 'ETH/USDT', T0 + m * 60_000));
+    expect(await hist.retain(T0 + 10 * 60_000)).toEqual({ removed: 3 });
+    expect(hist.query('cnn', 'ETH/USDT').map((r) => r.ts)).toEqual([3, 4].map((m) => T0 + m * 60_000));
+    expect(existsSync(join(root, 'a'))).toBe(false);
     await store.close();
   });
 });

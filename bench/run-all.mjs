@@ -7,7 +7,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The loop bench measures the engine as `cobalt` runs it: with the V8 flags of bin/cobalt.mjs's shebang.
-const NODE_FLAGS = { loop: ['--single-threaded-gc'] };
+// The soak bench forces a full GC before each heap reading.
+const NODE_FLAGS = { loop: ['--single-threaded-gc'], soak: ['--single-threaded-gc', '--expose-gc'] };
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
 const only = process.argv.slice(2);

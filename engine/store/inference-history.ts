@@ -226,9 +226,12 @@ export class InferenceHistoryStore {
     const out: [string, string][] = [];
     let from: MainKey | undefined;
     for (;;) {
-      const next = this.main.keys({ ...(from ? { start: from } : {}), limit: 1 }).next();
-      if (next.done) return out;
-      const [model, symbol] = next.value;
+      let first: MainKey | undefined;
+      // Run to its end (limit 1), not left open after one step: an open lmdb cursor pins its read snapshot, and LMDB
+      // cannot reuse any page freed after it, so the file grows however much retention deletes.
+      for (const k of this.main.keys({ ...(from ? { start: from } : {}), limit: 1 })) first = k;
+      if (first === undefined) return out;
+      const [model, symbol] = first;
       out.push([model, symbol]);
       from = prefixRange([model, symbol]).end as MainKey;
     }

@@ -1,0 +1,107 @@
+// A long paper run, as a daemon left running: `configs/default.yaml` (paper trading on the bundled recording, looped,
+// with the bundled CNN and DQN in the pool and every actor) replayed flat out, each lap 11 minutes of market time.
+// Its inference history keeps at most 2,000 records per model (store.retention.maxRecords; flat out, the feed does not
+// wait for the models and a lap records ~120 ticks per model, so the default 100,000 would take ~800 laps), so that
+// retention runs within the soak. After each lap: a full GC (hence --expose-gc), then the heap, ArrayBuffers, RSS, the
+// store's and the archives' size on disk. A daemon holds bounded state (series of 1,500 bars, rings of outputs, the
+// retained history), so once warm its heap must stay flat: the growth figures are least-squares slopes over the last
+// third of the laps, scaled to a day of market time. Flat out (~600x real time) the models record ~500 inferences a
+// wall second, about what retention archives and removes, so `historyRecords` shows whether it keeps up; the LMDB
+// file keeps its high-water size (freed pages are reused, the file never shrinks). One JSON line on stdout.
+//   npm run bench -- soak      (SOAK_LAPS=n, default 60: 11 hours of market time, under a minute here)
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { recordingStartMs } from '../actors/data-provider/replay.ts';
+import { buildSystem } from '../app/system.ts';
+import { configSchema } from '../engine/config/schema.ts';
+import { loadConfig } from '../engine/config/load.ts';
+import { setLogger, createLogger } from '../engine/log.ts';
+import { SimulatedClock } from '../engine/runtime/clock.ts';
+import type { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error('bench/soak.ts needs node --expose-gc (npm run bench -- soak passes it)');
+const LAPS = Number(process.env.SOAK_LAPS ?? 60);
+if (!(LAPS >= 9)) throw new Error(`SOAK_LAPS must be >= 9, got ${process.env.SOAK_LAPS}`);
+const MAX_RECORDS = 2_000;
+setLogger(createLogger({ level: 'silent' }));
+
+const scratch = mkdtempSync(join(tmpdir(), 'cobalt-soak-'));
+const loaded = loadConfig('configs/default.yaml');
+const config = configSchema.parse({
+  ...loaded.config,
+  data: { ...loaded.config.data, speed: 0 },
+  store: { ...loaded.config.store, path: join(scratch, 'store'), archiveDir: join(scratch, 'archive'), retention: { ...loaded.config.store.retention, maxRecords: MAX_RECORDS } },
+  dashboard: { ...loaded.config.dashboard, enabled: false },
+  log: { level: 'silent' },
+});
+const clock = new SimulatedClock(await recordingStartMs(config.data.replayFiles));
+const sys = await buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, replaySpeed: 0 });
+const feed = sys.feed as ReplayFeed;
+let submitted = 0;
+sys.bus.subscribe('exec.orderSubmitted', () => void submitted++);
+
+const dirBytes = (dir: string): number => {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? dirBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size;
+  return n;
+};
+interface Sample { lap: number; heapMB: number; externalMB: number; arrayBuffersMB: number; rssMB: number; storeMB: number; archiveMB: number; orders: number }
+const samples: Sample[] = [];
+const mb = (b: number): number => Math.round(b / 1e4) / 100;
+const sample = (lap: number): void => {
+  gc();
+  const m = process.memoryUsage();
+  samples.push({ lap, heapMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), rssMB: mb(m.rss), storeMB: mb(dirBytes(join(scratch, 'store'))), archiveMB: mb(existsSync(join(scratch, 'archive')) ? dirBytes(join(scratch, 'archive')) : 0), orders: submitted });
+  if (process.stderr.isTTY) process.stderr.write(`\rsoak: lap ${lap}/${LAPS}, heap ${samples.at(-1)!.heapMB} MB   `);
+};
+
+const t0 = performance.now();
+await sys.start();
+let seen = 1;
+await new Promise<void>((resolve) => {
+  const timer = setInterval(() => {
+    // The feed counts the lap in progress: lap k is over once it reports k + 1.
+    while (feed.laps > seen) sample(seen++);
+    if (seen > LAPS) {
+      clearInterval(timer);
+      resolve();
+    }
+  }, 20);
+});
+const wallS = (performance.now() - t0) / 1e3;
+const keptAtEnd = sys.history.count();
+const lapHours = feed.lapLengthMs / 3.6e6;
+await sys.stop('soak end');
+rmSync(scratch, { recursive: true, force: true });
+if (process.stderr.isTTY) process.stderr.write('\n');
+
+// Least-squares slope of y over lap, over the last third of the laps (the first ones fill the series, the rings, the
+// JIT caches and the history up to its retention).
+const slope = (key: keyof Sample): number => {
+  const pts = samples.filter((s) => s.lap > (LAPS * 2) / 3);
+  const mx = pts.reduce((a, s) => a + s.lap, 0) / pts.length;
+  const my = pts.reduce((a, s) => a + (s[key] as number), 0) / pts.length;
+  const num = pts.reduce((a, s) => a + (s.lap - mx) * ((s[key] as number) - my), 0);
+  const den = pts.reduce((a, s) => a + (s.lap - mx) ** 2, 0);
+  return num / den;
+};
+const perDay = (perLap: number): number => Math.round((perLap * 24) / lapHours * 100) / 100;
+const pick = (lap: number): Sample => samples.find((s) => s.lap === lap) ?? samples.at(-1)!;
+process.stdout.write(`${JSON.stringify({
+  bench: 'soak',
+  config: `configs/default.yaml, flat out, dashboard off, store.retention.maxRecords ${MAX_RECORDS}`,
+  laps: LAPS,
+  marketHours: Math.round(LAPS * lapHours * 100) / 100,
+  wallS: Math.round(wallS),
+  orders: submitted,
+  heapGrowthKBPerLap: Math.round(slope('heapMB') * 1000),
+  heapGrowthMBPerDay: perDay(slope('heapMB')),
+  rssGrowthMBPerDay: perDay(slope('rssMB')),
+  archiveGrowthMBPerDay: perDay(slope('archiveMB')),
+  historyRecords: { kept: keptAtEnd, recorded: sys.history.recorded, limit: `${MAX_RECORDS} per model` },
+  retention: sys.retention?.stats,
+  at: { lap3: pick(3), twoThirds: pick(Math.ceil((LAPS * 2) / 3)), last: samples.at(-1) },
+})}\n`);
+process.exit(0);

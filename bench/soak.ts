@@ -6,9 +6,10 @@
 // store's and the archives' size on disk. A daemon holds bounded state (series of 1,500 bars, rings of outputs, the
 // retained history), so once warm its heap must stay flat: the growth figures are least-squares slopes over the last
 // third of the laps, scaled to a day of market time. Flat out (~600x real time) the models record ~500 inferences a
-// wall second, about what retention archives and removes, so `historyRecords` shows whether it keeps up; the LMDB
-// file keeps its high-water size (freed pages are reused, the file never shrinks). One JSON line on stdout.
-//   npm run bench -- soak      (SOAK_LAPS=n, default 60: 11 hours of market time, under a minute here)
+// wall second, more than retention could archive (~600 a second alone, far less beside the replay; the demo config
+// archives nothing), so `historyRecords` shows whether it keeps up. The LMDB file grows to a high-water size and
+// stays there (freed pages are reused; the file never shrinks). One JSON line on stdout.
+//   npm run bench -- soak      (SOAK_LAPS=n, default 120: 22 hours of market time, ~1.5 minutes here)
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ import type { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('bench/soak.ts needs node --expose-gc (npm run bench -- soak passes it)');
-const LAPS = Number(process.env.SOAK_LAPS ?? 60);
+const LAPS = Number(process.env.SOAK_LAPS ?? 120);
 if (!(LAPS >= 9)) throw new Error(`SOAK_LAPS must be >= 9, got ${process.env.SOAK_LAPS}`);
 const MAX_RECORDS = 2_000;
 setLogger(createLogger({ level: 'silent' }));
@@ -99,6 +100,7 @@ process.stdout.write(`${JSON.stringify({
   heapGrowthKBPerLap: Math.round(slope('heapMB') * 1000),
   heapGrowthMBPerDay: perDay(slope('heapMB')),
   rssGrowthMBPerDay: perDay(slope('rssMB')),
+  storeGrowthMBPerDay: perDay(slope('storeMB')),
   archiveGrowthMBPerDay: perDay(slope('archiveMB')),
   historyRecords: { kept: keptAtEnd, recorded: sys.history.recorded, limit: `${MAX_RECORDS} per model` },
   retention: sys.retention?.stats,

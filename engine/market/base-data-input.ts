@@ -581,14 +581,7 @@ export class BdiAssembler {
     for (let k = 0, b = 0; k < n; k++, b += FIELDS) {
       const cd = s.get(top - k)!;
       added[k] = cd;
-      f[b] = cd.openTime;
-      f[b + 1] = cd.open;
-      f[b + 2] = cd.high;
-      f[b + 3] = cd.low;
-      f[b + 4] = cd.close;
-      f[b + 5] = cd.volume;
-      f[b + 6] = Math.log1p(f[b + 5]!);
-      f[b + 7] = ON_GRID | SANE;
+      writeFields(f, b, cd, ON_GRID | SANE);
     }
     old.unshift(...added);
     old.length = visit;
@@ -680,16 +673,7 @@ export class BdiAssembler {
       }
       if (k >= old.length || old[k] !== cd) {
         this.fit(c, k + 1);
-        const f = c.fields;
-        const b = k * FIELDS;
-        f[b] = cd.openTime;
-        f[b + 1] = cd.open;
-        f[b + 2] = cd.high;
-        f[b + 3] = cd.low;
-        f[b + 4] = cd.close;
-        f[b + 5] = cd.volume;
-        f[b + 6] = Math.log1p(f[b + 5]!);
-        f[b + 7] = (cd.openTime % tf === 0 ? ON_GRID : 0) | (saneBar(cd) ? SANE : 0);
+        writeFields(c.fields, k * FIELDS, cd, (cd.openTime % tf === 0 ? ON_GRID : 0) | (saneBar(cd) ? SANE : 0));
         old[k] = cd;
         read++;
       }
@@ -807,6 +791,18 @@ export class BdiAssembler {
 }
 
 const pivotScratch = new Float32Array(BDI_LENGTH);
+
+// Caches one bar's fields at `b` (the layout of SeriesCache.fields).
+function writeFields(f: Float64Array, b: number, cd: Candle, flags: number): void {
+  f[b] = cd.openTime;
+  f[b + 1] = cd.open;
+  f[b + 2] = cd.high;
+  f[b + 3] = cd.low;
+  f[b + 4] = cd.close;
+  f[b + 5] = cd.volume;
+  f[b + 6] = Math.log1p(cd.volume);
+  f[b + 7] = flags;
+}
 
 // Zeroes the FEATURES_PER_SERIES columns from `col` of frames from..to−1 (a loop: a fill() call per frame costs more).
 function zeroSlots(p: Float32Array, col: number, from: number, to: number): void {

@@ -1,8 +1,8 @@
 // What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
 // (VaR, exposure, drawdown, equity, limits), the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
-// provider and latency, and where online learning stands (its promoted checkpoints listed with the held-out log loss
-// they won on). The view model samples these when it builds a push, never per message, so each is a cheap
+// provider and latency, where online learning stands (its promoted checkpoints listed with the held-out log loss
+// they won on), and the inference history's writes and retention. The view model samples these when it builds a push, never per message, so each is a cheap
 // read; the checkpoint list is read from disk at most every 30 s in the background.
 import { equity, exposure } from '../actors/risk-manager/positions.ts';
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
@@ -19,7 +19,7 @@ const CHECKPOINT_REFRESH_MS = 30_000;
 
 /** Returns the dashboard providers of a running system. */
 export function dashboardProviders(
-  sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff'>>,
+  sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff' | 'history' | 'retention'>>,
 ): Omit<DashboardProviders, 'supervisor'> {
   const store = new CheckpointStore({ root: sys.config.models.checkpointDir, clock: sys.clock });
   const onlineStore = new CheckpointStore({ root: onlineCheckpointRoot(sys.config), clock: sys.clock });
@@ -84,6 +84,16 @@ export function dashboardProviders(
       },
       models: () => sys.models.loaded,
       'models left out': () => sys.models.skipped,
+      // Counters only: a count of the stored records is an LMDB walk (~10 ms per 100,000), too slow for every push.
+      'inference history': () => {
+        const r = sys.config.store.retention;
+        const keep = `${r.maxRecords} per model and symbol, ${r.maxAgeDays} days${r.archive ? ', archived' : ''}`;
+        const st = sys.retention?.stats;
+        return {
+          recorded: sys.history?.recorded ?? 0, failedWrites: sys.history?.failures ?? 0, keep,
+          retention: st ? { passes: st.passes, removed: st.removed, failures: st.failures, ...(st.lastError !== undefined ? { lastError: st.lastError } : {}) } : 'off (a backtest keeps no history)',
+        };
+      },
     },
   };
 }

@@ -58,6 +58,7 @@ describe('dashboard providers', () => {
       checkpoints: [expect.objectContaining({ model: 'cnn', version: 'v000001', active: true })],
     });
     expect(p.status!['inference pool']!()).toBe('no pool (no ONNX model loaded)');
+    expect(p.status!['inference history']!()).toEqual({ recorded: 0, failedWrites: 0, keep: '10000 per model and symbol, 30 days', retention: 'off (a backtest keeps no history)' });
     expect(p.thresholds!()).toBeUndefined();
     orchestrator.current = { thresholds: { buy: 0.62, sell: 0.6, minConfidence: 0.1 } };
     expect(p.thresholds!()).toEqual({ buy: 0.62, sell: 0.6, minConfidence: 0.1 });

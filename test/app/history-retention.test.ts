@@ -6,6 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recordingStartMs } from '../../actors/data-provider/replay.ts';
+import { dashboardProviders } from '../../app/dashboard-providers.ts';
 import { HistoryRetention, type Retainable } from '../../app/history-retention.ts';
 import { buildSystem } from '../../app/system.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
@@ -111,6 +112,11 @@ describe('a paper daemon with retention', () => {
       expect(recorded).toBeGreaterThan(100);
       expect(sys.history.query('momentum', 'ETH/USDT')).toHaveLength(40);
       expect(sys.history.count()).toBe(40);
+      // The dashboard's status row carries the same counters.
+      expect(dashboardProviders(sys).status!['inference history']!()).toEqual({
+        recorded, failedWrites: 0, keep: '40 per model and symbol, 30 days, archived',
+        retention: { passes: sys.retention!.stats.passes, removed: sys.retention!.stats.removed, failures: 0 },
+      });
       // Every removed record is in an archive, and all of them are older than the 40 kept.
       const archived: number[] = [];
       for (const f of readdirSync(config.store.archiveDir)) archived.push(...(await readArchive(path.join(config.store.archiveDir, f))).map((r) => r.ts));

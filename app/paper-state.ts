@@ -6,7 +6,7 @@
 //   (same client id, same venue order id, remaining quantity; they lose their queue position, the one thing that
 //   cannot be rebuilt without the book they queued in), and ids continue above the stored ones, so a trade id is
 //   never reused and the executor's de-duplication by trade id stays right;
-// - the trade history (last KEEP_TRADES) answers fetchMyTrades, so the executor's reconciliation finds fills it
+// - the trade history (last PAPER_KEEP) answers fetchMyTrades, so the executor's reconciliation finds fills it
 //   had not booked when the process died.
 // The write for a change is issued before the event reaches the executor, and LMDB commits writes in issue order,
 // so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start).
@@ -16,15 +16,13 @@ import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } fr
 import type { VenueId } from '../engine/types/instrument.ts';
 import type { Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
-import { PaperVenue, type PaperVenueOptions } from '../engine/venues/paper/paper-venue.ts';
+import { PAPER_KEEP, PaperVenue, type PaperVenueOptions } from '../engine/venues/paper/paper-venue.ts';
 import type {
   CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
 } from '../engine/venues/venue.ts';
 import type { BookListener } from './paper-books.ts';
 import { Listeners } from '../engine/runtime/listeners.ts';
 
-/** Trades kept for fetchMyTrades. */
-const KEEP_TRADES = 2_000;
 const KEY = 'state';
 
 /** What is stored. */
@@ -204,7 +202,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
         if (filledLots >= o.lots) this.open.delete(f.clientOrderId);
         else this.open.set(f.clientOrderId, { ...o, filledLots, status: 'partiallyFilled' });
       } else this.earlyFills.set(f.clientOrderId, (this.earlyFills.get(f.clientOrderId) ?? 0) + f.lots);
-      if (this.trades.length > KEEP_TRADES) this.trades = this.trades.slice(-KEEP_TRADES);
+      if (this.trades.length > PAPER_KEEP) this.trades = this.trades.slice(-PAPER_KEEP);
       out = { kind: 'fill', fill };
     } else {
       out = { ...e, venueOrderId: this.adopted.get(e.clientOrderId)?.outerId ?? this.outerOrderId(e.venueOrderId) };

@@ -113,6 +113,11 @@ export interface MatchingConfig {
   /** Id sources; share them between engines of one venue so ids are unique venue-wide. */
   readonly nextOrderId?: () => number;
   readonly nextTradeId?: () => number;
+  /**
+   * Completed orders kept readable by `order` and `allOrders`, the oldest forgotten first (default: all). A venue
+   * that runs for months must not keep every order it ever matched.
+   */
+  readonly keepCompleted?: number;
 }
 
 interface Working {
@@ -167,6 +172,8 @@ export class MatchingEngine {
   private readonly tracks: Record<BookSide, Map<number, LevelTrack>> = { bid: new Map(), ask: new Map() };
   private readonly consumed: Record<BookSide, Map<number, Consumed>> = { bid: new Map(), ask: new Map() };
   private readonly listeners = new Listeners<MatchEvent>();
+  /** Ids of completed orders, oldest first (only with `keepCompleted`). */
+  private readonly completed: number[] = [];
 
   constructor(private readonly cfg: MatchingConfig) {
     this.inst = cfg.instrument;
@@ -177,6 +184,9 @@ export class MatchingEngine {
     this.nextOrderId = cfg.nextOrderId ?? counter(1);
     this.nextTradeId = cfg.nextTradeId ?? counter(1);
     if (!Number.isFinite(this.latencyMs) || this.latencyMs < 0) throw new RangeError(`latencyMs ${this.latencyMs} must be a non-negative number`);
+    if (cfg.keepCompleted !== undefined && !(Number.isSafeInteger(cfg.keepCompleted) && cfg.keepCompleted >= 0)) {
+      throw new RangeError(`keepCompleted ${cfg.keepCompleted} must be a non-negative integer`);
+    }
   }
 
   /** Registers a listener for order activations, fills and completions; returns a function that removes it. */
@@ -184,7 +194,7 @@ export class MatchingEngine {
     return this.listeners.add(fn);
   }
 
-  /** Returns the order with `id`, or undefined. Completed orders stay readable. */
+  /** Returns the order with `id`, or undefined. Completed orders stay readable (the newest `keepCompleted` of them). */
   order(id: number): SimOrder | undefined {
     const o = this.orders.get(id);
     return o && view(o);
@@ -351,6 +361,10 @@ export class MatchingEngine {
     o.status = status;
     o.updatedAt = this.clock.now();
     this.emit({ kind: 'done', order: view(o) });
+    const keep = this.cfg.keepCompleted;
+    if (keep === undefined) return;
+    this.completed.push(o.id);
+    if (this.completed.length > keep) for (const id of this.completed.splice(0, this.completed.length - keep)) this.orders.delete(id);
   }
 
   /** Market lots still available at a level that displays `displayed` lots. */

@@ -31,7 +31,16 @@ export interface PaperVenueOptions {
   /** Starting balances per asset (config.execution.paper.initialQuote for the quote asset). */
   readonly balances: Readonly<Record<string, Money>>;
   readonly id?: VenueId;
+  /** Completed orders (per symbol) and trades (all symbols) the venue keeps answering queries for (default PAPER_KEEP). */
+  readonly keep?: number;
 }
+
+/**
+ * Completed orders (fetchOrder, their client ids) and trades (fetchMyTrades) a paper venue keeps, the oldest dropped
+ * first: a daemon's venue must not hold every order it ever filled (the soak benchmark's heap grew by each). A
+ * restarted engine asks only for trades after the last one it booked, and only for orders it has not seen end.
+ */
+export const PAPER_KEEP = 2_000;
 
 interface Market {
   readonly inst: Instrument;
@@ -51,20 +60,25 @@ export class PaperVenue implements ExecutionVenue {
   readonly account: Ledger;
   private readonly markets = new Map<string, Market>();
   private readonly byClientId = new Map<string, { symbol: string; orderId: number }>();
-  private readonly trades: VenueTrade[] = [];
+  private trades: VenueTrade[] = [];
+  /** Client ids of completed orders per symbol, oldest first: dropped from byClientId with their orders. */
+  private readonly completed = new Map<string, string[]>();
+  private readonly keep: number;
   private readonly listeners = new Listeners<VenueEvent>();
   private orderSeq = 1;
   private tradeSeq = 1;
 
   constructor(private readonly opts: PaperVenueOptions) {
     this.id = opts.id ?? 'paper';
+    this.keep = opts.keep ?? PAPER_KEEP;
+    if (!(Number.isSafeInteger(this.keep) && this.keep > 0)) throw new ConfigError(`paper venue: keep must be a positive integer, got ${this.keep}`);
     this.account = new Ledger(opts.balances);
     for (const inst of opts.instruments) {
       const book = opts.books[inst.symbol];
       if (!book) throw new ConfigError(`paper venue: no book given for ${inst.symbol}`);
       const engine = new MatchingEngine({
         instrument: inst, book, clock: opts.clock, makerFeeRate9: opts.makerFeeRate9, takerFeeRate9: opts.takerFeeRate9,
-        latencyMs: opts.latencyMs, feeIn: 'received', nextOrderId: () => this.orderSeq++, nextTradeId: () => this.tradeSeq++,
+        latencyMs: opts.latencyMs, feeIn: 'received', nextOrderId: () => this.orderSeq++, nextTradeId: () => this.tradeSeq++, keepCompleted: this.keep,
       });
       const m = { inst, engine };
       engine.on((e) => this.onMatch(m, e));
@@ -180,11 +194,17 @@ export class PaperVenue implements ExecutionVenue {
         liquidity: f.liquidity, ts: f.ts,
       };
       this.trades.push(fill);
+      if (this.trades.length > this.keep) this.trades = this.trades.slice(-this.keep);
       this.emit({ kind: 'fill', fill });
       return;
     }
     if (e.kind === 'done') {
       this.account.release(e.order.id);
+      // The symbol's matching engine keeps its newest `keep` completed orders; the client ids go with the others.
+      let done = this.completed.get(inst.symbol);
+      if (!done) this.completed.set(inst.symbol, (done = []));
+      done.push(e.order.clientOrderId);
+      if (done.length > this.keep) for (const cid of done.splice(0, done.length - this.keep)) this.byClientId.delete(cid);
       const s = e.order.status;
       if (s === 'cancelled' || s === 'expired') {
         this.emit({

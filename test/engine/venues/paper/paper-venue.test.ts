@@ -13,11 +13,14 @@ import { ReplayFeed } from './replay-feed.ts';
 const FILE = 'data/recordings/spot_btcusdt_20240808.jsonl.gz';
 const FEE = 1_000_000n; // 0.1 %
 
-function setup(latencyMs = 0, balances: Record<string, Money> = { USDT: money('10000') }) {
+function setup(latencyMs = 0, balances: Record<string, Money> = { USDT: money('10000') }, keep?: number) {
   const clock = new SimulatedClock(0);
   const feed = new ReplayFeed(FILE, 'BTC/USDT', clock);
   clock.set(feed.startMs);
-  const venue = new PaperVenue({ clock, instruments: [feed.inst], books: { 'BTC/USDT': feed.sync.book }, makerFeeRate9: FEE, takerFeeRate9: FEE, latencyMs, balances });
+  const venue = new PaperVenue({
+    clock, instruments: [feed.inst], books: { 'BTC/USDT': feed.sync.book }, makerFeeRate9: FEE, takerFeeRate9: FEE, latencyMs, balances,
+    ...(keep !== undefined ? { keep } : {}),
+  });
   feed.venue = venue;
   feed.primeUntilLive();
   feed.advanceTo(clock.now() + 5_000);
@@ -88,6 +91,24 @@ describe('PaperVenue on a replayed Binance book', () => {
     expect(fill!.ts).toBeGreaterThanOrEqual(firstSellAtBid!.tsLocal);
     expect(await venue.fetchOpenOrders()).toEqual([]);
     expect((await balance(venue, 'USDT')).locked).toBe(0n);
+  });
+
+  it('keeps answering for its newest `keep` completed orders and trades only, and never forgets an open order', async () => {
+    const { venue, book } = setup(0, { USDT: money('10000') }, 3);
+    const resting = await venue.submit(order('rest', { orderType: 'limit', price: (book.bestBid()! - 10_000) as Ticks }));
+    expect(resting.status).toBe('accepted');
+    for (let i = 1; i <= 5; i++) expect((await venue.submit(order(`m${i}`, { lots: 10 as Lots }))).status).toBe('accepted');
+    // Five filled market orders: the three newest are still known, by order and by trade; the two oldest are gone.
+    const known = async (cid: string) => (await venue.fetchOrder('BTC/USDT', clientOrderId(cid)))?.status;
+    expect(await Promise.all(['m1', 'm2', 'm3', 'm4', 'm5'].map(known))).toEqual([undefined, undefined, 'filled', 'filled', 'filled']);
+    expect((await venue.fetchMyTrades('BTC/USDT')).map((t) => t.clientOrderId)).toEqual(['m3', 'm4', 'm5']);
+    expect((await venue.fetchMyTrades('BTC/USDT', (await venue.fetchMyTrades('BTC/USDT'))[1]!.tradeId)).map((t) => t.clientOrderId)).toEqual(['m5']);
+    // The resting order outlives them all, and a forgotten client id may be used again (Binance: unique among open orders).
+    expect(await known('rest')).toBe('accepted');
+    expect((await venue.fetchOpenOrders('BTC/USDT')).map((o) => o.clientOrderId)).toEqual(['rest']);
+    expect((await venue.submit(order('m1', { lots: 10 as Lots }))).status).toBe('accepted');
+    expect((await venue.submit(order('m5', { lots: 10 as Lots }))).status).toBe('rejected');
+    expect(() => setup(0, { USDT: money('10000') }, 0)).toThrow(/keep must be a positive integer, got 0/);
   });
 
   it('activates an order only after the latency has passed on the clock', async () => {

@@ -118,6 +118,8 @@ export interface MatchingConfig {
    * that runs for months must not keep every order it ever matched.
    */
   readonly keepCompleted?: number;
+  /** Called with each completed order `keepCompleted` forgets, so that a venue's indexes of it can go too. */
+  readonly onForget?: (order: SimOrder) => void;
 }
 
 interface Working {
@@ -361,10 +363,20 @@ export class MatchingEngine {
     o.status = status;
     o.updatedAt = this.clock.now();
     this.emit({ kind: 'done', order: view(o) });
+    this.retire(o);
+  }
+
+  // A completed order (cancelled, expired or filled) joins the kept ones; beyond keepCompleted the oldest go.
+  private retire(o: Working): void {
     const keep = this.cfg.keepCompleted;
     if (keep === undefined) return;
     this.completed.push(o.id);
-    if (this.completed.length > keep) for (const id of this.completed.splice(0, this.completed.length - keep)) this.orders.delete(id);
+    if (this.completed.length <= keep) return;
+    for (const id of this.completed.splice(0, this.completed.length - keep)) {
+      const gone = this.orders.get(id)!;
+      this.orders.delete(id);
+      this.cfg.onForget?.(view(gone));
+    }
   }
 
   /** Market lots still available at a level that displays `displayed` lots. */
@@ -495,6 +507,7 @@ export class MatchingEngine {
     if (done) {
       this.unrest(o);
       this.emit({ kind: 'done', order: view(o) });
+      this.retire(o);
     }
   }
 

@@ -61,8 +61,6 @@ export class PaperVenue implements ExecutionVenue {
   private readonly markets = new Map<string, Market>();
   private readonly byClientId = new Map<string, { symbol: string; orderId: number }>();
   private trades: VenueTrade[] = [];
-  /** Client ids of completed orders per symbol, oldest first: dropped from byClientId with their orders. */
-  private readonly completed = new Map<string, string[]>();
   private readonly keep: number;
   private readonly listeners = new Listeners<VenueEvent>();
   private orderSeq = 1;
@@ -78,7 +76,9 @@ export class PaperVenue implements ExecutionVenue {
       if (!book) throw new ConfigError(`paper venue: no book given for ${inst.symbol}`);
       const engine = new MatchingEngine({
         instrument: inst, book, clock: opts.clock, makerFeeRate9: opts.makerFeeRate9, takerFeeRate9: opts.takerFeeRate9,
-        latencyMs: opts.latencyMs, feeIn: 'received', nextOrderId: () => this.orderSeq++, nextTradeId: () => this.tradeSeq++, keepCompleted: this.keep,
+        latencyMs: opts.latencyMs, feeIn: 'received', nextOrderId: () => this.orderSeq++, nextTradeId: () => this.tradeSeq++,
+        // An order the engine forgets takes its client id with it.
+        keepCompleted: this.keep, onForget: (o) => this.byClientId.delete(o.clientOrderId),
       });
       const m = { inst, engine };
       engine.on((e) => this.onMatch(m, e));
@@ -200,11 +200,6 @@ export class PaperVenue implements ExecutionVenue {
     }
     if (e.kind === 'done') {
       this.account.release(e.order.id);
-      // The symbol's matching engine keeps its newest `keep` completed orders; the client ids go with the others.
-      let done = this.completed.get(inst.symbol);
-      if (!done) this.completed.set(inst.symbol, (done = []));
-      done.push(e.order.clientOrderId);
-      if (done.length > this.keep) for (const cid of done.splice(0, done.length - this.keep)) this.byClientId.delete(cid);
       const s = e.order.status;
       if (s === 'cancelled' || s === 'expired') {
         this.emit({

@@ -2,8 +2,9 @@
 // (VaR, exposure, drawdown, equity, limits), the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
 // provider and latency, where online learning stands (its promoted checkpoints listed with the held-out log loss
-// they won on), and the inference history's writes and retention. The view model samples these when it builds a push, never per message, so each is a cheap
-// read; the checkpoint list is read from disk at most every 30 s in the background.
+// they won on), and the inference history's writes and retention. The view model samples these when it builds a
+// push, never per message, so each is a cheap read; the checkpoint list is read from disk at most every 30 s in the
+// background.
 import { equity, exposure } from '../actors/risk-manager/positions.ts';
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
 import { drawdownBps } from '../actors/risk-manager/logic.ts';

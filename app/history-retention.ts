@@ -1,9 +1,10 @@
 // Applies the inference history's retention (store.retention: maxRecords and maxAgeDays per model and symbol) while
-// the engine runs. Without it a daemon's store only grows: with the bundled CNN, DQN and momentum rule at one tick a
-// second, ~1.6 GB a day of market time (bench/soak.ts). Passes run on the engine clock: one shortly after start (a
-// store reopened after a long stop may hold a backlog), then every `everyMs`; a pass removes at most `maxPerPass`
-// records (archived first), and one that stopped there is followed by the next a second later until the backlog is
-// gone, so no pass holds the main thread long. A failed pass is logged and counted; the next one runs as planned.
+// the engine runs. Without it a daemon's store only grows: ~43 KB an inference, so with the bundled CNN, DQN and
+// momentum rule at one tick a second ~11 GB a day (bench/soak.ts). Passes run on the engine clock: one shortly after
+// start (a store reopened after a long stop may hold a backlog), then every `everyMs`; a pass removes at most
+// `maxPerPass` records (archived first), and one that stopped there is followed by the next a second later until the
+// backlog is gone, so no pass holds the main thread long. A failed pass is logged and counted; the next one runs as
+// planned.
 import type { Logger } from '../engine/log.ts';
 import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
 import type { RetentionResult } from '../engine/store/inference-history.ts';
@@ -75,6 +76,9 @@ export class HistoryRetention {
   }
 
   private schedule(ms: number): void {
+    // A pass run by hand (runOnce) while one was planned replaces the plan: one timer at a time.
+    if (this.timer !== undefined) this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.stopped) return;
     this.timer = this.opts.clock.setTimeout(() => {
       this.timer = undefined;

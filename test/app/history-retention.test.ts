@@ -60,6 +60,22 @@ describe('HistoryRetention schedule', () => {
     expect(calls).toHaveLength(5);
   });
 
+  it('keeps one planned pass when one is run by hand', async () => {
+    const clock = new SimulatedClock(0);
+    const at: number[] = [];
+    const history: Retainable = { retain: async (now) => (at.push(now), { removed: 0 }) };
+    const r = new HistoryRetention({ history, clock, everyMs: MIN, logger });
+    r.start();
+    await r.runOnce();
+    // The hand-run pass planned the next a period later, in place of the first one due at 1 s.
+    for (const ms of [1_000, MIN - 1_000, MIN]) {
+      clock.advance(ms);
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    }
+    expect(at).toEqual([0, MIN, 2 * MIN]);
+    await r.stop();
+  });
+
   it('waits at stop for a pass in progress and runs no other', async () => {
     const clock = new SimulatedClock(0);
     let release!: () => void;

@@ -14,6 +14,9 @@
 //                                            'submitted' for the poll/reconciliation to settle. Never a second order.
 // Venue events for an order whose submission is in flight are held and applied after the submission's outcome, so
 // exec.orderAccepted always precedes that order's fills.
+// Memory holds the unfinished orders only. A finished one is read back from the exec store when it is asked for (a
+// status query, a late fill, a repeated approval, a trade naming its venue id), so a daemon's memory does not grow
+// with every order it ever placed, and a start loads only the unfinished ones.
 import type { Logger } from 'pino';
 import { log as rootLog } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -83,7 +86,9 @@ export class TradingExecutor implements ReconcileHost {
   private readonly rng: () => number;
   private readonly pollMs: number;
   private readonly maxRateLimitWaitMs: number;
+  /** Unfinished orders (finished ones live in the store only). */
   private readonly orders = new Map<string, OrderRecord>();
+  /** Venue order id -> client id of the unfinished orders. */
   private readonly byVenueId = new Map<string, ClientOrderId>();
   private readonly positions = new Map<string, PositionRecord>();
   /** Events held for orders whose submission is in flight. */
@@ -128,7 +133,6 @@ export class TradingExecutor implements ReconcileHost {
 
   /** Loads persisted orders and positions, subscribes, reconciles with the venue (retrying), then goes live. */
   async start(): Promise<ReconcileReport> {
-    for (const o of this.store.allOrders(this.venue.id)) this.remember(o);
     for (const p of this.store.allPositions(this.venue.id)) this.positions.set(p.symbol, p);
     this.subs.push(
       this.bus.subscribe('risk.orderApproved', (m) => this.onApproved(m.intent), 'trading-executor'),
@@ -140,6 +144,12 @@ export class TradingExecutor implements ReconcileHost {
     );
     this.st = 'reconciling';
     this.publishStatus('reconciling', 'start-up reconciliation with the venue');
+    // Serialised, so an approval or venue event that comes meanwhile is applied after the unfinished orders are loaded.
+    await this.serial(async () => {
+      const indexed = await this.store.ensureIndexed();
+      if (indexed > 0) this.log.info({ orders: indexed }, 'order indexes built from the stored orders (a store written before they existed)');
+      for (const o of this.store.openOrders(this.venue.id)) this.remember(o);
+    });
     for (let attempt = 0; ; attempt++) {
       try {
         const report = await this.reconcile({ balances: true });
@@ -176,14 +186,20 @@ export class TradingExecutor implements ReconcileHost {
     return this.tasks.size > 0;
   }
 
-  /** Returns the order with this client id. */
+  /** Returns the order with this client id (from the store when it is finished). */
   order(cid: string): OrderRecord | undefined {
-    return this.orders.get(cid);
+    const o = this.orders.get(cid) ?? this.store.order(cid);
+    return o?.venue === this.venue.id ? o : undefined;
   }
 
-  /** Returns every order this executor knows, in creation order. */
+  /** Returns every order of this venue in the store, oldest first: a full read, for tests and tools. */
   allOrders(): OrderRecord[] {
-    return [...this.orders.values()];
+    return this.store.allOrders(this.venue.id).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** What the executor holds in memory (finished orders are dropped): for the dashboard and tests. */
+  get memory(): { orders: number; venueIds: number; cancelling: number } {
+    return { orders: this.orders.size, venueIds: this.byVenueId.size, cancelling: this.cancelling.size };
   }
 
   /** Returns the booked position of `symbol`. */
@@ -201,7 +217,7 @@ export class TradingExecutor implements ReconcileHost {
 
   /** @internal Orders not yet final, leaving out those whose submission is in flight. */
   openOrders(): OrderRecord[] {
-    return [...this.orders.values()].filter((o) => !isTerminal(o.status) && !this.submitting.has(o.clientOrderId));
+    return [...this.orders.values()].filter((o) => !this.submitting.has(o.clientOrderId));
   }
 
   /** @internal */
@@ -218,7 +234,7 @@ export class TradingExecutor implements ReconcileHost {
   /** @internal */
   orderByVenueId(id: VenueOrderId): OrderRecord | undefined {
     const cid = this.byVenueId.get(id);
-    return cid === undefined ? undefined : this.orders.get(cid);
+    return cid !== undefined ? this.orders.get(cid) : this.store.orderByVenueId(this.venue.id, id);
   }
 
   /** @internal */
@@ -245,7 +261,7 @@ export class TradingExecutor implements ReconcileHost {
   applyTrade(t: VenueTrade): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted'> {
     return this.serial(async () => {
       if (this.store.hasFill(this.venue.id, t.symbol, t.tradeId)) return 'duplicate';
-      const known = (t.clientOrderId !== undefined ? this.orders.get(t.clientOrderId) : undefined) ?? this.orderByVenueId(t.venueOrderId);
+      const known = (t.clientOrderId !== undefined ? this.order(t.clientOrderId) : undefined) ?? this.orderByVenueId(t.venueOrderId);
       if (known) {
         const r = await this.applyNow(known.clientOrderId, { type: 'fill', fill: { ...t, clientOrderId: known.clientOrderId } });
         return r.kind === 'ok' ? 'booked' : r.kind === 'noop' ? 'duplicate' : 'illegal';
@@ -253,7 +269,7 @@ export class TradingExecutor implements ReconcileHost {
       // A real execution of an order we never placed (another client on the account, or state lost): book it so
       // positions match the venue, and say so loudly.
       const cid = clientOrderId(`venue-${t.venueOrderId}`);
-      const existing = this.orders.get(cid);
+      const existing = this.order(cid);
       const intent: OrderIntent = {
         id: intentId(cid), symbol: t.symbol, side: t.side, orderType: 'limit', lots: ((existing?.filledLots ?? 0) + t.lots) as Lots, price: t.price,
         timeInForce: 'GTC', reduceOnly: false, reason: 'adopted from the venue trade history', ts: t.ts,
@@ -272,7 +288,7 @@ export class TradingExecutor implements ReconcileHost {
   /** @internal Takes over an open order the venue has and we do not know (placed elsewhere or state lost). */
   adoptOpenOrder(v: VenueOrder): Promise<boolean> {
     return this.serial(async () => {
-      if (this.orders.has(v.clientOrderId) || this.byVenueId.has(v.venueOrderId)) return false;
+      if (this.order(v.clientOrderId) || this.orderByVenueId(v.venueOrderId)) return false;
       const intent: OrderIntent = {
         id: intentId(`adopted:${v.clientOrderId}`), symbol: v.symbol, side: v.side, orderType: v.orderType, lots: v.lots,
         ...(v.price !== undefined ? { price: v.price } : {}), timeInForce: v.timeInForce, reduceOnly: false, reason: 'adopted from the venue open orders', ts: v.ts,
@@ -294,7 +310,7 @@ export class TradingExecutor implements ReconcileHost {
   private onApproved(intent: OrderIntent): void {
     this.track(this.serial(async () => {
       const rec = newOrder(intent, this.venue.id, this.clock.now());
-      if (this.orders.has(rec.clientOrderId)) {
+      if (this.order(rec.clientOrderId)) {
         this.log.info({ intentId: intent.id, clientOrderId: rec.clientOrderId }, 'approval seen before: the order exists, nothing sent');
         return;
       }
@@ -354,7 +370,7 @@ export class TradingExecutor implements ReconcileHost {
   // ---- submission --------------------------------------------------------------------------------------------
 
   private async submitFlow(cid: ClientOrderId): Promise<void> {
-    const rec = this.orders.get(cid)!;
+    const rec = this.order(cid)!;
     const it = rec.intent;
     const req = {
       clientOrderId: cid, symbol: it.symbol, side: it.side, orderType: it.orderType, lots: it.lots,
@@ -421,7 +437,7 @@ export class TradingExecutor implements ReconcileHost {
 
   /** After an unknown submission outcome: waits until the request is void at the venue, then queries by client id. */
   private async resolveUnknownSubmit(cid: ClientOrderId): Promise<'present' | 'absent' | 'unresolved' | 'stopped'> {
-    const rec = this.orders.get(cid)!;
+    const rec = this.order(cid)!;
     if (!(await this.sleep(this.venue.submitSettleMs))) return 'stopped';
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       this.counters.queriedAfterUnknown++;
@@ -450,9 +466,12 @@ export class TradingExecutor implements ReconcileHost {
   // ---- cancels ---------------------------------------------------------------------------------------------------
 
   private cancelAll(reason: string): void {
-    const open = [...this.orders.values()].filter((o) => !isTerminal(o.status));
-    this.log.warn({ open: open.length, reason }, 'cancelling every open order');
-    for (const o of open) this.cancelOne(o.clientOrderId, reason);
+    // Serialised: a halt that comes while the start loads the unfinished orders still cancels them.
+    this.track(this.serial(async () => {
+      const open = [...this.orders.values()];
+      this.log.warn({ open: open.length, reason }, 'cancelling every open order');
+      for (const o of open) this.cancelOne(o.clientOrderId, reason);
+    }));
   }
 
   private cancelOne(cid: ClientOrderId, reason: string): void {
@@ -462,9 +481,9 @@ export class TradingExecutor implements ReconcileHost {
   private async cancelFlow(cid: ClientOrderId, reason: string): Promise<void> {
     // A cancel during submission waits for its outcome, so it targets an order the venue knows.
     await this.submitting.get(cid)?.catch(() => undefined);
-    this.cancelling.set(cid, reason);
-    const o = this.orders.get(cid);
+    const o = this.order(cid);
     if (!o || isTerminal(o.status)) return;
+    this.cancelling.set(cid, reason);
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       try {
         const r = await this.venue.cancel(o.intent.symbol, cid, o.venueOrderId);
@@ -494,7 +513,7 @@ export class TradingExecutor implements ReconcileHost {
   }
 
   private async applyNow(cid: string, ev: OrderEvent): Promise<TransitionResult> {
-    const o = this.orders.get(cid);
+    const o = this.order(cid);
     if (!o) {
       this.counters.illegalTransitions++;
       this.log.warn({ clientOrderId: cid, event: ev.type, code: 'UNKNOWN_ORDER' }, 'event for an order this executor does not know: ignored');
@@ -552,7 +571,14 @@ export class TradingExecutor implements ReconcileHost {
     return inst ? notional(inst, f.price, f.lots) : (0n as Money);
   }
 
+  // Called once the order's change has committed, so a finished order dropped here reads back from the store.
   private remember(o: OrderRecord): void {
+    if (isTerminal(o.status)) {
+      this.orders.delete(o.clientOrderId);
+      if (o.venueOrderId !== undefined && this.byVenueId.get(o.venueOrderId) === o.clientOrderId) this.byVenueId.delete(o.venueOrderId);
+      this.cancelling.delete(o.clientOrderId);
+      return;
+    }
     this.orders.set(o.clientOrderId, o);
     if (o.venueOrderId !== undefined) this.byVenueId.set(o.venueOrderId, o.clientOrderId);
   }

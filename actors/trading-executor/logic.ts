@@ -7,7 +7,7 @@
 // A fill on a cancelled or expired order is a late execution the venue really made: it is booked, the status stays.
 // Anything else (an overfill, a fill on a rejected order, a second ack) is illegal: logged and ignored, never thrown.
 import { createHash } from 'node:crypto';
-import type { Fill, OrderIntent, OrderStatus } from '../../engine/messages/orders.ts';
+import { isFinalStatus, type Fill, type OrderIntent, type OrderStatus } from '../../engine/messages/orders.ts';
 import { clientOrderId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import type { VenueId } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
@@ -51,10 +51,8 @@ export type TransitionResult =
   | { readonly kind: 'noop'; readonly reason: string }
   | { readonly kind: 'illegal'; readonly reason: string };
 
-const TERMINAL: ReadonlySet<OrderStatus> = new Set(['filled', 'cancelled', 'rejected', 'expired']);
-
 /** Returns true when no more events can change the order's status. */
-export const isTerminal = (s: OrderStatus): boolean => TERMINAL.has(s);
+export const isTerminal = (s: OrderStatus): boolean => isFinalStatus(s);
 
 /** Returns a fresh order record in state `new`. */
 export function newOrder(intent: OrderIntent, venue: VenueId, now: TsMs): OrderRecord {

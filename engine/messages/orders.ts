@@ -26,6 +26,11 @@ export interface OrderIntent {
 /** Order lifecycle states (Nautilus-like). */
 export type OrderStatus = 'new' | 'submitted' | 'accepted' | 'partiallyFilled' | 'filled' | 'cancelled' | 'rejected' | 'expired';
 
+const FINAL: ReadonlySet<OrderStatus> = new Set(['filled', 'cancelled', 'rejected', 'expired']);
+
+/** Returns true when no more events can change an order in status `s` (a late fill still books, status unchanged). */
+export const isFinalStatus = (s: OrderStatus): boolean => FINAL.has(s);
+
 /** One execution. */
 export interface Fill {
   readonly clientOrderId: ClientOrderId;

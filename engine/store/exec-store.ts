@@ -2,15 +2,23 @@
 // and small engine-state values needed after a restart. An order change with its fill and position commits in one
 // transaction, so a restart never finds a fill without the order state it moved (or the reverse).
 // The value shapes are generic here (engine never imports actors); the executor stores its OrderRecord/PositionRecord.
-import type { Fill } from '../messages/orders.ts';
+//
+// Two indexes are written in the order's own transaction, so that the executor can keep only unfinished orders in
+// memory however long a daemon runs:
+//   exec.openOrders     [venue, clientOrderId] -> 1 while the order's status is not final: a start loads only these;
+//   exec.venueOrderIds  [venue, venueOrderId] -> clientOrderId: a trade that names only the venue's order id
+//                       (Binance's trade history) finds its order, also one finished long ago.
+// A store written before the indexes existed gets them built once, by `ensureIndexed` (run at the executor's start).
+import { isFinalStatus, type Fill, type OrderStatus } from '../messages/orders.ts';
 import type { VenueId } from '../types/instrument.ts';
-import type { LmdbStore, TypedDb } from './lmdb.ts';
+import { prefixRange, type LmdbStore, type TypedDb } from './lmdb.ts';
 
 /** The minimum an order value carries for the store to index it. */
 export interface StoredOrder {
   readonly clientOrderId: string;
   readonly venue: VenueId;
-  readonly status: string;
+  readonly status: OrderStatus;
+  readonly venueOrderId?: string;
 }
 
 /** The minimum a position value carries. */
@@ -21,6 +29,12 @@ export interface StoredPosition {
 
 type FillKey = [venue: string, symbol: string, tradeId: string];
 type PosKey = [venue: string, symbol: string];
+type OpenKey = [venue: string, clientOrderId: string];
+type VenueIdKey = [venue: string, venueOrderId: string];
+
+// Bump when the index layout changes: a store marked with an older version is re-indexed at the next start.
+const INDEX_KEY = 'internal:orderIndexVersion';
+const INDEX_VERSION = 1;
 
 /** One atomic change: an order, optionally with a fill and the position it moved. */
 export interface ExecChange<O extends StoredOrder, P extends StoredPosition> {
@@ -35,10 +49,14 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
   private readonly fills: TypedDb<FillKey, Fill>;
   private readonly positions: TypedDb<PosKey, P>;
   private readonly state: TypedDb<string, unknown>;
+  private readonly openIdx: TypedDb<OpenKey, 1>;
+  private readonly venueIds: TypedDb<VenueIdKey, string>;
 
   /** Opens (creating if needed) the exec databases in `store`. */
   constructor(private readonly store: LmdbStore) {
     this.orders = store.db<string, O>('exec.orders');
+    this.openIdx = store.db<OpenKey, 1>('exec.openOrders');
+    this.venueIds = store.db<VenueIdKey, string>('exec.venueOrderIds');
     this.fills = store.db<FillKey, Fill>('exec.fills');
     this.positions = store.db<PosKey, P>('exec.positions');
     this.state = store.db<string, unknown>('exec.state');
@@ -51,7 +69,10 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
   async commit(change: ExecChange<O, P>): Promise<void> {
     const { order, fill, position } = change;
     await this.orders.transaction(() => {
-      if (order) void this.orders.put(order.clientOrderId, order);
+      if (order) {
+        void this.orders.put(order.clientOrderId, order);
+        this.index(order);
+      }
       if (fill) {
         void this.fills.put([fill.venue, fill.symbol, fill.tradeId], fill);
         const key = lastTradeKey(fill.venue, fill.symbol);
@@ -62,9 +83,48 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
     });
   }
 
+  // Inside a write transaction.
+  private index(o: O): void {
+    const key: OpenKey = [o.venue, o.clientOrderId];
+    if (isFinalStatus(o.status)) void this.openIdx.remove(key);
+    else void this.openIdx.put(key, 1);
+    if (o.venueOrderId !== undefined) void this.venueIds.put([o.venue, o.venueOrderId], o.clientOrderId);
+  }
+
+  /**
+   * Builds the order indexes from every stored order when the store predates them (or an older index layout);
+   * returns the number of orders indexed, 0 when the store was already indexed.
+   */
+  async ensureIndexed(): Promise<number> {
+    if (this.state.get(INDEX_KEY) === INDEX_VERSION) return 0;
+    const all = [...this.orders.entries()].map((e) => e.value);
+    await this.orders.transaction(() => {
+      for (const o of all) this.index(o);
+      void this.state.put(INDEX_KEY, INDEX_VERSION);
+    });
+    return all.length;
+  }
+
   /** Returns the stored order, or undefined. */
   order(clientOrderId: string): O | undefined {
     return this.orders.get(clientOrderId);
+  }
+
+  /** Returns the stored orders of `venue` whose status is not final (needs `ensureIndexed` on an older store). */
+  openOrders(venue: VenueId): O[] {
+    const out: O[] = [];
+    for (const [, cid] of this.openIdx.keys(prefixRange([venue]))) {
+      const o = this.orders.get(cid);
+      if (o !== undefined) out.push(o);
+    }
+    return out;
+  }
+
+  /** Returns the stored order of `venue` that the venue knows as `venueOrderId`, or undefined. */
+  orderByVenueId(venue: VenueId, venueOrderId: string): O | undefined {
+    const cid = this.venueIds.get([venue, venueOrderId]);
+    const o = cid === undefined ? undefined : this.orders.get(cid);
+    return o?.venue === venue ? o : undefined;
   }
 
   /** Returns every stored order of `venue` (all venues when absent), in client id order. */

@@ -72,6 +72,34 @@ describe('TradingExecutor with the paper venue', () => {
     expect(w.of('exec.orderSubmitted')).toHaveLength(1);
   });
 
+  it('keeps only unfinished orders in memory; finished ones read back from the store, and stay idempotent', async () => {
+    const w = world();
+    const ex = w.make();
+    await ex.start();
+    const bid = w.feed.sync.book.bestBid()!;
+    for (let k = 0; k < 6; k++) approve(w, intent(`mkt-${k}`));
+    approve(w, limitIntent('far', bid - 5_000));
+    approve(w, limitIntent('gone', bid - 6_000));
+    await ex.idle();
+    w.bus.publish({ type: 'exec.cancelOrder', clientOrderId: clientOrderIdFor('gone'), reason: 'test' });
+    await ex.idle();
+    const held = ex.memory;
+    const submitted = w.of('exec.orderSubmitted').length;
+    // The same approvals again, after their orders finished and left memory: nothing is sent.
+    approve(w, intent('mkt-0'));
+    approve(w, limitIntent('gone', bid - 6_000));
+    await ex.idle();
+
+    expect(w.of('exec.orderFilled')).toHaveLength(6);
+    expect(held).toEqual({ orders: 1, venueIds: 1, cancelling: 0 });
+    expect(ex.openOrders().map((o) => o.clientOrderId)).toEqual([clientOrderIdFor('far')]);
+    expect(ex.order(clientOrderIdFor('mkt-3'))).toMatchObject({ status: 'filled', filledLots: 100 });
+    expect(ex.order(clientOrderIdFor('gone'))).toMatchObject({ status: 'cancelled', reason: 'test' });
+    expect(ex.allOrders()).toHaveLength(8);
+    expect(w.of('exec.orderSubmitted')).toHaveLength(submitted);
+    expect(submitted).toBe(8);
+  });
+
   it('cancels every open order when risk halts trading', async () => {
     const w = world();
     const ex = w.make();

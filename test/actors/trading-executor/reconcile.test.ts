@@ -161,6 +161,34 @@ describe('reconciliation at start', () => {
     expect(w.of('exec.reconciled').at(-1)?.positionMismatches).toEqual(['BTC/USDT']);
   });
 
+  it('loads only unfinished orders, and books a late trade naming a finished order\'s venue id to that order', async () => {
+    const w = world();
+    // A store written before the order indexes existed: orders only, put straight into exec.orders.
+    const done = { ...accepted('done'), status: 'cancelled' as const, reason: 'stale' };
+    const open = accepted('still');
+    const raw = w.lmdb.db<string, OrderRecord>('exec.orders');
+    for (const o of [done, open]) await raw.put(o.clientOrderId, o);
+    w.venue.orders = [vo(open.clientOrderId)];
+    // Binance's trade history carries no client id: the trade names the venue's order id only.
+    w.venue.trades = [trade(31, `v-${done.clientOrderId}`, 100)];
+
+    const ex = w.make();
+    const report = await ex.start();
+    await ex.idle();
+    const memory = ex.memory;
+    ex.stop();
+    const again = await w.store.ensureIndexed();
+
+    expect(memory).toEqual({ orders: 1, venueIds: 1, cancelling: 0 });
+    expect(report).toMatchObject({ fillsApplied: 1, tradesAdopted: 0 });
+    expect(ex.order(done.clientOrderId)).toMatchObject({ status: 'cancelled', filledLots: 100, tradeIds: ['31'] });
+    expect(ex.order(`venue-v-${done.clientOrderId}`)).toBeUndefined();
+    expect(w.codes()).toContain('LATE_FILL');
+    expect(w.codes()).not.toContain('ADOPTED_TRADE');
+    expect(w.records.some((r) => r['orders'] === 2 && String(r['msg']).startsWith('order indexes built'))).toBe(true);
+    expect(again).toBe(0);
+  });
+
   it('refuses approvals while the start-up reconciliation has not finished', async () => {
     const w = world();
     let release!: () => void;

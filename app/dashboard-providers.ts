@@ -88,11 +88,17 @@ export function dashboardProviders(
       // Counters only: a count of the stored records is an LMDB walk (~10 ms per 100,000), too slow for every push.
       'inference history': () => {
         const r = sys.config.store.retention;
-        const keep = `${r.maxRecords} per model and symbol, ${r.maxAgeDays} days${r.archive ? ', archived' : ''}`;
+        const keep = `${r.maxRecords} per model and symbol, ${r.maxAgeDays} days${r.archive ? `, archived (at most ${r.archiveMaxMB} MB)` : ''}`;
         const st = sys.retention?.stats;
         return {
           recorded: sys.history?.recorded ?? 0, failedWrites: sys.history?.failures ?? 0, keep,
-          retention: st ? { passes: st.passes, removed: st.removed, failures: st.failures, ...(st.lastError !== undefined ? { lastError: st.lastError } : {}) } : 'off (a backtest keeps no history)',
+          retention: st
+            ? {
+              passes: st.passes, removed: st.removed, failures: st.failures, archivesDeleted: st.archivesDeleted,
+              ...(st.archiveBytes !== undefined ? { archiveMB: Math.round(st.archiveBytes / 1e5) / 10 } : {}),
+              ...(st.lastError !== undefined ? { lastError: st.lastError } : {}),
+            }
+            : 'off (a backtest keeps no history)',
         };
       },
     },

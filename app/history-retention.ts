@@ -33,6 +33,10 @@ export interface HistoryRetentionStats {
   passes: number;
   removed: number;
   failures: number;
+  /** Archive files deleted by store.retention.archiveMaxMB since start. */
+  archivesDeleted: number;
+  /** Size of the archive after the last pass (when capped). */
+  archiveBytes?: number;
   lastPassAt?: TsMs;
   lastError?: string;
 }
@@ -41,7 +45,7 @@ const BACKLOG_NEXT_MS = 1_000;
 
 /** Runs retention passes on the engine clock; see the header. */
 export class HistoryRetention {
-  readonly stats: HistoryRetentionStats = { passes: 0, removed: 0, failures: 0 };
+  readonly stats: HistoryRetentionStats = { passes: 0, removed: 0, failures: 0, archivesDeleted: 0 };
   private timer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -93,6 +97,8 @@ export class HistoryRetention {
       const r = await this.opts.history.retain(now, this.maxPerPass);
       this.stats.passes++;
       this.stats.removed += r.removed;
+      this.stats.archivesDeleted += r.archivesDeleted ?? 0;
+      if (r.archiveBytes !== undefined) this.stats.archiveBytes = r.archiveBytes;
       this.stats.lastPassAt = now;
       if (r.more) next = BACKLOG_NEXT_MS;
     } catch (err) {

@@ -217,7 +217,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const execStore: ExecutorStore = new ExecStore(store);
   const history = new InferenceHistoryStore(store, {
     retention: { maxRecords: config.store.retention.maxRecords, maxAgeMs: config.store.retention.maxAgeDays * 86_400_000 },
-    archiveDir: config.store.archiveDir, archive: config.store.retention.archive, logger,
+    archiveDir: config.store.archiveDir, archive: config.store.retention.archive, archiveMaxBytes: config.store.retention.archiveMaxMB * 1e6, logger,
   });
   const outputs = new ModelOutputStore();
   // A backtest records no history (its store is a temporary directory): nothing to retain.

@@ -258,6 +258,8 @@ export const storeSchema = z.strictObject({
     everyMinutes: z.number().positive().default(10),
     /** Write the records retention removes to gzipped JSONL files in archiveDir first (~17 KB a record). */
     archive: z.boolean().default(true),
+    /** Total size of the archive files; each retention pass deletes the oldest beyond it (~4 GB a day at one tick a second). */
+    archiveMaxMB: z.number().positive().default(4_096),
   }).prefault({}),
   archiveDir: z.string().min(1).default('var/archive'),
 });

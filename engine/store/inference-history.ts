@@ -14,7 +14,8 @@
 //
 // Retention (`retain(now)`) applies per (model, symbol) series: records older than `maxAgeMs`, then the oldest
 // beyond `maxRecords`, are first written to a gzipped JSONL file in the archive directory (fsynced; float32 arrays as
-// base64 of their bytes, see archiveLine), and only then deleted. Recording never throws: a failed write is logged and
+// base64 of their bytes, see archiveLine), and only then deleted. With `archiveMaxBytes`, each pass then deletes the
+// oldest archive files beyond that total (./archive-files.ts). Recording never throws: a failed write is logged and
 // counted, and the prediction flow goes on.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { log, type Logger } from '../log.ts';
 import type { ModelOutput } from '../messages/signals.ts';
 import { StoreError } from '../types/errors.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
+import { archiveName, pruneArchives } from './archive-files.ts';
 import { LmdbStore, prefixRange, type TypedDb } from './lmdb.ts';
 
 /** The full model input package of one inference. */
@@ -68,6 +70,9 @@ export interface RetentionResult {
   readonly archiveFile?: string;
   /** True when the pass stopped at its `maxRemove` with expired records left (run another). */
   readonly more?: boolean;
+  /** Archive files deleted by the size cap, and the total size of those left (with `archiveMaxBytes`). */
+  readonly archivesDeleted?: number;
+  readonly archiveBytes?: number;
 }
 
 /** A time range; `from` inclusive, `to` exclusive. */
@@ -83,6 +88,8 @@ export interface InferenceHistoryOptions {
   readonly archiveDir: string;
   /** Archive records before retention deletes them (default true); false deletes them only. */
   readonly archive?: boolean;
+  /** Total size the archive files may take; each pass deletes the oldest beyond it (default: no cap). */
+  readonly archiveMaxBytes?: number;
   /** LZ4-compress stored records (default true); see the measurement note at the top of this file. */
   readonly compression?: boolean;
   readonly logger?: Logger;
@@ -203,8 +210,7 @@ export class InferenceHistoryStore {
     if (!(maxRemove > 0)) throw new RangeError(`retain: maxRemove must be > 0, got ${maxRemove}`);
     await this.store.flush();
     const doomed = await this.selectExpired(now, maxRemove);
-    if (doomed.length === 0) return { removed: 0 };
-    const archiveFile = this.opts.archive === false ? undefined : await this.archive(doomed, now);
+    const archiveFile = doomed.length === 0 || this.opts.archive === false ? undefined : await this.archive(doomed, now);
     // In transactions of DELETE_CHUNK records: one of thousands held the main thread for ~20 ms. A crash between two
     // leaves archived records in the store: the next pass archives them again (a duplicate in the archives, no loss).
     for (let i = 0; i < doomed.length; i += DELETE_CHUNK) {
@@ -217,8 +223,24 @@ export class InferenceHistoryStore {
       });
     }
     const more = doomed.length >= maxRemove;
-    this.logger.info({ removed: doomed.length, archiveFile, more }, 'inference history retention');
-    return { removed: doomed.length, ...(archiveFile ? { archiveFile } : {}), ...(more ? { more } : {}) };
+    const cap = await this.capArchive(archiveFile);
+    if (doomed.length > 0 || (cap?.archivesDeleted ?? 0) > 0) this.logger.info({ removed: doomed.length, archiveFile, more, ...cap }, 'inference history retention');
+    return { removed: doomed.length, ...(archiveFile ? { archiveFile } : {}), ...(more ? { more } : {}), ...cap };
+  }
+
+  // Runs after the records are deleted: a failure here loses no record, and the next pass tries again.
+  private async capArchive(written: string | undefined): Promise<{ archivesDeleted: number; archiveBytes: number } | undefined> {
+    const max = this.opts.archiveMaxBytes;
+    if (max === undefined || this.opts.archive === false) return undefined;
+    const r = await pruneArchives(this.opts.archiveDir, max, written);
+    if (r.deleted.length > 0) {
+      this.logger.info({ deleted: r.deleted.length, freedBytes: r.freedBytes, archiveBytes: r.bytes, maxBytes: max, oldestDeleted: r.deleted[0] },
+        'archive over its size cap: oldest archive files deleted');
+    }
+    if (r.bytes > max) {
+      this.logger.warn({ archiveBytes: r.bytes, maxBytes: max, file: written }, 'the archive file just written is larger than the whole archive cap: kept');
+    }
+    return { archivesDeleted: r.deleted.length, archiveBytes: r.bytes };
   }
 
   // The (model, symbol) series in key order: one positioned read per series, not a walk over every key.
@@ -260,7 +282,7 @@ export class InferenceHistoryStore {
   private async archive(keys: readonly MainKey[], now: TsMs): Promise<string> {
     mkdirSync(this.opts.archiveDir, { recursive: true });
     let file: string;
-    do file = join(this.opts.archiveDir, `inference-${Math.floor(now)}-${this.archiveSeq++}.jsonl.gz`);
+    do file = join(this.opts.archiveDir, archiveName(now, this.archiveSeq++));
     while (existsSync(file));
     const gzip = createGzip();
     const out = createWriteStream(file);

@@ -1,6 +1,6 @@
 // The daemon's inference-history retention (app/history-retention.ts): its schedule on the engine clock, and a paper
 // daemon on the bundled recording whose history stays within store.retention while it trades.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -25,7 +25,10 @@ describe('HistoryRetention schedule', () => {
   it('runs a pass after start, follows a capped pass a second later, then every period, and survives a failing one', async () => {
     const clock = new SimulatedClock(1_000_000);
     const calls: { at: number; max: number }[] = [];
-    const answers: (RetentionResult | Error)[] = [{ removed: 5, more: true }, { removed: 5, more: true }, { removed: 2 }, new Error('disk full'), { removed: 0 }];
+    const answers: (RetentionResult | Error)[] = [
+      { removed: 5, more: true, archivesDeleted: 1, archiveBytes: 900 }, { removed: 5, more: true, archivesDeleted: 2, archiveBytes: 800 }, { removed: 2 },
+      new Error('disk full'), { removed: 0 },
+    ];
     const history: Retainable = {
       retain: async (now, max) => {
         calls.push({ at: now - 1_000_000, max });
@@ -53,7 +56,7 @@ describe('HistoryRetention schedule', () => {
     await step(1);
     await step(10 * MIN);
     expect(calls.map((c) => c.at)).toEqual([1_000, 2_000, 3_000, 3_000 + 10 * MIN, 3_000 + 20 * MIN]);
-    expect(r.stats).toEqual({ passes: 4, removed: 12, failures: 1, lastPassAt: 1_000_000 + 3_000 + 20 * MIN, lastError: 'disk full' });
+    expect(r.stats).toEqual({ passes: 4, removed: 12, failures: 1, archivesDeleted: 3, archiveBytes: 800, lastPassAt: 1_000_000 + 3_000 + 20 * MIN, lastError: 'disk full' });
     expect(logged.join('')).toContain('inference history retention failed; the next pass runs as planned');
     await r.stop();
     await step(30 * MIN);
@@ -110,7 +113,7 @@ describe('a paper daemon with retention', () => {
     const config = {
       ...base, mode: 'paper' as const,
       data: { ...base.data, loop: false },
-      store: { ...base.store, path: path.join(dir, 'store'), archiveDir: path.join(dir, 'archive'), retention: { maxRecords: 40, maxAgeDays: 30, everyMinutes: 1, archive: true } },
+      store: { ...base.store, path: path.join(dir, 'store'), archiveDir: path.join(dir, 'archive'), retention: { maxRecords: 40, maxAgeDays: 30, everyMinutes: 1, archive: true, archiveMaxMB: 100 } },
     };
     const clock = new SimulatedClock(await recordingStartMs(config.data.replayFiles));
     const sys = await buildSystem(config, { clock, mode: 'paper', noSync: true, replaySpeed: 0 });
@@ -128,10 +131,15 @@ describe('a paper daemon with retention', () => {
       expect(recorded).toBeGreaterThan(100);
       expect(sys.history.query('momentum', 'ETH/USDT')).toHaveLength(40);
       expect(sys.history.count()).toBe(40);
+      const archiveBytes = readdirSync(config.store.archiveDir).reduce((a, f) => a + statSync(path.join(config.store.archiveDir, f)).size, 0);
+      expect(archiveBytes).toBeGreaterThan(0);
       // The dashboard's status row carries the same counters.
       expect(dashboardProviders(sys).status!['inference history']!()).toEqual({
-        recorded, failedWrites: 0, keep: '40 per model and symbol, 30 days, archived',
-        retention: { passes: sys.retention!.stats.passes, removed: sys.retention!.stats.removed, failures: 0 },
+        recorded, failedWrites: 0, keep: '40 per model and symbol, 30 days, archived (at most 100 MB)',
+        retention: {
+          passes: sys.retention!.stats.passes, removed: sys.retention!.stats.removed, failures: 0, archivesDeleted: 0,
+          archiveMB: Math.round(archiveBytes / 1e5) / 10,
+        },
       });
       // Every removed record is in an archive, and all of them are older than the 40 kept.
       const archived: number[] = [];

@@ -128,6 +128,46 @@ describe('InferenceHistoryStore retention', () => {
   });
 });
 
+describe('InferenceHistoryStore archive cap', () => {
+  it('deletes the oldest archive files beyond archiveMaxBytes, never the one just written nor a file that is not an archive', async () => {
+    const root = temp();
+    const store = LmdbStore.open({ path: join(root, 'db'), noSync: true });
+    const archiveDir = join(root, 'archive');
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
+    const open2 = (maxBytes: number) => new InferenceHistoryStore(store, { retention: { maxRecords: 2, maxAgeMs: 365 * DAY }, archiveDir, archiveMaxBytes: maxBytes, logger });
+    // Measure one pass's archive (two records) with no cap in effect.
+    let hist = open2(1e12);
+    const passes: { file: string; bytes: number; deleted: number }[] = [];
+    const pass = async (m: number) => {
+      for (let k = 0; k < 2; k++) void hist.record(rec('cnn', 'ETH/USDT', T0 + (m + k) * 60_000));
+      const r = await hist.retain(T0 + (m + 10) * 60_000);
+      passes.push({ file: r.archiveFile!.split('/').pop()!, bytes: statSync(r.archiveFile!).size, deleted: r.archivesDeleted! });
+      return r;
+    };
+    for (let k = 0; k < 2; k++) void hist.record(rec('cnn', 'ETH/USDT', T0 - (10 - k) * 60_000));
+    await pass(0);
+    writeFileSync(join(archiveDir, 'notes.txt'), 'x'.repeat(100_000)); // the trader's own file: neither counted nor removed
+    const one = passes[0]!.bytes;
+    // A cap of about two and a half files: each later pass keeps the newest two.
+    hist = open2(Math.floor(one * 2.5));
+    for (let p = 1; p <= 4; p++) await pass(p * 2);
+    const left = readdirSync(archiveDir).sort();
+
+    expect(passes.map((p) => p.deleted)).toEqual([0, 0, 1, 1, 1]);
+    expect(left).toEqual([...passes.slice(-2).map((p) => p.file), 'notes.txt'].sort());
+    expect(logs.filter((l) => l['msg'] === 'archive over its size cap: oldest archive files deleted')).toHaveLength(3);
+    // A cap below one file: the file just written stays, with a warning, and every older one goes.
+    hist = open2(1);
+    const last = await pass(20);
+    expect(last.archivesDeleted).toBe(2);
+    expect(readdirSync(archiveDir).sort()).toEqual([passes.at(-1)!.file, 'notes.txt'].sort());
+    expect(last.archiveBytes).toBe(passes.at(-1)!.bytes);
+    expect(logs.some((l) => l['level'] === 40 && String(l['msg']).startsWith('the archive file just written is larger'))).toBe(true);
+    await store.close();
+  });
+});
+
 describe('InferenceHistoryStore retention without archives', () => {
   it('deletes without writing an archive when archive is false', async () => {
     const root = temp();

@@ -4,6 +4,8 @@
 //   reduceAtDrawdownBps  = half of maxDrawdownBps (reduce-only from half the allowed drawdown, halt at all of it)
 //   feeReserveBps        = the taker fee rate in bps, rounded up (a buy keeps its fee in cash)
 //   maxVar99 / maxVar95  = risk.var.haltPct of the starting equity, on the side named by risk.var.confidence
+//                          (warnVar99 / warnVar95 = risk.var.warnPct of it); VaR is stated for risk.var.horizonMs
+//                          (varHorizonMs) from returns one minute apart (varIntervalMs)
 //   maxSubmitsPerSecond  = risk.maxSubmitPerSec rounded down, at least 1 (the RiskManager counts whole approvals)
 import type { Config } from '../engine/config/schema.ts';
 import type { RiskLimits } from '../engine/messages/risk.ts';
@@ -35,6 +37,7 @@ export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>,
   const r = config.risk;
   const maxDrawdownBps = pctToBps(r.maxDrawdownPct);
   const varCap = bpsOf(equity, pctToBps(r.var.haltPct));
+  const varWarn = bpsOf(equity, pctToBps(r.var.warnPct));
   const limits: RiskLimits = {
     maxOrderNotional: money(r.maxOrderNotional),
     maxPositionNotional: money(r.maxPositionNotional),
@@ -47,8 +50,9 @@ export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>,
     exitOrderType: 'market',
     exitSlippageBps: 20,
     feeReserveBps: rateToBpsCeil(config.execution.fees.taker),
-    ...(r.var.confidence >= 0.99 ? { maxVar99: varCap } : { maxVar95: varCap }),
+    ...(r.var.confidence >= 0.99 ? { maxVar99: varCap, warnVar99: varWarn } : { maxVar95: varCap, warnVar95: varWarn }),
     varIntervalMs: 60_000,
+    varHorizonMs: Math.max(60_000, r.var.horizonMs),
     varWindow: 240,
     varMinSamples: 30,
     symbols: {},

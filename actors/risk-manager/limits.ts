@@ -60,6 +60,13 @@ export function validateLimits(l: RiskLimits): string[] {
   money0('maxExposure', l.maxExposure);
   money0('maxVar95', l.maxVar95);
   money0('maxVar99', l.maxVar99);
+  money0('warnVar95', l.warnVar95);
+  money0('warnVar99', l.warnVar99);
+  for (const c of ['95', '99'] as const) {
+    const warn = l[`warnVar${c}`];
+    const max = l[`maxVar${c}`];
+    if (typeof warn === 'bigint' && typeof max === 'bigint' && warn > max) bad.push(`warnVar${c} ${warn} must not exceed maxVar${c} ${max}`);
+  }
   if (!isPosInt(l.maxSubmitsPerSecond)) bad.push(`maxSubmitsPerSecond must be a positive integer, got ${l.maxSubmitsPerSecond}`);
   for (const k of ['maxDrawdownBps', 'reduceAtDrawdownBps', 'stopLossBps', 'takeProfitBps', 'exitSlippageBps', 'feeReserveBps'] as const) {
     if (!isBps(l[k])) bad.push(`${k} must be an integer 0..10000 bps, got ${l[k]}`);
@@ -70,6 +77,9 @@ export function validateLimits(l: RiskLimits): string[] {
   if (l.exitOrderType !== 'market' && l.exitOrderType !== 'limit') bad.push(`exitOrderType must be market or limit, got ${String(l.exitOrderType)}`);
   if (!isPosInt(l.varIntervalMs)) bad.push(`varIntervalMs must be a positive integer, got ${l.varIntervalMs}`);
   if (!isPosInt(l.varWindow)) bad.push(`varWindow must be a positive integer, got ${l.varWindow}`);
+  if (l.varHorizonMs !== undefined && !(isPosInt(l.varHorizonMs) && l.varHorizonMs >= l.varIntervalMs)) {
+    bad.push(`varHorizonMs must be an integer of at least varIntervalMs (${l.varIntervalMs}), got ${l.varHorizonMs}`);
+  }
   if (!Number.isSafeInteger(l.varMinSamples) || l.varMinSamples < 1 || l.varMinSamples > l.varWindow) {
     bad.push(`varMinSamples must be an integer 1..varWindow, got ${l.varMinSamples}`);
   }

@@ -251,7 +251,8 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
 
 /**
  * Handles a mark: records it, fires a stop-loss / take-profit exit once per position (not while halted), updates peak
- * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples VaR.
+ * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples VaR (→ reducing
+ * above maxVar95 / maxVar99).
  */
 export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs): Step {
   if (!s0.instruments[symbol] || !Number.isSafeInteger(price) || price <= 0) return { state: s0, out: NO_OUT };
@@ -275,6 +276,8 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
   if (to) out.push({ type: 'risk.alert', code: 'DRAWDOWN', message: `${to.reason} (peak ${peakEquity}, equity ${eq}, 1e-9 quote units)`, ts: nowMs });
   const v = observeEquity(s.var, l, eq, nowMs);
   for (const a of v.alerts) out.push(a);
+  // Checked on every new VaR sample, so a resume while VaR is still over its cap lasts until the next sample.
+  if (!to && v.overMax !== undefined && s.tradingState === 'active') to = { to: 'reducing', reason: `${v.overMax} (1e-9 quote units)` };
   s = { ...s, peakEquity, var: v.state };
   return to ? { state: s, out, to } : { state: s, out };
 }

@@ -4,6 +4,11 @@
 // Quantile method (no interpolation, the "lower empirical quantile"): with n returns sorted ascending and
 // confidence c, VaR_c = -r_(k) · equity where k = ceil(n · (1 − c)) (1-based), floored at zero.
 // Example: n = 40, c = 95% → k = 2, the second-worst return; c = 99% → k = 1, the worst.
+// Horizon: returns are one `varIntervalMs` apart; the loss quantile is scaled to `varHorizonMs` by the square root of
+// time (an approximation that assumes independent returns; it understates fat-tailed, trending markets), and capped at
+// 1 (a spot account cannot lose more than its equity). A config's "6% one-day VaR" is then compared with a figure for
+// one day, not for one minute, which would almost never reach it.
+// Levels: above a warn cap an alert (VAR_WARN_*); above a max cap an alert (VAR_*) and, in the RiskManager, reducing.
 import { mulFixed } from '../../engine/types/decimal.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { RiskAlert, RiskLimits } from '../../engine/messages/risk.ts';
@@ -17,12 +22,16 @@ export interface VarState {
   readonly samples: readonly Money[];
   readonly var95?: Money;
   readonly var99?: Money;
+  /** Above maxVar95 / maxVar99 at the last sample. */
   readonly alert95: boolean;
   readonly alert99: boolean;
+  /** Above warnVar95 / warnVar99 at the last sample. */
+  readonly warn95: boolean;
+  readonly warn99: boolean;
 }
 
 /** VaR state before any sample. */
-export const EMPTY_VAR: VarState = { bucket: -1, samples: [], alert95: false, alert99: false };
+export const EMPTY_VAR: VarState = { bucket: -1, samples: [], alert95: false, alert99: false, warn95: false, warn99: false };
 
 /** Returns the simple returns between consecutive equity samples (a zero or negative base is skipped). */
 export function equityReturns(samples: readonly Money[]): number[] {
@@ -48,21 +57,29 @@ export function lossQuantile(returns: readonly number[], confidenceBps: number):
   return r < 0 ? -r : 0;
 }
 
-/** Returns historical VaR in Money: the loss quantile of `returns` applied to `equity`. */
-export function historicalVar(returns: readonly number[], confidenceBps: number, equity: Money): Money {
-  const loss = lossQuantile(returns, confidenceBps);
+/** Returns historical VaR in Money: the loss quantile of `returns`, times `scale` (at most 1), applied to `equity`. */
+export function historicalVar(returns: readonly number[], confidenceBps: number, equity: Money, scale = 1): Money {
+  const loss = Math.min(1, lossQuantile(returns, confidenceBps) * scale);
   return mulFixed(equity, BigInt(Math.round(loss * 1e9))) as Money;
+}
+
+/** Returns the square-root-of-time factor from one VaR interval to the limits' horizon (1 without a horizon). */
+export function horizonScale(limits: Pick<RiskLimits, 'varIntervalMs' | 'varHorizonMs'>): number {
+  return limits.varHorizonMs === undefined ? 1 : Math.sqrt(limits.varHorizonMs / limits.varIntervalMs);
 }
 
 /** Result of feeding one equity observation to the VaR monitor. */
 export interface VarStep {
   readonly state: VarState;
   readonly alerts: readonly RiskAlert[];
+  /** Set on a new sample above a max cap: why trading should reduce. */
+  readonly overMax?: string;
 }
 
 /**
  * Returns the VaR state after an equity observation at `ts`: samples at most once per interval, recomputes VaR 95/99
- * on a new sample, and raises an alert when VaR crosses above its limit (once per crossing, not once per sample).
+ * (scaled to the horizon) on a new sample, raises an alert when VaR crosses above a warn or max cap (once per
+ * crossing, not once per sample), and says on every new sample above a max cap that trading should reduce.
  */
 export function observeEquity(vs: VarState, limits: RiskLimits, eq: Money, ts: TsMs): VarStep {
   const bucket = Math.floor(ts / limits.varIntervalMs);
@@ -71,16 +88,28 @@ export function observeEquity(vs: VarState, limits: RiskLimits, eq: Money, ts: T
   const samples = vs.samples.length >= keep ? [...vs.samples.slice(vs.samples.length - keep + 1), eq] : [...vs.samples, eq];
   const returns = equityReturns(samples);
   if (returns.length < limits.varMinSamples) {
-    return { state: { bucket, samples, alert95: false, alert99: false }, alerts: NO_ALERTS };
+    return { state: { ...EMPTY_VAR, bucket, samples }, alerts: NO_ALERTS };
   }
-  const var95 = historicalVar(returns, 9_500, eq);
-  const var99 = historicalVar(returns, 9_900, eq);
-  const over95 = limits.maxVar95 !== undefined && var95 > limits.maxVar95;
-  const over99 = limits.maxVar99 !== undefined && var99 > limits.maxVar99;
+  const scale = horizonScale(limits);
+  const var95 = historicalVar(returns, 9_500, eq, scale);
+  const var99 = historicalVar(returns, 9_900, eq, scale);
+  const over = (cap: Money | undefined, v: Money): boolean => cap !== undefined && v > cap;
+  const next: VarState = {
+    bucket, samples, var95, var99,
+    alert95: over(limits.maxVar95, var95), alert99: over(limits.maxVar99, var99),
+    warn95: over(limits.warnVar95, var95), warn99: over(limits.warnVar99, var99),
+  };
   const alerts: RiskAlert[] = [];
-  if (over95 && !vs.alert95) alerts.push({ type: 'risk.alert', code: 'VAR_95', message: `VaR 95% ${var95} exceeds limit ${limits.maxVar95} (1e-9 quote units)`, ts });
-  if (over99 && !vs.alert99) alerts.push({ type: 'risk.alert', code: 'VAR_99', message: `VaR 99% ${var99} exceeds limit ${limits.maxVar99} (1e-9 quote units)`, ts });
-  return { state: { bucket, samples, var95, var99, alert95: over95, alert99: over99 }, alerts };
+  const say = (code: RiskAlert['code'], level: string, v: Money, cap: Money | undefined): void => {
+    alerts.push({ type: 'risk.alert', code, message: `VaR ${level}% ${v} exceeds the ${code.includes('WARN') ? 'warning level' : 'limit'} ${cap} (1e-9 quote units)`, ts });
+  };
+  if (next.warn95 && !vs.warn95) say('VAR_WARN_95', '95', var95, limits.warnVar95);
+  if (next.warn99 && !vs.warn99) say('VAR_WARN_99', '99', var99, limits.warnVar99);
+  if (next.alert95 && !vs.alert95) say('VAR_95', '95', var95, limits.maxVar95);
+  if (next.alert99 && !vs.alert99) say('VAR_99', '99', var99, limits.maxVar99);
+  const overMax = next.alert99 ? `VaR 99% ${var99} exceeds the limit ${limits.maxVar99}`
+    : next.alert95 ? `VaR 95% ${var95} exceeds the limit ${limits.maxVar95}` : undefined;
+  return overMax ? { state: next, alerts, overMax } : { state: next, alerts };
 }
 
 const NO_ALERTS: readonly RiskAlert[] = [];

@@ -32,7 +32,7 @@ export interface IntentProposed { readonly type: 'risk.intent'; readonly intent:
 export interface OrderApproved { readonly type: 'risk.orderApproved'; readonly intent: OrderIntent; readonly ts: TsMs }
 export interface OrderDenied { readonly type: 'risk.orderDenied'; readonly intentId: IntentId; readonly reason: DenyReason; readonly ts: TsMs }
 export interface TradingStateChanged { readonly type: 'risk.stateChanged'; readonly state: TradingState; readonly reason: string; readonly ts: TsMs }
-export interface RiskAlert { readonly type: 'risk.alert'; readonly code: 'VAR_95' | 'VAR_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT' | 'KILL_SWITCH' | 'RESUME_REFUSED' | 'LIMITS_INVALID'; readonly message: string; readonly ts: TsMs }
+export interface RiskAlert { readonly type: 'risk.alert'; readonly code: 'VAR_95' | 'VAR_99' | 'VAR_WARN_95' | 'VAR_WARN_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT' | 'KILL_SWITCH' | 'RESUME_REFUSED' | 'LIMITS_INVALID'; readonly message: string; readonly ts: TsMs }
 
 /** Per-symbol limits in the instrument's own lots. */
 export interface SymbolLimits { readonly maxOrderLots?: Lots; readonly maxPositionLots?: Lots }
@@ -56,10 +56,19 @@ export interface RiskLimits {
   readonly exitSlippageBps: number;
   /** Cash kept back for the fee on a buy, in bps of its notional. */
   readonly feeReserveBps: number;
+  /** VaR above which an alert is raised (VAR_WARN_95 / VAR_WARN_99, once per crossing); absent: none. */
+  readonly warnVar95?: Money;
+  readonly warnVar99?: Money;
+  /** VaR above which trading moves from active to `reducing` (alert VAR_95 / VAR_99); absent: none. */
   readonly maxVar95?: Money;
   readonly maxVar99?: Money;
   /** Equity is sampled once per interval for VaR; the window keeps the last `varWindow` returns. */
   readonly varIntervalMs: number;
+  /**
+   * Horizon the VaR figures and caps are stated for: the loss quantile of one-interval returns is scaled by
+   * sqrt(varHorizonMs / varIntervalMs) (square-root-of-time), at most all of equity. Absent: one interval.
+   */
+  readonly varHorizonMs?: number;
   readonly varWindow: number;
   readonly varMinSamples: number;
   readonly symbols: Readonly<Record<string, SymbolLimits>>;

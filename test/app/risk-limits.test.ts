@@ -18,8 +18,9 @@ describe('risk limits from the config', () => {
     expect(l).toMatchObject({
       maxOrderNotional: money('50'), maxPositionNotional: money('200'), maxExposure: money('200'), maxSubmitsPerSecond: 2,
       maxDrawdownBps: 300, reduceAtDrawdownBps: 150, stopLossBps: 150, takeProfitBps: 300, feeReserveBps: 10, maxVar99: money('20'),
+      warnVar99: money('10'), varIntervalMs: 60_000, varHorizonMs: 86_400_000,
     });
-    expect(l.maxVar95).toBeUndefined();
+    expect([l.maxVar95, l.warnVar95]).toEqual([undefined, undefined]);
     expect(bpsOf(money('1000'), 200)).toBe(money('20'));
   });
 });

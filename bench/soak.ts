@@ -42,6 +42,11 @@ const sys = await buildSystem(config, { clock, mode: 'paper', secrets: loaded.se
 const feed = sys.feed as ReplayFeed;
 let submitted = 0;
 sys.bus.subscribe('exec.orderSubmitted', () => void submitted++);
+// What the RiskManager said over the run (drawdown, VaR, stops): a soak that stops trading should show why.
+const riskAlerts: Record<string, number> = {};
+const riskStates: string[] = [];
+sys.bus.subscribe('risk.alert', (m) => void (riskAlerts[m.code] = (riskAlerts[m.code] ?? 0) + 1));
+sys.bus.subscribe('risk.stateChanged', (m) => void riskStates.push(`${m.state}: ${m.reason}`));
 
 const dirBytes = (dir: string): number => {
   let n = 0;
@@ -97,6 +102,8 @@ process.stdout.write(`${JSON.stringify({
   marketHours: Math.round(LAPS * lapHours * 100) / 100,
   wallS: Math.round(wallS),
   orders: submitted,
+  riskAlerts,
+  riskStates: riskStates.slice(0, 5),
   heapGrowthKBPerLap: Math.round(slope('heapMB') * 1000),
   heapGrowthMBPerDay: perDay(slope('heapMB')),
   rssGrowthMBPerDay: perDay(slope('rssMB')),

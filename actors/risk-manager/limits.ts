@@ -36,6 +36,13 @@ export interface OperatorLimits {
   readonly reduceAtDrawdownBps?: number;
   readonly stopLossBps?: number;
   readonly takeProfitBps?: number;
+  /** VaR warning levels and limits (stated for the limits' VaR horizon); absent: none on that side. */
+  readonly warnVar95?: string;
+  readonly maxVar95?: string;
+  readonly warnVar99?: string;
+  readonly maxVar99?: string;
+  readonly exitOrderType: 'market' | 'limit';
+  readonly exitSlippageBps: number;
 }
 
 /** Returns `l`'s operator-settable part as OperatorLimits (what the log line and the dashboard show). */
@@ -46,6 +53,11 @@ export function operatorLimits(l: RiskLimits): OperatorLimits {
     ...(l.reduceAtDrawdownBps !== undefined ? { reduceAtDrawdownBps: l.reduceAtDrawdownBps } : {}),
     ...(l.stopLossBps !== undefined ? { stopLossBps: l.stopLossBps } : {}),
     ...(l.takeProfitBps !== undefined ? { takeProfitBps: l.takeProfitBps } : {}),
+    ...(l.warnVar95 !== undefined ? { warnVar95: formatMoney(l.warnVar95) } : {}),
+    ...(l.maxVar95 !== undefined ? { maxVar95: formatMoney(l.maxVar95) } : {}),
+    ...(l.warnVar99 !== undefined ? { warnVar99: formatMoney(l.warnVar99) } : {}),
+    ...(l.maxVar99 !== undefined ? { maxVar99: formatMoney(l.maxVar99) } : {}),
+    exitOrderType: l.exitOrderType, exitSlippageBps: l.exitSlippageBps,
   };
 }
 

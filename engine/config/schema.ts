@@ -210,8 +210,9 @@ export const riskSchema = z
     var: z
       .strictObject({
         confidence: z.number().gt(0.5).lt(1).default(0.99),
+        /** Horizon of the VaR figures: one-minute equity returns scaled by sqrt(horizonMs / 60 s). */
         horizonMs: posInt.default(86_400_000),
-        /** One-horizon VaR as % of equity: above `warnPct` an alert, above `haltPct` reduce-only. */
+        /** One-horizon VaR as % of the starting equity: above `warnPct` an alert, above `haltPct` reduce-only. */
         warnPct: pct.default(3),
         haltPct: pct.default(6),
       })

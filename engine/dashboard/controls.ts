@@ -7,9 +7,11 @@
 //   kill        risk.killSwitch {on:true} then risk.flatten: halt and close every position with reduce-only exits
 //   thresholds  orchestrator.setThresholds {buy?, sell?, minConfidence?} (each 0..1, at least one)
 //   rollback    orchestrator.rollback {model}
-//   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure? (quote amounts as decimal strings),
-//               maxSubmitsPerSecond?, maxDrawdownBps?, reduceAtDrawdownBps?, stopLossBps?, takeProfitBps? (integers)}:
-//               the RiskManager checks the whole set and answers risk.limitsChanged or a LIMITS_INVALID alert
+//   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure?, warnVar95?, maxVar95?, warnVar99?,
+//               maxVar99? (quote amounts as decimal strings), maxSubmitsPerSecond?, maxDrawdownBps?, reduceAtDrawdownBps?,
+//               stopLossBps?, takeProfitBps?, exitSlippageBps? (integers), exitOrderType? ('market' | 'limit')}; null
+//               turns off one that may be absent (reduce step, stop loss, take profit, the VaR levels). The RiskManager
+//               checks the whole set and answers risk.limitsChanged or a LIMITS_INVALID alert
 import { z } from 'zod';
 import type { EngineMsg } from '../messages/index.ts';
 import type { RiskLimits } from '../messages/risk.ts';
@@ -24,9 +26,12 @@ export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 const probability = z.number().min(0).max(1);
 const reasonField = z.string().max(200).optional();
 // Quote amounts as strings: a JSON number would round a 9-decimal amount through a float.
-const quoteAmount = z.string().regex(/^\d{1,15}(\.\d{1,9})?$/, { error: 'a quote amount as a decimal string, e.g. "250.5"' }).optional();
+const quote = z.string().regex(/^\d{1,15}(\.\d{1,9})?$/, { error: 'a quote amount as a decimal string, e.g. "250.5"' });
+const quoteAmount = quote.optional();
+const quoteOrOff = quote.nullable().optional();
 const bps = z.int().min(0).max(10_000).optional();
-const MONEY_LIMITS = ['maxOrderNotional', 'maxPositionNotional', 'maxExposure'] as const;
+const bpsOrOff = z.int().min(0).max(10_000).nullable().optional();
+const MONEY_LIMITS = ['maxOrderNotional', 'maxPositionNotional', 'maxExposure', 'warnVar95', 'maxVar95', 'warnVar99', 'maxVar99'] as const;
 const BODIES = {
   start: z.strictObject({ reason: reasonField, resetPeak: z.boolean().optional() }),
   stop: z.strictObject({ reason: reasonField }),
@@ -39,7 +44,9 @@ const BODIES = {
     .strictObject({
       maxOrderNotional: quoteAmount, maxPositionNotional: quoteAmount, maxExposure: quoteAmount,
       maxSubmitsPerSecond: z.int().min(1).max(10_000).optional(),
-      maxDrawdownBps: bps, reduceAtDrawdownBps: bps, stopLossBps: bps, takeProfitBps: bps,
+      maxDrawdownBps: bps, reduceAtDrawdownBps: bpsOrOff, stopLossBps: bpsOrOff, takeProfitBps: bpsOrOff,
+      warnVar95: quoteOrOff, maxVar95: quoteOrOff, warnVar99: quoteOrOff, maxVar99: quoteOrOff,
+      exitOrderType: z.enum(['market', 'limit']).optional(), exitSlippageBps: bps,
     })
     .refine((b) => Object.values(b).some((v) => v !== undefined), { error: 'give at least one limit' }),
 } satisfies Record<ControlAction, z.ZodType>;
@@ -87,8 +94,10 @@ export function controlMessages(action: string, body: unknown, now: TsMs): Contr
       return { ok: true, action, messages: [{ type: 'orchestrator.rollback', model: (parsed.data as { model: string }).model }] };
     case 'limits': {
       const limits: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(parsed.data as Record<string, string | number | undefined>)) {
-        if (v !== undefined) limits[k] = (MONEY_LIMITS as readonly string[]).includes(k) ? money(v as string) : v;
+      for (const [k, v] of Object.entries(parsed.data as Record<string, string | number | null | undefined>)) {
+        // null: the key is sent as undefined, so the merge in the RiskManager removes that limit.
+        if (v === null) limits[k] = undefined;
+        else if (v !== undefined) limits[k] = (MONEY_LIMITS as readonly string[]).includes(k) ? money(v as string) : v;
       }
       return { ok: true, action, messages: [{ type: 'risk.setLimits', limits: limits as Partial<RiskLimits>, ts: now }] };
     }

@@ -20,7 +20,7 @@ import type { TradingState } from '../messages/risk.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
 import type { ChildStatus } from '../runtime/supervisor.ts';
 import { BINANCE_SPOT_DEFAULTS, lotsToFloat, makeInstrument, ticksToFloat, type Instrument } from '../types/instrument.ts';
-import { formatMoney } from '../types/money.ts';
+import { formatMoney, type Money } from '../types/money.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
 import { SeqRing, type SeqSlice } from './seq-ring.ts';
 
@@ -250,7 +250,9 @@ export class DashboardViewModel {
       const l = m.limits;
       const message = `limits set: max order ${formatMoney(l.maxOrderNotional)}, max position ${formatMoney(l.maxPositionNotional)}, `
         + `max exposure ${formatMoney(l.maxExposure)}, ${l.maxSubmitsPerSecond}/s, max drawdown ${l.maxDrawdownBps} bps, `
-        + `stop loss ${l.stopLossBps === undefined ? 'off' : `${l.stopLossBps} bps`}, take profit ${l.takeProfitBps === undefined ? 'off' : `${l.takeProfitBps} bps`}`;
+        + `stop loss ${l.stopLossBps === undefined ? 'off' : `${l.stopLossBps} bps`}, take profit ${l.takeProfitBps === undefined ? 'off' : `${l.takeProfitBps} bps`}, `
+        + `VaR 95 warn/max ${varLevels(l.warnVar95, l.maxVar95)}, VaR 99 warn/max ${varLevels(l.warnVar99, l.maxVar99)}, `
+        + `exits ${l.exitOrderType === 'limit' ? `limit ${l.exitSlippageBps} bps through the mark` : 'market'}`;
       this.alerts.push({ t: m.ts, code: 'LIMITS_SET', message });
       this.onChange('risk');
     });
@@ -525,4 +527,9 @@ function safeCall(f: () => unknown): unknown {
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+// A VaR warning level and limit as the LIMITS_SET alert shows them ('off' where absent).
+function varLevels(warn: Money | undefined, max: Money | undefined): string {
+  return `${warn === undefined ? 'off' : formatMoney(warn)}/${max === undefined ? 'off' : formatMoney(max)}`;
 }

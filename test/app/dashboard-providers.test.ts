@@ -48,7 +48,7 @@ describe('dashboard providers', () => {
     // The limits as the page's limit form sends them: quote amounts as decimal strings.
     expect((p.risk!() as { limits: unknown }).limits).toEqual({
       maxOrderNotional: '1000', maxPositionNotional: '5000', maxExposure: '8000', maxSubmitsPerSecond: 5, maxDrawdownBps: 1_000, reduceAtDrawdownBps: 500,
-      stopLossBps: 200, takeProfitBps: 400,
+      stopLossBps: 200, takeProfitBps: 400, exitOrderType: 'market', exitSlippageBps: 20,
     });
     p.training!();
     // The list is read from disk in the background: wait for it (bounded), not for a fixed number of turns.

@@ -194,6 +194,10 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     await page.fill('#lim-exposure', '4000');
     await page.fill('#lim-sl', '150');
     await page.fill('#lim-tp', '350');
+    await page.fill('#lim-var99-warn', 'off');
+    await page.fill('#lim-var99-max', '450');
+    await page.selectOption('#lim-exit-type', 'limit');
+    await page.fill('#lim-exit-slip', '15');
     const response = page.waitForResponse((r) => r.url().endsWith('/api/control/limits'));
     await page.click('#btn-limits');
     const status = (await response).status();
@@ -205,11 +209,15 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     const risk = ((await (await fetch(`${url}api/state`)).json()) as Risk).risk;
     expect(refused.status).toBe(400);
     expect(status).toBe(200);
-    expect([set.maxOrderNotional, set.maxDrawdownBps, set.maxExposure, set.stopLossBps, set.takeProfitBps]).toEqual(['321.5', 750, '4000', 150, 350]);
+    expect([set.maxOrderNotional, set.maxDrawdownBps, set.maxExposure, set.stopLossBps, set.takeProfitBps, set.warnVar99, set.maxVar99, set.exitOrderType])
+      .toEqual(['321.5', 750, '4000', 150, 350, undefined, '450', 'limit']);
     expect(risk.limits).toEqual({
       maxOrderNotional: '321.5', maxPositionNotional: '5000', maxExposure: '4000', maxSubmitsPerSecond: 5, maxDrawdownBps: 750, reduceAtDrawdownBps: 500,
-      stopLossBps: 150, takeProfitBps: 350,
+      stopLossBps: 150, takeProfitBps: 350, maxVar99: '450', exitOrderType: 'limit', exitSlippageBps: 15,
     });
+    expect(panel).toMatch(/VaR 99 warn\/max\s*off \/ 450/);
+    expect(panel).toMatch(/exits\s*limit, 15 bps/);
+    expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('VaR 99 warn/max off/450, exits limit 15 bps through the mark');
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('max order 321.5');
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('stop loss 150 bps, take profit 350 bps');
     expect(panel).toContain('7.5%');
@@ -262,11 +270,12 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     url = (await daemon.waitLine(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/, 40_000))[1]!;
     // The dashboard serves before the actors start: wait for the orchestrator's word that it is up.
     await daemon.waitLine(/"msg":"orchestrator state restored"/, 30_000);
-    type State = { models: { thresholds: unknown }; risk: { limits: { maxOrderNotional: string; maxDrawdownBps: number } } };
+    type State = { models: { thresholds: unknown }; risk: { limits: Record<string, unknown> } };
     const s = (await (await fetch(`${url}api/state`)).json()) as State;
     const restored = daemon.records('orchestrator state restored');
     expect(s.models.thresholds).toEqual({ buy: 0.73, sell: 0.64, minConfidence: 0.55 });
-    expect(s.risk.limits).toMatchObject({ maxOrderNotional: '321.5', maxDrawdownBps: 750, stopLossBps: 150, takeProfitBps: 350 });
+    expect(s.risk.limits).toMatchObject({ maxOrderNotional: '321.5', maxDrawdownBps: 750, stopLossBps: 150, takeProfitBps: 350, maxVar99: '450', exitOrderType: 'limit', exitSlippageBps: 15 });
+    expect(s.risk.limits).not.toHaveProperty('warnVar99');
     expect(restored.map((r) => r.thresholds)).toEqual([{ buy: 0.73, sell: 0.64, minConfidence: 0.55 }]);
     daemon.proc.kill('SIGTERM');
     expect(await daemon.exited).toEqual({ code: 0, signal: null });

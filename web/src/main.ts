@@ -180,17 +180,33 @@ $('btn-thresholds').addEventListener('click', () => void control('thresholds', {
   sell: Number($<HTMLInputElement>('th-sell').value),
   minConfidence: Number($<HTMLInputElement>('th-conf').value),
 }));
-// Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); drawdown, stop loss and take profit as
-// integers of bps (a bad value is refused by the engine with its reason, shown beside the buttons).
+// Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); drawdown, stop loss, take profit and exit
+// slippage as integers of bps (a bad value is refused by the engine with its reason, shown beside the buttons). "off" in
+// a field whose limit may be absent sends null, which removes it.
 $('btn-limits').addEventListener('click', () => {
-  const body: Record<string, string | number> = {};
+  const body: Record<string, string | number | null> = {};
   const text = (id: string): string => $<HTMLInputElement>(id).value.trim();
-  if (text('lim-order')) body.maxOrderNotional = text('lim-order');
-  if (text('lim-position')) body.maxPositionNotional = text('lim-position');
-  if (text('lim-exposure')) body.maxExposure = text('lim-exposure');
-  if (text('lim-dd')) body.maxDrawdownBps = Number(text('lim-dd'));
-  if (text('lim-sl')) body.stopLossBps = Number(text('lim-sl'));
-  if (text('lim-tp')) body.takeProfitBps = Number(text('lim-tp'));
+  const quote = (id: string, key: string, offable = false): void => {
+    const t = text(id);
+    if (t) body[key] = offable && t.toLowerCase() === 'off' ? null : t;
+  };
+  const bps = (id: string, key: string, offable = false): void => {
+    const t = text(id);
+    if (t) body[key] = offable && t.toLowerCase() === 'off' ? null : Number(t);
+  };
+  quote('lim-order', 'maxOrderNotional');
+  quote('lim-position', 'maxPositionNotional');
+  quote('lim-exposure', 'maxExposure');
+  bps('lim-dd', 'maxDrawdownBps');
+  bps('lim-sl', 'stopLossBps', true);
+  bps('lim-tp', 'takeProfitBps', true);
+  quote('lim-var99-warn', 'warnVar99', true);
+  quote('lim-var99-max', 'maxVar99', true);
+  quote('lim-var95-warn', 'warnVar95', true);
+  quote('lim-var95-max', 'maxVar95', true);
+  const exit = $<HTMLSelectElement>('lim-exit-type').value;
+  if (exit) body.exitOrderType = exit;
+  bps('lim-exit-slip', 'exitSlippageBps');
   void control('limits', body);
 });
 $('btn-rollback').addEventListener('click', () => {

@@ -109,6 +109,10 @@ export function renderRisk(store: Store): void {
           + stat('max exposure', esc(r.limits.maxExposure)) + stat('max drawdown', `${r.limits.maxDrawdownBps / 100}%`)
           + stat('stop loss', r.limits.stopLossBps === undefined ? 'off' : `${r.limits.stopLossBps / 100}%`)
           + stat('take profit', r.limits.takeProfitBps === undefined ? 'off' : `${r.limits.takeProfitBps / 100}%`)
+          + stat('VaR 99 warn/max', `${esc(r.limits.warnVar99 ?? 'off')} / ${esc(r.limits.maxVar99 ?? 'off')}`)
+          + (r.limits.warnVar95 !== undefined || r.limits.maxVar95 !== undefined
+            ? stat('VaR 95 warn/max', `${esc(r.limits.warnVar95 ?? 'off')} / ${esc(r.limits.maxVar95 ?? 'off')}`) : '')
+          + stat('exits', r.limits.exitOrderType === 'limit' ? `limit, ${r.limits.exitSlippageBps} bps` : 'market')
         : '')
     : '';
   const halted = r?.halted ? `<li><span class="code">HALTED</span>${esc(r.halted.reason)}</li>` : '';

@@ -25,6 +25,9 @@ export interface RiskLimitsView {
   maxOrderNotional: string; maxPositionNotional: string; maxExposure: string; maxSubmitsPerSecond: number; maxDrawdownBps: number;
   /** Absent: no reducing step, or no automatic exit on that side. */
   reduceAtDrawdownBps?: number; stopLossBps?: number; takeProfitBps?: number;
+  /** VaR warning levels and limits (quote amounts); absent: none. */
+  warnVar95?: string; maxVar95?: string; warnVar99?: string; maxVar99?: string;
+  exitOrderType: 'market' | 'limit'; exitSlippageBps: number;
 }
 export interface Alert { t: number; code: string; message: string }
 export interface RiskPayload {

@@ -6,6 +6,9 @@ import { TopicThrottle } from '../../../engine/dashboard/throttle.ts';
 import { applyDisplayFill } from '../../../engine/dashboard/view-model.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { money } from '../../../engine/types/money.ts';
+import { createRiskState, onSetLimits } from '../../../actors/risk-manager/logic.ts';
+import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
 
 describe('SeqRing', () => {
   it('returns only what changed after a cursor, the replaced last item included', () => {
@@ -74,6 +77,9 @@ describe('controls', () => {
     ['thresholds', { buy: 0.7, sell: 0.6, minConfidence: 0.5 }, [{ type: 'orchestrator.setThresholds', buy: 0.7, sell: 0.6, minConfidence: 0.5 }]],
     ['rollback', { model: 'cnn' }, [{ type: 'orchestrator.rollback', model: 'cnn' }]],
     ['limits', { maxOrderNotional: '250.5', stopLossBps: 150 }, [{ type: 'risk.setLimits', limits: { maxOrderNotional: money('250.5'), stopLossBps: 150 }, ts: 5 }]],
+    ['limits', { warnVar99: '300', maxVar99: '600.5', exitOrderType: 'limit', exitSlippageBps: 15 }, [{
+      type: 'risk.setLimits', limits: { warnVar99: money('300'), maxVar99: money('600.5'), exitOrderType: 'limit', exitSlippageBps: 15 }, ts: 5,
+    }]],
   ])('maps %s %j to bus messages', (action, body, messages) => {
     expect(controlMessages(action, body, 5)).toEqual({ ok: true, action, messages });
   });
@@ -87,13 +93,24 @@ describe('controls', () => {
     ['limits', { maxOrderNotional: 250 }, 400],
     ['limits', { maxOrderNotional: '1e3' }, 400],
     ['limits', { maxDrawdownBps: 20_000 }, 400],
-    ['limits', { maxVar95: '10' }, 400],
+    ['limits', { maxVar95: 10 }, 400],
+    ['limits', { exitOrderType: 'stop' }, 400],
+    ['limits', { maxDrawdownBps: null }, 400],
+    ['limits', { exitSlippageBps: null }, 400],
     ['stop', { extra: 1 }, 400],
     ['launch', {}, 404],
   ])('refuses %s %j with %i', (action, body, status) => {
     const r = controlMessages(action, body, 5);
     expect(r.ok).toBe(false);
     expect(r.ok === false && r.status).toBe(status);
+  });
+
+  it('turns null into a limit removed: the key is sent, undefined, so the RiskManager\'s merge drops it', () => {
+    const r = controlMessages('limits', { stopLossBps: null, maxVar99: null, takeProfitBps: 300 }, 5);
+    const sent = r.ok && r.messages[0]!.type === 'risk.setLimits' ? r.messages[0]!.limits : undefined;
+    expect(sent).toStrictEqual({ stopLossBps: undefined, maxVar99: undefined, takeProfitBps: 300 });
+    const merged = onSetLimits(createRiskState({ limits: { ...DEFAULT_LIMITS, maxVar99: money('500') }, instruments: [makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT'])], cash: money('1') }), sent!, 5);
+    expect([merged.state.limits.stopLossBps, merged.state.limits.maxVar99, merged.state.limits.takeProfitBps, merged.out[0]!.type]).toEqual([undefined, undefined, 300, 'risk.limitsChanged']);
   });
 });
 

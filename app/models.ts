@@ -25,6 +25,7 @@ import { rlRunner } from '../actors/model-agents/rl-agent.ts';
 import { DQN_STATE_KIND, dqnInputMismatch, dqnStateBuilder, dqnStateOf, fileSha256 } from '../models/train/dqn-state.ts';
 import { ModelRegistry } from '../actors/orchestrator/registry.ts';
 import { ONLINE_PROVENANCE_FILE, readOnlineProvenance } from '../models/online/pipeline.ts';
+import { isRetired, RETIRED_FILE } from './online-rollbacks.ts';
 
 /** The state layout the engine's RL agent builds from a BaseDataInput (`bdiRlState(30)`); DQN checkpoints must declare it. */
 export const RL_STATE_KIND = DQN_STATE_KIND;
@@ -127,7 +128,13 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       const line = online.find((c) => {
         const from = provenanceBase(c.dir);
         if (from === undefined) skipped.push(`cnn@${ONLINE_VERSION_PREFIX}${c.meta.version}: its ${ONLINE_PROVENANCE_FILE} is missing or unreadable; passed over`);
-        return from === base && existsSync(path.join(c.dir, CNN_ONNX_FILE)) && !cnnInputMismatch(c.meta.input);
+        if (from !== base || !existsSync(path.join(c.dir, CNN_ONNX_FILE)) || cnnInputMismatch(c.meta.input)) return false;
+        // An operator rolled it back (app/online-rollbacks.ts): not loaded again; the next older one, or the base, runs.
+        if (isRetired(c.dir)) {
+          logger.info({ model: 'cnn', version: `${ONLINE_VERSION_PREFIX}${c.meta.version}` }, `cnn@${ONLINE_VERSION_PREFIX}${c.meta.version} was rolled back by an operator (${RETIRED_FILE}): passed over`);
+          return false;
+        }
+        return true;
       });
       if (line) {
         chosen = { file: path.join(line.dir, CNN_ONNX_FILE), version: `${ONLINE_VERSION_PREFIX}${line.meta.version}`, meta: line.meta, dir: line.dir };

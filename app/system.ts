@@ -44,7 +44,8 @@ import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import { HistoryRetention } from './history-retention.ts';
-import { loadModels, type LoadedModels, type ModelOverrides } from './models.ts';
+import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedModels, type ModelOverrides } from './models.ts';
+import { recordRollbacks } from './online-rollbacks.ts';
 import { instrumentOf, liveVenue } from './live-venue.ts';
 import { OnlineLearning, onlineLearningFor } from './online-learning.ts';
 import { PaperBooks } from './paper-books.ts';
@@ -283,6 +284,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   });
   const online = learner instanceof OnlineLearning ? learner : undefined;
   const onlineOff = learner instanceof OnlineLearning ? undefined : learner?.off;
+  // An operator's rollback of a promoted CNN is kept on disk, so that a restart does not load that version again.
+  const rollbacks = mode === 'backtest' ? undefined
+    : recordRollbacks({ bus, clock, logger, root: onlineCheckpointRoot(config), versionPrefix: ONLINE_VERSION_PREFIX });
 
   // ---- readiness: executor reconciled, history loaded ----
   let executor: TradingExecutor | undefined;
@@ -423,6 +427,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     lifecycle.onClose('online-pools', () => online.closePools());
   }
   if (retention) lifecycle.onDrain('history-retention', () => retention.stop());
+  if (rollbacks) lifecycle.onDrain('online-rollbacks', () => rollbacks.idle());
   if (models.pool && models.ownsPool) lifecycle.onClose('inference-pool', () => models.pool!.close());
   lifecycle.onClose('store', () => store.close());
 

@@ -158,7 +158,7 @@ export class ModelRegistry {
     const from = e.active;
     this.checkAcyclic(name, e.versions.get(prev)!.dependsOn);
     e.history.pop();
-    return this.switchTo(e, prev, false, `rolled back from ${from} to ${prev}`, now);
+    return { ...this.switchTo(e, prev, false, `rolled back from ${from} to ${prev}`, now), rolledBackFrom: from };
   }
 
   /** Returns true when `name` is registered. */

@@ -13,6 +13,8 @@ export interface ModelStatusMsg {
   /** Failures in a row when the change happened (0 after a success or an activation). */
   readonly consecutiveFailures: number;
   readonly reason: string;
+  /** Set by a rollback: the version taken out of the blend. */
+  readonly rolledBackFrom?: string;
   readonly ts: TsMs;
 }
 

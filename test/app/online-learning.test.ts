@@ -10,6 +10,9 @@ import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { ModelRegistry, type ModelRunner } from '../../actors/orchestrator/registry.ts';
 import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedCnn } from '../../app/models.ts';
 import { firstPerBar, OnlineLearning, type OnlineLearningOptions, type OnlineOff } from '../../app/online-learning.ts';
+import { recordRollbacks, RETIRED_FILE } from '../../app/online-rollbacks.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import { Bus } from '../../engine/runtime/bus.ts';
 import { dashboardProviders } from '../../app/dashboard-providers.ts';
 import { buildSystem } from '../../app/system.ts';
 import { RECORDINGS } from '../e2e/helpers.ts';
@@ -176,6 +179,25 @@ describe('online learning in the daemon', () => {
       } finally {
         await unread.pool?.close();
       }
+      // An operator rolls the running promoted version back (the status the orchestrator publishes): it is marked
+      // retired, and a restart runs the base instead of loading it again.
+      const bus = new Bus<EngineMsg>();
+      const rollbacks = recordRollbacks({ bus, clock, logger, root: onlineCheckpointRoot(config), versionPrefix: ONLINE_VERSION_PREFIX });
+      const status = registry.rollback('cnn', clock.now());
+      bus.publish(status);
+      bus.publish({ ...status, model: 'dqn' }); // another model's rollback marks nothing
+      await rollbacks.idle();
+      rollbacks.stop();
+      expect(status).toMatchObject({ version: second!.version, rolledBackFrom: version });
+      expect(JSON.parse(readFileSync(path.join(path.dirname(second!.checkpointDir!), 'v000001', RETIRED_FILE), 'utf8'))).toEqual({
+        version, retiredAt: clock.now(), activeAfter: second!.version, reason: 'rolled back by an operator',
+      });
+      const afterRollback = await loadModels(config, clock, logger);
+      try {
+        expect(afterRollback.cnn!.version).toBe(BASE);
+      } finally {
+        await afterRollback.pool?.close();
+      }
       // A CNN of another line (here: its online checkpoints' base no longer matches) is not replaced.
       const other = await loadModels({ ...config, models: { ...config.models, checkpointDir: path.join(root, 'elsewhere') } }, clock, logger);
       try {
@@ -254,7 +276,8 @@ describe('online learning in the daemon', () => {
       const report = await sys.stop('test');
       stopped = true;
       expect(report.steps.filter((st) => st.name.startsWith('online'))).toEqual([
-        { phase: 'drain', name: 'online-learning', outcome: 'ok' }, { phase: 'close', name: 'online-pools', outcome: 'ok' },
+        { phase: 'drain', name: 'online-learning', outcome: 'ok' }, { phase: 'drain', name: 'online-rollbacks', outcome: 'ok' },
+        { phase: 'close', name: 'online-pools', outcome: 'ok' },
       ]);
       // Stopped: the clock moving on polls no more.
       clock.advance(5 * 60_000);

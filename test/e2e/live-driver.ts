@@ -11,7 +11,6 @@ import { seededRng } from '../../engine/runtime/rng.ts';
 import { liveVenue } from '../../app/live-venue.ts';
 import { buildSystem, type System, type SystemOptions } from '../../app/system.ts';
 import { runRefusal } from '../../app/run.ts';
-import { isTerminal } from '../../actors/trading-executor/logic.ts';
 import { loadConfig, type Config, type Secrets } from '../../engine/config/index.ts';
 import { log, setLogger } from '../../engine/log.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
@@ -239,9 +238,10 @@ export async function settle(sys: System, venue: CountingVenue, maxWallMs = 15_0
  */
 export async function drainExecutor(sys: System, clock: SimulatedClock, venue: CountingVenue, maxMs = 120_000, stepMs = 500, maxWallMs = 30_000): Promise<void> {
   // No executor (its actor between a failure and its restart) is not a settled one: its orders are still to reconcile.
+  // The executor holds exactly its unfinished orders in memory.
   const unsettled = (): boolean => {
     const ex = sys.handles.executor();
-    return ex === undefined || ex.allOrders().some((o) => !isTerminal(o.status));
+    return ex === undefined || ex.memory.orders > 0;
   };
   const deadline = Date.now() + maxWallMs;
   for (let t = 0; t <= maxMs; t += stepMs) {

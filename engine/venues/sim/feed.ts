@@ -10,7 +10,7 @@ import type { Instrument } from '../../types/instrument.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
 import { nsToMs } from '../../types/time.ts';
 import { fmtPx, fmtQty } from './format.ts';
-import { KlineSeries } from './klines.ts';
+import { KlineSeries, type KlineHistory } from './klines.ts';
 
 /** Stream kinds the hub serves per symbol. */
 export type StreamKind = 'depth' | 'trade' | 'aggTrade' | 'bookTicker' | 'kline_1m';
@@ -56,7 +56,7 @@ export class SymbolMarket {
   private readonly lower: string;
   private lastKlinePush = -Infinity;
 
-  constructor(readonly inst: Instrument, cfg: FeedEngineConfig, history: readonly Candle[], private readonly publish: Publish, private readonly clock: Clock) {
+  constructor(readonly inst: Instrument, cfg: FeedEngineConfig, history: KlineHistory, private readonly publish: Publish, private readonly clock: Clock) {
     this.decoder = new BinanceFrameDecoder(inst, 'sim');
     this.sync = new BookSync(inst.venueSymbol, { rules: 'spot' });
     this.engine = new MatchingEngine({

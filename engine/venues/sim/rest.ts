@@ -7,6 +7,7 @@ import { apiErrors } from './errors.ts';
 import type { SimAccount } from './accounts.ts';
 import type { SimVenue } from './venue.ts';
 import type { SymbolMarket } from './feed.ts';
+import { SIM_INTERVALS } from './klines.ts';
 
 /** What a route handler gets. */
 export interface RouteCtx {
@@ -148,10 +149,11 @@ export const routes: Readonly<Record<string, Route>> = {
       const m = venue.market(need(get(params, 'symbol')));
       const interval = params.get('interval');
       if (interval === null) throw apiErrors.mandatory('interval');
-      if (interval !== '1m') throw apiErrors.invalidInterval();
+      if (!Object.hasOwn(SIM_INTERVALS, interval)) throw apiErrors.invalidInterval();
+      const ms = SIM_INTERVALS[interval]!;
       const limit = intParam(params, 'limit', 500, 1, 1000);
-      const bars = m.klines.bars(venue.clock.now(), limit, optInt(params, 'startTime'), optInt(params, 'endTime'));
-      return bars.map((b) => m.klines.row(b));
+      const bars = m.klines.rolledBars(venue.clock.now(), ms, limit, optInt(params, 'startTime'), optInt(params, 'endTime'));
+      return bars.map((b) => m.klines.row(b, ms));
     },
   },
   'GET /api/v3/ticker/bookTicker': {

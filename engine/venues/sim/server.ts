@@ -16,6 +16,7 @@ import { log } from '../../log.ts';
 import { SimAccount, type SimAccountSpec } from './accounts.ts';
 import { apiErrors, SimApiError } from './errors.ts';
 import { SymbolMarket } from './feed.ts';
+import { SIM_INTERVALS, type KlineHistory } from './klines.ts';
 import { WeightLimiter } from './rate-limit.ts';
 import { RecordingMerge } from './replay.ts';
 import { MEXC_KEY_HEADER, MEXC_PREFIX, mexcError, mexcRoutes } from './mexc.ts';
@@ -87,13 +88,25 @@ function instrumentFor(venueSymbol: string, specs: Readonly<Record<string, Instr
   return makeInstrument({ ...spec, venue: 'sim', venueSymbol });
 }
 
-function loadHistory(dir: string, inst: Instrument): Candle[] {
-  if (!existsSync(dir)) return [];
-  const name = readdirSync(dir).find((f) => new RegExp(`_${inst.base}_${inst.quote}-1m\\.csv(\\.gz)?$`).test(f));
-  if (!name) return [];
-  const file = loadKlinesCsv(join(dir, name));
-  if (file.errors.length > 0) log().warn({ file: name, skipped: file.errors.length }, 'kline rows skipped');
-  return file.candles;
+// The symbol's kline CSVs in `dir`: 1m (built on by the replayed trades) and any longer interval the sim serves
+// (`*_ETH_USDT-1h.csv.gz`, `*_ETHUSDT_1d.csv.gz`, as the replay's kline archive names them).
+function loadHistory(dir: string, inst: Instrument): KlineHistory {
+  if (!existsSync(dir)) return { m1: [] };
+  const files = readdirSync(dir);
+  const read = (tf: string): Candle[] => {
+    const name = files.find((f) => new RegExp(`(^|[_-])${inst.base}_?${inst.quote}[-_]${tf}\\.csv(\\.gz)?$`, 'i').test(f));
+    if (!name) return [];
+    const file = loadKlinesCsv(join(dir, name));
+    if (file.errors.length > 0) log().warn({ file: name, skipped: file.errors.length }, 'kline rows skipped');
+    return file.candles;
+  };
+  const native = new Map<number, Candle[]>();
+  for (const [tf, ms] of Object.entries(SIM_INTERVALS)) {
+    if (tf === '1m') continue;
+    const candles = read(tf);
+    if (candles.length > 0) native.set(ms, candles);
+  }
+  return { m1: read('1m'), native };
 }
 
 function rateOf(s: string, what: string): bigint {

@@ -104,6 +104,53 @@ describe('exchange simulator REST', () => {
   });
 });
 
+describe('exchange simulator klines', () => {
+  type Row = [number, string, string, string, string, string, number, string, number, string, string, string];
+  const get = async (q: string): Promise<{ status: number; body: unknown }> => {
+    const r = await fetch(`${sim.url}/api/v3/klines?symbol=BTCUSDT&${q}`);
+    return { status: r.status, body: await r.json() as unknown };
+  };
+
+  it('rolls 1h and 1d klines up from the 1m bars, on UTC buckets, the one in progress up to now', async () => {
+    const hours = (await get('interval=1h&limit=30')).body as Row[];
+    const days = (await get('interval=1d&limit=3')).body as Row[];
+    const now = sim.clock.now();
+    const sum = (rows: Row[], i: number): number => rows.reduce((a, r) => a + Number(r[i]), 0);
+    for (const h of hours.slice(-3)) {
+      const mins = (await get(`interval=1m&startTime=${h[0]}&endTime=${h[0] + 3_599_999}&limit=60`)).body as Row[];
+      expect(h[0] % 3_600_000).toBe(0);
+      expect(h[6]).toBe(h[0] + 3_599_999);
+      expect([h[1], h[4]]).toEqual([mins[0]![1], mins.at(-1)![4]]);
+      expect(Number(h[2])).toBe(Math.max(...mins.map((m) => Number(m[2]))));
+      expect(Number(h[3])).toBe(Math.min(...mins.map((m) => Number(m[3]))));
+      expect(Number(h[5])).toBeCloseTo(sum(mins, 5), 6);
+    }
+    expect(hours).toHaveLength(30);
+    expect(hours.at(-1)![0]).toBe(Math.floor(now / 3_600_000) * 3_600_000);
+    expect(days.map((d) => d[0] % 86_400_000)).toEqual([0, 0, 0]);
+    expect(days.at(-1)![0]).toBe(Math.floor(now / 86_400_000) * 86_400_000);
+    // The day in progress holds nothing after now: its high is the highest of its minutes so far.
+    const today = (await get(`interval=1h&startTime=${days.at(-1)![0]}&limit=24`)).body as Row[];
+    expect(Number(days.at(-1)![2])).toBe(Math.max(...today.map((h) => Number(h[2]))));
+  });
+
+  it('serves closed buckets before the 1m history from that interval\'s own CSV, as Binance serves years of them', async () => {
+    // data/klines: 1m from 2024-07-26 14:15, 1h (moudux1) from 2024-01-01, 1d (rocketalerts) from 2022-11-11.
+    const day = ((await get(`interval=1d&startTime=${Date.UTC(2024, 6, 1)}&limit=1`)).body as Row[])[0]!;
+    const hour = ((await get(`interval=1h&startTime=${Date.UTC(2024, 6, 20, 5)}&limit=1`)).body as Row[])[0]!;
+    const days = (await get('interval=1d&limit=1000')).body as Row[];
+    expect(day.slice(0, 6)).toEqual([Date.UTC(2024, 6, 1), '62772.01000000', '63861.76000000', '62497.20000000', '62899.99000000', '24547.10538000']);
+    expect(hour.slice(0, 6)).toEqual([Date.UTC(2024, 6, 20, 5), '66660.84000000', '66660.84000000', '66436.00000000', '66537.32000000', '423.02560000']);
+    // 2022-11-11 to the day in progress, 2024-08-08: one bar a day, none after now.
+    expect(days).toHaveLength(637);
+    expect([days[0]![0], days.at(-1)![0]]).toEqual([Date.UTC(2022, 10, 11), Date.UTC(2024, 7, 8)]);
+  });
+
+  it.each(['1s', '1w', 'toString', '60m'])('refuses interval %s with -1120', async (interval) => {
+    expect(await get(`interval=${interval}`)).toEqual({ status: 400, body: { code: -1120, msg: 'Invalid interval.' } });
+  });
+});
+
 describe('exchange simulator WebSocket', () => {
   it('handles SUBSCRIBE, LIST_SUBSCRIPTIONS and UNSUBSCRIBE, sending raw payloads on /ws', async () => {
     const ws = new WebSocket(`${sim.wsUrl}/ws`);

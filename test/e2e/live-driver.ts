@@ -254,6 +254,10 @@ export async function drainExecutor(sys: System, clock: SimulatedClock, venue: C
       if (venue.activity === activity && venue.inFlight === 0) break;
       await settle(sys, venue);
     }
+    // A busy executor seen asleep may instead be waiting on an LMDB commit, whose callback needs a turn of the event
+    // loop: without this wait the steps run as microtasks only, and the drain could end before that commit lands.
+    const ex = sys.handles.executor();
+    if (ex?.busy) await Promise.race([ex.idle(), wallWait(20)]);
     clock.advance(stepMs);
   }
 }

@@ -125,20 +125,8 @@ export class KlineSeries {
       if (b && b.complete) return b;
       return this.history.get(t) ?? b;
     };
-    const out: KlineBar[] = [];
-    if (startTime !== undefined) {
-      for (let t = Math.ceil(startTime / MINUTE) * MINUTE; t <= hi && out.length < limit; t += MINUTE) {
-        const b = pick(t);
-        if (b) out.push(b);
-      }
-      return out;
-    }
     const floor = this.history.size > 0 || this.built.size > 0 ? Math.min(...this.lowestOpen()) : hi;
-    for (let t = Math.floor(hi / MINUTE) * MINUTE; t >= floor && out.length < limit; t -= MINUTE) {
-      const b = pick(t);
-      if (b) out.push(b);
-    }
-    return out.reverse();
+    return walkBuckets(MINUTE, hi, floor, limit, startTime, pick);
   }
 
   /**
@@ -162,22 +150,10 @@ export class KlineSeries {
       const mins = this.bars(now, intervalMs / MINUTE, open, open + intervalMs - MINUTE);
       return mins.length === 0 ? undefined : rollUp(open, mins);
     };
-    const out: KlineBar[] = [];
-    if (startTime !== undefined) {
-      for (let t = Math.ceil(startTime / intervalMs) * intervalMs; t <= hi && out.length < limit; t += intervalMs) {
-        const b = bucket(t);
-        if (b) out.push(b);
-      }
-      return out;
-    }
     const firstOwn = own && own.size > 0 ? Math.min(...own.keys()) : Infinity;
-    if (first1m === Infinity && firstOwn === Infinity) return out;
-    const floor = Math.floor(Math.min(first1m, firstOwn) / intervalMs) * intervalMs;
-    for (let t = Math.floor(hi / intervalMs) * intervalMs; t >= floor && out.length < limit; t -= intervalMs) {
-      const b = bucket(t);
-      if (b) out.push(b);
-    }
-    return out.reverse();
+    const lowest = Math.min(first1m, firstOwn);
+    const floor = lowest === Infinity ? hi + 1 : Math.floor(lowest / intervalMs) * intervalMs;
+    return walkBuckets(intervalMs, hi, floor, limit, startTime, bucket);
   }
 
   private lowestOpen(): number[] {
@@ -210,6 +186,24 @@ export class KlineSeries {
     };
     return JSON.stringify({ e: 'kline', E: eventTime, s, k });
   }
+}
+
+// The bars `pick` gives for buckets of `step` ms up to `hi`: from startTime up when it is given, else the latest `limit`
+// down to `floor`; oldest first.
+function walkBuckets(step: number, hi: number, floor: number, limit: number, startTime: number | undefined, pick: (t: number) => KlineBar | undefined): KlineBar[] {
+  const out: KlineBar[] = [];
+  if (startTime !== undefined) {
+    for (let t = Math.ceil(startTime / step) * step; t <= hi && out.length < limit; t += step) {
+      const b = pick(t);
+      if (b) out.push(b);
+    }
+    return out;
+  }
+  for (let t = Math.floor(hi / step) * step; t >= floor && out.length < limit; t -= step) {
+    const b = pick(t);
+    if (b) out.push(b);
+  }
+  return out.reverse();
 }
 
 // One bar of the 1m bars `mins` (oldest first, all inside the bucket opening at `openTime`).

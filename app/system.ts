@@ -170,20 +170,25 @@ class FallbackKlines implements KlineSource {
   }
 }
 
+/** Returns `fills` in time then trade id order (the order a start applies them in). */
+export function byTimeThenTradeId(fills: Fill[]): Fill[] {
+  return fills.sort((a, b) => a.ts - b.ts || Number(a.tradeId) - Number(b.tradeId) || (a.tradeId < b.tradeId ? -1 : 1));
+}
+
 /** Returns the executor's stored fills of `symbol` on `venue`, in time then trade id order. */
 export function storedFills(store: ExecutorStore, venue: VenueId, symbol: string): Fill[] {
-  return store.fillsOf(venue, symbol).sort((a, b) => a.ts - b.ts || Number(a.tradeId) - Number(b.tradeId) || (a.tradeId < b.tradeId ? -1 : 1));
+  return byTimeThenTradeId(store.fillsOf(venue, symbol));
 }
 
 /**
  * Returns `cash` (a venue balance) as it was before the venue's trades of `inst` that the store has not booked
- * (`booked` trade ids, newest `lastTradeId`); on a failed query, `cash` unchanged and a warning.
+ * (`booked`, newest `lastTradeId`); on a failed query, `cash` unchanged and a warning.
  */
-async function cashBeforeUnbookedFills(venue: ExecutionVenue, inst: Instrument, cash: Money, booked: ReadonlySet<string>, lastTradeId: string | undefined, logger: Logger): Promise<Money> {
+async function cashBeforeUnbookedFills(venue: ExecutionVenue, inst: Instrument, cash: Money, booked: (tradeId: string) => boolean, lastTradeId: string | undefined, logger: Logger): Promise<Money> {
   let out = cash as bigint;
   try {
     for (const t of await venue.fetchMyTrades(inst.symbol, lastTradeId)) {
-      if (booked.has(t.tradeId)) continue;
+      if (booked(t.tradeId)) continue;
       const q = notional(inst, t.price, t.lots) as bigint;
       const fee = t.feeAsset === inst.quote ? (t.fee as bigint) : 0n;
       out += t.side === 'buy' ? q + fee : fee - q;
@@ -265,8 +270,12 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   // fills (the process died between the venue's answer and the commit): the executor's start-up reconciliation books
   // and publishes them and the risk manager applies them, so they are taken out of the starting cash here, or they
   // would count twice. A restart of the risk child re-applies the fills committed after this baseline.
-  const baseFills = new Set(mode === 'live' ? execStore.fillsOf(venueId, primary).map((f) => f.tradeId) : []);
-  const riskCash = mode === 'live' ? await cashBeforeUnbookedFills(venue, traded, initialCash, baseFills, execStore.lastTradeId(venueId, primary), logger) : initialCash;
+  // The baseline is the store's booking number at start (not the set of every trade id booked so far: a long-lived
+  // account's history would be read and held for the life of the process).
+  const baseFillSeq = execStore.lastFillSeq(venueId);
+  const riskCash = mode === 'live'
+    ? await cashBeforeUnbookedFills(venue, traded, initialCash, (id) => execStore.hasFill(venueId, primary, id), execStore.lastTradeId(venueId, primary), logger)
+    : initialCash;
   const riskInitial = mode === 'live'
     ? { limits, instruments: [traded], cash: riskCash, positions: storedPositions() }
     : { limits, instruments: [traded], cash: initialCash };
@@ -372,7 +381,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     {
       id: RISK_ID, logic: riskChild, order: 2,
       input: {
-        bus, clock, initial: riskInitial, fills: () => storedFills(execStore, venueId, primary).filter((f) => !baseFills.has(f.tradeId)),
+        bus, clock, initial: riskInitial,
+        fills: () => (mode === 'live' ? byTimeThenTradeId(execStore.fillsBookedAfter(venueId, primary, baseFillSeq)) : storedFills(execStore, venueId, primary)),
         ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => (riskState = g),
       },
     },

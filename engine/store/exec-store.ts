@@ -9,6 +9,10 @@
 //   exec.venueOrderIds  [venue, venueOrderId] -> clientOrderId: a trade that names only the venue's order id
 //                       (Binance's trade history) finds its order, also one finished long ago.
 // A store written before the indexes existed gets them built once, by `ensureIndexed` (run at the executor's start).
+// Fills also get a booking sequence per venue (`exec.fillSeq` [venue, n] -> [symbol, trade id], n counting up from the
+// store's first fill booked by this layout), so that "the fills booked since start" is a range read, not a comparison
+// with every fill ever booked. Fills booked before the sequence existed have none: they are all older than any start
+// that reads it.
 import { isFinalStatus, type Fill, type OrderStatus } from '../messages/orders.ts';
 import type { VenueId } from '../types/instrument.ts';
 import { prefixRange, type LmdbStore, type TypedDb } from './lmdb.ts';
@@ -31,6 +35,7 @@ type FillKey = [venue: string, symbol: string, tradeId: string];
 type PosKey = [venue: string, symbol: string];
 type OpenKey = [venue: string, clientOrderId: string];
 type VenueIdKey = [venue: string, venueOrderId: string];
+type FillSeqKey = [venue: string, seq: number];
 
 // Bump when the index layout changes: a store marked with an older version is re-indexed at the next start.
 const INDEX_KEY = 'internal:orderIndexVersion';
@@ -51,12 +56,14 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
   private readonly state: TypedDb<string, unknown>;
   private readonly openIdx: TypedDb<OpenKey, 1>;
   private readonly venueIds: TypedDb<VenueIdKey, string>;
+  private readonly fillSeq: TypedDb<FillSeqKey, [symbol: string, tradeId: string]>;
 
   /** Opens (creating if needed) the exec databases in `store`. */
   constructor(private readonly store: LmdbStore) {
     this.orders = store.db<string, O>('exec.orders');
     this.openIdx = store.db<OpenKey, 1>('exec.openOrders');
     this.venueIds = store.db<VenueIdKey, string>('exec.venueOrderIds');
+    this.fillSeq = store.db<FillSeqKey, [string, string]>('exec.fillSeq');
     this.fills = store.db<FillKey, Fill>('exec.fills');
     this.positions = store.db<PosKey, P>('exec.positions');
     this.state = store.db<string, unknown>('exec.state');
@@ -74,6 +81,13 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
         this.index(order);
       }
       if (fill) {
+        // A fill seen again (push, then poll) keeps its first booking number.
+        if (this.fills.get([fill.venue, fill.symbol, fill.tradeId]) === undefined) {
+          const seqKey = fillSeqKey(fill.venue);
+          const seq = ((this.state.get(seqKey) as number | undefined) ?? 0) + 1;
+          void this.state.put(seqKey, seq);
+          void this.fillSeq.put([fill.venue, seq], [fill.symbol, fill.tradeId]);
+        }
         void this.fills.put([fill.venue, fill.symbol, fill.tradeId], fill);
         const key = lastTradeKey(fill.venue, fill.symbol);
         const prev = this.state.get(key) as string | undefined;
@@ -146,6 +160,22 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
     return out;
   }
 
+  /** Returns the booking number of the newest fill of `venue` (0 when none was booked with one). */
+  lastFillSeq(venue: VenueId): number {
+    return (this.state.get(fillSeqKey(venue)) as number | undefined) ?? 0;
+  }
+
+  /** Returns the fills of `venue` and `symbol` booked after booking number `seq`, in booking order. */
+  fillsBookedAfter(venue: VenueId, symbol: string, seq: number): Fill[] {
+    const out: Fill[] = [];
+    for (const { value: [sym, tradeId] } of this.fillSeq.entries({ start: [venue, seq + 1], end: [venue, Number.MAX_SAFE_INTEGER] })) {
+      if (sym !== symbol) continue;
+      const f = this.fills.get([venue, sym, tradeId]);
+      if (f !== undefined) out.push(f);
+    }
+    return out;
+  }
+
   /** Returns the position of `symbol` on `venue`, or undefined. */
   position(venue: VenueId, symbol: string): P | undefined {
     return this.positions.get([venue, symbol]);
@@ -180,6 +210,7 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
 }
 
 const lastTradeKey = (venue: string, symbol: string): string => `lastTradeId:${venue}:${symbol}`;
+const fillSeqKey = (venue: string): string => `fillSeq:${venue}`;
 
 /** Returns true when trade id `a` comes after `b`: numerically for integer ids (Binance, paper), else by string. */
 export function tradeIdAfter(a: string, b: string): boolean {

@@ -2,9 +2,11 @@
 // predates them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { newOrder, type OrderRecord } from '../../../actors/trading-executor/logic.ts';
+import type { Fill } from '../../../engine/messages/orders.ts';
 import { venueOrderId } from '../../../engine/types/ids.ts';
+import type { Money } from '../../../engine/types/money.ts';
 import type { VenueId } from '../../../engine/types/instrument.ts';
-import type { Ticks } from '../../../engine/types/price.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import { limitIntent, tempStore } from '../../actors/trading-executor/helpers.ts';
 
 const T0 = 1_723_161_300_000;
@@ -55,5 +57,29 @@ describe('ExecStore order indexes', () => {
     expect(again).toBe(0);
     expect(s.store.openOrders('paper').map((o) => o.intent.id).sort()).toEqual(['x', 'z']);
     expect(s.store.orderByVenueId('paper', '2')?.intent.id).toBe('y');
+  });
+
+  it('numbers fills in booking order per venue, so the fills booked after a start are one range read', async () => {
+    const s = tempStore();
+    stores.push(s);
+    const o = order('f', 'accepted', 'paper', '9');
+    const fill = (tradeId: string, venue: VenueId = 'paper', symbol = 'BTC/USDT'): Fill => ({
+      clientOrderId: o.clientOrderId, venueOrderId: venueOrderId('9'), tradeId, venue, symbol, side: 'buy', price: 6_183_763 as Ticks, lots: 10 as Lots,
+      fee: 0n as Money, feeAsset: 'BTC', liquidity: 'taker', ts: T0,
+    });
+    // A store from before the sequence: a fill booked without a number.
+    await s.lmdb.db<[string, string, string], Fill>('exec.fills').put(['paper', 'BTC/USDT', '7'], fill('7'));
+    const atStart = s.store.lastFillSeq('paper');
+    // Issued together, as the executor's commits can be: each still gets its own number.
+    await Promise.all([s.store.commit({ fill: fill('10') }), s.store.commit({ fill: fill('9') }), s.store.commit({ fill: fill('3', 'binance') })]);
+    await s.store.commit({ fill: fill('10') }); // seen again: keeps its number
+    await s.store.commit({ fill: fill('11', 'paper', 'ETH/USDT') });
+
+    expect(atStart).toBe(0);
+    expect([s.store.lastFillSeq('paper'), s.store.lastFillSeq('binance')]).toEqual([3, 1]);
+    expect(s.store.fillsBookedAfter('paper', 'BTC/USDT', atStart).map((f) => f.tradeId)).toEqual(['10', '9']);
+    expect(s.store.fillsBookedAfter('paper', 'BTC/USDT', 1).map((f) => f.tradeId)).toEqual(['9']);
+    expect(s.store.fillsBookedAfter('paper', 'ETH/USDT', 0).map((f) => f.tradeId)).toEqual(['11']);
+    expect(s.store.fillsOf('paper', 'BTC/USDT').map((f) => f.tradeId).sort()).toEqual(['10', '7', '9']);
   });
 });

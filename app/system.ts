@@ -17,7 +17,7 @@ import type { KlineSource } from '../actors/data-provider/market-source.ts';
 import { InMemoryOrchestratorMemory, lmdbOrchestratorMemory, orchestratorChild, OrchestratorHandle } from '../actors/orchestrator/index.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import type { RiskState } from '../actors/risk-manager/index.ts';
-import { TradingExecutor, type ExecutorStore, type PositionRecord } from '../actors/trading-executor/index.ts';
+import { TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
 import type { Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
@@ -34,6 +34,7 @@ import { LmdbStore } from '../engine/store/lmdb.ts';
 import { ModelOutputStore } from '../engine/store/model-output-store.ts';
 import { parseFixed } from '../engine/types/decimal.ts';
 import { notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
+import { costAfterFill, type OpenCost } from '../engine/market/average-cost.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import type { FrameKind } from '../engine/venues/binance/frames.ts';
@@ -170,6 +171,21 @@ class FallbackKlines implements KlineSource {
   }
 }
 
+/**
+ * Returns the RiskManager's starting position of `inst` on a live start: the executor's stored lots with their average
+ * cost (the stop-loss and take-profit reference), or undefined when flat. A position stored before the cost was kept
+ * gets it from its fills, once. (It was bought minus sold quote, which after a round trip is not the cost of what is
+ * held: a profit taken earlier lowered it, and the exits fired off the wrong entry.)
+ */
+export function storedRiskPosition(store: ExecutorStore, venue: VenueId, inst: Instrument): { lots: Lots; cost: Money } | undefined {
+  const p = store.position(venue, inst.symbol);
+  if (!p || p.netLots <= 0) return undefined;
+  if (p.openCost !== undefined) return { lots: p.netLots as Lots, cost: p.openCost };
+  let open: OpenCost = { lots: 0, cost: 0n as Money };
+  for (const f of storedFills(store, venue, inst.symbol)) open = costAfterFill(open, f.side, f.lots, notional(inst, f.price, f.lots));
+  return { lots: p.netLots as Lots, cost: open.cost };
+}
+
 /** Returns `fills` in time then trade id order (the order a start applies them in). */
 export function byTimeThenTradeId(fills: Fill[]): Fill[] {
   return fills.sort((a, b) => a.ts - b.ts || Number(a.tradeId) - Number(b.tradeId) || (a.tradeId < b.tradeId ? -1 : 1));
@@ -258,10 +274,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   // ---- risk ----
   const storedPositions = (): Record<string, { lots: Lots; cost: Money }> => {
-    const out: Record<string, { lots: Lots; cost: Money }> = {};
-    const p: PositionRecord | undefined = execStore.position(venueId, primary);
-    if (p && p.netLots > 0) out[primary] = { lots: p.netLots as Lots, cost: (p.buyQuote - p.sellQuote > 0n ? p.buyQuote - p.sellQuote : 0n) as Money };
-    return out;
+    const p = storedRiskPosition(execStore, venueId, traded);
+    return p ? { [primary]: p } : {};
   };
   const initialCash = mode === 'live' ? (opts.liveCash ?? 0n as Money) : money(config.execution.paper.initialQuote);
   const limits = riskLimitsFromConfig(config, initialCash > 0n ? initialCash : money(config.execution.paper.initialQuote));

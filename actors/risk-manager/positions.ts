@@ -6,6 +6,7 @@ import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
+import { costAfterFill } from '../../engine/market/average-cost.ts';
 
 /** One symbol's spot position. Realised PnL is gross; fees are kept apart (net = realised - fees). */
 export interface Position {
@@ -70,20 +71,20 @@ export function applyFill(pf: Portfolio, inst: Instrument, fill: Fill): Portfoli
   let exitFired = prev.exitFired;
   let cash = pf.cash;
   let oversold = pf.oversoldLots;
+  const step = costAfterFill({ lots, cost }, fill.side, fill.lots, gross);
   if (fill.side === 'buy') {
-    lots = (lots + fill.lots) as Lots;
+    lots = step.lots as Lots;
     base9 += BigInt(fill.lots) * lotUnits;
-    cost = (cost + gross) as Money;
+    cost = step.cost;
     cash = (cash - gross) as Money;
     exitFired = false; // a larger position has a new average entry: arm its exits again
   } else {
-    const closed = Math.min(fill.lots, lots);
+    const { closed, released } = step;
     if (fill.lots > lots) oversold += fill.lots - lots;
-    const released = closed === lots ? cost : (divRound(cost * BigInt(closed), BigInt(lots)) as Money);
     const closedProceeds = closed === fill.lots ? gross : notional(inst, fill.price, closed as Lots);
     realised = (realised + closedProceeds - released) as Money;
-    cost = (cost - released) as Money;
-    lots = (lots - closed) as Lots;
+    cost = step.cost;
+    lots = step.lots as Lots;
     base9 -= BigInt(fill.lots) * lotUnits;
     if (base9 < 0n) base9 = 0n;
     cash = (cash + gross) as Money;

@@ -8,6 +8,7 @@
 // Anything else (an overfill, a fill on a rejected order, a second ack) is illegal: logged and ignored, never thrown.
 import { createHash } from 'node:crypto';
 import { isFinalStatus, type Fill, type OrderIntent, type OrderStatus } from '../../engine/messages/orders.ts';
+import { costAfterFill } from '../../engine/market/average-cost.ts';
 import { clientOrderId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import type { VenueId } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
@@ -135,18 +136,25 @@ export interface PositionRecord {
   readonly sellQuote: Money;
   /** Fees per asset in 1e-9 fixed point. */
   readonly fees: Readonly<Record<string, Money>>;
+  /**
+   * Open lots and their average cost (engine/market/average-cost.ts), as the RiskManager keeps them: a live start
+   * takes them as its position. Absent on a position stored before they were kept (the start then replays the fills).
+   */
+  readonly openLots?: number;
+  readonly openCost?: Money;
   readonly lastTradeId?: string;
   readonly updatedAt: TsMs;
 }
 
 /** Returns an empty position. */
 export function emptyPosition(venue: VenueId, symbol: string, now: TsMs): PositionRecord {
-  return { venue, symbol, netLots: 0, boughtLots: 0, soldLots: 0, buyQuote: 0n as Money, sellQuote: 0n as Money, fees: {}, updatedAt: now };
+  return { venue, symbol, netLots: 0, boughtLots: 0, soldLots: 0, buyQuote: 0n as Money, sellQuote: 0n as Money, fees: {}, openLots: 0, openCost: 0n as Money, updatedAt: now };
 }
 
 /** Returns the position after one fill priced at `quote`. */
 export function positionAfterFill(p: PositionRecord, f: Fill, quote: Money): PositionRecord {
   const buy = f.side === 'buy';
+  const open = p.openLots !== undefined && p.openCost !== undefined ? costAfterFill({ lots: p.openLots, cost: p.openCost }, f.side, f.lots, quote) : undefined;
   return {
     ...p,
     netLots: p.netLots + (buy ? f.lots : -f.lots),
@@ -155,6 +163,7 @@ export function positionAfterFill(p: PositionRecord, f: Fill, quote: Money): Pos
     buyQuote: (buy ? p.buyQuote + quote : p.buyQuote) as Money,
     sellQuote: (buy ? p.sellQuote : p.sellQuote + quote) as Money,
     fees: { ...p.fees, [f.feeAsset]: ((p.fees[f.feeAsset] ?? 0n) + f.fee) as Money },
+    ...(open ? { openLots: open.lots, openCost: open.cost } : {}),
     lastTradeId: f.tradeId,
     updatedAt: f.ts,
   };

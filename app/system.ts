@@ -35,6 +35,7 @@ import { ModelOutputStore } from '../engine/store/model-output-store.ts';
 import { parseFixed } from '../engine/types/decimal.ts';
 import { notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { costAfterFill, type OpenCost } from '../engine/market/average-cost.ts';
+import { baseAmount } from '../engine/venues/ledger.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import type { FrameKind } from '../engine/venues/binance/frames.ts';
@@ -173,17 +174,22 @@ class FallbackKlines implements KlineSource {
 
 /**
  * Returns the RiskManager's starting position of `inst` on a live start: the executor's stored lots with their average
- * cost (the stop-loss and take-profit reference), or undefined when flat. A position stored before the cost was kept
- * gets it from its fills, once. (It was bought minus sold quote, which after a round trip is not the cost of what is
- * held: a profit taken earlier lowered it, and the exits fired off the wrong entry.)
+ * cost (the stop-loss and take-profit reference) and the base they hold, or undefined when flat. A position stored
+ * before the cost was kept gets it from its fills, once. (The cost was bought minus sold quote, which after a round
+ * trip is not the cost of what is held: a profit taken earlier lowered it, and the exits fired off the wrong entry.)
  */
-export function storedRiskPosition(store: ExecutorStore, venue: VenueId, inst: Instrument): { lots: Lots; cost: Money } | undefined {
+export function storedRiskPosition(store: ExecutorStore, venue: VenueId, inst: Instrument): { lots: Lots; cost: Money; base9: bigint } | undefined {
   const p = store.position(venue, inst.symbol);
   if (!p || p.netLots <= 0) return undefined;
-  if (p.openCost !== undefined) return { lots: p.netLots as Lots, cost: p.openCost };
+  // What the engine's trades left in the account: every lot bought less sold, less every fee paid in the base asset
+  // (a buy's fee on Binance without BNB). Taken as lots alone, an exit would try to sell the fees too and be refused.
+  const full = baseAmount(inst, p.netLots);
+  const fees = p.fees[inst.base] ?? 0n;
+  const base9 = fees >= full ? 0n : full - fees;
+  if (p.openCost !== undefined) return { lots: p.netLots as Lots, cost: p.openCost, base9 };
   let open: OpenCost = { lots: 0, cost: 0n as Money };
   for (const f of storedFills(store, venue, inst.symbol)) open = costAfterFill(open, f.side, f.lots, notional(inst, f.price, f.lots));
-  return { lots: p.netLots as Lots, cost: open.cost };
+  return { lots: p.netLots as Lots, cost: open.cost, base9 };
 }
 
 /** Returns `fills` in time then trade id order (the order a start applies them in). */
@@ -273,7 +279,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId);
 
   // ---- risk ----
-  const storedPositions = (): Record<string, { lots: Lots; cost: Money }> => {
+  const storedPositions = (): Record<string, { lots: Lots; cost: Money; base9: bigint }> => {
     const p = storedRiskPosition(execStore, venueId, traded);
     return p ? { [primary]: p } : {};
   };

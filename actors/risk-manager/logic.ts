@@ -62,7 +62,11 @@ export interface RiskInput {
   readonly limits: RiskLimits;
   readonly instruments: readonly Instrument[];
   readonly cash: Money;
-  readonly positions?: Readonly<Record<string, { readonly lots: Lots; readonly cost: Money }>>;
+  /**
+   * Positions held at start: lots, their cost, and the base held for them in 1e-9 units (lots less the fees paid in
+   * the base asset; default lots × lot size, as with fees paid in quote).
+   */
+  readonly positions?: Readonly<Record<string, { readonly lots: Lots; readonly cost: Money; readonly base9?: bigint }>>;
 }
 
 /** Verdict of a pre-trade check. */
@@ -100,7 +104,9 @@ export function createRiskState(input: RiskInput): RiskState {
     const inst = instruments[sym];
     if (!inst) throw new ConfigError(`initial position in ${sym}, which is not among the instruments`);
     if (!Number.isSafeInteger(p.lots) || p.lots < 0) throw new ConfigError(`initial position in ${sym} has lots ${p.lots}; spot needs a non-negative integer`);
-    positions[sym] = { ...FLAT, lots: p.lots, base9: BigInt(p.lots) * lot9(inst), cost: p.cost };
+    const full = BigInt(p.lots) * lot9(inst);
+    if (p.base9 !== undefined && !(p.base9 >= 0n && p.base9 <= full)) throw new ConfigError(`initial position in ${sym} holds ${p.base9} base units, outside 0..${full} for ${p.lots} lots`);
+    positions[sym] = { ...FLAT, lots: p.lots, base9: p.base9 ?? full, cost: p.cost };
   }
   const portfolio: Portfolio = { ...emptyPortfolio(quote, input.cash), positions };
   return {

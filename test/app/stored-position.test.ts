@@ -2,11 +2,14 @@
 // reference) must be the average cost of what is held, as the RiskManager itself keeps it, also after round trips.
 import { afterEach, describe, expect, it } from 'vitest';
 import { emptyPosition, positionAfterFill, type PositionRecord } from '../../actors/trading-executor/logic.ts';
-import { applyFill, emptyPortfolio } from '../../actors/risk-manager/positions.ts';
+import { applyFill, emptyPortfolio, sellableLots } from '../../actors/risk-manager/positions.ts';
+import { createRiskState } from '../../actors/risk-manager/logic.ts';
+import { DEFAULT_LIMITS } from '../../actors/risk-manager/limits.ts';
 import { storedRiskPosition } from '../../app/system.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
 import { notional } from '../../engine/types/instrument.ts';
 import { money, type Money } from '../../engine/types/money.ts';
+import type { Lots } from '../../engine/types/price.ts';
 import { ETH, ETH_PX, fill } from '../actors/risk-manager/helpers.ts';
 import { tempStore } from '../actors/trading-executor/helpers.ts';
 
@@ -44,7 +47,7 @@ describe('the stored position a live start hands the RiskManager', () => {
     const risk = FILLS.reduce((pf, f) => applyFill(pf, ETH, f), emptyPortfolio('USDT', money('10000'))).positions['ETH/USDT']!;
     const got = storedRiskPosition(s.store, 'paper', ETH);
 
-    expect(got).toEqual({ lots: 700, cost: risk.cost });
+    expect(got).toEqual({ lots: 700, cost: risk.cost, base9: risk.base9 });
     // 700 of 1000 lots bought at 2673.60: cost 187.152 USDT.
     expect(risk.cost).toBe(money('187.152'));
     // What the start took before: bought minus sold quote, which the earlier profit had lowered.
@@ -54,7 +57,23 @@ describe('the stored position a live start hands the RiskManager', () => {
   it('replays the fills once for a position stored before the cost was kept', async () => {
     const { s } = await book(FILLS, false);
     expect(s.store.position('paper', 'ETH/USDT')!.openCost).toBeUndefined();
-    expect(storedRiskPosition(s.store, 'paper', ETH)).toEqual({ lots: 700, cost: money('187.152') });
+    expect(storedRiskPosition(s.store, 'paper', ETH)).toEqual({ lots: 700, cost: money('187.152'), base9: 70_000_000n });
+  });
+
+  it('holds the base the buys\' fees left, so that a restarted RiskManager sizes its exits to what the account has', async () => {
+    // Binance without BNB takes a buy's fee in the base asset: 0.1% of the lots bought. The sells stay within what the
+    // account holds, as the venue makes them (the first position closes to 2 lots of dust less its fees).
+    const feeInBase = FILLS.map((f, i) => (f.side === 'buy' ? { ...f, fee: (BigInt(f.lots) * 100n) as Money, feeAsset: 'ETH' } : i === 3 ? { ...f, lots: 698 as Lots } : f));
+    const { s } = await book(feeInBase, true);
+    const risk = feeInBase.reduce((pf, f) => applyFill(pf, ETH, f), emptyPortfolio('USDT', money('10000'))).positions['ETH/USDT']!;
+    const got = storedRiskPosition(s.store, 'paper', ETH)!;
+    const restarted = createRiskState({ limits: DEFAULT_LIMITS, instruments: [ETH], cash: money('1000'), positions: { 'ETH/USDT': got } }).portfolio.positions['ETH/USDT']!;
+
+    // 702 lots bought less sold, less the fees of the 2500 lots bought: 0.0702 - 0.00025 ETH.
+    expect(got).toMatchObject({ lots: 702, base9: 69_950_000n });
+    expect(got.base9).toBe(risk.base9);
+    expect(sellableLots(ETH, restarted)).toBe(sellableLots(ETH, risk));
+    expect(sellableLots(ETH, restarted)).toBe(699);
   });
 
   it('gives nothing for a flat position', async () => {

@@ -4,7 +4,9 @@
 // executor committed (exec store, written before the fill was published), so a crash between a fill and a risk
 // snapshot cannot lose it; the trading state, kill switch and equity peak come from `risk.control` in LMDB, and so do
 // limits an operator set at run time (`risk.setLimits`), as long as the config's limits are still the ones they were
-// set over: an edited config wins over them.
+// set over: an edited config wins over them. So do the VaR monitor's equity samples (written once per VaR interval),
+// when the restart comes within VAR_RESUME_INTERVALS of the last one: without them VaR and its limits would be blind
+// for the first varMinSamples intervals (30 minutes by default) after every restart.
 import { createActor, fromCallback, type EventObject } from 'xstate';
 import type { Fill } from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
@@ -17,6 +19,8 @@ import type { Money } from '../engine/types/money.ts';
 import { createRiskState, onFill, operatorLimits, riskManager, validateLimits, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
+import { EMPTY_VAR } from '../actors/risk-manager/var.ts';
+import type { TsMs } from '../engine/types/time.ts';
 
 /** The RiskManager child's id. */
 export const RISK_ID = 'risk';
@@ -29,7 +33,12 @@ export interface RiskControl {
   readonly peakEquity: Money;
   /** Limits set at run time, and the config limits (`settingsKey`) they replaced; absent: the config's apply. */
   readonly limits?: { readonly base: string; readonly set: RiskLimits };
+  /** The VaR monitor's equity samples and the interval of the last one. */
+  readonly var?: { readonly bucket: number; readonly samples: readonly Money[] };
 }
+
+/** Restarts at most this many VaR intervals after the last sample keep the samples; later ones start over. */
+export const VAR_RESUME_INTERVALS = 15;
 
 /** Input of the child. */
 export interface RiskChildInput {
@@ -53,15 +62,21 @@ export function storedLimits(initial: RiskInput, control: RiskControl | undefine
 }
 
 /**
- * Returns the start state: `initial` plus the stored fills, with the stored trading state, kill switch, peak and
- * run-time limits.
+ * Returns the start state at `nowMs`: `initial` plus the stored fills, with the stored trading state, kill switch,
+ * peak, run-time limits and (when recent) VaR samples.
  */
-export function riskStartState(initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined): RiskState {
+export function riskStartState(initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs): RiskState {
   const limits = storedLimits(initial, control);
   let s = createRiskState(limits === undefined ? initial : { ...initial, limits });
   for (const f of fills) s = onFill(s, f);
   if (!control) return s;
-  return { ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch, peakEquity: control.peakEquity > s.peakEquity ? control.peakEquity : s.peakEquity };
+  const v = control.var;
+  const recent = v !== undefined && Math.floor(nowMs / s.limits.varIntervalMs) - v.bucket <= VAR_RESUME_INTERVALS;
+  return {
+    ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch,
+    peakEquity: control.peakEquity > s.peakEquity ? control.peakEquity : s.peakEquity,
+    ...(recent ? { var: { ...EMPTY_VAR, bucket: v.bucket, samples: v.samples.slice(-(s.limits.varWindow + 1)) } } : {}),
+  };
 }
 
 /** xstate callback logic running the RiskManager machine; see the header. */
@@ -69,7 +84,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const { bus, clock } = input;
   const db: TypedDb<string, RiskControl> | undefined = input.store?.db<string, RiskControl>('risk.control');
   const control = db?.get(CONTROL_KEY);
-  const start = riskStartState(input.initial, input.fills(), control);
+  const start = riskStartState(input.initial, input.fills(), control, clock.now());
   const dropped = control?.limits !== undefined && start.limits === input.initial.limits;
   if (dropped) {
     log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');
@@ -84,9 +99,10 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     const next: RiskControl = {
       tradingState: c.tradingState, stateReason: c.stateReason, killSwitch: c.killSwitch, peakEquity: c.peakEquity,
       ...(limits === undefined ? {} : { limits: { base, set: limits } }),
+      ...(c.var.bucket >= 0 ? { var: { bucket: c.var.bucket, samples: c.var.samples } } : lastSaved?.var ? { var: lastSaved.var } : {}),
     };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
-      && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set) return;
+      && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.var?.bucket === next.var?.bucket) return;
     lastSaved = next;
     try {
       void db.put(CONTROL_KEY, next).catch((err: unknown) => log().warn({ err }, 'risk state write failed'));
@@ -138,7 +154,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       if (m.ts - lastPeakSave >= 1_000) {
         lastPeakSave = m.ts;
         const s = held.state;
-        if (db && s !== undefined && (lastSaved === undefined || s.peakEquity !== lastSaved.peakEquity)) flush();
+        if (db && s !== undefined && (lastSaved === undefined || s.peakEquity !== lastSaved.peakEquity || s.var.bucket !== lastSaved.var?.bucket)) flush();
         save();
       }
     }, RISK_ID),

@@ -93,4 +93,48 @@ describe('risk child', () => {
     await run(initial, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('500'));
     await store.close();
   });
+
+  it('keeps the VaR samples across a prompt restart, so VaR and its limits are not blind for the first half hour', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+    const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+    const bus = new Bus();
+    const T0 = 1_723_161_300_000;
+    const clock = new SimulatedClock(T0);
+    // 1 ETH held; one mark a minute from real ETH/USDT prices of the recording.
+    const initial = {
+      limits: limits({ varIntervalMs: 60_000, varWindow: 20, varMinSamples: 5 }), instruments: [ETH], cash: money('7000'),
+      positions: { 'ETH/USDT': { lots: lots(10_000), cost: money('2683.8') } },
+    };
+    const prices = [268_380, 268_017, 268_496, 267_360, 268_537, 268_122, 268_300] as Ticks[];
+    const run = (marks: readonly Ticks[], from: number): RiskState => {
+      clock.set(from);
+      let read: (() => RiskState) | undefined;
+      const actor = createActor(riskChild, { input: { bus, clock, initial, fills: () => [], store, onState: (g) => void (read = g) } });
+      actor.start();
+      marks.forEach((price, i) => {
+        const ts = (from + i * 60_000) as TsMs;
+        clock.set(ts);
+        bus.publish({ type: 'risk.mark', symbol: 'ETH/USDT', price, ts });
+      });
+      const s = read!();
+      actor.stop();
+      return s;
+    };
+    const before = run(prices.slice(0, 4), T0); // 4 samples: 3 returns, VaR not yet
+    await store.flush();
+    const saved = store.db<string, RiskControl>('risk.control').get('control')!.var!;
+    // Back two minutes later: two more marks make 6 samples, 5 returns: VaR at once.
+    const resumed = run(prices.slice(4, 6), T0 + 5 * 60_000);
+    await store.flush();
+    // Back two hours later: the samples are too old to continue, VaR starts over.
+    const late = run(prices.slice(6), T0 + 125 * 60_000);
+
+    expect(before.var.var99).toBeUndefined();
+    expect(saved.samples).toEqual(before.var.samples);
+    expect(saved.samples).toHaveLength(4);
+    expect(resumed.var.samples).toHaveLength(6);
+    expect(resumed.var.var99).toBeGreaterThan(0n);
+    expect(late.var.samples).toHaveLength(1);
+    await store.close();
+  });
 });

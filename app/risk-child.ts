@@ -71,7 +71,9 @@ export function riskStartState(initial: RiskInput, fills: readonly Fill[], contr
   for (const f of fills) s = onFill(s, f);
   if (!control) return s;
   const v = control.var;
-  const recent = v !== undefined && Math.floor(nowMs / s.limits.varIntervalMs) - v.bucket <= VAR_RESUME_INTERVALS;
+  // A sample from the future (a replay started over on the same store) does not continue either.
+  const gap = v === undefined ? -1 : Math.floor(nowMs / s.limits.varIntervalMs) - v.bucket;
+  const recent = v !== undefined && gap >= 0 && gap <= VAR_RESUME_INTERVALS;
   return {
     ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch,
     peakEquity: control.peakEquity > s.peakEquity ? control.peakEquity : s.peakEquity,

@@ -106,14 +106,15 @@ describe('risk child', () => {
       positions: { 'ETH/USDT': { lots: lots(10_000), cost: money('2683.8') } },
     };
     const prices = [268_380, 268_017, 268_496, 267_360, 268_537, 268_122, 268_300] as Ticks[];
-    const run = (marks: readonly Ticks[], from: number): RiskState => {
-      clock.set(from);
+    // A SimulatedClock only moves forward: a replay started over gets a clock of its own.
+    const run = (marks: readonly Ticks[], from: number, c = clock): RiskState => {
+      c.set(from);
       let read: (() => RiskState) | undefined;
-      const actor = createActor(riskChild, { input: { bus, clock, initial, fills: () => [], store, onState: (g) => void (read = g) } });
+      const actor = createActor(riskChild, { input: { bus, clock: c, initial, fills: () => [], store, onState: (g) => void (read = g) } });
       actor.start();
       marks.forEach((price, i) => {
         const ts = (from + i * 60_000) as TsMs;
-        clock.set(ts);
+        c.set(ts);
         bus.publish({ type: 'risk.mark', symbol: 'ETH/USDT', price, ts });
       });
       const s = read!();
@@ -128,6 +129,9 @@ describe('risk child', () => {
     await store.flush();
     // Back two hours later: the samples are too old to continue, VaR starts over.
     const late = run(prices.slice(6), T0 + 125 * 60_000);
+    await store.flush();
+    // A replay started over on the same store is earlier than the last sample: it starts over too.
+    const replayed = run(prices.slice(0, 2), T0, new SimulatedClock(T0));
 
     expect(before.var.var99).toBeUndefined();
     expect(saved.samples).toEqual(before.var.samples);
@@ -135,6 +139,7 @@ describe('risk child', () => {
     expect(resumed.var.samples).toHaveLength(6);
     expect(resumed.var.var99).toBeGreaterThan(0n);
     expect(late.var.samples).toHaveLength(1);
+    expect(replayed.var.samples).toHaveLength(2);
     await store.close();
   });
 });

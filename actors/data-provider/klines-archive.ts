@@ -4,17 +4,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../engine/log.ts';
 import { loadKlinesIndex, type KlinesIndex } from '../../engine/market/klines-index.ts';
+import { klinesFileMatches } from '../../engine/market/klines-csv.ts';
 import type { Candle } from '../../engine/messages/market.ts';
 import { timeframeMs, type Timeframe } from '../../engine/types/time.ts';
 import { KlinesMemo } from './klines-memo.ts';
 import type { KlineQuery, KlineSource } from './market-source.ts';
 
-/** Returns true when `file` holds `tf` klines of `symbol` (`*_ETH_USDT-1m.csv.gz`, `*_ETHUSDT_1d.csv.gz`, …). */
-export function klinesFileMatches(file: string, symbol: string, tf: Timeframe): boolean {
-  const [base, quote] = symbol.split('/');
-  if (!base || !quote) return false;
-  return new RegExp(`(^|[_-])${base}_?${quote}[-_]${tf}\\.csv(\\.gz)?$`, 'i').test(file);
-}
+// Where a file of kline history is told by its name (engine/market/klines-csv.ts): also what the simulator reads.
+export { klinesFileMatches };
 
 // A file's KlinesIndex, shared by every archive of the process: the files are immutable data, and tests and benches
 // build several systems per process. A file is inflated and indexed only as far as queries reach (a backtest's history

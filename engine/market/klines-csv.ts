@@ -13,6 +13,13 @@ export const KLINES_HEADER = 'open_time_ms,open_time_utc,open,high,low,close,vol
 /** Header of the RocketAlerts files: naive-UTC date (or date-time), then OHLCV. */
 export const DATED_HEADER = 'Date,Open,High,Low,Close,Volume';
 
+/** Returns true when `file` holds `tf` klines of `symbol` (`*_ETH_USDT-1m.csv.gz`, `*_ETHUSDT_1d.csv.gz`, …). */
+export function klinesFileMatches(file: string, symbol: string, tf: string): boolean {
+  const [base, quote] = symbol.split('/');
+  if (!base || !quote) return false;
+  return new RegExp(`(^|[_-])${base}_?${quote}[-_]${tf}\\.csv(\\.gz)?$`, 'i').test(file);
+}
+
 /** One malformed row: its 1-based line number in the file (the header is line 1) and what was wrong. */
 export interface KlineRowError {
   readonly row: number;

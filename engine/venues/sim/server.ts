@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Candle } from '../../messages/market.ts';
-import { loadKlinesCsv } from '../../market/klines-csv.ts';
+import { klinesFileMatches, loadKlinesCsv } from '../../market/klines-csv.ts';
 import { LiveClock, SimulatedClock, type Clock } from '../../runtime/clock.ts';
 import { parseFixed } from '../../types/decimal.ts';
 import { ConfigError } from '../../types/errors.ts';
@@ -92,9 +92,9 @@ function instrumentFor(venueSymbol: string, specs: Readonly<Record<string, Instr
 // (`*_ETH_USDT-1h.csv.gz`, `*_ETHUSDT_1d.csv.gz`, as the replay's kline archive names them).
 function loadHistory(dir: string, inst: Instrument): KlineHistory {
   if (!existsSync(dir)) return { m1: [] };
-  const files = readdirSync(dir);
+  const files = readdirSync(dir).sort();
   const read = (tf: string): Candle[] => {
-    const name = files.find((f) => new RegExp(`(^|[_-])${inst.base}_?${inst.quote}[-_]${tf}\\.csv(\\.gz)?$`, 'i').test(f));
+    const name = files.find((f) => klinesFileMatches(f, inst.symbol, tf));
     if (!name) return [];
     const file = loadKlinesCsv(join(dir, name));
     if (file.errors.length > 0) log().warn({ file: name, skipped: file.errors.length }, 'kline rows skipped');

@@ -186,10 +186,26 @@ export function storedRiskPosition(store: ExecutorStore, venue: VenueId, inst: I
   const full = baseAmount(inst, p.netLots);
   const fees = p.fees[inst.base] ?? 0n;
   const base9 = fees >= full ? 0n : full - fees;
-  if (p.openCost !== undefined) return { lots: p.netLots as Lots, cost: p.openCost, base9 };
+  return { lots: p.netLots as Lots, cost: p.openCost ?? costFromFills(store, venue, inst).cost, base9 };
+}
+
+// The open lots and their average cost by replaying every stored fill of `inst`.
+function costFromFills(store: ExecutorStore, venue: VenueId, inst: Instrument): OpenCost {
   let open: OpenCost = { lots: 0, cost: 0n as Money };
   for (const f of storedFills(store, venue, inst.symbol)) open = costAfterFill(open, f.side, f.lots, notional(inst, f.price, f.lots));
-  return { lots: p.netLots as Lots, cost: open.cost, base9 };
+  return open;
+}
+
+/**
+ * Gives a position stored before the average cost was kept its openLots/openCost, from its fills, and stores it: once,
+ * so that the executor's later fills carry it on and no later start reads every fill for it. Returns true if it did.
+ */
+export async function keepPositionCost(store: ExecutorStore, venue: VenueId, inst: Instrument): Promise<boolean> {
+  const p = store.position(venue, inst.symbol);
+  if (!p || p.openCost !== undefined) return false;
+  const open = costFromFills(store, venue, inst);
+  await store.commit({ position: { ...p, openLots: open.lots, openCost: open.cost } });
+  return true;
 }
 
 /** Returns `fills` in time then trade id order (the order a start applies them in). */
@@ -279,6 +295,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId);
 
   // ---- risk ----
+  if (await keepPositionCost(execStore, venueId, traded)) logger.info({ symbol: primary }, 'position cost basis computed from the stored fills (a store written before it was kept)');
   const storedPositions = (): Record<string, { lots: Lots; cost: Money; base9: bigint }> => {
     const p = storedRiskPosition(execStore, venueId, traded);
     return p ? { [primary]: p } : {};
@@ -457,7 +474,12 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     lifecycle.onClose('online-pools', () => online.closePools());
   }
   if (retention) lifecycle.onDrain('history-retention', () => retention.stop());
-  if (rollbacks) lifecycle.onDrain('online-rollbacks', () => rollbacks.idle());
+  if (rollbacks) {
+    lifecycle.onDrain('online-rollbacks', () => {
+      rollbacks.stop();
+      return rollbacks.idle();
+    });
+  }
   if (models.pool && models.ownsPool) lifecycle.onClose('inference-pool', () => models.pool!.close());
   lifecycle.onClose('store', () => store.close());
 

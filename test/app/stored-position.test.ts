@@ -5,7 +5,7 @@ import { emptyPosition, positionAfterFill, type PositionRecord } from '../../act
 import { applyFill, emptyPortfolio, sellableLots } from '../../actors/risk-manager/positions.ts';
 import { createRiskState } from '../../actors/risk-manager/logic.ts';
 import { DEFAULT_LIMITS } from '../../actors/risk-manager/limits.ts';
-import { storedRiskPosition } from '../../app/system.ts';
+import { keepPositionCost, storedRiskPosition } from '../../app/system.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
 import { notional } from '../../engine/types/instrument.ts';
 import { money, type Money } from '../../engine/types/money.ts';
@@ -58,6 +58,13 @@ describe('the stored position a live start hands the RiskManager', () => {
     const { s } = await book(FILLS, false);
     expect(s.store.position('paper', 'ETH/USDT')!.openCost).toBeUndefined();
     expect(storedRiskPosition(s.store, 'paper', ETH)).toEqual({ lots: 700, cost: money('187.152'), base9: 70_000_000n });
+    // The start stores what it computed, once: later fills carry it on, later starts read no fill for it.
+    expect(await keepPositionCost(s.store, 'paper', ETH)).toBe(true);
+    expect(s.store.position('paper', 'ETH/USDT')).toMatchObject({ openLots: 700, openCost: money('187.152') });
+    expect(await keepPositionCost(s.store, 'paper', ETH)).toBe(false);
+    const more = fill('buy', ETH_PX.t1520538925, 100, 0n as Money, { tradeId: '7' });
+    const next = positionAfterFill(s.store.position('paper', 'ETH/USDT')!, more, notional(ETH, more.price, more.lots));
+    expect(next).toMatchObject({ openLots: 800, openCost: (money('187.152') + notional(ETH, more.price, more.lots)) as Money });
   });
 
   it('holds the base the buys\' fees left, so that a restarted RiskManager sizes its exits to what the account has', async () => {

@@ -101,7 +101,8 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     const next: RiskControl = {
       tradingState: c.tradingState, stateReason: c.stateReason, killSwitch: c.killSwitch, peakEquity: c.peakEquity,
       ...(limits === undefined ? {} : { limits: { base, set: limits } }),
-      ...(c.var.bucket >= 0 ? { var: { bucket: c.var.bucket, samples: c.var.samples } } : lastSaved?.var ? { var: lastSaved.var } : {}),
+      // Absent before the first sample: a start that did not continue the stored samples (too old) drops them.
+      ...(c.var.bucket >= 0 ? { var: { bucket: c.var.bucket, samples: c.var.samples } } : {}),
     };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
       && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.var?.bucket === next.var?.bucket) return;

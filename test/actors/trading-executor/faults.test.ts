@@ -22,7 +22,10 @@ async function setup(faults: Partial<Record<keyof StubExchange['faults'], Fault[
   const stub = new StubExchange();
   for (const [m, fs] of Object.entries(faults)) stub.faults[m as keyof StubExchange['faults']].push(...fs!);
   const venue = new CcxtExecVenue({ exchange: stub, venue: 'binance', instruments: [BTC], clock, recvWindowMs: 10_000 });
-  const s = tempStore();
+  // Commits on the calling thread: `drive` moves the clock whenever the executor is still busy after a few event-loop
+  // turns, so a commit left to lmdb's write thread on a loaded machine let the clock run past the breaker's open time
+  // (seen once: a fourth createOrder after the breaker had opened).
+  const s = tempStore(undefined, { syncCommits: true });
   stores.push(s);
   const rec = recordingBus();
   const cap = capturingLogger();

@@ -16,10 +16,13 @@ import type { Lots, Ticks } from '../../../engine/types/price.ts';
 
 export const BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'paper' });
 
-/** A temporary LMDB environment with the exec databases; `cleanup` closes and deletes it. */
-export function tempStore(path?: string) {
+/**
+ * A temporary LMDB environment with the exec databases; `cleanup` closes and deletes it. `syncCommits` completes
+ * commits on the calling thread, as a backtest does (see tests that count simulated time).
+ */
+export function tempStore(path?: string, opts: { syncCommits?: boolean } = {}) {
   const dir = path ?? mkdtempSync(join(tmpdir(), 'cobalt-exec-'));
-  const lmdb = LmdbStore.open({ path: dir, noSync: true });
+  const lmdb = LmdbStore.open({ path: dir, noSync: true, syncCommits: opts.syncCommits ?? false });
   const store = new ExecStore<OrderRecord, PositionRecord>(lmdb);
   return {
     dir, lmdb, store,

@@ -2,7 +2,8 @@
 // events; this callback actor runs it, forwards bus commands in and emitted events out, and keeps what must survive a
 // restart. State at (re)start is rebuilt, not trusted from a snapshot: cash and positions come from the fills the
 // executor committed (exec store, written before the fill was published), so a crash between a fill and a risk
-// snapshot cannot lose it; the trading state, kill switch and equity peak come from `risk.control` in LMDB, and so do
+// snapshot cannot lose it (a paper start continues the portfolio the last start computed and reads only the fills
+// booked since: FillCheckpoint); the trading state, kill switch and equity peak come from `risk.control` in LMDB, and so do
 // limits an operator set at run time (`risk.setLimits`), as long as the config's limits are still the ones they were
 // set over: an edited config wins over them. So do the VaR monitor's equity samples (written once per VaR interval),
 // when the restart comes within VAR_RESUME_INTERVALS of the last one: without them VaR and its limits would be blind
@@ -16,10 +17,11 @@ import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import type { Money } from '../engine/types/money.ts';
-import { createRiskState, onFill, operatorLimits, riskManager, validateLimits, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
+import { createRiskState, onFills, operatorLimits, riskManager, validateLimits, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 import { EMPTY_VAR } from '../actors/risk-manager/var.ts';
+import type { Portfolio } from '../actors/risk-manager/positions.ts';
 import type { TsMs } from '../engine/types/time.ts';
 
 /** The RiskManager child's id. */
@@ -48,12 +50,62 @@ export interface RiskChildInput {
   readonly initial: RiskInput;
   /** Fills to apply on top of `initial` at every start (the executor's committed fills), oldest first. */
   readonly fills: () => readonly Fill[];
+  /**
+   * The executor's fill booking log, when `fills` is every fill ever booked (paper): a start then continues the
+   * portfolio checkpoint it stored last time and reads only the fills booked since (see FillCheckpoint).
+   */
+  readonly fillLog?: FillLog;
   readonly store?: LmdbStore;
   /** Called with the running machine's current state getter (dashboards, status line); undefined when stopped. */
   readonly onState?: (get: (() => RiskState) | undefined) => void;
 }
 
 const CONTROL_KEY = 'control';
+const CHECKPOINT_KEY = 'fills';
+
+/** The exec store's fill booking numbers, for one venue and symbol. */
+export interface FillLog {
+  /** Names the venue and symbol: a checkpoint of another log is not continued. */
+  readonly id: string;
+  /** The booking number of the newest fill booked (0 when none has one). */
+  readonly lastSeq: () => number;
+  /** The fills booked after booking number `seq`, in the order a start applies them. */
+  readonly after: (seq: number) => readonly Fill[];
+}
+
+/**
+ * The portfolio a start computed from `initial` and every fill booked up to `seq` (paper: cash and positions are the
+ * starting balance plus every fill, and a demo or a long paper run books ~100,000 fills in five months). The next start
+ * applies only the fills booked after `seq` to it. `base` is the start point it was computed from (cash, instruments,
+ * positions, log): a changed starting balance or instrument means a different account, computed from every fill again.
+ * Fills are applied in booking order across starts; a fill booked late with an older time (found by a start's
+ * reconciliation) comes after the checkpoint's fills, as it did for the RiskManager that ran when it was booked.
+ */
+export interface FillCheckpoint {
+  readonly base: string;
+  readonly seq: number;
+  readonly portfolio: Portfolio;
+  readonly recentFills: readonly string[];
+}
+
+/** The checkpoint key of a start from `initial` on `log`. */
+function checkpointBase(initial: RiskInput, log: FillLog): string {
+  return settingsKey({ log: log.id, cash: initial.cash, instruments: initial.instruments, positions: initial.positions ?? null });
+}
+
+/**
+ * The fills a start applies, and what they go on top of: the stored checkpoint's portfolio when it was computed from
+ * the same start point, else `initial` (every fill). `seq` is read before the fills, so a fill booked in between is at
+ * worst read twice (and applied once: recentFills), never skipped by the next start.
+ */
+function startFills(input: RiskChildInput, cp: FillCheckpoint | undefined): { fills: readonly Fill[]; from?: FillCheckpoint; seq?: number; base?: string } {
+  const fl = input.fillLog;
+  if (!fl) return { fills: input.fills() };
+  const base = checkpointBase(input.initial, fl);
+  const seq = fl.lastSeq();
+  if (cp !== undefined && cp.base === base && cp.seq <= seq) return { fills: fl.after(cp.seq), from: cp, seq, base };
+  return { fills: input.fills(), seq, base };
+}
 
 /** The stored run-time limits when they were set over the same config limits as `initial`'s, else undefined. */
 export function storedLimits(initial: RiskInput, control: RiskControl | undefined): RiskLimits | undefined {
@@ -65,10 +117,14 @@ export function storedLimits(initial: RiskInput, control: RiskControl | undefine
  * Returns the start state at `nowMs`: `initial` plus the stored fills, with the stored trading state, kill switch,
  * peak, run-time limits and (when recent) VaR samples.
  */
-export function riskStartState(initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs): RiskState {
+export function riskStartState(
+  initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs,
+  from?: Pick<FillCheckpoint, 'portfolio' | 'recentFills'>,
+): RiskState {
   const limits = storedLimits(initial, control);
   let s = createRiskState(limits === undefined ? initial : { ...initial, limits });
-  for (const f of fills) s = onFill(s, f);
+  if (from) s = { ...s, portfolio: from.portfolio, recentFills: from.recentFills };
+  s = onFills(s, fills);
   if (!control) return s;
   const v = control.var;
   // A sample from the future (a replay started over on the same store) does not continue either.
@@ -86,7 +142,13 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const { bus, clock } = input;
   const db: TypedDb<string, RiskControl> | undefined = input.store?.db<string, RiskControl>('risk.control');
   const control = db?.get(CONTROL_KEY);
-  const start = riskStartState(input.initial, input.fills(), control, clock.now());
+  const cpDb = input.store?.db<string, FillCheckpoint>('risk.control');
+  const sf = startFills(input, cpDb?.get(CHECKPOINT_KEY));
+  const start = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from);
+  if (cpDb && sf.seq !== undefined && sf.base !== undefined && (sf.from === undefined || sf.seq !== sf.from.seq)) {
+    const cp: FillCheckpoint = { base: sf.base, seq: sf.seq, portfolio: start.portfolio, recentFills: start.recentFills };
+    void cpDb.put(CHECKPOINT_KEY, cp).catch((err: unknown) => log().warn({ err }, 'risk fill checkpoint write failed (the next start applies more fills)'));
+  }
   const dropped = control?.limits !== undefined && start.limits === input.initial.limits;
   if (dropped) {
     log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');

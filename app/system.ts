@@ -420,6 +420,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       input: {
         bus, clock, initial: riskInitial,
         fills: () => (mode === 'live' ? byTimeThenTradeId(execStore.fillsBookedAfter(venueId, primary, baseFillSeq)) : storedFills(execStore, venueId, primary)),
+        ...(mode === 'paper' ? {
+          fillLog: { id: `${venueId}:${primary}`, lastSeq: () => execStore.lastFillSeq(venueId), after: (seq: number) => byTimeThenTradeId(execStore.fillsBookedAfter(venueId, primary, seq)) },
+        } : {}),
         ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => (riskState = g),
       },
     },

@@ -1,6 +1,6 @@
 export { riskManager, snapshotRiskState, restoreRiskState, type RiskIn, type RiskMachineInput, type RiskTransition } from './machine.ts';
 export {
-  checkIntent, createRiskState, drawdownBps, exitIntent, exitTrigger, onFill, onFlatten, onIntent, onKillSwitch, onMark,
+  checkIntent, createRiskState, drawdownBps, exitIntent, exitTrigger, onFill, onFills, onFlatten, onIntent, onKillSwitch, onMark,
   onResume, onSetLimits, recordSubmit, submitsInWindow,
   type RiskInput, type RiskOut, type RiskState, type Step, type Transition, type Verdict,
 } from './logic.ts';

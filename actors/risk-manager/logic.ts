@@ -210,6 +210,29 @@ export function onFill(s: RiskState, fill: Fill): RiskState {
   return { ...s, portfolio: applyFill(s.portfolio, inst, fill), recentFills };
 }
 
+/**
+ * `onFill` for each of `fills` in turn, with the same result: a start applies every stored fill at once, and copying
+ * and scanning the recent-fill window per fill made 100,000 fills take ~3 s. Here the window is a set plus a moving
+ * start into one array (keys in it are unique: a key already there is never added again).
+ */
+export function onFills(s: RiskState, fills: readonly Fill[]): RiskState {
+  const keys = [...s.recentFills];
+  const window = new Set(keys);
+  let from = 0;
+  let portfolio = s.portfolio;
+  for (const fill of fills) {
+    const inst = s.instruments[fill.symbol];
+    if (!inst) continue;
+    const key = `${fill.venue}:${fill.symbol}:${fill.tradeId}`;
+    if (window.has(key)) continue;
+    portfolio = applyFill(portfolio, inst, fill);
+    keys.push(key);
+    window.add(key);
+    if (keys.length - from > RECENT_FILLS) window.delete(keys[from++]!);
+  }
+  return portfolio === s.portfolio ? s : { ...s, portfolio, recentFills: keys.slice(from) };
+}
+
 /** Returns the drawdown from `peak` to `eq` in whole basis points (floored), 0 when at or above the peak. */
 export function drawdownBps(peak: Money, eq: Money): number {
   if (peak <= 0n || eq >= peak) return 0;

@@ -78,8 +78,7 @@ export interface FillLog {
  * starting balance plus every fill, and a demo or a long paper run books ~100,000 fills in five months). The next start
  * applies only the fills booked after `seq` to it. `base` is the start point it was computed from (cash, instruments,
  * positions, log): a changed starting balance or instrument means a different account, computed from every fill again.
- * Fills are applied in booking order across starts; a fill booked late with an older time (found by a start's
- * reconciliation) comes after the checkpoint's fills, as it did for the RiskManager that ran when it was booked.
+ * Either way the fills are applied in booking order (storedFills), so both give the same portfolio.
  */
 export interface FillCheckpoint {
   readonly base: string;

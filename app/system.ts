@@ -208,14 +208,23 @@ export async function keepPositionCost(store: ExecutorStore, venue: VenueId, ins
   return true;
 }
 
-/** Returns `fills` in time then trade id order (the order a start applies them in). */
+/** Returns `fills` in time then trade id order. */
 export function byTimeThenTradeId(fills: Fill[]): Fill[] {
   return fills.sort((a, b) => a.ts - b.ts || Number(a.tradeId) - Number(b.tradeId) || (a.tradeId < b.tradeId ? -1 : 1));
 }
 
-/** Returns the executor's stored fills of `symbol` on `venue`, in time then trade id order. */
+/**
+ * Returns the executor's stored fills of `symbol` on `venue` in the order they were booked, the order the running
+ * RiskManager applied them in: those booked before booking numbers were kept first, by time then trade id, then the
+ * numbered ones. Not by time alone: a paper run on a replay restarts at the recording's start, so its fills carry
+ * earlier times than the last run's, and a sell closing the last run's position would come before the buy that opened
+ * it (an oversold sell, ignored, and the position counted as still held).
+ */
 export function storedFills(store: ExecutorStore, venue: VenueId, symbol: string): Fill[] {
-  return byTimeThenTradeId(store.fillsOf(venue, symbol));
+  const numbered = store.fillsBookedAfter(venue, symbol, 0);
+  const ids = new Set(numbered.map((f) => f.tradeId));
+  const older = store.fillsOf(venue, symbol).filter((f) => !ids.has(f.tradeId));
+  return [...byTimeThenTradeId(older), ...numbered];
 }
 
 /**
@@ -419,9 +428,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       id: RISK_ID, logic: riskChild, order: 2,
       input: {
         bus, clock, initial: riskInitial,
-        fills: () => (mode === 'live' ? byTimeThenTradeId(execStore.fillsBookedAfter(venueId, primary, baseFillSeq)) : storedFills(execStore, venueId, primary)),
+        fills: () => (mode === 'live' ? execStore.fillsBookedAfter(venueId, primary, baseFillSeq) : storedFills(execStore, venueId, primary)),
         ...(mode === 'paper' ? {
-          fillLog: { id: `${venueId}:${primary}`, lastSeq: () => execStore.lastFillSeq(venueId), after: (seq: number) => byTimeThenTradeId(execStore.fillsBookedAfter(venueId, primary, seq)) },
+          fillLog: { id: `${venueId}:${primary}`, lastSeq: () => execStore.lastFillSeq(venueId), after: (seq: number) => execStore.fillsBookedAfter(venueId, primary, seq) },
         } : {}),
         ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => (riskState = g),
       },

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { riskChild, riskStartState, type FillCheckpoint, type FillLog } from '../../app/risk-child.ts';
-import { byTimeThenTradeId, storedFills } from '../../app/system.ts';
+import { storedFills } from '../../app/system.ts';
 import type { RiskInput, RiskState } from '../../actors/risk-manager/index.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
 import { Bus } from '../../engine/runtime/bus.ts';
@@ -35,7 +35,7 @@ function setup() {
     lastSeq: () => s.store.lastFillSeq('paper'),
     after: (seq) => {
       calls.after.push(seq);
-      return byTimeThenTradeId(s.store.fillsBookedAfter('paper', 'ETH/USDT', seq));
+      return s.store.fillsBookedAfter('paper', 'ETH/USDT', seq);
     },
   };
   const every = () => {
@@ -103,6 +103,20 @@ describe('risk fill checkpoint (paper start)', () => {
     const back = await t.startOnce(initial);
     expect(t.calls.all).toBe(3);
     expect(back.portfolio).toEqual(fullReplay(initial, storedFills(t.s.store, 'paper', 'ETH/USDT')).portfolio);
+  });
+
+  it('applies fills in booking order: a replay started over books fills with earlier times than the last run\'s', async () => {
+    const t = setup();
+    // The last run bought 300 lots late in its replay; the next run (the recording from its start again) sold them.
+    await t.s.store.commit({ fill: { ...fill('buy', ETH_PX.t1520547382, 300, 0n as Money), tradeId: '1', ts: T0 + 600_000 } });
+    await t.s.store.commit({ fill: { ...fill('sell', ETH_PX.t1520544172, 300, 0n as Money), tradeId: '2', ts: T0 + 5_000 } });
+    const every = storedFills(t.s.store, 'paper', 'ETH/USDT');
+    expect(every.map((f) => f.side)).toEqual(['buy', 'sell']);
+    const s = await t.startOnce(initial);
+    // Flat, with the round trip's result in cash. In time order the sell came first: oversold, and 300 lots held.
+    expect(s.portfolio.positions['ETH/USDT']?.lots ?? 0).toBe(0);
+    expect(s.portfolio.oversoldLots).toBe(0);
+    expect(s.portfolio.cash).toBe(money('10000.3531'));
   });
 
   it('fills booked before the booking numbers existed are in the first checkpoint, and not read again', async () => {

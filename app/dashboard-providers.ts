@@ -10,6 +10,7 @@ import { operatorLimits } from '../actors/risk-manager/limits.ts';
 import { drawdownBps } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
 import { log } from '../engine/log.ts';
+import { formatDecimal } from '../engine/types/decimal.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
 import { CheckpointStore } from '../models/checkpoints.ts';
 import { readOnlineProvenance } from '../models/online/pipeline.ts';
@@ -65,8 +66,11 @@ export function dashboardProviders(
         drawdownPct: drawdownBps(s.peakEquity, eq) / 100,
         ...(s.var.var95 !== undefined ? { var95: f(s.var.var95) } : {}),
         ...(s.var.var99 !== undefined ? { var99: f(s.var.var99) } : {}),
-        // The limits in force (config, or set at run time), as the page's limit form sends them.
-        limits: operatorLimits(s.limits),
+        // The limits in force (config, or set at run time), as the page's limit form sends them; lot caps with their
+        // quantities in the RiskManager's instruments.
+        limits: operatorLimits(s.limits, s.instruments),
+        // What the form's lot caps are counted in: the RiskManager's (order venue's) instruments.
+        instruments: Object.values(s.instruments).map((i) => ({ symbol: i.symbol, base: i.base, lotSize: formatDecimal(i.lotSize) })),
       };
     },
     thresholds: () => sys.handles.orchestrator.current?.thresholds,

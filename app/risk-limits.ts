@@ -7,11 +7,18 @@
 //                          (warnVar99 / warnVar95 = risk.var.warnPct of it); VaR is stated for risk.var.horizonMs
 //                          (varHorizonMs) from returns one minute apart (varIntervalMs)
 //   maxSubmitsPerSecond  = risk.maxSubmitPerSec rounded down, at least 1 (the RiskManager counts whole approvals)
+//   symbols              = { [traded symbol]: { maxOrderLots, maxPositionLots } } from risk.maxOrderQty and
+//                          risk.maxPositionQty (base-asset quantities; only the keys given), in whole lots of the traded
+//                          instrument (the order venue's lot size, which for a live venue is read at start and may
+//                          differ from the bundled one), rounded down so that a cap never grows; a quantity under one
+//                          lot is a ConfigError
 import type { Config } from '../engine/config/schema.ts';
-import type { RiskLimits } from '../engine/messages/risk.ts';
-import { parseDecimal } from '../engine/types/decimal.ts';
+import type { RiskLimits, SymbolLimits } from '../engine/messages/risk.ts';
+import { formatDecimal, parseDecimal } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
+import { qtyToLotsFloor, type Instrument } from '../engine/types/instrument.ts';
 import { money, type Money } from '../engine/types/money.ts';
+import type { Lots } from '../engine/types/price.ts';
 import { validateLimits } from '../actors/risk-manager/limits.ts';
 
 /** Returns a percentage (0..100, a float from the config) as whole basis points. */
@@ -32,8 +39,39 @@ export function rateToBpsCeil(rate: string): number {
   return Number((num + den - 1n) / den);
 }
 
-/** Returns the RiskManager limits of `config.risk` for an account starting at `equity`; throws ConfigError if invalid. */
-export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>, equity: Money): RiskLimits {
+/** Returns the lots of `traded` in `risk[key]` (a base-asset quantity), rounded down; throws ConfigError under one lot. */
+function capLots(risk: Config['risk'], key: 'maxOrderQty' | 'maxPositionQty', traded: Instrument): Lots | undefined {
+  const qty = risk[key];
+  if (qty === undefined) return undefined;
+  let lots: Lots;
+  try {
+    lots = qtyToLotsFloor(traded, qty);
+  } catch (err) {
+    throw new ConfigError(`risk.${key}: ${(err as Error).message}`, { cause: err });
+  }
+  if (lots === 0) {
+    throw new ConfigError(`risk.${key} ${qty} is less than one lot of ${traded.symbol} (lot size ${formatDecimal(traded.lotSize)} on ${traded.venue})`);
+  }
+  return lots;
+}
+
+/** Returns the per-symbol limits of `config.risk` for the traded instrument: empty when it sets no quantity cap. */
+function symbolLimitsFromConfig(risk: Config['risk'], traded: Instrument): RiskLimits['symbols'] {
+  const maxOrderLots = capLots(risk, 'maxOrderQty', traded);
+  const maxPositionLots = capLots(risk, 'maxPositionQty', traded);
+  if (maxOrderLots === undefined && maxPositionLots === undefined) return {};
+  const caps: SymbolLimits = {
+    ...(maxOrderLots !== undefined ? { maxOrderLots } : {}),
+    ...(maxPositionLots !== undefined ? { maxPositionLots } : {}),
+  };
+  return { [traded.symbol]: caps };
+}
+
+/**
+ * Returns the RiskManager limits of `config.risk` for an account starting at `equity` that trades `traded` (the order
+ * venue's instrument); throws ConfigError if invalid.
+ */
+export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>, equity: Money, traded: Instrument): RiskLimits {
   const r = config.risk;
   const maxDrawdownBps = pctToBps(r.maxDrawdownPct);
   const varCap = bpsOf(equity, pctToBps(r.var.haltPct));
@@ -55,7 +93,7 @@ export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>,
     varHorizonMs: Math.max(60_000, r.var.horizonMs),
     varWindow: 240,
     varMinSamples: 30,
-    symbols: {},
+    symbols: symbolLimitsFromConfig(r, traded),
   };
   const bad = validateLimits(limits);
   if (bad.length > 0) throw new ConfigError(`risk limits from the config are invalid: ${bad.join('; ')}`);

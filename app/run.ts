@@ -97,7 +97,10 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     const cash = q ? q.free + q.locked : 0n;
     process.stdout.write(`${JSON.stringify({
       account: Object.fromEntries(balances.map((b) => [b.asset, { free: formatFixed(b.free), locked: formatFixed(b.locked) }])),
-      caps: { maxOrderNotional: config.risk.maxOrderNotional, maxPositionNotional: config.risk.maxPositionNotional, maxDrawdownPct: config.risk.maxDrawdownPct, maxSubmitPerSec: config.risk.maxSubmitPerSec },
+      caps: {
+        maxOrderNotional: config.risk.maxOrderNotional, maxPositionNotional: config.risk.maxPositionNotional, maxDrawdownPct: config.risk.maxDrawdownPct, maxSubmitPerSec: config.risk.maxSubmitPerSec,
+        maxOrderQty: config.risk.maxOrderQty, maxPositionQty: config.risk.maxPositionQty, // absent when not set
+      },
       venue: liveVenueTarget(config), increments: increments(venue.instrument(config.symbols.primary)),
     })}\n`);
     sys = await buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) });

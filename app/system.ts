@@ -310,7 +310,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     return p ? { [primary]: p } : {};
   };
   const initialCash = mode === 'live' ? (opts.liveCash ?? 0n as Money) : money(config.execution.paper.initialQuote);
-  const limits = riskLimitsFromConfig(config, initialCash > 0n ? initialCash : money(config.execution.paper.initialQuote));
+  const limits = riskLimitsFromConfig(config, initialCash > 0n ? initialCash : money(config.execution.paper.initialQuote), traded);
   // Paper: the stored fills rebuild cash and positions from the starting balance. Live: the venue's balance is the
   // cash and the executor's positions the holdings (fills are already in that balance). The store may lack the last
   // fills (the process died between the venue's answer and the commit): the executor's start-up reconciliation books

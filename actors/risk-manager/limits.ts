@@ -1,4 +1,5 @@
-import type { RiskLimits } from '../../engine/messages/risk.ts';
+import type { RiskLimits, SymbolLimits } from '../../engine/messages/risk.ts';
+import { lotsToQty, type Instrument } from '../../engine/types/instrument.ts';
 import { formatMoney, money } from '../../engine/types/money.ts';
 
 /** Conservative limits for paper trading a 10 000 USDT account; override per config. */
@@ -23,6 +24,15 @@ export const DEFAULT_LIMITS: RiskLimits = {
 const isBps = (v: number | undefined): boolean => v === undefined || (Number.isInteger(v) && v >= 0 && v <= 10_000);
 const isPosInt = (v: number): boolean => Number.isSafeInteger(v) && v > 0;
 
+/** A symbol's lot caps as an operator sees them: lots (what the `limits` control takes), and their base quantities. */
+export interface OperatorSymbolLimits {
+  readonly maxOrderLots?: number;
+  readonly maxPositionLots?: number;
+  /** The caps as base-asset quantities ('0.5'), when the symbol's instrument is known. */
+  readonly maxOrderQty?: string;
+  readonly maxPositionQty?: string;
+}
+
 /**
  * The limits an operator can set at run time (the dashboard's `limits` control), in the form that control takes them:
  * quote amounts as decimal strings, the rest as integers; an unset reduce step, stop loss or take profit is absent.
@@ -43,10 +53,24 @@ export interface OperatorLimits {
   readonly maxVar99?: string;
   readonly exitOrderType: 'market' | 'limit';
   readonly exitSlippageBps: number;
+  /** Per-symbol lot caps by symbol; absent when no symbol has one. */
+  readonly symbols?: Readonly<Record<string, OperatorSymbolLimits>>;
 }
 
-/** Returns `l`'s operator-settable part as OperatorLimits (what the log line and the dashboard show). */
-export function operatorLimits(l: RiskLimits): OperatorLimits {
+/**
+ * Returns `l`'s operator-settable part as OperatorLimits (what the log line and the dashboard show); with `instruments`
+ * (the RiskManager's, by symbol), the lot caps also as base quantities.
+ */
+export function operatorLimits(l: RiskLimits, instruments?: Readonly<Record<string, Instrument>>): OperatorLimits {
+  const symbols: Record<string, OperatorSymbolLimits> = {};
+  for (const [sym, c] of Object.entries(l.symbols ?? {})) {
+    const inst = instruments?.[sym];
+    const o: OperatorSymbolLimits = {
+      ...(c.maxOrderLots !== undefined ? { maxOrderLots: c.maxOrderLots, ...(inst ? { maxOrderQty: lotsToQty(inst, c.maxOrderLots) } : {}) } : {}),
+      ...(c.maxPositionLots !== undefined ? { maxPositionLots: c.maxPositionLots, ...(inst ? { maxPositionQty: lotsToQty(inst, c.maxPositionLots) } : {}) } : {}),
+    };
+    if (Object.keys(o).length > 0) symbols[sym] = o;
+  }
   return {
     maxOrderNotional: formatMoney(l.maxOrderNotional), maxPositionNotional: formatMoney(l.maxPositionNotional), maxExposure: formatMoney(l.maxExposure),
     maxSubmitsPerSecond: l.maxSubmitsPerSecond, maxDrawdownBps: l.maxDrawdownBps,
@@ -58,7 +82,24 @@ export function operatorLimits(l: RiskLimits): OperatorLimits {
     ...(l.warnVar99 !== undefined ? { warnVar99: formatMoney(l.warnVar99) } : {}),
     ...(l.maxVar99 !== undefined ? { maxVar99: formatMoney(l.maxVar99) } : {}),
     exitOrderType: l.exitOrderType, exitSlippageBps: l.exitSlippageBps,
+    ...(Object.keys(symbols).length > 0 ? { symbols } : {}),
   };
+}
+
+/**
+ * Returns `base` with `patch` merged in per symbol and per key (what `risk.setLimits` does with `symbols`): a symbol
+ * not in `patch` keeps its caps, a key sent as undefined removes that cap, and a symbol left with none is dropped.
+ */
+export function mergeSymbolLimits(base: RiskLimits['symbols'], patch: RiskLimits['symbols'] | undefined): RiskLimits['symbols'] {
+  if (patch === undefined) return base;
+  const out: Record<string, SymbolLimits> = { ...base };
+  for (const [sym, p] of Object.entries(patch)) {
+    const merged: Record<string, unknown> = { ...base?.[sym], ...p };
+    for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+    if (Object.keys(merged).length > 0) out[sym] = merged as SymbolLimits;
+    else delete out[sym];
+  }
+  return out;
 }
 
 /** Returns the problems of a limit set, each naming the field and what was found; empty when valid. */

@@ -31,7 +31,7 @@ import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
 import type {
   DenyReason, OrderApproved, OrderDenied, RiskAlert, LimitsChanged, RiskLimits, TradingState, TradingStateChanged,
 } from '../../engine/messages/risk.ts';
-import { validateLimits } from './limits.ts';
+import { mergeSymbolLimits, validateLimits } from './limits.ts';
 import { applyFill, emptyPortfolio, equity, exposure, FLAT, lot9, sellableLots, type Portfolio, type Position } from './positions.ts';
 import { EMPTY_VAR, observeEquity, type VarState } from './var.ts';
 
@@ -342,10 +342,18 @@ export function onResume(s: RiskState, resetPeak: boolean, nowMs: TsMs): Step {
   return { state, out: NO_OUT, to: { to: 'active', reason: resetPeak ? 'resumed by operator; drawdown peak reset' : 'resumed by operator' } };
 }
 
-/** Handles `risk.setLimits`: merges the new values (announced as `risk.limitsChanged`), or refuses the whole set with a LIMITS_INVALID alert. */
+/**
+ * Handles `risk.setLimits`: merges the new values (announced as `risk.limitsChanged`), or refuses the whole set with a
+ * LIMITS_INVALID alert. `symbols` merges per symbol and per key (mergeSymbolLimits); a symbol that is not among the
+ * instruments is refused (its caps would never apply).
+ */
 export function onSetLimits(s: RiskState, patch: Partial<RiskLimits>, nowMs: TsMs): Step {
-  const limits: RiskLimits = { ...s.limits, ...patch };
-  const problems = validateLimits(limits);
+  const limits: RiskLimits = { ...s.limits, ...patch, symbols: mergeSymbolLimits(s.limits.symbols, patch.symbols) };
+  const unknown = Object.keys(patch.symbols ?? {}).filter((sym) => s.instruments[sym] === undefined);
+  const problems = [
+    ...validateLimits(limits),
+    ...unknown.map((sym) => `symbols.${sym} is not an instrument of the risk manager (${Object.keys(s.instruments).join(', ')})`),
+  ];
   if (problems.length > 0) {
     return { state: s, out: [{ type: 'risk.alert', code: 'LIMITS_INVALID', message: `limits refused: ${problems.join('; ')}`, ts: nowMs }] };
   }

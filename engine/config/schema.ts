@@ -195,7 +195,7 @@ export const orchestratorSchema = z.strictObject({
   minConfidence: unit.default(0.5),
 });
 
-/** Risk limits. Notional limits are quote-currency decimals; percentages are 0..100. */
+/** Risk limits. Notional limits are quote-currency decimals, quantity limits base-asset decimals; percentages are 0..100. */
 export const riskSchema = z
   .strictObject({
     maxOrderNotional: posDecimal('notional').default('1000'),
@@ -207,6 +207,12 @@ export const riskSchema = z
     /** Fraction of equity per position (fixed-fraction) or risked per position (volatility). */
     fraction: z.number().positive().max(1).default(0.02),
     maxSubmitPerSec: z.number().positive().default(5),
+    /**
+     * Caps on one order and on the position of the traded symbol (symbols.primary), in its base asset ('0.5' ETH).
+     * Turned into whole lots of the order venue's lot size at start, rounded down. Absent: no quantity cap.
+     */
+    maxOrderQty: posDecimal('quantity').optional(),
+    maxPositionQty: posDecimal('quantity').optional(),
     var: z
       .strictObject({
         confidence: z.number().gt(0.5).lt(1).default(0.99),
@@ -227,6 +233,10 @@ export const riskSchema = z
     if (compareDecimals(r.maxOrderNotional, r.maxPositionNotional) > 0) {
       ctx.addIssue({ code: 'custom', path: ['maxOrderNotional'],
         message: `expected at most risk.maxPositionNotional (${r.maxPositionNotional}), received ${r.maxOrderNotional}` });
+    }
+    if (r.maxOrderQty !== undefined && r.maxPositionQty !== undefined && compareDecimals(r.maxOrderQty, r.maxPositionQty) > 0) {
+      ctx.addIssue({ code: 'custom', path: ['maxOrderQty'],
+        message: `expected at most risk.maxPositionQty (${r.maxPositionQty}), received ${r.maxOrderQty}` });
     }
   });
 

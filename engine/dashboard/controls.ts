@@ -9,9 +9,14 @@
 //   rollback    orchestrator.rollback {model}
 //   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure?, warnVar95?, maxVar95?, warnVar99?,
 //               maxVar99? (quote amounts as decimal strings), maxSubmitsPerSecond?, maxDrawdownBps?, reduceAtDrawdownBps?,
-//               stopLossBps?, takeProfitBps?, exitSlippageBps? (integers), exitOrderType? ('market' | 'limit')}; null
-//               turns off one that may be absent (reduce step, stop loss, take profit, the VaR levels). The RiskManager
-//               checks the whole set and answers risk.limitsChanged or a LIMITS_INVALID alert
+//               stopLossBps?, takeProfitBps?, exitSlippageBps? (integers), exitOrderType? ('market' | 'limit'),
+//               symbol?, maxOrderLots?, maxPositionLots? (whole lots of that symbol, given together)}; null turns off one
+//               that may be absent (reduce step, stop loss, take profit, the VaR levels, the lot caps). The RiskManager
+//               checks the whole set and answers risk.limitsChanged or a LIMITS_INVALID alert.
+//               The lot caps go as `symbols: {[symbol]: {maxOrderLots?, maxPositionLots?}}`, which the RiskManager merges
+//               per symbol and per key: another symbol's caps, and a cap not named, stay. They are lots, not base
+//               quantities, because this table knows no instrument and the RiskManager's lot size is the one that
+//               counts (a live venue's may differ from the bundled one); the risk panel shows them with their quantities
 import { z } from 'zod';
 import type { EngineMsg } from '../messages/index.ts';
 import type { RiskLimits } from '../messages/risk.ts';
@@ -31,7 +36,9 @@ const quoteAmount = quote.optional();
 const quoteOrOff = quote.nullable().optional();
 const bps = z.int().min(0).max(10_000).optional();
 const bpsOrOff = z.int().min(0).max(10_000).nullable().optional();
+const lotsOrOff = z.int().min(1).max(Number.MAX_SAFE_INTEGER).nullable().optional();
 const MONEY_LIMITS = ['maxOrderNotional', 'maxPositionNotional', 'maxExposure', 'warnVar95', 'maxVar95', 'warnVar99', 'maxVar99'] as const;
+const SYMBOL_LIMITS = ['maxOrderLots', 'maxPositionLots'] as const;
 const BODIES = {
   start: z.strictObject({ reason: reasonField, resetPeak: z.boolean().optional() }),
   stop: z.strictObject({ reason: reasonField }),
@@ -47,8 +54,12 @@ const BODIES = {
       maxDrawdownBps: bps, reduceAtDrawdownBps: bpsOrOff, stopLossBps: bpsOrOff, takeProfitBps: bpsOrOff,
       warnVar95: quoteOrOff, maxVar95: quoteOrOff, warnVar99: quoteOrOff, maxVar99: quoteOrOff,
       exitOrderType: z.enum(['market', 'limit']).optional(), exitSlippageBps: bps,
+      symbol: z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, { error: "a symbol such as 'ETH/USDT'" }).optional(),
+      maxOrderLots: lotsOrOff, maxPositionLots: lotsOrOff,
     })
-    .refine((b) => Object.values(b).some((v) => v !== undefined), { error: 'give at least one limit' }),
+    .refine((b) => Object.values(b).some((v) => v !== undefined), { error: 'give at least one limit' })
+    .refine((b) => (b.symbol !== undefined) === (b.maxOrderLots !== undefined || b.maxPositionLots !== undefined),
+      { error: 'maxOrderLots and maxPositionLots go with the symbol they cap, and symbol with at least one of them' }),
 } satisfies Record<ControlAction, z.ZodType>;
 
 /** What a control request turns into: the messages to publish, or why it was refused. */
@@ -94,11 +105,15 @@ export function controlMessages(action: string, body: unknown, now: TsMs): Contr
       return { ok: true, action, messages: [{ type: 'orchestrator.rollback', model: (parsed.data as { model: string }).model }] };
     case 'limits': {
       const limits: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(parsed.data as Record<string, string | number | null | undefined>)) {
+      const caps: Record<string, unknown> = {};
+      const { symbol, ...rest } = parsed.data as Record<string, string | number | null | undefined>;
+      for (const [k, v] of Object.entries(rest)) {
+        const into = (SYMBOL_LIMITS as readonly string[]).includes(k) ? caps : limits;
         // null: the key is sent as undefined, so the merge in the RiskManager removes that limit.
-        if (v === null) limits[k] = undefined;
-        else if (v !== undefined) limits[k] = (MONEY_LIMITS as readonly string[]).includes(k) ? money(v as string) : v;
+        if (v === null) into[k] = undefined;
+        else if (v !== undefined) into[k] = (MONEY_LIMITS as readonly string[]).includes(k) ? money(v as string) : v;
       }
+      if (typeof symbol === 'string') limits.symbols = { [symbol]: caps };
       return { ok: true, action, messages: [{ type: 'risk.setLimits', limits: limits as Partial<RiskLimits>, ts: now }] };
     }
   }

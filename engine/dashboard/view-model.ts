@@ -16,7 +16,7 @@ import type { CobSnapshot } from '../market/cob.ts';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Fill, Side } from '../messages/orders.ts';
 import type { Action } from '../messages/signals.ts';
-import type { TradingState } from '../messages/risk.ts';
+import type { RiskLimits, TradingState } from '../messages/risk.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
 import type { ChildStatus } from '../runtime/supervisor.ts';
 import { BINANCE_SPOT_DEFAULTS, lotsToFloat, makeInstrument, ticksToFloat, type Instrument } from '../types/instrument.ts';
@@ -252,7 +252,8 @@ export class DashboardViewModel {
         + `max exposure ${formatMoney(l.maxExposure)}, ${l.maxSubmitsPerSecond}/s, max drawdown ${l.maxDrawdownBps} bps, `
         + `stop loss ${l.stopLossBps === undefined ? 'off' : `${l.stopLossBps} bps`}, take profit ${l.takeProfitBps === undefined ? 'off' : `${l.takeProfitBps} bps`}, `
         + `VaR 95 warn/max ${varLevels(l.warnVar95, l.maxVar95)}, VaR 99 warn/max ${varLevels(l.warnVar99, l.maxVar99)}, `
-        + `exits ${l.exitOrderType === 'limit' ? `limit ${l.exitSlippageBps} bps through the mark` : 'market'}`;
+        + `exits ${l.exitOrderType === 'limit' ? `limit ${l.exitSlippageBps} bps through the mark` : 'market'}, `
+        + symbolCaps(l.symbols);
       this.alerts.push({ t: m.ts, code: 'LIMITS_SET', message });
       this.onChange('risk');
     });
@@ -527,6 +528,17 @@ function safeCall(f: () => unknown): unknown {
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
+}
+
+// The per-symbol lot caps as the LIMITS_SET alert shows them (lots: the view's instruments are the market data's, whose
+// lot size may differ from the order venue's; the risk panel shows the quantities from the RiskManager's own).
+function symbolCaps(symbols: RiskLimits['symbols'] | undefined): string {
+  const caps = Object.entries(symbols ?? {}).map(([sym, c]) => `${sym} max order ${lotsCap(c.maxOrderLots)}, max position ${lotsCap(c.maxPositionLots)}`);
+  return caps.length > 0 ? caps.join(', ') : 'no lot caps';
+}
+
+function lotsCap(lots: number | undefined): string {
+  return lots === undefined ? 'off' : `${lots} lots`;
 }
 
 // A VaR warning level and limit as the LIMITS_SET alert shows them ('off' where absent).

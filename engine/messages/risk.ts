@@ -80,7 +80,10 @@ export interface RiskMark { readonly type: 'risk.mark'; readonly symbol: string;
 export interface KillSwitch { readonly type: 'risk.killSwitch'; readonly on: boolean; readonly reason?: string; readonly ts: TsMs }
 /** Back to active from reducing/halted (refused while the kill switch is on); `resetPeak` restarts drawdown from now. */
 export interface ResumeTrading { readonly type: 'risk.resume'; readonly resetPeak?: boolean; readonly ts: TsMs }
-/** Replaces some limits; an invalid set is refused with a `LIMITS_INVALID` alert. */
+/**
+ * Replaces some limits; an invalid set is refused with a `LIMITS_INVALID` alert. `symbols` is merged per symbol and per
+ * key (a key sent as undefined removes that cap; symbols not named keep theirs), and must name the RiskManager's instruments.
+ */
 export interface SetLimits { readonly type: 'risk.setLimits'; readonly limits: Partial<RiskLimits>; readonly ts: TsMs }
 /** The RiskManager accepted a `risk.setLimits`: the whole set now enforced (the orchestrator sizes by the same). */
 export interface LimitsChanged { readonly type: 'risk.limitsChanged'; readonly limits: RiskLimits; readonly ts: TsMs }

@@ -1,4 +1,4 @@
-import { divRound, FIXED_SCALE, parseDecimal, type Decimal } from './decimal.ts';
+import { divRound, FIXED_SCALE, formatDecimal, parseDecimal, type Decimal } from './decimal.ts';
 import { ParseError } from './errors.ts';
 import type { Money } from './money.ts';
 import { fromSteps, stepsToFloat, toSteps, type Lots, type Ticks } from './price.ts';
@@ -62,6 +62,19 @@ function toMoney9(d: Decimal): Money {
 export const priceToTicks = (inst: Instrument, price: string): Ticks => toSteps(price, inst.tickSize, 'price') as Ticks;
 /** Returns the quantity string as lots of `inst`; throws when not a multiple of the lot size. */
 export const qtyToLots = (inst: Instrument, qty: string): Lots => toSteps(qty, inst.lotSize, 'quantity') as Lots;
+/**
+ * Returns the quantity string as whole lots of `inst`, rounded down: for caps, which must not grow when a venue's lot
+ * does not divide them. Throws ParseError for a negative quantity or more lots than a safe integer.
+ */
+export function qtyToLotsFloor(inst: Instrument, qty: string): Lots {
+  const v = parseDecimal(qty);
+  if (v.mantissa < 0n) throw new ParseError(`quantity ${qty} is negative`);
+  const step = inst.lotSize;
+  const scale = Math.max(v.scale, step.scale);
+  const lots = (v.mantissa * 10n ** BigInt(scale - v.scale)) / (step.mantissa * 10n ** BigInt(scale - step.scale));
+  if (lots > BigInt(Number.MAX_SAFE_INTEGER)) throw new ParseError(`quantity ${qty} is out of range for lot ${formatDecimal(step)}`);
+  return Number(lots) as Lots;
+}
 /** Returns the exact price string of `ticks`. */
 export const ticksToPrice = (inst: Instrument, ticks: Ticks): string => fromSteps(ticks, inst.tickSize);
 /** Returns the exact quantity string of `lots`. */

@@ -50,6 +50,8 @@ describe('dashboard providers', () => {
       maxOrderNotional: '1000', maxPositionNotional: '5000', maxExposure: '8000', maxSubmitsPerSecond: 5, maxDrawdownBps: 1_000, reduceAtDrawdownBps: 500,
       stopLossBps: 200, takeProfitBps: 400, exitOrderType: 'market', exitSlippageBps: 20,
     });
+    // What the form's lot caps count in: the RiskManager's instruments.
+    expect((p.risk!() as { instruments: unknown }).instruments).toEqual([{ symbol: 'ETH/USDT', base: 'ETH', lotSize: '0.0001' }]);
     p.training!();
     // The list is read from disk in the background: wait for it (bounded), not for a fixed number of turns.
     for (let i = 0; i < 1_000_000 && p.training!()!.checkpoints.length === 0; i++) await new Promise((r) => setImmediate(r));

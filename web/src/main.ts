@@ -181,8 +181,10 @@ $('btn-thresholds').addEventListener('click', () => void control('thresholds', {
   minConfidence: Number($<HTMLInputElement>('th-conf').value),
 }));
 // Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); drawdown, stop loss, take profit and exit
-// slippage as integers of bps (a bad value is refused by the engine with its reason, shown beside the buttons). "off" in
-// a field whose limit may be absent sends null, which removes it.
+// slippage as integers of bps, lot caps as integers of the traded symbol's lots (with that symbol: the first of the
+// RiskManager's instruments). A bad value goes as typed and is refused by the engine with its reason, shown beside the
+// buttons (as a number, NaN would reach JSON as null and remove the limit). "off" in a field whose limit may be absent
+// sends null, which removes it.
 $('btn-limits').addEventListener('click', () => {
   const body: Record<string, string | number | null> = {};
   const text = (id: string): string => $<HTMLInputElement>(id).value.trim();
@@ -192,7 +194,7 @@ $('btn-limits').addEventListener('click', () => {
   };
   const bps = (id: string, key: string, offable = false): void => {
     const t = text(id);
-    if (t) body[key] = offable && t.toLowerCase() === 'off' ? null : Number(t);
+    if (t) body[key] = offable && t.toLowerCase() === 'off' ? null : /^\d+$/.test(t) ? Number(t) : t;
   };
   quote('lim-order', 'maxOrderNotional');
   quote('lim-position', 'maxPositionNotional');
@@ -207,6 +209,18 @@ $('btn-limits').addEventListener('click', () => {
   const exit = $<HTMLSelectElement>('lim-exit-type').value;
   if (exit) body.exitOrderType = exit;
   bps('lim-exit-slip', 'exitSlippageBps');
+  bps('lim-order-lots', 'maxOrderLots', true);
+  bps('lim-position-lots', 'maxPositionLots', true);
+  if ('maxOrderLots' in body || 'maxPositionLots' in body) {
+    const traded = store.risk?.instruments?.[0]?.symbol;
+    if (!traded) {
+      const out = $('ctl-result');
+      out.className = 'err';
+      out.textContent = 'limits: the traded symbol is not known yet (no risk figures received); try again';
+      return;
+    }
+    body.symbol = traded;
+  }
   void control('limits', body);
 });
 $('btn-rollback').addEventListener('click', () => {

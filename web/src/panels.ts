@@ -1,7 +1,7 @@
 // Table and stat panels, rendered from the store (at most a few times per second).
 import { cls, esc, num, pct, qty, signed, time } from './format.ts';
 import type { Store } from './store.ts';
-import type { Ladder } from './types.ts';
+import type { Ladder, RiskInstrumentView, RiskLimitsView } from './types.ts';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 const tbody = (id: string): HTMLElement => $(id).querySelector('tbody')!;
@@ -113,10 +113,31 @@ export function renderRisk(store: Store): void {
           + (r.limits.warnVar95 !== undefined || r.limits.maxVar95 !== undefined
             ? stat('VaR 95 warn/max', `${esc(r.limits.warnVar95 ?? 'off')} / ${esc(r.limits.maxVar95 ?? 'off')}`) : '')
           + stat('exits', r.limits.exitOrderType === 'limit' ? `limit, ${r.limits.exitSlippageBps} bps` : 'market')
+          + lotCaps(r.limits.symbols ?? {}, r.instruments ?? [])
         : '')
     : '';
+  // The lot-cap fields count in the traded instrument's lots: say which.
+  const inst = r?.instruments?.[0];
+  for (const id of ['lim-order-lots', 'lim-position-lots']) {
+    const input = document.getElementById(id) as HTMLInputElement | null;
+    if (input && inst) input.placeholder = `lots of ${inst.lotSize} ${inst.base}`;
+  }
   const halted = r?.halted ? `<li><span class="code">HALTED</span>${esc(r.halted.reason)}</li>` : '';
   $('alerts').innerHTML = halted + ([...store.alerts].reverse().slice(0, 30).map((a) => `<li><span class="code">${esc(a.code)}</span>${esc(a.message)} <span class="muted">${time(a.t)}</span></li>`).join('') || (halted ? '' : '<li class="muted">no alerts</li>'));
+}
+
+// Lot caps per symbol as quantity and lots ('0.5 ETH (5000 lots)'), or one 'off' when no symbol has one.
+function lotCaps(symbols: NonNullable<RiskLimitsView['symbols']>, instruments: RiskInstrumentView[]): string {
+  const stat = (k: string, v: string): string => `<div class="stat"><div class="k">${k}</div><div class="v">${v}</div></div>`;
+  const cap = (base: string, lots?: number, q?: string): string =>
+    lots === undefined ? 'off' : `${q === undefined ? '' : `${esc(q)} ${esc(base)} `}(${lots} lots)`;
+  const rows = Object.entries(symbols);
+  if (rows.length === 0) return stat('lot caps', 'off');
+  return rows.map(([sym, c]) => {
+    const base = instruments.find((i) => i.symbol === sym)?.base ?? '';
+    return stat(`${esc(sym)} max order`, cap(base, c.maxOrderLots, c.maxOrderQty))
+      + stat(`${esc(sym)} max position`, cap(base, c.maxPositionLots, c.maxPositionQty));
+  }).join('');
 }
 
 export function renderOrders(store: Store): void {

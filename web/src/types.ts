@@ -28,12 +28,17 @@ export interface RiskLimitsView {
   /** VaR warning levels and limits (quote amounts); absent: none. */
   warnVar95?: string; maxVar95?: string; warnVar99?: string; maxVar99?: string;
   exitOrderType: 'market' | 'limit'; exitSlippageBps: number;
+  /** Lot caps by symbol, with their base quantities; absent: none. */
+  symbols?: Record<string, { maxOrderLots?: number; maxPositionLots?: number; maxOrderQty?: string; maxPositionQty?: string }>;
 }
+/** An instrument of the RiskManager: what its lot caps are counted in. */
+export interface RiskInstrumentView { symbol: string; base: string; lotSize: string }
 export interface Alert { t: number; code: string; message: string }
 export interface RiskPayload {
   state: 'active' | 'reducing' | 'halted'; reason: string; killSwitch: boolean; halted: { reason: string; actor?: string; ts: number } | null;
   drawdownPct: number; peakEquity: number | null; exposure: number; var95?: number; var99?: number; equity?: number; alerts: Slice<Alert>;
   limits?: RiskLimitsView;
+  instruments?: RiskInstrumentView[];
 }
 export interface OrdersPayload { orders: OrderRow[]; fills: Slice<FillRow> }
 export interface SystemPayload {

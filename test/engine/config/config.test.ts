@@ -85,6 +85,10 @@ describe('problems name their key path', () => {
     ['cob:\n  buckets: 3\n', 'cob.imbalanceBuckets: expected at most cob.buckets (3), received 5'],
     ['symbols:\n  primary: SOL/USDT\n', 'symbols.cobBucketSize["SOL/USDT"]: missing bucket size for SOL/USDT'],
     ['risk:\n  var: { warnPct: 9 }\n', 'risk.var.warnPct: expected at most risk.var.haltPct (6), received 9'],
+    ['risk:\n  maxOrderQty: "2"\n  maxPositionQty: "1.5"\n', 'risk.maxOrderQty: expected at most risk.maxPositionQty (1.5), received 2'],
+    ['risk:\n  maxPositionQty: "0"\n', 'risk.maxPositionQty: expected a positive decimal'],
+    ['risk:\n  maxOrderQty: half\n', "risk.maxOrderQty: expected a quantity string such as '0.001', received 'half'"],
+    ['risk:\n  maxOrderQtty: "0.5"\n', 'risk.maxOrderQtty: unknown key'],
     ['mode: backtest\n', 'data.replayFiles: mode backtest needs at least one recording file'],
     ['dashboard:\n  port: 70000\n', 'dashboard.port: expected <= 65535, received 70000'],
     ['venues:\n  binance:\n    restUrl: ftp://x.org\n', 'venues.binance.restUrl: expected an http(s):// or ws(s):// URL, received "ftp://x.org"'],
@@ -166,6 +170,13 @@ describe('decimal values', () => {
     expect(r.ok && r.config.risk.maxPositionNotional).toBe('1000.123456789');
     expect(r.ok && r.config.execution.fees.taker).toBe('0.00075');
   });
+  it('keeps the quantity caps as the decimals written, absent when not given', () => {
+    const r = validateConfig({ risk: { maxOrderQty: 0.5, maxPositionQty: '2.00010' } });
+    const none = validateConfig({});
+    expect(r.ok && [r.config.risk.maxOrderQty, r.config.risk.maxPositionQty]).toEqual(['0.5', '2.00010']);
+    expect(none.ok && [none.config.risk.maxOrderQty, none.config.risk.maxPositionQty]).toEqual([undefined, undefined]);
+  });
+
   it('refuses negative notional', () => {
     const r = validateConfig({ risk: { maxOrderNotional: '-1' } });
     expect(r.ok ? [] : r.problems).toEqual(['risk.maxOrderNotional: expected a positive decimal']);

@@ -3,12 +3,15 @@ import { controlMessages } from '../../../engine/dashboard/controls.ts';
 import { bearerToken, bindProblem, resolveDashboardToken, tokenMatches } from '../../../engine/dashboard/auth.ts';
 import { SeqRing } from '../../../engine/dashboard/seq-ring.ts';
 import { TopicThrottle } from '../../../engine/dashboard/throttle.ts';
-import { applyDisplayFill } from '../../../engine/dashboard/view-model.ts';
+import { applyDisplayFill, DashboardViewModel } from '../../../engine/dashboard/view-model.ts';
+import type { EngineMsg } from '../../../engine/messages/index.ts';
+import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { money } from '../../../engine/types/money.ts';
 import { createRiskState, onSetLimits } from '../../../actors/risk-manager/logic.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
+import type { Lots } from '../../../engine/types/price.ts';
 
 describe('SeqRing', () => {
   it('returns only what changed after a cursor, the replaced last item included', () => {
@@ -80,6 +83,10 @@ describe('controls', () => {
     ['limits', { warnVar99: '300', maxVar99: '600.5', exitOrderType: 'limit', exitSlippageBps: 15 }, [{
       type: 'risk.setLimits', limits: { warnVar99: money('300'), maxVar99: money('600.5'), exitOrderType: 'limit', exitSlippageBps: 15 }, ts: 5,
     }]],
+    ['limits', { symbol: 'ETH/USDT', maxOrderLots: 5000 }, [{ type: 'risk.setLimits', limits: { symbols: { 'ETH/USDT': { maxOrderLots: 5000 } } }, ts: 5 }]],
+    ['limits', { maxOrderNotional: '250', symbol: 'ETH/USDT', maxOrderLots: 5000, maxPositionLots: 20_000 }, [{
+      type: 'risk.setLimits', limits: { maxOrderNotional: money('250'), symbols: { 'ETH/USDT': { maxOrderLots: 5000, maxPositionLots: 20_000 } } }, ts: 5,
+    }]],
   ])('maps %s %j to bus messages', (action, body, messages) => {
     expect(controlMessages(action, body, 5)).toEqual({ ok: true, action, messages });
   });
@@ -97,6 +104,12 @@ describe('controls', () => {
     ['limits', { exitOrderType: 'stop' }, 400],
     ['limits', { maxDrawdownBps: null }, 400],
     ['limits', { exitSlippageBps: null }, 400],
+    ['limits', { maxOrderLots: 5000 }, 400],
+    ['limits', { symbol: 'ETH/USDT' }, 400],
+    ['limits', { symbol: 'ETH/USDT', maxOrderLots: 0 }, 400],
+    ['limits', { symbol: 'ETH/USDT', maxOrderLots: 1.5 }, 400],
+    ['limits', { symbol: 'ETH/USDT', maxOrderLots: '5000' }, 400],
+    ['limits', { symbol: 'ETHUSDT', maxPositionLots: 5000 }, 400],
     ['stop', { extra: 1 }, 400],
     ['launch', {}, 404],
   ])('refuses %s %j with %i', (action, body, status) => {
@@ -111,6 +124,48 @@ describe('controls', () => {
     expect(sent).toStrictEqual({ stopLossBps: undefined, maxVar99: undefined, takeProfitBps: 300 });
     const merged = onSetLimits(createRiskState({ limits: { ...DEFAULT_LIMITS, maxVar99: money('500') }, instruments: [makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT'])], cash: money('1') }), sent!, 5);
     expect([merged.state.limits.stopLossBps, merged.state.limits.maxVar99, merged.state.limits.takeProfitBps, merged.out[0]!.type]).toEqual([undefined, undefined, 300, 'risk.limitsChanged']);
+  });
+
+  it('sets one symbol\'s lot caps without touching another symbol\'s or a cap not named; null removes a cap', () => {
+    const eth = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
+    const btc = makeInstrument(BINANCE_SPOT_DEFAULTS['BTC/USDT']!);
+    const s0 = createRiskState({
+      limits: { ...DEFAULT_LIMITS, symbols: { 'ETH/USDT': { maxOrderLots: 3000 as Lots, maxPositionLots: 6000 as Lots }, 'BTC/USDT': { maxOrderLots: 100 as Lots } } },
+      instruments: [eth, btc], cash: money('1'),
+    });
+    const sent = (body: object) => {
+      const r = controlMessages('limits', body, 5);
+      return r.ok && r.messages[0]!.type === 'risk.setLimits' ? r.messages[0]!.limits : undefined;
+    };
+    const raised = onSetLimits(s0, sent({ symbol: 'ETH/USDT', maxOrderLots: 4000 })!, 5);
+    const offOrder = onSetLimits(raised.state, sent({ symbol: 'ETH/USDT', maxOrderLots: null })!, 5);
+    const offAll = onSetLimits(offOrder.state, sent({ symbol: 'ETH/USDT', maxPositionLots: null })!, 5);
+    expect(raised.state.limits.symbols).toStrictEqual({ 'ETH/USDT': { maxOrderLots: 4000, maxPositionLots: 6000 }, 'BTC/USDT': { maxOrderLots: 100 } });
+    expect(offOrder.state.limits.symbols).toStrictEqual({ 'ETH/USDT': { maxPositionLots: 6000 }, 'BTC/USDT': { maxOrderLots: 100 } });
+    expect(offAll.state.limits.symbols).toStrictEqual({ 'BTC/USDT': { maxOrderLots: 100 } });
+    expect([raised, offOrder, offAll].map((st) => st.out[0]!.type)).toEqual(['risk.limitsChanged', 'risk.limitsChanged', 'risk.limitsChanged']);
+  });
+
+  it('refuses lot caps for a symbol the RiskManager does not trade (LIMITS_INVALID) and keeps its limits', () => {
+    const s0 = createRiskState({ limits: DEFAULT_LIMITS, instruments: [makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!)], cash: money('1') });
+    const r = controlMessages('limits', { symbol: 'SOL/USDT', maxOrderLots: 10 }, 5);
+    const step = onSetLimits(s0, r.ok && r.messages[0]!.type === 'risk.setLimits' ? r.messages[0]!.limits : {}, 5);
+    expect(step.state).toBe(s0);
+    expect(step.out).toEqual([expect.objectContaining({ type: 'risk.alert', code: 'LIMITS_INVALID', message: expect.stringContaining('symbols.SOL/USDT') })]);
+  });
+});
+
+describe('risk panel', () => {
+  it('says the lot caps in the LIMITS_SET alert, per symbol, and that there are none', () => {
+    const bus = new Bus<EngineMsg>();
+    const view = new DashboardViewModel({ bus });
+    view.start();
+    bus.publish({ type: 'risk.limitsChanged', limits: { ...DEFAULT_LIMITS, symbols: { 'ETH/USDT': { maxOrderLots: 5000 as Lots } } }, ts: 5 });
+    bus.publish({ type: 'risk.limitsChanged', limits: DEFAULT_LIMITS, ts: 6 });
+    const alerts = (view.build('risk', new Map()) as { alerts: { items: { code: string; message: string }[] } }).alerts.items;
+    expect(alerts.map((a) => a.code)).toEqual(['LIMITS_SET', 'LIMITS_SET']);
+    expect(alerts[0]!.message).toMatch(/exits market, ETH\/USDT max order 5000 lots, max position off$/);
+    expect(alerts[1]!.message).toMatch(/exits market, no lot caps$/);
   });
 });
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { divRound, formatFixed, mulFixed, parseDecimal, parseFixed } from '../../../engine/types/decimal.ts';
 import { ParseError } from '../../../engine/types/errors.ts';
 import { toSteps, fromSteps } from '../../../engine/types/price.ts';
-import { makeInstrument, notional, priceToTicks, qtyToLots, ticksToPrice } from '../../../engine/types/instrument.ts';
+import { makeInstrument, notional, priceToTicks, qtyToLots, qtyToLotsFloor, ticksToPrice } from '../../../engine/types/instrument.ts';
 import { addMoney, money, subMoney, formatMoney } from '../../../engine/types/money.ts';
 
 describe('decimal parsing', () => {
@@ -59,6 +59,22 @@ describe('ticks and lots', () => {
   it('round-trips any step count', () => {
     const step = parseDecimal('0.00001');
     fc.assert(fc.property(fc.integer({ min: -1e12, max: 1e12 }), (n) => toSteps(fromSteps(n, step), step) === n));
+  });
+
+  it.each([
+    ['0.5', 5000], ['0.50009', 5000], ['0.00009999', 0], ['1.23450000', 12345], ['0', 0], ['7', 70_000],
+  ])('turns the cap %s into %i whole lots, rounded down', (qty, lots) => {
+    expect(qtyToLotsFloor(eth, qty)).toBe(lots);
+  });
+
+  it('rounds down to the lot below: n lots plus less than one lot is n lots', () => {
+    // In 1e-9 units the lot 0.0001 is 100,000.
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1e12 }), fc.integer({ min: 0, max: 99_999 }), (n, part) =>
+      qtyToLotsFloor(eth, formatFixed(BigInt(n) * 100_000n + BigInt(part), 9)) === n));
+  });
+
+  it('refuses a negative cap', () => {
+    expect(() => qtyToLotsFloor(eth, '-0.5')).toThrow('quantity -0.5 is negative');
   });
 
   it('computes notional exactly in money units', () => {

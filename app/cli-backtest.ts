@@ -5,6 +5,8 @@ import path from 'node:path';
 import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
 import { log } from '../engine/log.ts';
 import { runBacktest } from './backtest.ts';
+import { refuseOnConfigError } from './system.ts';
+import { ConfigError } from '../engine/types/errors.ts';
 import { ttyProgress } from './backtest-progress.ts';
 import { backtestReportHtml } from './report-html.ts';
 
@@ -34,9 +36,13 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
   const progress = ttyProgress();
   let result;
   try {
-    result = await runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+    result = await refuseOnConfigError(() => runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }));
   } finally {
     progress.done();
+  }
+  if (result instanceof ConfigError) {
+    process.stderr.write(`cobalt backtest: ${o.config}: ${result.message}\n`);
+    return 2;
   }
   const s = result.summary;
   let reportFile: string | undefined;

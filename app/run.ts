@@ -14,7 +14,8 @@ import type { Instrument } from '../engine/types/instrument.ts';
 import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
 import { liveVenue, liveVenueTarget } from './live-venue.ts';
-import { buildSystem, type System } from './system.ts';
+import { buildSystem, refuseOnConfigError, type System } from './system.ts';
+import { ConfigError } from '../engine/types/errors.ts';
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -82,7 +83,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     clock = new LiveClock();
   }
 
-  let sys: System;
+  let built: System | ConfigError;
   if (config.mode === 'live') {
     let venue: Awaited<ReturnType<typeof liveVenue>>;
     try {
@@ -103,10 +104,15 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       },
       venue: liveVenueTarget(config), increments: increments(venue.instrument(config.symbols.primary)),
     })}\n`);
-    sys = await buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) });
+    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) }));
   } else {
-    sys = await buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}) });
+    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}) }));
   }
+  if (built instanceof ConfigError) {
+    process.stderr.write(`cobalt run: ${built.message}\n`);
+    return 2;
+  }
+  const sys = built;
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
   installSignalHandlers(sys.lifecycle, { onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   await sys.start();

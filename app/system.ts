@@ -54,6 +54,7 @@ import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
 import { riskLimitsFromConfig } from './risk-limits.ts';
+import { ConfigError } from '../engine/types/errors.ts';
 
 /** How the system trades: paper fills on live or replayed data, real orders, or a backtest (no persistence). */
 export type SystemMode = 'paper' | 'live' | 'backtest';
@@ -206,6 +207,20 @@ export async function keepPositionCost(store: ExecutorStore, venue: VenueId, ins
   const open = costFromFills(store, venue, inst);
   await store.commit({ position: { ...p, openLots: open.lots, openCost: open.cost } });
   return true;
+}
+
+/**
+ * Runs `build` (buildSystem, or what calls it) and returns the ConfigError it raised instead of throwing it: a config
+ * value that only the built system can judge (a quantity cap under one lot of the order venue's lot size) refuses to
+ * start with its message, as a config that fails validation does, not with a stack trace. Other errors are thrown.
+ */
+export async function refuseOnConfigError<T>(build: () => Promise<T>): Promise<T | ConfigError> {
+  try {
+    return await build();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
 }
 
 /** Returns `fills` in time then trade id order. */

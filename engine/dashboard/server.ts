@@ -41,6 +41,8 @@ export interface DashboardOptions {
   readonly supervisor?: { status(): ChildStatus[] };
   readonly providers?: Omit<DashboardProviders, 'supervisor'>;
   readonly instruments?: readonly Instrument[];
+  /** The order venue's instruments, for fills (ViewModelOptions.venueInstruments). */
+  readonly venueInstruments?: readonly Instrument[];
   readonly initialEquity?: number;
   /** Most pushes per second per client (default 4). */
   readonly maxHz?: number;
@@ -98,6 +100,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const view = new DashboardViewModel({
     bus,
     ...(opts.instruments ? { instruments: opts.instruments } : {}),
+    ...(opts.venueInstruments ? { venueInstruments: opts.venueInstruments } : {}),
     ...(opts.initialEquity !== undefined ? { initialEquity: opts.initialEquity } : {}),
     providers: { ...opts.providers, ...(opts.supervisor ? { supervisor: opts.supervisor } : {}) },
   });

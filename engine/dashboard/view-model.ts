@@ -94,8 +94,14 @@ export interface DashboardProviders {
 /** Options of a view model. */
 export interface ViewModelOptions {
   readonly bus: Bus<EngineMsg>;
-  /** Increments to turn fills' ticks and lots into prices (default: the bundled Binance spot instruments). */
+  /** Increments of the market data (trades' ticks to prices; default: the bundled Binance spot instruments). */
   readonly instruments?: readonly Instrument[];
+  /**
+   * Increments of the order venue, for fills (default: `instruments`): a live venue's tick or lot may differ from the
+   * market data's (MEXC's, or Binance's own after a filter change), and a fill counted in its lots shown with the
+   * data's lot size would show the wrong quantity and price.
+   */
+  readonly venueInstruments?: readonly Instrument[];
   /** Starting cash (quote units) of the equity curve (default 0: equity is then the PnL). */
   readonly initialEquity?: number;
   /** Bars kept per symbol and timeframe (default 1500). */
@@ -128,6 +134,8 @@ export class DashboardViewModel {
   readonly seen = new Map<string, number>();
   private readonly bus: Bus<EngineMsg>;
   private readonly insts = new Map<string, Instrument>();
+  /** The order venue's instruments by symbol (fills), falling back to the market data's. */
+  private readonly fillInsts = new Map<string, Instrument>();
   private readonly candleCap: number;
   private readonly heatCap: number;
   private readonly providers: DashboardProviders;
@@ -165,6 +173,8 @@ export class DashboardViewModel {
   constructor(opts: ViewModelOptions) {
     this.bus = opts.bus;
     for (const i of opts.instruments ?? defaultInstruments()) this.insts.set(i.symbol, i);
+    for (const i of this.insts.values()) this.fillInsts.set(i.symbol, i);
+    for (const i of opts.venueInstruments ?? []) this.fillInsts.set(i.symbol, i);
     this.candleCap = opts.candleCapacity ?? 1500;
     this.heatCap = opts.heatmapCapacity ?? 300;
     this.providers = opts.providers ?? {};
@@ -438,7 +448,7 @@ export class DashboardViewModel {
   }
 
   private onFill(f: Fill, status: 'filled' | 'partiallyFilled', leaves: number | undefined): void {
-    const inst = this.insts.get(f.symbol);
+    const inst = this.fillInsts.get(f.symbol);
     const price = inst ? ticksToFloat(inst, f.price) : NaN;
     const qty = inst ? lotsToFloat(inst, f.lots) : NaN;
     const feeUnits = Number(f.fee) / 1e9;

@@ -169,6 +169,26 @@ describe('risk panel', () => {
   });
 });
 
+describe('fills', () => {
+  it('are shown in the order venue\'s increments, not the market data\'s', () => {
+    const bus = new Bus<EngineMsg>();
+    // The data's ETH/USDT (tick 0.01, lot 0.0001) and a venue that counts in lots of 0.001 and ticks of 0.1.
+    const data = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
+    const venue = makeInstrument({ symbol: 'ETH/USDT', venue: 'mexc', tickSize: '0.1', lotSize: '0.001', minNotional: '1' });
+    const view = new DashboardViewModel({ bus, instruments: [data], venueInstruments: [venue] });
+    view.start();
+    // 5 lots at 26,838 ticks on the venue: 0.005 ETH at 2,683.80 (the recording's first trade price).
+    bus.publish({
+      type: 'exec.orderFilled', ts: 10,
+      fill: { clientOrderId: 'c-1' as never, venueOrderId: 'v-1' as never, tradeId: '1', venue: 'mexc', symbol: 'ETH/USDT', side: 'buy', price: 26_838 as never, lots: 5 as Lots, fee: 0n as never, feeAsset: 'USDT', liquidity: 'taker', ts: 10 },
+    });
+    const { fills } = view.build('orders', new Map()) as { fills: { items: { qty: number; price: number }[] } };
+    expect(fills.items).toHaveLength(1);
+    expect(fills.items[0]!.qty).toBeCloseTo(0.005, 12);
+    expect(fills.items[0]!.price).toBeCloseTo(2683.8, 9);
+  });
+});
+
 describe('auth', () => {
   it('compares tokens of any length without throwing', () => {
     expect(tokenMatches('abc', 'abc')).toBe(true);

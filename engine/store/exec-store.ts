@@ -176,6 +176,15 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
     return out;
   }
 
+  /** Returns the trade ids of `venue` and `symbol` booked after booking number `seq`, in booking order (one range read). */
+  tradeIdsBookedAfter(venue: VenueId, symbol: string, seq: number): string[] {
+    const out: string[] = [];
+    for (const { value: [sym, tradeId] } of this.fillSeq.entries({ start: [venue, seq + 1], end: [venue, Number.MAX_SAFE_INTEGER] })) {
+      if (sym === symbol) out.push(tradeId);
+    }
+    return out;
+  }
+
   /** Returns the position of `symbol` on `venue`, or undefined. */
   position(venue: VenueId, symbol: string): P | undefined {
     return this.positions.get([venue, symbol]);

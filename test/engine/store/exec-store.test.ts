@@ -80,6 +80,9 @@ describe('ExecStore order indexes', () => {
     expect(s.store.fillsBookedAfter('paper', 'BTC/USDT', atStart).map((f) => f.tradeId)).toEqual(['10', '9']);
     expect(s.store.fillsBookedAfter('paper', 'BTC/USDT', 1).map((f) => f.tradeId)).toEqual(['9']);
     expect(s.store.fillsBookedAfter('paper', 'ETH/USDT', 0).map((f) => f.tradeId)).toEqual(['11']);
+    // The same order from the index alone (storedFills' range read).
+    expect(s.store.tradeIdsBookedAfter('paper', 'BTC/USDT', 0)).toEqual(['10', '9']);
+    expect(s.store.tradeIdsBookedAfter('paper', 'ETH/USDT', 0)).toEqual(['11']);
     expect(s.store.fillsOf('paper', 'BTC/USDT').map((f) => f.tradeId).sort()).toEqual(['10', '7', '9']);
   });
 });

@@ -1,4 +1,4 @@
-import { divRound, FIXED_SCALE, formatDecimal, parseDecimal, type Decimal } from './decimal.ts';
+import { divRound, FIXED_SCALE, parseDecimal, type Decimal } from './decimal.ts';
 import { ParseError } from './errors.ts';
 import type { Money } from './money.ts';
 import { fromSteps, stepsToFloat, toSteps, type Lots, type Ticks } from './price.ts';
@@ -67,13 +67,9 @@ export const qtyToLots = (inst: Instrument, qty: string): Lots => toSteps(qty, i
  * does not divide them. Throws ParseError for a negative quantity or more lots than a safe integer.
  */
 export function qtyToLotsFloor(inst: Instrument, qty: string): Lots {
-  const v = parseDecimal(qty);
-  if (v.mantissa < 0n) throw new ParseError(`quantity ${qty} is negative`);
-  const step = inst.lotSize;
-  const scale = Math.max(v.scale, step.scale);
-  const lots = (v.mantissa * 10n ** BigInt(scale - v.scale)) / (step.mantissa * 10n ** BigInt(scale - step.scale));
-  if (lots > BigInt(Number.MAX_SAFE_INTEGER)) throw new ParseError(`quantity ${qty} is out of range for lot ${formatDecimal(step)}`);
-  return Number(lots) as Lots;
+  // Toward zero is down for the non-negative quantities a cap can be.
+  if (parseDecimal(qty).mantissa < 0n) throw new ParseError(`quantity ${qty} is negative`);
+  return toSteps(qty, inst.lotSize, 'quantity', 'towardZero') as Lots;
 }
 /** Returns the exact price string of `ticks`. */
 export const ticksToPrice = (inst: Instrument, ticks: Ticks): string => fromSteps(ticks, inst.tickSize);

@@ -6,14 +6,17 @@ export type Ticks = number & { readonly __unit: 'ticks' };
 /** A quantity as an integer count of the instrument's lot (step) size. */
 export type Lots = number & { readonly __unit: 'lots' };
 
-/** Returns how many `step`s the decimal string `value` holds; throws ParseError when it is not a whole multiple. */
-export function toSteps(value: string, step: Decimal, what: 'price' | 'quantity' = 'price'): number {
+/**
+ * Returns how many `step`s the decimal string `value` holds; throws ParseError when it is not a whole multiple
+ * (`rounding` 'exact'), or drops the part below one step ('towardZero': for caps, which must not grow).
+ */
+export function toSteps(value: string, step: Decimal, what: 'price' | 'quantity' = 'price', rounding: 'exact' | 'towardZero' = 'exact'): number {
   const v = parseDecimal(value);
   if (step.mantissa <= 0n) throw new ParseError(`step '${formatFixed(step.mantissa, step.scale)}' must be positive`);
   const scale = Math.max(v.scale, step.scale);
   const num = v.mantissa * 10n ** BigInt(scale - v.scale);
   const den = step.mantissa * 10n ** BigInt(scale - step.scale);
-  if (num % den !== 0n) {
+  if (rounding === 'exact' && num % den !== 0n) {
     throw new ParseError(`${what} ${value} is not a multiple of ${what === 'price' ? 'tick' : 'lot'} ${formatFixed(step.mantissa, step.scale)}`);
   }
   const q = num / den;

@@ -168,9 +168,8 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
   /** Returns the fills of `venue` and `symbol` booked after booking number `seq`, in booking order. */
   fillsBookedAfter(venue: VenueId, symbol: string, seq: number): Fill[] {
     const out: Fill[] = [];
-    for (const { value: [sym, tradeId] } of this.fillSeq.entries({ start: [venue, seq + 1], end: [venue, Number.MAX_SAFE_INTEGER] })) {
-      if (sym !== symbol) continue;
-      const f = this.fills.get([venue, sym, tradeId]);
+    for (const tradeId of this.tradeIdsBookedAfter(venue, symbol, seq)) {
+      const f = this.fills.get([venue, symbol, tradeId]);
       if (f !== undefined) out.push(f);
     }
     return out;

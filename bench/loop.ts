@@ -21,6 +21,7 @@
 //   tickToDecision   a primary 1s candle close (the trigger) -> its signal.decision
 //   tickToVerdict    the same trigger -> risk.orderApproved / risk.orderDenied of the intent it produced
 //   intentToVerdict  risk.intent -> its verdict (the RiskManager step alone)
+// hostPauseFactor: bench/host.ts's asleep/warm ratio at p50, taken at the end of the run (see the README).
 // One JSON line on stdout.   npm run bench -- loop   (or node --single-threaded-gc --import tsx bench/loop.ts: the
 // flag `cobalt` runs with; without it the paced tails are ~1.5x longer)
 import { execFileSync } from 'node:child_process';
@@ -118,6 +119,9 @@ const PACE = Number(process.env.BENCH_PACE ?? 20);
 const rulePaced = await probe({ momentum: false }, withAlternate, PACE);
 const cnnPaced = await probe(viaPool, undefined, PACE);
 await cnnPool.close();
+// This host's pause penalty (bench/host.ts, shortened) measured right after, so each run says how much of its paced
+// figures is the machine: on a host that keeps the engine's core warm it reads near 1.
+const host = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'bench/host.ts'], { encoding: 'utf8', env: { ...process.env, HOST_SAMPLES: '60' } })) as Record<string, { asleepOverWarmP50: number }>;
 const lat = (p: typeof rule) => ({ tickToDecisionUs: p.tickToDecisionUs, tickToVerdictUs: p.tickToVerdictUs, intentToVerdictUs: p.intentToVerdictUs });
 const off = (p: typeof cold) => ({ speedX: p.summary.speedX, replaySpeedX: p.summary.replaySpeedX, durationMs: p.summary.durationMs, replayMs: p.summary.replayMs });
 
@@ -129,6 +133,7 @@ process.stdout.write(`${JSON.stringify({
   backtestModelsOff: { firstEver, cold: coldFresh, coldText, inProcess: { cold: off(cold), warm: off(warm), third: off(third) } },
   ruleOnly: { saturated: lat(rule), saturatedWarm: lat(ruleWarm), saturatedSettled: lat(ruleSettled), paced: { paceX: PACE, ...lat(rulePaced) }, approvals: rule.summary.approvals, denials: rule.summary.denials, trades: rule.summary.trades, replaySpeedX: rule.summary.replaySpeedX },
   momentumPlusCnn: { saturated: lat(cnn), saturatedSettled: lat(cnnSettled), paced: { paceX: PACE, ...lat(cnnPaced) }, replaySpeedX: cnn.summary.replaySpeedX, models: cnn.models, outputs: cnn.outputs },
+  hostPauseFactor: { json: host['json']!.asleepOverWarmP50, text: host['text']!.asleepOverWarmP50 },
   targets: { p99NoModelUs: 200, p99CnnUs: 3000, backtestSpeedX: 2000 },
 })}\n`);
 process.exit(0);

@@ -2,11 +2,18 @@
 // arithmetic, then turned into floats for the summary. Definitions:
 //   pnl          final equity (cash + holdings at the last mark) − starting cash, fees included
 //   fees         every fee in the quote currency (a fee paid in the base asset valued at its fill price)
-//   trades       fills; roundTrips: flat -> position -> flat; hitRate: share of round trips with realised PnL > 0
+//   trades       fills; roundTrips: flat -> position -> flat; hitRate: share of round trips that made money after
+//                fees (cash + base held, valued at the fill price, higher after the closing fill than before the
+//                opening one)
 //   sharpe       mean / standard deviation of the 1 s equity returns, annualised by √(seconds per year)
-//   maxDrawdown  largest fall from a running equity peak, as a fraction of that peak (1 s samples)
-//   exposure     share of 1 s samples holding a position
-import { applyFill, emptyPortfolio, equity, valueOfBase9, type Portfolio } from '../actors/risk-manager/positions.ts';
+//   maxDrawdown  largest fall from a running equity peak, as a fraction of that peak (1 s samples, plus one at the end)
+//   exposure     share of those samples holding a position
+// "Holding a position" means base that one valid order could sell: whole sellable lots worth at least the min
+// notional. A buy whose fee was paid in the base asset leaves less base than it bought, so each round trip ends with
+// a remainder below that (and Position.lots, which counts traded lots, keeps a lot the account no longer holds). That
+// remainder is flat here, as it is to the policy (closableLots); counting by lots made exposure and the round trips
+// drift with every trip.
+import { applyFill, emptyPortfolio, equity, sellableLots, valueOfBase9, type Portfolio, type Position } from '../actors/risk-manager/positions.ts';
 import type { Fill } from '../engine/messages/orders.ts';
 import { notional, type Instrument } from '../engine/types/instrument.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
@@ -14,7 +21,15 @@ import type { Ticks } from '../engine/types/price.ts';
 import type { TsMs } from '../engine/types/time.ts';
 
 /** One equity sample. */
-export interface EquityPoint { readonly t: TsMs; readonly equity: number; readonly drawdown: number; readonly lots: number }
+export interface EquityPoint {
+  readonly t: TsMs;
+  readonly equity: number;
+  readonly drawdown: number;
+  /** Position.lots: traded lots, which can include a remainder no longer held (see the header). */
+  readonly lots: number;
+  /** Holding a position, as the header defines it. */
+  readonly held: boolean;
+}
 
 const SECONDS_PER_YEAR = 365 * 86_400;
 
@@ -29,7 +44,8 @@ export class EquityTracker {
   private fees = 0n;
   private roundTrips = 0;
   private wins = 0;
-  private tripStartRealised = 0n;
+  /** Cash + base held at the opening fill's price, just before a round trip's opening fill. */
+  private tripStartValue = 0n;
 
   constructor(readonly inst: Instrument, readonly cash: Money, private readonly sampleMs = 1_000) {
     this.pf = emptyPortfolio(inst.quote, cash);
@@ -39,19 +55,14 @@ export class EquityTracker {
   onFill(f: Fill): void {
     if (f.symbol !== this.inst.symbol) return;
     const before = this.pf.positions[f.symbol];
-    if (f.side === 'buy' && (!before || before.lots === 0 || notional(this.inst, f.price, before.lots) < this.inst.minNotional)) {
-      this.tripStartRealised = before?.realised ?? 0n;
-    }
+    const wasHeld = this.held(before, f.price);
+    if (f.side === 'buy' && !wasHeld) this.tripStartValue = this.valueAt(f.price);
     this.fills.push(f);
     this.pf = applyFill(this.pf, this.inst, f);
     this.fees += f.feeAsset === this.inst.quote ? f.fee : valueOfBase9(this.inst, f.fee, f.price);
-    const after = this.pf.positions[f.symbol];
-    // A sell leaves dust when the buy's fee was paid in the base asset: below the minimum order value counts as flat.
-    const flat = !after || after.lots === 0 || notional(this.inst, f.price, after.lots) < this.inst.minNotional;
-    if (before && before.lots > 0 && f.side === 'sell' && flat) {
+    if (wasHeld && f.side === 'sell' && !this.held(this.pf.positions[f.symbol], f.price)) {
       this.roundTrips++;
-      const net = after.realised - this.tripStartRealised;
-      if (net > 0n) this.wins++;
+      if (this.valueAt(f.price) > this.tripStartValue) this.wins++;
     }
   }
 
@@ -67,6 +78,13 @@ export class EquityTracker {
       this.sample(this.next);
       this.next += this.sampleMs;
     }
+  }
+
+  /** Samples the periods passed by `now`, then `now` itself unless it was just sampled: the end of a run. */
+  finish(now: TsMs): void {
+    this.tick(now);
+    const last = this.points[this.points.length - 1];
+    if (!last || now > last.t) this.sample(now);
   }
 
   /** Returns equity now as Money. */
@@ -95,7 +113,7 @@ export class EquityTracker {
       hitRate: this.roundTrips ? round(this.wins / this.roundTrips, 6) : 0,
       sharpe: sd > 0 ? round((mean / sd) * Math.sqrt(perYear), 6) : 0,
       maxDrawdown: round(this.points.reduce((m, p) => Math.max(m, p.drawdown), 0), 9),
-      exposure: this.points.length ? round(this.points.filter((p) => p.lots !== 0).length / this.points.length, 6) : 0,
+      exposure: this.points.length ? round(this.points.filter((p) => p.held).length / this.points.length, 6) : 0,
       finalEquity: round(moneyToFloat(eq), 9),
     };
   }
@@ -103,7 +121,21 @@ export class EquityTracker {
   private sample(t: TsMs): void {
     const e = moneyToFloat(this.equityNow());
     if (e > this.peak) this.peak = e;
-    this.points.push({ t, equity: e, drawdown: this.peak > 0 ? (this.peak - e) / this.peak : 0, lots: this.pf.positions[this.inst.symbol]?.lots ?? 0 });
+    const p = this.pf.positions[this.inst.symbol];
+    this.points.push({ t, equity: e, drawdown: this.peak > 0 ? (this.peak - e) / this.peak : 0, lots: p?.lots ?? 0, held: this.held(p, this.mark) });
+  }
+
+  // See the header: base one valid order could sell, at `price` (without a price yet, any whole sellable lot).
+  private held(p: Position | undefined, price: Ticks | undefined): boolean {
+    if (!p) return false;
+    const lots = sellableLots(this.inst, p);
+    if (lots <= 0) return false;
+    return price === undefined || notional(this.inst, price, lots) >= this.inst.minNotional;
+  }
+
+  // Cash plus the base held, valued at `price`.
+  private valueAt(price: Ticks): bigint {
+    return this.pf.cash + valueOfBase9(this.inst, this.pf.positions[this.inst.symbol]?.base9 ?? 0n, price);
   }
 }
 

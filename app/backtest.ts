@@ -217,7 +217,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     clock.advance(config.execution.latencyMs + 1);
     await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
     replayMs = performance.now() - replay0;
-    tracker.tick(clock.now());
+    tracker.finish(clock.now());
     const rs = sys.handles.risk();
     const p = rs?.portfolio.positions[primary];
     if (rs) finalRisk = { lots: p?.lots ?? 0, base9: p?.base9 ?? 0n, cash: rs.portfolio.cash };

@@ -46,11 +46,19 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
   }
   const s = result.summary;
   let reportFile: string | undefined;
+  let reportError: string | undefined;
   if (o.report !== false) {
-    reportFile = typeof o.report === 'string' ? o.report : path.join('var', 'reports', `backtest-${s.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}.html`);
-    await mkdir(path.dirname(reportFile), { recursive: true });
-    await writeFile(reportFile, backtestReportHtml(result));
-    log().info({ report: reportFile }, 'backtest report written');
+    const file = typeof o.report === 'string' ? o.report : path.join('var', 'reports', `backtest-${s.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}.html`);
+    // A report that cannot be written must not take the run's summary with it: the summary still prints, then the
+    // failure, and the exit code says so.
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, backtestReportHtml(result));
+      reportFile = file;
+      log().info({ report: file }, 'backtest report written');
+    } catch (err) {
+      reportError = `${file}: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
   if (o.json) process.stdout.write(`${JSON.stringify({ ...s, ...(reportFile ? { report: reportFile } : {}) })}\n`);
   else {
@@ -60,6 +68,10 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
       + `  decisions ${JSON.stringify(s.decisions)}, without an order ${JSON.stringify(s.noIntent)}\n`
       + `  ${s.lines} lines, ${(s.simulatedMs / 1000).toFixed(0)} s of data in ${(s.durationMs / 1000).toFixed(1)} s (${s.speedX}x real time; the replay alone ${(s.replayMs / 1000).toFixed(2)} s, ${s.replaySpeedX}x)`
       + `${reportFile ? `\n  report: ${reportFile}` : ''}\n`);
+  }
+  if (reportError !== undefined) {
+    process.stderr.write(`cobalt backtest: the report was not written: ${reportError}\n`);
+    return 1;
   }
   return 0;
 }

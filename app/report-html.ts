@@ -13,15 +13,20 @@ export function svgLine(ts: readonly number[], ys: readonly number[], opts: { w?
   if (ys.length < 2) return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><text x="10" y="20">${esc(opts.label)}: not enough samples</text></svg>`;
   const t0 = ts[0]!;
   const t1 = ts[ts.length - 1]!;
-  let lo = Math.min(...ys);
-  let hi = Math.max(...ys);
+  // A loop, not Math.min(...ys): spreading one argument per 1 s sample overflows the stack past ~1.5 days.
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of ys) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   if (hi === lo) {
     hi += 1;
     lo -= 1;
   }
   const x = (t: number): number => pad + ((t - t0) / Math.max(1, t1 - t0)) * (w - 2 * pad);
   const y = (v: number): number => h - pad + ((lo - v) / (hi - lo)) * (h - 2 * pad);
-  const pts = ys.map((v, i) => `${x(ts[i]!).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  const pts = chartPoints(ts, ys, w - 2 * pad).map((i) => `${x(ts[i]!).toFixed(1)},${y(ys[i]!).toFixed(1)}`).join(' ');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(opts.label)}">`
     + `<rect x="${pad}" y="${pad}" width="${w - 2 * pad}" height="${h - 2 * pad}" fill="none" stroke="#ccc"/>`
     + `<polyline fill="none" stroke="${opts.color ?? '#2962ff'}" stroke-width="1.5" points="${pts}"/>`
@@ -29,6 +34,33 @@ export function svgLine(ts: readonly number[], ys: readonly number[], opts: { w?
     + `<text x="2" y="${y(hi) + 4}" font-size="10">${esc(fmt(hi))}</text><text x="2" y="${y(lo) + 4}" font-size="10">${esc(fmt(lo))}</text>`
     + `<text x="${pad}" y="${h - 8}" font-size="10">${esc(new Date(t0).toISOString())}</text>`
     + `<text x="${w - pad - 150}" y="${h - 8}" font-size="10">${esc(new Date(t1).toISOString())}</text></svg>`;
+}
+
+/**
+ * Returns the indexes of the samples to draw, in order: all of them when they fit two per pixel column, else the
+ * first, the lowest and the highest and the last of each column (a week of 1 s samples is 604,800 points in a
+ * 820-pixel chart; the extremes keep every spike and drawdown visible).
+ */
+export function chartPoints(ts: readonly number[], ys: readonly number[], columns: number): number[] {
+  const n = ys.length;
+  if (n <= 2 * columns) return Array.from({ length: n }, (_, i) => i);
+  const t0 = ts[0]!;
+  const span = Math.max(1, ts[n - 1]! - t0);
+  const out: number[] = [];
+  let i = 0;
+  while (i < n) {
+    const col = Math.min(columns - 1, Math.floor(((ts[i]! - t0) / span) * columns));
+    let lo = i;
+    let hi = i;
+    let j = i + 1;
+    for (; j < n && Math.min(columns - 1, Math.floor(((ts[j]! - t0) / span) * columns)) === col; j++) {
+      if (ys[j]! < ys[lo]!) lo = j;
+      if (ys[j]! > ys[hi]!) hi = j;
+    }
+    for (const k of [...new Set([i, lo, hi, j - 1])].sort((a, b) => a - b)) out.push(k);
+    i = j;
+  }
+  return out;
 }
 
 /** Returns the report page. */

@@ -1,0 +1,109 @@
+// The backtest's figures from fills as the paper venue books them: a buy pays its fee in ETH (0.1 % of the base
+// bought), the sell of what is held pays it in USDT. ETH/USDT's real increments (lot 0.0001, min notional 5 USDT),
+// prices around the bundled recording's 2,680.
+import { describe, expect, it } from 'vitest';
+import { lot9, sellableLots } from '../../actors/risk-manager/positions.ts';
+import { EquityTracker } from '../../app/backtest-metrics.ts';
+import { instrumentOf } from '../../app/live-venue.ts';
+import { chartPoints, svgLine } from '../../app/report-html.ts';
+import type { Fill } from '../../engine/messages/orders.ts';
+import { clientOrderId, venueOrderId } from '../../engine/types/ids.ts';
+import { notional } from '../../engine/types/instrument.ts';
+import { money, type Money } from '../../engine/types/money.ts';
+import type { Lots, Ticks } from '../../engine/types/price.ts';
+
+const ETH = instrumentOf('ETH/USDT', 'paper');
+let seq = 0;
+function fill(side: 'buy' | 'sell', lots: number, price: number, fee: bigint, feeAsset: string, ts: number): Fill {
+  seq++;
+  return {
+    clientOrderId: clientOrderId(`c-${seq}`), venueOrderId: venueOrderId(`v-${seq}`), tradeId: `t-${seq}`, venue: 'paper', symbol: ETH.symbol, side,
+    price: price as Ticks, lots: lots as Lots, fee: fee as Money, feeAsset, liquidity: 'taker', ts,
+  };
+}
+
+// One round trip: buy `lots` at `buy` (fee in ETH), a second long, sell what is held at `sell` (fee in USDT), a
+// second flat. Returns the time after it.
+function roundTrip(tr: EquityTracker, t: number, lots: number, buy: number, sell: number): number {
+  tr.onMark(buy as Ticks);
+  tr.onFill(fill('buy', lots, buy, (BigInt(lots) * lot9(ETH)) / 1000n, 'ETH', t));
+  tr.tick((t += 1_000));
+  const held = sellableLots(ETH, (tr as unknown as { pf: { positions: Record<string, Parameters<typeof sellableLots>[1]> } }).pf.positions[ETH.symbol]!);
+  tr.onMark(sell as Ticks);
+  tr.onFill(fill('sell', held, sell, notional(ETH, sell as Ticks, held) / 1000n, 'USDT', t));
+  tr.tick((t += 1_000));
+  return t;
+}
+
+describe('EquityTracker', () => {
+  it('counts every round trip and half the time exposed, though each buy leaves base it no longer holds in the traded lots', () => {
+    const tr = new EquityTracker(ETH, money('10000'));
+    let t = 1_723_161_300_000;
+    tr.tick(t);
+    // 744 lots ≈ 200 USDT a trip; each leaves ~0.75 lot in Position.lots that the fee took: after ~24 trips those
+    // lots pass the 5 USDT min notional, and a count by lots never saw the position flat again.
+    for (let i = 0; i < 40; i++) t = roundTrip(tr, t, 744, 268_000, 269_340);
+    const s = tr.summary();
+    expect(s.trades).toBe(80);
+    expect(s.roundTrips).toBe(40);
+    expect(s.exposure).toBe(0.5);
+    // Each trip gains 0.5 % before fees and pays 0.2 %: all 40 win.
+    expect(s.hitRate).toBe(1);
+  });
+
+  it('counts a round trip that gained less than its fees as a loss', () => {
+    const tr = new EquityTracker(ETH, money('10000'));
+    const t = roundTrip(tr, 1_723_161_300_000, 20_000, 268_000, 268_100);
+    const s = tr.summary();
+    expect(s.roundTrips).toBe(1);
+    // +0.037 % before fees, 0.2 % of fees: the account lost money.
+    expect(s.pnl).toBeLessThan(0);
+    expect(s.hitRate).toBe(0);
+    // And one that beat its fees wins.
+    roundTrip(tr, t, 20_000, 268_000, 269_340);
+    expect(tr.summary().hitRate).toBe(0.5);
+  });
+
+  it('takes a last sample at the end, so a fall after the last whole second shows in the drawdown', () => {
+    const tr = new EquityTracker(ETH, money('10000'));
+    const t = 1_723_161_300_000;
+    tr.tick(t);
+    tr.onMark(268_000 as Ticks);
+    tr.onFill(fill('buy', 37_000, 268_000, 0n, 'USDT', t));
+    tr.tick(t + 1_000);
+    tr.onMark(259_960 as Ticks); // −3 % within the next 0.6 s, then the run ends
+    tr.finish(t + 1_600);
+    const s = tr.summary();
+    expect(tr.points.at(-1)!.t).toBe(t + 1_600);
+    expect(tr.points.at(-1)!.equity).toBeCloseTo(s.finalEquity, 6);
+    expect(s.maxDrawdown).toBeGreaterThan(0.02);
+    // A second finish at the same time adds nothing.
+    tr.finish(t + 1_600);
+    expect(tr.points.at(-1)!.t).toBe(t + 1_600);
+    expect(tr.points.filter((p) => p.t === t + 1_600)).toHaveLength(1);
+  });
+});
+
+describe('the report chart', () => {
+  it('draws a week of 1 s samples (604,800) with the extremes kept and a bounded number of points', () => {
+    const n = 604_800;
+    const ts = Array.from({ length: n }, (_, i) => 1_723_161_300_000 + i * 1_000);
+    const ys = Array.from({ length: n }, (_, i) => 10_000 + 50 * Math.sin(i / 5_000));
+    ys[123_457] = 9_000; // a one-second crash
+    ys[500_001] = 11_000; // a one-second spike
+    const idx = chartPoints(ts, ys, 820);
+    expect(idx.length).toBeLessThanOrEqual(4 * 820);
+    expect(idx).toContain(123_457);
+    expect(idx).toContain(500_001);
+    expect(idx[0]).toBe(0);
+    expect(idx.at(-1)).toBe(n - 1);
+    expect(idx.every((v, i) => i === 0 || v > idx[i - 1]!)).toBe(true);
+    const svg = svgLine(ts, ys, { label: 'equity' });
+    expect(svg).toContain('>9000.00<');
+    expect(svg).toContain('>11000.00<');
+  });
+
+  it('draws every sample of a short run', () => {
+    expect(chartPoints([0, 1_000, 2_000], [1, 3, 2], 820)).toEqual([0, 1, 2]);
+  });
+});

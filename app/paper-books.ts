@@ -9,7 +9,7 @@ import type { Instrument } from '../engine/types/instrument.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import { BookSync } from '../engine/venues/binance/book-sync.ts';
 import { DepthParser, instrumentGrid, type DepthFrame } from '../engine/venues/binance/parse-depth.ts';
-import type { BookView } from '../engine/market/matching.ts';
+import { liveBookView, type BookView } from '../engine/market/matching.ts';
 
 /** What the books tell about changes (the PaperVenue implements it). */
 export interface BookListener {
@@ -20,7 +20,7 @@ export interface BookListener {
   wantsDepth?(symbol: string): boolean;
 }
 
-interface Lane { readonly inst: Instrument; readonly sync: BookSync; readonly parser: DepthParser }
+interface Lane { readonly inst: Instrument; readonly sync: BookSync; readonly parser: DepthParser; readonly view: BookView }
 
 /** Per-symbol synced books for the paper venue; see the header. */
 export class PaperBooks {
@@ -32,20 +32,22 @@ export class PaperBooks {
 
   constructor(private readonly bus: Bus<EngineMsg>, instruments: readonly Instrument[]) {
     for (const inst of instruments) {
-      this.lanes.set(inst.symbol, { inst, sync: new BookSync(inst.venueSymbol, { rules: 'auto' }), parser: new DepthParser(instrumentGrid(inst)) });
+      const sync = new BookSync(inst.venueSymbol, { rules: 'auto' });
+      // The view says when the book is re-syncing, so the matching engine keeps queues and holds activations then.
+      this.lanes.set(inst.symbol, { inst, sync, parser: new DepthParser(instrumentGrid(inst)), view: liveBookView(sync.book, () => sync.isLive()) });
     }
   }
 
-  /** Returns the book of `symbol` (one object for the life of the books, emptied while re-syncing). */
+  /** Returns the book of `symbol` (one object for the life of the books, emptied while re-syncing; `isLive` says when). */
   book(symbol: string): BookView {
     const lane = this.lanes.get(symbol);
     if (!lane) throw new TypeError(`paper books: no book for ${symbol}`);
-    return lane.sync.book;
+    return lane.view;
   }
 
   /** Returns every symbol's book. */
   books(): Record<string, BookView> {
-    return Object.fromEntries([...this.lanes].map(([s, l]) => [s, l.sync.book]));
+    return Object.fromEntries([...this.lanes].map(([s, l]) => [s, l.view]));
   }
 
   /** Returns true when `symbol`'s book is in sync. */

@@ -17,7 +17,10 @@
 // - A trade through its price (a sell print below a resting buy, a buy print above a resting sell) fills the whole
 //   remainder as maker at the order's own price. Market liquidity that crosses it (an ask at or below a resting buy)
 //   fills it at its own price as maker for the available crossing lots, which are then remembered as consumed.
-// - An order becomes active `latencyMs` after submission on the injected clock; cancels act immediately.
+// - An order becomes active `latencyMs` after submission on the injected clock; cancels act immediately. While the
+//   book is being re-synced (`BookView.isLive()` false) it stays pending and activates at the next live snapshot.
+// - A market buy may spend only what its owner can pay when it activates (`marketBuyFunds`): it fills what that buys
+//   and the rest expires. A post-only order that would take when it activates expires instead.
 // - Fees: maker/taker rates in 1e-9 fixed point (0.1% = 1_000_000n). `feeIn: 'received'` charges like Binance
 //   without BNB (buyer pays in base, seller in quote); `'quote'` charges every fill in the quote currency.
 // Everything is deterministic: no wall clock, no randomness; ids come from counters.
@@ -38,6 +41,22 @@ export interface BookView {
   bestAsk(): Ticks | undefined;
   lotsAt(side: BookSide, price: Ticks): Lots;
   forEachLevel(side: BookSide, fn: (price: Ticks, lots: Lots) => boolean | void): void;
+  /**
+   * False while the book is being re-synced (emptied or stale until its next snapshot); absent means always live.
+   * The engine keeps queue positions through that period and holds activations until the book is live again.
+   */
+  isLive?(): boolean;
+}
+
+/** Returns a view of `book` that reports `isLive()` (e.g. a BookSync's state), for a book emptied while re-syncing. */
+export function liveBookView(book: BookView, isLive: () => boolean): BookView {
+  return {
+    bestBid: () => book.bestBid(),
+    bestAsk: () => book.bestAsk(),
+    lotsAt: (side, price) => book.lotsAt(side, price),
+    forEachLevel: (side, fn) => book.forEachLevel(side, fn),
+    isLive,
+  };
 }
 
 /** Lifecycle of a simulated order; `expired` is an IOC/FOK/market remainder that could not fill (Binance EXPIRED). */
@@ -53,6 +72,8 @@ export interface NewOrder {
   /** Who owns it (an account id); carried on fills. */
   readonly owner?: string;
   readonly clientOrderId?: string;
+  /** Post-only (Binance LIMIT_MAKER): a limit order that expires at activation instead of taking liquidity. */
+  readonly postOnly?: boolean;
 }
 
 /** The engine's view of one order; read it, never mutate it. */
@@ -120,6 +141,12 @@ export interface MatchingConfig {
   readonly keepCompleted?: number;
   /** Called with each completed order `keepCompleted` forgets, so that a venue's indexes of it can go too. */
   readonly onForget?: (order: SimOrder) => void;
+  /**
+   * Returns the quote Money a market buy may spend when it activates (its owner's free funds plus the order's own
+   * lock). Its lock is only the cost the book showed at submission; after `latencyMs` the book may offer more or
+   * dearer lots. Without it market buys are not capped.
+   */
+  readonly marketBuyFunds?: (order: SimOrder) => bigint;
 }
 
 interface Working {
@@ -139,6 +166,7 @@ interface Working {
   updatedAt: TsMs;
   queueAhead: number;
   timer: TimerHandle | undefined;
+  postOnly: boolean;
 }
 
 /** Resting sim orders at one price, FIFO, with what the engine last saw displayed there. */
@@ -150,6 +178,9 @@ interface LevelTrack {
 }
 
 interface Consumed { displayed: number; lots: number }
+
+/** A walk's running totals; `budget` is the quote Money a capped market buy has left, `broke` set once it buys nothing more. */
+interface WalkAcc { remaining: number; quote: bigint; budget: bigint | undefined; broke: boolean }
 
 const counter = (start: number): (() => number) => {
   let n = start;
@@ -176,6 +207,8 @@ export class MatchingEngine {
   private readonly listeners = new Listeners<MatchEvent>();
   /** Ids of completed orders, oldest first (only with `keepCompleted`). */
   private readonly completed: number[] = [];
+  /** Orders whose activation fell while the book was not live, in activation order. */
+  private held: Working[] = [];
 
   constructor(private readonly cfg: MatchingConfig) {
     this.inst = cfg.instrument;
@@ -242,6 +275,7 @@ export class MatchingEngine {
       updatedAt: now,
       queueAhead: 0,
       timer: undefined,
+      postOnly: req.postOnly === true,
     };
     this.orders.set(id, o);
     if (this.latencyMs === 0) this.activate(o);
@@ -284,10 +318,16 @@ export class MatchingEngine {
     this.resolveCrossed();
   }
 
-  /** Tells the engine the whole book was replaced (a snapshot or resync): consumption is forgotten, queues capped. */
+  /**
+   * Tells the engine the whole book was replaced (a snapshot or resync): consumption is forgotten, queues capped at
+   * what the live book shows, and orders held while it was not live activate. While the book is not live (emptied
+   * for a resync) queues are left alone: the real queue did not vanish, we only stopped seeing it.
+   */
   onSnapshot(): void {
+    const live = this.bookLive();
     for (const side of ['bid', 'ask'] as const) {
       this.consumed[side].clear();
+      if (!live) continue;
       for (const [p, t] of this.tracks[side]) {
         const shown = this.book.lotsAt(side, p as Ticks);
         for (const o of t.orders) o.queueAhead = Math.min(o.queueAhead, shown);
@@ -295,7 +335,11 @@ export class MatchingEngine {
         t.tradedSince = 0;
       }
     }
+    if (!live) return;
     this.resolveCrossed();
+    const held = this.held;
+    this.held = [];
+    for (const o of held) this.activate(o);
   }
 
   /**
@@ -319,10 +363,22 @@ export class MatchingEngine {
     this.listeners.emit(e);
   }
 
+  private bookLive(): boolean {
+    return this.book.isLive?.() ?? true;
+  }
+
   private activate(o: Working): void {
     if (o.status !== 'pending') return;
     o.timer = undefined;
+    // An order reaching the exchange matches the real book, which we cannot see during a resync: it waits for the
+    // book, then matches (takes or joins the back of its queue) as it would have, rather than resting at the front
+    // of an empty level or being rejected for our feed's gap.
+    if (!this.bookLive()) {
+      this.held.push(o);
+      return;
+    }
     o.status = 'open';
+    o.activeAt = this.clock.now();
     o.updatedAt = this.clock.now();
     this.emit({ kind: 'active', order: view(o) });
     const need = o.lots;
@@ -330,7 +386,10 @@ export class MatchingEngine {
       const can = this.walk(undefined, o.side, o.price, need, true).lots;
       if (can < need) return this.finish(o, 'expired');
     }
-    this.walk(o, o.side, o.price, need, false);
+    // Binance rejects a LIMIT_MAKER that would take; one that already was acknowledged can only expire.
+    if (o.postOnly && this.walk(undefined, o.side, o.price, 1, true).lots > 0) return this.finish(o, 'expired');
+    const funds = o.type === 'market' && o.side === 'buy' ? this.cfg.marketBuyFunds?.(view(o)) : undefined;
+    this.walk(o, o.side, o.price, need, false, funds);
     if (!isLive(o)) return;
     if (o.type === 'market' || o.timeInForce !== 'GTC') return this.finish(o, 'expired');
     this.rest(o);
@@ -400,32 +459,62 @@ export class MatchingEngine {
    * Walks the opposite side for `taker` (or a preview when `dry`), best price first, market levels and sim levels
    * merged; returns the lots and quote Money taken.
    */
-  private walk(taker: Working | undefined, side: Side, limit: Ticks | undefined, need: number, dry: boolean): { lots: number; quote: bigint } {
+  private walk(taker: Working | undefined, side: Side, limit: Ticks | undefined, need: number, dry: boolean, budget?: bigint): { lots: number; quote: bigint } {
     // No closures named per call here (tsx keepNames makes each a defineProperty): module helpers and a method.
     const bookSide = oppSide(side);
     const buy = side === 'buy';
     const simPrices = [...this.tracks[bookSide].keys()].filter((p) => withinLimit(buy, limit, p)).sort(buy ? ascending : descending);
     let si = 0;
-    const acc = { remaining: need, quote: 0n };
+    const acc: WalkAcc = { remaining: need, quote: 0n, budget, broke: false };
     this.book.forEachLevel(bookSide, (p, lots) => {
-      if (acc.remaining <= 0 || !withinLimit(buy, limit, p)) return false;
+      if (acc.remaining <= 0 || acc.broke || !withinLimit(buy, limit, p)) return false;
       while (si < simPrices.length && (buy ? simPrices[si]! < p : simPrices[si]! > p)) {
         this.visitLevel(taker, bookSide, simPrices[si++]!, 0, acc, dry);
-        if (acc.remaining <= 0) return false;
+        if (acc.remaining <= 0 || acc.broke) return false;
       }
       if (si < simPrices.length && simPrices[si] === p) si++;
       this.visitLevel(taker, bookSide, p, lots, acc, dry);
-      return acc.remaining > 0;
+      return acc.remaining > 0 && !acc.broke;
     });
-    while (acc.remaining > 0 && si < simPrices.length) this.visitLevel(taker, bookSide, simPrices[si++]!, 0, acc, dry);
+    while (acc.remaining > 0 && !acc.broke && si < simPrices.length) this.visitLevel(taker, bookSide, simPrices[si++]!, 0, acc, dry);
     return { lots: need - acc.remaining, quote: acc.quote };
   }
 
   // One price level of a walk: takes what it can and counts it into `acc`.
-  private visitLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, acc: { remaining: number; quote: bigint }, dry: boolean): void {
-    const got = this.takeLevel(taker, bookSide, p, displayed, acc.remaining, dry);
+  private visitLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, acc: WalkAcc, dry: boolean): void {
+    let want = acc.remaining;
+    if (acc.budget !== undefined) {
+      want = this.affordable(p as Ticks, want, acc.budget);
+      // Prices only get worse further on: what cannot be paid here cannot be paid there.
+      if (want === 0) {
+        acc.broke = true;
+        return;
+      }
+    }
+    const got = this.takeLevel(taker, bookSide, p, displayed, want, dry);
+    const quote = notional(this.inst, p as Ticks, got as Lots);
     acc.remaining -= got;
-    acc.quote += notional(this.inst, p as Ticks, got as Lots);
+    acc.quote += quote;
+    if (acc.budget !== undefined) acc.budget -= this.buyCost(quote);
+  }
+
+  /** Returns the most lots, up to `want`, a buy can pay for at price `p` with `budget` quote Money. */
+  private affordable(p: Ticks, want: number, budget: bigint): number {
+    const unit = this.buyCost(notional(this.inst, p, 1 as Lots));
+    if (unit <= 0n) return want;
+    let n = budget <= 0n ? 0 : Number(bigMin(BigInt(want), budget / unit));
+    // Notional rounding can make n lots dearer than n unit prices.
+    while (n > 0 && this.buyCost(notional(this.inst, p, n as Lots)) > budget) n--;
+    return n;
+  }
+
+  /** Returns what a buy fill of `quote` notional costs in quote Money: the notional, plus the fee when that is in quote. */
+  private buyCost(quote: bigint): bigint {
+    if (this.feeIn !== 'quote') return quote;
+    // Rounded up at the higher rate: a fill may be maker or taker and the cap must not be exceeded.
+    const rate = this.cfg.makerFeeRate9 > this.cfg.takerFeeRate9 ? this.cfg.makerFeeRate9 : this.cfg.takerFeeRate9;
+    const scale = 10n ** BigInt(FIXED_SCALE);
+    return quote + (quote * rate + scale - 1n) / scale;
   }
 
   /** Takes up to `want` lots at one price: market lots ahead of each resting sim order, the sim order, the rest. */
@@ -538,12 +627,16 @@ export class MatchingEngine {
   private advanceQueue(t: LevelTrack, p: Ticks, v: number): void {
     t.tradedSince += v;
     let simAhead = 0;
+    let simFilled = 0;
     for (const o of [...t.orders]) {
       const rem = o.lots - o.filledLots;
       const over = v - o.queueAhead - simAhead;
-      o.queueAhead = Math.max(0, o.queueAhead - v);
-      if (over > 0) this.fill(o, p, Math.min(rem, over), 'maker', this.nextTradeId(), undefined);
+      // The part of the print that filled earlier sim orders did not reach the market lots queued behind them.
+      o.queueAhead = Math.max(0, o.queueAhead - (v - simFilled));
+      const n = over > 0 ? Math.min(rem, over) : 0;
+      if (n > 0) this.fill(o, p, n, 'maker', this.nextTradeId(), undefined);
       simAhead += rem;
+      simFilled += n;
     }
   }
 
@@ -588,6 +681,7 @@ export class MatchingEngine {
 
 /** Working orders hold plain numbers; the public view brands them (same object, no copy). */
 const view = (o: Working): SimOrder => o as unknown as SimOrder;
+const bigMin = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 const withinLimit = (buy: boolean, limit: Ticks | undefined, p: number): boolean => limit === undefined || (buy ? p <= limit : p >= limit);
 
 function isLive(o: { status: SimOrderStatus }): boolean {

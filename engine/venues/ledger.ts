@@ -50,6 +50,11 @@ export class Ledger {
     return true;
   }
 
+  /** Returns what is still locked for `orderId` (0 when it holds no lock). */
+  orderLock(orderId: number): bigint {
+    return this.locks.get(orderId)?.amount ?? 0n;
+  }
+
   /** Returns what is still locked for `orderId` to free (the order is done). */
   release(orderId: number): void {
     const l = this.locks.get(orderId);
@@ -67,7 +72,8 @@ export class Ledger {
       l.amount -= fromLock;
       this.locked.set(payAsset, this.lockedOf(payAsset) - fromLock);
     }
-    // A market order's lock is an estimate; a latency-delayed fill can cost slightly more than it.
+    // A market buy's lock is the cost the book showed at submission; a latency-delayed fill can cost more, and the
+    // matching engine caps it at free funds plus this lock (MatchingConfig.marketBuyFunds), so free stays >= 0.
     this.free.set(payAsset, this.freeOf(payAsset) - (pay - fromLock));
     this.free.set(getAsset, this.freeOf(getAsset) + get);
     this.free.set(feeAsset, this.freeOf(feeAsset) - fee);

@@ -79,6 +79,7 @@ export class PaperVenue implements ExecutionVenue {
         latencyMs: opts.latencyMs, feeIn: 'received', nextOrderId: () => this.orderSeq++, nextTradeId: () => this.tradeSeq++,
         // An order the engine forgets takes its client id with it.
         keepCompleted: this.keep, onForget: (o) => this.byClientId.delete(o.clientOrderId),
+        marketBuyFunds: (o) => this.account.freeOf(inst.quote) + this.account.orderLock(o.id),
       });
       const m = { inst, engine };
       engine.on((e) => this.onMatch(m, e));

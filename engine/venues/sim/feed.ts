@@ -3,7 +3,7 @@
 // payload to the WebSocket hub.
 import { BookSync } from '../binance/book-sync.ts';
 import { BinanceFrameDecoder, classifyFrame } from '../binance/frames.ts';
-import { MatchingEngine } from '../../market/matching.ts';
+import { MatchingEngine, liveBookView, type SimOrder } from '../../market/matching.ts';
 import type { BookTicker, Candle, Trade } from '../../messages/market.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Instrument } from '../../types/instrument.ts';
@@ -26,6 +26,8 @@ export interface FeedEngineConfig {
   readonly latencyMs: number;
   readonly nextOrderId: () => number;
   readonly nextTradeId: () => number;
+  /** What a market buy may spend at activation (SimVenue.marketBuyFunds); see MatchingConfig. */
+  readonly marketBuyFunds?: (order: SimOrder) => bigint;
 }
 
 /** Counters of one symbol's feed. */
@@ -60,8 +62,9 @@ export class SymbolMarket {
     this.decoder = new BinanceFrameDecoder(inst, 'sim');
     this.sync = new BookSync(inst.venueSymbol, { rules: 'spot' });
     this.engine = new MatchingEngine({
-      instrument: inst, book: this.sync.book, clock: cfg.clock, makerFeeRate9: cfg.makerFeeRate9, takerFeeRate9: cfg.takerFeeRate9,
+      instrument: inst, book: liveBookView(this.sync.book, () => this.sync.isLive()), clock: cfg.clock, makerFeeRate9: cfg.makerFeeRate9, takerFeeRate9: cfg.takerFeeRate9,
       latencyMs: cfg.latencyMs, feeIn: 'received', nextOrderId: cfg.nextOrderId, nextTradeId: cfg.nextTradeId,
+      ...(cfg.marketBuyFunds ? { marketBuyFunds: cfg.marketBuyFunds } : {}),
     });
     this.klines = new KlineSeries(inst, history);
     this.lower = inst.venueSymbol.toLowerCase();

@@ -136,7 +136,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
   const hub = new WsHub({ onSubscribe: (s) => events.emit('subscribe', s), onConnection: (p) => events.emit('connection', p) });
   const engineCfg = {
     clock, makerFeeRate9: rateOf(makerFee, 'makerFee'), takerFeeRate9: rateOf(takerFee, 'takerFee'), latencyMs: opts.latencyMs ?? 0,
-    nextOrderId: venue.nextOrderId, nextTradeId: venue.nextTradeId,
+    nextOrderId: venue.nextOrderId, nextTradeId: venue.nextTradeId, marketBuyFunds: venue.marketBuyFunds,
   };
   const specs = opts.instruments ?? BINANCE_SPOT_DEFAULTS;
   for (const sym of merge.symbols) {

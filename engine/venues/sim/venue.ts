@@ -52,6 +52,12 @@ export class SimVenue {
   readonly nextOrderId = (): number => this.orderSeq++;
   /** Returns the next sim trade id. */
   readonly nextTradeId = (): number => this.tradeSeq++;
+  /** Returns the quote a market buy may spend when it activates: its account's free funds plus the order's lock. */
+  readonly marketBuyFunds = (o: SimOrder): bigint => {
+    const meta = this.meta.get(o.id);
+    const m = meta && this.markets.get(meta.symbol);
+    return meta && m ? meta.account.freeOf(m.inst.quote) + meta.account.orderLock(o.id) : 0n;
+  };
 
   /** Adds an account. */
   addAccount(a: SimAccount): void {
@@ -127,7 +133,9 @@ export class SimVenue {
     const [asset, amount] = side === 'buy' ? [inst.quote, value as bigint] : [inst.base, baseAmount(inst, lots)];
     if (!account.lock(id, asset, amount)) throw apiErrors.insufficientBalance();
     this.meta.set(id, { symbol: inst.venueSymbol, account, typeName });
-    const order = m.engine.submit({ side, type, timeInForce: tif, lots: lots as Lots, price, owner: account.id, clientOrderId });
+    const order = m.engine.submit({
+      side, type, timeInForce: tif, lots: lots as Lots, price, owner: account.id, clientOrderId, postOnly: typeName === 'LIMIT_MAKER',
+    });
     if (order.id !== id) throw apiErrors.unknown(`order id ${order.id} differs from the reserved ${id}`);
     return this.orderResponse(order, respType);
   }

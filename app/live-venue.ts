@@ -37,9 +37,10 @@ export async function liveVenue(config: Config, secrets: Secrets, clock: Clock):
   const baseUrl = restUrl !== DEFAULT_REST[venue] ? { baseUrl: restUrl } : {};
   if (venue === 'binance') {
     if (!secrets.binanceApiKey || !secrets.binanceApiSecret) throw new ConfigError('live mode on Binance needs COBALT_API_KEY and COBALT_API_SECRET in the environment');
-    const exchange = new ccxt.binance(binanceCcxtOptions({ ...baseUrl, apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret }) as never);
+    const recvWindowMs = config.venues.binance.recvWindowMs;
+    const exchange = new ccxt.binance(binanceCcxtOptions({ ...baseUrl, apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret, recvWindowMs }) as never);
     const inst = onDataGrid('Binance', await binanceInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
-    return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs: config.venues.binance.recvWindowMs });
+    return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs });
   }
   if (!secrets.mexcApiKey || !secrets.mexcApiSecret) throw new ConfigError('live mode on MEXC needs COBALT_MEXC_API_KEY and COBALT_MEXC_API_SECRET in the environment');
   const exchange = new ccxt.mexc(mexcCcxtOptions({ ...baseUrl, apiKey: secrets.mexcApiKey, secret: secrets.mexcApiSecret, recvWindowMs: config.venues.mexc.recvWindowMs }) as never);

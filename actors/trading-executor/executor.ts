@@ -14,6 +14,8 @@
 //                                            'submitted' for the poll/reconciliation to settle. Never a second order.
 // Venue events for an order whose submission is in flight are held and applied after the submission's outcome, so
 // exec.orderAccepted always precedes that order's fills.
+// On a venue that pushes no events, a cancel (or a close found by it) makes the next poll, run at once, read that
+// symbol's trades even with no order left open there: fills the order got before the cancel are only in that history.
 // Memory holds the unfinished orders only. A finished one is read back from the exec store when it is asked for (a
 // status query, a late fill, a repeated approval, a trade naming its venue id), so a daemon's memory does not grow
 // with every order it ever placed, and a start loads only the unfinished ones.
@@ -95,6 +97,11 @@ export class TradingExecutor implements ReconcileHost {
   private readonly held = new Map<string, VenueEvent[]>();
   /** Submissions in flight, so a cancel can wait for the outcome. */
   private readonly submitting = new Map<string, Promise<void>>();
+  /**
+   * Symbols whose trades the next poll reads although no order on them may be open: an order there was just closed by
+   * a cancel on a venue that pushes no fills, and fills it got before the cancel are only in the trade history.
+   */
+  private readonly tradeSync = new Set<string>();
   /** Why we asked the venue to cancel an order (its pushed close then carries our reason). */
   private readonly cancelling = new Map<string, string>();
   private readonly tasks = new Set<Promise<unknown>>();
@@ -257,14 +264,23 @@ export class TradingExecutor implements ReconcileHost {
     return this.serial(() => this.applyNow(cid, ev));
   }
 
-  /** @internal Books a trade from the venue's history: to its order, or to an order adopted for it. */
-  applyTrade(t: VenueTrade): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted'> {
+  /**
+   * @internal Books a trade from the venue's history: to its order, or to an order adopted for it. With
+   * `deferWhileSubmitting`, a trade of an unknown order is left unbooked ('deferred') while an order on its symbol is
+   * being submitted: it is most likely that order's, whose venue id only comes with the submission's answer.
+   */
+  applyTrade(t: VenueTrade, opts: { deferWhileSubmitting?: boolean } = {}): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'> {
     return this.serial(async () => {
       if (this.store.hasFill(this.venue.id, t.symbol, t.tradeId)) return 'duplicate';
       const known = (t.clientOrderId !== undefined ? this.order(t.clientOrderId) : undefined) ?? this.orderByVenueId(t.venueOrderId);
       if (known) {
         const r = await this.applyNow(known.clientOrderId, { type: 'fill', fill: { ...t, clientOrderId: known.clientOrderId } });
         return r.kind === 'ok' ? 'booked' : r.kind === 'noop' ? 'duplicate' : 'illegal';
+      }
+      if (opts.deferWhileSubmitting && [...this.submitting.keys()].some((cid) => this.orders.get(cid)?.intent.symbol === t.symbol)) {
+        this.log.info({ code: 'TRADE_DEFERRED', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: t.symbol },
+          'trade of an unknown order while an order on its symbol is being submitted: read again after the submission');
+        return 'deferred';
       }
       // A real execution of an order we never placed (another client on the account, or state lost): book it so
       // positions match the venue, and say so loudly.
@@ -397,11 +413,13 @@ export class TradingExecutor implements ReconcileHost {
         case 'banned':
           this.publishStatus('banned', err.message, err.retryAfterMs);
           this.log.error({ ...ctx, retryAfterMs: err.retryAfterMs }, 'venue banned this IP (HTTP 418): order rejected, nothing is sent until the ban ends');
+          this.breaker.inconclusive();
           return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_IP_BANNED', message: err.message }));
         case 'rateLimited': {
           const wait = err.retryAfterMs ?? backoffDelay(this.backoff, attempt - 1, this.rng);
           if (attempt >= this.retry.maxAttempts || wait > this.maxRateLimitWaitMs) {
             this.log.error({ ...ctx, retryAfterMs: wait }, 'venue rate limit: order rejected');
+            this.breaker.inconclusive();
             return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_RATE_LIMITED', message: err.message }));
           }
           this.publishStatus('rateLimited', err.message, wait);
@@ -487,13 +505,15 @@ export class TradingExecutor implements ReconcileHost {
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       try {
         const r = await this.venue.cancel(o.intent.symbol, cid, o.venueOrderId);
-        if (r.status === 'cancelled') return void (await this.apply(cid, { type: 'cancelled', reason }));
+        if (r.status === 'cancelled') {
+          await this.apply(cid, { type: 'cancelled', reason });
+          return this.syncTradesNow(o.intent.symbol);
+        }
         // Not open at the venue: it filled or closed meanwhile; the poll / pushed events bring the truth.
         const v = await this.venue.fetchOrder(o.intent.symbol, cid);
         if (v && (v.status === 'cancelled' || v.status === 'expired')) await this.apply(cid, { type: 'closed', status: v.status, reason });
         if (!v) await this.apply(cid, { type: 'rejected', code: 'VENUE_UNKNOWN_ORDER', message: 'the venue has no such order' });
-        this.schedulePoll(0);
-        return;
+        return this.syncTradesNow(o.intent.symbol);
       } catch (e) {
         const err = asVenueCallError(e);
         const wait = err.retryAfterMs ?? backoffDelay(this.backoff, attempt - 1, this.rng);
@@ -503,6 +523,15 @@ export class TradingExecutor implements ReconcileHost {
       }
     }
     this.log.error({ clientOrderId: cid, code: 'CANCEL_FAILED' }, 'could not cancel the order after every attempt; the poll keeps checking it');
+  }
+
+  /**
+   * Polls at once, reading `symbol`'s trades even when no order on it is left open: on a venue that pushes no fills, an
+   * order closed by a cancel may have filled in part since the last poll, and nothing else would fetch those fills.
+   */
+  private syncTradesNow(symbol: string): void {
+    if (!this.venue.pushesEvents) this.tradeSync.add(symbol);
+    this.schedulePoll(0);
   }
 
   // ---- state changes ---------------------------------------------------------------------------------------------
@@ -533,10 +562,11 @@ export class TradingExecutor implements ReconcileHost {
       await this.store.commit({ order: next, fill: f, position: pos });
       this.positions.set(f.symbol, pos);
       this.remember(next);
-      if (o.status === 'cancelled' || o.status === 'expired') {
+      if (isTerminal(o.status)) {
         this.log.warn({ clientOrderId: cid, tradeId: f.tradeId, status: o.status, code: 'LATE_FILL' }, 'fill after the order closed: booked');
       }
-      this.publish(next.status === 'filled'
+      // An order closed as filled with fills missing is complete only once its late fills reach its size.
+      this.publish(next.status === 'filled' && next.filledLots === next.intent.lots
         ? { type: 'exec.orderFilled', fill: f, ts: this.clock.now() }
         : { type: 'exec.orderPartiallyFilled', fill: f, leavesLots: (next.intent.lots - next.filledLots) as Lots, ts: this.clock.now() });
       return r;
@@ -645,12 +675,16 @@ export class TradingExecutor implements ReconcileHost {
   private async pollOnce(): Promise<void> {
     // A trade of an order still being submitted could not be matched to it yet: sync once the submissions settle.
     if (this.polling || this.st !== 'live' || this.submitting.size > 0) return;
-    const symbols = [...new Set(this.openOrders().map((o) => o.intent.symbol))];
+    // Taken before the reconcile: a symbol added while it runs may come after its trade fetch, so it stays for the next.
+    const closed = [...this.tradeSync];
+    this.tradeSync.clear();
+    const symbols = [...new Set([...this.openOrders().map((o) => o.intent.symbol), ...closed])];
     if (symbols.length === 0) return;
     this.polling = true;
     try {
       await this.reconcile({ balances: false, symbols });
     } catch (err) {
+      for (const sym of closed) this.tradeSync.add(sym);
       this.log.warn({ err, code: 'POLL_FAILED' }, 'order sync with the venue failed; retrying at the next poll');
     } finally {
       this.polling = false;

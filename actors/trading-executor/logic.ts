@@ -82,13 +82,15 @@ export function transition(o: OrderRecord, ev: OrderEvent, now: TsMs, quoteOf: (
     case 'fill': {
       const f = ev.fill;
       if (o.tradeIds.includes(f.tradeId)) return { kind: 'noop', reason: `trade ${f.tradeId} already booked` };
-      if (o.status === 'new' || o.status === 'rejected' || o.status === 'filled') return illegal(o, `fill ${f.tradeId}`);
+      // An order closed as filled while the trade history still lacked some of its fills (FILLS_MISSING) takes them
+      // when they show up, up to its size, as a cancelled or expired order takes its late fills.
+      if (o.status === 'new' || o.status === 'rejected' || (o.status === 'filled' && o.filledLots >= o.intent.lots)) return illegal(o, `fill ${f.tradeId}`);
       if (f.side !== o.intent.side || f.symbol !== o.intent.symbol) return illegal(o, `fill ${f.tradeId} for ${f.side} ${f.symbol}`);
       const filled = o.filledLots + f.lots;
       if (!Number.isSafeInteger(f.lots) || f.lots <= 0 || filled > o.intent.lots) {
         return { kind: 'illegal', reason: `fill ${f.tradeId} of ${f.lots} lots would take the order to ${filled} of ${o.intent.lots} lots` };
       }
-      const late = o.status === 'cancelled' || o.status === 'expired';
+      const late = o.status === 'cancelled' || o.status === 'expired' || o.status === 'filled';
       const status: OrderStatus = late ? o.status : filled === o.intent.lots ? 'filled' : 'partiallyFilled';
       return withPatch(o, {
         status, filledLots: filled as Lots, filledQuote: (o.filledQuote + quoteOf(f)) as Money, tradeIds: [...o.tradeIds, f.tradeId],

@@ -4,10 +4,14 @@
 //     saw is rejected (VENUE_UNKNOWN_ORDER); one the venue closed is remembered for step 5;
 //  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
 //     book to them;
-//  4. our trades since the last trade id booked per symbol: each missing fill is applied (and published); a trade of
-//     an order we never placed books to an adopted order (loud log);
-//  5. orders the venue closed get its final status; one the venue calls filled whose fills we cannot see keeps the
-//     quantities booked from real fills and is reported (FILLS_MISSING): no fill is ever invented;
+//  4. our trades since the last trade id booked per symbol, page after page until a page brings no trade not yet
+//     seen (a venue answers at most one page, 1000 trades on Binance): each missing fill is applied (and published); a
+//     trade of an order we never placed books to an adopted order (loud log), except while an order on that symbol
+//     is being submitted: the trade is then likely that order's, so the symbol's trades stop there (nothing after it
+//     is booked, so the last trade id stays before it) and are read again by the next run;
+//  5. orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); one the venue
+//     calls filled whose fills we cannot see keeps the quantities booked from real fills and is reported
+//     (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up;
 //  6. (start-up) balances: a symbol whose booked base position exceeds what the venue holds is reported, never
 //     "fixed" by a fill.
 // Running it twice changes nothing: fills are keyed by trade id, acks and closes of a known state are no-ops.
@@ -30,7 +34,7 @@ export interface ReconcileHost {
   lastTradeId(symbol: string): string | undefined;
   hasFill(symbol: string, tradeId: string): boolean;
   apply(cid: string, ev: OrderEvent): Promise<TransitionResult>;
-  applyTrade(t: VenueTrade): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted'>;
+  applyTrade(t: VenueTrade, opts?: { deferWhileSubmitting?: boolean }): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'>;
   adoptOpenOrder(v: VenueOrder): Promise<boolean>;
   /** Base-asset amount (1e-9) of `lots` of `symbol`, for the balance check. */
   baseOf(symbol: string, lots: number): bigint | undefined;
@@ -53,6 +57,8 @@ export interface ReconcileReport {
   readonly fillsDuplicate: number;
   readonly fillsIllegal: number;
   readonly tradesAdopted: number;
+  /** Symbols whose trade reading stopped at a trade left for the next run (see step 4). */
+  readonly tradesDeferred: readonly string[];
   readonly ordersAccepted: number;
   readonly ordersClosed: number;
   readonly ordersRejected: number;
@@ -69,13 +75,19 @@ export interface ReconcileOptions {
   readonly balances: boolean;
 }
 
+// The cursor of the next trade page: Binance's ids are growing integers; other ids follow the venue's order.
+function laterTradeId(cursor: string | undefined, id: string): string {
+  const numeric = cursor !== undefined && /^\d+$/.test(cursor) && /^\d+$/.test(id);
+  return numeric && BigInt(cursor) > BigInt(id) ? cursor : id;
+}
+
 /** Reconciles the host's orders, fills and positions with the venue; see the header comment. */
 export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Promise<ReconcileReport> {
   const { venue, log } = host;
   const symbols = opts.symbols ?? venue.symbols;
   const r = {
     fillsApplied: 0, fillsDuplicate: 0, fillsIllegal: 0, tradesAdopted: 0, ordersAccepted: 0, ordersClosed: 0, ordersRejected: 0, ordersAdopted: 0,
-    fillsMissing: [] as string[], positionMismatches: [] as PositionMismatch[],
+    fillsMissing: [] as string[], positionMismatches: [] as PositionMismatch[], tradesDeferred: [] as string[],
   };
   const changed = (t: TransitionResult): boolean => t.kind === 'ok';
 
@@ -110,28 +122,41 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
     if (await host.adoptOpenOrder(v)) r.ordersAdopted++;
   }
 
-  // 4. missing fills
+  // 4. missing fills: every page, since step 5 must not close an order whose fills are on a page not yet read
   for (const s of symbols) {
-    const trades = await venue.fetchMyTrades(s, host.lastTradeId(s));
-    for (const t of trades) {
-      if (host.hasFill(t.symbol, t.tradeId)) {
-        r.fillsDuplicate++;
-        continue;
+    let cursor = host.lastTradeId(s);
+    const seen = new Set<string>();
+    pages: for (;;) {
+      const page = await venue.fetchMyTrades(s, cursor);
+      const fresh = page.filter((t) => !seen.has(t.tradeId));
+      // A venue that ignores the cursor (MEXC answers its recent trades) repeats a page: nothing new ends the paging.
+      if (fresh.length === 0) break;
+      for (const t of fresh) {
+        seen.add(t.tradeId);
+        cursor = laterTradeId(cursor, t.tradeId);
+        if (host.hasFill(t.symbol, t.tradeId)) {
+          r.fillsDuplicate++;
+          continue;
+        }
+        const out = await host.applyTrade(t, { deferWhileSubmitting: true });
+        if (out === 'deferred') {
+          r.tradesDeferred.push(s);
+          break pages;
+        }
+        if (out === 'booked') r.fillsApplied++;
+        else if (out === 'adopted') {
+          r.fillsApplied++;
+          r.tradesAdopted++;
+        } else if (out === 'duplicate') r.fillsDuplicate++;
+        else r.fillsIllegal++;
       }
-      const out = await host.applyTrade(t);
-      if (out === 'booked') r.fillsApplied++;
-      else if (out === 'adopted') {
-        r.fillsApplied++;
-        r.tradesAdopted++;
-      } else if (out === 'duplicate') r.fillsDuplicate++;
-      else r.fillsIllegal++;
     }
   }
 
   // 5. final states the venue reports
   for (const v of closedAtVenue) {
     const o = host.order(v.clientOrderId);
-    if (!o || isTerminal(o.status)) continue;
+    if (!o || isTerminal(o.status) || r.tradesDeferred.includes(v.symbol)) continue;
     if (v.status === 'filled' && o.filledLots < v.filledLots) {
       r.fillsMissing.push(o.clientOrderId);
       log.error({ clientOrderId: o.clientOrderId, bookedLots: o.filledLots, venueFilledLots: v.filledLots, code: 'FILLS_MISSING' },

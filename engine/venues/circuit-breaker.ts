@@ -57,6 +57,15 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Records a call that ended without saying whether the venue works again (a 418 ban, a 429 given up on). Only a
+   * probe in flight is affected: it counts as failed, so the breaker reopens and probes again after `openMs` instead of
+   * keeping the probe slot, and with it every later call, blocked. Outside a probe nothing changes.
+   */
+  inconclusive(): void {
+    if (this.probing) this.failure();
+  }
+
   private set(s: BreakerState): void {
     if (s === this.st) return;
     this.st = s;

@@ -1,5 +1,7 @@
 // The live order venue of a config (app/live-venue.ts): the increments come from the venue's exchangeInfo (here the
 // simulator's Binance side and MEXC dialect), and a price grid that differs from the data's refuses to start.
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { binanceInstrument, liveVenue } from '../../app/live-venue.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
@@ -12,9 +14,33 @@ import { testConfig } from '../e2e/helpers.ts';
 const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 const KEYS = { mexcApiKey: 'liveVenueKey0001', mexcApiSecret: 'live-venue-secret-0001', binanceApiKey: 'liveVenueKey0001', binanceApiSecret: 'live-venue-secret-0001' };
 const sims: ExchangeSim[] = [];
+const proxies: Server[] = [];
 afterEach(async () => {
   for (const s of sims.splice(0)) await s.close();
+  for (const p of proxies.splice(0)) await new Promise((r) => p.close(r));
 });
+
+/** A loopback proxy in front of `target` that keeps each request's path, query and body, to read what was signed. */
+async function recordingProxy(target: string): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push(`${req.url ?? ''} ${body.toString('utf8')}`);
+      const up = request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      up.end(body);
+    });
+  });
+  proxies.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
 
 async function venueSim(btc: { tickSize: string; lotSize: string; minNotional: string }): Promise<ExchangeSim> {
   const sim = await startExchangeSim({
@@ -59,6 +85,23 @@ describe('liveVenue on MEXC', () => {
 });
 
 describe('liveVenue on Binance', () => {
+  // Review finding 5: the Binance client signed with ccxt's default recvWindow (10 000 ms) while the executor waits the
+  // configured one (submitSettleMs) after an unknown outcome, so a request could still be accepted after the query.
+  it('signs its requests with the configured recvWindow, the wait the executor uses after an unknown outcome', async () => {
+    const sim = await venueSim({ tickSize: '0.01', lotSize: '0.00001', minNotional: '5' });
+    const proxy = await recordingProxy(sim.url);
+    const config = testConfig({
+      symbols: { primary: 'BTC/USDT', reference: 'BTC/USDT' }, execution: { venue: 'binance' },
+      venues: { binance: { restUrl: proxy.url, wsUrl: sim.wsUrl, recvWindowMs: 7_000 }, mexc: { enabled: false, restUrl: `${sim.url}/mexc` } },
+    });
+    const venue = await liveVenue(config, KEYS, new SimulatedClock(sim.clock.now()));
+    await venue.fetchBalances();
+    const signed = proxy.seen.filter((r) => r.includes('signature='));
+    expect(signed.length).toBeGreaterThan(0);
+    expect(signed.map((r) => /recvWindow=(\d+)/.exec(r)?.[1])).toEqual(signed.map(() => '7000'));
+    expect(venue.submitSettleMs).toBe(7_000);
+  });
+
   it('refuses a price step other than the data\'s, an unlisted symbol, and missing or malformed filters', async () => {
     const sim = await venueSim({ tickSize: '0.1', lotSize: '0.00001', minNotional: '5' });
     await expect(liveVenue(configFor(sim, 'BTC/USDT', 'binance'), KEYS, new SimulatedClock(0)))

@@ -16,6 +16,11 @@ export interface BinanceRestOptions {
   readonly venue?: VenueId;
   /** ccxt's limiter queues bursts; rollingWindow keeps weights honest without serialising every call. */
   readonly rateLimit?: boolean;
+  /**
+   * recvWindow signed into every private request (ccxt's default is 10 000 ms). The executor waits this long after an
+   * unknown submission outcome before it queries the order, so the two must be the same value.
+   */
+  readonly recvWindowMs?: number;
 }
 
 /**
@@ -49,7 +54,10 @@ export function binanceCcxtOptions(opts: BinanceRestOptions): Record<string, unk
     enableRateLimit: opts.rateLimit ?? true,
     rateLimiterAlgorithm: 'rollingWindow',
     timeout: opts.timeoutMs ?? 10_000,
-    options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+    options: {
+      defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false,
+      ...(opts.recvWindowMs !== undefined ? { recvWindow: opts.recvWindowMs } : {}),
+    },
   };
   if (opts.apiKey) out.apiKey = opts.apiKey;
   if (opts.secret) out.secret = opts.secret;

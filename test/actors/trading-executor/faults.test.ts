@@ -169,6 +169,31 @@ describe('TradingExecutor under venue faults (ccxt error classes)', () => {
     expect(w.codes()).toContain('VENUE_CIRCUIT_OPEN');
   });
 
+  // Review finding 1: a half-open probe answered 418 or a given-up 429 kept the breaker's probe slot for ever, so every
+  // later order was rejected locally (VENUE_CIRCUIT_OPEN) until a restart.
+  it.each([
+    ['418 DDoSProtection', { err: new ccxt.DDoSProtection('binance POST 418 I\'m a teapot'), headers: { 'Retry-After': '120' } }, 'VENUE_IP_BANNED'],
+    ['429 past maxRateLimitWaitMs', { err: new ccxt.RateLimitExceeded('binance {"code":-1003,"msg":"Too many requests"}'), headers: { 'Retry-After': '120' } }, 'VENUE_RATE_LIMITED'],
+  ])('a half-open probe answered %s reopens the breaker, which probes again after the cool-down', async (_name, fault, code) => {
+    const w = await setup();
+    w.stub.always.createOrder = { err: new ccxt.ExchangeNotAvailable('binance POST 503 Service Unavailable') };
+    w.approve('down');
+    await w.settle();
+    delete w.stub.always.createOrder;
+    w.stub.faults.createOrder.push(fault);
+    w.clock.advance(30_000);
+    w.approve('probe');
+    await w.settle();
+    const stateAfterProbe = w.ex.breaker.state;
+    w.clock.advance(3_600_000); // the ban or rate limit long over, the venue healthy
+    w.approve('later');
+    await w.settle();
+    expect(rejectCodes(w)).toEqual(['VENUE_UNAVAILABLE', code]);
+    expect(stateAfterProbe).toBe('open');
+    expect(w.status('later')).toBe('accepted');
+    expect(w.ex.breaker.state).toBe('closed');
+  });
+
   it('timeout and every query failing: the order stays submitted, then the poll settles it', async () => {
     const w = await setup({
       createOrder: [{ err: new ccxt.RequestTimeout('timed out'), applied: true }],

@@ -67,7 +67,8 @@ const table: Row[] = [
 
 describe('order lifecycle transitions', () => {
   it.each(table)('%s + %s -> %s', (from, ev, expected) => {
-    const r = transition(at(from), E[ev], 5, quote);
+    // A filled order holds its whole size (one closed as filled with fills missing is the case below).
+    const r = transition(at(from, from === 'filled' ? { filledLots: intent.lots } : {}), E[ev], 5, quote);
     if (expected === 'illegal' || expected === 'noop') expect(r.kind).toBe(expected);
     else {
       expect(r.kind).toBe('ok');
@@ -87,6 +88,15 @@ describe('order lifecycle transitions', () => {
     const wrongSide = transition(at('accepted'), { type: 'fill', fill: fill(10, 'c', { side: 'sell' }) }, 5, quote);
     const wrongSymbol = transition(at('accepted'), { type: 'fill', fill: fill(10, 'd', { symbol: 'ETH/USDT' }) }, 5, quote);
     expect([after.kind, wrongSide.kind, wrongSymbol.kind]).toEqual(['illegal', 'illegal', 'illegal']);
+  });
+
+  // Review finding 2: an order closed as filled while its trades were not all readable refused its real fills later.
+  it('books the late fills of an order closed as filled with fills missing, up to its size, and stays filled', () => {
+    const closed = at('filled', { filledLots: 40 as Lots, tradeIds: ['a'] });
+    const late = transition(closed, { type: 'fill', fill: fill(60, 'b') }, 5, quote);
+    const over = transition(closed, { type: 'fill', fill: fill(70, 'c') }, 5, quote);
+    expect(late.kind === 'ok' && [late.order.status, late.order.filledLots, late.order.tradeIds]).toEqual(['filled', 100, ['a', 'b']]);
+    expect(over.kind).toBe('illegal');
   });
 
   it('takes a late ack after the fills as the venue id only', () => {

@@ -36,6 +36,23 @@ describe('CircuitBreaker', () => {
     expect(b.state).toBe('open');
     expect(b.opens).toBe(2);
   });
+  it('an inconclusive probe reopens the breaker; an inconclusive call outside a probe changes nothing', () => {
+    const clock = new SimulatedClock(0);
+    const b = new CircuitBreaker(clock, { failureThreshold: 2, openMs: 500 });
+    b.failure();
+    b.inconclusive();
+    const afterOneFailure = b.state;
+    b.failure();
+    clock.advance(500);
+    const probeAllowed = b.allow();
+    b.inconclusive();
+    const afterProbe = b.state;
+    clock.advance(500);
+    expect(afterOneFailure).toBe('closed');
+    expect(probeAllowed).toBe(true);
+    expect(afterProbe).toBe('open');
+    expect(b.allow()).toBe(true);
+  });
 });
 
 describe('withRetry', () => {

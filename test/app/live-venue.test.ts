@@ -85,7 +85,7 @@ describe('liveVenue on MEXC', () => {
 });
 
 describe('liveVenue on Binance', () => {
-  // Review finding 5: the Binance client signed with ccxt's default recvWindow (10 000 ms) while the executor waits the
+  // The Binance client signed with ccxt's default recvWindow (10 000 ms) while the executor waits the
   // configured one (submitSettleMs) after an unknown outcome, so a request could still be accepted after the query.
   it('signs its requests with the configured recvWindow, the wait the executor uses after an unknown outcome', async () => {
     const sim = await venueSim({ tickSize: '0.01', lotSize: '0.00001', minNotional: '5' });

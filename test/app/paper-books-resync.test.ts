@@ -1,4 +1,4 @@
-// Resting paper orders across a book resync, through the real PaperBooks (/tmp/review_paper.md finding 2): a
+// Resting paper orders across a book resync, through the real PaperBooks (found by a review): a
 // md.feedReset empties the book; queue positions must survive it, and an order placed while the book is empty must
 // match the book that comes back (as taker at its prices), not rest at the front of an empty level.
 import { describe, expect, it } from 'vitest';

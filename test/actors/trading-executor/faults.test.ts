@@ -169,7 +169,7 @@ describe('TradingExecutor under venue faults (ccxt error classes)', () => {
     expect(w.codes()).toContain('VENUE_CIRCUIT_OPEN');
   });
 
-  // Review finding 1: a half-open probe answered 418 or a given-up 429 kept the breaker's probe slot for ever, so every
+  // A half-open probe answered 418 or a given-up 429 kept the breaker's probe slot for ever, so every
   // later order was rejected locally (VENUE_CIRCUIT_OPEN) until a restart.
   it.each([
     ['418 DDoSProtection', { err: new ccxt.DDoSProtection('binance POST 418 I\'m a teapot'), headers: { 'Retry-After': '120' } }, 'VENUE_IP_BANNED'],

@@ -90,7 +90,7 @@ describe('order lifecycle transitions', () => {
     expect([after.kind, wrongSide.kind, wrongSymbol.kind]).toEqual(['illegal', 'illegal', 'illegal']);
   });
 
-  // Review finding 2: an order closed as filled while its trades were not all readable refused its real fills later.
+  // An order closed as filled while its trades were not all readable refused its real fills later.
   it('books the late fills of an order closed as filled with fills missing, up to its size, and stays filled', () => {
     const closed = at('filled', { filledLots: 40 as Lots, tradeIds: ['a'] });
     const late = transition(closed, { type: 'fill', fill: fill(60, 'b') }, 5, quote);

@@ -45,7 +45,7 @@ async function setup() {
 }
 
 describe('TradingExecutor over a venue that pushes no events', () => {
-  // Review finding 3: the cancelled order left no open order on its symbol, so no poll read the fills it got before.
+  // The cancelled order left no open order on its symbol, so no poll read the fills it got before.
   it('books the fills a partly filled order got before its cancel, with no other order open', async () => {
     const w = await setup();
     const cid = await w.approve('a', 500);
@@ -70,7 +70,7 @@ describe('TradingExecutor over a venue that pushes no events', () => {
     expect(w.ex.position('BTC/USDT')?.netLots).toBe(200);
   });
 
-  // Review finding 2: reconciliation read one page of trades, closed the order as filled with fills missing, then
+  // Reconciliation read one page of trades, closed the order as filled with fills missing, then
   // refused the order's remaining real fills.
   it('reads every page of trades before it closes an order the venue reports filled', async () => {
     const w = await setup();
@@ -109,7 +109,7 @@ describe('TradingExecutor over a venue that pushes no events', () => {
     expect(w.of('exec.orderFilled').map((m) => m.fill.tradeId)).toEqual(['3']);
   });
 
-  // Review finding 4: a poll that read a trade of an order whose submission answer was still on the way booked it to
+  // A poll that read a trade of an order whose submission answer was still on the way booked it to
   // an adopted "venue-<id>" order, and the real order was closed as filled with no fills.
   it('leaves a trade of an order still being submitted to the next poll instead of adopting it', async () => {
     const w = await setup();

@@ -1,5 +1,5 @@
-// What happens when a latency-delayed order activates into a book that changed since submission (review of the paper
-// venue, /tmp/review_paper.md findings 1-4): funds caps on market buys, post-only orders, books being re-synced, and
+// What happens when a latency-delayed order activates into a book that changed since submission (found by a
+// review of the paper venue): funds caps on market buys, post-only orders, books being re-synced, and
 // queue accounting with several sim orders at one price. Real Binance spot increments (BTC/USDT, ETH/USDT).
 import { describe, expect, it } from 'vitest';
 import { MatchingEngine, liveBookView, type MatchEvent, type MatchFill, type NewOrder } from '../../../engine/market/matching.ts';
@@ -32,7 +32,7 @@ function setup(opts: { inst?: Instrument; latencyMs?: number; funds?: bigint; fe
   return { book, state, clock, eng, events, fills, submit };
 }
 
-describe('MatchingEngine market buys capped by funds (finding 1)', () => {
+describe('MatchingEngine market buys capped by funds', () => {
   it('fills a latency-delayed market buy only up to the funds it can pay and expires the rest', () => {
     // 1000 USDT; at submission the ask showed 0.001 BTC, by activation 5 BTC at 1000.00 and 5 BTC at 1000.01.
     const s = setup({ latencyMs: 50, funds: money('1000') });
@@ -82,7 +82,7 @@ describe('MatchingEngine market buys capped by funds (finding 1)', () => {
   });
 });
 
-describe('MatchingEngine post-only orders (finding 3)', () => {
+describe('MatchingEngine post-only orders', () => {
   it('expires a post-only buy that the ask crossed during its latency instead of taking', () => {
     const s = setup({ latencyMs: 50 });
     s.book.set('bid', T(99_900), L(1_000));
@@ -106,7 +106,7 @@ describe('MatchingEngine post-only orders (finding 3)', () => {
   });
 });
 
-describe('MatchingEngine while the book is re-synced (finding 2)', () => {
+describe('MatchingEngine while the book is re-synced', () => {
   it('keeps queue positions through an empty, not-live book and caps them again once it is live', () => {
     const s = setup();
     s.book.set('bid', T(99_900), L(50_000));
@@ -168,7 +168,7 @@ describe('MatchingEngine while the book is re-synced (finding 2)', () => {
   });
 });
 
-describe('MatchingEngine queue accounting with several sim orders at one price (finding 4)', () => {
+describe('MatchingEngine queue accounting with several sim orders at one price', () => {
   it('keeps the market lots between two sim orders ahead of the later one when a print fills the earlier one', () => {
     const s = setup();
     s.book.set('bid', T(99_900), L(500));

@@ -1,5 +1,5 @@
 // A latency-delayed market buy on the paper venue must not spend more quote than the account holds
-// (/tmp/review_paper.md finding 1): its lock is the cost the book showed at submission, the book may offer more by
+// (found by a review): its lock is the cost the book showed at submission, the book may offer more by
 // activation. Real Binance BTC/USDT increments.
 import { describe, expect, it } from 'vitest';
 import { OrderBook } from '../../../../engine/market/order-book.ts';

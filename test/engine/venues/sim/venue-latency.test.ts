@@ -1,4 +1,4 @@
-// The exchange simulator's order entry with --latency-ms > 0 (/tmp/review_paper.md findings 1 and 3): an order is
+// The exchange simulator's order entry with --latency-ms > 0 (found by a review): an order is
 // checked against the book at submission and matched against the book of its activation, which may have moved.
 // Real Binance BTC/USDT increments; the book is made live through BookSync as a recording would.
 import { describe, expect, it } from 'vitest';

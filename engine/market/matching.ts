@@ -21,6 +21,9 @@
 //   book is being re-synced (`BookView.isLive()` false) it stays pending and activates at the next live snapshot.
 // - A market buy may spend only what its owner can pay when it activates (`marketBuyFunds`): it fills what that buys
 //   and the rest expires. A post-only order that would take when it activates expires instead.
+// - Self-trade prevention as Binance spot's default (EXPIRE_MAKER): an order that reaches a resting order of the same
+//   owner expires that resting order instead of trading with it, and walks on. Orders without an owner never match
+//   this way.
 // - Fees: maker/taker rates in 1e-9 fixed point (0.1% = 1_000_000n). `feeIn: 'received'` charges like Binance
 //   without BNB (buyer pays in base, seller in quote); `'quote'` charges every fill in the quote currency.
 // Everything is deterministic: no wall clock, no randomness; ids come from counters.
@@ -180,7 +183,7 @@ interface LevelTrack {
 interface Consumed { displayed: number; lots: number }
 
 /** A walk's running totals; `budget` is the quote Money a capped market buy has left, `broke` set once it buys nothing more. */
-interface WalkAcc { remaining: number; quote: bigint; budget: bigint | undefined; broke: boolean }
+interface WalkAcc { remaining: number; quote: bigint; budget: bigint | undefined; broke: boolean; owner: string }
 
 const counter = (start: number): (() => number) => {
   let n = start;
@@ -293,9 +296,9 @@ export class MatchingEngine {
     return view(o);
   }
 
-  /** Returns how many lots an order would take right now as a taker (no state changes). */
-  previewTake(side: Side, lots: Lots, limit?: Ticks): { lots: Lots; quote: Money } {
-    const r = this.walk(undefined, side, limit, lots, true);
+  /** Returns how many lots an order of `owner` would take right now as a taker (no state changes). */
+  previewTake(side: Side, lots: Lots, limit?: Ticks, owner = ''): { lots: Lots; quote: Money } {
+    const r = this.walk(undefined, side, limit, lots, true, undefined, owner);
     return { lots: r.lots as Lots, quote: r.quote as Money };
   }
 
@@ -383,7 +386,7 @@ export class MatchingEngine {
     this.emit({ kind: 'active', order: view(o) });
     const need = o.lots;
     if (o.timeInForce === 'FOK') {
-      const can = this.walk(undefined, o.side, o.price, need, true).lots;
+      const can = this.walk(undefined, o.side, o.price, need, true, undefined, o.owner).lots;
       if (can < need) return this.finish(o, 'expired');
     }
     // Binance rejects a LIMIT_MAKER that would take; one that already was acknowledged can only expire.
@@ -459,13 +462,13 @@ export class MatchingEngine {
    * Walks the opposite side for `taker` (or a preview when `dry`), best price first, market levels and sim levels
    * merged; returns the lots and quote Money taken.
    */
-  private walk(taker: Working | undefined, side: Side, limit: Ticks | undefined, need: number, dry: boolean, budget?: bigint): { lots: number; quote: bigint } {
+  private walk(taker: Working | undefined, side: Side, limit: Ticks | undefined, need: number, dry: boolean, budget?: bigint, owner = taker?.owner ?? ''): { lots: number; quote: bigint } {
     // No closures named per call here (tsx keepNames makes each a defineProperty): module helpers and a method.
     const bookSide = oppSide(side);
     const buy = side === 'buy';
     const simPrices = [...this.tracks[bookSide].keys()].filter((p) => withinLimit(buy, limit, p)).sort(buy ? ascending : descending);
     let si = 0;
-    const acc: WalkAcc = { remaining: need, quote: 0n, budget, broke: false };
+    const acc: WalkAcc = { remaining: need, quote: 0n, budget, broke: false, owner };
     this.book.forEachLevel(bookSide, (p, lots) => {
       if (acc.remaining <= 0 || acc.broke || !withinLimit(buy, limit, p)) return false;
       while (si < simPrices.length && (buy ? simPrices[si]! < p : simPrices[si]! > p)) {
@@ -491,7 +494,7 @@ export class MatchingEngine {
         return;
       }
     }
-    const got = this.takeLevel(taker, bookSide, p, displayed, want, dry);
+    const got = this.takeLevel(taker, bookSide, p, displayed, want, dry, acc.owner);
     const quote = notional(this.inst, p as Ticks, got as Lots);
     acc.remaining -= got;
     acc.quote += quote;
@@ -518,7 +521,7 @@ export class MatchingEngine {
   }
 
   /** Takes up to `want` lots at one price: market lots ahead of each resting sim order, the sim order, the rest. */
-  private takeLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, want: number, dry: boolean): number {
+  private takeLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, want: number, dry: boolean, owner: string): number {
     const avail = displayed > 0 ? this.available(bookSide, p, displayed) : 0;
     const track = this.tracks[bookSide].get(p);
     let market = 0;
@@ -534,6 +537,14 @@ export class MatchingEngine {
           marketFilled += n;
         }
         if (taken >= want) break;
+        if (owner !== '' && r.owner === owner) {
+          // Self-trade prevention (EXPIRE_MAKER): the resting order goes, nothing trades with it.
+          if (!dry && taker) {
+            this.unrest(r);
+            this.finish(r, 'expired');
+          }
+          continue;
+        }
         const n = Math.min(want - taken, r.lots - r.filledLots);
         if (n > 0 && !dry && taker) {
           // Flush market lots taken so far at this price first so fills keep the queue order.

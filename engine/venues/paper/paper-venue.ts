@@ -41,6 +41,8 @@ export interface PaperVenueOptions {
  * restarted engine asks only for trades after the last one it booked, and only for orders it has not seen end.
  */
 export const PAPER_KEEP = 2_000;
+/** The paper account's owner id on its matching engines: its orders never trade with each other (self-trade prevention). */
+const PAPER_OWNER = 'paper';
 
 interface Market {
   readonly inst: Instrument;
@@ -127,7 +129,7 @@ export class PaperVenue implements ExecutionVenue {
       return { status: 'rejected', code: 'INVALID_ORDER', message: `limit price ${req.price} must be a positive integer tick count` };
     }
     const { inst, engine } = m;
-    const preview = engine.previewTake(req.side, req.lots, req.orderType === 'limit' ? req.price : undefined);
+    const preview = engine.previewTake(req.side, req.lots, req.orderType === 'limit' ? req.price : undefined, PAPER_OWNER);
     if (req.orderType === 'market' && preview.lots === 0) return { status: 'rejected', code: 'NO_LIQUIDITY', message: `the ${req.symbol} book has no liquidity for a market ${req.side}` };
     const value = req.orderType === 'market' ? preview.quote : notional(inst, req.price!, req.lots);
     if (value < inst.minNotional) return { status: 'rejected', code: 'MIN_NOTIONAL', message: `order value ${value} is below the minimum notional ${inst.minNotional} (1e-9 units)` };
@@ -139,7 +141,7 @@ export class PaperVenue implements ExecutionVenue {
     this.byClientId.set(req.clientOrderId, { symbol: req.symbol, orderId: id });
     const o = engine.submit({
       side: req.side, type: req.orderType, timeInForce: req.timeInForce, lots: req.lots, price: req.orderType === 'limit' ? req.price : undefined,
-      clientOrderId: req.clientOrderId,
+      clientOrderId: req.clientOrderId, owner: PAPER_OWNER,
     });
     return { status: 'accepted', venueOrderId: venueOrderId(String(o.id)), ts: o.submittedAt };
   }

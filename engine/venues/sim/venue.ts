@@ -124,7 +124,7 @@ export class SimVenue {
     if (respType !== 'ACK' && respType !== 'RESULT' && respType !== 'FULL') throw apiErrors.badParam(`Invalid newOrderRespType ${respType}.`);
 
     // Filters and funds: a market order is priced at what it would take from the book now.
-    const preview = m.engine.previewTake(side, lots as Lots, price);
+    const preview = m.engine.previewTake(side, lots as Lots, price, account.id);
     if (typeName === 'LIMIT_MAKER' && preview.lots > 0) throw apiErrors.wouldTake();
     if (type === 'market' && preview.lots === 0) throw apiErrors.badParam('The market has no liquidity for this order.');
     const value = type === 'market' ? preview.quote : notional(inst, price!, lots as Lots);

@@ -1,6 +1,9 @@
 import ccxt, { type Exchange } from 'ccxt';
 import { VenueError } from '../../types/errors.ts';
-import { makeInstrument, priceToTicks, qtyToLots, type Instrument, type VenueId } from '../../types/instrument.ts';
+import { makeInstrument, type Instrument, type VenueId } from '../../types/instrument.ts';
+import type { Lots, Ticks } from '../../types/price.ts';
+import { stepsOf } from './frames.ts';
+import { instrumentGrid } from './parse-depth.ts';
 import type { Candle, DepthSnapshot, Level } from '../../messages/market.ts';
 import type { Clock } from '../../runtime/clock.ts';
 
@@ -107,12 +110,22 @@ export class BinanceRest {
     });
   }
 
-  /** Returns a REST depth snapshot converted exactly to ticks and lots. */
+  /**
+   * Returns a REST depth snapshot in ticks and lots, by the grid rule the stream's frames go through: real books hold
+   * quantities off today's lot grid (orders placed under an older step size, e.g. 191.389006 BTC at 100,000), which
+   * are rounded to the lot and would otherwise fail every snapshot while such a level is within the 1000 returned.
+   */
   async depthSnapshot(inst: Instrument, limit = 1000, clock?: Clock): Promise<DepthSnapshot> {
     const raw = await this.call('depth', () =>
       (this.exchange as unknown as { publicGetDepth(p: object): Promise<{ lastUpdateId: number; bids: [string, string][]; asks: [string, string][] }> })
         .publicGetDepth({ symbol: inst.venueSymbol, limit }));
-    const lv = (rows: [string, string][]): Level[] => rows.map(([p, q]) => [priceToTicks(inst, p), qtyToLots(inst, q)] as const);
+    const grid = instrumentGrid(inst);
+    const steps = (v: string, isPrice: boolean): number => {
+      const n = stepsOf(grid, v, isPrice);
+      if (typeof n === 'string') throw new VenueError(`binance depth snapshot of ${inst.venueSymbol}: ${n}`);
+      return n;
+    };
+    const lv = (rows: [string, string][]): Level[] => rows.map(([p, q]) => [steps(p, true) as Ticks, steps(q, false) as Lots] as const);
     const now = clock?.now() ?? Date.now();
     return { type: 'md.snapshot', venue: this.venue, symbol: inst.symbol, lastUpdateId: Number(raw.lastUpdateId), bids: lv(raw.bids), asks: lv(raw.asks), tsExchange: now, tsLocal: now };
   }

@@ -48,6 +48,8 @@ interface Conn {
   id: number;
   acked: boolean;
   subscribeId?: number;
+  /** When the socket opened; undefined for one that never did (refused, timed out). */
+  openedAt?: number;
 }
 
 /** Returns a client that keeps a combined-stream connection alive with the current subscription set. */
@@ -65,7 +67,6 @@ export class BinanceStreamClient {
   private pingTimer?: TimerHandle;
   private rotateTimer?: TimerHandle;
   private lastSeenAt = 0;
-  private connectedAt = 0;
   readonly stats: StreamClientStats = { connects: 0, drops: 0, rotations: 0, subscribeMessages: 0, messages: 0, lastMessageAt: 0 };
 
   constructor(opts: StreamClientOptions) {
@@ -136,12 +137,12 @@ export class BinanceStreamClient {
     const ws = new WebSocket(this.opts.url, { handshakeTimeout: 10_000 });
     const conn: Conn = { ws, id: ++this.connSeq, acked: false };
     ws.on('open', () => {
+      conn.openedAt = this.opts.clock.now();
       this.stats.connects++;
       this.lastSeenAt = this.opts.clock.now();
       if (this.streams.size) this.sendSubscribe(conn, 'SUBSCRIBE', [...this.streams]);
       else conn.acked = true;
       if (!rotation) {
-        this.connectedAt = this.opts.clock.now();
         this.setStatus('live');
         this.schedulePing();
         this.scheduleRotation();
@@ -215,9 +216,9 @@ export class BinanceStreamClient {
     this.stats.drops++;
     if (this.pingTimer) this.opts.clock.clearTimeout(this.pingTimer);
     if (this.rotateTimer) this.opts.clock.clearTimeout(this.rotateTimer);
-    // Only a connection that proved stable resets the backoff, so a socket that opens and dies at once cannot
-    // make us hammer the venue at the minimum delay.
-    if (this.opts.clock.now() - this.connectedAt >= this.opts.stableAfterMs) this.attempt = 0;
+    // Only a connection that opened and proved stable resets the backoff, so neither a socket that opens and dies at
+    // once nor one that never opens (refused during an outage or a ban) makes us hammer the venue at the minimum delay.
+    if (conn.openedAt !== undefined && this.opts.clock.now() - conn.openedAt >= this.opts.stableAfterMs) this.attempt = 0;
     const delay = backoffDelay(this.opts.backoff, this.attempt++, this.opts.rng);
     this.log.warn({ code, reason, attempt: this.attempt, delayMs: delay }, 'binance stream dropped; reconnecting');
     this.setStatus('waiting', `closed ${code}`);

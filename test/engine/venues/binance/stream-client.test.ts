@@ -125,6 +125,31 @@ describe('BinanceStreamClient', () => {
     await until(() => client!.state === 'live' && server.subscribeLog.length === 5, 'reconnected at the initial delay');
   });
 
+  it('keeps growing the backoff while connections are refused, at any clock time', async () => {
+    // A port nothing listens on: every attempt fails before it opens (a network outage, or a ban refusing us).
+    const probe = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => probe.on('listening', () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    // A realistic clock: a refused attempt long after time 0 must not pass for the end of a stable connection.
+    const clock = new SimulatedClock(1_723_161_254_000);
+    const delays: number[] = [];
+    const setTimer = clock.setTimeout.bind(clock);
+    clock.setTimeout = (fn, ms) => {
+      delays.push(ms);
+      return setTimer(fn, ms);
+    };
+    client = new BinanceStreamClient({ url: `ws://127.0.0.1:${port}/stream`, clock, rng: () => 0.5, onMessage: () => {} });
+    client.subscribe(['btcusdt@depth@100ms']);
+    client.start();
+    for (let i = 0; i < 6; i++) {
+      await until(() => delays.length === i + 1, `refusal ${i}`);
+      clock.advance(delays[i]!);
+    }
+    expect(client.stats.connects).toBe(0);
+    expect(delays).toEqual([0, 1, 2, 3, 4, 5].map((i) => backoffDelay(DEFAULT_BACKOFF, i, () => 0.5)));
+  });
+
   it('rotates to a fresh connection before 24 hours without dropping delivery', async () => {
     server = startServer();
     await server.ready;

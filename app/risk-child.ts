@@ -3,13 +3,13 @@
 // restart. State at (re)start is rebuilt, not trusted from a snapshot: cash and positions come from the fills the
 // executor committed (exec store, written before the fill was published), so a crash between a fill and a risk
 // snapshot cannot lose it (a paper start continues the portfolio the last start computed and reads only the fills
-// booked since: FillCheckpoint); the trading state, kill switch and equity peak come from `risk.control` in LMDB, and so do
-// limits an operator set at run time (`risk.setLimits`), as long as the config's limits are still the ones they were
-// set over: an edited config wins over them. So do the VaR monitor's equity samples (written once per VaR interval),
+// booked since: FillCheckpoint); the trading state, kill switch, equity peak (as stored: an operator may have reset it)
+// and exit-id counter come from `risk.control` in LMDB, and so do limits an operator set at run time
+// (`risk.setLimits`), as long as the config's limits are still the ones they were set over: an edited config wins. So do the VaR monitor's equity samples (written once per VaR interval),
 // when the restart comes within VAR_RESUME_INTERVALS of the last one: without them VaR and its limits would be blind
 // for the first varMinSamples intervals (30 minutes by default) after every restart.
 import { createActor, fromCallback, type EventObject } from 'xstate';
-import type { Fill } from '../engine/messages/orders.ts';
+import type { Fill, OrderCancelled, OrderExpired, OrderRejected } from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { IntentProposed, RiskLimits, TradingState } from '../engine/messages/risk.ts';
 import { settingsKey } from '../engine/config/settings-key.ts';
@@ -33,6 +33,13 @@ export interface RiskControl {
   readonly stateReason: string;
   readonly killSwitch: boolean;
   readonly peakEquity: Money;
+  /**
+   * The starting point the peak was measured on, when the config sets it (paper: starting cash, equityBase); a start
+   * from another one measures the peak afresh. Absent (live, where the venue's balance is the start): the peak applies.
+   */
+  readonly peakBase?: string;
+  /** The exit-id counter (exitSeq), so that exit ids do not repeat after a restart even where the clock does. */
+  readonly exitSeq?: number;
   /** Limits set at run time, and the config limits (`settingsKey`) they replaced; absent: the config's apply. */
   readonly limits?: { readonly base: string; readonly set: RiskLimits };
   /** The VaR monitor's equity samples and the interval of the last one. */
@@ -87,9 +94,16 @@ export interface FillCheckpoint {
   readonly recentFills: readonly string[];
 }
 
+/**
+ * Version of the rule a checkpoint's portfolio was computed by (applyFill), part of its key: a checkpoint of an older
+ * rule is not continued (a full replay follows). 2: a sell leaves at most the whole lots held (no lots left over by
+ * base-asset buy fees).
+ */
+const FILL_RULE_VERSION = 2;
+
 /** The checkpoint key of a start from `initial` on `log`. */
 function checkpointBase(initial: RiskInput, log: FillLog): string {
-  return settingsKey({ log: log.id, cash: initial.cash, instruments: initial.instruments, positions: initial.positions ?? null });
+  return settingsKey({ rule: FILL_RULE_VERSION, log: log.id, cash: initial.cash, instruments: initial.instruments, positions: initial.positions ?? null });
 }
 
 /**
@@ -106,6 +120,14 @@ function startFills(input: RiskChildInput, cp: FillCheckpoint | undefined): { fi
   return { fills: input.fills(), seq, base };
 }
 
+/**
+ * The key of the starting equity a paper start is measured from (its starting balance and positions, fixed by the
+ * config), or undefined for a live start: there the venue's balance is the start, and it moves with every trade.
+ */
+export function equityBase(initial: RiskInput, log: FillLog | undefined): string | undefined {
+  return log === undefined ? undefined : settingsKey({ cash: initial.cash, positions: initial.positions ?? null });
+}
+
 /** The stored run-time limits when they were set over the same config limits as `initial`'s, else undefined. */
 export function storedLimits(initial: RiskInput, control: RiskControl | undefined): RiskLimits | undefined {
   const l = control?.limits;
@@ -114,11 +136,12 @@ export function storedLimits(initial: RiskInput, control: RiskControl | undefine
 
 /**
  * Returns the start state at `nowMs`: `initial` plus the stored fills, with the stored trading state, kill switch,
- * peak, run-time limits and (when recent) VaR samples.
+ * peak (as stored, unless measured on another starting point than `peakBase`), run-time limits, exit-id counter and
+ * (when recent) VaR samples.
  */
 export function riskStartState(
   initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs,
-  from?: Pick<FillCheckpoint, 'portfolio' | 'recentFills'>,
+  from?: Pick<FillCheckpoint, 'portfolio' | 'recentFills'>, peakBase?: string,
 ): RiskState {
   const limits = storedLimits(initial, control);
   let s = createRiskState(limits === undefined ? initial : { ...initial, limits });
@@ -129,9 +152,13 @@ export function riskStartState(
   // A sample from the future (a replay started over on the same store) does not continue either.
   const gap = v === undefined ? -1 : Math.floor(nowMs / s.limits.varIntervalMs) - v.bucket;
   const recent = v !== undefined && gap >= 0 && gap <= VAR_RESUME_INTERVALS;
+  // The stored peak as it is: an operator's resume with resetPeak may have lowered it below the starting equity, and
+  // a start must not undo that. Only a changed starting point (paper: another starting balance) measures it afresh.
+  const samePeakBase = control.peakBase === undefined || control.peakBase === peakBase;
   return {
     ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch,
-    peakEquity: control.peakEquity > s.peakEquity ? control.peakEquity : s.peakEquity,
+    peakEquity: samePeakBase ? control.peakEquity : s.peakEquity,
+    exitSeq: control.exitSeq ?? 0,
     ...(recent ? { var: { ...EMPTY_VAR, bucket: v.bucket, samples: v.samples.slice(-(s.limits.varWindow + 1)) } } : {}),
   };
 }
@@ -143,7 +170,8 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const control = db?.get(CONTROL_KEY);
   const cpDb = input.store?.db<string, FillCheckpoint>('risk.control');
   const sf = startFills(input, cpDb?.get(CHECKPOINT_KEY));
-  const start = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from);
+  const peakBase = equityBase(input.initial, input.fillLog);
+  const start = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from, peakBase);
   if (cpDb && sf.seq !== undefined && sf.base !== undefined && (sf.from === undefined || sf.seq !== sf.from.seq)) {
     const cp: FillCheckpoint = { base: sf.base, seq: sf.seq, portfolio: start.portfolio, recentFills: start.recentFills };
     void cpDb.put(CHECKPOINT_KEY, cp).catch((err: unknown) => log().warn({ err }, 'risk fill checkpoint write failed (the next start applies more fills)'));
@@ -161,12 +189,13 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     const limits = c.limits === input.initial.limits ? undefined : c.limits;
     const next: RiskControl = {
       tradingState: c.tradingState, stateReason: c.stateReason, killSwitch: c.killSwitch, peakEquity: c.peakEquity,
+      ...(peakBase === undefined ? {} : { peakBase }), exitSeq: c.exitSeq,
       ...(limits === undefined ? {} : { limits: { base, set: limits } }),
       // Absent before the first sample: a start that did not continue the stored samples (too old) drops them.
       ...(c.var.bucket >= 0 ? { var: { bucket: c.var.bucket, samples: c.var.samples } } : {}),
     };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
-      && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.var?.bucket === next.var?.bucket) return;
+      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.var?.bucket === next.var?.bucket) return;
     lastSaved = next;
     try {
       void db.put(CONTROL_KEY, next).catch((err: unknown) => log().warn({ err }, 'risk state write failed'));
@@ -200,6 +229,9 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const decide = (m: IntentProposed): void => {
     for (const o of held.holdIntent(actor.getSnapshot().context, m, clock.now())) bus.publish(o);
   };
+  const forwardExitEnd = (m: OrderRejected | OrderCancelled | OrderExpired): void => {
+    if (Object.values(actor.getSnapshot().context.exitOrders).includes(m.clientOrderId)) forward(m);
+  };
   let lastPeakSave = -Infinity;
   subs.push(
     bus.subscribe('risk.intent', decide, RISK_ID),
@@ -211,6 +243,11 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       forward(m);
       save();
     }, RISK_ID),
+    // The end of one of risk's own exits may arm the position's exits again; other orders' ends (strategy cancels
+    // at decision rate) are not the machine's business.
+    bus.subscribe('exec.orderRejected', forwardExitEnd, RISK_ID),
+    bus.subscribe('exec.orderCancelled', forwardExitEnd, RISK_ID),
+    bus.subscribe('exec.orderExpired', forwardExitEnd, RISK_ID),
     bus.subscribe('risk.mark', (m) => {
       if (!held.hold(actor.getSnapshot().context, m)) forward(m);
       // The peak moves with marks; writing it at most once a second (mark time) keeps LMDB off the tick path. Held

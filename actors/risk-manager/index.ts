@@ -1,7 +1,7 @@
 export { riskManager, snapshotRiskState, restoreRiskState, type RiskIn, type RiskMachineInput, type RiskTransition } from './machine.ts';
 export {
   checkIntent, createRiskState, drawdownBps, exitIntent, exitTrigger, onFill, onFills, onFlatten, onIntent, onKillSwitch, onMark,
-  onResume, onSetLimits, recordSubmit, submitsInWindow,
+  onOrderEnded, onResume, onSetLimits, recordSubmit, submitsInWindow,
   type RiskInput, type RiskOut, type RiskState, type Step, type Transition, type Verdict,
 } from './logic.ts';
 export { DEFAULT_LIMITS, operatorLimits, validateLimits, type OperatorLimits } from './limits.ts';

@@ -21,7 +21,7 @@
 //  16  INSUFFICIENT_BALANCE     buys: notional + fee reserve > cash
 // UNKNOWN_INSTRUMENT is decided by the caller before checkIntent (it needs the instrument).
 // Limits apply to filled positions plus the intent; orders approved but not yet filled are not counted.
-import { intentId } from '../../engine/types/ids.ts';
+import { clientOrderIdFor, intentId, type ClientOrderId } from '../../engine/types/ids.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
@@ -51,8 +51,13 @@ export interface RiskState {
   /** Times of approvals (including risk's own exits) within the last second, ascending. */
   readonly submits: readonly TsMs[];
   readonly var: VarState;
-  /** Counter for ids of risk-generated exit intents. */
+  /** Counter for ids of risk-generated exit intents (the id also carries the firing time: see exitIntent). */
   readonly exitSeq: number;
+  /**
+   * The client order id of the last exit sent per symbol, until it ends: when it ends without closing the position
+   * (rejected, cancelled, expired, or filled with lots left), the position's exits are armed again (onOrderEnded).
+   */
+  readonly exitOrders: Readonly<Record<string, ClientOrderId>>;
   /** Recent fill keys (venue:symbol:tradeId), so a fill delivered twice is applied once. */
   readonly recentFills: readonly string[];
 }
@@ -121,6 +126,7 @@ export function createRiskState(input: RiskInput): RiskState {
     submits: [],
     var: EMPTY_VAR,
     exitSeq: 0,
+    exitOrders: {},
     recentFills: [],
   };
 }
@@ -248,9 +254,13 @@ export function exitTrigger(inst: Instrument, p: Position, mark: Ticks, limits: 
   return undefined;
 }
 
-/** Returns a reduce-only exit for `lots` of `symbol`: market, or a limit `exitSlippageBps` below the mark. */
+/**
+ * Returns a reduce-only exit for `lots` of `symbol`: market, or a limit `exitSlippageBps` below the mark. The id holds
+ * the firing time beside the counter: the executor drops an intent whose id (client order id) it has seen, in memory or
+ * in its store, and the counter starts again after a restart. Live time only moves on; a backtest's too.
+ */
 export function exitIntent(limits: RiskLimits, symbol: string, lots: Lots, mark: Ticks | undefined, why: string, seq: number, nowMs: TsMs): OrderIntent {
-  const id = intentId(`risk-${why}-${symbol}-${seq}`);
+  const id = intentId(`risk-${why}-${symbol}-${Math.floor(nowMs)}-${seq}`);
   if (limits.exitOrderType === 'limit' && mark !== undefined) {
     const price = Math.max(1, Math.floor((mark * (10_000 - limits.exitSlippageBps)) / 10_000)) as Ticks;
     return { id, symbol, side: 'sell', orderType: 'limit', lots, price, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
@@ -275,11 +285,30 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
   const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs);
   if (why !== 'flatten') out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots`, ts: nowMs });
   out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
-  return { ...state, exitSeq: s.exitSeq + 1, submits: recordSubmit(s.submits, nowMs) };
+  const exitOrders = { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) };
+  return { ...state, exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
 }
 
 /**
- * Handles a mark: records it, fires a stop-loss / take-profit exit once per position (not while halted), updates peak
+ * Handles the end of an order (`exec.orderRejected` / `orderCancelled` / `orderExpired`, or the fill that completes
+ * it, after onFill): when it is the last exit sent for a symbol and the position still has lots, its exits are armed
+ * again, so the next mark that calls for one sends it (once per mark at most, and within the submit rate). Other
+ * orders leave the state as it is.
+ */
+export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
+  let symbol: string | undefined;
+  for (const sym in s.exitOrders) if (s.exitOrders[sym] === cid) symbol = sym;
+  if (symbol === undefined) return s;
+  const { [symbol]: _ended, ...exitOrders } = s.exitOrders;
+  const p = s.portfolio.positions[symbol];
+  if (!p || p.lots <= 0 || !p.exitFired) return { ...s, exitOrders };
+  const positions = { ...s.portfolio.positions, [symbol]: { ...p, exitFired: false } };
+  return { ...s, exitOrders, portfolio: { ...s.portfolio, positions } };
+}
+
+/**
+ * Handles a mark: records it, fires a stop-loss / take-profit exit once per position (not while halted, nor while the
+ * submit window is full; again when that exit ended without closing the position: onOrderEnded), updates peak
  * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples VaR (→ reducing
  * above maxVar95 / maxVar99).
  */
@@ -290,7 +319,9 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
   const p = s.portfolio.positions[symbol];
   if (p && s.tradingState !== 'halted') {
     const why = exitTrigger(s.instruments[symbol], p, price, s.limits);
-    if (why) s = closePosition(s, symbol, why, nowMs, out);
+    // A full submit window defers the exit to a later mark (it stays armed): an exit armed again after a rejection
+    // cannot then go out faster than any other order.
+    if (why && submitsInWindow(s.submits, nowMs) < s.limits.maxSubmitsPerSecond) s = closePosition(s, symbol, why, nowMs, out);
   }
   const eq = equity(s.portfolio, s.instruments, s.marks);
   const peakEquity = eq > s.peakEquity ? eq : s.peakEquity;

@@ -9,7 +9,8 @@
 //   halted   -(risk.transition to active)->   active    risk.resume (same)
 // `risk.transition` is raised internally by the handlers below; every move emits `risk.stateChanged`.
 // Handled in every state: risk.intent (→ risk.orderApproved | risk.orderDenied; checkIntent sees the trading state),
-// exec.orderFilled / exec.orderPartiallyFilled, risk.mark (stops, drawdown, VaR), risk.killSwitch, risk.resume,
+// exec.orderFilled / exec.orderPartiallyFilled, exec.orderRejected / orderCancelled / orderExpired (an exit that ended
+// without closing its position arms the exits again), risk.mark (stops, drawdown, VaR), risk.killSwitch, risk.resume,
 // risk.setLimits, risk.flatten.
 // Exits (stop-loss, take-profit, flatten) are emitted directly as `risk.orderApproved` with reduceOnly intents:
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
@@ -21,7 +22,7 @@
 // machine takes it only on top of the state it was computed from, and otherwise fails loudly (the supervisor restarts
 // the risk child from the stored fills) rather than drop or reorder steps.
 import { enqueueActions, setup, type ActorSystem } from 'xstate';
-import type { OrderFilled, OrderPartiallyFilled } from '../../engine/messages/orders.ts';
+import type { OrderCancelled, OrderExpired, OrderFilled, OrderPartiallyFilled, OrderRejected } from '../../engine/messages/orders.ts';
 import type {
   FlattenPositions, IntentProposed, KillSwitch, ResumeTrading, RiskMark, SetLimits, TradingState,
 } from '../../engine/messages/risk.ts';
@@ -29,7 +30,7 @@ import { assertNever } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { HeldStepsApplied } from './held-steps.ts';
 import {
-  createRiskState, onFill, onFlatten, onIntent, onKillSwitch, onMark, onResume, onSetLimits,
+  createRiskState, onFill, onFlatten, onIntent, onKillSwitch, onMark, onOrderEnded, onResume, onSetLimits,
   type RiskInput, type RiskOut, type RiskState, type Step,
 } from './logic.ts';
 
@@ -37,7 +38,9 @@ import {
 export interface RiskTransition { readonly type: 'risk.transition'; readonly to: TradingState; readonly reason: string; readonly ts: TsMs }
 
 /** Events the RiskManager takes. */
-export type RiskIn = IntentProposed | OrderFilled | OrderPartiallyFilled | RiskMark | HeldStepsApplied | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
+export type RiskIn =
+  | IntentProposed | OrderFilled | OrderPartiallyFilled | OrderRejected | OrderCancelled | OrderExpired | RiskMark | HeldStepsApplied
+  | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
 
 /** Input: a fresh start, or a state saved with `snapshotRiskState`. */
 export type RiskMachineInput = RiskInput | { readonly restore: RiskState };
@@ -58,8 +61,12 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
     case 'risk.resume': return onResume(ctx, e.resetPeak === true, now);
     case 'risk.setLimits': return onSetLimits(ctx, e.limits, now);
     case 'risk.flatten': return onFlatten(ctx, e.symbol, now);
-    case 'exec.orderFilled':
+    // The fill that completes an order ends it; a partial fill does not (the rest may still fill, or expire).
+    case 'exec.orderFilled': return { state: onOrderEnded(onFill(ctx, e.fill), e.fill.clientOrderId), out: [] };
     case 'exec.orderPartiallyFilled': return { state: onFill(ctx, e.fill), out: [] };
+    case 'exec.orderRejected':
+    case 'exec.orderCancelled':
+    case 'exec.orderExpired': return { state: onOrderEnded(ctx, e.clientOrderId), out: [] };
     case 'risk.transition': return undefined;
     default: return assertNever(e, 'risk manager event');
   }
@@ -120,6 +127,9 @@ export const riskManager = setup({
     'risk.held': { actions: 'route' },
     'exec.orderFilled': { actions: 'route' },
     'exec.orderPartiallyFilled': { actions: 'route' },
+    'exec.orderRejected': { actions: 'route' },
+    'exec.orderCancelled': { actions: 'route' },
+    'exec.orderExpired': { actions: 'route' },
     'risk.killSwitch': { actions: 'route' },
     'risk.resume': { actions: 'route' },
     'risk.setLimits': { actions: 'route' },

@@ -10,7 +10,7 @@ import { costAfterFill } from '../../engine/market/average-cost.ts';
 
 /** One symbol's spot position. Realised PnL is gross; fees are kept apart (net = realised - fees). */
 export interface Position {
-  /** Net traded lots; spot is long or flat, never negative. */
+  /** Open lots: bought less sold, and after a sell at most the whole lots `base9` holds; never negative. */
   readonly lots: Lots;
   /** Base asset held, in 1e-9 base units (traded lots less fees paid in the base asset). */
   readonly base9: bigint;
@@ -19,7 +19,10 @@ export interface Position {
   readonly realised: Money;
   /** Fees paid, valued in quote Money (a base-asset fee at the fill price). */
   readonly fees: Money;
-  /** A stop-loss / take-profit exit went out for this position; re-armed when the position grows or goes flat. */
+  /**
+   * A stop-loss / take-profit exit went out for this position; re-armed when the position grows or goes flat (a sell
+   * leaving less than one whole lot held counts as flat), or when that exit ends without closing it (logic.ts).
+   */
   readonly exitFired: boolean;
 }
 
@@ -100,6 +103,18 @@ export function applyFill(pf: Portfolio, inst: Instrument, fill: Fill): Portfoli
     fees = (fees + valueOfBase9(inst, fill.fee, fill.price)) as Money;
   } else if (fill.fee !== 0n) {
     otherFees = { ...otherFees, [fill.feeAsset]: (otherFees[fill.feeAsset] ?? 0n) + fill.fee };
+  }
+  if (fill.side === 'sell') {
+    // Base-asset fees on buys leave `lots` above the whole lots held, and only those can be sold: without this the
+    // rest would stay open forever, growing by the fee every round trip, and count in position limits, sizing caps and
+    // the stop/take-profit reference. The lots not held leave with their share of the cost, unrealised: that base went
+    // to fees, which `fees` already counts. Buys keep the lots they bought; sellableLots bounds what can be sold.
+    const held = base9 > 0n ? Number(base9 / lotUnits) : 0;
+    if (lots > held) {
+      cost = (held === 0 ? 0n : divRound(cost * BigInt(held), BigInt(lots))) as Money;
+      lots = held as Lots;
+      if (lots === 0) exitFired = false;
+    }
   }
   const next: Position = { lots, base9, cost, realised, fees, exitFired };
   return { ...pf, cash, otherFees, oversoldLots: oversold, positions: { ...pf.positions, [fill.symbol]: next } };

@@ -6,10 +6,9 @@
 //                   └─rejected / cancelled / expired / closed
 // A fill on a cancelled or expired order is a late execution the venue really made: it is booked, the status stays.
 // Anything else (an overfill, a fill on a rejected order, a second ack) is illegal: logged and ignored, never thrown.
-import { createHash } from 'node:crypto';
 import { isFinalStatus, type Fill, type OrderIntent, type OrderStatus } from '../../engine/messages/orders.ts';
 import { costAfterFill } from '../../engine/market/average-cost.ts';
-import { clientOrderId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
+import { clientOrderIdFor, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import type { VenueId } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots } from '../../engine/types/price.ts';
@@ -113,15 +112,9 @@ export function transition(o: OrderRecord, ev: OrderEvent, now: TsMs, quoteOf: (
 
 const CLIENT_ID_RE = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 
-/**
- * Returns the client order id of an intent: deterministic (the same intent always maps to the same id, across
- * retries and restarts) and inside Binance's charset `^[.A-Z:/a-z0-9_-]{1,36}$` (we use only `[A-Za-z0-9_-]`, which
- * MEXC and the simulator accept too): `cb` + 24 base64url characters of SHA-256(intent id), 144 bits.
- */
-export function clientOrderIdFor(intentId: string): ClientOrderId {
-  const h = createHash('sha256').update(intentId, 'utf8').digest('base64url').slice(0, 24);
-  return clientOrderId(`cb${h}`);
-}
+// The intent -> client order id rule is shared with the RiskManager (which follows its own exits by it): it lives in
+// engine/types/ids.ts so that neither actor imports the other.
+export { clientOrderIdFor } from '../../engine/types/ids.ts';
 
 /** Returns true when `s` is a valid Binance client order id. */
 export const isValidClientOrderId = (s: string): boolean => CLIENT_ID_RE.test(s);

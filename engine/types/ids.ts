@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Identifies an order intent from a strategy through risk to the executor. */
 export type IntentId = string & { readonly __id: 'intent' };
 /** Client order id sent to the venue; idempotent across retries and restarts. */
@@ -11,3 +13,13 @@ export const intentId = (s: string): IntentId => s as IntentId;
 export const clientOrderId = (s: string): ClientOrderId => s as ClientOrderId;
 /** Returns a branded venue order id. */
 export const venueOrderId = (s: string): VenueOrderId => s as VenueOrderId;
+
+/**
+ * Returns the client order id of an intent: deterministic (the same intent always maps to the same id, across
+ * retries and restarts) and inside Binance's charset `^[.A-Z:/a-z0-9_-]{1,36}$` (we use only `[A-Za-z0-9_-]`, which
+ * MEXC and the simulator accept too): `cb` + 24 base64url characters of SHA-256(intent id), 144 bits.
+ */
+export function clientOrderIdFor(intentId: string): ClientOrderId {
+  const h = createHash('sha256').update(intentId, 'utf8').digest('base64url').slice(0, 24);
+  return clientOrderId(`cb${h}`);
+}

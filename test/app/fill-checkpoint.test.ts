@@ -11,6 +11,7 @@ import { Bus } from '../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { money, type Money } from '../../engine/types/money.ts';
 import type { TsMs } from '../../engine/types/time.ts';
+import { settingsKey } from '../../engine/config/settings-key.ts';
 import { ETH, ETH_PX, fill, limits } from '../actors/risk-manager/helpers.ts';
 import { tempStore } from '../actors/trading-executor/helpers.ts';
 
@@ -103,6 +104,25 @@ describe('risk fill checkpoint (paper start)', () => {
     const back = await t.startOnce(initial);
     expect(t.calls.all).toBe(3);
     expect(back.portfolio).toEqual(fullReplay(initial, storedFills(t.s.store, 'paper', 'ETH/USDT')).portfolio);
+  });
+
+  // Review finding 2: the fill rule changed (a sell leaves no lots that base-asset fees took), so a portfolio stored
+  // by the old rule, phantom lots and all, must not be continued.
+  it('does not continue a checkpoint stored by the earlier fill rule: every fill again', async () => {
+    const t = setup();
+    await t.book(0, 60);
+    // A checkpoint as the earlier rule keyed and computed it: 3 lots left over from buy fees in ETH, with their cost.
+    const full = fullReplay(initial, storedFills(t.s.store, 'paper', 'ETH/USDT')).portfolio;
+    const pos = full.positions['ETH/USDT']!;
+    const stale: FillCheckpoint = {
+      base: settingsKey({ log: 'paper:ETH/USDT', cash: initial.cash, instruments: initial.instruments, positions: null }),
+      seq: 60, portfolio: { ...full, positions: { 'ETH/USDT': { ...pos, lots: (pos.lots + 3) as never, cost: (pos.cost + money('0.804051')) as Money } } }, recentFills: [],
+    };
+    await t.s.lmdb.db<string, FillCheckpoint>('risk.control').put('fills', stale);
+    const s = await t.startOnce(initial);
+    expect(t.calls).toEqual({ all: 1, after: [] });
+    expect(s.portfolio).toEqual(full);
+    expect(t.checkpoint()?.base).not.toBe(stale.base);
   });
 
   it('applies fills in booking order: a replay started over books fills with earlier times than the last run\'s', async () => {

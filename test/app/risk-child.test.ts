@@ -5,15 +5,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { riskChild, type RiskControl } from '../../app/risk-child.ts';
-import type { RiskState } from '../../actors/risk-manager/index.ts';
+import { riskChild, type FillLog, type RiskChildInput, type RiskControl } from '../../app/risk-child.ts';
+import { storedFills } from '../../app/system.ts';
+import type { RiskInput, RiskState } from '../../actors/risk-manager/index.ts';
+import { clientOrderIdFor } from '../../actors/trading-executor/logic.ts';
+import type { OrderIntent } from '../../engine/messages/orders.ts';
 import { Bus } from '../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { LmdbStore } from '../../engine/store/lmdb.ts';
 import { formatMoney, money } from '../../engine/types/money.ts';
 import type { Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
-import { ETH, limits, lots } from '../actors/risk-manager/helpers.ts';
+import { ETH, fill, limits, lots } from '../actors/risk-manager/helpers.ts';
+import { tempStore } from '../actors/trading-executor/helpers.ts';
 
 let dir: string | undefined;
 afterEach(async () => {
@@ -141,5 +145,113 @@ describe('risk child', () => {
     expect(late.var.samples).toHaveLength(1);
     expect(replayed.var.samples).toHaveLength(2);
     await store.close();
+  });
+
+  // One start of the child over `store`: `body` runs with its state getter and the bus, then the child stops.
+  async function once(
+    store: LmdbStore, input: Omit<RiskChildInput, 'bus' | 'store' | 'onState'>, body: (read: () => RiskState, bus: Bus) => void,
+  ): Promise<void> {
+    const bus = new Bus();
+    let read: (() => RiskState) | undefined;
+    const actor = createActor(riskChild, { input: { ...input, bus, store, onState: (g) => void (read = g) } });
+    actor.start();
+    body(read!, bus);
+    actor.stop();
+    await store.flush();
+  }
+  const markAt = (bus: Bus, clock: SimulatedClock, price: number) => bus.publish({ type: 'risk.mark', symbol: 'ETH/USDT', price: price as Ticks, ts: clock.now() });
+  // 0.5 ETH bought at 2,683.80, stop-loss 30 bps: 2,675.00 is past it.
+  const stopInitial = (): RiskInput => ({
+    limits: limits({ stopLossBps: 30 }), instruments: [ETH], cash: money('8658.1'), positions: { 'ETH/USDT': { lots: lots(5000), cost: money('1341.9') } },
+  });
+
+  // Review finding 1: the exit counter started at 0 on every start; where the clock repeats too (a replay started over
+  // on the same store) the exit id, and so the executor's client order id, repeated and the executor sent nothing.
+  it('gives exits after a restart new ids even when the clock starts over, from the stored exit counter', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+    const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+    const T0 = 1_723_161_300_000;
+    const ids: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const clock = new SimulatedClock(T0);
+      await once(store, { clock, initial: stopInitial(), fills: () => [] }, (_read, bus) => {
+        bus.subscribe('risk.orderApproved', (m) => void ids.push(m.intent.id));
+        markAt(bus, clock, 267500);
+      });
+    }
+    expect(ids).toEqual([`risk-stop-loss-ETH/USDT-${T0}-1`, `risk-stop-loss-ETH/USDT-${T0}-2`]);
+    expect(store.db<string, RiskControl>('risk.control').get('control')!.exitSeq).toBe(2);
+    await store.close();
+  });
+
+  // Review finding 4: the child did not pass the executor's end of an order to the machine.
+  it('sends the stop again on the next mark after the executor rejects its exit', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+    const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+    const clock = new SimulatedClock(1_723_161_300_000);
+    const exits: OrderIntent[] = [];
+    await once(store, { clock, initial: stopInitial(), fills: () => [] }, (_read, bus) => {
+      bus.subscribe('risk.orderApproved', (m) => void exits.push(m.intent));
+      markAt(bus, clock, 267500);
+      clock.advance(100);
+      markAt(bus, clock, 267400);
+      bus.publish({ type: 'exec.orderRejected', clientOrderId: clientOrderIdFor(exits[0]!.id), code: 'VENUE_CIRCUIT_OPEN', message: 'circuit open', ts: clock.now() });
+      clock.advance(100);
+      markAt(bus, clock, 267400);
+    });
+    expect(exits.map((e) => [e.reason, e.lots, e.ts - 1_723_161_300_000])).toEqual([['stop-loss', 5000, 0], ['stop-loss', 5000, 200]]);
+    await store.close();
+  });
+
+  // Review finding 3: a start took max(stored peak, starting equity), which undid an operator's resume with resetPeak:
+  // the first mark after the restart, at the same price, halted trading again.
+  describe('an operator\'s peak reset survives a restart', () => {
+    // 3 ETH at 2,680.00 and 1,960 USDT: 10,000 at entry; at 2,280.00 equity is 8,800, 12% down (the maximum is 10%).
+    const T0 = 1_723_161_300_000;
+    const resetThenRestart = async (store: LmdbStore, input: () => Omit<RiskChildInput, 'bus' | 'store' | 'onState' | 'clock'>) => {
+      const clock = new SimulatedClock(T0);
+      const seen: string[] = [];
+      await once(store, { ...input(), clock }, (read, bus) => {
+        markAt(bus, clock, 268_000);
+        clock.advance(1_000);
+        markAt(bus, clock, 228_000);
+        seen.push(read().tradingState);
+        bus.publish({ type: 'risk.resume', resetPeak: true, ts: clock.now() });
+        seen.push(`${read().tradingState} ${formatMoney(read().peakEquity)}`);
+      });
+      clock.advance(60_000);
+      await once(store, { ...input(), clock }, (read, bus) => {
+        seen.push(formatMoney(read().peakEquity));
+        markAt(bus, clock, 228_000);
+        seen.push(read().tradingState);
+      });
+      return seen;
+    };
+    const after = ['halted', 'active 8800', '8800', 'active'];
+
+    it('live: positions and cash from the venue', async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+      const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+      const initial: RiskInput = { limits: limits(), instruments: [ETH], cash: money('1960'), positions: { 'ETH/USDT': { lots: lots(30_000), cost: money('8040') } } };
+      expect(await resetThenRestart(store, () => ({ initial, fills: () => [] }))).toEqual(after);
+      await store.close();
+    });
+
+    it('paper: the starting balance plus every fill; another starting balance measures the peak afresh', async () => {
+      const t = tempStore(undefined, { syncCommits: true });
+      try {
+        await t.store.commit({ fill: { ...fill('buy', 268_000 as Ticks, 30_000, 0n as never), tradeId: '1', ts: T0 } });
+        const log: FillLog = { id: 'paper:ETH/USDT', lastSeq: () => t.store.lastFillSeq('paper'), after: (seq) => t.store.fillsBookedAfter('paper', 'ETH/USDT', seq) };
+        const paper = (cash: string) => () => ({ initial: { limits: limits(), instruments: [ETH], cash: money(cash) }, fills: () => storedFills(t.store, 'paper', 'ETH/USDT'), fillLog: log });
+        expect(await resetThenRestart(t.lmdb, paper('10000'))).toEqual(after);
+        // 13,000 to start from: the stored 8,800 was measured on another account; this one starts at its own 13,000.
+        const clock = new SimulatedClock(T0 + 3_600_000);
+        const seen: string[] = [];
+        await once(t.lmdb, { ...paper('13000')(), clock }, (read) => void seen.push(formatMoney(read().peakEquity)));
+        expect(seen).toEqual(['13000']);
+      } finally {
+        await t.cleanup();
+      }
+    });
   });
 });

@@ -15,7 +15,10 @@ import { testConfig } from './helpers.ts';
 const ETH = instrumentOf('ETH/USDT', 'paper');
 const LOT9 = 100_000n; // 0.0001 ETH in 1e-9 units
 
-/** Cash and base holdings implied by the fills alone, from the starting cash. */
+/**
+ * Cash and base holdings implied by the fills alone, from the starting cash. Lots are bought minus sold, cut after
+ * each sell to the whole lots still held: what a buy's base-asset fee took is not held, so it leaves the position.
+ */
 function replayFills(r: BacktestResult, cash: bigint): { cash: bigint; base9: bigint; lots: number } {
   let base9 = 0n;
   let lots = 0;
@@ -32,6 +35,7 @@ function replayFills(r: BacktestResult, cash: bigint): { cash: bigint; base9: bi
     }
     if (f.feeAsset === 'USDT') cash -= f.fee;
     else base9 -= f.fee;
+    if (f.side === 'sell') lots = Math.min(lots, Number(base9 / LOT9));
   }
   return { cash, base9, lots };
 }

@@ -5,6 +5,9 @@ import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import { restoreRiskState, riskManager, snapshotRiskState, type RiskMachineInput } from '../../../actors/risk-manager/machine.ts';
+import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
+import type { OrderIntent } from '../../../engine/messages/orders.ts';
+import { clientOrderId } from '../../../engine/types/ids.ts';
 import { ETH, ETH_PX, fill, intent, limits, lots } from './helpers.ts';
 
 const T0 = 1_723_161_255_611; // time of the recording's first ETH trade
@@ -85,6 +88,50 @@ describe('riskManager actor', () => {
     actor.on('risk.orderApproved', spy);
     for (const px of [ETH_PX.t1520538925, 267574, ETH_PX.t1520547382, 267400, 267000]) mark(px);
     expect(spy.mock.calls.map(([e]) => [e.intent.reason, e.intent.lots, e.intent.reduceOnly])).toEqual([['stop-loss', 5000, true]]);
+  });
+
+  // Review finding 4: the IOC exit of a thin book, or one the executor or venue rejects, left the rest of the position
+  // with no stop at all.
+  it('arms the stop again when its exit expires part-filled or is rejected, and fires it at most once per mark', () => {
+    const { actor, clock, mark } = start();
+    const exits: OrderIntent[] = [];
+    actor.on('risk.orderApproved', (e) => void exits.push(e.intent));
+    const cid = (i: number) => clientOrderIdFor(exits[i]!.id);
+    mark(267500); // 0.5 ETH bought at 2,683.80: 2,675.00 is 32 bps down, past the 30 bps stop
+    mark(ETH_PX.t1520547382); // still fired: nothing
+    // The IOC exit fills 0.2 ETH at 2,675.00, and the venue expires the rest.
+    actor.send({ type: 'exec.orderPartiallyFilled', fill: fill('sell', 267500 as Ticks, 2000, money('0.535'), { clientOrderId: cid(0) }), leavesLots: lots(3000), ts: clock.now() });
+    mark(ETH_PX.t1520547382); // the rest may still fill: nothing
+    actor.send({ type: 'exec.orderExpired', clientOrderId: cid(0), ts: clock.now() });
+    clock.advance(100);
+    mark(ETH_PX.t1520547382); // armed again: the 0.3 ETH left
+    mark(267300);
+    // An order that is not the exit ending changes nothing; the exit's rejection arms the stop again.
+    actor.send({ type: 'exec.orderCancelled', clientOrderId: clientOrderId('cbNotTheExit'), reason: 'strategy', ts: clock.now() });
+    mark(267300);
+    actor.send({ type: 'exec.orderRejected', clientOrderId: cid(1), code: 'VENUE_CIRCUIT_OPEN', message: 'circuit open', ts: clock.now() });
+    clock.advance(100);
+    mark(267300);
+    // This one fills whole: flat, nothing more to sell.
+    actor.send({ type: 'exec.orderFilled', fill: fill('sell', 267300 as Ticks, 3000, money('0.8019'), { clientOrderId: cid(2) }), ts: clock.now() });
+    mark(267000);
+    expect(exits.map((e) => [e.reason, e.lots])).toEqual([['stop-loss', 5000], ['stop-loss', 3000], ['stop-loss', 3000]]);
+    expect(new Set(exits.map((e) => e.id)).size).toBe(3);
+    const p = actor.getSnapshot().context.portfolio.positions['ETH/USDT'];
+    expect([p.lots, p.exitFired, actor.getSnapshot().context.exitOrders]).toEqual([0, false, {}]);
+  });
+
+  it('holds a stop armed again back while the submit window is full, and sends it on the first mark after', () => {
+    const { actor, clock, mark } = start({ maxSubmitsPerSecond: 1 });
+    const exits: OrderIntent[] = [];
+    actor.on('risk.orderApproved', (e) => void exits.push(e.intent));
+    mark(267500);
+    actor.send({ type: 'exec.orderRejected', clientOrderId: clientOrderIdFor(exits[0]!.id), code: 'EXECUTOR_NOT_READY', message: 'reconciling', ts: clock.now() });
+    clock.advance(999);
+    mark(267500); // the first exit is still in (now − 1000, now]
+    clock.advance(1);
+    mark(267500);
+    expect(exits.map((e) => e.ts - T0)).toEqual([0, 1000]);
   });
 
   it('limits submits over a sliding one-second window as the clock advances', () => {

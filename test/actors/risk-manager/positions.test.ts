@@ -60,6 +60,41 @@ describe('positions and PnL', () => {
     expect([p.lots, p.base9, sellableLots(ETH, p), p.fees, pf.cash]).toEqual([2500, 249_750_000n, 2497, money('0.6700425'), money('9329.9575')]);
   });
 
+  // Review finding 2: a buy's fee in ETH (the paper venue, the simulator and Binance without BNB) leaves lots that are
+  // not held; they stayed open forever, 3 more every round trip, with their cost.
+  it('leaves no lots that are not held after selling what a base-asset fee left, every round trip', () => {
+    // 0.3 ETH bought at 2,680.17, fee 0.1% in ETH (0.0003 ETH): 2997 whole lots held; those sold at 2,684.96.
+    const trip = (pf: Portfolio): Portfolio => {
+      const bought = applyFill(pf, ETH, fill('buy', ETH_PX.t1520543125, 3000, 300_000n as never, { feeAsset: 'ETH' }));
+      return applyFill(bought, ETH, fill('sell', ETH_PX.t1520543725, sellableLots(ETH, bought.positions['ETH/USDT']), money('0.80468')));
+    };
+    const once = trip(start);
+    const many = Array.from({ length: 99 }).reduce((pf: Portfolio) => trip(pf), once);
+    const p1 = once.positions['ETH/USDT'];
+    const p100 = many.positions['ETH/USDT'];
+    // Flat in lots (and so armed again). Realised: 2997 lots sold for 804.682512 against their share of the cost,
+    // 804.051 × 2997 / 3000 = 803.246949; the 3 fee lots' cost is not realised, their value is in `fees`
+    // (0.0003 ETH at 2,680.17 = 0.804051, plus the sell's 0.80468 USDT).
+    expect([p1.lots, p1.base9, p1.cost, p1.realised, p1.fees, p1.exitFired]).toEqual([0, 0n, money('0'), money('1.435563'), money('1.608731'), false]);
+    expect([p100.lots, p100.base9, p100.cost, sellableLots(ETH, p100)]).toEqual([0, 0n, money('0'), 0]);
+    // Cash: start less the 100 round trips' bought quote, plus what they sold.
+    expect(many.cash).toBe((money('10000') + 100n * (money('804.682512') - money('804.051') - money('0.80468'))) as never);
+  });
+
+  it('keeps the cost share of the whole lots held after a partial sell, and holds dust below a lot in equity', () => {
+    // 0.3 ETH at 2,680.17 with a fee of 0.00035 ETH: 0.29965 held, 2996 whole lots; 1000 sold, 1996 left of 2000.
+    const bought = applyFill(start, ETH, fill('buy', ETH_PX.t1520543125, 3000, 350_000n as never, { feeAsset: 'ETH' }));
+    const part = applyFill(bought, ETH, fill('sell', ETH_PX.t1520543725, 1000, money('0')));
+    const p = part.positions['ETH/USDT'];
+    // cost of 2000 lots after the sell: 804.051 − 268.017 = 536.034; 1996 of them kept: 534.961932.
+    expect([p.lots, p.base9, p.cost, averageEntry(ETH, p), sellableLots(ETH, p)]).toEqual([1996, 199_650_000n, money('534.961932'), money('2680.17'), 1996]);
+    const rest = applyFill(part, ETH, fill('sell', ETH_PX.t1520543725, 1996, money('0')));
+    const q = rest.positions['ETH/USDT'];
+    // 0.00005 ETH of dust: no lot, no cost, still worth 0.134248 USDT at 2,684.96.
+    expect([q.lots, q.base9, q.cost]).toEqual([0, 50_000n, money('0')]);
+    expect(equity(rest, instruments, { 'ETH/USDT': ETH_PX.t1520543725 }) - rest.cash).toBe(money('0.134248'));
+  });
+
   it('counts a sell larger than the position instead of going short', () => {
     const pf = applyFill(afterSell, ETH, fill('sell', ETH_PX.t1520552725, 5000, money('0')));
     const p = pf.positions['ETH/USDT'];

@@ -3,6 +3,7 @@ import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import { createRiskState, drawdownBps, onFill, onFlatten, onMark, type RiskState } from '../../../actors/risk-manager/logic.ts';
+import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
 import { ETH, ETH_PX, fill, limits, lots } from './helpers.ts';
 
 // 0.5 ETH bought at the recording's first trade, 2683.80 (cost 1341.90). Stop-loss 30 bps fires at value ≤ 1337.8743
@@ -26,7 +27,7 @@ describe('stops', () => {
     expect([codes(above.out), codes(at.out), codes(lower.out)]).toEqual([[], ['alert:STOP_LOSS', 'risk.orderApproved'], []]);
     const approved = at.out[1];
     expect(approved.type === 'risk.orderApproved' && approved.intent).toMatchObject({
-      id: 'risk-stop-loss-ETH/USDT-1', side: 'sell', orderType: 'market', lots: 5000, reduceOnly: true, timeInForce: 'IOC',
+      id: 'risk-stop-loss-ETH/USDT-2-1', side: 'sell', orderType: 'market', lots: 5000, reduceOnly: true, timeInForce: 'IOC',
     });
   });
 
@@ -62,6 +63,30 @@ describe('stops', () => {
     ]).toEqual([[], ['alert:STOP_LOSS', 'risk.orderApproved']]);
   });
 
+  // Review finding 1: the counter starts again at every start, and the executor drops an intent whose client order id
+  // (a hash of the intent id) it has in its store: the first stop after a restart was never sent.
+  it('gives the first exit after a restart another id than the last run\'s first exit', () => {
+    const T0 = 1_723_161_255_611; // the recording's first ETH trade
+    const run1 = onMark(held(), 'ETH/USDT', 267574 as Ticks, T0);
+    const run2 = onMark(held(), 'ETH/USDT', 267574 as Ticks, T0 + 3_600_000); // a fresh state: exitSeq 0 again
+    const [a, b] = [run1.out[1], run2.out[1]].map((o) => (o?.type === 'risk.orderApproved' ? o.intent.id : undefined));
+    expect([a, b]).toEqual([`risk-stop-loss-ETH/USDT-${T0}-1`, `risk-stop-loss-ETH/USDT-${T0 + 3_600_000}-1`]);
+    expect(clientOrderIdFor(a!)).not.toBe(clientOrderIdFor(b!));
+  });
+
+  // Review finding 2: every round trip with the buy's fee in ETH left 3 lots not held at their old cost; a new
+  // position's value at its own entry price then fell short of a cost that carried them, and its stop fired.
+  it('fires no stop at a new position\'s entry price after round trips that paid the buy fee in the base asset', () => {
+    let s = createRiskState({ limits: limits({ stopLossBps: 200, maxOrderNotional: money('5000'), maxPositionNotional: money('5000') }), instruments: [ETH], cash: money('10000') });
+    for (let i = 0; i < 100; i++) {
+      s = onFill(s, fill('buy', ETH_PX.t1520543125, 3000, 300_000n as never, { feeAsset: 'ETH' })); // 0.3 ETH at 2,680.17
+      s = onFill(s, fill('sell', ETH_PX.t1520543125, 2997, money('0.80325')));
+    }
+    s = onFill(s, fill('buy', 200_000 as Ticks, 3000, 300_000n as never, { feeAsset: 'ETH' })); // 0.3 ETH at 2,000.00
+    const p = s.portfolio.positions['ETH/USDT'];
+    expect([p.lots, p.cost, codes(onMark(s, 'ETH/USDT', 200_000 as Ticks, 1).out)]).toEqual([3000, money('600'), []]);
+  });
+
   it('sends no exit for dust below the minimum notional, and says so once', () => {
     const s = held({}, 10, '2.6838');
     const first = onMark(s, 'ETH/USDT', 267000 as Ticks, 1);
@@ -74,7 +99,7 @@ describe('stops', () => {
     const marked = onMark(s, 'ETH/USDT', 267000 as Ticks, 1);
     const flat = onFlatten(marked.state, undefined, 2);
     expect([codes(marked.out), codes(flat.out)]).toEqual([[], ['risk.orderApproved']]);
-    expect(flat.out[0].type === 'risk.orderApproved' && flat.out[0].intent).toMatchObject({ id: 'risk-flatten-ETH/USDT-1', reduceOnly: true, lots: 5000 });
+    expect(flat.out[0].type === 'risk.orderApproved' && flat.out[0].intent).toMatchObject({ id: 'risk-flatten-ETH/USDT-2-1', reduceOnly: true, lots: 5000 });
   });
 });
 

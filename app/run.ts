@@ -16,6 +16,7 @@ import { StatusLine } from './status-line.ts';
 import { liveVenue, liveVenueTarget } from './live-venue.ts';
 import { buildSystem, refuseOnConfigError, type System } from './system.ts';
 import { ConfigError } from '../engine/types/errors.ts';
+import { scrubVenueMessage } from '../engine/venues/ccxt-exec.ts';
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -92,7 +93,16 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       process.stderr.write(`cobalt run: ${(err as Error).message}\n`);
       return 2;
     }
-    const balances = await venue.fetchBalances();
+    // The first signed call: bad keys, a clock off by more than recvWindow or a venue outage end here, as a refusal
+    // like the others (one line, exit 2). The message is already scrubbed of the signed URL (classifyCcxtError);
+    // scrubbing again covers an error that did not come through it.
+    let balances: Awaited<ReturnType<typeof venue.fetchBalances>>;
+    try {
+      balances = await venue.fetchBalances();
+    } catch (err) {
+      process.stderr.write(`cobalt run: the ${liveVenueTarget(config).venue} account could not be read (refusing to start): ${scrubVenueMessage(err instanceof Error ? err.message : String(err))}\n`);
+      return 2;
+    }
     const quote = config.symbols.primary.split('/')[1]!;
     const q = balances.find((b) => b.asset === quote);
     const cash = q ? q.free + q.locked : 0n;

@@ -1,19 +1,59 @@
 import pino, { type Logger } from 'pino';
 
-// Anything key-, secret-, token- or signature-like is redacted wherever it sits (two levels deep),
-// so a config or request object logged whole cannot leak credentials.
-const SENSITIVE = ['apiKey', 'apiSecret', 'secret', 'token', 'password', 'signature', 'key', 'privateKey', 'authorization', 'Authorization', 'X-MBX-APIKEY'];
-// Four levels cover what we log (e.g. err.request.headers[…]); fast-redact compiles the paths once at start-up.
+// Anything key-, secret-, token- or signature-like is redacted wherever it sits (four levels deep), so a config or
+// request object logged whole cannot leak credentials. Redaction matches key names exactly, so each spelling we use
+// or a venue sends is listed: the Secrets fields (engine/config/env.ts), ccxt's option names, and the venues' key
+// headers (Binance X-MBX-APIKEY, MEXC X-MEXC-APIKEY; Node gives request headers in lower case). The list is kept
+// short on purpose: each path costs about a microsecond on every line logged.
+const SENSITIVE_KEYS = [
+  'apiKey', 'apiSecret', 'secret', 'token', 'password', 'signature', 'key', 'privateKey', 'authorization', 'Authorization',
+  'binanceApiKey', 'binanceApiSecret', 'mexcApiKey', 'mexcApiSecret', 'dashboardToken',
+  'APIKEY', 'api_key', 'apiSecretKey', 'secretKey', 'passphrase', 'accessToken',
+  'X-MBX-APIKEY', 'X-MEXC-APIKEY',
+];
+const SENSITIVE_HEADERS = ['authorization', 'x-mbx-apikey', 'x-mexc-apikey'];
+// Four levels cover what we log (e.g. err.request.headers[…]); the header paths reach one level further.
 const DEPTHS = ['', '*.', '*.*.', '*.*.*.'];
-const REDACT_PATHS = SENSITIVE.flatMap((k) => DEPTHS.flatMap((d) => [`${d}${k}`, `${d}headers["${k.toLowerCase()}"]`]));
+const REDACT_PATHS = [
+  ...SENSITIVE_KEYS.flatMap((k) => DEPTHS.map((d) => `${d}${k}`)),
+  ...SENSITIVE_HEADERS.flatMap((h) => DEPTHS.map((d) => `${d}headers["${h}"]`)),
+];
 
 /** The redaction paths the logger applies; exported for tests. */
 export const redactPaths: readonly string[] = REDACT_PATHS;
 
+// Key names miss a secret logged under another name, deeper than the paths reach, or inside a message string. So
+// every line is also searched for the secret values themselves just before it is written. Values shorter than this
+// are not searched for: replacing a short string would mangle unrelated fields (venue keys are 32-64 characters).
+const MIN_SECRET_VALUE_LENGTH = 8;
+const secretValues = new Set<string>();
+
+/**
+ * Registers credential values (the Secrets read from the environment, a dashboard token) that every logger created
+ * here replaces with '[redacted]' wherever they appear in a line. Values under 8 characters are ignored.
+ */
+export function redactSecretValues(values: Iterable<string | undefined>): void {
+  for (const v of values) {
+    if (v === undefined || v.length < MIN_SECRET_VALUE_LENGTH) continue;
+    secretValues.add(v);
+    const escaped = JSON.stringify(v).slice(1, -1); // how the value appears inside a JSON string
+    if (escaped !== v) secretValues.add(escaped);
+  }
+}
+
+function scrubSecretValues(line: string): string {
+  let out = line;
+  for (const v of secretValues) if (out.includes(v)) out = out.split(v).join('[redacted]');
+  return out;
+}
+
 /** Returns a pino logger: JSON to stderr (or `destination`), pretty when stdout is a TTY (or COBALT_LOG_PRETTY=1). */
 export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
   const level = opts.level ?? process.env.COBALT_LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');
-  const base = { level, name: opts.name ?? 'cobalt', redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } };
+  const base = {
+    level, name: opts.name ?? 'cobalt', redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    hooks: { streamWrite: scrubSecretValues },
+  };
   if (opts.destination) return pino(base, opts.destination);
   const pretty = process.env.COBALT_LOG_PRETTY === '1' || (process.stdout.isTTY && process.env.COBALT_LOG_PRETTY !== '0');
   if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });

@@ -12,6 +12,7 @@
 // Secrets never come from files, only from these variables.
 import { inspect } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { redactSecretValues } from '../log.ts';
 
 /** Credentials read from the environment only. */
 export interface Secrets {
@@ -33,19 +34,26 @@ export const SECRET_ENV: Readonly<Record<keyof Secrets, string>> = {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+// Serialises a Secrets object with every value replaced by '[redacted]'. It sits on the prototype, not on the object:
+// pino's redaction copies logged objects (own properties onto a new object with the same prototype), and a copy
+// keeps what the prototype carries but would drop a property hidden on the original.
+const REDACTED_SECRETS_PROTO: object = Object.freeze(Object.create(Object.prototype, {
+  toJSON: { value(this: object) { return Object.fromEntries(Object.keys(this).map((k) => [k, '[redacted]'])); } },
+  [inspect.custom]: { value(this: object) { return Object.fromEntries(Object.keys(this).map((k) => [k, '[redacted]'])); } },
+}) as object);
+
 /**
  * Returns the secrets present (non-empty) in `env`. The object serialises (JSON, pino, util.inspect) with every
- * value replaced by '[redacted]', so logging it, or anything holding it at any depth, cannot leak a key.
+ * value replaced by '[redacted]', so logging it, or anything holding it at any depth, cannot leak a key; the values
+ * are also registered with the logger, which blanks them in any line they would reach under another name.
  */
 export function readSecrets(env: Env): Secrets {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(REDACTED_SECRETS_PROTO) as Record<string, string>;
   for (const [field, name] of Object.entries(SECRET_ENV)) {
     const v = env[name];
     if (v !== undefined && v !== '') out[field] = v;
   }
-  const redacted = (): Record<string, string> => Object.fromEntries(Object.keys(out).map((k) => [k, '[redacted]']));
-  Object.defineProperty(out, 'toJSON', { value: redacted, enumerable: false });
-  Object.defineProperty(out, inspect.custom, { value: redacted, enumerable: false });
+  redactSecretValues(Object.values(out));
   return out as Secrets;
 }
 

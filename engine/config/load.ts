@@ -1,7 +1,7 @@
 // Reads a YAML config file, applies COBALT_* environment overrides, validates it once, and reports every problem
 // with its key path. Secrets come from the environment only (see ./env.ts).
 import { existsSync, readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../types/errors.ts';
 import { findSecretPaths, isSecretKey, parseEnvOverrides, readSecrets, SECRET_ENV, setPath, type EnvOverride, type Secrets } from './env.ts';
@@ -42,7 +42,18 @@ function valueAt(root: unknown, path: Path): unknown {
   return v;
 }
 
-/** Returns one `path: problem` line per zod issue, unknown keys one line each; `input` lets it name received types. */
+// Returns how a problem line shows the value received at `path`: as JSON, or only its type when the value sits under
+// a credential-like key or holds one (`mode: {apiKey: …}`): a secret put in the config must not be echoed to stderr.
+function receivedValue(input: unknown, path: Path): string {
+  const v = valueAt(input, path);
+  const secret = path.some((p) => typeof p === 'string' && isSecretKey(p)) || findSecretPaths(v).length > 0;
+  return secret ? `${typeName(v)} (not shown: it holds a credential-like key)` : JSON.stringify(v);
+}
+
+/**
+ * Returns one `path: problem` line per zod issue, unknown keys one line each; `input` lets it name received types.
+ * Values under or holding a credential-like key are never shown, only their type.
+ */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
@@ -57,13 +68,13 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
         break;
       }
       case 'invalid_value':
-        lines.push(`${formatPath(path)}: expected one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}, received ${JSON.stringify(valueAt(input, path))}`);
+        lines.push(`${formatPath(path)}: expected one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}, received ${receivedValue(input, path)}`);
         break;
       case 'too_small':
       case 'too_big': {
         const op = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : (issue.inclusive ? '<=' : '<');
         const what = issue.origin === 'array' ? 'length ' : issue.origin === 'string' ? 'length ' : '';
-        lines.push(`${formatPath(path)}: expected ${what}${op} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)}, received ${JSON.stringify(valueAt(input, path))}`);
+        lines.push(`${formatPath(path)}: expected ${what}${op} ${String(issue.code === 'too_small' ? issue.minimum : issue.maximum)}, received ${receivedValue(input, path)}`);
         break;
       }
       case 'invalid_union': {
@@ -72,7 +83,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
         break;
       }
       case 'invalid_format':
-        lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:\s*/i, '')}, received ${JSON.stringify(valueAt(input, path))}`);
+        lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:\s*/i, '')}, received ${receivedValue(input, path)}`);
         break;
       default:
         lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:\s*/i, '')}`);
@@ -137,9 +148,18 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
   }
-  const yamlDoc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // No prettyErrors: they quote the source lines around the error, and those may hold a key pasted into the file
+  // (the very mistake validateConfig refuses without showing). Line and column are enough to find it.
+  const lineCounter = new LineCounter();
+  const yamlDoc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (yamlDoc.errors.length > 0) {
-    throw new ConfigError(`${file}: invalid YAML\n${yamlDoc.errors.map((e) => `  ${e.message}`).join('\n')}`);
+    const describe = (e: YAMLError): string => {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      // These few messages end with a fragment of the source; drop it with the rest.
+      const what = e.message.replace(/^(Invalid escape sequence|Unresolved tag|Block scalar header includes extra characters):?\s.*$/s, '$1');
+      return `line ${line}, column ${col}: ${what}`;
+    };
+    throw new ConfigError(`${file}: invalid YAML\n${yamlDoc.errors.map((e) => `  ${describe(e)}`).join('\n')}`);
   }
   const overrides = parseEnvOverrides(env as Env, configSections());
   const res = validateConfig(yamlDoc.toJS(), overrides);

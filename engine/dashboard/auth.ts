@@ -1,6 +1,7 @@
 // Dashboard token: from COBALT_DASHBOARD_TOKEN (config secrets) or generated per run; compared in constant time.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { configSchema, preflightProblems, type Secrets } from '../config/index.ts';
+import { redactSecretValues } from '../log.ts';
 
 /** The token the dashboard requires, and whether it was generated because none was set. */
 export interface DashboardToken { readonly token: string; readonly generated: boolean }
@@ -8,7 +9,9 @@ export interface DashboardToken { readonly token: string; readonly generated: bo
 /** Returns the configured token, or a random 192-bit one (base64url) when the secret is not set. */
 export function resolveDashboardToken(secrets: Pick<Secrets, 'dashboardToken'>): DashboardToken {
   if (secrets.dashboardToken) return { token: secrets.dashboardToken, generated: false };
-  return { token: randomBytes(24).toString('base64url'), generated: true };
+  const token = randomBytes(24).toString('base64url');
+  redactSecretValues([token]); // a configured token was registered when the secrets were read
+  return { token, generated: true };
 }
 
 /** Returns why the dashboard may not bind to `host` with `configuredToken` (the config preflight rule), or undefined. */

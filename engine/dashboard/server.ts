@@ -7,6 +7,9 @@
 //                               from the page are ignored: control goes through the token-checked POST only)
 // Bound to loopback, reads are open and only control needs the token. Bound elsewhere (which needs a configured
 // token, or the server refuses to start), every route but the static page needs it (`?token=` for /ws).
+// Every request, the WebSocket upgrade included, must name this server in its Host header (allowedHosts): on
+// loopback only 127.0.0.1, localhost or [::1] with the bound port. Otherwise a page whose DNS name is re-pointed to
+// 127.0.0.1 (DNS rebinding) would be "same origin" with the dashboard and could read /api/state and /ws. It gets 421.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -148,6 +151,28 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   };
   view.start();
 
+  // Set once listening (the port may be 0 until then); requests arrive only after that.
+  let allowed: AllowedHosts = { any: false, hosts: new Set() };
+  const hostAllowed = (hostHeader: string | undefined): boolean => {
+    const h = normalizeHost(hostHeader);
+    return h !== undefined && (allowed.any || allowed.hosts.has(h));
+  };
+  const originAllowed = (origin: string, hostHeader: string | undefined): boolean => {
+    let o: URL;
+    try {
+      o = new URL(origin);
+    } catch {
+      return false; // `null` (sandboxed frames, file: pages) and garbage
+    }
+    if (o.protocol !== 'http:' && o.protocol !== 'https:') return false;
+    const h = normalizeHost(o.port === '' && o.protocol === 'https:' ? `${o.host}:443` : o.host);
+    if (h === undefined) return false;
+    // A wildcard bind knows no name of its own: the page must come from the host it asked (and it needs the token).
+    return allowed.any ? h === normalizeHost(hostHeader) : allowed.hosts.has(h);
+  };
+  const misdirected = (hostHeader: string | undefined): string =>
+    `this dashboard does not answer to host ${JSON.stringify(hostHeader ?? '')}; open it at ${[...allowed.hosts].map((h) => `http://${h}/`).join(' or ')}`;
+
   const authorized = (req: IncomingMessage, url: URL): boolean =>
     tokenMatches(bearerToken(req.headers.authorization), token) || (url.pathname === '/ws' && tokenMatches(url.searchParams.get('token') ?? undefined, token));
 
@@ -160,11 +185,19 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!hostAllowed(req.headers.host)) {
+      req.resume();
+      return json(res, 421, { error: misdirected(req.headers.host) });
+    }
     const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
     const path = url.pathname;
     if (path.startsWith('/api/control/')) {
       if (req.method !== 'POST') return json(res, 405, { error: 'use POST' }, { Allow: 'POST' });
-      const action = decodeURIComponent(path.slice('/api/control/'.length));
+      const action = decodePath(path.slice('/api/control/'.length));
+      if (action === undefined) {
+        req.resume();
+        return json(res, 400, { error: 'malformed percent-encoding in the path' });
+      }
       if (!authorized(req, url)) {
         metrics.controls.inc({ action: actionLabel(action), outcome: 'unauthorized' });
         logger.warn({ action, remote: req.socket.remoteAddress }, 'control refused: missing or wrong token');
@@ -207,10 +240,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     const refuse = (code: number, why: string): void => {
       socket.end(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
+    if (!hostAllowed(req.headers.host)) return refuse(421, 'Misdirected Request');
     if (url.pathname !== '/ws') return refuse(404, 'Not Found');
-    // Another site open in the same browser must not read the engine's state through this socket.
+    // Another site open in the same browser must not read the engine's state through this socket. The Origin is
+    // held to the same list as Host, not to the Host the client sent (a rebound name makes the two agree).
     const origin = req.headers.origin;
-    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) return refuse(403, 'Forbidden');
+    if (origin !== undefined && !originAllowed(origin, req.headers.host)) return refuse(403, 'Forbidden');
     if (exposed && !authorized(req, url)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
       const c: Client = { ws, cursors: new Map(), pending: new Set() };
@@ -235,6 +270,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const addr = server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/`;
+  allowed = allowedHosts(host, boundPort);
   logger.info({ url, exposed }, 'dashboard listening');
 
   let closed = false;
@@ -266,11 +302,45 @@ function actionLabel(action: string): string {
   return /^[a-z]{1,20}$/.test(action) ? action : 'other';
 }
 
-function sameOrigin(origin: string, host: string | undefined): boolean {
+/** The Host header values a dashboard answers to (`host:port`, lower case, IPv6 in brackets). */
+interface AllowedHosts {
+  /** Bound to every interface (0.0.0.0, ::): any name may reach it, and every route but the page needs the token. */
+  readonly any: boolean;
+  readonly hosts: ReadonlySet<string>;
+}
+
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+const WILDCARD_BINDS = new Set(['0.0.0.0', '::', '[::]']);
+
+// Returns the names a server bound to `bindHost`:`port` answers to: the configured host and the loopback names
+// (which reach it whenever it listens on loopback, and are harmless otherwise: a rebound name is never among them).
+function allowedHosts(bindHost: string, port: number): AllowedHosts {
+  const hosts = new Set<string>();
+  for (const name of [...LOOPBACK_NAMES, bindHost.includes(':') && !bindHost.startsWith('[') ? `[${bindHost}]` : bindHost]) {
+    const h = normalizeHost(`${name}:${port}`);
+    if (h !== undefined) hosts.add(h);
+  }
+  return { any: WILDCARD_BINDS.has(bindHost), hosts };
+}
+
+// Returns `host:port` as a URL parses it (lower case, IPv4 shorthand expanded, port 80 filled in), or undefined
+// for a missing or malformed Host.
+function normalizeHost(host: string | undefined): string | undefined {
+  if (host === undefined || host === '' || /[/?#@\s\\]/.test(host)) return undefined;
   try {
-    return host !== undefined && new URL(origin).host === host;
+    const u = new URL(`http://${host}`);
+    return `${u.hostname.replace(/\.$/, '')}:${u.port || '80'}`;
   } catch {
-    return false;
+    return undefined;
+  }
+}
+
+// Returns the percent-decoded `s`, or undefined when its encoding is malformed (`%E0%A4%A`).
+function decodePath(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
   }
 }
 
@@ -298,7 +368,9 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 }
 
 async function serveStatic(res: ServerResponse, root: string, path: string): Promise<void> {
-  const rel = normalize(decodeURIComponent(path === '/' ? '/index.html' : path)).replace(/^([/\\])+/, '');
+  const decoded = decodePath(path === '/' ? '/index.html' : path);
+  if (decoded === undefined) return json(res, 400, { error: 'malformed percent-encoding in the path' });
+  const rel = normalize(decoded).replace(/^([/\\])+/, '');
   const file = join(root, rel);
   if (file !== root && !file.startsWith(root + sep)) return json(res, 403, { error: 'forbidden path' });
   try {

@@ -75,9 +75,36 @@ function retryAfterMs(headers: Record<string, string> | undefined): number | und
   return undefined;
 }
 
-/** Returns how a ccxt error should be treated; `now` and headers give the time a 429/418 block lasts. */
+// ccxt's error messages carry the request URL ("binance GET https://…/api/v3/account?timestamp=…&signature=<hmac> 503
+// …"), and Binance GET/DELETE and every MEXC call sign in the query string. The signature (and any credential a
+// venue might take as a parameter, in a query or a JSON body) is blanked; timestamp and recvWindow stay, they help
+// diagnose clock problems and prove nothing.
+const SIGNED_QUERY_PARAM = /([?&](?:signature|sign|apiKey|api_key|accessKey|secret|secretKey|token)=)[^&\s"'#]*/gi;
+const SIGNED_JSON_FIELD = /("(?:signature|sign|apiKey|api_key|accessKey|secret|secretKey|token)"\s*:\s*")[^"]*/gi;
+
+/** Returns `text` (a venue or ccxt error message) with signatures and credential parameters replaced by '[redacted]'. */
+export function scrubVenueMessage(text: string): string {
+  return text.replace(SIGNED_QUERY_PARAM, '$1[redacted]').replace(SIGNED_JSON_FIELD, '$1[redacted]');
+}
+
+// Scrubs the message and stack of `err` and of the errors it names as cause, in place (they are the engine's now).
+function scrubErrorChain(err: unknown): void {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
+    e.message = scrubVenueMessage(e.message);
+    if (e.stack !== undefined) e.stack = scrubVenueMessage(e.stack);
+  }
+}
+
+/**
+ * Returns how a ccxt error should be treated; `now` and headers give the time a 429/418 block lasts. This is where
+ * venue errors enter the engine: the message, and the ccxt error kept as `cause` (pino prints it), are scrubbed of
+ * signed URL parameters first (scrubVenueMessage), since they travel on to rejections, venue status, logs and the
+ * dashboard.
+ */
 export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<string, string>, defaults = { rateLimitMs: 1_000, banMs: 120_000 }): VenueCallError {
-  const msg = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof VenueCallError)) scrubErrorChain(err);
+  const msg = err instanceof Error ? err.message : scrubVenueMessage(String(err));
   const mk = (kind: VenueCallError['kind'], code: string, retry?: number) => new VenueCallError(kind, code, `${code}: ${msg}`, retry, { cause: err });
   const banned = /banned until (\d{10,})/i.exec(msg);
   if (banned) return mk('banned', 'VENUE_IP_BANNED', Math.max(0, Number(banned[1]) - now));

@@ -6,7 +6,13 @@
 //   into the BaseDataInput model slots (and the CNN hidden vector into the cnnHidden slot). When a dependency
 //   produced nothing this tick (failed, busy, dropped) the dependent still runs, on the input as the DataProvider
 //   packed it (the last stored output, with its age).
-// - Never overlaps runs of one model: a model still running (say, past its timeout) is skipped for the new tick.
+// - Never overlaps runs of one model version: a version still running is skipped for the new tick. Past its timeout
+//   such a skip is a failure too (a hung run would otherwise stop counting after its first timeout and never reach
+//   the drop). "Running" is per version: a version activated or rolled back to runs while the old one hangs.
+// - One version per model per tick: the version active at the tick's start runs and labels the output. A dependent
+//   whose version was replaced while it waited is not run; an output whose version was replaced while it ran is
+//   dropped (not stored, published or fed to dependents; counted as `superseded`), and so is a dependency's output
+//   whose version was replaced since.
 // - A run past `timeoutMs` (on the injected clock), a throw, or a malformed output is a failure for the registry's
 //   health policy. Every good output goes to the ModelOutputStore and the InferenceHistoryStore.
 import { BDI_INPUT_SPEC, checkInput } from '../../engine/infer/validator.ts';
@@ -83,8 +89,11 @@ export interface CoordinatorStats {
   refused: number;
   runs: number;
   failures: number;
+  /** Runs past their deadline, and ticks that found a version's run still going past it. */
   timeouts: number;
   skippedBusy: number;
+  /** Runs not started or outputs dropped because the model's active version changed during the tick. */
+  superseded: number;
   /** The reasons of the last refusal. */
   lastRefusal?: string;
 }
@@ -115,8 +124,9 @@ interface TickParts { outputs: ModelOutput[]; failed: { model: string; error: st
 
 /** Runs registered models on input ticks; see the header. */
 export class InferenceCoordinator {
-  readonly stats: CoordinatorStats = { ticks: 0, refused: 0, runs: 0, failures: 0, timeouts: 0, skippedBusy: 0 };
-  private readonly busy = new Set<string>();
+  readonly stats: CoordinatorStats = { ticks: 0, refused: 0, runs: 0, failures: 0, timeouts: 0, skippedBusy: 0, superseded: 0 };
+  /** Versions with a run in flight, and whether that run is past its deadline (keyed by version: one per model and version). */
+  private readonly busy = new Map<ModelVersion, boolean>();
   private readonly timeoutMs: number;
   /** Refusals since inference last ran, and when one was last logged: a warm-up refuses every tick for minutes. */
   private refusalRun = 0;
@@ -130,9 +140,10 @@ export class InferenceCoordinator {
     this.log = opts.logger ?? log().child({ component: 'inference-coordinator' });
   }
 
-  /** Returns true while `model` has a run in flight. */
+  /** Returns true while the active version of `model` has a run in flight. */
   isBusy(model: string): boolean {
-    return this.busy.has(model);
+    const v = this.opts.registry.active(model);
+    return v !== undefined && this.busy.has(v);
   }
 
   /** Runs every runnable model on the tick's input in dependency order; resolves when all have settled. Never rejects. */
@@ -184,12 +195,26 @@ export class InferenceCoordinator {
     const depOut = new Map<string, ModelOutput>();
     for (const d of deps) {
       const o = await settled.get(d)!;
-      if (o) depOut.set(d, o);
+      // A dependency's output counts only while its version is still the active one.
+      if (o && registry.active(d)?.version === o.version) depOut.set(d, o);
     }
-    if (this.busy.has(r.name)) {
+    if (registry.active(r.name) !== version) {
+      // Replaced while it waited for its dependencies: the version now active runs from the next tick.
+      this.stats.superseded++;
+      return undefined;
+    }
+    const hung = this.busy.get(version);
+    if (hung !== undefined) {
       this.stats.skippedBusy++;
       res.skippedBusy.push(r.name);
-      return undefined;
+      if (!hung) return undefined;
+      // Still running past its deadline: a failure of this tick too, so that a hung model reaches the drop (and a
+      // due probe fails, for another cool-down).
+      if (r.probe) {
+        res.probes.push(r.name);
+        this.status(registry.beginProbe(r.name, this.opts.clock.now()));
+      }
+      return this.failed(r, version, new ModelTimeoutError(`model ${r.name} ${version.version}: its previous run is still going, past its ${this.timeoutMs} ms deadline`), res);
     }
     if (r.probe) {
       res.probes.push(r.name);
@@ -197,8 +222,13 @@ export class InferenceCoordinator {
     }
     const input = depOut.size > 0 ? feedModelOutputs(tick.input.data, depOut) : tick.input.data;
     try {
-      const out = await this.runOne(r.name, version.version, input, { model: r.name, version: version.version, symbol: tick.symbol, ts: tick.ts, deps: depOut });
+      const out = await this.runOne(r.name, version, input, { model: r.name, version: version.version, symbol: tick.symbol, ts: tick.ts, deps: depOut });
       this.status(registry.recordSuccess(r.name, version.version, this.opts.clock.now()));
+      if (registry.active(r.name) !== version) {
+        // Replaced while it ran: its output no longer speaks for the model.
+        this.stats.superseded++;
+        return undefined;
+      }
       res.outputs.push(out);
       this.opts.outputs.add(out);
       if (this.opts.history) {
@@ -215,14 +245,18 @@ export class InferenceCoordinator {
       this.opts.onOutput?.(out);
       return out;
     } catch (err) {
-      this.stats.failures++;
-      if (err instanceof ModelTimeoutError) this.stats.timeouts++;
-      const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      res.failed.push({ model: r.name, error });
-      this.log.warn({ model: r.name, version: version.version, err: error, probe: r.probe }, 'model run failed');
-      this.status(registry.recordFailure(r.name, version.version, err, this.opts.clock.now()));
-      return undefined;
+      return this.failed(r, version, err, res);
     }
+  }
+
+  private failed(r: Runnable, version: ModelVersion, err: unknown, res: TickParts): undefined {
+    this.stats.failures++;
+    if (err instanceof ModelTimeoutError) this.stats.timeouts++;
+    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    res.failed.push({ model: r.name, error });
+    this.log.warn({ model: r.name, version: version.version, err: error, probe: r.probe }, 'model run failed');
+    this.status(this.opts.registry.recordFailure(r.name, version.version, err, this.opts.clock.now()));
+    return undefined;
   }
 
   /** Writes the records queued under `deferHistory` (in completion order); returns how many. */
@@ -240,19 +274,23 @@ export class InferenceCoordinator {
     this.opts.onStatus?.(m);
   }
 
-  // Runs one model with the deadline; the model stays busy until its run really settles, even past the deadline.
-  private runOne(name: string, version: string, input: Float32Array, ctx: RunContext): Promise<ModelOutput> {
-    const v = this.opts.registry.active(name)!;
-    this.busy.add(name);
+  // Runs one version with the deadline; the version stays busy until its run really settles, even past the deadline
+  // (then marked hung).
+  private runOne(name: string, v: ModelVersion, input: Float32Array, ctx: RunContext): Promise<ModelOutput> {
+    const version = v.version;
+    this.busy.set(v, false);
     this.stats.runs++;
     const running = new Promise<ModelOutput>((resolve) => resolve(v.run(input, ctx)));
     running.then(
-      () => this.busy.delete(name),
-      () => this.busy.delete(name),
+      () => this.busy.delete(v),
+      () => this.busy.delete(v),
     );
     const { clock } = this.opts;
     return new Promise<ModelOutput>((resolve, reject) => {
-      const timer = clock.setTimeout(() => reject(new ModelTimeoutError(`model ${name} ${version} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = clock.setTimeout(() => {
+        if (this.busy.has(v)) this.busy.set(v, true);
+        reject(new ModelTimeoutError(`model ${name} ${version} did not answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
       running.then(
         (o) => {
           clock.clearTimeout(timer);

@@ -11,7 +11,9 @@
 //
 // One tick runs at a time: a tick that becomes ready while one runs waits as the single pending tick (a newer one
 // replaces it: coalesced). Outcomes: every output is judged after the horizon (./outcomes.ts) against the closes of
-// the trigger timeframe, and the right/wrong result feeds the gating.
+// the trigger timeframe, from the last close when its tick became ready, and the right/wrong result feeds the gating.
+// An output whose version is no longer the model's active one when the tick ends (a rollback or an activation
+// during the tick) is dropped: not judged, not blended.
 // Restarts: with `memory`, the thresholds set at run time and the judged outcomes come back (./memory.ts). Saved at
 // once on a control command, at most every 10 s of engine time as outcomes are judged (after the tick's decision
 // and intent are out, never before them), and at stop.
@@ -31,7 +33,7 @@ import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
 import { assertNever, ConfigError } from '../../engine/types/errors.ts';
-import { intentId, type ClientOrderId, type IntentId } from '../../engine/types/ids.ts';
+import { clientOrderIdFor, intentId, type ClientOrderId, type IntentId } from '../../engine/types/ids.ts';
 import { ticksToFloat, type Instrument } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
@@ -42,7 +44,7 @@ import {
 import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
 import { AccuracyTracker, gatingConfig, gatingWeights, isOutcomes, type GatingConfig } from './gating.ts';
 import { type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
-import { HorizonOutcomeEvaluator, type HorizonConfig } from './outcomes.ts';
+import { HorizonOutcomeEvaluator, type HorizonConfig, type PricePoint } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
 import { SubscriptionManager, type ReadyTick, type SubscriptionConfig } from './subscriptions.ts';
 
@@ -127,12 +129,14 @@ export class Orchestrator {
   private unsubs: Unsubscribe[] = [];
   private running: Promise<void> | undefined;
   private queued: ReadyTick | undefined;
+  /** The outcome base (last trigger close) when the queued tick became ready. */
+  private queuedBase: PricePoint | undefined;
   private lastDecision: Decision | undefined;
   private portfolio: Portfolio | undefined;
   private mark: Ticks | undefined;
   private bid: Ticks | undefined;
   private ask: Ticks | undefined;
-  private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId } | undefined;
+  private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId; derivedOrderId?: ClientOrderId } | undefined;
   private seq = 0;
   private limits: RiskLimits | undefined;
   /** The config's thresholds (`settingsKey`): thresholds other than these are saved as set at run time. */
@@ -213,9 +217,9 @@ export class Orchestrator {
       }, owner),
       bus.subscribe('exec.orderFilled', (m) => this.onFill(m.fill, true), owner),
       bus.subscribe('exec.orderPartiallyFilled', (m) => this.onFill(m.fill, false), owner),
-      bus.subscribe('exec.orderRejected', (m) => this.settle((p) => p.clientOrderId === m.clientOrderId, 'rejected'), owner),
-      bus.subscribe('exec.orderCancelled', (m) => this.settle((p) => p.clientOrderId === m.clientOrderId, 'cancelled'), owner),
-      bus.subscribe('exec.orderExpired', (m) => this.settle((p) => p.clientOrderId === m.clientOrderId, 'expired'), owner),
+      bus.subscribe('exec.orderRejected', (m) => this.settleOrder(m.clientOrderId, 'rejected'), owner),
+      bus.subscribe('exec.orderCancelled', (m) => this.settleOrder(m.clientOrderId, 'cancelled'), owner),
+      bus.subscribe('exec.orderExpired', (m) => this.settleOrder(m.clientOrderId, 'expired'), owner),
     );
   }
 
@@ -224,6 +228,7 @@ export class Orchestrator {
     for (const u of this.unsubs) u();
     this.unsubs = [];
     this.queued = undefined;
+    this.queuedBase = undefined;
     if (this.dirty) this.save();
   }
 
@@ -277,7 +282,13 @@ export class Orchestrator {
   }
 
   /** Runs one tick now (the subscriptions call this when a tick is ready); ticks never overlap. */
-  async runTick(tick: ReadyTick): Promise<TickResult | undefined> {
+  runTick(tick: ReadyTick): Promise<TickResult | undefined> {
+    return this.run(tick, this.evaluator.base(tick.symbol));
+  }
+
+  // `base`: the outcome base price (the last trigger close) as it was when the tick became ready, before the models
+  // ran; a close that arrives during inference is not the base of this tick's predictions.
+  private async run(tick: ReadyTick, base: PricePoint | undefined): Promise<TickResult | undefined> {
     this.stats.ticks++;
     const out = this.spare ?? new Float32Array(BDI_LENGTH);
     this.spare = undefined;
@@ -289,7 +300,9 @@ export class Orchestrator {
     const result = await this.coordinator.runTick({ symbol: tick.symbol, ts: tick.ts, timeframe: tick.timeframe, input });
     try {
       if (result.refused !== undefined || this.unsubs.length === 0) return result;
-      for (const o of result.outputs) this.evaluator.track(o);
+      // An output counts only while its version is still the active one (a rollback or activation during the tick
+      // drops it): it is neither judged into the new version's record nor blended.
+      for (const o of result.outputs) if (this.isCurrent(o)) this.evaluator.track(o, base);
       this.decide(tick, result.outputs, input);
       return result;
     } finally {
@@ -302,7 +315,7 @@ export class Orchestrator {
   }
 
   private decide(tick: ReadyTick, outputs: readonly ModelOutput[], input: BaseDataInput): void {
-    const blendable = outputs.filter((o) => this.registry.blendable(o.model));
+    const blendable = outputs.filter((o) => this.registry.blendable(o.model) && this.isCurrent(o));
     const gate = gatingWeights(blendable.map((o) => o.model), (m) => this.accuracy.accuracy(m).smoothed, this.gating);
     const b = blend(blendable, gate, this.thresholdsNow);
     const d = decisionOf(tick.symbol, tick.ts, b);
@@ -319,6 +332,10 @@ export class Orchestrator {
     } else {
       this.stats.noIntent[r.none] = (this.stats.noIntent[r.none] ?? 0) + 1;
     }
+  }
+
+  private isCurrent(o: ModelOutput): boolean {
+    return this.registry.active(o.model)?.version === o.version;
   }
 
   private policyFor(d: Decision, t: TradingOptions, input: BaseDataInput): PolicyResult {
@@ -394,6 +411,19 @@ export class Orchestrator {
     }
   }
 
+  // Settles the pending intent on its order's end. The executor derives the client order id from the intent id
+  // (clientOrderIdFor), and rejects some intents before any exec.orderSubmitted (not ready, circuit open, ...): the
+  // derived id matches those. Derived only here, when an order ends, never on the tick -> intent path.
+  private settleOrder(cid: ClientOrderId, why: string): void {
+    const p = this.pending;
+    if (p === undefined) return;
+    if (p.clientOrderId !== cid) {
+      p.derivedOrderId ??= clientOrderIdFor(p.id);
+      if (p.derivedOrderId !== cid) return;
+    }
+    this.settle(() => true, why);
+  }
+
   // Starts the ready tick, or queues it behind the running one (replacing an older queued tick).
   private poll(): void {
     const tick = this.subscriptions.poll(this.opts.clock.now());
@@ -407,6 +437,7 @@ export class Orchestrator {
     if (this.running) {
       if (this.queued) this.stats.coalescedTicks++;
       this.queued = tick;
+      this.queuedBase = this.evaluator.base(tick.symbol);
       return;
     }
     this.running = this.loop(tick);
@@ -414,11 +445,14 @@ export class Orchestrator {
 
   private async loop(first: ReadyTick): Promise<void> {
     let tick: ReadyTick | undefined = first;
+    let base = this.evaluator.base(first.symbol);
     try {
       while (tick) {
-        await this.runTick(tick);
+        await this.run(tick, base);
         tick = this.queued;
+        base = this.queuedBase;
         this.queued = undefined;
+        this.queuedBase = undefined;
       }
     } catch (err) {
       // runTick does not throw for model failures; anything here is a bug in the orchestrator itself.

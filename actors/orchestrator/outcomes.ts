@@ -1,6 +1,8 @@
-// A small horizon-based outcome evaluator: a prediction made at ts is judged by the first price seen at or after
-// ts + horizonMs against the last price seen at or before ts. A move beyond +deadBandBps realises BUY, beyond
-// −deadBandBps SELL, anything inside HOLD. Pure state; the orchestrator feeds it prices and predictions.
+// A small horizon-based outcome evaluator: a prediction is judged against its base, the last price seen when its
+// input tick became ready (taken before the models ran: `base()`), by the first price seen at or after the base's
+// time + horizonMs. Both are trigger-timeframe closes, timed at the close, so the horizon counts from the base's
+// close, not from when the tick became ready. A move beyond +deadBandBps realises BUY, beyond −deadBandBps SELL,
+// anything inside HOLD. Pure state; the orchestrator feeds it prices and predictions.
 // (The full PredictionOutcomeEvaluator, labelling with triple barriers, is another engineer's; it can feed the
 // same OutcomeSink.)
 import type { Action, ModelOutput } from '../../engine/messages/signals.ts';
@@ -26,6 +28,9 @@ export function realisedAction(p0: number, p1: number, deadBandBps: number): Act
   return bps > deadBandBps ? 'BUY' : bps < -deadBandBps ? 'SELL' : 'HOLD';
 }
 
+/** A price and its time (for a candle, its close time). */
+export interface PricePoint { readonly price: number; readonly ts: TsMs }
+
 interface Pending { readonly model: string; readonly symbol: string; readonly predicted: Action; readonly due: TsMs; readonly p0: number }
 
 /** Counters of the evaluator. */
@@ -36,7 +41,7 @@ export class HorizonOutcomeEvaluator {
   readonly config: HorizonConfig;
   readonly stats: HorizonStats = { tracked: 0, evaluated: 0, noPrice: 0, dropped: 0 };
   private pending: Pending[] = [];
-  private readonly last = new Map<string, { price: number; ts: TsMs }>();
+  private readonly last = new Map<string, PricePoint>();
 
   constructor(private readonly sink: OutcomeSink, config: Partial<HorizonConfig> = {}) {
     this.config = { ...DEFAULT_HORIZON, ...config };
@@ -46,9 +51,17 @@ export class HorizonOutcomeEvaluator {
     if (!Number.isInteger(c.maxPending) || c.maxPending < 1) throw new ConfigError(`outcome maxPending must be a positive integer, got ${c.maxPending}`);
   }
 
-  /** Starts tracking a prediction; false when no price of its symbol is known yet (counted as noPrice). */
-  track(o: ModelOutput): boolean {
-    const p = this.last.get(o.symbol);
+  /** Returns the last price of `symbol` (the base a prediction made now is judged against); undefined before any. */
+  base(symbol: string): PricePoint | undefined {
+    return this.last.get(symbol);
+  }
+
+  /**
+   * Starts tracking a prediction against `base` (default: the last price now), due `horizonMs` after the base's time;
+   * false when no price of its symbol is known (counted as noPrice).
+   */
+  track(o: ModelOutput, base: PricePoint | undefined = this.last.get(o.symbol)): boolean {
+    const p = base;
     if (!p || !(p.price > 0)) {
       this.stats.noPrice++;
       return false;
@@ -57,7 +70,7 @@ export class HorizonOutcomeEvaluator {
       this.pending.shift();
       this.stats.dropped++;
     }
-    this.pending.push({ model: o.model, symbol: o.symbol, predicted: o.action, due: o.ts + this.config.horizonMs, p0: p.price });
+    this.pending.push({ model: o.model, symbol: o.symbol, predicted: o.action, due: p.ts + this.config.horizonMs, p0: p.price });
     this.stats.tracked++;
     return true;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
 import { InferenceCoordinator, ModelTimeoutError } from '../../../actors/orchestrator/coordinator.ts';
-import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
+import { ModelRegistry, type ModelRunner } from '../../../actors/orchestrator/registry.ts';
 import { bdiSection } from '../../../engine/market/base-data-input.ts';
 import type { ModelStatusMsg } from '../../../engine/messages/orchestrator.ts';
 import { createLogger } from '../../../engine/log.ts';
@@ -201,20 +201,82 @@ describe('inference coordinator', () => {
     expect(states[0]![states[0]!.length - 33]).toBe(0); // ran on the input as packed: CNN hidden slot absent
     expect(coord.isBusy('cnn')).toBe(true); // still running past its deadline
 
+    // Review finding 1: a tick that finds the run still going past its deadline skips it and counts a failure too,
+    // so a hung model reaches the drop (before, it stayed at one failure and in the blend for good).
     const r2 = await coord.runTick(tick());
     expect(r2.skippedBusy).toEqual(['cnn']);
+    expect(r2.failed).toEqual([{ model: 'cnn', error: 'ModelTimeoutError: model cnn c1: its previous run is still going, past its 500 ms deadline' }]);
+    expect(r2.outputs.map((o) => o.model)).toEqual(['dqn']);
+    expect(statuses).toEqual([expect.objectContaining({ type: 'signal.modelStatus', model: 'cnn', version: 'c1', state: 'failed', consecutiveFailures: 2 })]);
     hung[0]!.reject(new Error('late failure'));
     await Promise.resolve();
     await Promise.resolve();
     expect(coord.isBusy('cnn')).toBe(false);
 
-    const t3 = coord.runTick(tick());
-    clock.advance(500);
-    await t3;
-    expect(statuses).toEqual([expect.objectContaining({ type: 'signal.modelStatus', model: 'cnn', state: 'failed', consecutiveFailures: 2 })]);
+    // Dropped: not run again before its cool-down; the RL agent goes on without it.
+    const r3 = await coord.runTick(tick());
+    expect(r3.outputs.map((o) => o.model)).toEqual(['dqn']);
+    expect(n).toBe(1);
     expect(registry.blendable('cnn')).toBe(false);
     expect(coord.stats).toMatchObject({ failures: 2, timeouts: 2 });
     expect(registry.list()[0]!.lastError).toContain(ModelTimeoutError.name);
+  });
+
+  it('runs the version rolled back to while the replaced version still hangs (busy is per version)', async () => {
+    // Review finding 2: "busy" was keyed by model name, so the good version was skipped for as long as the hung one ran.
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord } = setup(clock, 500);
+    const hung = deferred<never>();
+    registry.register('cnn', { version: 'c1', run: featureCnn() }, clock.now());
+    registry.register('cnn', { version: 'c2', run: () => hung.promise }, clock.now(), { activate: true });
+    const input = realInput(world, clock.now());
+    const tick = () => ({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s' as const, input });
+    const t1 = coord.runTick(tick());
+    clock.advance(500);
+    await t1;
+    registry.rollback('cnn', clock.now());
+
+    const r2 = await coord.runTick(tick());
+
+    expect(r2).toMatchObject({ skippedBusy: [], failed: [] });
+    expect(r2.outputs.map((o) => `${o.model}@${o.version}`)).toEqual(['cnn@c1']);
+    expect(coord.isBusy('cnn')).toBe(false); // c1, the active version, is not running
+    expect(registry.list()[0]).toMatchObject({ active: 'c1', health: 'active', consecutiveFailures: 0, runs: 2 }); // c2's timeout, then c1's answer
+  });
+
+  it('does not run a dependent whose version is rolled back while it waits; the next tick runs the new one under its own label', async () => {
+    // Review finding 4: the version was taken at tick start but the runner looked up when the dependency settled, so
+    // r-old ran under the label r-new and its health went uncounted.
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord, outputs } = setup(clock, 5_000);
+    const gate = deferred();
+    const trace: Trace = [];
+    registry.register('cnn', { version: 'c1', run: featureCnn(trace, () => gate.promise) }, clock.now());
+    const stateOf = bdiRlState(30);
+    const q = linearQ(stateOf(new Float32Array(9_190)).length);
+    const rl = rlRunner({ q, state: stateOf, stateSize: q.stateSize });
+    const traced = (label: string): ModelRunner => (x, ctx) => {
+      trace.push(`${label} as ${ctx.version}`);
+      return rl(x, ctx);
+    };
+    registry.register('dqn', { version: 'r-old', dependsOn: ['cnn'], run: traced('r-old') }, clock.now());
+    registry.register('dqn', { version: 'r-new', dependsOn: ['cnn'], run: traced('r-new') }, clock.now(), { activate: true });
+    const input = realInput(world, clock.now());
+    const tick = () => ({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s' as const, input });
+
+    const t1 = coord.runTick(tick());
+    await Promise.resolve();
+    registry.rollback('dqn', clock.now()); // while dqn waits for the CNN's same-tick output
+    gate.resolve();
+    const r1 = await t1;
+    const r2 = await coord.runTick(tick());
+
+    expect(r1.outputs.map((o) => `${o.model}@${o.version}`)).toEqual(['cnn@c1']);
+    expect(r2.outputs.map((o) => `${o.model}@${o.version}`)).toEqual(['cnn@c1', 'dqn@r-old']);
+    expect(trace.filter((t) => t.startsWith('r-'))).toEqual(['r-old as r-old']);
+    expect(outputs.latest('dqn', 'ETH/USDT')?.version).toBe('r-old');
+    expect(coord.stats.superseded).toBe(1);
+    expect(registry.list().find((m) => m.name === 'dqn')).toMatchObject({ active: 'r-old', runs: 1 });
   });
 
   it('counts a malformed output as a failure', async () => {

@@ -5,7 +5,7 @@ import { bdiRlState, rlRunner } from '../../../actors/model-agents/rl-agent.ts';
 import { orchestratorActor, OrchestratorHandle } from '../../../actors/orchestrator/actor.ts';
 import { horizonVolatility, Orchestrator, type TradingOptions } from '../../../actors/orchestrator/orchestrator.ts';
 import { InMemoryOrchestratorMemory, type OrchestratorMemory } from '../../../actors/orchestrator/memory.ts';
-import { ModelRegistry } from '../../../actors/orchestrator/registry.ts';
+import { ModelRegistry, type ModelRunner } from '../../../actors/orchestrator/registry.ts';
 import type { ReadyTick } from '../../../actors/orchestrator/subscriptions.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
 import { riskManager } from '../../../actors/risk-manager/machine.ts';
@@ -24,11 +24,11 @@ import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { ModelOutputStore } from '../../../engine/store/model-output-store.ts';
 import { ConfigError } from '../../../engine/types/errors.ts';
-import { clientOrderId, venueOrderId } from '../../../engine/types/ids.ts';
+import { clientOrderId, clientOrderIdFor, venueOrderId } from '../../../engine/types/ids.ts';
 import { notional } from '../../../engine/types/instrument.ts';
 import { money, type Money } from '../../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
-import { featureCnn, linearQ } from './models.ts';
+import { deferred, featureCnn, linearQ } from './models.ts';
 import { ETH, loadRealWorld, realInput, type RealWorld } from './real-input.ts';
 
 let world: RealWorld;
@@ -67,17 +67,26 @@ function rig(horizonMs = 60_000, trading: Partial<TradingOptions> = {}, again: A
   bus.subscribe('risk.intent', (m) => void seen.intents.push(m.intent));
   orch.start();
   let i = 0;
-  // One real 1s bar: its trade price as the mark, then its close as md.candle, which triggers a tick.
-  const step = async (): Promise<void> => {
+  // One real 1s bar: its trade price as the mark, then its close as md.candle, which triggers a tick (not awaited).
+  const close = (): void => {
     const c = bars[i++]!;
     clock.set(c.openTime + 1_000);
     const price = Math.round(c.close * 100) as Ticks;
     bus.publish({ type: 'md.trade', venue: 'binance', symbol: 'ETH/USDT', tradeId: i, price, lots: 1 as Lots, buyerMaker: false, tsExchange: clock.now(), tsLocal: clock.now() });
     bus.publish({ type: 'md.candle', venue: 'binance', symbol: 'ETH/USDT', timeframe: '1s', candle: c, tsExchange: clock.now(), tsLocal: clock.now() });
+  };
+  const step = async (): Promise<void> => {
+    close();
     await orch.idle();
   };
-  return { bus, clock, registry, orch, seen, step, price: () => Math.round(bars[i - 1]!.close * 100) as Ticks };
+  return { bus, clock, registry, orch, seen, step, close, price: () => Math.round(bars[i - 1]!.close * 100) as Ticks };
 }
+
+/** A rule model that always says `action` with probability 0.9. */
+const says = (action: 'BUY' | 'SELL' | 'HOLD'): ModelRunner => async (_x, ctx) => ({
+  model: ctx.model, version: ctx.version, symbol: ctx.symbol, ts: ctx.ts, action, confidence: 0.9,
+  probabilities: action === 'BUY' ? [0.9, 0.05, 0.05] : action === 'SELL' ? [0.05, 0.9, 0.05] : [0.05, 0.05, 0.9],
+});
 
 describe('orchestrator', () => {
   it('runs no tick while no model is registered (no input assembled, no decision), and ticks once one is', async () => {
@@ -197,6 +206,64 @@ describe('orchestrator', () => {
     bus.publish({ type: 'orchestrator.rollback', model: 'momentum' }); // nothing older: refused, not thrown
     bus.publish({ type: 'orchestrator.rollback', model: 'nope' });
     expect(orch.stats.controlRejected).toBe(2);
+  });
+
+  it('drops the outputs of versions replaced during the tick: not published, blended, judged or saved under the new version', async () => {
+    // Review finding 3: m@v2 was rolled back while it ran, k@k1 replaced (activation) after it had answered; both
+    // outputs still went into the decision and into the accuracy record of the versions that replaced them.
+    const registry = new ModelRegistry({ maxConsecutiveFailures: 2, coolDownMs: 60_000 });
+    const t = bars[0]!.openTime;
+    const gate = deferred();
+    registry.register('m', { version: 'v1', run: says('SELL') }, t);
+    registry.register('m', { version: 'v2', run: async (x, ctx) => {
+      await gate.promise;
+      return says('BUY')(x, ctx);
+    } }, t, { activate: true });
+    registry.register('k', { version: 'k1', run: says('BUY') }, t);
+    registry.register('k', { version: 'k2', run: says('SELL') }, t);
+    const memory = new InMemoryOrchestratorMemory();
+    const { orch, seen, close, step } = rig(5_000, {}, { registry, memory });
+    close(); // tick 1: k1 answers at once, m@v2 waits for the gate
+    await new Promise((r) => setImmediate(r));
+    const k1Answered = seen.outputs.map((o) => `${o.model}@${o.version}`);
+    orch.activate('k', 'k2');
+    orch.rollback('m');
+    gate.resolve();
+    await orch.idle();
+    for (let k = 0; k < 7; k++) await step();
+    orch.stop();
+
+    expect(k1Answered).toEqual(['k@k1']);
+    expect(seen.decisions[0]).toMatchObject({ action: 'HOLD', confidence: 0, weights: {} });
+    expect(seen.decisions[1]).toMatchObject({ action: 'SELL', weights: { m: 0.5, k: 0.5 } });
+    expect(seen.outputs.filter((o) => o.model === 'm').map((o) => o.version)).toEqual(Array(7).fill('v1'));
+    // Ticks 2 to 8 tracked both models; the predictions of ticks 2 and 3 reached their 5 s horizon.
+    expect(orch.evaluator.stats).toMatchObject({ tracked: 14, evaluated: 4 });
+    expect(orch.accuracy.accuracy('m').evaluated).toBe(2);
+    expect(memory.load()?.accuracy).toEqual({ m: { version: 'v1', outcomes: orch.accuracy.outcomes('m') }, k: { version: 'k2', outcomes: orch.accuracy.outcomes('k') } });
+    expect(orch.accuracy.outcomes('m')).toHaveLength(2);
+  });
+
+  it('clears the pending intent at once when the executor rejects it before any exec.orderSubmitted', async () => {
+    // Review finding 7: the executor rejects locally (not ready, circuit open, ...) under clientOrderIdFor(intent id)
+    // with no exec.orderSubmitted; the intent stayed pending and blocked trading for the 30 s timeout.
+    const { bus, seen, step, orch, clock } = rig();
+    let executorReady = false;
+    bus.subscribe('risk.intent', (m) => {
+      if (!executorReady) bus.publish({ type: 'exec.orderRejected', clientOrderId: clientOrderIdFor(m.intent.id), code: 'EXECUTOR_NOT_READY', message: 'executor is reconciling', ts: clock.now() });
+    });
+    bus.publish({ type: 'orchestrator.setThresholds', buy: 0, sell: 1 }); // every blend is a BUY
+    for (let k = 0; k < 3; k++) await step();
+    const rejectedAtOnce = { intents: seen.intents.length, noIntent: { ...orch.stats.noIntent } };
+    executorReady = true;
+    await step(); // the fourth stays pending: a rejection of another intent's order does not settle it
+    bus.publish({ type: 'exec.orderRejected', clientOrderId: clientOrderIdFor('moe-some-other-intent'), code: 'VENUE_CIRCUIT_OPEN', message: 'circuit open', ts: clock.now() });
+    await step();
+
+    expect(rejectedAtOnce).toEqual({ intents: 3, noIntent: {} });
+    expect(seen.intents.map((x) => x.side)).toEqual(['buy', 'buy', 'buy', 'buy']);
+    expect(orch.stats.noIntent).toEqual({ pending: 1 });
+    expect(orch.stats.pendingTimeouts).toBe(0);
   });
 
   it('weighs models by their judged outcomes as ticks go by', async () => {

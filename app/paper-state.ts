@@ -4,13 +4,18 @@
 //   hears of it: balances (free + locked per asset), open orders, the last trades, the highest ids handed out;
 // - at start the state is read back: balances are restored, open orders are placed again in a fresh matching engine
 //   (same client id, same venue order id, remaining quantity; they lose their queue position, the one thing that
-//   cannot be rebuilt without the book they queued in), and ids continue above the stored ones, so a trade id is
-//   never reused and the executor's de-duplication by trade id stays right;
+//   cannot be rebuilt without the book they queued in) without the checks made only when an order is entered (a
+//   partly filled order rests whatever its remainder is worth); one that cannot be placed again (no such symbol any
+//   more, funds missing) is logged and ends `expired`, never silently dropped. Ids continue above the stored ones, so
+//   a trade id is never reused and the executor's de-duplication by trade id stays right;
+// - orders that ended cancelled or expired (the newest `keep`) are kept too, so fetchOrder answers their final
+//   status after a restart (a filled order is answered from its trades);
 // - the trade history (last PAPER_KEEP) answers fetchMyTrades, so the executor's reconciliation finds fills it
 //   had not booked when the process died.
 // The write for a change is issued before the event reaches the executor, and LMDB commits writes in issue order,
 // so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start).
 import type { Fill } from '../engine/messages/orders.ts';
+import { log, type Logger } from '../engine/log.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../engine/types/ids.ts';
 import type { VenueId } from '../engine/types/instrument.ts';
@@ -32,6 +37,8 @@ export interface PaperState {
   readonly trades: readonly VenueTrade[];
   readonly maxOrderId: number;
   readonly maxTradeId: number;
+  /** Orders that ended cancelled or expired, oldest first (absent in a state written before they were kept). */
+  readonly closed?: readonly VenueOrder[];
 }
 
 /** Options of a persistent paper venue: the paper venue's, with the balances used only for a fresh account. */
@@ -40,6 +47,7 @@ export interface PersistentPaperOptions extends Omit<PaperVenueOptions, 'balance
   readonly initialBalances: Readonly<Record<string, Money>>;
   /** Where the state lives; without it nothing persists (backtests). */
   readonly store?: LmdbStore;
+  readonly logger?: Logger;
 }
 
 interface Adopted { readonly outerId: VenueOrderId; readonly lots: Lots; readonly filledBefore: Lots }
@@ -64,7 +72,10 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   private readonly open = new Map<string, VenueOrder>();
   /** Events of an order that arrive inside submitNow, before it is recorded as open. */
   private readonly earlyFills = new Map<string, number>();
-  private readonly closedEarly = new Set<string>();
+  private readonly closedEarly = new Map<string, Extract<VenueEvent, { kind: 'closed' }>>();
+  /** Orders that ended cancelled or expired, oldest first (outer ids, whole size), at most `keep`. */
+  private readonly closed = new Map<string, VenueOrder>();
+  private readonly keep: number;
   private maxOrderId: number;
   private maxTradeId: number;
 
@@ -79,26 +90,42 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     this.maxOrderId = this.orderBase;
     this.maxTradeId = this.tradeBase;
     this.trades = [...(saved?.trades ?? [])];
+    this.keep = opts.keep ?? PAPER_KEEP;
+    for (const o of saved?.closed ?? []) this.closed.set(o.clientOrderId, o);
     this.inner = new PaperVenue({
       clock: opts.clock, instruments: opts.instruments, books: opts.books, makerFeeRate9: opts.makerFeeRate9, takerFeeRate9: opts.takerFeeRate9,
-      latencyMs: opts.latencyMs, balances, id: this.id,
+      latencyMs: opts.latencyMs, balances, id: this.id, keep: this.keep,
     });
     this.symbols = this.inner.symbols;
     this.inner.onEvent((e) => this.onInner(e));
-    // Stored balances include what the open orders had locked: placing them again locks it anew.
+    const logger = opts.logger ?? log().child({ component: 'paper-state' });
+    // Stored balances include what the open orders had locked: placing them again locks it anew. The order is
+    // recorded before it is placed, so fills or a close reported while it is placed (latency 0) find it.
+    let restoredOpen = 0;
+    let ended = 0;
     for (const o of saved?.open ?? []) {
       const left = (o.lots - o.filledLots) as Lots;
       if (left <= 0) continue;
-      const r = this.inner.submitNow({
+      this.adopted.set(o.clientOrderId, { outerId: o.venueOrderId, lots: o.lots, filledBefore: o.filledLots });
+      this.open.set(o.clientOrderId, o);
+      const r = this.inner.restoreNow({
         clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, orderType: o.orderType, lots: left,
         ...(o.price !== undefined ? { price: o.price } : {}), timeInForce: o.timeInForce,
       });
       if (r.status === 'accepted') {
-        this.adopted.set(o.clientOrderId, { outerId: o.venueOrderId, lots: o.lots, filledBefore: o.filledLots });
-        this.open.set(o.clientOrderId, o);
+        restoredOpen++;
+        continue;
       }
+      this.adopted.delete(o.clientOrderId);
+      this.open.delete(o.clientOrderId);
+      this.remember({ ...o, status: 'expired', ts: opts.clock.now() });
+      ended++;
+      logger.error({ clientOrderId: o.clientOrderId, symbol: o.symbol, lots: o.lots, filledLots: o.filledLots, code: r.code, reason: r.message },
+        'paper venue: a stored open order could not be placed again after the restart: it ends expired');
     }
-    this.restored = { balances: saved !== undefined, openOrders: this.adopted.size, trades: this.trades.length };
+    this.restored = { balances: saved !== undefined, openOrders: restoredOpen, trades: this.trades.length };
+    // An order that ended here must stay ended at the next start, even when nothing else changes before it.
+    if (ended > 0) this.persist();
   }
 
   onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
@@ -127,13 +154,15 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     if (r.status !== 'accepted') return r;
     const outer = this.outerOrderId(r.venueOrderId);
     // Fills of a marketable order may have been pushed (and the order closed) inside submitNow already.
-    const done = this.closedEarly.delete(req.clientOrderId) || (this.earlyFills.get(req.clientOrderId) ?? 0) >= req.lots;
-    if (!done) {
-      this.open.set(req.clientOrderId, {
-        clientOrderId: req.clientOrderId, venueOrderId: outer, symbol: req.symbol, side: req.side, orderType: req.orderType, timeInForce: req.timeInForce,
-        ...(req.price !== undefined ? { price: req.price } : {}), lots: req.lots, filledLots: (this.earlyFills.get(req.clientOrderId) ?? 0) as Lots, status: 'accepted', ts: r.ts,
-      });
-    }
+    const closed = this.closedEarly.get(req.clientOrderId);
+    this.closedEarly.delete(req.clientOrderId);
+    const filledLots = (this.earlyFills.get(req.clientOrderId) ?? 0) as Lots;
+    const order: VenueOrder = {
+      clientOrderId: req.clientOrderId, venueOrderId: outer, symbol: req.symbol, side: req.side, orderType: req.orderType, timeInForce: req.timeInForce,
+      ...(req.price !== undefined ? { price: req.price } : {}), lots: req.lots, filledLots, status: filledLots > 0 ? 'partiallyFilled' : 'accepted', ts: r.ts,
+    };
+    if (closed) this.remember({ ...order, status: closed.status, ts: closed.ts });
+    else if (filledLots < req.lots) this.open.set(req.clientOrderId, order);
     this.earlyFills.delete(req.clientOrderId);
     this.persist();
     return { ...r, venueOrderId: outer };
@@ -148,7 +177,9 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   async fetchOrder(symbol: string, cid: ClientOrderId): Promise<VenueOrder | undefined> {
     const o = await this.inner.fetchOrder(symbol, cid);
     if (o) return this.outerOrder(o);
-    // An order that ended before the restart is known only from its trades.
+    // An order that ended before the restart: cancelled or expired ones are kept, a filled one is known from its trades.
+    const c = this.closed.get(cid);
+    if (c && c.symbol === symbol) return c;
     const t = this.trades.filter((x) => x.clientOrderId === cid && x.symbol === symbol);
     if (t.length === 0) return undefined;
     const lots = t.reduce((n, x) => n + x.lots, 0) as Lots;
@@ -185,7 +216,18 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   private outerOrder(o: VenueOrder): VenueOrder {
     const a = this.adopted.get(o.clientOrderId);
     if (!a) return { ...o, venueOrderId: this.outerOrderId(o.venueOrderId) };
-    return { ...o, venueOrderId: a.outerId, lots: a.lots, filledLots: (a.filledBefore + o.filledLots) as Lots };
+    const status = o.status === 'accepted' && a.filledBefore > 0 ? 'partiallyFilled' : o.status;
+    return { ...o, venueOrderId: a.outerId, lots: a.lots, filledLots: (a.filledBefore + o.filledLots) as Lots, status };
+  }
+
+  /** Keeps a cancelled or expired order for fetchOrder across restarts; the oldest beyond `keep` go. */
+  private remember(o: VenueOrder): void {
+    this.closed.delete(o.clientOrderId);
+    this.closed.set(o.clientOrderId, o);
+    for (const cid of this.closed.keys()) {
+      if (this.closed.size <= this.keep) break;
+      this.closed.delete(cid);
+    }
   }
 
   private onInner(e: VenueEvent): void {
@@ -202,11 +244,16 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
         if (filledLots >= o.lots) this.open.delete(f.clientOrderId);
         else this.open.set(f.clientOrderId, { ...o, filledLots, status: 'partiallyFilled' });
       } else this.earlyFills.set(f.clientOrderId, (this.earlyFills.get(f.clientOrderId) ?? 0) + f.lots);
-      if (this.trades.length > PAPER_KEEP) this.trades = this.trades.slice(-PAPER_KEEP);
+      if (this.trades.length > this.keep) this.trades = this.trades.slice(-this.keep);
       out = { kind: 'fill', fill };
     } else {
-      out = { ...e, venueOrderId: this.adopted.get(e.clientOrderId)?.outerId ?? this.outerOrderId(e.venueOrderId) };
-      if (!this.open.delete(e.clientOrderId)) this.closedEarly.add(e.clientOrderId);
+      const closed = { ...e, venueOrderId: this.adopted.get(e.clientOrderId)?.outerId ?? this.outerOrderId(e.venueOrderId) };
+      out = closed;
+      const o = this.open.get(e.clientOrderId);
+      if (o) {
+        this.open.delete(e.clientOrderId);
+        this.remember({ ...o, status: closed.status, ts: closed.ts });
+      } else this.closedEarly.set(e.clientOrderId, closed);
     }
     this.persist();
     this.listeners.emit(out);
@@ -218,7 +265,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     const balances: Record<string, bigint> = {};
     for (const a of this.inner.account.assets()) balances[a] = this.inner.account.freeOf(a) + this.inner.account.lockedOf(a);
     const open = [...this.open.values()];
-    const state: PaperState = { balances, open, trades: this.trades, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId };
+    const state: PaperState = { balances, open, trades: this.trades, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId, closed: [...this.closed.values()] };
     try {
       this.lastWrite = this.db.put(KEY, state).catch(() => false);
     } catch {

@@ -3,10 +3,14 @@
 // ~4 GB a day: without a cap the archive fills the disk in weeks. Over the cap the oldest files go first; the file a
 // pass has just written is never removed (one file over the whole cap is kept, and said so). Files in the directory
 // that are not archives are left alone and not counted.
-import { readdir, stat, unlink } from 'node:fs/promises';
+// A file is written under a temporary name (`<archive name>.tmp`) and renamed once complete and synced, so a crash
+// while writing leaves no truncated file under an archive name; the next pass deletes such leftovers.
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const NAME = /^inference-(-?\d+)-(\d+)\.jsonl\.gz$/;
+const TEMP_SUFFIX = '.tmp';
+const TEMP_NAME = /^inference-(-?\d+)-(\d+)\.jsonl\.gz\.tmp$/;
 
 /** One archive file. */
 export interface ArchiveFile {
@@ -19,6 +23,51 @@ export interface ArchiveFile {
 
 /** Returns the archive file name for a pass at engine time `ts`, number `seq` of this process. */
 export const archiveName = (ts: number, seq: number): string => `inference-${Math.floor(ts)}-${seq}.jsonl.gz`;
+
+/** Returns the temporary name an archive file is written under before it is renamed to `file`. */
+export const archiveTempName = (file: string): string => `${file}${TEMP_SUFFIX}`;
+
+/**
+ * Renames the complete, synced temporary file `temp` to `file`, then syncs the directory so that the new name
+ * survives a power loss (where the platform lets a directory be opened and synced).
+ */
+export async function publishArchive(temp: string, file: string, dir: string): Promise<void> {
+  await rename(temp, file);
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    // Windows cannot open a directory, some file systems refuse to sync one: the rename itself stands.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Deletes the temporary files in `dir` that a pass killed while writing left behind, except `busy`; returns them. */
+export async function removeArchiveTemps(dir: string, busy: ReadonlySet<string> = new Set()): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    if (!TEMP_NAME.test(name) || busy.has(file)) continue;
+    try {
+      await unlink(file);
+      removed.push(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return removed;
+}
 
 /** Returns the archive files in `dir`, oldest first (none when the directory does not exist). */
 export async function listArchives(dir: string): Promise<ArchiveFile[]> {

@@ -19,7 +19,7 @@
 // counted, and the prediction flow goes on.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import { open as openFile, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,7 +28,7 @@ import { log, type Logger } from '../log.ts';
 import type { ModelOutput } from '../messages/signals.ts';
 import { StoreError } from '../types/errors.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
-import { archiveName, pruneArchives } from './archive-files.ts';
+import { archiveName, archiveTempName, publishArchive, pruneArchives, removeArchiveTemps } from './archive-files.ts';
 import { LmdbStore, prefixRange, type TypedDb } from './lmdb.ts';
 
 /** The full model input package of one inference. */
@@ -111,6 +111,8 @@ export class InferenceHistoryStore {
   private failureCount = 0;
   private recordedCount = 0;
   private archiveSeq = 0;
+  /** Temporary archive files this store is writing now (a pass never deletes another pass's file in progress). */
+  private readonly writing = new Set<string>();
 
   /** Opens (or creates) the history's databases in `store`. */
   constructor(private readonly store: LmdbStore, private readonly opts: InferenceHistoryOptions) {
@@ -279,11 +281,31 @@ export class InferenceHistoryStore {
     return doomed;
   }
 
+  // Written under a temporary name, synced, then renamed: a crash while writing leaves no truncated file under an
+  // archive name (listArchives and the cap would count it, readers would fail on it); its leftover goes next pass.
   private async archive(keys: readonly MainKey[], now: TsMs): Promise<string> {
-    mkdirSync(this.opts.archiveDir, { recursive: true });
+    const dir = this.opts.archiveDir;
+    mkdirSync(dir, { recursive: true });
+    const stale = await removeArchiveTemps(dir, this.writing);
+    if (stale.length > 0) this.logger.warn({ files: stale }, 'removed partial archive files left by an interrupted retention pass');
     let file: string;
-    do file = join(this.opts.archiveDir, archiveName(now, this.archiveSeq++));
+    do file = join(dir, archiveName(now, this.archiveSeq++));
     while (existsSync(file));
+    const temp = archiveTempName(file);
+    this.writing.add(temp);
+    try {
+      await this.writeArchive(temp, keys);
+      await publishArchive(temp, file, dir);
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    } finally {
+      this.writing.delete(temp);
+    }
+    return file;
+  }
+
+  private async writeArchive(file: string, keys: readonly MainKey[]): Promise<void> {
     const gzip = createGzip();
     const out = createWriteStream(file);
     const piped = new Promise<void>((resolve, reject) => {
@@ -299,14 +321,13 @@ export class InferenceHistoryStore {
     }
     gzip.end();
     await piped;
-    // The records are deleted once this returns: their archive must be on disk, not only in the page cache.
+    // The records are deleted once the archive is renamed into place: it must be on disk, not only in the page cache.
     const fh = await openFile(file, 'r');
     try {
       await fh.sync();
     } finally {
       await fh.close();
     }
-    return file;
   }
 }
 
@@ -342,16 +363,37 @@ function reviveF32(_k: string, v: unknown): unknown {
 
 /** Returns the records of an archive file written by `retain`, with features and hidden state as Float32Array. */
 export async function readArchive(file: string): Promise<InferenceRecord[]> {
-  const lines = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
+  const src = createReadStream(file);
+  const gunzip = createGunzip();
+  // .pipe() does not forward the source's errors (a missing file): without this one is raised outside the caller.
+  src.on('error', (err) => gunzip.destroy(err));
+  const lines = createInterface({ input: src.pipe(gunzip), crlfDelay: Infinity });
   const out: InferenceRecord[] = [];
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
-    const r = JSON.parse(line, reviveF32) as InferenceRecord & { input: { features: number[] | Float32Array }; output: { hidden?: number[] | Float32Array } };
-    out.push({
-      ...r,
-      input: { ...r.input, features: r.input.features instanceof Float32Array ? r.input.features : Float32Array.from(r.input.features) },
-      output: { ...r.output, ...(r.output.hidden ? { hidden: r.output.hidden instanceof Float32Array ? r.output.hidden : Float32Array.from(r.output.hidden) } : {}) },
-    });
+  let n = 0;
+  try {
+    for await (const line of lines) {
+      n++;
+      if (line.trim() === '') continue;
+      try {
+        out.push(archiveRecord(line));
+      } catch (err) {
+        throw new StoreError(`archive ${file}: line ${n} is not a record: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`archive ${file} cannot be read after ${n} lines (truncated, or not a gzip file?): ${(err as Error).message}`, { cause: err });
+  } finally {
+    src.destroy();
   }
   return out;
+}
+
+function archiveRecord(line: string): InferenceRecord {
+  const r = JSON.parse(line, reviveF32) as InferenceRecord & { input: { features: number[] | Float32Array }; output: { hidden?: number[] | Float32Array } };
+  return {
+    ...r,
+    input: { ...r.input, features: r.input.features instanceof Float32Array ? r.input.features : Float32Array.from(r.input.features) },
+    output: { ...r.output, ...(r.output.hidden ? { hidden: r.output.hidden instanceof Float32Array ? r.output.hidden : Float32Array.from(r.output.hidden) } : {}) },
+  };
 }

@@ -68,12 +68,14 @@ export class TypedDb<K extends StoreKey, V> {
   constructor(readonly name: string, private readonly db: Database<V, K>, private readonly owner: LmdbStore) {}
 
   // lmdb accepts a put after its environment is closed, never settles the promise, and throws "The environment is
-  // already closed" from a setImmediate: an uncaught exception. Refuse such writes here, synchronously.
+  // already closed" from a setImmediate: an uncaught exception. Refuse such writes here, synchronously, once close()
+  // was called. The writes of a transaction issued before it are let through: lmdb runs an asynchronous
+  // transaction's callback only when its batch is written, which may be after close() was called.
   private track(p: Promise<unknown>): void {
     this.owner.track(p);
   }
   private writable(): void {
-    if (this.owner.isClosed) throw new StoreError(`store ${this.owner.path} is closed: cannot write to ${this.name}`);
+    if (this.owner.isClosed && !this.owner.inTransaction) throw new StoreError(`store ${this.owner.path} is closed: cannot write to ${this.name}`);
   }
 
   /** Returns a promise resolved (true) when the write has committed; throws StoreError once the store is closed. */
@@ -117,8 +119,9 @@ export class TypedDb<K extends StoreKey, V> {
   /** Runs `fn` in one write transaction (all its puts/removes commit together); resolves at commit. */
   transaction<T>(fn: () => T): Promise<T> {
     this.writable();
-    if (this.owner.syncCommits) return settled(() => this.db.transactionSync(fn));
-    const p = this.db.transaction(fn);
+    const run = (): T => this.owner.runTransaction(fn);
+    if (this.owner.syncCommits) return settled(() => this.db.transactionSync(run));
+    const p = this.db.transaction(run);
     this.track(p);
     return p;
   }
@@ -139,6 +142,8 @@ export class LmdbStore {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly dbs = new Map<string, TypedDb<StoreKey, unknown>>();
   private closed = false;
+  private closing: Promise<void> | undefined;
+  private transactionDepth = 0;
 
   private constructor(readonly path: string, env: RootDatabase, readonly syncCommits: boolean) {
     this.env = env;
@@ -154,9 +159,24 @@ export class LmdbStore {
     }
   }
 
-  /** Returns true once `close()` has been called. */
+  /** Returns true once `close()` has been called (new writes are refused from then on). */
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** @internal Returns true while a write transaction's callback runs. */
+  get inTransaction(): boolean {
+    return this.transactionDepth > 0;
+  }
+
+  /** @internal Runs a write transaction's callback, marking it as such for the closed check. */
+  runTransaction<T>(fn: () => T): T {
+    this.transactionDepth++;
+    try {
+      return fn();
+    } finally {
+      this.transactionDepth--;
+    }
   }
 
   /** Returns the named database, opened once with the pinned encoder. */
@@ -184,11 +204,16 @@ export class LmdbStore {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  /** Flushes pending writes, then closes the environment; later calls are no-ops. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.flush();
-    await this.env.close();
+  /**
+   * Refuses new writes, lets every write issued before (transactions included) commit, then closes the environment.
+   * Every call returns the same promise: a second close() resolves only when the environment is closed.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      await this.flush();
+      await this.env.close();
+    })();
+    return this.closing;
   }
 }

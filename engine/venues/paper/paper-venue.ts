@@ -121,6 +121,20 @@ export class PaperVenue implements ExecutionVenue {
 
   /** Synchronous submit (the paper venue needs no I/O); fills of a marketable order are pushed before it returns. */
   submitNow(req: VenueOrderRequest): SubmitResult {
+    return this.place(req, true);
+  }
+
+  /**
+   * Places again an order that was open at the venue before a restart (its unfilled part): the checks a venue makes
+   * only when an order is entered (minimum notional, liquidity for a market order) are skipped, since Binance keeps a
+   * partly filled order resting whatever its remainder is worth. It still needs its funds and a valid size; returns
+   * the rejection otherwise. It joins the back of its price's queue.
+   */
+  restoreNow(req: VenueOrderRequest): SubmitResult {
+    return this.place(req, false);
+  }
+
+  private place(req: VenueOrderRequest, entry: boolean): SubmitResult {
     const m = this.markets.get(req.symbol);
     if (!m) return { status: 'rejected', code: 'UNKNOWN_SYMBOL', message: `paper venue does not trade ${req.symbol}` };
     if (this.byClientId.has(req.clientOrderId)) return { status: 'rejected', code: 'DUPLICATE_CLIENT_ORDER_ID', message: `client order id ${req.clientOrderId} was already used` };
@@ -130,9 +144,9 @@ export class PaperVenue implements ExecutionVenue {
     }
     const { inst, engine } = m;
     const preview = engine.previewTake(req.side, req.lots, req.orderType === 'limit' ? req.price : undefined, PAPER_OWNER);
-    if (req.orderType === 'market' && preview.lots === 0) return { status: 'rejected', code: 'NO_LIQUIDITY', message: `the ${req.symbol} book has no liquidity for a market ${req.side}` };
+    if (entry && req.orderType === 'market' && preview.lots === 0) return { status: 'rejected', code: 'NO_LIQUIDITY', message: `the ${req.symbol} book has no liquidity for a market ${req.side}` };
     const value = req.orderType === 'market' ? preview.quote : notional(inst, req.price!, req.lots);
-    if (value < inst.minNotional) return { status: 'rejected', code: 'MIN_NOTIONAL', message: `order value ${value} is below the minimum notional ${inst.minNotional} (1e-9 units)` };
+    if (entry && value < inst.minNotional) return { status: 'rejected', code: 'MIN_NOTIONAL', message: `order value ${value} is below the minimum notional ${inst.minNotional} (1e-9 units)` };
     const id = this.orderSeq;
     const [asset, amount] = req.side === 'buy' ? [inst.quote, value as bigint] : [inst.base, baseAmount(inst, req.lots)];
     if (!this.account.lock(id, asset, amount)) {

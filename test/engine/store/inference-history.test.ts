@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ModelOutput } from '../../../engine/messages/signals.ts';
 import { InferenceHistoryStore, readArchive, type InferenceRecord } from '../../../engine/store/inference-history.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
+import { StoreError } from '../../../engine/types/errors.ts';
 import type { Timeframe } from '../../../engine/types/time.ts';
 
 // Real ETH/USDT 1m klines (data/README.md) as the feature rows: [open, high, low, close, volume] per minute.
@@ -217,6 +218,24 @@ describe('InferenceHistoryStore archives', () => {
     const cut = join(root, 'cut.jsonl.gz');
     writeFileSync(cut, gzipSync(`${old.replace(/"features":\[[^\]]*\]/, '"features":{"f32le":"AAAA"}')}\n`));
     await expect(readArchive(cut)).rejects.toThrow(/f32le value of 3 bytes, not a whole number of float32s/);
+  });
+
+  // Review of the persistence code, finding 4: a truncated archive failed with zlib's bare 'unexpected end of file', and
+  // a missing one raised its error outside the caller (an uncaught exception).
+  it('rejects a truncated or missing archive with an error naming the file', async () => {
+    const root = temp();
+    const line = JSON.stringify(rec('dqn', 'ETH/USDT', T0), (_k, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v));
+    const whole = gzipSync(`${line}\n`.repeat(20));
+    const truncated = join(root, 'inference-1-0.jsonl.gz');
+    writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length / 2)));
+    const missing = join(root, 'inference-2-0.jsonl.gz');
+
+    const errors = await Promise.all([truncated, missing].map((f) => readArchive(f).then(() => undefined, (err: Error) => err)));
+
+    expect(errors[0]).toBeInstanceOf(StoreError);
+    expect(errors[0]!.message).toContain(`archive ${truncated} cannot be read`);
+    expect(errors[1]).toBeInstanceOf(StoreError);
+    expect(errors[1]!.message).toContain(`archive ${missing} cannot be read`);
   });
 });
 

@@ -122,6 +122,51 @@ describe('LmdbStore after close', () => {
     expect(() => db.put('b', 2)).toThrow(/closed: cannot write to w/);
     expect(() => db.remove('a')).toThrow(StoreError);
   });
+
+  // Review of the persistence code, finding 3: lmdb runs an asynchronous transaction's callback when its batch is
+  // written, after close() had already marked the store closed, so its puts threw and the whole commit was lost.
+  it('commits a transaction issued just before close() and refuses writes issued after it', async () => {
+    const dir = tempPath();
+    const store = LmdbStore.open({ path: dir, noSync: true });
+    const orders = store.db<string, string>('orders');
+    const fills = store.db<string, number>('fills');
+    const tx = orders.transaction(() => {
+      void orders.put('c1', 'filled');
+      void fills.put('c1:1', 30);
+      return 'done';
+    });
+    const closing = store.close();
+    let late: unknown;
+    try {
+      void orders.put('c2', 'late');
+    } catch (err) {
+      late = err;
+    }
+    const committed = await tx.then((v) => v, (err: Error) => err.message);
+    await closing;
+    const again = LmdbStore.open({ path: dir, noSync: true });
+    const stored = [again.db<string, string>('orders').get('c1'), again.db<string, number>('fills').get('c1:1'), again.db<string, string>('orders').get('c2')];
+    await again.close();
+
+    expect(committed).toBe('done');
+    expect(late).toBeInstanceOf(StoreError);
+    expect(stored).toEqual(['filled', 30, undefined]);
+  });
+
+  it('makes a second close() wait for the first one to finish', async () => {
+    const store = LmdbStore.open({ path: tempPath(), noSync: true });
+    const db = store.db<string, number>('w');
+    void db.transaction(() => void db.put('a', 1));
+    let firstDone = false;
+    const first = store.close().then(() => {
+      firstDone = true;
+    });
+    await store.close();
+    const doneWhenSecondResolved = firstDone;
+    await first;
+
+    expect(doneWhenSecondResolved).toBe(true);
+  });
 });
 
 describe('LmdbStore with syncCommits', () => {

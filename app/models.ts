@@ -4,7 +4,9 @@
 // models/bundled; it is served by the inference pool. The DQN joins from the best `models.checkpointDir/dqn/<version>/`
 // else the bundled one, when it was trained on the engine's RL state (RL_STATE_KIND) beside the CNN now running
 // (models/train/dqn-state.ts), reading that CNN's same-tick outputs. A missing or unusable checkpoint is said
-// plainly in the log and the blend runs with the models that exist.
+// plainly in the log and the blend runs with the models that exist. "Best" is by the figure no test data went into
+// (SELECTION_METRICS: the CNN's validation log loss, the DQN's validation PnL); checkpoints written before, ranked by
+// their test figure, are never compared with those: they come after them, newest first (models/checkpoints.ts).
 // A CNN that online learning promoted (app/online-learning.ts, in `<checkpointDir>/online/cnn/`) replaces the version
 // it descends from: the newest promoted checkpoint whose base is the version chosen above loads instead, so a restart
 // keeps the weights that were live. One descending from another base (you trained or bundled a new CNN) is ignored.
@@ -15,7 +17,7 @@ import { ConfigError } from '../engine/types/errors.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
-import { CheckpointStore, type CheckpointMeta } from '../models/checkpoints.ts';
+import { CheckpointStore, SELECTION_METRICS, type CheckpointMeta } from '../models/checkpoints.ts';
 import { bundledCnnCheckpoint, bundledDqnCheckpoint } from '../models/bundled/index.ts';
 import { cnnInputMismatch } from '../models/cnn/bdi-adapter.ts';
 import { loadDqn } from '../models/dqn/io.ts';
@@ -109,7 +111,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     const candidates: { file: string; version: string; meta?: CheckpointMeta; dir?: string }[] = [];
     if (over.cnnOnnx) candidates.push({ file: over.cnnOnnx, version: 'override' });
     else {
-      const best = await cps.best('cnn');
+      const best = await cps.best('cnn', SELECTION_METRICS.cnn);
       if (best && existsSync(path.join(best.dir, CNN_ONNX_FILE))) candidates.push({ file: path.join(best.dir, CNN_ONNX_FILE), version: best.meta.version, meta: best.meta, dir: best.dir });
       const bundled = bundledCnnCheckpoint();
       if (bundled) candidates.push({ file: bundled.onnxPath, version: `bundled-${bundled.meta.version}`, meta: bundled.meta, dir: bundled.dir });
@@ -156,7 +158,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     // taken only if it declares the engine's RL state and, when CNN outputs filled its training states, that CNN is
     // the one running now; its recorded state transforms (zeroed parts, scale) are applied here as in training.
     const candidates: { dir: string; version: string; meta: CheckpointMeta }[] = [];
-    const best = await cps.best('dqn').catch((err: unknown) => {
+    const best = await cps.best('dqn', SELECTION_METRICS.dqn).catch((err: unknown) => {
       skipped.push(`dqn: checkpoints under ${path.join(config.models.checkpointDir, 'dqn')} could not be read (${(err as Error).message}); trying the bundled one`);
       return undefined;
     });

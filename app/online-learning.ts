@@ -4,8 +4,9 @@
 // one per decision bar as in training, newest `maxPairs`. Every `retrainEveryMs`, given enough pairs, a candidate is
 // fine-tuned from the live weights in a worker thread and promoted only if it beats the live version on the newest
 // held-out pairs (TrainingPipeline). A promotion is checkpointed under `<checkpointDir>/online/cnn/` (with online.json:
-// its base, parent and figures), served by its own inference pool, and activated through the orchestrator, which
-// starts the version's accuracy record over. A restart loads it again (app/models.ts). Rollback stays the operator's
+// its base, parent, figures and labelling rule), served by its own inference pool, and activated through the
+// orchestrator, which starts the version's accuracy record over. A restart loads it again (app/models.ts) and labels
+// by the rule its online.json recorded (it has no train-report.json). Rollback stays the operator's
 // (the dashboard's control); the next run trains from whatever version is active, if this learner holds its weights.
 //
 // Not run: in a backtest (training in a thread is not deterministic on a simulated clock), or when a model in the
@@ -25,7 +26,7 @@ import type { TsMs } from '../engine/types/time.ts';
 import { CheckpointStore, type CheckpointMeta } from '../models/checkpoints.ts';
 import { readCnnWeights } from '../models/cnn/weights-read.ts';
 import { PredictionOutcomeEvaluator, type BarSource, type LabelledPrediction, type OhlcBar, type PredictionSource, type StoredPrediction } from '../models/online/outcome-evaluator.ts';
-import { cnnTrainingRow, TrainingPipeline, workerTrainer, type CandidateTrainer, type LiveCnn, type PipelineRun } from '../models/online/pipeline.ts';
+import { cnnTrainingRow, ONLINE_PROVENANCE_FILE, readOnlineProvenance, TrainingPipeline, workerTrainer, type CandidateTrainer, type LiveCnn, type PipelineRun } from '../models/online/pipeline.ts';
 import { DEFAULT_PROMOTION } from '../models/online/promotion.ts';
 import { onlineCheckpointRoot, ONLINE_VERSION_PREFIX, type LoadedCnn } from './models.ts';
 
@@ -101,7 +102,13 @@ export class OnlineLearning {
   private lastRunEndedAt: TsMs | undefined;
   private stopped = false;
 
-  private constructor(private readonly o: OnlineLearningOptions, live: LiveCnn, labels: OnlineSettings['labels'], labelsFrom: string) {
+  private constructor(
+    private readonly o: OnlineLearningOptions,
+    live: LiveCnn,
+    /** The triple-barrier rule predictions are labelled by, and where it came from (see `create`). */
+    readonly labels: OnlineSettings['labels'],
+    readonly labelsFrom: LabelsFrom,
+  ) {
     const s = o.settings;
     this.lastRunAt = o.clock.now();
     this.trainer = o.trainer ?? workerTrainer();
@@ -114,6 +121,7 @@ export class OnlineLearning {
       model: 'cnn', registry: o.registry, checkpoints: new CheckpointStore({ root: o.checkpointRoot, clock: o.clock }), trainer: this.trainer,
       clock: o.clock, live, base: o.cnn.base, versionPrefix: ONLINE_VERSION_PREFIX, rankBy: 'promotedAt', activate: o.activate,
       ...(o.cnn.meta.input ? { input: o.cnn.meta.input } : {}),
+      labels: { volWindow: labels.volWindow, horizon: labels.horizon, ptMult: labels.ptMult, slMult: labels.slMult },
       runnerFor: (cp) => this.pools.runner(cp.version, cp.onnx, o.cnn.meta),
       heldOutFraction: s.heldOutFraction, steps: s.steps, batch: s.batch, minTrain: s.minTrain,
       ...(s.learningRate !== undefined ? { learningRate: s.learningRate } : {}),
@@ -142,8 +150,13 @@ export class OnlineLearning {
       o.logger.warn({ code: 'ONLINE_LEARNING_OFF', err }, `online learning is off: ${off}`);
       return { off };
     }
+    // The rule the base was trained with: its train-report.json, or, on a promoted checkpoint (which has none), the
+    // rule recorded in its online.json; the config's rule only when neither records one.
     const fromReport = await trainingLabels(o.cnn.dir);
-    return new OnlineLearning(o, live, fromReport ?? o.settings.labels, fromReport ? 'train-report.json' : 'models.online.labels');
+    if (fromReport) return new OnlineLearning(o, live, fromReport, 'train-report.json');
+    const fromProvenance = provenanceLabels(o.cnn.dir);
+    if (fromProvenance) return new OnlineLearning(o, live, fromProvenance, ONLINE_PROVENANCE_FILE);
+    return new OnlineLearning(o, live, o.settings.labels, 'models.online.labels');
   }
 
   /** Polls every `pollMs` of engine time until stopped. */
@@ -253,18 +266,30 @@ export class OnlineLearning {
   }
 }
 
+/** Where the learner's labelling rule came from: the base's training report, a promoted checkpoint's online.json, or the config. */
+export type LabelsFrom = 'train-report.json' | typeof ONLINE_PROVENANCE_FILE | 'models.online.labels';
+
 /** The labelling rule of a checkpoint's training run (train-report.json `labels.options`), when it recorded one. */
 async function trainingLabels(dir: string): Promise<OnlineSettings['labels'] | undefined> {
   try {
     const report = JSON.parse(await readFile(path.join(dir, 'train-report.json'), 'utf8')) as { labels?: { options?: Partial<OnlineSettings['labels']> } };
-    const { volWindow, horizon, ptMult, slMult } = report.labels?.options ?? {};
-    // All four recorded (the schema's defaults are the config's, not the report's), within the config's bounds.
-    if ([volWindow, horizon, ptMult, slMult].includes(undefined)) return undefined;
-    const parsed = onlineLabelsSchema.safeParse({ volWindow, horizon, ptMult, slMult });
-    return parsed.success ? parsed.data : undefined;
+    return labelRule(report.labels?.options);
   } catch {
     return undefined;
   }
+}
+
+/** The labelling rule a promoted checkpoint's online.json recorded (its base's), when it recorded one. */
+function provenanceLabels(dir: string): OnlineSettings['labels'] | undefined {
+  return labelRule(readOnlineProvenance(dir)?.labels);
+}
+
+function labelRule(recorded: Partial<OnlineSettings['labels']> | undefined): OnlineSettings['labels'] | undefined {
+  const { volWindow, horizon, ptMult, slMult } = recorded ?? {};
+  // All four recorded (the schema's defaults are the config's, not the checkpoint's), within the config's bounds.
+  if ([volWindow, horizon, ptMult, slMult].includes(undefined)) return undefined;
+  const parsed = onlineLabelsSchema.safeParse({ volWindow, horizon, ptMult, slMult });
+  return parsed.success ? parsed.data : undefined;
 }
 
 /**

@@ -11,12 +11,29 @@ export interface CheckpointMetric {
   readonly higherIsBetter: boolean;
 }
 
+/** The name and direction of a metric, without a value: what a store ranks by. */
+export type RankMetric = Pick<CheckpointMetric, 'name' | 'higherIsBetter'>;
+
+/**
+ * What the offline trainers rank checkpoints by and what the engine picks the one to load by (app/models.ts): figures
+ * no test data went into, so that choosing among runs does not choose on their test spans. `valLogLoss`: the CNN's
+ * pooled log loss on the walk-forward folds before the last (the saved model's test fold is the last); `valPnl`: the
+ * DQN's greedy after-fee PnL on the validation span that picked its weights. The test figures (`oosLogLoss`,
+ * `heldOutPnl`), which ranked checkpoints written before, ride along in `testMetric` for reporting only.
+ */
+export const SELECTION_METRICS = {
+  cnn: { name: 'valLogLoss', higherIsBetter: false },
+  dqn: { name: 'valPnl', higherIsBetter: true },
+} as const satisfies Record<string, RankMetric>;
+
 /** Metadata stored with every checkpoint (checkpoint.json). */
 export interface CheckpointMeta {
   readonly model: string;
   /** `v` + zero-padded sequence number, unique per model. */
   readonly version: string;
   readonly metric: CheckpointMetric;
+  /** The model's figure on its test span, for reports; never ranked (absent on checkpoints ranked by it or without one). */
+  readonly testMetric?: CheckpointMetric;
   /** Open times of the first and last bar the model was trained on. */
   readonly dataSpan: { readonly fromMs: TsMs; readonly toMs: TsMs };
   readonly configHash: string;
@@ -47,9 +64,12 @@ const META_FILE = 'checkpoint.json';
 const MODEL_NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 
 /**
- * Keeps the best `keep` checkpoints per model on disk, ranked by each model's metric; the rest are deleted.
+ * Keeps the best `keep` checkpoints of a model by the metric each save ranks by; the rest by that metric are deleted.
  * Layout: `<root>/<model>/<version>/` with the model's own files plus checkpoint.json, written last, so a
  * directory without it is an interrupted save and is removed at the next save. One writer per root.
+ * Values of different metrics are never compared. A ranking names its metric (`list`/`best`; a save ranks by its
+ * own): checkpoints with that metric come first, best first; the others (e.g. written before a trainer changed its
+ * metric) follow, newest first, and a save neither compares itself with them nor prunes them.
  */
 export class CheckpointStore {
   readonly root: string;
@@ -73,7 +93,7 @@ export class CheckpointStore {
     if (!MODEL_NAME.test(rest.model)) throw new InputValidationError(`checkpoint model name '${rest.model}' must be letters, digits, '-' or '_'`);
     if (!Number.isFinite(rest.metric.value)) throw new InputValidationError(`checkpoint metric ${rest.metric.name} is ${rest.metric.value}, not a finite number`);
     const existing = await this.list(rest.model);
-    const other = existing.find((c) => c.meta.metric.name !== rest.metric.name || c.meta.metric.higherIsBetter !== rest.metric.higherIsBetter);
+    const other = existing.find((c) => c.meta.metric.name === rest.metric.name && c.meta.metric.higherIsBetter !== rest.metric.higherIsBetter);
     if (other) {
       throw new InputValidationError(`checkpoint for ${rest.model} ranks by ${rest.metric.name} (${rest.metric.higherIsBetter ? 'higher' : 'lower'} is better) but ${other.meta.version} ranks by ${other.meta.metric.name} (${other.meta.metric.higherIsBetter ? 'higher' : 'lower'} is better)`);
     }
@@ -86,12 +106,15 @@ export class CheckpointStore {
     const tmp = path.join(dir, `${META_FILE}.tmp`);
     await writeFile(tmp, JSON.stringify(meta, null, 1));
     await rename(tmp, path.join(dir, META_FILE));
-    const kept = await this.prune(rest.model);
+    const kept = await this.prune(rest.model, rest.metric);
     return { meta, dir, kept: kept.some((c) => c.meta.version === meta.version) };
   }
 
-  /** Returns a model's complete checkpoints, best first (ties: newer first). */
-  async list(model: string): Promise<Checkpoint[]> {
+  /**
+   * Returns a model's complete checkpoints: those ranked by `rankBy` first, best first (ties: newer first), then the
+   * others newest first. Default `rankBy`: the metric of the newest checkpoint.
+   */
+  async list(model: string, rankBy?: RankMetric): Promise<Checkpoint[]> {
     const modelDir = path.join(this.root, model);
     const out: Checkpoint[] = [];
     for (const v of await subdirs(modelDir)) {
@@ -99,19 +122,24 @@ export class CheckpointStore {
       const meta = await readMeta(dir);
       if (meta) out.push({ meta, dir });
     }
-    return out.sort(compareCheckpoints);
+    const by = rankBy ?? out.reduce<Checkpoint | undefined>((a, c) => (a === undefined || newerFirst(c, a) < 0 ? c : a), undefined)?.meta.metric;
+    const ranked = out.filter((c) => by !== undefined && rankedBy(c, by)).sort(compareCheckpoints);
+    return [...ranked, ...out.filter((c) => by === undefined || !rankedBy(c, by)).sort(newerFirst)];
   }
 
-  /** Returns the best checkpoint of a model, the one to load at start, or undefined when there is none. */
-  async best(model: string): Promise<Checkpoint | undefined> {
-    return (await this.list(model))[0];
+  /**
+   * Returns the checkpoint to load at start, or undefined when there is none: the best by `rankBy` (default: the
+   * newest checkpoint's metric), else the newest ranked by another metric.
+   */
+  async best(model: string, rankBy?: RankMetric): Promise<Checkpoint | undefined> {
+    return (await this.list(model, rankBy))[0];
   }
 
-  // Deletes everything past the best `keep` and any interrupted save; returns what remains.
-  private async prune(model: string): Promise<Checkpoint[]> {
-    const ranked = await this.list(model);
-    const keep = ranked.slice(0, this.keep);
-    const keepDirs = new Set(keep.map((c) => path.basename(c.dir)));
+  // Deletes the checkpoints ranked by `metric` past the best `keep`, and any interrupted save; returns those kept.
+  private async prune(model: string, metric: RankMetric): Promise<Checkpoint[]> {
+    const all = await this.list(model, metric);
+    const keep = all.filter((c) => rankedBy(c, metric)).slice(0, this.keep);
+    const keepDirs = new Set([...keep, ...all.filter((c) => !rankedBy(c, metric))].map((c) => path.basename(c.dir)));
     const modelDir = path.join(this.root, model);
     for (const v of await subdirs(modelDir)) if (!keepDirs.has(v)) await rm(path.join(modelDir, v), { recursive: true, force: true });
     return keep;
@@ -122,9 +150,23 @@ export class CheckpointStore {
   }
 }
 
+function rankedBy(c: Checkpoint, metric: RankMetric): boolean {
+  return c.meta.metric.name === metric.name && c.meta.metric.higherIsBetter === metric.higherIsBetter;
+}
+
+// Within one metric only (callers group first).
 function compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
   const d = a.meta.metric.higherIsBetter ? b.meta.metric.value - a.meta.metric.value : a.meta.metric.value - b.meta.metric.value;
-  return d !== 0 ? d : b.meta.version.localeCompare(a.meta.version);
+  return d !== 0 ? d : newerFirst(a, b);
+}
+
+function newerFirst(a: Checkpoint, b: Checkpoint): number {
+  return versionNumber(b) - versionNumber(a) || b.meta.version.localeCompare(a.meta.version);
+}
+
+function versionNumber(c: Checkpoint): number {
+  const m = /^v(\d+)$/.exec(c.meta.version);
+  return m ? Number(m[1]) : -1;
 }
 
 async function subdirs(dir: string): Promise<string[]> {

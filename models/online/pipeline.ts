@@ -89,6 +89,19 @@ export interface PipelineOptions {
   readonly base?: string;
   /** The input the model reads, recorded in each promoted checkpoint (the live checkpoint's `input`). */
   readonly input?: CheckpointInput;
+  /**
+   * The triple-barrier rule the pairs were labelled with (the base's training rule), recorded in each promoted
+   * checkpoint's online.json: a promoted checkpoint has no train-report.json, and a restart on it labels by this.
+   */
+  readonly labels?: LabelRule;
+}
+
+/** A triple-barrier labelling rule (train-report.json `labels.options` without the stride). */
+export interface LabelRule {
+  readonly volWindow: number;
+  readonly horizon: number;
+  readonly ptMult: number;
+  readonly slMult: number;
 }
 
 /** online.json: what a promoted checkpoint descends from and the figures it was promoted on. */
@@ -100,6 +113,8 @@ export interface OnlineProvenance {
   readonly heldOutPairs: number;
   readonly live: ClassFigures;
   readonly candidate: ClassFigures;
+  /** The labelling rule of the pairs it was trained and judged on (absent in checkpoints promoted before it was recorded). */
+  readonly labels?: LabelRule;
 }
 
 /** The file name of a promoted checkpoint's provenance. */
@@ -188,7 +203,7 @@ export class TrainingPipeline {
     const heldX = rows(heldOut, size).x;
     let parity = Infinity;
     const promotedAt = o.clock.now();
-    const provenance: OnlineProvenance = { base: this.base, parent: this.liveCnn.version, promotedAt, ...base, ...figures };
+    const provenance: OnlineProvenance = { base: this.base, parent: this.liveCnn.version, promotedAt, ...base, ...figures, ...(o.labels ? { labels: o.labels } : {}) };
     const saved = await o.checkpoints.save({
       model: o.model,
       metric: o.rankBy === 'promotedAt' ? { name: 'promotedAt', value: promotedAt, higherIsBetter: true } : { name: 'heldOutLogLoss', value: result.candidate.logLoss, higherIsBetter: false },

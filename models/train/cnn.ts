@@ -1,7 +1,8 @@
 // Offline CNN training with honest out-of-sample evaluation: triple-barrier labels, purged and embargoed
 // walk-forward folds, one fresh model per fold trained only on its training part, every figure measured on the
 // fold's test part beside baselines scored on exactly the same samples. The last fold's model (the one trained on
-// the most data) is exported to ONNX, checked against tfjs and saved as a checkpoint ranked by its own test log loss.
+// the most data) is exported to ONNX, checked against tfjs and saved as a checkpoint ranked by the pooled log loss of
+// the folds before the last (no data of its own test fold went into it); its own test log loss is reported, never ranked.
 // Samples come from a dataset provider (samples.ts): BaseDataInput rows replayed through the DataProvider
 // (`input: 'bdi'`, what the engine's CNN agent feeds) or kline windows (`input: 'klines'`, research only).
 import { writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { CNN_HIDDEN_SIZE } from '../../engine/market/base-data-input.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { directionBaseline, majorityBaseline, persistenceBaseline, type BaselinePrediction } from '../baselines.ts';
-import { CheckpointStore } from '../checkpoints.ts';
+import { CheckpointStore, SELECTION_METRICS } from '../checkpoints.ts';
 import type { CnnInputSpec } from '../cnn/bdi-adapter.ts';
 import { cnnConfig, cnnConfigHash, cnnInputSize, type CnnConfig } from '../cnn/config.ts';
 import { CnnModel } from '../cnn/model.ts';
@@ -104,7 +105,8 @@ export interface CnnTrainSummary {
   readonly model: { readonly config: CnnConfig; readonly params: number };
   readonly configHash: string;
   readonly parity: ParityResult | null;
-  readonly checkpoint: { readonly dir: string; readonly version: string; readonly kept: boolean; readonly onnx: string; readonly onnxBytes: number; readonly weightsBytes: number; readonly metric: number } | null;
+  /** `metric`: what it is ranked by (`valLogLoss`, folds before the last); `testLogLoss`: its own test fold's, reported only. */
+  readonly checkpoint: { readonly dir: string; readonly version: string; readonly kept: boolean; readonly onnx: string; readonly onnxBytes: number; readonly weightsBytes: number; readonly metric: number; readonly testLogLoss: number } | null;
   /** Why nothing was saved, when nothing was. */
   readonly notSaved?: string;
   readonly seconds: number;
@@ -251,7 +253,12 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
   let notSaved: string | undefined;
   if (!parity.ok) notSaved = `ONNX export differs from tfjs by ${parity.maxAbsDiff} (> 1e-5): not saved`;
   else if (opts.out === undefined) notSaved = 'no --out directory';
+  else if (folds.length < 2) notSaved = 'one fold: no earlier fold to rank the checkpoint by (use --folds 2 or more)';
   const lastTestLogLoss = outOfSample.folds[outOfSample.folds.length - 1]!.logLoss;
+  // What the checkpoint is ranked by: the folds before the last, each scored by its own fold's model, all before the
+  // saved model's test fold. Ranking by the last fold's test log loss would pick among runs on their test data.
+  const prior = folds.slice(0, -1);
+  const priorFigures = prior.length > 0 ? classFigures(concatF64(modelProbs.slice(0, -1)), sampleLabels(ds, concat(prior.map((x) => x.test)))) : undefined;
   if (notSaved === undefined) {
     const store = new CheckpointStore({ root: opts.out!, keep: 5 });
     let onnxBytes = 0, weightsBytes = 0;
@@ -260,7 +267,8 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
     // checkpoint whose input is not the one it feeds (models/cnn/bdi-adapter.ts cnnInputMismatch).
     const entry = {
       model: opts.modelName,
-      metric: { name: 'oosLogLoss', value: lastTestLogLoss, higherIsBetter: false },
+      metric: { ...SELECTION_METRICS.cnn, value: priorFigures!.logLoss },
+      testMetric: { name: 'oosLogLoss', value: lastTestLogLoss, higherIsBetter: false },
       dataSpan: { fromMs: ds.openTimeMs[ds.firstBar(lastFold.train[0]!)]!, toMs: ds.openTimeMs[maxT1(ds, lastFold.train)]! },
       configHash, backend: backend.backend, input: ds.input,
       write: async (dir: string) => {
@@ -272,12 +280,15 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
         await writeFile(path.join(dir, 'train-report.json'), JSON.stringify({
           ...summaryBase, parity, seconds,
           features: { ...ds.describe, ...(opts.data ? { files: opts.data.map((d) => path.basename(d)) } : {}), inputSize: cnnInputSize(cfg) },
-          savedModel: { fold: folds.length, testLogLoss: lastTestLogLoss, testAccuracy: outOfSample.folds[outOfSample.folds.length - 1]!.accuracy },
+          savedModel: {
+            fold: folds.length, testLogLoss: lastTestLogLoss, testAccuracy: outOfSample.folds[outOfSample.folds.length - 1]!.accuracy,
+            rankedBy: { metric: SELECTION_METRICS.cnn.name, folds: prior.length, ...priorFigures! },
+          },
         }, null, 1));
       },
     };
     const saved = await store.save(entry);
-    checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept, onnx: path.join(saved.dir, 'cnn.onnx'), onnxBytes, weightsBytes, metric: lastTestLogLoss };
+    checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept, onnx: path.join(saved.dir, 'cnn.onnx'), onnxBytes, weightsBytes, metric: priorFigures!.logLoss, testLogLoss: lastTestLogLoss };
     log().info({ dir: saved.dir, version: saved.meta.version, kept: saved.kept }, 'cnn checkpoint saved');
   } else if (!parity.ok) {
     log().error({ parity }, 'cnn not saved: ONNX parity check failed');

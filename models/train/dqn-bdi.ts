@@ -19,14 +19,14 @@ import type { ModelOutput } from '../../engine/messages/signals.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { bundledCnnCheckpoint } from '../bundled/index.ts';
-import { CheckpointStore, type CheckpointMeta } from '../checkpoints.ts';
+import { CheckpointStore, SELECTION_METRICS, type CheckpointMeta } from '../checkpoints.ts';
 import { CNN_INPUT_SPEC, cnnInputMismatch } from '../cnn/bdi-adapter.ts';
 import { saveDqn } from '../dqn/io.ts';
 import { buyAndHoldReturn } from '../envs/trading-env.ts';
 import { DECISION_LAG_MS, replayBaseDataInputs } from './bdi-dataset.ts';
 import { BdiTradingEnv } from './dqn-bdi-env.ts';
 import { DQN_STATE_KIND, DQN_STATE_SIZE, DQN_STATE_WINDOW, dqnStateBuilder, fileSha256, type DqnStateInput, type DqnStatePart } from './dqn-state.ts';
-import { greedyRun, tradingAgent, trainWithValidation, type DqnLoopOptions, type SpanResult } from './dqn-loop.ts';
+import { cnnSpanConflict, greedyRun, tradingAgent, trainWithValidation, type DqnLoopOptions, type SpanResult } from './dqn-loop.ts';
 import { dataSpan, hashOf, type DataSpan } from './report.ts';
 
 const MIN = 60_000;
@@ -184,7 +184,7 @@ export async function buildDqnRows(o: Pick<DqnBdiOptions, 'klinesDirs' | 'symbol
   };
 }
 
-/** Trains on the engine's RL state, selects on validation, plays the test span once; checkpoints by held-out PnL when `out` is set. */
+/** Trains on the engine's RL state, selects on validation, plays the test span once; checkpoints by validation PnL when `out` is set. */
 export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
   const started = performance.now();
   const split = (n: number): { valFrom: number; testFrom: number } => {
@@ -198,9 +198,10 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
       if (!(opts.episodeLength < valFrom - 1 && valFrom + 2 <= testFrom && testFrom + 2 <= barOpenMs.length)) {
         throw new InputValidationError(`${barOpenMs.length} decisions cannot hold a ${opts.episodeLength}-decision training episode plus validation (${testFrom - valFrom}) and test (${barOpenMs.length - testFrom}) spans of ≥ 2`);
       }
-      // A CNN fitted on labels inside the test span would carry them into the DQN's state there.
-      if (cnn && cnn.dataSpan.toMs >= barOpenMs[testFrom]!) {
-        throw new InputValidationError(`the CNN's training data reaches ${new Date(cnn.dataSpan.toMs).toISOString()}, inside the DQN's test span from ${new Date(barOpenMs[testFrom]!).toISOString()}: use a smaller --test-fraction, a CNN trained on earlier data, or --cnn none`);
+      // A CNN fitted on labels inside the validation or test span would carry them into the DQN's state there.
+      const conflict = cnn ? cnnSpanConflict(cnn.dataSpan.toMs, { fromMs: barOpenMs[valFrom]!, toMs: barOpenMs[testFrom - 1]! }, { fromMs: barOpenMs[testFrom]!, toMs: barOpenMs[barOpenMs.length - 1]! }) : undefined;
+      if (conflict) {
+        throw new InputValidationError(`${conflict}: train the DQN on later data (--from, or a smaller --val-fraction and --test-fraction) so that its validation span starts after ${new Date(cnn!.dataSpan.toMs).toISOString()}, use a CNN trained on data ending before ${new Date(barOpenMs[valFrom]!).toISOString()} (--cnn <dir>), or --cnn none`);
       }
     },
   });
@@ -238,7 +239,8 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
   if (opts.out !== undefined) {
     const store = new CheckpointStore({ root: opts.out, keep: 5 });
     const saved = await store.save({
-      model: opts.modelName, metric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
+      // Ranked by the validation PnL that picked the weights; the test PnL is reported, never ranked (checkpoints.ts).
+      model: opts.modelName, metric: { ...SELECTION_METRICS.dqn, value: best.result.pnl }, testMetric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
       dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp', input: { ...rows.input },
       write: async (dir) => {
         saveDqn(agent, dir, { test, validation: best.result, buyAndHold, state: rows.input, feeRate: opts.feeRate, mode: 'long-flat' });

@@ -69,6 +69,26 @@ export function trainWithValidation(agent: DqnAgent, trainEnv: PositionEnv, valE
   return { best: { result: best!.result, episode: best!.episode }, episodes, rewardSum };
 }
 
+/**
+ * Returns why a CNN whose training labels reach `cnnTrainedToMs` (checkpoint `dataSpan.toMs`, the open time of the last
+ * bar a training label reads) may not feed the DQN's state, or undefined when its training data ends before the DQN's
+ * validation span starts. On bars the CNN was fitted on its outputs are in-sample (they carry those bars' outcomes), and
+ * the validation span picks the DQN's weights, so that span, and the test span after it, must lie after the CNN's data.
+ * Spans are the open times of their first and last decision bars.
+ */
+export function cnnSpanConflict(cnnTrainedToMs: number, validation: DataSpanMs, test: DataSpanMs): string | undefined {
+  if (cnnTrainedToMs < validation.fromMs) return undefined;
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const inside = cnnTrainedToMs >= test.fromMs ? 'the test span' : 'the validation span, which picks the DQN\'s weights';
+  return `the CNN's training data reaches ${iso(cnnTrainedToMs)}, inside ${inside} (DQN validation span ${iso(validation.fromMs)} → ${iso(validation.toMs)}, test span ${iso(test.fromMs)} → ${iso(test.toMs)}); the CNN's training data must end before the DQN's validation span starts`;
+}
+
+/** A span by the open times of its first and last bars. */
+export interface DataSpanMs {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
 /** Returns the greedy agent's after-fee result over one episode of `env`, reported against `span`. */
 export function greedyRun(agent: DqnAgent, env: PositionEnv, span: DataSpan): SpanResult {
   let state = env.reset();

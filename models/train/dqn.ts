@@ -1,18 +1,19 @@
 // Offline DQN training on the trading environment with a held-out evaluation. The bars are cut in time order into
 // train | validation | test. The agent learns on random episodes of the train span; every few episodes it plays the
 // validation span greedily and the best weights so far are kept (model selection never sees the test span); the
-// kept weights then play the test span once, greedily, beside buy-and-hold and staying flat on the same bars.
+// kept weights then play the test span once, greedily, beside buy-and-hold and staying flat on the same bars. The
+// checkpoint is ranked by that validation PnL; the test PnL is recorded beside it, never ranked.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputValidationError } from '../../engine/types/errors.ts';
-import { CheckpointStore } from '../checkpoints.ts';
+import { CheckpointStore, SELECTION_METRICS } from '../checkpoints.ts';
 import { klineWindow } from '../cnn/kline-features.ts';
 import { loadCnn } from '../cnn/weights-io.ts';
 import { saveDqn } from '../dqn/io.ts';
 import { buyAndHoldReturn, TradingEnv, type ExtraFeatures, type PositionMode } from '../envs/trading-env.ts';
 import { initTfBackend } from '../tf-backend.ts';
 import { loadAlignedKlines, type AlignedSeries } from './dataset.ts';
-import { greedyRun, tradingAgent, trainWithValidation, type DqnLoopOptions, type SpanResult } from './dqn-loop.ts';
+import { cnnSpanConflict, greedyRun, tradingAgent, trainWithValidation, type DqnLoopOptions, type SpanResult } from './dqn-loop.ts';
 import { dataSpan, hashOf, type DataSpan } from './report.ts';
 
 /** Everything `cobalt train dqn` can be told. */
@@ -59,7 +60,7 @@ export interface DqnTrainSummary {
   readonly seconds: number;
 }
 
-/** Trains, selects on validation, evaluates on the test span, and checkpoints by held-out PnL when `out` is set. */
+/** Trains, selects on validation, evaluates on the test span, and checkpoints by validation PnL when `out` is set. */
 export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> {
   const started = performance.now();
   let aligned = loadAlignedKlines(opts.data, opts.symbol);
@@ -71,7 +72,7 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
   const n = close.length;
   const testFrom = n - Math.floor(n * opts.testFraction);
   const valFrom = testFrom - Math.floor(n * opts.valFraction);
-  const extra = opts.cnn ? await cnnHiddenFeatures(opts.cnn, aligned, testFrom) : undefined;
+  const extra = opts.cnn ? await cnnHiddenFeatures(opts.cnn, aligned, valFrom, testFrom) : undefined;
   const first = Math.max(opts.window, opts.volWindow, extra?.firstBar ?? 0);
   if (!(first < valFrom - opts.episodeLength - 1 && valFrom + 2 <= testFrom && testFrom + 2 <= n)) {
     throw new InputValidationError(`${n} bars cannot hold a ${opts.episodeLength}-bar training episode after ${first} warm-up bars plus validation (${testFrom - valFrom}) and test (${n - testFrom}) spans`);
@@ -93,7 +94,8 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
   if (opts.out !== undefined) {
     const store = new CheckpointStore({ root: opts.out, keep: 5 });
     const saved = await store.save({
-      model: opts.modelName, metric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
+      // Ranked by the validation PnL that picked the weights; the test PnL is reported, never ranked (checkpoints.ts).
+      model: opts.modelName, metric: { ...SELECTION_METRICS.dqn, value: best.result.pnl }, testMetric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
       dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp',
       write: async (dir) => saveDqn(agent, dir, { test, validation: best.result, buyAndHold, cnn: opts.cnn ?? null, window: opts.window, volWindow: opts.volWindow, feeRate: opts.feeRate, mode: opts.mode }),
     });
@@ -115,9 +117,10 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
 
 /**
  * Returns the hidden vector of a saved CNN at every bar, computed from the window ending at that bar (no later data).
- * Refuses a CNN whose training data reaches into the DQN's held-out span: its features would carry test-span labels.
+ * Refuses a CNN whose training data reaches into the DQN's validation or test span: its features there would carry
+ * those bars' labels, and validation picks the DQN's weights.
  */
-async function cnnHiddenFeatures(dir: string, aligned: AlignedSeries, testFrom: number): Promise<{ features: ExtraFeatures; firstBar: number; backend: string }> {
+async function cnnHiddenFeatures(dir: string, aligned: AlignedSeries, valFrom: number, testFrom: number): Promise<{ features: ExtraFeatures; firstBar: number; backend: string }> {
   const backend = await initTfBackend();
   const meta = JSON.parse(await readFile(path.join(dir, 'checkpoint.json'), 'utf8')) as { dataSpan: { toMs: number } };
   const report = JSON.parse(await readFile(path.join(dir, 'train-report.json'), 'utf8')) as { features: { kind: string; series: string[]; window: number } };
@@ -125,8 +128,12 @@ async function cnnHiddenFeatures(dir: string, aligned: AlignedSeries, testFrom: 
   if (report.features.series.join(',') !== aligned.names.join(',')) {
     throw new InputValidationError(`${dir}: CNN was trained on series [${report.features.series.join(', ')}], --data gives [${aligned.names.join(', ')}] (same files, same order, primary first)`);
   }
-  if (meta.dataSpan.toMs >= aligned.openTimeMs[testFrom]!) {
-    throw new InputValidationError(`${dir}: CNN training data reaches ${new Date(meta.dataSpan.toMs).toISOString()}, inside the DQN's held-out span from ${new Date(aligned.openTimeMs[testFrom]!).toISOString()}: train the CNN on earlier data`);
+  const t = aligned.openTimeMs;
+  const conflict = valFrom < testFrom && testFrom < t.length
+    ? cnnSpanConflict(meta.dataSpan.toMs, { fromMs: t[valFrom]!, toMs: t[testFrom - 1]! }, { fromMs: t[testFrom]!, toMs: t[t.length - 1]! })
+    : undefined;
+  if (conflict) {
+    throw new InputValidationError(`${dir}: ${conflict}: train the DQN on later data (--data, --last-bars, or a smaller --val-fraction and --test-fraction) so that its validation span starts after ${new Date(meta.dataSpan.toMs).toISOString()}, or a CNN trained on data ending before ${new Date(t[valFrom]!).toISOString()}`);
   }
   const { model } = await loadCnn(dir);
   const w = report.features.window;

@@ -71,6 +71,33 @@ describe('loadModels', () => {
     ]);
   });
 
+  // Review finding 1: checkpoints were ranked by their test-span figure; now by a validation figure, never compared with those.
+  it('loads the best checkpoint by the validation figure, never comparing it with checkpoints ranked by their test figure', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000001', { metric: { name: 'oosLogLoss', value: 0.1, higherIsBetter: false } });
+    checkpoint(root, 'cnn', 'v000002', { metric: { name: 'valLogLoss', value: 0.9, higherIsBetter: false } });
+    checkpoint(root, 'cnn', 'v000003', { metric: { name: 'valLogLoss', value: 0.95, higherIsBetter: false } });
+    checkpoint(root, 'dqn', 'v000001', { metric: { name: 'heldOutPnl', value: 0.5, higherIsBetter: true } });
+    checkpoint(root, 'dqn', 'v000002', { metric: { name: 'valPnl', value: -0.2, higherIsBetter: true } });
+    checkpoint(root, 'dqn', 'v000003', { metric: { name: 'valPnl', value: -0.3, higherIsBetter: true } });
+    const { config } = loadConfig('configs/default.yaml', {});
+    const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@v000002', 'dqn@v000002']);
+  });
+
+  it('loads the newest of checkpoints that are all ranked by their test figure, not the best test figure', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000001', { metric: { name: 'oosLogLoss', value: 0.1, higherIsBetter: false } });
+    checkpoint(root, 'cnn', 'v000002', { metric: { name: 'oosLogLoss', value: 0.9, higherIsBetter: false } });
+    checkpoint(root, 'dqn', 'v000001', { metric: { name: 'heldOutPnl', value: 0.5, higherIsBetter: true } });
+    checkpoint(root, 'dqn', 'v000002', { metric: { name: 'heldOutPnl', value: -0.2, higherIsBetter: true } });
+    const { config } = loadConfig('configs/default.yaml', {});
+    const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@v000002', 'dqn@v000002']);
+  });
+
   it('prefers a configured CNN checkpoint that takes the engine input over the bundled one', async () => {
     root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
     checkpoint(root, 'cnn', 'v000007', {});

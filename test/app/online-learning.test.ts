@@ -29,6 +29,7 @@ import { bundledCnnCheckpoint } from '../../models/bundled/index.ts';
 import { selectCnnInput } from '../../models/cnn/bdi-adapter.ts';
 import { cnnConfig } from '../../models/cnn/config.ts';
 import { DECISION_LAG_MS, replayBaseDataInputs } from '../../models/train/bdi-dataset.ts';
+import type { CandidateTrainer } from '../../models/online/pipeline.ts';
 
 const MIN = 60_000;
 const SYMBOL = 'ETH/USDT';
@@ -97,6 +98,10 @@ function learnerOptions(clock: SimulatedClock, registry: ModelRegistry, cnn: Loa
 }
 
 const bundledCnn: LoadedCnn = { version: BASE, dir: bundled.dir, onnx: bundled.onnxPath, meta: bundled.meta, base: BASE };
+// The rule the bundled CNN was trained with (its train-report.json), and a trainer for learners that never train.
+const BASE_LABELS = (({ volWindow, horizon, ptMult, slMult }) => ({ volWindow, horizon, ptMult, slMult }))(
+  (JSON.parse(readFileSync(path.join(bundled.dir, 'train-report.json'), 'utf8')) as { labels: { options: Config['models']['online']['labels'] } }).labels.options);
+const idleTrainer: CandidateTrainer = { train: () => Promise.reject(new Error('this learner does not train')), save: async () => {}, close: async () => {} };
 const stubRunner: ModelRunner = async (_x, ctx) => ({ model: ctx.model, version: ctx.version, symbol: ctx.symbol, ts: ctx.ts, action: 'HOLD', probabilities: [0, 0, 1], confidence: 1 });
 
 describe('online learning in the daemon', () => {
@@ -138,7 +143,8 @@ describe('online learning in the daemon', () => {
         status: `learning cnn@${version} from ${N} labelled predictions; next run in 1 min; last run ${at} UTC promoted ${version} (held-out log loss ${run!.candidate!.logLoss.toFixed(3)} vs ${run!.live!.logLoss.toFixed(3)}); 1 runs, 1 promoted, 0 failed`,
       });
       const provenance = JSON.parse(readFileSync(path.join(run!.checkpointDir!, 'online.json'), 'utf8')) as Record<string, unknown>;
-      expect(provenance).toMatchObject({ base: BASE, parent: BASE, trainPairs: run!.trainPairs, heldOutPairs: run!.heldOutPairs });
+      expect(provenance).toMatchObject({ base: BASE, parent: BASE, trainPairs: run!.trainPairs, heldOutPairs: run!.heldOutPairs, labels: BASE_LABELS });
+      expect([learner.labels, learner.labelsFrom]).toEqual([BASE_LABELS, 'train-report.json']);
       const meta = JSON.parse(readFileSync(path.join(run!.checkpointDir!, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
       expect(meta.input).toEqual(bundled.meta.input);
       expect(meta.metric).toEqual({ name: 'promotedAt', value: clock.now(), higherIsBetter: true });
@@ -167,6 +173,14 @@ describe('online learning in the daemon', () => {
       try {
         expect(again.cnn).toMatchObject({ version: second!.version, base: BASE, dir: second!.checkpointDir });
         expect(again.loaded).toContain(`cnn@${second!.version}`);
+        // Its learner labels by the rule the base was trained with (recorded in online.json: a promoted checkpoint has
+        // no train-report.json), not by the config's rule (review finding 3).
+        const restartRegistry = new ModelRegistry();
+        restartRegistry.register('cnn', { version: again.cnn!.version, run: stubRunner }, clock.now());
+        const configLabels = { ...BASE_LABELS, horizon: BASE_LABELS.horizon / 2 };
+        const restarted = learning(await OnlineLearning.create({ ...learnerOptions(clock, restartRegistry, again.cnn!, { labels: configLabels }), trainer: idleTrainer }, []));
+        await restarted.stop();
+        expect([restarted.labels, restarted.labelsFrom]).toEqual([BASE_LABELS, 'online.json']);
       } finally {
         await again.pool?.close();
       }

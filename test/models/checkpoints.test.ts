@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CheckpointStore, type CheckpointMetric } from '../../models/checkpoints.ts';
+import { CheckpointStore, SELECTION_METRICS, type CheckpointMetric } from '../../models/checkpoints.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { initTfBackend } from '../../models/tf-backend.ts';
 import { CnnModel } from '../../models/cnn/model.ts';
@@ -58,12 +58,36 @@ describe('CheckpointStore', () => {
     expect((await save(store, 0.95)).meta.version).toBe('v000002');
   });
 
-  it('refuses a metric that differs from the model’s existing checkpoints, or a non-finite value', async () => {
+  it('refuses a metric whose direction differs from the model’s checkpoints of the same name, or a non-finite value', async () => {
     const store = new CheckpointStore({ root, keep: 2, clock: new SimulatedClock() });
     await save(store, 0.5);
     await expect(save(store, 0.4, false)).rejects.toThrow(/ranks by valAccuracy \(lower is better\) but v000001 ranks by valAccuracy \(higher is better\)/);
     await expect(save(store, Number.NaN)).rejects.toThrow(/not a finite number/);
     await expect(store.save({ model: '../x', metric: metric(1), dataSpan: span, configHash: 'a', backend: 'wasm', write: async () => {} })).rejects.toThrow(/model name/);
+  });
+
+  // Review finding 1: trainers moved from test-span metrics (oosLogLoss, heldOutPnl) to validation ones.
+  it('never compares checkpoints ranked by different metrics: the asked one ranks first, the others follow newest first', async () => {
+    const store = new CheckpointStore({ root, keep: 5, clock: new SimulatedClock() });
+    const saveBy = (name: string, value: number) => store.save({ model: 'cnn', metric: { name, value, higherIsBetter: false }, dataSpan: span, configHash: 'abc', backend: 'wasm', write: async () => {} });
+    await saveBy('oosLogLoss', 0.1);
+    await saveBy('oosLogLoss', 0.9);
+    // Only checkpoints ranked by their test figure: the newest loads, not the best test figure.
+    expect((await store.best('cnn', SELECTION_METRICS.cnn))?.meta.version).toBe('v000002');
+    await saveBy('valLogLoss', 0.8);
+    await saveBy('valLogLoss', 0.7);
+    expect((await store.list('cnn', SELECTION_METRICS.cnn)).map((c) => c.meta.version)).toEqual(['v000004', 'v000003', 'v000002', 'v000001']);
+    // Without a metric named: the newest checkpoint's.
+    expect((await store.best('cnn'))?.meta.version).toBe('v000004');
+    expect((await store.list('cnn', { name: 'oosLogLoss', higherIsBetter: false })).map((c) => c.meta.version)).toEqual(['v000001', 'v000002', 'v000004', 'v000003']);
+  });
+
+  it('prunes only checkpoints ranked by the saved metric', async () => {
+    const store = new CheckpointStore({ root, keep: 1, clock: new SimulatedClock() });
+    await store.save({ model: 'dqn', metric: { name: 'heldOutPnl', value: 0.5, higherIsBetter: true }, dataSpan: span, configHash: 'abc', backend: 'js-mlp', write: async () => {} });
+    for (const v of [0.1, 0.3, 0.2]) await store.save({ model: 'dqn', metric: { ...SELECTION_METRICS.dqn, value: v }, dataSpan: span, configHash: 'abc', backend: 'js-mlp', write: async () => {} });
+    expect((await readdir(path.join(root, 'dqn'))).sort()).toEqual(['v000001', 'v000003']);
+    expect((await store.best('dqn', SELECTION_METRICS.dqn))?.meta.metric).toEqual({ name: 'valPnl', value: 0.3, higherIsBetter: true });
   });
 
   it('removes an interrupted save (no checkpoint.json) at the next save', async () => {

@@ -6,6 +6,7 @@ import { BdiAssembler, type BaseDataInput, type BdiSources, type BdiValidation }
 import { CANDLE_CAPACITY, CandleBuilder, CandleRollup, CandleSeries, type Hole } from '../../engine/market/candles.ts';
 import type { CobSnapshot } from '../../engine/market/cob.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
+import type { FeedReset, FeedStatusMsg } from '../../engine/messages/feed.ts';
 import type { Candle, CandleMsg, Trade } from '../../engine/messages/market.ts';
 import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
@@ -72,6 +73,8 @@ export interface DataProviderStats {
   /** Klines of a timeframe the provider does not keep, or not on their timeframe's grid: skipped. */
   malformedKlines: number;
   lateTrades: number;
+  /** Breaks in a symbol's trade stream (md.feedReset, or a feed status other than live): its forming 1s bar was dropped. */
+  streamBreaks: number;
   klines: number;
   /** Rolled-up bars dropped because a finer bar of their period was missing (their slot is left for backfill). */
   partialRollups: number;
@@ -121,7 +124,7 @@ export class DataProvider {
   readonly primary: string;
   readonly reference: string;
   readonly stats: DataProviderStats = {
-    trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, candlesPublished: 0,
+    trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, streamBreaks: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, candlesPublished: 0,
   };
   private readonly states = new Map<string, SymbolState>();
   private readonly priceCache: TtlCache<string, SourcedPrice>;
@@ -173,6 +176,8 @@ export class DataProvider {
     this.unsubs.push(
       bus.subscribe('md.trade', (m) => this.onTrade(m), owner),
       bus.subscribe('md.candle', (m) => this.onKline(m), owner),
+      bus.subscribe('md.feedReset', (m) => this.onFeedReset(m), owner),
+      bus.subscribe('md.feedStatus', (m) => this.onFeedStatus(m), owner),
     );
     await this.loadHistory();
   }
@@ -219,6 +224,22 @@ export class DataProvider {
     this.armTimers();
     st.streamed.add(m.timeframe);
     if (m.candle.closed) this.closeBar(st, m.timeframe, m.candle, false);
+  }
+
+  /**
+   * A symbol's stream restarted (reconnect, replay lap): trades may have been lost since the last one received. The
+   * forming 1s bar is dropped and no flat bars are made until trades resume, so the 1s bars of the break stay holes,
+   * the 1m (1h, 1d) roll-ups over it stay partial, and the maintenance loop backfills those slots from klines.
+   */
+  onFeedReset(m: FeedReset): void {
+    const st = this.states.get(m.symbol);
+    if (st) this.breakStream(st);
+  }
+
+  /** A feed left `live` (dropped, ended, stopped, failed): every symbol's trade stream breaks as on md.feedReset. */
+  onFeedStatus(m: FeedStatusMsg): void {
+    if (m.status === 'live') return;
+    for (const st of this.states.values()) this.breakStream(st);
   }
 
   /** Closes 1s bars whose end passed `closeGraceMs` ago without a later trade. */
@@ -307,6 +328,17 @@ export class DataProvider {
     else this.stats.partialRollups++;
   }
 
+  private breakStream(st: SymbolState): void {
+    // Bars that closed before the break are complete; the grace window's bars close now, the forming one is dropped.
+    this.closeIdleBarsOf(st, this.opts.clock.now());
+    st.builder.interrupt();
+    this.stats.streamBreaks++;
+  }
+
+  private closeIdleBarsOf(st: SymbolState, now: TsMs): void {
+    for (const c of st.builder.closeUntil(now - (this.opts.closeGraceMs ?? 1_000))) this.closeBar(st, '1s', c);
+  }
+
   private publish(m: EngineMsg): void {
     if (m.type === 'md.candle') {
       this.own.add(m);
@@ -340,8 +372,10 @@ export class DataProvider {
     }, every);
   }
 
-  // History: the newest bars of every kline timeframe, then the bars of the forming coarser period fed into its
-  // roll-up, so the first rolled-up bar can be whole.
+  // History: the newest bars of every kline timeframe, then the roll-up of the forming coarser period rebuilt from
+  // the series, so the first rolled-up bar can be whole. The series already holds the bars that closed while the
+  // load was in flight (the bus is subscribed first, so no trade or kline is missed), and those bars are in the
+  // roll-up too: it is rebuilt rather than added to, or they would count twice.
   private async loadHistory(): Promise<void> {
     if (!this.opts.history) return;
     await this.backfill();
@@ -351,11 +385,13 @@ export class DataProvider {
         if (coarse === undefined) continue;
         const ms = timeframeMs(coarse);
         const periodStart = Math.floor(this.opts.clock.now() / ms) * ms;
+        const rollup = newRollup(coarse);
         const s = st.series[tf];
         for (let i = 0; i < s.length; i++) {
           const c = s.get(i)!;
-          if (c.openTime >= periodStart) st.rollups[coarse]!.add(c);
+          if (c.openTime >= periodStart) rollup.add(c);
         }
+        st.rollups[coarse] = rollup;
       }
     }
   }

@@ -208,6 +208,21 @@ export class CandleBuilder {
     return this.forming ? this.toCandle(false) : undefined;
   }
 
+  /**
+   * Marks a break in the trade stream (a reconnect, a replay lap, the end of the data): trades from here until the
+   * next one received may be missing. Drops the forming bar, refuses later trades of its period as late, and emits
+   * no flat bars until a trade arrives, so the bars of the break stay holes instead of closing as complete.
+   * Returns the dropped bar, if it had trades.
+   */
+  interrupt(): Candle | undefined {
+    if (Number.isNaN(this.openTime)) return undefined;
+    const dropped = this.forming ? this.toCandle(false) : undefined;
+    this.openTime += this.ms;
+    this.forming = false;
+    this.hasPrice = false;
+    return dropped;
+  }
+
   /** Closes the forming bar and, with gap filling, the empty bars up to (not including) `barOpen`. */
   private advanceTo(barOpen: number): Candle[] {
     const out: Candle[] = [];

@@ -12,9 +12,10 @@
 // Symbols are merged by receive time (BTC and ETH interleave as recorded).
 //
 // Loop: at the end the recording starts over with every timestamp (tsLocal, tsExchange, trade and candle times)
-// shifted by the lap length (the recorded span plus 1 s, rounded up to a whole minute so candle times stay on
-// their grid), so time keeps increasing. Update ids cannot continue: each new lap first publishes `md.feedReset`
-// for every symbol, books drop their state and re-sync from the lap's recorded snapshot. Raw depth frames carry
+// shifted by the lap length (whole minutes, so candle times stay on their grid, and enough of them that the next lap
+// starts in a later minute than the one the last lap ended in: see lapLengthMs), so time keeps increasing. Update
+// ids cannot continue: each new lap first publishes `md.feedReset` for every symbol, books drop their state and
+// re-sync from the lap's recorded snapshot (the DataProvider leaves the bars of the junction incomplete). Raw depth frames carry
 // their recorded text (update ids and `E` as recorded); only the message's tsLocal moves.
 //
 // Snapshots: a recording has no REST endpoint. Every recorded snapshot line is published as `md.snapshot`;
@@ -60,9 +61,22 @@ export interface ReplayFeedOptions {
   readonly logger?: Logger;
 }
 
-/** Returns the lap length for a recorded span: span + 1 s, rounded up to a whole minute. */
+/**
+ * How far a line's exchange times (which bucket trades into bars) may stray from its receive time: the recorder's
+ * clock skew plus latency (about +1.27 s in the bundled recordings).
+ */
+export const LAP_SKEW_MS = 10_000;
+
+/**
+ * Returns the lap length for a recording whose first and last lines were received at `firstMs` and `lastMs`: a
+ * whole number of minutes (bar times stay on the 1s and 1m grids) such that the next lap's first minute comes after
+ * the minute of this lap's last line, exchange times allowing for `LAP_SKEW_MS`. No 1m bar holds trades of two laps.
+ * Coarser bars do (a 1h bar of a recording shorter than an hour is always several laps); shifting by whole hours
+ * would leave most of each hour without data.
+ */
 export function lapLengthMs(firstMs: TsMs, lastMs: TsMs): number {
-  return Math.ceil((lastMs - firstMs + 1_000) / 60_000) * 60_000;
+  const minute = (ms: number) => Math.floor(ms / 60_000);
+  return (minute(lastMs + LAP_SKEW_MS) - minute(firstMs - LAP_SKEW_MS) + 1) * 60_000;
 }
 
 /** A recording replayed onto the bus as a market-data feed. */

@@ -42,6 +42,6 @@ describe('DataProvider as a supervised child', () => {
     expect(sup.status()[0]!.restarts).toBe(1);
     expect(subsAfterRestart).toBe(subsRunning);
     expect(instances.at(-1)).toBeUndefined();
-    expect(bus.subscriptionCount).toBe(subsRunning - 2);
+    expect(bus.subscriptionCount).toBe(subsRunning - 4); // md.trade, md.candle, md.feedReset, md.feedStatus
   });
 });

@@ -111,6 +111,21 @@ describe('CandleBuilder', () => {
     b.add(3_100, px(300), lots(2));
     expect(b.current()).toMatchObject({ openTime: 3_000, open: 3, volume: 0.0002, trades: 1 });
   });
+
+  it('drops the forming bar on a stream break and makes no flat bars until trades resume', () => {
+    const b = new CandleBuilder({ timeframe: '1s', tickSize: tick, lotSize: lot });
+    expect(b.interrupt()).toBeUndefined(); // nothing seen yet
+    b.add(1_500, px(100), lots(1));
+    const dropped = b.interrupt();
+    const quiet = b.closeUntil(5_000); // the clock runs on while the stream is down
+    const late = b.add(1_900, px(100), lots(1)); // a trade of the dropped second after the break: refused
+    const resumed = b.add(6_200, px(200), lots(1));
+    const after = b.add(7_000, px(201), lots(1));
+    expect(dropped).toMatchObject({ openTime: 1_000, trades: 1 });
+    expect([quiet, late, resumed]).toEqual([[], [], []]);
+    expect(b.late).toBe(1);
+    expect(after.map((c) => [c.openTime, c.close, c.trades])).toEqual([[6_000, 2, 1]]);
+  });
 });
 
 describe('CandleSeries', () => {

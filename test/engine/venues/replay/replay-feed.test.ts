@@ -108,6 +108,35 @@ describe('ReplayFeed', () => {
     expect(clock.now() - seen.at(-1)!.tsLocal).toBeLessThan(1_000);
   }, 30_000);
 
+  // Review finding 1 (market data): the lap shift rounded the span up to whole minutes, so lap 2 started at 00:05:13,
+  // in the minute lap 1 ended in (00:05:04), and that 1m bar mixed trades of both laps.
+  it('starts each lap in a later minute than the last trade of the previous lap, so no 1m bar holds two laps', async () => {
+    const bus = new Bus<EngineMsg>();
+    const clock = new SimulatedClock(0);
+    const feed = new ReplayFeed({ bus, clock, files: [...rec('eth'), ...rec('btc')], loop: true, maxLaps: 3, kinds: ['trade'] });
+    let lap = 1;
+    bus.subscribe('md.feedReset', (m) => {
+      if (m.symbol === 'ETH/USDT') lap++;
+    });
+    const lapsByMinute = new Map<number, Set<number>>();
+    const lastOfLap = new Map<number, number>();
+    const firstOfLap = new Map<number, number>();
+    bus.subscribe('md.trade', (m) => {
+      const minute = Math.floor(m.tsExchange / 60_000);
+      lapsByMinute.set(minute, (lapsByMinute.get(minute) ?? new Set()).add(lap));
+      if (!firstOfLap.has(lap)) firstOfLap.set(lap, minute);
+      lastOfLap.set(lap, minute);
+    });
+    await feed.start();
+    await feed.done;
+    const mixed = [...lapsByMinute].filter(([, laps]) => laps.size > 1).map(([minute]) => new Date(minute * 60_000).toISOString());
+    expect(feed.laps).toBe(3);
+    expect(mixed).toEqual([]);
+    expect([firstOfLap.get(2)! - lastOfLap.get(1)!, firstOfLap.get(3)! - lastOfLap.get(2)!]).toEqual([1, 1]);
+    // The bundled recording runs 23:54:13.937 .. 00:05:04.543 (receive time): 12 minutes, 23:54 through 00:05.
+    expect(feed.lapLengthMs).toBe(12 * 60_000);
+  }, 30_000);
+
   it('publishes decoded md.depth instead of raw frames on request, and the books come out the same', async () => {
     const run = async (depth: 'raw' | 'decoded') => {
       const bus = new Bus<EngineMsg>();

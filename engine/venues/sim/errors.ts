@@ -3,7 +3,8 @@
 
 /** An error answer of the simulator's REST API; thrown inside route handlers, written by the server. */
 export class SimApiError extends Error {
-  constructor(readonly http: number, readonly code: number, msg: string) {
+  /** `headers`: extra response headers (Retry-After on a 429 or 418). */
+  constructor(readonly http: number, readonly code: number, msg: string, readonly headers: Readonly<Record<string, string>> = {}) {
     super(msg);
     this.name = 'SimApiError';
   }
@@ -17,8 +18,12 @@ export class SimApiError extends Error {
 /** Returns the errors the simulator raises, by Binance code. */
 export const apiErrors = {
   unknown: (msg: string) => new SimApiError(500, -1000, msg),
-  tooManyRequests: (limit: number) =>
-    new SimApiError(429, -1003, `Too many requests; current limit of IP(127.0.0.1) is ${limit} requests per minute. Please use the websocket for live updates to avoid polling the API.`),
+  tooManyRequests: (limit: number, retryAfterS: number) =>
+    new SimApiError(429, -1003, `Too much request weight used; current limit is ${limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.`, { 'retry-after': String(retryAfterS) }),
+  ipBanned: (untilMs: number, retryAfterS: number) =>
+    new SimApiError(418, -1003, `Way too much request weight used; IP banned until ${untilMs}. Please use WebSocket Streams for live updates to avoid bans.`, { 'retry-after': String(retryAfterS) }),
+  tooManyOrders: (limit: number, retryAfterS: number) =>
+    new SimApiError(429, -1015, `Too many new orders; current limit is ${limit} orders per TEN_SECONDS.`, { 'retry-after': String(retryAfterS) }),
   timestampOutside: () => new SimApiError(400, -1021, 'Timestamp for this request is outside of the recvWindow.'),
   timestampAhead: () => new SimApiError(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."),
   badSignature: () => new SimApiError(400, -1022, 'Signature for this request is not valid.'),

@@ -107,5 +107,5 @@ export function mexcError(e: SimApiError): SimApiError {
   if (e.code === -2010 && /insufficient balance/i.test(e.message)) return new SimApiError(400, 30004, 'Insufficient position');
   if (e.code === -1013) return new SimApiError(400, 30002, `The minimum transaction volume cannot be less than the symbol's minimum (${e.message})`);
   const m = CODES[e.code];
-  return m ? new SimApiError(e.http, m.code, m.msg ?? e.message) : e;
+  return m ? new SimApiError(e.http, m.code, m.msg ?? e.message, e.headers) : e;
 }

@@ -5,9 +5,10 @@ import type { Lots, Ticks } from '../../types/price.ts';
 import { fmtDec, fmtMoney, fmtPx, fmtQty } from './format.ts';
 import { apiErrors } from './errors.ts';
 import type { SimAccount } from './accounts.ts';
-import type { SimVenue } from './venue.ts';
+import { SIM_LIMITS, type SimVenue } from './venue.ts';
 import type { SymbolMarket } from './feed.ts';
 import { SIM_INTERVALS } from './klines.ts';
+import { ORDERS_PER_10S } from './rate-limit.ts';
 
 /** What a route handler gets. */
 export interface RouteCtx {
@@ -59,11 +60,11 @@ export function symbolInfo(m: SymbolMarket): Record<string, unknown> {
     icebergAllowed: false, ocoAllowed: false, otoAllowed: false, quoteOrderQtyMarketAllowed: false, allowTrailingStop: false,
     cancelReplaceAllowed: false, isSpotTradingAllowed: true, isMarginTradingAllowed: false,
     filters: [
-      { filterType: 'PRICE_FILTER', minPrice: fmtDec(i.tickSize.mantissa, i.tickSize.scale), maxPrice: '1000000.00000000', tickSize: fmtDec(i.tickSize.mantissa, i.tickSize.scale) },
-      { filterType: 'LOT_SIZE', minQty: fmtDec(i.lotSize.mantissa, i.lotSize.scale), maxQty: '9000.00000000', stepSize: fmtDec(i.lotSize.mantissa, i.lotSize.scale) },
-      { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: '9000.00000000', stepSize: '0.00000000' },
-      { filterType: 'NOTIONAL', minNotional: fmtDec(i.minNotional, 9), applyMinToMarket: true, maxNotional: '9000000.00000000', applyMaxToMarket: false, avgPriceMins: 5 },
-      { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
+      { filterType: 'PRICE_FILTER', minPrice: fmtDec(i.tickSize.mantissa, i.tickSize.scale), maxPrice: SIM_LIMITS.maxPrice, tickSize: fmtDec(i.tickSize.mantissa, i.tickSize.scale) },
+      { filterType: 'LOT_SIZE', minQty: fmtDec(i.lotSize.mantissa, i.lotSize.scale), maxQty: SIM_LIMITS.maxQty, stepSize: fmtDec(i.lotSize.mantissa, i.lotSize.scale) },
+      { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: SIM_LIMITS.maxQty, stepSize: '0.00000000' },
+      { filterType: 'NOTIONAL', minNotional: fmtDec(i.minNotional, 9), applyMinToMarket: true, maxNotional: SIM_LIMITS.maxNotional, applyMaxToMarket: false, avgPriceMins: 5 },
+      { filterType: 'MAX_NUM_ORDERS', maxNumOrders: SIM_LIMITS.maxNumOrders },
     ],
     permissions: [], permissionSets: [['SPOT']], defaultSelfTradePreventionMode: 'NONE', allowedSelfTradePreventionModes: ['NONE'],
   };
@@ -113,7 +114,7 @@ export const routes: Readonly<Record<string, Route>> = {
       timezone: 'UTC', serverTime: Math.floor(venue.clock.now()),
       rateLimits: [
         { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
-        { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
+        { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: ORDERS_PER_10S },
         { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
         { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
       ],
@@ -184,7 +185,7 @@ export const routes: Readonly<Record<string, Route>> = {
   },
   'GET /api/v3/myTrades': {
     weight: 20, auth: 'signed',
-    handle: ({ venue, params, account }) => venue.myTrades(account!, get(params, 'symbol'), intParam(params, 'limit', 500, 1, 1000), optInt(params, 'fromId')),
+    handle: ({ venue, params, account }) => venue.myTrades(account!, get(params, 'symbol'), intParam(params, 'limit', 500, 1, 1000), optInt(params, 'fromId'), optInt(params, 'orderId')),
   },
   'GET /api/v3/account': {
     weight: 20, auth: 'signed',

@@ -17,7 +17,7 @@ import { SimAccount, type SimAccountSpec } from './accounts.ts';
 import { apiErrors, SimApiError } from './errors.ts';
 import { SymbolMarket } from './feed.ts';
 import { SIM_INTERVALS, type KlineHistory } from './klines.ts';
-import { WeightLimiter } from './rate-limit.ts';
+import { OrderCountLimiter, WeightLimiter } from './rate-limit.ts';
 import { RecordingMerge } from './replay.ts';
 import { MEXC_KEY_HEADER, MEXC_PREFIX, mexcError, mexcRoutes } from './mexc.ts';
 import { routes } from './rest.ts';
@@ -186,6 +186,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
   }
 
   const limiter = new WeightLimiter(opts.weightLimitPerMinute ?? 6000, wall);
+  const orderLimiter = new OrderCountLimiter(wall);
   const server = createServer((req, res) => {
     void handle(req, res);
   });
@@ -194,20 +195,26 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
     const method = req.method ?? 'GET';
     let status = 200;
     let body: unknown;
+    let headers: Readonly<Record<string, string>> = {};
     let used = limiter.usedWeight;
     const mexc = url.pathname.startsWith(`${MEXC_PREFIX}/`);
     try {
       const raw = await readBody(req);
       const rawQuery = url.search.startsWith('?') ? url.search.slice(1) : '';
       const params = new URLSearchParams(rawQuery);
-      if (raw) for (const [k, v] of new URLSearchParams(raw)) params.append(k, v);
+      // Binance: "If a parameter sent in both the query string and request body, the query string parameter will be
+      // used." The signature still covers both, raw (checkSigned). MEXC's rule is not documented: kept as it was
+      // (handlers read the body's value through Object.fromEntries, checkSigned the query's through params.get).
+      const inQuery = new Set(params.keys());
+      if (raw) for (const [k, v] of new URLSearchParams(raw)) if (mexc || !inQuery.has(k)) params.append(k, v);
       const key = `${method} ${mexc ? url.pathname.slice(MEXC_PREFIX.length) : url.pathname}`;
       const route = (mexc ? mexcRoutes[key] : undefined) ?? routes[key];
       if (!route) throw apiErrors.notFound(url.pathname);
       const w = typeof route.weight === 'number' ? route.weight : route.weight(params);
-      const after = limiter.take(w);
+      const verdict = limiter.take(w);
       used = limiter.usedWeight;
-      if (after === undefined) throw apiErrors.tooManyRequests(limiter.limit);
+      if (verdict.kind === 'limited') throw apiErrors.tooManyRequests(limiter.limit, verdict.retryAfterS);
+      if (verdict.kind === 'banned') throw apiErrors.ipBanned(verdict.untilMs, verdict.retryAfterS);
       let account: SimAccount | undefined;
       if (route.auth !== 'none') {
         const apiKey = req.headers[mexc ? MEXC_KEY_HEADER : 'x-mbx-apikey'];
@@ -215,6 +222,11 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
         account = venue.accounts.get(apiKey);
         if (!account) throw apiErrors.invalidApiKey();
         if (route.auth === 'signed') checkSigned(account, rawQuery, raw, params, wall.now(), clock.now());
+        // Binance's ORDERS limit; the MEXC dialect has none modelled.
+        if (!mexc && key === 'POST /api/v3/order') {
+          const retryAfterS = orderLimiter.take(account.id);
+          if (retryAfterS !== undefined) throw apiErrors.tooManyOrders(orderLimiter.limit, retryAfterS);
+        }
       }
       // Handlers read a consistent market: wait for any replay step in progress.
       await queue;
@@ -225,6 +237,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
       if (!(err instanceof SimApiError)) log().error({ err, path: url.pathname }, 'simulator request failed');
       status = e.http;
       body = e.body();
+      headers = e.headers;
     }
     const text = JSON.stringify(body);
     res.writeHead(status, {
@@ -232,6 +245,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
       'content-length': Buffer.byteLength(text),
       'x-mbx-used-weight': String(used),
       'x-mbx-used-weight-1m': String(used),
+      ...headers,
     });
     res.end(text);
     events.emit('request', { method, path: url.pathname, status });

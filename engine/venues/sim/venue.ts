@@ -3,7 +3,7 @@
 import type { MatchEvent, SimOrder } from '../../market/matching.ts';
 import type { Side, TimeInForce } from '../../messages/orders.ts';
 import type { Clock } from '../../runtime/clock.ts';
-import { parseDecimal } from '../../types/decimal.ts';
+import { parseDecimal, parseFixed } from '../../types/decimal.ts';
 import { ParseError } from '../../types/errors.ts';
 import { notional, qtyToLots, priceToTicks, type Instrument } from '../../types/instrument.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
@@ -34,6 +34,13 @@ interface OrderMeta {
   /** LIMIT_MAKER is a GTC limit that refuses to take; it prints as its own type. */
   readonly typeName: string;
 }
+
+/**
+ * The filter bounds exchangeInfo advertises (rest.ts symbolInfo) and placeOrder enforces, as Binance does with -1013
+ * `Filter failure: <filter>`: PRICE_FILTER.maxPrice, LOT_SIZE/MARKET_LOT_SIZE.maxQty, NOTIONAL.maxNotional (limit
+ * orders only, applyMaxToMarket false) and MAX_NUM_ORDERS (open orders per account and symbol).
+ */
+export const SIM_LIMITS = { maxPrice: '1000000.00000000', maxQty: '9000.00000000', maxNotional: '9000000.00000000', maxNumOrders: 200 } as const;
 
 /** Parameters of a new order as strings from the request. */
 export type OrderParams = Readonly<Record<string, string | undefined>>;
@@ -100,7 +107,8 @@ export class SimVenue {
       if (!t) throw apiErrors.mandatory('timeInForce');
       if (t !== 'GTC' && t !== 'IOC' && t !== 'FOK') throw apiErrors.invalidTif();
       tif = t;
-    } else if (p['timeInForce'] !== undefined && typeName === 'MARKET') {
+    } else if (p['timeInForce'] !== undefined) {
+      // Binance answers -1106 for timeInForce on MARKET and on LIMIT_MAKER alike.
       throw apiErrors.notRequired('timeInForce');
     }
     if (p['quoteOrderQty'] !== undefined) throw apiErrors.badParam('quoteOrderQty is not supported by the simulator; send quantity.');
@@ -108,12 +116,13 @@ export class SimVenue {
     if (!qtyStr) throw apiErrors.mandatory('quantity');
     const lots = steps(inst, qtyStr, 'quantity');
     if (lots <= 0) throw apiErrors.filterFailure('LOT_SIZE');
+    if (lots > qtyToLots(inst, SIM_LIMITS.maxQty)) throw apiErrors.filterFailure(type === 'market' ? 'MARKET_LOT_SIZE' : 'LOT_SIZE');
     let price: Ticks | undefined;
     if (type === 'limit') {
       const ps = p['price'];
       if (!ps) throw apiErrors.mandatory('price');
       price = steps(inst, ps, 'price') as Ticks;
-      if (price <= 0) throw apiErrors.filterFailure('PRICE_FILTER');
+      if (price <= 0 || price > priceToTicks(inst, SIM_LIMITS.maxPrice)) throw apiErrors.filterFailure('PRICE_FILTER');
     } else if (p['price'] !== undefined) {
       throw apiErrors.notRequired('price');
     }
@@ -129,6 +138,9 @@ export class SimVenue {
     if (type === 'market' && preview.lots === 0) throw apiErrors.badParam('The market has no liquidity for this order.');
     const value = type === 'market' ? preview.quote : notional(inst, price!, lots as Lots);
     if (value < inst.minNotional) throw apiErrors.filterFailure('NOTIONAL');
+    // applyMaxToMarket is false: maxNotional binds limit orders only.
+    if (type === 'limit' && value > parseFixed(SIM_LIMITS.maxNotional)) throw apiErrors.filterFailure('NOTIONAL');
+    if (m.engine.openOrders(account.id).length >= SIM_LIMITS.maxNumOrders) throw apiErrors.filterFailure('MAX_NUM_ORDERS');
     const id = this.orderSeq;
     const [asset, amount] = side === 'buy' ? [inst.quote, value as bigint] : [inst.base, baseAmount(inst, lots)];
     if (!account.lock(id, asset, amount)) throw apiErrors.insufficientBalance();
@@ -186,10 +198,11 @@ export class SimVenue {
     return open.map((o) => this.cancelOrder(account, { symbol: m.inst.venueSymbol, orderId: String(o.id) }));
   }
 
-  /** Returns the account's trades on `symbol` (GET /api/v3/myTrades). */
-  myTrades(account: SimAccount, symbol: string | undefined, limit: number, fromId?: number): Record<string, unknown>[] {
+  /** Returns the account's trades on `symbol` (GET /api/v3/myTrades), only those of `orderId` when given. */
+  myTrades(account: SimAccount, symbol: string | undefined, limit: number, fromId?: number, orderId?: number): Record<string, unknown>[] {
     const m = this.market(symbol);
-    const rows = account.trades.filter((t) => t.symbol === m.inst.venueSymbol && (fromId === undefined || t.fill.tradeId >= fromId));
+    const rows = account.trades.filter((t) => t.symbol === m.inst.venueSymbol && (fromId === undefined || t.fill.tradeId >= fromId)
+      && (orderId === undefined || t.fill.orderId === orderId));
     const picked = fromId === undefined ? rows.slice(Math.max(0, rows.length - limit)) : rows.slice(0, limit);
     return picked.map(({ inst, fill }) => ({
       symbol: inst.venueSymbol, id: fill.tradeId, orderId: fill.orderId, orderListId: -1, price: fmtPx(inst, fill.price),

@@ -9,16 +9,34 @@ import type { StreamKind } from './feed.ts';
 interface Client {
   readonly ws: WebSocket;
   readonly combined: boolean;
-  /** Subscribed stream names as the client wrote them (lower-cased), mapped to their (symbol, kind) key. */
-  readonly streams: Map<string, string>;
+  /**
+   * Subscriptions by lower-cased stream name (the lookup is case-insensitive), each with the name echoed in envelopes
+   * and LIST_SUBSCRIPTIONS (Binance's canonical spelling, `btcusdt@bookTicker`) and its (symbol, kind) key.
+   */
+  readonly streams: Map<string, { readonly name: string; readonly key: string }>;
 }
+
+const STREAM_RE = /^([a-z0-9]+)@(depth(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker|kline_1m)$/i;
+const CANONICAL_KIND: Readonly<Record<string, string>> = { aggtrade: 'aggTrade', bookticker: 'bookTicker' };
 
 /** Returns the `<symbol>|<kind>` key a stream name feeds from, or undefined when the simulator has no such stream. */
 export function streamKey(name: string): string | undefined {
-  const m = /^([a-z0-9]+)@(depth(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker|kline_1m)$/i.exec(name);
+  const m = STREAM_RE.exec(name);
   if (!m) return undefined;
-  const kind = m[2]!.startsWith('depth') ? 'depth' : m[2]!;
-  return `${m[1]!.toLowerCase()}|${kind === 'aggtrade' ? 'aggTrade' : kind === 'bookticker' ? 'bookTicker' : kind}`;
+  const kind = m[2]!.toLowerCase().startsWith('depth') ? 'depth' : CANONICAL_KIND[m[2]!.toLowerCase()] ?? m[2]!.toLowerCase();
+  return `${m[1]!.toLowerCase()}|${kind}`;
+}
+
+/**
+ * Returns the stream name as Binance spells it in combined-stream envelopes and LIST_SUBSCRIPTIONS: lower-case symbol,
+ * camelCase kind (`btcusdt@bookTicker`, `ethusdt@aggTrade`, `btcusdt@depth@100ms`). Binance's frame consumers (the
+ * engine's classifier among them) match the kind case-sensitively. Names the simulator does not serve are kept as sent.
+ */
+export function canonicalStreamName(name: string): string {
+  const m = STREAM_RE.exec(name);
+  if (!m) return name;
+  const kind = m[2]!.toLowerCase();
+  return `${m[1]!.toLowerCase()}@${CANONICAL_KIND[kind] ?? kind}`;
 }
 
 /** Events the hub reports (tests wait on them instead of sleeping). */
@@ -75,7 +93,7 @@ export class WsHub {
         this.sent++;
         continue;
       }
-      for (const [name, k] of c.streams) {
+      for (const { name, key: k } of c.streams.values()) {
         if (k !== key) continue;
         c.ws.send(`{"stream":"${name}","data":${payload}}`);
         this.sent++;
@@ -104,7 +122,7 @@ export class WsHub {
 
   private drop(c: Client): void {
     if (!this.clients.delete(c)) return;
-    for (const k of c.streams.values()) this.byKey.get(k)?.delete(c);
+    for (const { key } of c.streams.values()) this.byKey.get(key)?.delete(c);
     c.streams.clear();
   }
 
@@ -113,19 +131,20 @@ export class WsHub {
     // Binance accepts any well-formed name; streams the simulator does not produce simply stay silent.
     const key = streamKey(lower) ?? `unknown|${lower}`;
     if (c.streams.has(lower)) return;
-    c.streams.set(lower, key);
+    const canonical = canonicalStreamName(name);
+    c.streams.set(lower, { name: canonical, key });
     let set = this.byKey.get(key);
     if (!set) this.byKey.set(key, (set = new Set()));
     set.add(c);
-    this.events.onSubscribe?.(lower);
+    this.events.onSubscribe?.(canonical);
   }
 
   private unsubscribe(c: Client, name: string): void {
     const lower = name.toLowerCase();
-    const key = c.streams.get(lower);
-    if (key === undefined) return;
+    const sub = c.streams.get(lower);
+    if (sub === undefined) return;
     c.streams.delete(lower);
-    if (![...c.streams.values()].includes(key)) this.byKey.get(key)?.delete(c);
+    if (![...c.streams.values()].some((s) => s.key === sub.key)) this.byKey.get(sub.key)?.delete(c);
   }
 
   private onMessage(c: Client, text: string): void {
@@ -154,7 +173,7 @@ export class WsHub {
         return this.reply(c, { result: null, id });
       }
       case 'LIST_SUBSCRIPTIONS':
-        return this.reply(c, { result: [...c.streams.keys()], id });
+        return this.reply(c, { result: [...c.streams.values()].map((s) => s.name), id });
       case 'SET_PROPERTY':
       case 'GET_PROPERTY':
         return this.reply(c, { error: { code: 0, msg: 'Unknown property' }, id });

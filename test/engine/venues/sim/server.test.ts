@@ -59,6 +59,22 @@ describe('exchange simulator REST', () => {
     expect([r.status, j['status'], j['price'], j['origQty'], j['fills']]).toEqual([200, 'NEW', '50000.00000000', '0.00100000', []]);
   });
 
+  it('takes the query string value of a parameter also sent in the body, with the signature over both (review_sim 2)', async () => {
+    const query = new URLSearchParams({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.001', price: '50000.00', newClientOrderId: 'queryWins1' }).toString();
+    const body = new URLSearchParams({ price: '51000.00', newClientOrderId: 'bodyLoses1', timestamp: String(WALL) }).toString();
+    const r = await fetch(`${sim.url}/api/v3/order?${query}`, {
+      method: 'POST', headers: { 'X-MBX-APIKEY': KEY, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `${body}&signature=${signPayload(query + body, SECRET)}`,
+    });
+    const j = await r.json() as Record<string, unknown>;
+    const bad = await fetch(`${sim.url}/api/v3/order?${query}`, {
+      method: 'POST', headers: { 'X-MBX-APIKEY': KEY, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `${body}&signature=${signPayload(query, SECRET)}`,
+    });
+    expect([r.status, j['price'], j['clientOrderId']]).toEqual([200, '50000.00000000', 'queryWins1']);
+    expect([bad.status, await bad.json()]).toEqual([400, { code: -1022, msg: 'Signature for this request is not valid.' }]);
+  });
+
   it.each([
     [{ quantity: '0.000001', price: '50000' }, { code: -1013, msg: 'Filter failure: LOT_SIZE' }],
     [{ quantity: '0.001', price: '50000.001' }, { code: -1013, msg: 'Filter failure: PRICE_FILTER' }],
@@ -175,7 +191,7 @@ describe('exchange simulator WebSocket', () => {
     const dropped = sim.dropAllConnections();
     await new Promise((r) => ws.once('close', r));
     const events = msgs.slice(4) as Array<{ e?: string; u?: number }>;
-    expect(msgs.slice(0, 3)).toEqual([{ result: null, id: 1 }, { result: ['btcusdt@trade', 'btcusdt@bookticker'], id: 2 }, { result: null, id: 3 }]);
+    expect(msgs.slice(0, 3)).toEqual([{ result: null, id: 1 }, { result: ['btcusdt@trade', 'btcusdt@bookTicker'], id: 2 }, { result: null, id: 3 }]);
     expect((msgs[3] as { error: { code: number }; id: number }).error.code).toBe(2);
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.e === 'trade')).toBe(true);

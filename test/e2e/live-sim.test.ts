@@ -217,7 +217,11 @@ describe('live mode against the exchange simulator', () => {
     const halt = r.states.find((s) => s.state === 'halted')!;
     const after = r.denials.filter((d) => d.t >= halt.t).map((d) => d.code);
     const v = venueView(r.sim);
-    expect(r.states.map((s) => s.state)).toEqual(['reducing', 'halted']);
+    // Reducing on the way is not guaranteed: a fill's fee and slippage (up to ~3 bps of equity here) booked between two
+    // marks can carry the drawdown past both thresholds at once, and when fills are booked relative to marks depends
+    // on the executor's polls, i.e. on wall time under load.
+    expect(r.states.at(-1)!.state).toBe('halted');
+    expect(r.states.every((s) => s.state === 'reducing' || s.state === 'halted')).toBe(true);
     expect(halt.reason).toMatch(/drawdown \d+ bps reached the maximum 5 bps/);
     expect(after.length).toBeGreaterThan(0);
     expect(new Set(after)).toEqual(new Set(['TRADING_HALTED']));

@@ -46,15 +46,19 @@ export async function publishArchive(temp: string, file: string, dir: string): P
   }
 }
 
-/** Deletes the temporary files in `dir` that a pass killed while writing left behind, except `busy`; returns them. */
-export async function removeArchiveTemps(dir: string, busy: ReadonlySet<string> = new Set()): Promise<string[]> {
-  let names: string[];
+// The names in `dir`, none when it does not exist (no archive written yet).
+async function namesIn(dir: string): Promise<string[]> {
   try {
-    names = await readdir(dir);
+    return await readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** Deletes the temporary files in `dir` that a pass killed while writing left behind, except `busy`; returns them. */
+export async function removeArchiveTemps(dir: string, busy: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const names = await namesIn(dir);
   const removed: string[] = [];
   for (const name of names) {
     const file = join(dir, name);
@@ -71,13 +75,7 @@ export async function removeArchiveTemps(dir: string, busy: ReadonlySet<string> 
 
 /** Returns the archive files in `dir`, oldest first (none when the directory does not exist). */
 export async function listArchives(dir: string): Promise<ArchiveFile[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await namesIn(dir);
   const out: ArchiveFile[] = [];
   for (const name of names) {
     const m = NAME.exec(name);

@@ -16,7 +16,7 @@ import { KlinesArchive } from '../actors/data-provider/klines-archive.ts';
 import type { KlineSource } from '../actors/data-provider/market-source.ts';
 import { InMemoryOrchestratorMemory, lmdbOrchestratorMemory, orchestratorChild, OrchestratorHandle } from '../actors/orchestrator/index.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
-import type { RiskState } from '../actors/risk-manager/index.ts';
+import { lot9, type RiskState } from '../actors/risk-manager/index.ts';
 import { TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
 import type { Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
@@ -32,7 +32,7 @@ import { ExecStore } from '../engine/store/exec-store.ts';
 import { InferenceHistoryStore } from '../engine/store/inference-history.ts';
 import { LmdbStore } from '../engine/store/lmdb.ts';
 import { ModelOutputStore } from '../engine/store/model-output-store.ts';
-import { parseFixed } from '../engine/types/decimal.ts';
+import { divRound, parseFixed } from '../engine/types/decimal.ts';
 import { notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { costAfterFill, type OpenCost } from '../engine/market/average-cost.ts';
 import { baseAmount } from '../engine/venues/ledger.ts';
@@ -187,7 +187,14 @@ export function storedRiskPosition(store: ExecutorStore, venue: VenueId, inst: I
   const full = baseAmount(inst, p.netLots);
   const fees = p.fees[inst.base] ?? 0n;
   const base9 = fees >= full ? 0n : full - fees;
-  return { lots: p.netLots as Lots, cost: p.openCost ?? costFromFills(store, venue, inst).cost, base9 };
+  const cost = p.openCost ?? costFromFills(store, venue, inst).cost;
+  // The executor's netLots still count what those fees took (bought less sold); the RiskManager keeps at most the
+  // whole lots held (positions.ts applyFill, after a sell). Handing it netLots would bring back lots it cleared, which
+  // count in limits, caps and the stop reference; they leave with their share of the cost, as there.
+  const held = Math.min(p.netLots, Number(base9 / lot9(inst)));
+  const openLots = p.openLots ?? p.netLots;
+  const keptCost = held === openLots || openLots <= 0 ? cost : divRound(cost * BigInt(held), BigInt(openLots));
+  return { lots: held as Lots, cost: keptCost as Money, base9 };
 }
 
 // The open lots and their average cost by replaying every stored fill of `inst`.

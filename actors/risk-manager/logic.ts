@@ -110,7 +110,10 @@ export function createRiskState(input: RiskInput): RiskState {
     if (!inst) throw new ConfigError(`initial position in ${sym}, which is not among the instruments`);
     if (!Number.isSafeInteger(p.lots) || p.lots < 0) throw new ConfigError(`initial position in ${sym} has lots ${p.lots}; spot needs a non-negative integer`);
     const full = BigInt(p.lots) * lot9(inst);
-    if (p.base9 !== undefined && !(p.base9 >= 0n && p.base9 <= full)) throw new ConfigError(`initial position in ${sym} holds ${p.base9} base units, outside 0..${full} for ${p.lots} lots`);
+    // At most the lots' base plus a remainder under one lot: after a sell a position keeps only the whole lots it holds
+    // (positions.ts applyFill), so what a buy's base-asset fee left over can sit above them.
+    const most = full + lot9(inst) - 1n;
+    if (p.base9 !== undefined && !(p.base9 >= 0n && p.base9 <= most)) throw new ConfigError(`initial position in ${sym} holds ${p.base9} base units, outside 0..${most} for ${p.lots} lots`);
     positions[sym] = { ...FLAT, lots: p.lots, base9: p.base9 ?? full, cost: p.cost };
   }
   const portfolio: Portfolio = { ...emptyPortfolio(quote, input.cash), positions };

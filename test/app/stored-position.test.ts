@@ -76,9 +76,15 @@ describe('the stored position a live start hands the RiskManager', () => {
     const got = storedRiskPosition(s.store, 'paper', ETH)!;
     const restarted = createRiskState({ limits: DEFAULT_LIMITS, instruments: [ETH], cash: money('1000'), positions: { 'ETH/USDT': got } }).portfolio.positions['ETH/USDT']!;
 
-    // 702 lots bought less sold, less the fees of the 2500 lots bought: 0.0702 - 0.00025 ETH.
-    expect(got).toMatchObject({ lots: 702, base9: 69_950_000n });
+    // 702 lots bought less sold, less the fees of the 2500 lots bought: 0.0702 - 0.00025 ETH = 699.5 lots held. The
+    // executor's netLots says 702; the RiskManager keeps the 699 whole lots held, and so does the start.
+    expect(s.store.position('paper', 'ETH/USDT')!.netLots).toBe(702);
+    expect(got).toMatchObject({ lots: 699, base9: 69_950_000n });
+    expect(got.lots).toBe(risk.lots);
     expect(got.base9).toBe(risk.base9);
+    // The cost of the lots not held left with them: within the cost of the 2 lots the first round trip's fees took.
+    expect(Number(got.cost - risk.cost)).toBeLessThan(Number(notional(ETH, ETH_PX.t1520538925, 2 as Lots)));
+    expect(got.cost).toBeGreaterThanOrEqual(risk.cost);
     expect(sellableLots(ETH, restarted)).toBe(sellableLots(ETH, risk));
     expect(sellableLots(ETH, restarted)).toBe(699);
   });

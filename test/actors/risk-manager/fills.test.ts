@@ -45,3 +45,20 @@ describe('onFills', () => {
     expect(onFills(first, [])).toBe(first);
   });
 });
+
+describe('an initial position', () => {
+  // A start hands over the whole lots held and the base held; after a round trip whose buy paid its fee in ETH the
+  // base can exceed the whole lots by a remainder under one lot (0.0001 ETH on ETH/USDT), never by a lot or more.
+  const withBase = (lots: number, base9: bigint) =>
+    createRiskState({ limits: limits(), instruments: [ETH], cash: money('10000'), positions: { 'ETH/USDT': { lots: lots as never, cost: money('187.152'), base9 } } });
+
+  it('takes base held above its whole lots by less than one lot', () => {
+    expect(withBase(699, 69_950_000n).portfolio.positions['ETH/USDT']).toMatchObject({ lots: 699, base9: 69_950_000n });
+    expect(withBase(699, 69_999_999n).portfolio.positions['ETH/USDT']!.base9).toBe(69_999_999n);
+  });
+
+  it('refuses base of a whole lot or more above its lots, naming the position', () => {
+    expect(() => withBase(699, 70_000_000n)).toThrow(/initial position in ETH\/USDT holds 70000000 base units, outside 0\.\.69999999 for 699 lots/);
+    expect(() => withBase(699, -1n)).toThrow(/outside/);
+  });
+});

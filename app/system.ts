@@ -32,9 +32,9 @@ import { ExecStore } from '../engine/store/exec-store.ts';
 import { InferenceHistoryStore } from '../engine/store/inference-history.ts';
 import { LmdbStore } from '../engine/store/lmdb.ts';
 import { ModelOutputStore } from '../engine/store/model-output-store.ts';
-import { divRound, parseFixed } from '../engine/types/decimal.ts';
+import { parseFixed } from '../engine/types/decimal.ts';
 import { notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
-import { costAfterFill, type OpenCost } from '../engine/market/average-cost.ts';
+import { costAfterFill, costOfLots, type OpenCost } from '../engine/market/average-cost.ts';
 import { baseAmount } from '../engine/venues/ledger.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
@@ -192,9 +192,7 @@ export function storedRiskPosition(store: ExecutorStore, venue: VenueId, inst: I
   // whole lots held (positions.ts applyFill, after a sell). Handing it netLots would bring back lots it cleared, which
   // count in limits, caps and the stop reference; they leave with their share of the cost, as there.
   const held = Math.min(p.netLots, Number(base9 / lot9(inst)));
-  const openLots = p.openLots ?? p.netLots;
-  const keptCost = held === openLots || openLots <= 0 ? cost : divRound(cost * BigInt(held), BigInt(openLots));
-  return { lots: held as Lots, cost: keptCost as Money, base9 };
+  return { lots: held as Lots, cost: costOfLots({ lots: p.openLots ?? p.netLots, cost }, held), base9 };
 }
 
 // The open lots and their average cost by replaying every stored fill of `inst`.

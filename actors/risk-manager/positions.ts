@@ -6,7 +6,7 @@ import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
-import { costAfterFill } from '../../engine/market/average-cost.ts';
+import { costAfterFill, costOfLots } from '../../engine/market/average-cost.ts';
 
 /** One symbol's spot position. Realised PnL is gross; fees are kept apart (net = realised - fees). */
 export interface Position {
@@ -111,7 +111,7 @@ export function applyFill(pf: Portfolio, inst: Instrument, fill: Fill): Portfoli
     // to fees, which `fees` already counts. Buys keep the lots they bought; sellableLots bounds what can be sold.
     const held = base9 > 0n ? Number(base9 / lotUnits) : 0;
     if (lots > held) {
-      cost = (held === 0 ? 0n : divRound(cost * BigInt(held), BigInt(lots))) as Money;
+      cost = costOfLots({ lots, cost }, held);
       lots = held as Lots;
       if (lots === 0) exitFired = false;
     }

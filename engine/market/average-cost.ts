@@ -2,7 +2,9 @@
 // of the cost that the lots it closes carried (all of it when it closes the position), and lots sold beyond the
 // position close nothing. The RiskManager's portfolio (the reference of stop-loss and take-profit) and the executor's
 // stored position keep it by this one function, so a live start can take the stored figure as the RiskManager's cost
-// instead of re-reading every fill, and both agree to the 1e-9 unit.
+// instead of re-reading every fill, and both agree to the 1e-9 unit while no fee is paid in the base asset. Such fees
+// leave fewer lots held than traded: after a sell the RiskManager keeps only the whole lots held, with their share of
+// the cost (costOfLots), and a live start makes the same cut to the stored figure (app/system.ts storedRiskPosition).
 import { divRound } from '../types/decimal.ts';
 import type { Money } from '../types/money.ts';
 
@@ -24,4 +26,12 @@ export function costAfterFill(prev: OpenCost, side: 'buy' | 'sell', lots: number
   const closed = Math.min(lots, prev.lots);
   const released = (closed === prev.lots ? prev.cost : divRound(prev.cost * BigInt(closed), BigInt(prev.lots))) as Money;
   return { lots: prev.lots - closed, cost: (prev.cost - released) as Money, closed, released };
+}
+
+/**
+ * Returns the cost of `lots` of `open`'s lots, a share by count (all of it when they are all its lots). Cutting a
+ * position to the whole lots its base holds (a buy's base-asset fee leaves fewer) keeps this share.
+ */
+export function costOfLots(open: OpenCost, lots: number): Money {
+  return (lots === open.lots || open.lots <= 0 ? open.cost : divRound(open.cost * BigInt(lots), BigInt(open.lots))) as Money;
 }

@@ -22,6 +22,9 @@ export type WeightVerdict =
   | { readonly kind: 'limited'; readonly retryAfterS: number }
   | { readonly kind: 'banned'; readonly retryAfterS: number; readonly untilMs: number };
 
+// A Retry-After header's whole seconds until `untilMs`, at least 1.
+const retryAfterS = (untilMs: number, now: number): number => Math.max(1, Math.ceil((untilMs - now) / 1000));
+
 /** Request weight per fixed wall-clock minute, as Binance counts `x-mbx-used-weight-1m` (per IP; one IP here). */
 export class WeightLimiter {
   private minute = -1;
@@ -58,11 +61,11 @@ export class WeightLimiter {
     this.used += weight;
     if (this.used <= this.limitPerMinute) return { kind: 'ok' };
     this.limitedUntil = (m + 1) * 60_000;
-    return { kind: 'limited', retryAfterS: Math.max(1, Math.ceil((this.limitedUntil - now) / 1000)) };
+    return { kind: 'limited', retryAfterS: retryAfterS(this.limitedUntil, now) };
   }
 
   private banned(now: number): WeightVerdict {
-    return { kind: 'banned', retryAfterS: Math.max(1, Math.ceil((this.bannedUntil - now) / 1000)), untilMs: this.bannedUntil };
+    return { kind: 'banned', retryAfterS: retryAfterS(this.bannedUntil, now), untilMs: this.bannedUntil };
   }
 
   /** The weight used in the current minute. */
@@ -94,7 +97,7 @@ export class OrderCountLimiter {
     const w = Math.floor(now / 10_000);
     let s = this.windows.get(account);
     if (!s || s.window !== w) this.windows.set(account, (s = { window: w, count: 0 }));
-    if (s.count >= this.limitPer10s) return Math.max(1, Math.ceil(((w + 1) * 10_000 - now) / 1000));
+    if (s.count >= this.limitPer10s) return retryAfterS((w + 1) * 10_000, now);
     s.count++;
     return undefined;
   }

@@ -3,6 +3,8 @@
 import type { Level } from '../messages/market.ts';
 import { DenseMap } from './dense-map.ts';
 
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
 /**
  * Levels live in a DenseMap kept centred on the best price (hftbacktest's ROI vector idea): near the touch a set is
  * an array write, far levels go to its Map. Binance diffs touch deep levels too, and a sorted array pays a mid-array
@@ -30,6 +32,11 @@ export class SideLevels {
   /** Summed lots per bucket floor(price / bucketTicks), kept only while bucket tracking is on. */
   buckets: DenseMap | undefined = undefined;
   bucketTicks = 0;
+  /**
+   * False once a bucket sum passed 2^53: from there a float sum rounds, and deleting the levels later would leave a
+   * residue (even a negative one) for good. Readers then walk the levels instead, until a load sums them afresh.
+   */
+  bucketsExact = true;
 
   constructor(private readonly isBid: boolean) {}
 
@@ -42,7 +49,9 @@ export class SideLevels {
   set(price: number, lots: number): void {
     const lv = this.levels;
     const old = lv.set(price, lots);
-    if (this.buckets !== undefined && lots !== old) this.buckets.add(Math.floor(price / this.bucketTicks), lots - old);
+    if (this.buckets !== undefined && lots !== old && this.buckets.add(Math.floor(price / this.bucketTicks), lots - old) > MAX_SAFE) {
+      this.bucketsExact = false;
+    }
     if (lots === 0) {
       if (old === 0) return;
       this.touch(price);
@@ -98,11 +107,12 @@ export class SideLevels {
   private sumBuckets(): void {
     const buckets = this.buckets!;
     buckets.clear();
+    this.bucketsExact = true;
     if (this.size === 0) return;
     const bt = this.bucketTicks;
     buckets.set(Math.floor(this.best / bt), this.levels.get(this.best));
     this.levels.forEach((p, q) => {
-      if (p !== this.best) buckets.add(Math.floor(p / bt), q);
+      if (p !== this.best && buckets.add(Math.floor(p / bt), q) > MAX_SAFE) this.bucketsExact = false;
     });
   }
 
@@ -203,6 +213,7 @@ export class SideLevels {
     this.touched.length = 0;
     this.stale = false;
     this.buckets?.clear();
+    this.bucketsExact = true;
   }
 
   /** Replaces the side with `levels` (any order; zero sizes skipped; a repeated price keeps the last size). */

@@ -57,9 +57,11 @@ export class DenseMap {
     return old;
   }
 
-  /** Adds `delta` to the value at `k` (a sum reaching 0 removes the key). */
-  add(k: number, delta: number): void {
-    if (delta !== 0) this.set(k, this.get(k) + delta);
+  /** Adds `delta` to the value at `k` (a sum reaching 0 removes the key) and returns the new value. */
+  add(k: number, delta: number): number {
+    const v = this.get(k) + delta;
+    if (delta !== 0) this.set(k, v);
+    return v;
   }
 
   /** Writes the values of keys `from`..`from + out.length - 1` into `out` (0 for absent keys). */

@@ -106,9 +106,9 @@ export class OrderBook {
     this.asks.trackBuckets(bucketTicks);
   }
 
-  /** Returns the bucket width in ticks whose sums this book keeps, or 0 when it keeps none. */
+  /** Returns the bucket width in ticks whose sums this book keeps, or 0 when it keeps none (or none exact now). */
   get bucketTicks(): number {
-    return this.bids.bucketTicks;
+    return this.bids.bucketsExact && this.asks.bucketsExact ? this.bids.bucketTicks : 0;
   }
 
   /** Returns `side`'s summed lots in bucket `b` (0: no level in it); 0 when not tracking buckets. The COB's hot path. */

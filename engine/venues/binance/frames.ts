@@ -35,7 +35,11 @@ export function classifyFrame(text: string): FrameKind {
 export function classifyStream(text: string, at: number): FrameKind {
   if (at < 0) return 'other';
   const c = text.charCodeAt(at + 1);
-  if (c === 100 && text.startsWith('depth', at + 1)) return 'depth'; // depth, depth@100ms (not depth5/10/20)
+  if (c === 100 && text.startsWith('depth', at + 1)) {
+    // depth and depth@100ms are diffs; depth5/10/20 (partial books, no update ids to chain) are ignored.
+    const next = text.charCodeAt(at + 6);
+    return next === 34 || next === 64 ? 'depth' : 'other';
+  }
   if (c === 98 && text.startsWith('bookTicker"', at + 1)) return 'bookTicker';
   if (c === 116 && text.startsWith('trade"', at + 1)) return 'trade';
   if (c === 97 && text.startsWith('aggTrade"', at + 1)) return 'trade';

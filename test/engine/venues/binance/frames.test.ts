@@ -15,6 +15,15 @@ describe('BinanceFrameDecoder (recorded frames)', () => {
     expect(classifyFrame('{"result":null,"id":1}')).toBe('other');
   });
 
+  it('ignores partial-book streams (depth5/10/20), which have no update ids to chain, instead of calling them malformed', () => {
+    const env = (stream: string) => `{"stream":"btcusdt@${stream}","data":{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"]]}}`;
+    expect(['depth20@100ms', 'depth5', 'depth10@1000ms'].map((s) => classifyFrame(env(s)))).toEqual(['other', 'other', 'other']);
+    expect(['depth', 'depth@100ms'].map((s) => classifyFrame(env(s)))).toEqual(['depth', 'depth']);
+    const d = new BinanceFrameDecoder(BTC);
+    expect(d.decodeText(env('depth20@100ms'), 0)).toMatchObject({ type: 'ignored' });
+    expect(d.counters.malformed).toBe(0);
+  });
+
   it('decodes a spot depthUpdate into md.depth with integer levels', () => {
     const m = new BinanceFrameDecoder(BTC).decode(depth!);
     expect(m).toMatchObject({

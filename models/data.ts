@@ -43,3 +43,24 @@ export function sliceCandles(c: Candles, from: number, to: number): Candles {
     low: c.low.slice(from, to), close: c.close.slice(from, to), volume: c.volume.slice(from, to), skipped: 0,
   };
 }
+
+/** Returns the bar length of a series in ms: the smallest step between consecutive open times (NaN under 2 bars). */
+export function barStepMs(openTimeMs: ArrayLike<number>): number {
+  let step = Infinity;
+  for (let i = 1; i < openTimeMs.length; i++) {
+    const d = openTimeMs[i]! - openTimeMs[i - 1]!;
+    if (d > 0 && d < step) step = d;
+  }
+  return Number.isFinite(step) ? step : NaN;
+}
+
+/**
+ * Returns, per bar, the index of the first bar of the gap-free run holding it (open times `stepMs` apart), so bars
+ * a..b (a ≤ b) are contiguous exactly when `runStart[b] <= a`. Labels and σ count bars, not time: a window read
+ * across a hole would take the jump over it for one bar's move.
+ */
+export function runStarts(openTimeMs: ArrayLike<number>, stepMs: number): Int32Array {
+  const out = new Int32Array(openTimeMs.length);
+  for (let i = 1; i < openTimeMs.length; i++) out[i] = openTimeMs[i]! - openTimeMs[i - 1]! === stepMs ? out[i - 1]! : i;
+  return out;
+}

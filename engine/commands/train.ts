@@ -40,6 +40,11 @@ function isoTime(name: string): (v: string) => number {
   };
 }
 
+// Options given on the command line (not defaults) among `names`, as `--kebab-case`: those the chosen input ignores.
+function given(cmd: Command, names: readonly string[]): string[] {
+  return names.filter((n) => cmd.getOptionValueSource(n) === 'cli').map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+}
+
 // Commander reports a thrown parser error as a plain exception; wrap so it reads as a usage error.
 function checked<T>(program: Command, f: (v: string) => T): (v: string) => T {
   return (v) => {
@@ -60,7 +65,7 @@ function printCnn(s: CnnTrainSummary, json: boolean): void {
   const lines = [
     `input ${s.input.kind} [${s.input.seqLen}, ${s.input.features}] + ${s.input.tailLen}`,
     `data ${s.dataSpan.series.join(', ')}  ${s.dataSpan.from} → ${s.dataSpan.to} (${s.dataSpan.bars} bars)  backend ${s.backend}`,
-    `labels ${s.labels.samples}: BUY ${s.labels.counts.BUY}  SELL ${s.labels.counts.SELL}  HOLD ${s.labels.counts.HOLD}`,
+    `labels ${s.labels.samples}: BUY ${s.labels.counts.BUY}  SELL ${s.labels.counts.SELL}  HOLD ${s.labels.counts.HOLD}  (dropped at kline gaps ${s.labels.droppedAtGaps})`,
     ...s.outOfSample.folds.map((x, i) => `fold ${i + 1}: model ${f(x)}  | majority ${f(s.baselines.majority.folds[i]!)}  persistence ${f(s.baselines.persistence.folds[i]!)}  (n ${x.n})`),
     `pooled model ${f(s.outOfSample.pooled)}  | majority ${f(s.baselines.majority.pooled)}  persistence ${f(s.baselines.persistence.pooled)}  direction ${f(s.baselines.direction.pooled)}`,
     `beats baselines: logloss ${s.beatsBaselines.logLoss}  accuracy ${s.beatsBaselines.accuracy}`,
@@ -91,9 +96,9 @@ export function register(program: Command): void {
     .command('cnn')
     .description('Walk-forward CNN training on triple-barrier labels; JSON summary compares out-of-sample figures with baselines')
     .option('--input <kind>', "'bdi': BaseDataInput rows replayed through the DataProvider, the input the engine's CNN agent feeds (models/cnn/bdi-adapter.ts); 'klines': kline windows of --data (research only, the engine cannot load it)", checked(program, inputKind), 'bdi')
-    .option('--klines-dir <dirs...>', 'bdi input: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs', ['data/klines'])
-    .option('--from <iso>', 'bdi input: first decision time (UTC)', checked(program, isoTime('--from')))
-    .option('--until <iso>', 'bdi input: no bar opening at or after this time is read, by features or labels (UTC)', checked(program, isoTime('--until')))
+    .option('--klines-dir <dirs...>', 'bdi input: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs (refused with --input klines)', ['data/klines'])
+    .option('--from <iso>', 'first decision time (UTC): no sample decides before it (both inputs)', checked(program, isoTime('--from')))
+    .option('--until <iso>', 'no bar opening at or after this time is read, by features or labels (UTC; both inputs, applied before --last-bars)', checked(program, isoTime('--until')))
     .option('--data <files...>', 'klines input: kline CSV files (gz or plain) at one timeframe; the --symbol one is labelled, the others are extra features')
     .option('--symbol <symbol>', 'symbol to label (e.g. ETH/USDT); bdi default ETH/USDT, klines default the first file')
     .option('--last-bars <n>', 'use only the newest n (aligned) bars', checked(program, int('--last-bars', 2)))
@@ -117,7 +122,9 @@ export function register(program: Command): void {
     .option('--no-save', 'evaluate only; save no checkpoint')
     .option('--model-name <name>', 'checkpoint model name', d.modelName)
     .option('--json', 'print the summary as one JSON line')
-    .action(async (o: Record<string, unknown>) => {
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const ignored = o.input === 'klines' ? given(cmd, ['klinesDir']) : [];
+      if (ignored.length > 0) program.error(`train cnn: ${ignored.join(', ')} is for --input bdi; --input klines reads the --data files`);
       try {
         const s = await trainCnn({
           input: o.input as 'bdi' | 'klines', klinesDirs: o.klinesDir as string[],
@@ -144,10 +151,10 @@ export function register(program: Command): void {
     .command('dqn')
     .description("Train the DQN; greedy held-out PnL after fees beside buy-and-hold and flat on the same span. --state bdi (default): the engine's RL state from BaseDataInputs replayed through the DataProvider (the only kind the engine loads); --state env: trading-env features of --data (research)")
     .option('--state <kind>', "'bdi' or 'env'", checked(program, stateKind), 'bdi')
-    .option('--klines-dir <dirs...>', 'bdi: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs', ['data/klines'])
-    .option('--from <iso>', 'bdi: first decision time (UTC)', checked(program, isoTime('--from')))
-    .option('--until <iso>', 'bdi: no bar opening at or after this time is read (UTC)', checked(program, isoTime('--until')))
-    .option('--every <minutes>', 'bdi: a decision every n minutes', checked(program, int('--every')), b.everyMinutes)
+    .option('--klines-dir <dirs...>', 'bdi: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs (refused with --state env)', ['data/klines'])
+    .option('--from <iso>', 'bdi: first decision time (UTC; refused with --state env)', checked(program, isoTime('--from')))
+    .option('--until <iso>', 'bdi: no bar opening at or after this time is read (UTC; refused with --state env)', checked(program, isoTime('--until')))
+    .option('--every <minutes>', 'bdi: a decision every n minutes (refused with --state env)', checked(program, int('--every')), b.everyMinutes)
     .option('--data <files...>', 'env: kline CSV files; the --symbol one is traded (the others only matter with --cnn)')
     .option('--symbol <symbol>', 'symbol to trade (bdi default ETH/USDT; env default the first file)')
     .option('--last-bars <n>', 'env: use only the newest n aligned bars', checked(program, int('--last-bars', 2)))
@@ -167,9 +174,11 @@ export function register(program: Command): void {
     .option('--no-save', 'evaluate only; save no checkpoint')
     .option('--model-name <name>', 'checkpoint model name', q.modelName)
     .option('--json', 'print the summary as one JSON line')
-    .action(async (o: Record<string, unknown>) => {
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
       if (o.mode !== 'long-flat' && o.mode !== 'long-short') program.error(`train dqn: --mode must be long-flat or long-short, not '${String(o.mode)}'`);
       const bdi = o.state === 'bdi';
+      const bdiOnly = bdi ? [] : given(cmd, ['klinesDir', 'from', 'until', 'every']);
+      if (bdiOnly.length > 0) program.error(`train dqn: ${bdiOnly.join(', ')} ${bdiOnly.length > 1 ? 'are' : 'is'} for --state bdi; --state env uses all of --data (cut it with --last-bars)`);
       if (bdi && (o.data !== undefined || o.lastBars !== undefined)) program.error('train dqn: --data and --last-bars are for --state env; --state bdi reads --klines-dir');
       if (bdi && o.mode !== 'long-flat') program.error('train dqn: --state bdi trades long-flat only');
       if (!bdi && o.data === undefined) program.error('train dqn: --state env needs --data <files...>');

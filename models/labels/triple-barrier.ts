@@ -73,7 +73,8 @@ export function rollingVolatility(close: ArrayLike<number>, window: number): Flo
  * Same-bar rule: when one bar touches both barriers, its open decides if it already gapped past one
  * of them; otherwise the intrabar order is unknowable from OHLC and neither a long nor a short was
  * safely profitable, so the label is HOLD with t1 at that bar (counted in `ambiguous`).
- * A bar with σ_t = 0 (flat market) gets barriers at the close itself, so any move resolves it.
+ * A bar with σ_t = 0 (flat market) gets barriers at the close itself: a barrier of zero width is touched only by a
+ * price beyond the close, so any move resolves the label and a market that stays flat ends HOLD at the time barrier.
  */
 export function tripleBarrierLabels(bars: Bars, opts: TripleBarrierOptions): TripleBarrierLabels {
   const { volWindow, horizon, ptMult, slMult } = opts;
@@ -95,17 +96,21 @@ export function tripleBarrierLabels(bars: Bars, opts: TripleBarrierOptions): Tri
     const s = sigma[t];
     const upper = c * (1 + ptMult * s);
     const lower = c * (1 - slMult * s);
+    // Zero width (σ_t = 0): with `>=` a flat next bar would touch both barriers and its open, at the close, would
+    // call it BUY, so live accuracy would score BUY as right in a halted market. Only a move past the close counts.
+    const upStrict = !(upper > c), downStrict = !(lower < c);
     let end = t + horizon;
     let cls: LabelClass = HOLD;
     for (let j = t + 1; j <= t + horizon; j++) {
-      const up = bars.high[j] >= upper;
-      const down = bars.low[j] <= lower;
+      const h = bars.high[j], l = bars.low[j];
+      const up = upStrict ? h > upper : h >= upper;
+      const down = downStrict ? l < lower : l <= lower;
       if (!up && !down) continue;
       end = j;
       if (up && down) {
         const o = bars.open[j];
-        if (o >= upper) cls = BUY;
-        else if (o <= lower) cls = SELL;
+        if (upStrict ? o > upper : o >= upper) cls = BUY;
+        else if (downStrict ? o < lower : o <= lower) cls = SELL;
         else { cls = HOLD; ambiguous++; }
       } else cls = up ? BUY : SELL;
       break;

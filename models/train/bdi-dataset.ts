@@ -3,7 +3,9 @@
 // runtime), the BaseDataInput is packed by `assembleInput` at each decision time, and `selectCnnInput` keeps the
 // CNN's columns. So a training row is the row the running engine would feed the CNN at that moment.
 // Labels: triple barrier on the primary 1m bars; decision bar t0 = the newest 1m bar closed at the decision time
-// (a decision is made DECISION_LAG_MS after each `everyMinutes` boundary).
+// (a decision is made DECISION_LAG_MS after each `everyMinutes` boundary). A decision is kept only if the 1m bars it
+// reads (the 300-bar frame, the volatility window, the full horizon) have no hole in their open times, the rule the
+// online evaluator applies to live predictions.
 import { BDI_LENGTH } from '../../engine/market/base-data-input.ts';
 import type { Candle } from '../../engine/messages/market.ts';
 import { Bus } from '../../engine/runtime/bus.ts';
@@ -13,6 +15,7 @@ import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.
 import { KlinesArchive, lowerBound } from '../../actors/data-provider/klines-archive.ts';
 import { DataProvider } from '../../actors/data-provider/provider.ts';
 import { CNN_INPUT_SERIES, CNN_INPUT_SIZE, CNN_INPUT_SPEC, selectCnnInput } from '../cnn/bdi-adapter.ts';
+import { runStarts } from '../data.ts';
 import { classCounts, tripleBarrierLabels, type TripleBarrierOptions } from '../labels/triple-barrier.ts';
 import type { CnnSamples } from './samples.ts';
 
@@ -89,14 +92,19 @@ export async function buildBdiDataset(opts: BdiDatasetOptions): Promise<BdiSampl
   const labels = tripleBarrierLabels(bars, opts.labels);
   const first = labels.t0.length > 0 ? labels.t0[0]! : n;
   const from = opts.fromMs ?? -Infinity;
+  const run = runStarts(Float64Array.from(grid, (c) => c.openTime), MIN);
+  const back = Math.max(CNN_INPUT_SPEC.seqLen - 1, opts.labels.volWindow);
   const keep: number[] = [];
+  let gapDropped = 0;
   for (let k = 0; k < labels.t0.length; k++) {
     const t = labels.t0[k]!;
     const at = grid[t]!.openTime + MIN;
-    if (t >= CNN_INPUT_SPEC.seqLen - 1 && at >= from && at % (every * MIN) === 0) keep.push(k);
+    if (!(t >= CNN_INPUT_SPEC.seqLen - 1 && at >= from && at % (every * MIN) === 0)) continue;
+    if (run[t + opts.labels.horizon]! > t - back) gapDropped++;
+    else keep.push(k);
   }
   if (keep.length === 0) {
-    throw new InputValidationError(`no decision time with a label and ${CNN_INPUT_SPEC.seqLen} bars of 1m history in ${n} bars of ${symbol} (labels from bar ${first})`);
+    throw new InputValidationError(`no decision time with a label and ${CNN_INPUT_SPEC.seqLen} bars of 1m history without a gap in ${n} bars of ${symbol} (labels from bar ${first}; ${gapDropped} decisions dropped at gaps)`);
   }
   const t0 = Int32Array.from(keep, (k) => labels.t0[k]!);
   const t1 = Int32Array.from(keep, (k) => labels.t1[k]!);
@@ -108,7 +116,7 @@ export async function buildBdiDataset(opts: BdiDatasetOptions): Promise<BdiSampl
   for (let i = 0; i < t0.length; i++) if (label[i] === 2 && t1[i]! < t0[i]! + opts.labels.horizon) ambiguous++;
   const fileOf = (tf: Timeframe) => opts.klines.fileFor(symbol, tf) ?? 'memory';
   return {
-    t0, t1, label, decisionMs,
+    t0, t1, label, decisionMs, gapDropped,
     openTimeMs: Float64Array.from(grid, (c) => c.openTime), close: bars.close,
     input: CNN_INPUT_SPEC,
     balance: { counts: classCounts(label), ambiguous },

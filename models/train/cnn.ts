@@ -18,6 +18,7 @@ import { cnnConfig, cnnConfigHash, cnnInputSize, type CnnConfig } from '../cnn/c
 import { CnnModel } from '../cnn/model.ts';
 import { cnnToOnnx } from '../cnn/onnx-export.ts';
 import { saveCnn } from '../cnn/weights-io.ts';
+import { barStepMs } from '../data.ts';
 import { Rng } from '../dqn/rng.ts';
 import { NUM_CLASSES } from '../labels/triple-barrier.ts';
 import { initTfBackend } from '../tf-backend.ts';
@@ -39,7 +40,7 @@ export interface CnnTrainOptions {
   readonly symbol?: string;
   /** Use only the newest `lastBars` bars (quick runs; bdi: decisions in the newest `lastBars` 1m bars). */
   readonly lastBars?: number;
-  /** bdi input: first decision time and the time no bar may reach (ms). */
+  /** First decision time, and the time no bar may reach: a bar is read only if it closed by `untilMs` (ms). */
   readonly fromMs?: number;
   readonly untilMs?: number;
   /** Bars per feature window (klines input; the bdi input is always 300 frames). */
@@ -94,6 +95,8 @@ export interface CnnTrainSummary {
     readonly fractions: { BUY: number; SELL: number; HOLD: number };
     readonly ambiguous: number;
     readonly samples: number;
+    /** Samples left out because a bar they read (features, σ, horizon) lies across a hole in the klines. */
+    readonly droppedAtGaps: number;
     readonly options: { volWindow: number; horizon: number; ptMult: number; slMult: number; stride: number };
   };
   readonly folds: {
@@ -126,8 +129,10 @@ export async function cnnSamples(opts: CnnTrainOptions): Promise<CnnSamples> {
   if ((opts.input ?? 'bdi') === 'klines') {
     if (!opts.data || opts.data.length === 0) throw new InputValidationError('klines input needs kline files (--data)');
     let aligned = loadAlignedKlines(opts.data, opts.symbol);
+    // Same cut as the bdi input: no bar that closes after --until is read; --from is the first decision (t0's close).
+    if (opts.untilMs !== undefined) aligned = closedBy(aligned, opts.untilMs);
     if (opts.lastBars !== undefined) aligned = lastBars(aligned, opts.lastBars);
-    return buildCnnDataset(aligned, { window: opts.window, stride: opts.stride, labels });
+    return buildCnnDataset(aligned, { window: opts.window, stride: opts.stride, labels, ...(opts.fromMs !== undefined ? { fromMs: opts.fromMs } : {}) });
   }
   if (opts.data !== undefined && opts.data.length > 0) {
     throw new InputValidationError('--data is for --input klines; the bdi input reads the kline folders of --klines-dir (default data/klines)');
@@ -234,7 +239,7 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
     outOfSample, baselines,
     beatsBaselines: { logLoss: outOfSample.pooled.logLoss < bestLL, accuracy: outOfSample.pooled.accuracy > bestAcc, bestBaselineLogLoss: bestLL, bestBaselineAccuracy: bestAcc },
     labels: {
-      counts: { BUY: b, SELL: s, HOLD: h }, fractions: { BUY: b / n, SELL: s / n, HOLD: h / n }, ambiguous: ds.balance.ambiguous, samples: n,
+      counts: { BUY: b, SELL: s, HOLD: h }, fractions: { BUY: b / n, SELL: s / n, HOLD: h / n }, ambiguous: ds.balance.ambiguous, samples: n, droppedAtGaps: ds.gapDropped,
       options: { volWindow: opts.volWindow, horizon: opts.horizon, ptMult: opts.ptMult, slMult: opts.slMult, stride: opts.stride },
     },
     folds: foldInfo,
@@ -312,12 +317,24 @@ export function predictProbs(model: CnnModel, ds: CnnSamples, idx: ArrayLike<num
 
 function lastBars(a: AlignedSeries, n: number): AlignedSeries {
   if (!Number.isInteger(n) || n < 2) throw new InputValidationError(`--last-bars must be an integer ≥ 2, got ${n}`);
-  const from = Math.max(0, a.openTimeMs.length - n);
+  return sliceAligned(a, Math.max(0, a.openTimeMs.length - n), a.openTimeMs.length);
+}
+
+// Keeps the bars that closed by `untilMs` (open + bar length ≤ untilMs).
+function closedBy(a: AlignedSeries, untilMs: number): AlignedSeries {
+  const step = barStepMs(a.openTimeMs);
+  let to = 0;
+  while (to < a.openTimeMs.length && a.openTimeMs[to]! + step <= untilMs) to++;
+  if (to < 2) throw new InputValidationError(`--until ${new Date(untilMs).toISOString()} leaves ${to} bars of the --data files (first opens ${new Date(a.openTimeMs[0]!).toISOString()})`);
+  return sliceAligned(a, 0, to);
+}
+
+function sliceAligned(a: AlignedSeries, from: number, to: number): AlignedSeries {
   const cut = (c: AlignedSeries['series'][number]) => ({
-    openTimeMs: c.openTimeMs.slice(from), open: c.open.slice(from), high: c.high.slice(from), low: c.low.slice(from),
-    close: c.close.slice(from), volume: c.volume.slice(from), skipped: c.skipped,
+    openTimeMs: c.openTimeMs.slice(from, to), open: c.open.slice(from, to), high: c.high.slice(from, to), low: c.low.slice(from, to),
+    close: c.close.slice(from, to), volume: c.volume.slice(from, to), skipped: c.skipped,
   });
-  return { ...a, series: a.series.map(cut), openTimeMs: a.openTimeMs.slice(from) };
+  return { ...a, series: a.series.map(cut), openTimeMs: a.openTimeMs.slice(from, to) };
 }
 
 /** Returns the last bar any of the samples' labels reads. */

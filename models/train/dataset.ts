@@ -1,10 +1,12 @@
 // Supervised dataset for the CNN: kline-feature windows ending at a decision bar t0, labelled by the triple
 // barrier on the primary series. A sample's features read bars [t0 − window + 1, t0] (closes up to t0 are known at
 // the decision), its label reads bars (t0, t1]. Samples are built lazily: 43k windows of 60×10 floats would be 100 MB.
+// A sample is kept only if every bar it reads (feature window, volatility window, full horizon) is gap-free in open
+// time, the rule the online evaluator applies to live predictions (models/online/outcome-evaluator.ts).
 import path from 'node:path';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { KLINE_FEATURES_PER_SERIES, klineWindow } from '../cnn/kline-features.ts';
-import { loadCandlesCsv, sliceCandles, type Candles } from '../data.ts';
+import { barStepMs, loadCandlesCsv, runStarts, sliceCandles, type Candles } from '../data.ts';
 import { classCounts, tripleBarrierLabels, type TripleBarrierLabels, type TripleBarrierOptions } from '../labels/triple-barrier.ts';
 import { sampleBatch, sampleLabels, type CnnSamples } from './samples.ts';
 
@@ -77,6 +79,8 @@ export interface CnnDatasetOptions {
   /** Keep every `stride`-th labelled bar (consecutive windows overlap almost entirely). */
   readonly stride: number;
   readonly labels: TripleBarrierOptions;
+  /** No sample decides before this time (ms): a decision is made at its bar t0's close. */
+  readonly fromMs?: number;
 }
 
 /** Labelled kline-window samples over aligned series; features are built on demand. */
@@ -87,17 +91,33 @@ export interface CnnDataset extends CnnSamples {
   readonly features: number;
 }
 
-/** Returns the samples: every `stride`-th triple-barrier label whose decision bar has a full feature window. */
+/**
+ * Returns the samples: every `stride`-th triple-barrier label whose decision bar has a full feature window, decides
+ * at or after `fromMs`, and reads no bar across a hole in the open times (those are counted in `gapDropped`).
+ */
 export function buildCnnDataset(aligned: AlignedSeries, options: CnnDatasetOptions): CnnDataset {
   const { window, stride } = options;
   if (!Number.isInteger(window) || window < 2) throw new InputValidationError(`window must be an integer ≥ 2, got ${window}`);
   if (!Number.isInteger(stride) || stride < 1) throw new InputValidationError(`stride must be a positive integer, got ${stride}`);
   const primary = aligned.series[0]!;
   const all: TripleBarrierLabels = tripleBarrierLabels(primary, options.labels);
+  const step = barStepMs(aligned.openTimeMs);
+  const run = runStarts(aligned.openTimeMs, step);
+  const from = options.fromMs ?? -Infinity;
+  // klineWindow(end = t0 + 1) needs bar t0 − window as the previous close of its first bar; σ reads t0 − volWindow.
+  const back = Math.max(window, options.labels.volWindow);
   const keep: number[] = [];
-  // klineWindow(end = t0 + 1) needs bar t0 − window as the previous close of its first bar.
-  for (let k = 0; k < all.t0.length; k++) if (all.t0[k]! >= window && (all.t0[k]! - window) % stride === 0) keep.push(k);
-  if (keep.length === 0) throw new InputValidationError(`no labelled bar has a full ${window}-bar window: ${primary.close.length} bars are too few`);
+  let gapDropped = 0;
+  for (let k = 0; k < all.t0.length; k++) {
+    const t = all.t0[k]!;
+    if (t < window || (t - window) % stride !== 0 || aligned.openTimeMs[t]! + step < from) continue;
+    if (run[t + options.labels.horizon]! > t - back) gapDropped++;
+    else keep.push(k);
+  }
+  if (keep.length === 0) {
+    throw new InputValidationError(`no labelled bar has a full ${window}-bar window${options.fromMs !== undefined ? ` deciding at or after ${new Date(from).toISOString()}` : ''}`
+      + ` and no gap in its bars: ${primary.close.length} bars (${gapDropped} samples dropped at gaps)`);
+  }
   const t0 = Int32Array.from(keep, (k) => all.t0[k]!);
   const t1 = Int32Array.from(keep, (k) => all.t1[k]!);
   const label = Uint8Array.from(keep, (k) => all.label[k]!);
@@ -107,7 +127,7 @@ export function buildCnnDataset(aligned: AlignedSeries, options: CnnDatasetOptio
   const features = KLINE_FEATURES_PER_SERIES * aligned.series.length;
   const input = { kind: KLINE_INPUT_KIND, seqLen: window, features, tailLen: 0, size: window * features };
   return {
-    aligned, options, t0, t1, label, features, input,
+    aligned, options, t0, t1, label, features, input, gapDropped,
     openTimeMs: aligned.openTimeMs, close: primary.close,
     balance: { counts: classCounts(label), ambiguous },
     firstBar: (i) => t0[i]! - window,

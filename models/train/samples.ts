@@ -14,6 +14,8 @@ export interface CnnSamples {
   readonly close: ArrayLike<number>;
   /** The model's input: [seqLen, features] + tailLen, and its kind (recorded in the checkpoint). */
   readonly input: CnnInputSpec;
+  /** Samples left out because a bar they read (features, σ, horizon) lies across a hole in the open times. */
+  readonly gapDropped: number;
   /** Class counts [BUY, SELL, HOLD] over all samples, and same-bar ambiguous labels. */
   readonly balance: { readonly counts: [number, number, number]; readonly ambiguous: number };
   /** Earliest grid bar the features of sample i read (for data spans). */

@@ -49,6 +49,23 @@ describe('triple-barrier labels', () => {
   });
 });
 
+// Review finding (flat market): with σ_t = 0 both barriers sat at the close, a flat next bar "touched" both and the
+// open rule called it BUY after one bar, never SELL (13 such labels in the 2023-03-24 Binance ETH halt).
+describe('triple-barrier labels in a flat market (σ_t = 0)', () => {
+  const flat: [number, number, number, number][] = [[100, 100, 100, 100], [100, 100, 100, 100], [100, 100, 100, 100]];
+  it.each([
+    ['flat bars: HOLD at the time barrier', [[100, 100, 100, 100], [100, 100, 100, 100], [100, 100, 100, 100]], HOLD, 5, 0],
+    ['a tick up: BUY', [[100, 100, 100, 100], [100, 100.01, 100, 100.01], [100, 100, 100, 100]], BUY, 4, 0],
+    ['a tick down: SELL', [[100, 100, 100, 100], [100, 100, 99.99, 99.99], [100, 100, 100, 100]], SELL, 4, 0],
+    ['both ways in one bar, opening at the close: ambiguous → HOLD', [[100, 101, 99, 99], [99, 99, 99, 99], [99, 99, 99, 99]], HOLD, 3, 1],
+    ['both ways in one bar, opening above the close: BUY', [[100.5, 101, 99, 99], [99, 99, 99, 99], [99, 99, 99, 99]], BUY, 3, 0],
+  ] as const)('%s', (_name, future, cls, t1, ambiguous) => {
+    const l = tripleBarrierLabels(bars([...flat, ...(future as unknown as [number, number, number, number][])]), opts);
+    expect(l.sigma[0]).toBe(0);
+    expect([l.t0[0], l.label[0], l.t1[0], l.ambiguous]).toEqual([2, cls, t1, ambiguous]);
+  });
+});
+
 describe('leakage guard (real BTC/ETH 1m slices)', () => {
   const series = { BTC: realCandles('BTC', 10_000, 10_800), ETH: realCandles('ETH', 20_000, 20_800) };
   const lopts = { volWindow: 60, horizon: 30, ptMult: 1.5, slMult: 1.5 };

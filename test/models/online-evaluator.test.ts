@@ -107,4 +107,25 @@ describe('PredictionOutcomeEvaluator', () => {
     expect(ev.stats.missingBars).toBe(1);
     expect(ev.takePairs('dqn')).toEqual([]); // no stored input: nothing to train on
   });
+
+  it('scores BUY as wrong in a halted, flat market: the label is HOLD at the time barrier', () => {
+    // Review finding (flat market): zero-volume bars at one price, as in the 2023-03-24 Binance ETH halt, used to
+    // label BUY after one bar, so live accuracy credited every BUY call made during the halt.
+    const t0 = 1_679_657_280_000; // 2023-03-24T11:28Z
+    const flat: BarSource = {
+      bars: (_s, fromOpen, toOpen) => Array.from({ length: (toOpen - fromOpen) / MIN + 1 }, (_, i) => {
+        const px = 1789.52;
+        return { openTime: fromOpen + i * MIN, open: px, high: px, low: px, close: px };
+      }),
+    };
+    const store = new ModelOutputStore();
+    store.add({ model: 'cnn', version: 'v1', symbol: 'ETH/USDT', ts: t0 + MIN + 5_000, action: 'BUY', probabilities: [1, 0, 0], confidence: 1 });
+    const outcomes: Action[] = [];
+    const clock = new SimulatedClock(t0 + (LABELS.horizon + 1) * MIN);
+    const ev = new PredictionOutcomeEvaluator({
+      clock, predictions: modelOutputSource(store), bars: flat, sink: { recordOutcome: (_m, _p, r) => outcomes.push(r) }, series: [{ model: 'cnn', symbol: 'ETH/USDT' }],
+    }, { barMs: MIN, ...LABELS, windows: [10] });
+    const [l] = ev.poll();
+    expect([l?.realised, l?.t1Ms, outcomes, ev.accuracy('cnn').windows[10]]).toEqual(['HOLD', t0 + LABELS.horizon * MIN, ['HOLD'], { n: 1, accuracy: 0 }]);
+  });
 });

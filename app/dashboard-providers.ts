@@ -1,16 +1,19 @@
 // What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
-// (VaR, exposure, drawdown, equity, limits), the orchestrator's decision thresholds in force (config, set, or restored
+// (VaR, exposure, drawdown, equity, limits), its cash, positions and equity for the portfolio panel (the books a paper
+// start restored from the store, or a live start read from the venue: the page keeps no accounting of its own), the COB
+// aggregator's gap and resync counters, the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
 // provider and latency, where online learning stands (its promoted checkpoints listed with the held-out log loss
 // they won on), and the inference history's writes and retention. The view model samples these when it builds a
 // push, never per message, so each is a cheap read; the checkpoint list is read from disk at most every 30 s in the
 // background.
-import { equity, exposure } from '../actors/risk-manager/positions.ts';
+import { averageEntry, equity, exposure, unrealised } from '../actors/risk-manager/positions.ts';
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
-import { drawdownBps } from '../actors/risk-manager/logic.ts';
-import type { DashboardProviders, TrainingReport } from '../engine/dashboard/index.ts';
+import { drawdownBps, type RiskState } from '../actors/risk-manager/logic.ts';
+import type { DashboardProviders, PortfolioFigures, PositionRow, TrainingReport } from '../engine/dashboard/index.ts';
 import { log } from '../engine/log.ts';
-import { formatDecimal } from '../engine/types/decimal.ts';
+import { fixedToFloat, formatDecimal } from '../engine/types/decimal.ts';
+import { lotsToFloat, ticksToFloat } from '../engine/types/instrument.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
 import { CheckpointStore } from '../models/checkpoints.ts';
 import { readOnlineProvenance } from '../models/online/pipeline.ts';
@@ -18,6 +21,25 @@ import { ONLINE_VERSION_PREFIX, onlineCheckpointRoot } from './models.ts';
 import type { System } from './system.ts';
 
 const CHECKPOINT_REFRESH_MS = 30_000;
+
+/** Returns the RiskManager's cash, positions and equity as the portfolio panel shows them (display floats). */
+export function portfolioFigures(s: RiskState): PortfolioFigures {
+  const pf = s.portfolio;
+  const positions: PositionRow[] = [];
+  for (const [symbol, p] of Object.entries(pf.positions)) {
+    const inst = s.instruments[symbol];
+    if (!inst) continue;
+    const mark = s.marks[symbol];
+    positions.push({
+      symbol, qty: lotsToFloat(inst, p.lots), avgPrice: moneyToFloat(averageEntry(inst, p)), mark: mark === undefined ? null : ticksToFloat(inst, mark),
+      realized: moneyToFloat(p.realised), unrealized: mark === undefined ? 0 : moneyToFloat(unrealised(inst, p, mark)), fees: moneyToFloat(p.fees),
+    });
+  }
+  return {
+    quote: pf.quote, cash: moneyToFloat(pf.cash), equity: moneyToFloat(equity(pf, s.instruments, s.marks)), positions,
+    otherFees: Object.fromEntries(Object.entries(pf.otherFees).map(([asset, units]) => [asset, fixedToFloat(units)])),
+  };
+}
 
 /** Returns the dashboard providers of a running system. */
 export function dashboardProviders(
@@ -73,6 +95,13 @@ export function dashboardProviders(
         instruments: Object.values(s.instruments).map((i) => ({ symbol: i.symbol, base: i.base, lotSize: formatDecimal(i.lotSize) })),
       };
     },
+    portfolio: () => {
+      const s = sys.handles.risk();
+      return s && portfolioFigures(s);
+    },
+    // The aggregator counts every gap, one found while a book is already re-syncing included (md.bookStatus only says
+    // when a book enters 'resyncing').
+    bookCounters: () => sys.handles.cob.current?.bookCounters(),
     thresholds: () => sys.handles.orchestrator.current?.thresholds,
     training: () => {
       refresh();

@@ -132,7 +132,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     try {
       const { startDashboard, resolveDashboardToken } = await import('../engine/dashboard/index.ts');
       const token = resolveDashboardToken(loaded.secrets);
-      const dash = await startDashboard({ bus: sys.bus, supervisor: sys.supervisor, config: config.dashboard, token, clock, instruments: sys.dataInstruments, venueInstruments: [sys.traded], initialEquity: Number(config.execution.paper.initialQuote), providers: dashboardProviders(sys) });
+      const dash = await startDashboard({ bus: sys.bus, supervisor: sys.supervisor, config: config.dashboard, token, clock, instruments: sys.dataInstruments, venueInstruments: [sys.traded], providers: dashboardProviders(sys) });
       sys.lifecycle.onClose('dashboard', () => dash.close());
       process.stderr.write(`dashboard: ${dash.url}${token.generated ? ` (control token: ${token.token})` : ''}\n`);
       if (!existsSync('dist/web')) logger.warn('dist/web is missing: the dashboard serves its API but no page until the web UI is built');

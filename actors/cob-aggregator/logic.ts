@@ -345,6 +345,15 @@ export class CobAggregator implements CobReader {
     return vb ? { book: vb.sync.book, state: vb.sync.state, lastUpdateId: vb.sync.lastUpdateId } : undefined;
   }
 
+  /** Returns each venue book's gap and resync counts (the dashboard's per-book metrics). */
+  bookCounters(): { venue: VenueId; symbol: string; gaps: number; resyncs: number }[] {
+    const out: { venue: VenueId; symbol: string; gaps: number; resyncs: number }[] = [];
+    for (const [venue, m] of this.byVenue) {
+      for (const [symbol, vb] of m) out.push({ venue, symbol, gaps: vb.sync.counters.gaps, resyncs: vb.sync.counters.resyncs });
+    }
+    return out;
+  }
+
   /** Returns the counters summed over every book. */
   counters(): CobAggregatorCounters {
     const c: CobAggregatorCounters = {

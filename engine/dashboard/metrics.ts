@@ -1,10 +1,17 @@
 // Prometheus metrics of one dashboard instance, in its own prom-client Registry (never the global one, so two
 // engines or two tests in one process do not share series). Event counts come from bus subscriptions (O(1) each);
-// bus totals, PnL and connection figures are read at scrape time.
+// bus totals, book gaps and resyncs (the aggregator's own counters), PnL and connection figures are read at scrape time.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
-import type { DashboardViewModel } from './view-model.ts';
+import type { BookCounters, DashboardViewModel } from './view-model.ts';
+
+/** An event-loop delay recorder the scrape reads and then empties (node's IntervalHistogram has both). */
+export interface LoopLagSource {
+  /** Returns the p99 delay recorded since the last reset, in ms (NaN when nothing was recorded). */
+  p99Ms(): number;
+  reset(): void;
+}
 
 /** Options of the metrics. */
 export interface MetricsOptions {
@@ -12,8 +19,13 @@ export interface MetricsOptions {
   readonly view: DashboardViewModel;
   /** Returns the open WebSocket clients. */
   readonly wsClients: () => number;
-  /** Returns the event-loop delay p99 in ms (NaN when not measured). */
-  readonly loopLagMs?: () => number;
+  /** The event-loop delay since the last scrape: read, then reset, by every scrape. */
+  readonly loopLag?: LoopLagSource;
+  /**
+   * The COB aggregator's gap and resync counts per venue book (undefined while it is not running). Without it the two
+   * counters count md.bookStatus entries into 'resyncing', which misses a gap found while a book is already re-syncing.
+   */
+  readonly bookCounters?: () => readonly BookCounters[] | undefined;
 }
 
 const STATE_CODE = { active: 0, reducing: 1, halted: 2 } as const;
@@ -44,8 +56,14 @@ export class DashboardMetrics {
         this.inc((c['md.depthRaw']?.published ?? 0) + (c['md.depth']?.published ?? 0));
       },
     });
-    const gaps = new Counter({ name: 'cobalt_book_gaps_total', help: 'Sequence gaps that forced a book resync', labelNames: ['venue', 'symbol'], registers });
-    const resyncs = new Counter({ name: 'cobalt_book_resyncs_total', help: 'Order-book resyncs (gap, crossed book, feed reset)', labelNames: ['venue', 'symbol'], registers });
+    const booksCollect = (field: 'gaps' | 'resyncs') => function (this: Counter<'venue' | 'symbol'>): void {
+      const books = opts.bookCounters?.();
+      if (books === undefined) return;
+      this.reset();
+      for (const b of books) this.inc({ venue: b.venue, symbol: b.symbol }, b[field]);
+    };
+    const gaps = new Counter({ name: 'cobalt_book_gaps_total', help: 'Sequence gaps that forced a book resync', labelNames: ['venue', 'symbol'], registers, ...(opts.bookCounters ? { collect: booksCollect('gaps') } : {}) });
+    const resyncs = new Counter({ name: 'cobalt_book_resyncs_total', help: 'Order-book resyncs (gap, crossed book, feed reset)', labelNames: ['venue', 'symbol'], registers, ...(opts.bookCounters ? { collect: booksCollect('resyncs') } : {}) });
     this.inference = new Histogram({
       name: 'cobalt_inference_latency_seconds', help: 'Model inference latency (ModelOutput.extra.latencyMs)', labelNames: ['model'], registers,
       buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
@@ -55,25 +73,41 @@ export class DashboardMetrics {
     const fills = new Counter({ name: 'cobalt_fills_total', help: 'Fills (partial and final), by symbol and side', labelNames: ['symbol', 'side'], registers });
     const denied = new Counter({ name: 'cobalt_orders_denied_total', help: 'Intents denied by risk, by reason code', labelNames: ['code'], registers });
     const restarts = new Counter({ name: 'cobalt_actor_restarts_total', help: 'Supervised actor restarts, by actor', labelNames: ['actor'], registers });
-    new Gauge({ name: 'cobalt_pnl_realized_quote', help: 'Realised PnL of the display positions (quote units)', registers, collect(this: Gauge) { this.set(view.pnl().realized); } });
-    new Gauge({ name: 'cobalt_pnl_unrealized_quote', help: 'Unrealised PnL at the last mark (quote units)', registers, collect(this: Gauge) { this.set(view.pnl().unrealized); } });
-    new Gauge({ name: 'cobalt_equity_quote', help: 'Equity: initial + realised + unrealised − fees (quote units)', registers, collect(this: Gauge) { this.set(view.pnl().equity); } });
+    // From the RiskManager's books at scrape time; while they cannot be read (no provider, risk manager not running)
+    // the gauges keep the last figures read (prom-client writes NaN as 'Nan', which strict parsers refuse).
+    const books = (field: 'realized' | 'unrealized' | 'equity') => function (this: Gauge): void {
+      const b = view.pnl();
+      if (b) this.set(b[field]);
+    };
+    new Gauge({ name: 'cobalt_pnl_realized_quote', help: 'Realised PnL (gross of fees) of the RiskManager\'s positions (quote units)', registers, collect: books('realized') });
+    new Gauge({ name: 'cobalt_pnl_unrealized_quote', help: 'Unrealised PnL of the RiskManager\'s positions at its last marks (quote units)', registers, collect: books('unrealized') });
+    new Gauge({ name: 'cobalt_equity_quote', help: 'Equity of the RiskManager\'s books: cash plus holdings at its last marks (quote units)', registers, collect: books('equity') });
     new Gauge({ name: 'cobalt_trading_state', help: 'Trading state: 0 active, 1 reducing, 2 halted', registers, collect(this: Gauge) { this.set(STATE_CODE[view.state]); } });
     new Gauge({ name: 'cobalt_dashboard_ws_clients', help: 'Open dashboard WebSocket connections', registers, collect(this: Gauge) { this.set(opts.wsClients()); } });
-    if (opts.loopLagMs) {
-      const lag = opts.loopLagMs;
-      new Gauge({ name: 'cobalt_event_loop_lag_p99_seconds', help: 'Event-loop delay p99 since the last scrape', registers, collect(this: Gauge) { const v = lag(); if (Number.isFinite(v)) this.set(v / 1000); } });
+    if (opts.loopLag) {
+      const lag = opts.loopLag;
+      new Gauge({
+        name: 'cobalt_event_loop_lag_p99_seconds', help: 'Event-loop delay p99 since the last scrape', registers,
+        collect(this: Gauge) {
+          const v = lag.p99Ms();
+          lag.reset();
+          // Nothing recorded (scrapes less than one 20 ms resolution apart): no delay seen.
+          this.set(Number.isFinite(v) ? v / 1000 : 0);
+        },
+      });
     }
     this.wsPushes = new Counter({ name: 'cobalt_dashboard_ws_pushes_total', help: 'Topic updates pushed to dashboard clients', labelNames: ['topic'], registers });
     this.wsSkipped = new Counter({ name: 'cobalt_dashboard_ws_skipped_total', help: 'Pushes skipped because a slow client still had data buffered', registers });
     this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome', labelNames: ['action', 'outcome'], registers });
 
-    this.subs.push(
-      bus.subscribe('md.bookStatus', (m) => {
+    if (!opts.bookCounters) {
+      this.subs.push(bus.subscribe('md.bookStatus', (m) => {
         if (m.status !== 'resyncing') return;
         resyncs.inc({ venue: m.venue, symbol: m.symbol });
         if (m.reason?.startsWith('gap')) gaps.inc({ venue: m.venue, symbol: m.symbol });
-      }),
+      }));
+    }
+    this.subs.push(
       bus.subscribe('signal.modelOutput', ({ output }) => {
         outputs.inc({ model: output.model });
         const ms = output.extra?.latencyMs;

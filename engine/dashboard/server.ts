@@ -24,7 +24,7 @@ import type { ChildStatus } from '../runtime/supervisor.ts';
 import { ConfigError } from '../types/errors.ts';
 import type { Instrument } from '../types/instrument.ts';
 import { bearerToken, bindProblem, isLoopbackHost, tokenMatches, type DashboardToken } from './auth.ts';
-import { controlMessages } from './controls.ts';
+import { controlMessages, isControlAction } from './controls.ts';
 import { DashboardMetrics } from './metrics.ts';
 import { TopicThrottle } from './throttle.ts';
 import { DashboardViewModel, TOPICS, type Cursors, type DashboardProviders, type Topic } from './view-model.ts';
@@ -46,7 +46,6 @@ export interface DashboardOptions {
   readonly instruments?: readonly Instrument[];
   /** The order venue's instruments, for fills (ViewModelOptions.venueInstruments). */
   readonly venueInstruments?: readonly Instrument[];
-  readonly initialEquity?: number;
   /** Most pushes per second per client (default 4). */
   readonly maxHz?: number;
   /** A client with more than this many bytes still unsent is skipped until it drains (default 1 MiB). */
@@ -97,18 +96,28 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const highWater = opts.wsHighWaterBytes ?? 1 << 20;
 
   const clients = new Set<Client>();
-  const lag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
-  lag.enable();
-  const lagMs = (): number => (lag.count > 0 ? lag.percentile(99) / 1e6 : NaN);
+  // Two recorders of the event-loop delay: the metric's is emptied by every scrape (p99 since the last scrape), the
+  // system table's never is (p99 since start, as its name says); a read of one must not reset what the other shows.
+  const scrapeLag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  const startLag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  scrapeLag.enable();
+  startLag.enable();
+  const p99Ms = (h: IntervalHistogram): number => (h.count > 0 ? h.percentile(99) / 1e6 : NaN);
   const view = new DashboardViewModel({
     bus,
     ...(opts.instruments ? { instruments: opts.instruments } : {}),
     ...(opts.venueInstruments ? { venueInstruments: opts.venueInstruments } : {}),
-    ...(opts.initialEquity !== undefined ? { initialEquity: opts.initialEquity } : {}),
     providers: { ...opts.providers, ...(opts.supervisor ? { supervisor: opts.supervisor } : {}) },
   });
-  view.addServerStatus('dashboard', () => ({ wsClients: clients.size, loopLagP99Ms: Number.isFinite(lagMs()) ? Math.round(lagMs() * 100) / 100 : null }));
-  const metrics = new DashboardMetrics({ bus, view, wsClients: () => clients.size, loopLagMs: lagMs });
+  view.addServerStatus('dashboard', () => {
+    const ms = p99Ms(startLag);
+    return { wsClients: clients.size, loopLagP99MsSinceStart: Number.isFinite(ms) ? Math.round(ms * 100) / 100 : null };
+  });
+  const metrics = new DashboardMetrics({
+    bus, view, wsClients: () => clients.size,
+    loopLag: { p99Ms: () => p99Ms(scrapeLag), reset: () => scrapeLag.reset() },
+    ...(opts.providers?.bookCounters ? { bookCounters: opts.providers.bookCounters } : {}),
+  });
 
   const send = (c: Client, topics: Iterable<Topic>): void => {
     const out: Record<string, unknown> = {};
@@ -129,7 +138,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       let topics: ReadonlySet<Topic> = dirty;
       if (now - lastPolled >= 1000) {
         lastPolled = now;
-        topics = new Set([...dirty, 'system', ...(opts.providers?.training ? ['training' as const] : []), ...(opts.providers?.risk ? ['risk' as const] : [])]);
+        topics = new Set([
+          ...dirty, 'system', ...(opts.providers?.training ? ['training' as const] : []), ...(opts.providers?.risk ? ['risk' as const] : []),
+          ...(opts.providers?.portfolio ? ['portfolio' as const] : []),
+        ]);
       }
       for (const c of clients) {
         if (c.ws.readyState !== WebSocket.OPEN) continue;
@@ -287,7 +299,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       throttle.close();
       view.stop();
       metrics.close();
-      lag.disable();
+      scrapeLag.disable();
+      startLag.disable();
       for (const c of clients) c.ws.terminate();
       clients.clear();
       wss.close();
@@ -297,9 +310,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   };
 }
 
+// Any other name, whatever its shape, is 'other': a label value per name sent would let anyone (the 401 path is
+// counted too) grow the registry by one series per request.
 function actionLabel(action: string): string {
-  // Unknown names would make unbounded label values.
-  return /^[a-z]{1,20}$/.test(action) ? action : 'other';
+  return isControlAction(action) ? action : 'other';
 }
 
 /** The Host header values a dashboard answers to (`host:port`, lower case, IPv6 in brackets). */

@@ -4,12 +4,13 @@
 //
 // Topics (one per panel group; `onChange(topic)` fires when one changes):
 //   candles   md.candle per symbol and timeframe (the forming bar replaces the last one)
-//   cob       the last cob.snapshot per symbol, shown as a ladder of buckets
+//   cob       the last cob.snapshot per symbol, shown as a ladder of buckets, with its flags and the venues' md.bookStatus
 //   heatmap   cob.heatmap columns per symbol (time × price)
 //   models    signal.modelOutput, signal.decision (MoE weights), signal.modelStatus, orchestrator.* controls
-//   portfolio positions and PnL from exec fills marked to md.price / md.trade / cob mid (display floats); equity
+//   portfolio positions, PnL and equity from the RiskManager's books (the portfolio provider), re-read on risk.mark
+//             and fills; the equity series samples them once per second of data time
 //   risk      risk.stateChanged, risk.killSwitch, risk.alert, drawdown from the equity series, provider figures
-//   orders    exec.* order lifecycle and fills
+//   orders    exec.* order lifecycle and fills (fees in the asset they were paid in)
 //   system    sys.*, md.feedStatus, md.bookStatus, exec.venueStatus, supervisor status, bus counters, providers
 //   training  the training provider's report
 import type { CobSnapshot } from '../market/cob.ts';
@@ -61,14 +62,42 @@ export interface ModelPoint {
 /** One blended decision with its MoE weights. */
 export interface DecisionPoint { readonly t: TsMs; readonly symbol: string; readonly action: Action; readonly confidence: number; readonly weights: Readonly<Record<string, number>> }
 
-/** One fill as the orders table and the chart markers show it. */
+/** One fill as the orders table and the chart markers show it; `fee` is in `feeAsset` units (base, quote or another asset). */
 export interface FillRow { readonly t: TsMs; readonly symbol: string; readonly side: Side; readonly price: number; readonly qty: number; readonly fee: number; readonly feeAsset: string; readonly liquidity: string; readonly orderId: string }
 
 /** One order's latest state. */
 export interface OrderRow { id: string; intentId?: string; status: string; symbol?: string; side?: Side; filledQty: number; leavesQty?: number; detail?: string; updated: TsMs }
 
-/** A display position (floats; the RiskManager's integer books are the authority). */
-export interface PositionRow { symbol: string; qty: number; avgPrice: number; mark: number; realized: number; unrealized: number; fees: number }
+/**
+ * One position of the RiskManager's books as display floats (quote units): open quantity in the base asset, average
+ * entry, the RiskManager's last mark (null before its first: unrealised is then 0, as equity counts the holding at cost),
+ * realised PnL (gross) and fees valued in the quote (a base-asset fee at its fill price).
+ */
+export interface PositionRow {
+  readonly symbol: string; readonly qty: number; readonly avgPrice: number; readonly mark: number | null;
+  readonly realized: number; readonly unrealized: number; readonly fees: number;
+}
+
+/** The RiskManager's books as the portfolio panel shows them (display floats, quote units). */
+export interface PortfolioFigures {
+  readonly quote: string;
+  readonly cash: number;
+  /** Cash plus every holding at the RiskManager's last mark (at cost before the first), as its drawdown is measured. */
+  readonly equity: number;
+  readonly positions: readonly PositionRow[];
+  /** Fees paid in assets that are neither base nor quote (BNB), per asset, in that asset; in neither equity nor `fees`. */
+  readonly otherFees: Readonly<Record<string, number>>;
+}
+
+/** The portfolio figures with their totals over positions (what the portfolio topic and the PnL gauges show). */
+export interface PortfolioBooks extends PortfolioFigures {
+  readonly realized: number;
+  readonly unrealized: number;
+  readonly fees: number;
+}
+
+/** A venue's book state of one symbol, from md.bookStatus. */
+export interface BookState { readonly status: string; readonly reason?: string; readonly ts: TsMs }
 
 /** Figures a provider adds to the risk panel (from the RiskManager's state, in quote units). */
 export interface RiskFigures { readonly exposure?: number; readonly var95?: number; readonly var99?: number; readonly drawdownPct?: number; readonly equity?: number }
@@ -79,11 +108,18 @@ export interface TrainingReport {
   readonly checkpoints: readonly { readonly model: string; readonly version: string; readonly metric: number; readonly metricName: string; readonly active?: boolean; readonly ts?: TsMs }[];
 }
 
+/** One venue book's sequence gaps and resyncs since its aggregator started. */
+export interface BookCounters { readonly venue: string; readonly symbol: string; readonly gaps: number; readonly resyncs: number }
+
 /** Pull-based sources the view model samples when it builds (never per message). */
 export interface DashboardProviders {
   /** Supervisor children (actor state, restarts, last error). */
   readonly supervisor?: { status(): ChildStatus[] };
   readonly risk?: () => RiskFigures | undefined;
+  /** The RiskManager's cash, positions and equity (undefined while it is not running). */
+  readonly portfolio?: () => PortfolioFigures | undefined;
+  /** Gap and resync counts of every venue book, as the COB aggregator counts them (read at scrape time). */
+  readonly bookCounters?: () => readonly BookCounters[] | undefined;
   readonly training?: () => TrainingReport | undefined;
   /** The decision thresholds in force (the orchestrator's, config or set); without it, those last set through the bus. */
   readonly thresholds?: () => { readonly buy: number; readonly sell: number; readonly minConfidence: number } | undefined;
@@ -94,7 +130,7 @@ export interface DashboardProviders {
 /** Options of a view model. */
 export interface ViewModelOptions {
   readonly bus: Bus<EngineMsg>;
-  /** Increments of the market data (trades' ticks to prices; default: the bundled Binance spot instruments). */
+  /** Increments of the market data, for fills where `venueInstruments` has none (default: the bundled Binance spot instruments). */
   readonly instruments?: readonly Instrument[];
   /**
    * Increments of the order venue, for fills (default: `instruments`): a live venue's tick or lot may differ from the
@@ -102,8 +138,6 @@ export interface ViewModelOptions {
    * data's lot size would show the wrong quantity and price.
    */
   readonly venueInstruments?: readonly Instrument[];
-  /** Starting cash (quote units) of the equity curve (default 0: equity is then the PnL). */
-  readonly initialEquity?: number;
   /** Bars kept per symbol and timeframe (default 1500). */
   readonly candleCapacity?: number;
   /** Heatmap columns kept per symbol (default 300: five minutes). */
@@ -115,9 +149,7 @@ export interface ViewModelOptions {
 export type Cursors = Map<string, number>;
 
 interface SystemActor { status: string; restarts: number; lastError?: string; ts: TsMs }
-interface Position { qty: number; cost: number; realized: number; fees: number }
 
-const TIMEFRAME_S: Readonly<Record<Timeframe, number>> = { '1s': 1, '1m': 60, '1h': 3600, '1d': 86_400 };
 const ORDER_ROWS = 200;
 
 function defaultInstruments(): Instrument[] {
@@ -133,13 +165,11 @@ export class DashboardViewModel {
   /** Messages seen per type (cheap; the /metrics bridge reads bus counters instead). */
   readonly seen = new Map<string, number>();
   private readonly bus: Bus<EngineMsg>;
-  private readonly insts = new Map<string, Instrument>();
   /** The order venue's instruments by symbol (fills), falling back to the market data's. */
   private readonly fillInsts = new Map<string, Instrument>();
   private readonly candleCap: number;
   private readonly heatCap: number;
   private readonly providers: DashboardProviders;
-  private readonly initialEquity: number;
   private subs: Unsubscribe[] = [];
 
   private readonly candles = new Map<string, SeqRing<Bar>>();
@@ -151,8 +181,6 @@ export class DashboardViewModel {
   private readonly modelStatus = new Map<string, { version: string; state: string; failures: number; reason: string; ts: TsMs }>();
   private thresholds: { buy?: number; sell?: number; minConfidence?: number } = {};
   private readonly rollbacks: { model: string; ts: TsMs }[] = [];
-  private readonly positions = new Map<string, Position>();
-  private readonly marks = new Map<string, number>();
   private readonly equity = new SeqRing<[number, number]>(3600);
   private peakEquity = -Infinity;
   private lastTs: TsMs = 0;
@@ -165,20 +193,20 @@ export class DashboardViewModel {
   private readonly actors = new Map<string, SystemActor>();
   private halted: { reason: string; actor?: string; ts: TsMs } | undefined;
   private readonly feeds = new Map<string, { source: string; status: string; detail?: string; ts: TsMs }>();
-  private readonly books = new Map<string, { status: string; reason?: string; ts: TsMs }>();
+  private readonly books = new Map<string, BookState>();
+  /** The same states by symbol, then venue (the ladder's marks). */
+  private readonly bookStates = new Map<string, Map<string, BookState>>();
   private readonly venues = new Map<string, { status: string; reason: string; ts: TsMs }>();
   /** Extra system rows the server adds (WebSocket clients, event-loop lag). */
   private readonly serverStatus = new Map<string, () => unknown>();
 
   constructor(opts: ViewModelOptions) {
     this.bus = opts.bus;
-    for (const i of opts.instruments ?? defaultInstruments()) this.insts.set(i.symbol, i);
-    for (const i of this.insts.values()) this.fillInsts.set(i.symbol, i);
+    for (const i of opts.instruments ?? defaultInstruments()) this.fillInsts.set(i.symbol, i);
     for (const i of opts.venueInstruments ?? []) this.fillInsts.set(i.symbol, i);
     this.candleCap = opts.candleCapacity ?? 1500;
     this.heatCap = opts.heatmapCapacity ?? 300;
     this.providers = opts.providers ?? {};
-    this.initialEquity = opts.initialEquity ?? 0;
   }
 
   /** Subscribes to the bus (exact types only: raw depth frames never reach the dashboard). */
@@ -192,16 +220,20 @@ export class DashboardViewModel {
       }));
     };
     on('md.candle', (m) => this.onCandle(m.symbol, m.timeframe, m.candle));
-    on('md.price', (m) => this.mark(m.symbol, m.price, m.tsLocal));
-    on('md.trade', (m) => {
-      const i = this.insts.get(m.symbol);
-      if (i && this.positions.has(m.symbol)) this.mark(m.symbol, ticksToFloat(i, m.price), m.tsLocal);
+    // The RiskManager's books move with its marks and with fills: re-read them (at most once per data second here).
+    on('risk.mark', (m) => this.booksMoved(m.ts));
+    on('md.bookStatus', (m) => {
+      const st: BookState = { status: m.status, ...(m.reason ? { reason: m.reason } : {}), ts: m.tsLocal };
+      let venues = this.bookStates.get(m.symbol);
+      if (!venues) this.bookStates.set(m.symbol, (venues = new Map()));
+      venues.set(m.venue, st);
+      this.setSys('system', this.books, `${m.venue} ${m.symbol}`, st);
+      this.onChange('cob');
     });
-    on('md.bookStatus', (m) => this.setSys('system', this.books, `${m.venue} ${m.symbol}`, { status: m.status, ...(m.reason ? { reason: m.reason } : {}), ts: m.tsLocal }));
     on('md.feedStatus', (m) => this.setSys('system', this.feeds, m.venue, { source: m.source, status: m.status, ...(m.detail ? { detail: m.detail } : {}), ts: m.ts }));
     on('cob.snapshot', (m) => {
       this.cob.set(m.symbol, m.cob);
-      if (this.positions.has(m.symbol) && Number.isFinite(m.cob.mid)) this.mark(m.symbol, m.cob.mid, m.ts);
+      this.lastTs = Math.max(this.lastTs, m.ts);
       this.onChange('cob');
     });
     on('cob.heatmap', (m) => {
@@ -310,18 +342,19 @@ export class DashboardViewModel {
     return this.providers.thresholds?.() ?? this.thresholds;
   }
 
-  /** Returns the display positions' realised and unrealised PnL and the equity (quote units). */
-  pnl(): { realized: number; unrealized: number; fees: number; equity: number } {
+  /** Returns the RiskManager's books with their PnL totals (quote units), or undefined without them (no provider, not running). */
+  pnl(): PortfolioBooks | undefined {
+    const f = this.providers.portfolio?.();
+    if (!f) return undefined;
     let realized = 0;
     let unrealized = 0;
     let fees = 0;
-    for (const [sym, p] of this.positions) {
+    for (const p of f.positions) {
       realized += p.realized;
+      unrealized += p.unrealized;
       fees += p.fees;
-      const mark = this.marks.get(sym);
-      if (mark !== undefined && p.qty !== 0) unrealized += p.qty * mark - p.cost;
     }
-    return { realized, unrealized, fees, equity: this.initialEquity + realized + unrealized - fees };
+    return { ...f, realized, unrealized, fees };
   }
 
   /** Returns the trading state the RiskManager last announced. */
@@ -352,7 +385,7 @@ export class DashboardViewModel {
       }
       case 'cob': {
         const books: Record<string, unknown> = {};
-        for (const [sym, c] of this.cob) books[sym] = ladder(c);
+        for (const [sym, c] of this.cob) books[sym] = { ...(ladder(c) as object), ...bookHealth(c, this.bookStates.get(sym)) };
         return { books };
       }
       case 'models':
@@ -365,19 +398,22 @@ export class DashboardViewModel {
           rollbacks: this.rollbacks,
         };
       case 'portfolio': {
-        const rows: PositionRow[] = [];
-        for (const [symbol, p] of this.positions) {
-          const mark = this.marks.get(symbol) ?? NaN;
-          rows.push({ symbol, qty: p.qty, avgPrice: p.qty !== 0 ? p.cost / p.qty : 0, mark, realized: p.realized, unrealized: p.qty !== 0 ? p.qty * mark - p.cost : 0, fees: p.fees });
+        let books: PortfolioBooks | undefined;
+        try {
+          books = this.pnl();
+        } catch (e) {
+          return { books: null, error: e instanceof Error ? e.message : String(e), equitySeries: this.slice(this.equity, 'eq', cursors) };
         }
-        return { positions: rows, ...this.pnl(), initialEquity: this.initialEquity, equitySeries: this.slice(this.equity, 'eq', cursors) };
+        // The current second's point follows the books to their state now (a sample is taken at the first move of a second).
+        if (books && this.lastTs > 0) this.sampleEquity(Math.floor(this.lastTs / 1000), books.equity);
+        return { books: books ?? null, equitySeries: this.slice(this.equity, 'eq', cursors) };
       }
       case 'risk': {
-        const eq = this.pnl().equity;
-        const ddPct = this.peakEquity > 0 && Number.isFinite(this.peakEquity) ? ((this.peakEquity - eq) / this.peakEquity) * 100 : 0;
+        const eq = this.equity.last()?.[1] ?? NaN;
+        const ddPct = this.peakEquity > 0 && Number.isFinite(this.peakEquity) && Number.isFinite(eq) ? ((this.peakEquity - eq) / this.peakEquity) * 100 : 0;
         return {
           state: this.tradingState, reason: this.tradingReason, killSwitch: this.killSwitch, halted: this.halted ?? null,
-          drawdownPct: ddPct, peakEquity: fin(this.peakEquity), exposure: this.exposure(),
+          drawdownPct: ddPct, peakEquity: fin(this.peakEquity),
           ...(this.providers.risk?.() ?? {}),
           alerts: this.slice(this.alerts, 'al', cursors),
         };
@@ -425,50 +461,47 @@ export class DashboardViewModel {
     if (last && last[0] === t) ring.replaceLast(bar);
     else if (!last || last[0] < t) ring.push(bar);
     else return;
-    if (tf === '1s' || !this.marks.has(symbol)) this.mark(symbol, c.close, c.openTime + TIMEFRAME_S[tf] * 1000, false);
+    if (tf === '1s') this.lastTs = Math.max(this.lastTs, c.openTime);
     this.onChange('candles');
   }
 
-  private mark(symbol: string, price: number, ts: TsMs, notify = true): void {
-    this.marks.set(symbol, price);
+  // The RiskManager's books changed at `ts` (a mark or a fill). Reading them costs more than a handler should per
+  // message (the risk child first applies the marks it holds back), so the equity series samples them at the first
+  // move of each data second; a build brings the current second's point up to date.
+  private booksMoved(ts: TsMs): void {
     this.lastTs = Math.max(this.lastTs, ts);
-    if (this.positions.size === 0) return;
-    this.sampleEquity(ts);
-    if (notify) this.onChange('portfolio');
+    const t = Math.floor(this.lastTs / 1000);
+    const last = this.equity.last();
+    if (this.providers.portfolio && (!last || last[0] < t)) {
+      const f = this.providers.portfolio();
+      if (f) this.sampleEquity(t, f.equity);
+    }
+    this.onChange('portfolio');
   }
 
   // One equity point per second of data time: the current second's point is replaced until the next one starts.
-  private sampleEquity(ts: TsMs): void {
-    const eq = this.pnl().equity;
+  private sampleEquity(t: number, eq: number): void {
+    if (!Number.isFinite(eq)) return;
     if (eq > this.peakEquity) this.peakEquity = eq;
-    const t = Math.floor(ts / 1000);
     const last = this.equity.last();
-    if (last && last[0] === t) this.equity.replaceLast([t, eq]);
-    else if (!last || last[0] < t) this.equity.push([t, eq]);
+    if (last && last[0] === t) {
+      if (last[1] !== eq) this.equity.replaceLast([t, eq]);
+    } else if (!last || last[0] < t) this.equity.push([t, eq]);
   }
 
   private onFill(f: Fill, status: 'filled' | 'partiallyFilled', leaves: number | undefined): void {
     const inst = this.fillInsts.get(f.symbol);
     const price = inst ? ticksToFloat(inst, f.price) : NaN;
     const qty = inst ? lotsToFloat(inst, f.lots) : NaN;
-    const feeUnits = Number(f.fee) / 1e9;
-    // A fee charged in the base asset costs its value at the fill price.
-    const fee = inst && f.feeAsset === inst.base ? feeUnits * price : feeUnits;
-    this.fills.push({ t: f.ts, symbol: f.symbol, side: f.side, price, qty, fee, feeAsset: f.feeAsset, liquidity: f.liquidity, orderId: f.clientOrderId });
+    // Fees are 1e-9 units of the asset they were paid in (Fill.fee), shown as such: their quote value is the books' business.
+    this.fills.push({ t: f.ts, symbol: f.symbol, side: f.side, price, qty, fee: Number(f.fee) / 1e9, feeAsset: f.feeAsset, liquidity: f.liquidity, orderId: f.clientOrderId });
     const prev = this.orders.get(f.clientOrderId);
     this.setOrder(f.clientOrderId, {
       status, symbol: f.symbol, side: f.side, filledQty: (prev?.filledQty ?? 0) + qty,
       ...(leaves !== undefined && inst ? { leavesQty: lotsToFloat(inst, leaves as never) } : {}),
     }, f.ts);
-    if (Number.isFinite(price) && Number.isFinite(qty)) {
-      const p = this.positions.get(f.symbol) ?? { qty: 0, cost: 0, realized: 0, fees: 0 };
-      applyDisplayFill(p, f.side === 'buy' ? qty : -qty, price);
-      p.fees += Number.isFinite(fee) ? fee : 0;
-      this.positions.set(f.symbol, p);
-      this.mark(f.symbol, this.marks.get(f.symbol) ?? price, f.ts, false);
-    }
+    this.booksMoved(f.ts);
     this.onChange('orders');
-    this.onChange('portfolio');
     this.onChange('risk');
   }
 
@@ -485,36 +518,6 @@ export class DashboardViewModel {
     map.set(key, v);
     this.onChange(topic);
   }
-
-  private exposure(): number {
-    let e = 0;
-    for (const [sym, p] of this.positions) e += Math.abs(p.qty * (this.marks.get(sym) ?? 0));
-    return e;
-  }
-}
-
-/** Applies a signed fill to a display position with average-cost accounting; realised PnL on the reducing part. */
-export function applyDisplayFill(p: Position, signedQty: number, price: number): void {
-  const same = p.qty === 0 || Math.sign(p.qty) === Math.sign(signedQty);
-  if (same) {
-    p.qty += signedQty;
-    p.cost += signedQty * price;
-    return;
-  }
-  const avg = p.cost / p.qty;
-  const closing = Math.min(Math.abs(signedQty), Math.abs(p.qty)) * Math.sign(signedQty);
-  p.realized += -closing * (price - avg);
-  p.qty += closing;
-  p.cost = p.qty * avg;
-  const rest = signedQty - closing;
-  if (rest !== 0) {
-    p.qty = rest;
-    p.cost = rest * price;
-  }
-  if (Math.abs(p.qty) < 1e-12) {
-    p.qty = 0;
-    p.cost = 0;
-  }
 }
 
 /** Returns a ladder view of a COB snapshot: one row per bucket, highest price first. */
@@ -530,6 +533,29 @@ export function ladder(c: CobSnapshot): unknown {
     bucketSize: c.bucketSize, imbalance: c.imbalance, imbalanceNear: c.imbalanceNear,
     imbalanceMa: c.imbalanceMa.map(fin), maWindowsMs: c.maWindowsMs, flags: c.flags, rows,
   };
+}
+
+/**
+ * Returns whether a consolidated book can be read as live, and if not why (`status`: 'live' or the reasons joined):
+ * its own flags (a crossed book, stale venues, no live venue, an empty side) and every venue of the symbol whose last
+ * md.bookStatus is not 'live'. When no venue is live the aggregator stops publishing, so the snapshot kept is the last
+ * one from before: the venues' states are what says so.
+ */
+export function bookHealth(c: CobSnapshot, venues: ReadonlyMap<string, BookState> | undefined): { live: boolean; status: string } {
+  const why: string[] = [];
+  const named = new Set<string>();
+  for (const [venue, st] of venues ?? []) {
+    if (st.status === 'live') continue;
+    named.add(venue);
+    why.push(`${venue} ${st.status}${st.reason ? ` (${st.reason})` : ''}`);
+  }
+  const f = c.flags;
+  for (const v of f.staleVenues) if (!named.has(v)) why.push(`${v} stale`);
+  if (f.noLiveVenue) why.push('no live venue');
+  if (f.crossed) why.push('crossed');
+  if (f.emptyBid) why.push('no bids');
+  if (f.emptyAsk) why.push('no asks');
+  return { live: why.length === 0, status: why.length === 0 ? 'live' : why.join(' · ') };
 }
 
 function safeCall(f: () => unknown): unknown {

@@ -2,15 +2,20 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dashboardProviders } from '../../app/dashboard-providers.ts';
+import { dashboardProviders, portfolioFigures } from '../../app/dashboard-providers.ts';
 import type { System } from '../../app/system.ts';
 import { DEFAULT_LIMITS } from '../../actors/risk-manager/limits.ts';
-import { createRiskState, onMark, type RiskState } from '../../actors/risk-manager/logic.ts';
+import { createRiskState, onFill, onMark, type RiskState } from '../../actors/risk-manager/logic.ts';
+import { equity } from '../../actors/risk-manager/positions.ts';
+import { DashboardViewModel, type PortfolioBooks } from '../../engine/dashboard/view-model.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import type { Fill } from '../../engine/messages/orders.ts';
+import { Bus } from '../../engine/runtime/bus.ts';
 import { ModelRegistry } from '../../actors/orchestrator/registry.ts';
 import { loadConfig } from '../../engine/config/index.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, priceToTicks, qtyToLots } from '../../engine/types/instrument.ts';
-import { money } from '../../engine/types/money.ts';
+import { money, moneyToFloat } from '../../engine/types/money.ts';
 import { BUNDLED_CNN_DIR } from '../../models/bundled/index.ts';
 
 const eth = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
@@ -38,13 +43,21 @@ describe('dashboard providers', () => {
     const { config } = loadConfig('configs/default.yaml', {});
     // The orchestrator handle points at no instance between a stop and a restart.
     const orchestrator: { current?: { thresholds: object } } = {};
+    const cob = { current: { bookCounters: () => [{ venue: 'binance', symbol: 'ETH/USDT', gaps: 3, resyncs: 4 }] } };
     const sys = {
       config: { ...config, models: { ...config.models, checkpointDir: root } }, clock,
-      handles: { risk: () => risk, orchestrator } as unknown as System['handles'],
+      handles: { risk: () => risk, orchestrator, cob } as unknown as System['handles'],
       models: { registry, pool: undefined, ownsPool: false, loaded: ['cnn@v000001'], skipped: [], cnnBound: [] },
     };
     const p = dashboardProviders(sys);
     expect(p.risk!()).toMatchObject({ equity: 9866, exposure: 2546, drawdownPct: 1.34 });
+    // The portfolio panel reads the same books: the position held at start, marked by the RiskManager's own mark.
+    expect(p.portfolio!()).toEqual({
+      quote: 'USDT', cash: 7320, equity: 9866, otherFees: {},
+      positions: [{ symbol: 'ETH/USDT', qty: 1, avgPrice: 2680, mark: 2546, realized: 0, unrealized: -134, fees: 0 }],
+    });
+    // The aggregator's own counters, per venue book.
+    expect(p.bookCounters!()).toEqual([{ venue: 'binance', symbol: 'ETH/USDT', gaps: 3, resyncs: 4 }]);
     // The limits as the page's limit form sends them: quote amounts as decimal strings.
     expect((p.risk!() as { limits: unknown }).limits).toEqual({
       maxOrderNotional: '1000', maxPositionNotional: '5000', maxExposure: '8000', maxSubmitsPerSecond: 5, maxDrawdownBps: 1_000, reduceAtDrawdownBps: 500,
@@ -101,5 +114,68 @@ describe('dashboard providers', () => {
         { model: 'cnn', version: 'online-v000001', metric: Number.NaN, metricName: 'held-out log loss (online)', active: false, ts: 1_723_150_000_000 },
       ],
     });
+  });
+});
+
+describe('portfolio panel: the RiskManager\'s books, not a second accounting of the fills seen since start', () => {
+  const T0 = 1_723_161_000_000;
+  let seq = 0;
+  const fill = (side: 'buy' | 'sell', px: string, qty: string, fee: string, feeAsset: string): Fill => ({
+    clientOrderId: `o${++seq}` as never, venueOrderId: `v${seq}` as never, tradeId: `t${seq}`, venue: 'paper', symbol: 'ETH/USDT', side,
+    price: priceToTicks(eth, px), lots: qtyToLots(eth, qty), fee: money(fee), feeAsset, liquidity: 'taker', ts: T0 + seq * 1000,
+  });
+
+  /**
+   * A RiskManager's state as a start left it (`start`: paper from its starting balance, restored from the store, or live
+   * from the venue's balance), fed the fills and the mark through the bus as the risk child feeds its machine; the
+   * dashboard's view model reads it through the provider the daemon gives it.
+   */
+  function run(start: RiskState, fills: readonly Fill[], markPx: string) {
+    const bus = new Bus<EngineMsg>();
+    let risk = start;
+    bus.subscribe('exec.orderFilled', (m) => { risk = onFill(risk, m.fill); });
+    bus.subscribe('risk.mark', (m) => { risk = onMark(risk, m.symbol, m.price, m.ts).state; });
+    const view = new DashboardViewModel({ bus, instruments: [eth], providers: { portfolio: () => portfolioFigures(risk) } });
+    view.start();
+    for (const f of fills) bus.publish({ type: 'exec.orderFilled', fill: f, ts: f.ts });
+    bus.publish({ type: 'risk.mark', symbol: 'ETH/USDT', price: priceToTicks(eth, markPx), ts: T0 + 100_000 });
+    const payload = view.build('portfolio', new Map()) as { books: PortfolioBooks; equitySeries: { items: [number, number][] } };
+    return { books: payload.books, series: payload.equitySeries.items, engineEquity: moneyToFloat(equity(risk.portfolio, risk.instruments, risk.marks)) };
+  }
+  const paperStart = () => createRiskState({ limits: DEFAULT_LIMITS, instruments: [eth], cash: money('10000') });
+
+  it('after a restart with an open position, shows the position held and its flatten as flat, not as a short', () => {
+    // Restored at start: 1 ETH bought at 1,900 (1.9 USDT fee) before this process; the kill switch then sells it at 2,000.
+    const restored = createRiskState({
+      limits: DEFAULT_LIMITS, instruments: [eth], cash: money('8098.1'), positions: { 'ETH/USDT': { lots: qtyToLots(eth, '1'), cost: money('1900') } },
+    });
+    const before = run(restored, [], '1950');
+    const after = run(restored, [fill('sell', '2000', '1', '2', 'USDT')], '2100');
+    expect(before.books.positions).toEqual([{ symbol: 'ETH/USDT', qty: 1, avgPrice: 1900, mark: 1950, realized: 0, unrealized: 50, fees: 0 }]);
+    expect(before.books.equity).toBeCloseTo(10048.1, 9);
+    expect(after.books.positions).toEqual([{ symbol: 'ETH/USDT', qty: 0, avgPrice: 0, mark: 2100, realized: 100, unrealized: 0, fees: 2 }]);
+    expect(after.books.equity).toBeCloseTo(10096.1, 9);
+    expect(after.books.equity).toBe(after.engineEquity);
+  });
+
+  it('in live mode shows the venue\'s cash plus the holdings, and a BNB fee apart (not subtracted as quote)', () => {
+    // The venue holds 523.4 USDT; a buy of 0.1 ETH at 2,000 pays 0.003 BNB.
+    const live = createRiskState({ limits: DEFAULT_LIMITS, instruments: [eth], cash: money('523.4') });
+    const buy = fill('buy', '2000', '0.1', '0.003', 'BNB');
+    const r = run(live, [buy], '2100');
+    expect(r.books).toMatchObject({ quote: 'USDT', realized: 0, fees: 0, otherFees: { BNB: 0.003 } });
+    expect(r.books.cash).toBeCloseTo(323.4, 9);
+    expect(r.books.equity).toBeCloseTo(533.4, 9);
+    expect(r.books.unrealized).toBeCloseTo(10, 9);
+    // One equity point per data second the books moved in: at the fill (the holding at cost, unmarked), then at the mark.
+    expect(r.series).toEqual([[Math.floor(buy.ts / 1000), 523.4], [Math.floor((T0 + 100_000) / 1000), r.engineEquity]]);
+  });
+
+  it('in paper mode counts a buy fee paid in the base asset: a round trip of the sellable lots leaves no residual position', () => {
+    const r = run(paperStart(), [fill('buy', '2000', '0.05', '0.00005', 'ETH'), fill('sell', '2200', '0.0499', '0.10978', 'USDT')], '2500');
+    expect(r.books.positions).toHaveLength(1);
+    expect(r.books.positions[0]).toMatchObject({ qty: 0, unrealized: 0 });
+    expect(r.books.equity).toBe(r.engineEquity);
+    expect(r.books.equity).toBeCloseTo(10009.79522, 9);
   });
 });

@@ -11,7 +11,12 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, openPage, setThresholdsInPage, saveScreenshot, waitForControlResult } from './browser.ts';
+import { portfolioFigures } from '../../app/dashboard-providers.ts';
+import { DEFAULT_LIMITS } from '../../actors/risk-manager/limits.ts';
+import { createRiskState, onFill, onMark, type RiskState } from '../../actors/risk-manager/logic.ts';
 import { startDashboard, type DashboardHandle } from '../../engine/dashboard/index.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../engine/types/instrument.ts';
+import { money } from '../../engine/types/money.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
 import type { Money } from '../../engine/types/money.ts';
@@ -26,6 +31,7 @@ interface PageHooks {
   __cobalt: {
     price: { bars: number; markerCount(): number };
     heat: { draws: number };
+    models: { pointCounts(): Record<string, number> };
     frames: number;
     symbol: string;
   };
@@ -68,7 +74,17 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed r
     h = await ReplayHarness.open();
     h.bus.subscribePrefix('orchestrator.', (m) => seen.push(m));
     h.bus.subscribePrefix('risk.', (m) => seen.push(m));
-    dash = await startDashboard({ bus: h.bus, clock: h.clock, config: { host: '127.0.0.1', port: 0 }, token: { token: TOKEN, generated: false }, initialEquity: 10_000 });
+    // A RiskManager's books fed as the daemon feeds them (fills; trades as risk.mark): the portfolio panel shows them.
+    let risk: RiskState = createRiskState({
+      limits: DEFAULT_LIMITS, instruments: ['ETH/USDT', 'BTC/USDT'].map((s) => makeInstrument(BINANCE_SPOT_DEFAULTS[s]!)), cash: money('10000'),
+    });
+    h.bus.subscribe('exec.orderFilled', (m) => { risk = onFill(risk, m.fill); });
+    h.bus.subscribe('risk.mark', (m) => { risk = onMark(risk, m.symbol, m.price, m.ts).state; });
+    h.bus.subscribe('md.trade', (m) => h.bus.publish({ type: 'risk.mark', symbol: m.symbol, price: m.price, ts: h.clock.now() }));
+    dash = await startDashboard({
+      bus: h.bus, clock: h.clock, config: { host: '127.0.0.1', port: 0 }, token: { token: TOKEN, generated: false },
+      providers: { portfolio: () => portfolioFigures(risk) },
+    });
     await h.pumpFor(30_000);
     ({ browser, page, errors: pageErrors, profile } = await openPage(dash.url));
   }, 60_000);
@@ -114,6 +130,61 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed r
     expect(await waitForControlResult(page, 'thresholds: sent')).toContain('thresholds: sent');
   }, 60_000);
 
+  it('shows the engine\'s thresholds on the sliders and applies only the one the trader moved', async () => {
+    // The thresholds in force (the orchestrator's, e.g. from the config), unlike the page's HTML defaults.
+    h.bus.publish({ type: 'orchestrator.setThresholds', buy: 0.7, sell: 0.75, minConfidence: 0.65 });
+    const sliders = () => page.evaluate(() => ['th-buy', 'th-sell', 'th-conf'].map((id) => (document.getElementById(id) as HTMLInputElement).value).join(' / '));
+    const synced = await pumpUntil(async () => (await sliders()) === '0.7 / 0.75 / 0.65', 30);
+    const fromEngine = await sliders();
+    // The trader raises buy to 0.72; meanwhile the engine's sell moves to 0.76: the slider being edited stays as moved.
+    await page.fill('#token', TOKEN);
+    await page.locator('#token').dispatchEvent('change');
+    await page.evaluate(() => {
+      const el = document.getElementById('th-buy') as HTMLInputElement;
+      el.value = '0.72';
+      el.dispatchEvent(new Event('input'));
+    });
+    h.bus.publish({ type: 'orchestrator.setThresholds', sell: 0.76 });
+    await pumpUntil(async () => ((await page.textContent('#th-current')) ?? '').includes('sell 0.76'), 30);
+    const whileEdited = await sliders();
+    const before = seen.length;
+    const response = page.waitForResponse((r) => r.url().endsWith('/api/control/thresholds'));
+    await page.click('#btn-thresholds');
+    const status = (await response).status();
+    const state = (await (await fetch(`${dash.url}api/state`)).json()) as { models: { thresholds: unknown } };
+    expect(synced).toBe(true);
+    expect(fromEngine).toBe('0.7 / 0.75 / 0.65');
+    expect(whileEdited).toBe('0.72 / 0.76 / 0.65');
+    expect(status).toBe(200);
+    expect(seen.slice(before)).toEqual([{ type: 'orchestrator.setThresholds', buy: 0.72 }]);
+    expect(state.models.thresholds).toEqual({ buy: 0.72, sell: 0.76, minConfidence: 0.65 });
+  }, 60_000);
+
+  it('greys the ladder and the header\'s spread and imbalance, and says why, while the book is stale; live again clears it', async () => {
+    const sym = await hooks((w) => w.symbol);
+    const status = (s: 'stale' | 'live'): EngineMsg => ({
+      type: 'md.bookStatus', venue: 'binance', symbol: sym, status: s, ...(s === 'stale' ? { reason: 'no update for 5000 ms' } : {}),
+      tsExchange: h.clock.now(), tsLocal: h.clock.now(),
+    });
+    const ladder = () => page.evaluate(() => {
+      const panel = document.querySelector('.ladder-panel')!;
+      return { off: panel.classList.contains('book-off'), status: document.getElementById('ladder-status')!.textContent ?? '', spread: document.getElementById('kpi-spread')!.textContent ?? '', imb: document.getElementById('kpi-imb')!.className };
+    });
+    h.bus.publish(status('stale'));
+    const marked = await pumpUntil(async () => (await ladder()).off, 10);
+    const stale = await ladder();
+    h.bus.publish(status('live'));
+    const cleared = await pumpUntil(async () => !(await ladder()).off, 10);
+    const live = await ladder();
+    expect(marked).toBe(true);
+    expect(stale.status).toBe('binance stale (no update for 5000 ms)');
+    expect(stale.spread).toContain('(stale)');
+    expect(stale.imb).toContain('book-off');
+    expect(cleared).toBe(true);
+    expect(live).toMatchObject({ status: '', imb: expect.not.stringContaining('book-off') });
+    expect(live.spread).not.toContain('stale');
+  }, 60_000);
+
   it('refuses a control without the token (401), from outside and from the page', async () => {
     const before = seen.length;
     const bare = await fetch(`${dash.url}api/control/stop`, { method: 'POST', body: '{}' });
@@ -153,11 +224,16 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed r
     h.bus.publish(fill('e2e-2', 'sell', sym.startsWith('BTC') ? 1000 : 2500));
     const marked = await pumpUntil(() => hooks((w) => w.price.markerCount() >= 2), 30);
     const rows = await page.locator('#fills-table tbody tr').count();
-    const position = await page.textContent('#positions-table tbody');
+    const fees = await page.locator('#fills-table tbody tr td:nth-child(6)').allTextContents();
+    const booked = await pumpUntil(async () => ((await page.textContent('#positions-table tbody')) ?? '').includes(sym), 10);
+    const position = await page.locator('#positions-table tbody tr td:nth-child(2)').textContent();
     expect(Number.isFinite(px)).toBe(true);
     expect(marked).toBe(true);
     expect(rows).toBe(2);
-    expect(position).toContain(sym);
+    expect(fees).toEqual(['0.001 USDT', '0.001 USDT']);
+    expect(booked).toBe(true);
+    // What the RiskManager's books hold: bought 5,000 lots, sold 2,500 (0.25 ETH; 0.01 BTC).
+    expect(position).toBe(sym.startsWith('BTC') ? '0.0100' : '0.2500');
   }, 60_000);
 
   it('shows model outputs and the blended decision with its MoE weights', async () => {
@@ -182,6 +258,21 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, fed by the replayed r
     expect(table).toContain('0.65');
     expect(table).toContain('54.0%');
     expect(await page.textContent('#decision')).toMatch(/decision (BUY|HOLD)/);
+  }, 60_000);
+
+  it('clears the model chart\'s lines when the symbol shown has no outputs (none kept from the previous symbol)', async () => {
+    const sym = await hooks((w) => w.symbol);
+    const other = sym === 'ETH/USDT' ? 'BTC/USDT' : 'ETH/USDT';
+    const shown = await hooks((w) => w.models.pointCounts());
+    await page.selectOption('#symbol', other);
+    const switched = await pumpUntil(async () => (await hooks((w) => w.symbol)) === other, 5);
+    const onOther = await hooks((w) => w.models.pointCounts());
+    await page.selectOption('#symbol', sym);
+    await pumpUntil(async () => (await hooks((w) => w.symbol)) === sym, 5);
+    expect(shown).toMatchObject({ cnn: expect.any(Number), dqn: expect.any(Number), decision: expect.any(Number) });
+    expect(Object.values(shown).every((n) => n > 0)).toBe(true);
+    expect(switched).toBe(true);
+    expect(onOther).toEqual({ cnn: 0, dqn: 0, decision: 0 });
   }, 60_000);
 
   it('saves a screenshot, with no script error or refused resource on the page', async () => {

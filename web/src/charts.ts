@@ -126,6 +126,13 @@ export class ModelChart {
       s.setData(pts);
       i++;
     }
+    // A model (or the decision line) with nothing for this symbol would otherwise keep the previous symbol's line.
+    for (const [name, s] of this.lines) if (!by.has(name)) s.setData([]);
+  }
+
+  /** Points drawn per line (read by the browser test). */
+  pointCounts(): Record<string, number> {
+    return Object.fromEntries([...this.lines].map(([name, s]) => [name, s.data().length]));
   }
 }
 

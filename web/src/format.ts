@@ -15,6 +15,12 @@ export function qty(x: number | null | undefined): string {
   return num(x, a >= 100 ? 1 : a >= 1 ? 3 : 4);
 }
 
+/** An amount of any asset (fees): as many decimals as it has, up to 8. */
+export function amount(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '—';
+  return x.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 8 });
+}
+
 export function pct(x: number | null | undefined, digits = 1): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)}%`;
 }

@@ -29,7 +29,7 @@ let seriesChanges = new Map<string, { reset: boolean; bars: [number, number, num
 let frameRequested = false;
 
 // Read by the browser test; harmless otherwise.
-const hooks = { get store() { return store; }, price, heat, get symbol() { return symbol; }, get tf() { return tf; }, frames: 0, renders: 0 };
+const hooks = { get store() { return store; }, price, heat, models, get symbol() { return symbol; }, get tf() { return tf; }, frames: 0, renders: 0 };
 (window as unknown as { __cobalt: typeof hooks }).__cobalt = hooks;
 
 function connect(attempt = 0): void {
@@ -102,6 +102,7 @@ function render(): void {
   if (all || dirty.has('models')) {
     renderModels(store, symbol);
     models.set(store.outputs, store.decisions, symbol);
+    syncThresholdSliders();
   }
   if (all || dirty.has('portfolio')) {
     renderPortfolio(store);
@@ -147,7 +148,8 @@ const tokenInput = $<HTMLInputElement>('token');
 tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
 tokenInput.addEventListener('change', () => sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim()));
 
-async function control(action: string, body: unknown = {}): Promise<void> {
+/** Sends one control action; resolves with whether the engine took it. */
+async function control(action: string, body: unknown = {}): Promise<boolean> {
   const out = $('ctl-result');
   const token = tokenInput.value.trim();
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -160,26 +162,58 @@ async function control(action: string, body: unknown = {}): Promise<void> {
     const j = (await res.json()) as { error?: string };
     out.className = res.ok ? 'ok' : 'err';
     out.textContent = res.ok ? `${action}: sent` : res.status === 401 ? 'refused: enter the dashboard token' : `${action}: ${j.error ?? res.status}`;
+    return res.ok;
   } catch (e) {
     out.className = 'err';
     out.textContent = `${action}: ${(e as Error).message}`;
+    return false;
   }
 }
 
-for (const [id, v] of [['th-buy', 'th-buy-v'], ['th-sell', 'th-sell-v'], ['th-conf', 'th-conf-v']] as const) {
+// The threshold sliders show the engine's thresholds in force, except one the trader has moved and not yet applied;
+// Apply sends only those, so a threshold nobody touched is never overwritten with whatever the slider happened to show.
+const SLIDERS = [['th-buy', 'th-buy-v', 'buy'], ['th-sell', 'th-sell-v', 'sell'], ['th-conf', 'th-conf-v', 'minConfidence']] as const;
+type ThresholdKey = (typeof SLIDERS)[number][2];
+const edited = new Set<ThresholdKey>();
+for (const [id, v, key] of SLIDERS) {
   const input = $<HTMLInputElement>(id);
-  input.addEventListener('input', () => { $(v).textContent = Number(input.value).toFixed(2); });
+  input.addEventListener('input', () => {
+    edited.add(key);
+    $(v).textContent = Number(input.value).toFixed(2);
+  });
+}
+
+function syncThresholdSliders(): void {
+  const th = store.models?.thresholds ?? {};
+  for (const [id, v, key] of SLIDERS) {
+    const x = th[key];
+    if (x === undefined || edited.has(key)) continue;
+    $<HTMLInputElement>(id).value = String(x);
+    $(v).textContent = x.toFixed(2);
+  }
 }
 $('btn-start').addEventListener('click', () => void control('start'));
 $('btn-stop').addEventListener('click', () => void control('stop'));
 $('btn-kill').addEventListener('click', () => {
   if (confirm('Kill switch: halt trading and close every position?')) void control('kill');
 });
-$('btn-thresholds').addEventListener('click', () => void control('thresholds', {
-  buy: Number($<HTMLInputElement>('th-buy').value),
-  sell: Number($<HTMLInputElement>('th-sell').value),
-  minConfidence: Number($<HTMLInputElement>('th-conf').value),
-}));
+$('btn-thresholds').addEventListener('click', () => {
+  const body: Partial<Record<ThresholdKey, number>> = {};
+  for (const [id, , key] of SLIDERS) if (edited.has(key)) body[key] = Number($<HTMLInputElement>(id).value);
+  const sent = [...edited];
+  if (sent.length === 0) {
+    const out = $('ctl-result');
+    out.className = 'err';
+    out.textContent = 'thresholds: no slider moved; nothing to apply';
+    return;
+  }
+  void control('thresholds', body).then((ok) => {
+    if (!ok) return;
+    // Applied: these sliders follow the engine again from its next models push (a value moved again meanwhile stays
+    // the trader's). Not synced here: the store may still hold the thresholds from before the change.
+    for (const k of sent) if (Number($<HTMLInputElement>(SLIDERS.find((x) => x[2] === k)![0]).value) === body[k]) edited.delete(k);
+  });
+});
 // Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); drawdown, stop loss, take profit and exit
 // slippage as integers of bps, lot caps as integers of the traded symbol's lots (with that symbol: the first of the
 // RiskManager's instruments). A bad value goes as typed and is refused by the engine with its reason, shown beside the

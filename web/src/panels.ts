@@ -1,5 +1,5 @@
 // Table and stat panels, rendered from the store (at most a few times per second).
-import { cls, esc, num, pct, qty, signed, time } from './format.ts';
+import { amount, cls, esc, num, pct, qty, signed, time } from './format.ts';
 import type { Store } from './store.ts';
 import type { Ladder, RiskInstrumentView, RiskLimitsView } from './types.ts';
 
@@ -13,11 +13,19 @@ export function renderHeader(store: Store, symbol: string): void {
   const series = store.candles.get(`${symbol}|1s`) ?? store.candles.get(`${symbol}|1m`);
   const last = series?.[series.length - 1]?.[4] ?? book?.mid ?? null;
   $('kpi-last').textContent = num(last);
-  $('kpi-spread').textContent = book ? `${num(book.spread)} · ${num(book.spreadBps, 2)}bp` : '—';
+  // A book that is not live (stale, crossed, re-syncing, no live venue) is greyed and says so: its spread and
+  // imbalance are the last ones seen, not the market's.
+  const off = book !== undefined && !book.live;
+  const note = off ? ` (${bookWord(book)})` : '';
+  const spread = $('kpi-spread');
+  spread.textContent = book ? `${num(book.spread)} · ${num(book.spreadBps, 2)}bp${note}` : '—';
+  spread.className = `kpi-value${off ? ' book-off' : ''}`;
+  spread.title = off ? book.status : '';
   const imb = $('kpi-imb');
-  imb.textContent = book ? signed(book.imbalanceNear, 3) : '—';
-  imb.className = `kpi-value ${book ? cls(book.imbalanceNear) : ''}`;
-  const p = store.portfolio;
+  imb.textContent = book ? `${signed(book.imbalanceNear, 3)}${note}` : '—';
+  imb.className = `kpi-value ${book && !off ? cls(book.imbalanceNear) : ''}${off ? ' book-off' : ''}`;
+  imb.title = off ? book.status : '';
+  const p = store.portfolio?.books;
   $('kpi-equity').textContent = p ? num(p.equity) : '—';
   const pnl = $('kpi-pnl');
   const total = p ? p.realized + p.unrealized - p.fees : NaN;
@@ -30,8 +38,21 @@ export function renderHeader(store: Store, symbol: string): void {
   if (book) $('data-time').textContent = `${time(book.ts)} UTC`;
 }
 
+// The one word the header shows for a book that is not live (the ladder shows the whole status).
+function bookWord(book: Ladder): string {
+  if (book.flags.crossed) return 'crossed';
+  if (/resyncing|syncing/.test(book.status)) return 'resyncing';
+  if (/stale|no live venue/.test(book.status)) return 'stale';
+  return 'partial';
+}
+
 export function renderLadder(book: Ladder | undefined): void {
   const el = $('ladder');
+  const status = $('ladder-status');
+  const panel = el.closest('.ladder-panel');
+  panel?.classList.toggle('book-off', book !== undefined && !book.live);
+  status.textContent = book && !book.live ? book.status : '';
+  status.className = book && !book.live ? 'book-status' : '';
   if (!book) {
     el.innerHTML = '<div class="muted">waiting for cob.snapshot…</div>';
     return;
@@ -83,15 +104,18 @@ export function renderModels(store: Store, symbol: string): void {
   $('th-current').textContent = `buy ${th.buy ?? '—'} · sell ${th.sell ?? '—'} · conf ${th.minConfidence ?? '—'}`;
 }
 
+// The RiskManager's own books: what it restored at start (paper) or read from the venue (live), and every fill since.
 export function renderPortfolio(store: Store): void {
-  const p = store.portfolio;
+  const p = store.portfolio?.books;
   const body = tbody('positions-table');
-  if (!p || p.positions.length === 0) body.innerHTML = empty(6, 'flat: no fills yet');
+  if (!p) body.innerHTML = empty(6, store.portfolio?.error ? `books unreadable: ${store.portfolio.error}` : 'no books: the risk manager is not running');
+  else if (p.positions.length === 0) body.innerHTML = empty(6, 'flat: no position');
   else {
     body.innerHTML = p.positions.map((r) => `<tr><td>${esc(r.symbol)}</td><td class="${cls(r.qty)}">${qty(r.qty)}</td><td>${num(r.avgPrice)}</td><td>${num(r.mark)}</td>`
       + `<td class="${cls(r.unrealized)}">${signed(r.unrealized)}</td><td class="${cls(r.realized)}">${signed(r.realized)}</td></tr>`).join('');
   }
-  $('pnl-meta').textContent = p ? `equity ${num(p.equity)} · fees ${num(p.fees, 4)}` : '';
+  const other = p ? Object.entries(p.otherFees).map(([asset, v]) => ` + ${amount(v)} ${asset}`).join('') : '';
+  $('pnl-meta').textContent = p ? `equity ${num(p.equity)} · cash ${num(p.cash)} ${p.quote} · fees ${num(p.fees, 4)}${other}` : '';
 }
 
 export function renderRisk(store: Store): void {
@@ -143,7 +167,7 @@ function lotCaps(symbols: NonNullable<RiskLimitsView['symbols']>, instruments: R
 export function renderOrders(store: Store): void {
   const fills = [...store.fills].reverse().slice(0, 50);
   tbody('fills-table').innerHTML = fills.length === 0 ? empty(8, 'no fills yet') : fills.map((f) =>
-    `<tr><td>${time(f.t)}</td><td>${esc(f.symbol)}</td><td class="${f.side === 'buy' ? 'up' : 'down'}">${f.side}</td><td>${num(f.price)}</td><td>${qty(f.qty)}</td><td>${num(f.fee, 4)}</td><td>${esc(f.liquidity)}</td><td>${esc(f.orderId)}</td></tr>`).join('');
+    `<tr><td>${time(f.t)}</td><td>${esc(f.symbol)}</td><td class="${f.side === 'buy' ? 'up' : 'down'}">${f.side}</td><td>${num(f.price)}</td><td>${qty(f.qty)}</td><td>${amount(f.fee)} ${esc(f.feeAsset)}</td><td>${esc(f.liquidity)}</td><td>${esc(f.orderId)}</td></tr>`).join('');
   const orders = store.orders.slice(0, 50);
   tbody('orders-table').innerHTML = orders.length === 0 ? empty(6, 'no orders yet') : orders.map((o) =>
     `<tr><td>${esc(o.id)}</td><td>${esc(o.symbol ?? '')}</td><td class="${o.side === 'buy' ? 'up' : o.side === 'sell' ? 'down' : ''}">${esc(o.side ?? '')}</td><td>${esc(o.status)}</td><td>${qty(o.filledQty)}</td><td>${esc(o.detail ?? '')}</td></tr>`).join('');

@@ -1,8 +1,8 @@
 // Shapes of the dashboard's JSON (built by engine/dashboard/view-model.ts; imported as types only).
-import type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PositionRow, Topic, TrainingReport } from '../../engine/dashboard/view-model.ts';
+import type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PortfolioBooks, PositionRow, Topic, TrainingReport } from '../../engine/dashboard/view-model.ts';
 import type { SeqSlice } from '../../engine/dashboard/seq-ring.ts';
 
-export type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PositionRow, Topic, TrainingReport };
+export type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PortfolioBooks, PositionRow, Topic, TrainingReport };
 export type Slice<T> = SeqSlice<T>;
 
 export interface LadderRow { price: number; bid: number; ask: number }
@@ -10,6 +10,8 @@ export interface Ladder {
   ts: number; mid: number | null; bestBid: number | null; bestAsk: number | null; spread: number | null; spreadBps: number | null;
   bucketSize: number; imbalance: number; imbalanceNear: number; imbalanceMa: (number | null)[]; maWindowsMs: number[];
   flags: { emptyBid: boolean; emptyAsk: boolean; crossed: boolean; staleVenues: string[]; noLiveVenue: boolean };
+  /** False when the book must not be read as live (bookHealth): `status` then says why. */
+  live: boolean; status: string;
   rows: LadderRow[];
 }
 export interface Thresholds { buy?: number; sell?: number; minConfidence?: number }
@@ -18,7 +20,8 @@ export interface ModelsPayload {
   status: Record<string, { version: string; state: string; failures: number; reason: string; ts: number }>;
   thresholds: Thresholds; rollbacks: { model: string; ts: number }[];
 }
-export interface PortfolioPayload { positions: PositionRow[]; realized: number; unrealized: number; fees: number; equity: number; initialEquity: number; equitySeries: Slice<[number, number]> }
+/** The RiskManager's books (null while they cannot be read; `error` when reading them failed) and the equity series. */
+export interface PortfolioPayload { books: PortfolioBooks | null; error?: string; equitySeries: Slice<[number, number]> }
 /** The RiskManager's limits in force: quote amounts as decimal strings. */
 /** The engine's OperatorLimits (actors/risk-manager/limits.ts). */
 export interface RiskLimitsView {
@@ -36,7 +39,7 @@ export interface RiskInstrumentView { symbol: string; base: string; lotSize: str
 export interface Alert { t: number; code: string; message: string }
 export interface RiskPayload {
   state: 'active' | 'reducing' | 'halted'; reason: string; killSwitch: boolean; halted: { reason: string; actor?: string; ts: number } | null;
-  drawdownPct: number; peakEquity: number | null; exposure: number; var95?: number; var99?: number; equity?: number; alerts: Slice<Alert>;
+  drawdownPct: number; peakEquity: number | null; exposure?: number; var95?: number; var99?: number; equity?: number; alerts: Slice<Alert>;
   limits?: RiskLimitsView;
   instruments?: RiskInstrumentView[];
 }

@@ -145,6 +145,22 @@ describe('dashboard server: control API', () => {
   });
 });
 
+describe('dashboard server: control metrics', () => {
+  it('counts every action name it does not know as \'other\', unauthenticated or not, so requests cannot add series', async () => {
+    const { d } = await start();
+    const names = Array.from({ length: 40 }, (_, i) => `zz${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`);
+    for (const n of names) await (await post(`${d.url}api/control/${n}`, {})).arrayBuffer();
+    await (await post(`${d.url}api/control/launch`, {}, TOKEN)).arrayBuffer();
+    await (await post(`${d.url}api/control/stop`, {})).arrayBuffer();
+    const series = (await (await fetch(`${d.url}metrics`)).text()).split('\n').filter((l) => l.startsWith('cobalt_dashboard_controls_total{'));
+    expect(series.sort()).toEqual([
+      'cobalt_dashboard_controls_total{action="other",outcome="invalid"} 1',
+      'cobalt_dashboard_controls_total{action="other",outcome="unauthorized"} 40',
+      'cobalt_dashboard_controls_total{action="stop",outcome="unauthorized"} 1',
+    ]);
+  });
+});
+
 describe('dashboard server: binding and reads', () => {
   it('refuses a non-loopback host without a configured token', async () => {
     const bus = new Bus<EngineMsg>();

@@ -3,14 +3,17 @@ import { controlMessages } from '../../../engine/dashboard/controls.ts';
 import { bearerToken, bindProblem, resolveDashboardToken, tokenMatches } from '../../../engine/dashboard/auth.ts';
 import { SeqRing } from '../../../engine/dashboard/seq-ring.ts';
 import { TopicThrottle } from '../../../engine/dashboard/throttle.ts';
-import { applyDisplayFill, DashboardViewModel } from '../../../engine/dashboard/view-model.ts';
+import { DashboardViewModel, type Cursors } from '../../../engine/dashboard/view-model.ts';
+import { DashboardMetrics, type LoopLagSource } from '../../../engine/dashboard/metrics.ts';
+import { CobAggregator } from '../../../actors/cob-aggregator/logic.ts';
+import type { CobSnapshot } from '../../../engine/market/cob.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { money } from '../../../engine/types/money.ts';
 import { createRiskState, onSetLimits } from '../../../actors/risk-manager/logic.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument, priceToTicks, qtyToLots } from '../../../engine/types/instrument.ts';
 import type { Lots } from '../../../engine/types/price.ts';
 
 describe('SeqRing', () => {
@@ -215,17 +218,116 @@ describe('auth', () => {
   });
 });
 
-describe('display positions', () => {
-  it('keeps average cost and realises PnL on the reducing part, flipping through zero', () => {
-    const p = { qty: 0, cost: 0, realized: 0, fees: 0 };
-    applyDisplayFill(p, 2, 100);
-    applyDisplayFill(p, 1, 130);
-    applyDisplayFill(p, -1, 120);
-    const afterReduce = { ...p };
-    applyDisplayFill(p, -3, 90);
-    expect(afterReduce).toEqual({ qty: 2, cost: 220, realized: 10, fees: 0 });
-    expect(p.qty).toBe(-1);
-    expect(p.cost).toBe(-90);
-    expect(p.realized).toBeCloseTo(10 + 2 * (90 - 110), 9);
+describe('fills table', () => {
+  it('shows each fee in the asset it was paid in (base, quote or another), not as quote', () => {
+    const bus = new Bus<EngineMsg>();
+    const eth = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
+    const view = new DashboardViewModel({ bus, instruments: [eth] });
+    view.start();
+    const fill = (id: string, side: 'buy' | 'sell', fee: string, feeAsset: string) => bus.publish({
+      type: 'exec.orderFilled', ts: 10,
+      fill: {
+        clientOrderId: id as never, venueOrderId: `v-${id}` as never, tradeId: id, venue: 'paper', symbol: 'ETH/USDT', side, price: priceToTicks(eth, '2000'),
+        lots: qtyToLots(eth, '0.05'), fee: money(fee), feeAsset, liquidity: 'taker', ts: 10,
+      },
+    });
+    // The paper venue charges a buy's fee in the base asset, a sell's in the quote; a Binance account may pay in BNB.
+    fill('b', 'buy', '0.00005', 'ETH');
+    fill('s', 'sell', '0.1', 'USDT');
+    fill('n', 'buy', '0.003', 'BNB');
+    const { fills } = view.build('orders', new Map()) as { fills: { items: { fee: number; feeAsset: string }[] } };
+    expect(fills.items.map((f) => [f.fee, f.feeAsset])).toEqual([[0.00005, 'ETH'], [0.1, 'USDT'], [0.003, 'BNB']]);
+  });
+});
+
+describe('consolidated book marks', () => {
+  const rows = 21;
+  const snapshot = (flags: Partial<CobSnapshot['flags']>, ts: number): CobSnapshot => ({
+    symbol: 'ETH/USDT', ts, bestBid: 1999.5, bestAsk: 2000.5, mid: 2000, spread: 1, spreadBps: 5, bucketSize: 1, range: 10, centerBucket: 2000,
+    bidBuckets: new Float64Array(rows).fill(5), askBuckets: new Float64Array(rows).fill(4), imbalance: 0.1, imbalanceNear: 0.1, imbalanceRange: 5,
+    imbalanceMa: [0.1], maWindowsMs: [5000], venues: [],
+    flags: { emptyBid: false, emptyAsk: false, crossed: false, staleVenues: [], noLiveVenue: false, ...flags },
+  });
+  const book = (view: DashboardViewModel) => (view.build('cob', new Map()) as { books: Record<string, { live: boolean; status: string }> }).books['ETH/USDT']!;
+  const status = (venue: string, s: 'live' | 'stale' | 'resyncing', ts: number, reason?: string): EngineMsg =>
+    ({ type: 'md.bookStatus', venue, symbol: 'ETH/USDT', status: s, ...(reason ? { reason } : {}), tsExchange: ts, tsLocal: ts }) as EngineMsg;
+
+  it('says a crossed book with a stale venue is not live, from the snapshot\'s own flags', () => {
+    const bus = new Bus<EngineMsg>();
+    const view = new DashboardViewModel({ bus });
+    view.start();
+    bus.publish({ type: 'cob.snapshot', symbol: 'ETH/USDT', ts: 1, cob: snapshot({}, 1) });
+    const clean = book(view);
+    bus.publish({ type: 'cob.snapshot', symbol: 'ETH/USDT', ts: 2, cob: snapshot({ crossed: true, staleVenues: ['mexc'] }, 2) });
+    expect(clean).toMatchObject({ live: true, status: 'live' });
+    expect(book(view)).toEqual(expect.objectContaining({ live: false, status: 'mexc stale · crossed' }));
+  });
+
+  it('marks the last snapshot kept once its only venue goes stale or re-syncs (no new snapshot comes), and clears it when live again', () => {
+    const bus = new Bus<EngineMsg>();
+    const view = new DashboardViewModel({ bus });
+    const changed: string[] = [];
+    view.onChange = (t) => changed.push(t);
+    view.start();
+    bus.publish(status('binance', 'live', 1));
+    bus.publish({ type: 'cob.snapshot', symbol: 'ETH/USDT', ts: 1, cob: snapshot({}, 1) });
+    changed.length = 0;
+    bus.publish(status('binance', 'stale', 5000, 'no update for 5000 ms'));
+    const stale = book(view);
+    const pushedCob = changed.includes('cob');
+    bus.publish(status('binance', 'resyncing', 6000, 'gap after update 101'));
+    const resyncing = book(view);
+    bus.publish(status('binance', 'live', 7000));
+    expect(pushedCob).toBe(true);
+    expect(stale).toMatchObject({ live: false, status: 'binance stale (no update for 5000 ms)' });
+    expect(resyncing).toMatchObject({ live: false, status: 'binance resyncing (gap after update 101)' });
+    expect(book(view)).toMatchObject({ live: true, status: 'live' });
+  });
+});
+
+describe('metrics', () => {
+  it('counts book gaps and resyncs from the aggregator\'s own counters, a second gap during a resync included', async () => {
+    // The reviewer's sequence: live, a gap (resyncing, diffs buffered), then a hole inside the buffered diffs found when
+    // the new snapshot arrives: a second gap while the book never left 'resyncing', so md.bookStatus says nothing new.
+    const eth = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
+    const bus = new Bus<EngineMsg>();
+    const clock = new SimulatedClock(1_723_161_000_000);
+    const agg = new CobAggregator({ bus, clock, snapshots: { requestSnapshot() {} }, symbols: [{ symbol: 'ETH/USDT', bucketSize: '1', venues: [eth] }] });
+    agg.start();
+    const metrics = new DashboardMetrics({
+      bus, view: new DashboardViewModel({ bus }), wsClients: () => 0,
+      bookCounters: () => agg.bookCounters(),
+    });
+    const base = { venue: 'binance', symbol: 'ETH/USDT', tsExchange: clock.now(), tsLocal: clock.now() } as const;
+    const diff = (u: number) => bus.publish({ ...base, type: 'md.depth', firstUpdateId: u, finalUpdateId: u, bids: [[200000, 10]], asks: [[200100, 10]] } as unknown as EngineMsg);
+    const snap = (last: number) => bus.publish({ ...base, type: 'md.snapshot', lastUpdateId: last, bids: [[200000, 10]], asks: [[200100, 10]] } as unknown as EngineMsg);
+    snap(100);
+    diff(101);
+    diff(105);
+    diff(106);
+    diff(110);
+    snap(104);
+    const text = await metrics.text();
+    agg.stop();
+    expect(agg.bookCounters()).toEqual([{ venue: 'binance', symbol: 'ETH/USDT', gaps: 2, resyncs: 2 }]);
+    expect(text).toContain('cobalt_book_gaps_total{venue="binance",symbol="ETH/USDT"} 2');
+    expect(text).toContain('cobalt_book_resyncs_total{venue="binance",symbol="ETH/USDT"} 2');
+  });
+
+  it('reports the event-loop delay p99 since the last scrape: each scrape empties the recorder', async () => {
+    // A recorder that holds what it was given since its last reset (node's IntervalHistogram behaves so).
+    let recorded: number[] = [];
+    const lag: LoopLagSource = { p99Ms: () => (recorded.length > 0 ? Math.max(...recorded) : NaN), reset: () => { recorded = []; } };
+    const bus = new Bus<EngineMsg>();
+    const metrics = new DashboardMetrics({ bus, view: new DashboardViewModel({ bus }), wsClients: () => 0, loopLag: lag });
+    const sample = async () => /^cobalt_event_loop_lag_p99_seconds (\S+)$/m.exec(await metrics.text())?.[1];
+    recorded.push(240, 3);
+    const afterStall = await sample();
+    recorded.push(2, 4);
+    const quiet = await sample();
+    const nothing = await sample();
+    expect(afterStall).toBe('0.24');
+    expect(quiet).toBe('0.004');
+    expect(nothing).toBe('0');
   });
 });

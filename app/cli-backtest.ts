@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
-import { log } from '../engine/log.ts';
+import { createLogger, log, setLogger } from '../engine/log.ts';
 import { runBacktest } from './backtest.ts';
 import { refuseOnConfigError } from './system.ts';
 import { ConfigError } from '../engine/types/errors.ts';
@@ -27,6 +27,8 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
     process.stderr.write(`cobalt backtest: ${(err as Error).message}\n`);
     return 2;
   }
+  // The config's log level, as `cobalt run` takes it (COBALT_LOG_LEVEL still wins).
+  setLogger(createLogger({ level: process.env.COBALT_LOG_LEVEL ?? loaded.config.log.level }));
   const missing = missingDataPaths(loaded.config);
   if (loaded.config.data.replayFiles.length === 0) missing.push('data.replayFiles: a backtest needs at least one recording');
   if (missing.length > 0) {

@@ -1,13 +1,14 @@
 // Environment overrides and secrets.
 //
 // Override mapping: `COBALT_<PATH>=<value>`. A double underscore separates levels, a single underscore inside a
-// level becomes camelCase, and the value is parsed as YAML (so `5` is a number, `true` a boolean, `'0.001'` a
-// string, `[a, b]` a list):
+// level becomes camelCase (matched to the key without regard to case, so `ARCHIVE_MAX_MB` is `archiveMaxMB`), and
+// the value is parsed as YAML (so `5` is a number, `true` a boolean, `'0.001'` a string, `[a, b]` a list):
 //   COBALT_MODE=backtest                    -> mode
 //   COBALT_RISK__MAX_DRAWDOWN_PCT=5         -> risk.maxDrawdownPct = 5
 //   COBALT_VENUES__BINANCE__REST_URL=http://127.0.0.1:9443 -> venues.binance.restUrl
-// Only variables whose first level names a config section are overrides (so COBALT_LOG_LEVEL, read by the logger,
-// and the secrets below are not); a typo below a section (`COBALT_RISK__MAX_DRAWDON_PCT`) is an unknown-key error.
+// Every COBALT_ variable is an override except the secrets below and the few read elsewhere (ENGINE_ENV). One that
+// names no config section (`COBALT_RISK_MAX_DRAWDOWN_PCT`, `COBALT_RISKS__…`) is refused, as is a typo below a
+// section (`COBALT_RISK__MAX_DRAWDON_PCT`, an unknown key): a misspelt variable must not be silently ignored.
 //
 // Secrets never come from files, only from these variables.
 import { inspect } from 'node:util';
@@ -31,6 +32,11 @@ export const SECRET_ENV: Readonly<Record<keyof Secrets, string>> = {
   mexcApiSecret: 'COBALT_MEXC_API_SECRET',
   dashboardToken: 'COBALT_DASHBOARD_TOKEN',
 };
+
+/** COBALT_ variables that are not config overrides: read by the logger, ONNX Runtime and the exchange simulator. */
+export const ENGINE_ENV: readonly string[] = [
+  'COBALT_LOG_LEVEL', 'COBALT_LOG_PRETTY', 'COBALT_ORT_PROVIDER', 'COBALT_SIM_API_KEY', 'COBALT_SIM_API_SECRET',
+];
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -81,14 +87,16 @@ export interface EnvOverride {
 const camel = (part: string): string =>
   part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-/** Returns the overrides in `env` for the given top-level sections, sorted by variable name. */
-export function parseEnvOverrides(env: Env, sections: ReadonlySet<string>): EnvOverride[] {
-  const secretNames = new Set(Object.values(SECRET_ENV));
+/**
+ * Returns the overrides in `env` (every COBALT_ variable but the secrets and ENGINE_ENV), sorted by variable name.
+ * The paths are camel-cased as written; validateConfig matches them to the schema's keys and refuses the unknown.
+ */
+export function parseEnvOverrides(env: Env): EnvOverride[] {
+  const reserved = new Set([...Object.values(SECRET_ENV), ...ENGINE_ENV]);
   const out: EnvOverride[] = [];
   for (const [variable, raw] of Object.entries(env)) {
-    if (!variable.startsWith('COBALT_') || raw === undefined || secretNames.has(variable)) continue;
+    if (!variable.startsWith('COBALT_') || raw === undefined || reserved.has(variable)) continue;
     const path = variable.slice('COBALT_'.length).split('__').map(camel);
-    if (!sections.has(path[0]!)) continue;
     let value: unknown;
     try {
       value = parseYaml(raw);

@@ -4,7 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../types/errors.ts';
-import { findSecretPaths, isSecretKey, parseEnvOverrides, readSecrets, SECRET_ENV, setPath, type EnvOverride, type Secrets } from './env.ts';
+import {
+  ENGINE_ENV, findSecretPaths, isSecretKey, parseEnvOverrides, readSecrets, SECRET_ENV, setPath, type EnvOverride, type Secrets,
+} from './env.ts';
 import { configSchema, type Config } from './schema.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -64,7 +66,12 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
         break;
       case 'invalid_type': {
         const v = valueAt(input, path);
-        lines.push(`${formatPath(path)}: ${v === undefined ? `missing, expected ${issue.expected}` : `expected ${issue.expected}, received ${typeName(v)}`}`);
+        // A number refused as a number (YAML `.inf`, `.nan`, `1.5` for an integer) is named by its value.
+        const problem = v === undefined ? `missing, expected ${issue.expected}`
+          : typeof v === 'number' && !Number.isFinite(v) ? `expected a finite number, received ${String(v)}`
+            : typeof v === 'number' && issue.expected === 'int' ? `expected an integer, received ${String(v)}`
+              : `expected ${issue.expected}, received ${typeName(v)}`;
+        lines.push(`${formatPath(path)}: ${problem}`);
         break;
       }
       case 'invalid_value':
@@ -104,7 +111,14 @@ export function validateConfig(raw: unknown, overrides: readonly EnvOverride[] =
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return { ok: false, problems: [...problems, `(root): expected a mapping of config sections, received ${typeName(raw)}`] };
   }
+  const sections = configSections();
+  const applied: EnvOverride[] = [];
   for (const o of overrides) {
+    const path = schemaPath(o.path);
+    if (sections.has(path[0]!)) applied.push({ ...o, path });
+    else problems.push(`${o.variable}: names no config section and is not a variable the engine reads; ${overrideHint(o.variable, sections)}`);
+  }
+  for (const o of applied) {
     if (o.path.some(isSecretKey)) {
       problems.push(`${formatPath(o.path)} (from ${o.variable}): secrets are read only from ${Object.values(SECRET_ENV).join(', ')}`);
       continue;
@@ -115,11 +129,37 @@ export function validateConfig(raw: unknown, overrides: readonly EnvOverride[] =
   if (!res.success) {
     for (const line of describeIssues(res.error.issues, doc)) {
       if (secretPaths.some((p) => line.startsWith(`${p}:`))) continue; // already reported as a secret
-      problems.push(withSource(line, overrides));
+      problems.push(withSource(line, applied));
     }
   }
   if (problems.length > 0 || !res.success) return { ok: false, problems };
   return { ok: true, config: res.data };
+}
+
+// Returns what a COBALT_ variable that names no section should have been: the override form, with the likely
+// section when the name starts with one followed by a single underscore (COBALT_RISK_MAX_DRAWDOWN_PCT).
+function overrideHint(variable: string, sections: ReadonlySet<string>): string {
+  const rest = variable.slice('COBALT_'.length);
+  const section = [...sections].find((s) => rest.toLowerCase().startsWith(`${s.toLowerCase()}_`));
+  const guess = section ? ` (COBALT_${section.toUpperCase()}__${rest.slice(section.length + 1)}?)` : '';
+  return `overrides are COBALT_<SECTION>__<KEY>, levels separated by a double underscore${guess}; sections: ${[...sections].join(', ')}; `
+    + `other variables: ${[...Object.values(SECRET_ENV), ...ENGINE_ENV].join(', ')}`;
+}
+
+interface SchemaNode { readonly properties?: Readonly<Record<string, SchemaNode>> }
+let schemaRoot: SchemaNode | undefined;
+
+// Returns `path` with each level spelled as the schema's key of the same letters regardless of case: environment
+// names are upper case, so camel-casing ARCHIVE_MAX_MB gives `archiveMaxMb` for the key `archiveMaxMB`.
+function schemaPath(path: readonly string[]): string[] {
+  schemaRoot ??= configSchemaJson() as SchemaNode;
+  let node: SchemaNode | undefined = schemaRoot;
+  return path.map((p) => {
+    const props: Readonly<Record<string, SchemaNode>> | undefined = node?.properties;
+    const key = props === undefined || Object.hasOwn(props, p) ? p : (Object.keys(props).find((k) => k.toLowerCase() === p.toLowerCase()) ?? p);
+    node = props?.[key];
+    return key;
+  });
 }
 
 // Points a problem caused by an environment override at its variable.
@@ -161,7 +201,7 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
     };
     throw new ConfigError(`${file}: invalid YAML\n${yamlDoc.errors.map((e) => `  ${describe(e)}`).join('\n')}`);
   }
-  const overrides = parseEnvOverrides(env as Env, configSections());
+  const overrides = parseEnvOverrides(env as Env);
   const res = validateConfig(yamlDoc.toJS(), overrides);
   if (!res.ok) throw new ConfigError(`${file}: invalid config\n${res.problems.map((p) => `  ${p}`).join('\n')}`);
   return { config: res.config, secrets: readSecrets(env as Env), file, overrides: overrides.map((o) => o.variable) };

@@ -1,15 +1,23 @@
 // The engine's configuration, as zod schemas. Every object is strict: an unknown key is an error, so a typo
 // (`maxDrawdonPct`) fails loudly instead of silently running with a default. Every section has defaults, so an
 // empty file is a valid paper config. Sections are wrapped in `.prefault({})` (not `.default({})`): zod 4 returns a
-// `.default()` value without parsing it, which would skip the inner defaults.
+// `.default()` value without parsing it, which would skip the inner defaults. Decimal keys take `.prefault()` too:
+// the JSON Schema of the input side (`cobalt config schema`) leaves out a `.default()` given after a transform.
+// Values the engine would round or refuse at start (whole basis points, whole ticks, 1e-9 money units, the model
+// input's COB layout) are refused here rather than changed or refused after `config check` said ok.
 import { z } from 'zod';
-import { parseDecimal } from '../types/decimal.ts';
+import { BDI_COB_RANGE } from '../market/base-data-input.ts';
+import { FIXED_SCALE, parseDecimal } from '../types/decimal.ts';
+import { BINANCE_SPOT_DEFAULTS } from '../types/instrument.ts';
 
 // A double holds any decimal literal of at most 15 significant digits exactly enough that its shortest string
 // form is the literal itself, so such YAML numbers can be taken as the decimal the user wrote.
 const EXACT_DIGITS = 15;
 
-/** A decimal value kept as its exact string (money, fees, bucket sizes); numbers are accepted only when exact. */
+/**
+ * A decimal value kept as its exact string (money, fees, bucket sizes); numbers are accepted only when exact. At most
+ * 9 significant fraction digits: the engine counts money in 1e-9 units (parseFixed), and refuses more at start.
+ */
 export const decimalString = (what = 'decimal') =>
   z.union([z.string(), z.number()], { error: `expected a ${what} string such as '0.001'` }).transform((v, ctx) => {
     const s = typeof v === 'number' ? String(v) : v.trim();
@@ -22,6 +30,10 @@ export const decimalString = (what = 'decimal') =>
       parseDecimal(s);
     } catch {
       ctx.addIssue({ code: 'custom', message: `expected a ${what} string such as '0.001', received '${s}'` });
+      return z.NEVER;
+    }
+    if ((s.split('.')[1] ?? '').replace(/0+$/, '').length > FIXED_SCALE) {
+      ctx.addIssue({ code: 'custom', message: `expected at most ${FIXED_SCALE} decimal places (the engine counts in 1e-${FIXED_SCALE} units), received '${s}'` });
       return z.NEVER;
     }
     return s;
@@ -47,32 +59,62 @@ const symbol = z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, { error: "expected a s
 const wsOrHttpUrl = z.url({ protocol: /^(https?|wss?)$/, error: 'expected an http(s):// or ws(s):// URL' });
 const posInt = z.int().positive();
 const nonNegInt = z.int().nonnegative();
-const pct = z.number().positive().max(100);
 const unit = z.number().min(0).max(1);
+// True when `v` is a whole number of `step`s (within float noise): values the engine turns into integers by rounding.
+const wholeSteps = (v: number, step: number): boolean => Math.abs(v / step - Math.round(v / step)) < 1e-6;
+/** A percentage, 0.01..100, in whole basis points: app/risk-limits.ts rounds it to bps (0.004 % would become 0). */
+const pct = z.number().min(0.01, { abort: true }).max(100)
+  .refine((v) => wholeSteps(v, 0.01), { error: (iss) => `expected whole basis points (a multiple of 0.01), received ${String(iss.input)}` });
+
+/** Symbols with bundled instrument increments (tick and lot sizes): the only ones the engine can run. */
+const BUNDLED_SYMBOLS = Object.keys(BINANCE_SPOT_DEFAULTS);
+
+// Returns true when decimal `a` is a whole multiple of decimal `b` (> 0), exactly.
+function isMultipleOf(a: string, b: string): boolean {
+  const x = parseDecimal(a);
+  const y = parseDecimal(b);
+  return (x.mantissa * 10n ** BigInt(y.scale)) % (y.mantissa * 10n ** BigInt(x.scale)) === 0n;
+}
 
 /** Run mode: live data + paper fills, real orders, recorded data on a simulated clock, or recorded data replayed. */
 export const modeSchema = z.enum(['paper', 'live', 'backtest', 'replay']);
 
-/** Traded and reference symbols, and the COB price bucket size per symbol (quote units). */
+/**
+ * Traded and reference symbols (two different ones with bundled increments), and the COB price bucket size per symbol
+ * (quote units, a whole number of the symbol's price ticks).
+ */
 export const symbolsSchema = z
   .strictObject({
     primary: symbol.default('ETH/USDT'),
     reference: symbol.default('BTC/USDT'),
-    cobBucketSize: z.record(symbol, posDecimal('bucket size')).default({ 'ETH/USDT': '1', 'BTC/USDT': '10' }),
+    cobBucketSize: z.record(symbol, posDecimal('bucket size')).prefault({ 'ETH/USDT': '1', 'BTC/USDT': '10' }),
   })
   .superRefine((s, ctx) => {
+    for (const key of ['primary', 'reference'] as const) {
+      if (!BUNDLED_SYMBOLS.includes(s[key])) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `no bundled instrument increments for ${s[key]} (bundled: ${BUNDLED_SYMBOLS.join(', ')})` });
+      }
+    }
+    if (s.primary === s.reference) {
+      ctx.addIssue({ code: 'custom', path: ['reference'], message: `expected another symbol than symbols.primary, received ${s.reference}` });
+    }
     for (const sym of [s.primary, s.reference]) {
       if (!(sym in s.cobBucketSize)) {
         ctx.addIssue({ code: 'custom', path: ['cobBucketSize', sym], message: `missing bucket size for ${sym}` });
       }
     }
+    for (const [sym, size] of Object.entries(s.cobBucketSize)) {
+      const tick = BINANCE_SPOT_DEFAULTS[sym]?.tickSize;
+      if (tick !== undefined && !isMultipleOf(size, tick)) {
+        ctx.addIssue({ code: 'custom', path: ['cobBucketSize', sym], message: `expected a whole number of ${sym} price ticks (${tick}), received '${size}'` });
+      }
+    }
   });
 
-/** Circuit breaker that moves market data from the primary venue to the fallback. */
+/** Circuit breaker that moves market data from the primary venue to the fallback (one probe call after the cool-down). */
 export const fallbackSchema = z.strictObject({
   failureThreshold: posInt.default(5),
   cooldownMs: posInt.default(30_000),
-  halfOpenProbes: posInt.default(1),
 });
 
 /** Exchange endpoints: Binance first, MEXC as market-data fallback (and as the order venue with `execution.venue: mexc`). */
@@ -84,11 +126,11 @@ export const venuesSchema = z.strictObject({
       recvWindowMs: posInt.max(60_000).default(5_000),
     })
     .prefault({}),
+  // MEXC market data is REST only (no WebSocket URL).
   mexc: z
     .strictObject({
       enabled: z.boolean().default(true),
       restUrl: wsOrHttpUrl.default('https://api.mexc.com'),
-      wsUrl: wsOrHttpUrl.default('wss://wbs.mexc.com/ws'),
       recvWindowMs: posInt.max(60_000).default(5_000),
     })
     .prefault({}),
@@ -101,10 +143,15 @@ export const dataSchema = z.strictObject({
   replayFiles: z.array(z.string().min(1)).default([]),
   /** Directories holding kline CSVs used to warm up candle series. */
   klinesDirs: z.array(z.string().min(1)).default([]),
-  /** Replay speed relative to recorded time (1 = real time); 0 = as fast as possible. */
-  speed: z.number().nonnegative().default(1),
-  /** Restart the replay from the first file when the last one ends. */
-  loop: z.boolean().default(false),
+  /**
+   * Replay speed relative to recorded time (1 = real time). 0 (as fast as possible) is refused by `cobalt run`: the
+   * models' deadlines run on the replay's clock, which would pass them before any answer. Not used by backtests.
+   */
+  speed: z.number().nonnegative().default(1)
+    .describe('replay speed relative to recorded time (1 = real time); cobalt run refuses 0 on recorded or simulator data (no model could answer in time); live data always runs in real time; backtests always run as fast as possible'),
+  /** Restart the replay from the first file when the last one ends. Not used by backtests. */
+  loop: z.boolean().default(false)
+    .describe('restart the replay from the first file when the last one ends; backtests never loop'),
   /**
    * Where backtests keep the recordings decoded to binary (replay catalogs, built on first use; a changed file or
    * instrument gets a new one). Safe to delete.
@@ -112,20 +159,36 @@ export const dataSchema = z.strictObject({
   catalogDir: z.string().min(1).default('var/catalog'),
 });
 
-/** Consolidated order book publication. */
+// The imbalance moving averages the model input (BaseDataInput) carries, in the order of its slots ma1s, ma5s, ma15s
+// and ma60s: packCob takes the COB's averages by position, so these must be the first four windows.
+const BDI_IMBALANCE_WINDOWS_MS = [1_000, 5_000, 15_000, 60_000];
+
+/**
+ * Consolidated order book publication. It feeds the model input, whose layout is fixed (±20 buckets, the four
+ * averages above): a narrower range or other windows would change what the trained models receive.
+ */
 export const cobSchema = z
   .strictObject({
     publishHz: z.number().positive().max(1000).default(10),
-    /** Buckets on each side of mid. */
-    buckets: posInt.max(1000).default(20),
+    /** Buckets on each side of mid; at least the model input's 20. */
+    buckets: z.int().min(BDI_COB_RANGE).max(1000).default(BDI_COB_RANGE),
     /** Buckets on each side of mid used for the imbalance and its moving averages. */
     imbalanceBuckets: posInt.default(5),
-    imbalanceWindowsMs: z.array(posInt).min(1).default([1_000, 5_000, 15_000, 60_000]),
+    /** Moving-average windows of the imbalance; the first four are the model input's (1, 5, 15, 60 s), more may follow. */
+    imbalanceWindowsMs: z.array(posInt).min(1).default(BDI_IMBALANCE_WINDOWS_MS),
+    /** Heatmap columns (s) and rows per side of mid (at most cob.buckets). */
     heatmap: z.strictObject({ seconds: posInt.default(300), buckets: posInt.default(10) }).prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.imbalanceBuckets > c.buckets) {
       ctx.addIssue({ code: 'custom', path: ['imbalanceBuckets'], message: `expected at most cob.buckets (${c.buckets}), received ${c.imbalanceBuckets}` });
+    }
+    if (c.heatmap.buckets > c.buckets) {
+      ctx.addIssue({ code: 'custom', path: ['heatmap', 'buckets'], message: `expected at most cob.buckets (${c.buckets}), received ${c.heatmap.buckets}` });
+    }
+    if (BDI_IMBALANCE_WINDOWS_MS.some((w, i) => c.imbalanceWindowsMs[i] !== w)) {
+      ctx.addIssue({ code: 'custom', path: ['imbalanceWindowsMs'],
+        message: `expected to start with the model input's windows [${BDI_IMBALANCE_WINDOWS_MS.join(', ')}] in this order, received [${c.imbalanceWindowsMs.join(', ')}]` });
     }
   });
 
@@ -172,6 +235,13 @@ export const onlineSchema = z
   })
   .superRefine((o, ctx) => {
     if (o.retrainEveryMs < o.pollMs) ctx.addIssue({ code: 'custom', path: ['retrainEveryMs'], message: `expected at least pollMs (${o.pollMs}), received ${o.retrainEveryMs}` });
+    // A run needs minTrain pairs outside the held-out share and minHeldOut inside it (app/online-learning.ts, poll);
+    // with fewer kept pairs than that, none would ever start.
+    if (o.maxPairs * (1 - o.heldOutFraction) < o.minTrain || o.maxPairs * o.heldOutFraction < o.minHeldOut) {
+      const need = Math.max(Math.ceil(o.minTrain / (1 - o.heldOutFraction)), Math.ceil(o.minHeldOut / o.heldOutFraction));
+      ctx.addIssue({ code: 'custom', path: ['maxPairs'],
+        message: `expected at least ${need} (minTrain ${o.minTrain} and minHeldOut ${o.minHeldOut} at heldOutFraction ${o.heldOutFraction}), received ${o.maxPairs}` });
+    }
   });
 
 /** Models and the inference pool. */
@@ -181,10 +251,6 @@ export const modelsSchema = z.strictObject({
   checkpointDir: z.string().min(1).default('var/checkpoints'),
   poolThreads: posInt.max(256).default(2),
   timeoutMs: posInt.default(1_000),
-  /** No inference below this BaseDataInput completeness. */
-  minCompleteness: unit.default(0.8),
-  /** No inference while a series has fewer frames. */
-  minFrames: posInt.default(100),
   online: onlineSchema.prefault({}),
 });
 
@@ -198,15 +264,18 @@ export const orchestratorSchema = z.strictObject({
 /** Risk limits. Notional limits are quote-currency decimals, quantity limits base-asset decimals; percentages are 0..100. */
 export const riskSchema = z
   .strictObject({
-    maxOrderNotional: posDecimal('notional').default('1000'),
-    maxPositionNotional: posDecimal('notional').default('5000'),
+    maxOrderNotional: posDecimal('notional').prefault('1000'),
+    maxPositionNotional: posDecimal('notional').prefault('5000'),
     maxDrawdownPct: pct.default(10),
     stopLossPct: pct.default(2),
     takeProfitPct: pct.default(4),
     sizing: z.enum(['fixed-fraction', 'volatility']).default('fixed-fraction'),
-    /** Fraction of equity per position (fixed-fraction) or risked per position (volatility). */
-    fraction: z.number().positive().max(1).default(0.02),
-    maxSubmitPerSec: z.number().positive().default(5),
+    /** Fraction of equity per position (fixed-fraction) or risked per position (volatility), in whole basis points. */
+    fraction: z.number().min(0.0001, { abort: true }).max(1)
+      .refine((v) => wholeSteps(v, 0.0001), { error: (iss) => `expected whole basis points (a multiple of 0.0001), received ${String(iss.input)}` })
+      .default(0.02),
+    /** Orders approved per second (the RiskManager counts whole approvals). */
+    maxSubmitPerSec: z.int().min(1).default(5),
     /**
      * Caps on one order and on the position of the traded symbol (symbols.primary), in its base asset ('0.5' ETH).
      * Turned into whole lots of the order venue's lot size at start, rounded down. Absent: no quantity cap.
@@ -215,9 +284,10 @@ export const riskSchema = z
     maxPositionQty: posDecimal('quantity').optional(),
     var: z
       .strictObject({
-        confidence: z.number().gt(0.5).lt(1).default(0.99),
-        /** Horizon of the VaR figures: one-minute equity returns scaled by sqrt(horizonMs / 60 s). */
-        horizonMs: posInt.default(86_400_000),
+        /** The VaR figures kept: 95 % or 99 %. */
+        confidence: z.literal([0.95, 0.99]).default(0.99),
+        /** Horizon of the VaR figures: one-minute equity returns scaled by sqrt(horizonMs / 60 s), so at least 60 s. */
+        horizonMs: z.int().min(60_000).default(86_400_000),
         /** One-horizon VaR as % of the starting equity: above `warnPct` an alert, above `haltPct` reduce-only. */
         warnPct: pct.default(3),
         haltPct: pct.default(6),
@@ -245,7 +315,7 @@ export const executionSchema = z.strictObject({
   /** Where live orders go (market data stays Binance's; `venues.mexc.enabled` is the market-data fallback only). */
   venue: z.enum(['binance', 'mexc']).default('binance'),
   fees: z
-    .strictObject({ maker: nonNegDecimal('fee rate').default('0.001'), taker: nonNegDecimal('fee rate').default('0.001') })
+    .strictObject({ maker: nonNegDecimal('fee rate').prefault('0.001'), taker: nonNegDecimal('fee rate').prefault('0.001') })
     .prefault({}),
   latencyMs: nonNegInt.default(50),
   retry: z
@@ -256,12 +326,12 @@ export const executionSchema = z.strictObject({
     })
     .prefault({}),
   /** Starting balance of the paper venue, in the quote currency. */
-  paper: z.strictObject({ initialQuote: posDecimal('balance').default('10000') }).prefault({}),
+  paper: z.strictObject({ initialQuote: posDecimal('balance').prefault('10000') }).prefault({}),
 });
 
-/** LMDB store location and inference-history retention. */
+/** LMDB store location and inference-history retention (paper and live; a backtest keeps a temporary store). */
 export const storeSchema = z.strictObject({
-  path: z.string().min(1).default('var/store'),
+  path: z.string().min(1).default('var/store').describe('LMDB store directory of paper and live runs; backtests use a temporary one'),
   retention: z.strictObject({
     maxRecords: posInt.default(100_000),
     maxAgeDays: z.number().positive().default(30),
@@ -272,7 +342,7 @@ export const storeSchema = z.strictObject({
     /** Total size of the archive files; each retention pass deletes the oldest beyond it (~4 GB a day at one tick a second). */
     archiveMaxMB: z.number().positive().default(4_096),
   }).prefault({}),
-  archiveDir: z.string().min(1).default('var/archive'),
+  archiveDir: z.string().min(1).default('var/archive').describe('where retention archives removed records (paper and live); not used by backtests'),
 });
 
 /** Web dashboard; binds to loopback unless told otherwise. */

@@ -52,7 +52,7 @@ async function venueSim(btc: { tickSize: string; lotSize: string; minNotional: s
 }
 
 const configFor = (sim: ExchangeSim, symbol = 'BTC/USDT', venue: 'binance' | 'mexc' = 'mexc') => testConfig({
-  symbols: { primary: symbol, reference: symbol }, execution: { venue },
+  symbols: { primary: symbol, reference: symbol === 'BTC/USDT' ? 'ETH/USDT' : 'BTC/USDT' }, execution: { venue },
   venues: { binance: { restUrl: sim.url, wsUrl: sim.wsUrl }, mexc: { enabled: false, restUrl: `${sim.url}/mexc` } },
 });
 
@@ -91,7 +91,7 @@ describe('liveVenue on Binance', () => {
     const sim = await venueSim({ tickSize: '0.01', lotSize: '0.00001', minNotional: '5' });
     const proxy = await recordingProxy(sim.url);
     const config = testConfig({
-      symbols: { primary: 'BTC/USDT', reference: 'BTC/USDT' }, execution: { venue: 'binance' },
+      symbols: { primary: 'BTC/USDT', reference: 'ETH/USDT' }, execution: { venue: 'binance' },
       venues: { binance: { restUrl: proxy.url, wsUrl: sim.wsUrl, recvWindowMs: 7_000 }, mexc: { enabled: false, restUrl: `${sim.url}/mexc` } },
     });
     const venue = await liveVenue(config, KEYS, new SimulatedClock(sim.clock.now()));

@@ -82,8 +82,8 @@ describe('problems name their key path', () => {
     ['risk:\n  maxOrderNotional: abc\n', "risk.maxOrderNotional: expected a notional string such as '0.001', received 'abc'"],
     ['execution:\n  fees: { maker: 0.00000001 }\n', 'execution.fees.maker: expected a fee rate string such as \'0.001\', received number 1e-8 (quote it to keep it exact)'],
     ['risk:\n  maxOrderNotional: "9000"\n', 'risk.maxOrderNotional: expected at most risk.maxPositionNotional (5000), received 9000'],
-    ['cob:\n  buckets: 3\n', 'cob.imbalanceBuckets: expected at most cob.buckets (3), received 5'],
-    ['symbols:\n  primary: SOL/USDT\n', 'symbols.cobBucketSize["SOL/USDT"]: missing bucket size for SOL/USDT'],
+    ['cob:\n  imbalanceBuckets: 25\n', 'cob.imbalanceBuckets: expected at most cob.buckets (20), received 25'],
+    ['symbols:\n  primary: BTC/USDT\n  reference: ETH/USDT\n  cobBucketSize: { BTC/USDT: "10" }\n', 'symbols.cobBucketSize["ETH/USDT"]: missing bucket size for ETH/USDT'],
     ['risk:\n  var: { warnPct: 9 }\n', 'risk.var.warnPct: expected at most risk.var.haltPct (6), received 9'],
     ['risk:\n  maxOrderQty: "2"\n  maxPositionQty: "1.5"\n', 'risk.maxOrderQty: expected at most risk.maxPositionQty (1.5), received 2'],
     ['risk:\n  maxPositionQty: "0"\n', 'risk.maxPositionQty: expected a positive decimal'],
@@ -151,8 +151,11 @@ describe('environment overrides', () => {
     expect(config.venues.binance.restUrl).toBe('http://127.0.0.1:9443');
     expect(overrides).toHaveLength(6);
   });
-  it('ignores COBALT_ variables that name no section (the logger\'s COBALT_LOG_LEVEL, secrets)', () => {
-    const o = parseEnvOverrides({ COBALT_LOG_LEVEL: 'debug', COBALT_API_KEY: 'k', COBALT_LOG__LEVEL: 'warn', PATH: '/bin' }, configSections());
+  it('leaves out the secrets and the variables read elsewhere (COBALT_LOG_LEVEL, COBALT_ORT_PROVIDER, …)', () => {
+    const o = parseEnvOverrides({
+      COBALT_LOG_LEVEL: 'debug', COBALT_LOG_PRETTY: '1', COBALT_ORT_PROVIDER: 'cpu', COBALT_SIM_API_KEY: 'k', COBALT_SIM_API_SECRET: 's',
+      COBALT_API_KEY: 'k', COBALT_LOG__LEVEL: 'warn', PATH: '/bin',
+    });
     expect(o).toEqual([{ path: ['log', 'level'], value: 'warn', variable: 'COBALT_LOG__LEVEL' }]);
   });
   it('names the variable behind a bad override', () => {

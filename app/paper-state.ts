@@ -11,10 +11,15 @@
 // - orders that ended cancelled or expired (the newest `keep`) are kept too, so fetchOrder answers their final
 //   status after a restart (a filled order is answered from its trades);
 // - the trade history (last PAPER_KEEP) answers fetchMyTrades, so the executor's reconciliation finds fills it
-//   had not booked when the process died.
+//   had not booked when the process died;
+// - the balances the account started with are stored with it. A start with other starting balances (an edited
+//   execution.paper.initialQuote) refuses with a ConfigError: the venue would go on from the stored balances while the
+//   risk manager rebuilds its cash from the new ones, two accounts that disagree on every later check.
 // The write for a change is issued before the event reaches the executor, and LMDB commits writes in issue order,
 // so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start).
 import type { Fill } from '../engine/messages/orders.ts';
+import { formatFixed } from '../engine/types/decimal.ts';
+import { ConfigError } from '../engine/types/errors.ts';
 import { log, type Logger } from '../engine/log.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../engine/types/ids.ts';
@@ -39,12 +44,16 @@ export interface PaperState {
   readonly maxTradeId: number;
   /** Orders that ended cancelled or expired, oldest first (absent in a state written before they were kept). */
   readonly closed?: readonly VenueOrder[];
+  /** The balances the account started with (absent in a state written before they were kept). */
+  readonly initial?: Readonly<Record<string, bigint>>;
 }
 
 /** Options of a persistent paper venue: the paper venue's, with the balances used only for a fresh account. */
 export interface PersistentPaperOptions extends Omit<PaperVenueOptions, 'balances'> {
-  /** Balances of a fresh account (no stored state). */
+  /** Balances of a fresh account (no stored state); a stored account that started with others refuses (ConfigError). */
   readonly initialBalances: Readonly<Record<string, Money>>;
+  /** The config key `initialBalances` come from, named in that refusal. */
+  readonly initialBalancesKey?: string;
   /** Where the state lives; without it nothing persists (backtests). */
   readonly store?: LmdbStore;
   readonly logger?: Logger;
@@ -78,11 +87,17 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   private readonly keep: number;
   private maxOrderId: number;
   private maxTradeId: number;
+  private readonly initial: Readonly<Record<string, bigint>>;
 
   constructor(opts: PersistentPaperOptions) {
     this.id = opts.id ?? 'paper';
     this.db = opts.store?.db<string, PaperState>('paper.state');
     const saved = this.db?.get(KEY);
+    if (saved?.initial !== undefined && !sameBalances(saved.initial, opts.initialBalances)) {
+      throw new ConfigError(startMismatch(opts.store!.path, saved.initial, opts.initialBalances, opts.initialBalancesKey ?? 'the starting balance'));
+    }
+    // A state written before the starting balances were kept takes the given ones as what it started with.
+    this.initial = saved?.initial ?? opts.initialBalances;
     const balances: Record<string, Money> = {};
     for (const [a, v] of Object.entries(saved?.balances ?? opts.initialBalances)) balances[a] = v as Money;
     this.orderBase = saved?.maxOrderId ?? 0;
@@ -124,8 +139,9 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
         'paper venue: a stored open order could not be placed again after the restart: it ends expired');
     }
     this.restored = { balances: saved !== undefined, openOrders: restoredOpen, trades: this.trades.length };
-    // An order that ended here must stay ended at the next start, even when nothing else changes before it.
-    if (ended > 0) this.persist();
+    // An order that ended here must stay ended at the next start, even when nothing else changes before it; so must
+    // the starting balances an older state lacked, or the next start could not check them.
+    if (ended > 0 || (saved !== undefined && saved.initial === undefined)) this.persist();
   }
 
   onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
@@ -265,13 +281,35 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     const balances: Record<string, bigint> = {};
     for (const a of this.inner.account.assets()) balances[a] = this.inner.account.freeOf(a) + this.inner.account.lockedOf(a);
     const open = [...this.open.values()];
-    const state: PaperState = { balances, open, trades: this.trades, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId, closed: [...this.closed.values()] };
+    const state: PaperState = {
+      balances, open, trades: this.trades, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId, closed: [...this.closed.values()], initial: this.initial,
+    };
     try {
       this.lastWrite = this.db.put(KEY, state).catch(() => false);
     } catch {
       // The store is closed (shutdown in progress): the state written last stands.
     }
   }
+}
+
+// Equal when every asset has the same amount; an asset at 0 counts as absent.
+function sameBalances(a: Readonly<Record<string, bigint>>, b: Readonly<Record<string, bigint>>): boolean {
+  const assets = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const x of assets) if ((a[x] ?? 0n) !== (b[x] ?? 0n)) return false;
+  return true;
+}
+
+// Balances as the operator writes them: '10000 USDT', several joined by ', '.
+function balancesText(b: Readonly<Record<string, bigint>>): string {
+  const parts = Object.entries(b).filter(([, v]) => v !== 0n).map(([a, v]) => `${formatFixed(v)} ${a}`);
+  return parts.length > 0 ? parts.join(', ') : 'nothing';
+}
+
+// The refusal of a start whose starting balances are not the stored account's.
+function startMismatch(path: string, stored: Readonly<Record<string, bigint>>, given: Readonly<Record<string, bigint>>, key: string): string {
+  return `${key} gives ${balancesText(given)} but the paper account stored in ${path} started with ${balancesText(stored)} `
+    + `(refusing to start: the paper venue would go on from the stored account and the risk manager from the new balance). `
+    + `Set ${key} back to ${balancesText(stored)}, or delete ${path} to start a new paper account (its orders, fills and history go with it).`;
 }
 
 /** Returns a client order id typed for the venue (tests). */

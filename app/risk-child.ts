@@ -5,7 +5,8 @@
 // snapshot cannot lose it (a paper start continues the portfolio the last start computed and reads only the fills
 // booked since: FillCheckpoint); the trading state, kill switch, equity peak (as stored: an operator may have reset it)
 // and exit-id counter come from `risk.control` in LMDB, and so do limits an operator set at run time
-// (`risk.setLimits`), as long as the config's limits are still the ones they were set over: an edited config wins. So do the VaR monitor's equity samples (written once per VaR interval),
+// (`risk.setLimits`), as long as the config values the limits derive from are still the ones they were set over
+// (`limitsKey`): an edited config wins, a live balance that moved does not. So do the VaR monitor's equity samples (written once per VaR interval),
 // when the restart comes within VAR_RESUME_INTERVALS of the last one: without them VaR and its limits would be blind
 // for the first varMinSamples intervals (30 minutes by default) after every restart.
 import { createActor, fromCallback, type EventObject } from 'xstate';
@@ -40,7 +41,7 @@ export interface RiskControl {
   readonly peakBase?: string;
   /** The exit-id counter (exitSeq), so that exit ids do not repeat after a restart even where the clock does. */
   readonly exitSeq?: number;
-  /** Limits set at run time, and the config limits (`settingsKey`) they replaced; absent: the config's apply. */
+  /** Limits set at run time, and the key of the config limits they replaced (`limitsKey`); absent: the config's apply. */
   readonly limits?: { readonly base: string; readonly set: RiskLimits };
   /** The VaR monitor's equity samples and the interval of the last one. */
   readonly var?: { readonly bucket: number; readonly samples: readonly Money[] };
@@ -65,6 +66,12 @@ export interface RiskChildInput {
   readonly store?: LmdbStore;
   /** Called with the running machine's current state getter (dashboards, status line); undefined when stopped. */
   readonly onState?: (get: (() => RiskState) | undefined) => void;
+  /**
+   * The key of the config values `initial.limits` derive from (risk-limits.ts riskLimitsKey): limits set at run time
+   * are kept while it stays the same. Default: the limits themselves, right only where they derive from the config
+   * alone (not a live account's balance at start, which moves with every trade).
+   */
+  readonly limitsKey?: string;
 }
 
 const CONTROL_KEY = 'control';
@@ -128,10 +135,15 @@ export function equityBase(initial: RiskInput, log: FillLog | undefined): string
   return log === undefined ? undefined : settingsKey({ cash: initial.cash, positions: initial.positions ?? null });
 }
 
-/** The stored run-time limits when they were set over the same config limits as `initial`'s, else undefined. */
-export function storedLimits(initial: RiskInput, control: RiskControl | undefined): RiskLimits | undefined {
+/**
+ * The stored run-time limits when they were set over the same config values (`limitsKey`, default the limits
+ * themselves) as `initial`'s, else undefined.
+ */
+export function storedLimits(initial: RiskInput, control: RiskControl | undefined, limitsKey = settingsKey(initial.limits)): RiskLimits | undefined {
   const l = control?.limits;
-  return l !== undefined && l.base === settingsKey(initial.limits) && validateLimits(l.set).length === 0 ? l.set : undefined;
+  // A store written before limitsKey was kept holds the limits themselves as the key: equal limits are the same config.
+  const same = l !== undefined && (l.base === limitsKey || l.base === settingsKey(initial.limits));
+  return same && validateLimits(l.set).length === 0 ? l.set : undefined;
 }
 
 /**
@@ -141,9 +153,9 @@ export function storedLimits(initial: RiskInput, control: RiskControl | undefine
  */
 export function riskStartState(
   initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs,
-  from?: Pick<FillCheckpoint, 'portfolio' | 'recentFills'>, peakBase?: string,
+  from?: Pick<FillCheckpoint, 'portfolio' | 'recentFills'>, peakBase?: string, limitsKey?: string,
 ): RiskState {
-  const limits = storedLimits(initial, control);
+  const limits = storedLimits(initial, control, limitsKey);
   let s = createRiskState(limits === undefined ? initial : { ...initial, limits });
   if (from) s = { ...s, portfolio: from.portfolio, recentFills: from.recentFills };
   s = onFills(s, fills);
@@ -171,7 +183,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const cpDb = input.store?.db<string, FillCheckpoint>('risk.control');
   const sf = startFills(input, cpDb?.get(CHECKPOINT_KEY));
   const peakBase = equityBase(input.initial, input.fillLog);
-  const start = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from, peakBase);
+  const start = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from, peakBase, input.limitsKey);
   if (cpDb && sf.seq !== undefined && sf.base !== undefined && (sf.from === undefined || sf.seq !== sf.from.seq)) {
     const cp: FillCheckpoint = { base: sf.base, seq: sf.seq, portfolio: start.portfolio, recentFills: start.recentFills };
     void cpDb.put(CHECKPOINT_KEY, cp).catch((err: unknown) => log().warn({ err }, 'risk fill checkpoint write failed (the next start applies more fills)'));
@@ -180,7 +192,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   if (dropped) {
     log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');
   }
-  const base = settingsKey(input.initial.limits);
+  const base = input.limitsKey ?? settingsKey(input.initial.limits);
   const actor = createActor(riskManager, { input: { restore: start }, clock });
   let lastSaved: RiskControl | undefined = control;
   const save = (): void => {
@@ -195,7 +207,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       ...(c.var.bucket >= 0 ? { var: { bucket: c.var.bucket, samples: c.var.samples } } : {}),
     };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
-      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.var?.bucket === next.var?.bucket) return;
+      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.limits?.base === next.limits?.base && lastSaved.var?.bucket === next.var?.bucket) return;
     lastSaved = next;
     try {
       void db.put(CONTROL_KEY, next).catch((err: unknown) => log().warn({ err }, 'risk state write failed'));

@@ -5,7 +5,8 @@
 //   feeReserveBps        = the taker fee rate in bps, rounded up (a buy keeps its fee in cash)
 //   maxVar99 / maxVar95  = risk.var.haltPct of the starting equity, on the side named by risk.var.confidence
 //                          (warnVar99 / warnVar95 = risk.var.warnPct of it); VaR is stated for risk.var.horizonMs
-//                          (varHorizonMs) from returns one minute apart (varIntervalMs)
+//                          (varHorizonMs) from returns one minute apart (varIntervalMs). The starting equity is the
+//                          paper starting balance, or a live account's quote and base at start (accountEquity)
 //   maxSubmitsPerSecond  = risk.maxSubmitPerSec rounded down, at least 1 (the RiskManager counts whole approvals)
 //   symbols              = { [traded symbol]: { maxOrderLots, maxPositionLots } } from risk.maxOrderQty and
 //                          risk.maxPositionQty (base-asset quantities; only the keys given), in whole lots of the traded
@@ -14,11 +15,13 @@
 //                          lot is a ConfigError
 import type { Config } from '../engine/config/schema.ts';
 import type { RiskLimits, SymbolLimits } from '../engine/messages/risk.ts';
-import { formatDecimal, parseDecimal } from '../engine/types/decimal.ts';
+import { settingsKey } from '../engine/config/settings-key.ts';
+import { formatDecimal, mulFixed, parseDecimal, parseFixed } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
-import { qtyToLotsFloor, type Instrument } from '../engine/types/instrument.ts';
+import { qtyToLotsFloor, ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
 import { money, type Money } from '../engine/types/money.ts';
-import type { Lots } from '../engine/types/price.ts';
+import type { Lots, Ticks } from '../engine/types/price.ts';
+import type { VenueBalance } from '../engine/venues/venue.ts';
 import { validateLimits } from '../actors/risk-manager/limits.ts';
 
 /** Returns a percentage (0..100, a float from the config) as whole basis points. */
@@ -98,4 +101,32 @@ export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>,
   const bad = validateLimits(limits);
   if (bad.length > 0) throw new ConfigError(`risk limits from the config are invalid: ${bad.join('; ')}`);
   return limits;
+}
+
+/**
+ * Returns the key of what riskLimitsFromConfig derives the limits from: config.risk, the fee rates, the traded
+ * instrument's lot size (the quantity caps are in its lots) and, when given, the starting equity (paper: the configured
+ * starting balance). Limits an operator set at run time are kept across restarts while it stays the same
+ * (risk-child.ts storedLimits). A live start passes no equity: the account's balance moves with every trade, and the
+ * VaR caps it gives moving would drop the operator's limits at every restart although the config was not edited.
+ */
+export function riskLimitsKey(config: Pick<Config, 'risk' | 'execution'>, traded: Instrument, equity?: Money): string {
+  return settingsKey({
+    risk: config.risk, fees: config.execution.fees, symbol: traded.symbol, lotSize: formatDecimal(traded.lotSize),
+    ...(equity === undefined ? {} : { equity }),
+  });
+}
+
+/**
+ * Returns a live account's equity in `traded`'s quote asset: all of its quote plus all of its base (free and locked)
+ * valued at `price`; without a price the base is left out (the equity, and the VaR caps taken from it, come out
+ * smaller, never larger). Other assets are not counted.
+ */
+export function accountEquity(balances: readonly VenueBalance[], traded: Instrument, price: Ticks | undefined): Money {
+  const held = (asset: string): bigint => {
+    const b = balances.find((x) => x.asset === asset);
+    return b ? b.free + b.locked : 0n;
+  };
+  const base = price === undefined ? 0n : mulFixed(held(traded.base), parseFixed(ticksToPrice(traded, price)));
+  return (held(traded.quote) + base) as Money;
 }

@@ -5,16 +5,21 @@
 // orders, the risk manager's trading state and equity peak, the inference history.
 import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
-import { loadConfig, missingDataPaths, preflightProblems, type LoadedConfig } from '../engine/config/index.ts';
+import { loadConfig, logSchema, missingDataPaths, preflightProblems, type Config, type LoadedConfig } from '../engine/config/index.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
 import { installSignalHandlers } from '../engine/runtime/lifecycle.ts';
 import { recordingStartMs } from '../actors/data-provider/replay.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
-import type { Instrument } from '../engine/types/instrument.ts';
+import { ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
+import type { Money } from '../engine/types/money.ts';
+import type { Ticks } from '../engine/types/price.ts';
+import { BinanceRest } from '../engine/venues/binance/rest.ts';
+import type { VenueBalance } from '../engine/venues/venue.ts';
+import { accountEquity } from './risk-limits.ts';
 import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
 import { liveVenue, liveVenueTarget } from './live-venue.ts';
-import { buildSystem, refuseOnConfigError, type System } from './system.ts';
+import { buildSystem, dataInstrumentsOf, refuseOnConfigError, type System } from './system.ts';
 import { ConfigError } from '../engine/types/errors.ts';
 import { scrubVenueMessage } from '../engine/venues/ccxt-exec.ts';
 
@@ -31,12 +36,55 @@ export function runRefusal(loaded: LoadedConfig, flags: { live?: boolean }): str
   return undefined;
 }
 
-/** Parses --speed: a positive number. */
-export function parseRunSpeed(s: string | undefined, fallback: number): number {
-  if (s === undefined) return fallback > 0 ? fallback : 1;
-  const v = Number(s);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--speed must be a number > 0 (as fast as possible is 'cobalt backtest'), not '${s}'`);
-  return v;
+/**
+ * Returns the speed of `cobalt run`: --speed `s`, else data.speed (`fallback`), a multiple of real time. Live market data
+ * runs in real time whatever it is (data.speed 0 reads as 1 there). Recorded data or an exchange simulator at data.speed 0
+ * (as fast as possible) is refused: a daemon replaying unpaced outruns its models, whose runs time out on the replay's
+ * clock (every one did, the momentum rule's too: no decision is ever made), and a simulator's time runs on its own. As
+ * fast as possible is `cobalt backtest`, which waits for the engine after each recorded line.
+ */
+export function parseRunSpeed(s: string | undefined, fallback: number, source: 'replay' | 'simulator' | 'live' = 'replay'): number {
+  const v = s === undefined ? fallback : Number(s);
+  if (s !== undefined && (s.trim() === '' || !Number.isFinite(v) || v <= 0)) throw new Error(`--speed must be a number > 0 (as fast as possible is 'cobalt backtest'), not '${s}'`);
+  if (v > 0) return v;
+  if (source === 'live') return 1;
+  const why = source === 'replay'
+    ? 'a daemon replaying unpaced outruns its models (their runs time out on the replay\'s clock)'
+    : 'an exchange simulator runs on its own time';
+  throw new Error(`data.speed 0 (as fast as possible) cannot run here: ${why}; set data.speed above 0 or pass --speed (as fast as possible is 'cobalt backtest')`);
+}
+
+/** Returns why COBALT_LOG_LEVEL (`level`) is not a log level, or undefined when it is one or unset. */
+export function logLevelRefusal(level: string | undefined): string | undefined {
+  if (level === undefined || logSchema.shape.level.safeParse(level).success) return undefined;
+  return `COBALT_LOG_LEVEL '${level}' is not a log level (one of ${logSchema.shape.level.unwrap().options.join(', ')})`;
+}
+
+/**
+ * Returns a live account's equity at start, which the VaR caps are a share of (risk-limits.ts accountEquity): its quote,
+ * plus its base asset valued at the best bid of the market data's book (Binance REST depth, where the engine's marks
+ * come from), what it would sell for now. Without that price (the request failed, the book has no bid) the base is
+ * left out, so the caps come out smaller, never larger, and a warning says so.
+ */
+export async function liveStartEquity(config: Config, balances: readonly VenueBalance[], logger: Logger): Promise<Money> {
+  const inst = dataInstrumentsOf(config)[0]!;
+  const held = balances.find((b) => b.asset === inst.base);
+  let bid: Ticks | undefined;
+  if (held !== undefined && held.free + held.locked > 0n) {
+    let unpriced: string | undefined;
+    try {
+      bid = (await new BinanceRest({ baseUrl: config.venues.binance.restUrl }).depthSnapshot(inst, 5)).bids[0]?.[0];
+      if (bid === undefined) unpriced = `the ${inst.symbol} book has no bid`;
+    } catch (err) {
+      unpriced = scrubVenueMessage(err instanceof Error ? err.message : String(err));
+    }
+    if (unpriced !== undefined) {
+      logger.warn({ code: 'START_EQUITY_UNPRICED', asset: inst.base, reason: unpriced }, `the ${inst.base} held is left out of the equity the VaR caps are taken from: no price for it at start`);
+    }
+  }
+  const equity = accountEquity(balances, inst, bid);
+  logger.info({ equity: formatFixed(equity), ...(bid !== undefined ? { price: ticksToPrice(inst, bid) } : {}) }, 'account equity at start (the VaR caps are a share of it)');
+  return equity;
 }
 
 async function venueTime(restUrl: string): Promise<number> {
@@ -61,19 +109,25 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     return 2;
   }
   const { config } = loaded;
+  // The config's level was checked when it loaded; the environment's is checked here, before pino throws on it.
+  const badLevel = logLevelRefusal(process.env.COBALT_LOG_LEVEL);
+  if (badLevel) {
+    process.stderr.write(`cobalt run: ${badLevel}\n`);
+    return 2;
+  }
   const logger: Logger = createLogger({ level: process.env.COBALT_LOG_LEVEL ?? config.log.level });
   setLogger(logger);
+  const replay = config.data.replayFiles.length > 0;
+  const simulator = !replay && LOOPBACK.test(config.venues.binance.restUrl);
   let speed: number;
   try {
-    speed = parseRunSpeed(o.speed, config.data.speed);
+    speed = parseRunSpeed(o.speed, config.data.speed, replay ? 'replay' : simulator ? 'simulator' : 'live');
   } catch (err) {
     process.stderr.write(`cobalt run: ${(err as Error).message}\n`);
     return 2;
   }
   // Time follows the data: a replay starts at its first recorded line, a simulator on loopback at its server time.
   let clock: Clock;
-  const replay = config.data.replayFiles.length > 0;
-  const simulator = !replay && LOOPBACK.test(config.venues.binance.restUrl);
   // A replay's time is its data's: the feed sets a simulated clock to each line while pacing itself on the wall
   // clock at --speed. A wall-driven clock would run ahead of a feed slowed by start-up or a busy CPU, and the
   // DataProvider would close every 1s bar before its trades arrived (flat candles, trades dropped as late).
@@ -106,6 +160,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     const quote = config.symbols.primary.split('/')[1]!;
     const q = balances.find((b) => b.asset === quote);
     const cash = q ? q.free + q.locked : 0n;
+    const equity = await liveStartEquity(config, balances, logger);
     process.stdout.write(`${JSON.stringify({
       account: Object.fromEntries(balances.map((b) => [b.asset, { free: formatFixed(b.free), locked: formatFixed(b.locked) }])),
       caps: {
@@ -114,7 +169,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       },
       venue: liveVenueTarget(config), increments: increments(venue.instrument(config.symbols.primary)),
     })}\n`);
-    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) }));
+    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, liveEquity: equity, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) }));
   } else {
     built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}) }));
   }

@@ -53,7 +53,7 @@ import { OnlineLearning, onlineLearningFor } from './online-learning.ts';
 import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
-import { riskLimitsFromConfig } from './risk-limits.ts';
+import { riskLimitsFromConfig, riskLimitsKey } from './risk-limits.ts';
 import { ConfigError } from '../engine/types/errors.ts';
 
 /** How the system trades: paper fills on live or replayed data, real orders, or a backtest (no persistence). */
@@ -101,6 +101,11 @@ export interface SystemOptions {
   readonly replayPace?: Clock;
   /** Starting quote balance for the risk manager in live mode (read from the venue by the caller). */
   readonly liveCash?: Money;
+  /**
+   * Live mode: the account's equity at start in quote (its quote and base, valued by the caller: risk-limits.ts
+   * accountEquity), which the VaR caps are a share of; default `liveCash`.
+   */
+  readonly liveEquity?: Money;
   /** Data provider maintenance period (0: off; the backtest turns it off, history is loaded once at start). */
   readonly maintenanceMs?: number;
   /** Extra supervised children (fault tests). */
@@ -318,12 +323,18 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     // Only the traded symbol: the paper venue matches nothing else, and the reference symbol's book was kept
     // (every diff applied) for no reader.
     books = new PaperBooks(bus, [primaryData]);
-    paper = new PersistentPaperVenue({
-      clock, instruments: [instrumentOf(primary, 'paper')], books: books.books(),
-      makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
-      latencyMs: config.execution.latencyMs, initialBalances: { [dataInstruments[0]!.quote]: money(config.execution.paper.initialQuote) },
-      ...(mode === 'paper' ? { store } : {}), id: 'paper',
-    });
+    try {
+      paper = new PersistentPaperVenue({
+        clock, instruments: [instrumentOf(primary, 'paper')], books: books.books(),
+        makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
+        latencyMs: config.execution.latencyMs, initialBalances: { [dataInstruments[0]!.quote]: money(config.execution.paper.initialQuote) },
+        initialBalancesKey: 'execution.paper.initialQuote', ...(mode === 'paper' ? { store } : {}), id: 'paper',
+      });
+    } catch (err) {
+      // A stored account that started with another balance (a ConfigError): the caller refuses to start.
+      await store.close();
+      throw err;
+    }
     venue = paper;
   }
   // A live venue trades with its own increments (read from its exchangeInfo at start); the others use the bundled ones.
@@ -336,7 +347,11 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     return p ? { [primary]: p } : {};
   };
   const initialCash = mode === 'live' ? (opts.liveCash ?? 0n as Money) : money(config.execution.paper.initialQuote);
-  const limits = riskLimitsFromConfig(config, initialCash > 0n ? initialCash : money(config.execution.paper.initialQuote), traded);
+  // The VaR caps are a share of the starting equity: the account's at start (live), the starting balance (paper). Limits
+  // set at run time are kept while the config values behind the limits stay the same: a live account's equity is not
+  // one of them (it moves with every trade), a paper starting balance is.
+  const limits = riskLimitsFromConfig(config, mode === 'live' ? (opts.liveEquity ?? initialCash) : initialCash, traded);
+  const limitsKey = riskLimitsKey(config, traded, mode === 'live' ? undefined : initialCash);
   // Paper: the stored fills rebuild cash and positions from the starting balance. Live: the venue's balance is the
   // cash and the executor's positions the holdings (fills are already in that balance). The store may lack the last
   // fills (the process died between the venue's answer and the commit): the executor's start-up reconciliation books
@@ -453,7 +468,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     {
       id: RISK_ID, logic: riskChild, order: 2,
       input: {
-        bus, clock, initial: riskInitial,
+        bus, clock, initial: riskInitial, limitsKey,
         fills: () => (mode === 'live' ? execStore.fillsBookedAfter(venueId, primary, baseFillSeq) : storedFills(execStore, venueId, primary)),
         ...(mode === 'paper' ? {
           fillLog: { id: `${venueId}:${primary}`, lastSeq: () => execStore.lastFillSeq(venueId), after: (seq: number) => execStore.fillsBookedAfter(venueId, primary, seq) },

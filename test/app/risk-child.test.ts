@@ -98,6 +98,43 @@ describe('risk child', () => {
     await store.close();
   });
 
+  // Review finding 1: the key is the config values behind the limits (limitsKey), not the limits, whose live VaR caps
+  // follow the balance at start. Limits stored under the limits themselves (before limitsKey) still apply while
+  // those limits are unchanged, and are stored under limitsKey from then on.
+  it('keeps limits set at run time while limitsKey stays the same, also over limits that moved, and takes over an older key', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+    const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+    const bus = new Bus();
+    const clock = new SimulatedClock(1_000_000);
+    const control = store.db<string, RiskControl>('risk.control');
+    const at = (cap: string) => ({ limits: limits({ maxOrderNotional: money('500'), maxVar99: money(cap) }), instruments: [ETH], cash: money(cap) });
+    const run = async (initial: RiskInput, limitsKey: string | undefined, then?: () => void): Promise<string> => {
+      let read: (() => RiskState) | undefined;
+      const actor = createActor(riskChild, { input: { bus, clock, initial, fills: () => [], store, onState: (g) => void (read = g), ...(limitsKey ? { limitsKey } : {}) } });
+      actor.start();
+      then?.();
+      const out = formatMoney(read!().limits.maxOrderNotional);
+      actor.stop();
+      await store.flush();
+      return out;
+    };
+    // Set before limitsKey was kept: stored under the limits themselves.
+    const older = await run(at('20'), undefined, () => bus.publish({ type: 'risk.setLimits', limits: { maxOrderNotional: money('120') }, ts: clock.now() }));
+    const olderBase = control.get('control')!.limits!.base;
+    const takenOver = await run(at('20'), 'config-a');
+    const storedBase = control.get('control')!.limits!.base;
+    const movedCaps = await run(at('19.2'), 'config-a');
+    const edited = await run(at('19.2'), 'config-b');
+
+    expect(older).toBe('120');
+    expect(olderBase).not.toBe('config-a');
+    expect(takenOver).toBe('120');
+    expect(storedBase).toBe('config-a');
+    expect(movedCaps).toBe('120');
+    expect(edited).toBe('500');
+    await store.close();
+  });
+
   it('keeps the VaR samples across a prompt restart, so VaR and its limits are not blind for the first half hour', async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
     const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });

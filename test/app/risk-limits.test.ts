@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { bpsOf, pctToBps, rateToBpsCeil, riskLimitsFromConfig } from '../../app/risk-limits.ts';
+import { accountEquity, bpsOf, pctToBps, rateToBpsCeil, riskLimitsFromConfig, riskLimitsKey } from '../../app/risk-limits.ts';
 import { configSchema } from '../../engine/config/schema.ts';
 import type { OrderDenied } from '../../engine/messages/risk.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
@@ -25,7 +25,7 @@ describe('risk limits from the config', () => {
   });
 
   it('converts the live example limits exactly', () => {
-    const c = configSchema.parse({ risk: { maxOrderNotional: '50', maxPositionNotional: '200', maxDrawdownPct: 3, stopLossPct: 1.5, takeProfitPct: 3, maxSubmitPerSec: 2.5, var: { confidence: 0.99, warnPct: 1, haltPct: 2 } } });
+    const c = configSchema.parse({ risk: { maxOrderNotional: '50', maxPositionNotional: '200', maxDrawdownPct: 3, stopLossPct: 1.5, takeProfitPct: 3, maxSubmitPerSec: 2, var: { confidence: 0.99, warnPct: 1, haltPct: 2 } } });
     const l = riskLimitsFromConfig(c, money('1000'), ETH);
     expect(l).toMatchObject({
       maxOrderNotional: money('50'), maxPositionNotional: money('200'), maxExposure: money('200'), maxSubmitsPerSecond: 2,
@@ -86,5 +86,41 @@ describe('quantity caps from the config', () => {
     actor.send({ type: 'risk.intent', intent: over });
     expect(approved).toEqual([atCap.id]);
     expect(denied.map((d) => [d.intentId, d.reason])).toEqual([[over.id, { code: 'QTY_EXCEEDS_MAX', lots: 5001, max: 5000 }]]);
+  });
+});
+
+// Review finding 1: limits set at run time were stored over the computed limits, whose live VaR caps follow the
+// balance at start; they are stored over the config values the limits derive from.
+describe('the key limits set at run time are kept under', () => {
+  const c = configSchema.parse({ risk: { maxOrderNotional: '50' } });
+
+  it('stays the same for a live account whose balance moved, and changes with every config value the limits derive from', () => {
+    const key = riskLimitsKey(c, ETH);
+    const changed = [
+      riskLimitsKey(configSchema.parse({ risk: { maxOrderNotional: '60' } }), ETH),
+      riskLimitsKey(configSchema.parse({ risk: { maxOrderNotional: '50', var: { haltPct: 3 } } }), ETH),
+      riskLimitsKey(configSchema.parse({ risk: { maxOrderNotional: '50' }, execution: { fees: { maker: '0.001', taker: '0.002' } } }), ETH),
+      riskLimitsKey(c, ETH_COARSE),
+      riskLimitsKey(c, ETH, money('10000')),
+    ];
+    // The limits themselves move with the balance (their VaR caps); the key does not.
+    const caps = [riskLimitsFromConfig(c, money('1000'), ETH).maxVar99, riskLimitsFromConfig(c, money('960'), ETH).maxVar99];
+    expect(caps[0]).not.toBe(caps[1]);
+    expect(riskLimitsKey(c, ETH)).toBe(key);
+    expect(new Set([key, ...changed]).size).toBe(changed.length + 1);
+    expect(riskLimitsKey(c, ETH, money('10000'))).toBe(riskLimitsKey(c, ETH, money('10000')));
+  });
+});
+
+describe('a live account\'s equity at start', () => {
+  const bal = (asset: string, free: string, locked = '0') => ({ asset, free: money(free), locked: money(locked) });
+  it.each([
+    ['quote only', [bal('USDT', '100')], '2000.00', '100'],
+    ['quote and base (free and locked) at the price', [bal('USDT', '100', '20'), bal('ETH', '1.25', '0.25'), bal('BNB', '3')], '2000.00', '3120'],
+    ['base only', [bal('ETH', '0.00015')], '2680.17', '0.4020255'],
+    ['base without a price: left out', [bal('USDT', '100'), bal('ETH', '1')], undefined, '100'],
+    ['an empty account', [], '2000.00', '0'],
+  ])('counts %s', (_name, balances, price, equity) => {
+    expect(accountEquity(balances, ETH, price === undefined ? undefined : priceToTicks(ETH, price))).toBe(money(equity));
   });
 });

@@ -5,7 +5,8 @@
 //   trades       fills; roundTrips: flat -> position -> flat; hitRate: share of round trips that made money after
 //                fees (cash + base held, valued at the fill price, higher after the closing fill than before the
 //                opening one)
-//   sharpe       mean / standard deviation of the 1 s equity returns, annualised by √(seconds per year)
+//   sharpe       mean / sample standard deviation (n − 1) of the 1 s equity returns, annualised by
+//                √(seconds per year)
 //   maxDrawdown  largest fall from a running equity peak, as a fraction of that peak (1 s samples, plus one at the end)
 //   exposure     share of those samples holding a position
 // "Holding a position" means base that one valid order could sell: whole sellable lots worth at least the min

@@ -84,6 +84,87 @@ describe('EquityTracker', () => {
   });
 });
 
+describe('EquityTracker.summary against figures worked by hand', () => {
+  const T0 = 1_723_161_300_000;
+
+  it('gives the fees, PnL, drawdown, Sharpe and exposure of one losing round trip with a base-asset fee', () => {
+    const tr = new EquityTracker(ETH, money('10000'));
+    tr.tick(T0);
+    // Buy 1 ETH (10,000 lots) at 2,680.00, fee 0.001 ETH: cash 10,000 − 2,680 = 7,320; 0.999 ETH held.
+    tr.onMark(268_000 as Ticks);
+    tr.onFill(fill('buy', 10_000, 268_000, 1_000_000n, 'ETH', T0));
+    tr.tick(T0 + 1_000); // e1 = 7,320 + 0.999 × 2,680 = 9,997.32
+    tr.onMark(270_000 as Ticks);
+    tr.tick(T0 + 2_000); // e2 = 7,320 + 0.999 × 2,700 = 10,017.30: the peak, after the first sample
+    tr.onMark(265_000 as Ticks);
+    tr.tick(T0 + 3_000); // e3 = 7,320 + 0.999 × 2,650 = 9,967.35: the trough
+    // Sell the 9,990 whole lots held at 2,660.00: 0.999 × 2,660 = 2,657.34, fee 0.1 % = 2.65734 USDT.
+    tr.onMark(266_000 as Ticks);
+    tr.onFill(fill('sell', 9_990, 266_000, 2_657_340_000n, 'USDT', T0 + 3_000));
+    tr.tick(T0 + 4_000); // e4 = 7,320 + 2,657.34 − 2.65734 = 9,974.68266, flat
+    const s = tr.summary();
+    const e = [9_997.32, 10_017.3, 9_967.35, 9_974.68266];
+    expect(tr.points.map((p) => p.equity)).toEqual(e.map((x) => expect.closeTo(x, 9)));
+    expect(s.trades).toBe(2);
+    expect(s.roundTrips).toBe(1);
+    expect(s.hitRate).toBe(0); // ends below the 10,000 it started from
+    // 0.001 ETH valued at the buy's 2,680.00 = 2.68, plus the sell's 2.65734.
+    expect(s.fees).toBeCloseTo(5.33734, 9);
+    expect(s.pnl).toBeCloseTo(-25.31734, 9);
+    expect(s.pnlExact).toBe('-25.317340000');
+    expect(s.finalEquity).toBeCloseTo(9_974.68266, 9);
+    // From the peak e2 to the trough e3: 49.95 / 10,017.30.
+    expect(s.maxDrawdown).toBeCloseTo(49.95 / 10_017.3, 9);
+    // Three of four samples hold 9,990 lots (≈ 2,650 USDT, far above the 5 USDT min notional).
+    expect(s.exposure).toBe(0.75);
+    // Sharpe: mean over the sample standard deviation (n − 1) of the three 1 s returns, × √(365 × 86,400).
+    const r = [e[1]! / e[0]! - 1, e[2]! / e[1]! - 1, e[3]! / e[2]! - 1];
+    const mean = (r[0]! + r[1]! + r[2]!) / 3;
+    const sd = Math.sqrt(r.reduce((a, x) => a + (x - mean) ** 2, 0) / 2);
+    expect(s.sharpe).toBeCloseTo((mean / sd) * Math.sqrt(31_536_000), 4);
+  });
+
+  it('counts a round trip that ends exactly where it started (no gain, no fee) as a loss', () => {
+    const tr = new EquityTracker(ETH, money('10000'));
+    tr.onMark(268_000 as Ticks);
+    tr.onFill(fill('buy', 10_000, 268_000, 0n, 'USDT', T0));
+    tr.onFill(fill('sell', 10_000, 268_000, 0n, 'USDT', T0 + 1_000));
+    const s = tr.summary();
+    expect(s.roundTrips).toBe(1);
+    expect(s.pnl).toBe(0);
+    expect(s.hitRate).toBe(0);
+  });
+
+  it('measures a round trip from before its first buy, not from a later buy that added to it', () => {
+    const tr = new EquityTracker(ETH, money('10000'));
+    // Start 10,000. Buy 1 ETH at 2,680 (cash 7,320), 1 more at 2,600 (cash 4,720; valued just before this buy the
+    // account was 7,320 + 2,600 = 9,920), sell both at 2,630: cash 9,980. Down 20 on the trip, up 60 on the second buy.
+    tr.onMark(268_000 as Ticks);
+    tr.onFill(fill('buy', 10_000, 268_000, 0n, 'USDT', T0));
+    tr.onMark(260_000 as Ticks);
+    tr.onFill(fill('buy', 10_000, 260_000, 0n, 'USDT', T0 + 1_000));
+    tr.onMark(263_000 as Ticks);
+    tr.onFill(fill('sell', 20_000, 263_000, 0n, 'USDT', T0 + 2_000));
+    const s = tr.summary();
+    expect(s.roundTrips).toBe(1);
+    expect(s.pnl).toBeCloseTo(-20, 9);
+    expect(s.hitRate).toBe(0);
+  });
+
+  it('does not count base worth less than the min notional as a position, and does once the mark lifts it over', () => {
+    const tr = new EquityTracker(ETH, money('10000'));
+    tr.tick(T0);
+    // 15 lots = 0.0015 ETH: 4.02 USDT at 2,680.00, under the 5 USDT min notional; 5.10 USDT at 3,400.00.
+    tr.onMark(268_000 as Ticks);
+    tr.onFill(fill('buy', 15, 268_000, 0n, 'USDT', T0));
+    tr.tick(T0 + 1_000);
+    tr.onMark(340_000 as Ticks);
+    tr.tick(T0 + 2_000);
+    expect(tr.points.map((p) => p.held)).toEqual([false, true]);
+    expect(tr.summary().exposure).toBe(0.5);
+  });
+});
+
 describe('the report chart', () => {
   it('draws a week of 1 s samples (604,800) with the extremes kept and a bounded number of points', () => {
     const n = 604_800;

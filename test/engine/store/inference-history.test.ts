@@ -129,6 +129,35 @@ describe('InferenceHistoryStore retention', () => {
   });
 });
 
+describe('InferenceHistoryStore retention and the symbol index', () => {
+  it('removes the index entry of every record it removes, and keeps a record exactly maxAgeMs old', async () => {
+    const { store, hist } = open(3, 2);
+    // The index database, opened by its documented name: bySymbol skips entries whose record is gone, so only a count
+    // of the index itself shows entries left behind (which would grow it forever).
+    const index = store.db<[string, number, string], Timeframe>('inference.bySymbol');
+    const now = T0 + 3 * DAY; // cutoff T0 + DAY
+    const m = (n: number) => T0 + 2 * DAY + n * 60_000;
+    // cnn ETH: T0 is past the age; T0 + DAY is exactly 2 days old (kept: not older) and, with two more, within maxRecords.
+    // dqn ETH and cnn BTC: T0 by age, then T0 + DAY and m(0), the oldest beyond maxRecords 3.
+    const short = [T0, T0 + DAY, m(0), m(1)];
+    const long = [T0, T0 + DAY, m(0), m(1), m(2), m(3)];
+    for (const t of short) void hist.record(rec('cnn', 'ETH/USDT', t));
+    for (const t of long) void hist.record(rec('dqn', 'ETH/USDT', t));
+    for (const t of long) void hist.record(rec('cnn', 'BTC/USDT', t));
+    await store.flush();
+    expect([hist.count(), index.count()]).toEqual([16, 16]);
+    const res = await hist.retain(now);
+    expect(res.removed).toBe(7);
+    expect(hist.query('cnn', 'ETH/USDT').map((r) => r.ts)).toEqual([T0 + DAY, m(0), m(1)]);
+    expect(hist.query('dqn', 'ETH/USDT').map((r) => r.ts)).toEqual([m(1), m(2), m(3)]);
+    expect(hist.count()).toBe(9);
+    expect(index.count()).toBe(hist.count());
+    expect(hist.bySymbol('ETH/USDT').map((r) => `${r.model}@${r.ts}`))
+      .toEqual([`cnn@${T0 + DAY}`, `cnn@${m(0)}`, `cnn@${m(1)}`, `dqn@${m(1)}`, `dqn@${m(2)}`, `dqn@${m(3)}`]);
+    await store.close();
+  });
+});
+
 describe('InferenceHistoryStore archive cap', () => {
   it('deletes the oldest archive files beyond archiveMaxBytes, never the one just written nor a file that is not an archive', async () => {
     const root = temp();

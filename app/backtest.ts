@@ -86,6 +86,11 @@ export interface BacktestSummary {
    */
   readonly noIntent: Record<string, number>;
   readonly haltedReason: string | null;
+  /**
+   * Set when an actor spent its restart budget (sys.halted): the engine stopped trading for a fault, not for a risk
+   * limit, so the figures cover only the time before it and `cobalt backtest` exits 1.
+   */
+  readonly engineFailure: string | null;
   readonly models: readonly string[];
   readonly lines: number;
   readonly simulatedMs: number;
@@ -155,6 +160,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   let orders = 0;
   let approvals = 0;
   let halted: string | null = null;
+  let engineFailure: string | null = null;
+  bus.subscribe('sys.halted', (m) => void (engineFailure ??= m.actor ? `actor '${m.actor}': ${m.reason}` : m.reason));
   bus.subscribe('exec.orderFilled', (m) => tracker.onFill(m.fill));
   bus.subscribe('exec.orderPartiallyFilled', (m) => tracker.onFill(m.fill));
   bus.subscribe('exec.orderSubmitted', () => void orders++);
@@ -235,7 +242,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
-    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, models: sys.models.loaded, lines, simulatedMs,
+    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, models: sys.models.loaded, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };

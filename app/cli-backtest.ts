@@ -71,9 +71,14 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
       + `  ${s.lines} lines, ${(s.simulatedMs / 1000).toFixed(0)} s of data in ${(s.durationMs / 1000).toFixed(1)} s (${s.speedX}x real time; the replay alone ${(s.replayMs / 1000).toFixed(2)} s, ${s.replaySpeedX}x)`
       + `${reportFile ? `\n  report: ${reportFile}` : ''}\n`);
   }
+  let failed = false;
+  if (s.engineFailure !== null) {
+    process.stderr.write(`cobalt backtest: the engine halted on a fault (${s.engineFailure}); the figures cover only the time before it\n`);
+    failed = true;
+  }
   if (reportError !== undefined) {
     process.stderr.write(`cobalt backtest: the report was not written: ${reportError}\n`);
-    return 1;
+    failed = true;
   }
-  return 0;
+  return failed ? 1 : 0;
 }

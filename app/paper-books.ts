@@ -90,7 +90,7 @@ export class PaperBooks {
       }),
       this.bus.subscribe('md.feedReset', (m) => {
         const lane = this.lanes.get(m.symbol);
-        if (!lane) return;
+        if (!lane || m.scope === 'trades') return;
         lane.sync.resync(`feed reset: ${m.reason}`);
         this.listener?.onSnapshot(m.symbol);
       }),

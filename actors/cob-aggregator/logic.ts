@@ -293,6 +293,7 @@ export class CobAggregator implements CobReader {
 
   /** The feed restarted the symbol's stream: drop the book and re-sync. */
   onFeedReset(m: FeedReset): void {
+    if (m.scope === 'trades') return;
     const vb = this.byVenue.get(m.venue)?.get(m.symbol);
     if (!vb) return;
     vb.sync.resync(`feed reset: ${m.reason}`);

@@ -11,7 +11,7 @@ import type { Candle, CandleMsg, Trade } from '../../engine/messages/market.ts';
 import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
 import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
-import { VenueError } from '../../engine/types/errors.ts';
+import { ParseError, VenueError } from '../../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, ticksToFloat, type Instrument, type VenueId } from '../../engine/types/instrument.ts';
 import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.ts';
 import { TtlCache } from '../../engine/venues/ttl-cache.ts';
@@ -52,6 +52,14 @@ export interface DataProviderOptions {
   readonly maintenanceMs?: number;
   /** How long after a 1s bar's end it is closed without a later trade (default 1 s: trades arrive late). */
   readonly closeGraceMs?: number;
+  /**
+   * What closes a 1s bar. 'clock' (default; live and replays): a trade of a later second, or the clock passing the
+   * bar's end by `closeGraceMs`. 'trades' (bars built offline from a recording): only a trade of a later second, by
+   * exchange time, so a receive clock running ahead of trade time makes no trade late. With 'trades' the first bar
+   * after the start and after each stream break is left out (trades before the first one received may be missing),
+   * and a trade more than `MAX_QUIET_MS` after the previous one with no break between throws a ParseError.
+   */
+  readonly closeBy?: 'clock' | 'trades';
   /** How long after a bar's end the maintenance loop fetches it when no stream produced it (default 5 s). */
   readonly backfillGraceMs?: number;
   /** Live price cache lifetime (default 500 ms). */
@@ -72,7 +80,10 @@ export interface DataProviderStats {
   unknownSymbol: number;
   /** Klines of a timeframe the provider does not keep, or not on their timeframe's grid: skipped. */
   malformedKlines: number;
+  /** Trades refused because their 1s bar had already closed (or was dropped at a stream break). */
   lateTrades: number;
+  /** 1s bars left out because the stream may have begun inside them (closeBy 'trades': the first after each start or break). */
+  partialBars: number;
   /** Breaks in a symbol's trade stream (md.feedReset, or a feed status other than live): its forming 1s bar was dropped. */
   streamBreaks: number;
   klines: number;
@@ -101,9 +112,20 @@ interface SymbolState {
   readonly rollups: Partial<Record<Timeframe, CandleRollup>>;
   /** Timeframes a kline stream delivers; roll-ups into them are not used. */
   readonly streamed: Set<Timeframe>;
+  /** closeBy 'trades': the next 1s bar closed is the first of a stream, left out. */
+  skipFirst: boolean;
+  /** closeBy 'trades': exchange time of the last trade taken since the last break; NaN after one. */
+  lastTradeMs: number;
 }
 
 const VOLUME_DECIMALS = 8;
+
+/**
+ * closeBy 'trades': the longest run of trade time without a trade (and without a break in the stream) taken as a
+ * quiet market, filled with flat 1s bars (86,400 of them). Longer means a wrong trade time: a year of flat bars
+ * would not fit in memory.
+ */
+export const MAX_QUIET_MS = 86_400_000;
 
 /** Returns an instrument map of the bundled Binance spot increments for `symbols`. */
 export function defaultInstruments(symbols: readonly string[]): Map<string, Instrument> {
@@ -124,7 +146,7 @@ export class DataProvider {
   readonly primary: string;
   readonly reference: string;
   readonly stats: DataProviderStats = {
-    trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, streamBreaks: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, candlesPublished: 0,
+    trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, partialBars: 0, streamBreaks: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, candlesPublished: 0,
   };
   private readonly states = new Map<string, SymbolState>();
   private readonly priceCache: TtlCache<string, SourcedPrice>;
@@ -137,6 +159,8 @@ export class DataProvider {
   private maintTimer: TimerHandle | undefined;
   private maintaining: Promise<MaintenanceReport> | undefined;
   private running = false;
+  /** The close and maintenance timers are armed (by the first market message). */
+  private armed = false;
 
   constructor(private readonly opts: DataProviderOptions) {
     this.primary = opts.primary ?? 'ETH/USDT';
@@ -150,7 +174,7 @@ export class DataProvider {
       if (!inst) throw new VenueError(`no instrument for ${symbol}`);
       const series = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, new CandleSeries(tf, capacity)])) as Record<Timeframe, CandleSeries>;
       this.states.set(symbol, {
-        symbol, inst, series, streamed: new Set(),
+        symbol, inst, series, streamed: new Set(), skipFirst: opts.closeBy === 'trades', lastTradeMs: NaN,
         builder: new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize }),
         rollups: { '1m': newRollup('1m'), '1h': newRollup('1h'), '1d': newRollup('1d') },
       });
@@ -190,6 +214,7 @@ export class DataProvider {
     if (this.tickTimer) this.opts.clock.clearTimeout(this.tickTimer);
     if (this.maintTimer) this.opts.clock.clearTimeout(this.maintTimer);
     this.tickTimer = this.maintTimer = undefined;
+    this.armed = false;
   }
 
   /** Adds a trade: builds 1s bars (and what rolls up from them) and refreshes the stream price. */
@@ -199,12 +224,23 @@ export class DataProvider {
       this.stats.unknownSymbol++;
       return;
     }
+    if (this.byTrades && t.tsExchange - st.lastTradeMs > MAX_QUIET_MS) {
+      throw new ParseError(`${t.symbol} trade ${t.tradeId} at ${new Date(t.tsExchange).toISOString()} comes `
+        + `${((t.tsExchange - st.lastTradeMs) / 3_600_000).toFixed(1)} h after the previous trade `
+        + `(${new Date(st.lastTradeMs).toISOString()}) with no break in the stream: a trade time is wrong; not filling the gap with empty 1s bars`);
+    }
     this.stats.trades++;
     this.armTimers();
     const late = st.builder.late;
     const closed = st.builder.addTrade(t);
     if (st.builder.late !== late) this.stats.lateTrades++;
-    for (const c of closed) this.closeBar(st, '1s', c);
+    else if (this.byTrades) st.lastTradeMs = t.tsExchange;
+    for (const c of closed) {
+      if (st.skipFirst) {
+        st.skipFirst = false;
+        this.stats.partialBars++;
+      } else this.closeBar(st, '1s', c);
+    }
     this.priceCache.put(t.symbol, { price: ticksToFloat(st.inst, t.price), source: 'stream', ts: this.opts.clock.now() });
   }
 
@@ -298,6 +334,10 @@ export class DataProvider {
     return this.assembler.validate(this.inputSources());
   }
 
+  private get byTrades(): boolean {
+    return this.opts.closeBy === 'trades';
+  }
+
   private get venue(): VenueId {
     return this.opts.venue ?? 'binance';
   }
@@ -329,9 +369,12 @@ export class DataProvider {
   }
 
   private breakStream(st: SymbolState): void {
-    // Bars that closed before the break are complete; the grace window's bars close now, the forming one is dropped.
-    this.closeIdleBarsOf(st, this.opts.clock.now());
+    // Bars that closed before the break are complete; the grace window's bars close now (by trades: every bar before
+    // the forming one already has), the forming one is dropped.
+    if (!this.byTrades) this.closeIdleBarsOf(st, this.opts.clock.now());
     st.builder.interrupt();
+    st.skipFirst = this.byTrades;
+    st.lastTradeMs = NaN;
     this.stats.streamBreaks++;
   }
 
@@ -350,8 +393,9 @@ export class DataProvider {
   // Timers start with the first market message, not at start(): a replay's SimulatedClock may jump from 0 to the
   // recording's time, and a periodic timer armed before the jump would fire once per period in between.
   private armTimers(): void {
-    if (this.tickTimer !== undefined || !this.running) return;
-    this.scheduleTick();
+    if (this.armed || !this.running) return;
+    this.armed = true;
+    if (!this.byTrades) this.scheduleTick();
     const every = this.opts.maintenanceMs ?? 60_000;
     if (every > 0) this.scheduleMaintenance(every);
   }

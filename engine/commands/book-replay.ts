@@ -6,8 +6,8 @@ import { replayBook, type BookReplayResult } from '../venues/replay/book-replay.
 export function register(program: Command): void {
   program
     .command('book-replay')
-    .description('Replay a recorded Binance depth stream (gz or plain, files in order) through the order-book sync and check it against the recorded bookTicker')
-    .argument('<files...>', 'recording files, in order; later files continue the first')
+    .description('Replay a recorded Binance depth stream (gz or plain) through the order-book sync and check it against the recorded bookTicker')
+    .argument('<files...>', 'recording files of one symbol, in any order: they are chained by the time of their first line')
     .option('--symbol <symbol>', 'symbol (BTC/USDT or BTCUSDT); inferred from the stream when absent')
     .option('--tick <size>', 'tick size, for a symbol that is not bundled')
     .option('--lot <size>', 'lot size, for a symbol that is not bundled')
@@ -27,7 +27,7 @@ export function register(program: Command): void {
           log: log(),
         });
       } catch (err) {
-        program.error(`book-replay: ${(err as Error).message}`);
+        return fail(`book-replay: ${(err as Error).message}`);
       }
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -36,7 +36,7 @@ export function register(program: Command): void {
       const pct = r.bookTickerChecked ? ((100 * r.bookTickerMatched) / r.bookTickerChecked).toFixed(3) : 'n/a';
       const top = r.finalTop ? `${r.finalTop.bid} × ${r.finalTop.bidQty}  /  ${r.finalTop.ask} × ${r.finalTop.askQty}` : '(book not live)';
       process.stdout.write([
-        `${r.symbol}: ${r.lines} lines from ${r.files.length} file(s), ${r.rules ?? 'unknown'} rules, final state ${r.state}`,
+        `${r.symbol}: ${r.lines} lines from ${r.files.length} file(s) (${r.badLines} bad lines skipped), ${r.rules ?? 'unknown'} rules, final state ${r.state}`,
         `  depth frames ${r.frames}, applied ${r.applied}, malformed ${r.malformed}, duplicates ${r.duplicates}`,
         `  gaps ${r.gaps}, resyncs ${r.resyncs}, crossed ${r.crossed}, stale snapshots ${r.staleSnapshots}, snapshots ${r.snapshots}`,
         `  bookTicker matched ${r.bookTickerMatched}/${r.bookTickerChecked} (${pct}%), prices only ${r.bookTickerPriceMatched}`,
@@ -45,4 +45,10 @@ export function register(program: Command): void {
         '',
       ].join('\n'));
     });
+}
+
+// A bad file or symbol is the user's input, not a usage error: say what was wrong, without the whole help text.
+function fail(message: string): void {
+  process.stderr.write(`${message}\n`);
+  process.exitCode = 1;
 }

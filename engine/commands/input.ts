@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { cobSettingsFromConfig } from '../../actors/cob-aggregator/logic.ts';
 import { CobAggregator } from '../../actors/cob-aggregator/logic.ts';
@@ -12,21 +13,31 @@ import type { EngineMsg } from '../messages/index.ts';
 import { Bus } from '../runtime/bus.ts';
 import { SimulatedClock } from '../runtime/clock.ts';
 import { ModelOutputStore } from '../store/model-output-store.ts';
-import type { FeedCounters } from '../venues/feed.ts';
-import { ReplayFeed } from '../venues/replay/replay-feed.ts';
+import { ConfigError } from '../types/errors.ts';
+import { ReplayFeed, type ReplayFeedCounters } from '../venues/replay/replay-feed.ts';
 
 /** What `inputFromRecordings` returns: the summary of the BaseDataInput assembled when the replay ended. */
 export interface InputResult extends InputSummary {
-  readonly replay: FeedCounters;
+  readonly replay: ReplayFeedCounters;
   readonly backfilledBars: number;
   readonly partialRollups: number;
 }
 
 /**
  * Replays `files` through a DataProvider (history from the kline CSVs of `config.data.klinesDirs`) and a
- * CobAggregator on a SimulatedClock, then assembles the BaseDataInput and returns its summary.
+ * CobAggregator on a SimulatedClock, then assembles the BaseDataInput and returns its summary. Throws a ConfigError
+ * naming a kline directory that does not exist (the archive would skip it and load no history).
  */
 export async function inputFromRecordings(files: readonly string[], config: Config): Promise<InputResult> {
+  for (const dir of config.data.klinesDirs) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch (err) {
+      throw new ConfigError(`kline directory ${dir} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+    if (!isDir) throw new ConfigError(`kline directory ${dir} is not a directory`);
+  }
   const { primary, reference } = config.symbols;
   const instruments = defaultInstruments([primary, reference]);
   const bus = new Bus<EngineMsg>();
@@ -79,6 +90,7 @@ export function register(program: Command): void {
         `  quality ${JSON.stringify(r.quality)}`,
         `  COB buckets ${JSON.stringify(r.buckets)}; imbalance MA ${JSON.stringify(r.imbalanceMA)}`,
         `  pivots per level ${JSON.stringify(r.pivots)}`,
+        `  recording: ${r.replay.frames} lines, ${r.replay.badLines} bad lines skipped, ${r.replay.malformed} malformed, ${r.replay.tradeIdGaps} trade-id gaps`,
         ...r.reasons.map((x) => `  - ${x}`),
         '',
       ];

@@ -28,6 +28,11 @@ export interface FeedReset {
   readonly symbol: string;
   readonly reason: string;
   readonly ts: TsMs;
+  /**
+   * 'trades': only the trade stream broke (a replay found a jump in trade ids); candles built from trades are cut,
+   * books keep their state (their own update ids say whether the depth broke too). Absent: the whole stream.
+   */
+  readonly scope?: 'trades';
 }
 
 /** Where a market-data feed stands. */

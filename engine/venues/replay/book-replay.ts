@@ -1,4 +1,5 @@
 import type { Logger } from '../../log.ts';
+import { ConfigError } from '../../types/errors.ts';
 import {
   BINANCE_SPOT_DEFAULTS, lotsToQty, makeInstrument, ticksToPrice, type Instrument, type InstrumentSpec,
 } from '../../types/instrument.ts';
@@ -24,6 +25,7 @@ type TopCounters = 'frames' | 'applied' | 'malformed' | 'gaps' | 'resyncs' | 'cr
 /** The figures of one replay. */
 export interface BookReplayResult extends Pick<BookSyncCounters, TopCounters> {
   symbol: string;
+  /** The files replayed, in the order replayed (by the receive time of their first line). */
   files: string[];
   lines: number;
   badLines: number;
@@ -72,16 +74,56 @@ export function symbolOfLine(line: RecordedLine): string | undefined {
   return m ? m[1]!.toUpperCase() : undefined;
 }
 
+/** A file's first receive time and the symbol its first stream frame names (undefined: none in its head). */
+interface FileHead {
+  readonly file: string;
+  readonly firstNs: bigint | undefined;
+  readonly symbol: string | undefined;
+}
+
+async function fileHead(file: string): Promise<FileHead> {
+  let firstNs: bigint | undefined;
+  let n = 0;
+  for await (const line of readRecordingLines([file])) {
+    firstNs ??= line.tsLocalNs;
+    const symbol = symbolOfLine(line);
+    if (symbol || ++n >= 10_000) return { file, firstNs, symbol };
+  }
+  return { file, firstNs, symbol: undefined };
+}
+
 /**
- * Replays recorded Binance frames (one recording, possibly split over several files) through the real decoder and
- * BookSync, checking the book against the recorded bookTicker stream. Snapshots come only from the recording: a
- * resync waits for the next recorded snapshot (a recording has no REST endpoint to ask).
+ * Returns the files of the symbol replayed (`venueSymbol`, else the one symbol they hold) ordered by the receive time
+ * of their first line, as the replay feed chains them. Throws when that symbol is not recorded, or when no symbol is
+ * given and the files hold several.
  */
-export async function replayBook(files: string[], opts: BookReplayOptions = {}): Promise<BookReplayResult> {
+async function orderFiles(files: readonly string[], venueSymbol: string | undefined): Promise<string[]> {
+  const heads = await Promise.all(files.map(fileHead));
+  const found = [...new Set(heads.map((h) => h.symbol).filter((x) => x !== undefined))];
+  if (venueSymbol !== undefined && found.length > 0 && !found.includes(venueSymbol)) {
+    throw new ConfigError(`symbol ${venueSymbol} not in recording (found ${found.join(', ')})`);
+  }
+  if (venueSymbol === undefined && found.length > 1) {
+    throw new ConfigError(`the files hold several symbols (${found.join(', ')}): choose one with --symbol`);
+  }
+  const want = venueSymbol ?? found[0];
+  return heads
+    .filter((h) => h.symbol === undefined || h.symbol === want)
+    .sort((a, b) => (a.firstNs === undefined ? 1 : b.firstNs === undefined ? -1 : a.firstNs < b.firstNs ? -1 : a.firstNs > b.firstNs ? 1 : 0))
+    .map((h) => h.file);
+}
+
+/**
+ * Replays recorded Binance frames (one recording, possibly split over several files, given in any order) through the
+ * real decoder and BookSync, checking the book against the recorded bookTicker stream. Snapshots come only from the
+ * recording: a resync waits for the next recorded snapshot (a recording has no REST endpoint to ask).
+ */
+export async function replayBook(given: string[], opts: BookReplayOptions = {}): Promise<BookReplayResult> {
   const t0 = performance.now();
   const stats: RecordingStats = { badLines: 0 };
   let lines = 0;
   let inst: Instrument | undefined = opts.symbol ? replayInstrument(opts.symbol, opts.tickSize, opts.lotSize) : undefined;
+  const files = await orderFiles(given, inst?.venueSymbol);
   let decoder: BinanceFrameDecoder | undefined;
   let sync: BookSync | undefined;
   const check = new TickerCheck();

@@ -20,6 +20,13 @@
 //
 // Snapshots: a recording has no REST endpoint. Every recorded snapshot line is published as `md.snapshot`;
 // `requestSnapshot` only counts the request (the next recorded snapshot answers it, if there is one).
+//
+// Holes: a recording has no marker where the recorder's stream broke (a reconnect), but Binance numbers each symbol's
+// trades one by one (trade `t`, aggTrade `a`). A trade line whose id does not follow the symbol's previous one
+// publishes `md.feedReset` for that symbol first, at the previous line's time (before the clock moves to the trade),
+// so the DataProvider leaves the bars of the hole incomplete instead of closing them whole. Books re-sync from the
+// next recorded snapshot, as over a reconnect (the depth chain broke there too). A recorded snapshot in the middle of
+// a file is no such marker: the recorder takes it after the reconnect's first depth frame, after the hole's trades.
 import type { Logger } from '../../log.ts';
 import { log as rootLog } from '../../log.ts';
 import type { EngineMsg } from '../../messages/index.ts';
@@ -28,8 +35,9 @@ import type { Bus } from '../../runtime/bus.ts';
 import { SimulatedClock, type Clock } from '../../runtime/clock.ts';
 import type { Instrument, VenueId } from '../../types/instrument.ts';
 import type { TsMs } from '../../types/time.ts';
+import { ConfigError } from '../../types/errors.ts';
 import { BinanceFramePublisher } from '../binance/binance-feed.ts';
-import type { FrameKind } from '../binance/frames.ts';
+import { classifyFrame, type FrameKind } from '../binance/frames.ts';
 import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
 import { RecordingMerge } from '../sim/replay.ts';
 import { replayInstrument } from './book-replay.ts';
@@ -58,6 +66,8 @@ export interface ReplayFeedOptions {
   readonly kindsBySymbol?: Readonly<Record<string, readonly FrameKind[]>>;
   /** Lines between yields to the event loop (default 1000), so timers and stop() get a turn. */
   readonly yieldEvery?: number;
+  /** `start` throws when one of `instruments` has no file in the recording (default: it is silently never published). */
+  readonly requireInstruments?: boolean;
   readonly logger?: Logger;
 }
 
@@ -79,10 +89,35 @@ export function lapLengthMs(firstMs: TsMs, lastMs: TsMs): number {
   return (minute(lastMs + LAP_SKEW_MS) - minute(firstMs - LAP_SKEW_MS) + 1) * 60_000;
 }
 
+/** The counters of a replay feed: a feed's, and what was wrong in the recording. */
+export interface ReplayFeedCounters extends FeedCounters {
+  /** Lines that were not `<ts_ns> <json>`, skipped (counted again on every lap, as `frames` counts lines). */
+  badLines: number;
+  /** Trade lines whose id did not follow their symbol's previous trade; each published an `md.feedReset`. */
+  tradeIdGaps: number;
+}
+
+/**
+ * Returns the trade id of a recorded trade (`t`) or aggTrade (`a`) frame, both consecutive per symbol, or undefined
+ * when the text is no trade frame or has no such id.
+ */
+export function recordedTradeId(text: string): number | undefined {
+  if (classifyFrame(text) !== 'trade') return undefined;
+  const key = text.includes('"e":"aggTrade"') ? '"a":' : '"t":';
+  let i = text.indexOf(key);
+  if (i < 0) return undefined;
+  i += key.length;
+  while (text.charCodeAt(i) === 32) i++;
+  const start = i;
+  let id = 0;
+  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) id = id * 10 + c - 48;
+  return i > start && Number.isSafeInteger(id) ? id : undefined;
+}
+
 /** A recording replayed onto the bus as a market-data feed. */
 export class ReplayFeed implements MarketFeed {
   readonly venue: VenueId;
-  readonly counters: FeedCounters = emptyFeedCounters();
+  readonly counters: ReplayFeedCounters = { ...emptyFeedCounters(), badLines: 0, tradeIdGaps: 0 };
   /** Resolves when the replay ends or is stopped; rejects when a file cannot be read. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -96,6 +131,9 @@ export class ReplayFeed implements MarketFeed {
   private lapMs = 0;
   private firstMs = NaN;
   private lastMs = NaN;
+  /** Venue symbols whose trades are published, and the id of each one's last trade line this lap. */
+  private tradeSymbols: ReadonlySet<string> = new Set();
+  private readonly lastTradeId = new Map<string, number>();
   private readonly log: Logger;
 
   constructor(private readonly opts: ReplayFeedOptions) {
@@ -140,12 +178,19 @@ export class ReplayFeed implements MarketFeed {
   async start(): Promise<void> {
     if (this.st !== 'idle') return;
     const merge = (this.merge = await RecordingMerge.open(this.opts.files));
+    const missing = this.opts.requireInstruments ? (this.opts.instruments ?? []).filter((i) => !merge.symbols.includes(i.venueSymbol)) : [];
+    if (missing.length > 0) {
+      const found = merge.symbols.join(', ');
+      await merge.close();
+      throw new ConfigError(`symbol ${missing.map((i) => i.venueSymbol).join(', ')} not in recording (found ${found})`);
+    }
     this.firstMs = merge.peekMs() ?? NaN;
     this.insts = this.opts.instruments ?? merge.symbols.map((s) => replayInstrument(s));
     this.publisher = new BinanceFramePublisher({ bus: this.opts.bus, venue: this.venue, instruments: this.insts, depth: this.opts.depth ?? 'raw', counters: this.counters,
       ...(this.opts.kinds ? { kinds: this.opts.kinds } : {}),
       ...(this.opts.kindsBySymbol ? { kindsBySymbol: this.opts.kindsBySymbol } : {}),
     });
+    this.tradeSymbols = new Set(this.publisher.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade')).map((l) => l.inst.venueSymbol));
     this.setStatus('live');
     void this.pump().then(
       () => {
@@ -178,6 +223,22 @@ export class ReplayFeed implements MarketFeed {
     this.log.debug({ symbol, reason }, 'snapshot requested: waiting for the next recorded snapshot');
   }
 
+  // Publishes md.feedReset for `symbol` at `ts` (the previous line's time) when trade `id` does not follow the
+  // symbol's last published trade: the recording lost trades there (or holds them twice, or out of order).
+  private checkTradeId(symbol: string, id: number, ts: TsMs): void {
+    const last = this.lastTradeId.get(symbol);
+    if (last === undefined || id === last + 1) return;
+    const reason = id > last ? `trade id jumps from ${last} to ${id} (${id - last - 1} trades missing)` : `trade id goes back from ${last} to ${id}`;
+    this.log.warn({ symbol, lastTradeId: last, tradeId: id, ts }, 'recording has a hole in the trade stream');
+    const c = this.counters;
+    c.tradeIdGaps++;
+    c.resets++;
+    c.published++;
+    // Trades only: a book synced from a snapshot recorded after the hole must not be dropped (its depth update ids
+    // already say whether the depth broke too, and it would wait for a snapshot the recording may not hold).
+    this.opts.bus.publish({ type: 'md.feedReset', venue: this.venue, symbol: this.publisher!.lane(symbol)!.inst.symbol, reason, ts, scope: 'trades' });
+  }
+
   private setStatus(s: FeedState, detail?: string): void {
     if (s === this.st) return;
     this.st = s;
@@ -191,6 +252,7 @@ export class ReplayFeed implements MarketFeed {
     const pacer = sim ? this.opts.paceClock : clock;
     const yieldEvery = Math.max(1, this.opts.yieldEvery ?? 1000);
     const pub = this.publisher!;
+    const c = this.counters;
     let n = 0;
     // Pacing anchors: the wall time at which the first line is published and that line's timestamp.
     let wall0 = NaN;
@@ -198,15 +260,23 @@ export class ReplayFeed implements MarketFeed {
     for (;;) {
       const merge = this.merge!;
       const shift = this.lap * this.lapMs;
+      const badBefore = c.badLines;
+      // A lap's first trades follow the lap's reset, not the previous lap's last trades.
+      this.lastTradeId.clear();
       if (this.lap > 0) pub.reset(`replay lap ${this.lap + 1}`, this.firstMs + shift, true);
+      let prevTs = this.firstMs + shift;
       try {
         for (;;) {
           if (this.stopped) return;
           const line = merge.nextSync() ?? (await merge.next());
           if (line === undefined) break;
+          c.badLines = badBefore + merge.stats.badLines;
           const raw = line.tsMs;
           if (this.lap === 0) this.lastMs = raw;
           const ts = raw + shift;
+          const tradeId = this.tradeSymbols.has(line.symbol) ? recordedTradeId(line.text) : undefined;
+          if (tradeId !== undefined) this.checkTradeId(line.symbol, tradeId, prevTs);
+          prevTs = ts;
           if (pacer && speed > 0) {
             if (Number.isNaN(wall0)) {
               wall0 = pacer.now();
@@ -219,10 +289,14 @@ export class ReplayFeed implements MarketFeed {
             }
           }
           if (sim) sim.set(ts);
+          const malformed = c.malformed;
           pub.publish(line.text, raw, line.symbol, shift);
+          // A trade that did not decode is lost: the next one's id then does not follow, and that marks the hole.
+          if (tradeId !== undefined && c.malformed === malformed) this.lastTradeId.set(line.symbol, tradeId);
           if (++n % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
         }
       } finally {
+        c.badLines = badBefore + merge.stats.badLines;
         await merge.close();
       }
       const maxLaps = this.opts.maxLaps ?? Infinity;

@@ -23,19 +23,19 @@ export function register(program: Command): void {
     .option('--balance <asset=amount...>', 'starting balances of the demo account', ['USDT=100000', 'BTC=1', 'ETH=10'])
     .action(async (o: { data: string[]; port: string; speed: string; latencyMs: string; balance: string[] }) => {
       const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) program.error(`--port must be 0..65535, not '${o.port}'`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, not '${o.port}'`);
       const latencyMs = Number(o.latencyMs);
-      if (!Number.isFinite(latencyMs) || latencyMs < 0) program.error(`--latency-ms must be a non-negative number, not '${o.latencyMs}'`);
+      if (!Number.isFinite(latencyMs) || latencyMs < 0) return fail(`--latency-ms must be a non-negative number, not '${o.latencyMs}'`);
       let speed: SimSpeed;
       try {
         speed = parseSpeed(o.speed);
       } catch (err) {
-        program.error((err as Error).message);
+        return fail((err as Error).message);
       }
       const balances: Record<string, string> = {};
       for (const b of o.balance) {
         const m = /^([A-Z0-9]{2,10})=(\d+(?:\.\d+)?)$/.exec(b);
-        if (!m) program.error(`--balance entries look like USDT=1000, not '${b}'`);
+        if (!m) return fail(`--balance entries look like USDT=1000, not '${b}'`);
         balances[m[1]!] = m[2]!;
       }
       const apiKey = process.env['COBALT_SIM_API_KEY'] ?? `sim${randomBytes(16).toString('hex')}`;
@@ -44,7 +44,7 @@ export function register(program: Command): void {
       try {
         sim = await startExchangeSim({ files: o.data, port, speed, latencyMs, accounts: [{ apiKey, secret, balances }] });
       } catch (err) {
-        program.error(`exchange-sim: ${(err as Error).message}`);
+        return fail(`exchange-sim: ${(err as Error).message}`);
       }
       process.stdout.write(`${JSON.stringify({ url: sim.url, mexcUrl: `${sim.url}/mexc`, wsUrl: `${sim.wsUrl}/ws`, streamUrl: `${sim.wsUrl}/stream`, apiKey, secret, symbols: [...sim.venue.markets.keys()], speed, simTime: new Date(sim.clock.now()).toISOString() })}\n`);
       log().info({ url: sim.url }, 'exchange simulator running; Ctrl-C stops it');
@@ -54,4 +54,10 @@ export function register(program: Command): void {
       });
       await sim.close();
     });
+}
+
+// A bad file or option is the user's input, not a usage error: say what was wrong, without the whole help text.
+function fail(message: string): void {
+  process.stderr.write(`${message}\n`);
+  process.exitCode = 1;
 }

@@ -57,8 +57,10 @@ export interface ReplayControl {
   advanceTo(simMs: number): Promise<void>;
   /** Replays the next `ms` of the recording. */
   advanceBy(ms: number): Promise<void>;
-  /** True once every line has been replayed. */
+  /** True once every line has been replayed, or the replay stopped at an unreadable recording (`error`). */
   readonly ended: boolean;
+  /** Why the replay stopped early (a corrupt or truncated file): the market stays frozen as at the end of data. */
+  readonly error: Error | undefined;
 }
 
 /** A running simulator. */
@@ -147,23 +149,32 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
 
   // One replay step at a time: REST handlers run between steps, never inside one.
   let ended = false;
+  let failure: Error | undefined;
   let queue: Promise<void> = Promise.resolve();
   const replayTo = async (target: number, until?: () => boolean): Promise<void> => {
     let n = 0;
-    for (;;) {
-      if (until?.()) return;
-      const ns = merge.peekNs();
-      if (ns === undefined) {
-        ended = true;
-        break;
+    try {
+      while (!ended) {
+        if (until?.()) return;
+        const ns = merge.peekNs();
+        if (ns === undefined) {
+          ended = true;
+          break;
+        }
+        const t = simMsOf(ns);
+        if (t > target) break;
+        const line = (await merge.next())!;
+        clock.set(t);
+        venue.markets.get(line.symbol)?.onLine(line.text, line.tsLocalNs);
+        // Let sockets breathe during long catch-ups.
+        if (++n % 2000 === 0) await new Promise<void>((r) => setImmediate(r));
       }
-      const t = simMsOf(ns);
-      if (t > target) break;
-      const line = (await merge.next())!;
-      clock.set(t);
-      venue.markets.get(line.symbol)?.onLine(line.text, line.tsLocalNs);
-      // Let sockets breathe during long catch-ups.
-      if (++n % 2000 === 0) await new Promise<void>((r) => setImmediate(r));
+    } catch (err) {
+      // A corrupt or truncated file (its error names it): stop as at the end of data, so clients keep the last state;
+      // the caller of this step (advanceBy, the startup prime, the pump) gets the error.
+      ended = true;
+      failure = err as Error;
+      throw err;
     }
     if (Number.isFinite(target)) clock.set(target);
   };
@@ -177,6 +188,9 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
     advanceBy: (ms) => serial(() => replayTo(clock.now() + ms)),
     get ended() {
       return ended;
+    },
+    get error() {
+      return failure;
     },
   };
   // Prime: replay until every book has loaded its snapshot, so REST depth answers from the first request.
@@ -258,6 +272,10 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
   const port = (server.address() as AddressInfo).port;
 
   let stopped = false;
+  // Nobody awaits the timed replay: its failure is said here, once; the server stays up with the last state.
+  const replayFailed = (err: Error): void => {
+    log().error({ err: err.message }, 'recording unreadable; replay stopped, the market stays as it was');
+  };
   let timer: ReturnType<Clock['setTimeout']> | undefined;
   if (speed === 'max' || speed === 0) {
     // One replayed second per step, so requests are answered between steps.
@@ -266,7 +284,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
       void serial(() => replayTo(clock.now() + 1000)).then(() => {
         if (ended) log().info('recording replayed to the end');
         else setImmediate(pump);
-      });
+      }, replayFailed);
     };
     setImmediate(pump);
   } else if (typeof speed === 'number') {
@@ -280,7 +298,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
         const next = merge.peekNs();
         const wait = next === undefined ? 50 : Math.min(50, Math.max(1, (simMsOf(next) - target) / speed));
         timer = wall.setTimeout(tick, wait);
-      });
+      }, replayFailed);
     };
     tick();
   }

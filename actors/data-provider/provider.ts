@@ -116,7 +116,24 @@ interface SymbolState {
   skipFirst: boolean;
   /** closeBy 'trades': exchange time of the last trade taken since the last break; NaN after one. */
   lastTradeMs: number;
+  /** Smallest receive-minus-trade time (ms) of the trades of the current and the previous LAG_WINDOW_MS of clock time. */
+  lagMin: number;
+  lagPrev: number;
+  lagWindow: number;
+  /** The clock-ahead warning was logged. */
+  warnedAhead: boolean;
 }
+
+/**
+ * 'clock' closing reads the local clock against exchange trade times. A local clock running ahead of the exchange's
+ * (no NTP, a VM that drifted) would close each 1s bar before its trades arrive, refusing them as late: most of them
+ * once it is over a second ahead. The smallest receive-minus-trade time over the last 10–20 s bounds how far ahead it
+ * runs (latency only adds to it), and idle bars close that much later. A clock behind the exchange's is left alone:
+ * its bars close late, none is lost. Capped, so wrong trade times cannot hold bars open for long.
+ */
+const LAG_WINDOW_MS = 10_000;
+const MAX_CLOCK_AHEAD_MS = 30_000;
+const WARN_CLOCK_AHEAD_MS = 500;
 
 const VOLUME_DECIMALS = 8;
 
@@ -175,6 +192,7 @@ export class DataProvider {
       const series = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, new CandleSeries(tf, capacity)])) as Record<Timeframe, CandleSeries>;
       this.states.set(symbol, {
         symbol, inst, series, streamed: new Set(), skipFirst: opts.closeBy === 'trades', lastTradeMs: NaN,
+        lagMin: Infinity, lagPrev: Infinity, lagWindow: NaN, warnedAhead: false,
         builder: new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize }),
         rollups: { '1m': newRollup('1m'), '1h': newRollup('1h'), '1d': newRollup('1d') },
       });
@@ -231,6 +249,8 @@ export class DataProvider {
     }
     this.stats.trades++;
     this.armTimers();
+    const now = this.opts.clock.now();
+    if (!this.byTrades) this.noteLag(st, now - t.tsExchange, now);
     const late = st.builder.late;
     const closed = st.builder.addTrade(t);
     if (st.builder.late !== late) this.stats.lateTrades++;
@@ -241,7 +261,33 @@ export class DataProvider {
         this.stats.partialBars++;
       } else this.closeBar(st, '1s', c);
     }
-    this.priceCache.put(t.symbol, { price: ticksToFloat(st.inst, t.price), source: 'stream', ts: this.opts.clock.now() });
+    this.priceCache.put(t.symbol, { price: ticksToFloat(st.inst, t.price), source: 'stream', ts: now });
+  }
+
+  /** How far (ms) the local clock runs ahead of `symbol`'s trade times, as idle closing allows for it (see LAG_WINDOW_MS). */
+  clockAheadMs(symbol: string): number {
+    const st = this.states.get(symbol);
+    return st ? this.aheadOf(st) : 0;
+  }
+
+  private aheadOf(st: SymbolState): number {
+    const m = Math.min(st.lagMin, st.lagPrev);
+    return Number.isFinite(m) && m > 0 ? Math.min(m, MAX_CLOCK_AHEAD_MS) : 0;
+  }
+
+  private noteLag(st: SymbolState, lag: number, now: TsMs): void {
+    const w = Math.floor(now / LAG_WINDOW_MS);
+    if (w !== st.lagWindow) {
+      st.lagPrev = w === st.lagWindow + 1 ? st.lagMin : Infinity;
+      st.lagMin = Infinity;
+      st.lagWindow = w;
+    }
+    if (lag < st.lagMin) st.lagMin = lag;
+    if (!st.warnedAhead && Math.min(st.lagMin, st.lagPrev) > WARN_CLOCK_AHEAD_MS && Number.isFinite(st.lagPrev)) {
+      st.warnedAhead = true;
+      this.log.warn({ symbol: st.symbol, aheadMs: Math.round(this.aheadOf(st)) },
+        'the local clock runs ahead of the exchange\'s trade times: 1s bars close that much later (check NTP)');
+    }
   }
 
   /** Adds a venue kline (`md.candle`); closed bars enter the series, and that timeframe stops being rolled up. */
@@ -281,7 +327,7 @@ export class DataProvider {
   /** Closes 1s bars whose end passed `closeGraceMs` ago without a later trade. */
   closeIdleBars(now: TsMs = this.opts.clock.now()): void {
     const grace = this.opts.closeGraceMs ?? 1_000;
-    for (const st of this.states.values()) for (const c of st.builder.closeUntil(now - grace)) this.closeBar(st, '1s', c);
+    for (const st of this.states.values()) for (const c of st.builder.closeUntil(now - grace - this.aheadOf(st))) this.closeBar(st, '1s', c);
   }
 
   /** Fills holes and missing recent bars of the kline timeframes from the history source; one pass at a time. */
@@ -379,7 +425,7 @@ export class DataProvider {
   }
 
   private closeIdleBarsOf(st: SymbolState, now: TsMs): void {
-    for (const c of st.builder.closeUntil(now - (this.opts.closeGraceMs ?? 1_000))) this.closeBar(st, '1s', c);
+    for (const c of st.builder.closeUntil(now - (this.opts.closeGraceMs ?? 1_000) - this.aheadOf(st))) this.closeBar(st, '1s', c);
   }
 
   private publish(m: EngineMsg): void {

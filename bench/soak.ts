@@ -9,6 +9,11 @@
 // wall second, more than retention could archive (~600 a second alone, far less beside the replay; the demo config
 // archives nothing), so `historyRecords` shows whether it keeps up. The LMDB file grows to a high-water size and
 // stays there (freed pages are reused; the file never shrinks). One JSON line on stdout.
+// Verdict: it exits 1, with one line on stderr naming the budget broken, when no order was placed in the last third of
+// the laps (trading stopped: see riskStates), or, for a run of at least BUDGET_MIN_LAPS laps (a shorter one's last third
+// is still warm-up: at ~370 inferences a lap the history reaches its retention cap near lap 11, and until then the store
+// grows ~1.4 GB a day), when the heap or the store grows faster than its budget (HEAP_BUDGET_MB_PER_DAY,
+// STORE_BUDGET_MB_PER_DAY, both printed in the JSON line with the verdict).
 //   npm run bench -- soak      (SOAK_LAPS=n, default 120: 22 hours of market time, ~1.5 minutes here)
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +31,13 @@ if (!gc) throw new Error('bench/soak.ts needs node --expose-gc (npm run bench --
 const LAPS = Number(process.env.SOAK_LAPS ?? 120);
 if (!(LAPS >= 9)) throw new Error(`SOAK_LAPS must be >= 9, got ${process.env.SOAK_LAPS}`);
 const MAX_RECORDS = 2_000;
+// The README's soak row (240 laps): heap +6 KB a lap over the last third, ~0.8 MB a day; budget about 3x that.
+const HEAP_BUDGET_MB_PER_DAY = 2.5;
+// The README's soak row: the store flat at its high-water size (161 MB) once warm. What still grows is the exec store's
+// orders and fills, kept for ever (~4 orders a lap: a few MB a day at most); a history retention that stopped adds
+// ~1.4 GB a day. The budget sits far above the one and far below the other.
+const STORE_BUDGET_MB_PER_DAY = 25;
+const BUDGET_MIN_LAPS = 60;
 setLogger(createLogger({ level: 'silent' }));
 
 const scratch = mkdtempSync(join(tmpdir(), 'cobalt-soak-'));
@@ -95,6 +107,17 @@ const slope = (key: keyof Sample): number => {
 };
 const perDay = (perLap: number): number => Math.round((perLap * 24) / lapHours * 100) / 100;
 const pick = (lap: number): Sample => samples.find((s) => s.lap === lap) ?? samples.at(-1)!;
+const heapGrowthMBPerDay = perDay(slope('heapMB'));
+const storeGrowthMBPerDay = perDay(slope('storeMB'));
+// Orders placed over the same laps as the slopes: after the last sample at or before two thirds of the laps.
+const lastThirdFrom = samples.filter((s) => s.lap <= (LAPS * 2) / 3).at(-1)!;
+const ordersLastThird = samples.at(-1)!.orders - lastThirdFrom.orders;
+const checked = LAPS >= BUDGET_MIN_LAPS;
+const failures = [
+  ...(ordersLastThird > 0 ? [] : [`no order placed in the last third of the laps (laps ${lastThirdFrom.lap + 1}-${LAPS}): trading stopped; risk states ${JSON.stringify(riskStates.slice(-3))}`]),
+  ...(checked && heapGrowthMBPerDay > HEAP_BUDGET_MB_PER_DAY ? [`heap grew ${heapGrowthMBPerDay} MB a day of market time over the last third, budget ${HEAP_BUDGET_MB_PER_DAY}`] : []),
+  ...(checked && storeGrowthMBPerDay > STORE_BUDGET_MB_PER_DAY ? [`store grew ${storeGrowthMBPerDay} MB a day of market time over the last third, budget ${STORE_BUDGET_MB_PER_DAY}`] : []),
+];
 process.stdout.write(`${JSON.stringify({
   bench: 'soak',
   config: `configs/default.yaml, flat out, dashboard off, store.retention.maxRecords ${MAX_RECORDS}`,
@@ -102,15 +125,22 @@ process.stdout.write(`${JSON.stringify({
   marketHours: Math.round(LAPS * lapHours * 100) / 100,
   wallS: Math.round(wallS),
   orders: submitted,
+  ordersLastThird,
   riskAlerts,
   riskStates: riskStates.slice(0, 5),
   heapGrowthKBPerLap: Math.round(slope('heapMB') * 1000),
-  heapGrowthMBPerDay: perDay(slope('heapMB')),
+  heapGrowthMBPerDay,
   rssGrowthMBPerDay: perDay(slope('rssMB')),
-  storeGrowthMBPerDay: perDay(slope('storeMB')),
+  storeGrowthMBPerDay,
   archiveGrowthMBPerDay: perDay(slope('archiveMB')),
   historyRecords: { kept: keptAtEnd, recorded: sys.history.recorded, limit: `${MAX_RECORDS} per model` },
   retention: sys.retention?.stats,
   at: { lap3: pick(3), twoThirds: pick(Math.ceil((LAPS * 2) / 3)), last: samples.at(-1) },
+  budgets: {
+    heapGrowthMBPerDay: HEAP_BUDGET_MB_PER_DAY, storeGrowthMBPerDay: STORE_BUDGET_MB_PER_DAY, ordersLastThird: '> 0',
+    checked: checked ? 'all' : `orders only (heap and store from ${BUDGET_MIN_LAPS} laps)`,
+  },
+  verdict: failures.length === 0 ? 'pass' : 'fail',
 })}\n`);
-process.exit(0);
+if (failures.length > 0) process.stderr.write(`soak: FAILED: ${failures.join('; ')}\n`);
+process.exit(failures.length === 0 ? 0 : 1);

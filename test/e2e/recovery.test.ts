@@ -4,16 +4,19 @@
 // engine never learns of it — restarted, killed again the same way, restarted again. Proved after each
 // restart: the executor's start-up reconciliation books exactly the fills the dead process missed (no fill
 // invented, no order adopted or resent), the stored orders and position equal the venue's open orders and trades,
-// client order ids stay unique at the venue, and inference history written before the kills is still there.
-// Also a paper-mode daemon killed mid-trading: its paper venue (balances, trades) and the executor's books come
-// back consistent. Conditions are awaited by polling logs, the simulator and the store with bounded loops.
+// each client order id was sent once (the proxy's log) and is unique at the venue, and inference history written
+// before the kills is still there, record for record.
+// Also a paper-mode daemon killed between the paper venue's commit of a trade and the executor's commit of its fill
+// (caught by holding LMDB's write lock, see killBetweenPaperAndExecCommits): the restart books the missed fills, and
+// its paper venue (balances, trades) and the executor's books come back consistent. Conditions are awaited by polling
+// logs, the simulator and the store with bounded loops.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OrderRecord, PositionRecord } from '../../actors/trading-executor/logic.ts';
 import { ExecStore } from '../../engine/store/exec-store.ts';
-import { InferenceHistoryStore } from '../../engine/store/inference-history.ts';
+import { InferenceHistoryStore, type InferenceRecord } from '../../engine/store/inference-history.ts';
 import { LmdbStore } from '../../engine/store/lmdb.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
@@ -93,7 +96,7 @@ interface StoreView {
   readonly orders: OrderRecord[];
   readonly fills: Fill[];
   readonly position: PositionRecord | undefined;
-  readonly history: { model: string; ts: number }[];
+  readonly history: InferenceRecord[];
   readonly paper: PaperState | undefined;
   readonly risk: RiskControl | undefined;
 }
@@ -105,7 +108,7 @@ async function readStore(dir: string, venue: VenueId): Promise<StoreView> {
     const history = new InferenceHistoryStore(store, { retention: { maxRecords: 1e9, maxAgeMs: 1e15 }, archiveDir: path.join(dir, '..', 'archive') });
     return {
       orders: exec.allOrders(venue), fills: exec.fillsOf(venue, 'ETH/USDT'), position: exec.position(venue, 'ETH/USDT'),
-      history: history.bySymbol('ETH/USDT').map((r) => ({ model: r.model, ts: r.ts })),
+      history: history.bySymbol('ETH/USDT'),
       paper: store.db<string, PaperState>('paper.state').get('state'),
       risk: store.db<string, RiskControl>('risk.control').get('control'),
     };
@@ -170,6 +173,39 @@ async function riskHalts(storeDir: string, stop: { done: boolean }): Promise<nev
   return new Promise<never>(() => undefined);
 }
 
+/**
+ * Kills the paper daemon `d` inside the window between the paper venue's commit of a trade (its state is written
+ * before the executor hears of the fill) and the executor's commit of that fill. For a fill held behind its order's
+ * submission (a marketable order), that commit comes at least one commit later. No product hook: LMDB has one write
+ * lock shared by every process on the environment, and this holds it nearly all the time, in synchronous write
+ * transactions, letting the daemon's writer through in the short gap (one event-loop turn) between two of them. In
+ * each it reads what is committed; as soon as the paper state holds a trade the executor's fills lack, it SIGKILLs
+ * the daemon while still holding the lock, so the fill's commit cannot land. Returns the ids of the unbooked trades.
+ */
+async function killBetweenPaperAndExecCommits(storeDir: string, d: Daemon, timeoutMs: number): Promise<string[]> {
+  const store = LmdbStore.open({ path: storeDir, syncCommits: true });
+  let exited = false;
+  void d.exited.then(() => (exited = true));
+  try {
+    const paper = store.db<string, PaperState>('paper.state');
+    const exec = new ExecStore<OrderRecord, PositionRecord>(store);
+    let gates = 0;
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline && !exited; gates++) {
+      const missed = await paper.transaction(() => {
+        const booked = new Set(exec.fillsOf('paper', 'ETH/USDT').map((f) => f.tradeId));
+        const m = (paper.get('state')?.trades ?? []).filter((t) => t.symbol === 'ETH/USDT' && !booked.has(t.tradeId)).map((t) => t.tradeId);
+        if (m.length > 0) d.kill('SIGKILL');
+        return m;
+      });
+      if (missed.length > 0) return missed;
+      await new Promise((r) => setImmediate(r));
+    }
+    throw new Error(`paper daemon: no commit of a paper trade ahead of its fill's within ${timeoutMs} ms (exited: ${exited}, ${gates} gates)`);
+  } finally {
+    await store.close();
+  }
+}
+
 const sims: ExchangeSim[] = [];
 const proxies: FaultProxy[] = [];
 const daemons: Daemon[] = [];
@@ -200,7 +236,8 @@ describe('kill -9 and restart of the live daemon against the simulator', () => {
       daemons.push(d);
       return d;
     };
-    const lives: { killedCid: string; missedFills: number; bookedAtRestart?: unknown }[] = [];
+    const lives: { killedCid: string; missedFills: number }[] = [];
+    let historyBeforeKills: InferenceRecord[] = [];
 
     // Life 1: trade, then die the instant the venue answers an order.
     let d = start();
@@ -226,7 +263,7 @@ describe('kill -9 and restart of the live daemon against the simulator', () => {
       if (life === 1) {
         // Inference history written before the first kill.
         expect(dead.history.length).toBeGreaterThan(0);
-        (lives[0] as { history?: unknown }).history = dead.history;
+        historyBeforeKills = dead.history;
       }
 
       // Restart: the start-up reconciliation books exactly what was missed, adopts nothing, and the store equals the venue.
@@ -245,20 +282,26 @@ describe('kill -9 and restart of the live daemon against the simulator', () => {
     const v = venueView(sim);
     const cids = v.orders.map((o) => o.clientOrderId);
     expect(new Set(cids).size).toBe(cids.length);
+    // Each client order id went out exactly once (no resend across the kills), and every venue order was one of ours.
+    const posted = proxy.requests.filter((r) => r.method === 'POST' && r.path === '/api/v3/order').map((r) => r.params['newClientOrderId']!);
+    expect(posted.filter((c, i) => posted.indexOf(c) !== i)).toEqual([]);
+    expect(cids.filter((c) => !posted.includes(c))).toEqual([]);
+    expect(posted).toEqual(expect.arrayContaining(lives.map((l) => l.killedCid)));
     expect(end.orders.filter((o) => o.adopted)).toEqual([]);
     expect(end.orders.filter((o) => !TERMINAL.has(o.status))).toEqual([]);
     expect(end.position?.netLots ?? 0).toBe(netLots(v.trades));
     expect(end.risk?.tradingState ?? 'active').toBe('active');
-    // Inference history from before the first kill is all still there.
-    const before = (lives[0] as { history?: { model: string; ts: number }[] }).history!;
-    const after = new Set(end.history.map((h) => `${h.model}@${h.ts}`));
-    expect(before.filter((h) => !after.has(`${h.model}@${h.ts}`))).toEqual([]);
+    // Inference history from before the first kill is all still there, each record whole (input tensor, output).
+    const key = (h: InferenceRecord): string => `${h.model}@${h.ts}`;
+    const after = new Map(end.history.map((h) => [key(h), h]));
+    expect(historyBeforeKills.filter((h) => !after.has(key(h))).map(key)).toEqual([]);
+    expect(historyBeforeKills.map((h) => after.get(key(h)))).toEqual(historyBeforeKills);
     expect(lives.map((l) => l.missedFills).every((n) => n > 0)).toBe(true);
   });
 });
 
 describe('kill -9 and restart of the paper daemon', () => {
-  it('brings back the paper account and the executor books consistent with it', { timeout: 90_000 }, async () => {
+  it('brings back the paper account and the executor books consistent with it', { timeout: 150_000 }, async () => {
     const dir = scratchDir('recovery-paper');
     dirs.push(dir);
     const storeDir = path.join(dir, 'store');
@@ -269,18 +312,14 @@ describe('kill -9 and restart of the paper daemon', () => {
     let d = new Daemon(args, {});
     daemons.push(d);
     await d.waitLog('engine running', (l) => l['msg'] === 'engine running');
-    // Trade, then die at whatever point the poll of the store catches.
-    let dead: StoreView | undefined;
-    for (let waited = 0; waited < 60_000 && !(dead?.paper?.trades.length); waited += 100) {
-      await wallWait(100);
-      dead = await readStore(storeDir, 'paper');
-    }
-    d.kill('SIGKILL');
+    // Trade, then die between the paper venue's commit of a trade and the executor's commit of its fill.
+    const missedIds = await killBetweenPaperAndExecCommits(storeDir, d, 90_000);
     expect(await d.exited).toMatchObject({ signal: 'SIGKILL' });
-    dead = await readStore(storeDir, 'paper');
+    const dead = await readStore(storeDir, 'paper');
     const trades = dead.paper!.trades;
-    expect(trades.length).toBeGreaterThan(0);
-    const missed = trades.filter((t) => !dead!.fills.some((f) => f.tradeId === t.tradeId)).length;
+    expect(trades.filter((t) => !dead.fills.some((f) => f.tradeId === t.tradeId)).map((t) => t.tradeId)).toEqual(missedIds);
+    expect(missedIds.length).toBeGreaterThan(0);
+    const missed = missedIds.length;
 
     d = new Daemon(args, {});
     daemons.push(d);

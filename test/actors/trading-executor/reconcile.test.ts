@@ -1,5 +1,6 @@
 // Start-up reconciliation against a stub venue port: missing fills applied and published once, closed orders
-// marked from the venue, unknown orders adopted, a second run changes nothing, and no fill is ever invented.
+// marked from the venue, unknown orders adopted, a second run changes nothing, and no fill is ever invented; then
+// one case per branch of reconcile.ts (closing status, unknown order, symbol filter, deferred trades, trade paging).
 import { afterEach, describe, expect, it } from 'vitest';
 import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
 import { clientOrderIdFor, emptyPosition, newOrder, positionAfterFill, type OrderRecord } from '../../../actors/trading-executor/logic.ts';
@@ -10,7 +11,7 @@ import { notional } from '../../../engine/types/instrument.ts';
 import type { Money } from '../../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import type {
-  CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueTrade,
+  CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
 } from '../../../engine/venues/venue.ts';
 import { BTC, capturingLogger, limitIntent, recordingBus, tempStore } from './helpers.ts';
 
@@ -22,30 +23,44 @@ class StubVenue implements ExecutionVenue {
   readonly id = 'paper' as const;
   readonly pushesEvents = true;
   readonly submitSettleMs = 0;
-  readonly symbols = ['BTC/USDT'];
+  symbols: readonly string[] = ['BTC/USDT'];
   orders: VenueOrder[] = [];
   trades: VenueTrade[] = [];
   balances: VenueBalance[] = [];
   readonly calls: string[] = [];
-  async submit(): Promise<SubmitResult> {
-    throw new Error('reconciliation must not submit orders');
+  /** The `since` of every fetchMyTrades, in call order. */
+  readonly tradeCursors: Array<string | undefined> = [];
+  /** Trades per page (the first ones after `since`), answered newest first when `newestFirst`. */
+  page: { size: number; newestFirst: boolean } | undefined;
+  /** When set, submit waits for it and then accepts the order as `v-<client id>`; unset, reconciliation must not submit. */
+  submitGate: Promise<void> | undefined;
+  submits = 0;
+  async submit(req: VenueOrderRequest): Promise<SubmitResult> {
+    if (!this.submitGate) throw new Error('reconciliation must not submit orders');
+    this.submits++;
+    await this.submitGate;
+    return { status: 'accepted', venueOrderId: venueOrderId(`v-${req.clientOrderId}`), ts: T0 };
   }
   async cancel(): Promise<CancelResult> {
     throw new Error('reconciliation must not cancel orders');
   }
-  async fetchOrder(_s: string, cid: ClientOrderId) {
+  async fetchOrder(s: string, cid: ClientOrderId) {
     this.calls.push('fetchOrder');
-    return this.orders.find((o) => o.clientOrderId === cid);
+    return this.orders.find((o) => o.clientOrderId === cid && o.symbol === s);
   }
-  async fetchOpenOrders() {
+  async fetchOpenOrders(s?: string) {
     this.calls.push('fetchOpenOrders');
-    return this.orders.filter((o) => o.status === 'accepted' || o.status === 'partiallyFilled');
+    return this.orders.filter((o) => (s === undefined || o.symbol === s) && (o.status === 'accepted' || o.status === 'partiallyFilled'));
   }
   async fetchBalances() {
     return this.balances;
   }
-  async fetchMyTrades(_s: string, since?: string) {
-    return this.trades.filter((t) => since === undefined || Number(t.tradeId) > Number(since));
+  async fetchMyTrades(s: string, since?: string) {
+    this.tradeCursors.push(since);
+    const after = this.trades.filter((t) => t.symbol === s && (since === undefined || Number(t.tradeId) > Number(since)));
+    if (!this.page) return after;
+    const page = after.slice(0, this.page.size);
+    return this.page.newestFirst ? page.reverse() : page;
   }
   onEvent(_fn: (e: VenueEvent) => void) {
     return () => {};
@@ -209,5 +224,109 @@ describe('reconciliation at start', () => {
     await started;
     expect(w.of('exec.orderRejected').map((m) => m.code)).toEqual(['EXECUTOR_NOT_READY']);
     expect([stateWhileWaiting, ex.state]).toEqual(['reconciling', 'live']);
+  });
+});
+
+describe('reconciliation, one branch at a time', () => {
+  it.each([
+    ['cancelled', 'exec.orderCancelled'],
+    ['expired', 'exec.orderExpired'],
+  ] as const)('an order the venue closed as %s ends so, published as %s', async (venueStatus, event) => {
+    const w = world();
+    const o = accepted('closed');
+    await w.store.commit({ order: o });
+    w.venue.orders = [vo(o.clientOrderId, { status: venueStatus })];
+    const ex = w.make();
+    const report = await ex.start();
+    await ex.idle();
+    expect(report).toMatchObject({ ordersClosed: 1, fillsMissing: [] });
+    expect(ex.order(o.clientOrderId)?.status).toBe(venueStatus);
+    expect(w.execTypes()).toEqual([event]);
+  });
+
+  it.each([
+    ['submitted', 'rejected', 'VENUE_UNKNOWN_ORDER', ['exec.orderRejected']],
+    ['accepted', 'accepted', 'VENUE_LOST_ORDER', []],
+  ] as const)('an order %s that the venue does not know ends %s (%s)', async (status, after, code, events) => {
+    const w = world();
+    const o: OrderRecord = status === 'accepted' ? accepted('unknown') : { ...newOrder(limitIntent('unknown', PX), 'paper', T0 - 60_000), status };
+    await w.store.commit({ order: o });
+    const ex = w.make();
+    const report = await ex.start();
+    await ex.idle();
+    expect(ex.order(o.clientOrderId)?.status).toBe(after);
+    expect(report.ordersRejected).toBe(after === 'rejected' ? 1 : 0);
+    expect(w.execTypes()).toEqual(events);
+    expect(w.codes()).toContain(code);
+    expect(w.codes()).not.toContain(code === 'VENUE_LOST_ORDER' ? 'VENUE_UNKNOWN_ORDER' : 'VENUE_LOST_ORDER');
+    expect(ex.counters.illegalTransitions).toBe(0);
+  });
+
+  it('a run for some symbols leaves the orders of the others alone, so none is closed without its trades read', async () => {
+    const w = world();
+    w.venue.symbols = ['BTC/USDT', 'ETH/USDT'];
+    const o = accepted('btc');
+    await w.store.commit({ order: o });
+    w.venue.orders = [vo(o.clientOrderId)];
+    const ex = w.make();
+    await ex.start();
+    // Filled at the venue since; the poll of ETH/USDT comes first.
+    w.venue.orders = [vo(o.clientOrderId, { status: 'filled', filledLots: 500 as Lots })];
+    w.venue.trades = [trade(51, `v-${o.clientOrderId}`, 500)];
+    const eth = await ex.reconcile({ balances: false, symbols: ['ETH/USDT'] });
+    const statusAfterEth = ex.order(o.clientOrderId)?.status;
+    const btc = await ex.reconcile({ balances: false, symbols: ['BTC/USDT'] });
+    await ex.idle();
+    expect(eth).toMatchObject({ ordersClosed: 0, fillsApplied: 0, fillsMissing: [] });
+    expect(statusAfterEth).toBe('accepted');
+    expect(btc).toMatchObject({ fillsApplied: 1, fillsMissing: [] });
+    expect(ex.order(o.clientOrderId)).toMatchObject({ status: 'filled', filledLots: 500, tradeIds: ['51'] });
+    expect(w.codes()).not.toContain('FILLS_MISSING');
+  });
+
+  it('does not close an order on a symbol whose trades were deferred behind a submission; the next run books and closes it', async () => {
+    const w = world();
+    const b = accepted('b');
+    await w.store.commit({ order: b });
+    w.venue.orders = [vo(b.clientOrderId)];
+    const ex = w.make();
+    await ex.start();
+    // An order on the same symbol is being submitted (its answer, hence its venue id, not back yet)...
+    let answer!: () => void;
+    w.venue.submitGate = new Promise<void>((r) => (answer = r));
+    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', PX), ts: T0 });
+    for (let i = 0; i < 1_000_000 && w.venue.submits === 0; i++) await new Promise((r) => setImmediate(r));
+    const a = clientOrderIdFor('a');
+    // ...and filled: its trade comes first in the history, before the one that fills b.
+    w.venue.orders = [vo(a, { lots: 100 as Lots, filledLots: 100 as Lots, status: 'filled' }), vo(b.clientOrderId, { status: 'filled', filledLots: 500 as Lots })];
+    w.venue.trades = [trade(41, `v-${a}`, 100), trade(42, `v-${b.clientOrderId}`, 500)];
+    const during = await ex.reconcile({ balances: false });
+    const bDuring = ex.order(b.clientOrderId)?.status;
+    answer();
+    await ex.idle();
+    const after = await ex.reconcile({ balances: false });
+    await ex.idle();
+    expect(during).toMatchObject({ tradesDeferred: ['BTC/USDT'], fillsApplied: 0, ordersClosed: 0, fillsMissing: [] });
+    expect(bDuring).toBe('accepted');
+    expect(after).toMatchObject({ tradesDeferred: [], fillsApplied: 2, fillsMissing: [] });
+    expect(ex.order(a)).toMatchObject({ status: 'filled', filledLots: 100, tradeIds: ['41'] });
+    expect(ex.order(b.clientOrderId)).toMatchObject({ status: 'filled', filledLots: 500, tradeIds: ['42'] });
+    expect(w.codes()).not.toContain('FILLS_MISSING');
+  });
+
+  it('reads the next trade page after the highest trade id read, also when the venue answers a page newest first', async () => {
+    const w = world();
+    const o = accepted('big');
+    await w.store.commit({ order: o });
+    w.venue.orders = [vo(o.clientOrderId, { status: 'filled', filledLots: 500 as Lots })];
+    w.venue.trades = [61, 62, 63, 64, 65].map((id) => trade(id, `v-${o.clientOrderId}`, 100));
+    w.venue.page = { size: 2, newestFirst: true };
+    const ex = w.make();
+    const report = await ex.start();
+    await ex.idle();
+    expect(w.venue.tradeCursors).toEqual([undefined, '62', '64', '65']);
+    expect(report).toMatchObject({ fillsApplied: 5, fillsMissing: [] });
+    expect(ex.order(o.clientOrderId)).toMatchObject({ status: 'filled', filledLots: 500 });
+    expect(w.store.lastTradeId('paper', 'BTC/USDT')).toBe('65');
   });
 });

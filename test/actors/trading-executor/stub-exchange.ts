@@ -34,6 +34,8 @@ export class StubExchange implements CcxtOrderApi {
   readonly faults: Record<Method, Fault[]> = { createOrder: [], cancelOrder: [], fetchOrder: [], fetchOpenOrders: [], fetchBalance: [], fetchMyTrades: [] };
   /** Every later call of these methods fails with this fault. */
   readonly always: Partial<Record<Method, Fault>> = {};
+  /** Our trades, in Binance's raw shape (see `fill`). */
+  readonly trades: Array<{ info: Record<string, unknown> }> = [];
   last_response_headers: Record<string, string> | undefined;
   private seq = 1000;
 
@@ -85,8 +87,23 @@ export class StubExchange implements CcxtOrderApi {
     return this.run('fetchBalance', () => ({ info: { balances: [{ asset: 'USDT', free: '10000.00000000', locked: '0.00000000' }] } }));
   }
 
-  async fetchMyTrades(): Promise<unknown[]> {
-    return (await this.run('fetchMyTrades', () => [])) as unknown[];
+  async fetchMyTrades(symbol: string, _since?: number, _limit?: number, params: Record<string, unknown> = {}): Promise<unknown[]> {
+    const from = params['fromId'] === undefined ? 0 : Number(params['fromId']);
+    return (await this.run('fetchMyTrades', () => this.trades.filter((t) => t.info['symbol'] === symbol && Number(t.info['id']) >= from))) as unknown[];
+  }
+
+  /** Fills the order with client id `cid` completely at its price, as one trade: what the venue did while we were not looking. */
+  fill(cid: string): void {
+    const o = this.orders.get(cid);
+    if (!o) throw new Error(`stub exchange: no order with client id ${cid}`);
+    o.status = 'FILLED';
+    o.executedQty = o.origQty;
+    this.trades.push({
+      info: {
+        id: String(this.seq++), orderId: o.orderId, symbol: o.symbol, price: o.price, qty: o.origQty, commission: '0', commissionAsset: 'BNB', time: 1,
+        isBuyer: o.side === 'BUY', isMaker: true,
+      },
+    });
   }
 }
 

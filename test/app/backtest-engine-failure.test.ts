@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CobAggregator } from '../../actors/cob-aggregator/index.ts';
 import type { BacktestResult } from '../../app/backtest.ts';
+import { captureOutput } from '../capture-output.ts';
 import { testConfig } from '../e2e/helpers.ts';
 
 type DepthHandler = (this: CobAggregator, m: unknown) => void;
@@ -34,19 +35,9 @@ describe('a backtest whose engine halts on a fault', () => {
     const summary = { engineFailure: "actor 'cob': failed 6 times", symbol: 'ETH/USDT', seed: 1 } as unknown as BacktestResult['summary'];
     vi.doMock('../../app/backtest.ts', () => ({ runBacktest: async () => ({ summary }) }));
     const { backtestCommand } = await import('../../app/cli-backtest.ts');
-    const out: string[] = [];
-    const err: string[] = [];
-    const so = vi.spyOn(process.stdout, 'write').mockImplementation((s) => out.push(String(s)) > 0);
-    const se = vi.spyOn(process.stderr, 'write').mockImplementation((s) => err.push(String(s)) > 0);
-    let code: number;
-    try {
-      code = await backtestCommand({ config: 'configs/backtest.yaml', json: true, report: false });
-    } finally {
-      so.mockRestore();
-      se.mockRestore();
-    }
+    const { result: code, out, err } = await captureOutput(() => backtestCommand({ config: 'configs/backtest.yaml', json: true, report: false }));
     expect(code).toBe(1);
-    expect(JSON.parse(out.join(''))).toMatchObject({ engineFailure: "actor 'cob': failed 6 times" });
-    expect(err.join('')).toContain("cobalt backtest: the engine halted on a fault (actor 'cob': failed 6 times); the figures cover only the time before it");
+    expect(JSON.parse(out)).toMatchObject({ engineFailure: "actor 'cob': failed 6 times" });
+    expect(err).toContain("cobalt backtest: the engine halted on a fault (actor 'cob': failed 6 times); the figures cover only the time before it");
   });
 });

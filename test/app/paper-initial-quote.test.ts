@@ -18,6 +18,7 @@ import { clientOrderId } from '../../engine/types/ids.ts';
 import { money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import { RECORDINGS } from '../e2e/helpers.ts';
+import { captureOutput } from '../capture-output.ts';
 
 const ETH = instrumentOf('ETH/USDT', 'paper');
 const silent = createLogger({ level: 'silent' });
@@ -105,15 +106,8 @@ describe('the paper account\'s starting balance', () => {
       'execution:\n  paper: { initialQuote: \'50000\' }', 'dashboard:\n  enabled: false', '',
     ].join('\n'));
     vi.stubEnv('COBALT_LOG_LEVEL', 'silent');
-    const stderr: string[] = [];
-    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
-    let code: number | undefined;
-    try {
-      code = await runCommand({ config });
-    } finally {
-      write.mockRestore();
-    }
-    const text = stderr.join('');
+    const { result: code, err: stderrText } = await captureOutput(() => runCommand({ config }));
+    const text = stderrText;
 
     expect(code).toBe(2);
     expect(text.trim().split('\n')).toHaveLength(1);

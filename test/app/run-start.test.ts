@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { liveStartEquity, logLevelRefusal, parseRunSpeed, runCommand } from '../../app/run.ts';
 import { configSchema } from '../../engine/config/schema.ts';
 import { money } from '../../engine/types/money.ts';
+import { captureOutput } from '../capture-output.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cobalt-run-start-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -54,17 +55,10 @@ describe('COBALT_LOG_LEVEL', () => {
     const config = path.join(root, 'paper.yaml');
     writeFileSync(config, `mode: paper\nstore:\n  path: ${path.join(root, 'store')}\ndashboard:\n  enabled: false\n`);
     vi.stubEnv('COBALT_LOG_LEVEL', 'verbose');
-    const stderr: string[] = [];
-    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
-    let code: number | undefined;
-    try {
-      code = await runCommand({ config });
-    } finally {
-      write.mockRestore();
-    }
+    const { result: code, err: stderrText } = await captureOutput(() => runCommand({ config }));
 
     expect(code).toBe(2);
-    expect(stderr.join('')).toBe("cobalt run: COBALT_LOG_LEVEL 'verbose' is not a log level (one of fatal, error, warn, info, debug, trace, silent)\n");
+    expect(stderrText).toBe("cobalt run: COBALT_LOG_LEVEL 'verbose' is not a log level (one of fatal, error, warn, info, debug, trace, silent)\n");
   });
 });
 

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { captureOutput } from '../../capture-output.ts';
 import { candlesFromRecordings, register, type CandlesResult } from '../../../engine/commands/candles.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import { readRecordingLinesSync, type RecordedLine } from '../../../engine/venues/replay/recording.ts';
@@ -112,29 +113,21 @@ describe('cobalt candles over damaged recordings', () => {
 });
 
 describe('cobalt candles output', () => {
-  const out: string[] = [];
-  const err: string[] = [];
   afterEach(() => {
-    vi.restoreAllMocks();
     process.exitCode = undefined;
-    out.length = 0;
-    err.length = 0;
   });
-  const run = async (args: string[]) => {
-    vi.spyOn(process.stdout, 'write').mockImplementation((s) => out.push(String(s)) > 0);
-    vi.spyOn(process.stderr, 'write').mockImplementation((s) => err.push(String(s)) > 0);
+  const run = (args: string[]) => captureOutput(async () => {
     const program = new Command();
     register(program);
     await program.parseAsync(['node', 'cobalt', 'candles', ...args]);
-  };
+  });
 
   it('prints the bad lines in the JSON and, with --csv, on stderr', async () => {
     const file = write('bad-only', lines, 'garbage-without-timestamp\n');
-    await run(['--replay', file, '--symbol', 'BTCUSDT']);
-    expect(JSON.parse(out.join(''))).toMatchObject({ count: 5, badLines: 1, tradeIdGaps: 0, lateTrades: 0 });
-    out.length = 0;
-    await run(['--replay', file, '--symbol', 'BTCUSDT', '--csv']);
-    expect(out.join('').trim().split('\n')).toHaveLength(6);
-    expect(err.join('')).toContain('candles: 1 bad lines skipped, 0 trade-id gaps');
+    const json = await run(['--replay', file, '--symbol', 'BTCUSDT']);
+    expect(JSON.parse(json.out)).toMatchObject({ count: 5, badLines: 1, tradeIdGaps: 0, lateTrades: 0 });
+    const csv = await run(['--replay', file, '--symbol', 'BTCUSDT', '--csv']);
+    expect(csv.out.trim().split('\n')).toHaveLength(6);
+    expect(csv.err).toContain('candles: 1 bad lines skipped, 0 trade-id gaps');
   }, 30_000);
 });

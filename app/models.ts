@@ -9,7 +9,10 @@
 // their test figure, are never compared with those: they come after them, newest first (models/checkpoints.ts).
 // A CNN that online learning promoted (app/online-learning.ts, in `<checkpointDir>/online/cnn/`) replaces the version
 // it descends from: the newest promoted checkpoint whose base is the version chosen above loads instead, so a restart
-// keeps the weights that were live. One descending from another base (you trained or bundled a new CNN) is ignored.
+// keeps the weights that were live. One descending from another base (you trained or bundled a new CNN) is ignored;
+// version strings are reused (a deleted `v000002`, a re-trained `bundled-v000001`), so the base's ONNX sha-256
+// recorded in online.json must match too (older online.json files without it match by version, logged). The
+// promoted version's parent (online.json) is registered beside it, so the dashboard's rollback still has a target.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
@@ -72,7 +75,14 @@ export interface LoadedCnn {
   readonly meta: CheckpointMeta;
   /** The offline or bundled version it is or descends from. */
   readonly base: string;
+  /** The sha-256 of the base's ONNX file (recorded in what online learning promotes). */
+  readonly baseSha256: string;
+  /** The version a rollback goes to, registered beside a promoted version (its parent, or the base), and its folder. */
+  readonly parent?: { readonly version: string; readonly dir: string };
 }
+
+/** The inference pool's model name of the registered rollback target of a promoted CNN (LoadedCnn.parent). */
+export const CNN_PARENT_POOL_MODEL = 'cnn-parent';
 
 /** Prefix of the registry versions of online-promoted CNN checkpoints. */
 export const ONLINE_VERSION_PREFIX = 'online-';
@@ -82,11 +92,14 @@ export function onlineCheckpointRoot(config: Config): string {
   return path.join(config.models.checkpointDir, 'online');
 }
 
-/** Returns the base recorded in a promoted checkpoint's online.json, or undefined when unreadable. */
-function provenanceBase(dir: string): string | undefined {
-  const base = readOnlineProvenance(dir)?.base;
-  return typeof base === 'string' ? base : undefined;
+/** Returns the base, its ONNX sha-256 and the parent recorded in a promoted checkpoint's online.json (undefined: unreadable). */
+function provenanceOf(dir: string): { base: string | undefined; baseSha256: string | undefined; parent: string | undefined } {
+  const p = readOnlineProvenance(dir);
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return { base: str(p?.base), baseSha256: str(p?.baseSha256), parent: str(p?.parent) };
 }
+
+type CnnCandidate = { file: string; version: string; meta?: CheckpointMeta; dir?: string };
 
 /** Returns the registry for `config`; the caller closes `pool`. */
 export async function loadModels(config: Config, clock: Clock, logger: Logger, over: ModelOverrides = {}): Promise<LoadedModels> {
@@ -108,7 +121,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     // Candidates in order: a test override, the best of the configured directory (your own training runs), the model
     // shipped in models/bundled. With metadata, a candidate must take the input the agent feeds: a kline-feature CNN
     // from `cobalt train cnn --input klines` is passed over here rather than failing on every tick.
-    const candidates: { file: string; version: string; meta?: CheckpointMeta; dir?: string }[] = [];
+    const candidates: CnnCandidate[] = [];
     if (over.cnnOnnx) candidates.push({ file: over.cnnOnnx, version: 'override' });
     else {
       const best = await cps.best('cnn', SELECTION_METRICS.cnn);
@@ -122,33 +135,66 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       return !mismatch;
     });
     const base = chosen?.version;
+    const baseSha256 = chosen?.dir !== undefined ? fileSha256(chosen.file) : undefined;
+    let parent: CnnCandidate | undefined; // registered beside a promoted version, for rollback
     if (chosen?.dir !== undefined) {
+      const baseCandidate = chosen;
       const online = await new CheckpointStore({ root: onlineCheckpointRoot(config), clock }).list('cnn').catch((err: unknown) => {
         skipped.push(`cnn: online checkpoints under ${onlineCheckpointRoot(config)} could not be read (${(err as Error).message}); running ${base}`);
         return [];
       });
+      const usable = (c: { dir: string; meta: CheckpointMeta }): boolean => existsSync(path.join(c.dir, CNN_ONNX_FILE)) && cnnInputMismatch(c.meta.input) === undefined;
       const line = online.find((c) => {
-        const from = provenanceBase(c.dir);
-        if (from === undefined) skipped.push(`cnn@${ONLINE_VERSION_PREFIX}${c.meta.version}: its ${ONLINE_PROVENANCE_FILE} is missing or unreadable; passed over`);
-        if (from !== base || !existsSync(path.join(c.dir, CNN_ONNX_FILE)) || cnnInputMismatch(c.meta.input)) return false;
+        const v = `${ONLINE_VERSION_PREFIX}${c.meta.version}`;
+        const from = provenanceOf(c.dir);
+        if (from.base === undefined) skipped.push(`cnn@${v}: its ${ONLINE_PROVENANCE_FILE} is missing or unreadable; passed over`);
+        if (from.base !== base || !usable(c)) return false;
+        if (from.baseSha256 !== undefined && from.baseSha256 !== baseSha256) {
+          logger.info({ model: 'cnn', version: v, base, recorded: from.baseSha256, loading: baseSha256 },
+            `cnn@${v} descends from another ${base} (its base's ONNX sha-256 differs from the ${base} loading now): passed over`);
+          return false;
+        }
         // An operator rolled it back (app/online-rollbacks.ts): not loaded again; the next older one, or the base, runs.
         if (isRetired(c.dir)) {
-          logger.info({ model: 'cnn', version: `${ONLINE_VERSION_PREFIX}${c.meta.version}` }, `cnn@${ONLINE_VERSION_PREFIX}${c.meta.version} was rolled back by an operator (${RETIRED_FILE}): passed over`);
+          logger.info({ model: 'cnn', version: v }, `cnn@${v} was rolled back by an operator (${RETIRED_FILE}): passed over`);
           return false;
         }
         return true;
       });
       if (line) {
         chosen = { file: path.join(line.dir, CNN_ONNX_FILE), version: `${ONLINE_VERSION_PREFIX}${line.meta.version}`, meta: line.meta, dir: line.dir };
+        const from = provenanceOf(line.dir);
+        if (from.baseSha256 === undefined) {
+          logger.warn({ code: 'ONLINE_BASE_UNVERIFIED', model: 'cnn', version: chosen.version, base },
+            `cnn@${chosen.version}: its ${ONLINE_PROVENANCE_FILE} records no sha-256 of its base (promoted before it was recorded), so it is matched to ${base} by version string only; delete ${line.dir} if ${base} is not the model it was fine-tuned from`);
+        }
         logger.info({ model: 'cnn', version: chosen.version, base, promotedAt: line.meta.metric.value }, `cnn: the online-promoted ${chosen.version} (descends from ${base}) loads instead of ${base}`);
+        // The rollback target: the parent online.json names, while its checkpoint can run (else the base).
+        const named = from.parent === undefined || from.parent === base ? undefined
+          : online.find((c) => `${ONLINE_VERSION_PREFIX}${c.meta.version}` === from.parent && usable(c) && !isRetired(c.dir));
+        parent = named ? { file: path.join(named.dir, CNN_ONNX_FILE), version: from.parent!, meta: named.meta, dir: named.dir } : baseCandidate;
+        if (from.parent !== undefined && parent.version !== from.parent) {
+          logger.info({ model: 'cnn', version: chosen.version, parent: from.parent }, `cnn@${chosen.version}: its parent ${from.parent} is gone, unusable or rolled back; a rollback goes to ${base}`);
+        }
       }
     }
     if (chosen) {
       cnnOnnx = chosen.file;
-      pool = over.cnnPool ?? (await createInferencePool({ models: { cnn: chosen.file }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs }));
-      registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now);
+      const parentModel: Record<string, string> = parent ? { [CNN_PARENT_POOL_MODEL]: parent.file } : {};
+      pool = over.cnnPool ?? (await createInferencePool({ models: { cnn: chosen.file, ...parentModel }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs }));
+      // A restart keeps one step of the rollback history: the parent first, then the promoted version activated over it.
+      if (parent) {
+        registry.register('cnn', { version: parent.version, run: cnnRunner({ pool, poolModel: CNN_PARENT_POOL_MODEL, ...(parent.meta ? { checkpoint: parent.meta } : {}) }) }, now);
+        logger.info({ model: 'cnn', version: chosen.version, rollbackTo: parent.version }, `cnn: ${parent.version} is registered as the version a rollback of ${chosen.version} goes to`);
+      }
+      registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now, { activate: true });
       loaded.push(`cnn@${chosen.version}`);
-      if (chosen.dir !== undefined && chosen.meta !== undefined) cnn = { version: chosen.version, dir: chosen.dir, onnx: chosen.file, meta: chosen.meta, base: base! };
+      if (chosen.dir !== undefined && chosen.meta !== undefined) {
+        cnn = {
+          version: chosen.version, dir: chosen.dir, onnx: chosen.file, meta: chosen.meta, base: base!, baseSha256: baseSha256!,
+          ...(parent?.dir !== undefined ? { parent: { version: parent.version, dir: parent.dir } } : {}),
+        };
+      }
     } else {
       skipped.push(`cnn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'cnn')} and none bundled; not in the blend`);
     }

@@ -7,7 +7,10 @@
 // its base, parent, figures and labelling rule), served by its own inference pool, and activated through the
 // orchestrator, which starts the version's accuracy record over. A restart loads it again (app/models.ts) and labels
 // by the rule its online.json recorded (it has no train-report.json). Rollback stays the operator's
-// (the dashboard's control); the next run trains from whatever version is active, if this learner holds its weights.
+// (the dashboard's control); the next run trains from whatever version is active, if this learner holds its weights
+// or can read them (a promoted checkpoint, the parent a restart registered). A run whose starting version was rolled
+// back while it trained promotes nothing. The checkpoint store never prunes the active version or one the registry can
+// roll back to, and prunes rolled-back (retired) ones first.
 //
 // Not run: in a backtest (training in a thread is not deterministic on a simulated clock), or when a model in the
 // blend was trained on this CNN's exact outputs (the bundled DQN is): a new CNN version would leave that model out
@@ -29,6 +32,7 @@ import { PredictionOutcomeEvaluator, type BarSource, type LabelledPrediction, ty
 import { cnnTrainingRow, ONLINE_PROVENANCE_FILE, readOnlineProvenance, TrainingPipeline, workerTrainer, type CandidateTrainer, type LiveCnn, type PipelineRun } from '../models/online/pipeline.ts';
 import { DEFAULT_PROMOTION } from '../models/online/promotion.ts';
 import { onlineCheckpointRoot, ONLINE_VERSION_PREFIX, type LoadedCnn } from './models.ts';
+import { isRetired } from './online-rollbacks.ts';
 
 /** Settings (config.models.online). */
 export type OnlineSettings = Config['models']['online'];
@@ -118,8 +122,13 @@ export class OnlineLearning {
       predictions: firstPerBar(o.history, o.clock.now() - s.lookbackMs, live.config),
     }, { barMs: DECISION_BAR_MS, ...labels, windows: [50, 200], maxPairs: s.maxPairs });
     this.pipeline = new TrainingPipeline({
-      model: 'cnn', registry: o.registry, checkpoints: new CheckpointStore({ root: o.checkpointRoot, clock: o.clock }), trainer: this.trainer,
-      clock: o.clock, live, base: o.cnn.base, versionPrefix: ONLINE_VERSION_PREFIX, rankBy: 'promotedAt', activate: o.activate,
+      model: 'cnn', registry: o.registry, checkpoints: onlineCheckpointStore(o.checkpointRoot, o.clock, o.registry), trainer: this.trainer,
+      clock: o.clock, live, base: o.cnn.base, baseSha256: o.cnn.baseSha256, versionPrefix: ONLINE_VERSION_PREFIX, rankBy: 'promotedAt', activate: o.activate,
+      retired: (v) => { const dir = promotedDir(o.checkpointRoot, v); return dir !== undefined && isRetired(dir); },
+      load: async (v) => {
+        const dir = v === o.cnn.parent?.version ? o.cnn.parent.dir : promotedDir(o.checkpointRoot, v);
+        return dir === undefined ? undefined : { version: v, ...(await readCnnWeights(dir)) };
+      },
       ...(o.cnn.meta.input ? { input: o.cnn.meta.input } : {}),
       labels: { volWindow: labels.volWindow, horizon: labels.horizon, ptMult: labels.ptMult, slMult: labels.slMult },
       runnerFor: (cp) => this.pools.runner(cp.version, cp.onnx, o.cnn.meta),
@@ -129,6 +138,11 @@ export class OnlineLearning {
     });
     o.logger.info({ model: 'cnn', version: live.version, base: o.cnn.base, labels, labelsFrom, pollMs: s.pollMs, retrainEveryMs: s.retrainEveryMs },
       `online learning of cnn@${live.version}: labels every ${s.pollMs / 1000} s, a candidate every ${s.retrainEveryMs / 60_000} min once ${s.minTrain} pairs train and ${s.minHeldOut} are held out`);
+    // The config check (engine/config/schema.ts) could only use models.online.labels.horizon.
+    if (s.maxPairs * (1 - s.heldOutFraction) < s.minTrain + labels.horizon) {
+      o.logger.warn({ code: 'ONLINE_MAX_PAIRS_TOO_FEW', maxPairs: s.maxPairs, need: this.pairsNeeded(), horizon: labels.horizon, labelsFrom },
+        `online learning will never train: maxPairs ${s.maxPairs} is below the ${this.pairsNeeded()} a run needs with the ${labels.horizon}-bar horizon of ${labelsFrom}`);
+    }
   }
 
   /**
@@ -204,8 +218,9 @@ export class OnlineLearning {
     }
     const now = this.o.clock.now();
     if (this.training !== undefined || now - this.lastRunAt < s.retrainEveryMs) return undefined;
-    // Enough for a run: minTrain after the held-out share (the purge may still leave too few; the pipeline says so).
-    if (this.pairs.length * (1 - s.heldOutFraction) < s.minTrain || this.pairs.length * s.heldOutFraction < s.minHeldOut) return undefined;
+    // Enough for a run: minTrain after the held-out share and the purge, which drops up to `horizon` training pairs (one
+    // per decision bar) whose outcome reaches the held-out time; minHeldOut in the share.
+    if (this.pairs.length * (1 - s.heldOutFraction) < s.minTrain + this.labels.horizon || this.pairs.length * s.heldOutFraction < s.minHeldOut) return undefined;
     this.lastRunAt = now;
     this.runStartedAt = now;
     this.training = this.run([...this.pairs]).finally(() => {
@@ -221,7 +236,7 @@ export class OnlineLearning {
     const s = this.o.settings;
     const active = this.o.registry.active('cnn')?.version ?? '?';
     const parts = [`learning cnn@${active} from ${this.pairs.length} labelled predictions`];
-    const need = Math.max(Math.ceil(s.minTrain / (1 - s.heldOutFraction)), Math.ceil(s.minHeldOut / s.heldOutFraction));
+    const need = this.pairsNeeded();
     if (this.runStartedAt !== undefined) parts.push('training a candidate now');
     else if (this.pairs.length < need) parts.push(`a run needs ${need}`);
     else parts.push(`next run in ${Math.max(0, Math.ceil((this.lastRunAt + s.retrainEveryMs - this.o.clock.now()) / 60_000))} min`);
@@ -239,20 +254,24 @@ export class OnlineLearning {
     };
   }
 
+  // Pairs a run needs: minTrain plus the purge's `horizon` outside the held-out share, minHeldOut inside it.
+  private pairsNeeded(): number {
+    const s = this.o.settings;
+    return Math.max(Math.ceil((s.minTrain + this.labels.horizon) / (1 - s.heldOutFraction)), Math.ceil(s.minHeldOut / s.heldOutFraction));
+  }
+
   private async run(pairs: LabelledPrediction[]): Promise<PipelineRun | undefined> {
     this.stats.runs++;
     try {
       const r = await this.pipeline.runOnce(pairs);
       this.stats.lastRun = r;
-      if (r.promoted) {
-        this.stats.promotions++;
-        // Pools of the active version and the one a rollback goes to stay open; older ones reopen when run again.
-        const active = this.o.registry.active('cnn')?.version;
-        const back = this.o.registry.list().find((m) => m.name === 'cnn')?.rollbackTo[0];
-        await this.pools.keepOnly(new Set([active, back].filter((v): v is string => v !== undefined)));
-      } else {
-        this.o.logger.info({ model: 'cnn', reason: r.reason, trainPairs: r.trainPairs, heldOutPairs: r.heldOutPairs, live: r.live, candidate: r.candidate }, `online learning: cnn candidate not promoted: ${r.reason}`);
-      }
+      if (r.promoted) this.stats.promotions++;
+      else this.o.logger.info({ model: 'cnn', reason: r.reason, trainPairs: r.trainPairs, heldOutPairs: r.heldOutPairs, live: r.live, candidate: r.candidate }, `online learning: cnn candidate not promoted: ${r.reason}`);
+      // Pools of the active version and the one a rollback goes to stay open; older ones reopen when run again. After a
+      // run that was not promoted too: one abandoned after its pool opened (the live version changed) is closed here.
+      const active = this.o.registry.active('cnn')?.version;
+      const back = this.o.registry.list().find((m) => m.name === 'cnn')?.rollbackTo[0];
+      await this.pools.keepOnly(new Set([active, back].filter((v): v is string => v !== undefined)));
       return r;
     } catch (err) {
       if (this.stopped) {
@@ -264,6 +283,28 @@ export class OnlineLearning {
       return undefined;
     }
   }
+}
+
+/**
+ * Returns the store of promoted checkpoints under `root`: it never prunes the registry's active `cnn` version nor one
+ * it can roll back to (a restart would load another), and prunes versions an operator rolled back before the others.
+ */
+export function onlineCheckpointStore(root: string, clock: Clock, registry: ModelRegistry): CheckpointStore {
+  const live = (): string[] => {
+    const m = registry.list().find((x) => x.name === 'cnn');
+    return m ? [m.active, ...m.rollbackTo] : [];
+  };
+  return new CheckpointStore({
+    root, clock,
+    keepAlways: (c) => live().includes(`${ONLINE_VERSION_PREFIX}${c.meta.version}`),
+    pruneFirst: (c) => isRetired(c.dir),
+  });
+}
+
+// The checkpoint folder of a promoted registry version (`online-vNNNNNN`), or undefined for another version.
+function promotedDir(root: string, version: string): string | undefined {
+  const v = version.startsWith(ONLINE_VERSION_PREFIX) ? version.slice(ONLINE_VERSION_PREFIX.length) : '';
+  return /^v\d+$/.test(v) ? path.join(root, 'cnn', v) : undefined;
 }
 
 /** Where the learner's labelling rule came from: the base's training report, a promoted checkpoint's online.json, or the config. */

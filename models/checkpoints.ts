@@ -60,11 +60,24 @@ export interface Checkpoint {
   readonly dir: string;
 }
 
+/** Options of a CheckpointStore. */
+export interface CheckpointStoreOptions {
+  readonly root: string;
+  /** Checkpoints kept per model and metric (default 5), besides those `keepAlways` holds. */
+  readonly keep?: number;
+  readonly clock?: Clock;
+  /** Never pruned, and not counted toward `keep` (e.g. the version running now and those a rollback goes back to). */
+  readonly keepAlways?: (c: Checkpoint) => boolean;
+  /** Ranked after all the others when pruning, so they are the first to go (e.g. versions an operator rolled back). */
+  readonly pruneFirst?: (c: Checkpoint) => boolean;
+}
+
 const META_FILE = 'checkpoint.json';
 const MODEL_NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 
 /**
- * Keeps the best `keep` checkpoints of a model by the metric each save ranks by; the rest by that metric are deleted.
+ * Keeps the best `keep` checkpoints of a model by the metric each save ranks by; the rest by that metric are deleted,
+ * except those `keepAlways` holds (outside the count), and those `pruneFirst` marks go before any other.
  * Layout: `<root>/<model>/<version>/` with the model's own files plus checkpoint.json, written last, so a
  * directory without it is an interrupted save and is removed at the next save. One writer per root.
  * Values of different metrics are never compared. A ranking names its metric (`list`/`best`; a save ranks by its
@@ -75,13 +88,17 @@ export class CheckpointStore {
   readonly root: string;
   readonly keep: number;
   private readonly clock: Clock;
+  private readonly keepAlways: (c: Checkpoint) => boolean;
+  private readonly pruneFirst: (c: Checkpoint) => boolean;
 
-  constructor(opts: { root: string; keep?: number; clock?: Clock }) {
+  constructor(opts: CheckpointStoreOptions) {
     const keep = opts.keep ?? 5;
     if (!Number.isInteger(keep) || keep < 1) throw new InputValidationError(`checkpoint keep must be a positive integer, got ${keep}`);
     this.root = opts.root;
     this.keep = keep;
     this.clock = opts.clock ?? new LiveClock();
+    this.keepAlways = opts.keepAlways ?? (() => false);
+    this.pruneFirst = opts.pruneFirst ?? (() => false);
   }
 
   /**
@@ -135,10 +152,14 @@ export class CheckpointStore {
     return (await this.list(model, rankBy))[0];
   }
 
-  // Deletes the checkpoints ranked by `metric` past the best `keep`, and any interrupted save; returns those kept.
+  // Deletes the checkpoints ranked by `metric` past the best `keep` (those `pruneFirst` marks ranked last, those
+  // `keepAlways` holds left out of the count), and any interrupted save; returns those kept.
   private async prune(model: string, metric: RankMetric): Promise<Checkpoint[]> {
     const all = await this.list(model, metric);
-    const keep = all.filter((c) => rankedBy(c, metric)).slice(0, this.keep);
+    const ranked = all.filter((c) => rankedBy(c, metric));
+    const held = ranked.filter((c) => this.keepAlways(c));
+    const rest = ranked.filter((c) => !this.keepAlways(c));
+    const keep = [...held, ...[...rest.filter((c) => !this.pruneFirst(c)), ...rest.filter((c) => this.pruneFirst(c))].slice(0, this.keep)];
     const keepDirs = new Set([...keep, ...all.filter((c) => !rankedBy(c, metric))].map((c) => path.basename(c.dir)));
     const modelDir = path.join(this.root, model);
     for (const v of await subdirs(modelDir)) if (!keepDirs.has(v)) await rm(path.join(modelDir, v), { recursive: true, force: true });

@@ -235,12 +235,14 @@ export const onlineSchema = z
   })
   .superRefine((o, ctx) => {
     if (o.retrainEveryMs < o.pollMs) ctx.addIssue({ code: 'custom', path: ['retrainEveryMs'], message: `expected at least pollMs (${o.pollMs}), received ${o.retrainEveryMs}` });
-    // A run needs minTrain pairs outside the held-out share and minHeldOut inside it (app/online-learning.ts, poll);
-    // with fewer kept pairs than that, none would ever start.
-    if (o.maxPairs * (1 - o.heldOutFraction) < o.minTrain || o.maxPairs * o.heldOutFraction < o.minHeldOut) {
-      const need = Math.max(Math.ceil(o.minTrain / (1 - o.heldOutFraction)), Math.ceil(o.minHeldOut / o.heldOutFraction));
+    // A run needs minTrain pairs outside the held-out share after the purge, which drops up to `horizon` of them (one
+    // pair per 1m bar, horizon in bars), and minHeldOut inside it (app/online-learning.ts, poll); with fewer kept pairs
+    // than that, none would ever train. The horizon here is the configured one; the learner labels by the live
+    // checkpoint's own rule when it records one and checks again with that horizon.
+    if (o.maxPairs * (1 - o.heldOutFraction) < o.minTrain + o.labels.horizon || o.maxPairs * o.heldOutFraction < o.minHeldOut) {
+      const need = Math.max(Math.ceil((o.minTrain + o.labels.horizon) / (1 - o.heldOutFraction)), Math.ceil(o.minHeldOut / o.heldOutFraction));
       ctx.addIssue({ code: 'custom', path: ['maxPairs'],
-        message: `expected at least ${need} (minTrain ${o.minTrain} and minHeldOut ${o.minHeldOut} at heldOutFraction ${o.heldOutFraction}), received ${o.maxPairs}` });
+        message: `expected at least ${need} (minTrain ${o.minTrain} plus labels.horizon ${o.labels.horizon} and minHeldOut ${o.minHeldOut} at heldOutFraction ${o.heldOutFraction}), received ${o.maxPairs}` });
     }
   });
 

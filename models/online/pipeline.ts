@@ -2,6 +2,8 @@
 // become a candidate — a copy of the live weights fine-tuned in a worker thread — which replaces the live version
 // only if it beats it on the most recent held-out pairs. Promotion = ONNX parity check, checkpoint, and a new
 // version registered and activated in the orchestrator's registry; `rollback()` restores the previous version.
+// A candidate whose starting version stopped being the live one while it trained (an operator's rollback) is dropped,
+// its checkpoint deleted: it would undo the rollback.
 //
 // Stored inputs are whole BaseDataInputs (9,190 floats): a CNN on the engine's input trains on their `selectCnnInput`
 // columns, the same selection the agent applies before inference.
@@ -94,6 +96,18 @@ export interface PipelineOptions {
    * checkpoint's online.json: a promoted checkpoint has no train-report.json, and a restart on it labels by this.
    */
   readonly labels?: LabelRule;
+  /** The sha-256 of the base's ONNX file, recorded in online.json: a base's version string is not unique over time. */
+  readonly baseSha256?: string;
+  /**
+   * Returns true for a version an operator rolled back (app/online-rollbacks.ts): a candidate fine-tuned from it is not
+   * promoted. Default: none is.
+   */
+  readonly retired?: (version: string) => boolean;
+  /**
+   * Returns the weights of a registered version this pipeline did not promote (e.g. the parent a restart registered for
+   * rollback), or undefined when it has none; called when such a version is active at the start of a run.
+   */
+  readonly load?: (version: string) => Promise<LiveCnn | undefined>;
 }
 
 /** A triple-barrier labelling rule (train-report.json `labels.options` without the stride). */
@@ -107,6 +121,8 @@ export interface LabelRule {
 /** online.json: what a promoted checkpoint descends from and the figures it was promoted on. */
 export interface OnlineProvenance {
   readonly base: string;
+  /** The sha-256 of the base's ONNX file (absent in checkpoints promoted before it was recorded). */
+  readonly baseSha256?: string;
   readonly parent: string;
   readonly promotedAt: number;
   readonly trainPairs: number;
@@ -170,7 +186,8 @@ export class TrainingPipeline {
     // The registry's active version may have changed under the pipeline (an operator's rollback): train from it.
     const active = o.registry.active(o.model)?.version;
     if (active !== this.liveCnn.version) {
-      const known = active === undefined ? undefined : this.known.get(active);
+      const known = active === undefined ? undefined : this.known.get(active) ?? (await o.load?.(active));
+      if (known) this.known.set(known.version, known);
       if (!known) return { promoted: false, reason: `the active ${o.model} version ${String(active)} is not one this pipeline holds weights for`, trainPairs: 0, heldOutPairs: 0, purged: 0 };
       this.liveCnn = known;
     }
@@ -189,12 +206,17 @@ export class TrainingPipeline {
     if (train.length < (o.minTrain ?? 100) || heldOut.length < policy.minHeldOut) {
       return { ...base, promoted: false, reason: `not enough pairs: ${train.length} to train (need ${o.minTrain ?? 100}), ${heldOut.length} held out (need ${policy.minHeldOut})` };
     }
+    const from = this.liveCnn.version;
     const result = await o.trainer.train({
       config: this.liveCnn.config, weights: this.liveCnn.weights, train: rows(train, size), heldOut: rows(heldOut, size),
       steps: o.steps ?? 50, batch: o.batch ?? 32, learningRate: o.learningRate ?? this.liveCnn.config.learningRate, seed: (o.seed ?? 1) + this.runs++,
     });
-    const verdict = decidePromotion(result.live, result.candidate, policy);
     const figures = { live: result.live, candidate: result.candidate };
+    // Training takes minutes: an operator may have rolled the version it started from back meanwhile, and a candidate
+    // fine-tuned from a rejected version must not undo that rollback (checked again before it is registered).
+    const changed = this.liveChanged(from);
+    if (changed) return this.abandoned({ ...base, ...figures }, changed);
+    const verdict = decidePromotion(result.live, result.candidate, policy);
     if (!verdict.promote) {
       log().info({ model: o.model, ...base, ...figures, reason: verdict.reason }, 'candidate not promoted');
       return { ...base, ...figures, promoted: false, reason: verdict.reason };
@@ -203,7 +225,7 @@ export class TrainingPipeline {
     const heldX = rows(heldOut, size).x;
     let parity = Infinity;
     const promotedAt = o.clock.now();
-    const provenance: OnlineProvenance = { base: this.base, parent: this.liveCnn.version, promotedAt, ...base, ...figures, ...(o.labels ? { labels: o.labels } : {}) };
+    const provenance: OnlineProvenance = { base: this.base, ...(o.baseSha256 ? { baseSha256: o.baseSha256 } : {}), parent: this.liveCnn.version, promotedAt, ...base, ...figures, ...(o.labels ? { labels: o.labels } : {}) };
     const saved = await o.checkpoints.save({
       model: o.model,
       metric: o.rankBy === 'promotedAt' ? { name: 'promotedAt', value: promotedAt, higherIsBetter: true } : { name: 'heldOutLogLoss', value: result.candidate.logLoss, higherIsBetter: false },
@@ -221,12 +243,16 @@ export class TrainingPipeline {
     }
     if (saved instanceof Error) throw saved;
     const cp = saved as Awaited<ReturnType<CheckpointStore['save']>>;
+    const beforeServe = this.liveChanged(from);
+    if (beforeServe) return this.abandoned({ ...base, ...figures, parityMaxAbsDiff: parity }, beforeServe, cp.dir);
     const version = `${o.versionPrefix ?? ''}${cp.meta.version}`;
     // A version that cannot be served is not kept: a restart would load the newest promoted checkpoint.
     const run = await Promise.resolve(o.runnerFor({ version, dir: cp.dir, onnx: path.join(cp.dir, 'cnn.onnx') })).catch(async (err: unknown) => {
       await rm(cp.dir, { recursive: true, force: true });
       throw err;
     });
+    const beforeRegister = this.liveChanged(from);
+    if (beforeRegister) return this.abandoned({ ...base, ...figures, parityMaxAbsDiff: parity }, beforeRegister, cp.dir);
     o.registry.register(o.model, {
       version, run, meta: { checkpoint: cp.dir, parent: this.liveCnn.version, heldOut: result.candidate, liveHeldOut: result.live },
     }, o.clock.now(), { activate: o.activate === undefined });
@@ -236,6 +262,22 @@ export class TrainingPipeline {
     this.liveCnn = next;
     log().info({ model: o.model, version, ...base, ...figures }, 'candidate promoted');
     return { ...base, ...figures, promoted: true, reason: verdict.reason, version, checkpointDir: cp.dir, parityMaxAbsDiff: parity };
+  }
+
+  // Why a candidate fine-tuned from `from` cannot be promoted now (the registry's active version is no longer `from`, or
+  // `from` was rolled back), or undefined when `from` is still live.
+  private liveChanged(from: string): string | undefined {
+    const active = this.o.registry.active(this.o.model)?.version;
+    if (active !== from) return `the live version changed during the run: it trained from ${this.o.model}@${from}, ${String(active)} is active now`;
+    if (this.o.retired?.(from) === true) return `the live version changed during the run: ${this.o.model}@${from}, which it trained from, was rolled back`;
+    return undefined;
+  }
+
+  // A run whose live version changed under it: its saved candidate (if any) is deleted, or a restart would load it.
+  private async abandoned(run: Omit<PipelineRun, 'promoted' | 'reason'>, reason: string, dir?: string): Promise<PipelineRun> {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    log().info({ model: this.o.model, ...run, reason }, 'candidate not promoted');
+    return { ...run, promoted: false, reason };
   }
 
   /** Rolls the registry back to the previous version and trains from it again; returns the now-active version. */

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadModels } from '../../app/models.ts';
+import { BDI_LENGTH } from '../../engine/market/base-data-input.ts';
+import { fileSha256 } from '../../models/train/dqn-state.ts';
 import { loadConfig } from '../../engine/config/index.ts';
 import { createLogger } from '../../engine/log.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
@@ -105,5 +107,65 @@ describe('loadModels', () => {
     const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root, dqn: { enabled: false } } }, new SimulatedClock(0), logger);
     pool = models.pool;
     expect(models.loaded).toContain('cnn@v000007');
+  });
+
+  // Review findings (online learning 3 and 4). A promoted CNN in `<checkpointDir>/online/cnn/` with its online.json.
+  const promoted = (root: string, version: string, provenance: Record<string, unknown>, at: number): void =>
+    checkpoint(join(root, 'online'), 'cnn', version, { metric: { name: 'promotedAt', value: at, higherIsBetter: true } }, { 'online.json': JSON.stringify({ promotedAt: at, ...provenance }) });
+  const BASE_SHA = fileSha256(join(BUNDLED_CNN_DIR, 'cnn.onnx'));
+  const noDqn = (r: string) => {
+    const { config } = loadConfig('configs/default.yaml', {});
+    return { ...config, models: { ...config.models, checkpointDir: r, dqn: { enabled: false } } };
+  };
+
+  // Finding 3: CheckpointStore reuses version numbers, so a deleted v000002 retrained is a new v000002.
+  it('passes over a promoted CNN whose base had the same version but another ONNX file', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000002', {});
+    promoted(root, 'v000001', { base: 'v000002', baseSha256: 'f'.repeat(64), parent: 'v000002' }, 1);
+    const models = await loadModels(noDqn(root), new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toContain('cnn@v000002');
+    expect(models.cnn).toMatchObject({ version: 'v000002', base: 'v000002', baseSha256: BASE_SHA });
+  });
+
+  it('loads a promoted CNN whose base matches by version and ONNX sha-256, with its parent registered to roll back to', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000002', {});
+    promoted(root, 'v000001', { base: 'v000002', baseSha256: BASE_SHA, parent: 'v000002' }, 1);
+    const models = await loadModels(noDqn(root), new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.cnn).toMatchObject({ version: 'online-v000001', base: 'v000002', parent: { version: 'v000002', dir: join(root, 'cnn', 'v000002') } });
+    // Finding 4: the dashboard's rollback has somewhere to go after a restart, and the version it goes to runs.
+    expect(models.registry.list().find((m) => m.name === 'cnn')).toMatchObject({ active: 'online-v000001', rollbackTo: ['v000002'] });
+    expect(models.registry.rollback('cnn', 1)).toMatchObject({ version: 'v000002', rolledBackFrom: 'online-v000001' });
+    const out = await models.registry.active('cnn')!.run(new Float32Array(BDI_LENGTH), { model: 'cnn', version: 'v000002', symbol: 'ETH/USDT', ts: 1, deps: new Map() });
+    expect(out.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
+  it('matches a promoted CNN whose online.json records no base sha-256 by version, and says so in the log', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000002', {});
+    promoted(root, 'v000001', { base: 'v000002', parent: 'v000002' }, 1);
+    const codes: string[] = [];
+    const capture = createLogger({ level: 'warn', destination: { write: (line: string) => void codes.push((JSON.parse(line) as { code?: string }).code ?? '') } });
+    const models = await loadModels(noDqn(root), new SimulatedClock(0), capture);
+    pool = models.pool;
+    expect(models.cnn!.version).toBe('online-v000001');
+    expect(codes).toContain('ONLINE_BASE_UNVERIFIED');
+  });
+
+  it('registers the promoted parent a promoted CNN names, or the base when that parent was rolled back', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000002', {});
+    promoted(root, 'v000001', { base: 'v000002', baseSha256: BASE_SHA, parent: 'v000002' }, 1);
+    promoted(root, 'v000002', { base: 'v000002', baseSha256: BASE_SHA, parent: 'online-v000001' }, 2);
+    const chained = await loadModels(noDqn(root), new SimulatedClock(0), logger);
+    await chained.pool?.close();
+    expect(chained.registry.list().find((m) => m.name === 'cnn')).toMatchObject({ active: 'online-v000002', rollbackTo: ['online-v000001'] });
+    writeFileSync(join(root, 'online', 'cnn', 'v000001', 'retired.json'), '{}');
+    const models = await loadModels(noDqn(root), new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.registry.list().find((m) => m.name === 'cnn')).toMatchObject({ active: 'online-v000002', rollbackTo: ['v000002'] });
   });
 });

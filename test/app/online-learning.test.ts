@@ -18,7 +18,7 @@ import { buildSystem } from '../../app/system.ts';
 import { RECORDINGS } from '../e2e/helpers.ts';
 import { startOnClock } from '../e2e/live-driver.ts';
 import { loadConfig } from '../../engine/config/index.ts';
-import type { Config } from '../../engine/config/schema.ts';
+import { onlineSchema, type Config } from '../../engine/config/schema.ts';
 import { createInferencePool } from '../../engine/infer/pool.ts';
 import { createLogger } from '../../engine/log.ts';
 import { CandleSeries } from '../../engine/market/candles.ts';
@@ -29,6 +29,7 @@ import { bundledCnnCheckpoint } from '../../models/bundled/index.ts';
 import { selectCnnInput } from '../../models/cnn/bdi-adapter.ts';
 import { cnnConfig } from '../../models/cnn/config.ts';
 import { DECISION_LAG_MS, replayBaseDataInputs } from '../../models/train/bdi-dataset.ts';
+import { fileSha256 } from '../../models/train/dqn-state.ts';
 import type { CandidateTrainer } from '../../models/online/pipeline.ts';
 
 const MIN = 60_000;
@@ -97,7 +98,8 @@ function learnerOptions(clock: SimulatedClock, registry: ModelRegistry, cnn: Loa
   };
 }
 
-const bundledCnn: LoadedCnn = { version: BASE, dir: bundled.dir, onnx: bundled.onnxPath, meta: bundled.meta, base: BASE };
+const BASE_SHA = fileSha256(bundled.onnxPath);
+const bundledCnn: LoadedCnn = { version: BASE, dir: bundled.dir, onnx: bundled.onnxPath, meta: bundled.meta, base: BASE, baseSha256: BASE_SHA };
 // The rule the bundled CNN was trained with (its train-report.json), and a trainer for learners that never train.
 const BASE_LABELS = (({ volWindow, horizon, ptMult, slMult }) => ({ volWindow, horizon, ptMult, slMult }))(
   (JSON.parse(readFileSync(path.join(bundled.dir, 'train-report.json'), 'utf8')) as { labels: { options: Config['models']['online']['labels'] } }).labels.options);
@@ -143,7 +145,7 @@ describe('online learning in the daemon', () => {
         status: `learning cnn@${version} from ${N} labelled predictions; next run in 1 min; last run ${at} UTC promoted ${version} (held-out log loss ${run!.candidate!.logLoss.toFixed(3)} vs ${run!.live!.logLoss.toFixed(3)}); 1 runs, 1 promoted, 0 failed`,
       });
       const provenance = JSON.parse(readFileSync(path.join(run!.checkpointDir!, 'online.json'), 'utf8')) as Record<string, unknown>;
-      expect(provenance).toMatchObject({ base: BASE, parent: BASE, trainPairs: run!.trainPairs, heldOutPairs: run!.heldOutPairs, labels: BASE_LABELS });
+      expect(provenance).toMatchObject({ base: BASE, baseSha256: BASE_SHA, parent: BASE, trainPairs: run!.trainPairs, heldOutPairs: run!.heldOutPairs, labels: BASE_LABELS });
       expect([learner.labels, learner.labelsFrom]).toEqual([BASE_LABELS, 'train-report.json']);
       const meta = JSON.parse(readFileSync(path.join(run!.checkpointDir!, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
       expect(meta.input).toEqual(bundled.meta.input);
@@ -171,7 +173,7 @@ describe('online learning in the daemon', () => {
       // A restart runs the newest promoted version instead of the bundled one it descends from.
       const again = await loadModels(config, clock, logger);
       try {
-        expect(again.cnn).toMatchObject({ version: second!.version, base: BASE, dir: second!.checkpointDir });
+        expect(again.cnn).toMatchObject({ version: second!.version, base: BASE, baseSha256: BASE_SHA, dir: second!.checkpointDir, parent: { version: BASE, dir: bundled.dir } });
         expect(again.loaded).toContain(`cnn@${second!.version}`);
         // Its learner labels by the rule the base was trained with (recorded in online.json: a promoted checkpoint has
         // no train-report.json), not by the config's rule (review finding 3).
@@ -300,5 +302,48 @@ describe('online learning in the daemon', () => {
       if (!stopped) await sys.stop('test');
     }
   }, 120_000);
-});
 
+  // Review finding (online learning 5): the checks that a run can start left out the purge, which drops up to `horizon`
+  // training pairs (one per decision bar) whose outcome reaches the held-out time; with maxPairs 167 every run ended
+  // "not enough pairs: 87 to train (need 100)" in a quiet market.
+  it('refuses a maxPairs that the purge of a horizon\'s pairs would leave too few to train on (the configured horizon)', () => {
+    expect(onlineSchema.safeParse({ enabled: true, maxPairs: 185 }).error?.issues[0]?.message)
+      .toBe('expected at least 186 (minTrain 100 plus labels.horizon 30 and minHeldOut 50 at heldOutFraction 0.3), received 185');
+    expect(onlineSchema.safeParse({ enabled: true, maxPairs: 186 }).success).toBe(true);
+    expect(onlineSchema.safeParse({ enabled: true, maxPairs: 186, labels: { horizon: 31 } }).success).toBe(false);
+  });
+
+  it('starts no run while the purge of a horizon\'s pairs would leave too few to train, by the horizon it labels with', async () => {
+    // The learner checks with the horizon it labels by (the bundled CNN's train-report.json: 30 bars), not the config's.
+    const asked: number[] = [];
+    const counting: CandidateTrainer = { train: (t) => { asked.push(t.train.y.length); return Promise.reject(new Error('counted')); }, save: async () => {}, close: async () => {} };
+    const learnerWith = async (maxPairs: number) => {
+      const clock = new SimulatedClock(FROM + (N + 60) * MIN);
+      const registry = new ModelRegistry();
+      registry.register('cnn', { version: BASE, run: stubRunner }, clock.now());
+      const opts = learnerOptions(clock, registry, bundledCnn, { maxPairs, minTrain: 100, minHeldOut: 50, heldOutFraction: 0.3, lookbackMs: (N + 120) * MIN, retrainEveryMs: 60_000, labels: { ...BASE_LABELS, horizon: 5 } });
+      const learner = learning(await OnlineLearning.create({ ...opts, trainer: counting, checkpointRoot: path.join(root, `pairs-${maxPairs}`) }, []));
+      clock.advance(60_000);
+      return learner;
+    };
+    expect(BASE_LABELS.horizon).toBe(30);
+    const short = await learnerWith(167);
+    try {
+      expect(short.poll()).toBeUndefined();
+      expect(short.stats).toMatchObject({ pairs: 167, runs: 0 });
+      expect(short.report().status).toMatch(/; a run needs 186;/);
+    } finally {
+      await short.stop();
+    }
+    const enough = await learnerWith(186);
+    try {
+      await enough.poll();
+      expect(enough.stats).toMatchObject({ pairs: 186, runs: 1 });
+      // It reached training: the purge left at least minTrain.
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toBeGreaterThanOrEqual(100);
+    } finally {
+      await enough.stop();
+    }
+  }, 120_000);
+});

@@ -149,14 +149,14 @@ describe('values that pass the check but stop the run (finding 8)', () => {
     [{ symbols: { primary: 'SOL/USDT', cobBucketSize: { 'SOL/USDT': '0.1', 'BTC/USDT': '10' } } },
       'symbols.primary: no bundled instrument increments for SOL/USDT (bundled: BTC/USDT, ETH/USDT)'],
     [{ symbols: { primary: 'ETH/USDT', reference: 'ETH/USDT' } }, 'symbols.reference: expected another symbol than symbols.primary, received ETH/USDT'],
-    [{ models: { online: { maxPairs: 100 } } }, 'models.online.maxPairs: expected at least 167 (minTrain 100 and minHeldOut 50 at heldOutFraction 0.3), received 100'],
+    [{ models: { online: { maxPairs: 100 } } }, 'models.online.maxPairs: expected at least 186 (minTrain 100 plus labels.horizon 30 and minHeldOut 50 at heldOutFraction 0.3), received 100'],
   ])('refuses %j', (doc, problem) => {
     expect(problemsOf(doc)).toEqual([problem]);
   });
 
   it('accepts nine decimal places (trailing zeros beyond them too) and the fewest pairs a run needs', () => {
-    const c = accepted({ execution: { paper: { initialQuote: '10000.123456789000' } }, models: { online: { maxPairs: 167 } } });
-    expect([c.execution.paper.initialQuote, c.models.online.maxPairs]).toEqual(['10000.123456789000', 167]);
+    const c = accepted({ execution: { paper: { initialQuote: '10000.123456789000' } }, models: { online: { maxPairs: 186 } } });
+    expect([c.execution.paper.initialQuote, c.models.online.maxPairs]).toEqual(['10000.123456789000', 186]);
     expect(money(c.execution.paper.initialQuote)).toBe(money('10000.123456789'));
   });
 });

@@ -103,6 +103,7 @@ export function dashboardProviders(
     // when a book enters 'resyncing').
     bookCounters: () => sys.handles.cob.current?.bookCounters(),
     thresholds: () => sys.handles.orchestrator.current?.thresholds,
+    rollbackTargets: (model) => sys.models.registry.list().find((m) => m.name === model)?.rollbackTo,
     training: () => {
       refresh();
       const blend = sys.models.registry.list().map((m) => ({ model: m.name, status: `in the blend as ${m.active} (${m.health})` }));

@@ -196,6 +196,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   });
 
+  function rollbackRefusal(model: string): string | undefined {
+    const targets = opts.providers?.rollbackTargets;
+    if (!targets) return undefined;
+    const to = targets(model);
+    if (to === undefined) return `rollback: no model '${model}' in the blend`;
+    return to.length === 0 ? `rollback: model '${model}' has no earlier version to roll back to` : undefined;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!hostAllowed(req.headers.host)) {
       req.resume();
@@ -227,6 +235,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       if (!r.ok) {
         metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
         return json(res, r.status, { error: r.error });
+      }
+      // The orchestrator refuses a rollback with nothing to go back to in a log line the page never sees: say it here.
+      const refused = r.action === 'rollback' ? rollbackRefusal((r.messages[0] as { model: string }).model) : undefined;
+      if (refused !== undefined) {
+        metrics.controls.inc({ action, outcome: 'invalid' });
+        return json(res, 409, { error: refused });
       }
       logger.info({ action, body, remote: req.socket.remoteAddress, messages: r.messages.map((m) => m.type) }, 'control action');
       for (const m of r.messages) bus.publish(m);

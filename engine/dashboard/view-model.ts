@@ -123,6 +123,8 @@ export interface DashboardProviders {
   readonly training?: () => TrainingReport | undefined;
   /** The decision thresholds in force (the orchestrator's, config or set); without it, those last set through the bus. */
   readonly thresholds?: () => { readonly buy: number; readonly sell: number; readonly minConfidence: number } | undefined;
+  /** The versions a rollback of `model` would go back to, newest first (undefined: no such model). */
+  readonly rollbackTargets?: (model: string) => readonly string[] | undefined;
   /** Anything else for the system table: backend, pool latency, feed counters… (name → JSON-able value). */
   readonly status?: Readonly<Record<string, () => unknown>>;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startDashboard, type DashboardHandle } from '../../../engine/dashboard/index.ts';
+import { startDashboard, type DashboardHandle, type DashboardProviders } from '../../../engine/dashboard/index.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
@@ -30,8 +30,8 @@ afterEach(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function start(bus = new Bus<EngineMsg>(), clock = new SimulatedClock(1_723_161_000_000), extra: { host?: string; maxHz?: number } = {}) {
-  const d = await startDashboard({ bus, clock, config: { ...LOOPBACK, ...(extra.host ? { host: extra.host } : {}) }, token: { token: TOKEN, generated: false }, staticDir, maxHz: extra.maxHz ?? 4 });
+async function start(bus = new Bus<EngineMsg>(), clock = new SimulatedClock(1_723_161_000_000), extra: { host?: string; maxHz?: number; providers?: DashboardProviders } = {}) {
+  const d = await startDashboard({ bus, clock, config: { ...LOOPBACK, ...(extra.host ? { host: extra.host } : {}) }, token: { token: TOKEN, generated: false }, staticDir, maxHz: extra.maxHz ?? 4, ...(extra.providers ? { providers: extra.providers } : {}) });
   open.push(d);
   return { d, bus, clock };
 }
@@ -129,6 +129,20 @@ describe('dashboard server: control API', () => {
     ]);
     expect(state.models.thresholds).toEqual({ buy: 0.7, minConfidence: 0.4 });
     expect(state.risk.killSwitch).toBe(true);
+  });
+
+  it('refuses a rollback with nothing to go back to (409, the reason) and publishes nothing; sends one that has', async () => {
+    const rollbackTo: Record<string, string[]> = { cnn: [], dqn: ['v000001'] };
+    const { d, bus } = await start(undefined, undefined, { providers: { rollbackTargets: (m) => rollbackTo[m] } });
+    const got: EngineMsg[] = [];
+    bus.subscribePrefix('orchestrator.', (m) => got.push(m));
+    const none = await post(`${d.url}api/control/rollback`, { model: 'cnn' }, TOKEN);
+    const unknown = await post(`${d.url}api/control/rollback`, { model: 'lstm' }, TOKEN);
+    const ok = await post(`${d.url}api/control/rollback`, { model: 'dqn' }, TOKEN);
+    expect([none.status, unknown.status, ok.status]).toEqual([409, 409, 200]);
+    expect(((await none.json()) as { error: string }).error).toBe("rollback: model 'cnn' has no earlier version to roll back to");
+    expect(((await unknown.json()) as { error: string }).error).toBe("rollback: no model 'lstm' in the blend");
+    expect(got).toEqual([{ type: 'orchestrator.rollback', model: 'dqn' }]);
   });
 
   it('answers bad requests with 400/404/405 and a message naming the problem', async () => {

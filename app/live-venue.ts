@@ -13,7 +13,7 @@ import { ConfigError } from '../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
 import { CcxtExecVenue, type CcxtOrderApi } from '../engine/venues/ccxt-exec.ts';
-import { mexcCcxtOptions } from '../engine/venues/mexc/rest.ts';
+import { mexcSpotExchange } from '../engine/venues/mexc/rest.ts';
 
 const DEFAULT_REST: Record<'binance' | 'mexc', string> = { binance: 'https://api.binance.com', mexc: 'https://api.mexc.com' };
 
@@ -43,7 +43,7 @@ export async function liveVenue(config: Config, secrets: Secrets, clock: Clock):
     return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs });
   }
   if (!secrets.mexcApiKey || !secrets.mexcApiSecret) throw new ConfigError('live mode on MEXC needs COBALT_MEXC_API_KEY and COBALT_MEXC_API_SECRET in the environment');
-  const exchange = new ccxt.mexc(mexcCcxtOptions({ ...baseUrl, apiKey: secrets.mexcApiKey, secret: secrets.mexcApiSecret, recvWindowMs: config.venues.mexc.recvWindowMs }) as never);
+  const exchange = mexcSpotExchange({ ...baseUrl, apiKey: secrets.mexcApiKey, secret: secrets.mexcApiSecret, recvWindowMs: config.venues.mexc.recvWindowMs });
   const inst = onDataGrid('MEXC', await mexcInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
   return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'mexc', instruments: [inst], clock, recvWindowMs: config.venues.mexc.recvWindowMs });
 }
@@ -67,7 +67,10 @@ async function openMarket(exchange: MarketsApi, venue: string, symbol: string): 
   const m = markets[symbol];
   if (!m) throw new ConfigError(`${venue} lists no spot market ${symbol}`);
   if (m.active === false) throw new ConfigError(`${venue}'s ${symbol} market is not open for spot trading`);
-  return (m.info ?? {}) as Record<string, unknown>;
+  const info = (m.info ?? {}) as Record<string, unknown>;
+  // ccxt's Binance market is active on status TRADING alone; every spot order is rejected while this flag is off.
+  if (info['isSpotTradingAllowed'] === false) throw new ConfigError(`${venue}'s ${symbol} market is not open for spot trading (isSpotTradingAllowed is false)`);
+  return info;
 }
 
 // A non-negative decimal of at most 9 places (what an instrument's increments and Money hold).
@@ -76,7 +79,7 @@ const DECIMAL9 = /^\d+(\.\d{1,9})?$/;
 /**
  * Returns Binance's increments of `symbol` from its exchangeInfo filters as ccxt loads them: PRICE_FILTER tickSize,
  * LOT_SIZE stepSize and the NOTIONAL (or older MIN_NOTIONAL) minimum. Throws ConfigError when the symbol is unknown,
- * not trading, or a filter is missing or not a positive decimal.
+ * not trading (status, or isSpotTradingAllowed false), or a filter is missing or not a positive decimal.
  */
 export async function binanceInstrument(exchange: MarketsApi, symbol: string): Promise<Instrument> {
   const info = await openMarket(exchange, 'Binance', symbol);

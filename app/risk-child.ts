@@ -24,6 +24,7 @@ import { log } from '../engine/log.ts';
 import { EMPTY_VAR } from '../actors/risk-manager/var.ts';
 import type { Portfolio } from '../actors/risk-manager/positions.ts';
 import type { TsMs } from '../engine/types/time.ts';
+import type { Instrument } from '../engine/types/instrument.ts';
 
 /** The RiskManager child's id. */
 export const RISK_ID = 'risk';
@@ -139,11 +140,41 @@ export function equityBase(initial: RiskInput, log: FillLog | undefined): string
  * The stored run-time limits when they were set over the same config values (`limitsKey`, default the limits
  * themselves) as `initial`'s, else undefined.
  */
-export function storedLimits(initial: RiskInput, control: RiskControl | undefined, limitsKey = settingsKey(initial.limits)): RiskLimits | undefined {
+export function storedLimits(initial: Pick<RiskInput, 'limits'>, control: RiskControl | undefined, limitsKey = settingsKey(initial.limits)): RiskLimits | undefined {
   const l = control?.limits;
   // A store written before limitsKey was kept holds the limits themselves as the key: equal limits are the same config.
   const same = l !== undefined && (l.base === limitsKey || l.base === settingsKey(initial.limits));
   return same && validateLimits(l.set).length === 0 ? l.set : undefined;
+}
+
+/**
+ * Returns the limits a risk child on `store` starts with when the config gives `limits` (derived from the config values
+ * `limitsKey`, as RiskChildInput has them): the run-time limits stored over the same config values, else `limits`;
+ * `restored` says which. Read before the child starts (the limits printed before the first order).
+ */
+export function startLimits(store: LmdbStore | undefined, limits: RiskLimits, limitsKey?: string): { limits: RiskLimits; restored: boolean } {
+  const set = storedLimits({ limits }, store?.db<string, RiskControl>('risk.control').get(CONTROL_KEY), limitsKey);
+  return set === undefined ? { limits, restored: false } : { limits: set, restored: true };
+}
+
+/**
+ * Returns each operator-settable limit (operatorLimits, lot caps per symbol) where `restored` differs from `config`, as
+ * `{ config, restored }` (null where one has none).
+ */
+export function limitsChanges(config: RiskLimits, restored: RiskLimits, instruments?: Readonly<Record<string, Instrument>>): Record<string, { config: unknown; restored: unknown }> {
+  const flat = (l: RiskLimits): Record<string, unknown> => {
+    const { symbols, ...rest } = operatorLimits(l, instruments);
+    const out: Record<string, unknown> = { ...rest };
+    for (const [sym, caps] of Object.entries(symbols ?? {})) for (const [k, v] of Object.entries(caps)) out[`symbols.${sym}.${k}`] = v;
+    return out;
+  };
+  const a = flat(config);
+  const b = flat(restored);
+  const out: Record<string, { config: unknown; restored: unknown }> = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (a[k] !== b[k]) out[k] = { config: a[k] ?? null, restored: b[k] ?? null };
+  }
+  return out;
 }
 
 /**
@@ -191,6 +222,9 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const dropped = control?.limits !== undefined && start.limits === input.initial.limits;
   if (dropped) {
     log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');
+  } else if (start.limits !== input.initial.limits) {
+    const instruments = Object.fromEntries(input.initial.instruments.map((i) => [i.symbol, i]));
+    log().info({ code: 'RISK_LIMITS_RESTORED', changed: limitsChanges(input.initial.limits, start.limits, instruments) }, 'limits set at run time are restored from the store (the config values they were set over are unchanged); they apply instead of the config\'s');
   }
   const base = input.limitsKey ?? settingsKey(input.initial.limits);
   const actor = createActor(riskManager, { input: { restore: start }, clock });

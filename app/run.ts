@@ -10,12 +10,14 @@ import { createLogger, setLogger, type Logger } from '../engine/log.ts';
 import { installSignalHandlers } from '../engine/runtime/lifecycle.ts';
 import { recordingStartMs } from '../actors/data-provider/replay.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
-import { ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
-import type { Money } from '../engine/types/money.ts';
+import { lotsToQty, ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
+import { formatMoney, type Money } from '../engine/types/money.ts';
+import type { RiskLimits } from '../engine/messages/risk.ts';
 import type { Ticks } from '../engine/types/price.ts';
 import { BinanceRest } from '../engine/venues/binance/rest.ts';
 import type { VenueBalance } from '../engine/venues/venue.ts';
 import { accountEquity } from './risk-limits.ts';
+import { startLimits } from './risk-child.ts';
 import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
 import { liveVenue, liveVenueTarget } from './live-venue.ts';
@@ -161,15 +163,18 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     const q = balances.find((b) => b.asset === quote);
     const cash = q ? q.free + q.locked : 0n;
     const equity = await liveStartEquity(config, balances, logger);
-    process.stdout.write(`${JSON.stringify({
-      account: Object.fromEntries(balances.map((b) => [b.asset, { free: formatFixed(b.free), locked: formatFixed(b.locked) }])),
-      caps: {
-        maxOrderNotional: config.risk.maxOrderNotional, maxPositionNotional: config.risk.maxPositionNotional, maxDrawdownPct: config.risk.maxDrawdownPct, maxSubmitPerSec: config.risk.maxSubmitPerSec,
-        maxOrderQty: config.risk.maxOrderQty, maxPositionQty: config.risk.maxPositionQty, // absent when not set
-      },
-      venue: liveVenueTarget(config), increments: increments(venue.instrument(config.symbols.primary)),
-    })}\n`);
     built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, liveEquity: equity, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) }));
+    // Built, not started (sys.start below starts the executor): nothing has gone to the venue but reads. The caps are
+    // the limits the RiskManager will start with, which are the operator's from the store when the config values
+    // they were set over are unchanged (risk-child.ts): the key is system.ts's for a live start.
+    if (!(built instanceof ConfigError)) {
+      const start = startLimits(built.store, built.limits, built.limitsKey);
+      process.stdout.write(`${JSON.stringify({
+        account: Object.fromEntries(balances.map((b) => [b.asset, { free: formatFixed(b.free), locked: formatFixed(b.locked) }])),
+        caps: liveCaps(start.limits, built.traded, start.restored),
+        venue: liveVenueTarget(config), increments: increments(venue.instrument(config.symbols.primary)),
+      })}\n`);
+    }
   } else {
     built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}) }));
   }
@@ -207,6 +212,22 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     t.unref();
   }
   return new Promise<number>(() => undefined);
+}
+
+/**
+ * Returns the caps of the live start line in the config's units: the notionals, drawdown and submit rate of `limits`,
+ * the quantity caps as whole lots of `traded` (absent when not set), and `restored: true` when `limits` are an
+ * operator's kept from the store rather than the config's.
+ */
+export function liveCaps(limits: RiskLimits, traded: Instrument, restored: boolean): Record<string, unknown> {
+  const lots = limits.symbols[traded.symbol];
+  return {
+    maxOrderNotional: formatMoney(limits.maxOrderNotional), maxPositionNotional: formatMoney(limits.maxPositionNotional),
+    maxDrawdownPct: limits.maxDrawdownBps / 100, maxSubmitPerSec: limits.maxSubmitsPerSecond,
+    ...(lots?.maxOrderLots !== undefined ? { maxOrderQty: lotsToQty(traded, lots.maxOrderLots) } : {}),
+    ...(lots?.maxPositionLots !== undefined ? { maxPositionQty: lotsToQty(traded, lots.maxPositionLots) } : {}),
+    ...(restored ? { restored: true } : {}),
+  };
 }
 
 // The increments orders are sized and priced with, as the trader reads them.

@@ -151,6 +151,8 @@ export interface System {
   readonly feedKinds: Readonly<Record<string, readonly FrameKind[]>>;
   readonly traded: Instrument;
   readonly limits: RiskLimits;
+  /** The key the operator's limits are stored under (see riskLimitsKey): the live caps line reads them with it. */
+  readonly limitsKey: string;
   readonly initialCash: Money;
   /** Starts every child; resolves once the executor has reconciled and the candle history has loaded. */
   start(): Promise<void>;
@@ -539,7 +541,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   let started = false;
   return {
     config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, retention, outputs, venue, paper, books, feed, models, online, onlineOff,
-    dataInstruments, feedKinds, traded, limits, initialCash,
+    dataInstruments, feedKinds, traded, limits, limitsKey, initialCash,
     handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
     async start() {
       if (started) return;

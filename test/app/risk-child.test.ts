@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { riskChild, type FillLog, type RiskChildInput, type RiskControl } from '../../app/risk-child.ts';
+import { riskChild, startLimits, type FillLog, type RiskChildInput, type RiskControl } from '../../app/risk-child.ts';
 import { storedFills } from '../../app/system.ts';
 import type { RiskInput, RiskState } from '../../actors/risk-manager/index.ts';
 import { clientOrderIdFor } from '../../actors/trading-executor/logic.ts';
@@ -13,6 +13,8 @@ import type { OrderIntent } from '../../engine/messages/orders.ts';
 import { Bus } from '../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { LmdbStore } from '../../engine/store/lmdb.ts';
+import { createLogger, setLogger } from '../../engine/log.ts';
+import { captureLog } from '../e2e/live-driver.ts';
 import { formatMoney, money } from '../../engine/types/money.ts';
 import type { Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
@@ -95,6 +97,48 @@ describe('risk child', () => {
     });
     await run(edited, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('300'));
     await run(initial, (read) => expect(formatMoney(read().limits.maxOrderNotional)).toBe('500'));
+    await store.close();
+  });
+
+  // Live review finding 1: limits restored from the store at a start were applied without a word (the live caps line
+  // printed the config's). The start now says so, naming each limit that differs from the config; startLimits gives
+  // what a start will use before it happens.
+  it('logs RISK_LIMITS_RESTORED with what differs from the config when a start takes the limits set at run time', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
+    const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+    const bus = new Bus();
+    const clock = new SimulatedClock(1_000_000);
+    const initial = { limits: limits({ maxOrderNotional: money('500') }), instruments: [ETH], cash: money('10000') };
+    const run = async (then?: () => void): Promise<void> => {
+      const actor = createActor(riskChild, { input: { bus, clock, initial, fills: () => [], store } });
+      actor.start();
+      then?.();
+      actor.stop();
+      await store.flush();
+    };
+    const captured = captureLog();
+    setLogger(captured.logger);
+    let before: ReturnType<typeof startLimits>;
+    let after: ReturnType<typeof startLimits>;
+    try {
+      before = startLimits(store, initial.limits);
+      await run(() => bus.publish({ type: 'risk.setLimits', limits: { maxOrderNotional: money('120'), symbols: { 'ETH/USDT': { maxOrderLots: lots(25) } } }, ts: clock.now() }));
+      after = startLimits(store, initial.limits);
+      await run();
+    } finally {
+      setLogger(createLogger());
+    }
+
+    expect(before.restored).toBe(false);
+    expect(before.limits).toBe(initial.limits);
+    expect(after.restored).toBe(true);
+    expect(formatMoney(after.limits.maxOrderNotional)).toBe('120');
+    // Only the second start took stored limits.
+    expect(captured.withCode('RISK_LIMITS_RESTORED').map((l) => l['changed'])).toEqual([{
+      maxOrderNotional: { config: '500', restored: '120' },
+      'symbols.ETH/USDT.maxOrderLots': { config: 3000, restored: 25 },
+      'symbols.ETH/USDT.maxOrderQty': { config: '0.3', restored: '0.0025' },
+    }]);
     await store.close();
   });
 

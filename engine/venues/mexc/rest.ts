@@ -38,7 +38,7 @@ export function mexcCcxtOptions(opts: MexcRestOptions): Record<string, unknown> 
     enableRateLimit: opts.rateLimit ?? true,
     rateLimiterAlgorithm: 'rollingWindow',
     timeout: opts.timeoutMs ?? 10_000,
-    options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, ...(opts.recvWindowMs !== undefined ? { recvWindow: opts.recvWindowMs } : {}) },
+    options: { defaultType: 'spot', fetchCurrencies: false, ...(opts.recvWindowMs !== undefined ? { recvWindow: opts.recvWindowMs } : {}) },
   };
   // With keys, ccxt would load currencies from the wallet endpoint (capital/config/getall) before any order: a
   // trade-only key may lack that permission, and the engine needs only the spot markets.
@@ -52,6 +52,19 @@ export function mexcCcxtOptions(opts: MexcRestOptions): Record<string, unknown> 
   return out;
 }
 
+/**
+ * Returns a ccxt MEXC spot client with `opts` whose loadMarkets reads the spot markets only. ccxt's own fetchMarkets
+ * (4.5.x) always fetches the futures contract list as well (contract/detail, another service: no option turns it
+ * off), so a futures outage would fail loadMarkets and refuse a spot-only start.
+ */
+export function mexcSpotExchange(opts: MexcRestOptions): Exchange {
+  const exchange = new ccxt.mexc(mexcCcxtOptions(opts) as never);
+  exchange.fetchMarkets = async (params = {}) => {
+    if (exchange.options['adjustForTimeDifference'] === true) await exchange.loadTimeDifference();
+    return exchange.fetchSpotMarkets(params);
+  };
+  return exchange;
+}
 
 const MEXC_INTERVAL: Record<MexcInterval, string> = { '1m': '1m', '1h': '60m', '1d': '1d' };
 const DECIMAL_RE = /^\d+(?:\.\d+)?$/;
@@ -69,7 +82,7 @@ export class MexcRest {
   readonly exchange: Exchange;
 
   constructor(opts: MexcRestOptions = {}) {
-    this.exchange = new ccxt.mexc(mexcCcxtOptions(opts) as never);
+    this.exchange = mexcSpotExchange(opts);
   }
 
   private get api(): ImplicitMexc {

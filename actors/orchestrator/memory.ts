@@ -21,6 +21,11 @@ export interface OrchestratorSaved {
   /** Thresholds set at run time and the config thresholds (`settingsKey`) they replaced; absent: the config's apply. */
   readonly thresholds?: { readonly base: string; readonly set: MoeThresholds };
   readonly accuracy: Readonly<Record<string, SavedOutcomes>>;
+  /**
+   * Orchestrator starts so far. Intent ids carry it: a restarted replay decides at the same timestamps again with its
+   * counter back at 0, and an id seen before would make the executor send nothing (the order already exists).
+   */
+  readonly starts?: number;
 }
 
 /** Where the orchestrator's state is kept. `save` must not throw; `load` returns undefined when nothing was kept. */

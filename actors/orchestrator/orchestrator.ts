@@ -138,6 +138,8 @@ export class Orchestrator {
   private ask: Ticks | undefined;
   private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId; derivedOrderId?: ClientOrderId } | undefined;
   private seq = 0;
+  /** This start's number (see OrchestratorSaved.starts): part of every intent id. */
+  private startNo = 1;
   private limits: RiskLimits | undefined;
   /** The config's thresholds (`settingsKey`): thresholds other than these are saved as set at run time. */
   private readonly thresholdsBase: string;
@@ -174,7 +176,11 @@ export class Orchestrator {
       this.limits = opts.trading.currentLimits?.() ?? opts.trading.limits;
     }
     this.instruments = opts.trading ? { [opts.trading.inst.symbol]: opts.trading.inst } : {};
-    this.restore(opts.memory?.load());
+    const saved = opts.memory?.load();
+    this.startNo = (saved?.starts ?? 0) + 1;
+    this.restore(saved);
+    // Counted before the first intent, so a start that dies early still moves the ids on.
+    if (opts.memory) this.save();
   }
 
   /** Returns the decision thresholds in force. */
@@ -366,7 +372,7 @@ export class Orchestrator {
       caps: capsFor(this.limits ?? t.limits, sym, lots as Lots),
       pending: this.pending !== undefined,
     };
-    return intentFor(d, state, this.policy, intentId(`moe-${sym}-${Math.floor(d.ts)}-${++this.seq}`));
+    return intentFor(d, state, this.policy, intentId(`moe-${sym}-${Math.floor(d.ts)}-r${this.startNo}-${++this.seq}`));
   }
 
   private onCob(m: CobSnapshotMsg): void {
@@ -512,7 +518,7 @@ export class Orchestrator {
       if (version !== undefined) accuracy[model] = { version, outcomes: this.accuracy.outcomes(model) };
     }
     const t = this.thresholdsNow;
-    memory.save({ ...(settingsKey(t) === this.thresholdsBase ? {} : { thresholds: { base: this.thresholdsBase, set: t } }), accuracy });
+    memory.save({ ...(settingsKey(t) === this.thresholdsBase ? {} : { thresholds: { base: this.thresholdsBase, set: t } }), accuracy, starts: this.startNo });
   }
 
   private publishStatus(m: ModelStatusMsg): void {

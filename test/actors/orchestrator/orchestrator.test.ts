@@ -288,6 +288,27 @@ describe('orchestrator', () => {
     expect(last.dqn).toBeCloseTo(w.dqn!, 12);
   });
 
+  // A restarted replay decides at the same timestamps again: an intent id of the previous run would reach the executor
+  // as an order it already has, and nothing would be sent.
+  it('gives the intents of each start ids of their own, although a replay repeats the decision times', async () => {
+    const memory = new InMemoryOrchestratorMemory();
+    const ids: string[] = [];
+    const ts: number[] = [];
+    let registry: ModelRegistry | undefined;
+    for (let start = 0; start < 3; start++) {
+      const r = rig(60_000, {}, { memory, ...(registry ? { registry } : {}) });
+      registry = r.registry;
+      r.bus.publish({ type: 'orchestrator.setThresholds', buy: 0, sell: 1 }); // every blend is a BUY
+      await r.step();
+      ids.push(r.seen.intents[0]!.id);
+      ts.push(r.seen.intents[0]!.ts);
+      r.orch.stop();
+    }
+    expect(new Set(ts).size).toBe(1);
+    expect(new Set(ids).size).toBe(3);
+    expect(memory.load()?.starts).toBe(3);
+  });
+
   it('comes back from a restart with the thresholds set at run time and the judged outcomes of the same versions', async () => {
     const memory = new InMemoryOrchestratorMemory();
     const first = rig(5_000, {}, { memory });

@@ -134,7 +134,16 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   // clock at --speed. A wall-driven clock would run ahead of a feed slowed by start-up or a busy CPU, and the
   // DataProvider would close every 1s bar before its trades arrived (flat candles, trades dropped as late).
   if (replay) clock = new SimulatedClock(await recordingStartMs(config.data.replayFiles));
-  else if (simulator) clock = new ScaledClock(await venueTime(config.venues.binance.restUrl), speed);
+  else if (simulator) {
+    let t0: number;
+    try {
+      t0 = await venueTime(config.venues.binance.restUrl);
+    } catch (err) {
+      process.stderr.write(`cobalt run: the exchange simulator at ${config.venues.binance.restUrl} does not answer (${(err as Error).message}); start it first (npx cobalt exchange-sim …)\n`);
+      return 2;
+    }
+    clock = new ScaledClock(t0, speed);
+  }
   else {
     if (o.speed !== undefined && speed !== 1) logger.warn('--speed applies to recorded data and exchange simulators only: live data runs in real time');
     clock = new LiveClock();
@@ -194,7 +203,9 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       const token = resolveDashboardToken(loaded.secrets);
       const dash = await startDashboard({ bus: sys.bus, supervisor: sys.supervisor, config: config.dashboard, token, clock, instruments: sys.dataInstruments, venueInstruments: [sys.traded], providers: dashboardProviders(sys) });
       sys.lifecycle.onClose('dashboard', () => dash.close());
-      process.stderr.write(`dashboard: ${dash.url}${token.generated ? ` (control token: ${token.token})` : ''}\n`);
+      // The page takes a #token= fragment into the tab's storage and drops it from the address bar (a fragment never
+      // reaches a server log), so opening the printed link is enough to use the controls.
+      process.stderr.write(`dashboard: ${dash.url}${token.generated ? `#token=${token.token}` : ''}\n`);
       if (!existsSync('dist/web')) logger.warn('dist/web is missing: the dashboard serves its API but no page until the web UI is built');
     } catch (err) {
       logger.error({ err }, 'dashboard failed to start; trading continues without it');

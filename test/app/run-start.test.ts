@@ -62,6 +62,18 @@ describe('COBALT_LOG_LEVEL', () => {
   });
 });
 
+describe('an exchange simulator that does not answer', () => {
+  it('refuses in one line, exit code 2, naming the URL (it threw a fetch stack trace)', async () => {
+    const config = path.join(root, 'sim.yaml');
+    writeFileSync(config, `mode: paper\nstore:\n  path: ${path.join(root, 'store-sim')}\ndashboard:\n  enabled: false\nvenues:\n  binance:\n    restUrl: http://127.0.0.1:1\n    wsUrl: ws://127.0.0.1:1/stream\n`);
+    vi.stubEnv('COBALT_LOG_LEVEL', 'silent');
+    const { result: code, err } = await captureOutput(() => runCommand({ config }));
+    expect(code).toBe(2);
+    expect(err).toMatch(/^cobalt run: the exchange simulator at http:\/\/127\.0\.0\.1:1 does not answer \(.+\); start it first/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+});
+
 describe('a live account\'s equity at start', () => {
   let server: Server;
   let depthAsked = 0;

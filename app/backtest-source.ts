@@ -6,6 +6,7 @@ import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import type { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
 import { ReplayCatalog, type CatalogCursor } from '../engine/venues/replay/catalog.ts';
+import { recordedTradeId } from '../engine/venues/replay/trade-ids.ts';
 import { RecordingMerge, type SymbolLine } from '../engine/venues/sim/replay.ts';
 
 /** A backtest's lines in receive-time order. */
@@ -16,6 +17,10 @@ export interface BacktestSource {
   readonly last: TsMs | undefined;
   /** Receive time of the current line. */
   readonly ts: TsMs;
+  /** Venue symbol of the current line (`BTCUSDT`). */
+  readonly symbol: string;
+  /** Trade id of the current line when it is a trade, else undefined. */
+  tradeId(): number | undefined;
   /** Where the lines come from, for the summary: `catalog` (with `built` when it was made now) or `text`. */
   readonly kind: 'text' | 'catalog';
   readonly built: boolean;
@@ -45,6 +50,10 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     get ts() {
       return line!.tsMs;
     },
+    get symbol() {
+      return line!.symbol;
+    },
+    tradeId: () => recordedTradeId(line!.text),
     ready: () => Promise.resolve(),
     bind: (p) => void (pub = p),
     nextSync: () => (line = merge.nextSync()) !== undefined,
@@ -70,6 +79,10 @@ export async function catalogSource(files: readonly string[], instruments: reado
     get ts() {
       return cursor!.ts;
     },
+    get symbol() {
+      return cursor!.symbol;
+    },
+    tradeId: () => cursor!.tradeId(),
     ready: () => catalog.loaded(),
     bind: (p) => void (cursor = catalog.cursor(p)),
     nextSync: () => cursor!.next(),

@@ -15,6 +15,7 @@ import type { Fill } from '../engine/messages/orders.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
+import { TradeIdWatch } from '../engine/venues/replay/trade-ids.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
@@ -91,6 +92,8 @@ export interface BacktestSummary {
    * limit, so the figures cover only the time before it and `cobalt backtest` exits 1.
    */
   readonly engineFailure: string | null;
+  /** Holes in the recording's trade ids (each cut the candles there, as a stream break does live). */
+  readonly tradeIdGaps: number;
   readonly models: readonly string[];
   readonly lines: number;
   readonly simulatedMs: number;
@@ -187,6 +190,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
 
   let lines = 0;
   let last = first;
+  const tradeIds = new TradeIdWatch();
   let replay0 = NaN;
   let replayMs = NaN;
   try {
@@ -199,6 +203,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     const limit = opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs;
     const pace = opts.paceX ?? 0;
     if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);
+    // Lanes whose trades are published: a hole in their trade ids cuts the candles there (./trade-ids.ts).
+    const tradeLanes = new Map(pub.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade')).map((l) => [l.inst.venueSymbol, l.inst.symbol]));
     for (;;) {
       // Most lines are ready: take them without an await (one per line was a visible cost).
       if (!source.nextSync() && !(await source.next())) break;
@@ -208,9 +214,21 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         const wait = replay0 + (ts - first) / pace - performance.now();
         if (wait >= 1) await new Promise<void>((r) => setTimeout(r, wait));
       }
+      const tradeSymbol = tradeLanes.get(source.symbol);
+      const tradeId = tradeSymbol === undefined ? undefined : source.tradeId();
+      if (tradeSymbol !== undefined && tradeId !== undefined) {
+        // Before the clock moves to the trade after the hole, as the replay feed does.
+        const reason = tradeIds.check(source.symbol, tradeId);
+        if (reason !== undefined) {
+          logger.warn({ symbol: tradeSymbol, tradeId, reason }, 'recording has a hole in the trade stream');
+          bus.publish({ type: 'md.feedReset', venue: 'binance', symbol: tradeSymbol, reason, ts: last as TsMs, scope: 'trades' });
+        }
+      }
       clock.set(ts);
       tracker.tick(ts);
+      const malformed = pub.counters.malformed;
       source.publish();
+      if (tradeId !== undefined && pub.counters.malformed === malformed) tradeIds.took(source.symbol, tradeId);
       lines++;
       last = ts;
       if ((lines & 0xffff) === 0 && opts.onProgress) {
@@ -242,7 +260,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
-    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, models: sys.models.loaded, lines, simulatedMs,
+    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: tradeIds.gaps, models: sys.models.loaded, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };

@@ -356,6 +356,16 @@ export class CatalogCursor {
     return true;
   }
 
+  /** The venue symbol of the current record. */
+  get symbol(): string {
+    return this.head.symbols[this.nums[this.at + 1]!]!;
+  }
+
+  /** The trade id of the current record when it is a trade (a backtest watches them for holes), else undefined. */
+  tradeId(): number | undefined {
+    return this.nums[this.at] === TRADE ? this.nums[this.at + 4]! : undefined;
+  }
+
   /** Publishes the current record. */
   publish(): void {
     const x = this.nums;

@@ -37,10 +37,11 @@ import type { Instrument, VenueId } from '../../types/instrument.ts';
 import type { TsMs } from '../../types/time.ts';
 import { ConfigError } from '../../types/errors.ts';
 import { BinanceFramePublisher } from '../binance/binance-feed.ts';
-import { classifyFrame, type FrameKind } from '../binance/frames.ts';
+import type { FrameKind } from '../binance/frames.ts';
 import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
 import { RecordingMerge } from '../sim/replay.ts';
 import { replayInstrument } from './book-replay.ts';
+import { recordedTradeId, TradeIdWatch } from './trade-ids.ts';
 
 /** Options of a replay feed. */
 export interface ReplayFeedOptions {
@@ -97,22 +98,7 @@ export interface ReplayFeedCounters extends FeedCounters {
   tradeIdGaps: number;
 }
 
-/**
- * Returns the trade id of a recorded trade (`t`) or aggTrade (`a`) frame, both consecutive per symbol, or undefined
- * when the text is no trade frame or has no such id.
- */
-export function recordedTradeId(text: string): number | undefined {
-  if (classifyFrame(text) !== 'trade') return undefined;
-  const key = text.includes('"e":"aggTrade"') ? '"a":' : '"t":';
-  let i = text.indexOf(key);
-  if (i < 0) return undefined;
-  i += key.length;
-  while (text.charCodeAt(i) === 32) i++;
-  const start = i;
-  let id = 0;
-  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) id = id * 10 + c - 48;
-  return i > start && Number.isSafeInteger(id) ? id : undefined;
-}
+export { recordedTradeId } from './trade-ids.ts';
 
 /** A recording replayed onto the bus as a market-data feed. */
 export class ReplayFeed implements MarketFeed {
@@ -133,7 +119,7 @@ export class ReplayFeed implements MarketFeed {
   private lastMs = NaN;
   /** Venue symbols whose trades are published, and the id of each one's last trade line this lap. */
   private tradeSymbols: ReadonlySet<string> = new Set();
-  private readonly lastTradeId = new Map<string, number>();
+  private readonly tradeIds = new TradeIdWatch();
   private readonly log: Logger;
 
   constructor(private readonly opts: ReplayFeedOptions) {
@@ -226,10 +212,9 @@ export class ReplayFeed implements MarketFeed {
   // Publishes md.feedReset for `symbol` at `ts` (the previous line's time) when trade `id` does not follow the
   // symbol's last published trade: the recording lost trades there (or holds them twice, or out of order).
   private checkTradeId(symbol: string, id: number, ts: TsMs): void {
-    const last = this.lastTradeId.get(symbol);
-    if (last === undefined || id === last + 1) return;
-    const reason = id > last ? `trade id jumps from ${last} to ${id} (${id - last - 1} trades missing)` : `trade id goes back from ${last} to ${id}`;
-    this.log.warn({ symbol, lastTradeId: last, tradeId: id, ts }, 'recording has a hole in the trade stream');
+    const reason = this.tradeIds.check(symbol, id);
+    if (reason === undefined) return;
+    this.log.warn({ symbol, tradeId: id, ts, reason }, 'recording has a hole in the trade stream');
     const c = this.counters;
     c.tradeIdGaps++;
     c.resets++;
@@ -262,7 +247,7 @@ export class ReplayFeed implements MarketFeed {
       const shift = this.lap * this.lapMs;
       const badBefore = c.badLines;
       // A lap's first trades follow the lap's reset, not the previous lap's last trades.
-      this.lastTradeId.clear();
+      this.tradeIds.clear();
       if (this.lap > 0) pub.reset(`replay lap ${this.lap + 1}`, this.firstMs + shift, true);
       let prevTs = this.firstMs + shift;
       try {
@@ -292,7 +277,7 @@ export class ReplayFeed implements MarketFeed {
           const malformed = c.malformed;
           pub.publish(line.text, raw, line.symbol, shift);
           // A trade that did not decode is lost: the next one's id then does not follow, and that marks the hole.
-          if (tradeId !== undefined && c.malformed === malformed) this.lastTradeId.set(line.symbol, tradeId);
+          if (tradeId !== undefined && c.malformed === malformed) this.tradeIds.took(line.symbol, tradeId);
           if (++n % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
         }
       } finally {

@@ -7,7 +7,7 @@ import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, logSchema, missingDataPaths, preflightProblems, type Config, type LoadedConfig } from '../engine/config/index.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
-import { installSignalHandlers } from '../engine/runtime/lifecycle.ts';
+import { installSignalHandlers, type SignalOptions } from '../engine/runtime/lifecycle.ts';
 import { recordingStartMs } from '../actors/data-provider/replay.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
 import { lotsToQty, ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
@@ -96,8 +96,11 @@ async function venueTime(restUrl: string): Promise<number> {
   return body.serverTime;
 }
 
-/** Runs the daemon; resolves with the exit code only on a start failure (a signal exits the process). */
-export async function runCommand(o: { config: string; live?: boolean; speed?: string }): Promise<number> {
+/**
+ * Runs the daemon; resolves with the exit code only on a start failure (a signal exits the process). `signals` replaces
+ * the process's signals and exit (tests).
+ */
+export async function runCommand(o: { config: string; live?: boolean; speed?: string }, signals: Pick<SignalOptions, 'source' | 'exit'> = {}): Promise<number> {
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig(o.config);
@@ -193,8 +196,13 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   }
   const sys = built;
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
-  installSignalHandlers(sys.lifecycle, { onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
+  installSignalHandlers(sys.lifecycle, { ...signals, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
+  // Until the signal handler exits the process.
+  const running = new Promise<number>(() => undefined);
   await sys.start();
+  // A signal during start-up (a live start reconciles with the venue for seconds) began the shutdown, which went on
+  // while the start finished: nothing more is started, and the handler exits once the shutdown is done.
+  if (sys.lifecycle.shuttingDown) return running;
   logger.info({ mode: config.mode, store: config.store.path, models: sys.models.loaded, speed }, 'engine running');
 
   if (config.dashboard.enabled) {
@@ -202,6 +210,11 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       const { startDashboard, resolveDashboardToken } = await import('../engine/dashboard/index.ts');
       const token = resolveDashboardToken(loaded.secrets);
       const dash = await startDashboard({ bus: sys.bus, supervisor: sys.supervisor, config: config.dashboard, token, clock, instruments: sys.dataInstruments, venueInstruments: [sys.traded], providers: dashboardProviders(sys) });
+      if (sys.lifecycle.shuttingDown) {
+        // A signal while it started: the shutdown's close hooks may have run already.
+        await dash.close().catch((err: unknown) => logger.error({ err }, 'dashboard failed to close'));
+        return running;
+      }
       sys.lifecycle.onClose('dashboard', () => dash.close());
       // The page takes a #token= fragment into the tab's storage and drops it from the address bar (a fragment never
       // reaches a server log), so opening the printed link is enough to use the controls.
@@ -211,6 +224,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       logger.error({ err }, 'dashboard failed to start; trading continues without it');
     }
   }
+  if (sys.lifecycle.shuttingDown) return running;
   const status = new StatusLine(sys);
   if (process.stdout.isTTY) {
     const t = setInterval(() => process.stdout.write(`\r\x1b[2K${status.line(process.stdout.columns || 160)}`), 1_000);
@@ -222,7 +236,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     const t = setInterval(() => logger.info({ status: status.fields() }, 'status'), 30_000);
     t.unref();
   }
-  return new Promise<number>(() => undefined);
+  return running;
 }
 
 /**

@@ -24,7 +24,7 @@ import { log as rootLog, type Logger } from '../engine/log.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Fill } from '../engine/messages/orders.ts';
 import type { RiskLimits } from '../engine/messages/risk.ts';
-import { Bus } from '../engine/runtime/bus.ts';
+import { Bus, logHandlerFailures } from '../engine/runtime/bus.ts';
 import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
 import { Lifecycle, type ShutdownReport } from '../engine/runtime/lifecycle.ts';
 import { Supervisor, type ChildSpec, type RestartPolicy } from '../engine/runtime/supervisor.ts';
@@ -55,6 +55,9 @@ import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
 import { riskLimitsFromConfig, riskLimitsKey } from './risk-limits.ts';
 import { ConfigError } from '../engine/types/errors.ts';
+
+// The executor's child id, also the owner of its bus subscriptions (a throwing handler restarts it).
+const EXECUTOR_ID = 'executor';
 
 /** How the system trades: paper fills on live or replayed data, real orders, or a backtest (no persistence). */
 export type SystemMode = 'paper' | 'live' | 'backtest';
@@ -289,7 +292,9 @@ export function policyFromConfig(config: Config): Partial<PolicyConfig> {
 export async function buildSystem(config: Config, opts: SystemOptions): Promise<System> {
   const logger = opts.logger ?? rootLog();
   const { clock, mode } = opts;
-  const bus = new Bus<EngineMsg>();
+  // A throwing handler is logged (rate-limited): one without a supervised owner (the wiring below, the paper books)
+  // is not restarted, and was otherwise only counted.
+  const bus = new Bus<EngineMsg>({ onHandlerError: logHandlerFailures(logger, clock) });
   const { primary } = config.symbols;
   const dataInstruments = dataInstrumentsOf(config);
   const symbols = dataInstruments.map((i) => i.symbol);
@@ -398,6 +403,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const executorLogic = fromCallback<EventObject, null>(() => {
     const ex = new TradingExecutor({
       bus, clock, venue, store: execStore, instruments: [traded], retry: config.execution.retry, ...(opts.rng ? { rng: opts.rng } : {}), log: logger,
+      owner: EXECUTOR_ID,
     });
     executor = ex;
     ex.start().then((report) => {
@@ -466,7 +472,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   // ---- orchestrator ----
   const children: ChildSpec[] = [
-    { id: 'executor', logic: executorLogic, input: null, order: 1 },
+    { id: EXECUTOR_ID, logic: executorLogic, input: null, order: 1 },
     {
       id: RISK_ID, logic: riskChild, order: 2,
       input: {
@@ -501,7 +507,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     ...(opts.extraChildren ?? []),
     { id: 'feed', logic: feedLogic, input: null, order: 9 },
   ];
-  const supervisor = new Supervisor({ bus, clock, children, defaults: opts.restart, ...(opts.rng ? { rng: opts.rng } : {}) });
+  const supervisor = new Supervisor({ bus, clock, children, defaults: opts.restart, logger, ...(opts.rng ? { rng: opts.rng } : {}) });
 
   // ---- wiring that belongs to no actor ----
   let lastMark: Ticks | undefined;

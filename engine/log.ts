@@ -58,7 +58,33 @@ export function createLogger(opts: { level?: string; name?: string; destination?
   const pretty = process.env.COBALT_LOG_PRETTY === '1' || (process.stdout.isTTY && process.env.COBALT_LOG_PRETTY !== '0');
   if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });
   // Logs go to stderr so that commands printing JSON results on stdout stay machine-readable.
-  return pino(base, pino.destination(2));
+  return pino(base, logDestination(2));
+}
+
+/**
+ * Returns pino's asynchronous destination on file descriptor `fd`, each line written as it comes. Its minimum length is
+ * 1 byte, not sonic-boom's 0: every line is longer, so nothing waits for more, but `flush(cb)` then calls back once the
+ * write in flight and those queued behind it are done; at 0 it calls back at once, and a process.exit right after could
+ * lose the last lines or write them out of order.
+ */
+export function logDestination(fd: number): ReturnType<typeof pino.destination> {
+  return pino.destination({ dest: fd, minLength: 1 });
+}
+
+/**
+ * Resolves once every line `logger` (default: the process-wide one) was given is written out, or after `timeoutMs`
+ * (a destination that does not drain, e.g. a pipe nobody reads, must not keep an exiting process).
+ */
+export function flushLog(logger: Logger = log(), timeoutMs = 1_000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    // An error given to the callback changes nothing here: it is the fsync after the write, which a pipe or terminal
+    // (stderr) refuses by nature, or a destination already closed; what could be written was.
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 let root: Logger | undefined;

@@ -67,6 +67,8 @@ export interface TradingExecutorOptions {
   /** Uniform [0, 1) source for backoff jitter; inject a seeded one for deterministic runs. */
   readonly rng?: () => number;
   readonly log?: Logger;
+  /** Bus owner of its subscriptions (the supervised child's id): a handler that throws then counts as this actor failing. */
+  readonly owner?: string;
 }
 
 /** Lifecycle state of the executor. */
@@ -88,6 +90,7 @@ export class TradingExecutor implements ReconcileHost {
   private readonly rng: () => number;
   private readonly pollMs: number;
   private readonly maxRateLimitWaitMs: number;
+  private readonly owner: string | undefined;
   /** Unfinished orders (finished ones live in the store only). */
   private readonly orders = new Map<string, OrderRecord>();
   /** Venue order id -> client id of the unfinished orders. */
@@ -125,6 +128,7 @@ export class TradingExecutor implements ReconcileHost {
     this.rng = opts.rng ?? Math.random;
     this.pollMs = opts.pollMs ?? 2_000;
     this.maxRateLimitWaitMs = opts.maxRateLimitWaitMs ?? 60_000;
+    this.owner = opts.owner;
     this.log = (opts.log ?? rootLog()).child({ actor: 'trading-executor', venue: opts.venue.id });
     this.breaker = new CircuitBreaker(opts.clock, opts.breaker ?? { failureThreshold: 5, openMs: 30_000 }, (s) => this.onBreaker(s));
   }
@@ -142,11 +146,11 @@ export class TradingExecutor implements ReconcileHost {
   async start(): Promise<ReconcileReport> {
     for (const p of this.store.allPositions(this.venue.id)) this.positions.set(p.symbol, p);
     this.subs.push(
-      this.bus.subscribe('risk.orderApproved', (m) => this.onApproved(m.intent), 'trading-executor'),
+      this.bus.subscribe('risk.orderApproved', (m) => this.onApproved(m.intent), this.owner),
       this.bus.subscribe('risk.stateChanged', (m) => {
         if (m.state === 'halted') this.cancelAll(`trading halted: ${m.reason}`);
-      }, 'trading-executor'),
-      this.bus.subscribe('exec.cancelOrder', (m) => this.cancelOne(m.clientOrderId, m.reason), 'trading-executor'),
+      }, this.owner),
+      this.bus.subscribe('exec.cancelOrder', (m) => this.cancelOne(m.clientOrderId, m.reason), this.owner),
       this.venue.onEvent((e) => this.onVenueEvent(e)),
     );
     this.st = 'reconciling';

@@ -114,7 +114,8 @@ export const symbolsSchema = z
 /** Circuit breaker that moves market data from the primary venue to the fallback (one probe call after the cool-down). */
 export const fallbackSchema = z.strictObject({
   failureThreshold: posInt.default(5),
-  cooldownMs: posInt.default(30_000),
+  /** How long market data stays on the fallback before Binance is probed again; at most an hour. */
+  cooldownMs: posInt.max(3_600_000).default(30_000),
 });
 
 /** Exchange endpoints: Binance first, MEXC as market-data fallback (and as the order venue with `execution.venue: mexc`). */
@@ -210,10 +211,10 @@ export const onlineLabelsSchema = z.strictObject({
 export const onlineSchema = z
   .strictObject({
     enabled: z.boolean().default(false),
-    /** How often stored predictions are labelled (engine time). */
-    pollMs: posInt.default(60_000),
-    /** Engine time between training runs (one runs only once enough pairs are labelled). */
-    retrainEveryMs: posInt.default(3_600_000),
+    /** How often stored predictions are labelled (engine time; at most a day). */
+    pollMs: posInt.max(86_400_000).default(60_000),
+    /** Engine time between training runs (one runs only once enough pairs are labelled; at most a week). */
+    retrainEveryMs: posInt.max(604_800_000).default(3_600_000),
     /** Labelled pairs kept for training, newest (one per decision bar). */
     maxPairs: posInt.max(20_000).default(1_000),
     /** How far back a start reads the inference history for predictions to label. */
@@ -337,8 +338,8 @@ export const storeSchema = z.strictObject({
   retention: z.strictObject({
     maxRecords: posInt.default(100_000),
     maxAgeDays: z.number().positive().default(30),
-    /** Engine minutes between retention passes of a running daemon (paper and live). */
-    everyMinutes: z.number().positive().default(10),
+    /** Engine minutes between retention passes of a running daemon (paper and live); at most a week (10,080). */
+    everyMinutes: z.number().positive().max(10_080).default(10),
     /** Write the records retention removes to gzipped JSONL files in archiveDir first (~17 KB a record). */
     archive: z.boolean().default(true),
     /** Total size of the archive files; each retention pass deletes the oldest beyond it (~4 GB a day at one tick a second). */

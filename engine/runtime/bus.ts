@@ -1,4 +1,6 @@
+import type { Logger } from '../log.ts';
 import type { EngineMsg } from '../messages/index.ts';
+import type { Clock } from './clock.ts';
 
 /** Anything with a string `type` discriminator can travel on a bus. */
 export interface BusMsg { readonly type: string }
@@ -79,6 +81,30 @@ class Fifo<T> {
     }
     return x;
   }
+}
+
+/**
+ * Returns an `onHandlerError` that logs a throwing handler at error level with the message type, the owner and the
+ * error: the first failure of each (type, owner) at once, then at most one line per `everyMs` of `clock` time (default
+ * 60 s) counting the failures since the last line, so a handler that throws on every tick cannot flood the log. A
+ * handler with a supervised owner is also reported to the supervisor (which restarts that actor); one without an owner
+ * (wiring in app/, the paper books) would otherwise only be counted in `counters()`.
+ */
+export function logHandlerFailures<M extends BusMsg>(logger: Logger, clock: Clock, everyMs = 60_000): (failure: HandlerFailure<M>) => void {
+  const last = new Map<string, { at: number; since: number }>();
+  return ({ error, msg, owner }) => {
+    const key = `${msg.type}\u0000${owner ?? ''}`;
+    const now = clock.now();
+    const prev = last.get(key);
+    if (prev !== undefined && now - prev.at < everyMs) {
+      prev.since++;
+      return;
+    }
+    last.set(key, { at: now, since: 0 });
+    const by = owner === undefined ? '' : ` of '${owner}'`;
+    logger.error({ code: 'BUS_HANDLER_FAILED', type: msg.type, owner, err: error, failures: prev === undefined ? 1 : prev.since + 1 },
+      prev === undefined ? `a ${msg.type} handler${by} threw` : `a ${msg.type} handler${by} threw again (${prev.since + 1} times since the last line)`);
+  };
 }
 
 /** Returns true for market-data types (`md.*`, `cob.*`), which queue behind everything else in `drain`. */

@@ -1,5 +1,8 @@
 import type { TsMs } from '../types/time.ts';
 
+// The longest delay Node's setTimeout takes as given (a signed 32-bit int of ms, ~24.8 days).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A cancellable timer handle. */
 export interface TimerHandle { readonly id: number }
 
@@ -35,13 +38,24 @@ export class ScaledClock implements Clock {
     return this.startMs + (this.wall() - this.wall0) * this.speed;
   }
 
+  /**
+   * Calls `fn` once `now()` has reached now + `ms` (Infinity: never; NaN or negative: as soon as possible). Node runs
+   * any delay over 2^31−1 ms after 1 ms, so a longer one waits in parts of at most that. Node's timers run on the
+   * monotonic clock while `now()` reads the wall clock, and may fire before `now()` got there (10–100 ms early at
+   * speed 10–100): the timer then waits again for what is left.
+   */
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.next++;
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      fn();
-    }, Math.max(0, ms / this.speed));
-    this.timers.set(id, t);
+    const due = this.now() + ms;
+    const arm = (wallMs: number): void => {
+      this.timers.set(id, setTimeout(() => {
+        const left = due - this.now();
+        if (left > 0) return arm(left / this.speed);
+        this.timers.delete(id);
+        fn();
+      }, Math.min(MAX_TIMER_MS, Math.max(0, wallMs))));
+    };
+    arm(ms / this.speed);
     return { id };
   }
 

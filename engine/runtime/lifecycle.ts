@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { EngineMsg } from '../messages/index.ts';
 import type { TsMs } from '../types/time.ts';
-import { log } from '../log.ts';
+import { flushLog, log } from '../log.ts';
 import type { Bus } from './bus.ts';
 import type { Clock } from './clock.ts';
 
@@ -172,7 +172,10 @@ export interface SignalSource {
 export interface SignalOptions {
   readonly signals?: readonly string[];
   readonly source?: SignalSource;
-  /** Called with the exit code: 0 after a clean shutdown, 1 if a step failed, 128 + signal number when forced. */
+  /**
+   * Called with the exit code: 0 after a clean shutdown, 1 if a step failed, 128 + signal number when forced. Default:
+   * `exitAfterLogFlush`.
+   */
   readonly exit?: (code: number) => void;
   readonly onReport?: (report: ShutdownReport) => void;
 }
@@ -184,16 +187,29 @@ export function signalExitCode(signal: string): number {
 }
 
 /**
+ * Exits the process with `code` once the process-wide log is written out (at most 1 s later): the log writes
+ * asynchronously, and an exit at once could lose its last lines or write them out of order ("stopped" before
+ * "shutdown finished").
+ */
+export function exitAfterLogFlush(code: number): void {
+  process.exitCode = code;
+  void flushLog().then(() => process.exit(code));
+}
+
+/**
  * Wires SIGINT/SIGTERM to `lifecycle.shutdown`: the first signal shuts down gracefully then exits, a second one exits
- * at once. Returns a function that removes the handlers.
+ * at once (once its line is logged). Returns a function that removes the handlers.
  */
 export function installSignalHandlers(lifecycle: Lifecycle, opts: SignalOptions = {}): () => void {
   const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
   const source: SignalSource = opts.source ?? (process as unknown as SignalSource);
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const exit = opts.exit ?? exitAfterLogFlush;
   let received = 0;
+  // Set once the shutdown is over: the exit is under way (writing out the log), and a signal then changes nothing.
+  let finished = false;
   const onSignal = (signal: string): void => {
     received++;
+    if (finished) return;
     if (received > 1) {
       log().warn({ signal }, 'second signal: exiting without finishing shutdown');
       exit(signalExitCode(signal));
@@ -201,10 +217,12 @@ export function installSignalHandlers(lifecycle: Lifecycle, opts: SignalOptions 
     }
     lifecycle.shutdown(signal).then(
       (report) => {
+        finished = true;
         opts.onReport?.(report);
         exit(report.ok ? 0 : 1);
       },
       (e: unknown) => {
+        finished = true;
         log().error({ err: e, signal }, 'shutdown threw');
         exit(1);
       },

@@ -1,11 +1,11 @@
 // Supervisor machine (xstate v5). One state, `supervising`; children are spawned actors with systemId === id.
-//   xstate.error.actor.<id> | sup.fail  -> child 'restarting', delayed sup.restart (backoff + jitter),
-//                                         or 'failed' + sys.halted once the child's restart budget is spent
+//   xstate.error.actor.<id> | sup.fail  -> child 'restarting', delayed sup.restart (backoff + jitter), logged at warn,
+//                                         or 'failed' + sys.halted once the child's restart budget is spent (error)
 //   sup.restart                         -> respawn the child, sys.actorRestarted
 //   xstate.done.actor.<id>              -> child 'stopped' (a finished actor is not restarted)
 //   sup.stopAll                         -> stop every child in reverse start order
 import { createActor, enqueueActions, setup, type Actor, type ActorSystem, type AnyActorLogic, type EventObject } from 'xstate';
-import { log } from '../log.ts';
+import { log, type Logger } from '../log.ts';
 import type { EngineMsg } from '../messages/index.ts';
 import type { ActorStatus } from '../messages/lifecycle.ts';
 import type { TsMs } from '../types/time.ts';
@@ -95,6 +95,8 @@ export interface SupervisorOptions {
   readonly defaults?: Partial<RestartPolicy>;
   /** Treat a throwing bus handler subscribed with `owner = child id` as a failure of that child (default true). */
   readonly routeBusErrors?: boolean;
+  /** Where failures, restarts and halts are logged (default: the process-wide logger). */
+  readonly logger?: Logger;
 }
 
 type SupEvent =
@@ -114,6 +116,7 @@ function errorText(e: unknown): string {
 
 function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOptions, rng: () => number) {
   const { bus, clock } = opts;
+  const logger = opts.logger ?? log();
   const byId = new Map(specs.map((r) => [r.spec.id, r]));
   const publishStatus = (actor: string, status: ChildState): void => bus.publish({ type: 'sys.actorStatus', actor, status, ts: clock.now() });
 
@@ -138,6 +141,7 @@ function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOpt
           const failed: ChildStatus = { ...c, state: 'failed', recentFailures: [...recent, now], lastError };
           enqueue.assign({ children: { ...context.children, [id]: failed }, halted: context.halted ?? { reason, actor: id, ts: now } });
           enqueue(() => {
+            logger.error({ code: 'ACTOR_RESTART_BUDGET_SPENT', actor: id, err: error, failures: recent.length + 1, restarts: c.restarts }, reason);
             publishStatus(id, 'failed');
             bus.publish({ type: 'sys.halted', reason, actor: id, ts: now });
           });
@@ -147,7 +151,11 @@ function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOpt
         const delayMs = backoffDelayMs(r.policy, failures.length, rng);
         const restarting: ChildStatus = { ...c, state: 'restarting', recentFailures: failures, lastError, nextRestartAt: now + delayMs };
         enqueue.assign({ children: { ...context.children, [id]: restarting } });
-        enqueue(() => publishStatus(id, 'restarting'));
+        enqueue(() => {
+          logger.warn({ code: 'ACTOR_FAILED', actor: id, err: error, failures: failures.length, restarts: c.restarts, delayMs },
+            `actor '${id}' failed: restart ${failures.length} of ${r.policy.maxRestarts} allowed within ${r.policy.windowMs} ms, in ${delayMs} ms`);
+          publishStatus(id, 'restarting');
+        });
         enqueue.raise({ type: 'sup.restart', id, delayMs }, { delay: delayMs, id: restartTimerId(id) });
       }),
     },
@@ -177,6 +185,7 @@ function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOpt
           const restarted: ChildStatus = { ...c, state: 'running', restarts: c.restarts + 1, nextRestartAt: undefined };
           enqueue.assign({ children: { ...context.children, [event.id]: restarted } });
           enqueue(() => {
+            logger.info({ actor: event.id, restarts: restarted.restarts }, `actor '${event.id}' restarted`);
             bus.publish({ type: 'sys.actorRestarted', actor: event.id, attempt: c.recentFailures.length, delayMs: event.delayMs, error: c.lastError ?? '', ts: clock.now() });
             publishStatus(event.id, 'running');
           });
@@ -240,7 +249,7 @@ export class Supervisor {
     this.actor.subscribe({
       error: (e) => {
         const reason = `supervisor failed: ${errorText(e)}`;
-        log().fatal({ err: e }, reason);
+        (opts.logger ?? log()).fatal({ err: e }, reason);
         opts.bus.publish({ type: 'sys.halted', reason, ts: opts.clock.now() });
       },
     });

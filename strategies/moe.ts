@@ -121,6 +121,7 @@ export interface PolicyState {
   readonly ask?: Ticks;
   /** Expected move over the holding horizon as a fraction of price (volatility sizing only). */
   readonly volatility?: number;
+  /** Sizing caps: `capsFor` with the account (cash, holdings at the mark), so a buy fits the cash and exposure risk checks. */
   readonly caps: SizingCaps;
   /** An earlier intent of this symbol has not settled yet (no fill, denial or rejection). */
   readonly pending: boolean;

@@ -358,18 +358,20 @@ export class Orchestrator {
     // sellableLots is the base actually held, floored to lots: a buy's base-asset fee leaves less than it bought.
     const mark = this.mark;
     if (mark === undefined) return { none: 'noPrice' };
+    const eq = equity(pf, this.instruments, { [sym]: mark });
     // One object shape every tick (absent values as undefined, which the policy reads as absent): conditional spreads
     // here cost a few µs of a ~100 µs tick -> intent window.
     const state: PolicyState = {
       inst: t.inst,
       positionLots: lots,
       sellableLots: pos ? sellableLots(t.inst, pos) : undefined,
-      equity: equity(pf, this.instruments, { [sym]: mark }),
+      equity: eq,
       mark,
       bid: this.bid,
       ask: this.ask,
       volatility: horizonVolatility(input.data, this.evaluator.config.horizonMs),
-      caps: capsFor(this.limits ?? t.limits, sym, lots as Lots),
+      // Buys are cut to the cash (with fee reserve) and exposure room the RiskManager checks: holdings at the mark.
+      caps: capsFor(this.limits ?? t.limits, sym, lots as Lots, { cash: pf.cash, exposure: (eq - pf.cash) as Money }),
       pending: this.pending !== undefined,
     };
     return intentFor(d, state, this.policy, intentId(`moe-${sym}-${Math.floor(d.ts)}-r${this.startNo}-${++this.seq}`));

@@ -184,13 +184,18 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
     const available = sellableLots(inst, pos);
     if (lots > available) return { ok: false, reason: { code: 'INSUFFICIENT_POSITION', lots, available } };
   } else {
-    const needed = (value + ceilDiv(value * BigInt(s.limits.feeReserveBps), BPS)) as Money;
+    const needed = buyNeeds(value, s.limits.feeReserveBps);
     if (needed > s.portfolio.cash) return { ok: false, reason: { code: 'INSUFFICIENT_BALANCE', needed, available: s.portfolio.cash } };
   }
   return OK;
 }
 
 const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
+
+/** Returns the cash a buy of `value` needs: the value plus its fee reserve of `feeReserveBps` (rounded up). */
+export function buyNeeds(value: Money, feeReserveBps: number): Money {
+  return (value + ceilDiv(value * BigInt(feeReserveBps), BPS)) as Money;
+}
 
 /** Returns the approval times with `nowMs` added and those older than the window dropped. */
 export function recordSubmit(submits: readonly TsMs[], nowMs: TsMs): TsMs[] {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { capsFor, fixedFractionLots, volatilityScaledLots } from '../../actors/risk-manager/sizing.ts';
 import { DEFAULT_LIMITS } from '../../actors/risk-manager/limits.ts';
 import { checkIntent, createRiskState, onFill, type RiskState } from '../../actors/risk-manager/logic.ts';
-import { applyFill, emptyPortfolio, equity, sellableLots, type Portfolio } from '../../actors/risk-manager/positions.ts';
+import { applyFill, emptyPortfolio, equity, exposure, sellableLots, type Portfolio } from '../../actors/risk-manager/positions.ts';
 import {
   blend, closableLots, decisionOf, intentFor, marketableLimit, mergeThresholds, riskPrice, type PolicyConfig, type PolicyState,
 } from '../../strategies/moe.ts';
@@ -123,17 +123,19 @@ describe('decision policy against the risk check (issue 6)', () => {
   const id = intentId('moe-6');
   const limitCfg: PolicyConfig = { mode: 'long-flat', orderType: 'limit', slippageBps: 10, sizing: { kind: 'fixed-fraction', fractionBps: 5_000 } };
 
-  const riskOf = (limits: RiskLimits, fills: readonly Fill[] = [], dustLots = 0): RiskState => {
+  const riskOf = (limits: RiskLimits, fills: readonly Fill[] = [], dustLots = 0, cash = money('10000')): RiskState => {
     const positions: Record<string, { lots: Lots; cost: Money }> = dustLots > 0 ? { [SYM]: { lots: dustLots as Lots, cost: 0n as Money } } : {};
-    let r = createRiskState({ limits, instruments: [ETH], cash: money('10000'), positions });
+    let r = createRiskState({ limits, instruments: [ETH], cash, positions });
     for (const f of fills) r = onFill(r, f);
     return { ...r, marks: { [SYM]: mark } };
   };
+  // Caps as the Orchestrator builds them: the limits, the lots held, and the account (cash, holdings at the mark).
   const stateOf = (pf: Portfolio, limits: RiskLimits, over: Partial<PolicyState> = {}): PolicyState => {
     const pos = pf.positions[SYM];
+    const account = { cash: pf.cash, exposure: exposure(pf, { [SYM]: ETH }, { [SYM]: mark }) };
     return {
       inst: ETH, positionLots: pos?.lots ?? 0, ...(pos ? { sellableLots: sellableLots(ETH, pos) } : {}), equity: equity(pf, { [SYM]: ETH }, { [SYM]: mark }),
-      ...book, caps: capsFor(limits, SYM, (pos?.lots ?? 0) as Lots), pending: false, ...over,
+      ...book, caps: capsFor(limits, SYM, (pos?.lots ?? 0) as Lots, account), pending: false, ...over,
     };
   };
   const intentOf = (r: ReturnType<typeof intentFor>): OrderIntent => {
@@ -218,6 +220,31 @@ describe('decision policy against the risk check (issue 6)', () => {
       const sell = { id, symbol: SYM, side: 'sell', lots: sellable as Lots, orderType: 'limit', price: riskPrice('sell', s, policy), timeInForce: 'IOC', reduceOnly: true, reason: 'dust', ts: 5_000 } as const;
       expect(checkIntent(risk, sell, ETH, 5_000)).toMatchObject({ ok: false, reason: { code: 'NOTIONAL_BELOW_MIN' } });
     }
+  });
+
+  // Reviewer findings on sizing.ts: sizes within the order and position caps that the cash (with the fee reserve) or
+  // the exposure of a base remainder could not carry were denied on every such decision.
+  const tight = { ...DEFAULT_LIMITS, maxOrderNotional: money('5000'), maxPositionNotional: money('5000'), maxExposure: money('5000') };
+  it.each<[string, PolicyConfig, RiskLimits, Money, () => Fill[], Partial<PolicyState>, number, string]>([
+    // 600 · 10 000 / 10 010 = 599.40 USDT with the 0.1% reserve: 2303 lots at the limit 2602.62
+    ['a volatility buy on a 600 USDT account (risk 12 USDT on a 2% move: 600 USDT)', { ...limitCfg, sizing: { kind: 'volatility', riskBps: 200 } },
+      DEFAULT_LIMITS, money('600'), () => [], { volatility: 0.02 }, 2_303, 'INSUFFICIENT_BALANCE'],
+    ['a market buy of the whole equity (fraction 1) on 800 USDT', { ...limitCfg, orderType: 'market', sizing: { kind: 'fixed-fraction', fractionBps: 10_000 } },
+      DEFAULT_LIMITS, money('800'), () => [], {}, 3_073, 'INSUFFICIENT_BALANCE'],
+    // Buying 1001 lots pays 0.0001001 ETH, selling the 999 sellable leaves 0.0000999 ETH (0.2597 USDT at the mark) and
+    // no lots: 4999.74 USDT of exposure room at the limit 2602.62 is 19 210 lots, where the position cap alone allows 19 211.
+    ['a buy of the whole position cap next to a base remainder', { ...limitCfg, sizing: { kind: 'fixed-fraction', fractionBps: 10_000 } },
+      tight, money('10000'), () => [fill('buy', 1_001), fill('sell', 999)], {}, 19_210, 'EXPOSURE_LIMIT'],
+  ])('sizes %s to what risk approves', (_name, cfg, limits, cash, fills, over, want, nextCode) => {
+    const fs = fills();
+    let pf = emptyPortfolio('USDT', cash);
+    for (const f of fs) pf = applyFill(pf, ETH, f);
+    const intent = intentOf(intentFor(dec('BUY'), stateOf(pf, limits, over), cfg, id));
+    const risk = riskOf(limits, fs, 0, cash);
+
+    expect(intent.lots).toBe(want);
+    expect(checkIntent(risk, intent, ETH, 5_000)).toEqual({ ok: true });
+    expect(checkIntent(risk, { ...intent, lots: (intent.lots + 1) as Lots }, ETH, 5_000)).toMatchObject({ ok: false, reason: { code: nextCode } });
   });
 
   it('closes a long larger than one order over several decisions, each within the order cap', () => {

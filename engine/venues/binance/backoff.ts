@@ -16,3 +16,20 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, rng: () => 
   const jitter = base * policy.jitter;
   return Math.round(base - jitter + rng() * jitter);
 }
+
+/** A venue-wide block a REST answer imposed: 429 (rate limited, back off) or 418 (this IP is banned). */
+export interface VenueBlock {
+  readonly kind: 'rateLimited' | 'banned';
+  /** How long nothing may be sent (the Retry-After header, or the ban's end), in ms from when the answer came. */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * Returns the block an error carries (BinanceRestError.block), if any. Read by shape, so that the feed, which replay
+ * workers load too, does not import ccxt through rest.ts.
+ */
+export function venueBlockOf(err: unknown): VenueBlock | undefined {
+  const b = (err as { block?: Partial<VenueBlock> } | null | undefined)?.block;
+  if (!b || (b.kind !== 'rateLimited' && b.kind !== 'banned') || typeof b.retryAfterMs !== 'number' || !Number.isFinite(b.retryAfterMs)) return undefined;
+  return { kind: b.kind, retryAfterMs: Math.max(0, b.retryAfterMs) };
+}

@@ -3,6 +3,8 @@
 // States (md.feedStatus): idle -> connecting -> live <-> waiting (dropped, backing off) ; stop() -> stopped.
 // A drop publishes md.feedReset for every symbol that had data, so books re-sync from a snapshot taken on the new
 // connection (fetched only once that symbol's depth stream is flowing again, as Binance's procedure requires).
+// Snapshots are fetched one at a time per venue, and a 429 (Retry-After) or 418 (IP ban) answer blocks every symbol's
+// fetch until it has passed: Binance bans the whole IP, order placement included, for requests sent inside it.
 import type { Logger } from '../../log.ts';
 import { log as rootLog } from '../../log.ts';
 import type { EngineMsg } from '../../messages/index.ts';
@@ -13,7 +15,7 @@ import type { Clock, TimerHandle } from '../../runtime/clock.ts';
 import type { Instrument, VenueId } from '../../types/instrument.ts';
 import type { TsMs } from '../../types/time.ts';
 import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, venueBlockOf, type BackoffPolicy, type VenueBlock } from './backoff.ts';
 import { BinanceFrameDecoder, classifyFrame, classifyStream, depthFrameToDiff, type FrameKind } from './frames.ts';
 import type { BinanceRest } from './rest.ts';
 import { BinanceStreamClient, type StreamClientOptions, type StreamStatus } from './stream-client.ts';
@@ -275,7 +277,7 @@ export interface BinanceFeedOptions {
   readonly snapshotRetry?: BackoffPolicy;
   readonly rng?: () => number;
   /** Further stream client settings (ping interval, liveness, rotation). */
-  readonly stream?: Partial<Pick<StreamClientOptions, 'pingIntervalMs' | 'livenessMs' | 'stableAfterMs' | 'rotateAfterMs'>>;
+  readonly stream?: Partial<Pick<StreamClientOptions, 'pingIntervalMs' | 'livenessMs' | 'dataSilenceMs' | 'stableAfterMs' | 'rotateAfterMs' | 'rotateRetry'>>;
   readonly logger?: Logger;
 }
 
@@ -309,6 +311,9 @@ export class BinanceFeed implements MarketFeed {
   private readonly log: Logger;
   private st: FeedState = 'idle';
   private connections = 0;
+  /** Clock time until which no snapshot is fetched, for any symbol: the venue answered 429 or 418. */
+  private blockedUntil = 0;
+  private bannedUntil = 0;
 
   constructor(private readonly opts: BinanceFeedOptions) {
     if (opts.instruments.length === 0) throw new TypeError('a Binance feed needs at least one instrument');
@@ -398,6 +403,16 @@ export class BinanceFeed implements MarketFeed {
 
   private maybeFetch(symbol: string, s: SnapshotState): void {
     if (!s.pending || s.inflight || !s.flowing || s.retry || this.st === 'stopped') return;
+    // One fetch at a time per venue: a resync of many symbols must not burst the IP's request weight.
+    if (this.snapshotsInFlight > 0) return;
+    const blockedMs = this.blockedUntil - this.opts.clock.now();
+    if (blockedMs > 0) {
+      s.retry = this.opts.clock.setTimeout(() => {
+        s.retry = undefined;
+        this.maybeFetch(symbol, s);
+      }, blockedMs);
+      return;
+    }
     const inst = this.instruments.find((i) => i.symbol === symbol)!;
     s.pending = false;
     s.inflight = true;
@@ -409,20 +424,40 @@ export class BinanceFeed implements MarketFeed {
         this.counters.snapshotsFetched++;
         const now = this.opts.clock.now();
         this.publisher.publishSnapshot({ ...snap, venue: this.venue, symbol: inst.symbol, tsLocal: now });
-        this.maybeFetch(symbol, s);
+        this.fetchWaiting(symbol);
       },
       (err: unknown) => {
         s.inflight = false;
         if (this.st === 'stopped') return;
         this.counters.snapshotErrors++;
         s.pending = true;
-        const delay = backoffDelay(this.opts.snapshotRetry ?? SNAPSHOT_RETRY, s.attempt++, this.opts.rng);
+        const block = venueBlockOf(err);
+        if (block) this.block(block, symbol, err);
+        const backoff = backoffDelay(this.opts.snapshotRetry ?? SNAPSHOT_RETRY, s.attempt++, this.opts.rng);
+        const delay = Math.max(backoff, this.blockedUntil - this.opts.clock.now());
         this.log.warn({ symbol, err: (err as Error).message, retryInMs: delay }, 'depth snapshot failed');
         s.retry = this.opts.clock.setTimeout(() => {
           s.retry = undefined;
           this.maybeFetch(symbol, s);
         }, delay);
+        this.fetchWaiting(symbol);
       },
     );
+  }
+
+  /** Starts the next waiting fetch once one finished: `symbol` first (a request that came in meanwhile), then the rest. */
+  private fetchWaiting(symbol: string): void {
+    this.maybeFetch(symbol, this.snaps.get(symbol)!);
+    for (const [sym, st] of this.snaps) if (sym !== symbol) this.maybeFetch(sym, st);
+  }
+
+  /** Extends the venue-wide block; a ban is logged as an error once per ban, since orders are refused too. */
+  private block(b: VenueBlock, symbol: string, err: unknown): void {
+    const now = this.opts.clock.now();
+    const until = now + b.retryAfterMs;
+    const newBan = b.kind === 'banned' && now >= this.bannedUntil;
+    if (b.kind === 'banned') this.bannedUntil = Math.max(this.bannedUntil, until);
+    this.blockedUntil = Math.max(this.blockedUntil, until);
+    if (newBan) this.log.error({ symbol, err: (err as Error).message, bannedForMs: b.retryAfterMs }, 'binance banned this IP (418); no snapshot is fetched until the ban ends');
   }
 }

@@ -6,6 +6,8 @@ import { stepsOf } from './frames.ts';
 import { instrumentGrid } from './parse-depth.ts';
 import type { Candle, DepthSnapshot, Level } from '../../messages/market.ts';
 import type { Clock } from '../../runtime/clock.ts';
+import { classifyCcxtError } from '../ccxt-exec.ts';
+import type { VenueBlock } from './backoff.ts';
 
 /** Options for the Binance REST client. Without `baseUrl` it talks to Binance itself. */
 export interface BinanceRestOptions {
@@ -74,6 +76,17 @@ export function binanceCcxtOptions(opts: BinanceRestOptions): Record<string, unk
 interface RawFilter { filterType: string; tickSize?: string; stepSize?: string; minNotional?: string; notional?: string }
 interface RawSymbol { symbol: string; baseAsset: string; quoteAsset: string; status: string; filters: RawFilter[] }
 
+/**
+ * A failed Binance REST call. `httpStatus` is the venue's answer when one came; `block` is set for a 429 (rate limited)
+ * or 418 (IP banned) with how long nothing may be sent (Retry-After, or the ban's end), which the caller must honour:
+ * Binance bans the whole IP, order placement included, for requests sent inside that window.
+ */
+export class BinanceRestError extends VenueError {
+  constructor(message: string, readonly httpStatus: number | undefined, readonly block: VenueBlock | undefined, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 /** Binance spot REST through ccxt's implicit API, which returns the venue's raw decimal strings (never floats). */
 export class BinanceRest {
   readonly exchange: Exchange;
@@ -88,7 +101,12 @@ export class BinanceRest {
     try {
       return await fn();
     } catch (err) {
-      throw new VenueError(`binance ${what} failed: ${(err as Error).message}`, { cause: err });
+      // The executor's classifier reads 429/418 and Retry-After (and scrubs signed URLs from the message). A ban's end
+      // in its text is wall time, so it is measured against the wall clock here.
+      const c = classifyCcxtError(err, Date.now(), this.exchange.last_response_headers as Record<string, string> | undefined);
+      const block = (c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined ? { kind: c.kind, retryAfterMs: c.retryAfterMs } : undefined;
+      const status = /^\S+ (?:[A-Z]+ \S+ )?([1-5]\d\d) /.exec((err as Error)?.message ?? '')?.[1];
+      throw new BinanceRestError(`binance ${what} failed: ${(err as Error).message}`, status !== undefined ? Number(status) : undefined, block, { cause: err });
     }
   }
 

@@ -10,9 +10,12 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts'
  * - Subscriptions are a set: subscribing twice sends nothing, and after a reconnect the whole set is replayed in
  *   one SUBSCRIBE per connection (Binance caps incoming messages at 5/s, so never one message per stream).
  * - Liveness: Binance pings every 20 s and ws answers pongs by itself; we also ping and treat silence (no frame and
- *   no pong) for `livenessMs` as a dead socket.
+ *   no pong) for `livenessMs` as a dead socket. Pongs only prove the TCP path: with streams subscribed, no data frame
+ *   for `dataSilenceMs` (checked at each ping) also counts as a drop, since a stalled stream can keep answering pings.
  * - Binance closes connections at 24 h: we rotate before that, make-before-break, switching delivery to the new
- *   socket once its subscription is acknowledged; consumers already drop duplicate update ids.
+ *   socket once its subscription is acknowledged; consumers already drop duplicate update ids. A rotation whose
+ *   socket closes, is refused its SUBSCRIBE or gets no answer within `rotateAckTimeoutMs` is retried on `rotateRetry`
+ *   backoff until one succeeds or the venue's cut arrives (then it is an ordinary drop).
  */
 export type StreamStatus = 'idle' | 'connecting' | 'live' | 'waiting' | 'stopped';
 
@@ -26,10 +29,16 @@ export interface StreamClientOptions {
   readonly rng?: () => number;
   readonly pingIntervalMs?: number;
   readonly livenessMs?: number;
+  /** With streams subscribed, no data frame for this long is a drop even if pongs arrive; 0 turns it off. Default 30 s. */
+  readonly dataSilenceMs?: number;
   /** A connection that stayed up this long resets the backoff; shorter-lived ones keep escalating it. */
   readonly stableAfterMs?: number;
   /** Rotate before Binance's 24 h limit; default 23 h 30 min. */
   readonly rotateAfterMs?: number;
+  /** Delay before retrying a rotation that failed; default 1 min doubling to 5 min (the cut is 30 min away). */
+  readonly rotateRetry?: BackoffPolicy;
+  /** A rotating socket not subscribed within this long has failed; default 30 s. */
+  readonly rotateAckTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -38,6 +47,8 @@ export interface StreamClientStats {
   connects: number;
   drops: number;
   rotations: number;
+  /** Rotation attempts that failed and were scheduled again. */
+  rotationFailures: number;
   subscribeMessages: number;
   messages: number;
   lastMessageAt: number;
@@ -67,7 +78,10 @@ export class BinanceStreamClient {
   private pingTimer?: TimerHandle;
   private rotateTimer?: TimerHandle;
   private lastSeenAt = 0;
-  readonly stats: StreamClientStats = { connects: 0, drops: 0, rotations: 0, subscribeMessages: 0, messages: 0, lastMessageAt: 0 };
+  /** Last data frame on the active connection (or when data was first due: its open, a subscription from none). */
+  private lastDataAt = 0;
+  private rotateAttempt = 0;
+  readonly stats: StreamClientStats = { connects: 0, drops: 0, rotations: 0, rotationFailures: 0, subscribeMessages: 0, messages: 0, lastMessageAt: 0 };
 
   constructor(opts: StreamClientOptions) {
     this.opts = {
@@ -75,7 +89,10 @@ export class BinanceStreamClient {
       rng: Math.random,
       pingIntervalMs: 15_000,
       livenessMs: 45_000,
+      dataSilenceMs: 30_000,
       rotateAfterMs: 23.5 * 3_600_000,
+      rotateRetry: { initialMs: 60_000, maxMs: 300_000, factor: 2, jitter: 0.2 },
+      rotateAckTimeoutMs: 30_000,
       stableAfterMs: 30_000,
       ...opts,
     };
@@ -95,6 +112,7 @@ export class BinanceStreamClient {
   /** Adds streams; only streams not yet subscribed are sent, and only when a connection is live. */
   subscribe(streams: readonly string[]): void {
     const fresh = streams.map((s) => s.toLowerCase()).filter((s) => !this.streams.has(s));
+    if (fresh.length && this.streams.size === 0) this.lastDataAt = this.opts.clock.now();
     for (const s of fresh) this.streams.add(s);
     if (fresh.length && this.active && this.active.ws.readyState === WebSocket.OPEN) this.sendSubscribe(this.active, 'SUBSCRIBE', fresh);
   }
@@ -139,10 +157,12 @@ export class BinanceStreamClient {
     ws.on('open', () => {
       conn.openedAt = this.opts.clock.now();
       this.stats.connects++;
-      this.lastSeenAt = this.opts.clock.now();
       if (this.streams.size) this.sendSubscribe(conn, 'SUBSCRIBE', [...this.streams]);
       else conn.acked = true;
       if (!rotation) {
+        this.lastSeenAt = this.opts.clock.now();
+        this.lastDataAt = this.opts.clock.now();
+        this.rotateAttempt = 0;
         this.setStatus('live');
         this.schedulePing();
         this.scheduleRotation();
@@ -152,7 +172,7 @@ export class BinanceStreamClient {
     });
     ws.on('message', (data: Buffer) => this.onFrame(conn, data));
     ws.on('pong', () => {
-      this.lastSeenAt = this.opts.clock.now();
+      if (conn === this.active) this.lastSeenAt = this.opts.clock.now();
     });
     ws.on('error', (err) => this.log.warn({ err: err.message, conn: conn.id }, 'binance stream socket error'));
     ws.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
@@ -166,7 +186,7 @@ export class BinanceStreamClient {
 
   private onFrame(conn: Conn, data: Buffer): void {
     const now = this.opts.clock.now();
-    this.lastSeenAt = now;
+    if (conn === this.active) this.lastSeenAt = now;
     // Replies to our own requests are small JSON objects with an `id`; everything else is stream data.
     if (data.length < 200 && data.includes('"id"') && !data.includes('"stream"')) {
       this.onReply(conn, data);
@@ -175,6 +195,7 @@ export class BinanceStreamClient {
     if (conn !== this.active) return; // a rotating socket only delivers once promoted
     this.stats.messages++;
     this.stats.lastMessageAt = now;
+    this.lastDataAt = now;
     this.opts.onMessage(data, now);
   }
 
@@ -187,7 +208,8 @@ export class BinanceStreamClient {
       return;
     }
     if (reply.error) {
-      this.log.error({ code: reply.error.code, msg: reply.error.msg, id: reply.id }, 'binance stream request refused');
+      this.log.error({ code: reply.error.code, msg: reply.error.msg, id: reply.id, conn: conn.id }, 'binance stream request refused');
+      if (conn === this.rotating && reply.id === conn.subscribeId) this.rotationFailed(conn, `subscription refused: ${reply.error.msg}`);
       return;
     }
     if (reply.id !== undefined && reply.id === conn.subscribeId) {
@@ -200,6 +222,9 @@ export class BinanceStreamClient {
     const old = this.active;
     this.active = conn;
     this.rotating = undefined;
+    this.rotateAttempt = 0;
+    this.lastSeenAt = this.opts.clock.now();
+    this.lastDataAt = this.opts.clock.now();
     this.stats.rotations++;
     this.log.info({ conn: conn.id }, 'binance stream rotated to a fresh connection');
     old?.ws.close(1000, 'rotation');
@@ -208,11 +233,15 @@ export class BinanceStreamClient {
 
   private onClose(conn: Conn, code: number, reason: string): void {
     if (conn === this.rotating) {
-      this.rotating = undefined;
+      this.rotationFailed(conn, `closed ${code} before its subscription was acknowledged`);
       return;
     }
     if (conn !== this.active || this.status === 'stopped') return;
     this.active = undefined;
+    // A rotation under way would otherwise be promoted beside the reconnect's connection.
+    const rotating = this.rotating;
+    this.rotating = undefined;
+    rotating?.ws.terminate();
     this.stats.drops++;
     if (this.pingTimer) this.opts.clock.clearTimeout(this.pingTimer);
     if (this.rotateTimer) this.opts.clock.clearTimeout(this.rotateTimer);
@@ -236,8 +265,14 @@ export class BinanceStreamClient {
     this.pingTimer = this.opts.clock.setTimeout(() => {
       const conn = this.active;
       if (!conn || this.status === 'stopped') return;
-      if (this.opts.clock.now() - this.lastSeenAt > this.opts.livenessMs) {
-        this.log.warn({ silentMs: this.opts.clock.now() - this.lastSeenAt }, 'binance stream silent; terminating');
+      const now = this.opts.clock.now();
+      if (now - this.lastSeenAt > this.opts.livenessMs) {
+        this.log.warn({ silentMs: now - this.lastSeenAt }, 'binance stream silent; terminating');
+        conn.ws.terminate();
+        return;
+      }
+      if (this.opts.dataSilenceMs > 0 && this.streams.size > 0 && now - this.lastDataAt > this.opts.dataSilenceMs) {
+        this.log.warn({ dataSilentMs: now - this.lastDataAt, streams: this.streams.size }, 'binance stream sends no data although it answers pings; terminating');
         conn.ws.terminate();
         return;
       }
@@ -246,12 +281,28 @@ export class BinanceStreamClient {
     }, this.opts.pingIntervalMs);
   }
 
-  private scheduleRotation(): void {
+  private scheduleRotation(delayMs = this.opts.rotateAfterMs): void {
     if (this.rotateTimer) this.opts.clock.clearTimeout(this.rotateTimer);
     this.rotateTimer = this.opts.clock.setTimeout(() => {
       if (this.status !== 'live' || this.rotating) return;
-      this.rotating = this.open(true);
-    }, this.opts.rotateAfterMs);
+      const conn = this.open(true);
+      this.rotating = conn;
+      // A socket that opens but never answers its SUBSCRIBE would otherwise hold `rotating` forever.
+      this.rotateTimer = this.opts.clock.setTimeout(() => {
+        if (conn === this.rotating && !conn.acked) this.rotationFailed(conn, 'subscription not acknowledged in time');
+      }, this.opts.rotateAckTimeoutMs);
+    }, delayMs);
+  }
+
+  /** Drops a failed rotating socket and tries the rotation again after a growing delay. */
+  private rotationFailed(conn: Conn, why: string): void {
+    this.rotating = undefined;
+    conn.ws.terminate();
+    if (this.status === 'stopped' || !this.active) return;
+    this.stats.rotationFailures++;
+    const delay = backoffDelay(this.opts.rotateRetry, this.rotateAttempt++, this.opts.rng);
+    this.log.warn({ conn: conn.id, why, attempt: this.rotateAttempt, retryInMs: delay }, 'binance stream rotation failed; retrying');
+    this.scheduleRotation(delay);
   }
 }
 

@@ -8,18 +8,11 @@ import { parseDuration, recordCommand, type RecordIo } from '../../../engine/com
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import type { Recorder } from '../../../engine/venues/binance/recorder.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
+import { until } from '../../wait-until.ts';
 
 const ETH = ['data/recordings/spot_ethusdt_20240808.jsonl.gz'];
 const dir = mkdtempSync(join(tmpdir(), 'cobalt-record-cmd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function config(name: string, restUrl: string, wsUrl: string): string {
   const file = join(dir, `${name}.yaml`);

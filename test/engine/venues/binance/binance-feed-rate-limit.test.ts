@@ -11,6 +11,9 @@ import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument } from '../../..
 import type { VenueBlock } from '../../../../engine/venues/binance/backoff.ts';
 import { BinanceFeed } from '../../../../engine/venues/binance/binance-feed.ts';
 import { BinanceRestError } from '../../../../engine/venues/binance/rest.ts';
+import { until as untilTurns } from '../../../wait-until.ts';
+
+const until = (cond: () => boolean, what: string): Promise<void> => untilTurns(cond, what, 20_000);
 
 const INSTS: readonly Instrument[] = [makeInstrument(BINANCE_SPOT_DEFAULTS['BTC/USDT']!), makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!)];
 
@@ -32,14 +35,6 @@ function startStream() {
     url: () => `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
     close: () => new Promise<void>((r) => { for (const s of sockets) s.terminate(); wss.close(() => r()); }),
   };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 20_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const turns = async (n: number) => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };

@@ -11,18 +11,11 @@ import { combinedStreamUrl } from '../../../../engine/venues/binance/stream-clie
 import { replayBook } from '../../../../engine/venues/replay/book-replay.ts';
 import { readRecordingLinesSync } from '../../../../engine/venues/replay/recording.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
+import { until } from '../../../wait-until.ts';
 
 const ETH = ['data/recordings/spot_ethusdt_20240808.jsonl.gz'];
 // Half past a minute: the simulator's weight limiter turns its minute 30 s later.
 const T0 = Date.UTC(2024, 7, 8, 23, 55, 30);
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 type DepthApi = { publicGetDepth(p: object): Promise<unknown> };
 

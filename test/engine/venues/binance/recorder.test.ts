@@ -9,17 +9,9 @@ import { BinanceRest } from '../../../../engine/venues/binance/rest.ts';
 import { combinedStreamUrl } from '../../../../engine/venues/binance/stream-client.ts';
 import { replayBook } from '../../../../engine/venues/replay/book-replay.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
+import { until } from '../../../wait-until.ts';
 
 const ETH = ['data/recordings/spot_ethusdt_20240808.jsonl.gz'];
-
-/** Waits on real socket events (no fixed sleeps); fails after many event-loop turns. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('Recorder against the exchange simulator', () => {
   let sim: ExchangeSim | undefined;

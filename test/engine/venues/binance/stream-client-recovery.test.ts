@@ -5,6 +5,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
 import { BinanceStreamClient } from '../../../../engine/venues/binance/stream-client.ts';
+import { until as untilTurns } from '../../../wait-until.ts';
+
+const until = (cond: () => boolean, what: string): Promise<void> => untilTurns(cond, what, 20_000);
 
 type Behaviour = 'ack' | 'refuse' | 'terminate';
 
@@ -41,15 +44,6 @@ function startServer(behaviour: (n: number) => Behaviour = () => 'ack') {
     push: (obj: unknown) => { for (const s of sockets) s.send(JSON.stringify(obj)); },
     close: () => new Promise<void>((r) => { for (const s of sockets) s.terminate(); wss.close(() => r()); }),
   };
-}
-
-/** Waits on real socket events (no fixed sleeps): resolves once `cond` holds, fails after many event-loop turns. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 20_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const quietLog = { info() {}, warn() {}, error() {}, debug() {}, child() { return this; } } as never;

@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
 import { BinanceStreamClient } from '../../../../engine/venues/binance/stream-client.ts';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../../../engine/venues/binance/backoff.ts';
+import { until as untilTurns } from '../../../wait-until.ts';
+
+const until = (cond: () => boolean, what: string): Promise<void> => untilTurns(cond, what, 20_000);
 
 // A loopback server that records SUBSCRIBE requests per connection and can push frames or drop everyone.
 function startServer() {
@@ -29,15 +32,6 @@ function startServer() {
     dropAll: () => { for (const s of sockets) s.terminate(); },
     close: () => new Promise<void>((r) => { for (const s of sockets) s.terminate(); wss.close(() => r()); }),
   };
-}
-
-/** Waits on real socket events (no fixed sleeps): resolves once `cond` holds, fails after many event-loop turns. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 20_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('backoffDelay', () => {

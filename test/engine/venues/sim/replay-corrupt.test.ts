@@ -5,20 +5,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
+import { until } from '../../../wait-until.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cobalt-sim-corrupt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // The first 300 kB of the ETH recording: its snapshot and some minutes of frames, then the gzip stream stops short.
 const TRUNC = join(dir, 'spot_ethusdt_20240808.jsonl.gz');
 writeFileSync(TRUNC, readFileSync('data/recordings/spot_ethusdt_20240808.jsonl.gz').subarray(0, 300_000));
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200_000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('exchange simulator on a truncated recording', () => {
   let sim: ExchangeSim | undefined;

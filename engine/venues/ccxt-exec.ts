@@ -65,7 +65,7 @@ const BINANCE_STATUS: Record<string, OrderStatus> = {
 };
 
 /** Returns the Retry-After header of the last response in ms, if any (Binance sends seconds). */
-function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
+export function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
   if (!headers) return undefined;
   for (const [k, v] of Object.entries(headers)) {
     if (k.toLowerCase() !== 'retry-after') continue;

@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../../runtime/clock.ts';
 import type { Logger } from '../../log.ts';
 import { log as rootLog } from '../../log.ts';
 import type { Instrument } from '../../types/instrument.ts';
+import { retryAfterMs } from '../ccxt-exec.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { BinanceStreamClient, type StreamStatus } from './stream-client.ts';
 import type { BinanceRest } from './rest.ts';
@@ -213,16 +214,6 @@ export class Recorder {
     sink.gz.write(body);
     sink.gz.write('\n');
   }
-}
-
-/** Returns the Retry-After header (seconds, as Binance sends it on 429/418) in ms, if the response had one. */
-function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (k.toLowerCase() !== 'retry-after') continue;
-    const s = Number(v);
-    if (Number.isFinite(s) && s >= 0) return Math.round(s * 1000);
-  }
-  return undefined;
 }
 
 function closeSink(s: Sink): Promise<void> {

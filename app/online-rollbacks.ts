@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { ModelStatusMsg } from '../engine/messages/orchestrator.ts';

@@ -146,8 +146,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       return 2;
     }
     clock = new ScaledClock(t0, speed);
-  }
-  else {
+  } else {
     if (o.speed !== undefined && speed !== 1) logger.warn('--speed applies to recorded data and exchange simulators only: live data runs in real time');
     clock = new LiveClock();
   }

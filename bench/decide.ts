@@ -17,7 +17,6 @@ import { riskChild } from '../app/risk-child.ts';
 import { setLogger, createLogger } from '../engine/log.ts';
 import type { BaseDataInput } from '../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
-import type { ModelOutput } from '../engine/messages/signals.ts';
 import { Bus } from '../engine/runtime/bus.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
 import { ModelOutputStore } from '../engine/store/model-output-store.ts';

@@ -4,7 +4,7 @@
 import { BookSync } from '../binance/book-sync.ts';
 import { BinanceFrameDecoder, classifyFrame } from '../binance/frames.ts';
 import { MatchingEngine, liveBookView, type SimOrder } from '../../market/matching.ts';
-import type { BookTicker, Candle, Trade } from '../../messages/market.ts';
+import type { BookTicker, Trade } from '../../messages/market.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Instrument } from '../../types/instrument.ts';
 import type { Lots, Ticks } from '../../types/price.ts';

@@ -1,6 +1,6 @@
 // `cobalt record`: a bad --duration, config, symbol or REST endpoint is one line naming it (exit 1), and a session that
 // recorded nothing, or no depth snapshot of a symbol, exits 1 (review findings 1, 5 and the smaller record ones).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@ import { controlMessages } from '../../../engine/dashboard/controls.ts';
 import { bearerToken, bindProblem, resolveDashboardToken, tokenMatches } from '../../../engine/dashboard/auth.ts';
 import { SeqRing } from '../../../engine/dashboard/seq-ring.ts';
 import { TopicThrottle } from '../../../engine/dashboard/throttle.ts';
-import { DashboardViewModel, type Cursors } from '../../../engine/dashboard/view-model.ts';
+import { DashboardViewModel } from '../../../engine/dashboard/view-model.ts';
 import { DashboardMetrics, type LoopLagSource } from '../../../engine/dashboard/metrics.ts';
 import { CobAggregator } from '../../../actors/cob-aggregator/logic.ts';
 import type { CobSnapshot } from '../../../engine/market/cob.ts';

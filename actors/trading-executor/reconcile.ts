@@ -1,14 +1,18 @@
 // Reconciliation with the venue, at start-up and as the poll of venues that push no events. Steps, in this order:
 //  1. open orders at the venue (per symbol);
 //  2. each of our orders not final: learn its venue id (open list, else a query by client id); one the venue never
-//     saw is rejected (VENUE_UNKNOWN_ORDER); one the venue closed is remembered for step 5;
+//     saw is rejected (VENUE_UNKNOWN_ORDER); one the venue closed is remembered for step 5; one whose query fails
+//     (timeout, 5xx, unreadable answer) is left exactly as it is and reported (RECONCILE_ORDER_QUERY_FAILED,
+//     `ordersUnresolved`), and the run goes on with the others; a rate limit or ban ends the run (it is thrown: every
+//     later call would be refused too);
 //  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
 //     book to them;
 //  4. our trades since the last trade id booked per symbol, page after page until a page brings no trade not yet
 //     seen (a venue answers at most one page, 1000 trades on Binance): each missing fill is applied (and published); a
 //     trade of an order we never placed books to an adopted order (loud log), except while an order on that symbol
-//     is being submitted: the trade is then likely that order's, so the symbol's trades stop there (nothing after it
-//     is booked, so the last trade id stays before it) and are read again by the next run;
+//     is being submitted, or while an order on that symbol whose query failed in step 2 has no venue id yet: the trade
+//     is then likely that order's, so the symbol's trades stop there (nothing after it is booked, so the last trade id
+//     stays before it) and are read again by the next run;
 //  5. orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); one the venue
 //     calls filled whose fills we cannot see keeps the quantities booked from real fills and is reported
 //     (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up;
@@ -19,7 +23,7 @@ import type { Logger } from 'pino';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
-import type { ExecutionVenue, VenueBalance, VenueOrder, VenueTrade } from '../../engine/venues/venue.ts';
+import { asVenueCallError, type ExecutionVenue, type VenueBalance, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
 import { isTerminal, type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult } from './logic.ts';
 
 /** What reconciliation needs from the executor. */
@@ -63,6 +67,8 @@ export interface ReconcileReport {
   readonly ordersClosed: number;
   readonly ordersRejected: number;
   readonly ordersAdopted: number;
+  /** Client ids of our orders whose status query failed: left as they were, for the next run (see step 2). */
+  readonly ordersUnresolved: readonly string[];
   /** Orders the venue reports filled whose fills are not in the trade history we could read. */
   readonly fillsMissing: readonly string[];
   readonly positionMismatches: readonly PositionMismatch[];
@@ -87,7 +93,7 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
   const symbols = opts.symbols ?? venue.symbols;
   const r = {
     fillsApplied: 0, fillsDuplicate: 0, fillsIllegal: 0, tradesAdopted: 0, ordersAccepted: 0, ordersClosed: 0, ordersRejected: 0, ordersAdopted: 0,
-    fillsMissing: [] as string[], positionMismatches: [] as PositionMismatch[], tradesDeferred: [] as string[],
+    fillsMissing: [] as string[], positionMismatches: [] as PositionMismatch[], tradesDeferred: [] as string[], ordersUnresolved: [] as string[],
   };
   const changed = (t: TransitionResult): boolean => t.kind === 'ok';
 
@@ -97,9 +103,25 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
 
   // 2. our unfinished orders
   const closedAtVenue: VenueOrder[] = [];
+  // Symbols with an order whose query failed before we learnt its venue id: a trade there that names no known order
+  // may be that order's, so it must not be adopted as a stranger's (step 4).
+  const unresolvedNoVenueId = new Set<string>();
   for (const o of host.openOrders()) {
     if (!symbols.includes(o.intent.symbol)) continue;
-    const v = open.get(o.clientOrderId) ?? (await venue.fetchOrder(o.intent.symbol, o.clientOrderId as ClientOrderId));
+    let v = open.get(o.clientOrderId);
+    if (!v) {
+      try {
+        v = await venue.fetchOrder(o.intent.symbol, o.clientOrderId as ClientOrderId);
+      } catch (e) {
+        const err = asVenueCallError(e);
+        if (err.kind === 'rateLimited' || err.kind === 'banned') throw err;
+        r.ordersUnresolved.push(o.clientOrderId);
+        if (o.venueOrderId === undefined) unresolvedNoVenueId.add(o.intent.symbol);
+        log.error({ clientOrderId: o.clientOrderId, symbol: o.intent.symbol, status: o.status, venueCode: err.code, kind: err.kind, err, code: 'RECONCILE_ORDER_QUERY_FAILED' },
+          'reconcile: the order status query failed; the order is left as it is until a later run can read it');
+        continue;
+      }
+    }
     if (!v) {
       if (o.status === 'new' || o.status === 'submitted') {
         log.warn({ clientOrderId: o.clientOrderId, code: 'VENUE_UNKNOWN_ORDER' }, 'reconcile: the venue never received this order: rejected');
@@ -137,6 +159,13 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
         if (host.hasFill(t.symbol, t.tradeId)) {
           r.fillsDuplicate++;
           continue;
+        }
+        // The same stop as applyTrade's while a submission is in flight: the unresolved order is not in flight.
+        if (unresolvedNoVenueId.has(s) && !((t.clientOrderId !== undefined && host.order(t.clientOrderId)) || host.orderByVenueId(t.venueOrderId))) {
+          log.info({ code: 'TRADE_DEFERRED', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: s },
+            'trade of an unknown order while an order on its symbol could not be queried: read again by the next run');
+          r.tradesDeferred.push(s);
+          break pages;
         }
         const out = await host.applyTrade(t, { deferWhileSubmitting: true });
         if (out === 'deferred') {

@@ -3,7 +3,8 @@
 // (models/checkpoints.ts) whose recorded input is the one the agent feeds, else from the model bundled in
 // models/bundled; it is served by the inference pool. The DQN joins from the best `models.checkpointDir/dqn/<version>/`
 // else the bundled one, when it was trained on the engine's RL state (RL_STATE_KIND) beside the CNN now running
-// (models/train/dqn-state.ts), reading that CNN's same-tick outputs. A missing or unusable checkpoint is said
+// (models/train/dqn-state.ts), reading that CNN's same-tick outputs: on a tick where the CNN gives none (failed, timed
+// out, busy, dropped) such a DQN gives none either, a counted failure. A missing or unusable checkpoint is said
 // plainly in the log and the blend runs with the models that exist. "Best" is by the figure no test data went into
 // (SELECTION_METRICS: the CNN's validation log loss, the DQN's validation PnL); checkpoints written before, ranked by
 // their test figure, are never compared with those: they come after them, newest first (models/checkpoints.ts).
@@ -220,12 +221,16 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     if (chosen) {
       const agent = loadDqn(chosen.dir);
       const state = dqnStateBuilder(dqnStateOf(chosen.meta.input));
+      // `cnn: null` (trained with `--cnn none`) means the CNN slots were zeroed in training: not bound to any CNN.
+      const recordedCnn = (chosen.meta.input as { cnn?: unknown } | undefined)?.cnn;
+      const cnnInState = typeof recordedCnn === 'object' && recordedCnn !== null;
       registry.register('dqn', {
-        version: chosen.version, run: rlRunner({ q: agent, state, stateSize: agent.config.stateSize }),
+        // A CNN-bound DQN answers only with the CNN's output of the same tick (see rl-agent.ts `requires`).
+        version: chosen.version, run: rlRunner({ q: agent, state, stateSize: agent.config.stateSize, ...(cnnInState ? { requires: ['cnn'] } : {}) }),
         ...(registry.names().includes('cnn') ? { dependsOn: ['cnn'] } : {}),
       }, now);
       loaded.push(`dqn@${chosen.version}`);
-      if ((chosen.meta.input as { cnn?: unknown } | undefined)?.cnn !== undefined) cnnBound.push(`dqn@${chosen.version}`);
+      if (cnnInState) cnnBound.push(`dqn@${chosen.version}`);
     } else {
       skipped.push(`dqn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'dqn')} nor bundled; not in the blend`);
     }

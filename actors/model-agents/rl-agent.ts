@@ -1,13 +1,19 @@
 // RLAgent runner: a packed BaseDataInput row (with the CNN's same-tick hidden state fed in by the coordinator) →
 // a state vector → Q-values of a DQN → ModelOutput. The action is argmax Q. `probabilities` = softmax(Q / T) is a
 // pseudo-probability: Q-values are expected returns, not likelihoods, so it only ranks the actions and says how far
-// apart they are (T sets the scale); the gating judges the agent by its realised accuracy, not by this number.
+// apart they are (T sets the scale); the gating weighs the agent by its realised accuracy, not by this number. It is
+// still the output's confidence, which the MoE's minConfidence filter reads first: at T = 1 the bundled DQN's Q-values
+// are so close that its confidence has median 0.34 and reaches the default 0.5 on about 1 decision in 100, so it is
+// rarely blended (figures in models/bundled/README.md).
 // The value estimate V(s) = max Q and the raw Q-values go in `extra`.
+// A DQN trained with a model's same-tick output in its state (`requires`) does not answer without it: the coordinator
+// runs a dependent whose dependency gave nothing this tick on the input the DataProvider packed, whose model slots
+// hold the last stored output whatever its age, a state the DQN never saw in training.
 import {
   bdiSection, bdiSeriesFeature, BDI_FRAMES,
 } from '../../engine/market/base-data-input.ts';
 import { ACTIONS, type Action, type ModelOutput } from '../../engine/messages/signals.ts';
-import { InputValidationError } from '../../engine/types/errors.ts';
+import { EngineError, InputValidationError } from '../../engine/types/errors.ts';
 import type { ModelRunner, RunContext } from '../orchestrator/registry.ts';
 import { ModelOutputError } from '../orchestrator/coordinator.ts';
 
@@ -29,6 +35,16 @@ export interface RlAgentOptions {
   readonly temperature?: number;
   /** Action of each Q index (default ACTIONS: BUY, SELL, HOLD, the trading env's order). */
   readonly actionOrder?: readonly Action[];
+  /**
+   * Models whose same-tick output the state was trained with (a CNN-bound DQN: ['cnn']). A run whose context has no
+   * output of one of them (it failed, timed out, was busy or is dropped) throws ModelDependencyError.
+   */
+  readonly requires?: readonly string[];
+}
+
+/** A model run refused because a model whose same-tick output it needs gave none this tick. */
+export class ModelDependencyError extends EngineError {
+  readonly code = 'MODEL_DEPENDENCY';
 }
 
 /** Returns softmax(x / t), computed stably. */
@@ -68,7 +84,12 @@ export function rlRunner(opts: RlAgentOptions): ModelRunner {
   if (order.length !== ACTIONS.length || ACTIONS.some((a) => !order.includes(a))) {
     throw new InputValidationError(`RL agent actionOrder must hold each of ${ACTIONS.join(', ')} once, got [${order.join(', ')}]`);
   }
+  const requires = opts.requires ?? [];
   return async (input: Float32Array, ctx: RunContext): Promise<ModelOutput> => {
+    const missing = requires.filter((d) => !ctx.deps.has(d));
+    if (missing.length > 0) {
+      throw new ModelDependencyError(`RL agent ${ctx.model} ${ctx.version}: no same-tick output of ${missing.join(', ')} (failed, timed out, busy or dropped); the state would hold its last stored output, which it was not trained on`);
+    }
     const state = opts.state(input);
     if (opts.stateSize !== undefined && state.length !== opts.stateSize) {
       throw new InputValidationError(`RL agent: state has ${state.length} values, the Q-network takes ${opts.stateSize}`);

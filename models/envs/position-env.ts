@@ -19,11 +19,14 @@ export interface PositionEnvSpan {
 
 /**
  * The book-keeping of a trading environment over a price series: at step t the action's target position fills at
- * price_t paying feeRate per unit of position changed (a flip = exit + entry); equity then moves by
- * position·(price_{t+1}/price_t − 1); reward = rewardScale·(equity change, fees included). Realised PnL is reported
- * when a position is closed or flipped (equity after the exit minus equity before the entry, fees included), and the
- * last step of an episode closes any open position so the episode's PnL is fully realised. Subclasses say what the
- * agent sees (`state`) and which position an action asks for (`targetPosition`).
+ * price_t paying feeRate on the equity per unit of position changed (a flip = exit + entry). A position is a fixed
+ * quantity, as the policy and a venue trade it: the equity left after the entry fee bought (long) or sold (short) at
+ * price_t, held unchanged until the exit, which pays feeRate on quantity·exit price. Equity = cash + quantity·price:
+ * a long moves by price_{t+1}/price_t − 1 of its value, a short gains what the price falls (it is not rebalanced to
+ * −1× equity every step). Reward = rewardScale·(equity change, fees included). Realised PnL is reported when a
+ * position is closed or flipped (equity after the exit minus equity before the entry, fees included), and the last
+ * step of an episode closes any open position so the episode's PnL is fully realised. Subclasses say what the agent
+ * sees (`state`) and which position an action asks for (`targetPosition`).
  */
 export abstract class PositionEnv implements Env {
   readonly actionCount = 3;
@@ -32,6 +35,9 @@ export abstract class PositionEnv implements Env {
   protected pos = 0;
   private end = 0;
   private eq = 1;
+  /** Cash and the open position's signed value (quantity·price); eq = cash + value while a position is open. */
+  private cash = 1;
+  private value = 0;
   private entryEq = 1;
   private over = true;
   private readonly rng: Rng;
@@ -66,6 +72,8 @@ export abstract class PositionEnv implements Env {
     this.end = episodeLength === undefined ? to - 1 : start + episodeLength;
     this.pos = 0;
     this.eq = 1;
+    this.cash = 1;
+    this.value = 0;
     this.entryEq = 1;
     this.feesPaid = 0;
     this.trades = 0;
@@ -80,7 +88,11 @@ export abstract class PositionEnv implements Env {
     const before = this.eq;
     const bar = this.t;
     let { fee, realised } = this.trade(target);
-    this.eq *= 1 + this.pos * (p[bar + 1]! / p[bar]! - 1);
+    if (this.pos !== 0) {
+      // quantity·price_{t+1}, written as a factor on the value so that a long's figures stay what they were (to the bit).
+      this.value *= 1 + (p[bar + 1]! / p[bar]! - 1);
+      this.eq = this.cash + this.value;
+    }
     this.t++;
     const last = this.t >= this.end;
     if (last && this.pos !== 0) {
@@ -100,8 +112,10 @@ export abstract class PositionEnv implements Env {
     if (target === this.pos) return { fee: 0, realised: 0 };
     let fee = 0, realised = 0;
     if (this.pos !== 0) {
-      const exitFee = this.span.feeRate * Math.abs(this.pos) * this.eq;
-      this.eq -= exitFee;
+      const exitFee = this.span.feeRate * Math.abs(this.value);
+      this.eq = this.cash + this.value - exitFee;
+      this.cash = this.eq;
+      this.value = 0;
       fee += exitFee;
       realised = this.eq - this.entryEq;
     }
@@ -110,6 +124,9 @@ export abstract class PositionEnv implements Env {
       const entryFee = this.span.feeRate * Math.abs(target) * this.eq;
       this.eq -= entryFee;
       fee += entryFee;
+      // Buy (or sell short) |target|·equity worth; a short's proceeds join the cash.
+      this.value = target * this.eq;
+      this.cash = this.eq - this.value;
     }
     this.feesPaid += fee;
     this.trades++;

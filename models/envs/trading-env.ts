@@ -45,8 +45,10 @@ export type TradingStep = StepResult & {
  * Deterministic trading environment over real candles. At bar t the agent sees
  * [window log returns ending at t, each divided by σ_t and clipped to ±5; σ_t·1000; position; extra…]
  * and picks BUY (go long), SELL (go flat in long-flat mode, short in long-short) or HOLD (keep).
- * The trade fills at close_t paying feeRate per unit of position changed (a flip = exit + entry); then equity moves by
- * position·(close_{t+1}/close_t − 1). Reward = rewardScale·(equity change, fees included).
+ * The trade fills at close_t paying feeRate per unit of position changed (a flip = exit + entry). A position is a fixed
+ * quantity (the equity after the entry fee, bought or sold short at close_t), so equity = cash + quantity·close: a
+ * short from 100 through 110 to 99 gains 1 %, as a venue short does (see PositionEnv). Reward = rewardScale·(equity
+ * change, fees included).
  * Realised PnL is reported when a position is closed or flipped: equity after the exit minus equity
  * before the entry, both fees included. The last step of an episode closes any open position (paying
  * the exit fee), so the episode's PnL is fully realised and comparable with buy-and-hold.

@@ -100,6 +100,21 @@ describe('loadModels', () => {
     expect(models.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@v000002', 'dqn@v000002']);
   });
 
+  // Review finding 4 (RL side): `input.cnn: null` was read as bound to the running CNN, turning online learning off.
+  it('counts a DQN trained with --cnn none (input.cnn null) as bound to no CNN, and runs it without a CNN output', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    const input = { kind: 'bdi-rl-v1', size: 85, window: 30, zeroed: ['cobStats', 'cnnSlot', 'dqnSlot', 'cnnHidden'], closesScale: 100, cnn: null, everyMinutes: 5 };
+    checkpoint(root, 'dqn', 'v000003', { input });
+    const { config } = loadConfig('configs/default.yaml', {});
+    const models = await loadModels({ ...config, models: { ...config.models, checkpointDir: root } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    const dqn = models.registry.active('dqn')!;
+    const out = await dqn.run(new Float32Array(BDI_LENGTH), { model: 'dqn', version: dqn.version, symbol: 'ETH/USDT', ts: 0, deps: new Map() });
+    expect(models.loaded).toContain('dqn@v000003');
+    expect(models.cnnBound).toEqual([]);
+    expect(out.action).toMatch(/^(BUY|SELL|HOLD)$/);
+  });
+
   it('prefers a configured CNN checkpoint that takes the engine input over the bundled one', async () => {
     root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
     checkpoint(root, 'cnn', 'v000007', {});

@@ -41,24 +41,25 @@ describe('trading env', () => {
         const fee = 0.001;
         const env = new TradingEnv({ ...base, mode, close: btc, from, to: from + 51 });
         const steps = runAll(env, (i) => acts[i]);
-        // Reference: a flip is an exit then an entry; fees on the equity at each leg.
-        let eq = 1, pos = 0, changes = 0, fees = 0;
+        // Reference: a flip is an exit then an entry. An entry pays the fee on the equity and trades the rest as a
+        // fixed quantity at that close; an exit pays the fee on quantity × exit close. Equity = cash + quantity × close.
+        let eq = 1, cash = 1, qty = 0, pos = 0, changes = 0, fees = 0;
         const charged: boolean[] = [];
-        const move = (target: number): void => {
+        const move = (target: number, px: number): void => {
           if (target === pos) return;
           changes++;
           charged[charged.length - 1] = true;
-          if (pos !== 0) { fees += fee * eq; eq *= 1 - fee; }
-          if (target !== 0) { fees += fee * eq; eq *= 1 - fee; }
+          if (pos !== 0) { const f = fee * Math.abs(qty) * px; fees += f; cash += qty * px - f; qty = 0; eq = cash; }
+          if (target !== 0) { fees += fee * eq; eq *= 1 - fee; qty = target * eq / px; cash = eq - qty * px; }
           pos = target;
         };
         for (let i = 0; i < 50; i++) {
           const t = from + i;
           charged.push(false);
-          move(acts[i] === BUY ? 1 : acts[i] === SELL ? (mode === 'long-short' ? -1 : 0) : pos);
-          eq *= 1 + pos * (btc[t + 1] / btc[t] - 1);
+          move(acts[i] === BUY ? 1 : acts[i] === SELL ? (mode === 'long-short' ? -1 : 0) : pos, btc[t]);
+          eq = cash + qty * btc[t + 1];
         }
-        move(0);
+        move(0, btc[from + 50]);
         const stepFees = steps.reduce((a, s) => a + s.fee, 0);
         const realised = steps.reduce((a, s) => a + (s.realisedPnl ?? 0), 0);
         return Math.abs(env.equity - eq) < 1e-12 && env.trades === changes && Math.abs(env.feesPaid - fees) < 1e-15
@@ -83,6 +84,23 @@ describe('trading env', () => {
     expect(r.position).toBe(-1);
     expect(r.reward).toBeCloseTo(-(btc[t + 1] / btc[t] - 1), 12);
     expect(r.reward).toBeGreaterThan(0);
+  });
+
+  // Review finding 3 (RL side): long-short rebalanced a short to −1× equity every bar, so 100 → 110 → 99 lost 1 %.
+  it('holds a short as a fixed quantity: sold at 100 and bought back at 99 after a rise to 110, it gains', () => {
+    const close = [100, 100, 100, 100, 110, 99, 99];
+    const play = (feeRate: number): TradingStep[] => {
+      const env = new TradingEnv({ close, from: 3, to: 7, window: 1, volWindow: 2, feeRate, mode: 'long-short' });
+      return runAll(env, (i) => (i === 0 ? SELL : HOLD));
+    };
+    const free = play(0);
+    expect(free.map((s) => s.equity)).toEqual([expect.closeTo(0.9, 12), expect.closeTo(1.01, 12), expect.closeTo(1.01, 12)]);
+    expect(free.reduce((a, s) => a + (s.realisedPnl ?? 0), 0)).toBeCloseTo(0.01, 12);
+    // With fees: 0.1 % of the equity to enter, 0.1 % of quantity × 99 to buy back.
+    const qty = 0.999 / 100;
+    const paid = play(0.001);
+    expect(paid.at(-1)!.equity).toBeCloseTo(0.999 + qty * (100 - 99) - 0.001 * qty * 99, 12);
+    expect(paid.at(-1)!.fee).toBeCloseTo(0.001 * qty * 99, 15);
   });
 
   it('builds the state from data up to the decision bar only', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { momentumRunner } from '../../../actors/model-agents/momentum.ts';
-import { bdiRlState, rlRunner, softmax } from '../../../actors/model-agents/rl-agent.ts';
+import { bdiRlState, ModelDependencyError, rlRunner, softmax } from '../../../actors/model-agents/rl-agent.ts';
 import { BDI_LENGTH, bdiSeriesFeature } from '../../../engine/market/base-data-input.ts';
 import { DqnAgent, dqnConfig } from '../../../models/dqn/agent.ts';
 import { loadRealWorld, realInput } from '../orchestrator/real-input.ts';
@@ -31,6 +31,18 @@ describe('RL agent runner', () => {
     const p = softmax([3, 1, 2]);
     expect(o.probabilities).toEqual([p[1], p[2], p[0]]);
     expect(o).toMatchObject({ action: 'HOLD', extra: { qValues: [1, 2, 3], value: 3 } });
+  });
+
+  // Review finding 1 (RL side): a CNN-bound DQN answered on the stale CNN output the DataProvider packed.
+  it('refuses to answer without a same-tick output of a model it requires, and answers with one', async () => {
+    const asked: Float32Array[] = [];
+    const run = rlRunner({ q: { qValues: (s) => (asked.push(s), [1, 2, 3]) }, state: stateOf, requires: ['cnn'] });
+    const cnn = { model: 'cnn', version: 'c1', symbol: 'ETH/USDT', ts: 0, action: 'HOLD' as const, probabilities: [0.2, 0.2, 0.6] as [number, number, number], confidence: 0.6 };
+    const without = run(input, { ...ctx, deps: new Map([['momentum', { ...cnn, model: 'momentum' }]]) });
+    await expect(without).rejects.toThrow(ModelDependencyError);
+    await expect(without).rejects.toThrow(/RL agent dqn d1: no same-tick output of cnn/);
+    expect(asked).toHaveLength(0); // the Q-network never saw the stale state
+    await expect(run(input, { ...ctx, deps: new Map([['cnn', cnn]]) })).resolves.toMatchObject({ action: 'HOLD' });
   });
 
   it('rejects a wrong state size, bad Q-values and a bad action order', async () => {

@@ -4,6 +4,8 @@
 // MEXC's precisions: what the venue checks and ccxt rounds to; venues change them, a bundled copy goes stale). The
 // price step must be the bundled one the market data is parsed with, since the engine prices orders from that data:
 // a mismatch refuses to start rather than send orders priced on the wrong grid.
+// Orders pass the 429/418 gate of the REST URL's origin (engine/venues/rest-gate.ts), which the feed's snapshots and
+// the DataProvider's klines and prices at that origin share: a 429 or 418 any of them meets holds back orders too.
 import ccxt from 'ccxt';
 import type { Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
@@ -14,6 +16,7 @@ import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type VenueId } 
 import { binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
 import { CcxtExecVenue, type CcxtOrderApi } from '../engine/venues/ccxt-exec.ts';
 import { mexcSpotExchange } from '../engine/venues/mexc/rest.ts';
+import { restGateFor } from '../engine/venues/rest-gate.ts';
 
 const DEFAULT_REST: Record<'binance' | 'mexc', string> = { binance: 'https://api.binance.com', mexc: 'https://api.mexc.com' };
 
@@ -40,12 +43,12 @@ export async function liveVenue(config: Config, secrets: Secrets, clock: Clock):
     const recvWindowMs = config.venues.binance.recvWindowMs;
     const exchange = new ccxt.binance(binanceCcxtOptions({ ...baseUrl, apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret, recvWindowMs }) as never);
     const inst = onDataGrid('Binance', await binanceInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
-    return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs });
+    return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs, gate: restGateFor(restUrl) });
   }
   if (!secrets.mexcApiKey || !secrets.mexcApiSecret) throw new ConfigError('live mode on MEXC needs COBALT_MEXC_API_KEY and COBALT_MEXC_API_SECRET in the environment');
   const exchange = mexcSpotExchange({ ...baseUrl, apiKey: secrets.mexcApiKey, secret: secrets.mexcApiSecret, recvWindowMs: config.venues.mexc.recvWindowMs });
   const inst = onDataGrid('MEXC', await mexcInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
-  return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'mexc', instruments: [inst], clock, recvWindowMs: config.venues.mexc.recvWindowMs });
+  return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'mexc', instruments: [inst], clock, recvWindowMs: config.venues.mexc.recvWindowMs, gate: restGateFor(restUrl) });
 }
 
 // Returns `inst` when its price step is the market data's; throws ConfigError otherwise.

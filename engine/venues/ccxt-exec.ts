@@ -11,6 +11,8 @@
 //   RequestTimeout, NetworkError, ExchangeNotAvailable (5xx), BadResponse / unparseable answers -> unknown: the call
 //   may have taken effect (Binance: a 5xx "execution status is UNKNOWN"), so a submit is queried before any resend.
 // An answer to createOrder without an order id, or with another client id than ours, is a BadResponse, never an order.
+// The 429/418 block lives in a RestGate (rest-gate.ts): live-venue.ts passes the one of the venue's REST origin, which
+// the feed's snapshots and the DataProvider's klines share, so a block any of them meets holds back orders too.
 import ccxt from 'ccxt';
 import { log } from '../log.ts';
 import type { OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
@@ -21,6 +23,7 @@ import { lotsToQty, priceToTicks, qtyToLots, ticksToPrice, type Instrument, type
 import type { Money } from '../types/money.ts';
 import { floatToSteps, type Lots, type Ticks } from '../types/price.ts';
 import type { TsMs } from '../types/time.ts';
+import { RestGate } from './rest-gate.ts';
 import {
   VenueCallError, type CancelResult, type ExecutionVenue, type SubmitResult, type VenueBalance, type VenueEvent, type VenueOrder,
   type VenueOrderRequest, type VenueTrade,
@@ -49,6 +52,11 @@ export interface CcxtExecOptions {
   /** Back-off when a 429 carries no Retry-After (default 1 s); ban length when a 418 names no end (default 2 min). */
   readonly defaultRateLimitMs?: number;
   readonly defaultBanMs?: number;
+  /**
+   * The 429/418 gate of the venue's REST origin, shared with every other REST user of it in the process
+   * (`restGateFor(restUrl)`, see rest-gate.ts). Without it the venue keeps a private gate on `clock`.
+   */
+  readonly gate?: RestGate;
 }
 
 type Raw = Record<string, unknown>;
@@ -145,8 +153,8 @@ export class CcxtExecVenue implements ExecutionVenue {
   private readonly clock: Clock;
   private readonly insts = new Map<string, Instrument>();
   private readonly defaults: { rateLimitMs: number; banMs: number };
-  private blockedUntil = 0;
-  private blockKind: 'rateLimited' | 'banned' = 'rateLimited';
+  /** The 429/418 gate every call passes (shared per REST origin, or private to this venue). */
+  readonly gate: RestGate;
   /** Requests refused here because of a 429/418 block, and calls made. */
   readonly counters = { calls: 0, blockedLocally: 0 };
 
@@ -158,11 +166,14 @@ export class CcxtExecVenue implements ExecutionVenue {
     this.symbols = [...this.insts.keys()];
     this.submitSettleMs = opts.recvWindowMs ?? 10_000;
     this.defaults = { rateLimitMs: opts.defaultRateLimitMs ?? 1_000, banMs: opts.defaultBanMs ?? 120_000 };
+    this.gate = opts.gate ?? new RestGate(`${opts.venue} (private)`, opts.clock);
   }
 
-  /** The time until which nothing is sent (a 429 or 418 is in force), or undefined. */
+  /** The time on this venue's clock until which nothing is sent (a 429 or 418 is in force), or undefined. */
   get blocked(): { kind: 'rateLimited' | 'banned'; untilTs: TsMs } | undefined {
-    return this.clock.now() < this.blockedUntil ? { kind: this.blockKind, untilTs: this.blockedUntil } : undefined;
+    const b = this.gate.blocked;
+    // The gate may run on another clock (a shared one runs on the system clock): carry the time left over.
+    return b ? { kind: b.kind, untilTs: this.clock.now() + b.remainingMs } : undefined;
   }
 
   instrument(symbol: string): Instrument | undefined {
@@ -261,24 +272,22 @@ export class CcxtExecVenue implements ExecutionVenue {
 
   /** Runs one ccxt call behind the 429/418 gate, classifying what it throws. */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const b = this.blocked;
+    const b = this.gate.admit();
     if (b) {
       this.counters.blockedLocally++;
       const code = b.kind === 'banned' ? 'VENUE_IP_BANNED' : 'VENUE_RATE_LIMITED';
-      throw new VenueCallError(b.kind, code, `${code}: ${what} not sent, ${this.id} blocks us until ${new Date(b.untilTs).toISOString()}`, b.untilTs - this.clock.now());
+      const untilTs = this.clock.now() + b.remainingMs;
+      throw new VenueCallError(b.kind, code, `${code}: ${what} not sent, ${this.id} blocks us until ${new Date(untilTs).toISOString()}`, b.remainingMs);
     }
     this.counters.calls++;
     try {
       return await fn();
     } catch (err) {
-      const c = classifyCcxtError(err, this.clock.now(), this.ex.last_response_headers, this.defaults);
+      // A ban's end in the answer is wall time: measured against the gate's clock, like every other user of the gate.
+      const c = classifyCcxtError(err, this.gate.now(), this.ex.last_response_headers, this.defaults);
       if ((c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined) {
-        const until = this.clock.now() + c.retryAfterMs;
-        if (until > this.blockedUntil || c.kind === 'banned') {
-          this.blockedUntil = Math.max(this.blockedUntil, until);
-          this.blockKind = c.kind;
-        }
-        log().warn({ venue: this.id, call: what, code: c.code, untilTs: this.blockedUntil }, `${this.id} ${c.kind === 'banned' ? 'banned this IP' : 'rate-limited us'}: nothing is sent until then`);
+        const blocked = this.gate.block(c.kind, c.retryAfterMs);
+        log().warn({ venue: this.id, call: what, code: c.code, origin: this.gate.origin, untilTs: this.clock.now() + blocked.remainingMs }, `${this.id} ${c.kind === 'banned' ? 'banned this IP' : 'rate-limited us'}: nothing is sent until then`);
       }
       throw c;
     }

@@ -4,7 +4,10 @@
 // A drop publishes md.feedReset for every symbol that had data, so books re-sync from a snapshot taken on the new
 // connection (fetched only once that symbol's depth stream is flowing again, as Binance's procedure requires).
 // Snapshots are fetched one at a time per venue, and a 429 (Retry-After) or 418 (IP ban) answer blocks every symbol's
-// fetch until it has passed: Binance bans the whole IP, order placement included, for requests sent inside it.
+// fetch until it has passed: Binance bans the whole IP, order placement included, for requests sent inside it. The
+// REST client's origin gate (rest-gate.ts) refuses a snapshot, without sending it, while a block met by another REST
+// user of the origin (the executor, the DataProvider) is in force; that refusal carries the time left and is waited
+// out the same way.
 import type { Logger } from '../../log.ts';
 import { log as rootLog } from '../../log.ts';
 import type { EngineMsg } from '../../messages/index.ts';

@@ -1,13 +1,11 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createGzip, type Gzip } from 'node:zlib';
-import ccxt from 'ccxt';
 import type { Clock, TimerHandle } from '../../runtime/clock.ts';
 import type { Logger } from '../../log.ts';
 import { log as rootLog } from '../../log.ts';
 import type { Instrument } from '../../types/instrument.ts';
-import { retryAfterMs } from '../ccxt-exec.ts';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, venueBlockOf, type BackoffPolicy } from './backoff.ts';
 import { BinanceStreamClient, type StreamStatus } from './stream-client.ts';
 import type { BinanceRest } from './rest.ts';
 
@@ -16,14 +14,15 @@ import type { BinanceRest } from './rest.ts';
  * symbol and UTC day (`spot_<symbol>_<yyyymmdd>.jsonl.gz`). REST depth snapshots are written as bare JSON lines, at
  * start and after every reconnect, because a reconnect leaves a hole in the diff chain that a replay must resync over.
  * A failed snapshot request is retried (backoff, or the venue's Retry-After on 429/418) until one lands: without it
- * the depth recorded since the last (re)connect cannot be replayed.
+ * the depth recorded since the last (re)connect cannot be replayed. Requests go through BinanceRest and so pass the
+ * origin's 429/418 gate (rest-gate.ts): none is sent while a block another client of the process met is in force.
  */
 export interface RecorderOptions {
   readonly instruments: readonly Instrument[];
   readonly streams: readonly string[];
   readonly outDir: string;
   readonly wsUrl: string;
-  readonly rest: BinanceRest;
+  readonly rest: Pick<BinanceRest, 'depthAnswer'>;
   readonly clock: Clock;
   readonly prefix?: string;
   readonly snapshotLimit?: number;
@@ -144,14 +143,14 @@ export class Recorder {
   }
 
   private async snapshotOnce(inst: Instrument, st: SnapshotState): Promise<void> {
-    const ex = this.opts.rest.exchange as unknown as { publicGetDepth(p: object): Promise<unknown>; last_response_headers?: Record<string, string> };
     let raw: unknown;
     try {
-      raw = await ex.publicGetDepth({ symbol: inst.venueSymbol, limit: this.opts.snapshotLimit ?? 1000 });
+      raw = await this.opts.rest.depthAnswer(inst, this.opts.snapshotLimit ?? 1000);
     } catch (err) {
       this.counts.snapshotFailures++;
       if (this.stopped) return;
-      const venueWait = err instanceof ccxt.DDoSProtection || err instanceof ccxt.RateLimitExceeded ? retryAfterMs(ex.last_response_headers) : undefined;
+      // A 429's Retry-After, a 418 ban's end, or the time left of a block the gate refused the request for.
+      const venueWait = venueBlockOf(err)?.retryAfterMs;
       const delayMs = Math.max(venueWait ?? 0, backoffDelay(this.opts.snapshotBackoff ?? SNAPSHOT_BACKOFF, st.failures++));
       this.log.error({ symbol: inst.symbol, err: (err as Error).message, attempt: st.failures, retryInMs: delayMs }, 'depth snapshot for the recording failed; retrying');
       st.retry = this.opts.clock.setTimeout(() => {

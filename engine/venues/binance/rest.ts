@@ -7,7 +7,11 @@ import { instrumentGrid } from './parse-depth.ts';
 import type { Candle, DepthSnapshot, Level } from '../../messages/market.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import { classifyCcxtError } from '../ccxt-exec.ts';
+import { restGateFor, type RestGate } from '../rest-gate.ts';
 import type { VenueBlock } from './backoff.ts';
+
+/** Binance spot's REST origin, the one a client without `baseUrl` talks to. */
+export const BINANCE_REST_URL = 'https://api.binance.com';
 
 /** Options for the Binance REST client. Without `baseUrl` it talks to Binance itself. */
 export interface BinanceRestOptions {
@@ -79,7 +83,8 @@ interface RawSymbol { symbol: string; baseAsset: string; quoteAsset: string; sta
 /**
  * A failed Binance REST call. `httpStatus` is the venue's answer when one came; `block` is set for a 429 (rate limited)
  * or 418 (IP banned) with how long nothing may be sent (Retry-After, or the ban's end), which the caller must honour:
- * Binance bans the whole IP, order placement included, for requests sent inside that window.
+ * Binance bans the whole IP, order placement included, for requests sent inside that window. A call the origin's gate
+ * refused before sending (a block another client met) has no `httpStatus` and the time left as `block`.
  */
 export class BinanceRestError extends VenueError {
   constructor(message: string, readonly httpStatus: number | undefined, readonly block: VenueBlock | undefined, options?: ErrorOptions) {
@@ -87,24 +92,37 @@ export class BinanceRestError extends VenueError {
   }
 }
 
-/** Binance spot REST through ccxt's implicit API, which returns the venue's raw decimal strings (never floats). */
+/**
+ * Binance spot REST through ccxt's implicit API, which returns the venue's raw decimal strings (never floats). Every
+ * call passes the process-wide 429/418 gate of the base URL's origin (rest-gate.ts), shared with the executor.
+ */
 export class BinanceRest {
   readonly exchange: Exchange;
+  /** The 429/418 gate of this client's REST origin. */
+  readonly gate: RestGate;
   private readonly venue: VenueId;
 
   constructor(opts: BinanceRestOptions = {}) {
     this.exchange = new ccxt.binance(binanceCcxtOptions(opts) as never);
     this.venue = opts.venue ?? 'binance';
+    this.gate = restGateFor(opts.baseUrl ?? BINANCE_REST_URL);
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const refused = this.gate.admit();
+    if (refused) {
+      const why = refused.kind === 'banned' ? 'this IP is banned' : 'rate limited';
+      throw new BinanceRestError(`binance ${what} not sent: ${this.gate.origin} ${why} for ${refused.remainingMs} ms more`, undefined,
+        { kind: refused.kind, retryAfterMs: refused.remainingMs });
+    }
     try {
       return await fn();
     } catch (err) {
       // The executor's classifier reads 429/418 and Retry-After (and scrubs signed URLs from the message). A ban's end
-      // in its text is wall time, so it is measured against the wall clock here.
-      const c = classifyCcxtError(err, Date.now(), this.exchange.last_response_headers as Record<string, string> | undefined);
+      // in its text is wall time, so it is measured against the gate's clock (the system clock) here.
+      const c = classifyCcxtError(err, this.gate.now(), this.exchange.last_response_headers as Record<string, string> | undefined);
       const block = (c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined ? { kind: c.kind, retryAfterMs: c.retryAfterMs } : undefined;
+      if (block) this.gate.block(block.kind, block.retryAfterMs);
       const status = /^\S+ (?:[A-Z]+ \S+ )?([1-5]\d\d) /.exec((err as Error)?.message ?? '')?.[1];
       throw new BinanceRestError(`binance ${what} failed: ${(err as Error).message}`, status !== undefined ? Number(status) : undefined, block, { cause: err });
     }
@@ -134,9 +152,7 @@ export class BinanceRest {
    * are rounded to the lot and would otherwise fail every snapshot while such a level is within the 1000 returned.
    */
   async depthSnapshot(inst: Instrument, limit = 1000, clock?: Clock): Promise<DepthSnapshot> {
-    const raw = await this.call('depth', () =>
-      (this.exchange as unknown as { publicGetDepth(p: object): Promise<{ lastUpdateId: number; bids: [string, string][]; asks: [string, string][] }> })
-        .publicGetDepth({ symbol: inst.venueSymbol, limit }));
+    const raw = await this.depthAnswer(inst, limit) as { lastUpdateId: number; bids: [string, string][]; asks: [string, string][] };
     const grid = instrumentGrid(inst);
     const steps = (v: string, isPrice: boolean): number => {
       const n = stepsOf(grid, v, isPrice);
@@ -146,6 +162,18 @@ export class BinanceRest {
     const lv = (rows: [string, string][]): Level[] => rows.map(([p, q]) => [steps(p, true) as Ticks, steps(q, false) as Lots] as const);
     const now = clock?.now() ?? Date.now();
     return { type: 'md.snapshot', venue: this.venue, symbol: inst.symbol, lastUpdateId: Number(raw.lastUpdateId), bids: lv(raw.bids), asks: lv(raw.asks), tsExchange: now, tsLocal: now };
+  }
+
+  /** Returns /api/v3/depth's answer for `inst` as the venue sent it (the recorder writes it verbatim). */
+  depthAnswer(inst: Instrument, limit = 1000): Promise<unknown> {
+    return this.call('depth', () =>
+      (this.exchange as unknown as { publicGetDepth(p: object): Promise<unknown> }).publicGetDepth({ symbol: inst.venueSymbol, limit }));
+  }
+
+  /** Returns /api/v3/ticker/price's answer for `inst` as the venue sent it (`{ symbol, price }`, price a decimal string). */
+  tickerPriceAnswer(inst: Instrument): Promise<unknown> {
+    return this.call('ticker/price', () =>
+      (this.exchange as unknown as { publicGetTickerPrice(p: object): Promise<unknown> }).publicGetTickerPrice({ symbol: inst.venueSymbol }));
   }
 
   /** Returns klines (closed and forming) as float candles; `closed` is judged against `nowMs`. */

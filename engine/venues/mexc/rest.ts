@@ -1,9 +1,14 @@
 // MEXC spot REST through ccxt's implicit API: klines and ticker price as the venue's raw decimal strings.
 // MEXC's v3 spot API has Binance's shapes (/api/v3/klines, /api/v3/ticker/price), but its hour interval is '60m'
-// and it has no 1s klines.
+// and it has no 1s klines. Every call passes the process-wide 429/418 gate of the base URL's origin (rest-gate.ts).
 import ccxt, { type Exchange } from 'ccxt';
 import { VenueError } from '../../types/errors.ts';
 import { rewriteApiUrls } from '../binance/rest.ts';
+import { classifyCcxtError } from '../ccxt-exec.ts';
+import { restGateFor, type RestGate } from '../rest-gate.ts';
+
+/** MEXC spot's REST origin, the one a client without `baseUrl` talks to. */
+export const MEXC_REST_URL = 'https://api.mexc.com';
 
 /** Options of the MEXC REST client. Without `baseUrl` it talks to MEXC itself. */
 export interface MexcRestOptions {
@@ -80,9 +85,12 @@ interface ImplicitMexc {
 /** MEXC spot market data (public endpoints only). */
 export class MexcRest {
   readonly exchange: Exchange;
+  /** The 429/418 gate of this client's REST origin, shared with the executor when it trades on MEXC. */
+  readonly gate: RestGate;
 
   constructor(opts: MexcRestOptions = {}) {
     this.exchange = mexcSpotExchange(opts);
+    this.gate = restGateFor(opts.baseUrl ?? MEXC_REST_URL);
   }
 
   private get api(): ImplicitMexc {
@@ -90,9 +98,17 @@ export class MexcRest {
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const refused = this.gate.admit();
+    if (refused) {
+      const why = refused.kind === 'banned' ? 'this IP is banned' : 'rate limited';
+      throw new VenueError(`mexc ${what} not sent: ${this.gate.origin} ${why} for ${refused.remainingMs} ms more`);
+    }
     try {
       return await fn();
     } catch (err) {
+      // Classified as the executor does (429 with Retry-After, 418 with the ban's end, measured on the gate's clock).
+      const c = classifyCcxtError(err, this.gate.now(), this.exchange.last_response_headers as Record<string, string> | undefined);
+      if ((c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined) this.gate.block(c.kind, c.retryAfterMs);
       throw new VenueError(`mexc ${what} failed: ${(err as Error).message}`, { cause: err });
     }
   }

@@ -1,5 +1,7 @@
-// The recorder's depth snapshot: retried until one lands (waiting out a 429's Retry-After), and never written once
-// stop() has begun. Review findings 1 and 2 of the recorder.
+// The recorder's depth snapshot: retried until one lands (waiting out a 429's Retry-After), never sent while the REST
+// origin's gate holds a block another client met, and never written once stop() has begun. Review findings 1 and 2
+// of the recorder, and the shared 429/418 gate (rest-gate.ts). The simulator's wall clock, the recorder's clock and
+// the gate registry's clock are one simulated clock.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,7 @@ import { BinanceRest } from '../../../../engine/venues/binance/rest.ts';
 import { combinedStreamUrl } from '../../../../engine/venues/binance/stream-client.ts';
 import { replayBook } from '../../../../engine/venues/replay/book-replay.ts';
 import { readRecordingLinesSync } from '../../../../engine/venues/replay/recording.ts';
+import { resetRestGates, restGateFor } from '../../../../engine/venues/rest-gate.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
 import { until } from '../../../wait-until.ts';
 
@@ -28,10 +31,12 @@ describe('Recorder depth snapshots', () => {
     await sim?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
     rec = sim = dir = undefined;
+    resetRestGates();
   });
 
   /** Starts a simulator and a recorder of ETH/USDT on `clock`; `depth` wraps the REST depth call. */
   async function setup(clock: SimulatedClock, depth: (orig: DepthApi['publicGetDepth'], p: object) => Promise<unknown>, weightLimitPerMinute?: number) {
+    resetRestGates(clock);
     sim = await startExchangeSim({ files: ETH, port: 0, speed: 'manual', wallClock: clock, ...(weightLimitPerMinute ? { weightLimitPerMinute } : {}) });
     dir = mkdtempSync(join(tmpdir(), 'cobalt-rec-snap-'));
     const rest = new BinanceRest({ baseUrl: sim.url, rateLimit: false });
@@ -84,6 +89,25 @@ describe('Recorder depth snapshots', () => {
     clock.advance(20_000);
     await until(() => rec.counts.snapshots === 1, 'the snapshot after Retry-After');
     expect([duringRetryAfter, calls, rec.counts.snapshotFailures]).toEqual([1, 2, 1]);
+  });
+
+  it('sends no snapshot request while a ban another client of the origin met lasts, then records one', async () => {
+    const clock = new SimulatedClock(T0);
+    let calls = 0;
+    const { sim, rec } = await setup(clock, (orig, p) => {
+      calls++;
+      return orig(p);
+    });
+    // The executor (another REST user of this origin in the process) was answered 418 for 60 s.
+    restGateFor(sim.url).block('banned', 60_000);
+    await sim.replay.advanceBy(1000);
+    await until(() => rec.counts.snapshotFailures + rec.counts.snapshots > 0, 'the first snapshot attempt');
+    clock.advance(59_999); // well past the backoff alone (0.5 s), still inside the ban
+    await new Promise((r) => setImmediate(r));
+    const duringBan = calls;
+    clock.advance(1);
+    await until(() => rec.counts.snapshots === 1, 'the snapshot after the ban');
+    expect([duringBan, calls, rec.counts.snapshotFailures]).toEqual([0, 1, 1]);
   });
 
   it('drops a snapshot reply that lands after stop() and leaves a file that reads back whole', async () => {

@@ -1,24 +1,31 @@
 // The paper venue's own view of the market: one BookSync per traded symbol, fed from the same bus messages the
 // COBAggregator reads (md.depthRaw / md.depth / md.snapshot / md.feedReset) plus md.trade, telling the paper venue
-// what changed after each applied diff. A second book (rather than the COBAggregator's) keeps the venue independent
-// of the aggregator's restarts: a COB restart must not wipe the book resting paper orders are matched against.
+// what changed after each applied diff, with the exchange times of diffs and trades (the matching engine tells a
+// diff that already shows a trade from one that does not). A second book (rather than the COBAggregator's) keeps the
+// venue independent of the aggregator's restarts: a COB restart must not wipe the book resting paper orders are
+// matched against.
 // Cost: a copy of the COBAggregator's parsed frame (the DepthParser memo: same text, same grid), not a second parse.
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
+import type { TsMs } from '../engine/types/time.ts';
 import { BookSync } from '../engine/venues/binance/book-sync.ts';
 import { DepthParser, instrumentGrid, type DepthFrame } from '../engine/venues/binance/parse-depth.ts';
 import { liveBookView, type BookView } from '../engine/market/matching.ts';
 
 /** What the books tell about changes (the PaperVenue implements it). */
 export interface BookListener {
-  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void;
+  /** An applied diff with its exchange event time; with no levels when `wantsDepth` said no (the time still counts). */
+  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>, tsExchange: TsMs): void;
   onSnapshot(symbol: string): void;
-  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean): void;
+  /** A print with its trade time. */
+  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange: TsMs): void;
   /** False when the levels of a diff would change nothing for `symbol` (no resting order): they are not built. */
   wantsDepth?(symbol: string): boolean;
 }
+
+const NO_LEVELS: ReadonlyArray<readonly [Ticks, Lots]> = [];
 
 interface Lane { readonly inst: Instrument; readonly sync: BookSync; readonly parser: DepthParser; readonly view: BookView }
 
@@ -79,14 +86,14 @@ export class PaperBooks {
         if (!lane) return;
         const was = lane.sync.isLive();
         const out = lane.sync.onDiff(m);
-        this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(m.symbol, m.bids, m.asks) : undefined);
+        this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(m.symbol, m.bids, m.asks, m.tsExchange) : undefined, m.tsExchange);
       }),
       this.bus.subscribe('md.snapshot', (m) => {
         const lane = this.lanes.get(m.symbol);
         if (!lane) return;
         const was = lane.sync.isLive();
         lane.sync.onSnapshot(m);
-        this.after(lane, was, undefined);
+        this.after(lane, was, undefined, undefined);
       }),
       this.bus.subscribe('md.feedReset', (m) => {
         const lane = this.lanes.get(m.symbol);
@@ -97,7 +104,7 @@ export class PaperBooks {
       this.bus.subscribe('md.trade', (m) => {
         if (!this.lanes.has(m.symbol)) return;
         this.counters.trades++;
-        this.listener?.onTrade(m.symbol, m.price, m.lots, m.buyerMaker);
+        this.listener?.onTrade(m.symbol, m.price, m.lots, m.buyerMaker, m.tsExchange);
       }),
     ];
   }
@@ -111,16 +118,19 @@ export class PaperBooks {
   private onFrame(lane: Lane, f: DepthFrame): void {
     const was = lane.sync.isLive();
     const out = lane.sync.onDepth(f);
-    this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(lane.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount)) : undefined);
+    const ts: TsMs = f.eventTime;
+    this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(lane.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount), ts) : undefined, ts);
   }
 
   // A book that (re)became live was replaced wholesale: the matching engine re-reads it instead of a diff.
-  private after(lane: Lane, wasLive: boolean, applied: (() => void) | undefined): void {
+  private after(lane: Lane, wasLive: boolean, applied: (() => void) | undefined, ts: TsMs | undefined): void {
     const live = lane.sync.isLive();
     if (live && !wasLive) this.listener?.onSnapshot(lane.inst.symbol);
     else if (applied && live) {
       this.counters.applied++;
       if (this.listener?.wantsDepth?.(lane.inst.symbol) !== false) applied();
+      // No levels built, but the time: an order that joins next reads a book that already shows the prints up to it.
+      else if (ts !== undefined) this.listener?.onDepth(lane.inst.symbol, NO_LEVELS, NO_LEVELS, ts);
     } else if (!live && wasLive) this.listener?.onSnapshot(lane.inst.symbol);
   }
 }

@@ -3,11 +3,12 @@
 // - every change (submit, fill, close, cancel) writes the venue's state to LMDB (`paper.state`) before the executor
 //   hears of it: balances (free + locked per asset), open orders, the last trades, the highest ids handed out;
 // - at start the state is read back: balances are restored, open orders are placed again in a fresh matching engine
-//   (same client id, same venue order id, remaining quantity; they lose their queue position, the one thing that
-//   cannot be rebuilt without the book they queued in) without the checks made only when an order is entered (a
-//   partly filled order rests whatever its remainder is worth); one that cannot be placed again (no such symbol any
-//   more, funds missing) is logged and ends `expired`, never silently dropped. Ids continue above the stored ones, so
-//   a trade id is never reused and the executor's de-duplication by trade id stays right;
+//   (same client id, same venue order id, remaining quantity, and the market lots that were ahead of them in their
+//   queue, capped at what the level shows once the book is live) without the checks made only when an order is
+//   entered (a partly filled order rests whatever its remainder is worth); one that cannot be placed again (no such
+//   symbol any more, funds missing, a malformed queue figure) is logged and ends `expired`, never silently dropped.
+//   Ids continue above the stored ones, so a trade id is never reused and the executor's de-duplication by trade id
+//   stays right;
 // - orders that ended cancelled or expired (the newest `keep`) are kept too, so fetchOrder answers their final
 //   status after a restart (a filled order is answered from its trades);
 // - the trade history (last PAPER_KEEP) answers fetchMyTrades, so the executor's reconciliation finds fills it
@@ -16,7 +17,9 @@
 //   execution.paper.initialQuote) refuses with a ConfigError: the venue would go on from the stored balances while the
 //   risk manager rebuilds its cash from the new ones, two accounts that disagree on every later check.
 // The write for a change is issued before the event reaches the executor, and LMDB commits writes in issue order,
-// so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start).
+// so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start). Queue
+// positions move with every print, not only with changes: the stored figure is the one of the last write (`flush`
+// writes once more at shutdown). It can only be larger than the true one (a queue only shrinks), never flattering.
 import type { Fill } from '../engine/messages/orders.ts';
 import { formatFixed } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
@@ -26,6 +29,7 @@ import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } fr
 import type { VenueId } from '../engine/types/instrument.ts';
 import type { Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
+import type { TsMs } from '../engine/types/time.ts';
 import { PAPER_KEEP, PaperVenue, type PaperVenueOptions } from '../engine/venues/paper/paper-venue.ts';
 import type {
   CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
@@ -35,10 +39,13 @@ import { Listeners } from '../engine/runtime/listeners.ts';
 
 const KEY = 'state';
 
+/** An open order as stored: with the market lots ahead of it in its queue when it was resting. */
+export type StoredOrder = VenueOrder & { readonly queueAhead?: Lots };
+
 /** What is stored. */
 export interface PaperState {
   readonly balances: Readonly<Record<string, bigint>>;
-  readonly open: readonly VenueOrder[];
+  readonly open: readonly StoredOrder[];
   readonly trades: readonly VenueTrade[];
   readonly maxOrderId: number;
   readonly maxTradeId: number;
@@ -59,7 +66,8 @@ export interface PersistentPaperOptions extends Omit<PaperVenueOptions, 'balance
   readonly logger?: Logger;
 }
 
-interface Adopted { readonly outerId: VenueOrderId; readonly lots: Lots; readonly filledBefore: Lots }
+/** A re-placed order: its ids and size before the restart, and the queue ahead it was restored with (until it rests). */
+interface Adopted { readonly outerId: VenueOrderId; readonly lots: Lots; readonly filledBefore: Lots; readonly queueAhead: Lots | undefined }
 
 /** A PaperVenue whose account, open orders and trade history survive restarts; see the header. */
 export class PersistentPaperVenue implements ExecutionVenue, BookListener {
@@ -121,19 +129,22 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     for (const o of saved?.open ?? []) {
       const left = (o.lots - o.filledLots) as Lots;
       if (left <= 0) continue;
-      this.adopted.set(o.clientOrderId, { outerId: o.venueOrderId, lots: o.lots, filledBefore: o.filledLots });
-      this.open.set(o.clientOrderId, o);
+      this.adopted.set(o.clientOrderId, { outerId: o.venueOrderId, lots: o.lots, filledBefore: o.filledLots, queueAhead: o.queueAhead });
+      const { queueAhead: _, ...order } = o;
+      this.open.set(o.clientOrderId, order);
+      // A state written before queue positions were kept (or an order not yet resting then) has no figure: the
+      // order joins the back of its queue, as every restored order did before.
       const r = this.inner.restoreNow({
         clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, orderType: o.orderType, lots: left,
         ...(o.price !== undefined ? { price: o.price } : {}), timeInForce: o.timeInForce,
-      });
+      }, o.queueAhead);
       if (r.status === 'accepted') {
         restoredOpen++;
         continue;
       }
       this.adopted.delete(o.clientOrderId);
       this.open.delete(o.clientOrderId);
-      this.remember({ ...o, status: 'expired', ts: opts.clock.now() });
+      this.remember({ ...order, status: 'expired', ts: opts.clock.now() });
       ended++;
       logger.error({ clientOrderId: o.clientOrderId, symbol: o.symbol, lots: o.lots, filledLots: o.filledLots, code: r.code, reason: r.message },
         'paper venue: a stored open order could not be placed again after the restart: it ends expired');
@@ -144,8 +155,8 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     if (ended > 0 || (saved !== undefined && saved.initial === undefined)) this.persist();
   }
 
-  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
-    this.inner.onDepth(symbol, bids, asks);
+  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>, tsExchange?: TsMs): void {
+    this.inner.onDepth(symbol, bids, asks, tsExchange);
   }
 
   wantsDepth(symbol: string): boolean {
@@ -156,8 +167,8 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     this.inner.onSnapshot(symbol);
   }
 
-  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean): void {
-    this.inner.onTrade(symbol, price, lots, buyerMaker);
+  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange?: TsMs): void {
+    this.inner.onTrade(symbol, price, lots, buyerMaker, tsExchange);
   }
 
   onEvent(fn: (e: VenueEvent) => void): () => void {
@@ -216,8 +227,9 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     return this.trades.filter((t) => t.symbol === symbol && Number(t.tradeId) > since);
   }
 
-  /** Resolves when the last state write has committed. */
+  /** Writes the state once more (queue positions moved since the last change) and resolves when that has committed. */
   async flush(): Promise<void> {
+    this.persist();
     await this.lastWrite;
   }
 
@@ -275,12 +287,18 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     this.listeners.emit(out);
   }
 
+  // A resting order's queue ahead, or the figure a restored one has not yet rested with (the book was not live).
+  private withQueue(o: VenueOrder): StoredOrder {
+    const ahead = this.inner.queueAhead(o.symbol, o.clientOrderId) ?? this.adopted.get(o.clientOrderId)?.queueAhead;
+    return ahead === undefined ? o : { ...o, queueAhead: ahead };
+  }
+
   // Synchronous snapshot, asynchronous commit (lmdb batches the writes of one event-loop turn).
   private persist(): void {
     if (!this.db) return;
     const balances: Record<string, bigint> = {};
     for (const a of this.inner.account.assets()) balances[a] = this.inner.account.freeOf(a) + this.inner.account.lockedOf(a);
-    const open = [...this.open.values()];
+    const open = [...this.open.values()].map((o) => this.withQueue(o));
     const state: PaperState = {
       balances, open, trades: this.trades, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId, closed: [...this.closed.values()], initial: this.initial,
     };

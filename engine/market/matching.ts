@@ -14,6 +14,15 @@
 //   is cancellations. Cancellations are taken from ahead and behind in proportion to their sizes, rounded down
 //   (so the order advances slightly less than the fair share), then `ahead` is capped at the new displayed size.
 //   A growing level leaves `ahead` unchanged: new lots join behind.
+// - Depth diffs and trades come on separate streams, so a diff that already shows a trade can arrive before its
+//   print. With exchange times (diff event time, trade time) the engine tells the two orders apart: a print timed at
+//   or before the level's last applied diff is already in that diff. It does not move the queue a second time: the
+//   diff's drop is read again with the print as a trade (undo the diff's cancellations, advance by the print, take
+//   the rest of the drop as cancellations), as if the print had come first. Orders that joined after that diff read a
+//   book that already showed the print and do not move. A print through an order's price fills it whenever it comes.
+//   Without times every print is taken as not yet in the book.
+// - A restored order (a paper venue's restart) may join with the queue ahead it had (`NewOrder.queueAhead`), capped
+//   at the displayed size when it activates (a live book: activations wait for one).
 // - A trade through its price (a sell print below a resting buy, a buy print above a resting sell) fills the whole
 //   remainder as maker at the order's own price. Market liquidity that crosses it (an ask at or below a resting buy)
 //   fills it at its own price as maker for the available crossing lots, which are then remembered as consumed.
@@ -77,6 +86,11 @@ export interface NewOrder {
   readonly clientOrderId?: string;
   /** Post-only (Binance LIMIT_MAKER): a limit order that expires at activation instead of taking liquidity. */
   readonly postOnly?: boolean;
+  /**
+   * A restored order's place in its queue: at most this many market lots ahead when it rests (capped at what the
+   * level displays then). Absent: it joins the back of its level.
+   */
+  readonly queueAhead?: Lots;
 }
 
 /** The engine's view of one order; read it, never mutate it. */
@@ -168,6 +182,10 @@ interface Working {
   activeAt: TsMs;
   updatedAt: TsMs;
   queueAhead: number;
+  /** The queue ahead it joins with when it rests (a restored order), else undefined: the back of the level. */
+  joinAhead: number | undefined;
+  /** What its level's last depth update took from `queueAhead`; undefined when it joined after that update. */
+  stepCut: number | undefined;
   timer: TimerHandle | undefined;
   postOnly: boolean;
 }
@@ -178,6 +196,11 @@ interface LevelTrack {
   lastDisplayed: number;
   /** Lots printed by trades that hit this level since the last depth update of it. */
   tradedSince: number;
+  /** Exchange time of the last depth update of this level (of the book when the track began); -Infinity unknown. */
+  depthTs: number;
+  /** That update's size before it and the traded lots it was known to include (late prints are added). */
+  stepFrom: number;
+  stepTraded: number;
 }
 
 interface Consumed { displayed: number; lots: number }
@@ -212,6 +235,8 @@ export class MatchingEngine {
   private readonly completed: number[] = [];
   /** Orders whose activation fell while the book was not live, in activation order. */
   private held: Working[] = [];
+  /** Exchange time of the last depth update told (any level); -Infinity while unknown. */
+  private depthTs = -Infinity;
 
   constructor(private readonly cfg: MatchingConfig) {
     this.inst = cfg.instrument;
@@ -256,6 +281,9 @@ export class MatchingEngine {
    */
   submit(req: NewOrder): SimOrder {
     if (!Number.isSafeInteger(req.lots) || req.lots <= 0) throw new RangeError(`order lots ${req.lots} must be a positive integer`);
+    if (req.queueAhead !== undefined && !(Number.isSafeInteger(req.queueAhead) && req.queueAhead >= 0)) {
+      throw new RangeError(`order queueAhead ${req.queueAhead} must be a non-negative integer lot count`);
+    }
     if (req.type === 'limit' && (req.price === undefined || !Number.isSafeInteger(req.price) || req.price <= 0)) {
       throw new RangeError(`limit order price ${req.price} must be a positive integer tick count`);
     }
@@ -277,6 +305,8 @@ export class MatchingEngine {
       activeAt: now + this.latencyMs,
       updatedAt: now,
       queueAhead: 0,
+      joinAhead: req.queueAhead,
+      stepCut: undefined,
       timer: undefined,
       postOnly: req.postOnly === true,
     };
@@ -303,10 +333,6 @@ export class MatchingEngine {
   }
 
   /**
-   * Tells the engine that the book's levels listed here now hold these sizes (call after applying a depth diff
-   * to the book). Adjusts queue positions, forgets stale consumption and fills orders the market crossed.
-   */
-  /**
    * True when no order rests and no consumed liquidity is remembered: book changes and prints cannot affect anything,
    * so a caller may skip telling (a backtest applies ~700k levels a run while usually flat).
    */
@@ -314,10 +340,17 @@ export class MatchingEngine {
     return this.tracks.bid.size === 0 && this.tracks.ask.size === 0 && this.consumed.bid.size === 0 && this.consumed.ask.size === 0;
   }
 
-  onDepth(bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
+  /**
+   * Tells the engine that the book's levels listed here now hold these sizes (call after applying a depth diff
+   * to the book). Adjusts queue positions, forgets stale consumption and fills orders the market crossed.
+   * `tsExchange` is the diff's exchange event time (Binance `E`); tell it even with no levels while idle, so that an
+   * order joining next knows which prints its book already shows.
+   */
+  onDepth(bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>, tsExchange?: TsMs): void {
+    if (tsExchange !== undefined) this.depthTs = tsExchange;
     if (this.idle) return;
-    for (const [p, q] of bids) this.onLevel('bid', p, q);
-    for (const [p, q] of asks) this.onLevel('ask', p, q);
+    for (const [p, q] of bids) this.onLevel('bid', p, q, tsExchange);
+    for (const [p, q] of asks) this.onLevel('ask', p, q, tsExchange);
     this.resolveCrossed();
   }
 
@@ -333,7 +366,11 @@ export class MatchingEngine {
       if (!live) continue;
       for (const [p, t] of this.tracks[side]) {
         const shown = this.book.lotsAt(side, p as Ticks);
-        for (const o of t.orders) o.queueAhead = Math.min(o.queueAhead, shown);
+        // The snapshot is the reference now: a late print is not read into an update before it.
+        for (const o of t.orders) {
+          o.queueAhead = Math.min(o.queueAhead, shown);
+          o.stepCut = undefined;
+        }
         t.lastDisplayed = shown;
         t.tradedSince = 0;
       }
@@ -347,18 +384,20 @@ export class MatchingEngine {
 
   /**
    * Tells the engine a market trade printed. `buyerMaker` true means the aggressor sold (it hit bids).
-   * Queues at the trade price advance; orders the trade went through fill completely.
+   * Queues at the trade price advance; orders the trade went through fill completely. `tsExchange` is the trade
+   * time (Binance `T`): a print at or before the last depth update of its level is already in that update and
+   * does not move the queue twice (see the header); without it the print is taken as not yet in the book.
    */
-  onTrade(price: Ticks, lots: Lots, buyerMaker: boolean): void {
+  onTrade(price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange?: TsMs): void {
     if (this.tracks.bid.size === 0 && this.tracks.ask.size === 0) return;
     // Resting buys: a print below them went through them; a seller-aggressor print at their price eats the queue.
     for (const [p, t] of [...this.tracks.bid]) {
       if (p > price) this.fillAll(t, p as Ticks);
-      else if (p === price && buyerMaker) this.advanceQueue(t, p as Ticks, lots);
+      else if (p === price && buyerMaker) this.onPrint(t, p as Ticks, lots, tsExchange);
     }
     for (const [p, t] of [...this.tracks.ask]) {
       if (p < price) this.fillAll(t, p as Ticks);
-      else if (p === price && !buyerMaker) this.advanceQueue(t, p as Ticks, lots);
+      else if (p === price && !buyerMaker) this.onPrint(t, p as Ticks, lots, tsExchange);
     }
   }
 
@@ -404,10 +443,11 @@ export class MatchingEngine {
     let t = this.tracks[side].get(p);
     const shown = this.book.lotsAt(side, p);
     if (!t) {
-      t = { orders: [], lastDisplayed: shown, tradedSince: 0 };
+      t = { orders: [], lastDisplayed: shown, tradedSince: 0, depthTs: this.depthTs, stepFrom: shown, stepTraded: 0 };
       this.tracks[side].set(p, t);
     }
-    o.queueAhead = shown;
+    o.queueAhead = o.joinAhead === undefined ? shown : Math.min(o.joinAhead, shown);
+    o.stepCut = undefined;
     t.orders.push(o);
   }
 
@@ -618,28 +658,54 @@ export class MatchingEngine {
     return ls.scale <= FIXED_SCALE ? raw * 10n ** BigInt(FIXED_SCALE - ls.scale) : divRound(raw, 10n ** BigInt(ls.scale - FIXED_SCALE));
   }
 
-  private onLevel(side: BookSide, p: Ticks, shown: Lots): void {
+  private onLevel(side: BookSide, p: Ticks, shown: Lots, ts: TsMs | undefined): void {
     const c = this.consumed[side].get(p);
     if (c && c.displayed !== shown) this.consumed[side].delete(p);
     const t = this.tracks[side].get(p);
     if (!t) return;
-    const drop = t.lastDisplayed - shown;
-    const unexplained = drop - t.tradedSince;
-    const pool = t.lastDisplayed - t.tradedSince;
-    for (const o of t.orders) {
-      if (unexplained > 0 && pool > 0) o.queueAhead -= Math.floor((unexplained * Math.min(o.queueAhead, pool)) / pool);
-      o.queueAhead = Math.max(0, Math.min(o.queueAhead, shown));
-    }
+    t.stepFrom = t.lastDisplayed;
+    t.stepTraded = t.tradedSince;
+    this.cancelStep(t, t.orders, shown);
     t.lastDisplayed = shown;
     t.tradedSince = 0;
+    if (ts !== undefined) t.depthTs = ts;
+  }
+
+  /**
+   * Applies the level's last depth update to `orders`: its drop not explained by `stepTraded` is cancellations,
+   * shared between ahead and behind; each order remembers what this took so that a late print can undo it.
+   */
+  private cancelStep(t: LevelTrack, orders: readonly Working[], shown: number): void {
+    const unexplained = t.stepFrom - shown - t.stepTraded;
+    const pool = t.stepFrom - t.stepTraded;
+    for (const o of orders) {
+      const before = o.queueAhead;
+      if (unexplained > 0 && pool > 0) o.queueAhead -= Math.floor((unexplained * Math.min(o.queueAhead, pool)) / pool);
+      o.queueAhead = Math.max(0, Math.min(o.queueAhead, shown));
+      o.stepCut = before - o.queueAhead;
+    }
+  }
+
+  /** A print at a resting level: after the level's last depth update it is new; at or before it, already shown there. */
+  private onPrint(t: LevelTrack, p: Ticks, v: number, ts: TsMs | undefined): void {
+    if (ts === undefined || ts > t.depthTs) {
+      t.tradedSince += v;
+      this.advanceQueue(p, v, t.orders);
+      return;
+    }
+    // The update counted these lots as cancellations. Read it again as if the print had come first, for the orders
+    // that rested through it (the oldest ones; later ones joined a book that already showed the print).
+    for (const o of restedThrough(t)) o.queueAhead += o.stepCut!;
+    this.advanceQueue(p, v, restedThrough(t));
+    t.stepTraded += v;
+    this.cancelStep(t, restedThrough(t), t.lastDisplayed);
   }
 
   /** Trade volume `v` printed at a resting level: it eats market lots ahead, then earlier sim orders, then fills. */
-  private advanceQueue(t: LevelTrack, p: Ticks, v: number): void {
-    t.tradedSince += v;
+  private advanceQueue(p: Ticks, v: number, orders: readonly Working[]): void {
     let simAhead = 0;
     let simFilled = 0;
-    for (const o of [...t.orders]) {
+    for (const o of [...orders]) {
       const rem = o.lots - o.filledLots;
       const over = v - o.queueAhead - simAhead;
       // The part of the print that filled earlier sim orders did not reach the market lots queued behind them.
@@ -694,6 +760,12 @@ export class MatchingEngine {
 const view = (o: Working): SimOrder => o as unknown as SimOrder;
 const bigMin = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 const withinLimit = (buy: boolean, limit: Ticks | undefined, p: number): boolean => limit === undefined || (buy ? p <= limit : p >= limit);
+
+/** Returns the orders of a level that rested through its last depth update: the oldest ones, up to the first that joined later. */
+function restedThrough(t: LevelTrack): Working[] {
+  const n = t.orders.findIndex((o) => o.stepCut === undefined);
+  return n < 0 ? [...t.orders] : t.orders.slice(0, n);
+}
 
 function isLive(o: { status: SimOrderStatus }): boolean {
   return o.status === 'pending' || o.status === 'open' || o.status === 'partiallyFilled';

@@ -1,7 +1,8 @@
 // The paper venue: orders fill against the live or replayed book with the simulator's matching engine
 // (engine/market/matching.ts: price-time priority, queue position, latency, maker/taker fees), on the injected clock.
 // It reads each symbol's book (an OrderBook kept by whoever syncs it) and must be told, after the book changed, what
-// changed: `onDepth` with the levels of an applied diff, `onSnapshot` after a (re)load, `onTrade` for each print.
+// changed: `onDepth` with the levels of an applied diff, `onSnapshot` after a (re)load, `onTrade` for each print,
+// with the exchange times of diffs and trades (a diff can show a trade before its print arrives; see matching.ts).
 // Deterministic: no wall clock, no randomness; order and trade ids come from counters.
 import { MatchingEngine, type BookView, type MatchEvent, type SimOrder } from '../../market/matching.ts';
 import type { Fill, OrderStatus } from '../../messages/orders.ts';
@@ -11,6 +12,7 @@ import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } fr
 import { notional, type Instrument, type VenueId } from '../../types/instrument.ts';
 import type { Money } from '../../types/money.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
+import type { TsMs } from '../../types/time.ts';
 import type {
   CancelResult, ExecutionVenue, SubmitResult, VenueBalance, VenueEvent, VenueOrder, VenueOrderRequest, VenueTrade,
 } from '../venue.ts';
@@ -90,9 +92,12 @@ export class PaperVenue implements ExecutionVenue {
     this.symbols = [...this.markets.keys()];
   }
 
-  /** Tells the matching engine that these levels of `symbol`'s book now hold these sizes (after a diff was applied). */
-  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>): void {
-    this.markets.get(symbol)?.engine.onDepth(bids, asks);
+  /**
+   * Tells the matching engine that these levels of `symbol`'s book now hold these sizes (after a diff was applied);
+   * `tsExchange` is the diff's event time.
+   */
+  onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>, tsExchange?: TsMs): void {
+    this.markets.get(symbol)?.engine.onDepth(bids, asks, tsExchange);
   }
 
   /** False while `symbol`'s matching engine is idle (nothing rests): the levels of a diff would change nothing. */
@@ -106,9 +111,20 @@ export class PaperVenue implements ExecutionVenue {
     this.markets.get(symbol)?.engine.onSnapshot();
   }
 
-  /** Tells the matching engine a market trade printed; `buyerMaker` true means the aggressor sold. */
-  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean): void {
-    this.markets.get(symbol)?.engine.onTrade(price, lots, buyerMaker);
+  /** Tells the matching engine a market trade printed; `buyerMaker` true means the aggressor sold; `tsExchange` is the trade time. */
+  onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange?: TsMs): void {
+    this.markets.get(symbol)?.engine.onTrade(price, lots, buyerMaker, tsExchange);
+  }
+
+  /**
+   * Returns the market lots ahead of a resting order in its queue, or undefined when it is not resting (unknown,
+   * completed, or not yet active).
+   */
+  queueAhead(symbol: string, cid: ClientOrderId): Lots | undefined {
+    const ref = this.byClientId.get(cid);
+    if (!ref || ref.symbol !== symbol) return undefined;
+    const o = this.markets.get(symbol)?.engine.order(ref.orderId);
+    return o && (o.status === 'open' || o.status === 'partiallyFilled') ? o.queueAhead : undefined;
   }
 
   onEvent(fn: (e: VenueEvent) => void): () => void {
@@ -128,13 +144,17 @@ export class PaperVenue implements ExecutionVenue {
    * Places again an order that was open at the venue before a restart (its unfilled part): the checks a venue makes
    * only when an order is entered (minimum notional, liquidity for a market order) are skipped, since Binance keeps a
    * partly filled order resting whatever its remainder is worth. It still needs its funds and a valid size; returns
-   * the rejection otherwise. It joins the back of its price's queue.
+   * the rejection otherwise. It joins its price's queue with at most `queueAhead` market lots ahead (what it had;
+   * capped at the level's size when it activates on a live book), or at the back without it.
    */
-  restoreNow(req: VenueOrderRequest): SubmitResult {
-    return this.place(req, false);
+  restoreNow(req: VenueOrderRequest, queueAhead?: Lots): SubmitResult {
+    if (queueAhead !== undefined && !(Number.isSafeInteger(queueAhead) && queueAhead >= 0)) {
+      return { status: 'rejected', code: 'INVALID_ORDER', message: `queue ahead ${queueAhead} must be a non-negative integer lot count` };
+    }
+    return this.place(req, false, queueAhead);
   }
 
-  private place(req: VenueOrderRequest, entry: boolean): SubmitResult {
+  private place(req: VenueOrderRequest, entry: boolean, queueAhead?: Lots): SubmitResult {
     const m = this.markets.get(req.symbol);
     if (!m) return { status: 'rejected', code: 'UNKNOWN_SYMBOL', message: `paper venue does not trade ${req.symbol}` };
     if (this.byClientId.has(req.clientOrderId)) return { status: 'rejected', code: 'DUPLICATE_CLIENT_ORDER_ID', message: `client order id ${req.clientOrderId} was already used` };
@@ -155,7 +175,7 @@ export class PaperVenue implements ExecutionVenue {
     this.byClientId.set(req.clientOrderId, { symbol: req.symbol, orderId: id });
     const o = engine.submit({
       side: req.side, type: req.orderType, timeInForce: req.timeInForce, lots: req.lots, price: req.orderType === 'limit' ? req.price : undefined,
-      clientOrderId: req.clientOrderId, owner: PAPER_OWNER,
+      clientOrderId: req.clientOrderId, owner: PAPER_OWNER, ...(queueAhead !== undefined ? { queueAhead } : {}),
     });
     return { status: 'accepted', venueOrderId: venueOrderId(String(o.id)), ts: o.submittedAt };
   }

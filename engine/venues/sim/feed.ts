@@ -93,7 +93,7 @@ export class SymbolMarket {
         const wasLive = this.sync.isLive();
         const out = this.sync.onDepth(f);
         if (!wasLive && this.sync.isLive()) this.engine.onSnapshot();
-        else if (out === 'applied') this.engine.onDepth(pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount));
+        else if (out === 'applied') this.engine.onDepth(pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount), f.eventTime);
         this.publish(this.lower, 'depth', payloadOf(text));
         return;
       }
@@ -112,7 +112,8 @@ export class SymbolMarket {
         this.counters.trades++;
         this.trades.push(m);
         if (this.trades.length > RECENT_TRADES * 2) this.trades.splice(0, this.trades.length - RECENT_TRADES);
-        this.engine.onTrade(m.price, m.lots, m.buyerMaker);
+        // With the exchange times a diff that already showed this print is not followed by a second queue move.
+        this.engine.onTrade(m.price, m.lots, m.buyerMaker, m.tsExchange);
         const payload = payloadOf(text);
         this.publish(this.lower, 'trade', payload);
         this.publish(this.lower, 'aggTrade', this.aggTrade(m));

@@ -64,7 +64,7 @@ export class ReplayFeed {
       const wasLive = this.sync.isLive();
       const out = this.sync.onDepth(f);
       if (!wasLive && this.sync.isLive()) this.venue?.onSnapshot(this.inst.symbol);
-      else if (out === 'applied') this.venue?.onDepth(this.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount));
+      else if (out === 'applied') this.venue?.onDepth(this.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount), f.eventTime);
       return;
     }
     if (kind === 'snapshot') {
@@ -79,7 +79,7 @@ export class ReplayFeed {
       const m = this.decoder.decode(line);
       if (m.type !== 'md.trade') return;
       this.trades.push(m);
-      this.venue?.onTrade(this.inst.symbol, m.price, m.lots, m.buyerMaker);
+      this.venue?.onTrade(this.inst.symbol, m.price, m.lots, m.buyerMaker, m.tsExchange);
     }
   }
 }

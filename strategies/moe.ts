@@ -83,7 +83,9 @@ export function blend(outputs: readonly ModelOutput[], gating: Readonly<Record<s
 
 /** Returns the `signal.decision` message of a blend. */
 export function decisionOf(symbol: string, ts: TsMs, b: Blend): Decision {
-  return { type: 'signal.decision', symbol, action: b.action, confidence: b.confidence, weights: b.weights, ts };
+  const d: Decision = { type: 'signal.decision', symbol, action: b.action, confidence: b.confidence, weights: b.weights, ts };
+  if (b.ignored.length === 0) return d;
+  return { ...d, ignored: Object.fromEntries(b.ignored.map((i) => [i.model, i.reason])) };
 }
 
 /** How positions may be held: long or flat (spot), or also short. */

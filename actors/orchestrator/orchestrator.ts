@@ -110,6 +110,8 @@ export interface OrchestratorStats {
   intents: number;
   /** Why decisions produced no intent, by reason. */
   noIntent: Record<string, number>;
+  /** Outputs left out of the blend, by model and reason (a model always below minConfidence never counts). */
+  ignored: Record<string, Record<string, number>>;
   pendingTimeouts: number;
   controlRejected: number;
 }
@@ -121,7 +123,7 @@ export class Orchestrator {
   readonly coordinator: InferenceCoordinator;
   readonly accuracy: AccuracyTracker;
   readonly evaluator: HorizonOutcomeEvaluator;
-  readonly stats: OrchestratorStats = { ticks: 0, noModels: 0, noInput: 0, coalescedTicks: 0, decisions: 0, intents: 0, noIntent: {}, pendingTimeouts: 0, controlRejected: 0 };
+  readonly stats: OrchestratorStats = { ticks: 0, noModels: 0, noInput: 0, coalescedTicks: 0, decisions: 0, intents: 0, noIntent: {}, ignored: {}, pendingTimeouts: 0, controlRejected: 0 };
   private thresholdsNow: MoeThresholds;
   private readonly gating: GatingConfig;
   private readonly policy: PolicyConfig;
@@ -324,6 +326,10 @@ export class Orchestrator {
     const blendable = outputs.filter((o) => this.registry.blendable(o.model) && this.isCurrent(o));
     const gate = gatingWeights(blendable.map((o) => o.model), (m) => this.accuracy.accuracy(m).smoothed, this.gating);
     const b = blend(blendable, gate, this.thresholdsNow);
+    for (const { model, reason } of b.ignored) {
+      const byReason = (this.stats.ignored[model] ??= {});
+      byReason[reason] = (byReason[reason] ?? 0) + 1;
+    }
     const d = decisionOf(tick.symbol, tick.ts, b);
     this.lastDecision = d;
     this.stats.decisions++;

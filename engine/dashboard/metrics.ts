@@ -69,6 +69,10 @@ export class DashboardMetrics {
       buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
     });
     const outputs = new Counter({ name: 'cobalt_model_outputs_total', help: 'Model outputs, by model', labelNames: ['model'], registers });
+    const ignored = new Counter({
+      name: 'cobalt_model_outputs_ignored_total', help: 'Model outputs left out of the blend, by model and reason (lowConfidence, notGated, badProbabilities)',
+      labelNames: ['model', 'reason'], registers,
+    });
     const orders = new Counter({ name: 'cobalt_orders_total', help: 'Order lifecycle events, by status', labelNames: ['status'], registers });
     const fills = new Counter({ name: 'cobalt_fills_total', help: 'Fills (partial and final), by symbol and side', labelNames: ['symbol', 'side'], registers });
     const denied = new Counter({ name: 'cobalt_orders_denied_total', help: 'Intents denied by risk, by reason code', labelNames: ['code'], registers });
@@ -112,6 +116,9 @@ export class DashboardMetrics {
         outputs.inc({ model: output.model });
         const ms = output.extra?.latencyMs;
         if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) this.inference.observe({ model: output.model }, ms / 1000);
+      }),
+      bus.subscribe('signal.decision', (m) => {
+        for (const [model, reason] of Object.entries(m.ignored ?? {})) ignored.inc({ model, reason });
       }),
       bus.subscribe('exec.orderSubmitted', () => orders.inc({ status: 'submitted' })),
       bus.subscribe('exec.orderAccepted', () => orders.inc({ status: 'accepted' })),

@@ -26,6 +26,11 @@ export interface Decision {
   readonly action: Action;
   readonly confidence: number;
   readonly weights: Readonly<Record<string, number>>;
+  /**
+   * Models whose output this tick was left out of the blend, and why ('lowConfidence': below minConfidence,
+   * 'notGated': no gating weight, 'badProbabilities'); absent when none was.
+   */
+  readonly ignored?: Readonly<Record<string, string>>;
   readonly ts: TsMs;
 }
 

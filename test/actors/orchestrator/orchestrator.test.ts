@@ -144,6 +144,23 @@ describe('orchestrator', () => {
     expect(d).toEqual({ type: 'signal.decision', symbol: 'ETH/USDT', action: b.action, confidence: b.confidence, weights: b.weights, ts: clock.now() });
   });
 
+  it('says which outputs the blend left out and why: on the decision and counted per model and reason', async () => {
+    const { bus, registry, seen, step, clock, orch } = rig();
+    registry.register('sure', { version: 's1', run: says('BUY') }, clock.now());
+    bus.publish({ type: 'orchestrator.setThresholds', minConfidence: 0.95 }); // above every output's confidence
+    await step();
+    await step();
+    const d = seen.decisions.at(-1)!;
+    const below = seen.outputs.filter((o) => o.ts === d.ts && o.confidence < 0.95).map((o) => o.model).sort();
+    expect(below).toEqual(['cnn', 'dqn', 'sure']);
+    expect(d.ignored).toEqual({ cnn: 'lowConfidence', dqn: 'lowConfidence', sure: 'lowConfidence' });
+    expect(orch.stats.ignored).toEqual({ cnn: { lowConfidence: 2 }, dqn: { lowConfidence: 2 }, sure: { lowConfidence: 2 } });
+    bus.publish({ type: 'orchestrator.setThresholds', minConfidence: 0.85 }); // 'sure' (0.9) passes now
+    await step();
+    expect(seen.decisions.at(-1)!.ignored).toEqual({ cnn: 'lowConfidence', dqn: 'lowConfidence' });
+    expect(orch.stats.ignored['sure']).toEqual({ lowConfidence: 2 });
+  });
+
   it('takes thresholds at run time and turns decisions and the position into intents', async () => {
     const { bus, seen, step, clock, orch, price } = rig();
     bus.publish({ type: 'orchestrator.setThresholds', buy: 0, sell: 1 }); // every blend is a BUY

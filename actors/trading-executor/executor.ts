@@ -17,6 +17,11 @@
 // exec.orderAccepted always precedes that order's fills.
 // On a venue that pushes no events, a cancel (or a close found by it) makes the next poll, run at once, read that
 // symbol's trades even with no order left open there: fills the order got before the cancel are only in that history.
+// While trading is halted (risk.stateChanged to halted; at start, once reconciled, the RiskManager's state as
+// `riskState` reads it, since a RiskManager that starts halted announces nothing), every open order but the
+// RiskManager's own exits (isRiskExit) is cancelled, and kept at: a cancel that failed every attempt is sent again in
+// the next round, rounds on the clock with backoff (HALT_CANCEL_BACKOFF, never before a venue's Retry-After), until the
+// venue says the order is no longer open or the halt ends. A venue that pushes events has no poll to fall back on.
 // Memory holds the unfinished orders only. A finished one is read back from the exec store when it is asked for (a
 // status query, a late fill, a repeated approval, a trade naming its venue id), so a daemon's memory does not grow
 // with every order it ever placed, and a start loads only the unfinished ones.
@@ -36,8 +41,9 @@ import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import { baseAmount } from '../../engine/venues/ledger.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots } from '../../engine/types/price.ts';
+import type { TradingState } from '../../engine/messages/risk.ts';
 import {
-  emptyPosition, isTerminal, newOrder, positionAfterFill, transition,
+  emptyPosition, isRiskExit, isTerminal, newOrder, positionAfterFill, transition,
   type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult,
 } from './logic.ts';
 import { reconcile, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
@@ -70,12 +76,26 @@ export interface TradingExecutorOptions {
   readonly log?: Logger;
   /** Bus owner of its subscriptions (the supervised child's id): a handler that throws then counts as this actor failing. */
   readonly owner?: string;
+  /**
+   * Reads the RiskManager's state now (the wiring passes its state getter), undefined while it is not running. Read once
+   * the start-up reconciliation is done: a RiskManager that starts halted publishes no risk.stateChanged.
+   */
+  readonly riskState?: () => RiskStateView | undefined;
+}
+
+/** What the executor reads of the RiskManager's state (its RiskState has these fields). */
+export interface RiskStateView {
+  readonly tradingState: TradingState;
+  readonly killSwitch: boolean;
+  readonly stateReason: string;
 }
 
 /** Lifecycle state of the executor. */
 export type ExecutorState = 'starting' | 'reconciling' | 'live' | 'stopped';
 
 const DEFAULT_RETRY: ExecRetry = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5_000 };
+/** Delay between rounds of cancels while halted: 1 s doubling to 30 s, so a venue that keeps failing is not hammered. */
+const HALT_CANCEL_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.5 };
 
 /** Orders from approved intents to the venue and back as exec.* events; see the header comment. */
 export class TradingExecutor implements ReconcileHost {
@@ -92,6 +112,7 @@ export class TradingExecutor implements ReconcileHost {
   private readonly pollMs: number;
   private readonly maxRateLimitWaitMs: number;
   private readonly owner: string | undefined;
+  private readonly riskState: (() => RiskStateView | undefined) | undefined;
   /** Unfinished orders (finished ones live in the store only). */
   private readonly orders = new Map<string, OrderRecord>();
   /** Venue order id -> client id of the unfinished orders. */
@@ -108,6 +129,17 @@ export class TradingExecutor implements ReconcileHost {
   private readonly tradeSync = new Set<string>();
   /** Why we asked the venue to cancel an order (its pushed close then carries our reason). */
   private readonly cancelling = new Map<string, string>();
+  /** Cancels in progress, so a second request (a halt's next round) for the same order joins the one running. */
+  private readonly cancels = new Map<string, Promise<void>>();
+  /** Orders the venue answered a cancel for with "not open": no more cancels; their end comes from events or the poll. */
+  private readonly notOpen = new Set<string>();
+  /** Why trading is halted, or undefined while it is not (see the header). */
+  private halt: string | undefined;
+  private haltTimer: TimerHandle | undefined;
+  /** Rounds of halt cancels that sent some since the halt began (the backoff of the next round). */
+  private haltRounds = 0;
+  /** No cancel round starts before this time: the end of a venue's Retry-After or ban. */
+  private cancelNotBefore = 0;
   private readonly tasks = new Set<Promise<unknown>>();
   private readonly subs: Unsubscribe[] = [];
   private mutex: Promise<unknown> = Promise.resolve();
@@ -130,6 +162,7 @@ export class TradingExecutor implements ReconcileHost {
     this.pollMs = opts.pollMs ?? 2_000;
     this.maxRateLimitWaitMs = opts.maxRateLimitWaitMs ?? 60_000;
     this.owner = opts.owner;
+    this.riskState = opts.riskState;
     this.log = (opts.log ?? rootLog()).child({ actor: 'trading-executor', venue: opts.venue.id });
     this.breaker = new CircuitBreaker(opts.clock, opts.breaker ?? { failureThreshold: 5, openMs: 30_000 }, (s) => this.onBreaker(s));
   }
@@ -148,10 +181,8 @@ export class TradingExecutor implements ReconcileHost {
     for (const p of this.store.allPositions(this.venue.id)) this.positions.set(p.symbol, p);
     this.subs.push(
       this.bus.subscribe('risk.orderApproved', (m) => this.onApproved(m.intent), this.owner),
-      this.bus.subscribe('risk.stateChanged', (m) => {
-        if (m.state === 'halted') this.cancelAll(`trading halted: ${m.reason}`);
-      }, this.owner),
-      this.bus.subscribe('exec.cancelOrder', (m) => this.cancelOne(m.clientOrderId, m.reason), this.owner),
+      this.bus.subscribe('risk.stateChanged', (m) => this.setHalt(m.state === 'halted' ? m.reason : undefined), this.owner),
+      this.bus.subscribe('exec.cancelOrder', (m) => void this.cancelOne(m.clientOrderId, m.reason), this.owner),
       this.venue.onEvent((e) => this.onVenueEvent(e)),
     );
     this.st = 'reconciling';
@@ -169,6 +200,7 @@ export class TradingExecutor implements ReconcileHost {
         this.st = 'live';
         this.publishStatus('up', 'reconciled');
         this.schedulePoll();
+        this.readRiskState();
         return report;
       } catch (err) {
         const ms = backoffDelay(this.backoff, attempt, this.rng);
@@ -184,6 +216,7 @@ export class TradingExecutor implements ReconcileHost {
     this.st = 'stopped';
     for (const u of this.subs.splice(0)) u();
     if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
+    if (this.haltTimer) this.clock.clearTimeout(this.haltTimer);
     this.abort.abort(new Error('executor stopped'));
   }
 
@@ -322,6 +355,8 @@ export class TradingExecutor implements ReconcileHost {
       await this.store.commit({ order: rec });
       this.remember(rec);
       this.publish({ type: 'exec.orderAccepted', clientOrderId: rec.clientOrderId, venueOrderId: v.venueOrderId, ts: this.clock.now() });
+      // Found while halted (the halt's rounds may have ended): cancelled like ours.
+      if (this.halt !== undefined) this.cancelWhileHalted();
       return true;
     });
   }
@@ -488,17 +523,65 @@ export class TradingExecutor implements ReconcileHost {
 
   // ---- cancels ---------------------------------------------------------------------------------------------------
 
-  private cancelAll(reason: string): void {
+  /** Reads the RiskManager's state after the start-up reconciliation: orders the last run left open are cancelled if halted. */
+  private readRiskState(): void {
+    if (!this.riskState) return;
+    const s = this.riskState();
+    if (s === undefined) {
+      this.log.warn({ code: 'RISK_STATE_UNKNOWN', halted: this.halt !== undefined }, 'the RiskManager is not running: open orders are cancelled when it reports a halt');
+      return;
+    }
+    this.setHalt(s.tradingState === 'halted' || s.killSwitch ? s.stateReason : undefined);
+  }
+
+  /** Records whether trading is halted (`reason`) or not (undefined); a halt starts the rounds of cancels. */
+  private setHalt(reason: string | undefined): void {
+    const was = this.halt;
+    this.halt = reason;
+    if (reason !== undefined) return this.cancelWhileHalted();
+    if (this.haltTimer) this.clock.clearTimeout(this.haltTimer);
+    this.haltTimer = undefined;
+    this.haltRounds = 0;
+    if (was !== undefined) this.log.info({ was }, 'trading no longer halted: open orders are no longer cancelled');
+  }
+
+  /**
+   * One round of cancels while halted: every open order but the RiskManager's exits whose cancel is not running gets
+   * one, then the next round is set on the clock. Rounds end when none is left open or the halt ends.
+   */
+  private cancelWhileHalted(): void {
+    if (this.haltTimer) this.clock.clearTimeout(this.haltTimer);
+    this.haltTimer = undefined;
     // Serialised: a halt that comes while the start loads the unfinished orders still cancels them.
     this.track(this.serial(async () => {
-      const open = [...this.orders.values()];
-      this.log.warn({ open: open.length, reason }, 'cancelling every open order');
-      for (const o of open) this.cancelOne(o.clientOrderId, reason);
+      const reason = this.halt;
+      if (reason === undefined || this.stopped) return;
+      const open = [...this.orders.values()].filter((o) => !isRiskExit(o) && !this.notOpen.has(o.clientOrderId));
+      if (open.length === 0) return void (this.haltRounds = 0);
+      const send = open.filter((o) => !this.cancels.has(o.clientOrderId));
+      if (this.haltRounds === 0) this.log.warn({ open: open.length, reason }, 'trading halted: cancelling every open order');
+      else if (send.length > 0) {
+        this.log.error({ clientOrderIds: send.map((o) => o.clientOrderId), round: this.haltRounds + 1, reason, code: 'HALT_ORDERS_OPEN' },
+          'trading is halted and orders are still open at the venue: cancelling them again');
+      }
+      for (const o of send) void this.cancelOne(o.clientOrderId, `trading halted: ${reason}`);
+      // A round whose cancels were all still running sent nothing: the delay grows only with rounds that sent some.
+      if (send.length > 0) this.haltRounds++;
+      const ms = Math.max(backoffDelay(HALT_CANCEL_BACKOFF, this.haltRounds - 1, this.rng), this.cancelNotBefore - this.clock.now());
+      this.haltTimer = this.clock.setTimeout(() => {
+        this.haltTimer = undefined;
+        this.cancelWhileHalted();
+      }, ms);
     }));
   }
 
-  private cancelOne(cid: ClientOrderId, reason: string): void {
-    this.track(this.cancelFlow(cid, reason));
+  /** Starts a cancel of `cid`, or joins the one running. */
+  private cancelOne(cid: ClientOrderId, reason: string): Promise<void> {
+    const running = this.cancels.get(cid);
+    if (running) return running;
+    const p = this.cancelFlow(cid, reason).finally(() => this.cancels.delete(cid));
+    this.cancels.set(cid, p);
+    return this.track(p);
   }
 
   private async cancelFlow(cid: ClientOrderId, reason: string): Promise<void> {
@@ -516,18 +599,22 @@ export class TradingExecutor implements ReconcileHost {
         }
         // Not open at the venue: it filled or closed meanwhile; the poll / pushed events bring the truth.
         const v = await this.venue.fetchOrder(o.intent.symbol, cid);
+        if (!v || isTerminal(v.status)) this.notOpen.add(cid);
         if (v && (v.status === 'cancelled' || v.status === 'expired')) await this.apply(cid, { type: 'closed', status: v.status, reason });
         if (!v) await this.apply(cid, { type: 'rejected', code: 'VENUE_UNKNOWN_ORDER', message: 'the venue has no such order' });
         return this.syncTradesNow(o.intent.symbol);
       } catch (e) {
         const err = asVenueCallError(e);
         const wait = err.retryAfterMs ?? backoffDelay(this.backoff, attempt - 1, this.rng);
+        if (err.retryAfterMs !== undefined) this.cancelNotBefore = Math.max(this.cancelNotBefore, this.clock.now() + err.retryAfterMs);
         this.log.warn({ clientOrderId: cid, attempt, code: err.code, kind: err.kind, retryInMs: wait }, 'cancel failed');
         if (err.kind === 'banned') this.publishStatus('banned', err.message, err.retryAfterMs);
         if (attempt < this.retry.maxAttempts && !(await this.sleep(wait))) return;
       }
     }
-    this.log.error({ clientOrderId: cid, code: 'CANCEL_FAILED' }, 'could not cancel the order after every attempt; the poll keeps checking it');
+    this.log.error({ clientOrderId: cid, attempts: this.retry.maxAttempts, code: 'CANCEL_FAILED' }, this.halt !== undefined
+      ? 'could not cancel the order after every attempt; tried again in the next round while trading is halted'
+      : 'could not cancel the order after every attempt; it may still be open at the venue');
   }
 
   /**
@@ -612,6 +699,7 @@ export class TradingExecutor implements ReconcileHost {
       this.orders.delete(o.clientOrderId);
       if (o.venueOrderId !== undefined && this.byVenueId.get(o.venueOrderId) === o.clientOrderId) this.byVenueId.delete(o.venueOrderId);
       this.cancelling.delete(o.clientOrderId);
+      this.notOpen.delete(o.clientOrderId);
       return;
     }
     this.orders.set(o.clientOrderId, o);

@@ -3,10 +3,10 @@
 import { fromCallback, type EventObject } from 'xstate';
 import { TradingExecutor, type TradingExecutorOptions } from './executor.ts';
 
-export { TradingExecutor, type ExecRetry, type ExecutorState, type ExecutorStore, type TradingExecutorOptions } from './executor.ts';
+export { TradingExecutor, type ExecRetry, type ExecutorState, type ExecutorStore, type RiskStateView, type TradingExecutorOptions } from './executor.ts';
 export { reconcile, type PositionMismatch, type ReconcileHost, type ReconcileOptions, type ReconcileReport } from './reconcile.ts';
 export {
-  clientOrderIdFor, emptyPosition, isTerminal, isValidClientOrderId, newOrder, positionAfterFill, transition,
+  clientOrderIdFor, emptyPosition, isRiskExit, isTerminal, isValidClientOrderId, newOrder, positionAfterFill, transition,
   type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult,
 } from './logic.ts';
 

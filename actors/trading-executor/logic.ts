@@ -54,6 +54,13 @@ export type TransitionResult =
 /** Returns true when no more events can change the order's status. */
 export const isTerminal = (s: OrderStatus): boolean => isFinalStatus(s);
 
+/**
+ * Returns true for an order the RiskManager placed itself (a stop, take-profit or flatten exit): its intent ids start
+ * with `risk-` (exitIntent in actors/risk-manager/logic.ts; the client order id is a hash of it). A halt leaves these
+ * working: they are how a halted engine closes its positions.
+ */
+export const isRiskExit = (o: OrderRecord): boolean => o.intent.id.startsWith('risk-');
+
 /** Returns a fresh order record in state `new`. */
 export function newOrder(intent: OrderIntent, venue: VenueId, now: TsMs): OrderRecord {
   return {

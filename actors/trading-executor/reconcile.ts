@@ -3,8 +3,8 @@
 //  2. each of our orders not final: learn its venue id (open list, else a query by client id); one the venue never
 //     saw is rejected (VENUE_UNKNOWN_ORDER); one the venue closed is remembered for step 5; one whose query fails
 //     (timeout, 5xx, unreadable answer) is left exactly as it is and reported (RECONCILE_ORDER_QUERY_FAILED,
-//     `ordersUnresolved`), and the run goes on with the others; a rate limit or ban ends the run (it is thrown: every
-//     later call would be refused too);
+//     `ordersUnresolved`, counted in exec.reconciled, which every run with one publishes), and the run goes on with
+//     the others; a rate limit or ban ends the run (it is thrown: every later call would be refused too);
 //  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
 //     book to them;
 //  4. our trades since the last trade id booked per symbol, page after page until a page brings no trade not yet
@@ -215,12 +215,13 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
   }
 
   const report: ReconcileReport = { ...r, ...(balances ? { balances } : {}) };
-  const touched = r.fillsApplied + r.ordersAccepted + r.ordersClosed + r.ordersRejected + r.ordersAdopted > 0;
+  // An order left unresolved is reported by every run while it lasts, so the dashboard sees the status query failing.
+  const touched = r.fillsApplied + r.ordersAccepted + r.ordersClosed + r.ordersRejected + r.ordersAdopted + r.ordersUnresolved.length > 0;
   if (opts.balances || touched) {
     log.info({ ...r, positionMismatches: r.positionMismatches.map((m) => m.symbol) }, 'reconciled with the venue');
     host.publishBus({
       type: 'exec.reconciled', venue: venue.id, fillsApplied: r.fillsApplied, ordersClosed: r.ordersClosed + r.ordersRejected,
-      ordersAdopted: r.ordersAdopted + r.tradesAdopted, positionMismatches: r.positionMismatches.map((m) => m.symbol), ts: host.clock.now(),
+      ordersAdopted: r.ordersAdopted + r.tradesAdopted, ordersUnresolved: r.ordersUnresolved.length, positionMismatches: r.positionMismatches.map((m) => m.symbol), ts: host.clock.now(),
     });
   }
   return report;

@@ -22,6 +22,8 @@ export interface Reconciled {
   readonly fillsApplied: number;
   readonly ordersClosed: number;
   readonly ordersAdopted: number;
+  /** Our orders whose status query failed, left as they were for the next run (RECONCILE_ORDER_QUERY_FAILED). */
+  readonly ordersUnresolved: number;
   /** Symbols whose booked position differs from the venue's balance (reported, never "fixed" with a fill). */
   readonly positionMismatches: readonly string[];
   readonly ts: TsMs;

@@ -203,4 +203,31 @@ describe('the poll of a venue that pushes no events, with one order whose query 
     expect(w.codes()).toContain('RECONCILE_ORDER_QUERY_FAILED');
     expect(w.codes()).not.toContain('POLL_FAILED');
   });
+
+  it('publishes exec.reconciled with the unresolved count at every poll while the query fails, and the close once it answers', async () => {
+    const w = world();
+    const ex = w.make();
+    await w.startLive(ex);
+    const settle = () => drive(w.clock, () => !ex.busy);
+    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', PX, { lots: 500 as Lots }), ts: w.clock.now() });
+    await settle();
+    const a = clientOrderIdFor('a');
+    w.venue.orders = w.venue.orders.map((o) => (o.clientOrderId === a ? { ...o, status: 'cancelled' } : o));
+    w.failing.add(a);
+    const poll = async () => {
+      const before = w.of('exec.reconciled').length;
+      w.clock.advance(POLL_MS);
+      await settle();
+      return w.of('exec.reconciled').slice(before).map(({ ordersUnresolved, ordersClosed }) => ({ ordersUnresolved, ordersClosed }));
+    };
+
+    const failing = [await poll(), await poll()];
+    w.failing.clear();
+    const answered = await poll();
+    const after = await poll();
+
+    expect(failing).toEqual([[{ ordersUnresolved: 1, ordersClosed: 0 }], [{ ordersUnresolved: 1, ordersClosed: 0 }]]);
+    expect(answered).toEqual([{ ordersUnresolved: 0, ordersClosed: 1 }]);
+    expect(after).toEqual([]);
+  });
 });

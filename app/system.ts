@@ -404,6 +404,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     const ex = new TradingExecutor({
       bus, clock, venue, store: execStore, instruments: [traded], retry: config.execution.retry, ...(opts.rng ? { rng: opts.rng } : {}), log: logger,
       owner: EXECUTOR_ID,
+      // Read once reconciled: orders a halted run left open are cancelled at start (a RiskManager that starts halted
+      // publishes no risk.stateChanged).
+      riskState: () => riskState?.(),
     });
     executor = ex;
     ex.start().then((report) => {

@@ -95,6 +95,8 @@ export type ExecutorState = 'starting' | 'reconciling' | 'live' | 'stopped';
 
 const DEFAULT_RETRY: ExecRetry = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5_000 };
 /** Delay between rounds of cancels while halted: 1 s doubling to 30 s, so a venue that keeps failing is not hammered. */
+/** Reads of the RiskManager's state, a second apart, before the executor gives up waiting for it to start. */
+const RISK_STATE_TRIES = 30;
 const HALT_CANCEL_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.5 };
 
 /** Orders from approved intents to the venue and back as exec.* events; see the header comment. */
@@ -136,6 +138,8 @@ export class TradingExecutor implements ReconcileHost {
   /** Why trading is halted, or undefined while it is not (see the header). */
   private halt: string | undefined;
   private haltTimer: TimerHandle | undefined;
+  /** The next read of the RiskManager's state while it has not started yet (see readRiskState). */
+  private riskTimer: TimerHandle | undefined;
   /** Rounds of halt cancels that sent some since the halt began (the backoff of the next round). */
   private haltRounds = 0;
   /** No cancel round starts before this time: the end of a venue's Retry-After or ban. */
@@ -217,6 +221,7 @@ export class TradingExecutor implements ReconcileHost {
     for (const u of this.subs.splice(0)) u();
     if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
     if (this.haltTimer) this.clock.clearTimeout(this.haltTimer);
+    if (this.riskTimer) this.clock.clearTimeout(this.riskTimer);
     this.abort.abort(new Error('executor stopped'));
   }
 
@@ -524,10 +529,16 @@ export class TradingExecutor implements ReconcileHost {
   // ---- cancels ---------------------------------------------------------------------------------------------------
 
   /** Reads the RiskManager's state after the start-up reconciliation: orders the last run left open are cancelled if halted. */
-  private readRiskState(): void {
-    if (!this.riskState) return;
+  private readRiskState(tries = 0): void {
+    this.riskTimer = undefined;
+    if (!this.riskState || this.stopped) return;
     const s = this.riskState();
     if (s === undefined) {
+      // The RiskManager starts after the executor and a reconciliation against a paper venue can end first: ask again.
+      if (tries < RISK_STATE_TRIES) {
+        this.riskTimer = this.clock.setTimeout(() => this.readRiskState(tries + 1), 1_000);
+        return;
+      }
       this.log.warn({ code: 'RISK_STATE_UNKNOWN', halted: this.halt !== undefined }, 'the RiskManager is not running: open orders are cancelled when it reports a halt');
       return;
     }

@@ -1,12 +1,14 @@
 // Where a backtest's lines come from: the recording's text through the merge, or its replay catalog (decoded once,
 // cached; engine/venues/replay/catalog.ts). Both publish the same messages line by line; the loop in backtest.ts
-// takes a line without an await whenever one is ready.
+// takes a line without an await whenever one is ready. Both read ahead of the current line (a RecordingLookahead:
+// the text's lines are held a few seconds, the catalog is walked by a second cursor) to say when a symbol falls
+// silent after it, a hole the backtest cuts before its clock moves into it (engine/venues/replay/trade-ids.ts).
 import type { Logger } from '../engine/log.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import type { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
 import { ReplayCatalog, type CatalogCursor } from '../engine/venues/replay/catalog.ts';
-import { recordedTradeId } from '../engine/venues/replay/trade-ids.ts';
+import { RecordingLookahead, recordedTradeId, type Silence } from '../engine/venues/replay/trade-ids.ts';
 import { RecordingMerge, type SymbolLine } from '../engine/venues/sim/replay.ts';
 
 /** A backtest's lines in receive-time order. */
@@ -21,6 +23,8 @@ export interface BacktestSource {
   readonly symbol: string;
   /** Trade id of the current line when it is a trade, else undefined. */
   tradeId(): number | undefined;
+  /** Set when the current line's symbol has no line for longer than its silence bound after it (a hole); else undefined. */
+  readonly silence: Silence | undefined;
   /** Where the lines come from, for the summary: `catalog` (with `built` when it was made now) or `text`. */
   readonly kind: 'text' | 'catalog';
   readonly built: boolean;
@@ -40,8 +44,14 @@ export interface BacktestSource {
 /** Returns the text of `files` as a source. */
 export async function textSource(files: readonly string[]): Promise<BacktestSource> {
   const merge = await RecordingMerge.open(files);
+  const ahead = new RecordingLookahead<SymbolLine>();
+  const push = (l: SymbolLine): void => ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text) !== undefined);
   let line: SymbolLine | undefined;
   let pub: BinanceFramePublisher | undefined;
+  const take = (): boolean => {
+    line = ahead.take() ? ahead.item : undefined;
+    return line !== undefined;
+  };
   return {
     first: merge.peekMs(),
     last: undefined,
@@ -53,11 +63,28 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     get symbol() {
       return line!.symbol;
     },
+    get silence() {
+      return ahead.silence;
+    },
     tradeId: () => recordedTradeId(line!.text),
     ready: () => Promise.resolve(),
     bind: (p) => void (pub = p),
-    nextSync: () => (line = merge.nextSync()) !== undefined,
-    next: async () => (line = await merge.next()) !== undefined,
+    nextSync: () => {
+      while (ahead.needsMore) {
+        const l = merge.nextSync();
+        if (l === undefined) return false; // its file must decode more first, or the end: next() tells which
+        push(l);
+      }
+      return take();
+    },
+    next: async () => {
+      while (ahead.needsMore) {
+        const l = merge.nextSync() ?? (await merge.next());
+        if (l === undefined) ahead.end();
+        else push(l);
+      }
+      return take();
+    },
     publish: () => pub!.publish(line!.text, line!.tsMs, line!.symbol),
     close: () => merge.close(),
   };
@@ -71,6 +98,16 @@ export async function catalogSource(files: readonly string[], instruments: reado
     logger.info({ path, records: catalog.records, ms: Math.round(performance.now() - t0), ...(rebuiltBecause ? { rebuiltBecause } : {}) }, 'replay catalog built');
   }
   let cursor: CatalogCursor | undefined;
+  // A second cursor walks ahead of the one that publishes (it never publishes): the records are all in memory.
+  let scout: CatalogCursor | undefined;
+  const ahead = new RecordingLookahead<undefined>();
+  const nextSync = (): boolean => {
+    while (ahead.needsMore) {
+      if (scout!.next()) ahead.push(undefined, scout!.ts, scout!.symbol, scout!.tradeId() !== undefined);
+      else ahead.end();
+    }
+    return ahead.take() && cursor!.next();
+  };
   return {
     first: catalog.firstMs,
     last: catalog.lastMs,
@@ -82,10 +119,16 @@ export async function catalogSource(files: readonly string[], instruments: reado
     get symbol() {
       return cursor!.symbol;
     },
+    get silence() {
+      return ahead.silence;
+    },
     tradeId: () => cursor!.tradeId(),
     ready: () => catalog.loaded(),
-    bind: (p) => void (cursor = catalog.cursor(p)),
-    nextSync: () => cursor!.next(),
+    bind: (p) => {
+      cursor = catalog.cursor(p);
+      scout = catalog.cursor(p);
+    },
+    nextSync,
     next: () => Promise.resolve(false),
     publish: () => cursor!.publish(),
     close: () => Promise.resolve(),

@@ -15,7 +15,7 @@ import type { Fill } from '../engine/messages/orders.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
-import { TradeIdWatch } from '../engine/venues/replay/trade-ids.ts';
+import { silenceReason, TradeIdWatch } from '../engine/venues/replay/trade-ids.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
@@ -94,6 +94,11 @@ export interface BacktestSummary {
   readonly engineFailure: string | null;
   /** Holes in the recording's trade ids (each cut the candles there, as a stream break does live). */
   readonly tradeIdGaps: number;
+  /**
+   * Holes in the recording seen as a symbol falling silent for longer than its bound (engine/venues/replay/trade-ids.ts):
+   * each cut the candles at the symbol's last line before it, before the clock moved into the hole.
+   */
+  readonly silences: number;
   readonly models: readonly string[];
   readonly lines: number;
   readonly simulatedMs: number;
@@ -191,6 +196,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   let lines = 0;
   let last = first;
   const tradeIds = new TradeIdWatch();
+  let silences = 0;
   let replay0 = NaN;
   let replayMs = NaN;
   try {
@@ -203,7 +209,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     const limit = opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs;
     const pace = opts.paceX ?? 0;
     if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);
-    // Lanes whose trades are published: a hole in their trade ids cuts the candles there (./trade-ids.ts).
+    // Lanes whose trades are published: a hole in their trade ids, or a silence of their recording, cuts the candles there
+    // (engine/venues/replay/trade-ids.ts).
     const tradeLanes = new Map(pub.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade')).map((l) => [l.inst.venueSymbol, l.inst.symbol]));
     for (;;) {
       // Most lines are ready: take them without an await (one per line was a visible cost).
@@ -229,6 +236,14 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       const malformed = pub.counters.malformed;
       source.publish();
       if (tradeId !== undefined && pub.counters.malformed === malformed) tradeIds.took(source.symbol, tradeId);
+      const silence = source.silence;
+      if (tradeSymbol !== undefined && silence !== undefined) {
+        // The symbol's last line before a hole: cut its candles now, before the clock moves into the hole.
+        const reason = silenceReason(silence);
+        silences++;
+        logger.warn({ symbol: tradeSymbol, reason }, 'recording falls silent: a hole in the recording');
+        bus.publish({ type: 'md.feedReset', venue: 'binance', symbol: tradeSymbol, reason, ts: ts as TsMs, scope: 'trades' });
+      }
       lines++;
       last = ts;
       if ((lines & 0xffff) === 0 && opts.onProgress) {
@@ -260,7 +275,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
-    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: tradeIds.gaps, models: sys.models.loaded, lines, simulatedMs,
+    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: tradeIds.gaps, silences, models: sys.models.loaded, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };

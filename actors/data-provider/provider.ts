@@ -80,14 +80,17 @@ export interface DataProviderStats {
   unknownSymbol: number;
   /** Klines of a timeframe the provider does not keep, or not on their timeframe's grid: skipped. */
   malformedKlines: number;
-  /** Trades refused because their 1s bar had already closed (or was dropped at a stream break). */
+  /**
+   * Trades refused because their 1s bar had already closed (or was dropped at a stream break). Each marks the 1m bar
+   * holding it partial, or the 1h (1d) one when that minute (hour) already went out (see `markLate`).
+   */
   lateTrades: number;
   /** 1s bars left out because the stream may have begun inside them (closeBy 'trades': the first after each start or break). */
   partialBars: number;
   /** Breaks in a symbol's trade stream (md.feedReset, or a feed status other than live): its forming 1s bar was dropped. */
   streamBreaks: number;
   klines: number;
-  /** Rolled-up bars dropped because a finer bar of their period was missing (their slot is left for backfill). */
+  /** Rolled-up bars dropped because a finer bar of their period was missing or a trade of theirs came late (their slot is left for backfill). */
   partialRollups: number;
   backfillRequests: number;
   backfillFailures: number;
@@ -122,6 +125,8 @@ interface SymbolState {
   lagWindow: number;
   /** The clock-ahead warning was logged. */
   warnedAhead: boolean;
+  /** Open times, per rolled-up timeframe, of bars not closed yet that lack a trade refused as late: they are left out. */
+  readonly lateIn: Partial<Record<Timeframe, Set<number>>>;
 }
 
 /**
@@ -192,7 +197,7 @@ export class DataProvider {
       const series = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, new CandleSeries(tf, capacity)])) as Record<Timeframe, CandleSeries>;
       this.states.set(symbol, {
         symbol, inst, series, streamed: new Set(), skipFirst: opts.closeBy === 'trades', lastTradeMs: NaN,
-        lagMin: Infinity, lagPrev: Infinity, lagWindow: NaN, warnedAhead: false,
+        lagMin: Infinity, lagPrev: Infinity, lagWindow: NaN, warnedAhead: false, lateIn: {},
         builder: new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize }),
         rollups: { '1m': newRollup('1m'), '1h': newRollup('1h'), '1d': newRollup('1d') },
       });
@@ -253,8 +258,10 @@ export class DataProvider {
     if (!this.byTrades) this.noteLag(st, now - t.tsExchange, now);
     const late = st.builder.late;
     const closed = st.builder.addTrade(t);
-    if (st.builder.late !== late) this.stats.lateTrades++;
-    else if (this.byTrades) st.lastTradeMs = t.tsExchange;
+    if (st.builder.late !== late) {
+      this.stats.lateTrades++;
+      this.markLate(st, t.tsExchange);
+    } else if (this.byTrades) st.lastTradeMs = t.tsExchange;
     for (const c of closed) {
       if (st.skipFirst) {
         st.skipFirst = false;
@@ -410,8 +417,37 @@ export class DataProvider {
     if (coarse === undefined) return;
     const done = st.rollups[coarse]!.add(c);
     if (done === undefined || st.streamed.has(coarse)) return;
-    if (isWholeRollup(done, coarse, tf)) this.closeBar(st, coarse, plainCandle(done));
+    if (isWholeRollup(done, coarse, tf) && !this.lostTrade(st, coarse, done.openTime)) this.closeBar(st, coarse, plainCandle(done));
     else this.stats.partialRollups++;
+  }
+
+  // A trade refused as late (its 1s bar had closed: a stall then a burst, or a bar dropped at a break) is in no bar.
+  // The 1s bar already went out and stays in the series (a bus message cannot be taken back; no venue has 1s klines
+  // to replace it). The finest rolled-up bar holding the trade that has not gone out yet is marked, so it is left out
+  // like a bar missing a part (the coarser ones then lack it and are left out too) and its slot is backfilled. A
+  // timeframe a kline stream delivers holds the venue's bar, whole: nothing from it up needs marking.
+  private markLate(st: SymbolState, tsExchange: number): void {
+    for (let tf = COARSER['1s']; tf !== undefined; tf = COARSER[tf]) {
+      if (st.streamed.has(tf)) return;
+      const ms = timeframeMs(tf);
+      const open = Math.floor(tsExchange / ms) * ms;
+      const forming = st.rollups[tf]!.current();
+      if (forming === undefined || forming.openTime <= open) {
+        (st.lateIn[tf] ??= new Set()).add(open);
+        return;
+      }
+      this.log.debug({ symbol: st.symbol, tf, openTime: open }, 'a late trade\'s bar already went out whole: marking the next coarser one');
+    }
+  }
+
+  // True when the `tf` bar opening at `openTime` lacks a late trade. Marks up to it are spent: later bars of `tf` close
+  // after it, and a mark older than it belongs to a bar that never formed (left out anyway).
+  private lostTrade(st: SymbolState, tf: Timeframe, openTime: number): boolean {
+    const marks = st.lateIn[tf];
+    if (marks === undefined || marks.size === 0) return false;
+    const lost = marks.has(openTime);
+    for (const m of marks) if (m <= openTime) marks.delete(m);
+    return lost;
   }
 
   private breakStream(st: SymbolState): void {

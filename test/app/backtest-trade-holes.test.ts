@@ -44,6 +44,34 @@ describe('a backtest over a hole in the trade ids', () => {
 
   it('finds none in the bundled recording', async () => {
     const r = await runBacktest(testConfig(), { seed: 1, maxSpanMs: 120_000 });
-    expect(r.summary.tradeIdGaps).toBe(0);
+    expect([r.summary.tradeIdGaps, r.summary.silences]).toEqual([0, 0]);
+  }, 60_000);
+});
+
+// Market-data candles review, finding 1: after a recorder stop the first line is a bookTicker or depth frame; moving
+// the clock to it made a flat zero-volume 1s bar of every second of the stop, and the minutes inside it rolled up
+// whole (the trade-id reset came later, with the first trade). The backtest reads ahead and cuts the candles at
+// ETH's last line before the stop.
+describe('a backtest over a recorder stop of 88 s (every stream lost, no marker)', () => {
+  const lines = readRecordingLinesSync(['data/recordings/spot_ethusdt_20240808.jsonl.gz']);
+  const ms = (ns: bigint) => Number(ns / 1_000_000n);
+  const file = join(dir, 'eth-stop.jsonl');
+  writeFileSync(file, `${lines.filter((l) => ms(l.tsLocalNs) < at(55, 30) || ms(l.tsLocalNs) >= at(56, 58)).map((l) => `${l.tsLocalNs} ${l.text}`).join('\n')}\n`);
+  it.each([['catalog', true], ['text', false]] as const)('from the %s: leaves out every minute it touches and makes no 1s bar inside it', async (_, catalog) => {
+    const config = testConfig({ data: { replayFiles: [file], catalogDir: join(dir, 'catalog') } });
+    const bars: Candle[] = [];
+    const seconds: Candle[] = [];
+    const r = await runBacktest(config, {
+      seed: 1, catalog,
+      onSystem: (s) => void s.bus.subscribe('md.candle', (m) => {
+        if (m.symbol === 'ETH/USDT' && m.timeframe === '1m') bars.push(m.candle);
+        if (m.symbol === 'ETH/USDT' && m.timeframe === '1s') seconds.push(m.candle);
+      }),
+    });
+    expect([r.summary.silences, r.summary.tradeIdGaps]).toEqual([1, 1]);
+    // 23:54 and 23:59 are partial anyway (the recording starts and ends inside them); 23:55 and 23:56 hold the stop.
+    expect(bars.map((c) => c.openTime)).toEqual([at(57), at(58)]);
+    // Trade times run ~1.3 s ahead of receive times: the last second with trades before the stop is 23:55:31.
+    expect(seconds.filter((c) => c.openTime >= at(55, 31) && c.openTime < at(56, 58)).map((c) => c.openTime)).toEqual([]);
   }, 60_000);
 });

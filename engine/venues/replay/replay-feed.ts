@@ -21,12 +21,21 @@
 // Snapshots: a recording has no REST endpoint. Every recorded snapshot line is published as `md.snapshot`;
 // `requestSnapshot` only counts the request (the next recorded snapshot answers it, if there is one).
 //
-// Holes: a recording has no marker where the recorder's stream broke (a reconnect), but Binance numbers each symbol's
-// trades one by one (trade `t`, aggTrade `a`). A trade line whose id does not follow the symbol's previous one
-// publishes `md.feedReset` for that symbol first, at the previous line's time (before the clock moves to the trade),
-// so the DataProvider leaves the bars of the hole incomplete instead of closing them whole. Books re-sync from the
-// next recorded snapshot, as over a reconnect (the depth chain broke there too). A recorded snapshot in the middle of
-// a file is no such marker: the recorder takes it after the reconnect's first depth frame, after the hole's trades.
+// Holes: a recording has no marker where the recorder's stream broke (a stop, a reconnect); two things show one
+// (./trade-ids.ts), and each publishes `md.feedReset` scoped to trades for the symbol, so the DataProvider leaves the
+// bars of the hole incomplete instead of closing them whole:
+// - Silence. The feed reads ahead (`RecordingLookahead`): when a symbol's next line is more than its bound later
+//   (SILENCE_MS = 3 s, or TRADES_ONLY_SILENCE_MS = 10 s for a recording of trades alone), the reset goes out right
+//   after its last line before the hole, at that line's time, before the clock moves on: the 1 s close timer makes
+//   no flat bar inside the hole (it did, one per second, when the first line after a stop was a depth or bookTicker
+//   frame, and the minutes inside the hole rolled up whole). Counted in `silences`.
+// - Trade ids. Binance numbers each symbol's trades one by one (trade `t`, aggTrade `a`). A trade line whose id does
+//   not follow the symbol's previous one publishes the reset first, at the previous line's time (before the clock
+//   moves to the trade); after a silence that already cut the symbol this second reset changes nothing. It still
+//   finds holes shorter than the silence bound, once the clock has crossed them. Counted in `tradeIdGaps`.
+// Books re-sync from the next recorded snapshot, as over a reconnect (the depth chain broke there too). A recorded
+// snapshot in the middle of a file is no such marker: the recorder takes it after the reconnect's first depth frame,
+// after the hole's trades.
 import type { Logger } from '../../log.ts';
 import { log as rootLog } from '../../log.ts';
 import type { EngineMsg } from '../../messages/index.ts';
@@ -39,9 +48,9 @@ import { ConfigError } from '../../types/errors.ts';
 import { BinanceFramePublisher } from '../binance/binance-feed.ts';
 import type { FrameKind } from '../binance/frames.ts';
 import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
-import { RecordingMerge } from '../sim/replay.ts';
+import { RecordingMerge, type SymbolLine } from '../sim/replay.ts';
 import { replayInstrument } from './book-replay.ts';
-import { recordedTradeId, TradeIdWatch } from './trade-ids.ts';
+import { RecordingLookahead, recordedTradeId, silenceReason, TradeIdWatch, type Silence } from './trade-ids.ts';
 
 /** Options of a replay feed. */
 export interface ReplayFeedOptions {
@@ -96,6 +105,8 @@ export interface ReplayFeedCounters extends FeedCounters {
   badLines: number;
   /** Trade lines whose id did not follow their symbol's previous trade; each published an `md.feedReset`. */
   tradeIdGaps: number;
+  /** Silences of a symbol whose trades are published, longer than its bound (see ./trade-ids.ts); each published an `md.feedReset`. */
+  silences: number;
 }
 
 export { recordedTradeId } from './trade-ids.ts';
@@ -103,7 +114,7 @@ export { recordedTradeId } from './trade-ids.ts';
 /** A recording replayed onto the bus as a market-data feed. */
 export class ReplayFeed implements MarketFeed {
   readonly venue: VenueId;
-  readonly counters: ReplayFeedCounters = { ...emptyFeedCounters(), badLines: 0, tradeIdGaps: 0 };
+  readonly counters: ReplayFeedCounters = { ...emptyFeedCounters(), badLines: 0, tradeIdGaps: 0, silences: 0 };
   /** Resolves when the replay ends or is stopped; rejects when a file cannot be read. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -224,6 +235,17 @@ export class ReplayFeed implements MarketFeed {
     this.opts.bus.publish({ type: 'md.feedReset', venue: this.venue, symbol: this.publisher!.lane(symbol)!.inst.symbol, reason, ts, scope: 'trades' });
   }
 
+  // Publishes md.feedReset for the symbol of `s` at `ts` (its last line before the silence, where the clock is now).
+  private cutSilence(s: Silence, shift: number, ts: TsMs): void {
+    const reason = silenceReason({ ...s, fromMs: s.fromMs + shift, nextMs: s.nextMs === undefined ? undefined : s.nextMs + shift });
+    this.log.warn({ symbol: s.symbol, ts, reason }, 'recording falls silent: a hole in the recording');
+    const c = this.counters;
+    c.silences++;
+    c.resets++;
+    c.published++;
+    this.opts.bus.publish({ type: 'md.feedReset', venue: this.venue, symbol: this.publisher!.lane(s.symbol)!.inst.symbol, reason, ts, scope: 'trades' });
+  }
+
   private setStatus(s: FeedState, detail?: string): void {
     if (s === this.st) return;
     this.st = s;
@@ -250,11 +272,17 @@ export class ReplayFeed implements MarketFeed {
       this.tradeIds.clear();
       if (this.lap > 0) pub.reset(`replay lap ${this.lap + 1}`, this.firstMs + shift, true);
       let prevTs = this.firstMs + shift;
+      const ahead = new RecordingLookahead<SymbolLine>();
       try {
         for (;;) {
           if (this.stopped) return;
-          const line = merge.nextSync() ?? (await merge.next());
-          if (line === undefined) break;
+          while (ahead.needsMore) {
+            const l = merge.nextSync() ?? (await merge.next());
+            if (l === undefined) ahead.end();
+            else ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text) !== undefined);
+          }
+          if (!ahead.take()) break;
+          const line = ahead.item!;
           c.badLines = badBefore + merge.stats.badLines;
           const raw = line.tsMs;
           if (this.lap === 0) this.lastMs = raw;
@@ -278,6 +306,7 @@ export class ReplayFeed implements MarketFeed {
           pub.publish(line.text, raw, line.symbol, shift);
           // A trade that did not decode is lost: the next one's id then does not follow, and that marks the hole.
           if (tradeId !== undefined && c.malformed === malformed) this.tradeIds.took(line.symbol, tradeId);
+          if (ahead.silence !== undefined && this.tradeSymbols.has(line.symbol)) this.cutSilence(ahead.silence, shift, ts);
           if (++n % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
         }
       } finally {

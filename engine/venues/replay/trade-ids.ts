@@ -1,7 +1,13 @@
-// Holes in a recording's trade stream. A recorder reconnect leaves no marker, but Binance numbers each symbol's
-// trades (`t` of @trade, `a` of @aggTrade) one by one: an id that does not follow the last one taken means trades
-// were lost (or repeat, or come out of order) there. The replay feed and the backtest both watch for it and publish
-// md.feedReset scoped to trades before the clock moves to the trade after the hole, so the candles over it are cut.
+// Holes in a recording. A recorder stop or reconnect leaves no marker, but two things show one:
+// - Binance numbers each symbol's trades (`t` of @trade, `a` of @aggTrade) one by one: an id that does not follow the
+//   last one taken means trades were lost (or repeat, or come out of order) there. Seen at the first trade after the
+//   hole, so the clock has already crossed the hole when it is found.
+// - A symbol's lines stop (`RecordingLookahead`): the replay reads ahead, so it sees the silence before the clock
+//   enters it. Without that, the first line after a stop (usually a bookTicker or depth frame, not a trade) moved the
+//   clock across the hole, the DataProvider's 1 s close timer made a flat zero-volume 1s bar of every second of it,
+//   and every minute inside the hole rolled up "whole".
+// The replay feed and the backtest both watch for the two and publish md.feedReset scoped to trades, so the candles
+// over a hole are cut (the DataProvider leaves its minutes partial).
 import { classifyFrame } from '../binance/frames.ts';
 
 /**
@@ -44,4 +50,170 @@ export class TradeIdWatch {
   clear(): void {
     this.last.clear();
   }
+}
+
+/**
+ * Longest time (ms) without a line of a symbol whose recording holds frames other than trades (depth, bookTicker,
+ * kline) that is still taken for a quiet market; a longer silence is a hole. Measured on the bundled recordings
+ * (2024-08-08/09, the recorder's default depth@100ms + trade + bookTicker, BTC/USDT and ETH/USDT): a symbol never
+ * went more than 300 ms without a line; the depth stream alone at most 300 ms, the bookTicker stream alone 874 ms
+ * (the trade stream alone 3.8 s, see below). Binance pushes kline streams every 1-2 s. 3 s is over 3 times the
+ * longest bookTicker silence and 1.5 times a kline push; a recorder stop shorter than it is still found by the
+ * trade ids, but only once the clock has crossed it (its flat seconds made first).
+ */
+export const SILENCE_MS = 3_000;
+
+/**
+ * The same for a symbol whose recording holds trades only. A quiet market goes seconds without a trade: the bundled
+ * recordings up to 2.0 s (BTC/USDT) and 3.8 s (ETH/USDT), at midnight UTC in two of the busiest markets. In such a
+ * recording a silence whose trade ids still chain lost nothing (its flat bars are right); a stop that lost trades is
+ * also found by the ids. A silence taken for a hole that was none costs the minutes around it (left partial, then
+ * backfilled); 10 s is 2.6 times the longest quiet seen.
+ */
+export const TRADES_ONLY_SILENCE_MS = 10_000;
+
+/** A symbol's recording falls silent after the line just taken (see `RecordingLookahead`). */
+export interface Silence {
+  /** Venue symbol (`BTCUSDT`). */
+  readonly symbol: string;
+  /** Receive time (ms) of its last line before the silence. */
+  readonly fromMs: number;
+  /** Receive time of its next line; undefined when the symbol has no later line within the look-ahead. */
+  readonly nextMs: number | undefined;
+  /** The bound the silence exceeded (`SILENCE_MS` or `TRADES_ONLY_SILENCE_MS`). */
+  readonly boundMs: number;
+}
+
+/** Returns the md.feedReset reason of a silence: what was found, in words. */
+export function silenceReason(s: Silence): string {
+  const next = s.nextMs === undefined ? `none within ${s.boundMs} ms` : `the next ${Math.round(s.nextMs - s.fromMs)} ms later`;
+  return `no line of ${s.symbol} after ${new Date(s.fromMs).toISOString()} (${next}; a quiet stream stays under ${s.boundMs} ms): a hole in the recording`;
+}
+
+/**
+ * A recording's lines, read ahead of the replay: `push` them in merge order while `needsMore`, then `take` the oldest
+ * one; `silence` then says whether its symbol's next line is more than the symbol's bound later (`SILENCE_MS`, or
+ * `TRADES_ONLY_SILENCE_MS` while the symbol has shown nothing but trades), so the replay can cut the symbol's candles
+ * at that line, before the clock moves into the hole. The look-ahead reaches one line past the bound.
+ * - The end of the recording within the bound is no silence (the feed's end breaks every stream anyway); a symbol
+ *   whose files end while other symbols go on is silent from its last line.
+ * - A next line far ahead whose own next line is back within the bound is a bad timestamp, not a hole: one line
+ *   stamped a day late must not cut a recording that lost nothing.
+ */
+export class RecordingLookahead<T> {
+  /** The line taken last, its receive time and venue symbol. */
+  item: T | undefined;
+  ts = NaN;
+  symbol = '';
+  /** Set by `take` when the taken line's symbol falls silent after it; undefined otherwise. */
+  silence: Silence | undefined;
+  // A ring of the lines read ahead, by absolute index (line k at k & mask): the line, its receive time, its symbol,
+  // and the absolute index of the same symbol's next line (-1 while unknown).
+  private mask = 1023;
+  private items: (T | undefined)[] = new Array<T | undefined>(1024);
+  private times = new Float64Array(1024);
+  private lanes: (LookaheadLane | undefined)[] = new Array<LookaheadLane | undefined>(1024);
+  private nexts = new Float64Array(1024);
+  /** Absolute index of the next line to take, and of the next line to push. */
+  private head = 0;
+  private tail = 0;
+  private ended = false;
+  private readonly bySymbol = new Map<string, LookaheadLane>();
+
+  /** Returns the silence bound of `symbol` as its lines so far show it. */
+  boundOf(symbol: string): number {
+    return this.bySymbol.get(symbol)?.bound ?? TRADES_ONLY_SILENCE_MS;
+  }
+
+  /** True while the next `take` needs more lines first: `push` the next one, or `end` when there is none. */
+  get needsMore(): boolean {
+    if (this.ended) return false;
+    if (this.tail - this.head < 3) return true;
+    // Read until one line past the first line beyond the bound (the stray-timestamp check needs it).
+    const h = this.head & this.mask;
+    return !(this.times[(this.tail - 2) & this.mask]! > this.times[h]! + this.lanes[h]!.bound);
+  }
+
+  /**
+   * Adds the next line of the recording (merge order): its receive time, venue symbol and whether it is a trade (a
+   * line that is not makes the symbol's bound `SILENCE_MS`).
+   */
+  push(item: T, ts: number, symbol: string, trade: boolean): void {
+    if (this.tail - this.head > this.mask) this.grow();
+    const at = this.tail++;
+    let lane = this.bySymbol.get(symbol);
+    if (lane === undefined) this.bySymbol.set(symbol, (lane = { symbol, last: -1, bound: TRADES_ONLY_SILENCE_MS }));
+    else if (lane.last >= this.head) this.nexts[lane.last & this.mask] = at;
+    lane.last = at;
+    if (!trade) lane.bound = SILENCE_MS;
+    const k = at & this.mask;
+    this.items[k] = item;
+    this.times[k] = ts;
+    this.lanes[k] = lane;
+    this.nexts[k] = -1;
+  }
+
+  /** No more lines. */
+  end(): void {
+    this.ended = true;
+  }
+
+  /** Takes the oldest line (`item`, `ts`, `symbol`, `silence`); false when none is left. Call once `needsMore` is false. */
+  take(): boolean {
+    if (this.head >= this.tail) {
+      this.item = undefined;
+      this.silence = undefined;
+      return false;
+    }
+    const mask = this.mask;
+    const times = this.times;
+    const i = this.head++ & mask;
+    const ts = times[i]!;
+    const lane = this.lanes[i]!;
+    this.item = this.items[i];
+    this.items[i] = undefined; // the replay holds it now
+    this.ts = ts;
+    this.symbol = lane.symbol;
+    const bound = lane.bound;
+    const n = this.nexts[i]!;
+    this.silence = undefined;
+    if (n >= 0) {
+      const nextMs = times[n & mask]!;
+      const after = this.nexts[n & mask]!;
+      if (nextMs - ts > bound && !(after >= 0 && times[after & mask]! < nextMs - bound)) this.silence = { symbol: lane.symbol, fromMs: ts, nextMs, boundMs: bound };
+    } else if (!this.ended || times[(this.tail - 1) & mask]! > ts + bound) {
+      this.silence = { symbol: lane.symbol, fromMs: ts, nextMs: undefined, boundMs: bound };
+    }
+    return true;
+  }
+
+  // Doubles the ring, keeping every line at its absolute index.
+  private grow(): void {
+    const size = (this.mask + 1) * 2;
+    const mask = size - 1;
+    const items = new Array<T | undefined>(size);
+    const times = new Float64Array(size);
+    const lanes = new Array<LookaheadLane | undefined>(size);
+    const nexts = new Float64Array(size);
+    for (let a = this.head; a < this.tail; a++) {
+      const from = a & this.mask;
+      const to = a & mask;
+      items[to] = this.items[from];
+      times[to] = this.times[from]!;
+      lanes[to] = this.lanes[from];
+      nexts[to] = this.nexts[from]!;
+    }
+    this.mask = mask;
+    this.items = items;
+    this.times = times;
+    this.lanes = lanes;
+    this.nexts = nexts;
+  }
+}
+
+/** A symbol in a RecordingLookahead: the absolute index of its last line pushed and its silence bound. */
+interface LookaheadLane {
+  readonly symbol: string;
+  last: number;
+  bound: number;
 }

@@ -10,7 +10,7 @@
 //   700003 stale timestamp, 30002 below the minimum), which ccxt's MEXC exception map turns into the same classes.
 import type { OrderParams } from './venue.ts';
 import { SimApiError } from './errors.ts';
-import { routes, type Route, type RouteCtx } from './rest.ts';
+import { mexcKlinesRoute, routes, type Route, type RouteCtx } from './rest.ts';
 import type { SymbolMarket } from './feed.ts';
 import { formatFixed } from '../../types/decimal.ts';
 import { fmtDec } from './format.ts';
@@ -54,6 +54,8 @@ export const mexcRoutes: Readonly<Record<string, Route>> = {
       return { timezone: 'CST', serverTime: Math.floor(venue.clock.now()), rateLimits: [], exchangeFilters: [], symbols: ms.map(mexcSymbolInfo) };
     },
   },
+  // MEXC's interval names ('60m' for the hour; no 1s).
+  'GET /api/v3/klines': mexcKlinesRoute,
   // ccxt's MEXC client loads the futures contracts with the spot markets; the simulator lists none.
   'GET /api/v1/contract/detail': { weight: 1, auth: 'none', handle: () => ({ success: true, code: 0, data: [] }) },
   'POST /api/v3/order': {

@@ -104,6 +104,37 @@ function symbolsParam(venue: SimVenue, p: URLSearchParams): SymbolMarket[] {
   return [...venue.markets.values()];
 }
 
+/**
+ * MEXC spot v3 kline intervals the simulator serves, each with the Binance interval it is: MEXC calls the hour `60m`
+ * and has no `1s`, `1h`, `3m`, `2h`, `6h`, `8h` or `12h` (ccxt's MEXC spot timeframes; `engine/venues/mexc/rest.ts`
+ * sends `1m`, `60m`, `1d`). MEXC's `1W` and `1M` are not modelled.
+ */
+export const MEXC_INTERVALS: Readonly<Record<string, string>> = { '1m': '1m', '5m': '5m', '15m': '15m', '30m': '30m', '60m': '1h', '4h': '4h', '1d': '1d' };
+
+// GET /api/v3/klines with `msOf` naming the bar length (ms) of each interval the dialect knows.
+function klinesRoute(msOf: (interval: string) => number | undefined): Route {
+  return {
+    weight: 2, auth: 'none',
+    handle: ({ venue, params }) => {
+      const m = venue.market(need(get(params, 'symbol')));
+      const interval = params.get('interval');
+      if (interval === null) throw apiErrors.mandatory('interval');
+      const ms = msOf(interval);
+      if (ms === undefined) throw apiErrors.invalidInterval();
+      const limit = intParam(params, 'limit', 500, 1, 1000);
+      const bars = m.klines.rolledBars(venue.clock.now(), ms, limit, optInt(params, 'startTime'), optInt(params, 'endTime'));
+      return bars.map((b) => m.klines.row(b, ms));
+    },
+  };
+}
+
+/**
+ * The klines route in MEXC's interval names (`MEXC_INTERVALS`): the Binance route's bars, `60m` for the hour, `1h`
+ * and `1s` refused as MEXC refuses them. For the MEXC dialect's `GET /api/v3/klines`: ./mexc.ts `mexcRoutes` must
+ * list it, else that dialect falls through to the Binance route and its names.
+ */
+export const mexcKlinesRoute: Route = klinesRoute((i) => (Object.hasOwn(MEXC_INTERVALS, i) ? SIM_INTERVALS[MEXC_INTERVALS[i]!] : undefined));
+
 /** The routes, keyed `METHOD path`. */
 export const routes: Readonly<Record<string, Route>> = {
   'GET /api/v3/ping': { weight: 1, auth: 'none', handle: () => ({}) },
@@ -144,19 +175,7 @@ export const routes: Readonly<Record<string, Route>> = {
       }));
     },
   },
-  'GET /api/v3/klines': {
-    weight: 2, auth: 'none',
-    handle: ({ venue, params }) => {
-      const m = venue.market(need(get(params, 'symbol')));
-      const interval = params.get('interval');
-      if (interval === null) throw apiErrors.mandatory('interval');
-      if (!Object.hasOwn(SIM_INTERVALS, interval)) throw apiErrors.invalidInterval();
-      const ms = SIM_INTERVALS[interval]!;
-      const limit = intParam(params, 'limit', 500, 1, 1000);
-      const bars = m.klines.rolledBars(venue.clock.now(), ms, limit, optInt(params, 'startTime'), optInt(params, 'endTime'));
-      return bars.map((b) => m.klines.row(b, ms));
-    },
-  },
+  'GET /api/v3/klines': klinesRoute((i) => (Object.hasOwn(SIM_INTERVALS, i) ? SIM_INTERVALS[i] : undefined)),
   'GET /api/v3/ticker/bookTicker': {
     weight: (p) => (p.has('symbol') ? 2 : 4), auth: 'none',
     handle: ({ venue, params }) => (params.has('symbol') ? bookTickerOf(venue.market(params.get('symbol')!)) : symbolsParam(venue, params).map(bookTickerOf)),

@@ -28,6 +28,10 @@ function write(name: string, ls: readonly RecordedLine[], extra = ''): string {
 }
 /** The recording with 5 s of lines (all streams, as over a reconnect) cut out at 23:56:19. */
 const holeFile = () => write('hole', btc8.filter((l) => ms(l) < at(56, 19) || ms(l) >= at(56, 24)));
+/** The trades of 23:57:00-23:57:05 lost while the other streams went on (no silence: only the ids show it). */
+const tradeCut = new Set(btc8.filter((l) => isTrade(l) && ms(l) >= at(57) && ms(l) < at(57, 5)));
+const tradeHoleFile = () => write('trade-hole', btc8.filter((l) => !tradeCut.has(l)));
+const idOf = (l: RecordedLine) => Number(/"t":(\d+)/.exec(l.text)![1]);
 /** A recorded trade frame rewritten as the aggTrade frame of that one trade. */
 function asAggTrade(l: RecordedLine): RecordedLine {
   const d = JSON.parse(l.text).data as Record<string, unknown>;
@@ -56,7 +60,7 @@ describe('ReplayFeed trade-id holes', () => {
     const feed = new ReplayFeed({ bus, clock: new SimulatedClock(0), files: [...rec('btc'), ...rec('eth')], kinds: ['trade'] });
     await feed.start();
     await feed.done;
-    expect(feed.counters).toMatchObject({ trades: 34_419, tradeIdGaps: 0, resets: 0, badLines: 0 });
+    expect(feed.counters).toMatchObject({ trades: 34_419, tradeIdGaps: 0, silences: 0, resets: 0, badLines: 0 });
   }, 30_000);
 
   it('takes the first trades of a lap for no hole: a looped replay publishes its lap resets only', async () => {
@@ -70,6 +74,7 @@ describe('ReplayFeed trade-id holes', () => {
     expect(resets).toEqual(['replay lap 2', 'replay lap 3']);
   }, 30_000);
 
+  // A hole in the trades alone (the other streams went on, so no silence shows it): only the ids do.
   it('publishes md.feedReset for the symbol before the first trade after a hole, at the previous line\'s time', async () => {
     const bus = new Bus<EngineMsg>();
     const clock = new SimulatedClock(0);
@@ -78,15 +83,17 @@ describe('ReplayFeed trade-id holes', () => {
       if (m.type === 'md.trade') seen.push({ type: m.type, ts: m.tsLocal, at: clock.now() });
       else if (m.type === 'md.feedReset') seen.push({ type: m.type, ts: m.ts, at: clock.now(), reason: `${m.symbol} ${m.reason}` });
     });
-    const feed = new ReplayFeed({ bus, clock, files: [holeFile()] });
+    const feed = new ReplayFeed({ bus, clock, files: [tradeHoleFile()] });
     await feed.start();
     await feed.done;
     const i = seen.findIndex((m) => m.type === 'md.feedReset');
-    expect(feed.counters.tradeIdGaps).toBe(1);
-    expect(seen[i]!.reason).toBe('BTC/USDT trade id jumps from 3735685843 to 3735685956 (112 trades missing)');
+    const last = idOf(btc8.filter((l) => isTrade(l) && ms(l) < at(57)).at(-1)!);
+    const next = idOf(btc8.find((l) => isTrade(l) && ms(l) >= at(57, 5))!);
+    expect([feed.counters.tradeIdGaps, feed.counters.silences]).toEqual([1, 0]);
+    expect(seen[i]!.reason).toBe(`BTC/USDT trade id jumps from ${last} to ${next} (${next - last - 1} trades missing)`);
     // Between the last trade before the hole and the first after it, before the clock moved to that trade's line.
-    expect(seen[i - 1]!.ts).toBeLessThan(at(56, 19));
-    expect(seen[i + 1]!.ts).toBeGreaterThanOrEqual(at(56, 24));
+    expect(seen[i - 1]!.ts).toBeLessThan(at(57));
+    expect(seen[i + 1]!.ts).toBeGreaterThanOrEqual(at(57, 5));
     expect(seen[i]!.ts).toBeGreaterThanOrEqual(seen[i - 1]!.ts);
     expect(seen[i]!.ts).toBeLessThan(seen[i + 1]!.ts);
     expect(seen[i]!.at).toBe(seen[i]!.ts);
@@ -95,8 +102,8 @@ describe('ReplayFeed trade-id holes', () => {
   // Trades lost while the depth stream went on: the reset is for the trades only. A book dropped here would wait for a
   // snapshot the recording does not hold (the recorder takes one after a reconnect, not after a trade hole).
   it('keeps the order book live over a hole in the trades alone', async () => {
-    const cut = new Set(btc8.filter((l) => isTrade(l) && ms(l) >= at(57) && ms(l) < at(57, 5)));
-    const file = write('trade-hole', btc8.filter((l) => !cut.has(l)));
+    const cut = tradeCut;
+    const file = tradeHoleFile();
     const bus = new Bus<EngineMsg>();
     const clock = new SimulatedClock(0);
     const scopes: (string | undefined)[] = [];
@@ -141,8 +148,9 @@ describe('ReplayFeed trade-id holes', () => {
     expect([feed.counters.tradeIdGaps, feed.counters.resets]).toEqual([0, 0]);
   }, 30_000);
 
-  // The daemon's path: bars close on the simulated clock. The reset comes before the clock moves over the hole, so
-  // the close timer makes no flat seconds there and the minute stays partial (left to the backfill).
+  // The daemon's path: bars close on the simulated clock. The hole sits inside one minute; the silence cuts the bars at
+  // the last line before it, before the clock moves into it (the id reset alone came after the clock had crossed the
+  // hole; test/engine/venues/replay/replay-feed-silence.test.ts has holes over whole minutes).
   it('makes the DataProvider of a replaying daemon leave the minute of a hole out instead of closing it whole', async () => {
     const bus = new Bus<EngineMsg>();
     const clock = new SimulatedClock(0);

@@ -9,7 +9,7 @@
 // background.
 import { averageEntry, equity, exposure, unrealised } from '../actors/risk-manager/positions.ts';
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
-import { drawdownBps, type RiskState } from '../actors/risk-manager/logic.ts';
+import { drawdownBps, resumeRefusal, type RiskState } from '../actors/risk-manager/logic.ts';
 import type { DashboardProviders, PortfolioFigures, PositionRow, TrainingReport } from '../engine/dashboard/index.ts';
 import { log } from '../engine/log.ts';
 import { fixedToFloat, formatDecimal } from '../engine/types/decimal.ts';
@@ -104,6 +104,10 @@ export function dashboardProviders(
     bookCounters: () => sys.handles.cob.current?.bookCounters(),
     thresholds: () => sys.handles.orchestrator.current?.thresholds,
     rollbackTargets: (model) => sys.models.registry.list().find((m) => m.name === model)?.rollbackTo,
+    resumeRefusal: (resetPeak) => {
+      const s = sys.handles.risk();
+      return s && resumeRefusal(s, resetPeak);
+    },
     training: () => {
       refresh();
       const blend = sys.models.registry.list().map((m) => ({ model: m.name, status: `in the blend as ${m.active} (${m.health})` }));

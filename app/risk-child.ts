@@ -9,6 +9,12 @@
 // (`limitsKey`): an edited config wins, a live balance that moved does not. So do the VaR monitor's equity samples (written once per VaR interval),
 // when the restart comes within VAR_RESUME_INTERVALS of the last one: without them VaR and its limits would be blind
 // for the first varMinSamples intervals (30 minutes by default) after every restart.
+// Standing flattens (a kill's "flatten until flat") are stored too, written when the kill switch, a resume or a
+// flatten is forwarded and whenever they change: a kill -9 with a flatten exit in flight comes back still flattening.
+// They are driven again once the executor reports its venue up (start-up reconciliation done); the exits of the last
+// run are not stored, since risk's exits are IOC: none of them still works after the executor reconciled.
+// An engine failure (risk.killSwitch from the engine) refuses resumes for the life of the bus (this process's system),
+// a restart of this child included, and is never stored: restarting the process is its remedy.
 import { createActor, fromCallback, type EventObject } from 'xstate';
 import type { Fill, OrderCancelled, OrderExpired, OrderRejected } from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
@@ -18,7 +24,9 @@ import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import type { Money } from '../engine/types/money.ts';
-import { createRiskState, onFills, operatorLimits, riskManager, validateLimits, type RiskInput, type RiskState } from '../actors/risk-manager/index.ts';
+import {
+  createRiskState, onFills, operatorLimits, riskManager, validateLimits, type FlattenCheck, type FlattenRequest, type RiskInput, type RiskState,
+} from '../actors/risk-manager/index.ts';
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 import { EMPTY_VAR } from '../actors/risk-manager/var.ts';
@@ -46,6 +54,8 @@ export interface RiskControl {
   readonly limits?: { readonly base: string; readonly set: RiskLimits };
   /** The VaR monitor's equity samples and the interval of the last one. */
   readonly var?: { readonly bucket: number; readonly samples: readonly Money[] };
+  /** Standing flatten requests per symbol; absent: none. */
+  readonly flatten?: Readonly<Record<string, FlattenRequest>>;
 }
 
 /** Restarts at most this many VaR intervals after the last sample keep the samples; later ones start over. */
@@ -77,6 +87,14 @@ export interface RiskChildInput {
 
 const CONTROL_KEY = 'control';
 const CHECKPOINT_KEY = 'fills';
+
+/** Engine failures per bus (one per system, so per process): a restarted child still refuses resumes after one. */
+const engineFailures = new WeakMap<Bus<EngineMsg>, string>();
+
+/** Alerts the log gets too: a flatten that does not complete, or a refused resume, must not live on the page only. */
+const LOGGED_ALERTS: Readonly<Record<string, 'error' | 'warn' | 'info'>> = {
+  FLATTEN_INCOMPLETE: 'error', RESUME_REFUSED: 'warn', FLATTEN_ENDED: 'warn', FLATTENED: 'info',
+};
 
 /** The exec store's fill booking numbers, for one venue and symbol. */
 export interface FillLog {
@@ -179,8 +197,8 @@ export function limitsChanges(config: RiskLimits, restored: RiskLimits, instrume
 
 /**
  * Returns the start state at `nowMs`: `initial` plus the stored fills, with the stored trading state, kill switch,
- * peak (as stored, unless measured on another starting point than `peakBase`), run-time limits, exit-id counter and
- * (when recent) VaR samples.
+ * peak (as stored, unless measured on another starting point than `peakBase`), run-time limits, exit-id counter,
+ * standing flattens (of known instruments, their backoff over: a start is a new attempt) and (when recent) VaR samples.
  */
 export function riskStartState(
   initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs,
@@ -198,10 +216,16 @@ export function riskStartState(
   // The stored peak as it is: an operator's resume with resetPeak may have lowered it below the starting equity, and
   // a start must not undo that. Only a changed starting point (paper: another starting balance) measures it afresh.
   const samePeakBase = control.peakBase === undefined || control.peakBase === peakBase;
+  const flatten: Record<string, FlattenRequest> = {};
+  for (const [sym, req] of Object.entries(control.flatten ?? {})) {
+    if (s.instruments[sym] === undefined) continue;
+    const { alertedAt: _alerted, ...rest } = req;
+    flatten[sym] = { ...rest, retryAt: 0 as TsMs };
+  }
   return {
     ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch,
     peakEquity: samePeakBase ? control.peakEquity : s.peakEquity,
-    exitSeq: control.exitSeq ?? 0,
+    exitSeq: control.exitSeq ?? 0, flatten,
     ...(recent ? { var: { ...EMPTY_VAR, bucket: v.bucket, samples: v.samples.slice(-(s.limits.varWindow + 1)) } } : {}),
   };
 }
@@ -214,7 +238,9 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const cpDb = input.store?.db<string, FillCheckpoint>('risk.control');
   const sf = startFills(input, cpDb?.get(CHECKPOINT_KEY));
   const peakBase = equityBase(input.initial, input.fillLog);
-  const start = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from, peakBase, input.limitsKey);
+  const stored = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from, peakBase, input.limitsKey);
+  const failure = engineFailures.get(bus);
+  const start = failure === undefined ? stored : { ...stored, engineFailure: failure };
   if (cpDb && sf.seq !== undefined && sf.base !== undefined && (sf.from === undefined || sf.seq !== sf.from.seq)) {
     const cp: FillCheckpoint = { base: sf.base, seq: sf.seq, portfolio: start.portfolio, recentFills: start.recentFills };
     void cpDb.put(CHECKPOINT_KEY, cp).catch((err: unknown) => log().warn({ err }, 'risk fill checkpoint write failed (the next start applies more fills)'));
@@ -239,9 +265,11 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       ...(limits === undefined ? {} : { limits: { base, set: limits } }),
       // Absent before the first sample: a start that did not continue the stored samples (too old) drops them.
       ...(c.var.bucket >= 0 ? { var: { bucket: c.var.bucket, samples: c.var.samples } } : {}),
+      ...(Object.keys(c.flatten).length > 0 ? { flatten: c.flatten } : {}),
     };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
-      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.limits?.base === next.limits?.base && lastSaved.var?.bucket === next.var?.bucket) return;
+      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.limits?.base === next.limits?.base && lastSaved.var?.bucket === next.var?.bucket
+      && lastSaved.flatten === next.flatten) return;
     lastSaved = next;
     try {
       void db.put(CONTROL_KEY, next).catch((err: unknown) => log().warn({ err }, 'risk state write failed'));
@@ -254,6 +282,10 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   for (const t of ['risk.orderApproved', 'risk.orderDenied', 'risk.stateChanged', 'risk.alert', 'risk.limitsChanged'] as const) {
     actor.on(t, (ev) => bus.publish(ev as EngineMsg));
   }
+  actor.on('risk.alert', (a) => {
+    const level = LOGGED_ALERTS[a.code];
+    if (level !== undefined) log()[level]({ code: a.code }, a.message);
+  });
   actor.start();
   // Dropped from the store at once (as the orchestrator's thresholds are), not at the next fill or state change: a
   // restart before that would warn again, and going back to the old config would bring the dropped limits back.
@@ -268,7 +300,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     return actor.getSnapshot().context;
   };
   // Held steps and the event after them go to the machine as one event (one xstate step).
-  const forward = (m: EngineMsg): void => {
+  const forward = (m: EngineMsg | FlattenCheck): void => {
     if (!held.drain(sendHeld, m as HeldStepsApplied['then'])) actor.send(m as never);
   };
   // An intent's verdict is decided on the shadow and published here, as the machine would emit it (same clock).
@@ -276,7 +308,16 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     for (const o of held.holdIntent(actor.getSnapshot().context, m, clock.now())) bus.publish(o);
   };
   const forwardExitEnd = (m: OrderRejected | OrderCancelled | OrderExpired): void => {
-    if (Object.values(actor.getSnapshot().context.exitOrders).includes(m.clientOrderId)) forward(m);
+    if (!Object.values(actor.getSnapshot().context.exitOrders).includes(m.clientOrderId)) return;
+    forward(m);
+    save();
+  };
+  // Operator commands change what a restart must come back with (kill switch, flattens, the state): saved at once,
+  // not at the next fill or mark (a stalled feed sends none).
+  const forwardAndSave = (m: EngineMsg): void => {
+    if (m.type === 'risk.killSwitch' && m.on && m.source === 'engine') engineFailures.set(bus, m.reason ?? 'engine failure');
+    forward(m);
+    save();
   };
   let lastPeakSave = -Infinity;
   subs.push(
@@ -305,10 +346,16 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
         save();
       }
     }, RISK_ID),
-    bus.subscribe('risk.killSwitch', forward, RISK_ID),
-    bus.subscribe('risk.resume', forward, RISK_ID),
+    bus.subscribe('risk.killSwitch', forwardAndSave, RISK_ID),
+    bus.subscribe('risk.resume', forwardAndSave, RISK_ID),
     bus.subscribe('risk.setLimits', forward, RISK_ID),
-    bus.subscribe('risk.flatten', forward, RISK_ID),
+    bus.subscribe('risk.flatten', forwardAndSave, RISK_ID),
+    // The executor takes orders once its venue is up (after the start-up reconciliation, or when it answers again).
+    bus.subscribe('exec.venueStatus', (m) => {
+      if (m.status !== 'up' || Object.keys(actor.getSnapshot().context.flatten).length === 0) return;
+      forward({ type: 'risk.flattenCheck', venueUp: true, ts: clock.now() });
+      save();
+    }, RISK_ID),
     bus.subscribe('risk.stateChanged', () => save(), RISK_ID),
     bus.subscribe('risk.limitsChanged', (m) => {
       log().info({ code: 'RISK_LIMITS_SET', ...operatorLimits(m.limits) }, 'risk limits set');

@@ -521,7 +521,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   });
   bus.subscribe('sys.halted', (m) => {
     logger.error({ code: 'SYSTEM_HALTED', actor: m.actor, reason: m.reason }, `trading halted: ${m.reason}`);
-    bus.publish({ type: 'risk.killSwitch', on: true, reason: `system halted: ${m.reason}`, ts: clock.now() });
+    // From the engine: an operator `start` cannot resume over it in this process (the failed actor stays down).
+    bus.publish({ type: 'risk.killSwitch', on: true, reason: `system halted: ${m.reason}`, source: 'engine', ts: clock.now() });
   });
 
   // ---- shutdown ----

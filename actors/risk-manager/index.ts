@@ -1,8 +1,9 @@
-export { riskManager, snapshotRiskState, restoreRiskState, type RiskIn, type RiskMachineInput, type RiskTransition } from './machine.ts';
+export { riskManager, snapshotRiskState, restoreRiskState, type FlattenCheck, type RiskIn, type RiskMachineInput, type RiskTransition } from './machine.ts';
 export {
-  checkIntent, createRiskState, drawdownBps, exitIntent, exitTrigger, onFill, onFills, onFlatten, onIntent, onKillSwitch, onMark,
-  onOrderEnded, onResume, onSetLimits, recordSubmit, submitsInWindow,
-  type RiskInput, type RiskOut, type RiskState, type Step, type Transition, type Verdict,
+  checkIntent, createRiskState, drawdownBps, exitIntent, exitTrigger, flattenBackoffMs, nextFlattenCheck, onExecFill, onFill, onFills,
+  onFlatten, onFlattenCheck, onIntent, onKillSwitch, onMark, onOrderEnd, onOrderEnded, onResume, onSetLimits, recordSubmit, resumeRefusal,
+  submitsInWindow,
+  type FlattenRequest, type RiskInput, type RiskOut, type RiskState, type Step, type Transition, type Verdict,
 } from './logic.ts';
 export { DEFAULT_LIMITS, operatorLimits, validateLimits, type OperatorLimits } from './limits.ts';
 export {

@@ -21,6 +21,11 @@
 //  16  INSUFFICIENT_BALANCE     buys: notional + fee reserve > cash
 // UNKNOWN_INSTRUMENT is decided by the caller before checkIntent (it needs the instrument).
 // Limits apply to filled positions plus the intent; orders approved but not yet filled are not counted.
+//
+// Exits: at most one of risk's own exits per symbol is in flight (`exitOrders`); its end or fills decide the next.
+// A flatten is a standing request per symbol (`flatten`, persisted by the risk child) rather than one order: one order
+// sized from the fills booked so far misses the lots of an order that fills after it, and a refused or lost one would
+// never be sent again (driveFlatten).
 import { clientOrderIdFor, intentId, type ClientOrderId } from '../../engine/types/ids.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
@@ -60,6 +65,29 @@ export interface RiskState {
   readonly exitOrders: Readonly<Record<string, ClientOrderId>>;
   /** Recent fill keys (venue:symbol:tradeId), so a fill delivered twice is applied once. */
   readonly recentFills: readonly string[];
+  /** Standing flatten requests per symbol ("flatten until flat"): onFlatten sets them, driveFlatten works them off. */
+  readonly flatten: Readonly<Record<string, FlattenRequest>>;
+  /**
+   * Why the engine halted for a failure (risk.killSwitch with source 'engine'), when it did: every resume is refused
+   * while it holds. Kept for the process only (the risk child), never stored: the failed actor stays down in this
+   * process, and a restart of the process is the remedy.
+   */
+  readonly engineFailure?: string;
+}
+
+/** One symbol's standing flatten: plain data, persisted with the risk control state. */
+export interface FlattenRequest {
+  /** Why (the operator's reason), for the alerts. */
+  readonly reason: string;
+  readonly since: TsMs;
+  /** Exits ended without a fill in a row (rejected, cancelled, expired); a sell fill starts the count again. */
+  readonly refusals: number;
+  /** No exit before this time: the backoff after a refusal, or the submit window's next free slot (0: none). */
+  readonly retryAt: TsMs;
+  /** When FLATTEN_INCOMPLETE was last raised for a refusal (then at most once per FLATTEN_ALERT_EVERY_MS). */
+  readonly alertedAt?: TsMs;
+  /** The held lots last reported as dust that can never be sold, so that report is not repeated for them. */
+  readonly dust?: Lots;
 }
 
 /** Starting a RiskManager: limits, instruments (one quote currency), cash, and any positions already held. */
@@ -91,6 +119,11 @@ const OK: Verdict = { ok: true };
 const RATE_WINDOW_MS = 1_000;
 const RECENT_FILLS = 512;
 const BPS = 10_000n;
+/** A refused flatten exit is sent again after 1 s, doubling to at most 60 s: never a tight loop against a refusing venue. */
+const FLATTEN_RETRY_MIN_MS = 1_000;
+const FLATTEN_RETRY_MAX_MS = 60_000;
+/** After the first refusal, FLATTEN_INCOMPLETE is raised at most once a minute per symbol. */
+const FLATTEN_ALERT_EVERY_MS = 60_000;
 
 /** Returns the initial state; throws ConfigError on bad limits or instruments of different quotes. */
 export function createRiskState(input: RiskInput): RiskState {
@@ -131,6 +164,7 @@ export function createRiskState(input: RiskInput): RiskState {
     exitSeq: 0,
     exitOrders: {},
     recentFills: [],
+    flatten: {},
   };
 }
 
@@ -276,8 +310,8 @@ export function exitIntent(limits: RiskLimits, symbol: string, lots: Lots, mark:
   return { id, symbol, side: 'sell', orderType: 'market', lots, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
 }
 
-/** Builds the exit of one position, or an alert when it cannot be sent (nothing sellable, or dust below min notional). */
-function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-profit' | 'flatten', nowMs: TsMs, out: RiskOut[]): RiskState {
+/** Builds the stop's exit of one position, or an alert when it cannot be sent (nothing sellable, or dust below min notional). */
+function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-profit', nowMs: TsMs, out: RiskOut[]): RiskState {
   const inst = s.instruments[symbol];
   const p = s.portfolio.positions[symbol];
   if (!inst || !p) return s;
@@ -291,7 +325,7 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
     return state;
   }
   const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs);
-  if (why !== 'flatten') out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots`, ts: nowMs });
+  out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots`, ts: nowMs });
   out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
   const exitOrders = { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) };
   return { ...state, exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
@@ -315,8 +349,9 @@ export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
 }
 
 /**
- * Handles a mark: records it, fires a stop-loss / take-profit exit once per position (not while halted, nor while the
- * submit window is full; again when that exit ended without closing the position: onOrderEnded), updates peak
+ * Handles a mark: records it, drives a standing flatten of its symbol, fires a stop-loss / take-profit exit once per
+ * position (not while halted, nor under a standing flatten, nor while another exit is in flight or the submit window
+ * is full; again when that exit ended without closing the position: onOrderEnded), updates peak
  * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples VaR (→ reducing
  * above maxVar95 / maxVar99).
  */
@@ -324,8 +359,10 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
   if (!s0.instruments[symbol] || !Number.isSafeInteger(price) || price <= 0) return { state: s0, out: NO_OUT };
   let s: RiskState = { ...s0, marks: { ...s0.marks, [symbol]: price } };
   const out: RiskOut[] = [];
+  // A standing flatten replaces the stops of its symbol; no stop goes out while another exit is in flight.
+  if (s.flatten[symbol] !== undefined) s = driveFlatten(s, symbol, nowMs, out);
   const p = s.portfolio.positions[symbol];
-  if (p && s.tradingState !== 'halted') {
+  if (p && s.tradingState !== 'halted' && s.flatten[symbol] === undefined && s.exitOrders[symbol] === undefined) {
     const why = exitTrigger(s.instruments[symbol], p, price, s.limits);
     // A full submit window defers the exit to a later mark (it stays armed): an exit armed again after a rejection
     // cannot then go out faster than any other order.
@@ -350,35 +387,208 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
   return to ? { state: s, out, to } : { state: s, out };
 }
 
-/** Handles `risk.flatten`: a reduce-only exit for every open position (or one symbol), allowed in any state. */
-export function onFlatten(s0: RiskState, symbol: string | undefined, nowMs: TsMs): Step {
+/**
+ * Handles `risk.flatten`: a standing flatten request for `symbol`, or for every instrument without one (held or not:
+ * an order approved before a kill may fill after it), in any trading state; each is driven at once (driveFlatten). A
+ * request already standing keeps its backoff: a second kill sends no second exit. An unknown symbol is refused with
+ * a FLATTEN_INCOMPLETE alert naming it.
+ */
+export function onFlatten(s0: RiskState, symbol: string | undefined, nowMs: TsMs, reason = 'flatten'): Step {
+  if (symbol !== undefined && s0.instruments[symbol] === undefined) {
+    const message = `flatten refused: ${symbol} is not an instrument of the risk manager (${Object.keys(s0.instruments).join(', ')})`;
+    return { state: s0, out: [{ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs }] };
+  }
   let s = s0;
   const out: RiskOut[] = [];
-  for (const sym of symbol === undefined ? Object.keys(s.portfolio.positions) : [symbol]) {
-    const p = s.portfolio.positions[sym];
-    if (p && p.lots > 0) s = closePosition(s, sym, 'flatten', nowMs, out);
+  for (const sym of symbol === undefined ? Object.keys(s.instruments) : [symbol]) {
+    if (s.flatten[sym] === undefined) s = withFlatten(s, sym, { reason, since: nowMs, refusals: 0, retryAt: 0 as TsMs });
+    s = driveFlatten(s, sym, nowMs, out);
   }
   return { state: s, out };
 }
 
-/** Handles `risk.killSwitch`: on halts (open orders are the executor's to cancel on the state change); off only unlocks `risk.resume`. */
-export function onKillSwitch(s: RiskState, on: boolean, reason: string | undefined, nowMs: TsMs): Step {
-  if (on === s.killSwitch) return { state: s, out: NO_OUT };
-  const why = reason ?? 'operator';
-  const out: RiskOut[] = [{ type: 'risk.alert', code: 'KILL_SWITCH', message: on ? `kill switch on: ${why}` : `kill switch off: ${why}; trading stays halted until risk.resume`, ts: nowMs }];
-  const state = { ...s, killSwitch: on };
+/**
+ * Handles `risk.flattenCheck` (a backoff or the submit window ended, or the executor reported its venue up: then
+ * `venueUp` cuts every backoff short): drives every standing flatten.
+ */
+export function onFlattenCheck(s0: RiskState, nowMs: TsMs, venueUp: boolean): Step {
+  let s = s0;
+  const out: RiskOut[] = [];
+  for (const sym of Object.keys(s.flatten)) {
+    const req = s.flatten[sym];
+    if (venueUp && req.retryAt > nowMs) s = withFlatten(s, sym, { ...req, retryAt: 0 as TsMs });
+    s = driveFlatten(s, sym, nowMs, out);
+  }
+  return { state: s, out };
+}
+
+/** Returns the earliest time after `nowMs` a standing flatten waits for with no exit in flight, if any. */
+export function nextFlattenCheck(s: RiskState, nowMs: TsMs): TsMs | undefined {
+  let at: TsMs | undefined;
+  for (const sym in s.flatten) {
+    const t = s.flatten[sym].retryAt;
+    if (t > nowMs && s.exitOrders[sym] === undefined && (at === undefined || t < at)) at = t;
+  }
+  return at;
+}
+
+/** Returns the wait before the next flatten exit after `refusals` refusals in a row: 1 s doubling to 60 s. */
+export function flattenBackoffMs(refusals: number): number {
+  return Math.min(FLATTEN_RETRY_MAX_MS, FLATTEN_RETRY_MIN_MS * 2 ** Math.max(0, refusals - 1));
+}
+
+const withFlatten = (s: RiskState, symbol: string, req: FlattenRequest): RiskState => ({ ...s, flatten: { ...s.flatten, [symbol]: req } });
+
+const withoutFlatten = (s: RiskState, symbol: string): RiskState => {
+  const { [symbol]: _ended, ...flatten } = s.flatten;
+  return { ...s, flatten };
+};
+
+/**
+ * Works off one symbol's standing flatten. With an exit in flight: nothing (its end or fill comes back here). Flat:
+ * the request ends, except while halted, when it stands until an operator resume (an order approved before the halt
+ * may still fill, and its lots must be sold too). Lots that can never be sold (under one lot held, or worth less than
+ * the minimum notional at the mark): a FLATTEN_INCOMPLETE alert naming them, once per amount, and no exit (the request
+ * ends unless halted, rather than loop). Otherwise, once the backoff is over and the submit window has room, a
+ * reduce-only exit of every sellable lot (nothing else of the symbol is in flight to subtract).
+ */
+function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]): RiskState {
+  const req = s.flatten[symbol];
+  const inst = s.instruments[symbol];
+  if (req === undefined || inst === undefined || s.exitOrders[symbol] !== undefined) return s;
+  const halted = s.tradingState === 'halted';
+  const p = s.portfolio.positions[symbol] ?? FLAT;
+  if (p.lots <= 0) return halted ? s : withoutFlatten(s, symbol);
+  if (nowMs < req.retryAt) return s;
+  const lots = sellableLots(inst, p);
+  const mark = s.marks[symbol];
+  if (lots <= 0 || (mark !== undefined && notional(inst, mark, lots) < inst.minNotional)) {
+    if (req.dust !== p.lots) {
+      const message = `flatten of ${symbol} stops at dust: ${p.lots} lots held (${p.base9} base units, ${lots} whole lots sellable) are below `
+        + `one lot or the minimum notional ${inst.minNotional} (1e-9 quote units) at mark ${mark}; they can never be sold, no exit is sent`;
+      out.push({ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs });
+    }
+    if (!halted) return withoutFlatten(s, symbol);
+    return req.dust === p.lots ? s : withFlatten(s, symbol, { ...req, dust: p.lots });
+  }
+  const max = s.limits.maxSubmitsPerSecond;
+  if (submitsInWindow(s.submits, nowMs) >= max) {
+    // The window is full: wait for its oldest approval that must leave it (an exit cannot outrun any other order).
+    const at = (s.submits[s.submits.length - max] + RATE_WINDOW_MS) as TsMs;
+    return at === req.retryAt ? s : withFlatten(s, symbol, { ...req, retryAt: at });
+  }
+  const intent = exitIntent(s.limits, symbol, lots, mark, 'flatten', s.exitSeq + 1, nowMs);
+  out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
+  const positions = { ...s.portfolio.positions, [symbol]: { ...p, exitFired: true } };
+  return {
+    ...s, portfolio: { ...s.portfolio, positions }, exitSeq: s.exitSeq + 1, submits: recordSubmit(s.submits, nowMs),
+    exitOrders: { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) },
+  };
+}
+
+/**
+ * Handles a fill in the machine (`complete`: the fill that ends its order, exec.orderFilled): applies it (onFill),
+ * ends the order when complete (onOrderEnded), and drives a standing flatten of the symbol: a sell fill starts the
+ * refusal count again, one that leaves the position flat raises FLATTENED, and lots still held (or bought by an order
+ * approved before a kill) are sold by the next exit.
+ */
+export function onExecFill(s0: RiskState, fill: Fill, complete: boolean, nowMs: TsMs): Step {
+  const applied = onFill(s0, fill);
+  let s = complete ? onOrderEnded(applied, fill.clientOrderId) : applied;
+  const req = s.flatten[fill.symbol];
+  if (req === undefined || applied === s0) return { state: s, out: NO_OUT };
+  const out: RiskOut[] = [];
+  if (fill.side === 'sell') {
+    if (req.refusals > 0) s = withFlatten(s, fill.symbol, { ...req, refusals: 0, retryAt: 0 as TsMs });
+    if ((s.portfolio.positions[fill.symbol]?.lots ?? 0) <= 0) {
+      const stands = s.tradingState === 'halted' ? '; the request stands until an operator resume, so that an order approved before the halt and filled later is sold too' : '';
+      out.push({ type: 'risk.alert', code: 'FLATTENED', message: `${fill.symbol} is flat (flatten: ${req.reason})${stands}`, ts: nowMs });
+    }
+  }
+  return { state: driveFlatten(s, fill.symbol, nowMs, out), out };
+}
+
+/**
+ * Handles the end of an order without a completing fill (`how`: 'rejected CODE: message', 'cancelled (reason)',
+ * 'expired'): when it is one of risk's exits, arms the position's stops again (onOrderEnded), and under a standing
+ * flatten with lots still held counts a refusal: FLATTEN_INCOMPLETE (the first at once, then at most once a minute)
+ * and the next exit after a backoff of 1 s doubling to 60 s (a flattenCheck then, or the first mark after).
+ */
+export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs: TsMs): Step {
+  let symbol: string | undefined;
+  for (const sym in s0.exitOrders) if (s0.exitOrders[sym] === cid) symbol = sym;
+  const s = onOrderEnded(s0, cid);
+  const req = symbol === undefined ? undefined : s.flatten[symbol];
+  if (symbol === undefined || req === undefined) return { state: s, out: NO_OUT };
+  const held = s.portfolio.positions[symbol]?.lots ?? 0;
+  const out: RiskOut[] = [];
+  if (held <= 0) return { state: driveFlatten(s, symbol, nowMs, out), out };
+  const refusals = req.refusals + 1;
+  const waitMs = flattenBackoffMs(refusals);
+  const alert = req.alertedAt === undefined || nowMs - req.alertedAt >= FLATTEN_ALERT_EVERY_MS;
+  if (alert) {
+    const message = `flatten of ${symbol} incomplete: exit ${cid} ${how}; ${held} lots still held; next exit in ${waitMs} ms (${refusals} refused in a row)`;
+    out.push({ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs });
+  }
+  const next = withFlatten(s, symbol, { ...req, refusals, retryAt: (nowMs + waitMs) as TsMs, ...(alert ? { alertedAt: nowMs } : {}) });
+  return { state: next, out };
+}
+
+/**
+ * Handles `risk.killSwitch`: on halts (open orders are the executor's to cancel on the state change); off only unlocks
+ * `risk.resume`. From the engine (`source` 'engine', sys.halted) it also records the engine failure, which an operator
+ * cannot switch off (resumeRefusal).
+ */
+export function onKillSwitch(s: RiskState, on: boolean, reason: string | undefined, nowMs: TsMs, source: 'operator' | 'engine' = 'operator'): Step {
+  const engine = on && source === 'engine';
+  if (on === s.killSwitch && !(engine && s.engineFailure === undefined)) return { state: s, out: NO_OUT };
+  const why = reason ?? (engine ? 'engine failure' : 'operator');
+  const still = s.engineFailure !== undefined ? `; resume stays refused after the engine failure (${s.engineFailure})` : '; trading stays halted until risk.resume';
+  const out: RiskOut[] = [{ type: 'risk.alert', code: 'KILL_SWITCH', message: on ? `kill switch on: ${why}` : `kill switch off: ${why}${still}`, ts: nowMs }];
+  const state = { ...s, killSwitch: on, ...(engine ? { engineFailure: why } : {}) };
   if (on && s.tradingState !== 'halted') return { state, out, to: { to: 'halted', reason: `kill switch: ${why}` } };
   return { state, out };
 }
 
-/** Handles `risk.resume`: back to active unless the kill switch is on; `resetPeak` restarts drawdown from current equity. */
-export function onResume(s: RiskState, resetPeak: boolean, nowMs: TsMs): Step {
-  if (s.killSwitch) {
-    return { state: s, out: [{ type: 'risk.alert', code: 'RESUME_REFUSED', message: 'resume refused: the kill switch is on', ts: nowMs }] };
+/**
+ * Returns why a resume would be refused now, other than the kill switch (an operator `start` turns that off first),
+ * or undefined: an engine failure in this process (refused, not warned: the failed actor is not restarted, so trading
+ * would go on without it), or drawdown at or above maxDrawdownBps without `resetPeak` (the next mark would halt again,
+ * and buys would be approved until then).
+ */
+export function resumeRefusal(s: RiskState, resetPeak: boolean): string | undefined {
+  if (s.engineFailure !== undefined) {
+    return `the engine halted for a failure (${s.engineFailure}); the failed actor is not restarted in this process: restart the engine`;
   }
-  const state = resetPeak ? { ...s, peakEquity: equity(s.portfolio, s.instruments, s.marks) } : s;
-  if (s.tradingState === 'active') return { state, out: NO_OUT };
-  return { state, out: NO_OUT, to: { to: 'active', reason: resetPeak ? 'resumed by operator; drawdown peak reset' : 'resumed by operator' } };
+  if (!resetPeak) {
+    const dd = drawdownBps(s.peakEquity, equity(s.portfolio, s.instruments, s.marks));
+    if (dd >= s.limits.maxDrawdownBps) {
+      return `drawdown ${dd} bps is at or above the maximum ${s.limits.maxDrawdownBps} bps; resume with resetPeak to measure drawdown from the current equity`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Handles `risk.resume`: back to active unless the kill switch is on or resumeRefusal says why not (RESUME_REFUSED
+ * alert); `resetPeak` restarts drawdown from current equity. An accepted resume ends every standing flatten
+ * (FLATTEN_ENDED alert naming the symbols).
+ */
+export function onResume(s: RiskState, resetPeak: boolean, nowMs: TsMs): Step {
+  const refused = s.killSwitch ? 'the kill switch is on' : resumeRefusal(s, resetPeak);
+  if (refused !== undefined) {
+    return { state: s, out: [{ type: 'risk.alert', code: 'RESUME_REFUSED', message: `resume refused: ${refused}`, ts: nowMs }] };
+  }
+  let state = resetPeak ? { ...s, peakEquity: equity(s.portfolio, s.instruments, s.marks) } : s;
+  const standing = Object.keys(state.flatten);
+  const out: RiskOut[] = [];
+  if (standing.length > 0) {
+    const reasons = [...new Set(standing.map((sym) => state.flatten[sym].reason))].join('; ');
+    out.push({ type: 'risk.alert', code: 'FLATTEN_ENDED', message: `operator resume ends the standing flatten of ${standing.join(', ')} (${reasons})`, ts: nowMs });
+    state = { ...state, flatten: {} };
+  }
+  if (s.tradingState === 'active') return { state, out };
+  return { state, out, to: { to: 'active', reason: resetPeak ? 'resumed by operator; drawdown peak reset' : 'resumed by operator' } };
 }
 
 /**

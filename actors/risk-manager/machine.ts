@@ -5,16 +5,22 @@
 //   active   -(risk.transition to reducing)-> reducing  drawdown reached reduceAtDrawdownBps
 //   active   -(risk.transition to halted)->   halted    drawdown reached maxDrawdownBps, or kill switch on
 //   reducing -(risk.transition to halted)->   halted
-//   reducing -(risk.transition to active)->   active    risk.resume (refused with an alert while the kill switch is on)
+//   reducing -(risk.transition to active)->   active    risk.resume (refused with an alert while the kill switch is on,
+//                                                       after an engine failure, or while drawdown is at or above the
+//                                                       maximum without resetPeak: logic.ts resumeRefusal)
 //   halted   -(risk.transition to active)->   active    risk.resume (same)
 // `risk.transition` is raised internally by the handlers below; every move emits `risk.stateChanged`.
 // Handled in every state: risk.intent (→ risk.orderApproved | risk.orderDenied; checkIntent sees the trading state),
 // exec.orderFilled / exec.orderPartiallyFilled, exec.orderRejected / orderCancelled / orderExpired (an exit that ended
 // without closing its position arms the exits again), risk.mark (stops, drawdown, VaR), risk.killSwitch, risk.resume,
-// risk.setLimits, risk.flatten.
+// risk.setLimits, risk.flatten, risk.flattenCheck.
 // Exits (stop-loss, take-profit, flatten) are emitted directly as `risk.orderApproved` with reduceOnly intents:
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
-// While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state.
+// At most one exit per symbol is in flight.
+// While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state: a standing request
+// per symbol driven by fills, exit ends, marks and `risk.flattenCheck` until flat (logic.ts driveFlatten). A refused
+// exit waits a backoff; the machine raises `risk.flattenCheck` (a delayed event on its clock) when it ends, so the
+// retry does not wait for a mark.
 // Time: `now()` of the clock given to createActor when it has one (engine Clock, SimulatedClock), else the event's ts.
 // A mark is applied at its own ts: the price was seen at the mark's time, not at the time the machine got it. The risk
 // child applies most marks and every intent to a shadow of this state (publishing the intents' verdicts itself) and
@@ -30,17 +36,24 @@ import { assertNever } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { HeldStepsApplied } from './held-steps.ts';
 import {
-  createRiskState, onFill, onFlatten, onIntent, onKillSwitch, onMark, onOrderEnded, onResume, onSetLimits,
+  createRiskState, nextFlattenCheck, onExecFill, onFlatten, onFlattenCheck, onIntent, onKillSwitch, onMark, onOrderEnd, onResume, onSetLimits,
   type RiskInput, type RiskOut, type RiskState, type Step,
 } from './logic.ts';
 
 /** Internal: a trading-state move decided by logic. */
 export interface RiskTransition { readonly type: 'risk.transition'; readonly to: TradingState; readonly reason: string; readonly ts: TsMs }
 
+/**
+ * Drives the standing flattens: raised by the machine when a flatten's backoff ends, and sent by the risk child when
+ * the executor reports its venue up (`venueUp`: after the start-up reconciliation, or the venue answering again; it
+ * cuts the backoffs short).
+ */
+export interface FlattenCheck { readonly type: 'risk.flattenCheck'; readonly venueUp?: boolean; readonly ts: TsMs }
+
 /** Events the RiskManager takes. */
 export type RiskIn =
   | IntentProposed | OrderFilled | OrderPartiallyFilled | OrderRejected | OrderCancelled | OrderExpired | RiskMark | HeldStepsApplied
-  | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | RiskTransition;
+  | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | FlattenCheck | RiskTransition;
 
 /** Input: a fresh start, or a state saved with `snapshotRiskState`. */
 export type RiskMachineInput = RiskInput | { readonly restore: RiskState };
@@ -57,20 +70,23 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
     case 'risk.intent': return onIntent(ctx, e.intent, now);
     case 'risk.mark': return onMark(ctx, e.symbol, e.price, now);
     case 'risk.held': return undefined; // unwrapped by the route action
-    case 'risk.killSwitch': return onKillSwitch(ctx, e.on, e.reason, now);
+    case 'risk.killSwitch': return onKillSwitch(ctx, e.on, e.reason, now, e.source);
     case 'risk.resume': return onResume(ctx, e.resetPeak === true, now);
     case 'risk.setLimits': return onSetLimits(ctx, e.limits, now);
-    case 'risk.flatten': return onFlatten(ctx, e.symbol, now);
+    case 'risk.flatten': return onFlatten(ctx, e.symbol, now, e.reason);
+    case 'risk.flattenCheck': return onFlattenCheck(ctx, now, e.venueUp === true);
     // The fill that completes an order ends it; a partial fill does not (the rest may still fill, or expire).
-    case 'exec.orderFilled': return { state: onOrderEnded(onFill(ctx, e.fill), e.fill.clientOrderId), out: [] };
-    case 'exec.orderPartiallyFilled': return { state: onFill(ctx, e.fill), out: [] };
-    case 'exec.orderRejected':
-    case 'exec.orderCancelled':
-    case 'exec.orderExpired': return { state: onOrderEnded(ctx, e.clientOrderId), out: [] };
+    case 'exec.orderFilled': return onExecFill(ctx, e.fill, true, now);
+    case 'exec.orderPartiallyFilled': return onExecFill(ctx, e.fill, false, now);
+    case 'exec.orderRejected': return onOrderEnd(ctx, e.clientOrderId, `rejected ${e.code}: ${e.message}`, now);
+    case 'exec.orderCancelled': return onOrderEnd(ctx, e.clientOrderId, `cancelled (${e.reason})`, now);
+    case 'exec.orderExpired': return onOrderEnd(ctx, e.clientOrderId, 'expired', now);
     case 'risk.transition': return undefined;
     default: return assertNever(e, 'risk manager event');
   }
 };
+
+const FLATTEN_CHECK_ID = 'risk.flattenCheck';
 
 /** The RiskManager machine; see the header comment for states and transitions. */
 export const riskManager = setup({
@@ -85,11 +101,21 @@ export const riskManager = setup({
       // Held steps first (their state, computed from this one by the risk child), then the event they carry.
       let ctx = context;
       let e: RiskIn = event;
+      // A flatten waiting for a backoff (or the submit window) is checked again when it ends: one timer, re-armed
+      // whenever the flattens or the exits in flight changed.
+      const armFlattenCheck = (next: RiskState): void => {
+        if (next.flatten === context.flatten && next.exitOrders === context.exitOrders) return;
+        const now = nowOf(system, tsOf(e));
+        enqueue.cancel(FLATTEN_CHECK_ID);
+        const at = nextFlattenCheck(next, now);
+        if (at !== undefined) enqueue.raise({ type: 'risk.flattenCheck', ts: at }, { delay: at - now, id: FLATTEN_CHECK_ID });
+      };
       if (e.type === 'risk.held') {
         if (e.base !== ctx) throw new Error(`risk.held: ${e.count} held steps were applied to another state than the machine's; refusing them`);
         ctx = e.state;
         if (e.then === undefined) {
           enqueue.assign(ctx);
+          armFlattenCheck(ctx);
           return;
         }
         e = e.then;
@@ -98,9 +124,11 @@ export const riskManager = setup({
       const step = handle(ctx, e, now);
       if (!step) {
         if (ctx !== context) enqueue.assign(ctx);
+        armFlattenCheck(ctx);
         return;
       }
       if (step.state !== context) enqueue.assign(step.state);
+      armFlattenCheck(step.state);
       for (const o of step.out) enqueue.emit(o);
       if (step.to) enqueue.raise({ type: 'risk.transition', to: step.to.to, reason: step.to.reason, ts: now });
     }),
@@ -134,6 +162,7 @@ export const riskManager = setup({
     'risk.resume': { actions: 'route' },
     'risk.setLimits': { actions: 'route' },
     'risk.flatten': { actions: 'route' },
+    'risk.flattenCheck': { actions: 'route' },
   },
   states: {
     init: {

@@ -1,10 +1,14 @@
 // Dashboard control actions: `POST /api/control/<action>` (token required) → bus messages. This table is the one
 // place where an operator action becomes engine messages; nothing else in the dashboard publishes on the bus.
 //
-//   start       risk.killSwitch {on:false} then risk.resume: clears an operator stop and returns to `active`
-//               (the RiskManager still refuses to resume while another halt reason holds; it says so in risk.alert)
+//   start       risk.killSwitch {on:false} then risk.resume: clears an operator stop and returns to `active`, and ends
+//               a standing flatten. The RiskManager refuses the resume (RESUME_REFUSED alert) while another halt
+//               reason holds: an engine failure in this process (sys.halted), or drawdown at or above the maximum
+//               without resetPeak. Given `checks.resume`, the control answers 409 with that reason and sends nothing.
 //   stop        risk.killSwitch {on:true}: trading `halted`, every new intent denied (KILL_SWITCH); positions kept
-//   kill        risk.killSwitch {on:true} then risk.flatten: halt and close every position with reduce-only exits
+//   kill        risk.killSwitch {on:true} then risk.flatten: halt, and keep closing every position with reduce-only
+//               exits until it is flat (refused exits are sent again with backoff, lots of an order filled after the
+//               kill are sold too, a restart carries on; FLATTEN_INCOMPLETE alerts say when it is not flat)
 //   thresholds  orchestrator.setThresholds {buy?, sell?, minConfidence?} (each 0..1, at least one)
 //   rollback    orchestrator.rollback {model}
 //   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure?, warnVar95?, maxVar95?, warnVar99?,
@@ -62,29 +66,43 @@ const BODIES = {
       { error: 'maxOrderLots and maxPositionLots go with the symbol they cap, and symbol with at least one of them' }),
 } satisfies Record<ControlAction, z.ZodType>;
 
-/** What a control request turns into: the messages to publish, or why it was refused. */
+/** What a control request turns into: the messages to publish, or why it was refused (409: the engine would refuse it). */
 export type ControlResult =
   | { readonly ok: true; readonly action: ControlAction; readonly messages: readonly EngineMsg[] }
-  | { readonly ok: false; readonly status: 400 | 404; readonly error: string };
+  | { readonly ok: false; readonly status: 400 | 404 | 409; readonly error: string };
+
+/**
+ * What the running engine says about a control before it is sent. `resume`: why the RiskManager would refuse a resume
+ * with this `resetPeak` now, leaving out the kill switch that `start` turns off itself (resumeRefusal of its state).
+ */
+export interface ControlChecks {
+  readonly resume?: (resetPeak: boolean) => string | undefined;
+}
 
 /** Returns true when `s` names a control action. */
 export function isControlAction(s: string): s is ControlAction {
   return (CONTROL_ACTIONS as readonly string[]).includes(s);
 }
 
-/** Returns the bus messages for a control request (body already JSON-parsed; undefined means empty), or a 400/404. */
-export function controlMessages(action: string, body: unknown, now: TsMs): ControlResult {
+/**
+ * Returns the bus messages for a control request (body already JSON-parsed; undefined means empty), or a 400/404, or
+ * a 409 when `checks` say the engine would refuse it.
+ */
+export function controlMessages(action: string, body: unknown, now: TsMs, checks: ControlChecks = {}): ControlResult {
   if (!isControlAction(action)) return { ok: false, status: 404, error: `unknown control action '${action}' (known: ${CONTROL_ACTIONS.join(', ')})` };
   const parsed = BODIES[action].safeParse(body ?? {});
   if (!parsed.success) return { ok: false, status: 400, error: `${action}: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}` };
   const b = parsed.data as Record<string, unknown>;
   const why = (fallback: string): string => `dashboard: ${typeof b.reason === 'string' && b.reason ? b.reason : fallback}`;
   switch (action) {
-    case 'start':
+    case 'start': {
+      const refused = checks.resume?.(b.resetPeak === true);
+      if (refused !== undefined) return { ok: false, status: 409, error: `start refused: ${refused}` };
       return { ok: true, action, messages: [
         { type: 'risk.killSwitch', on: false, reason: why('operator start'), ts: now },
         { type: 'risk.resume', ...(b.resetPeak === true ? { resetPeak: true } : {}), ts: now },
       ] };
+    }
     case 'stop':
       return { ok: true, action, messages: [{ type: 'risk.killSwitch', on: true, reason: why('operator stop'), ts: now }] };
     case 'kill':

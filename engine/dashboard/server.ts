@@ -231,7 +231,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
         return json(res, 400, { error: (e as Error).message });
       }
-      const r = controlMessages(action, body, clock.now());
+      const resume = opts.providers?.resumeRefusal;
+      const r = controlMessages(action, body, clock.now(), resume ? { resume } : {});
       if (!r.ok) {
         metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
         return json(res, r.status, { error: r.error });

@@ -125,6 +125,8 @@ export interface DashboardProviders {
   readonly thresholds?: () => { readonly buy: number; readonly sell: number; readonly minConfidence: number } | undefined;
   /** The versions a rollback of `model` would go back to, newest first (undefined: no such model). */
   readonly rollbackTargets?: (model: string) => readonly string[] | undefined;
+  /** Why the RiskManager would refuse a resume (`start`) with this `resetPeak` now, undefined when it would not. */
+  readonly resumeRefusal?: (resetPeak: boolean) => string | undefined;
   /** Anything else for the system table: backend, pool latency, feed counters… (name → JSON-able value). */
   readonly status?: Readonly<Record<string, () => unknown>>;
 }

@@ -32,7 +32,18 @@ export interface IntentProposed { readonly type: 'risk.intent'; readonly intent:
 export interface OrderApproved { readonly type: 'risk.orderApproved'; readonly intent: OrderIntent; readonly ts: TsMs }
 export interface OrderDenied { readonly type: 'risk.orderDenied'; readonly intentId: IntentId; readonly reason: DenyReason; readonly ts: TsMs }
 export interface TradingStateChanged { readonly type: 'risk.stateChanged'; readonly state: TradingState; readonly reason: string; readonly ts: TsMs }
-export interface RiskAlert { readonly type: 'risk.alert'; readonly code: 'VAR_95' | 'VAR_99' | 'VAR_WARN_95' | 'VAR_WARN_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT' | 'KILL_SWITCH' | 'RESUME_REFUSED' | 'LIMITS_INVALID'; readonly message: string; readonly ts: TsMs }
+/**
+ * Something an operator should know. The flatten codes: FLATTEN_INCOMPLETE (an exit of a standing flatten was refused
+ * or ended with the position still held, what is left is dust that can never be sold, or the symbol is not traded),
+ * FLATTENED (the position is flat), FLATTEN_ENDED (an operator resume ended a standing flatten).
+ */
+export interface RiskAlert {
+  readonly type: 'risk.alert';
+  readonly code: 'VAR_95' | 'VAR_99' | 'VAR_WARN_95' | 'VAR_WARN_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT' | 'KILL_SWITCH' | 'RESUME_REFUSED' | 'LIMITS_INVALID'
+    | 'FLATTEN_INCOMPLETE' | 'FLATTENED' | 'FLATTEN_ENDED';
+  readonly message: string;
+  readonly ts: TsMs;
+}
 
 /** Per-symbol limits in the instrument's own lots. */
 export interface SymbolLimits { readonly maxOrderLots?: Lots; readonly maxPositionLots?: Lots }
@@ -76,9 +87,17 @@ export interface RiskLimits {
 
 /** The mark (last price) of a symbol, from the data provider or the book. */
 export interface RiskMark { readonly type: 'risk.mark'; readonly symbol: string; readonly price: Ticks; readonly ts: TsMs }
-/** Operator kill switch: on halts trading and denies every intent until off and `risk.resume`. */
-export interface KillSwitch { readonly type: 'risk.killSwitch'; readonly on: boolean; readonly reason?: string; readonly ts: TsMs }
-/** Back to active from reducing/halted (refused while the kill switch is on); `resetPeak` restarts drawdown from now. */
+/**
+ * Kill switch: on halts trading and denies every intent until off and `risk.resume`. `source` 'engine' is the system
+ * halting for a failure (sys.halted: an actor spent its restart budget): besides the switch it records an engine
+ * failure, which refuses every resume for as long as this process runs (the failed actor is not restarted in it).
+ */
+export interface KillSwitch { readonly type: 'risk.killSwitch'; readonly on: boolean; readonly reason?: string; readonly source?: 'operator' | 'engine'; readonly ts: TsMs }
+/**
+ * Back to active from reducing/halted; `resetPeak` restarts drawdown from now. Refused (RESUME_REFUSED alert) while the
+ * kill switch is on, after an engine failure, or while drawdown is at or above maxDrawdownBps without `resetPeak`.
+ * An accepted resume ends every standing flatten (FLATTEN_ENDED).
+ */
 export interface ResumeTrading { readonly type: 'risk.resume'; readonly resetPeak?: boolean; readonly ts: TsMs }
 /**
  * Replaces some limits; an invalid set is refused with a `LIMITS_INVALID` alert. `symbols` is merged per symbol and per
@@ -87,7 +106,12 @@ export interface ResumeTrading { readonly type: 'risk.resume'; readonly resetPea
 export interface SetLimits { readonly type: 'risk.setLimits'; readonly limits: Partial<RiskLimits>; readonly ts: TsMs }
 /** The RiskManager accepted a `risk.setLimits`: the whole set now enforced (the orchestrator sizes by the same). */
 export interface LimitsChanged { readonly type: 'risk.limitsChanged'; readonly limits: RiskLimits; readonly ts: TsMs }
-/** Closes every position (or one symbol) with reduce-only exits, in any trading state. */
+/**
+ * Closes every position (or one symbol) with reduce-only exits, in any trading state, and keeps at it ("flatten until
+ * flat"): a standing request per symbol, persisted, that sends the next exit when one is refused or a fill adds lots,
+ * until the position is flat. Without a symbol it covers every instrument, held or not (an order approved before a
+ * kill may still fill). While halted a request stands until an operator resume; otherwise it ends when flat.
+ */
 export interface FlattenPositions { readonly type: 'risk.flatten'; readonly symbol?: string; readonly reason: string; readonly ts: TsMs }
 
 /** Commands to the RiskManager. */

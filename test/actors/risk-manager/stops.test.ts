@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
-import { createRiskState, drawdownBps, onFill, onFlatten, onMark, type RiskState } from '../../../actors/risk-manager/logic.ts';
+import { createRiskState, drawdownBps, onFill, onFlatten, onMark, onOrderEnded, type RiskState } from '../../../actors/risk-manager/logic.ts';
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
 import { ETH, ETH_PX, fill, limits, lots } from './helpers.ts';
 
@@ -52,15 +52,19 @@ describe('stops', () => {
     expect(out[1].type === 'risk.orderApproved' && out[1].intent).toMatchObject({ orderType: 'limit', price: 267038, lots: 5000 });
   });
 
-  it('re-arms after a buy grows the position, not after a partial close', () => {
+  // A re-armed stop still waits for the exit in flight to end: two exits at once would sell the lots twice.
+  it('re-arms after a buy grows the position, not after a partial close, and fires once no exit is in flight', () => {
     const fired = onMark(held(), 'ETH/USDT', 267574 as Ticks, 1).state;
     const partial = onFill(fired, fill('sell', 267574 as Ticks, 1000, money('0')));
     const grown = onFill(fired, fill('buy', 267574 as Ticks, 1000, money('0')));
+    const exitEnded = onOrderEnded(grown, fired.exitOrders['ETH/USDT']!);
     expect([
       codes(onMark(partial, 'ETH/USDT', 267000 as Ticks, 2).out),
       // new average (1341.90 + 267.574) / 0.6 = 2682.49; 2673.60 is 33 bps below it
+      grown.portfolio.positions['ETH/USDT'].exitFired,
       codes(onMark(grown, 'ETH/USDT', ETH_PX.t1520547382, 2).out),
-    ]).toEqual([[], ['alert:STOP_LOSS', 'risk.orderApproved']]);
+      codes(onMark(exitEnded, 'ETH/USDT', ETH_PX.t1520547382, 2).out),
+    ]).toEqual([[], false, [], ['alert:STOP_LOSS', 'risk.orderApproved']]);
   });
 
   // Review finding 1: the counter starts again at every start, and the executor drops an intent whose client order id

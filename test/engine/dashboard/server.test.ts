@@ -145,6 +145,20 @@ describe('dashboard server: control API', () => {
     expect(got).toEqual([{ type: 'orchestrator.rollback', model: 'dqn' }]);
   });
 
+  it('refuses a start the RiskManager would refuse (409, its reason) and publishes nothing; sends one it would take', async () => {
+    const refusal = (resetPeak: boolean) => (resetPeak ? undefined : 'drawdown 37 bps is at or above the maximum 35 bps');
+    const { d, bus } = await start(undefined, undefined, { providers: { resumeRefusal: refusal } });
+    const got: string[] = [];
+    bus.subscribePrefix('risk.', (m) => got.push(m.type));
+    const refused = await post(`${d.url}api/control/start`, {}, TOKEN);
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: string }).error).toBe('start refused: drawdown 37 bps is at or above the maximum 35 bps');
+    expect(got).toEqual([]);
+    const ok = await post(`${d.url}api/control/start`, { resetPeak: true }, TOKEN);
+    expect(ok.status).toBe(200);
+    expect(got).toEqual(['risk.killSwitch', 'risk.resume']);
+  });
+
   it('answers bad requests with 400/404/405 and a message naming the problem', async () => {
     const { d } = await start();
     const range = await post(`${d.url}api/control/thresholds`, { buy: 2 }, TOKEN);

@@ -3,38 +3,11 @@
 // paper trading and backtests). The books pass the diffs' event times (E, raw frames and parsed diffs) and the
 // trades' times (T) to the paper venue. Real BTC/USDT grid: 99_900 ticks = 999.00, 1_000 lots = 0.01 BTC.
 import { describe, expect, it } from 'vitest';
-import { PaperBooks } from '../../app/paper-books.ts';
-import type { EngineMsg } from '../../engine/messages/index.ts';
-import type { Bus } from '../../engine/runtime/bus.ts';
-import { SimulatedClock } from '../../engine/runtime/clock.ts';
-import { PaperVenue } from '../../engine/venues/paper/paper-venue.ts';
-import type { VenueEvent } from '../../engine/venues/venue.ts';
 import { clientOrderId } from '../../engine/types/ids.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../engine/types/instrument.ts';
-import { money } from '../../engine/types/money.ts';
-import type { Lots, Ticks } from '../../engine/types/price.ts';
-
-const BTC = makeInstrument(BINANCE_SPOT_DEFAULTS['BTC/USDT']!);
-
-/** A stub bus that keeps one handler per message type and lets the test publish to it. */
-function stubBus() {
-  const handlers = new Map<string, (m: never) => void>();
-  const bus = { subscribe: (type: string, fn: (m: never) => void) => (handlers.set(type, fn), () => handlers.delete(type)) } as unknown as Bus<EngineMsg>;
-  const send = (m: Record<string, unknown> & { type: string }) => handlers.get(m.type)?.({ venue: 'binance', symbol: 'BTC/USDT', tsExchange: 0, tsLocal: 0, ...m } as never);
-  return { bus, send };
-}
+import { paperBooksRig } from './paper-books-rig.ts';
 
 function setup() {
-  const { bus, send } = stubBus();
-  const books = new PaperBooks(bus, [BTC]);
-  const clock = new SimulatedClock(1_000);
-  const venue = new PaperVenue({
-    clock, instruments: [BTC], books: books.books(), makerFeeRate9: 1_000_000n, takerFeeRate9: 1_000_000n, latencyMs: 0,
-    balances: { USDT: money('100000') },
-  });
-  books.start(venue);
-  const events: VenueEvent[] = [];
-  venue.onEvent((e) => events.push(e));
+  const { books, venue, send, limitBuy: buyAt, fills } = paperBooksRig();
   send({ type: 'md.snapshot', lastUpdateId: 10, bids: [[99_900, 2_000]], asks: [[100_000, 5_000]] });
   send({ type: 'md.depth', firstUpdateId: 11, finalUpdateId: 11, bids: [], asks: [], tsExchange: 1_000 });
   /** A raw diff frame (the live and backtest path) at event time `ts` leaving the 999.00 bid at `qty`. */
@@ -43,9 +16,7 @@ function setup() {
     data: `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":${ts},"s":"BTCUSDT","U":${id},"u":${id},"b":[["999.00000000","${qty}"]],"a":[]}}`,
   });
   const sold = (lots: number, ts: number) => send({ type: 'md.trade', tradeId: ts, price: 99_900, lots, buyerMaker: true, tsExchange: ts });
-  const limitBuy = (id: string, lots: number) =>
-    venue.submitNow({ clientOrderId: clientOrderId(id), symbol: 'BTC/USDT', side: 'buy', orderType: 'limit', price: 99_900 as Ticks, lots: lots as Lots, timeInForce: 'GTC' });
-  const fills = () => events.flatMap((e) => (e.kind === 'fill' ? [`${e.fill.lots}@${e.fill.price} ${e.fill.liquidity}`] : []));
+  const limitBuy = (id: string, lots: number) => buyAt(id, 99_900, lots);
   return { books, venue, send, rawDepth, sold, limitBuy, fills };
 }
 

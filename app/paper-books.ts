@@ -1,9 +1,10 @@
 // The paper venue's own view of the market: one BookSync per traded symbol, fed from the same bus messages the
 // COBAggregator reads (md.depthRaw / md.depth / md.snapshot / md.feedReset) plus md.trade, telling the paper venue
 // what changed after each applied diff, with the exchange times of diffs and trades (the matching engine tells a
-// diff that already shows a trade from one that does not). A second book (rather than the COBAggregator's) keeps the
-// venue independent of the aggregator's restarts: a COB restart must not wipe the book resting paper orders are
-// matched against.
+// diff that already shows a trade from one that does not), and of the diff that made a (re)loaded book live: a REST
+// snapshot has no exchange time, and a print from before that diff arriving after it is already in the book. A second
+// book (rather than the COBAggregator's) keeps the venue independent of the aggregator's restarts: a COB restart must
+// not wipe the book resting paper orders are matched against.
 // Cost: a copy of the COBAggregator's parsed frame (the DepthParser memo: same text, same grid), not a second parse.
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
@@ -18,7 +19,11 @@ import { liveBookView, type BookView } from '../engine/market/matching.ts';
 export interface BookListener {
   /** An applied diff with its exchange event time; with no levels when `wantsDepth` said no (the time still counts). */
   onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>, tsExchange: TsMs): void;
-  onSnapshot(symbol: string): void;
+  /**
+   * The book was replaced: it became live again (`tsExchange`: the event time of the diff that completed the sync) or
+   * stopped being live (no time).
+   */
+  onSnapshot(symbol: string, tsExchange?: TsMs): void;
   /** A print with its trade time. */
   onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange: TsMs): void;
   /** False when the levels of a diff would change nothing for `symbol` (no resting order): they are not built. */
@@ -27,7 +32,17 @@ export interface BookListener {
 
 const NO_LEVELS: ReadonlyArray<readonly [Ticks, Lots]> = [];
 
-interface Lane { readonly inst: Instrument; readonly sync: BookSync; readonly parser: DepthParser; readonly view: BookView }
+interface Lane {
+  readonly inst: Instrument;
+  readonly sync: BookSync;
+  readonly parser: DepthParser;
+  readonly view: BookView;
+  /**
+   * Event time of the newest diff given to the sync. When a snapshot makes the book live, the sync has applied every
+   * diff it buffered, this one last: it is the diff that completed the sync.
+   */
+  diffTs: TsMs | undefined;
+}
 
 /** Per-symbol synced books for the paper venue; see the header. */
 export class PaperBooks {
@@ -41,7 +56,7 @@ export class PaperBooks {
     for (const inst of instruments) {
       const sync = new BookSync(inst.venueSymbol, { rules: 'auto' });
       // The view says when the book is re-syncing, so the matching engine keeps queues and holds activations then.
-      this.lanes.set(inst.symbol, { inst, sync, parser: new DepthParser(instrumentGrid(inst)), view: liveBookView(sync.book, () => sync.isLive()) });
+      this.lanes.set(inst.symbol, { inst, sync, parser: new DepthParser(instrumentGrid(inst)), view: liveBookView(sync.book, () => sync.isLive()), diffTs: undefined });
     }
   }
 
@@ -85,6 +100,7 @@ export class PaperBooks {
         const lane = this.lanes.get(m.symbol);
         if (!lane) return;
         const was = lane.sync.isLive();
+        lane.diffTs = m.tsExchange;
         const out = lane.sync.onDiff(m);
         this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(m.symbol, m.bids, m.asks, m.tsExchange) : undefined, m.tsExchange);
       }),
@@ -117,15 +133,16 @@ export class PaperBooks {
 
   private onFrame(lane: Lane, f: DepthFrame): void {
     const was = lane.sync.isLive();
-    const out = lane.sync.onDepth(f);
     const ts: TsMs = f.eventTime;
+    lane.diffTs = ts;
+    const out = lane.sync.onDepth(f);
     this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(lane.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount), ts) : undefined, ts);
   }
 
   // A book that (re)became live was replaced wholesale: the matching engine re-reads it instead of a diff.
   private after(lane: Lane, wasLive: boolean, applied: (() => void) | undefined, ts: TsMs | undefined): void {
     const live = lane.sync.isLive();
-    if (live && !wasLive) this.listener?.onSnapshot(lane.inst.symbol);
+    if (live && !wasLive) this.listener?.onSnapshot(lane.inst.symbol, lane.diffTs);
     else if (applied && live) {
       this.counters.applied++;
       if (this.listener?.wantsDepth?.(lane.inst.symbol) !== false) applied();

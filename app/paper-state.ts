@@ -163,8 +163,8 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     return this.inner.wantsDepth(symbol);
   }
 
-  onSnapshot(symbol: string): void {
-    this.inner.onSnapshot(symbol);
+  onSnapshot(symbol: string, tsExchange?: TsMs): void {
+    this.inner.onSnapshot(symbol, tsExchange);
   }
 
   onTrade(symbol: string, price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange?: TsMs): void {

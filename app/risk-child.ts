@@ -198,7 +198,8 @@ export function limitsChanges(config: RiskLimits, restored: RiskLimits, instrume
 /**
  * Returns the start state at `nowMs`: `initial` plus the stored fills, with the stored trading state, kill switch,
  * peak (as stored, unless measured on another starting point than `peakBase`), run-time limits, exit-id counter,
- * standing flattens (of known instruments, their backoff over: a start is a new attempt) and (when recent) VaR samples.
+ * standing flattens (of known instruments, their backoff and alert times dropped: a start is a new attempt) and (when
+ * recent) VaR samples.
  */
 export function riskStartState(
   initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs,
@@ -219,7 +220,8 @@ export function riskStartState(
   const flatten: Record<string, FlattenRequest> = {};
   for (const [sym, req] of Object.entries(control.flatten ?? {})) {
     if (s.instruments[sym] === undefined) continue;
-    const { alertedAt: _alerted, ...rest } = req;
+    // The alert times and the exit time belong to the last run, whose exits are not stored.
+    const { alertedAt: _alerted, exitSince: _sent, lateAlertedAt: _late, ...rest } = req;
     flatten[sym] = { ...rest, retryAt: 0 as TsMs };
   }
   return {
@@ -303,9 +305,12 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const forward = (m: EngineMsg | FlattenCheck): void => {
     if (!held.drain(sendHeld, m as HeldStepsApplied['then'])) actor.send(m as never);
   };
-  // An intent's verdict is decided on the shadow and published here, as the machine would emit it (same clock).
+  // An intent's verdict is decided on the shadow and published here, as the machine would emit it (same clock); while
+  // a flatten stands the machine decides it (held-steps.ts).
   const decide = (m: IntentProposed): void => {
-    for (const o of held.holdIntent(actor.getSnapshot().context, m, clock.now())) bus.publish(o);
+    const out = held.holdIntent(actor.getSnapshot().context, m, clock.now());
+    if (out === undefined) forward(m);
+    else for (const o of out) bus.publish(o);
   };
   const forwardExitEnd = (m: OrderRejected | OrderCancelled | OrderExpired): void => {
     if (!Object.values(actor.getSnapshot().context.exitOrders).includes(m.clientOrderId)) return;

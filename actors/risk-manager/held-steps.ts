@@ -7,7 +7,9 @@
 // alert or transition goes to the machine. The machine receives the held steps' result as one `risk.held` event:
 // carrying the next event it handles (one machine step for both), before anyone reads its state, and at least once a
 // second of mark time. Each step is applied at its own time, in order, from the state the machine had, so the
-// machine's state is the one it would reach from every event sent alone.
+// machine's state is the one it would reach from every event sent alone. Nothing is held while a flatten stands: the
+// machine then changes its state on its own timer (risk.flattenCheck: a backoff ended, an exit in flight became late),
+// and held steps computed from the state before it could no longer be applied (the machine refuses them and stops).
 import type { IntentProposed, RiskMark } from '../../engine/messages/risk.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { onIntent, onMark, type RiskOut, type RiskState } from './logic.ts';
@@ -38,6 +40,7 @@ export class HeldSteps {
    * changes nothing (the caller drains, then sends `m` itself). `machine` is the machine's current state.
    */
   hold(machine: RiskState, m: RiskMark): boolean {
+    if (flattening(machine)) return false;
     const step = onMark(this.shadow ?? machine, m.symbol, m.price, m.ts);
     if (step.out.length > 0 || step.to !== undefined) return false;
     this.keep(machine, step.state, m.ts);
@@ -46,9 +49,11 @@ export class HeldSteps {
 
   /**
    * Decides `m` on the shadow at `now` (the machine's clock) and returns the verdict for the caller to publish, as
-   * the machine would emit it. `machine` is the machine's current state.
+   * the machine would emit it; returns undefined and changes nothing while a flatten stands (the caller drains, then
+   * sends `m` itself). `machine` is the machine's current state.
    */
-  holdIntent(machine: RiskState, m: IntentProposed, now: TsMs): readonly RiskOut[] {
+  holdIntent(machine: RiskState, m: IntentProposed, now: TsMs): readonly RiskOut[] | undefined {
+    if (flattening(machine)) return undefined;
     const from = this.shadow ?? machine;
     const step = onIntent(from, m.intent, now);
     // onIntent never moves the trading state; were that to change, this must not hold the intent.
@@ -88,4 +93,10 @@ export class HeldSteps {
     this.count++;
     this.lastTs = ts;
   }
+}
+
+/** True while a flatten stands: the machine's flattenCheck timer may then change its state between events. */
+function flattening(s: RiskState): boolean {
+  for (const _ in s.flatten) return true;
+  return false;
 }

@@ -25,8 +25,9 @@
 // Exits: at most one of risk's own exits per symbol is in flight (`exitOrders`); its end or fills decide the next.
 // A flatten is a standing request per symbol (`flatten`, persisted by the risk child) rather than one order: one order
 // sized from the fills booked so far misses the lots of an order that fills after it, and a refused or lost one would
-// never be sent again (driveFlatten).
-import { clientOrderIdFor, intentId, type ClientOrderId } from '../../engine/types/ids.ts';
+// never be sent again (driveFlatten). An exit the executor never ends (a venue that does not answer, a poll that keeps
+// failing) is not replaced by a second one: FLATTEN_INCOMPLETE says it is late (FLATTEN_EXIT_LATE_MS).
+import { clientOrderIdFor, intentId, RISK_EXIT_PREFIX, type ClientOrderId } from '../../engine/types/ids.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
@@ -86,6 +87,10 @@ export interface FlattenRequest {
   readonly retryAt: TsMs;
   /** When FLATTEN_INCOMPLETE was last raised for a refusal (then at most once per FLATTEN_ALERT_EVERY_MS). */
   readonly alertedAt?: TsMs;
+  /** When this request's exit in flight was sent; absent: the exit in flight (a stop's) predates it, counted from `since`. */
+  readonly exitSince?: TsMs;
+  /** When FLATTEN_INCOMPLETE was last raised for an exit in flight too long (then at most once per FLATTEN_ALERT_EVERY_MS). */
+  readonly lateAlertedAt?: TsMs;
   /** The held lots last reported as dust that can never be sold, so that report is not repeated for them. */
   readonly dust?: Lots;
 }
@@ -124,6 +129,13 @@ const FLATTEN_RETRY_MIN_MS = 1_000;
 const FLATTEN_RETRY_MAX_MS = 60_000;
 /** After the first refusal, FLATTEN_INCOMPLETE is raised at most once a minute per symbol. */
 const FLATTEN_ALERT_EVERY_MS = 60_000;
+/**
+ * A flatten exit still in flight this long raises FLATTEN_INCOMPLETE (then at most once a minute while it stays). Exits
+ * are IOC and end within a venue round trip; 30 s outlasts the executor's submit retries and settle query and 15 polls
+ * at its default 2 s. A 429 wait may run up to 60 s (maxRateLimitWaitMs): the position stays open meanwhile, worth
+ * saying too.
+ */
+const FLATTEN_EXIT_LATE_MS = 30_000;
 
 /** Returns the initial state; throws ConfigError on bad limits or instruments of different quotes. */
 export function createRiskState(input: RiskInput): RiskState {
@@ -302,7 +314,7 @@ export function exitTrigger(inst: Instrument, p: Position, mark: Ticks, limits: 
  * in its store, and the counter starts again after a restart. Live time only moves on; a backtest's too.
  */
 export function exitIntent(limits: RiskLimits, symbol: string, lots: Lots, mark: Ticks | undefined, why: string, seq: number, nowMs: TsMs): OrderIntent {
-  const id = intentId(`risk-${why}-${symbol}-${Math.floor(nowMs)}-${seq}`);
+  const id = intentId(`${RISK_EXIT_PREFIX}${why}-${symbol}-${Math.floor(nowMs)}-${seq}`);
   if (limits.exitOrderType === 'limit' && mark !== undefined) {
     const price = Math.max(1, Math.floor((mark * (10_000 - limits.exitSlippageBps)) / 10_000)) as Ticks;
     return { id, symbol, side: 'sell', orderType: 'limit', lots, price, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
@@ -408,8 +420,8 @@ export function onFlatten(s0: RiskState, symbol: string | undefined, nowMs: TsMs
 }
 
 /**
- * Handles `risk.flattenCheck` (a backoff or the submit window ended, or the executor reported its venue up: then
- * `venueUp` cuts every backoff short): drives every standing flatten.
+ * Handles `risk.flattenCheck` (a backoff or the submit window ended, an exit in flight became late, or the executor
+ * reported its venue up: then `venueUp` cuts every backoff short): drives every standing flatten.
  */
 export function onFlattenCheck(s0: RiskState, nowMs: TsMs, venueUp: boolean): Step {
   let s = s0;
@@ -422,14 +434,27 @@ export function onFlattenCheck(s0: RiskState, nowMs: TsMs, venueUp: boolean): St
   return { state: s, out };
 }
 
-/** Returns the earliest time after `nowMs` a standing flatten waits for with no exit in flight, if any. */
+/**
+ * Returns the earliest time after `nowMs` a standing flatten waits for: its backoff or submit window with no exit in
+ * flight, or the time its exit in flight is late (lateExitAt), if any.
+ */
 export function nextFlattenCheck(s: RiskState, nowMs: TsMs): TsMs | undefined {
   let at: TsMs | undefined;
   for (const sym in s.flatten) {
-    const t = s.flatten[sym].retryAt;
-    if (t > nowMs && s.exitOrders[sym] === undefined && (at === undefined || t < at)) at = t;
+    const req = s.flatten[sym];
+    const t = s.exitOrders[sym] === undefined ? req.retryAt : lateExitAt(req);
+    if (t > nowMs && (at === undefined || t < at)) at = t;
   }
   return at;
+}
+
+/**
+ * Returns when a standing flatten's exit in flight is reported late: FLATTEN_EXIT_LATE_MS after it was sent, and no
+ * sooner than FLATTEN_ALERT_EVERY_MS after the last such report.
+ */
+function lateExitAt(req: FlattenRequest): TsMs {
+  const sent = (req.exitSince ?? req.since) + FLATTEN_EXIT_LATE_MS;
+  return (req.lateAlertedAt === undefined ? sent : Math.max(sent, req.lateAlertedAt + FLATTEN_ALERT_EVERY_MS)) as TsMs;
 }
 
 /** Returns the wait before the next flatten exit after `refusals` refusals in a row: 1 s doubling to 60 s. */
@@ -445,7 +470,9 @@ const withoutFlatten = (s: RiskState, symbol: string): RiskState => {
 };
 
 /**
- * Works off one symbol's standing flatten. With an exit in flight: nothing (its end or fill comes back here). Flat:
+ * Works off one symbol's standing flatten. With an exit in flight: no second exit (its end or fill comes back here),
+ * only a FLATTEN_INCOMPLETE alert once it is late (lateExitAt): an exit the executor never ends would otherwise keep
+ * the flatten waiting in silence. Flat:
  * the request ends, except while halted, when it stands until an operator resume (an order approved before the halt
  * may still fill, and its lots must be sold too). Lots that can never be sold (under one lot held, or worth less than
  * the minimum notional at the mark): a FLATTEN_INCOMPLETE alert naming them, once per amount, and no exit (the request
@@ -455,7 +482,17 @@ const withoutFlatten = (s: RiskState, symbol: string): RiskState => {
 function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]): RiskState {
   const req = s.flatten[symbol];
   const inst = s.instruments[symbol];
-  if (req === undefined || inst === undefined || s.exitOrders[symbol] !== undefined) return s;
+  if (req === undefined || inst === undefined) return s;
+  const inFlight = s.exitOrders[symbol];
+  if (inFlight !== undefined) {
+    if (nowMs < lateExitAt(req)) return s;
+    const sent = req.exitSince ?? req.since;
+    const held = s.portfolio.positions[symbol]?.lots ?? 0;
+    const message = `flatten of ${symbol} incomplete: exit ${inFlight} has been in flight for ${nowMs - sent} ms without an end from the executor `
+      + `(still submitted or accepted); ${held} lots held; no second exit is sent while it is`;
+    out.push({ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs });
+    return withFlatten(s, symbol, { ...req, lateAlertedAt: nowMs });
+  }
   const halted = s.tradingState === 'halted';
   const p = s.portfolio.positions[symbol] ?? FLAT;
   if (p.lots <= 0) return halted ? s : withoutFlatten(s, symbol);
@@ -482,7 +519,7 @@ function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[])
   const positions = { ...s.portfolio.positions, [symbol]: { ...p, exitFired: true } };
   return {
     ...s, portfolio: { ...s.portfolio, positions }, exitSeq: s.exitSeq + 1, submits: recordSubmit(s.submits, nowMs),
-    exitOrders: { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) },
+    exitOrders: { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) }, flatten: { ...s.flatten, [symbol]: { ...req, exitSince: nowMs } },
   };
 }
 

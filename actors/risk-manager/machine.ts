@@ -20,7 +20,7 @@
 // While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state: a standing request
 // per symbol driven by fills, exit ends, marks and `risk.flattenCheck` until flat (logic.ts driveFlatten). A refused
 // exit waits a backoff; the machine raises `risk.flattenCheck` (a delayed event on its clock) when it ends, so the
-// retry does not wait for a mark.
+// retry does not wait for a mark, and when an exit in flight becomes late (FLATTEN_INCOMPLETE, no second exit).
 // Time: `now()` of the clock given to createActor when it has one (engine Clock, SimulatedClock), else the event's ts.
 // A mark is applied at its own ts: the price was seen at the mark's time, not at the time the machine got it. The risk
 // child applies most marks and every intent to a shadow of this state (publishing the intents' verdicts itself) and
@@ -101,8 +101,8 @@ export const riskManager = setup({
       // Held steps first (their state, computed from this one by the risk child), then the event they carry.
       let ctx = context;
       let e: RiskIn = event;
-      // A flatten waiting for a backoff (or the submit window) is checked again when it ends: one timer, re-armed
-      // whenever the flattens or the exits in flight changed.
+      // A flatten waiting for a backoff (or the submit window) is checked again when it ends, and one with an exit in
+      // flight when that exit becomes late: one timer, re-armed whenever the flattens or the exits in flight changed.
       const armFlattenCheck = (next: RiskState): void => {
         if (next.flatten === context.flatten && next.exitOrders === context.exitOrders) return;
         const now = nowOf(system, tsOf(e));

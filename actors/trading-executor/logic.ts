@@ -8,7 +8,7 @@
 // Anything else (an overfill, a fill on a rejected order, a second ack) is illegal: logged and ignored, never thrown.
 import { isFinalStatus, type Fill, type OrderIntent, type OrderStatus } from '../../engine/messages/orders.ts';
 import { costAfterFill } from '../../engine/market/average-cost.ts';
-import { clientOrderIdFor, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
+import { clientOrderIdFor, RISK_EXIT_PREFIX, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import type { VenueId } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots } from '../../engine/types/price.ts';
@@ -56,10 +56,10 @@ export const isTerminal = (s: OrderStatus): boolean => isFinalStatus(s);
 
 /**
  * Returns true for an order the RiskManager placed itself (a stop, take-profit or flatten exit): its intent ids start
- * with `risk-` (exitIntent in actors/risk-manager/logic.ts; the client order id is a hash of it). A halt leaves these
- * working: they are how a halted engine closes its positions.
+ * with RISK_EXIT_PREFIX (exitIntent in actors/risk-manager/logic.ts; the client order id is a hash of it). A halt
+ * leaves these working: they are how a halted engine closes its positions.
  */
-export const isRiskExit = (o: OrderRecord): boolean => o.intent.id.startsWith('risk-');
+export const isRiskExit = (o: OrderRecord): boolean => o.intent.id.startsWith(RISK_EXIT_PREFIX);
 
 /** Returns a fresh order record in state `new`. */
 export function newOrder(intent: OrderIntent, venue: VenueId, now: TsMs): OrderRecord {

@@ -20,7 +20,9 @@
 //   diff's drop is read again with the print as a trade (undo the diff's cancellations, advance by the print, take
 //   the rest of the drop as cancellations), as if the print had come first. Orders that joined after that diff read a
 //   book that already showed the print and do not move. A print through an order's price fills it whenever it comes.
-//   Without times every print is taken as not yet in the book.
+//   Without times every print is taken as not yet in the book. A snapshot carries no exchange time: the book becomes
+//   live with the diff that completes the sync, and `onSnapshot` takes that diff's time, so that a print from before
+//   it arriving after the resync (already in the book the queues were capped at) does not move them.
 // - A restored order (a paper venue's restart) may join with the queue ahead it had (`NewOrder.queueAhead`), capped
 //   at the displayed size when it activates (a live book: activations wait for one).
 // - A trade through its price (a sell print below a resting buy, a buy print above a resting sell) fills the whole
@@ -357,10 +359,13 @@ export class MatchingEngine {
   /**
    * Tells the engine the whole book was replaced (a snapshot or resync): consumption is forgotten, queues capped at
    * what the live book shows, and orders held while it was not live activate. While the book is not live (emptied
-   * for a resync) queues are left alone: the real queue did not vanish, we only stopped seeing it.
+   * for a resync) queues are left alone: the real queue did not vanish, we only stopped seeing it. `tsExchange` is
+   * the exchange time of the diff that made the book live (a snapshot has none): a print at or before it is already
+   * in the book and moves no queue. Without it only prints at or before a level's last diff told before the resync are.
    */
-  onSnapshot(): void {
+  onSnapshot(tsExchange?: TsMs): void {
     const live = this.bookLive();
+    if (live && tsExchange !== undefined) this.depthTs = tsExchange;
     for (const side of ['bid', 'ask'] as const) {
       this.consumed[side].clear();
       if (!live) continue;
@@ -373,6 +378,8 @@ export class MatchingEngine {
         }
         t.lastDisplayed = shown;
         t.tradedSince = 0;
+        // No order rested through this book's step (stepCut undefined): a print at or before it moves none.
+        if (tsExchange !== undefined) t.depthTs = tsExchange;
       }
     }
     if (!live) return;

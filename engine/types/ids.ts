@@ -14,6 +14,9 @@ export const clientOrderId = (s: string): ClientOrderId => s as ClientOrderId;
 /** Returns a branded venue order id. */
 export const venueOrderId = (s: string): VenueOrderId => s as VenueOrderId;
 
+/** Starts the intent id of every exit the RiskManager builds (exitIntent); the executor's isRiskExit keeps those working through a halt. */
+export const RISK_EXIT_PREFIX = 'risk-';
+
 /**
  * Returns the client order id of an intent: deterministic (the same intent always maps to the same id, across
  * retries and restarts) and inside Binance's charset `^[.A-Z:/a-z0-9_-]{1,36}$` (we use only `[A-Za-z0-9_-]`, which

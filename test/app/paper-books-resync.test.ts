@@ -2,6 +2,7 @@
 // md.feedReset empties the book; queue positions must survive it, and an order placed while the book is empty must
 // match the book that comes back (as taker at its prices), not rest at the front of an empty level.
 import { describe, expect, it } from 'vitest';
+import { clientOrderId } from '../../engine/types/ids.ts';
 import { paperBooksRig } from './paper-books-rig.ts';
 
 function setup() {
@@ -29,6 +30,28 @@ describe('PaperBooks resync and resting paper orders', () => {
     expect(s.fills()).toEqual([]); // 49 900 lots are still ahead
     expect(open).toMatchObject({ lots: 1_000, filledLots: 0 });
   });
+
+  // A snapshot has no exchange time: the book goes live with the diff that completes the sync, and a print from before
+  // that diff arriving after it is already in the book (review of the arrival-order fix). The diff comes after the
+  // snapshot, or before it and is buffered.
+  it.each([{ path: 'the diff after the snapshot', diffFirst: false }, { path: 'a buffered diff', diffFirst: true }])(
+    'does not move a resting queue by a print from before the diff that made the reloaded book live: $path',
+    ({ diffFirst }) => {
+      const s = setup();
+      s.send({ type: 'md.snapshot', lastUpdateId: 10, bids: [[99_900, 50_000]], asks: [[100_000, 50_000]] });
+      s.send({ type: 'md.depth', firstUpdateId: 11, finalUpdateId: 11, bids: [], asks: [], tsExchange: 1_000 });
+      s.limitBuy('l1', 99_900, 1_000); // behind 50 000
+      s.send({ type: 'md.feedReset', reason: 'reconnect' });
+      // 3 000 sold at 1 990 while re-syncing: the book that comes back shows 47 000.
+      const snapshot = { type: 'md.snapshot', lastUpdateId: 20, bids: [[99_900, 47_000]], asks: [[100_000, 50_000]] };
+      const diff = { type: 'md.depth', firstUpdateId: 21, finalUpdateId: 21, bids: [], asks: [], tsExchange: 2_000 };
+      for (const m of diffFirst ? [diff, snapshot] : [snapshot, diff]) s.send(m);
+      const live = s.books.isLive('BTC/USDT');
+      s.send({ type: 'md.trade', tradeId: 1, price: 99_900, lots: 3_000, buyerMaker: true, tsExchange: 1_990 });
+
+      expect([live, s.venue.queueAhead('BTC/USDT', clientOrderId('l1'))]).toEqual([true, 47_000]);
+    },
+  );
 
   it('matches a limit buy placed during the resync against the reloaded book as taker at the ask', () => {
     const s = setup();

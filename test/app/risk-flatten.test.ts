@@ -240,6 +240,31 @@ describe('kill switch flatten, end to end', () => {
     await w2.s.close();
   });
 
+  // Review of the standing flatten: an exit the venue never answers stays submitted in the executor, and the flatten
+  // waited without a word. The late check is the machine's own timer, which fires while the risk child holds marks
+  // back from the machine (held-steps.ts): the machine then refused the held steps and stopped.
+  it('reports an exit the venue never answers, 30 s after it was sent and once a minute after, while marks keep coming', async () => {
+    const venue = new StubVenue();
+    const w = engine(newDir(), venue, { held: 3000 });
+    w.risk.start();
+    await w.ex.start();
+    w.mark(PX);
+    venue.lost = true;
+    w.control('kill');
+    await until(() => venue.submits.length === 1, 'the flatten exit sent');
+    for (let i = 1; i <= 200; i++) {
+      w.clock.advance(500);
+      w.mark(PX + (i % 3));
+    }
+    await settle(); // not the executor's idle: the exit's submission never ends
+    const late = w.of('risk.alert').filter((a) => a.code === 'FLATTEN_INCOMPLETE').map((a) => a.ts - T0);
+    expect([late, venue.submits, w.exits().length]).toEqual([[30_000, 90_000], ['sell 3000'], 1]);
+    expect(w.state().marks[SYM]).toBe(PX + (200 % 3));
+    w.ex.stop();
+    w.risk.stop();
+    await w.s.close();
+  });
+
   // Finding 5: a second kill (double click, a retry after a slow answer) approved a second full-size sell.
   it('sends one exit for two kills', async () => {
     const venue = new StubVenue();

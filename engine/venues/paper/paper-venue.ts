@@ -2,7 +2,8 @@
 // (engine/market/matching.ts: price-time priority, queue position, latency, maker/taker fees), on the injected clock.
 // It reads each symbol's book (an OrderBook kept by whoever syncs it) and must be told, after the book changed, what
 // changed: `onDepth` with the levels of an applied diff, `onSnapshot` after a (re)load, `onTrade` for each print,
-// with the exchange times of diffs and trades (a diff can show a trade before its print arrives; see matching.ts).
+// with the exchange times of diffs and trades, and of the diff that made a reloaded book live (a diff can show a
+// trade before its print arrives; see matching.ts).
 // Deterministic: no wall clock, no randomness; order and trade ids come from counters.
 import { MatchingEngine, type BookView, type MatchEvent, type SimOrder } from '../../market/matching.ts';
 import type { Fill, OrderStatus } from '../../messages/orders.ts';
@@ -106,9 +107,12 @@ export class PaperVenue implements ExecutionVenue {
     return m !== undefined && !m.engine.idle;
   }
 
-  /** Tells the matching engine that `symbol`'s book was replaced (snapshot or resync). */
-  onSnapshot(symbol: string): void {
-    this.markets.get(symbol)?.engine.onSnapshot();
+  /**
+   * Tells the matching engine that `symbol`'s book was replaced (snapshot or resync); `tsExchange` is the event time
+   * of the diff that made it live (prints at or before it are already in the book), when it became live.
+   */
+  onSnapshot(symbol: string, tsExchange?: TsMs): void {
+    this.markets.get(symbol)?.engine.onSnapshot(tsExchange);
   }
 
   /** Tells the matching engine a market trade printed; `buyerMaker` true means the aggressor sold; `tsExchange` is the trade time. */

@@ -9,7 +9,7 @@ import { clientOrderIdFor } from '../../../engine/types/ids.ts';
 import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { OrderIntent } from '../../../engine/messages/orders.ts';
-import type { RiskInput } from '../../../actors/risk-manager/logic.ts';
+import { createRiskState, onFlatten, onMark, type RiskInput, type RiskOut } from '../../../actors/risk-manager/logic.ts';
 import { riskManager } from '../../../actors/risk-manager/machine.ts';
 import { ETH, ETH_PX, fill, intent, limits, lots } from './helpers.ts';
 
@@ -154,6 +154,42 @@ describe('standing flatten', () => {
     r.actor.send({ type: 'risk.resume', ts: r.clock.now() });
     expect([whileActive, whileHalted, Object.keys(r.ctx().flatten), r.actor.getSnapshot().value]).toEqual([[], [SYM], [], 'active']);
     expect(r.alerts.map((a) => a.code)).toEqual(['KILL_SWITCH', 'KILL_SWITCH', 'FLATTEN_ENDED']);
+  });
+
+  // Review of today's standing flatten: an exit the executor left submitted or accepted for ever (a venue that never
+  // answers, a poll that keeps failing) kept the flatten waiting without a word.
+  it('reports an exit left in flight for 30 s on the clock (no mark needed), at most once a minute, and sends no second exit', () => {
+    const r = start();
+    r.mark(ETH_PX.t1520538925);
+    r.kill(); // the exit goes out at 0 and the executor never ends it
+    const late = () => r.alerts.filter((a) => a.code === 'FLATTEN_INCOMPLETE').map((a) => a.at);
+    r.clock.advance(29_999);
+    const before = late();
+    r.clock.advance(1);
+    const at30 = late();
+    r.clock.advance(60_000);
+    r.mark(ETH_PX.t1520547382);
+    r.clock.advance(60_000);
+    expect([before, at30, late(), r.exits.length]).toEqual([[], [30_000], [30_000, 90_000, 150_000], 1]);
+    expect(r.alerts.find((a) => a.code === 'FLATTEN_INCOMPLETE')!.message).toContain(`exit ${r.cid(0)} has been in flight for 30000 ms`);
+    // Its late end is a refusal as before (reported at once); the next exit is late 30 s after it was sent, no sooner
+    // than a minute after the last report.
+    r.clock.advance(5_000);
+    r.reject(0);
+    r.clock.advance(1_000);
+    r.clock.advance(60_000);
+    expect([late(), r.exits.map((e) => e.ts - T0)]).toEqual([[30_000, 90_000, 150_000, 155_000, 210_000], [0, 156_000]]);
+  });
+
+  it('reports a late exit on a mark as well as on the timer', () => {
+    const s0 = createRiskState({ limits: limits(), instruments: [ETH], cash: money('8658.1'), positions: { [SYM]: { lots: lots(5000), cost: money('1341.9') } } });
+    const s1 = onMark(s0, SYM, ETH_PX.t1520538925, T0).state;
+    const s2 = onFlatten(s1, SYM, T0, 'operator').state;
+    const early = onMark(s2, SYM, ETH_PX.t1520547382, T0 + 29_999);
+    const due = onMark(s2, SYM, ETH_PX.t1520547382, T0 + 30_000);
+    const codes = (out: readonly RiskOut[]) => out.map((o) => (o.type === 'risk.alert' ? o.code : o.type));
+    expect([codes(early.out), codes(due.out)]).toEqual([[], ['FLATTEN_INCOMPLETE']]);
+    expect(due.state.flatten[SYM]!.lateAlertedAt).toBe(T0 + 30_000);
   });
 
   it('refuses a flatten of a symbol it does not trade, naming it', () => {

@@ -11,7 +11,7 @@ import { nsToMs } from '../../../engine/types/time.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { RiskMark } from '../../../engine/messages/risk.ts';
 import { riskManager, type RiskIn } from '../../../actors/risk-manager/machine.ts';
-import { createRiskState, onMark } from '../../../actors/risk-manager/logic.ts';
+import { createRiskState, onFlatten, onMark } from '../../../actors/risk-manager/logic.ts';
 import { HeldSteps, type HeldStepsApplied } from '../../../actors/risk-manager/held-steps.ts';
 import { intentId } from '../../../engine/types/ids.ts';
 import { ETH, fill, intent, limits, lots } from './helpers.ts';
@@ -72,8 +72,9 @@ function run(events: RiskIn[], gated: boolean) {
     if (e.type === 'risk.mark') clock.set(e.ts);
     if (gated && e.type === 'risk.mark' && held.hold(actor.getSnapshot().context, e)) continue;
     if (gated && e.type === 'risk.intent') {
-      for (const o of held.holdIntent(actor.getSnapshot().context, e, clock.now())) seen.push(`${o.type}@${o.ts}`);
-      continue;
+      const out = held.holdIntent(actor.getSnapshot().context, e, clock.now());
+      for (const o of out ?? []) seen.push(`${o.type}@${o.ts}`);
+      if (out !== undefined) continue;
     }
     if (gated && held.drain(send, e as HeldStepsApplied['then'])) continue;
     send(e);
@@ -112,6 +113,20 @@ describe('HeldSteps on the recorded ETH/USDT trades', () => {
     // 30 bps under the cost: the 20 bps stop-loss closes the position, an output the machine must emit.
     expect(h.hold(opened, { ...tape[0], price: 267_575 as Ticks, ts: tape[0].ts + 2 })).toBe(false);
     expect(h.size).toBe(1);
+  });
+
+  // The machine's flattenCheck timer changes its state on its own: held steps computed before it were refused and the
+  // machine stopped (review of the standing flatten's late-exit alert, which that timer raises while marks flow).
+  it('holds neither marks nor intents while a flatten stands', () => {
+    const s = createRiskState({ ...INPUT, positions: { 'ETH/USDT': { lots: lots(1000), cost: money('268.38') } } });
+    const opened = onMark(s, 'ETH/USDT', 268_380 as Ticks, tape[0].ts).state;
+    // The exit goes out at once; a mark that moves nothing else, and a buy the machine would approve, come after it.
+    const flattening = onFlatten(opened, 'ETH/USDT', tape[0].ts, 'operator').state;
+    const h = new HeldSteps();
+    const mark = { ...tape[0], price: 268_400 as Ticks, ts: tape[0].ts + 1 };
+    const buy = intent({ lots: lots(10), price: 268_400 as Ticks, ts: tape[0].ts + 1 });
+    expect([new HeldSteps().hold(opened, mark), h.hold(flattening, mark), h.holdIntent(flattening, { type: 'risk.intent', intent: buy }, mark.ts), h.size])
+      .toEqual([true, false, undefined, 0]);
   });
 
   it('passes the held marks on as one event, once, and the machine refuses one not computed from its state', () => {

@@ -12,12 +12,13 @@ import { riskChild } from '../../../app/risk-child.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import type { ClientOrderId } from '../../../engine/types/ids.ts';
+import { RISK_EXIT_PREFIX, type ClientOrderId } from '../../../engine/types/ids.ts';
 import { money } from '../../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import { limits } from '../risk-manager/helpers.ts';
 import { BTC, capturingLogger, limitIntent, recordingBus, tempStore } from './helpers.ts';
 import { PushVenue } from './push-venue.ts';
+import { until } from '../../wait-until.ts';
 
 const T0 = 1_723_161_300_000;
 /** Recorded BTC/USDT trade 3735683259: 61837.63. */
@@ -137,8 +138,8 @@ describe('cancelling open orders while halted', () => {
     const rec = recordingBus();
     const { ex } = executor({ bus: rec.bus, clock, venue, store: s });
     await ex.start();
-    // An exit as the RiskManager's exitIntent names it: its intent id starts with `risk-`.
-    const exitId = `risk-flatten-BTC/USDT-${T0}-1`;
+    // An exit as the RiskManager's exitIntent names it: its intent id starts with RISK_EXIT_PREFIX.
+    const exitId = `${RISK_EXIT_PREFIX}flatten-BTC/USDT-${T0}-1`;
     rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('strat-1', BID), ts: clock.now() });
     rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(exitId, PX, { side: 'sell', reduceOnly: true, reason: 'flatten' }), ts: clock.now() });
     await ex.idle();
@@ -192,6 +193,8 @@ describe('cancelling open orders while halted', () => {
     stops.push(() => rm2.risk.stop());
     await started;
     await advance(clock2, 5_000);
+    // The cancel's commit is LMDB I/O: on a loaded machine it may land after the simulated seconds above.
+    await until(() => run2.ex.order(cid)?.status !== 'accepted', 'the executor to book the end of the order');
 
     expect(haltedBefore).toBe('halted');
     expect(rm2.state()).toMatchObject({ tradingState: 'halted', killSwitch: true });

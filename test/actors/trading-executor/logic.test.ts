@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  clientOrderIdFor, isValidClientOrderId, newOrder, positionAfterFill, emptyPosition, transition, type OrderEvent, type OrderRecord,
+  clientOrderIdFor, isRiskExit, isValidClientOrderId, newOrder, positionAfterFill, emptyPosition, transition, type OrderEvent, type OrderRecord,
 } from '../../../actors/trading-executor/logic.ts';
+import { exitIntent } from '../../../actors/risk-manager/logic.ts';
+import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
 import type { Fill, OrderIntent, OrderStatus } from '../../../engine/messages/orders.ts';
 import { clientOrderId, intentId, venueOrderId } from '../../../engine/types/ids.ts';
 import type { Money } from '../../../engine/types/money.ts';
@@ -117,6 +119,15 @@ describe('client order ids', () => {
       expect(id).toMatch(/^[A-Za-z0-9_-]{1,36}$/);
     }
     expect(base.clientOrderId).toBe(clientOrderId(ids[0]!));
+  });
+});
+
+describe('risk exits', () => {
+  // The prefix of the RiskManager's exit ids is one constant (RISK_EXIT_PREFIX) read by both actors: an exit that the
+  // executor did not know as one would be cancelled by a halt, the very moment it is needed.
+  it.each(['stop-loss', 'take-profit', 'flatten'])('knows a %s exit built by the RiskManager as its own, and a strategy order as not', (why) => {
+    const exit = exitIntent(DEFAULT_LIMITS, 'BTC/USDT', 100 as Lots, 6_183_763 as Ticks, why, 1, 1_723_161_300_000);
+    expect([isRiskExit(newOrder(exit, 'paper', 1)), isRiskExit(base)]).toEqual([true, false]);
   });
 });
 

@@ -4,11 +4,12 @@
 // orders too early. Times below are exchange times in ms; the real BTC/USDT grid (0.01 tick, 0.00001 lot).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MatchingEngine, type MatchEvent, type NewOrder } from '../../../engine/market/matching.ts';
+import { liveBookView, MatchingEngine, type MatchEvent, type NewOrder } from '../../../engine/market/matching.ts';
 import { OrderBook } from '../../../engine/market/order-book.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
+import type { TsMs } from '../../../engine/types/time.ts';
 
 const BTC = makeInstrument(BINANCE_SPOT_DEFAULTS['BTC/USDT']!);
 const T = (n: number) => n as Ticks;
@@ -20,7 +21,9 @@ function setup() {
   book.set('bid', T(BID), L(1_000));
   book.set('ask', T(100_000), L(1_000));
   const clock = new SimulatedClock(1_000);
-  const eng = new MatchingEngine({ instrument: BTC, book, clock, makerFeeRate9: 1_000_000n, takerFeeRate9: 1_000_000n });
+  // Live unless a test re-syncs it (`sync.live = false`).
+  const sync = { live: true };
+  const eng = new MatchingEngine({ instrument: BTC, book: liveBookView(book, () => sync.live), clock, makerFeeRate9: 1_000_000n, takerFeeRate9: 1_000_000n });
   const events: MatchEvent[] = [];
   eng.on((e) => events.push(e));
   const filled = (id: number) => events.reduce((n, e) => n + (e.kind === 'fill' && e.fill.orderId === id ? e.fill.lots : 0), 0);
@@ -32,7 +35,15 @@ function setup() {
   /** A seller-aggressor print at the bid level at trade time `ts`. */
   const sold = (lots: number, ts: number) => eng.onTrade(T(BID), L(lots), true, ts);
   const buy = (lots: number, o: Partial<NewOrder> = {}) => eng.submit({ side: 'buy', type: 'limit', timeInForce: 'GTC', price: T(BID), lots: L(lots), ...o });
-  return { book, eng, depth, sold, buy, filled };
+  /** A resync: the book stops being live, then comes back holding `lots` at the bid, live from the diff at `ts`. */
+  const resync = (lots: number, ts: number) => {
+    sync.live = false;
+    eng.onSnapshot();
+    book.set('bid', T(BID), L(lots));
+    sync.live = true;
+    eng.onSnapshot(ts as TsMs);
+  };
+  return { book, eng, depth, sold, buy, filled, sync, resync };
 }
 
 describe('MatchingEngine queue position when a depth diff shows a trade before its print', () => {
@@ -136,6 +147,35 @@ describe('MatchingEngine queue position when a depth diff shows a trade before i
 
     expect(o.status).toBe('filled');
     expect(s.filled(o.id)).toBe(500);
+  });
+
+  // A snapshot carries no exchange time; the book became live with the diff that completed the sync (review of the
+  // arrival-order fix: a print from before that diff, arriving after the resync, moved the queue until the next diff).
+  it('does not move a queue by a print from before the diff that made a resynced book live', () => {
+    const s = setup();
+    const o = s.buy(500); // behind 1 000
+    s.depth(1_000, 1_000);
+    s.resync(700, 2_000); // 300 sold at 1 990 while the book was re-syncing: the reloaded book shows it
+    const reloaded = o.queueAhead;
+    s.sold(300, 1_990);
+    const afterLate = o.queueAhead;
+    s.sold(100, 2_050); // a print after the book went live moves it as before
+
+    expect([reloaded, afterLate, o.queueAhead, o.filledLots]).toEqual([700, 700, 600, 0]);
+  });
+
+  it('does not move an order that joins at the reload by a print from before the diff that made the book live', () => {
+    const s = setup();
+    s.depth(1_000, 1_000);
+    s.sync.live = false;
+    s.eng.onSnapshot();
+    const o = s.buy(500); // held until the book is live again, then joins behind what it shows
+    s.book.set('bid', T(BID), L(700));
+    s.sync.live = true;
+    s.eng.onSnapshot(2_000 as TsMs);
+    s.sold(300, 1_990);
+
+    expect([o.status, o.queueAhead]).toEqual(['open', 700]);
   });
 
   it('takes each of several late prints of one diff once', () => {

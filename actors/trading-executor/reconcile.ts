@@ -8,7 +8,8 @@
 //  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
 //     book to them;
 //  4. our trades since the last trade id booked per symbol, page after page until a page brings no trade not yet
-//     seen (a venue answers at most one page, 1000 trades on Binance): each missing fill is applied (and published); a
+//     seen (a venue answers at most one page, 1000 trades on Binance; MEXC's venue reads every trade since that one by
+//     time in one answer, so its second page is the first again): each missing fill is applied (and published); a
 //     trade of an order we never placed books to an adopted order (loud log), except while an order on that symbol
 //     is being submitted, or while an order on that symbol whose query failed in step 2 has no venue id yet: the trade
 //     is then likely that order's, so the symbol's trades stop there (nothing after it is booked, so the last trade id
@@ -151,7 +152,7 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
     pages: for (;;) {
       const page = await venue.fetchMyTrades(s, cursor);
       const fresh = page.filter((t) => !seen.has(t.tradeId));
-      // A venue that ignores the cursor (MEXC answers its recent trades) repeats a page: nothing new ends the paging.
+      // A venue that answers everything after the cursor at once (MEXC, read by time) repeats it: nothing new ends the paging.
       if (fresh.length === 0) break;
       for (const t of fresh) {
         seen.add(t.tradeId);

@@ -5,19 +5,26 @@
 //
 // Errors (see classifyCcxtError): ccxt's classes become VenueCallError kinds the executor acts on:
 //   RateLimitExceeded / HTTP 429   -> rateLimited: nothing is sent until Retry-After has passed (Binance: "back off")
-//   DDoSProtection / HTTP 418, or "IP banned until <ms>" -> banned: nothing is sent until the ban ends
+//   DDoSProtection / HTTP 418 (whatever the body's code), or "IP banned until <ms>" -> banned: nothing is sent until
+//                                    the ban ends (without Retry-After or a named end: defaultBanMs)
 //   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other 4xx ExchangeError -> rejected (no retry)
-//   DuplicateOrderId              -> unknown: the order exists; the executor queries it instead of resending
+//   DuplicateOrderId, or "Duplicate order sent." (-2010: Binance's and MEXC's ccxt clients map it to InvalidOrder /
+//   ExchangeError) -> unknown: the order exists; the executor queries it by client id instead of resending
 //   RequestTimeout, NetworkError, ExchangeNotAvailable (5xx), BadResponse / unparseable answers -> unknown: the call
 //   may have taken effect (Binance: a 5xx "execution status is UNKNOWN"), so a submit is queried before any resend.
 // An answer to createOrder without an order id, or with another client id than ours, is a BadResponse, never an order.
+// An order listed without a client id (placed by hand in MEXC's UI: `"clientOrderId": null`) is named
+// `venue-<orderId>`, as the executor names an order it learns of from a trade; such an id is queried by order id.
+// Amounts with more than 9 decimals (MEXC writes a commission unrounded, `0.016798204` or longer) are rounded to 9:
+// a fee up, a balance down (see roundedFixed), at most 1e-9 off, with a log line.
+// MEXC's myTrades has no trade-id cursor: its history is read by time (see mexcTrades).
 // The 429/418 block lives in a RestGate (rest-gate.ts): live-venue.ts passes the one of the venue's REST origin, which
 // the feed's snapshots and the DataProvider's klines share, so a block any of them meets holds back orders too.
 import ccxt from 'ccxt';
 import { log } from '../log.ts';
 import type { OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
 import type { Clock } from '../runtime/clock.ts';
-import { parseFixed } from '../types/decimal.ts';
+import { FIXED_SCALE, formatFixed, parseDecimal } from '../types/decimal.ts';
 import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../types/ids.ts';
 import { lotsToQty, priceToTicks, qtyToLots, ticksToPrice, type Instrument, type VenueId } from '../types/instrument.ts';
 import type { Money } from '../types/money.ts';
@@ -116,6 +123,9 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   const mk = (kind: VenueCallError['kind'], code: string, retry?: number) => new VenueCallError(kind, code, `${code}: ${msg}`, retry, { cause: err });
   const banned = /banned until (\d{10,})/i.exec(msg);
   if (banned) return mk('banned', 'VENUE_IP_BANNED', Math.max(0, Number(banned[1]) - now));
+  // An HTTP 418 is a ban whatever class the body's code gave the error (MEXC's ban body may carry its 429 code): the
+  // status leads ccxt's message ("mexc 418 …", or "<id> GET <url> 418 …" from handleHttpStatusCode).
+  if (httpStatusOf(msg) === 418) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
   // Order matters: subclasses before their parents (RateLimitExceeded and DDoSProtection are NetworkErrors,
   // OrderNotFound and DuplicateOrderId are InvalidOrders).
   if (err instanceof ccxt.RateLimitExceeded) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
@@ -123,9 +133,11 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   // is a rate limit (back off, resend), only a 418 is a ban.
   if (err instanceof ccxt.DDoSProtection && /^\S+ 429 /.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   if (err instanceof ccxt.DDoSProtection) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
+  // -2010 "Duplicate order sent." (a client id still open): ccxt's Binance client calls it InvalidOrder, its MEXC
+  // client a plain ExchangeError; the order exists, so it is no rejection.
+  if (err instanceof ccxt.DuplicateOrderId || (err instanceof ccxt.ExchangeError && /duplicate order/i.test(msg))) return mk('unknown', 'DUPLICATE_CLIENT_ORDER_ID');
   if (err instanceof ccxt.InsufficientFunds) return mk('rejected', 'INSUFFICIENT_FUNDS');
   if (err instanceof ccxt.OrderNotFound) return mk('rejected', 'ORDER_NOT_FOUND');
-  if (err instanceof ccxt.DuplicateOrderId) return mk('unknown', 'DUPLICATE_CLIENT_ORDER_ID');
   if (err instanceof ccxt.InvalidOrder) return mk('rejected', 'INVALID_ORDER');
   if (err instanceof ccxt.BadSymbol) return mk('rejected', 'UNKNOWN_SYMBOL');
   if (err instanceof ccxt.AuthenticationError) return mk('rejected', 'AUTH_FAILED');
@@ -143,6 +155,24 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   return mk('unknown', 'VENUE_ERROR');
 }
 
+// The HTTP status at the head of a ccxt error message ("binance 418 I'm a teapot {…}", "mexc GET https://… 418 …").
+function httpStatusOf(msg: string): number | undefined {
+  const m = /^\S+ (?:(?:GET|POST|PUT|DELETE) \S+ )?(\d{3}) /.exec(msg);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The prefix of the client id the engine gives an order it did not place (executor: adopted from a trade). */
+const VENUE_CID_PREFIX = 'venue-';
+
+/** The most trades one MEXC myTrades answer holds (MEXC spot v3: "Default 100; max 100"): a page this long may hide more. */
+export const MEXC_TRADES_PAGE = 100;
+/** How far back MEXC's myTrades reaches ("only the transaction records in the past 1 month can be queried"). */
+export const MEXC_TRADES_KEPT_MS = 30 * 24 * 3_600_000;
+// The first window of the backward search for a trade id this process has not read (doubling from there).
+const MEXC_SEARCH_FIRST_MS = 3_600_000;
+// Trade times remembered per symbol (the oldest forgotten first): a cursor among them needs no search.
+const TRADE_TIMES_KEPT = 10_000;
+
 /** Binance and MEXC spot orders through ccxt; see the header comment. */
 export class CcxtExecVenue implements ExecutionVenue {
   readonly id: VenueId;
@@ -157,6 +187,12 @@ export class CcxtExecVenue implements ExecutionVenue {
   readonly gate: RestGate;
   /** Requests refused here because of a 429/418 block, and calls made. */
   readonly counters = { calls: 0, blockedLocally: 0 };
+  /** The time of each MEXC trade read, per symbol: MEXC pages its history by time, the executor's cursor is a trade id. */
+  private readonly tradeTimes = new Map<string, Map<string, TsMs>>();
+  /** Milliseconds already reported as holding a full MEXC page (`symbol@ms`), so a poll does not repeat the error. */
+  private readonly fullMsReported = new Set<string>();
+  /** Kinds of amount already logged as rounded ('fee' | 'balance'): one info line each, then debug. */
+  private readonly roundingLogged = new Set<string>();
 
   constructor(opts: CcxtExecOptions) {
     this.ex = opts.exchange;
@@ -208,9 +244,10 @@ export class CcxtExecVenue implements ExecutionVenue {
 
   async cancel(symbol: string, cid: ClientOrderId, vid?: VenueOrderId): Promise<CancelResult> {
     this.inst(symbol);
-    const params = vid !== undefined ? {} : this.id === 'mexc' ? { clientOrderId: cid } : { origClientOrderId: cid };
+    const id = vid ?? aliasedOrderId(cid);
+    const params = id !== undefined ? {} : this.id === 'mexc' ? { clientOrderId: cid } : { origClientOrderId: cid };
     try {
-      await this.call('cancelOrder', () => this.ex.cancelOrder(vid, symbol, params));
+      await this.call('cancelOrder', () => this.ex.cancelOrder(id, symbol, params));
       return { status: 'cancelled', ts: this.clock.now() };
     } catch (err) {
       if (err instanceof VenueCallError && err.code === 'ORDER_NOT_FOUND') return { status: 'notOpen' };
@@ -223,10 +260,14 @@ export class CcxtExecVenue implements ExecutionVenue {
 
   async fetchOrder(symbol: string, cid: ClientOrderId): Promise<VenueOrder | undefined> {
     const inst = this.inst(symbol);
-    const params = this.id === 'mexc' ? { clientOrderId: cid } : { origClientOrderId: cid };
+    // An order the engine named venue-<orderId> has no client id of ours at the venue: asked by its order id, and
+    // answered under the name the engine knows it by.
+    const id = aliasedOrderId(cid);
+    const params = id !== undefined ? {} : this.id === 'mexc' ? { clientOrderId: cid } : { origClientOrderId: cid };
     try {
-      const o = await this.call('fetchOrder', () => this.ex.fetchOrder(undefined, symbol, params));
-      return this.toVenueOrder(inst, o);
+      const o = await this.call('fetchOrder', () => this.ex.fetchOrder(id, symbol, params));
+      const v = this.toVenueOrder(inst, o);
+      return id !== undefined ? { ...v, clientOrderId: cid } : v;
     } catch (err) {
       if (err instanceof VenueCallError && err.code === 'ORDER_NOT_FOUND') return undefined;
       throw err;
@@ -255,19 +296,100 @@ export class CcxtExecVenue implements ExecutionVenue {
       const free = str(r, 'free');
       const locked = str(r, 'locked');
       if (!asset || free === undefined || locked === undefined) throw new VenueCallError('unknown', 'BAD_RESPONSE', `balance row ${JSON.stringify(r)} lacks asset/free/locked`);
-      return { asset, free: fixed(free) as Money, locked: fixed(locked) as Money };
+      // Rounded down: what the engine may spend is never overstated (an order sized on it would be refused).
+      return { asset, free: this.amount(free, 'down', 'balance', asset) as Money, locked: this.amount(locked, 'down', 'balance', asset) as Money };
     });
   }
 
   async fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]> {
     const inst = this.inst(symbol);
-    // Binance pages by trade id (fromId is inclusive); MEXC has no fromId: it returns recent trades and the
-    // executor skips those already booked (fills are keyed by trade id).
+    if (this.id === 'mexc') return this.mexcTrades(inst, symbol, sinceTradeId);
+    // Binance pages by trade id (fromId is inclusive).
     const params: Record<string, unknown> = {};
-    if (sinceTradeId !== undefined && this.id !== 'mexc' && /^\d+$/.test(sinceTradeId)) params['fromId'] = String(BigInt(sinceTradeId) + 1n);
+    if (sinceTradeId !== undefined && /^\d+$/.test(sinceTradeId)) params['fromId'] = String(BigInt(sinceTradeId) + 1n);
     const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, undefined, 1000, params));
     if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');
     return rows.map((r) => this.toTrade(inst, r));
+  }
+
+  /**
+   * MEXC's myTrades has no trade-id cursor: it selects by time (startTime, endTime) and answers at most
+   * MEXC_TRADES_PAGE trades, so every trade after `sinceTradeId` is read by time, from that trade's time on (known when
+   * this process read it; else found by walking back from now, window by window, to the window holding it; without
+   * a cursor, the month MEXC keeps). A full page proves nothing about the rest of its range, which is then split
+   * (mexcRange). Returns them oldest first, the cursor's own trade left out; trades of its millisecond that were
+   * already booked come again and the executor skips them (fills are keyed by trade id).
+   */
+  private async mexcTrades(inst: Instrument, symbol: string, sinceTradeId: string | undefined): Promise<VenueTrade[]> {
+    const now = this.clock.now();
+    const oldest = now - MEXC_TRADES_KEPT_MS;
+    const byId = new Map<string, VenueTrade>();
+    const read = async (from: number, to?: number): Promise<void> => {
+      for (const t of await this.mexcRange(inst, symbol, Math.max(from, oldest), to)) byId.set(t.tradeId, t);
+    };
+    let fromTs = sinceTradeId !== undefined ? this.tradeTimes.get(symbol)?.get(sinceTradeId) : undefined;
+    if (sinceTradeId === undefined) await read(oldest);
+    else if (fromTs !== undefined) await read(fromTs);
+    else {
+      // The newest window has no end: a clock behind MEXC's must not hide its latest trades.
+      let to: number | undefined;
+      for (let span = MEXC_SEARCH_FIRST_MS, end = now; ; span *= 2) {
+        const from = Math.max(oldest, end - span);
+        await read(from, to);
+        fromTs = byId.get(sinceTradeId)?.ts;
+        if (fromTs !== undefined) break;
+        if (from <= oldest) {
+          log().warn({ venue: this.id, symbol, sinceTradeId, code: 'TRADE_CURSOR_NOT_KEPT' },
+            'mexc: the last booked trade is older than the month of history MEXC keeps: every trade it keeps is returned');
+          break;
+        }
+        end = from - 1;
+        to = end;
+      }
+    }
+    const times = this.tradeTimes.get(symbol) ?? new Map<string, TsMs>();
+    this.tradeTimes.set(symbol, times);
+    for (const t of byId.values()) times.set(t.tradeId, t.ts);
+    for (const k of times.keys()) {
+      if (times.size <= TRADE_TIMES_KEPT) break;
+      times.delete(k);
+    }
+    return [...byId.values()].filter((t) => t.tradeId !== sinceTradeId && (fromTs === undefined || t.ts >= fromTs)).sort(byTimeThenId);
+  }
+
+  /**
+   * Returns every trade of `symbol` with a time in [from, to] (no end when `to` is undefined). A page shorter than
+   * MEXC_TRADES_PAGE is the whole range; a full one may be its newest or its oldest trades (MEXC does not say which),
+   * so the range is read again in parts that each end inside it: up to the page's oldest millisecond, between, and
+   * from its newest. A single millisecond holding a full page cannot be split: time is MEXC's only cursor.
+   */
+  private async mexcRange(inst: Instrument, symbol: string, from: number, to: number | undefined): Promise<VenueTrade[]> {
+    const params: Record<string, unknown> = to !== undefined ? { until: to } : {};
+    const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, from, MEXC_TRADES_PAGE, params));
+    if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');
+    const page = rows.map((r) => this.toTrade(inst, r));
+    for (const t of page) {
+      if (t.ts < from || (to !== undefined && t.ts > to)) {
+        throw new VenueCallError('unknown', 'BAD_RESPONSE', `mexc myTrades for ${symbol} in [${from}, ${to ?? 'now'}] answered trade ${t.tradeId} at ${t.ts}, outside the range asked`);
+      }
+    }
+    if (page.length < MEXC_TRADES_PAGE) return page;
+    const lo = Math.min(...page.map((t) => t.ts));
+    const hi = Math.max(...page.map((t) => t.ts));
+    if (to === undefined) return [...await this.mexcRange(inst, symbol, from, hi), ...await this.mexcRange(inst, symbol, hi + 1, undefined)];
+    if (from === to) {
+      const key = `${symbol}@${from}`;
+      if (!this.fullMsReported.has(key)) {
+        this.fullMsReported.add(key);
+        log().error({ venue: this.id, symbol, ts: from, page: page.length, code: 'MEXC_TRADES_PAGE_FULL' },
+          'mexc lists a full page of our trades in one millisecond: more there cannot be read (time is its only cursor); an order they belong to is reported FILLS_MISSING');
+      }
+      return page;
+    }
+    const parts: Array<[number, number]> = lo === hi ? [[from, lo - 1], [lo, lo], [lo + 1, to]] : [[from, lo], [lo + 1, hi - 1], [hi, to]];
+    const out: VenueTrade[] = [];
+    for (const [a, b] of parts) if (a <= b) out.push(...await this.mexcRange(inst, symbol, a, b));
+    return out;
   }
 
   /** Runs one ccxt call behind the 429/418 gate, classifying what it throws. */
@@ -303,8 +425,9 @@ export class CcxtExecVenue implements ExecutionVenue {
     if (!isObj(o)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'order answer is not an object');
     const info = isObj(o['info']) ? o['info'] : {};
     const id = str(info, 'orderId') ?? str(o, 'id');
-    const cid = str(info, 'clientOrderId') ?? str(o, 'clientOrderId');
-    if (!id || !cid) throw new VenueCallError('unknown', 'BAD_RESPONSE', `order answer lacks an order id or client id: ${JSON.stringify(info).slice(0, 200)}`);
+    if (!id) throw new VenueCallError('unknown', 'BAD_RESPONSE', `order answer lacks an order id: ${JSON.stringify(info).slice(0, 200)}`);
+    // An order placed by hand (MEXC's UI) has no client id: named as the executor names an order it did not place.
+    const cid = str(info, 'clientOrderId') ?? str(o, 'clientOrderId') ?? `${VENUE_CID_PREFIX}${id}`;
     const rawStatus = str(info, 'status');
     const status = (rawStatus !== undefined ? BINANCE_STATUS[rawStatus] : undefined) ?? unifiedStatus(str(o, 'status'), Number(o['filled'] ?? 0));
     const type = (str(info, 'type') ?? str(o, 'type') ?? 'limit').toLowerCase();
@@ -339,9 +462,23 @@ export class CcxtExecVenue implements ExecutionVenue {
     const maker = typeof isMaker === 'boolean' ? isMaker : str(t, 'takerOrMaker') === 'maker';
     return {
       venueOrderId: venueOrderId(orderId), tradeId: id, venue: this.id, symbol: inst.symbol, side, price: this.ticks(inst, px), lots: this.lots(inst, qty),
-      fee: fixed(str(info, 'commission') ?? '0') as Money, feeAsset: str(info, 'commissionAsset') ?? inst.quote, liquidity: maker ? 'maker' : 'taker',
+      // Rounded up: the fee booked is never less than the one paid.
+      fee: this.amount(str(info, 'commission') ?? '0', 'up', 'fee', inst.symbol) as Money, feeAsset: str(info, 'commissionAsset') ?? inst.quote, liquidity: maker ? 'maker' : 'taker',
       ts: Number(str(info, 'time') ?? t['timestamp'] ?? this.clock.now()),
     };
+  }
+
+  /** Returns `s` in 1e-9 units, rounded `dir` when it has more than 9 decimals (logged: one info line per kind). */
+  private amount(s: string, dir: 'up' | 'down', kind: 'fee' | 'balance', of: string): bigint {
+    const r = roundedFixed(s, dir);
+    if (r.exact) return r.value;
+    const fields = { venue: this.id, kind, of, raw: s, rounded: formatFixed(r.value), code: 'AMOUNT_ROUNDED' };
+    if (this.roundingLogged.has(kind)) log().debug(fields, `${this.id} ${kind} rounded ${dir} to 9 decimals`);
+    else {
+      this.roundingLogged.add(kind);
+      log().info(fields, `${this.id} sends ${kind} amounts with more than 9 decimals: rounded ${dir} to 9 (at most 1e-9 off); later ones are logged at debug`);
+    }
+    return r.value;
   }
 
   private ticks(inst: Instrument, s: string): Ticks {
@@ -361,12 +498,37 @@ export class CcxtExecVenue implements ExecutionVenue {
   }
 }
 
-function fixed(s: string): bigint {
+/**
+ * Returns the decimal string `s` in 1e-9 units, rounded `dir` ('up' towards +infinity, 'down' towards -infinity) when
+ * it has more than 9 decimals, and whether it was exact; a string that is no plain decimal is a BAD_RESPONSE.
+ */
+export function roundedFixed(s: string, dir: 'up' | 'down'): { value: bigint; exact: boolean } {
+  let d;
   try {
-    return parseFixed(s);
+    d = parseDecimal(s);
   } catch (err) {
-    throw new VenueCallError('unknown', 'BAD_RESPONSE', `amount '${s}' is not a decimal with at most 9 fraction digits`, undefined, { cause: err });
+    throw new VenueCallError('unknown', 'BAD_RESPONSE', `amount '${s}' is not a plain decimal`, undefined, { cause: err });
   }
+  if (d.scale <= FIXED_SCALE) return { value: d.mantissa * 10n ** BigInt(FIXED_SCALE - d.scale), exact: true };
+  const div = 10n ** BigInt(d.scale - FIXED_SCALE);
+  const q = d.mantissa / div; // truncated towards zero
+  const rem = d.mantissa % div;
+  if (rem === 0n) return { value: q, exact: true };
+  return { value: dir === 'up' ? (rem > 0n ? q + 1n : q) : (rem < 0n ? q - 1n : q), exact: false };
+}
+
+// The venue's order id a client id of the engine's naming (venue-<orderId>) stands for, else undefined.
+function aliasedOrderId(cid: ClientOrderId): string | undefined {
+  return cid.startsWith(VENUE_CID_PREFIX) && cid.length > VENUE_CID_PREFIX.length ? cid.slice(VENUE_CID_PREFIX.length) : undefined;
+}
+
+// Oldest first; within a millisecond, by trade id (numeric ids by value).
+function byTimeThenId(a: VenueTrade, b: VenueTrade): number {
+  if (a.ts !== b.ts) return a.ts - b.ts;
+  const x = a.tradeId;
+  const y = b.tradeId;
+  if (/^\d+$/.test(x) && /^\d+$/.test(y) && x.length !== y.length) return x.length - y.length;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function unifiedStatus(s: string | undefined, filled: number): OrderStatus {

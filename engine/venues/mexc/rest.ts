@@ -1,6 +1,7 @@
 // MEXC spot REST through ccxt's implicit API: klines and ticker price as the venue's raw decimal strings.
 // MEXC's v3 spot API has Binance's shapes (/api/v3/klines, /api/v3/ticker/price), but its hour interval is '60m'
 // and it has no 1s klines. Every call passes the process-wide 429/418 gate of the base URL's origin (rest-gate.ts).
+// mexcSpotExchange's client (the executor's too) treats an HTTP 418 as the ban it is, whatever code its body carries.
 import ccxt, { type Exchange } from 'ccxt';
 import { VenueError } from '../../types/errors.ts';
 import { rewriteApiUrls } from '../binance/rest.ts';
@@ -67,6 +68,14 @@ export function mexcSpotExchange(opts: MexcRestOptions): Exchange {
   exchange.fetchMarkets = async (params = {}) => {
     if (exchange.options['adjustForTimeDifference'] === true) await exchange.loadTimeDifference();
     return exchange.fetchSpotMarkets(params);
+  };
+  // ccxt's MEXC client classifies an error answer by its body's code alone, and its message drops the HTTP status: a
+  // 418 (IP ban) whose body carries MEXC's 429 code would become a rate limit of a second. The status decides first,
+  // in the shape ccxt's Binance client gives a ban ("<id> 418 <reason> <body>"), which classifyCcxtError reads.
+  const handleErrors = exchange.handleErrors.bind(exchange);
+  exchange.handleErrors = (code, reason, url, method, headers, body, response, requestHeaders, requestBody) => {
+    if (code === 418) throw new ccxt.DDoSProtection(`${exchange.id} ${code} ${reason} ${body}`);
+    return handleErrors(code, reason, url, method, headers, body, response, requestHeaders, requestBody);
   };
   return exchange;
 }

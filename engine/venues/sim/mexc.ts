@@ -7,16 +7,22 @@
 // - a limit order carries no timeInForce: IOC and FOK are order types (IMMEDIATE_OR_CANCEL, FILL_OR_KILL);
 // - an IOC remainder ends CANCELED / PARTIALLY_CANCELED (Binance: EXPIRED);
 // - errors use MEXC's codes where they differ (30004 insufficient position, 700002 bad signature, 10072 bad key,
-//   700003 stale timestamp, 30002 below the minimum), which ccxt's MEXC exception map turns into the same classes.
+//   700003 stale timestamp, 30002 below the minimum, 429 too many requests), which ccxt's MEXC exception map turns
+//   into the same classes; the IP ban stays an HTTP 418 whose text names its end ("IP banned until <ms>");
+// - myTrades has no fromId: it selects by orderId and by time (startTime / endTime, inclusive) and answers at most
+//   100 trades (MEXC's documented maximum; a larger limit gets 100), the newest of what it selects.
 import type { OrderParams } from './venue.ts';
 import { SimApiError } from './errors.ts';
-import { mexcKlinesRoute, routes, type Route, type RouteCtx } from './rest.ts';
+import { intParam, mexcKlinesRoute, optInt, routes, type Route, type RouteCtx } from './rest.ts';
 import type { SymbolMarket } from './feed.ts';
 import { formatFixed } from '../../types/decimal.ts';
 import { fmtDec } from './format.ts';
 
 /** Path prefix of the MEXC dialect: `http://127.0.0.1:<port>/mexc` is the base URL a MEXC client is given. */
 export const MEXC_PREFIX = '/mexc';
+
+/** The most trades one MEXC myTrades answer holds (MEXC spot v3: "Default 100; max 100"). */
+export const MEXC_MY_TRADES_MAX = 100;
 
 /** Header carrying the API key in the MEXC dialect. */
 export const MEXC_KEY_HEADER = 'x-mexc-apikey';
@@ -61,6 +67,13 @@ export const mexcRoutes: Readonly<Record<string, Route>> = {
   'POST /api/v3/order': {
     weight: 1, auth: 'signed',
     handle: ({ venue, params, account }) => mexcOrderView(venue.placeOrder(account!, mexcOrderParams(Object.fromEntries(params)))),
+  },
+  'GET /api/v3/myTrades': {
+    weight: 10, auth: 'signed',
+    handle: ({ venue, params, account }) => venue.myTrades(account!, params.get('symbol') ?? undefined, {
+      limit: Math.min(intParam(params, 'limit', MEXC_MY_TRADES_MAX, 1, Number.MAX_SAFE_INTEGER), MEXC_MY_TRADES_MAX),
+      orderId: optInt(params, 'orderId'), startTime: optInt(params, 'startTime'), endTime: optInt(params, 'endTime'),
+    }),
   },
   // The Binance routes answering orders, with the answers in MEXC's words.
   ...Object.fromEntries(['DELETE /api/v3/order', 'GET /api/v3/order', 'GET /api/v3/openOrders', 'DELETE /api/v3/openOrders', 'GET /api/v3/allOrders'].map((k) => {
@@ -108,6 +121,8 @@ const CODES: Readonly<Record<number, { code: number; msg?: string }>> = {
 export function mexcError(e: SimApiError): SimApiError {
   if (e.code === -2010 && /insufficient balance/i.test(e.message)) return new SimApiError(400, 30004, 'Insufficient position');
   if (e.code === -1013) return new SimApiError(400, 30002, `The minimum transaction volume cannot be less than the symbol's minimum (${e.message})`);
+  // A ban keeps its status and the text naming its end: only the rate limit's words change.
+  if (e.code === -1003 && e.http === 418) return new SimApiError(418, 429, e.message, e.headers);
   const m = CODES[e.code];
   return m ? new SimApiError(e.http, m.code, m.msg ?? e.message, e.headers) : e;
 }

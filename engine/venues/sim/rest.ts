@@ -29,7 +29,8 @@ export interface Route {
 
 const get = (p: URLSearchParams, k: string): string | undefined => p.get(k) ?? undefined;
 
-function intParam(p: URLSearchParams, name: string, dflt: number, min: number, max: number): number {
+/** Returns the integer parameter `name` (`dflt` when absent); -1100 when it is not digits, -1130 outside [min, max]. */
+export function intParam(p: URLSearchParams, name: string, dflt: number, min: number, max: number): number {
   const s = p.get(name);
   if (s === null) return dflt;
   if (!/^\d{1,15}$/.test(s)) throw apiErrors.illegalChars(name, s);
@@ -38,7 +39,8 @@ function intParam(p: URLSearchParams, name: string, dflt: number, min: number, m
   return v;
 }
 
-function optInt(p: URLSearchParams, name: string): number | undefined {
+/** Returns the integer parameter `name`, undefined when absent; -1100 when it is not digits. */
+export function optInt(p: URLSearchParams, name: string): number | undefined {
   const s = p.get(name);
   if (s === null) return undefined;
   if (!/^\d{1,15}$/.test(s)) throw apiErrors.illegalChars(name, s);
@@ -204,7 +206,9 @@ export const routes: Readonly<Record<string, Route>> = {
   },
   'GET /api/v3/myTrades': {
     weight: 20, auth: 'signed',
-    handle: ({ venue, params, account }) => venue.myTrades(account!, get(params, 'symbol'), intParam(params, 'limit', 500, 1, 1000), optInt(params, 'fromId'), optInt(params, 'orderId')),
+    handle: ({ venue, params, account }) => venue.myTrades(account!, get(params, 'symbol'), {
+      limit: intParam(params, 'limit', 500, 1, 1000), fromId: optInt(params, 'fromId'), orderId: optInt(params, 'orderId'),
+    }),
   },
   'GET /api/v3/account': {
     weight: 20, auth: 'signed',

@@ -42,6 +42,15 @@ interface OrderMeta {
  */
 export const SIM_LIMITS = { maxPrice: '1000000.00000000', maxQty: '9000.00000000', maxNotional: '9000000.00000000', maxNumOrders: 200 } as const;
 
+/** What GET /api/v3/myTrades selects (SimVenue.myTrades). */
+export interface MyTradesQuery {
+  readonly limit: number;
+  readonly fromId?: number | undefined;
+  readonly orderId?: number | undefined;
+  readonly startTime?: number | undefined;
+  readonly endTime?: number | undefined;
+}
+
 /** Parameters of a new order as strings from the request. */
 export type OrderParams = Readonly<Record<string, string | undefined>>;
 
@@ -198,11 +207,17 @@ export class SimVenue {
     return open.map((o) => this.cancelOrder(account, { symbol: m.inst.venueSymbol, orderId: String(o.id) }));
   }
 
-  /** Returns the account's trades on `symbol` (GET /api/v3/myTrades), only those of `orderId` when given. */
-  myTrades(account: SimAccount, symbol: string | undefined, limit: number, fromId?: number, orderId?: number): Record<string, unknown>[] {
+  /**
+   * Returns the account's trades on `symbol` (GET /api/v3/myTrades), oldest first: only those of `q.orderId` and with a
+   * time in [`q.startTime`, `q.endTime`] (both inclusive) when given; from `q.fromId` on the oldest `q.limit`, else the
+   * newest `q.limit`.
+   */
+  myTrades(account: SimAccount, symbol: string | undefined, q: MyTradesQuery): Record<string, unknown>[] {
     const m = this.market(symbol);
+    const { limit, fromId, orderId, startTime, endTime } = q;
     const rows = account.trades.filter((t) => t.symbol === m.inst.venueSymbol && (fromId === undefined || t.fill.tradeId >= fromId)
-      && (orderId === undefined || t.fill.orderId === orderId));
+      && (orderId === undefined || t.fill.orderId === orderId)
+      && (startTime === undefined || Math.floor(t.fill.ts) >= startTime) && (endTime === undefined || Math.floor(t.fill.ts) <= endTime));
     const picked = fromId === undefined ? rows.slice(Math.max(0, rows.length - limit)) : rows.slice(0, limit);
     return picked.map(({ inst, fill }) => ({
       symbol: inst.venueSymbol, id: fill.tradeId, orderId: fill.orderId, orderListId: -1, price: fmtPx(inst, fill.price),

@@ -14,7 +14,9 @@ export {
 export {
   InMemoryOrchestratorMemory, lmdbOrchestratorMemory, type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes,
 } from './memory.ts';
-export { DEFAULT_HORIZON, HorizonOutcomeEvaluator, realisedAction, type HorizonConfig, type HorizonStats } from './outcomes.ts';
+export {
+  DEFAULT_HORIZON, HorizonOutcomeEvaluator, realisedAction, type HorizonConfig, type HorizonStats, type OutcomeBase, type PricePoint,
+} from './outcomes.ts';
 export {
   DEFAULT_SUBSCRIPTIONS, SubscriptionManager, type ReadyTick, type StreamStatus, type SubscriptionConfig, type SubscriptionStatus,
 } from './subscriptions.ts';

@@ -3,15 +3,17 @@
 // and the current position into at most one `risk.intent`. Plain class; orchestratorActor (./actor.ts) runs it as a
 // supervised xstate child.
 //
-// Bus in:  cob.snapshot, md.candle, md.trade, md.bookTicker (streams, prices, marks), exec.orderSubmitted /
-//          exec.orderFilled / exec.orderPartiallyFilled / exec.orderRejected / exec.orderCancelled /
-//          exec.orderExpired and risk.orderDenied (position and the pending intent),
+// Bus in:  cob.snapshot, md.candle, md.trade, md.bookTicker (streams, prices, marks), md.feedReset (outcomes),
+//          exec.orderSubmitted / exec.orderFilled / exec.orderPartiallyFilled / exec.orderRejected /
+//          exec.orderCancelled / exec.orderExpired and risk.orderDenied (position and the pending intent),
 //          orchestrator.setThresholds / orchestrator.rollback (control, also accepted through `handle`).
 // Bus out: signal.modelOutput, signal.modelStatus, signal.decision, risk.intent.
 //
 // One tick runs at a time: a tick that becomes ready while one runs waits as the single pending tick (a newer one
 // replaces it: coalesced). Outcomes: every output is judged after the horizon (./outcomes.ts) against the closes of
 // the trigger timeframe, from the last close when its tick became ready, and the right/wrong result feeds the gating.
+// An output is dropped, not judged, when its symbol's data is reset (md.feedReset) before its horizon ends, or when the
+// first close at or after its due time is more than one trigger bar late (a hole in the data).
 // An output whose version is no longer the model's active one when the tick ends (a rollback or an activation
 // during the tick) is dropped: not judged, not blended.
 // Restarts: with `memory`, the thresholds set at run time and the judged outcomes come back (./memory.ts). Saved at
@@ -44,7 +46,7 @@ import {
 import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
 import { AccuracyTracker, gatingConfig, gatingWeights, isOutcomes, type GatingConfig } from './gating.ts';
 import { type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
-import { HorizonOutcomeEvaluator, type HorizonConfig, type PricePoint } from './outcomes.ts';
+import { HorizonOutcomeEvaluator, type HorizonConfig, type OutcomeBase } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
 import { SubscriptionManager, type ReadyTick, type SubscriptionConfig } from './subscriptions.ts';
 
@@ -132,7 +134,7 @@ export class Orchestrator {
   private running: Promise<void> | undefined;
   private queued: ReadyTick | undefined;
   /** The outcome base (last trigger close) when the queued tick became ready. */
-  private queuedBase: PricePoint | undefined;
+  private queuedBase: OutcomeBase | undefined;
   private lastDecision: Decision | undefined;
   private portfolio: Portfolio | undefined;
   private mark: Ticks | undefined;
@@ -166,7 +168,8 @@ export class Orchestrator {
     this.policy = { ...DEFAULT_POLICY, ...opts.trading?.policy };
     this.subscriptions = new SubscriptionManager({ ...(opts.trading ? { symbol: opts.trading.inst.symbol } : {}), ...opts.subscriptions });
     this.accuracy = new AccuracyTracker(this.gating);
-    this.evaluator = new HorizonOutcomeEvaluator(this.accuracy, opts.outcomes);
+    // A trigger close is due on the bar; one more than a bar late means the closes had a hole there.
+    this.evaluator = new HorizonOutcomeEvaluator(this.accuracy, { maxLateMs: timeframeMs(this.subscriptions.config.triggerTimeframe), ...opts.outcomes });
     this.coordinator = new InferenceCoordinator({
       registry: opts.registry, clock: opts.clock, outputs: opts.outputs, history: opts.history, timeoutMs: opts.timeoutMs, logger: this.log,
       deferHistory: true,
@@ -216,6 +219,8 @@ export class Orchestrator {
       bus.subscribe('md.candle', (m) => this.onCandle(m), owner),
       bus.subscribe('md.trade', (m) => this.onTrade(m), owner),
       bus.subscribe('md.bookTicker', (m) => this.onBookTicker(m), owner),
+      // Both scopes break the trades the trigger closes are built from: nothing is judged across the break.
+      bus.subscribe('md.feedReset', (m) => void this.evaluator.onReset(m.symbol), owner),
       bus.subscribe('orchestrator.setThresholds', (m) => this.handle(m), owner),
       bus.subscribe('orchestrator.rollback', (m) => this.handle(m), owner),
       bus.subscribe('risk.orderDenied', (m) => this.settle((p) => p.id === m.intentId, 'denied'), owner),
@@ -296,7 +301,7 @@ export class Orchestrator {
 
   // `base`: the outcome base price (the last trigger close) as it was when the tick became ready, before the models
   // ran; a close that arrives during inference is not the base of this tick's predictions.
-  private async run(tick: ReadyTick, base: PricePoint | undefined): Promise<TickResult | undefined> {
+  private async run(tick: ReadyTick, base: OutcomeBase | undefined): Promise<TickResult | undefined> {
     this.stats.ticks++;
     const out = this.spare ?? new Float32Array(BDI_LENGTH);
     this.spare = undefined;

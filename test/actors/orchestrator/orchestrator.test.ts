@@ -22,6 +22,7 @@ import type { OrderApproved, OrderDenied } from '../../../engine/messages/risk.t
 import type { Decision, ModelOutput } from '../../../engine/messages/signals.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import type { InferenceRecord } from '../../../engine/store/inference-history.ts';
 import { ModelOutputStore } from '../../../engine/store/model-output-store.ts';
 import { ConfigError } from '../../../engine/types/errors.ts';
 import { clientOrderId, clientOrderIdFor, venueOrderId } from '../../../engine/types/ids.ts';
@@ -126,6 +127,37 @@ describe('orchestrator', () => {
     expect(given[1]).not.toBe(given[0]);
     expect(given[1]!.length).toBe(9_190);
     expect(given[1]!.every((x) => x === 0)).toBe(true);
+  });
+
+  it('records every inference under a key of its own when two 1s bars close at the same instant', async () => {
+    // Review (duplicate inference records): a trade of a later bar closes two 1s bars at once; both ticks were ready at
+    // that instant, so both had its time, and the second tick's history records replaced the first's.
+    const bus = new Bus<EngineMsg>();
+    const clock = new SimulatedClock(bars[0]!.openTime);
+    const registry = new ModelRegistry();
+    registry.register('momentum', { version: 'm1', run: momentumRunner({ lookback: 5, scaleBps: 5 }) }, clock.now());
+    const records: InferenceRecord[] = [];
+    const orch = new Orchestrator({
+      bus, clock, registry, outputs: new ModelOutputStore(), history: { record: async (r) => { records.push(r); return true; } },
+      input: (tick) => realInput(world, tick.ts),
+      thresholds: { buy: 0.6, sell: 0.6, minConfidence: 0 },
+      subscriptions: { symbol: 'ETH/USDT', triggerTimeframe: '1s', requireCob: false },
+    });
+    orch.start();
+    const candle = (c: Candle): void =>
+      bus.publish({ type: 'md.candle', venue: 'binance', symbol: 'ETH/USDT', timeframe: '1s', candle: c, tsExchange: clock.now(), tsLocal: clock.now() });
+    clock.set(bars[2]!.openTime + 1_000);
+    candle(bars[1]!); // one trade closes bars 1 and 2 at once
+    candle(bars[2]!);
+    await orch.idle();
+    clock.advance(50);
+    bus.publish({ type: 'md.trade', venue: 'binance', symbol: 'ETH/USDT', tradeId: 1, price: 260_000 as Ticks, lots: 1 as Lots, buyerMaker: false, tsExchange: clock.now(), tsLocal: clock.now() });
+    await orch.idle();
+
+    const keys = records.map((r) => `${r.model} ${r.symbol} ${r.ts}`);
+    expect(orch.stats.ticks).toBe(2);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(records.map((r) => r.ts)).toEqual([bars[2]!.openTime + 1_000, bars[2]!.openTime + 1_050]);
   });
 
   it('blends every registered model, a third one joining without any change, and publishes a decision per tick', async () => {

@@ -1,7 +1,8 @@
 // When a prediction is judged and against which base: review findings 5 and 6, on real 1s closes of the recording.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Orchestrator } from '../../../actors/orchestrator/orchestrator.ts';
-import { realisedAction } from '../../../actors/orchestrator/outcomes.ts';
+import { HorizonOutcomeEvaluator, realisedAction } from '../../../actors/orchestrator/outcomes.ts';
+import { ConfigError } from '../../../engine/types/errors.ts';
 import { ModelRegistry, type ModelRunner } from '../../../actors/orchestrator/registry.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
@@ -65,7 +66,15 @@ function rig(registry: ModelRegistry, from: number, deliveryDelayMs: number) {
     clock.set(c.openTime + 1_000 + deliveryDelayMs);
     bus.publish({ type: 'md.candle', venue: 'binance', symbol: 'ETH/USDT', timeframe: '1s', candle: c, tsExchange: clock.now(), tsLocal: clock.now() });
   };
-  return { orch, clock, close };
+  // A 1s bar `shiftMs` later than recorded (a later replay lap), closed on time; the tick it triggers is not awaited.
+  const closeBar = (c: Candle, shiftMs = 0): void => {
+    const bar = { ...c, openTime: c.openTime + shiftMs };
+    clock.set(bar.openTime + 1_000 + deliveryDelayMs);
+    bus.publish({ type: 'md.candle', venue: 'binance', symbol: 'ETH/USDT', timeframe: '1s', candle: bar, tsExchange: clock.now(), tsLocal: clock.now() });
+  };
+  const reset = (scope?: 'trades'): void =>
+    bus.publish({ type: 'md.feedReset', venue: 'binance', symbol: 'ETH/USDT', reason: 'test', ts: clock.now(), ...(scope ? { scope } : {}) });
+  return { orch, clock, close, closeBar, reset };
 }
 
 describe('horizon outcomes of the orchestrator', () => {
@@ -116,5 +125,89 @@ describe('horizon outcomes of the orchestrator', () => {
     expect(act(bars[j]!.close, bars[j + 3]!.close)).not.toBe(act(bars[j + 1]!.close, bars[j + 3]!.close));
     expect(evaluated).toEqual([0, 1, 2]); // bar j+3 judges tick 1, bar j+4 tick 2
     expect(orch.accuracy.outcomes('m')[0]).toBe('1');
+  });
+
+  // Review (outcomes across a data hole): predictions due inside a looped replay's lap seam were judged against the
+  // next lap's opening price, and those of a live feed after an outage against the first price after it.
+  it('judges nothing across a replay lap seam: the predictions pending at md.feedReset are dropped, not judged on the next lap\'s opening', async () => {
+    const j = firstRun(3, () => true);
+    const registry = new ModelRegistry();
+    registry.register('m', { version: 'v1', run: says(() => 'BUY') }, bars[j]!.openTime);
+    const { orch, closeBar, reset } = rig(registry, j, 0);
+    for (let k = 0; k < 3; k++) {
+      closeBar(bars[j + k]!);
+      await orch.idle();
+    }
+    const tracked = orch.evaluator.stats.tracked;
+    // The seam: a reset, ~70 s without data, then the recording's first bars again, one lap later.
+    reset();
+    const lapMs = bars[j + 3]!.openTime - bars[0]!.openTime + 70_000;
+    for (let k = 0; k < 3; k++) {
+      closeBar(bars[k]!, lapMs);
+      await orch.idle();
+    }
+
+    expect(tracked).toBe(3);
+    expect(orch.evaluator.stats).toMatchObject({ evaluated: 0, acrossReset: 3 });
+    expect(orch.accuracy.outcomes('m')).toBe('');
+  });
+
+  it('drops a prediction pending at a trades-scoped reset although the closes go on without a hole', async () => {
+    const j = firstRun(5, () => true);
+    const registry = new ModelRegistry();
+    registry.register('m', { version: 'v1', run: says(() => 'BUY') }, bars[j]!.openTime);
+    const { orch, close, reset } = rig(registry, j, 0);
+    close(); // tick 1, due at the close of bar j+3
+    await orch.idle();
+    reset('trades');
+    for (let k = 0; k < 4; k++) {
+      close(); // bars j+1..j+4: tick 2 (base j+1) is judged at j+4
+      await orch.idle();
+    }
+
+    expect(orch.evaluator.stats).toMatchObject({ tracked: 5, evaluated: 1, acrossReset: 1 });
+  });
+
+  it('does not track a prediction whose base close came before a reset that happened while the models ran', async () => {
+    const j = firstRun(5, () => true);
+    const registry = new ModelRegistry();
+    const gate = deferred();
+    let calls = 0;
+    registry.register('m', { version: 'v1', run: async (x, ctx) => {
+      if (calls++ === 0) await gate.promise; // the first tick's model outlasts the reset
+      return says(() => 'BUY')(x, ctx);
+    } }, bars[j]!.openTime);
+    const { orch, close, reset } = rig(registry, j, 0);
+    close(); // bar j: tick 1 ready, its base is bar j's close
+    reset();
+    gate.resolve();
+    await orch.idle();
+    for (let k = 0; k < 4; k++) {
+      close();
+      await orch.idle();
+    }
+
+    expect(orch.evaluator.stats).toMatchObject({ tracked: 4, evaluated: 1, acrossReset: 1 });
+  });
+
+  it('judges a prediction on a close at most one trigger bar after its due time and drops one from further past a hole', async () => {
+    const j = firstRun(6, () => true);
+    const registry = new ModelRegistry();
+    registry.register('m', { version: 'v1', run: says(() => 'BUY') }, bars[j]!.openTime);
+    const { orch, closeBar } = rig(registry, j, 0);
+    for (let k = 0; k < 3; k++) {
+      closeBar(bars[j + k]!); // ticks 1-3, due at the closes of bars j+3, j+4, j+5
+      await orch.idle();
+    }
+    closeBar(bars[j + 5]!); // bars j+3 and j+4 never close (a hole in the trades)
+    await orch.idle();
+
+    // Tick 1 is 2 s late (dropped), tick 2 one bar late (judged), tick 3 on time (judged).
+    expect(orch.evaluator.stats).toMatchObject({ tracked: 4, evaluated: 2, late: 1 });
+  });
+
+  it('refuses a negative maxLateMs, naming it', () => {
+    expect(() => new HorizonOutcomeEvaluator({ recordOutcome: () => undefined }, { maxLateMs: -1 })).toThrow(ConfigError);
+    expect(() => new HorizonOutcomeEvaluator({ recordOutcome: () => undefined }, { maxLateMs: -1 })).toThrow('outcome maxLateMs must be >= 0, got -1');
   });
 });

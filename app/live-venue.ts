@@ -2,17 +2,18 @@
 // exchange simulator on loopback in tests; its MEXC dialect lives under /mexc). Market data stays Binance's.
 // The increments orders are sized and priced in are read from the venue's exchangeInfo at start (Binance's filters,
 // MEXC's precisions: what the venue checks and ccxt rounds to; venues change them, a bundled copy goes stale). The
-// price step must be the bundled one the market data is parsed with, since the engine prices orders from that data:
-// a mismatch refuses to start rather than send orders priced on the wrong grid.
+// price step must be the one the market data is parsed with (config `instruments`, else the bundled increments),
+// since the engine prices orders from that data: a mismatch refuses to start rather than send orders priced on the
+// wrong grid.
 // Orders pass the 429/418 gate of the REST URL's origin (engine/venues/rest-gate.ts), which the feed's snapshots and
 // the DataProvider's klines and prices at that origin share: a 429 or 418 any of them meets holds back orders too.
 import ccxt from 'ccxt';
-import type { Config } from '../engine/config/schema.ts';
+import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import { formatDecimal, parseDecimal } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type VenueId } from '../engine/types/instrument.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type InstrumentSpec, type VenueId } from '../engine/types/instrument.ts';
 import { binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
 import { CcxtExecVenue, type CcxtOrderApi } from '../engine/venues/ccxt-exec.ts';
 import { mexcSpotExchange } from '../engine/venues/mexc/rest.ts';
@@ -20,10 +21,13 @@ import { restGateFor } from '../engine/venues/rest-gate.ts';
 
 const DEFAULT_REST: Record<'binance' | 'mexc', string> = { binance: 'https://api.binance.com', mexc: 'https://api.mexc.com' };
 
-/** Returns the bundled increments of `symbol` on `venue`; throws ConfigError for a symbol without them. */
-export function instrumentOf(symbol: string, venue: VenueId): Instrument {
-  const spec = BINANCE_SPOT_DEFAULTS[symbol];
-  if (!spec) throw new ConfigError(`no instrument increments bundled for ${symbol} (have ${Object.keys(BINANCE_SPOT_DEFAULTS).join(', ')})`);
+/**
+ * Returns the increments of `symbol` on `venue` from `specs`: a configured run's are `instrumentSpecsOf(config)` (config
+ * `instruments` over the bundled ones), the default the bundled ones alone. Throws ConfigError for a symbol without them.
+ */
+export function instrumentOf(symbol: string, venue: VenueId, specs: Readonly<Record<string, InstrumentSpec>> = BINANCE_SPOT_DEFAULTS): Instrument {
+  const spec = specs[symbol];
+  if (!spec) throw new ConfigError(`no instrument increments for ${symbol}: add them under the config's instruments (known: ${Object.keys(specs).join(', ')})`);
   return makeInstrument({ ...spec, venue });
 }
 
@@ -37,24 +41,26 @@ export function liveVenueTarget(config: Config): { venue: 'binance' | 'mexc'; re
 export async function liveVenue(config: Config, secrets: Secrets, clock: Clock): Promise<CcxtExecVenue> {
   const { venue, restUrl } = liveVenueTarget(config);
   const symbol = config.symbols.primary;
+  const data = instrumentOf(symbol, 'binance', instrumentSpecsOf(config));
+  const grid = Object.hasOwn(config.instruments, symbol) ? 'config instruments' : 'bundled Binance increments';
   const baseUrl = restUrl !== DEFAULT_REST[venue] ? { baseUrl: restUrl } : {};
   if (venue === 'binance') {
     if (!secrets.binanceApiKey || !secrets.binanceApiSecret) throw new ConfigError('live mode on Binance needs COBALT_API_KEY and COBALT_API_SECRET in the environment');
     const recvWindowMs = config.venues.binance.recvWindowMs;
     const exchange = new ccxt.binance(binanceCcxtOptions({ ...baseUrl, apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret, recvWindowMs }) as never);
-    const inst = onDataGrid('Binance', await binanceInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
+    const inst = onDataGrid('Binance', await binanceInstrument(exchange as unknown as MarketsApi, symbol), data, grid);
     return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs, gate: restGateFor(restUrl) });
   }
   if (!secrets.mexcApiKey || !secrets.mexcApiSecret) throw new ConfigError('live mode on MEXC needs COBALT_MEXC_API_KEY and COBALT_MEXC_API_SECRET in the environment');
   const exchange = mexcSpotExchange({ ...baseUrl, apiKey: secrets.mexcApiKey, secret: secrets.mexcApiSecret, recvWindowMs: config.venues.mexc.recvWindowMs });
-  const inst = onDataGrid('MEXC', await mexcInstrument(exchange as unknown as MarketsApi, symbol), instrumentOf(symbol, 'binance'));
+  const inst = onDataGrid('MEXC', await mexcInstrument(exchange as unknown as MarketsApi, symbol), data, grid);
   return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'mexc', instruments: [inst], clock, recvWindowMs: config.venues.mexc.recvWindowMs, gate: restGateFor(restUrl) });
 }
 
-// Returns `inst` when its price step is the market data's; throws ConfigError otherwise.
-function onDataGrid(venue: string, inst: Instrument, data: Instrument): Instrument {
+// Returns `inst` when its price step is the market data's (`grid` says where that came from); throws ConfigError otherwise.
+function onDataGrid(venue: string, inst: Instrument, data: Instrument, grid: string): Instrument {
   if (inst.tickSize.mantissa !== data.tickSize.mantissa || inst.tickSize.scale !== data.tickSize.scale) {
-    throw new ConfigError(`${venue} prices ${inst.symbol} in steps of ${formatDecimal(inst.tickSize)} but the market data (bundled Binance increments) in steps of ${formatDecimal(data.tickSize)}: the engine prices orders on the data's grid, so it refuses to trade ${inst.symbol} on ${venue}`);
+    throw new ConfigError(`${venue} prices ${inst.symbol} in steps of ${formatDecimal(inst.tickSize)} but the market data (${grid}) in steps of ${formatDecimal(data.tickSize)}: the engine prices orders on the data's grid, so it refuses to trade ${inst.symbol} on ${venue}`);
   }
   return inst;
 }

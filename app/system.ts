@@ -8,6 +8,7 @@
 // Wiring that belongs to no actor lives here: trades of the traded symbol become `risk.mark`; the paper venue's books
 // follow the feed (app/paper-books.ts); `sys.halted` (an actor spent its restart budget) turns the risk kill switch on,
 // so no further order is approved.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromCallback, type EventObject } from 'xstate';
 import { cobAggregatorChild, CobHandle, cobSettingsFromConfig, cobSymbolsFromConfig } from '../actors/cob-aggregator/index.ts';
@@ -18,7 +19,7 @@ import { InMemoryOrchestratorMemory, lmdbOrchestratorMemory, orchestratorChild, 
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { lot9, type RiskState } from '../actors/risk-manager/index.ts';
 import { TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
-import type { Config } from '../engine/config/schema.ts';
+import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
@@ -45,6 +46,7 @@ import type { MarketFeed, SnapshotSource } from '../engine/venues/feed.ts';
 import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
+import { BUNDLED_CNN_DIR, BUNDLED_DQN_DIR } from '../models/bundled/index.ts';
 import { HistoryRetention } from './history-retention.ts';
 import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedModels, type ModelOverrides } from './models.ts';
 import { recordRollbacks } from './online-rollbacks.ts';
@@ -165,10 +167,14 @@ export interface System {
   stop(signal?: string): Promise<ShutdownReport>;
 }
 
-/** Returns the market-data instruments of `config` (Binance): the primary symbol, then the reference one if it differs. */
-export function dataInstrumentsOf(config: Pick<Config, 'symbols'>): Instrument[] {
+/**
+ * Returns the market-data instruments of `config` (Binance): the primary symbol, then the reference one if it differs,
+ * with the increments of config `instruments` over the bundled ones (the grid the data is parsed on).
+ */
+export function dataInstrumentsOf(config: Pick<Config, 'symbols' | 'instruments'>): Instrument[] {
   const { primary, reference } = config.symbols;
-  return (primary === reference ? [primary] : [primary, reference]).map((s) => instrumentOf(s, 'binance'));
+  const specs = instrumentSpecsOf(config);
+  return (primary === reference ? [primary] : [primary, reference]).map((s) => instrumentOf(s, 'binance', specs));
 }
 
 /** Kline history from the live venues first and from the CSV archive when they fail (or lack the timeframe). */
@@ -282,6 +288,52 @@ async function cashBeforeUnbookedFills(venue: ExecutionVenue, inst: Instrument, 
   return out as Money;
 }
 
+/**
+ * Returns the symbol each loaded CNN and DQN was trained on, by `name@version` (undefined where nothing says): what
+ * its checkpoint's train-report.json names (`features.symbol`, else the first of `dataSpan.series`, "ETH/USDT 1m …").
+ * checkpoint.json, which the loader judges a checkpoint by (app/models.ts), records no symbol. An online-promoted CNN
+ * has no report of its own: its base's is read (it was fine-tuned on this engine's stored predictions since).
+ */
+export function modelTrainingSymbols(config: Pick<Config, 'models'>, models: Pick<LoadedModels, 'loaded' | 'cnn'>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const id of models.loaded) {
+    const [name, version] = id.split('@') as [string, string];
+    if (name !== 'cnn' && name !== 'dqn') continue;
+    // A promoted CNN's report is its base's; a test's override ('override') has no checkpoint folder.
+    const v = name === 'cnn' && version.startsWith(ONLINE_VERSION_PREFIX) && models.cnn ? models.cnn.base : version;
+    const dir = v.startsWith('bundled-') ? (name === 'cnn' ? BUNDLED_CNN_DIR : BUNDLED_DQN_DIR)
+      : v === 'override' ? undefined : join(config.models.checkpointDir, name, v);
+    out[id] = dir === undefined ? undefined : reportedSymbol(join(dir, 'train-report.json'));
+  }
+  return out;
+}
+
+// The symbol a train-report.json names, or undefined (no file, unreadable, or none named).
+function reportedSymbol(file: string): string | undefined {
+  let report: { features?: { symbol?: unknown }; dataSpan?: { series?: unknown } };
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8')) as typeof report;
+  } catch {
+    return undefined;
+  }
+  const series = report.dataSpan?.series;
+  const first = typeof report.features?.symbol === 'string' ? report.features.symbol : Array.isArray(series) ? series[0] : series;
+  const sym = typeof first === 'string' ? first.split(' ')[0] : undefined;
+  return sym !== undefined && /^[A-Z0-9]+\/[A-Z0-9]+$/.test(sym) ? sym : undefined;
+}
+
+// Says at start which symbol each model was trained on against the traded one; a model trained on another symbol (or
+// on one no report names) still joins the blend, so that is a warning.
+function logModelSymbols(trainedOn: Record<string, string | undefined>, traded: string, logger: Logger): void {
+  if (Object.keys(trainedOn).length === 0) return;
+  logger.info({ trainedOn, traded }, `models trained on ${Object.entries(trainedOn).map(([m, s]) => `${m}: ${s ?? 'unknown'}`).join(', ')}; trading ${traded}`);
+  for (const [model, sym] of Object.entries(trainedOn)) {
+    if (sym === traded) continue;
+    logger.warn({ code: 'MODEL_SYMBOL_MISMATCH', model, trainedOn: sym ?? null, traded },
+      `${model} was trained on ${sym ?? 'a symbol its train-report.json does not name'}, not on ${traded}: it joins the blend anyway (checkpoints do not record their symbol where the loader reads them); disable it (models.cnn/dqn.enabled) or train one on ${traded}`);
+  }
+}
+
 /** Returns the policy the orchestrator sizes with, from config.risk. */
 export function policyFromConfig(config: Config): Partial<PolicyConfig> {
   const bps = Math.max(1, Math.round(config.risk.fraction * 10_000));
@@ -332,7 +384,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     books = new PaperBooks(bus, [primaryData]);
     try {
       paper = new PersistentPaperVenue({
-        clock, instruments: [instrumentOf(primary, 'paper')], books: books.books(),
+        clock, instruments: [instrumentOf(primary, 'paper', instrumentSpecsOf(config))], books: books.books(),
         makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
         latencyMs: config.execution.latencyMs, initialBalances: { [dataInstruments[0]!.quote]: money(config.execution.paper.initialQuote) },
         initialBalancesKey: 'execution.paper.initialQuote', ...(mode === 'paper' ? { store } : {}), id: 'paper',
@@ -344,8 +396,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     }
     venue = paper;
   }
-  // A live venue trades with its own increments (read from its exchangeInfo at start); the others use the bundled ones.
-  const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId);
+  // A live venue trades with its own increments (read from its exchangeInfo at start); the others use the config's.
+  const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId, instrumentSpecsOf(config));
 
   // ---- risk ----
   if (await keepPositionCost(execStore, venueId, traded)) logger.info({ symbol: primary }, 'position cost basis computed from the stored fills (a store written before it was kept)');
@@ -377,6 +429,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   // ---- models ----
   const models = await loadModels(config, clock, logger, opts.models);
+  logModelSymbols(modelTrainingSymbols(config, models), primary, logger);
   const orchHandle = new OrchestratorHandle();
   // Online learning (config.models.online): a daemon's, never a backtest's. Promotions go through the orchestrator
   // (its accuracy record of the model starts over); between its restarts, straight to the registry.

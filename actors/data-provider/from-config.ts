@@ -1,6 +1,6 @@
 // Builds a DataProvider's sources from the engine config: the kline CSV archive when replaying recordings,
 // Binance REST with MEXC as fallback (circuit breaker settings from venues.fallback) when live.
-import type { Config } from '../../engine/config/schema.ts';
+import { instrumentSpecsOf, type Config } from '../../engine/config/schema.ts';
 import type { Logger } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { Bus } from '../../engine/runtime/bus.ts';
@@ -26,7 +26,7 @@ export interface DataProviderDeps {
 /** Returns DataProvider options for `config`: recorded data reads klines from `data.klinesDirs`, live data from REST. */
 export function dataProviderOptions(config: Config, deps: DataProviderDeps): DataProviderOptions {
   const { primary, reference } = config.symbols;
-  const instruments = defaultInstruments(primary === reference ? [primary] : [primary, reference]);
+  const instruments = defaultInstruments(primary === reference ? [primary] : [primary, reference], instrumentSpecsOf(config));
   const { klinesMemoDir, ...rest } = deps;
   const base = { ...rest, primary, reference, instruments };
   if (config.data.replayFiles.length > 0) {

@@ -12,7 +12,7 @@ import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
 import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
 import { ParseError, VenueError } from '../../engine/types/errors.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument, ticksToFloat, type Instrument, type VenueId } from '../../engine/types/instrument.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument, ticksToFloat, type Instrument, type InstrumentSpec, type VenueId } from '../../engine/types/instrument.ts';
 import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.ts';
 import { TtlCache } from '../../engine/venues/ttl-cache.ts';
 import {
@@ -149,12 +149,15 @@ const VOLUME_DECIMALS = 8;
  */
 export const MAX_QUIET_MS = 86_400_000;
 
-/** Returns an instrument map of the bundled Binance spot increments for `symbols`. */
-export function defaultInstruments(symbols: readonly string[]): Map<string, Instrument> {
+/**
+ * Returns an instrument map of `symbols` from `specs`: a configured run's (config `instruments` over the bundled
+ * ones, engine/config instrumentSpecsOf), else the bundled Binance spot increments.
+ */
+export function defaultInstruments(symbols: readonly string[], specs: Readonly<Record<string, InstrumentSpec>> = BINANCE_SPOT_DEFAULTS): Map<string, Instrument> {
   const m = new Map<string, Instrument>();
   for (const s of symbols) {
-    const spec = BINANCE_SPOT_DEFAULTS[s];
-    if (!spec) throw new VenueError(`no bundled increments for ${s}: pass options.instruments`);
+    const spec = specs[s];
+    if (!spec) throw new VenueError(`no instrument increments for ${s} (known: ${Object.keys(specs).join(', ')}): add them under the config's instruments or pass options.instruments`);
     m.set(s, makeInstrument(spec));
   }
   return m;

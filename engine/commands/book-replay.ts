@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { instrumentSpecsOf } from '../config/schema.ts';
+import { loadConfig } from '../config/load.ts';
 import { log } from '../log.ts';
 import { replayBook, type BookReplayResult } from '../venues/replay/book-replay.ts';
 
@@ -9,11 +11,12 @@ export function register(program: Command): void {
     .description('Replay a recorded Binance depth stream (gz or plain) through the order-book sync and check it against the recorded bookTicker')
     .argument('<files...>', 'recording files of one symbol, in any order: they are chained by the time of their first line')
     .option('--symbol <symbol>', 'symbol (BTC/USDT or BTCUSDT); inferred from the stream when absent')
-    .option('--tick <size>', 'tick size, for a symbol that is not bundled')
-    .option('--lot <size>', 'lot size, for a symbol that is not bundled')
+    .option('--tick <size>', 'tick size, for a symbol that is not bundled nor in --config')
+    .option('--lot <size>', 'lot size, for a symbol that is not bundled nor in --config')
+    .option('--config <file>', 'engine config whose instruments (increments by symbol) the recording is parsed with')
     .option('--rules <rules>', 'sync rules: spot, usdm or auto (futures when diffs carry pu)', 'auto')
     .option('--json', 'print one JSON object')
-    .action(async (files: string[], o: { symbol?: string; tick?: string; lot?: string; rules: string; json?: boolean }) => {
+    .action(async (files: string[], o: { symbol?: string; tick?: string; lot?: string; config?: string; rules: string; json?: boolean }) => {
       if (o.rules !== 'spot' && o.rules !== 'usdm' && o.rules !== 'auto') {
         program.error(`--rules must be spot, usdm or auto, not '${o.rules}'`);
       }
@@ -23,6 +26,7 @@ export function register(program: Command): void {
           ...(o.symbol ? { symbol: o.symbol } : {}),
           ...(o.tick ? { tickSize: o.tick } : {}),
           ...(o.lot ? { lotSize: o.lot } : {}),
+          ...(o.config ? { instruments: instrumentSpecsOf(loadConfig(o.config).config) } : {}),
           rules: o.rules as 'spot' | 'usdm' | 'auto',
           log: log(),
         });

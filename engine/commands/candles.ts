@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { DataProvider } from '../../actors/data-provider/provider.ts';
+import { instrumentSpecsOf } from '../config/schema.ts';
+import { loadConfig } from '../config/load.ts';
 import { formatKlinesCsv } from '../market/klines-csv.ts';
+import type { InstrumentSpec } from '../types/instrument.ts';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Candle } from '../messages/market.ts';
 import { Bus } from '../runtime/bus.ts';
@@ -32,10 +35,11 @@ export interface CandlesResult {
  * Returns the closed `timeframe` bars a DataProvider builds from the trades of `files` (no kline history, no REST),
  * by trade time, whatever the receive clock says: only whole bars, so a bar the recording starts or ends inside, one
  * over a hole in the trade ids, and one a late trade belonged to are left out. Throws when `symbol` is not recorded
- * or a trade time is impossible (see MAX_QUIET_MS).
+ * or a trade time is impossible (see MAX_QUIET_MS). `specs`: the known increments (a config's instrumentSpecsOf;
+ * default the bundled ones).
  */
-export async function candlesFromRecordings(files: readonly string[], symbol: string, timeframe: Timeframe): Promise<CandlesResult> {
-  const inst = replayInstrument(symbol);
+export async function candlesFromRecordings(files: readonly string[], symbol: string, timeframe: Timeframe, specs?: Readonly<Record<string, InstrumentSpec>>): Promise<CandlesResult> {
+  const inst = replayInstrument(symbol, undefined, undefined, specs);
   let feed: ReplayFeed | undefined;
   let failure: unknown;
   const bus = new Bus<EngineMsg>({
@@ -87,11 +91,12 @@ export function register(program: Command): void {
     .requiredOption('--symbol <symbol>', 'symbol, BTC/USDT or BTCUSDT')
     .option('--timeframe <tf>', 'bar length: 1s, 1m, 1h or 1d', '1m')
     .option('--csv', 'print the bars as open_time_ms,open_time_utc,open,high,low,close,volume (the data/klines layout)')
-    .action(async (o: { replay: string[]; symbol: string; timeframe: string; csv?: boolean }) => {
+    .option('--config <file>', 'engine config whose instruments give the increments of a symbol that is not bundled')
+    .action(async (o: { replay: string[]; symbol: string; timeframe: string; csv?: boolean; config?: string }) => {
       if (!TIMEFRAMES.includes(o.timeframe as Timeframe)) return fail(`candles: --timeframe must be one of ${TIMEFRAMES.join(', ')}, not '${o.timeframe}'`);
       let r: CandlesResult;
       try {
-        r = await candlesFromRecordings(o.replay, o.symbol, o.timeframe as Timeframe);
+        r = await candlesFromRecordings(o.replay, o.symbol, o.timeframe as Timeframe, o.config ? instrumentSpecsOf(loadConfig(o.config).config) : undefined);
       } catch (err) {
         return fail(`candles: ${(err as Error).message}`);
       }

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { instrumentSpecsOf } from '../config/schema.ts';
+import { loadConfig } from '../config/load.ts';
 import { log } from '../log.ts';
 import { startExchangeSim, type SimSpeed } from '../venues/sim/server.ts';
 
@@ -21,7 +23,8 @@ export function register(program: Command): void {
     .option('--speed <x>', "replay speed: multiple of real time, 0 or 'max' = as fast as possible", '1')
     .option('--latency-ms <ms>', 'order activation latency on the replay clock', '0')
     .option('--balance <asset=amount...>', 'starting balances of the demo account', ['USDT=100000', 'BTC=1', 'ETH=10'])
-    .action(async (o: { data: string[]; port: string; speed: string; latencyMs: string; balance: string[] }) => {
+    .option('--config <file>', 'engine config whose instruments (increments by symbol) the simulator serves, over the bundled ones')
+    .action(async (o: { data: string[]; port: string; speed: string; latencyMs: string; balance: string[]; config?: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, not '${o.port}'`);
       const latencyMs = Number(o.latencyMs);
@@ -42,7 +45,8 @@ export function register(program: Command): void {
       const secret = process.env['COBALT_SIM_API_SECRET'] ?? randomBytes(24).toString('hex');
       let sim;
       try {
-        sim = await startExchangeSim({ files: o.data, port, speed, latencyMs, accounts: [{ apiKey, secret, balances }] });
+        const instruments = o.config ? instrumentSpecsOf(loadConfig(o.config).config) : undefined;
+        sim = await startExchangeSim({ files: o.data, port, speed, latencyMs, accounts: [{ apiKey, secret, balances }], ...(instruments ? { instruments } : {}) });
       } catch (err) {
         return fail(`exchange-sim: ${(err as Error).message}`);
       }

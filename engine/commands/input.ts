@@ -6,7 +6,7 @@ import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { DataProvider, defaultInstruments } from '../../actors/data-provider/provider.ts';
 import { recordingStartMs } from '../../actors/data-provider/replay.ts';
 import { summarizeInput, type InputSummary } from '../../actors/data-provider/summary.ts';
-import { configSchema, type Config } from '../config/schema.ts';
+import { configSchema, instrumentSpecsOf, type Config } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { log } from '../log.ts';
 import type { EngineMsg } from '../messages/index.ts';
@@ -39,7 +39,7 @@ export async function inputFromRecordings(files: readonly string[], config: Conf
     if (!isDir) throw new ConfigError(`kline directory ${dir} is not a directory`);
   }
   const { primary, reference } = config.symbols;
-  const instruments = defaultInstruments([primary, reference]);
+  const instruments = defaultInstruments([primary, reference], instrumentSpecsOf(config));
   const bus = new Bus<EngineMsg>();
   const clock = new SimulatedClock(await recordingStartMs(files));
   const feed = new ReplayFeed({ bus, clock, files, instruments: [...instruments.values()] });
@@ -69,7 +69,7 @@ export function register(program: Command): void {
     .description('Replay recordings through the DataProvider and the COB aggregator and print the last BaseDataInput summary')
     .requiredOption('--replay <files...>', 'recording files (gz or plain); several symbols and consecutive days are merged')
     .option('--klines <dirs...>', 'kline CSV directories for history (default: config data.klinesDirs, else data/klines)')
-    .option('--config <file>', 'engine config (symbols, cob settings, klinesDirs); defaults otherwise')
+    .option('--config <file>', 'engine config (symbols, instruments, cob settings, klinesDirs); defaults otherwise')
     .option('--json', 'print one JSON object')
     .action(async (o: { replay: string[]; klines?: string[]; config?: string; json?: boolean }) => {
       let r: InputResult;

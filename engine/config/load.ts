@@ -86,9 +86,15 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
       }
       case 'invalid_union': {
         // Our unions are "string or number"; name what was received rather than zod's nested dump.
-        lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:?\s*/i, '') || 'invalid value'}, received ${typeName(valueAt(input, path))}`);
+        const what = issue.message.replace(/^Invalid input:?\s*/i, '') || 'invalid value';
+        const v = valueAt(input, path);
+        lines.push(v === undefined ? `${formatPath(path)}: missing, ${what}` : `${formatPath(path)}: ${what}, received ${typeName(v)}`);
         break;
       }
+      case 'invalid_key':
+        // A record key (a symbol under instruments or symbols.cobBucketSize) that is not one: say what a key must be.
+        lines.push(`${formatPath(path)}: not a valid key: ${issue.issues.map((i) => i.message.replace(/^Invalid input:?\s*/i, '')).join('; ') || 'invalid key'}`);
+        break;
       case 'invalid_format':
         lines.push(`${formatPath(path)}: ${issue.message.replace(/^Invalid input:\s*/i, '')}, received ${receivedValue(input, path)}`);
         break;

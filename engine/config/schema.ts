@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { BDI_COB_RANGE } from '../market/base-data-input.ts';
 import { FIXED_SCALE, parseDecimal } from '../types/decimal.ts';
-import { BINANCE_SPOT_DEFAULTS } from '../types/instrument.ts';
+import { BINANCE_SPOT_DEFAULTS, type InstrumentSpec } from '../types/instrument.ts';
 
 // A double holds any decimal literal of at most 15 significant digits exactly enough that its shortest string
 // form is the literal itself, so such YAML numbers can be taken as the decimal the user wrote.
@@ -66,9 +66,6 @@ const wholeSteps = (v: number, step: number): boolean => Math.abs(v / step - Mat
 const pct = z.number().min(0.01, { abort: true }).max(100)
   .refine((v) => wholeSteps(v, 0.01), { error: (iss) => `expected whole basis points (a multiple of 0.01), received ${String(iss.input)}` });
 
-/** Symbols with bundled instrument increments (tick and lot sizes): the only ones the engine can run. */
-const BUNDLED_SYMBOLS = Object.keys(BINANCE_SPOT_DEFAULTS);
-
 // Returns true when decimal `a` is a whole multiple of decimal `b` (> 0), exactly.
 function isMultipleOf(a: string, b: string): boolean {
   const x = parseDecimal(a);
@@ -80,8 +77,9 @@ function isMultipleOf(a: string, b: string): boolean {
 export const modeSchema = z.enum(['paper', 'live', 'backtest', 'replay']);
 
 /**
- * Traded and reference symbols (two different ones with bundled increments), and the COB price bucket size per symbol
- * (quote units, a whole number of the symbol's price ticks).
+ * Traded and reference symbols (two different ones with increments: bundled or under `instruments`), and the COB price
+ * bucket size per symbol (quote units, a whole number of the symbol's price ticks; checked with `instruments` in
+ * configSchema).
  */
 export const symbolsSchema = z
   .strictObject({
@@ -90,11 +88,6 @@ export const symbolsSchema = z
     cobBucketSize: z.record(symbol, posDecimal('bucket size')).prefault({ 'ETH/USDT': '1', 'BTC/USDT': '10' }),
   })
   .superRefine((s, ctx) => {
-    for (const key of ['primary', 'reference'] as const) {
-      if (!BUNDLED_SYMBOLS.includes(s[key])) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `no bundled instrument increments for ${s[key]} (bundled: ${BUNDLED_SYMBOLS.join(', ')})` });
-      }
-    }
     if (s.primary === s.reference) {
       ctx.addIssue({ code: 'custom', path: ['reference'], message: `expected another symbol than symbols.primary, received ${s.reference}` });
     }
@@ -103,13 +96,33 @@ export const symbolsSchema = z
         ctx.addIssue({ code: 'custom', path: ['cobBucketSize', sym], message: `missing bucket size for ${sym}` });
       }
     }
-    for (const [sym, size] of Object.entries(s.cobBucketSize)) {
-      const tick = BINANCE_SPOT_DEFAULTS[sym]?.tickSize;
-      if (tick !== undefined && !isMultipleOf(size, tick)) {
-        ctx.addIssue({ code: 'custom', path: ['cobBucketSize', sym], message: `expected a whole number of ${sym} price ticks (${tick}), received '${size}'` });
-      }
-    }
   });
+
+/**
+ * One symbol's increments as the venue prints them (decimal strings): price step, quantity step, minimum order value in
+ * the quote currency. The market data of the symbol is parsed on this grid.
+ */
+export const instrumentSchema = z.strictObject({
+  tickSize: posDecimal('tick size'),
+  lotSize: posDecimal('lot size'),
+  minNotional: posDecimal('notional'),
+});
+
+/**
+ * Increments by unified symbol (`SOL/USDT`), laid over the bundled ones (BINANCE_SPOT_DEFAULTS: BTC/USDT, ETH/USDT);
+ * an entry for a bundled symbol replaces its increments.
+ */
+export const instrumentsSchema = z.record(symbol, instrumentSchema)
+  .describe('instrument increments by symbol (BASE/QUOTE: { tickSize, lotSize, minNotional } as decimal strings), laid over the bundled BTC/USDT and ETH/USDT ones; the market data is parsed on this grid, and a live start refuses when the venue prices the traded symbol in another tick');
+
+/** Returns the increments a run of `config` uses by unified symbol: the bundled ones with config `instruments` laid over them. */
+export function instrumentSpecsOf(config: { readonly instruments?: Readonly<Record<string, { tickSize: string; lotSize: string; minNotional: string }>> }): Readonly<Record<string, InstrumentSpec>> {
+  const out: Record<string, InstrumentSpec> = { ...BINANCE_SPOT_DEFAULTS };
+  for (const [symbol, i] of Object.entries(config.instruments ?? {})) {
+    out[symbol] = { symbol, venue: 'binance', tickSize: i.tickSize, lotSize: i.lotSize, minNotional: i.minNotional };
+  }
+  return out;
+}
 
 /** Circuit breaker that moves market data from the primary venue to the fallback (one probe call after the cool-down). */
 export const fallbackSchema = z.strictObject({
@@ -367,6 +380,7 @@ export const configSchema = z
     /** Seed for every random choice (backtests are deterministic given data + config + seed). */
     seed: nonNegInt.default(1),
     symbols: symbolsSchema.prefault({}),
+    instruments: instrumentsSchema.default({}),
     venues: venuesSchema.prefault({}),
     data: dataSchema.prefault({}),
     cob: cobSchema.prefault({}),
@@ -379,6 +393,7 @@ export const configSchema = z
     log: logSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
+    symbolsHaveIncrements(c, ctx);
     const replays = c.data.replayFiles.length > 0;
     if ((c.mode === 'backtest' || c.mode === 'replay') && !replays) {
       ctx.addIssue({ code: 'custom', path: ['data', 'replayFiles'], message: `mode ${c.mode} needs at least one recording file` });
@@ -387,6 +402,37 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['data', 'replayFiles'], message: 'mode live trades on live market data: remove the recording files' });
     }
   });
+
+// The traded and reference symbols must have increments (bundled or configured), and each COB bucket must be a whole
+// number of its symbol's ticks. Runs after the sections parsed, with or without problems of their own: a value that
+// failed there is skipped here (it is already reported).
+function symbolsHaveIncrements(c: { symbols: z.output<typeof symbolsSchema>; instruments: z.output<typeof instrumentsSchema> }, ctx: z.RefinementCtx): void {
+  const configured = typeof c.instruments === 'object' && c.instruments !== null && !Array.isArray(c.instruments) ? c.instruments : {};
+  const specs = instrumentSpecsOf({ instruments: configured });
+  const known = Object.keys(specs);
+  for (const key of ['primary', 'reference'] as const) {
+    const sym = c.symbols?.[key];
+    if (symbol.safeParse(sym).success && !Object.hasOwn(specs, sym)) {
+      ctx.addIssue({ code: 'custom', path: ['symbols', key],
+        message: `no instrument increments for ${sym}: add them under instruments (${sym}: { tickSize, lotSize, minNotional }); known: ${known.join(', ')}` });
+    }
+  }
+  for (const [sym, size] of Object.entries(c.symbols?.cobBucketSize ?? {})) {
+    const tick = Object.hasOwn(specs, sym) ? specs[sym]!.tickSize : undefined;
+    if (typeof tick === 'string' && typeof size === 'string' && validDecimal(tick) && validDecimal(size) && !isMultipleOf(size, tick)) {
+      ctx.addIssue({ code: 'custom', path: ['symbols', 'cobBucketSize', sym], message: `expected a whole number of ${sym} price ticks (${tick}), received '${size}'` });
+    }
+  }
+}
+
+// True when `s` parses as a positive decimal (a value that failed its own check may still reach a refinement).
+function validDecimal(s: string): boolean {
+  try {
+    return parseDecimal(s).mantissa > 0n;
+  } catch {
+    return false;
+  }
+}
 
 /** The validated engine configuration. */
 export type Config = z.output<typeof configSchema>;

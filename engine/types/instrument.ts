@@ -97,7 +97,10 @@ export function moneyToTicks(inst: Instrument, m: Money): Ticks {
   return Number(divRound(m, tick9)) as Ticks;
 }
 
-/** Instruments of the bundled recordings (Binance spot increments on 2024-08-08). */
+/**
+ * Instruments of the bundled recordings (Binance spot increments on 2024-08-08). A config's `instruments` adds others or
+ * replaces these (engine/config instrumentSpecsOf); tests and benchmarks read this table directly.
+ */
 export const BINANCE_SPOT_DEFAULTS: Record<string, InstrumentSpec> = {
   'BTC/USDT': { symbol: 'BTC/USDT', venue: 'binance', tickSize: '0.01', lotSize: '0.00001', minNotional: '5' },
   'ETH/USDT': { symbol: 'ETH/USDT', venue: 'binance', tickSize: '0.01', lotSize: '0.0001', minNotional: '5' },

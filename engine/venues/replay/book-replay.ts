@@ -12,9 +12,11 @@ import { TickerCheck, type TickerCheckCounts } from './ticker-check.ts';
 export interface BookReplayOptions {
   /** Unified (`BTC/USDT`) or venue (`BTCUSDT`) symbol; inferred from the first stream frame when absent. */
   symbol?: string;
-  /** Tick and lot sizes when the symbol is not one of the bundled instruments. */
+  /** Tick and lot sizes when the symbol is not one of `instruments`. */
   tickSize?: string;
   lotSize?: string;
+  /** Known increments by unified symbol (a config's instrumentSpecsOf); default the bundled ones. */
+  instruments?: Readonly<Record<string, InstrumentSpec>>;
   rules?: SyncRules | 'auto';
   log?: Logger;
 }
@@ -43,13 +45,16 @@ export interface BookReplayResult extends Pick<BookSyncCounters, TopCounters> {
   ticker: TickerCheckCounts;
 }
 
-/** Returns the instrument for a symbol given as `BTC/USDT` or `BTCUSDT`, from the bundled specs or explicit sizes. */
-export function replayInstrument(symbol: string, tickSize?: string, lotSize?: string): Instrument {
+/**
+ * Returns the instrument for a symbol given as `BTC/USDT` or `BTCUSDT`, from `specs` (default the bundled ones; a
+ * config's instrumentSpecsOf) or explicit sizes, which win over them.
+ */
+export function replayInstrument(symbol: string, tickSize?: string, lotSize?: string, specs: Readonly<Record<string, InstrumentSpec>> = BINANCE_SPOT_DEFAULTS): Instrument {
   const upper = symbol.toUpperCase();
-  const known = Object.values(BINANCE_SPOT_DEFAULTS).find((s) => s.symbol === upper || s.symbol.replace('/', '') === upper);
+  const known = Object.values(specs).find((s) => s.symbol === upper || s.symbol.replace('/', '') === upper);
   const unified = known?.symbol ?? (upper.includes('/') ? upper : splitVenueSymbol(upper));
   if (!known && (tickSize === undefined || lotSize === undefined)) {
-    throw new Error(`symbol ${symbol} is not a bundled instrument (${Object.keys(BINANCE_SPOT_DEFAULTS).join(', ')}): give its tick and lot sizes`);
+    throw new Error(`symbol ${symbol} is not a bundled instrument nor under a config's instruments (known: ${Object.keys(specs).join(', ')}): give its tick and lot sizes`);
   }
   const spec: InstrumentSpec = {
     symbol: unified,
@@ -122,7 +127,7 @@ export async function replayBook(given: string[], opts: BookReplayOptions = {}):
   const t0 = performance.now();
   const stats: RecordingStats = { badLines: 0 };
   let lines = 0;
-  let inst: Instrument | undefined = opts.symbol ? replayInstrument(opts.symbol, opts.tickSize, opts.lotSize) : undefined;
+  let inst: Instrument | undefined = opts.symbol ? replayInstrument(opts.symbol, opts.tickSize, opts.lotSize, opts.instruments) : undefined;
   const files = await orderFiles(given, inst?.venueSymbol);
   let decoder: BinanceFrameDecoder | undefined;
   let sync: BookSync | undefined;
@@ -167,7 +172,7 @@ export async function replayBook(given: string[], opts: BookReplayOptions = {}):
         early.push(line);
         continue;
       }
-      inst = replayInstrument(sym, opts.tickSize, opts.lotSize);
+      inst = replayInstrument(sym, opts.tickSize, opts.lotSize, opts.instruments);
       start(inst);
       for (const e of early.splice(0)) handle(e);
     }

@@ -45,7 +45,10 @@ export interface ExchangeSimOptions {
   readonly weightLimitPerMinute?: number;
   /** Folder holding `*_<BASE>_<QUOTE>-1m.csv[.gz]` kline history; default the bundled data/klines. */
   readonly klinesDir?: string;
-  /** Instrument increments by venue symbol (`BTCUSDT`); default the bundled Binance spot increments. */
+  /**
+   * Instrument increments by venue (`SOLUSDT`) or unified (`SOL/USDT`) symbol, laid over the bundled Binance spot ones
+   * (an entry for a bundled symbol replaces it). A recorded symbol with neither is refused.
+   */
   readonly instruments?: Readonly<Record<string, InstrumentSpec>>;
   /** Wall clock for request timestamps and rate limits (tests inject a SimulatedClock). */
   readonly wallClock?: Clock;
@@ -86,7 +89,7 @@ const DEFAULT_KLINES_DIR = fileURLToPath(new URL('../../../data/klines', import.
 function instrumentFor(venueSymbol: string, specs: Readonly<Record<string, InstrumentSpec>>): Instrument {
   const direct = specs[venueSymbol];
   const spec = direct ?? Object.values(specs).find((s) => (s.venueSymbol ?? s.symbol.replace('/', '')) === venueSymbol);
-  if (!spec) throw new ConfigError(`no instrument increments for recorded symbol ${venueSymbol}; pass them in options.instruments`);
+  if (!spec) throw new ConfigError(`no instrument increments for recorded symbol ${venueSymbol}: pass them in options.instruments (cobalt exchange-sim: --config with the symbol under instruments)`);
   return makeInstrument({ ...spec, venue: 'sim', venueSymbol });
 }
 
@@ -140,7 +143,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
     clock, makerFeeRate9: rateOf(makerFee, 'makerFee'), takerFeeRate9: rateOf(takerFee, 'takerFee'), latencyMs: opts.latencyMs ?? 0,
     nextOrderId: venue.nextOrderId, nextTradeId: venue.nextTradeId, marketBuyFunds: venue.marketBuyFunds,
   };
-  const specs = opts.instruments ?? BINANCE_SPOT_DEFAULTS;
+  const specs = { ...BINANCE_SPOT_DEFAULTS, ...opts.instruments };
   for (const sym of merge.symbols) {
     const inst = instrumentFor(sym, specs);
     venue.addMarket(new SymbolMarket(inst, engineCfg, loadHistory(opts.klinesDir ?? DEFAULT_KLINES_DIR, inst), (s, k, p) => hub.publish(s, k, p), clock));

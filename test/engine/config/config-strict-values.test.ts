@@ -147,7 +147,7 @@ describe('values that pass the check but stop the run (finding 8)', () => {
     [{ execution: { fees: { taker: '0.0000000001' } } },
       'execution.fees.taker: expected at most 9 decimal places (the engine counts in 1e-9 units), received \'0.0000000001\''],
     [{ symbols: { primary: 'SOL/USDT', cobBucketSize: { 'SOL/USDT': '0.1', 'BTC/USDT': '10' } } },
-      'symbols.primary: no bundled instrument increments for SOL/USDT (bundled: BTC/USDT, ETH/USDT)'],
+      'symbols.primary: no instrument increments for SOL/USDT: add them under instruments (SOL/USDT: { tickSize, lotSize, minNotional }); known: BTC/USDT, ETH/USDT'],
     [{ symbols: { primary: 'ETH/USDT', reference: 'ETH/USDT' } }, 'symbols.reference: expected another symbol than symbols.primary, received ETH/USDT'],
     [{ models: { online: { maxPairs: 100 } } }, 'models.online.maxPairs: expected at least 186 (minTrain 100 plus labels.horizon 30 and minHeldOut 50 at heldOutFraction 0.3), received 100'],
   ])('refuses %j', (doc, problem) => {

@@ -231,7 +231,7 @@ export class CcxtExecVenue implements ExecutionVenue {
     if (!isObj(o)) throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answered ${typeof o} instead of an order`);
     const info = isObj(o['info']) ? o['info'] : undefined;
     const id = str(info, 'orderId') ?? str(o, 'id');
-    const cid = str(info, 'clientOrderId') ?? str(o, 'clientOrderId');
+    const cid = str(info, 'clientOrderId') || str(o, 'clientOrderId') || undefined;
     if (!id) throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answer for ${req.clientOrderId} has no order id`);
     if (cid !== undefined && cid !== req.clientOrderId) {
       throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answer names client id ${cid}, not ${req.clientOrderId}`);
@@ -328,6 +328,7 @@ export class CcxtExecVenue implements ExecutionVenue {
       for (const t of await this.mexcRange(inst, symbol, Math.max(from, oldest), to)) byId.set(t.tradeId, t);
     };
     let fromTs = sinceTradeId !== undefined ? this.tradeTimes.get(symbol)?.get(sinceTradeId) : undefined;
+    let notKept = false;
     if (sinceTradeId === undefined) await read(oldest);
     else if (fromTs !== undefined) await read(fromTs);
     else {
@@ -341,6 +342,7 @@ export class CcxtExecVenue implements ExecutionVenue {
         if (from <= oldest) {
           log().warn({ venue: this.id, symbol, sinceTradeId, code: 'TRADE_CURSOR_NOT_KEPT' },
             'mexc: the last booked trade is older than the month of history MEXC keeps: every trade it keeps is returned');
+          notKept = true;
           break;
         }
         end = from - 1;
@@ -350,6 +352,8 @@ export class CcxtExecVenue implements ExecutionVenue {
     const times = this.tradeTimes.get(symbol) ?? new Map<string, TsMs>();
     this.tradeTimes.set(symbol, times);
     for (const t of byId.values()) times.set(t.tradeId, t.ts);
+    // Searched once: the next polls read from the start of what MEXC kept then (one request each, not the whole search).
+    if (notKept && sinceTradeId !== undefined) times.set(sinceTradeId, oldest as TsMs);
     for (const k of times.keys()) {
       if (times.size <= TRADE_TIMES_KEPT) break;
       times.delete(k);
@@ -427,7 +431,8 @@ export class CcxtExecVenue implements ExecutionVenue {
     const id = str(info, 'orderId') ?? str(o, 'id');
     if (!id) throw new VenueCallError('unknown', 'BAD_RESPONSE', `order answer lacks an order id: ${JSON.stringify(info).slice(0, 200)}`);
     // An order placed by hand (MEXC's UI) has no client id: named as the executor names an order it did not place.
-    const cid = str(info, 'clientOrderId') ?? str(o, 'clientOrderId') ?? `${VENUE_CID_PREFIX}${id}`;
+    // MEXC lists such an order with `"clientOrderId": null` or `""` (ccxt's samples show both): empty is none.
+    const cid = str(info, 'clientOrderId') || str(o, 'clientOrderId') || `${VENUE_CID_PREFIX}${id}`;
     const rawStatus = str(info, 'status');
     const status = (rawStatus !== undefined ? BINANCE_STATUS[rawStatus] : undefined) ?? unifiedStatus(str(o, 'status'), Number(o['filled'] ?? 0));
     const type = (str(info, 'type') ?? str(o, 'type') ?? 'limit').toLowerCase();

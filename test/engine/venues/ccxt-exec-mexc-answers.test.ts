@@ -80,6 +80,16 @@ describe('MEXC orders without a client id (review #2)', () => {
     expect(adopted.map((o) => o.clientOrderId)).toEqual(['cbAAAAAAAAAAAAAAAAAAAAAAAA', 'venue-133734823834147999']);
   });
 
+  it('names each hand-placed order listed with an empty client id venue-<orderId>, not all of them \'\'', async () => {
+    const blank = { ...manual, clientOrderId: '' };
+    const other = { ...manual, orderId: '133734823834148000', clientOrderId: '' };
+    const { venue } = mexcStub({ orders: [blank, other] });
+
+    const open = await venue.fetchOpenOrders('BTC/USDT');
+
+    expect(open.map((o) => o.clientOrderId)).toEqual(['venue-133734823834147999', 'venue-133734823834148000']);
+  });
+
   it('queries an order it named venue-<orderId> by that order id, and answers under that name', async () => {
     const { venue, fetchOrderArgs } = mexcStub();
 
@@ -222,5 +232,26 @@ describe('an IP ban on MEXC (review #5)', () => {
     expect(ban).toMatchObject({ code: 'VENUE_IP_BANNED' });
     expect(ban!.message).toMatch(/ 418 .*IP banned until \d{13}/);
     expect(ban!.retryAfterMs).toBeGreaterThan(60_000);
+  });
+});
+
+describe('MEXC trade history: a last booked trade older than the month MEXC keeps', () => {
+  it('is searched for once: later polls read from the start of the kept month in one request', async () => {
+    const now = 1_760_000_000_000;
+    let requests = 0;
+    const api: CcxtOrderApi = {
+      createOrder: async () => ({}), cancelOrder: async () => ({}), fetchOrder: async () => undefined, fetchOpenOrders: async () => [],
+      fetchBalance: async () => ({ info: { balances: [] } }),
+      fetchMyTrades: async () => (requests++, []), // nothing since: the booked trade (40 days old) is past MEXC's month
+    };
+    const venue = new CcxtExecVenue({ exchange: api, venue: 'mexc', instruments: [BTC], clock: new SimulatedClock(now) });
+    const perPoll: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      requests = 0;
+      expect(await venue.fetchMyTrades('BTC/USDT', '1000')).toEqual([]);
+      perPoll.push(requests);
+    }
+    expect(perPoll[0]).toBeGreaterThan(5); // the walk back over the month, window by window
+    expect(perPoll.slice(1)).toEqual([1, 1]);
   });
 });

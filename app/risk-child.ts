@@ -12,7 +12,8 @@
 // Standing flattens (a kill's "flatten until flat") are stored too, written when the kill switch, a resume or a
 // flatten is forwarded and whenever they change: a kill -9 with a flatten exit in flight comes back still flattening.
 // They are driven again once the executor reports its venue up (start-up reconciliation done); the exits of the last
-// run are not stored, since risk's exits are IOC: none of them still works after the executor reconciled.
+// run are not stored, since risk's exits are IOC: none of them still works after the executor reconciled. A restart of
+// this child alone, with the executor live, takes the exits it still works as in flight (`openExits`).
 // An engine failure (risk.killSwitch from the engine) refuses resumes for the life of the bus (this process's system),
 // a restart of this child included, and is never stored: restarting the process is its remedy.
 import { createActor, fromCallback, type EventObject } from 'xstate';
@@ -23,6 +24,7 @@ import { settingsKey } from '../engine/config/settings-key.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
+import type { ClientOrderId } from '../engine/types/ids.ts';
 import type { Money } from '../engine/types/money.ts';
 import {
   createRiskState, onFills, operatorLimits, riskManager, validateLimits, type FlattenCheck, type FlattenRequest, type RiskInput, type RiskState,
@@ -83,6 +85,12 @@ export interface RiskChildInput {
    * alone (not a live account's balance at start, which moves with every trade).
    */
   readonly limitsKey?: string;
+  /**
+   * The RiskManager's own exits (intent ids RISK_EXIT_PREFIX) the executor still works, when it is live: a restart of
+   * this child alone (the supervisor's, after a failure) finds them in flight, and must not send a second exit beside
+   * one. Empty at a process start (the executor is still reconciling; the last run's IOC exits end there).
+   */
+  readonly openExits?: () => readonly { readonly symbol: string; readonly clientOrderId: ClientOrderId }[];
 }
 
 const CONTROL_KEY = 'control';
@@ -232,6 +240,20 @@ export function riskStartState(
   };
 }
 
+// Marks the exits the executor still works as in flight (their fills and ends come back as for any exit); a standing
+// flatten's late-exit alert counts from now.
+function withOpenExits(s: RiskState, exits: readonly { readonly symbol: string; readonly clientOrderId: ClientOrderId }[], nowMs: TsMs): RiskState {
+  const mine = exits.filter((e) => s.instruments[e.symbol] !== undefined);
+  if (mine.length === 0) return s;
+  const exitOrders = { ...s.exitOrders };
+  const flatten = { ...s.flatten };
+  for (const e of mine) {
+    exitOrders[e.symbol] = e.clientOrderId;
+    if (flatten[e.symbol]) flatten[e.symbol] = { ...flatten[e.symbol]!, exitSince: nowMs };
+  }
+  return { ...s, exitOrders, flatten };
+}
+
 /** xstate callback logic running the RiskManager machine; see the header. */
 export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sendBack }) => {
   const { bus, clock } = input;
@@ -242,7 +264,8 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const peakBase = equityBase(input.initial, input.fillLog);
   const stored = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from, peakBase, input.limitsKey);
   const failure = engineFailures.get(bus);
-  const start = failure === undefined ? stored : { ...stored, engineFailure: failure };
+  const withFailure = failure === undefined ? stored : { ...stored, engineFailure: failure };
+  const start = withOpenExits(withFailure, input.openExits?.() ?? [], clock.now());
   if (cpDb && sf.seq !== undefined && sf.base !== undefined && (sf.from === undefined || sf.seq !== sf.from.seq)) {
     const cp: FillCheckpoint = { base: sf.base, seq: sf.seq, portfolio: start.portfolio, recentFills: start.recentFills };
     void cpDb.put(CHECKPOINT_KEY, cp).catch((err: unknown) => log().warn({ err }, 'risk fill checkpoint write failed (the next start applies more fills)'));

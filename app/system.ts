@@ -18,7 +18,7 @@ import type { KlineSource } from '../actors/data-provider/market-source.ts';
 import { InMemoryOrchestratorMemory, lmdbOrchestratorMemory, orchestratorChild, OrchestratorHandle } from '../actors/orchestrator/index.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { lot9, type RiskState } from '../actors/risk-manager/index.ts';
-import { TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
+import { isRiskExit, TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
 import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
@@ -37,6 +37,7 @@ import { parseFixed } from '../engine/types/decimal.ts';
 import { notional, type Instrument, type VenueId } from '../engine/types/instrument.ts';
 import { costAfterFill, costOfLots, type OpenCost } from '../engine/market/average-cost.ts';
 import { baseAmount } from '../engine/venues/ledger.ts';
+import type { ClientOrderId } from '../engine/types/ids.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import type { FrameKind } from '../engine/venues/binance/frames.ts';
@@ -538,6 +539,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
           fillLog: { id: `${venueId}:${primary}`, lastSeq: () => execStore.lastFillSeq(venueId), after: (seq: number) => execStore.fillsBookedAfter(venueId, primary, seq) },
         } : {}),
         ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => (riskState = g),
+        // A restart of the risk child alone: the exits the live executor still works are in flight (no second one).
+        openExits: () => (executor?.state === 'live'
+          ? executor.unfinishedOrders().filter(isRiskExit).map((o) => ({ symbol: o.intent.symbol, clientOrderId: o.clientOrderId as ClientOrderId }))
+          : []),
       },
     },
     { id: 'dataProvider', logic: providerLogic, input: null, order: 3 },

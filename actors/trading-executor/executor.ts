@@ -265,6 +265,11 @@ export class TradingExecutor implements ReconcileHost {
 
   // ---- ReconcileHost -------------------------------------------------------------------------------------------
 
+  /** Orders not yet final, those whose submission is in flight included (the RiskManager's restart reads its exits here). */
+  unfinishedOrders(): OrderRecord[] {
+    return [...this.orders.values()];
+  }
+
   /** @internal Orders not yet final, leaving out those whose submission is in flight. */
   openOrders(): OrderRecord[] {
     return [...this.orders.values()].filter((o) => !this.submitting.has(o.clientOrderId));

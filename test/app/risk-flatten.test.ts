@@ -9,6 +9,7 @@ import { createActor } from 'xstate';
 import { riskChild, type RiskControl } from '../../app/risk-child.ts';
 import { storedFills } from '../../app/system.ts';
 import { TradingExecutor } from '../../actors/trading-executor/executor.ts';
+import { isRiskExit } from '../../actors/trading-executor/logic.ts';
 import type { RiskState } from '../../actors/risk-manager/index.ts';
 import { controlMessages } from '../../engine/dashboard/controls.ts';
 import { createLogger, setLogger } from '../../engine/log.ts';
@@ -284,6 +285,40 @@ describe('kill switch flatten, end to end', () => {
     expect([w.exits().map((i) => i.lots), venue.submits]).toEqual([[3000], ['sell 3000']]);
     w.ex.stop();
     w.risk.stop();
+    await w.s.close();
+  });
+
+  // A restart of the risk child alone (the supervisor's) while its exit is in flight at the live executor: the new
+  // child takes that exit as in flight (openExits, as app/system.ts wires it) and sends no second one.
+  it('sends no second exit after a restart of the risk child alone while the first is still in flight', async () => {
+    const venue = new StubVenue();
+    const w = engine(newDir(), venue, { held: 3000 });
+    w.risk.start();
+    await w.ex.start();
+    w.mark(PX);
+    let open!: () => void;
+    venue.gate = new Promise<void>((r) => (open = r));
+    w.control('kill');
+    await until(() => venue.submits.length === 1, 'the first exit sent');
+    await w.s.lmdb.flush();
+    w.risk.stop();
+    const openExits = () => w.ex.unfinishedOrders().filter(isRiskExit).map((o) => ({ symbol: o.intent.symbol, clientOrderId: o.clientOrderId as ClientOrderId }));
+    const again = createActor(riskChild, { input: { ...w.riskInput, openExits } });
+    again.start();
+    w.clock.advance(500);
+    w.mark((PX + 1) as Ticks);
+    await settle();
+    const approvedWhileInFlight = w.exits().map((i) => i.lots);
+    venue.gate = undefined;
+    open();
+    venue.fillAll(venue.last('sell'));
+    await w.quiet();
+    expect(approvedWhileInFlight).toEqual([3000]);
+    expect(venue.submits).toEqual(['sell 3000']);
+    expect(w.state().portfolio.positions[SYM]?.lots ?? 0).toBe(0);
+    expect(w.of('risk.alert').map((a) => a.code)).toEqual(['KILL_SWITCH', 'FLATTENED']);
+    w.ex.stop();
+    again.stop();
     await w.s.close();
   });
 

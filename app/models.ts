@@ -4,10 +4,14 @@
 // models/bundled; it is served by the inference pool. The DQN joins from the best `models.checkpointDir/dqn/<version>/`
 // else the bundled one, when it was trained on the engine's RL state (RL_STATE_KIND) beside the CNN now running
 // (models/train/dqn-state.ts), reading that CNN's same-tick outputs: on a tick where the CNN gives none (failed, timed
-// out, busy, dropped) such a DQN gives none either, a counted failure. A missing or unusable checkpoint is said
-// plainly in the log and the blend runs with the models that exist. "Best" is by the figure no test data went into
-// (SELECTION_METRICS: the CNN's validation log loss, the DQN's validation PnL); checkpoints written before, ranked by
-// their test figure, are never compared with those: they come after them, newest first (models/checkpoints.ts).
+// out, busy, dropped) such a DQN gives none either, a counted failure. A checkpoint trained on another market is
+// unusable too: one whose `input.symbol` is not `symbols.primary` (or whose `input.reference`, when recorded, is not
+// `symbols.reference`) is passed over, so the bundled ETH/USDT models sit out a run on another symbol; one written
+// before the symbol was recorded joins as before (app/system.ts logs the symbol its train-report.json names). A
+// missing or unusable checkpoint is said plainly in the log and the blend runs with the models that exist. "Best" is
+// by the figure no test data went into (SELECTION_METRICS: the CNN's validation log loss, the DQN's validation PnL);
+// checkpoints written before, ranked by their test figure, are never compared with those: they come after them,
+// newest first (models/checkpoints.ts).
 // A CNN that online learning promoted (app/online-learning.ts, in `<checkpointDir>/online/cnn/`) replaces the version
 // it descends from: the newest promoted checkpoint whose base is the version chosen above loads instead, so a restart
 // keeps the weights that were live. One descending from another base (you trained or bundled a new CNN) is ignored;
@@ -21,7 +25,7 @@ import { ConfigError } from '../engine/types/errors.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
-import { CheckpointStore, SELECTION_METRICS, type CheckpointMeta } from '../models/checkpoints.ts';
+import { CheckpointStore, inputSymbolMismatch, SELECTION_METRICS, type CheckpointMeta } from '../models/checkpoints.ts';
 import { bundledCnnCheckpoint, bundledDqnCheckpoint } from '../models/bundled/index.ts';
 import { cnnInputMismatch } from '../models/cnn/bdi-adapter.ts';
 import { loadDqn } from '../models/dqn/io.ts';
@@ -131,7 +135,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       if (bundled) candidates.push({ file: bundled.onnxPath, version: `bundled-${bundled.meta.version}`, meta: bundled.meta, dir: bundled.dir });
     }
     let chosen = candidates.find((c) => {
-      const mismatch = c.meta ? cnnInputMismatch(c.meta.input) : undefined;
+      const mismatch = c.meta ? inputSymbolMismatch(c.meta.input, config.symbols) ?? cnnInputMismatch(c.meta.input) : undefined;
       if (mismatch) skipped.push(`cnn@${c.version}: ${mismatch}; passed over`);
       return !mismatch;
     });
@@ -144,7 +148,8 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
         skipped.push(`cnn: online checkpoints under ${onlineCheckpointRoot(config)} could not be read (${(err as Error).message}); running ${base}`);
         return [];
       });
-      const usable = (c: { dir: string; meta: CheckpointMeta }): boolean => existsSync(path.join(c.dir, CNN_ONNX_FILE)) && cnnInputMismatch(c.meta.input) === undefined;
+      const usable = (c: { dir: string; meta: CheckpointMeta }): boolean => existsSync(path.join(c.dir, CNN_ONNX_FILE))
+        && cnnInputMismatch(c.meta.input) === undefined && inputSymbolMismatch(c.meta.input, config.symbols) === undefined;
       const line = online.find((c) => {
         const v = `${ONLINE_VERSION_PREFIX}${c.meta.version}`;
         const from = provenanceOf(c.dir);
@@ -197,7 +202,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
         };
       }
     } else {
-      skipped.push(`cnn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'cnn')} and none bundled; not in the blend`);
+      skipped.push(`cnn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'cnn')} nor bundled; not in the blend`);
     }
   } else skipped.push('cnn: disabled by models.cnn.enabled');
   if (config.models.dqn.enabled) {
@@ -214,7 +219,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     if (bundled) candidates.push({ dir: bundled.dir, version: `bundled-${bundled.meta.version}`, meta: bundled.meta });
     const cnnSha = cnnOnnx ? fileSha256(cnnOnnx) : undefined;
     const chosen = candidates.find((c) => {
-      const why = dqnInputMismatch(c.meta.input, cnnSha);
+      const why = inputSymbolMismatch(c.meta.input, config.symbols) ?? dqnInputMismatch(c.meta.input, cnnSha);
       if (why) skipped.push(`dqn@${c.version}: ${why}; not in the blend`);
       return !why;
     });

@@ -42,16 +42,40 @@ export interface CheckpointMeta {
   readonly createdAt: TsMs;
   /**
    * What the model reads, so a runner can refuse a checkpoint whose input it does not build: `kind` names the layout
-   * (`bdi-klines-v1` for the engine's CNN, `bdi-rl-v1` for the engine's RL state), `size` is the float count.
-   * Absent on checkpoints trained on other features.
+   * (`bdi-klines-v1` for the engine's CNN, `bdi-rl-v1` for the engine's RL state), `size` is the float count, `symbol`
+   * the market it was trained on (a run trading another symbol passes it over). Absent on checkpoints trained on other features.
    */
   readonly input?: CheckpointInput;
 }
 
-/** The input a model reads; layouts add their own fields (shape, window, …) beside these two. */
+/** The input a model reads; layouts add their own fields (shape, window, …) beside these. */
 export interface CheckpointInput {
   readonly kind: string;
   readonly size: number;
+  /** The symbol whose market data the model was trained on (its primary series); absent on checkpoints written before it was recorded. */
+  readonly symbol?: string;
+  /** The reference symbol, recorded only by an input that reads the reference series (neither the engine's CNN nor its DQN does). */
+  readonly reference?: string;
+}
+
+/**
+ * Returns why a checkpoint trained on another market than the run's cannot join its blend, or undefined when it can:
+ * a recorded `input.symbol` must be the traded symbol and a recorded `input.reference` the run's reference. A
+ * checkpoint that records neither (written before they were recorded) passes. `input` is read from disk.
+ */
+export function inputSymbolMismatch(input: unknown, symbols: { readonly primary: string; readonly reference: string }): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const i = input as { symbol?: unknown; reference?: unknown };
+  for (const [field, traded, key] of [['symbol', symbols.primary, 'symbols.primary'], ['reference', symbols.reference, 'symbols.reference']] as const) {
+    const recorded = i[field];
+    if (recorded === undefined) continue;
+    if (typeof recorded !== 'string') return `its input.${field} is ${JSON.stringify(recorded)}, not a symbol name`;
+    if (recorded !== traded) {
+      return field === 'symbol' ? `trained on ${recorded}, this run trades ${traded} (${key})`
+        : `trained with ${recorded} as reference symbol, this run's reference is ${traded} (${key})`;
+    }
+  }
+  return undefined;
 }
 
 /** A stored checkpoint: its metadata and the directory holding its files. */

@@ -118,7 +118,7 @@ export async function buildBdiDataset(opts: BdiDatasetOptions): Promise<BdiSampl
   return {
     t0, t1, label, decisionMs, gapDropped,
     openTimeMs: Float64Array.from(grid, (c) => c.openTime), close: bars.close,
-    input: CNN_INPUT_SPEC,
+    input: CNN_INPUT_SPEC, symbol,
     balance: { counts: classCounts(label), ambiguous },
     firstBar: (i) => t0[i]! - (CNN_INPUT_SPEC.seqLen - 1),
     write(i, out, offset) {

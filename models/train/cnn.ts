@@ -269,13 +269,14 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
     let onnxBytes = 0, weightsBytes = 0;
     const seconds = (performance.now() - started) / 1000;
     // `input` rides along in checkpoint.json (CheckpointStore spreads what it is given): the CNN agent refuses a
-    // checkpoint whose input is not the one it feeds (models/cnn/bdi-adapter.ts cnnInputMismatch).
+    // checkpoint whose input is not the one it feeds (models/cnn/bdi-adapter.ts cnnInputMismatch), and a run trading
+    // another symbol than `input.symbol` passes it over (app/models.ts). Neither input reads the reference series.
     const entry = {
       model: opts.modelName,
       metric: { ...SELECTION_METRICS.cnn, value: priorFigures!.logLoss },
       testMetric: { name: 'oosLogLoss', value: lastTestLogLoss, higherIsBetter: false },
       dataSpan: { fromMs: ds.openTimeMs[ds.firstBar(lastFold.train[0]!)]!, toMs: ds.openTimeMs[maxT1(ds, lastFold.train)]! },
-      configHash, backend: backend.backend, input: ds.input,
+      configHash, backend: backend.backend, input: { ...ds.input, ...(ds.symbol !== undefined ? { symbol: ds.symbol } : {}) },
       write: async (dir: string) => {
         await saveCnn(last!, dir, configHash);
         await writeFile(path.join(dir, 'cnn.onnx'), onnx);

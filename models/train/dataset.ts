@@ -126,8 +126,10 @@ export function buildCnnDataset(aligned: AlignedSeries, options: CnnDatasetOptio
   for (let i = 0; i < t0.length; i++) if (label[i] === 2 && t1[i]! < t0[i]! + options.labels.horizon) ambiguous++;
   const features = KLINE_FEATURES_PER_SERIES * aligned.series.length;
   const input = { kind: KLINE_INPUT_KIND, seqLen: window, features, tailLen: 0, size: window * features };
+  // A name is a symbol only when the file name encoded one (symbolOfFile); else it is the file's name.
+  const symbol = /^[A-Z0-9]+\/[A-Z0-9]+$/.test(aligned.names[0]!) ? aligned.names[0]! : undefined;
   return {
-    aligned, options, t0, t1, label, features, input, gapDropped,
+    aligned, options, t0, t1, label, features, input, gapDropped, ...(symbol !== undefined ? { symbol } : {}),
     openTimeMs: aligned.openTimeMs, close: primary.close,
     balance: { counts: classCounts(label), ambiguous },
     firstBar: (i) => t0[i]! - window,

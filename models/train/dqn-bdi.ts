@@ -142,6 +142,12 @@ export async function buildDqnRows(o: Pick<DqnBdiOptions, 'klinesDirs' | 'symbol
   const symbol = o.symbol ?? 'ETH/USDT';
   const every = o.everyMinutes;
   if (!Number.isInteger(every) || every < 1) throw new InputValidationError(`decision interval must be a positive whole number of minutes, got ${every}`);
+  const cnn = resolveCnn(o.cnn);
+  // The engine passes a CNN trained on another symbol over (app/models.ts), so a DQN bound to it would never run.
+  const cnnSymbol = cnn?.meta.input?.symbol;
+  if (cnnSymbol !== undefined && cnnSymbol !== symbol) {
+    throw new InputValidationError(`--cnn ${o.cnn}: that CNN was trained on ${String(cnnSymbol)}, this DQN on ${symbol}; a run trading ${symbol} does not load it, so this DQN would never run: use a CNN trained on ${symbol} (--cnn <dir>) or --cnn none`);
+  }
   const archive = new KlinesArchive([...o.klinesDirs]);
   const until = o.untilMs ?? Infinity;
   const grid = archive.all(symbol, '1m').filter((c) => c.openTime + MIN <= until);
@@ -152,14 +158,13 @@ export async function buildDqnRows(o: Pick<DqnBdiOptions, 'klinesDirs' | 'symbol
     if (at >= from && at % (every * MIN) === 0) bars.push(t);
   }
   if (bars.length < 2) throw new InputValidationError(`${bars.length} decision time(s) with 300 bars of 1m history of ${symbol} in ${o.klinesDirs.join(', ')}${Number.isFinite(until) ? ` before ${new Date(until).toISOString()}` : ''}`);
-  const cnn = resolveCnn(o.cnn);
   const barOpenMs = Float64Array.from(bars, (t) => grid[t]!.openTime);
   o.check?.(barOpenMs, cnn?.meta ?? null);
   const zeroed: DqnStatePart[] = cnn ? ['cobStats', 'dqnSlot'] : ['cobStats', 'cnnSlot', 'dqnSlot', 'cnnHidden'];
   const input: DqnStateInput = {
     kind: DQN_STATE_KIND, size: DQN_STATE_SIZE, window: DQN_STATE_WINDOW, zeroed, closesScale: o.closesScale,
     cnn: cnn ? { version: cnn.version, onnxSha256: fileSha256(cnn.onnx) } : null,
-    everyMinutes: every,
+    everyMinutes: every, symbol,
   };
   const build = dqnStateBuilder(input);
   const decisionMs = Float64Array.from(barOpenMs, (t) => t + MIN + DECISION_LAG_MS);

@@ -54,6 +54,8 @@ export type DqnStateInput = {
   readonly cnn: { readonly version: string; readonly onnxSha256: string } | null;
   /** Minutes between the training decisions. */
   readonly everyMinutes: number;
+  /** The symbol whose klines were replayed (absent on checkpoints written before it was recorded); a run trading another passes the DQN over. */
+  readonly symbol?: string;
 };
 
 /** Returns the state builder for a recorded input: bdiRlState(30), the zeroed parts set to 0, the closes scaled. */

@@ -14,6 +14,8 @@ export interface CnnSamples {
   readonly close: ArrayLike<number>;
   /** The model's input: [seqLen, features] + tailLen, and its kind (recorded in the checkpoint). */
   readonly input: CnnInputSpec;
+  /** The symbol the labels and the primary series come from, when known (recorded in the checkpoint's input). */
+  readonly symbol?: string;
   /** Samples left out because a bar they read (features, σ, horizon) lies across a hole in the open times. */
   readonly gapDropped: number;
   /** Class counts [BUY, SELL, HOLD] over all samples, and same-bar ambiguous labels. */

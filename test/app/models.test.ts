@@ -115,6 +115,82 @@ describe('loadModels', () => {
     expect(out.action).toMatch(/^(BUY|SELL|HOLD)$/);
   });
 
+  // Review: a checkpoint did not record the symbol it was trained on (45745c5), so the bundled ETH/USDT CNN and DQN
+  // joined the blend of a SOL/USDT run. Now `input.symbol` (and `input.reference`, when recorded) must be the run's.
+  const bundledInput = (dir: string): Record<string, unknown> => (JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as { input: Record<string, unknown> }).input;
+  const trading = (r: string, primary: string, reference = 'BTC/USDT') => {
+    const { config } = loadConfig('configs/default.yaml', {});
+    return { ...config, symbols: { ...config.symbols, primary, reference }, models: { ...config.models, checkpointDir: r } };
+  };
+
+  it('passes over CNN and DQN checkpoints trained on ETH/USDT, the bundled ones included, in a SOL/USDT run', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000002', {});
+    checkpoint(root, 'dqn', 'v000002', {});
+    const models = await loadModels(trading(root, 'SOL/USDT'), new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps']);
+    expect(models.skipped).toEqual([
+      'cnn@v000002: trained on ETH/USDT, this run trades SOL/USDT (symbols.primary); passed over',
+      'cnn@bundled-v000001: trained on ETH/USDT, this run trades SOL/USDT (symbols.primary); passed over',
+      expect.stringMatching(/^cnn: no usable checkpoint under .* nor bundled; not in the blend$/),
+      'dqn@v000002: trained on ETH/USDT, this run trades SOL/USDT (symbols.primary); not in the blend',
+      'dqn@bundled-v000001: trained on ETH/USDT, this run trades SOL/USDT (symbols.primary); not in the blend',
+      expect.stringMatching(/^dqn: no usable checkpoint under .* nor bundled; not in the blend$/),
+    ]);
+  });
+
+  it('uses the same ETH/USDT checkpoints in an ETH/USDT run', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000002', {});
+    checkpoint(root, 'dqn', 'v000002', {});
+    const models = await loadModels(trading(root, 'ETH/USDT'), new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@v000002', 'dqn@v000002']);
+    expect(models.skipped).toEqual([]);
+  });
+
+  it('loads checkpoints trained on the traded symbol, and falls back to the bundled ones when they were trained on another', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000003', { input: { ...bundledInput(BUNDLED_CNN_DIR), symbol: 'SOL/USDT' } });
+    checkpoint(root, 'dqn', 'v000003', { input: { ...bundledInput(BUNDLED_DQN_DIR), symbol: 'SOL/USDT' } });
+    const sol = await loadModels(trading(root, 'SOL/USDT'), new SimulatedClock(0), logger);
+    await sol.pool?.close();
+    const eth = await loadModels(trading(root, 'ETH/USDT'), new SimulatedClock(0), logger);
+    pool = eth.pool;
+    expect(sol.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@v000003', 'dqn@v000003']);
+    expect(eth.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@bundled-v000001', 'dqn@bundled-v000001']);
+    expect(eth.skipped).toEqual([
+      'cnn@v000003: trained on SOL/USDT, this run trades ETH/USDT (symbols.primary); passed over',
+      'dqn@v000003: trained on SOL/USDT, this run trades ETH/USDT (symbols.primary); not in the blend',
+    ]);
+  });
+
+  it('passes over a checkpoint whose recorded reference symbol is not the run\'s', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    checkpoint(root, 'cnn', 'v000005', { input: { ...bundledInput(BUNDLED_CNN_DIR), reference: 'SOL/USDT' } });
+    const config = trading(root, 'ETH/USDT');
+    const models = await loadModels({ ...config, models: { ...config.models, dqn: { enabled: false } } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@bundled-v000001']);
+    expect(models.skipped).toEqual([
+      'cnn@v000005: trained with SOL/USDT as reference symbol, this run\'s reference is BTC/USDT (symbols.reference); passed over',
+      'dqn: disabled by models.dqn.enabled',
+    ]);
+  });
+
+  it('still loads checkpoints written before the symbol was recorded, whatever the run trades', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    const { symbol: _cnn, ...cnnInput } = bundledInput(BUNDLED_CNN_DIR);
+    const { symbol: _dqn, ...dqnInput } = bundledInput(BUNDLED_DQN_DIR);
+    checkpoint(root, 'cnn', 'v000004', { input: cnnInput });
+    checkpoint(root, 'dqn', 'v000004', { input: dqnInput });
+    const models = await loadModels(trading(root, 'SOL/USDT'), new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.loaded).toEqual(['momentum@rule-15m-10bps', 'cnn@v000004', 'dqn@v000004']);
+    expect(models.skipped).toEqual([]);
+  });
+
   it('prefers a configured CNN checkpoint that takes the engine input over the bundled one', async () => {
     root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
     checkpoint(root, 'cnn', 'v000007', {});
@@ -168,6 +244,19 @@ describe('loadModels', () => {
     pool = models.pool;
     expect(models.cnn!.version).toBe('online-v000001');
     expect(codes).toContain('ONLINE_BASE_UNVERIFIED');
+  });
+
+  // Online learning copies the live checkpoint's `input` into what it promotes (models/online/pipeline.ts), symbol included.
+  it('loads a promoted CNN that carries its base\'s symbol in a run on that symbol', async () => {
+    root = mkdtempSync(join(tmpdir(), 'cobalt-models-'));
+    const input = { ...bundledInput(BUNDLED_CNN_DIR), symbol: 'SOL/USDT' };
+    checkpoint(root, 'cnn', 'v000002', { input });
+    checkpoint(join(root, 'online'), 'cnn', 'v000001', { input, metric: { name: 'promotedAt', value: 1, higherIsBetter: true } },
+      { 'online.json': JSON.stringify({ promotedAt: 1, base: 'v000002', baseSha256: BASE_SHA, parent: 'v000002' }) });
+    const config = trading(root, 'SOL/USDT');
+    const models = await loadModels({ ...config, models: { ...config.models, dqn: { enabled: false } } }, new SimulatedClock(0), logger);
+    pool = models.pool;
+    expect(models.cnn).toMatchObject({ version: 'online-v000001', base: 'v000002', parent: { version: 'v000002' } });
   });
 
   it('registers the promoted parent a promoted CNN names, or the base when that parent was rolled back', async () => {

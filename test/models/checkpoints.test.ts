@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CheckpointStore, SELECTION_METRICS, type CheckpointMetric } from '../../models/checkpoints.ts';
+import { CheckpointStore, inputSymbolMismatch, SELECTION_METRICS, type CheckpointMetric } from '../../models/checkpoints.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { initTfBackend } from '../../models/tf-backend.ts';
 import { CnnModel } from '../../models/cnn/model.ts';
@@ -112,5 +112,22 @@ describe('CheckpointStore', () => {
     expect(meta.version).toBe('seed1');
     expect(Array.from(model.predict(x).probs)).toEqual(Array.from(models[1].predict(x).probs));
     for (const m of [...models, model]) m.dispose();
+  });
+});
+
+// Review: a checkpoint did not record the symbol it was trained on (45745c5); the loader now judges `input.symbol`.
+describe('inputSymbolMismatch', () => {
+  const run = { primary: 'SOL/USDT', reference: 'BTC/USDT' };
+  it.each([
+    ['the traded symbol', { kind: 'k', size: 1, symbol: 'SOL/USDT' }, undefined],
+    ['the traded symbol and the run\'s reference', { kind: 'k', size: 1, symbol: 'SOL/USDT', reference: 'BTC/USDT' }, undefined],
+    ['no symbol (written before it was recorded)', { kind: 'k', size: 1 }, undefined],
+    ['no input at all', undefined, undefined],
+    ['another symbol', { kind: 'k', size: 1, symbol: 'ETH/USDT' }, 'trained on ETH/USDT, this run trades SOL/USDT (symbols.primary)'],
+    ['another reference', { kind: 'k', size: 1, symbol: 'SOL/USDT', reference: 'ETH/USDT' }, 'trained with ETH/USDT as reference symbol, this run\'s reference is BTC/USDT (symbols.reference)'],
+    ['a symbol that is not a string', { kind: 'k', size: 1, symbol: 42 }, 'its input.symbol is 42, not a symbol name'],
+    ['a null reference', { kind: 'k', size: 1, reference: null }, 'its input.reference is null, not a symbol name'],
+  ])('%s', (_case, input, why) => {
+    expect(inputSymbolMismatch(input, run)).toBe(why);
   });
 });

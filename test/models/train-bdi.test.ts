@@ -108,7 +108,8 @@ describe('cobalt train cnn --input bdi (tiny model, real klines)', () => {
     expect(s.baselines.majority.pooled.n).toBe(s.outOfSample.pooled.n);
     expect(s.model.config).toMatchObject({ seqLen: 300, features: 18, tailLen: 50, hidden: 32 });
     const meta = JSON.parse(readFileSync(path.join(s.checkpoint!.dir, 'checkpoint.json'), 'utf8'));
-    expect(meta.input).toEqual(CNN_INPUT_SPEC);
+    // Review (45745c5): the training symbol is recorded where the loader reads it (app/models.ts).
+    expect(meta.input).toEqual({ ...CNN_INPUT_SPEC, symbol: 'ETH/USDT' });
     expect(cnnInputMismatch(meta.input)).toBeUndefined();
     expect(meta.dataSpan.toMs).toBeLessThan(run.dataset.openTimeMs[run.folds[1]!.testStart]!);
     const report = JSON.parse(readFileSync(path.join(s.checkpoint!.dir, 'train-report.json'), 'utf8'));

@@ -129,6 +129,6 @@ describe('cobalt train cnn (walk-forward, tiny model, real ETH+BTC 1m klines)', 
     const report = JSON.parse(readFileSync(path.join(cp.dir, 'train-report.json'), 'utf8'));
     expect(report.features).toMatchObject({ kind: 'klines', series: ['ETH/USDT', 'BTC/USDT'], window: OPTS.window });
     // The engine's CNN agent refuses this checkpoint: its input is kline windows, not the BaseDataInput columns.
-    expect(meta.input).toMatchObject({ kind: 'klines-v1', seqLen: OPTS.window, features: 10, tailLen: 0 });
+    expect(meta.input).toMatchObject({ kind: 'klines-v1', seqLen: OPTS.window, features: 10, tailLen: 0, symbol: 'ETH/USDT' });
   });
 });

@@ -138,11 +138,17 @@ describe('cobalt train dqn --state bdi (tiny run on real ETH klines)', () => {
     const { cnnTrainedUntil, ...input } = s.state;
     expect(cnnTrainedUntil).toBe('2024-08-07T14:51:00.000Z');
     expect(meta.input).toEqual(input);
-    expect(meta.input).toMatchObject({ kind: 'bdi-rl-v1', size: 85 });
+    expect(meta.input).toMatchObject({ kind: 'bdi-rl-v1', size: 85, symbol: 'ETH/USDT' });
     // Review finding 1: ranked by the validation PnL that picked the weights; the test PnL is reported, never ranked.
     expect(meta.metric).toEqual({ name: 'valPnl', value: s.validation.pnl, higherIsBetter: true });
     expect(meta.testMetric).toEqual({ name: 'heldOutPnl', value: s.outOfSample.pnl, higherIsBetter: true });
   }, 120_000);
+
+  // Review (45745c5): the engine passes a CNN trained on another symbol over, so a DQN bound to it would never run.
+  it('refuses a CNN trained on another symbol than the DQN trains on', async () => {
+    await expect(buildDqnRows({ klinesDirs: ['data/klines'], symbol: 'SOL/USDT', everyMinutes: 5, cnn: 'bundled', closesScale: 100 }))
+      .rejects.toThrow(/--cnn bundled: that CNN was trained on ETH\/USDT, this DQN on SOL\/USDT; .* --cnn none/);
+  });
 
   it('refuses a CNN whose training data reaches into the test span', async () => {
     // The bundled CNN was trained up to 2024-08-07 14:51; a test span over the last half of these decisions starts before.

@@ -292,7 +292,8 @@ async function cashBeforeUnbookedFills(venue: ExecutionVenue, inst: Instrument, 
 /**
  * Returns the symbol each loaded CNN and DQN was trained on, by `name@version` (undefined where nothing says): what
  * its checkpoint's train-report.json names (`features.symbol`, else the first of `dataSpan.series`, "ETH/USDT 1m …").
- * checkpoint.json, which the loader judges a checkpoint by (app/models.ts), records no symbol. An online-promoted CNN
+ * The loader already passes over a checkpoint whose checkpoint.json records another symbol (input.symbol, app/models.ts);
+ * this names the symbol of those written before that field existed. An online-promoted CNN
  * has no report of its own: its base's is read (it was fine-tuned on this engine's stored predictions since).
  */
 export function modelTrainingSymbols(config: Pick<Config, 'models'>, models: Pick<LoadedModels, 'loaded' | 'cnn'>): Record<string, string | undefined> {
@@ -331,7 +332,7 @@ function logModelSymbols(trainedOn: Record<string, string | undefined>, traded: 
   for (const [model, sym] of Object.entries(trainedOn)) {
     if (sym === traded) continue;
     logger.warn({ code: 'MODEL_SYMBOL_MISMATCH', model, trainedOn: sym ?? null, traded },
-      `${model} was trained on ${sym ?? 'a symbol its train-report.json does not name'}, not on ${traded}: it joins the blend anyway (checkpoints do not record their symbol where the loader reads them); disable it (models.cnn/dqn.enabled) or train one on ${traded}`);
+      `${model} was trained on ${sym ?? 'a symbol its train-report.json does not name'}, not on ${traded}: it joins the blend anyway (its checkpoint.json, written before checkpoints recorded their symbol, names none); disable it (models.cnn/dqn.enabled) or train one on ${traded}`);
   }
 }
 

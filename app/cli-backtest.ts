@@ -6,7 +6,7 @@ import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
 import { createLogger, log, setLogger } from '../engine/log.ts';
 import { runBacktest } from './backtest.ts';
 import { refuseOnConfigError } from './system.ts';
-import { ConfigError } from '../engine/types/errors.ts';
+import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { ttyProgress } from './backtest-progress.ts';
 import { backtestReportHtml } from './report-html.ts';
 
@@ -39,6 +39,10 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
   let result;
   try {
     result = await refuseOnConfigError(() => runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }));
+  } catch (err) {
+    if (!(err instanceof EngineStartError)) throw err;
+    process.stderr.write(`cobalt backtest: ${err.message}\n`);
+    return 1;
   } finally {
     progress.done();
   }

@@ -22,7 +22,7 @@ import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/ru
 import { StatusLine } from './status-line.ts';
 import { liveVenue, liveVenueTarget } from './live-venue.ts';
 import { buildSystem, dataInstrumentsOf, refuseOnConfigError, type System } from './system.ts';
-import { ConfigError } from '../engine/types/errors.ts';
+import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { scrubVenueMessage } from '../engine/venues/ccxt-exec.ts';
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
@@ -198,7 +198,15 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   installSignalHandlers(sys.lifecycle, { ...signals, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   // Until the signal handler exits the process.
   const running = new Promise<number>(() => undefined);
-  await sys.start();
+  try {
+    await sys.start();
+  } catch (err) {
+    if (!(err instanceof EngineStartError)) throw err;
+    logger.error({ err, code: 'ENGINE_START_FAILED' }, err.message);
+    process.stderr.write(`cobalt run: ${err.message}\n`);
+    await sys.stop('start failed');
+    return 1;
+  }
   // A signal during start-up (a live start reconciles with the venue for seconds) began the shutdown, which went on
   // while the start finished: nothing more is started, and the handler exits once the shutdown is done.
   if (sys.lifecycle.shuttingDown) return running;

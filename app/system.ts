@@ -57,7 +57,7 @@ import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
 import { riskLimitsFromConfig, riskLimitsKey } from './risk-limits.ts';
-import { ConfigError } from '../engine/types/errors.ts';
+import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 
 // The executor's child id, also the owner of its bus subscriptions (a throwing handler restarts it).
 const EXECUTOR_ID = 'executor';
@@ -453,7 +453,14 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   let dataReady!: () => void;
   const execReadyP = new Promise<void>((r) => (execReady = r));
   const dataReadyP = new Promise<void>((r) => (dataReady = r));
-  const readyP = Promise.all([execReadyP, dataReadyP]).then(() => undefined);
+  // A start must not wait forever on an actor that cannot start: a halt (restart budget spent) before readiness
+  // fails it, and so does any failure of the two awaited actors in a backtest, whose restart delays run on the
+  // simulated clock that only the replay (after the start) moves.
+  let startFailed!: (err: EngineStartError) => void;
+  const startFailedP = new Promise<never>((_, reject) => (startFailed = reject));
+  let isReady = false;
+  const readyP = Promise.race([Promise.all([execReadyP, dataReadyP]), startFailedP]).then(() => void (isReady = true));
+  readyP.catch(() => undefined); // observed by start() and ready(); no unhandled rejection while nobody awaits yet
 
   const executorLogic = fromCallback<EventObject, null>(() => {
     const ex = new TradingExecutor({
@@ -467,7 +474,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     ex.start().then((report) => {
       logger.info({ report: { fillsApplied: report.fillsApplied, ordersClosed: report.ordersClosed, ordersAdopted: report.ordersAdopted } }, 'executor reconciled with the venue');
       execReady();
-    }, () => undefined);
+    }, (err: unknown) => {
+      // Stopped while reconciling is a shutdown; anything else (a store that cannot be read) is this actor failing.
+      if (ex.state !== 'stopped') supervisor.reportFailure(EXECUTOR_ID, err);
+    });
     return () => {
       ex.stop();
       if (executor === ex) executor = undefined;
@@ -518,10 +528,11 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const snapshots: SnapshotSource = feed ?? { requestSnapshot: () => undefined };
   const feedLogic = fromCallback<EventObject, null>(() => {
     let stopped = false;
-    void readyP.then(() => {
+    // A start that failed (EngineStartError, thrown by start()) starts no feed.
+    readyP.then(() => {
       if (stopped || !feed) return;
       feed.start().catch((err: unknown) => logger.error({ err }, 'market-data feed failed to start'));
-    });
+    }, () => undefined);
     return () => {
       stopped = true;
       void feed?.stop();
@@ -579,10 +590,22 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     bus.publish({ type: 'risk.mark', symbol: primary, price: m.price, ts: clock.now() });
   });
   bus.subscribe('sys.halted', (m) => {
+    if (!isReady) startFailed(new EngineStartError(`the engine halted before it was ready: ${m.reason}`));
     logger.error({ code: 'SYSTEM_HALTED', actor: m.actor, reason: m.reason }, `trading halted: ${m.reason}`);
     // From the engine: an operator `start` cannot resume over it in this process (the failed actor stays down).
     bus.publish({ type: 'risk.killSwitch', on: true, reason: `system halted: ${m.reason}`, source: 'engine', ts: clock.now() });
   });
+
+  if (mode === 'backtest') {
+    bus.subscribe('sys.actorStatus', (m) => {
+      if (isReady || (m.actor !== EXECUTOR_ID && m.actor !== 'dataProvider') || (m.status !== 'restarting' && m.status !== 'failed')) return;
+      // The supervisor assigns the child's last error in the same step: read it once that step is done.
+      queueMicrotask(() => {
+        const last = supervisor.status().find((c) => c.id === m.actor)?.lastError;
+        startFailed(new EngineStartError(`actor '${m.actor}' failed while the backtest started${last ? `: ${last}` : ''}`));
+      });
+    });
+  }
 
   // ---- shutdown ----
   const lifecycle = new Lifecycle({ bus, clock: new LiveClock(), supervisor });

@@ -42,6 +42,11 @@ export class InputValidationError extends EngineError {
   readonly code = 'INPUT';
 }
 
+/** The engine could not start: an actor it waits for (executor, data provider) failed before the system was ready. */
+export class EngineStartError extends EngineError {
+  readonly code = 'ENGINE_START';
+}
+
 /** Returns never; used as the default branch of a switch over a discriminated union. */
 export function assertNever(x: never, what = 'value'): never {
   throw new TypeError(`unexpected ${what}: ${JSON.stringify(x)}`);

@@ -11,6 +11,9 @@
 // or can read them (a promoted checkpoint, the parent a restart registered). A run whose starting version was rolled
 // back while it trained promotes nothing. The checkpoint store never prunes the active version or one the registry can
 // roll back to, and prunes rolled-back (retired) ones first.
+// Breaks in the data: with the bus, each md.feedReset of the symbol (a reconnect, a replay lap, a hole in a recording)
+// opens a break that its next trade closes, and a prediction whose bars reach into one is dropped, not labelled
+// (stats.acrossReset; models/online/outcome-evaluator.ts says why).
 //
 // Not run: in a backtest (training in a thread is not deterministic on a simulated clock), or when a model in the
 // blend was trained on this CNN's exact outputs (the bundled DQN is): a new CNN version would leave that model out
@@ -23,6 +26,8 @@ import { onlineLabelsSchema, type Config } from '../engine/config/schema.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
 import type { Logger } from '../engine/log.ts';
 import type { CandleSource } from '../engine/market/base-data-input.ts';
+import type { EngineMsg } from '../engine/messages/index.ts';
+import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
 import type { InferenceRecord, TimeRange } from '../engine/store/inference-history.ts';
 import type { TsMs } from '../engine/types/time.ts';
@@ -61,6 +66,8 @@ export interface OnlineLearningOptions {
   readonly openPool: (onnx: string) => Promise<InferencePool>;
   /** Default: one piscina worker thread (models/train/worker.mjs). */
   readonly trainer?: CandidateTrainer;
+  /** The bus the symbol's md.feedReset and md.trade come on, followed from `start` (without it no break is seen). */
+  readonly bus?: Bus<EngineMsg>;
 }
 
 /** Counters and the last run, for logs and tests. */
@@ -68,6 +75,8 @@ export interface OnlineLearningStats {
   polls: number;
   labelled: number;
   missingBars: number;
+  /** Predictions dropped, not labelled, because their bars reach into a break of the data. */
+  acrossReset: number;
   pairs: number;
   runs: number;
   promotions: number;
@@ -92,7 +101,7 @@ export interface OnlineJobRow {
 
 /** Labels, trains and promotes the CNN on the engine clock; see the header. */
 export class OnlineLearning {
-  readonly stats: OnlineLearningStats = { polls: 0, labelled: 0, missingBars: 0, pairs: 0, runs: 0, promotions: 0, failures: 0 };
+  readonly stats: OnlineLearningStats = { polls: 0, labelled: 0, missingBars: 0, acrossReset: 0, pairs: 0, runs: 0, promotions: 0, failures: 0 };
   private readonly evaluator: PredictionOutcomeEvaluator;
   private readonly pipeline: TrainingPipeline;
   private readonly trainer: CandidateTrainer;
@@ -105,6 +114,7 @@ export class OnlineLearning {
   private runStartedAt: TsMs | undefined;
   private lastRunEndedAt: TsMs | undefined;
   private stopped = false;
+  private subs: Unsubscribe[] = [];
 
   private constructor(
     private readonly o: OnlineLearningOptions,
@@ -173,8 +183,21 @@ export class OnlineLearning {
     return new OnlineLearning(o, live, o.settings.labels, 'models.online.labels');
   }
 
-  /** Polls every `pollMs` of engine time until stopped. */
+  /** Polls every `pollMs` of engine time until stopped, and follows the symbol's breaks on the bus (if given). */
   start(): void {
+    const bus = this.o.bus;
+    if (bus && this.subs.length === 0) {
+      const symbol = this.o.symbol;
+      this.subs = [
+        bus.subscribe('md.feedReset', (m) => {
+          if (m.symbol === symbol) this.evaluator.onReset(symbol, m.ts);
+        }),
+        // Trades are by exchange time, as the bars are; only the first after a reset is looked at.
+        bus.subscribe('md.trade', (m) => {
+          if (m.symbol === symbol && this.evaluator.inBreak(symbol)) this.evaluator.onData(symbol, m.tsExchange);
+        }),
+      ];
+    }
     const tick = (): void => {
       if (this.stopped) return;
       this.poll();
@@ -191,6 +214,7 @@ export class OnlineLearning {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
+    for (const u of this.subs.splice(0)) u();
     await this.trainer.close();
     await this.training;
   }
@@ -208,6 +232,7 @@ export class OnlineLearning {
       const fresh = this.evaluator.poll();
       this.stats.labelled += fresh.length;
       this.stats.missingBars = this.evaluator.stats.missingBars;
+      this.stats.acrossReset = this.evaluator.stats.acrossReset;
       this.pairs.push(...this.evaluator.takePairs('cnn'));
       if (this.pairs.length > s.maxPairs) this.pairs.splice(0, this.pairs.length - s.maxPairs);
       this.stats.pairs = this.pairs.length;
@@ -425,6 +450,8 @@ export interface OnlineDeps {
   readonly cnnBound: readonly string[];
   readonly bars: () => CandleSource | undefined;
   readonly activate: (model: string, version: string) => void;
+  /** The bus, for the symbol's breaks (OnlineLearningOptions.bus). */
+  readonly bus?: Bus<EngineMsg>;
 }
 
 /**
@@ -441,7 +468,7 @@ export async function onlineLearningFor(config: Config, d: OnlineDeps): Promise<
   const { poolThreads, timeoutMs } = config.models;
   return OnlineLearning.create({
     settings: config.models.online, clock: d.clock, logger: d.logger, registry: d.registry, history: d.history, symbol: config.symbols.primary,
-    bars: d.bars, cnn: d.cnn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate,
+    bars: d.bars, cnn: d.cnn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate, ...(d.bus ? { bus: d.bus } : {}),
     openPool: (onnx) => createInferencePool({ models: { cnn: onnx }, threads: poolThreads, timeoutMs }),
   }, d.cnnBound);
 }

@@ -94,7 +94,7 @@ export class PaperBooks {
           this.counters.misrouted++;
           return;
         }
-        this.onFrame(lane, lane.parser.frame);
+        this.onFrame(lane, lane.parser.frame, m.shiftMs ?? 0);
       }),
       this.bus.subscribe('md.depth', (m) => {
         const lane = this.lanes.get(m.symbol);
@@ -131,9 +131,10 @@ export class PaperBooks {
     this.subs = [];
   }
 
-  private onFrame(lane: Lane, f: DepthFrame): void {
+  // `shiftMs`: a looped replay's lap shift, which the frame's recorded event time lacks and the trades' times have.
+  private onFrame(lane: Lane, f: DepthFrame, shiftMs: number): void {
     const was = lane.sync.isLive();
-    const ts: TsMs = f.eventTime;
+    const ts: TsMs = f.eventTime + shiftMs;
     lane.diffTs = ts;
     const out = lane.sync.onDepth(f);
     this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(lane.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount), ts) : undefined, ts);

@@ -2,13 +2,14 @@
 // in the config AND `--live` AND keys in the environment. Runs until SIGINT/SIGTERM (graceful: stop intake, drain,
 // flush LMDB, stop actors); everything needed to continue after a crash or kill -9 is in LMDB (config.store.path):
 // the executor's orders/fills/positions (reconciled with the venue at start), the paper venue's account and open
-// orders, the risk manager's trading state and equity peak, the inference history.
+// orders, the risk manager's trading state and equity peak, the inference history, and how far a replay got (a
+// restarted replay goes on in time from there: actors/data-provider/replay.ts).
 import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
 import { loadConfig, logSchema, missingDataPaths, preflightProblems, type Config, type LoadedConfig } from '../engine/config/index.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
 import { installSignalHandlers, type SignalOptions } from '../engine/runtime/lifecycle.ts';
-import { recordingStartMs } from '../actors/data-provider/replay.ts';
+import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
 import { lotsToQty, ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
 import { formatMoney, type Money } from '../engine/types/money.ts';
@@ -24,6 +25,7 @@ import { liveVenue, liveVenueTarget } from './live-venue.ts';
 import { buildSystem, dataInstrumentsOf, refuseOnConfigError, type System } from './system.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { scrubVenueMessage } from '../engine/venues/ccxt-exec.ts';
+import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -136,8 +138,17 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   // A replay's time is its data's: the feed sets a simulated clock to each line while pacing itself on the wall
   // clock at --speed. A wall-driven clock would run ahead of a feed slowed by start-up or a busy CPU, and the
   // DataProvider would close every 1s bar before its trades arrived (flat candles, trades dropped as late).
-  if (replay) clock = new SimulatedClock(await recordingStartMs(config.data.replayFiles));
-  else if (simulator) {
+  // On a store an earlier run replayed into, time starts after where that run got to (replayStart).
+  let resume: ReplayStart | undefined;
+  if (replay) {
+    try {
+      resume = await replayStart(config.data.replayFiles, config.store.path);
+    } catch (err) {
+      process.stderr.write(`cobalt run: cannot start the replay: ${(err as Error).message}\n`);
+      return 2;
+    }
+    clock = new SimulatedClock(resume.startMs);
+  } else if (simulator) {
     let t0: number;
     try {
       t0 = await venueTime(config.venues.binance.restUrl);
@@ -194,6 +205,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     return 2;
   }
   const sys = built;
+  if (resume && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, sys.store, logger);
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
   installSignalHandlers(sys.lifecycle, { ...signals, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   // Until the signal handler exits the process.
@@ -260,6 +272,17 @@ export function liveCaps(limits: RiskLimits, traded: Instrument, restored: boole
     ...(lots?.maxPositionLots !== undefined ? { maxPositionQty: lotsToQty(traded, lots.maxPositionLots) } : {}),
     ...(restored ? { restored: true } : {}),
   };
+}
+
+// Has `feed` start where `resume` says (the clock already does) and keep in `store` how far it got, for the next start.
+function keepReplayTime(feed: ReplayFeed, resume: ReplayStart, store: System['store'], logger: Logger): void {
+  if (resume.resumeAfterMs !== undefined) {
+    feed.resumeAfter(resume.resumeAfterMs);
+    logger.info({ code: 'REPLAY_RESUMED', after: new Date(resume.resumeAfterMs).toISOString(), start: new Date(resume.startMs).toISOString() },
+      'the store was replayed into before: the replay goes on in time after where that run got to');
+  }
+  const position = new ReplayPosition(store, logger);
+  feed.reserveWith((ts) => position.reserve(ts));
 }
 
 // The increments orders are sized and priced with, as the trader reads them.

@@ -436,7 +436,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   // Online learning (config.models.online): a daemon's, never a backtest's. Promotions go through the orchestrator
   // (its accuracy record of the model starts over); between its restarts, straight to the registry.
   const learner = mode === 'backtest' ? undefined : await onlineLearningFor(config, {
-    clock, logger, registry: models.registry, history, cnn: models.cnn, cnnBound: models.cnnBound,
+    clock, logger, registry: models.registry, history, cnn: models.cnn, cnnBound: models.cnnBound, bus,
     bars: () => provider?.series(primary, '1m'),
     activate: (m, v) => void (orchHandle.current ? orchHandle.current.activate(m, v) : models.registry.activate(m, v, clock.now())),
   });

@@ -6,7 +6,8 @@ import type { TsMs } from '../types/time.ts';
  * A depth diff exactly as the venue sent it (a Binance combined-stream envelope or bare `depthUpdate`), not yet
  * parsed. The hot path: the COBAggregator parses it once, straight into its book, with a byte-level parser and no
  * per-level allocation. `data` is the frame's text (ASCII; a ws Buffer turned into a latin1 string once) or bytes.
- * Its update ids and event time are inside `data`; in a looped replay they are as recorded (only `tsLocal` moves).
+ * Its update ids and event time are inside `data`, as the venue sent them; in a looped replay they are as recorded,
+ * and `shiftMs` says how far the lap moved every other time (tsLocal already includes it).
  * A backtest replaying a catalog (engine/venues/replay/catalog.ts) sends the frame already parsed: consumers copy it.
  */
 export interface RawDepth {
@@ -16,6 +17,11 @@ export interface RawDepth {
   readonly symbol: string;
   readonly tsLocal: TsMs;
   readonly data: string | Uint8Array | DepthFrame;
+  /**
+   * A looped replay's lap shift (ms): the frame's event time `E` on the lap's time line is `E + shiftMs`, as a
+   * trade's `tsExchange` is its recorded `T` plus the shift. Absent: 0 (live data, an unshifted lap).
+   */
+  readonly shiftMs?: number;
 }
 
 /**

@@ -331,6 +331,25 @@ export class InferenceHistoryStore {
   }
 }
 
+/**
+ * Returns the time of the newest inference record in `store` (any model and symbol), or undefined when it holds none:
+ * where a replay restarted on the store must start after (app/run.ts). One positioned read per symbol of the index.
+ */
+export function newestInferenceTs(store: LmdbStore): TsMs | undefined {
+  const index = store.db<IndexKey, Timeframe>(INDEX_DB);
+  let newest: TsMs | undefined;
+  let from: IndexKey | undefined;
+  for (;;) {
+    let first: IndexKey | undefined;
+    // Run to its end (limit 1): an open cursor pins its read snapshot (see series()).
+    for (const k of index.keys({ ...(from ? { start: from } : {}), limit: 1 })) first = k;
+    if (first === undefined) return newest;
+    const range = prefixRange([first[0]]);
+    for (const k of index.keys({ ...range, reverse: true, limit: 1 })) if (newest === undefined || k[1] > newest) newest = k[1];
+    from = range.end as IndexKey;
+  }
+}
+
 // A Float32Array (features, hidden state) is written as { "f32le": base64 of its little-endian bytes }: exact, and far
 // cheaper on the main thread than a JSON number array (formatting 9,190 floats took ~2 ms a record, and a retention
 // pass archives up to thousands). Other typed arrays become number arrays, bigints decimal strings. readArchive reads

@@ -7,6 +7,11 @@
 // Configure volWindow / horizon / ptMult / slMult with the values of the training run (train-report.json, labels.options).
 // The label is computed only once bar t0+horizon has closed (now ≥ open(t0) + (horizon + 1)·barMs), from bars that
 // had all closed by then; bars are never requested past now, and a source bar still forming is ignored.
+// Breaks: a prediction whose bars (the σ window, the decision bar and the horizon) reach into a break of its symbol's
+// data (md.feedReset: a reconnect, a replay lap, a hole in a recording, until the symbol's data resumes) is dropped and
+// counted (`acrossReset`), never labelled. The series looks whole over a break, its holes filled from the venue's or
+// the archive's klines, but in a replay those are not the bars around the recorded ones (a looped replay's next lap
+// follows real klines of a later day: a jump in price), and σ or the outcome would be computed across the jump.
 import type { Action, ModelOutput } from '../../engine/messages/signals.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import type { InferenceRecord, TimeRange } from '../../engine/store/inference-history.ts';
@@ -90,15 +95,26 @@ export interface RollingAccuracy {
 }
 
 /** Counters of the evaluator. */
-export interface OutcomeEvaluatorStats { read: number; labelled: number; missingBars: number; pending: number }
+export interface OutcomeEvaluatorStats {
+  read: number; labelled: number; missingBars: number; pending: number;
+  /** Predictions dropped because their bars reach into a break of the data (see the header). */
+  acrossReset: number;
+}
+
+/** A break in a symbol's data: from the reset to where the data resumed (Infinity until it has). */
+interface DataBreak {
+  readonly fromMs: TsMs;
+  toMs: TsMs;
+}
 
 const ACTION_OF: Record<LabelClass, Action> = { [BUY]: 'BUY', [SELL]: 'SELL', [HOLD]: 'HOLD' };
 
 /** Labels predictions once their horizon has passed, keeps rolling accuracy per model, and feeds an OutcomeSink. */
 export class PredictionOutcomeEvaluator {
   readonly config: OutcomeEvaluatorConfig;
-  readonly stats: OutcomeEvaluatorStats = { read: 0, labelled: 0, missingBars: 0, pending: 0 };
+  readonly stats: OutcomeEvaluatorStats = { read: 0, labelled: 0, missingBars: 0, pending: 0, acrossReset: 0 };
   private readonly cursors = new Map<string, TsMs>();
+  private readonly breaks = new Map<string, DataBreak[]>();
   private pending: StoredPrediction[] = [];
   private readonly hits = new Map<string, { ring: Uint8Array; next: number; size: number; total: number }>();
   private readonly pairs: LabelledPrediction[] = [];
@@ -127,6 +143,30 @@ export class PredictionOutcomeEvaluator {
     return this.decisionBar(ts) + (this.config.horizon + 1) * this.config.barMs;
   }
 
+  /**
+   * The data of `symbol` was reset at `ts` (md.feedReset): predictions whose bars reach past `ts` into the break are
+   * dropped, until `onData` says where it resumed.
+   */
+  onReset(symbol: string, ts: TsMs): void {
+    if (!Number.isFinite(ts)) throw new InputValidationError(`outcome evaluator: reset of ${symbol} at ${ts}, not a time`);
+    const list = this.breaks.get(symbol) ?? [];
+    const open = list.at(-1);
+    if (open !== undefined && open.toMs === Infinity) return; // still in the break: it began earlier
+    list.push({ fromMs: ts, toMs: Infinity });
+    this.breaks.set(symbol, list);
+  }
+
+  /** Returns true while `symbol`'s data is in a break that has not resumed (its caller then reports `onData`). */
+  inBreak(symbol: string): boolean {
+    return this.breaks.get(symbol)?.at(-1)?.toMs === Infinity;
+  }
+
+  /** Data of `symbol` at `ts` (a trade's time): ends its open break there, if any. */
+  onData(symbol: string, ts: TsMs): void {
+    const open = this.breaks.get(symbol)?.at(-1);
+    if (open !== undefined && open.toMs === Infinity) open.toMs = Math.max(ts, open.fromMs);
+  }
+
   /** Reads new predictions up to now and labels every one whose horizon has passed; returns those labelled. */
   poll(): LabelledPrediction[] {
     const now = this.deps.clock.now();
@@ -149,7 +189,38 @@ export class PredictionOutcomeEvaluator {
     }
     this.pending = keep;
     this.stats.pending = keep.length;
+    this.forgetBreaks();
     return done;
+  }
+
+  // Drops the breaks that ended before every window still to be labelled starts: those of the pending predictions,
+  // and of the ones read later (made at or after their series' cursor).
+  private forgetBreaks(): void {
+    if (this.breaks.size === 0) return;
+    let floor = Infinity;
+    for (const p of this.pending) floor = Math.min(floor, this.windowOf(p.output.ts).fromOpen);
+    for (const { model, symbol } of this.deps.series) {
+      const cursor = this.cursors.get(`${model}\u0000${symbol}`);
+      floor = Math.min(floor, cursor === undefined || !Number.isFinite(cursor) ? -Infinity : this.windowOf(cursor).fromOpen);
+    }
+    for (const [symbol, list] of this.breaks) {
+      const keep = list.filter((b) => b.toMs >= floor);
+      if (keep.length === 0) this.breaks.delete(symbol);
+      else if (keep.length < list.length) this.breaks.set(symbol, keep);
+    }
+  }
+
+  // The open times of the first bar (the σ window's) and the last (the horizon's) of a prediction made at `ts`.
+  private windowOf(ts: TsMs): { fromOpen: TsMs; toOpen: TsMs } {
+    const { barMs, volWindow, horizon } = this.config;
+    const t0 = this.decisionBar(ts);
+    return { fromOpen: t0 - volWindow * barMs, toOpen: t0 + horizon * barMs };
+  }
+
+  // True when a break of `symbol`'s data overlaps the bars [fromOpen, toOpen + barMs).
+  private crossesBreak(symbol: string, fromOpen: TsMs, toOpen: TsMs): boolean {
+    const end = toOpen + this.config.barMs;
+    return this.breaks.get(symbol)?.some((b) => b.fromMs < end && b.toMs >= fromOpen) ?? false;
   }
 
   /** Returns the rolling accuracy of `model` over each configured window. */
@@ -179,8 +250,11 @@ export class PredictionOutcomeEvaluator {
     const { barMs, volWindow, horizon, ptMult, slMult } = this.config;
     const o = p.output;
     const t0Ms = this.decisionBar(o.ts);
-    const fromOpen = t0Ms - volWindow * barMs;
-    const toOpen = t0Ms + horizon * barMs;
+    const { fromOpen, toOpen } = this.windowOf(o.ts);
+    if (this.crossesBreak(o.symbol, fromOpen, toOpen)) {
+      this.stats.acrossReset++;
+      return undefined;
+    }
     // dueAt guarantees toOpen + barMs ≤ now: every bar asked for has closed.
     const bars = this.deps.bars.bars(o.symbol, fromOpen, toOpen).filter((b) => b.openTime + barMs <= now);
     const need = volWindow + 1 + horizon;

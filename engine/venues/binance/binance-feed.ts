@@ -127,7 +127,8 @@ export class BinanceFramePublisher {
     if (kind === 'depth') {
       c.depth++;
       if (this.depth === 'raw') {
-        this.emit({ type: 'md.depthRaw', venue: this.venue, symbol: lane.inst.symbol, tsLocal: tsLocal + shiftMs, data: text });
+        // The text keeps its recorded `E`: the shift goes with it, for readers of the event time (app/paper-books.ts).
+        this.emit({ type: 'md.depthRaw', venue: this.venue, symbol: lane.inst.symbol, tsLocal: tsLocal + shiftMs, data: text, ...(shiftMs !== 0 ? { shiftMs } : {}) });
         return;
       }
       const f = lane.decoder.decodeDepthFrame(text);

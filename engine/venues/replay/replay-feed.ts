@@ -16,7 +16,14 @@
 // starts in a later minute than the one the last lap ended in: see lapLengthMs), so time keeps increasing. Update
 // ids cannot continue: each new lap first publishes `md.feedReset` for every symbol, books drop their state and
 // re-sync from the lap's recorded snapshot (the DataProvider leaves the bars of the junction incomplete). Raw depth frames carry
-// their recorded text (update ids and `E` as recorded); only the message's tsLocal moves.
+// their recorded text (update ids and `E` as recorded): the message's tsLocal moves, and its `shiftMs` says by how much,
+// so that a reader of the event time puts it on the lap's time line (the paper venue's queues compare it with trade times).
+//
+// Resume: a daemon restarted on the same store must not replay times it has already used (the inference history, fills
+// and VaR samples are keyed or ordered by time). `resumeAfter(ms)` shifts the whole replay by the whole minutes that
+// start it in a later minute than `ms` (resumeShiftMs); `reserveWith(fn)` has the feed wait, before it publishes anything
+// later than the last bound `fn` returned, for `fn` to store a new bound (app/run.ts keeps it in LMDB), so a restart
+// after a crash still starts after every time the last run published.
 //
 // Snapshots: a recording has no REST endpoint. Every recorded snapshot line is published as `md.snapshot`;
 // `requestSnapshot` only counts the request (the next recorded snapshot answers it, if there is one).
@@ -99,6 +106,22 @@ export function lapLengthMs(firstMs: TsMs, lastMs: TsMs): number {
   return (minute(lastMs + LAP_SKEW_MS) - minute(firstMs - LAP_SKEW_MS) + 1) * 60_000;
 }
 
+/**
+ * Returns the shift (whole minutes, ≥ 0) that starts a recording whose first line was received at `firstMs` after
+ * `afterMs`: 0 when it already starts later, else the fewest minutes that start it in a later minute than `afterMs`,
+ * exchange times allowing for `LAP_SKEW_MS` (as `lapLengthMs` starts each lap after the one before).
+ */
+export function resumeShiftMs(firstMs: TsMs, afterMs: TsMs): number {
+  if (!Number.isFinite(firstMs) || !Number.isFinite(afterMs)) throw new RangeError(`resume shift: times must be finite, got first line ${firstMs} and resume after ${afterMs}`);
+  return afterMs < firstMs ? 0 : lapLengthMs(firstMs, afterMs);
+}
+
+/**
+ * Stores a bound on the time the replay may reach and resolves with it: called with the time of the next message
+ * to publish, which the bound must cover.
+ */
+export type ReserveTime = (ts: TsMs) => Promise<TsMs>;
+
 /** The counters of a replay feed: a feed's, and what was wrong in the recording. */
 export interface ReplayFeedCounters extends FeedCounters {
   /** Lines that were not `<ts_ns> <json>`, skipped (counted again on every lap, as `frames` counts lines). */
@@ -126,6 +149,12 @@ export class ReplayFeed implements MarketFeed {
   private stopped = false;
   private lap = 0;
   private lapMs = 0;
+  /** Shift of the first lap (resumeAfter), under every lap's own. */
+  private baseShift = 0;
+  private resumeAfterMs: TsMs | undefined;
+  private reserve: ReserveTime | undefined;
+  /** The last bound `reserve` stored: lines up to it are published without asking again. */
+  private reservedMs = -Infinity;
   private firstMs = NaN;
   private lastMs = NaN;
   /** Venue symbols whose trades are published, and the id of each one's last trade line this lap. */
@@ -171,6 +200,30 @@ export class ReplayFeed implements MarketFeed {
     return this.lapMs;
   }
 
+  /** The shift (ms) of the first lap: 0, or what `resumeAfter` asked for (known after `start`). */
+  get startShiftMs(): number {
+    return this.baseShift;
+  }
+
+  /**
+   * Before `start`: replays every lap shifted by `resumeShiftMs(first line, afterMs)`, so the replay begins in a later
+   * minute than `afterMs` (where a run on the same store got to). A clock the feed sets must start there too.
+   */
+  resumeAfter(afterMs: TsMs): void {
+    if (this.st !== 'idle') throw new Error(`replay feed: resumeAfter must come before start (the feed is ${this.st})`);
+    if (!Number.isFinite(afterMs)) throw new RangeError(`replay feed: resumeAfter needs a finite time, got ${afterMs}`);
+    this.resumeAfterMs = afterMs;
+  }
+
+  /**
+   * Before `start`: before it publishes a message later than the last bound `fn` returned, the feed waits for `fn`
+   * (given that message's time) to store a new bound; a rejection fails the replay.
+   */
+  reserveWith(fn: ReserveTime): void {
+    if (this.st !== 'idle') throw new Error(`replay feed: reserveWith must come before start (the feed is ${this.st})`);
+    this.reserve = fn;
+  }
+
   /** Opens the files and starts replaying in the background (see `done`). */
   async start(): Promise<void> {
     if (this.st !== 'idle') return;
@@ -182,6 +235,7 @@ export class ReplayFeed implements MarketFeed {
       throw new ConfigError(`symbol ${missing.map((i) => i.venueSymbol).join(', ')} not in recording (found ${found})`);
     }
     this.firstMs = merge.peekMs() ?? NaN;
+    if (this.resumeAfterMs !== undefined && !Number.isNaN(this.firstMs)) this.baseShift = resumeShiftMs(this.firstMs, this.resumeAfterMs);
     this.insts = this.opts.instruments ?? merge.symbols.map((s) => replayInstrument(s));
     this.publisher = new BinanceFramePublisher({ bus: this.opts.bus, venue: this.venue, instruments: this.insts, depth: this.opts.depth ?? 'raw', counters: this.counters,
       ...(this.opts.kinds ? { kinds: this.opts.kinds } : {}),
@@ -246,6 +300,14 @@ export class ReplayFeed implements MarketFeed {
     this.opts.bus.publish({ type: 'md.feedReset', venue: this.venue, symbol: this.publisher!.lane(s.symbol)!.inst.symbol, reason, ts, scope: 'trades' });
   }
 
+  // Waits for `reserve` to cover `ts` when the last bound does not.
+  private async reserveUpTo(ts: TsMs): Promise<void> {
+    if (this.reserve === undefined || ts <= this.reservedMs) return;
+    const bound = await this.reserve(ts);
+    if (!(bound >= ts)) throw new RangeError(`replay feed: the stored bound ${bound} does not cover the next message's time ${ts}`);
+    this.reservedMs = bound;
+  }
+
   private setStatus(s: FeedState, detail?: string): void {
     if (s === this.st) return;
     this.st = s;
@@ -266,14 +328,18 @@ export class ReplayFeed implements MarketFeed {
     let data0 = NaN;
     for (;;) {
       const merge = this.merge!;
-      const shift = this.lap * this.lapMs;
+      const shift = this.baseShift + this.lap * this.lapMs;
       const badBefore = c.badLines;
       // A lap's first trades follow the lap's reset, not the previous lap's last trades.
       this.tradeIds.clear();
-      if (this.lap > 0) pub.reset(`replay lap ${this.lap + 1}`, this.firstMs + shift, true);
       let prevTs = this.firstMs + shift;
       const ahead = new RecordingLookahead<SymbolLine>();
       try {
+        if (this.lap > 0) {
+          await this.reserveUpTo(prevTs);
+          if (this.stopped) return;
+          pub.reset(`replay lap ${this.lap + 1}`, prevTs, true);
+        }
         for (;;) {
           if (this.stopped) return;
           while (ahead.needsMore) {
@@ -287,6 +353,10 @@ export class ReplayFeed implements MarketFeed {
           const raw = line.tsMs;
           if (this.lap === 0) this.lastMs = raw;
           const ts = raw + shift;
+          if (this.reserve !== undefined && ts > this.reservedMs) {
+            await this.reserveUpTo(ts);
+            if (this.stopped) return;
+          }
           const tradeId = this.tradeSymbols.has(line.symbol) ? recordedTradeId(line.text) : undefined;
           if (tradeId !== undefined) this.checkTradeId(line.symbol, tradeId, prevTs);
           prevTs = ts;

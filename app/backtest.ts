@@ -5,6 +5,8 @@
 // temporary LMDB environment (nothing carries over between runs), committed synchronously (no write-thread round trip
 // per order step) and without inference history (it would be deleted with the store); the data provider's
 // maintenance loop is off (history is loaded once at start, bars come from the recorded trades).
+// The models have no deadline here (see `runBacktest`): they answer at the tick's own simulated time, so a backtest
+// counts zero inference latency; an inference worker that never answers fails the run (BacktestModelStuckError).
 import { seededRng } from '../engine/runtime/rng.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import type { Config } from '../engine/config/schema.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
 import type { Fill } from '../engine/messages/orders.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
+import { EngineError } from '../engine/types/errors.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
 import { silenceReason, TradeIdWatch } from '../engine/venues/replay/trade-ids.ts';
@@ -22,6 +25,11 @@ import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
 import type { ModelOverrides } from './models.ts';
 import { catalogSource, textSource } from './backtest-source.ts';
 import { buildSystem, dataInstrumentsOf, type System } from './system.ts';
+
+/** An inference worker gave no answer within its pool's wall-time bound (`stuckMs`; 60 s in a backtest's own pool). */
+export class BacktestModelStuckError extends EngineError {
+  readonly code = 'BACKTEST_MODEL_STUCK';
+}
 
 /** Options of a backtest. */
 export interface BacktestOptions {
@@ -144,8 +152,16 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     throw new RangeError(`recordings ${files.join(', ')} hold no lines`);
   }
   const clock = new SimulatedClock(first);
+  // No model deadline (models.timeoutMs Infinity: none in the coordinator, none in the pool it starts). The driver waits
+  // for the models after every line while the simulated clock stands still, so a deadline measured either the host
+  // (the pool's, on the wall clock: a GC pause or a busy core) or the recording's gap after a tick that became ready
+  // inside a clock timer (the coordinator's: clock.set() runs on to the next line before any answer), and turned
+  // answers into failures that changed decisions between runs of one seed. A caller's pool (models.cnnPool) is asked
+  // for none either (app/models.ts). A worker that really hangs is the pool's wall-time stuck guard's (`stuckMs`), which
+  // fails the run (below).
+  const sysConfig: Config = { ...config, models: { ...config.models, timeoutMs: Number.POSITIVE_INFINITY } };
   const dir = await mkdtemp(path.join(tmpdir(), 'cobalt-backtest-'));
-  const sys = await buildSystem(config, {
+  const sys = await buildSystem(sysConfig, {
     clock, mode: 'backtest', storePath: dir, noSync: true, syncCommits: true, rng: seededRng(seed), logger, maintenanceMs: 0,
     dataOverride: () => undefined,
     ...(opts.models ? { models: opts.models } : {}), ...(opts.policy ? { policy: opts.policy } : {}),
@@ -199,6 +215,15 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   let silences = 0;
   let replay0 = NaN;
   let replayMs = NaN;
+  const pool = sys.models.pool;
+  const stuck0 = pool?.stuck().requests ?? 0;
+  // A request the pool gave up on as stuck left its model out of a decision: not a result, whatever follows.
+  const failIfStuck = (): void => {
+    const s = pool?.stuck();
+    if (s && s.requests > stuck0) {
+      throw new BacktestModelStuckError(`backtest stopped at ${new Date(clock.now()).toISOString()} (recorded time): ${s.last?.message ?? 'an inference worker is hung'}`, { cause: s.last });
+    }
+  };
   try {
     await sys.start();
     // The catalog's records were read while the system was built and started.
@@ -251,11 +276,15 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       }
       const ex = sys.handles.executor();
       const orch = sys.handles.orchestrator.current;
-      if (ex?.busy || orch?.busy) await settle(ex, orch, logger);
+      if (ex?.busy || orch?.busy) {
+        await settle(ex, orch, logger);
+        failIfStuck();
+      }
     }
     // Let the last orders activate and fill on the simulated clock.
     clock.advance(config.execution.latencyMs + 1);
     await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
+    failIfStuck();
     replayMs = performance.now() - replay0;
     tracker.finish(clock.now());
     const rs = sys.handles.risk();

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
 import { createLogger, log, setLogger } from '../engine/log.ts';
-import { runBacktest } from './backtest.ts';
+import { BacktestModelStuckError, runBacktest } from './backtest.ts';
 import { refuseOnConfigError } from './system.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { ttyProgress } from './backtest-progress.ts';
@@ -40,7 +40,8 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
   try {
     result = await refuseOnConfigError(() => runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }));
   } catch (err) {
-    if (!(err instanceof EngineStartError)) throw err;
+    // An engine that could not start, or a model worker that hung: no result, one line saying why.
+    if (!(err instanceof EngineStartError || err instanceof BacktestModelStuckError)) throw err;
     process.stderr.write(`cobalt backtest: ${err.message}\n`);
     return 1;
   } finally {

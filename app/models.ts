@@ -29,7 +29,7 @@ import { CheckpointStore, inputSymbolMismatch, SELECTION_METRICS, type Checkpoin
 import { bundledCnnCheckpoint, bundledDqnCheckpoint } from '../models/bundled/index.ts';
 import { cnnInputMismatch } from '../models/cnn/bdi-adapter.ts';
 import { loadDqn } from '../models/dqn/io.ts';
-import { cnnRunner } from '../actors/model-agents/cnn-agent.ts';
+import { cnnRunner, type InferPort } from '../actors/model-agents/cnn-agent.ts';
 import { momentumRunner } from '../actors/model-agents/momentum.ts';
 import { rlRunner } from '../actors/model-agents/rl-agent.ts';
 import { DQN_STATE_KIND, dqnInputMismatch, dqnStateBuilder, dqnStateOf, fileSha256 } from '../models/train/dqn-state.ts';
@@ -105,6 +105,9 @@ function provenanceOf(dir: string): { base: string | undefined; baseSha256: stri
 }
 
 type CnnCandidate = { file: string; version: string; meta?: CheckpointMeta; dir?: string };
+
+/** Returns `pool`'s requests without a deadline. */
+const withoutDeadline = (pool: InferencePool): InferPort => ({ infer: (model, input, dims) => pool.infer(model, input, dims, { timeoutMs: Number.POSITIVE_INFINITY }) });
 
 /** Returns the registry for `config`; the caller closes `pool`. */
 export async function loadModels(config: Config, clock: Clock, logger: Logger, over: ModelOverrides = {}): Promise<LoadedModels> {
@@ -187,13 +190,17 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     if (chosen) {
       cnnOnnx = chosen.file;
       const parentModel: Record<string, string> = parent ? { [CNN_PARENT_POOL_MODEL]: parent.file } : {};
+      // No clock: the pool's deadline runs on the wall clock, like the worker it bounds. A backtest passes
+      // models.timeoutMs Infinity (app/backtest.ts): no deadline, only the pool's wall-time stuck guard, and none on a
+      // caller's pool either (made with a deadline of its own).
       pool = over.cnnPool ?? (await createInferencePool({ models: { cnn: chosen.file, ...parentModel }, threads: config.models.poolThreads, timeoutMs: config.models.timeoutMs }));
+      const served: InferPort = config.models.timeoutMs === Number.POSITIVE_INFINITY ? withoutDeadline(pool) : pool;
       // A restart keeps one step of the rollback history: the parent first, then the promoted version activated over it.
       if (parent) {
-        registry.register('cnn', { version: parent.version, run: cnnRunner({ pool, poolModel: CNN_PARENT_POOL_MODEL, ...(parent.meta ? { checkpoint: parent.meta } : {}) }) }, now);
+        registry.register('cnn', { version: parent.version, run: cnnRunner({ pool: served, poolModel: CNN_PARENT_POOL_MODEL, ...(parent.meta ? { checkpoint: parent.meta } : {}) }) }, now);
         logger.info({ model: 'cnn', version: chosen.version, rollbackTo: parent.version }, `cnn: ${parent.version} is registered as the version a rollback of ${chosen.version} goes to`);
       }
-      registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now, { activate: true });
+      registry.register('cnn', { version: chosen.version, run: cnnRunner({ pool: served, ...(chosen.meta ? { checkpoint: chosen.meta } : {}) }) }, now, { activate: true });
       loaded.push(`cnn@${chosen.version}`);
       if (chosen.dir !== undefined && chosen.meta !== undefined) {
         cnn = {

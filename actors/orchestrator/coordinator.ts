@@ -15,6 +15,9 @@
 //   whose version was replaced since.
 // - A run past `timeoutMs` (on the injected clock), a throw, or a malformed output is a failure for the registry's
 //   health policy. Every good output goes to the ModelOutputStore and the InferenceHistoryStore.
+// - `timeoutMs` Infinity: no deadline, a run is waited for (a backtest, app/backtest.ts: its driver waits for the
+//   models while the simulated clock stands still, and a clock moved only by the driver to the next recorded line
+//   would pass any deadline before the first answer).
 import { BDI_INPUT_SPEC, checkInput } from '../../engine/infer/validator.ts';
 import { log, type Logger } from '../../engine/log.ts';
 import { BDI_MODEL_SLOTS, BDI_SECTIONS, CNN_HIDDEN_SIZE, MODEL_FEATURE_NAMES, type BaseDataInput } from '../../engine/market/base-data-input.ts';
@@ -49,7 +52,7 @@ export interface CoordinatorOptions {
   readonly clock: Clock;
   readonly outputs: ModelOutputStore;
   readonly history?: InferenceRecorder;
-  /** Deadline of one model run; default 1000 ms. */
+  /** Deadline of one model run on `clock`; default 1000 ms; Infinity: none (see the header). */
   readonly timeoutMs?: number;
   /** Called with every good output, in completion order. */
   readonly onOutput?: (o: ModelOutput) => void;
@@ -287,13 +290,13 @@ export class InferenceCoordinator {
     );
     const { clock } = this.opts;
     return new Promise<ModelOutput>((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
+      const timer = this.timeoutMs === Number.POSITIVE_INFINITY ? undefined : clock.setTimeout(() => {
         if (this.busy.has(v)) this.busy.set(v, true);
         reject(new ModelTimeoutError(`model ${name} ${version} did not answer within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       running.then(
         (o) => {
-          clock.clearTimeout(timer);
+          if (timer) clock.clearTimeout(timer);
           try {
             resolve(normalise(o, name, version, ctx.symbol, ctx.ts));
           } catch (e) {
@@ -301,7 +304,7 @@ export class InferenceCoordinator {
           }
         },
         (e: unknown) => {
-          clock.clearTimeout(timer);
+          if (timer) clock.clearTimeout(timer);
           reject(e);
         },
       );

@@ -88,7 +88,7 @@ export interface OrchestratorOptions {
   readonly subscriptions?: Partial<SubscriptionConfig>;
   readonly gating?: Partial<GatingConfig>;
   readonly outcomes?: Partial<HorizonConfig>;
-  /** Deadline of one model run (default 1000 ms). */
+  /** Deadline of one model run on `clock` (default 1000 ms); Infinity: none, as in a backtest (see ./coordinator.ts). */
   readonly timeoutMs?: number;
   readonly trading?: TradingOptions;
   /** Bus owner id (the supervised child's id): a throwing handler is a failure of this actor. */

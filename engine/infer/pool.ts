@@ -11,10 +11,24 @@ import { resolveExecutionProviders, type OrtProvider } from './providers.ts';
 const LOADED = 'cobaltInferWorkerLoaded';
 /** How long start and close wait for workers to finish loading their models. */
 const LOAD_WAIT_MS = 60_000;
+/** How long close waits for batches inside session.run: terminating a worker there aborts the process. */
+const CLOSE_RUN_WAIT_MS = 5_000;
+/** Default `stuckMs`: ten deadlines, at least 10 s; without a deadline (a backtest) 60 s. */
+const STUCK_MIN_MS = 10_000;
+const STUCK_NO_DEADLINE_MS = 60_000;
+/** A batch's `state` (Int32Array over a SharedArrayBuffer, shared with worker.mjs): where its worker is with it. */
+const SENT = 0;
+const IN_RUN = 1;
+const RUN_OVER = 2;
+const CANCELLED = 3;
 
 /** A request that did not finish within its `timeoutMs`. */
 export class InferenceTimeoutError extends EngineError {
   readonly code = 'INFER_TIMEOUT';
+}
+/** A request whose batch ran `stuckMs` of wall time without an answer: its worker is hung. */
+export class InferenceStuckError extends EngineError {
+  readonly code = 'INFER_STUCK';
 }
 /** A request whose worker died on the first try and again on the retry, or that was pending when the pool closed. */
 export class InferenceWorkerError extends EngineError {
@@ -31,8 +45,17 @@ export interface InferencePoolOptions {
   readonly models: Readonly<Record<string, string>>;
   /** Worker threads, one ONNX session (one intra-op thread) per model in each; default min(2, cores). */
   readonly threads?: number;
-  /** Deadline of each request from the `infer` call, retries included; default 1000. */
+  /**
+   * Deadline of each request on `clock` from the `infer` call, retries included; default 1000. Infinity: none, a
+   * request waits for its answer (bounded by `stuckMs`): a backtest's pool, whose answers must not depend on the host.
+   */
   readonly timeoutMs?: number;
+  /**
+   * Wall time a batch may run before its worker counts as hung: the requests still waiting on it fail with
+   * InferenceStuckError, and the worker is replaced (or, inside session.run, retired). Default 10 × timeoutMs, at least
+   * 10 s; 60 s without a deadline.
+   */
+  readonly stuckMs?: number;
   /** Most sample rows in one session.run; default 64. */
   readonly maxBatch?: number;
   /** How long a request waits for others to batch with; 0 (default) = those issued in the same synchronous run (microtask). */
@@ -59,6 +82,8 @@ export interface ModelInferStats extends LatencySummary {
   readonly maxBatchRows: number;
   readonly meanBatchRows: number;
   readonly timeouts: number;
+  /** Requests failed by the wall-time guard (`stuckMs`). */
+  readonly stuck: number;
   readonly errors: number;
 }
 
@@ -68,21 +93,39 @@ export interface InferenceStats {
   readonly threads: number;
   readonly models: Record<string, ModelInferStats>;
   readonly workerDeaths: number;
+  /** Hung workers left inside session.run to finish, never terminated (that aborts the process); each holds a thread. */
+  readonly retiredWorkers: number;
+  /** Errors piscina reported outside any request (a late reply of a worker it was terminating); logged. */
+  readonly poolErrors: number;
   readonly retries: number;
   readonly queued: number;
   readonly inFlightBatches: number;
 }
 
+/** Options of one request. */
+export interface InferOptions {
+  /** This request's deadline instead of the pool's `timeoutMs`; Infinity: none (a backtest through a caller's pool). */
+  readonly timeoutMs?: number;
+}
+
 /** The inference pool. */
 export interface InferencePool {
   /** Runs `input` (row-major, `dims[0]` = sample rows) through `model`; concurrent requests share one session.run. */
-  infer(model: string, input: Float32Array, dims: readonly number[]): Promise<InferResult>;
+  infer(model: string, input: Float32Array, dims: readonly number[], opts?: InferOptions): Promise<InferResult>;
   stats(): InferenceStats;
-  /** Tests only (needs `testHooks`): the next `batches` batches make their worker exit, or hang. */
-  injectFault(kind: 'exit' | 'hang', batches?: number): void;
+  /** Returns how many requests the wall-time guard (`stuckMs`) failed since start, and the last one's error. */
+  stuck(): { readonly requests: number; readonly last: InferenceStuckError | undefined };
+  /**
+   * Tests only (needs `testHooks`): the next `batches` batches make their worker exit, hang before session.run, or
+   * spend 500 ms more inside it ('slow').
+   */
+  injectFault(kind: FaultKind, batches?: number): void;
   /** Rejects pending requests and terminates the workers. */
   close(): Promise<void>;
 }
+
+/** Faults `injectFault` makes (tests). */
+export type FaultKind = 'exit' | 'hang' | 'slow';
 
 interface Request {
   readonly model: string;
@@ -97,8 +140,8 @@ interface Request {
   resolve(r: InferResult): void;
   reject(e: Error): void;
 }
-interface Batch { readonly requests: Request[]; readonly abort: AbortController }
-interface ModelCounters { latency: LatencyHistogram; requests: number; batches: number; rows: number; maxRows: number; timeouts: number; errors: number }
+interface Batch { readonly model: string; readonly requests: Request[]; readonly abort: AbortController; readonly state: Int32Array; readonly t0: number }
+interface ModelCounters { latency: LatencyHistogram; requests: number; batches: number; rows: number; maxRows: number; timeouts: number; stuck: number; errors: number }
 type WorkerOutput = { data: Float32Array; dims: number[] };
 type WorkerReply = { error: string } | { outputs: Record<string, WorkerOutput>; runMs: number };
 
@@ -109,10 +152,12 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   for (const [name, file] of Object.entries(opts.models)) if (!existsSync(file)) throw new ConfigError(`inference pool: model ${name} file ${file} does not exist`);
   const threads = opts.threads ?? Math.min(2, availableParallelism());
   const timeoutMs = opts.timeoutMs ?? 1000;
+  const deadline = timeoutMs !== Number.POSITIVE_INFINITY;
+  const stuckMs = opts.stuckMs ?? (deadline ? Math.max(STUCK_MIN_MS, 10 * timeoutMs) : STUCK_NO_DEADLINE_MS);
   const maxBatch = opts.maxBatch ?? 64;
   const windowMs = opts.batchWindowMs ?? 0;
-  for (const [k, v, min] of [['threads', threads, 1], ['timeoutMs', timeoutMs, 1], ['maxBatch', maxBatch, 1], ['batchWindowMs', windowMs, 0]] as const) {
-    if (!Number.isFinite(v) || v < min) throw new ConfigError(`inference pool: ${k} must be >= ${min}, got ${v}`);
+  for (const [k, v, min] of [['threads', threads, 1], ['timeoutMs', deadline ? timeoutMs : 1, 1], ['stuckMs', stuckMs, 1], ['maxBatch', maxBatch, 1], ['batchWindowMs', windowMs, 0]] as const) {
+    if (!Number.isFinite(v) || v < min) throw new ConfigError(`inference pool: ${k} must be >= ${min}${k === 'timeoutMs' ? ' (or Infinity: no deadline)' : ''}, got ${v}`);
   }
   const providers = resolveExecutionProviders(opts.executionProviders);
   const clock = opts.clock ?? new LiveClock();
@@ -135,6 +180,14 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   piscina.on('message', (m: unknown) => {
     if (typeof m === 'object' && m !== null && LOADED in m) loaded.add((m as Record<string, number>)[LOADED]!);
   });
+  // Unheard, piscina's 'error' is an uncaught exception that ends the process. It comes with no request: a reply that
+  // arrived from a worker being terminated ('Unexpected message from Worker'; that batch's requests have already
+  // failed), or a worker error while it ran nothing.
+  let poolErrors = 0;
+  piscina.on('error', (err: unknown) => {
+    poolErrors++;
+    log().error({ code: 'INFER_POOL_ERROR', err: err instanceof Error ? err.message : String(err) }, 'inference pool: worker error outside any request');
+  });
   const allLoaded = async (withinMs: number): Promise<boolean> => {
     const deadline = performance.now() + withinMs;
     while (piscina.threads.some((w) => !loaded.has(w.threadId))) {
@@ -152,16 +205,21 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     await piscina.destroy();
     throw new InferenceError(`inference pool failed to start: ${'error' in info ? info.error : `workers did not load their models within ${LOAD_WAIT_MS / 1_000} s`}`);
   }
-  log().info({ executionProviders: providers, threads, models: info.models, workerExecArgv: info.execArgv, timeoutMs, maxBatch, batchWindowMs: windowMs }, 'inference pool started');
+  log().info({ executionProviders: providers, threads, models: info.models, workerExecArgv: info.execArgv, timeoutMs: deadline ? timeoutMs : 'none', stuckMs, maxBatch, batchWindowMs: windowMs }, 'inference pool started');
 
-  const counters = new Map<string, ModelCounters>(names.map((n) => [n, { latency: new LatencyHistogram(), requests: 0, batches: 0, rows: 0, maxRows: 0, timeouts: 0, errors: 0 }]));
+  const counters = new Map<string, ModelCounters>(names.map((n) => [n, { latency: new LatencyHistogram(), requests: 0, batches: 0, rows: 0, maxRows: 0, timeouts: 0, stuck: 0, errors: 0 }]));
   let queue: Request[] = [];
   let inFlight = 0;
+  /** Batches sent to a worker and not yet settled there (retired ones included). */
+  const running = new Set<Batch>();
+  let stuckRequests = 0;
+  let lastStuck: InferenceStuckError | undefined;
+  let retiredWorkers = 0;
   let scheduled = false;
   let closed = false;
   let workerDeaths = 0;
   let retries = 0;
-  const faults: ('exit' | 'hang')[] = [];
+  const faults: FaultKind[] = [];
 
   const settle = (r: Request, outcome: { ok: InferResult } | { err: Error }): void => {
     if (r.settled) return;
@@ -222,7 +280,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       input.set(r.input, off);
       off += r.input.length;
     }
-    const batch: Batch = { requests, abort: new AbortController() };
+    const batch: Batch = { model, requests, abort: new AbortController(), state: new Int32Array(new SharedArrayBuffer(4)), t0: performance.now() };
     for (const r of requests) {
       r.batch = batch;
       r.attempts++;
@@ -232,12 +290,16 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     c.rows += rows;
     c.maxRows = Math.max(c.maxRows, rows);
     inFlight++;
-    const task = { kind: 'run', model, input, dims: [rows, ...requests[0].dims.slice(1)], fault: faults.shift() };
+    const task = { kind: 'run', model, input, dims: [rows, ...requests[0].dims.slice(1)], fault: faults.shift(), state: batch.state };
+    running.add(batch);
+    // Wall time, whatever `clock` is: a backtest's simulated clock stands still while it waits for the answer.
+    const guard = setTimeout(() => onStuck(batch), stuckMs);
+    guard.unref();
     piscina
       .run(task, { transferList: [input.buffer], signal: batch.abort.signal })
       .then((reply: WorkerReply) => deliver(requests, rows, reply))
       .catch((err: unknown) => {
-        // Aborted: every request in it already timed out, and piscina replaced the stuck worker.
+        // Aborted by the stuck guard: its requests have failed, and piscina replaced the hung worker.
         if (batch.abort.signal.aborted) return;
         if (closed) {
           for (const r of requests) settle(r, { err: new InferenceWorkerError('inference pool closed while the request ran') });
@@ -253,9 +315,48 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
         queue = [...again, ...queue];
       })
       .finally(() => {
+        clearTimeout(guard);
+        running.delete(batch);
         inFlight--;
         if (queue.length > 0) schedule();
       });
+  }
+
+  // A batch still running after stuckMs of wall time. Its requests fail now (a late reply is dropped). Its worker is
+  // replaced only where that is safe: terminating a worker while ONNX Runtime runs in it aborts the whole process
+  // (onnxruntime-node throws a C++ exception it cannot turn into a JS one in a terminating thread: 'terminate called
+  // after throwing an instance of Napi::Error'), so a worker inside session.run is retired instead: left to finish,
+  // still holding its thread (counted in flight). The state word tells which, without a race: the worker enters run
+  // only by moving it from SENT to IN_RUN, and the pool cancels only by moving it from SENT to CANCELLED.
+  function onStuck(batch: Batch): void {
+    const waitedS = Math.round(performance.now() - batch.t0) / 1_000;
+    const c = counters.get(batch.model)!;
+    for (const r of batch.requests) {
+      if (r.settled) continue;
+      c.stuck++;
+      stuckRequests++;
+      lastStuck = new InferenceStuckError(`inference of ${batch.model}: no answer from its worker after ${waitedS} s of wall time (stuckMs ${stuckMs}); the worker is hung`);
+      settle(r, { err: lastStuck });
+    }
+    replaceHung(batch, waitedS);
+  }
+
+  function replaceHung(batch: Batch, waitedS: number): void {
+    if (closed || !running.has(batch)) return;
+    // A worker piscina is starting (in place of one it lost) may be loading its sessions, where terminating aborts
+    // too, and the batch may be queued for it: look again once every worker has loaded.
+    if (piscina.threads.some((w) => !loaded.has(w.threadId))) {
+      setTimeout(() => replaceHung(batch, waitedS), 50).unref();
+      return;
+    }
+    const was = Atomics.compareExchange(batch.state, 0, SENT, CANCELLED);
+    if (was === IN_RUN) {
+      retiredWorkers++;
+      log().error({ code: 'INFER_WORKER_RETIRED', model: batch.model, waitedS, threads, retiredWorkers }, 'inference worker hung inside session.run: retired, left to finish (terminating it there would abort the process)');
+      return;
+    }
+    log().error({ code: 'INFER_WORKER_HUNG', model: batch.model, waitedS, runOver: was === RUN_OVER }, 'inference worker hung outside session.run: terminated and replaced');
+    batch.abort.abort();
   }
 
   function deliver(requests: Request[], rows: number, reply: WorkerReply): void {
@@ -277,7 +378,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     }
   }
 
-  const infer = (model: string, input: Float32Array, dims: readonly number[]): Promise<InferResult> =>
+  const infer = (model: string, input: Float32Array, dims: readonly number[], ro?: InferOptions): Promise<InferResult> =>
     new Promise<InferResult>((resolve, reject) => {
       if (closed) return reject(new InferenceWorkerError('inference pool is closed'));
       const c = counters.get(model);
@@ -286,15 +387,20 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       if (dims.length < 1 || dims.some((d) => !Number.isInteger(d) || d < 1)) return reject(new InputValidationError(`inference of ${model}: dims [${dims}] must be positive integers`));
       const size = dims.reduce((a, b) => a * b, 1);
       if (size !== input.length) return reject(new InputValidationError(`inference of ${model}: dims [${dims}] hold ${size} floats, input has ${input.length}`));
+      const ms = ro?.timeoutMs ?? timeoutMs;
+      if (!(ms >= 1)) return reject(new InputValidationError(`inference of ${model}: timeoutMs must be >= 1 (or Infinity: no deadline), got ${ms}`));
       c.requests++;
       const r: Request = { model, input, dims: [...dims], key: dims.slice(1).join('x'), t0: performance.now(), attempts: 0, settled: false, resolve, reject };
-      r.timer = clock.setTimeout(() => {
-        if (r.settled) return;
-        c.timeouts++;
-        settle(r, { err: new InferenceTimeoutError(`inference of ${model} timed out after ${timeoutMs} ms (${r.attempts === 0 ? 'still queued' : `attempt ${r.attempts}`})`) });
-        queue = queue.filter((q) => q !== r);
-        if (r.batch && r.batch.requests.every((q) => q.settled)) r.batch.abort.abort();
-      }, timeoutMs);
+      // The request fails at its deadline; a batch it is in runs on (its reply is dropped): terminating the worker
+      // mid-run aborted the process. A worker that really hangs is the stuck guard's (onStuck).
+      if (ms !== Number.POSITIVE_INFINITY) {
+        r.timer = clock.setTimeout(() => {
+          if (r.settled) return;
+          c.timeouts++;
+          settle(r, { err: new InferenceTimeoutError(`inference of ${model} timed out after ${ms} ms (${r.attempts === 0 ? 'still queued' : `attempt ${r.attempts}`})`) });
+          queue = queue.filter((q) => q !== r);
+        }, ms);
+      }
       queue.push(r);
       schedule();
     });
@@ -305,13 +411,16 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       executionProviders: providers,
       threads,
       models: Object.fromEntries(
-        [...counters].map(([n, c]) => [n, { ...c.latency.summary(), requests: c.requests, batches: c.batches, maxBatchRows: c.maxRows, meanBatchRows: c.batches ? c.rows / c.batches : 0, timeouts: c.timeouts, errors: c.errors }]),
+        [...counters].map(([n, c]) => [n, { ...c.latency.summary(), requests: c.requests, batches: c.batches, maxBatchRows: c.maxRows, meanBatchRows: c.batches ? c.rows / c.batches : 0, timeouts: c.timeouts, stuck: c.stuck, errors: c.errors }]),
       ),
       workerDeaths,
+      retiredWorkers,
+      poolErrors,
       retries,
       queued: queue.length,
       inFlightBatches: inFlight,
     }),
+    stuck: () => ({ requests: stuckRequests, last: lastStuck }),
     injectFault: (kind, batches = 1) => {
       if (!opts.testHooks) throw new InputValidationError('injectFault needs a pool created with testHooks: true');
       for (let i = 0; i < batches; i++) faults.push(kind);
@@ -324,6 +433,11 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       for (const r of pending) settle(r, { err: new InferenceWorkerError('inference pool closed before the request ran') });
       // A worker piscina started in place of a dead one may still be loading: wait for it (bounded) before terminating.
       if (!(await allLoaded(LOAD_WAIT_MS))) log().warn({ waitedMs: LOAD_WAIT_MS }, 'inference pool closing with a worker still loading its models');
+      // Likewise a batch inside session.run (one whose requests timed out runs on): let it finish (bounded).
+      const inRun = (): boolean => [...running].some((b) => Atomics.load(b.state, 0) === IN_RUN);
+      const until = performance.now() + CLOSE_RUN_WAIT_MS;
+      while (inRun() && performance.now() < until) await new Promise<void>((r) => setTimeout(r, 5));
+      if (inRun()) log().error({ code: 'INFER_CLOSE_IN_RUN', waitedMs: CLOSE_RUN_WAIT_MS, retiredWorkers }, 'inference pool closing with a worker still inside session.run: terminating it may abort the process');
       await piscina.destroy();
     },
   };

@@ -35,6 +35,9 @@ try {
 // cannot turn into a JS one in a terminating thread), so the pool closes only loaded workers.
 parentPort?.postMessage({ [loadedKey]: threadId });
 
+/** How much longer a run takes under the test fault 'slow'. */
+const SLOW_RUN_MS = 500;
+
 function toFloat32(data) {
   if (data instanceof Float32Array) return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
   return Float32Array.from(data, Number);
@@ -58,9 +61,21 @@ export default async function handle(task) {
   }
   const session = sessions[task.model];
   if (!session) return { error: `no model '${task.model}' in this worker (loaded: ${Object.keys(sessions).join(', ')})` };
+  // task.state (shared with the pool, engine/infer/pool.ts): 0 sent, 1 inside session.run, 2 run over, 3 cancelled.
+  // Terminating this thread inside session.run aborts the whole process (the Napi::Error above), so the pool
+  // terminates a hung worker only outside it; entering run moves 0 -> 1 atomically, and a batch the pool cancelled
+  // first (3) never runs.
+  if (Atomics.compareExchange(task.state, 0, 0, 1) !== 0) return { error: `model ${task.model}: batch cancelled by the pool before it ran` };
   try {
     const t0 = performance.now();
-    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', task.input, task.dims) });
+    let out;
+    try {
+      // Test fault 'slow': a session.run that takes SLOW_RUN_MS longer (checked for testHooks above).
+      if (task.fault === 'slow') await new Promise((r) => setTimeout(r, SLOW_RUN_MS));
+      out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', task.input, task.dims) });
+    } finally {
+      Atomics.store(task.state, 0, 2);
+    }
     const runMs = performance.now() - t0;
     const outputs = {};
     for (const name of session.outputNames) outputs[name] = { data: toFloat32(out[name].data), dims: Array.from(out[name].dims, Number) };

@@ -222,6 +222,23 @@ describe('inference coordinator', () => {
     expect(registry.list()[0]!.lastError).toContain(ModelTimeoutError.name);
   });
 
+  // Realism review, finding 2: a backtest's coordinator (timeoutMs Infinity, app/backtest.ts) waits for its models: its
+  // driver moves the clock to the next recorded line while they run, which says nothing about how long they took.
+  it('with timeoutMs Infinity arms no deadline and waits for a run however far the clock moves', async () => {
+    const clock = new SimulatedClock(world.end);
+    const { registry, coord } = setup(clock, Number.POSITIVE_INFINITY);
+    const gate = deferred();
+    registry.register('cnn', { version: 'c1', run: featureCnn([], () => gate.promise) }, clock.now());
+    const running = coord.runTick({ symbol: 'ETH/USDT', ts: clock.now(), timeframe: '1s', input: realInput(world, clock.now()) });
+    const timers = clock.pendingCount;
+    clock.advance(86_400_000);
+    gate.resolve();
+    const r = await running;
+    expect(timers).toBe(0);
+    expect([r.outputs.map((o) => o.model), r.failed]).toEqual([['cnn'], []]);
+    expect(coord.stats).toMatchObject({ failures: 0, timeouts: 0 });
+  });
+
   it('runs the version rolled back to while the replaced version still hangs (busy is per version)', async () => {
     // Review finding 2: "busy" was keyed by model name, so the good version was skipped for as long as the hung one ran.
     const clock = new SimulatedClock(world.end);

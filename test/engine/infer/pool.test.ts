@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInferencePool, InferenceTimeoutError, InferenceWorkerError, type InferencePool } from '../../../engine/infer/pool.ts';
+import { createInferencePool, InferenceStuckError, InferenceTimeoutError, InferenceWorkerError, type InferencePool } from '../../../engine/infer/pool.ts';
 import { resolveExecutionProviders } from '../../../engine/infer/providers.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { createLogger, log, setLogger } from '../../../engine/log.ts';
@@ -152,20 +152,103 @@ describe('inference pool', () => {
     });
   });
 
-  it('rejects a request that outlives its timeout with a clear error, and keeps serving', async () => {
+  // Realism review, finding 3: a timed-out batch was aborted, which terminated its worker, inside session.run as often
+  // as not: SIGABRT ('terminate called after throwing an instance of Napi::Error'). Now only the request fails.
+  it('rejects a request at its deadline and lets its batch run on; a hung worker goes only at the stuck guard', async () => {
     const clock = new SimulatedClock(0);
-    await withPool({ clock, timeoutMs: 250, testHooks: true }, async (pool) => {
+    await withPool({ clock, timeoutMs: 250, stuckMs: 300, testHooks: true }, async (pool) => {
       pool.injectFault('hang');
       const hung = pool.infer('cnn', samples[0], [1, size]);
       await new Promise((r) => setImmediate(r)); // let the batch reach the worker
       clock.advance(250);
       await expect(hung).rejects.toThrow(InferenceTimeoutError);
       await expect(hung).rejects.toThrow(/inference of cnn timed out after 250 ms \(attempt 1\)/);
-      // The hung worker was aborted and replaced: the single-thread pool answers again.
+      await new Promise((r) => setImmediate(r));
+      const atDeadline = pool.stats().inFlightBatches;
+      // Queued behind the hung worker until the stuck guard (300 ms of wall time) replaces it: the pool answers again.
       const ok = await pool.infer('cnn', samples[1], [1, size]);
       expectClose(ok.outputs.probs, (await directRun(samples[1])).probs);
-      expect(pool.stats().models.cnn.timeouts).toBe(1);
+      const s = pool.stats();
+      expect(atDeadline).toBe(1);
+      expect([s.models.cnn.timeouts, s.models.cnn.stuck, s.workerDeaths, s.retiredWorkers]).toEqual([1, 0, 0, 0]);
     });
+  });
+
+  it('drops the late answer of a batch whose requests timed out, and serves the next request from the same worker', async () => {
+    const clock = new SimulatedClock(0);
+    await withPool({ clock, timeoutMs: 100, testHooks: true }, async (pool) => {
+      pool.injectFault('slow');
+      const late = pool.infer('cnn', samples[2], [1, size]);
+      late.catch(() => undefined);
+      await new Promise((r) => setImmediate(r));
+      clock.advance(100);
+      await expect(late).rejects.toThrow(InferenceTimeoutError);
+      await new Promise((r) => setImmediate(r));
+      const atDeadline = pool.stats().inFlightBatches;
+      const next = await pool.infer('cnn', samples[3], [1, size]);
+      expectClose(next.outputs.probs, (await directRun(samples[3])).probs);
+      const s = pool.stats();
+      expect(atDeadline).toBe(1);
+      expect([s.models.cnn.timeouts, s.models.cnn.batches, s.models.cnn.count, s.poolErrors, s.workerDeaths]).toEqual([1, 2, 1, 0, 0]);
+    });
+  });
+
+  // Realism review, finding 1: the deadline of a backtest's pool ran on the wall clock, so a slow answer (a GC pause, a
+  // busy host) became a timeout and changed the decision.
+  it('without a deadline (timeoutMs Infinity), waits for a slow answer however far the clock moves', async () => {
+    const clock = new SimulatedClock(0);
+    await withPool({ clock, timeoutMs: Number.POSITIVE_INFINITY, testHooks: true }, async (pool) => {
+      pool.injectFault('slow');
+      const slow = pool.infer('cnn', samples[4], [1, size]);
+      await new Promise((r) => setImmediate(r));
+      clock.advance(3_600_000);
+      expectClose((await slow).outputs.probs, (await directRun(samples[4])).probs);
+      expect(pool.stats().models.cnn.timeouts).toBe(0);
+    });
+  });
+
+  it('takes a per-request deadline over the pool\'s: Infinity waits (a backtest through a caller\'s pool)', async () => {
+    const clock = new SimulatedClock(0);
+    await withPool({ clock, timeoutMs: 100, testHooks: true }, async (pool) => {
+      pool.injectFault('slow');
+      const slow = pool.infer('cnn', samples[7], [1, size], { timeoutMs: Number.POSITIVE_INFINITY });
+      await new Promise((r) => setImmediate(r));
+      clock.advance(3_600_000);
+      expectClose((await slow).outputs.probs, (await directRun(samples[7])).probs);
+      await expect(pool.infer('cnn', samples[7], [1, size], { timeoutMs: 0 })).rejects.toThrow(/inference of cnn: timeoutMs must be >= 1 \(or Infinity: no deadline\), got 0/);
+      expect(pool.stats().models.cnn.timeouts).toBe(0);
+    });
+  });
+
+  it('fails a request whose worker hangs past stuckMs with an error naming the model, and replaces the worker', async () => {
+    await withPool({ timeoutMs: Number.POSITIVE_INFINITY, stuckMs: 200, testHooks: true }, async (pool) => {
+      pool.injectFault('hang');
+      const hung = pool.infer('cnn', samples[0], [1, size]);
+      await expect(hung).rejects.toThrow(InferenceStuckError);
+      await expect(hung).rejects.toThrow(/inference of cnn: no answer from its worker after [\d.]+ s of wall time \(stuckMs 200\)/);
+      const ok = await pool.infer('cnn', samples[1], [1, size]);
+      expectClose(ok.outputs.probs, (await directRun(samples[1])).probs);
+      const stuck = pool.stuck();
+      expect([stuck.requests, stuck.last?.code, pool.stats().models.cnn.stuck, pool.stats().retiredWorkers]).toEqual([1, 'INFER_STUCK', 1, 0]);
+    });
+  });
+
+  it('retires, never terminates, a worker still inside session.run at the stuck guard, and uses it again once it is out', async () => {
+    await withPool({ timeoutMs: Number.POSITIVE_INFINITY, stuckMs: 100, testHooks: true }, async (pool) => {
+      pool.injectFault('slow');
+      await expect(pool.infer('cnn', samples[5], [1, size])).rejects.toThrow(InferenceStuckError);
+      const retired = pool.stats();
+      // The single worker finishes its slow run (its answer dropped) and serves this one.
+      const ok = await pool.infer('cnn', samples[6], [1, size]);
+      expectClose(ok.outputs.probs, (await directRun(samples[6])).probs);
+      expect([retired.retiredWorkers, retired.inFlightBatches]).toEqual([1, 1]);
+      expect([pool.stats().workerDeaths, pool.stats().poolErrors, pool.stats().models.cnn.count]).toEqual([0, 0, 1]);
+    });
+  });
+
+  it('refuses a deadline or stuck bound that is not a positive number, naming it', async () => {
+    await expect(createInferencePool({ models: { cnn: onnxFile }, timeoutMs: Number.NaN })).rejects.toThrow(/timeoutMs must be >= 1 \(or Infinity: no deadline\), got NaN/);
+    await expect(createInferencePool({ models: { cnn: onnxFile }, timeoutMs: Number.POSITIVE_INFINITY, stuckMs: 0 })).rejects.toThrow(/stuckMs must be >= 1, got 0/);
   });
 
   it('replaces a worker that dies and retries its requests once', async () => {

@@ -3,9 +3,13 @@
 // clock, which only the replay moves, and the replay begins after the start.
 import { afterEach, describe, expect, it } from 'vitest';
 import { TradingExecutor } from '../../actors/trading-executor/executor.ts';
+import { createLogger, setLogger } from '../../engine/log.ts';
 import { EngineStartError } from '../../engine/types/errors.ts';
 import { captureOutput } from '../capture-output.ts';
 import { testConfig } from '../e2e/helpers.ts';
+
+// The injected failure is logged (ACTOR_FAILED) by design: kept out of the test output.
+setLogger(createLogger({ level: 'silent' }));
 
 const proto = TradingExecutor.prototype as unknown as { start: () => Promise<unknown> };
 const original = proto.start;
@@ -20,7 +24,7 @@ describe('an engine whose executor cannot start', () => {
     proto.start = async () => {
       throw new Error('injected: the exec store cannot be read');
     };
-    const err = await runBacktest(testConfig(), { seed: 1, maxSpanMs: 60_000 }).catch((e: unknown) => e);
+    const err = await runBacktest(testConfig(), { seed: 1, maxSpanMs: 60_000, logger: createLogger({ level: 'silent' }) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineStartError);
     expect((err as Error).message).toMatch(/actor 'executor' failed while the backtest started: .*injected: the exec store cannot be read/);
   }, 60_000);

@@ -103,7 +103,10 @@ export interface SystemOptions {
   readonly logger?: Logger;
   /** Replay speed: against `replayPace` with a SimulatedClock, else against the (ScaledClock) clock itself. */
   readonly replaySpeed?: number;
-  /** With a SimulatedClock: the wall clock a replay is paced on (the daemon); omitted, a replay runs as fast as it can. */
+  /**
+   * With a SimulatedClock: the wall clock a replay is paced on (the daemon), and the one the orchestrator's model
+   * deadlines and pending-intent timeout run on; omitted, a replay runs as fast as it can and those run on `clock`.
+   */
   readonly replayPace?: Clock;
   /** Starting quote balance for the risk manager in live mode (read from the venue by the caller). */
   readonly liveCash?: Money;
@@ -569,6 +572,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       // backtest (its supervised restarts only; its store is a temporary directory).
       memory: mode === 'backtest' ? new InMemoryOrchestratorMemory() : lmdbOrchestratorMemory(store),
       timeoutMs: config.models.timeoutMs,
+      // A model's deadline and the pending intent's timeout measure work done in wall time: on the wall clock the
+      // replay is paced on, not on the data clock that the feed jumps past them while it catches up
+      // (actors/orchestrator/orchestrator.ts). Live: undefined, the LiveClock; a backtest: undefined, no replay pace.
+      deadlineClock: opts.replayPace,
       subscriptions: { symbol: primary, ...opts.subscriptions },
       // Seeded with the RiskManager's portfolio (started before it, rebuilt from the stored fills): a restart keeps the position.
       trading: {

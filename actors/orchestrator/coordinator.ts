@@ -13,8 +13,13 @@
 //   whose version was replaced while it waited is not run; an output whose version was replaced while it ran is
 //   dropped (not stored, published or fed to dependents; counted as `superseded`), and so is a dependency's output
 //   whose version was replaced since.
-// - A run past `timeoutMs` (on the injected clock), a throw, or a malformed output is a failure for the registry's
-//   health policy. Every good output goes to the ModelOutputStore and the InferenceHistoryStore.
+// - A run past `timeoutMs`, a throw, or a malformed output is a failure for the registry's health policy. Every good
+//   output goes to the ModelOutputStore and the InferenceHistoryStore.
+// - The deadline runs on `deadlineClock` (default: the injected clock). A daemon on recorded data passes the wall
+//   clock its replay is paced on (app/system.ts, `replayPace`): its engine clock is the data's SimulatedClock, which
+//   the feed sets line after line and whose `set` fires due timers at once, so when the feed catches up (lines back
+//   to back, a yield every 1,000) the data clock passes any deadline before a model's microtasks or its worker's
+//   reply can run, and an instant rule "did not answer". A deadline measures the model's own run, in wall time.
 // - `timeoutMs` Infinity: no deadline, a run is waited for (a backtest, app/backtest.ts: its driver waits for the
 //   models while the simulated clock stands still, and a clock moved only by the driver to the next recorded line
 //   would pass any deadline before the first answer).
@@ -52,8 +57,10 @@ export interface CoordinatorOptions {
   readonly clock: Clock;
   readonly outputs: ModelOutputStore;
   readonly history?: InferenceRecorder;
-  /** Deadline of one model run on `clock`; default 1000 ms; Infinity: none (see the header). */
+  /** Deadline of one model run on `deadlineClock`; default 1000 ms; Infinity: none (see the header). */
   readonly timeoutMs?: number;
+  /** The clock the deadline runs on (default `clock`): the wall clock when `clock` follows recorded data (see the header). */
+  readonly deadlineClock?: Clock;
   /** Called with every good output, in completion order. */
   readonly onOutput?: (o: ModelOutput) => void;
   /** Called with every health change (drop, probe, re-admission). */
@@ -288,7 +295,7 @@ export class InferenceCoordinator {
       () => this.busy.delete(v),
       () => this.busy.delete(v),
     );
-    const { clock } = this.opts;
+    const clock = this.opts.deadlineClock ?? this.opts.clock;
     return new Promise<ModelOutput>((resolve, reject) => {
       const timer = this.timeoutMs === Number.POSITIVE_INFINITY ? undefined : clock.setTimeout(() => {
         if (this.busy.has(v)) this.busy.set(v, true);

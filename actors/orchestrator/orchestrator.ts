@@ -16,6 +16,11 @@
 // first close at or after its due time is more than one trigger bar late (a hole in the data).
 // An output whose version is no longer the model's active one when the tick ends (a rollback or an activation
 // during the tick) is dropped: not judged, not blended.
+// Wall-time waits: a model's deadline and the pending intent's timeout run on `deadlineClock` (default `clock`). Both
+// wait for work done in wall time (a model's run; the risk manager's and executor's answer: store commits, a venue
+// round trip, an IOC fill), and a daemon's replay that catches up moves its data clock by tens of seconds in that
+// time: the intent "timed out" while its order was still on the way, and a second one went out beside it. Everything
+// else (subscriptions, outcomes, health cool-downs, save throttle) is on `clock`, the data's time.
 // Restarts: with `memory`, the thresholds set at run time and the judged outcomes come back (./memory.ts). Saved at
 // once on a control command, at most every 10 s of engine time as outcomes are judged (after the tick's decision
 // and intent are out, never before them), and at stop.
@@ -68,7 +73,10 @@ export interface TradingOptions {
    */
   readonly initialPortfolio?: Portfolio | (() => Portfolio | undefined);
   readonly policy?: Partial<PolicyConfig>;
-  /** An intent with no fill, denial or rejection after this long stops blocking new ones (default 30 s). */
+  /**
+   * An intent with no fill, denial or rejection after this long (on the orchestrator's `deadlineClock`, see the
+   * header) stops blocking new ones (default 30 s).
+   */
   readonly pendingTimeoutMs?: number;
 }
 
@@ -88,8 +96,13 @@ export interface OrchestratorOptions {
   readonly subscriptions?: Partial<SubscriptionConfig>;
   readonly gating?: Partial<GatingConfig>;
   readonly outcomes?: Partial<HorizonConfig>;
-  /** Deadline of one model run on `clock` (default 1000 ms); Infinity: none, as in a backtest (see ./coordinator.ts). */
+  /** Deadline of one model run on `deadlineClock` (default 1000 ms); Infinity: none, as in a backtest (see ./coordinator.ts). */
   readonly timeoutMs?: number;
+  /**
+   * The clock model deadlines and the pending intent's timeout run on (default `clock`): the wall clock a replay is
+   * paced on when `clock` is the data's SimulatedClock (see the header and ./coordinator.ts).
+   */
+  readonly deadlineClock?: Clock;
   readonly trading?: TradingOptions;
   /** Bus owner id (the supervised child's id): a throwing handler is a failure of this actor. */
   readonly owner?: string;
@@ -140,7 +153,10 @@ export class Orchestrator {
   private mark: Ticks | undefined;
   private bid: Ticks | undefined;
   private ask: Ticks | undefined;
+  /** The intent in flight; `since` is on `deadline`. */
   private pending: { id: IntentId; since: TsMs; clientOrderId?: ClientOrderId; derivedOrderId?: ClientOrderId } | undefined;
+  /** The clock of the waits on wall-time work (see the header). */
+  private readonly deadline: Clock;
   private seq = 0;
   /** This start's number (see OrchestratorSaved.starts): part of every intent id. */
   private startNo = 1;
@@ -161,6 +177,7 @@ export class Orchestrator {
 
   constructor(private readonly opts: OrchestratorOptions) {
     this.registry = opts.registry;
+    this.deadline = opts.deadlineClock ?? opts.clock;
     this.log = opts.logger ?? log().child({ actor: 'orchestrator' });
     this.thresholdsNow = mergeThresholds({ buy: 1, sell: 1, minConfidence: 0 }, opts.thresholds);
     this.thresholdsBase = settingsKey(this.thresholdsNow);
@@ -171,7 +188,7 @@ export class Orchestrator {
     // A trigger close is due on the bar; one more than a bar late means the closes had a hole there.
     this.evaluator = new HorizonOutcomeEvaluator(this.accuracy, { maxLateMs: timeframeMs(this.subscriptions.config.triggerTimeframe), ...opts.outcomes });
     this.coordinator = new InferenceCoordinator({
-      registry: opts.registry, clock: opts.clock, outputs: opts.outputs, history: opts.history, timeoutMs: opts.timeoutMs, logger: this.log,
+      registry: opts.registry, clock: opts.clock, outputs: opts.outputs, history: opts.history, timeoutMs: opts.timeoutMs, deadlineClock: opts.deadlineClock, logger: this.log,
       deferHistory: true,
       onOutput: (o) => opts.bus.publish({ type: 'signal.modelOutput', output: o }),
       onStatus: (m) => this.publishStatus(m),
@@ -343,7 +360,7 @@ export class Orchestrator {
     if (!t || !this.portfolio || tick.symbol !== t.inst.symbol) return;
     const r = this.policyFor(d, t, input);
     if ('intent' in r) {
-      this.pending = { id: r.intent.id, since: this.opts.clock.now() };
+      this.pending = { id: r.intent.id, since: this.deadline.now() };
       this.stats.intents++;
       this.opts.bus.publish({ type: 'risk.intent', intent: r.intent });
     } else {
@@ -356,8 +373,7 @@ export class Orchestrator {
   }
 
   private policyFor(d: Decision, t: TradingOptions, input: BaseDataInput): PolicyResult {
-    const now = this.opts.clock.now();
-    if (this.pending && now - this.pending.since > (t.pendingTimeoutMs ?? 30_000)) {
+    if (this.pending && this.deadline.now() - this.pending.since > (t.pendingTimeoutMs ?? 30_000)) {
       this.log.warn({ intentId: this.pending.id }, 'pending intent timed out without fill, denial or rejection');
       this.stats.pendingTimeouts++;
       this.pending = undefined;

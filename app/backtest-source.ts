@@ -3,6 +3,8 @@
 // takes a line without an await whenever one is ready. Both read ahead of the current line (a RecordingLookahead:
 // the text's lines are held a few seconds, the catalog is walked by a second cursor) to say when a symbol falls
 // silent after it, a hole the backtest cuts before its clock moves into it (engine/venues/replay/trade-ids.ts).
+// Both say which symbols the recording holds, so that a config trading another one is refused (unrecordedSymbolRefusal).
+import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
@@ -10,6 +12,7 @@ import type { BinanceFramePublisher } from '../engine/venues/binance/binance-fee
 import { ReplayCatalog, type CatalogCursor } from '../engine/venues/replay/catalog.ts';
 import { RecordingLookahead, recordedTradeId, type Silence } from '../engine/venues/replay/trade-ids.ts';
 import { RecordingMerge, type SymbolLine } from '../engine/venues/sim/replay.ts';
+import { dataInstrumentsOf } from './system.ts';
 
 /** A backtest's lines in receive-time order. */
 export interface BacktestSource {
@@ -25,6 +28,8 @@ export interface BacktestSource {
   tradeId(): number | undefined;
   /** Set when the current line's symbol has no line for longer than its silence bound after it (a hole); else undefined. */
   readonly silence: Silence | undefined;
+  /** Venue symbols the recording holds (`BTCUSDT`): the catalog's lanes, or the stream names of the text files. */
+  readonly symbols: readonly string[];
   /** Where the lines come from, for the summary: `catalog` (with `built` when it was made now) or `text`. */
   readonly kind: 'text' | 'catalog';
   readonly built: boolean;
@@ -41,6 +46,34 @@ export interface BacktestSource {
   close(): Promise<void>;
 }
 
+/**
+ * Returns the venue symbols recordings `files` hold, from the stream names at the head of each file (the rest of a
+ * file is not read).
+ */
+export async function recordedSymbols(files: readonly string[]): Promise<readonly string[]> {
+  const merge = await RecordingMerge.open(files);
+  try {
+    return merge.symbols;
+  } finally {
+    await merge.close();
+  }
+}
+
+/**
+ * Returns why `config` cannot run on its recordings (`data.replayFiles`, holding the venue symbols `recorded`): its
+ * traded or reference symbol has no line there. One line naming the symbol and the files; undefined when both have
+ * lines. `cobalt run` and `cobalt backtest` refuse then: the engine would run on without a price of that symbol (no
+ * trade, an empty decision count) and say nothing.
+ */
+export function unrecordedSymbolRefusal(config: Pick<Config, 'symbols' | 'instruments' | 'data'>, recorded: readonly string[]): string | undefined {
+  const missing = dataInstrumentsOf(config)
+    .filter((i) => !recorded.includes(i.venueSymbol))
+    .map((i) => `symbols.${i.symbol === config.symbols.primary ? 'primary' : 'reference'} ${i.symbol} (${i.venueSymbol})`);
+  if (missing.length === 0) return undefined;
+  return `${missing.join(' and ')} ${missing.length === 1 ? 'has' : 'have'} no line in data.replayFiles `
+    + `(${config.data.replayFiles.join(', ')}), which hold ${[...recorded].sort().join(', ')}`;
+}
+
 /** Returns the text of `files` as a source. */
 export async function textSource(files: readonly string[]): Promise<BacktestSource> {
   const merge = await RecordingMerge.open(files);
@@ -55,6 +88,7 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
   return {
     first: merge.peekMs(),
     last: undefined,
+    symbols: merge.symbols,
     kind: 'text',
     built: false,
     get ts() {
@@ -111,6 +145,7 @@ export async function catalogSource(files: readonly string[], instruments: reado
   return {
     first: catalog.firstMs,
     last: catalog.lastMs,
+    symbols: catalog.symbols,
     kind: 'catalog',
     built,
     get ts() {

@@ -15,7 +15,7 @@ import type { Config } from '../engine/config/schema.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
 import type { Fill } from '../engine/messages/orders.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
-import { EngineError } from '../engine/types/errors.ts';
+import { ConfigError, EngineError } from '../engine/types/errors.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
 import { silenceReason, TradeIdWatch } from '../engine/venues/replay/trade-ids.ts';
@@ -23,7 +23,7 @@ import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
 import type { ModelOverrides } from './models.ts';
-import { catalogSource, textSource } from './backtest-source.ts';
+import { catalogSource, textSource, unrecordedSymbolRefusal } from './backtest-source.ts';
 import { buildSystem, dataInstrumentsOf, type System } from './system.ts';
 
 /** An inference worker gave no answer within its pool's wall-time bound (`stuckMs`; 60 s in a backtest's own pool). */
@@ -137,7 +137,10 @@ export interface BacktestResult {
   readonly denials: readonly { readonly t: TsMs; readonly code: string }[];
 }
 
-/** Runs the backtest of `config` and returns its summary, equity curve and fills. */
+/**
+ * Runs the backtest of `config` and returns its summary, equity curve and fills. Throws ConfigError when its traded or
+ * reference symbol has no line in the recordings.
+ */
 export async function runBacktest(config: Config, opts: BacktestOptions = {}): Promise<BacktestResult> {
   const logger = opts.logger ?? rootLog();
   const seed = opts.seed ?? config.seed;
@@ -146,6 +149,12 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   const wall0 = performance.now();
   const { primary } = config.symbols;
   const source = opts.catalog === false ? await textSource(files) : await catalogSource(files, dataInstrumentsOf(config), config.data.catalogDir, logger, opts.onProgress && ((lines) => opts.onProgress!({ phase: 'catalog', lines })));
+  // A symbol the recording does not hold would run to the end without a price of it: no trade, no decision, no word.
+  const unrecorded = unrecordedSymbolRefusal(config, source.symbols);
+  if (unrecorded !== undefined) {
+    await source.close();
+    throw new ConfigError(unrecorded);
+  }
   const first = source.first;
   if (first === undefined) {
     await source.close();

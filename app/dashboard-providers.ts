@@ -1,5 +1,5 @@
 // What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
-// (VaR, exposure, drawdown, equity, limits), its cash, positions and equity for the portfolio panel (the books a paper
+// (VaR, exposure, drawdown and the equity peak it is measured from, equity, limits), its cash, positions and equity for the portfolio panel (the books a paper
 // start restored from the store, or a live start read from the venue: the page keeps no accounting of its own), the COB
 // aggregator's gap and resync counters, the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
@@ -86,6 +86,8 @@ export function dashboardProviders(
         equity: moneyToFloat(eq),
         exposure: moneyToFloat(exposure(s.portfolio, s.instruments, s.marks)),
         drawdownPct: drawdownBps(s.peakEquity, eq) / 100,
+        // The peak that drawdown is measured from: the RiskManager's, restored from the store at a restart.
+        peakEquity: moneyToFloat(s.peakEquity),
         ...(s.var.var95 !== undefined ? { var95: f(s.var.var95) } : {}),
         ...(s.var.var99 !== undefined ? { var99: f(s.var.var99) } : {}),
         // The limits in force (config, or set at run time), as the page's limit form sends them; lot caps with their

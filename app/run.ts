@@ -21,6 +21,7 @@ import { accountEquity } from './risk-limits.ts';
 import { startLimits } from './risk-child.ts';
 import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
+import { recordedSymbols, unrecordedSymbolRefusal } from './backtest-source.ts';
 import { liveVenue, liveVenueTarget } from './live-venue.ts';
 import { buildSystem, dataInstrumentsOf, refuseOnConfigError, type System } from './system.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
@@ -141,6 +142,19 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   // On a store an earlier run replayed into, time starts after where that run got to (replayStart).
   let resume: ReplayStart | undefined;
   if (replay) {
+    // A symbol the recordings do not hold would run forever without a price of it, saying nothing. A symbol without
+    // increments (ConfigError) is refused here as buildSystem would refuse it.
+    let unrecorded: string | undefined;
+    try {
+      unrecorded = unrecordedSymbolRefusal(config, await recordedSymbols(config.data.replayFiles));
+    } catch (err) {
+      process.stderr.write(`cobalt run: ${err instanceof ConfigError ? `${loaded.file}: ` : 'cannot start the replay: '}${(err as Error).message}\n`);
+      return 2;
+    }
+    if (unrecorded !== undefined) {
+      process.stderr.write(`cobalt run: ${loaded.file}: ${unrecorded}\n`);
+      return 2;
+    }
     try {
       resume = await replayStart(config.data.replayFiles, config.store.path);
     } catch (err) {

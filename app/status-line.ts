@@ -6,7 +6,8 @@ import { ticksToFloat, type Instrument } from '../engine/types/instrument.ts';
 import { lotsToFloat } from '../engine/types/instrument.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
-import { equity } from '../actors/risk-manager/positions.ts';
+import type { RiskState } from '../actors/risk-manager/logic.ts';
+import { unrealised } from '../actors/risk-manager/positions.ts';
 import type { System } from './system.ts';
 
 /** What the line shows, gathered from the bus and the system. */
@@ -14,6 +15,11 @@ export interface StatusFields {
   readonly time: string;
   readonly prices: string;
   readonly position: string;
+  /**
+   * The RiskManager's books as the dashboard shows them, with what the figure is made of: realised + unrealised at its
+   * last mark − fees, each position measured from its cost (`booksPnl`). Not equity − starting cash: a live start's
+   * cash is the venue's quote balance at that start, and a position carried over from before is not in it.
+   */
   readonly pnl: string;
   readonly orders: string;
   readonly state: string;
@@ -25,6 +31,43 @@ export function formatStatus(f: StatusFields, width = 160): string {
   return s.length > width ? s.slice(0, width - 1) + '…' : s;
 }
 
+/** The PnL of the RiskManager's positions in quote Money, as the dashboard's portfolio panel adds it up. */
+export interface BooksPnl {
+  readonly realised: Money;
+  /** At the RiskManager's last mark of each position (0 before its first, as equity counts the holding at cost). */
+  readonly unrealised: Money;
+  readonly fees: Money;
+  /** realised + unrealised − fees. */
+  readonly total: Money;
+}
+
+/** Returns the PnL of the RiskManager's books over every position it has an instrument for (the dashboard's figure). */
+export function booksPnl(s: Pick<RiskState, 'portfolio' | 'instruments' | 'marks'>): BooksPnl {
+  let realised = 0n;
+  let unreal = 0n;
+  let fees = 0n;
+  for (const [symbol, p] of Object.entries(s.portfolio.positions)) {
+    const inst = s.instruments[symbol];
+    if (!inst) continue;
+    const mark = s.marks[symbol];
+    realised += p.realised;
+    if (mark !== undefined) unreal += unrealised(inst, p, mark);
+    fees += p.fees;
+  }
+  return { realised: realised as Money, unrealised: unreal as Money, fees: fees as Money, total: (realised + unreal - fees) as Money };
+}
+
+// Two decimals of quote, without a '-0.00'.
+function quote2(m: Money): string {
+  const s = moneyToFloat(m).toFixed(2);
+  return s === '-0.00' ? '0.00' : s;
+}
+
+/** Returns the status line's PnL text of `b` in `quote`: the total, what it is measured from, and its parts. */
+export function formatBooksPnl(b: BooksPnl, quote: string): string {
+  return `${quote2(b.total)} ${quote} vs cost (realised ${quote2(b.realised)} + unrealised ${quote2(b.unrealised)} - fees ${quote2(b.fees)})`;
+}
+
 /** Keeps the figures of the status line up to date from the bus; `line()` renders them. */
 export class StatusLine {
   private readonly last = new Map<string, Ticks>();
@@ -33,7 +76,7 @@ export class StatusLine {
   private denied = 0;
   private readonly insts: Map<string, Instrument>;
 
-  constructor(private readonly sys: Pick<System, 'bus' | 'clock' | 'handles' | 'traded' | 'initialCash' | 'dataInstruments' | 'supervisor'>, bus: Bus<EngineMsg> = sys.bus) {
+  constructor(private readonly sys: Pick<System, 'bus' | 'clock' | 'handles' | 'traded' | 'dataInstruments' | 'supervisor'>, bus: Bus<EngineMsg> = sys.bus) {
     this.insts = new Map(sys.dataInstruments.map((i) => [i.symbol, i]));
     bus.subscribe('md.trade', (m) => void this.last.set(m.symbol, m.price));
     bus.subscribe('exec.orderSubmitted', () => void this.submitted++);
@@ -50,9 +93,7 @@ export class StatusLine {
     const risk = this.sys.handles.risk();
     const t = this.sys.traded;
     const pos = risk?.portfolio.positions[t.symbol];
-    const mark = this.last.get(t.symbol);
-    const eq = risk ? equity(risk.portfolio, risk.instruments, mark === undefined ? {} : { [t.symbol]: mark }) : undefined;
-    const pnl = eq === undefined ? '-' : moneyToFloat((eq - this.sys.initialCash) as Money).toFixed(2);
+    const pnl = risk ? formatBooksPnl(booksPnl(risk), risk.portfolio.quote) : '-';
     const open = this.sys.handles.executor()?.openOrders().length ?? 0;
     const halted = this.sys.supervisor.halted;
     return {

@@ -9,7 +9,8 @@
 //   models    signal.modelOutput, signal.decision (MoE weights), signal.modelStatus, orchestrator.* controls
 //   portfolio positions, PnL and equity from the RiskManager's books (the portfolio provider), re-read on risk.mark
 //             and fills; the equity series samples them once per second of data time
-//   risk      risk.stateChanged, risk.killSwitch, risk.alert, drawdown from the equity series, provider figures
+//   risk      risk.stateChanged, risk.killSwitch, risk.alert, provider figures (drawdown and its peak: the RiskManager's);
+//             without a provider, drawdown and peak from the equity series
 //   orders    exec.* order lifecycle and fills (fees in the asset they were paid in)
 //   system    sys.*, md.feedStatus, md.bookStatus, exec.venueStatus, supervisor status, bus counters, providers
 //   training  the training provider's report
@@ -99,8 +100,15 @@ export interface PortfolioBooks extends PortfolioFigures {
 /** A venue's book state of one symbol, from md.bookStatus. */
 export interface BookState { readonly status: string; readonly reason?: string; readonly ts: TsMs }
 
-/** Figures a provider adds to the risk panel (from the RiskManager's state, in quote units). */
-export interface RiskFigures { readonly exposure?: number; readonly var95?: number; readonly var99?: number; readonly drawdownPct?: number; readonly equity?: number }
+/**
+ * Figures a provider adds to the risk panel (from the RiskManager's state, in quote units). `drawdownPct` and
+ * `peakEquity` replace the view model's own, which only see the equity samples since this process started.
+ */
+export interface RiskFigures {
+  readonly exposure?: number; readonly var95?: number; readonly var99?: number; readonly drawdownPct?: number; readonly equity?: number;
+  /** The equity peak `drawdownPct` is measured from (the RiskManager's, kept across restarts). */
+  readonly peakEquity?: number;
+}
 
 /** Training progress a provider reports (the training pipeline). */
 export interface TrainingReport {
@@ -413,6 +421,8 @@ export class DashboardViewModel {
         return { books: books ?? null, equitySeries: this.slice(this.equity, 'eq', cursors) };
       }
       case 'risk': {
+        // Only a fallback: the provider's drawdown and peak (the RiskManager's, kept across restarts) replace these,
+        // which see the equity samples of this process alone.
         const eq = this.equity.last()?.[1] ?? NaN;
         const ddPct = this.peakEquity > 0 && Number.isFinite(this.peakEquity) && Number.isFinite(eq) ? ((this.peakEquity - eq) / this.peakEquity) * 100 : 0;
         return {

@@ -14,20 +14,27 @@ const dir = mkdtempSync(join(tmpdir(), 'backtest-trade-holes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const at = (m: number, s = 0) => Date.UTC(2024, 7, 8, 23, m, s);
 
-/** The ETH recording of 2024-08-08 with 5 s of lines (every stream, as over a reconnect) cut out at 23:56:19. */
-function holeFile(): string {
-  const lines = readRecordingLinesSync(['data/recordings/spot_ethusdt_20240808.jsonl.gz']);
+/**
+ * Returns the recordings of 2024-08-08 of ETH and of BTC (the reference: a backtest refuses one it has no line of),
+ * each with every line received in [from, to) cut out, as `name`.
+ */
+function cutFiles(name: string, from: number, to: number): string[] {
   const ms = (ns: bigint) => Number(ns / 1_000_000n);
-  const kept = lines.filter((l) => ms(l.tsLocalNs) < at(56, 19) || ms(l.tsLocalNs) >= at(56, 24));
-  const file = join(dir, 'eth-hole.jsonl');
-  writeFileSync(file, `${kept.map((l) => `${l.tsLocalNs} ${l.text}`).join('\n')}\n`);
-  return file;
+  return ['eth', 'btc'].map((sym) => {
+    const lines = readRecordingLinesSync([`data/recordings/spot_${sym}usdt_20240808.jsonl.gz`]);
+    const file = join(dir, `${sym}-${name}.jsonl`);
+    writeFileSync(file, `${lines.filter((l) => ms(l.tsLocalNs) < from || ms(l.tsLocalNs) >= to).map((l) => `${l.tsLocalNs} ${l.text}`).join('\n')}\n`);
+    return file;
+  });
 }
 
+/** The recording of 2024-08-08 with 5 s of lines (every stream, as over a reconnect) cut out at 23:56:19. */
+const holeFiles = (): string[] => cutFiles('hole', at(56, 19), at(56, 24));
+
 describe('a backtest over a hole in the trade ids', () => {
-  const file = holeFile();
+  const files = holeFiles();
   it.each([['catalog', true], ['text', false]] as const)('from the %s: counts it and leaves out the minute it falls in', async (_, catalog) => {
-    const config = testConfig({ data: { replayFiles: [file], catalogDir: join(dir, 'catalog') } });
+    const config = testConfig({ data: { replayFiles: files, catalogDir: join(dir, 'catalog') } });
     const minutes: Candle[] = [];
     const r = await runBacktest(config, {
       seed: 1, catalog,
@@ -35,7 +42,8 @@ describe('a backtest over a hole in the trade ids', () => {
         if (m.timeframe === '1m' && m.symbol === 'ETH/USDT') minutes.push(m.candle);
       }),
     });
-    expect(r.summary.tradeIdGaps).toBe(1);
+    // One per symbol: the reference's trades lost the same 5 s.
+    expect(r.summary.tradeIdGaps).toBe(2);
     const opens = minutes.filter((c) => c.closed).map((c) => c.openTime);
     expect(opens).toContain(at(55));
     expect(opens).toContain(at(57));
@@ -53,12 +61,9 @@ describe('a backtest over a hole in the trade ids', () => {
 // whole (the trade-id reset came later, with the first trade). The backtest reads ahead and cuts the candles at
 // ETH's last line before the stop.
 describe('a backtest over a recorder stop of 88 s (every stream lost, no marker)', () => {
-  const lines = readRecordingLinesSync(['data/recordings/spot_ethusdt_20240808.jsonl.gz']);
-  const ms = (ns: bigint) => Number(ns / 1_000_000n);
-  const file = join(dir, 'eth-stop.jsonl');
-  writeFileSync(file, `${lines.filter((l) => ms(l.tsLocalNs) < at(55, 30) || ms(l.tsLocalNs) >= at(56, 58)).map((l) => `${l.tsLocalNs} ${l.text}`).join('\n')}\n`);
+  const files = cutFiles('stop', at(55, 30), at(56, 58));
   it.each([['catalog', true], ['text', false]] as const)('from the %s: leaves out every minute it touches and makes no 1s bar inside it', async (_, catalog) => {
-    const config = testConfig({ data: { replayFiles: [file], catalogDir: join(dir, 'catalog') } });
+    const config = testConfig({ data: { replayFiles: files, catalogDir: join(dir, 'catalog') } });
     const bars: Candle[] = [];
     const seconds: Candle[] = [];
     const r = await runBacktest(config, {
@@ -68,7 +73,8 @@ describe('a backtest over a recorder stop of 88 s (every stream lost, no marker)
         if (m.symbol === 'ETH/USDT' && m.timeframe === '1s') seconds.push(m.candle);
       }),
     });
-    expect([r.summary.silences, r.summary.tradeIdGaps]).toEqual([1, 1]);
+    // One of each per symbol: the stop lost the reference's lines too.
+    expect([r.summary.silences, r.summary.tradeIdGaps]).toEqual([2, 2]);
     // 23:54 and 23:59 are partial anyway (the recording starts and ends inside them); 23:55 and 23:56 hold the stop.
     expect(bars.map((c) => c.openTime)).toEqual([at(57), at(58)]);
     // Trade times run ~1.3 s ahead of receive times: the last second with trades before the stop is 23:55:31.

@@ -8,6 +8,10 @@ import type { Lots, Ticks } from '../../types/price.ts';
 import { diffToDepthFrame } from './frames.ts';
 import type { DepthFrame } from './parse-depth.ts';
 
+// The reason a book's owner (cob-aggregator, paper-books) gives for a looped replay's new lap: `feed reset: ` + the
+// replay feed's `replay lap N`. The message carries no other mark of a planned reset.
+const PLANNED_RESET = /^feed reset: replay lap \d+$/;
+
 /** Where the book stands: waiting for a first sync, in sync, or re-syncing after a break. */
 export type SyncState = 'syncing' | 'live' | 'resyncing';
 
@@ -182,7 +186,9 @@ export class BookSync {
     this.buffer = [];
     this.awaitingFirst = false;
     this.last = -1;
-    this.log?.warn({ symbol: this.symbol, reason }, 'order book resync');
+    // A looped replay's lap seam is a planned reset, met at every lap: info. Gaps, crossed books and reconnects: warn.
+    if (PLANNED_RESET.test(reason)) this.log?.info({ symbol: this.symbol, reason }, 'order book resync');
+    else this.log?.warn({ symbol: this.symbol, reason }, 'order book resync');
     this.ask(reason);
   }
 

@@ -4,9 +4,6 @@
 // at the time of asking (a COB snapshot no older than `cobMaxAgeMs`, a close of each required timeframe within
 // two bar lengths, a trade within `tradeMaxAgeMs` if set). A newer trigger replaces a pending one (coalesced); a
 // pending tick not ready within `maxWaitMs` is dropped (expired). Pure and clock-driven: time comes in as `now`.
-// At most one tick is ready per instant: a tick's time is its time of readiness, and the history keys each inference
-// by (model, symbol, tick time). A trigger that closes at the very time a tick was made ready (a trade of a later
-// bar closes two or more 1s bars at once) waits for the next poll at a later time.
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade } from '../../engine/messages/market.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
@@ -68,8 +65,6 @@ export class SubscriptionManager {
   private readonly trades: Stream = { count: 0 };
   private readonly candles = new Map<Timeframe, Stream>();
   private pending: { candleClose: TsMs; since: TsMs } | undefined;
-  /** Time of the last tick made ready. */
-  private readyAt: TsMs | undefined;
   private ticks = 0;
   private coalesced = 0;
   private expired = 0;
@@ -116,7 +111,6 @@ export class SubscriptionManager {
     if (this.blockers(now).length === 0) {
       this.pending = undefined;
       this.ticks++;
-      this.readyAt = now;
       return { symbol: this.config.symbol, ts: now, timeframe: this.config.triggerTimeframe, candleClose: p.candleClose };
     }
     if (now - p.since > this.config.maxWaitMs) {
@@ -130,7 +124,6 @@ export class SubscriptionManager {
   blockers(now: TsMs): string[] {
     const c = this.config;
     const out: string[] = [];
-    if (now === this.readyAt) out.push('a tick was made ready at this very time');
     if (c.requireCob) {
       if (this.cob.lastTs === undefined) out.push('no COB snapshot yet');
       else if (now - this.cob.lastTs > c.cobMaxAgeMs) out.push(`COB snapshot ${now - this.cob.lastTs} ms old (max ${c.cobMaxAgeMs})`);

@@ -157,7 +157,9 @@ describe('orchestrator', () => {
     const keys = records.map((r) => `${r.model} ${r.symbol} ${r.ts}`);
     expect(orch.stats.ticks).toBe(2);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(records.map((r) => r.ts)).toEqual([bars[2]!.openTime + 1_000, bars[2]!.openTime + 1_050]);
+    // Both ticks at the instant of the trade, without waiting for the next event; the second record's key 1 µs later.
+    const t = bars[2]!.openTime + 1_000;
+    expect(records.map((r) => [r.ts, r.output.ts])).toEqual([[t, t], [t + 0.001, t]]);
   });
 
   it('blends every registered model, a third one joining without any change, and publishes a decision per tick', async () => {

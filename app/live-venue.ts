@@ -14,12 +14,12 @@ import type { Clock } from '../engine/runtime/clock.ts';
 import { formatDecimal, parseDecimal } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type InstrumentSpec, type VenueId } from '../engine/types/instrument.ts';
-import { binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
+import { BINANCE_REST_URL, binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
 import { CcxtExecVenue, type CcxtOrderApi } from '../engine/venues/ccxt-exec.ts';
-import { mexcSpotExchange } from '../engine/venues/mexc/rest.ts';
+import { MEXC_REST_URL, mexcSpotExchange } from '../engine/venues/mexc/rest.ts';
 import { restGateFor } from '../engine/venues/rest-gate.ts';
 
-const DEFAULT_REST: Record<'binance' | 'mexc', string> = { binance: 'https://api.binance.com', mexc: 'https://api.mexc.com' };
+const DEFAULT_REST: Record<'binance' | 'mexc', string> = { binance: BINANCE_REST_URL, mexc: MEXC_REST_URL };
 
 /**
  * Returns the increments of `symbol` on `venue` from `specs`: a configured run's are `instrumentSpecsOf(config)` (config

@@ -36,7 +36,7 @@ import { backoffDelay, type BackoffPolicy } from '../../engine/venues/binance/ba
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../../engine/venues/circuit-breaker.ts';
 import { delay } from '../../engine/venues/retry.ts';
 import { asVenueCallError, type ExecutionVenue, type VenueCallError, type VenueEvent, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
-import { clientOrderId, intentId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
+import { ADOPTED_ORDER_PREFIX, clientOrderId, intentId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import { baseAmount } from '../../engine/venues/ledger.ts';
 import type { Money } from '../../engine/types/money.ts';
@@ -332,7 +332,7 @@ export class TradingExecutor implements ReconcileHost {
       }
       // A real execution of an order we never placed (another client on the account, or state lost): book it so
       // positions match the venue, and say so loudly.
-      const cid = clientOrderId(`venue-${t.venueOrderId}`);
+      const cid = clientOrderId(`${ADOPTED_ORDER_PREFIX}${t.venueOrderId}`);
       const existing = this.order(cid);
       const intent: OrderIntent = {
         id: intentId(cid), symbol: t.symbol, side: t.side, orderType: 'limit', lots: ((existing?.filledLots ?? 0) + t.lots) as Lots, price: t.price,

@@ -17,6 +17,9 @@ export const venueOrderId = (s: string): VenueOrderId => s as VenueOrderId;
 /** Starts the intent id of every exit the RiskManager builds (exitIntent); the executor's isRiskExit keeps those working through a halt. */
 export const RISK_EXIT_PREFIX = 'risk-';
 
+/** Starts the client id the engine gives an order it did not place (`venue-<orderId>`): the executor adopting one, the ccxt adapter listing one without a client id. */
+export const ADOPTED_ORDER_PREFIX = 'venue-';
+
 /**
  * Returns the client order id of an intent: deterministic (the same intent always maps to the same id, across
  * retries and restarts) and inside Binance's charset `^[.A-Z:/a-z0-9_-]{1,36}$` (we use only `[A-Za-z0-9_-]`, which

@@ -25,7 +25,7 @@ import { log } from '../log.ts';
 import type { OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { FIXED_SCALE, formatFixed, parseDecimal } from '../types/decimal.ts';
-import { clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../types/ids.ts';
+import { ADOPTED_ORDER_PREFIX, clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../types/ids.ts';
 import { lotsToQty, priceToTicks, qtyToLots, ticksToPrice, type Instrument, type VenueId } from '../types/instrument.ts';
 import type { Money } from '../types/money.ts';
 import { floatToSteps, type Lots, type Ticks } from '../types/price.ts';
@@ -80,7 +80,7 @@ const BINANCE_STATUS: Record<string, OrderStatus> = {
 };
 
 /** Returns the Retry-After header of the last response in ms, if any (Binance sends seconds). */
-export function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
+function retryAfterMs(headers: Record<string, string> | undefined): number | undefined {
   if (!headers) return undefined;
   for (const [k, v] of Object.entries(headers)) {
     if (k.toLowerCase() !== 'retry-after') continue;
@@ -109,6 +109,21 @@ function scrubErrorChain(err: unknown): void {
     e.message = scrubVenueMessage(e.message);
     if (e.stack !== undefined) e.stack = scrubVenueMessage(e.stack);
   }
+}
+
+/**
+ * Classifies a ccxt error as classifyCcxtError does, a ban's end in its text measured on the gate's clock (wall time,
+ * as the venue writes it), and records a 429 or 418 it carries on `gate`, so that every other REST user of the origin
+ * holds back too. Returns the classification and that block (undefined when the error is neither).
+ */
+export function classifyOnGate(
+  gate: RestGate, err: unknown, headers: Record<string, string> | undefined, defaults?: { rateLimitMs: number; banMs: number },
+): { error: VenueCallError; block: { kind: 'rateLimited' | 'banned'; retryAfterMs: number } | undefined } {
+  const error = classifyCcxtError(err, gate.now(), headers, defaults);
+  if ((error.kind !== 'rateLimited' && error.kind !== 'banned') || error.retryAfterMs === undefined) return { error, block: undefined };
+  const block = { kind: error.kind, retryAfterMs: error.retryAfterMs };
+  gate.block(block.kind, block.retryAfterMs);
+  return { error, block };
 }
 
 /**
@@ -156,18 +171,16 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
 }
 
 // The HTTP status at the head of a ccxt error message ("binance 418 I'm a teapot {…}", "mexc GET https://… 418 …").
-function httpStatusOf(msg: string): number | undefined {
+export function httpStatusOf(msg: string): number | undefined {
   const m = /^\S+ (?:(?:GET|POST|PUT|DELETE) \S+ )?(\d{3}) /.exec(msg);
   return m ? Number(m[1]) : undefined;
 }
 
-/** The prefix of the client id the engine gives an order it did not place (executor: adopted from a trade). */
-const VENUE_CID_PREFIX = 'venue-';
 
 /** The most trades one MEXC myTrades answer holds (MEXC spot v3: "Default 100; max 100"): a page this long may hide more. */
 export const MEXC_TRADES_PAGE = 100;
 /** How far back MEXC's myTrades reaches ("only the transaction records in the past 1 month can be queried"). */
-export const MEXC_TRADES_KEPT_MS = 30 * 24 * 3_600_000;
+const MEXC_TRADES_KEPT_MS = 30 * 24 * 3_600_000;
 // The first window of the backward search for a trade id this process has not read (doubling from there).
 const MEXC_SEARCH_FIRST_MS = 3_600_000;
 // Trade times remembered per symbol (the oldest forgotten first): a cursor among them needs no search.
@@ -409,11 +422,10 @@ export class CcxtExecVenue implements ExecutionVenue {
     try {
       return await fn();
     } catch (err) {
-      // A ban's end in the answer is wall time: measured against the gate's clock, like every other user of the gate.
-      const c = classifyCcxtError(err, this.gate.now(), this.ex.last_response_headers, this.defaults);
-      if ((c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined) {
-        const blocked = this.gate.block(c.kind, c.retryAfterMs);
-        log().warn({ venue: this.id, call: what, code: c.code, origin: this.gate.origin, untilTs: this.clock.now() + blocked.remainingMs }, `${this.id} ${c.kind === 'banned' ? 'banned this IP' : 'rate-limited us'}: nothing is sent until then`);
+      const { error: c, block } = classifyOnGate(this.gate, err, this.ex.last_response_headers, this.defaults);
+      if (block) {
+        const untilTs = this.clock.now() + (this.gate.blocked?.remainingMs ?? 0);
+        log().warn({ venue: this.id, call: what, code: c.code, origin: this.gate.origin, untilTs }, `${this.id} ${block.kind === 'banned' ? 'banned this IP' : 'rate-limited us'}: nothing is sent until then`);
       }
       throw c;
     }
@@ -432,7 +444,7 @@ export class CcxtExecVenue implements ExecutionVenue {
     if (!id) throw new VenueCallError('unknown', 'BAD_RESPONSE', `order answer lacks an order id: ${JSON.stringify(info).slice(0, 200)}`);
     // An order placed by hand (MEXC's UI) has no client id: named as the executor names an order it did not place.
     // MEXC lists such an order with `"clientOrderId": null` or `""` (ccxt's samples show both): empty is none.
-    const cid = str(info, 'clientOrderId') || str(o, 'clientOrderId') || `${VENUE_CID_PREFIX}${id}`;
+    const cid = str(info, 'clientOrderId') || str(o, 'clientOrderId') || `${ADOPTED_ORDER_PREFIX}${id}`;
     const rawStatus = str(info, 'status');
     const status = (rawStatus !== undefined ? BINANCE_STATUS[rawStatus] : undefined) ?? unifiedStatus(str(o, 'status'), Number(o['filled'] ?? 0));
     const type = (str(info, 'type') ?? str(o, 'type') ?? 'limit').toLowerCase();
@@ -524,7 +536,7 @@ export function roundedFixed(s: string, dir: 'up' | 'down'): { value: bigint; ex
 
 // The venue's order id a client id of the engine's naming (venue-<orderId>) stands for, else undefined.
 function aliasedOrderId(cid: ClientOrderId): string | undefined {
-  return cid.startsWith(VENUE_CID_PREFIX) && cid.length > VENUE_CID_PREFIX.length ? cid.slice(VENUE_CID_PREFIX.length) : undefined;
+  return cid.startsWith(ADOPTED_ORDER_PREFIX) && cid.length > ADOPTED_ORDER_PREFIX.length ? cid.slice(ADOPTED_ORDER_PREFIX.length) : undefined;
 }
 
 // Oldest first; within a millisecond, by trade id (numeric ids by value).

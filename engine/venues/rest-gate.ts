@@ -28,7 +28,7 @@ export interface GateClock {
 }
 
 /** The system clock, which the process-wide registry uses by default. */
-export const SYSTEM_GATE_CLOCK: GateClock = { now: () => Date.now() };
+const SYSTEM_GATE_CLOCK: GateClock = { now: () => Date.now() };
 
 /** The 429/418 state of one REST origin; see the header. */
 export class RestGate {
@@ -42,6 +42,11 @@ export class RestGate {
   /** Returns the gate's time, against which a venue's ban end is turned into a duration. */
   now(): TsMs {
     return this.clock.now();
+  }
+
+  /** Says why a call was not sent while `b` is in force: the origin, the kind of block and the time left. */
+  refusal(b: RestBlock): string {
+    return `${this.origin} ${b.kind === 'banned' ? 'this IP is banned' : 'rate limited'} for ${b.remainingMs} ms more`;
   }
 
   /** Returns the block in force, or undefined. A ban outranks a rate limit; nothing is sent until both have ended. */

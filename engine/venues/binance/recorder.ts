@@ -32,7 +32,7 @@ export interface RecorderOptions {
 }
 
 /** Default snapshot retry policy: 0.5 s doubling to 60 s, a fifth of it jittered. */
-export const SNAPSHOT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2, jitter: 0.2 };
+const SNAPSHOT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 60_000, factor: 2, jitter: 0.2 };
 
 interface Sink { day: string; gz: Gzip; file: WriteStream; path: string }
 

@@ -6,7 +6,7 @@ import { stepsOf } from './frames.ts';
 import { instrumentGrid } from './parse-depth.ts';
 import type { Candle, DepthSnapshot, Level } from '../../messages/market.ts';
 import type { Clock } from '../../runtime/clock.ts';
-import { classifyCcxtError } from '../ccxt-exec.ts';
+import { classifyOnGate, httpStatusOf } from '../ccxt-exec.ts';
 import { restGateFor, type RestGate } from '../rest-gate.ts';
 import type { VenueBlock } from './backoff.ts';
 
@@ -111,20 +111,14 @@ export class BinanceRest {
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const refused = this.gate.admit();
     if (refused) {
-      const why = refused.kind === 'banned' ? 'this IP is banned' : 'rate limited';
-      throw new BinanceRestError(`binance ${what} not sent: ${this.gate.origin} ${why} for ${refused.remainingMs} ms more`, undefined,
-        { kind: refused.kind, retryAfterMs: refused.remainingMs });
+      throw new BinanceRestError(`binance ${what} not sent: ${this.gate.refusal(refused)}`, undefined, { kind: refused.kind, retryAfterMs: refused.remainingMs });
     }
     try {
       return await fn();
     } catch (err) {
-      // The executor's classifier reads 429/418 and Retry-After (and scrubs signed URLs from the message). A ban's end
-      // in its text is wall time, so it is measured against the gate's clock (the system clock) here.
-      const c = classifyCcxtError(err, this.gate.now(), this.exchange.last_response_headers as Record<string, string> | undefined);
-      const block = (c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined ? { kind: c.kind, retryAfterMs: c.retryAfterMs } : undefined;
-      if (block) this.gate.block(block.kind, block.retryAfterMs);
-      const status = /^\S+ (?:[A-Z]+ \S+ )?([1-5]\d\d) /.exec((err as Error)?.message ?? '')?.[1];
-      throw new BinanceRestError(`binance ${what} failed: ${(err as Error).message}`, status !== undefined ? Number(status) : undefined, block, { cause: err });
+      // The executor's classifier reads 429/418 and Retry-After (and scrubs signed URLs from the message).
+      const { block } = classifyOnGate(this.gate, err, this.exchange.last_response_headers as Record<string, string> | undefined);
+      throw new BinanceRestError(`binance ${what} failed: ${(err as Error).message}`, httpStatusOf((err as Error)?.message ?? ''), block, { cause: err });
     }
   }
 

@@ -5,7 +5,7 @@
 import ccxt, { type Exchange } from 'ccxt';
 import { VenueError } from '../../types/errors.ts';
 import { rewriteApiUrls } from '../binance/rest.ts';
-import { classifyCcxtError } from '../ccxt-exec.ts';
+import { classifyOnGate } from '../ccxt-exec.ts';
 import { restGateFor, type RestGate } from '../rest-gate.ts';
 
 /** MEXC spot's REST origin, the one a client without `baseUrl` talks to. */
@@ -108,16 +108,12 @@ export class MexcRest {
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const refused = this.gate.admit();
-    if (refused) {
-      const why = refused.kind === 'banned' ? 'this IP is banned' : 'rate limited';
-      throw new VenueError(`mexc ${what} not sent: ${this.gate.origin} ${why} for ${refused.remainingMs} ms more`);
-    }
+    if (refused) throw new VenueError(`mexc ${what} not sent: ${this.gate.refusal(refused)}`);
     try {
       return await fn();
     } catch (err) {
-      // Classified as the executor does (429 with Retry-After, 418 with the ban's end, measured on the gate's clock).
-      const c = classifyCcxtError(err, this.gate.now(), this.exchange.last_response_headers as Record<string, string> | undefined);
-      if ((c.kind === 'rateLimited' || c.kind === 'banned') && c.retryAfterMs !== undefined) this.gate.block(c.kind, c.retryAfterMs);
+      // Classified as the executor does (429 with Retry-After, 418 with the ban's end), the block recorded on the gate.
+      classifyOnGate(this.gate, err, this.exchange.last_response_headers as Record<string, string> | undefined);
       throw new VenueError(`mexc ${what} failed: ${(err as Error).message}`, { cause: err });
     }
   }

@@ -22,7 +22,7 @@ import { fmtDec } from './format.ts';
 export const MEXC_PREFIX = '/mexc';
 
 /** The most trades one MEXC myTrades answer holds (MEXC spot v3: "Default 100; max 100"). */
-export const MEXC_MY_TRADES_MAX = 100;
+const MEXC_MY_TRADES_MAX = 100;
 
 /** Header carrying the API key in the MEXC dialect. */
 export const MEXC_KEY_HEADER = 'x-mexc-apikey';

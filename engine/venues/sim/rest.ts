@@ -111,7 +111,7 @@ function symbolsParam(venue: SimVenue, p: URLSearchParams): SymbolMarket[] {
  * and has no `1s`, `1h`, `3m`, `2h`, `6h`, `8h` or `12h` (ccxt's MEXC spot timeframes; `engine/venues/mexc/rest.ts`
  * sends `1m`, `60m`, `1d`). MEXC's `1W` and `1M` are not modelled.
  */
-export const MEXC_INTERVALS: Readonly<Record<string, string>> = { '1m': '1m', '5m': '5m', '15m': '15m', '30m': '30m', '60m': '1h', '4h': '4h', '1d': '1d' };
+const MEXC_INTERVALS: Readonly<Record<string, string>> = { '1m': '1m', '5m': '5m', '15m': '15m', '30m': '30m', '60m': '1h', '4h': '4h', '1d': '1d' };
 
 // GET /api/v3/klines with `msOf` naming the bar length (ms) of each interval the dialect knows.
 function klinesRoute(msOf: (interval: string) => number | undefined): Route {

@@ -102,14 +102,14 @@ export class PaperBooks {
         const was = lane.sync.isLive();
         lane.diffTs = m.tsExchange;
         const out = lane.sync.onDiff(m);
-        this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(m.symbol, m.bids, m.asks, m.tsExchange) : undefined, m.tsExchange);
+        this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(m.symbol, m.bids, m.asks, m.tsExchange) : undefined);
       }),
       this.bus.subscribe('md.snapshot', (m) => {
         const lane = this.lanes.get(m.symbol);
         if (!lane) return;
         const was = lane.sync.isLive();
         lane.sync.onSnapshot(m);
-        this.after(lane, was, undefined, undefined);
+        this.after(lane, was, undefined);
       }),
       this.bus.subscribe('md.feedReset', (m) => {
         const lane = this.lanes.get(m.symbol);
@@ -137,18 +137,18 @@ export class PaperBooks {
     const ts: TsMs = f.eventTime + shiftMs;
     lane.diffTs = ts;
     const out = lane.sync.onDepth(f);
-    this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(lane.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount), ts) : undefined, ts);
+    this.after(lane, was, out === 'applied' ? () => this.listener?.onDepth(lane.inst.symbol, pairs(f.bids, f.bidCount), pairs(f.asks, f.askCount), ts) : undefined);
   }
 
   // A book that (re)became live was replaced wholesale: the matching engine re-reads it instead of a diff.
-  private after(lane: Lane, wasLive: boolean, applied: (() => void) | undefined, ts: TsMs | undefined): void {
+  private after(lane: Lane, wasLive: boolean, applied: (() => void) | undefined): void {
     const live = lane.sync.isLive();
     if (live && !wasLive) this.listener?.onSnapshot(lane.inst.symbol, lane.diffTs);
     else if (applied && live) {
       this.counters.applied++;
       if (this.listener?.wantsDepth?.(lane.inst.symbol) !== false) applied();
       // No levels built, but the time: an order that joins next reads a book that already shows the prints up to it.
-      else if (ts !== undefined) this.listener?.onDepth(lane.inst.symbol, NO_LEVELS, NO_LEVELS, ts);
+      else if (lane.diffTs !== undefined) this.listener?.onDepth(lane.inst.symbol, NO_LEVELS, NO_LEVELS, lane.diffTs);
     } else if (!live && wasLive) this.listener?.onSnapshot(lane.inst.symbol);
   }
 }

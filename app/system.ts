@@ -354,6 +354,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const bus = new Bus<EngineMsg>({ onHandlerError: logHandlerFailures(logger, clock) });
   const { primary } = config.symbols;
   const dataInstruments = dataInstrumentsOf(config);
+  // The increments of every symbol of the run: config `instruments` over the bundled table.
+  const specs = instrumentSpecsOf(config);
   const symbols = dataInstruments.map((i) => i.symbol);
   const primaryData = dataInstruments[0]!;
   // In a backtest without the dashboard nothing reads the reference symbol's book: the model input (BaseDataInput)
@@ -389,7 +391,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     books = new PaperBooks(bus, [primaryData]);
     try {
       paper = new PersistentPaperVenue({
-        clock, instruments: [instrumentOf(primary, 'paper', instrumentSpecsOf(config))], books: books.books(),
+        clock, instruments: [instrumentOf(primary, 'paper', specs)], books: books.books(),
         makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
         latencyMs: config.execution.latencyMs, initialBalances: { [dataInstruments[0]!.quote]: money(config.execution.paper.initialQuote) },
         initialBalancesKey: 'execution.paper.initialQuote', ...(mode === 'paper' ? { store } : {}), id: 'paper',
@@ -402,7 +404,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     venue = paper;
   }
   // A live venue trades with its own increments (read from its exchangeInfo at start); the others use the config's.
-  const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId, instrumentSpecsOf(config));
+  const traded = venue.instrument?.(primary) ?? instrumentOf(primary, venueId, specs);
 
   // ---- risk ----
   if (await keepPositionCost(execStore, venueId, traded)) logger.info({ symbol: primary }, 'position cost basis computed from the stored fills (a store written before it was kept)');

@@ -336,8 +336,7 @@ export class DataProvider {
 
   /** Closes 1s bars whose end passed `closeGraceMs` ago without a later trade. */
   closeIdleBars(now: TsMs = this.opts.clock.now()): void {
-    const grace = this.opts.closeGraceMs ?? 1_000;
-    for (const st of this.states.values()) for (const c of st.builder.closeUntil(now - grace - this.aheadOf(st))) this.closeBar(st, '1s', c);
+    for (const st of this.states.values()) this.closeIdleBarsOf(st, now);
   }
 
   /** Fills holes and missing recent bars of the kline timeframes from the history source; one pass at a time. */

@@ -343,6 +343,13 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
   return { ...state, exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
 }
 
+// The symbol whose exit in flight is `cid`, or undefined when `cid` is none of risk's exits.
+function exitSymbolOf(s: RiskState, cid: ClientOrderId): string | undefined {
+  let symbol: string | undefined;
+  for (const sym in s.exitOrders) if (s.exitOrders[sym] === cid) symbol = sym;
+  return symbol;
+}
+
 /**
  * Handles the end of an order (`exec.orderRejected` / `orderCancelled` / `orderExpired`, or the fill that completes
  * it, after onFill): when it is the last exit sent for a symbol and the position still has lots, its exits are armed
@@ -350,8 +357,7 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
  * orders leave the state as it is.
  */
 export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
-  let symbol: string | undefined;
-  for (const sym in s.exitOrders) if (s.exitOrders[sym] === cid) symbol = sym;
+  const symbol = exitSymbolOf(s, cid);
   if (symbol === undefined) return s;
   const { [symbol]: _ended, ...exitOrders } = s.exitOrders;
   const p = s.portfolio.positions[symbol];
@@ -552,8 +558,7 @@ export function onExecFill(s0: RiskState, fill: Fill, complete: boolean, nowMs: 
  * and the next exit after a backoff of 1 s doubling to 60 s (a flattenCheck then, or the first mark after).
  */
 export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs: TsMs): Step {
-  let symbol: string | undefined;
-  for (const sym in s0.exitOrders) if (s0.exitOrders[sym] === cid) symbol = sym;
+  const symbol = exitSymbolOf(s0, cid);
   const s = onOrderEnded(s0, cid);
   const req = symbol === undefined ? undefined : s.flatten[symbol];
   if (symbol === undefined || req === undefined) return { state: s, out: NO_OUT };

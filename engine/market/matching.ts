@@ -702,8 +702,9 @@ export class MatchingEngine {
     }
     // The update counted these lots as cancellations. Read it again as if the print had come first, for the orders
     // that rested through it (the oldest ones; later ones joined a book that already showed the print).
-    for (const o of restedThrough(t)) o.queueAhead += o.stepCut!;
-    this.advanceQueue(p, v, restedThrough(t));
+    const rested = restedThrough(t);
+    for (const o of rested) o.queueAhead += o.stepCut!;
+    this.advanceQueue(p, v, rested);
     t.stepTraded += v;
     this.cancelStep(t, restedThrough(t), t.lastDisplayed);
   }

@@ -1,8 +1,8 @@
 // Where a backtest's lines come from: the recording's text through the merge, or its replay catalog (decoded once,
 // cached; engine/venues/replay/catalog.ts). Both publish the same messages line by line; the loop in backtest.ts
-// takes a line without an await whenever one is ready. Both read ahead of the current line (a RecordingLookahead:
-// the text's lines are held a few seconds, the catalog is walked by a second cursor) to say when a symbol falls
-// silent after it, a hole the backtest cuts before its clock moves into it (engine/venues/replay/trade-ids.ts).
+// takes a line without an await whenever one is ready. Both say when a symbol falls silent after the current line, a
+// hole the backtest cuts before its clock moves into it (engine/venues/replay/trade-ids.ts): the text by reading ahead
+// (a RecordingLookahead holds its lines a few seconds), the catalog from what its build found the same way.
 // Both say which symbols the recording holds, so that a config trading another one is refused (unrecordedSymbolRefusal).
 import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
@@ -78,7 +78,7 @@ export function unrecordedSymbolRefusal(config: Pick<Config, 'symbols' | 'instru
 export async function textSource(files: readonly string[]): Promise<BacktestSource> {
   const merge = await RecordingMerge.open(files);
   const ahead = new RecordingLookahead<SymbolLine>();
-  const push = (l: SymbolLine): void => ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text) !== undefined);
+  const push = (l: SymbolLine): void => ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text));
   let line: SymbolLine | undefined;
   let pub: BinanceFramePublisher | undefined;
   const take = (): boolean => {
@@ -100,7 +100,7 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     get silence() {
       return ahead.silence;
     },
-    tradeId: () => recordedTradeId(line!.text),
+    tradeId: () => ahead.tradeId,
     ready: () => Promise.resolve(),
     bind: (p) => void (pub = p),
     nextSync: () => {
@@ -132,16 +132,7 @@ export async function catalogSource(files: readonly string[], instruments: reado
     logger.info({ path, records: catalog.records, ms: Math.round(performance.now() - t0), ...(rebuiltBecause ? { rebuiltBecause } : {}) }, 'replay catalog built');
   }
   let cursor: CatalogCursor | undefined;
-  // A second cursor walks ahead of the one that publishes (it never publishes): the records are all in memory.
-  let scout: CatalogCursor | undefined;
-  const ahead = new RecordingLookahead<undefined>();
-  const nextSync = (): boolean => {
-    while (ahead.needsMore) {
-      if (scout!.next()) ahead.push(undefined, scout!.ts, scout!.symbol, scout!.tradeId() !== undefined);
-      else ahead.end();
-    }
-    return ahead.take() && cursor!.next();
-  };
+  const nextSync = (): boolean => cursor!.next();
   return {
     first: catalog.firstMs,
     last: catalog.lastMs,
@@ -155,14 +146,11 @@ export async function catalogSource(files: readonly string[], instruments: reado
       return cursor!.symbol;
     },
     get silence() {
-      return ahead.silence;
+      return cursor!.silence;
     },
     tradeId: () => cursor!.tradeId(),
     ready: () => catalog.loaded(),
-    bind: (p) => {
-      cursor = catalog.cursor(p);
-      scout = catalog.cursor(p);
-    },
+    bind: (p) => void (cursor = catalog.cursor(p)),
     nextSync,
     next: () => Promise.resolve(false),
     publish: () => cursor!.publish(),

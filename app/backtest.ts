@@ -18,7 +18,7 @@ import { SimulatedClock } from '../engine/runtime/clock.ts';
 import { ConfigError, EngineError } from '../engine/types/errors.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
-import { silenceReason, TradeIdWatch } from '../engine/venues/replay/trade-ids.ts';
+import { RecordingHoles } from '../engine/venues/replay/trade-ids.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
@@ -220,8 +220,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
 
   let lines = 0;
   let last = first;
-  const tradeIds = new TradeIdWatch();
-  let silences = 0;
+  let holes: RecordingHoles | undefined;
   let replay0 = NaN;
   let replayMs = NaN;
   const pool = sys.models.pool;
@@ -244,8 +243,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     const pace = opts.paceX ?? 0;
     if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);
     // Lanes whose trades are published: a hole in their trade ids, or a silence of their recording, cuts the candles there
-    // (engine/venues/replay/trade-ids.ts).
-    const tradeLanes = new Map(pub.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade')).map((l) => [l.inst.venueSymbol, l.inst.symbol]));
+    // (engine/venues/replay/trade-ids.ts), as the replay feed does.
+    const cuts = (holes = new RecordingHoles({ bus, venue: 'binance', logger, publisher: pub }));
     for (;;) {
       // Most lines are ready: take them without an await (one per line was a visible cost).
       if (!source.nextSync() && !(await source.next())) break;
@@ -255,29 +254,15 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         const wait = replay0 + (ts - first) / pace - performance.now();
         if (wait >= 1) await new Promise<void>((r) => setTimeout(r, wait));
       }
-      const tradeSymbol = tradeLanes.get(source.symbol);
-      const tradeId = tradeSymbol === undefined ? undefined : source.tradeId();
-      if (tradeSymbol !== undefined && tradeId !== undefined) {
-        // Before the clock moves to the trade after the hole, as the replay feed does.
-        const reason = tradeIds.check(source.symbol, tradeId);
-        if (reason !== undefined) {
-          logger.warn({ symbol: tradeSymbol, tradeId, reason }, 'recording has a hole in the trade stream');
-          bus.publish({ type: 'md.feedReset', venue: 'binance', symbol: tradeSymbol, reason, ts: last as TsMs, scope: 'trades' });
-        }
-      }
+      const symbol = source.symbol;
+      const tradeId = source.tradeId();
+      // Before the clock moves to the trade after the hole.
+      cuts.before(symbol, tradeId, last);
       clock.set(ts);
       tracker.tick(ts);
       const malformed = pub.counters.malformed;
       source.publish();
-      if (tradeId !== undefined && pub.counters.malformed === malformed) tradeIds.took(source.symbol, tradeId);
-      const silence = source.silence;
-      if (tradeSymbol !== undefined && silence !== undefined) {
-        // The symbol's last line before a hole: cut its candles now, before the clock moves into the hole.
-        const reason = silenceReason(silence);
-        silences++;
-        logger.warn({ symbol: tradeSymbol, reason }, 'recording falls silent: a hole in the recording');
-        bus.publish({ type: 'md.feedReset', venue: 'binance', symbol: tradeSymbol, reason, ts: ts as TsMs, scope: 'trades' });
-      }
+      cuts.after(symbol, tradeId, pub.counters.malformed === malformed, source.silence, ts);
       lines++;
       last = ts;
       if ((lines & 0xffff) === 0 && opts.onProgress) {
@@ -313,7 +298,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
-    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: tradeIds.gaps, silences, models: sys.models.loaded, lines, simulatedMs,
+    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: holes?.tradeIdGaps ?? 0, silences: holes?.silences ?? 0, models: sys.models.loaded, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };

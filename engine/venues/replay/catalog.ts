@@ -4,10 +4,11 @@
 // publisher would publish: trades and bookTickers as their fields, depth diffs as parsed frames (ticks and lots), and
 // anything else (snapshots, malformed or unrouted lines) as its text, which replays through the publisher as before.
 // Replaying a catalog publishes the same messages with the same counters as publishing the text (a test compares
-// every message of the bundled recording); depth goes out as `md.depthRaw` carrying the parsed frame.
+// every message of the bundled recording); depth goes out as `md.depthRaw` carrying the parsed frame. The header also
+// holds the recording's silences (holes, ./trade-ids.ts), found at build by the look-ahead a text replay runs per line.
 //
-// Cached as <dir>/<key>.cat, where the key hashes the format version, each file's path, size, mtime and inode, and
-// the instruments' increments: a changed file or grid builds a new catalog. A file that does not read back whole is
+// Cached as <dir>/<key>.cat, where the key hashes the format version, the silence bounds, each file's path, size,
+// mtime and inode, and the instruments' increments: a changed file or grid builds a new catalog. A file that does not read back whole is
 // rebuilt. Writes go to a temp file renamed into place, so concurrent builders (test workers) never see half a file.
 // Opening a cached catalog reads its header at once and its records (~22 MB for the bundled recording, ~20 ms) in the
 // background: a backtest builds and starts its actors meanwhile and awaits `loaded()` before the first record.
@@ -25,8 +26,10 @@ import type { TsMs } from '../../types/time.ts';
 import { BinanceFramePublisher, type FeedLane } from '../binance/binance-feed.ts';
 import { DepthFrame, DepthParser, instrumentGrid } from '../binance/parse-depth.ts';
 import { RecordingMerge } from '../sim/replay.ts';
+import { RecordingLookahead, recordedTradeId, SILENCE_MS, TRADES_ONLY_SILENCE_MS, type Silence } from './trade-ids.ts';
 
-const VERSION = 2;
+// 3: the silences (holes) of the recording are found once, at build, and kept in the header.
+const VERSION = 3;
 const MAGIC = 'COBALTCAT';
 const TEXT = 0;
 const TRADE = 1;
@@ -46,6 +49,18 @@ interface Header {
   readonly numbers: number;
   /** Receive time of the last record (0 when there is none). */
   readonly lastMs: number;
+  /** Every record after which its symbol falls silent (a hole, ./trade-ids.ts), in record order. */
+  readonly silences: readonly CatalogSilence[];
+}
+
+/** A silence found at build: the record after which it starts (index in record order), and what `RecordingLookahead` said. */
+interface CatalogSilence {
+  readonly record: number;
+  readonly symbol: string;
+  readonly fromMs: number;
+  /** Absent (JSON has no undefined) when the symbol has no later line within the look-ahead. */
+  readonly nextMs?: number;
+  readonly boundMs: number;
 }
 
 /** How `ReplayCatalog.open` got the catalog. */
@@ -60,7 +75,8 @@ export interface CatalogOpen {
 
 /** Returns the cache key of `files` decoded for `instruments`. */
 export function catalogKey(files: readonly string[], instruments: readonly Instrument[]): string {
-  const h = createHash('sha256').update(`v${VERSION}\n`);
+  // The silence bounds decide which silences the header holds: other bounds, another catalog.
+  const h = createHash('sha256').update(`v${VERSION}\t${SILENCE_MS}\t${TRADES_ONLY_SILENCE_MS}\n`);
   for (const f of files) {
     const p = resolve(f);
     let st;
@@ -162,6 +178,15 @@ export class ReplayCatalog {
     let n = 0;
     let records = 0;
     let lastMs = 0;
+    // The look-ahead a text replay runs per line, run here once: a catalog replay only reads what it found.
+    const ahead = new RecordingLookahead<number>();
+    const silences: CatalogSilence[] = [];
+    const takeReady = (): void => {
+      while (!ahead.needsMore && ahead.take()) {
+        const q = ahead.silence;
+        if (q) silences.push({ record: ahead.item!, symbol: q.symbol, fromMs: q.fromMs, ...(q.nextMs === undefined ? {} : { nextMs: q.nextMs }), boundMs: q.boundMs });
+      }
+    };
     const room = (k: number): void => {
       if (n + k <= out.length) return;
       const bigger = new Float64Array(Math.max(out.length * 2, n + k));
@@ -172,6 +197,8 @@ export class ReplayCatalog {
       for (;;) {
         const line = merge.nextSync() ?? (await merge.next());
         if (line === undefined) break;
+        ahead.push(records, line.tsMs, line.symbol, recordedTradeId(line.text));
+        takeReady();
         if ((++records & 0xffff) === 0) onLines?.(records);
         lastMs = line.tsMs;
         let sym = symIndex.get(line.symbol);
@@ -214,10 +241,12 @@ export class ReplayCatalog {
         out[n++] = TEXT; out[n++] = sym; out[n++] = line.tsMs; out[n++] = strings.length;
         strings.push(line.text);
       }
+      ahead.end();
+      takeReady();
     } finally {
       await merge.close();
     }
-    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n, lastMs };
+    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n, lastMs, silences };
     return new ReplayCatalog(head, out.slice(0, n), n > 0 ? (out[2] as TsMs) : undefined);
   }
 
@@ -338,8 +367,13 @@ function align8(n: number): number {
 export class CatalogCursor {
   /** Receive time (ms) of the current record. */
   ts = 0;
+  /** Set when the current record's symbol falls silent after it (a hole in the recording); else undefined. */
+  silence: Silence | undefined;
   private p = 0;
   private at = -1;
+  /** Index of the current record, and of the next silence in `head.silences`. */
+  private record = -1;
+  private nextSilence = 0;
   private readonly lanes: (FeedLane | undefined)[];
 
   /** @internal use ReplayCatalog.cursor */
@@ -350,9 +384,20 @@ export class CatalogCursor {
   /** Moves to the next record; false when there is none. */
   next(): boolean {
     if (this.at >= 0) this.p = this.skip(this.at);
-    if (this.p >= this.nums.length) return false;
+    if (this.p >= this.nums.length) {
+      this.silence = undefined;
+      return false;
+    }
     this.at = this.p;
     this.ts = this.nums[this.p + 2]!;
+    const k = ++this.record;
+    const q = this.head.silences[this.nextSilence];
+    if (q?.record === k) {
+      this.nextSilence++;
+      this.silence = { symbol: q.symbol, fromMs: q.fromMs, nextMs: q.nextMs, boundMs: q.boundMs };
+    } else {
+      this.silence = undefined;
+    }
     return true;
   }
 

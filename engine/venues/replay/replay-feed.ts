@@ -57,7 +57,7 @@ import type { FrameKind } from '../binance/frames.ts';
 import { emptyFeedCounters, type DepthDelivery, type FeedCounters, type MarketFeed } from '../feed.ts';
 import { RecordingMerge, type SymbolLine } from '../sim/replay.ts';
 import { replayInstrument } from './book-replay.ts';
-import { RecordingLookahead, recordedTradeId, silenceReason, TradeIdWatch, type Silence } from './trade-ids.ts';
+import { RecordingHoles, RecordingLookahead, recordedTradeId } from './trade-ids.ts';
 
 /** Options of a replay feed. */
 export interface ReplayFeedOptions {
@@ -157,9 +157,8 @@ export class ReplayFeed implements MarketFeed {
   private reservedMs = -Infinity;
   private firstMs = NaN;
   private lastMs = NaN;
-  /** Venue symbols whose trades are published, and the id of each one's last trade line this lap. */
-  private tradeSymbols: ReadonlySet<string> = new Set();
-  private readonly tradeIds = new TradeIdWatch();
+  /** Trade-id breaks and silences of the symbols whose trades are published (set at start). */
+  private holes: RecordingHoles | undefined;
   private readonly log: Logger;
 
   constructor(private readonly opts: ReplayFeedOptions) {
@@ -241,7 +240,16 @@ export class ReplayFeed implements MarketFeed {
       ...(this.opts.kinds ? { kinds: this.opts.kinds } : {}),
       ...(this.opts.kindsBySymbol ? { kindsBySymbol: this.opts.kindsBySymbol } : {}),
     });
-    this.tradeSymbols = new Set(this.publisher.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade')).map((l) => l.inst.venueSymbol));
+    const c = this.counters;
+    this.holes = new RecordingHoles({
+      bus: this.opts.bus, venue: this.venue, logger: this.log, publisher: this.publisher,
+      onCut: (found) => {
+        if (found === 'tradeId') c.tradeIdGaps++;
+        else c.silences++;
+        c.resets++;
+        c.published++;
+      },
+    });
     this.setStatus('live');
     void this.pump().then(
       () => {
@@ -274,32 +282,6 @@ export class ReplayFeed implements MarketFeed {
     this.log.debug({ symbol, reason }, 'snapshot requested: waiting for the next recorded snapshot');
   }
 
-  // Publishes md.feedReset for `symbol` at `ts` (the previous line's time) when trade `id` does not follow the
-  // symbol's last published trade: the recording lost trades there (or holds them twice, or out of order).
-  private checkTradeId(symbol: string, id: number, ts: TsMs): void {
-    const reason = this.tradeIds.check(symbol, id);
-    if (reason === undefined) return;
-    this.log.warn({ symbol, tradeId: id, ts, reason }, 'recording has a hole in the trade stream');
-    const c = this.counters;
-    c.tradeIdGaps++;
-    c.resets++;
-    c.published++;
-    // Trades only: a book synced from a snapshot recorded after the hole must not be dropped (its depth update ids
-    // already say whether the depth broke too, and it would wait for a snapshot the recording may not hold).
-    this.opts.bus.publish({ type: 'md.feedReset', venue: this.venue, symbol: this.publisher!.lane(symbol)!.inst.symbol, reason, ts, scope: 'trades' });
-  }
-
-  // Publishes md.feedReset for the symbol of `s` at `ts` (its last line before the silence, where the clock is now).
-  private cutSilence(s: Silence, shift: number, ts: TsMs): void {
-    const reason = silenceReason({ ...s, fromMs: s.fromMs + shift, nextMs: s.nextMs === undefined ? undefined : s.nextMs + shift });
-    this.log.warn({ symbol: s.symbol, ts, reason }, 'recording falls silent: a hole in the recording');
-    const c = this.counters;
-    c.silences++;
-    c.resets++;
-    c.published++;
-    this.opts.bus.publish({ type: 'md.feedReset', venue: this.venue, symbol: this.publisher!.lane(s.symbol)!.inst.symbol, reason, ts, scope: 'trades' });
-  }
-
   // Waits for `reserve` to cover `ts` when the last bound does not.
   private async reserveUpTo(ts: TsMs): Promise<void> {
     if (this.reserve === undefined || ts <= this.reservedMs) return;
@@ -321,6 +303,7 @@ export class ReplayFeed implements MarketFeed {
     const pacer = sim ? this.opts.paceClock : clock;
     const yieldEvery = Math.max(1, this.opts.yieldEvery ?? 1000);
     const pub = this.publisher!;
+    const holes = this.holes!;
     const c = this.counters;
     let n = 0;
     // Pacing anchors: the wall time at which the first line is published and that line's timestamp.
@@ -331,7 +314,7 @@ export class ReplayFeed implements MarketFeed {
       const shift = this.baseShift + this.lap * this.lapMs;
       const badBefore = c.badLines;
       // A lap's first trades follow the lap's reset, not the previous lap's last trades.
-      this.tradeIds.clear();
+      holes.clear();
       let prevTs = this.firstMs + shift;
       const ahead = new RecordingLookahead<SymbolLine>();
       try {
@@ -345,7 +328,7 @@ export class ReplayFeed implements MarketFeed {
           while (ahead.needsMore) {
             const l = merge.nextSync() ?? (await merge.next());
             if (l === undefined) ahead.end();
-            else ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text) !== undefined);
+            else ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text));
           }
           if (!ahead.take()) break;
           const line = ahead.item!;
@@ -357,8 +340,8 @@ export class ReplayFeed implements MarketFeed {
             await this.reserveUpTo(ts);
             if (this.stopped) return;
           }
-          const tradeId = this.tradeSymbols.has(line.symbol) ? recordedTradeId(line.text) : undefined;
-          if (tradeId !== undefined) this.checkTradeId(line.symbol, tradeId, prevTs);
+          const tradeId = ahead.tradeId;
+          holes.before(line.symbol, tradeId, prevTs);
           prevTs = ts;
           if (pacer && speed > 0) {
             if (Number.isNaN(wall0)) {
@@ -374,9 +357,7 @@ export class ReplayFeed implements MarketFeed {
           if (sim) sim.set(ts);
           const malformed = c.malformed;
           pub.publish(line.text, raw, line.symbol, shift);
-          // A trade that did not decode is lost: the next one's id then does not follow, and that marks the hole.
-          if (tradeId !== undefined && c.malformed === malformed) this.tradeIds.took(line.symbol, tradeId);
-          if (ahead.silence !== undefined && this.tradeSymbols.has(line.symbol)) this.cutSilence(ahead.silence, shift, ts);
+          holes.after(line.symbol, tradeId, c.malformed === malformed, ahead.silence, ts, shift);
           if (++n % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
         }
       } finally {

@@ -8,6 +8,12 @@
 //   and every minute inside the hole rolled up "whole".
 // The replay feed and the backtest both watch for the two and publish md.feedReset scoped to trades, so the candles
 // over a hole are cut (the DataProvider leaves its minutes partial).
+import type { Logger } from '../../log.ts';
+import type { EngineMsg } from '../../messages/index.ts';
+import type { Bus } from '../../runtime/bus.ts';
+import type { VenueId } from '../../types/instrument.ts';
+import type { TsMs } from '../../types/time.ts';
+import type { BinanceFramePublisher } from '../binance/binance-feed.ts';
 import { classifyFrame } from '../binance/frames.ts';
 
 /**
@@ -105,13 +111,16 @@ export class RecordingLookahead<T> {
   item: T | undefined;
   ts = NaN;
   symbol = '';
+  /** The taken line's trade id as given to `push` (read once per line: parsing it is a cost on the hot path). */
+  tradeId: number | undefined;
   /** Set by `take` when the taken line's symbol falls silent after it; undefined otherwise. */
   silence: Silence | undefined;
-  // A ring of the lines read ahead, by absolute index (line k at k & mask): the line, its receive time, its symbol,
-  // and the absolute index of the same symbol's next line (-1 while unknown).
+  // A ring of the lines read ahead, by absolute index (line k at k & mask): the line, its receive time, its trade id
+  // (NaN: none), its symbol, and the absolute index of the same symbol's next line (-1 while unknown).
   private mask = 1023;
   private items: (T | undefined)[] = new Array<T | undefined>(1024);
   private times = new Float64Array(1024);
+  private ids = new Float64Array(1024);
   private lanes: (LookaheadLane | undefined)[] = new Array<LookaheadLane | undefined>(1024);
   private nexts = new Float64Array(1024);
   /** Absolute index of the next line to take, and of the next line to push. */
@@ -135,20 +144,21 @@ export class RecordingLookahead<T> {
   }
 
   /**
-   * Adds the next line of the recording (merge order): its receive time, venue symbol and whether it is a trade (a
-   * line that is not makes the symbol's bound `SILENCE_MS`).
+   * Adds the next line of the recording (merge order): its receive time, venue symbol and trade id (`recordedTradeId`;
+   * undefined: no trade, which makes the symbol's bound `SILENCE_MS`).
    */
-  push(item: T, ts: number, symbol: string, trade: boolean): void {
+  push(item: T, ts: number, symbol: string, tradeId: number | undefined): void {
     if (this.tail - this.head > this.mask) this.grow();
     const at = this.tail++;
     let lane = this.bySymbol.get(symbol);
     if (lane === undefined) this.bySymbol.set(symbol, (lane = { symbol, last: -1, bound: TRADES_ONLY_SILENCE_MS }));
     else if (lane.last >= this.head) this.nexts[lane.last & this.mask] = at;
     lane.last = at;
-    if (!trade) lane.bound = SILENCE_MS;
+    if (tradeId === undefined) lane.bound = SILENCE_MS;
     const k = at & this.mask;
     this.items[k] = item;
     this.times[k] = ts;
+    this.ids[k] = tradeId ?? NaN;
     this.lanes[k] = lane;
     this.nexts[k] = -1;
   }
@@ -158,10 +168,11 @@ export class RecordingLookahead<T> {
     this.ended = true;
   }
 
-  /** Takes the oldest line (`item`, `ts`, `symbol`, `silence`); false when none is left. Call once `needsMore` is false. */
+  /** Takes the oldest line (`item`, `ts`, `symbol`, `tradeId`, `silence`); false when none is left. Call once `needsMore` is false. */
   take(): boolean {
     if (this.head >= this.tail) {
       this.item = undefined;
+      this.tradeId = undefined;
       this.silence = undefined;
       return false;
     }
@@ -173,6 +184,8 @@ export class RecordingLookahead<T> {
     this.item = this.items[i];
     this.items[i] = undefined; // the replay holds it now
     this.ts = ts;
+    const id = this.ids[i]!;
+    this.tradeId = Number.isNaN(id) ? undefined : id;
     this.symbol = lane.symbol;
     const bound = lane.bound;
     const n = this.nexts[i]!;
@@ -193,6 +206,7 @@ export class RecordingLookahead<T> {
     const mask = size - 1;
     const items = new Array<T | undefined>(size);
     const times = new Float64Array(size);
+    const ids = new Float64Array(size);
     const lanes = new Array<LookaheadLane | undefined>(size);
     const nexts = new Float64Array(size);
     for (let a = this.head; a < this.tail; a++) {
@@ -200,12 +214,14 @@ export class RecordingLookahead<T> {
       const to = a & mask;
       items[to] = this.items[from];
       times[to] = this.times[from]!;
+      ids[to] = this.ids[from]!;
       lanes[to] = this.lanes[from];
       nexts[to] = this.nexts[from]!;
     }
     this.mask = mask;
     this.items = items;
     this.times = times;
+    this.ids = ids;
     this.lanes = lanes;
     this.nexts = nexts;
   }
@@ -216,4 +232,76 @@ interface LookaheadLane {
   readonly symbol: string;
   last: number;
   bound: number;
+}
+
+/** Options of `RecordingHoles`. */
+export interface RecordingHolesOptions {
+  readonly bus: Bus<EngineMsg>;
+  readonly venue: VenueId;
+  /** The publisher the lines go through: the symbols whose trades it publishes are watched (others' holes cut nothing). */
+  readonly publisher: Pick<BinanceFramePublisher, 'lanes'>;
+  readonly logger: Logger;
+  /** Called once per md.feedReset published, with what found the hole. */
+  readonly onCut?: (found: 'tradeId' | 'silence') => void;
+}
+
+/**
+ * The holes of one replay, as the replay feed and the backtest both cut them: per line of a symbol whose trades are
+ * published, `before` (ahead of the clock moving to the line) cuts a break in the trade ids at the previous line's
+ * time, and `after` (once the line is published) takes its id and cuts a silence after it at its own time. Each cut is
+ * an md.feedReset scoped to trades: a book synced from a snapshot recorded after the hole must not be dropped (its
+ * depth update ids already say whether the depth broke too, and it would wait for a snapshot the recording may not hold).
+ */
+export class RecordingHoles {
+  /** Silences cut. */
+  silences = 0;
+  private readonly ids = new TradeIdWatch();
+  /** Venue symbol -> engine symbol of the symbols whose trades are published. */
+  private readonly lanes: ReadonlyMap<string, string>;
+
+  constructor(private readonly opts: RecordingHolesOptions) {
+    this.lanes = new Map(opts.publisher.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade')).map((l) => [l.inst.venueSymbol, l.inst.symbol]));
+  }
+
+  /** Breaks in the trade ids cut. */
+  get tradeIdGaps(): number {
+    return this.ids.gaps;
+  }
+
+  /** Before the clock moves to a line of `venueSymbol` with trade id `tradeId`: cuts at `prevTs` when the id does not follow. */
+  before(venueSymbol: string, tradeId: number | undefined, prevTs: number): void {
+    if (tradeId === undefined) return;
+    const symbol = this.lanes.get(venueSymbol);
+    if (symbol === undefined) return;
+    const reason = this.ids.check(venueSymbol, tradeId);
+    if (reason === undefined) return;
+    this.opts.logger.warn({ symbol, tradeId, ts: prevTs, reason }, 'recording has a hole in the trade stream');
+    this.cut(symbol, reason, prevTs, 'tradeId');
+  }
+
+  /**
+   * After the line was published at `ts`: `decoded` false (a trade that did not decode is lost, so the next id does not
+   * follow and marks the hole) leaves its id untaken; `silence` (the look-ahead's, in recorded time, `shift` ms behind
+   * `ts`) cuts the symbol before the clock moves into the hole.
+   */
+  after(venueSymbol: string, tradeId: number | undefined, decoded: boolean, silence: Silence | undefined, ts: number, shift = 0): void {
+    const symbol = this.lanes.get(venueSymbol);
+    if (symbol === undefined) return;
+    if (tradeId !== undefined && decoded) this.ids.took(venueSymbol, tradeId);
+    if (silence === undefined) return;
+    const reason = silenceReason(shift === 0 ? silence : { ...silence, fromMs: silence.fromMs + shift, nextMs: silence.nextMs === undefined ? undefined : silence.nextMs + shift });
+    this.silences++;
+    this.opts.logger.warn({ symbol, ts, reason }, 'recording falls silent: a hole in the recording');
+    this.cut(symbol, reason, ts, 'silence');
+  }
+
+  /** Forgets every symbol's last trade id (a new replay lap starts its own stream). */
+  clear(): void {
+    this.ids.clear();
+  }
+
+  private cut(symbol: string, reason: string, ts: number, found: 'tradeId' | 'silence'): void {
+    this.opts.onCut?.(found);
+    this.opts.bus.publish({ type: 'md.feedReset', venue: this.opts.venue, symbol, reason, ts: ts as TsMs, scope: 'trades' });
+  }
 }

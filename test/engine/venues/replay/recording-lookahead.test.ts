@@ -17,7 +17,7 @@ function run(lines: readonly L[]): { taken: number[]; silences: (Silence | undef
     while (ahead.needsMore) {
       const l = lines[i];
       if (l === undefined) ahead.end();
-      else ahead.push(i++, l[0], l[1], l[2]);
+      else ahead.push(i++, l[0], l[1], l[2] ? 1 : undefined);
     }
     if (!ahead.take()) break;
     taken.push(ahead.item!);
@@ -89,5 +89,18 @@ describe('RecordingLookahead', () => {
     expect(r.taken.length).toBe(lines.length);
     expect(r.taken.every((v, i) => v === i)).toBe(true);
     expect(r.silences.flatMap((s, i) => (s ? [[i, s.nextMs]] : []))).toEqual([[59_999, 80_000]]);
+  });
+
+  // The replay reads each line's trade id once, on the way in: it must come back with its own line, across a grown ring.
+  it('hands each line back with the trade id it was pushed with', () => {
+    const ahead = new RecordingLookahead<number>();
+    const got: [number, number | undefined][] = [];
+    for (let i = 0; i < 3_000; i++) {
+      ahead.push(i, i, 'A', i % 3 === 0 ? undefined : 1_000_000 + i);
+      while (!ahead.needsMore && ahead.take()) got.push([ahead.item!, ahead.tradeId]);
+    }
+    ahead.end();
+    while (ahead.take()) got.push([ahead.item!, ahead.tradeId]);
+    expect(got).toEqual(Array.from({ length: 3_000 }, (_, i) => [i, i % 3 === 0 ? undefined : 1_000_000 + i]));
   });
 });

@@ -46,7 +46,7 @@ import {
   emptyPosition, isRiskExit, isTerminal, newOrder, positionAfterFill, transition,
   type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult,
 } from './logic.ts';
-import { reconcile, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
+import { reconcile, type ApplyTradeOptions, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
 
 /** The executor's store type. */
 export type ExecutorStore = ExecStore<OrderRecord, PositionRecord>;
@@ -313,11 +313,12 @@ export class TradingExecutor implements ReconcileHost {
   }
 
   /**
-   * @internal Books a trade from the venue's history: to its order, or to an order adopted for it. With
-   * `deferWhileSubmitting`, a trade of an unknown order is left unbooked ('deferred') while an order on its symbol is
-   * being submitted: it is most likely that order's, whose venue id only comes with the submission's answer.
+   * @internal Books a trade from the venue's history: to its order, or to an order adopted for it. A trade of an
+   * unknown order is left unbooked ('deferred') when it is likely an order of ours whose venue id we lack yet: with
+   * `deferWhileSubmitting`, while an order on its symbol is being submitted (the id comes with the answer); and on a
+   * symbol in `deferSymbols` (reconcile: an order there whose status query failed before we learnt its id).
    */
-  applyTrade(t: VenueTrade, opts: { deferWhileSubmitting?: boolean } = {}): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'> {
+  applyTrade(t: VenueTrade, opts: ApplyTradeOptions = {}): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'> {
     return this.serial(async () => {
       if (this.store.hasFill(this.venue.id, t.symbol, t.tradeId)) return 'duplicate';
       const known = (t.clientOrderId !== undefined ? this.order(t.clientOrderId) : undefined) ?? this.orderByVenueId(t.venueOrderId);
@@ -325,9 +326,10 @@ export class TradingExecutor implements ReconcileHost {
         const r = await this.applyNow(known.clientOrderId, { type: 'fill', fill: { ...t, clientOrderId: known.clientOrderId } });
         return r.kind === 'ok' ? 'booked' : r.kind === 'noop' ? 'duplicate' : 'illegal';
       }
-      if (opts.deferWhileSubmitting && [...this.submitting.keys()].some((cid) => this.orders.get(cid)?.intent.symbol === t.symbol)) {
-        this.log.info({ code: 'TRADE_DEFERRED', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: t.symbol },
-          'trade of an unknown order while an order on its symbol is being submitted: read again after the submission');
+      const why = this.deferReason(t.symbol, opts);
+      if (why !== undefined) {
+        this.log.info({ code: 'TRADE_DEFERRED', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: t.symbol, why },
+          'trade of an unknown order that may be ours: left for a later read');
         return 'deferred';
       }
       // A real execution of an order we never placed (another client on the account, or state lost): book it so
@@ -347,6 +349,12 @@ export class TradingExecutor implements ReconcileHost {
       const r = await this.applyNow(cid, { type: 'fill', fill: { ...t, clientOrderId: cid } });
       return r.kind === 'ok' ? 'adopted' : 'illegal';
     });
+  }
+
+  // Why a trade of an unknown order on `symbol` must wait, or undefined when it may be adopted now.
+  private deferReason(symbol: string, opts: ApplyTradeOptions): 'submitting' | 'unresolved' | undefined {
+    if (opts.deferWhileSubmitting && [...this.submitting.keys()].some((cid) => this.orders.get(cid)?.intent.symbol === symbol)) return 'submitting';
+    return opts.deferSymbols?.has(symbol) ? 'unresolved' : undefined;
   }
 
   /** @internal Takes over an open order the venue has and we do not know (placed elsewhere or state lost). */

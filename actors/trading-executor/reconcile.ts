@@ -8,12 +8,12 @@
 //  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
 //     book to them;
 //  4. our trades since the last trade id booked per symbol, page after page until a page brings no trade not yet
-//     seen (a venue answers at most one page, 1000 trades on Binance; MEXC's venue reads every trade since that one by
-//     time in one answer, so its second page is the first again): each missing fill is applied (and published); a
-//     trade of an order we never placed books to an adopted order (loud log), except while an order on that symbol
-//     is being submitted, or while an order on that symbol whose query failed in step 2 has no venue id yet: the trade
-//     is then likely that order's, so the symbol's trades stop there (nothing after it is booked, so the last trade id
-//     stays before it) and are read again by the next run;
+//     seen (Binance answers at most 1000 trades a page), or after the one answer of a venue whose answer holds them
+//     all (`myTradesComplete`: MEXC's adapter reads every trade since that one by time): each missing fill is applied
+//     (and published); a trade of an order we never placed books to an adopted order (loud log), except while an
+//     order on that symbol is being submitted, or while an order on that symbol whose query failed in step 2 has no
+//     venue id yet: the trade is then likely that order's (applyTrade defers it), so the symbol's trades stop there
+//     (nothing after it is booked, so the last trade id stays before it) and are read again by the next run;
 //  5. orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); one the venue
 //     calls filled whose fills we cannot see keeps the quantities booked from real fills and is reported
 //     (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up;
@@ -27,6 +27,14 @@ import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
 import { asVenueCallError, type ExecutionVenue, type VenueBalance, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
 import { isTerminal, type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult } from './logic.ts';
 
+/** When a trade of an order the executor does not know is left unbooked ('deferred') instead of adopted. */
+export interface ApplyTradeOptions {
+  /** While an order on the trade's symbol is being submitted. */
+  readonly deferWhileSubmitting?: boolean;
+  /** On these symbols (each has an order of ours whose venue id is not known yet). */
+  readonly deferSymbols?: ReadonlySet<string>;
+}
+
 /** What reconciliation needs from the executor. */
 export interface ReconcileHost {
   readonly venue: ExecutionVenue;
@@ -39,7 +47,7 @@ export interface ReconcileHost {
   lastTradeId(symbol: string): string | undefined;
   hasFill(symbol: string, tradeId: string): boolean;
   apply(cid: string, ev: OrderEvent): Promise<TransitionResult>;
-  applyTrade(t: VenueTrade, opts?: { deferWhileSubmitting?: boolean }): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'>;
+  applyTrade(t: VenueTrade, opts?: ApplyTradeOptions): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'>;
   adoptOpenOrder(v: VenueOrder): Promise<boolean>;
   /** Base-asset amount (1e-9) of `lots` of `symbol`, for the balance check. */
   baseOf(symbol: string, lots: number): bigint | undefined;
@@ -86,6 +94,39 @@ export interface ReconcileOptions {
 function laterTradeId(cursor: string | undefined, id: string): string {
   const numeric = cursor !== undefined && /^\d+$/.test(cursor) && /^\d+$/.test(id);
   return numeric && BigInt(cursor) > BigInt(id) ? cursor : id;
+}
+
+/** The trade counts of a run that step 4 adds to. */
+type TradeCounts = { fillsApplied: number; fillsDuplicate: number; fillsIllegal: number; tradesAdopted: number };
+
+// Step 4 for one symbol: books its trades since the last one booked. Returns false when a trade was deferred (the
+// symbol's trades stop there, for the next run).
+async function bookTrades(host: ReconcileHost, symbol: string, deferSymbols: ReadonlySet<string>, r: TradeCounts): Promise<boolean> {
+  let cursor = host.lastTradeId(symbol);
+  const seen = new Set<string>();
+  for (;;) {
+    const page = await host.venue.fetchMyTrades(symbol, cursor);
+    const fresh = page.filter((t) => !seen.has(t.tradeId));
+    if (fresh.length === 0) return true;
+    for (const t of fresh) {
+      seen.add(t.tradeId);
+      cursor = laterTradeId(cursor, t.tradeId);
+      if (host.hasFill(t.symbol, t.tradeId)) {
+        r.fillsDuplicate++;
+        continue;
+      }
+      const out = await host.applyTrade(t, { deferWhileSubmitting: true, deferSymbols });
+      if (out === 'deferred') return false;
+      if (out === 'booked') r.fillsApplied++;
+      else if (out === 'adopted') {
+        r.fillsApplied++;
+        r.tradesAdopted++;
+      } else if (out === 'duplicate') r.fillsDuplicate++;
+      else r.fillsIllegal++;
+    }
+    // Asking again would only repeat the answer (MEXC reads by time from the cursor's trade on).
+    if (host.venue.myTradesComplete) return true;
+  }
 }
 
 /** Reconciles the host's orders, fills and positions with the venue; see the header comment. */
@@ -147,40 +188,7 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
 
   // 4. missing fills: every page, since step 5 must not close an order whose fills are on a page not yet read
   for (const s of symbols) {
-    let cursor = host.lastTradeId(s);
-    const seen = new Set<string>();
-    pages: for (;;) {
-      const page = await venue.fetchMyTrades(s, cursor);
-      const fresh = page.filter((t) => !seen.has(t.tradeId));
-      // A venue that answers everything after the cursor at once (MEXC, read by time) repeats it: nothing new ends the paging.
-      if (fresh.length === 0) break;
-      for (const t of fresh) {
-        seen.add(t.tradeId);
-        cursor = laterTradeId(cursor, t.tradeId);
-        if (host.hasFill(t.symbol, t.tradeId)) {
-          r.fillsDuplicate++;
-          continue;
-        }
-        // The same stop as applyTrade's while a submission is in flight: the unresolved order is not in flight.
-        if (unresolvedNoVenueId.has(s) && !((t.clientOrderId !== undefined && host.order(t.clientOrderId)) || host.orderByVenueId(t.venueOrderId))) {
-          log.info({ code: 'TRADE_DEFERRED', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: s },
-            'trade of an unknown order while an order on its symbol could not be queried: read again by the next run');
-          r.tradesDeferred.push(s);
-          break pages;
-        }
-        const out = await host.applyTrade(t, { deferWhileSubmitting: true });
-        if (out === 'deferred') {
-          r.tradesDeferred.push(s);
-          break pages;
-        }
-        if (out === 'booked') r.fillsApplied++;
-        else if (out === 'adopted') {
-          r.fillsApplied++;
-          r.tradesAdopted++;
-        } else if (out === 'duplicate') r.fillsDuplicate++;
-        else r.fillsIllegal++;
-      }
-    }
+    if (!await bookTrades(host, s, unresolvedNoVenueId, r)) r.tradesDeferred.push(s);
   }
 
   // 5. final states the venue reports

@@ -17,7 +17,8 @@
 // `venue-<orderId>`, as the executor names an order it learns of from a trade; such an id is queried by order id.
 // Amounts with more than 9 decimals (MEXC writes a commission unrounded, `0.016798204` or longer) are rounded to 9:
 // a fee up, a balance down (see roundedFixed), at most 1e-9 off, with a log line.
-// MEXC's myTrades has no trade-id cursor: its history is read by time (see mexcTrades).
+// MEXC's myTrades has no trade-id cursor: its history is read by time, and a millisecond holding a full page by order
+// id (see mexcTrades, mexcMillisecond); one answer of fetchMyTrades holds every trade after the cursor (myTradesComplete).
 // The 429/418 block lives in a RestGate (rest-gate.ts): live-venue.ts passes the one of the venue's REST origin, which
 // the feed's snapshots and the DataProvider's klines share, so a block any of them meets holds back orders too.
 import ccxt from 'ccxt';
@@ -191,6 +192,8 @@ export class CcxtExecVenue implements ExecutionVenue {
   readonly id: VenueId;
   readonly pushesEvents = false;
   readonly submitSettleMs: number;
+  /** MEXC: fetchMyTrades reads every trade after the cursor by time (mexcTrades); Binance answers 1000 at a time. */
+  readonly myTradesComplete: boolean;
   readonly symbols: readonly string[];
   private readonly ex: CcxtOrderApi;
   private readonly clock: Clock;
@@ -214,6 +217,7 @@ export class CcxtExecVenue implements ExecutionVenue {
     for (const i of opts.instruments) this.insts.set(i.symbol, i);
     this.symbols = [...this.insts.keys()];
     this.submitSettleMs = opts.recvWindowMs ?? 10_000;
+    this.myTradesComplete = opts.venue === 'mexc';
     this.defaults = { rateLimitMs: opts.defaultRateLimitMs ?? 1_000, banMs: opts.defaultBanMs ?? 120_000 };
     this.gate = opts.gate ?? new RestGate(`${opts.venue} (private)`, opts.clock);
   }
@@ -378,13 +382,11 @@ export class CcxtExecVenue implements ExecutionVenue {
    * Returns every trade of `symbol` with a time in [from, to] (no end when `to` is undefined). A page shorter than
    * MEXC_TRADES_PAGE is the whole range; a full one may be its newest or its oldest trades (MEXC does not say which),
    * so the range is read again in parts that each end inside it: up to the page's oldest millisecond, between, and
-   * from its newest. A single millisecond holding a full page cannot be split: time is MEXC's only cursor.
+   * from its newest. A single millisecond holding a full page cannot be split by time: it is read per order
+   * (mexcMillisecond).
    */
   private async mexcRange(inst: Instrument, symbol: string, from: number, to: number | undefined): Promise<VenueTrade[]> {
-    const params: Record<string, unknown> = to !== undefined ? { until: to } : {};
-    const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, from, MEXC_TRADES_PAGE, params));
-    if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');
-    const page = rows.map((r) => this.toTrade(inst, r));
+    const page = await this.mexcPage(inst, symbol, from, to);
     for (const t of page) {
       if (t.ts < from || (to !== undefined && t.ts > to)) {
         throw new VenueCallError('unknown', 'BAD_RESPONSE', `mexc myTrades for ${symbol} in [${from}, ${to ?? 'now'}] answered trade ${t.tradeId} at ${t.ts}, outside the range asked`);
@@ -394,19 +396,48 @@ export class CcxtExecVenue implements ExecutionVenue {
     const lo = Math.min(...page.map((t) => t.ts));
     const hi = Math.max(...page.map((t) => t.ts));
     if (to === undefined) return [...await this.mexcRange(inst, symbol, from, hi), ...await this.mexcRange(inst, symbol, hi + 1, undefined)];
-    if (from === to) {
-      const key = `${symbol}@${from}`;
-      if (!this.fullMsReported.has(key)) {
-        this.fullMsReported.add(key);
-        log().error({ venue: this.id, symbol, ts: from, page: page.length, code: 'MEXC_TRADES_PAGE_FULL' },
-          'mexc lists a full page of our trades in one millisecond: more there cannot be read (time is its only cursor); an order they belong to is reported FILLS_MISSING');
-      }
-      return page;
-    }
+    if (from === to) return this.mexcMillisecond(inst, symbol, from, page);
     const parts: Array<[number, number]> = lo === hi ? [[from, lo - 1], [lo, lo], [lo + 1, to]] : [[from, lo], [lo + 1, hi - 1], [hi, to]];
     const out: VenueTrade[] = [];
     for (const [a, b] of parts) if (a <= b) out.push(...await this.mexcRange(inst, symbol, a, b));
     return out;
+  }
+
+  /**
+   * Returns the trades of millisecond `ms`, whose answer was the full `page`. Time cannot split it, but MEXC's myTrades
+   * also selects by orderId: each order on the page is read on its own in that millisecond. What stays out of reach
+   * is logged once per millisecond (MEXC_TRADES_PAGE_FULL): more than a page of one order's trades there, and the
+   * trades of an order none of whose trades made the page (an order of ours among them is reported FILLS_MISSING).
+   */
+  private async mexcMillisecond(inst: Instrument, symbol: string, ms: number, page: readonly VenueTrade[]): Promise<VenueTrade[]> {
+    const byId = new Map(page.map((t) => [t.tradeId, t]));
+    const fullOrders: string[] = [];
+    const orderIds = [...new Set(page.map((t) => t.venueOrderId))];
+    for (const orderId of orderIds) {
+      const own = await this.mexcPage(inst, symbol, ms, ms, orderId);
+      if (own.length >= MEXC_TRADES_PAGE) fullOrders.push(orderId);
+      // Kept to what was asked: should MEXC ignore the time range next to orderId, the rest is read by its own range.
+      for (const t of own) if (t.ts === ms && t.venueOrderId === orderId) byId.set(t.tradeId, t);
+    }
+    const key = `${symbol}@${ms}`;
+    if (!this.fullMsReported.has(key)) {
+      this.fullMsReported.add(key);
+      const fields = { venue: this.id, symbol, ts: ms, page: page.length, orders: orderIds.length, trades: byId.size, fullOrders, code: 'MEXC_TRADES_PAGE_FULL' };
+      if (fullOrders.length > 0) {
+        log().error(fields, 'mexc lists a full page of one order\'s trades in one millisecond: more there cannot be read (time and orderId are its only selectors); the order is reported FILLS_MISSING');
+      } else {
+        log().warn(fields, 'mexc lists a full page of our trades in one millisecond: read per order id; an order with none of its trades on that page cannot be seen (reported FILLS_MISSING if ours)');
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** Returns one MEXC myTrades answer: trades in [from, to] (no end when `to` is undefined), of `orderId` when given. */
+  private async mexcPage(inst: Instrument, symbol: string, from: number, to: number | undefined, orderId?: string): Promise<VenueTrade[]> {
+    const params: Record<string, unknown> = { ...(to !== undefined ? { until: to } : {}), ...(orderId !== undefined ? { orderId } : {}) };
+    const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, from, MEXC_TRADES_PAGE, params));
+    if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');
+    return rows.map((r) => this.toTrade(inst, r));
   }
 
   /** Runs one ccxt call behind the 429/418 gate, classifying what it throws. */

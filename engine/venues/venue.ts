@@ -84,6 +84,11 @@ export interface ExecutionVenue {
   fetchBalances(): Promise<VenueBalance[]>;
   /** Returns our trades on `symbol` after `sinceTradeId` (exclusive; all retained trades when absent), oldest first. */
   fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]>;
+  /**
+   * True when one fetchMyTrades answer holds every trade after the cursor (MEXC's adapter reads by time until it has
+   * them all), so a caller asks for no next page. Absent or false: an answer may be one page of several (Binance: 1000).
+   */
+  readonly myTradesComplete?: boolean;
   /** Registers a listener for pushed events; returns a function that removes it. */
   onEvent(fn: (e: VenueEvent) => void): () => void;
   /** The increments this venue trades `symbol` with, where it has its own (a live venue's, read from it at start). */

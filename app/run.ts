@@ -199,7 +199,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     const q = balances.find((b) => b.asset === quote);
     const cash = q ? q.free + q.locked : 0n;
     const equity = await liveStartEquity(config, balances, logger);
-    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, liveEquity: equity, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}) }));
+    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, liveEquity: equity, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}), ...deadlineOption(clock) }));
     // Built, not started (sys.start below starts the executor): nothing has gone to the venue but reads. The caps are
     // the limits the RiskManager will start with, which are the operator's from the store when the config values
     // they were set over are unchanged (risk-child.ts): the key is system.ts's for a live start.
@@ -212,7 +212,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       })}\n`);
     }
   } else {
-    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}) }));
+    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}), ...deadlineOption(clock) }));
   }
   if (built instanceof ConfigError) {
     process.stderr.write(`cobalt run: ${built.message}\n`);
@@ -270,6 +270,22 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     t.unref();
   }
   return running;
+}
+
+/**
+ * Returns the clock the orchestrator's model deadline and pending-intent timeout run on for an engine on `clock`
+ * (SystemOptions.deadlineClock): the wall clock for a ScaledClock at a speed other than 1 (`--speed` against the
+ * exchange simulator), whose timers fire `speed` times early in wall time while those waits measure wall-time work
+ * (a 1000 ms model deadline was 50 ms at --speed 20); undefined otherwise (wall time already, or a replay's pace).
+ */
+export function deadlineClockFor(clock: Clock): Clock | undefined {
+  return clock instanceof ScaledClock && clock.speed !== 1 ? new LiveClock() : undefined;
+}
+
+// deadlineClockFor as buildSystem options.
+function deadlineOption(clock: Clock): { deadlineClock?: Clock } {
+  const c = deadlineClockFor(clock);
+  return c === undefined ? {} : { deadlineClock: c };
 }
 
 /**

@@ -17,7 +17,7 @@ import { KlinesArchive } from '../actors/data-provider/klines-archive.ts';
 import type { KlineSource } from '../actors/data-provider/market-source.ts';
 import { InMemoryOrchestratorMemory, lmdbOrchestratorMemory, orchestratorChild, OrchestratorHandle } from '../actors/orchestrator/index.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
-import { lot9, type RiskState } from '../actors/risk-manager/index.ts';
+import { applyFill, emptyPortfolio, lot9, type RiskState, type StartPosition } from '../actors/risk-manager/index.ts';
 import { isRiskExit, TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
 import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
@@ -108,6 +108,12 @@ export interface SystemOptions {
    * deadlines and pending-intent timeout run on; omitted, a replay runs as fast as it can and those run on `clock`.
    */
   readonly replayPace?: Clock;
+  /**
+   * The clock the orchestrator's model deadlines and pending-intent timeout run on, when `clock` is not wall time at
+   * speed 1 and is not paced by `replayPace` (a ScaledClock at --speed against the exchange simulator: its timers fire
+   * `speed` times early in wall time, and those waits measure work done in wall time); default `replayPace`.
+   */
+  readonly deadlineClock?: Clock;
   /** Starting quote balance for the risk manager in live mode (read from the venue by the caller). */
   readonly liveCash?: Money;
   /**
@@ -215,6 +221,16 @@ export function storedRiskPosition(store: ExecutorStore, venue: VenueId, inst: I
   return { lots: held as Lots, cost: costOfLots({ lots: p.openLots ?? p.netLots, cost }, held), base9 };
 }
 
+// A live start's positions (the stored position, with the books of the fills up to `upToSeq`; flat with books after a
+// round trip) and fees in other assets, for RiskInput.
+function liveStartBooks(store: ExecutorStore, venue: VenueId, inst: Instrument, upToSeq: number): { positions: Record<string, StartPosition>; otherFees: Readonly<Record<string, bigint>> } {
+  const held = storedRiskPosition(store, venue, inst);
+  const books = storedBooks(store, venue, inst, upToSeq);
+  const traded = held !== undefined || books.realised !== 0n || books.fees !== 0n;
+  const position = { ...(held ?? { lots: 0 as Lots, cost: 0n as Money, base9: 0n }), realised: books.realised, fees: books.fees };
+  return { positions: traded ? { [inst.symbol]: position } : {}, otherFees: books.otherFees };
+}
+
 // The open lots and their average cost by replaying every stored fill of `inst`.
 function costFromFills(store: ExecutorStore, venue: VenueId, inst: Instrument): OpenCost {
   let open: OpenCost = { lots: 0, cost: 0n as Money };
@@ -254,23 +270,50 @@ export function byTimeThenTradeId(fills: Fill[]): Fill[] {
 }
 
 /**
- * Returns the executor's stored fills of `symbol` on `venue` in the order they were booked, the order the running
- * RiskManager applied them in: those booked before booking numbers were kept first, by time then trade id, then the
- * numbered ones. Not by time alone: a paper run on a replay restarts at the recording's start, so its fills carry
- * earlier times than the last run's, and a sell closing the last run's position would come before the buy that opened
- * it (an oversold sell, ignored, and the position counted as still held).
+ * Returns the executor's stored fills of `symbol` on `venue` (booked up to booking number `upToSeq` when given) in the
+ * order they were booked, the order the running RiskManager applied them in: those booked before booking numbers were
+ * kept first, by time then trade id, then the numbered ones. Not by time alone: a paper run on a replay restarts at
+ * the recording's start, so its fills carry earlier times than the last run's, and a sell closing the last run's
+ * position would come before the buy that opened it (an oversold sell, ignored, and the position counted as still held).
  */
-export function storedFills(store: ExecutorStore, venue: VenueId, symbol: string): Fill[] {
+export function storedFills(store: ExecutorStore, venue: VenueId, symbol: string, upToSeq?: number): Fill[] {
   // Two range reads (the fills, the booking index), not a read per fill: 100,000 fills in ~0.3 s rather than ~0.7 s.
   const byId = new Map(store.fillsOf(venue, symbol).map((f) => [f.tradeId, f] as const));
   const numbered: Fill[] = [];
-  for (const id of store.tradeIdsBookedAfter(venue, symbol, 0)) {
+  const ids = store.tradeIdsBookedAfter(venue, symbol, 0);
+  // Those booked up to `upToSeq` are the first `upTo` (booking order); the later ones are left out, and taken out of
+  // `byId` too, which keeps the unnumbered fills (all booked before any numbered one).
+  const upTo = upToSeq === undefined ? ids.length : store.tradeIdsBookedAfter(venue, symbol, 0, upToSeq).length;
+  ids.forEach((id, i) => {
     const f = byId.get(id);
-    if (f === undefined) continue;
-    numbered.push(f);
+    if (f === undefined) return;
     byId.delete(id);
-  }
+    if (i < upTo) numbered.push(f);
+  });
   return [...byTimeThenTradeId([...byId.values()]), ...numbered];
+}
+
+/** The realised PnL and fees of a symbol's fills as the RiskManager books them (positions.ts applyFill). */
+export interface StoredBooks {
+  readonly realised: Money;
+  readonly fees: Money;
+  /** Fees in assets that are neither base nor quote (Portfolio.otherFees). */
+  readonly otherFees: Readonly<Record<string, bigint>>;
+}
+
+/**
+ * Returns the realised PnL and fees of the executor's fills of `inst` booked up to booking number `upToSeq`, applied in
+ * booking order from flat as a RiskManager running since the first of them applied them: what a live restart's
+ * RiskManager starts its books with. Lots sold that no stored fill bought (base the account held before the engine
+ * traded, sold by an order the executor adopted) have no known cost, so their realised PnL cannot be known: their sale
+ * realises nothing here, as it realised nothing in the running RiskManager (applyFill counts them oversold); the
+ * proceeds are in the venue's balance all the same.
+ */
+export function storedBooks(store: ExecutorStore, venue: VenueId, inst: Instrument, upToSeq: number): StoredBooks {
+  let pf = emptyPortfolio(inst.quote, 0n as Money);
+  for (const f of storedFills(store, venue, inst.symbol, upToSeq)) pf = applyFill(pf, inst, f);
+  const p = pf.positions[inst.symbol];
+  return { realised: p?.realised ?? (0n as Money), fees: p?.fees ?? (0n as Money), otherFees: pf.otherFees };
 }
 
 /**
@@ -408,10 +451,6 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   // ---- risk ----
   if (await keepPositionCost(execStore, venueId, traded)) logger.info({ symbol: primary }, 'position cost basis computed from the stored fills (a store written before it was kept)');
-  const storedPositions = (): Record<string, { lots: Lots; cost: Money; base9: bigint }> => {
-    const p = storedRiskPosition(execStore, venueId, traded);
-    return p ? { [primary]: p } : {};
-  };
   const initialCash = mode === 'live' ? (opts.liveCash ?? 0n as Money) : money(config.execution.paper.initialQuote);
   // The VaR caps are a share of the starting equity: the account's at start (live), the starting balance (paper). Limits
   // set at run time are kept while the config values behind the limits stay the same: a live account's equity is not
@@ -425,12 +464,16 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   // would count twice. A restart of the risk child re-applies the fills committed after this baseline.
   // The baseline is the store's booking number at start (not the set of every trade id booked so far: a long-lived
   // account's history would be read and held for the life of the process).
+  // Live, the books (realised PnL, fees) of the stored fills up to the baseline are carried into the RiskManager's
+  // position (liveStartBooks): a restart started them at 0, and the status line, /api/state and the dashboard read
+  // them. Every stored fill of the symbol is read for it once per process start, not held; the fills booked after the
+  // baseline (reconciliation's) reach the RiskManager as fills, so each counts once.
   const baseFillSeq = execStore.lastFillSeq(venueId);
   const riskCash = mode === 'live'
     ? await cashBeforeUnbookedFills(venue, traded, initialCash, (id) => execStore.hasFill(venueId, primary, id), execStore.lastTradeId(venueId, primary), logger)
     : initialCash;
   const riskInitial = mode === 'live'
-    ? { limits, instruments: [traded], cash: riskCash, positions: storedPositions() }
+    ? { limits, instruments: [traded], cash: riskCash, ...liveStartBooks(execStore, venueId, traded, baseFillSeq) }
     : { limits, instruments: [traded], cash: initialCash };
   let riskState: (() => RiskState) | undefined;
 
@@ -576,8 +619,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       timeoutMs: config.models.timeoutMs,
       // A model's deadline and the pending intent's timeout measure work done in wall time: on the wall clock the
       // replay is paced on, not on the data clock that the feed jumps past them while it catches up
-      // (actors/orchestrator/orchestrator.ts). Live: undefined, the LiveClock; a backtest: undefined, no replay pace.
-      deadlineClock: opts.replayPace,
+      // (actors/orchestrator/orchestrator.ts); against a ScaledClock at another speed, on the wall clock the caller
+      // passes (opts.deadlineClock). Live: undefined, the LiveClock; a backtest: undefined, no replay pace.
+      deadlineClock: opts.deadlineClock ?? opts.replayPace,
       subscriptions: { symbol: primary, ...opts.subscriptions },
       // Seeded with the RiskManager's portfolio (started before it, rebuilt from the stored fills): a restart keeps the position.
       trading: {

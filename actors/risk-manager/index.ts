@@ -3,7 +3,7 @@ export {
   checkIntent, createRiskState, drawdownBps, exitIntent, exitTrigger, flattenBackoffMs, nextFlattenCheck, onExecFill, onFill, onFills,
   onFlatten, onFlattenCheck, onIntent, onKillSwitch, onMark, onOrderEnd, onOrderEnded, onResume, onSetLimits, recordSubmit, resumeRefusal,
   submitsInWindow,
-  type FlattenRequest, type RiskInput, type RiskOut, type RiskState, type Step, type Transition, type Verdict,
+  type FlattenRequest, type RiskInput, type RiskOut, type StartPosition, type RiskState, type Step, type Transition, type Verdict,
 } from './logic.ts';
 export { DEFAULT_LIMITS, operatorLimits, validateLimits, type OperatorLimits } from './limits.ts';
 export {

@@ -104,7 +104,19 @@ export interface RiskInput {
    * Positions held at start: lots, their cost, and the base held for them in 1e-9 units (lots less the fees paid in
    * the base asset; default lots × lot size, as with fees paid in quote).
    */
-  readonly positions?: Readonly<Record<string, { readonly lots: Lots; readonly cost: Money; readonly base9?: bigint }>>;
+  readonly positions?: Readonly<Record<string, StartPosition>>;
+  /** Fees paid in assets that are neither base nor quote before start (Portfolio.otherFees); default none. */
+  readonly otherFees?: Readonly<Record<string, bigint>>;
+}
+
+/** One position held at start (RiskInput.positions). */
+export interface StartPosition {
+  readonly lots: Lots;
+  readonly cost: Money;
+  readonly base9?: bigint;
+  /** Realised PnL and fees booked before start (a restart carries the books of the fills before it); default 0. */
+  readonly realised?: Money;
+  readonly fees?: Money;
 }
 
 /** Verdict of a pre-trade check. */
@@ -159,9 +171,9 @@ export function createRiskState(input: RiskInput): RiskState {
     // (positions.ts applyFill), so what a buy's base-asset fee left over can sit above them.
     const most = full + lot9(inst) - 1n;
     if (p.base9 !== undefined && !(p.base9 >= 0n && p.base9 <= most)) throw new ConfigError(`initial position in ${sym} holds ${p.base9} base units, outside 0..${most} for ${p.lots} lots`);
-    positions[sym] = { ...FLAT, lots: p.lots, base9: p.base9 ?? full, cost: p.cost };
+    positions[sym] = { ...FLAT, lots: p.lots, base9: p.base9 ?? full, cost: p.cost, realised: p.realised ?? FLAT.realised, fees: p.fees ?? FLAT.fees };
   }
-  const portfolio: Portfolio = { ...emptyPortfolio(quote, input.cash), positions };
+  const portfolio: Portfolio = { ...emptyPortfolio(quote, input.cash), positions, otherFees: { ...input.otherFees } };
   return {
     tradingState: 'active',
     stateReason: 'start',
@@ -322,6 +334,30 @@ export function exitIntent(limits: RiskLimits, symbol: string, lots: Lots, mark:
   return { id, symbol, side: 'sell', orderType: 'market', lots, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
 }
 
+/**
+ * True when `lots` (the sellable lots of a position) can never be sold: none, or worth less than the minimum notional
+ * at `mark` (unknown mark: not dust, the venue judges).
+ */
+function isDust(inst: Instrument, lots: Lots, mark: Ticks | undefined): boolean {
+  return lots <= 0 || (mark !== undefined && notional(inst, mark, lots) < inst.minNotional);
+}
+
+// The position of `symbol` with its exits fired (a stop or flatten exit went out, or would have but for dust).
+function withExitFired(s: RiskState, symbol: string, p: Position): RiskState {
+  return { ...s, portfolio: { ...s.portfolio, positions: { ...s.portfolio.positions, [symbol]: { ...p, exitFired: true } } } };
+}
+
+/**
+ * Sends risk's own exit of `lots` of `symbol` (position `p`): approves it (risk.orderApproved into `out`), fires the
+ * position's exits, counts the approval in the submit window and records the exit as the one in flight.
+ */
+function sendExit(s: RiskState, symbol: string, p: Position, lots: Lots, mark: Ticks | undefined, why: string, nowMs: TsMs, out: RiskOut[]): RiskState {
+  const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs);
+  out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
+  const exitOrders = { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) };
+  return { ...withExitFired(s, symbol, p), exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
+}
+
 /** Builds the stop's exit of one position, or an alert when it cannot be sent (nothing sellable, or dust below min notional). */
 function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-profit', nowMs: TsMs, out: RiskOut[]): RiskState {
   const inst = s.instruments[symbol];
@@ -329,18 +365,13 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
   if (!inst || !p) return s;
   const lots = sellableLots(inst, p);
   const mark = s.marks[symbol];
-  const marked = { ...p, exitFired: true };
-  const state = { ...s, portfolio: { ...s.portfolio, positions: { ...s.portfolio.positions, [symbol]: marked } } };
   const code = why === 'take-profit' ? 'TAKE_PROFIT' : 'STOP_LOSS';
-  if (lots <= 0 || (mark !== undefined && notional(inst, mark, lots) < inst.minNotional)) {
+  if (isDust(inst, lots, mark)) {
     out.push({ type: 'risk.alert', code, message: `${why} on ${symbol}: ${lots} sellable lots are below the minimum notional; no exit sent`, ts: nowMs });
-    return state;
+    return withExitFired(s, symbol, p);
   }
-  const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs);
   out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots`, ts: nowMs });
-  out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
-  const exitOrders = { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) };
-  return { ...state, exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
+  return sendExit(s, symbol, p, lots, mark, why, nowMs, out);
 }
 
 // The symbol whose exit in flight is `cid`, or undefined when `cid` is none of risk's exits.
@@ -505,7 +536,7 @@ function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[])
   if (nowMs < req.retryAt) return s;
   const lots = sellableLots(inst, p);
   const mark = s.marks[symbol];
-  if (lots <= 0 || (mark !== undefined && notional(inst, mark, lots) < inst.minNotional)) {
+  if (isDust(inst, lots, mark)) {
     if (req.dust !== p.lots) {
       const message = `flatten of ${symbol} stops at dust: ${p.lots} lots held (${p.base9} base units, ${lots} whole lots sellable) are below `
         + `one lot or the minimum notional ${inst.minNotional} (1e-9 quote units) at mark ${mark}; they can never be sold, no exit is sent`;
@@ -520,13 +551,7 @@ function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[])
     const at = (s.submits[s.submits.length - max] + RATE_WINDOW_MS) as TsMs;
     return at === req.retryAt ? s : withFlatten(s, symbol, { ...req, retryAt: at });
   }
-  const intent = exitIntent(s.limits, symbol, lots, mark, 'flatten', s.exitSeq + 1, nowMs);
-  out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
-  const positions = { ...s.portfolio.positions, [symbol]: { ...p, exitFired: true } };
-  return {
-    ...s, portfolio: { ...s.portfolio, positions }, exitSeq: s.exitSeq + 1, submits: recordSubmit(s.submits, nowMs),
-    exitOrders: { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) }, flatten: { ...s.flatten, [symbol]: { ...req, exitSince: nowMs } },
-  };
+  return withFlatten(sendExit(s, symbol, p, lots, mark, 'flatten', nowMs, out), symbol, { ...req, exitSince: nowMs });
 }
 
 /**

@@ -175,10 +175,13 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
     return out;
   }
 
-  /** Returns the trade ids of `venue` and `symbol` booked after booking number `seq`, in booking order (one range read). */
-  tradeIdsBookedAfter(venue: VenueId, symbol: string, seq: number): string[] {
+  /**
+   * Returns the trade ids of `venue` and `symbol` booked after booking number `seq` and at most `upToSeq` (default: up
+   * to the newest), in booking order (one range read).
+   */
+  tradeIdsBookedAfter(venue: VenueId, symbol: string, seq: number, upToSeq = Number.MAX_SAFE_INTEGER - 1): string[] {
     const out: string[] = [];
-    for (const { value: [sym, tradeId] } of this.fillSeq.entries({ start: [venue, seq + 1], end: [venue, Number.MAX_SAFE_INTEGER] })) {
+    for (const { value: [sym, tradeId] } of this.fillSeq.entries({ start: [venue, seq + 1], end: [venue, upToSeq + 1] })) {
       if (sym === symbol) out.push(tradeId);
     }
     return out;

@@ -3,8 +3,9 @@
 //
 // States of the executor itself: starting -> reconciling -> live -> stopped. While reconciling, approvals are
 // rejected with EXECUTOR_NOT_READY; a failed reconciliation is retried with backoff (the executor never trades on a
-// state it could not check against the venue). One order whose status query fails does not fail it: that order stays
-// as it was, reported in `ordersUnresolved`, and the poll (or the next start) queries it again.
+// state it could not check against the venue). One order whose status query fails (or, closed at the venue short of
+// our fills, whose trades query by order id fails) does not fail it: that order stays as it was, reported in
+// `ordersUnresolved`, and the poll (or the next start) queries it again.
 // Submission (per order, concurrent with others): the circuit breaker must allow it (else VENUE_CIRCUIT_OPEN);
 //   rejected by the venue                 -> rejected with the venue's code, no retry;
 //   429 (rateLimited)                     -> wait Retry-After, resend (the venue did not process it);

@@ -15,8 +15,12 @@
 //     venue id yet: the trade is then likely that order's (applyTrade defers it), so the symbol's trades stop there
 //     (nothing after it is booked, so the last trade id stays before it) and are read again by the next run;
 //  5. orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); one the venue
-//     calls filled whose fills we cannot see keeps the quantities booked from real fills and is reported
-//     (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up;
+//     reports with more filled than we booked first has its trades read by its venue order id (`fetchOrderTrades`,
+//     where the venue has it: step 4's history can miss them, MEXC's read by time in a millisecond of more than a
+//     page, a cursor moved past them) and the missing ones booked like step 4's; a rate limit or ban there ends the
+//     run before the order is closed, another failure of an unknown outcome leaves the order as it is for the next run
+//     (`ordersUnresolved`). One the venue calls filled whose fills we still cannot see keeps the quantities booked from
+//     real fills and is reported (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up;
 //  6. (start-up) balances: a symbol whose booked base position exceeds what the venue holds is reported, never
 //     "fixed" by a fill.
 // Running it twice changes nothing: fills are keyed by trade id, acks and closes of a known state are no-ops.
@@ -76,7 +80,10 @@ export interface ReconcileReport {
   readonly ordersClosed: number;
   readonly ordersRejected: number;
   readonly ordersAdopted: number;
-  /** Client ids of our orders whose status query failed: left as they were, for the next run (see step 2). */
+  /**
+   * Client ids of our orders whose status query (step 2) or, closed at the venue short of fills, trades query by order id
+   * (step 5) failed: left as they were, for the next run.
+   */
   readonly ordersUnresolved: readonly string[];
   /** Orders the venue reports filled whose fills are not in the trade history we could read. */
   readonly fillsMissing: readonly string[];
@@ -127,6 +134,34 @@ async function bookTrades(host: ReconcileHost, symbol: string, deferSymbols: Rea
     // Asking again would only repeat the answer (MEXC reads by time from the cursor's trade on).
     if (host.venue.myTradesComplete) return true;
   }
+}
+
+// Step 5 for order `o`, which the venue closed (`v`) with more lots filled than booked: reads its trades by venue order
+// id and books those missing. Returns false when that read failed with an unknown outcome (the order is then left for
+// the next run); a rate limit or ban is thrown, as in step 2: every later call would be refused too.
+async function bookOrderTrades(host: ReconcileHost, o: OrderRecord, v: VenueOrder, r: TradeCounts): Promise<boolean> {
+  if (!host.venue.fetchOrderTrades) return true;
+  let trades: VenueTrade[];
+  try {
+    trades = await host.venue.fetchOrderTrades(v.symbol, v.venueOrderId);
+  } catch (e) {
+    const err = asVenueCallError(e);
+    if (err.kind === 'rateLimited' || err.kind === 'banned') throw err;
+    host.log.error({ clientOrderId: o.clientOrderId, venueOrderId: v.venueOrderId, symbol: v.symbol, venueCode: err.code, kind: err.kind, err, code: 'RECONCILE_ORDER_TRADES_FAILED' },
+      err.kind === 'unknown'
+        ? 'reconcile: reading the trades of an order the venue closed short of our fills failed; the order is left as it is until a later run can read them'
+        : 'reconcile: the venue refused to list the trades of an order it closed short of our fills');
+    return err.kind !== 'unknown';
+  }
+  for (const t of trades) {
+    if (t.venueOrderId !== v.venueOrderId || host.hasFill(t.symbol, t.tradeId)) continue;
+    // Named by our client id: the trade is this order's whatever the executor's venue-id index holds.
+    const out = await host.applyTrade({ ...t, clientOrderId: o.clientOrderId as ClientOrderId });
+    if (out === 'booked' || out === 'adopted') r.fillsApplied++;
+    else if (out === 'duplicate') r.fillsDuplicate++;
+    else if (out === 'illegal') r.fillsIllegal++;
+  }
+  return true;
 }
 
 /** Reconciles the host's orders, fills and positions with the venue; see the header comment. */
@@ -193,8 +228,17 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
 
   // 5. final states the venue reports
   for (const v of closedAtVenue) {
-    const o = host.order(v.clientOrderId);
+    let o = host.order(v.clientOrderId);
     if (!o || isTerminal(o.status) || r.tradesDeferred.includes(v.symbol)) continue;
+    if (o.filledLots < v.filledLots) {
+      if (!await bookOrderTrades(host, o, v, r)) {
+        r.ordersUnresolved.push(o.clientOrderId);
+        continue;
+      }
+      o = host.order(v.clientOrderId) ?? o;
+      // Its last fill may have filled it.
+      if (isTerminal(o.status)) continue;
+    }
     if (v.status === 'filled' && o.filledLots < v.filledLots) {
       r.fillsMissing.push(o.clientOrderId);
       log.error({ clientOrderId: o.clientOrderId, bookedLots: o.filledLots, venueFilledLots: v.filledLots, code: 'FILLS_MISSING' },

@@ -19,6 +19,8 @@
 // a fee up, a balance down (see roundedFixed), at most 1e-9 off, with a log line.
 // MEXC's myTrades has no trade-id cursor: its history is read by time, and a millisecond holding a full page by order
 // id (see mexcTrades, mexcMillisecond); one answer of fetchMyTrades holds every trade after the cursor (myTradesComplete).
+// fetchOrderTrades reads one order's trades by its order id (myTrades' `orderId`, on both venues), for the fills a
+// read by time or by trade id did not show.
 // The 429/418 block lives in a RestGate (rest-gate.ts): live-venue.ts passes the one of the venue's REST origin, which
 // the feed's snapshots and the DataProvider's klines share, so a block any of them meets holds back orders too.
 import ccxt from 'ccxt';
@@ -180,6 +182,8 @@ export function httpStatusOf(msg: string): number | undefined {
 
 /** The most trades one MEXC myTrades answer holds (MEXC spot v3: "Default 100; max 100"): a page this long may hide more. */
 export const MEXC_TRADES_PAGE = 100;
+/** The most trades one Binance myTrades answer holds ("Default 500; max 1000"). */
+const BINANCE_TRADES_PAGE = 1000;
 /** How far back MEXC's myTrades reaches ("only the transaction records in the past 1 month can be queried"). */
 const MEXC_TRADES_KEPT_MS = 30 * 24 * 3_600_000;
 // The first window of the backward search for a trade id this process has not read (doubling from there).
@@ -324,9 +328,43 @@ export class CcxtExecVenue implements ExecutionVenue {
     // Binance pages by trade id (fromId is inclusive).
     const params: Record<string, unknown> = {};
     if (sinceTradeId !== undefined && /^\d+$/.test(sinceTradeId)) params['fromId'] = String(BigInt(sinceTradeId) + 1n);
-    const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, undefined, 1000, params));
+    const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, undefined, BINANCE_TRADES_PAGE, params));
     if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');
     return rows.map((r) => this.toTrade(inst, r));
+  }
+
+  /**
+   * Returns every trade of order `id` on `symbol` the venue lists, oldest first, selected by myTrades' orderId. Binance
+   * pages by fromId (symbol + orderId + fromId is one of its documented combinations); MEXC by time over the month it
+   * keeps, a full page split as in mexcRange, so what stays out of reach is more than MEXC_TRADES_PAGE of this order's
+   * trades in one millisecond.
+   */
+  async fetchOrderTrades(symbol: string, id: VenueOrderId): Promise<VenueTrade[]> {
+    const inst = this.inst(symbol);
+    const read = this.id === 'mexc'
+      ? await this.mexcRange(inst, symbol, this.clock.now() - MEXC_TRADES_KEPT_MS, undefined, id)
+      : await this.binanceOrderTrades(inst, symbol, id);
+    const byId = new Map<string, VenueTrade>();
+    // Kept to what was asked: a venue that ignored orderId would answer other orders' trades too.
+    for (const t of read) if (t.venueOrderId === id) byId.set(t.tradeId, t);
+    return [...byId.values()].sort(byTimeThenId);
+  }
+
+  // Binance: the order's trades, BINANCE_TRADES_PAGE at a time from trade id 0 on (fromId is inclusive).
+  private async binanceOrderTrades(inst: Instrument, symbol: string, id: VenueOrderId): Promise<VenueTrade[]> {
+    const out: VenueTrade[] = [];
+    for (let fromId = 0n; ;) {
+      const params = { orderId: id, fromId: String(fromId) };
+      const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, undefined, BINANCE_TRADES_PAGE, params));
+      if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');
+      const page = rows.map((r) => this.toTrade(inst, r));
+      out.push(...page);
+      let next = fromId;
+      for (const t of page) if (/^\d+$/.test(t.tradeId) && BigInt(t.tradeId) >= next) next = BigInt(t.tradeId) + 1n;
+      // A short page is the last; so is one that would not move the cursor (ids that are no integers).
+      if (page.length < BINANCE_TRADES_PAGE || next === fromId) return out;
+      fromId = next;
+    }
   }
 
   /**
@@ -383,10 +421,10 @@ export class CcxtExecVenue implements ExecutionVenue {
    * MEXC_TRADES_PAGE is the whole range; a full one may be its newest or its oldest trades (MEXC does not say which),
    * so the range is read again in parts that each end inside it: up to the page's oldest millisecond, between, and
    * from its newest. A single millisecond holding a full page cannot be split by time: it is read per order
-   * (mexcMillisecond).
+   * (mexcMillisecond); with `orderId` (the trades of that order only) it cannot be split at all (mexcOrderMillisecond).
    */
-  private async mexcRange(inst: Instrument, symbol: string, from: number, to: number | undefined): Promise<VenueTrade[]> {
-    const page = await this.mexcPage(inst, symbol, from, to);
+  private async mexcRange(inst: Instrument, symbol: string, from: number, to: number | undefined, orderId?: string): Promise<VenueTrade[]> {
+    const page = await this.mexcPage(inst, symbol, from, to, orderId);
     for (const t of page) {
       if (t.ts < from || (to !== undefined && t.ts > to)) {
         throw new VenueCallError('unknown', 'BAD_RESPONSE', `mexc myTrades for ${symbol} in [${from}, ${to ?? 'now'}] answered trade ${t.tradeId} at ${t.ts}, outside the range asked`);
@@ -395,19 +433,32 @@ export class CcxtExecVenue implements ExecutionVenue {
     if (page.length < MEXC_TRADES_PAGE) return page;
     const lo = Math.min(...page.map((t) => t.ts));
     const hi = Math.max(...page.map((t) => t.ts));
-    if (to === undefined) return [...await this.mexcRange(inst, symbol, from, hi), ...await this.mexcRange(inst, symbol, hi + 1, undefined)];
-    if (from === to) return this.mexcMillisecond(inst, symbol, from, page);
+    if (to === undefined) return [...await this.mexcRange(inst, symbol, from, hi, orderId), ...await this.mexcRange(inst, symbol, hi + 1, undefined, orderId)];
+    if (from === to) return orderId === undefined ? this.mexcMillisecond(inst, symbol, from, page) : this.mexcOrderMillisecond(symbol, from, orderId, page);
     const parts: Array<[number, number]> = lo === hi ? [[from, lo - 1], [lo, lo], [lo + 1, to]] : [[from, lo], [lo + 1, hi - 1], [hi, to]];
     const out: VenueTrade[] = [];
-    for (const [a, b] of parts) if (a <= b) out.push(...await this.mexcRange(inst, symbol, a, b));
+    for (const [a, b] of parts) if (a <= b) out.push(...await this.mexcRange(inst, symbol, a, b, orderId));
     return out;
+  }
+
+  // Millisecond `ms` holds a full page of order `orderId`'s trades: neither time nor orderId selects the rest, so the
+  // page is all there is to read (logged once; reconciliation reports the order FILLS_MISSING).
+  private mexcOrderMillisecond(symbol: string, ms: number, orderId: string, page: readonly VenueTrade[]): VenueTrade[] {
+    const key = `${symbol}@${ms}#${orderId}`;
+    if (!this.fullMsReported.has(key)) {
+      this.fullMsReported.add(key);
+      log().error({ venue: this.id, symbol, ts: ms, orderId, page: page.length, code: 'MEXC_TRADES_PAGE_FULL' },
+        'mexc lists a full page of one order\'s trades in one millisecond: more there cannot be read (time and orderId are its only selectors); the order is reported FILLS_MISSING');
+    }
+    return [...page];
   }
 
   /**
    * Returns the trades of millisecond `ms`, whose answer was the full `page`. Time cannot split it, but MEXC's myTrades
    * also selects by orderId: each order on the page is read on its own in that millisecond. What stays out of reach
    * is logged once per millisecond (MEXC_TRADES_PAGE_FULL): more than a page of one order's trades there, and the
-   * trades of an order none of whose trades made the page (an order of ours among them is reported FILLS_MISSING).
+   * trades of an order none of whose trades made the page (reconciliation reads an order of ours among them by its
+   * order id, fetchOrderTrades, once the venue reports it closed with more filled than booked).
    */
   private async mexcMillisecond(inst: Instrument, symbol: string, ms: number, page: readonly VenueTrade[]): Promise<VenueTrade[]> {
     const byId = new Map(page.map((t) => [t.tradeId, t]));
@@ -426,7 +477,7 @@ export class CcxtExecVenue implements ExecutionVenue {
       if (fullOrders.length > 0) {
         log().error(fields, 'mexc lists a full page of one order\'s trades in one millisecond: more there cannot be read (time and orderId are its only selectors); the order is reported FILLS_MISSING');
       } else {
-        log().warn(fields, 'mexc lists a full page of our trades in one millisecond: read per order id; an order with none of its trades on that page cannot be seen (reported FILLS_MISSING if ours)');
+        log().warn(fields, 'mexc lists a full page of our trades in one millisecond: read per order id; an order of ours with none of its trades on that page is read by its order id when reconciliation finds it short');
       }
     }
     return [...byId.values()];

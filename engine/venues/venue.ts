@@ -89,6 +89,12 @@ export interface ExecutionVenue {
    * them all), so a caller asks for no next page. Absent or false: an answer may be one page of several (Binance: 1000).
    */
   readonly myTradesComplete?: boolean;
+  /**
+   * Returns every trade of the order with venue id `venueOrderId` on `symbol` that the venue lists, oldest first,
+   * selected by that id (Binance's and MEXC's myTrades take `orderId`). Reconciliation reads it for an order the venue
+   * reports with more filled than the trade history showed. Absent where a venue cannot select trades by order.
+   */
+  fetchOrderTrades?(symbol: string, venueOrderId: VenueOrderId): Promise<VenueTrade[]>;
   /** Registers a listener for pushed events; returns a function that removes it. */
   onEvent(fn: (e: VenueEvent) => void): () => void;
   /** The increments this venue trades `symbol` with, where it has its own (a live venue's, read from it at start). */

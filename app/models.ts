@@ -97,8 +97,11 @@ export function onlineCheckpointRoot(config: Config): string {
   return path.join(config.models.checkpointDir, 'online');
 }
 
+/** What a promoted checkpoint's online.json records of its lineage (each undefined when absent or unreadable). */
+type Provenance = { base: string | undefined; baseSha256: string | undefined; parent: string | undefined };
+
 /** Returns the base, its ONNX sha-256 and the parent recorded in a promoted checkpoint's online.json (undefined: unreadable). */
-function provenanceOf(dir: string): { base: string | undefined; baseSha256: string | undefined; parent: string | undefined } {
+function provenanceOf(dir: string): Provenance {
   const p = readOnlineProvenance(dir);
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   return { base: str(p?.base), baseSha256: str(p?.baseSha256), parent: str(p?.parent) };
@@ -117,6 +120,13 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   const now = clock.now();
   if (over.cnnPool && !over.cnnOnnx) throw new ConfigError('models: a caller\'s CNN pool needs the ONNX file it serves (cnnOnnx)');
   const cps = new CheckpointStore({ root: config.models.checkpointDir, clock });
+  // The CNN's base and the CNN the DQN must have been trained beside are often one file: hash it once.
+  const hashes = new Map<string, string>();
+  const sha256 = (file: string): string => {
+    let h = hashes.get(file);
+    if (h === undefined) hashes.set(file, (h = fileSha256(file)));
+    return h;
+  };
   if (over.momentum !== false) {
     registry.register('momentum', { version: 'rule-15m-10bps', run: momentumRunner({ lookback: 15, scaleBps: 10 }) }, now);
     loaded.push('momentum@rule-15m-10bps');
@@ -143,7 +153,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       return !mismatch;
     });
     const base = chosen?.version;
-    const baseSha256 = chosen?.dir !== undefined ? fileSha256(chosen.file) : undefined;
+    const baseSha256 = chosen?.dir !== undefined ? sha256(chosen.file) : undefined;
     let parent: CnnCandidate | undefined; // registered beside a promoted version, for rollback
     if (chosen?.dir !== undefined) {
       const baseCandidate = chosen;
@@ -153,9 +163,8 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       });
       const usable = (c: { dir: string; meta: CheckpointMeta }): boolean => existsSync(path.join(c.dir, CNN_ONNX_FILE))
         && cnnInputMismatch(c.meta.input) === undefined && inputSymbolMismatch(c.meta.input, config.symbols) === undefined;
-      const line = online.find((c) => {
+      const descends = (c: { dir: string; meta: CheckpointMeta }, from: Provenance): boolean => {
         const v = `${ONLINE_VERSION_PREFIX}${c.meta.version}`;
-        const from = provenanceOf(c.dir);
         if (from.base === undefined) skipped.push(`cnn@${v}: its ${ONLINE_PROVENANCE_FILE} is missing or unreadable; passed over`);
         if (from.base !== base || !usable(c)) return false;
         if (from.baseSha256 !== undefined && from.baseSha256 !== baseSha256) {
@@ -169,10 +178,19 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
           return false;
         }
         return true;
-      });
-      if (line) {
+      };
+      // Each online.json is read once: the winner's is needed again below, for its recorded sha-256 and parent.
+      let found: { line: (typeof online)[number]; from: Provenance } | undefined;
+      for (const c of online) {
+        const from = provenanceOf(c.dir);
+        if (descends(c, from)) {
+          found = { line: c, from };
+          break;
+        }
+      }
+      if (found) {
+        const { line, from } = found;
         chosen = { file: path.join(line.dir, CNN_ONNX_FILE), version: `${ONLINE_VERSION_PREFIX}${line.meta.version}`, meta: line.meta, dir: line.dir };
-        const from = provenanceOf(line.dir);
         if (from.baseSha256 === undefined) {
           logger.warn({ code: 'ONLINE_BASE_UNVERIFIED', model: 'cnn', version: chosen.version, base },
             `cnn@${chosen.version}: its ${ONLINE_PROVENANCE_FILE} records no sha-256 of its base (promoted before it was recorded), so it is matched to ${base} by version string only; delete ${line.dir} if ${base} is not the model it was fine-tuned from`);
@@ -224,7 +242,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     if (best && existsSync(path.join(best.dir, 'meta.json'))) candidates.push({ dir: best.dir, version: best.meta.version, meta: best.meta });
     const bundled = bundledDqnCheckpoint();
     if (bundled) candidates.push({ dir: bundled.dir, version: `bundled-${bundled.meta.version}`, meta: bundled.meta });
-    const cnnSha = cnnOnnx ? fileSha256(cnnOnnx) : undefined;
+    const cnnSha = cnnOnnx ? sha256(cnnOnnx) : undefined;
     const chosen = candidates.find((c) => {
       const why = inputSymbolMismatch(c.meta.input, config.symbols) ?? dqnInputMismatch(c.meta.input, cnnSha);
       if (why) skipped.push(`dqn@${c.version}: ${why}; not in the blend`);

@@ -179,12 +179,18 @@ export class CheckpointStore {
   // Deletes the checkpoints ranked by `metric` past the best `keep` (those `pruneFirst` marks ranked last, those
   // `keepAlways` holds left out of the count), and any interrupted save; returns those kept.
   private async prune(model: string, metric: RankMetric): Promise<Checkpoint[]> {
-    const all = await this.list(model, metric);
-    const ranked = all.filter((c) => rankedBy(c, metric));
-    const held = ranked.filter((c) => this.keepAlways(c));
-    const rest = ranked.filter((c) => !this.keepAlways(c));
-    const keep = [...held, ...[...rest.filter((c) => !this.pruneFirst(c)), ...rest.filter((c) => this.pruneFirst(c))].slice(0, this.keep)];
-    const keepDirs = new Set([...keep, ...all.filter((c) => !rankedBy(c, metric))].map((c) => path.basename(c.dir)));
+    const held: Checkpoint[] = [];
+    const rest: Checkpoint[] = [];
+    const goFirst: Checkpoint[] = [];
+    const unranked: Checkpoint[] = [];
+    // One pass, each filter asked once per checkpoint: a caller's filter may read the disk (app/online-learning.ts pruneFirst).
+    for (const c of await this.list(model, metric)) {
+      if (!rankedBy(c, metric)) unranked.push(c);
+      else if (this.keepAlways(c)) held.push(c);
+      else (this.pruneFirst(c) ? goFirst : rest).push(c);
+    }
+    const keep = [...held, ...[...rest, ...goFirst].slice(0, this.keep)];
+    const keepDirs = new Set([...keep, ...unranked].map((c) => path.basename(c.dir)));
     const modelDir = path.join(this.root, model);
     for (const v of await subdirs(modelDir)) if (!keepDirs.has(v)) await rm(path.join(modelDir, v), { recursive: true, force: true });
     return keep;

@@ -3,6 +3,7 @@ import { instrumentSpecsOf } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { log } from '../log.ts';
 import { replayBook, type BookReplayResult } from '../venues/replay/book-replay.ts';
+import { fail } from './fail.ts';
 
 /** Registers `cobalt book-replay FILE… [--symbol S] [--json]`: replays a recording through the book sync. */
 export function register(program: Command): void {
@@ -49,10 +50,4 @@ export function register(program: Command): void {
         '',
       ].join('\n'));
     });
-}
-
-// A bad file or symbol is the user's input, not a usage error: say what was wrong, without the whole help text.
-function fail(message: string): void {
-  process.stderr.write(`${message}\n`);
-  process.exitCode = 1;
 }

@@ -11,6 +11,7 @@ import { SimulatedClock } from '../runtime/clock.ts';
 import { timeframeMs, type Timeframe } from '../types/time.ts';
 import { replayInstrument } from '../venues/replay/book-replay.ts';
 import { ReplayFeed, type ReplayFeedCounters } from '../venues/replay/replay-feed.ts';
+import { fail } from './fail.ts';
 
 const TIMEFRAMES: readonly Timeframe[] = ['1s', '1m', '1h', '1d'];
 
@@ -114,10 +115,4 @@ export function register(program: Command): void {
         lateTrades: r.lateTrades, lateBars: r.lateBars, badLines: r.replay.badLines, tradeIdGaps: r.replay.tradeIdGaps, replay: r.replay, candles: r.candles,
       })}\n`);
     });
-}
-
-// A bad file or option is the user's input, not a usage error: say what was wrong, without the whole help text.
-function fail(message: string): void {
-  process.stderr.write(`${message}\n`);
-  process.exitCode = 1;
 }

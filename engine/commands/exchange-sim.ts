@@ -4,6 +4,7 @@ import { instrumentSpecsOf } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { log } from '../log.ts';
 import { startExchangeSim, type SimSpeed } from '../venues/sim/server.ts';
+import { fail } from './fail.ts';
 
 /** Returns the --speed value: a positive multiple of real time, 0/'max' (as fast as possible) or 'manual'. */
 export function parseSpeed(s: string): SimSpeed {
@@ -58,10 +59,4 @@ export function register(program: Command): void {
       });
       await sim.close();
     });
-}
-
-// A bad file or option is the user's input, not a usage error: say what was wrong, without the whole help text.
-function fail(message: string): void {
-  process.stderr.write(`${message}\n`);
-  process.exitCode = 1;
 }

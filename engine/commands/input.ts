@@ -15,6 +15,7 @@ import { SimulatedClock } from '../runtime/clock.ts';
 import { ModelOutputStore } from '../store/model-output-store.ts';
 import { ConfigError } from '../types/errors.ts';
 import { ReplayFeed, type ReplayFeedCounters } from '../venues/replay/replay-feed.ts';
+import { fail } from './fail.ts';
 
 /** What `inputFromRecordings` returns: the summary of the BaseDataInput assembled when the replay ended. */
 export interface InputResult extends InputSummary {
@@ -96,10 +97,4 @@ export function register(program: Command): void {
       ];
       process.stdout.write(lines.join('\n'));
     });
-}
-
-// A bad file or option is the user's input, not a usage error: say what was wrong, without the whole help text.
-function fail(message: string): void {
-  process.stderr.write(`${message}\n`);
-  process.exitCode = 1;
 }

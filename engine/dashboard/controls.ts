@@ -10,7 +10,8 @@
 //               exits until it is flat (refused exits are sent again with backoff, lots of an order filled after the
 //               kill are sold too, a restart carries on; FLATTEN_INCOMPLETE alerts say when it is not flat)
 //   thresholds  orchestrator.setThresholds {buy?, sell?, minConfidence?} (each 0..1, at least one)
-//   rollback    orchestrator.rollback {model}
+//   rollback    orchestrator.rollback {model}. Given `checks.rollback`, the control answers 409 when the blend has no such
+//               model or the model has no earlier version, and sends nothing
 //   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure?, warnVar95?, maxVar95?, warnVar99?,
 //               maxVar99? (quote amounts as decimal strings), maxSubmitsPerSecond?, maxDrawdownBps?, reduceAtDrawdownBps?,
 //               stopLossBps?, takeProfitBps?, exitSlippageBps? (integers), exitOrderType? ('market' | 'limit'),
@@ -74,9 +75,12 @@ export type ControlResult =
 /**
  * What the running engine says about a control before it is sent. `resume`: why the RiskManager would refuse a resume
  * with this `resetPeak` now, leaving out the kill switch that `start` turns off itself (resumeRefusal of its state).
+ * `rollback`: the versions `model` could roll back to, undefined when the blend has no such model (the orchestrator
+ * refuses a rollback with nothing to go back to in a log line the page never sees, so the control says it instead).
  */
 export interface ControlChecks {
   readonly resume?: (resetPeak: boolean) => string | undefined;
+  readonly rollback?: (model: string) => readonly string[] | undefined;
 }
 
 /** Returns true when `s` names a control action. */
@@ -119,8 +123,12 @@ export function controlMessages(action: string, body: unknown, now: TsMs, checks
         ...(t.minConfidence !== undefined ? { minConfidence: t.minConfidence } : {}),
       }] };
     }
-    case 'rollback':
-      return { ok: true, action, messages: [{ type: 'orchestrator.rollback', model: (parsed.data as { model: string }).model }] };
+    case 'rollback': {
+      const model = (parsed.data as { model: string }).model;
+      const refused = rollbackRefusal(model, checks.rollback);
+      if (refused !== undefined) return { ok: false, status: 409, error: `rollback: ${refused}` };
+      return { ok: true, action, messages: [{ type: 'orchestrator.rollback', model }] };
+    }
     case 'limits': {
       const limits: Record<string, unknown> = {};
       const caps: Record<string, unknown> = {};
@@ -135,4 +143,12 @@ export function controlMessages(action: string, body: unknown, now: TsMs, checks
       return { ok: true, action, messages: [{ type: 'risk.setLimits', limits: limits as Partial<RiskLimits>, ts: now }] };
     }
   }
+}
+
+// Returns why a rollback of `model` would go nowhere, or undefined when it has somewhere to go (or nobody can tell).
+function rollbackRefusal(model: string, targetsOf: ControlChecks['rollback']): string | undefined {
+  if (!targetsOf) return undefined;
+  const to = targetsOf(model);
+  if (to === undefined) return `no model '${model}' in the blend`;
+  return to.length === 0 ? `model '${model}' has no earlier version to roll back to` : undefined;
 }

@@ -24,7 +24,7 @@ import type { ChildStatus } from '../runtime/supervisor.ts';
 import { ConfigError } from '../types/errors.ts';
 import type { Instrument } from '../types/instrument.ts';
 import { bearerToken, bindProblem, isLoopbackHost, tokenMatches, type DashboardToken } from './auth.ts';
-import { controlMessages, isControlAction } from './controls.ts';
+import { controlMessages, isControlAction, type ControlChecks } from './controls.ts';
 import { DashboardMetrics } from './metrics.ts';
 import { TopicThrottle } from './throttle.ts';
 import { DashboardViewModel, TOPICS, type Cursors, type DashboardProviders, type Topic } from './view-model.ts';
@@ -196,14 +196,6 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   });
 
-  function rollbackRefusal(model: string): string | undefined {
-    const targets = opts.providers?.rollbackTargets;
-    if (!targets) return undefined;
-    const to = targets(model);
-    if (to === undefined) return `rollback: no model '${model}' in the blend`;
-    return to.length === 0 ? `rollback: model '${model}' has no earlier version to roll back to` : undefined;
-  }
-
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!hostAllowed(req.headers.host)) {
       req.resume();
@@ -231,17 +223,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
         return json(res, 400, { error: (e as Error).message });
       }
-      const resume = opts.providers?.resumeRefusal;
-      const r = controlMessages(action, body, clock.now(), resume ? { resume } : {});
+      const { resumeRefusal: resume, rollbackTargets: rollback } = opts.providers ?? {};
+      const checks: ControlChecks = { ...(resume ? { resume } : {}), ...(rollback ? { rollback } : {}) };
+      const r = controlMessages(action, body, clock.now(), checks);
       if (!r.ok) {
         metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
         return json(res, r.status, { error: r.error });
-      }
-      // The orchestrator refuses a rollback with nothing to go back to in a log line the page never sees: say it here.
-      const refused = r.action === 'rollback' ? rollbackRefusal((r.messages[0] as { model: string }).model) : undefined;
-      if (refused !== undefined) {
-        metrics.controls.inc({ action, outcome: 'invalid' });
-        return json(res, 409, { error: refused });
       }
       logger.info({ action, body, remote: req.socket.remoteAddress, messages: r.messages.map((m) => m.type) }, 'control action');
       for (const m of r.messages) bus.publish(m);

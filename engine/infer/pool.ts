@@ -212,7 +212,6 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   let inFlight = 0;
   /** Batches sent to a worker and not yet settled there (retired ones included). */
   const running = new Set<Batch>();
-  let stuckRequests = 0;
   let lastStuck: InferenceStuckError | undefined;
   let retiredWorkers = 0;
   let scheduled = false;
@@ -334,7 +333,6 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     for (const r of batch.requests) {
       if (r.settled) continue;
       c.stuck++;
-      stuckRequests++;
       lastStuck = new InferenceStuckError(`inference of ${batch.model}: no answer from its worker after ${waitedS} s of wall time (stuckMs ${stuckMs}); the worker is hung`);
       settle(r, { err: lastStuck });
     }
@@ -420,7 +418,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       queued: queue.length,
       inFlightBatches: inFlight,
     }),
-    stuck: () => ({ requests: stuckRequests, last: lastStuck }),
+    stuck: () => ({ requests: [...counters.values()].reduce((n, c) => n + c.stuck, 0), last: lastStuck }),
     injectFault: (kind, batches = 1) => {
       if (!opts.testHooks) throw new InputValidationError('injectFault needs a pool created with testHooks: true');
       for (let i = 0; i < batches; i++) faults.push(kind);

@@ -5,7 +5,8 @@ import {
 } from '../../types/instrument.ts';
 import { BookSync, type BookSyncCounters, type SyncRules, type SyncState } from '../binance/book-sync.ts';
 import { BinanceFrameDecoder, classifyFrame } from '../binance/frames.ts';
-import { readRecordingLines, type RecordedLine, type RecordingStats } from './recording.ts';
+import { readHead } from '../sim/replay.ts';
+import { readRecordingLines, RecordingFile, type RecordedLine, type RecordingStats } from './recording.ts';
 import { TickerCheck, type TickerCheckCounts } from './ticker-check.ts';
 
 /** Options of a book replay. */
@@ -86,15 +87,14 @@ interface FileHead {
   readonly symbol: string | undefined;
 }
 
-async function fileHead(file: string): Promise<FileHead> {
-  let firstNs: bigint | undefined;
-  let n = 0;
-  for await (const line of readRecordingLines([file])) {
-    firstNs ??= line.tsLocalNs;
-    const symbol = symbolOfLine(line);
-    if (symbol || ++n >= 10_000) return { file, firstNs, symbol };
+async function fileHead(path: string): Promise<FileHead> {
+  const file = new RecordingFile(path);
+  try {
+    const { lines, symbol } = await readHead(file, symbolOfLine);
+    return { file: path, firstNs: lines[0]?.tsLocalNs, symbol };
+  } finally {
+    file.close();
   }
-  return { file, firstNs, symbol: undefined };
 }
 
 /**

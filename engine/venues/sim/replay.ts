@@ -125,20 +125,39 @@ export class RecordingMerge {
   }
 }
 
-/** Reads `file` until its first combined-stream frame names its symbol. */
-async function openSource(file: RecordingFile): Promise<Source> {
-  const head: RecordingLine[] = [];
+/** How many lines a head scan reads at most before it gives up looking for the file's symbol. */
+export const HEAD_SCAN_LINES = 10_000;
+
+/** The first lines of a recording file: up to the first that names its symbol, or HEAD_SCAN_LINES of them. */
+export interface RecordingHead {
+  readonly lines: RecordingLine[];
+  /** The symbol `symbolOf` read from the last of `lines`; undefined when none of them names one. */
+  readonly symbol: string | undefined;
+}
+
+/**
+ * Returns the head of `file`: lines read until `symbolOf` names a symbol or HEAD_SCAN_LINES are read. The file reads
+ * on after them; a caller that wants no more closes it.
+ */
+export async function readHead(file: RecordingFile, symbolOf: (line: RecordedLine) => string | undefined): Promise<RecordingHead> {
+  const lines: RecordingLine[] = [];
   let symbol: string | undefined;
-  while (!symbol && head.length < 10_000) {
+  while (!symbol && lines.length < HEAD_SCAN_LINES) {
     const l = file.nextSync();
     if (l === undefined) break;
     if (l === null) {
       await file.fill();
       continue;
     }
-    head.push(l);
-    symbol = STREAM_RE.exec(l.text)?.[1]?.toUpperCase();
+    lines.push(l);
+    symbol = symbolOf(l);
   }
+  return { lines, symbol };
+}
+
+/** Reads `file` until its first combined-stream frame names its symbol. */
+async function openSource(file: RecordingFile): Promise<Source> {
+  const { lines: head, symbol } = await readHead(file, (l) => STREAM_RE.exec(l.text)?.[1]?.toUpperCase());
   if (!symbol || head.length === 0) throw new ParseError(`recording ${file.file} has no combined-stream frame to tell its symbol`);
   file.symbol = symbol;
   for (const l of head) l.symbol = symbol;

@@ -39,3 +39,19 @@ describe('start control', () => {
     expect(r.ok === false && [r.status, r.error]).toEqual([409, expect.stringContaining("the engine halted for a failure (system halted: actor 'executor'")]);
   });
 });
+
+describe('rollback control', () => {
+  const targets: Record<string, string[]> = { cnn: [], dqn: ['v000001'] };
+  const checks: ControlChecks = { rollback: (model) => targets[model] };
+
+  it.each([
+    ['a model with no earlier version', 'cnn', "rollback: model 'cnn' has no earlier version to roll back to"],
+    ['a model not in the blend', 'lstm', "rollback: no model 'lstm' in the blend"],
+  ])('answers 409 for %s, and sends nothing', (_case, model, error) => {
+    expect(controlMessages('rollback', { model }, 5, checks)).toEqual({ ok: false, status: 409, error });
+  });
+
+  it('sends the rollback of a model with somewhere to go', () => {
+    expect(controlMessages('rollback', { model: 'dqn' }, 5, checks)).toEqual({ ok: true, action: 'rollback', messages: [{ type: 'orchestrator.rollback', model: 'dqn' }] });
+  });
+});

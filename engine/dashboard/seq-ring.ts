@@ -73,3 +73,50 @@ export class SeqRing<T> {
     return this.items.slice(this.head);
   }
 }
+
+/**
+ * Returns a bounded keyed table (at most `capacity` keys, the least recently changed evicted first) whose changes carry
+ * increasing sequence numbers, so a client receives only the rows changed since its cursor. A receiver that applies
+ * each slice in order (re-inserting a changed key as newest, evicting its oldest past the same capacity) holds the
+ * same rows in the same order: an evicted key is the least recently changed on both sides.
+ */
+export class SeqMap<V> {
+  private readonly rows = new Map<string, { value: V; seq: number }>();
+  private seqNo = 0;
+
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new TypeError(`table capacity ${capacity} must be an integer >= 1`);
+  }
+
+  /** Returns how many keys are kept. */
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** Returns the value of `key`. */
+  get(key: string): V | undefined {
+    return this.rows.get(key)?.value;
+  }
+
+  /** Sets `key` as the most recently changed row, evicting the least recently changed past capacity. */
+  set(key: string, value: V): void {
+    // Re-inserting moves the key to the end of the Map's order, which is the order of last change.
+    this.rows.delete(key);
+    this.rows.set(key, { value, seq: ++this.seqNo });
+    if (this.rows.size > this.capacity) this.rows.delete(this.rows.keys().next().value!);
+  }
+
+  /** Returns the rows changed after `cursor` (-1 for all, with `reset`), least recently changed first, and the new cursor. */
+  since(cursor: number): SeqSlice<V> {
+    const all = [...this.rows.values()];
+    if (cursor < 0) return { reset: true, items: all.map((r) => r.value), seq: this.seqNo };
+    let i = all.length;
+    while (i > 0 && all[i - 1]!.seq > cursor) i--;
+    return { reset: false, items: all.slice(i).map((r) => r.value), seq: this.seqNo };
+  }
+
+  /** Returns every row, least recently changed first. */
+  values(): V[] {
+    return [...this.rows.values()].map((r) => r.value);
+  }
+}

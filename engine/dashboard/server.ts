@@ -5,6 +5,8 @@
 //   GET  /metrics               Prometheus text (this instance's registry)
 //   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
 //                               from the page are ignored: control goes through the token-checked POST only)
+//                               A client keeps its own backlog of the topics it missed while its socket was over
+//                               highWater; one over it for WS_STALL_LIMIT_MS, or silent to a ping, is terminated.
 // Bound to loopback, reads are open and only control needs the token. Bound elsewhere (which needs a configured
 // token, or the server refuses to start), every route but the static page needs it (`?token=` for /ws).
 // Every request, the WebSocket upgrade included, must name this server in its Host header (allowedHosts): on
@@ -19,7 +21,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { log as rootLog, type Logger } from '../log.ts';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Bus } from '../runtime/bus.ts';
-import type { Clock } from '../runtime/clock.ts';
+import { LiveClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import type { ChildStatus } from '../runtime/supervisor.ts';
 import { ConfigError } from '../types/errors.ts';
 import type { Instrument } from '../types/instrument.ts';
@@ -41,6 +43,12 @@ export interface DashboardOptions {
   readonly token: DashboardToken;
   /** Drives the push throttle; a SimulatedClock in tests. */
   readonly clock: Clock;
+  /**
+   * Times the socket checks (pings, a stalled client, a backlog's retries) in real time; default the wall clock. The
+   * push clock may be a replay's data clock, which at --speed 100 would call a client 0.3 s behind stalled, and which
+   * stands still while the data does. Tests pass a SimulatedClock.
+   */
+  readonly wallClock?: Clock;
   readonly supervisor?: { status(): ChildStatus[] };
   readonly providers?: Omit<DashboardProviders, 'supervisor'>;
   readonly instruments?: readonly Instrument[];
@@ -48,7 +56,7 @@ export interface DashboardOptions {
   readonly venueInstruments?: readonly Instrument[];
   /** Most pushes per second per client (default 4). */
   readonly maxHz?: number;
-  /** A client with more than this many bytes still unsent is skipped until it drains (default 1 MiB). */
+  /** A client with more than this many bytes still unsent (default 1 MiB) is skipped until it drains; over it for WS_STALL_LIMIT_MS, dropped. */
   readonly wsHighWaterBytes?: number;
   readonly staticDir?: string;
   readonly logger?: Logger;
@@ -68,7 +76,31 @@ export interface DashboardHandle {
   close(): Promise<void>;
 }
 
-interface Client { readonly ws: WebSocket; readonly cursors: Cursors; readonly pending: Set<Topic> }
+interface Client {
+  readonly ws: WebSocket;
+  /** The peer's address, for the log line of a drop. */
+  readonly remote: string;
+  readonly cursors: Cursors;
+  /** Topics changed since this client's last push: its own, so a slow client's backlog is never pushed to the others. */
+  readonly pending: Set<Topic>;
+  /** Wall time at which a push first found its socket over highWater; undefined while it keeps up. */
+  overSince: number | undefined;
+  /** False from a ping until its pong. */
+  alive: boolean;
+}
+
+/**
+ * How long a client may stay over highWater before it is dropped. A background tab or a slow link falls behind for
+ * seconds and catches up; one that has not taken a megabyte in 30 s is gone or stuck, and the page reconnects and
+ * starts again from a snapshot, which is cheaper than its backlog.
+ */
+export const WS_STALL_LIMIT_MS = 30_000;
+/**
+ * How often each client is pinged; one that has not answered the previous ping is terminated, so a peer whose TCP
+ * stays up while it reads nothing (a suspended laptop, a dead NAT path) goes within two intervals. Longer than a ping
+ * takes behind a full megabyte on a slow link.
+ */
+export const WS_PING_INTERVAL_MS = 20_000;
 
 const MIME: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -94,8 +126,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const logger = (opts.logger ?? rootLog()).child({ component: 'dashboard' });
   const staticDir = resolve(opts.staticDir ?? DEFAULT_STATIC_DIR);
   const highWater = opts.wsHighWaterBytes ?? 1 << 20;
+  const wall = opts.wallClock ?? new LiveClock();
 
   const clients = new Set<Client>();
+  let closed = false;
   // Two recorders of the event-loop delay: the metric's is emptied by every scrape (p99 since the last scrape), the
   // system table's never is (p99 since start, as its name says); a read of one must not reset what the other shows.
   const scrapeLag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
@@ -127,6 +161,63 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     }
     c.ws.send(JSON.stringify({ type: 'delta', topics: out }));
   };
+  const drop = (c: Client, why: string, fields: Record<string, unknown>): void => {
+    logger.warn({ remote: c.remote, ...fields }, `dashboard client ${c.remote} dropped: ${why}`);
+    clients.delete(c);
+    c.ws.terminate();
+  };
+  // Pushes the client's backlog if its socket has room; returns false when it was over highWater (and is kept, or
+  // dropped once over for longer than WS_STALL_LIMIT_MS). A slow browser keeps its cursors and catches up in one push.
+  const deliver = (c: Client): boolean => {
+    if (c.ws.readyState !== WebSocket.OPEN) {
+      c.pending.clear();
+      return true;
+    }
+    if (c.ws.bufferedAmount > highWater) {
+      const now = wall.now();
+      c.overSince ??= now;
+      const overMs = now - c.overSince;
+      if (overMs > WS_STALL_LIMIT_MS) drop(c, `over highWater for ${Math.round(overMs / 1000)} s`, { overMs, bufferedBytes: c.ws.bufferedAmount, highWater });
+      return false;
+    }
+    c.overSince = undefined;
+    if (c.pending.size > 0) send(c, c.pending);
+    c.pending.clear();
+    return true;
+  };
+  // A skipped client is retried at the push rate on the wall clock until it drains, rather than when the market
+  // next moves; only its own backlog is retried, so the others get only what changed.
+  let backlogTimer: TimerHandle | undefined;
+  const retryBacklogs = (): void => {
+    backlogTimer = undefined;
+    for (const c of clients) if (c.pending.size > 0) deliver(c);
+    armBacklog();
+  };
+  const armBacklog = (): void => {
+    if (backlogTimer !== undefined || closed) return;
+    for (const c of clients) {
+      if (c.pending.size === 0) continue;
+      backlogTimer = wall.setTimeout(retryBacklogs, throttle.intervalMs);
+      return;
+    }
+  };
+  // Each sweep terminates a client that did not answer the previous one's ping; it runs only while clients are open.
+  let pingTimer: TimerHandle | undefined;
+  const sweep = (): void => {
+    pingTimer = undefined;
+    for (const c of clients) {
+      if (!c.alive) {
+        drop(c, `no pong within ${WS_PING_INTERVAL_MS / 1000} s`, { pingIntervalMs: WS_PING_INTERVAL_MS });
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+    armPing();
+  };
+  const armPing = (): void => {
+    if (pingTimer === undefined && clients.size > 0 && !closed) pingTimer = wall.setTimeout(sweep, WS_PING_INTERVAL_MS);
+  };
   let lastPolled = -Infinity;
   const throttle = new TopicThrottle<Topic>({
     clock,
@@ -144,18 +235,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         ]);
       }
       for (const c of clients) {
-        if (c.ws.readyState !== WebSocket.OPEN) continue;
         for (const t of topics) c.pending.add(t);
-        // A slow browser keeps its cursors and catches up in one push once its socket drains.
-        if (c.ws.bufferedAmount > highWater) {
-          metrics.wsSkipped.inc();
-          continue;
-        }
-        send(c, c.pending);
-        c.pending.clear();
+        if (!deliver(c)) metrics.wsSkipped.inc();
       }
-      // Someone skipped: come back on the next tick rather than wait for the market to move again.
-      for (const c of clients) for (const t of c.pending) throttle.mark(t);
+      armBacklog();
     },
   });
   view.onChange = (t) => {
@@ -262,10 +345,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     if (origin !== undefined && !originAllowed(origin, req.headers.host)) return refuse(403, 'Forbidden');
     if (exposed && !authorized(req, url)) return refuse(401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const c: Client = { ws, cursors: new Map(), pending: new Set() };
+      const c: Client = { ws, remote: remoteOf(req), cursors: new Map(), pending: new Set(), overSince: undefined, alive: true };
       clients.add(c);
+      armPing();
       ws.on('close', () => clients.delete(c));
       ws.on('error', () => clients.delete(c));
+      ws.on('pong', () => {
+        c.alive = true;
+      });
       // Frames from the page are ignored on purpose: this socket is read-only.
       ws.on('message', () => {});
       const data: Record<string, unknown> = {};
@@ -287,7 +374,6 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   allowed = allowedHosts(host, boundPort);
   logger.info({ url, exposed }, 'dashboard listening');
 
-  let closed = false;
   return {
     url,
     port: boundPort,
@@ -299,6 +385,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       if (closed) return;
       closed = true;
       throttle.close();
+      if (backlogTimer !== undefined) wall.clearTimeout(backlogTimer);
+      if (pingTimer !== undefined) wall.clearTimeout(pingTimer);
       view.stop();
       metrics.close();
       scrapeLag.disable();
@@ -310,6 +398,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       await new Promise<void>((res) => server.close(() => res()));
     },
   };
+}
+
+// Returns `address:port` of the peer (IPv6 in brackets), as a drop's log line names it.
+function remoteOf(req: IncomingMessage): string {
+  const { remoteAddress: a, remotePort: p } = req.socket;
+  if (a === undefined) return 'unknown peer';
+  return `${a.includes(':') ? `[${a}]` : a}:${p ?? '?'}`;
 }
 
 // Any other name, whatever its shape, is 'other': a label value per name sent would let anyone (the 401 path is

@@ -11,7 +11,8 @@
 //             and fills; the equity series samples them once per second of data time
 //   risk      risk.stateChanged, risk.killSwitch, risk.alert, provider figures (drawdown and its peak: the RiskManager's);
 //             without a provider, drawdown and peak from the equity series
-//   orders    exec.* order lifecycle and fills (fees in the asset they were paid in)
+//   orders    exec.* order lifecycle (the rows changed since the client's cursor) and fills (fees in the asset they were
+//             paid in)
 //   system    sys.*, md.feedStatus, md.bookStatus, exec.venueStatus, supervisor status, bus counters, providers
 //   training  the training provider's report
 import type { CobSnapshot } from '../market/cob.ts';
@@ -24,7 +25,7 @@ import type { ChildStatus } from '../runtime/supervisor.ts';
 import { BINANCE_SPOT_DEFAULTS, lotsToFloat, makeInstrument, ticksToFloat, type Instrument } from '../types/instrument.ts';
 import { formatMoney, type Money } from '../types/money.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
-import { SeqRing, type SeqSlice } from './seq-ring.ts';
+import { SeqMap, SeqRing, type SeqSlice } from './seq-ring.ts';
 
 /** Every topic the dashboard pushes. */
 export const TOPICS = ['candles', 'cob', 'heatmap', 'models', 'portfolio', 'risk', 'orders', 'system', 'training'] as const;
@@ -66,7 +67,7 @@ export interface DecisionPoint { readonly t: TsMs; readonly symbol: string; read
 /** One fill as the orders table and the chart markers show it; `fee` is in `feeAsset` units (base, quote or another asset). */
 export interface FillRow { readonly t: TsMs; readonly symbol: string; readonly side: Side; readonly price: number; readonly qty: number; readonly fee: number; readonly feeAsset: string; readonly liquidity: string; readonly orderId: string }
 
-/** One order's latest state. */
+/** One order's latest state (`id` is the key a receiver merges rows by). */
 export interface OrderRow { id: string; intentId?: string; status: string; symbol?: string; side?: Side; filledQty: number; leavesQty?: number; detail?: string; updated: TsMs }
 
 /**
@@ -162,6 +163,7 @@ export type Cursors = Map<string, number>;
 
 interface SystemActor { status: string; restarts: number; lastError?: string; ts: TsMs }
 
+// Orders kept (the least recently changed evicted first); the page keeps the same number (web/src/store.ts).
 const ORDER_ROWS = 200;
 
 function defaultInstruments(): Instrument[] {
@@ -200,7 +202,7 @@ export class DashboardViewModel {
   private tradingReason = '';
   private killSwitch = false;
   private readonly alerts = new SeqRing<{ t: TsMs; code: string; message: string }>(100);
-  private readonly orders = new Map<string, OrderRow>();
+  private readonly orders = new SeqMap<OrderRow>(ORDER_ROWS);
   private readonly fills = new SeqRing<FillRow>(500);
   private readonly actors = new Map<string, SystemActor>();
   private halted: { reason: string; actor?: string; ts: TsMs } | undefined;
@@ -433,7 +435,8 @@ export class DashboardViewModel {
         };
       }
       case 'orders':
-        return { orders: [...this.orders.values()].reverse(), fills: this.slice(this.fills, 'fi', cursors) };
+        // A delta like fills: the full table is 17-20 KB, and resending it on every fill made most pushes that size.
+        return { orders: this.slice(this.orders, 'or', cursors), fills: this.slice(this.fills, 'fi', cursors) };
       case 'system': {
         const actors: Record<string, unknown> = Object.fromEntries(this.actors);
         for (const c of this.providers.supervisor?.status() ?? []) {
@@ -458,7 +461,7 @@ export class DashboardViewModel {
     return Object.fromEntries(TOPICS.map((t) => [t, this.build(t, cursors)])) as Record<Topic, unknown>;
   }
 
-  private slice<T>(ring: SeqRing<T>, key: string, cursors: Cursors): SeqSlice<T> {
+  private slice<T>(ring: SeqRing<T> | SeqMap<T>, key: string, cursors: Cursors): SeqSlice<T> {
     const s = ring.since(cursors.get(key) ?? -1);
     cursors.set(key, s.seq);
     return s;
@@ -521,10 +524,7 @@ export class DashboardViewModel {
 
   private setOrder(id: string, patch: Partial<OrderRow>, ts: TsMs): void {
     const prev = this.orders.get(id);
-    // Re-inserting moves the row to the end of the Map's order: the newest rows are last, the oldest evicted first.
-    if (prev) this.orders.delete(id);
     this.orders.set(id, { ...(prev ?? { id, status: 'new', filledQty: 0 }), ...patch, updated: ts });
-    if (this.orders.size > ORDER_ROWS) this.orders.delete(this.orders.keys().next().value!);
     this.onChange('orders');
   }
 

@@ -1,6 +1,6 @@
 // The page's copy of the engine state: a snapshot, then deltas merged in (histories by cursor slices).
 import type {
-  Alert, Bar, DecisionPoint, FillRow, HeatColumn, Ladder, ModelPoint, ModelsPayload, OrdersPayload, PortfolioPayload,
+  Alert, Bar, DecisionPoint, FillRow, HeatColumn, Ladder, ModelPoint, ModelsPayload, OrderRow, OrdersPayload, PortfolioPayload,
   RiskPayload, Slice, SystemPayload, Topic, TrainingReport,
 } from './types.ts';
 
@@ -13,6 +13,24 @@ export function mergeSlice<T>(arr: T[], s: Slice<T>, cap: number, key?: (x: T) =
   }
   if (arr.length > cap) arr.splice(0, arr.length - cap);
   return arr;
+}
+
+/**
+ * Merges a slice of keyed rows into `rows` (in place, insertion order = order of last change): a changed row moves to
+ * the end, and past `cap` the least recently changed go, as the server's table (engine SeqMap) does.
+ */
+export function mergeKeyed<T>(rows: Map<string, T>, s: Slice<T>, cap: number, key: (x: T) => string): Map<string, T> {
+  if (s.reset) rows.clear();
+  for (const it of s.items) {
+    const k = key(it);
+    rows.delete(k);
+    rows.set(k, it);
+  }
+  for (const k of rows.keys()) {
+    if (rows.size <= cap) break;
+    rows.delete(k);
+  }
+  return rows;
 }
 
 /** What changed in one frame: topics, and per candle series whether it was reset and which bars arrived. */
@@ -30,7 +48,9 @@ export class Store {
   readonly equity: [number, number][] = [];
   risk: Omit<RiskPayload, 'alerts'> | undefined;
   readonly alerts: Alert[] = [];
-  orders: OrdersPayload['orders'] = [];
+  /** Newest change first (what the orders table shows). */
+  orders: OrderRow[] = [];
+  private readonly orderRows = new Map<string, OrderRow>();
   readonly fills: FillRow[] = [];
   system: SystemPayload | undefined;
   training: TrainingReport | null = null;
@@ -70,7 +90,7 @@ export class Store {
     }
     if (topics.orders) {
       const o = topics.orders as OrdersPayload;
-      this.orders = o.orders;
+      this.orders = [...mergeKeyed(this.orderRows, o.orders, 200, (r) => r.id).values()].reverse();
       mergeSlice(this.fills, o.fills, 500);
     }
     if (topics.system) this.system = topics.system as SystemPayload;

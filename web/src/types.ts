@@ -43,7 +43,8 @@ export interface RiskPayload {
   limits?: RiskLimitsView;
   instruments?: RiskInstrumentView[];
 }
-export interface OrdersPayload { orders: OrderRow[]; fills: Slice<FillRow> }
+/** `orders`: the rows changed since the last frame, least recently changed first (a reset replaces the table). */
+export interface OrdersPayload { orders: Slice<OrderRow>; fills: Slice<FillRow> }
 export interface SystemPayload {
   actors: Record<string, { status: string; restarts: number; lastError?: string; nextRestartAt?: number }>;
   halted: { reason: string; actor?: string } | null;

@@ -151,3 +151,50 @@ function formatSigned(m: Money): string {
   const s = `${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0')}`;
   return neg ? `-${s}` : s;
 }
+
+/**
+ * Follows one symbol's book through md.bookStatus (one per venue) from the first line: down until a venue's book is
+ * live, down again while none is (syncing or re-syncing after a gap). A stale book is still in sync: not down.
+ */
+export class BookDowntime {
+  private readonly live = new Map<string, boolean>();
+  private downSince: number | undefined;
+  private down = 0;
+  /** When it last went down (the first line when it was not live yet there), undefined if never. */
+  lastDownAt: number | undefined;
+  lastDownReason: string | undefined;
+  private end: number | undefined;
+
+  constructor(start: number) {
+    this.downSince = this.lastDownAt = start;
+    this.lastDownReason = 'waiting for the first snapshot';
+  }
+
+  /** Takes a venue's book status at `now`. */
+  onStatus(venue: string, status: 'syncing' | 'live' | 'resyncing' | 'stale', now: number, reason?: string): void {
+    this.live.set(venue, status === 'live' || status === 'stale');
+    const up = [...this.live.values()].some(Boolean);
+    if (up && this.downSince !== undefined) {
+      this.down += now - this.downSince;
+      this.downSince = undefined;
+    } else if (!up && this.downSince === undefined) {
+      this.downSince = this.lastDownAt = now;
+      this.lastDownReason = reason ?? status;
+    }
+  }
+
+  /** Closes the count at `now` (the end of the run). */
+  finish(now: number): void {
+    this.end = now;
+  }
+
+  /** Time down so far (to `finish`'s time once finished). */
+  get downMs(): number {
+    return this.down + (this.downSince === undefined || this.end === undefined ? 0 : Math.max(0, this.end - this.downSince));
+  }
+
+  /** True when it was down at the end. */
+  get downAtEnd(): boolean {
+    return this.downSince !== undefined;
+  }
+}

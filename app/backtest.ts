@@ -3,8 +3,14 @@
 // and, after each line, waits until the executor and the orchestrator are idle before the next one, so an order's
 // asynchronous steps (LMDB commits, inference) always land at the same point of the data. The store is a fresh
 // temporary LMDB environment (nothing carries over between runs), committed synchronously (no write-thread round trip
-// per order step) and without inference history (it would be deleted with the store); the data provider's
-// maintenance loop is off (history is loaded once at start, bars come from the recorded trades).
+// per order step) and without inference history (it would be deleted with the store). The data provider's own
+// maintenance timer is off: the driver runs the same pass itself, 5 s after each simulated minute (`maintenanceAfter`),
+// awaited before the next line, so the bars a paper or live run backfills from klines (a partial first minute, hour or
+// day, a minute cut by a hole) are backfilled here too, at the same point of the data on every run.
+// Honest figures: a model whose training data reaches into the recording is refused unless the caller allows it
+// (`allowInSample`; the summary then lists it), each model's training span is in the summary, and so is the time the
+// traded symbol's book was not live (a depth gap with no recorded snapshot after it leaves it down for good: no
+// decision, no fill) and the orders still open at the end.
 // The models have no deadline here (see `runBacktest`): they answer at the tick's own simulated time, so a backtest
 // counts zero inference latency; an inference worker that never answers fails the run (BacktestModelStuckError).
 import { seededRng } from '../engine/runtime/rng.ts';
@@ -13,16 +19,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
-import type { Fill } from '../engine/messages/orders.ts';
+import type { Fill, OrderStatus, OrderType, Side } from '../engine/messages/orders.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
 import { ConfigError, EngineError } from '../engine/types/errors.ts';
+import { formatDecimal, formatFixed, type Decimal } from '../engine/types/decimal.ts';
+import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
 import { RecordingHoles } from '../engine/venues/replay/trade-ids.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
-import { EquityTracker, type EquityPoint } from './backtest-metrics.ts';
+import { BACKFILL_GRACE_MS, type DataProvider } from '../actors/data-provider/provider.ts';
+import type { OrderRecord } from '../actors/trading-executor/logic.ts';
+import { BookDowntime, EquityTracker, type EquityPoint } from './backtest-metrics.ts';
 import type { ModelOverrides } from './models.ts';
+import { inSampleReason, modelTrainingSpans, type ModelTrainingSpan } from './backtest-model-spans.ts';
 import { catalogSource, textSource, unrecordedSymbolRefusal } from './backtest-source.ts';
 import { buildSystem, dataInstrumentsOf, type System } from './system.ts';
 
@@ -31,8 +42,21 @@ export class BacktestModelStuckError extends EngineError {
   readonly code = 'BACKTEST_MODEL_STUCK';
 }
 
+/**
+ * A model in the blend was trained on data that reaches into the recording (see `modelTrainingSpans`): its figures
+ * would be in-sample. Thrown before the replay unless `BacktestOptions.allowInSample`.
+ */
+export class BacktestInSampleError extends EngineError {
+  readonly code = 'BACKTEST_IN_SAMPLE';
+}
+
 /** Options of a backtest. */
 export interface BacktestOptions {
+  /**
+   * Run although a model's training data reaches the recording's first line or later (default: refused with
+   * BacktestInSampleError); the summary's `inSample` then names those models.
+   */
+  readonly allowInSample?: boolean;
   /** Overrides config.seed. */
   readonly seed?: number;
   readonly logger?: Logger;
@@ -108,6 +132,27 @@ export interface BacktestSummary {
    */
   readonly silences: number;
   readonly models: readonly string[];
+  /** The training span of every trained model in `models` (the momentum rule has none). */
+  readonly modelSpans: readonly ModelTrainingSpan[];
+  /**
+   * Models whose training data reaches the recording's first line or later: their part of the figures is in-sample.
+   * Empty unless the run was allowed to go on with them (`allowInSample`); otherwise it was refused.
+   */
+  readonly inSample: readonly string[];
+  /**
+   * Recorded time (ms) the traded symbol's book was not live (waiting for its first snapshot, or re-syncing after a
+   * depth gap): no COB snapshot, so no decision, and no paper order can fill. A backtest has no REST snapshot to ask
+   * for: after a gap the book comes back only with a snapshot recorded later, and without one it stays down to the end.
+   */
+  readonly bookDownMs: number;
+  /** When the traded symbol's book last went down (ISO; the first line when it was never live), null if never. */
+  readonly bookLastDownAt: string | null;
+  /** Why it last went down (the aggregator's reason), null if never. */
+  readonly bookLastDownReason: string | null;
+  /** True when it was down at the end: the run's last `bookDownMs` stretch traded blind. */
+  readonly bookDownAtEnd: boolean;
+  /** Orders not final at the end (an order whose activation waited for a book that never came back stays open). */
+  readonly openOrders: readonly OpenOrderAtEnd[];
   readonly lines: number;
   readonly simulatedMs: number;
   /**
@@ -123,9 +168,25 @@ export interface BacktestSummary {
   readonly replaySpeedX: number;
 }
 
+/** An order still open at the end of a backtest, in the instrument's decimals. */
+export interface OpenOrderAtEnd {
+  readonly clientOrderId: string;
+  readonly side: Side;
+  readonly type: OrderType;
+  readonly qty: string;
+  readonly filledQty: string;
+  /** Limit price; null for a market order. */
+  readonly price: string | null;
+  readonly status: OrderStatus;
+  /** When it was created (recorded time, ISO). */
+  readonly createdAt: string;
+}
+
 /** Everything a report needs. */
 export interface BacktestResult {
   readonly summary: BacktestSummary;
+  /** The traded instrument (its increments turn the fills' ticks, lots and 1e-9 fees into decimals). */
+  readonly instrument: Instrument;
   readonly equity: readonly EquityPoint[];
   readonly fills: readonly Fill[];
   readonly stateChanges: readonly { readonly t: TsMs; readonly state: string; readonly reason: string }[];
@@ -139,7 +200,8 @@ export interface BacktestResult {
 
 /**
  * Runs the backtest of `config` and returns its summary, equity curve and fills. Throws ConfigError when its traded or
- * reference symbol has no line in the recordings.
+ * reference symbol has no line in the recordings, and BacktestInSampleError when a model in the blend was trained on
+ * data reaching into them (unless `opts.allowInSample`).
  */
 export async function runBacktest(config: Config, opts: BacktestOptions = {}): Promise<BacktestResult> {
   const logger = opts.logger ?? rootLog();
@@ -184,6 +246,15 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   opts.onSystem?.(sys);
   const { bus } = sys;
   const tradedSymbol = sys.traded.symbol;
+  const modelSpans = modelTrainingSpans(config, sys.models, first);
+  const inSample = modelSpans.filter((m) => m.inSample);
+  for (const m of modelSpans) {
+    if (m.missing.length > 0) logger.warn({ code: 'MODEL_SPAN_UNKNOWN', model: m.model, missing: m.missing }, `${m.model}: training span not fully known (${m.missing.join('; ')}): cannot tell whether it saw this recording`);
+  }
+  const book = new BookDowntime(first);
+  bus.subscribe('md.bookStatus', (m) => {
+    if (m.symbol === tradedSymbol) book.onStatus(m.venue, m.status, clock.now(), m.reason);
+  });
   const tracker = new EquityTracker(sys.traded, sys.initialCash);
   const denials: Record<string, number> = {};
   const rejections: Record<string, number> = {};
@@ -202,6 +273,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   const denialList: { t: TsMs; code: string }[] = [];
   let lastMark: number | undefined;
   let finalRisk: BacktestResult['finalRisk'];
+  let openOrders: OpenOrderAtEnd[] = [];
   bus.subscribe('risk.orderDenied', (m) => {
     denials[m.reason.code] = (denials[m.reason.code] ?? 0) + 1;
     denialList.push({ t: m.ts, code: m.reason.code });
@@ -233,6 +305,11 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     }
   };
   try {
+    if (inSample.length > 0) {
+      const why = inSampleReason(inSample, first, opts.maxSpanMs === undefined ? source.last : Math.min(source.last ?? Infinity, first + opts.maxSpanMs));
+      if (!opts.allowInSample) throw new BacktestInSampleError(`${why}; train on data ending before the recording (or point models.checkpointDir elsewhere), or pass --allow-in-sample to run it anyway`);
+      logger.warn({ code: 'BACKTEST_IN_SAMPLE', models: inSample.map((m) => m.model) }, `${why}: running anyway (allowInSample); its figures are in-sample`);
+    }
     await sys.start();
     // The catalog's records were read while the system was built and started.
     await source.ready();
@@ -245,6 +322,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     // Lanes whose trades are published: a hole in their trade ids, or a silence of their recording, cuts the candles there
     // (engine/venues/replay/trade-ids.ts), as the replay feed does.
     const cuts = (holes = new RecordingHoles({ bus, venue: 'binance', logger, publisher: pub }));
+    // The start-up history load was the first pass (at the first line's time).
+    let nextMaintenance = maintenanceAfter(first);
     for (;;) {
       // Most lines are ready: take them without an await (one per line was a visible cost).
       if (!source.nextSync() && !(await source.next())) break;
@@ -274,6 +353,12 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         await settle(ex, orch, logger);
         failIfStuck();
       }
+      // With nothing else in flight, so that its awaits land at the same point of the data on every run. One pass
+      // after a hole in the recording fills every bar the clock passed over.
+      if (ts >= nextMaintenance) {
+        await maintain(sys.handles.provider());
+        nextMaintenance = maintenanceAfter(ts);
+      }
     }
     // Let the last orders activate and fill on the simulated clock.
     clock.advance(config.execution.latencyMs + 1);
@@ -286,6 +371,12 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     if (rs) finalRisk = { lots: p?.lots ?? 0, base9: p?.base9 ?? 0n, cash: rs.portfolio.cash };
     // The orchestrator's counters since its last (re)start: a supervised restart mid-run would leave earlier ones out.
     Object.assign(noIntent, sys.handles.orchestrator.current?.stats.noIntent);
+    book.finish(clock.now());
+    if (book.downAtEnd) {
+      logger.warn({ code: 'BACKTEST_BOOK_DOWN', symbol: tradedSymbol, since: new Date(book.lastDownAt!).toISOString(), reason: book.lastDownReason, downMs: Math.round(clock.now() - book.lastDownAt!) },
+        `the ${tradedSymbol} book went down at ${new Date(book.lastDownAt!).toISOString()} (${book.lastDownReason ?? 'no reason given'}) and the recording holds no snapshot to bring it back: no decision and no fill after it`);
+    }
+    openOrders = (sys.handles.executor()?.unfinishedOrders() ?? []).map((o) => openOrderAtEnd(o, sys.traded));
   } finally {
     await source.close();
     await sys.stop('backtest end');
@@ -298,11 +389,46 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
-    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: holes?.tradeIdGaps ?? 0, silences: holes?.silences ?? 0, models: sys.models.loaded, lines, simulatedMs,
+    orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: holes?.tradeIdGaps ?? 0, silences: holes?.silences ?? 0, models: sys.models.loaded,
+    modelSpans, inSample: inSample.map((m) => m.model),
+    bookDownMs: Math.round(book.downMs), bookLastDownAt: book.lastDownAt === undefined ? null : new Date(book.lastDownAt).toISOString(),
+    bookLastDownReason: book.lastDownReason ?? null, bookDownAtEnd: book.downAtEnd, openOrders, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };
-  return { summary, equity: tracker.points, fills: tracker.fills, stateChanges, finalRisk, lastMark, denials: denialList };
+  return { summary, instrument: sys.traded, equity: tracker.points, fills: tracker.fills, stateChanges, finalRisk, lastMark, denials: denialList };
+}
+
+/** Returns the first maintenance time after `t`: `BACKFILL_GRACE_MS` past a minute, when that minute's bar can be fetched. */
+export function maintenanceAfter(t: number): number {
+  return Math.floor((t - BACKFILL_GRACE_MS) / 60_000) * 60_000 + 60_000 + BACKFILL_GRACE_MS;
+}
+
+// A provider between supervised restarts (undefined) has nothing to fill.
+async function maintain(provider: DataProvider | undefined): Promise<void> {
+  await provider?.maintain();
+}
+
+/**
+ * Returns `steps` whole increments of `step` as a decimal with the increment's fraction digits (tick 0.01: 268520 ->
+ * '2685.20'; lot 0.0001: 0 -> '0.0000'), exactly.
+ */
+export function formatSteps(steps: number, step: Decimal): string {
+  const [int, frac = ''] = formatFixed(BigInt(steps) * step.mantissa, step.scale).split('.');
+  const digits = formatDecimal(step).split('.')[1]?.length ?? 0;
+  return digits === 0 ? int! : `${int}.${frac.padEnd(digits, '0')}`;
+}
+
+function openOrderAtEnd(o: OrderRecord, traded: Instrument): OpenOrderAtEnd {
+  const { intent } = o;
+  // The paper venue trades the traded symbol alone; an order of another would show its raw units.
+  const own = intent.symbol === traded.symbol;
+  return {
+    clientOrderId: o.clientOrderId, side: intent.side, type: intent.orderType,
+    qty: own ? formatSteps(intent.lots, traded.lotSize) : `${intent.lots} lots`, filledQty: own ? formatSteps(o.filledLots, traded.lotSize) : `${o.filledLots} lots`,
+    price: intent.price === undefined ? null : own ? formatSteps(intent.price, traded.tickSize) : `${intent.price} ticks`,
+    status: o.status, createdAt: new Date(o.createdAt).toISOString(),
+  };
 }
 
 // Waits until the executor and the orchestrator have nothing in flight. A paper executor never waits on the clock
@@ -319,3 +445,8 @@ async function settle(ex: { busy: boolean; idle(): Promise<void> } | undefined, 
     if (orch) await orch.idle();
   }
 }
+
+// ---- training spans ------------------------------------------------------------------------------------------------
+// checkpoint.json `dataSpan` holds the open times of the first and last bar a model's training read (the CNN: the last
+// bar a training label reads; the DQN: the last decision bar of its training span). Both trainers work on 1m bars, so
+// that data runs one minute past `toMs`.

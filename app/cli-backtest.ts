@@ -4,14 +4,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
 import { createLogger, log, setLogger } from '../engine/log.ts';
-import { BacktestModelStuckError, runBacktest } from './backtest.ts';
+import { BacktestInSampleError, BacktestModelStuckError, runBacktest, type BacktestSummary } from './backtest.ts';
 import { refuseOnConfigError } from './system.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { ttyProgress } from './backtest-progress.ts';
 import { backtestReportHtml } from './report-html.ts';
 
 /** Runs the command; returns the exit code. */
-export async function backtestCommand(o: { config: string; json?: boolean; report?: string | false; seed?: string }): Promise<number> {
+export async function backtestCommand(o: { config: string; json?: boolean; report?: string | false; seed?: string; allowInSample?: boolean }): Promise<number> {
   let seed: number | undefined;
   if (o.seed !== undefined) {
     seed = Number(o.seed);
@@ -38,8 +38,15 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
   const progress = ttyProgress();
   let result;
   try {
-    result = await refuseOnConfigError(() => runBacktest(loaded.config, { ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) }));
+    result = await refuseOnConfigError(() => runBacktest(loaded.config, {
+      ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}), allowInSample: o.allowInSample === true,
+    }));
   } catch (err) {
+    // A model trained on this data: its figures would not be a test of anything. A usage error, like a bad config.
+    if (err instanceof BacktestInSampleError) {
+      process.stderr.write(`cobalt backtest: ${err.message}\n`);
+      return 2;
+    }
     // An engine that could not start, or a model worker that hung: no result, one line saying why.
     if (!(err instanceof EngineStartError || err instanceof BacktestModelStuckError)) throw err;
     process.stderr.write(`cobalt backtest: ${err.message}\n`);
@@ -73,6 +80,7 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
       + `  pnl ${s.pnlExact} (fees ${s.fees}), trades ${s.trades}, round trips ${s.roundTrips}, hit rate ${s.hitRate}, sharpe ${s.sharpe}\n`
       + `  max drawdown ${(s.maxDrawdown * 100).toFixed(4)}%, exposure ${(s.exposure * 100).toFixed(1)}%, orders ${s.orders}, denials ${JSON.stringify(s.denials)}\n`
       + `  decisions ${JSON.stringify(s.decisions)}, without an order ${JSON.stringify(s.noIntent)}\n`
+      + honestyLines(s)
       + `  ${s.lines} lines, ${(s.simulatedMs / 1000).toFixed(0)} s of data in ${(s.durationMs / 1000).toFixed(1)} s (${s.speedX}x real time; the replay alone ${(s.replayMs / 1000).toFixed(2)} s, ${s.replaySpeedX}x)`
       + `${reportFile ? `\n  report: ${reportFile}` : ''}\n`);
   }
@@ -86,4 +94,16 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
     failed = true;
   }
   return failed ? 1 : 0;
+}
+
+// What makes the figures less than they look: in-sample models, time without a book, orders left open.
+function honestyLines(s: BacktestSummary): string {
+  const out: string[] = [];
+  if (s.inSample.length > 0) out.push(`  IN-SAMPLE (--allow-in-sample): ${s.modelSpans.filter((m) => m.inSample).map((m) => `${m.model} trained on bars ${m.from} → ${m.to}`).join('; ')}`);
+  // The wait for the recording's first snapshot alone is not worth a line.
+  if (s.bookDownAtEnd || (s.bookLastDownAt !== null && s.bookLastDownAt !== s.from)) {
+    out.push(`  ${s.symbol} book not live for ${(s.bookDownMs / 1000).toFixed(1)} s${s.bookDownAtEnd ? `, down from ${s.bookLastDownAt} to the end (${s.bookLastDownReason})` : ''}`);
+  }
+  if (s.openOrders.length > 0) out.push(`  ${s.openOrders.length} order(s) still open at the end: ${s.openOrders.map((o) => `${o.side} ${o.qty}${o.price === null ? '' : ` @ ${o.price}`} (${o.status})`).join(', ')}`);
+  return out.map((l) => `${l}\n`).join('');
 }

@@ -1,6 +1,10 @@
-// A self-contained HTML report of a backtest: summary table, equity and drawdown as inline SVG, the fills.
+// A self-contained HTML report of a backtest: summary table, equity and drawdown as inline SVG, the models' training
+// spans, the book's downtime and the orders left open, the fills in the instrument's decimals.
 // No scripts, no CDN: the file opens anywhere, offline.
-import type { BacktestResult } from './backtest.ts';
+import type { Fill } from '../engine/messages/orders.ts';
+import { notional, type Instrument } from '../engine/types/instrument.ts';
+import { formatMoney } from '../engine/types/money.ts';
+import { formatSteps, type BacktestResult, type BacktestSummary } from './backtest.ts';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -67,17 +71,54 @@ export function chartPoints(ts: readonly number[], ys: readonly number[], column
 export function backtestReportHtml(r: BacktestResult): string {
   const s = r.summary;
   const ts = r.equity.map((p) => p.t);
-  const rows = Object.entries(s).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))}</td></tr>`).join('');
-  const fills = r.fills.slice(0, 500).map((f) => `<tr><td>${esc(new Date(f.ts).toISOString())}</td><td>${esc(f.side)}</td><td>${f.lots}</td><td>${f.price}</td><td>${esc(String(f.fee))} ${esc(f.feeAsset)}</td><td>${esc(f.liquidity)}</td><td>${esc(f.clientOrderId)}</td></tr>`).join('');
+  // The lists have tables of their own below.
+  const rows = Object.entries(s).filter(([k]) => k !== 'modelSpans' && k !== 'openOrders')
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))}</td></tr>`).join('');
+  const fills = r.fills.slice(0, 500).map((f) => fillRow(f, r.instrument)).join('');
   const states = r.stateChanges.map((c) => `<li>${esc(new Date(c.t).toISOString())}: ${esc(c.state)} (${esc(c.reason)})</li>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>cobalt backtest ${esc(s.symbol)} ${esc(s.from)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f5f5f5}</style></head><body>
 <h1>Backtest ${esc(s.symbol)}</h1><p>${esc(s.from)} → ${esc(s.to)}, seed ${s.seed}, models ${esc(s.models.join(', ') || 'none')}</p>
 <h2>Equity</h2>${svgLine(ts, r.equity.map((p) => p.equity), { label: 'equity (quote)', color: '#2962ff' })}
 <h2>Drawdown</h2>${svgLine(ts, r.equity.map((p) => -p.drawdown * 100), { label: 'drawdown (%)', color: '#d50000', fmt: (v) => `${v.toFixed(3)}%` })}
-<h2>Summary</h2><table>${rows}</table>
+${inSampleBanner(s)}<h2>Summary</h2><table>${rows}</table>
+<h2>Model training spans</h2>${spansTable(s)}
+<h2>Book</h2>${bookSection(s)}
 <h2>Trading state changes</h2><ul>${states || '<li>none</li>'}</ul>
-<h2>Fills${r.fills.length > 500 ? ' (first 500)' : ''}</h2><table><tr><th>time</th><th>side</th><th>lots</th><th>price (ticks)</th><th>fee (1e-9)</th><th>liquidity</th><th>client id</th></tr>${fills}</table>
+<h2>Fills${r.fills.length > 500 ? ' (first 500)' : ''}</h2><table><tr><th>time</th><th>side</th><th>quantity (${esc(r.instrument.base)})</th><th>price (${esc(r.instrument.quote)})</th><th>value (${esc(r.instrument.quote)})</th><th>fee</th><th>liquidity</th><th>client id</th></tr>${fills}</table>
 </body></html>
 `;
+}
+
+// A fill's table row: quantity and price in the instrument's increments, value and fee exact (to 1e-9).
+function fillRow(f: Fill, inst: Instrument): string {
+  const cells = [
+    new Date(f.ts).toISOString(), f.side, formatSteps(f.lots, inst.lotSize), formatSteps(f.price, inst.tickSize), formatMoney(notional(inst, f.price, f.lots)),
+    `${formatMoney(f.fee)} ${f.feeAsset}`, f.liquidity, f.clientOrderId,
+  ];
+  return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
+}
+
+function inSampleBanner(s: BacktestSummary): string {
+  if (s.inSample.length === 0) return '';
+  return `<p style="color:#b00020;font-weight:bold">In-sample: ${esc(s.inSample.join(', '))} ${s.inSample.length > 1 ? 'were' : 'was'} trained on data reaching into this backtest (run with --allow-in-sample); the figures are not out of sample.</p>\n`;
+}
+
+function spansTable(s: BacktestSummary): string {
+  if (s.modelSpans.length === 0) return '<p>No trained model in the blend.</p>';
+  const rows = s.modelSpans.map((m) => {
+    const parts = [...m.parts.map((p) => `${p.of}: ${p.from} → ${p.to}`), ...m.missing.map((x) => `unknown: ${x}`)].map(esc).join('<br>');
+    return `<tr><td>${esc(m.model)}</td><td>${esc(m.from ?? 'unknown')}</td><td>${esc(m.to ?? 'unknown')}</td><td>${m.inSample ? '<b>yes</b>' : 'no'}</td><td>${parts}</td></tr>`;
+  }).join('');
+  return `<table><tr><th>model</th><th>first bar</th><th>last bar</th><th>reaches this backtest</th><th>spans that count</th></tr>${rows}</table>`;
+}
+
+function bookSection(s: BacktestSummary): string {
+  const down = s.bookDownMs === 0 ? `The ${esc(s.symbol)} book was live throughout.`
+    : `The ${esc(s.symbol)} book was not live for ${(s.bookDownMs / 1000).toFixed(1)} s (no decision, no fill meanwhile)`
+      + (s.bookDownAtEnd ? `, down from ${esc(s.bookLastDownAt ?? '')} to the end: ${esc(s.bookLastDownReason ?? '')}.` : `; it last went down at ${esc(s.bookLastDownAt ?? '')}.`);
+  const open = s.openOrders.length === 0 ? '<p>No order open at the end.</p>'
+    : `<p>Orders still open at the end:</p><table><tr><th>created</th><th>side</th><th>type</th><th>quantity</th><th>filled</th><th>price</th><th>status</th><th>client id</th></tr>${
+      s.openOrders.map((o) => `<tr>${[o.createdAt, o.side, o.type, o.qty, o.filledQty, o.price ?? 'market', o.status, o.clientOrderId].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+  return `<p>${down}</p>${open}`;
 }

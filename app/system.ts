@@ -121,7 +121,7 @@ export interface SystemOptions {
    * accountEquity), which the VaR caps are a share of; default `liveCash`.
    */
   readonly liveEquity?: Money;
-  /** Data provider maintenance period (0: off; the backtest turns it off, history is loaded once at start). */
+  /** Data provider maintenance period (0: off; a backtest turns the timer off and runs the passes itself, app/backtest.ts). */
   readonly maintenanceMs?: number;
   /** Extra supervised children (fault tests). */
   readonly extraChildren?: readonly ChildSpec[];

@@ -149,6 +149,9 @@ const VOLUME_DECIMALS = 8;
  */
 export const MAX_QUIET_MS = 86_400_000;
 
+/** How long after a bar's end the maintenance pass fetches it when no stream produced it (the default `backfillGraceMs`). */
+export const BACKFILL_GRACE_MS = 5_000;
+
 /**
  * Returns an instrument map of `symbols` from `specs`: a configured run's (config `instruments` over the bundled
  * ones, engine/config instrumentSpecsOf), else the bundled Binance spot increments.
@@ -531,7 +534,7 @@ export class DataProvider {
     let failures = 0;
     let filled = 0;
     if (!history) return { gaps, requests, failures, filled };
-    const grace = this.opts.backfillGraceMs ?? 5_000;
+    const grace = this.opts.backfillGraceMs ?? BACKFILL_GRACE_MS;
     const maxBars = this.opts.requestBars ?? 1_000;
     for (const st of this.states.values()) {
       for (const tf of KLINE_TIMEFRAMES) {

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 
-/** Registers `cobalt backtest --config FILE [--json] [--report FILE.html] [--seed N]` (the work is in app/backtest.ts). */
+/**
+ * Registers `cobalt backtest --config FILE [--json] [--report FILE.html] [--seed N] [--allow-in-sample]` (the work is in
+ * app/backtest.ts).
+ */
 export function register(program: Command): void {
   program
     .command('backtest')
@@ -10,7 +13,8 @@ export function register(program: Command): void {
     .option('--report <file>', 'HTML report path (default var/reports/backtest-<seed>-<time>.html)')
     .option('--no-report', 'write no HTML report')
     .option('--seed <n>', 'seed (overrides the config)')
-    .action(async (o: { config: string; json?: boolean; report?: string | false; seed?: string }) => {
+    .option('--allow-in-sample', 'run although a model was trained on data reaching into the recording (the summary says so)')
+    .action(async (o: { config: string; json?: boolean; report?: string | false; seed?: string; allowInSample?: boolean }) => {
       const { backtestCommand } = await import('../../app/cli-backtest.ts');
       process.exitCode = await backtestCommand(o);
     });

@@ -1,0 +1,152 @@
+// The data each trained model in a backtest's blend learnt from, so that a backtest can refuse to grade a model on its
+// own training data (app/backtest.ts: in-sample unless --allow-in-sample). Read from the checkpoints the loader chose:
+// their checkpoint.json `dataSpan`, an online-promoted CNN's base, a DQN's validation span (train-report.json) and the
+// CNN a DQN reads (its outputs in the DQN's training states carry the CNN's training labels).
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../engine/config/schema.ts';
+import type { CheckpointMeta } from '../models/checkpoints.ts';
+import { BUNDLED_CNN_DIR, BUNDLED_DQN_DIR } from '../models/bundled/index.ts';
+import { fileSha256 } from '../models/train/dqn-state.ts';
+import { CNN_ONNX_FILE, ONLINE_VERSION_PREFIX, type LoadedModels } from './models.ts';
+
+/** One bar span of a checkpoint's data (open times of its first and last 1m bars, ISO). */
+export interface TrainingSpanPart {
+  /** Whose span: `name@version`. */
+  readonly of: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** The data one model in the blend was trained on. */
+export interface ModelTrainingSpan {
+  /** `name@version`, as in BacktestSummary.models. */
+  readonly model: string;
+  /** The earliest `from` and the latest `to` of `parts`; null when no part is known. */
+  readonly from: string | null;
+  readonly to: string | null;
+  /**
+   * Each span that counts: the model's own checkpoint's; its base's (an online-promoted CNN was fine-tuned from it); a
+   * DQN's validation span (it picked the weights; from its train-report.json) and, for a DQN that reads the CNN, that
+   * CNN's (its outputs in the DQN's training states carry the CNN's training labels).
+   */
+  readonly parts: readonly TrainingSpanPart[];
+  /** What no checkpoint says, when a span that counts is unknown. */
+  readonly missing: readonly string[];
+  /** Its training data reaches the recording's first line or later. */
+  readonly inSample: boolean;
+}
+
+const TRAINING_BAR_MS = 60_000;
+
+type SpanMs = { readonly of: string; readonly fromMs: number; readonly toMs: number };
+type SpanLookup = { readonly parts: SpanMs[]; readonly missing: string[] };
+
+/**
+ * Returns the training span of each CNN and DQN in `models` and whether it reaches `firstLineMs` (the recording's first
+ * line) or later. Read from the checkpoints the loader chose (app/models.ts): the CNN's metadata it kept, a promoted
+ * CNN's base, the DQN's checkpoint.json by version, and for a DQN that reads the CNN, the CNN the loader ran it beside
+ * (it loads such a DQN only beside the CNN whose ONNX sha-256 it records).
+ */
+export function modelTrainingSpans(config: Config, models: Pick<LoadedModels, 'loaded' | 'cnn'>, firstLineMs: number): ModelTrainingSpan[] {
+  const out: ModelTrainingSpan[] = [];
+  for (const id of models.loaded) {
+    const [name, version] = id.split('@') as [string, string];
+    let found: SpanLookup;
+    if (name === 'cnn') found = cnnSpans(config, models, version);
+    else if (name === 'dqn') found = dqnSpans(config, models, version);
+    else continue; // a rule: nothing trained
+    out.push(spanOf(id, found, firstLineMs));
+  }
+  return out;
+}
+
+function spanOf(model: string, { parts, missing }: SpanLookup, firstLineMs: number): ModelTrainingSpan {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const fromMs = parts.reduce((m, p) => Math.min(m, p.fromMs), Infinity);
+  const toMs = parts.reduce((m, p) => Math.max(m, p.toMs), -Infinity);
+  return {
+    model, from: parts.length > 0 ? iso(fromMs) : null, to: parts.length > 0 ? iso(toMs) : null,
+    parts: parts.map((p) => ({ of: p.of, from: iso(p.fromMs), to: iso(p.toMs) })), missing,
+    inSample: parts.length > 0 && toMs + TRAINING_BAR_MS > firstLineMs,
+  };
+}
+
+function cnnSpans(config: Config, models: Pick<LoadedModels, 'cnn'>, version: string): SpanLookup {
+  const cnn = models.cnn;
+  const id = `cnn@${version}`;
+  if (cnn === undefined || cnn.version !== version) return { parts: [], missing: [`${id} is served without a checkpoint (an override): no training span recorded`] };
+  const parts: SpanMs[] = [];
+  const missing: string[] = [];
+  addSpan(parts, missing, id, cnn.meta, cnn.dir);
+  // Fine-tuned from its base: the base's data is in its weights too.
+  if (version.startsWith(ONLINE_VERSION_PREFIX)) {
+    const dir = checkpointDirOf(config, 'cnn', cnn.base);
+    addSpan(parts, missing, `cnn@${cnn.base}`, readMeta(dir), dir);
+  }
+  return { parts, missing };
+}
+
+function dqnSpans(config: Config, models: Pick<LoadedModels, 'cnn'>, version: string): SpanLookup {
+  const id = `dqn@${version}`;
+  const dir = checkpointDirOf(config, 'dqn', version);
+  const meta = readMeta(dir);
+  const parts: SpanMs[] = [];
+  const missing: string[] = [];
+  addSpan(parts, missing, id, meta, dir);
+  // Its weights are the episode that did best on the validation span after it: that span picked them. Only the
+  // train-report.json records it.
+  const validation = readJson<{ validation?: { span?: { fromMs?: unknown; toMs?: unknown } } }>(path.join(dir, 'train-report.json'))?.validation?.span;
+  if (typeof validation?.fromMs === 'number' && typeof validation.toMs === 'number') parts.push({ of: `${id} validation`, fromMs: validation.fromMs, toMs: validation.toMs });
+  const cnn = (meta?.input as { cnn?: unknown } | undefined)?.cnn;
+  if (typeof cnn !== 'object' || cnn === null) return { parts, missing }; // trained with `--cnn none`: reads no CNN
+  const rec = cnn as { version?: unknown; onnxSha256?: unknown };
+  if (models.cnn !== undefined) {
+    const own = cnnSpans(config, models, models.cnn.version);
+    return { parts: [...parts, ...own.parts], missing: [...missing, ...own.missing] };
+  }
+  // The CNN is an override: the checkpoint the DQN names, if it is the same file.
+  const cnnDir = typeof rec.version === 'string' ? checkpointDirOf(config, 'cnn', rec.version) : undefined;
+  const onnx = cnnDir === undefined ? undefined : path.join(cnnDir, CNN_ONNX_FILE);
+  if (onnx !== undefined && existsSync(onnx) && fileSha256(onnx) === rec.onnxSha256) {
+    addSpan(parts, missing, `cnn@${String(rec.version)}`, readMeta(cnnDir!), cnnDir!);
+  } else {
+    missing.push(`${id} reads CNN ${JSON.stringify(rec.version)} (ONNX sha-256 ${String(rec.onnxSha256).slice(0, 12)}…), whose checkpoint is not at ${cnnDir ?? 'a known folder'}; its checkpoint.json input.cnn records no training span of that CNN`);
+  }
+  return { parts, missing };
+}
+
+function addSpan(parts: SpanMs[], missing: string[], of: string, meta: CheckpointMeta | undefined, dir: string): void {
+  const span = meta?.dataSpan as { fromMs?: unknown; toMs?: unknown } | undefined;
+  if (meta === undefined) missing.push(`${of}: no readable checkpoint.json in ${dir}`);
+  else if (typeof span?.fromMs !== 'number' || typeof span.toMs !== 'number' || !Number.isFinite(span.fromMs) || !Number.isFinite(span.toMs)) {
+    missing.push(`${of}: ${path.join(dir, 'checkpoint.json')} records no dataSpan { fromMs, toMs }`);
+  } else parts.push({ of, fromMs: span.fromMs, toMs: span.toMs });
+}
+
+// Where the loader reads a version from: `bundled-…` is models/bundled, any other version a folder of checkpointDir.
+function checkpointDirOf(config: Config, model: 'cnn' | 'dqn', version: string): string {
+  if (version.startsWith('bundled-')) return model === 'cnn' ? BUNDLED_CNN_DIR : BUNDLED_DQN_DIR;
+  return path.join(config.models.checkpointDir, model, version);
+}
+
+function readMeta(dir: string): CheckpointMeta | undefined {
+  return readJson<CheckpointMeta>(path.join(dir, 'checkpoint.json'));
+}
+
+// Undefined when missing or not JSON.
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns one line naming each in-sample model, its training span and the backtest's span (`endMs` unknown: from its start). */
+export function inSampleReason(models: readonly ModelTrainingSpan[], firstLineMs: number, endMs: number | undefined): string {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const run = endMs === undefined ? `from ${iso(firstLineMs)}` : `${iso(firstLineMs)} → ${iso(endMs)}`;
+  const each = models.map((m) => `${m.model} was trained on bars ${m.from} → ${m.to}${m.parts.length > 1 ? ` (${m.parts.map((p) => `${p.of} ${p.from} → ${p.to}`).join(', ')})` : ''}`);
+  return `${each.join('; ')}, reaching into this backtest's data (${run}): its figures would be in-sample`;
+}

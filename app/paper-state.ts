@@ -1,6 +1,6 @@
 // The paper venue across restarts. PaperVenue keeps its account, open orders and trades in memory and numbers its
 // orders and trades from 1; this wrapper makes it behave like a real venue that outlives the engine process:
-// - every change (submit, fill, close, cancel) writes the venue's state to LMDB (`paper.state`) before the executor
+// - every change (submit, fill, close, cancel) writes the venue's state to LMDB (layout below) before the executor
 //   hears of it: balances (free + locked per asset), open orders, the last trades, the highest ids handed out;
 // - at start the state is read back: balances are restored, open orders are placed again in a fresh matching engine
 //   (same client id, same venue order id, remaining quantity, and the market lots that were ahead of them in their
@@ -16,6 +16,12 @@
 // - the balances the account started with are stored with it. A start with other starting balances (an edited
 //   execution.paper.initialQuote) refuses with a ConfigError: the venue would go on from the stored balances while the
 //   risk manager rebuilds its cash from the new ones, two accounts that disagree on every later check.
+// Layout: one order step must cost the same with 10 or 2,000 trades kept, so the history is not rewritten with it. The
+// small state (balances, open orders, id counters, starting balances) is one record (`paper.state`, key `state`);
+// each trade has its own key (`paper.trades`, by trade id) and each cancelled or expired order its own
+// (`paper.closed`, by client id, with a sequence number that orders them). A step writes the small record, the trades
+// and closed orders it added and the removals of those pushed past `keep`, in one transaction. A store written when
+// the whole state was one record (its trades and closed orders inside) is moved to this layout once, at start.
 // The write for a change is issued before the event reaches the executor, and LMDB commits writes in issue order,
 // so the executor's store never holds a fill the paper state lacks (the reverse is reconciled at start). Queue
 // positions move with every print, not only with changes: the stored figure is the one of the last write (`flush`
@@ -38,21 +44,114 @@ import type { BookListener } from './paper-books.ts';
 import { Listeners } from '../engine/runtime/listeners.ts';
 
 const KEY = 'state';
+const STATE_DB = 'paper.state';
+const TRADES_DB = 'paper.trades';
+const CLOSED_DB = 'paper.closed';
 
 /** An open order as stored: with the market lots ahead of it in its queue when it was resting. */
 export type StoredOrder = VenueOrder & { readonly queueAhead?: Lots };
 
-/** What is stored. */
-export interface PaperState {
+/** The record every order step rewrites whole (`paper.state`, key `state`): nothing in it grows with the history. */
+export interface PaperStateRecord {
   readonly balances: Readonly<Record<string, bigint>>;
   readonly open: readonly StoredOrder[];
-  readonly trades: readonly VenueTrade[];
   readonly maxOrderId: number;
   readonly maxTradeId: number;
-  /** Orders that ended cancelled or expired, oldest first (absent in a state written before they were kept). */
-  readonly closed?: readonly VenueOrder[];
   /** The balances the account started with (absent in a state written before they were kept). */
   readonly initial?: Readonly<Record<string, bigint>>;
+}
+
+/** The whole paper account: the record with its kept trades and closed orders (see readPaperState). */
+export interface PaperState extends PaperStateRecord {
+  readonly trades: readonly VenueTrade[];
+  /** Orders that ended cancelled or expired, oldest first (absent in a state written before they were kept). */
+  readonly closed?: readonly VenueOrder[];
+}
+
+/** What `paper.state` may hold: the record, or the whole state of a store written before the split layout. */
+type StoredRecord = PaperStateRecord & { readonly trades?: readonly VenueTrade[]; readonly closed?: readonly VenueOrder[] };
+
+/** A cancelled or expired order as stored under its client id; `seq` orders them (oldest lowest). */
+interface ClosedEntry { readonly seq: number; readonly order: VenueOrder }
+
+interface PaperDbs {
+  readonly state: TypedDb<string, StoredRecord>;
+  readonly trades: TypedDb<number, VenueTrade>;
+  readonly closed: TypedDb<string, ClosedEntry>;
+}
+
+function paperDbs(store: LmdbStore): PaperDbs {
+  return { state: store.db(STATE_DB), trades: store.db(TRADES_DB), closed: store.db(CLOSED_DB) };
+}
+
+// Trade ids are the venue's own decimal integers: as numbers they key the trades in the order they were made.
+const tradeKey = (t: VenueTrade): number => Number(t.tradeId);
+
+/** Returns the paper account stored in `store` (either layout), or undefined when there is none. */
+export function readPaperState(store: LmdbStore): PaperState | undefined {
+  const dbs = paperDbs(store);
+  const saved = dbs.state.get(KEY);
+  if (saved === undefined) return undefined;
+  if (isWholeState(saved)) return { ...recordOf(saved), trades: saved.trades ?? [], closed: saved.closed ?? [] };
+  const { trades, closed } = readHistory(dbs);
+  return { ...recordOf(saved), trades, closed: closed.map((c) => c.order) };
+}
+
+// A record that still carries its trades or closed orders was written before they had keys of their own.
+function isWholeState(saved: StoredRecord): boolean {
+  return saved.trades !== undefined || saved.closed !== undefined;
+}
+
+function recordOf(saved: StoredRecord): PaperStateRecord {
+  const { trades: _t, closed: _c, ...record } = saved;
+  return record;
+}
+
+// The kept trades (by trade id) and closed orders (oldest first) of the split layout.
+function readHistory(dbs: PaperDbs): { trades: VenueTrade[]; closed: ClosedEntry[] } {
+  const trades = [...dbs.trades.entries()].map((e) => e.value);
+  const closed = [...dbs.closed.entries()].map((e) => e.value).sort((a, b) => a.seq - b.seq);
+  return { trades, closed };
+}
+
+/** Puts and removals by key since the last write; a key's last change wins. */
+class KeyedChanges<K extends number | string, V> {
+  private puts = new Map<K, V>();
+  private removals = new Set<K>();
+
+  put(key: K, value: V): void {
+    this.removals.delete(key);
+    this.puts.set(key, value);
+  }
+
+  // Removed in the store too when it was written before (a removal of a key never written is a no-op there).
+  remove(key: K): void {
+    this.puts.delete(key);
+    this.removals.add(key);
+  }
+
+  /** Hands over the changes (to be written inside a transaction later) and starts afresh. */
+  take(): KeyedBatch<K, V> {
+    const batch = { puts: this.puts, removals: this.removals };
+    this.puts = new Map();
+    this.removals = new Set();
+    return batch;
+  }
+
+  /** Takes back a batch whose write failed, under the changes made since (a later change of a key wins). */
+  requeue(batch: KeyedBatch<K, V>): void {
+    const newer = (k: K): boolean => this.puts.has(k) || this.removals.has(k);
+    for (const k of batch.removals) if (!newer(k)) this.removals.add(k);
+    for (const [k, v] of batch.puts) if (!newer(k)) this.puts.set(k, v);
+  }
+}
+
+interface KeyedBatch<K, V> { readonly puts: ReadonlyMap<K, V>; readonly removals: ReadonlySet<K> }
+
+// Inside a write transaction.
+function writeBatch<K extends number | string, V>(db: TypedDb<K, V>, batch: KeyedBatch<K, V>): void {
+  for (const k of batch.removals) void db.remove(k);
+  for (const [k, v] of batch.puts) void db.put(k, v);
 }
 
 /** Options of a persistent paper venue: the paper venue's, with the balances used only for a fresh account. */
@@ -78,10 +177,14 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   readonly inner: PaperVenue;
   /** What was restored at start. */
   readonly restored: { readonly balances: boolean; readonly openOrders: number; readonly trades: number };
-  private readonly db: TypedDb<string, PaperState> | undefined;
+  private readonly dbs: PaperDbs | undefined;
   private readonly orderBase: number;
   private readonly tradeBase: number;
-  private trades: VenueTrade[];
+  /** The kept trades, oldest first, at most `keep`. */
+  private readonly trades: VenueTrade[] = [];
+  /** Trades and closed orders added or dropped since the last write (none without a store). */
+  private readonly changes: { readonly trades: KeyedChanges<number, VenueTrade>; readonly closed: KeyedChanges<string, ClosedEntry> } | undefined;
+  private closedSeq = 0;
   /** Orders re-placed at start: client id -> the id and size the venue had given them before. */
   private readonly adopted = new Map<string, Adopted>();
   private readonly listeners = new Listeners<VenueEvent>();
@@ -91,7 +194,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   private readonly earlyFills = new Map<string, number>();
   private readonly closedEarly = new Map<string, Extract<VenueEvent, { kind: 'closed' }>>();
   /** Orders that ended cancelled or expired, oldest first (outer ids, whole size), at most `keep`. */
-  private readonly closed = new Map<string, VenueOrder>();
+  private readonly closed = new Map<string, ClosedEntry>();
   private readonly keep: number;
   private maxOrderId: number;
   private maxTradeId: number;
@@ -99,8 +202,9 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
 
   constructor(opts: PersistentPaperOptions) {
     this.id = opts.id ?? 'paper';
-    this.db = opts.store?.db<string, PaperState>('paper.state');
-    const saved = this.db?.get(KEY);
+    this.dbs = opts.store === undefined ? undefined : paperDbs(opts.store);
+    this.changes = this.dbs === undefined ? undefined : { trades: new KeyedChanges(), closed: new KeyedChanges() };
+    const saved = this.dbs?.state.get(KEY);
     if (saved?.initial !== undefined && !sameBalances(saved.initial, opts.initialBalances)) {
       throw new ConfigError(startMismatch(opts.store!.path, saved.initial, opts.initialBalances, opts.initialBalancesKey ?? 'the starting balance'));
     }
@@ -112,9 +216,8 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     this.tradeBase = saved?.maxTradeId ?? 0;
     this.maxOrderId = this.orderBase;
     this.maxTradeId = this.tradeBase;
-    this.trades = [...(saved?.trades ?? [])];
     this.keep = opts.keep ?? PAPER_KEEP;
-    for (const o of saved?.closed ?? []) this.closed.set(o.clientOrderId, o);
+    const migrated = saved !== undefined && this.loadHistory(saved);
     this.inner = new PaperVenue({
       clock: opts.clock, instruments: opts.instruments, books: opts.books, makerFeeRate9: opts.makerFeeRate9, takerFeeRate9: opts.takerFeeRate9,
       latencyMs: opts.latencyMs, balances, id: this.id, keep: this.keep,
@@ -151,8 +254,26 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     }
     this.restored = { balances: saved !== undefined, openOrders: restoredOpen, trades: this.trades.length };
     // An order that ended here must stay ended at the next start, even when nothing else changes before it; so must
-    // the starting balances an older state lacked, or the next start could not check them.
-    if (ended > 0 || (saved !== undefined && saved.initial === undefined)) this.persist();
+    // the starting balances an older state lacked, or the next start could not check them, and the move of an older
+    // store to the split layout.
+    if (ended > 0 || migrated || (saved !== undefined && saved.initial === undefined)) this.persist();
+  }
+
+  // Reads the kept trades and closed orders; returns true when they came from a store written as one record, in
+  // which case the next write moves them to their own keys (replacing whatever those databases held).
+  private loadHistory(saved: StoredRecord): boolean {
+    const dbs = this.dbs!;
+    const whole = isWholeState(saved);
+    const { trades, closed } = whole
+      ? { trades: saved.trades ?? [], closed: (saved.closed ?? []).map((order, seq) => ({ seq, order })) }
+      : readHistory(dbs);
+    if (whole) {
+      for (const k of dbs.trades.keys()) this.changes!.trades.remove(k);
+      for (const k of dbs.closed.keys()) this.changes!.closed.remove(k);
+    }
+    for (const t of trades) this.keepTrade(t, whole);
+    for (const c of closed) this.keepClosed(c.order, c.seq, whole);
+    return whole;
   }
 
   onDepth(symbol: string, bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>, tsExchange?: TsMs): void {
@@ -205,7 +326,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     const o = await this.inner.fetchOrder(symbol, cid);
     if (o) return this.outerOrder(o);
     // An order that ended before the restart: cancelled or expired ones are kept, a filled one is known from its trades.
-    const c = this.closed.get(cid);
+    const c = this.closed.get(cid)?.order;
     if (c && c.symbol === symbol) return c;
     const t = this.trades.filter((x) => x.clientOrderId === cid && x.symbol === symbol);
     if (t.length === 0) return undefined;
@@ -250,11 +371,31 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
 
   /** Keeps a cancelled or expired order for fetchOrder across restarts; the oldest beyond `keep` go. */
   private remember(o: VenueOrder): void {
-    this.closed.delete(o.clientOrderId);
-    this.closed.set(o.clientOrderId, o);
-    for (const cid of this.closed.keys()) {
+    this.keepClosed(o, this.closedSeq, true);
+  }
+
+  // Adds a closed order as the newest (`write`: to be stored with the next write) and drops the oldest beyond `keep`.
+  private keepClosed(order: VenueOrder, seq: number, write: boolean): void {
+    const cid = order.clientOrderId;
+    const entry = { seq, order };
+    this.closedSeq = Math.max(this.closedSeq, seq + 1);
+    this.closed.delete(cid);
+    this.closed.set(cid, entry);
+    if (write) this.changes?.closed.put(cid, entry);
+    for (const old of this.closed.keys()) {
       if (this.closed.size <= this.keep) break;
-      this.closed.delete(cid);
+      this.closed.delete(old);
+      this.changes?.closed.remove(old);
+    }
+  }
+
+  // Adds a trade as the newest (`write`: to be stored with the next write) and drops the oldest beyond `keep`.
+  private keepTrade(t: VenueTrade, write: boolean): void {
+    this.trades.push(t);
+    if (write) this.changes?.trades.put(tradeKey(t), t);
+    while (this.trades.length > this.keep) {
+      const old = this.trades.shift()!;
+      this.changes?.trades.remove(tradeKey(old));
     }
   }
 
@@ -265,14 +406,13 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
       const tradeId = this.tradeBase + Number(f.tradeId);
       if (tradeId > this.maxTradeId) this.maxTradeId = tradeId;
       const fill: Fill = { ...f, tradeId: String(tradeId), venueOrderId: this.adopted.get(f.clientOrderId)?.outerId ?? this.outerOrderId(f.venueOrderId) };
-      this.trades.push(fill);
+      this.keepTrade(fill, true);
       const o = this.open.get(f.clientOrderId);
       if (o) {
         const filledLots = (o.filledLots + f.lots) as Lots;
         if (filledLots >= o.lots) this.open.delete(f.clientOrderId);
         else this.open.set(f.clientOrderId, { ...o, filledLots, status: 'partiallyFilled' });
       } else this.earlyFills.set(f.clientOrderId, (this.earlyFills.get(f.clientOrderId) ?? 0) + f.lots);
-      if (this.trades.length > this.keep) this.trades = this.trades.slice(-this.keep);
       out = { kind: 'fill', fill };
     } else {
       const closed = { ...e, venueOrderId: this.adopted.get(e.clientOrderId)?.outerId ?? this.outerOrderId(e.venueOrderId) };
@@ -293,17 +433,30 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
     return ahead === undefined ? o : { ...o, queueAhead: ahead };
   }
 
-  // Synchronous snapshot, asynchronous commit (lmdb batches the writes of one event-loop turn).
+  // Synchronous snapshot, asynchronous commit: the record and the history changes since the last write, in one
+  // transaction (lmdb runs its callback later, in issue order with the other writes, so it only writes what was taken).
   private persist(): void {
-    if (!this.db) return;
+    const { dbs, changes } = this;
+    if (!dbs || !changes) return;
     const balances: Record<string, bigint> = {};
     for (const a of this.inner.account.assets()) balances[a] = this.inner.account.freeOf(a) + this.inner.account.lockedOf(a);
     const open = [...this.open.values()].map((o) => this.withQueue(o));
-    const state: PaperState = {
-      balances, open, trades: this.trades, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId, closed: [...this.closed.values()], initial: this.initial,
+    const record: PaperStateRecord = { balances, open, maxOrderId: this.maxOrderId, maxTradeId: this.maxTradeId, initial: this.initial };
+    const trades = changes.trades.take();
+    const closed = changes.closed.take();
+    // A failed write hands its history changes back, so the next one writes them: the record is whole every time, the
+    // trades and closed orders are not, and one lost would leave a hole for good.
+    const requeue = (): false => {
+      changes.trades.requeue(trades);
+      changes.closed.requeue(closed);
+      return false;
     };
     try {
-      this.lastWrite = this.db.put(KEY, state).catch(() => false);
+      this.lastWrite = dbs.state.transaction(() => {
+        void dbs.state.put(KEY, record);
+        writeBatch(dbs.trades, trades);
+        writeBatch(dbs.closed, closed);
+      }).catch(requeue);
     } catch {
       // The store is closed (shutdown in progress): the state written last stands.
     }

@@ -15,8 +15,10 @@
 // Retention (`retain(now)`) applies per (model, symbol) series: records older than `maxAgeMs`, then the oldest
 // beyond `maxRecords`, are first written to a gzipped JSONL file in the archive directory (fsynced; float32 arrays as
 // base64 of their bytes, see archiveLine), and only then deleted. With `archiveMaxBytes`, each pass then deletes the
-// oldest archive files beyond that total (./archive-files.ts). Recording never throws: a failed write is logged and
-// counted, and the prediction flow goes on.
+// oldest archive files beyond that total (./archive-files.ts). A pass may also be allowed to delete more than it
+// archives (`dropMax`): the caller's way out when records arrive faster than archiving can take them (a replay at a
+// high --speed), since a store that only grows ends with a full disk; see app/history-retention.ts.
+// Recording never throws: a failed write is logged and counted, and the prediction flow goes on.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { open as openFile, unlink } from 'node:fs/promises';
@@ -29,7 +31,7 @@ import type { ModelOutput } from '../messages/signals.ts';
 import { StoreError } from '../types/errors.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
 import { archiveName, archiveTempName, publishArchive, pruneArchives, removeArchiveTemps } from './archive-files.ts';
-import { LmdbStore, prefixRange, type TypedDb } from './lmdb.ts';
+import { LmdbStore, prefixRange, type KeyRange, type TypedDb } from './lmdb.ts';
 
 /** The full model input package of one inference. */
 export interface InferenceInput {
@@ -70,6 +72,11 @@ export interface RetentionResult {
   readonly archiveFile?: string;
   /** True when the pass stopped at its `maxRemove` with expired records left (run another). */
   readonly more?: boolean;
+  /** With `more`: the records beyond the limits when the pass began (all series), and those within them. */
+  readonly backlog?: number;
+  readonly kept?: number;
+  /** Records deleted without being archived (`dropMax`); counted in `removed` too. */
+  readonly dropped?: number;
   /** Archive files deleted by the size cap, and the total size of those left (with `archiveMaxBytes`). */
   readonly archivesDeleted?: number;
   readonly archiveBytes?: number;
@@ -102,6 +109,15 @@ const TS_MIN = -Number.MAX_VALUE;
 const TS_MAX = Number.MAX_VALUE;
 /** Records removed per write transaction by `retain`. */
 const DELETE_CHUNK = 250;
+
+/** Options of one retention pass. */
+export interface RetainOptions {
+  /**
+   * Records the pass may delete beyond `maxRemove` without archiving them (default 0): the oldest of what it selects
+   * are dropped, the newest `maxRemove` archived as usual.
+   */
+  readonly dropMax?: number;
+}
 
 /** LMDB-backed history of inferences with range queries, retention and archival. */
 export class InferenceHistoryStore {
@@ -204,15 +220,21 @@ export class InferenceHistoryStore {
 
   /**
    * Applies retention at time `now`: archives then deletes, per (model, symbol), records older than maxAgeMs and
-   * the oldest beyond maxRecords, at most `maxRemove` of them (oldest first within a series; `more` says some are left).
+   * the oldest beyond maxRecords, at most `maxRemove` of them (oldest first within a series; `more` says some are left),
+   * plus up to `dropMax` more deleted unarchived (see RetainOptions).
    * Waits for pending writes first so that it sees them. Costs O(series + removed) reads plus, per series, LMDB's native
-   * count of the records it keeps (~10 ms per 100,000 here), with a yield to the event loop between series.
+   * counts of the records it keeps and removes (~10 ms per 100,000 here), with a yield to the event loop between series.
    */
-  async retain(now: TsMs, maxRemove = Number.POSITIVE_INFINITY): Promise<RetentionResult> {
+  async retain(now: TsMs, maxRemove = Number.POSITIVE_INFINITY, opts: RetainOptions = {}): Promise<RetentionResult> {
     if (!(maxRemove > 0)) throw new RangeError(`retain: maxRemove must be > 0, got ${maxRemove}`);
+    const dropMax = opts.dropMax ?? 0;
+    if (!(dropMax >= 0)) throw new RangeError(`retain: dropMax must be >= 0, got ${dropMax}`);
     await this.store.flush();
-    const doomed = await this.selectExpired(now, maxRemove);
-    const archiveFile = doomed.length === 0 || this.opts.archive === false ? undefined : await this.archive(doomed, now);
+    const { doomed, backlog, kept } = await this.selectExpired(now, maxRemove + dropMax);
+    // Archiving on: the oldest selected beyond maxRemove go unarchived. Off: nothing is archived anyway.
+    const dropped = this.opts.archive === false ? 0 : Math.max(0, doomed.length - maxRemove);
+    const archived = doomed.slice(dropped);
+    const archiveFile = archived.length === 0 || this.opts.archive === false ? undefined : await this.archive(archived, now);
     // In transactions of DELETE_CHUNK records: one of thousands held the main thread for ~20 ms. A crash between two
     // leaves archived records in the store: the next pass archives them again (a duplicate in the archives, no loss).
     for (let i = 0; i < doomed.length; i += DELETE_CHUNK) {
@@ -224,10 +246,11 @@ export class InferenceHistoryStore {
         }
       });
     }
-    const more = doomed.length >= maxRemove;
+    const more = doomed.length >= maxRemove + dropMax;
     const cap = await this.capArchive(archiveFile);
-    if (doomed.length > 0 || (cap?.archivesDeleted ?? 0) > 0) this.logger.info({ removed: doomed.length, archiveFile, more, ...cap }, 'inference history retention');
-    return { removed: doomed.length, ...(archiveFile ? { archiveFile } : {}), ...(more ? { more } : {}), ...cap };
+    const figures = { ...(more ? { more, backlog, kept } : {}), ...(dropped > 0 ? { dropped } : {}) };
+    if (doomed.length > 0 || (cap?.archivesDeleted ?? 0) > 0) this.logger.info({ removed: doomed.length, archiveFile, more, ...figures, ...cap }, 'inference history retention');
+    return { removed: doomed.length, ...(archiveFile ? { archiveFile } : {}), ...figures, ...cap };
   }
 
   // Runs after the records are deleted: a failure here loses no record, and the next pass tries again.
@@ -261,24 +284,29 @@ export class InferenceHistoryStore {
     }
   }
 
-  // Per series: the records before the age cutoff, then the oldest of the rest beyond maxRecords; at most `cap`.
-  private async selectExpired(now: TsMs, cap: number): Promise<MainKey[]> {
+  // Per series: the records before the age cutoff, then the oldest of the rest beyond maxRecords; at most `cap`. Every
+  // series is counted, also once `cap` is reached: `backlog` and `kept` are the whole store's.
+  private async selectExpired(now: TsMs, cap: number): Promise<{ doomed: MainKey[]; backlog: number; kept: number }> {
     const { maxRecords, maxAgeMs } = this.opts.retention;
     const cutoff = now - maxAgeMs;
     const doomed: MainKey[] = [];
+    let backlog = 0;
+    let kept = 0;
     for (const [model, symbol] of this.series()) {
-      if (doomed.length >= cap) break;
       const end = prefixRange([model, symbol]).end;
+      const old: KeyRange = { start: [model, symbol, TS_MIN], end: [model, symbol, cutoff] };
+      const recent: KeyRange = { start: [model, symbol, cutoff], end };
+      const inWindow = this.main.count(recent);
+      const excess = Math.max(0, inWindow - maxRecords);
+      backlog += this.main.count(old) + excess;
+      kept += inWindow - excess;
       const left = (): number => Math.min(cap - doomed.length, 2 ** 31 - 1);
-      for (const k of this.main.keys({ start: [model, symbol, TS_MIN], end: [model, symbol, cutoff], limit: left() })) doomed.push(k);
-      if (doomed.length < cap) {
-        const excess = this.main.count({ start: [model, symbol, cutoff], end }) - maxRecords;
-        if (excess > 0) for (const k of this.main.keys({ start: [model, symbol, cutoff], end, limit: Math.min(excess, left()) })) doomed.push(k);
-      }
+      if (left() > 0) for (const k of this.main.keys({ ...old, limit: left() })) doomed.push(k);
+      if (left() > 0 && excess > 0) for (const k of this.main.keys({ ...recent, limit: Math.min(excess, left()) })) doomed.push(k);
       // Each series is a few ms of LMDB reads at most: let ticks and fills in between.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return doomed;
+    return { doomed, backlog, kept };
   }
 
   // Written under a temporary name, synced, then renamed: a crash while writing leaves no truncated file under an

@@ -20,7 +20,7 @@ import { InferenceHistoryStore, type InferenceRecord } from '../../engine/store/
 import { LmdbStore } from '../../engine/store/lmdb.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
-import type { PaperState } from '../../app/paper-state.ts';
+import { readPaperState, type PaperState } from '../../app/paper-state.ts';
 import type { RiskControl } from '../../app/risk-child.ts';
 import type { VenueId } from '../../engine/types/instrument.ts';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from './fault-proxy.ts';
@@ -109,7 +109,7 @@ async function readStore(dir: string, venue: VenueId): Promise<StoreView> {
     return {
       orders: exec.allOrders(venue), fills: exec.fillsOf(venue, 'ETH/USDT'), position: exec.position(venue, 'ETH/USDT'),
       history: history.bySymbol('ETH/USDT'),
-      paper: store.db<string, PaperState>('paper.state').get('state'),
+      paper: readPaperState(store),
       risk: store.db<string, RiskControl>('risk.control').get('control'),
     };
   } finally {
@@ -193,7 +193,7 @@ async function killBetweenPaperAndExecCommits(storeDir: string, d: Daemon, timeo
     for (const deadline = Date.now() + timeoutMs; Date.now() < deadline && !exited; gates++) {
       const missed = await paper.transaction(() => {
         const booked = new Set(exec.fillsOf('paper', 'ETH/USDT').map((f) => f.tradeId));
-        const m = (paper.get('state')?.trades ?? []).filter((t) => t.symbol === 'ETH/USDT' && !booked.has(t.tradeId)).map((t) => t.tradeId);
+        const m = (readPaperState(store)?.trades ?? []).filter((t) => t.symbol === 'ETH/USDT' && !booked.has(t.tradeId)).map((t) => t.tradeId);
         if (m.length > 0) d.kill('SIGKILL');
         return m;
       });

@@ -2,7 +2,7 @@
 // writes the HTML report.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig, missingDataPaths } from '../engine/config/index.ts';
+import { loadConfig, logLevelRefusal, missingDataPaths } from '../engine/config/index.ts';
 import { createLogger, log, setLogger } from '../engine/log.ts';
 import { BacktestInSampleError, BacktestModelStuckError, runBacktest, type BacktestSummary } from './backtest.ts';
 import { refuseOnConfigError } from './system.ts';
@@ -14,8 +14,9 @@ import { backtestReportHtml } from './report-html.ts';
 export async function backtestCommand(o: { config: string; json?: boolean; report?: string | false; seed?: string; allowInSample?: boolean }): Promise<number> {
   let seed: number | undefined;
   if (o.seed !== undefined) {
+    // Digits only: Number() read '' (an unset $SEED) as 0 and '0x2A' as 42.
     seed = Number(o.seed);
-    if (!Number.isSafeInteger(seed) || seed < 0) {
+    if (!/^\d+$/.test(o.seed) || !Number.isSafeInteger(seed)) {
       process.stderr.write(`cobalt backtest: --seed must be a non-negative integer, not '${o.seed}'\n`);
       return 2;
     }
@@ -27,7 +28,12 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
     process.stderr.write(`cobalt backtest: ${(err as Error).message}\n`);
     return 2;
   }
-  // The config's log level, as `cobalt run` takes it (COBALT_LOG_LEVEL still wins).
+  // The config's log level, as `cobalt run` takes it (COBALT_LOG_LEVEL still wins, when it names a level).
+  const badLevel = logLevelRefusal(process.env.COBALT_LOG_LEVEL);
+  if (badLevel !== undefined) {
+    process.stderr.write(`cobalt backtest: ${badLevel}\n`);
+    return 2;
+  }
   setLogger(createLogger({ level: process.env.COBALT_LOG_LEVEL ?? loaded.config.log.level }));
   const missing = missingDataPaths(loaded.config);
   if (loaded.config.data.replayFiles.length === 0) missing.push('data.replayFiles: a backtest needs at least one recording');

@@ -6,9 +6,12 @@
 // restarted replay goes on in time from there: actors/data-provider/replay.ts).
 import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
-import { loadConfig, logSchema, missingDataPaths, preflightProblems, type Config, type LoadedConfig } from '../engine/config/index.ts';
+import { EventEmitter } from 'node:events';
+import {
+  loadConfig, logLevelRefusal, missingDataPaths, preflightProblems, RUN_SPEED_MAX, RUN_SPEED_MIN, type Config, type LoadedConfig,
+} from '../engine/config/index.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
-import { installSignalHandlers, type SignalOptions } from '../engine/runtime/lifecycle.ts';
+import { exitAfterLogFlush, installSignalHandlers, type SignalOptions, type SignalSource } from '../engine/runtime/lifecycle.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
 import { lotsToQty, ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
@@ -49,8 +52,11 @@ export function runRefusal(loaded: LoadedConfig, flags: { live?: boolean }): str
  * fast as possible is `cobalt backtest`, which waits for the engine after each recorded line.
  */
 export function parseRunSpeed(s: string | undefined, fallback: number, source: 'replay' | 'simulator' | 'live' = 'replay'): number {
-  const v = s === undefined ? fallback : Number(s);
-  if (s !== undefined && (s.trim() === '' || !Number.isFinite(v) || v <= 0)) throw new Error(`--speed must be a number > 0 (as fast as possible is 'cobalt backtest'), not '${s}'`);
+  // A plain decimal only: Number() also reads '0x10', '1e-300' and ' 2 ', none of which a trader means as a speed.
+  const v = s === undefined ? fallback : /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
+  if (s !== undefined && !(v >= RUN_SPEED_MIN && v <= RUN_SPEED_MAX)) {
+    throw new Error(`--speed must be a number > 0 (as fast as possible is 'cobalt backtest'), not '${s}': a plain decimal from ${RUN_SPEED_MIN} to ${RUN_SPEED_MAX}`);
+  }
   if (v > 0) return v;
   if (source === 'live') return 1;
   const why = source === 'replay'
@@ -59,11 +65,8 @@ export function parseRunSpeed(s: string | undefined, fallback: number, source: '
   throw new Error(`data.speed 0 (as fast as possible) cannot run here: ${why}; set data.speed above 0 or pass --speed (as fast as possible is 'cobalt backtest')`);
 }
 
-/** Returns why COBALT_LOG_LEVEL (`level`) is not a log level, or undefined when it is one or unset. */
-export function logLevelRefusal(level: string | undefined): string | undefined {
-  if (level === undefined || logSchema.shape.level.safeParse(level).success) return undefined;
-  return `COBALT_LOG_LEVEL '${level}' is not a log level (one of ${logSchema.shape.level.unwrap().options.join(', ')})`;
-}
+// Checked before any logger is made (pino throws on an unknown level); it lives with the config, which every command reads.
+export { logLevelRefusal };
 
 /**
  * Returns a live account's equity at start, which the VaR caps are a share of (risk-limits.ts accountEquity): its quote,
@@ -221,7 +224,8 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   const sys = built;
   if (resume && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, sys.store, logger);
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
-  installSignalHandlers(sys.lifecycle, { ...signals, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
+  const replayEnd = sys.feed instanceof ReplayFeed ? sys.feed.done : undefined;
+  installSignalHandlers(sys.lifecycle, { ...shutdownAtReplayEnd(replayEnd, sys.lifecycle, logger, signals), onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   // Until the signal handler exits the process.
   const running = new Promise<number>(() => undefined);
   try {
@@ -270,6 +274,45 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     t.unref();
   }
   return running;
+}
+
+// The pseudo-signal a replay's end delivers to the signal handler.
+const REPLAY_END = 'REPLAY_ENDED';
+
+/**
+ * Returns signal options under which the end of a replay (`done` settling: the last file read with data.loop false,
+ * or a file that failed) shuts the daemon down as SIGTERM does, through the same handler, once a line with code
+ * REPLAY_ENDED (or REPLAY_FAILED) said why. Without it the process went on with nothing left to do: it idled forever
+ * on a terminal, and elsewhere exited 13 (an unsettled top-level await) with no line and no graceful stop. The exit
+ * code is the handler's (0 after a clean shutdown), 1 when the replay failed.
+ */
+export function shutdownAtReplayEnd(done: Promise<void> | undefined, lifecycle: System['lifecycle'], logger: Logger,
+  signals: Pick<SignalOptions, 'source' | 'exit'>): Pick<SignalOptions, 'source' | 'exit' | 'signals'> {
+  if (done === undefined) return signals;
+  const own = new EventEmitter();
+  const base: SignalSource = signals.source ?? (process as unknown as SignalSource);
+  const pick = (event: string): SignalSource => (event === REPLAY_END ? own : base);
+  const exit = signals.exit ?? exitAfterLogFlush;
+  let failed = false;
+  const end = (): void => {
+    if (!lifecycle.shuttingDown) own.emit(REPLAY_END, REPLAY_END);
+  };
+  done.then(
+    () => {
+      if (!lifecycle.shuttingDown) logger.info({ code: 'REPLAY_ENDED' }, 'the replay read the last line of its recordings (data.loop is off): shutting down');
+      end();
+    },
+    (err: unknown) => {
+      failed = true;
+      if (!lifecycle.shuttingDown) logger.error({ code: 'REPLAY_FAILED', err }, 'the replay failed: shutting down');
+      end();
+    },
+  );
+  return {
+    signals: ['SIGINT', 'SIGTERM', REPLAY_END],
+    source: { on: (e, l) => pick(e).on(e, l), off: (e, l) => pick(e).off(e, l) },
+    exit: (code) => exit(failed && code === 0 ? 1 : code),
+  };
 }
 
 /**

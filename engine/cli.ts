@@ -1,6 +1,7 @@
 // The `cobalt` command: each subcommand lives in engine/commands/<name>.ts and registers itself here.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { logLevelRefusal } from './config/load.ts';
 import { register as backtestCommand } from './commands/backtest.ts';
 import { register as bookReplayCommand } from './commands/book-replay.ts';
 import { register as candlesCommand } from './commands/candles.ts';
@@ -31,5 +32,19 @@ const commands: Array<(p: Command) => void> = [
   trainCommand,
 ];
 for (const register of commands) register(program);
+
+// Every command but `config` logs, and pino throws a stack trace on an unknown level the moment the first logger is
+// made (inside a command, after work began): an invalid COBALT_LOG_LEVEL is refused here, before any action, in one
+// line with exit code 2 like a config refusal. `config check` reports it as one of its problems (or ignores it with
+// --no-env); `config schema` reads no environment.
+program.hook('preAction', (_program, action) => {
+  const names: string[] = [];
+  for (let c: Command | null = action; c !== null && c !== program; c = c.parent) names.unshift(c.name());
+  if (names[0] === 'config') return;
+  const refusal = logLevelRefusal(process.env.COBALT_LOG_LEVEL);
+  if (refusal === undefined) return;
+  process.stderr.write(`cobalt ${names.join(' ')}: ${refusal}\n`);
+  process.exit(2);
+});
 
 await program.parseAsync(process.argv);

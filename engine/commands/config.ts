@@ -1,10 +1,16 @@
 // `cobalt config check FILE` validates a config (with COBALT_* overrides) and names each problem by key path;
 // `cobalt config schema` prints the JSON Schema of a config file.
 import type { Command } from 'commander';
-import { configSchemaJson, loadConfig, missingDataPaths, preflightProblems } from '../config/index.ts';
+import { configSchemaJson, loadConfig, logLevelRefusal, missingDataPaths, preflightProblems } from '../config/index.ts';
 import { ConfigError } from '../types/errors.ts';
 
-/** Returns the exit code of `config check` and writes its report: `ok …` on stdout, problems on stderr. */
+/** The exit code of a config `config check` refuses: 2, as `cobalt run` and `cobalt backtest` refuse it. */
+export const CONFIG_REFUSED = 2;
+
+/**
+ * Returns the exit code of `config check` (0, or CONFIG_REFUSED) and writes its report: `ok …` on stdout, problems on
+ * stderr. It refuses what a start would: the file, the data it names, and the environment's COBALT_ variables.
+ */
 export function checkConfigFile(file: string, env: Readonly<Record<string, string | undefined>>,
   out: (line: string) => void, err: (line: string) => void): number {
   let loaded;
@@ -13,13 +19,14 @@ export function checkConfigFile(file: string, env: Readonly<Record<string, strin
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     err(e.message);
-    return 1;
+    return CONFIG_REFUSED;
   }
   const { config } = loaded;
-  const missing = missingDataPaths(config);
-  if (missing.length > 0) {
-    err(`${file}: invalid config\n${missing.map((m) => `  ${m}`).join('\n')}`);
-    return 1;
+  const badLevel = logLevelRefusal(env.COBALT_LOG_LEVEL);
+  const problems = [...(badLevel === undefined ? [] : [badLevel]), ...missingDataPaths(config)];
+  if (problems.length > 0) {
+    err(`${file}: invalid config\n${problems.map((m) => `  ${m}`).join('\n')}`);
+    return CONFIG_REFUSED;
   }
   const env_ = loaded.overrides.length > 0 ? ` (overrides: ${loaded.overrides.join(', ')})` : '';
   out(`ok ${file}: mode=${config.mode}, symbols=${config.symbols.primary},${config.symbols.reference}${env_}`);
@@ -35,7 +42,7 @@ export function register(program: Command): void {
     .command('check')
     .argument('<file>', 'YAML config file')
     .option('--no-env', 'ignore COBALT_* environment overrides')
-    .description('validate a config file; prints "ok …" or each problem with its key path (exit 1)')
+    .description('validate a config file; prints "ok …" or each problem with its key path (exit 2)')
     .action((file: string, opts: { env: boolean }) => {
       const env = opts.env ? process.env : {};
       process.exitCode = checkConfigFile(file, env, (l) => console.log(l), (l) => console.error(l));

@@ -26,8 +26,9 @@ export function register(program: Command): void {
     .option('--balance <asset=amount...>', 'starting balances of the demo account', ['USDT=100000', 'BTC=1', 'ETH=10'])
     .option('--config <file>', 'engine config whose instruments (increments by symbol) the simulator serves, over the bundled ones')
     .action(async (o: { data: string[]; port: string; speed: string; latencyMs: string; balance: string[]; config?: string }) => {
-      const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, not '${o.port}'`);
+      // Digits only: Number('') is 0 (any free port) and Number('0x10') is 16, neither what was typed.
+      const port = /^\d{1,5}$/.test(o.port) ? Number(o.port) : NaN;
+      if (!(port >= 0 && port <= 65535)) return fail(`--port must be 0..65535, not '${o.port}'`);
       const latencyMs = Number(o.latencyMs);
       if (!Number.isFinite(latencyMs) || latencyMs < 0) return fail(`--latency-ms must be a non-negative number, not '${o.latencyMs}'`);
       let speed: SimSpeed;

@@ -2,4 +2,5 @@
 export * from './schema.ts';
 export * from './env.ts';
 export * from './load.ts';
+export * from './data-paths.ts';
 export * from './settings-key.ts';

@@ -1,13 +1,13 @@
 // Reads a YAML config file, applies COBALT_* environment overrides, validates it once, and reports every problem
 // with its key path. Secrets come from the environment only (see ./env.ts).
-import { existsSync, readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { isAlias, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../types/errors.ts';
 import {
   ENGINE_ENV, findSecretPaths, isSecretKey, parseEnvOverrides, readSecrets, SECRET_ENV, setPath, type EnvOverride, type Secrets,
 } from './env.ts';
-import { configSchema, type Config } from './schema.ts';
+import { configSchema, logSchema, type Config } from './schema.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Path = readonly PropertyKey[];
@@ -194,31 +194,75 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
   } catch (err) {
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
   }
-  // No prettyErrors: they quote the source lines around the error, and those may hold a key pasted into the file
-  // (the very mistake validateConfig refuses without showing). Line and column are enough to find it.
-  const lineCounter = new LineCounter();
-  const yamlDoc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  if (yamlDoc.errors.length > 0) {
-    const describe = (e: YAMLError): string => {
-      const { line, col } = lineCounter.linePos(e.pos[0]);
-      // These few messages end with a fragment of the source; drop it with the rest.
-      const what = e.message.replace(/^(Invalid escape sequence|Unresolved tag|Block scalar header includes extra characters):?\s.*$/s, '$1');
-      return `line ${line}, column ${col}: ${what}`;
-    };
-    throw new ConfigError(`${file}: invalid YAML\n${yamlDoc.errors.map((e) => `  ${describe(e)}`).join('\n')}`);
-  }
   const overrides = parseEnvOverrides(env as Env);
-  const res = validateConfig(yamlDoc.toJS(), overrides);
+  const res = validateConfig(parseYamlConfig(file, text), overrides);
   if (!res.ok) throw new ConfigError(`${file}: invalid config\n${res.problems.map((p) => `  ${p}`).join('\n')}`);
   return { config: res.config, secrets: readSecrets(env as Env), file, overrides: overrides.map((o) => o.variable) };
 }
 
-/** Returns the recording files and klines directories named by `config` that do not exist (paths as written). */
-export function missingDataPaths(config: Config): string[] {
-  const missing: string[] = [];
-  config.data.replayFiles.forEach((f, i) => { if (!existsSync(f)) missing.push(`data.replayFiles[${i}]: no such file ${f}`); });
-  config.data.klinesDirs.forEach((d, i) => { if (!existsSync(d)) missing.push(`data.klinesDirs[${i}]: no such directory ${d}`); });
-  return missing;
+/**
+ * Returns the values of a config file's YAML `text`; throws ConfigError naming each problem by line and column. No
+ * problem line quotes the file: a key pasted into it (the very mistake validateConfig refuses without showing) may sit
+ * in the value at fault, so the library's messages that end with a piece of the source are replaced (yamlProblem).
+ */
+export function parseYamlConfig(file: string, text: string): unknown {
+  // No prettyErrors either: they quote the source lines around the error.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  const at = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `line ${line}, column ${col}`;
+  };
+  // An unresolved tag is only a warning to the library, which then drops the value: `apiSecret: !Xk9…` read as ''.
+  const faults = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
+  const problems = [
+    ...faults.map((e) => `${at(e.pos[0])}: ${yamlProblem(e)}`),
+    ...unresolvedAliases(doc).map((offset) => `${at(offset)}: ${ALIAS_PROBLEM}`),
+  ];
+  if (problems.length > 0) throw new ConfigError(`${file}: invalid YAML\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  try {
+    return doc.toJS();
+  } catch (err) {
+    // Past the checks above only resource limits throw here (too many aliases); the message may still name one.
+    throw new ConfigError(`${file}: invalid YAML: ${(err as Error).message.split(':')[0]}`, { cause: err });
+  }
+}
+
+const ALIAS_PROBLEM = "a value starting with * is a YAML alias and no &anchor of its name comes before it: quote the value ('*…')";
+const TAG_PROBLEM = "a value starting with ! is a YAML tag (unknown, or not one its value fits): quote the value ('!…')";
+
+// The library's messages that carry a piece of the source (a tag, a directive, a key, an escape), each replaced by
+// what was wrong and what to do; the others are fixed text.
+const YAML_REWRITES: readonly (readonly [RegExp, string])[] = [
+  [/^(Unresolved tag|Could not resolve tag|Not a valid tag|Verbatim tags|The .* tag has no suffix)/s, TAG_PROBLEM],
+  [/^Source contains multiple documents/, 'a second YAML document starts here (a --- or ... line): a config file is one document; remove the line and merge what follows into the first'],
+  [/^Unsupported YAML version/, 'unsupported %YAML version directive: remove the line'],
+  [/^Ordered maps must not include duplicate keys/, 'a key appears twice in an !!omap: keep one'],
+  [/^Invalid escape sequence/, 'Invalid escape sequence in a double-quoted value: use single quotes, or \\\\ for a backslash'],
+  [/^Block scalar header includes extra characters/, 'Block scalar header includes extra characters: after | or > start the text on the next line'],
+];
+
+function yamlProblem(e: YAMLError): string {
+  const rewrite = YAML_REWRITES.find(([re]) => re.test(e.message));
+  return rewrite ? rewrite[1] : e.message;
+}
+
+// Returns the offsets of the aliases with no anchor before them: the library says nothing until toJS throws, and its
+// message then ends with the alias text (`apiSecret: *Xk9p…` put the key on stderr).
+function unresolvedAliases(doc: Document): number[] {
+  const offsets: number[] = [];
+  visit(doc, {
+    Alias(_, node) {
+      if (isAlias(node) && node.resolve(doc) === undefined) offsets.push(node.range?.[0] ?? 0);
+    },
+  });
+  return offsets;
+}
+
+/** Returns why COBALT_LOG_LEVEL (`level`) is not a log level, or undefined when it is one or unset. */
+export function logLevelRefusal(level: string | undefined): string | undefined {
+  if (level === undefined || logSchema.shape.level.safeParse(level).success) return undefined;
+  return `COBALT_LOG_LEVEL '${level}' is not a log level (one of ${logSchema.shape.level.unwrap().options.join(', ')})`;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);

@@ -66,8 +66,8 @@ const wholeSteps = (v: number, step: number): boolean => Math.abs(v / step - Mat
 const pct = z.number().min(0.01, { abort: true }).max(100)
   .refine((v) => wholeSteps(v, 0.01), { error: (iss) => `expected whole basis points (a multiple of 0.01), received ${String(iss.input)}` });
 
-// Returns true when decimal `a` is a whole multiple of decimal `b` (> 0), exactly.
-function isMultipleOf(a: string, b: string): boolean {
+/** Returns true when decimal string `a` is a whole multiple of decimal string `b` (> 0), exactly. */
+export function isMultipleOf(a: string, b: string): boolean {
   const x = parseDecimal(a);
   const y = parseDecimal(b);
   return (x.mantissa * 10n ** BigInt(y.scale)) % (y.mantissa * 10n ** BigInt(x.scale)) === 0n;
@@ -151,6 +151,14 @@ export const venuesSchema = z.strictObject({
   fallback: fallbackSchema.prefault({}),
 });
 
+/**
+ * The bounds of a daemon's replay speed (data.speed, `cobalt run --speed`). Below 0.01 a recorded second takes over
+ * 100 s and the run seems to stand still; above 1000 an hour of data passes in under 4 s and the models, whose runs
+ * take wall time, fall ever further behind (as fast as possible is `cobalt backtest`, which waits for them).
+ */
+export const RUN_SPEED_MIN = 0.01;
+export const RUN_SPEED_MAX = 1000;
+
 /** Recorded inputs. Relative paths are resolved against the working directory. */
 export const dataSchema = z.strictObject({
   /** Recording files (`<receive_ts_ns> <json>` lines, gzipped or not); empty means live market data. */
@@ -161,8 +169,10 @@ export const dataSchema = z.strictObject({
    * Replay speed relative to recorded time (1 = real time). 0 (as fast as possible) is refused by `cobalt run`: the
    * models' deadlines run on the replay's clock, which would pass them before any answer. Not used by backtests.
    */
-  speed: z.number().nonnegative().default(1)
-    .describe('replay speed relative to recorded time (1 = real time); cobalt run refuses 0 on recorded or simulator data (no model could answer in time); live data always runs in real time; backtests always run as fast as possible'),
+  speed: z.number().nonnegative().max(RUN_SPEED_MAX)
+    .refine((v) => v === 0 || v >= RUN_SPEED_MIN, { error: (iss) => `expected 0 or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, received ${String(iss.input)}` })
+    .default(1)
+    .describe(`replay speed relative to recorded time (1 = real time, ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}); cobalt run refuses 0 on recorded or simulator data (no model could answer in time); live data always runs in real time; backtests always run as fast as possible`),
   /** Restart the replay from the first file when the last one ends. Not used by backtests. */
   loop: z.boolean().default(false)
     .describe('restart the replay from the first file when the last one ends; backtests never loop'),
@@ -176,6 +186,7 @@ export const dataSchema = z.strictObject({
 // The imbalance moving averages the model input (BaseDataInput) carries, in the order of its slots ma1s, ma5s, ma15s
 // and ma60s: packCob takes the COB's averages by position, so these must be the first four windows.
 const BDI_IMBALANCE_WINDOWS_MS = [1_000, 5_000, 15_000, 60_000];
+const HEATMAP_SECONDS_MAX = 3_600;
 
 /**
  * Consolidated order book publication. It feeds the model input, whose layout is fixed (±20 buckets, the four
@@ -190,8 +201,11 @@ export const cobSchema = z
     imbalanceBuckets: posInt.default(5),
     /** Moving-average windows of the imbalance; the first four are the model input's (1, 5, 15, 60 s), more may follow. */
     imbalanceWindowsMs: z.array(posInt).min(1).default(BDI_IMBALANCE_WINDOWS_MS),
-    /** Heatmap columns (s) and rows per side of mid (at most cob.buckets). */
-    heatmap: z.strictObject({ seconds: posInt.default(300), buckets: posInt.default(10) }).prefault({}),
+    /**
+     * Heatmap columns (s, at most an hour) and rows per side of mid (at most cob.buckets). Each symbol keeps
+     * seconds × (2 × buckets + 1) cells per side in memory: 10^9 seconds asked for 2.1·10^10 and crashed the COB actor.
+     */
+    heatmap: z.strictObject({ seconds: posInt.max(HEATMAP_SECONDS_MAX).default(300), buckets: posInt.default(10) }).prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.imbalanceBuckets > c.buckets) {
@@ -326,12 +340,21 @@ export const riskSchema = z
     }
   });
 
+/**
+ * The highest fee rate a config may set: 10 %. No spot venue charges near it (Binance 0.1 %, MEXC 0.05 %), so a rate
+ * above it is a percentage or basis points written as a fraction ('5' for 5 bps); from 1 (100 %) the risk manager's
+ * fee reserve (the rate in whole bps, at most 10000) refuses to start.
+ */
+export const FEE_RATE_MAX = '0.1';
+const feeRate = () => nonNegDecimal('fee rate')
+  .refine((s) => compareDecimals(s, FEE_RATE_MAX) <= 0, { error: (iss) => `expected a fraction of at most ${FEE_RATE_MAX} (10 %; '0.001' is 0.1 %), received '${String(iss.input)}'` });
+
 /** Order execution: fees (rates as fractions, '0.001' = 0.1%), simulated latency, retries. */
 export const executionSchema = z.strictObject({
   /** Where live orders go (market data stays Binance's; `venues.mexc.enabled` is the market-data fallback only). */
   venue: z.enum(['binance', 'mexc']).default('binance'),
   fees: z
-    .strictObject({ maker: nonNegDecimal('fee rate').prefault('0.001'), taker: nonNegDecimal('fee rate').prefault('0.001') })
+    .strictObject({ maker: feeRate().prefault('0.001'), taker: feeRate().prefault('0.001') })
     .prefault({}),
   latencyMs: nonNegInt.default(50),
   retry: z
@@ -394,6 +417,7 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     symbolsHaveIncrements(c, ctx);
+    quantityCapsHoldALot(c, ctx);
     const replays = c.data.replayFiles.length > 0;
     if ((c.mode === 'backtest' || c.mode === 'replay') && !replays) {
       ctx.addIssue({ code: 'custom', path: ['data', 'replayFiles'], message: `mode ${c.mode} needs at least one recording file` });
@@ -421,6 +445,22 @@ function symbolsHaveIncrements(c: { symbols: z.output<typeof symbolsSchema>; ins
     const tick = Object.hasOwn(specs, sym) ? specs[sym]!.tickSize : undefined;
     if (typeof tick === 'string' && typeof size === 'string' && validDecimal(tick) && validDecimal(size) && !isMultipleOf(size, tick)) {
       ctx.addIssue({ code: 'custom', path: ['symbols', 'cobBucketSize', sym], message: `expected a whole number of ${sym} price ticks (${tick}), received '${size}'` });
+    }
+  }
+}
+
+// risk.maxOrderQty and maxPositionQty below one lot of the traded symbol round to 0 lots, which the start refuses
+// (app/risk-limits.ts). Paper, backtest and replay trade on the configured lot size, so it is known here; a live
+// start takes the venue's lot size and checks there.
+function quantityCapsHoldALot(c: { mode: Mode; symbols: z.output<typeof symbolsSchema>; instruments: z.output<typeof instrumentsSchema>; risk: z.output<typeof riskSchema> }, ctx: z.RefinementCtx): void {
+  if (c.mode === 'live' || c.risk === undefined) return;
+  const spec = instrumentSpecsOf({ instruments: c.instruments ?? {} })[c.symbols?.primary ?? ''];
+  if (spec === undefined || !validDecimal(spec.lotSize)) return;
+  for (const key of ['maxOrderQty', 'maxPositionQty'] as const) {
+    const qty = c.risk[key];
+    if (typeof qty === 'string' && validDecimal(qty) && compareDecimals(qty, spec.lotSize) < 0) {
+      ctx.addIssue({ code: 'custom', path: ['risk', key],
+        message: `${qty} is less than one lot of ${spec.symbol} (lot size ${spec.lotSize}): it would round to 0 lots, which the start refuses` });
     }
   }
 }

@@ -33,7 +33,7 @@ describe('a cap under one lot', () => {
     const r = await cobalt([cmd, '--config', config(base), ...(cmd === 'backtest' ? ['--no-report'] : [])]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`cobalt ${cmd}: `);
-    expect(r.stderr).toContain('risk.maxOrderQty 0.00001 is less than one lot of ETH/USDT (lot size 0.0001');
+    expect(r.stderr).toContain('risk.maxOrderQty: 0.00001 is less than one lot of ETH/USDT (lot size 0.0001');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
 });

@@ -60,7 +60,8 @@ describe('quantity caps from the config', () => {
   ])('refuses a %s under one lot, naming the key, the quantity and the lot', (key, risk, traded, qty, lot) => {
     let err: unknown;
     try {
-      limitsOf(risk, traded);
+      // Live: paper and backtest configs under one configured lot are refused by the schema already (task H8).
+      riskLimitsFromConfig(configSchema.parse({ mode: 'live', risk }), money('10000'), traded);
     } catch (e) {
       err = e;
     }

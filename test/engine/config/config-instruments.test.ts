@@ -83,7 +83,7 @@ describe('config instruments', () => {
 
     expect(ok).toBe(0);
     expect(out).toEqual([`ok ${withSol}: mode=paper, symbols=SOL/USDT,BTC/USDT`]);
-    expect(refused).toBe(1);
+    expect(refused).toBe(2);
     expect(err).toEqual([`${without}: invalid config\n  symbols.primary: no instrument increments for SOL/USDT: add them under instruments (SOL/USDT: { tickSize, lotSize, minNotional }); known: BTC/USDT, ETH/USDT`]);
   });
 

@@ -206,15 +206,15 @@ describe('preflight', () => {
 });
 
 describe('config check command and JSON Schema', () => {
-  it('exits 1 and prints the problems for a bad file', () => {
+  it('exits 2 (as run and backtest refuse a config) and prints the problems for a bad file', () => {
     const err: string[] = [];
     const code = checkConfigFile(file('cob:\n  publishHz: "10"\n'), {}, () => {}, (l) => err.push(l));
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err.join('\n')).toContain('cob.publishHz: expected number, received string');
   });
-  it('exits 1 when a recording file is missing', () => {
+  it('exits 2 when a recording file is missing', () => {
     const err: string[] = [];
-    expect(checkConfigFile(file('data:\n  replayFiles: [data/recordings/nope.jsonl.gz]\n'), {}, () => {}, (l) => err.push(l))).toBe(1);
+    expect(checkConfigFile(file('data:\n  replayFiles: [data/recordings/nope.jsonl.gz]\n'), {}, () => {}, (l) => err.push(l))).toBe(2);
     expect(err.join('\n')).toContain('data.replayFiles[0]: no such file data/recordings/nope.jsonl.gz');
   });
   it('exports a JSON Schema that forbids unknown keys', () => {

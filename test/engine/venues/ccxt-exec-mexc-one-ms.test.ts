@@ -5,7 +5,7 @@
 //    (their orders reported FILLS_MISSING). MEXC's myTrades also selects by orderId: that millisecond is read per order.
 import ccxt from 'ccxt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reconcile, type ReconcileHost } from '../../../actors/trading-executor/reconcile.ts';
+import { reconcile } from '../../../actors/trading-executor/reconcile.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { clientOrderId } from '../../../engine/types/ids.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
@@ -15,11 +15,11 @@ import { CcxtExecVenue } from '../../../engine/venues/ccxt-exec.ts';
 import { mexcSpotExchange } from '../../../engine/venues/mexc/rest.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
 import type { VenueTrade } from '../../../engine/venues/venue.ts';
+import { bookingHost } from './booking-host.ts';
 
 const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 const KEY = 'h2TradesKey0001';
 const SECRET = 'h2-trades-secret-0001';
-const SILENT = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ReconcileHost['log'];
 
 let sim: ExchangeSim;
 const myTradesRequests: string[] = [];
@@ -44,23 +44,6 @@ const binanceVenue = (): CcxtExecVenue => new CcxtExecVenue({
   exchange: new ccxt.binance(binanceCcxtOptions({ baseUrl: sim.url, apiKey: KEY, secret: SECRET, rateLimit: false }) as never) as never,
   venue: 'sim', instruments: [makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'sim' })], clock: new SimulatedClock(sim.clock.now()),
 });
-
-/** The executor's side of reconciliation, reduced to its trade book: every trade is booked (or adopted) by id. */
-function bookingHost(venue: CcxtExecVenue, booked: Map<string, VenueTrade>): ReconcileHost {
-  const newest = (): string | undefined => [...booked.keys()].sort((a, b) => Number(a) - Number(b)).at(-1);
-  return {
-    venue, clock: new SimulatedClock(0), log: SILENT,
-    openOrders: () => [], order: () => undefined, orderByVenueId: () => undefined, position: () => undefined,
-    lastTradeId: newest, hasFill: (_s, id) => booked.has(id),
-    apply: async () => ({ kind: 'noop' }) as never,
-    applyTrade: async (t) => {
-      if (booked.has(t.tradeId)) return 'duplicate';
-      booked.set(t.tradeId, t);
-      return 'booked';
-    },
-    adoptOpenOrder: async () => false, baseOf: () => 0n, publishBus: () => {},
-  };
-}
 
 const buy = async (venue: CcxtExecVenue, cid: string, lots: number): Promise<void> => {
   const r = await venue.submit({ clientOrderId: clientOrderId(cid), symbol: 'BTC/USDT', side: 'buy', orderType: 'market', lots: lots as Lots, timeInForce: 'GTC' });

@@ -3,7 +3,7 @@
 // reconcile() with CcxtExecVenue and ccxt's MEXC client against the simulator's MEXC dialect (which selects by time and
 // answers at most 100 trades, the newest of its range): every trade after the last booked one is booked, once.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reconcile, type ReconcileHost } from '../../../actors/trading-executor/reconcile.ts';
+import { reconcile } from '../../../actors/trading-executor/reconcile.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { clientOrderId } from '../../../engine/types/ids.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
@@ -12,12 +12,12 @@ import { CcxtExecVenue } from '../../../engine/venues/ccxt-exec.ts';
 import { mexcSpotExchange } from '../../../engine/venues/mexc/rest.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
 import type { VenueTrade } from '../../../engine/venues/venue.ts';
+import { bookingHost } from './booking-host.ts';
 
 const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 const KEY = 'mexcTradesKey0001';
 const SECRET = 'mexc-trades-secret-0001';
 const BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'mexc' });
-const SILENT = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ReconcileHost['log'];
 
 let sim: ExchangeSim;
 beforeEach(async () => {
@@ -33,23 +33,6 @@ const mexcVenue = (): CcxtExecVenue => new CcxtExecVenue({
   exchange: mexcSpotExchange({ baseUrl: `${sim.url}/mexc`, apiKey: KEY, secret: SECRET, rateLimit: false }) as never,
   venue: 'mexc', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()),
 });
-
-/** The executor's side of reconciliation, reduced to its trade book: every trade is booked (or adopted) by id. */
-function bookingHost(venue: CcxtExecVenue, booked: Map<string, VenueTrade>): ReconcileHost {
-  const newest = (): string | undefined => [...booked.keys()].sort((a, b) => Number(a) - Number(b)).at(-1);
-  return {
-    venue, clock: new SimulatedClock(0), log: SILENT,
-    openOrders: () => [], order: () => undefined, orderByVenueId: () => undefined, position: () => undefined,
-    lastTradeId: newest, hasFill: (_s, id) => booked.has(id),
-    apply: async () => ({ kind: 'noop' }) as never,
-    applyTrade: async (t) => {
-      if (booked.has(t.tradeId)) return 'duplicate';
-      booked.set(t.tradeId, t);
-      return 'booked';
-    },
-    adoptOpenOrder: async () => false, baseOf: () => 0n, publishBus: () => {},
-  };
-}
 
 /** Market buys of 8 BTC one replayed second apart: well over 100 trades, in four milliseconds that each hold fewer. */
 async function sweeps(venue: CcxtExecVenue): Promise<void> {

@@ -56,7 +56,9 @@ const posDecimal = (what?: string) =>
   decimalString(what).refine((s) => parseDecimal(s).mantissa > 0n, { message: 'expected a positive decimal' });
 
 const symbol = z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, { error: "expected a symbol such as 'ETH/USDT'" });
-const wsOrHttpUrl = z.url({ protocol: /^(https?|wss?)$/, error: 'expected an http(s):// or ws(s):// URL' });
+// REST and stream endpoints apart: swapped (a wss:// REST URL, an https:// stream) they failed only at the first call.
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s):// URL (a REST endpoint)' });
+const wsUrl = z.url({ protocol: /^wss?$/, error: 'expected a ws(s):// URL (a stream endpoint)' });
 const posInt = z.int().positive();
 const nonNegInt = z.int().nonnegative();
 const unit = z.number().min(0).max(1);
@@ -135,8 +137,8 @@ export const fallbackSchema = z.strictObject({
 export const venuesSchema = z.strictObject({
   binance: z
     .strictObject({
-      restUrl: wsOrHttpUrl.default('https://api.binance.com'),
-      wsUrl: wsOrHttpUrl.default('wss://stream.binance.com:9443'),
+      restUrl: httpUrl.default('https://api.binance.com'),
+      wsUrl: wsUrl.default('wss://stream.binance.com:9443'),
       recvWindowMs: posInt.max(60_000).default(5_000),
     })
     .prefault({}),
@@ -144,7 +146,7 @@ export const venuesSchema = z.strictObject({
   mexc: z
     .strictObject({
       enabled: z.boolean().default(true),
-      restUrl: wsOrHttpUrl.default('https://api.mexc.com'),
+      restUrl: httpUrl.default('https://api.mexc.com'),
       recvWindowMs: posInt.max(60_000).default(5_000),
     })
     .prefault({}),
@@ -286,8 +288,9 @@ export const modelsSchema = z.strictObject({
 
 /** Mixture-of-experts decision thresholds (probabilities, 0..1). */
 export const orchestratorSchema = z.strictObject({
-  buyThreshold: unit.default(0.6),
-  sellThreshold: unit.default(0.6),
+  // Above 0: at 0 every blend passes, so every tick would decide BUY (or SELL) whatever the models say.
+  buyThreshold: z.number().gt(0).max(1).default(0.6),
+  sellThreshold: z.number().gt(0).max(1).default(0.6),
   minConfidence: unit.default(0.5),
 });
 

@@ -91,7 +91,10 @@ describe('problems name their key path', () => {
     ['risk:\n  maxOrderQtty: "0.5"\n', 'risk.maxOrderQtty: unknown key'],
     ['mode: backtest\n', 'data.replayFiles: mode backtest needs at least one recording file'],
     ['dashboard:\n  port: 70000\n', 'dashboard.port: expected <= 65535, received 70000'],
-    ['venues:\n  binance:\n    restUrl: ftp://x.org\n', 'venues.binance.restUrl: expected an http(s):// or ws(s):// URL, received "ftp://x.org"'],
+    ['venues:\n  binance:\n    restUrl: ftp://x.org\n', 'venues.binance.restUrl: expected an http(s):// URL (a REST endpoint), received "ftp://x.org"'],
+    ['venues:\n  binance:\n    restUrl: wss://stream.binance.com:9443\n', 'venues.binance.restUrl: expected an http(s):// URL (a REST endpoint), received "wss://stream.binance.com:9443"'],
+    ['venues:\n  binance:\n    wsUrl: https://api.binance.com\n', 'venues.binance.wsUrl: expected a ws(s):// URL (a stream endpoint), received "https://api.binance.com"'],
+    ['orchestrator:\n  buyThreshold: 0\n', 'orchestrator.buyThreshold: expected > 0, received 0'],
     ['- a\n- b\n', '(root): expected a mapping of config sections, received array'],
   ])('%j -> %s', (yaml, expected) => {
     expect(problems(yaml)).toEqual([expected]);

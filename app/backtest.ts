@@ -29,7 +29,7 @@ import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts'
 import { RecordingHoles } from '../engine/venues/replay/trade-ids.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
-import { BACKFILL_GRACE_MS, type DataProvider } from '../actors/data-provider/provider.ts';
+import { BACKFILL_GRACE_MS } from '../actors/data-provider/provider.ts';
 import type { OrderRecord } from '../actors/trading-executor/logic.ts';
 import { BookDowntime, EquityTracker, type EquityPoint } from './backtest-metrics.ts';
 import type { ModelOverrides } from './models.ts';
@@ -354,9 +354,10 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         failIfStuck();
       }
       // With nothing else in flight, so that its awaits land at the same point of the data on every run. One pass
-      // after a hole in the recording fills every bar the clock passed over.
+      // after a hole in the recording fills every bar the clock passed over. A provider between supervised restarts
+      // (undefined) has nothing to fill.
       if (ts >= nextMaintenance) {
-        await maintain(sys.handles.provider());
+        await sys.handles.provider()?.maintain();
         nextMaintenance = maintenanceAfter(ts);
       }
     }
@@ -402,11 +403,6 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
 /** Returns the first maintenance time after `t`: `BACKFILL_GRACE_MS` past a minute, when that minute's bar can be fetched. */
 export function maintenanceAfter(t: number): number {
   return Math.floor((t - BACKFILL_GRACE_MS) / 60_000) * 60_000 + 60_000 + BACKFILL_GRACE_MS;
-}
-
-// A provider between supervised restarts (undefined) has nothing to fill.
-async function maintain(provider: DataProvider | undefined): Promise<void> {
-  await provider?.maintain();
 }
 
 /**

@@ -152,58 +152,66 @@ function newDir(): string {
   return d;
 }
 
+/**
+ * Runs `body` on an engine over a fresh store and stub venue, started as the process starts it (the risk child, then
+ * the executor, then a first mark at PX), and stops it afterwards: also when `body` throws, so that a failing test
+ * leaves no store open.
+ */
+async function withEngine(o: Parameters<typeof engine>[2], body: (w: ReturnType<typeof engine>, venue: StubVenue) => Promise<void>): Promise<void> {
+  const venue = new StubVenue();
+  const w = engine(newDir(), venue, o);
+  w.risk.start();
+  await w.ex.start();
+  w.mark(PX);
+  try {
+    await body(w, venue);
+  } finally {
+    w.ex.stop();
+    w.risk.stop(); // a no-op where `body` stopped it already (xstate ignores a second stop)
+    await w.s.close();
+  }
+}
+
 describe('kill switch flatten, end to end', () => {
   // Finding 1: a strategy IOC buy waiting on the venue's answer filled after the kill's one flatten was sized.
   it('sells the lots of a buy that was in flight at the kill, and leaves the account flat', async () => {
-    const venue = new StubVenue();
-    const w = engine(newDir(), venue);
-    w.risk.start();
-    await w.ex.start();
-    w.mark(PX);
-    let open!: () => void;
-    venue.gate = new Promise<void>((r) => (open = r));
-    const buy = intentId('strategy-buy-1');
-    w.bus.publish({ type: 'risk.intent', intent: { id: buy, symbol: SYM, side: 'buy', orderType: 'market', lots: 1000 as Lots, timeInForce: 'IOC', reduceOnly: false, reason: 'strategy', ts: w.clock.now() } });
-    await until(() => venue.orders.has(clientOrderIdFor(buy)), 'the strategy buy at the venue');
-    w.control('kill');
-    await settle();
-    venue.fillAll(clientOrderIdFor(buy)); // filled on arrival; the HTTP answer comes after
-    venue.gate = undefined;
-    open();
-    await w.quiet();
-    expect(venue.submits).toEqual(['buy 1000', 'sell 1000']);
-    venue.fillAll(venue.last('sell'));
-    await w.quiet();
-    const st = w.state();
-    expect([st.portfolio.positions[SYM]?.lots, st.tradingState, st.killSwitch]).toEqual([0, 'halted', true]);
-    expect(w.of('risk.alert').map((a) => a.code)).toEqual(['KILL_SWITCH', 'FLATTENED']);
-    w.ex.stop();
-    w.risk.stop();
-    await w.s.close();
+    await withEngine({}, async (w, venue) => {
+      let open!: () => void;
+      venue.gate = new Promise<void>((r) => (open = r));
+      const buy = intentId('strategy-buy-1');
+      w.bus.publish({ type: 'risk.intent', intent: { id: buy, symbol: SYM, side: 'buy', orderType: 'market', lots: 1000 as Lots, timeInForce: 'IOC', reduceOnly: false, reason: 'strategy', ts: w.clock.now() } });
+      await until(() => venue.orders.has(clientOrderIdFor(buy)), 'the strategy buy at the venue');
+      w.control('kill');
+      await settle();
+      venue.fillAll(clientOrderIdFor(buy)); // filled on arrival; the HTTP answer comes after
+      venue.gate = undefined;
+      open();
+      await w.quiet();
+      expect(venue.submits).toEqual(['buy 1000', 'sell 1000']);
+      venue.fillAll(venue.last('sell'));
+      await w.quiet();
+      const st = w.state();
+      expect([st.portfolio.positions[SYM]?.lots, st.tradingState, st.killSwitch]).toEqual([0, 'halted', true]);
+      expect(w.of('risk.alert').map((a) => a.code)).toEqual(['KILL_SWITCH', 'FLATTENED']);
+    });
   });
 
   // Finding 2: the venue's refusal of the one flatten order was never retried nor reported.
   it('reports a refused flatten and sends it again after a backoff, with no mark arriving', async () => {
-    const venue = new StubVenue();
-    const w = engine(newDir(), venue, { held: 3000 });
-    w.risk.start();
-    await w.ex.start();
-    w.mark(PX);
-    venue.rejectNext = 1;
-    w.control('kill');
-    await w.quiet();
-    const afterRefusal = [...venue.submits];
-    w.clock.advance(1_000); // the feed is stalled: only the clock moves
-    await w.quiet();
-    expect([afterRefusal, venue.submits]).toEqual([['sell 3000'], ['sell 3000', 'sell 3000']]);
-    venue.fillAll(venue.last('sell'));
-    await w.quiet();
-    expect(w.of('exec.orderRejected').map((m) => m.code)).toEqual(['INSUFFICIENT_FUNDS']);
-    expect(w.of('risk.alert').map((a) => a.code)).toEqual(['KILL_SWITCH', 'FLATTEN_INCOMPLETE', 'FLATTENED']);
-    expect(w.state().portfolio.positions[SYM]?.lots).toBe(0);
-    w.ex.stop();
-    w.risk.stop();
-    await w.s.close();
+    await withEngine({ held: 3000 }, async (w, venue) => {
+      venue.rejectNext = 1;
+      w.control('kill');
+      await w.quiet();
+      const afterRefusal = [...venue.submits];
+      w.clock.advance(1_000); // the feed is stalled: only the clock moves
+      await w.quiet();
+      expect([afterRefusal, venue.submits]).toEqual([['sell 3000'], ['sell 3000', 'sell 3000']]);
+      venue.fillAll(venue.last('sell'));
+      await w.quiet();
+      expect(w.of('exec.orderRejected').map((m) => m.code)).toEqual(['INSUFFICIENT_FUNDS']);
+      expect(w.of('risk.alert').map((a) => a.code)).toEqual(['KILL_SWITCH', 'FLATTEN_INCOMPLETE', 'FLATTENED']);
+      expect(w.state().portfolio.positions[SYM]?.lots).toBe(0);
+    });
   });
 
   // Finding 3: kill -9 with the flatten order in flight; the restart came back halted, the order was rejected
@@ -245,103 +253,80 @@ describe('kill switch flatten, end to end', () => {
   // waited without a word. The late check is the machine's own timer, which fires while the risk child holds marks
   // back from the machine (held-steps.ts): the machine then refused the held steps and stopped.
   it('reports an exit the venue never answers, 30 s after it was sent and once a minute after, while marks keep coming', async () => {
-    const venue = new StubVenue();
-    const w = engine(newDir(), venue, { held: 3000 });
-    w.risk.start();
-    await w.ex.start();
-    w.mark(PX);
-    venue.lost = true;
-    w.control('kill');
-    await until(() => venue.submits.length === 1, 'the flatten exit sent');
-    for (let i = 1; i <= 200; i++) {
-      w.clock.advance(500);
-      w.mark(PX + (i % 3));
-    }
-    await settle(); // not the executor's idle: the exit's submission never ends
-    const late = w.of('risk.alert').filter((a) => a.code === 'FLATTEN_INCOMPLETE').map((a) => a.ts - T0);
-    expect([late, venue.submits, w.exits().length]).toEqual([[30_000, 90_000], ['sell 3000'], 1]);
-    expect(w.state().marks[SYM]).toBe(PX + (200 % 3));
-    w.ex.stop();
-    w.risk.stop();
-    await w.s.close();
+    await withEngine({ held: 3000 }, async (w, venue) => {
+      venue.lost = true;
+      w.control('kill');
+      await until(() => venue.submits.length === 1, 'the flatten exit sent');
+      for (let i = 1; i <= 200; i++) {
+        w.clock.advance(500);
+        w.mark(PX + (i % 3));
+      }
+      await settle(); // not the executor's idle: the exit's submission never ends
+      const late = w.of('risk.alert').filter((a) => a.code === 'FLATTEN_INCOMPLETE').map((a) => a.ts - T0);
+      expect([late, venue.submits, w.exits().length]).toEqual([[30_000, 90_000], ['sell 3000'], 1]);
+      expect(w.state().marks[SYM]).toBe(PX + (200 % 3));
+    });
   });
 
   // Finding 5: a second kill (double click, a retry after a slow answer) approved a second full-size sell.
   it('sends one exit for two kills', async () => {
-    const venue = new StubVenue();
-    const w = engine(newDir(), venue, { held: 3000 });
-    w.risk.start();
-    await w.ex.start();
-    w.mark(PX);
-    let open!: () => void;
-    venue.gate = new Promise<void>((r) => (open = r));
-    w.control('kill');
-    await until(() => venue.submits.length === 1, 'the first exit sent');
-    w.control('kill');
-    await settle();
-    venue.gate = undefined;
-    open();
-    await w.quiet();
-    expect([w.exits().map((i) => i.lots), venue.submits]).toEqual([[3000], ['sell 3000']]);
-    w.ex.stop();
-    w.risk.stop();
-    await w.s.close();
+    await withEngine({ held: 3000 }, async (w, venue) => {
+      let open!: () => void;
+      venue.gate = new Promise<void>((r) => (open = r));
+      w.control('kill');
+      await until(() => venue.submits.length === 1, 'the first exit sent');
+      w.control('kill');
+      await settle();
+      venue.gate = undefined;
+      open();
+      await w.quiet();
+      expect([w.exits().map((i) => i.lots), venue.submits]).toEqual([[3000], ['sell 3000']]);
+    });
   });
 
   // A restart of the risk child alone (the supervisor's) while its exit is in flight at the live executor: the new
   // child takes that exit as in flight (openExits, as app/system.ts wires it) and sends no second one.
   it('sends no second exit after a restart of the risk child alone while the first is still in flight', async () => {
-    const venue = new StubVenue();
-    const w = engine(newDir(), venue, { held: 3000 });
-    w.risk.start();
-    await w.ex.start();
-    w.mark(PX);
-    let open!: () => void;
-    venue.gate = new Promise<void>((r) => (open = r));
-    w.control('kill');
-    await until(() => venue.submits.length === 1, 'the first exit sent');
-    await w.s.lmdb.flush();
-    w.risk.stop();
-    const openExits = () => w.ex.unfinishedOrders().filter(isRiskExit).map((o) => ({ symbol: o.intent.symbol, clientOrderId: o.clientOrderId as ClientOrderId }));
-    const again = createActor(riskChild, { input: { ...w.riskInput, openExits } });
-    again.start();
-    w.clock.advance(500);
-    w.mark((PX + 1) as Ticks);
-    await settle();
-    const approvedWhileInFlight = w.exits().map((i) => i.lots);
-    venue.gate = undefined;
-    open();
-    venue.fillAll(venue.last('sell'));
-    await w.quiet();
-    expect(approvedWhileInFlight).toEqual([3000]);
-    expect(venue.submits).toEqual(['sell 3000']);
-    expect(w.state().portfolio.positions[SYM]?.lots ?? 0).toBe(0);
-    expect(w.of('risk.alert').map((a) => a.code)).toEqual(['KILL_SWITCH', 'FLATTENED']);
-    w.ex.stop();
-    again.stop();
-    await w.s.close();
+    await withEngine({ held: 3000 }, async (w, venue) => {
+      let open!: () => void;
+      venue.gate = new Promise<void>((r) => (open = r));
+      w.control('kill');
+      await until(() => venue.submits.length === 1, 'the first exit sent');
+      await w.s.lmdb.flush();
+      w.risk.stop();
+      const openExits = () => w.ex.unfinishedOrders().filter(isRiskExit).map((o) => ({ symbol: o.intent.symbol, clientOrderId: o.clientOrderId as ClientOrderId }));
+      const again = createActor(riskChild, { input: { ...w.riskInput, openExits } });
+      again.start();
+      w.clock.advance(500);
+      w.mark((PX + 1) as Ticks);
+      await settle();
+      const approvedWhileInFlight = w.exits().map((i) => i.lots);
+      venue.gate = undefined;
+      open();
+      venue.fillAll(venue.last('sell'));
+      await w.quiet();
+      expect(approvedWhileInFlight).toEqual([3000]);
+      expect(venue.submits).toEqual(['sell 3000']);
+      expect(w.state().portfolio.positions[SYM]?.lots ?? 0).toBe(0);
+      expect(w.of('risk.alert').map((a) => a.code)).toEqual(['KILL_SWITCH', 'FLATTENED']);
+      again.stop();
+    });
   });
 
   // Finding 6: a kill switch flipped while already halted was stored only at the next state change, fill or mark.
   it('stores the kill switch at once when it is flipped while already halted', async () => {
-    const venue = new StubVenue();
-    const w = engine(newDir(), venue, { held: 30000, limits: { maxDrawdownBps: 500 } });
-    w.risk.start();
-    await w.ex.start();
-    w.mark(PX);
-    w.clock.advance(1_000);
-    w.mark(230_000); // 3 ETH fall 14%: 637 bps drawdown, halted
-    await w.quiet();
-    const control = w.s.lmdb.db<string, RiskControl>('risk.control');
-    await w.s.lmdb.flush();
-    const before = [control.get('control')?.tradingState, control.get('control')?.killSwitch];
-    w.clock.advance(5_000);
-    w.control('stop');
-    await w.s.lmdb.flush();
-    expect([before, control.get('control')?.killSwitch]).toEqual([['halted', false], true]);
-    w.ex.stop();
-    w.risk.stop();
-    await w.s.close();
+    await withEngine({ held: 30000, limits: { maxDrawdownBps: 500 } }, async (w) => {
+      w.clock.advance(1_000);
+      w.mark(230_000); // 3 ETH fall 14%: 637 bps drawdown, halted
+      await w.quiet();
+      const control = w.s.lmdb.db<string, RiskControl>('risk.control');
+      await w.s.lmdb.flush();
+      const before = [control.get('control')?.tradingState, control.get('control')?.killSwitch];
+      w.clock.advance(5_000);
+      w.control('stop');
+      await w.s.lmdb.flush();
+      expect([before, control.get('control')?.killSwitch]).toEqual([['halted', false], true]);
+    });
   });
 
   // Finding 4: `start` cleared the kill switch sys.halted sets, and went active with an actor down for good.

@@ -10,7 +10,7 @@ import { recordingStartMs, replayResumeAfter } from '../../actors/data-provider/
 import { runCommand } from '../../app/run.ts';
 import { InferenceHistoryStore } from '../../engine/store/inference-history.ts';
 import { LmdbStore } from '../../engine/store/lmdb.ts';
-import { RECORDINGS } from '../e2e/helpers.ts';
+import { RECORDINGS, replayConfigYaml } from '../e2e/helpers.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cobalt-run-resume-'));
 const storePath = path.join(root, 'store');
@@ -54,24 +54,7 @@ async function stored(): Promise<{ times: number[]; position: number | undefined
 describe('cobalt run restarted on a replay', () => {
   it('goes on in time after where the last run got to: the second run records decisions after the first run\'s', async () => {
     const config = path.join(root, 'paper.yaml');
-    writeFileSync(config, [
-      'mode: paper',
-      'data:',
-      `  replayFiles: [${RECORDINGS.join(', ')}]`,
-      '  klinesDirs: [data/klines]',
-      '  speed: 30',
-      '  loop: true',
-      'models:',
-      '  cnn: { enabled: false }',
-      '  dqn: { enabled: false }',
-      `  checkpointDir: ${path.join(root, 'checkpoints')}`,
-      'store:',
-      `  path: ${storePath}`,
-      `  archiveDir: ${path.join(root, 'archive')}`,
-      'dashboard:',
-      '  enabled: false',
-      '',
-    ].join('\n'));
+    writeFileSync(config, replayConfigYaml(root, { speed: 30, loop: true }));
     vi.stubEnv('COBALT_LOG_LEVEL', 'silent');
     vi.stubEnv('COBALT_LOG_PRETTY', '0');
     const first = await recordingStartMs(RECORDINGS);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { runCommand } from '../../app/run.ts';
-import { RECORDINGS } from '../e2e/helpers.ts';
+import { replayConfigYaml } from '../e2e/helpers.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cobalt-run-signal-'));
 const isTTY = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
@@ -32,23 +32,7 @@ function signalDuringStart(): EventEmitter {
 describe('a signal while cobalt run starts', () => {
   it('shuts down and exits 0 on a terminal, starting neither the status line nor anything else', async () => {
     const config = path.join(root, 'paper.yaml');
-    writeFileSync(config, [
-      'mode: paper',
-      'data:',
-      `  replayFiles: [${RECORDINGS.join(', ')}]`,
-      '  klinesDirs: [data/klines]',
-      '  speed: 1',
-      'models:',
-      '  cnn: { enabled: false }',
-      '  dqn: { enabled: false }',
-      `  checkpointDir: ${path.join(root, 'checkpoints')}`,
-      'store:',
-      `  path: ${path.join(root, 'store')}`,
-      `  archiveDir: ${path.join(root, 'archive')}`,
-      'dashboard:',
-      '  enabled: false',
-      '',
-    ].join('\n'));
+    writeFileSync(config, replayConfigYaml(root, { speed: 1 }));
     vi.stubEnv('COBALT_LOG_LEVEL', 'silent');
     vi.stubEnv('COBALT_LOG_PRETTY', '0');
     Object.defineProperty(process.stdout, 'isTTY', { value: true, configurable: true });

@@ -30,3 +30,28 @@ export function testConfig(over: Partial<Record<keyof ConfigInput, unknown>> = {
   }
   return configSchema.parse(base);
 }
+
+/**
+ * Returns the YAML of a paper run over replayed recordings (RECORDINGS unless `files`), momentum rule only, with its
+ * checkpoints, store and archive under `dir`: what `cobalt run --config` reads in the app tests that drive runCommand.
+ */
+export function replayConfigYaml(dir: string, o: { speed: number; loop?: boolean; files?: readonly string[] }): string {
+  return [
+    'mode: paper',
+    'data:',
+    `  replayFiles: [${(o.files ?? RECORDINGS).join(', ')}]`,
+    '  klinesDirs: [data/klines]',
+    `  speed: ${o.speed}`,
+    ...(o.loop ? ['  loop: true'] : []),
+    'models:',
+    '  cnn: { enabled: false }',
+    '  dqn: { enabled: false }',
+    `  checkpointDir: ${path.join(dir, 'checkpoints')}`,
+    'store:',
+    `  path: ${path.join(dir, 'store')}`,
+    `  archiveDir: ${path.join(dir, 'archive')}`,
+    'dashboard:',
+    '  enabled: false',
+    '',
+  ].join('\n');
+}

@@ -20,6 +20,7 @@ import { mexcSpotExchange } from '../../../engine/venues/mexc/rest.ts';
 import { RestGate } from '../../../engine/venues/rest-gate.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
 import { VenueCallError, type VenueOrder } from '../../../engine/venues/venue.ts';
+import { mexcSimVenue } from './mexc-sim-venue.ts';
 
 const BTC = makeInstrument({ symbol: 'BTC/USDT', venue: 'mexc', tickSize: '0.01', lotSize: '0.000001', minNotional: '1' });
 const SILENT = { info() {}, warn() {}, error() {}, debug() {} } as unknown as ReconcileHost['log'];
@@ -159,10 +160,10 @@ describe('a duplicate client id (review #4)', () => {
   it.each(['mexc', 'binance'] as const)('on %s is an unknown outcome (the order exists), and the query by client id finds it', async (v) => {
     sim = await startExchangeSim({ files: FILES, speed: 'manual', accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: '100000' } }] });
     await sim.replay.advanceBy(5_000);
-    const inst = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: v });
-    const ex = v === 'mexc' ? mexcSpotExchange({ baseUrl: `${sim.url}/mexc`, apiKey: KEY, secret: SECRET, rateLimit: false })
-      : new ccxt.binance(binanceCcxtOptions({ baseUrl: sim.url, apiKey: KEY, secret: SECRET, rateLimit: false }) as never);
-    const venue = new CcxtExecVenue({ exchange: ex as never, venue: v, instruments: [inst], clock: new SimulatedClock(sim.clock.now()) });
+    const venue = v === 'mexc' ? mexcSimVenue(sim, { apiKey: KEY, secret: SECRET }) : new CcxtExecVenue({
+      exchange: new ccxt.binance(binanceCcxtOptions({ baseUrl: sim.url, apiKey: KEY, secret: SECRET, rateLimit: false }) as never) as never,
+      venue: v, instruments: [makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: v })], clock: new SimulatedClock(sim.clock.now()),
+    });
     const bid = (sim.venue.market('BTCUSDT').sync.book.bestBid()! - 100_000) as Ticks;
     const req = { clientOrderId: clientOrderId(`cbDup${v}1`), symbol: 'BTC/USDT', side: 'buy' as const, orderType: 'limit' as const, lots: 200 as Lots, price: bid, timeInForce: 'GTC' as const };
 

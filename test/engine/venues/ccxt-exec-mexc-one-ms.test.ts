@@ -12,10 +12,10 @@ import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/ins
 import type { Lots } from '../../../engine/types/price.ts';
 import { binanceCcxtOptions } from '../../../engine/venues/binance/rest.ts';
 import { CcxtExecVenue } from '../../../engine/venues/ccxt-exec.ts';
-import { mexcSpotExchange } from '../../../engine/venues/mexc/rest.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
 import type { VenueTrade } from '../../../engine/venues/venue.ts';
 import { bookingHost } from './booking-host.ts';
+import { mexcSimVenue } from './mexc-sim-venue.ts';
 
 const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 const KEY = 'h2TradesKey0001';
@@ -35,10 +35,7 @@ afterEach(async () => {
   await sim?.close();
 });
 
-const mexcVenue = (): CcxtExecVenue => new CcxtExecVenue({
-  exchange: mexcSpotExchange({ baseUrl: `${sim.url}/mexc`, apiKey: KEY, secret: SECRET, rateLimit: false }) as never,
-  venue: 'mexc', instruments: [makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'mexc' })], clock: new SimulatedClock(sim.clock.now()),
-});
+const mexcVenue = (): CcxtExecVenue => mexcSimVenue(sim, { apiKey: KEY, secret: SECRET });
 
 const binanceVenue = (): CcxtExecVenue => new CcxtExecVenue({
   exchange: new ccxt.binance(binanceCcxtOptions({ baseUrl: sim.url, apiKey: KEY, secret: SECRET, rateLimit: false }) as never) as never,

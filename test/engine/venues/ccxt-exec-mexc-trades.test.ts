@@ -4,20 +4,17 @@
 // answers at most 100 trades, the newest of its range): every trade after the last booked one is booked, once.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { reconcile } from '../../../actors/trading-executor/reconcile.ts';
-import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { clientOrderId } from '../../../engine/types/ids.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
 import type { Lots } from '../../../engine/types/price.ts';
-import { CcxtExecVenue } from '../../../engine/venues/ccxt-exec.ts';
-import { mexcSpotExchange } from '../../../engine/venues/mexc/rest.ts';
+import type { CcxtExecVenue } from '../../../engine/venues/ccxt-exec.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
 import type { VenueTrade } from '../../../engine/venues/venue.ts';
 import { bookingHost } from './booking-host.ts';
+import { mexcSimVenue } from './mexc-sim-venue.ts';
 
 const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 const KEY = 'mexcTradesKey0001';
 const SECRET = 'mexc-trades-secret-0001';
-const BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'mexc' });
 
 let sim: ExchangeSim;
 beforeEach(async () => {
@@ -29,10 +26,7 @@ afterEach(async () => {
 });
 
 /** A fresh CcxtExecVenue on the MEXC dialect (as a new process has: no trade read yet). */
-const mexcVenue = (): CcxtExecVenue => new CcxtExecVenue({
-  exchange: mexcSpotExchange({ baseUrl: `${sim.url}/mexc`, apiKey: KEY, secret: SECRET, rateLimit: false }) as never,
-  venue: 'mexc', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()),
-});
+const mexcVenue = (): CcxtExecVenue => mexcSimVenue(sim, { apiKey: KEY, secret: SECRET });
 
 /** Market buys of 8 BTC one replayed second apart: well over 100 trades, in four milliseconds that each hold fewer. */
 async function sweeps(venue: CcxtExecVenue): Promise<void> {

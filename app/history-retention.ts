@@ -15,6 +15,9 @@
 //   `maxPerPass` (the newest of what it selects) and deletes up to `maxDropPerPass` older ones without archiving:
 //   losing archive lines is better than a full disk, and a backlog left by a long stop (no arrivals) still shrinks
 //   pass by pass, so it is archived whole.
+// A daemon sets maxPerPass, maxDropPerPass, dropWhenBehind, behindFactor and warnEveryMs (as minutes) through
+// config store.retention (retentionOptionsOf), so one with a large backlog can be tuned without a rebuild.
+import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
 import type { RetainOptions, RetentionResult } from '../engine/store/inference-history.ts';
@@ -65,6 +68,21 @@ export interface HistoryRetentionStats {
 
 const BACKLOG_NEXT_MS = 1_000;
 const WARN_EVERY_MS = 5 * 60_000;
+
+/** The scheduler's options that config store.retention sets. */
+export type ConfiguredRetention = Pick<HistoryRetentionOptions, 'everyMs' | 'maxPerPass' | 'maxDropPerPass' | 'dropWhenBehind' | 'behindFactor' | 'warnEveryMs'>;
+
+/** Returns the scheduler's options from config store.retention (maxDropPerPass left to its default when absent). */
+export function retentionOptionsOf(r: Config['store']['retention']): ConfiguredRetention {
+  return {
+    everyMs: r.everyMinutes * 60_000,
+    maxPerPass: r.maxPerPass,
+    ...(r.maxDropPerPass !== undefined ? { maxDropPerPass: r.maxDropPerPass } : {}),
+    dropWhenBehind: r.dropWhenBehind,
+    behindFactor: r.behindFactor,
+    warnEveryMs: r.warnEveryMinutes * 60_000,
+  };
+}
 
 /** Runs retention passes on the engine clock; see the header. */
 export class HistoryRetention {

@@ -48,7 +48,7 @@ import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import { BUNDLED_CNN_DIR, BUNDLED_DQN_DIR } from '../models/bundled/index.ts';
-import { HistoryRetention } from './history-retention.ts';
+import { HistoryRetention, retentionOptionsOf } from './history-retention.ts';
 import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedModels, type ModelOverrides } from './models.ts';
 import { recordRollbacks } from './online-rollbacks.ts';
 import { instrumentOf, liveVenue } from './live-venue.ts';
@@ -414,7 +414,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   });
   const outputs = new ModelOutputStore();
   // A backtest records no history (its store is a temporary directory): nothing to retain.
-  const retention = mode === 'backtest' ? undefined : new HistoryRetention({ history, clock, everyMs: config.store.retention.everyMinutes * 60_000, logger });
+  const retention = mode === 'backtest' ? undefined : new HistoryRetention({ history, clock, ...retentionOptionsOf(config.store.retention), logger });
 
   // ---- execution venue ----
   let paper: PersistentPaperVenue | undefined;

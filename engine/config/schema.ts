@@ -371,6 +371,12 @@ export const executionSchema = z.strictObject({
   paper: z.strictObject({ initialQuote: posDecimal('balance').prefault('10000') }).prefault({}),
 });
 
+/**
+ * The most records one retention pass may archive (store.retention.maxPerPass): ~10-20 s of archiving, and the
+ * selected keys, up to 100 times as many with unarchived deletes, are held in memory for the pass.
+ */
+export const RETENTION_MAX_PER_PASS = 20_000;
+
 /** LMDB store location and inference-history retention (paper and live; a backtest keeps a temporary store). */
 export const storeSchema = z.strictObject({
   path: z.string().min(1).default('var/store').describe('LMDB store directory of paper and live runs; backtests use a temporary one'),
@@ -383,6 +389,22 @@ export const storeSchema = z.strictObject({
     archive: z.boolean().default(true),
     /** Total size of the archive files; each retention pass deletes the oldest beyond it (~4 GB a day at one tick a second). */
     archiveMaxMB: z.number().positive().default(4_096),
+    /**
+     * Records one pass archives and removes at most; a pass that stops there is followed by the next a second later.
+     * ~1-2 s of archiving per 2,000 (yielding between records); the keys it selects stay in memory for the pass.
+     */
+    maxPerPass: posInt.max(RETENTION_MAX_PER_PASS).default(2_000),
+    /**
+     * While passes do not gain on the backlog: records a pass also deletes unarchived at most, beyond maxPerPass.
+     * Absent: 100 times maxPerPass.
+     */
+    maxDropPerPass: posInt.max(100 * RETENTION_MAX_PER_PASS).optional(),
+    /** Delete beyond the limits without archiving while passes do not gain on the backlog (else the store grows). */
+    dropWhenBehind: z.boolean().default(true),
+    /** RETENTION_BEHIND is warned when the records left beyond the limits after a pass exceed this many times those kept. */
+    behindFactor: z.number().positive().max(1_000).default(1),
+    /** Wall-clock minutes between two RETENTION_BEHIND warnings at least; at most a day (1,440). */
+    warnEveryMinutes: z.number().positive().max(1_440).default(5),
   }).prefault({}),
   archiveDir: z.string().min(1).default('var/archive').describe('where retention archives removed records (paper and live); not used by backtests'),
 });

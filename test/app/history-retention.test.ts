@@ -113,7 +113,7 @@ describe('a paper daemon with retention', () => {
     const config = {
       ...base, mode: 'paper' as const,
       data: { ...base.data, loop: false },
-      store: { ...base.store, path: path.join(dir, 'store'), archiveDir: path.join(dir, 'archive'), retention: { maxRecords: 40, maxAgeDays: 30, everyMinutes: 1, archive: true, archiveMaxMB: 100 } },
+      store: { ...base.store, path: path.join(dir, 'store'), archiveDir: path.join(dir, 'archive'), retention: { ...base.store.retention, maxRecords: 40, maxAgeDays: 30, everyMinutes: 1, archive: true, archiveMaxMB: 100 } },
     };
     const clock = new SimulatedClock(await recordingStartMs(config.data.replayFiles));
     const sys = await buildSystem(config, { clock, mode: 'paper', noSync: true, replaySpeed: 0 });

@@ -9,7 +9,8 @@
 //   kill        risk.killSwitch {on:true} then risk.flatten: halt, and keep closing every position with reduce-only
 //               exits until it is flat (refused exits are sent again with backoff, lots of an order filled after the
 //               kill are sold too, a restart carries on; FLATTEN_INCOMPLETE alerts say when it is not flat)
-//   thresholds  orchestrator.setThresholds {buy?, sell?, minConfidence?} (each 0..1, at least one)
+//   thresholds  orchestrator.setThresholds {buy?, sell?, minConfidence?} (buy and sell above 0 up to 1, minConfidence 0..1,
+//               at least one)
 //   rollback    orchestrator.rollback {model}. Given `checks.rollback`, the control answers 409 when the blend has no such
 //               model or the model has no earlier version, and sends nothing
 //   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure?, warnVar95?, maxVar95?, warnVar99?,
@@ -34,6 +35,8 @@ export const CONTROL_ACTIONS = ['start', 'stop', 'kill', 'thresholds', 'rollback
 export type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 const probability = z.number().min(0).max(1);
+// Above 0 as config orchestrator.buyThreshold/sellThreshold: at 0 every tick's decision clears it, BUY or SELL.
+const actionThreshold = z.number().gt(0, { error: 'must be above 0 (at 0 every tick decides BUY or SELL)' }).max(1);
 const reasonField = z.string().max(200).optional();
 // Quote amounts as strings: a JSON number would round a 9-decimal amount through a float.
 const quote = z.string().regex(/^\d{1,15}(\.\d{1,9})?$/, { error: 'a quote amount as a decimal string, e.g. "250.5"' });
@@ -49,7 +52,7 @@ const BODIES = {
   stop: z.strictObject({ reason: reasonField }),
   kill: z.strictObject({ reason: reasonField }),
   thresholds: z
-    .strictObject({ buy: probability.optional(), sell: probability.optional(), minConfidence: probability.optional() })
+    .strictObject({ buy: actionThreshold.optional(), sell: actionThreshold.optional(), minConfidence: probability.optional() })
     .refine((b) => b.buy !== undefined || b.sell !== undefined || b.minConfidence !== undefined, { error: 'give at least one of buy, sell, minConfidence' }),
   rollback: z.strictObject({ model: z.string().min(1).max(100) }),
   limits: z

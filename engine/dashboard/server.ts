@@ -6,7 +6,8 @@
 //   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
 //                               from the page are ignored: control goes through the token-checked POST only)
 //                               A client keeps its own backlog of the topics it missed while its socket was over
-//                               highWater; one over it for WS_STALL_LIMIT_MS, or silent to a ping, is terminated.
+//                               highWater; one over it for WS_STALL_LIMIT_MS, or silent to a ping, is terminated,
+//                               logged and counted by reason (cobalt_dashboard_ws_dropped_total, system.status.dashboard)
 // Bound to loopback, reads are open and only control needs the token. Bound elsewhere (which needs a configured
 // token, or the server refuses to start), every route but the static page needs it (`?token=` for /ws).
 // Every request, the WebSocket upgrade included, must name this server in its Host header (allowedHosts): on
@@ -17,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Counter } from 'prom-client';
 import { WebSocketServer, WebSocket } from 'ws';
 import { log as rootLog, type Logger } from '../log.ts';
 import type { EngineMsg } from '../messages/index.ts';
@@ -72,9 +74,15 @@ export interface DashboardHandle {
   readonly throttle: TopicThrottle<Topic>;
   /** Open WebSocket clients. */
   clients(): number;
+  /** WebSocket clients dropped since start, by reason. */
+  dropped(): Readonly<Record<DropReason, number>>;
   /** Stops listening, closes every client and unsubscribes from the bus. */
   close(): Promise<void>;
 }
+
+/** Why a client was dropped: over highWater for WS_STALL_LIMIT_MS, or no pong to a ping by the next one. */
+export type DropReason = 'stalled' | 'noPong';
+const DROP_REASONS: readonly DropReason[] = ['stalled', 'noPong'];
 
 interface Client {
   readonly ws: WebSocket;
@@ -143,15 +151,24 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     ...(opts.venueInstruments ? { venueInstruments: opts.venueInstruments } : {}),
     providers: { ...opts.providers, ...(opts.supervisor ? { supervisor: opts.supervisor } : {}) },
   });
+  // A client dropped over and over (a tab on a link too slow for the pushes, a proxy that eats pings) was seen only in
+  // warn lines; counted, it shows next to the open clients and can be alerted on.
+  const dropped: Record<DropReason, number> = { stalled: 0, noPong: 0 };
   view.addServerStatus('dashboard', () => {
     const ms = p99Ms(startLag);
-    return { wsClients: clients.size, loopLagP99MsSinceStart: Number.isFinite(ms) ? Math.round(ms * 100) / 100 : null };
+    return { wsClients: clients.size, wsDropped: { ...dropped }, loopLagP99MsSinceStart: Number.isFinite(ms) ? Math.round(ms * 100) / 100 : null };
   });
   const metrics = new DashboardMetrics({
     bus, view, wsClients: () => clients.size,
     loopLag: { p99Ms: () => p99Ms(scrapeLag), reset: () => scrapeLag.reset() },
     ...(opts.providers?.bookCounters ? { bookCounters: opts.providers.bookCounters } : {}),
   });
+  const wsDropped = new Counter({
+    name: 'cobalt_dashboard_ws_dropped_total', help: 'Dashboard WebSocket clients dropped, by reason (stalled: over highWater too long; noPong: no answer to a ping)',
+    labelNames: ['reason'], registers: [metrics.registry],
+  });
+  // Both series from the start: a rate over a series that appears only at the first drop misses that drop.
+  for (const reason of DROP_REASONS) wsDropped.inc({ reason }, 0);
 
   const send = (c: Client, topics: Iterable<Topic>): void => {
     const out: Record<string, unknown> = {};
@@ -161,8 +178,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     }
     c.ws.send(JSON.stringify({ type: 'delta', topics: out }));
   };
-  const drop = (c: Client, why: string, fields: Record<string, unknown>): void => {
-    logger.warn({ remote: c.remote, ...fields }, `dashboard client ${c.remote} dropped: ${why}`);
+  const drop = (c: Client, reason: DropReason, why: string, fields: Record<string, unknown>): void => {
+    dropped[reason]++;
+    wsDropped.inc({ reason });
+    logger.warn({ remote: c.remote, reason, dropped: dropped[reason], ...fields }, `dashboard client ${c.remote} dropped: ${why}`);
     clients.delete(c);
     c.ws.terminate();
   };
@@ -177,7 +196,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       const now = wall.now();
       c.overSince ??= now;
       const overMs = now - c.overSince;
-      if (overMs > WS_STALL_LIMIT_MS) drop(c, `over highWater for ${Math.round(overMs / 1000)} s`, { overMs, bufferedBytes: c.ws.bufferedAmount, highWater });
+      if (overMs > WS_STALL_LIMIT_MS) drop(c, 'stalled', `over highWater for ${Math.round(overMs / 1000)} s`, { overMs, bufferedBytes: c.ws.bufferedAmount, highWater });
       return false;
     }
     c.overSince = undefined;
@@ -207,7 +226,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     pingTimer = undefined;
     for (const c of clients) {
       if (!c.alive) {
-        drop(c, `no pong within ${WS_PING_INTERVAL_MS / 1000} s`, { pingIntervalMs: WS_PING_INTERVAL_MS });
+        drop(c, 'noPong', `no pong within ${WS_PING_INTERVAL_MS / 1000} s`, { pingIntervalMs: WS_PING_INTERVAL_MS });
         continue;
       }
       c.alive = false;
@@ -381,6 +400,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     metrics,
     throttle,
     clients: () => clients.size,
+    dropped: () => ({ ...dropped }),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

@@ -1,17 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { instrumentSpecsOf } from '../config/schema.ts';
+import { instrumentSpecsOf, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { log } from '../log.ts';
 import { startExchangeSim, type SimSpeed } from '../venues/sim/server.ts';
 import { fail } from './fail.ts';
 
-/** Returns the --speed value: a positive multiple of real time, 0/'max' (as fast as possible) or 'manual'. */
+/**
+ * Returns the --speed value: a multiple of real time within a daemon's replay bounds (data.speed, RUN_SPEED_MIN..
+ * RUN_SPEED_MAX), 0/'max' (as fast as possible) or 'manual'. Beyond them the clients of the simulator fall behind as
+ * a daemon's models do (or, below, it seems to stand still), so they are refused as the run config refuses them.
+ */
 export function parseSpeed(s: string): SimSpeed {
   if (s === 'max' || s === 'manual') return s;
   const v = Number(s);
   if (!/^\d+(\.\d+)?$/.test(s) || !Number.isFinite(v)) throw new Error(`--speed must be a number, 'max' or 'manual', not '${s}'`);
-  return v === 0 ? 'max' : v;
+  if (v === 0) return 'max';
+  if (v < RUN_SPEED_MIN || v > RUN_SPEED_MAX) throw new Error(`--speed must be 0 (as fast as possible) or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, not '${s}'`);
+  return v;
 }
 
 /** Registers `cobalt exchange-sim --data FILE… [--port P] [--speed X]`: a Binance-compatible simulator on 127.0.0.1. */
@@ -21,7 +27,7 @@ export function register(program: Command): void {
     .description('Serve recorded Binance data over a Binance-compatible REST + WebSocket API on 127.0.0.1 and match orders')
     .requiredOption('--data <files...>', 'recording files (<ts_ns> <json> lines, .gz or plain); several symbols and days are merged')
     .option('--port <port>', 'TCP port on 127.0.0.1 (0 = any free port)', '9443')
-    .option('--speed <x>', "replay speed: multiple of real time, 0 or 'max' = as fast as possible", '1')
+    .option('--speed <x>', `replay speed: multiple of real time (${RUN_SPEED_MIN}..${RUN_SPEED_MAX}), 0 or 'max' = as fast as possible`, '1')
     .option('--latency-ms <ms>', 'order activation latency on the replay clock', '0')
     .option('--balance <asset=amount...>', 'starting balances of the demo account', ['USDT=100000', 'BTC=1', 'ETH=10'])
     .option('--config <file>', 'engine config whose instruments (increments by symbol) the simulator serves, over the bundled ones')

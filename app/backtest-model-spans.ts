@@ -1,12 +1,14 @@
 // The data each trained model in a backtest's blend learnt from, so that a backtest can refuse to grade a model on its
 // own training data (app/backtest.ts: in-sample unless --allow-in-sample). Read from the checkpoints the loader chose:
-// their checkpoint.json `dataSpan`, an online-promoted CNN's base, a DQN's validation span (train-report.json) and the
-// CNN a DQN reads (its outputs in the DQN's training states carry the CNN's training labels).
+// their checkpoint.json `dataSpan`, an online-promoted CNN's base, a DQN's validation span and the CNN a DQN reads (its
+// outputs in the DQN's training states carry the CNN's training labels). A DQN's checkpoint.json records the last two
+// (`validationSpan`, `input.cnn.dataSpan`); for one written before, they are looked up in its train-report.json and
+// in the CNN's checkpoint folder.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
-import type { CheckpointMeta } from '../models/checkpoints.ts';
-import { BUNDLED_CNN_DIR, BUNDLED_DQN_DIR } from '../models/bundled/index.ts';
+import { readCheckpointMeta, type CheckpointMeta } from '../models/checkpoints.ts';
+import { BUNDLED_CNN_DIR } from '../models/bundled/index.ts';
 import { fileSha256 } from '../models/train/dqn-state.ts';
 import { CNN_ONNX_FILE, ONLINE_VERSION_PREFIX, type LoadedModels } from './models.ts';
 
@@ -27,8 +29,8 @@ export interface ModelTrainingSpan {
   readonly to: string | null;
   /**
    * Each span that counts: the model's own checkpoint's; its base's (an online-promoted CNN was fine-tuned from it); a
-   * DQN's validation span (it picked the weights; from its train-report.json) and, for a DQN that reads the CNN, that
-   * CNN's (its outputs in the DQN's training states carry the CNN's training labels).
+   * DQN's validation span (it picked the weights) and, for a DQN that reads the CNN, that CNN's (its outputs in the
+   * DQN's training states carry the CNN's training labels).
    */
   readonly parts: readonly TrainingSpanPart[];
   /** What no checkpoint says, when a span that counts is unknown. */
@@ -39,16 +41,17 @@ export interface ModelTrainingSpan {
 
 const TRAINING_BAR_MS = 60_000;
 
-type SpanMs = { readonly of: string; readonly fromMs: number; readonly toMs: number };
+type Span = { readonly fromMs: number; readonly toMs: number };
+type SpanMs = Span & { readonly of: string };
 type SpanLookup = { readonly parts: SpanMs[]; readonly missing: string[] };
 
 /**
  * Returns the training span of each CNN and DQN in `models` and whether it reaches `firstLineMs` (the recording's first
- * line) or later. Read from the checkpoints the loader chose (app/models.ts): the CNN's metadata it kept, a promoted
- * CNN's base, the DQN's checkpoint.json by version, and for a DQN that reads the CNN, the CNN the loader ran it beside
- * (it loads such a DQN only beside the CNN whose ONNX sha-256 it records).
+ * line) or later. Read from the checkpoints the loader chose (app/models.ts): the CNN's and the DQN's metadata it kept,
+ * a promoted CNN's base, and for a DQN that reads the CNN, the CNN the loader ran it beside (it loads such a DQN only
+ * beside the CNN whose ONNX sha-256 it records), else the CNN span the DQN's checkpoint recorded.
  */
-export function modelTrainingSpans(config: Config, models: Pick<LoadedModels, 'loaded' | 'cnn'>, firstLineMs: number): ModelTrainingSpan[] {
+export function modelTrainingSpans(config: Config, models: Pick<LoadedModels, 'loaded' | 'cnn' | 'dqn'>, firstLineMs: number): ModelTrainingSpan[] {
   const out: ModelTrainingSpan[] = [];
   for (const id of models.loaded) {
     const [name, version] = id.split('@') as [string, string];
@@ -81,57 +84,69 @@ function cnnSpans(config: Config, models: Pick<LoadedModels, 'cnn'>, version: st
   addSpan(parts, missing, id, cnn.meta, cnn.dir);
   // Fine-tuned from its base: the base's data is in its weights too.
   if (version.startsWith(ONLINE_VERSION_PREFIX)) {
-    const dir = checkpointDirOf(config, 'cnn', cnn.base);
-    addSpan(parts, missing, `cnn@${cnn.base}`, readMeta(dir), dir);
+    const dir = cnnCheckpointDir(config, cnn.base);
+    addSpan(parts, missing, `cnn@${cnn.base}`, readCheckpointMeta(dir), dir);
   }
   return { parts, missing };
 }
 
-function dqnSpans(config: Config, models: Pick<LoadedModels, 'cnn'>, version: string): SpanLookup {
+function dqnSpans(config: Config, models: Pick<LoadedModels, 'cnn' | 'dqn'>, version: string): SpanLookup {
   const id = `dqn@${version}`;
-  const dir = checkpointDirOf(config, 'dqn', version);
-  const meta = readMeta(dir);
+  const dqn = models.dqn;
+  if (dqn === undefined || dqn.version !== version) return { parts: [], missing: [`${id} is served without a checkpoint: no training span recorded`] };
   const parts: SpanMs[] = [];
   const missing: string[] = [];
-  addSpan(parts, missing, id, meta, dir);
-  // Its weights are the episode that did best on the validation span after it: that span picked them. Only the
-  // train-report.json records it.
-  const validation = readJson<{ validation?: { span?: { fromMs?: unknown; toMs?: unknown } } }>(path.join(dir, 'train-report.json'))?.validation?.span;
-  if (typeof validation?.fromMs === 'number' && typeof validation.toMs === 'number') parts.push({ of: `${id} validation`, fromMs: validation.fromMs, toMs: validation.toMs });
-  const cnn = (meta?.input as { cnn?: unknown } | undefined)?.cnn;
+  addSpan(parts, missing, id, dqn.meta, dqn.dir);
+  // Its weights are the episode that did best on the validation span after its data: that span picked them.
+  const validation = validationSpanOf(dqn.meta, dqn.dir);
+  if (validation !== undefined) parts.push({ of: `${id} validation`, ...validation });
+  const cnn = (dqn.meta.input as { cnn?: unknown } | undefined)?.cnn;
   if (typeof cnn !== 'object' || cnn === null) return { parts, missing }; // trained with `--cnn none`: reads no CNN
-  const rec = cnn as { version?: unknown; onnxSha256?: unknown };
+  const rec = cnn as { version?: unknown; onnxSha256?: unknown; dataSpan?: unknown };
   if (models.cnn !== undefined) {
     const own = cnnSpans(config, models, models.cnn.version);
     return { parts: [...parts, ...own.parts], missing: [...missing, ...own.missing] };
   }
-  // The CNN is an override: the checkpoint the DQN names, if it is the same file.
-  const cnnDir = typeof rec.version === 'string' ? checkpointDirOf(config, 'cnn', rec.version) : undefined;
+  // The CNN is an override: the span the DQN recorded of the CNN it was trained beside, else (a checkpoint written
+  // before it was recorded) the checkpoint the DQN names, if it is the same file.
+  const recorded = recordedSpan(rec.dataSpan);
+  if (recorded !== undefined) {
+    parts.push({ of: `cnn@${String(rec.version)}`, ...recorded });
+    return { parts, missing };
+  }
+  const cnnDir = typeof rec.version === 'string' ? cnnCheckpointDir(config, rec.version) : undefined;
   const onnx = cnnDir === undefined ? undefined : path.join(cnnDir, CNN_ONNX_FILE);
   if (onnx !== undefined && existsSync(onnx) && fileSha256(onnx) === rec.onnxSha256) {
-    addSpan(parts, missing, `cnn@${String(rec.version)}`, readMeta(cnnDir!), cnnDir!);
+    addSpan(parts, missing, `cnn@${String(rec.version)}`, readCheckpointMeta(cnnDir!), cnnDir!);
   } else {
     missing.push(`${id} reads CNN ${JSON.stringify(rec.version)} (ONNX sha-256 ${String(rec.onnxSha256).slice(0, 12)}…), whose checkpoint is not at ${cnnDir ?? 'a known folder'}; its checkpoint.json input.cnn records no training span of that CNN`);
   }
   return { parts, missing };
 }
 
+// Recorded in checkpoint.json; a checkpoint written before records it only in its train-report.json.
+function validationSpanOf(meta: CheckpointMeta, dir: string): Span | undefined {
+  return recordedSpan(meta.validationSpan)
+    ?? recordedSpan(readJson<{ validation?: { span?: unknown } }>(path.join(dir, 'train-report.json'))?.validation?.span);
+}
+
 function addSpan(parts: SpanMs[], missing: string[], of: string, meta: CheckpointMeta | undefined, dir: string): void {
-  const span = meta?.dataSpan as { fromMs?: unknown; toMs?: unknown } | undefined;
+  const span = recordedSpan(meta?.dataSpan);
   if (meta === undefined) missing.push(`${of}: no readable checkpoint.json in ${dir}`);
-  else if (typeof span?.fromMs !== 'number' || typeof span.toMs !== 'number' || !Number.isFinite(span.fromMs) || !Number.isFinite(span.toMs)) {
-    missing.push(`${of}: ${path.join(dir, 'checkpoint.json')} records no dataSpan { fromMs, toMs }`);
-  } else parts.push({ of, fromMs: span.fromMs, toMs: span.toMs });
+  else if (span === undefined) missing.push(`${of}: ${path.join(dir, 'checkpoint.json')} records no dataSpan { fromMs, toMs }`);
+  else parts.push({ of, ...span });
 }
 
-// Where the loader reads a version from: `bundled-…` is models/bundled, any other version a folder of checkpointDir.
-function checkpointDirOf(config: Config, model: 'cnn' | 'dqn', version: string): string {
-  if (version.startsWith('bundled-')) return model === 'cnn' ? BUNDLED_CNN_DIR : BUNDLED_DQN_DIR;
-  return path.join(config.models.checkpointDir, model, version);
+// `{ fromMs, toMs }` read from disk, or undefined when it is not one.
+function recordedSpan(v: unknown): Span | undefined {
+  const s = v as { fromMs?: unknown; toMs?: unknown } | undefined;
+  return typeof s?.fromMs === 'number' && typeof s.toMs === 'number' && Number.isFinite(s.fromMs) && Number.isFinite(s.toMs)
+    ? { fromMs: s.fromMs, toMs: s.toMs } : undefined;
 }
 
-function readMeta(dir: string): CheckpointMeta | undefined {
-  return readJson<CheckpointMeta>(path.join(dir, 'checkpoint.json'));
+// Where the loader reads a CNN version from: `bundled-…` is models/bundled, any other version a folder of checkpointDir.
+function cnnCheckpointDir(config: Config, version: string): string {
+  return version.startsWith('bundled-') ? BUNDLED_CNN_DIR : path.join(config.models.checkpointDir, 'cnn', version);
 }
 
 // Undefined when missing or not JSON.

@@ -70,6 +70,15 @@ export interface LoadedModels {
   readonly cnn?: LoadedCnn;
   /** `name@version` of models in the blend trained on the outputs of exactly this CNN (a new CNN version would not suit them). */
   readonly cnnBound: readonly string[];
+  /** The DQN in the blend: its checkpoint folder and the metadata it was chosen by. */
+  readonly dqn?: LoadedDqn;
+}
+
+/** The DQN a system runs (see LoadedModels.dqn). */
+export interface LoadedDqn {
+  readonly version: string;
+  readonly dir: string;
+  readonly meta: CheckpointMeta;
 }
 
 /** The CNN a system runs (see LoadedModels.cnn). */
@@ -134,6 +143,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   let pool: InferencePool | undefined;
   let cnnOnnx: string | undefined; // the DQN must have been trained beside this CNN
   let cnn: LoadedCnn | undefined;
+  let dqn: LoadedDqn | undefined;
   const cnnBound: string[] = [];
   if (config.models.cnn.enabled || over.cnnOnnx) {
     // Candidates in order: a test override, the best of the configured directory (your own training runs), the model
@@ -234,7 +244,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     // Candidates in order: the best of the configured directory, then the model shipped in models/bundled. One is
     // taken only if it declares the engine's RL state and, when CNN outputs filled its training states, that CNN is
     // the one running now; its recorded state transforms (zeroed parts, scale) are applied here as in training.
-    const candidates: { dir: string; version: string; meta: CheckpointMeta }[] = [];
+    const candidates: LoadedDqn[] = [];
     const best = await cps.best('dqn', SELECTION_METRICS.dqn).catch((err: unknown) => {
       skipped.push(`dqn: checkpoints under ${path.join(config.models.checkpointDir, 'dqn')} could not be read (${(err as Error).message}); trying the bundled one`);
       return undefined;
@@ -260,6 +270,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
         ...(registry.names().includes('cnn') ? { dependsOn: ['cnn'] } : {}),
       }, now);
       loaded.push(`dqn@${chosen.version}`);
+      dqn = chosen;
       if (cnnInState) cnnBound.push(`dqn@${chosen.version}`);
     } else {
       skipped.push(`dqn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'dqn')} nor bundled; not in the blend`);
@@ -267,5 +278,5 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   } else skipped.push('dqn: disabled by models.dqn.enabled');
   for (const s of skipped) logger.warn({ code: 'MODEL_NOT_LOADED' }, s);
   logger.info({ models: loaded }, `blending ${loaded.length} model(s): ${loaded.join(', ') || 'none'}`);
-  return { registry, pool, ownsPool: pool !== undefined && pool !== over.cnnPool, loaded, skipped, ...(cnn ? { cnn } : {}), cnnBound };
+  return { registry, pool, ownsPool: pool !== undefined && pool !== over.cnnPool, loaded, skipped, ...(cnn ? { cnn } : {}), cnnBound, ...(dqn ? { dqn } : {}) };
 }

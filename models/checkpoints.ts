@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
@@ -36,6 +37,12 @@ export interface CheckpointMeta {
   readonly testMetric?: CheckpointMetric;
   /** Open times of the first and last bar the model was trained on. */
   readonly dataSpan: { readonly fromMs: TsMs; readonly toMs: TsMs };
+  /**
+   * Open times of the first and last bar of the span that picked the weights among those training produced (a DQN's
+   * validation span), which lies after `dataSpan`: its data shaped the model too. Absent where no such span picked
+   * them, and on checkpoints written before it was recorded (a DQN's train-report.json has it).
+   */
+  readonly validationSpan?: { readonly fromMs: TsMs; readonly toMs: TsMs };
   readonly configHash: string;
   /** Backend the weights were trained on (`wasm`, `tensorflow`, ...). */
   readonly backend: string;
@@ -229,10 +236,38 @@ async function subdirs(dir: string): Promise<string[]> {
   }
 }
 
-async function readMeta(dir: string): Promise<CheckpointMeta | undefined> {
+/**
+ * Returns the metadata of the checkpoint in `dir` (its checkpoint.json), or undefined when there is none or it is not
+ * a JSON object: an interrupted save or a foreign folder, not a checkpoint. Synchronous, for callers outside the store.
+ */
+export function readCheckpointMeta(dir: string): CheckpointMeta | undefined {
+  let text: string;
   try {
-    return JSON.parse(await readFile(path.join(dir, META_FILE), 'utf8')) as CheckpointMeta;
+    text = readFileSync(path.join(dir, META_FILE), 'utf8');
   } catch {
-    return undefined; // interrupted save (or foreign directory): not a checkpoint
+    return undefined;
   }
+  return parseMeta(text);
+}
+
+async function readMeta(dir: string): Promise<CheckpointMeta | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, META_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseMeta(text);
+}
+
+// Fields are not checked one by one: a checkpoint written before a field existed lacks it, and each reader says
+// what it misses (app/backtest-model-spans.ts). Only what cannot be a checkpoint's metadata at all is refused.
+function parseMeta(text: string): CheckpointMeta | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as CheckpointMeta) : undefined;
 }

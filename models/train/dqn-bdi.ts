@@ -163,7 +163,7 @@ export async function buildDqnRows(o: Pick<DqnBdiOptions, 'klinesDirs' | 'symbol
   const zeroed: DqnStatePart[] = cnn ? ['cobStats', 'dqnSlot'] : ['cobStats', 'cnnSlot', 'dqnSlot', 'cnnHidden'];
   const input: DqnStateInput = {
     kind: DQN_STATE_KIND, size: DQN_STATE_SIZE, window: DQN_STATE_WINDOW, zeroed, closesScale: o.closesScale,
-    cnn: cnn ? { version: cnn.version, onnxSha256: fileSha256(cnn.onnx) } : null,
+    cnn: cnn ? { version: cnn.version, onnxSha256: fileSha256(cnn.onnx), dataSpan: { fromMs: cnn.meta.dataSpan.fromMs, toMs: cnn.meta.dataSpan.toMs } } : null,
     everyMinutes: every, symbol,
   };
   const build = dqnStateBuilder(input);
@@ -222,7 +222,8 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
   const testEnv = env(testFrom, n);
   const agent = tradingAgent(S, opts);
   const span = (from: number, to: number): DataSpan => dataSpan(rows.barOpenMs, from, to - 1);
-  const { best, episodes, rewardSum } = trainWithValidation(agent, trainEnv, valEnv, span(valFrom, testFrom), opts);
+  const valSpan = span(valFrom, testFrom);
+  const { best, episodes, rewardSum } = trainWithValidation(agent, trainEnv, valEnv, valSpan, opts);
   const test = greedyRun(agent, testEnv, span(testFrom, n));
   const buyAndHold = buyAndHoldReturn(rows.price, testFrom, n - 1, opts.feeRate);
   const configHash = hashOf({ ...opts, out: undefined, progress: undefined });
@@ -246,7 +247,8 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
     const saved = await store.save({
       // Ranked by the validation PnL that picked the weights; the test PnL is reported, never ranked (checkpoints.ts).
       model: opts.modelName, metric: { ...SELECTION_METRICS.dqn, value: best.result.pnl }, testMetric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
-      dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp', input: { ...rows.input },
+      dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, validationSpan: { fromMs: valSpan.fromMs, toMs: valSpan.toMs },
+      configHash, backend: 'js-mlp', input: { ...rows.input },
       write: async (dir) => {
         saveDqn(agent, dir, { test, validation: best.result, buyAndHold, state: rows.input, feeRate: opts.feeRate, mode: 'long-flat' });
         await writeFile(path.join(dir, 'train-report.json'), `${JSON.stringify(summaryBody, null, 1)}\n`);

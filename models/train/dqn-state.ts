@@ -50,8 +50,12 @@ export type DqnStateInput = {
   readonly window: number;
   readonly zeroed: readonly DqnStatePart[];
   readonly closesScale: number;
-  /** The CNN whose outputs filled the CNN slots in training, or null when they were zeroed. */
-  readonly cnn: { readonly version: string; readonly onnxSha256: string } | null;
+  /**
+   * The CNN whose outputs filled the CNN slots in training, or null when they were zeroed. `dataSpan` is that CNN's
+   * (its labels reach the DQN through those outputs), kept here so that it stays known after the CNN's checkpoint is
+   * pruned; absent on checkpoints written before it was recorded.
+   */
+  readonly cnn: { readonly version: string; readonly onnxSha256: string; readonly dataSpan?: { readonly fromMs: number; readonly toMs: number } } | null;
   /** Minutes between the training decisions. */
   readonly everyMinutes: number;
   /** The symbol whose klines were replayed (absent on checkpoints written before it was recorded); a run trading another passes the DQN over. */

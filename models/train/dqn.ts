@@ -85,7 +85,8 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
   const valEnv = env(valFrom, testFrom);
   const testEnv = env(testFrom, n);
   const agent = tradingAgent(trainEnv.stateSize, opts);
-  const { best, episodes, rewardSum } = trainWithValidation(agent, trainEnv, valEnv, dataSpan(aligned.openTimeMs, valFrom, testFrom - 1), opts);
+  const valSpan = dataSpan(aligned.openTimeMs, valFrom, testFrom - 1);
+  const { best, episodes, rewardSum } = trainWithValidation(agent, trainEnv, valEnv, valSpan, opts);
   const test = greedyRun(agent, testEnv, dataSpan(aligned.openTimeMs, testFrom, n - 1));
   const buyAndHold = buyAndHoldReturn(close, testFrom, n - 1, opts.feeRate);
   const configHash = hashOf({ ...opts, data: aligned.names, out: undefined, progress: undefined });
@@ -96,7 +97,8 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
     const saved = await store.save({
       // Ranked by the validation PnL that picked the weights; the test PnL is reported, never ranked (checkpoints.ts).
       model: opts.modelName, metric: { ...SELECTION_METRICS.dqn, value: best.result.pnl }, testMetric: { name: 'heldOutPnl', value: test.pnl, higherIsBetter: true },
-      dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, configHash, backend: 'js-mlp',
+      dataSpan: { fromMs: trainSpan.fromMs, toMs: trainSpan.toMs }, validationSpan: { fromMs: valSpan.fromMs, toMs: valSpan.toMs },
+      configHash, backend: 'js-mlp',
       write: async (dir) => saveDqn(agent, dir, { test, validation: best.result, buyAndHold, cnn: opts.cnn ?? null, window: opts.window, volWindow: opts.volWindow, feeRate: opts.feeRate, mode: opts.mode }),
     });
     checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept };

@@ -142,6 +142,9 @@ describe('cobalt train dqn --state bdi (tiny run on real ETH klines)', () => {
     // Review finding 1: ranked by the validation PnL that picked the weights; the test PnL is reported, never ranked.
     expect(meta.metric).toEqual({ name: 'valPnl', value: s.validation.pnl, higherIsBetter: true });
     expect(meta.testMetric).toEqual({ name: 'heldOutPnl', value: s.outOfSample.pnl, higherIsBetter: true });
+    // A backtest reads both spans from checkpoint.json, so they stay known after the CNN's checkpoint or the report is gone.
+    expect(meta.validationSpan).toEqual({ fromMs: s.validation.span.fromMs, toMs: s.validation.span.toMs });
+    expect(meta.input.cnn).toEqual({ version: 'bundled-v000001', onnxSha256: expect.stringMatching(/^[0-9a-f]{64}$/), dataSpan: bundledCnnCheckpoint()!.meta.dataSpan });
   }, 120_000);
 
   // Review (45745c5): the engine passes a CNN trained on another symbol over, so a DQN bound to it would never run.

@@ -48,6 +48,8 @@ describe('cobalt train dqn (real ETH 1m klines, tiny run)', () => {
     expect(meta.metric).toEqual({ name: 'valPnl', value: s.validation.pnl, higherIsBetter: true });
     expect(meta.testMetric).toEqual({ name: 'heldOutPnl', value: s.outOfSample.pnl, higherIsBetter: true });
     expect(meta.dataSpan.toMs).toBe(s.training.span.toMs);
+    // The span that picked the weights rides in checkpoint.json, so a backtest knows it without the report.
+    expect(meta.validationSpan).toEqual({ fromMs: s.validation.span.fromMs, toMs: s.validation.span.toMs });
   }, 120_000);
 });
 

@@ -6,12 +6,11 @@
 // restarted replay goes on in time from there: actors/data-provider/replay.ts).
 import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
-import { EventEmitter } from 'node:events';
 import {
   loadConfig, logLevelRefusal, missingDataPaths, preflightProblems, RUN_SPEED_MAX, RUN_SPEED_MIN, type Config, type LoadedConfig,
 } from '../engine/config/index.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
-import { exitAfterLogFlush, installSignalHandlers, type SignalOptions, type SignalSource } from '../engine/runtime/lifecycle.ts';
+import { installSignalHandlers, ProcessStop, type SignalSource, type StopOptions } from '../engine/runtime/lifecycle.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
 import { lotsToQty, ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
@@ -103,10 +102,10 @@ async function venueTime(restUrl: string): Promise<number> {
 }
 
 /**
- * Runs the daemon; resolves with the exit code only on a start failure (a signal exits the process). `signals` replaces
- * the process's signals and exit (tests).
+ * Runs the daemon; resolves with the exit code only on a start failure (a signal or the replay's end exits the
+ * process). `signals` replaces the process's signals and exit (tests).
  */
-export async function runCommand(o: { config: string; live?: boolean; speed?: string }, signals: Pick<SignalOptions, 'source' | 'exit'> = {}): Promise<number> {
+export async function runCommand(o: { config: string; live?: boolean; speed?: string }, signals: { source?: SignalSource; exit?: StopOptions['exit'] } = {}): Promise<number> {
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig(o.config);
@@ -224,9 +223,10 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   const sys = built;
   if (resume && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, sys.store, logger);
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
-  const replayEnd = sys.feed instanceof ReplayFeed ? sys.feed.done : undefined;
-  installSignalHandlers(sys.lifecycle, { ...shutdownAtReplayEnd(replayEnd, sys.lifecycle, logger, signals), onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
-  // Until the signal handler exits the process.
+  const stop = new ProcessStop(sys.lifecycle, { exit: signals.exit, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
+  installSignalHandlers(sys.lifecycle, { source: signals.source, stop });
+  if (sys.feed instanceof ReplayFeed) stopAtReplayEnd(sys.feed.done, stop, logger);
+  // Until the stop (a signal, the replay's end) exits the process.
   const running = new Promise<number>(() => undefined);
   try {
     await sys.start();
@@ -276,43 +276,30 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   return running;
 }
 
-// The pseudo-signal a replay's end delivers to the signal handler.
+// The reason a replay's end shuts down with (the shutdown's `signal` in the log), whether it ended or failed.
 const REPLAY_END = 'REPLAY_ENDED';
 
 /**
- * Returns signal options under which the end of a replay (`done` settling: the last file read with data.loop false,
- * or a file that failed) shuts the daemon down as SIGTERM does, through the same handler, once a line with code
- * REPLAY_ENDED (or REPLAY_FAILED) said why. Without it the process went on with nothing left to do: it idled forever
- * on a terminal, and elsewhere exited 13 (an unsettled top-level await) with no line and no graceful stop. The exit
- * code is the handler's (0 after a clean shutdown), 1 when the replay failed.
+ * Stops the daemon through `stop`, as SIGTERM does, when the replay ends (`done` settling: the last file read with
+ * data.loop false, or a file that failed), once a line with code REPLAY_ENDED (or REPLAY_FAILED) said why. Without it
+ * the process went on with nothing left to do: it idled forever on a terminal, and elsewhere exited 13 (an unsettled
+ * top-level await) with no line and no graceful stop. The exit code is the stop's (0 after a clean shutdown), 1 when
+ * the replay failed. A shutdown already under way (a signal) is left to finish as it was asked for.
  */
-export function shutdownAtReplayEnd(done: Promise<void> | undefined, lifecycle: System['lifecycle'], logger: Logger,
-  signals: Pick<SignalOptions, 'source' | 'exit'>): Pick<SignalOptions, 'source' | 'exit' | 'signals'> {
-  if (done === undefined) return signals;
-  const own = new EventEmitter();
-  const base: SignalSource = signals.source ?? (process as unknown as SignalSource);
-  const pick = (event: string): SignalSource => (event === REPLAY_END ? own : base);
-  const exit = signals.exit ?? exitAfterLogFlush;
-  let failed = false;
-  const end = (): void => {
-    if (!lifecycle.shuttingDown) own.emit(REPLAY_END, REPLAY_END);
-  };
+export function stopAtReplayEnd(done: Promise<void>, stop: ProcessStop, logger: Logger): void {
   done.then(
     () => {
-      if (!lifecycle.shuttingDown) logger.info({ code: 'REPLAY_ENDED' }, 'the replay read the last line of its recordings (data.loop is off): shutting down');
-      end();
+      if (stop.lifecycle.shuttingDown) return;
+      logger.info({ code: 'REPLAY_ENDED' }, 'the replay read the last line of its recordings (data.loop is off): shutting down');
+      stop.now(REPLAY_END);
     },
     (err: unknown) => {
-      failed = true;
-      if (!lifecycle.shuttingDown) logger.error({ code: 'REPLAY_FAILED', err }, 'the replay failed: shutting down');
-      end();
+      stop.fail();
+      if (stop.lifecycle.shuttingDown) return;
+      logger.error({ code: 'REPLAY_FAILED', err }, 'the replay failed: shutting down');
+      stop.now(REPLAY_END);
     },
   );
-  return {
-    signals: ['SIGINT', 'SIGTERM', REPLAY_END],
-    source: { on: (e, l) => pick(e).on(e, l), off: (e, l) => pick(e).off(e, l) },
-    exit: (code) => exit(failed && code === 0 ? 1 : code),
-  };
 }
 
 /**

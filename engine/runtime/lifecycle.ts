@@ -168,16 +168,26 @@ export interface SignalSource {
   off(event: string, listener: (signal: string) => void): unknown;
 }
 
-/** Options of `installSignalHandlers`. */
-export interface SignalOptions {
-  readonly signals?: readonly string[];
-  readonly source?: SignalSource;
+/** Options of a `ProcessStop`. */
+export interface StopOptions {
   /**
-   * Called with the exit code: 0 after a clean shutdown, 1 if a step failed, 128 + signal number when forced. Default:
-   * `exitAfterLogFlush`.
+   * Called with the exit code: 0 after a clean shutdown, 1 if a step failed (or `fail` was called), 128 + signal
+   * number when forced. Default: `exitAfterLogFlush`.
    */
   readonly exit?: (code: number) => void;
   readonly onReport?: (report: ShutdownReport) => void;
+}
+
+/** Options of `installSignalHandlers`. */
+export interface SignalOptions extends StopOptions {
+  readonly signals?: readonly string[];
+  readonly source?: SignalSource;
+  /**
+   * The stop the signals go through where the process has other reasons to stop as well (app/run.ts: the end of a
+   * replay), so that a signal during such a stop forces the exit. It holds the exit and onReport (give those to it, not
+   * here). Default: a stop of the lifecycle with this `exit` and `onReport`.
+   */
+  readonly stop?: ProcessStop;
 }
 
 /** Returns the conventional exit code for a signal (SIGINT 130, SIGTERM 143). */
@@ -197,39 +207,86 @@ export function exitAfterLogFlush(code: number): void {
 }
 
 /**
- * Wires SIGINT/SIGTERM to `lifecycle.shutdown`: the first signal shuts down gracefully then exits, a second one exits
- * at once (once its line is logged). Returns a function that removes the handlers.
+ * The process's one graceful stop: `now(reason)` shuts the lifecycle down, then exits 0 after a clean shutdown, 1 if a
+ * step failed or `fail` was called. A signal is one reason (installSignalHandlers), the end of a replay another
+ * (app/run.ts); whichever comes first stops the process, and the exit comes once, when that shutdown is over.
+ */
+export class ProcessStop {
+  private state: 'running' | 'stopping' | 'stopped' = 'running';
+  private failed = false;
+
+  constructor(readonly lifecycle: Lifecycle, private readonly opts: StopOptions = {}) {}
+
+  /** True once `now` was called. */
+  get requested(): boolean {
+    return this.state !== 'running';
+  }
+
+  /** True once the shutdown `now` began is over (the exit is under way). */
+  get stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  /** Shuts down for `reason` (the shutdown's `signal`) then exits; nothing when a stop was already requested. */
+  now(reason: string): void {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    this.lifecycle.shutdown(reason).then(
+      (report) => {
+        this.state = 'stopped';
+        this.opts.onReport?.(report);
+        this.exit(report.ok ? 0 : 1);
+      },
+      (e: unknown) => {
+        this.state = 'stopped';
+        log().error({ err: e, signal: reason }, 'shutdown threw');
+        this.exit(1);
+      },
+    );
+  }
+
+  /** What the process was there for failed (a replay that could not be read): the exit that would be 0 is 1. */
+  fail(): void {
+    this.failed = true;
+  }
+
+  /** Exits with `code` (1 for a 0 once `fail` was called) without waiting for anything (a second signal). */
+  exit(code: number): void {
+    (this.opts.exit ?? exitAfterLogFlush)(this.failed && code === 0 ? 1 : code);
+  }
+}
+
+/**
+ * Wires SIGINT/SIGTERM to a `ProcessStop` (opts.stop, else one of `lifecycle`): the first signal shuts down gracefully
+ * then exits, a signal while a stop is under way (a second one, or one after the replay ended) exits at once (once its
+ * line is logged). Returns a function that removes the handlers.
  */
 export function installSignalHandlers(lifecycle: Lifecycle, opts: SignalOptions = {}): () => void {
   const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
   const source: SignalSource = opts.source ?? (process as unknown as SignalSource);
-  const exit = opts.exit ?? exitAfterLogFlush;
-  let received = 0;
-  // Set once the shutdown is over: the exit is under way (writing out the log), and a signal then changes nothing.
-  let finished = false;
+  const stop = stopOf(lifecycle, opts);
   const onSignal = (signal: string): void => {
-    received++;
-    if (finished) return;
-    if (received > 1) {
+    // The exit is under way (writing out the log): a signal then changes nothing.
+    if (stop.stopped) return;
+    if (stop.requested) {
       log().warn({ signal }, 'second signal: exiting without finishing shutdown');
-      exit(signalExitCode(signal));
+      stop.exit(signalExitCode(signal));
       return;
     }
-    lifecycle.shutdown(signal).then(
-      (report) => {
-        finished = true;
-        opts.onReport?.(report);
-        exit(report.ok ? 0 : 1);
-      },
-      (e: unknown) => {
-        finished = true;
-        log().error({ err: e, signal }, 'shutdown threw');
-        exit(1);
-      },
-    );
+    stop.now(signal);
   };
   for (const s of signals) source.on(s, onSignal);
   return () => {
     for (const s of signals) source.off(s, onSignal);
   };
+}
+
+// The stop `installSignalHandlers` goes through: opts.stop, which must be of `lifecycle` and hold the exit and onReport.
+function stopOf(lifecycle: Lifecycle, opts: SignalOptions): ProcessStop {
+  if (opts.stop === undefined) return new ProcessStop(lifecycle, opts);
+  if (opts.stop.lifecycle !== lifecycle) throw new TypeError('installSignalHandlers: opts.stop stops another lifecycle than the one given');
+  if (opts.exit !== undefined || opts.onReport !== undefined) {
+    throw new TypeError('installSignalHandlers: exit and onReport belong to the ProcessStop given as opts.stop, not to the signal options');
+  }
+  return opts.stop;
 }

@@ -333,15 +333,15 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         const wait = replay0 + (ts - first) / pace - performance.now();
         if (wait >= 1) await new Promise<void>((r) => setTimeout(r, wait));
       }
-      const symbol = source.symbol;
       const tradeId = source.tradeId();
+      const lane = cuts.lane(source.symbol);
       // Before the clock moves to the trade after the hole.
-      cuts.before(symbol, tradeId, last);
+      cuts.before(lane, tradeId, last);
       clock.set(ts);
       tracker.tick(ts);
       const malformed = pub.counters.malformed;
       source.publish();
-      cuts.after(symbol, tradeId, pub.counters.malformed === malformed, source.silence, ts);
+      cuts.after(lane, tradeId, pub.counters.malformed === malformed, source.silence, ts);
       lines++;
       last = ts;
       if ((lines & 0xffff) === 0 && opts.onProgress) {

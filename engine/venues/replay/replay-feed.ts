@@ -341,7 +341,8 @@ export class ReplayFeed implements MarketFeed {
             if (this.stopped) return;
           }
           const tradeId = ahead.tradeId;
-          holes.before(line.symbol, tradeId, prevTs);
+          const lane = holes.lane(line.symbol);
+          holes.before(lane, tradeId, prevTs);
           prevTs = ts;
           if (pacer && speed > 0) {
             if (Number.isNaN(wall0)) {
@@ -357,7 +358,7 @@ export class ReplayFeed implements MarketFeed {
           if (sim) sim.set(ts);
           const malformed = c.malformed;
           pub.publish(line.text, raw, line.symbol, shift);
-          holes.after(line.symbol, tradeId, c.malformed === malformed, ahead.silence, ts, shift);
+          holes.after(lane, tradeId, c.malformed === malformed, ahead.silence, ts, shift);
           if (++n % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
         }
       } finally {

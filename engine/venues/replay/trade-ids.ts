@@ -245,22 +245,32 @@ export interface RecordingHolesOptions {
   readonly onCut?: (found: 'tradeId' | 'silence') => void;
 }
 
+/** A symbol whose trades are published, as `RecordingHoles.lane` finds it: its venue and engine symbols. */
+export interface HoleLane {
+  /** Venue symbol (`BTCUSDT`): its trade ids are watched under it. */
+  readonly venueSymbol: string;
+  /** Engine symbol (`BTC/USDT`): its candles are cut. */
+  readonly symbol: string;
+}
+
 /**
  * The holes of one replay, as the replay feed and the backtest both cut them: per line of a symbol whose trades are
- * published, `before` (ahead of the clock moving to the line) cuts a break in the trade ids at the previous line's
- * time, and `after` (once the line is published) takes its id and cuts a silence after it at its own time. Each cut is
- * an md.feedReset scoped to trades: a book synced from a snapshot recorded after the hole must not be dropped (its
- * depth update ids already say whether the depth broke too, and it would wait for a snapshot the recording may not hold).
+ * published (its `lane`, looked up once per line), `before` (ahead of the clock moving to the line) cuts a break in the
+ * trade ids at the previous line's time, and `after` (once the line is published) takes its id and cuts a silence
+ * after it at its own time. Each cut is an md.feedReset scoped to trades: a book synced from a snapshot recorded after
+ * the hole must not be dropped (its depth update ids already say whether the depth broke too, and it would wait for a
+ * snapshot the recording may not hold).
  */
 export class RecordingHoles {
   /** Silences cut. */
   silences = 0;
   private readonly ids = new TradeIdWatch();
-  /** Venue symbol -> engine symbol of the symbols whose trades are published. */
-  private readonly lanes: ReadonlyMap<string, string>;
+  /** Venue symbol -> the lane of the symbols whose trades are published. */
+  private readonly lanes: ReadonlyMap<string, HoleLane>;
 
   constructor(private readonly opts: RecordingHolesOptions) {
-    this.lanes = new Map(opts.publisher.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade')).map((l) => [l.inst.venueSymbol, l.inst.symbol]));
+    this.lanes = new Map(opts.publisher.lanes.filter((l) => l.kinds === undefined || l.kinds.has('trade'))
+      .map((l) => [l.inst.venueSymbol, { venueSymbol: l.inst.venueSymbol, symbol: l.inst.symbol }]));
   }
 
   /** Breaks in the trade ids cut. */
@@ -268,31 +278,33 @@ export class RecordingHoles {
     return this.ids.gaps;
   }
 
-  /** Before the clock moves to a line of `venueSymbol` with trade id `tradeId`: cuts at `prevTs` when the id does not follow. */
-  before(venueSymbol: string, tradeId: number | undefined, prevTs: number): void {
-    if (tradeId === undefined) return;
-    const symbol = this.lanes.get(venueSymbol);
-    if (symbol === undefined) return;
-    const reason = this.ids.check(venueSymbol, tradeId);
+  /** Returns the lane of a line of `venueSymbol` for `before` and `after`; undefined when its trades are not published (nothing to cut). */
+  lane(venueSymbol: string): HoleLane | undefined {
+    return this.lanes.get(venueSymbol);
+  }
+
+  /** Before the clock moves to a line of `lane` with trade id `tradeId`: cuts at `prevTs` when the id does not follow. */
+  before(lane: HoleLane | undefined, tradeId: number | undefined, prevTs: number): void {
+    if (tradeId === undefined || lane === undefined) return;
+    const reason = this.ids.check(lane.venueSymbol, tradeId);
     if (reason === undefined) return;
-    this.opts.logger.warn({ symbol, tradeId, ts: prevTs, reason }, 'recording has a hole in the trade stream');
-    this.cut(symbol, reason, prevTs, 'tradeId');
+    this.opts.logger.warn({ symbol: lane.symbol, tradeId, ts: prevTs, reason }, 'recording has a hole in the trade stream');
+    this.cut(lane.symbol, reason, prevTs, 'tradeId');
   }
 
   /**
-   * After the line was published at `ts`: `decoded` false (a trade that did not decode is lost, so the next id does not
-   * follow and marks the hole) leaves its id untaken; `silence` (the look-ahead's, in recorded time, `shift` ms behind
-   * `ts`) cuts the symbol before the clock moves into the hole.
+   * After the line of `lane` was published at `ts`: `decoded` false (a trade that did not decode is lost, so the next
+   * id does not follow and marks the hole) leaves its id untaken; `silence` (the look-ahead's, in recorded time, `shift`
+   * ms behind `ts`) cuts the symbol before the clock moves into the hole.
    */
-  after(venueSymbol: string, tradeId: number | undefined, decoded: boolean, silence: Silence | undefined, ts: number, shift = 0): void {
-    const symbol = this.lanes.get(venueSymbol);
-    if (symbol === undefined) return;
-    if (tradeId !== undefined && decoded) this.ids.took(venueSymbol, tradeId);
+  after(lane: HoleLane | undefined, tradeId: number | undefined, decoded: boolean, silence: Silence | undefined, ts: number, shift = 0): void {
+    if (lane === undefined) return;
+    if (tradeId !== undefined && decoded) this.ids.took(lane.venueSymbol, tradeId);
     if (silence === undefined) return;
     const reason = silenceReason(shift === 0 ? silence : { ...silence, fromMs: silence.fromMs + shift, nextMs: silence.nextMs === undefined ? undefined : silence.nextMs + shift });
     this.silences++;
-    this.opts.logger.warn({ symbol, ts, reason }, 'recording falls silent: a hole in the recording');
-    this.cut(symbol, reason, ts, 'silence');
+    this.opts.logger.warn({ symbol: lane.symbol, ts, reason }, 'recording falls silent: a hole in the recording');
+    this.cut(lane.symbol, reason, ts, 'silence');
   }
 
   /** Forgets every symbol's last trade id (a new replay lap starts its own stream). */

@@ -12,6 +12,7 @@ import {
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
 import { installSignalHandlers, ProcessStop, type SignalSource, type StopOptions } from '../engine/runtime/lifecycle.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
+import { ReplayTimeline } from '../actors/data-provider/replay-history.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
 import { lotsToQty, ticksToPrice, type Instrument } from '../engine/types/instrument.ts';
 import { formatMoney, type Money } from '../engine/types/money.ts';
@@ -141,8 +142,10 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   // A replay's time is its data's: the feed sets a simulated clock to each line while pacing itself on the wall
   // clock at --speed. A wall-driven clock would run ahead of a feed slowed by start-up or a busy CPU, and the
   // DataProvider would close every 1s bar before its trades arrived (flat candles, trades dropped as late).
-  // On a store an earlier run replayed into, time starts after where that run got to (replayStart).
+  // On a store an earlier run replayed into, time starts after where that run got to (replayStart). The replay's
+  // timeline (each lap's shift) goes to the DataProvider, which reads kline history by it.
   let resume: ReplayStart | undefined;
+  let timeline: ReplayTimeline | undefined;
   if (replay) {
     // A symbol the recordings do not hold would run forever without a price of it, saying nothing. A symbol without
     // increments (ConfigError) is refused here as buildSystem would refuse it.
@@ -163,7 +166,8 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       process.stderr.write(`cobalt run: cannot start the replay: ${(err as Error).message}\n`);
       return 2;
     }
-    clock = new SimulatedClock(resume.startMs);
+    timeline = new ReplayTimeline(resume.firstMs, resume.startMs - resume.firstMs);
+    clock = new SimulatedClock(timeline.startMs);
   } else if (simulator) {
     let t0: number;
     try {
@@ -201,7 +205,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     const q = balances.find((b) => b.asset === quote);
     const cash = q ? q.free + q.locked : 0n;
     const equity = await liveStartEquity(config, balances, logger);
-    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, liveEquity: equity, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}), ...deadlineOption(clock) }));
+    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, liveEquity: equity, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}), ...(timeline ? { replayTimeline: timeline } : {}), ...deadlineOption(clock) }));
     // Built, not started (sys.start below starts the executor): nothing has gone to the venue but reads. The caps are
     // the limits the RiskManager will start with, which are the operator's from the store when the config values
     // they were set over are unchanged (risk-child.ts): the key is system.ts's for a live start.
@@ -214,14 +218,14 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
       })}\n`);
     }
   } else {
-    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}), ...deadlineOption(clock) }));
+    built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}), ...(timeline ? { replayTimeline: timeline } : {}), ...deadlineOption(clock) }));
   }
   if (built instanceof ConfigError) {
     process.stderr.write(`cobalt run: ${built.message}\n`);
     return 2;
   }
   const sys = built;
-  if (resume && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, sys.store, logger);
+  if (resume && timeline && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, timeline, sys.store, logger);
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
   const stop = new ProcessStop(sys.lifecycle, { exit: signals.exit, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   installSignalHandlers(sys.lifecycle, { source: signals.source, stop });
@@ -334,8 +338,10 @@ export function liveCaps(limits: RiskLimits, traded: Instrument, restored: boole
   };
 }
 
-// Has `feed` start where `resume` says (the clock already does) and keep in `store` how far it got, for the next start.
-function keepReplayTime(feed: ReplayFeed, resume: ReplayStart, store: System['store'], logger: Logger): void {
+// Has `feed` start where `resume` says (the clock already does) and keep in `store` how far it got, for the next start;
+// `timeline` (the clock's) learns the lap length from the feed once its first pass ends.
+function keepReplayTime(feed: ReplayFeed, resume: ReplayStart, timeline: ReplayTimeline, store: System['store'], logger: Logger): void {
+  timeline.follow(feed);
   if (resume.resumeAfterMs !== undefined) {
     feed.resumeAfter(resume.resumeAfterMs);
     logger.info({ code: 'REPLAY_RESUMED', after: new Date(resume.resumeAfterMs).toISOString(), start: new Date(resume.startMs).toISOString() },

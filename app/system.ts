@@ -48,6 +48,7 @@ import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { ExecutionVenue } from '../engine/venues/venue.ts';
 import type { PolicyConfig } from '../strategies/moe.ts';
 import { BUNDLED_CNN_DIR, BUNDLED_DQN_DIR } from '../models/bundled/index.ts';
+import type { ReplayTimeline } from '../actors/data-provider/replay-history.ts';
 import { HistoryRetention, retentionOptionsOf } from './history-retention.ts';
 import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedModels, type ModelOverrides } from './models.ts';
 import { recordRollbacks } from './online-rollbacks.ts';
@@ -108,6 +109,8 @@ export interface SystemOptions {
    * deadlines and pending-intent timeout run on; omitted, a replay runs as fast as it can and those run on `clock`.
    */
   readonly replayPace?: Clock;
+  /** A daemon's replay timeline (app/run.ts: each lap's shift): the DataProvider reads kline history at the recording's time by it. */
+  readonly replayTimeline?: ReplayTimeline;
   /**
    * The clock the orchestrator's model deadlines and pending-intent timeout run on, when `clock` is not wall time at
    * speed 1 and is not paced by `replayPace` (a ScaledClock at --speed against the exchange simulator: its timers fire
@@ -536,7 +539,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const providerOptions = (): DataProviderOptions => {
     // A backtest asks for the same history on every run of a recording: its answers are kept beside the replay catalog.
     const memo = mode === 'backtest' ? { klinesMemoDir: join(config.data.catalogDir, 'klines') } : {};
-    const base = dataProviderOptions(config, { bus, clock, cob: cobHandle, modelOutputs: outputs, log: logger.child({ actor: 'dataProvider' }), ...memo });
+    const base = dataProviderOptions(config, { bus, clock, cob: cobHandle, modelOutputs: outputs, log: logger.child({ actor: 'dataProvider' }), ...memo, ...(opts.replayTimeline ? { replayTimeline: opts.replayTimeline } : {}) });
     // Live venues (or the simulator) may not serve every timeframe: the bundled archive fills what they cannot.
     if (config.data.replayFiles.length === 0 && config.data.klinesDirs.length > 0 && base.history) {
       return { ...base, history: new FallbackKlines(base.history, new KlinesArchive(config.data.klinesDirs, logger)) };

@@ -48,6 +48,8 @@ export function replayResumeAfter(store: LmdbStore): TsMs | undefined {
 
 /** Where a daemon's replay starts (see `replayStart`). */
 export interface ReplayStart {
+  /** The receive time of the recording's first line. */
+  readonly firstMs: TsMs;
   /** The clock's first time: the first line's, shifted past `resumeAfterMs`. */
   readonly startMs: TsMs;
   /** Where the last run on the store got to (give it to ReplayFeed.resumeAfter); undefined for a fresh store. */
@@ -67,7 +69,7 @@ export async function replayStart(files: readonly string[], storePath: string): 
   } finally {
     await store.close();
   }
-  return after === undefined ? { startMs: first } : { startMs: first + resumeShiftMs(first, after), resumeAfterMs: after };
+  return after === undefined ? { firstMs: first, startMs: first } : { firstMs: first, startMs: first + resumeShiftMs(first, after), resumeAfterMs: after };
 }
 
 /**

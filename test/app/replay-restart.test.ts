@@ -64,7 +64,8 @@ async function run(dir: string, runNo: number, laps: number): Promise<number[]> 
 describe('a replay restarted on the same store', () => {
   it('starts at the first line on a fresh store', async () => {
     const dir = path.join(root, 'fresh');
-    expect(await replayStart(ETH_FILES, dir)).toEqual({ startMs: await recordingStartMs(ETH_FILES) });
+    const first = await recordingStartMs(ETH_FILES);
+    expect(await replayStart(ETH_FILES, dir)).toEqual({ firstMs: first, startMs: first });
   });
 
   it('goes on in time: no record of the last run is replaced, and retention deletes the last run\'s records first', async () => {

@@ -511,6 +511,9 @@ export class Orchestrator {
     const t = saved.thresholds;
     if (t && t.base === this.thresholdsBase) {
       try {
+        // A dashboard before the config's floor took buy or sell 0 (every tick then decides BUY or SELL) and stored it;
+        // the config and the dashboard refuse 0 now, so a stored 0 goes as any invalid set does.
+        for (const k of ['buy', 'sell'] as const) if (t.set[k] === 0) throw new ConfigError(`threshold ${k} must be above 0, got 0`);
         thresholds = this.thresholdsNow = mergeThresholds(this.thresholdsNow, t.set);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;

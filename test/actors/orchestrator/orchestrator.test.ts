@@ -406,6 +406,19 @@ describe('orchestrator', () => {
     expect(memory.load()?.thresholds).toBeUndefined();
   });
 
+  // Review s19: an older dashboard stored buy 0 (every tick a BUY); the config and the dashboard refuse 0 now.
+  it('drops a stored buy or sell threshold of 0 at start, as the config and the dashboard refuse it', () => {
+    const base = settingsKey({ buy: 0.6, sell: 0.6, minConfidence: 0 });
+    for (const set of [{ buy: 0, sell: 0.6, minConfidence: 0 }, { buy: 0.6, sell: 0, minConfidence: 0.1 }]) {
+      const memory = new InMemoryOrchestratorMemory();
+      memory.save({ thresholds: { base, set } });
+      const { orch } = rig(5_000, {}, { memory });
+      expect(orch.thresholds).toEqual({ buy: 0.6, sell: 0.6, minConfidence: 0 });
+      expect(memory.load()?.thresholds).toBeUndefined();
+      orch.stop();
+    }
+  });
+
   it('runs as a supervised xstate child and takes control events', async () => {
     const bus = new Bus<EngineMsg>();
     const clock = new SimulatedClock(world.end);

@@ -26,6 +26,13 @@ import type { KlineQuery, KlineSource } from './market-source.ts';
 
 const MINUTE_MS = 60_000;
 
+/**
+ * How far before the replay's first lap 1h and 1d bars are still summed from shifted minutes: the bars the input's
+ * newest features read (the last day's hours, the day before the first line). Older ones are the archive's bar of the
+ * shifted time rounded down to the bar.
+ */
+const SUMMED_BEFORE_ORIGIN_MS = 2 * 86_400_000;
+
 /** What the timeline needs of the replay feed: the lap length once the first pass ended (0 before, and without loop). */
 export interface LapSource {
   readonly lapLengthMs: number;
@@ -140,10 +147,15 @@ export class ReplayHistory implements KlineSource {
     const ms = timeframeMs(tf);
     const direct = new Map<TsMs, number>();
     const summed: TsMs[] = [];
+    // Bars wholly before the replay's first lap by more than SUMMED_BEFORE_ORIGIN_MS are the archive's, rounded down:
+    // summing their minutes too read every row of a long 1m archive at a resumed start (1,500 days of 1d history
+    // over a 400-day 1m file: 0.6 s with the event loop blocked and ~120 MB of parsed rows kept).
+    const oldest = this.timeline.originMs - SUMMED_BEFORE_ORIGIN_MS;
     for (let t = lo; t <= hi; t += ms) {
       const first = this.timeline.shiftAt(t);
       const last = this.timeline.shiftAt(t + ms - 1);
       if (first === last && first % ms === 0) direct.set(t, first);
+      else if (t + ms <= oldest) direct.set(t, Math.ceil(last / ms) * ms);
       else summed.push(t);
     }
     const bars = new Map<TsMs, Candle>();

@@ -411,7 +411,7 @@ describe('orchestrator', () => {
     const base = settingsKey({ buy: 0.6, sell: 0.6, minConfidence: 0 });
     for (const set of [{ buy: 0, sell: 0.6, minConfidence: 0 }, { buy: 0.6, sell: 0, minConfidence: 0.1 }]) {
       const memory = new InMemoryOrchestratorMemory();
-      memory.save({ thresholds: { base, set } });
+      memory.save({ thresholds: { base, set }, accuracy: {} });
       const { orch } = rig(5_000, {}, { memory });
       expect(orch.thresholds).toEqual({ buy: 0.6, sell: 0.6, minConfidence: 0 });
       expect(memory.load()?.thresholds).toBeUndefined();

@@ -8,7 +8,7 @@ export function register(program: Command): void {
   program
     .command('backtest')
     .description('Replay recorded data through every actor on a simulated clock with the paper venue, as fast as possible')
-    .requiredOption('--config <file>', 'config file (mode backtest, data.replayFiles)')
+    .requiredOption('--config <file>', 'config file (required; mode backtest, data.replayFiles)')
     .option('--json', 'print the summary as one JSON line on stdout')
     .option('--report <file>', 'HTML report path (default var/reports/backtest-<seed>-<time>.html)')
     .option('--no-report', 'write no HTML report')

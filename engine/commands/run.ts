@@ -5,7 +5,7 @@ export function register(program: Command): void {
   program
     .command('run')
     .description('Run the engine until SIGINT/SIGTERM: paper trading (live or replayed data) or, with --live, real orders')
-    .requiredOption('--config <file>', 'config file')
+    .requiredOption('--config <file>', 'config file (required)')
     .option('--live', 'allow real orders (needs mode: live in the config and keys in the environment)')
     .option('--speed <x>', 'replay speed (multiple of real time) for recorded data, or with an exchange simulator on loopback')
     .action(async (o: { config: string; live?: boolean; speed?: string }) => {

@@ -1,4 +1,4 @@
-// One rewritten line on a TTY while the daemon runs: time, prices, position, PnL, orders, trading state.
+// One rewritten line on a TTY while the daemon runs: trading state, time, prices, position, PnL, orders.
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Bus } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
@@ -25,10 +25,62 @@ export interface StatusFields {
   readonly state: string;
 }
 
-/** Returns the line text for `f`, cut to `width` characters. */
+type Part = Exclude<keyof StatusFields, 'state'>;
+
+// The parts after the state, in the order shown, with the label each is shown under.
+const PARTS: readonly (readonly [Part, string])[] = [['time', ''], ['prices', ''], ['position', 'pos '], ['pnl', 'pnl '], ['orders', 'orders ']];
+
+/**
+ * How the line gives way on a narrow terminal, least needed first: each step replaces one part with a shorter form of
+ * it ('' drops it). The state is never in here: a halted engine must show on any width.
+ */
+const SHORTER: readonly (readonly [Part, (s: string) => string])[] = [
+  ['pnl', (s) => s.replace(/ \(.*\)$/, '')],
+  ['time', (s) => s.replace(/^\d{4}-\d{2}-\d{2} /, '')],
+  ['orders', (s) => s.replace(/^(\d+) sent\/(\d+) filled\/(\d+) open\/(\d+) denied$/, '$1s/$2f/$3o/$4d')],
+  ['prices', (s) => s.split(' ').slice(0, 2).join(' ')],
+  ['pnl', (s) => s.replace(/ vs cost$/, '')],
+  ['orders', () => ''],
+  ['time', () => ''],
+  ['prices', () => ''],
+  ['pnl', () => ''],
+  ['position', () => ''],
+];
+
+/**
+ * Returns the line text for `f` within `width` characters: the trading state first, then the other parts, shortened
+ * (SHORTER) and dropped whole rather than cut, so the state always shows; only a state longer than `width` is cut.
+ */
 export function formatStatus(f: StatusFields, width = 160): string {
-  const s = `${f.time} | ${f.prices} | pos ${f.position} | pnl ${f.pnl} | orders ${f.orders} | ${f.state}`;
-  return s.length > width ? s.slice(0, width - 1) + '…' : s;
+  const shown: Record<Part, string> = { time: f.time, prices: f.prices, position: f.position, pnl: f.pnl, orders: f.orders };
+  const render = (): string => [f.state, ...PARTS.filter(([k]) => shown[k] !== '').map(([k, label]) => label + shown[k])].join(' | ');
+  for (const [k, shorten] of SHORTER) {
+    if (render().length <= width) break;
+    shown[k] = shorten(shown[k]);
+  }
+  const s = render();
+  return s.length > width ? s.slice(0, Math.max(0, width - 1)) + '…' : s;
+}
+
+/**
+ * Returns the status line's trading state: the word, and when not active why, shortened to what tells the cases apart
+ * on a terminal (the full reason is in the alert, the log and the dashboard).
+ */
+export function formatState(risk: Pick<RiskState, 'tradingState' | 'stateReason' | 'killSwitch'> | undefined, halted: { readonly actor: string } | undefined): string {
+  if (halted) return `HALTED ${halted.actor} failed`;
+  if (!risk) return 'starting';
+  if (risk.tradingState === 'active') return 'active';
+  const why = risk.killSwitch && risk.tradingState === 'halted' ? 'kill switch' : shortReason(risk.stateReason);
+  return `${risk.tradingState.toUpperCase()} ${why}`;
+}
+
+// The RiskManager's transition reasons (logic.ts), cut to their subject: 'drawdown 512 bps', 'VaR 99%', 'kill switch'.
+function shortReason(reason: string): string {
+  const m = /^(drawdown \d+ bps|VaR \d+%|kill switch)/.exec(reason);
+  if (m) return m[1];
+  // Any other reason (a restored state's, an operator's): its first clause, at most about three words.
+  const head = reason.split(/[:(;,]/)[0].trim();
+  return head.length <= 24 ? head : head.split(' ').slice(0, 3).join(' ');
 }
 
 /** The PnL of the RiskManager's positions in quote Money, as the dashboard's portfolio panel adds it up. */
@@ -86,7 +138,9 @@ export class StatusLine {
 
   /** Returns the current figures. */
   fields(clock: Clock = this.sys.clock): StatusFields {
-    const prices = [...this.insts.values()].map((i) => {
+    // The traded instrument's price first: on a narrow terminal it is the one kept.
+    const insts = [...this.insts.values()].sort((a, b) => Number(b.symbol === this.sys.traded.symbol) - Number(a.symbol === this.sys.traded.symbol));
+    const prices = insts.map((i) => {
       const p = this.last.get(i.symbol);
       return `${i.base} ${p === undefined ? '-' : ticksToFloat(i, p).toFixed(2)}`;
     }).join(' ');
@@ -102,7 +156,7 @@ export class StatusLine {
       position: `${lotsToFloat(t, (pos?.lots ?? 0) as Lots)} ${t.base}`,
       pnl,
       orders: `${this.submitted} sent/${this.filled} filled/${open} open/${this.denied} denied`,
-      state: halted ? `HALTED (${halted.actor})` : (risk?.tradingState ?? 'starting'),
+      state: formatState(risk, halted),
     };
   }
 

@@ -1,5 +1,6 @@
 // What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
-// (VaR, exposure, drawdown and the equity peak it is measured from, equity, limits), its cash, positions and equity for the portfolio panel (the books a paper
+// (VaR, exposure, drawdown and the equity peak it is measured from, equity, limits) with its trading state, reason and
+// kill switch (as restored at a restart), its cash, positions and equity for the portfolio panel (the books a paper
 // start restored from the store, or a live start read from the venue: the page keeps no accounting of its own), the COB
 // aggregator's gap and resync counters, the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
@@ -83,6 +84,8 @@ export function dashboardProviders(
       if (!s) return undefined;
       const eq = equity(s.portfolio, s.instruments, s.marks);
       return {
+        // What the RiskManager enforces now: a restart restores these from the store without announcing them on the bus.
+        state: s.tradingState, reason: s.stateReason, killSwitch: s.killSwitch,
         equity: moneyToFloat(eq),
         exposure: moneyToFloat(exposure(s.portfolio, s.instruments, s.marks)),
         drawdownPct: drawdownBps(s.peakEquity, eq) / 100,

@@ -9,10 +9,11 @@
 //   models    signal.modelOutput, signal.decision (MoE weights), signal.modelStatus, orchestrator.* controls
 //   portfolio positions, PnL and equity from the RiskManager's books (the portfolio provider), re-read on risk.mark
 //             and fills; the equity series samples them once per second of data time
-//   risk      risk.stateChanged, risk.killSwitch, risk.alert, provider figures (drawdown and its peak: the RiskManager's);
-//             without a provider, drawdown and peak from the equity series
+//   risk      risk.alert, provider figures (drawdown and its peak, trading state, its reason and kill switch: the
+//             RiskManager's, as restored at a restart); without a provider, drawdown and peak from the equity series and
+//             the state as risk.stateChanged and risk.killSwitch last announced it
 //   orders    exec.* order lifecycle (the rows changed since the client's cursor) and fills (fees in the asset they were
-//             paid in)
+//             paid in); risk.orderDenied, with the symbol and side of the risk.intent it answers
 //   system    sys.*, md.feedStatus, md.bookStatus, exec.venueStatus, supervisor status, bus counters, providers
 //   training  the training provider's report
 import type { CobSnapshot } from '../market/cob.ts';
@@ -109,6 +110,13 @@ export interface RiskFigures {
   readonly exposure?: number; readonly var95?: number; readonly var99?: number; readonly drawdownPct?: number; readonly equity?: number;
   /** The equity peak `drawdownPct` is measured from (the RiskManager's, kept across restarts). */
   readonly peakEquity?: number;
+  /**
+   * The RiskManager's trading state, its reason and kill switch as they are now. They replace the ones last announced
+   * on the bus: a restart restores them from the store without announcing them.
+   */
+  readonly state?: TradingState;
+  readonly reason?: string;
+  readonly killSwitch?: boolean;
 }
 
 /** Training progress a provider reports (the training pipeline). */
@@ -165,6 +173,10 @@ interface SystemActor { status: string; restarts: number; lastError?: string; ts
 
 // Orders kept (the least recently changed evicted first); the page keeps the same number (web/src/store.ts).
 const ORDER_ROWS = 200;
+// Intents awaiting their verdict, kept for the symbol and side of a denial (risk.orderDenied names only the intent).
+// A verdict follows its intent within the same bus delivery, so a few are enough; the cap bounds intents no verdict
+// answers (the RiskManager down).
+const PENDING_INTENTS = 64;
 
 function defaultInstruments(): Instrument[] {
   return Object.values(BINANCE_SPOT_DEFAULTS).map((s) => makeInstrument(s));
@@ -203,6 +215,7 @@ export class DashboardViewModel {
   private killSwitch = false;
   private readonly alerts = new SeqRing<{ t: TsMs; code: string; message: string }>(100);
   private readonly orders = new SeqMap<OrderRow>(ORDER_ROWS);
+  private readonly pendingIntents = new Map<string, { symbol: string; side: Side }>();
   private readonly fills = new SeqRing<FillRow>(500);
   private readonly actors = new Map<string, SystemActor>();
   private halted: { reason: string; actor?: string; ts: TsMs } | undefined;
@@ -313,7 +326,16 @@ export class DashboardViewModel {
       this.alerts.push({ t: m.ts, code: 'LIMITS_SET', message });
       this.onChange('risk');
     });
-    on('risk.orderDenied', (m) => this.setOrder(m.intentId, { status: 'denied', detail: m.reason.code }, m.ts));
+    on('risk.intent', ({ intent }) => {
+      this.pendingIntents.set(intent.id, { symbol: intent.symbol, side: intent.side });
+      if (this.pendingIntents.size > PENDING_INTENTS) this.pendingIntents.delete(this.pendingIntents.keys().next().value!);
+    });
+    on('risk.orderApproved', (m) => this.pendingIntents.delete(m.intent.id));
+    on('risk.orderDenied', (m) => {
+      const intent = this.pendingIntents.get(m.intentId);
+      this.pendingIntents.delete(m.intentId);
+      this.setOrder(m.intentId, { status: 'denied', detail: m.reason.code, ...intent }, m.ts);
+    });
     on('exec.submitOrder', (m) => this.setOrder(m.clientOrderId, { status: 'new', intentId: m.intent.id, symbol: m.intent.symbol, side: m.intent.side }, m.intent.ts));
     on('exec.orderSubmitted', (m) => this.setOrder(m.clientOrderId, { status: 'submitted', intentId: m.intentId }, m.ts));
     on('exec.orderAccepted', (m) => this.setOrder(m.clientOrderId, { status: 'accepted' }, m.ts));
@@ -371,8 +393,9 @@ export class DashboardViewModel {
     return { ...f, realized, unrealized, fees };
   }
 
-  /** Returns the trading state the RiskManager last announced. */
+  /** Returns the RiskManager's trading state: its own where the risk provider reads it, else the one last announced. */
   get state(): TradingState {
+    this.adoptTradingState(this.riskFigures());
     return this.tradingState;
   }
 
@@ -427,10 +450,12 @@ export class DashboardViewModel {
         // which see the equity samples of this process alone.
         const eq = this.equity.last()?.[1] ?? NaN;
         const ddPct = this.peakEquity > 0 && Number.isFinite(this.peakEquity) && Number.isFinite(eq) ? ((this.peakEquity - eq) / this.peakEquity) * 100 : 0;
+        const figures = this.providers.risk?.();
+        this.adoptTradingState(figures);
         return {
           state: this.tradingState, reason: this.tradingReason, killSwitch: this.killSwitch, halted: this.halted ?? null,
           drawdownPct: ddPct, peakEquity: fin(this.peakEquity),
-          ...(this.providers.risk?.() ?? {}),
+          ...(figures ?? {}),
           alerts: this.slice(this.alerts, 'al', cursors),
         };
       }
@@ -459,6 +484,23 @@ export class DashboardViewModel {
   snapshot(): Record<Topic, unknown> {
     const cursors: Cursors = new Map();
     return Object.fromEntries(TOPICS.map((t) => [t, this.build(t, cursors)])) as Record<Topic, unknown>;
+  }
+
+  // The provider's reading wins over the bus's last announcement, and is kept: while the RiskManager cannot be read
+  // (its child restarting) the page and the metric keep its last known state rather than the announcements alone.
+  private adoptTradingState(f: RiskFigures | undefined): void {
+    if (f?.state !== undefined) this.tradingState = f.state;
+    if (f?.reason !== undefined) this.tradingReason = f.reason;
+    if (f?.killSwitch !== undefined) this.killSwitch = f.killSwitch;
+  }
+
+  // A metrics scrape must not fail on a risk provider that throws: the last known state stands.
+  private riskFigures(): RiskFigures | undefined {
+    try {
+      return this.providers.risk?.();
+    } catch {
+      return undefined;
+    }
   }
 
   private slice<T>(ring: SeqRing<T> | SeqMap<T>, key: string, cursors: Cursors): SeqSlice<T> {

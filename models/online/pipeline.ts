@@ -40,8 +40,10 @@ export interface CandidateTrainer {
 /** Returns a trainer backed by one piscina worker thread running models/train/worker.mjs. */
 export function workerTrainer(): CandidateTrainer {
   // execArgv []: the worker reaches TypeScript through tsx's API; the parent's `--import tsx` would register the hooks
-  // a second time in it (engine/infer/pool.ts).
-  const pool = new Piscina({ filename: new URL('../train/worker.mjs', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000, execArgv: [] });
+  // a second time in it (engine/infer/pool.ts). The entry is a CommonJS file that imports worker.mjs: piscina would
+  // require() worker.mjs itself, and a thread closed while require() instantiates an ES module aborts the process
+  // (train-worker.cjs says why).
+  const pool = new Piscina({ filename: new URL('./train-worker.cjs', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000, execArgv: [] });
   return {
     train: (task) => pool.run({ kind: 'train', ...task }) as Promise<TrainTaskResult>,
     save: async (task) => { await pool.run({ kind: 'save', ...task }); },

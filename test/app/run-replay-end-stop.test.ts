@@ -1,22 +1,15 @@
-// Task F4 finding 1: `cobalt run` stops at the end of a replay through the process's one graceful stop (ProcessStop),
+// `cobalt run` stops at the end of a replay through the process's one graceful stop (ProcessStop),
 // the one the signal handler uses, instead of posing as a signal: the same REPLAY_ENDED / REPLAY_FAILED lines and
 // exit codes (0, and 1 when the replay failed), and a signal during that stop still forces the exit.
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { stopAtReplayEnd } from '../../app/run.ts';
-import { Bus } from '../../engine/runtime/bus.ts';
-import { SimulatedClock } from '../../engine/runtime/clock.ts';
-import { installSignalHandlers, Lifecycle, ProcessStop, type ShutdownReport } from '../../engine/runtime/lifecycle.ts';
-
-const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+import { installSignalHandlers } from '../../engine/runtime/lifecycle.ts';
+import { settle, stopRig } from '../engine/runtime/stop-rig.ts';
 
 function rig() {
-  const clock = new SimulatedClock(0);
-  const lifecycle = new Lifecycle({ bus: new Bus(), clock, hookTimeoutMs: 1_000 });
-  const codes: number[] = [];
-  const reports: ShutdownReport[] = [];
-  const stop = new ProcessStop(lifecycle, { exit: (c) => codes.push(c), onReport: (r) => reports.push(r) });
+  const { clock, lifecycle, codes, reports, stop } = stopRig();
   const lines: { code?: string; msg: string }[] = [];
   const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as { code?: string; msg: string }) });
   const source = new EventEmitter();

@@ -1,22 +1,10 @@
-// Task F4 finding 1: the end of a replay reached the graceful stop by posing as a signal (a pseudo-signal on a
+// the end of a replay reached the graceful stop by posing as a signal (a pseudo-signal on a
 // proxied signal source). The process now has one stop, `ProcessStop`, that the signal handler and the replay's end
 // both call: whichever asks first shuts down and exits once; a signal during a stop asked for by anything exits at once.
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Bus } from '../../../engine/runtime/bus.ts';
-import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import { installSignalHandlers, Lifecycle, ProcessStop, type ShutdownReport } from '../../../engine/runtime/lifecycle.ts';
-
-const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
-
-function rig() {
-  const clock = new SimulatedClock(0);
-  const lifecycle = new Lifecycle({ bus: new Bus(), clock, hookTimeoutMs: 1_000 });
-  const codes: number[] = [];
-  const reports: ShutdownReport[] = [];
-  const stop = new ProcessStop(lifecycle, { exit: (c) => codes.push(c), onReport: (r) => reports.push(r) });
-  return { clock, lifecycle, codes, reports, stop };
-}
+import { installSignalHandlers } from '../../../engine/runtime/lifecycle.ts';
+import { settle, stopRig as rig } from './stop-rig.ts';
 
 describe('ProcessStop', () => {
   it('shuts down once for the first reason and exits 0 after a clean shutdown, however often it is asked', async () => {

@@ -1,4 +1,4 @@
-// A DQN's checkpoint.json carries the spans a backtest's in-sample check needs (task F1): its validation span and the
+// A DQN's checkpoint.json carries the spans a backtest's in-sample check needs: its validation span and the
 // span of the CNN it was trained beside, so they stay known after that CNN's checkpoint is pruned or the DQN's
 // train-report.json is gone. Checkpoints written before still get them from those files.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Task F3 finding 1: the retention scheduler's knobs (records per pass, unarchived deletes while behind, when to warn
+// The retention scheduler's knobs (records per pass, unarchived deletes while behind, when to warn
 // RETENTION_BEHIND) were fixed in code, so a daemon with a large backlog could not be tuned. They are now config
 // store.retention keys, bounded by the schema, with defaults equal to the old fixed values.
 import { rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // `cobalt run` on the looped demo recording, restarted on a store whose replay went past the end of the bundled kline
-// archive (task F6): the DataProvider read history at engine time, found no 1m or 1h bars there, and every inference
+// archive: the DataProvider read history at engine time, found no 1m or 1h bars there, and every inference
 // was refused as incomplete for as long as the daemon ran (no hour was ever whole: each holds a lap junction). The
 // replay's clock now carries its timeline, and history is read at the recording's own time (replay-history.ts).
 import { EventEmitter } from 'node:events';

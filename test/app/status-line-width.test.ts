@@ -1,4 +1,4 @@
-// Review (F8): the terminal status line was ~188 characters with the trading state last, cut to the terminal width
+// The terminal status line was ~188 characters with the trading state last, cut to the terminal width
 // (160 when unknown), so at 80, 120 and 160 columns the state never showed and a halted engine looked like a running
 // one. The state now comes first, with a short reason when not active, and the rest gives way by priority.
 import { describe, expect, it } from 'vitest';

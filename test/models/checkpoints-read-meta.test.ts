@@ -1,4 +1,4 @@
-// One reader of checkpoint.json (task F1): the store's listing and app/backtest-model-spans.ts read a checkpoint's
+// One reader of checkpoint.json: the store's listing and app/backtest-model-spans.ts read a checkpoint's
 // metadata the same way, and what cannot be a checkpoint's metadata is no checkpoint to either.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// Kline history of a looped or resumed replay (actors/data-provider/replay-history.ts; task F6). The archive was read
+// Kline history of a looped or resumed replay (actors/data-provider/replay-history.ts). The archive was read
 // at engine time: lap junctions were backfilled with the real market of a later day, 1h/1d bars came from that later
 // market too, and past the archive's end (1m: 2024-08-25, 1h: 2024-09-24) nothing came, so a daemon resumed there
 // started without 1m/1h history and refused every inference. History is now read at the recording's own time.

@@ -1,4 +1,4 @@
-// Task F3 finding 2: `cobalt exchange-sim --speed` had no bounds while a run's data.speed is held to 0.01..1000; a
+// `cobalt exchange-sim --speed` had no bounds while a run's data.speed is held to 0.01..1000; a
 // simulator at --speed 100000 outran every client (and one at 0.0001 seemed to stand still). It now refuses what
 // the run config refuses, in one line like its other flags.
 import { Command } from 'commander';

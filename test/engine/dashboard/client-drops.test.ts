@@ -1,4 +1,4 @@
-// Task F3 finding 4: the dashboard dropped a client stalled over highWater for WS_STALL_LIMIT_MS, or silent to a ping,
+// The dashboard dropped a client stalled over highWater for WS_STALL_LIMIT_MS, or silent to a ping,
 // with a warn line and nothing else: no figure showed a tab dropped again and again. Drops are now counted by reason
 // in /metrics (cobalt_dashboard_ws_dropped_total) and in the system topic next to the open clients.
 import type { Socket } from 'node:net';
@@ -27,7 +27,7 @@ async function start() {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
   const d = await startDashboard({
-    bus, clock, wallClock: wall, config: { host: '127.0.0.1', port: 0 }, token: { token: 'f3-token', generated: false }, maxHz: 4,
+    bus, clock, wallClock: wall, config: { host: '127.0.0.1', port: 0 }, token: { token: 'dashboard-test-token', generated: false }, maxHz: 4,
     wsHighWaterBytes: 256 * 1024, logger,
   });
   open.push(d);

@@ -1,4 +1,4 @@
-// Task F3 finding 3: the config requires orchestrator.buyThreshold and sellThreshold above 0 (at 0 every tick decides
+// The config requires orchestrator.buyThreshold and sellThreshold above 0 (at 0 every tick decides
 // BUY or SELL), but the dashboard's run-time thresholds control still took 0 and published it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { controlMessages, startDashboard, type DashboardHandle } from '../../../engine/dashboard/index.ts';
@@ -7,7 +7,7 @@ import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import type { TsMs } from '../../../engine/types/time.ts';
 
-const TOKEN = 'f3-token';
+const TOKEN = 'dashboard-test-token';
 const open: DashboardHandle[] = [];
 afterEach(async () => {
   for (const d of open.splice(0)) await d.close();

@@ -1,4 +1,4 @@
-// the end of a replay reached the graceful stop by posing as a signal (a pseudo-signal on a
+// The end of a replay reached the graceful stop by posing as a signal (a pseudo-signal on a
 // proxied signal source). The process now has one stop, `ProcessStop`, that the signal handler and the replay's end
 // both call: whichever asks first shuts down and exits once; a signal during a stop asked for by anything exits at once.
 import { EventEmitter } from 'node:events';

@@ -23,6 +23,7 @@
 // Limits apply to filled positions plus the intent; orders approved but not yet filled are not counted.
 //
 // Exits: at most one of risk's own exits per symbol is in flight (`exitOrders`); its end or fills decide the next.
+// Stop-loss and take-profit stay armed in every trading state, halted included (only strategy intents are denied).
 // A flatten is a standing request per symbol (`flatten`, persisted by the risk child) rather than one order: one order
 // sized from the fills booked so far misses the lots of an order that fills after it, and a refused or lost one would
 // never be sent again (driveFlatten). An exit the executor never ends (a venue that does not answer, a poll that keeps
@@ -399,8 +400,8 @@ export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
 
 /**
  * Handles a mark: records it, drives a standing flatten of its symbol, fires a stop-loss / take-profit exit once per
- * position (not while halted, nor under a standing flatten, nor while another exit is in flight or the submit window
- * is full; again when that exit ended without closing the position: onOrderEnded), updates peak
+ * position in every trading state (not under a standing flatten, nor while another exit is in flight or the submit
+ * window is full; again when that exit ended without closing the position: onOrderEnded), updates peak
  * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples VaR (→ reducing
  * above maxVar95 / maxVar99).
  */
@@ -408,10 +409,12 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
   if (!s0.instruments[symbol] || !Number.isSafeInteger(price) || price <= 0) return { state: s0, out: NO_OUT };
   let s: RiskState = { ...s0, marks: { ...s0.marks, [symbol]: price } };
   const out: RiskOut[] = [];
-  // A standing flatten replaces the stops of its symbol; no stop goes out while another exit is in flight.
+  // A standing flatten replaces the stops of its symbol; no stop goes out while another exit is in flight. A halt
+  // keeps them: it stops new risk, and a position it leaves open (a drawdown, an engine failure, an operator stop)
+  // would otherwise ride any fall unprotected, the strategy's reduce-only close being denied while halted.
   if (s.flatten[symbol] !== undefined) s = driveFlatten(s, symbol, nowMs, out);
   const p = s.portfolio.positions[symbol];
-  if (p && s.tradingState !== 'halted' && s.flatten[symbol] === undefined && s.exitOrders[symbol] === undefined) {
+  if (p && s.flatten[symbol] === undefined && s.exitOrders[symbol] === undefined) {
     const why = exitTrigger(s.instruments[symbol], p, price, s.limits);
     // A full submit window defers the exit to a later mark (it stays armed): an exit armed again after a rejection
     // cannot then go out faster than any other order.
@@ -428,7 +431,8 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
     to = { to: 'reducing', reason: `drawdown ${dd} bps reached the reducing level ${l.reduceAtDrawdownBps} bps` };
   }
   if (to) out.push({ type: 'risk.alert', code: 'DRAWDOWN', message: `${to.reason} (peak ${peakEquity}, equity ${eq}, 1e-9 quote units)`, ts: nowMs });
-  const v = observeEquity(s.var, l, eq, nowMs);
+  // Exposure is equity less cash (positions.ts exposure), without valuing every holding a second time per mark.
+  const v = observeEquity(s.var, l, eq, (eq - s.portfolio.cash) as Money, nowMs);
   for (const a of v.alerts) out.push(a);
   // Checked on every new VaR sample, so a resume while VaR is still over its cap lasts until the next sample.
   if (!to && v.overMax !== undefined && s.tradingState === 'active') to = { to: 'reducing', reason: `${v.overMax} (1e-9 quote units)` };
@@ -620,20 +624,23 @@ export function onKillSwitch(s: RiskState, on: boolean, reason: string | undefin
 /**
  * Returns why a resume would be refused now, other than the kill switch (an operator `start` turns that off first),
  * or undefined: an engine failure in this process (refused, not warned: the failed actor is not restarted, so trading
- * would go on without it), or drawdown at or above maxDrawdownBps without `resetPeak` (the next mark would halt again,
- * and buys would be approved until then).
+ * would go on without it), or drawdown at or above maxDrawdownBps, or at or above reduceAtDrawdownBps, without
+ * `resetPeak` (the next mark would halt or reduce again, and buys would be approved until then).
  */
 export function resumeRefusal(s: RiskState, resetPeak: boolean): string | undefined {
   if (s.engineFailure !== undefined) {
     return `the engine halted for a failure (${s.engineFailure}); the failed actor is not restarted in this process: restart the engine`;
   }
-  if (!resetPeak) {
-    const dd = drawdownBps(s.peakEquity, equity(s.portfolio, s.instruments, s.marks));
-    if (dd >= s.limits.maxDrawdownBps) {
-      return `drawdown ${dd} bps is at or above the maximum ${s.limits.maxDrawdownBps} bps; resume with resetPeak to measure drawdown from the current equity`;
-    }
-  }
-  return undefined;
+  return resetPeak ? undefined : drawdownRefusal(s);
+}
+
+// Why drawdown alone would undo a resume at the next mark (halted at the maximum, reducing at the reducing level).
+function drawdownRefusal(s: RiskState): string | undefined {
+  const dd = drawdownBps(s.peakEquity, equity(s.portfolio, s.instruments, s.marks));
+  const { maxDrawdownBps: max, reduceAtDrawdownBps: reduce } = s.limits;
+  const level = dd >= max ? `the maximum ${max} bps` : reduce !== undefined && dd >= reduce ? `the reducing level ${reduce} bps` : undefined;
+  if (level === undefined) return undefined;
+  return `drawdown ${dd} bps is at or above ${level}; resume with resetPeak to measure drawdown from the current equity`;
 }
 
 /**

@@ -7,7 +7,8 @@
 //   reducing -(risk.transition to halted)->   halted
 //   reducing -(risk.transition to active)->   active    risk.resume (refused with an alert while the kill switch is on,
 //                                                       after an engine failure, or while drawdown is at or above the
-//                                                       maximum without resetPeak: logic.ts resumeRefusal)
+//                                                       maximum or the reducing level without resetPeak:
+//                                                       logic.ts resumeRefusal)
 //   halted   -(risk.transition to active)->   active    risk.resume (same)
 // `risk.transition` is raised internally by the handlers below; every move emits `risk.stateChanged`.
 // Handled in every state: risk.intent (→ risk.orderApproved | risk.orderDenied; checkIntent sees the trading state),
@@ -17,7 +18,8 @@
 // Exits (stop-loss, take-profit, flatten) are emitted directly as `risk.orderApproved` with reduceOnly intents:
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
 // At most one exit per symbol is in flight.
-// While halted no stop fires; `risk.flatten` is the explicit way to close positions in any state: a standing request
+// While halted stop-loss/take-profit stay armed (strategy intents are denied); `risk.flatten` is the explicit way to
+// close positions in any state: a standing request
 // per symbol driven by fills, exit ends, marks and `risk.flattenCheck` until flat (logic.ts driveFlatten). A refused
 // exit waits a backoff; the machine raises `risk.flattenCheck` (a delayed event on its clock) when it ends, so the
 // retry does not wait for a mark, and when an exit in flight becomes late (FLATTEN_INCOMPLETE, no second exit).

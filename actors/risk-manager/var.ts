@@ -8,6 +8,11 @@
 // time (an approximation that assumes independent returns; it understates fat-tailed, trending markets), and capped at
 // 1 (a spot account cannot lose more than its equity). A config's "6% one-day VaR" is then compared with a figure for
 // one day, not for one minute, which would almost never reach it.
+// Holdings: the figure is at most the exposure (the value of what is held at the marks): a long-only spot book cannot
+// lose more than it holds, and a flat one nothing. The returns are the equity's own, taken at whatever was held then,
+// so without this cap the returns of a position just sold kept VaR over its limit (and trading reducing) for a window.
+// The cap is a bound, not an estimate: a book sold down to a tenth still reports up to that tenth. A proper figure
+// applies each interval's price returns per symbol to the current holdings (see observeEquity).
 // Levels: above a warn cap an alert (VAR_WARN_*); above a max cap an alert (VAR_*) and, in the RiskManager, reducing.
 import { mulFixed } from '../../engine/types/decimal.ts';
 import type { Money } from '../../engine/types/money.ts';
@@ -78,10 +83,14 @@ export interface VarStep {
 
 /**
  * Returns the VaR state after an equity observation at `ts`: samples at most once per interval, recomputes VaR 95/99
- * (scaled to the horizon) on a new sample, raises an alert when VaR crosses above a warn or max cap (once per
- * crossing, not once per sample), and says on every new sample above a max cap that trading should reduce.
+ * (scaled to the horizon, at most `exposure`: see the header) on a new sample, raises an alert when VaR crosses above
+ * a warn or max cap (once per crossing, not once per sample), and says on every new sample above a max cap that
+ * trading should reduce. A flat book (exposure 0) has VaR 0: no alert and no reducing, while its samples still count.
+ * Scaling each return by the exposure it was taken at would need that exposure stored beside each sample; a
+ * position-based historical VaR would keep one mark per symbol per interval instead and take the loss quantile of
+ * `-Σ holdings × price return` over the window.
  */
-export function observeEquity(vs: VarState, limits: RiskLimits, eq: Money, ts: TsMs): VarStep {
+export function observeEquity(vs: VarState, limits: RiskLimits, eq: Money, exposure: Money, ts: TsMs): VarStep {
   const bucket = Math.floor(ts / limits.varIntervalMs);
   if (bucket === vs.bucket) return { state: vs, alerts: NO_ALERTS };
   const keep = limits.varWindow + 1;
@@ -91,8 +100,9 @@ export function observeEquity(vs: VarState, limits: RiskLimits, eq: Money, ts: T
     return { state: { ...EMPTY_VAR, bucket, samples }, alerts: NO_ALERTS };
   }
   const scale = horizonScale(limits);
-  const var95 = historicalVar(returns, 9_500, eq, scale);
-  const var99 = historicalVar(returns, 9_900, eq, scale);
+  const held = exposure > 0n ? exposure : (0n as Money);
+  const var95 = atMost(historicalVar(returns, 9_500, eq, scale), held);
+  const var99 = atMost(historicalVar(returns, 9_900, eq, scale), held);
   const over = (cap: Money | undefined, v: Money): boolean => cap !== undefined && v > cap;
   const next: VarState = {
     bucket, samples, var95, var99,
@@ -111,5 +121,7 @@ export function observeEquity(vs: VarState, limits: RiskLimits, eq: Money, ts: T
     : next.alert95 ? `VaR 95% ${var95} exceeds the limit ${limits.maxVar95}` : undefined;
   return overMax ? { state: next, alerts, overMax } : { state: next, alerts };
 }
+
+const atMost = (v: Money, cap: Money): Money => (v > cap ? cap : v);
 
 const NO_ALERTS: readonly RiskAlert[] = [];

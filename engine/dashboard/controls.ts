@@ -4,8 +4,10 @@
 //   start       risk.killSwitch {on:false} then risk.resume: clears an operator stop and returns to `active`, and ends
 //               a standing flatten. The RiskManager refuses the resume (RESUME_REFUSED alert) while another halt
 //               reason holds: an engine failure in this process (sys.halted), or drawdown at or above the maximum
-//               without resetPeak. Given `checks.resume`, the control answers 409 with that reason and sends nothing.
-//   stop        risk.killSwitch {on:true}: trading `halted`, every new intent denied (KILL_SWITCH); positions kept
+//               or the reducing level without resetPeak. Given `checks.resume`, the control answers 409 with that
+//               reason and sends nothing.
+//   stop        risk.killSwitch {on:true}: trading `halted`, every new intent denied (KILL_SWITCH); positions kept,
+//               with their stop-loss/take-profit still armed
 //   kill        risk.killSwitch {on:true} then risk.flatten: halt, and keep closing every position with reduce-only
 //               exits until it is flat (refused exits are sent again with backoff, lots of an order filled after the
 //               kill are sold too, a restart carries on; FLATTEN_INCOMPLETE alerts say when it is not flat)

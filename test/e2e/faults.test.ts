@@ -114,7 +114,7 @@ describe('venue faults through the proxy', () => {
 });
 
 describe('an actor that keeps failing', () => {
-  it('spends its restart budget: SYSTEM_HALTED, kill switch on, KILL_SWITCH denials, no order after the halt', { timeout: 120_000 }, async () => {
+  it('spends its restart budget: SYSTEM_HALTED, kill switch on, KILL_SWITCH denials, no strategy order after the halt', { timeout: 120_000 }, async () => {
     const sim = await startSim('manual');
     const slot: (typeof cleanup)[number] = { sim };
     cleanup.push(slot);
@@ -135,6 +135,7 @@ describe('an actor that keeps failing', () => {
     };
     let halt: { ts: number; actor: string } | undefined;
     const denials: { t: number; code: string }[] = [];
+    const approvals: { t: number; reason: string; side: string; reduceOnly: boolean }[] = [];
     const kill: boolean[] = [];
     const e = await startLiveEngine({
       restUrl: sim.url, wsUrl: sim.wsUrl, system: { extraChildren: [flaky] },
@@ -143,6 +144,7 @@ describe('an actor that keeps failing', () => {
         s.bus.subscribe('sys.halted', (m) => void (halt ??= { ts: m.ts, actor: m.actor ?? '' }));
         s.bus.subscribe('risk.killSwitch', (m) => void kill.push(m.on));
         s.bus.subscribe('risk.orderDenied', (m) => void denials.push({ t: m.ts, code: m.reason.code }));
+        s.bus.subscribe('risk.orderApproved', (m) => void approvals.push({ t: m.ts, reason: m.intent.reason, side: m.intent.side, reduceOnly: m.intent.reduceOnly }));
       },
     });
     slot.engine = e;
@@ -159,8 +161,10 @@ describe('an actor that keeps failing', () => {
     const after = denials.filter((d) => d.t >= halt!.ts);
     expect(after.length).toBeGreaterThanOrEqual(2);
     expect(new Set(after.map((d) => d.code))).toEqual(new Set(['KILL_SWITCH']));
-    // It traded before (the failure came with the first fill) and sent nothing after the halt.
+    // It traded before (the failure came with the first fill) and sent no strategy order after the halt: only the
+    // RiskManager's own stop-loss / take-profit exits, which a halt keeps armed (reduce-only sells).
     expect(v.orders.length).toBeGreaterThan(0);
-    expect(v.orders.filter((o) => o.submittedAt > halt!.ts)).toEqual([]);
+    expect(approvals.filter((a) => a.t > halt!.ts).filter((a) => !(['stop-loss', 'take-profit'].includes(a.reason) && a.reduceOnly && a.side === 'sell'))).toEqual([]);
+    expect(v.orders.filter((o) => o.submittedAt > halt!.ts && o.side !== 'sell')).toEqual([]);
   });
 });

@@ -98,11 +98,13 @@ describe('stops', () => {
     expect([codes(first.out), codes(again.out)]).toEqual([['alert:STOP_LOSS'], []]);
   });
 
-  it('fires no stop while halted, but flatten still closes', () => {
+  // Review s19r3 finding 1 replaced 'fires no stop while halted': a halt left open positions without their stops.
+  it('fires a stop while halted, and flatten still closes', () => {
     const s = { ...held(), tradingState: 'halted' as const };
-    const marked = onMark(s, 'ETH/USDT', 267000 as Ticks, 1);
+    const stopped = onMark(s, 'ETH/USDT', 267000 as Ticks, 1);
+    const marked = onMark(s, 'ETH/USDT', 267575 as Ticks, 1); // above the stop
     const flat = onFlatten(marked.state, undefined, 2);
-    expect([codes(marked.out), codes(flat.out)]).toEqual([[], ['risk.orderApproved']]);
+    expect([codes(stopped.out), codes(marked.out), codes(flat.out)]).toEqual([['alert:STOP_LOSS', 'risk.orderApproved'], [], ['risk.orderApproved']]);
     expect(flat.out[0].type === 'risk.orderApproved' && flat.out[0].intent).toMatchObject({ id: 'risk-flatten-ETH/USDT-2-1', reduceOnly: true, lots: 5000 });
   });
 });

@@ -33,11 +33,12 @@ describe('historical VaR', () => {
 
 describe('observeEquity', () => {
   const l = limits({ varIntervalMs: 60_000, varWindow: 5, varMinSamples: 5, maxVar95: money('400'), maxVar99: money('500') });
+  // Every feed holds all of its equity (exposure = equity): the loss fraction's cap of 1 already bounds VaR there.
   const feed = (samples: Money[], start = 0) => {
     let vs = EMPTY_VAR;
     const codes: string[] = [];
     samples.forEach((eq, i) => {
-      const step = observeEquity(vs, l, eq, start + i * 60_000);
+      const step = observeEquity(vs, l, eq, eq, start + i * 60_000);
       vs = step.state;
       for (const a of step.alerts) codes.push(`${i}:${a.code}`);
     });
@@ -51,8 +52,8 @@ describe('observeEquity', () => {
 
   it('samples once per interval and alerts once per crossing', () => {
     const { vs } = feed(SAMPLES);
-    const sameMinute = observeEquity(vs, l, money('1'), 5 * 60_000 + 59_999);
-    const nextMinute = observeEquity(vs, l, money('9495.25038'), 6 * 60_000);
+    const sameMinute = observeEquity(vs, l, money('1'), money('1'), 5 * 60_000 + 59_999);
+    const nextMinute = observeEquity(vs, l, money('9495.25038'), money('9495.25038'), 6 * 60_000);
     expect([sameMinute.state, sameMinute.alerts.length, nextMinute.alerts.length, nextMinute.state.alert95]).toEqual([vs, 0, 0, true]);
   });
 
@@ -88,14 +89,14 @@ describe('VaR horizon and levels', () => {
     let vs = EMPTY_VAR;
     const seen: string[] = [];
     [...SAMPLES, money('9495.25038'), money('9000'), money('9000')].forEach((eq, i) => {
-      const step = observeEquity(vs, l, eq, i * 60_000);
+      const step = observeEquity(vs, l, eq, eq, i * 60_000);
       vs = step.state;
       for (const a of step.alerts) seen.push(`${i}:${a.code}`);
       if (step.overMax) seen.push(`${i}:over`);
     });
     // Sample 7: a -5.2% return, VaR 99% 2 × 5.2% of 9000 = 943.6... still under 1000; the -5.2% is the new worst.
     expect(seen).toEqual(['5:VAR_WARN_99']);
-    const beyond = observeEquity(vs, l, money('8000'), 9 * 60_000); // -11.1%: VaR 99% = 2 × 11.1% of 8000 = 1777.78
+    const beyond = observeEquity(vs, l, money('8000'), money('8000'), 9 * 60_000); // -11.1%: VaR 99% = 2 × 11.1% of 8000 = 1777.78
     expect(beyond.alerts.map((a) => a.code)).toEqual(['VAR_99']);
     expect(beyond.overMax).toBe('VaR 99% 1777777776000 exceeds the limit 1000000000000'); // 2 × 0.111111111 of 8000
   });

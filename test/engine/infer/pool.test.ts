@@ -156,7 +156,7 @@ describe('inference pool', () => {
   // as not: SIGABRT ('terminate called after throwing an instance of Napi::Error'). Now only the request fails.
   it('rejects a request at its deadline and lets its batch run on; a hung worker goes only at the stuck guard', async () => {
     const clock = new SimulatedClock(0);
-    await withPool({ clock, timeoutMs: 250, stuckMs: 300, testHooks: true }, async (pool) => {
+    await withPool({ clock, timeoutMs: 250, stuckMs: 1_500, testHooks: true }, async (pool) => {
       pool.injectFault('hang');
       const hung = pool.infer('cnn', samples[0], [1, size]);
       await new Promise((r) => setImmediate(r)); // let the batch reach the worker
@@ -165,7 +165,7 @@ describe('inference pool', () => {
       await expect(hung).rejects.toThrow(/inference of cnn timed out after 250 ms \(attempt 1\)/);
       await new Promise((r) => setImmediate(r));
       const atDeadline = pool.stats().inFlightBatches;
-      // Queued behind the hung worker until the stuck guard (300 ms of wall time) replaces it: the pool answers again.
+      // Queued behind the hung worker until the stuck guard (1.5 s of wall time) replaces it: the pool answers again.
       const ok = await pool.infer('cnn', samples[1], [1, size]);
       expectClose(ok.outputs.probs, (await directRun(samples[1])).probs);
       const s = pool.stats();
@@ -221,11 +221,11 @@ describe('inference pool', () => {
   });
 
   it('fails a request whose worker hangs past stuckMs with an error naming the model, and replaces the worker', async () => {
-    await withPool({ timeoutMs: Number.POSITIVE_INFINITY, stuckMs: 200, testHooks: true }, async (pool) => {
+    await withPool({ timeoutMs: Number.POSITIVE_INFINITY, stuckMs: 1_500, testHooks: true }, async (pool) => {
       pool.injectFault('hang');
       const hung = pool.infer('cnn', samples[0], [1, size]);
       await expect(hung).rejects.toThrow(InferenceStuckError);
-      await expect(hung).rejects.toThrow(/inference of cnn: no answer from its worker after [\d.]+ s of wall time \(stuckMs 200\)/);
+      await expect(hung).rejects.toThrow(/inference of cnn: no answer from its worker after [\d.]+ s of wall time \(stuckMs 1500\)/);
       const ok = await pool.infer('cnn', samples[1], [1, size]);
       expectClose(ok.outputs.probs, (await directRun(samples[1])).probs);
       const stuck = pool.stuck();
@@ -234,7 +234,8 @@ describe('inference pool', () => {
   });
 
   it('retires, never terminates, a worker still inside session.run at the stuck guard, and uses it again once it is out', async () => {
-    await withPool({ timeoutMs: Number.POSITIVE_INFINITY, stuckMs: 100, testHooks: true }, async (pool) => {
+    // stuckMs below the slow run's 1.5 s, and long enough for the next answer on a loaded host (the guard is wall time).
+    await withPool({ timeoutMs: Number.POSITIVE_INFINITY, stuckMs: 750, testHooks: true }, async (pool) => {
       pool.injectFault('slow');
       await expect(pool.infer('cnn', samples[5], [1, size])).rejects.toThrow(InferenceStuckError);
       const retired = pool.stats();

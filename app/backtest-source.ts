@@ -125,9 +125,10 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
 }
 
 /** Returns the replay catalog of `files` for `instruments` in `dir` (built and written first when missing) as a source. */
-export async function catalogSource(files: readonly string[], instruments: readonly Instrument[], dir: string, logger: Logger, onLines?: (lines: number) => void): Promise<BacktestSource> {
+export async function catalogSource(files: readonly string[], instruments: readonly Instrument[], dir: string, logger: Logger, onLines?: (lines: number) => void,
+  beforeBuild?: (symbols: readonly string[]) => void): Promise<BacktestSource> {
   const t0 = performance.now();
-  const { catalog, built, path, rebuiltBecause } = await ReplayCatalog.open(files, instruments, dir, onLines);
+  const { catalog, built, path, rebuiltBecause } = await ReplayCatalog.open(files, instruments, dir, onLines, beforeBuild);
   if (built) {
     logger.info({ path, records: catalog.records, ms: Math.round(performance.now() - t0), ...(rebuiltBecause ? { rebuiltBecause } : {}) }, 'replay catalog built');
   }

@@ -210,7 +210,14 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   if (files.length === 0) throw new TypeError('a backtest needs data.replayFiles');
   const wall0 = performance.now();
   const { primary } = config.symbols;
-  const source = opts.catalog === false ? await textSource(files) : await catalogSource(files, dataInstrumentsOf(config), config.data.catalogDir, logger, opts.onProgress && ((lines) => opts.onProgress!({ phase: 'catalog', lines })));
+  // A catalog about to be built refuses an unrecorded symbol before decoding the recordings (the check below serves a
+  // catalog already on disk and the text).
+  const refuseUnrecorded = (symbols: readonly string[]): void => {
+    const why = unrecordedSymbolRefusal(config, symbols);
+    if (why !== undefined) throw new ConfigError(why);
+  };
+  const source = opts.catalog === false ? await textSource(files)
+    : await catalogSource(files, dataInstrumentsOf(config), config.data.catalogDir, logger, opts.onProgress && ((lines) => opts.onProgress!({ phase: 'catalog', lines })), refuseUnrecorded);
   // A symbol the recording does not hold would run to the end without a price of it: no trade, no decision, no word.
   const unrecorded = unrecordedSymbolRefusal(config, source.symbols);
   if (unrecorded !== undefined) {

@@ -2,7 +2,7 @@
 // 0 with no trade and no decision, and `cobalt run` ran forever showing `0 SOL`, neither saying why. Both now refuse
 // (exit 2, one line naming the symbol and the files) when the traded or reference symbol has no line in
 // data.replayFiles, before anything is built.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -75,11 +75,16 @@ describe('a traded or reference symbol the recordings do not hold', () => {
     const r = await withStderr(() => (cmd === 'backtest' ? backtestCommand({ config: file, report: false }) : runCommand({ config: file })));
     expect(r.value).toBe(2);
     expect(r.stderr).toBe(`cobalt ${cmd}: ${file}: ${named} no line in data.replayFiles (${FILES}), which hold BTCUSDT, ETHUSDT\n`);
+    // Refused before the replay catalog was built (seconds of decoding), not after: nothing written.
+    const catalogs = join(dir, 'catalog');
+    expect(existsSync(catalogs) ? readdirSync(catalogs) : []).toEqual([]);
   }, 60_000);
 
   it.each([['the catalog', true], ['the text', false]] as const)('a backtest reading %s refuses with a ConfigError', async (_, catalog) => {
     const { config: c } = loadConfig(config('backtest', 'SOL/USDT', 'BTC/USDT'), {});
     await expect(runBacktest(c, { catalog })).rejects.toThrow(ConfigError);
+    const catalogs = join(dir, 'catalog');
+    expect(existsSync(catalogs) ? readdirSync(catalogs) : []).toEqual([]);
   }, 60_000);
 
   it.each(['backtest', 'run'] as const)('cobalt %s on symbols the recordings hold passes the check (goes on to build)', async (cmd) => {

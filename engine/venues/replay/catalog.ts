@@ -137,8 +137,13 @@ export class ReplayCatalog {
     return this.head.symbols;
   }
 
-  /** Returns the catalog of `files` for `instruments` from `dir`, building and writing it first when missing or stale. */
-  static async open(files: readonly string[], instruments: readonly Instrument[], dir: string, onLines?: (lines: number) => void): Promise<CatalogOpen> {
+  /**
+   * Returns the catalog of `files` for `instruments` from `dir`, building and writing it first when missing or stale.
+   * `beforeBuild` gets the recordings' venue symbols before a build reads them through, and may throw to refuse (a
+   * config trading a symbol they do not hold: refused before seconds of decoding, not after).
+   */
+  static async open(files: readonly string[], instruments: readonly Instrument[], dir: string, onLines?: (lines: number) => void,
+    beforeBuild?: (symbols: readonly string[]) => void): Promise<CatalogOpen> {
     const key = catalogKey(files, instruments);
     const path = join(dir, `${key}.cat`);
     // The last catalog opened stays in memory: sweeps and test runs backtest one recording many times per process.
@@ -155,7 +160,7 @@ export class ReplayCatalog {
       return { catalog, built: false, path };
     }
     const rebuiltBecause = peeked;
-    const catalog = await ReplayCatalog.build(files, instruments, key, onLines);
+    const catalog = await ReplayCatalog.build(files, instruments, key, onLines, beforeBuild);
     mkdirSync(dir, { recursive: true });
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     writeFileSync(tmp, catalog.encode());
@@ -165,8 +170,15 @@ export class ReplayCatalog {
   }
 
   /** Decodes `files` into a catalog (in memory) with the frame publisher's own routing and decoders. */
-  static async build(files: readonly string[], instruments: readonly Instrument[], key = catalogKey(files, instruments), onLines?: (lines: number) => void): Promise<ReplayCatalog> {
+  static async build(files: readonly string[], instruments: readonly Instrument[], key = catalogKey(files, instruments), onLines?: (lines: number) => void,
+    beforeBuild?: (symbols: readonly string[]) => void): Promise<ReplayCatalog> {
     const merge = await RecordingMerge.open(files);
+    try {
+      beforeBuild?.(merge.symbols);
+    } catch (err) {
+      await merge.close();
+      throw err;
+    }
     const captured: EngineMsg[] = [];
     const bus = { publish: (m: EngineMsg) => void captured.push(m) } as unknown as Bus<EngineMsg>;
     const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments, depth: 'raw' });

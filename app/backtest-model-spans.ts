@@ -39,6 +39,8 @@ export interface ModelTrainingSpan {
   readonly inSample: boolean;
 }
 
+// checkpoint.json `dataSpan` holds the open times of the first and last bar a model's training read; both trainers work
+// on 1m bars, so that data runs one minute past `toMs`.
 const TRAINING_BAR_MS = 60_000;
 
 type Span = { readonly fromMs: number; readonly toMs: number };

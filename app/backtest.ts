@@ -22,7 +22,7 @@ import { log as rootLog, type Logger } from '../engine/log.ts';
 import type { Fill, OrderStatus, OrderType, Side } from '../engine/messages/orders.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
 import { ConfigError, EngineError } from '../engine/types/errors.ts';
-import { formatDecimal, formatFixed, type Decimal } from '../engine/types/decimal.ts';
+import { formatSteps } from '../engine/types/price.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
@@ -412,16 +412,6 @@ export function maintenanceAfter(t: number): number {
   return Math.floor((t - BACKFILL_GRACE_MS) / 60_000) * 60_000 + 60_000 + BACKFILL_GRACE_MS;
 }
 
-/**
- * Returns `steps` whole increments of `step` as a decimal with the increment's fraction digits (tick 0.01: 268520 ->
- * '2685.20'; lot 0.0001: 0 -> '0.0000'), exactly.
- */
-export function formatSteps(steps: number, step: Decimal): string {
-  const [int, frac = ''] = formatFixed(BigInt(steps) * step.mantissa, step.scale).split('.');
-  const digits = formatDecimal(step).split('.')[1]?.length ?? 0;
-  return digits === 0 ? int! : `${int}.${frac.padEnd(digits, '0')}`;
-}
-
 function openOrderAtEnd(o: OrderRecord, traded: Instrument): OpenOrderAtEnd {
   const { intent } = o;
   // The paper venue trades the traded symbol alone; an order of another would show its raw units.
@@ -449,7 +439,3 @@ async function settle(ex: { busy: boolean; idle(): Promise<void> } | undefined, 
   }
 }
 
-// ---- training spans ------------------------------------------------------------------------------------------------
-// checkpoint.json `dataSpan` holds the open times of the first and last bar a model's training read (the CNN: the last
-// bar a training label reads; the DQN: the last decision bar of its training span). Both trainers work on 1m bars, so
-// that data runs one minute past `toMs`.

@@ -4,7 +4,8 @@
 import type { Fill } from '../engine/messages/orders.ts';
 import { notional, type Instrument } from '../engine/types/instrument.ts';
 import { formatMoney } from '../engine/types/money.ts';
-import { formatSteps, type BacktestResult, type BacktestSummary } from './backtest.ts';
+import type { BacktestResult, BacktestSummary } from './backtest.ts';
+import { formatSteps } from '../engine/types/price.ts';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 

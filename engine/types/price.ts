@@ -1,4 +1,4 @@
-import { parseDecimal, type Decimal, formatFixed } from './decimal.ts';
+import { parseDecimal, type Decimal, formatDecimal, formatFixed } from './decimal.ts';
 import { ParseError } from './errors.ts';
 
 /** A price as an integer count of the instrument's tick size; a safe integer, a fast Map key. */
@@ -29,6 +29,16 @@ export function toSteps(value: string, step: Decimal, what: 'price' | 'quantity'
 /** Returns the decimal string for `steps` whole steps of `step` (exact). */
 export function fromSteps(steps: number, step: Decimal): string {
   return formatFixed(BigInt(steps) * step.mantissa, step.scale);
+}
+
+/**
+ * Returns `fromSteps` with the step's fraction digits kept (tick 0.01: 268520 -> '2685.20'; lot 0.0001: 0 -> '0.0000'),
+ * exactly: report columns that line up.
+ */
+export function formatSteps(steps: number, step: Decimal): string {
+  const [int, frac = ''] = fromSteps(steps, step).split('.');
+  const digits = formatDecimal(step).split('.')[1]?.length ?? 0;
+  return digits === 0 ? int! : `${int}.${frac.padEnd(digits, '0')}`;
 }
 
 /** Returns a float price or size for display and features only. */

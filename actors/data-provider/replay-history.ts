@@ -20,8 +20,9 @@ import type { Logger } from '../../engine/log.ts';
 import { CandleRollup } from '../../engine/market/candles.ts';
 import type { Candle } from '../../engine/messages/market.ts';
 import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.ts';
-import { LAP_SKEW_MS } from '../../engine/venues/replay/replay-feed.ts';
+import { lapOriginMs } from '../../engine/venues/replay/replay-feed.ts';
 import { isWholeRollup, plainCandle } from './logic.ts';
+import { sliceKlines } from './klines-archive.ts';
 import type { KlineQuery, KlineSource } from './market-source.ts';
 
 const MINUTE_MS = 60_000;
@@ -52,7 +53,7 @@ export class ReplayTimeline {
   constructor(readonly firstMs: TsMs, readonly baseShiftMs: number) {
     if (!Number.isFinite(firstMs)) throw new RangeError(`replay timeline: the first line's time must be finite, got ${firstMs}`);
     if (!(baseShiftMs >= 0) || baseShiftMs % MINUTE_MS !== 0) throw new RangeError(`replay timeline: the first lap's shift must be whole minutes >= 0, got ${baseShiftMs} ms`);
-    this.originMs = Math.floor((firstMs - LAP_SKEW_MS) / MINUTE_MS) * MINUTE_MS + baseShiftMs;
+    this.originMs = lapOriginMs(firstMs) + baseShiftMs;
   }
 
   /** The engine time the replay starts at: the first line, shifted like the first lap. */
@@ -122,7 +123,7 @@ export class ReplayHistory implements KlineSource {
       candles = r.candles.map((c) => moved(c, shift));
     } else {
       const all = ms <= MINUTE_MS ? await this.lapped(symbol, tf, lo, hi) : await this.coarse(symbol, tf, lo, hi);
-      candles = q.startTime !== undefined ? all.slice(0, limit) : all.slice(-limit);
+      candles = sliceKlines(all, tf, q);
     }
     if (candles.length === 0) this.unserved(symbol, tf, lo, hi);
     return { candles, source: 'csv' };

@@ -102,8 +102,12 @@ export const LAP_SKEW_MS = 10_000;
  * would leave most of each hour without data.
  */
 export function lapLengthMs(firstMs: TsMs, lastMs: TsMs): number {
-  const minute = (ms: number) => Math.floor(ms / 60_000);
-  return (minute(lastMs + LAP_SKEW_MS) - minute(firstMs - LAP_SKEW_MS) + 1) * 60_000;
+  return (Math.floor((lastMs + LAP_SKEW_MS) / 60_000) + 1) * 60_000 - lapOriginMs(firstMs);
+}
+
+/** Returns the minute a lap of a recording whose first line was received at `firstMs` starts in (see `lapLengthMs`). */
+export function lapOriginMs(firstMs: TsMs): number {
+  return Math.floor((firstMs - LAP_SKEW_MS) / 60_000) * 60_000;
 }
 
 /**

@@ -425,9 +425,10 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
   const dd = drawdownBps(peakEquity, eq);
   let to: Transition | undefined;
   const l = s.limits;
-  if (dd >= l.maxDrawdownBps && s.tradingState !== 'halted') {
+  const level = drawdownLevel(dd, l);
+  if (level === 'halted' && s.tradingState !== 'halted') {
     to = { to: 'halted', reason: `drawdown ${dd} bps reached the maximum ${l.maxDrawdownBps} bps` };
-  } else if (l.reduceAtDrawdownBps !== undefined && dd >= l.reduceAtDrawdownBps && s.tradingState === 'active') {
+  } else if (level === 'reducing' && s.tradingState === 'active') {
     to = { to: 'reducing', reason: `drawdown ${dd} bps reached the reducing level ${l.reduceAtDrawdownBps} bps` };
   }
   if (to) out.push({ type: 'risk.alert', code: 'DRAWDOWN', message: `${to.reason} (peak ${peakEquity}, equity ${eq}, 1e-9 quote units)`, ts: nowMs });
@@ -634,13 +635,19 @@ export function resumeRefusal(s: RiskState, resetPeak: boolean): string | undefi
   return resetPeak ? undefined : drawdownRefusal(s);
 }
 
-// Why drawdown alone would undo a resume at the next mark (halted at the maximum, reducing at the reducing level).
+// Why drawdown alone would undo a resume at the next mark (onMark: halted at the maximum, reducing at the reducing level).
 function drawdownRefusal(s: RiskState): string | undefined {
   const dd = drawdownBps(s.peakEquity, equity(s.portfolio, s.instruments, s.marks));
-  const { maxDrawdownBps: max, reduceAtDrawdownBps: reduce } = s.limits;
-  const level = dd >= max ? `the maximum ${max} bps` : reduce !== undefined && dd >= reduce ? `the reducing level ${reduce} bps` : undefined;
+  const level = drawdownLevel(dd, s.limits);
   if (level === undefined) return undefined;
-  return `drawdown ${dd} bps is at or above ${level}; resume with resetPeak to measure drawdown from the current equity`;
+  const at = level === 'halted' ? `the maximum ${s.limits.maxDrawdownBps} bps` : `the reducing level ${s.limits.reduceAtDrawdownBps} bps`;
+  return `drawdown ${dd} bps is at or above ${at}; resume with resetPeak to measure drawdown from the current equity`;
+}
+
+// The trading state drawdown `dd` (bps) calls for: halted at maxDrawdownBps, reducing at reduceAtDrawdownBps.
+function drawdownLevel(dd: number, l: RiskLimits): 'halted' | 'reducing' | undefined {
+  if (dd >= l.maxDrawdownBps) return 'halted';
+  return l.reduceAtDrawdownBps !== undefined && dd >= l.reduceAtDrawdownBps ? 'reducing' : undefined;
 }
 
 /**

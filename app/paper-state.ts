@@ -92,8 +92,7 @@ export function readPaperState(store: LmdbStore): PaperState | undefined {
   const dbs = paperDbs(store);
   const saved = dbs.state.get(KEY);
   if (saved === undefined) return undefined;
-  if (isWholeState(saved)) return { ...recordOf(saved), trades: saved.trades ?? [], closed: saved.closed ?? [] };
-  const { trades, closed } = readHistory(dbs);
+  const { trades, closed } = historyOf(dbs, saved);
   return { ...recordOf(saved), trades, closed: closed.map((c) => c.order) };
 }
 
@@ -107,11 +106,18 @@ function recordOf(saved: StoredRecord): PaperStateRecord {
   return record;
 }
 
-// The kept trades (by trade id) and closed orders (oldest first) of the split layout.
-function readHistory(dbs: PaperDbs): { trades: VenueTrade[]; closed: ClosedEntry[] } {
+/** The kept history as read at start; `whole`: it came from inside the record (a store of the one-record layout). */
+interface StoredHistory { readonly whole: boolean; readonly trades: readonly VenueTrade[]; readonly closed: readonly ClosedEntry[] }
+
+// The kept trades (by trade id) and closed orders (oldest first), from the record itself when it was written whole,
+// else from their own databases (the split layout).
+function historyOf(dbs: PaperDbs, saved: StoredRecord): StoredHistory {
+  if (isWholeState(saved)) {
+    return { whole: true, trades: saved.trades ?? [], closed: (saved.closed ?? []).map((order, seq) => ({ seq, order })) };
+  }
   const trades = [...dbs.trades.entries()].map((e) => e.value);
   const closed = [...dbs.closed.entries()].map((e) => e.value).sort((a, b) => a.seq - b.seq);
-  return { trades, closed };
+  return { whole: false, trades, closed };
 }
 
 /** Puts and removals by key since the last write; a key's last change wins. */
@@ -263,10 +269,7 @@ export class PersistentPaperVenue implements ExecutionVenue, BookListener {
   // which case the next write moves them to their own keys (replacing whatever those databases held).
   private loadHistory(saved: StoredRecord): boolean {
     const dbs = this.dbs!;
-    const whole = isWholeState(saved);
-    const { trades, closed } = whole
-      ? { trades: saved.trades ?? [], closed: (saved.closed ?? []).map((order, seq) => ({ seq, order })) }
-      : readHistory(dbs);
+    const { whole, trades, closed } = historyOf(dbs, saved);
     if (whole) {
       for (const k of dbs.trades.keys()) this.changes!.trades.remove(k);
       for (const k of dbs.closed.keys()) this.changes!.closed.remove(k);

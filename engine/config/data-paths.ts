@@ -6,6 +6,7 @@ import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } fr
 import path from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
 import { klinesFileMatches } from '../market/klines-csv.ts';
+import { frameStreamOf, splitRecordedLine, type FrameStream } from '../venues/replay/recording.ts';
 import { isMultipleOf, instrumentSpecsOf, type Config } from './schema.ts';
 
 /** Compressed (or plain) bytes of a recording read to check it: some hundred trades and quotes of a Binance capture. */
@@ -13,8 +14,6 @@ export const RECORDING_HEAD_BYTES = 64 * 1024;
 // A bound on what that prefix may inflate to: a real capture compresses about tenfold, a crafted file far more.
 const MAX_HEAD_TEXT = 16 * 1024 * 1024;
 const TIMEFRAMES = ['1s', '1m', '1h', '1d'] as const;
-// `<receive_ts_ns> {"stream":"<symbol>@<kind>…`: a combined-stream frame, the lines that tell a recording's symbol.
-const FRAME_RE = /^\d{1,20} \{"stream":"([a-z0-9]+)@([A-Za-z0-9]+)/;
 // The prices of the frames checked against the tick: a trade's price, a bookTicker's best bid and ask.
 const priceRe = (key: string): RegExp => new RegExp(`"${key}":"(\\d+(?:\\.\\d+)?)"`);
 const PRICE_RES: Readonly<Record<string, readonly RegExp[]>> = { trade: [priceRe('p')], aggTrade: [priceRe('p')], bookTicker: [priceRe('b'), priceRe('a')] };
@@ -78,11 +77,15 @@ function recordingProblem(file: string, config: Config): string | undefined {
   } catch (err) {
     return `${file} cannot be read as a recording: ${(err as Error).message}`;
   }
-  const frames = lines.map((l) => ({ line: l, m: FRAME_RE.exec(l) })).filter((f) => f.m !== null);
+  // `<receive_ts_ns> {"stream":"<symbol>@<kind>…`: the combined-stream frames, the lines that tell a recording's symbol.
+  const frames = lines.flatMap((line) => {
+    const stream = frameStreamOf(splitRecordedLine(line)?.text ?? '');
+    return stream ? [{ ...stream, line }] : [];
+  });
   if (frames.length === 0) {
     return `${file} is not a recording: no '<receive_ts_ns> {"stream":…}' line in its first ${RECORDING_HEAD_BYTES / 1024} KiB (record one with 'cobalt record')`;
   }
-  return offGridPrice(file, frames.map((f) => ({ line: f.line, symbol: f.m![1]!.toUpperCase(), kind: f.m![2]! })), config);
+  return offGridPrice(file, frames, config);
 }
 
 // The whole lines of the first RECORDING_HEAD_BYTES of `file`, inflated when its name ends in .gz (as the readers do).
@@ -106,7 +109,7 @@ function headLines(file: string): string[] {
 
 // Returns the first price of a configured symbol in the head that is not a whole number of its tick, named with the
 // key that sets the tick, or undefined. The data is parsed on that grid: such a replay has every price refused.
-function offGridPrice(file: string, frames: readonly { line: string; symbol: string; kind: string }[], config: Config): string | undefined {
+function offGridPrice(file: string, frames: readonly (FrameStream & { readonly line: string })[], config: Config): string | undefined {
   const specs = instrumentSpecsOf(config);
   const bySymbol = new Map([config.symbols.primary, config.symbols.reference]
     .filter((s) => Object.hasOwn(specs, s))

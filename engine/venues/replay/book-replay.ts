@@ -6,7 +6,7 @@ import {
 import { BookSync, type BookSyncCounters, type SyncRules, type SyncState } from '../binance/book-sync.ts';
 import { BinanceFrameDecoder, classifyFrame } from '../binance/frames.ts';
 import { readHead } from '../sim/replay.ts';
-import { readRecordingLines, RecordingFile, type RecordedLine, type RecordingStats } from './recording.ts';
+import { frameStreamOf, readRecordingLines, RecordingFile, type RecordedLine, type RecordingStats } from './recording.ts';
 import { TickerCheck, type TickerCheckCounts } from './ticker-check.ts';
 
 /** Options of a book replay. */
@@ -76,7 +76,9 @@ function splitVenueSymbol(s: string): string {
 
 /** Returns the venue symbol named by a recorded line's stream (`btcusdt@depth` → `BTCUSDT`) or `s` field. */
 export function symbolOfLine(line: RecordedLine): string | undefined {
-  const m = /^\{"stream":"([a-z0-9]+)@/.exec(line.text) ?? /"s":"([A-Za-z0-9]+)"/.exec(line.text.slice(0, 200));
+  const stream = frameStreamOf(line.text);
+  if (stream) return stream.symbol;
+  const m = /"s":"([A-Za-z0-9]+)"/.exec(line.text.slice(0, 200));
   return m ? m[1]!.toUpperCase() : undefined;
 }
 

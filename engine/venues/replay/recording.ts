@@ -42,6 +42,24 @@ export function splitRecordedLine(line: string): RecordedLine | undefined {
   return { tsLocalNs: BigInt(line.slice(0, sp)), text: line.slice(sp + 1, end) };
 }
 
+/** The stream a combined-stream frame names: the venue symbol (upper case) and the kind after `@`. */
+export interface FrameStream {
+  readonly symbol: string;
+  /** `depth`, `trade`, `aggTrade`, `bookTicker`, `kline` (up to the first character that is not a letter or digit). */
+  readonly kind: string;
+}
+
+const FRAME_STREAM_RE = /^\{"stream":"([a-z0-9]+)@([A-Za-z0-9]*)/;
+
+/**
+ * Returns the stream named by the JSON text of a recorded line when it is a combined-stream frame
+ * (`{"stream":"btcusdt@depth@100ms",…` → `BTCUSDT`, `depth`), else undefined (a REST snapshot, a bare event).
+ */
+export function frameStreamOf(text: string): FrameStream | undefined {
+  const m = FRAME_STREAM_RE.exec(text);
+  return m ? { symbol: m[1]!.toUpperCase(), kind: m[2]! } : undefined;
+}
+
 /** A parsed recorded line: receive time in ms (exactly `nsToMs(tsLocalNs)`), ns built on first use, and a symbol. */
 export class RecordingLine implements RecordedLine {
   /** floor(ns / 1000), a safe integer; Infinity when it is not (then `#ns` holds the exact value). */

@@ -2,7 +2,7 @@
 // are chained in time order (0809 continues 0808); symbols are merged by local receive time, ties to the symbol
 // found first. Every lane always knows its next line, so `peekNs` is exact between calls; `nextSync` hands out a
 // line without awaiting whenever the lane it comes from has its following line decoded already.
-import { RecordingFile, type RecordedLine, type RecordingLine, type RecordingReadOptions, type RecordingStats } from '../replay/recording.ts';
+import { frameStreamOf, RecordingFile, type RecordedLine, type RecordingLine, type RecordingReadOptions, type RecordingStats } from '../replay/recording.ts';
 import { ParseError } from '../../types/errors.ts';
 import type { TsMs } from '../../types/time.ts';
 
@@ -26,8 +26,6 @@ interface Lane {
   idx: number;
   next: RecordingLine | undefined;
 }
-
-const STREAM_RE = /^\{"stream":"([a-z0-9]+)@/;
 
 /** A merged, time-ordered reader over recordings of one or more symbols. */
 export class RecordingMerge {
@@ -157,7 +155,7 @@ export async function readHead(file: RecordingFile, symbolOf: (line: RecordedLin
 
 /** Reads `file` until its first combined-stream frame names its symbol. */
 async function openSource(file: RecordingFile): Promise<Source> {
-  const { lines: head, symbol } = await readHead(file, (l) => STREAM_RE.exec(l.text)?.[1]?.toUpperCase());
+  const { lines: head, symbol } = await readHead(file, (l) => frameStreamOf(l.text)?.symbol);
   if (!symbol || head.length === 0) throw new ParseError(`recording ${file.file} has no combined-stream frame to tell its symbol`);
   file.symbol = symbol;
   for (const l of head) l.symbol = symbol;

@@ -7,8 +7,9 @@
 import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
 import {
-  loadConfig, logLevelRefusal, missingDataPaths, preflightProblems, RUN_SPEED_MAX, RUN_SPEED_MIN, type Config, type LoadedConfig,
+  loadConfig, logLevelRefusal, missingDataPaths, preflightProblems, type Config, type LoadedConfig,
 } from '../engine/config/index.ts';
+import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../engine/types/run-speed.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
 import { installSignalHandlers, ProcessStop, type SignalSource, type StopOptions } from '../engine/runtime/lifecycle.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
@@ -54,7 +55,7 @@ export function runRefusal(loaded: LoadedConfig, flags: { live?: boolean }): str
 export function parseRunSpeed(s: string | undefined, fallback: number, source: 'replay' | 'simulator' | 'live' = 'replay'): number {
   // A plain decimal only: Number() also reads '0x10', '1e-300' and ' 2 ', none of which a trader means as a speed.
   const v = s === undefined ? fallback : /^\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
-  if (s !== undefined && !(v >= RUN_SPEED_MIN && v <= RUN_SPEED_MAX)) {
+  if (s !== undefined && !isRunSpeed(v)) {
     throw new Error(`--speed must be a number > 0 (as fast as possible is 'cobalt backtest'), not '${s}': a plain decimal from ${RUN_SPEED_MIN} to ${RUN_SPEED_MAX}`);
   }
   if (v > 0) return v;

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { instrumentSpecsOf, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../config/schema.ts';
+import { instrumentSpecsOf } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { log } from '../log.ts';
+import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../types/run-speed.ts';
 import { startExchangeSim, type SimSpeed } from '../venues/sim/server.ts';
 import { fail } from './fail.ts';
 
@@ -16,7 +17,7 @@ export function parseSpeed(s: string): SimSpeed {
   const v = Number(s);
   if (!/^\d+(\.\d+)?$/.test(s) || !Number.isFinite(v)) throw new Error(`--speed must be a number, 'max' or 'manual', not '${s}'`);
   if (v === 0) return 'max';
-  if (v < RUN_SPEED_MIN || v > RUN_SPEED_MAX) throw new Error(`--speed must be 0 (as fast as possible) or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, not '${s}'`);
+  if (!isRunSpeed(v)) throw new Error(`--speed must be 0 (as fast as possible) or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, not '${s}'`);
   return v;
 }
 

@@ -178,17 +178,22 @@ export interface StopOptions {
   readonly onReport?: (report: ShutdownReport) => void;
 }
 
-/** Options of `installSignalHandlers`. */
-export interface SignalOptions extends StopOptions {
+/** Where `installSignalHandlers` listens. */
+interface SignalSourceOptions {
   readonly signals?: readonly string[];
   readonly source?: SignalSource;
-  /**
-   * The stop the signals go through where the process has other reasons to stop as well (app/run.ts: the end of a
-   * replay), so that a signal during such a stop forces the exit. It holds the exit and onReport (give those to it, not
-   * here). Default: a stop of the lifecycle with this `exit` and `onReport`.
-   */
-  readonly stop?: ProcessStop;
 }
+
+/**
+ * Options of `installSignalHandlers`: either the `exit` and `onReport` of a stop of the lifecycle made for the signals,
+ * or `stop`, the stop they go through where the process has other reasons to stop as well (app/run.ts: the end of a
+ * replay), so that a signal during such a stop forces the exit. That stop holds the exit and onReport: beside it they
+ * would never be called, so the type refuses them there.
+ */
+export type SignalOptions = SignalSourceOptions & (
+  | (StopOptions & { readonly stop?: undefined })
+  | { readonly stop: ProcessStop; readonly exit?: never; readonly onReport?: never }
+);
 
 /** Returns the conventional exit code for a signal (SIGINT 130, SIGTERM 143). */
 export function signalExitCode(signal: string): number {
@@ -281,12 +286,9 @@ export function installSignalHandlers(lifecycle: Lifecycle, opts: SignalOptions 
   };
 }
 
-// The stop `installSignalHandlers` goes through: opts.stop, which must be of `lifecycle` and hold the exit and onReport.
+// The stop `installSignalHandlers` goes through: opts.stop, which must be of `lifecycle` (a thing no type can tell).
 function stopOf(lifecycle: Lifecycle, opts: SignalOptions): ProcessStop {
   if (opts.stop === undefined) return new ProcessStop(lifecycle, opts);
   if (opts.stop.lifecycle !== lifecycle) throw new TypeError('installSignalHandlers: opts.stop stops another lifecycle than the one given');
-  if (opts.exit !== undefined || opts.onReport !== undefined) {
-    throw new TypeError('installSignalHandlers: exit and onReport belong to the ProcessStop given as opts.stop, not to the signal options');
-  }
   return opts.stop;
 }

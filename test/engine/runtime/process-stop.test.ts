@@ -77,12 +77,23 @@ describe('installSignalHandlers on a shared ProcessStop', () => {
     expect(codes).toEqual([0]);
   });
 
-  it('refuses an exit or onReport beside the stop, and a stop of another lifecycle', () => {
-    const { lifecycle, stop } = rig();
+  it('refuses a stop of another lifecycle', () => {
+    const { stop } = rig();
     const source = new EventEmitter();
 
-    expect(() => installSignalHandlers(lifecycle, { source, stop, exit: () => undefined })).toThrow(/exit and onReport belong to the ProcessStop/);
     expect(() => installSignalHandlers(rig().lifecycle, { source, stop })).toThrow(/another lifecycle/);
     expect(source.listenerCount('SIGINT')).toBe(0);
+  });
+
+  // An exit or onReport beside the stop would never be called: the options type refuses them (checked by tsc).
+  it('takes no exit or onReport beside the stop', () => {
+    const refused = ({ lifecycle, stop }: ReturnType<typeof rig>): void => {
+      // @ts-expect-error exit belongs to the ProcessStop given as stop
+      installSignalHandlers(lifecycle, { stop, exit: () => undefined });
+      // @ts-expect-error onReport belongs to the ProcessStop given as stop
+      installSignalHandlers(lifecycle, { stop, onReport: () => undefined });
+    };
+
+    expect(refused).toBeTypeOf('function');
   });
 });

@@ -88,11 +88,6 @@ export class SeqMap<V> {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new TypeError(`table capacity ${capacity} must be an integer >= 1`);
   }
 
-  /** Returns how many keys are kept. */
-  get size(): number {
-    return this.rows.size;
-  }
-
   /** Returns the value of `key`. */
   get(key: string): V | undefined {
     return this.rows.get(key)?.value;
@@ -113,10 +108,5 @@ export class SeqMap<V> {
     let i = all.length;
     while (i > 0 && all[i - 1]!.seq > cursor) i--;
     return { reset: false, items: all.slice(i).map((r) => r.value), seq: this.seqNo };
-  }
-
-  /** Returns every row, least recently changed first. */
-  values(): V[] {
-    return [...this.rows.values()].map((r) => r.value);
   }
 }

@@ -450,7 +450,7 @@ export class DashboardViewModel {
         // which see the equity samples of this process alone.
         const eq = this.equity.last()?.[1] ?? NaN;
         const ddPct = this.peakEquity > 0 && Number.isFinite(this.peakEquity) && Number.isFinite(eq) ? ((this.peakEquity - eq) / this.peakEquity) * 100 : 0;
-        const figures = this.providers.risk?.();
+        const figures = this.riskFigures();
         this.adoptTradingState(figures);
         return {
           state: this.tradingState, reason: this.tradingReason, killSwitch: this.killSwitch, halted: this.halted ?? null,
@@ -494,7 +494,8 @@ export class DashboardViewModel {
     if (f?.killSwitch !== undefined) this.killSwitch = f.killSwitch;
   }
 
-  // A metrics scrape must not fail on a risk provider that throws: the last known state stands.
+  // Neither a metrics scrape nor the risk topic may fail on a risk provider that throws (its child restarting): the
+  // last known state stands, with the drawdown this process saw.
   private riskFigures(): RiskFigures | undefined {
     try {
       return this.providers.risk?.();

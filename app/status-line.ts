@@ -10,16 +10,11 @@ import type { RiskState } from '../actors/risk-manager/logic.ts';
 import { unrealised } from '../actors/risk-manager/positions.ts';
 import type { System } from './system.ts';
 
-/** What the line shows, gathered from the bus and the system. */
+/** What the line shows, each part whole (the log's status record). */
 export interface StatusFields {
   readonly time: string;
   readonly prices: string;
   readonly position: string;
-  /**
-   * The RiskManager's books as the dashboard shows them, with what the figure is made of: realised + unrealised at its
-   * last mark − fees, each position measured from its cost (`booksPnl`). Not equity − starting cash: a live start's
-   * cash is the venue's quote balance at that start, and a position carried over from before is not in it.
-   */
   readonly pnl: string;
   readonly orders: string;
   readonly state: string;
@@ -27,36 +22,74 @@ export interface StatusFields {
 
 type Part = Exclude<keyof StatusFields, 'state'>;
 
+/** A part of the line in each form it may take, longest first (one form: it has no shorter one). */
+export type PartForms = readonly [string, ...string[]];
+
+/** The line's parts as built once: the trading state, and every other part in its forms. */
+export type StatusParts = { readonly state: string } & { readonly [K in Part]: PartForms };
+
+/** The figures the line is made of, gathered from the bus and the system. */
+export interface StatusFigures {
+  readonly nowMs: number;
+  /** `<base> <last trade price>` of each data instrument ('-' before its first trade), the traded one first. */
+  readonly prices: readonly string[];
+  readonly position: string;
+  /**
+   * The RiskManager's books as the dashboard shows them, with what the figure is made of: realised + unrealised at its
+   * last mark − fees, each position measured from its cost (`booksPnl`). Not equity − starting cash: a live start's
+   * cash is the venue's quote balance at that start, and a position carried over from before is not in it. Undefined
+   * while the RiskManager is not running.
+   */
+  readonly pnl: { readonly books: BooksPnl; readonly quote: string } | undefined;
+  readonly orders: { readonly sent: number; readonly filled: number; readonly open: number; readonly denied: number };
+  readonly state: string;
+}
+
 // The parts after the state, in the order shown, with the label each is shown under.
 const PARTS: readonly (readonly [Part, string])[] = [['time', ''], ['prices', ''], ['position', 'pos '], ['pnl', 'pnl '], ['orders', 'orders ']];
 
-/**
- * How the line gives way on a narrow terminal, least needed first: each step replaces one part with a shorter form of
- * it ('' drops it). The state is never in here: a halted engine must show on any width.
- */
-const SHORTER: readonly (readonly [Part, (s: string) => string])[] = [
-  ['pnl', (s) => s.replace(/ \(.*\)$/, '')],
-  ['time', (s) => s.replace(/^\d{4}-\d{2}-\d{2} /, '')],
-  ['orders', (s) => s.replace(/^(\d+) sent\/(\d+) filled\/(\d+) open\/(\d+) denied$/, '$1s/$2f/$3o/$4d')],
-  ['prices', (s) => s.split(' ').slice(0, 2).join(' ')],
-  ['pnl', (s) => s.replace(/ vs cost$/, '')],
-  ['orders', () => ''],
-  ['time', () => ''],
-  ['prices', () => ''],
-  ['pnl', () => ''],
-  ['position', () => ''],
-];
+const DROP = -1;
 
 /**
- * Returns the line text for `f` within `width` characters: the trading state first, then the other parts, shortened
+ * How the line gives way on a narrow terminal, least needed first: each step shows one part in its form of that index
+ * (its shortest when it has fewer forms) or drops it (DROP). The state is never in here: a halted engine must show on
+ * any width.
+ */
+const SHORTER: readonly (readonly [Part, number])[] = [
+  ['pnl', 1], ['time', 1], ['orders', 1], ['prices', 1], ['pnl', 2],
+  ['orders', DROP], ['time', DROP], ['prices', DROP], ['pnl', DROP], ['position', DROP],
+];
+
+/** Returns the parts of the line for `f`, each in every form the line may show it in. */
+export function statusParts(f: StatusFigures): StatusParts {
+  const time = new Date(f.nowMs).toISOString().replace('T', ' ').slice(0, 19);
+  const { sent, filled, open, denied } = f.orders;
+  return {
+    state: f.state,
+    time: [time, time.slice(11)],
+    // The traded instrument's price is the one kept.
+    prices: f.prices.length > 1 ? [f.prices.join(' '), f.prices[0]!] : [f.prices.join(' ')],
+    position: [f.position],
+    pnl: f.pnl === undefined ? ['-'] : pnlForms(f.pnl.books, f.pnl.quote),
+    orders: [`${sent} sent/${filled} filled/${open} open/${denied} denied`, `${sent}s/${filled}f/${open}o/${denied}d`],
+  };
+}
+
+// Each part of `p` whole.
+function wholeFields(p: StatusParts): StatusFields {
+  return { time: p.time[0], prices: p.prices[0], position: p.position[0], pnl: p.pnl[0], orders: p.orders[0], state: p.state };
+}
+
+/**
+ * Returns the line text for `p` within `width` characters: the trading state first, then the other parts, shortened
  * (SHORTER) and dropped whole rather than cut, so the state always shows; only a state longer than `width` is cut.
  */
-export function formatStatus(f: StatusFields, width = 160): string {
-  const shown: Record<Part, string> = { time: f.time, prices: f.prices, position: f.position, pnl: f.pnl, orders: f.orders };
-  const render = (): string => [f.state, ...PARTS.filter(([k]) => shown[k] !== '').map(([k, label]) => label + shown[k])].join(' | ');
-  for (const [k, shorten] of SHORTER) {
+export function formatStatus(p: StatusParts, width = 160): string {
+  const shown: Record<Part, string> = { time: p.time[0], prices: p.prices[0], position: p.position[0], pnl: p.pnl[0], orders: p.orders[0] };
+  const render = (): string => [p.state, ...PARTS.filter(([k]) => shown[k] !== '').map(([k, label]) => label + shown[k])].join(' | ');
+  for (const [k, form] of SHORTER) {
     if (render().length <= width) break;
-    shown[k] = shorten(shown[k]);
+    shown[k] = form === DROP ? '' : p[k][Math.min(form, p[k].length - 1)]!;
   }
   const s = render();
   return s.length > width ? s.slice(0, Math.max(0, width - 1)) + '…' : s;
@@ -115,9 +148,10 @@ function quote2(m: Money): string {
   return s === '-0.00' ? '0.00' : s;
 }
 
-/** Returns the status line's PnL text of `b` in `quote`: the total, what it is measured from, and its parts. */
-export function formatBooksPnl(b: BooksPnl, quote: string): string {
-  return `${quote2(b.total)} ${quote} vs cost (realised ${quote2(b.realised)} + unrealised ${quote2(b.unrealised)} - fees ${quote2(b.fees)})`;
+// The PnL of `b` in `quote`: the total, what it is measured from and its parts; without the parts; the total alone.
+function pnlForms(b: BooksPnl, quote: string): PartForms {
+  const total = `${quote2(b.total)} ${quote}`;
+  return [`${total} vs cost (realised ${quote2(b.realised)} + unrealised ${quote2(b.unrealised)} - fees ${quote2(b.fees)})`, `${total} vs cost`, total];
 }
 
 /** Keeps the figures of the status line up to date from the bus; `line()` renders them. */
@@ -137,31 +171,33 @@ export class StatusLine {
   }
 
   /** Returns the current figures. */
-  fields(clock: Clock = this.sys.clock): StatusFields {
+  figures(clock: Clock = this.sys.clock): StatusFigures {
     // The traded instrument's price first: on a narrow terminal it is the one kept.
     const insts = [...this.insts.values()].sort((a, b) => Number(b.symbol === this.sys.traded.symbol) - Number(a.symbol === this.sys.traded.symbol));
     const prices = insts.map((i) => {
       const p = this.last.get(i.symbol);
       return `${i.base} ${p === undefined ? '-' : ticksToFloat(i, p).toFixed(2)}`;
-    }).join(' ');
+    });
     const risk = this.sys.handles.risk();
     const t = this.sys.traded;
     const pos = risk?.portfolio.positions[t.symbol];
-    const pnl = risk ? formatBooksPnl(booksPnl(risk), risk.portfolio.quote) : '-';
-    const open = this.sys.handles.executor()?.openOrders().length ?? 0;
-    const halted = this.sys.supervisor.halted;
     return {
-      time: new Date(clock.now()).toISOString().replace('T', ' ').slice(0, 19),
+      nowMs: clock.now(),
       prices,
       position: `${lotsToFloat(t, (pos?.lots ?? 0) as Lots)} ${t.base}`,
-      pnl,
-      orders: `${this.submitted} sent/${this.filled} filled/${open} open/${this.denied} denied`,
-      state: formatState(risk, halted),
+      pnl: risk ? { books: booksPnl(risk), quote: risk.portfolio.quote } : undefined,
+      orders: { sent: this.submitted, filled: this.filled, open: this.sys.handles.executor()?.openOrders().length ?? 0, denied: this.denied },
+      state: formatState(risk, this.sys.supervisor.halted),
     };
+  }
+
+  /** Returns each part of the line whole. */
+  fields(clock: Clock = this.sys.clock): StatusFields {
+    return wholeFields(statusParts(this.figures(clock)));
   }
 
   /** Returns the rendered line. */
   line(width?: number): string {
-    return formatStatus(this.fields(), width);
+    return formatStatus(statusParts(this.figures()), width);
   }
 }

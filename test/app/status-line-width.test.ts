@@ -2,7 +2,7 @@
 // (160 when unknown), so at 80, 120 and 160 columns the state never showed and a halted engine looked like a running
 // one. The state now comes first, with a short reason when not active, and the rest gives way by priority.
 import { describe, expect, it } from 'vitest';
-import { formatState, formatStatus, StatusLine, type StatusFields } from '../../app/status-line.ts';
+import { formatState, formatStatus, statusParts, StatusLine } from '../../app/status-line.ts';
 import { DEFAULT_LIMITS } from '../../actors/risk-manager/limits.ts';
 import { createRiskState, onKillSwitch, type RiskState } from '../../actors/risk-manager/logic.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -17,11 +17,12 @@ const btc = makeInstrument(BINANCE_SPOT_DEFAULTS['BTC/USDT']!);
 const T0 = 1_723_161_600_000;
 
 // The reviewer's figures: a halted engine after a kill switch, 379 intents denied since.
-const FIELDS: StatusFields = {
-  time: '2024-08-09 00:58:14', prices: 'ETH 2681.21 BTC 61722.76', position: '0.0744 ETH',
-  pnl: '-0.77 USDT vs cost (realised -0.08 + unrealised -0.09 - fees 0.60)', orders: '0 sent/0 filled/0 open/379 denied',
+const FIELDS = statusParts({
+  nowMs: Date.parse('2024-08-09T00:58:14Z'), prices: ['ETH 2681.21', 'BTC 61722.76'], position: '0.0744 ETH',
+  pnl: { books: { realised: money('-0.08'), unrealised: money('-0.09'), fees: money('0.60'), total: money('-0.77') }, quote: 'USDT' },
+  orders: { sent: 0, filled: 0, open: 0, denied: 379 },
   state: 'HALTED kill switch',
-};
+});
 
 // Every form a part may take: whole, or one of its shorter forms; never a piece cut out of one.
 const FORMS = new Set([
@@ -51,7 +52,27 @@ describe('status line width', () => {
   });
 
   it('shows everything as documented when there is room', () => {
-    expect(formatStatus(FIELDS, 1000)).toBe(`HALTED kill switch | 2024-08-09 00:58:14 | ETH 2681.21 BTC 61722.76 | pos 0.0744 ETH | pnl ${FIELDS.pnl} | orders ${FIELDS.orders}`);
+    expect(formatStatus(FIELDS, 1000)).toBe('HALTED kill switch | 2024-08-09 00:58:14 | ETH 2681.21 BTC 61722.76 | pos 0.0744 ETH | pnl -0.77 USDT vs cost (realised -0.08 + unrealised -0.09 - fees 0.60) | orders 0 sent/0 filled/0 open/379 denied');
+  });
+
+  it('builds each part once in every form it may be shown in, longest first', () => {
+    expect(FIELDS).toEqual({
+      state: 'HALTED kill switch',
+      time: ['2024-08-09 00:58:14', '00:58:14'],
+      prices: ['ETH 2681.21 BTC 61722.76', 'ETH 2681.21'],
+      position: ['0.0744 ETH'],
+      pnl: ['-0.77 USDT vs cost (realised -0.08 + unrealised -0.09 - fees 0.60)', '-0.77 USDT vs cost', '-0.77 USDT'],
+      orders: ['0 sent/0 filled/0 open/379 denied', '0s/0f/0o/379d'],
+    });
+  });
+
+  it('keeps a part that has no shorter form whole until its turn to go', () => {
+    const parts = statusParts({
+      nowMs: Date.parse('2024-08-09T00:58:14Z'), prices: ['ETH 2681.21'], position: '0.0744 ETH', pnl: undefined,
+      orders: { sent: 0, filled: 0, open: 0, denied: 379 }, state: 'starting',
+    });
+    const line = 'starting | 00:58:14 | ETH 2681.21 | pos 0.0744 ETH | pnl - | orders 0 sent/0 filled/0 open/379 denied';
+    expect(formatStatus(parts, line.length)).toBe(line);
   });
 
   it('on a terminal narrower than the rest still starts with the state word', () => {

@@ -162,7 +162,8 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   const providers = resolveExecutionProviders(opts.executionProviders);
   const clock = opts.clock ?? new LiveClock();
   const piscina = new Piscina({
-    filename: new URL('./worker.mjs', import.meta.url).href,
+    // Not worker.mjs itself: piscina would require() it (require(esm)), see worker-entry.cjs.
+    filename: new URL('./worker-entry.cjs', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Number.POSITIVE_INFINITY,

@@ -1,4 +1,5 @@
-// Piscina worker entry for the inference pool, plain JS so it loads in a worker thread without tsx.
+// The inference pool's worker (piscina loads it through worker-entry.cjs, which says why), plain JS so it loads in a
+// worker thread without tsx.
 // Top-level code runs once per thread: each ONNX session is created here, one intra-op thread each,
 // so N workers use N cores without oversubscribing them.
 import { parentPort, threadId, workerData } from 'node:worker_threads';

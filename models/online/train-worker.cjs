@@ -8,7 +8,10 @@
 // the asynchronous import() only stops when its thread is terminated.
 'use strict';
 
-// Loaded at once, as piscina loads an entry, so the first task does not wait for tsx and tfjs.
+// Started at once, but an idle piscina worker parks its thread in Atomics.wait, which stalls a pending import(): the
+// load finishes when the first task wakes the thread. A function export on purpose (engine/infer/worker-entry.cjs
+// exports the promise instead): a trainer that cannot load then fails its task, which the learner reports, rather
+// than the worker at start, which piscina would replace with another that fails the same way.
 const entry = import('../train/worker.mjs');
 // A load that failed (or stopped at termination) is reported by the tasks that await it, not as an unhandled rejection.
 entry.catch(() => {});

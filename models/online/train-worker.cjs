@@ -10,8 +10,9 @@
 
 // Started at once, but an idle piscina worker parks its thread in Atomics.wait, which stalls a pending import(): the
 // load finishes when the first task wakes the thread. A function export on purpose (engine/infer/worker-entry.cjs
-// exports the promise instead): a trainer that cannot load then fails its task, which the learner reports, rather
-// than the worker at start, which piscina would replace with another that fails the same way.
+// exports the promise instead): a trainer that cannot load then fails its task, which the learner reports; a worker
+// that fails before it is ready makes piscina stop starting workers (workerFailsDuringBootstrap), and a task queued
+// for one would wait for ever.
 const entry = import('../train/worker.mjs');
 // A load that failed (or stopped at termination) is reported by the tasks that await it, not as an unhandled rejection.
 entry.catch(() => {});

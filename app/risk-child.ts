@@ -6,9 +6,12 @@
 // booked since: FillCheckpoint); the trading state, kill switch, equity peak (as stored: an operator may have reset it)
 // and exit-id counter come from `risk.control` in LMDB, and so do limits an operator set at run time
 // (`risk.setLimits`), as long as the config values the limits derive from are still the ones they were set over
-// (`limitsKey`): an edited config wins, a live balance that moved does not. So do the VaR monitor's equity samples (written once per VaR interval),
-// when the restart comes within VAR_RESUME_INTERVALS of the last one: without them VaR and its limits would be blind
-// for the first varMinSamples intervals (30 minutes by default) after every restart.
+// (`limitsKey`): an edited config wins, a live balance that moved does not. So do the VaR monitor's per-symbol marks
+// (one per symbol per VaR interval, written once per interval), when the restart comes within VAR_RESUME_INTERVALS of
+// the last one and the interval length is the same: without them VaR and its limits would be blind for the first
+// varMinSamples intervals (30 minutes by default) after every restart. The intervals the process was down have no
+// marks, so they add no returns (var.ts). A record of the equity-based VaR before it (`var`: equity samples) does not
+// fit position-based VaR: a start ignores it and the monitor starts over.
 // Standing flattens (a kill's "flatten until flat") are stored too, written when the kill switch, a resume or a
 // flatten is forwarded and whenever they change: a kill -9 with a flatten exit in flight comes back still flattening.
 // They are driven again once the executor reports its venue up (start-up reconciliation done); the exits of the last
@@ -31,7 +34,7 @@ import {
 } from '../actors/risk-manager/index.ts';
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
-import { EMPTY_VAR } from '../actors/risk-manager/var.ts';
+import { EMPTY_VAR, parseVarSamples, type VarSample } from '../actors/risk-manager/var.ts';
 import type { Portfolio } from '../actors/risk-manager/positions.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
@@ -54,10 +57,20 @@ export interface RiskControl {
   readonly exitSeq?: number;
   /** Limits set at run time, and the key of the config limits they replaced (`limitsKey`); absent: the config's apply. */
   readonly limits?: { readonly base: string; readonly set: RiskLimits };
-  /** The VaR monitor's equity samples and the interval of the last one. */
-  readonly var?: { readonly bucket: number; readonly samples: readonly Money[] };
+  /**
+   * The VaR monitor's per-symbol marks, the interval of the last one and the interval length they were taken at.
+   * Records written before position-based VaR hold `var` (equity samples) instead, which a start ignores.
+   */
+  readonly varMarks?: StoredVarMarks;
   /** Standing flatten requests per symbol; absent: none. */
   readonly flatten?: Readonly<Record<string, FlattenRequest>>;
+}
+
+/** The VaR marks as stored (RiskControl.varMarks). */
+export interface StoredVarMarks {
+  readonly intervalMs: number;
+  readonly bucket: number;
+  readonly samples: readonly VarSample[];
 }
 
 /** Restarts at most this many VaR intervals after the last sample keep the samples; later ones start over. */
@@ -207,7 +220,7 @@ export function limitsChanges(config: RiskLimits, restored: RiskLimits, instrume
  * Returns the start state at `nowMs`: `initial` plus the stored fills, with the stored trading state, kill switch,
  * peak (as stored, unless measured on another starting point than `peakBase`), run-time limits, exit-id counter,
  * standing flattens (of known instruments, their backoff and alert times dropped: a start is a new attempt) and (when
- * recent) VaR samples.
+ * recent) the VaR marks.
  */
 export function riskStartState(
   initial: RiskInput, fills: readonly Fill[], control: RiskControl | undefined, nowMs: TsMs,
@@ -218,10 +231,7 @@ export function riskStartState(
   if (from) s = { ...s, portfolio: from.portfolio, recentFills: from.recentFills };
   s = onFills(s, fills);
   if (!control) return s;
-  const v = control.var;
-  // A sample from the future (a replay started over on the same store) does not continue either.
-  const gap = v === undefined ? -1 : Math.floor(nowMs / s.limits.varIntervalMs) - v.bucket;
-  const recent = v !== undefined && gap >= 0 && gap <= VAR_RESUME_INTERVALS;
+  const v = restoredVarSamples(control, s, nowMs);
   // The stored peak as it is: an operator's resume with resetPeak may have lowered it below the starting equity, and
   // a start must not undo that. Only a changed starting point (paper: another starting balance) measures it afresh.
   const samePeakBase = control.peakBase === undefined || control.peakBase === peakBase;
@@ -236,8 +246,22 @@ export function riskStartState(
     ...s, tradingState: control.tradingState, stateReason: control.stateReason, killSwitch: control.killSwitch,
     peakEquity: samePeakBase ? control.peakEquity : s.peakEquity,
     exitSeq: control.exitSeq ?? 0, flatten,
-    ...(recent ? { var: { ...EMPTY_VAR, bucket: v.bucket, samples: v.samples.slice(-(s.limits.varWindow + 1)) } } : {}),
+    ...(v ? { var: { ...EMPTY_VAR, bucket: v[v.length - 1].bucket, samples: v } } : {}),
   };
+}
+
+/**
+ * Returns the stored VaR samples a start at `nowMs` continues: taken at the same interval length, the last one at most
+ * VAR_RESUME_INTERVALS before now and not after it (a replay started over on the same store), each within the window;
+ * undefined when there are none to continue (none stored, too old, another layout: the monitor starts over).
+ */
+function restoredVarSamples(control: RiskControl, s: RiskState, nowMs: TsMs): VarSample[] | undefined {
+  const v = control.varMarks;
+  if (v === undefined || v.intervalMs !== s.limits.varIntervalMs) return undefined;
+  const gap = Math.floor(nowMs / s.limits.varIntervalMs) - v.bucket;
+  if (!(gap >= 0 && gap <= VAR_RESUME_INTERVALS)) return undefined;
+  const samples = parseVarSamples(v.samples, new Set(Object.keys(s.instruments)))?.filter((x) => x.bucket >= v.bucket - s.limits.varWindow);
+  return samples !== undefined && samples.length > 0 && samples[samples.length - 1].bucket === v.bucket ? samples : undefined;
 }
 
 // Marks the exits the executor still works as in flight (their fills and ends come back as for any exit); a standing
@@ -289,11 +313,11 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       ...(peakBase === undefined ? {} : { peakBase }), exitSeq: c.exitSeq,
       ...(limits === undefined ? {} : { limits: { base, set: limits } }),
       // Absent before the first sample: a start that did not continue the stored samples (too old) drops them.
-      ...(c.var.bucket >= 0 ? { var: { bucket: c.var.bucket, samples: c.var.samples } } : {}),
+      ...(c.var.bucket >= 0 ? { varMarks: { intervalMs: c.limits.varIntervalMs, bucket: c.var.bucket, samples: c.var.samples } } : {}),
       ...(Object.keys(c.flatten).length > 0 ? { flatten: c.flatten } : {}),
     };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
-      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.limits?.base === next.limits?.base && lastSaved.var?.bucket === next.var?.bucket
+      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.limits?.base === next.limits?.base && lastSaved.varMarks?.bucket === next.varMarks?.bucket
       && lastSaved.flatten === next.flatten) return;
     lastSaved = next;
     try {
@@ -370,7 +394,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       if (m.ts - lastPeakSave >= 1_000) {
         lastPeakSave = m.ts;
         const s = held.state;
-        if (db && s !== undefined && (lastSaved === undefined || s.peakEquity !== lastSaved.peakEquity || s.var.bucket !== lastSaved.var?.bucket)) flush();
+        if (db && s !== undefined && (lastSaved === undefined || s.peakEquity !== lastSaved.peakEquity || s.var.bucket !== lastSaved.varMarks?.bucket)) flush();
         save();
       }
     }, RISK_ID),

@@ -11,4 +11,4 @@ export {
   type Portfolio, type Position,
 } from './positions.ts';
 export { capLots, capsFor, fixedFractionLots, volatilityScaledLots, type SizingCaps } from './sizing.ts';
-export { EMPTY_VAR, equityReturns, historicalVar, lossQuantile, observeEquity, quantileRank, type VarState } from './var.ts';
+export { EMPTY_VAR, historicalVar, holdingsReturns, lossQuantile, observeMark, quantileRank, type VarSample, type VarState } from './var.ts';

@@ -30,8 +30,9 @@
 // failing) is not replaced by a second one: FLATTEN_INCOMPLETE says it is late (FLATTEN_EXIT_LATE_MS).
 import { clientOrderIdFor, intentId, RISK_EXIT_PREFIX, type ClientOrderId } from '../../engine/types/ids.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
-import { notional, type Instrument } from '../../engine/types/instrument.ts';
-import type { Money } from '../../engine/types/money.ts';
+import { formatFixed } from '../../engine/types/decimal.ts';
+import { notional, ticksToPrice, type Instrument } from '../../engine/types/instrument.ts';
+import { formatMoney, type Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
@@ -39,8 +40,10 @@ import type {
   DenyReason, OrderApproved, OrderDenied, RiskAlert, LimitsChanged, RiskLimits, TradingState, TradingStateChanged,
 } from '../../engine/messages/risk.ts';
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
-import { applyFill, emptyPortfolio, equity, exposure, FLAT, lot9, sellableLots, type Portfolio, type Position } from './positions.ts';
-import { EMPTY_VAR, observeEquity, type VarState } from './var.ts';
+import {
+  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, sellableLots, valueOfBase9, type Portfolio, type Position,
+} from './positions.ts';
+import { EMPTY_VAR, observeMark, type VarState } from './var.ts';
 
 /** What the RiskManager emits. */
 export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged;
@@ -343,6 +346,13 @@ function isDust(inst: Instrument, lots: Lots, mark: Ticks | undefined): boolean 
   return lots <= 0 || (mark !== undefined && notional(inst, mark, lots) < inst.minNotional);
 }
 
+// Names dust for an alert: the lots and base quantity held, their value at the mark, and the venue's minimum.
+function dustText(inst: Instrument, p: Position, sellable: Lots, mark: Ticks | undefined): string {
+  const worth = mark === undefined ? '' : `, worth ${formatMoney(valueOfBase9(inst, p.base9, mark))} ${inst.quote} at ${ticksToPrice(inst, mark)}`;
+  return `${p.lots} lots held (${formatFixed(p.base9)} ${inst.base}${worth}; ${sellable} whole lots sellable) are below one lot or the minimum `
+    + `notional ${formatMoney(inst.minNotional)} ${inst.quote}; they can never be sold, no exit is sent`;
+}
+
 // The position of `symbol` with its exits fired (a stop or flatten exit went out, or would have but for dust).
 function withExitFired(s: RiskState, symbol: string, p: Position): RiskState {
   return { ...s, portfolio: { ...s.portfolio, positions: { ...s.portfolio.positions, [symbol]: { ...p, exitFired: true } } } };
@@ -368,7 +378,8 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
   const mark = s.marks[symbol];
   const code = why === 'take-profit' ? 'TAKE_PROFIT' : 'STOP_LOSS';
   if (isDust(inst, lots, mark)) {
-    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol}: ${lots} sellable lots are below the minimum notional; no exit sent`, ts: nowMs });
+    // Once per position (its exits stay fired): a venue refuses such an order, so sending it again would only loop.
+    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} stops at dust: ${dustText(inst, p, lots, mark)}`, ts: nowMs });
     return withExitFired(s, symbol, p);
   }
   out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots`, ts: nowMs });
@@ -402,8 +413,9 @@ export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
  * Handles a mark: records it, drives a standing flatten of its symbol, fires a stop-loss / take-profit exit once per
  * position in every trading state (not under a standing flatten, nor while another exit is in flight or the submit
  * window is full; again when that exit ended without closing the position: onOrderEnded), updates peak
- * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples VaR (→ reducing
- * above maxVar95 / maxVar99).
+ * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples the symbol's
+ * price for VaR, which the first mark of an interval recomputes on the current holdings (→ reducing above maxVar95 /
+ * maxVar99; var.ts).
  */
 export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs): Step {
   if (!s0.instruments[symbol] || !Number.isSafeInteger(price) || price <= 0) return { state: s0, out: NO_OUT };
@@ -432,13 +444,24 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs)
     to = { to: 'reducing', reason: `drawdown ${dd} bps reached the reducing level ${l.reduceAtDrawdownBps} bps` };
   }
   if (to) out.push({ type: 'risk.alert', code: 'DRAWDOWN', message: `${to.reason} (peak ${peakEquity}, equity ${eq}, 1e-9 quote units)`, ts: nowMs });
-  // Exposure is equity less cash (positions.ts exposure), without valuing every holding a second time per mark.
-  const v = observeEquity(s.var, l, eq, (eq - s.portfolio.cash) as Money, nowMs);
+  // Position-based VaR (var.ts): the holdings are valued only when the mark opens a new VaR interval.
+  const v = observeMark(s.var, l, symbol, price, nowMs, () => heldValues(s));
   for (const a of v.alerts) out.push(a);
   // Checked on every new VaR sample, so a resume while VaR is still over its cap lasts until the next sample.
   if (!to && v.overMax !== undefined && s.tradingState === 'active') to = { to: 'reducing', reason: `${v.overMax} (1e-9 quote units)` };
   s = { ...s, peakEquity, var: v.state };
   return to ? { state: s, out, to } : { state: s, out };
+}
+
+// The value of each holding at its mark (its cost while unmarked), as `exposure` sums them.
+function heldValues(s: RiskState): Record<string, Money> {
+  const out: Record<string, Money> = {};
+  for (const sym in s.portfolio.positions) {
+    const p = s.portfolio.positions[sym];
+    const inst = s.instruments[sym];
+    if (p.base9 > 0n && inst !== undefined) out[sym] = holdingValue(inst, p, s.marks[sym]);
+  }
+  return out;
 }
 
 /**
@@ -543,8 +566,7 @@ function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[])
   const mark = s.marks[symbol];
   if (isDust(inst, lots, mark)) {
     if (req.dust !== p.lots) {
-      const message = `flatten of ${symbol} stops at dust: ${p.lots} lots held (${p.base9} base units, ${lots} whole lots sellable) are below `
-        + `one lot or the minimum notional ${inst.minNotional} (1e-9 quote units) at mark ${mark}; they can never be sold, no exit is sent`;
+      const message = `flatten of ${symbol} stops at dust: ${dustText(inst, p, lots, mark)}`;
       out.push({ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs });
     }
     if (!halted) return withoutFlatten(s, symbol);
@@ -675,7 +697,7 @@ export function onResume(s: RiskState, resetPeak: boolean, nowMs: TsMs): Step {
 /**
  * Handles `risk.setLimits`: merges the new values (announced as `risk.limitsChanged`), or refuses the whole set with a
  * LIMITS_INVALID alert. `symbols` merges per symbol and per key (mergeSymbolLimits); a symbol that is not among the
- * instruments is refused (its caps would never apply).
+ * instruments is refused (its caps would never apply). A new varIntervalMs starts the VaR samples over.
  */
 export function onSetLimits(s: RiskState, patch: Partial<RiskLimits>, nowMs: TsMs): Step {
   const limits: RiskLimits = { ...s.limits, ...patch, symbols: mergeSymbolLimits(s.limits.symbols, patch.symbols) };
@@ -687,7 +709,9 @@ export function onSetLimits(s: RiskState, patch: Partial<RiskLimits>, nowMs: TsM
   if (problems.length > 0) {
     return { state: s, out: [{ type: 'risk.alert', code: 'LIMITS_INVALID', message: `limits refused: ${problems.join('; ')}`, ts: nowMs }] };
   }
-  return { state: { ...s, limits }, out: [{ type: 'risk.limitsChanged', limits, ts: nowMs }] };
+  // The VaR samples are indexed by interval: under another interval length they would pair marks of wrong spacing.
+  const restart = limits.varIntervalMs !== s.limits.varIntervalMs;
+  return { state: { ...s, limits, ...(restart ? { var: EMPTY_VAR } : {}) }, out: [{ type: 'risk.limitsChanged', limits, ts: nowMs }] };
 }
 
 const NO_OUT: readonly RiskOut[] = [];

@@ -99,10 +99,31 @@ function sizeWithin(inst: Instrument, price: Ticks, wanted: bigint, budget: bigi
   return lots <= 0 || v < inst.minNotional ? (0 as Lots) : lots;
 }
 
-/** Returns `lots` (whole lots wanted) cut to every cap, or 0 when the result is below the instrument's min notional. */
+/**
+ * Returns the next piece of `wanted` whole lots (a close worked off over several orders) cut to every cap, or 0 when it
+ * is below the instrument's min notional. A cut never leaves a rest worth less than the min notional when two pieces
+ * can both clear it: no order could sell such a rest (NOTIONAL_BELOW_MIN), and the position would stay open for good.
+ */
 export function capLots(inst: Instrument, price: Ticks, wanted: bigint, caps: SizingCaps): Lots {
   if (price <= 0 || wanted <= 0n) return 0 as Lots;
-  return sizeWithin(inst, price, wanted, caps.maxOrderNotional, caps);
+  const lots = sizeWithin(inst, price, wanted, caps.maxOrderNotional, caps);
+  return lots > 0 ? leavingNoDust(inst, price, wanted, lots) : lots;
+}
+
+/**
+ * Returns `lots`, the capped piece of `wanted`, or a smaller piece when the rest after `lots` would fall below the min
+ * notional: half of `wanted` (rounded up, so at most `lots`), which leaves the next piece the most room above the
+ * minimum for the price to move. With less than two minimums' worth wanted no two pieces clear it: `lots` then goes
+ * as it is, and what it leaves is dust (the largest part of the position that can still be sold is sold).
+ */
+function leavingNoDust(inst: Instrument, price: Ticks, wanted: bigint, lots: Lots): Lots {
+  const rest = wanted - BigInt(lots);
+  if (rest <= 0n || rest > MAX_LOTS || notional(inst, price, Number(rest) as Lots) >= inst.minNotional) return lots;
+  const half = (wanted + 1n) / 2n;
+  const other = wanted - half;
+  // half ≤ lots: `lots` clears the minimum and the rest does not, so rest < lots and wanted < 2 · lots.
+  if (half > BigInt(lots) || notional(inst, price, Number(other) as Lots) < inst.minNotional) return lots;
+  return Number(half) as Lots;
 }
 
 /** Returns lots worth `fractionBps` of `equity` at `price`, capped and rounded down. */

@@ -73,11 +73,11 @@ export interface RiskLimits {
   /** VaR above which trading moves from active to `reducing` (alert VAR_95 / VAR_99); absent: none. */
   readonly maxVar95?: Money;
   readonly maxVar99?: Money;
-  /** Equity is sampled once per interval for VaR; the window keeps the last `varWindow` returns. */
+  /** Each symbol's price is sampled once per interval for VaR (actors/risk-manager/var.ts); the window keeps the last `varWindow` returns. */
   readonly varIntervalMs: number;
   /**
    * Horizon the VaR figures and caps are stated for: the loss quantile of one-interval returns is scaled by
-   * sqrt(varHorizonMs / varIntervalMs) (square-root-of-time), at most all of equity. Absent: one interval.
+   * sqrt(varHorizonMs / varIntervalMs) (square-root-of-time), at most the value held. Absent: one interval.
    */
   readonly varHorizonMs?: number;
   readonly varWindow: number;

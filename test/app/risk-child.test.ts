@@ -179,7 +179,7 @@ describe('risk child', () => {
     await store.close();
   });
 
-  it('keeps the VaR samples across a prompt restart, so VaR and its limits are not blind for the first half hour', async () => {
+  it('keeps the VaR marks across a prompt restart, so VaR and its limits are not blind for the first half hour', async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
     const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
     const bus = new Bus();
@@ -208,9 +208,9 @@ describe('risk child', () => {
     };
     const before = run(prices.slice(0, 4), T0); // 4 samples: 3 returns, VaR not yet
     await store.flush();
-    const saved = store.db<string, RiskControl>('risk.control').get('control')!.var!;
-    // Back two minutes later: two more marks make 6 samples, 5 returns: VaR at once.
-    const resumed = run(prices.slice(4, 6), T0 + 5 * 60_000);
+    const saved = store.db<string, RiskControl>('risk.control').get('control')!.varMarks!;
+    // Back the next minute: two more marks make 6 samples, 5 returns: VaR at once.
+    const resumed = run(prices.slice(4, 6), T0 + 4 * 60_000);
     await store.flush();
     // Back two hours later: the samples are too old to continue, VaR starts over.
     const late = run(prices.slice(6), T0 + 125 * 60_000);

@@ -11,7 +11,7 @@ import {
   createRiskState, onFill, onIntent, onMark, onOrderEnd, onResume, resumeRefusal, type RiskOut, type RiskState, type Step,
 } from '../../../actors/risk-manager/logic.ts';
 import { riskManager } from '../../../actors/risk-manager/machine.ts';
-import { EMPTY_VAR, observeEquity } from '../../../actors/risk-manager/var.ts';
+import { EMPTY_VAR, observeMark } from '../../../actors/risk-manager/var.ts';
 import { ETH, fill, intent, limits, lots } from './helpers.ts';
 
 const SYM = 'ETH/USDT';
@@ -77,8 +77,8 @@ describe('VaR of a flat book', () => {
     let vs = EMPTY_VAR;
     const alerts: string[] = [];
     let over: string | undefined;
-    (['10000', '9000', '10000', '9000'] as const).forEach((eq, i) => {
-      const step = observeEquity(vs, l, money(eq), 0n as Money, i * 60_000);
+    ([268_000, 241_200, 268_000, 241_200] as const).forEach((px, i) => { // ±10% a minute
+      const step = observeMark(vs, l, SYM, px as Ticks, i * 60_000, () => ({}));
       vs = step.state;
       for (const a of step.alerts) alerts.push(a.code);
       over ??= step.overMax;
@@ -87,9 +87,10 @@ describe('VaR of a flat book', () => {
   });
 
   it('is at most the value held', () => {
-    const l = limits({ varIntervalMs: 60_000, varWindow: 5, varMinSamples: 1 });
-    const first = observeEquity(EMPTY_VAR, l, money('10000'), money('10000'), 0).state;
-    const fell = observeEquity(first, l, money('9000'), money('300'), 60_000).state; // -10% of 9,000 = 900, but 300 held
+    // -10% in one minute, scaled to a day (x37.9): far more than the 300 held, which is all it can lose.
+    const l = limits({ varIntervalMs: 60_000, varHorizonMs: 86_400_000, varWindow: 5, varMinSamples: 1 });
+    const first = observeMark(EMPTY_VAR, l, SYM, 268_000 as Ticks, 0, () => ({ [SYM]: money('300') })).state;
+    const fell = observeMark(first, l, SYM, 241_200 as Ticks, 60_000, () => ({ [SYM]: money('300') })).state;
     expect(fell.var99).toBe(money('300'));
   });
 

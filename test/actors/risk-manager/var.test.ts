@@ -1,19 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { money, type Money } from '../../../engine/types/money.ts';
-import { EMPTY_VAR, equityReturns, historicalVar, horizonScale, lossQuantile, observeEquity, quantileRank } from '../../../actors/risk-manager/var.ts';
+import {
+  EMPTY_VAR, historicalVar, holdingsReturns, horizonScale, intervalsWithReturns, lossQuantile, observeMark, quantileRank, type VarSample, type VarState,
+} from '../../../actors/risk-manager/var.ts';
 import { createRiskState, onMark, onResume } from '../../../actors/risk-manager/logic.ts';
 import { validateLimits } from '../../../actors/risk-manager/limits.ts';
+import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import { ETH, ETH_PX, limits, lots } from './helpers.ts';
 
-// Equity samples whose returns are -2%, +2%, -5%, +1%, -1% (hand-built so each return is exact).
-const SAMPLES: Money[] = ['10000', '9800', '9996', '9496.2', '9591.162', '9495.25038'].map(money);
+// Returns -2%, +2%, -5%, +1%, -1% (sorted: -0.05, -0.02, -0.01, 0.01, 0.02).
+const RETURNS = [-0.02, 0.02, -0.05, 0.01, -0.01];
+// ETH marks one interval apart (ticks of 0.01) whose returns are -2%, +2%, -5%, +0.04%, -1.05%.
+const PRICES = [100_000, 98_000, 99_960, 94_962, 95_000, 94_000] as Ticks[];
+const SYM = 'ETH/USDT';
+
+/** Feeds one mark per entry of `prices` (a record of symbol → price per interval), one interval apart. */
+function feed(l: RiskLimits, prices: readonly Readonly<Record<string, number>>[], held: Readonly<Record<string, Money>>, vs0: VarState = EMPTY_VAR, start = 0) {
+  let vs = vs0;
+  const codes: string[] = [];
+  const over: string[] = [];
+  prices.forEach((marks, i) => {
+    for (const [sym, px] of Object.entries(marks)) {
+      const step = observeMark(vs, l, sym, px as Ticks, start + i * l.varIntervalMs + 1, () => held);
+      vs = step.state;
+      for (const a of step.alerts) codes.push(`${i}:${a.code}`);
+      if (step.overMax) over.push(`${i}:${step.overMax}`);
+    }
+  });
+  return { vs, codes, over };
+}
 
 describe('historical VaR', () => {
-  it('computes simple returns between samples', () => {
-    expect(equityReturns(SAMPLES)).toEqual([-0.02, 0.02, -0.05, 0.01, -0.01]);
-  });
-
   it.each([
     [40, 9_500, 2], [40, 9_900, 1], [100, 9_500, 5], [100, 9_900, 1], [101, 9_900, 2], [20, 9_500, 1], [5, 6_000, 2], [3, 9_900, 1],
   ])('ranks the loss quantile: n=%i at %i bps is the k=%i-th worst return', (n, c, k) => {
@@ -21,57 +39,68 @@ describe('historical VaR', () => {
   });
 
   it('takes the k-th worst return without interpolation', () => {
-    const r = equityReturns(SAMPLES); // sorted: -0.05, -0.02, -0.01, 0.01, 0.02
-    expect([lossQuantile(r, 9_500), lossQuantile(r, 6_000), lossQuantile(r, 2_000), lossQuantile([0.01, 0.02], 9_500)]).toEqual([0.05, 0.02, 0, 0]);
+    expect([lossQuantile(RETURNS, 9_500), lossQuantile(RETURNS, 6_000), lossQuantile(RETURNS, 2_000), lossQuantile([0.01, 0.02], 9_500)]).toEqual([0.05, 0.02, 0, 0]);
   });
 
-  it('turns the loss into Money at the current equity', () => {
+  it('turns the loss into Money at the value held', () => {
     // 5% of 9495.25038
-    expect(historicalVar(equityReturns(SAMPLES), 9_500, money('9495.25038'))).toBe(money('474.762519'));
+    expect(historicalVar(RETURNS, 9_500, money('9495.25038'))).toBe(money('474.762519'));
   });
 });
 
-describe('observeEquity', () => {
-  const l = limits({ varIntervalMs: 60_000, varWindow: 5, varMinSamples: 5, maxVar95: money('400'), maxVar99: money('500') });
-  // Every feed holds all of its equity (exposure = equity): the loss fraction's cap of 1 already bounds VaR there.
-  const feed = (samples: Money[], start = 0) => {
-    let vs = EMPTY_VAR;
-    const codes: string[] = [];
-    samples.forEach((eq, i) => {
-      const step = observeEquity(vs, l, eq, eq, start + i * 60_000);
-      vs = step.state;
-      for (const a of step.alerts) codes.push(`${i}:${a.code}`);
-    });
-    return { vs, codes };
-  };
+describe('position-based samples', () => {
+  const at = (bucket: number, marks: Record<string, number>): VarSample => ({ bucket, marks: marks as Record<string, Ticks> });
 
-  it('reports VaR 95/99 once the window has enough returns and alerts above a limit only', () => {
-    const { vs, codes } = feed(SAMPLES);
-    expect([vs.var95, vs.var99, vs.alert95, vs.alert99, codes]).toEqual([money('474.762519'), money('474.762519'), true, false, ['5:VAR_95']]);
+  it('weighs each symbol\'s return by the value held now', () => {
+    // ETH -2%, BTC +1%: 3/4 of the book in ETH loses 1.5%, 1/4 in BTC gains 0.25%.
+    const samples = [at(7, { 'ETH/USDT': 1000, 'BTC/USDT': 500 }), at(8, { 'ETH/USDT': 980, 'BTC/USDT': 505 })];
+    const [r] = holdingsReturns(samples, { 'ETH/USDT': money('750'), 'BTC/USDT': money('250') });
+    expect(r).toBeCloseTo(-0.0125, 12);
   });
 
-  it('samples once per interval and alerts once per crossing', () => {
-    const { vs } = feed(SAMPLES);
-    const sameMinute = observeEquity(vs, l, money('1'), money('1'), 5 * 60_000 + 59_999);
-    const nextMinute = observeEquity(vs, l, money('9495.25038'), money('9495.25038'), 6 * 60_000);
+  it('gives a symbol no return for an interval in which it, or the interval before, had no mark', () => {
+    // Interval 2 has no sample at all, BTC has no mark in interval 4: ETH's returns are 0→1 and 3→4 only (not 1→3).
+    const samples = [at(0, { 'ETH/USDT': 100 }), at(1, { 'ETH/USDT': 110 }), at(3, { 'ETH/USDT': 50, 'BTC/USDT': 10 }), at(4, { 'ETH/USDT': 55 }), at(5, { 'BTC/USDT': 12 })];
+    expect(holdingsReturns(samples, { 'ETH/USDT': money('1') }).map((r) => +r.toFixed(12))).toEqual([0.1, 0.1]);
+    // BTC has a mark in 3 and 5 but never in two intervals in a row: no return, no interval for a book of BTC alone.
+    expect(holdingsReturns(samples, { 'BTC/USDT': money('1') })).toEqual([]);
+    expect(intervalsWithReturns(samples)).toBe(2);
+  });
+});
+
+describe('observeMark', () => {
+  const l = limits({ varIntervalMs: 60_000, varWindow: 5, varMinSamples: 5, maxVar95: money('400'), maxVar99: money('600') });
+  const held = { [SYM]: money('10000') };
+  const series = PRICES.map((px) => ({ [SYM]: px }));
+
+  it('reports VaR 95/99 of the holdings once the window has enough returns, and alerts above a limit only', () => {
+    const { vs, codes } = feed(l, series, held);
+    // The worst return, -5%, of the 10 000 held.
+    expect([vs.var95, vs.var99, vs.alert95, vs.alert99, codes]).toEqual([money('500'), money('500'), true, false, ['5:VAR_95']]);
+  });
+
+  it('samples the first mark of each symbol per interval and alerts once per crossing', () => {
+    const { vs } = feed(l, series, held);
+    const sameMinute = observeMark(vs, l, SYM, 1 as Ticks, 5 * 60_000 + 59_999, () => held);
+    const nextMinute = observeMark(vs, l, SYM, 94_000 as Ticks, 6 * 60_000, () => held);
     expect([sameMinute.state, sameMinute.alerts.length, nextMinute.alerts.length, nextMinute.state.alert95]).toEqual([vs, 0, 0, true]);
   });
 
-  it('keeps only the last varWindow returns', () => {
-    // a seventh flat sample pushes the -2% return out; the -5% is still the worst
-    const { vs } = feed([...SAMPLES, money('9495.25038')]);
-    expect([vs.samples.length, equityReturns(vs.samples)]).toEqual([6, [0.02, -0.05, 0.01, -0.01, 0]]);
+  it('keeps only the last varWindow + 1 intervals', () => {
+    // A seventh interval pushes the -2% return out; the -5% is still the worst.
+    const { vs } = feed(l, [...series, { [SYM]: 94_000 }], held);
+    expect([vs.samples.length, vs.samples[0].bucket, holdingsReturns(vs.samples, held).length, vs.var95]).toEqual([6, 1, 5, money('500')]);
   });
 
-  it('reports nothing before varMinSamples returns', () => {
-    const { vs, codes } = feed(SAMPLES.slice(0, 5));
+  it('reports nothing before varMinSamples intervals with returns', () => {
+    const { vs, codes } = feed(l, series.slice(0, 5), held);
     expect([vs.var95, codes]).toEqual([undefined, []]);
   });
 });
 
 describe('VaR horizon and levels', () => {
   it('scales the one-interval loss quantile to the horizon by the square root of time, at most all of equity', () => {
-    const r = equityReturns(SAMPLES); // worst return -5%
+    const r = RETURNS; // worst return -5%
     const eq = money('9495.25038');
     const oneInterval = limits({ varIntervalMs: 60_000 });
     const fourIntervals = limits({ varIntervalMs: 60_000, varHorizonMs: 240_000 });
@@ -84,25 +113,18 @@ describe('VaR horizon and levels', () => {
   });
 
   it('warns above the warning level and alerts above the limit, each once per crossing', () => {
-    // Scaled by 2 (a four-minute horizon): VaR 949.53, between a warn cap of 900 and a limit of 1000, then beyond it.
+    // Scaled by 2 (a four-minute horizon): VaR 99% 2 × 5% of 9500 = 950, between a warn cap of 900 and a limit of 1000.
     const l = limits({ varIntervalMs: 60_000, varHorizonMs: 240_000, varWindow: 10, varMinSamples: 5, warnVar99: money('900'), maxVar99: money('1000') });
-    let vs = EMPTY_VAR;
-    const seen: string[] = [];
-    [...SAMPLES, money('9495.25038'), money('9000'), money('9000')].forEach((eq, i) => {
-      const step = observeEquity(vs, l, eq, eq, i * 60_000);
-      vs = step.state;
-      for (const a of step.alerts) seen.push(`${i}:${a.code}`);
-      if (step.overMax) seen.push(`${i}:over`);
-    });
-    // Sample 7: a -5.2% return, VaR 99% 2 × 5.2% of 9000 = 943.6... still under 1000; the -5.2% is the new worst.
-    expect(seen).toEqual(['5:VAR_WARN_99']);
-    const beyond = observeEquity(vs, l, money('8000'), money('8000'), 9 * 60_000); // -11.1%: VaR 99% = 2 × 11.1% of 8000 = 1777.78
+    const held = { [SYM]: money('9500') };
+    const { vs, codes, over } = feed(l, [...PRICES, 94_000, 94_000].map((px) => ({ [SYM]: px })), held);
+    expect([codes, over, vs.var99]).toEqual([['5:VAR_WARN_99'], [], money('950')]);
+    const beyond = observeMark(vs, l, SYM, 88_360 as Ticks, 8 * 60_000 + 1, () => held); // -6%: VaR 99% = 2 × 6% of 9500
     expect(beyond.alerts.map((a) => a.code)).toEqual(['VAR_99']);
-    expect(beyond.overMax).toBe('VaR 99% 1777777776000 exceeds the limit 1000000000000'); // 2 × 0.111111111 of 8000
+    expect(beyond.overMax).toBe('VaR 99% 1140000000000 exceeds the limit 1000000000000');
   });
 
   it('moves an active RiskManager to reducing on a sample above the limit, again after a resume while still above', () => {
-    // 1 ETH held; equity samples one minute apart from real ETH/USDT prices, then a 3% fall.
+    // 1 ETH held; marks one minute apart from real ETH/USDT prices, then a 3% fall.
     const l = limits({ varIntervalMs: 60_000, varHorizonMs: 3_600_000, varWindow: 20, varMinSamples: 3, maxVar99: money('150') });
     let s = createRiskState({ limits: l, instruments: [ETH], cash: money('7000'), positions: { 'ETH/USDT': { lots: lots(10_000), cost: money('2683.8') } } });
     const marks: Ticks[] = [ETH_PX.t1520538925, ETH_PX.t1520543125, ETH_PX.t1520543725, ETH_PX.t1520552725, 260_000 as Ticks];
@@ -114,7 +136,7 @@ describe('VaR horizon and levels', () => {
       states.push(s.tradingState);
       for (const o of step.out) if (o.type === 'risk.alert') codes.push(`${i}:${o.code}`);
     });
-    // Minute returns of ~0.1%, scaled by sqrt(60): VaR 99% under 150 until the 3% fall (-3.03%, x7.75 of ~9680 = ~2270).
+    // Minute returns of ~0.1%, scaled by sqrt(60): VaR 99% under 150 until the 3% fall (-3.03%, x7.75 of the 2600 held = ~610).
     expect(states).toEqual(['active', 'active', 'active', 'active', 'reducing']);
     expect(codes).toEqual(['4:VAR_99']);
     expect(s.stateReason).toMatch(/^VaR 99% \d+ exceeds the limit 150000000000 \(1e-9 quote units\)$/);

@@ -4,8 +4,8 @@
 // start restored from the store, or a live start read from the venue: the page keeps no accounting of its own), the COB
 // aggregator's gap and resync counters, the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
-// provider and latency, where online learning stands (its promoted checkpoints listed with the held-out log loss
-// they won on), and the inference history's writes and retention. The view model samples these when it builds a
+// provider and latency, where online learning of the CNN and the DQN stands (their promoted checkpoints listed
+// with the held-out figure each won on: log loss, after-fee return), and the inference history's writes and retention. The view model samples these when it builds a
 // push, never per message, so each is a cheap read; the checkpoint list is read from disk at most every 30 s in the
 // background.
 import { averageEntry, equity, exposure, unrealised } from '../actors/risk-manager/positions.ts';
@@ -44,7 +44,7 @@ export function portfolioFigures(s: RiskState): PortfolioFigures {
 
 /** Returns the dashboard providers of a running system. */
 export function dashboardProviders(
-  sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff' | 'history' | 'retention'>>,
+  sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff' | 'onlineDqn' | 'onlineDqnOff' | 'history' | 'retention'>>,
 ): Omit<DashboardProviders, 'supervisor'> {
   const store = new CheckpointStore({ root: sys.config.models.checkpointDir, clock: sys.clock });
   const onlineStore = new CheckpointStore({ root: onlineCheckpointRoot(sys.config), clock: sys.clock });
@@ -61,17 +61,19 @@ export function dashboardProviders(
       model, version: c.meta.version, metric: c.meta.metric.value, metricName: c.meta.metric.name,
       active: active.get(model) === c.meta.version, ts: c.meta.createdAt,
     })));
-    // Promoted online versions rank by promotion time; the page shows the held-out log loss each won on instead.
-    // Their registry versions carry the online prefix, as app/models.ts and the learner register them.
-    const online = sys.config.models.online.enabled ? onlineStore.list('cnn').then((list) => list.map((c) => {
-      const version = `${ONLINE_VERSION_PREFIX}${c.meta.version}`;
-      const won = readOnlineProvenance(c.dir)?.candidate?.logLoss;
-      return {
-        model: 'cnn', version, metric: typeof won === 'number' ? won : Number.NaN, metricName: 'held-out log loss (online)',
-        active: active.get('cnn') === version, ts: c.meta.createdAt,
-      };
-    })) : Promise.resolve([]);
-    Promise.all([...offline, online])
+    // Promoted online versions rank by promotion time; the page shows the held-out figure each won on instead: the
+    // CNN's log loss, the DQN's after-fee return. Their registry versions carry the online prefix, as app/models.ts and
+    // the learners register them.
+    const promoted = (model: 'cnn' | 'dqn', metricName: string, won: (p: Record<string, unknown> | undefined) => unknown) =>
+      onlineStore.list(model).then((list) => list.map((c) => {
+        const version = `${ONLINE_VERSION_PREFIX}${c.meta.version}`;
+        const value = won(readOnlineProvenance(c.dir)?.candidate as Record<string, unknown> | undefined);
+        return { model, version, metric: typeof value === 'number' ? value : Number.NaN, metricName, active: active.get(model) === version, ts: c.meta.createdAt };
+      }));
+    const online = sys.config.models.online.enabled
+      ? [promoted('cnn', 'held-out log loss (online)', (p) => p?.logLoss), promoted('dqn', 'held-out return (online)', (p) => p?.return)]
+      : [];
+    Promise.all([...offline, ...online])
       .then((lists) => { checkpoints = lists.flat(); })
       // An unreadable checkpoint folder keeps the last list on the page and is said in the log; trading goes on.
       .catch((err: unknown) => log().warn({ err, code: 'CHECKPOINTS_UNREADABLE', dir: sys.config.models.checkpointDir }, 'dashboard could not list checkpoints'))
@@ -117,7 +119,8 @@ export function dashboardProviders(
       refresh();
       const blend = sys.models.registry.list().map((m) => ({ model: m.name, status: `in the blend as ${m.active} (${m.health})` }));
       const online = sys.online ? [sys.online.report()] : sys.onlineOff !== undefined ? [{ model: 'cnn (online)', status: `off: ${sys.onlineOff}` }] : [];
-      return { jobs: [...blend, ...online], checkpoints };
+      const onlineDqn = sys.onlineDqn ? [sys.onlineDqn.report()] : sys.onlineDqnOff !== undefined ? [{ model: 'dqn (online)', status: `off: ${sys.onlineDqnOff}` }] : [];
+      return { jobs: [...blend, ...online, ...onlineDqn], checkpoints };
     },
     status: {
       'inference pool': () => {

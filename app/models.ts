@@ -18,6 +18,9 @@
 // version strings are reused (a deleted `v000002`, a re-trained `bundled-v000001`), so the base's ONNX sha-256
 // recorded in online.json must match too (older online.json files without it match by version, logged). The
 // promoted version's parent (online.json) is registered beside it, so the dashboard's rollback still has a target.
+// A DQN that online learning promoted (app/online-dqn.ts, in `<checkpointDir>/online/dqn/`) replaces the DQN chosen
+// above the same way: the newest promoted one whose online.json names that DQN as its base, with the sha-256 of the
+// base's weights.bin, whose input still suits the CNN running now and that no operator rolled back (`promotedDqn`).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
@@ -79,6 +82,14 @@ export interface LoadedDqn {
   readonly version: string;
   readonly dir: string;
   readonly meta: CheckpointMeta;
+  /** The offline or bundled version it is or descends from (online learning), and the sha-256 of that one's weights.bin. */
+  readonly base?: string;
+  readonly baseSha256?: string;
+  /** The version a rollback goes to, registered beside a promoted version (its parent, or the base), and its folder. */
+  readonly parent?: { readonly version: string; readonly dir: string };
+  /** The runner's `requires` (['cnn'] when CNN outputs filled its training states) and the registry's `dependsOn`. */
+  readonly requires?: readonly string[];
+  readonly dependsOn?: readonly string[];
 }
 
 /** The CNN a system runs (see LoadedModels.cnn). */
@@ -259,19 +270,36 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       return !why;
     });
     if (chosen) {
-      const agent = loadDqn(chosen.dir);
       const state = dqnStateBuilder(dqnStateOf(chosen.meta.input));
       // `cnn: null` (trained with `--cnn none`) means the CNN slots were zeroed in training: not bound to any CNN.
       const recordedCnn = (chosen.meta.input as { cnn?: unknown } | undefined)?.cnn;
       const cnnInState = typeof recordedCnn === 'object' && recordedCnn !== null;
-      registry.register('dqn', {
-        // A CNN-bound DQN answers only with the CNN's output of the same tick (see rl-agent.ts `requires`).
-        version: chosen.version, run: rlRunner({ q: agent, state, stateSize: agent.config.stateSize, ...(cnnInState ? { requires: ['cnn'] } : {}) }),
-        ...(registry.names().includes('cnn') ? { dependsOn: ['cnn'] } : {}),
-      }, now);
-      loaded.push(`dqn@${chosen.version}`);
-      dqn = chosen;
-      if (cnnInState) cnnBound.push(`dqn@${chosen.version}`);
+      // A CNN-bound DQN answers only with the CNN's output of the same tick (see rl-agent.ts `requires`).
+      const requires = cnnInState ? ['cnn'] : [];
+      const dependsOn = registry.names().includes('cnn') ? ['cnn'] : [];
+      const register = (version: string, dir: string, activate: boolean): void => {
+        const agent = loadDqn(dir);
+        registry.register('dqn', {
+          version, run: rlRunner({ q: agent, state, stateSize: agent.config.stateSize, ...(requires.length > 0 ? { requires } : {}) }),
+          ...(dependsOn.length > 0 ? { dependsOn } : {}),
+        }, now, { activate });
+      };
+      const baseSha256 = sha256(path.join(chosen.dir, DQN_WEIGHTS_FILE));
+      const online = await promotedDqn(config, clock, logger, chosen, baseSha256, cnnSha, skipped);
+      if (online) {
+        // A restart keeps one step of the rollback history, as for the CNN: the parent, then the promoted version over it.
+        register(online.parent.version, online.parent.dir, false);
+        register(online.line.version, online.line.dir, true);
+        logger.info({ model: 'dqn', version: online.line.version, base: chosen.version, rollbackTo: online.parent.version },
+          `dqn: the online-promoted ${online.line.version} (descends from ${chosen.version}) loads instead of ${chosen.version}; a rollback goes to ${online.parent.version}`);
+      } else register(chosen.version, chosen.dir, false);
+      const running = online?.line ?? chosen;
+      loaded.push(`dqn@${running.version}`);
+      dqn = {
+        ...running, base: chosen.version, baseSha256, requires, dependsOn,
+        ...(online ? { parent: { version: online.parent.version, dir: online.parent.dir } } : {}),
+      };
+      if (cnnInState) cnnBound.push(`dqn@${running.version}`);
     } else {
       skipped.push(`dqn: no usable checkpoint under ${path.join(config.models.checkpointDir, 'dqn')} nor bundled; not in the blend`);
     }
@@ -279,4 +307,46 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   for (const s of skipped) logger.warn({ code: 'MODEL_NOT_LOADED' }, s);
   logger.info({ models: loaded }, `blending ${loaded.length} model(s): ${loaded.join(', ') || 'none'}`);
   return { registry, pool, ownsPool: pool !== undefined && pool !== over.cnnPool, loaded, skipped, ...(cnn ? { cnn } : {}), cnnBound, ...(dqn ? { dqn } : {}) };
+}
+
+/** The file of a saved DQN's weights (models/dqn/io.ts), whose sha-256 tells one base from another of the same version. */
+export const DQN_WEIGHTS_FILE = 'weights.bin';
+
+/**
+ * Returns the newest DQN that online learning promoted from `base` (app/online-dqn.ts, `<checkpointDir>/online/dqn/`)
+ * and the version a rollback of it goes to, or undefined when none can run. A promoted checkpoint must descend from
+ * this very base (its online.json's base and the sha-256 of the base's weights.bin), still take the input the engine
+ * feeds beside the CNN running now (as the base was checked), and not have been rolled back by an operator.
+ */
+async function promotedDqn(
+  config: Config, clock: Clock, logger: Logger, base: LoadedDqn, baseSha256: string, cnnSha: string | undefined, skipped: string[],
+): Promise<{ line: LoadedDqn; parent: LoadedDqn } | undefined> {
+  const root = onlineCheckpointRoot(config);
+  const online = await new CheckpointStore({ root, clock }).list('dqn').catch((err: unknown) => {
+    skipped.push(`dqn: online checkpoints under ${root} could not be read (${(err as Error).message}); running ${base.version}`);
+    return [];
+  });
+  const asLoaded = (c: { dir: string; meta: CheckpointMeta }): LoadedDqn => ({ version: `${ONLINE_VERSION_PREFIX}${c.meta.version}`, dir: c.dir, meta: c.meta });
+  const runnable = (c: { dir: string; meta: CheckpointMeta }): boolean => existsSync(path.join(c.dir, 'meta.json')) && existsSync(path.join(c.dir, DQN_WEIGHTS_FILE))
+    && inputSymbolMismatch(c.meta.input, config.symbols) === undefined && dqnInputMismatch(c.meta.input, cnnSha) === undefined && !isRetired(c.dir);
+  for (const c of online) {
+    const from = provenanceOf(c.dir);
+    const v = `${ONLINE_VERSION_PREFIX}${c.meta.version}`;
+    if (from.base === undefined) {
+      skipped.push(`dqn@${v}: its ${ONLINE_PROVENANCE_FILE} is missing or unreadable; passed over`);
+      continue;
+    }
+    if (from.base !== base.version || from.baseSha256 !== baseSha256) continue;
+    if (!runnable(c)) {
+      logger.info({ model: 'dqn', version: v, base: base.version }, `dqn@${v}: rolled back by an operator (${RETIRED_FILE}), or its files or input no longer suit this run: passed over`);
+      continue;
+    }
+    const named = from.parent === undefined || from.parent === base.version ? undefined
+      : online.find((p) => `${ONLINE_VERSION_PREFIX}${p.meta.version}` === from.parent && runnable(p));
+    if (from.parent !== undefined && from.parent !== base.version && named === undefined) {
+      logger.info({ model: 'dqn', version: v, parent: from.parent }, `dqn@${v}: its parent ${from.parent} is gone, unusable or rolled back; a rollback goes to ${base.version}`);
+    }
+    return { line: asLoaded(c), parent: named ? asLoaded(named) : base };
+  }
+  return undefined;
 }

@@ -134,9 +134,9 @@ export class OnlineLearning {
     this.pipeline = new TrainingPipeline({
       model: 'cnn', registry: o.registry, checkpoints: onlineCheckpointStore(o.checkpointRoot, o.clock, o.registry), trainer: this.trainer,
       clock: o.clock, live, base: o.cnn.base, baseSha256: o.cnn.baseSha256, versionPrefix: ONLINE_VERSION_PREFIX, rankBy: 'promotedAt', activate: o.activate,
-      retired: (v) => { const dir = promotedDir(o.checkpointRoot, v); return dir !== undefined && isRetired(dir); },
+      retired: (v) => { const dir = promotedDir(o.checkpointRoot, 'cnn', v); return dir !== undefined && isRetired(dir); },
       load: async (v) => {
-        const dir = v === o.cnn.parent?.version ? o.cnn.parent.dir : promotedDir(o.checkpointRoot, v);
+        const dir = v === o.cnn.parent?.version ? o.cnn.parent.dir : promotedDir(o.checkpointRoot, 'cnn', v);
         return dir === undefined ? undefined : { version: v, ...(await readCnnWeights(dir)) };
       },
       ...(o.cnn.meta.input ? { input: o.cnn.meta.input } : {}),
@@ -161,7 +161,7 @@ export class OnlineLearning {
    */
   static async create(o: OnlineLearningOptions, cnnBound: readonly string[]): Promise<OnlineLearning | OnlineOff> {
     if (cnnBound.length > 0) {
-      const off = `${cnnBound.join(', ')} was trained on the outputs of cnn@${o.cnn.version}, and a new CNN version would leave it out of the blend at the next start. Disable models.dqn (or train a DQN without CNN outputs) to learn online`;
+      const off = `${cnnBound.join(', ')} was trained on the outputs of cnn@${o.cnn.version}, and a new CNN version would leave it out of the blend at the next start. The DQN learns online instead (models.online.dqn); disable models.dqn (or train a DQN without CNN outputs) to learn the CNN online`;
       o.logger.warn({ code: 'ONLINE_LEARNING_OFF', bound: cnnBound }, `online learning is off: ${off}`);
       return { off };
     }
@@ -311,12 +311,12 @@ export class OnlineLearning {
 }
 
 /**
- * Returns the store of promoted checkpoints under `root`: it never prunes the registry's active `cnn` version nor one
- * it can roll back to (a restart would load another), and prunes versions an operator rolled back before the others.
+ * Returns the store of promoted checkpoints under `root`: it never prunes the registry's active version of `model` nor
+ * one it can roll back to (a restart would load another), and prunes versions an operator rolled back before the others.
  */
-export function onlineCheckpointStore(root: string, clock: Clock, registry: ModelRegistry): CheckpointStore {
+export function onlineCheckpointStore(root: string, clock: Clock, registry: ModelRegistry, model: 'cnn' | 'dqn' = 'cnn'): CheckpointStore {
   const live = (): string[] => {
-    const m = registry.list().find((x) => x.name === 'cnn');
+    const m = registry.list().find((x) => x.name === model);
     return m ? [m.active, ...m.rollbackTo] : [];
   };
   return new CheckpointStore({
@@ -326,10 +326,10 @@ export function onlineCheckpointStore(root: string, clock: Clock, registry: Mode
   });
 }
 
-// The checkpoint folder of a promoted registry version (`online-vNNNNNN`), or undefined for another version.
-function promotedDir(root: string, version: string): string | undefined {
+/** Returns the checkpoint folder of a promoted registry version (`online-vNNNNNN`) of `model`, or undefined for another version. */
+export function promotedDir(root: string, model: 'cnn' | 'dqn', version: string): string | undefined {
   const v = version.startsWith(ONLINE_VERSION_PREFIX) ? version.slice(ONLINE_VERSION_PREFIX.length) : '';
-  return /^v\d+$/.test(v) ? path.join(root, 'cnn', v) : undefined;
+  return /^v\d+$/.test(v) ? path.join(root, model, v) : undefined;
 }
 
 /** Where the learner's labelling rule came from: the base's training report, a promoted checkpoint's online.json, or the config. */

@@ -1,8 +1,8 @@
-// An operator's rollback of an online-promoted CNN outlives a restart. At start loadModels runs the newest promoted
-// checkpoint of the running CNN's line; without a record of the rollback, the version the operator took out of the
-// blend would come back at the next start. So when the orchestrator reports that `cnn` was rolled back from an
-// online version, that checkpoint gets a `retired.json` (when, and which version was active after), and loadModels
-// passes retired checkpoints over. Deleting the file puts the version back in line.
+// An operator's rollback of an online-promoted CNN or DQN outlives a restart. At start loadModels runs the newest
+// promoted checkpoint of the running model's line; without a record of the rollback, the version the operator took out
+// of the blend would come back at the next start. So when the orchestrator reports that `cnn` or `dqn` was rolled back
+// from an online version, that checkpoint (`<root>/<model>/<version>`) gets a `retired.json` (when, and which version
+// was active after), and loadModels passes retired checkpoints over. Deleting the file puts the version back in line.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,25 +39,28 @@ export interface RecordRollbacksOptions {
   readonly versionPrefix: string;
 }
 
-/** Subscribes to rollbacks of `cnn` and marks the online checkpoint rolled back from; `idle` waits for the writes. */
+/** The models whose online-promoted versions are marked when rolled back. */
+export const ONLINE_MODELS: readonly string[] = ['cnn', 'dqn'];
+
+/** Subscribes to rollbacks of `cnn` and `dqn` and marks the online checkpoint rolled back from; `idle` waits for the writes. */
 export function recordRollbacks(o: RecordRollbacksOptions): { stop: Unsubscribe; idle(): Promise<void> } {
   const store = new CheckpointStore({ root: o.root, clock: o.clock });
   const pending = new Set<Promise<void>>();
   const mark = async (m: ModelStatusMsg & { rolledBackFrom: string }): Promise<void> => {
     const v = m.rolledBackFrom.slice(o.versionPrefix.length);
     try {
-      const cp = (await store.list('cnn')).find((c) => c.meta.version === v);
-      if (!cp) throw new Error(`no promoted checkpoint ${v} under ${path.join(o.root, 'cnn')}`);
+      const cp = (await store.list(m.model)).find((c) => c.meta.version === v);
+      if (!cp) throw new Error(`no promoted checkpoint ${v} under ${path.join(o.root, m.model)}`);
       const rec: RetiredRecord = { version: m.rolledBackFrom, retiredAt: m.ts, activeAfter: m.version, reason: 'rolled back by an operator' };
       await writeFile(path.join(cp.dir, RETIRED_FILE), JSON.stringify(rec, null, 1));
-      o.logger.info({ model: 'cnn', version: m.rolledBackFrom, dir: cp.dir }, `cnn@${m.rolledBackFrom} rolled back: marked retired, a restart will not load it`);
+      o.logger.info({ model: m.model, version: m.rolledBackFrom, dir: cp.dir }, `${m.model}@${m.rolledBackFrom} rolled back: marked retired, a restart will not load it`);
     } catch (err) {
-      o.logger.error({ err, code: 'ROLLBACK_NOT_RECORDED', model: 'cnn', version: m.rolledBackFrom },
-        `the rollback of cnn@${m.rolledBackFrom} could not be recorded: a restart would load it again (delete its checkpoint to keep it out)`);
+      o.logger.error({ err, code: 'ROLLBACK_NOT_RECORDED', model: m.model, version: m.rolledBackFrom },
+        `the rollback of ${m.model}@${m.rolledBackFrom} could not be recorded: a restart would load it again (delete its checkpoint to keep it out)`);
     }
   };
   const stop = o.bus.subscribe('signal.modelStatus', (m) => {
-    if (m.model !== 'cnn' || m.rolledBackFrom === undefined || !m.rolledBackFrom.startsWith(o.versionPrefix)) return;
+    if (!ONLINE_MODELS.includes(m.model) || m.rolledBackFrom === undefined || !m.rolledBackFrom.startsWith(o.versionPrefix)) return;
     const p = mark(m as ModelStatusMsg & { rolledBackFrom: string });
     pending.add(p);
     void p.finally(() => pending.delete(p));

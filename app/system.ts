@@ -54,6 +54,7 @@ import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedMod
 import { recordRollbacks } from './online-rollbacks.ts';
 import { instrumentOf, liveVenue } from './live-venue.ts';
 import { OnlineLearning, onlineLearningFor } from './online-learning.ts';
+import { OnlineDqnLearning, onlineDqnFor } from './online-dqn.ts';
 import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
@@ -163,6 +164,10 @@ export interface System {
   readonly online: OnlineLearning | undefined;
   /** Why not, when config.models.online enabled it and it cannot run. */
   readonly onlineOff: string | undefined;
+  /** The DQN's online learning, when config.models.online (and its `dqn`) enabled it and it can run (app/online-dqn.ts). */
+  readonly onlineDqn: OnlineDqnLearning | undefined;
+  /** Why not, when enabled and it cannot run. */
+  readonly onlineDqnOff: string | undefined;
   /** Market-data instruments (venue of the data) and the traded instrument (venue of the orders). */
   readonly dataInstruments: readonly Instrument[];
   /** Frame kinds the feed publishes per symbol where not all (see `feedKindsFor`). */
@@ -343,15 +348,16 @@ async function cashBeforeUnbookedFills(venue: ExecutionVenue, inst: Instrument, 
  * its checkpoint's train-report.json names (`features.symbol`, else the first of `dataSpan.series`, "ETH/USDT 1m …").
  * The loader already passes over a checkpoint whose checkpoint.json records another symbol (input.symbol, app/models.ts);
  * this names the symbol of those written before that field existed. An online-promoted CNN
- * has no report of its own: its base's is read (it was fine-tuned on this engine's stored predictions since).
+ * or DQN has no report of its own: its base's is read (it was fine-tuned on this engine's stored data since).
  */
-export function modelTrainingSymbols(config: Pick<Config, 'models'>, models: Pick<LoadedModels, 'loaded' | 'cnn'>): Record<string, string | undefined> {
+export function modelTrainingSymbols(config: Pick<Config, 'models'>, models: Pick<LoadedModels, 'loaded' | 'cnn' | 'dqn'>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const id of models.loaded) {
     const [name, version] = id.split('@') as [string, string];
     if (name !== 'cnn' && name !== 'dqn') continue;
     // A promoted CNN's report is its base's; a test's override ('override') has no checkpoint folder.
-    const v = name === 'cnn' && version.startsWith(ONLINE_VERSION_PREFIX) && models.cnn ? models.cnn.base : version;
+    const promoted = version.startsWith(ONLINE_VERSION_PREFIX);
+    const v = name === 'cnn' && promoted && models.cnn ? models.cnn.base : name === 'dqn' && promoted && models.dqn?.base ? models.dqn.base : version;
     const dir = v.startsWith('bundled-') ? (name === 'cnn' ? BUNDLED_CNN_DIR : BUNDLED_DQN_DIR)
       : v === 'override' ? undefined : join(config.models.checkpointDir, name, v);
     out[id] = dir === undefined ? undefined : reportedSymbol(join(dir, 'train-report.json'));
@@ -493,7 +499,15 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   });
   const online = learner instanceof OnlineLearning ? learner : undefined;
   const onlineOff = learner instanceof OnlineLearning ? undefined : learner?.off;
-  // An operator's rollback of a promoted CNN is kept on disk, so that a restart does not load that version again.
+  // The DQN's runs beside it; with a DQN bound to the CNN (the default blend) the CNN's stays off and this one learns.
+  const dqnLearner = mode === 'backtest' ? undefined : onlineDqnFor(config, {
+    clock, logger, registry: models.registry, history, dqn: models.dqn, bus,
+    bars: () => provider?.series(primary, '1m'),
+    activate: (m, v) => void (orchHandle.current ? orchHandle.current.activate(m, v) : models.registry.activate(m, v, clock.now())),
+  });
+  const onlineDqn = dqnLearner instanceof OnlineDqnLearning ? dqnLearner : undefined;
+  const onlineDqnOff = dqnLearner instanceof OnlineDqnLearning ? undefined : dqnLearner?.off;
+  // An operator's rollback of a promoted CNN or DQN is kept on disk, so that a restart does not load that version again.
   const rollbacks = mode === 'backtest' ? undefined
     : recordRollbacks({ bus, clock, logger, root: onlineCheckpointRoot(config), versionPrefix: ONLINE_VERSION_PREFIX });
 
@@ -676,6 +690,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     lifecycle.onDrain('online-learning', () => online.stop());
     lifecycle.onClose('online-pools', () => online.closePools());
   }
+  if (onlineDqn) lifecycle.onDrain('online-dqn', () => onlineDqn.stop());
   if (retention) lifecycle.onDrain('history-retention', () => retention.stop());
   if (rollbacks) {
     lifecycle.onDrain('online-rollbacks', () => {
@@ -688,7 +703,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   let started = false;
   return {
-    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, retention, outputs, venue, paper, books, feed, models, online, onlineOff,
+    config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, retention, outputs, venue, paper, books, feed, models, online, onlineOff, onlineDqn, onlineDqnOff,
     dataInstruments, feedKinds, traded, limits, limitsKey, initialCash,
     handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
     async start() {
@@ -698,6 +713,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       supervisor.start();
       await readyP;
       online?.start();
+      onlineDqn?.start();
       retention?.start();
     },
     ready: () => readyP,

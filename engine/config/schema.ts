@@ -233,9 +233,50 @@ export const onlineLabelsSchema = z.strictObject({
 });
 
 /**
+ * Online learning of the DQN in the daemon (app/online-dqn.ts), under models.online (which switches both learners on):
+ * every `retrainEveryMs` (checked at each of models.online.pollMs), its own decisions of the last `lookbackMs` (one per
+ * decision time, kept up to `maxDecisions`) fine-tune a copy of the live Q-network, promoted only when its greedy
+ * after-fee return on the newest held-out decisions beats the live version's by more than `minReturnGain` and is not
+ * below flat.
+ */
+export const onlineDqnSchema = z
+  .strictObject({
+    /** Off: only the CNN learns online (when it can). */
+    enabled: z.boolean().default(true),
+    /** Engine time between training runs (at most a week). */
+    retrainEveryMs: posInt.max(604_800_000).default(3_600_000),
+    /** How far back a start reads the DQN's decisions: the decision prices come from the 1m series, which holds 25 hours. */
+    lookbackMs: posInt.default(86_400_000),
+    /** Decisions kept for training, newest. */
+    maxDecisions: posInt.max(20_000).default(2_000),
+    /** Share of the newest decisions held out to judge the candidate against the live version. */
+    heldOutFraction: z.number().gt(0).lt(1).default(0.3),
+    /** Decisions needed to train (in runs of ≥ 2 consecutive ones) and held out before a run. */
+    minTrain: posInt.min(2).default(100),
+    minHeldOut: posInt.min(2).default(36),
+    /** Fine-tune budget: episodes and environment steps, whichever ends first, and decisions per episode. */
+    episodes: posInt.default(200),
+    maxSteps: posInt.max(1_000_000).default(10_000),
+    episodeLength: posInt.default(48),
+    /** Adam learning rate of the fine-tune (default: a tenth of the live network's). */
+    learningRate: z.number().positive().optional(),
+    /** Exploration rate the fine-tune starts at (the live weights already trade; annealed towards 0.02). */
+    epsilonStart: unit.default(0.1),
+    /** The candidate's held-out after-fee return must beat the live version's by more than this (0.001 = 0.1 %). */
+    minReturnGain: z.number().min(0).default(0.001),
+  })
+  .superRefine((o, ctx) => {
+    if (o.maxDecisions * (1 - o.heldOutFraction) < o.minTrain || o.maxDecisions * o.heldOutFraction < o.minHeldOut) {
+      const need = Math.max(Math.ceil(o.minTrain / (1 - o.heldOutFraction)), Math.ceil(o.minHeldOut / o.heldOutFraction));
+      ctx.addIssue({ code: 'custom', path: ['maxDecisions'],
+        message: `expected at least ${need} (minTrain ${o.minTrain} and minHeldOut ${o.minHeldOut} at heldOutFraction ${o.heldOutFraction}), received ${o.maxDecisions}` });
+    }
+  });
+
+/**
  * Online learning of the CNN in the daemon (app/online-learning.ts): its stored predictions are labelled once their
  * horizon has passed, and a candidate fine-tuned on them replaces the live version only if it beats it on the newest
- * held-out pairs. Off by default; never in a backtest.
+ * held-out pairs. Off by default; never in a backtest. `enabled` also switches on the DQN's learner (`dqn`).
  */
 export const onlineSchema = z
   .strictObject({
@@ -262,6 +303,8 @@ export const onlineSchema = z
     minLogLossGain: z.number().min(0).default(0.001),
     /** Labels when the live checkpoint's train-report.json does not give its own (triple barrier on 1m bars). */
     labels: onlineLabelsSchema.prefault({}),
+    /** The DQN's online learning (onlineDqnSchema); the settings above are the CNN's, but pollMs is shared. */
+    dqn: onlineDqnSchema.prefault({}),
   })
   .superRefine((o, ctx) => {
     if (o.retrainEveryMs < o.pollMs) ctx.addIssue({ code: 'custom', path: ['retrainEveryMs'], message: `expected at least pollMs (${o.pollMs}), received ${o.retrainEveryMs}` });

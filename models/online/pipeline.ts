@@ -37,13 +37,18 @@ export interface CandidateTrainer {
   close(): Promise<void>;
 }
 
-/** Returns a trainer backed by one piscina worker thread running models/train/worker.mjs. */
-export function workerTrainer(): CandidateTrainer {
+/** Returns one piscina worker thread running models/train/worker.mjs (the online learners' trainer thread). */
+export function trainWorkerPool(): Piscina {
   // execArgv []: the worker reaches TypeScript through tsx's API; the parent's `--import tsx` would register the hooks
   // a second time in it (engine/infer/pool.ts). The entry is a CommonJS file that imports worker.mjs: piscina would
   // require() worker.mjs itself, and a thread closed while require() instantiates an ES module aborts the process
   // (train-worker.cjs says why).
-  const pool = new Piscina({ filename: new URL('./train-worker.cjs', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000, execArgv: [] });
+  return new Piscina({ filename: new URL('./train-worker.cjs', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000, execArgv: [] });
+}
+
+/** Returns a trainer backed by one piscina worker thread running models/train/worker.mjs. */
+export function workerTrainer(): CandidateTrainer {
+  const pool = trainWorkerPool();
   return {
     train: (task) => pool.run({ kind: 'train', ...task }) as Promise<TrainTaskResult>,
     save: async (task) => { await pool.run({ kind: 'save', ...task }); },

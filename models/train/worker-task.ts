@@ -1,12 +1,14 @@
 // Training jobs run inside a worker thread (models/train/worker.mjs), off the engine's event loop:
 // `train` fine-tunes a copy of the live CNN on (input, outcome) pairs and scores live and candidate on held-out
-// pairs; `save` writes a CNN's weights and ONNX export into a checkpoint directory.
+// pairs; `save` writes a CNN's weights and ONNX export into a checkpoint directory; `dqn` fine-tunes a copy of the live
+// DQN on its own recent decisions and scores live and candidate on the held-out ones (models/online/dqn-finetune.ts).
 import path from 'node:path';
 import type { CnnConfig } from '../cnn/config.ts';
 import { CnnModel, type NamedWeights } from '../cnn/model.ts';
 import { writeCnnOnnx } from '../cnn/onnx-export.ts';
 import { saveCnn } from '../cnn/weights-io.ts';
 import { Rng } from '../dqn/rng.ts';
+import { fineTuneDqn, type DqnFineTuneResult, type DqnFineTuneSpec } from '../online/dqn-finetune.ts';
 import { initTfBackend } from '../tf-backend.ts';
 import { classFigures, type ClassFigures } from './report.ts';
 
@@ -47,8 +49,14 @@ export interface SaveTask {
   readonly version: string;
 }
 
+/** Fine-tune a copy of the live DQN (models/online/dqn-finetune.ts); plain JS, no tfjs. */
+export interface DqnTrainTask extends DqnFineTuneSpec {
+  readonly kind: 'dqn';
+}
+
 /** Runs one task. */
-export async function handle(task: TrainTask | SaveTask): Promise<TrainTaskResult | { saved: string }> {
+export async function handle(task: TrainTask | SaveTask | DqnTrainTask): Promise<TrainTaskResult | { saved: string } | DqnFineTuneResult> {
+  if (task.kind === 'dqn') return fineTuneDqn(task);
   const backend = await initTfBackend();
   if (task.kind === 'save') {
     const m = new CnnModel(task.config, task.weights);

@@ -1,0 +1,378 @@
+// Online learning of the DQN (the RL agent) inside the daemon, beside the CNN's (app/online-learning.ts). Every
+// `models.online.pollMs` of engine time the learner reads the DQN's new decisions from the inference history: one per
+// decision time, as `cobalt train dqn --state bdi` decides (a decision every `input.everyMinutes` of the checkpoint,
+// on the bar that closed at a multiple of that interval): the first stored DQN inference in the minute after that
+// close, its stored input (the BaseDataInput the RL runner got, the CNN's same-tick outputs fed in) turned into the
+// state by the checkpoint's own builder, and the close of that 1m bar from the DataProvider's series (where the
+// training environment fills). Decisions of the last `dqn.lookbackMs` are read at start (the 1m series holds 25 h),
+// the newest `dqn.maxDecisions` kept. Every `dqn.retrainEveryMs` a DqnPipeline run (models/online/dqn-pipeline.ts)
+// fine-tunes a copy of the live weights in a worker thread and promotes it only when it trades the newest held-out
+// decisions better after fees (and not worse than flat); a promotion is checkpointed under
+// `<checkpointDir>/online/dqn/<version>` with online.json, registered with the live version's runner options and
+// activated through the orchestrator. A restart loads it again (app/models.ts); an operator's rollback (the
+// dashboard's control) is marked retired (app/online-rollbacks.ts) and the next run trains from the version then active.
+// Breaks in the data: with the bus, each md.feedReset of the symbol opens a break that its next trade closes; a decision
+// whose state reads a bar in a break (its 30 closes, the decision bar) is dropped (stats.acrossBreak), which splits the
+// sequence there, and no decision past the start of a break still open is read until it closes.
+// The fee and reward scale of the environment are the checkpoint's (meta.json `extra`, else its train-report.json's
+// fee, else `cobalt train dqn`'s defaults). Not run in a backtest (app/system.ts).
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { rlRunner } from '../actors/model-agents/rl-agent.ts';
+import type { ModelRegistry } from '../actors/orchestrator/registry.ts';
+import type { Config } from '../engine/config/schema.ts';
+import type { Logger } from '../engine/log.ts';
+import { BDI_LENGTH, type CandleSource } from '../engine/market/base-data-input.ts';
+import type { EngineMsg } from '../engine/messages/index.ts';
+import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
+import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
+import type { TsMs } from '../engine/types/time.ts';
+import { loadDqn } from '../models/dqn/io.ts';
+import { DqnPipeline, dqnSegments, dqnWorkerTrainer, type DqnDecision, type DqnRun, type DqnTrainer, type LiveDqn } from '../models/online/dqn-pipeline.ts';
+import { DQN_BDI_DEFAULTS } from '../models/train/dqn-bdi.ts';
+import { DQN_STATE_WINDOW, dqnStateBuilder, dqnStateOf } from '../models/train/dqn-state.ts';
+import { ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedDqn } from './models.ts';
+import { onlineCheckpointStore, promotedDir, type OnlineJobRow, type OnlineLearningOptions, type OnlineOff } from './online-learning.ts';
+import { isRetired } from './online-rollbacks.ts';
+
+const MIN = 60_000;
+
+/** What the DQN learner needs from the system. */
+export interface OnlineDqnOptions {
+  /** config.models.online: `pollMs` and the `dqn` settings. */
+  readonly settings: Config['models']['online'];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: ModelRegistry;
+  readonly history: OnlineLearningOptions['history'];
+  /** The traded symbol (the one the DQN trades). */
+  readonly symbol: string;
+  /** The symbol's 1m candles (the DataProvider's series). */
+  readonly bars: () => CandleSource | undefined;
+  /** The DQN running now. */
+  readonly dqn: LoadedDqn;
+  /** CheckpointStore root for promoted versions (app/models.ts `onlineCheckpointRoot`). */
+  readonly checkpointRoot: string;
+  /** Activates a registered version (the orchestrator's `activate`). */
+  readonly activate: (model: string, version: string) => void;
+  /** Default: one worker thread (models/train/worker.mjs). */
+  readonly trainer?: DqnTrainer;
+  /** The bus the symbol's md.feedReset and md.trade come on (without it no break is seen). */
+  readonly bus?: Bus<EngineMsg>;
+}
+
+/** Counters and the last run, for logs and tests. */
+export interface OnlineDqnStats {
+  polls: number;
+  /** Decisions read (kept up to maxDecisions). */
+  read: number;
+  decisions: number;
+  /** Decision times with a stored decision but no closed bar of its minute in the series. */
+  missingBars: number;
+  /** Decisions dropped because their state reads a bar in a break of the data. */
+  acrossBreak: number;
+  /** Stored inputs that are not a BaseDataInput (nothing to build a state from). */
+  unreadable: number;
+  runs: number;
+  promotions: number;
+  failures: number;
+  lastRun?: DqnRun;
+}
+
+/** The environment's fee and reward scale, and where they came from. */
+interface Costs { readonly feeRate: number; readonly rewardScale: number; readonly from: string }
+
+/** A break in the symbol's data: from the reset to where its data resumed (Infinity until it has). */
+interface DataBreak { readonly fromMs: TsMs; toMs: TsMs }
+
+/** Reads, trains and promotes the DQN on the engine clock; see the header. */
+export class OnlineDqnLearning {
+  readonly stats: OnlineDqnStats = { polls: 0, read: 0, decisions: 0, missingBars: 0, acrossBreak: 0, unreadable: 0, runs: 0, promotions: 0, failures: 0 };
+  /** Minutes between decisions (the checkpoint's `input.everyMinutes`). */
+  readonly everyMinutes: number;
+  private readonly pipeline: DqnPipeline;
+  private readonly trainer: DqnTrainer;
+  private readonly build: (bdi: Float32Array) => Float32Array;
+  private decisions: DqnDecision[] = [];
+  private breaks: DataBreak[] = [];
+  /** The next decision time to read. */
+  private cursor: TsMs;
+  private timer: TimerHandle | undefined;
+  private training: Promise<DqnRun | undefined> | undefined;
+  private lastRunAt: TsMs;
+  private runStartedAt: TsMs | undefined;
+  private lastRunEndedAt: TsMs | undefined;
+  private stopped = false;
+  private subs: Unsubscribe[] = [];
+
+  private constructor(private readonly o: OnlineDqnOptions, live: LiveDqn, readonly costs: Costs) {
+    const s = o.settings.dqn;
+    this.everyMinutes = everyMinutesOf(o.dqn.meta.input);
+    const step = this.everyMinutes * MIN;
+    this.cursor = Math.ceil((o.clock.now() - s.lookbackMs) / step) * step;
+    this.lastRunAt = o.clock.now();
+    this.trainer = o.trainer ?? dqnWorkerTrainer();
+    this.build = dqnStateBuilder(dqnStateOf(o.dqn.meta.input));
+    const requires = o.dqn.requires ?? [];
+    const state = this.build;
+    const base = o.dqn.base ?? o.dqn.version;
+    this.pipeline = new DqnPipeline({
+      registry: o.registry, checkpoints: onlineCheckpointStore(o.checkpointRoot, o.clock, o.registry, 'dqn'), trainer: this.trainer, clock: o.clock, live,
+      runnerFor: (agent) => rlRunner({ q: agent, state, stateSize: agent.config.stateSize, ...(requires.length > 0 ? { requires } : {}) }),
+      ...(o.dqn.dependsOn && o.dqn.dependsOn.length > 0 ? { dependsOn: o.dqn.dependsOn } : {}),
+      everyMinutes: this.everyMinutes, feeRate: costs.feeRate, rewardScale: costs.rewardScale,
+      settings: s, base, baseSha256: o.dqn.baseSha256 ?? '', ...(o.dqn.meta.input ? { input: o.dqn.meta.input } : {}),
+      versionPrefix: ONLINE_VERSION_PREFIX, activate: o.activate,
+      retired: (v) => { const dir = promotedDir(o.checkpointRoot, 'dqn', v); return dir !== undefined && isRetired(dir); },
+      load: (v) => {
+        const dir = v === o.dqn.parent?.version ? o.dqn.parent.dir : promotedDir(o.checkpointRoot, 'dqn', v);
+        return dir === undefined || !existsSync(dir) ? undefined : liveOf(v, dir);
+      },
+    });
+    o.logger.info({ model: 'dqn', version: live.version, base, everyMinutes: this.everyMinutes, costs, pollMs: o.settings.pollMs, retrainEveryMs: s.retrainEveryMs },
+      `online learning of dqn@${live.version}: reads its decisions (one every ${this.everyMinutes} min) every ${o.settings.pollMs / 1000} s, a candidate every ${s.retrainEveryMs / 60_000} min once ${this.decisionsNeeded()} are kept (fee ${costs.feeRate}, reward scale ${costs.rewardScale}: ${costs.from})`);
+  }
+
+  /** Returns a learner for the running DQN, or why not (logged) when its weights cannot be read. */
+  static create(o: OnlineDqnOptions): OnlineDqnLearning | OnlineOff {
+    let live: LiveDqn;
+    try {
+      live = liveOf(o.dqn.version, o.dqn.dir);
+    } catch (err) {
+      const off = `the weights of dqn@${o.dqn.version} in ${o.dqn.dir} could not be read`;
+      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', model: 'dqn', err }, `online learning of the DQN is off: ${off}`);
+      return { off };
+    }
+    return new OnlineDqnLearning(o, live, costsOf(o.dqn.dir));
+  }
+
+  /** Polls every `pollMs` of engine time until stopped, and follows the symbol's breaks on the bus (if given). */
+  start(): void {
+    const bus = this.o.bus;
+    if (bus && this.subs.length === 0) {
+      const symbol = this.o.symbol;
+      this.subs = [
+        bus.subscribe('md.feedReset', (m) => {
+          if (m.symbol !== symbol || this.breaks.at(-1)?.toMs === Infinity) return;
+          this.breaks.push({ fromMs: m.ts, toMs: Infinity });
+        }),
+        bus.subscribe('md.trade', (m) => {
+          const open = this.breaks.at(-1);
+          if (m.symbol === symbol && open?.toMs === Infinity) open.toMs = Math.max(m.tsExchange, open.fromMs);
+        }),
+      ];
+    }
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.poll();
+      this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
+    };
+    this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
+  }
+
+  /** Stops polling and ends the trainer's thread; a run in progress is abandoned. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
+    for (const u of this.subs.splice(0)) u();
+    await this.trainer.close();
+    await this.training;
+  }
+
+  /** Reads the new decisions and, when a run is due, starts it; returns that run (undefined when none started). */
+  poll(): Promise<DqnRun | undefined> | undefined {
+    const s = this.o.settings.dqn;
+    this.stats.polls++;
+    try {
+      this.read();
+    } catch (err) {
+      this.stats.failures++;
+      this.o.logger.error({ code: 'ONLINE_READ_FAILED', model: 'dqn', err }, 'online learning: reading the DQN\'s stored decisions failed; tried again at the next poll');
+      return undefined;
+    }
+    const now = this.o.clock.now();
+    if (this.training !== undefined || now - this.lastRunAt < s.retrainEveryMs || this.decisions.length < this.decisionsNeeded()) return undefined;
+    this.lastRunAt = now;
+    this.runStartedAt = now;
+    this.training = this.run([...this.decisions]).finally(() => {
+      this.training = undefined;
+      this.runStartedAt = undefined;
+      this.lastRunEndedAt = this.o.clock.now();
+    });
+    return this.training;
+  }
+
+  /** Where learning stands, for the dashboard: decisions, the run in progress or the next one, and the last result. */
+  report(): OnlineJobRow {
+    const s = this.o.settings.dqn;
+    const active = this.o.registry.active('dqn')?.version ?? '?';
+    const segments = dqnSegments(this.decisions, this.everyMinutes).length;
+    const parts = [`learning dqn@${active} from ${this.decisions.length} decisions (one every ${this.everyMinutes} min, ${segments} unbroken runs)`];
+    const need = this.decisionsNeeded();
+    if (this.runStartedAt !== undefined) parts.push('training a candidate now');
+    else if (this.decisions.length < need) parts.push(`a run needs ${need}`);
+    else parts.push(`next run in ${Math.max(0, Math.ceil((this.lastRunAt + s.retrainEveryMs - this.o.clock.now()) / 60_000))} min`);
+    const r = this.stats.lastRun;
+    if (r && this.lastRunEndedAt !== undefined) {
+      const at = new Date(this.lastRunEndedAt).toISOString().slice(11, 19);
+      parts.push(r.promoted ? `last run ${at} UTC promoted ${r.version ?? '?'}: ${r.reason}` : `last run ${at} UTC kept the live version: ${r.reason}`);
+    }
+    parts.push(`${this.stats.runs} runs, ${this.stats.promotions} promoted, ${this.stats.failures} failed`);
+    return {
+      model: 'dqn (online)', status: parts.join('; '),
+      ...(r?.candidate ? { valMetric: r.candidate.return } : {}),
+      ...(this.runStartedAt !== undefined ? { startedAt: this.runStartedAt } : {}),
+    };
+  }
+
+  // Decisions a run needs before it starts: minTrain outside the held-out share, minHeldOut inside it. Gaps in the
+  // sequence may still leave a run short (it then says so and waits for the next).
+  private decisionsNeeded(): number {
+    const s = this.o.settings.dqn;
+    return Math.max(Math.ceil(s.minTrain / (1 - s.heldOutFraction)), Math.ceil(s.minHeldOut / s.heldOutFraction));
+  }
+
+  // Reads the decision times from the cursor up to the last whose minute has passed (and not past an open break).
+  private read(): void {
+    const step = this.everyMinutes * MIN;
+    const open = this.breaks.at(-1)?.toMs === Infinity ? this.breaks.at(-1)!.fromMs : Infinity;
+    const until = Math.min(this.o.clock.now(), open);
+    for (; this.cursor + MIN <= until; this.cursor += step) {
+      const d = this.decisionAt(this.cursor);
+      if (d) {
+        this.decisions.push(d);
+        this.stats.read++;
+      }
+    }
+    const max = this.o.settings.dqn.maxDecisions;
+    if (this.decisions.length > max) this.decisions.splice(0, this.decisions.length - max);
+    this.stats.decisions = this.decisions.length;
+    // Breaks that ended before the oldest state still to be read are of no further use.
+    const floor = this.cursor - (DQN_STATE_WINDOW + 1) * MIN;
+    this.breaks = this.breaks.filter((b) => b.toMs >= floor);
+  }
+
+  // The decision made on the bar that closed at `at`: the first stored DQN inference in [at, at + 1 min).
+  private decisionAt(at: TsMs): DqnDecision | undefined {
+    const [r] = this.o.history.query('dqn', this.o.symbol, { from: at, to: at + MIN }, 1);
+    if (r === undefined) return undefined;
+    const barOpenMs = at - MIN;
+    // Its state reads the closes of the DQN_STATE_WINDOW bars up to the decision bar.
+    const from = barOpenMs - (DQN_STATE_WINDOW - 1) * MIN;
+    if (this.breaks.some((b) => b.fromMs < at && b.toMs >= from)) {
+      this.stats.acrossBreak++;
+      return undefined;
+    }
+    if (r.input.features.length !== BDI_LENGTH) {
+      this.stats.unreadable++;
+      return undefined;
+    }
+    const bar = closedBar(this.o.bars(), barOpenMs);
+    if (bar === undefined) {
+      this.stats.missingBars++;
+      return undefined;
+    }
+    return { ts: r.ts, barOpenMs, state: this.build(r.input.features), price: bar.close };
+  }
+
+  private async run(decisions: DqnDecision[]): Promise<DqnRun | undefined> {
+    this.stats.runs++;
+    try {
+      const r = await this.pipeline.runOnce(decisions);
+      this.stats.lastRun = r;
+      const fields = {
+        model: 'dqn', reason: r.reason, trainDecisions: r.trainDecisions, heldOutDecisions: r.heldOutDecisions, trainSegments: r.trainSegments,
+        heldOutSegments: r.heldOutSegments, live: r.live, candidate: r.candidate, episodes: r.episodes, envSteps: r.envSteps,
+      };
+      if (r.promoted) {
+        this.stats.promotions++;
+        this.o.logger.info({ ...fields, version: r.version, checkpointDir: r.checkpointDir }, `online learning: dqn candidate promoted as ${r.version}: ${r.reason}`);
+      } else this.o.logger.info(fields, `online learning: dqn candidate not promoted: ${r.reason}`);
+      return r;
+    } catch (err) {
+      if (this.stopped) {
+        this.o.logger.info({ model: 'dqn' }, 'online learning: the dqn training run in progress was abandoned at shutdown');
+        return undefined;
+      }
+      this.stats.failures++;
+      this.o.logger.error({ code: 'ONLINE_TRAIN_FAILED', model: 'dqn', err }, 'online learning: the dqn training run failed; the live version stays');
+      return undefined;
+    }
+  }
+}
+
+/** Returns the weights of the DQN saved in `dir` as the registry's `version`. */
+function liveOf(version: string, dir: string): LiveDqn {
+  const agent = loadDqn(dir);
+  return { version, config: agent.config, params: agent.online.params.slice() };
+}
+
+/** The decision interval a DQN checkpoint's input records (`cobalt train dqn`'s default when it records none). */
+function everyMinutesOf(input: unknown): number {
+  const every = (input as { everyMinutes?: unknown } | undefined)?.everyMinutes;
+  return typeof every === 'number' && Number.isInteger(every) && every >= 1 ? every : DQN_BDI_DEFAULTS.everyMinutes;
+}
+
+/** The fee and reward scale the checkpoint in `dir` was trained with (see the header). */
+function costsOf(dir: string): Costs {
+  const json = (file: string): Record<string, unknown> | undefined => {
+    try {
+      return JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  };
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+  const extra = json('meta.json')?.extra as Record<string, unknown> | undefined;
+  const fee = num(extra?.feeRate);
+  const scale = num(extra?.rewardScale);
+  const reportFee = fee === undefined ? num(json('train-report.json')?.feeRate) : undefined;
+  const feeRate = fee ?? reportFee ?? DQN_BDI_DEFAULTS.feeRate;
+  const rewardScale = scale !== undefined && scale > 0 ? scale : DQN_BDI_DEFAULTS.rewardScale;
+  const from = [
+    `fee from ${fee !== undefined ? 'meta.json' : reportFee !== undefined ? 'train-report.json' : 'the trainer\'s default'}`,
+    `reward scale from ${scale !== undefined && scale > 0 ? 'meta.json' : 'the trainer\'s default'}`,
+  ].join(', ');
+  return { feeRate, rewardScale, from };
+}
+
+// The closed bar of `series` opening at `openTime`, searched from the newest.
+function closedBar(series: CandleSource | undefined, openTime: TsMs): { close: number } | undefined {
+  if (!series) return undefined;
+  for (let i = series.length - 1; i >= 0; i--) {
+    const c = series.get(i);
+    if (!c || c.openTime < openTime) return undefined;
+    if (c.openTime === openTime) return c.closed ? c : undefined;
+  }
+  return undefined;
+}
+
+/** What `onlineDqnFor` needs from the system being built. */
+export interface OnlineDqnDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: ModelRegistry;
+  readonly history: OnlineLearningOptions['history'];
+  readonly dqn: LoadedDqn | undefined;
+  readonly bars: () => CandleSource | undefined;
+  readonly activate: (model: string, version: string) => void;
+  readonly bus?: Bus<EngineMsg>;
+}
+
+/**
+ * Returns the daemon's DQN learner when config.models.online (and its `dqn`) asks for one and it can run, why not
+ * (logged) when it asks and cannot, and undefined when it does not ask.
+ */
+export function onlineDqnFor(config: Config, d: OnlineDqnDeps): OnlineDqnLearning | OnlineOff | undefined {
+  const online = config.models.online;
+  if (!online.enabled || !online.dqn.enabled) return undefined;
+  if (!d.dqn) {
+    const off = 'no DQN checkpoint is in the blend';
+    d.logger.warn({ code: 'ONLINE_LEARNING_OFF', model: 'dqn' }, `online learning of the DQN is off: ${off}`);
+    return { off };
+  }
+  return OnlineDqnLearning.create({
+    settings: online, clock: d.clock, logger: d.logger, registry: d.registry, history: d.history, symbol: config.symbols.primary,
+    bars: d.bars, dqn: d.dqn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate, ...(d.bus ? { bus: d.bus } : {}),
+  });
+}

@@ -1,0 +1,307 @@
+// Online training pipeline for the DQN (the RL agent): its own recent decisions become a candidate, a copy of the live
+// Q-network fine-tuned in the trainer's worker thread (dqn-finetune.ts), which replaces the live version only when it
+// trades the newest held-out decisions better: its greedy after-fee return there must beat the live version's by more
+// than `minReturnGain` and must not be below flat (0). Promotion = checkpoint (saveDqn + online.json) under the store
+// it is given, a new version registered with the live version's runner options, and activated.
+// A candidate whose starting version stopped being the live one while it trained (an operator's rollback) is dropped,
+// its checkpoint deleted: it would undo the rollback.
+//
+// Decisions: one per decision time (the learner reads them from the inference history), each with the state the live
+// checkpoint's builder makes of the stored input and the close of its decision bar (where `cobalt train dqn --state bdi`
+// fills). Sequences: decisions one decision interval apart (by their bars' open times) are consecutive; a missing one
+// (the DQN gave no answer in that window, the daemon was down, the bar was missing, or the learner dropped it because
+// its state reaches into a break of the data) splits the sequence there, so no transition spans a gap.
+// Held-out split: the newest `heldOutFraction` of the decisions are held out; the training segments end at the last
+// decision before them, so no training transition reads a held-out price, and the held-out ones are never trained on.
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ModelRegistry, ModelRunner } from '../../actors/orchestrator/registry.ts';
+import type { Clock } from '../../engine/runtime/clock.ts';
+import { InputValidationError } from '../../engine/types/errors.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+import type { CheckpointInput, CheckpointStore } from '../checkpoints.ts';
+import type { DqnAgent, DqnConfig } from '../dqn/agent.ts';
+import { saveDqn } from '../dqn/io.ts';
+import type { DqnTrainTask } from '../train/worker-task.ts';
+import { agentWith, type DqnFineTuneResult, type DqnFineTuneSpec, type DqnScore, type DqnSegment } from './dqn-finetune.ts';
+import { ONLINE_PROVENANCE_FILE, trainWorkerPool } from './pipeline.ts';
+
+/** One decision of the DQN: when, its decision bar, the state it decided on and the bar's close (the fill price). */
+export interface DqnDecision {
+  readonly ts: TsMs;
+  readonly barOpenMs: TsMs;
+  readonly state: Float32Array;
+  readonly price: number;
+}
+
+/** Runs DQN fine-tunes off the main thread. */
+export interface DqnTrainer {
+  train(spec: DqnFineTuneSpec): Promise<DqnFineTuneResult>;
+  close(): Promise<void>;
+}
+
+/** Returns a DQN trainer backed by one piscina worker thread (models/train/worker.mjs, task kind 'dqn'). */
+export function dqnWorkerTrainer(): DqnTrainer {
+  const pool = trainWorkerPool();
+  return {
+    train: (spec) => pool.run({ kind: 'dqn', ...spec } satisfies DqnTrainTask) as Promise<DqnFineTuneResult>,
+    close: () => pool.destroy(),
+  };
+}
+
+/** A version the pipeline can train from and roll back to. */
+export interface LiveDqn {
+  readonly version: string;
+  readonly config: DqnConfig;
+  readonly params: Float32Array;
+}
+
+/** How a run trains and when it promotes (config.models.online.dqn). */
+export interface DqnLearnSettings {
+  readonly heldOutFraction: number;
+  /** Decisions in training segments of ≥ 2 decisions needed before a run, and held-out ones before a verdict. */
+  readonly minTrain: number;
+  readonly minHeldOut: number;
+  /** The candidate's held-out after-fee return must beat the live version's by more than this. */
+  readonly minReturnGain: number;
+  readonly episodes: number;
+  readonly maxSteps: number;
+  readonly episodeLength: number;
+  /** Adam learning rate of the fine-tune (default: a tenth of the live network's). */
+  readonly learningRate?: number;
+  readonly epsilonStart: number;
+}
+
+/** Pipeline settings. */
+export interface DqnPipelineOptions {
+  readonly registry: ModelRegistry;
+  readonly checkpoints: CheckpointStore;
+  readonly trainer: DqnTrainer;
+  readonly clock: Clock;
+  /** The version active in the registry now. */
+  readonly live: LiveDqn;
+  /** The registry runner of a network (rlRunner with the live version's state builder and `requires`). */
+  readonly runnerFor: (agent: DqnAgent) => ModelRunner;
+  /** Models a promoted version is registered as depending on (the live version's: ['cnn'] beside a CNN). */
+  readonly dependsOn?: readonly string[];
+  /** Minutes between decisions (the checkpoint's `input.everyMinutes`). */
+  readonly everyMinutes: number;
+  /** Fee per unit traded and reward scale of the environment (the checkpoint's). */
+  readonly feeRate: number;
+  readonly rewardScale: number;
+  readonly settings: DqnLearnSettings;
+  readonly seed?: number;
+  /** The version the live line descends from, and the sha-256 of its weights.bin, recorded in online.json. */
+  readonly base: string;
+  readonly baseSha256: string;
+  /** The input the live checkpoint reads, recorded in each promoted checkpoint (restart checks it as the base's). */
+  readonly input?: CheckpointInput;
+  /** Put before a checkpoint's version to make the registry's. */
+  readonly versionPrefix?: string;
+  /** Makes a registered version active (the orchestrator's `activate`); default: the registry's own activation. */
+  readonly activate?: (model: string, version: string) => void;
+  /** Returns true for a version an operator rolled back (app/online-rollbacks.ts): nothing fine-tuned from it is promoted. */
+  readonly retired?: (version: string) => boolean;
+  /** Returns the weights of a registered version this pipeline did not promote (the parent a restart registered), or undefined. */
+  readonly load?: (version: string) => LiveDqn | undefined;
+}
+
+/** online.json of a promoted DQN: what it descends from, the figures it was promoted on and the spans behind them. */
+export interface DqnProvenance {
+  readonly base: string;
+  /** The sha-256 of the base's weights.bin (a base's version string is not unique over time). */
+  readonly baseSha256: string;
+  readonly parent: string;
+  readonly promotedAt: number;
+  readonly trainDecisions: number;
+  readonly heldOutDecisions: number;
+  readonly live: DqnScore;
+  readonly candidate: DqnScore;
+  /** Flat's held-out return (0: no trade, no fee), the floor a candidate must reach. */
+  readonly flat: 0;
+  /** Open times of the first and last decision bar of the training and the held-out decisions. */
+  readonly span: { readonly train: TimeSpan; readonly heldOut: TimeSpan };
+  readonly feeRate: number;
+  readonly rewardScale: number;
+  readonly everyMinutes: number;
+}
+
+/** Open times of a first and a last bar. */
+export interface TimeSpan {
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
+/** What one pipeline run did. */
+export interface DqnRun {
+  readonly promoted: boolean;
+  readonly reason: string;
+  readonly trainDecisions: number;
+  readonly heldOutDecisions: number;
+  readonly trainSegments: number;
+  readonly heldOutSegments: number;
+  readonly live?: DqnScore;
+  readonly candidate?: DqnScore;
+  /** Training episodes and environment steps of the fine-tune. */
+  readonly episodes?: number;
+  readonly envSteps?: number;
+  /** The new active version, when promoted. */
+  readonly version?: string;
+  readonly checkpointDir?: string;
+}
+
+/** Returns `decisions` in time order, split into runs of consecutive decisions (see the header). */
+export function dqnSegments(decisions: readonly DqnDecision[], everyMinutes: number): DqnDecision[][] {
+  const step = everyMinutes * 60_000;
+  const sorted = [...decisions].sort((a, b) => a.barOpenMs - b.barOpenMs);
+  const out: DqnDecision[][] = [];
+  for (const d of sorted) {
+    const seg = out.at(-1);
+    const last = seg?.at(-1);
+    if (seg && last && d.barOpenMs - last.barOpenMs === step) seg.push(d);
+    else if (!last || d.barOpenMs !== last.barOpenMs) out.push([d]);
+  }
+  return out;
+}
+
+/** The decisions of a run: training and held-out segments (only those of ≥ 2 decisions, which hold a transition). */
+export interface DqnSplit {
+  readonly train: DqnDecision[][];
+  readonly heldOut: DqnDecision[][];
+  readonly trainDecisions: number;
+  readonly heldOutDecisions: number;
+}
+
+/** Splits `decisions` into the training ones and the newest `heldOutFraction` held out (see the header). */
+export function splitDecisions(decisions: readonly DqnDecision[], heldOutFraction: number, everyMinutes: number): DqnSplit {
+  if (!(heldOutFraction > 0 && heldOutFraction < 1)) throw new InputValidationError(`heldOutFraction must be in (0, 1), got ${heldOutFraction}`);
+  const sorted = dqnSegments(decisions, everyMinutes).flat();
+  const cut = sorted.length - Math.floor(sorted.length * heldOutFraction);
+  const usable = (segs: DqnDecision[][]): DqnDecision[][] => segs.filter((s) => s.length >= 2);
+  const train = usable(dqnSegments(sorted.slice(0, cut), everyMinutes));
+  const heldOut = usable(dqnSegments(sorted.slice(cut), everyMinutes));
+  const count = (segs: DqnDecision[][]): number => segs.reduce((n, s) => n + s.length, 0);
+  return { train, heldOut, trainDecisions: count(train), heldOutDecisions: count(heldOut) };
+}
+
+/** A promotion verdict and why. */
+export interface DqnVerdict {
+  readonly promote: boolean;
+  readonly reason: string;
+}
+
+/** Returns whether `candidate` trades the held-out decisions better than `live` (see the header). */
+export function decideDqnPromotion(live: DqnScore, candidate: DqnScore, policy: Pick<DqnLearnSettings, 'minReturnGain' | 'minHeldOut'>): DqnVerdict {
+  if (live.steps !== candidate.steps) throw new InputValidationError(`live and candidate were scored on different decisions (${live.steps} vs ${candidate.steps} steps)`);
+  const pct = (x: number): string => `${(x * 100).toFixed(3)}%`;
+  const figures = `held-out return ${pct(candidate.return)} vs live ${pct(live.return)} (flat 0%)`;
+  const gain = candidate.return - live.return;
+  if (!(gain > policy.minReturnGain)) return { promote: false, reason: `${figures}: gain ${pct(gain)} ≤ ${pct(policy.minReturnGain)}` };
+  if (candidate.return < 0) return { promote: false, reason: `${figures}: worse than flat` };
+  return { promote: true, reason: `${figures}: gain ${pct(gain)} > ${pct(policy.minReturnGain)}, not worse than flat` };
+}
+
+/** Trains DQN candidates from the DQN's decisions and promotes the ones that trade the held-out decisions better. */
+export class DqnPipeline {
+  private liveDqn: LiveDqn;
+  private readonly known = new Map<string, LiveDqn>();
+  private runs = 0;
+
+  constructor(private readonly o: DqnPipelineOptions) {
+    this.liveDqn = o.live;
+    this.known.set(o.live.version, o.live);
+    if (!o.registry.has('dqn')) throw new InputValidationError('model dqn is not registered: register the live version first');
+  }
+
+  /** The version training starts from (the registry's active one). */
+  get live(): LiveDqn {
+    return this.liveDqn;
+  }
+
+  /** Fine-tunes a candidate on the training decisions and promotes it if it trades the held-out ones better. */
+  async runOnce(decisions: readonly DqnDecision[]): Promise<DqnRun> {
+    const o = this.o;
+    const s = o.settings;
+    const split = splitDecisions(decisions, s.heldOutFraction, o.everyMinutes);
+    const base = {
+      trainDecisions: split.trainDecisions, heldOutDecisions: split.heldOutDecisions, trainSegments: split.train.length, heldOutSegments: split.heldOut.length,
+    };
+    // The registry's active version may have changed under the pipeline (an operator's rollback): train from it.
+    const active = o.registry.active('dqn')?.version;
+    if (active !== this.liveDqn.version) {
+      const known = active === undefined ? undefined : this.known.get(active) ?? o.load?.(active);
+      if (!known) return { ...base, promoted: false, reason: `the active dqn version ${String(active)} is not one this pipeline holds weights for` };
+      this.known.set(known.version, known);
+      this.liveDqn = known;
+    }
+    if (split.trainDecisions < s.minTrain || split.heldOutDecisions < s.minHeldOut) {
+      return { ...base, promoted: false, reason: `not enough decisions: ${split.trainDecisions} to train (need ${s.minTrain}), ${split.heldOutDecisions} held out (need ${s.minHeldOut})` };
+    }
+    const from = this.liveDqn;
+    const result = await o.trainer.train({
+      config: from.config, params: from.params, train: split.train.map(segmentOf), heldOut: split.heldOut.map(segmentOf),
+      feeRate: o.feeRate, rewardScale: o.rewardScale, episodes: s.episodes, maxSteps: s.maxSteps, episodeLength: s.episodeLength,
+      learningRate: s.learningRate ?? from.config.lr / 10, epsilonStart: s.epsilonStart, seed: (o.seed ?? 1) + this.runs++,
+    });
+    const figures = { live: result.live, candidate: result.candidate, episodes: result.episodes, envSteps: result.envSteps };
+    // Training takes a while: an operator may have rolled the version it started from back meanwhile.
+    const changed = this.liveChanged(from.version);
+    if (changed) return this.abandoned({ ...base, ...figures }, changed);
+    const verdict = decideDqnPromotion(result.live, result.candidate, s);
+    if (!verdict.promote) return { ...base, ...figures, promoted: false, reason: verdict.reason };
+    const promotedAt = o.clock.now();
+    const spanOf = (segs: DqnDecision[][]): TimeSpan => ({ fromMs: segs[0]![0]!.barOpenMs, toMs: segs.at(-1)!.at(-1)!.barOpenMs });
+    const span = { train: spanOf(split.train), heldOut: spanOf(split.heldOut) };
+    const provenance: DqnProvenance = {
+      base: o.base, baseSha256: o.baseSha256, parent: from.version, promotedAt, trainDecisions: split.trainDecisions, heldOutDecisions: split.heldOutDecisions,
+      live: result.live, candidate: result.candidate, flat: 0, span, feeRate: o.feeRate, rewardScale: o.rewardScale, everyMinutes: o.everyMinutes,
+    };
+    const agent = agentWith(from.config, result.params);
+    const cp = await o.checkpoints.save({
+      // Each run's held-out decisions are newer ones, so returns of different runs do not compare: newest first.
+      model: 'dqn', metric: { name: 'promotedAt', value: promotedAt, higherIsBetter: true },
+      dataSpan: span.train, validationSpan: span.heldOut, ...(o.input ? { input: o.input } : {}),
+      configHash: `online:${from.version}`, backend: 'js-mlp',
+      write: async (dir) => {
+        saveDqn(agent, dir, { online: true, parent: from.version, feeRate: o.feeRate, rewardScale: o.rewardScale, heldOut: result.candidate, liveHeldOut: result.live });
+        await writeFile(path.join(dir, ONLINE_PROVENANCE_FILE), JSON.stringify(provenance, null, 1));
+      },
+    });
+    const beforeRegister = this.liveChanged(from.version);
+    if (beforeRegister) return this.abandoned({ ...base, ...figures }, beforeRegister, cp.dir);
+    const version = `${o.versionPrefix ?? ''}${cp.meta.version}`;
+    o.registry.register('dqn', {
+      version, run: o.runnerFor(agent), ...(o.dependsOn ? { dependsOn: o.dependsOn } : {}),
+      meta: { checkpoint: cp.dir, parent: from.version, heldOut: result.candidate, liveHeldOut: result.live },
+    }, o.clock.now(), { activate: o.activate === undefined });
+    o.activate?.('dqn', version);
+    const next: LiveDqn = { version, config: from.config, params: result.params };
+    this.known.set(version, next);
+    this.liveDqn = next;
+    return { ...base, ...figures, promoted: true, reason: verdict.reason, version, checkpointDir: cp.dir };
+  }
+
+  // Why a candidate fine-tuned from `from` cannot be promoted now, or undefined when `from` is still live.
+  private liveChanged(from: string): string | undefined {
+    const active = this.o.registry.active('dqn')?.version;
+    if (active !== from) return `the live version changed during the run: it trained from dqn@${from}, ${String(active)} is active now`;
+    if (this.o.retired?.(from) === true) return `the live version changed during the run: dqn@${from}, which it trained from, was rolled back`;
+    return undefined;
+  }
+
+  // A run whose live version changed under it: its saved candidate (if any) is deleted, or a restart would load it.
+  private async abandoned(run: Omit<DqnRun, 'promoted' | 'reason'>, reason: string, dir?: string): Promise<DqnRun> {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    return { ...run, promoted: false, reason };
+  }
+}
+
+function segmentOf(decisions: readonly DqnDecision[]): DqnSegment {
+  const size = decisions[0]!.state.length;
+  const states = new Float32Array(decisions.length * size);
+  decisions.forEach((d, i) => {
+    if (d.state.length !== size) throw new InputValidationError(`DQN decision at ${new Date(d.ts).toISOString()} has a ${d.state.length}-float state, the others ${size}`);
+    states.set(d.state, i * size);
+  });
+  return { states, price: Float64Array.from(decisions, (d) => d.price) };
+}

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { BDI_COB_RANGE } from '../market/base-data-input.ts';
 import { FIXED_SCALE, parseDecimal } from '../types/decimal.ts';
 import { BINANCE_SPOT_DEFAULTS, type InstrumentSpec } from '../types/instrument.ts';
+import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../types/run-speed.ts';
 
 // A double holds any decimal literal of at most 15 significant digits exactly enough that its shortest string
 // form is the literal itself, so such YAML numbers can be taken as the decimal the user wrote.
@@ -153,13 +154,8 @@ export const venuesSchema = z.strictObject({
   fallback: fallbackSchema.prefault({}),
 });
 
-/**
- * The bounds of a daemon's replay speed (data.speed, `cobalt run --speed`). Below 0.01 a recorded second takes over
- * 100 s and the run seems to stand still; above 1000 an hour of data passes in under 4 s and the models, whose runs
- * take wall time, fall ever further behind (as fast as possible is `cobalt backtest`, which waits for them).
- */
-export const RUN_SPEED_MIN = 0.01;
-export const RUN_SPEED_MAX = 1000;
+// The bounds of a daemon's replay speed live with isRunSpeed (engine/types/run-speed.ts says why).
+export { RUN_SPEED_MAX, RUN_SPEED_MIN };
 
 /** Recorded inputs. Relative paths are resolved against the working directory. */
 export const dataSchema = z.strictObject({
@@ -172,7 +168,7 @@ export const dataSchema = z.strictObject({
    * models' deadlines run on the replay's clock, which would pass them before any answer. Not used by backtests.
    */
   speed: z.number().nonnegative().max(RUN_SPEED_MAX)
-    .refine((v) => v === 0 || v >= RUN_SPEED_MIN, { error: (iss) => `expected 0 or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, received ${String(iss.input)}` })
+    .refine((v) => v === 0 || isRunSpeed(v), { error: (iss) => `expected 0 or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, received ${String(iss.input)}` })
     .default(1)
     .describe(`replay speed relative to recorded time (1 = real time, ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}); cobalt run refuses 0 on recorded or simulator data (no model could answer in time); live data always runs in real time; backtests always run as fast as possible`),
   /** Restart the replay from the first file when the last one ends. Not used by backtests. */
@@ -362,7 +358,7 @@ export const riskSchema = z
       .strictObject({
         /** The VaR figures kept: 95 % or 99 %. */
         confidence: z.literal([0.95, 0.99]).default(0.99),
-        /** Horizon of the VaR figures: one-minute equity returns scaled by sqrt(horizonMs / 60 s), so at least 60 s. */
+        /** Horizon of the VaR figures: one-minute returns of the holdings scaled by sqrt(horizonMs / 60 s), so at least 60 s. */
         horizonMs: z.int().min(60_000).default(86_400_000),
         /** One-horizon VaR as % of the starting equity: above `warnPct` an alert, above `haltPct` reduce-only. */
         warnPct: pct.default(3),

@@ -52,9 +52,13 @@ export class EquityTracker {
     this.pf = emptyPortfolio(inst.quote, cash);
   }
 
-  /** Takes a fill. */
+  /**
+   * Takes a fill. The periods that ended at or before its time are sampled first: its event can come after the clock
+   * has moved on (the executor publishes it once its commit is done), and those samples are the account before it.
+   */
   onFill(f: Fill): void {
     if (f.symbol !== this.inst.symbol) return;
+    this.tick(f.ts);
     const before = this.pf.positions[f.symbol];
     const wasHeld = this.held(before, f.price);
     if (f.side === 'buy' && !wasHeld) this.tripStartValue = this.valueAt(f.price);

@@ -9,8 +9,8 @@
 // day, a minute cut by a hole) are backfilled here too, at the same point of the data on every run.
 // Honest figures: a model whose training data reaches into the recording is refused unless the caller allows it
 // (`allowInSample`; the summary then lists it), each model's training span is in the summary, and so is the time the
-// traded symbol's book was not live (a depth gap with no recorded snapshot after it leaves it down for good: no
-// decision, no fill) and the orders still open at the end.
+// traded symbol's book was not live (a hole in the recording drops it until the next recorded snapshot; a depth gap
+// with no recorded snapshot after it leaves it down for good: no decision, no fill) and the orders still open at the end.
 // The models have no deadline here (see `runBacktest`): they answer at the tick's own simulated time, so a backtest
 // counts zero inference latency; an inference worker that never answers fails the run (BacktestModelStuckError).
 import { seededRng } from '../engine/runtime/rng.ts';
@@ -141,8 +141,9 @@ export interface BacktestSummary {
   readonly inSample: readonly string[];
   /**
    * Recorded time (ms) the traded symbol's book was not live (waiting for its first snapshot, or re-syncing after a
-   * depth gap): no COB snapshot, so no decision, and no paper order can fill. A backtest has no REST snapshot to ask
-   * for: after a gap the book comes back only with a snapshot recorded later, and without one it stays down to the end.
+   * depth gap or over a hole in the recording, from the symbol's last line before it): no COB snapshot, so no
+   * decision, and no paper order can fill. A backtest has no REST snapshot to ask for: after a gap the book comes back
+   * only with a snapshot recorded later, and without one it stays down to the end.
    */
   readonly bookDownMs: number;
   /** When the traded symbol's book last went down (ISO; the first line when it was never live), null if never. */
@@ -327,8 +328,10 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     const pace = opts.paceX ?? 0;
     if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);
     // Lanes whose trades are published: a hole in their trade ids, or a silence of their recording, cuts the candles there
-    // (engine/venues/replay/trade-ids.ts), as the replay feed does.
-    const cuts = (holes = new RecordingHoles({ bus, venue: 'binance', logger, publisher: pub }));
+    // (engine/venues/replay/trade-ids.ts), as the replay feed does. A silence also drops the symbol's books, as a live
+    // reconnect does: the paper venue fills nothing and the COB decides nothing on the book from before the hole, which
+    // comes back with the recording's next snapshot, and the hole counts in bookDownMs.
+    const cuts = (holes = new RecordingHoles({ bus, venue: 'binance', logger, publisher: pub, silenceBreaksBooks: true }));
     // The start-up history load was the first pass (at the first line's time).
     let nextMaintenance = maintenanceAfter(first);
     for (;;) {
@@ -345,6 +348,14 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       // Before the clock moves to the trade after the hole.
       cuts.before(lane, tradeId, last);
       clock.set(ts);
+      // An order activating inside set() filled there on the paper venue, but its exec.orderFilled comes only once the
+      // executor's commit is done: settle that first, so the samples up to this line count the fill and the line goes
+      // out after it (execution events before market data). Most lines activate nothing: no await then.
+      const exNow = sys.handles.executor();
+      if (exNow?.busy) {
+        await settle(exNow, sys.handles.orchestrator.current, logger);
+        failIfStuck();
+      }
       tracker.tick(ts);
       const malformed = pub.counters.malformed;
       source.publish();

@@ -7,7 +7,8 @@
 //   clock across the hole, the DataProvider's 1 s close timer made a flat zero-volume 1s bar of every second of it,
 //   and every minute inside the hole rolled up "whole".
 // The replay feed and the backtest both watch for the two and publish md.feedReset scoped to trades, so the candles
-// over a hole are cut (the DataProvider leaves its minutes partial).
+// over a hole are cut (the DataProvider leaves its minutes partial); the backtest's silences break the books too
+// (`silenceBreaksBooks`).
 import type { Logger } from '../../log.ts';
 import type { EngineMsg } from '../../messages/index.ts';
 import type { Bus } from '../../runtime/bus.ts';
@@ -243,6 +244,15 @@ export interface RecordingHolesOptions {
   readonly logger: Logger;
   /** Called once per md.feedReset published, with what found the hole. */
   readonly onCut?: (found: 'tradeId' | 'silence') => void;
+  /**
+   * A silence breaks the symbol's whole stream (md.feedReset with no scope, as a live feed's reconnect does): its books
+   * drop and wait for the recording's next snapshot. Without it (default) a silence cuts the trades only, and the book
+   * from before the hole counts as live until the first depth diff after it shows the update-id gap; a recorder that
+   * stopped usually brings trades and bookTicker back before that diff, so orders filled against a book as old as the
+   * hole. A silence is found before the clock enters the hole, so no snapshot recorded after it is dropped (unlike a
+   * break in the trade ids, found after the hole: that cut stays scoped to trades).
+   */
+  readonly silenceBreaksBooks?: boolean;
 }
 
 /** A symbol whose trades are published, as `RecordingHoles.lane` finds it: its venue and engine symbols. */
@@ -257,9 +267,9 @@ export interface HoleLane {
  * The holes of one replay, as the replay feed and the backtest both cut them: per line of a symbol whose trades are
  * published (its `lane`, looked up once per line), `before` (ahead of the clock moving to the line) cuts a break in the
  * trade ids at the previous line's time, and `after` (once the line is published) takes its id and cuts a silence
- * after it at its own time. Each cut is an md.feedReset scoped to trades: a book synced from a snapshot recorded after
- * the hole must not be dropped (its depth update ids already say whether the depth broke too, and it would wait for a
- * snapshot the recording may not hold).
+ * after it at its own time. Each cut is an md.feedReset scoped to trades (a silence breaks the books too with
+ * `silenceBreaksBooks`): a book synced from a snapshot recorded after the hole must not be dropped (its depth update
+ * ids already say whether the depth broke too, and it would wait for a snapshot the recording may not hold).
  */
 export class RecordingHoles {
   /** Silences cut. */
@@ -304,7 +314,7 @@ export class RecordingHoles {
     const reason = silenceReason(shift === 0 ? silence : { ...silence, fromMs: silence.fromMs + shift, nextMs: silence.nextMs === undefined ? undefined : silence.nextMs + shift });
     this.silences++;
     this.opts.logger.warn({ symbol: lane.symbol, ts, reason }, 'recording falls silent: a hole in the recording');
-    this.cut(lane.symbol, reason, ts, 'silence');
+    this.cut(lane.symbol, reason, ts, 'silence', this.opts.silenceBreaksBooks === true);
   }
 
   /** Forgets every symbol's last trade id (a new replay lap starts its own stream). */
@@ -312,8 +322,8 @@ export class RecordingHoles {
     this.ids.clear();
   }
 
-  private cut(symbol: string, reason: string, ts: number, found: 'tradeId' | 'silence'): void {
+  private cut(symbol: string, reason: string, ts: number, found: 'tradeId' | 'silence', books = false): void {
     this.opts.onCut?.(found);
-    this.opts.bus.publish({ type: 'md.feedReset', venue: this.opts.venue, symbol, reason, ts: ts as TsMs, scope: 'trades' });
+    this.opts.bus.publish({ type: 'md.feedReset', venue: this.opts.venue, symbol, reason, ts: ts as TsMs, ...(books ? {} : { scope: 'trades' as const }) });
   }
 }

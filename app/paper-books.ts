@@ -6,6 +6,9 @@
 // book (rather than the COBAggregator's) keeps the venue independent of the aggregator's restarts: a COB restart must
 // not wipe the book resting paper orders are matched against.
 // Cost: a copy of the COBAggregator's parsed frame (the DepthParser memo: same text, same grid), not a second parse.
+// The book's view also carries its last update id and the newest md.bookTicker of the symbol: the depth@100ms book lags
+// the real-time touch, and the matching engine clips what a taker reaches by a ticker newer than the book
+// (engine/market/touch-overlay.ts). The feed publishes bookTicker for the traded symbol, the only one booked here.
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
@@ -13,7 +16,7 @@ import type { Lots, Ticks } from '../engine/types/price.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { BookSync } from '../engine/venues/binance/book-sync.ts';
 import { DepthParser, instrumentGrid, type DepthFrame } from '../engine/venues/binance/parse-depth.ts';
-import { liveBookView, type BookView } from '../engine/market/matching.ts';
+import { liveBookView, type BookView, type TouchTicker } from '../engine/market/matching.ts';
 
 /** What the books tell about changes (the PaperVenue implements it). */
 export interface BookListener {
@@ -42,6 +45,8 @@ interface Lane {
    * diff it buffered, this one last: it is the diff that completed the sync.
    */
   diffTs: TsMs | undefined;
+  /** The newest bookTicker since the feed last reset (a lap's update ids start again below the last lap's). */
+  touch: TouchTicker | undefined;
 }
 
 /** Per-symbol synced books for the paper venue; see the header. */
@@ -50,13 +55,15 @@ export class PaperBooks {
   private listener: BookListener | undefined;
   private subs: Unsubscribe[] = [];
   /** Frames that did not parse, and frames whose symbol did not match their message. */
-  readonly counters = { malformed: 0, misrouted: 0, applied: 0, trades: 0 };
+  readonly counters = { malformed: 0, misrouted: 0, applied: 0, trades: 0, tickers: 0 };
 
   constructor(private readonly bus: Bus<EngineMsg>, instruments: readonly Instrument[]) {
     for (const inst of instruments) {
       const sync = new BookSync(inst.venueSymbol, { rules: 'auto' });
       // The view says when the book is re-syncing, so the matching engine keeps queues and holds activations then.
-      this.lanes.set(inst.symbol, { inst, sync, parser: new DepthParser(instrumentGrid(inst)), view: liveBookView(sync.book, () => sync.isLive()), diffTs: undefined });
+      const view = liveBookView(sync.book, () => sync.isLive(), { lastUpdateId: () => sync.lastUpdateId, touch: () => lane.touch });
+      const lane: Lane = { inst, sync, parser: new DepthParser(instrumentGrid(inst)), view, diffTs: undefined, touch: undefined };
+      this.lanes.set(inst.symbol, lane);
     }
   }
 
@@ -115,7 +122,14 @@ export class PaperBooks {
         const lane = this.lanes.get(m.symbol);
         if (!lane || m.scope === 'trades') return;
         lane.sync.resync(`feed reset: ${m.reason}`);
+        lane.touch = undefined;
         this.listener?.onSnapshot(m.symbol);
+      }),
+      this.bus.subscribe('md.bookTicker', (m) => {
+        const lane = this.lanes.get(m.symbol);
+        if (!lane) return;
+        this.counters.tickers++;
+        lane.touch = m;
       }),
       this.bus.subscribe('md.trade', (m) => {
         if (!this.lanes.has(m.symbol)) return;

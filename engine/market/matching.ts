@@ -37,6 +37,10 @@
 //   this way.
 // - Fees: maker/taker rates in 1e-9 fixed point (0.1% = 1_000_000n). `feeIn: 'received'` charges like Binance
 //   without BNB (buyer pays in base, seller in quote); `'quote'` charges every fill in the quote currency.
+// - The book a taker walks (and the liquidity that crosses a resting order) is clipped by what the market showed after
+//   the book's last diff: a newer bookTicker (`BookView.touch`, newer than `BookView.lastUpdateId`) and prints timed
+//   after the last diff (told through `onTrade`); see touch-overlay.ts. Consumed lots are remembered against the size
+//   a level showed before prints (the ticker's at its price), and prints take their lots off on top of them.
 // Everything is deterministic: no wall clock, no randomness; ids come from counters.
 import { ascending, descending } from './book-side.ts';
 import type { BookSide } from './order-book.ts';
@@ -48,6 +52,9 @@ import { mulMoneyRate, type Money } from '../types/money.ts';
 import type { Lots, Ticks } from '../types/price.ts';
 import type { TsMs } from '../types/time.ts';
 import { Listeners } from '../runtime/listeners.ts';
+import { PrintOverlay, clipBase, forEachClipped, sideClip, type ClippedLevelFn, type SideClip, type TouchTicker } from './touch-overlay.ts';
+
+export type { TouchTicker } from './touch-overlay.ts';
 
 /** The read side of an L2 book the engine matches against (engine/market/order-book.ts implements it). */
 export interface BookView {
@@ -60,16 +67,34 @@ export interface BookView {
    * The engine keeps queue positions through that period and holds activations until the book is live again.
    */
   isLive?(): boolean;
+  /** The final update id of the last diff (or snapshot) the book applied; absent: a ticker is never taken as newer. */
+  lastUpdateId?(): number;
+  /**
+   * The newest real-time best bid/ask received (Binance bookTicker), or undefined. While its update id is above
+   * `lastUpdateId()` it clips what a taker can reach (see touch-overlay.ts).
+   */
+  touch?(): TouchTicker | undefined;
 }
 
-/** Returns a view of `book` that reports `isLive()` (e.g. a BookSync's state), for a book emptied while re-syncing. */
-export function liveBookView(book: BookView, isLive: () => boolean): BookView {
+/** What a synced book knows beyond its levels: its update id and the newest ticker (see BookView). */
+export interface BookViewExtras {
+  readonly lastUpdateId?: () => number;
+  readonly touch?: () => TouchTicker | undefined;
+}
+
+/**
+ * Returns a view of `book` that reports `isLive()` (e.g. a BookSync's state), for a book emptied while re-syncing, and
+ * the book's update id and newest ticker when `extras` gives them.
+ */
+export function liveBookView(book: BookView, isLive: () => boolean, extras: BookViewExtras = {}): BookView {
   return {
     bestBid: () => book.bestBid(),
     bestAsk: () => book.bestAsk(),
     lotsAt: (side, price) => book.lotsAt(side, price),
     forEachLevel: (side, fn) => book.forEachLevel(side, fn),
     isLive,
+    ...(extras.lastUpdateId ? { lastUpdateId: extras.lastUpdateId } : {}),
+    ...(extras.touch ? { touch: extras.touch } : {}),
   };
 }
 
@@ -239,6 +264,8 @@ export class MatchingEngine {
   private held: Working[] = [];
   /** Exchange time of the last depth update told (any level); -Infinity while unknown. */
   private depthTs = -Infinity;
+  /** Prints after the book's last diff, which clip what takers reach until a diff shows them. */
+  private readonly prints = new PrintOverlay();
 
   constructor(private readonly cfg: MatchingConfig) {
     this.inst = cfg.instrument;
@@ -350,6 +377,7 @@ export class MatchingEngine {
    */
   onDepth(bids: ReadonlyArray<readonly [Ticks, Lots]>, asks: ReadonlyArray<readonly [Ticks, Lots]>, tsExchange?: TsMs): void {
     if (tsExchange !== undefined) this.depthTs = tsExchange;
+    if (!this.prints.empty) this.prints.onDiff(tsExchange);
     if (this.idle) return;
     for (const [p, q] of bids) this.onLevel('bid', p, q, tsExchange);
     for (const [p, q] of asks) this.onLevel('ask', p, q, tsExchange);
@@ -366,6 +394,9 @@ export class MatchingEngine {
   onSnapshot(tsExchange?: TsMs): void {
     const live = this.bookLive();
     if (live && tsExchange !== undefined) this.depthTs = tsExchange;
+    // A replaced book shows the prints up to the diff that made it live; one not live yet shows nothing to clip.
+    if (live) this.prints.onDiff(tsExchange);
+    else this.prints.clear();
     for (const side of ['bid', 'ask'] as const) {
       this.consumed[side].clear();
       if (!live) continue;
@@ -393,9 +424,12 @@ export class MatchingEngine {
    * Tells the engine a market trade printed. `buyerMaker` true means the aggressor sold (it hit bids).
    * Queues at the trade price advance; orders the trade went through fill completely. `tsExchange` is the trade
    * time (Binance `T`): a print at or before the last depth update of its level is already in that update and
-   * does not move the queue twice (see the header); without it the print is taken as not yet in the book.
+   * does not move the queue twice (see the header); without it the print is taken as not yet in the book. A print
+   * timed after the last depth update also clips what takers reach on its side until a diff shows it
+   * (touch-overlay.ts); one without a time does not.
    */
   onTrade(price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange?: TsMs): void {
+    this.prints.onPrint(price, lots, buyerMaker, tsExchange, this.depthTs);
     if (this.tracks.bid.size === 0 && this.tracks.ask.size === 0) return;
     // Resting buys: a print below them went through them; a seller-aggressor print at their price eats the queue.
     for (const [p, t] of [...this.tracks.bid]) {
@@ -488,15 +522,38 @@ export class MatchingEngine {
     }
   }
 
-  /** Market lots still available at a level that displays `displayed` lots. */
-  private available(side: BookSide, p: number, displayed: number): number {
+  /**
+   * Market lots still available at a level that displays `displayed` lots (the ticker's size at its price) of which
+   * prints after the book's last diff took `printed`.
+   */
+  private available(side: BookSide, p: number, displayed: number, printed = 0): number {
     const c = this.consumed[side].get(p);
-    if (!c) return displayed;
-    if (c.displayed !== displayed) {
-      this.consumed[side].delete(p);
-      return displayed;
-    }
-    return Math.max(0, displayed - c.lots);
+    if (c && c.displayed !== displayed) this.consumed[side].delete(p);
+    const taken = c && c.displayed === displayed ? c.lots : 0;
+    return Math.max(0, displayed - printed - taken);
+  }
+
+  /** Returns how the book a taker walks on `side` is clipped now (touch-overlay.ts), or undefined when it is not. */
+  private clipOf(side: BookSide): SideClip | undefined {
+    return sideClip(side, this.book.touch?.(), this.book.lastUpdateId?.(), this.prints.furthest(side));
+  }
+
+  /** Calls `fn` for each market level of `side` a taker may reach, best first, until it returns false. */
+  private forEachMarketLevel(side: BookSide, clip: SideClip | undefined, fn: ClippedLevelFn): void {
+    if (clip === undefined) this.book.forEachLevel(side, (p, lots) => fn(p, lots, 0));
+    else forEachClipped((s, f) => this.book.forEachLevel(s, f), side, clip, fn);
+  }
+
+  /** Returns the best market price of `side` a taker may reach now (the clipped book's), or undefined. */
+  private bestReachable(side: BookSide): number | undefined {
+    const clip = this.clipOf(side);
+    if (clip === undefined) return side === 'bid' ? this.book.bestBid() : this.book.bestAsk();
+    let best: number | undefined;
+    this.forEachMarketLevel(side, clip, (p) => {
+      best = p;
+      return false;
+    });
+    return best;
   }
 
   private consume(side: BookSide, p: number, displayed: number, lots: number): void {
@@ -516,22 +573,22 @@ export class MatchingEngine {
     const simPrices = [...this.tracks[bookSide].keys()].filter((p) => withinLimit(buy, limit, p)).sort(buy ? ascending : descending);
     let si = 0;
     const acc: WalkAcc = { remaining: need, quote: 0n, budget, broke: false, owner };
-    this.book.forEachLevel(bookSide, (p, lots) => {
+    this.forEachMarketLevel(bookSide, this.clipOf(bookSide), (p, lots, printed) => {
       if (acc.remaining <= 0 || acc.broke || !withinLimit(buy, limit, p)) return false;
       while (si < simPrices.length && (buy ? simPrices[si]! < p : simPrices[si]! > p)) {
-        this.visitLevel(taker, bookSide, simPrices[si++]!, 0, acc, dry);
+        this.visitLevel(taker, bookSide, simPrices[si++]!, 0, 0, acc, dry);
         if (acc.remaining <= 0 || acc.broke) return false;
       }
       if (si < simPrices.length && simPrices[si] === p) si++;
-      this.visitLevel(taker, bookSide, p, lots, acc, dry);
+      this.visitLevel(taker, bookSide, p, lots, printed, acc, dry);
       return acc.remaining > 0 && !acc.broke;
     });
-    while (acc.remaining > 0 && !acc.broke && si < simPrices.length) this.visitLevel(taker, bookSide, simPrices[si++]!, 0, acc, dry);
+    while (acc.remaining > 0 && !acc.broke && si < simPrices.length) this.visitLevel(taker, bookSide, simPrices[si++]!, 0, 0, acc, dry);
     return { lots: need - acc.remaining, quote: acc.quote };
   }
 
   // One price level of a walk: takes what it can and counts it into `acc`.
-  private visitLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, acc: WalkAcc, dry: boolean): void {
+  private visitLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, printed: number, acc: WalkAcc, dry: boolean): void {
     let want = acc.remaining;
     if (acc.budget !== undefined) {
       want = this.affordable(p as Ticks, want, acc.budget);
@@ -541,7 +598,7 @@ export class MatchingEngine {
         return;
       }
     }
-    const got = this.takeLevel(taker, bookSide, p, displayed, want, dry, acc.owner);
+    const got = this.takeLevel(taker, bookSide, p, displayed, printed, want, dry, acc.owner);
     const quote = notional(this.inst, p as Ticks, got as Lots);
     acc.remaining -= got;
     acc.quote += quote;
@@ -567,9 +624,12 @@ export class MatchingEngine {
     return quote + (quote * rate + scale - 1n) / scale;
   }
 
-  /** Takes up to `want` lots at one price: market lots ahead of each resting sim order, the sim order, the rest. */
-  private takeLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, want: number, dry: boolean, owner: string): number {
-    const avail = displayed > 0 ? this.available(bookSide, p, displayed) : 0;
+  /**
+   * Takes up to `want` lots at one price: market lots ahead of each resting sim order, the sim order, the rest.
+   * `displayed` is what the level shows before prints after the book's last diff took `printed` of it.
+   */
+  private takeLevel(taker: Working | undefined, bookSide: BookSide, p: number, displayed: number, printed: number, want: number, dry: boolean, owner: string): number {
+    const avail = displayed > 0 ? this.available(bookSide, p, displayed, printed) : 0;
     const track = this.tracks[bookSide].get(p);
     let market = 0;
     let taken = 0;
@@ -667,7 +727,8 @@ export class MatchingEngine {
 
   private onLevel(side: BookSide, p: Ticks, shown: Lots, ts: TsMs | undefined): void {
     const c = this.consumed[side].get(p);
-    if (c && c.displayed !== shown) this.consumed[side].delete(p);
+    // Consumption was counted against what a taker saw there: the ticker's size while a newer ticker sits at p.
+    if (c && c.displayed !== clipBase(this.clipOf(side), p, shown)) this.consumed[side].delete(p);
     const t = this.tracks[side].get(p);
     if (!t) return;
     t.stepFrom = t.lastDisplayed;
@@ -731,12 +792,13 @@ export class MatchingEngine {
 
   /** Resting orders that available opposite market liquidity now crosses fill as makers at their own price. */
   private resolveCrossed(): void {
-    const bestAsk = this.book.bestAsk();
+    // Only liquidity a taker could reach crosses: a stale level the touch or the tape shows gone fills nothing.
+    const bestAsk = this.tracks.bid.size > 0 ? this.bestReachable('ask') : undefined;
     if (bestAsk !== undefined) {
       const bids = [...this.tracks.bid.keys()].filter((p) => p >= bestAsk).sort(descending);
       for (const p of bids) this.fillFromCrossing(this.tracks.bid.get(p), p as Ticks, 'ask', (q) => q <= p);
     }
-    const bestBid = this.book.bestBid();
+    const bestBid = this.tracks.ask.size > 0 ? this.bestReachable('bid') : undefined;
     if (bestBid !== undefined) {
       const asks = [...this.tracks.ask.keys()].filter((p) => p <= bestBid).sort(ascending);
       for (const p of asks) this.fillFromCrossing(this.tracks.ask.get(p), p as Ticks, 'bid', (q) => q >= p);
@@ -745,12 +807,13 @@ export class MatchingEngine {
 
   private fillFromCrossing(t: LevelTrack | undefined, p: Ticks, from: BookSide, crosses: (q: number) => boolean): void {
     if (!t) return;
+    const clip = this.clipOf(from);
     for (const o of [...t.orders]) {
       let want = o.lots - o.filledLots;
       let got = 0;
-      this.book.forEachLevel(from, (q, shown) => {
+      this.forEachMarketLevel(from, clip, (q, shown, printed) => {
         if (!crosses(q) || want <= 0) return false;
-        const n = Math.min(want, this.available(from, q, shown));
+        const n = Math.min(want, this.available(from, q, shown, printed));
         if (n > 0) {
           this.consume(from, q, shown, n);
           want -= n;

@@ -3,7 +3,9 @@
 // It reads each symbol's book (an OrderBook kept by whoever syncs it) and must be told, after the book changed, what
 // changed: `onDepth` with the levels of an applied diff, `onSnapshot` after a (re)load, `onTrade` for each print,
 // with the exchange times of diffs and trades, and of the diff that made a reloaded book live (a diff can show a
-// trade before its print arrives; see matching.ts).
+// trade before its print arrives; see matching.ts). A book view that gives its last update id and the newest bookTicker
+// (`BookView.lastUpdateId`, `touch`; app/paper-books.ts does) has takers reach nothing that ticker, or a print after
+// the book's last diff, shows gone (engine/market/touch-overlay.ts).
 // Deterministic: no wall clock, no randomness; order and trade ids come from counters.
 import { MatchingEngine, type BookView, type MatchEvent, type SimOrder } from '../../market/matching.ts';
 import type { Fill, OrderStatus } from '../../messages/orders.ts';

@@ -1,6 +1,7 @@
 // Market state of one symbol in the simulator, moved by recorded lines: the synced book (BookSync), recent trades,
 // the last bookTicker, 1m klines, and the matching engine that sim orders trade in. It also hands each recorded
-// payload to the WebSocket hub.
+// payload to the WebSocket hub. Sim orders match the synced depth book clipped by the newest bookTicker and the prints
+// after the book's last diff (engine/market/touch-overlay.ts), as the paper venue does.
 import { BookSync } from '../binance/book-sync.ts';
 import { BinanceFrameDecoder, classifyFrame } from '../binance/frames.ts';
 import { MatchingEngine, liveBookView, type SimOrder } from '../../market/matching.ts';
@@ -62,7 +63,8 @@ export class SymbolMarket {
     this.decoder = new BinanceFrameDecoder(inst, 'sim');
     this.sync = new BookSync(inst.venueSymbol, { rules: 'spot' });
     this.engine = new MatchingEngine({
-      instrument: inst, book: liveBookView(this.sync.book, () => this.sync.isLive()), clock: cfg.clock, makerFeeRate9: cfg.makerFeeRate9, takerFeeRate9: cfg.takerFeeRate9,
+      // The newest bookTicker and the book's update id: a taker reaches nothing the newer real-time touch shows gone.
+      instrument: inst, book: liveBookView(this.sync.book, () => this.sync.isLive(), { lastUpdateId: () => this.sync.lastUpdateId, touch: () => this.bookTicker }), clock: cfg.clock, makerFeeRate9: cfg.makerFeeRate9, takerFeeRate9: cfg.takerFeeRate9,
       latencyMs: cfg.latencyMs, feeIn: 'received', nextOrderId: cfg.nextOrderId, nextTradeId: cfg.nextTradeId,
       ...(cfg.marketBuyFunds ? { marketBuyFunds: cfg.marketBuyFunds } : {}),
     });

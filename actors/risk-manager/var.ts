@@ -6,8 +6,10 @@
 // over the last `varWindow` + 1 intervals. Interval i's return of symbol s is r_{s,i} = p_{s,i} / p_{s,i-1} − 1.
 // Missing marks: a symbol with no mark in interval i or in interval i − 1 (a quiet market, a feed gap, a restart) has no
 // return for interval i: it is left out of that interval's sum rather than given a return of 0 or one spanning several
-// intervals (which would be scaled as one). An interval in which no held symbol has a return is left out of the
-// quantile altogether. A thinly marked symbol is then measured on fewer intervals, not on invented ones.
+// intervals (which would be scaled as one), and the interval's return is re-weighted over the held symbols that have
+// one (the book's return as far as it is known, not diluted by a part counted as flat). An interval in which no held
+// symbol has a return is left out of the quantile altogether. A thinly marked symbol is then measured on fewer
+// intervals, not on invented ones; a held symbol never marked in the window leaves the figure to the others.
 // Loss: with held_s the value of the current holding of s at its mark, loss_i = −Σ_s held_s · r_{s,i}, taken as the
 // return of the current book, R_i = −loss_i / Σ held (so weights, not holdings of the past, carry the figure: a book
 // sold down to a tenth reports a tenth, and a position bought a minute ago is valued on its symbol's whole window).
@@ -65,7 +67,8 @@ function returnOf(a: VarSample, b: VarSample, sym: string): number | undefined {
 
 /**
  * Returns the current book's return in each interval of `samples` where a held symbol has one (see the header):
- * Σ_s w_s · r_{s,i} with w_s = held_s / Σ held. Empty when nothing is held.
+ * Σ_s w_s · r_{s,i} / Σ_s w_s over the held symbols s with a return in interval i, w_s = held_s / Σ held. Empty when
+ * nothing is held.
  */
 export function holdingsReturns(samples: readonly VarSample[], held: Readonly<Record<string, Money>>): number[] {
   let total = 0;
@@ -77,15 +80,17 @@ export function holdingsReturns(samples: readonly VarSample[], held: Readonly<Re
     const a = samples[i - 1];
     const b = samples[i];
     if (b.bucket !== a.bucket + 1) continue;
+    // Re-weighted over the held symbols with a return in this interval: a symbol left out would otherwise count as a
+    // return of 0 and dilute the loss of the rest (half the book unmarked halved the figure).
     let r = 0;
-    let any = false;
+    let wSum = 0;
     for (const [sym, w] of weights) {
       const ri = returnOf(a, b, sym);
       if (ri === undefined) continue;
       r += w * ri;
-      any = true;
+      wSum += w;
     }
-    if (any) out.push(r);
+    if (wSum > 0) out.push(r / wSum);
   }
   return out;
 }

@@ -13,6 +13,9 @@
 //                          instrument (the order venue's lot size, which for a live venue is read at start and may
 //                          differ from the bundled one), rounded down so that a cap never grows; a quantity under one
 //                          lot is a ConfigError
+//   maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs
+//                        = risk.breaker (maxMovePct in bps, moveWindowMs, cooldownMs, staleMs); `false` leaves a guard
+//                          absent (off)
 import type { Config } from '../engine/config/schema.ts';
 import type { RiskLimits, SymbolLimits } from '../engine/messages/risk.ts';
 import { settingsKey } from '../engine/config/settings-key.ts';
@@ -70,6 +73,14 @@ function symbolLimitsFromConfig(risk: Config['risk'], traded: Instrument): RiskL
   return { [traded.symbol]: caps };
 }
 
+/** Returns the market circuit breaker's RiskLimits of `risk.breaker`: only the guards switched on. */
+function breakerLimits(b: Config['risk']['breaker']): Pick<RiskLimits, 'maxMoveBps' | 'moveWindowMs' | 'moveCooldownMs' | 'markStaleMs'> {
+  return {
+    ...(b.maxMovePct === false ? {} : { maxMoveBps: pctToBps(b.maxMovePct), moveWindowMs: b.moveWindowMs, moveCooldownMs: b.cooldownMs }),
+    ...(b.staleMs === false ? {} : { markStaleMs: b.staleMs }),
+  };
+}
+
 /**
  * Returns the RiskManager limits of `config.risk` for an account starting at `equity` that trades `traded` (the order
  * venue's instrument); throws ConfigError if invalid.
@@ -97,6 +108,7 @@ export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>,
     varWindow: 240,
     varMinSamples: 30,
     symbols: symbolLimitsFromConfig(r, traded),
+    ...breakerLimits(r.breaker),
   };
   const bad = validateLimits(limits);
   if (bad.length > 0) throw new ConfigError(`risk limits from the config are invalid: ${bad.join('; ')}`);

@@ -1,6 +1,7 @@
 import type { RiskLimits, SymbolLimits } from '../../engine/messages/risk.ts';
 import { lotsToQty, type Instrument } from '../../engine/types/instrument.ts';
 import { formatMoney, money } from '../../engine/types/money.ts';
+import { SEEN_STEP_MS } from './market-guard.ts';
 
 /** Conservative limits for paper trading a 10 000 USDT account; override per config. */
 export const DEFAULT_LIMITS: RiskLimits = {
@@ -53,6 +54,14 @@ export interface OperatorLimits {
   readonly maxVar99?: string;
   readonly exitOrderType: 'market' | 'limit';
   readonly exitSlippageBps: number;
+  /**
+   * The market circuit breaker (RiskLimits maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs); absent: off. Shown
+   * and logged; risk.setLimits takes them, the dashboard's limits control does not (yet).
+   */
+  readonly maxMoveBps?: number;
+  readonly moveWindowMs?: number;
+  readonly moveCooldownMs?: number;
+  readonly markStaleMs?: number;
   /** Per-symbol lot caps by symbol; absent when no symbol has one. */
   readonly symbols?: Readonly<Record<string, OperatorSymbolLimits>>;
 }
@@ -82,6 +91,8 @@ export function operatorLimits(l: RiskLimits, instruments?: Readonly<Record<stri
     ...(l.warnVar99 !== undefined ? { warnVar99: formatMoney(l.warnVar99) } : {}),
     ...(l.maxVar99 !== undefined ? { maxVar99: formatMoney(l.maxVar99) } : {}),
     exitOrderType: l.exitOrderType, exitSlippageBps: l.exitSlippageBps,
+    ...(l.maxMoveBps !== undefined ? { maxMoveBps: l.maxMoveBps, moveWindowMs: l.moveWindowMs, moveCooldownMs: l.moveCooldownMs } : {}),
+    ...(l.markStaleMs !== undefined ? { markStaleMs: l.markStaleMs } : {}),
     ...(Object.keys(symbols).length > 0 ? { symbols } : {}),
   };
 }
@@ -136,11 +147,27 @@ export function validateLimits(l: RiskLimits): string[] {
   if (!Number.isSafeInteger(l.varMinSamples) || l.varMinSamples < 1 || l.varMinSamples > l.varWindow) {
     bad.push(`varMinSamples must be an integer 1..varWindow, got ${l.varMinSamples}`);
   }
+  bad.push(...breakerProblems(l));
   for (const [sym, s] of Object.entries(l.symbols ?? {})) {
     for (const k of ['maxOrderLots', 'maxPositionLots'] as const) {
       const v = s[k];
       if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) bad.push(`symbols.${sym}.${k} must be a non-negative integer of lots, got ${v}`);
     }
+  }
+  return bad;
+}
+
+// The market circuit breaker's limits (market-guard.ts): a move limit needs its window and cooldown; the stale limit
+// must outlast the resolution the mark time is kept at, or a healthy feed would read as stale between two records.
+function breakerProblems(l: RiskLimits): string[] {
+  const bad: string[] = [];
+  if (l.maxMoveBps !== undefined) {
+    if (!(Number.isInteger(l.maxMoveBps) && l.maxMoveBps >= 1 && l.maxMoveBps <= 10_000)) bad.push(`maxMoveBps must be an integer 1..10000 bps, got ${l.maxMoveBps}`);
+    if (l.moveWindowMs === undefined || !isPosInt(l.moveWindowMs)) bad.push(`moveWindowMs must be a positive integer with maxMoveBps, got ${l.moveWindowMs}`);
+    if (l.moveCooldownMs === undefined || !isPosInt(l.moveCooldownMs)) bad.push(`moveCooldownMs must be a positive integer with maxMoveBps, got ${l.moveCooldownMs}`);
+  }
+  if (l.markStaleMs !== undefined && !(isPosInt(l.markStaleMs) && l.markStaleMs >= 2 * SEEN_STEP_MS)) {
+    bad.push(`markStaleMs must be an integer of at least ${2 * SEEN_STEP_MS} ms, got ${l.markStaleMs}`);
   }
   return bad;
 }

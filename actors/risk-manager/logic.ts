@@ -10,6 +10,8 @@
 //   5  QTY_NOT_ON_LOT           lots not a safe integer
 //   6  PRICE_NOT_ON_TICK        limit order without a positive safe-integer price
 //   7  NO_PRICE                 market order and no mark yet for the symbol (market orders are valued at the mark)
+//   7a MARKET_STALE             buys: the symbol's last mark is more than markStaleMs old (market-guard.ts)
+//   7b MARKET_MOVE              buys: the symbol moved over maxMoveBps, less than moveCooldownMs ago (market-guard.ts)
 //   8  NOTIONAL_BELOW_MIN       notional < instrument minNotional
 //   9  QTY_EXCEEDS_MAX          lots > symbols[symbol].maxOrderLots
 //  10  NOTIONAL_EXCEEDS_MAX     notional > maxOrderNotional
@@ -44,6 +46,7 @@ import {
   applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, sellableLots, valueOfBase9, type Portfolio, type Position,
 } from './positions.ts';
 import { EMPTY_VAR, observeMark, type VarState } from './var.ts';
+import { markGuard, marketDenial, reportStale, type MarketGuards } from './market-guard.ts';
 
 /** What the RiskManager emits. */
 export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged;
@@ -57,6 +60,8 @@ export interface RiskState {
   readonly instruments: Readonly<Record<string, Instrument>>;
   readonly portfolio: Portfolio;
   readonly marks: Readonly<Record<string, Ticks>>;
+  /** The market circuit breaker per symbol (market-guard.ts); rebuilt from marks, never stored. */
+  readonly market: MarketGuards;
   readonly peakEquity: Money;
   /** Times of approvals (including risk's own exits) within the last second, ascending. */
   readonly submits: readonly TsMs[];
@@ -186,6 +191,7 @@ export function createRiskState(input: RiskInput): RiskState {
     instruments,
     portfolio,
     marks: {},
+    market: {},
     peakEquity: equity(portfolio, instruments, {}),
     submits: [],
     var: EMPTY_VAR,
@@ -221,6 +227,10 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
     const m = s.marks[intent.symbol];
     if (m === undefined) return { ok: false, reason: { code: 'NO_PRICE' } };
     price = m;
+  }
+  if (buy) {
+    const halt = marketDenial(s.market[intent.symbol], nowMs, s.limits);
+    if (halt !== undefined) return { ok: false, reason: halt };
   }
   const value = notional(inst, price, lots);
   if (value < inst.minNotional) return { ok: false, reason: { code: 'NOTIONAL_BELOW_MIN', notional: value, min: inst.minNotional } };
@@ -272,7 +282,15 @@ export function recordSubmit(submits: readonly TsMs[], nowMs: TsMs): TsMs[] {
 export function onIntent(s: RiskState, intent: OrderIntent, nowMs: TsMs): Step {
   const inst = s.instruments[intent.symbol];
   const verdict: Verdict = inst ? checkIntent(s, intent, inst, nowMs) : { ok: false, reason: { code: 'UNKNOWN_INSTRUMENT', symbol: intent.symbol } };
-  if (!verdict.ok) return { state: s, out: [{ type: 'risk.orderDenied', intentId: intent.id, reason: verdict.reason, ts: nowMs }] };
+  if (!verdict.ok) {
+    const out: RiskOut[] = [{ type: 'risk.orderDenied', intentId: intent.id, reason: verdict.reason, ts: nowMs }];
+    if (verdict.reason.code !== 'MARKET_STALE') return { state: s, out };
+    // The first denial of a stale episode reports it (the RiskManager has no timer to notice a silent feed sooner).
+    const g = s.market[intent.symbol];
+    const alerts: RiskAlert[] = [];
+    const next = reportStale(g, intent.symbol, verdict.reason, nowMs, alerts);
+    return next === g ? { state: s, out } : { state: { ...s, market: { ...s.market, [intent.symbol]: next } }, out: [...alerts, ...out] };
+  }
   return { state: { ...s, submits: recordSubmit(s.submits, nowMs) }, out: [{ type: 'risk.orderApproved', intent, ts: nowMs }] };
 }
 
@@ -410,8 +428,8 @@ export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
 }
 
 /**
- * Handles a mark: records it, drives a standing flatten of its symbol, fires a stop-loss / take-profit exit once per
- * position in every trading state (not under a standing flatten, nor while another exit is in flight or the submit
+ * Handles a mark: records it, feeds the symbol's market circuit breaker (market-guard.ts), drives a standing flatten
+ * of its symbol, fires a stop-loss / take-profit exit once per position in every trading state (not under a standing flatten, nor while another exit is in flight or the submit
  * window is full; again when that exit ended without closing the position: onOrderEnded), updates peak
  * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples the symbol's
  * price for VaR, which the first mark of an interval recomputes on the current holdings (→ reducing above maxVar95 /
@@ -419,8 +437,11 @@ export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
  */
 export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs): Step {
   if (!s0.instruments[symbol] || !Number.isSafeInteger(price) || price <= 0) return { state: s0, out: NO_OUT };
-  let s: RiskState = { ...s0, marks: { ...s0.marks, [symbol]: price } };
   const out: RiskOut[] = [];
+  const g0 = s0.market[symbol];
+  const g = markGuard(g0, s0.marks[symbol], symbol, price, nowMs, s0.limits, out);
+  const market = g === g0 || g === undefined ? s0.market : { ...s0.market, [symbol]: g };
+  let s: RiskState = { ...s0, marks: { ...s0.marks, [symbol]: price }, market };
   // A standing flatten replaces the stops of its symbol; no stop goes out while another exit is in flight. A halt
   // keeps them: it stops new risk, and a position it leaves open (a drawdown, an engine failure, an operator stop)
   // would otherwise ride any fall unprotected, the strategy's reduce-only close being denied while halted.

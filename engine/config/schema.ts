@@ -370,6 +370,24 @@ export const riskSchema = z
         }
       })
       .prefault({}),
+    /**
+     * Market circuit breaker on the traded symbol's trade price (the RiskManager's marks): a move of more than
+     * `maxMovePct` within `moveWindowMs` (a move spread over up to twice the window may count too) denies new entries
+     * until `cooldownMs` passed without one; no mark for `staleMs` (a feed that stopped) denies them until the next
+     * mark. Exits (stops, flatten, strategy sells) are never denied. `false` switches either off. The defaults only
+     * catch crashes: in the bundled month of ETH/USDT 1m klines (2024-07-26 → 08-25) the five-minute moves have a
+     * standard deviation of 0.27 %, and 5 % within 5–10 minutes happened on one day only (the 2024-08-05 crash, three
+     * times). Marks follow price changes, which on a liquid pair come several times a second: 60 s without one is a
+     * silent feed.
+     */
+    breaker: z
+      .strictObject({
+        maxMovePct: z.union([pct, z.literal(false)]).default(5),
+        moveWindowMs: z.int().min(1_000).default(300_000),
+        cooldownMs: posInt.default(300_000),
+        staleMs: z.union([z.int().min(2_000), z.literal(false)]).default(60_000),
+      })
+      .prefault({}),
   })
   .superRefine((r, ctx) => {
     if (compareDecimals(r.maxOrderNotional, r.maxPositionNotional) > 0) {

@@ -26,7 +26,11 @@ export type DenyReason =
   | { readonly code: 'UNKNOWN_INSTRUMENT'; readonly symbol: string }
   | { readonly code: 'POSITION_NOTIONAL_LIMIT'; readonly notional: Money; readonly max: Money }
   /** Spot cannot go short: a sell larger than the sellable holding. */
-  | { readonly code: 'INSUFFICIENT_POSITION'; readonly lots: Lots; readonly available: Lots };
+  | { readonly code: 'INSUFFICIENT_POSITION'; readonly lots: Lots; readonly available: Lots }
+  /** Market circuit breaker (actors/risk-manager/market-guard.ts): an entry while the price moved over maxMoveBps. */
+  | { readonly code: 'MARKET_MOVE'; readonly moveBps: number; readonly max: number; readonly until: TsMs }
+  /** An entry while the symbol's last mark is more than markStaleMs old (a feed that stopped). */
+  | { readonly code: 'MARKET_STALE'; readonly lastMarkAgoMs: number; readonly max: number };
 
 export interface IntentProposed { readonly type: 'risk.intent'; readonly intent: OrderIntent }
 export interface OrderApproved { readonly type: 'risk.orderApproved'; readonly intent: OrderIntent; readonly ts: TsMs }
@@ -35,12 +39,14 @@ export interface TradingStateChanged { readonly type: 'risk.stateChanged'; reado
 /**
  * Something an operator should know. The flatten codes: FLATTEN_INCOMPLETE (an exit of a standing flatten was refused
  * or ended with the position still held, what is left is dust that can never be sold, or the symbol is not traded),
- * FLATTENED (the position is flat), FLATTEN_ENDED (an operator resume ended a standing flatten).
+ * FLATTENED (the position is flat), FLATTEN_ENDED (an operator resume ended a standing flatten). The market circuit
+ * breaker's, once per episode: MARKET_MOVE (entries denied after an extreme move), MARKET_STALE (no mark for
+ * markStaleMs), MARKET_CLEARED (the first mark after either ended).
  */
 export interface RiskAlert {
   readonly type: 'risk.alert';
   readonly code: 'VAR_95' | 'VAR_99' | 'VAR_WARN_95' | 'VAR_WARN_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT' | 'KILL_SWITCH' | 'RESUME_REFUSED' | 'LIMITS_INVALID'
-    | 'FLATTEN_INCOMPLETE' | 'FLATTENED' | 'FLATTEN_ENDED';
+    | 'FLATTEN_INCOMPLETE' | 'FLATTENED' | 'FLATTEN_ENDED' | 'MARKET_MOVE' | 'MARKET_STALE' | 'MARKET_CLEARED';
   readonly message: string;
   readonly ts: TsMs;
 }
@@ -82,6 +88,16 @@ export interface RiskLimits {
   readonly varHorizonMs?: number;
   readonly varWindow: number;
   readonly varMinSamples: number;
+  /**
+   * Market circuit breaker (actors/risk-manager/market-guard.ts), per symbol: a move of more than `maxMoveBps` within
+   * `moveWindowMs` (up to twice it) denies entries until `moveCooldownMs` passed without one; absent: off (the window
+   * and cooldown are then unused; both are required with it).
+   */
+  readonly maxMoveBps?: number;
+  readonly moveWindowMs?: number;
+  readonly moveCooldownMs?: number;
+  /** No mark of a symbol for this long denies its entries until the next mark (MARKET_STALE); absent: off. */
+  readonly markStaleMs?: number;
   readonly symbols: Readonly<Record<string, SymbolLimits>>;
 }
 

@@ -1,0 +1,72 @@
+// Config risk.breaker -> RiskLimits (app/risk-limits.ts) -> the RiskManager's market circuit breaker.
+import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { riskLimitsFromConfig } from '../../app/risk-limits.ts';
+import { loadConfig, validateConfig } from '../../engine/config/load.ts';
+import { configSchema } from '../../engine/config/schema.ts';
+import type { OrderDenied, RiskAlert } from '../../engine/messages/risk.ts';
+import { SimulatedClock } from '../../engine/runtime/clock.ts';
+import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../engine/types/instrument.ts';
+import { money } from '../../engine/types/money.ts';
+import type { Ticks } from '../../engine/types/price.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+import { riskManager } from '../../actors/risk-manager/machine.ts';
+import { intent } from '../actors/risk-manager/helpers.ts';
+
+const ETH = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
+const limitsOf = (breaker: unknown) => riskLimitsFromConfig(configSchema.parse({ risk: { breaker } }), money('10000'), ETH);
+const breakerOf = (l: ReturnType<typeof limitsOf>) => ({ maxMoveBps: l.maxMoveBps, moveWindowMs: l.moveWindowMs, moveCooldownMs: l.moveCooldownMs, markStaleMs: l.markStaleMs });
+
+describe('risk.breaker in the config', () => {
+  it.each([
+    ['the defaults', undefined, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000 }],
+    ['set values', { maxMovePct: 2.5, moveWindowMs: 60_000, cooldownMs: 120_000, staleMs: 15_000 }, { maxMoveBps: 250, moveWindowMs: 60_000, moveCooldownMs: 120_000, markStaleMs: 15_000 }],
+    ['the move guard off', { maxMovePct: false }, { maxMoveBps: undefined, moveWindowMs: undefined, moveCooldownMs: undefined, markStaleMs: 60_000 }],
+    ['the stale guard off', { staleMs: false }, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: undefined }],
+  ])('maps %s to the RiskManager limits', (_name, breaker, want) => {
+    expect(breakerOf(limitsOf(breaker))).toEqual(want);
+  });
+
+  it.each([
+    ['a move of 0 %', { maxMovePct: 0 }, 'risk.breaker.maxMovePct'],
+    ['a window under a second', { moveWindowMs: 500 }, 'risk.breaker.moveWindowMs'],
+    ['a cooldown of 0', { cooldownMs: 0 }, 'risk.breaker.cooldownMs'],
+    ['a stale limit under two seconds', { staleMs: 1_000 }, 'risk.breaker.staleMs'],
+    ['an unknown key', { maxSpreadBps: 10 }, 'risk.breaker'],
+  ])('refuses %s', (_name, breaker, path) => {
+    const res = validateConfig({ risk: { breaker } });
+    expect(res.ok).toBe(false);
+    expect(res.ok ? '' : res.problems.join('\n')).toContain(path);
+  });
+
+  it.each(['configs/paper.yaml', 'configs/live.example.yaml'])('%s states the breaker at the defaults', (file) => {
+    expect(loadConfig(file, {}).config.risk.breaker).toEqual({ maxMovePct: 5, moveWindowMs: 300_000, cooldownMs: 300_000, staleMs: 60_000 });
+  });
+
+  it('denies buys while a 6 % fall is in the window, and from cooldownMs after it left, approves them again', () => {
+    const clock = new SimulatedClock(0);
+    const limits = riskLimitsFromConfig(configSchema.parse({}), money('10000'), ETH);
+    const actor = createActor(riskManager, { input: { limits, instruments: [ETH], cash: money('10000') }, clock }).start();
+    const denied: OrderDenied[] = [];
+    const alerts: RiskAlert[] = [];
+    actor.on('risk.orderDenied', (e) => denied.push(e));
+    actor.on('risk.alert', (e) => alerts.push(e));
+    const mark = (ts: number, price: number): void => {
+      clock.set(ts);
+      actor.send({ type: 'risk.mark', symbol: 'ETH/USDT', price: price as Ticks, ts: ts as TsMs });
+    };
+    const buy = (): void => void actor.send({ type: 'risk.intent', intent: intent({ price: 252270 as Ticks }) });
+    // 2683.80 (the recording's first ETH/USDT trade), then 6 % under it a minute later; a mark every 50 s after it
+    // keeps the feed fresh. The pre-fall price stays in the older 300 s bucket until 600 s, so the marks up to 561 s
+    // still measure the fall; the cooldown runs from there and ends at 861 s.
+    mark(0, 268380);
+    mark(60_000, 252277);
+    for (let ts = 111_000; ts <= 911_000; ts += 50_000) {
+      mark(ts, 252270 + ts / 1000);
+      if (ts === 561_000 || ts === 811_000 || ts === 911_000) buy();
+    }
+    expect([denied.map((d) => d.reason.code), alerts.map((a) => [a.code, a.ts])]).toEqual([
+      ['MARKET_MOVE', 'MARKET_MOVE'], [['MARKET_MOVE', 60_000], ['MARKET_CLEARED', 861_000]],
+    ]);
+  });
+});

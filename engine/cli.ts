@@ -8,6 +8,7 @@ import { register as candlesCommand } from './commands/candles.ts';
 import { register as configCommand } from './commands/config.ts';
 import { register as exchangeSimCommand } from './commands/exchange-sim.ts';
 import { register as inputCommand } from './commands/input.ts';
+import { register as klinesCommand } from './commands/klines.ts';
 import { register as recordCommand } from './commands/record.ts';
 import { register as runCommand } from './commands/run.ts';
 import { register as trainCommand } from './commands/train.ts';
@@ -27,6 +28,7 @@ const commands: Array<(p: Command) => void> = [
   configCommand,
   exchangeSimCommand,
   inputCommand,
+  klinesCommand,
   recordCommand,
   runCommand,
   trainCommand,

@@ -484,3 +484,18 @@ export function formatKlinesCsv(candles: Iterable<Candle>): string {
   }
   return out.join('\n') + '\n';
 }
+
+/**
+ * Returns candles as CSV text in the RocketAlerts `Date,Open,High,Low,Close,Volume` layout (DATED_HEADER): a bar opening
+ * at midnight UTC is dated `YYYY-MM-DD`, any other `YYYY-MM-DD HH:MM:SS`, both of which the reader takes as UTC.
+ */
+export function formatDatedKlinesCsv(candles: Iterable<Candle>): string {
+  const out: string[] = [DATED_HEADER];
+  for (const c of candles) {
+    const iso = new Date(c.openTime).toISOString();
+    if (!iso.endsWith('.000Z')) throw new RangeError(`cannot date a bar opening at ${c.openTime} ms: not a whole second`);
+    const date = iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    out.push(`${date},${formatCsvNumber(c.open)},${formatCsvNumber(c.high)},${formatCsvNumber(c.low)},${formatCsvNumber(c.close)},${formatCsvNumber(c.volume)}`);
+  }
+  return out.join('\n') + '\n';
+}

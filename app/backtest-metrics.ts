@@ -9,6 +9,10 @@
 //                √(seconds per year)
 //   maxDrawdown  largest fall from a running equity peak, as a fraction of that peak (1 s samples, plus one at the end)
 //   exposure     share of those samples holding a position
+// Per model in the blend (ModelFigures, ModelAgreement): its answers (ModelOutputs) by action; of those, the ones the
+// orchestrator judged after its horizon and the ones judged right (its own outcome rule, actors/orchestrator/outcomes.ts,
+// counted by its AccuracyTracker); its gating weight at the end; its failed runs; and how often two models' actions
+// agreed over the ticks both answered.
 // "Holding a position" means base that one valid order could sell: whole sellable lots worth at least the min
 // notional. A buy whose fee was paid in the base asset leaves less base than it bought, so each round trip ends with
 // a remainder below that (and Position.lots, which counts traded lots, keeps a lot the account no longer holds). That
@@ -16,6 +20,7 @@
 // drift with every trip.
 import { applyFill, emptyPortfolio, equity, sellableLots, valueOfBase9, type Portfolio, type Position } from '../actors/risk-manager/positions.ts';
 import type { Fill } from '../engine/messages/orders.ts';
+import { ACTIONS, type Action, type ModelOutput } from '../engine/messages/signals.ts';
 import { notional, type Instrument } from '../engine/types/instrument.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
 import type { Ticks } from '../engine/types/price.ts';
@@ -201,4 +206,132 @@ export class BookDowntime {
   get downAtEnd(): boolean {
     return this.downSince !== undefined;
   }
+}
+
+/** What one model in a backtest's blend did. */
+export interface ModelFigures {
+  /** `name@version`, as in BacktestSummary.models. */
+  readonly model: string;
+  /** Its answers (ModelOutputs), and how many of them said each action. */
+  readonly decisions: number;
+  readonly actions: Readonly<Record<Action, number>>;
+  /**
+   * Answers the orchestrator judged after its horizon (actors/orchestrator/outcomes.ts: one whose horizon ran past the
+   * end, or across a reset or hole of the data, is not judged), and those judged right (3-class: HOLD is right inside
+   * the dead band).
+   */
+  readonly judged: number;
+  readonly correct: number;
+  /** correct / judged (6 decimals); null when none was judged. */
+  readonly accuracy: number | null;
+  /** Its gating weight at the end (actors/orchestrator/gating.ts); 0 when it was out of the blend (dropped, probing). */
+  readonly gatingWeight: number;
+  /** The smoothed accuracy over the gating window that weight was computed from (the prior mixed in). */
+  readonly gatingAccuracy: number;
+  /** Runs that failed (a throw, a malformed output, a deadline), and of those the ones past the deadline. */
+  readonly failures: number;
+  readonly timeouts: number;
+}
+
+/** How often the models' actions agreed, pairwise, over the ticks both answered. */
+export interface ModelAgreement {
+  /** Rows and columns, in BacktestSummary.models order. */
+  readonly models: readonly string[];
+  /** both[i][j]: ticks where models i and j both answered (i = j: the ticks model i answered). */
+  readonly both: readonly (readonly number[])[];
+  /** share[i][j]: of those, the share (6 decimals) where their actions were the same; null when there were none. */
+  readonly share: readonly (readonly (number | null)[])[];
+}
+
+/** What the orchestrator and the registry hold of one model at the end of a run. */
+export interface ModelEnd {
+  readonly judged: number;
+  readonly correct: number;
+  readonly gatingWeight: number;
+  readonly gatingAccuracy: number;
+  readonly failures: number;
+  readonly timeouts: number;
+}
+
+/**
+ * Follows signal.modelOutput: each model's answers by action, and the pairs of models that answered one tick (its
+ * symbol and time) and whether they agreed. One tick's outputs come together (ticks never overlap); a model answering
+ * twice at one time (two ticks ready at one instant) starts a new tick.
+ */
+export class ModelAnswers {
+  private readonly counts = new Map<string, Record<Action, number>>();
+  /** Pairs keyed `a\u0000b` with a < b. */
+  private readonly pairs = new Map<string, { both: number; agreed: number }>();
+  private tickKey: string | undefined;
+  private tick = new Map<string, Action>();
+
+  /** Takes one output. */
+  onOutput(o: ModelOutput): void {
+    const id = `${o.model}@${o.version}`;
+    const c = this.counts.get(id) ?? { BUY: 0, SELL: 0, HOLD: 0 };
+    c[o.action]++;
+    this.counts.set(id, c);
+    const key = `${o.symbol}\u0000${o.ts}`;
+    if (key !== this.tickKey || this.tick.has(id)) this.flush(key);
+    this.tick.set(id, o.action);
+  }
+
+  /** Returns the answers of `id` (`name@version`) by action. */
+  actions(id: string): Record<Action, number> {
+    return { BUY: 0, SELL: 0, HOLD: 0, ...this.counts.get(id) };
+  }
+
+  /** Returns the models that answered, in first-answer order. */
+  models(): string[] {
+    return [...this.counts.keys()];
+  }
+
+  /** Returns the agreement of `models` (the tick in progress counts). */
+  agreement(models: readonly string[]): ModelAgreement {
+    this.flush(undefined);
+    const both = models.map((a) => models.map((b) => (a === b ? this.total(a) : this.pair(a, b).both)));
+    const share = models.map((a, i) => models.map((b, j) => {
+      const n = both[i]![j]!;
+      return n === 0 ? null : a === b ? 1 : round(this.pair(a, b).agreed / n, 6);
+    }));
+    return { models, both, share };
+  }
+
+  private total(id: string): number {
+    const c = this.counts.get(id);
+    return c ? c.BUY + c.SELL + c.HOLD : 0;
+  }
+
+  private pair(a: string, b: string): { both: number; agreed: number } {
+    return this.pairs.get(a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`) ?? { both: 0, agreed: 0 };
+  }
+
+  // Counts the tick in progress into the pairs and starts `next`.
+  private flush(next: string | undefined): void {
+    const ids = [...this.tick.keys()].sort();
+    for (let i = 0; i < ids.length; i++) {
+      for (let j = i + 1; j < ids.length; j++) {
+        const key = `${ids[i]!}\u0000${ids[j]!}`;
+        const p = this.pairs.get(key) ?? { both: 0, agreed: 0 };
+        p.both++;
+        if (this.tick.get(ids[i]!) === this.tick.get(ids[j]!)) p.agreed++;
+        this.pairs.set(key, p);
+      }
+    }
+    this.tick = new Map();
+    this.tickKey = next;
+  }
+}
+
+/** Returns the figures of each model in `models` (`name@version`) from its answers and what `endOf(name)` holds. */
+export function modelFigures(models: readonly string[], answers: ModelAnswers, endOf: (name: string) => ModelEnd): ModelFigures[] {
+  return models.map((model) => {
+    const actions = answers.actions(model);
+    const e = endOf(model.split('@')[0]!);
+    return {
+      model, decisions: ACTIONS.reduce((n, a) => n + actions[a], 0), actions,
+      judged: e.judged, correct: e.correct, accuracy: e.judged === 0 ? null : round(e.correct / e.judged, 6),
+      gatingWeight: round(e.gatingWeight, 6), gatingAccuracy: round(e.gatingAccuracy, 6), failures: e.failures, timeouts: e.timeouts,
+    };
+  });
 }

@@ -1,6 +1,7 @@
 // The data each trained model in a backtest's blend learnt from, so that a backtest can refuse to grade a model on its
 // own training data (app/backtest.ts: in-sample unless --allow-in-sample). Read from the checkpoints the loader chose:
-// their checkpoint.json `dataSpan`, an online-promoted CNN's base, a DQN's validation span and the CNN a DQN reads (its
+// their checkpoint.json `dataSpan`, an online-promoted model's base (its data and, for a DQN, its validation span: a
+// promoted version was fine-tuned from those weights), a DQN's validation span and the CNN a DQN reads (its
 // outputs in the DQN's training states carry the CNN's training labels). A DQN's checkpoint.json records the last two
 // (`validationSpan`, `input.cnn.dataSpan`); for one written before, they are looked up in its train-report.json and
 // in the CNN's checkpoint folder.
@@ -8,9 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../engine/config/schema.ts';
 import { readCheckpointMeta, type CheckpointMeta } from '../models/checkpoints.ts';
-import { BUNDLED_CNN_DIR } from '../models/bundled/index.ts';
+import { BUNDLED_CNN_DIR, BUNDLED_DQN_DIR } from '../models/bundled/index.ts';
 import { fileSha256 } from '../models/train/dqn-state.ts';
-import { CNN_ONNX_FILE, ONLINE_VERSION_PREFIX, type LoadedModels } from './models.ts';
+import { CNN_ONNX_FILE, ONLINE_VERSION_PREFIX, type LoadedCnn, type LoadedDqn, type LoadedModels } from './models.ts';
 
 /** One bar span of a checkpoint's data (open times of its first and last 1m bars, ISO). */
 export interface TrainingSpanPart {
@@ -48,12 +49,21 @@ type SpanMs = Span & { readonly of: string };
 type SpanLookup = { readonly parts: SpanMs[]; readonly missing: string[] };
 
 /**
+ * The loaded models the spans are read from. `baseDir`: the folder of a promoted version's base, where the loader has
+ * it (LoadedCnn and LoadedDqn do not carry it yet); without it the base's folder is found from its version.
+ */
+type SpanModels = Pick<LoadedModels, 'loaded'> & {
+  readonly cnn?: LoadedCnn & { readonly baseDir?: string };
+  readonly dqn?: LoadedDqn & { readonly baseDir?: string };
+};
+
+/**
  * Returns the training span of each CNN and DQN in `models` and whether it reaches `firstLineMs` (the recording's first
  * line) or later. Read from the checkpoints the loader chose (app/models.ts): the CNN's and the DQN's metadata it kept,
  * a promoted CNN's base, and for a DQN that reads the CNN, the CNN the loader ran it beside (it loads such a DQN only
  * beside the CNN whose ONNX sha-256 it records), else the CNN span the DQN's checkpoint recorded.
  */
-export function modelTrainingSpans(config: Config, models: Pick<LoadedModels, 'loaded' | 'cnn' | 'dqn'>, firstLineMs: number): ModelTrainingSpan[] {
+export function modelTrainingSpans(config: Config, models: SpanModels, firstLineMs: number): ModelTrainingSpan[] {
   const out: ModelTrainingSpan[] = [];
   for (const id of models.loaded) {
     const [name, version] = id.split('@') as [string, string];
@@ -77,7 +87,7 @@ function spanOf(model: string, { parts, missing }: SpanLookup, firstLineMs: numb
   };
 }
 
-function cnnSpans(config: Config, models: Pick<LoadedModels, 'cnn'>, version: string): SpanLookup {
+function cnnSpans(config: Config, models: Pick<SpanModels, 'cnn'>, version: string): SpanLookup {
   const cnn = models.cnn;
   const id = `cnn@${version}`;
   if (cnn === undefined || cnn.version !== version) return { parts: [], missing: [`${id} is served without a checkpoint (an override): no training span recorded`] };
@@ -86,13 +96,13 @@ function cnnSpans(config: Config, models: Pick<LoadedModels, 'cnn'>, version: st
   addSpan(parts, missing, id, cnn.meta, cnn.dir);
   // Fine-tuned from its base: the base's data is in its weights too.
   if (version.startsWith(ONLINE_VERSION_PREFIX)) {
-    const dir = cnnCheckpointDir(config, cnn.base);
+    const dir = cnn.baseDir ?? cnnCheckpointDir(config, cnn.base);
     addSpan(parts, missing, `cnn@${cnn.base}`, readCheckpointMeta(dir), dir);
   }
   return { parts, missing };
 }
 
-function dqnSpans(config: Config, models: Pick<LoadedModels, 'cnn' | 'dqn'>, version: string): SpanLookup {
+function dqnSpans(config: Config, models: Pick<SpanModels, 'cnn' | 'dqn'>, version: string): SpanLookup {
   const id = `dqn@${version}`;
   const dqn = models.dqn;
   if (dqn === undefined || dqn.version !== version) return { parts: [], missing: [`${id} is served without a checkpoint: no training span recorded`] };
@@ -102,6 +112,9 @@ function dqnSpans(config: Config, models: Pick<LoadedModels, 'cnn' | 'dqn'>, ver
   // Its weights are the episode that did best on the validation span after its data: that span picked them.
   const validation = validationSpanOf(dqn.meta, dqn.dir);
   if (validation !== undefined) parts.push({ of: `${id} validation`, ...validation });
+  // Fine-tuned online from its base: the base's data, and the validation span that picked the base's weights, are in
+  // its weights too.
+  if (version.startsWith(ONLINE_VERSION_PREFIX) && dqn.base !== undefined) addDqnBaseSpans(parts, missing, dqnBaseDir(config, dqn), dqn.base);
   const cnn = (dqn.meta.input as { cnn?: unknown } | undefined)?.cnn;
   if (typeof cnn !== 'object' || cnn === null) return { parts, missing }; // trained with `--cnn none`: reads no CNN
   const rec = cnn as { version?: unknown; onnxSha256?: unknown; dataSpan?: unknown };
@@ -124,6 +137,22 @@ function dqnSpans(config: Config, models: Pick<LoadedModels, 'cnn' | 'dqn'>, ver
     missing.push(`${id} reads CNN ${JSON.stringify(rec.version)} (ONNX sha-256 ${String(rec.onnxSha256).slice(0, 12)}…), whose checkpoint is not at ${cnnDir ?? 'a known folder'}; its checkpoint.json input.cnn records no training span of that CNN`);
   }
   return { parts, missing };
+}
+
+function addDqnBaseSpans(parts: SpanMs[], missing: string[], dir: string, base: string): void {
+  const meta = readCheckpointMeta(dir);
+  addSpan(parts, missing, `dqn@${base}`, meta, dir);
+  const validation = meta === undefined ? undefined : validationSpanOf(meta, dir);
+  if (validation !== undefined) parts.push({ of: `dqn@${base} validation`, ...validation });
+}
+
+// The folder of a promoted DQN's base: the loader's when it carries it, its rollback target's when that is the base,
+// else where the loader reads that version from (`bundled-…` is models/bundled, any other a folder of checkpointDir).
+function dqnBaseDir(config: Config, dqn: NonNullable<SpanModels['dqn']>): string {
+  const { base, baseDir, parent } = dqn;
+  if (baseDir !== undefined) return baseDir;
+  if (parent !== undefined && parent.version === base) return parent.dir;
+  return base!.startsWith('bundled-') ? BUNDLED_DQN_DIR : path.join(config.models.checkpointDir, 'dqn', base!);
 }
 
 // Recorded in checkpoint.json; a checkpoint written before records it only in its train-report.json.

@@ -31,7 +31,8 @@ import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { BACKFILL_GRACE_MS } from '../actors/data-provider/provider.ts';
 import type { OrderRecord } from '../actors/trading-executor/logic.ts';
-import { BookDowntime, EquityTracker, type EquityPoint } from './backtest-metrics.ts';
+import { BookDowntime, EquityTracker, ModelAnswers, modelFigures, type EquityPoint, type ModelAgreement, type ModelEnd, type ModelFigures } from './backtest-metrics.ts';
+import type { Orchestrator } from '../actors/orchestrator/orchestrator.ts';
 import type { ModelOverrides } from './models.ts';
 import { inSampleReason, modelTrainingSpans, type ModelTrainingSpan } from './backtest-model-spans.ts';
 import { catalogSource, textSource, unrecordedSymbolRefusal } from './backtest-source.ts';
@@ -134,6 +135,13 @@ export interface BacktestSummary {
   readonly models: readonly string[];
   /** The training span of every trained model in `models` (the momentum rule has none). */
   readonly modelSpans: readonly ModelTrainingSpan[];
+  /**
+   * What each model in `models` did: its answers by action, how many the orchestrator judged and its accuracy on them
+   * (its own outcome rule), its gating weight at the end, its failed runs (app/backtest-metrics.ts).
+   */
+  readonly modelFigures: readonly ModelFigures[];
+  /** How often two models' actions agreed, over the ticks both answered. */
+  readonly modelAgreement: ModelAgreement;
   /**
    * Models whose training data reaches the recording's first line or later: their part of the figures is in-sample.
    * Empty unless the run was allowed to go on with them (`allowInSample`); otherwise it was refused.
@@ -288,6 +296,11 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   });
   bus.subscribe('exec.orderRejected', (m) => void (rejections[m.code] = (rejections[m.code] ?? 0) + 1));
   bus.subscribe('signal.decision', (m) => void (decisions[m.action] = (decisions[m.action] ?? 0) + 1));
+  const answers = new ModelAnswers();
+  bus.subscribe('signal.modelOutput', (m) => answers.onOutput(m.output));
+  // Every Orchestrator instance of the run: a supervised restart starts a new one, whose outcome counts start over.
+  const orchestrators = new Set<Orchestrator>();
+  let models: Pick<BacktestSummary, 'modelFigures' | 'modelAgreement'> = { modelFigures: [], modelAgreement: { models: [], both: [], share: [] } };
   bus.subscribe('risk.stateChanged', (m) => {
     stateChanges.push({ t: m.ts, state: m.state, reason: m.reason });
     if (m.state === 'halted') halted ??= m.reason;
@@ -367,6 +380,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       }
       const ex = sys.handles.executor();
       const orch = sys.handles.orchestrator.current;
+      if (orch !== undefined) orchestrators.add(orch);
       if (ex?.busy || orch?.busy) {
         await settle(ex, orch, logger);
         failIfStuck();
@@ -390,6 +404,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     if (rs) finalRisk = { lots: p?.lots ?? 0, base9: p?.base9 ?? 0n, cash: rs.portfolio.cash };
     // The orchestrator's counters since its last (re)start: a supervised restart mid-run would leave earlier ones out.
     Object.assign(noIntent, sys.handles.orchestrator.current?.stats.noIntent);
+    models = modelsAtEnd(sys, [...orchestrators], answers);
     book.finish(clock.now());
     if (book.downAtEnd) {
       logger.warn({ code: 'BACKTEST_BOOK_DOWN', symbol: tradedSymbol, since: new Date(book.lastDownAt!).toISOString(), reason: book.lastDownReason, downMs: Math.round(clock.now() - book.lastDownAt!) },
@@ -409,13 +424,31 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
     orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: holes?.tradeIdGaps ?? 0, silences: holes?.silences ?? 0, models: sys.models.loaded,
-    modelSpans, inSample: inSample.map((m) => m.model),
+    modelSpans, inSample: inSample.map((m) => m.model), ...models,
     bookDownMs: Math.round(book.downMs), bookLastDownAt: book.lastDownAt === undefined ? null : new Date(book.lastDownAt).toISOString(),
     bookLastDownReason: book.lastDownReason ?? null, bookDownAtEnd: book.downAtEnd, openOrders, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };
   return { summary, instrument: sys.traded, equity: tracker.points, fills: tracker.fills, stateChanges, finalRisk, lastMark, denials: denialList };
+}
+
+// Each model's figures and the agreement matrix, over `sys.models.loaded` and any other version that answered. The
+// outcomes judged by every orchestrator instance of the run add up; the weights are the last instance's.
+function modelsAtEnd(sys: System, orchestrators: readonly Orchestrator[], answers: ModelAnswers): Pick<BacktestSummary, 'modelFigures' | 'modelAgreement'> {
+  const ids = [...sys.models.loaded, ...answers.models().filter((m) => !sys.models.loaded.includes(m))];
+  const last = sys.handles.orchestrator.current ?? orchestrators[orchestrators.length - 1];
+  const weights = last?.weights() ?? {};
+  const health = new Map(sys.models.registry.list().map((m) => [m.name, m]));
+  const endOf = (name: string): ModelEnd => {
+    const judged = orchestrators.map((o) => o.accuracy.judged(name));
+    return {
+      judged: judged.reduce((n, j) => n + j.evaluated, 0), correct: judged.reduce((n, j) => n + j.correct, 0),
+      gatingWeight: weights[name] ?? 0, gatingAccuracy: last?.accuracy.accuracy(name).smoothed ?? 0,
+      failures: health.get(name)?.failures ?? 0, timeouts: health.get(name)?.timeouts ?? 0,
+    };
+  };
+  return { modelFigures: modelFigures(ids, answers, endOf), modelAgreement: answers.agreement(ids) };
 }
 
 /** Returns the first maintenance time after `t`: `BACKFILL_GRACE_MS` past a minute, when that minute's bar can be fetched. */

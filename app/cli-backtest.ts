@@ -86,6 +86,7 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
       + `  pnl ${s.pnlExact} (fees ${s.fees}), trades ${s.trades}, round trips ${s.roundTrips}, hit rate ${s.hitRate}, sharpe ${s.sharpe}\n`
       + `  max drawdown ${(s.maxDrawdown * 100).toFixed(4)}%, exposure ${(s.exposure * 100).toFixed(1)}%, orders ${s.orders}, denials ${JSON.stringify(s.denials)}\n`
       + `  decisions ${JSON.stringify(s.decisions)}, without an order ${JSON.stringify(s.noIntent)}\n`
+      + modelLines(s)
       + honestyLines(s)
       + `  ${s.lines} lines, ${(s.simulatedMs / 1000).toFixed(0)} s of data in ${(s.durationMs / 1000).toFixed(1)} s (${s.speedX}x real time; the replay alone ${(s.replayMs / 1000).toFixed(2)} s, ${s.replaySpeedX}x)`
       + `${reportFile ? `\n  report: ${reportFile}` : ''}\n`);
@@ -100,6 +101,17 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
     failed = true;
   }
   return failed ? 1 : 0;
+}
+
+// One line per model: its answers, judged accuracy, gating weight at the end, failures; then who agreed with whom.
+function modelLines(s: BacktestSummary): string {
+  const pct = (x: number | null): string => (x === null ? 'none judged' : `${(x * 100).toFixed(1)}%`);
+  const lines = s.modelFigures.map((m) => `  ${m.model}: ${m.decisions} answers (BUY ${m.actions.BUY}, SELL ${m.actions.SELL}, HOLD ${m.actions.HOLD}), `
+    + `accuracy ${pct(m.accuracy)} of ${m.judged} judged, weight ${m.gatingWeight.toFixed(3)}${m.failures > 0 ? `, ${m.failures} failed (${m.timeouts} timeouts)` : ''}`);
+  const g = s.modelAgreement;
+  const pairs = g.models.flatMap((a, i) => g.models.slice(i + 1).map((b, k) => `${a.split('@')[0]}/${b.split('@')[0]} ${pct(g.share[i]![i + 1 + k]!)}`));
+  if (pairs.length > 0) lines.push(`  agreement: ${pairs.join(', ')}`);
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 // What makes the figures less than they look: in-sample models, time without a book, orders left open.

@@ -1,5 +1,5 @@
-// A self-contained HTML report of a backtest: summary table, equity and drawdown as inline SVG, the models' training
-// spans, the book's downtime and the orders left open, the fills in the instrument's decimals.
+// A self-contained HTML report of a backtest: summary table, equity and drawdown as inline SVG, each model's figures
+// and their agreement, the models' training spans, the book's downtime and the orders left open, the fills in the instrument's decimals.
 // No scripts, no CDN: the file opens anywhere, offline.
 import type { Fill } from '../engine/messages/orders.ts';
 import { notional, type Instrument } from '../engine/types/instrument.ts';
@@ -68,12 +68,17 @@ export function chartPoints(ts: readonly number[], ys: readonly number[], column
   return out;
 }
 
+// Summary fields with tables of their own below the summary table.
+const OWN_TABLES = new Set<string>(['modelSpans', 'openOrders', 'modelFigures', 'modelAgreement']);
+
+const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
+
 /** Returns the report page. */
 export function backtestReportHtml(r: BacktestResult): string {
   const s = r.summary;
   const ts = r.equity.map((p) => p.t);
   // The lists have tables of their own below.
-  const rows = Object.entries(s).filter(([k]) => k !== 'modelSpans' && k !== 'openOrders')
+  const rows = Object.entries(s).filter(([k]) => !OWN_TABLES.has(k))
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))}</td></tr>`).join('');
   const fills = r.fills.slice(0, 500).map((f) => fillRow(f, r.instrument)).join('');
   const states = r.stateChanges.map((c) => `<li>${esc(new Date(c.t).toISOString())}: ${esc(c.state)} (${esc(c.reason)})</li>`).join('');
@@ -83,6 +88,8 @@ export function backtestReportHtml(r: BacktestResult): string {
 <h2>Equity</h2>${svgLine(ts, r.equity.map((p) => p.equity), { label: 'equity (quote)', color: '#2962ff' })}
 <h2>Drawdown</h2>${svgLine(ts, r.equity.map((p) => -p.drawdown * 100), { label: 'drawdown (%)', color: '#d50000', fmt: (v) => `${v.toFixed(3)}%` })}
 ${inSampleBanner(s)}<h2>Summary</h2><table>${rows}</table>
+<h2>Models</h2>${modelsTable(s)}
+<h2>Model agreement</h2>${agreementTable(s)}
 <h2>Model training spans</h2>${spansTable(s)}
 <h2>Book</h2>${bookSection(s)}
 <h2>Trading state changes</h2><ul>${states || '<li>none</li>'}</ul>
@@ -103,6 +110,25 @@ function fillRow(f: Fill, inst: Instrument): string {
 function inSampleBanner(s: BacktestSummary): string {
   if (s.inSample.length === 0) return '';
   return `<p style="color:#b00020;font-weight:bold">In-sample: ${esc(s.inSample.join(', '))} ${s.inSample.length > 1 ? 'were' : 'was'} trained on data reaching into this backtest (run with --allow-in-sample); the figures are not out of sample.</p>\n`;
+}
+
+function modelsTable(s: BacktestSummary): string {
+  if (s.modelFigures.length === 0) return '<p>No model in the blend.</p>';
+  const rows = s.modelFigures.map((m) => `<tr>${[
+    m.model, String(m.decisions), String(m.actions.BUY), String(m.actions.SELL), String(m.actions.HOLD), String(m.judged), String(m.correct), pct(m.accuracy),
+    m.gatingWeight.toFixed(3), pct(m.gatingAccuracy), String(m.failures), String(m.timeouts),
+  ].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('');
+  return `<p>Judged: answers the orchestrator graded after its outcome horizon (its own rule; HOLD is right inside the dead band). The gating weight at the end follows the smoothed accuracy of the last outcomes in its window.</p>`
+    + `<table><tr><th>model</th><th>answers</th><th>BUY</th><th>SELL</th><th>HOLD</th><th>judged</th><th>right</th><th>accuracy</th><th>gating weight</th><th>window accuracy</th><th>failures</th><th>timeouts</th></tr>${rows}</table>`;
+}
+
+// Share of the ticks both models answered where their actions were the same (ticks in the title).
+function agreementTable(s: BacktestSummary): string {
+  const g = s.modelAgreement;
+  if (g.models.length < 2) return '<p>Fewer than two models: nothing to compare.</p>';
+  const head = g.models.map((m) => `<th>${esc(m)}</th>`).join('');
+  const rows = g.models.map((a, i) => `<tr><th>${esc(a)}</th>${g.models.map((_, j) => `<td title="${g.both[i]![j]!} ticks">${esc(pct(g.share[i]![j]!))}</td>`).join('')}</tr>`).join('');
+  return `<p>Share of the ticks both models answered where their actions agreed.</p><table><tr><th></th>${head}</tr>${rows}</table>`;
 }
 
 function spansTable(s: BacktestSummary): string {

@@ -56,14 +56,29 @@ export interface AccuracyStat {
 /** True when `s` is a record of outcomes as `AccuracyTracker.outcomes` writes it: '1' right, '0' wrong. */
 export const isOutcomes = (s: unknown): s is string => typeof s === 'string' && /^[01]*$/.test(s);
 
-/** Keeps the last `window` right/wrong outcomes per model. */
+/** Keeps the last `window` right/wrong outcomes per model, and counts every outcome it judged. */
 export class AccuracyTracker implements OutcomeSink {
   private readonly rings = new Map<string, { hits: Uint8Array; next: number; size: number; correct: number }>();
+  private readonly totals = new Map<string, { evaluated: number; correct: number }>();
 
   constructor(readonly config: GatingConfig = DEFAULT_GATING) {}
 
   recordOutcome(model: string, predicted: Action, realised: Action): void {
-    this.push(model, predicted === realised ? 1 : 0);
+    const hit = predicted === realised ? 1 : 0;
+    this.push(model, hit);
+    let t = this.totals.get(model);
+    if (!t) this.totals.set(model, (t = { evaluated: 0, correct: 0 }));
+    t.evaluated++;
+    t.correct += hit;
+  }
+
+  /**
+   * Returns every outcome of `model` judged by this tracker since it was built or the model's last `reset`, beyond the
+   * window (a backtest's whole-run accuracy). Outcomes taken back with `restore` were judged by another; not counted.
+   */
+  judged(model: string): { readonly evaluated: number; readonly correct: number } {
+    const t = this.totals.get(model);
+    return { evaluated: t?.evaluated ?? 0, correct: t?.correct ?? 0 };
   }
 
   private push(model: string, hit: 0 | 1): void {
@@ -110,6 +125,7 @@ export class AccuracyTracker implements OutcomeSink {
   /** Forgets the outcomes of `model` (a new version starts from the prior). */
   reset(model: string): void {
     this.rings.delete(model);
+    this.totals.delete(model);
   }
 }
 

@@ -68,6 +68,8 @@ export interface ModelInfo {
   readonly consecutiveFailures: number;
   readonly runs: number;
   readonly failures: number;
+  /** The failures that were a run past its deadline (ModelTimeoutError, code MODEL_TIMEOUT). */
+  readonly timeouts: number;
   readonly lastError?: string;
   /** When the next probe is due (failed models only). */
   readonly probeAt?: TsMs;
@@ -88,6 +90,7 @@ interface Entry {
   failedAt: TsMs;
   runs: number;
   failures: number;
+  timeouts: number;
   lastError?: string;
 }
 
@@ -127,7 +130,7 @@ export class ModelRegistry {
     const v: ModelVersion = { version: spec.version, run: spec.run, inputKind: spec.inputKind ?? 'baseDataInput', dependsOn, meta: { ...spec.meta }, registeredAt: now };
     const isNew = e === undefined;
     if (!e) {
-      e = { name, order: this.entries.size, versions: new Map(), active: spec.version, history: [], health: 'active', consecutive: 0, failedAt: 0, runs: 0, failures: 0 };
+      e = { name, order: this.entries.size, versions: new Map(), active: spec.version, history: [], health: 'active', consecutive: 0, failedAt: 0, runs: 0, failures: 0, timeouts: 0 };
     }
     const activate = isNew || opts.activate === true;
     this.checkAcyclic(name, activate ? dependsOn : undefined);
@@ -159,6 +162,20 @@ export class ModelRegistry {
     this.checkAcyclic(name, e.versions.get(prev)!.dependsOn);
     e.history.pop();
     return { ...this.switchTo(e, prev, false, `rolled back from ${from} to ${prev}`, now), rolledBackFrom: from };
+  }
+
+  /**
+   * Removes `version` of `name`, which must be neither active nor on the rollback history (no rollback can reach it):
+   * its runner, and whatever network it holds, is no longer kept. Returns false when there is no such version.
+   */
+  remove(name: string, version: string): boolean {
+    const e = this.entry(name);
+    if (!e.versions.has(version)) return false;
+    if (e.active === version) throw new ConfigError(`model ${name}: cannot remove version ${version}, it is active`);
+    if (e.history.includes(version)) throw new ConfigError(`model ${name}: cannot remove version ${version}, a rollback can reach it`);
+    e.versions.delete(version);
+    this.changed();
+    return true;
   }
 
   /** Returns true when `name` is registered. */
@@ -196,6 +213,7 @@ export class ModelRegistry {
         consecutiveFailures: e.consecutive,
         runs: e.runs,
         failures: e.failures,
+        timeouts: e.timeouts,
         dependsOn: e.versions.get(e.active)!.dependsOn,
         ...(e.lastError !== undefined ? { lastError: e.lastError } : {}),
         ...(e.health === 'failed' ? { probeAt: e.failedAt + this.policy.coolDownMs } : {}),
@@ -262,6 +280,8 @@ export class ModelRegistry {
     if (!e || e.active !== version) return undefined;
     e.runs++;
     e.failures++;
+    // By code: ModelTimeoutError lives in ./coordinator.ts, which builds on this module.
+    if ((error as { code?: unknown } | null)?.code === 'MODEL_TIMEOUT') e.timeouts++;
     e.consecutive++;
     e.lastError = errorText(error);
     if (e.health === 'probing') {

@@ -48,14 +48,8 @@ type Span = { readonly fromMs: number; readonly toMs: number };
 type SpanMs = Span & { readonly of: string };
 type SpanLookup = { readonly parts: SpanMs[]; readonly missing: string[] };
 
-/**
- * The loaded models the spans are read from. `baseDir`: the folder of a promoted version's base, where the loader has
- * it (LoadedCnn and LoadedDqn do not carry it yet); without it the base's folder is found from its version.
- */
-type SpanModels = Pick<LoadedModels, 'loaded'> & {
-  readonly cnn?: LoadedCnn & { readonly baseDir?: string };
-  readonly dqn?: LoadedDqn & { readonly baseDir?: string };
-};
+/** The loaded models the spans are read from (a promoted version's base folder is their `baseDir`). */
+type SpanModels = Pick<LoadedModels, 'loaded'> & { readonly cnn?: LoadedCnn; readonly dqn?: LoadedDqn };
 
 /**
  * Returns the training span of each CNN and DQN in `models` and whether it reaches `firstLineMs` (the recording's first
@@ -96,8 +90,7 @@ function cnnSpans(config: Config, models: Pick<SpanModels, 'cnn'>, version: stri
   addSpan(parts, missing, id, cnn.meta, cnn.dir);
   // Fine-tuned from its base: the base's data is in its weights too.
   if (version.startsWith(ONLINE_VERSION_PREFIX)) {
-    const dir = cnn.baseDir ?? cnnCheckpointDir(config, cnn.base);
-    addSpan(parts, missing, `cnn@${cnn.base}`, readCheckpointMeta(dir), dir);
+    addSpan(parts, missing, `cnn@${cnn.base}`, readCheckpointMeta(cnn.baseDir), cnn.baseDir);
   }
   return { parts, missing };
 }

@@ -82,8 +82,9 @@ export interface LoadedDqn {
   readonly version: string;
   readonly dir: string;
   readonly meta: CheckpointMeta;
-  /** The offline or bundled version it is or descends from (online learning), and the sha-256 of that one's weights.bin. */
+  /** The offline or bundled version it is or descends from (online learning), its folder, and the sha-256 of its weights.bin. */
   readonly base?: string;
+  readonly baseDir?: string;
   readonly baseSha256?: string;
   /** The version a rollback goes to, registered beside a promoted version (its parent, or the base), and its folder. */
   readonly parent?: { readonly version: string; readonly dir: string };
@@ -98,8 +99,9 @@ export interface LoadedCnn {
   readonly dir: string;
   readonly onnx: string;
   readonly meta: CheckpointMeta;
-  /** The offline or bundled version it is or descends from. */
+  /** The offline or bundled version it is or descends from, and its folder. */
   readonly base: string;
+  readonly baseDir: string;
   /** The sha-256 of the base's ONNX file (recorded in what online learning promotes). */
   readonly baseSha256: string;
   /** The version a rollback goes to, registered beside a promoted version (its parent, or the base), and its folder. */
@@ -174,6 +176,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       return !mismatch;
     });
     const base = chosen?.version;
+    const baseDir = chosen?.dir;
     const baseSha256 = chosen?.dir !== undefined ? sha256(chosen.file) : undefined;
     let parent: CnnCandidate | undefined; // registered beside a promoted version, for rollback
     if (chosen?.dir !== undefined) {
@@ -243,7 +246,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       loaded.push(`cnn@${chosen.version}`);
       if (chosen.dir !== undefined && chosen.meta !== undefined) {
         cnn = {
-          version: chosen.version, dir: chosen.dir, onnx: chosen.file, meta: chosen.meta, base: base!, baseSha256: baseSha256!,
+          version: chosen.version, dir: chosen.dir, onnx: chosen.file, meta: chosen.meta, base: base!, baseDir: baseDir!, baseSha256: baseSha256!,
           ...(parent?.dir !== undefined ? { parent: { version: parent.version, dir: parent.dir } } : {}),
         };
       }
@@ -296,7 +299,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       const running = online?.line ?? chosen;
       loaded.push(`dqn@${running.version}`);
       dqn = {
-        ...running, base: chosen.version, baseSha256, requires, dependsOn,
+        ...running, base: chosen.version, baseDir: chosen.dir, baseSha256, requires, dependsOn,
         ...(online ? { parent: { version: online.parent.version, dir: online.parent.dir } } : {}),
       };
       if (cnnInState) cnnBound.push(`dqn@${running.version}`);

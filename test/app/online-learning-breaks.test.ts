@@ -27,7 +27,7 @@ const SYMBOL = 'ETH/USDT';
 const FROM = Date.parse('2024-08-06T12:00:00Z');
 const N = 90; // decision bars FROM + k·MIN, k = 0 … 89, one stored prediction each
 const bundled = bundledCnnCheckpoint()!;
-const cnn: LoadedCnn = { version: 'bundled', dir: bundled.dir, onnx: bundled.onnxPath, meta: bundled.meta, base: 'bundled', baseSha256: '' };
+const cnn: LoadedCnn = { version: 'bundled', dir: bundled.dir, onnx: bundled.onnxPath, meta: bundled.meta, base: 'bundled', baseDir: bundled.dir, baseSha256: '' };
 const idleTrainer: CandidateTrainer = { train: () => Promise.reject(new Error('this learner does not train')), save: async () => {}, close: async () => {} };
 const root = mkdtempSync(path.join(tmpdir(), 'cobalt-online-breaks-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -99,7 +99,7 @@ function learnerOptions(clock: SimulatedClock, registry: ModelRegistry, cnn: Loa
 }
 
 const BASE_SHA = fileSha256(bundled.onnxPath);
-const bundledCnn: LoadedCnn = { version: BASE, dir: bundled.dir, onnx: bundled.onnxPath, meta: bundled.meta, base: BASE, baseSha256: BASE_SHA };
+const bundledCnn: LoadedCnn = { version: BASE, dir: bundled.dir, onnx: bundled.onnxPath, meta: bundled.meta, base: BASE, baseDir: bundled.dir, baseSha256: BASE_SHA };
 // The rule the bundled CNN was trained with (its train-report.json), and a trainer for learners that never train.
 const BASE_LABELS = (({ volWindow, horizon, ptMult, slMult }) => ({ volWindow, horizon, ptMult, slMult }))(
   (JSON.parse(readFileSync(path.join(bundled.dir, 'train-report.json'), 'utf8')) as { labels: { options: Config['models']['online']['labels'] } }).labels.options);

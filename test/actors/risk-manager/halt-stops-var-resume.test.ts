@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import { money, type Money } from '../../../engine/types/money.ts';
+import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import { controlMessages } from '../../../engine/dashboard/controls.ts';

@@ -19,7 +19,6 @@ import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/s
 const ETH = ['data/recordings/spot_ethusdt_20240808.jsonl.gz'];
 const BUNDLED_1M = 'data/klines/mintanam-ftrade_ETH_USDT-1m.csv.gz';
 const BUNDLED_1H = 'data/klines/moudux1-ft_userdata_ETH_USDT-1h.csv.gz';
-const H = 3_600_000;
 const root = mkdtempSync(join(tmpdir(), 'cobalt-klines-fetch-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

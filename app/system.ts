@@ -29,6 +29,7 @@ import { Bus, logHandlerFailures } from '../engine/runtime/bus.ts';
 import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
 import { Lifecycle, type ShutdownReport } from '../engine/runtime/lifecycle.ts';
 import { Supervisor, type ChildSpec, type RestartPolicy } from '../engine/runtime/supervisor.ts';
+import { CandleCache } from '../engine/store/candle-cache.ts';
 import { ExecStore } from '../engine/store/exec-store.ts';
 import { InferenceHistoryStore } from '../engine/store/inference-history.ts';
 import { LmdbStore } from '../engine/store/lmdb.ts';
@@ -560,8 +561,11 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     }
     return base;
   };
+  const candleCache = candleCacheFor(mode, config, store);
   const providerLogic = fromCallback<EventObject, null>(() => {
-    const dp = new DataProvider({ ...providerOptions(), owner: 'dataProvider', ...(opts.maintenanceMs !== undefined ? { maintenanceMs: opts.maintenanceMs } : {}) });
+    const dp = new DataProvider({
+      ...providerOptions(), owner: 'dataProvider', ...(opts.maintenanceMs !== undefined ? { maintenanceMs: opts.maintenanceMs } : {}), ...(candleCache ? { candleCache } : {}),
+    });
     provider = dp;
     dp.start().then(() => dataReady(), (err: unknown) => {
       logger.error({ err }, 'data provider failed to load history; running without it');
@@ -719,6 +723,16 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     ready: () => readyP,
     stop: (signal = 'manual') => lifecycle.shutdown(signal),
   };
+}
+
+/**
+ * Returns the candles cache the DataProvider keeps its series in across restarts, or undefined where it must not:
+ * a backtest (its runs neither read nor write it), and a replay. A restarted replay resumes past where the last run
+ * got to, and its kline history before that point is another stretch of the recording (ReplayHistory: the new first
+ * lap's shift), so the last run's bars there would sit beside 1m/1h bars of another market.
+ */
+export function candleCacheFor(mode: SystemMode, config: Pick<Config, 'data'>, store: LmdbStore): CandleCache | undefined {
+  return mode === 'backtest' || config.data.replayFiles.length > 0 ? undefined : new CandleCache(store);
 }
 
 /**

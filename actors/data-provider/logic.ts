@@ -41,6 +41,20 @@ export function gapsToFill(series: CandleSeries, now: TsMs, graceMs: number): Ho
   return gaps;
 }
 
+/**
+ * Returns the bars a non-empty series lacks before its oldest one, inside the window `gapsToFill` uses, or undefined.
+ * `gapsToFill` leaves them out (a venue may have no older bars: asking every pass would repeat a request that returns
+ * nothing); the load at start asks once, so that a series restored short (the candles cache of a run that began
+ * minutes before it stopped) still gets its history.
+ */
+export function leadGap(series: CandleSeries, now: TsMs, graceMs: number): Hole | undefined {
+  const first = series.get(0);
+  if (first === undefined) return undefined;
+  const ms = timeframeMs(series.timeframe);
+  const windowStart = lastClosedOpen(series.timeframe, now, graceMs) - (series.capacity - 1) * ms;
+  return first.openTime > windowStart ? { from: windowStart, count: Math.round((first.openTime - windowStart) / ms) } : undefined;
+}
+
 /** Returns `gap` cut into requests of at most `maxBars` bars each. */
 export function splitGap(gap: Hole, tf: Timeframe, maxBars: number): Hole[] {
   const ms = timeframeMs(tf);

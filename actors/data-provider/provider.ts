@@ -10,13 +10,14 @@ import type { FeedReset, FeedStatusMsg } from '../../engine/messages/feed.ts';
 import type { Candle, CandleMsg, Trade } from '../../engine/messages/market.ts';
 import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
+import type { CandleCache, SeriesWrite } from '../../engine/store/candle-cache.ts';
 import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
 import { ParseError, VenueError } from '../../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, ticksToFloat, type Instrument, type InstrumentSpec, type VenueId } from '../../engine/types/instrument.ts';
 import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.ts';
 import { TtlCache } from '../../engine/venues/ttl-cache.ts';
 import {
-  closedInGap, COARSER, gapsToFill, isWholeRollup, KLINE_TIMEFRAMES, mergeCandles, plainCandle, splitGap, TIMEFRAMES,
+  closedInGap, COARSER, gapsToFill, isWholeRollup, KLINE_TIMEFRAMES, leadGap, mergeCandles, plainCandle, splitGap, TIMEFRAMES,
 } from './logic.ts';
 import type { KlineSource, SourcedPrice } from './market-source.ts';
 
@@ -70,6 +71,13 @@ export interface DataProviderOptions {
   readonly venue?: VenueId;
   /** Bus subscriptions are made with this owner, so a throwing handler counts as this actor failing. */
   readonly owner?: string;
+  /**
+   * Where the series survive a restart (a daemon on live data only: app/system.ts). The bars still usable are
+   * loaded at start, before the history; closed bars are saved every `cacheSaveMs` and at stop.
+   */
+  readonly candleCache?: CandleCache;
+  /** How often (clock ms) closed bars are saved to `candleCache` (default 5 s: what a kill -9 may lose). */
+  readonly cacheSaveMs?: number;
   readonly log?: Logger;
 }
 
@@ -96,6 +104,10 @@ export interface DataProviderStats {
   backfillFailures: number;
   backfilledBars: number;
   candlesPublished: number;
+  /** Bars loaded from the candles cache at start. */
+  cachedBars: number;
+  /** Saves to the candles cache that failed (logged; the bars are not retried). */
+  cacheSaveFailures: number;
 }
 
 /** What one maintenance pass did. */
@@ -127,6 +139,8 @@ interface SymbolState {
   warnedAhead: boolean;
   /** Open times, per rolled-up timeframe, of bars not closed yet that lack a trade refused as late: they are left out. */
   readonly lateIn: Partial<Record<Timeframe, Set<number>>>;
+  /** Bars that entered a series since the last save to the candles cache (kept only with a cache). */
+  readonly unsaved: Partial<Record<Timeframe, Candle[]>>;
 }
 
 /**
@@ -152,6 +166,9 @@ export const MAX_QUIET_MS = 86_400_000;
 /** How long after a bar's end the maintenance pass fetches it when no stream produced it (the default `backfillGraceMs`). */
 export const BACKFILL_GRACE_MS = 5_000;
 
+/** How often closed bars are saved to the candles cache (the default `cacheSaveMs`): at most this much is lost to a kill -9. */
+export const CACHE_SAVE_MS = 5_000;
+
 /**
  * Returns an instrument map of `symbols` from `specs`: a configured run's (config `instruments` over the bundled
  * ones, engine/config instrumentSpecsOf), else the bundled Binance spot increments.
@@ -175,6 +192,7 @@ export class DataProvider {
   readonly reference: string;
   readonly stats: DataProviderStats = {
     trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, partialBars: 0, streamBreaks: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, candlesPublished: 0,
+    cachedBars: 0, cacheSaveFailures: 0,
   };
   private readonly states = new Map<string, SymbolState>();
   private readonly priceCache: TtlCache<string, SourcedPrice>;
@@ -185,6 +203,7 @@ export class DataProvider {
   private unsubs: Unsubscribe[] = [];
   private tickTimer: TimerHandle | undefined;
   private maintTimer: TimerHandle | undefined;
+  private cacheTimer: TimerHandle | undefined;
   private maintaining: Promise<MaintenanceReport> | undefined;
   private running = false;
   /** The close and maintenance timers are armed (by the first market message). */
@@ -203,7 +222,7 @@ export class DataProvider {
       const series = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, new CandleSeries(tf, capacity)])) as Record<Timeframe, CandleSeries>;
       this.states.set(symbol, {
         symbol, inst, series, streamed: new Set(), skipFirst: opts.closeBy === 'trades', lastTradeMs: NaN,
-        lagMin: Infinity, lagPrev: Infinity, lagWindow: NaN, warnedAhead: false, lateIn: {},
+        lagMin: Infinity, lagPrev: Infinity, lagWindow: NaN, warnedAhead: false, lateIn: {}, unsaved: {},
         builder: new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize }),
         rollups: { '1m': newRollup('1m'), '1h': newRollup('1h'), '1d': newRollup('1d') },
       });
@@ -221,10 +240,14 @@ export class DataProvider {
     return this.state(symbol).series[tf];
   }
 
-  /** Loads history, subscribes to the bus and starts the close and maintenance timers; history failures are logged, not thrown. */
+  /**
+   * Loads the candles cache, subscribes to the bus, loads history and starts the close and maintenance timers;
+   * history failures are logged, not thrown.
+   */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    const restored = this.restoreFromCache();
     const { bus, owner } = this.opts;
     this.unsubs.push(
       bus.subscribe('md.trade', (m) => this.onTrade(m), owner),
@@ -232,18 +255,37 @@ export class DataProvider {
       bus.subscribe('md.feedReset', (m) => this.onFeedReset(m), owner),
       bus.subscribe('md.feedStatus', (m) => this.onFeedStatus(m), owner),
     );
-    await this.loadHistory();
+    await this.loadHistory(restored);
   }
 
-  /** Unsubscribes and cancels the timers. */
+  /** Unsubscribes, cancels the timers and saves the bars not saved yet to the candles cache (not awaited: the store's close waits for it). */
   stop(): void {
+    if (this.running) void this.saveCandles();
     this.running = false;
     for (const u of this.unsubs) u();
     this.unsubs = [];
     if (this.tickTimer) this.opts.clock.clearTimeout(this.tickTimer);
     if (this.maintTimer) this.opts.clock.clearTimeout(this.maintTimer);
-    this.tickTimer = this.maintTimer = undefined;
+    if (this.cacheTimer) this.opts.clock.clearTimeout(this.cacheTimer);
+    this.tickTimer = this.maintTimer = this.cacheTimer = undefined;
     this.armed = false;
+  }
+
+  /**
+   * Saves the bars closed or fetched since the last save to the candles cache (CandleCache.save: transactions of at
+   * most 64 writes) and resolves at the last commit; a failure is logged and counted (`stats.cacheSaveFailures`), never thrown: the cache only shortens
+   * the next start's warm-up.
+   */
+  async saveCandles(): Promise<void> {
+    const cache = this.opts.candleCache;
+    if (!cache) return;
+    const writes = this.takeUnsaved();
+    try {
+      await cache.save(writes);
+    } catch (err) {
+      this.stats.cacheSaveFailures++;
+      this.log.warn({ err: (err as Error).message, code: 'CANDLES_CACHE_NOT_SAVED', series: writes.length }, 'candles cache not saved: a restart may find fewer bars');
+    }
   }
 
   /** Adds a trade: builds 1s bars (and what rolls up from them) and refreshes the stream price. */
@@ -413,6 +455,7 @@ export class DataProvider {
     const last = series.last();
     if (last === undefined || c.openTime >= last.openTime) series.push(c);
     else mergeCandles(series, [c]);
+    this.noteUnsaved(st, tf, [c]);
     const now = this.opts.clock.now();
     if (publish) this.publish({ type: 'md.candle', venue: this.venue, symbol: st.symbol, timeframe: tf, candle: c, tsExchange: c.openTime + timeframeMs(tf), tsLocal: now });
     if (publish && tf === '1s') {
@@ -485,6 +528,65 @@ export class DataProvider {
     if (!this.byTrades) this.scheduleTick();
     const every = this.opts.maintenanceMs ?? 60_000;
     if (every > 0) this.scheduleMaintenance(every);
+    if (this.opts.candleCache) this.scheduleCacheSave(this.opts.cacheSaveMs ?? CACHE_SAVE_MS);
+  }
+
+  private scheduleCacheSave(every: number): void {
+    this.cacheTimer = this.opts.clock.setTimeout(() => {
+      if (!this.running) return;
+      void this.saveCandles();
+      this.scheduleCacheSave(every);
+    }, every);
+  }
+
+  private noteUnsaved(st: SymbolState, tf: Timeframe, bars: readonly Candle[]): void {
+    if (this.opts.candleCache && bars.length > 0) (st.unsaved[tf] ??= []).push(...bars);
+  }
+
+  // The unsaved bars of every series, with the window each series holds now (its newest bar and `capacity` slots
+  // back), and the lists emptied: a save that fails loses them from the cache (a hole there), not from the series.
+  private takeUnsaved(): SeriesWrite[] {
+    const writes: SeriesWrite[] = [];
+    for (const st of this.states.values()) {
+      for (const tf of TIMEFRAMES) {
+        const bars = st.unsaved[tf];
+        const last = st.series[tf].last();
+        if (bars === undefined || bars.length === 0 || last === undefined) continue;
+        st.unsaved[tf] = [];
+        const keepFromMs = last.openTime - (st.series[tf].capacity - 1) * timeframeMs(tf);
+        writes.push({ symbol: st.symbol, timeframe: tf, bars, keepFromMs, keepToMs: last.openTime });
+      }
+    }
+    return writes;
+  }
+
+  // The candles cache's bars still usable now enter the empty series (before the bus is subscribed: no live bar is
+  // in them yet). Nothing bridges the time the engine was down: the 1s builder starts without a price, so the first
+  // live bar opens after a hole, and the 1m (1h, 1d) bars of that time are backfilled as holes are. Returns the bars loaded.
+  private restoreFromCache(): number {
+    const cache = this.opts.candleCache;
+    if (!cache) return 0;
+    const now = this.opts.clock.now();
+    let loaded = 0;
+    for (const st of this.states.values()) {
+      const got: Partial<Record<Timeframe, number>> = {};
+      for (const tf of TIMEFRAMES) {
+        const series = st.series[tf];
+        let bars: Candle[] = [];
+        try {
+          bars = cache.restore(st.symbol, tf, now, series.capacity).bars;
+        } catch (err) {
+          // An unreadable cache costs the warm-up it would have saved, not the start.
+          this.log.warn({ err: (err as Error).message, code: 'CANDLES_CACHE_UNREADABLE', symbol: st.symbol, tf }, 'candles cache not read: the series starts empty');
+        }
+        series.pushAll(bars);
+        got[tf] = bars.length;
+        loaded += bars.length;
+      }
+      this.log.info({ symbol: st.symbol, bars: got }, 'series restored from the candles cache');
+    }
+    this.stats.cachedBars += loaded;
+    return loaded;
   }
 
   private scheduleTick(): void {
@@ -506,10 +608,11 @@ export class DataProvider {
   // History: the newest bars of every kline timeframe, then the roll-up of the forming coarser period rebuilt from
   // the series, so the first rolled-up bar can be whole. The series already holds the bars that closed while the
   // load was in flight (the bus is subscribed first, so no trade or kline is missed), and those bars are in the
-  // roll-up too: it is rebuilt rather than added to, or they would count twice.
-  private async loadHistory(): Promise<void> {
-    if (!this.opts.history) return;
-    await this.backfill();
+  // roll-up too: it is rebuilt rather than added to, or they would count twice. Bars restored from the candles cache
+  // (`restored` of them) are in the series before the backfill, which then fetches only what they lack.
+  private async loadHistory(restored: number): Promise<void> {
+    if (!this.opts.history && restored === 0) return;
+    if (this.opts.history) await this.backfill(restored > 0);
     for (const st of this.states.values()) {
       for (const tf of KLINE_TIMEFRAMES) {
         const coarse = COARSER[tf];
@@ -527,7 +630,8 @@ export class DataProvider {
     }
   }
 
-  private async backfill(): Promise<MaintenanceReport> {
+  // `lead`: also the bars before each series' oldest one (leadGap), asked for once at start after a cache restore.
+  private async backfill(lead = false): Promise<MaintenanceReport> {
     const history = this.opts.history;
     let gaps = 0;
     let requests = 0;
@@ -540,6 +644,8 @@ export class DataProvider {
       for (const tf of KLINE_TIMEFRAMES) {
         const now = this.opts.clock.now();
         const found: Hole[] = gapsToFill(st.series[tf], now, grace);
+        const before = lead ? leadGap(st.series[tf], now, grace) : undefined;
+        if (before) found.unshift(before);
         gaps += found.length;
         for (const gap of found.flatMap((g) => splitGap(g, tf, maxBars))) {
           requests++;
@@ -549,6 +655,7 @@ export class DataProvider {
             const r = await history.klines(st.symbol, tf, { startTime: gap.from, endTime, limit: gap.count, nowMs: this.opts.clock.now() });
             const bars = closedInGap(r.candles, tf, gap, this.opts.clock.now());
             const n = mergeCandles(st.series[tf], bars);
+            this.noteUnsaved(st, tf, bars);
             filled += n;
             this.stats.backfilledBars += n;
             this.log.debug({ symbol: st.symbol, tf, from: gap.from, wanted: gap.count, got: n, source: r.source }, 'backfill');

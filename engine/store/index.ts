@@ -1,4 +1,5 @@
-// LMDB stores (one environment, named databases) and the in-memory model-output store.
+// LMDB stores (one environment, named databases), the candles cache and the in-memory model-output store.
 export * from './lmdb.ts';
 export * from './model-output-store.ts';
 export * from './inference-history.ts';
+export * from './candle-cache.ts';

@@ -2,8 +2,9 @@
 // in the config AND `--live` AND keys in the environment. Runs until SIGINT/SIGTERM (graceful: stop intake, drain,
 // flush LMDB, stop actors); everything needed to continue after a crash or kill -9 is in LMDB (config.store.path):
 // the executor's orders/fills/positions (reconciled with the venue at start), the paper venue's account and open
-// orders, the risk manager's trading state and equity peak, the inference history, and how far a replay got (a
-// restarted replay goes on in time from there: actors/data-provider/replay.ts).
+// orders, the risk manager's trading state and equity peak, the inference history, the DataProvider's candles (live
+// data only: engine/store/candle-cache.ts), and how far a replay got (a restarted replay goes on in time from there:
+// actors/data-provider/replay.ts).
 import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
 import {

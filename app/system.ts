@@ -25,7 +25,7 @@ import { log as rootLog, type Logger } from '../engine/log.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Fill } from '../engine/messages/orders.ts';
 import type { RiskLimits } from '../engine/messages/risk.ts';
-import { Bus, logHandlerFailures } from '../engine/runtime/bus.ts';
+import { Bus, logHandlerFailures, type Unsubscribe } from '../engine/runtime/bus.ts';
 import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
 import { Lifecycle, type ShutdownReport } from '../engine/runtime/lifecycle.ts';
 import { Supervisor, type ChildSpec, type RestartPolicy } from '../engine/runtime/supervisor.ts';
@@ -657,12 +657,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const supervisor = new Supervisor({ bus, clock, children, defaults: opts.restart, logger, ...(opts.rng ? { rng: opts.rng } : {}) });
 
   // ---- wiring that belongs to no actor ----
-  let lastMark: Ticks | undefined;
-  bus.subscribe('md.trade', (m) => {
-    if (m.symbol !== primary || m.price === lastMark) return;
-    lastMark = m.price;
-    bus.publish({ type: 'risk.mark', symbol: primary, price: m.price, ts: clock.now() });
-  });
+  publishMarks(bus, clock, primary);
   bus.subscribe('sys.halted', (m) => {
     if (!isReady) startFailed(new EngineStartError(`the engine halted before it was ready: ${m.reason}`));
     logger.error({ code: 'SYSTEM_HALTED', actor: m.actor, reason: m.reason }, `trading halted: ${m.reason}`);
@@ -724,6 +719,27 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     stop: (signal = 'manual') => lifecycle.shutdown(signal),
   };
 }
+
+/**
+ * Turns the traded symbol's trades into `risk.mark`: one per price change, and at least one a second of trading at an
+ * unchanged price, so that the RiskManager's breaker reads a stretch without any mark as a feed that stopped
+ * (risk.breaker.staleMs), not as a price that held.
+ */
+export function publishMarks(bus: Bus<EngineMsg>, clock: Clock, symbol: string): Unsubscribe {
+  let last: Ticks | undefined;
+  let lastAt = -Infinity;
+  return bus.subscribe('md.trade', (m) => {
+    if (m.symbol !== symbol) return;
+    const now = clock.now();
+    if (m.price === last && now - lastAt < MARK_REFRESH_MS) return;
+    last = m.price;
+    lastAt = now;
+    bus.publish({ type: 'risk.mark', symbol, price: m.price, ts: now });
+  });
+}
+
+/** Engine time after which a trade at the last marked price is marked again. */
+const MARK_REFRESH_MS = 1_000;
 
 /**
  * Returns the candles cache the DataProvider keeps its series in across restarts, or undefined where it must not:

@@ -14,8 +14,9 @@
 // The move window, without keeping every mark: two tumbling buckets of moveWindowMs, each holding its highest and
 // lowest price. The move at a mark is its distance to the highest and lowest of both buckets (a drop measured against
 // the high, a rise against the low), so every move within moveWindowMs is seen; one spread over up to twice the
-// window can be too (the older bucket reaches that far back). A mark only follows a price change, so the price of the
-// last mark held until this one: it opens each new bucket.
+// window can be too (the older bucket reaches that far back). A mark comes with each price change (and once a
+// second at an unchanged price: app/system.ts), so the price of the last mark held until this one: it opens each new
+// bucket.
 //
 // Hot path: onMark runs at trade rate. The guard is plain immutable data (held-steps.ts applies the same mark to a
 // shadow and may redo it on the machine), so a change means a new record; one is made only when a bucket extreme,

@@ -377,8 +377,8 @@ export const riskSchema = z
      * mark. Exits (stops, flatten, strategy sells) are never denied. `false` switches either off. The defaults only
      * catch crashes: in the bundled month of ETH/USDT 1m klines (2024-07-26 → 08-25) the five-minute moves have a
      * standard deviation of 0.27 %, and 5 % within 5–10 minutes happened on one day only (the 2024-08-05 crash, three
-     * times). Marks follow price changes, which on a liquid pair come several times a second: 60 s without one is a
-     * silent feed.
+     * times). Marks come with each price change and at least once a second of trading (app/system.ts publishMarks):
+     * 60 s without one is a silent feed, not a quiet price.
      */
     breaker: z
       .strictObject({

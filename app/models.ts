@@ -32,6 +32,7 @@ import { CheckpointStore, inputSymbolMismatch, SELECTION_METRICS, type Checkpoin
 import { bundledCnnCheckpoint, bundledDqnCheckpoint } from '../models/bundled/index.ts';
 import { cnnInputMismatch } from '../models/cnn/bdi-adapter.ts';
 import { loadDqn } from '../models/dqn/io.ts';
+import { QNetwork } from '../models/dqn/qnet.ts';
 import { cnnRunner, type InferPort } from '../actors/model-agents/cnn-agent.ts';
 import { momentumRunner } from '../actors/model-agents/momentum.ts';
 import { rlRunner } from '../actors/model-agents/rl-agent.ts';
@@ -281,9 +282,11 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
       const requires = cnnInState ? ['cnn'] : [];
       const dependsOn = registry.names().includes('cnn') ? ['cnn'] : [];
       const register = (version: string, dir: string, activate: boolean): void => {
+        // The runner keeps the weights alone (~39 KB), not the agent with its replay buffer (~35 MB), which is dropped.
         const agent = loadDqn(dir);
+        const q = new QNetwork(agent.online.sizes, agent.online.params);
         registry.register('dqn', {
-          version, run: rlRunner({ q: agent, state, stateSize: agent.config.stateSize, ...(requires.length > 0 ? { requires } : {}) }),
+          version, run: rlRunner({ q, state, stateSize: q.stateSize, ...(requires.length > 0 ? { requires } : {}) }),
           ...(dependsOn.length > 0 ? { dependsOn } : {}),
         }, now, { activate });
       };

@@ -5,15 +5,22 @@
 // close, its stored input (the BaseDataInput the RL runner got, the CNN's same-tick outputs fed in) turned into the
 // state by the checkpoint's own builder, and the close of that 1m bar from the DataProvider's series (where the
 // training environment fills). Decisions of the last `dqn.lookbackMs` are read at start (the 1m series holds 25 h),
-// the newest `dqn.maxDecisions` kept. Every `dqn.retrainEveryMs` a DqnPipeline run (models/online/dqn-pipeline.ts)
-// fine-tunes a copy of the live weights in a worker thread and promotes it only when it trades the newest held-out
-// decisions better after fees (and not worse than flat); a promotion is checkpointed under
+// the newest `dqn.maxDecisions` kept. The backlog is read in slices of at most READ_SLICE stored records, the event
+// loop free between them (a record's input is decompressed on read: a day's backlog in one go blocked the loop for
+// 0.2–0.6 s). A decision time whose 1m bar is not in the series yet waits (stats.pendingBars) and is read again at
+// each poll while the series could still hold that bar; past that it is given up (stats.missingBars).
+// Every `dqn.retrainEveryMs` a DqnPipeline run (models/online/dqn-pipeline.ts) fine-tunes a copy of the live weights
+// in a worker thread and promotes it only when it trades the newest held-out decisions, better after fees by a margin
+// the bootstrap holds up (and not worse than flat). After a run that scored a candidate, the next one waits for
+// `dqn.minNewDecisions` new decisions (default: that run's held-out count), so runs are not judged again and again on
+// nearly the same held-out decisions, each a new chance of a lucky verdict. A promotion is checkpointed under
 // `<checkpointDir>/online/dqn/<version>` with online.json, registered with the live version's runner options and
 // activated through the orchestrator. A restart loads it again (app/models.ts); an operator's rollback (the
 // dashboard's control) is marked retired (app/online-rollbacks.ts) and the next run trains from the version then active.
 // Breaks in the data: with the bus, each md.feedReset of the symbol opens a break that its next trade closes; a decision
-// whose state reads a bar in a break (its 30 closes, the decision bar) is dropped (stats.acrossBreak), which splits the
-// sequence there, and no decision past the start of a break still open is read until it closes.
+// time whose state reads a bar in a break (its 30 closes, the decision bar) is dropped unread (stats.acrossBreak), which
+// splits the sequence there, and no decision past the start of a break still open is read until it closes.
+// A settings combination that can never take a gradient step (dqnBudgetProblem) turns the learner off at start.
 // The fee and reward scale of the environment are the checkpoint's (meta.json `extra`, else its train-report.json's
 // fee, else `cobalt train dqn`'s defaults). Not run in a backtest (app/system.ts).
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,7 +35,8 @@ import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { loadDqn } from '../models/dqn/io.ts';
-import { DqnPipeline, dqnSegments, dqnWorkerTrainer, type DqnDecision, type DqnRun, type DqnTrainer, type LiveDqn } from '../models/online/dqn-pipeline.ts';
+import { dqnBudgetProblem } from '../models/online/dqn-finetune.ts';
+import { DqnPipeline, dqnSegments, dqnWorkerTrainer, type DqnDecision, type DqnLearnSettings, type DqnRun, type DqnTrainer, type LiveDqn } from '../models/online/dqn-pipeline.ts';
 import { DQN_BDI_DEFAULTS } from '../models/train/dqn-bdi.ts';
 import { DQN_STATE_WINDOW, dqnStateBuilder, dqnStateOf } from '../models/train/dqn-state.ts';
 import { ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedDqn } from './models.ts';
@@ -36,6 +44,10 @@ import { onlineCheckpointStore, promotedDir, type OnlineJobRow, type OnlineLearn
 import { isRetired } from './online-rollbacks.ts';
 
 const MIN = 60_000;
+/** Stored records read (each decompressed) per turn of the event loop. */
+export const READ_SLICE = 10;
+/** Decision times looked at per turn, records or not (bar and break checks only). */
+const VISIT_SLICE = 500;
 
 /** What the DQN learner needs from the system. */
 export interface OnlineDqnOptions {
@@ -67,9 +79,11 @@ export interface OnlineDqnStats {
   /** Decisions read (kept up to maxDecisions). */
   read: number;
   decisions: number;
-  /** Decision times with a stored decision but no closed bar of its minute in the series. */
+  /** Decision times with a stored decision given up: their 1m bar never came while the series could hold it. */
   missingBars: number;
-  /** Decisions dropped because their state reads a bar in a break of the data. */
+  /** Decision times waiting for their 1m bar (read again at each poll). */
+  pendingBars: number;
+  /** Decision times dropped unread because their state reads a bar in a break of the data. */
   acrossBreak: number;
   /** Stored inputs that are not a BaseDataInput (nothing to build a state from). */
   unreadable: number;
@@ -87,7 +101,7 @@ interface DataBreak { readonly fromMs: TsMs; toMs: TsMs }
 
 /** Reads, trains and promotes the DQN on the engine clock; see the header. */
 export class OnlineDqnLearning {
-  readonly stats: OnlineDqnStats = { polls: 0, read: 0, decisions: 0, missingBars: 0, acrossBreak: 0, unreadable: 0, runs: 0, promotions: 0, failures: 0 };
+  readonly stats: OnlineDqnStats = { polls: 0, read: 0, decisions: 0, missingBars: 0, pendingBars: 0, acrossBreak: 0, unreadable: 0, runs: 0, promotions: 0, failures: 0 };
   /** Minutes between decisions (the checkpoint's `input.everyMinutes`). */
   readonly everyMinutes: number;
   private readonly pipeline: DqnPipeline;
@@ -97,6 +111,12 @@ export class OnlineDqnLearning {
   private breaks: DataBreak[] = [];
   /** The next decision time to read. */
   private cursor: TsMs;
+  /** Decision times before the cursor waiting for their 1m bar, oldest first. */
+  private pending: TsMs[] = [];
+  private reading: Promise<void> | undefined;
+  /** stats.read when the last run started, and the new decisions the next run waits for. */
+  private readAtLastRun = 0;
+  private newNeeded = 0;
   private timer: TimerHandle | undefined;
   private training: Promise<DqnRun | undefined> | undefined;
   private lastRunAt: TsMs;
@@ -118,7 +138,7 @@ export class OnlineDqnLearning {
     const base = o.dqn.base ?? o.dqn.version;
     this.pipeline = new DqnPipeline({
       registry: o.registry, checkpoints: onlineCheckpointStore(o.checkpointRoot, o.clock, o.registry, 'dqn'), trainer: this.trainer, clock: o.clock, live,
-      runnerFor: (agent) => rlRunner({ q: agent, state, stateSize: agent.config.stateSize, ...(requires.length > 0 ? { requires } : {}) }),
+      runnerFor: (q) => rlRunner({ q, state, stateSize: q.stateSize, ...(requires.length > 0 ? { requires } : {}) }),
       ...(o.dqn.dependsOn && o.dqn.dependsOn.length > 0 ? { dependsOn: o.dqn.dependsOn } : {}),
       everyMinutes: this.everyMinutes, feeRate: costs.feeRate, rewardScale: costs.rewardScale,
       settings: s, base, baseSha256: o.dqn.baseSha256 ?? '', ...(o.dqn.meta.input ? { input: o.dqn.meta.input } : {}),
@@ -143,6 +163,13 @@ export class OnlineDqnLearning {
       o.logger.warn({ code: 'ONLINE_LEARNING_OFF', model: 'dqn', err }, `online learning of the DQN is off: ${off}`);
       return { off };
     }
+    const s = o.settings.dqn;
+    const budget = dqnBudgetProblem(live.config, { ...s, learningRate: s.learningRate ?? live.config.lr / 10, seed: 1 });
+    if (budget !== undefined) {
+      const off = `models.online.dqn can never train dqn@${o.dqn.version}: ${budget}`;
+      o.logger.warn({ code: 'ONLINE_LEARNING_OFF', model: 'dqn' }, `online learning of the DQN is off: ${off}`);
+      return { off };
+    }
     return new OnlineDqnLearning(o, live, costsOf(o.dqn.dir));
   }
 
@@ -164,7 +191,7 @@ export class OnlineDqnLearning {
     }
     const tick = (): void => {
       if (this.stopped) return;
-      this.poll();
+      void this.poll();
       this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
     };
     this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
@@ -175,31 +202,55 @@ export class OnlineDqnLearning {
     this.stopped = true;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     for (const u of this.subs.splice(0)) u();
+    await this.reading;
     await this.trainer.close();
     await this.training;
   }
 
-  /** Reads the new decisions and, when a run is due, starts it; returns that run (undefined when none started). */
-  poll(): Promise<DqnRun | undefined> | undefined {
-    const s = this.o.settings.dqn;
+  /**
+   * Reads the new decisions (in slices, see the header) and, when a run is due, starts it; resolves with that run
+   * (undefined when none started).
+   */
+  async poll(): Promise<DqnRun | undefined> {
     this.stats.polls++;
+    // The timer's poll may be reading: this one waits for that read and gives the run it started, if any.
+    if (this.reading !== undefined) {
+      await this.reading.catch(() => undefined);
+      return this.training;
+    }
+    this.reading = this.read();
     try {
-      this.read();
+      await this.reading;
     } catch (err) {
       this.stats.failures++;
       this.o.logger.error({ code: 'ONLINE_READ_FAILED', model: 'dqn', err }, 'online learning: reading the DQN\'s stored decisions failed; tried again at the next poll');
       return undefined;
+    } finally {
+      this.reading = undefined;
     }
+    if (this.stopped) return undefined;
+    this.pipeline.prune();
     const now = this.o.clock.now();
-    if (this.training !== undefined || now - this.lastRunAt < s.retrainEveryMs || this.decisions.length < this.decisionsNeeded()) return undefined;
+    if (!this.due(now)) return undefined;
     this.lastRunAt = now;
     this.runStartedAt = now;
+    this.readAtLastRun = this.stats.read;
     this.training = this.run([...this.decisions]).finally(() => {
       this.training = undefined;
       this.runStartedAt = undefined;
       this.lastRunEndedAt = this.o.clock.now();
     });
     return this.training;
+  }
+
+  private due(now: TsMs): boolean {
+    const s = this.o.settings.dqn;
+    if (this.training !== undefined || now - this.lastRunAt < s.retrainEveryMs || this.decisions.length < this.decisionsNeeded()) return false;
+    return this.newSinceRun() >= this.newNeeded;
+  }
+
+  private newSinceRun(): number {
+    return this.stats.read - this.readAtLastRun;
   }
 
   /** Where learning stands, for the dashboard: decisions, the run in progress or the next one, and the last result. */
@@ -211,6 +262,7 @@ export class OnlineDqnLearning {
     const need = this.decisionsNeeded();
     if (this.runStartedAt !== undefined) parts.push('training a candidate now');
     else if (this.decisions.length < need) parts.push(`a run needs ${need}`);
+    else if (this.newSinceRun() < this.newNeeded) parts.push(`the next run waits for ${this.newNeeded} new decisions (${this.newSinceRun()} so far)`);
     else parts.push(`next run in ${Math.max(0, Math.ceil((this.lastRunAt + s.retrainEveryMs - this.o.clock.now()) / 60_000))} min`);
     const r = this.stats.lastRun;
     if (r && this.lastRunEndedAt !== undefined) {
@@ -232,47 +284,92 @@ export class OnlineDqnLearning {
     return Math.max(Math.ceil(s.minTrain / (1 - s.heldOutFraction)), Math.ceil(s.minHeldOut / s.heldOutFraction));
   }
 
-  // Reads the decision times from the cursor up to the last whose minute has passed (and not past an open break).
-  private read(): void {
+  // Reads the decision times waiting for their bar, then those from the cursor up to the last whose minute has passed
+  // (and not past an open break), yielding the event loop every READ_SLICE records or VISIT_SLICE decision times.
+  private async read(): Promise<void> {
     const step = this.everyMinutes * MIN;
-    const open = this.breaks.at(-1)?.toMs === Infinity ? this.breaks.at(-1)!.fromMs : Infinity;
-    const until = Math.min(this.o.clock.now(), open);
-    for (; this.cursor + MIN <= until; this.cursor += step) {
-      const d = this.decisionAt(this.cursor);
-      if (d) {
-        this.decisions.push(d);
-        this.stats.read++;
+    let queries = 0, visits = 0;
+    const visit = async (at: TsMs): Promise<void> => {
+      if (this.visit(at)) queries++;
+      if (++visits % VISIT_SLICE === 0 || (queries > 0 && queries % READ_SLICE === 0)) {
+        queries = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
+    };
+    for (const at of this.pending.splice(0)) {
+      if (this.stopped) return;
+      await visit(at);
+    }
+    // The open break is looked at again each time: the bus may open one between slices.
+    for (; this.cursor + MIN <= this.readUntil(); this.cursor += step) {
+      if (this.stopped) return;
+      await visit(this.cursor);
     }
     const max = this.o.settings.dqn.maxDecisions;
     if (this.decisions.length > max) this.decisions.splice(0, this.decisions.length - max);
     this.stats.decisions = this.decisions.length;
+    this.stats.pendingBars = this.pending.length;
     // Breaks that ended before the oldest state still to be read are of no further use.
-    const floor = this.cursor - (DQN_STATE_WINDOW + 1) * MIN;
+    const floor = Math.min(this.cursor, this.pending[0] ?? Infinity) - (DQN_STATE_WINDOW + 1) * MIN;
     this.breaks = this.breaks.filter((b) => b.toMs >= floor);
   }
 
-  // The decision made on the bar that closed at `at`: the first stored DQN inference in [at, at + 1 min).
-  private decisionAt(at: TsMs): DqnDecision | undefined {
-    const [r] = this.o.history.query('dqn', this.o.symbol, { from: at, to: at + MIN }, 1);
-    if (r === undefined) return undefined;
+  // The newest time a decision time's minute may have passed by to be read: now, or the start of a break still open.
+  private readUntil(): TsMs {
+    const open = this.breaks.at(-1);
+    return Math.min(this.o.clock.now(), open?.toMs === Infinity ? open.fromMs : Infinity);
+  }
+
+  // Takes the decision made on the bar that closed at `at`, drops it or leaves it waiting for its bar; returns true
+  // when it read a stored record. The break and the bar are checked first: a record is decompressed only to be used.
+  private visit(at: TsMs): boolean {
     const barOpenMs = at - MIN;
     // Its state reads the closes of the DQN_STATE_WINDOW bars up to the decision bar.
     const from = barOpenMs - (DQN_STATE_WINDOW - 1) * MIN;
     if (this.breaks.some((b) => b.fromMs < at && b.toMs >= from)) {
       this.stats.acrossBreak++;
-      return undefined;
+      return false;
     }
+    const series = this.o.bars();
+    const bar = closedBar(series, barOpenMs);
+    if (bar === undefined) {
+      if (barOpenMs >= this.o.clock.now() - this.barSpanMs(series)) {
+        this.pending.push(at);
+        return false;
+      }
+      // Given up: counted where the DQN did decide.
+      if (this.recordAt(at) !== undefined) this.stats.missingBars++;
+      return true;
+    }
+    const r = this.recordAt(at);
+    if (r === undefined) return true;
     if (r.input.features.length !== BDI_LENGTH) {
       this.stats.unreadable++;
-      return undefined;
+      return true;
     }
-    const bar = closedBar(this.o.bars(), barOpenMs);
-    if (bar === undefined) {
-      this.stats.missingBars++;
-      return undefined;
-    }
-    return { ts: r.ts, barOpenMs, state: this.build(r.input.features), price: bar.close };
+    this.insert({ ts: r.ts, barOpenMs, state: this.build(r.input.features), price: bar.close });
+    this.stats.read++;
+    return true;
+  }
+
+  // The first stored DQN inference in [at, at + 1 min).
+  private recordAt(at: TsMs): ReturnType<OnlineDqnOptions['history']['query']>[number] | undefined {
+    return this.o.history.query('dqn', this.o.symbol, { from: at, to: at + MIN }, 1)[0];
+  }
+
+  // How far back the 1m series can hold a bar: its capacity in minutes where it has one (CandleSeries), never more
+  // than the lookback (older decisions are not read at start either).
+  private barSpanMs(series: CandleSource | undefined): number {
+    const capacity = (series as { capacity?: unknown } | undefined)?.capacity;
+    const lookback = this.o.settings.dqn.lookbackMs;
+    return typeof capacity === 'number' && capacity > 0 ? Math.min(lookback, capacity * MIN) : lookback;
+  }
+
+  // Adds a decision in bar order (one read late, after its bar came, lands before newer ones).
+  private insert(d: DqnDecision): void {
+    let i = this.decisions.length;
+    while (i > 0 && this.decisions[i - 1]!.barOpenMs > d.barOpenMs) i--;
+    this.decisions.splice(i, 0, d);
   }
 
   private async run(decisions: DqnDecision[]): Promise<DqnRun | undefined> {
@@ -280,6 +377,8 @@ export class OnlineDqnLearning {
     try {
       const r = await this.pipeline.runOnce(decisions);
       this.stats.lastRun = r;
+      const s: DqnLearnSettings = this.o.settings.dqn;
+      if (r.candidate !== undefined) this.newNeeded = s.minNewDecisions ?? r.heldOutDecisions;
       const fields = {
         model: 'dqn', reason: r.reason, trainDecisions: r.trainDecisions, heldOutDecisions: r.heldOutDecisions, trainSegments: r.trainSegments,
         heldOutSegments: r.heldOutSegments, live: r.live, candidate: r.candidate, episodes: r.episodes, envSteps: r.envSteps,
@@ -336,12 +435,14 @@ function costsOf(dir: string): Costs {
   return { feeRate, rewardScale, from };
 }
 
-// The closed bar of `series` opening at `openTime`, searched from the newest.
+// The closed bar of `series` (1m bars in time order) opening at `openTime`. Where the series has no gap it sits as many
+// places before the newest as it is minutes older; a gap only moves it later, so the search starts there.
 function closedBar(series: CandleSource | undefined, openTime: TsMs): { close: number } | undefined {
-  if (!series) return undefined;
-  for (let i = series.length - 1; i >= 0; i--) {
+  const newest = series && series.length > 0 ? series.get(series.length - 1) : undefined;
+  if (!series || !newest || newest.openTime < openTime) return undefined;
+  for (let i = Math.max(0, series.length - 1 - Math.floor((newest.openTime - openTime) / MIN)); i < series.length; i++) {
     const c = series.get(i);
-    if (!c || c.openTime < openTime) return undefined;
+    if (!c || c.openTime > openTime) return undefined;
     if (c.openTime === openTime) return c.closed ? c : undefined;
   }
   return undefined;

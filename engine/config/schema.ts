@@ -260,8 +260,23 @@ export const onlineDqnSchema = z
     epsilonStart: unit.default(0.1),
     /** The candidate's held-out after-fee return must beat the live version's by more than this (0.001 = 0.1 %). */
     minReturnGain: z.number().min(0).default(0.001),
+    /** Promotion gate (models/online/dqn-pipeline.ts DQN_GATE_DEFAULTS): trades and share of held-out steps long. */
+    minTrades: z.int().min(0).default(2),
+    minExposure: unit.default(0.05),
+    /** Confidence of the paired block bootstrap's lower bound on the gain (and on the candidate's own return). */
+    confidence: z.number().gt(0).lt(1).default(0.95),
+    bootstrapSamples: z.int().min(100).max(100_000).default(2000),
+    bootstrapBlock: posInt.default(12),
+    /** New decisions after a judged run before the next (default: that run's held-out count). */
+    minNewDecisions: posInt.optional(),
   })
   .superRefine((o, ctx) => {
+    // The fine-tune learns from min(checkpoint learningStarts, max(batch, maxSteps/4)) steps on; at or below a quarter of
+    // maxSteps a checkpoint with a large learningStarts never trains (the learner checks the exact bound at start).
+    if (Math.min(o.maxSteps, o.episodes * o.episodeLength) <= Math.floor(o.maxSteps / 4)) {
+      ctx.addIssue({ code: 'custom', path: ['episodes'],
+        message: `expected episodes × episodeLength (${o.episodes} × ${o.episodeLength}) above maxSteps / 4 (${Math.floor(o.maxSteps / 4)}): the fine-tune would take no gradient step` });
+    }
     if (o.maxDecisions * (1 - o.heldOutFraction) < o.minTrain || o.maxDecisions * o.heldOutFraction < o.minHeldOut) {
       const need = Math.max(Math.ceil(o.minTrain / (1 - o.heldOutFraction)), Math.ceil(o.minHeldOut / o.heldOutFraction));
       ctx.addIssue({ code: 'custom', path: ['maxDecisions'],

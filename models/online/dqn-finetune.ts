@@ -59,6 +59,9 @@ export interface DqnFineTuneResult {
   readonly episodes: number;
   readonly envSteps: number;
   readonly gradSteps: number;
+  /** Each held-out step's after-fee return (equity after / before − 1), live and candidate on the same steps. */
+  readonly liveSteps: Float64Array;
+  readonly candidateSteps: Float64Array;
 }
 
 /** Returns the training-only settings of a fine-tune of `live` (see the header); the saved network keeps `live`'s. */
@@ -74,13 +77,26 @@ export function fineTuneConfig(live: DqnConfig, s: Pick<DqnFineTuneSpec, 'maxSte
   };
 }
 
+/**
+ * Returns why `s` can never train a fine-tune of `live` (no more environment steps than learningStarts + batch: fewer
+ * than a batch of gradient steps), or undefined when it can. Segments shorter than `episodeLength` make episodes
+ * shorter still, so a run can take fewer steps than this allows; the pipeline refuses a run that took none.
+ */
+export function dqnBudgetProblem(live: DqnConfig, s: Pick<DqnFineTuneSpec, 'episodes' | 'maxSteps' | 'episodeLength' | 'learningRate' | 'epsilonStart' | 'seed'>): string | undefined {
+  const c = fineTuneConfig(live, s);
+  const budget = Math.min(s.maxSteps, s.episodes * s.episodeLength);
+  const need = c.learningStarts + c.batchSize;
+  if (budget > need) return undefined;
+  return `the fine-tune can take at most min(maxSteps ${s.maxSteps}, episodes ${s.episodes} × episodeLength ${s.episodeLength}) = ${budget} environment steps, `
+    + `not more than learningStarts ${c.learningStarts} + batch ${c.batchSize} = ${need}: it would take fewer than a batch of gradient steps`;
+}
+
 /** Fine-tunes a copy of the live network on the training segments and scores both on the held-out ones. */
 export function fineTuneDqn(spec: DqnFineTuneSpec): DqnFineTuneResult {
   const trainable = spec.train.filter((s) => s.price.length >= 2);
   if (trainable.length === 0) throw new InputValidationError('DQN fine-tune: no training segment holds 2 decisions');
   if (!spec.heldOut.some((s) => s.price.length >= 2)) throw new InputValidationError('DQN fine-tune: no held-out segment holds 2 decisions');
-  const liveAgent = agentWith(spec.config, spec.params);
-  const live = scoreGreedy(liveAgent, spec.heldOut, spec);
+  const live = playGreedy(agentWith(spec.config, spec.params), spec.heldOut, spec);
   const agent = agentWith(fineTuneConfig(spec.config, spec), spec.params);
   const envs = trainable.map((s, i) => {
     const n = s.price.length;
@@ -101,18 +117,30 @@ export function fineTuneDqn(spec: DqnFineTuneSpec): DqnFineTuneResult {
     episodes++;
   }
   const params = agent.online.params.slice();
-  return { params, live, candidate: scoreGreedy(agentWith(spec.config, params), spec.heldOut, spec), episodes, envSteps: agent.steps, gradSteps: agent.updates };
+  const candidate = playGreedy(agentWith(spec.config, params), spec.heldOut, spec);
+  return {
+    params, live: live.score, candidate: candidate.score, episodes, envSteps: agent.steps, gradSteps: agent.updates,
+    liveSteps: live.stepReturns, candidateSteps: candidate.stepReturns,
+  };
 }
 
 /** Returns the greedy after-fee result of `agent` over `segments`, equity compounded across them. */
 export function scoreGreedy(agent: DqnAgent, segments: readonly DqnSegment[], costs: Pick<DqnFineTuneSpec, 'feeRate'>): DqnScore {
+  return playGreedy(agent, segments, costs).score;
+}
+
+/** Returns `scoreGreedy`'s figures and each step's after-fee return, in the order played. */
+export function playGreedy(agent: DqnAgent, segments: readonly DqnSegment[], costs: Pick<DqnFineTuneSpec, 'feeRate'>): { score: DqnScore; stepReturns: Float64Array } {
   let equity = 1, fees = 0, trades = 0, steps = 0, long = 0;
+  const stepReturns: number[] = [];
   for (const s of segments) {
     if (s.price.length < 2) continue;
     const env = new BdiTradingEnv({ states: s.states, stateSize: agent.config.stateSize, price: s.price, from: 0, to: s.price.length, feeRate: costs.feeRate });
     let state = env.reset();
     for (;;) {
+      const before = env.equity;
       const r = env.step(agent.act(state, true));
+      stepReturns.push(r.equity / before - 1);
       steps++;
       if (r.position !== 0) long++;
       state = r.state;
@@ -123,7 +151,7 @@ export function scoreGreedy(agent: DqnAgent, segments: readonly DqnSegment[], co
     equity *= env.equity;
     trades += env.trades;
   }
-  return { return: equity - 1, fees, trades, exposure: steps === 0 ? 0 : long / steps, steps };
+  return { score: { return: equity - 1, fees, trades, exposure: steps === 0 ? 0 : long / steps, steps }, stepReturns: Float64Array.from(stepReturns) };
 }
 
 /** Returns an agent with `params` in both networks (a fresh replay and optimiser). */

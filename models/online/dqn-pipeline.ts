@@ -1,8 +1,20 @@
 // Online training pipeline for the DQN (the RL agent): its own recent decisions become a candidate, a copy of the live
 // Q-network fine-tuned in the trainer's worker thread (dqn-finetune.ts), which replaces the live version only when it
-// trades the newest held-out decisions better: its greedy after-fee return there must beat the live version's by more
-// than `minReturnGain` and must not be below flat (0). Promotion = checkpoint (saveDqn + online.json) under the store
-// it is given, a new version registered with the live version's runner options, and activated.
+// trades the newest held-out decisions better (decideDqnPromotion): it must trade there (at least `minTrades` position
+// changes and `minExposure` of the steps long: a candidate that learned to stay flat "beats" a losing live version by
+// never trading, which says nothing of its skill), its greedy after-fee return must beat the live version's by more
+// than `minReturnGain` and must not be below flat (0), and both must hold up under a paired block bootstrap of the
+// held-out steps' after-fee returns: at `confidence`, the lower bound of the gain must exceed `minReturnGain` and that
+// of the candidate's own return must not be below flat. The second matters as much as the first: a candidate that
+// trades once and otherwise stays flat "significantly" beats a live version that lost by trading, which shows the live
+// version's losses, not the candidate's skill. Without these rules, on one day of real decisions the verdict followed
+// the fine-tune's seed (8 of 9 seeds promoted a candidate that never traded); with the first alone, 1 of 9 (one round
+// trip, +0.04 %) was still promoted and did no better than the live version the next day.
+// A fine-tune that took no gradient step is a failed run (it throws), not a verdict on an unchanged network.
+// Promotion = checkpoint (saveDqn + online.json) under the store it is given, a new version registered (its runner an
+// inference-only Q-network) with the live version's runner options, and activated. A version this pipeline promoted
+// that is neither active nor on the registry's rollback history (an operator rolled it back) is removed from the
+// registry, so its runner is not kept alive.
 // A candidate whose starting version stopped being the live one while it trained (an operator's rollback) is dropped,
 // its checkpoint deleted: it would undo the rollback.
 //
@@ -20,8 +32,10 @@ import type { Clock } from '../../engine/runtime/clock.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { CheckpointInput, CheckpointStore } from '../checkpoints.ts';
-import type { DqnAgent, DqnConfig } from '../dqn/agent.ts';
+import type { DqnConfig } from '../dqn/agent.ts';
 import { saveDqn } from '../dqn/io.ts';
+import { QNetwork } from '../dqn/qnet.ts';
+import { Rng } from '../dqn/rng.ts';
 import type { DqnTrainTask } from '../train/worker-task.ts';
 import { agentWith, type DqnFineTuneResult, type DqnFineTuneSpec, type DqnScore, type DqnSegment } from './dqn-finetune.ts';
 import { ONLINE_PROVENANCE_FILE, trainWorkerPool } from './pipeline.ts';
@@ -70,6 +84,43 @@ export interface DqnLearnSettings {
   /** Adam learning rate of the fine-tune (default: a tenth of the live network's). */
   readonly learningRate?: number;
   readonly epsilonStart: number;
+  /** Position changes the candidate must make on the held-out decisions (default DQN_GATE_DEFAULTS). */
+  readonly minTrades?: number;
+  /** Share of the held-out steps the candidate must end long (default DQN_GATE_DEFAULTS). */
+  readonly minExposure?: number;
+  /** One-sided confidence of the bootstrap's lower bound on the gain (default DQN_GATE_DEFAULTS). */
+  readonly confidence?: number;
+  /** Bootstrap resamples and block length in decisions (default DQN_GATE_DEFAULTS). */
+  readonly bootstrapSamples?: number;
+  readonly bootstrapBlock?: number;
+  /** New decisions read since the last scored run before the next run (default: that run's held-out count; app/online-dqn.ts). */
+  readonly minNewDecisions?: number;
+}
+
+/**
+ * Defaults of the promotion gate's settings. Two trades: one round trip (entry and exit). 5 % of the steps long: at
+ * one decision every 5 min, a held-out day's 86 steps hold 4 long. 0.95: one lucky verdict in 20 at most when the
+ * candidate is no better. Blocks of 12 decisions (an hour at 5 min) keep most held positions inside one block, so the
+ * resamples keep the steps' serial dependence.
+ */
+export const DQN_GATE_DEFAULTS = { minTrades: 2, minExposure: 0.05, confidence: 0.95, bootstrapSamples: 2000, bootstrapBlock: 12 } as const;
+
+/** The promotion gate's settings, defaults filled in. */
+export type DqnGatePolicy = Pick<DqnLearnSettings, 'minReturnGain'> & { readonly [K in keyof typeof DQN_GATE_DEFAULTS]: number };
+
+/** Returns `s`'s gate settings with DQN_GATE_DEFAULTS where it gives none. */
+export function dqnGatePolicy(s: Pick<DqnLearnSettings, 'minReturnGain' | keyof typeof DQN_GATE_DEFAULTS>): DqnGatePolicy {
+  const d = DQN_GATE_DEFAULTS;
+  const p = {
+    minReturnGain: s.minReturnGain, minTrades: s.minTrades ?? d.minTrades, minExposure: s.minExposure ?? d.minExposure, confidence: s.confidence ?? d.confidence,
+    bootstrapSamples: s.bootstrapSamples ?? d.bootstrapSamples, bootstrapBlock: s.bootstrapBlock ?? d.bootstrapBlock,
+  };
+  if (!(Number.isInteger(p.minTrades) && p.minTrades >= 0)) throw new InputValidationError(`minTrades must be an integer ≥ 0, got ${p.minTrades}`);
+  if (!(p.minExposure >= 0 && p.minExposure <= 1)) throw new InputValidationError(`minExposure must be in [0, 1], got ${p.minExposure}`);
+  if (!(p.confidence > 0 && p.confidence < 1)) throw new InputValidationError(`confidence must be in (0, 1), got ${p.confidence}`);
+  if (!(Number.isInteger(p.bootstrapSamples) && p.bootstrapSamples >= 100)) throw new InputValidationError(`bootstrapSamples must be an integer ≥ 100, got ${p.bootstrapSamples}`);
+  if (!(Number.isInteger(p.bootstrapBlock) && p.bootstrapBlock >= 1)) throw new InputValidationError(`bootstrapBlock must be an integer ≥ 1, got ${p.bootstrapBlock}`);
+  return p;
 }
 
 /** Pipeline settings. */
@@ -81,7 +132,7 @@ export interface DqnPipelineOptions {
   /** The version active in the registry now. */
   readonly live: LiveDqn;
   /** The registry runner of a network (rlRunner with the live version's state builder and `requires`). */
-  readonly runnerFor: (agent: DqnAgent) => ModelRunner;
+  readonly runnerFor: (q: QNetwork) => ModelRunner;
   /** Models a promoted version is registered as depending on (the live version's: ['cnn'] beside a CNN). */
   readonly dependsOn?: readonly string[];
   /** Minutes between decisions (the checkpoint's `input.everyMinutes`). */
@@ -117,6 +168,10 @@ export interface DqnProvenance {
   readonly heldOutDecisions: number;
   readonly live: DqnScore;
   readonly candidate: DqnScore;
+  /** The bootstrap's lower bounds on candidate − live return and on the candidate's return at `confidence` (decideDqnPromotion). */
+  readonly gainLowerBound: number;
+  readonly returnLowerBound: number;
+  readonly confidence: number;
   /** Flat's held-out return (0: no trade, no fee), the floor a candidate must reach. */
   readonly flat: 0;
   /** Open times of the first and last decision bar of the training and the held-out decisions. */
@@ -142,6 +197,9 @@ export interface DqnRun {
   readonly heldOutSegments: number;
   readonly live?: DqnScore;
   readonly candidate?: DqnScore;
+  /** The bootstrap's lower bounds on the gain and on the candidate's return, when the verdict got that far. */
+  readonly gainLowerBound?: number;
+  readonly returnLowerBound?: number;
   /** Training episodes and environment steps of the fine-tune. */
   readonly episodes?: number;
   readonly envSteps?: number;
@@ -184,30 +242,85 @@ export function splitDecisions(decisions: readonly DqnDecision[], heldOutFractio
   return { train, heldOut, trainDecisions: count(train), heldOutDecisions: count(heldOut) };
 }
 
-/** A promotion verdict and why. */
+/** A promotion verdict and why; the bootstrap's lower bounds when it ran. */
 export interface DqnVerdict {
   readonly promote: boolean;
   readonly reason: string;
+  readonly gainLowerBound?: number;
+  readonly returnLowerBound?: number;
 }
 
-/** Returns whether `candidate` trades the held-out decisions better than `live` (see the header). */
-export function decideDqnPromotion(live: DqnScore, candidate: DqnScore, policy: Pick<DqnLearnSettings, 'minReturnGain' | 'minHeldOut'>): DqnVerdict {
-  if (live.steps !== candidate.steps) throw new InputValidationError(`live and candidate were scored on different decisions (${live.steps} vs ${candidate.steps} steps)`);
+/** Live and candidate after-fee returns of the same held-out steps (DqnFineTuneResult's liveSteps, candidateSteps). */
+export interface PairedSteps {
+  readonly live: Float64Array;
+  readonly candidate: Float64Array;
+}
+
+/** Returns whether `candidate` trades the held-out decisions better than `live` (see the header); `seed` seeds the bootstrap. */
+export function decideDqnPromotion(live: DqnScore, candidate: DqnScore, steps: PairedSteps, policy: DqnGatePolicy, seed: number): DqnVerdict {
+  if (live.steps !== candidate.steps || steps.live.length !== live.steps || steps.candidate.length !== live.steps) {
+    throw new InputValidationError(`live and candidate were scored on different decisions (${live.steps} vs ${candidate.steps} steps, ${steps.live.length} vs ${steps.candidate.length} step returns)`);
+  }
   const pct = (x: number): string => `${(x * 100).toFixed(3)}%`;
   const figures = `held-out return ${pct(candidate.return)} vs live ${pct(live.return)} (flat 0%)`;
+  if (candidate.trades < policy.minTrades) return { promote: false, reason: `${figures}: the candidate made ${candidate.trades} trades < minTrades ${policy.minTrades}` };
+  if (candidate.exposure < policy.minExposure) {
+    return { promote: false, reason: `${figures}: the candidate was long ${pct(candidate.exposure)} of the steps < minExposure ${pct(policy.minExposure)}` };
+  }
   const gain = candidate.return - live.return;
   if (!(gain > policy.minReturnGain)) return { promote: false, reason: `${figures}: gain ${pct(gain)} ≤ ${pct(policy.minReturnGain)}` };
   if (candidate.return < 0) return { promote: false, reason: `${figures}: worse than flat` };
-  return { promote: true, reason: `${figures}: gain ${pct(gain)} > ${pct(policy.minReturnGain)}, not worse than flat` };
+  const low = bootstrapLowerBounds(steps, policy, seed);
+  const bounds = { gainLowerBound: low.gain, returnLowerBound: low.candidate };
+  const at = `at ${policy.confidence}`;
+  if (!(low.gain > policy.minReturnGain)) {
+    return { promote: false, reason: `${figures}: gain ${pct(gain)} not significant (lower bound ${pct(low.gain)} ${at} ≤ ${pct(policy.minReturnGain)})`, ...bounds };
+  }
+  if (low.candidate < 0) return { promote: false, reason: `${figures}: return not significantly above flat (lower bound ${pct(low.candidate)} ${at} < 0%)`, ...bounds };
+  return { promote: true, reason: `${figures}: gain ${pct(gain)} > ${pct(policy.minReturnGain)} (lower bound ${pct(low.gain)} ${at}), not worse than flat (lower bound ${pct(low.candidate)})`, ...bounds };
+}
+
+/**
+ * Returns the lower `confidence` bounds of candidate − live compounded return and of the candidate's own compounded
+ * return under a paired moving-block bootstrap of the held-out steps: each resample draws blocks of `bootstrapBlock`
+ * consecutive steps (circularly) with the same indices for both, so the two are compared on the same market moves.
+ * Deterministic for a seed.
+ */
+export function bootstrapLowerBounds(steps: PairedSteps, policy: Pick<DqnGatePolicy, 'confidence' | 'bootstrapSamples' | 'bootstrapBlock'>, seed: number): { gain: number; candidate: number } {
+  const n = steps.live.length;
+  if (n === 0) throw new InputValidationError('bootstrap of the held-out gain: no held-out steps');
+  const block = Math.min(policy.bootstrapBlock, n);
+  const rng = new Rng(seed);
+  const gains = new Float64Array(policy.bootstrapSamples);
+  const cands = new Float64Array(policy.bootstrapSamples);
+  for (let b = 0; b < gains.length; b++) {
+    let live = 1, cand = 1;
+    for (let k = 0; k < n; k += block) {
+      const start = rng.int(n);
+      for (let j = 0; j < block && k + j < n; j++) {
+        const i = (start + j) % n;
+        live *= 1 + steps.live[i]!;
+        cand *= 1 + steps.candidate[i]!;
+      }
+    }
+    gains[b] = cand - live;
+    cands[b] = cand - 1;
+  }
+  const q = Math.floor((1 - policy.confidence) * gains.length);
+  return { gain: gains.sort()[q]!, candidate: cands.sort()[q]! };
 }
 
 /** Trains DQN candidates from the DQN's decisions and promotes the ones that trade the held-out decisions better. */
 export class DqnPipeline {
   private liveDqn: LiveDqn;
   private readonly known = new Map<string, LiveDqn>();
+  /** Versions this pipeline registered: the only ones it may remove from the registry. */
+  private readonly promoted = new Set<string>();
+  private readonly gate: DqnGatePolicy;
   private runs = 0;
 
   constructor(private readonly o: DqnPipelineOptions) {
+    this.gate = dqnGatePolicy(o.settings);
     this.liveDqn = o.live;
     this.known.set(o.live.version, o.live);
     if (!o.registry.has('dqn')) throw new InputValidationError('model dqn is not registered: register the live version first');
@@ -226,6 +339,7 @@ export class DqnPipeline {
     const base = {
       trainDecisions: split.trainDecisions, heldOutDecisions: split.heldOutDecisions, trainSegments: split.train.length, heldOutSegments: split.heldOut.length,
     };
+    this.prune();
     // The registry's active version may have changed under the pipeline (an operator's rollback): train from it.
     const active = o.registry.active('dqn')?.version;
     if (active !== this.liveDqn.version) {
@@ -238,23 +352,31 @@ export class DqnPipeline {
       return { ...base, promoted: false, reason: `not enough decisions: ${split.trainDecisions} to train (need ${s.minTrain}), ${split.heldOutDecisions} held out (need ${s.minHeldOut})` };
     }
     const from = this.liveDqn;
+    const seed = (o.seed ?? 1) + this.runs++;
     const result = await o.trainer.train({
       config: from.config, params: from.params, train: split.train.map(segmentOf), heldOut: split.heldOut.map(segmentOf),
       feeRate: o.feeRate, rewardScale: o.rewardScale, episodes: s.episodes, maxSteps: s.maxSteps, episodeLength: s.episodeLength,
-      learningRate: s.learningRate ?? from.config.lr / 10, epsilonStart: s.epsilonStart, seed: (o.seed ?? 1) + this.runs++,
+      learningRate: s.learningRate ?? from.config.lr / 10, epsilonStart: s.epsilonStart, seed,
     });
+    // The candidate would be the live network: judging it would only report noise as "gain 0".
+    if (result.gradSteps === 0) {
+      throw new InputValidationError(`DQN fine-tune took no gradient step in ${result.envSteps} environment steps (${result.episodes} episodes): `
+        + `raise models.online.dqn episodes × episodeLength (${s.episodes} × ${s.episodeLength}) or maxSteps (${s.maxSteps}) above the fine-tune's learningStarts + batch`);
+    }
     const figures = { live: result.live, candidate: result.candidate, episodes: result.episodes, envSteps: result.envSteps };
     // Training takes a while: an operator may have rolled the version it started from back meanwhile.
     const changed = this.liveChanged(from.version);
     if (changed) return this.abandoned({ ...base, ...figures }, changed);
-    const verdict = decideDqnPromotion(result.live, result.candidate, s);
-    if (!verdict.promote) return { ...base, ...figures, promoted: false, reason: verdict.reason };
+    const verdict = decideDqnPromotion(result.live, result.candidate, { live: result.liveSteps, candidate: result.candidateSteps }, this.gate, seed);
+    const bounds = verdict.gainLowerBound !== undefined ? { gainLowerBound: verdict.gainLowerBound, returnLowerBound: verdict.returnLowerBound! } : {};
+    const judged = { ...base, ...figures, ...bounds };
+    if (!verdict.promote) return { ...judged, promoted: false, reason: verdict.reason };
     const promotedAt = o.clock.now();
     const spanOf = (segs: DqnDecision[][]): TimeSpan => ({ fromMs: segs[0]![0]!.barOpenMs, toMs: segs.at(-1)!.at(-1)!.barOpenMs });
     const span = { train: spanOf(split.train), heldOut: spanOf(split.heldOut) };
     const provenance: DqnProvenance = {
       base: o.base, baseSha256: o.baseSha256, parent: from.version, promotedAt, trainDecisions: split.trainDecisions, heldOutDecisions: split.heldOutDecisions,
-      live: result.live, candidate: result.candidate, flat: 0, span, feeRate: o.feeRate, rewardScale: o.rewardScale, everyMinutes: o.everyMinutes,
+      live: result.live, candidate: result.candidate, gainLowerBound: verdict.gainLowerBound!, returnLowerBound: verdict.returnLowerBound!, confidence: this.gate.confidence, flat: 0, span, feeRate: o.feeRate, rewardScale: o.rewardScale, everyMinutes: o.everyMinutes,
     };
     const agent = agentWith(from.config, result.params);
     const cp = await o.checkpoints.save({
@@ -271,14 +393,31 @@ export class DqnPipeline {
     if (beforeRegister) return this.abandoned({ ...base, ...figures }, beforeRegister, cp.dir);
     const version = `${o.versionPrefix ?? ''}${cp.meta.version}`;
     o.registry.register('dqn', {
-      version, run: o.runnerFor(agent), ...(o.dependsOn ? { dependsOn: o.dependsOn } : {}),
+      version, run: o.runnerFor(new QNetwork(agent.online.sizes, result.params)), ...(o.dependsOn ? { dependsOn: o.dependsOn } : {}),
       meta: { checkpoint: cp.dir, parent: from.version, heldOut: result.candidate, liveHeldOut: result.live },
     }, o.clock.now(), { activate: o.activate === undefined });
     o.activate?.('dqn', version);
     const next: LiveDqn = { version, config: from.config, params: result.params };
     this.known.set(version, next);
+    this.promoted.add(version);
     this.liveDqn = next;
-    return { ...base, ...figures, promoted: true, reason: verdict.reason, version, checkpointDir: cp.dir };
+    return { ...judged, promoted: true, reason: verdict.reason, version, checkpointDir: cp.dir };
+  }
+
+  /**
+   * Removes the versions this pipeline promoted that no rollback can reach any more (neither active nor on the
+   * rollback history: an operator rolled them back) from the registry, with the weights it kept of them.
+   */
+  prune(): void {
+    const info = this.o.registry.list().find((m) => m.name === 'dqn');
+    if (!info) return;
+    const reachable = new Set([info.active, ...info.rollbackTo]);
+    for (const v of this.promoted) {
+      if (reachable.has(v)) continue;
+      this.o.registry.remove('dqn', v);
+      this.promoted.delete(v);
+      this.known.delete(v);
+    }
   }
 
   // Why a candidate fine-tuned from `from` cannot be promoted now, or undefined when `from` is still live.

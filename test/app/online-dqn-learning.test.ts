@@ -15,7 +15,7 @@ import { feedModelOutputs } from '../../actors/orchestrator/coordinator.ts';
 import { ModelRegistry, type ModelRunner } from '../../actors/orchestrator/registry.ts';
 import { dashboardProviders } from '../../app/dashboard-providers.ts';
 import { DQN_WEIGHTS_FILE, loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedDqn } from '../../app/models.ts';
-import { OnlineDqnLearning, onlineDqnFor, type OnlineDqnOptions } from '../../app/online-dqn.ts';
+import { OnlineDqnLearning, onlineDqnFor, READ_SLICE, type OnlineDqnOptions } from '../../app/online-dqn.ts';
 import { OnlineLearning, type OnlineOff } from '../../app/online-learning.ts';
 import { recordRollbacks, RETIRED_FILE } from '../../app/online-rollbacks.ts';
 import { buildSystem } from '../../app/system.ts';
@@ -33,7 +33,7 @@ import type { Lots, Ticks } from '../../engine/types/price.ts';
 import { bundledCnnCheckpoint, bundledDqnCheckpoint } from '../../models/bundled/index.ts';
 import { loadDqn } from '../../models/dqn/io.ts';
 import type { DqnFineTuneSpec } from '../../models/online/dqn-finetune.ts';
-import { dqnWorkerTrainer, type DqnTrainer } from '../../models/online/dqn-pipeline.ts';
+import { dqnWorkerTrainer, type DqnLearnSettings, type DqnTrainer } from '../../models/online/dqn-pipeline.ts';
 import { DECISION_LAG_MS, replayBaseDataInputs } from '../../models/train/bdi-dataset.ts';
 import { ortCnnPort } from '../../models/train/dqn-bdi.ts';
 import { dqnStateBuilder, dqnStateOf, fileSha256 } from '../../models/train/dqn-state.ts';
@@ -111,7 +111,7 @@ const logged: { level: number; msg: string; model?: string; live?: { return: num
 const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) } });
 const stubRunner: ModelRunner = async (_x, ctx) => ({ model: ctx.model, version: ctx.version, symbol: ctx.symbol, ts: ctx.ts, action: 'HOLD', probabilities: [0, 0, 1], confidence: 1 });
 
-function learnerOptions(clock: SimulatedClock, registry: ModelRegistry, dqnSettings: Partial<Config['models']['online']['dqn']>, trainer?: DqnTrainer): OnlineDqnOptions {
+function learnerOptions(clock: SimulatedClock, registry: ModelRegistry, dqnSettings: Partial<Config['models']['online']['dqn'] & DqnLearnSettings>, trainer?: DqnTrainer): OnlineDqnOptions {
   const online = { ...config.models.online, enabled: true, dqn: { ...config.models.online.dqn, lookbackMs: (N + 12) * EVERY, retrainEveryMs: 60_000, ...dqnSettings } };
   return {
     settings: online, clock, logger, registry, history, symbol: SYMBOL, bars: () => bars, dqn, checkpointRoot: onlineCheckpointRoot(config),
@@ -167,6 +167,106 @@ describe('online learning of the DQN in the daemon', () => {
     }
   });
 
+  it('reads the backlog a few records per turn of the event loop', async () => {
+    const { clock, registry } = setup();
+    let queries = 0;
+    const counted: OnlineDqnOptions['history'] = { query: (...args) => { queries++; return history.query(...args); } };
+    const learner = learning(OnlineDqnLearning.create({ ...learnerOptions(clock, registry, {}, recorder()), history: counted }));
+    try {
+      clock.advance(60_000);
+      const perTurn: number[] = [];
+      let seen = 0, reading = true;
+      const sample = (): void => {
+        perTurn.push(queries - seen);
+        seen = queries;
+        if (reading) setImmediate(sample);
+      };
+      setImmediate(sample);
+      await learner.poll();
+      reading = false;
+      // One more turn: the last sample takes what the poll read after the one before.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(learner.stats).toMatchObject({ read: N, decisions: N });
+      expect(perTurn.reduce((a, b) => a + b, 0)).toBe(queries);
+      // Every decision time of the lookback whose bar is in the series is looked up: the N stored ones and a few before.
+      expect(queries).toBeGreaterThanOrEqual(N);
+      expect(Math.max(...perTurn)).toBeLessThanOrEqual(READ_SLICE);
+    } finally {
+      await learner.stop();
+    }
+  });
+
+  it('keeps a decision whose 1m bar is not in the series yet and reads it once the bar is there; gives up past the series\' span', async () => {
+    const { clock, registry } = setup();
+    let ready = false;
+    const learner = learning(OnlineDqnLearning.create({ ...learnerOptions(clock, registry, {}, recorder()), bars: () => (ready ? bars : undefined) }));
+    try {
+      clock.advance(60_000);
+      await learner.poll();
+      // The lookback's decision times: the N stored ones, the 11 before them and the newest (at(N), none stored).
+      expect(learner.stats).toMatchObject({ read: 0, decisions: 0, pendingBars: N + 12, missingBars: 0 });
+      ready = true;
+      clock.advance(60_000);
+      await learner.poll();
+      // The 6 oldest decision times of the lookback lie before the series' first bar: they wait until they leave its span.
+      expect(learner.stats).toMatchObject({ read: N, decisions: N, pendingBars: 6, missingBars: 0 });
+    } finally {
+      await learner.stop();
+    }
+    // The series never comes back: each decision is given up once its bar is older than the lookback.
+    const later = setup();
+    const never = learning(OnlineDqnLearning.create({ ...learnerOptions(later.clock, later.registry, {}, recorder()), bars: () => undefined }));
+    try {
+      later.clock.advance(60_000);
+      await never.poll();
+      later.clock.advance(100 * EVERY);
+      await never.poll();
+      // 100 decision times left the lookback: the 11 before the first stored decision and stored ones 0 … 88, given up
+      // (counted where a decision was stored); 100 newer ones joined the wait.
+      expect(never.stats).toMatchObject({ read: 0, decisions: 0, missingBars: 89, pendingBars: N + 12 });
+    } finally {
+      await never.stop();
+    }
+  });
+
+  it('waits for as many new decisions as the last scored run held out before the next run', async () => {
+    const { clock, registry } = setup(at(200) + 2 * MIN);
+    // A fine-tune that scores both networks flat: a verdict, no promotion.
+    const specs: DqnFineTuneSpec[] = [];
+    const flat: DqnTrainer = {
+      train: async (spec) => {
+        specs.push(spec);
+        const steps = spec.heldOut.reduce((n, seg) => n + seg.price.length - 1, 0);
+        const score = { return: 0, fees: 0, trades: 0, exposure: 0, steps };
+        return { params: spec.params, live: score, candidate: score, episodes: 1, envSteps: 1, gradSteps: 1, liveSteps: new Float64Array(steps), candidateSteps: new Float64Array(steps) };
+      },
+      close: async () => {},
+    };
+    const learner = learning(OnlineDqnLearning.create(learnerOptions(clock, registry, {}, flat)));
+    try {
+      clock.advance(60_000);
+      expect(await learner.poll()).toMatchObject({ promoted: false, heldOutDecisions: 60 });
+      clock.advance(59 * EVERY);
+      expect(await learner.poll()).toBeUndefined();
+      expect(learner.stats).toMatchObject({ read: 260, runs: 1 });
+      expect(learner.report().status).toMatch(/; the next run waits for 60 new decisions \(59 so far\);/);
+      clock.advance(EVERY);
+      expect(await learner.poll()).toMatchObject({ promoted: false });
+      expect(learner.stats.runs).toBe(2);
+      // The first run (decisions 0 … 200) held out 141 … 200; the second's newest 60 held out are the 60 read since.
+      expect(specs[0]!.heldOut.flatMap((seg) => Array.from(seg.price))).toEqual(closes.slice(141, 201));
+      expect(specs[1]!.heldOut.flatMap((seg) => Array.from(seg.price)).slice(-60)).toEqual(closes.slice(201, 261));
+    } finally {
+      await learner.stop();
+    }
+  });
+
+  it('is off at start when the settings could never take a gradient step', () => {
+    const { clock, registry } = setup();
+    const off = OnlineDqnLearning.create(learnerOptions(clock, registry, { episodes: 5 }, recorder()));
+    expect(off).toEqual({ off: expect.stringMatching(/^models\.online\.dqn can never train dqn@bundled-v\d+: the fine-tune can take at most min\(maxSteps 10000, episodes 5 × episodeLength 48\) = 240 environment steps, not more than learningStarts \d+ \+ batch \d+/) });
+  });
+
   it('splits the decisions at a break of the data and drops those whose state reads a bar in it', async () => {
     const { clock, registry } = setup();
     const trainer = recorder();
@@ -206,13 +306,24 @@ describe('online learning of the DQN in the daemon', () => {
       expect(refused!.reason).toMatch(/^held-out return -\d\.\d{3}% vs live -\d\.\d{3}% \(flat 0%\): worse than flat$/);
       expect(first.registry.active('dqn')!.version).toBe(BASE);
       expect(existsSync(path.join(onlineCheckpointRoot(config), 'dqn'))).toBe(false);
-      const refusal = logged.find((l) => l.msg.startsWith('online learning: dqn candidate not promoted'));
+      const refusal = logged.filter((l) => l.msg.startsWith('online learning: dqn candidate not promoted')).at(-1);
       expect(refusal).toMatchObject({ model: 'dqn', live: refused!.live, candidate: refused!.candidate });
       expect(refusing.report().status).toMatch(/; last run \d\d:\d\d:\d\d UTC kept the live version: held-out return .*: worse than flat; 1 runs, 0 promoted, 0 failed$/);
 
-      // A longer step size: the candidate stops losing on the held-out day and is promoted.
+      // A longer step size: the candidate stops trading on the held-out day (0 % against the live -1.41 %). The old
+      // rule promoted that; the gate refuses a candidate that does not trade.
+      const strict = setup();
+      const flat = learning(OnlineDqnLearning.create(learnerOptions(strict.clock, strict.registry, { maxSteps: 2000, learningRate: 3e-4 }, shared)));
+      strict.clock.advance(60_000);
+      const notTrading = await flat.poll();
+      await flat.stop();
+      expect(notTrading).toMatchObject({ promoted: false, candidate: { return: 0, trades: 0 } });
+      expect(notTrading!.reason).toMatch(/^held-out return 0\.000% vs live -1\.411% \(flat 0%\): the candidate made 0 trades < minTrades 2$/);
+
+      // The promotion itself (checkpoint, registration, restart, rollback), with the gate loosened to let that one through.
       const second = setup();
-      const promoting = learning(OnlineDqnLearning.create(learnerOptions(second.clock, second.registry, { maxSteps: 2000, learningRate: 3e-4 }, shared)));
+      const loose = { minTrades: 0, minExposure: 0, confidence: 0.5 };
+      const promoting = learning(OnlineDqnLearning.create(learnerOptions(second.clock, second.registry, { maxSteps: 2000, learningRate: 3e-4, ...loose }, shared)));
       second.clock.advance(60_000);
       const run = await promoting.poll();
       await promoting.stop();
@@ -281,6 +392,11 @@ describe('online learning of the DQN in the daemon', () => {
     expect(onlineSchema.safeParse({ dqn: { maxDecisions: 120 } }).error?.issues[0]).toMatchObject({
       path: ['dqn', 'maxDecisions'], message: 'expected at least 143 (minTrain 100 and minHeldOut 36 at heldOutFraction 0.3), received 120',
     });
+    // 5 episodes of 48 steps is below a quarter of the 10,000-step budget: the fine-tune would never take a gradient step.
+    expect(onlineSchema.safeParse({ dqn: { episodes: 5 } }).error?.issues[0]).toMatchObject({
+      path: ['dqn', 'episodes'], message: 'expected episodes × episodeLength (5 × 48) above maxSteps / 4 (2500): the fine-tune would take no gradient step',
+    });
+    expect(onlineSchema.parse({ dqn: {} }).dqn).toMatchObject({ minTrades: 2, minExposure: 0.05, confidence: 0.95 });
   });
 
   it('runs in a paper daemon with the default blend: the DQN learns online while the CNN learner stays off', async () => {

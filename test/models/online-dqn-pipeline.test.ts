@@ -13,9 +13,10 @@ import type { TsMs } from '../../engine/types/time.ts';
 import { CheckpointStore } from '../../models/checkpoints.ts';
 import { DqnAgent, dqnConfig } from '../../models/dqn/agent.ts';
 import { loadDqn } from '../../models/dqn/io.ts';
+import { QNetwork } from '../../models/dqn/qnet.ts';
 import { Rng } from '../../models/dqn/rng.ts';
-import { fineTuneDqn, type DqnFineTuneSpec, type DqnScore } from '../../models/online/dqn-finetune.ts';
-import { decideDqnPromotion, DqnPipeline, dqnSegments, splitDecisions, type DqnDecision, type DqnLearnSettings, type DqnTrainer } from '../../models/online/dqn-pipeline.ts';
+import { dqnBudgetProblem, fineTuneDqn, type DqnFineTuneSpec } from '../../models/online/dqn-finetune.ts';
+import { DqnPipeline, dqnSegments, splitDecisions, type DqnDecision, type DqnLearnSettings, type DqnTrainer } from '../../models/online/dqn-pipeline.ts';
 
 const MIN = 60_000;
 const EVERY = 5; // minutes between decisions
@@ -44,15 +45,16 @@ const inProcess = (seen?: DqnFineTuneSpec[]): DqnTrainer => ({ train: async (spe
 function pipeline(name: string, trainer: DqnTrainer, settings: Partial<DqnLearnSettings> = {}) {
   const clock = new SimulatedClock(T0 + 2 * 86_400_000);
   const registry = new ModelRegistry();
-  const runnerFor = (agent: DqnAgent) => rlRunner({ q: agent, state: (x) => x, stateSize: 3 });
-  registry.register('dqn', { version: 'v000001', run: runnerFor(new DqnAgent(liveConfig)) }, clock.now(), { activate: true });
+  const networks: unknown[] = [];
+  const runnerFor = (q: QNetwork) => { networks.push(q); return rlRunner({ q, state: (x) => x, stateSize: 3 }); };
+  registry.register('dqn', { version: 'v000001', run: runnerFor(new QNetwork([3, 16, 3], liveParams)) }, clock.now(), { activate: true });
   const p = new DqnPipeline({
     registry, checkpoints: new CheckpointStore({ root: path.join(root, name), clock }), trainer, clock,
     live: { version: 'v000001', config: liveConfig, params: liveParams }, runnerFor, everyMinutes: EVERY, feeRate: 0.001, rewardScale: 100,
     settings: { ...SETTINGS, ...settings }, base: 'v000001', baseSha256: 'f'.repeat(64), versionPrefix: 'online-',
     input: { kind: 'synthetic', size: 3 },
   });
-  return { p, registry, root: path.join(root, name) };
+  return { p, registry, root: path.join(root, name), networks };
 }
 
 const ids = (states: Float32Array): number[] => Array.from({ length: states.length / 3 }, (_, i) => Math.round(states[i * 3 + 1]! * 1000));
@@ -60,7 +62,7 @@ const ids = (states: Float32Array): number[] => Array.from({ length: states.leng
 describe('online DQN pipeline', () => {
   it('promotes a candidate that learns the better policy, keeping the held-out decisions out of its training', async () => {
     const seen: DqnFineTuneSpec[] = [];
-    const { p, registry, root: dir } = pipeline('learns', inProcess(seen));
+    const { p, registry, root: dir, networks } = pipeline('learns', inProcess(seen));
     const run = await p.runOnce(decisions(400));
     // 400 decisions: the newest 120 held out, the 280 before them train.
     expect(run).toMatchObject({ trainDecisions: 280, heldOutDecisions: 120, trainSegments: 1, heldOutSegments: 1 });
@@ -74,7 +76,9 @@ describe('online DQN pipeline', () => {
     expect(run.candidate!.return).toBeGreaterThan(run.live!.return + 0.05);
     expect(run.candidate!.return).toBeGreaterThan(0);
     expect(run.promoted).toBe(true);
-    expect(run.reason).toMatch(/^held-out return .* vs live .* \(flat 0%\): gain .* > 0\.100%, not worse than flat$/);
+    expect(run.reason).toMatch(/^held-out return .* vs live .* \(flat 0%\): gain .* > 0\.100% \(lower bound .* at 0\.95\), not worse than flat \(lower bound .*\)$/);
+    expect(run.gainLowerBound).toBeGreaterThan(0.001);
+    expect(run.gainLowerBound).toBeLessThan(run.candidate!.return - run.live!.return);
     expect(registry.active('dqn')!.version).toBe('online-v000001');
     expect(registry.list()[0]!.rollbackTo).toEqual(['v000001']);
     // Saved with saveDqn beside its provenance; the saved network is the live architecture with the candidate's weights.
@@ -89,17 +93,30 @@ describe('online DQN pipeline', () => {
     // The promoted version answers as the candidate does: long on a rising signal.
     const out = await registry.active('dqn')!.run(Float32Array.of(1, 0, 1), { model: 'dqn', version: 'online-v000001', symbol: 'X', ts: 0, deps: new Map() });
     expect(out.action).toBe('BUY');
+    // Its runner holds only the network's weights (no agent, no replay), which answer as the saved agent does.
+    const net = networks.at(-1)!;
+    expect(net).toBeInstanceOf(QNetwork);
+    expect(Object.values(net as object).some((v) => v instanceof DqnAgent)).toBe(false);
+    expect((net as QNetwork).qValues(Float32Array.of(1, 0.5, 1))).toEqual(saved.qValues(Float32Array.of(1, 0.5, 1)));
+    // An operator rolls it back: no rollback reaches it any more, so the next run (or prune) removes it from the registry.
+    registry.rollback('dqn', 0);
+    expect(registry.list()[0]!.versions).toEqual(['v000001', 'online-v000001']);
+    p.prune();
+    expect(registry.list()[0]).toMatchObject({ active: 'v000001', versions: ['v000001'] });
   }, 60_000);
 
-  it('keeps the live version when the candidate learned nothing', async () => {
-    // A budget below learningStarts: no gradient step, the candidate is the live network.
+  it('fails a run whose fine-tune took no gradient step, and says which settings never can', async () => {
+    // A budget below learningStarts: no gradient step, the candidate would be the live network.
     const { p, registry, root: dir } = pipeline('nothing', inProcess(), { episodes: 1, maxSteps: 10, episodeLength: 10 });
-    const run = await p.runOnce(decisions(400));
-    expect(run.candidate).toEqual(run.live);
-    expect(run.promoted).toBe(false);
-    expect(run.reason).toMatch(/: gain 0\.000% ≤ 0\.100%$/);
+    await expect(p.runOnce(decisions(400))).rejects.toThrow(/^DQN fine-tune took no gradient step in 10 environment steps \(1 episodes\): raise models\.online\.dqn episodes × episodeLength \(1 × 10\) or maxSteps \(10\)/);
     expect(registry.active('dqn')!.version).toBe('v000001');
     expect(existsSync(path.join(dir, 'dqn'))).toBe(false);
+    const ft = { learningRate: 1e-3, epsilonStart: 0.1, seed: 1 };
+    // The bundled DQN's learningStarts 288 and batch 64: 5 episodes of 48 steps never train, 8 of 48 do.
+    const bundledLike = { ...liveConfig, learningStarts: 288, batchSize: 64 };
+    expect(dqnBudgetProblem(bundledLike, { ...ft, episodes: 5, maxSteps: 10_000, episodeLength: 48 })).toBe(
+      'the fine-tune can take at most min(maxSteps 10000, episodes 5 × episodeLength 48) = 240 environment steps, not more than learningStarts 288 + batch 64 = 352: it would take fewer than a batch of gradient steps');
+    expect(dqnBudgetProblem(bundledLike, { ...ft, episodes: 8, maxSteps: 10_000, episodeLength: 48 })).toBeUndefined();
   });
 
   it('splits the sequence where a decision is missing, and runs only with enough decisions', async () => {
@@ -115,12 +132,4 @@ describe('online DQN pipeline', () => {
     expect(await p.runOnce(all.slice(0, 120))).toMatchObject({ promoted: false, reason: 'not enough decisions: 84 to train (need 100), 36 held out (need 50)' });
   });
 
-  const score = (ret: number): DqnScore => ({ return: ret, fees: 0, trades: 1, exposure: 0.5, steps: 60 });
-  it.each([
-    ['beats the live version and flat', -0.01, 0.004, true],
-    ['beats the live version by too little', 0.01, 0.0105, false],
-    ['beats the live version but loses against flat', -0.03, -0.01, false],
-  ])('%s', (_name, live, candidate, promote) => {
-    expect(decideDqnPromotion(score(live), score(candidate), { minReturnGain: 0.001, minHeldOut: 50 }).promote).toBe(promote);
-  });
 });

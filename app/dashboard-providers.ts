@@ -1,7 +1,8 @@
 // What the dashboard pulls from the running system beyond the bus: risk figures from the RiskManager's integer books
 // (VaR, exposure, drawdown and the equity peak it is measured from, equity, limits) with its trading state, reason and
-// kill switch (as restored at a restart), its cash, positions and equity for the portfolio panel (the books a paper
-// start restored from the store, or a live start read from the venue: the page keeps no accounting of its own), the COB
+// kill switch (as restored at a restart) and its market circuit breaker per symbol, its cash, positions and equity for
+// the portfolio panel (the books a paper start restored from the store, or a live start read from the venue: the page
+// keeps no accounting of its own), the COB
 // aggregator's gap and resync counters, the orchestrator's decision thresholds in force (config, set, or restored
 // after a restart), the checkpoints on disk beside the model versions in the blend, and the inference pool's execution
 // provider and latency, where online learning of the CNN and the DQN stands (their promoted checkpoints listed
@@ -11,11 +12,14 @@
 import { averageEntry, equity, exposure, unrealised } from '../actors/risk-manager/positions.ts';
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
 import { drawdownBps, resumeRefusal, type RiskState } from '../actors/risk-manager/logic.ts';
+import { moveDenial, staleDenial } from '../actors/risk-manager/market-guard.ts';
 import type { DashboardProviders, PortfolioFigures, PositionRow, TrainingReport } from '../engine/dashboard/index.ts';
+import type { BreakerFigures, SymbolBreaker } from '../engine/dashboard/view-model.ts';
 import { log } from '../engine/log.ts';
 import { fixedToFloat, formatDecimal } from '../engine/types/decimal.ts';
 import { lotsToFloat, ticksToFloat } from '../engine/types/instrument.ts';
 import { moneyToFloat, type Money } from '../engine/types/money.ts';
+import type { TsMs } from '../engine/types/time.ts';
 import { CheckpointStore } from '../models/checkpoints.ts';
 import { readOnlineProvenance } from '../models/online/pipeline.ts';
 import { ONLINE_VERSION_PREFIX, onlineCheckpointRoot } from './models.ts';
@@ -39,6 +43,30 @@ export function portfolioFigures(s: RiskState): PortfolioFigures {
   return {
     quote: pf.quote, cash: moneyToFloat(pf.cash), equity: moneyToFloat(equity(pf, s.instruments, s.marks)), positions,
     otherFees: Object.fromEntries(Object.entries(pf.otherFees).map(([asset, units]) => [asset, fixedToFloat(units)])),
+  };
+}
+
+/**
+ * Returns the market circuit breaker's settings and, per instrument of the RiskManager, whether it denies entries at
+ * `nowMs`: both guards apart (a stale feed during a move episode is both). Stale is read at `nowMs`, before any intent
+ * made the RiskManager report it (it has no timer of its own).
+ */
+export function breakerFigures(s: RiskState, nowMs: TsMs): BreakerFigures {
+  const l = s.limits;
+  const symbols: Record<string, SymbolBreaker> = {};
+  for (const symbol of Object.keys(s.instruments)) {
+    const g = s.market[symbol];
+    const move = moveDenial(g, nowMs, l);
+    const stale = staleDenial(g, nowMs, l);
+    symbols[symbol] = {
+      move: move ? { moveBps: move.moveBps, until: move.until } : null,
+      stale: stale ? { lastMarkAgoMs: stale.lastMarkAgoMs } : null,
+    };
+  }
+  return {
+    ...(l.maxMoveBps !== undefined ? { maxMoveBps: l.maxMoveBps, moveWindowMs: l.moveWindowMs, moveCooldownMs: l.moveCooldownMs } : {}),
+    ...(l.markStaleMs !== undefined ? { markStaleMs: l.markStaleMs } : {}),
+    symbols,
   };
 }
 
@@ -100,6 +128,8 @@ export function dashboardProviders(
         limits: operatorLimits(s.limits, s.instruments),
         // What the form's lot caps are counted in: the RiskManager's (order venue's) instruments.
         instruments: Object.values(s.instruments).map((i) => ({ symbol: i.symbol, base: i.base, lotSize: formatDecimal(i.lotSize) })),
+        // It denies entries without moving the trading state: say so beside it.
+        breaker: breakerFigures(s, sys.clock.now()),
       };
     },
     portfolio: () => {

@@ -7,8 +7,9 @@
 //                 an episode lasts until moveCooldownMs after the window let go of the move, or after the last mark.
 //   MARKET_STALE  no mark for markStaleMs (a feed that silently stopped): entries are denied until the next mark. The
 //                 RiskManager has no timer of its own, so the MARKET_STALE alert (once per episode) comes with the first
-//                 intent it denies; the next mark raises MARKET_CLEARED. A symbol never marked is not stale: market
-//                 orders are denied NO_PRICE then, and a limit order carries the strategy's own price.
+//                 intent it denies; the next mark raises MARKET_CLEARED, which says whether entries are allowed again
+//                 or a move episode still denies them (a feed outage during a crash). A symbol never marked is not
+//                 stale: market orders are denied NO_PRICE then, and a limit order carries the strategy's own price.
 // Exits are never denied here: risk's own exits (stops, flatten) bypass checkIntent, and a spot sell only reduces.
 //
 // The move window, without keeping every mark: two tumbling buckets of moveWindowMs, each holding its highest and
@@ -118,20 +119,31 @@ export function markGuard(
     breachBps = undefined;
     changed = true;
   }
-  if (staleAlerted !== undefined) {
-    out.push({ type: 'risk.alert', code: 'MARKET_CLEARED', ts: nowMs, message: `${symbol} marked again after ${nowMs - seenAt} ms without a mark: entries allowed again` });
-    staleAlerted = undefined;
-    changed = true;
-  }
-  if (nowMs - seenAt >= SEEN_STEP_MS) {
+  const silentMs = nowMs - seenAt;
+  if (silentMs >= SEEN_STEP_MS) {
     seenAt = nowMs;
     changed = true;
   }
-  if (!changed) return g;
-  return {
+  if (!changed && staleAlerted === undefined) return g;
+  const next: MarketGuard = {
     bucketAt, hi, lo, prevHi, prevLo, seenAt,
     ...(breachAt !== undefined ? { breachAt, breachBps } : {}),
   };
+  if (staleAlerted !== undefined) out.push(feedBackAlert(next, symbol, silentMs, nowMs, l));
+  return next;
+}
+
+// The MARKET_CLEARED of a reported stale episode. The feed coming back ends MARKET_STALE only: a move episode (a feed
+// outage during a crash, the move measured on the first mark back included) still denies entries, and an alert that
+// said "entries allowed again" then would be false.
+function feedBackAlert(g: MarketGuard, symbol: string, silentMs: number, nowMs: TsMs, l: RiskLimits): RiskAlert {
+  const back = `${symbol} marked again after ${silentMs} ms without a mark`;
+  const still = marketDenial(g, nowMs, l);
+  const message = still === undefined ? `${back}: entries allowed again`
+    : still.code === 'MARKET_MOVE'
+      ? `${back}, but entries stay denied by MARKET_MOVE (a move of ${still.moveBps} bps, over the limit ${still.max} bps) until about ${new Date(still.until).toISOString()} (${still.until - nowMs} ms from now; a further move over the limit extends it)`
+      : `${back}, but entries stay denied by ${still.code}`;
+  return { type: 'risk.alert', code: 'MARKET_CLEARED', ts: nowMs, message };
 }
 
 // True while a move episode holds: a breach less than moveCooldownMs ago (and the move guard on).
@@ -145,14 +157,19 @@ function moveTripped(g: MarketGuard, nowMs: TsMs, l: RiskLimits): boolean {
  * mark is that old), else MARKET_MOVE while a move episode holds.
  */
 export function marketDenial(g: MarketGuard | undefined, nowMs: TsMs, l: RiskLimits): DenyReason | undefined {
-  if (g === undefined) return undefined;
-  if (l.markStaleMs !== undefined && nowMs - g.seenAt > l.markStaleMs + SEEN_STEP_MS) {
-    return { code: 'MARKET_STALE', lastMarkAgoMs: nowMs - g.seenAt, max: l.markStaleMs };
-  }
-  if (g.breachAt !== undefined && moveTripped(g, nowMs, l)) {
-    return { code: 'MARKET_MOVE', moveBps: g.breachBps ?? 0, max: l.maxMoveBps ?? 0, until: (g.breachAt + (l.moveCooldownMs ?? 0)) as TsMs };
-  }
-  return undefined;
+  return staleDenial(g, nowMs, l) ?? moveDenial(g, nowMs, l);
+}
+
+/** Returns the MARKET_STALE denial of a symbol with guard `g` at `nowMs`, or undefined (see marketDenial). */
+export function staleDenial(g: MarketGuard | undefined, nowMs: TsMs, l: RiskLimits): Extract<DenyReason, { code: 'MARKET_STALE' }> | undefined {
+  if (g === undefined || l.markStaleMs === undefined || nowMs - g.seenAt <= l.markStaleMs + SEEN_STEP_MS) return undefined;
+  return { code: 'MARKET_STALE', lastMarkAgoMs: nowMs - g.seenAt, max: l.markStaleMs };
+}
+
+/** Returns the MARKET_MOVE denial of a symbol with guard `g` at `nowMs` (a move episode holds), or undefined. */
+export function moveDenial(g: MarketGuard | undefined, nowMs: TsMs, l: RiskLimits): Extract<DenyReason, { code: 'MARKET_MOVE' }> | undefined {
+  if (g?.breachAt === undefined || !moveTripped(g, nowMs, l)) return undefined;
+  return { code: 'MARKET_MOVE', moveBps: g.breachBps ?? 0, max: l.maxMoveBps ?? 0, until: (g.breachAt + (l.moveCooldownMs ?? 0)) as TsMs };
 }
 
 /**

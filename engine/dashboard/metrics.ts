@@ -1,6 +1,7 @@
 // Prometheus metrics of one dashboard instance, in its own prom-client Registry (never the global one, so two
 // engines or two tests in one process do not share series). Event counts come from bus subscriptions (O(1) each);
-// bus totals, book gaps and resyncs (the aggregator's own counters), PnL and connection figures are read at scrape time.
+// bus totals, book gaps and resyncs (the aggregator's own counters), PnL, the market circuit breaker and connection
+// figures are read at scrape time.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
@@ -76,6 +77,7 @@ export class DashboardMetrics {
     const orders = new Counter({ name: 'cobalt_orders_total', help: 'Order lifecycle events, by status', labelNames: ['status'], registers });
     const fills = new Counter({ name: 'cobalt_fills_total', help: 'Fills (partial and final), by symbol and side', labelNames: ['symbol', 'side'], registers });
     const denied = new Counter({ name: 'cobalt_orders_denied_total', help: 'Intents denied by risk, by reason code', labelNames: ['code'], registers });
+    const riskAlerts = new Counter({ name: 'cobalt_risk_alerts_total', help: 'RiskManager alerts, by code (MARKET_MOVE, MARKET_STALE, DRAWDOWN, …)', labelNames: ['code'], registers });
     const restarts = new Counter({ name: 'cobalt_actor_restarts_total', help: 'Supervised actor restarts, by actor', labelNames: ['actor'], registers });
     // From the RiskManager's books at scrape time; while they cannot be read (no provider, risk manager not running)
     // the gauges keep the last figures read (prom-client writes NaN as 'Nan', which strict parsers refuse).
@@ -87,6 +89,21 @@ export class DashboardMetrics {
     new Gauge({ name: 'cobalt_pnl_unrealized_quote', help: 'Unrealised PnL of the RiskManager\'s positions at its last marks (quote units)', registers, collect: books('unrealized') });
     new Gauge({ name: 'cobalt_equity_quote', help: 'Equity of the RiskManager\'s books: cash plus holdings at its last marks (quote units)', registers, collect: books('equity') });
     new Gauge({ name: 'cobalt_trading_state', help: 'Trading state: 0 active, 1 reducing, 2 halted', registers, collect(this: Gauge) { this.set(STATE_CODE[view.state]); } });
+    // The breaker denies entries without moving cobalt_trading_state: its own gauge says it is tripped, whether or not
+    // a buy was attempted. Kept at the last reading while the RiskManager cannot be read.
+    new Gauge({
+      name: 'cobalt_market_breaker', help: 'Market circuit breaker denying entries (1) or not (0), by symbol and guard (move: MARKET_MOVE, stale: MARKET_STALE)',
+      labelNames: ['symbol', 'guard'], registers,
+      collect(this: Gauge<'symbol' | 'guard'>) {
+        const b = view.breaker;
+        if (b === undefined) return;
+        this.reset();
+        for (const [symbol, g] of Object.entries(b.symbols)) {
+          this.set({ symbol, guard: 'move' }, g.move ? 1 : 0);
+          this.set({ symbol, guard: 'stale' }, g.stale ? 1 : 0);
+        }
+      },
+    });
     new Gauge({ name: 'cobalt_dashboard_ws_clients', help: 'Open dashboard WebSocket connections', registers, collect(this: Gauge) { this.set(opts.wsClients()); } });
     if (opts.loopLag) {
       const lag = opts.loopLag;
@@ -131,6 +148,7 @@ export class DashboardMetrics {
       bus.subscribe('exec.orderRejected', () => orders.inc({ status: 'rejected' })),
       bus.subscribe('exec.orderExpired', () => orders.inc({ status: 'expired' })),
       bus.subscribe('risk.orderDenied', (m) => denied.inc({ code: m.reason.code })),
+      bus.subscribe('risk.alert', (m) => riskAlerts.inc({ code: m.code })),
       bus.subscribe('sys.actorRestarted', (m) => restarts.inc({ actor: m.actor })),
     );
   }

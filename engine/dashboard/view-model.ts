@@ -10,8 +10,9 @@
 //   portfolio positions, PnL and equity from the RiskManager's books (the portfolio provider), re-read on risk.mark
 //             and fills; the equity series samples them once per second of data time
 //   risk      risk.alert, provider figures (drawdown and its peak, trading state, its reason and kill switch: the
-//             RiskManager's, as restored at a restart); without a provider, drawdown and peak from the equity series and
-//             the state as risk.stateChanged and risk.killSwitch last announced it
+//             RiskManager's, as restored at a restart; the market circuit breaker per symbol); without a provider,
+//             drawdown and peak from the equity series and the state as risk.stateChanged and risk.killSwitch last
+//             announced it
 //   orders    exec.* order lifecycle (the rows changed since the client's cursor) and fills (fees in the asset they were
 //             paid in); risk.orderDenied, with the symbol and side of the risk.intent it answers
 //   system    sys.*, md.feedStatus, md.bookStatus, exec.venueStatus, supervisor status, bus counters, providers
@@ -117,6 +118,29 @@ export interface RiskFigures {
   readonly state?: TradingState;
   readonly reason?: string;
   readonly killSwitch?: boolean;
+  /** The market circuit breaker: its settings and, per traded symbol, whether it denies entries now. */
+  readonly breaker?: BreakerFigures;
+}
+
+/**
+ * The market circuit breaker as the risk panel and `cobalt_market_breaker` show it (actors/risk-manager/market-guard.ts).
+ * A setting absent: that guard is off.
+ */
+export interface BreakerFigures {
+  readonly maxMoveBps?: number;
+  readonly moveWindowMs?: number;
+  readonly moveCooldownMs?: number;
+  readonly markStaleMs?: number;
+  readonly symbols: Readonly<Record<string, SymbolBreaker>>;
+}
+
+/**
+ * One symbol's breaker now: `move` while a move episode denies entries (MARKET_MOVE: the move in bps and until when,
+ * which a further move over the limit extends), `stale` while its last mark is too old (MARKET_STALE); null when not.
+ */
+export interface SymbolBreaker {
+  readonly move: { readonly moveBps: number; readonly until: TsMs } | null;
+  readonly stale: { readonly lastMarkAgoMs: number } | null;
 }
 
 /** Training progress a provider reports (the training pipeline). */
@@ -213,6 +237,7 @@ export class DashboardViewModel {
   private tradingState: TradingState = 'active';
   private tradingReason = '';
   private killSwitch = false;
+  private lastBreaker: BreakerFigures | undefined;
   private readonly alerts = new SeqRing<{ t: TsMs; code: string; message: string }>(100);
   private readonly orders = new SeqMap<OrderRow>(ORDER_ROWS);
   private readonly pendingIntents = new Map<string, { symbol: string; side: Side }>();
@@ -318,7 +343,7 @@ export class DashboardViewModel {
     on('risk.limitsChanged', (m) => {
       const l = m.limits;
       const message = `limits set: max order ${formatMoney(l.maxOrderNotional)}, max position ${formatMoney(l.maxPositionNotional)}, `
-        + `max exposure ${formatMoney(l.maxExposure)}, ${l.maxSubmitsPerSecond}/s, max drawdown ${l.maxDrawdownBps} bps, `
+        + `max exposure ${formatMoney(l.maxExposure)}, ${l.maxSubmitsPerSecond}/s, max drawdown ${l.maxDrawdownBps} bps, ${breakerLimits(l)}, `
         + `stop loss ${l.stopLossBps === undefined ? 'off' : `${l.stopLossBps} bps`}, take profit ${l.takeProfitBps === undefined ? 'off' : `${l.takeProfitBps} bps`}, `
         + `VaR 95 warn/max ${varLevels(l.warnVar95, l.maxVar95)}, VaR 99 warn/max ${varLevels(l.warnVar99, l.maxVar99)}, `
         + `exits ${l.exitOrderType === 'limit' ? `limit ${l.exitSlippageBps} bps through the mark` : 'market'}, `
@@ -393,6 +418,15 @@ export class DashboardViewModel {
     return { ...f, realized, unrealized, fees };
   }
 
+  /**
+   * Returns the market circuit breaker as the risk provider reads it now, else as last read (undefined before any
+   * reading: no provider, or the RiskManager not running yet).
+   */
+  get breaker(): BreakerFigures | undefined {
+    this.adoptTradingState(this.riskFigures());
+    return this.lastBreaker;
+  }
+
   /** Returns the RiskManager's trading state: its own where the risk provider reads it, else the one last announced. */
   get state(): TradingState {
     this.adoptTradingState(this.riskFigures());
@@ -455,6 +489,7 @@ export class DashboardViewModel {
         return {
           state: this.tradingState, reason: this.tradingReason, killSwitch: this.killSwitch, halted: this.halted ?? null,
           drawdownPct: ddPct, peakEquity: fin(this.peakEquity),
+          ...(this.lastBreaker !== undefined ? { breaker: this.lastBreaker } : {}),
           ...(figures ?? {}),
           alerts: this.slice(this.alerts, 'al', cursors),
         };
@@ -492,6 +527,7 @@ export class DashboardViewModel {
     if (f?.state !== undefined) this.tradingState = f.state;
     if (f?.reason !== undefined) this.tradingReason = f.reason;
     if (f?.killSwitch !== undefined) this.killSwitch = f.killSwitch;
+    if (f?.breaker !== undefined) this.lastBreaker = f.breaker;
   }
 
   // Neither a metrics scrape nor the risk topic may fail on a risk provider that throws (its child restarting): the
@@ -637,4 +673,12 @@ function lotsCap(lots: number | undefined): string {
 // A VaR warning level and limit as the LIMITS_SET alert shows them ('off' where absent).
 function varLevels(warn: Money | undefined, max: Money | undefined): string {
   return `${warn === undefined ? 'off' : formatMoney(warn)}/${max === undefined ? 'off' : formatMoney(max)}`;
+}
+
+// The market circuit breaker's limits as the LIMITS_SET alert shows them ('off' for a guard without its limit).
+function breakerLimits(l: RiskLimits): string {
+  const move = l.maxMoveBps === undefined ? 'off'
+    : `${l.maxMoveBps} bps within ${l.moveWindowMs} ms (entries denied until ${l.moveCooldownMs} ms without such a move)`;
+  const stale = l.markStaleMs === undefined ? 'off' : `entries denied after ${l.markStaleMs} ms without a mark`;
+  return `market move breaker ${move}, stale mark breaker ${stale}`;
 }

@@ -1,7 +1,7 @@
 // Table and stat panels, rendered from the store (at most a few times per second).
 import { amount, cls, esc, num, pct, qty, signed, time } from './format.ts';
 import type { Store } from './store.ts';
-import type { Ladder, RiskInstrumentView, RiskLimitsView } from './types.ts';
+import type { BreakerView, Ladder, RiskInstrumentView, RiskLimitsView } from './types.ts';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 const tbody = (id: string): HTMLElement => $(id).querySelector('tbody')!;
@@ -118,6 +118,18 @@ export function renderPortfolio(store: Store): void {
   $('pnl-meta').textContent = p ? `equity ${num(p.equity)} · cash ${num(p.cash)} ${p.quote} · fees ${num(p.fees, 4)}${other}` : '';
 }
 
+// The market circuit breaker: each symbol's state (what denies entries now), then its settings.
+function breakerStats(b: BreakerView | undefined, stat: (k: string, v: string, c?: string) => string): string {
+  if (!b) return '';
+  const perSymbol = Object.entries(b.symbols).map(([sym, s]) => {
+    const v = s.move ? `MOVE ${s.move.moveBps} bps until ${time(s.move.until)}` : s.stale ? `STALE ${Math.round(s.stale.lastMarkAgoMs / 1000)} s` : 'ok';
+    return stat(`${esc(sym)} breaker`, esc(v), s.move || s.stale ? 'down' : '');
+  }).join('');
+  const move = b.maxMoveBps === undefined ? 'off' : `${b.maxMoveBps / 100}% / ${(b.moveWindowMs ?? 0) / 60_000} min, cooldown ${(b.moveCooldownMs ?? 0) / 60_000} min`;
+  const stale = b.markStaleMs === undefined ? 'off' : `${b.markStaleMs / 1000} s`;
+  return perSymbol + stat('breaker move', move) + stat('breaker stale', stale);
+}
+
 export function renderRisk(store: Store): void {
   const r = store.risk;
   const stat = (k: string, v: string, c = ''): string => `<div class="stat"><div class="k">${k}</div><div class="v ${c}">${v}</div></div>`;
@@ -139,6 +151,7 @@ export function renderRisk(store: Store): void {
           + stat('exits', r.limits.exitOrderType === 'limit' ? `limit, ${r.limits.exitSlippageBps} bps` : 'market')
           + lotCaps(r.limits.symbols ?? {}, r.instruments ?? [])
         : '')
+      + breakerStats(r.breaker, stat)
     : '';
   // The lot-cap fields count in the traded instrument's lots: say which.
   const inst = r?.instruments?.[0];

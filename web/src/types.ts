@@ -42,6 +42,12 @@ export interface RiskPayload {
   drawdownPct: number; peakEquity: number | null; exposure?: number; var95?: number; var99?: number; equity?: number; alerts: Slice<Alert>;
   limits?: RiskLimitsView;
   instruments?: RiskInstrumentView[];
+  breaker?: BreakerView;
+}
+/** The market circuit breaker: its settings (absent: that guard is off) and, per symbol, what denies entries now. */
+export interface BreakerView {
+  maxMoveBps?: number; moveWindowMs?: number; moveCooldownMs?: number; markStaleMs?: number;
+  symbols: Record<string, { move: { moveBps: number; until: number } | null; stale: { lastMarkAgoMs: number } | null }>;
 }
 /** `orders`: the rows changed since the last frame, least recently changed first (a reset replaces the table). */
 export interface OrdersPayload { orders: Slice<OrderRow>; fills: Slice<FillRow> }

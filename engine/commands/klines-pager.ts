@@ -4,13 +4,16 @@
 // limiter (enableRateLimit, as the clients set it) paces requests far below the 6000 weight a minute per IP. A 429 is
 // waited out for as long as its Retry-After says and the request sent again; a 418 (IP ban) stops the fetch at once,
 // since every request sent during a ban lengthens it; a network error or a 5xx is retried a few times with backoff.
+// Binance answers some 5xx with a JSON body (-1000 unknown error, -1001 internal error, -1008 server overloaded) that
+// ccxt turns into OperationFailed or ExchangeError, not a NetworkError: those are transient too.
 import ccxt, { type Exchange } from 'ccxt';
+import { constants } from 'node:os';
 import type { Candle } from '../messages/market.ts';
 import { VenueError } from '../types/errors.ts';
 import type { Timeframe } from '../types/time.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../venues/binance/backoff.ts';
 import { BinanceRest } from '../venues/binance/rest.ts';
-import { classifyOnGate } from '../venues/ccxt-exec.ts';
+import { classifyOnGate, httpStatusOf } from '../venues/ccxt-exec.ts';
 import { MexcRest, type MexcInterval } from '../venues/mexc/rest.ts';
 import type { RestGate } from '../venues/rest-gate.ts';
 
@@ -129,12 +132,45 @@ export async function retrying<T>(gate: RestGate, what: string, fn: () => Promis
   }
 }
 
-// A network failure, a timeout or a 5xx (ccxt's NetworkError family) anywhere in the cause chain.
-function isTransient(err: unknown): boolean {
+// Binance's codes for a failure on its side that a later request may not meet: -1000 UNKNOWN, -1001 DISCONNECTED
+// (internal error), -1008 SERVER_BUSY (overloaded).
+const TRANSIENT_CODES = new Set([-1000, -1001, -1008]);
+
+/** @internal True for a failure worth sending again: a network failure, a timeout, an HTTP 5xx, or a transient Binance code. */
+export function isTransient(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (e instanceof ccxt.NetworkError) return true;
+    const status = (e as { httpStatus?: unknown }).httpStatus ?? httpStatusOf(e.message);
+    if (typeof status === 'number' && status >= 500) return true;
+    // ccxt puts the body in the message: `binance {"code":-1000,"msg":"…"}`.
+    const code = /"code"\s*:\s*(-?\d+)/.exec(e.message);
+    if (code && TRANSIENT_CODES.has(Number(code[1]))) return true;
   }
   return false;
+}
+
+/** Why a fetch stopped early when the user interrupted it (Ctrl-C, or a SIGTERM): carries the signal's exit code. */
+export class FetchInterrupted extends Error {
+  /** 128 + the signal's number, as a shell reports a process the signal ended (SIGINT 130, SIGTERM 143). */
+  readonly exitCode: number;
+
+  constructor(readonly signal: string) {
+    super(`interrupted by ${signal}`);
+    this.name = 'FetchInterrupted';
+    this.exitCode = 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0);
+  }
+}
+
+/** Returns `work`, or rejects with a FetchInterrupted as soon as `stop` aborts (its reason names the signal). */
+export function unlessStopped<T>(work: Promise<T>, stop: AbortSignal | undefined): Promise<T> {
+  if (!stop) return work;
+  const interrupted = (): FetchInterrupted => new FetchInterrupted(typeof stop.reason === 'string' ? stop.reason : 'SIGINT');
+  if (stop.aborted) return Promise.reject(interrupted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(interrupted());
+    stop.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => stop.removeEventListener('abort', onAbort));
+  });
 }
 
 /** What the pager fetched: the bars in order, the requests sent, and the failure that stopped it early, if any. */
@@ -147,11 +183,12 @@ export interface PagedKlines {
 /**
  * Returns the bars opening in [fromMs, untilMs) (fromMs on the `stepMs` grid), page after page of `pageLimit` from
  * `fromMs` up, until a page comes back empty. A short page does not end it: a venue may cap `limit` lower than asked.
- * A failure that retrying does not cure ends it with what was fetched so far and the error.
+ * A failure that retrying does not cure ends it with what was fetched so far and the error; so does `stop` aborting
+ * (a FetchInterrupted), at once: the page in flight is not waited for.
  */
 export async function pageKlines(
   v: KlinesVenue, q: { fromMs: number; untilMs: number; stepMs: number; pageLimit: number }, policy: RetryPolicy,
-  onPage?: (lastOpenMs: number, count: number) => void,
+  onPage?: (lastOpenMs: number, count: number) => void, stop?: AbortSignal,
 ): Promise<PagedKlines> {
   const candles: Candle[] = [];
   let requests = 0;
@@ -159,10 +196,10 @@ export async function pageKlines(
   const what = `${v.name} klines`;
   try {
     while (cursor < q.untilMs) {
-      const page = await retrying(v.gate, what, () => {
+      const page = await unlessStopped(retrying(v.gate, what, () => {
         requests++;
         return v.page(cursor, q.untilMs - 1, q.pageLimit);
-      }, policy);
+      }, policy), stop);
       const inRange = page.filter((c) => c.openTime >= cursor && c.openTime < q.untilMs);
       if (inRange.length === 0) break;
       for (const c of inRange) {

@@ -3,36 +3,45 @@
 //
 // Which file: the first name in the folder, in sorted order, that klinesFileMatches the series (the one every reader
 // picks), extended in place in its own layout; a `mexc_` file only takes MEXC bars and any other file only Binance
-// bars (the bundled files are Binance data), and without such a file `<venue>_<BASE>_<QUOTE>-<tf>.csv.gz` is created.
+// bars (the bundled files are Binance data), and without such a file `<venue>_<BASE>_<QUOTE>-<tf>.csv.gz` is created,
+// unless its name would sort before the file readers pick now: that would hide the history they read (a MEXC day
+// in place of the bundled years), so the fetch is refused and names both files.
 // What is there is kept; a fetched bar replaces the stored bar of its open time (the venue's answer wins, counted as
 // `replaced`). Only closed bars are written: those the venue's clock (GET /api/v3/time) says have ended.
 //
-// Gaps: a bar the venue does not send is not made up. The summary line (stdout, JSON) lists `venueGaps`, the holes
-// inside the span fetched (the venue has no bars there: an outage, a listing), and `unfetchedGaps`, every other hole in
-// the file (between what was stored and the fetched span, or older ones); each venue gap is also logged as a warning.
+// Gaps: a bar the venue does not send is not made up. The summary line (stdout, JSON) lists `venueGaps`, the runs of
+// missing bars inside the span asked for, [--from, --until) or up to where a fetch stopped (the venue has no bars
+// there: an outage, a listing; one at an edge of the span is bounded by the edge), and `unfetchedGaps`, the missing
+// bars outside it (between what was stored and the span, or older ones); each venue gap is also logged as a warning.
 //
 // The file is replaced atomically (a temporary file in the same folder, then rename), so a reader never sees half of
 // it. A fetch that fails part-way writes what it got (the bars run without a hole from --from up to where it stopped),
-// says where it stopped and exits 1; running it again from there goes on.
+// says where it stopped and exits 1; running it again from there goes on. Ctrl-C (SIGINT) or SIGTERM stops the paging
+// the same way and exits with the signal's code (130, 143); a second Ctrl-C ends the process at once.
+//
+// Size: the merged series is written as one text in memory, which V8 caps (about 512 Mi characters, some 7 million
+// rows); a fetch that could make the file hold more than MAX_FILE_BARS bars (46 days of 1s) is refused up front.
 import type { Command } from 'commander';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { log } from '../log.ts';
-import { findGaps, mergeKlines, type KlinesGap } from '../market/klines-merge.ts';
+import { mergeKlines, spanGaps, type KlinesGap } from '../market/klines-merge.ts';
 import { formatDatedKlinesCsv, formatKlinesCsv, klinesFileMatches, loadKlinesCsv, scanDate, type KlinesFile } from '../market/klines-csv.ts';
 import type { Candle } from '../messages/market.ts';
 import { timeframeMs, type Timeframe } from '../types/time.ts';
 import { BINANCE_REST_URL } from '../venues/binance/rest.ts';
 import { MEXC_REST_URL } from '../venues/mexc/rest.ts';
 import { restOrigin } from '../venues/rest-gate.ts';
-import { DEFAULT_RETRY, openKlinesVenue, pageKlines, retrying, type KlinesVenueName, type RetryPolicy } from './klines-pager.ts';
+import { DEFAULT_RETRY, FetchInterrupted, openKlinesVenue, pageKlines, retrying, unlessStopped, type KlinesVenueName, type RetryPolicy } from './klines-pager.ts';
 
 const TIMEFRAMES: readonly Timeframe[] = ['1s', '1m', '1h', '1d'];
 const VENUES: readonly KlinesVenueName[] = ['binance', 'mexc'];
 const QUOTES = ['USDT', 'USDC', 'FDUSD', 'BUSD', 'TUSD', 'BTC', 'ETH', 'BNB', 'EUR'];
 /** Binance's (and MEXC's) most bars per klines request. */
 export const MAX_PAGE_LIMIT = 1000;
+/** The most bars a fetch may leave in one file: its text (~75 characters a row) stays well under V8's string cap. */
+export const MAX_FILE_BARS = 4_000_000;
 
 /** Options of `cobalt klines fetch` as commander hands them over. */
 export interface KlinesFetchOptions {
@@ -54,6 +63,8 @@ export interface KlinesFetchIo {
   readonly retry?: Partial<RetryPolicy>;
   /** Where the progress line goes when it is a TTY (default stderr). */
   readonly progress?: { readonly isTTY?: boolean; write(s: string): unknown };
+  /** Stops the fetch when aborted, its reason the signal's name (default: SIGINT and SIGTERM to this process). */
+  readonly stop?: AbortSignal;
 }
 
 /** A checked request. */
@@ -80,10 +91,14 @@ export function unifiedSymbol(s: string): string {
   throw new Error(`--symbol '${s}' is not a spot symbol like ETHUSDT or ETH/USDT (quote one of ${QUOTES.join(', ')}, or write BASE/QUOTE)`);
 }
 
-/** Returns epoch ms of a --from/--until value: YYYY-MM-DD[THH:MM[:SS]][Z] in UTC, or epoch milliseconds. */
+/** Returns epoch ms of a --from/--until value: YYYY-MM-DD[THH:MM[:SS]][Z] in UTC, or epoch milliseconds (2001 on). */
 export function parseWhen(s: string, flag: string): number {
   const t = s.trim();
-  const ms = /^\d{10,}$/.test(t) ? Number(t) : scanDate(t, 0, t.length);
+  // `date +%s` prints seconds: read as ms they fall in January 1970, and the fetch would quietly start at listing.
+  if (/^\d+$/.test(t) && Number(t) < 1e12) {
+    throw new Error(`${flag} '${s}' looks like epoch seconds: give epoch milliseconds (13 digits, ${t}000) or a UTC date (YYYY-MM-DD)`);
+  }
+  const ms = /^\d+$/.test(t) ? Number(t) : scanDate(t, 0, t.length);
   if (!Number.isSafeInteger(ms)) throw new Error(`${flag} '${s}' is not a UTC date (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]) or epoch milliseconds`);
   return ms;
 }
@@ -123,8 +138,44 @@ export function seriesFile(dir: string, venue: KlinesVenueName, symbol: string, 
 
 // The file every reader of `dir` picks for the series (the first matching name).
 function readersPick(dir: string, symbol: string, tf: Timeframe): string | undefined {
-  const name = readdirSync(dir).sort().find((f) => klinesFileMatches(f, symbol, tf));
+  const name = existsSync(dir) ? readdirSync(dir).sort().find((f) => klinesFileMatches(f, symbol, tf)) : undefined;
   return name === undefined ? undefined : join(dir, name);
+}
+
+// Throws when creating `path` would put it first for the readers, in place of the file they read now.
+function refuseShadowing(p: FetchPlan, path: string): void {
+  const pick = readersPick(p.dir, p.symbol, p.tf);
+  if (pick === undefined || !(basename(path) < basename(pick))) return;
+  throw new Error(`creating ${path} would hide ${pick} from every reader (they take the first matching name in sorted order); fetch into another folder with --out, or move ${pick} away first`);
+}
+
+// Throws when the file could end up holding more than MAX_FILE_BARS bars; names a --until that fits.
+function refuseOversize(p: FetchPlan, untilMs: number, path: string, storedBars: number): void {
+  const spanBars = Math.ceil((untilMs - p.fromMs) / p.stepMs);
+  if (spanBars + storedBars <= MAX_FILE_BARS) return;
+  const room = MAX_FILE_BARS - storedBars;
+  const held = storedBars > 0 ? ` and ${path} holds ${storedBars.toLocaleString('en-US')}` : '';
+  const split = room > 0
+    ? `fetch up to --until ${iso(p.fromMs + room * p.stepMs)} here and the rest into another folder (--out)`
+    : 'fetch into another folder (--out)';
+  throw new Error(`[${iso(p.fromMs)}, ${iso(untilMs)}) is ${spanBars.toLocaleString('en-US')} ${p.tf} bars${held}: more than the ${MAX_FILE_BARS.toLocaleString('en-US')} one klines file is written with (as one text in memory); ${split}`);
+}
+
+// SIGINT and SIGTERM to this process, as an AbortSignal whose reason is the signal's name. Each handler runs once:
+// a second Ctrl-C meets Node's default and ends the process.
+function processStop(): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onInt = (): void => ac.abort('SIGINT');
+  const onTerm = (): void => ac.abort('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.removeListener('SIGINT', onInt);
+      process.removeListener('SIGTERM', onTerm);
+    },
+  };
 }
 
 // The stored series; a file with malformed rows is refused, since rewriting it would drop them without a word.
@@ -189,28 +240,42 @@ export async function klinesFetchCommand(o: KlinesFetchOptions, io: KlinesFetchI
     p = plan(o);
     target = seriesFile(p.dir, p.venue, p.symbol, p.tf);
     if (target.exists) stored = storedSeries(target.path);
+    else refuseShadowing(p, target.path);
   } catch (e) {
     err(`klines fetch: ${(e as Error).message}`);
     return 1;
   }
+  const stop = io.stop ? { signal: io.stop, dispose: () => undefined } : processStop();
+  try {
+    return await fetchAndWrite(p, target, stored, policy, stop.signal, io, out, err);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function fetchAndWrite(
+  p: FetchPlan, target: { path: string; exists: boolean }, stored: KlinesFile | undefined, policy: RetryPolicy, stop: AbortSignal,
+  io: KlinesFetchIo, out: (l: string) => void, err: (l: string) => void,
+): Promise<number> {
   const venue = openKlinesVenue(p.venue, p.baseUrl, p.symbol, p.tf);
   let untilMs: number;
   try {
-    await retrying(venue.gate, `${p.venue} exchangeInfo`, () => venue.prepare(), policy);
-    const nowMs = await retrying(venue.gate, `${p.venue} time`, () => venue.serverTimeMs(), policy);
+    await unlessStopped(retrying(venue.gate, `${p.venue} exchangeInfo`, () => venue.prepare(), policy), stop);
+    const nowMs = await unlessStopped(retrying(venue.gate, `${p.venue} time`, () => venue.serverTimeMs(), policy), stop);
     // A bar opening before this has closed on the venue's clock.
     untilMs = Math.min(p.untilMs ?? Infinity, Math.floor(nowMs / p.stepMs) * p.stepMs);
     if (untilMs <= p.fromMs) throw new Error(`no ${p.tf} bar opening from ${iso(p.fromMs)} has closed yet (${p.venue} time ${iso(nowMs)}): nothing to fetch`);
+    refuseOversize(p, untilMs, target.path, stored?.candles.length ?? 0);
   } catch (e) {
-    err(`klines fetch: ${(e as Error).message}`);
-    return 1;
+    err(`klines fetch: ${(e as Error).message}${e instanceof FetchInterrupted ? '; nothing written' : ''}`);
+    return e instanceof FetchInterrupted ? e.exitCode : 1;
   }
   log().info({ venue: p.venue, symbol: p.symbol, timeframe: p.tf, from: iso(p.fromMs), until: iso(untilMs), file: target.path }, 'klines fetch: start');
   const line = ttyLine(io.progress ?? process.stderr);
   const span = untilMs - p.fromMs;
   const paged = await pageKlines(venue, { fromMs: p.fromMs, untilMs, stepMs: p.stepMs, pageLimit: p.pageLimit }, policy, (next, count) => {
     line.show(`klines ${p.symbol} ${p.tf}: ${Math.min(100, (100 * (next - p.fromMs)) / span).toFixed(0)}%, ${count.toLocaleString('en-US')} bars, up to ${iso(next)}`);
-  });
+  }, stop);
   line.done();
   return finish(p, untilMs, target, stored, paged, out, err);
 }
@@ -220,10 +285,12 @@ function finish(
   paged: Awaited<ReturnType<typeof pageKlines>>, out: (l: string) => void, err: (l: string) => void,
 ): number {
   const fetched = paged.candles;
+  // A user's interrupt ends with the signal's code, as the shell expects; what was fetched is written first.
+  const failed = paged.error instanceof FetchInterrupted ? paged.error.exitCode : 1;
   if (fetched.length === 0) {
     const why = paged.error ? paged.error.message : `${p.venue} has no ${p.symbol} ${p.tf} bars opening in [${iso(p.fromMs)}, ${iso(untilMs)})`;
     err(`klines fetch: ${why}; nothing written`);
-    return 1;
+    return failed;
   }
   let merged: ReturnType<typeof mergeKlines>;
   try {
@@ -233,32 +300,33 @@ function finish(
     writeAtomically(target.path, text);
   } catch (e) {
     err(`klines fetch: ${(e as Error).message}`);
-    return 1;
+    return failed;
   }
-  const summary = summarise(p, untilMs, target.path, fetched, merged, paged.requests);
+  // After a failure only [--from, the stop) was asked for: a hole past it is not the venue's.
+  const spanEnd = paged.error ? fetched[fetched.length - 1]!.openTime + p.stepMs : untilMs;
+  const summary = summarise(p, untilMs, spanEnd, target.path, fetched, merged, paged.requests);
   for (const g of summary.venueGaps.slice(0, 20)) log().warn({ symbol: p.symbol, timeframe: p.tf, ...g }, 'klines fetch: the venue has no bars here; left as a gap');
   log().info({ ...summary, venueGaps: summary.venueGaps.length, unfetchedGaps: summary.unfetchedGaps.length }, 'klines fetch: written');
   out(JSON.stringify(summary));
   if (paged.error) {
     const next = iso(fetched[fetched.length - 1]!.openTime + p.stepMs);
     err(`klines fetch: stopped before ${next} (${fetched.length} bars written to ${target.path}): ${paged.error.message}; run again with --from ${next} to go on`);
-    return 1;
+    return failed;
   }
   return 0;
 }
 
-function summarise(p: FetchPlan, untilMs: number, file: string, fetched: readonly Candle[], merged: ReturnType<typeof mergeKlines>, requests: number) {
-  const lo = fetched[0]!.openTime;
-  const hi = fetched[fetched.length - 1]!.openTime;
-  const gaps = findGaps(merged.candles, p.stepMs);
-  // A hole whose both sides lie in the fetched span is the venue's: every bar between was asked for.
-  const inFetched = (g: KlinesGap): boolean => g.afterMs >= lo && g.beforeMs <= hi;
+function summarise(
+  p: FetchPlan, untilMs: number, spanEnd: number, file: string, fetched: readonly Candle[], merged: ReturnType<typeof mergeKlines>, requests: number,
+) {
+  // A missing bar in the span asked for is the venue's: it was asked for and not sent.
+  const gaps = spanGaps(merged.candles, p.stepMs, p.fromMs, spanEnd);
   const pick = readersPick(p.dir, p.symbol, p.tf);
   return {
     venue: p.venue, symbol: p.symbol, timeframe: p.tf, file, from: iso(p.fromMs), until: iso(untilMs),
     fetched: fetched.length, added: merged.added, replaced: merged.replaced, unchanged: merged.unchanged, bars: merged.candles.length,
     first: iso(merged.candles[0]!.openTime), last: iso(merged.candles[merged.candles.length - 1]!.openTime), requests,
-    venueGaps: gaps.filter(inFetched).map(gapJson), unfetchedGaps: gaps.filter((g) => !inFetched(g)).map(gapJson),
+    venueGaps: gaps.inSpan.map(gapJson), unfetchedGaps: gaps.outside.map(gapJson),
     // Readers take the first matching name: another file sorting first hides this one from them.
     ...(pick !== undefined && pick !== file ? { shadowedBy: pick } : {}),
   };
@@ -269,10 +337,10 @@ export function register(program: Command): void {
   const klines = program.command('klines').description('kline history files (data/klines)');
   klines
     .command('fetch')
-    .description('page a venue\'s REST klines into the symbol\'s kline CSV (merged with what is there, written atomically); prints a JSON summary with the gaps; exits 1 on bad options or a failed fetch')
+    .description('page a venue\'s REST klines into the symbol\'s kline CSV (merged with what is there, written atomically); prints a JSON summary with the gaps; exits 1 on bad options or a failed fetch, 130/143 on SIGINT/SIGTERM after writing what it got')
     .requiredOption('--symbol <symbol>', 'symbol, ETHUSDT or ETH/USDT')
     .requiredOption('--timeframe <tf>', 'bar length: 1s, 1m, 1h or 1d (no 1s on mexc)')
-    .requiredOption('--from <date>', 'first bar: UTC date YYYY-MM-DD[THH:MM[:SS]] or epoch ms (inclusive)')
+    .requiredOption('--from <date>', 'first bar: UTC date YYYY-MM-DD[THH:MM[:SS]] or epoch ms, 13 digits (inclusive)')
     .requiredOption('--until <date>', 'end (exclusive), same forms, or `now`; bars not closed on the venue\'s clock are left out')
     .option('--venue <venue>', 'binance or mexc', 'binance')
     .option('--out <dir>', 'klines folder', 'data/klines')

@@ -61,6 +61,39 @@ export function findGaps(candles: readonly Candle[], stepMs: number): KlinesGap[
   return gaps;
 }
 
+/** The missing bars of a series split at the edges of a span: those inside it, and those outside it. */
+export interface SpanGaps {
+  readonly inSpan: KlinesGap[];
+  readonly outside: KlinesGap[];
+}
+
+/**
+ * Returns the missing bars of `candles` (oldest first, on a grid of `stepMs`, at least one opening in the span) in
+ * runs, split at the edges of the span [fromMs, untilMs) (fromMs on the grid): a run inside the span is bounded by
+ * the span's edge where no bar bounds it (before the first bar, after the last), and is counted even when no bar
+ * follows it; a run outside it is only one between two bars.
+ */
+export function spanGaps(candles: readonly Candle[], stepMs: number, fromMs: number, untilMs: number): SpanGaps {
+  const lastInSpan = Math.ceil(untilMs / stepMs) * stepMs - stepMs;
+  const inSpan: KlinesGap[] = [];
+  const outside: KlinesGap[] = [];
+  // The run of missing bars opening at first..last (inclusive), when there is one.
+  const run = (first: number, last: number, to: KlinesGap[]): void => {
+    if (last >= first) to.push({ afterMs: first - stepMs, beforeMs: last + stepMs, missing: Math.round((last - first) / stepMs) + 1 });
+  };
+  const split = (first: number, last: number): void => {
+    run(first, Math.min(last, fromMs - stepMs), outside);
+    run(Math.max(first, fromMs), Math.min(last, lastInSpan), inSpan);
+    run(Math.max(first, lastInSpan + stepMs), last, outside);
+  };
+  if (candles.length === 0) return { inSpan, outside };
+  // The edges: the span's bars before the first bar and after the last were asked for as much as those between.
+  run(fromMs, Math.min(candles[0]!.openTime - stepMs, lastInSpan), inSpan);
+  for (const g of findGaps(candles, stepMs)) split(g.afterMs + stepMs, g.beforeMs - stepMs);
+  run(Math.max(candles[candles.length - 1]!.openTime + stepMs, fromMs), lastInSpan, inSpan);
+  return { inSpan, outside };
+}
+
 function assertIncreasing(candles: readonly Candle[], what: string): void {
   for (let k = 1; k < candles.length; k++) {
     if (!(candles[k]!.openTime > candles[k - 1]!.openTime)) {

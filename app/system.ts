@@ -562,6 +562,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     return base;
   };
   const candleCache = candleCacheFor(mode, config, store);
+  // The saves of the providers stopped so far (the supervisor's stop, a restart): the store closes after them.
+  let providerSaves: Promise<void> = Promise.resolve();
   const providerLogic = fromCallback<EventObject, null>(() => {
     const dp = new DataProvider({
       ...providerOptions(), owner: 'dataProvider', ...(opts.maintenanceMs !== undefined ? { maintenanceMs: opts.maintenanceMs } : {}), ...(candleCache ? { candleCache } : {}),
@@ -572,7 +574,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       dataReady();
     });
     return () => {
-      dp.stop();
+      const saved = dp.stop();
+      providerSaves = Promise.all([providerSaves, saved]).then(() => undefined);
       if (provider === dp) provider = undefined;
     };
   });
@@ -699,6 +702,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   }
   if (models.pool && models.ownsPool) lifecycle.onClose('inference-pool', () => models.pool!.close());
   lifecycle.onClose('store', () => store.close());
+  // Close hooks run in reverse order: the provider's last save (7,400 bars when stopped soon after its history load:
+  // ~116 transactions, issued one commit after another) finishes before the store refuses writes.
+  if (candleCache) lifecycle.onClose('candles-cache', () => providerSaves, { timeoutMs: 30_000 });
 
   let started = false;
   return {

@@ -30,7 +30,8 @@ export const dataProviderActor = fromCallback<EventObject, DataProviderActorInpu
     if (e.type === 'dataProvider.maintain') void dp.maintain();
   });
   return () => {
-    dp.stop();
+    // Its last candles-cache save goes on after this; an owner that closes the store awaits stop() (app/system.ts).
+    void dp.stop();
     input.onInstance?.(undefined);
   };
 });

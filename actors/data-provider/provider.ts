@@ -106,7 +106,7 @@ export interface DataProviderStats {
   candlesPublished: number;
   /** Bars loaded from the candles cache at start. */
   cachedBars: number;
-  /** Saves to the candles cache that failed (logged; the bars are not retried). */
+  /** Saves to the candles cache that failed (logged; their bars go back to be saved by the next save). */
   cacheSaveFailures: number;
 }
 
@@ -205,6 +205,8 @@ export class DataProvider {
   private maintTimer: TimerHandle | undefined;
   private cacheTimer: TimerHandle | undefined;
   private maintaining: Promise<MaintenanceReport> | undefined;
+  /** Saves to the candles cache not settled yet (they never reject). */
+  private readonly saves = new Set<Promise<void>>();
   private running = false;
   /** The close and maintenance timers are armed (by the first market message). */
   private armed = false;
@@ -258,9 +260,13 @@ export class DataProvider {
     await this.loadHistory(restored);
   }
 
-  /** Unsubscribes, cancels the timers and saves the bars not saved yet to the candles cache (not awaited: the store's close waits for it). */
-  stop(): void {
-    if (this.running) void this.saveCandles();
+  /**
+   * Unsubscribes, cancels the timers and saves the bars not saved yet to the candles cache; resolves when that save
+   * and every save still in flight have settled. Await it before closing the cache's store: a save's transactions
+   * after its first are issued one commit after another, and a closed store refuses them (their bars are then lost).
+   */
+  stop(): Promise<void> {
+    const saved = this.running ? this.saveAtStop() : this.savesSettled();
     this.running = false;
     for (const u of this.unsubs) u();
     this.unsubs = [];
@@ -269,23 +275,44 @@ export class DataProvider {
     if (this.cacheTimer) this.opts.clock.clearTimeout(this.cacheTimer);
     this.tickTimer = this.maintTimer = this.cacheTimer = undefined;
     this.armed = false;
+    return saved;
   }
 
   /**
    * Saves the bars closed or fetched since the last save to the candles cache (CandleCache.save: transactions of at
-   * most 64 writes) and resolves at the last commit; a failure is logged and counted (`stats.cacheSaveFailures`), never thrown: the cache only shortens
-   * the next start's warm-up.
+   * most 64 writes) and resolves at the last commit; a failure is logged and counted (`stats.cacheSaveFailures`) and
+   * its bars are put back for the next save, never thrown: the cache only shortens the next start's warm-up.
    */
-  async saveCandles(): Promise<void> {
+  saveCandles(): Promise<void> {
     const cache = this.opts.candleCache;
-    if (!cache) return;
-    const writes = this.takeUnsaved();
+    if (!cache) return Promise.resolve();
+    const p = this.saveTo(cache, this.takeUnsaved());
+    this.saves.add(p);
+    void p.then(() => this.saves.delete(p));
+    return p;
+  }
+
+  private async saveTo(cache: CandleCache, writes: SeriesWrite[]): Promise<void> {
     try {
       await cache.save(writes);
     } catch (err) {
       this.stats.cacheSaveFailures++;
+      this.putBackUnsaved(writes);
       this.log.warn({ err: (err as Error).message, code: 'CANDLES_CACHE_NOT_SAVED', series: writes.length }, 'candles cache not saved: a restart may find fewer bars');
     }
+  }
+
+  // The final save starts at once, so that its first transaction is issued even for a caller that closes the store
+  // without awaiting stop(). A save that failed meanwhile (its bars put back) gets one more try.
+  private async saveAtStop(): Promise<void> {
+    const failures = this.stats.cacheSaveFailures;
+    void this.saveCandles();
+    await this.savesSettled();
+    if (this.stats.cacheSaveFailures > failures && this.hasUnsaved()) await this.saveCandles();
+  }
+
+  private async savesSettled(): Promise<void> {
+    while (this.saves.size > 0) await Promise.all([...this.saves]);
   }
 
   /** Adds a trade: builds 1s bars (and what rolls up from them) and refreshes the stream price. */
@@ -544,7 +571,7 @@ export class DataProvider {
   }
 
   // The unsaved bars of every series, with the window each series holds now (its newest bar and `capacity` slots
-  // back), and the lists emptied: a save that fails loses them from the cache (a hole there), not from the series.
+  // back), and the lists emptied: a save that fails puts them back (putBackUnsaved).
   private takeUnsaved(): SeriesWrite[] {
     const writes: SeriesWrite[] = [];
     for (const st of this.states.values()) {
@@ -558,6 +585,24 @@ export class DataProvider {
       }
     }
     return writes;
+  }
+
+  // A failed save's bars go back in front of the unsaved ones, as the series holds them now (a later save may have
+  // written a newer version of a bar, which this one's must not overwrite), once each and only those still in the
+  // series: a store that keeps failing holds at most a series' worth of them per series.
+  private putBackUnsaved(writes: readonly SeriesWrite[]): void {
+    for (const w of writes) {
+      const st = this.state(w.symbol);
+      const failed = new Set(w.bars.map((c) => c.openTime));
+      const series = st.series[w.timeframe];
+      const again = series.tail(series.length).filter((c) => failed.has(c.openTime) && c.closed);
+      if (again.length > 0) st.unsaved[w.timeframe] = [...again, ...(st.unsaved[w.timeframe] ?? [])];
+    }
+  }
+
+  private hasUnsaved(): boolean {
+    for (const st of this.states.values()) if (TIMEFRAMES.some((tf) => (st.unsaved[tf]?.length ?? 0) > 0)) return true;
+    return false;
   }
 
   // The candles cache's bars still usable now enter the empty series (before the bus is subscribed: no live bar is

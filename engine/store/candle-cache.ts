@@ -85,7 +85,9 @@ export class CandleCache {
   /**
    * Writes the bars of every series in `writes` and removes each series' stored bars outside its window, in
    * transactions of at most OPS_PER_TRANSACTION writes; resolves once the last has committed. Rejects with a
-   * StoreError when the store is closed or a write fails (the transactions before it stay committed).
+   * StoreError when the store is closed or a write fails (the transactions before it stay committed). Await it before
+   * closing the store: each transaction after the first is issued at the previous one's commit, and a closed store
+   * refuses it.
    */
   async save(writes: readonly SeriesWrite[]): Promise<void> {
     for (const w of writes) {

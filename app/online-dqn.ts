@@ -26,21 +26,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { rlRunner } from '../actors/model-agents/rl-agent.ts';
-import type { ModelRegistry } from '../actors/orchestrator/registry.ts';
 import type { Config } from '../engine/config/schema.ts';
-import type { Logger } from '../engine/log.ts';
 import { BDI_LENGTH, type CandleSource } from '../engine/market/base-data-input.ts';
-import type { EngineMsg } from '../engine/messages/index.ts';
-import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
-import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { loadDqn } from '../models/dqn/io.ts';
 import { dqnBudgetProblem } from '../models/online/dqn-finetune.ts';
 import { DqnPipeline, dqnSegments, dqnWorkerTrainer, type DqnDecision, type DqnLearnSettings, type DqnRun, type DqnTrainer, type LiveDqn } from '../models/online/dqn-pipeline.ts';
 import { DQN_BDI_DEFAULTS } from '../models/train/dqn-bdi.ts';
 import { DQN_STATE_WINDOW, dqnStateBuilder, dqnStateOf } from '../models/train/dqn-state.ts';
-import { ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedDqn } from './models.ts';
-import { onlineCheckpointStore, promotedDir, type OnlineJobRow, type OnlineLearningOptions, type OnlineOff } from './online-learning.ts';
+import { ONLINE_VERSION_PREFIX, type LoadedDqn } from './models.ts';
+import { learnerOptions, OnlineJob, type OnlineJobRow, type OnlineLearnerDeps, type OnlineLearnerOptions } from './online-job.ts';
+import { onlineCheckpointStore, promotedDir, type OnlineOff } from './online-learning.ts';
 import { isRetired } from './online-rollbacks.ts';
 
 const MIN = 60_000;
@@ -50,27 +46,11 @@ export const READ_SLICE = 10;
 const VISIT_SLICE = 500;
 
 /** What the DQN learner needs from the system. */
-export interface OnlineDqnOptions {
-  /** config.models.online: `pollMs` and the `dqn` settings. */
-  readonly settings: Config['models']['online'];
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly registry: ModelRegistry;
-  readonly history: OnlineLearningOptions['history'];
-  /** The traded symbol (the one the DQN trades). */
-  readonly symbol: string;
-  /** The symbol's 1m candles (the DataProvider's series). */
-  readonly bars: () => CandleSource | undefined;
+export interface OnlineDqnOptions extends OnlineLearnerOptions {
   /** The DQN running now. */
   readonly dqn: LoadedDqn;
-  /** CheckpointStore root for promoted versions (app/models.ts `onlineCheckpointRoot`). */
-  readonly checkpointRoot: string;
-  /** Activates a registered version (the orchestrator's `activate`). */
-  readonly activate: (model: string, version: string) => void;
   /** Default: one worker thread (models/train/worker.mjs). */
   readonly trainer?: DqnTrainer;
-  /** The bus the symbol's md.feedReset and md.trade come on (without it no break is seen). */
-  readonly bus?: Bus<EngineMsg>;
 }
 
 /** Counters and the last run, for logs and tests. */
@@ -107,6 +87,7 @@ export class OnlineDqnLearning {
   private readonly pipeline: DqnPipeline;
   private readonly trainer: DqnTrainer;
   private readonly build: (bdi: Float32Array) => Float32Array;
+  private readonly job: OnlineJob<DqnRun>;
   private decisions: DqnDecision[] = [];
   private breaks: DataBreak[] = [];
   /** The next decision time to read. */
@@ -117,20 +98,13 @@ export class OnlineDqnLearning {
   /** stats.read when the last run started, and the new decisions the next run waits for. */
   private readAtLastRun = 0;
   private newNeeded = 0;
-  private timer: TimerHandle | undefined;
-  private training: Promise<DqnRun | undefined> | undefined;
-  private lastRunAt: TsMs;
-  private runStartedAt: TsMs | undefined;
-  private lastRunEndedAt: TsMs | undefined;
-  private stopped = false;
-  private subs: Unsubscribe[] = [];
 
   private constructor(private readonly o: OnlineDqnOptions, live: LiveDqn, readonly costs: Costs) {
     const s = o.settings.dqn;
     this.everyMinutes = everyMinutesOf(o.dqn.meta.input);
     const step = this.everyMinutes * MIN;
     this.cursor = Math.ceil((o.clock.now() - s.lookbackMs) / step) * step;
-    this.lastRunAt = o.clock.now();
+    this.job = new OnlineJob(o, o.settings.pollMs, s.retrainEveryMs);
     this.trainer = o.trainer ?? dqnWorkerTrainer();
     this.build = dqnStateBuilder(dqnStateOf(o.dqn.meta.input));
     const requires = o.dqn.requires ?? [];
@@ -175,36 +149,23 @@ export class OnlineDqnLearning {
 
   /** Polls every `pollMs` of engine time until stopped, and follows the symbol's breaks on the bus (if given). */
   start(): void {
-    const bus = this.o.bus;
-    if (bus && this.subs.length === 0) {
-      const symbol = this.o.symbol;
-      this.subs = [
-        bus.subscribe('md.feedReset', (m) => {
-          if (m.symbol !== symbol || this.breaks.at(-1)?.toMs === Infinity) return;
-          this.breaks.push({ fromMs: m.ts, toMs: Infinity });
-        }),
-        bus.subscribe('md.trade', (m) => {
-          const open = this.breaks.at(-1);
-          if (m.symbol === symbol && open?.toMs === Infinity) open.toMs = Math.max(m.tsExchange, open.fromMs);
-        }),
-      ];
-    }
-    const tick = (): void => {
-      if (this.stopped) return;
-      void this.poll();
-      this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
-    };
-    this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
+    this.job.start(() => this.poll(), {
+      reset: (ts) => {
+        if (this.breaks.at(-1)?.toMs !== Infinity) this.breaks.push({ fromMs: ts, toMs: Infinity });
+      },
+      trade: (ts) => {
+        const open = this.breaks.at(-1);
+        if (open?.toMs === Infinity) open.toMs = Math.max(ts, open.fromMs);
+      },
+    });
   }
 
   /** Stops polling and ends the trainer's thread; a run in progress is abandoned. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
-    for (const u of this.subs.splice(0)) u();
+    this.job.stop();
     await this.reading;
     await this.trainer.close();
-    await this.training;
+    await this.job.training;
   }
 
   /**
@@ -216,7 +177,7 @@ export class OnlineDqnLearning {
     // The timer's poll may be reading: this one waits for that read and gives the run it started, if any.
     if (this.reading !== undefined) {
       await this.reading.catch(() => undefined);
-      return this.training;
+      return this.job.training;
     }
     this.reading = this.read();
     try {
@@ -228,25 +189,12 @@ export class OnlineDqnLearning {
     } finally {
       this.reading = undefined;
     }
-    if (this.stopped) return undefined;
+    if (this.job.stopped) return undefined;
     this.pipeline.prune();
     const now = this.o.clock.now();
-    if (!this.due(now)) return undefined;
-    this.lastRunAt = now;
-    this.runStartedAt = now;
+    if (!this.job.due(now) || this.decisions.length < this.decisionsNeeded() || this.newSinceRun() < this.newNeeded) return undefined;
     this.readAtLastRun = this.stats.read;
-    this.training = this.run([...this.decisions]).finally(() => {
-      this.training = undefined;
-      this.runStartedAt = undefined;
-      this.lastRunEndedAt = this.o.clock.now();
-    });
-    return this.training;
-  }
-
-  private due(now: TsMs): boolean {
-    const s = this.o.settings.dqn;
-    if (this.training !== undefined || now - this.lastRunAt < s.retrainEveryMs || this.decisions.length < this.decisionsNeeded()) return false;
-    return this.newSinceRun() >= this.newNeeded;
+    return this.job.begin(now, () => this.run([...this.decisions]));
   }
 
   private newSinceRun(): number {
@@ -255,26 +203,23 @@ export class OnlineDqnLearning {
 
   /** Where learning stands, for the dashboard: decisions, the run in progress or the next one, and the last result. */
   report(): OnlineJobRow {
-    const s = this.o.settings.dqn;
     const active = this.o.registry.active('dqn')?.version ?? '?';
     const segments = dqnSegments(this.decisions, this.everyMinutes).length;
-    const parts = [`learning dqn@${active} from ${this.decisions.length} decisions (one every ${this.everyMinutes} min, ${segments} unbroken runs)`];
-    const need = this.decisionsNeeded();
-    if (this.runStartedAt !== undefined) parts.push('training a candidate now');
-    else if (this.decisions.length < need) parts.push(`a run needs ${need}`);
-    else if (this.newSinceRun() < this.newNeeded) parts.push(`the next run waits for ${this.newNeeded} new decisions (${this.newSinceRun()} so far)`);
-    else parts.push(`next run in ${Math.max(0, Math.ceil((this.lastRunAt + s.retrainEveryMs - this.o.clock.now()) / 60_000))} min`);
     const r = this.stats.lastRun;
-    if (r && this.lastRunEndedAt !== undefined) {
-      const at = new Date(this.lastRunEndedAt).toISOString().slice(11, 19);
-      parts.push(r.promoted ? `last run ${at} UTC promoted ${r.version ?? '?'}: ${r.reason}` : `last run ${at} UTC kept the live version: ${r.reason}`);
-    }
-    parts.push(`${this.stats.runs} runs, ${this.stats.promotions} promoted, ${this.stats.failures} failed`);
-    return {
-      model: 'dqn (online)', status: parts.join('; '),
+    return this.job.row({
+      model: 'dqn (online)', head: `learning dqn@${active} from ${this.decisions.length} decisions (one every ${this.everyMinutes} min, ${segments} unbroken runs)`,
+      ...this.waiting(), counts: this.stats,
+      ...(r ? { last: r.promoted ? `promoted ${r.version ?? '?'}: ${r.reason}` : `kept the live version: ${r.reason}` } : {}),
       ...(r?.candidate ? { valMetric: r.candidate.return } : {}),
-      ...(this.runStartedAt !== undefined ? { startedAt: this.runStartedAt } : {}),
-    };
+    });
+  }
+
+  // What the next run waits for beside the time: the decisions it needs, then new ones since the last scored run.
+  private waiting(): { wait?: string } {
+    const need = this.decisionsNeeded();
+    if (this.decisions.length < need) return { wait: `a run needs ${need}` };
+    if (this.newSinceRun() < this.newNeeded) return { wait: `the next run waits for ${this.newNeeded} new decisions (${this.newSinceRun()} so far)` };
+    return {};
   }
 
   // Decisions a run needs before it starts: minTrain outside the held-out share, minHeldOut inside it. Gaps in the
@@ -297,12 +242,12 @@ export class OnlineDqnLearning {
       }
     };
     for (const at of this.pending.splice(0)) {
-      if (this.stopped) return;
+      if (this.job.stopped) return;
       await visit(at);
     }
     // The open break is looked at again each time: the bus may open one between slices.
     for (; this.cursor + MIN <= this.readUntil(); this.cursor += step) {
-      if (this.stopped) return;
+      if (this.job.stopped) return;
       await visit(this.cursor);
     }
     const max = this.o.settings.dqn.maxDecisions;
@@ -389,7 +334,7 @@ export class OnlineDqnLearning {
       } else this.o.logger.info(fields, `online learning: dqn candidate not promoted: ${r.reason}`);
       return r;
     } catch (err) {
-      if (this.stopped) {
+      if (this.job.stopped) {
         this.o.logger.info({ model: 'dqn' }, 'online learning: the dqn training run in progress was abandoned at shutdown');
         return undefined;
       }
@@ -449,15 +394,8 @@ function closedBar(series: CandleSource | undefined, openTime: TsMs): { close: n
 }
 
 /** What `onlineDqnFor` needs from the system being built. */
-export interface OnlineDqnDeps {
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly registry: ModelRegistry;
-  readonly history: OnlineLearningOptions['history'];
+export interface OnlineDqnDeps extends OnlineLearnerDeps {
   readonly dqn: LoadedDqn | undefined;
-  readonly bars: () => CandleSource | undefined;
-  readonly activate: (model: string, version: string) => void;
-  readonly bus?: Bus<EngineMsg>;
 }
 
 /**
@@ -472,8 +410,5 @@ export function onlineDqnFor(config: Config, d: OnlineDqnDeps): OnlineDqnLearnin
     d.logger.warn({ code: 'ONLINE_LEARNING_OFF', model: 'dqn' }, `online learning of the DQN is off: ${off}`);
     return { off };
   }
-  return OnlineDqnLearning.create({
-    settings: online, clock: d.clock, logger: d.logger, registry: d.registry, history: d.history, symbol: config.symbols.primary,
-    bars: d.bars, dqn: d.dqn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate, ...(d.bus ? { bus: d.bus } : {}),
-  });
+  return OnlineDqnLearning.create({ ...learnerOptions(config, d), dqn: d.dqn });
 }

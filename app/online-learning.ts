@@ -24,19 +24,16 @@ import type { ModelRegistry, ModelRunner } from '../actors/orchestrator/registry
 import { cnnRunner } from '../actors/model-agents/cnn-agent.ts';
 import { onlineLabelsSchema, type Config } from '../engine/config/schema.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
-import type { Logger } from '../engine/log.ts';
 import type { CandleSource } from '../engine/market/base-data-input.ts';
-import type { EngineMsg } from '../engine/messages/index.ts';
-import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
-import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
-import type { InferenceRecord, TimeRange } from '../engine/store/inference-history.ts';
+import type { Clock } from '../engine/runtime/clock.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import { CheckpointStore, type CheckpointMeta } from '../models/checkpoints.ts';
 import { readCnnWeights } from '../models/cnn/weights-read.ts';
 import { PredictionOutcomeEvaluator, type BarSource, type LabelledPrediction, type OhlcBar, type PredictionSource, type StoredPrediction } from '../models/online/outcome-evaluator.ts';
 import { cnnTrainingRow, ONLINE_PROVENANCE_FILE, readOnlineProvenance, TrainingPipeline, workerTrainer, type CandidateTrainer, type LiveCnn, type PipelineRun } from '../models/online/pipeline.ts';
 import { DEFAULT_PROMOTION } from '../models/online/promotion.ts';
-import { onlineCheckpointRoot, ONLINE_VERSION_PREFIX, type LoadedCnn } from './models.ts';
+import { ONLINE_VERSION_PREFIX, type LoadedCnn } from './models.ts';
+import { learnerOptions, OnlineJob, type OnlineJobRow, type OnlineLearnerDeps, type OnlineLearnerOptions } from './online-job.ts';
 import { isRetired } from './online-rollbacks.ts';
 
 /** Settings (config.models.online). */
@@ -46,28 +43,13 @@ export type OnlineSettings = Config['models']['online'];
 export const DECISION_BAR_MS = 60_000;
 
 /** What the learner needs from the system. */
-export interface OnlineLearningOptions {
-  readonly settings: OnlineSettings;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly registry: ModelRegistry;
-  readonly history: { query(model: string, symbol: string, range?: TimeRange, limit?: number): InferenceRecord[] };
-  /** The traded symbol (the one the CNN predicts). */
-  readonly symbol: string;
-  /** The symbol's 1m candles (the DataProvider's series; it changes when the provider restarts). */
-  readonly bars: () => CandleSource | undefined;
+export interface OnlineLearningOptions extends OnlineLearnerOptions {
   /** The CNN running now. */
   readonly cnn: LoadedCnn;
-  /** CheckpointStore root for promoted versions (app/models.ts `onlineCheckpointRoot`). */
-  readonly checkpointRoot: string;
-  /** Activates a registered version (the orchestrator's `activate`). */
-  readonly activate: (model: string, version: string) => void;
   /** Starts an inference pool serving `onnx` as model 'cnn'. */
   readonly openPool: (onnx: string) => Promise<InferencePool>;
   /** Default: one piscina worker thread (models/train/worker.mjs). */
   readonly trainer?: CandidateTrainer;
-  /** The bus the symbol's md.feedReset and md.trade come on, followed from `start` (without it no break is seen). */
-  readonly bus?: Bus<EngineMsg>;
 }
 
 /** Counters and the last run, for logs and tests. */
@@ -89,16 +71,6 @@ export interface OnlineOff {
   readonly off: string;
 }
 
-/** One row of the dashboard's training panel (engine/dashboard TrainingReport job). */
-export interface OnlineJobRow {
-  readonly model: string;
-  readonly status: string;
-  /** Held-out log loss of the last candidate. */
-  readonly valMetric?: number;
-  /** When the run in progress started. */
-  readonly startedAt?: TsMs;
-}
-
 /** Labels, trains and promotes the CNN on the engine clock; see the header. */
 export class OnlineLearning {
   readonly stats: OnlineLearningStats = { polls: 0, labelled: 0, missingBars: 0, acrossReset: 0, pairs: 0, runs: 0, promotions: 0, failures: 0 };
@@ -106,15 +78,8 @@ export class OnlineLearning {
   private readonly pipeline: TrainingPipeline;
   private readonly trainer: CandidateTrainer;
   private readonly pools: VersionPools;
+  private readonly job: OnlineJob<PipelineRun>;
   private pairs: LabelledPrediction[] = [];
-  private timer: TimerHandle | undefined;
-  private training: Promise<PipelineRun | undefined> | undefined;
-  private lastRunAt: TsMs;
-  /** Start of the run in progress, and when the last one ended. */
-  private runStartedAt: TsMs | undefined;
-  private lastRunEndedAt: TsMs | undefined;
-  private stopped = false;
-  private subs: Unsubscribe[] = [];
 
   private constructor(
     private readonly o: OnlineLearningOptions,
@@ -124,7 +89,7 @@ export class OnlineLearning {
     readonly labelsFrom: LabelsFrom,
   ) {
     const s = o.settings;
-    this.lastRunAt = o.clock.now();
+    this.job = new OnlineJob(o, s.pollMs, s.retrainEveryMs);
     this.trainer = o.trainer ?? workerTrainer();
     this.pools = new VersionPools(o.openPool);
     this.evaluator = new PredictionOutcomeEvaluator({
@@ -185,25 +150,14 @@ export class OnlineLearning {
 
   /** Polls every `pollMs` of engine time until stopped, and follows the symbol's breaks on the bus (if given). */
   start(): void {
-    const bus = this.o.bus;
-    if (bus && this.subs.length === 0) {
-      const symbol = this.o.symbol;
-      this.subs = [
-        bus.subscribe('md.feedReset', (m) => {
-          if (m.symbol === symbol) this.evaluator.onReset(symbol, m.ts);
-        }),
-        // Trades are by exchange time, as the bars are; only the first after a reset is looked at.
-        bus.subscribe('md.trade', (m) => {
-          if (m.symbol === symbol && this.evaluator.inBreak(symbol)) this.evaluator.onData(symbol, m.tsExchange);
-        }),
-      ];
-    }
-    const tick = (): void => {
-      if (this.stopped) return;
-      this.poll();
-      this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
-    };
-    this.timer = this.o.clock.setTimeout(tick, this.o.settings.pollMs);
+    const symbol = this.o.symbol;
+    this.job.start(() => this.poll(), {
+      reset: (ts) => this.evaluator.onReset(symbol, ts),
+      // Only the first trade after a reset is looked at.
+      trade: (ts) => {
+        if (this.evaluator.inBreak(symbol)) this.evaluator.onData(symbol, ts);
+      },
+    });
   }
 
   /**
@@ -212,11 +166,9 @@ export class OnlineLearning {
    * draining: `closePools` after the actors stopped.
    */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
-    for (const u of this.subs.splice(0)) u();
+    this.job.stop();
     await this.trainer.close();
-    await this.training;
+    await this.job.training;
   }
 
   /** Closes the inference pools of promoted versions. */
@@ -242,41 +194,22 @@ export class OnlineLearning {
       return undefined;
     }
     const now = this.o.clock.now();
-    if (this.training !== undefined || now - this.lastRunAt < s.retrainEveryMs) return undefined;
+    if (!this.job.due(now)) return undefined;
     // Enough for a run: minTrain after the held-out share and the purge, which drops up to `horizon` training pairs (one
     // per decision bar) whose outcome reaches the held-out time; minHeldOut in the share.
     if (this.pairs.length * (1 - s.heldOutFraction) < s.minTrain + this.labels.horizon || this.pairs.length * s.heldOutFraction < s.minHeldOut) return undefined;
-    this.lastRunAt = now;
-    this.runStartedAt = now;
-    this.training = this.run([...this.pairs]).finally(() => {
-      this.training = undefined;
-      this.runStartedAt = undefined;
-      this.lastRunEndedAt = this.o.clock.now();
-    });
-    return this.training;
+    return this.job.begin(now, () => this.run([...this.pairs]));
   }
 
   /** Where learning stands, for the dashboard: pairs, the run in progress or the next one, and the last result. */
   report(): OnlineJobRow {
-    const s = this.o.settings;
     const active = this.o.registry.active('cnn')?.version ?? '?';
-    const parts = [`learning cnn@${active} from ${this.pairs.length} labelled predictions`];
     const need = this.pairsNeeded();
-    if (this.runStartedAt !== undefined) parts.push('training a candidate now');
-    else if (this.pairs.length < need) parts.push(`a run needs ${need}`);
-    else parts.push(`next run in ${Math.max(0, Math.ceil((this.lastRunAt + s.retrainEveryMs - this.o.clock.now()) / 60_000))} min`);
-    const r = this.stats.lastRun;
-    if (r && this.lastRunEndedAt !== undefined) {
-      const at = new Date(this.lastRunEndedAt).toISOString().slice(11, 19);
-      const figures = r.candidate && r.live ? ` (held-out log loss ${r.candidate.logLoss.toFixed(3)} vs ${r.live.logLoss.toFixed(3)})` : '';
-      parts.push(r.promoted ? `last run ${at} UTC promoted ${r.version ?? '?'}${figures}` : `last run ${at} UTC kept the live version: ${r.reason}${figures}`);
-    }
-    parts.push(`${this.stats.runs} runs, ${this.stats.promotions} promoted, ${this.stats.failures} failed`);
-    return {
-      model: 'cnn (online)', status: parts.join('; '),
-      ...(r?.candidate ? { valMetric: r.candidate.logLoss } : {}),
-      ...(this.runStartedAt !== undefined ? { startedAt: this.runStartedAt } : {}),
-    };
+    return this.job.row({
+      model: 'cnn (online)', head: `learning cnn@${active} from ${this.pairs.length} labelled predictions`,
+      ...(this.pairs.length < need ? { wait: `a run needs ${need}` } : {}),
+      ...lastRunOf(this.stats.lastRun), counts: this.stats,
+    });
   }
 
   // Pairs a run needs: minTrain plus the purge's `horizon` outside the held-out share, minHeldOut inside it.
@@ -299,7 +232,7 @@ export class OnlineLearning {
       await this.pools.keepOnly(new Set([active, back].filter((v): v is string => v !== undefined)));
       return r;
     } catch (err) {
-      if (this.stopped) {
+      if (this.job.stopped) {
         this.o.logger.info({ model: 'cnn' }, 'online learning: the training run in progress was abandoned at shutdown');
         return undefined;
       }
@@ -308,6 +241,16 @@ export class OnlineLearning {
       return undefined;
     }
   }
+}
+
+/** The last run's part of the row (its outcome and held-out log losses) and its figure, once there was one. */
+function lastRunOf(r: PipelineRun | undefined): { last?: string; valMetric?: number } {
+  if (r === undefined) return {};
+  const figures = r.candidate && r.live ? ` (held-out log loss ${r.candidate.logLoss.toFixed(3)} vs ${r.live.logLoss.toFixed(3)})` : '';
+  return {
+    last: r.promoted ? `promoted ${r.version ?? '?'}${figures}` : `kept the live version: ${r.reason}${figures}`,
+    ...(r.candidate ? { valMetric: r.candidate.logLoss } : {}),
+  };
 }
 
 /**
@@ -441,17 +384,9 @@ class VersionPools {
 }
 
 /** What `onlineLearningFor` needs from the system being built. */
-export interface OnlineDeps {
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly registry: ModelRegistry;
-  readonly history: OnlineLearningOptions['history'];
+export interface OnlineDeps extends OnlineLearnerDeps {
   readonly cnn: LoadedCnn | undefined;
   readonly cnnBound: readonly string[];
-  readonly bars: () => CandleSource | undefined;
-  readonly activate: (model: string, version: string) => void;
-  /** The bus, for the symbol's breaks (OnlineLearningOptions.bus). */
-  readonly bus?: Bus<EngineMsg>;
 }
 
 /**
@@ -467,8 +402,7 @@ export async function onlineLearningFor(config: Config, d: OnlineDeps): Promise<
   }
   const { poolThreads, timeoutMs } = config.models;
   return OnlineLearning.create({
-    settings: config.models.online, clock: d.clock, logger: d.logger, registry: d.registry, history: d.history, symbol: config.symbols.primary,
-    bars: d.bars, cnn: d.cnn, checkpointRoot: onlineCheckpointRoot(config), activate: d.activate, ...(d.bus ? { bus: d.bus } : {}),
+    ...learnerOptions(config, d), cnn: d.cnn,
     openPool: (onnx) => createInferencePool({ models: { cnn: onnx }, threads: poolThreads, timeoutMs }),
   }, d.cnnBound);
 }

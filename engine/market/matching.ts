@@ -40,7 +40,10 @@
 // - The book a taker walks (and the liquidity that crosses a resting order) is clipped by what the market showed after
 //   the book's last diff: a newer bookTicker (`BookView.touch`, newer than `BookView.lastUpdateId`) and prints timed
 //   after the last diff (told through `onTrade`); see touch-overlay.ts. Consumed lots are remembered against the size
-//   a level showed before prints (the ticker's at its price), and prints take their lots off on top of them.
+//   a level showed before prints (the ticker's at its price), and prints take their lots off on top of them. A print
+//   that arrived before the newer ticker is in it and clips nothing while that ticker applies.
+// - An order resting at the newer ticker's price on its side joins behind the larger of the book's and the ticker's
+//   size there: the ticker shows lots the lagging book may not have yet.
 // Everything is deterministic: no wall clock, no randomness; ids come from counters.
 import { ascending, descending } from './book-side.ts';
 import type { BookSide } from './order-book.ts';
@@ -52,7 +55,7 @@ import { mulMoneyRate, type Money } from '../types/money.ts';
 import type { Lots, Ticks } from '../types/price.ts';
 import type { TsMs } from '../types/time.ts';
 import { Listeners } from '../runtime/listeners.ts';
-import { PrintOverlay, clipBase, forEachClipped, sideClip, type ClippedLevelFn, type SideClip, type TouchTicker } from './touch-overlay.ts';
+import { PrintOverlay, clipBase, forEachClipped, newerTicker, sideClip, tickerLevel, type ClippedLevelFn, type SideClip, type TouchTicker } from './touch-overlay.ts';
 
 export type { TouchTicker } from './touch-overlay.ts';
 
@@ -429,7 +432,8 @@ export class MatchingEngine {
    * (touch-overlay.ts); one without a time does not.
    */
   onTrade(price: Ticks, lots: Lots, buyerMaker: boolean, tsExchange?: TsMs): void {
-    this.prints.onPrint(price, lots, buyerMaker, tsExchange, this.depthTs);
+    // Tagged with the ticker current now: a newer ticker later already shows this print (touch-overlay.ts).
+    this.prints.onPrint(price, lots, buyerMaker, tsExchange, this.depthTs, this.book.touch?.()?.updateId);
     if (this.tracks.bid.size === 0 && this.tracks.ask.size === 0) return;
     // Resting buys: a print below them went through them; a seller-aggressor print at their price eats the queue.
     for (const [p, t] of [...this.tracks.bid]) {
@@ -487,9 +491,21 @@ export class MatchingEngine {
       t = { orders: [], lastDisplayed: shown, tradedSince: 0, depthTs: this.depthTs, stepFrom: shown, stepTraded: 0 };
       this.tracks[side].set(p, t);
     }
-    o.queueAhead = o.joinAhead === undefined ? shown : Math.min(o.joinAhead, shown);
+    const ahead = this.joinQueue(side, p, shown);
+    o.queueAhead = o.joinAhead === undefined ? ahead : Math.min(o.joinAhead, ahead);
     o.stepCut = undefined;
     t.orders.push(o);
+  }
+
+  /**
+   * Returns the market lots an order joining `side` at `p` queues behind: the book's `shown`, or the newer ticker's
+   * size when it shows more at that price (the lagging book may not show the level yet).
+   */
+  private joinQueue(side: BookSide, p: number, shown: number): number {
+    const live = this.newerTicker();
+    if (live === undefined) return shown;
+    const touch = tickerLevel(live, side);
+    return touch.price === p ? Math.max(shown, touch.lots) : shown;
   }
 
   private unrest(o: Working): void {
@@ -535,7 +551,14 @@ export class MatchingEngine {
 
   /** Returns how the book a taker walks on `side` is clipped now (touch-overlay.ts), or undefined when it is not. */
   private clipOf(side: BookSide): SideClip | undefined {
-    return sideClip(side, this.book.touch?.(), this.book.lastUpdateId?.(), this.prints.furthest(side));
+    const live = this.newerTicker();
+    // Prints that arrived before a live ticker are already in it: only later ones clip beside it.
+    return sideClip(side, live, this.prints.furthest(side, live?.updateId));
+  }
+
+  /** Returns the book's ticker when it is newer than the book's last applied diff, else undefined. */
+  private newerTicker(): TouchTicker | undefined {
+    return newerTicker(this.book.touch?.(), this.book.lastUpdateId?.());
   }
 
   /** Calls `fn` for each market level of `side` a taker may reach, best first, until it returns false. */

@@ -10,7 +10,10 @@
 //   leaves no bid above p and takes its lots off the bid at p (a buyer-aggressor print likewise on the asks), until a
 //   diff timed at or after the print is applied.
 // Both clip at once (the more restrictive wins); a print at the ticker's price takes its lots off the ticker's size.
-// That can count a print twice when the ticker already showed it: the error is a fill no better than the market.
+// Only prints that arrived after the live ticker do: one that came before it is already in the ticker (its price and
+// size are newer than the print), so counting it again filled takers worse than the real touch (a dip print clipped
+// sells below a ticker showing the bid back; a print at the ticker's ask took its lots off a size that had them
+// gone already). Each print is tagged with the update id of the ticker current when it arrived.
 import type { BookSide } from './order-book.ts';
 import type { Lots, Ticks } from '../types/price.ts';
 
@@ -39,6 +42,8 @@ interface Print {
   readonly ts: number;
   readonly price: number;
   readonly lots: number;
+  /** The update id of the ticker current when the print arrived; -Infinity before any. */
+  readonly tickerId: number;
 }
 
 /**
@@ -64,13 +69,14 @@ export class PrintOverlay {
   /**
    * Takes a print at trade time `ts`; `buyerMaker` true means the aggressor sold (it hit bids). A print without a
    * time, or timed at or before the book's last diff (`bookTs`), is already in the book or cannot be told apart: skipped.
+   * `tickerId` is the update id of the ticker current as it arrives (undefined: none yet); ticker ids only grow.
    */
-  onPrint(price: Ticks, lots: Lots, buyerMaker: boolean, ts: number | undefined, bookTs: number): void {
+  onPrint(price: Ticks, lots: Lots, buyerMaker: boolean, ts: number | undefined, bookTs: number, tickerId?: number): void {
     if (ts === undefined || !(ts > bookTs) || lots <= 0) return;
     const side: BookSide = buyerMaker ? 'bid' : 'ask';
     const q = this.prints[side];
     while (q.length > 0 && betterFor(side, q[q.length - 1]!.price, price) && q[q.length - 1]!.ts <= ts) q.pop();
-    q.push({ ts, price, lots });
+    q.push({ ts, price, lots, tickerId: tickerId ?? -Infinity });
     if (q.length > MAX_PRINTS) q.shift();
   }
 
@@ -94,29 +100,43 @@ export class PrintOverlay {
     this.prints.ask = [];
   }
 
-  /** Returns the furthest print on `side` and the lots printed at its price, or undefined. */
-  furthest(side: BookSide): { price: number; lots: number } | undefined {
-    const q = this.prints[side];
-    if (q.length === 0) return undefined;
-    // The queue keeps prices from the furthest on; equal prices sit together at the front.
-    const price = q[0]!.price;
+  /**
+   * Returns the furthest print on `side` that arrived while a ticker with update id `sinceTicker` or newer was
+   * current (every print when undefined), and the lots such prints took at its price; undefined when none.
+   */
+  furthest(side: BookSide, sinceTicker?: number): { price: number; lots: number } | undefined {
+    // The queue keeps prices from the furthest on, equal prices together. A print it dropped had a later, further
+    // one, whose ticker id is no lower: the first print that counts is the furthest of those that count.
+    let price: number | undefined;
     let lots = 0;
-    for (const p of q) {
-      if (p.price !== price) break;
+    for (const p of this.prints[side]) {
+      if (sinceTicker !== undefined && p.tickerId < sinceTicker) continue;
+      if (price !== undefined && p.price !== price) break;
+      price = p.price;
       lots += p.lots;
     }
-    return { price, lots };
+    return price === undefined ? undefined : { price, lots };
   }
 }
 
+/** Returns `ticker` when it is newer than the book (its update id above the book's `bookUpdateId`), else undefined. */
+export function newerTicker(ticker: TouchTicker | undefined, bookUpdateId: number | undefined): TouchTicker | undefined {
+  return ticker !== undefined && bookUpdateId !== undefined && ticker.updateId > bookUpdateId ? ticker : undefined;
+}
+
+/** Returns the price and size a ticker shows on `side`. */
+export function tickerLevel(ticker: TouchTicker, side: BookSide): { price: number; lots: number } {
+  return side === 'ask' ? { price: ticker.ask, lots: ticker.askLots } : { price: ticker.bid, lots: ticker.bidLots };
+}
+
 /**
- * Returns the clip of `side` from a ticker (applied only when its update id is above the book's `bookUpdateId`) and
- * the furthest print, or undefined when neither applies.
+ * Returns the clip of `side` from a ticker newer than the book (`live`, see newerTicker) and the furthest print that
+ * counts beside it (PrintOverlay.furthest since that ticker), or undefined when neither applies.
  */
-export function sideClip(side: BookSide, ticker: TouchTicker | undefined, bookUpdateId: number | undefined, print: { price: number; lots: number } | undefined): SideClip | undefined {
-  const live = ticker !== undefined && bookUpdateId !== undefined && ticker.updateId > bookUpdateId;
-  const touchPx = live ? (side === 'ask' ? ticker.ask : ticker.bid) : undefined;
-  const touchLots = live ? (side === 'ask' ? ticker.askLots : ticker.bidLots) : 0;
+export function sideClip(side: BookSide, live: TouchTicker | undefined, print: { price: number; lots: number } | undefined): SideClip | undefined {
+  const touch = live && tickerLevel(live, side);
+  const touchPx = touch?.price;
+  const touchLots = touch?.lots ?? 0;
   if (touchPx === undefined && print === undefined) return undefined;
   let edge = touchPx ?? print!.price;
   if (print !== undefined && betterFor(side, edge, print.price)) edge = print.price;

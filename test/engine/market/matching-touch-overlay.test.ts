@@ -186,3 +186,66 @@ describe('MatchingEngine: resting orders and the clipped book', () => {
     expect([o.status, s.pq(o.id)]).toEqual(['filled', [[101, 2]]]);
   });
 });
+
+// Review s20r4: a print received before the newer ticker is already in it (the ticker's price and size are newer), so
+// it must not clip again; a resting order joins behind the ticker's size at its price when the lagging book lacks it.
+describe('MatchingEngine: prints the newer ticker already shows, and queues at its price', () => {
+  it('does not take a print at the ticker\'s price off a ticker size received after it (A)', () => {
+    const s = setup();
+    s.print(101, 2, false, 1_010);
+    s.ticker(11, 100, 5, 101, 3);
+    const o = s.submit({ side: 'buy', lots: L(3) });
+
+    expect(s.pq(o.id)).toEqual([[101, 3]]);
+  });
+
+  it('does not clip by a dip print when a ticker received after it shows the bid back (B)', () => {
+    const s = setup();
+    s.print(99, 1, true, 1_010);
+    s.ticker(11, 100, 5, 101, 5);
+    const o = s.submit({ side: 'sell', lots: L(3) });
+
+    expect(s.pq(o.id)).toEqual([[100, 3]]);
+  });
+
+  it('clips by a print received after the ticker, and by earlier ones again once a diff past the ticker applies', () => {
+    const s = setup();
+    s.print(99, 1, true, 1_010);
+    s.ticker(11, 100, 5, 101, 5);
+    s.print(100, 2, true, 1_020);
+    const afterTicker = s.eng.previewTake('sell', L(4));
+    s.diff(11, 1_005); // past the ticker, older than both prints: neither is in the book yet
+    const afterDiff = s.eng.previewTake('sell', L(4));
+
+    expect([afterTicker.lots, afterTicker.quote]).toEqual([4, (3n * 100n + 99n) * 1_000_000_000n]);
+    expect([afterDiff.lots, afterDiff.quote]).toEqual([4, 4n * 99n * 1_000_000_000n]);
+  });
+
+  it('joins a resting order behind the newer ticker\'s size at its price when the book lacks the level (C)', () => {
+    const book = new OrderBook('X');
+    for (const p of [98, 97]) book.set('bid', T(p), L(5));
+    for (const p of [101, 102]) book.set('ask', T(p), L(5));
+    const state = { u: 10 };
+    const ticker: TouchTicker = { updateId: 11, bid: T(99), bidLots: L(7), ask: T(101), askLots: L(5) };
+    const view = liveBookView(book, () => true, { lastUpdateId: () => state.u, touch: () => ticker });
+    const eng = new MatchingEngine({ instrument: UNIT, book: view, clock: new SimulatedClock(1_000), makerFeeRate9: 0n, takerFeeRate9: 0n, feeIn: 'quote' });
+    eng.onDepth([], [], 1_000 as TsMs);
+    const o = eng.submit({ side: 'buy', type: 'limit', price: T(99), timeInForce: 'GTC', lots: L(1) });
+    const joined = eng.order(o.id)!.queueAhead;
+    book.set('bid', T(99), L(7));
+    state.u = 12;
+    eng.onDepth([[T(99), L(7)]], [], 1_100 as TsMs);
+    eng.onTrade(T(99), L(1), true, 1_150 as TsMs);
+
+    expect([joined, eng.order(o.id)!.status, eng.order(o.id)!.queueAhead]).toEqual([7, 'open', 6]);
+  });
+
+  it('joins behind the book\'s size when it shows more than the ticker at that price, and ignores a ticker elsewhere', () => {
+    const s = setup();
+    s.ticker(11, 100, 3, 101, 5);
+    const atTouch = s.submit({ side: 'buy', lots: L(1), price: T(100) });
+    const below = s.submit({ side: 'buy', lots: L(1), price: T(99) });
+
+    expect([s.eng.order(atTouch.id)!.queueAhead, s.eng.order(below.id)!.queueAhead]).toEqual([5, 5]);
+  });
+});

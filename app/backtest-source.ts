@@ -3,6 +3,8 @@
 // takes a line without an await whenever one is ready. Both say when a symbol falls silent after the current line, a
 // hole the backtest cuts before its clock moves into it (engine/venues/replay/trade-ids.ts): the text by reading ahead
 // (a RecordingLookahead holds its lines a few seconds), the catalog from what its build found the same way.
+// At a silence both read ahead to the symbol's next depth diff, which says whether the depth lost updates across it
+// (`depthBreaks`: a recorder stop, not a delivery stall).
 // Both say which symbols the recording holds, so that a config trading another one is refused (unrecordedSymbolRefusal).
 import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
@@ -10,7 +12,8 @@ import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import type { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
 import { ReplayCatalog, type CatalogCursor } from '../engine/venues/replay/catalog.ts';
-import { RecordingLookahead, recordedTradeId, type Silence } from '../engine/venues/replay/trade-ids.ts';
+import { classifyFrame } from '../engine/venues/binance/frames.ts';
+import { depthChains, RecordingLookahead, recordedTradeId, type DepthIds, type Silence } from '../engine/venues/replay/trade-ids.ts';
 import { RecordingMerge, type SymbolLine } from '../engine/venues/sim/replay.ts';
 import { dataInstrumentsOf } from './system.ts';
 
@@ -43,7 +46,38 @@ export interface BacktestSource {
   next(): Promise<boolean>;
   /** Publishes the current line. */
   publish(): void;
+  /**
+   * At `silence` (after the current line): true when its symbol's depth lost updates across it, i.e. the symbol's next
+   * depth diff does not continue the update-id chain of its last one published (`depthChains`), or there is none
+   * after it; false when the symbol had no depth diff before. Reads ahead to that diff: call it at a silence only.
+   */
+  depthBreaks(silence: Silence): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Returns whether the depth chain ending with `last` breaks before `next` (none: no depth after, so the book is lost). */
+function breaksBetween(last: DepthIds | undefined, next: DepthIds | undefined): boolean {
+  if (last === undefined) return false;
+  return next === undefined || !depthChains(last.final, next);
+}
+
+/** Returns the non-negative integer after `key` in `text` (`"u":123` -> 123); undefined when absent. */
+function intAfter(text: string, key: string): number | undefined {
+  let i = text.indexOf(key);
+  if (i < 0) return undefined;
+  i += key.length;
+  const start = i;
+  let v = 0;
+  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) v = v * 10 + c - 48;
+  return i > start && Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** Returns the update ids of a recorded depth diff's text; undefined when it lacks `U` or `u`. */
+export function recordedDepthIds(text: string): DepthIds | undefined {
+  const first = intAfter(text, '"U":');
+  const final = intAfter(text, '"u":');
+  if (first === undefined || final === undefined) return undefined;
+  return { first, final, prevFinal: intAfter(text, '"pu":') ?? -1 };
 }
 
 /**
@@ -79,6 +113,29 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
   const merge = await RecordingMerge.open(files);
   const ahead = new RecordingLookahead<SymbolLine>();
   const push = (l: SymbolLine): void => ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text));
+  // Lines `depthBreaks` read past the look-ahead: they go into it before the merge's next ones, so the look-ahead
+  // (and the silences it finds) is the same as without them.
+  const extra: SymbolLine[] = [];
+  let extraAt = 0;
+  const readSync = (): SymbolLine | undefined => {
+    if (extra.length === 0) return merge.nextSync();
+    const l = extra[extraAt++];
+    if (extraAt === extra.length) extra.length = extraAt = 0;
+    return l;
+  };
+  // Per venue symbol, the text of its last depth diff published (its ids are read only at a silence).
+  const lastDepth = new Map<string, string>();
+  const isDepthOf = (l: SymbolLine, symbol: string): boolean => l.symbol === symbol && classifyFrame(l.text) === 'depth';
+  const nextDepth = async (symbol: string): Promise<string | undefined> => {
+    for (let k = 0, l = ahead.peek(0); l !== undefined; l = ahead.peek(++k)) if (isDepthOf(l, symbol)) return l.text;
+    for (let k = extraAt; k < extra.length; k++) if (isDepthOf(extra[k]!, symbol)) return extra[k]!.text;
+    for (;;) {
+      const l = merge.nextSync() ?? (await merge.next());
+      if (l === undefined) return undefined;
+      extra.push(l);
+      if (isDepthOf(l, symbol)) return l.text;
+    }
+  };
   let line: SymbolLine | undefined;
   let pub: BinanceFramePublisher | undefined;
   const take = (): boolean => {
@@ -105,7 +162,7 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     bind: (p) => void (pub = p),
     nextSync: () => {
       while (ahead.needsMore) {
-        const l = merge.nextSync();
+        const l = readSync();
         if (l === undefined) return false; // its file must decode more first, or the end: next() tells which
         push(l);
       }
@@ -113,13 +170,22 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     },
     next: async () => {
       while (ahead.needsMore) {
-        const l = merge.nextSync() ?? (await merge.next());
+        const l = readSync() ?? (await merge.next());
         if (l === undefined) ahead.end();
         else push(l);
       }
       return take();
     },
-    publish: () => pub!.publish(line!.text, line!.tsMs, line!.symbol),
+    publish: () => {
+      pub!.publish(line!.text, line!.tsMs, line!.symbol);
+      if (ahead.tradeId === undefined && classifyFrame(line!.text) === 'depth') lastDepth.set(line!.symbol, line!.text);
+    },
+    depthBreaks: async (silence) => {
+      const before = lastDepth.get(silence.symbol);
+      if (before === undefined) return false;
+      const after = await nextDepth(silence.symbol);
+      return breaksBetween(recordedDepthIds(before), after === undefined ? undefined : recordedDepthIds(after));
+    },
     close: () => merge.close(),
   };
 }
@@ -155,6 +221,10 @@ export async function catalogSource(files: readonly string[], instruments: reado
     nextSync,
     next: () => Promise.resolve(false),
     publish: () => cursor!.publish(),
+    depthBreaks: (silence) => {
+      const last = cursor!.lastDepth(silence.symbol);
+      return Promise.resolve(last !== undefined && breaksBetween(last, cursor!.nextDepth(silence.symbol)));
+    },
     close: () => Promise.resolve(),
   };
 }

@@ -9,8 +9,9 @@
 // day, a minute cut by a hole) are backfilled here too, at the same point of the data on every run.
 // Honest figures: a model whose training data reaches into the recording is refused unless the caller allows it
 // (`allowInSample`; the summary then lists it), each model's training span is in the summary, and so is the time the
-// traded symbol's book was not live (a hole in the recording drops it until the next recorded snapshot; a depth gap
-// with no recorded snapshot after it leaves it down for good: no decision, no fill) and the orders still open at the end.
+// traded symbol's book was not live (a hole in the recording that lost depth drops it until the next recorded
+// snapshot; a depth gap with no recorded snapshot after it leaves it down for good: no decision, no fill) and the orders
+// still open at the end.
 // The models have no deadline here (see `runBacktest`): they answer at the tick's own simulated time, so a backtest
 // counts zero inference latency; an inference worker that never answers fails the run (BacktestModelStuckError).
 import { seededRng } from '../engine/runtime/rng.ts';
@@ -149,9 +150,9 @@ export interface BacktestSummary {
   readonly inSample: readonly string[];
   /**
    * Recorded time (ms) the traded symbol's book was not live (waiting for its first snapshot, or re-syncing after a
-   * depth gap or over a hole in the recording, from the symbol's last line before it): no COB snapshot, so no
-   * decision, and no paper order can fill. A backtest has no REST snapshot to ask for: after a gap the book comes back
-   * only with a snapshot recorded later, and without one it stays down to the end.
+   * depth gap or over a hole in the recording that lost depth, from the symbol's last line before it): no COB
+   * snapshot, so no decision, and no paper order can fill. A backtest has no REST snapshot to ask for: after a gap the
+   * book comes back only with a snapshot recorded later, and without one it stays down to the end.
    */
   readonly bookDownMs: number;
   /** When the traded symbol's book last went down (ISO; the first line when it was never live), null if never. */
@@ -341,10 +342,12 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     const pace = opts.paceX ?? 0;
     if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);
     // Lanes whose trades are published: a hole in their trade ids, or a silence of their recording, cuts the candles there
-    // (engine/venues/replay/trade-ids.ts), as the replay feed does. A silence also drops the symbol's books, as a live
-    // reconnect does: the paper venue fills nothing and the COB decides nothing on the book from before the hole, which
-    // comes back with the recording's next snapshot, and the hole counts in bookDownMs.
-    const cuts = (holes = new RecordingHoles({ bus, venue: 'binance', logger, publisher: pub, silenceBreaksBooks: true }));
+    // (engine/venues/replay/trade-ids.ts), as the replay feed does. A silence across which the symbol's depth lost
+    // updates (a recorder stop: its next depth diff does not chain) also drops its books, as a live reconnect does: the
+    // paper venue fills nothing and the COB decides nothing on the book from before the hole, which comes back with the
+    // recording's next snapshot, and the hole counts in bookDownMs. A silence that lost nothing (a delivery stall) cuts
+    // the trades only: the recorder wrote no snapshot after it, so a dropped book would stay down to the end.
+    const cuts = (holes = new RecordingHoles({ bus, venue: 'binance', logger, publisher: pub }));
     // The start-up history load was the first pass (at the first line's time).
     let nextMaintenance = maintenanceAfter(first);
     for (;;) {
@@ -372,7 +375,9 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       tracker.tick(ts);
       const malformed = pub.counters.malformed;
       source.publish();
-      cuts.after(lane, tradeId, pub.counters.malformed === malformed, source.silence, ts);
+      const silence = source.silence;
+      const breakBooks = silence !== undefined && lane !== undefined && (await source.depthBreaks(silence));
+      cuts.after(lane, tradeId, pub.counters.malformed === malformed, silence, ts, 0, breakBooks);
       lines++;
       last = ts;
       if ((lines & 0xffff) === 0 && opts.onProgress) {

@@ -26,7 +26,7 @@ import type { TsMs } from '../../types/time.ts';
 import { BinanceFramePublisher, type FeedLane } from '../binance/binance-feed.ts';
 import { DepthFrame, DepthParser, instrumentGrid } from '../binance/parse-depth.ts';
 import { RecordingMerge } from '../sim/replay.ts';
-import { RecordingLookahead, recordedTradeId, SILENCE_MS, TRADES_ONLY_SILENCE_MS, type Silence } from './trade-ids.ts';
+import { RecordingLookahead, recordedTradeId, SILENCE_MS, TRADES_ONLY_SILENCE_MS, type DepthIds, type Silence } from './trade-ids.ts';
 
 // 3: the silences (holes) of the recording are found once, at build, and kept in the header.
 const VERSION = 3;
@@ -387,10 +387,33 @@ export class CatalogCursor {
   private record = -1;
   private nextSilence = 0;
   private readonly lanes: (FeedLane | undefined)[];
+  /** Per symbol index: the record offset of its last depth diff published (-1: none). */
+  private readonly lastDepthAt: Float64Array;
 
   /** @internal use ReplayCatalog.cursor */
   constructor(private readonly head: Header, private readonly nums: Float64Array, private readonly pub: BinanceFramePublisher) {
     this.lanes = head.symbols.map((s) => pub.lane(s));
+    this.lastDepthAt = new Float64Array(head.symbols.length).fill(-1);
+  }
+
+  /** The update ids of the last depth diff of venue symbol `symbol` published through this cursor; undefined when none. */
+  lastDepth(symbol: string): DepthIds | undefined {
+    const at = this.lastDepthAt[this.head.symbols.indexOf(symbol)] ?? -1;
+    return at < 0 ? undefined : this.depthIds(at);
+  }
+
+  /**
+   * The update ids of the next depth diff of venue symbol `symbol` after the current record; undefined when none. A
+   * look-ahead that walks the records up to it: for a silence (rare), not per record.
+   */
+  nextDepth(symbol: string): DepthIds | undefined {
+    const sym = this.head.symbols.indexOf(symbol);
+    if (sym < 0 || this.at < 0) return undefined;
+    const x = this.nums;
+    for (let p = this.skip(this.at); p < x.length; p = this.skip(p)) {
+      if (x[p] === DEPTH && x[p + 1] === sym) return this.depthIds(p);
+    }
+    return undefined;
   }
 
   /** Moves to the next record; false when there is none. */
@@ -451,6 +474,7 @@ export class CatalogCursor {
       };
       this.pub.emitDecoded(lane, 'bookTicker', m);
     } else {
+      this.lastDepthAt[x[p + 1]!] = p;
       if (!this.pub.admit(lane, 'depth')) return;
       const f = new DepthFrame();
       f.symbol = lane.inst.venueSymbol;
@@ -471,6 +495,10 @@ export class CatalogCursor {
       f.asks = asks;
       this.pub.emitDecoded(lane, 'depth', { type: 'md.depthRaw', venue: lane.decoder.venue, symbol: lane.inst.symbol, tsLocal: ts, data: f });
     }
+  }
+
+  private depthIds(p: number): DepthIds {
+    return { first: this.nums[p + 4]!, final: this.nums[p + 5]!, prevFinal: this.nums[p + 6]! };
   }
 
   private skip(p: number): number {

@@ -7,8 +7,8 @@
 //   clock across the hole, the DataProvider's 1 s close timer made a flat zero-volume 1s bar of every second of it,
 //   and every minute inside the hole rolled up "whole".
 // The replay feed and the backtest both watch for the two and publish md.feedReset scoped to trades, so the candles
-// over a hole are cut (the DataProvider leaves its minutes partial); the backtest's silences break the books too
-// (`silenceBreaksBooks`).
+// over a hole are cut (the DataProvider leaves its minutes partial); the backtest also breaks the books at a silence
+// across which the symbol's depth lost updates (`depthChains`).
 import type { Logger } from '../../log.ts';
 import type { EngineMsg } from '../../messages/index.ts';
 import type { Bus } from '../../runtime/bus.ts';
@@ -169,6 +169,12 @@ export class RecordingLookahead<T> {
     this.ended = true;
   }
 
+  /** Returns the `k`-th line pushed after the one taken last (0: the next one to take); undefined past the last pushed. */
+  peek(k: number): T | undefined {
+    const at = this.head + k;
+    return k >= 0 && at < this.tail ? this.items[at & this.mask] : undefined;
+  }
+
   /** Takes the oldest line (`item`, `ts`, `symbol`, `tradeId`, `silence`); false when none is left. Call once `needsMore` is false. */
   take(): boolean {
     if (this.head >= this.tail) {
@@ -244,15 +250,23 @@ export interface RecordingHolesOptions {
   readonly logger: Logger;
   /** Called once per md.feedReset published, with what found the hole. */
   readonly onCut?: (found: 'tradeId' | 'silence') => void;
-  /**
-   * A silence breaks the symbol's whole stream (md.feedReset with no scope, as a live feed's reconnect does): its books
-   * drop and wait for the recording's next snapshot. Without it (default) a silence cuts the trades only, and the book
-   * from before the hole counts as live until the first depth diff after it shows the update-id gap; a recorder that
-   * stopped usually brings trades and bookTicker back before that diff, so orders filled against a book as old as the
-   * hole. A silence is found before the clock enters the hole, so no snapshot recorded after it is dropped (unlike a
-   * break in the trade ids, found after the hole: that cut stays scoped to trades).
-   */
-  readonly silenceBreaksBooks?: boolean;
+}
+
+/** The update ids of a depth diff: first (`U`), final (`u`) and, on USD-M futures, the previous diff's final (`pu`; -1 when absent). */
+export interface DepthIds {
+  readonly first: number;
+  readonly final: number;
+  readonly prevFinal: number;
+}
+
+/**
+ * Returns whether depth diff `next` continues the update-id chain whose last diff ended at `lastFinal`, by the rules
+ * of engine/venues/binance/book-sync.ts: `pu == lastFinal` when the diff carries `pu` (USD-M), else (spot)
+ * `U <= lastFinal + 1 <= u`. A silence across which the chain holds lost no depth (a delivery stall, not a recorder stop).
+ */
+export function depthChains(lastFinal: number, next: DepthIds): boolean {
+  if (next.prevFinal >= 0) return next.prevFinal === lastFinal;
+  return next.first <= lastFinal + 1 && lastFinal + 1 <= next.final;
 }
 
 /** A symbol whose trades are published, as `RecordingHoles.lane` finds it: its venue and engine symbols. */
@@ -267,9 +281,10 @@ export interface HoleLane {
  * The holes of one replay, as the replay feed and the backtest both cut them: per line of a symbol whose trades are
  * published (its `lane`, looked up once per line), `before` (ahead of the clock moving to the line) cuts a break in the
  * trade ids at the previous line's time, and `after` (once the line is published) takes its id and cuts a silence
- * after it at its own time. Each cut is an md.feedReset scoped to trades (a silence breaks the books too with
- * `silenceBreaksBooks`): a book synced from a snapshot recorded after the hole must not be dropped (its depth update
- * ids already say whether the depth broke too, and it would wait for a snapshot the recording may not hold).
+ * after it at its own time. Each cut is an md.feedReset scoped to trades: a book synced from a snapshot recorded after
+ * the hole must not be dropped (its depth update ids already say whether the depth broke too, and it would wait for a
+ * snapshot the recording may not hold). A silence whose caller says the depth broke across it (`breakBooks`) breaks
+ * the books too; see `after`.
  */
 export class RecordingHoles {
   /** Silences cut. */
@@ -306,15 +321,22 @@ export class RecordingHoles {
    * After the line of `lane` was published at `ts`: `decoded` false (a trade that did not decode is lost, so the next
    * id does not follow and marks the hole) leaves its id untaken; `silence` (the look-ahead's, in recorded time, `shift`
    * ms behind `ts`) cuts the symbol before the clock moves into the hole.
+   * `breakBooks` (a backtest, when the symbol's next depth diff after the silence does not chain, `depthChains`) makes
+   * the cut unscoped, as a live reconnect: the books drop and wait for the recording's next snapshot. Otherwise the book
+   * from before a recorder stop counted as live until the first depth diff after it showed the gap, and a stopped
+   * recorder usually brings trades and bookTicker back first: orders filled on a book as old as the hole. A silence
+   * is found before the clock enters the hole, so no snapshot recorded after it is dropped. Not for a silence that
+   * lost no depth (a delivery stall): the recorder writes snapshots only at start and after a reconnect, so the book
+   * would stay down to the end.
    */
-  after(lane: HoleLane | undefined, tradeId: number | undefined, decoded: boolean, silence: Silence | undefined, ts: number, shift = 0): void {
+  after(lane: HoleLane | undefined, tradeId: number | undefined, decoded: boolean, silence: Silence | undefined, ts: number, shift = 0, breakBooks = false): void {
     if (lane === undefined) return;
     if (tradeId !== undefined && decoded) this.ids.took(lane.venueSymbol, tradeId);
     if (silence === undefined) return;
     const reason = silenceReason(shift === 0 ? silence : { ...silence, fromMs: silence.fromMs + shift, nextMs: silence.nextMs === undefined ? undefined : silence.nextMs + shift });
     this.silences++;
     this.opts.logger.warn({ symbol: lane.symbol, ts, reason }, 'recording falls silent: a hole in the recording');
-    this.cut(lane.symbol, reason, ts, 'silence', this.opts.silenceBreaksBooks === true);
+    this.cut(lane.symbol, reason, ts, 'silence', breakBooks);
   }
 
   /** Forgets every symbol's last trade id (a new replay lap starts its own stream). */

@@ -214,8 +214,12 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     expect(risk.limits).toEqual({
       maxOrderNotional: '321.5', maxPositionNotional: '5000', maxExposure: '4000', maxSubmitsPerSecond: 5, maxDrawdownBps: 750, reduceAtDrawdownBps: 500,
       stopLossBps: 150, takeProfitBps: 350, maxVar99: '450', exitOrderType: 'limit', exitSlippageBps: 15,
+      // The market circuit breaker at its config defaults (risk.breaker).
+      maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000,
     });
     expect(panel).toMatch(/VaR 99 warn\/max\s*off \/ 450/);
+    expect(panel).toMatch(/breaker move\s*5% \/ 5 min, cooldown 5 min/);
+    expect(panel).toMatch(/breaker stale\s*60 s/);
     expect(panel).toMatch(/exits\s*limit, 15 bps/);
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('VaR 99 warn/max off/450, exits limit 15 bps through the mark');
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('max order 321.5');

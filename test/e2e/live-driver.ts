@@ -220,7 +220,9 @@ export async function settle(sys: System, venue: CountingVenue, maxWallMs = 15_0
     // Busy without a venue call: committing to LMDB (short) or sleeping on the clock (only later lines end it).
     // Once seen asleep, later lines pass without waiting until the executor calls the venue again.
     if (venue.sleepingAt === venue.activity) return;
-    const done = await Promise.race([ex.idle().then(() => true), wallWait(20).then(() => false)]);
+    // 100 ms, not 20: on a loaded machine an executor still committing an order (or about to query one whose answer
+    // timed out) was taken for one asleep, and the next lines sent a new order ahead of it (faults.test.ts's E).
+    const done = await Promise.race([ex.idle().then(() => true), wallWait(100).then(() => false)]);
     if (done) return;
     if (venue.inFlight === 0) {
       venue.sleepingAt = venue.activity;
@@ -232,7 +234,7 @@ export async function settle(sys: System, venue: CountingVenue, maxWallMs = 15_0
 /**
  * Advances the clock in `stepMs` steps until the executor is idle and every order it holds has ended (or `maxMs` of
  * clock time passed; a settled run returns at once): the poll books the last fills (ccxt REST pushes nothing).
- * `settle` takes an executor busy without a venue call for one asleep on the clock after 20 ms of wall time; on a
+ * `settle` takes an executor busy without a venue call for one asleep on the clock after 100 ms of wall time; on a
  * loaded machine it may still be committing an order to LMDB or signing it, or waiting on a slow call, so while an
  * order is open each step also gives it wall time (up to `maxWallMs` in all).
  */

@@ -7,6 +7,7 @@ import { register as bookReplayCommand } from './commands/book-replay.ts';
 import { register as candlesCommand } from './commands/candles.ts';
 import { register as configCommand } from './commands/config.ts';
 import { register as exchangeSimCommand } from './commands/exchange-sim.ts';
+import { register as historyCommand } from './commands/history.ts';
 import { register as inputCommand } from './commands/input.ts';
 import { register as klinesCommand } from './commands/klines.ts';
 import { register as recordCommand } from './commands/record.ts';
@@ -27,6 +28,7 @@ const commands: Array<(p: Command) => void> = [
   candlesCommand,
   configCommand,
   exchangeSimCommand,
+  historyCommand,
   inputCommand,
   klinesCommand,
   recordCommand,

@@ -378,6 +378,59 @@ export function newestInferenceTs(store: LmdbStore): TsMs | undefined {
   }
 }
 
+/** One (model, symbol) series of the history in LMDB: its record count and its oldest and newest record times. */
+export interface HistorySeries {
+  readonly model: string;
+  readonly symbol: string;
+  readonly count: number;
+  readonly firstTs: TsMs;
+  readonly lastTs: TsMs;
+}
+
+// Reads only: compression on decodes LZ4-compressed and plain values alike (off fails on compressed ones), whatever
+// the writer chose. Within one process the first opener's setting holds (LmdbStore.db opens a database once).
+const historyDb = (store: LmdbStore): TypedDb<MainKey, InferenceRecord> => store.db<MainKey, InferenceRecord>(MAIN_DB, { compression: true });
+
+/**
+ * Returns the (model, symbol) series of the history in `store`, in key order, with counts and spans: a few positioned
+ * reads and LMDB's native count per series, no record decoded (history-reader.ts and `cobalt history stats`).
+ */
+export function historySeries(store: LmdbStore): HistorySeries[] {
+  const main = historyDb(store);
+  const out: HistorySeries[] = [];
+  let from: MainKey | undefined;
+  for (;;) {
+    let first: MainKey | undefined;
+    // Each read runs to its end (limit 1): an open cursor pins its snapshot (see series()).
+    for (const k of main.keys({ ...(from ? { start: from } : {}), limit: 1 })) first = k;
+    if (first === undefined) return out;
+    const [model, symbol, firstTs] = first;
+    const range = prefixRange([model, symbol]);
+    let lastTs = firstTs;
+    for (const k of main.keys({ ...range, reverse: true, limit: 1 })) lastTs = k[2];
+    out.push({ model, symbol, count: main.count(range), firstTs, lastTs });
+    from = range.end as MainKey;
+  }
+}
+
+/**
+ * Returns up to `limit` records of `model` for `symbol` in the time range and after time `after` (exclusive), oldest
+ * first, read in one go: a caller pages through a series with `after` the last time it got, so that no cursor stays
+ * open between pages (a reader in another process must not pin the daemon's freed pages).
+ */
+export function historyPage(store: LmdbStore, model: string, symbol: string, range: TimeRange, limit: number, after?: TsMs): InferenceRecord[] {
+  const main = historyDb(store);
+  const from = after !== undefined && (range.from === undefined || after >= range.from) ? after : range.from;
+  const start: MainKey = [model, symbol, from ?? TS_MIN];
+  const end = range.to !== undefined ? [model, symbol, range.to] : prefixRange([model, symbol]).end;
+  const out: InferenceRecord[] = [];
+  for (const { key, value } of main.entries({ start, end, limit: limit + 1 })) {
+    if (after !== undefined && key[2] <= after) continue;
+    if (out.length < limit) out.push(value);
+  }
+  return out;
+}
+
 // A Float32Array (features, hidden state) is written as { "f32le": base64 of its little-endian bytes }: exact, and far
 // cheaper on the main thread than a JSON number array (formatting 9,190 floats took ~2 ms a record, and a retention
 // pass archives up to thousands). Other typed arrays become number arrays, bigints decimal strings. readArchive reads
@@ -434,6 +487,14 @@ export async function readArchive(file: string): Promise<InferenceRecord[]> {
     src.destroy();
   }
   return out;
+}
+
+/**
+ * Returns the record of one archive line (as `retain` writes them), with features and hidden state as Float32Array;
+ * throws on a line that is not one.
+ */
+export function parseArchiveLine(line: string): InferenceRecord {
+  return archiveRecord(line);
 }
 
 function archiveRecord(line: string): InferenceRecord {

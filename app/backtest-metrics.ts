@@ -12,7 +12,8 @@
 // Per model in the blend (ModelFigures, ModelAgreement): its answers (ModelOutputs) by action; of those, the ones the
 // orchestrator judged after its horizon and the ones judged right (its own outcome rule, actors/orchestrator/outcomes.ts,
 // counted by its AccuracyTracker); its gating weight at the end; its failed runs; and how often two models' actions
-// agreed over the ticks both answered.
+// agreed over the ticks both answered. Over time (ModelTimeline): those same judged counts and the gating weight, read
+// from the orchestrator at a regular step of recorded time, with each model's accuracy over a rolling window of steps.
 // "Holding a position" means base that one valid order could sell: whole sellable lots worth at least the min
 // notional. A buy whose fee was paid in the base asset leaves less base than it bought, so each round trip ends with
 // a remainder below that (and Position.lots, which counts traded lots, keeps a lot the account no longer holds). That
@@ -334,4 +335,157 @@ export function modelFigures(models: readonly string[], answers: ModelAnswers, e
       gatingWeight: round(e.gatingWeight, 6), gatingAccuracy: round(e.gatingAccuracy, 6), failures: e.failures, timeouts: e.timeouts,
     };
   });
+}
+
+/** What the orchestrator holds of one model at one time: outcomes judged so far (whole run) and its gating weight. */
+export interface ModelReading {
+  readonly judged: number;
+  readonly correct: number;
+  readonly gatingWeight: number;
+}
+
+/**
+ * Each model's judged outcomes and gating weight over a run, at a regular step of recorded time: when a model stopped
+ * working. Point i covers (t[i − 1], t[i]] (the first from the run's start; the last point is the end of the run, its
+ * step shorter).
+ */
+export interface ModelTimeline {
+  readonly stepMs: number;
+  /** `accuracy` is over the last `windowSteps` steps up to each point. */
+  readonly windowSteps: number;
+  /** Each point's time (ms since the epoch, recorded time), ascending. */
+  readonly t: readonly number[];
+  readonly models: readonly ModelSeries[];
+}
+
+/** One model's series in a ModelTimeline, in ModelFigures order. */
+export interface ModelSeries {
+  /** `name@version`, as in BacktestSummary.models. */
+  readonly model: string;
+  /** Outcomes judged in each step (ModelFigures' judging), and the right ones: they add up to its judged and correct. */
+  readonly judged: readonly number[];
+  readonly correct: readonly number[];
+  /** Outcomes judged in the window ending at each point. */
+  readonly windowJudged: readonly number[];
+  /** Right / judged in that window (6 decimals); null when none was judged in it. */
+  readonly accuracy: readonly (number | null)[];
+  /** The gating weight at each point; 0 while out of the blend (dropped, probing). */
+  readonly gatingWeight: readonly number[];
+}
+
+/** Samples start 1 s apart; the step doubles whenever more than this many points were taken (100–200 points a run). */
+const TIMELINE_MAX_POINTS = 200;
+const TIMELINE_WINDOW_STEPS = 10;
+
+/**
+ * Takes each model's cumulative judged outcomes and gating weight at a regular step of recorded time. Memory stays
+ * bounded whatever the span: past TIMELINE_MAX_POINTS samples the step doubles and every other sample goes (the
+ * readings are cumulative, so the ones kept stay exact). The driver checks `nextAt` per line (one comparison) and
+ * samples only when a line passes it.
+ */
+export class ModelTimelineRecorder {
+  private stepMs: number;
+  private readonly points: { t: number; at: ReadonlyMap<string, ModelReading> }[] = [];
+  /** The next sample's time: the driver samples once its data passes it. */
+  nextAt: number;
+
+  constructor(private readonly start: number, initialStepMs = 1_000, private readonly maxPoints = TIMELINE_MAX_POINTS) {
+    if (!(initialStepMs > 0) || !Number.isInteger(initialStepMs)) throw new RangeError(`timeline step must be a positive whole number of ms, got ${initialStepMs}`);
+    if (!Number.isInteger(maxPoints) || maxPoints < 2) throw new RangeError(`timeline maxPoints must be an integer >= 2, got ${maxPoints}`);
+    this.stepMs = initialStepMs;
+    this.nextAt = start + initialStepMs;
+  }
+
+  /**
+   * Samples every step time before `now` with `read()` (by model name), read once: nothing changed since the data's
+   * last line, which was before them.
+   */
+  sampleBefore(now: number, read: () => ReadonlyMap<string, ModelReading>): void {
+    if (now <= this.nextAt) return;
+    const at = read();
+    while (now > this.nextAt) {
+      const t = this.nextAt;
+      this.points.push({ t, at });
+      if (this.points.length > this.maxPoints) this.coarsen();
+      // The next time on the grid of the step in force (a coarsening may have dropped `t` from it).
+      this.nextAt = this.start + (Math.floor((t - this.start) / this.stepMs) + 1) * this.stepMs;
+    }
+  }
+
+  /** Samples the step times before `now`, then `now` itself: the end of the run. */
+  finish(now: number, read: () => ReadonlyMap<string, ModelReading>): void {
+    this.sampleBefore(now, read);
+    const last = this.points[this.points.length - 1];
+    if (last === undefined || now > last.t) this.points.push({ t: now, at: read() });
+  }
+
+  /** Returns the timeline of `models` (`name@version`; read by name), in that order. */
+  timeline(models: readonly string[]): ModelTimeline {
+    return { stepMs: this.stepMs, windowSteps: TIMELINE_WINDOW_STEPS, t: this.points.map((p) => p.t), models: models.map((m) => this.series(m)) };
+  }
+
+  private series(model: string): ModelSeries {
+    const name = model.split('@')[0]!;
+    const judged: number[] = [];
+    const correct: number[] = [];
+    const windowJudged: number[] = [];
+    const accuracy: (number | null)[] = [];
+    let prev: ModelReading | undefined;
+    let inWindow = 0;
+    let rightInWindow = 0;
+    for (const [i, p] of this.points.entries()) {
+      const r = p.at.get(name) ?? { judged: 0, correct: 0, gatingWeight: 0 };
+      // A smaller count than before: the tracker started over (a new version); what it holds now was judged since.
+      const restarted = prev !== undefined && r.judged < prev.judged;
+      const j = restarted || prev === undefined ? r.judged : r.judged - prev.judged;
+      const c = restarted || prev === undefined ? r.correct : r.correct - prev.correct;
+      judged.push(j);
+      correct.push(c);
+      inWindow += j;
+      rightInWindow += c;
+      if (i >= TIMELINE_WINDOW_STEPS) {
+        inWindow -= judged[i - TIMELINE_WINDOW_STEPS]!;
+        rightInWindow -= correct[i - TIMELINE_WINDOW_STEPS]!;
+      }
+      windowJudged.push(inWindow);
+      accuracy.push(inWindow === 0 ? null : round(rightInWindow / inWindow, 6));
+      prev = r;
+    }
+    return { model, judged, correct, windowJudged, accuracy, gatingWeight: this.points.map((p) => round(p.at.get(name)?.gatingWeight ?? 0, 6)) };
+  }
+
+  // Doubles the step: keeps the samples on the new step's grid.
+  private coarsen(): void {
+    this.stepMs *= 2;
+    const kept = this.points.filter((p) => (p.t - this.start) % this.stepMs === 0);
+    this.points.length = 0;
+    this.points.push(...kept);
+  }
+}
+
+/** One model's accuracy over each half of a run's recorded time (judged outcomes, as in ModelTimeline). */
+export interface HalvesAccuracy {
+  readonly first: { readonly judged: number; readonly accuracy: number | null };
+  readonly second: { readonly judged: number; readonly accuracy: number | null };
+}
+
+/**
+ * Returns the accuracy of `series` over the points up to the middle of `tl`'s span and after it. The span is the
+ * timeline's own (its first point is one step after its start): the whole replay, as ModelFigures counts it.
+ */
+export function halvesAccuracy(tl: ModelTimeline, series: ModelSeries): HalvesAccuracy {
+  const start = (tl.t[0] ?? 0) - tl.stepMs;
+  const end = tl.t[tl.t.length - 1] ?? start;
+  const mid = start + (end - start) / 2;
+  const half = (inFirst: boolean): HalvesAccuracy['first'] => {
+    let judged = 0;
+    let correct = 0;
+    tl.t.forEach((t, i) => {
+      if ((t <= mid) !== inFirst) return;
+      judged += series.judged[i]!;
+      correct += series.correct[i]!;
+    });
+    return { judged, accuracy: judged === 0 ? null : round(correct / judged, 6) };
+  };
+  return { first: half(true), second: half(false) };
 }

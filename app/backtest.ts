@@ -32,7 +32,7 @@ import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { BACKFILL_GRACE_MS } from '../actors/data-provider/provider.ts';
 import type { OrderRecord } from '../actors/trading-executor/logic.ts';
-import { BookDowntime, EquityTracker, ModelAnswers, modelFigures, type EquityPoint, type ModelAgreement, type ModelEnd, type ModelFigures } from './backtest-metrics.ts';
+import { BookDowntime, EquityTracker, ModelAnswers, modelFigures, ModelTimelineRecorder, type EquityPoint, type ModelAgreement, type ModelEnd, type ModelFigures, type ModelReading, type ModelTimeline } from './backtest-metrics.ts';
 import type { Orchestrator } from '../actors/orchestrator/orchestrator.ts';
 import type { ModelOverrides } from './models.ts';
 import { inSampleReason, modelTrainingSpans, type ModelTrainingSpan } from './backtest-model-spans.ts';
@@ -67,6 +67,14 @@ export interface BacktestOptions {
   readonly subscriptions?: Partial<SubscriptionConfig>;
   /** Stop after this much recorded time (ms from the first line). */
   readonly maxSpanMs?: number;
+  /**
+   * Trade and measure over recorded (receive) times [fromMs, toMs] only. The lines before fromMs are still replayed,
+   * with trading held by the kill switch, so that books, candles and indicators stand at fromMs where a live engine's
+   * would (the recording has one depth snapshot, at its start); the summary's figures (equity samples, fills, orders,
+   * verdicts, decisions, book downtime) start at the first line at or after fromMs, and the run ends after the last
+   * line at or before toMs. The per-model figures cover the warm-up too (the models answered there).
+   */
+  readonly window?: { readonly fromMs: number; readonly toMs: number };
   /** Called with the built system before it starts (benchmarks attach probes to the bus). */
   readonly onSystem?: (sys: System) => void;
   /**
@@ -144,6 +152,12 @@ export interface BacktestSummary {
   /** How often two models' actions agreed, over the ticks both answered. */
   readonly modelAgreement: ModelAgreement;
   /**
+   * Each model over time: outcomes judged per step of recorded time (adding up to its `modelFigures` judged and
+   * correct), its accuracy over a rolling window of steps and its gating weight at each step (app/backtest-metrics.ts).
+   * From the first recorded line, as `modelFigures` (a `window`'s warm-up included).
+   */
+  readonly modelTimeline: ModelTimeline;
+  /**
    * Models whose training data reaches the recording's first line or later: their part of the figures is in-sample.
    * Empty unless the run was allowed to go on with them (`allowInSample`); otherwise it was refused.
    */
@@ -219,6 +233,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   const files = config.data.replayFiles;
   if (files.length === 0) throw new TypeError('a backtest needs data.replayFiles');
   const wall0 = performance.now();
+  const win = backtestWindow(opts.window);
   const { primary } = config.symbols;
   // A catalog about to be built refuses an unrecorded symbol before decoding the recordings (the check below serves a
   // catalog already on disk and the text).
@@ -268,9 +283,21 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   for (const m of modelSpans) {
     if (m.missing.length > 0) logger.warn({ code: 'MODEL_SPAN_UNKNOWN', model: m.model, missing: m.missing }, `${m.model}: training span not fully known (${m.missing.join('; ')}): cannot tell whether it saw this recording`);
   }
-  const book = new BookDowntime(first);
+  // Before the window (win.fromMs) nothing counts: `measuring` turns on at its first line (startWindow below).
+  let measuring = win.fromMs <= first;
+  let windowStart = first;
+  // The orchestrator's no-intent counts at the window's start (its counters run from its start).
+  let noIntentBefore: Record<string, number> = {};
+  const counted = <M>(f: (m: M) => void) => (m: M): void => {
+    if (measuring) f(m);
+  };
+  // The traded symbol's last book status per venue, replayed into the downtime count when the window starts.
+  const bookStatus = new Map<string, { status: 'syncing' | 'live' | 'resyncing' | 'stale'; reason: string | undefined }>();
+  let book = new BookDowntime(first);
   bus.subscribe('md.bookStatus', (m) => {
-    if (m.symbol === tradedSymbol) book.onStatus(m.venue, m.status, clock.now(), m.reason);
+    if (m.symbol !== tradedSymbol) return;
+    bookStatus.set(m.venue, { status: m.status, reason: m.reason });
+    if (measuring) book.onStatus(m.venue, m.status, clock.now(), m.reason);
   });
   const tracker = new EquityTracker(sys.traded, sys.initialCash);
   const denials: Record<string, number> = {};
@@ -285,27 +312,31 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   bus.subscribe('sys.halted', (m) => void (engineFailure ??= m.actor ? `actor '${m.actor}': ${m.reason}` : m.reason));
   bus.subscribe('exec.orderFilled', (m) => tracker.onFill(m.fill));
   bus.subscribe('exec.orderPartiallyFilled', (m) => tracker.onFill(m.fill));
-  bus.subscribe('exec.orderSubmitted', () => void orders++);
-  bus.subscribe('risk.orderApproved', () => void approvals++);
+  bus.subscribe('exec.orderSubmitted', counted(() => void orders++));
+  bus.subscribe('risk.orderApproved', counted(() => void approvals++));
   const denialList: { t: TsMs; code: string }[] = [];
   let lastMark: number | undefined;
   let finalRisk: BacktestResult['finalRisk'];
   let openOrders: OpenOrderAtEnd[] = [];
-  bus.subscribe('risk.orderDenied', (m) => {
+  bus.subscribe('risk.orderDenied', counted((m) => {
     denials[m.reason.code] = (denials[m.reason.code] ?? 0) + 1;
     denialList.push({ t: m.ts, code: m.reason.code });
-  });
-  bus.subscribe('exec.orderRejected', (m) => void (rejections[m.code] = (rejections[m.code] ?? 0) + 1));
-  bus.subscribe('signal.decision', (m) => void (decisions[m.action] = (decisions[m.action] ?? 0) + 1));
+  }));
+  bus.subscribe('exec.orderRejected', counted((m) => void (rejections[m.code] = (rejections[m.code] ?? 0) + 1)));
+  bus.subscribe('signal.decision', counted((m) => void (decisions[m.action] = (decisions[m.action] ?? 0) + 1)));
   const answers = new ModelAnswers();
   bus.subscribe('signal.modelOutput', (m) => answers.onOutput(m.output));
   // Every Orchestrator instance of the run: a supervised restart starts a new one, whose outcome counts start over.
   const orchestrators = new Set<Orchestrator>();
-  let models: Pick<BacktestSummary, 'modelFigures' | 'modelAgreement'> = { modelFigures: [], modelAgreement: { models: [], both: [], share: [] } };
-  bus.subscribe('risk.stateChanged', (m) => {
+  const timeline = new ModelTimelineRecorder(first);
+  const readModels = (): ReadonlyMap<string, ModelReading> => modelReadings(sys, orchestrators);
+  let models: Pick<BacktestSummary, 'modelFigures' | 'modelAgreement' | 'modelTimeline'> = {
+    modelFigures: [], modelAgreement: { models: [], both: [], share: [] }, modelTimeline: timeline.timeline([]),
+  };
+  bus.subscribe('risk.stateChanged', counted((m) => {
     stateChanges.push({ t: m.ts, state: m.state, reason: m.reason });
     if (m.state === 'halted') halted ??= m.reason;
-  });
+  }));
   bus.subscribe('md.trade', (m) => {
     if (m.symbol !== tradedSymbol) return;
     tracker.onMark(m.price);
@@ -338,7 +369,18 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     replay0 = performance.now();
     const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: sys.dataInstruments, depth: 'raw', kindsBySymbol: sys.feedKinds });
     source.bind(pub);
-    const limit = opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs;
+    const limit = Math.min(opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs, win.toMs);
+    // Held until the window: the decisions before it are denied (TRADING_HALTED) and counted nowhere.
+    if (!measuring) bus.publish({ type: 'risk.killSwitch', on: true, reason: 'backtest warm-up before its window', source: 'operator', ts: clock.now() });
+    const startWindow = (ts: TsMs): void => {
+      bus.publish({ type: 'risk.killSwitch', on: false, reason: 'backtest window starts', source: 'operator', ts });
+      bus.publish({ type: 'risk.resume', ts });
+      windowStart = ts;
+      book = new BookDowntime(ts);
+      for (const [venue, b] of bookStatus) book.onStatus(venue, b.status, ts, b.reason);
+      noIntentBefore = { ...sys.handles.orchestrator.current?.stats.noIntent };
+      measuring = true;
+    };
     const pace = opts.paceX ?? 0;
     if (!(pace >= 0)) throw new RangeError(`backtest paceX ${pace} must be >= 0`);
     // Lanes whose trades are published: a hole in their trade ids, or a silence of their recording, cuts the candles there
@@ -363,6 +405,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       const lane = cuts.lane(source.symbol);
       // Before the clock moves to the trade after the hole.
       cuts.before(lane, tradeId, last);
+      // The step times this line passes, as the lines before it left the orchestrator (settled after each).
+      if (ts > timeline.nextAt) timeline.sampleBefore(ts, readModels);
       clock.set(ts);
       // An order activating inside set() filled there on the paper venue, but its exec.orderFilled comes only once the
       // executor's commit is done: settle that first, so the samples up to this line count the fill and the line goes
@@ -372,7 +416,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         await settle(exNow, sys.handles.orchestrator.current, logger);
         failIfStuck();
       }
-      tracker.tick(ts);
+      if (!measuring && ts >= win.fromMs) startWindow(ts);
+      if (measuring) tracker.tick(ts);
       const malformed = pub.counters.malformed;
       source.publish();
       const silence = source.silence;
@@ -398,6 +443,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         nextMaintenance = maintenanceAfter(ts);
       }
     }
+    if (!measuring || (opts.window !== undefined && lines === 0)) throw new RangeError(`backtest window ${isoSpan(win.fromMs, win.toMs)} holds no recorded line (the recording runs ${isoSpan(first, last)})`);
     // Let the last orders activate and fill on the simulated clock.
     clock.advance(config.execution.latencyMs + 1);
     await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
@@ -408,8 +454,11 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     const p = rs?.portfolio.positions[primary];
     if (rs) finalRisk = { lots: p?.lots ?? 0, base9: p?.base9 ?? 0n, cash: rs.portfolio.cash };
     // The orchestrator's counters since its last (re)start: a supervised restart mid-run would leave earlier ones out.
-    Object.assign(noIntent, sys.handles.orchestrator.current?.stats.noIntent);
-    models = modelsAtEnd(sys, [...orchestrators], answers);
+    for (const [k, n] of Object.entries(sys.handles.orchestrator.current?.stats.noIntent ?? {})) {
+      noIntent[k] = n - (noIntentBefore[k] ?? 0);
+    }
+    timeline.finish(clock.now(), readModels);
+    models = modelsAtEnd(sys, [...orchestrators], answers, timeline);
     book.finish(clock.now());
     if (book.downAtEnd) {
       logger.warn({ code: 'BACKTEST_BOOK_DOWN', symbol: tradedSymbol, since: new Date(book.lastDownAt!).toISOString(), reason: book.lastDownReason, downMs: Math.round(clock.now() - book.lastDownAt!) },
@@ -423,9 +472,9 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   }
   const durationMs = performance.now() - wall0;
   const s = tracker.summary();
-  const simulatedMs = last - first;
+  const simulatedMs = last - windowStart;
   const summary: BacktestSummary = {
-    seed, symbol: primary, from: new Date(first).toISOString(), to: new Date(last).toISOString(),
+    seed, symbol: primary, from: new Date(windowStart).toISOString(), to: new Date(last).toISOString(),
     pnl: s.pnl, pnlExact: s.pnlExact, fees: s.fees, trades: s.trades, roundTrips: s.roundTrips, hitRate: s.hitRate, sharpe: s.sharpe,
     maxDrawdown: s.maxDrawdown, exposure: s.exposure, initialEquity: Number(config.execution.paper.initialQuote), finalEquity: s.finalEquity,
     orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: holes?.tradeIdGaps ?? 0, silences: holes?.silences ?? 0, models: sys.models.loaded,
@@ -440,7 +489,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
 
 // Each model's figures and the agreement matrix, over `sys.models.loaded` and any other version that answered. The
 // outcomes judged by every orchestrator instance of the run add up; the weights are the last instance's.
-function modelsAtEnd(sys: System, orchestrators: readonly Orchestrator[], answers: ModelAnswers): Pick<BacktestSummary, 'modelFigures' | 'modelAgreement'> {
+function modelsAtEnd(sys: System, orchestrators: readonly Orchestrator[], answers: ModelAnswers, timeline: ModelTimelineRecorder): Pick<BacktestSummary, 'modelFigures' | 'modelAgreement' | 'modelTimeline'> {
   const ids = [...sys.models.loaded, ...answers.models().filter((m) => !sys.models.loaded.includes(m))];
   const last = sys.handles.orchestrator.current ?? orchestrators[orchestrators.length - 1];
   const weights = last?.weights() ?? {};
@@ -453,8 +502,40 @@ function modelsAtEnd(sys: System, orchestrators: readonly Orchestrator[], answer
       failures: health.get(name)?.failures ?? 0, timeouts: health.get(name)?.timeouts ?? 0,
     };
   };
-  return { modelFigures: modelFigures(ids, answers, endOf), modelAgreement: answers.agreement(ids) };
+  return { modelFigures: modelFigures(ids, answers, endOf), modelAgreement: answers.agreement(ids), modelTimeline: timeline.timeline(ids) };
 }
+
+// What the orchestrators hold of each registered model now, by name: as modelsAtEnd counts it (the outcomes judged by
+// every instance so far add up; the weight is the current instance's).
+function modelReadings(sys: System, orchestrators: Set<Orchestrator>): ReadonlyMap<string, ModelReading> {
+  const current = sys.handles.orchestrator.current;
+  if (current !== undefined) orchestrators.add(current);
+  const weights = current?.weights() ?? {};
+  const out = new Map<string, ModelReading>();
+  for (const name of sys.models.registry.names()) {
+    let judged = 0;
+    let correct = 0;
+    for (const o of orchestrators) {
+      const j = o.accuracy.judged(name);
+      judged += j.evaluated;
+      correct += j.correct;
+    }
+    out.set(name, { judged, correct, gatingWeight: weights[name] ?? 0 });
+  }
+  return out;
+}
+
+// Returns `window` checked (finite, fromMs before toMs; receive times have fractions of a ms); without one, every line.
+function backtestWindow(window: BacktestOptions['window']): { fromMs: number; toMs: number } {
+  if (window === undefined) return { fromMs: -Infinity, toMs: Infinity };
+  const { fromMs, toMs } = window;
+  if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs) {
+    throw new RangeError(`backtest window fromMs ${fromMs} must be a time before toMs ${toMs}`);
+  }
+  return { fromMs, toMs };
+}
+
+const isoSpan = (a: number, b: number): string => `${new Date(a).toISOString()} → ${new Date(b).toISOString()}`;
 
 /** Returns the first maintenance time after `t`: `BACKFILL_GRACE_MS` past a minute, when that minute's bar can be fetched. */
 export function maintenanceAfter(t: number): number {

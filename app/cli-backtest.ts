@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadConfig, logLevelRefusal, missingDataPaths } from '../engine/config/index.ts';
 import { createLogger, log, setLogger } from '../engine/log.ts';
 import { BacktestInSampleError, BacktestModelStuckError, runBacktest, type BacktestSummary } from './backtest.ts';
+import { halvesAccuracy } from './backtest-metrics.ts';
 import { refuseOnConfigError } from './system.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { ttyProgress } from './backtest-progress.ts';
@@ -103,11 +104,16 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
   return failed ? 1 : 0;
 }
 
-// One line per model: its answers, judged accuracy, gating weight at the end, failures; then who agreed with whom.
+// One line per model: its answers, judged accuracy, gating weight at the end, failures; then one per model with its
+// accuracy in each half of the run (a model that stopped working shows there); then who agreed with whom.
 function modelLines(s: BacktestSummary): string {
   const pct = (x: number | null): string => (x === null ? 'none judged' : `${(x * 100).toFixed(1)}%`);
   const lines = s.modelFigures.map((m) => `  ${m.model}: ${m.decisions} answers (BUY ${m.actions.BUY}, SELL ${m.actions.SELL}, HOLD ${m.actions.HOLD}), `
     + `accuracy ${pct(m.accuracy)} of ${m.judged} judged, weight ${m.gatingWeight.toFixed(3)}${m.failures > 0 ? `, ${m.failures} failed (${m.timeouts} timeouts)` : ''}`);
+  for (const series of s.modelTimeline.models) {
+    const h = halvesAccuracy(s.modelTimeline, series);
+    lines.push(`  ${series.model}: accuracy first half ${pct(h.first.accuracy)} of ${h.first.judged}, second half ${pct(h.second.accuracy)} of ${h.second.judged}`);
+  }
   const g = s.modelAgreement;
   const pairs = g.models.flatMap((a, i) => g.models.slice(i + 1).map((b, k) => `${a.split('@')[0]}/${b.split('@')[0]} ${pct(g.share[i]![i + 1 + k]!)}`));
   if (pairs.length > 0) lines.push(`  agreement: ${pairs.join(', ')}`);

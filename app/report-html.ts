@@ -1,5 +1,5 @@
 // A self-contained HTML report of a backtest: summary table, equity and drawdown as inline SVG, each model's figures
-// and their agreement, the models' training spans, the book's downtime and the orders left open, the fills in the instrument's decimals.
+// and their agreement, each model's rolling accuracy and gating weight over time, the models' training spans, the book's downtime and the orders left open, the fills in the instrument's decimals.
 // No scripts, no CDN: the file opens anywhere, offline.
 import type { Fill } from '../engine/messages/orders.ts';
 import { notional, type Instrument } from '../engine/types/instrument.ts';
@@ -69,7 +69,7 @@ export function chartPoints(ts: readonly number[], ys: readonly number[], column
 }
 
 // Summary fields with tables of their own below the summary table.
-const OWN_TABLES = new Set<string>(['modelSpans', 'openOrders', 'modelFigures', 'modelAgreement']);
+const OWN_TABLES = new Set<string>(['modelSpans', 'openOrders', 'modelFigures', 'modelAgreement', 'modelTimeline']);
 
 const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
 
@@ -90,6 +90,7 @@ export function backtestReportHtml(r: BacktestResult): string {
 ${inSampleBanner(s)}<h2>Summary</h2><table>${rows}</table>
 <h2>Models</h2>${modelsTable(s)}
 <h2>Model agreement</h2>${agreementTable(s)}
+<h2>Model accuracy over time</h2>${timelineChart(s)}
 <h2>Model training spans</h2>${spansTable(s)}
 <h2>Book</h2>${bookSection(s)}
 <h2>Trading state changes</h2><ul>${states || '<li>none</li>'}</ul>
@@ -120,6 +121,71 @@ function modelsTable(s: BacktestSummary): string {
   ].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('');
   return `<p>Judged: answers the orchestrator graded after its outcome horizon (its own rule; HOLD is right inside the dead band). The gating weight at the end follows the smoothed accuracy of the last outcomes in its window.</p>`
     + `<table><tr><th>model</th><th>answers</th><th>BUY</th><th>SELL</th><th>HOLD</th><th>judged</th><th>right</th><th>accuracy</th><th>gating weight</th><th>window accuracy</th><th>failures</th><th>timeouts</th></tr>${rows}</table>`;
+}
+
+/** A series of a fixed-scale chart: its values (null: no value there, the line breaks) and how it is drawn. */
+export interface ChartSeries {
+  readonly label: string;
+  readonly ys: readonly (number | null)[];
+  readonly color: string;
+  readonly dashed?: boolean;
+}
+
+/**
+ * Returns an SVG chart of several series over `ts` (ms) on one fixed scale [lo, hi], `w`×`h` pixels, with a dotted
+ * reference line at `ref` and a legend. Few points (a model timeline's 100–200): every point is drawn.
+ */
+export function svgSeries(ts: readonly number[], series: readonly ChartSeries[], opts: { lo: number; hi: number; ref: number; label: string; fmt: (v: number) => string; w?: number; h?: number }): string {
+  const w = opts.w ?? 900;
+  const h = opts.h ?? 260;
+  const pad = 40;
+  if (ts.length < 2 || series.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><text x="10" y="20">${esc(opts.label)}: not enough samples</text></svg>`;
+  const t0 = ts[0]!;
+  const t1 = ts[ts.length - 1]!;
+  const x = (t: number): string => (pad + ((t - t0) / Math.max(1, t1 - t0)) * (w - 2 * pad)).toFixed(1);
+  const y = (v: number): string => (h - pad + ((opts.lo - v) / (opts.hi - opts.lo)) * (h - 2 * pad)).toFixed(1);
+  const lines = series.map((s) => segments(ts, s.ys).map((seg) => `<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="5,3"' : ''} points="${seg.map((i) => `${x(ts[i]!)},${y(s.ys[i]!)}`).join(' ')}"/>`).join('')).join('');
+  // Below the time labels, two entries a row, clear of the lines.
+  const legend = series.map((s, i) => `<text x="${pad + (i % 2) * 420}" y="${h + 12 + Math.floor(i / 2) * 14}" font-size="11" fill="${s.color}">${s.dashed ? '- - ' : '── '}${esc(s.label)}</text>`).join('');
+  const legendH = Math.ceil(series.length / 2) * 14 + 4;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h + legendH}" role="img" aria-label="${esc(opts.label)}">`
+    + `<rect x="${pad}" y="${pad}" width="${w - 2 * pad}" height="${h - 2 * pad}" fill="none" stroke="#ccc"/>`
+    + `<line x1="${pad}" x2="${w - pad}" y1="${y(opts.ref)}" y2="${y(opts.ref)}" stroke="#888" stroke-dasharray="2,3"/>`
+    + `<text x="${w - pad + 2}" y="${Number(y(opts.ref)) + 4}" font-size="10">${esc(opts.fmt(opts.ref))}</text>`
+    + lines + legend
+    + `<text x="${pad}" y="${pad - 8}" font-size="12">${esc(opts.label)}</text>`
+    + `<text x="2" y="${Number(y(opts.hi)) + 4}" font-size="10">${esc(opts.fmt(opts.hi))}</text><text x="2" y="${Number(y(opts.lo)) + 4}" font-size="10">${esc(opts.fmt(opts.lo))}</text>`
+    + `<text x="${pad}" y="${h - 8}" font-size="10">${esc(new Date(t0).toISOString())}</text>`
+    + `<text x="${w - pad - 150}" y="${h - 8}" font-size="10">${esc(new Date(t1).toISOString())}</text></svg>`;
+}
+
+// Runs of consecutive indexes with a value; a lone point is drawn as a zero-length run so that it still shows.
+function segments(ts: readonly number[], ys: readonly (number | null)[]): number[][] {
+  const out: number[][] = [];
+  let run: number[] = [];
+  for (let i = 0; i < ts.length; i++) {
+    if (ys[i] === null || ys[i] === undefined) {
+      if (run.length > 0) out.push(run);
+      run = [];
+    } else run.push(i);
+  }
+  if (run.length > 0) out.push(run);
+  return out.map((r) => (r.length === 1 ? [r[0]!, r[0]!] : r));
+}
+
+const SERIES_COLORS = ['#2962ff', '#d50000', '#00a152', '#ff6d00', '#aa00ff', '#00838f'];
+
+// Each model's accuracy over its rolling window (solid) and its gating weight (dashed, same colour), with the 50% line.
+function timelineChart(s: BacktestSummary): string {
+  const tl = s.modelTimeline;
+  if (tl.models.length === 0) return '<p>No model in the blend.</p>';
+  const series = tl.models.flatMap((m, i): ChartSeries[] => {
+    const color = SERIES_COLORS[i % SERIES_COLORS.length]!;
+    return [{ label: `${m.model} accuracy`, ys: m.accuracy, color }, { label: `${m.model} gating weight`, ys: m.gatingWeight, color, dashed: true }];
+  });
+  return `<p>Accuracy of the outcomes judged over the last ${tl.windowSteps} steps of ${(tl.stepMs / 1000).toFixed(0)} s (breaks where none was judged), `
+    + `and the gating weight at each step. Dotted: 50%.</p>`
+    + svgSeries(tl.t, series, { lo: 0, hi: 1, ref: 0.5, label: 'rolling accuracy and gating weight', fmt: (v) => `${(v * 100).toFixed(0)}%` });
 }
 
 // Share of the ticks both models answered where their actions were the same (ticks in the title).

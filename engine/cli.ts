@@ -12,6 +12,7 @@ import { register as inputCommand } from './commands/input.ts';
 import { register as klinesCommand } from './commands/klines.ts';
 import { register as recordCommand } from './commands/record.ts';
 import { register as runCommand } from './commands/run.ts';
+import { register as sweepCommand } from './commands/sweep.ts';
 import { register as trainCommand } from './commands/train.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +34,7 @@ const commands: Array<(p: Command) => void> = [
   klinesCommand,
   recordCommand,
   runCommand,
+  sweepCommand,
   trainCommand,
 ];
 for (const register of commands) register(program);

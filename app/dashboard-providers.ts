@@ -12,7 +12,7 @@
 import { averageEntry, equity, exposure, unrealised } from '../actors/risk-manager/positions.ts';
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
 import { drawdownBps, resumeRefusal, type RiskState } from '../actors/risk-manager/logic.ts';
-import { moveDenial, staleDenial } from '../actors/risk-manager/market-guard.ts';
+import { moveDenial, spreadDenial, staleDenial } from '../actors/risk-manager/market-guard.ts';
 import type { DashboardProviders, PortfolioFigures, PositionRow, TrainingReport } from '../engine/dashboard/index.ts';
 import type { BreakerFigures, SymbolBreaker } from '../engine/dashboard/view-model.ts';
 import { log } from '../engine/log.ts';
@@ -48,8 +48,8 @@ export function portfolioFigures(s: RiskState): PortfolioFigures {
 
 /**
  * Returns the market circuit breaker's settings and, per instrument of the RiskManager, whether it denies entries at
- * `nowMs`: both guards apart (a stale feed during a move episode is both). Stale is read at `nowMs`, before any intent
- * made the RiskManager report it (it has no timer of its own).
+ * `nowMs`: each guard apart (a stale feed during a move episode is both). Stale and spread are read at `nowMs`, before
+ * any intent made the RiskManager report them (it has no timer of its own).
  */
 export function breakerFigures(s: RiskState, nowMs: TsMs): BreakerFigures {
   const l = s.limits;
@@ -58,21 +58,24 @@ export function breakerFigures(s: RiskState, nowMs: TsMs): BreakerFigures {
     const g = s.market[symbol];
     const move = moveDenial(g, nowMs, l);
     const stale = staleDenial(g, nowMs, l);
+    const spread = spreadDenial(g, nowMs, l);
     symbols[symbol] = {
       move: move ? { moveBps: move.moveBps, until: move.until } : null,
       stale: stale ? { lastMarkAgoMs: stale.lastMarkAgoMs } : null,
+      spread: spread ? { spreadBps: spread.spreadBps, wideForMs: spread.wideForMs } : null,
     };
   }
   return {
     ...(l.maxMoveBps !== undefined ? { maxMoveBps: l.maxMoveBps, moveWindowMs: l.moveWindowMs, moveCooldownMs: l.moveCooldownMs } : {}),
     ...(l.markStaleMs !== undefined ? { markStaleMs: l.markStaleMs } : {}),
+    ...(l.maxSpreadBps !== undefined ? { maxSpreadBps: l.maxSpreadBps, spreadMs: l.spreadMs } : {}),
     symbols,
   };
 }
 
 /** Returns the dashboard providers of a running system. */
 export function dashboardProviders(
-  sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff' | 'onlineDqn' | 'onlineDqnOff' | 'history' | 'retention'>>,
+  sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff' | 'onlineDqn' | 'onlineDqnOff' | 'history' | 'retention' | 'alerts'>>,
 ): Omit<DashboardProviders, 'supervisor'> {
   const store = new CheckpointStore({ root: sys.config.models.checkpointDir, clock: sys.clock });
   const onlineStore = new CheckpointStore({ root: onlineCheckpointRoot(sys.config), clock: sys.clock });
@@ -139,6 +142,7 @@ export function dashboardProviders(
     // The aggregator counts every gap, one found while a book is already re-syncing included (md.bookStatus only says
     // when a book enters 'resyncing').
     bookCounters: () => sys.handles.cob.current?.bookCounters(),
+    ...(sys.alerts ? { alertsWebhook: () => sys.alerts!.counters() } : {}),
     thresholds: () => sys.handles.orchestrator.current?.thresholds,
     rollbackTargets: (model) => sys.models.registry.list().find((m) => m.name === model)?.rollbackTo,
     resumeRefusal: (resetPeak) => {

@@ -13,9 +13,9 @@
 //                          instrument (the order venue's lot size, which for a live venue is read at start and may
 //                          differ from the bundled one), rounded down so that a cap never grows; a quantity under one
 //                          lot is a ConfigError
-//   maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs
-//                        = risk.breaker (maxMovePct in bps, moveWindowMs, cooldownMs, staleMs); `false` leaves a guard
-//                          absent (off)
+//   maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs, maxSpreadBps, spreadMs
+//                        = risk.breaker (maxMovePct in bps, moveWindowMs, cooldownMs, staleMs, maxSpreadBps, spreadMs);
+//                          `false` leaves a guard absent (off)
 import type { Config } from '../engine/config/schema.ts';
 import type { RiskLimits, SymbolLimits } from '../engine/messages/risk.ts';
 import { settingsKey } from '../engine/config/settings-key.ts';
@@ -74,10 +74,11 @@ function symbolLimitsFromConfig(risk: Config['risk'], traded: Instrument): RiskL
 }
 
 /** Returns the market circuit breaker's RiskLimits of `risk.breaker`: only the guards switched on. */
-function breakerLimits(b: Config['risk']['breaker']): Pick<RiskLimits, 'maxMoveBps' | 'moveWindowMs' | 'moveCooldownMs' | 'markStaleMs'> {
+function breakerLimits(b: Config['risk']['breaker']): Pick<RiskLimits, 'maxMoveBps' | 'moveWindowMs' | 'moveCooldownMs' | 'markStaleMs' | 'maxSpreadBps' | 'spreadMs'> {
   return {
     ...(b.maxMovePct === false ? {} : { maxMoveBps: pctToBps(b.maxMovePct), moveWindowMs: b.moveWindowMs, moveCooldownMs: b.cooldownMs }),
     ...(b.staleMs === false ? {} : { markStaleMs: b.staleMs }),
+    ...(b.maxSpreadBps === false ? {} : { maxSpreadBps: b.maxSpreadBps, spreadMs: b.spreadMs }),
   };
 }
 

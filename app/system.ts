@@ -60,6 +60,7 @@ import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
 import { riskChild, RISK_ID } from './risk-child.ts';
 import { riskLimitsFromConfig, riskLimitsKey } from './risk-limits.ts';
+import { AlertsWebhook, SHUTDOWN_FLUSH_MS, webhookTargetOf } from './alerts-webhook.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 
 // The executor's child id, also the owner of its bus subscriptions (a throwing handler restarts it).
@@ -178,6 +179,8 @@ export interface System {
   /** The key the operator's limits are stored under (see riskLimitsKey): the live caps line reads them with it. */
   readonly limitsKey: string;
   readonly initialCash: Money;
+  /** Pushes alerts to config alerts.webhook's URL (a daemon's, when enabled; app/alerts-webhook.ts). */
+  readonly alerts: AlertsWebhook | undefined;
   /** Starts every child; resolves once the executor has reconciled and the candle history has loaded. */
   start(): Promise<void>;
   /** Resolves when the executor reconciled and the data provider loaded its history (intake may begin). */
@@ -416,6 +419,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   // (a test checks that decisions and fills are the same either way).
   const referenceBooks = opts.referenceBooks ?? (mode !== 'backtest' || config.dashboard.enabled);
 
+  // Refused before anything opens: an enabled webhook without a usable COBALT_ALERTS_WEBHOOK_URL.
+  const alertsUrl = webhookTargetOf(config, mode === 'backtest', opts.secrets);
   const store = LmdbStore.open({ path: opts.storePath ?? config.store.path, noSync: opts.noSync ?? false, syncCommits: opts.syncCommits ?? false });
   const execStore: ExecutorStore = new ExecStore(store);
   const history = new InferenceHistoryStore(store, {
@@ -660,6 +665,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const supervisor = new Supervisor({ bus, clock, children, defaults: opts.restart, logger, ...(opts.rng ? { rng: opts.rng } : {}) });
 
   // ---- wiring that belongs to no actor ----
+  // Subscribed before any actor starts, so that a failure at start is pushed too.
+  const alerts = alertsUrl ? new AlertsWebhook({ url: alertsUrl, settings: config.alerts.webhook, from: { mode: config.mode, account: venueId }, logger }) : undefined;
+  alerts?.subscribe(bus);
   publishMarks(bus, clock, primary);
   bus.subscribe('sys.halted', (m) => {
     if (!isReady) startFailed(new EngineStartError(`the engine halted before it was ready: ${m.reason}`));
@@ -700,6 +708,11 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       return rollbacks.idle();
     });
   }
+  if (alerts) {
+    // The "engine stopping" alert was queued with sys.shutdown, before the first hook.
+    lifecycle.onFlush('alerts-webhook', () => alerts.flush(SHUTDOWN_FLUSH_MS), { timeoutMs: SHUTDOWN_FLUSH_MS + 1_000 });
+    lifecycle.onClose('alerts-webhook', () => alerts.stop());
+  }
   if (models.pool && models.ownsPool) lifecycle.onClose('inference-pool', () => models.pool!.close());
   lifecycle.onClose('store', () => store.close());
   // Close hooks run in reverse order: the provider's last save (7,400 bars when stopped soon after its history load:
@@ -709,7 +722,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   let started = false;
   return {
     config, mode, bus, clock, supervisor, lifecycle, store, execStore, history, retention, outputs, venue, paper, books, feed, models, online, onlineOff, onlineDqn, onlineDqnOff,
-    dataInstruments, feedKinds, traded, limits, limitsKey, initialCash,
+    dataInstruments, feedKinds, traded, limits, limitsKey, initialCash, alerts,
     handles: { cob: cobHandle, orchestrator: orchHandle, provider: () => provider, executor: () => executor, risk: () => riskState?.() },
     async start() {
       if (started) return;
@@ -717,6 +730,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       if (books && paper) books.start(paper);
       supervisor.start();
       await readyP;
+      alerts?.started(primary, clock.now());
       online?.start();
       onlineDqn?.start();
       retention?.start();
@@ -729,23 +743,51 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 /**
  * Turns the traded symbol's trades into `risk.mark`: one per price change, and at least one a second of trading at an
  * unchanged price, so that the RiskManager's breaker reads a stretch without any mark as a feed that stopped
- * (risk.breaker.staleMs), not as a price that held.
+ * (risk.breaker.staleMs), not as a price that held. Each mark carries the newest md.bookTicker's bid and ask (the
+ * breaker's spread guard, risk.breaker.maxSpreadBps; every mode's feed publishes bookTicker for the traded symbol), and
+ * a change of the spread marks again at the last trade price, at most once per QUOTE_MARK_MS: a change within it goes
+ * out with the next trade mark or bookTicker after it (the bundled ETH/USDT recording: 5,913 spread changes, 774 marks
+ * for them). Those marks also keep the stale guard quiet: a book that still moves is a feed that still speaks.
  */
 export function publishMarks(bus: Bus<EngineMsg>, clock: Clock, symbol: string): Unsubscribe {
   let last: Ticks | undefined;
   let lastAt = -Infinity;
-  return bus.subscribe('md.trade', (m) => {
+  let bid: Ticks | undefined;
+  let ask: Ticks | undefined;
+  let sentSpread: number | undefined; // ask − bid on the last mark
+  let quoteAt = -Infinity;
+  const mark = (price: Ticks, ts: ReturnType<Clock['now']>): void => {
+    sentSpread = bid === undefined || ask === undefined ? undefined : ask - bid;
+    bus.publish({ type: 'risk.mark', symbol, price, ts, ...(bid !== undefined && ask !== undefined ? { bid, ask } : {}) });
+  };
+  const offTrades = bus.subscribe('md.trade', (m) => {
     if (m.symbol !== symbol) return;
     const now = clock.now();
     if (m.price === last && now - lastAt < MARK_REFRESH_MS) return;
     last = m.price;
     lastAt = now;
-    bus.publish({ type: 'risk.mark', symbol, price: m.price, ts: now });
+    mark(m.price, now);
   });
+  const offQuotes = bus.subscribe('md.bookTicker', (m) => {
+    if (m.symbol !== symbol) return;
+    bid = m.bid;
+    ask = m.ask;
+    if (last === undefined || ask - bid === sentSpread) return;
+    const now = clock.now();
+    if (now - quoteAt < QUOTE_MARK_MS) return;
+    quoteAt = now;
+    mark(last, now);
+  });
+  return () => {
+    offTrades();
+    offQuotes();
+  };
 }
 
 /** Engine time after which a trade at the last marked price is marked again. */
 const MARK_REFRESH_MS = 1_000;
+/** Engine time between two marks for a change of the bid/ask spread (without a trade). */
+const QUOTE_MARK_MS = 250;
 
 /**
  * Returns the candles cache the DataProvider keeps its series in across restarts, or undefined where it must not:

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { logLevelRefusal } from './config/load.ts';
+import { register as alertsCommand } from './commands/alerts.ts';
 import { register as backtestCommand } from './commands/backtest.ts';
 import { register as bookReplayCommand } from './commands/book-replay.ts';
 import { register as candlesCommand } from './commands/candles.ts';
@@ -24,6 +25,7 @@ const program = new Command('cobalt')
 
 const commands: Array<(p: Command) => void> = [
   // Registered commands, one import each (keep sorted).
+  alertsCommand,
   backtestCommand,
   bookReplayCommand,
   candlesCommand,

@@ -41,7 +41,7 @@ export class HeldSteps {
    */
   hold(machine: RiskState, m: RiskMark): boolean {
     if (flattening(machine)) return false;
-    const step = onMark(this.shadow ?? machine, m.symbol, m.price, m.ts);
+    const step = onMark(this.shadow ?? machine, m.symbol, m.price, m.ts, m);
     if (step.out.length > 0 || step.to !== undefined) return false;
     this.keep(machine, step.state, m.ts);
     return true;

@@ -55,13 +55,15 @@ export interface OperatorLimits {
   readonly exitOrderType: 'market' | 'limit';
   readonly exitSlippageBps: number;
   /**
-   * The market circuit breaker (RiskLimits maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs); absent: off. Shown
-   * and logged; risk.setLimits takes them, the dashboard's limits control does not (yet).
+   * The market circuit breaker (RiskLimits maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs, maxSpreadBps,
+   * spreadMs); absent: that guard is off. The dashboard's limits control sets them (null switches a guard off).
    */
   readonly maxMoveBps?: number;
   readonly moveWindowMs?: number;
   readonly moveCooldownMs?: number;
   readonly markStaleMs?: number;
+  readonly maxSpreadBps?: number;
+  readonly spreadMs?: number;
   /** Per-symbol lot caps by symbol; absent when no symbol has one. */
   readonly symbols?: Readonly<Record<string, OperatorSymbolLimits>>;
 }
@@ -93,6 +95,7 @@ export function operatorLimits(l: RiskLimits, instruments?: Readonly<Record<stri
     exitOrderType: l.exitOrderType, exitSlippageBps: l.exitSlippageBps,
     ...(l.maxMoveBps !== undefined ? { maxMoveBps: l.maxMoveBps, moveWindowMs: l.moveWindowMs, moveCooldownMs: l.moveCooldownMs } : {}),
     ...(l.markStaleMs !== undefined ? { markStaleMs: l.markStaleMs } : {}),
+    ...(l.maxSpreadBps !== undefined ? { maxSpreadBps: l.maxSpreadBps, spreadMs: l.spreadMs } : {}),
     ...(Object.keys(symbols).length > 0 ? { symbols } : {}),
   };
 }
@@ -157,8 +160,9 @@ export function validateLimits(l: RiskLimits): string[] {
   return bad;
 }
 
-// The market circuit breaker's limits (market-guard.ts): a move limit needs its window and cooldown; the stale limit
-// must outlast the resolution the mark time is kept at, or a healthy feed would read as stale between two records.
+// The market circuit breaker's limits (market-guard.ts): a move limit needs its window and cooldown, a spread limit
+// its duration (0: deny at the first wide quote); the stale limit must outlast the resolution the mark time is kept
+// at, or a healthy feed would read as stale between two records.
 function breakerProblems(l: RiskLimits): string[] {
   const bad: string[] = [];
   if (l.maxMoveBps !== undefined) {
@@ -168,6 +172,10 @@ function breakerProblems(l: RiskLimits): string[] {
   }
   if (l.markStaleMs !== undefined && !(isPosInt(l.markStaleMs) && l.markStaleMs >= 2 * SEEN_STEP_MS)) {
     bad.push(`markStaleMs must be an integer of at least ${2 * SEEN_STEP_MS} ms, got ${l.markStaleMs}`);
+  }
+  if (l.maxSpreadBps !== undefined) {
+    if (!(Number.isInteger(l.maxSpreadBps) && l.maxSpreadBps >= 1 && l.maxSpreadBps <= 10_000)) bad.push(`maxSpreadBps must be an integer 1..10000 bps, got ${l.maxSpreadBps}`);
+    if (l.spreadMs === undefined || !(Number.isSafeInteger(l.spreadMs) && l.spreadMs >= 0)) bad.push(`spreadMs must be a non-negative integer with maxSpreadBps, got ${l.spreadMs}`);
   }
   return bad;
 }

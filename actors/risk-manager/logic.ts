@@ -12,6 +12,7 @@
 //   7  NO_PRICE                 market order and no mark yet for the symbol (market orders are valued at the mark)
 //   7a MARKET_STALE             buys: the symbol's last mark is more than markStaleMs old (market-guard.ts)
 //   7b MARKET_MOVE              buys: the symbol moved over maxMoveBps, less than moveCooldownMs ago (market-guard.ts)
+//   7c MARKET_SPREAD            buys: the symbol's bid/ask spread over maxSpreadBps for spreadMs or more (market-guard.ts)
 //   8  NOTIONAL_BELOW_MIN       notional < instrument minNotional
 //   9  QTY_EXCEEDS_MAX          lots > symbols[symbol].maxOrderLots
 //  10  NOTIONAL_EXCEEDS_MAX     notional > maxOrderNotional
@@ -46,7 +47,7 @@ import {
   applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, sellableLots, valueOfBase9, type Portfolio, type Position,
 } from './positions.ts';
 import { EMPTY_VAR, observeMark, type VarState } from './var.ts';
-import { markGuard, marketDenial, reportStale, type MarketGuards } from './market-guard.ts';
+import { markGuard, marketDenial, reportMarketDenial, type MarketGuards, type Quote } from './market-guard.ts';
 
 /** What the RiskManager emits. */
 export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged;
@@ -284,11 +285,11 @@ export function onIntent(s: RiskState, intent: OrderIntent, nowMs: TsMs): Step {
   const verdict: Verdict = inst ? checkIntent(s, intent, inst, nowMs) : { ok: false, reason: { code: 'UNKNOWN_INSTRUMENT', symbol: intent.symbol } };
   if (!verdict.ok) {
     const out: RiskOut[] = [{ type: 'risk.orderDenied', intentId: intent.id, reason: verdict.reason, ts: nowMs }];
-    if (verdict.reason.code !== 'MARKET_STALE') return { state: s, out };
-    // The first denial of a stale episode reports it (the RiskManager has no timer to notice a silent feed sooner).
+    if (verdict.reason.code !== 'MARKET_STALE' && verdict.reason.code !== 'MARKET_SPREAD') return { state: s, out };
+    // The first denial of a stale or spread episode may be the first to see it (the RiskManager has no timer): it reports it.
     const g = s.market[intent.symbol];
     const alerts: RiskAlert[] = [];
-    const next = reportStale(g, intent.symbol, verdict.reason, nowMs, alerts);
+    const next = reportMarketDenial(g, intent.symbol, verdict.reason, nowMs, alerts);
     return next === g ? { state: s, out } : { state: { ...s, market: { ...s.market, [intent.symbol]: next } }, out: [...alerts, ...out] };
   }
   return { state: { ...s, submits: recordSubmit(s.submits, nowMs) }, out: [{ type: 'risk.orderApproved', intent, ts: nowMs }] };
@@ -428,18 +429,19 @@ export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
 }
 
 /**
- * Handles a mark: records it, feeds the symbol's market circuit breaker (market-guard.ts), drives a standing flatten
+ * Handles a mark: records it, feeds the symbol's market circuit breaker (market-guard.ts; `quote`: the mark's best
+ * bid/ask, when it carries them), drives a standing flatten
  * of its symbol, fires a stop-loss / take-profit exit once per position in every trading state (not under a standing flatten, nor while another exit is in flight or the submit
  * window is full; again when that exit ended without closing the position: onOrderEnded), updates peak
  * equity and drawdown (→ reducing at `reduceAtDrawdownBps`, → halted at `maxDrawdownBps`), and samples the symbol's
  * price for VaR, which the first mark of an interval recomputes on the current holdings (→ reducing above maxVar95 /
  * maxVar99; var.ts).
  */
-export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs): Step {
+export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs, quote?: Quote): Step {
   if (!s0.instruments[symbol] || !Number.isSafeInteger(price) || price <= 0) return { state: s0, out: NO_OUT };
   const out: RiskOut[] = [];
   const g0 = s0.market[symbol];
-  const g = markGuard(g0, s0.marks[symbol], symbol, price, nowMs, s0.limits, out);
+  const g = markGuard(g0, s0.marks[symbol], symbol, price, nowMs, s0.limits, out, quote);
   const market = g === g0 || g === undefined ? s0.market : { ...s0.market, [symbol]: g };
   let s: RiskState = { ...s0, marks: { ...s0.marks, [symbol]: price }, market };
   // A standing flatten replaces the stops of its symbol; no stop goes out while another exit is in flight. A halt

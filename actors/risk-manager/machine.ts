@@ -70,7 +70,7 @@ const tsOf = (e: RiskIn): TsMs => (e.type === 'risk.intent' ? e.intent.ts : e.ts
 const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
   switch (e.type) {
     case 'risk.intent': return onIntent(ctx, e.intent, now);
-    case 'risk.mark': return onMark(ctx, e.symbol, e.price, now);
+    case 'risk.mark': return onMark(ctx, e.symbol, e.price, now, e);
     case 'risk.held': return undefined; // unwrapped by the route action
     case 'risk.killSwitch': return onKillSwitch(ctx, e.on, e.reason, now, e.source);
     case 'risk.resume': return onResume(ctx, e.resetPeak === true, now);

@@ -1,5 +1,6 @@
 // Market circuit breaker: per traded symbol, from the marks the RiskManager receives (risk.mark, the traded symbol's
-// trade price, published by app/system.ts when it changes). Two guards, each off while its limit is absent:
+// trade price and its last best bid/ask, published by app/system.ts when either changes). Three guards, each off while
+// its limit is absent:
 //   MARKET_MOVE   the price moved more than maxMoveBps within moveWindowMs: new entries (buys) are denied until
 //                 moveCooldownMs passed without a mark over the limit. One MARKET_MOVE alert per episode; the first
 //                 mark after the cooldown raises MARKET_CLEARED (the denial itself ends at the cooldown, mark or not).
@@ -10,6 +11,13 @@
 //                 intent it denies; the next mark raises MARKET_CLEARED, which says whether entries are allowed again
 //                 or a move episode still denies them (a feed outage during a crash). A symbol never marked is not
 //                 stale: market orders are denied NO_PRICE then, and a limit order carries the strategy's own price.
+//   MARKET_SPREAD the marks' ask − bid was over maxSpreadBps of the bid for spreadMs or longer (a thin book, exchange
+//                 trouble: a market entry would fill far from the last trade): entries are denied until a mark
+//                 carries a spread within the limit. A stretch wide for less than spreadMs (the bundled recording's
+//                 ETH/USDT never stays over 0.5 bps for more than 40 ms) denies nothing and says nothing; one that
+//                 denies raises MARKET_SPREAD once (at the first mark or denied entry that sees it) and MARKET_CLEARED
+//                 when the spread is back. A mark without bid/ask leaves the stretch as it was.
+// Every MARKET_CLEARED says whether entries are allowed again or which other guard still denies them.
 // Exits are never denied here: risk's own exits (stops, flatten) bypass checkIntent, and a spot sell only reduces.
 //
 // The move window, without keeping every mark: two tumbling buckets of moveWindowMs, each holding its highest and
@@ -46,6 +54,11 @@ export interface MarketGuard {
   readonly breachBps?: number;
   /** `seenAt` of the stale episode already reported (MARKET_STALE), so it is reported once. */
   readonly staleAlerted?: TsMs;
+  /** Since when the spread has been over maxSpreadBps (absent: within it, or never quoted), and the widest spread since, in bps. */
+  readonly wideAt?: TsMs;
+  readonly wideBps?: number;
+  /** The current wide stretch was reported (MARKET_SPREAD), so it is reported once. */
+  readonly spreadAlerted?: boolean;
 }
 
 /** Where alerts go: the step's output (a RiskOut[] takes them). */
@@ -65,17 +78,48 @@ export function moveBps(diff: number, ref: number): number {
   return Number((BigInt(diff) * BigInt(BPS)) / BigInt(ref));
 }
 
+// The MARKET_CLEARED prefixes of one markGuard call: reused, so that a mark that changes nothing allocates nothing
+// (markGuard runs to completion before any other call, and empties it first).
+const ENDED: string[] = [];
+
+/** The best bid and ask a mark carries (RiskMark): both or neither. */
+export interface Quote { readonly bid?: Ticks; readonly ask?: Ticks }
+
+/** Returns the spread of `q` in whole bps of its bid (floored): 0 for a locked or crossed quote, undefined without one. */
+export function spreadBps(q: Quote | undefined): number | undefined {
+  if (q?.bid === undefined || q.ask === undefined) return undefined;
+  return moveBps(q.ask - q.bid, q.bid);
+}
+
 /**
- * Returns the guard after a mark of `price` at `nowMs` (`last`: the symbol's mark before it), pushing MARKET_MOVE at
- * the start of an episode and MARKET_CLEARED at the first mark after one into `out`; returns `g` itself when nothing
- * changed (no allocation), and undefined while both guards are off.
+ * Returns the guard after a mark of `price` at `nowMs` (`last`: the symbol's mark before it; `quote`: the best bid/ask
+ * it carries), pushing MARKET_MOVE at the start of a move episode, MARKET_SPREAD when a spread stayed wide for
+ * spreadMs, and MARKET_CLEARED at the first mark after an episode (once reported) ended into `out`; returns `g` itself
+ * when nothing changed (no allocation), and undefined while every guard is off.
  */
 export function markGuard(
-  g: MarketGuard | undefined, last: Ticks | undefined, symbol: string, price: Ticks, nowMs: TsMs, l: RiskLimits, out: AlertSink,
+  g: MarketGuard | undefined, last: Ticks | undefined, symbol: string, price: Ticks, nowMs: TsMs, l: RiskLimits, out: AlertSink, quote?: Quote,
 ): MarketGuard | undefined {
-  if (l.maxMoveBps === undefined && l.markStaleMs === undefined) return g;
-  if (g === undefined) return { bucketAt: nowMs, hi: price, lo: price, prevHi: price, prevLo: price, seenAt: nowMs };
-  let { bucketAt, hi, lo, prevHi, prevLo, seenAt, breachAt, breachBps, staleAlerted } = g;
+  if (l.maxMoveBps === undefined && l.markStaleMs === undefined && l.maxSpreadBps === undefined) return g;
+  const ended = ENDED;
+  ended.length = 0;
+  const moved = g === undefined
+    ? { bucketAt: nowMs, hi: price, lo: price, prevHi: price, prevLo: price, seenAt: nowMs }
+    : moveStep(g, last, symbol, price, nowMs, l, out, ended);
+  const next = spreadStep(moved, symbol, nowMs, l, out, ended, quote);
+  // Said once the mark is fully applied, so "allowed again" is true of every guard (a feed outage during a crash, a
+  // wide book during a move).
+  for (const what of ended) out.push({ type: 'risk.alert', code: 'MARKET_CLEARED', ts: nowMs, message: what + stillDenied(next, nowMs, l) });
+  return next;
+}
+
+// The move window, the mark time and the end of a stale episode (see the header); pushes the start of a move episode
+// into `out` and the prefix of a MARKET_CLEARED for each episode that ended into `ended`.
+function moveStep(
+  g: MarketGuard, last: Ticks | undefined, symbol: string, price: Ticks, nowMs: TsMs, l: RiskLimits, out: AlertSink, ended: string[],
+): MarketGuard {
+  let { bucketAt, hi, lo, prevHi, prevLo, seenAt, breachAt, breachBps } = g;
+  const { staleAlerted } = g;
   let changed = false;
   let move = 0;
   if (l.maxMoveBps !== undefined && l.moveWindowMs !== undefined) {
@@ -114,7 +158,7 @@ export function markGuard(
     }
   }
   if (breachAt !== undefined && breachAt !== nowMs && !moveTripped(g, nowMs, l)) {
-    out.push({ type: 'risk.alert', code: 'MARKET_CLEARED', ts: nowMs, message: `${symbol} calm for ${nowMs - breachAt} ms since a move of ${breachBps} bps: entries allowed again` });
+    ended.push(`${symbol} calm for ${nowMs - breachAt} ms since a move of ${breachBps} bps`);
     breachAt = undefined;
     breachBps = undefined;
     changed = true;
@@ -125,25 +169,53 @@ export function markGuard(
     changed = true;
   }
   if (!changed && staleAlerted === undefined) return g;
-  const next: MarketGuard = {
+  // A reported stale episode ends at any mark: MARKET_CLEARED says the feed is back.
+  if (staleAlerted !== undefined) ended.push(`${symbol} marked again after ${silentMs} ms without a mark`);
+  return {
     bucketAt, hi, lo, prevHi, prevLo, seenAt,
     ...(breachAt !== undefined ? { breachAt, breachBps } : {}),
+    ...(g.wideAt !== undefined ? { wideAt: g.wideAt, wideBps: g.wideBps, ...(g.spreadAlerted ? { spreadAlerted: true } : {}) } : {}),
   };
-  if (staleAlerted !== undefined) out.push(feedBackAlert(next, symbol, silentMs, nowMs, l));
-  return next;
 }
 
-// The MARKET_CLEARED of a reported stale episode. The feed coming back ends MARKET_STALE only: a move episode (a feed
-// outage during a crash, the move measured on the first mark back included) still denies entries, and an alert that
-// said "entries allowed again" then would be false.
-function feedBackAlert(g: MarketGuard, symbol: string, silentMs: number, nowMs: TsMs, l: RiskLimits): RiskAlert {
-  const back = `${symbol} marked again after ${silentMs} ms without a mark`;
+// The spread guard: a quote over maxSpreadBps starts a wide stretch (`wideAt`), one within it ends the stretch (and its
+// episode, MARKET_CLEARED once reported); a mark without a quote leaves the stretch as it was. The stretch denies
+// entries once spreadMs old; the first mark then (or the first entry denied, reportMarketDenial) raises MARKET_SPREAD.
+function spreadStep(g: MarketGuard, symbol: string, nowMs: TsMs, l: RiskLimits, out: AlertSink, ended: string[], quote: Quote | undefined): MarketGuard {
+  if (l.maxSpreadBps === undefined) return g.wideAt === undefined ? g : withoutWide(g);
+  const bps = spreadBps(quote);
+  if (bps !== undefined && bps <= l.maxSpreadBps) {
+    if (g.wideAt === undefined) return g;
+    if (g.spreadAlerted) ended.push(`${symbol} spread back to ${bps} bps (limit ${l.maxSpreadBps} bps) after ${nowMs - g.wideAt} ms over it (widest ${g.wideBps} bps)`);
+    return withoutWide(g);
+  }
+  let next = g;
+  if (bps !== undefined && (g.wideAt === undefined || bps > (g.wideBps ?? 0))) next = { ...g, wideAt: g.wideAt ?? nowMs, wideBps: bps };
+  const denial = spreadDenial(next, nowMs, l);
+  if (denial === undefined || next.spreadAlerted) return next;
+  out.push(spreadAlert(symbol, denial, nowMs));
+  return { ...next, spreadAlerted: true };
+}
+
+function withoutWide(g: MarketGuard): MarketGuard {
+  const { wideAt: _a, wideBps: _b, spreadAlerted: _c, ...rest } = g;
+  return rest;
+}
+
+function spreadAlert(symbol: string, d: Extract<DenyReason, { code: 'MARKET_SPREAD' }>, nowMs: TsMs): RiskAlert {
+  return { type: 'risk.alert', code: 'MARKET_SPREAD', ts: nowMs,
+    message: `${symbol} bid/ask spread has been over the limit ${d.max} bps for ${d.wideForMs} ms (widest ${d.spreadBps} bps): entries denied until the spread is back within it` };
+}
+
+// The end of a MARKET_CLEARED: whether entries are allowed again, or which guard still denies them (an alert that said
+// "entries allowed again" while another guard denied them would be false).
+function stillDenied(g: MarketGuard, nowMs: TsMs, l: RiskLimits): string {
   const still = marketDenial(g, nowMs, l);
-  const message = still === undefined ? `${back}: entries allowed again`
-    : still.code === 'MARKET_MOVE'
-      ? `${back}, but entries stay denied by MARKET_MOVE (a move of ${still.moveBps} bps, over the limit ${still.max} bps) until about ${new Date(still.until).toISOString()} (${still.until - nowMs} ms from now; a further move over the limit extends it)`
-      : `${back}, but entries stay denied by ${still.code}`;
-  return { type: 'risk.alert', code: 'MARKET_CLEARED', ts: nowMs, message };
+  if (still === undefined) return ': entries allowed again';
+  if (still.code === 'MARKET_MOVE') {
+    return `, but entries stay denied by MARKET_MOVE (a move of ${still.moveBps} bps, over the limit ${still.max} bps) until about ${new Date(still.until).toISOString()} (${still.until - nowMs} ms from now; a further move over the limit extends it)`;
+  }
+  return `, but entries stay denied by ${still.code}`;
 }
 
 // True while a move episode holds: a breach less than moveCooldownMs ago (and the move guard on).
@@ -154,10 +226,18 @@ function moveTripped(g: MarketGuard, nowMs: TsMs, l: RiskLimits): boolean {
 /**
  * Returns why an entry (a buy) of a symbol with guard `g` is denied at `nowMs`, or undefined: MARKET_STALE when its
  * last mark is more than markStaleMs old (counted from `seenAt` less one SEEN_STEP_MS, so never before the real last
- * mark is that old), else MARKET_MOVE while a move episode holds.
+ * mark is that old), else MARKET_MOVE while a move episode holds, else MARKET_SPREAD while the spread has been wide
+ * for spreadMs or more.
  */
 export function marketDenial(g: MarketGuard | undefined, nowMs: TsMs, l: RiskLimits): DenyReason | undefined {
-  return staleDenial(g, nowMs, l) ?? moveDenial(g, nowMs, l);
+  return staleDenial(g, nowMs, l) ?? moveDenial(g, nowMs, l) ?? spreadDenial(g, nowMs, l);
+}
+
+/** Returns the MARKET_SPREAD denial of a symbol with guard `g` at `nowMs` (its spread wide for spreadMs or more), or undefined. */
+export function spreadDenial(g: MarketGuard | undefined, nowMs: TsMs, l: RiskLimits): Extract<DenyReason, { code: 'MARKET_SPREAD' }> | undefined {
+  // A limit raised over the widest spread of the stretch (risk.setLimits) lets entries through before the next mark.
+  if (g?.wideAt === undefined || l.maxSpreadBps === undefined || (g.wideBps ?? 0) <= l.maxSpreadBps || nowMs - g.wideAt < (l.spreadMs ?? 0)) return undefined;
+  return { code: 'MARKET_SPREAD', spreadBps: g.wideBps ?? 0, max: l.maxSpreadBps, wideForMs: nowMs - g.wideAt };
 }
 
 /** Returns the MARKET_STALE denial of a symbol with guard `g` at `nowMs`, or undefined (see marketDenial). */
@@ -173,10 +253,16 @@ export function moveDenial(g: MarketGuard | undefined, nowMs: TsMs, l: RiskLimit
 }
 
 /**
- * Returns the guard with a stale episode reported, pushing its MARKET_STALE alert into `out`, when `reason` is a
- * MARKET_STALE denial not reported yet; else `g` itself.
+ * Returns the guard with an episode reported, pushing its alert into `out`, when `reason` is a MARKET_STALE or
+ * MARKET_SPREAD denial not reported yet (the RiskManager has no timer: the first entry it denies may be the first to
+ * see it); else `g` itself.
  */
-export function reportStale(g: MarketGuard, symbol: string, reason: DenyReason, nowMs: TsMs, out: AlertSink): MarketGuard {
+export function reportMarketDenial(g: MarketGuard, symbol: string, reason: DenyReason, nowMs: TsMs, out: AlertSink): MarketGuard {
+  if (reason.code === 'MARKET_SPREAD') {
+    if (g.spreadAlerted) return g;
+    out.push(spreadAlert(symbol, reason, nowMs));
+    return { ...g, spreadAlerted: true };
+  }
   if (reason.code !== 'MARKET_STALE' || g.staleAlerted === g.seenAt) return g;
   out.push({ type: 'risk.alert', code: 'MARKET_STALE', ts: nowMs,
     message: `${symbol} has had no mark for ${reason.lastMarkAgoMs} ms (limit ${reason.max} ms): the feed may have stopped; entries denied until the next mark` });

@@ -22,6 +22,8 @@ export interface Secrets {
   readonly mexcApiKey?: string;
   readonly mexcApiSecret?: string;
   readonly dashboardToken?: string;
+  /** The alerts webhook (config alerts.webhook): its path or query carries the service's token. */
+  readonly alertsWebhookUrl?: string;
 }
 
 /** Environment variable of each secret. */
@@ -31,6 +33,7 @@ export const SECRET_ENV: Readonly<Record<keyof Secrets, string>> = {
   mexcApiKey: 'COBALT_MEXC_API_KEY',
   mexcApiSecret: 'COBALT_MEXC_API_SECRET',
   dashboardToken: 'COBALT_DASHBOARD_TOKEN',
+  alertsWebhookUrl: 'COBALT_ALERTS_WEBHOOK_URL',
 };
 
 /** COBALT_ variables that are not config overrides: read by the logger, ONNX Runtime and the exchange simulator. */
@@ -60,7 +63,36 @@ export function readSecrets(env: Env): Secrets {
     if (v !== undefined && v !== '') out[field] = v;
   }
   redactSecretValues(Object.values(out));
+  // A webhook's token is its path or query: blanked on its own too, should a line carry the path without the host.
+  const hook = webhookUrlOf(out.alertsWebhookUrl);
+  if (hook instanceof URL) redactSecretValues([hook.pathname + hook.search, hook.search.slice(1)]);
   return out as Secrets;
+}
+
+/**
+ * Returns the alerts webhook URL (COBALT_ALERTS_WEBHOOK_URL's value) parsed, or why it cannot be used. No problem
+ * quotes the value: it holds a token.
+ */
+export function webhookUrlOf(raw: string | undefined): URL | string {
+  const name = SECRET_ENV.alertsWebhookUrl;
+  if (raw === undefined || raw === '') return `${name} is not set`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `${name} is not a URL`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `${name} must be an http:// or https:// URL, received a ${url.protocol} URL`;
+  // fetch refuses a URL with credentials in it; a service that wants them takes a token in the path or query.
+  if (url.username !== '' || url.password !== '') return `${name} must not hold user:password@ (put the token in the path or query)`;
+  return url;
+}
+
+/** Returns why an enabled alerts webhook cannot start with these secrets (the URL missing or unusable), or []. */
+export function webhookPreflightProblems(enabled: boolean, secrets: Secrets): string[] {
+  if (!enabled) return [];
+  const url = webhookUrlOf(secrets.alertsWebhookUrl);
+  return url instanceof URL ? [] : [`alerts.webhook.enabled is true but ${url}`];
 }
 
 /** Returns true for a key that looks like a credential (apiKey, secret, token, password, passphrase, signature). */

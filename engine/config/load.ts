@@ -5,7 +5,7 @@ import { isAlias, LineCounter, parseDocument, visit, type Document, type YAMLErr
 import { z } from 'zod';
 import { ConfigError } from '../types/errors.ts';
 import {
-  ENGINE_ENV, findSecretPaths, isSecretKey, parseEnvOverrides, readSecrets, SECRET_ENV, setPath, type EnvOverride, type Secrets,
+  ENGINE_ENV, findSecretPaths, isSecretKey, parseEnvOverrides, readSecrets, SECRET_ENV, setPath, webhookPreflightProblems, type EnvOverride, type Secrets,
 } from './env.ts';
 import { configSchema, logSchema, type Config } from './schema.ts';
 
@@ -277,6 +277,8 @@ export function preflightProblems(config: Config, secrets: Secrets): string[] {
     if (!secrets[key]) problems.push(`mode live${on}: ${SECRET_ENV[key]} is not set`);
     if (!secrets[secret]) problems.push(`mode live${on}: ${SECRET_ENV[secret]} is not set`);
   }
+  // Backtests push no alerts (buildSystem makes no notifier there).
+  if (config.mode !== 'backtest') problems.push(...webhookPreflightProblems(config.alerts.webhook.enabled, secrets));
   if (config.dashboard.enabled && !LOOPBACK.has(config.dashboard.host) && !secrets.dashboardToken) {
     problems.push(`dashboard.host ${config.dashboard.host} is not loopback: set ${SECRET_ENV.dashboardToken}`);
   }

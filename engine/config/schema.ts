@@ -389,11 +389,14 @@ export const riskSchema = z
      * Market circuit breaker on the traded symbol's trade price (the RiskManager's marks): a move of more than
      * `maxMovePct` within `moveWindowMs` (a move spread over up to twice the window may count too) denies new entries
      * until `cooldownMs` passed without one; no mark for `staleMs` (a feed that stopped) denies them until the next
-     * mark. Exits (stops, flatten, strategy sells) are never denied. `false` switches either off. The defaults only
+     * mark. Exits (stops, flatten, strategy sells) are never denied. `false` switches a guard off. The defaults only
      * catch crashes: in the bundled month of ETH/USDT 1m klines (2024-07-26 → 08-25) the five-minute moves have a
      * standard deviation of 0.27 %, and 5 % within 5–10 minutes happened on one day only (the 2024-08-05 crash, three
      * times). Marks come with each price change and at least once a second of trading (app/system.ts publishMarks):
-     * 60 s without one is a silent feed, not a quiet price.
+     * 60 s without one is a silent feed, not a quiet price. A best bid/ask spread over `maxSpreadBps` of the bid for
+     * `spreadMs` or longer (a thin book, exchange trouble) denies entries until it is back within the limit: in the
+     * bundled recording ETH/USDT's spread is one tick (0.04 bps) at the median, 10.5 bps at its widest, and never over
+     * 0.5 bps for more than 40 ms (BTC/USDT: 10 bps, 61 ms), so 50 bps held for 2 s is a broken book, not a busy one.
      */
     breaker: z
       .strictObject({
@@ -401,6 +404,8 @@ export const riskSchema = z
         moveWindowMs: z.int().min(1_000).default(300_000),
         cooldownMs: posInt.default(300_000),
         staleMs: z.union([z.int().min(2_000), z.literal(false)]).default(60_000),
+        maxSpreadBps: z.union([z.int().min(1).max(10_000), z.literal(false)]).default(50),
+        spreadMs: z.int().min(0).default(2_000),
       })
       .prefault({}),
   })
@@ -488,6 +493,48 @@ export const dashboardSchema = z.strictObject({
   port: nonNegInt.max(65_535).default(8080),
 });
 
+/**
+ * What the alerts webhook (app/alerts-webhook.ts, which gives each a severity) pushes, by stable code: the
+ * RiskManager's risk.alert codes, trading-state changes (TRADING_*), the engine's halt and failed actors, the
+ * executor's venue status (VENUE_*), the daemon's start and stop, and `cobalt alerts test`'s TEST.
+ */
+export const ALERT_CODES = [
+  'VAR_95', 'VAR_99', 'VAR_WARN_95', 'VAR_WARN_99', 'DRAWDOWN', 'STOP_LOSS', 'TAKE_PROFIT', 'KILL_SWITCH', 'RESUME_REFUSED',
+  'LIMITS_INVALID', 'FLATTEN_INCOMPLETE', 'FLATTENED', 'FLATTEN_ENDED', 'MARKET_MOVE', 'MARKET_STALE', 'MARKET_SPREAD',
+  'MARKET_CLEARED', 'TRADING_ACTIVE', 'TRADING_REDUCING', 'TRADING_HALTED', 'SYSTEM_HALTED', 'ACTOR_FAILED',
+  'VENUE_CIRCUIT_OPEN', 'VENUE_RATE_LIMITED', 'VENUE_BANNED', 'VENUE_UP', 'ENGINE_STARTED', 'ENGINE_STOPPING', 'TEST',
+] as const;
+
+/** Severities of pushed alerts, lowest first. */
+export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const;
+
+/**
+ * Alerts pushed out of the process (paper and live daemons; never a backtest). The webhook's URL embeds a token
+ * (Slack, Discord, Telegram), so it is read from COBALT_ALERTS_WEBHOOK_URL only: a config file or override that sets
+ * it is refused without echoing it.
+ */
+export const alertsSchema = z.strictObject({
+  webhook: z.strictObject({
+    enabled: z.boolean().default(false),
+    url: z.unknown()
+      .refine((v) => v === undefined, { error: 'the webhook URL holds a token: it is read from COBALT_ALERTS_WEBHOOK_URL only, never from a config file or override' })
+      .optional()
+      .describe('not allowed here: set COBALT_ALERTS_WEBHOOK_URL in the environment'),
+    /** Events below this severity are not pushed. */
+    minSeverity: z.enum(ALERT_SEVERITIES).default('info'),
+    /** Absent: every code at or above minSeverity; given: only these (and still at or above minSeverity). */
+    codes: z.array(z.enum(ALERT_CODES)).min(1).optional(),
+    /** One POST's deadline, answer included. */
+    timeoutMs: posInt.max(60_000).default(5_000),
+    /** Further attempts after a network error, a timeout, a 5xx or a 429 (other 4xx are never retried). */
+    retries: nonNegInt.max(10).default(3),
+    /** Alerts posted one by one per minute; those beyond are folded into one summary line at the minute's end. */
+    maxPerMinute: posInt.max(600).default(20),
+    /** Alerts waiting to be posted; beyond it the oldest is dropped (counted). */
+    queueSize: posInt.max(10_000).default(100),
+  }).prefault({}),
+});
+
 /** Logging. */
 export const logSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -511,6 +558,7 @@ export const configSchema = z
     store: storeSchema.prefault({}),
     dashboard: dashboardSchema.prefault({}),
     log: logSchema.prefault({}),
+    alerts: alertsSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     symbolsHaveIncrements(c, ctx);

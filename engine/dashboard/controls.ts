@@ -18,9 +18,13 @@
 //   limits      risk.setLimits {maxOrderNotional?, maxPositionNotional?, maxExposure?, warnVar95?, maxVar95?, warnVar99?,
 //               maxVar99? (quote amounts as decimal strings), maxSubmitsPerSecond?, maxDrawdownBps?, reduceAtDrawdownBps?,
 //               stopLossBps?, takeProfitBps?, exitSlippageBps? (integers), exitOrderType? ('market' | 'limit'),
-//               symbol?, maxOrderLots?, maxPositionLots? (whole lots of that symbol, given together)}; null turns off one
-//               that may be absent (reduce step, stop loss, take profit, the VaR levels, the lot caps). The RiskManager
-//               checks the whole set and answers risk.limitsChanged or a LIMITS_INVALID alert.
+//               symbol?, maxOrderLots?, maxPositionLots? (whole lots of that symbol, given together), and the market
+//               circuit breaker's maxMoveBps?, moveWindowMs?, moveCooldownMs?, markStaleMs?, maxSpreadBps?, spreadMs?
+//               (integers)}; null turns off one that may be absent (reduce step, stop loss, take profit, the VaR levels,
+//               the lot caps, a breaker guard: maxMoveBps, markStaleMs, maxSpreadBps). The ranges here are the
+//               RiskManager's (limits.ts breakerProblems), so a value it would refuse alone is a 400; it checks the
+//               whole set (a move limit switched on needs its window and cooldown) and answers risk.limitsChanged or a
+//               LIMITS_INVALID alert.
 //               The lot caps go as `symbols: {[symbol]: {maxOrderLots?, maxPositionLots?}}`, which the RiskManager merges
 //               per symbol and per key: another symbol's caps, and a cap not named, stay. They are lots, not base
 //               quantities, because this table knows no instrument and the RiskManager's lot size is the one that
@@ -47,6 +51,14 @@ const quoteOrOff = quote.nullable().optional();
 const bps = z.int().min(0).max(10_000).optional();
 const bpsOrOff = z.int().min(0).max(10_000).nullable().optional();
 const lotsOrOff = z.int().min(1).max(Number.MAX_SAFE_INTEGER).nullable().optional();
+const positiveMs = z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional();
+// The market circuit breaker (actors/risk-manager/limits.ts breakerProblems: a limit of at least 1 bps; a stale limit of
+// at least two mark-time steps, 2 s; a spread may deny at once, 0 ms).
+const BREAKER = {
+  maxMoveBps: z.int().min(1).max(10_000).nullable().optional(), moveWindowMs: positiveMs, moveCooldownMs: positiveMs,
+  markStaleMs: z.int().min(2_000).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+  maxSpreadBps: z.int().min(1).max(10_000).nullable().optional(), spreadMs: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+};
 const MONEY_LIMITS = ['maxOrderNotional', 'maxPositionNotional', 'maxExposure', 'warnVar95', 'maxVar95', 'warnVar99', 'maxVar99'] as const;
 const SYMBOL_LIMITS = ['maxOrderLots', 'maxPositionLots'] as const;
 const BODIES = {
@@ -66,6 +78,7 @@ const BODIES = {
       exitOrderType: z.enum(['market', 'limit']).optional(), exitSlippageBps: bps,
       symbol: z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, { error: "a symbol such as 'ETH/USDT'" }).optional(),
       maxOrderLots: lotsOrOff, maxPositionLots: lotsOrOff,
+      ...BREAKER,
     })
     .refine((b) => Object.values(b).some((v) => v !== undefined), { error: 'give at least one limit' })
     .refine((b) => (b.symbol !== undefined) === (b.maxOrderLots !== undefined || b.maxPositionLots !== undefined),

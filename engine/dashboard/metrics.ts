@@ -27,7 +27,26 @@ export interface MetricsOptions {
    * counters count md.bookStatus entries into 'resyncing', which misses a gap found while a book is already re-syncing.
    */
   readonly bookCounters?: () => readonly BookCounters[] | undefined;
+  /** The alerts webhook's counts since start (app/alerts-webhook.ts); absent where no webhook runs (no series then). */
+  readonly alertsWebhook?: () => WebhookCounters;
 }
+
+/** What the alerts webhook counted since start, and the alerts waiting now. */
+export interface WebhookCounters {
+  /** Posted with a 2xx answer (a summary line counts once). */
+  readonly sent: number;
+  /** Given up: a 4xx other than 429, or retries spent. */
+  readonly failed: number;
+  /** Dropped unsent: the oldest of a full queue, or left when the shutdown's deadline passed. */
+  readonly dropped: number;
+  /** Folded into a summary line beyond maxPerMinute. */
+  readonly coalesced: number;
+  /** Attempts after the first (network error, timeout, 5xx, 429). */
+  readonly retried: number;
+  readonly queued: number;
+}
+
+const WEBHOOK_OUTCOMES = ['sent', 'failed', 'dropped', 'coalesced', 'retried'] as const;
 
 const STATE_CODE = { active: 0, reducing: 1, halted: 2 } as const;
 
@@ -92,7 +111,7 @@ export class DashboardMetrics {
     // The breaker denies entries without moving cobalt_trading_state: its own gauge says it is tripped, whether or not
     // a buy was attempted. Kept at the last reading while the RiskManager cannot be read.
     new Gauge({
-      name: 'cobalt_market_breaker', help: 'Market circuit breaker denying entries (1) or not (0), by symbol and guard (move: MARKET_MOVE, stale: MARKET_STALE)',
+      name: 'cobalt_market_breaker', help: 'Market circuit breaker denying entries (1) or not (0), by symbol and guard (move: MARKET_MOVE, stale: MARKET_STALE, spread: MARKET_SPREAD)',
       labelNames: ['symbol', 'guard'], registers,
       collect(this: Gauge<'symbol' | 'guard'>) {
         const b = view.breaker;
@@ -101,6 +120,7 @@ export class DashboardMetrics {
         for (const [symbol, g] of Object.entries(b.symbols)) {
           this.set({ symbol, guard: 'move' }, g.move ? 1 : 0);
           this.set({ symbol, guard: 'stale' }, g.stale ? 1 : 0);
+          this.set({ symbol, guard: 'spread' }, g.spread ? 1 : 0);
         }
       },
     });
@@ -119,6 +139,19 @@ export class DashboardMetrics {
     }
     this.wsPushes = new Counter({ name: 'cobalt_dashboard_ws_pushes_total', help: 'Topic updates pushed to dashboard clients', labelNames: ['topic'], registers });
     this.wsSkipped = new Counter({ name: 'cobalt_dashboard_ws_skipped_total', help: 'Pushes skipped because a slow client still had data buffered', registers });
+    if (opts.alertsWebhook) {
+      const read = opts.alertsWebhook;
+      new Counter({
+        name: 'cobalt_alerts_webhook_total', help: 'Alerts webhook outcomes: sent, failed (4xx or retries spent), dropped (queue full or shutdown), coalesced (into a summary), retried',
+        labelNames: ['outcome'], registers,
+        collect(this: Counter<'outcome'>) {
+          const c = read();
+          this.reset();
+          for (const outcome of WEBHOOK_OUTCOMES) this.inc({ outcome }, c[outcome]);
+        },
+      });
+      new Gauge({ name: 'cobalt_alerts_webhook_queued', help: 'Alerts waiting to be posted to the webhook', registers, collect(this: Gauge) { this.set(read().queued); } });
+    }
     this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome', labelNames: ['action', 'outcome'], registers });
 
     if (!opts.bookCounters) {

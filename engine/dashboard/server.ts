@@ -162,6 +162,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     bus, view, wsClients: () => clients.size,
     loopLag: { p99Ms: () => p99Ms(scrapeLag), reset: () => scrapeLag.reset() },
     ...(opts.providers?.bookCounters ? { bookCounters: opts.providers.bookCounters } : {}),
+    ...(opts.providers?.alertsWebhook ? { alertsWebhook: opts.providers.alertsWebhook } : {}),
   });
   const wsDropped = new Counter({
     name: 'cobalt_dashboard_ws_dropped_total', help: 'Dashboard WebSocket clients dropped, by reason (stalled: over highWater too long; noPong: no answer to a ping)',

@@ -24,6 +24,7 @@ import type { Action } from '../messages/signals.ts';
 import type { RiskLimits, TradingState } from '../messages/risk.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
 import type { ChildStatus } from '../runtime/supervisor.ts';
+import type { WebhookCounters } from './metrics.ts';
 import { BINANCE_SPOT_DEFAULTS, lotsToFloat, makeInstrument, ticksToFloat, type Instrument } from '../types/instrument.ts';
 import { formatMoney, type Money } from '../types/money.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
@@ -131,16 +132,21 @@ export interface BreakerFigures {
   readonly moveWindowMs?: number;
   readonly moveCooldownMs?: number;
   readonly markStaleMs?: number;
+  readonly maxSpreadBps?: number;
+  readonly spreadMs?: number;
   readonly symbols: Readonly<Record<string, SymbolBreaker>>;
 }
 
 /**
  * One symbol's breaker now: `move` while a move episode denies entries (MARKET_MOVE: the move in bps and until when,
- * which a further move over the limit extends), `stale` while its last mark is too old (MARKET_STALE); null when not.
+ * which a further move over the limit extends), `stale` while its last mark is too old (MARKET_STALE), `spread` while
+ * its bid/ask spread has been too wide for too long (MARKET_SPREAD: the widest spread in bps, and for how long); null
+ * when not. `spread` is absent where the provider predates the spread guard.
  */
 export interface SymbolBreaker {
   readonly move: { readonly moveBps: number; readonly until: TsMs } | null;
   readonly stale: { readonly lastMarkAgoMs: number } | null;
+  readonly spread?: { readonly spreadBps: number; readonly wideForMs: number } | null;
 }
 
 /** Training progress a provider reports (the training pipeline). */
@@ -161,6 +167,8 @@ export interface DashboardProviders {
   readonly portfolio?: () => PortfolioFigures | undefined;
   /** Gap and resync counts of every venue book, as the COB aggregator counts them (read at scrape time). */
   readonly bookCounters?: () => readonly BookCounters[] | undefined;
+  /** What the alerts webhook sent, failed, dropped and coalesced (absent: no webhook). */
+  readonly alertsWebhook?: () => WebhookCounters;
   readonly training?: () => TrainingReport | undefined;
   /** The decision thresholds in force (the orchestrator's, config or set); without it, those last set through the bus. */
   readonly thresholds?: () => { readonly buy: number; readonly sell: number; readonly minConfidence: number } | undefined;
@@ -680,5 +688,6 @@ function breakerLimits(l: RiskLimits): string {
   const move = l.maxMoveBps === undefined ? 'off'
     : `${l.maxMoveBps} bps within ${l.moveWindowMs} ms (entries denied until ${l.moveCooldownMs} ms without such a move)`;
   const stale = l.markStaleMs === undefined ? 'off' : `entries denied after ${l.markStaleMs} ms without a mark`;
-  return `market move breaker ${move}, stale mark breaker ${stale}`;
+  const spread = l.maxSpreadBps === undefined ? 'off' : `entries denied while over ${l.maxSpreadBps} bps for ${l.spreadMs} ms`;
+  return `market move breaker ${move}, stale mark breaker ${stale}, spread breaker ${spread}`;
 }

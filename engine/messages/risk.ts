@@ -30,7 +30,9 @@ export type DenyReason =
   /** Market circuit breaker (actors/risk-manager/market-guard.ts): an entry while the price moved over maxMoveBps. */
   | { readonly code: 'MARKET_MOVE'; readonly moveBps: number; readonly max: number; readonly until: TsMs }
   /** An entry while the symbol's last mark is more than markStaleMs old (a feed that stopped). */
-  | { readonly code: 'MARKET_STALE'; readonly lastMarkAgoMs: number; readonly max: number };
+  | { readonly code: 'MARKET_STALE'; readonly lastMarkAgoMs: number; readonly max: number }
+  /** An entry while the best bid/ask spread has been over maxSpreadBps for spreadMs or longer (`spreadBps`: the widest seen). */
+  | { readonly code: 'MARKET_SPREAD'; readonly spreadBps: number; readonly max: number; readonly wideForMs: number };
 
 export interface IntentProposed { readonly type: 'risk.intent'; readonly intent: OrderIntent }
 export interface OrderApproved { readonly type: 'risk.orderApproved'; readonly intent: OrderIntent; readonly ts: TsMs }
@@ -41,12 +43,12 @@ export interface TradingStateChanged { readonly type: 'risk.stateChanged'; reado
  * or ended with the position still held, what is left is dust that can never be sold, or the symbol is not traded),
  * FLATTENED (the position is flat), FLATTEN_ENDED (an operator resume ended a standing flatten). The market circuit
  * breaker's, once per episode: MARKET_MOVE (entries denied after an extreme move), MARKET_STALE (no mark for
- * markStaleMs), MARKET_CLEARED (the first mark after either ended).
+ * markStaleMs), MARKET_SPREAD (the spread over maxSpreadBps for spreadMs), MARKET_CLEARED (the first mark after one ended).
  */
 export interface RiskAlert {
   readonly type: 'risk.alert';
   readonly code: 'VAR_95' | 'VAR_99' | 'VAR_WARN_95' | 'VAR_WARN_99' | 'DRAWDOWN' | 'STOP_LOSS' | 'TAKE_PROFIT' | 'KILL_SWITCH' | 'RESUME_REFUSED' | 'LIMITS_INVALID'
-    | 'FLATTEN_INCOMPLETE' | 'FLATTENED' | 'FLATTEN_ENDED' | 'MARKET_MOVE' | 'MARKET_STALE' | 'MARKET_CLEARED';
+    | 'FLATTEN_INCOMPLETE' | 'FLATTENED' | 'FLATTEN_ENDED' | 'MARKET_MOVE' | 'MARKET_STALE' | 'MARKET_SPREAD' | 'MARKET_CLEARED';
   readonly message: string;
   readonly ts: TsMs;
 }
@@ -98,11 +100,27 @@ export interface RiskLimits {
   readonly moveCooldownMs?: number;
   /** No mark of a symbol for this long denies its entries until the next mark (MARKET_STALE); absent: off. */
   readonly markStaleMs?: number;
+  /**
+   * A best bid/ask spread (the marks' bid and ask) of more than `maxSpreadBps` of the bid, held for `spreadMs` or longer,
+   * denies entries until a mark shows it back within the limit (MARKET_SPREAD); absent: off (`spreadMs` is required with it).
+   */
+  readonly maxSpreadBps?: number;
+  readonly spreadMs?: number;
   readonly symbols: Readonly<Record<string, SymbolLimits>>;
 }
 
-/** The mark (last price) of a symbol, from the data provider or the book. */
-export interface RiskMark { readonly type: 'risk.mark'; readonly symbol: string; readonly price: Ticks; readonly ts: TsMs }
+/**
+ * The mark (last price) of a symbol, from the data provider or the book, with the best bid and ask last seen when the
+ * publisher has them (both or neither; app/system.ts publishMarks): the breaker's spread guard reads them.
+ */
+export interface RiskMark {
+  readonly type: 'risk.mark';
+  readonly symbol: string;
+  readonly price: Ticks;
+  readonly ts: TsMs;
+  readonly bid?: Ticks;
+  readonly ask?: Ticks;
+}
 /**
  * Kill switch: on halts trading and denies every intent until off and `risk.resume`. `source` 'engine' is the system
  * halting for a failure (sys.halted: an actor spent its restart budget): besides the switch it records an engine

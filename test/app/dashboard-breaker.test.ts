@@ -19,7 +19,7 @@ import { money } from '../../engine/types/money.ts';
 
 const eth = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
 /** The config defaults (engine/config/schema.ts risk.breaker). */
-const BREAKER: RiskLimits = { ...DEFAULT_LIMITS, maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000 };
+const BREAKER: RiskLimits = { ...DEFAULT_LIMITS, maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, maxSpreadBps: 50, spreadMs: 2_000 };
 const T0 = 1_723_161_253_000;
 
 interface Rig { bus: Bus<EngineMsg>; view: DashboardViewModel; metrics: DashboardMetrics; clock: SimulatedClock; alerts: RiskOut[] }
@@ -75,9 +75,9 @@ describe('the market circuit breaker on the dashboard', () => {
     clock.set(T0 + 400_000);
     const over = series(await metrics.text(), 'cobalt_market_breaker');
     expect([during, silent, over]).toEqual([
-      { '{symbol="ETH/USDT",guard="move"}': 1, '{symbol="ETH/USDT",guard="stale"}': 0 },
-      { '{symbol="ETH/USDT",guard="move"}': 1, '{symbol="ETH/USDT",guard="stale"}': 1 },
-      { '{symbol="ETH/USDT",guard="move"}': 0, '{symbol="ETH/USDT",guard="stale"}': 1 },
+      { '{symbol="ETH/USDT",guard="move"}': 1, '{symbol="ETH/USDT",guard="stale"}': 0, '{symbol="ETH/USDT",guard="spread"}': 0 },
+      { '{symbol="ETH/USDT",guard="move"}': 1, '{symbol="ETH/USDT",guard="stale"}': 1, '{symbol="ETH/USDT",guard="spread"}': 0 },
+      { '{symbol="ETH/USDT",guard="move"}': 0, '{symbol="ETH/USDT",guard="stale"}': 1, '{symbol="ETH/USDT",guard="spread"}': 0 },
     ]);
   });
 
@@ -96,6 +96,7 @@ describe('the market circuit breaker on the dashboard', () => {
     const [on, off] = items.filter((a) => a.code === 'LIMITS_SET').map((a) => a.message);
     expect(on).toContain('market move breaker 500 bps within 300000 ms (entries denied until 300000 ms without such a move)');
     expect(on).toContain('stale mark breaker entries denied after 60000 ms without a mark');
-    expect(off).toContain('market move breaker off, stale mark breaker off');
+    expect(on).toContain('spread breaker entries denied while over 50 bps for 2000 ms');
+    expect(off).toContain('market move breaker off, stale mark breaker off, spread breaker off');
   });
 });

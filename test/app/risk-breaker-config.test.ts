@@ -15,14 +15,19 @@ import { intent } from '../actors/risk-manager/helpers.ts';
 
 const ETH = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
 const limitsOf = (breaker: unknown) => riskLimitsFromConfig(configSchema.parse({ risk: { breaker } }), money('10000'), ETH);
-const breakerOf = (l: ReturnType<typeof limitsOf>) => ({ maxMoveBps: l.maxMoveBps, moveWindowMs: l.moveWindowMs, moveCooldownMs: l.moveCooldownMs, markStaleMs: l.markStaleMs });
+const breakerOf = (l: ReturnType<typeof limitsOf>) => ({
+  maxMoveBps: l.maxMoveBps, moveWindowMs: l.moveWindowMs, moveCooldownMs: l.moveCooldownMs, markStaleMs: l.markStaleMs, maxSpreadBps: l.maxSpreadBps, spreadMs: l.spreadMs,
+});
+const SPREAD_DEFAULTS = { maxSpreadBps: 50, spreadMs: 2_000 };
 
 describe('risk.breaker in the config', () => {
   it.each([
-    ['the defaults', undefined, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000 }],
-    ['set values', { maxMovePct: 2.5, moveWindowMs: 60_000, cooldownMs: 120_000, staleMs: 15_000 }, { maxMoveBps: 250, moveWindowMs: 60_000, moveCooldownMs: 120_000, markStaleMs: 15_000 }],
-    ['the move guard off', { maxMovePct: false }, { maxMoveBps: undefined, moveWindowMs: undefined, moveCooldownMs: undefined, markStaleMs: 60_000 }],
-    ['the stale guard off', { staleMs: false }, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: undefined }],
+    ['the defaults', undefined, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, ...SPREAD_DEFAULTS }],
+    ['set values', { maxMovePct: 2.5, moveWindowMs: 60_000, cooldownMs: 120_000, staleMs: 15_000, maxSpreadBps: 20, spreadMs: 0 },
+      { maxMoveBps: 250, moveWindowMs: 60_000, moveCooldownMs: 120_000, markStaleMs: 15_000, maxSpreadBps: 20, spreadMs: 0 }],
+    ['the move guard off', { maxMovePct: false }, { maxMoveBps: undefined, moveWindowMs: undefined, moveCooldownMs: undefined, markStaleMs: 60_000, ...SPREAD_DEFAULTS }],
+    ['the stale guard off', { staleMs: false }, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: undefined, ...SPREAD_DEFAULTS }],
+    ['the spread guard off', { maxSpreadBps: false }, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, maxSpreadBps: undefined, spreadMs: undefined }],
   ])('maps %s to the RiskManager limits', (_name, breaker, want) => {
     expect(breakerOf(limitsOf(breaker))).toEqual(want);
   });
@@ -32,15 +37,19 @@ describe('risk.breaker in the config', () => {
     ['a window under a second', { moveWindowMs: 500 }, 'risk.breaker.moveWindowMs'],
     ['a cooldown of 0', { cooldownMs: 0 }, 'risk.breaker.cooldownMs'],
     ['a stale limit under two seconds', { staleMs: 1_000 }, 'risk.breaker.staleMs'],
-    ['an unknown key', { maxSpreadBps: 10 }, 'risk.breaker'],
+    ['a spread limit of 0 bps', { maxSpreadBps: 0 }, 'risk.breaker.maxSpreadBps'],
+    ['a fractional spread limit', { maxSpreadBps: 2.5 }, 'risk.breaker.maxSpreadBps'],
+    ['a negative spread duration', { spreadMs: -1 }, 'risk.breaker.spreadMs'],
+    ['an unknown key', { maxSpreadPct: 0.5 }, 'risk.breaker'],
   ])('refuses %s', (_name, breaker, path) => {
     const res = validateConfig({ risk: { breaker } });
     expect(res.ok).toBe(false);
     expect(res.ok ? '' : res.problems.join('\n')).toContain(path);
   });
 
+  // The spread guard's keys are not written in them: its defaults apply.
   it.each(['configs/paper.yaml', 'configs/live.example.yaml'])('%s states the breaker at the defaults', (file) => {
-    expect(loadConfig(file, {}).config.risk.breaker).toEqual({ maxMovePct: 5, moveWindowMs: 300_000, cooldownMs: 300_000, staleMs: 60_000 });
+    expect(loadConfig(file, {}).config.risk.breaker).toEqual({ maxMovePct: 5, moveWindowMs: 300_000, cooldownMs: 300_000, staleMs: 60_000, ...SPREAD_DEFAULTS });
   });
 
   it('denies buys while a 6 % fall is in the window, and from cooldownMs after it left, approves them again', () => {

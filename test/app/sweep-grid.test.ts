@@ -2,7 +2,7 @@
 // any run, the grid cap, the split of the recorded span and the in-sample ranking (app/sweep.ts).
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_SWEEP_RUNS, MIN_SIDE_MS, parseParamSpec, rankOrder, splitWindows, sweepGrid, sweepParams, SweepRefusedError, type SweepFigures,
+  MAX_SWEEP_RUNS, MIN_SIDE_MS, rankOrder, splitWindows, sweepGrid, sweepParams, SweepRefusedError, type SweepFigures,
 } from '../../app/sweep.ts';
 import type { EnvOverride } from '../../engine/config/env.ts';
 import { RECORDINGS } from '../e2e/helpers.ts';

@@ -198,6 +198,8 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     await page.fill('#lim-var99-max', '450');
     await page.selectOption('#lim-exit-type', 'limit');
     await page.fill('#lim-exit-slip', '15');
+    await page.fill('#lim-move', '300');
+    await page.fill('#lim-spread', '80');
     const response = page.waitForResponse((r) => r.url().endsWith('/api/control/limits'));
     await page.click('#btn-limits');
     const status = (await response).status();
@@ -209,16 +211,16 @@ describe.skipIf(!chromiumPresent)('dashboard in a browser, served by the running
     const risk = ((await (await fetch(`${url}api/state`)).json()) as Risk).risk;
     expect(refused.status).toBe(400);
     expect(status).toBe(200);
-    expect([set.maxOrderNotional, set.maxDrawdownBps, set.maxExposure, set.stopLossBps, set.takeProfitBps, set.warnVar99, set.maxVar99, set.exitOrderType])
-      .toEqual(['321.5', 750, '4000', 150, 350, undefined, '450', 'limit']);
+    expect([set.maxOrderNotional, set.maxDrawdownBps, set.maxExposure, set.stopLossBps, set.takeProfitBps, set.warnVar99, set.maxVar99, set.exitOrderType, set.maxMoveBps, set.maxSpreadBps])
+      .toEqual(['321.5', 750, '4000', 150, 350, undefined, '450', 'limit', 300, 80]);
     expect(risk.limits).toEqual({
       maxOrderNotional: '321.5', maxPositionNotional: '5000', maxExposure: '4000', maxSubmitsPerSecond: 5, maxDrawdownBps: 750, reduceAtDrawdownBps: 500,
       stopLossBps: 150, takeProfitBps: 350, maxVar99: '450', exitOrderType: 'limit', exitSlippageBps: 15,
-      // The market circuit breaker at its config defaults (risk.breaker).
-      maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000,
+      // The market circuit breaker: move and spread limits from the form, the rest at the config defaults (risk.breaker).
+      maxMoveBps: 300, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, maxSpreadBps: 80, spreadMs: 2_000,
     });
     expect(panel).toMatch(/VaR 99 warn\/max\s*off \/ 450/);
-    expect(panel).toMatch(/breaker move\s*5% \/ 5 min, cooldown 5 min/);
+    expect(panel).toMatch(/breaker move\s*3% \/ 5 min, cooldown 5 min/);
     expect(panel).toMatch(/breaker stale\s*60 s/);
     expect(panel).toMatch(/exits\s*limit, 15 bps/);
     expect(risk.alerts.items.filter((a) => a.code === 'LIMITS_SET').at(-1)?.message).toContain('VaR 99 warn/max off/450, exits limit 15 bps through the mark');

@@ -216,9 +216,9 @@ $('btn-thresholds').addEventListener('click', () => {
 });
 // Quote amounts go as the strings typed (the engine keeps 9 decimals exactly); drawdown, stop loss, take profit and exit
 // slippage as integers of bps, lot caps as integers of the traded symbol's lots (with that symbol: the first of the
-// RiskManager's instruments). A bad value goes as typed and is refused by the engine with its reason, shown beside the
-// buttons (as a number, NaN would reach JSON as null and remove the limit). "off" in a field whose limit may be absent
-// sends null, which removes it.
+// RiskManager's instruments), the market breaker's move and spread limits in bps and its times in ms. A bad value goes
+// as typed and is refused by the engine with its reason, shown beside the buttons (as a number, NaN would reach JSON
+// as null and remove the limit). "off" in a field whose limit may be absent sends null, which removes it.
 $('btn-limits').addEventListener('click', () => {
   const body: Record<string, string | number | null> = {};
   const text = (id: string): string => $<HTMLInputElement>(id).value.trim();
@@ -245,6 +245,12 @@ $('btn-limits').addEventListener('click', () => {
   bps('lim-exit-slip', 'exitSlippageBps');
   bps('lim-order-lots', 'maxOrderLots', true);
   bps('lim-position-lots', 'maxPositionLots', true);
+  bps('lim-move', 'maxMoveBps', true);
+  bps('lim-move-window', 'moveWindowMs');
+  bps('lim-move-cooldown', 'moveCooldownMs');
+  bps('lim-stale', 'markStaleMs', true);
+  bps('lim-spread', 'maxSpreadBps', true);
+  bps('lim-spread-ms', 'spreadMs');
   if ('maxOrderLots' in body || 'maxPositionLots' in body) {
     const traded = store.risk?.instruments?.[0]?.symbol;
     if (!traded) {

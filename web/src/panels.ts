@@ -122,12 +122,14 @@ export function renderPortfolio(store: Store): void {
 function breakerStats(b: BreakerView | undefined, stat: (k: string, v: string, c?: string) => string): string {
   if (!b) return '';
   const perSymbol = Object.entries(b.symbols).map(([sym, s]) => {
-    const v = s.move ? `MOVE ${s.move.moveBps} bps until ${time(s.move.until)}` : s.stale ? `STALE ${Math.round(s.stale.lastMarkAgoMs / 1000)} s` : 'ok';
-    return stat(`${esc(sym)} breaker`, esc(v), s.move || s.stale ? 'down' : '');
+    const v = s.move ? `MOVE ${s.move.moveBps} bps until ${time(s.move.until)}` : s.stale ? `STALE ${Math.round(s.stale.lastMarkAgoMs / 1000)} s`
+      : s.spread ? `SPREAD ${s.spread.spreadBps} bps for ${Math.round(s.spread.wideForMs / 1000)} s` : 'ok';
+    return stat(`${esc(sym)} breaker`, esc(v), s.move || s.stale || s.spread ? 'down' : '');
   }).join('');
   const move = b.maxMoveBps === undefined ? 'off' : `${b.maxMoveBps / 100}% / ${(b.moveWindowMs ?? 0) / 60_000} min, cooldown ${(b.moveCooldownMs ?? 0) / 60_000} min`;
   const stale = b.markStaleMs === undefined ? 'off' : `${b.markStaleMs / 1000} s`;
-  return perSymbol + stat('breaker move', move) + stat('breaker stale', stale);
+  const spread = b.maxSpreadBps === undefined ? 'off' : `${b.maxSpreadBps} bps for ${(b.spreadMs ?? 0) / 1000} s`;
+  return perSymbol + stat('breaker move', move) + stat('breaker stale', stale) + stat('breaker spread', spread);
 }
 
 export function renderRisk(store: Store): void {

@@ -46,8 +46,11 @@ export interface RiskPayload {
 }
 /** The market circuit breaker: its settings (absent: that guard is off) and, per symbol, what denies entries now. */
 export interface BreakerView {
-  maxMoveBps?: number; moveWindowMs?: number; moveCooldownMs?: number; markStaleMs?: number;
-  symbols: Record<string, { move: { moveBps: number; until: number } | null; stale: { lastMarkAgoMs: number } | null }>;
+  maxMoveBps?: number; moveWindowMs?: number; moveCooldownMs?: number; markStaleMs?: number; maxSpreadBps?: number; spreadMs?: number;
+  symbols: Record<string, {
+    move: { moveBps: number; until: number } | null; stale: { lastMarkAgoMs: number } | null;
+    spread?: { spreadBps: number; wideForMs: number } | null;
+  }>;
 }
 /** `orders`: the rows changed since the last frame, least recently changed first (a reset replaces the table). */
 export interface OrdersPayload { orders: Slice<OrderRow>; fills: Slice<FillRow> }

@@ -274,6 +274,16 @@ describe('dashboard server: /metrics', () => {
     }
   });
 
+  it('shows the alerts webhook counts its provider gives (none without one)', async () => {
+    const counts = { sent: 5, failed: 1, dropped: 0, coalesced: 2, retried: 3, queued: 1 };
+    const { d } = await start(undefined, undefined, { providers: { alertsWebhook: () => counts } });
+    const text = await (await fetch(`${d.url}metrics`)).text();
+    expect(parsePrometheus(text).samples.get('cobalt_alerts_webhook_total{outcome="sent"}')).toBe(5);
+    expect(parsePrometheus(text).samples.get('cobalt_alerts_webhook_queued')).toBe(1);
+    const { d: bare } = await start();
+    expect(await (await fetch(`${bare.url}metrics`)).text()).not.toContain('cobalt_alerts_webhook');
+  });
+
   it('the strict parser rejects malformed exposition (so the check above can fail)', () => {
     expect(() => parsePrometheus('# TYPE a counter\na{x="1" 2\n')).toThrow(/bad sample/);
     expect(() => parsePrometheus('b 1\n')).toThrow(/no TYPE/);

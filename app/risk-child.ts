@@ -5,8 +5,9 @@
 // snapshot cannot lose it (a paper start continues the portfolio the last start computed and reads only the fills
 // booked since: FillCheckpoint); the trading state, kill switch, equity peak (as stored: an operator may have reset it)
 // and exit-id counter come from `risk.control` in LMDB, and so do limits an operator set at run time
-// (`risk.setLimits`), as long as the config values the limits derive from are still the ones they were set over
-// (`limitsKey`): an edited config wins, a live balance that moved does not. So do the VaR monitor's per-symbol marks
+// (`risk.setLimits`), stored with the config limits they were set over: each field the operator set is kept while its
+// config value is unchanged (restoreLimits): an edited config value wins for its field, a live balance that moved or a
+// schema default added by an upgrade does not. So do the VaR monitor's per-symbol marks
 // (one per symbol per VaR interval, written once per interval), when the restart comes within VAR_RESUME_INTERVALS of
 // the last one and the interval length is the same: without them VaR and its limits would be blind for the first
 // varMinSamples intervals (30 minutes by default) after every restart. The intervals the process was down have no
@@ -24,6 +25,7 @@ import type { Fill, OrderCancelled, OrderExpired, OrderRejected } from '../engin
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { IntentProposed, RiskLimits, TradingState } from '../engine/messages/risk.ts';
 import { settingsKey } from '../engine/config/settings-key.ts';
+import { limitFieldsAddedSince } from './risk-limits.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
@@ -55,8 +57,12 @@ export interface RiskControl {
   readonly peakBase?: string;
   /** The exit-id counter (exitSeq), so that exit ids do not repeat after a restart even where the clock does. */
   readonly exitSeq?: number;
-  /** Limits set at run time, and the key of the config limits they replaced (`limitsKey`); absent: the config's apply. */
-  readonly limits?: { readonly base: string; readonly set: RiskLimits };
+  /**
+   * Limits set at run time (`set`), the config limits they were set over (`config`: the fields where the two differ are
+   * the operator's) and the key of the config values those derive from (`limitsKey`); absent: the config's apply.
+   * Records written before `config` was kept hold `base` and `set` only (restoreLimits reads them once).
+   */
+  readonly limits?: { readonly base: string; readonly set: RiskLimits; readonly config?: RiskLimits };
   /**
    * The VaR monitor's per-symbol marks, the interval of the last one and the interval length they were taken at.
    * Records written before position-based VaR hold `var` (equity samples) instead, which a start ignores.
@@ -175,15 +181,101 @@ export function equityBase(initial: RiskInput, log: FillLog | undefined): string
   return log === undefined ? undefined : settingsKey({ cash: initial.cash, positions: initial.positions ?? null });
 }
 
+/** What a start makes of the stored run-time limits (restoreLimits). */
+export interface RestoredLimits {
+  /** The limits to start with; undefined: the config's (nothing stored, nothing of it kept, or dropped). */
+  readonly limits?: RiskLimits;
+  /** Fields the operator had set whose config value changed since: the config's value applies to each. */
+  readonly configWon: readonly string[];
+  /** Why the stored limits were dropped whole, if they were. */
+  readonly dropped?: string;
+  /** The record was of the format without `config`: the next save writes the current one. */
+  readonly migrated: boolean;
+}
+
 /**
- * The stored run-time limits when they were set over the same config values (`limitsKey`, default the limits
- * themselves) as `initial`'s, else undefined.
+ * Returns the limits a start takes from `control` over `initial.limits` (the config's, derived from the config values
+ * `limitsKey`, default the limits themselves): each field the operator set is kept while its config value is the one
+ * it was set over, or while `limitsKey` is (only a live balance moved, and the VaR caps with it); a field whose config
+ * value changed takes the config's (`configWon`), and every field the operator did not set comes from the config, new
+ * fields included. So an upgrade that adds a schema default (a new key in `limitsKey`) keeps the operator's limits.
+ */
+export function restoreLimits(initial: Pick<RiskInput, 'limits'>, control: RiskControl | undefined, limitsKey = settingsKey(initial.limits)): RestoredLimits {
+  const l = control?.limits;
+  if (l === undefined) return { configWon: [], migrated: false };
+  const record = l.config !== undefined ? { ...l, config: l.config } : legacyRecord(initial.limits, l, limitsKey);
+  if ('dropped' in record) return { configWon: [], dropped: record.dropped, migrated: true };
+  const config = flatLimits(record.config);
+  const set = flatLimits(record.set);
+  const now = flatLimits(initial.limits);
+  const out = { ...now };
+  const configWon: string[] = [];
+  let kept = 0;
+  for (const k of new Set([...Object.keys(config), ...Object.keys(set)])) {
+    if (config[k] === set[k]) continue;
+    if (now[k] !== config[k] && record.base !== limitsKey) {
+      configWon.push(k);
+      continue;
+    }
+    kept++;
+    if (set[k] === undefined) delete out[k];
+    else out[k] = set[k];
+  }
+  const migrated = l.config === undefined;
+  if (kept === 0) return { configWon, migrated };
+  const limits = unflatLimits(out);
+  const bad = validateLimits(limits);
+  if (bad.length > 0) return { configWon, dropped: `the limits they give no longer validate: ${bad.join('; ')}`, migrated };
+  return { limits, configWon, migrated };
+}
+
+/**
+ * The stored run-time limits a start applies over `initial` (restoreLimits), or undefined when the config's apply.
  */
 export function storedLimits(initial: Pick<RiskInput, 'limits'>, control: RiskControl | undefined, limitsKey = settingsKey(initial.limits)): RiskLimits | undefined {
-  const l = control?.limits;
-  // A store written before limitsKey was kept holds the limits themselves as the key: equal limits are the same config.
-  const same = l !== undefined && (l.base === limitsKey || l.base === settingsKey(initial.limits));
-  return same && validateLimits(l.set).length === 0 ? l.set : undefined;
+  return restoreLimits(initial, control, limitsKey).limits;
+}
+
+// Fields the dashboard can switch off (null): absent from a record of the old format, such a field may be the
+// operator's choice; any other absent field is one that record's version did not fill, so it comes from the config.
+const SWITCHABLE_OFF = new Set(['reduceAtDrawdownBps', 'stopLossBps', 'takeProfitBps', 'warnVar95', 'maxVar95', 'warnVar99', 'maxVar99', 'maxMoveBps', 'markStaleMs', 'maxSpreadBps']);
+
+/**
+ * Reads a record of the old format (`base` and `set`, no `config`) as one of the current format, or says why it is
+ * dropped. Its config limits are taken to be today's when `base` is today's key (or today's limits, as records older
+ * still were keyed), or when it differs only by config keys added since (a newer version's schema defaults): the limit
+ * fields those feed, and fields the old version left out that the dashboard cannot switch off, come from the config.
+ */
+function legacyRecord(now: RiskLimits, l: { readonly base: string; readonly set: RiskLimits }, limitsKey: string): { base: string; config: RiskLimits; set: RiskLimits } | { dropped: string } {
+  const added = l.base === limitsKey || l.base === settingsKey(now) ? [] : limitFieldsAddedSince(l.base, limitsKey);
+  if (added === undefined) return { dropped: 'they were stored (in the format before this version) over other config values' };
+  const filled: Record<string, unknown> = { ...l.set };
+  for (const [k, v] of Object.entries(now)) {
+    if (filled[k] === undefined && v !== undefined && (added.includes(k) || !SWITCHABLE_OFF.has(k))) filled[k] = v;
+  }
+  return { base: limitsKey, config: now, set: filled as unknown as RiskLimits };
+}
+
+// RiskLimits as one level of fields, the lot caps as `symbols.<symbol>.<cap>`; absent fields are left out.
+function flatLimits(l: RiskLimits): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(l)) if (k !== 'symbols' && v !== undefined) out[k] = v;
+  for (const [sym, caps] of Object.entries(l.symbols ?? {})) {
+    for (const [k, v] of Object.entries(caps)) if (v !== undefined) out[`symbols.${sym}.${k}`] = v;
+  }
+  return out;
+}
+
+// The inverse of flatLimits (a symbol left without caps is dropped).
+function unflatLimits(flat: Record<string, unknown>): RiskLimits {
+  const out: Record<string, unknown> = {};
+  const symbols: Record<string, Record<string, unknown>> = {};
+  for (const [k, v] of Object.entries(flat)) {
+    const m = /^symbols\.(.+)\.([^.]+)$/.exec(k);
+    if (m) (symbols[m[1]!] ??= {})[m[2]!] = v;
+    else out[k] = v;
+  }
+  return { ...out, symbols } as unknown as RiskLimits;
 }
 
 /**
@@ -278,6 +370,23 @@ function withOpenExits(s: RiskState, exits: readonly { readonly symbol: string; 
   return { ...s, exitOrders, flatten };
 }
 
+// Says what a start did with the stored run-time limits: dropped whole, fields whose config value changed (the config's
+// apply), and what differs from the config when some are kept.
+function logRestoredLimits(r: RestoredLimits, initial: RiskInput, limits: RiskLimits): void {
+  if (r.dropped !== undefined) {
+    log().warn({ code: 'RISK_LIMITS_RESET' }, `limits set at run time are dropped: ${r.dropped}; the config limits apply`);
+  }
+  if (r.configWon.length > 0) {
+    log().warn({ code: 'RISK_LIMITS_RESET', fields: r.configWon },
+      `limits set at run time over config values that changed since give way to the config's: ${r.configWon.join(', ')}`);
+  }
+  if (limits !== initial.limits) {
+    const instruments = Object.fromEntries(initial.instruments.map((i) => [i.symbol, i]));
+    log().info({ code: 'RISK_LIMITS_RESTORED', changed: limitsChanges(initial.limits, limits, instruments), ...(r.migrated ? { migrated: true } : {}) },
+      `limits set at run time are restored from the store (the config values they were set over are unchanged); they apply instead of the config's${r.migrated ? ' (read from a record of the format before this version, rewritten now)' : ''}`);
+  }
+}
+
 /** xstate callback logic running the RiskManager machine; see the header. */
 export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sendBack }) => {
   const { bus, clock } = input;
@@ -294,13 +403,11 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     const cp: FillCheckpoint = { base: sf.base, seq: sf.seq, portfolio: start.portfolio, recentFills: start.recentFills };
     void cpDb.put(CHECKPOINT_KEY, cp).catch((err: unknown) => log().warn({ err }, 'risk fill checkpoint write failed (the next start applies more fills)'));
   }
-  const dropped = control?.limits !== undefined && start.limits === input.initial.limits;
-  if (dropped) {
-    log().warn({ code: 'RISK_LIMITS_RESET' }, 'limits set at run time are dropped: the config limits changed since (or they no longer validate); the config limits apply');
-  } else if (start.limits !== input.initial.limits) {
-    const instruments = Object.fromEntries(input.initial.instruments.map((i) => [i.symbol, i]));
-    log().info({ code: 'RISK_LIMITS_RESTORED', changed: limitsChanges(input.initial.limits, start.limits, instruments) }, 'limits set at run time are restored from the store (the config values they were set over are unchanged); they apply instead of the config\'s');
-  }
+  const restored = restoreLimits(input.initial, control, input.limitsKey);
+  logRestoredLimits(restored, input.initial, start.limits);
+  // Written back at once (as the orchestrator's thresholds are), not at the next fill or state change: a restart before
+  // that would warn again, going back to the old config would bring dropped limits back, and an old record is read once.
+  const rewrite = restored.dropped !== undefined || restored.configWon.length > 0 || restored.migrated;
   const base = input.limitsKey ?? settingsKey(input.initial.limits);
   const actor = createActor(riskManager, { input: { restore: start }, clock });
   let lastSaved: RiskControl | undefined = control;
@@ -311,13 +418,13 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     const next: RiskControl = {
       tradingState: c.tradingState, stateReason: c.stateReason, killSwitch: c.killSwitch, peakEquity: c.peakEquity,
       ...(peakBase === undefined ? {} : { peakBase }), exitSeq: c.exitSeq,
-      ...(limits === undefined ? {} : { limits: { base, set: limits } }),
+      ...(limits === undefined ? {} : { limits: { base, config: input.initial.limits, set: limits } }),
       // Absent before the first sample: a start that did not continue the stored samples (too old) drops them.
       ...(c.var.bucket >= 0 ? { varMarks: { intervalMs: c.limits.varIntervalMs, bucket: c.var.bucket, samples: c.var.samples } } : {}),
       ...(Object.keys(c.flatten).length > 0 ? { flatten: c.flatten } : {}),
     };
     if (lastSaved && lastSaved.tradingState === next.tradingState && lastSaved.killSwitch === next.killSwitch && lastSaved.peakEquity === next.peakEquity
-      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.limits?.base === next.limits?.base && lastSaved.varMarks?.bucket === next.varMarks?.bucket
+      && lastSaved.peakBase === next.peakBase && lastSaved.exitSeq === next.exitSeq && lastSaved.stateReason === next.stateReason && lastSaved.limits?.set === next.limits?.set && lastSaved.limits?.base === next.limits?.base && lastSaved.limits?.config === next.limits?.config && lastSaved.varMarks?.bucket === next.varMarks?.bucket
       && lastSaved.flatten === next.flatten) return;
     lastSaved = next;
     try {
@@ -336,9 +443,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     if (level !== undefined) log()[level]({ code: a.code }, a.message);
   });
   actor.start();
-  // Dropped from the store at once (as the orchestrator's thresholds are), not at the next fill or state change: a
-  // restart before that would warn again, and going back to the old config would bring the dropped limits back.
-  if (dropped) save();
+  if (rewrite) save();
   // Marks that emit nothing and move no state, and intents, are applied to a shadow here (see held-steps.ts); anything
   // the machine handles or anyone reads first sees them applied.
   const held = new HeldSteps();

@@ -15,7 +15,8 @@
 //                          lot is a ConfigError
 //   maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs, maxSpreadBps, spreadMs
 //                        = risk.breaker (maxMovePct in bps, moveWindowMs, cooldownMs, staleMs, maxSpreadBps, spreadMs);
-//                          `false` leaves a guard absent (off)
+//                          `false` leaves a guard absent (off) but keeps its window, cooldown and duration, so that
+//                          the dashboard can switch it on with its limit alone
 import type { Config } from '../engine/config/schema.ts';
 import type { RiskLimits, SymbolLimits } from '../engine/messages/risk.ts';
 import { settingsKey } from '../engine/config/settings-key.ts';
@@ -73,12 +74,17 @@ function symbolLimitsFromConfig(risk: Config['risk'], traded: Instrument): RiskL
   return { [traded.symbol]: caps };
 }
 
-/** Returns the market circuit breaker's RiskLimits of `risk.breaker`: only the guards switched on. */
+/**
+ * Returns the market circuit breaker's RiskLimits of `risk.breaker`: the limits of the guards switched on, and every
+ * guard's window, cooldown and duration. A guard's limit alone says whether it is on; its companions stay so that
+ * switching it on at run time (the dashboard's limits form, one field) gives the RiskManager a whole set.
+ */
 function breakerLimits(b: Config['risk']['breaker']): Pick<RiskLimits, 'maxMoveBps' | 'moveWindowMs' | 'moveCooldownMs' | 'markStaleMs' | 'maxSpreadBps' | 'spreadMs'> {
   return {
-    ...(b.maxMovePct === false ? {} : { maxMoveBps: pctToBps(b.maxMovePct), moveWindowMs: b.moveWindowMs, moveCooldownMs: b.cooldownMs }),
+    moveWindowMs: b.moveWindowMs, moveCooldownMs: b.cooldownMs, spreadMs: b.spreadMs,
+    ...(b.maxMovePct === false ? {} : { maxMoveBps: pctToBps(b.maxMovePct) }),
     ...(b.staleMs === false ? {} : { markStaleMs: b.staleMs }),
-    ...(b.maxSpreadBps === false ? {} : { maxSpreadBps: b.maxSpreadBps, spreadMs: b.spreadMs }),
+    ...(b.maxSpreadBps === false ? {} : { maxSpreadBps: b.maxSpreadBps }),
   };
 }
 
@@ -119,15 +125,53 @@ export function riskLimitsFromConfig(config: Pick<Config, 'risk' | 'execution'>,
 /**
  * Returns the key of what riskLimitsFromConfig derives the limits from: config.risk, the fee rates, the traded
  * instrument's lot size (the quantity caps are in its lots) and, when given, the starting equity (paper: the configured
- * starting balance). Limits an operator set at run time are kept across restarts while it stays the same
- * (risk-child.ts storedLimits). A live start passes no equity: the account's balance moves with every trade, and the
- * VaR caps it gives moving would drop the operator's limits at every restart although the config was not edited.
+ * starting balance). Limits an operator set at run time are stored with the config limits they replaced and this key
+ * (risk-child.ts restoreLimits): a field set at run time is kept while its config value is the same, or while this key
+ * is (a live start passes no equity: the account's balance moves with every trade, and the VaR caps it gives moving
+ * would drop the operator's caps at every restart although the config was not edited).
  */
 export function riskLimitsKey(config: Pick<Config, 'risk' | 'execution'>, traded: Instrument, equity?: Money): string {
   return settingsKey({
     risk: config.risk, fees: config.execution.fees, symbol: traded.symbol, lotSize: formatDecimal(traded.lotSize),
     ...(equity === undefined ? {} : { equity }),
   });
+}
+
+// The config key (under risk.breaker) each breaker limit comes from: a key missing from an older riskLimitsKey is a
+// default added since, so its limit is new to a record set over that key.
+const BREAKER_SOURCES: Readonly<Record<string, string>> = {
+  maxMoveBps: 'maxMovePct', moveWindowMs: 'moveWindowMs', moveCooldownMs: 'cooldownMs', markStaleMs: 'staleMs', maxSpreadBps: 'maxSpreadBps', spreadMs: 'spreadMs',
+};
+
+/**
+ * Returns the RiskLimits fields new since `oldKey` (an older riskLimitsKey) when it holds the same config values as
+ * `newKey` except for keys added since (schema defaults of a newer version: risk.breaker.maxSpreadBps and spreadMs came
+ * in one), or undefined when a value differs (an edited config) or a key cannot be read. Only breaker limits are mapped
+ * to their config keys; any other added key counts as config values the same (it had no limit field to set).
+ */
+export function limitFieldsAddedSince(oldKey: string, newKey: string): string[] | undefined {
+  let before: unknown;
+  let now: unknown;
+  try {
+    before = JSON.parse(oldKey);
+    now = JSON.parse(newKey);
+  } catch {
+    return undefined;
+  }
+  const added: string[] = [];
+  if (!sameBesidesAdded(before, now, '', added)) return undefined;
+  const isNew = (cfg: string): boolean => added.includes('risk.breaker') || added.includes(`risk.breaker.${cfg}`);
+  return Object.entries(BREAKER_SOURCES).filter(([, cfg]) => isNew(cfg)).map(([field]) => field);
+}
+
+// True when every key of `a` is in `b` with the same value (recursively for objects); the paths of keys only `b` has
+// go into `added`.
+function sameBesidesAdded(a: unknown, b: unknown, path: string, added: string[]): boolean {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isObj(a) || !isObj(b)) return settingsKey(a) === settingsKey(b);
+  for (const k of Object.keys(a)) if (!(k in b) || !sameBesidesAdded(a[k], b[k], `${path}${k}.`, added)) return false;
+  for (const k of Object.keys(b)) if (!(k in a)) added.push(`${path}${k}`);
+  return true;
 }
 
 /**

@@ -6,7 +6,8 @@
 //                 mark after the cooldown raises MARKET_CLEARED (the denial itself ends at the cooldown, mark or not).
 //                 Every mark measures the move again while the price before it is in the window (up to two windows):
 //                 an episode lasts until moveCooldownMs after the window let go of the move, or after the last mark.
-//   MARKET_STALE  no mark for markStaleMs (a feed that silently stopped): entries are denied until the next mark. The
+//   MARKET_STALE  no mark for markStaleMs (a feed that silently stopped; app/system.ts marks at least once a second
+//                 while trades or bookTickers arrive): entries are denied until the next mark. The
 //                 RiskManager has no timer of its own, so the MARKET_STALE alert (once per episode) comes with the first
 //                 intent it denies; the next mark raises MARKET_CLEARED, which says whether entries are allowed again
 //                 or a move episode still denies them (a feed outage during a crash). A symbol never marked is not
@@ -16,7 +17,8 @@
 //                 carries a spread within the limit. A stretch wide for less than spreadMs (the bundled recording's
 //                 ETH/USDT never stays over 0.5 bps for more than 40 ms) denies nothing and says nothing; one that
 //                 denies raises MARKET_SPREAD once (at the first mark or denied entry that sees it) and MARKET_CLEARED
-//                 when the spread is back. A mark without bid/ask leaves the stretch as it was.
+//                 when the spread is back. A mark without bid/ask, or with a crossed one (bid over ask: no valid
+//                 quote), leaves the stretch as it was; a locked one (bid = ask) is 0 bps.
 // Every MARKET_CLEARED says whether entries are allowed again or which other guard still denies them.
 // Exits are never denied here: risk's own exits (stops, flatten) bypass checkIntent, and a spot sell only reduces.
 //
@@ -85,9 +87,14 @@ const ENDED: string[] = [];
 /** The best bid and ask a mark carries (RiskMark): both or neither. */
 export interface Quote { readonly bid?: Ticks; readonly ask?: Ticks }
 
-/** Returns the spread of `q` in whole bps of its bid (floored): 0 for a locked or crossed quote, undefined without one. */
+/**
+ * Returns the spread of `q` in whole bps of its bid (floored): 0 for a locked quote (bid = ask), undefined without one
+ * or for a crossed one (bid over ask).
+ */
 export function spreadBps(q: Quote | undefined): number | undefined {
-  if (q?.bid === undefined || q.ask === undefined) return undefined;
+  // A crossed quote is a broken book (a stale side, a feed glitch), not a tight one: read as 0 bps it would end a
+  // denial and say "entries allowed again" on a book nobody can trade at the touch.
+  if (q?.bid === undefined || q.ask === undefined || q.bid > q.ask) return undefined;
   return moveBps(q.ask - q.bid, q.bid);
 }
 
@@ -179,8 +186,9 @@ function moveStep(
 }
 
 // The spread guard: a quote over maxSpreadBps starts a wide stretch (`wideAt`), one within it ends the stretch (and its
-// episode, MARKET_CLEARED once reported); a mark without a quote leaves the stretch as it was. The stretch denies
-// entries once spreadMs old; the first mark then (or the first entry denied, reportMarketDenial) raises MARKET_SPREAD.
+// episode, MARKET_CLEARED once reported); a mark without a valid quote (none, or crossed) leaves the stretch as it was.
+// The stretch denies entries once spreadMs old; the first mark then (or the first entry denied, reportMarketDenial)
+// raises MARKET_SPREAD.
 function spreadStep(g: MarketGuard, symbol: string, nowMs: TsMs, l: RiskLimits, out: AlertSink, ended: string[], quote: Quote | undefined): MarketGuard {
   if (l.maxSpreadBps === undefined) return g.wideAt === undefined ? g : withoutWide(g);
   const bps = spreadBps(quote);

@@ -11,6 +11,8 @@ import { money } from '../../engine/types/money.ts';
 import type { Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { riskManager } from '../../actors/risk-manager/machine.ts';
+import { createRiskState, onSetLimits } from '../../actors/risk-manager/logic.ts';
+import { controlMessages } from '../../engine/dashboard/controls.ts';
 import { intent } from '../actors/risk-manager/helpers.ts';
 
 const ETH = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
@@ -25,11 +27,25 @@ describe('risk.breaker in the config', () => {
     ['the defaults', undefined, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, ...SPREAD_DEFAULTS }],
     ['set values', { maxMovePct: 2.5, moveWindowMs: 60_000, cooldownMs: 120_000, staleMs: 15_000, maxSpreadBps: 20, spreadMs: 0 },
       { maxMoveBps: 250, moveWindowMs: 60_000, moveCooldownMs: 120_000, markStaleMs: 15_000, maxSpreadBps: 20, spreadMs: 0 }],
-    ['the move guard off', { maxMovePct: false }, { maxMoveBps: undefined, moveWindowMs: undefined, moveCooldownMs: undefined, markStaleMs: 60_000, ...SPREAD_DEFAULTS }],
+    // A guard off keeps its window, cooldown and duration: the dashboard switches it on with its limit alone.
+    ['the move guard off', { maxMovePct: false }, { maxMoveBps: undefined, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, ...SPREAD_DEFAULTS }],
     ['the stale guard off', { staleMs: false }, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: undefined, ...SPREAD_DEFAULTS }],
-    ['the spread guard off', { maxSpreadBps: false }, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, maxSpreadBps: undefined, spreadMs: undefined }],
+    ['the spread guard off', { maxSpreadBps: false }, { maxMoveBps: 500, moveWindowMs: 300_000, moveCooldownMs: 300_000, markStaleMs: 60_000, maxSpreadBps: undefined, spreadMs: 2_000 }],
   ])('maps %s to the RiskManager limits', (_name, breaker, want) => {
     expect(breakerOf(limitsOf(breaker))).toEqual(want);
+  });
+
+  // Review of 5b8d4e4 (finding 5): the form answered 200 and the RiskManager then refused the set (spreadMs undefined).
+  it.each([
+    ['the spread guard', { maxSpreadBps: false }, { maxSpreadBps: 40 }, { maxSpreadBps: 40, spreadMs: 2_000 }],
+    ['the move guard', { maxMovePct: false }, { maxMoveBps: 300 }, { maxMoveBps: 300, moveWindowMs: 300_000, moveCooldownMs: 300_000 }],
+  ])('switches %s off in the config on from the dashboard with its limit alone', (_name, breaker, body, want) => {
+    const limits = limitsOf(breaker);
+    const sent = controlMessages('limits', body, 0 as TsMs);
+    const msg = sent.ok ? sent.messages[0] : undefined;
+    const step = onSetLimits(createRiskState({ limits, instruments: [ETH], cash: money('10000') }), msg?.type === 'risk.setLimits' ? msg.limits : {}, 0 as TsMs);
+    expect(step.out.map((o) => o.type)).toEqual(['risk.limitsChanged']);
+    expect(step.state.limits).toMatchObject(want);
   });
 
   it.each([

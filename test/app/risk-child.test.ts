@@ -151,7 +151,7 @@ describe('risk child', () => {
     const bus = new Bus();
     const clock = new SimulatedClock(1_000_000);
     const control = store.db<string, RiskControl>('risk.control');
-    const at = (cap: string) => ({ limits: limits({ maxOrderNotional: money('500'), maxVar99: money(cap) }), instruments: [ETH], cash: money(cap) });
+    const at = (cap: string, order = '500') => ({ limits: limits({ maxOrderNotional: money(order), maxVar99: money(cap) }), instruments: [ETH], cash: money(cap) });
     const run = async (initial: RiskInput, limitsKey: string | undefined, then?: () => void): Promise<string> => {
       let read: (() => RiskState) | undefined;
       const actor = createActor(riskChild, { input: { bus, clock, initial, fills: () => [], store, onState: (g) => void (read = g), ...(limitsKey ? { limitsKey } : {}) } });
@@ -168,14 +168,17 @@ describe('risk child', () => {
     const takenOver = await run(at('20'), 'config-a');
     const storedBase = control.get('control')!.limits!.base;
     const movedCaps = await run(at('19.2'), 'config-a');
-    const edited = await run(at('19.2'), 'config-b');
+    // Another config key with maxOrderNotional unchanged keeps it (restoreLimits: per field); edited, it gives way.
+    const otherKey = await run(at('19.2'), 'config-b');
+    const edited = await run(at('19.2', '300'), 'config-c');
 
     expect(older).toBe('120');
     expect(olderBase).not.toBe('config-a');
     expect(takenOver).toBe('120');
     expect(storedBase).toBe('config-a');
     expect(movedCaps).toBe('120');
-    expect(edited).toBe('500');
+    expect(otherKey).toBe('120');
+    expect(edited).toBe('300');
     await store.close();
   });
 

@@ -51,9 +51,23 @@ const buy = (s: RiskState, ms: number): string => codes(onIntent(s, intent({ pri
 const messages = (out: readonly RiskOut[], code: string): string[] => out.flatMap((o) => (o.type === 'risk.alert' && o.code === code ? [o.message] : []));
 
 describe('market circuit breaker: spread', () => {
-  it('measures the spread in whole bps of the bid, 0 for a crossed quote and none without one', () => {
-    expect([spreadBps(TIGHT), spreadBps(WIDE), spreadBps({ bid: PX, ask: (PX - 1) as Ticks }), spreadBps({}), spreadBps(undefined)])
-      .toEqual([0, 202, 0, undefined, undefined]);
+  it('measures the spread in whole bps of the bid, 0 for a locked quote, and none for a crossed quote or without one', () => {
+    expect([spreadBps(TIGHT), spreadBps(WIDE), spreadBps({ bid: PX, ask: PX }), spreadBps({ bid: PX, ask: (PX - 1) as Ticks }), spreadBps({}), spreadBps(undefined)])
+      .toEqual([0, 202, 0, undefined, undefined, undefined]);
+  });
+
+  // Review of 5b8d4e4 (finding 4): a crossed quote read as 0 bps ended a denial on a broken book.
+  it('keeps denying entries through a crossed quote, and a crossed quote starts no stretch', () => {
+    const CROSSED: Quote = { bid: WIDE.ask, ask: WIDE.bid };
+    const denying = marks(start(), [[0, TIGHT], [100, WIDE], [2_200, WIDE], [2_400, CROSSED]]);
+    const crossedOnly = marks(start(), [[0, TIGHT], [100, CROSSED], [2_200, CROSSED]]);
+    expect([codes(denying.out), buy(denying.s, 2_500)]).toEqual([['MARKET_SPREAD'], 'MARKET_SPREAD']);
+    expect([codes(crossedOnly.out), buy(crossedOnly.s, 2_500)]).toEqual([[], 'risk.orderApproved']);
+  });
+
+  it('ends a denial at a locked quote (bid = ask: 0 bps)', () => {
+    const { s, out } = marks(start(), [[0, TIGHT], [100, WIDE], [2_200, WIDE], [2_400, { bid: PX, ask: PX }]]);
+    expect([codes(out), buy(s, 2_500)]).toEqual([['MARKET_SPREAD', 'MARKET_CLEARED'], 'risk.orderApproved']);
   });
 
   it('allows entries while the spread is wide for less than spreadMs', () => {

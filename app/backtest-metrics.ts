@@ -345,6 +345,15 @@ export interface ModelReading {
 }
 
 /**
+ * Returns the outcomes judged in `now` since `base` (an earlier reading of the same model). A smaller count than the
+ * base means the tracker started over (a new version): what it holds now was all judged since.
+ */
+export function judgedSince(now: { readonly judged: number; readonly correct: number }, base: { readonly judged: number; readonly correct: number } | undefined): { judged: number; correct: number } {
+  if (base === undefined || now.judged < base.judged) return { judged: now.judged, correct: now.correct };
+  return { judged: now.judged - base.judged, correct: now.correct - base.correct };
+}
+
+/**
  * Each model's judged outcomes and gating weight over a run, at a regular step of recorded time: when a model stopped
  * working. Point i covers (t[i − 1], t[i]] (the first from the run's start; the last point is the end of the run, its
  * step shorter).
@@ -389,7 +398,11 @@ export class ModelTimelineRecorder {
   /** The next sample's time: the driver samples once its data passes it. */
   nextAt: number;
 
-  constructor(private readonly start: number, initialStepMs = 1_000, private readonly maxPoints = TIMELINE_MAX_POINTS) {
+  /**
+   * `base`: the readings at `start` (a backtest window's first line), so that the first step counts only what was
+   * judged after it; without it, everything read so far (a run from its first line, where nothing was judged before).
+   */
+  constructor(private readonly start: number, initialStepMs = 1_000, private readonly maxPoints = TIMELINE_MAX_POINTS, private readonly base: ReadonlyMap<string, ModelReading> = new Map()) {
     if (!(initialStepMs > 0) || !Number.isInteger(initialStepMs)) throw new RangeError(`timeline step must be a positive whole number of ms, got ${initialStepMs}`);
     if (!Number.isInteger(maxPoints) || maxPoints < 2) throw new RangeError(`timeline maxPoints must be an integer >= 2, got ${maxPoints}`);
     this.stepMs = initialStepMs;
@@ -430,15 +443,12 @@ export class ModelTimelineRecorder {
     const correct: number[] = [];
     const windowJudged: number[] = [];
     const accuracy: (number | null)[] = [];
-    let prev: ModelReading | undefined;
+    let prev: ModelReading | undefined = this.base.get(name);
     let inWindow = 0;
     let rightInWindow = 0;
     for (const [i, p] of this.points.entries()) {
       const r = p.at.get(name) ?? { judged: 0, correct: 0, gatingWeight: 0 };
-      // A smaller count than before: the tracker started over (a new version); what it holds now was judged since.
-      const restarted = prev !== undefined && r.judged < prev.judged;
-      const j = restarted || prev === undefined ? r.judged : r.judged - prev.judged;
-      const c = restarted || prev === undefined ? r.correct : r.correct - prev.correct;
+      const { judged: j, correct: c } = judgedSince(r, prev);
       judged.push(j);
       correct.push(c);
       inWindow += j;
@@ -471,7 +481,8 @@ export interface HalvesAccuracy {
 
 /**
  * Returns the accuracy of `series` over the points up to the middle of `tl`'s span and after it. The span is the
- * timeline's own (its first point is one step after its start): the whole replay, as ModelFigures counts it.
+ * timeline's own (its first point is one step after its start): the measured run (a window's warm-up left out), as
+ * ModelFigures counts it.
  */
 export function halvesAccuracy(tl: ModelTimeline, series: ModelSeries): HalvesAccuracy {
   const start = (tl.t[0] ?? 0) - tl.stepMs;

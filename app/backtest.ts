@@ -32,7 +32,7 @@ import type { PolicyConfig } from '../strategies/moe.ts';
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { BACKFILL_GRACE_MS } from '../actors/data-provider/provider.ts';
 import type { OrderRecord } from '../actors/trading-executor/logic.ts';
-import { BookDowntime, EquityTracker, ModelAnswers, modelFigures, ModelTimelineRecorder, type EquityPoint, type ModelAgreement, type ModelEnd, type ModelFigures, type ModelReading, type ModelTimeline } from './backtest-metrics.ts';
+import { BookDowntime, EquityTracker, judgedSince, ModelAnswers, modelFigures, ModelTimelineRecorder, type EquityPoint, type ModelAgreement, type ModelEnd, type ModelFigures, type ModelReading, type ModelTimeline } from './backtest-metrics.ts';
 import type { Orchestrator } from '../actors/orchestrator/orchestrator.ts';
 import type { ModelOverrides } from './models.ts';
 import { inSampleReason, modelTrainingSpans, type ModelTrainingSpan } from './backtest-model-spans.ts';
@@ -68,11 +68,12 @@ export interface BacktestOptions {
   /** Stop after this much recorded time (ms from the first line). */
   readonly maxSpanMs?: number;
   /**
-   * Trade and measure over recorded (receive) times [fromMs, toMs] only. The lines before fromMs are still replayed,
-   * with trading held by the kill switch, so that books, candles and indicators stand at fromMs where a live engine's
-   * would (the recording has one depth snapshot, at its start); the summary's figures (equity samples, fills, orders,
-   * verdicts, decisions, book downtime) start at the first line at or after fromMs, and the run ends after the last
-   * line at or before toMs. The per-model figures cover the warm-up too (the models answered there).
+   * Trade and measure over recorded (receive) times [fromMs, toMs) only: toMs is left out, so that two windows split
+   * at one time measure every line once (receive times carry fractions of a ms). The lines before fromMs are still
+   * replayed, with trading held by the kill switch, so that books, candles and indicators stand at fromMs where a live
+   * engine's would (the recording has one depth snapshot, at its start); the summary's figures (equity samples, fills,
+   * orders, verdicts, decisions, book downtime, the models' answers, judged outcomes, failures and timeline, lines and
+   * speeds) start at the first line at or after fromMs, and the run ends after the last line before toMs.
    */
   readonly window?: { readonly fromMs: number; readonly toMs: number };
   /** Called with the built system before it starts (benchmarks attach probes to the bus). */
@@ -154,7 +155,7 @@ export interface BacktestSummary {
   /**
    * Each model over time: outcomes judged per step of recorded time (adding up to its `modelFigures` judged and
    * correct), its accuracy over a rolling window of steps and its gating weight at each step (app/backtest-metrics.ts).
-   * From the first recorded line, as `modelFigures` (a `window`'s warm-up included).
+   * From the first line measured, as `modelFigures` (a `window`'s warm-up left out).
    */
   readonly modelTimeline: ModelTimeline;
   /**
@@ -177,6 +178,7 @@ export interface BacktestSummary {
   readonly bookDownAtEnd: boolean;
   /** Orders not final at the end (an order whose activation waited for a book that never came back stays open). */
   readonly openOrders: readonly OpenOrderAtEnd[];
+  /** Lines measured (a `window`'s warm-up left out). */
   readonly lines: number;
   readonly simulatedMs: number;
   /**
@@ -184,9 +186,12 @@ export interface BacktestSummary {
    * starting the system (history load), the replay, the stop.
    */
   readonly durationMs: number;
-  /** simulatedMs / durationMs. */
+  /** simulatedMs / durationMs, a `window`'s warm-up replay left out of durationMs (its lines are not in simulatedMs). */
   readonly speedX: number;
-  /** Wall time from the first recorded line to the last one settled (the replay alone, without start and stop). */
+  /**
+   * Wall time from the first line measured (a `window`'s first) to the last one settled (the replay alone, without
+   * start, warm-up and stop).
+   */
   readonly replayMs: number;
   /** simulatedMs / replayMs: the speed a long backtest approaches, where start-up is a fixed cost. */
   readonly replaySpeedX: number;
@@ -325,11 +330,13 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   bus.subscribe('exec.orderRejected', counted((m) => void (rejections[m.code] = (rejections[m.code] ?? 0) + 1)));
   bus.subscribe('signal.decision', counted((m) => void (decisions[m.action] = (decisions[m.action] ?? 0) + 1)));
   const answers = new ModelAnswers();
-  bus.subscribe('signal.modelOutput', (m) => answers.onOutput(m.output));
+  bus.subscribe('signal.modelOutput', counted((m) => answers.onOutput(m.output)));
   // Every Orchestrator instance of the run: a supervised restart starts a new one, whose outcome counts start over.
   const orchestrators = new Set<Orchestrator>();
-  const timeline = new ModelTimelineRecorder(first);
+  let timeline = new ModelTimelineRecorder(first);
   const readModels = (): ReadonlyMap<string, ModelReading> => modelReadings(sys, orchestrators);
+  // What the models had been judged and had failed by the window's start: their figures are the differences from it.
+  let modelsBase: ModelsBase = { readings: new Map(), health: new Map() };
   let models: Pick<BacktestSummary, 'modelFigures' | 'modelAgreement' | 'modelTimeline'> = {
     modelFigures: [], modelAgreement: { models: [], both: [], share: [] }, modelTimeline: timeline.timeline([]),
   };
@@ -344,9 +351,12 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   });
 
   let lines = 0;
+  let replayed = 0;
   let last = first;
   let holes: RecordingHoles | undefined;
   let replay0 = NaN;
+  // Wall time at the first line measured: a window's warm-up replay is left out of its speeds.
+  let measured0 = NaN;
   let replayMs = NaN;
   const pool = sys.models.pool;
   const stuck0 = pool?.stuck().requests ?? 0;
@@ -366,10 +376,10 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     await sys.start();
     // The catalog's records were read while the system was built and started.
     await source.ready();
-    replay0 = performance.now();
+    replay0 = measured0 = performance.now();
     const pub = new BinanceFramePublisher({ bus, venue: 'binance', instruments: sys.dataInstruments, depth: 'raw', kindsBySymbol: sys.feedKinds });
     source.bind(pub);
-    const limit = Math.min(opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs, win.toMs);
+    const spanEnd = opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs;
     // Held until the window: the decisions before it are denied (TRADING_HALTED) and counted nowhere.
     if (!measuring) bus.publish({ type: 'risk.killSwitch', on: true, reason: 'backtest warm-up before its window', source: 'operator', ts: clock.now() });
     const startWindow = (ts: TsMs): void => {
@@ -379,6 +389,9 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       book = new BookDowntime(ts);
       for (const [venue, b] of bookStatus) book.onStatus(venue, b.status, ts, b.reason);
       noIntentBefore = { ...sys.handles.orchestrator.current?.stats.noIntent };
+      modelsBase = { readings: readModels(), health: modelHealth(sys) };
+      timeline = new ModelTimelineRecorder(ts, undefined, undefined, modelsBase.readings);
+      measured0 = performance.now();
       measuring = true;
     };
     const pace = opts.paceX ?? 0;
@@ -396,7 +409,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       // Most lines are ready: take them without an await (one per line was a visible cost).
       if (!source.nextSync() && !(await source.next())) break;
       const ts = source.ts;
-      if (ts > limit) break;
+      if (ts > spanEnd || ts >= win.toMs) break;
       if (pace > 0) {
         const wait = replay0 + (ts - first) / pace - performance.now();
         if (wait >= 1) await new Promise<void>((r) => setTimeout(r, wait));
@@ -406,7 +419,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       // Before the clock moves to the trade after the hole.
       cuts.before(lane, tradeId, last);
       // The step times this line passes, as the lines before it left the orchestrator (settled after each).
-      if (ts > timeline.nextAt) timeline.sampleBefore(ts, readModels);
+      if (measuring && ts > timeline.nextAt) timeline.sampleBefore(ts, readModels);
       clock.set(ts);
       // An order activating inside set() filled there on the paper venue, but its exec.orderFilled comes only once the
       // executor's commit is done: settle that first, so the samples up to this line count the fill and the line goes
@@ -423,10 +436,11 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       const silence = source.silence;
       const breakBooks = silence !== undefined && lane !== undefined && (await source.depthBreaks(silence));
       cuts.after(lane, tradeId, pub.counters.malformed === malformed, silence, ts, 0, breakBooks);
-      lines++;
+      if (measuring) lines++;
+      replayed++;
       last = ts;
-      if ((lines & 0xffff) === 0 && opts.onProgress) {
-        opts.onProgress({ phase: 'replay', lines, doneMs: ts - first, totalMs: source.last === undefined ? undefined : source.last - first });
+      if ((replayed & 0xffff) === 0 && opts.onProgress) {
+        opts.onProgress({ phase: 'replay', lines: replayed, doneMs: ts - first, totalMs: source.last === undefined ? undefined : source.last - first });
       }
       const ex = sys.handles.executor();
       const orch = sys.handles.orchestrator.current;
@@ -448,7 +462,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     clock.advance(config.execution.latencyMs + 1);
     await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
     failIfStuck();
-    replayMs = performance.now() - replay0;
+    replayMs = performance.now() - measured0;
     tracker.finish(clock.now());
     const rs = sys.handles.risk();
     const p = rs?.portfolio.positions[primary];
@@ -458,7 +472,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       noIntent[k] = n - (noIntentBefore[k] ?? 0);
     }
     timeline.finish(clock.now(), readModels);
-    models = modelsAtEnd(sys, [...orchestrators], answers, timeline);
+    models = modelsAtEnd(sys, [...orchestrators], answers, timeline, modelsBase);
     book.finish(clock.now());
     if (book.downAtEnd) {
       logger.warn({ code: 'BACKTEST_BOOK_DOWN', symbol: tradedSymbol, since: new Date(book.lastDownAt!).toISOString(), reason: book.lastDownReason, downMs: Math.round(clock.now() - book.lastDownAt!) },
@@ -471,6 +485,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     await rm(dir, { recursive: true, force: true });
   }
   const durationMs = performance.now() - wall0;
+  const measuredMs = durationMs - (measured0 - replay0);
   const s = tracker.summary();
   const simulatedMs = last - windowStart;
   const summary: BacktestSummary = {
@@ -481,25 +496,40 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     modelSpans, inSample: inSample.map((m) => m.model), ...models,
     bookDownMs: Math.round(book.downMs), bookLastDownAt: book.lastDownAt === undefined ? null : new Date(book.lastDownAt).toISOString(),
     bookLastDownReason: book.lastDownReason ?? null, bookDownAtEnd: book.downAtEnd, openOrders, lines, simulatedMs,
-    durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, durationMs)) * 10) / 10,
+    durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, measuredMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };
   return { summary, instrument: sys.traded, equity: tracker.points, fills: tracker.fills, stateChanges, finalRisk, lastMark, denials: denialList };
 }
 
+/** Each model's readings (by name) and failed runs at a window's start; empty for a run measured from its first line. */
+interface ModelsBase {
+  readonly readings: ReadonlyMap<string, ModelReading>;
+  readonly health: ReadonlyMap<string, { readonly failures: number; readonly timeouts: number }>;
+}
+
+// The failed runs of each registered model so far, by name.
+function modelHealth(sys: System): ModelsBase['health'] {
+  return new Map(sys.models.registry.list().map((m) => [m.name, { failures: m.failures, timeouts: m.timeouts }]));
+}
+
 // Each model's figures and the agreement matrix, over `sys.models.loaded` and any other version that answered. The
-// outcomes judged by every orchestrator instance of the run add up; the weights are the last instance's.
-function modelsAtEnd(sys: System, orchestrators: readonly Orchestrator[], answers: ModelAnswers, timeline: ModelTimelineRecorder): Pick<BacktestSummary, 'modelFigures' | 'modelAgreement' | 'modelTimeline'> {
+// outcomes judged by every orchestrator instance of the run add up, less what `base` held at the window's start; the
+// weights are the last instance's.
+function modelsAtEnd(sys: System, orchestrators: readonly Orchestrator[], answers: ModelAnswers, timeline: ModelTimelineRecorder, base: ModelsBase): Pick<BacktestSummary, 'modelFigures' | 'modelAgreement' | 'modelTimeline'> {
   const ids = [...sys.models.loaded, ...answers.models().filter((m) => !sys.models.loaded.includes(m))];
   const last = sys.handles.orchestrator.current ?? orchestrators[orchestrators.length - 1];
   const weights = last?.weights() ?? {};
-  const health = new Map(sys.models.registry.list().map((m) => [m.name, m]));
+  const health = modelHealth(sys);
   const endOf = (name: string): ModelEnd => {
     const judged = orchestrators.map((o) => o.accuracy.judged(name));
+    const now = { judged: judged.reduce((n, j) => n + j.evaluated, 0), correct: judged.reduce((n, j) => n + j.correct, 0) };
+    const failed = health.get(name) ?? { failures: 0, timeouts: 0 };
+    const failedBefore = base.health.get(name) ?? { failures: 0, timeouts: 0 };
     return {
-      judged: judged.reduce((n, j) => n + j.evaluated, 0), correct: judged.reduce((n, j) => n + j.correct, 0),
+      ...judgedSince(now, base.readings.get(name)),
       gatingWeight: weights[name] ?? 0, gatingAccuracy: last?.accuracy.accuracy(name).smoothed ?? 0,
-      failures: health.get(name)?.failures ?? 0, timeouts: health.get(name)?.timeouts ?? 0,
+      failures: failed.failures - failedBefore.failures, timeouts: failed.timeouts - failedBefore.timeouts,
     };
   };
   return { modelFigures: modelFigures(ids, answers, endOf), modelAgreement: answers.agreement(ids), modelTimeline: timeline.timeline(ids) };

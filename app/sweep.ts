@@ -5,16 +5,17 @@
 // the number of configurations tried. The out-of-sample runs replay the in-sample lines first with trading held
 // (runBacktest's `window`), so that they start with live books and candles, not from a cold engine.
 // Every configuration is the config file with the swept keys set, validated by the same loader as `cobalt backtest`
-// (COBALT_* overrides included); a key the schema does not have, a value it refuses, or a grid over MAX_SWEEP_RUNS is
-// refused before any run. Runs go one after another in this process (the recording's replay catalog is decoded once
-// and cached on disk under data.catalogDir, ./backtest-source.ts), and each is deterministic for its config and seed,
-// so the same sweep prints the same table.
+// (COBALT_* overrides included); a key the schema does not have, a value it refuses, a key an override sets (itself or
+// its section), two values the config takes as one, or a grid over MAX_SWEEP_RUNS is refused before any run. Runs go
+// one after another in this process (the recording's replay catalog is decoded once and cached on disk under
+// data.catalogDir, ./backtest-source.ts), and each is deterministic for its config and seed, so the same sweep prints
+// the same table.
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
-  configSchemaJson, loadConfig, missingDataPaths, parseEnvOverrides, parseYamlConfig, setPath, validateConfig,
+  compareDecimals, configSchemaJson, loadConfig, missingDataPaths, parseEnvOverrides, parseYamlConfig, setPath, validateConfig,
   type Config, type EnvOverride,
 } from '../engine/config/index.ts';
 import { createLogger, log, setLogger, type Logger } from '../engine/log.ts';
@@ -51,7 +52,10 @@ export interface GridPoint {
   readonly config: Config;
 }
 
-/** Recorded (receive) times, both ends included. */
+/**
+ * Recorded (receive) times [fromMs, toMs): toMs left out, so that the in-sample window ends where the out-of-sample
+ * one starts and a line between them (receive times carry fractions of a ms) is measured by exactly one.
+ */
 export interface SweepWindow {
   readonly fromMs: number;
   readonly toMs: number;
@@ -197,12 +201,17 @@ export function sweepParams(raw: unknown, specs: readonly string[], overrides: r
     const { key, texts } = parseParamSpec(spec);
     if (params.some((p) => p.key === key)) throw new SweepRefusedError(`--param ${key}: given twice; list every value in one --param`);
     const node = schemaLeaf(key);
-    const env = overrides.find((o) => o.path.join('.').toLowerCase() === key.toLowerCase());
-    if (env !== undefined) throw new SweepRefusedError(`--param ${key}: ${env.variable} also sets it and would win over the swept values; unset it`);
+    const env = overrides.find((o) => overridesKey(o, key));
+    if (env !== undefined) throw new SweepRefusedError(`--param ${key}: ${env.variable} also sets it${env.path.length < key.split('.').length ? ` (its section ${env.path.join('.')})` : ''} and would win over the swept values; unset it`);
     const values = texts.map((t) => parseValue(node, t));
-    values.forEach((v, i) => {
+    const taken = values.map((v, i) => {
       const res = validateConfig(setPath(raw as Record<string, unknown>, key.split('.'), v), overrides);
       if (!res.ok) throw new SweepRefusedError(`--param ${key}=${texts[i]}: refused by the config schema: ${res.problems.join('; ')}`);
+      return checkSwept(res.config, { [key]: v }, overrides)[0]!;
+    });
+    taken.forEach((t, i) => {
+      const same = taken.findIndex((u) => sameValue(u, t));
+      if (same < i) throw new SweepRefusedError(`--param ${key}: values '${texts[same]}' and '${texts[i]}' are the same value; list it once`);
     });
     params.push({ key, values });
   }
@@ -222,11 +231,51 @@ export function sweepGrid(raw: unknown, params: readonly SweepParam[], overrides
     for (const [k, v] of Object.entries(combo)) doc = setPath(doc, k.split('.'), v);
     const res = validateConfig(doc, overrides);
     if (!res.ok) throw new SweepRefusedError(`configuration ${paramsText(combo)}: refused by the config schema: ${res.problems.join('; ')}`);
+    checkSwept(res.config, combo, overrides);
     return { params: combo, config: res.config };
   });
 }
 
-/** Returns the in-sample [first, split) and out-of-sample [split, last] windows; refuses a side under MIN_SIDE_MS. */
+// True when override `o` sets `key` or a section above it (which replaces the swept value with the section's). The
+// override's path is camel-cased as the variable was written, so the match ignores case as the loader does.
+function overridesKey(o: EnvOverride, key: string): boolean {
+  const k = key.toLowerCase();
+  const p = o.path.join('.').toLowerCase();
+  return k === p || k.startsWith(`${p}.`);
+}
+
+// Returns the value of `config` at each key of `swept`; throws SweepRefusedError where it is not the swept value (a
+// rule of the loader, or an override the prefix check did not recognise, put another there): the table would label
+// a configuration that did not run.
+function checkSwept(config: Config, swept: Readonly<Record<string, unknown>>, overrides: readonly EnvOverride[]): unknown[] {
+  return Object.entries(swept).map(([key, v]) => {
+    const got = key.split('.').reduce<unknown>((node, seg) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined), config);
+    if (!sameValue(got, v)) {
+      const vars = overrides.length > 0 ? ` (overrides set: ${overrides.map((o) => o.variable).join(', ')})` : '';
+      throw new SweepRefusedError(`--param ${key}=${valueText(v)}: the validated config holds ${valueText(got)} there instead${vars}; the run would not be the one its row names`);
+    }
+    return got;
+  });
+}
+
+// Equal values as the config holds them: decimal strings by value ('0.010' is '0.01'), anything else exactly.
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === 'string' && typeof b === 'string' && a !== b) {
+    try {
+      return compareDecimals(a, b) === 0;
+    } catch {
+      return false;
+    }
+  }
+  return Object.is(a, b);
+}
+
+const valueText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
+
+/**
+ * Returns the in-sample [first, split) and out-of-sample [split, last] windows (the last line kept: its end is the
+ * next time above it); refuses a side under MIN_SIDE_MS.
+ */
 export function splitWindows(firstMs: number, lastMs: number, split: number): { inSample: SweepWindow; outOfSample: SweepWindow } {
   if (!(split > 0 && split < 1)) throw new SweepRefusedError(`--split ${split}: expected a fraction of the recorded span between 0 and 1 (0.6 = the first 60 % in-sample)`);
   const at = firstMs + Math.round((lastMs - firstMs) * split);
@@ -235,7 +284,14 @@ export function splitWindows(firstMs: number, lastMs: number, split: number): { 
   if (isMs < MIN_SIDE_MS || oosMs < MIN_SIDE_MS) {
     throw new SweepRefusedError(`the recording is too short for --split ${split}: it spans ${seconds(lastMs - firstMs)}, which leaves ${seconds(isMs)} in-sample and ${seconds(oosMs)} out-of-sample; each side needs at least ${seconds(MIN_SIDE_MS)}`);
   }
-  return { inSample: { fromMs: firstMs, toMs: at - 1 }, outOfSample: { fromMs: at, toMs: lastMs } };
+  return { inSample: { fromMs: firstMs, toMs: at }, outOfSample: { fromMs: at, toMs: nextAbove(lastMs) } };
+}
+
+// The least double above `ms` (a positive time): an end left out that keeps a line at `ms` itself.
+function nextAbove(ms: number): number {
+  const f = new Float64Array([ms]);
+  new BigInt64Array(f.buffer)[0]! += 1n;
+  return f[0]!;
 }
 
 /** Returns how `metric` orders two figures: negative when `a` ranks above `b`. */
@@ -410,12 +466,19 @@ export async function sweepCommand(o: SweepCommandOptions): Promise<number> {
   return 0;
 }
 
-/** Writes sweep.json and each run's backtest summary (runs/in-sample-<grid>.json, runs/out-of-sample-<rank>.json) under `dir`. */
+/**
+ * Writes sweep.json and each run's backtest summary (runs/in-sample-<grid>.json, runs/out-of-sample-<rank>.json) under
+ * `dir`, first deleting the run summaries an earlier sweep left there (a smaller grid would leave some beside its own).
+ */
 export async function writeSweepDir(dir: string, result: SweepResult, summaries: { inSample: readonly BacktestSummary[]; outOfSample: readonly BacktestSummary[] }): Promise<void> {
-  await mkdir(path.join(dir, 'runs'), { recursive: true });
+  const runs = path.join(dir, 'runs');
+  await mkdir(runs, { recursive: true });
+  for (const f of await readdir(runs)) {
+    if (/^(in-sample|out-of-sample)-\d+\.json$/.test(f)) await rm(path.join(runs, f));
+  }
   await writeFile(path.join(dir, 'sweep.json'), `${JSON.stringify(result, null, 2)}\n`);
-  for (const [i, s] of summaries.inSample.entries()) await writeFile(path.join(dir, 'runs', `in-sample-${i + 1}.json`), `${JSON.stringify(s, null, 2)}\n`);
-  for (const [i, s] of summaries.outOfSample.entries()) await writeFile(path.join(dir, 'runs', `out-of-sample-${i + 1}.json`), `${JSON.stringify(s, null, 2)}\n`);
+  for (const [i, s] of summaries.inSample.entries()) await writeFile(path.join(runs, `in-sample-${i + 1}.json`), `${JSON.stringify(s, null, 2)}\n`);
+  for (const [i, s] of summaries.outOfSample.entries()) await writeFile(path.join(runs, `out-of-sample-${i + 1}.json`), `${JSON.stringify(s, null, 2)}\n`);
 }
 
 // A TTY line per run (with the backtest's own progress), else one pino line as each run ends.

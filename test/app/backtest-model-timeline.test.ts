@@ -98,6 +98,15 @@ describe('ModelTimelineRecorder', () => {
     expect([m.judged, m.correct]).toEqual([[12, 8, 3, 4], [11, 8, 2, 4]]);
   });
 
+  it('counts from the readings at its start (a backtest window\'s warm-up left out)', () => {
+    const base = new Map([['cnn', { judged: 40, correct: 10, gatingWeight: 0.5 }]]);
+    const rec = new ModelTimelineRecorder(0, 1_000, 200, base);
+    [45, 52].forEach((judged, i) => rec.sampleBefore((i + 1) * 1_000 + 1, () => new Map([['cnn', { judged, correct: judged - 25, gatingWeight: 0.5 }]])));
+    const m = rec.timeline(['cnn@v2']).models[0]!;
+
+    expect([m.judged, m.correct]).toEqual([[5, 7], [10, 7]]);
+  });
+
   it('stays on the grid when a coarsening drops the sample just taken', () => {
     // At most 4: the fifth sample (5 s) goes when the step doubles to 2 s; the next is due at 6 s, not 7 s.
     const rec = new ModelTimelineRecorder(0, 1_000, 4);

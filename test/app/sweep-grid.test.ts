@@ -35,7 +35,7 @@ describe('sweep params', () => {
   });
 
   it.each([
-    ['orchestrator.buyThresold=0.2', "--param orchestrator.buyThresold: the config has no key 'buyThresold' under orchestrator (it has buyThreshold, sellThreshold, minConfidence)"],
+    ['orchestrator.buyThresold=0.2', "--param orchestrator.buyThresold: the config has no key 'buyThresold' under orchestrator (it has buyThreshold, sellThreshold, minConfidence"],
     ['nope.x=1', "--param nope.x: the config has no key 'nope' under (root)"],
     ['risk=1', '--param risk: is a section, not a single value'],
     ['data.replayFiles=a.gz', '--param data.replayFiles: is a list, not a single value'],
@@ -54,6 +54,34 @@ describe('sweep params', () => {
     expect(refusal(() => sweepParams(raw, ['seed=1', 'seed=2']))).toContain('--param seed: given twice');
     const env: EnvOverride[] = [{ path: ['orchestrator', 'buyThreshold'], value: 0.4, variable: 'COBALT_ORCHESTRATOR__BUY_THRESHOLD' }];
     expect(refusal(() => sweepParams(raw, ['orchestrator.buyThreshold=0.2'], env))).toContain('COBALT_ORCHESTRATOR__BUY_THRESHOLD also sets it');
+  });
+
+  // Review s21 finding 2: a section override replaced the swept value after it was set; every row ran one config.
+  it.each([
+    [['orchestrator'], { buyThreshold: 0.9 }, 'COBALT_ORCHESTRATOR', 'orchestrator.buyThreshold=0.2,0.4', '--param orchestrator.buyThreshold: COBALT_ORCHESTRATOR also sets it (its section orchestrator)'],
+    [['execution', 'fees'], { maker: '0.002', taker: '0.002' }, 'COBALT_EXECUTION__FEES', 'execution.fees.maker=0.001,0.0005', '--param execution.fees.maker: COBALT_EXECUTION__FEES also sets it (its section execution.fees)'],
+    [['Orchestrator'], { buyThreshold: 0.9 }, 'COBALT_Orchestrator', 'orchestrator.buyThreshold=0.2,0.4', 'COBALT_Orchestrator also sets it'],
+  ])('refuses an override of a section above the swept key (%j)', (path, value, variable, spec, message) => {
+    expect(refusal(() => sweepParams(raw, [spec], [{ path, value, variable }]))).toContain(message);
+  });
+
+  it('refuses a configuration whose validated config does not hold the swept value', () => {
+    const env: EnvOverride[] = [{ path: ['orchestrator'], value: { buyThreshold: 0.9 }, variable: 'COBALT_ORCHESTRATOR' }];
+    expect(refusal(() => sweepGrid(raw, [{ key: 'orchestrator.buyThreshold', values: [0.2] }], env))).toBe(
+      '--param orchestrator.buyThreshold=0.2: the validated config holds 0.9 there instead (overrides set: COBALT_ORCHESTRATOR); the run would not be the one its row names');
+  });
+
+  // Review s21 finding 4: values that differ only in text ran as two configurations.
+  it.each([
+    ['orchestrator.buyThreshold=0.2,0.20', "--param orchestrator.buyThreshold: values '0.2' and '0.20' are the same value; list it once"],
+    ['execution.fees.maker=0.001,0.0010,0.002', "--param execution.fees.maker: values '0.001' and '0.0010' are the same value; list it once"],
+    ['risk.breaker.maxMovePct=5,false,5.0', "--param risk.breaker.maxMovePct: values '5' and '5.0' are the same value; list it once"],
+  ])('refuses %s: two texts of one value', (spec, message) => {
+    expect(refusal(() => sweepParams(raw, [spec]))).toBe(message);
+  });
+
+  it('keeps decimals that differ in value though close in text', () => {
+    expect(sweepParams(raw, ['execution.fees.maker=0.001,0.010,0.0001'])[0]!.values).toEqual(['0.001', '0.010', '0.0001']);
   });
 });
 
@@ -82,9 +110,22 @@ describe('sweep grid', () => {
 
 describe('sweep split', () => {
   const t0 = Date.UTC(2024, 7, 8, 23, 54);
+  const inside = (w: { fromMs: number; toMs: number }, t: number): boolean => t >= w.fromMs && t < w.toMs;
+
   it('cuts the span at the fraction into two windows that do not overlap', () => {
     const w = splitWindows(t0, t0 + 600_000, 0.6);
-    expect(w).toEqual({ inSample: { fromMs: t0, toMs: t0 + 359_999 }, outOfSample: { fromMs: t0 + 360_000, toMs: t0 + 600_000 } });
+    expect([w.inSample, w.outOfSample.fromMs]).toEqual([{ fromMs: t0, toMs: t0 + 360_000 }, t0 + 360_000]);
+    expect([inside(w.outOfSample, t0 + 600_000), w.outOfSample.toMs - (t0 + 600_000)]).toEqual([true, 2 ** -12]);
+  });
+
+  // Review s21 finding 3: lines in (split - 1 ms, split) fell in neither window.
+  it('puts every line of the span, fractions of a ms included, in exactly one window', () => {
+    const first = t0 + 0.085;
+    const last = first + 650_606.194;
+    const w = splitWindows(first, last, 0.55);
+    const at = w.outOfSample.fromMs;
+    const lines = [first, at - 1, at - 0.5, at - 0.001, at, at + 0.25, last];
+    expect(lines.map((t) => [inside(w.inSample, t), inside(w.outOfSample, t)].filter(Boolean).length)).toEqual(lines.map(() => 1));
   });
 
   it('says so when a side would be too short, and refuses a split outside (0, 1)', () => {

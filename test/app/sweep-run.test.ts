@@ -35,11 +35,12 @@ describe('a sweep on the bundled recording', () => {
     const { result, summaries } = await sweep(events);
     const again = await sweep();
 
-    // Two windows that do not overlap, and every run measured inside its own.
-    expect(result.inSampleWindow.to < result.outOfSampleWindow.from).toBe(true);
+    // Two windows that meet at the split (the in-sample one leaves it out), and every run measured inside its own.
+    expect(result.inSampleWindow.to).toBe(result.outOfSampleWindow.from);
     for (const r of result.runs) expect(within(r.inSample, result.inSampleWindow)).toBe(true);
     const best = result.runs[0]!;
     expect(within(best.outOfSample!, result.outOfSampleWindow)).toBe(true);
+    expect(best.inSample.to < best.outOfSample!.from).toBe(true);
 
     // The param changed what the engine did: a threshold no blend reaches never buys.
     const byThreshold = new Map(result.runs.map((r) => [r.params['orchestrator.buyThreshold'], r]));

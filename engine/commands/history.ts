@@ -1,9 +1,11 @@
 // `cobalt history stats|export`: the inference history (LMDB and its retention archives) read back out, for training
 // and audit. Both work while the daemon runs on the same store: LMDB lets other processes read while one writes, and
-// the command opens the environment with the daemon's own options and never writes (engine/store/history-reader.ts).
+// the command opens the environment read-only (MDB_RDONLY: not even a missing database is created) and never writes
+// (engine/store/history-reader.ts).
 import type { Command } from 'commander';
-import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -15,6 +17,9 @@ import { ConfigError } from '../types/errors.ts';
 import type { TsMs } from '../types/time.ts';
 import { CONFIG_REFUSED } from './config.ts';
 import { fail } from './fail.ts';
+
+/** Exit status of an export that completed but may lack records: an archive could not be read (to its end). */
+export const EXPORT_INCOMPLETE = 3;
 
 /** Where a config keeps the history. */
 export interface HistoryPaths {
@@ -33,7 +38,14 @@ export interface ExportOptions {
   readonly out?: string;
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
+
+// Date.parse rolls an impossible day over (2024-02-30 is 2024-03-01): the fields are checked against the calendar.
+function calendarValid(m: RegExpExecArray): boolean {
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate();
+  return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= daysInMonth && h! <= 23 && mi! <= 59 && sec! <= 59;
+}
 
 /**
  * Returns the engine time (ms) of a --from/--to value: epoch milliseconds, or an ISO date (UTC) or date-time with a zone
@@ -44,8 +56,10 @@ export function parseHistoryTime(flag: string, s: string): TsMs {
   if (/^-?\d+$/.test(v)) {
     const ms = Number(v);
     if (Number.isSafeInteger(ms)) return ms as TsMs;
-  } else if (ISO.test(v)) {
-    const ms = Date.parse(v);
+  } else {
+    const m = ISO.exec(v);
+    if (m && !calendarValid(m)) throw new ConfigError(`${flag} '${s}' is not a date and time on the calendar (month 1-12, a day of that month, hour 0-23, minute and second 0-59)`);
+    const ms = m ? Date.parse(v) : Number.NaN;
     if (Number.isFinite(ms)) return ms as TsMs;
   }
   throw new ConfigError(`${flag} '${s}' is neither epoch milliseconds nor an ISO time with a zone (2024-08-09, 2024-08-09T00:05:00Z, 2024-08-09T02:05:00+02:00)`);
@@ -64,9 +78,17 @@ export function exportQuery(o: ExportOptions): { query: HistoryQuery; format: 'j
 }
 
 // The store when there is one: LmdbStore.open would create an empty environment where none is (a mistyped path).
+// Read-only: these commands never write to a store the daemon may be using.
 function openStore(path: string): LmdbStore | undefined {
   if (!existsSync(join(path, 'data.mdb'))) return undefined;
-  return LmdbStore.open({ path });
+  return LmdbStore.open({ path, readOnly: true });
+}
+
+// Neither a store nor an archive directory: a wrong path (a relative store.path read from another directory), not an
+// empty history; exporting nothing with exit 0 would hide it.
+function checkPaths(paths: HistoryPaths): void {
+  if (existsSync(join(paths.storePath, 'data.mdb')) || existsSync(paths.archiveDir)) return;
+  throw new ConfigError(`no history at store.path ${resolve(paths.storePath)} (no LMDB environment) nor at store.archiveDir ${resolve(paths.archiveDir)} (no such directory); relative paths are taken from the current directory`);
 }
 
 const iso = (ts: number): string => {
@@ -177,7 +199,10 @@ export interface ExportResult {
   readonly archived: number;
   readonly duplicates: number;
   readonly badLines: number;
-  readonly changedArchives: number;
+  /** Archive files that could not be read to their end, or vanished before their records were read. */
+  readonly unreadable: number;
+  /** Archive files retention wrote during the export (read as well). */
+  readonly lateArchives: number;
   /** The output's reader went away before the end (EPIPE: `| head`). */
   readonly closedEarly: boolean;
 }
@@ -188,11 +213,14 @@ export interface ExportResult {
  */
 export async function exportHistory(paths: HistoryPaths, o: ExportOptions, err: (line: string) => void): Promise<ExportResult> {
   const { query, format, features, out } = exportQuery(o);
+  checkPaths(paths);
   const store = openStore(paths.storePath);
   if (!store) err(`note: no LMDB environment at ${paths.storePath}: exporting the archive files only`);
   // Not when the records themselves go to the same terminal.
   const progress = new Progress(process.stderr.isTTY === true && !(out === '-' && process.stdout.isTTY === true) ? process.stderr : undefined);
   try {
+    // Before a record is read: a directory that does not exist is one line, not a stack trace after the work.
+    const dest = out === '-' ? process.stdout : await openOutput(out);
     const reader = new HistoryReader(store, paths.archiveDir, { onWarning: (w) => err(progress.clear() + warningLine(w)) });
     let records = 0;
     async function* lines(): AsyncGenerator<string> {
@@ -203,7 +231,7 @@ export async function exportHistory(paths: HistoryPaths, o: ExportOptions, err: 
         yield `${format === 'csv' ? csvRow(r) : jsonlRow(r, features)}\n`;
       }
     }
-    const closedEarly = !(await writeAll(Readable.from(lines()), out));
+    const closedEarly = !(await writeAll(Readable.from(lines()), dest, out));
     progress.done();
     return { records, ...reader.counts, closedEarly };
   } finally {
@@ -211,17 +239,27 @@ export async function exportHistory(paths: HistoryPaths, o: ExportOptions, err: 
   }
 }
 
+// The output file, opened (created or truncated) for writing; ConfigError naming it when it cannot be.
+async function openOutput(out: string): Promise<Writable> {
+  try {
+    return (await open(out, 'w')).createWriteStream();
+  } catch (e) {
+    throw new ConfigError(`--out ${out} cannot be written: ${(e as Error).message}`);
+  }
+}
+
 // Through a gzip stream when the name says .gz; stdout is written to, never ended. Returns false when the reader went
 // away (EPIPE, `| head`): that ends the export without an error.
-async function writeAll(src: Readable, out: string): Promise<boolean> {
-  const dest: Writable = out === '-' ? process.stdout : createWriteStream(out);
+async function writeAll(src: Readable, dest: Writable, out: string): Promise<boolean> {
   const stages: NodeJS.WritableStream[] = out !== '-' && out.endsWith('.gz') ? [createGzip()] : [];
   try {
     await pipeline([src, ...stages, dest] as unknown as [Readable, Writable], { end: out !== '-' });
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-    return false;
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return false;
+    // A write that fails midway (a full disk): one line naming the file, not a stack trace.
+    if (out !== '-' && (e as NodeJS.ErrnoException).code !== undefined) throw new ConfigError(`--out ${out}: writing failed: ${(e as Error).message}`);
+    throw e;
   }
 }
 
@@ -263,7 +301,8 @@ function pathsOf(file: string, command: string): HistoryPaths | undefined {
 }
 
 function summary(r: ExportResult, out: string): string {
-  const skipped = [r.duplicates > 0 ? `${r.duplicates} duplicate copies left out` : '', r.badLines > 0 ? `${r.badLines} bad archive lines skipped` : ''].filter(Boolean);
+  const skipped = [r.duplicates > 0 ? `${r.duplicates} duplicate copies left out` : '', r.badLines > 0 ? `${r.badLines} bad archive lines skipped` : '',
+    r.unreadable > 0 ? `${r.unreadable} archive files unreadable: records may be missing` : ''].filter(Boolean);
   return `${r.closedEarly ? 'output closed by its reader after ' : 'exported '}${r.records} records (${r.live} from LMDB, ${r.archived} from archives${skipped.length > 0 ? `; ${skipped.join(', ')}` : ''}) to ${out === '-' ? 'stdout' : out}`;
 }
 
@@ -298,7 +337,8 @@ export function register(program: Command): void {
       try {
         const r = await exportHistory(paths, o, err);
         err(summary(r, o.out ?? '-'));
-        if (r.changedArchives > 0) err(`warning: retention wrote or deleted ${r.changedArchives} archive files during the export: records it moved may be missing; export again, or with --to before the newest archive`);
+        if (r.lateArchives > 0) err(`note: retention wrote ${r.lateArchives} archive files during the export: read as well`);
+        if (r.unreadable > 0) process.exitCode = EXPORT_INCOMPLETE;
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         fail(`cobalt history export: ${e.message}`);

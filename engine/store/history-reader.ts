@@ -8,17 +8,22 @@
 //   - Archive files: retention writes each file series by series in key order, but nothing below relies on it. A first
 //     pass over each file (scanArchive) finds its runs (stretches of one series with non-decreasing times) and its bad
 //     lines; each run then becomes a source that streams its stretch of the file. A run is opened only when its first
-//     time comes up in the merge, so only the runs overlapping the current time hold a gunzip stream.
+//     time comes up in the merge, so only the runs overlapping the current time hold a gunzip stream (and about one
+//     line each: archiveLines pulls on demand). Reading each file once in order would need a whole series buffered:
+//     the runs of one file overlap in time (a pass archives every series' oldest records). A file is not skipped by
+//     the pass time in its name for a `from`: a pass may archive records newer than its time (the oldest beyond
+//     maxRecords are taken whatever their time, and the coordinator nudges equal times forward by 0.001 ms).
 // The same [model, symbol, ts] may be stored more than once: a retention pass that crashed after archiving and before
 // deleting leaves it in an archive and in LMDB (or, after the next pass, in two archives). Copies come out of the merge
 // next to each other; the first one wins: LMDB's (the newest write), else the newest archive file's.
 // A line that is not a record is skipped, counted and reported with its file and line number (onWarning), never
 // silently; so is an archive that cannot be read to its end (the lines before it are used).
 // Concurrency with a running daemon: LMDB lets any number of processes read while one writes. Retention may move
-// records from LMDB into a new archive file during a long read; `records` reports archive files that appeared or
-// vanished while it ran (changedArchives), since records may be missing from such a read.
+// records from LMDB into a new archive file during a long read, before the LMDB pages reach them: after each page
+// `records` looks for such files and merges them in (addArchives; counted in lateArchives). A file that vanishes (the
+// archive cap) before its runs were read is reported as unreadable: records may be missing then.
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readdir } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { TsMs } from '../types/time.ts';
 import { listArchives, type ArchiveFile } from './archive-files.ts';
@@ -73,37 +78,78 @@ export interface HistoryReadCounts {
   duplicates: number;
   /** Archive lines skipped because they are not records. */
   badLines: number;
-  /** Archive files that could not be read to their end. */
+  /** Archive files that could not be read to their end (or vanished before their records were read). */
   unreadable: number;
-  /** Archive files that appeared or disappeared while `records` ran (retention of a running daemon). */
-  changedArchives: number;
+  /** Archive files that appeared while `records` ran (retention of a running daemon), read as well. */
+  lateArchives: number;
 }
 
 /** Records per LMDB read: ~33 KB each with full inputs, so ~1 MB per live series in memory at most. */
 const PAGE = 32;
 
 type Line = { readonly n: number; readonly text: string };
+type LineError = { readonly error: string; readonly afterLine: number };
 
-// The lines of a gzipped archive, numbered from 1. A read error becomes an `unreadable` marker as the last item.
-async function* archiveLines(file: string): AsyncGenerator<Line | { readonly error: string; readonly afterLine: number }> {
-  const src = createReadStream(file);
+const NEWLINE = 0x0a;
+/** Compressed bytes read ahead per open archive stream. */
+const READ_AHEAD = 64 * 1024;
+
+// The lines of a gzipped archive from line `fromLine` on (numbered from 1); the lines before it are counted, never
+// decoded. A read error becomes an `unreadable` marker as the last item. Pull-based: gunzip is asked for its next
+// chunk only when the caller wants a line beyond the current one, so an open archive holds one chunk and one partial
+// line (~40 KB with full features). readline read up to 1,024 lines ahead per stream: ~40 MB per open run, and a
+// merge keeps a run of each series open (1.8 GB RSS on 12 series of 7,570 features).
+async function* archiveLines(file: string, fromLine = 1): AsyncGenerator<Line | LineError> {
+  const src = createReadStream(file, { highWaterMark: READ_AHEAD });
   const gunzip = createGunzip();
   // .pipe() does not forward the source's errors (a file deleted meanwhile): without this one is raised elsewhere.
   src.on('error', (err) => gunzip.destroy(err));
-  const lines = createInterface({ input: src.pipe(gunzip), crlfDelay: Infinity });
+  src.pipe(gunzip);
   let n = 0;
+  // The current line's bytes from earlier chunks; kept only from `fromLine` on.
+  let parts: Buffer[] = [];
   try {
-    for await (const text of lines) yield { n: ++n, text };
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, start)) {
+        if (++n >= fromLine) yield { n, text: lineText(parts, chunk.subarray(start, i)) };
+        parts = [];
+        start = i + 1;
+      }
+      if (start < chunk.length && n + 1 >= fromLine) parts.push(chunk.subarray(start));
+    }
+    if (parts.length > 0) yield { n: ++n, text: lineText(parts, Buffer.alloc(0)) };
   } catch (err) {
     yield { error: (err as Error).message, afterLine: n };
   } finally {
-    lines.close();
     src.destroy();
     gunzip.destroy();
   }
 }
 
-/** Returns the record of an archive line, or why it is not one (parse error or a missing key field). */
+// UTF-8 text of a line split over chunks (decoded once whole: a character may straddle two chunks); CR LF as LF.
+function lineText(parts: readonly Buffer[], last: Buffer): string {
+  const text = (parts.length === 0 ? last : Buffer.concat([...parts, last])).toString('utf8');
+  return text.endsWith('\r') ? text.slice(0, -1) : text;
+}
+
+const isNumberOrNull = (v: unknown): boolean => v === null || typeof v === 'number';
+
+// Why a parsed line lacks a field every consumer of a record reads (csvRow, jsonlRow, training code), or undefined.
+// NaN is archived as null (JSON has no NaN), so a probability or confidence may be null.
+function missingField(r: InferenceRecord): string | undefined {
+  const { input, output } = r as unknown as { input: Readonly<Record<string, unknown>>; output: Readonly<Record<string, unknown>> };
+  if (!Array.isArray(input.shape) || !input.shape.every((d) => typeof d === 'number')) return 'input.shape is not an array of numbers';
+  if (typeof input.timeframe !== 'string') return 'input.timeframe is not a string';
+  if (typeof output.action !== 'string') return 'output.action is not a string';
+  if (typeof output.version !== 'string') return 'output.version is not a string';
+  const p = output.probabilities;
+  if (!Array.isArray(p) || p.length !== 3 || !p.every(isNumberOrNull)) return 'output.probabilities is not 3 numbers';
+  if (!isNumberOrNull(output.confidence)) return 'output.confidence is not a number';
+  return undefined;
+}
+
+/** Returns the record of an archive line, or why it is not one (parse error, a missing or mistyped field). */
 export function archiveLineRecord(text: string): InferenceRecord | string {
   let r: InferenceRecord;
   try {
@@ -114,7 +160,7 @@ export function archiveLineRecord(text: string): InferenceRecord | string {
   if (typeof r.model !== 'string' || typeof r.symbol !== 'string') return 'model or symbol is not a string';
   if (typeof r.ts !== 'number' || !Number.isFinite(r.ts)) return `ts ${String(r.ts)} is not a time in ms`;
   if (typeof r.output !== 'object' || r.output === null) return 'no output';
-  return r;
+  return missingField(r) ?? r;
 }
 
 /** Returns the runs, per-series spans and bad lines of an archive file, reading it once (each bad line reported). */
@@ -227,38 +273,43 @@ class EntryHeap {
   }
 }
 
-// One LMDB series in pages; each page is read to its end before anything else runs.
-function liveCursor(store: LmdbStore, s: HistorySeries, q: TimeRange): Cursor | undefined {
+// One LMDB series in pages; each page is read to its end before anything else runs. `afterPage` runs after each page
+// read after the first one, before any of its records is used (see HistoryReader.records).
+function liveCursor(store: LmdbStore, s: HistorySeries, q: TimeRange, afterPage: () => Promise<void>): Cursor | undefined {
   let page = historyPage(store, s.model, s.symbol, q, PAGE);
   let i = 0;
   if (page.length === 0) return undefined;
   const cursor: Cursor = {
     kind: 'live',
     head: page[0]!,
-    advance: () => {
+    advance: async () => {
       if (++i >= page.length) {
-        page = page.length < PAGE ? [] : historyPage(store, s.model, s.symbol, q, PAGE, cursor.head.ts);
+        if (page.length < PAGE) return false;
+        page = historyPage(store, s.model, s.symbol, q, PAGE, cursor.head.ts);
         i = 0;
+        await afterPage();
       }
-      if (i >= page.length) return Promise.resolve(false);
+      if (i >= page.length) return false;
       cursor.head = page[i]!;
-      return Promise.resolve(true);
+      return true;
     },
     close: () => Promise.resolve(),
   };
   return cursor;
 }
 
-// The records of one run within the query's time range; lines the scan found bad are skipped (already reported).
-async function* runRecords(run: ArchiveRun, scan: ArchiveScan, q: TimeRange, warn: (w: HistoryWarning) => void): AsyncGenerator<InferenceRecord> {
+// The records of one run within the query's time range that `keep` lets through; lines the scan found bad are skipped
+// (already reported). Lines before the run are counted, not decoded.
+async function* runRecords(run: ArchiveRun, scan: ArchiveScan, q: TimeRange, warn: (w: HistoryWarning) => void,
+  keep?: (r: InferenceRecord) => boolean): AsyncGenerator<InferenceRecord> {
   const bad = new Set(scan.badLines);
-  for await (const item of archiveLines(scan.file)) {
+  for await (const item of archiveLines(scan.file, run.startLine)) {
     if ('error' in item) {
       // Past the run's end: the damage scanArchive reported already. Before it: the file changed or vanished since.
       if (item.afterLine < run.endLine) warn({ kind: 'unreadable', file: scan.file, afterLine: item.afterLine, reason: item.error });
       return;
     }
-    if (item.n < run.startLine || bad.has(item.n) || item.text.trim() === '') continue;
+    if (bad.has(item.n) || item.text.trim() === '') continue;
     if (item.n > run.endLine) return;
     const r = archiveLineRecord(item.text);
     if (typeof r === 'string') {
@@ -266,7 +317,7 @@ async function* runRecords(run: ArchiveRun, scan: ArchiveScan, q: TimeRange, war
       continue;
     }
     if (q.to !== undefined && r.ts >= q.to) return;
-    if (inRange(r.ts, q)) yield r;
+    if (inRange(r.ts, q) && (keep === undefined || keep(r))) yield r;
   }
 }
 
@@ -289,10 +340,37 @@ async function archiveCursor(records: AsyncGenerator<InferenceRecord>): Promise<
   return cursor;
 }
 
+// Merge priorities: LMDB's copy of a record first (0), then the archives', the newest file first.
+const LIVE_PRIO = 0;
+const ARCHIVE_PRIO = Number.MAX_SAFE_INTEGER;
+
+type Key = { readonly ts: TsMs; readonly model: string; readonly symbol: string };
+const seriesKey = (k: { readonly model: string; readonly symbol: string }): string => JSON.stringify([k.model, k.symbol]);
+const sameKey = (a: Key, b: Key): boolean => a.ts === b.ts && a.model === b.model && a.symbol === b.symbol;
+const keyBefore = (a: Key, b: Key): boolean =>
+  a.ts !== b.ts ? a.ts < b.ts : a.model !== b.model ? a.model < b.model : a.symbol < b.symbol;
+
+// The state of one `records` call.
+interface ReadState {
+  readonly q: HistoryQuery;
+  readonly heap: EntryHeap;
+  /** Archive files scanned, and the names the directory held at the last look. */
+  readonly files: Set<string>;
+  names: ReadonlySet<string>;
+  /** Newest time yielded per series (seriesKey), and the last record yielded. */
+  readonly lastTs: Map<string, TsMs>;
+  last?: Key;
+  /** Set once the first listing is done: files found later are counted in lateArchives. */
+  listed: boolean;
+  seq: number;
+  ordinal: number;
+}
+
 /** Reads the inference history of one LMDB store (optional: none when it does not exist) and its archive directory. */
 export class HistoryReader {
   /** What the last (or current) `records` call read and skipped. */
-  readonly counts: HistoryReadCounts = { live: 0, archived: 0, duplicates: 0, badLines: 0, unreadable: 0, changedArchives: 0 };
+  readonly counts: HistoryReadCounts = { live: 0, archived: 0, duplicates: 0, badLines: 0, unreadable: 0, lateArchives: 0 };
+  private readonly unreadableFiles = new Set<string>();
 
   constructor(private readonly store: LmdbStore | undefined, private readonly archiveDir: string, private readonly opts: HistoryReaderOptions = {}) {}
 
@@ -314,37 +392,59 @@ export class HistoryReader {
   /**
    * Yields the records matching `q` from the archives and LMDB in (ts, model, symbol) order, each stored record once
    * (see the header). Every archive file is read once before the first record (to find its runs), then its matching
-   * runs again as the merge reaches them.
+   * runs again as the merge reaches them. Archive files written meanwhile (retention of a running daemon) are read
+   * too: after each LMDB page the directory is looked at again, before any record of the page is used.
    */
   async *records(q: HistoryQuery = {}): AsyncGenerator<InferenceRecord> {
-    Object.assign(this.counts, { live: 0, archived: 0, duplicates: 0, badLines: 0, unreadable: 0, changedArchives: 0 });
-    const heap = new EntryHeap();
-    const files = await this.archives();
-    let seq = 0;
-    for (const [i, f] of files.entries()) {
-      const scan = await this.scan(f.file);
-      // Newer files first among copies of one record: the lower the priority number, the earlier in the merge.
-      const prio = files.length - i;
-      for (const run of scan.runs) {
-        if (!wanted(run.model, run.symbol, q) || !overlaps(run, q)) continue;
-        heap.push({ ts: run.firstTs, model: run.model, symbol: run.symbol, prio, seq: seq++, open: () => archiveCursor(runRecords(run, scan, q, (w) => this.warn(w))) });
-      }
-    }
-    for (const s of this.liveSeries()) {
-      if (!wanted(s.model, s.symbol, q)) continue;
-      const cursor = this.store ? liveCursor(this.store, s, q) : undefined;
-      if (cursor) heap.push(entryOf(cursor, 0, seq++));
-    }
+    Object.assign(this.counts, { live: 0, archived: 0, duplicates: 0, badLines: 0, unreadable: 0, lateArchives: 0 });
+    this.unreadableFiles.clear();
+    const read: ReadState = { q, heap: new EntryHeap(), files: new Set(), names: new Set(), lastTs: new Map(), listed: false, seq: 0, ordinal: 0 };
     try {
-      yield* this.merge(heap);
+      await this.addArchives(read);
+      read.listed = true;
+      for (const s of this.liveSeries()) {
+        if (!wanted(s.model, s.symbol, q)) continue;
+        const cursor = this.store ? liveCursor(this.store, s, q, () => this.addArchives(read)) : undefined;
+        if (cursor) read.heap.push(entryOf(cursor, LIVE_PRIO, read.seq++));
+      }
+      // A retention pass during the scan or the first pages: the records it moved are in its file, not in those pages.
+      await this.addArchives(read);
+      yield* this.merge(read);
     } finally {
-      for (const e of heap.drain()) await e.cursor?.close();
+      for (const e of read.heap.drain()) await e.cursor?.close();
     }
-    this.counts.changedArchives = changed(files, await this.archives());
   }
 
-  private async *merge(heap: EntryHeap): AsyncGenerator<InferenceRecord> {
-    let last: Entry | undefined;
+  // Retention publishes an archive file before it deletes its records from LMDB, so a look at the directory after a
+  // page read finds every file holding records that page no longer had. The runs of a file found late yield only what
+  // is newer than what its series already yielded (older records came from LMDB), never before the merge's position.
+  private async addArchives(read: ReadState): Promise<void> {
+    const names = await namesIn(this.archiveDir);
+    const fresh = names.some((n) => !read.names.has(n));
+    read.names = new Set(names);
+    if (!fresh) return;
+    for (const f of await this.archives()) {
+      if (read.files.has(f.file)) continue;
+      read.files.add(f.file);
+      if (read.listed) this.counts.lateArchives++;
+      const scan = await this.scan(f.file);
+      const prio = ARCHIVE_PRIO - read.ordinal++;
+      for (const run of scan.runs) this.addRun(read, run, scan, prio);
+    }
+  }
+
+  private addRun(read: ReadState, run: ArchiveRun, scan: ArchiveScan, prio: number): void {
+    if (!wanted(run.model, run.symbol, read.q) || !overlaps(run, read.q)) return;
+    const after = read.lastTs.get(seriesKey(run));
+    if (after !== undefined && run.lastTs <= after) return;
+    const pos = read.last;
+    const keep = pos === undefined ? undefined : (r: InferenceRecord): boolean => (after === undefined || r.ts > after) && !keyBefore(r, pos);
+    read.heap.push({ ts: run.firstTs, model: run.model, symbol: run.symbol, prio, seq: read.seq++,
+      open: () => archiveCursor(runRecords(run, scan, read.q, (w) => this.warn(w), keep)) });
+  }
+
+  private async *merge(read: ReadState): AsyncGenerator<InferenceRecord> {
+    const { heap } = read;
     for (let e = heap.pop(); e !== undefined; e = heap.pop()) {
       if (e.open) {
         const cursor = await e.open();
@@ -352,9 +452,11 @@ export class HistoryReader {
         continue;
       }
       const { cursor } = e;
-      if (last && last.ts === e.ts && last.model === e.model && last.symbol === e.symbol) this.counts.duplicates++;
+      if (read.last && sameKey(read.last, e)) this.counts.duplicates++;
       else {
-        last = e;
+        // Set before advance: a page read there may add archive runs, which start after this record.
+        read.last = { ts: e.ts, model: e.model, symbol: e.symbol };
+        read.lastTs.set(seriesKey(e), e.ts);
         this.counts[cursor.kind === 'live' ? 'live' : 'archived']++;
         // Pushed back before the yield: a consumer that stops here still gets the cursor closed (records' finally).
         const rec = cursor.head;
@@ -368,7 +470,10 @@ export class HistoryReader {
 
   private warn(w: HistoryWarning): void {
     if (w.kind === 'badLine') this.counts.badLines++;
-    else this.counts.unreadable++;
+    else {
+      this.unreadableFiles.add(w.file);
+      this.counts.unreadable = this.unreadableFiles.size;
+    }
     this.opts.onWarning?.(w);
   }
 }
@@ -380,9 +485,12 @@ function entryOf(cursor: Cursor, prio: number, seq: number): Entry {
 
 const overlaps = (run: ArchiveRun, q: TimeRange): boolean => (q.from === undefined || run.lastTs >= q.from) && (q.to === undefined || run.firstTs < q.to);
 
-// Archive files in one listing and not the other (by name).
-function changed(before: readonly ArchiveFile[], after: readonly ArchiveFile[]): number {
-  const a = new Set(before.map((f) => f.file));
-  const b = new Set(after.map((f) => f.file));
-  return [...a].filter((f) => !b.has(f)).length + [...b].filter((f) => !a.has(f)).length;
+// The names in `dir`, none when it does not exist (nothing archived yet).
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }

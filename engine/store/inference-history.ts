@@ -389,15 +389,19 @@ export interface HistorySeries {
 
 // Reads only: compression on decodes LZ4-compressed and plain values alike (off fails on compressed ones), whatever
 // the writer chose. Within one process the first opener's setting holds (LmdbStore.db opens a database once).
-const historyDb = (store: LmdbStore): TypedDb<MainKey, InferenceRecord> => store.db<MainKey, InferenceRecord>(MAIN_DB, { compression: true });
+// Undefined when the store has no history database: opening it with create would write to a store the reader only
+// reads (a store of orders only gained an empty "inference" database from `cobalt history stats`).
+const historyDb = (store: LmdbStore): TypedDb<MainKey, InferenceRecord> | undefined => store.existingDb<MainKey, InferenceRecord>(MAIN_DB, { compression: true });
 
 /**
  * Returns the (model, symbol) series of the history in `store`, in key order, with counts and spans: a few positioned
- * reads and LMDB's native count per series, no record decoded (history-reader.ts and `cobalt history stats`).
+ * reads and LMDB's native count per series, no record decoded (history-reader.ts and `cobalt history stats`). None
+ * when the store has no history database.
  */
 export function historySeries(store: LmdbStore): HistorySeries[] {
   const main = historyDb(store);
   const out: HistorySeries[] = [];
+  if (!main) return out;
   let from: MainKey | undefined;
   for (;;) {
     let first: MainKey | undefined;
@@ -420,6 +424,7 @@ export function historySeries(store: LmdbStore): HistorySeries[] {
  */
 export function historyPage(store: LmdbStore, model: string, symbol: string, range: TimeRange, limit: number, after?: TsMs): InferenceRecord[] {
   const main = historyDb(store);
+  if (!main) return [];
   const from = after !== undefined && (range.from === undefined || after >= range.from) ? after : range.from;
   const start: MainKey = [model, symbol, from ?? TS_MIN];
   const end = range.to !== undefined ? [model, symbol, range.to] : prefixRange([model, symbol]).end;

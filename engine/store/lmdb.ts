@@ -40,6 +40,11 @@ export interface StoreOptions {
    * commit is a thread round trip (~1 ms), which a backtest on a throwaway store pays for every order step.
    */
   readonly syncCommits?: boolean;
+  /**
+   * Open for reading only (LMDB MDB_RDONLY): nothing is written to the environment, not even a missing named
+   * database; use `existingDb` to open one. For readers beside a running daemon (`cobalt history`).
+   */
+  readonly readOnly?: boolean;
 }
 
 /** An ordered range within one database: `start` inclusive, `end` exclusive, also when `reverse`. */
@@ -152,7 +157,7 @@ export class LmdbStore {
   /** Returns the environment at `opts.path`, created if missing. */
   static open(opts: StoreOptions): LmdbStore {
     try {
-      const env = open({ path: opts.path, maxDbs: opts.maxDbs ?? 32, noSync: opts.noSync ?? false, encoder: ENCODER_OPTIONS });
+      const env = open({ path: opts.path, maxDbs: opts.maxDbs ?? 32, noSync: opts.noSync ?? false, encoder: ENCODER_OPTIONS, ...(opts.readOnly ? { readOnly: true } : {}) });
       return new LmdbStore(opts.path, env, opts.syncCommits ?? false);
     } catch (err) {
       throw new StoreError(`cannot open LMDB environment at ${opts.path}: ${(err as Error).message}`, { cause: err });
@@ -187,6 +192,23 @@ export class LmdbStore {
     // `encoder` is a valid openDB option that lmdb's typings leave out.
     const dbOpts = { name, encoder: ENCODER_OPTIONS, compression: opts.compression ?? false } as DatabaseOptions & { name: string };
     const raw = this.env.openDB<V, K>(dbOpts);
+    const typed = new TypedDb<K, V>(name, raw, this);
+    this.dbs.set(name, typed as unknown as TypedDb<StoreKey, unknown>);
+    return typed;
+  }
+
+  /**
+   * Returns the named database if the environment holds it, else undefined; never creates it (lmdb `create: false`),
+   * so a reader does not add databases to a store it only reads.
+   */
+  existingDb<K extends StoreKey, V>(name: string, opts: DbOptions = {}): TypedDb<K, V> | undefined {
+    if (this.closed) throw new StoreError(`store ${this.path} is closed`);
+    const have = this.dbs.get(name);
+    if (have) return have as unknown as TypedDb<K, V>;
+    const dbOpts = { name, encoder: ENCODER_OPTIONS, compression: opts.compression ?? false, create: false } as DatabaseOptions & { name: string };
+    // Typed as always returning a database; with `create: false` lmdb returns undefined where there is none.
+    const raw = this.env.openDB<V, K>(dbOpts) as Database<V, K> | undefined;
+    if (raw === undefined) return undefined;
     const typed = new TypedDb<K, V>(name, raw, this);
     this.dbs.set(name, typed as unknown as TypedDb<StoreKey, unknown>);
     return typed;

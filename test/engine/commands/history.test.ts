@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open as openLmdb } from 'lmdb';
 import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import pino from 'pino';
@@ -9,6 +11,7 @@ import { register } from '../../../engine/commands/history.ts';
 import { InferenceHistoryStore } from '../../../engine/store/inference-history.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import { captureOutput } from '../../capture-output.ts';
+import { listArchives } from '../../../engine/store/archive-files.ts';
 import { corruptArchive, rec, T0, writeHistory, type WrittenHistory } from '../store/history-fixture.ts';
 
 let h: WrittenHistory;
@@ -123,11 +126,87 @@ describe('cobalt history export', () => {
     [['--from', '2024-08-09', '--to', '2024-08-08'], '--from 2024-08-09 is not before --to 2024-08-08'],
     [['--format', 'parquet'], "--format 'parquet' is not one of jsonl, csv"],
     [['--format', 'csv', '--features'], '--features needs --format jsonl'],
+    // h21 finding 7: Date.parse rolled these over to 2024-03-01 and 2023-03-01.
+    [['--from', '2024-02-30'], "--from '2024-02-30' is not a date and time on the calendar"],
+    [['--to', '2023-02-29T00:00:00Z'], "--to '2023-02-29T00:00:00Z' is not a date and time on the calendar"],
+    [['--out', '/nonexistent/dir/x.jsonl'], '--out /nonexistent/dir/x.jsonl cannot be written: ENOENT'],
   ])('refuses %j with a message naming it', async (args, message) => {
     const r = await cobalt('export', '--config', config, ...args);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`cobalt history export: ${message}`);
     expect(r.out).toBe('');
+  });
+});
+
+// Review h21 of `cobalt history` (commit c347022).
+describe('cobalt history export, review h21', () => {
+  const withHistory = async (fn: (h2: WrittenHistory, cfg: string) => Promise<void>): Promise<void> => {
+    const h2 = await writeHistory();
+    const cfg = join(h2.root, 'config.yaml');
+    writeFileSync(cfg, `store:\n  path: ${h2.storePath}\n  archiveDir: ${h2.archiveDir}\n`);
+    try {
+      await fn(h2, cfg);
+    } finally {
+      rmSync(h2.root, { recursive: true, force: true });
+    }
+  };
+
+  it('skips, counts and names as CSV an archive line that parses but has no shape or probabilities (finding 3)', async () => {
+    await withHistory(async (h2, cfg) => {
+      const file = await corruptArchive(h2.archiveDir, 3, '{"model":"m0","symbol":"S0/USDT","ts":1722000000500,"input":{"features":[1]},"output":{}}');
+      const r = await cobalt('export', '--config', cfg, '--format', 'csv');
+      expect(r.code).toBeUndefined();
+      expect(parseCsv(r.out).slice(1).map((x) => [x[2], x[0], x[1]])).toEqual(h2.expected.map((x) => [String(x.ts), x.model, x.symbol]));
+      expect(r.err).toContain(`warning: archive ${file} line 4 is not a record (input.shape is not an array of numbers)`);
+      expect(r.err).toContain('1 bad archive lines skipped');
+    });
+  });
+
+  it('exits 3 naming the unreadable archives when one is cut short (finding 1)', async () => {
+    await withHistory(async (h2, cfg) => {
+      const { file } = (await listArchives(h2.archiveDir))[1]!;
+      const bytes = readFileSync(file);
+      writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
+      const r = await cobalt('export', '--config', cfg);
+      expect(r.code).toBe(3);
+      expect(r.err).toMatch(/exported \d+ records .*1 archive files unreadable: records may be missing/);
+    });
+  });
+
+  it('leaves a store without inference history as it was: stats and export create no database (finding 4)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cobalt-history-orders-'));
+    try {
+      const storePath = join(root, 'store');
+      const orders = LmdbStore.open({ path: storePath, noSync: true });
+      await orders.db<string, number>('orders').put('a', 1);
+      await orders.close();
+      const cfg = join(root, 'config.yaml');
+      writeFileSync(cfg, `store:\n  path: ${storePath}\n  archiveDir: ${join(root, 'archive')}\n`);
+      const stats = await cobalt('stats', '--config', cfg);
+      const exported = await cobalt('export', '--config', cfg);
+      const env = openLmdb({ path: storePath, readOnly: true });
+      const names = [...env.getKeys()].map(String);
+      await env.close();
+      expect(stats.out).toContain(`store ${storePath}: 0 records in 0 series`);
+      expect(exported).toMatchObject({ code: undefined, out: '' });
+      expect(names).toEqual(['orders']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 naming both paths when neither the store nor the archive directory exists (finding 5)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cobalt-history-nowhere-'));
+    try {
+      const cfg = join(root, 'config.yaml');
+      writeFileSync(cfg, `store:\n  path: ${join(root, 'no-store')}\n  archiveDir: ${join(root, 'no-archive')}\n`);
+      const r = await cobalt('export', '--config', cfg);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`no history at store.path ${join(root, 'no-store')} (no LMDB environment) nor at store.archiveDir ${join(root, 'no-archive')}`);
+      expect(existsSync(join(root, 'no-store'))).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,14 +1,16 @@
 // Alerts that leave the process: what an operator of an unattended daemon must hear about (risk alerts, trading-state
-// changes, the engine halting, an actor failing, the venue's circuit breaker, the daemon starting and stopping) is
+// changes, the engine halting, an actor failing, the venue's circuit breaker, the daemon starting and stopping, a model
+// doing worse than the naive baseline or claiming more confidence than its accuracy bears) is
 // POSTed as JSON `{ text, event }` to a webhook: `text` is one human line (what Slack's incoming webhooks show), `event`
 // the fields (type, code, severity, symbol, ts, …).
 //
 // Nothing here may hold up or throw into the bus that publishes the alert: `push` only filters, counts and queues.
-// Posting runs on its own, one request at a time, from a bounded queue that drops its oldest entry when full (counted).
+// Posting runs on its own, one request at a time, from a bounded queue that, when full, drops the oldest of its least
+// severe entries (counted).
 // A network error, a timeout or a 5xx is retried with doubling waits; a 429 waits what its Retry-After says; any other
 // 4xx is a webhook that will never take the alert (a revoked token, a bad payload): not retried, and logged once per
-// status. Past maxPerMinute alerts in a minute the rest are counted by code and posted as one summary line when the
-// minute ends ("12 more alerts: MARKET_STALE×10, VAR_WARN_95×2").
+// status. Past maxPerMinute alerts in a minute the rest but critical ones are counted by code and posted as one summary
+// line when the minute ends ("WARNING 12 more alerts: MARKET_STALE×10 (first: …); VAR_WARN_95×2 (first: …)").
 //
 // The URL carries the service's token (Slack, Discord, Telegram): it comes from COBALT_ALERTS_WEBHOOK_URL only, and no
 // log line names more of it than its host.
@@ -19,6 +21,7 @@ import type { Logger } from '../engine/log.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { VenueStatus } from '../engine/messages/exec-status.ts';
 import type { ActorStatus, ShutdownStarted, SystemHalted } from '../engine/messages/lifecycle.ts';
+import type { ModelHealthChange, ModelHealthMsg } from '../engine/messages/orchestrator.ts';
 import type { RiskAlert, TradingStateChanged } from '../engine/messages/risk.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import { LiveClock, type Clock, type TimerHandle } from '../engine/runtime/clock.ts';
@@ -45,6 +48,8 @@ export interface AlertEvent {
   readonly venue?: string;
   /** COALESCED: how many of each code the summary stands for. */
   readonly counts?: Readonly<Record<string, number>>;
+  /** COALESCED: the first message of each code (cut to FIRST_MESSAGE_CHARS). */
+  readonly firsts?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -56,6 +61,7 @@ export const ALERT_SEVERITY: Readonly<Record<AlertCode, AlertSeverity>> = {
   FLATTEN_INCOMPLETE: 'critical', VENUE_CIRCUIT_OPEN: 'critical', VENUE_BANNED: 'critical',
   VAR_95: 'warning', VAR_99: 'warning', VAR_WARN_95: 'warning', VAR_WARN_99: 'warning', STOP_LOSS: 'warning', MARKET_MOVE: 'warning',
   MARKET_STALE: 'warning', MARKET_SPREAD: 'warning', TRADING_REDUCING: 'warning', RESUME_REFUSED: 'warning', LIMITS_INVALID: 'warning', VENUE_RATE_LIMITED: 'warning',
+  MODEL_DEGRADED: 'warning', MODEL_RECOVERED: 'info', MODEL_OVERCONFIDENT: 'info',
   TAKE_PROFIT: 'info', FLATTENED: 'info', FLATTEN_ENDED: 'info', MARKET_CLEARED: 'info', TRADING_ACTIVE: 'info', VENUE_UP: 'info',
   ENGINE_STARTED: 'info', ENGINE_STOPPING: 'info', TEST: 'info',
 };
@@ -93,16 +99,40 @@ const VENUE_CODE: Readonly<Partial<Record<VenueStatus['status'], AlertCode>>> = 
   circuitOpen: 'VENUE_CIRCUIT_OPEN', rateLimited: 'VENUE_RATE_LIMITED', banned: 'VENUE_BANNED',
 };
 
+// A 429 or 418 again this long after the last one's end is a new episode: a resend made as the wait ends and limited
+// again continues the old one (the executor resends at its untilTs; a live clock fires a few ms late).
+const NEW_EPISODE_AFTER_MS = 10_000;
+
 /**
- * Returns the event of the executor's venue status given the venue's last one (`was`): entering circuitOpen,
- * rateLimited or banned, and `up` after one of them; undefined for a repeat, reconciling, or up after up.
+ * Returns the event of the executor's venue status given the venue's last one (`was`, and the end it named,
+ * `wasUntilTs`): entering circuitOpen, rateLimited or banned, the same again after the last one's end (a new episode,
+ * should no `up` have come between), and `up` after one of them; undefined for a repeat, reconciling, or up after up.
  */
-export function venueEvent(m: VenueStatus, was: VenueStatus['status'] | undefined): AlertEvent | undefined {
-  if (m.status === was) return undefined;
+export function venueEvent(m: VenueStatus, was: VenueStatus['status'] | undefined, wasUntilTs?: number): AlertEvent | undefined {
+  const newEpisode = wasUntilTs !== undefined && m.ts > wasUntilTs + NEW_EPISODE_AFTER_MS;
+  if (m.status === was && !newEpisode) return undefined;
   const code = VENUE_CODE[m.status];
   if (code) return event(m.type, code, `venue ${m.venue} ${m.status}: ${m.reason}`, m.ts, { venue: m.venue });
   if (m.status === 'up' && was !== undefined && VENUE_CODE[was]) return event(m.type, 'VENUE_UP', `venue ${m.venue} up again: ${m.reason}`, m.ts, { venue: m.venue });
   return undefined;
+}
+
+const MODEL_CODE: Readonly<Partial<Record<ModelHealthChange, AlertCode>>> = {
+  degraded: 'MODEL_DEGRADED', recovered: 'MODEL_RECOVERED', overconfident: 'MODEL_OVERCONFIDENT',
+};
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+/**
+ * Returns the event of a model health change (MODEL_DEGRADED, MODEL_RECOVERED, MODEL_OVERCONFIDENT); undefined for
+ * `calibrated` and `reset` (the version change behind a reset is on the dashboard already).
+ */
+export function modelHealthEvent(m: ModelHealthMsg): AlertEvent | undefined {
+  const code = MODEL_CODE[m.change];
+  if (!code) return undefined;
+  const figures = m.change === 'overconfident'
+    ? `mean confidence ${pct(m.meanConfidence)} against accuracy ${pct(m.accuracy)}`
+    : `accuracy ${pct(m.accuracy)} against ${pct(m.baseline)} for always ${m.baselineAction ?? 'the most frequent move'} (p ${m.pValue.toFixed(3)})`;
+  return event(m.type, code, `model ${m.model}@${m.version} ${m.change}: ${figures} over its last ${m.judged} judged predictions`, m.ts);
 }
 
 /** Returns the event of a graceful shutdown beginning. */
@@ -115,13 +145,28 @@ export function testEvent(ts: number): AlertEvent {
   return event('alerts.test', 'TEST', 'test alert from `cobalt alerts test`: this webhook receives cobalt alerts', ts);
 }
 
-/** Returns the summary line's event of the alerts beyond maxPerMinute, counted by code. */
-export function summaryEvent(counts: ReadonlyMap<string, number>, ts: number): AlertEvent {
-  const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  const total = sorted.reduce((n, [, c]) => n + c, 0);
-  const message = `${total} more alert${total === 1 ? '' : 's'}: ${sorted.map(([code, n]) => `${code}×${n}`).join(', ')}`;
-  const severity = ALERT_SEVERITIES[Math.max(...sorted.map(([code]) => ALERT_SEVERITIES.indexOf(ALERT_SEVERITY[code as AlertCode])))]!;
-  return { type: 'alerts.summary', code: 'COALESCED', severity, message, ts, counts: Object.fromEntries(sorted) };
+/** What the alerts of one code beyond maxPerMinute came to: how many, and the first one's message. */
+export interface Coalesced { readonly count: number; readonly first: string }
+
+// A summary quotes each code's first message, so that one line says what happened; a long one is cut.
+const FIRST_MESSAGE_CHARS = 120;
+const cut = (s: string): string => (s.length > FIRST_MESSAGE_CHARS ? `${s.slice(0, FIRST_MESSAGE_CHARS - 1)}…` : s);
+const rankOf = (code: string): number => ALERT_SEVERITIES.indexOf(ALERT_SEVERITY[code as AlertCode]);
+
+/**
+ * Returns the summary line's event of the alerts beyond maxPerMinute, by code: most severe first, then most frequent;
+ * its severity is the highest among them, and each code's first message is quoted.
+ */
+export function summaryEvent(counts: ReadonlyMap<string, Coalesced>, ts: number): AlertEvent {
+  const sorted = [...counts].sort((a, b) => rankOf(b[0]) - rankOf(a[0]) || b[1].count - a[1].count || a[0].localeCompare(b[0]));
+  const total = sorted.reduce((n, [, c]) => n + c.count, 0);
+  const parts = sorted.map(([code, c]) => `${code}×${c.count} (first: ${cut(c.first)})`);
+  const message = `${total} more alert${total === 1 ? '' : 's'}: ${parts.join('; ')}`;
+  const severity = ALERT_SEVERITIES[Math.max(...sorted.map(([code]) => rankOf(code)))]!;
+  return {
+    type: 'alerts.summary', code: 'COALESCED', severity, message, ts,
+    counts: Object.fromEntries(sorted.map(([code, c]) => [code, c.count])), firsts: Object.fromEntries(sorted.map(([code, c]) => [code, cut(c.first)])),
+  };
 }
 
 /** Who sent an alert: the config's mode and the account (venue) traded. */
@@ -129,7 +174,7 @@ export interface AlertSource { readonly mode: string; readonly account: string }
 
 /** Returns the JSON body posted for `ev`: one Slack-compatible `text` line and the event's fields. */
 export function alertBody(ev: AlertEvent, from: AlertSource): { text: string; event: Record<string, unknown> } {
-  const head = ev.code === 'COALESCED' ? '' : `${ev.severity.toUpperCase()} ${ev.code}${ev.symbol && !ev.message.includes(ev.symbol) ? ` ${ev.symbol}` : ''}: `;
+  const head = ev.code === 'COALESCED' ? `${ev.severity.toUpperCase()} ` : `${ev.severity.toUpperCase()} ${ev.code}${ev.symbol && !ev.message.includes(ev.symbol) ? ` ${ev.symbol}` : ''}: `;
   return {
     text: `[cobalt ${from.mode} ${from.account}] ${head}${ev.message}`,
     event: { ...ev, time: new Date(ev.ts).toISOString(), mode: from.mode, account: from.account },
@@ -146,11 +191,18 @@ export type PostOutcome =
 const MAX_RETRY_AFTER_MS = 300_000;
 const BODY_SHOWN_CHARS = 200;
 
-/** Returns a Retry-After header (seconds, or an HTTP date against `nowMs`) in ms, at most 5 minutes; undefined if absent or unreadable. */
+// RFC 7231 §7.1.3: delay-seconds, or an HTTP-date in its preferred form (IMF-fixdate). Date.parse alone would take
+// "2026" for a year and "1.5" or "-1" for dates long past, each then read as "retry at once".
+const DELAY_SECONDS = /^\d+$/;
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * Returns a Retry-After header (delay-seconds, or an IMF-fixdate against `nowMs`) in ms, at most 5 minutes; undefined
+ * if absent or in any other form (the normal backoff then applies).
+ */
 export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
-  if (header === null || header.trim() === '') return undefined;
-  const v = header.trim();
-  const ms = /^\d+$/.test(v) ? Number(v) * 1_000 : Date.parse(v) - nowMs;
+  const v = header?.trim() ?? '';
+  const ms = DELAY_SECONDS.test(v) ? Number(v) * 1_000 : IMF_FIXDATE.test(v) ? Date.parse(v) - nowMs : Number.NaN;
   return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS) : undefined;
 }
 
@@ -163,8 +215,12 @@ export async function postJson(url: URL, body: unknown, timeoutMs: number, opts:
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal, redirect: 'error' });
+    // An accepted alert is delivered: waiting for the rest of a slow answer would time it out and post it again.
+    if (res.ok) {
+      void res.body?.cancel().catch(() => undefined);
+      return { kind: 'ok', status: res.status };
+    }
     const text = await res.text();
-    if (res.ok) return { kind: 'ok', status: res.status };
     const nowMs = opts.nowMs?.() ?? Date.now();
     return { kind: 'status', status: res.status, retryAfterMs: retryAfterMs(res.headers.get('retry-after'), nowMs), body: hostOnly(text.slice(0, BODY_SHOWN_CHARS), url) };
   } catch (err) {
@@ -175,13 +231,31 @@ export async function postJson(url: URL, body: unknown, timeoutMs: number, opts:
   }
 }
 
-// `text` with the URL, its path and its query replaced by the host.
+// A path segment or query value this long may be (part of) the token: a receiver that echoes the request shows its
+// path in its own words (Express: "Cannot POST /bot123:AAH…/sendMessage"), with or without the query.
+const TOKEN_LIKE_CHARS = 8;
+
+// `text` with the URL, its path and its query replaced by the host, and any token-like piece of them blanked.
 function hostOnly(text: string, url: URL): string {
   let out = text;
-  for (const part of [url.href, `${url.host}${url.pathname}${url.search}`, `${url.pathname}${url.search}`, url.search]) {
+  for (const part of [url.href, `${url.host}${url.pathname}${url.search}`, `${url.pathname}${url.search}`, url.pathname, url.search]) {
     if (part.length > 1 && part !== '/') out = out.split(part).join(url.host);
   }
+  for (const piece of tokenLikePieces(url)) out = out.split(piece).join('[redacted]');
   return out;
+}
+
+// The path's segments and the query's values of TOKEN_LIKE_CHARS or more, as sent and decoded, longest first.
+function tokenLikePieces(url: URL): string[] {
+  const raw = [...url.pathname.split('/'), ...url.search.slice(1).split('&').flatMap((kv) => kv.split('='))];
+  const decoded = raw.map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  return [...new Set([...raw, ...decoded])].filter((p) => p.length >= TOKEN_LIKE_CHARS).sort((a, b) => b.length - a.length);
 }
 
 /** Options of an AlertsWebhook. */
@@ -220,7 +294,7 @@ export class AlertsWebhook {
   private idleWaiters: (() => void)[] = [];
   // The minute maxPerMinute counts in: from its first alert; what came beyond the limit, by code.
   private window: { count: number; timer: TimerHandle } | undefined;
-  private readonly beyond = new Map<string, number>();
+  private readonly beyond = new Map<string, Coalesced>();
   private overflowWarned = false;
   private failing = false;
   private readonly statusesLogged = new Set<number>();
@@ -260,7 +334,7 @@ export class AlertsWebhook {
 
   /** Subscribes to the bus messages worth pushing; returns (and keeps, for `stop`) the unsubscribe function. */
   subscribe(bus: Bus<EngineMsg>): Unsubscribe {
-    const venues = new Map<string, VenueStatus['status']>();
+    const venues = new Map<string, VenueStatus>();
     const subs = [
       bus.subscribe('risk.alert', (m) => this.pushOf(m, riskAlertEvent)),
       bus.subscribe('risk.stateChanged', (m) => this.pushOf(m, stateEvent)),
@@ -268,10 +342,11 @@ export class AlertsWebhook {
       bus.subscribe('sys.actorStatus', (m) => this.pushOf(m, actorEvent)),
       bus.subscribe('exec.venueStatus', (m) => this.pushOf(m, (v) => {
         const was = venues.get(v.venue);
-        venues.set(v.venue, v.status);
-        return venueEvent(v, was);
+        venues.set(v.venue, v);
+        return venueEvent(v, was?.status, was?.untilTs);
       })),
       bus.subscribe('sys.shutdown', (m) => this.pushOf(m, stoppingEvent)),
+      bus.subscribe('signal.modelHealth', (m) => this.pushOf(m, modelHealthEvent)),
     ];
     this.unsubscribe = () => subs.forEach((u) => u());
     return this.unsubscribe;
@@ -322,16 +397,19 @@ export class AlertsWebhook {
     return ALERT_SEVERITIES.indexOf(ev.severity) >= this.minRank && (this.codes === undefined || this.codes.has(ev.code));
   }
 
-  // True when `ev` fits in this minute's maxPerMinute; otherwise counts it for the minute's summary.
+  // True when `ev` fits in this minute's maxPerMinute; otherwise counts it for the minute's summary. A critical alert
+  // (trading stopped, the venue lost) is never held back for a minute behind a storm of lesser ones: it always goes
+  // out, and counts against the budget of those.
   private admit(ev: AlertEvent): boolean {
     if (this.window === undefined) {
       this.window = { count: 0, timer: this.clock.setTimeout(() => this.closeWindow(), MINUTE_MS) };
     }
-    if (this.window.count < this.settings.maxPerMinute) {
+    if (this.window.count < this.settings.maxPerMinute || ev.severity === 'critical') {
       this.window.count++;
       return true;
     }
-    this.beyond.set(ev.code, (this.beyond.get(ev.code) ?? 0) + 1);
+    const seen = this.beyond.get(ev.code);
+    this.beyond.set(ev.code, { count: (seen?.count ?? 0) + 1, first: seen?.first ?? ev.message });
     this.counts.coalesced++;
     return false;
   }
@@ -348,14 +426,23 @@ export class AlertsWebhook {
   private enqueue(ev: AlertEvent): void {
     this.queue.push(ev);
     if (this.queue.length > this.settings.queueSize) {
-      this.queue.shift();
+      this.queue.splice(this.evictionIndex(), 1);
       this.counts.dropped++;
       if (!this.overflowWarned) {
         this.overflowWarned = true;
-        this.log.warn({ code: 'ALERT_WEBHOOK_QUEUE_FULL', queueSize: this.settings.queueSize }, `alerts queue full (${this.settings.queueSize}): dropping the oldest until ${this.url.host} catches up`);
+        this.log.warn({ code: 'ALERT_WEBHOOK_QUEUE_FULL', queueSize: this.settings.queueSize }, `alerts queue full (${this.settings.queueSize}): dropping the least severe, oldest first, until ${this.url.host} catches up`);
       }
     }
     this.schedulePump();
+  }
+
+  // The queued alert a full queue drops: the oldest of the least severe, so a halt is never dropped to keep info lines.
+  private evictionIndex(): number {
+    let at = 0;
+    for (let i = 1; i < this.queue.length; i++) {
+      if (ALERT_SEVERITIES.indexOf(this.queue[i]!.severity) < ALERT_SEVERITIES.indexOf(this.queue[at]!.severity)) at = i;
+    }
+    return at;
   }
 
   // Posts from the next event-loop turn, never inside the bus delivery that pushed.

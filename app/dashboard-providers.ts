@@ -142,6 +142,8 @@ export function dashboardProviders(
     // The aggregator counts every gap, one found while a book is already re-syncing included (md.bookStatus only says
     // when a book enters 'resyncing').
     bookCounters: () => sys.handles.cob.current?.bookCounters(),
+    // Live figures of the running orchestrator's monitor (the panel otherwise shows each model as of its last change).
+    modelHealth: () => sys.handles.orchestrator.current?.health?.all(),
     ...(sys.alerts ? { alertsWebhook: () => sys.alerts!.counters() } : {}),
     thresholds: () => sys.handles.orchestrator.current?.thresholds,
     rollbackTargets: (model) => sys.models.registry.list().find((m) => m.name === model)?.rollbackTo,

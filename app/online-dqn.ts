@@ -169,6 +169,17 @@ export class OnlineDqnLearning {
   }
 
   /**
+   * Polls at the next turn of the engine clock rather than at the next pollMs (the orchestrator judged the dqn
+   * degraded: `reason`); the poll's gates still decide whether a run starts. Returns false when not polling (stopped).
+   */
+  pollSoon(reason: string): boolean {
+    const asked = this.job.pollSoon();
+    this.o.logger.info({ code: 'ONLINE_EARLY_POLL', model: 'dqn', reason, asked },
+      asked ? `online learning of dqn: polling now rather than at the next poll (${reason})` : `online learning of dqn: not polling (stopped); ${reason}`);
+    return asked;
+  }
+
+  /**
    * Reads the new decisions (in slices, see the header) and, when a run is due, starts it; resolves with that run
    * (undefined when none started).
    */

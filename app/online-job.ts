@@ -95,6 +95,8 @@ export interface BreakFollower {
 /** A learner's poll timer, bus subscriptions and run bookkeeping on the engine clock; R is its run's result. */
 export class OnlineJob<R> {
   private timer: TimerHandle | undefined;
+  /** The timer's callback, once started (pollSoon re-arms it). */
+  private tick: (() => void) | undefined;
   private subs: Unsubscribe[] = [];
   private halted = false;
   private current: Promise<R | undefined> | undefined;
@@ -140,7 +142,21 @@ export class OnlineJob<R> {
       void poll();
       this.timer = this.o.clock.setTimeout(tick, this.pollMs);
     };
+    this.tick = tick;
     this.timer = this.o.clock.setTimeout(tick, this.pollMs);
+  }
+
+  /**
+   * Moves the next poll to the next turn of the engine clock instead of `pollMs` from the last (the model was judged
+   * degraded: its learner should look at its data now); the poll's own gates (`due`, the learner's data) still decide
+   * whether a run starts, and the polls after it keep their `pollMs` pace. Never polls inside the caller (a bus handler).
+   * Returns false when the job is not started or was stopped.
+   */
+  pollSoon(): boolean {
+    if (this.halted || this.tick === undefined) return false;
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
+    this.timer = this.o.clock.setTimeout(this.tick, 0);
+    return true;
   }
 
   /** Stops polling and following the bus; the learner then ends its trainer and awaits `training`. */
@@ -183,4 +199,21 @@ export class OnlineJob<R> {
       ...(this.runStartedAt !== undefined ? { startedAt: this.runStartedAt } : {}),
     };
   }
+}
+
+/** What a learner offers the model health follower: an early poll (OnlineLearning, OnlineDqnLearning). */
+export interface EarlyPoll {
+  pollSoon(reason: string): boolean;
+}
+
+/**
+ * Asks the learner of each model judged degraded (signal.modelHealth, actors/orchestrator/model-health.ts) to poll
+ * now rather than at its next pollMs; its gates still decide whether a run starts. `learners` by model name; a model
+ * without one is left alone. Returns the unsubscribe.
+ */
+export function pollWhenDegraded(bus: Bus<EngineMsg>, learners: Readonly<Record<string, EarlyPoll | undefined>>): Unsubscribe {
+  return bus.subscribe('signal.modelHealth', (m) => {
+    if (m.change !== 'degraded') return;
+    learners[m.model]?.pollSoon(`${m.model}@${m.version} degraded: accuracy ${m.accuracy.toFixed(3)} against ${m.baseline.toFixed(3)} for always ${m.baselineAction ?? '?'} over ${m.judged} judged`);
+  });
 }

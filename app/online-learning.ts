@@ -171,6 +171,17 @@ export class OnlineLearning {
     await this.job.training;
   }
 
+  /**
+   * Polls at the next turn of the engine clock rather than at the next pollMs (the orchestrator judged the cnn
+   * degraded: `reason`); the poll's gates still decide whether a run starts. Returns false when not polling (stopped).
+   */
+  pollSoon(reason: string): boolean {
+    const asked = this.job.pollSoon();
+    this.o.logger.info({ code: 'ONLINE_EARLY_POLL', model: 'cnn', reason, asked },
+      asked ? `online learning of cnn: polling now rather than at the next poll (${reason})` : `online learning of cnn: not polling (stopped); ${reason}`);
+    return asked;
+  }
+
   /** Closes the inference pools of promoted versions. */
   closePools(): Promise<void> {
     return this.pools.closeAll();

@@ -55,6 +55,7 @@ import { loadModels, ONLINE_VERSION_PREFIX, onlineCheckpointRoot, type LoadedMod
 import { recordRollbacks } from './online-rollbacks.ts';
 import { instrumentOf, liveVenue } from './live-venue.ts';
 import { OnlineLearning, onlineLearningFor } from './online-learning.ts';
+import { pollWhenDegraded } from './online-job.ts';
 import { OnlineDqnLearning, onlineDqnFor } from './online-dqn.ts';
 import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
@@ -642,6 +643,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       bus, clock, registry: models.registry, outputs, ...(mode === 'backtest' ? {} : { history }),
       input: (_tick, out) => provider?.assembleInput(out),
       thresholds: { buy: config.orchestrator.buyThreshold, sell: config.orchestrator.sellThreshold, minConfidence: config.orchestrator.minConfidence },
+      health: config.orchestrator.health,
       // Thresholds set at run time and judged outcomes survive restarts: in LMDB for a daemon, in memory for a
       // backtest (its supervised restarts only; its store is a temporary directory).
       memory: mode === 'backtest' ? new InMemoryOrchestratorMemory() : lmdbOrchestratorMemory(store),
@@ -668,7 +670,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   // Subscribed before any actor starts, so that a failure at start is pushed too.
   const alerts = alertsUrl ? new AlertsWebhook({ url: alertsUrl, settings: config.alerts.webhook, from: { mode: config.mode, account: venueId }, logger }) : undefined;
   alerts?.subscribe(bus);
-  publishMarks(bus, clock, primary);
+  // Unsubscribed at shutdown: a spread change held back by the quote throttle would otherwise mark after the stop.
+  const stopMarks = publishMarks(bus, clock, primary);
+  // A model judged worse than the naive baseline: its online learner looks at its data now, not at its next poll.
+  if (online || onlineDqn) pollWhenDegraded(bus, { cnn: online, dqn: onlineDqn });
   bus.subscribe('sys.halted', (m) => {
     if (!isReady) startFailed(new EngineStartError(`the engine halted before it was ready: ${m.reason}`));
     logger.error({ code: 'SYSTEM_HALTED', actor: m.actor, reason: m.reason }, `trading halted: ${m.reason}`);
@@ -691,6 +696,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const lifecycle = new Lifecycle({ bus, clock: new LiveClock(), supervisor });
   if (feed) lifecycle.onStopIntake('feed', () => feed!.stop());
   lifecycle.onStopIntake('paper-books', () => books?.stop());
+  lifecycle.onStopIntake('risk-marks', () => stopMarks());
   lifecycle.onDrain('executor', () => executor?.idle());
   lifecycle.onDrain('orchestrator', () => orchHandle.current?.idle());
   if (paper) lifecycle.onFlush('paper-venue', () => paper!.flush());

@@ -7,11 +7,12 @@
 //          exec.orderSubmitted / exec.orderFilled / exec.orderPartiallyFilled / exec.orderRejected /
 //          exec.orderCancelled / exec.orderExpired and risk.orderDenied (position and the pending intent),
 //          orchestrator.setThresholds / orchestrator.rollback (control, also accepted through `handle`).
-// Bus out: signal.modelOutput, signal.modelStatus, signal.decision, risk.intent.
+// Bus out: signal.modelOutput, signal.modelStatus, signal.modelHealth, signal.decision, risk.intent.
 //
 // One tick runs at a time: a tick that becomes ready while one runs waits as the single pending tick (a newer one
 // replaces it: coalesced). Outcomes: every output is judged after the horizon (./outcomes.ts) against the closes of
-// the trigger timeframe, from the last close when its tick became ready, and the right/wrong result feeds the gating.
+// the trigger timeframe, from the last close when its tick became ready, and the right/wrong result feeds the gating
+// and the model health monitor (./model-health.ts), whose changes go out as signal.modelHealth after the close.
 // An output is dropped, not judged, when its symbol's data is reset (md.feedReset) before its horizon ends, or when the
 // first close at or after its due time is more than one trigger bar late (a hole in the data).
 // An output whose version is no longer the model's active one when the tick ends (a rollback or an activation
@@ -32,7 +33,7 @@ import { BDI_FRAMES, BDI_LENGTH, bdiSeriesColumn, SERIES_FEATURES, type BaseData
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade, BookTicker } from '../../engine/messages/market.ts';
-import type { ModelStatusMsg, OrchestratorCommand } from '../../engine/messages/orchestrator.ts';
+import type { ModelHealthChange, ModelStatusMsg, OrchestratorCommand } from '../../engine/messages/orchestrator.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
 import type { RiskLimits } from '../../engine/messages/risk.ts';
 import type { Decision, ModelOutput } from '../../engine/messages/signals.ts';
@@ -50,6 +51,7 @@ import {
 } from '../../strategies/moe.ts';
 import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
 import { AccuracyTracker, gatingConfig, gatingWeights, isOutcomes, type GatingConfig } from './gating.ts';
+import { ModelHealthMonitor, PendingConfidence, type HealthConfig } from './model-health.ts';
 import { type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
 import { HorizonOutcomeEvaluator, type HorizonConfig, type OutcomeBase } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
@@ -96,6 +98,8 @@ export interface OrchestratorOptions {
   readonly subscriptions?: Partial<SubscriptionConfig>;
   readonly gating?: Partial<GatingConfig>;
   readonly outcomes?: Partial<HorizonConfig>;
+  /** Model health (./model-health.ts; config orchestrator.health); `enabled: false` runs none. */
+  readonly health?: Partial<HealthConfig>;
   /** Deadline of one model run on `deadlineClock` (default 1000 ms); Infinity: none, as in a backtest (see ./coordinator.ts). */
   readonly timeoutMs?: number;
   /**
@@ -138,6 +142,12 @@ export class Orchestrator {
   readonly coordinator: InferenceCoordinator;
   readonly accuracy: AccuracyTracker;
   readonly evaluator: HorizonOutcomeEvaluator;
+  /** Undefined when config orchestrator.health is off. */
+  readonly health: ModelHealthMonitor | undefined;
+  private readonly confidences: PendingConfidence | undefined;
+  /** The trigger close being judged now (the evaluator's sink runs inside onPrice), and the health changes it made. */
+  private judging: { symbol: string; ts: TsMs } | undefined;
+  private healthChanges: { model: string; change: ModelHealthChange }[] = [];
   readonly stats: OrchestratorStats = { ticks: 0, noModels: 0, noInput: 0, coalescedTicks: 0, decisions: 0, intents: 0, noIntent: {}, ignored: {}, pendingTimeouts: 0, controlRejected: 0 };
   private thresholdsNow: MoeThresholds;
   private readonly gating: GatingConfig;
@@ -186,7 +196,15 @@ export class Orchestrator {
     this.subscriptions = new SubscriptionManager({ ...(opts.trading ? { symbol: opts.trading.inst.symbol } : {}), ...opts.subscriptions });
     this.accuracy = new AccuracyTracker(this.gating);
     // A trigger close is due on the bar; one more than a bar late means the closes had a hole there.
-    this.evaluator = new HorizonOutcomeEvaluator(this.accuracy, { maxLateMs: timeframeMs(this.subscriptions.config.triggerTimeframe), ...opts.outcomes });
+    const outcomes = { maxLateMs: timeframeMs(this.subscriptions.config.triggerTimeframe), ...opts.outcomes };
+    this.health = opts.health?.enabled === false ? undefined : new ModelHealthMonitor(opts.health);
+    this.confidences = this.health && new PendingConfidence(outcomes.maxLateMs ?? 0, outcomes.maxPending);
+    this.evaluator = new HorizonOutcomeEvaluator({
+      recordOutcome: (model, predicted, realised) => {
+        this.accuracy.recordOutcome(model, predicted, realised);
+        this.judgeHealth(model, predicted, realised);
+      },
+    }, outcomes);
     this.coordinator = new InferenceCoordinator({
       registry: opts.registry, clock: opts.clock, outputs: opts.outputs, history: opts.history, timeoutMs: opts.timeoutMs, deadlineClock: opts.deadlineClock, logger: this.log,
       deferHistory: true,
@@ -237,7 +255,10 @@ export class Orchestrator {
       bus.subscribe('md.trade', (m) => this.onTrade(m), owner),
       bus.subscribe('md.bookTicker', (m) => this.onBookTicker(m), owner),
       // Both scopes break the trades the trigger closes are built from: nothing is judged across the break.
-      bus.subscribe('md.feedReset', (m) => void this.evaluator.onReset(m.symbol), owner),
+      bus.subscribe('md.feedReset', (m) => {
+        this.evaluator.onReset(m.symbol);
+        this.confidences?.resetSymbol(m.symbol);
+      }, owner),
       bus.subscribe('orchestrator.setThresholds', (m) => this.handle(m), owner),
       bus.subscribe('orchestrator.rollback', (m) => this.handle(m), owner),
       bus.subscribe('risk.orderDenied', (m) => this.settle((p) => p.id === m.intentId, 'denied'), owner),
@@ -332,7 +353,7 @@ export class Orchestrator {
       if (result.refused !== undefined || this.unsubs.length === 0) return result;
       // An output counts only while its version is still the active one (a rollback or activation during the tick
       // drops it): it is neither judged into the new version's record nor blended.
-      for (const o of result.outputs) if (this.isCurrent(o)) this.evaluator.track(o, base);
+      for (const o of result.outputs) if (this.isCurrent(o)) this.track(o, base);
       this.decide(tick, result.outputs, input);
       return result;
     } finally {
@@ -413,7 +434,11 @@ export class Orchestrator {
     const now = this.opts.clock.now();
     this.subscriptions.onCandle(m, now);
     if (m.candle.closed && m.timeframe === this.subscriptions.config.triggerTimeframe) {
-      if (this.evaluator.onPrice(m.symbol, m.candle.close, m.candle.openTime + timeframeMs(m.timeframe)) > 0 && this.opts.memory) this.dirty = true;
+      const ts = (m.candle.openTime + timeframeMs(m.timeframe)) as TsMs;
+      this.judging = { symbol: m.symbol, ts };
+      if (this.evaluator.onPrice(m.symbol, m.candle.close, ts) > 0 && this.opts.memory) this.dirty = true;
+      this.judging = undefined;
+      if (this.healthChanges.length > 0) this.publishHealth();
       const t = this.opts.trading;
       if (t && m.symbol === t.inst.symbol && this.mark === undefined) this.mark = Math.round(m.candle.close / ticksToFloat(t.inst, 1 as Ticks)) as Ticks;
     }
@@ -500,7 +525,49 @@ export class Orchestrator {
   private forgetOutcomes(model: string): void {
     this.accuracy.reset(model);
     this.evaluator.drop(model);
+    this.confidences?.dropModel(model);
+    // A new version's window starts over: a flag the old one raised is taken down with it.
+    if (this.health?.reset(model)) {
+      this.healthChanges.push({ model, change: 'reset' });
+      this.publishHealth();
+    }
     this.save();
+  }
+
+  // Tracks `o` for its outcome, and its confidence for the health monitor. The evaluator takes the last price now when
+  // there was no base; so does the due time kept here.
+  private track(o: ModelOutput, base: OutcomeBase | undefined): void {
+    const b = base ?? this.evaluator.base(o.symbol);
+    if (this.evaluator.track(o, b) && b) this.confidences?.track(o.model, o.symbol, b.ts + this.evaluator.config.horizonMs, o.confidence);
+  }
+
+  // Called by the evaluator for each judged outcome (inside onPrice); the changes are published once the close is done.
+  private judgeHealth(model: string, predicted: ModelOutput['action'], realised: ModelOutput['action']): void {
+    const j = this.judging;
+    if (!this.health || !this.confidences || !j) return;
+    const confidence = this.confidences.take(model, j.symbol, j.ts);
+    if (confidence === undefined) return;
+    for (const change of this.health.record(model, predicted, realised, confidence)) this.healthChanges.push({ model, change });
+  }
+
+  private publishHealth(): void {
+    const changes = this.healthChanges;
+    this.healthChanges = [];
+    if (this.unsubs.length === 0) return;
+    const ts = this.opts.clock.now();
+    for (const { model, change } of changes) {
+      const f = this.health?.figures(model);
+      const version = this.registry.active(model)?.version ?? '';
+      const m = {
+        type: 'signal.modelHealth', model, version, change, state: f?.state ?? 'ok', overconfident: f?.overconfident ?? false,
+        accuracy: f?.accuracy ?? 0, baseline: f?.baseline ?? 0, ...(f ? { baselineAction: f.baselineAction } : {}),
+        meanConfidence: f?.meanConfidence ?? 0, judged: f?.judged ?? 0, pValue: f?.pValue ?? 1, ts,
+      } as const;
+      const level = change === 'degraded' || change === 'overconfident' ? 'warn' : 'info';
+      this.log[level]({ code: `MODEL_${change.toUpperCase()}`, model, version, accuracy: m.accuracy, baseline: m.baseline, judged: m.judged, pValue: m.pValue },
+        `model ${model}@${version} ${change}`);
+      this.opts.bus.publish(m);
+    }
   }
 
   // Takes back what `memory` kept: thresholds set over the same config thresholds, outcomes of the active versions.

@@ -145,6 +145,11 @@ export class TradingExecutor implements ReconcileHost {
   private haltRounds = 0;
   /** No cancel round starts before this time: the end of a venue's Retry-After or ban. */
   private cancelNotBefore = 0;
+  /**
+   * While a 429 or 418 was reported and no `up` since: when it ends (its publication time when the venue named no end).
+   * Nothing else says it ended (the breaker stays closed through both), so the first answer after it publishes `up`.
+   */
+  private limitedUntil: number | undefined;
   private readonly tasks = new Set<Promise<unknown>>();
   private readonly subs: Unsubscribe[] = [];
   private mutex: Promise<unknown> = Promise.resolve();
@@ -458,6 +463,7 @@ export class TradingExecutor implements ReconcileHost {
         this.counters.submitted++;
         const res = await this.venue.submit(req);
         this.breaker.success();
+        this.venueAnswered();
         if (res.status === 'rejected') return void (await this.apply(cid, { type: 'rejected', code: res.code, message: res.message }));
         return void (await this.apply(cid, { type: 'accepted', venueOrderId: res.venueOrderId }));
       } catch (e) {
@@ -467,6 +473,7 @@ export class TradingExecutor implements ReconcileHost {
       switch (err.kind) {
         case 'rejected':
           this.breaker.success();
+          this.venueAnswered();
           this.log.warn({ ...ctx, err }, 'venue rejected the order');
           return void (await this.apply(cid, { type: 'rejected', code: err.code, message: err.message }));
         case 'banned':
@@ -520,6 +527,7 @@ export class TradingExecutor implements ReconcileHost {
       this.counters.queriedAfterUnknown++;
       try {
         const v = await this.venue.fetchOrder(rec.intent.symbol, cid);
+        this.venueAnswered();
         if (!v) return 'absent';
         await this.apply(cid, { type: 'accepted', venueOrderId: v.venueOrderId });
         this.log.info({ clientOrderId: cid, venueOrderId: v.venueOrderId, status: v.status }, 'order found at the venue after an unknown outcome: not resent');
@@ -618,6 +626,7 @@ export class TradingExecutor implements ReconcileHost {
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       try {
         const r = await this.venue.cancel(o.intent.symbol, cid, o.venueOrderId);
+        this.venueAnswered();
         if (r.status === 'cancelled') {
           await this.apply(cid, { type: 'cancelled', reason });
           return this.syncTradesNow(o.intent.symbol);
@@ -737,7 +746,15 @@ export class TradingExecutor implements ReconcileHost {
 
   private publishStatus(status: 'up' | 'circuitOpen' | 'rateLimited' | 'banned' | 'reconciling', reason: string, afterMs?: number): void {
     const now = this.clock.now();
+    if (status === 'rateLimited' || status === 'banned') this.limitedUntil = Math.max(this.limitedUntil ?? 0, now + (afterMs ?? 0));
+    else if (status === 'up') this.limitedUntil = undefined;
     this.publish({ type: 'exec.venueStatus', venue: this.venue.id, status, reason, ...(afterMs !== undefined ? { untilTs: now + afterMs } : {}), ts: now });
+  }
+
+  // A venue call succeeded: past the end of a reported rate limit or ban, says the venue is up again.
+  private venueAnswered(): void {
+    if (this.limitedUntil === undefined || this.clock.now() < this.limitedUntil) return;
+    this.publishStatus('up', 'the venue answered again after its rate limit or ban ended');
   }
 
   private onBreaker(s: BreakerState): void {
@@ -801,6 +818,7 @@ export class TradingExecutor implements ReconcileHost {
     this.polling = true;
     try {
       await this.reconcile({ balances: false, symbols });
+      this.venueAnswered();
     } catch (err) {
       for (const sym of closed) this.tradeSync.add(sym);
       this.log.warn({ err, code: 'POLL_FAILED' }, 'order sync with the venue failed; retrying at the next poll');

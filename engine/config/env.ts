@@ -63,9 +63,10 @@ export function readSecrets(env: Env): Secrets {
     if (v !== undefined && v !== '') out[field] = v;
   }
   redactSecretValues(Object.values(out));
-  // A webhook's token is its path or query: blanked on its own too, should a line carry the path without the host.
+  // A webhook's token is its path or query: blanked on its own too, should a line carry the path without the host, or
+  // the path without the query (a receiver that echoes "Cannot POST /bot…/sendMessage").
   const hook = webhookUrlOf(out.alertsWebhookUrl);
-  if (hook instanceof URL) redactSecretValues([hook.pathname + hook.search, hook.search.slice(1)]);
+  if (hook instanceof URL) redactSecretValues([hook.pathname + hook.search, hook.pathname, hook.search.slice(1)]);
   return out as Secrets;
 }
 

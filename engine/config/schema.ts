@@ -346,6 +346,24 @@ export const orchestratorSchema = z.strictObject({
   buyThreshold: z.number().gt(0).max(1).default(0.6),
   sellThreshold: z.number().gt(0).max(1).default(0.6),
   minConfidence: unit.default(0.5),
+  /**
+   * Model health (actors/orchestrator/model-health.ts): over each model's last `window` judged outcomes, a one-sided
+   * McNemar test at `confidence` against always predicting the window's most frequent move says when the model is
+   * worse than that baseline (MODEL_DEGRADED; MODEL_RECOVERED after window / 4 outcomes in a row without it), and mean
+   * confidence above accuracy by more than `maxConfidenceGap` says it is overconfident. Nothing before `minJudged`.
+   */
+  health: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      window: z.int().min(10).max(100_000).default(200),
+      minJudged: posInt.default(100),
+      confidence: z.number().gt(0.5).lt(1).default(0.95),
+      maxConfidenceGap: unit.default(0.25),
+    })
+    .superRefine((h, ctx) => {
+      if (h.minJudged > h.window) ctx.addIssue({ code: 'custom', path: ['minJudged'], message: `expected at most orchestrator.health.window (${h.window}), received ${h.minJudged}` });
+    })
+    .prefault({}),
 });
 
 /** Risk limits. Notional limits are quote-currency decimals, quantity limits base-asset decimals; percentages are 0..100. */
@@ -496,13 +514,15 @@ export const dashboardSchema = z.strictObject({
 /**
  * What the alerts webhook (app/alerts-webhook.ts, which gives each a severity) pushes, by stable code: the
  * RiskManager's risk.alert codes, trading-state changes (TRADING_*), the engine's halt and failed actors, the
- * executor's venue status (VENUE_*), the daemon's start and stop, and `cobalt alerts test`'s TEST.
+ * executor's venue status (VENUE_*), the daemon's start and stop, `cobalt alerts test`'s TEST, and the orchestrator's
+ * model health (MODEL_*).
  */
 export const ALERT_CODES = [
   'VAR_95', 'VAR_99', 'VAR_WARN_95', 'VAR_WARN_99', 'DRAWDOWN', 'STOP_LOSS', 'TAKE_PROFIT', 'KILL_SWITCH', 'RESUME_REFUSED',
   'LIMITS_INVALID', 'FLATTEN_INCOMPLETE', 'FLATTENED', 'FLATTEN_ENDED', 'MARKET_MOVE', 'MARKET_STALE', 'MARKET_SPREAD',
   'MARKET_CLEARED', 'TRADING_ACTIVE', 'TRADING_REDUCING', 'TRADING_HALTED', 'SYSTEM_HALTED', 'ACTOR_FAILED',
   'VENUE_CIRCUIT_OPEN', 'VENUE_RATE_LIMITED', 'VENUE_BANNED', 'VENUE_UP', 'ENGINE_STARTED', 'ENGINE_STOPPING', 'TEST',
+  'MODEL_DEGRADED', 'MODEL_RECOVERED', 'MODEL_OVERCONFIDENT',
 ] as const;
 
 /** Severities of pushed alerts, lowest first. */

@@ -1,7 +1,7 @@
 // Prometheus metrics of one dashboard instance, in its own prom-client Registry (never the global one, so two
 // engines or two tests in one process do not share series). Event counts come from bus subscriptions (O(1) each);
-// bus totals, book gaps and resyncs (the aggregator's own counters), PnL, the market circuit breaker and connection
-// figures are read at scrape time.
+// bus totals, book gaps and resyncs (the aggregator's own counters), PnL, the market circuit breaker, model health and
+// connection figures are read at scrape time.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
@@ -122,6 +122,26 @@ export class DashboardMetrics {
           this.set({ symbol, guard: 'stale' }, g.stale ? 1 : 0);
           this.set({ symbol, guard: 'spread' }, g.spread ? 1 : 0);
         }
+      },
+    });
+    // From the orchestrator's health monitor at scrape time (the view's modelHealth provider), else each model's last
+    // signal.modelHealth: the state is exact either way (it only changes with a message); the windowed accuracy is
+    // only exported from live figures, never as the stale figure of the last change.
+    new Gauge({
+      name: 'cobalt_model_health', help: 'Model judged worse than always predicting the most frequent move (1 degraded) or not (0 ok), by model',
+      labelNames: ['model'], registers,
+      collect(this: Gauge<'model'>) {
+        this.reset();
+        for (const [model, h] of Object.entries(view.modelHealth().models)) this.set({ model }, h.state === 'degraded' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'cobalt_model_accuracy_window', help: 'Model accuracy (0..1) over the health monitor\'s window of judged predictions, by model',
+      labelNames: ['model'], registers,
+      collect(this: Gauge<'model'>) {
+        const h = view.modelHealth();
+        this.reset();
+        if (h.live) for (const [model, f] of Object.entries(h.models)) this.set({ model }, f.accuracy);
       },
     });
     new Gauge({ name: 'cobalt_dashboard_ws_clients', help: 'Open dashboard WebSocket connections', registers, collect(this: Gauge) { this.set(opts.wsClients()); } });

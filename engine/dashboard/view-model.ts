@@ -6,7 +6,8 @@
 //   candles   md.candle per symbol and timeframe (the forming bar replaces the last one)
 //   cob       the last cob.snapshot per symbol, shown as a ladder of buckets, with its flags and the venues' md.bookStatus
 //   heatmap   cob.heatmap columns per symbol (time × price)
-//   models    signal.modelOutput, signal.decision (MoE weights), signal.modelStatus, orchestrator.* controls
+//   models    signal.modelOutput, signal.decision (MoE weights), signal.modelStatus, signal.modelHealth (live figures
+//             from the modelHealth provider when there is one), orchestrator.* controls
 //   portfolio positions, PnL and equity from the RiskManager's books (the portfolio provider), re-read on risk.mark
 //             and fills; the equity series samples them once per second of data time
 //   risk      risk.alert, provider figures (drawdown and its peak, trading state, its reason and kill switch: the
@@ -158,6 +159,17 @@ export interface TrainingReport {
 /** One venue book's sequence gaps and resyncs since its aggregator started. */
 export interface BookCounters { readonly venue: string; readonly symbol: string; readonly gaps: number; readonly resyncs: number }
 
+/** A model's prediction quality as the models panel and /metrics show it (actors/orchestrator/model-health.ts). */
+export interface ModelHealthView {
+  readonly state: 'ok' | 'degraded';
+  readonly overconfident: boolean;
+  /** Over the last `judged` outcomes (0..1). */
+  readonly accuracy: number;
+  /** Always predicting the most frequent realised move, on the same outcomes. */
+  readonly baseline: number;
+  readonly judged: number;
+}
+
 /** Pull-based sources the view model samples when it builds (never per message). */
 export interface DashboardProviders {
   /** Supervisor children (actor state, restarts, last error). */
@@ -172,6 +184,8 @@ export interface DashboardProviders {
   readonly training?: () => TrainingReport | undefined;
   /** The decision thresholds in force (the orchestrator's, config or set); without it, those last set through the bus. */
   readonly thresholds?: () => { readonly buy: number; readonly sell: number; readonly minConfidence: number } | undefined;
+  /** Each model's health now (the orchestrator's monitor; undefined while it is not running or the monitor is off). */
+  readonly modelHealth?: () => Readonly<Record<string, ModelHealthView>> | undefined;
   /** The versions a rollback of `model` would go back to, newest first (undefined: no such model). */
   readonly rollbackTargets?: (model: string) => readonly string[] | undefined;
   /** Why the RiskManager would refuse a resume (`start`) with this `resetPeak` now, undefined when it would not. */
@@ -238,6 +252,8 @@ export class DashboardViewModel {
   private readonly decisions = new SeqRing<DecisionPoint>(1000);
   private readonly modelStatus = new Map<string, { version: string; state: string; failures: number; reason: string; ts: TsMs }>();
   private thresholds: { buy?: number; sell?: number; minConfidence?: number } = {};
+  /** Each model's health as its last signal.modelHealth said (the figures at that change). */
+  private readonly healthAtChange = new Map<string, ModelHealthView>();
   private readonly rollbacks: { model: string; ts: TsMs }[] = [];
   private readonly equity = new SeqRing<[number, number]>(3600);
   private peakEquity = -Infinity;
@@ -319,6 +335,10 @@ export class DashboardViewModel {
     });
     on('signal.modelStatus', (m) => {
       this.modelStatus.set(m.model, { version: m.version, state: m.state, failures: m.consecutiveFailures, reason: m.reason, ts: m.ts });
+      this.onChange('models');
+    });
+    on('signal.modelHealth', (m) => {
+      this.healthAtChange.set(m.model, { state: m.state, overconfident: m.overconfident, accuracy: m.accuracy, baseline: m.baseline, judged: m.judged });
       this.onChange('models');
     });
     on('orchestrator.setThresholds', (m) => {
@@ -411,6 +431,15 @@ export class DashboardViewModel {
     return this.providers.thresholds?.() ?? this.thresholds;
   }
 
+  /**
+   * Returns each model's health: `live` figures from the modelHealth provider when it answers, else the figures of
+   * each model's last signal.modelHealth (its state is current, its accuracy that of the change).
+   */
+  modelHealth(): { readonly live: boolean; readonly models: Readonly<Record<string, ModelHealthView>> } {
+    const now = this.providers.modelHealth?.();
+    return now ? { live: true, models: now } : { live: false, models: Object.fromEntries(this.healthAtChange) };
+  }
+
   /** Returns the RiskManager's books with their PnL totals (quote units), or undefined without them (no provider, not running). */
   pnl(): PortfolioBooks | undefined {
     const f = this.providers.portfolio?.();
@@ -473,6 +502,7 @@ export class DashboardViewModel {
           decisions: this.slice(this.decisions, 'md', cursors),
           latest: Object.fromEntries(this.latestOutput),
           status: Object.fromEntries(this.modelStatus),
+          health: this.modelHealth().models,
           thresholds: this.currentThresholds,
           rollbacks: this.rollbacks,
         };

@@ -1,4 +1,5 @@
 import type { TsMs } from '../types/time.ts';
+import type { Action } from './signals.ts';
 
 /** Health of a registered model in the blend: active, failed (dropped until its cool-down probe), probing (probe running). */
 export type ModelHealth = 'active' | 'failed' | 'probing';
@@ -15,6 +16,36 @@ export interface ModelStatusMsg {
   readonly reason: string;
   /** Set by a rollback: the version taken out of the blend. */
   readonly rolledBackFrom?: string;
+  readonly ts: TsMs;
+}
+
+/**
+ * How a model's judged predictions compare with the naive baseline (actors/orchestrator/model-health.ts): `degraded`
+ * when it is significantly worse than always predicting the most frequent realised move, `recovered` when that stopped
+ * holding for a while, `overconfident` / `calibrated` when its mean confidence left / came back within the allowed gap
+ * above its accuracy, `reset` when a new version started its window over (it was flagged before).
+ */
+export type ModelHealthChange = 'degraded' | 'recovered' | 'overconfident' | 'calibrated' | 'reset';
+
+/** A model's prediction quality changed (published on each change only, never per outcome). */
+export interface ModelHealthMsg {
+  readonly type: 'signal.modelHealth';
+  readonly model: string;
+  /** The active version the figures are of. */
+  readonly version: string;
+  readonly change: ModelHealthChange;
+  /** After the change. */
+  readonly state: 'ok' | 'degraded';
+  readonly overconfident: boolean;
+  /** Over the last `judged` outcomes (0..1); 0 with a reset. */
+  readonly accuracy: number;
+  /** Accuracy of always predicting `baselineAction` on the same outcomes. */
+  readonly baseline: number;
+  readonly baselineAction?: Action;
+  readonly meanConfidence: number;
+  readonly judged: number;
+  /** One-sided p-value that the model is no worse than the baseline. */
+  readonly pValue: number;
   readonly ts: TsMs;
 }
 
@@ -36,4 +67,4 @@ export interface RollbackModel {
 export type OrchestratorCommand = SetThresholds | RollbackModel;
 
 /** Every orchestrator message. */
-export type OrchestratorMsg = ModelStatusMsg | OrchestratorCommand;
+export type OrchestratorMsg = ModelStatusMsg | ModelHealthMsg | OrchestratorCommand;

@@ -9,6 +9,7 @@ import { buildSystem, refuseOnConfigError, type System } from '../../app/system.
 import { readSecrets } from '../../engine/config/env.ts';
 import { loadConfig, preflightProblems, validateConfig } from '../../engine/config/load.ts';
 import { configSchema } from '../../engine/config/schema.ts';
+import { createLogger } from '../../engine/log.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
@@ -61,6 +62,17 @@ describe('config alerts.webhook', () => {
     expect(loaded.overrides).toEqual([]);
     expect(loaded.secrets.alertsWebhookUrl).toBe(HOOK);
     expect(JSON.stringify(loaded.secrets)).not.toContain('SECRET');
+  });
+
+  // Review of 5b8d4e4, finding 3: the path with the query and the query alone were blanked, not the bare path.
+  it('registers the bare path of the webhook URL with the log scrubber', () => {
+    const lines: string[] = [];
+    readSecrets({ COBALT_ALERTS_WEBHOOK_URL: 'https://api.example.test/bot123456:AAH-scrubTOKENxyz/sendMessage?chat_id=42' });
+    const logger = createLogger({ level: 'info', destination: { write: (l: string) => void lines.push(l) } });
+    logger.warn({ body: 'Cannot POST /bot123456:AAH-scrubTOKENxyz/sendMessage' }, 'refused');
+
+    expect(lines.join('')).toContain('Cannot POST');
+    expect(lines.join('')).not.toContain('scrubTOKEN');
   });
 
   it.each([

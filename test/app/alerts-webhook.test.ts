@@ -175,9 +175,44 @@ describe('alerts webhook: delivery', () => {
     await until(() => h.counters().sent === 3, 'the summary');
 
     expect(beforeTheMinute).toBe(2);
-    expect(s.received[2]!.body.text).toBe('[cobalt paper paper] 12 more alerts: MARKET_STALE×10, VAR_WARN_95×2');
+    expect(s.received[2]!.body.text).toBe('[cobalt paper paper] WARNING 12 more alerts: MARKET_STALE×10 (first: MARKET_STALE on ETH/USDT); VAR_WARN_95×2 (first: VAR_WARN_95 on ETH/USDT)');
     expect(s.received[2]!.body.event).toMatchObject({ code: 'COALESCED', severity: 'warning', counts: { MARKET_STALE: 10, VAR_WARN_95: 2 } });
     expect(h.counters()).toMatchObject({ sent: 3, coalesced: 12 });
+  });
+
+  // Review of 5b8d4e4, finding 2: a drawdown halt and the kill switch after a flapping feed waited for the minute's
+  // summary, which carried no severity.
+  it('posts critical alerts at once past maxPerMinute, and the summary names its highest severity and first messages', async () => {
+    const { server: s, clock, hook: h } = await rig([], { maxPerMinute: 2 });
+    for (let i = 0; i < 5; i++) {
+      h.push(alert('MARKET_STALE', `ETH/USDT: no mark for ${60_000 + i} ms`));
+      h.push(alert('TAKE_PROFIT', `take profit ${i} on ETH/USDT`));
+    }
+    h.push(alert('DRAWDOWN'));
+    h.push(alert('KILL_SWITCH'));
+    await until(() => s.received.length === 4, 'the first two alerts and the two critical ones');
+    const beforeTheMinute = s.received.map((r) => r.body.event.code);
+    clock.advance(60_000);
+    await until(() => s.received.length === 5, 'the summary');
+
+    expect(beforeTheMinute).toEqual(['MARKET_STALE', 'TAKE_PROFIT', 'DRAWDOWN', 'KILL_SWITCH']);
+    expect(s.received[4]!.body.text).toBe('[cobalt paper paper] WARNING 8 more alerts: MARKET_STALE×4 (first: ETH/USDT: no mark for 60001 ms); TAKE_PROFIT×4 (first: take profit 1 on ETH/USDT)');
+    expect(s.received[4]!.body.event).toMatchObject({ severity: 'warning', firsts: { MARKET_STALE: 'ETH/USDT: no mark for 60001 ms', TAKE_PROFIT: 'take profit 1 on ETH/USDT' } });
+  });
+
+  it('drops the least severe queued alert, not a queued halt, when the queue is full', async () => {
+    const { server: s, hook: h } = await rig(['hold'], { queueSize: 2 });
+    h.push(alert('MARKET_STALE', 'in flight'));
+    await until(() => s.received.length === 1, 'the first post in flight');
+    h.push(haltEvent({ type: 'sys.halted', reason: 'restart budget spent', actor: 'cob', ts: T0 as TsMs }));
+    for (const m of ['tp1', 'tp2', 'tp3']) h.push(alert('TAKE_PROFIT', m));
+    h.push(alert('MARKET_MOVE', 'move'));
+    const whileHeld = h.counters();
+    s.release();
+    await until(() => h.counters().sent === 3, 'the rest');
+
+    expect(whileHeld).toMatchObject({ dropped: 3, queued: 2 });
+    expect(s.received.map((r) => r.body.event.code)).toEqual(['MARKET_STALE', 'SYSTEM_HALTED', 'MARKET_MOVE']);
   });
 
   it('posts a new minute\'s alerts one by one again', async () => {
@@ -236,6 +271,25 @@ describe('alerts webhook: the URL stays out of the log', () => {
 
     expect(log.codes()).toEqual(expect.arrayContaining(['ALERT_WEBHOOK_REFUSED', 'ALERT_WEBHOOK_UNREACHABLE', 'ALERT_WEBHOOK_QUEUE_FULL']));
     expect(text).toContain(s.host);
+    for (const part of s.secretParts) expect(text).not.toContain(part);
+  });
+
+  // Review of 5b8d4e4, finding 3: an Express-style 404 echoes the path without the query, which was logged as it came.
+  it('blanks the path, or a piece of it, that a refusing receiver echoes', async () => {
+    const answers: Answer[] = [];
+    const { server: s, clock, hook: h, log } = await rig(answers);
+    const { pathname } = new URL(s.url);
+    answers.push(
+      { status: 404, body: `<pre>Cannot POST ${pathname}</pre>` },
+      { status: 401, body: `unknown token ${pathname.split('/').at(-1)!}` },
+      { status: 403, body: `no such path ${decodeURIComponent(pathname)}?chat_id=42` },
+    );
+    for (const code of ['DRAWDOWN', 'KILL_SWITCH', 'MARKET_STALE'] as const) h.push(alert(code));
+    await driven(clock, () => h.counters().failed === 3, 'three refusals');
+    const text = log.text();
+
+    expect(log.codes().filter((c) => c === 'ALERT_WEBHOOK_REFUSED')).toHaveLength(3);
+    expect(text).toContain('Cannot POST');
     for (const part of s.secretParts) expect(text).not.toContain(part);
   });
 });

@@ -1,7 +1,7 @@
 // Table and stat panels, rendered from the store (at most a few times per second).
 import { amount, cls, esc, num, pct, qty, signed, time } from './format.ts';
 import type { Store } from './store.ts';
-import type { BreakerView, Ladder, RiskInstrumentView, RiskLimitsView } from './types.ts';
+import type { BreakerView, Ladder, ModelsPayload, RiskInstrumentView, RiskLimitsView } from './types.ts';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 const tbody = (id: string): HTMLElement => $(id).querySelector('tbody')!;
@@ -77,6 +77,16 @@ export function renderLadder(book: Ladder | undefined): void {
   $('imb-mas').innerHTML = book.imbalanceMa.map((v, i) => `<span class="${cls(v ?? 0)}">${(book.maWindowsMs[i] ?? 0) / 1000}s ${v === null ? '—' : signed(v, 2)}</span>`).join(' · ');
 }
 
+// The model's health beside its name: degraded (worse than always predicting the most frequent move), overconfident,
+// or ok; the title gives the figures of the window.
+function healthPill(h: NonNullable<ModelsPayload['health']>[string] | undefined): string {
+  if (!h) return '';
+  const title = `accuracy ${pct(h.accuracy, 1)} vs baseline ${pct(h.baseline, 1)} over ${h.judged} judged`;
+  const pills = [h.state === 'degraded' ? '<span class="pill bad">degraded</span>' : '<span class="pill ok">ok</span>'];
+  if (h.overconfident) pills.push('<span class="pill mid">overconfident</span>');
+  return ` <span title="${esc(title)}">${pills.join(' ')}</span>`;
+}
+
 export function renderModels(store: Store, symbol: string): void {
   const m = store.models;
   const body = tbody('models-table');
@@ -94,7 +104,7 @@ export function renderModels(store: Store, symbol: string): void {
       const w = lastDecision?.weights[name];
       const bar = o ? `<span class="pbar"><i class="b" style="width:${o.p[0] * 100}%"></i><i class="s" style="width:${o.p[1] * 100}%"></i><i class="h" style="width:${o.p[2] * 100}%"></i></span> ${o.p.map((x) => x.toFixed(2)).join('/')}` : '—';
       const state = s ? `<span class="pill ${s.state === 'active' ? 'ok' : s.state === 'failed' ? 'bad' : 'mid'}">${esc(s.state)}</span>` : '—';
-      return `<tr><td>${esc(name)}</td><td>${esc(o?.version ?? s?.version ?? '—')}</td><td class="${o?.action === 'BUY' ? 'up' : o?.action === 'SELL' ? 'down' : ''}">${esc(o?.action ?? '—')}</td><td>${bar}</td><td>${o ? pct(o.confidence, 0) : '—'}</td><td>${w === undefined ? '—' : w.toFixed(2)}</td><td>${o?.accuracy === undefined ? '—' : pct(o.accuracy, 1)}</td><td>${state}</td></tr>`;
+      return `<tr><td>${esc(name)}${healthPill(m?.health?.[name])}</td><td>${esc(o?.version ?? s?.version ?? '—')}</td><td class="${o?.action === 'BUY' ? 'up' : o?.action === 'SELL' ? 'down' : ''}">${esc(o?.action ?? '—')}</td><td>${bar}</td><td>${o ? pct(o.confidence, 0) : '—'}</td><td>${w === undefined ? '—' : w.toFixed(2)}</td><td>${o?.accuracy === undefined ? '—' : pct(o.accuracy, 1)}</td><td>${state}</td></tr>`;
     }).join('');
   }
   const sel = $('rollback-model') as HTMLSelectElement;

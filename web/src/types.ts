@@ -18,6 +18,8 @@ export interface Thresholds { buy?: number; sell?: number; minConfidence?: numbe
 export interface ModelsPayload {
   outputs: Slice<ModelPoint>; decisions: Slice<DecisionPoint>; latest: Record<string, ModelPoint>;
   status: Record<string, { version: string; state: string; failures: number; reason: string; ts: number }>;
+  /** Judged predictions against the naive baseline (absent from an older engine). */
+  health?: Record<string, { state: 'ok' | 'degraded'; overconfident: boolean; accuracy: number; baseline: number; judged: number }>;
   thresholds: Thresholds; rollbacks: { model: string; ts: number }[];
 }
 /** The RiskManager's books (null while they cannot be read; `error` when reading them failed) and the equity series. */

@@ -43,6 +43,24 @@ describe('cobalt alerts test', () => {
     for (const part of r.server.secretParts) expect(r.err).not.toContain(part);
   });
 
+  // Review of 5b8d4e4, finding 3: a receiver that echoes the request path printed the token.
+  it('blanks the path a refusing receiver echoes in its answer', async () => {
+    const echo = (url: string): Answer => ({ status: 404, body: `Cannot POST ${new URL(url).pathname}` });
+    const answers: Answer[] = [];
+    const server = await hookServer(answers);
+    answers.push(echo(server.url));
+    const err: string[] = [];
+    try {
+      const code = await sendTestAlert(file, { COBALT_ALERTS_WEBHOOK_URL: server.url }, () => undefined, (l) => err.push(l), () => 1_700_000_000_000);
+
+      expect(code).toBe(1);
+      expect(err.join('\n')).toContain('HTTP 404: Cannot POST');
+      for (const part of server.secretParts) expect(err.join('\n')).not.toContain(part);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('exits 1 naming the error when nothing answers', async () => {
     const r = await run([], undefined, true);
 

@@ -46,8 +46,8 @@ export async function publishArchive(temp: string, file: string, dir: string): P
   }
 }
 
-// The names in `dir`, none when it does not exist (no archive written yet).
-async function namesIn(dir: string): Promise<string[]> {
+/** Returns the names in `dir`, none when it does not exist (no archive written yet). */
+export async function namesIn(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (err) {

@@ -23,10 +23,9 @@
 // `records` looks for such files and merges them in (addArchives; counted in lateArchives). A file that vanishes (the
 // archive cap) before its runs were read is reported as unreadable: records may be missing then.
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { TsMs } from '../types/time.ts';
-import { listArchives, type ArchiveFile } from './archive-files.ts';
+import { listArchives, namesIn, type ArchiveFile } from './archive-files.ts';
 import { historyPage, historySeries, parseArchiveLine, type HistorySeries, type InferenceRecord, type TimeRange } from './inference-history.ts';
 import type { LmdbStore } from './lmdb.ts';
 
@@ -485,12 +484,3 @@ function entryOf(cursor: Cursor, prio: number, seq: number): Entry {
 
 const overlaps = (run: ArchiveRun, q: TimeRange): boolean => (q.from === undefined || run.lastTs >= q.from) && (q.to === undefined || run.firstTs < q.to);
 
-// The names in `dir`, none when it does not exist (nothing archived yet).
-async function namesIn(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}

@@ -1,6 +1,8 @@
 // Alerts that leave the process: what an operator of an unattended daemon must hear about (risk alerts, trading-state
 // changes, the engine halting, an actor failing, the venue's circuit breaker, the daemon starting and stopping, a model
-// doing worse than the naive baseline or claiming more confidence than its accuracy bears) is
+// doing worse than the naive baseline or claiming more confidence than its accuracy bears, a reconciliation that found
+// a position mismatch or unresolved orders, rejected orders, the market-data feed dropping and the REST market data
+// moving to the fallback venue) is
 // POSTed as JSON `{ text, event }` to a webhook: `text` is one human line (what Slack's incoming webhooks show), `event`
 // the fields (type, code, severity, symbol, ts, …).
 //
@@ -11,6 +13,8 @@
 // 4xx is a webhook that will never take the alert (a revoked token, a bad payload): not retried, and logged once per
 // status. Past maxPerMinute alerts in a minute the rest but critical ones are counted by code and posted as one summary
 // line when the minute ends ("WARNING 12 more alerts: MARKET_STALE×10 (first: …); VAR_WARN_95×2 (first: …)").
+// Rejected orders are folded by rejection code before that: one line per code per 5 minutes ("INSUFFICIENT_BALANCE ×7 in
+// the last 5 min").
 //
 // The URL carries the service's token (Slack, Discord, Telegram): it comes from COBALT_ALERTS_WEBHOOK_URL only, and no
 // log line names more of it than its host.
@@ -19,13 +23,16 @@ import { webhookPreflightProblems, webhookUrlOf, type Secrets } from '../engine/
 import type { WebhookCounters } from '../engine/dashboard/metrics.ts';
 import type { Logger } from '../engine/log.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
-import type { VenueStatus } from '../engine/messages/exec-status.ts';
+import type { Reconciled, VenueStatus } from '../engine/messages/exec-status.ts';
+import type { FeedSourceMsg, FeedState, FeedStatusMsg } from '../engine/messages/feed.ts';
 import type { ActorStatus, ShutdownStarted, SystemHalted } from '../engine/messages/lifecycle.ts';
 import type { ModelHealthChange, ModelHealthMsg } from '../engine/messages/orchestrator.ts';
+import type { OrderIntent, OrderRejected } from '../engine/messages/orders.ts';
 import type { RiskAlert, TradingStateChanged } from '../engine/messages/risk.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import { LiveClock, type Clock, type TimerHandle } from '../engine/runtime/clock.ts';
 import { ConfigError } from '../engine/types/errors.ts';
+import { clientOrderIdFor } from '../engine/types/ids.ts';
 
 /** A pushed event's stable code (config alerts.webhook.codes). */
 export type AlertCode = (typeof ALERT_CODES)[number];
@@ -58,10 +65,11 @@ export interface AlertEvent {
  */
 export const ALERT_SEVERITY: Readonly<Record<AlertCode, AlertSeverity>> = {
   DRAWDOWN: 'critical', KILL_SWITCH: 'critical', SYSTEM_HALTED: 'critical', ACTOR_FAILED: 'critical', TRADING_HALTED: 'critical',
-  FLATTEN_INCOMPLETE: 'critical', VENUE_CIRCUIT_OPEN: 'critical', VENUE_BANNED: 'critical',
+  FLATTEN_INCOMPLETE: 'critical', VENUE_CIRCUIT_OPEN: 'critical', VENUE_BANNED: 'critical', RECONCILE_MISMATCH: 'critical', EXIT_REJECTED: 'critical',
   VAR_95: 'warning', VAR_99: 'warning', VAR_WARN_95: 'warning', VAR_WARN_99: 'warning', STOP_LOSS: 'warning', MARKET_MOVE: 'warning',
   MARKET_STALE: 'warning', MARKET_SPREAD: 'warning', TRADING_REDUCING: 'warning', RESUME_REFUSED: 'warning', LIMITS_INVALID: 'warning', VENUE_RATE_LIMITED: 'warning',
   MODEL_DEGRADED: 'warning', MODEL_RECOVERED: 'info', MODEL_OVERCONFIDENT: 'info',
+  ORDER_REJECTED: 'warning', FEED_DOWN: 'warning', FEED_FALLBACK: 'warning', FEED_UP: 'info', FEED_PRIMARY: 'info',
   TAKE_PROFIT: 'info', FLATTENED: 'info', FLATTEN_ENDED: 'info', MARKET_CLEARED: 'info', TRADING_ACTIVE: 'info', VENUE_UP: 'info',
   ENGINE_STARTED: 'info', ENGINE_STOPPING: 'info', TEST: 'info',
 };
@@ -133,6 +141,71 @@ export function modelHealthEvent(m: ModelHealthMsg): AlertEvent | undefined {
     ? `mean confidence ${pct(m.meanConfidence)} against accuracy ${pct(m.accuracy)}`
     : `accuracy ${pct(m.accuracy)} against ${pct(m.baseline)} for always ${m.baselineAction ?? 'the most frequent move'} (p ${m.pValue.toFixed(3)})`;
   return event(m.type, code, `model ${m.model}@${m.version} ${m.change}: ${figures} over its last ${m.judged} judged predictions`, m.ts);
+}
+
+/**
+ * Returns the event of a reconciliation that found booked positions the venue's balances do not cover or orders whose
+ * status it could not learn; undefined for a clean one. The message carries the symbols and the count only: the
+ * booked and venue quantities are in the executor's POSITION_MISMATCH log line.
+ */
+export function reconcileEvent(m: Reconciled): AlertEvent | undefined {
+  const found: string[] = [];
+  if (m.positionMismatches.length > 0) {
+    found.push(`booked position above the venue's balance for ${m.positionMismatches.join(', ')} (quantities in the POSITION_MISMATCH log line)`);
+  }
+  if (m.ordersUnresolved > 0) found.push(`${m.ordersUnresolved} order(s) left unresolved (their status query failed)`);
+  if (found.length === 0) return undefined;
+  const symbol = m.positionMismatches.length === 1 ? { symbol: m.positionMismatches[0]! } : {};
+  return event(m.type, 'RECONCILE_MISMATCH', `reconciliation with ${m.venue}: ${found.join('; ')}`, m.ts, { venue: m.venue, ...symbol });
+}
+
+// A reconciliation's findings, '' when clean: the executor's polls repeat an unresolved order every run, pushed once.
+const reconcileKey = (m: Reconciled): string => (reconcileEvent(m) ? `${[...m.positionMismatches].sort().join(',')}|${m.ordersUnresolved}` : '');
+
+/** What the webhook keeps of an approved order to tell an exit's rejection from an entry's. */
+export type ApprovedOrder = Pick<OrderIntent, 'symbol' | 'side' | 'reduceOnly'>;
+
+/**
+ * Returns the event of a rejected order: EXIT_REJECTED (critical) when its approval said reduce-only (an exit: a
+ * position that may not close), else ORDER_REJECTED; `order` is undefined for one approved before the webhook started.
+ */
+export function rejectionEvent(m: OrderRejected, order: ApprovedOrder | undefined): AlertEvent {
+  const exit = order?.reduceOnly === true;
+  const what = `${exit ? 'exit' : 'order'} ${order ? `${order.side} ${order.symbol} ` : ''}${m.clientOrderId}`;
+  return event(m.type, exit ? 'EXIT_REJECTED' : 'ORDER_REJECTED', `${what} rejected ${m.code}: ${m.message}`, m.ts, order ? { symbol: order.symbol } : {});
+}
+
+/** Where a feed that dropped stands: its down state and since when. */
+export interface FeedDown { readonly status: FeedState; readonly since: number }
+
+// No market data from the feed: reconnecting after a drop, or given up. `ended` and `stopped` are a replay's end and a
+// shutdown, not an outage.
+const FEED_DOWN_STATES: ReadonlySet<FeedState> = new Set(['waiting', 'failed']);
+const FEED_OVER_STATES: ReadonlySet<FeedState> = new Set(['ended', 'stopped']);
+
+/**
+ * Returns a feed's down state after `m` given the one before, and the event: FEED_DOWN on entering a down state (or
+ * another one), FEED_UP on `live` after one; none for the first `live`, a repeat, or connecting attempts.
+ */
+export function feedStep(m: FeedStatusMsg, was: FeedDown | undefined): { down: FeedDown | undefined; event?: AlertEvent } {
+  const name = `market data feed ${m.venue} (${m.source})`;
+  const detail = m.detail ? `: ${m.detail}` : '';
+  if (FEED_DOWN_STATES.has(m.status)) {
+    if (was?.status === m.status) return { down: was };
+    return { down: { status: m.status, since: was?.since ?? m.ts }, event: event(m.type, 'FEED_DOWN', `${name} ${m.status}, no market data${detail}`, m.ts, { venue: m.venue }) };
+  }
+  if (m.status === 'live' && was) {
+    const s = Math.round((m.ts - was.since) / 1_000);
+    return { down: undefined, event: event(m.type, 'FEED_UP', `${name} live again after ${s} s ${was.status}${detail}`, m.ts, { venue: m.venue }) };
+  }
+  return { down: m.status === 'live' || FEED_OVER_STATES.has(m.status) ? undefined : was };
+}
+
+/** Returns the event of the REST market data moving to the fallback venue (FEED_FALLBACK) or back (FEED_PRIMARY). */
+export function feedSourceEvent(m: FeedSourceMsg): AlertEvent {
+  return m.status === 'fallback'
+    ? event(m.type, 'FEED_FALLBACK', `market data (klines, prices) from ${m.fallback} instead of ${m.primary}: ${m.reason}`, m.ts, { venue: m.venue })
+    : event(m.type, 'FEED_PRIMARY', `market data (klines, prices) from ${m.primary} again: ${m.reason}`, m.ts, { venue: m.venue });
 }
 
 /** Returns the event of a graceful shutdown beginning. */
@@ -272,6 +345,59 @@ export interface AlertsWebhookOptions {
 
 const MINUTE_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
+/** How long the rejections of one code are folded into one line after one is posted. */
+export const REJECTION_FOLD_MS = 300_000;
+// Approvals remembered to tell an exit's rejection: an exit is rejected within seconds, an older order is an entry.
+const APPROVALS_KEPT = 1_000;
+
+/**
+ * Posts the first rejection of each key (alert code and rejection code) and folds the next ones for REJECTION_FOLD_MS
+ * of the webhook's clock: a venue refusing every order (a short balance) makes one line per 5 min, not one per decision.
+ * When the time is up and some were folded, one line says how many ("INSUFFICIENT_BALANCE ×7 in the last 5 min") and
+ * folds the following 5 min; when none were, the next rejection is posted at once.
+ */
+class RejectionFolds {
+  private readonly folds = new Map<string, { count: number; latest: AlertEvent; rejectCode: string; timer: TimerHandle }>();
+
+  constructor(private readonly clock: Clock, private readonly post: (ev: AlertEvent) => void) {}
+
+  add(ev: AlertEvent, rejectCode: string): void {
+    const key = `${ev.code}:${rejectCode}`;
+    const f = this.folds.get(key);
+    if (f) {
+      f.count++;
+      f.latest = ev;
+      return;
+    }
+    this.post(ev);
+    this.open(key, ev, rejectCode);
+  }
+
+  /** Posts what is folded now (a shutdown) and forgets the folds. */
+  flush(): void {
+    for (const key of [...this.folds.keys()]) this.close(key, false);
+  }
+
+  stop(): void {
+    for (const f of this.folds.values()) this.clock.clearTimeout(f.timer);
+    this.folds.clear();
+  }
+
+  private open(key: string, latest: AlertEvent, rejectCode: string): void {
+    this.folds.set(key, { count: 0, latest, rejectCode, timer: this.clock.setTimeout(() => this.close(key, true), REJECTION_FOLD_MS) });
+  }
+
+  private close(key: string, reopen: boolean): void {
+    const f = this.folds.get(key);
+    if (!f) return;
+    this.clock.clearTimeout(f.timer);
+    this.folds.delete(key);
+    if (f.count === 0) return;
+    const { latest } = f;
+    this.post({ ...latest, message: `${f.rejectCode} ×${f.count} in the last 5 min (latest: ${latest.message})` });
+    if (reopen) this.open(key, latest, f.rejectCode);
+  }
+}
 
 /** Pushes alerts to a webhook: see the header. */
 export class AlertsWebhook {
@@ -295,6 +421,7 @@ export class AlertsWebhook {
   // The minute maxPerMinute counts in: from its first alert; what came beyond the limit, by code.
   private window: { count: number; timer: TimerHandle } | undefined;
   private readonly beyond = new Map<string, Coalesced>();
+  private readonly folds: RejectionFolds;
   private overflowWarned = false;
   private failing = false;
   private readonly statusesLogged = new Set<number>();
@@ -309,6 +436,7 @@ export class AlertsWebhook {
     this.minRank = ALERT_SEVERITIES.indexOf(opts.settings.minSeverity);
     this.codes = opts.settings.codes ? new Set(opts.settings.codes) : undefined;
     this.log = opts.logger.child({ component: 'alerts-webhook', host: opts.url.host });
+    this.folds = new RejectionFolds(this.clock, (ev) => this.push(ev));
   }
 
   /** Returns the counts since start and the alerts waiting (for /metrics). */
@@ -336,6 +464,8 @@ export class AlertsWebhook {
   subscribe(bus: Bus<EngineMsg>): Unsubscribe {
     const venues = new Map<string, VenueStatus>();
     const subs = [
+      ...this.subscribeOrders(bus),
+      ...this.subscribeFeeds(bus),
       bus.subscribe('risk.alert', (m) => this.pushOf(m, riskAlertEvent)),
       bus.subscribe('risk.stateChanged', (m) => this.pushOf(m, stateEvent)),
       bus.subscribe('sys.halted', (m) => this.pushOf(m, haltEvent)),
@@ -352,11 +482,52 @@ export class AlertsWebhook {
     return this.unsubscribe;
   }
 
+  // Reconciliation findings, and rejections folded by code (an exit's told from its approval).
+  private subscribeOrders(bus: Bus<EngineMsg>): Unsubscribe[] {
+    const reconciled = new Map<string, string>();
+    const approved = new Map<string, ApprovedOrder>();
+    return [
+      bus.subscribe('exec.reconciled', (m) => this.pushOf(m, (r) => {
+        const key = reconcileKey(r);
+        const same = reconciled.get(r.venue) === key;
+        reconciled.set(r.venue, key);
+        return same ? undefined : reconcileEvent(r);
+      })),
+      bus.subscribe('risk.orderApproved', (m) => {
+        const { symbol, side, reduceOnly } = m.intent;
+        approved.set(clientOrderIdFor(m.intent.id), { symbol, side, reduceOnly });
+        if (approved.size > APPROVALS_KEPT) approved.delete(approved.keys().next().value!);
+      }),
+      bus.subscribe('exec.orderRejected', (m) => this.pushOf(m, (r) => {
+        const ev = rejectionEvent(r, approved.get(r.clientOrderId));
+        approved.delete(r.clientOrderId);
+        if (this.wanted(ev)) this.folds.add(ev, r.code);
+        return undefined;
+      })),
+    ];
+  }
+
+  // The market-data feed's outages (per venue and source) and the REST market data's move to the fallback venue.
+  private subscribeFeeds(bus: Bus<EngineMsg>): Unsubscribe[] {
+    const down = new Map<string, FeedDown>();
+    return [
+      bus.subscribe('md.feedStatus', (m) => this.pushOf(m, (f) => {
+        const key = `${f.venue}/${f.source}`;
+        const step = feedStep(f, down.get(key));
+        if (step.down) down.set(key, step.down);
+        else down.delete(key);
+        return step.event;
+      })),
+      bus.subscribe('md.feedSource', (m) => this.pushOf(m, feedSourceEvent)),
+    ];
+  }
+
   /**
-   * Posts the summary of what went beyond maxPerMinute now, then resolves once everything queued is posted (or given
+   * Posts the summary of what went beyond maxPerMinute and the rejections folded so far now, then resolves once everything queued is posted (or given
    * up) or after `deadlineMs`, when what is left is dropped (counted) and the post in flight abandoned.
    */
   async flush(deadlineMs: number): Promise<void> {
+    this.folds.flush();
     this.closeWindow();
     if (this.idle()) return;
     let timer: TimerHandle | undefined;
@@ -376,6 +547,7 @@ export class AlertsWebhook {
   stop(): void {
     this.stopped = true;
     this.unsubscribe?.();
+    this.folds.stop();
     if (this.window) this.clock.clearTimeout(this.window.timer);
     this.window = undefined;
     this.abandon();

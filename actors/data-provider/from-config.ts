@@ -41,7 +41,7 @@ export function dataProviderOptions(config: Config, deps: DataProviderDeps): Dat
   const binance = binanceSource(new BinanceRest({ baseUrl: config.venues.binance.restUrl }), instruments);
   const mexc = config.venues.mexc.enabled ? mexcSource(new MexcRest({ baseUrl: config.venues.mexc.restUrl })) : undefined;
   const failover = new FailoverMarket(binance, mexc, {
-    clock: deps.clock, failureThreshold: config.venues.fallback.failureThreshold, cooldownMs: config.venues.fallback.cooldownMs, log: deps.log,
+    clock: deps.clock, failureThreshold: config.venues.fallback.failureThreshold, cooldownMs: config.venues.fallback.cooldownMs, log: deps.log, bus: deps.bus,
   });
   return { ...base, history: failover, prices: failover };
 }

@@ -1,7 +1,9 @@
 // Where the DataProvider gets klines and prices over REST: one port per venue, and a failover that prefers
 // Binance and moves to MEXC while a circuit breaker is open, probing Binance again after the cool-down.
 import type { Logger } from '../../engine/log.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { Candle } from '../../engine/messages/market.ts';
+import type { Bus } from '../../engine/runtime/bus.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import type { BinanceRest } from '../../engine/venues/binance/rest.ts';
 import type { BackoffPolicy } from '../../engine/venues/binance/backoff.ts';
@@ -100,6 +102,8 @@ export interface FailoverOptions {
   readonly backoff?: BackoffPolicy;
   readonly rng?: () => number;
   readonly log?: Logger;
+  /** Where the move to the fallback venue and back is published (md.feedSource), for the operator's alerts. */
+  readonly bus?: Bus<EngineMsg>;
 }
 
 /** Counters of the failover. */
@@ -121,6 +125,7 @@ export class FailoverMarket implements KlineSource {
   readonly breaker: CircuitBreaker;
   readonly stats: FailoverStats = { primaryCalls: 0, primaryFailures: 0, fallbackCalls: 0, fallbackFailures: 0 };
   private lastSource: SourceName | undefined;
+  private onFallback = false;
 
   constructor(readonly primary: MarketSource, readonly fallback: MarketSource | undefined, private readonly opts: FailoverOptions) {
     this.breaker = new CircuitBreaker(opts.clock, { failureThreshold: opts.failureThreshold, openMs: opts.cooldownMs }, (s) => this.onBreaker(s));
@@ -193,5 +198,17 @@ export class FailoverMarket implements KlineSource {
 
   private onBreaker(s: BreakerState): void {
     this.opts.log?.info({ venue: this.primary.name, breaker: s }, 'circuit breaker');
+    // The breaker, not the venue that answered one call, marks the switch: one failed call answered by the fallback
+    // while the breaker stays closed is not a move, and a failed probe (half-open -> open) keeps the fallback.
+    const { bus } = this.opts;
+    if (!this.fallback || !bus || s === 'halfOpen' || (s === 'open') === this.onFallback) return;
+    this.onFallback = s === 'open';
+    const reason = this.onFallback
+      ? `${this.primary.name} failed ${this.opts.failureThreshold} call(s) in a row: its circuit breaker is open for ${this.opts.cooldownMs} ms`
+      : `a probe of ${this.primary.name} succeeded: its circuit breaker is closed`;
+    bus.publish({
+      type: 'md.feedSource', status: this.onFallback ? 'fallback' : 'primary', venue: this.onFallback ? this.fallback.name : this.primary.name,
+      primary: this.primary.name, fallback: this.fallback.name, reason, ts: this.opts.clock.now(),
+    });
   }
 }

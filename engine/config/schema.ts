@@ -347,21 +347,27 @@ export const orchestratorSchema = z.strictObject({
   sellThreshold: z.number().gt(0).max(1).default(0.6),
   minConfidence: unit.default(0.5),
   /**
-   * Model health (actors/orchestrator/model-health.ts): over each model's last `window` judged outcomes, a one-sided
-   * McNemar test at `confidence` against always predicting the window's most frequent move says when the model is
-   * worse than that baseline (MODEL_DEGRADED; MODEL_RECOVERED after window / 4 outcomes in a row without it), and mean
-   * confidence above accuracy by more than `maxConfidenceGap` says it is overconfident. Nothing before `minJudged`.
+   * Model health (actors/orchestrator/model-health.ts): judged outcomes sampled one per outcome horizon (consecutive
+   * ones share their price move); over each model's last `window` of them a one-sided McNemar test at `confidence`
+   * against always predicting the most frequent move of the `window` outcomes before says when the model is worse than
+   * that baseline (MODEL_DEGRADED; MODEL_RECOVERED after `recoverAfter`, default window / 2, outcomes in a row without
+   * it), and mean confidence above accuracy by more than `maxConfidenceGap` says it is overconfident. Nothing before
+   * `minJudged` (default min(100, window)) in the window and before it; two changes of a kind at least `minGapMs` apart.
    */
   health: z
     .strictObject({
       enabled: z.boolean().default(true),
       window: z.int().min(10).max(100_000).default(200),
-      minJudged: posInt.default(100),
+      minJudged: posInt.optional(),
       confidence: z.number().gt(0.5).lt(1).default(0.95),
       maxConfidenceGap: unit.default(0.25),
+      recoverAfter: posInt.optional(),
+      minGapMs: nonNegInt.default(1_800_000),
     })
     .superRefine((h, ctx) => {
-      if (h.minJudged > h.window) ctx.addIssue({ code: 'custom', path: ['minJudged'], message: `expected at most orchestrator.health.window (${h.window}), received ${h.minJudged}` });
+      if (h.minJudged !== undefined && h.minJudged > h.window) {
+        ctx.addIssue({ code: 'custom', path: ['minJudged'], message: `expected at most orchestrator.health.window (${h.window}), received ${h.minJudged}` });
+      }
     })
     .prefault({}),
 });
@@ -522,7 +528,8 @@ export const ALERT_CODES = [
   'LIMITS_INVALID', 'FLATTEN_INCOMPLETE', 'FLATTENED', 'FLATTEN_ENDED', 'MARKET_MOVE', 'MARKET_STALE', 'MARKET_SPREAD',
   'MARKET_CLEARED', 'TRADING_ACTIVE', 'TRADING_REDUCING', 'TRADING_HALTED', 'SYSTEM_HALTED', 'ACTOR_FAILED',
   'VENUE_CIRCUIT_OPEN', 'VENUE_RATE_LIMITED', 'VENUE_BANNED', 'VENUE_UP', 'ENGINE_STARTED', 'ENGINE_STOPPING', 'TEST',
-  'MODEL_DEGRADED', 'MODEL_RECOVERED', 'MODEL_OVERCONFIDENT',
+  'MODEL_DEGRADED', 'MODEL_RECOVERED', 'MODEL_OVERCONFIDENT', 'RECONCILE_MISMATCH', 'ORDER_REJECTED', 'EXIT_REJECTED',
+  'FEED_DOWN', 'FEED_UP', 'FEED_FALLBACK', 'FEED_PRIMARY',
 ] as const;
 
 /** Severities of pushed alerts, lowest first. */

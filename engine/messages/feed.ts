@@ -55,5 +55,19 @@ export interface FeedStatusMsg {
   readonly ts: TsMs;
 }
 
+/**
+ * The DataProvider's REST market data (klines, prices) moved to the fallback venue, the primary's circuit breaker
+ * having opened (`fallback`), or back to the primary after a successful probe (`primary`). `venue` answers from now on.
+ */
+export interface FeedSourceMsg {
+  readonly type: 'md.feedSource';
+  readonly status: 'fallback' | 'primary';
+  readonly venue: VenueId;
+  readonly primary: VenueId;
+  readonly fallback: VenueId;
+  readonly reason: string;
+  readonly ts: TsMs;
+}
+
 /** Every message a feed adds to the market messages. */
-export type FeedMsg = RawDepth | FeedReset | FeedStatusMsg;
+export type FeedMsg = RawDepth | FeedReset | FeedStatusMsg | FeedSourceMsg;

@@ -68,7 +68,7 @@ export const ALERT_SEVERITY: Readonly<Record<AlertCode, AlertSeverity>> = {
   FLATTEN_INCOMPLETE: 'critical', VENUE_CIRCUIT_OPEN: 'critical', VENUE_BANNED: 'critical', RECONCILE_MISMATCH: 'critical', EXIT_REJECTED: 'critical',
   VAR_95: 'warning', VAR_99: 'warning', VAR_WARN_95: 'warning', VAR_WARN_99: 'warning', STOP_LOSS: 'warning', MARKET_MOVE: 'warning',
   MARKET_STALE: 'warning', MARKET_SPREAD: 'warning', TRADING_REDUCING: 'warning', RESUME_REFUSED: 'warning', LIMITS_INVALID: 'warning', VENUE_RATE_LIMITED: 'warning',
-  MODEL_DEGRADED: 'warning', MODEL_RECOVERED: 'info', MODEL_OVERCONFIDENT: 'info',
+  MODEL_DEGRADED: 'warning', MODEL_RECOVERED: 'info', MODEL_OVERCONFIDENT: 'info', MODEL_CALIBRATED: 'info', MODEL_RESET: 'info',
   ORDER_REJECTED: 'warning', FEED_DOWN: 'warning', FEED_FALLBACK: 'warning', FEED_UP: 'info', FEED_PRIMARY: 'info',
   TAKE_PROFIT: 'info', FLATTENED: 'info', FLATTEN_ENDED: 'info', MARKET_CLEARED: 'info', TRADING_ACTIVE: 'info', VENUE_UP: 'info',
   ENGINE_STARTED: 'info', ENGINE_STOPPING: 'info', TEST: 'info',
@@ -125,19 +125,23 @@ export function venueEvent(m: VenueStatus, was: VenueStatus['status'] | undefine
   return undefined;
 }
 
-const MODEL_CODE: Readonly<Partial<Record<ModelHealthChange, AlertCode>>> = {
-  degraded: 'MODEL_DEGRADED', recovered: 'MODEL_RECOVERED', overconfident: 'MODEL_OVERCONFIDENT',
+const MODEL_CODE: Readonly<Record<ModelHealthChange, AlertCode>> = {
+  degraded: 'MODEL_DEGRADED', recovered: 'MODEL_RECOVERED', overconfident: 'MODEL_OVERCONFIDENT', calibrated: 'MODEL_CALIBRATED', reset: 'MODEL_RESET',
 };
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 /**
- * Returns the event of a model health change (MODEL_DEGRADED, MODEL_RECOVERED, MODEL_OVERCONFIDENT); undefined for
- * `calibrated` and `reset` (the version change behind a reset is on the dashboard already).
+ * Returns the event of a model health change: MODEL_DEGRADED, MODEL_RECOVERED, MODEL_OVERCONFIDENT, MODEL_CALIBRATED,
+ * and MODEL_RESET, the all-clear of a flagged model whose new version (promotion, rollback) starts its window over (the
+ * orchestrator publishes a reset only for a flagged model).
  */
-export function modelHealthEvent(m: ModelHealthMsg): AlertEvent | undefined {
+export function modelHealthEvent(m: ModelHealthMsg): AlertEvent {
   const code = MODEL_CODE[m.change];
-  if (!code) return undefined;
-  const figures = m.change === 'overconfident'
+  if (m.change === 'reset') {
+    // The message carries the state after the reset (ok); which flag the old version had is not in it.
+    return event(m.type, code, `model ${m.model}: window restarted for version ${m.version}; the previous version was degraded or overconfident`, m.ts);
+  }
+  const figures = m.change === 'overconfident' || m.change === 'calibrated'
     ? `mean confidence ${pct(m.meanConfidence)} against accuracy ${pct(m.accuracy)}`
     : `accuracy ${pct(m.accuracy)} against ${pct(m.baseline)} for always ${m.baselineAction ?? 'the most frequent move'} (p ${m.pValue.toFixed(3)})`;
   return event(m.type, code, `model ${m.model}@${m.version} ${m.change}: ${figures} over its last ${m.judged} judged predictions`, m.ts);

@@ -169,13 +169,15 @@ export class OnlineDqnLearning {
   }
 
   /**
-   * Polls at the next turn of the engine clock rather than at the next pollMs (the orchestrator judged the dqn
-   * degraded: `reason`); the poll's gates still decide whether a run starts. Returns false when not polling (stopped).
+   * Looks at the learner's data at the next turn of the engine clock rather than at the next pollMs (the orchestrator
+   * judged the dqn degraded: `reason`). It starts no run by itself: the poll's gates, retrainEveryMs since the last
+   * run included, still decide, and the regular poll would have looked within pollMs anyway. Returns false when not
+   * polling (stopped).
    */
   pollSoon(reason: string): boolean {
     const asked = this.job.pollSoon();
     this.o.logger.info({ code: 'ONLINE_EARLY_POLL', model: 'dqn', reason, asked },
-      asked ? `online learning of dqn: polling now rather than at the next poll (${reason})` : `online learning of dqn: not polling (stopped); ${reason}`);
+      asked ? `online learning of dqn: looking now rather than at the next poll; its gates (retrainEveryMs included) still decide whether a run starts (${reason})` : `online learning of dqn: not polling (stopped); ${reason}`);
     return asked;
   }
 

@@ -172,13 +172,15 @@ export class OnlineLearning {
   }
 
   /**
-   * Polls at the next turn of the engine clock rather than at the next pollMs (the orchestrator judged the cnn
-   * degraded: `reason`); the poll's gates still decide whether a run starts. Returns false when not polling (stopped).
+   * Looks at the learner's data at the next turn of the engine clock rather than at the next pollMs (the orchestrator
+   * judged the cnn degraded: `reason`). It starts no run by itself: the poll's gates, retrainEveryMs since the last
+   * run included, still decide, and the regular poll would have looked within pollMs anyway. Returns false when not
+   * polling (stopped).
    */
   pollSoon(reason: string): boolean {
     const asked = this.job.pollSoon();
     this.o.logger.info({ code: 'ONLINE_EARLY_POLL', model: 'cnn', reason, asked },
-      asked ? `online learning of cnn: polling now rather than at the next poll (${reason})` : `online learning of cnn: not polling (stopped); ${reason}`);
+      asked ? `online learning of cnn: looking now rather than at the next poll; its gates (retrainEveryMs included) still decide whether a run starts (${reason})` : `online learning of cnn: not polling (stopped); ${reason}`);
     return asked;
   }
 

@@ -1,8 +1,17 @@
 // Model health: says when a model stopped working, instead of only letting the gating lower its weight quietly.
 //
-// Over each model's last `window` judged outcomes (./outcomes.ts, 3-class BUY/SELL/HOLD as the gating judges) its
-// accuracy is compared with a naive baseline measured on the SAME outcomes: always predicting the window's most
-// frequent realised class (ties go to BUY, then SELL, then HOLD, so the choice is deterministic).
+// The outcomes (./outcomes.ts, 3-class BUY/SELL/HOLD as the gating judges) are sampled: at most one per model per
+// horizon, an outcome taken only when its prediction was made at least horizonMs after that of the last one taken.
+// The engine judges a prediction every trigger bar (1 s) on a 60 s move, so ~60 consecutive outcomes are judged on
+// nearly the same price path: a window of 200 of them holds ~3 independent observations, and the test below, which
+// assumes independent outcomes, said "worse" in 41 % of windows of an equally good model instead of 5 %. Sampled, the
+// window covers `window` horizons (200 at a 60 s horizon: 200 minutes; minJudged 100: 100 minutes).
+//
+// Over each model's last `window` sampled outcomes its accuracy is compared with a naive baseline on the SAME
+// outcomes: always predicting one class, fixed out of sample as the most frequent realised class over the `window`
+// sampled outcomes BEFORE the window (ties go to BUY, then SELL, then HOLD). Picked in hindsight from the window
+// itself, the baseline gets the best of three noisy counts and beats a skilled model by luck; until at least
+// minJudged outcomes precede the window there is no baseline and no verdict (at the defaults: 300 horizons, 5 hours).
 //
 // The test: McNemar's, one-sided, normal approximation with Edwards' continuity correction. The model and the
 // baseline are judged on the same outcomes, so their hits are paired and correlated (in a window of mostly HOLD both
@@ -10,36 +19,44 @@
 // variance. Outcomes both got right or both got wrong say nothing about which is better; only the discordant pairs
 // do: b = baseline right and model wrong, c = model right and baseline wrong. Were both equally good, b would be
 // Binomial(b + c, ½); the model is worse at `confidence` when z = (b − c − 1) / √(b + c) exceeds the normal quantile
-// of `confidence` (1.645 at 0.95). Every count is kept per (realised class, model hit), six integers, so the baseline
-// class, b and c come out in O(1) per outcome from a ring buffer of the window.
+// of `confidence` (1.645 at 0.95). Every count is kept per (realised class, model hit), six integers, so b and c come
+// out in O(1) per outcome from a ring buffer of the window for any baseline class.
 //
-// States: ok -(test says worse, with at least minJudged outcomes)-> degraded -(test silent for `recoverAfter`
-// outcomes in a row)-> ok. A z wandering around the threshold restarts the run each time it crosses back, so a
-// model on the boundary changes state at most once per `recoverAfter` outcomes instead of at every outcome.
-// Overconfidence is a separate flag with the same hysteresis: mean stated confidence above accuracy by more than
-// maxConfidenceGap over the window sets it; a gap back within the limit for `recoverAfter` outcomes in a row clears it.
-// Confidences are kept in whole millionths so that their sum stays exact (no float drift across a long run).
+// States: ok -(test says worse)-> degraded -(test silent for `recoverAfter` sampled outcomes in a row)-> ok. The test
+// re-runs on every sampled outcome over heavily overlapping windows, so z wanders around the threshold; the run of
+// silent outcomes restarts each time it crosses back, and two changes of the same model and kind (state, confidence)
+// are at least minGapMs of engine time apart, so a model on the boundary changes state a few times a day, not at
+// every crossing. Overconfidence is a separate flag with the same hysteresis: mean stated confidence above accuracy by
+// more than maxConfidenceGap over the window (of at least minJudged) sets it; a gap back within the limit for
+// `recoverAfter` outcomes in a row clears it. Confidences are kept in whole millionths so that their sum stays exact.
 import type { Action } from '../../engine/messages/signals.ts';
 import type { ModelHealthChange } from '../../engine/messages/orchestrator.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
+import { DEFAULT_HORIZON } from './outcomes.ts';
 
 /** Settings of the monitor (config orchestrator.health). */
 export interface HealthConfig {
   readonly enabled: boolean;
-  /** Judged outcomes per model the figures cover. */
+  /** Sampled outcomes (one per horizon) per model the figures cover. */
   readonly window: number;
-  /** Outcomes needed in the window before the monitor says anything. */
-  readonly minJudged: number;
+  /** Outcomes needed in the window, and before it for the baseline, before the monitor says anything (default min(100, window)). */
+  readonly minJudged?: number | undefined;
   /** Confidence of the one-sided test that the model is worse than the baseline (0.5 < c < 1). */
   readonly confidence: number;
   /** Mean confidence may exceed accuracy by this much (0..1) before the model is called overconfident. */
   readonly maxConfidenceGap: number;
-  /** Outcomes in a row without the condition before a flag clears (default window / 4). */
-  readonly recoverAfter?: number;
+  /** Sampled outcomes in a row without the condition before a flag clears (default window / 2). */
+  readonly recoverAfter?: number | undefined;
+  /** Engine time between two changes of the same model and kind (state; confidence) at least. */
+  readonly minGapMs: number;
 }
 
-/** Default monitor: 200 outcomes, a say from 100, 95 % one-sided, 0.25 confidence gap, clears after 50 calm outcomes. */
-export const DEFAULT_HEALTH: HealthConfig = { enabled: true, window: 200, minJudged: 100, confidence: 0.95, maxConfidenceGap: 0.25 };
+/** A config with every default filled in. */
+export type HealthSettings = HealthConfig & { readonly minJudged: number; readonly recoverAfter: number };
+
+/** Default monitor: 200 sampled outcomes, a say from 100, 95 % one-sided, 0.25 confidence gap, 30 min between changes. */
+export const DEFAULT_HEALTH: HealthConfig = { enabled: true, window: 200, confidence: 0.95, maxConfidenceGap: 0.25, minGapMs: 1_800_000 };
+const DEFAULT_MIN_JUDGED = 100;
 
 /** A model's figures over its window. */
 export interface HealthFigures {
@@ -48,11 +65,12 @@ export interface HealthFigures {
   readonly overconfident: boolean;
   readonly judged: number;
   readonly accuracy: number;
-  /** Accuracy of always predicting `baselineAction` on the same outcomes. */
+  /** Accuracy of always predicting `baselineAction` on the same outcomes; 0 while there is no baseline. */
   readonly baseline: number;
-  readonly baselineAction: Action;
+  /** The baseline class, fixed by the outcomes before the window; absent until minJudged precede it. */
+  readonly baselineAction?: Action;
   readonly meanConfidence: number;
-  /** One-sided p-value that the model is not worse than the baseline (1 with no discordant pair). */
+  /** One-sided p-value that the model is not worse than the baseline (1 with no discordant pair or no baseline). */
   readonly pValue: number;
 }
 
@@ -70,66 +88,70 @@ interface Window {
   /** counts[class * 2 + hit]. */
   readonly counts: Int32Array;
   confSum: number;
+  /** The realised classes of the outcomes that left the window, the last `window` of them (the baseline's sample). */
+  readonly prior: Uint8Array;
+  priorNext: number;
+  priorSize: number;
+  readonly priorCounts: Int32Array;
+  /** Prediction time of the last outcome taken (sampling). */
+  lastAt: number;
   degraded: boolean;
   overconfident: boolean;
   /** Outcomes in a row the test has not said "worse" (while degraded). */
   calm: number;
   /** Outcomes in a row the confidence gap was within the limit (while overconfident). */
   calibrated: number;
+  /** Engine time of the last state change and of the last confidence change. */
+  stateAt: number;
+  confAt: number;
 }
 
 /** Returns `c` over the defaults, checked. */
-export function healthConfig(c: Partial<HealthConfig> = {}): HealthConfig & { readonly recoverAfter: number } {
+export function healthConfig(c: Partial<HealthConfig> = {}): HealthSettings {
   const h = { ...DEFAULT_HEALTH, ...c };
   if (!Number.isInteger(h.window) || h.window < 1) throw new ConfigError(`health window must be a positive integer, got ${h.window}`);
-  if (!Number.isInteger(h.minJudged) || h.minJudged < 1 || h.minJudged > h.window) {
-    throw new ConfigError(`health minJudged must be an integer in [1, window ${h.window}], got ${h.minJudged}`);
+  const minJudged = c.minJudged ?? Math.min(DEFAULT_MIN_JUDGED, h.window);
+  if (!Number.isInteger(minJudged) || minJudged < 1 || minJudged > h.window) {
+    throw new ConfigError(`health minJudged must be an integer in [1, window ${h.window}], got ${minJudged}`);
   }
   if (!(h.confidence > 0.5 && h.confidence < 1)) throw new ConfigError(`health confidence must be in (0.5, 1), got ${h.confidence}`);
   if (!(h.maxConfidenceGap >= 0 && h.maxConfidenceGap <= 1)) throw new ConfigError(`health maxConfidenceGap must be in [0, 1], got ${h.maxConfidenceGap}`);
-  const recoverAfter = h.recoverAfter ?? Math.max(1, Math.ceil(h.window / 4));
+  const recoverAfter = c.recoverAfter ?? Math.max(1, Math.ceil(h.window / 2));
   if (!Number.isInteger(recoverAfter) || recoverAfter < 1) throw new ConfigError(`health recoverAfter must be a positive integer, got ${recoverAfter}`);
-  return { ...h, recoverAfter };
+  if (!(h.minGapMs >= 0)) throw new ConfigError(`health minGapMs must be >= 0, got ${h.minGapMs}`);
+  return { ...h, minJudged, recoverAfter };
 }
 
 /** Judges each model's recent accuracy against the naive baseline; see the header. */
 export class ModelHealthMonitor {
-  readonly config: HealthConfig & { readonly recoverAfter: number };
+  readonly config: HealthSettings;
   private readonly windows = new Map<string, Window>();
   private readonly zCritical: number;
 
-  constructor(config: Partial<HealthConfig> = {}) {
+  /** `horizonMs`: the evaluator's horizon, the spacing of the sampled outcomes. */
+  constructor(config: Partial<HealthConfig> = {}, readonly horizonMs: number = DEFAULT_HORIZON.horizonMs) {
     this.config = healthConfig(config);
+    if (!(horizonMs > 0)) throw new ConfigError(`health horizonMs must be > 0, got ${horizonMs}`);
     this.zCritical = normalQuantile(this.config.confidence);
   }
 
   /**
-   * Records one judged outcome of `model` with the confidence it stated; returns the changes it caused (usually none:
-   * a shared empty array, nothing allocated).
+   * Offers one judged outcome of `model`, predicted at `at` (engine time, ms) with the confidence it stated; it is
+   * taken only when `at` is at least horizonMs after the last one taken (see the header). Returns the changes it
+   * caused (usually none: a shared empty array, nothing allocated).
    */
-  record(model: string, predicted: Action, realised: Action, confidence: number): readonly ModelHealthChange[] {
+  record(model: string, predicted: Action, realised: Action, confidence: number, at: number): readonly ModelHealthChange[] {
     const w = this.windowOf(model);
+    if (at < w.lastAt + this.horizonMs) return NO_CHANGE;
+    w.lastAt = at;
     // A confidence that is not a number counts as 0: one NaN in the running sum would spoil every later mean.
     const conf = Number.isFinite(confidence) ? Math.round(Math.min(1, Math.max(0, confidence)) * MICRO) : 0;
     this.push(w, CLASS_OF[realised], predicted === realised ? 1 : 0, conf);
     if (w.size < this.config.minJudged) return NO_CHANGE;
-    let changes: ModelHealthChange[] | undefined;
-    const worse = this.z(w) > this.zCritical;
-    if (worse) w.calm = 0;
-    else w.calm++;
-    if (!w.degraded && worse) (changes ??= []).push('degraded');
-    else if (w.degraded && w.calm >= this.config.recoverAfter) (changes ??= []).push('recovered');
-    const gap = w.confSum / MICRO / w.size - this.hits(w) / w.size > this.config.maxConfidenceGap;
-    if (gap) w.calibrated = 0;
-    else w.calibrated++;
-    if (!w.overconfident && gap) (changes ??= []).push('overconfident');
-    else if (w.overconfident && w.calibrated >= this.config.recoverAfter) (changes ??= []).push('calibrated');
-    if (!changes) return NO_CHANGE;
-    for (const c of changes) {
-      if (c === 'degraded' || c === 'recovered') w.degraded = c === 'degraded';
-      else w.overconfident = c === 'overconfident';
-    }
-    return changes;
+    const state = this.stateChange(w, at);
+    const confidenceChange = this.confidenceChange(w, at);
+    if (!state && !confidenceChange) return NO_CHANGE;
+    return state && confidenceChange ? [state, confidenceChange] : [(state ?? confidenceChange)!];
   }
 
   /** Returns the figures of `model` over its window; undefined before its first outcome. */
@@ -137,10 +159,11 @@ export class ModelHealthMonitor {
     const w = this.windows.get(model);
     if (!w || w.size === 0) return undefined;
     const base = this.baselineClass(w);
-    const z = this.z(w);
+    const z = base === undefined ? -Infinity : this.z(w, base);
     return {
-      model, state: w.degraded ? 'degraded' : 'ok', overconfident: w.overconfident, judged: w.size,
-      accuracy: this.hits(w) / w.size, baseline: (w.counts[base * 2]! + w.counts[base * 2 + 1]!) / w.size, baselineAction: CLASSES[base]!,
+      model, state: w.degraded ? 'degraded' : 'ok', overconfident: w.overconfident, judged: w.size, accuracy: this.hits(w) / w.size,
+      baseline: base === undefined ? 0 : (w.counts[base * 2]! + w.counts[base * 2 + 1]!) / w.size,
+      ...(base === undefined ? {} : { baselineAction: CLASSES[base]! }),
       meanConfidence: w.confSum / MICRO / w.size, pValue: Number.isFinite(z) ? 1 - normalCdf(z) : 1,
     };
   }
@@ -167,11 +190,38 @@ export class ModelHealthMonitor {
     return w !== undefined && (w.degraded || w.overconfident);
   }
 
+  private stateChange(w: Window, at: number): ModelHealthChange | undefined {
+    const base = this.baselineClass(w);
+    const worse = base !== undefined && this.z(w, base) > this.zCritical;
+    if (worse) w.calm = 0;
+    else w.calm++;
+    if (at - w.stateAt < this.config.minGapMs) return undefined;
+    if (w.degraded === worse || (w.degraded && w.calm < this.config.recoverAfter)) return undefined;
+    w.degraded = worse;
+    w.stateAt = at;
+    return worse ? 'degraded' : 'recovered';
+  }
+
+  private confidenceChange(w: Window, at: number): ModelHealthChange | undefined {
+    const gap = w.confSum / MICRO / w.size - this.hits(w) / w.size > this.config.maxConfidenceGap;
+    if (gap) w.calibrated = 0;
+    else w.calibrated++;
+    if (at - w.confAt < this.config.minGapMs) return undefined;
+    if (w.overconfident === gap || (w.overconfident && w.calibrated < this.config.recoverAfter)) return undefined;
+    w.overconfident = gap;
+    w.confAt = at;
+    return gap ? 'overconfident' : 'calibrated';
+  }
+
   private windowOf(model: string): Window {
     let w = this.windows.get(model);
     if (!w) {
       const n = this.config.window;
-      w = { realised: new Uint8Array(n), hit: new Uint8Array(n), conf: new Int32Array(n), next: 0, size: 0, counts: new Int32Array(6), confSum: 0, degraded: false, overconfident: false, calm: 0, calibrated: 0 };
+      w = {
+        realised: new Uint8Array(n), hit: new Uint8Array(n), conf: new Int32Array(n), next: 0, size: 0, counts: new Int32Array(6), confSum: 0,
+        prior: new Uint8Array(n), priorNext: 0, priorSize: 0, priorCounts: new Int32Array(3), lastAt: -Infinity,
+        degraded: false, overconfident: false, calm: 0, calibrated: 0, stateAt: -Infinity, confAt: -Infinity,
+      };
       this.windows.set(model, w);
     }
     return w;
@@ -182,6 +232,7 @@ export class ModelHealthMonitor {
     if (w.size === w.realised.length) {
       w.counts[w.realised[i]! * 2 + w.hit[i]!]!--;
       w.confSum -= w.conf[i]!;
+      this.pushPrior(w, w.realised[i]!);
     } else w.size++;
     w.realised[i] = cls;
     w.hit[i] = hit;
@@ -191,19 +242,30 @@ export class ModelHealthMonitor {
     w.next = (i + 1) % w.realised.length;
   }
 
+  // An outcome that left the window joins the baseline's sample, pushing out the oldest there.
+  private pushPrior(w: Window, cls: number): void {
+    const i = w.priorNext;
+    if (w.priorSize === w.prior.length) w.priorCounts[w.prior[i]!]!--;
+    else w.priorSize++;
+    w.prior[i] = cls;
+    w.priorCounts[cls]!++;
+    w.priorNext = (i + 1) % w.prior.length;
+  }
+
   private hits(w: Window): number {
     return w.counts[1]! + w.counts[3]! + w.counts[5]!;
   }
 
-  private baselineClass(w: Window): number {
+  // The most frequent realised class before the window; undefined while fewer than minJudged outcomes precede it.
+  private baselineClass(w: Window): number | undefined {
+    if (w.priorSize < this.config.minJudged) return undefined;
     let best = 0;
-    for (let k = 1; k < 3; k++) if (w.counts[k * 2]! + w.counts[k * 2 + 1]! > w.counts[best * 2]! + w.counts[best * 2 + 1]!) best = k;
+    for (let k = 1; k < 3; k++) if (w.priorCounts[k]! > w.priorCounts[best]!) best = k;
     return best;
   }
 
-  // McNemar's z (see the header); -Infinity with no discordant pair.
-  private z(w: Window): number {
-    const base = this.baselineClass(w);
+  // McNemar's z (see the header) against always `base`; -Infinity with no discordant pair.
+  private z(w: Window, base: number): number {
     const b = w.counts[base * 2]!;
     const c = this.hits(w) - w.counts[base * 2 + 1]!;
     return b + c === 0 ? -Infinity : (b - c - 1) / Math.sqrt(b + c);
@@ -230,7 +292,8 @@ export function normalQuantile(p: number): number {
   return (lo + hi) / 2;
 }
 
-interface Tracked { readonly due: number; readonly confidence: number }
+/** A tracked prediction: when its outcome is due, and the confidence it stated. */
+export interface Tracked { readonly due: number; readonly confidence: number }
 
 /**
  * The confidence of each tracked prediction, until the evaluator judges it. The evaluator's sink hears only model,
@@ -253,12 +316,12 @@ export class PendingConfidence {
     q.push({ due, confidence });
   }
 
-  /** Returns the confidence of the prediction of `model` judged by the price of `symbol` at `ts`; undefined when none is known. */
-  take(model: string, symbol: string, ts: number): number | undefined {
+  /** Returns the prediction of `model` judged by the price of `symbol` at `ts`; undefined when none is known. */
+  take(model: string, symbol: string, ts: number): Tracked | undefined {
     const q = this.queues.get(keyOf(model, symbol));
     while (q && q.length > 0 && q[0]!.due <= ts) {
       const t = q.shift()!;
-      if (ts - t.due <= this.maxLateMs) return t.confidence;
+      if (ts - t.due <= this.maxLateMs) return t;
     }
     return undefined;
   }

@@ -197,14 +197,15 @@ export class Orchestrator {
     this.accuracy = new AccuracyTracker(this.gating);
     // A trigger close is due on the bar; one more than a bar late means the closes had a hole there.
     const outcomes = { maxLateMs: timeframeMs(this.subscriptions.config.triggerTimeframe), ...opts.outcomes };
-    this.health = opts.health?.enabled === false ? undefined : new ModelHealthMonitor(opts.health);
-    this.confidences = this.health && new PendingConfidence(outcomes.maxLateMs ?? 0, outcomes.maxPending);
     this.evaluator = new HorizonOutcomeEvaluator({
       recordOutcome: (model, predicted, realised) => {
         this.accuracy.recordOutcome(model, predicted, realised);
         this.judgeHealth(model, predicted, realised);
       },
     }, outcomes);
+    // Sampled one outcome per horizon (see ./model-health.ts): the evaluator judges one per trigger bar.
+    this.health = opts.health?.enabled === false ? undefined : new ModelHealthMonitor(opts.health, this.evaluator.config.horizonMs);
+    this.confidences = this.health && new PendingConfidence(outcomes.maxLateMs ?? 0, outcomes.maxPending);
     this.coordinator = new InferenceCoordinator({
       registry: opts.registry, clock: opts.clock, outputs: opts.outputs, history: opts.history, timeoutMs: opts.timeoutMs, deadlineClock: opts.deadlineClock, logger: this.log,
       deferHistory: true,
@@ -545,9 +546,10 @@ export class Orchestrator {
   private judgeHealth(model: string, predicted: ModelOutput['action'], realised: ModelOutput['action']): void {
     const j = this.judging;
     if (!this.health || !this.confidences || !j) return;
-    const confidence = this.confidences.take(model, j.symbol, j.ts);
-    if (confidence === undefined) return;
-    for (const change of this.health.record(model, predicted, realised, confidence)) this.healthChanges.push({ model, change });
+    const t = this.confidences.take(model, j.symbol, j.ts);
+    if (t === undefined) return;
+    const at = t.due - this.evaluator.config.horizonMs;
+    for (const change of this.health.record(model, predicted, realised, t.confidence, at)) this.healthChanges.push({ model, change });
   }
 
   private publishHealth(): void {
@@ -560,7 +562,7 @@ export class Orchestrator {
       const version = this.registry.active(model)?.version ?? '';
       const m = {
         type: 'signal.modelHealth', model, version, change, state: f?.state ?? 'ok', overconfident: f?.overconfident ?? false,
-        accuracy: f?.accuracy ?? 0, baseline: f?.baseline ?? 0, ...(f ? { baselineAction: f.baselineAction } : {}),
+        accuracy: f?.accuracy ?? 0, baseline: f?.baseline ?? 0, ...(f?.baselineAction ? { baselineAction: f.baselineAction } : {}),
         meanConfidence: f?.meanConfidence ?? 0, judged: f?.judged ?? 0, pValue: f?.pValue ?? 1, ts,
       } as const;
       const level = change === 'degraded' || change === 'overconfident' ? 'warn' : 'info';

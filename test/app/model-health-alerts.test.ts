@@ -1,5 +1,5 @@
 // Model health reaches the operator: signal.modelHealth maps to MODEL_DEGRADED (warning), MODEL_RECOVERED and
-// MODEL_OVERCONFIDENT (info) in the alerts webhook and is posted from the bus; calibrated and reset are not pushed.
+// MODEL_OVERCONFIDENT, MODEL_CALIBRATED and MODEL_RESET (info) in the alerts webhook and is posted from the bus.
 // Degraded also asks the model's online learner for an early poll (app/online-job.ts), which its gates still decide.
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertsWebhook, modelHealthEvent } from '../../app/alerts-webhook.ts';
@@ -37,23 +37,30 @@ describe('model health in the alerts webhook', () => {
     expect(modelHealthEvent(health(change))).toMatchObject({ type: 'signal.modelHealth', ts: T0, ...want });
   });
 
-  it.each(['calibrated', 'reset'] as const)('pushes nothing for %s', (change) => {
-    expect(modelHealthEvent(health(change))).toBeUndefined();
+  it('sends the all-clear: calibrated, and the reset of a flagged model by a new version', () => {
+    const reset = { ...health('reset'), version: 'bundled-v000002', accuracy: 0, baseline: 0, judged: 0 };
+
+    expect(modelHealthEvent(health('calibrated'))).toMatchObject({ code: 'MODEL_CALIBRATED', severity: 'info',
+      message: 'model dqn@bundled-v000001 calibrated: mean confidence 61.0% against accuracy 24.7% over its last 200 judged predictions' });
+    expect(modelHealthEvent(reset)).toMatchObject({ code: 'MODEL_RESET', severity: 'info',
+      message: 'model dqn: window restarted for version bundled-v000002; the previous version was degraded or overconfident' });
   });
 
   it('posts a degraded model published on the bus, and its codes are ones the config can name', async () => {
     server = await hookServer([]);
-    const settings = configSchema.parse({ alerts: { webhook: { codes: ['MODEL_DEGRADED', 'MODEL_RECOVERED', 'MODEL_OVERCONFIDENT'] } } }).alerts.webhook;
+    const settings = configSchema.parse({ alerts: { webhook: { codes: ['MODEL_DEGRADED', 'MODEL_RECOVERED', 'MODEL_OVERCONFIDENT', 'MODEL_RESET'] } } }).alerts.webhook;
     hook = new AlertsWebhook({ url: new URL(server.url), settings, from: { mode: 'paper', account: 'paper' }, logger: memoryLogger().logger, clock: new RecordingClock(T0 as TsMs), backoffMs: 1_000 });
     const bus = new Bus<EngineMsg>();
     hook.subscribe(bus);
     bus.publish(health('degraded'));
     bus.publish(health('calibrated'));
     bus.publish(health('recovered'));
+    bus.publish(health('reset'));
     const s = server;
-    await until(() => s.received.length === 2, 'two alerts');
+    await until(() => s.received.length === 3, 'three alerts');
 
-    expect(s.received.map((r) => [r.body.event['code'], r.body.event['severity']])).toEqual([['MODEL_DEGRADED', 'warning'], ['MODEL_RECOVERED', 'info']]);
+    // calibrated is not among the codes asked for.
+    expect(s.received.map((r) => [r.body.event['code'], r.body.event['severity']])).toEqual([['MODEL_DEGRADED', 'warning'], ['MODEL_RECOVERED', 'info'], ['MODEL_RESET', 'info']]);
     expect(s.received[0]!.body.text).toBe('[cobalt paper paper] WARNING MODEL_DEGRADED: model dqn@bundled-v000001 degraded: accuracy 24.7% against 52.0% for always HOLD (p 0.000) over its last 200 judged predictions');
   });
 });

@@ -175,10 +175,7 @@ export class OnlineDqnLearning {
    * polling (stopped).
    */
   pollSoon(reason: string): boolean {
-    const asked = this.job.pollSoon();
-    this.o.logger.info({ code: 'ONLINE_EARLY_POLL', model: 'dqn', reason, asked },
-      asked ? `online learning of dqn: looking now rather than at the next poll; its gates (retrainEveryMs included) still decide whether a run starts (${reason})` : `online learning of dqn: not polling (stopped); ${reason}`);
-    return asked;
+    return this.job.pollSoonLogged('dqn', reason, this.o.logger);
   }
 
   /**

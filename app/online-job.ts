@@ -159,6 +159,14 @@ export class OnlineJob<R> {
     return true;
   }
 
+  /** pollSoon for a model judged degraded (`reason`), logged as ONLINE_EARLY_POLL under `model`'s name. */
+  pollSoonLogged(model: string, reason: string, logger: Logger): boolean {
+    const asked = this.pollSoon();
+    logger.info({ code: 'ONLINE_EARLY_POLL', model, reason, asked },
+      asked ? `online learning of ${model}: looking now rather than at the next poll; its gates (retrainEveryMs included) still decide whether a run starts (${reason})` : `online learning of ${model}: not polling (stopped); ${reason}`);
+    return asked;
+  }
+
   /** Stops polling and following the bus; the learner then ends its trainer and awaits `training`. */
   stop(): void {
     this.halted = true;

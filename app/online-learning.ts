@@ -178,10 +178,7 @@ export class OnlineLearning {
    * polling (stopped).
    */
   pollSoon(reason: string): boolean {
-    const asked = this.job.pollSoon();
-    this.o.logger.info({ code: 'ONLINE_EARLY_POLL', model: 'cnn', reason, asked },
-      asked ? `online learning of cnn: looking now rather than at the next poll; its gates (retrainEveryMs included) still decide whether a run starts (${reason})` : `online learning of cnn: not polling (stopped); ${reason}`);
-    return asked;
+    return this.job.pollSoonLogged('cnn', reason, this.o.logger);
   }
 
   /** Closes the inference pools of promoted versions. */

@@ -1,4 +1,4 @@
-import type { RiskLimits, SymbolLimits } from '../../engine/messages/risk.ts';
+import type { BreakerSettings, RiskLimits, SymbolLimits } from '../../engine/messages/risk.ts';
 import { lotsToQty, type Instrument } from '../../engine/types/instrument.ts';
 import { formatMoney, money } from '../../engine/types/money.ts';
 import { SEEN_STEP_MS } from './market-guard.ts';
@@ -37,8 +37,10 @@ export interface OperatorSymbolLimits {
 /**
  * The limits an operator can set at run time (the dashboard's `limits` control), in the form that control takes them:
  * quote amounts as decimal strings, the rest as integers; an unset reduce step, stop loss or take profit is absent.
+ * The market circuit breaker's settings (BreakerSettings) as RiskLimits has them; the dashboard's limits control sets
+ * them (null switches a guard off).
  */
-export interface OperatorLimits {
+export interface OperatorLimits extends BreakerSettings {
   readonly maxOrderNotional: string;
   readonly maxPositionNotional: string;
   readonly maxExposure: string;
@@ -54,16 +56,6 @@ export interface OperatorLimits {
   readonly maxVar99?: string;
   readonly exitOrderType: 'market' | 'limit';
   readonly exitSlippageBps: number;
-  /**
-   * The market circuit breaker (RiskLimits maxMoveBps, moveWindowMs, moveCooldownMs, markStaleMs, maxSpreadBps,
-   * spreadMs); absent: that guard is off. The dashboard's limits control sets them (null switches a guard off).
-   */
-  readonly maxMoveBps?: number;
-  readonly moveWindowMs?: number;
-  readonly moveCooldownMs?: number;
-  readonly markStaleMs?: number;
-  readonly maxSpreadBps?: number;
-  readonly spreadMs?: number;
   /** Per-symbol lot caps by symbol; absent when no symbol has one. */
   readonly symbols?: Readonly<Record<string, OperatorSymbolLimits>>;
 }

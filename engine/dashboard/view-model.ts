@@ -22,7 +22,7 @@ import type { CobSnapshot } from '../market/cob.ts';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Fill, Side } from '../messages/orders.ts';
 import type { Action } from '../messages/signals.ts';
-import type { RiskLimits, TradingState } from '../messages/risk.ts';
+import type { BreakerSettings, RiskLimits, TradingState } from '../messages/risk.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
 import type { ChildStatus } from '../runtime/supervisor.ts';
 import type { WebhookCounters } from './metrics.ts';
@@ -128,13 +128,7 @@ export interface RiskFigures {
  * The market circuit breaker as the risk panel and `cobalt_market_breaker` show it (actors/risk-manager/market-guard.ts).
  * A setting absent: that guard is off.
  */
-export interface BreakerFigures {
-  readonly maxMoveBps?: number;
-  readonly moveWindowMs?: number;
-  readonly moveCooldownMs?: number;
-  readonly markStaleMs?: number;
-  readonly maxSpreadBps?: number;
-  readonly spreadMs?: number;
+export interface BreakerFigures extends BreakerSettings {
   readonly symbols: Readonly<Record<string, SymbolBreaker>>;
 }
 

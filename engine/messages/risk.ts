@@ -109,6 +109,9 @@ export interface RiskLimits {
   readonly symbols: Readonly<Record<string, SymbolLimits>>;
 }
 
+/** The market circuit breaker's settings within RiskLimits (actors/risk-manager/market-guard.ts); absent: that guard is off. */
+export type BreakerSettings = Pick<RiskLimits, 'maxMoveBps' | 'moveWindowMs' | 'moveCooldownMs' | 'markStaleMs' | 'maxSpreadBps' | 'spreadMs'>;
+
 /**
  * The mark (last price) of a symbol, from the data provider or the book, with the best bid and ask last seen when the
  * publisher has them (both or neither; app/system.ts publishMarks): the breaker's spread guard reads them.

@@ -23,10 +23,11 @@ const MODEL_WALL_MS = 200;
 
 const wallSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-// Polls `cond` on wall-time timers (the engine runs on real timers here); fails naming `what` after `limitMs`.
-async function waitFor(cond: () => boolean, what: string, limitMs = 90_000): Promise<void> {
+// Polls `cond` on wall-time timers (the engine runs on real timers here); fails naming `what` and what `state` says
+// after `limitMs`.
+async function waitFor(cond: () => boolean, what: string, state: () => unknown, limitMs = 90_000): Promise<void> {
   for (let waited = 0; !cond(); waited += 50) {
-    if (waited >= limitMs) throw new Error(`timed out waiting for ${what}`);
+    if (waited >= limitMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(state())}`);
     await wallSleep(50);
   }
 }
@@ -47,11 +48,17 @@ describe('the deadline clock of `cobalt run`', () => {
   it(`does not time out a model that answers in ${MODEL_WALL_MS} ms of wall time at --speed ${SPEED} (deadline ${TIMEOUT_MS} ms)`, async () => {
     const base = testConfig({ models: { timeoutMs: TIMEOUT_MS } });
     const config = {
-      ...base, mode: 'paper' as const, data: { ...base.data, loop: false },
+      ...base, mode: 'paper' as const,
+      // Looped: a tick refused while the engine warms up on a loaded machine is followed by more, never by the end.
+      data: { ...base.data, loop: true },
       store: { ...base.store, path: path.join(root, 'store'), archiveDir: path.join(root, 'archive') },
     };
     // As app/run.ts runs against the simulator: a ScaledClock at the speed, the feed 1:1 against it.
-    const clock = new ScaledClock(await recordingStartMs(config.data.replayFiles), SPEED);
+    // The clock stands at the recording's start until the engine starts: it runs on its own, and a slow build (seconds
+    // on a loaded CI machine, times SPEED) would put it minutes ahead of the data. CI once saw neither three answers nor
+    // a timeout in 90 s here; the failure message now says what the orchestrator saw.
+    let wall0: number | undefined;
+    const clock = new ScaledClock(await recordingStartMs(config.data.replayFiles), SPEED, () => (wall0 === undefined ? 0 : Date.now() - wall0));
     const deadlineClock = deadlineClockFor(clock);
     // Ticks on 1m closes without the COB: on a clock that runs on by itself (not set by the feed) this recording's
     // candles close ~15 s of data behind it, past a 1s trigger's freshness (two bars), and only the models matter here.
@@ -71,9 +78,16 @@ describe('the deadline clock of `cobalt run`', () => {
     let answers = 0;
     sys.bus.subscribe('signal.modelOutput', (m) => void (m.output.model === 'slow' && answers++));
     try {
+      wall0 = Date.now();
       await sys.start();
       const orch = () => sys.handles.orchestrator.current;
-      await waitFor(() => answers >= 3 || (orch()?.coordinator.stats.timeouts ?? 0) > 0, 'three answers of the slow model or a timeout');
+      await waitFor(() => answers >= 3 || (orch()?.coordinator.stats.timeouts ?? 0) > 0, 'three answers of the slow model or a timeout', () => {
+        const o = orch();
+        return {
+          answers, clockNow: clock.now(), orchestrator: o?.stats, coordinator: o?.coordinator.stats,
+          subscriptions: o?.subscriptions.status(clock.now()), models: sys.models.registry.list().map((m) => [m.name, m.health]),
+        };
+      });
 
       expect(orch()!.coordinator.stats.timeouts).toBe(0);
       expect(answers).toBeGreaterThanOrEqual(3);

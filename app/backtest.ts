@@ -52,6 +52,11 @@ export class BacktestInSampleError extends EngineError {
   readonly code = 'BACKTEST_IN_SAMPLE';
 }
 
+/** A window (--from/--to) that holds no recorded line: nothing to measure. */
+export class BacktestWindowError extends RangeError {
+  readonly code = 'BACKTEST_EMPTY_WINDOW';
+}
+
 /** Options of a backtest. */
 export interface BacktestOptions {
   /**
@@ -73,9 +78,10 @@ export interface BacktestOptions {
    * replayed, with trading held by the kill switch, so that books, candles and indicators stand at fromMs where a live
    * engine's would (the recording has one depth snapshot, at its start); the summary's figures (equity samples, fills,
    * orders, verdicts, decisions, book downtime, the models' answers, judged outcomes, failures and timeline, lines and
-   * speeds) start at the first line at or after fromMs, and the run ends after the last line before toMs.
+   * speeds) start at the first line at or after fromMs, and the run ends after the last line before toMs. An end left
+   * out is the recording's (`cobalt backtest --from` alone).
    */
-  readonly window?: { readonly fromMs: number; readonly toMs: number };
+  readonly window?: { readonly fromMs?: number; readonly toMs?: number };
   /** Called with the built system before it starts (benchmarks attach probes to the bus). */
   readonly onSystem?: (sys: System) => void;
   /**
@@ -457,7 +463,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         nextMaintenance = maintenanceAfter(ts);
       }
     }
-    if (!measuring || (opts.window !== undefined && lines === 0)) throw new RangeError(`backtest window ${isoSpan(win.fromMs, win.toMs)} holds no recorded line (the recording runs ${isoSpan(first, last)})`);
+    if (!measuring || (opts.window !== undefined && lines === 0)) throw new BacktestWindowError(`backtest window ${isoSpan(win.fromMs, win.toMs)} holds no recorded line (the recording ${last > first ? `runs ${isoSpan(first, last)}` : `starts at ${isoTime(first, '')}`})`);
     // Let the last orders activate and fill on the simulated clock.
     clock.advance(config.execution.latencyMs + 1);
     await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
@@ -555,17 +561,19 @@ function modelReadings(sys: System, orchestrators: Set<Orchestrator>): ReadonlyM
   return out;
 }
 
-// Returns `window` checked (finite, fromMs before toMs; receive times have fractions of a ms); without one, every line.
+// Returns `window` checked (times, fromMs before toMs; receive times have fractions of a ms); an end left out is
+// ±Infinity, and without a window every line counts.
 function backtestWindow(window: BacktestOptions['window']): { fromMs: number; toMs: number } {
-  if (window === undefined) return { fromMs: -Infinity, toMs: Infinity };
-  const { fromMs, toMs } = window;
-  if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs) {
+  const fromMs = window?.fromMs ?? -Infinity;
+  const toMs = window?.toMs ?? Infinity;
+  if (Number.isNaN(fromMs) || Number.isNaN(toMs) || fromMs === Infinity || toMs === -Infinity || fromMs >= toMs) {
     throw new RangeError(`backtest window fromMs ${fromMs} must be a time before toMs ${toMs}`);
   }
   return { fromMs, toMs };
 }
 
-const isoSpan = (a: number, b: number): string => `${new Date(a).toISOString()} → ${new Date(b).toISOString()}`;
+const isoTime = (ms: number, open: string): string => (Number.isFinite(ms) ? new Date(ms).toISOString() : open);
+const isoSpan = (a: number, b: number): string => `${isoTime(a, 'the start')} → ${isoTime(b, 'the end')}`;
 
 /** Returns the first maintenance time after `t`: `BACKFILL_GRACE_MS` past a minute, when that minute's bar can be fetched. */
 export function maintenanceAfter(t: number): number {

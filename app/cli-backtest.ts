@@ -4,15 +4,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, logLevelRefusal, missingDataPaths } from '../engine/config/index.ts';
 import { createLogger, log, setLogger } from '../engine/log.ts';
-import { BacktestInSampleError, BacktestModelStuckError, runBacktest, type BacktestSummary } from './backtest.ts';
+import { BacktestInSampleError, BacktestModelStuckError, BacktestWindowError, runBacktest, type BacktestSummary } from './backtest.ts';
 import { halvesAccuracy } from './backtest-metrics.ts';
 import { refuseOnConfigError } from './system.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
+import { parseSpanArgs } from '../engine/types/time-arg.ts';
 import { ttyProgress } from './backtest-progress.ts';
 import { backtestReportHtml } from './report-html.ts';
 
 /** Runs the command; returns the exit code. */
-export async function backtestCommand(o: { config: string; json?: boolean; report?: string | false; seed?: string; allowInSample?: boolean }): Promise<number> {
+export async function backtestCommand(o: { config: string; json?: boolean; report?: string | false; seed?: string; from?: string; to?: string; allowInSample?: boolean }): Promise<number> {
   let seed: number | undefined;
   if (o.seed !== undefined) {
     // Digits only: Number() read '' (an unset $SEED) as 0 and '0x2A' as 42.
@@ -21,6 +22,13 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
       process.stderr.write(`cobalt backtest: --seed must be a non-negative integer, not '${o.seed}'\n`);
       return 2;
     }
+  }
+  let window: { fromMs?: number; toMs?: number } | undefined;
+  try {
+    window = o.from === undefined && o.to === undefined ? undefined : parseSpanArgs(o.from, o.to);
+  } catch (err) {
+    process.stderr.write(`cobalt backtest: ${(err as Error).message}\n`);
+    return 2;
   }
   let loaded;
   try {
@@ -47,10 +55,12 @@ export async function backtestCommand(o: { config: string; json?: boolean; repor
   try {
     result = await refuseOnConfigError(() => runBacktest(loaded.config, {
       ...(seed !== undefined ? { seed } : {}), ...(progress.onProgress ? { onProgress: progress.onProgress } : {}), allowInSample: o.allowInSample === true,
+      ...(window ? { window } : {}),
     }));
   } catch (err) {
-    // A model trained on this data: its figures would not be a test of anything. A usage error, like a bad config.
-    if (err instanceof BacktestInSampleError) {
+    // A model trained on this data (its figures would not be a test of anything), or a window with no data in it: a
+    // usage error, like a bad config.
+    if (err instanceof BacktestInSampleError || err instanceof BacktestWindowError) {
       process.stderr.write(`cobalt backtest: ${err.message}\n`);
       return 2;
     }

@@ -20,6 +20,7 @@ import {
 } from '../engine/config/index.ts';
 import { createLogger, log, setLogger, type Logger } from '../engine/log.ts';
 import { ConfigError, EngineError, EngineStartError } from '../engine/types/errors.ts';
+import { parseSpanArgs } from '../engine/types/time-arg.ts';
 import { BacktestInSampleError, BacktestModelStuckError, runBacktest, type BacktestProgress, type BacktestSummary } from './backtest.ts';
 import { progressText } from './backtest-progress.ts';
 import { catalogSource } from './backtest-source.ts';
@@ -115,6 +116,8 @@ export interface SweepOptions {
   readonly top?: number;
   /** Sweep over this much recorded time from the first line only (the split applies to it). */
   readonly maxSpanMs?: number;
+  /** Sweep over recorded times [fromMs, toMs) only (--from/--to; the split applies to it, the time before warms up). */
+  readonly span?: { readonly fromMs?: number; readonly toMs?: number };
   readonly logger?: Logger;
   readonly onRun?: (e: SweepRunEvent) => void;
   readonly onProgress?: (p: BacktestProgress) => void;
@@ -273,10 +276,10 @@ function sameValue(a: unknown, b: unknown): boolean {
 const valueText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
 
 /**
- * Returns the in-sample [first, split) and out-of-sample [split, last] windows (the last line kept: its end is the
- * next time above it); refuses a side under MIN_SIDE_MS.
+ * Returns the in-sample [first, split) and out-of-sample [split, endMs) windows (endMs by default the next time above
+ * the last line, which keeps that line; a --to's own time, which it leaves out); refuses a side under MIN_SIDE_MS.
  */
-export function splitWindows(firstMs: number, lastMs: number, split: number): { inSample: SweepWindow; outOfSample: SweepWindow } {
+export function splitWindows(firstMs: number, lastMs: number, split: number, endMs = nextAbove(lastMs)): { inSample: SweepWindow; outOfSample: SweepWindow } {
   if (!(split > 0 && split < 1)) throw new SweepRefusedError(`--split ${split}: expected a fraction of the recorded span between 0 and 1 (0.6 = the first 60 % in-sample)`);
   const at = firstMs + Math.round((lastMs - firstMs) * split);
   const isMs = at - firstMs;
@@ -284,7 +287,7 @@ export function splitWindows(firstMs: number, lastMs: number, split: number): { 
   if (isMs < MIN_SIDE_MS || oosMs < MIN_SIDE_MS) {
     throw new SweepRefusedError(`the recording is too short for --split ${split}: it spans ${seconds(lastMs - firstMs)}, which leaves ${seconds(isMs)} in-sample and ${seconds(oosMs)} out-of-sample; each side needs at least ${seconds(MIN_SIDE_MS)}`);
   }
-  return { inSample: { fromMs: firstMs, toMs: at }, outOfSample: { fromMs: at, toMs: nextAbove(lastMs) } };
+  return { inSample: { fromMs: firstMs, toMs: at }, outOfSample: { fromMs: at, toMs: endMs } };
 }
 
 // The least double above `ms` (a positive time): an end left out that keeps a line at `ms` itself.
@@ -317,7 +320,7 @@ export async function runSweep(grid: readonly GridPoint[], opts: SweepOptions = 
   const split = opts.split ?? DEFAULT_SPLIT;
   if (grid.length === 0) throw new SweepRefusedError('the grid is empty');
   const span = await recordedSpan(grid[0]!.config, opts);
-  const windows = splitWindows(span.firstMs, span.lastMs, split);
+  const windows = splitWindows(span.firstMs, span.lastMs, split, span.endMs);
   const run = async (p: GridPoint, phase: SweepRunEvent['phase'], index: number, of: number): Promise<{ figures: SweepFigures; summary: BacktestSummary }> => {
     opts.onRun?.({ phase, index, of, params: p.params });
     const window = phase === 'in-sample' ? windows.inSample : windows.outOfSample;
@@ -344,15 +347,24 @@ export async function runSweep(grid: readonly GridPoint[], opts: SweepOptions = 
   return { result, summaries };
 }
 
-// The recording's first and last receive times (its replay catalog, built now when missing), cut to opts.maxSpanMs.
-async function recordedSpan(config: Config, opts: SweepOptions): Promise<{ firstMs: number; lastMs: number }> {
+// The recording's first and last receive times (its replay catalog, built now when missing), cut to opts.span and
+// opts.maxSpanMs; endMs is a --to inside the recording (left out of the out-of-sample window).
+async function recordedSpan(config: Config, opts: SweepOptions): Promise<{ firstMs: number; lastMs: number; endMs?: number }> {
   const onLines = opts.onProgress && ((lines: number) => opts.onProgress!({ phase: 'catalog', lines }));
   const source = await catalogSource(config.data.replayFiles, dataInstrumentsOf(config), config.data.catalogDir, opts.logger ?? log(), onLines);
   await source.close();
   if (source.first === undefined || source.last === undefined) throw new SweepRefusedError(`recordings ${config.data.replayFiles.join(', ')} hold no lines`);
-  const lastMs = opts.maxSpanMs === undefined ? source.last : Math.min(source.last, source.first + opts.maxSpanMs);
-  return { firstMs: source.first, lastMs };
+  const firstMs = Math.max(source.first, opts.span?.fromMs ?? -Infinity);
+  const cap = opts.maxSpanMs === undefined ? source.last : Math.min(source.last, source.first + opts.maxSpanMs);
+  const toMs = opts.span?.toMs;
+  if (firstMs > cap || (toMs !== undefined && toMs <= source.first)) {
+    throw new SweepRefusedError(`--from/--to ${isoOrOpen(opts.span?.fromMs, 'the start')} → ${isoOrOpen(toMs, 'the end')} lies outside the recording (${isoOrOpen(source.first, '')} → ${isoOrOpen(source.last, '')})`);
+  }
+  if (toMs === undefined || toMs > cap) return { firstMs, lastMs: cap };
+  return { firstMs, lastMs: toMs, endMs: toMs };
 }
+
+const isoOrOpen = (ms: number | undefined, open: string): string => (ms === undefined || !Number.isFinite(ms) ? open : new Date(ms).toISOString());
 
 function figuresOf(s: BacktestSummary): SweepFigures {
   return { from: s.from, to: s.to, trades: s.trades, pnl: s.pnl, sharpe: s.sharpe, maxDrawdown: s.maxDrawdown, hitRate: s.hitRate };
@@ -407,10 +419,12 @@ export interface SweepCommandOptions {
   readonly top?: string;
   readonly json?: boolean;
   readonly out?: string;
+  readonly from?: string;
+  readonly to?: string;
 }
 
-// The --split, --rank and --top flags checked.
-function sweepFlags(o: SweepCommandOptions): { split: number; rank: RankMetric; top: number } {
+// The --split, --rank, --top, --from and --to flags checked.
+function sweepFlags(o: SweepCommandOptions): { split: number; rank: RankMetric; top: number; span?: { fromMs?: number; toMs?: number } } {
   const split = o.split === undefined ? DEFAULT_SPLIT : Number(o.split);
   if (o.split !== undefined && (!/^\d*\.?\d+$/.test(o.split) || !(split > 0 && split < 1))) {
     throw new SweepRefusedError(`--split must be a fraction between 0 and 1 (0.6 = the first 60 % in-sample), not '${o.split}'`);
@@ -419,7 +433,8 @@ function sweepFlags(o: SweepCommandOptions): { split: number; rank: RankMetric; 
   if (!RANK_METRICS.includes(rank)) throw new SweepRefusedError(`--rank must be one of ${RANK_METRICS.join(', ')}, not '${o.rank}'`);
   const top = o.top === undefined ? DEFAULT_TOP : Number(o.top);
   if (o.top !== undefined && (!/^\d+$/.test(o.top) || top < 1)) throw new SweepRefusedError(`--top must be a whole number of at least 1, not '${o.top}'`);
-  return { split, rank, top };
+  const span = o.from === undefined && o.to === undefined ? undefined : parseSpanArgs(o.from, o.to);
+  return { split, rank, top, ...(span ? { span } : {}) };
 }
 
 /** Reads the config, checks the flags and builds the grid (no run yet); throws SweepRefusedError or ConfigError. */

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 
 /**
- * Registers `cobalt backtest --config FILE [--json] [--report FILE.html] [--seed N] [--allow-in-sample]` (the work is in
- * app/backtest.ts).
+ * Registers `cobalt backtest --config FILE [--json] [--report FILE.html] [--seed N] [--from T] [--to T]
+ * [--allow-in-sample]` (the work is in app/backtest.ts).
  */
 export function register(program: Command): void {
   program
@@ -13,8 +13,10 @@ export function register(program: Command): void {
     .option('--report <file>', 'HTML report path (default var/reports/backtest-<seed>-<time>.html)')
     .option('--no-report', 'write no HTML report')
     .option('--seed <n>', 'seed (overrides the config)')
+    .option('--from <time>', 'trade and measure from this recorded time on (ISO with a zone, or epoch ms); the data before it still warms the engine up')
+    .option('--to <time>', 'stop before this recorded time (ISO with a zone, or epoch ms)')
     .option('--allow-in-sample', 'run although a model was trained on data reaching into the recording (the summary says so)')
-    .action(async (o: { config: string; json?: boolean; report?: string | false; seed?: string; allowInSample?: boolean }) => {
+    .action(async (o: { config: string; json?: boolean; report?: string | false; seed?: string; from?: string; to?: string; allowInSample?: boolean }) => {
       const { backtestCommand } = await import('../../app/cli-backtest.ts');
       process.exitCode = await backtestCommand(o);
     });

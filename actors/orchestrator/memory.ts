@@ -3,12 +3,15 @@
 // - the thresholds an operator set at run time, as long as the config's thresholds are still the ones they were set
 //   over (an edited config wins, as with the RiskManager's limits);
 // - each model's judged outcomes, so the gating weights carry on instead of falling back to the prior; only for the
-//   version they were judged on (a new checkpoint starts from the prior, as a rollback does).
+//   version they were judged on (a new checkpoint starts from the prior, as a rollback does);
+// - each model's health window (./model-health.ts), for the same version, window and horizon: without it every restart
+//   took ~5 h of outcomes before the monitor could say anything again, and a degraded model came back as ok.
 // Predictions still waiting for their horizon are not kept: at most one horizon of outcomes is lost.
 // The daemon keeps it in LMDB (`orchestrator.control`); a backtest in memory, for its supervised restarts only.
 import { log } from '../../engine/log.ts';
 import type { LmdbStore } from '../../engine/store/lmdb.ts';
 import type { MoeThresholds } from '../../strategies/moe.ts';
+import type { SavedHealth } from './model-health.ts';
 
 /** One model's judged outcomes: '1' right, '0' wrong, oldest first, and the version they were judged on. */
 export interface SavedOutcomes {
@@ -21,6 +24,8 @@ export interface OrchestratorSaved {
   /** Thresholds set at run time and the config thresholds (`settingsKey`) they replaced; absent: the config's apply. */
   readonly thresholds?: { readonly base: string; readonly set: MoeThresholds };
   readonly accuracy: Readonly<Record<string, SavedOutcomes>>;
+  /** Each model's health monitor state and the version it was judged on; absent in stores written before it was kept. */
+  readonly health?: Readonly<Record<string, { readonly version: string; readonly state: SavedHealth }>>;
   /**
    * Orchestrator starts so far. Intent ids carry it: a restarted replay decides at the same timestamps again with its
    * counter back at 0, and an id seen before would make the executor send nothing (the order already exists).

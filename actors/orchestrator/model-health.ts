@@ -122,6 +122,29 @@ export function healthConfig(c: Partial<HealthConfig> = {}): HealthSettings {
   return { ...h, minJudged, recoverAfter };
 }
 
+/**
+ * One model's monitor state as kept across restarts (./memory.ts): the window's outcomes and the baseline's sample,
+ * oldest first, the flags with their hysteresis counters and change times. Taken back only under the same window and
+ * horizon (other settings judge other samples). Times that never happened (-Infinity) are kept as null.
+ */
+export interface SavedHealth {
+  readonly window: number;
+  readonly horizonMs: number;
+  /** Per outcome two digits: realised class (0 BUY, 1 SELL, 2 HOLD), then hit (0/1). */
+  readonly outcomes: string;
+  /** Per outcome its stated confidence in millionths. */
+  readonly conf: readonly number[];
+  /** Realised classes of the baseline's sample. */
+  readonly prior: string;
+  readonly lastAt: number | null;
+  readonly degraded: boolean;
+  readonly overconfident: boolean;
+  readonly calm: number;
+  readonly calibrated: number;
+  readonly stateAt: number | null;
+  readonly confAt: number | null;
+}
+
 /** Judges each model's recent accuracy against the naive baseline; see the header. */
 export class ModelHealthMonitor {
   readonly config: HealthSettings;
@@ -188,6 +211,46 @@ export class ModelHealthMonitor {
     const w = this.windows.get(model);
     this.windows.delete(model);
     return w !== undefined && (w.degraded || w.overconfident);
+  }
+
+  /** Returns the state of `model` to keep across a restart; undefined before its first outcome. */
+  export(model: string): SavedHealth | undefined {
+    const w = this.windows.get(model);
+    if (!w || w.size === 0) return undefined;
+    const n = w.realised.length;
+    let outcomes = '';
+    const conf: number[] = [];
+    for (let k = 0; k < w.size; k++) {
+      const i = (w.next - w.size + k + n) % n;
+      outcomes += `${w.realised[i]!}${w.hit[i]!}`;
+      conf.push(w.conf[i]!);
+    }
+    let prior = '';
+    for (let k = 0; k < w.priorSize; k++) prior += String(w.prior[(w.priorNext - w.priorSize + k + n) % n]!);
+    const time = (t: number): number | null => (Number.isFinite(t) ? t : null);
+    return {
+      window: n, horizonMs: this.horizonMs, outcomes, conf, prior, lastAt: time(w.lastAt), degraded: w.degraded, overconfident: w.overconfident,
+      calm: w.calm, calibrated: w.calibrated, stateAt: time(w.stateAt), confAt: time(w.confAt),
+    };
+  }
+
+  /**
+   * Takes back what `export` returned for `model`, replacing its window; returns false (and changes nothing) when it was
+   * kept under another window or horizon, or is not in the expected form (an older store, a hand edit).
+   */
+  restore(model: string, s: SavedHealth): boolean {
+    const n = this.config.window;
+    if (!savedHealthValid(s, n) || s.horizonMs !== this.horizonMs) return false;
+    this.windows.delete(model);
+    const w = this.windowOf(model);
+    for (let k = 0; k < s.prior.length; k++) this.pushPrior(w, Number(s.prior[k]));
+    for (let k = 0; k < s.conf.length; k++) this.push(w, Number(s.outcomes[2 * k]), s.outcomes[2 * k + 1] === '1' ? 1 : 0, s.conf[k]!);
+    const time = (t: number | null): number => t ?? -Infinity;
+    Object.assign(w, {
+      lastAt: time(s.lastAt), degraded: s.degraded, overconfident: s.overconfident, calm: s.calm, calibrated: s.calibrated,
+      stateAt: time(s.stateAt), confAt: time(s.confAt),
+    });
+    return true;
   }
 
   private stateChange(w: Window, at: number): ModelHealthChange | undefined {
@@ -270,6 +333,17 @@ export class ModelHealthMonitor {
     const c = this.hits(w) - w.counts[base * 2 + 1]!;
     return b + c === 0 ? -Infinity : (b - c - 1) / Math.sqrt(b + c);
   }
+}
+
+// Whether `s` is a SavedHealth of a window of `n` (digits in range, lengths that fit, numbers where numbers belong).
+function savedHealthValid(s: SavedHealth, n: number): boolean {
+  const count = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0;
+  const time = (x: unknown): boolean => x === null || Number.isFinite(x);
+  return typeof s === 'object' && s !== null && s.window === n && typeof s.outcomes === 'string' && /^(?:[012][01])*$/.test(s.outcomes)
+    && Array.isArray(s.conf) && s.conf.length === s.outcomes.length / 2 && s.conf.length <= n && s.conf.every((c) => Number.isInteger(c) && c >= 0 && c <= MICRO)
+    && typeof s.prior === 'string' && /^[012]*$/.test(s.prior) && s.prior.length <= n
+    && typeof s.degraded === 'boolean' && typeof s.overconfident === 'boolean' && count(s.calm) && count(s.calibrated)
+    && time(s.lastAt) && time(s.stateAt) && time(s.confAt);
 }
 
 /** Returns Φ(x), the standard normal CDF (Abramowitz–Stegun 7.1.26 erf, error below 1.5e-7). */

@@ -51,7 +51,7 @@ import {
 } from '../../strategies/moe.ts';
 import { InferenceCoordinator, type InferenceRecorder, type TickResult } from './coordinator.ts';
 import { AccuracyTracker, gatingConfig, gatingWeights, isOutcomes, type GatingConfig } from './gating.ts';
-import { ModelHealthMonitor, PendingConfidence, type HealthConfig } from './model-health.ts';
+import { ModelHealthMonitor, PendingConfidence, type HealthConfig, type SavedHealth } from './model-health.ts';
 import { type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
 import { HorizonOutcomeEvaluator, type HorizonConfig, type OutcomeBase } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
@@ -603,9 +603,25 @@ export class Orchestrator {
         outcomes.push(`${model}@${o.version}: ${this.accuracy.accuracy(model).evaluated}`);
       } else startOver.push(`${model}@${o.version}`);
     }
-    this.log.info({ code: 'ORCH_STATE_RESTORED', thresholds, outcomes, startOver }, 'orchestrator state restored');
+    const health = this.restoreHealth(saved.health);
+    this.log.info({ code: 'ORCH_STATE_RESTORED', thresholds, outcomes, startOver, ...health }, 'orchestrator state restored');
     // Written back at once, so that a dropped set is not dropped (and warned of) again at every start.
     if (dropped) this.save();
+  }
+
+  // Takes back the health windows of the active versions; a window kept under other settings starts over.
+  private restoreHealth(saved: OrchestratorSaved['health']): { health: string[]; healthStartOver: string[] } {
+    const health: string[] = [];
+    const healthStartOver: string[] = [];
+    if (!this.health || !saved) return { health, healthStartOver };
+    for (const [model, h] of Object.entries(saved)) {
+      const active = this.registry.active(model)?.version;
+      if (active !== undefined && active === h?.version && this.health.restore(model, h.state)) {
+        const f = this.health.figures(model);
+        health.push(`${model}@${h.version}: ${f?.judged ?? 0} judged, ${f?.state ?? 'ok'}${f?.overconfident ? ', overconfident' : ''}`);
+      } else healthStartOver.push(`${model}@${h?.version ?? '?'}`);
+    }
+    return { health, healthStartOver };
   }
 
   private save(): void {
@@ -618,8 +634,14 @@ export class Orchestrator {
       const version = this.registry.active(model)?.version;
       if (version !== undefined) accuracy[model] = { version, outcomes: this.accuracy.outcomes(model) };
     }
+    const health: Record<string, { version: string; state: SavedHealth }> = {};
+    for (const model of this.health?.models() ?? []) {
+      const version = this.registry.active(model)?.version;
+      const state = this.health!.export(model);
+      if (version !== undefined && state) health[model] = { version, state };
+    }
     const t = this.thresholdsNow;
-    memory.save({ ...(settingsKey(t) === this.thresholdsBase ? {} : { thresholds: { base: this.thresholdsBase, set: t } }), accuracy, starts: this.startNo });
+    memory.save({ ...(settingsKey(t) === this.thresholdsBase ? {} : { thresholds: { base: this.thresholdsBase, set: t } }), accuracy, health, starts: this.startNo });
   }
 
   private publishStatus(m: ModelStatusMsg): void {

@@ -1,43 +1,22 @@
 // The events a trader expects pushed that the webhook did not push (webhook review, finding 4): a reconciliation that
 // found a mismatch, rejected orders (folded per code for 5 min, an exit's rejection critical), the market-data feed
 // dropping and coming back, and the REST market data moving to the MEXC fallback and back.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FailoverMarket, type MarketSource } from '../../actors/data-provider/market-source.ts';
-import { AlertsWebhook, REJECTION_FOLD_MS } from '../../app/alerts-webhook.ts';
-import { configSchema } from '../../engine/config/schema.ts';
+import { REJECTION_FOLD_MS } from '../../app/alerts-webhook.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { FeedState } from '../../engine/messages/feed.ts';
 import type { OrderIntent } from '../../engine/messages/orders.ts';
-import { Bus } from '../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { VenueError } from '../../engine/types/errors.ts';
 import { clientOrderIdFor, intentId } from '../../engine/types/ids.ts';
 import type { Lots } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { until } from '../wait-until.ts';
-import { hookServer, memoryLogger, RecordingClock, type HookServer } from './alerts-webhook-rig.ts';
+import { webhookRigs, type WebhookRig } from './webhook-on-receiver.ts';
 
 const T0 = 1_723_161_300_000 as TsMs;
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function rig() {
-  const server: HookServer = await hookServer();
-  cleanups.push(() => server.close());
-  const clock = new RecordingClock(T0);
-  const settings = configSchema.parse({ alerts: { webhook: { enabled: true } } }).alerts.webhook;
-  const hook = new AlertsWebhook({ url: new URL(server.url), settings, from: { mode: 'live', account: 'binance' }, logger: memoryLogger().logger, clock });
-  cleanups.push(() => hook.stop());
-  const bus = new Bus<EngineMsg>();
-  hook.subscribe(bus);
-  const posted = async () => {
-    await hook.flush(5_000);
-    return server.received.map((r) => ({ code: r.body.event.code, severity: r.body.event.severity, text: r.body.text, symbol: r.body.event.symbol }));
-  };
-  return { server, clock, hook, bus, posted };
-}
+const rig = webhookRigs({ t0: T0, webhook: { enabled: true }, from: { mode: 'live', account: 'binance' } });
 
 const intent = (id: string, side: 'buy' | 'sell', reduceOnly: boolean): OrderIntent => ({
   id: intentId(id), symbol: 'BTC/USDT', side, orderType: 'market', lots: 10 as Lots, timeInForce: 'IOC', reduceOnly, reason: 'test', ts: T0,
@@ -65,7 +44,7 @@ describe('reconciliation findings', () => {
 });
 
 describe('rejected orders', () => {
-  const reject = (w: Awaited<ReturnType<typeof rig>>, id: string, code: string, side: 'buy' | 'sell' = 'buy', reduceOnly = false) => {
+  const reject = (w: WebhookRig, id: string, code: string, side: 'buy' | 'sell' = 'buy', reduceOnly = false) => {
     w.bus.publish({ type: 'risk.orderApproved', intent: intent(id, side, reduceOnly), ts: T0 });
     w.bus.publish({ type: 'exec.orderRejected', clientOrderId: clientOrderIdFor(id), code, message: 'account has insufficient balance', ts: T0 });
   };

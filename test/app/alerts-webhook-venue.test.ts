@@ -3,8 +3,7 @@
 import ccxt from 'ccxt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TradingExecutor } from '../../actors/trading-executor/executor.ts';
-import { AlertsWebhook, venueEvent } from '../../app/alerts-webhook.ts';
-import { configSchema } from '../../engine/config/schema.ts';
+import { venueEvent } from '../../app/alerts-webhook.ts';
 import type { VenueStatus } from '../../engine/messages/exec-status.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../engine/types/instrument.ts';
@@ -12,11 +11,12 @@ import type { TsMs } from '../../engine/types/time.ts';
 import { CcxtExecVenue } from '../../engine/venues/ccxt-exec.ts';
 import { capturingLogger, drive, limitIntent, recordingBus, tempStore } from '../actors/trading-executor/helpers.ts';
 import { StubExchange, type Fault } from '../actors/trading-executor/stub-exchange.ts';
-import { hookServer, memoryLogger, type HookServer } from './alerts-webhook-rig.ts';
+import { webhookRigs } from './webhook-on-receiver.ts';
 
 const BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'binance' });
 const T0 = 1_723_161_300_000;
 const HOURS_6 = 6 * 3_600_000;
+const rig = webhookRigs({ t0: T0, webhook: { enabled: true }, from: { mode: 'live', account: 'binance' } });
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -29,14 +29,7 @@ async function world() {
   const s = tempStore(undefined, { syncCommits: true });
   cleanups.push(() => s.cleanup());
   const rec = recordingBus();
-  const server: HookServer = await hookServer();
-  cleanups.push(() => server.close());
-  const hook = new AlertsWebhook({
-    url: new URL(server.url), settings: configSchema.parse({ alerts: { webhook: { enabled: true } } }).alerts.webhook,
-    from: { mode: 'live', account: 'binance' }, logger: memoryLogger().logger,
-  });
-  hook.subscribe(rec.bus);
-  cleanups.push(() => hook.stop());
+  const { posted } = await rig({ bus: rec.bus });
   const ex = new TradingExecutor({
     bus: rec.bus, clock, venue, store: s.store, instruments: [BTC], log: capturingLogger().logger, rng: () => 0.5, pollMs: 1_000,
     retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5_000 }, breaker: { failureThreshold: 3, openMs: 30_000 },
@@ -49,10 +42,7 @@ async function world() {
     rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(id, 5_000_000), ts: clock.now() });
     await drive(clock, () => !ex.busy);
   };
-  const pushed = async () => {
-    await hook.flush(2_000);
-    return server.received.map((r) => String(r.body.event.code));
-  };
+  const pushed = async () => (await posted(2_000)).map((p) => String(p.code));
   return { clock, rec, order, pushed };
 }
 

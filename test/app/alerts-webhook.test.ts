@@ -1,37 +1,18 @@
 // The alerts webhook (app/alerts-webhook.ts) against a real receiver on 127.0.0.1: what it posts, retries, Retry-After,
 // no retry on a 4xx, the bounded queue, coalescing beyond maxPerMinute, the shutdown flush, and a URL kept out of logs.
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  actorEvent, AlertsWebhook, haltEvent, riskAlertEvent, stateEvent, venueEvent, type AlertEvent, type WebhookSettings,
-} from '../../app/alerts-webhook.ts';
-import { configSchema } from '../../engine/config/schema.ts';
-import type { EngineMsg } from '../../engine/messages/index.ts';
+import { describe, expect, it } from 'vitest';
+import { actorEvent, haltEvent, riskAlertEvent, stateEvent, venueEvent, type AlertEvent } from '../../app/alerts-webhook.ts';
 import type { RiskAlert } from '../../engine/messages/risk.ts';
-import { Bus } from '../../engine/runtime/bus.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { until } from '../wait-until.ts';
-import { hookServer, memoryLogger, RecordingClock, type Answer, type HookServer } from './alerts-webhook-rig.ts';
+import type { Answer, RecordingClock } from './alerts-webhook-rig.ts';
+import { webhookRigs } from './webhook-on-receiver.ts';
 
 const T0 = 1_723_161_253_937;
-const settingsOf = (webhook: Record<string, unknown> = {}): WebhookSettings => configSchema.parse({ alerts: { webhook } }).alerts.webhook;
 const alert = (code: RiskAlert['code'], message = `${code} on ETH/USDT`): AlertEvent => riskAlertEvent({ type: 'risk.alert', code, message, ts: T0 as TsMs });
 
-let server: HookServer | undefined;
-let hook: AlertsWebhook | undefined;
-afterEach(async () => {
-  hook?.stop();
-  hook = undefined;
-  await server?.close();
-  server = undefined;
-});
-
-async function rig(answers: Answer[], webhook: Record<string, unknown> = {}) {
-  server = await hookServer(answers);
-  const clock = new RecordingClock(T0 as TsMs);
-  const log = memoryLogger();
-  hook = new AlertsWebhook({ url: new URL(server.url), settings: settingsOf(webhook), from: { mode: 'paper', account: 'paper' }, logger: log.logger, clock, backoffMs: 1_000 });
-  return { server, clock, log, hook };
-}
+const startRig = webhookRigs({ t0: T0, backoffMs: 1_000 });
+const rig = (answers: Answer[], webhook: Record<string, unknown> = {}) => startRig({ answers, webhook });
 
 // Waits for `cond`, moving the simulated clock a second per event-loop turn so that retry waits run out.
 const driven = (clock: RecordingClock, cond: () => boolean, what: string) => until(() => {
@@ -41,9 +22,7 @@ const driven = (clock: RecordingClock, cond: () => boolean, what: string) => unt
 
 describe('alerts webhook: what is posted', () => {
   it('posts one Slack-compatible text line and the event fields for a risk alert on the bus', async () => {
-    const { server: s, hook: h } = await rig([]);
-    const bus = new Bus<EngineMsg>();
-    h.subscribe(bus);
+    const { server: s, bus } = await rig([]);
     bus.publish({ type: 'risk.alert', code: 'DRAWDOWN', message: 'drawdown 1000 bps reached the maximum 1000 bps: trading halted', ts: T0 as TsMs });
     await until(() => s.received.length === 1, 'the alert');
 
@@ -230,9 +209,7 @@ describe('alerts webhook: delivery', () => {
 
 describe('alerts webhook: shutdown', () => {
   it('flushes the queue and the pending summary before resolving', async () => {
-    const { server: s, hook: h } = await rig([], { maxPerMinute: 1 });
-    const bus = new Bus<EngineMsg>();
-    h.subscribe(bus);
+    const { server: s, hook: h, bus } = await rig([], { maxPerMinute: 1 });
     h.push(alert('DRAWDOWN'));
     bus.publish({ type: 'sys.shutdown', signal: 'SIGTERM', ts: T0 as TsMs });
     await h.flush(3_000);

@@ -1,17 +1,16 @@
 // Model health reaches the operator: signal.modelHealth maps to MODEL_DEGRADED (warning), MODEL_RECOVERED and
 // MODEL_OVERCONFIDENT, MODEL_CALIBRATED and MODEL_RESET (info) in the alerts webhook and is posted from the bus.
 // Degraded also asks the model's online learner for an early poll (app/online-job.ts), which its gates still decide.
-import { afterEach, describe, expect, it } from 'vitest';
-import { AlertsWebhook, modelHealthEvent } from '../../app/alerts-webhook.ts';
+import { describe, expect, it } from 'vitest';
+import { modelHealthEvent } from '../../app/alerts-webhook.ts';
 import { OnlineJob, pollWhenDegraded } from '../../app/online-job.ts';
-import { configSchema } from '../../engine/config/schema.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { ModelHealthChange, ModelHealthMsg } from '../../engine/messages/orchestrator.ts';
 import { Bus } from '../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { until } from '../wait-until.ts';
-import { hookServer, memoryLogger, RecordingClock, type HookServer } from './alerts-webhook-rig.ts';
+import { webhookRigs } from './webhook-on-receiver.ts';
 
 const T0 = 1_723_161_253_937;
 const health = (change: ModelHealthChange, model = 'dqn'): ModelHealthMsg => ({
@@ -19,14 +18,7 @@ const health = (change: ModelHealthChange, model = 'dqn'): ModelHealthMsg => ({
   overconfident: change === 'overconfident', accuracy: 0.247, baseline: 0.52, baselineAction: 'HOLD', meanConfidence: 0.61, judged: 200, pValue: 0.0001, ts: T0 as TsMs,
 });
 
-let server: HookServer | undefined;
-let hook: AlertsWebhook | undefined;
-afterEach(async () => {
-  hook?.stop();
-  hook = undefined;
-  await server?.close();
-  server = undefined;
-});
+const rig = webhookRigs({ t0: T0, backoffMs: 1_000 });
 
 describe('model health in the alerts webhook', () => {
   it.each([
@@ -47,16 +39,11 @@ describe('model health in the alerts webhook', () => {
   });
 
   it('posts a degraded model published on the bus, and its codes are ones the config can name', async () => {
-    server = await hookServer([]);
-    const settings = configSchema.parse({ alerts: { webhook: { codes: ['MODEL_DEGRADED', 'MODEL_RECOVERED', 'MODEL_OVERCONFIDENT', 'MODEL_RESET'] } } }).alerts.webhook;
-    hook = new AlertsWebhook({ url: new URL(server.url), settings, from: { mode: 'paper', account: 'paper' }, logger: memoryLogger().logger, clock: new RecordingClock(T0 as TsMs), backoffMs: 1_000 });
-    const bus = new Bus<EngineMsg>();
-    hook.subscribe(bus);
+    const { server: s, bus } = await rig({ webhook: { codes: ['MODEL_DEGRADED', 'MODEL_RECOVERED', 'MODEL_OVERCONFIDENT', 'MODEL_RESET'] } });
     bus.publish(health('degraded'));
     bus.publish(health('calibrated'));
     bus.publish(health('recovered'));
     bus.publish(health('reset'));
-    const s = server;
     await until(() => s.received.length === 3, 'three alerts');
 
     // calibrated is not among the codes asked for.

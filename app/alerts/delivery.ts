@@ -1,0 +1,282 @@
+// Delivery of the alerts the webhook takes: a bounded queue posted one request at a time, on its own, never inside the
+// bus delivery that pushed. A full queue drops the oldest of its least severe entries (counted), so a halt is never
+// dropped to keep info lines.
+// A network error, a timeout or a 5xx is retried with doubling waits; a 429 waits what its Retry-After says; any other
+// 4xx is a webhook that will never take the alert (a revoked token, a bad payload): not retried, and logged once per
+// status. Past maxPerMinute alerts in a minute the rest but critical ones are counted by code and posted as one summary
+// line when the minute ends ("WARNING 12 more alerts: MARKET_STALE×10 (first: …); VAR_WARN_95×2 (first: …)").
+import { ALERT_SEVERITIES, type Config } from '../../engine/config/schema.ts';
+import type { WebhookCounters } from '../../engine/dashboard/metrics.ts';
+import type { Logger } from '../../engine/log.ts';
+import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
+import { ALERT_SEVERITY, type AlertCode, type AlertEvent } from './events.ts';
+import { alertBody, postJson, type AlertSource } from './post.ts';
+
+/** The webhook's settings (config alerts.webhook). */
+export type WebhookSettings = Config['alerts']['webhook'];
+
+/** What the alerts of one code beyond maxPerMinute came to: how many, and the first one's message. */
+export interface Coalesced { readonly count: number; readonly first: string }
+
+// A summary quotes each code's first message, so that one line says what happened; a long one is cut.
+const FIRST_MESSAGE_CHARS = 120;
+const cut = (s: string): string => (s.length > FIRST_MESSAGE_CHARS ? `${s.slice(0, FIRST_MESSAGE_CHARS - 1)}…` : s);
+const rankOf = (code: string): number => ALERT_SEVERITIES.indexOf(ALERT_SEVERITY[code as AlertCode]);
+
+/**
+ * Returns the summary line's event of the alerts beyond maxPerMinute, by code: most severe first, then most frequent;
+ * its severity is the highest among them, and each code's first message is quoted.
+ */
+export function summaryEvent(counts: ReadonlyMap<string, Coalesced>, ts: number): AlertEvent {
+  const sorted = [...counts].sort((a, b) => rankOf(b[0]) - rankOf(a[0]) || b[1].count - a[1].count || a[0].localeCompare(b[0]));
+  const total = sorted.reduce((n, [, c]) => n + c.count, 0);
+  const parts = sorted.map(([code, c]) => `${code}×${c.count} (first: ${cut(c.first)})`);
+  const message = `${total} more alert${total === 1 ? '' : 's'}: ${parts.join('; ')}`;
+  const severity = ALERT_SEVERITIES[Math.max(...sorted.map(([code]) => rankOf(code)))]!;
+  return {
+    type: 'alerts.summary', code: 'COALESCED', severity, message, ts,
+    counts: Object.fromEntries(sorted.map(([code, c]) => [code, c.count])), firsts: Object.fromEntries(sorted.map(([code, c]) => [code, cut(c.first)])),
+  };
+}
+
+/** What a WebhookDelivery needs: where to, with which settings, logging where, and the clock its waits run on. */
+export interface DeliveryOptions {
+  readonly url: URL;
+  readonly settings: WebhookSettings;
+  readonly from: AlertSource;
+  /** Logs with the URL's host only. */
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Wait before the first retry, doubled for each next one up to MAX_BACKOFF_MS. */
+  readonly backoffMs: number;
+}
+
+const MINUTE_MS = 60_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/** Posts the alerts it is given to one webhook: see the header. `send` only counts and queues. */
+export class WebhookDelivery {
+  private readonly url: URL;
+  private readonly settings: WebhookSettings;
+  private readonly from: AlertSource;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly backoffMs: number;
+  private readonly queue: AlertEvent[] = [];
+  private readonly counts = { sent: 0, failed: 0, dropped: 0, coalesced: 0, retried: 0 };
+  private sending = false;
+  private pumpScheduled = false;
+  private stopped = false;
+  private abandoned = false;
+  private inFlight: AbortController | undefined;
+  private waiting: { handle: TimerHandle; resolve: () => void } | undefined;
+  private idleWaiters: (() => void)[] = [];
+  // The minute maxPerMinute counts in: from its first alert; what came beyond the limit, by code.
+  private window: { count: number; timer: TimerHandle } | undefined;
+  private readonly beyond = new Map<string, Coalesced>();
+  // The summary's ts: the latest of the alerts it stands for. Not the clock's now: that is wall time (the waits'), and
+  // every event's ts is engine time, a replay's the recording's.
+  private beyondTs = Number.NEGATIVE_INFINITY;
+  private overflowWarned = false;
+  private failing = false;
+  private readonly statusesLogged = new Set<number>();
+
+  constructor(opts: DeliveryOptions) {
+    this.url = opts.url;
+    this.settings = opts.settings;
+    this.from = opts.from;
+    this.log = opts.log;
+    this.clock = opts.clock;
+    this.backoffMs = opts.backoffMs;
+  }
+
+  /** Returns the counts since start and the alerts waiting (for /metrics). */
+  counters(): WebhookCounters {
+    return { ...this.counts, queued: this.queue.length };
+  }
+
+  /** Queues `ev` unless beyond maxPerMinute (then counted for the minute's summary). */
+  send(ev: AlertEvent): void {
+    if (this.stopped || !this.admit(ev)) return;
+    this.enqueue(ev);
+  }
+
+  /**
+   * Queues the summary of what went beyond maxPerMinute now, then resolves once everything queued is posted (or given
+   * up) or after `deadlineMs`, when what is left is dropped (counted) and the post in flight abandoned.
+   */
+  async flush(deadlineMs: number): Promise<void> {
+    this.closeWindow();
+    if (this.idle()) return;
+    let timer: TimerHandle | undefined;
+    const done = await new Promise<boolean>((resolve) => {
+      this.idleWaiters.push(() => resolve(true));
+      timer = this.clock.setTimeout(() => resolve(false), deadlineMs);
+    });
+    this.clock.clearTimeout(timer);
+    if (done) return;
+    const left = this.queue.length + (this.sending ? 1 : 0);
+    this.abandon();
+    this.counts.dropped += left;
+    this.log.warn({ code: 'ALERT_WEBHOOK_UNSENT', left, deadlineMs }, `${left} alert(s) not sent to ${this.url.host} before the shutdown deadline`);
+  }
+
+  /** Stops: cancels the minute, the waits and the post in flight; later sends are ignored. */
+  stop(): void {
+    this.stopped = true;
+    if (this.window) this.clock.clearTimeout(this.window.timer);
+    this.window = undefined;
+    this.abandon();
+  }
+
+  // True when `ev` fits in this minute's maxPerMinute; otherwise counts it for the minute's summary. A critical alert
+  // (trading stopped, the venue lost) is never held back for a minute behind a storm of lesser ones: it always goes
+  // out, and counts against the budget of those.
+  private admit(ev: AlertEvent): boolean {
+    if (this.window === undefined) {
+      this.window = { count: 0, timer: this.clock.setTimeout(() => this.closeWindow(), MINUTE_MS) };
+    }
+    if (this.window.count < this.settings.maxPerMinute || ev.severity === 'critical') {
+      this.window.count++;
+      return true;
+    }
+    const seen = this.beyond.get(ev.code);
+    this.beyond.set(ev.code, { count: (seen?.count ?? 0) + 1, first: seen?.first ?? ev.message });
+    this.beyondTs = Math.max(this.beyondTs, ev.ts);
+    this.counts.coalesced++;
+    return false;
+  }
+
+  private closeWindow(): void {
+    if (this.window) this.clock.clearTimeout(this.window.timer);
+    this.window = undefined;
+    if (this.beyond.size === 0) return;
+    const summary = summaryEvent(this.beyond, this.beyondTs);
+    this.beyond.clear();
+    this.beyondTs = Number.NEGATIVE_INFINITY;
+    this.enqueue(summary);
+  }
+
+  private enqueue(ev: AlertEvent): void {
+    this.queue.push(ev);
+    if (this.queue.length > this.settings.queueSize) {
+      this.queue.splice(this.evictionIndex(), 1);
+      this.counts.dropped++;
+      if (!this.overflowWarned) {
+        this.overflowWarned = true;
+        this.log.warn({ code: 'ALERT_WEBHOOK_QUEUE_FULL', queueSize: this.settings.queueSize }, `alerts queue full (${this.settings.queueSize}): dropping the least severe, oldest first, until ${this.url.host} catches up`);
+      }
+    }
+    this.schedulePump();
+  }
+
+  // The queued alert a full queue drops: the oldest of the least severe, so a halt is never dropped to keep info lines.
+  private evictionIndex(): number {
+    let at = 0;
+    for (let i = 1; i < this.queue.length; i++) {
+      if (ALERT_SEVERITIES.indexOf(this.queue[i]!.severity) < ALERT_SEVERITIES.indexOf(this.queue[at]!.severity)) at = i;
+    }
+    return at;
+  }
+
+  // Posts from the next event-loop turn, never inside the bus delivery that pushed.
+  private schedulePump(): void {
+    if (this.sending || this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending || this.stopped) return this.notifyIfIdle();
+    this.sending = true;
+    try {
+      for (let ev = this.queue.shift(); ev !== undefined && !this.abandoned; ev = this.queue.shift()) await this.deliver(ev);
+    } catch (err) {
+      this.log.error({ err, code: 'ALERT_WEBHOOK_FAILED' }, 'alerts webhook sender failed');
+    } finally {
+      this.sending = false;
+      this.abandoned = false;
+      this.overflowWarned = false;
+      this.notifyIfIdle();
+    }
+  }
+
+  private async deliver(ev: AlertEvent): Promise<void> {
+    const body = alertBody(ev, this.from);
+    for (let attempt = 0; ; attempt++) {
+      this.inFlight = new AbortController();
+      const out = await postJson(this.url, body, this.settings.timeoutMs, { signal: this.inFlight.signal, nowMs: () => this.clock.now() });
+      this.inFlight = undefined;
+      if (this.abandoned) return;
+      if (out.kind === 'ok') return this.delivered();
+      if (out.kind === 'status' && out.status < 500 && out.status !== 429) return this.refused(ev, out.status, out.body);
+      const why = out.kind === 'error' ? out.error : `HTTP ${out.status}`;
+      if (attempt >= this.settings.retries) return this.gaveUp(ev, why, attempt + 1);
+      this.counts.retried++;
+      const retryAfter = out.kind === 'status' ? out.retryAfterMs : undefined;
+      await this.wait(retryAfter ?? Math.min(this.backoffMs * 2 ** attempt, MAX_BACKOFF_MS));
+      if (this.abandoned) return;
+    }
+  }
+
+  private delivered(): void {
+    this.counts.sent++;
+    if (!this.failing) return;
+    this.failing = false;
+    this.log.info({ code: 'ALERT_WEBHOOK_OK' }, `alerts reach ${this.url.host} again`);
+  }
+
+  // A 4xx other than 429: this webhook will not take it however often it is sent.
+  private refused(ev: AlertEvent, status: number, body: string): void {
+    this.counts.failed++;
+    if (this.statusesLogged.has(status)) return;
+    this.statusesLogged.add(status);
+    this.log.error({ code: 'ALERT_WEBHOOK_REFUSED', status, body, alert: ev.code },
+      `${this.url.host} refused an alert with HTTP ${status} (not retried; later refusals with this status are counted, not logged): check COBALT_ALERTS_WEBHOOK_URL and the service's expected body`);
+  }
+
+  private gaveUp(ev: AlertEvent, why: string, attempts: number): void {
+    this.counts.failed++;
+    const fields = { code: 'ALERT_WEBHOOK_UNREACHABLE', alert: ev.code, attempts, error: why };
+    if (this.failing) return void this.log.debug(fields, 'alert not sent');
+    this.failing = true;
+    this.log.warn(fields, `alert ${ev.code} not sent to ${this.url.host} after ${attempts} attempt(s): ${why}`);
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const handle = this.clock.setTimeout(() => {
+        this.waiting = undefined;
+        resolve();
+      }, ms);
+      this.waiting = { handle, resolve };
+    });
+  }
+
+  // Ends the current delivery at once (the shutdown's deadline, stop): drops the queue, cuts the wait, aborts the post.
+  private abandon(): void {
+    if (this.sending) this.abandoned = true;
+    this.queue.length = 0;
+    this.inFlight?.abort();
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w) {
+      this.clock.clearTimeout(w.handle);
+      w.resolve();
+    }
+  }
+
+  private idle(): boolean {
+    return !this.sending && !this.pumpScheduled && this.queue.length === 0;
+  }
+
+  private notifyIfIdle(): void {
+    if (!this.idle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -27,7 +27,7 @@ import { clientOrderIdFor } from '../engine/types/ids.ts';
 import { WebhookDelivery, type WebhookSettings } from './alerts/delivery.ts';
 import {
   actorEvent, ALERT_SEVERITY, feedSourceEvent, feedStep, haltEvent, modelHealthEvent, reconcileEvent, reconcileKey, rejectionEvent, riskAlertEvent,
-  startedEvent, stateEvent, stoppingEvent, venueEvent, type AlertCode, type AlertEvent, type ApprovedOrder, type FeedDown,
+  startedEvent, stateEvent, stoppingEvent, venueEvent, type AlertEvent, type ApprovedOrder, type FeedDown,
 } from './alerts/events.ts';
 import { CauseFolds, RejectionFolds } from './alerts/folds.ts';
 import type { AlertSource } from './alerts/post.ts';

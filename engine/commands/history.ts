@@ -10,11 +10,10 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { loadConfig } from '../config/load.ts';
-import { HistoryReader, type HistoryQuery, type HistoryWarning } from '../store/history-reader.ts';
+import { HistoryReader, noStoreAt, openHistoryStore, type HistoryQuery, type HistoryWarning } from '../store/history-reader.ts';
 import type { InferenceRecord } from '../store/inference-history.ts';
-import { LmdbStore } from '../store/lmdb.ts';
-import { ConfigError } from '../types/errors.ts';
-import type { TsMs } from '../types/time.ts';
+import { ConfigError, StoreError } from '../types/errors.ts';
+import { parseTimeArg } from '../types/time-arg.ts';
 import { CONFIG_REFUSED } from './config.ts';
 import { fail } from './fail.ts';
 
@@ -38,40 +37,13 @@ export interface ExportOptions {
   readonly out?: string;
 }
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
-
-// Date.parse rolls an impossible day over (2024-02-30 is 2024-03-01): the fields are checked against the calendar.
-function calendarValid(m: RegExpExecArray): boolean {
-  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
-  const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate();
-  return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= daysInMonth && h! <= 23 && mi! <= 59 && sec! <= 59;
-}
-
-/**
- * Returns the engine time (ms) of a --from/--to value: epoch milliseconds, or an ISO date (UTC) or date-time with a zone
- * (`Z` or an offset); throws ConfigError naming the flag otherwise (a date-time without zone would depend on the machine).
- */
-export function parseHistoryTime(flag: string, s: string): TsMs {
-  const v = s.trim();
-  if (/^-?\d+$/.test(v)) {
-    const ms = Number(v);
-    if (Number.isSafeInteger(ms)) return ms as TsMs;
-  } else {
-    const m = ISO.exec(v);
-    if (m && !calendarValid(m)) throw new ConfigError(`${flag} '${s}' is not a date and time on the calendar (month 1-12, a day of that month, hour 0-23, minute and second 0-59)`);
-    const ms = m ? Date.parse(v) : Number.NaN;
-    if (Number.isFinite(ms)) return ms as TsMs;
-  }
-  throw new ConfigError(`${flag} '${s}' is neither epoch milliseconds nor an ISO time with a zone (2024-08-09, 2024-08-09T00:05:00Z, 2024-08-09T02:05:00+02:00)`);
-}
-
 /** Returns the query and output choices of `export`, or throws ConfigError naming the option that is wrong. */
 export function exportQuery(o: ExportOptions): { query: HistoryQuery; format: 'jsonl' | 'csv'; features: boolean; out: string } {
   const format = o.format ?? 'jsonl';
   if (format !== 'jsonl' && format !== 'csv') throw new ConfigError(`--format '${format}' is not one of jsonl, csv`);
   if (format === 'csv' && o.features) throw new ConfigError('--features needs --format jsonl: csv has one row per record and no feature columns');
-  const from = o.from === undefined ? undefined : parseHistoryTime('--from', o.from);
-  const to = o.to === undefined ? undefined : parseHistoryTime('--to', o.to);
+  const from = o.from === undefined ? undefined : parseTimeArg('--from', o.from);
+  const to = o.to === undefined ? undefined : parseTimeArg('--to', o.to);
   if (from !== undefined && to !== undefined && from >= to) throw new ConfigError(`--from ${o.from} is not before --to ${o.to}: nothing would be exported`);
   const query: HistoryQuery = { ...(o.model ? { model: o.model } : {}), ...(o.symbol ? { symbol: o.symbol } : {}), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
   return { query, format, features: o.features ?? false, out: o.out ?? '-' };
@@ -79,10 +51,7 @@ export function exportQuery(o: ExportOptions): { query: HistoryQuery; format: 'j
 
 // The store when there is one: LmdbStore.open would create an empty environment where none is (a mistyped path).
 // Read-only: these commands never write to a store the daemon may be using.
-function openStore(path: string): LmdbStore | undefined {
-  if (!existsSync(join(path, 'data.mdb'))) return undefined;
-  return LmdbStore.open({ path, readOnly: true });
-}
+const openStore = openHistoryStore;
 
 // Neither a store nor an archive directory: a wrong path (a relative store.path read from another directory), not an
 // empty history; exporting nothing with exit 0 would hide it.
@@ -102,18 +71,21 @@ function warningLine(w: HistoryWarning): string {
     : `warning: archive ${w.file} cannot be read after line ${w.afterLine} (${w.reason}): the rest of it skipped`;
 }
 
-/** Writes the history's figures (per series in LMDB; archive files, read with `scan`) to `out`. */
+/**
+ * Writes the history's figures (per series in LMDB; archive files, read with `scan`) to `out`. Throws ConfigError when
+ * store.path holds no LMDB environment: statistics of a mistyped or relative path read from elsewhere would print
+ * "0 records" and exit 0, as if the daemon had recorded nothing (StoreError when data.mdb is not LMDB).
+ */
 export async function historyStats(paths: HistoryPaths, scan: boolean, out: (line: string) => void, err: (line: string) => void): Promise<void> {
-  const store = openStore(paths.storePath);
+  const missing = noStoreAt(paths.storePath);
+  if (missing !== undefined) throw new ConfigError(`no history at store.path ${missing}`);
+  const store = openStore(paths.storePath)!;
   try {
     const reader = new HistoryReader(store, paths.archiveDir, { onWarning: (w) => err(warningLine(w)) });
-    if (!store) out(`store ${paths.storePath}: no LMDB environment there (nothing recorded yet, or another path in the config)`);
-    else {
-      const series = reader.liveSeries();
-      const bytes = statSync(join(paths.storePath, 'data.mdb')).size;
-      out(`store ${paths.storePath}: ${series.reduce((a, s) => a + s.count, 0)} records in ${series.length} series, ${bytes} bytes`);
-      table(out, ['model', 'symbol', 'records', 'first', 'last'], series.map((s) => [s.model, s.symbol, String(s.count), iso(s.firstTs), iso(s.lastTs)]));
-    }
+    const series = reader.liveSeries();
+    const bytes = statSync(join(paths.storePath, 'data.mdb')).size;
+    out(`store ${paths.storePath}: ${series.reduce((a, s) => a + s.count, 0)} records in ${series.length} series, ${bytes} bytes`);
+    table(out, ['model', 'symbol', 'records', 'first', 'last'], series.map((s) => [s.model, s.symbol, String(s.count), iso(s.firstTs), iso(s.lastTs)]));
     await archiveStats(reader, paths.archiveDir, scan, out);
   } finally {
     await store?.close();
@@ -317,7 +289,12 @@ export function register(program: Command): void {
     .action(async (o: { config: string; scan?: boolean }) => {
       const paths = pathsOf(o.config, 'stats');
       if (!paths) return;
-      await historyStats(paths, o.scan ?? false, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+      try {
+        await historyStats(paths, o.scan ?? false, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+      } catch (e) {
+        if (!(e instanceof ConfigError || e instanceof StoreError)) throw e;
+        fail(`cobalt history stats: ${e.message}`);
+      }
     });
   history
     .command('export')

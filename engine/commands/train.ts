@@ -22,9 +22,33 @@ function num(name: string, lo: number, hi = Infinity): (v: string) => number {
   };
 }
 
-function inputKind(v: string): 'bdi' | 'klines' {
-  if (v !== 'bdi' && v !== 'klines') throw new Error(`--input must be 'bdi' or 'klines', got '${v}'`);
+function inputKind(v: string): 'bdi' | 'klines' | 'history' {
+  if (v !== 'bdi' && v !== 'klines' && v !== 'history') throw new Error(`--input must be 'bdi', 'klines' or 'history', got '${v}'`);
   return v;
+}
+
+// Options only one input reads; given (on the command line) with another they would be ignored, so they are refused.
+const HISTORY_ONLY = ['store', 'archiveDir', 'historyModel'];
+const NOT_HISTORY = ['data', 'window', 'lastBars'];
+
+// Why the options given do not fit the chosen input, or undefined.
+function misplaced(cmd: Command, input: string): string | undefined {
+  const are = (bad: string[]): string => `${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'}`;
+  if (input === 'klines' && given(cmd, ['klinesDir']).length > 0) return '--klines-dir is for --input bdi and history; --input klines reads the --data files';
+  if (input === 'history') {
+    const bad = given(cmd, NOT_HISTORY);
+    if (bad.length > 0) return `${are(bad)} not for --input history (rows are the recorded BaseDataInputs; cut them with --from and --until)`;
+    return cmd.getOptionValue('store') === undefined ? '--input history needs --store <path> (the daemon\'s store.path)' : undefined;
+  }
+  const bad = given(cmd, HISTORY_ONLY);
+  return bad.length > 0 ? `${are(bad)} for --input history` : undefined;
+}
+
+function historyLine(h: NonNullable<CnnTrainSummary['history']>): string {
+  const c = h.counts;
+  const span = h.span ? `${h.span.from} → ${h.span.to}` : 'none';
+  return `history ${h.model ?? 'every model'}: ${c.read} records read (${span}), ${c.samples} samples; dropped: no label ${c.noLabel}, at kline gaps ${c.atGaps}, wrong shape ${c.wrongShape}, duplicate ticks ${c.duplicate}; off the decision grid ${c.offGrid}`
+    + (c.storedCopies + c.badLines + c.unreadableArchives > 0 ? `; store: ${c.storedCopies} stored copies, ${c.badLines} bad archive lines, ${c.unreadableArchives} unreadable archives` : '');
 }
 
 function stateKind(v: string): 'bdi' | 'env' {
@@ -64,6 +88,7 @@ function printCnn(s: CnnTrainSummary, json: boolean): void {
   const f = (x: { accuracy: number; logLoss: number }): string => `acc ${x.accuracy.toFixed(4)}  logloss ${x.logLoss.toFixed(4)}`;
   const lines = [
     `input ${s.input.kind} [${s.input.seqLen}, ${s.input.features}] + ${s.input.tailLen}`,
+    ...(s.history ? [historyLine(s.history)] : []),
     `data ${s.dataSpan.series.join(', ')}  ${s.dataSpan.from} → ${s.dataSpan.to} (${s.dataSpan.bars} bars)  backend ${s.backend}`,
     `labels ${s.labels.samples}: BUY ${s.labels.counts.BUY}  SELL ${s.labels.counts.SELL}  HOLD ${s.labels.counts.HOLD}  (dropped at kline gaps ${s.labels.droppedAtGaps})`,
     ...s.outOfSample.folds.map((x, i) => `fold ${i + 1}: model ${f(x)}  | majority ${f(s.baselines.majority.folds[i]!)}  persistence ${f(s.baselines.persistence.folds[i]!)}  (n ${x.n})`),
@@ -95,8 +120,11 @@ export function register(program: Command): void {
   train
     .command('cnn')
     .description('Walk-forward CNN training on triple-barrier labels; JSON summary compares out-of-sample figures with baselines')
-    .option('--input <kind>', "'bdi': BaseDataInput rows replayed through the DataProvider, the input the engine's CNN agent feeds (models/cnn/bdi-adapter.ts); 'klines': kline windows of --data (research only, the engine cannot load it)", checked(program, inputKind), 'bdi')
-    .option('--klines-dir <dirs...>', 'bdi input: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs (refused with --input klines)', ['data/klines'])
+    .option('--input <kind>', "'bdi': BaseDataInput rows replayed through the DataProvider, the input the engine's CNN agent feeds (models/cnn/bdi-adapter.ts); 'history': the BaseDataInputs the daemon recorded in its inference history (--store), labelled from --klines-dir; 'klines': kline windows of --data (research only, the engine cannot load it)", checked(program, inputKind), 'bdi')
+    .option('--klines-dir <dirs...>', 'bdi input: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs; history input: the 1m klines the labels come from (refused with --input klines)', ['data/klines'])
+    .option('--store <path>', "history input: the daemon's LMDB store (config store.path), opened read-only")
+    .option('--archive-dir <dir>', 'history input: its retention archives (config store.archiveDir); without it, LMDB only')
+    .option('--history-model <name>', "history input: only this model's records (default every model's, one sample per tick)")
     .option('--from <iso>', 'first decision time (UTC): no sample decides before it (both inputs)', checked(program, isoTime('--from')))
     .option('--until <iso>', 'no bar opening at or after this time is read, by features or labels (UTC; both inputs, applied before --last-bars)', checked(program, isoTime('--until')))
     .option('--data <files...>', 'klines input: kline CSV files (gz or plain) at one timeframe; the --symbol one is labelled, the others are extra features')
@@ -123,11 +151,14 @@ export function register(program: Command): void {
     .option('--model-name <name>', 'checkpoint model name', d.modelName)
     .option('--json', 'print the summary as one JSON line')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const ignored = o.input === 'klines' ? given(cmd, ['klinesDir']) : [];
-      if (ignored.length > 0) program.error(`train cnn: ${ignored.join(', ')} is for --input bdi; --input klines reads the --data files`);
+      const wrong = misplaced(cmd, o.input as string);
+      if (wrong !== undefined) program.error(`train cnn: ${wrong}`);
       try {
         const s = await trainCnn({
-          input: o.input as 'bdi' | 'klines', klinesDirs: o.klinesDir as string[],
+          input: o.input as 'bdi' | 'klines' | 'history', klinesDirs: o.klinesDir as string[],
+          ...(o.input === 'history' ? { history: {
+            storePath: o.store as string, ...(o.archiveDir ? { archiveDir: o.archiveDir as string } : {}), ...(o.historyModel ? { model: o.historyModel as string } : {}),
+          } } : {}),
           ...(o.data ? { data: o.data as string[] } : {}), ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
           ...(o.from !== undefined ? { fromMs: o.from as number } : {}), ...(o.until !== undefined ? { untilMs: o.until as number } : {}),
           window: o.window as number, stride: o.stride as number, volWindow: o.volWindow as number, horizon: o.horizon as number,

@@ -22,12 +22,13 @@
 // records from LMDB into a new archive file during a long read, before the LMDB pages reach them: after each page
 // `records` looks for such files and merges them in (addArchives; counted in lateArchives). A file that vanishes (the
 // archive cap) before its runs were read is reported as unreadable: records may be missing then.
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { TsMs } from '../types/time.ts';
 import { listArchives, namesIn, type ArchiveFile } from './archive-files.ts';
 import { historyPage, historySeries, parseArchiveLine, type HistorySeries, type InferenceRecord, type TimeRange } from './inference-history.ts';
-import type { LmdbStore } from './lmdb.ts';
+import { LmdbStore } from './lmdb.ts';
 
 /** Which records to read: one model and/or symbol, and a time range (`from` inclusive, `to` exclusive). */
 export interface HistoryQuery extends TimeRange {
@@ -484,3 +485,41 @@ function entryOf(cursor: Cursor, prio: number, seq: number): Entry {
 
 const overlaps = (run: ArchiveRun, q: TimeRange): boolean => (q.from === undefined || run.lastTs >= q.from) && (q.to === undefined || run.firstTs < q.to);
 
+/**
+ * Returns why `path` holds no LMDB environment to read (it does not exist, is not a directory, or has no data.mdb),
+ * naming the path made absolute; undefined when it does.
+ */
+export function noStoreAt(path: string): string | undefined {
+  const abs = resolve(path);
+  if (!existsSync(path)) return `${abs} does not exist (relative paths are taken from the current directory)`;
+  if (!statSync(path).isDirectory()) return `${abs} is not an LMDB store (a file, not a directory)`;
+  const data = join(path, 'data.mdb');
+  if (!existsSync(data)) return `${abs} is not an LMDB store (no data.mdb in it)`;
+  if (!hasLmdbMagic(data)) return `${abs} is not an LMDB store (its data.mdb has no LMDB meta page)`;
+  return undefined;
+}
+
+/** LMDB's meta page magic (MDB_MAGIC), little-endian in the first page's header. */
+const LMDB_MAGIC = Buffer.from([0xde, 0xc0, 0xef, 0xbe]);
+
+// Opening a data.mdb that is not LMDB crashes the process (SIGSEGV in the native binding) rather than throwing: the
+// first page must carry the meta magic. Searched in the first 64 bytes: its offset depends on the build's page header.
+function hasLmdbMagic(file: string): boolean {
+  const head = Buffer.alloc(64);
+  const fd = openSync(file, 'r');
+  try {
+    return head.subarray(0, readSync(fd, head, 0, head.length, 0)).includes(LMDB_MAGIC);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Returns the LMDB environment at `path` opened read-only (MDB_RDONLY: beside a running daemon, nothing created), or
+ * undefined where there is none: opening it read-write would create an empty one where a mistyped path points. Throws
+ * StoreError when data.mdb is there but cannot be opened as LMDB.
+ */
+export function openHistoryStore(path: string): LmdbStore | undefined {
+  if (noStoreAt(path) !== undefined) return undefined;
+  return LmdbStore.open({ path, readOnly: true });
+}

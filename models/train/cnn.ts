@@ -4,11 +4,14 @@
 // the most data) is exported to ONNX, checked against tfjs and saved as a checkpoint ranked by the pooled log loss of
 // the folds before the last (no data of its own test fold went into it); its own test log loss is reported, never ranked.
 // Samples come from a dataset provider (samples.ts): BaseDataInput rows replayed through the DataProvider
-// (`input: 'bdi'`, what the engine's CNN agent feeds) or kline windows (`input: 'klines'`, research only).
+// (`input: 'bdi'`, what the engine's CNN agent feeds), the BaseDataInputs the daemon recorded in its inference history
+// (`input: 'history'`, history-dataset.ts: the same input kind) or kline windows (`input: 'klines'`, research only).
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { log } from '../../engine/log.ts';
 import { CNN_HIDDEN_SIZE } from '../../engine/market/base-data-input.ts';
+import { HistoryReader, noStoreAt, openHistoryStore } from '../../engine/store/history-reader.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { directionBaseline, majorityBaseline, persistenceBaseline, type BaselinePrediction } from '../baselines.ts';
@@ -20,10 +23,11 @@ import { cnnToOnnx } from '../cnn/onnx-export.ts';
 import { saveCnn } from '../cnn/weights-io.ts';
 import { barStepMs } from '../data.ts';
 import { Rng } from '../dqn/rng.ts';
-import { NUM_CLASSES } from '../labels/triple-barrier.ts';
+import { NUM_CLASSES, type TripleBarrierOptions } from '../labels/triple-barrier.ts';
 import { initTfBackend } from '../tf-backend.ts';
 import { walkForwardFolds, type Fold } from '../walk-forward.ts';
 import { buildBdiDataset } from './bdi-dataset.ts';
+import { buildHistoryDataset, ReadProgress, type HistoryReport } from './history-dataset.ts';
 import { buildCnnDataset, loadAlignedKlines, type AlignedSeries } from './dataset.ts';
 import { onnxParity, type ParityResult } from './parity.ts';
 import { classFigures, dataSpan, hashOf, Progress, type ClassFigures, type DataSpan } from './report.ts';
@@ -31,8 +35,13 @@ import { sampleBatch, sampleLabels, type CnnSamples } from './samples.ts';
 
 /** Everything `cobalt train cnn` can be told. */
 export interface CnnTrainOptions {
-  /** 'bdi' (default): BaseDataInput rows through the CNN input adapter; 'klines': kline windows of `data`. */
-  readonly input?: 'bdi' | 'klines';
+  /**
+   * 'bdi' (default): BaseDataInput rows through the CNN input adapter; 'klines': kline windows of `data`; 'history': the
+   * BaseDataInputs the daemon recorded in its inference history (`history`), labelled from the klines of `klinesDirs`.
+   */
+  readonly input?: 'bdi' | 'klines' | 'history';
+  /** History input: the LMDB store, its archive directory (none: LMDB only) and one model's records (default every model's). */
+  readonly history?: { readonly storePath: string; readonly archiveDir?: string; readonly model?: string };
   /** Kline files (klines input). */
   readonly data?: readonly string[];
   /** Kline folders (bdi input; the engine's `data.klinesDirs`), default data/klines. */
@@ -112,6 +121,8 @@ export interface CnnTrainSummary {
   readonly checkpoint: { readonly dir: string; readonly version: string; readonly kept: boolean; readonly onnx: string; readonly onnxBytes: number; readonly weightsBytes: number; readonly metric: number; readonly testLogLoss: number } | null;
   /** Why nothing was saved, when nothing was. */
   readonly notSaved?: string;
+  /** History input: records read, dropped (no label, wrong shape, duplicate tick), left off the decision grid, and their span. */
+  readonly history?: HistoryReport;
   readonly seconds: number;
 }
 
@@ -135,10 +146,11 @@ export async function cnnSamples(opts: CnnTrainOptions): Promise<CnnSamples> {
     return buildCnnDataset(aligned, { window: opts.window, stride: opts.stride, labels, ...(opts.fromMs !== undefined ? { fromMs: opts.fromMs } : {}) });
   }
   if (opts.data !== undefined && opts.data.length > 0) {
-    throw new InputValidationError('--data is for --input klines; the bdi input reads the kline folders of --klines-dir (default data/klines)');
+    throw new InputValidationError(`--data is for --input klines; the ${opts.input ?? 'bdi'} input reads the kline folders of --klines-dir (default data/klines)`);
   }
   const klines = new KlinesArchive(opts.klinesDirs ?? ['data/klines'], log());
   const symbol = opts.symbol ?? 'ETH/USDT';
+  if (opts.input === 'history') return historySamples(opts, klines, symbol, labels);
   let fromMs = opts.fromMs;
   if (opts.lastBars !== undefined) {
     if (!Number.isInteger(opts.lastBars) || opts.lastBars < 2) throw new InputValidationError(`--last-bars must be an integer ≥ 2, got ${opts.lastBars}`);
@@ -152,11 +164,35 @@ export async function cnnSamples(opts: CnnTrainOptions): Promise<CnnSamples> {
   });
 }
 
+// The history input: the store opened read-only (beside a running daemon), closed once the rows are in memory.
+async function historySamples(opts: CnnTrainOptions, klines: KlinesArchive, symbol: string, labels: TripleBarrierOptions): Promise<CnnSamples> {
+  const h = opts.history;
+  if (!h) throw new InputValidationError('history input needs the inference history store (--store)');
+  if (opts.lastBars !== undefined) throw new InputValidationError('--last-bars is for --input bdi and klines; cut the history with --from and --until');
+  const store = openHistoryStore(h.storePath);
+  const archivesOnly = store === undefined && h.archiveDir !== undefined && existsSync(h.archiveDir);
+  if (!store && !archivesOnly) throw new InputValidationError(`--store: no inference history at ${noStoreAt(h.storePath)}${h.archiveDir !== undefined ? `, nor an archive directory at ${path.resolve(h.archiveDir)}` : ''}`);
+  if (archivesOnly) log().warn({ store: h.storePath, archiveDir: h.archiveDir }, 'no LMDB environment at the store path: training on the archive files only');
+  // No --archive-dir: LMDB only ('' lists as an empty directory: namesIn treats ENOENT as none).
+  const reader = new HistoryReader(store, h.archiveDir ?? '', { onWarning: (w) => log().warn(w, 'inference history: skipped') });
+  const progress = new ReadProgress(opts.progress);
+  try {
+    return await buildHistoryDataset({
+      reader, klines, symbol, labels, everyMinutes: opts.stride, ...(h.model !== undefined ? { model: h.model } : {}),
+      ...(opts.fromMs !== undefined ? { fromMs: opts.fromMs } : {}), ...(opts.untilMs !== undefined ? { untilMs: opts.untilMs } : {}),
+      onRecord: (read, ts, samples) => progress.update(read, ts, samples),
+    });
+  } finally {
+    progress.done();
+    await store?.close();
+  }
+}
+
 /** Runs walk-forward training and evaluation; saves the last fold's model when `out` is set and parity holds. */
 export async function trainCnn(opts: CnnTrainOptions): Promise<CnnTrainResult> {
   const started = performance.now();
-  if ((opts.input ?? 'bdi') === 'bdi' && opts.hidden !== CNN_HIDDEN_SIZE) {
-    throw new InputValidationError(`bdi input: --hidden must be ${CNN_HIDDEN_SIZE}, the size of the BaseDataInput's cnnHidden slot other models read; got ${opts.hidden}`);
+  if ((opts.input ?? 'bdi') !== 'klines' && opts.hidden !== CNN_HIDDEN_SIZE) {
+    throw new InputValidationError(`${opts.input ?? 'bdi'} input: --hidden must be ${CNN_HIDDEN_SIZE}, the size of the BaseDataInput's cnnHidden slot other models read; got ${opts.hidden}`);
   }
   const ds = await cnnSamples(opts);
   log().info({ input: ds.input.kind, samples: ds.t0.length, seconds: (performance.now() - started) / 1000 }, 'cnn samples built');
@@ -247,6 +283,7 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
     dataSpan: { ...dataSpan(ds.openTimeMs, firstBar, lastBar), series: ds.series, skippedRows: ds.skippedRows, unmatchedBars: ds.unmatchedBars },
     model: { config: cfg, params: last!.weights().reduce((k, w) => k + w.data.length, 0) },
     configHash,
+    ...(ds.history ? { history: ds.history } : {}),
   };
 
   // Export and parity on held-out rows of the last fold (never training rows), then save.

@@ -1,6 +1,7 @@
 // What the CNN trainer (cnn.ts) needs from a dataset, whatever builds the features: kline windows (dataset.ts) or
 // BaseDataInput rows replayed through the DataProvider (bdi-dataset.ts).
 import type { CnnInputSpec } from '../cnn/bdi-adapter.ts';
+import type { HistoryReport } from './history-dataset.ts';
 
 /** Labelled samples on one bar grid (the primary series' bars); t0/t1 are bar indices, ascending t0. */
 export interface CnnSamples {
@@ -29,6 +30,8 @@ export interface CnnSamples {
   /** Malformed CSV rows skipped, and bars dropped by alignment (report). */
   readonly skippedRows: number;
   readonly unmatchedBars: number;
+  /** History input only: what became of the records read (the summary reports it). */
+  readonly history?: HistoryReport;
   /** How the features were built, written into train-report.json. */
   readonly describe: Readonly<Record<string, unknown>>;
 }

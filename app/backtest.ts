@@ -289,7 +289,10 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   opts.onSystem?.(sys);
   const { bus } = sys;
   const tradedSymbol = sys.traded.symbol;
-  const modelSpans = modelTrainingSpans(config, sys.models, first);
+  // In-sample is judged against what is measured: a model trained up to a window's start is tested out of sample on it
+  // (the warm-up before it counts nothing).
+  const measuredFrom = Math.max(first, win.fromMs);
+  const modelSpans = modelTrainingSpans(config, sys.models, measuredFrom);
   const inSample = modelSpans.filter((m) => m.inSample);
   for (const m of modelSpans) {
     if (m.missing.length > 0) logger.warn({ code: 'MODEL_SPAN_UNKNOWN', model: m.model, missing: m.missing }, `${m.model}: training span not fully known (${m.missing.join('; ')}): cannot tell whether it saw this recording`);
@@ -375,7 +378,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   };
   try {
     if (inSample.length > 0) {
-      const why = inSampleReason(inSample, first, opts.maxSpanMs === undefined ? source.last : Math.min(source.last ?? Infinity, first + opts.maxSpanMs));
+      const end = Math.min(source.last ?? Infinity, opts.maxSpanMs === undefined ? Infinity : first + opts.maxSpanMs, win.toMs);
+      const why = inSampleReason(inSample, measuredFrom, Number.isFinite(end) ? end : undefined);
       if (!opts.allowInSample) throw new BacktestInSampleError(`${why}; train on data ending before the recording (or point models.checkpointDir elsewhere), or pass --allow-in-sample to run it anyway`);
       logger.warn({ code: 'BACKTEST_IN_SAMPLE', models: inSample.map((m) => m.model) }, `${why}: running anyway (allowInSample); its figures are in-sample`);
     }
@@ -463,7 +467,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         nextMaintenance = maintenanceAfter(ts);
       }
     }
-    if (!measuring || (opts.window !== undefined && lines === 0)) throw new BacktestWindowError(`backtest window ${isoSpan(win.fromMs, win.toMs)} holds no recorded line (the recording ${last > first ? `runs ${isoSpan(first, last)}` : `starts at ${isoTime(first, '')}`})`);
+    if (!measuring || (opts.window !== undefined && lines === 0)) throw new BacktestWindowError(`backtest window ${isoSpan(win.fromMs, win.toMs)} holds no recorded line (the recording runs ${isoSpan(first, source.last ?? last)})`);
     // Let the last orders activate and fill on the simulated clock.
     clock.advance(config.execution.latencyMs + 1);
     await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);

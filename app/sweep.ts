@@ -21,7 +21,7 @@ import {
 import { createLogger, log, setLogger, type Logger } from '../engine/log.ts';
 import { ConfigError, EngineError, EngineStartError } from '../engine/types/errors.ts';
 import { parseSpanArgs } from '../engine/types/time-arg.ts';
-import { BacktestInSampleError, BacktestModelStuckError, runBacktest, type BacktestProgress, type BacktestSummary } from './backtest.ts';
+import { BacktestInSampleError, BacktestModelStuckError, BacktestWindowError, runBacktest, type BacktestProgress, type BacktestSummary } from './backtest.ts';
 import { progressText } from './backtest-progress.ts';
 import { catalogSource } from './backtest-source.ts';
 import { dataInstrumentsOf } from './system.ts';
@@ -279,13 +279,13 @@ const valueText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stri
  * Returns the in-sample [first, split) and out-of-sample [split, endMs) windows (endMs by default the next time above
  * the last line, which keeps that line; a --to's own time, which it leaves out); refuses a side under MIN_SIDE_MS.
  */
-export function splitWindows(firstMs: number, lastMs: number, split: number, endMs = nextAbove(lastMs)): { inSample: SweepWindow; outOfSample: SweepWindow } {
+export function splitWindows(firstMs: number, lastMs: number, split: number, endMs = nextAbove(lastMs), what = 'the recording'): { inSample: SweepWindow; outOfSample: SweepWindow } {
   if (!(split > 0 && split < 1)) throw new SweepRefusedError(`--split ${split}: expected a fraction of the recorded span between 0 and 1 (0.6 = the first 60 % in-sample)`);
   const at = firstMs + Math.round((lastMs - firstMs) * split);
   const isMs = at - firstMs;
   const oosMs = lastMs - at;
   if (isMs < MIN_SIDE_MS || oosMs < MIN_SIDE_MS) {
-    throw new SweepRefusedError(`the recording is too short for --split ${split}: it spans ${seconds(lastMs - firstMs)}, which leaves ${seconds(isMs)} in-sample and ${seconds(oosMs)} out-of-sample; each side needs at least ${seconds(MIN_SIDE_MS)}`);
+    throw new SweepRefusedError(`${what} is too short for --split ${split}: it spans ${seconds(lastMs - firstMs)}, which leaves ${seconds(isMs)} in-sample and ${seconds(oosMs)} out-of-sample; each side needs at least ${seconds(MIN_SIDE_MS)}`);
   }
   return { inSample: { fromMs: firstMs, toMs: at }, outOfSample: { fromMs: at, toMs: endMs } };
 }
@@ -320,7 +320,7 @@ export async function runSweep(grid: readonly GridPoint[], opts: SweepOptions = 
   const split = opts.split ?? DEFAULT_SPLIT;
   if (grid.length === 0) throw new SweepRefusedError('the grid is empty');
   const span = await recordedSpan(grid[0]!.config, opts);
-  const windows = splitWindows(span.firstMs, span.lastMs, split, span.endMs);
+  const windows = splitWindows(span.firstMs, span.lastMs, split, span.endMs, opts.span ? 'the --from/--to span' : 'the recording');
   const run = async (p: GridPoint, phase: SweepRunEvent['phase'], index: number, of: number): Promise<{ figures: SweepFigures; summary: BacktestSummary }> => {
     opts.onRun?.({ phase, index, of, params: p.params });
     const window = phase === 'in-sample' ? windows.inSample : windows.outOfSample;
@@ -338,7 +338,7 @@ export async function runSweep(grid: readonly GridPoint[], opts: SweepOptions = 
   const summaries = { inSample: inSample.map((r) => r.summary), outOfSample: order.slice(0, top).map((i) => outOfSample.get(i)!.summary) };
   const result: SweepResult = {
     configurations: grid.length, rankedBy: rank, split, top,
-    recording: isoWindow({ fromMs: span.firstMs, toMs: span.lastMs }), inSampleWindow: isoWindow(windows.inSample), outOfSampleWindow: isoWindow(windows.outOfSample),
+    recording: isoWindow({ fromMs: span.recording.firstMs, toMs: span.recording.lastMs }), inSampleWindow: isoWindow(windows.inSample), outOfSampleWindow: isoWindow(windows.outOfSample),
     runs,
     caveat: `${grid.length} configuration(s) were tried on the in-sample part and ranked there by ${rank}: the best in-sample figure is biased upward by that search. `
       + `The out-of-sample columns (each of the top ${top} run once on data the ranking never saw) are the honest estimate.`,
@@ -349,7 +349,7 @@ export async function runSweep(grid: readonly GridPoint[], opts: SweepOptions = 
 
 // The recording's first and last receive times (its replay catalog, built now when missing), cut to opts.span and
 // opts.maxSpanMs; endMs is a --to inside the recording (left out of the out-of-sample window).
-async function recordedSpan(config: Config, opts: SweepOptions): Promise<{ firstMs: number; lastMs: number; endMs?: number }> {
+async function recordedSpan(config: Config, opts: SweepOptions): Promise<{ firstMs: number; lastMs: number; endMs?: number; recording: { firstMs: number; lastMs: number } }> {
   const onLines = opts.onProgress && ((lines: number) => opts.onProgress!({ phase: 'catalog', lines }));
   const source = await catalogSource(config.data.replayFiles, dataInstrumentsOf(config), config.data.catalogDir, opts.logger ?? log(), onLines);
   await source.close();
@@ -360,8 +360,9 @@ async function recordedSpan(config: Config, opts: SweepOptions): Promise<{ first
   if (firstMs > cap || (toMs !== undefined && toMs <= source.first)) {
     throw new SweepRefusedError(`--from/--to ${isoOrOpen(opts.span?.fromMs, 'the start')} → ${isoOrOpen(toMs, 'the end')} lies outside the recording (${isoOrOpen(source.first, '')} → ${isoOrOpen(source.last, '')})`);
   }
-  if (toMs === undefined || toMs > cap) return { firstMs, lastMs: cap };
-  return { firstMs, lastMs: toMs, endMs: toMs };
+  const recording = { firstMs: source.first, lastMs: cap };
+  if (toMs === undefined || toMs > cap) return { firstMs, lastMs: cap, recording };
+  return { firstMs, lastMs: toMs, endMs: toMs, recording };
 }
 
 const isoOrOpen = (ms: number | undefined, open: string): string => (ms === undefined || !Number.isFinite(ms) ? open : new Date(ms).toISOString());
@@ -466,7 +467,8 @@ export async function sweepCommand(o: SweepCommandOptions): Promise<number> {
   try {
     out = await runSweep(prepared.grid, { ...prepared.flags, onRun: progress.onRun, ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
   } catch (err) {
-    if (err instanceof SweepRefusedError || err instanceof ConfigError || err instanceof BacktestInSampleError) {
+    // A window in a hole of the recording holds no line: a usage error like the others (the span is the caller's).
+    if (err instanceof SweepRefusedError || err instanceof ConfigError || err instanceof BacktestInSampleError || err instanceof BacktestWindowError) {
       process.stderr.write(`cobalt sweep: ${err.message}\n`);
       return 2;
     }

@@ -104,6 +104,10 @@ interface Window {
   /** Engine time of the last state change and of the last confidence change. */
   stateAt: number;
   confAt: number;
+  /** What export() returned last, and the outcomes taken then: a save between two outcomes reuses it. */
+  exported?: { readonly taken: number; readonly saved: SavedHealth };
+  /** Outcomes taken so far (restores included). */
+  taken: number;
 }
 
 /** Returns `c` over the defaults, checked. */
@@ -217,6 +221,8 @@ export class ModelHealthMonitor {
   export(model: string): SavedHealth | undefined {
     const w = this.windows.get(model);
     if (!w || w.size === 0) return undefined;
+    // The orchestrator saves every few seconds of engine time; a window changes once per horizon.
+    if (w.exported?.taken === w.taken) return w.exported.saved;
     const n = w.realised.length;
     let outcomes = '';
     const conf: number[] = [];
@@ -228,10 +234,12 @@ export class ModelHealthMonitor {
     let prior = '';
     for (let k = 0; k < w.priorSize; k++) prior += String(w.prior[(w.priorNext - w.priorSize + k + n) % n]!);
     const time = (t: number): number | null => (Number.isFinite(t) ? t : null);
-    return {
+    const saved: SavedHealth = {
       window: n, horizonMs: this.horizonMs, outcomes, conf, prior, lastAt: time(w.lastAt), degraded: w.degraded, overconfident: w.overconfident,
       calm: w.calm, calibrated: w.calibrated, stateAt: time(w.stateAt), confAt: time(w.confAt),
     };
+    w.exported = { taken: w.taken, saved };
+    return saved;
   }
 
   /**
@@ -283,7 +291,7 @@ export class ModelHealthMonitor {
       w = {
         realised: new Uint8Array(n), hit: new Uint8Array(n), conf: new Int32Array(n), next: 0, size: 0, counts: new Int32Array(6), confSum: 0,
         prior: new Uint8Array(n), priorNext: 0, priorSize: 0, priorCounts: new Int32Array(3), lastAt: -Infinity,
-        degraded: false, overconfident: false, calm: 0, calibrated: 0, stateAt: -Infinity, confAt: -Infinity,
+        degraded: false, overconfident: false, calm: 0, calibrated: 0, stateAt: -Infinity, confAt: -Infinity, taken: 0,
       };
       this.windows.set(model, w);
     }
@@ -291,6 +299,7 @@ export class ModelHealthMonitor {
   }
 
   private push(w: Window, cls: number, hit: 0 | 1, conf: number): void {
+    w.taken++;
     const i = w.next;
     if (w.size === w.realised.length) {
       w.counts[w.realised[i]! * 2 + w.hit[i]!]!--;

@@ -176,6 +176,8 @@ export class Orchestrator {
   /** Outcomes judged since the last save. */
   private dirty = false;
   private savedAt = -Infinity;
+  /** Health windows kept by an earlier run and not taken back (see restoreHealth): saved again as they were. */
+  private readonly healthCarried: Record<string, { version: string; state: SavedHealth }> = {};
   /** `{ [symbol]: inst }` of the traded instrument, built once: equity() takes a map every tick. */
   private readonly instruments: Readonly<Record<string, Instrument>>;
   /**
@@ -609,17 +611,21 @@ export class Orchestrator {
     if (dropped) this.save();
   }
 
-  // Takes back the health windows of the active versions; a window kept under other settings starts over.
+  // Takes back the health windows of the active versions; a window kept under other settings, or of a version no longer
+  // active, starts over. One of a model not registered now, or kept while health is off, is carried on unread: one
+  // start without the model (its checkpoint failed to load) or without the monitor must not erase it.
   private restoreHealth(saved: OrchestratorSaved['health']): { health: string[]; healthStartOver: string[] } {
     const health: string[] = [];
     const healthStartOver: string[] = [];
-    if (!this.health || !saved) return { health, healthStartOver };
-    for (const [model, h] of Object.entries(saved)) {
+    for (const [model, h] of Object.entries(saved ?? {})) {
+      if (typeof h?.version !== 'string') continue;
       const active = this.registry.active(model)?.version;
-      if (active !== undefined && active === h?.version && this.health.restore(model, h.state)) {
+      if (active !== undefined && active !== h.version) healthStartOver.push(`${model}@${h.version}`);
+      else if (!this.health || active === undefined) this.healthCarried[model] = h;
+      else if (this.health.restore(model, h.state)) {
         const f = this.health.figures(model);
         health.push(`${model}@${h.version}: ${f?.judged ?? 0} judged, ${f?.state ?? 'ok'}${f?.overconfident ? ', overconfident' : ''}`);
-      } else healthStartOver.push(`${model}@${h?.version ?? '?'}`);
+      } else healthStartOver.push(`${model}@${h.version}`);
     }
     return { health, healthStartOver };
   }
@@ -635,6 +641,10 @@ export class Orchestrator {
       if (version !== undefined) accuracy[model] = { version, outcomes: this.accuracy.outcomes(model) };
     }
     const health: Record<string, { version: string; state: SavedHealth }> = {};
+    for (const [model, h] of Object.entries(this.healthCarried)) {
+      const active = this.registry.active(model)?.version;
+      if (active === undefined || active === h.version) health[model] = h;
+    }
     for (const model of this.health?.models() ?? []) {
       const version = this.registry.active(model)?.version;
       const state = this.health!.export(model);

@@ -100,7 +100,7 @@ interface CauseFold {
 /**
  * Holds a cause (ACTOR_FAILED, SYSTEM_HALTED, KILL_SWITCH) for up to CAUSE_FOLD_MS of the webhook's clock and posts it
  * with the consequences that come meanwhile, each code once: at once when the last one awaited comes, else when the time
- * is up, when another cause comes, or at a flush. Everything else is posted at once. `awaits` leaves out the codes the
+ * is up, when any other alert comes (posts keep the order of events), or at a flush. Everything else is posted at once. `awaits` leaves out the codes the
  * webhook would not post, which never come here.
  */
 export class CauseFolds {
@@ -120,11 +120,13 @@ export class CauseFolds {
       if (f.awaited.size === 0) this.close();
       return;
     }
+    // Anything else ends the wait first, so posts keep the order things happened in: a "kill switch on" held for a
+    // TRADING_HALTED that never comes (trading was halted already) must not arrive after the "kill switch off".
+    this.close();
     // The switch turned off has no consequence to wait for: trading resumes (or stays halted, said in its message).
     const off = code === 'KILL_SWITCH' && ev.message.startsWith('kill switch off');
     const awaited = off ? [] : (CONSEQUENCES[code] ?? []).filter(this.awaits);
     if (awaited.length === 0) return this.post(ev);
-    this.close();
     this.fold = { cause: ev, awaited: new Set(awaited), came: [], timer: this.clock.setTimeout(() => this.close(), CAUSE_FOLD_MS) };
   }
 

@@ -12,12 +12,19 @@ function calendarValid(m: RegExpExecArray): boolean {
   return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= daysInMonth && h! <= 23 && mi! <= 59 && sec! <= 59;
 }
 
+const EPOCH_MIN_MS = Date.UTC(2000, 0, 1);
+const EPOCH_MAX_MS = Date.UTC(2100, 0, 1);
+
 /** Returns the engine time (ms) of `s`, given as `flag`; throws ConfigError naming the flag when it is not a time. */
 export function parseTimeArg(flag: string, s: string): TsMs {
   const v = s.trim();
   if (/^-?\d+$/.test(v)) {
     const ms = Number(v);
-    if (Number.isSafeInteger(ms)) return ms as TsMs;
+    // Epoch seconds (10 digits) read as ms fall in 1970, microseconds far past 2100: both would run the wrong span.
+    if (Number.isSafeInteger(ms) && ms >= EPOCH_MIN_MS && ms < EPOCH_MAX_MS) return ms as TsMs;
+    if (Number.isSafeInteger(ms)) {
+      throw new ConfigError(`${flag} '${s}' as epoch milliseconds is ${Number.isFinite(new Date(ms).getTime()) ? new Date(ms).toISOString() : 'no date'}, outside 2000-2100: epoch seconds need three more digits (×1000), microseconds three fewer`);
+    }
   } else {
     const m = ISO.exec(v);
     if (m && !calendarValid(m)) throw new ConfigError(`${flag} '${s}' is not a date and time on the calendar (month 1-12, a day of that month, hour 0-23, minute and second 0-59)`);

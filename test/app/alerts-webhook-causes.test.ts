@@ -50,18 +50,37 @@ describe('alerts webhook: the consequences of one cause', () => {
     const w = await rig();
     w.bus.publish(failed);
     w.bus.publish(halted);
-    // Posts go out in order: a later alert received first shows the cause held.
-    w.bus.publish({ type: 'risk.alert', code: 'TAKE_PROFIT', message: 'take profit on ETH/USDT', ts: T0 });
-    await until(() => w.server.received.length === 1, 'the alert after the cause');
+    // Nothing posted until the window ends.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(w.server.received).toHaveLength(0);
     w.clock.advance(CAUSE_FOLD_MS);
-    await until(() => w.server.received.length === 2, 'the cause at the end of the window');
+    await until(() => w.server.received.length === 1, 'the cause at the end of the window');
     w.bus.publish(killSwitch);
     w.bus.publish(tradingHalted);
     const got = await w.posted();
 
-    expect(got.map((p) => p.code)).toEqual(['TAKE_PROFIT', 'ACTOR_FAILED', 'KILL_SWITCH']);
-    expect(got[1]!.text).toMatch(/actor risk failed and is not restarted → engine halted$/);
-    expect(got[2]!.text).toMatch(/CRITICAL KILL_SWITCH: kill switch on: system halted: .* → trading halted$/);
+    expect(got.map((p) => p.code)).toEqual(['ACTOR_FAILED', 'KILL_SWITCH']);
+    expect(got[0]!.text).toMatch(/actor risk failed and is not restarted → engine halted$/);
+    expect(got[1]!.text).toMatch(/CRITICAL KILL_SWITCH: kill switch on: system halted: .* → trading halted$/);
+  });
+
+  // Review s22: an alert that is no consequence was posted at once while the cause waited, so a "kill switch on" held
+  // for a TRADING_HALTED that never came (trading halted already) arrived after the "kill switch off" that followed it.
+  it('ends the wait at any other alert, so posts keep the order of events', async () => {
+    const w = await rig();
+    w.bus.publish(failed);
+    w.bus.publish(halted);
+    w.bus.publish({ type: 'risk.alert', code: 'TAKE_PROFIT', message: 'take profit on ETH/USDT', ts: T0 });
+    w.bus.publish({ type: 'risk.alert', code: 'KILL_SWITCH', message: 'kill switch on: operator', ts: T0 });
+    w.bus.publish({ type: 'risk.alert', code: 'KILL_SWITCH', message: 'kill switch off: operator', ts: T0 });
+    const got = await w.posted();
+
+    expect(got.map((p) => p.text.replace('[cobalt paper paper] ', ''))).toEqual([
+      'CRITICAL ACTOR_FAILED: actor risk failed and is not restarted → engine halted',
+      'INFO TAKE_PROFIT: take profit on ETH/USDT',
+      'CRITICAL KILL_SWITCH: kill switch on: operator',
+      'CRITICAL KILL_SWITCH: kill switch off: operator',
+    ]);
   });
 
   it('posts a consequence with no cause before it at once, and a cause held at shutdown', async () => {

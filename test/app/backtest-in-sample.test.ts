@@ -73,6 +73,21 @@ describe('a backtest whose model was trained on the recording', () => {
     expect(ran.summary.modelSpans.map((m) => [m.model, m.to, m.inSample])).toEqual([['cnn@v000001', iso(Date.UTC(2024, 7, 8, 23, 53)), false]]);
   }, 60_000);
 
+  // Review s22: the check compared the training span with the recording's first line, so a --from after the training
+  // end (the honest use of a window) was still refused.
+  it('judges a window by its own start: trained up to before it runs, reaching into it is refused naming the window', async () => {
+    const ends = checkpointsEndingAt('ends-2355', Date.UTC(2024, 7, 8, 23, 55));
+    const from = Date.UTC(2024, 7, 8, 23, 56, 30);
+    const window = { fromMs: from, toMs: from + 5_000 };
+
+    const ran = await runBacktest(withModels(ends), { seed: 1, window });
+    const refused = await runBacktest(withModels(ends), { seed: 1, window: { fromMs: Date.UTC(2024, 7, 8, 23, 55, 30), toMs: from } }).catch((e: unknown) => e);
+
+    expect(ran.summary.modelSpans.map((m) => [m.model, m.inSample])).toEqual([['cnn@v000001', false]]);
+    expect(refused).toBeInstanceOf(BacktestInSampleError);
+    expect((refused as Error).message).toContain(`(${iso(Date.UTC(2024, 7, 8, 23, 55, 30))} → ${iso(from)})`);
+  }, 90_000);
+
   it('leaves the bundled models on the bundled recording alone: they were trained before it', async () => {
     const r = await runBacktest(withModels(join(dir, 'empty'), true), { seed: 1, maxSpanMs: 5_000 });
 

@@ -1,12 +1,14 @@
 // `cobalt backtest --from/--to` and `cobalt sweep --from/--to`: a sub-span of the recording, with either end left out
 // meaning the recording's own. The data before --from still warms the engine up (runBacktest's window).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { stringify } from 'yaml';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { BacktestWindowError, runBacktest } from '../../app/backtest.ts';
 import { backtestCommand } from '../../app/cli-backtest.ts';
-import { runSweep, splitWindows, sweepGrid, sweepParams, SweepRefusedError } from '../../app/sweep.ts';
+import { runSweep, splitWindows, sweepCommand, sweepGrid, sweepParams, SweepRefusedError } from '../../app/sweep.ts';
 import { createLogger } from '../../engine/log.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
 import { parseSpanArgs, parseTimeArg } from '../../engine/types/time-arg.ts';
@@ -29,6 +31,9 @@ describe('--from/--to values', () => {
     expect(() => parseTimeArg('--to', '2024-08-09T00:05:00')).toThrow(/--to '2024-08-09T00:05:00' is neither epoch milliseconds nor an ISO time with a zone/);
     expect(() => parseSpanArgs('2024-08-09T00:05:00Z', '2024-08-09T00:05:00Z')).toThrow(ConfigError);
     expect(parseSpanArgs(undefined, '2024-08-09')).toEqual({ toMs: Date.parse('2024-08-09T00:00:00Z') });
+    // Review s22: epoch seconds read as ms ran the whole recording from 1970; microseconds crashed on an invalid date.
+    expect(() => parseTimeArg('--from', '1723161480')).toThrow("--from '1723161480' as epoch milliseconds is 1970-01-20T22:39:21.480Z, outside 2000-2100: epoch seconds need three more digits (×1000), microseconds three fewer");
+    expect(() => parseTimeArg('--to', '9000000000000000')).toThrow(/--to '9000000000000000' as epoch milliseconds is no date, outside 2000-2100/);
   });
 
   it('cobalt backtest refuses a bad one before loading anything, exit 2, one line naming it', async () => {
@@ -61,7 +66,7 @@ describe('a backtest window with one end left out', () => {
     const err = await runBacktest(testConfig(), { seed: 42, window: { toMs: FIRST - 1_000 }, logger }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BacktestWindowError);
     const esc = (ms: number): string => new Date(ms).toISOString().replace(/\./g, '\\.');
-    expect((err as Error).message).toMatch(new RegExp(`^backtest window the start → ${esc(FIRST - 1_000)} holds no recorded line \\(the recording starts at ${esc(FIRST)}\\)$`));
+    expect((err as Error).message).toMatch(new RegExp(`^backtest window the start → ${esc(FIRST - 1_000)} holds no recorded line \\(the recording runs ${esc(FIRST)} → 2024-08-09T00:05:04\\.543Z\\)$`));
   }, 60_000);
 });
 
@@ -92,6 +97,33 @@ describe('a sweep over a span', () => {
     expect(err).toBeInstanceOf(SweepRefusedError);
     expect((err as Error).message).toMatch(/^--from\/--to 2030-01-01T00:00:00.000Z → the end lies outside the recording \(2024-08-08T23:54:13.937Z → /);
   }, 60_000);
+
+  // Review s22: a window inside a hole of the recording (a recorder outage) threw BacktestWindowError out of the sweep
+  // command as a stack trace, exit 1.
+  it('refuses, exit 2 in one line, a span whose window falls in a hole of the recording', async () => {
+    const rec = join(dir, 'holed');
+    mkdirSync(rec, { recursive: true });
+    // The bundled recording without its lines from 2 min to 9 min after its start.
+    const holeFrom = FIRST + 120_000;
+    const holeTo = FIRST + 540_000;
+    const files = RECORDINGS.map((f) => {
+      const kept = gunzipSync(readFileSync(f)).toString('utf8').split('\n')
+        .filter((l) => { const ms = Number(l.slice(0, l.indexOf(' '))) / 1e6; return !(ms >= holeFrom && ms < holeTo); });
+      const out = join(rec, basename(f));
+      writeFileSync(out, gzipSync(kept.join('\n')));
+      return out;
+    });
+    const config = join(dir, 'holed.yaml');
+    writeFileSync(config, stringify({ ...raw, data: { ...raw.data, replayFiles: files, catalogDir: join(dir, 'holed-catalog') } }));
+    let err = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((t) => ((err += String(t)), true));
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+
+    const code = await sweepCommand({ config, param: ['orchestrator.buyThreshold=0.2'], top: '1', from: new Date(holeFrom + 60_000).toISOString() });
+
+    expect(code).toBe(2);
+    expect(err).toMatch(/^cobalt sweep: backtest window 2024-08-08T23:57:13\.937Z → \S+ holds no recorded line \(the recording runs 2024-08-08T23:54:13\.937Z → 2024-08-09T00:05:04\.543Z\)\n$/);
+  }, 120_000);
 
   it('leaves a --to out of the out-of-sample window, and keeps the last line without one', () => {
     expect(splitWindows(0, 200_000, 0.5).outOfSample.toMs).toBeGreaterThan(200_000);

@@ -210,11 +210,11 @@ export class ModelHealthMonitor {
     return out;
   }
 
-  /** Starts the window of `model` over (a new version); returns whether it was flagged (degraded or overconfident). */
-  reset(model: string): boolean {
+  /** Starts the window of `model` over (a new version); returns its flags when it had one (degraded or overconfident). */
+  reset(model: string): { degraded: boolean; overconfident: boolean } | undefined {
     const w = this.windows.get(model);
     this.windows.delete(model);
-    return w !== undefined && (w.degraded || w.overconfident);
+    return w !== undefined && (w.degraded || w.overconfident) ? { degraded: w.degraded, overconfident: w.overconfident } : undefined;
   }
 
   /** Returns the state of `model` to keep across a restart; undefined before its first outcome. */

@@ -33,7 +33,7 @@ import { BDI_FRAMES, BDI_LENGTH, bdiSeriesColumn, SERIES_FEATURES, type BaseData
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade, BookTicker } from '../../engine/messages/market.ts';
-import type { ModelHealthChange, ModelStatusMsg, OrchestratorCommand } from '../../engine/messages/orchestrator.ts';
+import type { ModelHealthChange, ModelHealthMsg, ModelStatusMsg, OrchestratorCommand } from '../../engine/messages/orchestrator.ts';
 import type { Fill } from '../../engine/messages/orders.ts';
 import type { RiskLimits } from '../../engine/messages/risk.ts';
 import type { Decision, ModelOutput } from '../../engine/messages/signals.ts';
@@ -147,7 +147,7 @@ export class Orchestrator {
   private readonly confidences: PendingConfidence | undefined;
   /** The trigger close being judged now (the evaluator's sink runs inside onPrice), and the health changes it made. */
   private judging: { symbol: string; ts: TsMs } | undefined;
-  private healthChanges: { model: string; change: ModelHealthChange }[] = [];
+  private healthChanges: { model: string; change: ModelHealthChange; was?: ModelHealthMsg['was'] }[] = [];
   readonly stats: OrchestratorStats = { ticks: 0, noModels: 0, noInput: 0, coalescedTicks: 0, decisions: 0, intents: 0, noIntent: {}, ignored: {}, pendingTimeouts: 0, controlRejected: 0 };
   private thresholdsNow: MoeThresholds;
   private readonly gating: GatingConfig;
@@ -530,8 +530,9 @@ export class Orchestrator {
     this.evaluator.drop(model);
     this.confidences?.dropModel(model);
     // A new version's window starts over: a flag the old one raised is taken down with it.
-    if (this.health?.reset(model)) {
-      this.healthChanges.push({ model, change: 'reset' });
+    const was = this.health?.reset(model);
+    if (was) {
+      this.healthChanges.push({ model, change: 'reset', was });
       this.publishHealth();
     }
     this.save();
@@ -559,13 +560,13 @@ export class Orchestrator {
     this.healthChanges = [];
     if (this.unsubs.length === 0) return;
     const ts = this.opts.clock.now();
-    for (const { model, change } of changes) {
+    for (const { model, change, was } of changes) {
       const f = this.health?.figures(model);
       const version = this.registry.active(model)?.version ?? '';
       const m = {
         type: 'signal.modelHealth', model, version, change, state: f?.state ?? 'ok', overconfident: f?.overconfident ?? false,
         accuracy: f?.accuracy ?? 0, baseline: f?.baseline ?? 0, ...(f?.baselineAction ? { baselineAction: f.baselineAction } : {}),
-        meanConfidence: f?.meanConfidence ?? 0, judged: f?.judged ?? 0, pValue: f?.pValue ?? 1, ts,
+        meanConfidence: f?.meanConfidence ?? 0, judged: f?.judged ?? 0, pValue: f?.pValue ?? 1, ...(was ? { was } : {}), ts,
       } as const;
       const level = change === 'degraded' || change === 'overconfident' ? 'warn' : 'info';
       this.log[level]({ code: `MODEL_${change.toUpperCase()}`, model, version, accuracy: m.accuracy, baseline: m.baseline, judged: m.judged, pValue: m.pValue },

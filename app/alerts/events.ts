@@ -117,8 +117,8 @@ const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 export function modelHealthEvent(m: ModelHealthMsg): AlertEvent {
   const code = MODEL_CODE[m.change];
   if (m.change === 'reset') {
-    // The message carries the state after the reset (ok); which flag the old version had is not in it.
-    return event(m.type, code, `model ${m.model}: window restarted for version ${m.version}; the previous version was degraded or overconfident`, m.ts);
+    const flags = m.was ? [m.was.degraded ? 'degraded' : '', m.was.overconfident ? 'overconfident' : ''].filter(Boolean).join(' and ') : '';
+    return event(m.type, code, `model ${m.model}: window restarted for version ${m.version}; the previous version was ${flags || 'degraded or overconfident'}`, m.ts);
   }
   const figures = m.change === 'overconfident' || m.change === 'calibrated'
     ? `mean confidence ${pct(m.meanConfidence)} against accuracy ${pct(m.accuracy)}`

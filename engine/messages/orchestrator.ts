@@ -46,6 +46,8 @@ export interface ModelHealthMsg {
   readonly judged: number;
   /** One-sided p-value that the model is no worse than the baseline. */
   readonly pValue: number;
+  /** With `reset`: the flags the previous version's window had when it was dropped. */
+  readonly was?: { readonly degraded: boolean; readonly overconfident: boolean };
   readonly ts: TsMs;
 }
 

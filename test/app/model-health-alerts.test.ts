@@ -36,6 +36,11 @@ describe('model health in the alerts webhook', () => {
       message: 'model dqn@bundled-v000001 calibrated: mean confidence 61.0% against accuracy 24.7% over its last 200 judged predictions' });
     expect(modelHealthEvent(reset)).toMatchObject({ code: 'MODEL_RESET', severity: 'info',
       message: 'model dqn: window restarted for version bundled-v000002; the previous version was degraded or overconfident' });
+    // The flags the old version had, when the message carries them.
+    expect(modelHealthEvent({ ...reset, was: { degraded: true, overconfident: false } }).message)
+      .toBe('model dqn: window restarted for version bundled-v000002; the previous version was degraded');
+    expect(modelHealthEvent({ ...reset, was: { degraded: true, overconfident: true } }).message)
+      .toBe('model dqn: window restarted for version bundled-v000002; the previous version was degraded and overconfident');
   });
 
   it('posts a degraded model published on the bus, and its codes are ones the config can name', async () => {

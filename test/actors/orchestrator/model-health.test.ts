@@ -243,7 +243,7 @@ describe('ModelHealthMonitor', () => {
     const wasFlagged = h.reset('m');
     const after = feed(h, repeat(RIGHT_60_BASE_40, 100), 0.3, 'm', 300 * H);
 
-    expect([wasFlagged, h.reset('other')]).toEqual([true, false]);
+    expect([wasFlagged, h.reset('other')]).toEqual([{ degraded: true, overconfident: false }, undefined]);
     expect(after).toEqual([]);
     expect(h.figures('m')).toMatchObject({ state: 'ok', judged: 100, accuracy: 0.6 });
   });
@@ -336,7 +336,7 @@ describe('the orchestrator and model health', () => {
       { model: 'bear', version: 'r1', change: 'degraded', state: 'degraded', accuracy: 0, baseline: 1, baselineAction: 'BUY', judged: 10, meanConfidence: 0.6 },
     ]);
     expect(bull).toMatchObject({ state: 'ok', overconfident: false, accuracy: 1, judged: 10, meanConfidence: 0.9, baselineAction: 'BUY' });
-    expect(seen.slice(2).map((m) => [m.model, m.version, m.change, m.state, m.overconfident, m.judged])).toEqual([['bear', 'r2', 'reset', 'ok', false, 0]]);
+    expect(seen.slice(2).map((m) => [m.model, m.version, m.change, m.state, m.overconfident, m.judged, m.was])).toEqual([['bear', 'r2', 'reset', 'ok', false, 0, { degraded: true, overconfident: true }]]);
     expect(orch.health!.figures('bear')).toBeUndefined();
     orch.stop();
   });

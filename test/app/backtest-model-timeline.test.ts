@@ -2,17 +2,29 @@
 // of recorded time, the model's accuracy over a rolling window of steps and its gating weight. A model that was right
 // and then wrong shows the drop; on the bundled recording the steps add up to the summary's judged figures, the
 // report draws the chart and the CLI prints each model's accuracy in each half of the run.
-import { execFile } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AccuracyTracker, gatingWeights } from '../../actors/orchestrator/gating.ts';
 import { HorizonOutcomeEvaluator } from '../../actors/orchestrator/outcomes.ts';
-import { runBacktest } from '../../app/backtest.ts';
+import type { BacktestResult } from '../../app/backtest.ts';
+import { backtestCommand } from '../../app/cli-backtest.ts';
 import { halvesAccuracy, ModelTimelineRecorder, type ModelReading, type ModelSeries, type ModelTimeline } from '../../app/backtest-metrics.ts';
 import { backtestReportHtml } from '../../app/report-html.ts';
-import { loadConfig } from '../../engine/config/index.ts';
-import { createLogger } from '../../engine/log.ts';
+import { captureOutput } from '../capture-output.ts';
 import type { Action, ModelOutput } from '../../engine/messages/signals.ts';
 import type { TsMs } from '../../engine/types/time.ts';
+
+// The results of the backtests run in this file: `cobalt backtest`'s own run is the one the test reads, so the text it
+// printed and the summary come from one replay (a second, spawned backtest only repeated the same 180k lines).
+const runs = vi.hoisted(() => [] as unknown[]);
+vi.mock('../../app/backtest.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../app/backtest.ts')>();
+  const runBacktest: typeof real.runBacktest = async (...args) => {
+    const r = await real.runBacktest(...args);
+    runs.push(r);
+    return r;
+  };
+  return { ...real, runBacktest };
+});
 
 const T0 = 1_723_161_600_000;
 const out = (model: string, action: Action, ts: number): ModelOutput =>
@@ -120,11 +132,11 @@ describe('ModelTimelineRecorder', () => {
 
 describe('a backtest of configs/backtest.yaml', () => {
   it('reports each model over time: ordered points whose counts add up to its judged figures, a chart, a halves line', async () => {
-    const { config } = loadConfig('configs/backtest.yaml');
-    const r = await runBacktest(config, { logger: createLogger({ level: 'silent' }) });
+    const cli = await backtestText();
+    expect(runs).toHaveLength(1);
+    const r = runs[0] as BacktestResult;
     const s = r.summary;
     const tl = s.modelTimeline;
-    const cli = await backtestText();
 
     expect(tl.models.map((m) => m.model)).toEqual(s.models);
     expect(tl.t.length).toBeGreaterThanOrEqual(50);
@@ -158,11 +170,16 @@ function windowAccuracy(m: ModelSeries, windowSteps: number): (number | null)[] 
 
 const pct = (x: number | null): string => (x === null ? 'none judged' : `${(x * 100).toFixed(1)}%`);
 
-// The text summary of `cobalt backtest` on the same config (same seed: the same figures).
-function backtestText(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'engine/cli.ts', 'backtest', '--config', 'configs/backtest.yaml', '--no-report'],
-      { timeout: 120_000, env: { ...process.env, COBALT_LOG_LEVEL: 'silent' } },
-      (err, stdout, stderr) => (err ? reject(new Error(`cobalt backtest failed: ${stderr}`, { cause: err })) : resolve(stdout)));
-  });
+// The text summary `cobalt backtest` prints for configs/backtest.yaml (no report), run in this process.
+async function backtestText(): Promise<string> {
+  const level = process.env.COBALT_LOG_LEVEL;
+  process.env.COBALT_LOG_LEVEL = 'silent';
+  try {
+    const { result: code, out, err } = await captureOutput(() => backtestCommand({ config: 'configs/backtest.yaml', report: false }));
+    expect([code, err]).toEqual([0, '']);
+    return out;
+  } finally {
+    if (level === undefined) delete process.env.COBALT_LOG_LEVEL;
+    else process.env.COBALT_LOG_LEVEL = level;
+  }
 }

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { register as registerExchangeSim } from '../../../engine/commands/exchange-sim.ts';
 import { captureOutput } from '../../capture-output.ts';
+import { cobaltInProcess } from '../../cli-in-process.ts';
 
 const ETH = 'data/recordings/spot_ethusdt_20240808.jsonl.gz';
 const dir = mkdtempSync(path.join(tmpdir(), 'cobalt-refusals-h8-'));
@@ -32,7 +33,11 @@ function cobalt(args: readonly string[], level: string): Promise<{ code: number 
   });
 }
 
+const REFUSED = (name: string): string => `cobalt ${name}: COBALT_LOG_LEVEL 'verbose' is not a log level (one of fatal, error, warn, info, debug, trace, silent)\n`;
+
 describe('an invalid COBALT_LOG_LEVEL', () => {
+  // Through the real program in this process (one module load for all, not a 5 s child each); the spawned case below
+  // checks the process's own exit.
   it.each([
     ['input', ['input', '--replay', ETH]],
     ['candles', ['candles', '--replay', ETH, '--symbol', 'ETH/USDT']],
@@ -42,10 +47,16 @@ describe('an invalid COBALT_LOG_LEVEL', () => {
     ['record', ['record', '--config', LOOPBACK, '--out', dir, '--duration', '1']],
     ['train cnn', ['train', 'cnn', '--no-save', '--klines-dir', path.join(dir, 'absent')]],
   ])('stops cobalt %s before it starts: one line, exit code 2', async (name, args) => {
-    const r = await cobalt(args, 'verbose');
+    const r = await cobaltInProcess(args, { COBALT_LOG_LEVEL: 'verbose' });
+
+    expect([r.code, r.stderr, r.stdout]).toEqual([2, REFUSED(name), '']);
+  }, 60_000);
+
+  it('stops a spawned cobalt train cnn: the process exits 2 after the one line', async () => {
+    const r = await cobalt(['train', 'cnn', '--no-save', '--klines-dir', path.join(dir, 'absent')], 'verbose');
 
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`cobalt ${name}: COBALT_LOG_LEVEL 'verbose' is not a log level (one of fatal, error, warn, info, debug, trace, silent)\n`);
+    expect(r.stderr).toBe(REFUSED('train cnn'));
   }, 60_000);
 });
 

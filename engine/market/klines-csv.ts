@@ -389,6 +389,9 @@ function openInflater(): Inflater | undefined {
 // last line for the next. Every step passes Z_FINISH and all the input left, as gunzipSync does: the same bytes come
 // out and the same errors stop it (a damaged stream is found when the inflate reaches the damage, or the checksum at
 // the end).
+/** The most a kline CSV's size hint may say it inflates to, per packed byte. */
+const MAX_HINT_RATIO = 16;
+
 class GzipText implements KlinesText {
   readonly sizeHint: number;
   /** Inflated bytes [0, made), of which [0, cut) were handed out. */
@@ -400,8 +403,10 @@ class GzipText implements KlinesText {
   private failure: ParseError | undefined;
 
   constructor(private readonly path: string, private raw: Buffer, private inflater: Inflater | undefined, private readonly pieceBytes: number) {
-    // The gzip trailer holds the unpacked size (mod 2^32): a hint only.
-    this.sizeHint = raw.length >= 18 ? raw.readUInt32LE(raw.length - 4) : 0;
+    // The gzip trailer holds the unpacked size (mod 2^32): a hint only. A cut file has no trailer, and its last four
+    // bytes read as up to 4 GB (the index then allocated 1.3 GB for it, ~30 s): capped at what CSV packs to, ~4x
+    // here, with room (a file that inflates further grows the index as it reads).
+    this.sizeHint = raw.length >= 18 ? Math.min(raw.readUInt32LE(raw.length - 4), raw.length * MAX_HINT_RATIO) : 0;
     this.out = Buffer.allocUnsafe(pieceBytes);
   }
 

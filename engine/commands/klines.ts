@@ -30,10 +30,10 @@ import { mergeKlines, spanGaps, type KlinesGap } from '../market/klines-merge.ts
 import { formatDatedKlinesCsv, formatKlinesCsv, klinesFileMatches, loadKlinesCsv, scanDate, type KlinesFile } from '../market/klines-csv.ts';
 import type { Candle } from '../messages/market.ts';
 import { timeframeMs, type Timeframe } from '../types/time.ts';
-import { BINANCE_REST_URL } from '../venues/binance/rest.ts';
-import { MEXC_REST_URL } from '../venues/mexc/rest.ts';
+import { BINANCE_REST_URL, MEXC_REST_URL } from '../venues/rest-urls.ts';
 import { restOrigin } from '../venues/rest-gate.ts';
-import { DEFAULT_RETRY, FetchInterrupted, openKlinesVenue, pageKlines, retrying, unlessStopped, type KlinesVenueName, type RetryPolicy } from './klines-pager.ts';
+// The pager loads ccxt (~2 s of CPU): imported when a fetch runs, not when the CLI starts.
+import type { FetchInterrupted as FetchInterruptedError, KlinesVenueName, pageKlines as PageKlines, RetryPolicy } from './klines-pager.ts';
 
 const TIMEFRAMES: readonly Timeframe[] = ['1s', '1m', '1h', '1d'];
 const VENUES: readonly KlinesVenueName[] = ['binance', 'mexc'];
@@ -229,8 +229,9 @@ function ttyLine(out: KlinesFetchIo['progress']): { show(text: string): void; do
 export async function klinesFetchCommand(o: KlinesFetchOptions, io: KlinesFetchIo = {}): Promise<number> {
   const out = io.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const err = io.err ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const pager = await import('./klines-pager.ts');
   const policy: RetryPolicy = {
-    ...DEFAULT_RETRY, ...io.retry,
+    ...pager.DEFAULT_RETRY, ...io.retry,
     onRetry: (what, reason, waitMs) => log().warn({ what, reason, waitMs }, 'klines fetch: retrying'),
   };
   let p: FetchPlan;
@@ -247,16 +248,17 @@ export async function klinesFetchCommand(o: KlinesFetchOptions, io: KlinesFetchI
   }
   const stop = io.stop ? { signal: io.stop, dispose: () => undefined } : processStop();
   try {
-    return await fetchAndWrite(p, target, stored, policy, stop.signal, io, out, err);
+    return await fetchAndWrite(pager, p, target, stored, policy, stop.signal, io, out, err);
   } finally {
     stop.dispose();
   }
 }
 
 async function fetchAndWrite(
-  p: FetchPlan, target: { path: string; exists: boolean }, stored: KlinesFile | undefined, policy: RetryPolicy, stop: AbortSignal,
+  pager: typeof import('./klines-pager.ts'), p: FetchPlan, target: { path: string; exists: boolean }, stored: KlinesFile | undefined, policy: RetryPolicy, stop: AbortSignal,
   io: KlinesFetchIo, out: (l: string) => void, err: (l: string) => void,
 ): Promise<number> {
+  const { openKlinesVenue, pageKlines, retrying, unlessStopped, FetchInterrupted } = pager;
   const venue = openKlinesVenue(p.venue, p.baseUrl, p.symbol, p.tf);
   let untilMs: number;
   try {
@@ -277,12 +279,12 @@ async function fetchAndWrite(
     line.show(`klines ${p.symbol} ${p.tf}: ${Math.min(100, (100 * (next - p.fromMs)) / span).toFixed(0)}%, ${count.toLocaleString('en-US')} bars, up to ${iso(next)}`);
   }, stop);
   line.done();
-  return finish(p, untilMs, target, stored, paged, out, err);
+  return finish(p, untilMs, target, stored, paged, FetchInterrupted, out, err);
 }
 
 function finish(
   p: FetchPlan, untilMs: number, target: { path: string; exists: boolean }, stored: KlinesFile | undefined,
-  paged: Awaited<ReturnType<typeof pageKlines>>, out: (l: string) => void, err: (l: string) => void,
+  paged: Awaited<ReturnType<typeof PageKlines>>, FetchInterrupted: typeof FetchInterruptedError, out: (l: string) => void, err: (l: string) => void,
 ): number {
   const fetched = paged.candles;
   // A user's interrupt ends with the signal's code, as the shell expects; what was fetched is written first.

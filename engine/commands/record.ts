@@ -1,13 +1,12 @@
 // `cobalt record` writes live Binance streams to disk in the recording format the replay venue, `book-replay` and
 // the exchange simulator read. It talks to the endpoints of the config (the simulator's, in tests).
-import ccxt from 'ccxt';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { log } from '../log.ts';
 import { LiveClock } from '../runtime/clock.ts';
 import type { Instrument } from '../types/instrument.ts';
-import { Recorder } from '../venues/binance/recorder.ts';
-import { BinanceRest } from '../venues/binance/rest.ts';
+import type { Recorder } from '../venues/binance/recorder.ts';
+import type { BinanceRest } from '../venues/binance/rest.ts';
 import { combinedStreamUrl } from '../venues/binance/stream-client.ts';
 
 /** Options of `cobalt record` as commander hands them over. */
@@ -46,18 +45,20 @@ export async function recordCommand(o: RecordOptions, io: RecordIo = {}): Promis
   let wsUrl: string;
   let rest: BinanceRest;
   let symbols: string[];
+  // The REST client loads ccxt (~2 s of CPU): imported when a recording starts, not when the CLI does.
+  const [{ BinanceRest: Rest }, { Recorder: Rec }] = await Promise.all([import('../venues/binance/rest.ts'), import('../venues/binance/recorder.ts')]);
   try {
     if (o.duration !== undefined) durationS = parseDuration(o.duration);
     const { config } = loadConfig(o.config);
     symbols = o.symbols ? o.symbols.split(',').map((s) => s.trim()) : [config.symbols.primary, config.symbols.reference];
-    rest = new BinanceRest({ baseUrl: config.venues.binance.restUrl });
+    rest = new Rest({ baseUrl: config.venues.binance.restUrl });
     wsUrl = combinedStreamUrl(config.venues.binance.wsUrl);
     instruments = await loadInstruments(rest, symbols);
   } catch (e) {
     err(`record: ${(e as Error).message}`);
     return 1;
   }
-  const rec = new Recorder({ instruments, streams: o.streams.split(','), outDir: o.out, wsUrl, rest, clock: new LiveClock() });
+  const rec = new Rec({ instruments, streams: o.streams.split(','), outDir: o.out, wsUrl, rest, clock: new LiveClock() });
   rec.start();
   log().info({ symbols, out: o.out }, 'recording');
   await (io.stop ?? ((_rec, s) => untilSignal(s)))(rec, durationS);
@@ -81,6 +82,7 @@ async function loadInstruments(rest: BinanceRest, symbols: readonly string[]): P
   try {
     return await rest.instruments(symbols);
   } catch (e) {
+    const { default: ccxt } = await import('ccxt');
     if (!((e as Error).cause instanceof ccxt.BadSymbol)) throw e;
     const bad: string[] = [];
     for (const s of symbols) {

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import { CNN_TRAIN_DEFAULTS, trainCnn, type CnnTrainSummary } from '../../models/train/cnn.ts';
-import { DQN_TRAIN_DEFAULTS, trainDqn, type DqnTrainSummary } from '../../models/train/dqn.ts';
-import { DQN_BDI_DEFAULTS, trainDqnBdi, type DqnBdiSummary } from '../../models/train/dqn-bdi.ts';
+// The trainers (TensorFlow.js, the datasets) are imported when a training runs, not at every start of `cobalt`.
+import type { CnnTrainSummary } from '../../models/train/cnn.ts';
+import { CNN_TRAIN_DEFAULTS, DQN_BDI_DEFAULTS, DQN_TRAIN_DEFAULTS } from '../../models/train/defaults.ts';
+import type { DqnTrainSummary } from '../../models/train/dqn.ts';
+import type { DqnBdiSummary } from '../../models/train/dqn-bdi.ts';
 import type { PositionMode } from '../../models/envs/trading-env.ts';
 
 const DEFAULT_OUT = 'var/checkpoints';
@@ -154,6 +156,7 @@ export function register(program: Command): void {
       const wrong = misplaced(cmd, o.input as string);
       if (wrong !== undefined) program.error(`train cnn: ${wrong}`);
       try {
+        const { trainCnn } = await import('../../models/train/cnn.ts');
         const s = await trainCnn({
           input: o.input as 'bdi' | 'klines' | 'history', klinesDirs: o.klinesDir as string[],
           ...(o.input === 'history' ? { history: {
@@ -220,6 +223,8 @@ export function register(program: Command): void {
         evalEvery: o.evalEvery as number, seed: o.seed as number, ...(o.save === false ? {} : { out: o.out as string }), modelName: o.modelName as string,
       };
       try {
+        const { trainDqnBdi } = await import('../../models/train/dqn-bdi.ts');
+        const { trainDqn } = await import('../../models/train/dqn.ts');
         const s = bdi
           ? await trainDqnBdi({
             ...shared, klinesDirs: o.klinesDir as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}),

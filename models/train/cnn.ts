@@ -80,11 +80,7 @@ export interface CnnTrainOptions {
   readonly progress?: boolean;
 }
 
-/** Defaults sized to finish in minutes on two shared cores. */
-export const CNN_TRAIN_DEFAULTS = {
-  window: 60, stride: 5, volWindow: 60, horizon: 30, ptMult: 2, slMult: 2, folds: 3, testFraction: 0.3,
-  epochs: 1, maxSteps: 200, batch: 64, learningRate: 1e-3, channels: 16, hidden: 32, seed: 1, modelName: 'cnn',
-} as const;
+export { CNN_TRAIN_DEFAULTS } from './defaults.ts';
 
 /** Figures per fold and pooled over all test samples. */
 export interface FoldedFigures {

@@ -52,11 +52,7 @@ export interface DqnBdiOptions extends DqnLoopOptions {
   readonly modelName: string;
 }
 
-/** Defaults: the newest 10 % of decisions are the test span (after the bundled CNN's training data on data/klines). */
-export const DQN_BDI_DEFAULTS = {
-  everyMinutes: 5, cnn: 'bundled', closesScale: 100, feeRate: 0.001, episodeLength: 288, episodes: 400, maxSteps: 60_000,
-  testFraction: 0.1, valFraction: 0.15, evalEvery: 5, hidden: [64, 64], rewardScale: 100, seed: 1, modelName: 'dqn',
-} as const;
+export { DQN_BDI_DEFAULTS } from './defaults.ts';
 
 /** The JSON summary of a `--state bdi` run. */
 export interface DqnBdiSummary {

@@ -35,11 +35,7 @@ export interface DqnTrainOptions extends DqnLoopOptions {
   readonly modelName: string;
 }
 
-/** Defaults sized to finish in a few minutes on two shared cores. */
-export const DQN_TRAIN_DEFAULTS = {
-  window: 30, volWindow: 60, feeRate: 0.001, mode: 'long-flat' as PositionMode, episodeLength: 1440, episodes: 40, maxSteps: 60_000,
-  testFraction: 0.2, valFraction: 0.1, evalEvery: 5, hidden: [64, 64], rewardScale: 100, seed: 1, modelName: 'dqn',
-} as const;
+export { DQN_TRAIN_DEFAULTS } from './defaults.ts';
 
 export type { SpanResult } from './dqn-loop.ts';
 

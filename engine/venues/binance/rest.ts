@@ -10,8 +10,9 @@ import { classifyOnGate, httpStatusOf } from '../ccxt-exec.ts';
 import { restGateFor, type RestGate } from '../rest-gate.ts';
 import type { VenueBlock } from './backoff.ts';
 
-/** Binance spot's REST origin, the one a client without `baseUrl` talks to. */
-export const BINANCE_REST_URL = 'https://api.binance.com';
+import { BINANCE_REST_URL } from '../rest-urls.ts';
+
+export { BINANCE_REST_URL };
 
 /** Options for the Binance REST client. Without `baseUrl` it talks to Binance itself. */
 export interface BinanceRestOptions {

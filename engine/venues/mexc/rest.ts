@@ -8,8 +8,9 @@ import { rewriteApiUrls } from '../binance/rest.ts';
 import { classifyOnGate } from '../ccxt-exec.ts';
 import { restGateFor, type RestGate } from '../rest-gate.ts';
 
-/** MEXC spot's REST origin, the one a client without `baseUrl` talks to. */
-export const MEXC_REST_URL = 'https://api.mexc.com';
+import { MEXC_REST_URL } from '../rest-urls.ts';
+
+export { MEXC_REST_URL };
 
 /** Options of the MEXC REST client. Without `baseUrl` it talks to MEXC itself. */
 export interface MexcRestOptions {

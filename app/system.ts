@@ -541,6 +541,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       // Read once reconciled: orders a halted run left open are cancelled at start (a RiskManager that starts halted
       // publishes no risk.stateChanged).
       riskState: () => riskState?.(),
+      protectiveStop: { ...config.execution.protectiveStop, ...(limits.stopLossBps !== undefined ? { stopLossBps: limits.stopLossBps } : {}) },
     });
     executor = ex;
     ex.start().then((report) => {

@@ -26,17 +26,23 @@
 // Memory holds the unfinished orders only. A finished one is read back from the exec store when it is asked for (a
 // status query, a late fill, a repeated approval, a trade naming its venue id), so a daemon's memory does not grow
 // with every order it ever placed, and a start loads only the unfinished ones.
+// Protective stops (./protective-stop.ts, config execution.protectiveStop): after fills change a position, and once
+// the start-up reconciliation is done, its stop at the venue is placed, replaced or cancelled; before any other sell is
+// sent the stop is cancelled (its answer awaited) and, where it may have filled, the sell is cut to what is still held
+// (POSITION_GONE when nothing is). A halt leaves the stops resting: they protect what a halted engine still holds.
 import type { Logger } from 'pino';
 import { log as rootLog } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
-import type { ExecEvent, Fill, OrderIntent } from '../../engine/messages/orders.ts';
+import { isProtectiveStopId, type ExecEvent, type Fill, type OrderIntent } from '../../engine/messages/orders.ts';
 import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
 import type { ExecStore } from '../../engine/store/exec-store.ts';
 import { backoffDelay, type BackoffPolicy } from '../../engine/venues/binance/backoff.ts';
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../../engine/venues/circuit-breaker.ts';
 import { delay } from '../../engine/venues/retry.ts';
-import { asVenueCallError, type ExecutionVenue, type VenueCallError, type VenueEvent, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
+import {
+  asVenueCallError, type ExecutionVenue, type VenueCallError, type VenueEvent, type VenueOrder, type VenueOrderRequest, type VenueTrade,
+} from '../../engine/venues/venue.ts';
 import { ADOPTED_ORDER_PREFIX, clientOrderId, intentId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import { baseAmount } from '../../engine/venues/ledger.ts';
@@ -48,6 +54,7 @@ import {
   type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult,
 } from './logic.ts';
 import { reconcile, type ApplyTradeOptions, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
+import { isLiveStop, ProtectiveStops, sellableLots, type ProtectiveStopHost, type ProtectiveStopSettings } from './protective-stop.ts';
 
 /** The executor's store type. */
 export type ExecutorStore = ExecStore<OrderRecord, PositionRecord>;
@@ -82,6 +89,8 @@ export interface TradingExecutorOptions {
    * the start-up reconciliation is done: a RiskManager that starts halted publishes no risk.stateChanged.
    */
   readonly riskState?: () => RiskStateView | undefined;
+  /** Protective stops at the venue (config execution.protectiveStop); absent: none. */
+  readonly protectiveStop?: ProtectiveStopSettings;
 }
 
 /** What the executor reads of the RiskManager's state (its RiskState has these fields). */
@@ -89,6 +98,8 @@ export interface RiskStateView {
   readonly tradingState: TradingState;
   readonly killSwitch: boolean;
   readonly stateReason: string;
+  /** The limits in force (the protective stop sits beyond their stop-loss). */
+  readonly limits?: { readonly stopLossBps?: number | undefined };
 }
 
 /** Lifecycle state of the executor. */
@@ -157,6 +168,8 @@ export class TradingExecutor implements ReconcileHost {
   private pollTimer: TimerHandle | undefined;
   private polling = false;
   private abort = new AbortController();
+  /** The protective stops at the venue (see the header). */
+  readonly protectiveStops: ProtectiveStops;
   /** Counters for tests, metrics and the dashboard. */
   readonly counters = { submitted: 0, resubmitted: 0, queriedAfterUnknown: 0, rejectedLocally: 0, illegalTransitions: 0, heldEvents: 0, reconciliations: 0 };
 
@@ -175,6 +188,47 @@ export class TradingExecutor implements ReconcileHost {
     this.riskState = opts.riskState;
     this.log = (opts.log ?? rootLog()).child({ actor: 'trading-executor', venue: opts.venue.id });
     this.breaker = new CircuitBreaker(opts.clock, opts.breaker ?? { failureThreshold: 5, openMs: 30_000 }, (s) => this.onBreaker(s));
+    this.protectiveStops = new ProtectiveStops(this.stopHost(), this.stopSettings(opts.protectiveStop));
+  }
+
+  // The config's settings, switched off (loudly) on a venue that says it has no stop orders: the config refuses that
+  // combination, so this only guards a venue wired by hand. A venue that does not say (a wrapper) is asked; a refusal
+  // comes back as the stop's rejection.
+  private stopSettings(s: ProtectiveStopSettings | undefined): ProtectiveStopSettings {
+    if (!s?.enabled) return s ?? { enabled: false, extraBps: 0, limitBps: 0 };
+    if (this.venue.supportsStopOrders !== false) return s;
+    this.log.error({ code: 'PROTECTIVE_STOP_UNSUPPORTED' }, `venue ${this.venue.id} has no stop orders: no protective stops are placed`);
+    return { ...s, enabled: false };
+  }
+
+  private stopHost(): ProtectiveStopHost {
+    const ex = this;
+    return {
+      log: this.log,
+      get isLive() { return ex.st === 'live'; },
+      now: () => this.clock.now(),
+      instrumentOf: (symbol) => this.instruments.get(symbol),
+      position: (symbol) => this.positions.get(symbol),
+      unfinishedOrders: () => this.unfinishedOrders(),
+      order: (cid) => this.order(cid),
+      riskStopLossBps: () => this.riskState?.()?.limits?.stopLossBps,
+      placeOrder: (intent) => this.placeOwn(intent),
+      cancelOrder: (cid, reason) => this.cancelOne(cid as ClientOrderId, reason),
+      syncSymbol: async (symbol) => void (await this.reconcile({ balances: false, symbols: [symbol] })),
+    };
+  }
+
+  // Checks the symbol's protective stop when stops are on or one of ours rests there (stops just switched off).
+  private checkStop(symbol: string): void {
+    if (this.stopped) return;
+    if (!this.protectiveStops.settings.enabled && !this.hasLiveStop(symbol)) return;
+    this.track(this.protectiveStops.refresh(symbol));
+  }
+
+  // A loop, not a spread: it runs on every fill, a backtest's too.
+  private hasLiveStop(symbol: string): boolean {
+    for (const o of this.orders.values()) if (isLiveStop(o, symbol)) return true;
+    return false;
   }
 
   private get stopped(): boolean {
@@ -211,6 +265,7 @@ export class TradingExecutor implements ReconcileHost {
         this.publishStatus('up', 'reconciled');
         this.schedulePoll();
         this.readRiskState();
+        for (const s of this.venue.symbols) this.checkStop(s);
         return report;
       } catch (err) {
         const ms = backoffDelay(this.backoff, attempt, this.rng);
@@ -367,13 +422,24 @@ export class TradingExecutor implements ReconcileHost {
   adoptOpenOrder(v: VenueOrder): Promise<boolean> {
     return this.serial(async () => {
       if (this.order(v.clientOrderId) || this.orderByVenueId(v.venueOrderId)) return false;
+      // A protective stop of ours the store lost (or never saw committed): ours, not a stranger's.
+      const ours = isProtectiveStopId(v.clientOrderId);
       const intent: OrderIntent = {
-        id: intentId(`adopted:${v.clientOrderId}`), symbol: v.symbol, side: v.side, orderType: v.orderType, lots: v.lots,
-        ...(v.price !== undefined ? { price: v.price } : {}), timeInForce: v.timeInForce, reduceOnly: false, reason: 'adopted from the venue open orders', ts: v.ts,
+        id: intentId(`adopted:${v.clientOrderId}`), symbol: v.symbol, side: v.side, orderType: v.orderType === 'market' ? 'market' : 'limit', lots: v.lots,
+        ...(v.price !== undefined ? { price: v.price } : {}), ...(v.stopPrice !== undefined ? { stopPrice: v.stopPrice } : {}), timeInForce: v.timeInForce,
+        reduceOnly: ours, reason: ours ? 'protective stop found at the venue' : 'adopted from the venue open orders', ts: v.ts,
       };
       const rec: OrderRecord = {
-        ...newOrder(intent, this.venue.id, this.clock.now()), clientOrderId: v.clientOrderId, status: 'accepted', venueOrderId: v.venueOrderId, adopted: true,
+        ...newOrder(intent, this.venue.id, this.clock.now()), clientOrderId: v.clientOrderId, status: 'accepted', venueOrderId: v.venueOrderId,
+        ...(ours ? {} : { adopted: true }),
       };
+      if (ours) {
+        this.log.info({ code: 'PROTECTIVE_STOP_FOUND', clientOrderId: v.clientOrderId, venueOrderId: v.venueOrderId, symbol: v.symbol, lots: v.lots, stopPrice: v.stopPrice },
+          'protective stop of ours resting at the venue: taken back');
+        await this.store.commit({ order: rec });
+        this.remember(rec);
+        return true;
+      }
       this.log.warn({ code: 'ADOPTED_ORDER', clientOrderId: v.clientOrderId, venueOrderId: v.venueOrderId, symbol: v.symbol, side: v.side, lots: v.lots, filledLots: v.filledLots },
         'venue has an open order this engine does not know: adopting it (its earlier fills come from the trade history)');
       await this.store.commit({ order: rec });
@@ -408,15 +474,72 @@ export class TradingExecutor implements ReconcileHost {
         this.counters.rejectedLocally++;
         return void (await this.rejectNow(rec.clientOrderId, 'VENUE_CIRCUIT_OPEN', `venue ${this.venue.id} circuit breaker is open after repeated failures; order not sent`));
       }
-      const cid = rec.clientOrderId;
-      this.held.set(cid, []);
-      const p = this.submitFlow(cid).finally(() => {
-        this.submitting.delete(cid);
-        this.releaseHeld(cid);
-      });
-      this.submitting.set(cid, p);
-      this.track(p);
+      this.startSubmit(rec.clientOrderId);
     }));
+  }
+
+  private startSubmit(cid: ClientOrderId): Promise<void> {
+    this.held.set(cid, []);
+    const p = this.submitFlow(cid).finally(() => {
+      this.submitting.delete(cid);
+      this.releaseHeld(cid);
+    });
+    this.submitting.set(cid, p);
+    return this.track(p);
+  }
+
+  // An order of the executor's own (a protective stop): recorded and submitted; resolves once the venue answered.
+  private async placeOwn(intent: OrderIntent): Promise<void> {
+    // Boxed: a promise returned from the serialised step would make the mutex wait for the whole submission.
+    const box = await this.serial(async () => {
+      const rec = newOrder(intent, this.venue.id, this.clock.now());
+      if (this.order(rec.clientOrderId) || this.st !== 'live') return undefined;
+      await this.store.commit({ order: rec });
+      this.remember(rec);
+      if (!this.breaker.allow()) {
+        this.counters.rejectedLocally++;
+        await this.rejectNow(rec.clientOrderId, 'VENUE_CIRCUIT_OPEN', `venue ${this.venue.id} circuit breaker is open after repeated failures; protective stop not sent`);
+        return undefined;
+      }
+      return { p: this.startSubmit(rec.clientOrderId) };
+    });
+    await box?.p;
+  }
+
+  /**
+   * Before a sell of ours (not a stop) goes out: the symbol's protective stop is cancelled, since it locks the base
+   * asset. Where it may have filled, the sell is cut to what is still held, or rejected (POSITION_GONE) when nothing
+   * is. Returns false when the order was rejected here.
+   */
+  private async clearStopsBefore(cid: ClientOrderId): Promise<boolean> {
+    const it = this.order(cid)!.intent;
+    if (it.side !== 'sell' || isProtectiveStopId(cid)) return true;
+    // Through the symbol's queue even with no stop known yet: one may be on its way to the venue.
+    if (!this.protectiveStops.settings.enabled && !this.hasLiveStop(it.symbol)) return true;
+    let cleared: 'clear' | 'changed';
+    try {
+      cleared = await this.protectiveStops.clearForExit(it.symbol);
+    } catch (err) {
+      // The stop may have sold the position and its trades could not be read: selling blind could sell twice.
+      this.log.error({ err, clientOrderId: cid, code: 'PROTECTIVE_STOP_UNRESOLVED' }, 'could not tell whether the protective stop sold the position: this sell is not sent');
+      await this.apply(cid, { type: 'rejected', code: 'PROTECTIVE_STOP_UNRESOLVED', message: `the ${it.symbol} protective stop's state could not be read from the venue` });
+      return false;
+    }
+    if (cleared === 'clear') return true;
+    return this.serial(async () => {
+      const o = this.order(cid)!;
+      const held = sellableLots(this.instruments.get(it.symbol)!, this.positions.get(it.symbol));
+      if (held >= o.intent.lots) return true;
+      if (held <= 0) {
+        await this.rejectNow(cid, 'POSITION_GONE', `the protective stop sold the ${it.symbol} position before this sell was sent: nothing left to sell`);
+        return false;
+      }
+      this.log.warn({ clientOrderId: cid, lots: o.intent.lots, held, code: 'SELL_CUT_TO_HELD' }, 'the protective stop sold part of the position: the sell is cut to what is still held');
+      const next: OrderRecord = { ...o, intent: { ...o.intent, lots: held as Lots } };
+      await this.store.commit({ order: next });
+      this.remember(next);
+      return true;
+    });
   }
 
   private onVenueEvent(e: VenueEvent): void {
@@ -450,11 +573,13 @@ export class TradingExecutor implements ReconcileHost {
   // ---- submission --------------------------------------------------------------------------------------------
 
   private async submitFlow(cid: ClientOrderId): Promise<void> {
+    if (!(await this.clearStopsBefore(cid))) return;
     const rec = this.order(cid)!;
     const it = rec.intent;
-    const req = {
-      clientOrderId: cid, symbol: it.symbol, side: it.side, orderType: it.orderType, lots: it.lots,
-      ...(it.orderType === 'limit' && it.price !== undefined ? { price: it.price } : {}), timeInForce: it.timeInForce,
+    const req: VenueOrderRequest = {
+      clientOrderId: cid, symbol: it.symbol, side: it.side, orderType: it.stopPrice !== undefined ? 'stopLossLimit' : it.orderType, lots: it.lots,
+      ...(it.orderType === 'limit' && it.price !== undefined ? { price: it.price } : {}), ...(it.stopPrice !== undefined ? { stopPrice: it.stopPrice } : {}),
+      timeInForce: it.timeInForce,
     };
     await this.apply(cid, { type: 'submit' });
     for (let attempt = 1; ; attempt++) {
@@ -589,7 +714,7 @@ export class TradingExecutor implements ReconcileHost {
     this.track(this.serial(async () => {
       const reason = this.halt;
       if (reason === undefined || this.stopped) return;
-      const open = [...this.orders.values()].filter((o) => !isRiskExit(o) && !this.notOpen.has(o.clientOrderId));
+      const open = [...this.orders.values()].filter((o) => !isRiskExit(o) && !isProtectiveStopId(o.clientOrderId) && !this.notOpen.has(o.clientOrderId));
       if (open.length === 0) return void (this.haltRounds = 0);
       const send = open.filter((o) => !this.cancels.has(o.clientOrderId));
       if (this.haltRounds === 0) this.log.warn({ open: open.length, reason }, 'trading halted: cancelling every open order');
@@ -695,12 +820,15 @@ export class TradingExecutor implements ReconcileHost {
       this.publish(next.status === 'filled' && next.filledLots === next.intent.lots
         ? { type: 'exec.orderFilled', fill: f, ts: this.clock.now() }
         : { type: 'exec.orderPartiallyFilled', fill: f, leavesLots: (next.intent.lots - next.filledLots) as Lots, ts: this.clock.now() });
+      this.checkStop(f.symbol);
       return r;
     }
     await this.store.commit({ order: next });
     this.remember(next);
     const out = this.eventFor(o, next, ev);
     if (out) this.publish(out);
+    // A sell that ended (an exit) lets the stop come back for what it left.
+    if (isTerminal(next.status)) this.checkStop(next.intent.symbol);
     return r;
   }
 

@@ -6,7 +6,7 @@
 //                   └─rejected / cancelled / expired / closed
 // A fill on a cancelled or expired order is a late execution the venue really made: it is booked, the status stays.
 // Anything else (an overfill, a fill on a rejected order, a second ack) is illegal: logged and ignored, never thrown.
-import { isFinalStatus, type Fill, type OrderIntent, type OrderStatus } from '../../engine/messages/orders.ts';
+import { isFinalStatus, PROTECTIVE_STOP_PREFIX, type Fill, type OrderIntent, type OrderStatus } from '../../engine/messages/orders.ts';
 import { costAfterFill } from '../../engine/market/average-cost.ts';
 import { clientOrderIdFor, RISK_EXIT_PREFIX, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import type { VenueId } from '../../engine/types/instrument.ts';
@@ -61,10 +61,19 @@ export const isTerminal = (s: OrderStatus): boolean => isFinalStatus(s);
  */
 export const isRiskExit = (o: OrderRecord): boolean => o.intent.id.startsWith(RISK_EXIT_PREFIX);
 
+/**
+ * Returns the client order id of `intent`: clientOrderIdFor its id, behind PROTECTIVE_STOP_PREFIX for a protective
+ * stop (its intent id starts with it), so that the venue's list shows which orders are our stops (32 characters).
+ */
+export function clientOrderIdOfIntent(intent: Pick<OrderIntent, 'id'>): ClientOrderId {
+  const cid = clientOrderIdFor(intent.id);
+  return intent.id.startsWith(PROTECTIVE_STOP_PREFIX) ? (`${PROTECTIVE_STOP_PREFIX}${cid}` as ClientOrderId) : cid;
+}
+
 /** Returns a fresh order record in state `new`. */
 export function newOrder(intent: OrderIntent, venue: VenueId, now: TsMs): OrderRecord {
   return {
-    clientOrderId: clientOrderIdFor(intent.id), intent, venue, status: 'new', filledLots: 0 as Lots, filledQuote: 0n as Money,
+    clientOrderId: clientOrderIdOfIntent(intent), intent, venue, status: 'new', filledLots: 0 as Lots, filledQuote: 0n as Money,
     tradeIds: [], createdAt: now, updatedAt: now,
   };
 }

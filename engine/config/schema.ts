@@ -470,6 +470,19 @@ export const executionSchema = z.strictObject({
     .prefault({}),
   /** Starting balance of the paper venue, in the quote currency. */
   paper: z.strictObject({ initialQuote: posDecimal('balance').prefault('10000') }).prefault({}),
+  /**
+   * A stop-loss-limit sell resting at the venue while a position is open, so that it stays protected when the engine
+   * is down (actors/trading-executor/protective-stop.ts). Live mode on Binance only (MEXC spot has no stop orders).
+   */
+  protectiveStop: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Basis points beyond the risk stop-loss (risk.stopLossPct) the venue stop triggers at: the engine's acts first. */
+      extraBps: nonNegInt.max(5_000).default(50),
+      /** Basis points below the trigger price the stop's limit price sits (how far it may sell through). */
+      limitBps: nonNegInt.max(5_000).default(100),
+    })
+    .prefault({}),
 });
 
 /**
@@ -598,7 +611,20 @@ export const configSchema = z
     if (c.mode === 'live' && replays) {
       ctx.addIssue({ code: 'custom', path: ['data', 'replayFiles'], message: 'mode live trades on live market data: remove the recording files' });
     }
+    protectiveStopVenue(c, ctx);
   });
+
+// Protective stops rest at a live venue that has stop orders: refused where they would be faked or silently absent.
+function protectiveStopVenue(c: { mode: string; execution: z.output<typeof executionSchema> }, ctx: z.RefinementCtx): void {
+  const ps = c.execution?.protectiveStop;
+  if (!ps?.enabled) return;
+  const path = ['execution', 'protectiveStop', 'enabled'];
+  if (c.execution.venue === 'mexc') {
+    ctx.addIssue({ code: 'custom', path, message: 'MEXC spot has no stop orders: execution.protectiveStop cannot be enabled with execution.venue mexc' });
+  } else if (c.mode !== 'live') {
+    ctx.addIssue({ code: 'custom', path, message: `protective stops rest at a live venue: mode ${c.mode} has none (the paper venue does not model stop orders); enable them in live mode only` });
+  }
+}
 
 // The traded and reference symbols must have increments (bundled or configured), and each COB bucket must be a whole
 // number of its symbol's ticks. Runs after the sections parsed, with or without problems of their own: a value that

@@ -7,6 +7,21 @@ import type { VenueId } from '../types/instrument.ts';
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
+/**
+ * What a venue order can be: an intent's type, or a stop-loss-limit (Binance STOP_LOSS_LIMIT), which rests at the
+ * venue untriggered until a trade prints at or through its `stopPrice`, then works as a limit order at its `price`.
+ * Only the executor's protective stops use it (config execution.protectiveStop).
+ */
+export type VenueOrderType = OrderType | 'stopLossLimit';
+
+/**
+ * Starts the client order id of every protective stop the executor places (and its intent id): a restarted engine
+ * knows such an order at the venue as its own, never as a stranger's.
+ */
+export const PROTECTIVE_STOP_PREFIX = 'pstop-';
+
+/** Returns true when `clientOrderId` names one of the executor's protective stops. */
+export const isProtectiveStopId = (clientOrderId: string): boolean => clientOrderId.startsWith(PROTECTIVE_STOP_PREFIX);
 
 /** What a strategy wants; still in integer ticks/lots, never floats. `price` is absent for market orders. */
 export interface OrderIntent {
@@ -16,6 +31,8 @@ export interface OrderIntent {
   readonly orderType: OrderType;
   readonly lots: Lots;
   readonly price?: Ticks;
+  /** Only on the executor's protective stops (orderType 'limit'): the trigger price of the stop-loss-limit order. */
+  readonly stopPrice?: Ticks;
   readonly timeInForce: TimeInForce;
   /** true for orders that only close or shrink a position (stop-loss, take-profit, reducing state). */
   readonly reduceOnly: boolean;

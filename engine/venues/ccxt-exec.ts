@@ -23,9 +23,12 @@
 // read by time or by trade id did not show.
 // The 429/418 block lives in a RestGate (rest-gate.ts): live-venue.ts passes the one of the venue's REST origin, which
 // the feed's snapshots and the DataProvider's klines share, so a block any of them meets holds back orders too.
+// Stop-loss-limit orders (the executor's protective stops) go to Binance as type STOP_LOSS_LIMIT with `stopPrice`,
+// price and timeInForce GTC, and come back from fetchOrder / fetchOpenOrders with their stopPrice; MEXC spot's API has
+// no stop orders, so there they are refused (UNSUPPORTED_ORDER_TYPE) before anything is sent.
 import ccxt from 'ccxt';
 import { log } from '../log.ts';
-import type { OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
+import type { OrderStatus, Side, TimeInForce, VenueOrderType } from '../messages/orders.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { FIXED_SCALE, formatFixed, parseDecimal } from '../types/decimal.ts';
 import { ADOPTED_ORDER_PREFIX, clientOrderId, venueOrderId, type ClientOrderId, type VenueOrderId } from '../types/ids.ts';
@@ -198,6 +201,7 @@ export class CcxtExecVenue implements ExecutionVenue {
   readonly submitSettleMs: number;
   /** MEXC: fetchMyTrades reads every trade after the cursor by time (mexcTrades); Binance answers 1000 at a time. */
   readonly myTradesComplete: boolean;
+  readonly supportsStopOrders: boolean;
   readonly symbols: readonly string[];
   private readonly ex: CcxtOrderApi;
   private readonly clock: Clock;
@@ -222,6 +226,7 @@ export class CcxtExecVenue implements ExecutionVenue {
     this.symbols = [...this.insts.keys()];
     this.submitSettleMs = opts.recvWindowMs ?? 10_000;
     this.myTradesComplete = opts.venue === 'mexc';
+    this.supportsStopOrders = opts.venue !== 'mexc';
     this.defaults = { rateLimitMs: opts.defaultRateLimitMs ?? 1_000, banMs: opts.defaultBanMs ?? 120_000 };
     this.gate = opts.gate ?? new RestGate(`${opts.venue} (private)`, opts.clock);
   }
@@ -245,10 +250,20 @@ export class CcxtExecVenue implements ExecutionVenue {
   async submit(req: VenueOrderRequest): Promise<SubmitResult> {
     const inst = this.inst(req.symbol);
     const amount = Number(lotsToQty(inst, req.lots));
-    const price = req.orderType === 'limit' && req.price !== undefined ? Number(ticksToPrice(inst, req.price)) : undefined;
+    const priced = req.orderType !== 'market';
+    const price = priced && req.price !== undefined ? Number(ticksToPrice(inst, req.price)) : undefined;
     const params: Record<string, unknown> = this.id === 'mexc' ? { clientOrderId: req.clientOrderId } : { newClientOrderId: req.clientOrderId };
     if (req.orderType === 'limit' && req.timeInForce !== 'GTC') params['timeInForce'] = req.timeInForce;
-    const o = await this.call('createOrder', () => this.ex.createOrder(req.symbol, req.orderType, req.side, amount, price, params));
+    let type: string = req.orderType;
+    if (req.orderType === 'stopLossLimit') {
+      if (!this.supportsStopOrders) throw new VenueCallError('rejected', 'UNSUPPORTED_ORDER_TYPE', `${this.id} spot has no stop-loss-limit orders`);
+      if (req.stopPrice === undefined || price === undefined) throw new VenueCallError('rejected', 'INVALID_ORDER', `stop-loss-limit ${req.clientOrderId} needs a price and a stopPrice`);
+      type = 'STOP_LOSS_LIMIT';
+      // An exact decimal string: ccxt sends it as given after its precision check.
+      params['stopPrice'] = ticksToPrice(inst, req.stopPrice);
+      params['timeInForce'] = req.timeInForce;
+    }
+    const o = await this.call('createOrder', () => this.ex.createOrder(req.symbol, type, req.side, amount, price, params));
     if (!isObj(o)) throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answered ${typeof o} instead of an order`);
     const info = isObj(o['info']) ? o['info'] : undefined;
     const id = str(info, 'orderId') ?? str(o, 'id');
@@ -530,17 +545,19 @@ export class CcxtExecVenue implements ExecutionVenue {
     const rawStatus = str(info, 'status');
     const status = (rawStatus !== undefined ? BINANCE_STATUS[rawStatus] : undefined) ?? unifiedStatus(str(o, 'status'), Number(o['filled'] ?? 0));
     const type = (str(info, 'type') ?? str(o, 'type') ?? 'limit').toLowerCase();
-    const orderType: OrderType = type === 'market' ? 'market' : 'limit';
+    const orderType: VenueOrderType = type === 'market' ? 'market' : type === 'stop_loss_limit' ? 'stopLossLimit' : 'limit';
+    const stopStr = orderType === 'stopLossLimit' ? (str(info, 'stopPrice') ?? str(o, 'triggerPrice') ?? str(o, 'stopPrice')) : undefined;
+    const stopPrice = stopStr !== undefined ? this.ticks(inst, stopStr) : undefined;
     const side: Side = (str(info, 'side') ?? str(o, 'side') ?? '').toLowerCase() === 'sell' ? 'sell' : 'buy';
     // MEXC has no timeInForce field (IOC/FOK are order types): ccxt's unified one is read from the type then.
     const tif = (str(info, 'timeInForce') ?? str(o, 'timeInForce') ?? 'GTC') as TimeInForce;
     const priceStr = str(info, 'price');
-    const price = orderType === 'limit' ? (priceStr !== undefined ? this.ticks(inst, priceStr) : stepsOr(o['price'], inst, 'price')) : undefined;
+    const price = orderType !== 'market' ? (priceStr !== undefined ? this.ticks(inst, priceStr) : stepsOr(o['price'], inst, 'price')) : undefined;
     const lots = str(info, 'origQty') !== undefined ? this.lots(inst, str(info, 'origQty')!) : (stepsOr(o['amount'], inst, 'qty') ?? 0);
     const filled = str(info, 'executedQty') !== undefined ? this.lots(inst, str(info, 'executedQty')!) : (stepsOr(o['filled'], inst, 'qty') ?? 0);
     return {
       clientOrderId: clientOrderId(cid), venueOrderId: venueOrderId(id), symbol: inst.symbol, side, orderType, timeInForce: ['GTC', 'IOC', 'FOK'].includes(tif) ? tif : 'GTC',
-      ...(price !== undefined && price > 0 ? { price: price as Ticks } : {}), lots: lots as Lots, filledLots: filled as Lots, status,
+      ...(price !== undefined && price > 0 ? { price: price as Ticks } : {}), ...(stopPrice !== undefined && stopPrice > 0 ? { stopPrice } : {}), lots: lots as Lots, filledLots: filled as Lots, status,
       ts: Number(str(info, 'updateTime') ?? o['lastUpdateTimestamp'] ?? o['timestamp'] ?? this.clock.now()),
     };
   }

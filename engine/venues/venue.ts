@@ -2,7 +2,7 @@
 // and test stubs. Prices and sizes stay integer ticks and lots; each adapter converts to the venue's decimal strings
 // exactly at its boundary. A business outcome (rejected, unknown order) is a value; a failed call throws
 // VenueCallError, whose `kind` tells the caller whether the order may have reached the venue.
-import type { Fill, OrderStatus, OrderType, Side, TimeInForce } from '../messages/orders.ts';
+import type { Fill, OrderStatus, Side, TimeInForce, VenueOrderType } from '../messages/orders.ts';
 import { EngineError } from '../types/errors.ts';
 import type { ClientOrderId, VenueOrderId } from '../types/ids.ts';
 import type { Instrument, VenueId } from '../types/instrument.ts';
@@ -15,10 +15,12 @@ export interface VenueOrderRequest {
   readonly clientOrderId: ClientOrderId;
   readonly symbol: string;
   readonly side: Side;
-  readonly orderType: OrderType;
+  readonly orderType: VenueOrderType;
   readonly lots: Lots;
-  /** Required for limit orders. */
+  /** Required for limit and stop-loss-limit orders. */
   readonly price?: Ticks;
+  /** Required for stop-loss-limit orders: the trade price at (or through) which the order starts working. */
+  readonly stopPrice?: Ticks;
   readonly timeInForce: TimeInForce;
 }
 
@@ -36,9 +38,11 @@ export interface VenueOrder {
   readonly venueOrderId: VenueOrderId;
   readonly symbol: string;
   readonly side: Side;
-  readonly orderType: OrderType;
+  readonly orderType: VenueOrderType;
   readonly timeInForce: TimeInForce;
   readonly price?: Ticks;
+  /** A stop-loss-limit order's trigger price. */
+  readonly stopPrice?: Ticks;
   readonly lots: Lots;
   readonly filledLots: Lots;
   /** new | partiallyFilled are open; the rest are final. */
@@ -97,6 +101,11 @@ export interface ExecutionVenue {
   fetchOrderTrades?(symbol: string, venueOrderId: VenueOrderId): Promise<VenueTrade[]>;
   /** Registers a listener for pushed events; returns a function that removes it. */
   onEvent(fn: (e: VenueEvent) => void): () => void;
+  /**
+   * True when the venue takes stop-loss-limit orders (Binance STOP_LOSS_LIMIT) that rest at it untriggered; false
+   * where it has none (MEXC spot) or does not model them (paper); absent where it does not say (a wrapper).
+   */
+  readonly supportsStopOrders?: boolean;
   /** The increments this venue trades `symbol` with, where it has its own (a live venue's, read from it at start). */
   instrument?(symbol: string): Instrument | undefined;
 }

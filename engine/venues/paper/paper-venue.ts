@@ -63,6 +63,8 @@ export class PaperVenue implements ExecutionVenue {
   readonly id: VenueId;
   readonly pushesEvents = true;
   readonly submitSettleMs = 0;
+  /** Stop-loss-limit orders are not modelled here (see place). */
+  readonly supportsStopOrders = false;
   readonly symbols: readonly string[];
   readonly account: Ledger;
   private readonly markets = new Map<string, Market>();
@@ -163,6 +165,9 @@ export class PaperVenue implements ExecutionVenue {
   private place(req: VenueOrderRequest, entry: boolean, queueAhead?: Lots): SubmitResult {
     const m = this.markets.get(req.symbol);
     if (!m) return { status: 'rejected', code: 'UNKNOWN_SYMBOL', message: `paper venue does not trade ${req.symbol}` };
+    // Untriggered stops would have to survive a restart in the paper state too: not modelled, so refused outright
+    // (the config refuses execution.protectiveStop outside live mode).
+    if (req.orderType === 'stopLossLimit') return { status: 'rejected', code: 'UNSUPPORTED_ORDER_TYPE', message: 'the paper venue has no stop-loss-limit orders' };
     if (this.byClientId.has(req.clientOrderId)) return { status: 'rejected', code: 'DUPLICATE_CLIENT_ORDER_ID', message: `client order id ${req.clientOrderId} was already used` };
     if (!Number.isSafeInteger(req.lots) || req.lots <= 0) return { status: 'rejected', code: 'INVALID_ORDER', message: `lots ${req.lots} must be a positive integer` };
     if (req.orderType === 'limit' && (req.price === undefined || !Number.isSafeInteger(req.price) || req.price <= 0)) {
@@ -179,8 +184,9 @@ export class PaperVenue implements ExecutionVenue {
       return { status: 'rejected', code: 'INSUFFICIENT_FUNDS', message: `needs ${amount} ${asset} (1e-9 units), free ${this.account.freeOf(asset)}` };
     }
     this.byClientId.set(req.clientOrderId, { symbol: req.symbol, orderId: id });
+    const type = req.orderType;
     const o = engine.submit({
-      side: req.side, type: req.orderType, timeInForce: req.timeInForce, lots: req.lots, price: req.orderType === 'limit' ? req.price : undefined,
+      side: req.side, type, timeInForce: req.timeInForce, lots: req.lots, price: req.orderType === 'limit' ? req.price : undefined,
       clientOrderId: req.clientOrderId, owner: PAPER_OWNER, ...(queueAhead !== undefined ? { queueAhead } : {}),
     });
     return { status: 'accepted', venueOrderId: venueOrderId(String(o.id)), ts: o.submittedAt };

@@ -41,6 +41,7 @@ export const apiErrors = {
   badParam: (msg: string) => new SimApiError(400, -1130, msg),
   insufficientBalance: () => new SimApiError(400, -2010, 'Account has insufficient balance for requested action.'),
   wouldTake: () => new SimApiError(400, -2010, 'Order would immediately match and take.'),
+  stopWouldTrigger: () => new SimApiError(400, -2010, 'Stop price would trigger immediately.'),
   unknownOrder: () => new SimApiError(400, -2011, 'Unknown order sent.'),
   noSuchOrder: () => new SimApiError(400, -2013, 'Order does not exist.'),
   apiKeyFormat: () => new SimApiError(401, -2014, 'API-key format invalid.'),

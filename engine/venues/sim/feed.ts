@@ -57,6 +57,7 @@ export class SymbolMarket {
   readonly trades: Trade[] = [];
   bookTicker: BookTicker | undefined;
   private readonly lower: string;
+  private readonly printListeners: Array<(price: Ticks) => void> = [];
   private lastKlinePush = -Infinity;
 
   constructor(readonly inst: Instrument, cfg: FeedEngineConfig, history: KlineHistory, private readonly publish: Publish, private readonly clock: Clock) {
@@ -116,6 +117,7 @@ export class SymbolMarket {
         if (this.trades.length > RECENT_TRADES * 2) this.trades.splice(0, this.trades.length - RECENT_TRADES);
         // With the exchange times a diff that already showed this print is not followed by a second queue move.
         this.engine.onTrade(m.price, m.lots, m.buyerMaker, m.tsExchange);
+        for (const fn of this.printListeners) fn(m.price);
         const payload = payloadOf(text);
         this.publish(this.lower, 'trade', payload);
         this.publish(this.lower, 'aggTrade', this.aggTrade(m));
@@ -141,6 +143,16 @@ export class SymbolMarket {
         this.counters.ignored++;
         return;
     }
+  }
+
+  /** Registers a listener told the price of each recorded print, after the matching engine saw it (stop triggers). */
+  onPrint(fn: (price: Ticks) => void): void {
+    this.printListeners.push(fn);
+  }
+
+  /** Returns the price of the newest print, or undefined before the first. */
+  lastPrice(): Ticks | undefined {
+    return this.trades[this.trades.length - 1]?.price;
   }
 
   /** Returns the recent trades, oldest first, at most `limit`. */

@@ -58,7 +58,7 @@ export function symbolInfo(m: SymbolMarket): Record<string, unknown> {
   return {
     symbol: i.venueSymbol, status: 'TRADING', baseAsset: i.base, baseAssetPrecision: 8, quoteAsset: i.quote, quotePrecision: 8,
     quoteAssetPrecision: 8, baseCommissionPrecision: 8, quoteCommissionPrecision: 8,
-    orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET'],
+    orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS_LIMIT'],
     icebergAllowed: false, ocoAllowed: false, otoAllowed: false, quoteOrderQtyMarketAllowed: false, allowTrailingStop: false,
     cancelReplaceAllowed: false, isSpotTradingAllowed: true, isMarginTradingAllowed: false,
     filters: [

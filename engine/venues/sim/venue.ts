@@ -7,11 +7,13 @@ import { parseDecimal, parseFixed } from '../../types/decimal.ts';
 import { ParseError } from '../../types/errors.ts';
 import { notional, qtyToLots, priceToTicks, type Instrument } from '../../types/instrument.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
+import type { TsMs } from '../../types/time.ts';
 import { SimAccount } from './accounts.ts';
 import { baseAmount } from '../ledger.ts';
 import { apiErrors } from './errors.ts';
 import { fmtMoney, fmtPx, fmtQty } from './format.ts';
 import type { SymbolMarket } from './feed.ts';
+import { pendingStopView, stopTriggered, type PendingStop } from './stops.ts';
 
 /** Binance's order response types. */
 export type RespType = 'ACK' | 'RESULT' | 'FULL';
@@ -31,8 +33,10 @@ export function binanceStatus(o: SimOrder): string {
 interface OrderMeta {
   readonly symbol: string;
   readonly account: SimAccount;
-  /** LIMIT_MAKER is a GTC limit that refuses to take; it prints as its own type. */
+  /** LIMIT_MAKER is a GTC limit that refuses to take; it prints as its own type (STOP_LOSS_LIMIT too). */
   readonly typeName: string;
+  /** A STOP_LOSS_LIMIT order's trigger price. */
+  readonly stopPrice?: Ticks;
 }
 
 /**
@@ -61,11 +65,19 @@ export class SimVenue {
   private readonly meta = new Map<number, OrderMeta>();
   private orderSeq = 1;
   private tradeSeq = 1;
+  /** Stop-loss-limit orders not triggered (or cancelled before they were), by order id (see stops.ts). */
+  private readonly stops = new Map<number, PendingStop>();
+  /** The id the next engine order takes: a triggered stop keeps the id it was given when placed. */
+  private triggeredId: number | undefined;
 
   constructor(readonly clock: Clock, readonly makerRate: string, readonly takerRate: string) {}
 
   /** Returns the next order id (handed to the matching engines, so ids are unique venue-wide). */
-  readonly nextOrderId = (): number => this.orderSeq++;
+  readonly nextOrderId = (): number => {
+    const id = this.triggeredId;
+    this.triggeredId = undefined;
+    return id ?? this.orderSeq++;
+  };
   /** Returns the next sim trade id. */
   readonly nextTradeId = (): number => this.tradeSeq++;
   /** Returns the quote a market buy may spend when it activates: its account's free funds plus the order's lock. */
@@ -84,6 +96,35 @@ export class SimVenue {
   addMarket(m: SymbolMarket): void {
     this.markets.set(m.inst.venueSymbol, m);
     m.engine.on((e) => this.onEngineEvent(m, e));
+    m.onPrint((price) => this.triggerStops(m, price));
+  }
+
+  /** Returns the untriggered stop-loss-limit orders (of `accountId` when given), oldest first. */
+  pendingStops(accountId?: string): SimOrder[] {
+    return [...this.stops.values()].filter((s) => s.status === 'pending' && (accountId === undefined || s.account.id === accountId)).map(pendingStopView);
+  }
+
+  // A print at or through a stop's price moves it into the matching engine as a limit order with the same id and lock.
+  private triggerStops(m: SymbolMarket, price: Ticks): void {
+    for (const s of [...this.stops.values()]) {
+      if (s.symbol !== m.inst.venueSymbol || s.status !== 'pending' || !stopTriggered(s, price)) continue;
+      this.stops.delete(s.id);
+      this.triggeredId = s.id;
+      const o = m.engine.submit({ side: s.side, type: 'limit', timeInForce: s.timeInForce, lots: s.lots, price: s.price, owner: s.account.id, clientOrderId: s.clientOrderId });
+      if (o.id !== s.id) throw new Error(`triggered stop ${s.id} entered the matching engine as order ${o.id}`);
+    }
+  }
+
+  // The account's untriggered stops on market `m`, as orders.
+  private stopsOf(account: SimAccount, m: SymbolMarket, pendingOnly: boolean): SimOrder[] {
+    return [...this.stops.values()]
+      .filter((s) => s.account === account && s.symbol === m.inst.venueSymbol && (!pendingOnly || s.status === 'pending'))
+      .map(pendingStopView);
+  }
+
+  // Open orders of the account on `m`: those in the matching engine and the untriggered stops, by id.
+  private openOf(account: SimAccount, m: SymbolMarket): SimOrder[] {
+    return [...m.engine.openOrders(account.id), ...this.stopsOf(account, m, true)].sort((a, b) => a.id - b.id);
   }
 
   /** Returns the market of `symbol` or throws -1121. */
@@ -108,10 +149,11 @@ export class SimVenue {
     const side = parseSide(p['side']);
     const typeName = p['type']?.toUpperCase();
     if (!typeName) throw apiErrors.mandatory('type');
-    if (typeName !== 'LIMIT' && typeName !== 'MARKET' && typeName !== 'LIMIT_MAKER') throw apiErrors.invalidOrderType();
+    if (typeName !== 'LIMIT' && typeName !== 'MARKET' && typeName !== 'LIMIT_MAKER' && typeName !== 'STOP_LOSS_LIMIT') throw apiErrors.invalidOrderType();
     const type = typeName === 'MARKET' ? 'market' : 'limit';
+    const stop = typeName === 'STOP_LOSS_LIMIT';
     let tif: TimeInForce = 'GTC';
-    if (typeName === 'LIMIT') {
+    if (typeName === 'LIMIT' || stop) {
       const t = p['timeInForce'];
       if (!t) throw apiErrors.mandatory('timeInForce');
       if (t !== 'GTC' && t !== 'IOC' && t !== 'FOK') throw apiErrors.invalidTif();
@@ -135,25 +177,47 @@ export class SimVenue {
     } else if (p['price'] !== undefined) {
       throw apiErrors.notRequired('price');
     }
+    let stopPrice: Ticks | undefined;
+    if (stop) {
+      const sp = p['stopPrice'];
+      if (!sp) throw apiErrors.mandatory('stopPrice');
+      stopPrice = steps(inst, sp, 'price') as Ticks;
+      if (stopPrice <= 0 || stopPrice > priceToTicks(inst, SIM_LIMITS.maxPrice)) throw apiErrors.filterFailure('PRICE_FILTER');
+    } else if (p['stopPrice'] !== undefined) {
+      throw apiErrors.notRequired('stopPrice');
+    }
     const clientOrderId = p['newClientOrderId'] ?? `sim${this.orderSeq}x${Math.floor(this.clock.now()) % 1e9}`;
     if (!/^[.A-Z:/a-z0-9_-]{1,36}$/.test(clientOrderId)) throw apiErrors.illegalChars('newClientOrderId', clientOrderId);
-    if (m.engine.openOrders(account.id).some((o) => o.clientOrderId === clientOrderId)) throw apiErrors.duplicateClientId();
+    if (this.openOf(account, m).some((o) => o.clientOrderId === clientOrderId)) throw apiErrors.duplicateClientId();
     const respType = (p['newOrderRespType']?.toUpperCase() ?? (typeName === 'LIMIT_MAKER' ? 'ACK' : 'FULL')) as RespType;
     if (respType !== 'ACK' && respType !== 'RESULT' && respType !== 'FULL') throw apiErrors.badParam(`Invalid newOrderRespType ${respType}.`);
 
     // Filters and funds: a market order is priced at what it would take from the book now.
-    const preview = m.engine.previewTake(side, lots as Lots, price, account.id);
+    // An untriggered stop takes nothing; one whose price already printed would trigger at once, which Binance refuses.
+    const last = m.lastPrice();
+    if (stop && last !== undefined && stopTriggered({ side, stopPrice: stopPrice! }, last)) throw apiErrors.stopWouldTrigger();
+    const preview = stop ? { lots: 0, quote: 0n } : m.engine.previewTake(side, lots as Lots, price, account.id);
     if (typeName === 'LIMIT_MAKER' && preview.lots > 0) throw apiErrors.wouldTake();
     if (type === 'market' && preview.lots === 0) throw apiErrors.badParam('The market has no liquidity for this order.');
     const value = type === 'market' ? preview.quote : notional(inst, price!, lots as Lots);
     if (value < inst.minNotional) throw apiErrors.filterFailure('NOTIONAL');
     // applyMaxToMarket is false: maxNotional binds limit orders only.
     if (type === 'limit' && value > parseFixed(SIM_LIMITS.maxNotional)) throw apiErrors.filterFailure('NOTIONAL');
-    if (m.engine.openOrders(account.id).length >= SIM_LIMITS.maxNumOrders) throw apiErrors.filterFailure('MAX_NUM_ORDERS');
+    if (this.openOf(account, m).length >= SIM_LIMITS.maxNumOrders) throw apiErrors.filterFailure('MAX_NUM_ORDERS');
     const id = this.orderSeq;
     const [asset, amount] = side === 'buy' ? [inst.quote, value as bigint] : [inst.base, baseAmount(inst, lots)];
     if (!account.lock(id, asset, amount)) throw apiErrors.insufficientBalance();
-    this.meta.set(id, { symbol: inst.venueSymbol, account, typeName });
+    this.meta.set(id, { symbol: inst.venueSymbol, account, typeName, ...(stopPrice !== undefined ? { stopPrice } : {}) });
+    if (stop) {
+      this.orderSeq++;
+      const now = this.clock.now() as TsMs;
+      const s: PendingStop = {
+        id, account, symbol: inst.venueSymbol, clientOrderId, side, lots: lots as Lots, price: price!, stopPrice: stopPrice!, timeInForce: tif,
+        submittedAt: now, status: 'pending', updatedAt: now,
+      };
+      this.stops.set(id, s);
+      return this.orderResponse(pendingStopView(s), respType);
+    }
     const order = m.engine.submit({
       side, type, timeInForce: tif, lots: lots as Lots, price, owner: account.id, clientOrderId, postOnly: typeName === 'LIMIT_MAKER',
     });
@@ -166,7 +230,7 @@ export class SimVenue {
     const m = this.market(p['symbol']);
     const o = this.findOrder(account, m, p, true);
     if (!o) throw apiErrors.unknownOrder();
-    const done = m.engine.cancel(o.id);
+    const done = this.stops.has(o.id) ? this.cancelStop(o.id) : m.engine.cancel(o.id);
     if (!done) throw apiErrors.unknownOrder();
     const r = this.orderFields(done);
     return {
@@ -176,6 +240,16 @@ export class SimVenue {
       cummulativeQuoteQty: r['cummulativeQuoteQty'], status: r['status'], timeInForce: r['timeInForce'], type: r['type'],
       side: r['side'], selfTradePreventionMode: 'NONE',
     };
+  }
+
+  // Cancels an untriggered stop: its lock is released, it stays queryable as CANCELED.
+  private cancelStop(id: number): SimOrder | undefined {
+    const s = this.stops.get(id);
+    if (!s || s.status !== 'pending') return undefined;
+    s.status = 'cancelled';
+    s.updatedAt = this.clock.now() as TsMs;
+    s.account.release(id);
+    return pendingStopView(s);
   }
 
   /** Returns an order by orderId or origClientOrderId (GET /api/v3/order); -2013 when unknown. */
@@ -189,20 +263,20 @@ export class SimVenue {
   /** Returns the open orders of `account`, for one symbol or all. */
   openOrders(account: SimAccount, symbol: string | undefined): Record<string, unknown>[] {
     const ms = symbol ? [this.market(symbol)] : [...this.markets.values()];
-    return ms.flatMap((m) => m.engine.openOrders(account.id)).sort((a, b) => a.id - b.id).map((o) => this.orderQueryShape(o));
+    return ms.flatMap((m) => this.openOf(account, m)).sort((a, b) => a.id - b.id).map((o) => this.orderQueryShape(o));
   }
 
   /** Returns every order of `account` on `symbol` (GET /api/v3/allOrders), oldest first. */
   allOrders(account: SimAccount, symbol: string | undefined, limit: number): Record<string, unknown>[] {
     const m = this.market(symbol);
-    const all = m.engine.allOrders(account.id);
+    const all = [...m.engine.allOrders(account.id), ...this.stopsOf(account, m, false)].sort((a, b) => a.id - b.id);
     return all.slice(Math.max(0, all.length - limit)).map((o) => this.orderQueryShape(o));
   }
 
   /** Cancels every open order of `account` on `symbol` (DELETE /api/v3/openOrders). */
   cancelAll(account: SimAccount, symbol: string | undefined): Record<string, unknown>[] {
     const m = this.market(symbol);
-    const open = m.engine.openOrders(account.id);
+    const open = this.openOf(account, m);
     if (open.length === 0) throw apiErrors.unknownOrder();
     return open.map((o) => this.cancelOrder(account, { symbol: m.inst.venueSymbol, orderId: String(o.id) }));
   }
@@ -230,7 +304,7 @@ export class SimVenue {
     const idStr = p['orderId'];
     const cid = p['origClientOrderId'];
     if (idStr === undefined && cid === undefined) throw apiErrors.mandatory('orderId');
-    const pool = openOnly ? m.engine.openOrders(account.id) : m.engine.allOrders(account.id);
+    const pool = openOnly ? this.openOf(account, m) : [...m.engine.allOrders(account.id), ...this.stopsOf(account, m, false)].sort((a, b) => a.id - b.id);
     if (idStr !== undefined) {
       if (!/^\d{1,18}$/.test(idStr)) throw apiErrors.illegalChars('orderId', idStr);
       return pool.find((o) => o.id === Number(idStr));
@@ -252,6 +326,7 @@ export class SimVenue {
       timeInForce: o.timeInForce,
       type: meta.typeName,
       side: o.side === 'buy' ? 'BUY' : 'SELL',
+      stopPrice: meta.stopPrice === undefined ? '0.00000000' : fmtPx(inst, meta.stopPrice),
     };
   }
 
@@ -260,7 +335,7 @@ export class SimVenue {
     return {
       symbol: f['symbol'], orderId: o.id, orderListId: -1, clientOrderId: o.clientOrderId, price: f['price'],
       origQty: f['origQty'], executedQty: f['executedQty'], cummulativeQuoteQty: f['cummulativeQuoteQty'], status: f['status'],
-      timeInForce: f['timeInForce'], type: f['type'], side: f['side'], stopPrice: '0.00000000', icebergQty: '0.00000000',
+      timeInForce: f['timeInForce'], type: f['type'], side: f['side'], stopPrice: f['stopPrice'], icebergQty: '0.00000000',
       time: Math.floor(o.submittedAt), updateTime: Math.floor(o.updatedAt), isWorking: o.status !== 'pending',
       workingTime: o.status === 'pending' ? -1 : Math.floor(o.activeAt), origQuoteOrderQty: f['origQuoteOrderQty'],
       selfTradePreventionMode: 'NONE',
@@ -277,6 +352,7 @@ export class SimVenue {
       ...ack, price: f['price'], origQty: f['origQty'], executedQty: f['executedQty'], origQuoteOrderQty: f['origQuoteOrderQty'],
       cummulativeQuoteQty: f['cummulativeQuoteQty'], status: f['status'], timeInForce: f['timeInForce'], type: f['type'],
       side: f['side'], workingTime: o.status === 'pending' ? -1 : Math.floor(o.activeAt), selfTradePreventionMode: 'NONE',
+      ...(meta.stopPrice !== undefined ? { stopPrice: f['stopPrice'] } : {}),
     };
     if (respType === 'RESULT') return result;
     const inst = this.markets.get(meta.symbol)!.inst;

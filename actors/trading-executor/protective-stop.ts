@@ -1,0 +1,212 @@
+// Protective stops (config execution.protectiveStop): a stop-loss-limit sell that rests at the venue while a long
+// position is open, so that a position is protected when the engine is not there to run its own stop (killed, out of
+// memory, host down). The engine's stop (the RiskManager's stopLossBps on the position's cost) normally acts first:
+// the venue stop sits `extraBps` further away and is the backstop.
+//   stop price  = average cost × (1 − (stopLossBps + extraBps) / 10 000), rounded DOWN to the tick (a sell trigger
+//                 set lower never fires earlier than asked);
+//   limit price = stop price × (1 − limitBps / 10 000), rounded down;
+//   lots        = the whole position the account can sell (open lots, less base-asset fees paid), none when that is
+//                 worth less than the venue's minimum notional at the limit price (logged once, reported as dust).
+// Per symbol, one check at a time (`refresh`): place the stop when none matches, replace one of the wrong size or
+// price (cancel, then place), cancel it when flat. A stop that has triggered and is part filled is left to work. While
+// another sell of ours on the symbol is working, no stop is placed: it would lock the base asset that sell needs.
+// Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; an answer that it
+// was no longer open means it may have filled, so the symbol's trades are read again before the sell is sized.
+import type { Logger } from 'pino';
+import { isProtectiveStopId, PROTECTIVE_STOP_PREFIX, type OrderIntent } from '../../engine/messages/orders.ts';
+import { intentId } from '../../engine/types/ids.ts';
+import { notional, type Instrument } from '../../engine/types/instrument.ts';
+import type { Lots, Ticks } from '../../engine/types/price.ts';
+import type { TsMs } from '../../engine/types/time.ts';
+import { baseAmount } from '../../engine/venues/ledger.ts';
+import { clientOrderIdOfIntent, isTerminal, type OrderRecord, type PositionRecord } from './logic.ts';
+
+const BPS = 10_000n;
+
+/** Settings of the protective stops (config execution.protectiveStop). */
+export interface ProtectiveStopSettings {
+  readonly enabled: boolean;
+  /** How much further than the engine's stop-loss the venue stop triggers, in basis points of the cost. */
+  readonly extraBps: number;
+  /** How far below the trigger the limit price sits, in basis points of the trigger price. */
+  readonly limitBps: number;
+  /** The engine's stop-loss when the RiskManager's own limits cannot be read (config risk.stopLossPct); 0: none. */
+  readonly stopLossBps?: number;
+}
+
+/** What the stop of a position should be. */
+export type StopPlan =
+  | { readonly kind: 'stop'; readonly lots: Lots; readonly stopPrice: Ticks; readonly price: Ticks }
+  | { readonly kind: 'none'; readonly reason: 'flat' | 'noCost' | 'tooFar' }
+  | { readonly kind: 'none'; readonly reason: 'dust'; readonly lots: number };
+
+/** Returns the whole lots of `p` the account holds to sell: net lots less the base-asset fees paid, floored. */
+export function sellableLots(inst: Instrument, p: PositionRecord | undefined): number {
+  if (!p || p.netLots <= 0) return 0;
+  const held = baseAmount(inst, p.netLots) - (p.fees[inst.base] ?? 0n);
+  const lot = baseAmount(inst, 1);
+  return held <= 0n || lot <= 0n ? 0 : Math.min(p.netLots, Number(held / lot));
+}
+
+/** Returns the stop a long position `p` calls for; see the header for the rules. */
+export function planStop(inst: Instrument, p: PositionRecord | undefined, stopLossBps: number, s: ProtectiveStopSettings): StopPlan {
+  const open = p?.openLots ?? p?.netLots ?? 0;
+  if (!p || open <= 0) return { kind: 'none', reason: 'flat' };
+  const cost = p.openCost;
+  if (cost === undefined || cost <= 0n) return { kind: 'none', reason: 'noCost' };
+  const distance = BigInt(stopLossBps + s.extraBps);
+  if (distance >= BPS) return { kind: 'none', reason: 'tooFar' };
+  // Stop ticks T: the largest with notional(T, open) <= cost × (1 − distance); notional in 1e-9 units is
+  // T × tick mantissa × open × lot mantissa × 10^(9 − tick scale − lot scale).
+  const scale = inst.tickSize.scale + inst.lotSize.scale;
+  const perTick = inst.tickSize.mantissa * BigInt(open) * inst.lotSize.mantissa * 10n ** 9n;
+  const stopPrice = Number((cost * (BPS - distance) * 10n ** BigInt(scale)) / (BPS * perTick));
+  const price = Number((BigInt(stopPrice) * (BPS - BigInt(s.limitBps))) / BPS);
+  const lots = Math.min(open, sellableLots(inst, p));
+  // Fees paid in the base asset can leave a sold-out position a few lots on the books and none in the account.
+  if (lots <= 0) return { kind: 'none', reason: 'flat' };
+  if (stopPrice < 1 || price < 1) return { kind: 'none', reason: 'tooFar' };
+  if (notional(inst, price as Ticks, lots as Lots) < inst.minNotional) return { kind: 'none', reason: 'dust', lots };
+  return { kind: 'stop', lots: lots as Lots, stopPrice: stopPrice as Ticks, price: price as Ticks };
+}
+
+/** Returns true when the order is a protective stop of `symbol` not yet final. */
+export const isLiveStop = (o: OrderRecord, symbol: string): boolean => isProtectiveStopId(o.clientOrderId) && o.intent.symbol === symbol && !isTerminal(o.status);
+
+/** Returns true when stop order `o` is the one `plan` asks for. */
+export const stopMatches = (o: OrderRecord, plan: StopPlan): boolean =>
+  plan.kind === 'stop' && o.intent.lots === plan.lots && o.intent.stopPrice === plan.stopPrice && o.intent.price === plan.price;
+
+/** Returns the intent of a protective stop; `n` makes the id unique among the stops placed for the same position. */
+export function stopIntent(symbol: string, plan: Extract<StopPlan, { kind: 'stop' }>, positionTradeId: string | undefined, n: number, now: TsMs): OrderIntent {
+  return {
+    id: intentId(`${PROTECTIVE_STOP_PREFIX}${symbol}-${positionTradeId ?? '0'}-${n}`), symbol, side: 'sell', orderType: 'limit', lots: plan.lots,
+    price: plan.price, stopPrice: plan.stopPrice, timeInForce: 'GTC', reduceOnly: true, reason: 'protective stop', ts: now,
+  };
+}
+
+/** What the stops need from the executor. */
+export interface ProtectiveStopHost {
+  readonly log: Logger;
+  /** True once the executor reconciled with the venue and trades. */
+  readonly isLive: boolean;
+  now(): TsMs;
+  instrumentOf(symbol: string): Instrument | undefined;
+  position(symbol: string): PositionRecord | undefined;
+  /** Orders not final, those being submitted included. */
+  unfinishedOrders(): OrderRecord[];
+  order(cid: string): OrderRecord | undefined;
+  /** The engine's stop-loss in basis points now (the RiskManager's limits), undefined when it cannot be read. */
+  riskStopLossBps(): number | undefined;
+  /** Records and submits the order of `intent` (client id from its id), resolving once the venue answered. */
+  placeOrder(intent: OrderIntent): Promise<void>;
+  /** Cancels the order and resolves once the venue answered (or every attempt failed). */
+  cancelOrder(cid: string, reason: string): Promise<void>;
+  /** Reads the symbol's orders and trades at the venue again (a reconciliation of that symbol). */
+  syncSymbol(symbol: string): Promise<void>;
+}
+
+/** What `clearForExit` found: no stop left, or a stop that may have filled (the position was read again). */
+export type ClearResult = 'clear' | 'changed';
+
+/** The protective stops of one executor; see the header comment. */
+export class ProtectiveStops {
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly queued = new Map<string, Promise<void>>();
+  /** Symbols whose position is dust, logged once until it changes. */
+  private readonly dust = new Map<string, number>();
+  /** Stops placed and cancelled, for the dashboard and tests. */
+  readonly counters = { placed: 0, cancelled: 0, skippedDust: 0 };
+
+  constructor(private readonly host: ProtectiveStopHost, readonly settings: ProtectiveStopSettings) {}
+
+  /** Queues a check of `symbol`'s stop (one queued check per symbol covers any number of calls). */
+  refresh(symbol: string): Promise<void> {
+    const q = this.queued.get(symbol);
+    if (q) return q;
+    const p = this.chain(symbol, async () => {
+      this.queued.delete(symbol);
+      await this.sync(symbol);
+    });
+    this.queued.set(symbol, p);
+    return p;
+  }
+
+  /** Cancels `symbol`'s stops before a sell of ours goes out, waiting for the venue; see the header. */
+  clearForExit(symbol: string): Promise<ClearResult> {
+    return this.chain(symbol, async () => {
+      const stops = this.host.unfinishedOrders().filter((o) => isLiveStop(o, symbol));
+      if (stops.length === 0) return 'clear';
+      const changed = await this.cancelAll(stops, 'a sell of the position is going out: the stop frees the base asset it locks');
+      if (!changed) return 'clear';
+      await this.host.syncSymbol(symbol);
+      return 'changed';
+    });
+  }
+
+  private chain<T>(symbol: string, fn: () => Promise<T>): Promise<T> {
+    const p = (this.chains.get(symbol) ?? Promise.resolve()).then(fn);
+    this.chains.set(symbol, p.catch(() => undefined));
+    return p;
+  }
+
+  // Cancels `stops`; returns true when one may have filled (the venue no longer had it open, or it had fills).
+  private async cancelAll(stops: readonly OrderRecord[], reason: string): Promise<boolean> {
+    let changed = false;
+    for (const o of stops) {
+      await this.host.cancelOrder(o.clientOrderId, reason);
+      this.counters.cancelled++;
+      const after = this.host.order(o.clientOrderId);
+      if (!after || after.status !== 'cancelled' || after.filledLots > 0) changed = true;
+      this.host.log.info({ clientOrderId: o.clientOrderId, symbol: o.intent.symbol, status: after?.status, code: 'PROTECTIVE_STOP_CANCELLED' }, `protective stop cancelled: ${reason}`);
+    }
+    return changed;
+  }
+
+  private async sync(symbol: string): Promise<void> {
+    if (!this.host.isLive) return;
+    const inst = this.host.instrumentOf(symbol);
+    if (!inst) return;
+    const open = this.host.unfinishedOrders().filter((o) => o.intent.symbol === symbol);
+    const stops = open.filter((o) => isLiveStop(o, symbol));
+    // Triggered and part filled: it is selling the position now; the position's next fills bring the next check.
+    if (stops.some((o) => o.status === 'partiallyFilled')) return;
+    if (open.some((o) => o.intent.side === 'sell' && !isProtectiveStopId(o.clientOrderId))) return;
+    const plan = this.plan(inst, symbol);
+    const keep = stops.find((o) => stopMatches(o, plan));
+    const stale = stops.filter((o) => o !== keep);
+    if (stale.length > 0 && await this.cancelAll(stale, plan.kind === 'stop' ? 'replaced by a stop for the current position' : `no stop needed (${plan.reason})`)) {
+      // It may have filled: its fills, once read, bring the next check (on the position they leave). A cancel that
+      // failed every attempt brings none: the stale stop stays until the next fill, so a failing venue is not hammered.
+      await this.host.syncSymbol(symbol);
+      return;
+    }
+    if (keep || plan.kind !== 'stop') return;
+    const p = this.host.position(symbol);
+    let n = 0;
+    let intent = stopIntent(symbol, plan, p?.lastTradeId, n, this.host.now());
+    while (this.host.order(clientOrderIdOfIntent(intent))) intent = stopIntent(symbol, plan, p?.lastTradeId, ++n, this.host.now());
+    this.counters.placed++;
+    this.host.log.info({ symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: clientOrderIdOfIntent(intent), code: 'PROTECTIVE_STOP_PLACED' },
+      'protective stop placed at the venue for the whole position');
+    await this.host.placeOrder(intent);
+  }
+
+  private plan(inst: Instrument, symbol: string): StopPlan {
+    if (!this.settings.enabled) return { kind: 'none', reason: 'flat' };
+    const plan = planStop(inst, this.host.position(symbol), this.host.riskStopLossBps() ?? this.settings.stopLossBps ?? 0, this.settings);
+    if (plan.kind === 'none' && plan.reason === 'dust') {
+      if (this.dust.get(symbol) !== plan.lots) {
+        this.counters.skippedDust++;
+        this.host.log.warn({ symbol, lots: plan.lots, code: 'PROTECTIVE_STOP_DUST' },
+          'position below one lot or the venue minimum notional at the stop price: no protective stop at the venue');
+      }
+      this.dust.set(symbol, plan.lots);
+    } else this.dust.delete(symbol);
+    if (plan.kind === 'none' && plan.reason !== 'flat' && plan.reason !== 'dust') {
+      this.host.log.warn({ symbol, reason: plan.reason, code: 'PROTECTIVE_STOP_UNPRICED' }, 'no protective stop: its price cannot be set for this position');
+    }
+    return plan;
+  }
+}
+

@@ -145,6 +145,7 @@ export function dashboardProviders(
     // Live figures of the running orchestrator's monitor (the panel otherwise shows each model as of its last change).
     modelHealth: () => sys.handles.orchestrator.current?.health?.all(),
     ...(sys.alerts ? { alertsWebhook: () => sys.alerts!.counters() } : {}),
+    ...(sys.config.execution.protectiveStop.enabled ? { protectiveStops: () => sys.handles.executor()?.protectiveStops.figures() } : {}),
     thresholds: () => sys.handles.orchestrator.current?.thresholds,
     rollbackTargets: (model) => sys.models.registry.list().find((m) => m.name === model)?.rollbackTo,
     resumeRefusal: (resetPeak) => {

@@ -120,6 +120,13 @@ export class ProtectiveStops {
 
   constructor(private readonly host: ProtectiveStopHost, readonly settings: ProtectiveStopSettings) {}
 
+  /** The counters, and the stops of ours not final at the venue now (/metrics: engine/dashboard/metrics.ts). */
+  figures(): { placed: number; cancelled: number; skippedDust: number; resting: number } {
+    let resting = 0;
+    for (const o of this.host.unfinishedOrders()) if (isProtectiveStopId(o.clientOrderId)) resting++;
+    return { ...this.counters, resting };
+  }
+
   /** Queues a check of `symbol`'s stop (one queued check per symbol covers any number of calls). */
   refresh(symbol: string): Promise<void> {
     const q = this.queued.get(symbol);

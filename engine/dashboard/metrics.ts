@@ -29,6 +29,18 @@ export interface MetricsOptions {
   readonly bookCounters?: () => readonly BookCounters[] | undefined;
   /** The alerts webhook's counts since start (app/alerts-webhook.ts); absent where no webhook runs (no series then). */
   readonly alertsWebhook?: () => WebhookCounters;
+  /** The executor's protective stops (execution.protectiveStop); absent where they are off. Undefined: no executor. */
+  readonly protectiveStops?: () => ProtectiveStopFigures | undefined;
+}
+
+/** What the executor's protective stops counted since start (actors/trading-executor/protective-stop.ts), and those resting now. */
+export interface ProtectiveStopFigures {
+  readonly placed: number;
+  readonly cancelled: number;
+  /** Positions below the venue's minimum notional: no stop. */
+  readonly skippedDust: number;
+  /** Stops of ours not final at the venue. */
+  readonly resting: number;
 }
 
 /** What the alerts webhook counted since start, and the alerts waiting now. */
@@ -171,6 +183,22 @@ export class DashboardMetrics {
         },
       });
       new Gauge({ name: 'cobalt_alerts_webhook_queued', help: 'Alerts waiting to be posted to the webhook', registers, collect(this: Gauge) { this.set(read().queued); } });
+    }
+    if (opts.protectiveStops) {
+      const read = opts.protectiveStops;
+      new Counter({
+        name: 'cobalt_protective_stops_total', help: 'Protective stops at the venue: placed, cancelled, skipped (a position below the minimum notional)',
+        labelNames: ['event'], registers,
+        collect(this: Counter<'event'>) {
+          const f = read();
+          this.reset();
+          this.inc({ event: 'placed' }, f?.placed ?? 0);
+          this.inc({ event: 'cancelled' }, f?.cancelled ?? 0);
+          this.inc({ event: 'dust' }, f?.skippedDust ?? 0);
+        },
+      });
+      // 0 while a position is held means it is unprotected at the venue: worth an alert rule.
+      new Gauge({ name: 'cobalt_protective_stops_resting', help: 'Protective stops of this engine open at the venue', registers, collect(this: Gauge) { this.set(read()?.resting ?? 0); } });
     }
     this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome', labelNames: ['action', 'outcome'], registers });
 

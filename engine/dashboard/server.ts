@@ -163,6 +163,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     loopLag: { p99Ms: () => p99Ms(scrapeLag), reset: () => scrapeLag.reset() },
     ...(opts.providers?.bookCounters ? { bookCounters: opts.providers.bookCounters } : {}),
     ...(opts.providers?.alertsWebhook ? { alertsWebhook: opts.providers.alertsWebhook } : {}),
+    ...(opts.providers?.protectiveStops ? { protectiveStops: opts.providers.protectiveStops } : {}),
   });
   const wsDropped = new Counter({
     name: 'cobalt_dashboard_ws_dropped_total', help: 'Dashboard WebSocket clients dropped, by reason (stalled: over highWater too long; noPong: no answer to a ping)',

@@ -25,7 +25,7 @@ import type { Action } from '../messages/signals.ts';
 import type { BreakerSettings, RiskLimits, TradingState } from '../messages/risk.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
 import type { ChildStatus } from '../runtime/supervisor.ts';
-import type { WebhookCounters } from './metrics.ts';
+import type { ProtectiveStopFigures, WebhookCounters } from './metrics.ts';
 import { BINANCE_SPOT_DEFAULTS, lotsToFloat, makeInstrument, ticksToFloat, type Instrument } from '../types/instrument.ts';
 import { formatMoney, type Money } from '../types/money.ts';
 import type { Timeframe, TsMs } from '../types/time.ts';
@@ -175,6 +175,8 @@ export interface DashboardProviders {
   readonly bookCounters?: () => readonly BookCounters[] | undefined;
   /** What the alerts webhook sent, failed, dropped and coalesced (absent: no webhook). */
   readonly alertsWebhook?: () => WebhookCounters;
+  /** The executor's protective stops at the venue (absent: off). */
+  readonly protectiveStops?: () => ProtectiveStopFigures | undefined;
   readonly training?: () => TrainingReport | undefined;
   /** The decision thresholds in force (the orchestrator's, config or set); without it, those last set through the bus. */
   readonly thresholds?: () => { readonly buy: number; readonly sell: number; readonly minConfidence: number } | undefined;

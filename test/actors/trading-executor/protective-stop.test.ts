@@ -112,6 +112,8 @@ describe('protective stops (executor over the simulator)', () => {
     expect(stops[0]).toMatchObject({ lots: 2 * SELLABLE, ...expectedStop(p.openCost!, p.openLots!, 250, 100) });
     expect(old?.status).toBe('cancelled');
     expect(w.ex.order(first!.clientOrderId)?.status).toBe('cancelled');
+    // What /metrics shows: two placed, one cancelled, one resting.
+    expect(w.ex.protectiveStops.figures()).toEqual({ placed: 2, cancelled: 1, skippedDust: 0, resting: 1 });
   });
 
   it('cancels the stop before an exit and the exit fills (no insufficient balance); no stop once flat', async () => {

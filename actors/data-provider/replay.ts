@@ -10,6 +10,7 @@ import { StoreError } from '../../engine/types/errors.ts';
 import { RecordingMerge } from '../../engine/venues/sim/replay.ts';
 import { resumeShiftMs } from '../../engine/venues/replay/replay-feed.ts';
 import { nsToMs, type TsMs } from '../../engine/types/time.ts';
+import { REPLAY_POSITION_DB, REPLAY_REACHED_KEY } from '../../engine/store/history-reader.ts';
 
 /**
  * Returns the receive time (ms) of the first line of `files`, the time the replay feed sets a SimulatedClock to first.
@@ -26,9 +27,10 @@ export async function recordingStartMs(files: readonly string[]): Promise<TsMs> 
   }
 }
 
-// The database of the replay's position and its one key: a bound on the engine time replays into the store reached.
-const POSITION_DB = 'replay.position';
-const REACHED_KEY = 'reachedMs';
+// The database of the replay's position and its one key: a bound on the engine time replays into the store reached
+// (the history reader refuses to train on a store a replay wrote, by the same names).
+const POSITION_DB = REPLAY_POSITION_DB;
+const REACHED_KEY = REPLAY_REACHED_KEY;
 
 /** How far past the next message's time the stored bound is set: one store write per this much replayed time. */
 export const RESERVE_AHEAD_MS = 60_000;

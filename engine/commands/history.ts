@@ -10,7 +10,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { loadConfig } from '../config/load.ts';
-import { HistoryReader, noStoreAt, openHistoryStore, type HistoryQuery, type HistoryWarning } from '../store/history-reader.ts';
+import { HistoryReader, openHistoryStore, storeProblem, type HistoryQuery, type HistoryWarning } from '../store/history-reader.ts';
 import type { InferenceRecord } from '../store/inference-history.ts';
 import { ConfigError, StoreError } from '../types/errors.ts';
 import { parseTimeArg } from '../types/time-arg.ts';
@@ -56,7 +56,7 @@ const openStore = openHistoryStore;
 // Neither a store nor an archive directory: a wrong path (a relative store.path read from another directory), not an
 // empty history; exporting nothing with exit 0 would hide it.
 function checkPaths(paths: HistoryPaths): void {
-  if (existsSync(join(paths.storePath, 'data.mdb')) || existsSync(paths.archiveDir)) return;
+  if (storeProblem(paths.storePath) === undefined || existsSync(paths.archiveDir)) return;
   throw new ConfigError(`no history at store.path ${resolve(paths.storePath)} (no LMDB environment) nor at store.archiveDir ${resolve(paths.archiveDir)} (no such directory); relative paths are taken from the current directory`);
 }
 
@@ -72,20 +72,26 @@ function warningLine(w: HistoryWarning): string {
 }
 
 /**
- * Writes the history's figures (per series in LMDB; archive files, read with `scan`) to `out`. Throws ConfigError when
- * store.path holds no LMDB environment: statistics of a mistyped or relative path read from elsewhere would print
- * "0 records" and exit 0, as if the daemon had recorded nothing (StoreError when data.mdb is not LMDB).
+ * Writes the history's figures (per series in LMDB; archive files, read with `scan`) to `out`. When store.path holds
+ * no LMDB store (or one that cannot be opened safely), a line says why and the archive figures follow. Throws
+ * ConfigError when there is neither a store nor an archive directory: statistics of a mistyped or relative path read
+ * from elsewhere would print "0 records" and exit 0, as if the daemon had recorded nothing.
  */
 export async function historyStats(paths: HistoryPaths, scan: boolean, out: (line: string) => void, err: (line: string) => void): Promise<void> {
-  const missing = noStoreAt(paths.storePath);
-  if (missing !== undefined) throw new ConfigError(`no history at store.path ${missing}`);
-  const store = openStore(paths.storePath)!;
+  const problem = storeProblem(paths.storePath);
+  if (problem !== undefined && !existsSync(paths.archiveDir)) {
+    throw new ConfigError(`no history at store.path ${resolve(paths.storePath)} (it ${problem}) nor at store.archiveDir ${resolve(paths.archiveDir)} (no such directory)`);
+  }
+  const store = problem === undefined ? openStore(paths.storePath) : undefined;
   try {
     const reader = new HistoryReader(store, paths.archiveDir, { onWarning: (w) => err(warningLine(w)) });
-    const series = reader.liveSeries();
-    const bytes = statSync(join(paths.storePath, 'data.mdb')).size;
-    out(`store ${paths.storePath}: ${series.reduce((a, s) => a + s.count, 0)} records in ${series.length} series, ${bytes} bytes`);
-    table(out, ['model', 'symbol', 'records', 'first', 'last'], series.map((s) => [s.model, s.symbol, String(s.count), iso(s.firstTs), iso(s.lastTs)]));
+    if (store === undefined) out(`no LMDB store at store.path ${resolve(paths.storePath)}: it ${problem ?? 'holds none'}`);
+    else {
+      const series = reader.liveSeries();
+      const bytes = statSync(join(paths.storePath, 'data.mdb')).size;
+      out(`store ${paths.storePath}: ${series.reduce((a, s) => a + s.count, 0)} records in ${series.length} series, ${bytes} bytes`);
+      table(out, ['model', 'symbol', 'records', 'first', 'last'], series.map((s) => [s.model, s.symbol, String(s.count), iso(s.firstTs), iso(s.lastTs)]));
+    }
     await archiveStats(reader, paths.archiveDir, scan, out);
   } finally {
     await store?.close();
@@ -187,7 +193,7 @@ export async function exportHistory(paths: HistoryPaths, o: ExportOptions, err: 
   const { query, format, features, out } = exportQuery(o);
   checkPaths(paths);
   const store = openStore(paths.storePath);
-  if (!store) err(`note: no LMDB environment at ${paths.storePath}: exporting the archive files only`);
+  if (!store) err(`note: no LMDB store at store.path ${resolve(paths.storePath)} (it ${storeProblem(paths.storePath) ?? 'holds none'}): exporting the archive files only`);
   // Not when the records themselves go to the same terminal.
   const progress = new Progress(process.stderr.isTTY === true && !(out === '-' && process.stdout.isTTY === true) ? process.stderr : undefined);
   try {

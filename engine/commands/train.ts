@@ -5,6 +5,9 @@ import { CNN_TRAIN_DEFAULTS, DQN_BDI_DEFAULTS, DQN_TRAIN_DEFAULTS } from '../../
 import type { DqnTrainSummary } from '../../models/train/dqn.ts';
 import type { DqnBdiSummary } from '../../models/train/dqn-bdi.ts';
 import type { PositionMode } from '../../models/envs/trading-env.ts';
+import { ConfigError } from '../types/errors.ts';
+import { parseTimeArg } from '../types/time-arg.ts';
+import { fail } from './fail.ts';
 
 const DEFAULT_OUT = 'var/checkpoints';
 
@@ -30,7 +33,7 @@ function inputKind(v: string): 'bdi' | 'klines' | 'history' {
 }
 
 // Options only one input reads; given (on the command line) with another they would be ignored, so they are refused.
-const HISTORY_ONLY = ['store', 'archiveDir', 'historyModel'];
+const HISTORY_ONLY = ['store', 'archiveDir', 'archivesOnly', 'historyModel'];
 const NOT_HISTORY = ['data', 'window', 'lastBars'];
 
 // Why the options given do not fit the chosen input, or undefined.
@@ -40,7 +43,8 @@ function misplaced(cmd: Command, input: string): string | undefined {
   if (input === 'history') {
     const bad = given(cmd, NOT_HISTORY);
     if (bad.length > 0) return `${are(bad)} not for --input history (rows are the recorded BaseDataInputs; cut them with --from and --until)`;
-    return cmd.getOptionValue('store') === undefined ? '--input history needs --store <path> (the daemon\'s store.path)' : undefined;
+    if (cmd.getOptionValue('archivesOnly') === true) return cmd.getOptionValue('archiveDir') === undefined ? '--archives-only needs --archive-dir <dir>' : undefined;
+    return cmd.getOptionValue('store') === undefined ? '--input history needs --store <path> (the daemon\'s store.path; --archives-only with --archive-dir for the archives alone)' : undefined;
   }
   const bad = given(cmd, HISTORY_ONLY);
   return bad.length > 0 ? `${are(bad)} for --input history` : undefined;
@@ -58,12 +62,19 @@ function stateKind(v: string): 'bdi' | 'env' {
   return v;
 }
 
-function isoTime(name: string): (v: string) => number {
-  return (v) => {
-    const t = Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(v) ? v : `${v}Z`);
-    if (!Number.isFinite(t)) throw new Error(`${name} must be an ISO date-time (UTC), got '${v}'`);
-    return t;
-  };
+// --from and --until in parseTimeArg's forms: a date (UTC), a date-time with Z or an offset, epoch ms in 2000-2100 (a
+// zoneless date-time is refused: it would be another instant on a machine in another zone). Returns why not, as a line
+// for fail(): one line and exit 1, where program.error would print the whole help after it (cli.ts showHelpAfterError).
+function timeSpan(o: Record<string, unknown>): { fromMs?: number; untilMs?: number } | string {
+  try {
+    const fromMs = o.from === undefined ? undefined : parseTimeArg('--from', o.from as string);
+    const untilMs = o.until === undefined ? undefined : parseTimeArg('--until', o.until as string);
+    if (fromMs !== undefined && untilMs !== undefined && fromMs >= untilMs) return `--from ${String(o.from)} is not before --until ${String(o.until)}`;
+    return { ...(fromMs !== undefined ? { fromMs } : {}), ...(untilMs !== undefined ? { untilMs } : {}) };
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
 }
 
 // Options given on the command line (not defaults) among `names`, as `--kebab-case`: those the chosen input ignores.
@@ -126,9 +137,10 @@ export function register(program: Command): void {
     .option('--klines-dir <dirs...>', 'bdi input: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs; history input: the 1m klines the labels come from (refused with --input klines)', ['data/klines'])
     .option('--store <path>', "history input: the daemon's LMDB store (config store.path), opened read-only")
     .option('--archive-dir <dir>', 'history input: its retention archives (config store.archiveDir); without it, LMDB only')
+    .option('--archives-only', 'history input: train on the --archive-dir files alone, not LMDB (a store lost or moved; without it a --store that holds no store is refused)')
     .option('--history-model <name>', "history input: only this model's records (default every model's, one sample per tick)")
-    .option('--from <iso>', 'first decision time (UTC): no sample decides before it (both inputs)', checked(program, isoTime('--from')))
-    .option('--until <iso>', 'no bar opening at or after this time is read, by features or labels (UTC; both inputs, applied before --last-bars)', checked(program, isoTime('--until')))
+    .option('--from <time>', 'first decision time: no sample decides before it (all inputs); a date (UTC), a date-time with Z or an offset, or epoch ms')
+    .option('--until <time>', 'no bar opening at or after this time is read, by features or labels (all inputs, applied before --last-bars); forms as --from')
     .option('--data <files...>', 'klines input: kline CSV files (gz or plain) at one timeframe; the --symbol one is labelled, the others are extra features')
     .option('--symbol <symbol>', 'symbol to label (e.g. ETH/USDT); bdi default ETH/USDT, klines default the first file')
     .option('--last-bars <n>', 'use only the newest n (aligned) bars', checked(program, int('--last-bars', 2)))
@@ -155,16 +167,18 @@ export function register(program: Command): void {
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const wrong = misplaced(cmd, o.input as string);
       if (wrong !== undefined) program.error(`train cnn: ${wrong}`);
+      const span = timeSpan(o);
+      if (typeof span === 'string') return fail(`train cnn: ${span}`);
       try {
         const { trainCnn } = await import('../../models/train/cnn.ts');
         const s = await trainCnn({
           input: o.input as 'bdi' | 'klines' | 'history', klinesDirs: o.klinesDir as string[],
           ...(o.input === 'history' ? { history: {
-            storePath: o.store as string, ...(o.archiveDir ? { archiveDir: o.archiveDir as string } : {}), ...(o.historyModel ? { model: o.historyModel as string } : {}),
+            ...(o.store !== undefined ? { storePath: o.store as string } : {}), ...(o.archiveDir ? { archiveDir: o.archiveDir as string } : {}),
+            ...(o.historyModel ? { model: o.historyModel as string } : {}), ...(o.archivesOnly === true ? { archivesOnly: true } : {}),
           } } : {}),
           ...(o.data ? { data: o.data as string[] } : {}), ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),
-          ...(o.from !== undefined ? { fromMs: o.from as number } : {}), ...(o.until !== undefined ? { untilMs: o.until as number } : {}),
-          window: o.window as number, stride: o.stride as number, volWindow: o.volWindow as number, horizon: o.horizon as number,
+          ...span, window: o.window as number, stride: o.stride as number, volWindow: o.volWindow as number, horizon: o.horizon as number,
           ptMult: o.pt as number, slMult: o.sl as number, folds: o.folds as number, testFraction: o.testFraction as number,
           ...(o.embargo !== undefined ? { embargo: o.embargo as number } : {}),
           epochs: o.epochs as number, maxSteps: o.maxSteps as number, batch: o.batch as number, learningRate: o.lr as number,
@@ -186,8 +200,8 @@ export function register(program: Command): void {
     .description("Train the DQN; greedy held-out PnL after fees beside buy-and-hold and flat on the same span. --state bdi (default): the engine's RL state from BaseDataInputs replayed through the DataProvider (the only kind the engine loads); --state env: trading-env features of --data (research)")
     .option('--state <kind>', "'bdi' or 'env'", checked(program, stateKind), 'bdi')
     .option('--klines-dir <dirs...>', 'bdi: kline folders (1m replayed, 1h/1d history), as config data.klinesDirs (refused with --state env)', ['data/klines'])
-    .option('--from <iso>', 'bdi: first decision time (UTC; refused with --state env)', checked(program, isoTime('--from')))
-    .option('--until <iso>', 'bdi: no bar opening at or after this time is read (UTC; refused with --state env)', checked(program, isoTime('--until')))
+    .option('--from <time>', 'bdi: first decision time: a date (UTC), a date-time with Z or an offset, or epoch ms (refused with --state env)')
+    .option('--until <time>', 'bdi: no bar opening at or after this time is read; forms as --from (refused with --state env)')
     .option('--every <minutes>', 'bdi: a decision every n minutes (refused with --state env)', checked(program, int('--every')), b.everyMinutes)
     .option('--data <files...>', 'env: kline CSV files; the --symbol one is traded (the others only matter with --cnn)')
     .option('--symbol <symbol>', 'symbol to trade (bdi default ETH/USDT; env default the first file)')
@@ -216,6 +230,8 @@ export function register(program: Command): void {
       if (bdi && (o.data !== undefined || o.lastBars !== undefined)) program.error('train dqn: --data and --last-bars are for --state env; --state bdi reads --klines-dir');
       if (bdi && o.mode !== 'long-flat') program.error('train dqn: --state bdi trades long-flat only');
       if (!bdi && o.data === undefined) program.error('train dqn: --state env needs --data <files...>');
+      const span = timeSpan(o);
+      if (typeof span === 'string') return fail(`train dqn: ${span}`);
       const pick = <T>(v: unknown, bdiDefault: T, envDefault: T): T => (v === undefined ? (bdi ? bdiDefault : envDefault) : v as T);
       const shared = {
         feeRate: o.fee as number, episodeLength: pick(o.episodeLength, b.episodeLength, q.episodeLength), episodes: pick(o.episodes, b.episodes, q.episodes),
@@ -228,8 +244,7 @@ export function register(program: Command): void {
         const s = bdi
           ? await trainDqnBdi({
             ...shared, klinesDirs: o.klinesDir as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}),
-            ...(o.from !== undefined ? { fromMs: o.from as number } : {}), ...(o.until !== undefined ? { untilMs: o.until as number } : {}),
-            everyMinutes: o.every as number, cnn: (o.cnn as string | undefined) ?? b.cnn, closesScale: b.closesScale, hidden: [...b.hidden], rewardScale: b.rewardScale,
+            ...span, everyMinutes: o.every as number, cnn: (o.cnn as string | undefined) ?? b.cnn, closesScale: b.closesScale, hidden: [...b.hidden], rewardScale: b.rewardScale,
           })
           : await trainDqn({
             ...shared, data: o.data as string[], ...(o.symbol ? { symbol: o.symbol as string } : {}), ...(o.lastBars ? { lastBars: o.lastBars as number } : {}),

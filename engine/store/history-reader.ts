@@ -22,7 +22,8 @@
 // records from LMDB into a new archive file during a long read, before the LMDB pages reach them: after each page
 // `records` looks for such files and merges them in (addArchives; counted in lateArchives). A file that vanishes (the
 // archive cap) before its runs were read is reported as unreadable: records may be missing then.
-import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { TsMs } from '../types/time.ts';
@@ -379,6 +380,16 @@ export class HistoryReader {
     return this.store ? historySeries(this.store) : [];
   }
 
+  /** The LMDB store's path (undefined without a store). */
+  get storePath(): string | undefined {
+    return this.store?.path;
+  }
+
+  /** Returns how far a replay of a recording got in the store (see `replayedUntil`; undefined without a store). */
+  replayedUntil(): TsMs | null | undefined {
+    return this.store ? replayedUntil(this.store) : undefined;
+  }
+
   /** Returns the archive files, oldest first, with their sizes (no file is read). */
   archives(): Promise<ArchiveFile[]> {
     return listArchives(this.archiveDir);
@@ -486,32 +497,115 @@ function entryOf(cursor: Cursor, prio: number, seq: number): Entry {
 const overlaps = (run: ArchiveRun, q: TimeRange): boolean => (q.from === undefined || run.lastTs >= q.from) && (q.to === undefined || run.firstTs < q.to);
 
 /**
- * Returns why `path` holds no LMDB environment to read (it does not exist, is not a directory, or has no data.mdb),
- * naming the path made absolute; undefined when it does.
+ * Returns why `path` holds no LMDB environment that can be opened safely, as a phrase after the path ("does not exist",
+ * "is not an LMDB store (…)", "holds a data.mdb cut short: …"); undefined when it holds one.
+ */
+export function storeProblem(path: string): string | undefined {
+  if (!existsSync(path)) return 'does not exist (relative paths are taken from the current directory)';
+  if (!statSync(path).isDirectory()) return 'is not an LMDB store (a file, not a directory)';
+  const data = join(path, 'data.mdb');
+  if (!existsSync(data)) return 'is not an LMDB store (no data.mdb in it)';
+  return dataFileProblem(data);
+}
+
+/**
+ * Returns why `path` holds no LMDB environment to read (it does not exist, is not a directory, has no data.mdb, or its
+ * data.mdb is not LMDB, of the other byte order or cut short), naming the path made absolute; undefined when it does.
  */
 export function noStoreAt(path: string): string | undefined {
-  const abs = resolve(path);
-  if (!existsSync(path)) return `${abs} does not exist (relative paths are taken from the current directory)`;
-  if (!statSync(path).isDirectory()) return `${abs} is not an LMDB store (a file, not a directory)`;
-  const data = join(path, 'data.mdb');
-  if (!existsSync(data)) return `${abs} is not an LMDB store (no data.mdb in it)`;
-  if (!hasLmdbMagic(data)) return `${abs} is not an LMDB store (its data.mdb has no LMDB meta page)`;
+  const problem = storeProblem(path);
+  return problem === undefined ? undefined : `${resolve(path)} ${problem}`;
+}
+
+/** LMDB's meta page magic (MDB_MAGIC), in the byte order of the machine that wrote the file. */
+const LMDB_MAGIC = 0xbeefc0de;
+const P_META = 0x08;
+// Page header sizes: 24 bytes in the data format the bundled lmdb build writes (v2: a txnid after the page number),
+// 16 in the format of a build with LMDB_DATA_V1. The meta struct follows the header; its fields, from its start.
+const PAGE_HEADER_SIZES = [24, 16] as const;
+const META_PSIZE = 24;
+const META_LAST_PG = 120;
+const META_TXNID = 128;
+const META_END = 136;
+const READ_BYTES = 256;
+const LE = endianness() === 'LE';
+
+interface Meta {
+  readonly pageSize: number;
+  readonly lastPage: bigint;
+  readonly txnid: bigint;
+}
+
+// The meta struct of the page in `b` (header size `h`) read in the byte order `le` says; 'short' when the magic is
+// there but the buffer ends before the struct does; undefined when it is not a meta page.
+function metaAt(b: Buffer, h: number, le: boolean): Meta | 'short' | undefined {
+  if (b.length < h + 4) return undefined;
+  const u16 = (o: number): number => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const u64 = (o: number): bigint => (le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o));
+  // The page flags sit 6 bytes before the header's end (then the lower and upper bounds of free space).
+  if (u32(h) !== LMDB_MAGIC || (u16(h - 6) & P_META) === 0) return undefined;
+  if (b.length < h + META_END) return 'short';
+  return { pageSize: u32(h + META_PSIZE), lastPage: u64(h + META_LAST_PG), txnid: u64(h + META_TXNID) };
+}
+
+function metaOf(b: Buffer, le: boolean): Meta | 'short' | undefined {
+  for (const h of PAGE_HEADER_SIZES) {
+    const m = metaAt(b, h, le);
+    if (m) return m;
+  }
   return undefined;
 }
 
-/** LMDB's meta page magic (MDB_MAGIC), little-endian in the first page's header. */
-const LMDB_MAGIC = Buffer.from([0xde, 0xc0, 0xef, 0xbe]);
+function readAt(fd: number, offset: number): Buffer {
+  const b = Buffer.alloc(READ_BYTES);
+  return b.subarray(0, readSync(fd, b, 0, b.length, offset));
+}
 
-// Opening a data.mdb that is not LMDB crashes the process (SIGSEGV in the native binding) rather than throwing: the
-// first page must carry the meta magic. Searched in the first 64 bytes: its offset depends on the build's page header.
-function hasLmdbMagic(file: string): boolean {
-  const head = Buffer.alloc(64);
+// Opening a data.mdb that is not LMDB, or one shorter than its meta page says, kills the process (SIGSEGV/SIGBUS in
+// the native binding: the map reaches past the file's end) rather than throwing. So both meta pages are read here as
+// LMDB reads them (the newer txnid wins) and the file must hold every page up to the newest meta's last page. The
+// size is taken after the metas: a daemon writes a commit's pages before its meta, so a commit in between only grows it.
+function dataFileProblem(file: string): string | undefined {
   const fd = openSync(file, 'r');
   try {
-    return head.subarray(0, readSync(fd, head, 0, head.length, 0)).includes(LMDB_MAGIC);
+    const first = readAt(fd, 0);
+    const meta0 = metaOf(first, LE);
+    if (meta0 === undefined) {
+      if (metaOf(first, !LE) !== undefined) return `is not an LMDB store this machine can read (its data.mdb was written on a ${LE ? 'big' : 'little'}-endian machine, this one is ${LE ? 'little' : 'big'}-endian: move it with mdb_dump and mdb_load)`;
+      return 'is not an LMDB store (its data.mdb has no LMDB meta page)';
+    }
+    if (meta0 === 'short') return `holds a data.mdb cut short: ${fstatSync(fd).size} bytes, less than its first meta page; a copy interrupted?`;
+    const ps = meta0.pageSize;
+    if (!Number.isInteger(Math.log2(ps)) || ps < 512 || ps > 65536) return `is not an LMDB store (its data.mdb's meta page gives a page size of ${ps} bytes)`;
+    const meta1 = metaOf(readAt(fd, ps), LE);
+    const size = fstatSync(fd).size;
+    if (typeof meta1 !== 'object') return `holds a data.mdb cut short or damaged: ${size} bytes, no second meta page at byte ${ps} (pages of ${ps} bytes); a copy interrupted?`;
+    const meta = meta1.txnid > meta0.txnid ? meta1 : meta0;
+    const need = (meta.lastPage + 1n) * BigInt(ps);
+    if (BigInt(size) < need) return `holds a data.mdb cut short: ${size} bytes, where its newest meta page (txn ${meta.txnid}) says ${need} (${meta.lastPage + 1n} pages of ${ps} bytes); a copy interrupted?`;
+    return undefined;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Where a daemon replaying a recording keeps how far its engine time got (actors/data-provider/replay.ts writes it):
+ * app/run.ts creates it for replays only (replayStart, keepReplayTime), never for live or simulator runs.
+ */
+export const REPLAY_POSITION_DB = 'replay.position';
+export const REPLAY_REACHED_KEY = 'reachedMs';
+
+/**
+ * Returns the engine time a replay of a recording reached in `store` (every record before it may be at a replayed,
+ * shifted time), null when a replay wrote there without a bound, undefined when no replay ever wrote to `store`.
+ */
+export function replayedUntil(store: LmdbStore): TsMs | null | undefined {
+  const db = store.existingDb<string, number>(REPLAY_POSITION_DB);
+  if (db === undefined) return undefined;
+  const reached = db.get(REPLAY_REACHED_KEY);
+  return typeof reached === 'number' && Number.isFinite(reached) ? reached as TsMs : null;
 }
 
 /**

@@ -11,7 +11,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { log } from '../../engine/log.ts';
 import { CNN_HIDDEN_SIZE } from '../../engine/market/base-data-input.ts';
-import { HistoryReader, noStoreAt, openHistoryStore } from '../../engine/store/history-reader.ts';
+import { HistoryReader, noStoreAt, openHistoryStore, replayedUntil } from '../../engine/store/history-reader.ts';
+import type { LmdbStore } from '../../engine/store/lmdb.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { directionBaseline, majorityBaseline, persistenceBaseline, type BaselinePrediction } from '../baselines.ts';
@@ -27,11 +28,22 @@ import { NUM_CLASSES, type TripleBarrierOptions } from '../labels/triple-barrier
 import { initTfBackend } from '../tf-backend.ts';
 import { walkForwardFolds, type Fold } from '../walk-forward.ts';
 import { buildBdiDataset } from './bdi-dataset.ts';
-import { buildHistoryDataset, ReadProgress, type HistoryReport } from './history-dataset.ts';
+import { buildHistoryDataset, ReadProgress, replayRefusal, type HistoryReport } from './history-dataset.ts';
 import { buildCnnDataset, loadAlignedKlines, type AlignedSeries } from './dataset.ts';
 import { onnxParity, type ParityResult } from './parity.ts';
 import { classFigures, dataSpan, hashOf, Progress, type ClassFigures, type DataSpan } from './report.ts';
 import { sampleBatch, sampleLabels, type CnnSamples } from './samples.ts';
+
+/** Where the history input reads: the LMDB store, its archive directory (none: LMDB only) and one model's records. */
+export interface HistoryInput {
+  /** The daemon's store.path; needed unless `archivesOnly`. */
+  readonly storePath?: string;
+  readonly archiveDir?: string;
+  /** Only this model's records (default every model's). */
+  readonly model?: string;
+  /** Read the archives of `archiveDir` alone, not LMDB (a store lost or moved); the store, if there, is only checked. */
+  readonly archivesOnly?: boolean;
+}
 
 /** Everything `cobalt train cnn` can be told. */
 export interface CnnTrainOptions {
@@ -40,8 +52,8 @@ export interface CnnTrainOptions {
    * BaseDataInputs the daemon recorded in its inference history (`history`), labelled from the klines of `klinesDirs`.
    */
   readonly input?: 'bdi' | 'klines' | 'history';
-  /** History input: the LMDB store, its archive directory (none: LMDB only) and one model's records (default every model's). */
-  readonly history?: { readonly storePath: string; readonly archiveDir?: string; readonly model?: string };
+  /** History input: where the history lies and which records are read. */
+  readonly history?: HistoryInput;
   /** Kline files (klines input). */
   readonly data?: readonly string[];
   /** Kline folders (bdi input; the engine's `data.klinesDirs`), default data/klines. */
@@ -165,11 +177,7 @@ async function historySamples(opts: CnnTrainOptions, klines: KlinesArchive, symb
   const h = opts.history;
   if (!h) throw new InputValidationError('history input needs the inference history store (--store)');
   if (opts.lastBars !== undefined) throw new InputValidationError('--last-bars is for --input bdi and klines; cut the history with --from and --until');
-  const store = openHistoryStore(h.storePath);
-  const archivesOnly = store === undefined && h.archiveDir !== undefined && existsSync(h.archiveDir);
-  if (!store && !archivesOnly) throw new InputValidationError(`--store: no inference history at ${noStoreAt(h.storePath)}${h.archiveDir !== undefined ? `, nor an archive directory at ${path.resolve(h.archiveDir)}` : ''}`);
-  if (archivesOnly) log().warn({ store: h.storePath, archiveDir: h.archiveDir }, 'no LMDB environment at the store path: training on the archive files only');
-  // No --archive-dir: LMDB only ('' lists as an empty directory: namesIn treats ENOENT as none).
+  const store = await openHistory(h, opts.fromMs);
   const reader = new HistoryReader(store, h.archiveDir ?? '', { onWarning: (w) => log().warn(w, 'inference history: skipped') });
   const progress = new ReadProgress(opts.progress);
   try {
@@ -182,6 +190,30 @@ async function historySamples(opts: CnnTrainOptions, klines: KlinesArchive, symb
     progress.done();
     await store?.close();
   }
+}
+
+// The store of the history input, opened read-only after the checks below; undefined with archivesOnly.
+// A store path that holds no store is refused even beside an archive directory: a mistyped --store would otherwise
+// train on the archives alone (the oldest records) and exit 0; --archives-only says that is meant. (No --archive-dir:
+// LMDB only; '' lists as an empty directory.)
+async function openHistory(h: HistoryInput, fromMs: number | undefined): Promise<LmdbStore | undefined> {
+  const archives = h.archiveDir === undefined ? undefined : path.resolve(h.archiveDir);
+  if (h.archivesOnly && (archives === undefined || !existsSync(archives))) {
+    throw new InputValidationError(`--archives-only reads the retention archives of --archive-dir${archives === undefined ? ', which is not given' : `, and ${archives} does not exist`}`);
+  }
+  const missing = h.storePath === undefined ? undefined : noStoreAt(h.storePath);
+  if (h.storePath === undefined || missing !== undefined) {
+    if (h.archivesOnly) return undefined;
+    const beside = archives === undefined ? '' : existsSync(archives) ? `; to train on the archive files in ${archives} alone, add --archives-only` : `, nor an archive directory at ${archives}`;
+    throw new InputValidationError(`--store: ${missing ?? 'not given'}${beside}`);
+  }
+  const store = openHistoryStore(h.storePath)!;
+  if (!h.archivesOnly) return store;
+  // Archives alone: the store is only asked whether a replay wrote it (buildHistoryDataset asks through the reader).
+  const replay = replayRefusal(replayedUntil(store), fromMs);
+  await store.close();
+  if (replay !== undefined) throw new InputValidationError(`store ${path.resolve(h.storePath)}: ${replay}`);
+  return undefined;
 }
 
 /** Runs walk-forward training and evaluation; saves the last fold's model when `out` is set and parity holds. */

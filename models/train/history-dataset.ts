@@ -17,6 +17,9 @@
 // every `everyMinutes` minutes, only the first record of a decision bar closing on a whole multiple of it is kept (the
 // trigger is the 1 s candle: ~60 records a bar, one label; 22 KB of rows each in memory). Samples are in time order;
 // the trainer's walk-forward split never shuffles across it.
+// A store a replay of a recording wrote is refused (replayRefusal): its times are not the market's, so the labels
+// read at them would be another market's.
+import { resolve } from 'node:path';
 import type { KlinesArchive } from '../../actors/data-provider/klines-archive.ts';
 import { BDI_LENGTH } from '../../engine/market/base-data-input.ts';
 import type { HistoryReader } from '../../engine/store/history-reader.ts';
@@ -143,8 +146,25 @@ function labelGrid(klines: KlinesArchive, symbol: string, opts: TripleBarrierOpt
 
 const shapeOf = (r: InferenceRecord): string => `${r.model} [${Array.isArray(r.input.shape) ? r.input.shape.join(', ') : '?'}]`;
 
+/**
+ * Returns why the history from `fromMs` on cannot be labelled, or undefined, given how far a replay of a recording got
+ * in its store (HistoryReader.replayedUntil). A replay's records are at engine times, not at the recording's market
+ * times: each lap of a looping replay (npm start) and each restarted replay (replay-feed.ts "Resume") records the same
+ * market moments again, later, and the labels would come from the klines at those shifted times (a market the
+ * recording never held). The records keep no shift to undo; records after the replay's bound are a later live run's.
+ */
+export function replayRefusal(replayedUntil: number | null | undefined, fromMs: number | undefined): string | undefined {
+  if (replayedUntil === undefined) return undefined;
+  if (replayedUntil !== null && fromMs !== undefined && fromMs >= replayedUntil) return undefined;
+  const after = replayedUntil === null ? '' : new Date(Math.ceil(replayedUntil)).toISOString();
+  return `a replay of a recording wrote this history${after ? ` (up to ${after})` : ''}, at engine times shifted by each loop and each restarted replay, `
+    + `so labels read from the klines at those times would describe another market; train on the recording itself with --input bdi${after ? `, or on records a live run made after the replay with --from ${after}` : ''}`;
+}
+
 /** Reads the history records of one symbol and returns one labelled CNN input row per decision (see the header). */
 export async function buildHistoryDataset(opts: HistoryDatasetOptions): Promise<HistorySamples> {
+  const replay = replayRefusal(opts.reader.replayedUntil(), opts.fromMs);
+  if (replay !== undefined) throw new InputValidationError(`store ${resolve(opts.reader.storePath ?? '')}: ${replay}`);
   const symbol = opts.symbol ?? 'ETH/USDT';
   const every = opts.everyMinutes;
   if (!Number.isInteger(every) || every < 1) throw new InputValidationError(`decision interval must be a positive whole number of minutes, got ${every}`);

@@ -78,12 +78,12 @@ describe('cobalt train cnn --input history', () => {
     const misplaced = await cobalt('train', 'cnn', '--store', h.storePath, ...TINY);
     expect([none.code, missing.code, misplaced.code]).toEqual([1, 1, 1]);
     expect(none.err).toContain('--input history needs --store <path>');
-    expect(missing.err).toContain(`--store: no inference history at ${resolve(h.root, 'nope')} does not exist`);
+    expect(missing.err).toContain(`--store: ${resolve(h.root, 'nope')} does not exist`);
     expect(misplaced.err).toContain('--store is for --input history');
   });
 });
 
-describe('cobalt history stats on a path that holds no store', () => {
+describe('cobalt history stats on a path that holds no store, beside no archive directory', () => {
   it.each([
     ['does not exist', (root: string) => join(root, 'missing'), 'does not exist'],
     ['is a directory without data.mdb', (root: string) => root, 'is not an LMDB store (no data.mdb in it)'],
@@ -93,7 +93,7 @@ describe('cobalt history stats on a path that holds no store', () => {
       writeFileSync(join(root, 'store', 'data.mdb'), 'not an LMDB environment '.repeat(400));
       return join(root, 'store');
     }, 'is not an LMDB store (its data.mdb has no LMDB meta page)'],
-  ])('exits 1 with one line naming the store path when it %s', async (_name, storeOf, message) => {
+  ])('exits 1 with one line naming both paths when the store path %s', async (_name, storeOf, message) => {
     const root = mkdtempSync(join(tmpdir(), 'cobalt-history-stats-'));
     try {
       const cfg = join(root, 'config.yaml');
@@ -102,7 +102,7 @@ describe('cobalt history stats on a path that holds no store', () => {
       const r = await cobalt('history', 'stats', '--config', cfg);
       expect(r.code).toBe(1);
       expect(r.out).toBe('');
-      expect(r.err.trim().split('\n')).toEqual([`cobalt history stats: no history at store.path ${resolve(storePath)} ${message}${message === 'does not exist' ? ' (relative paths are taken from the current directory)' : ''}`]);
+      expect(r.err.trim().split('\n')).toEqual([`cobalt history stats: no history at store.path ${resolve(storePath)} (it ${message}${message === 'does not exist' ? ' (relative paths are taken from the current directory)' : ''}) nor at store.archiveDir ${join(root, 'archive')} (no such directory)`]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -30,6 +30,8 @@
 // the start-up reconciliation is done, its stop at the venue is placed, replaced or cancelled; before any other sell is
 // sent the stop is cancelled (its answer awaited) and, where it may have filled, the sell is cut to what is still held
 // (POSITION_GONE when nothing is). A halt leaves the stops resting: they protect what a halted engine still holds.
+// Every symbol's stop is checked again on risk.limitsChanged and once the RiskManager's state is first read (its
+// stop-loss prices the stop); a refused stop brings no check of its own (the retries are on a backoff there).
 import type { Logger } from 'pino';
 import { log as rootLog } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -150,6 +152,10 @@ export class TradingExecutor implements ReconcileHost {
   /** Why trading is halted, or undefined while it is not (see the header). */
   private halt: string | undefined;
   private haltTimer: TimerHandle | undefined;
+  /** The limits the RiskManager last announced (risk.limitsChanged): they price the stops before its state getter. */
+  private announcedLimits: RiskStateView['limits'] | undefined;
+  /** The next check of a symbol's protective stop after one that failed (see ./protective-stop.ts). */
+  private readonly stopTimers = new Map<string, TimerHandle>();
   /** The next read of the RiskManager's state while it has not started yet (see readRiskState). */
   private riskTimer: TimerHandle | undefined;
   /** Rounds of halt cancels that sent some since the halt began (the backoff of the next round). */
@@ -211,10 +217,12 @@ export class TradingExecutor implements ReconcileHost {
       position: (symbol) => this.positions.get(symbol),
       unfinishedOrders: () => this.unfinishedOrders(),
       order: (cid) => this.order(cid),
-      riskStopLossBps: () => this.riskState?.()?.limits?.stopLossBps,
+      riskStopLossBps: () => (this.announcedLimits ?? this.riskState?.()?.limits)?.stopLossBps,
       placeOrder: (intent) => this.placeOwn(intent),
       cancelOrder: (cid, reason) => this.cancelOne(cid as ClientOrderId, reason),
       syncSymbol: async (symbol) => void (await this.reconcile({ balances: false, symbols: [symbol] })),
+      canSend: () => this.breaker.state !== 'open',
+      checkLater: (symbol, ms) => this.checkStopLater(symbol, ms),
     };
   }
 
@@ -223,6 +231,21 @@ export class TradingExecutor implements ReconcileHost {
     if (this.stopped) return;
     if (!this.protectiveStops.settings.enabled && !this.hasLiveStop(symbol)) return;
     this.track(this.protectiveStops.refresh(symbol));
+  }
+
+  private checkStopLater(symbol: string, ms: number): void {
+    const t = this.stopTimers.get(symbol);
+    if (t) this.clock.clearTimeout(t);
+    if (this.stopped) return;
+    this.stopTimers.set(symbol, this.clock.setTimeout(() => {
+      this.stopTimers.delete(symbol);
+      this.checkStop(symbol);
+    }, ms));
+  }
+
+  // Every symbol's stop: its price inputs (the RiskManager's stop-loss) changed.
+  private checkAllStops(): void {
+    for (const s of this.venue.symbols) this.checkStop(s);
   }
 
   // A loop, not a spread: it runs on every fill, a backtest's too.
@@ -246,6 +269,10 @@ export class TradingExecutor implements ReconcileHost {
     this.subs.push(
       this.bus.subscribe('risk.orderApproved', (m) => this.onApproved(m.intent), this.owner),
       this.bus.subscribe('risk.stateChanged', (m) => this.setHalt(m.state === 'halted' ? m.reason : undefined), this.owner),
+      this.bus.subscribe('risk.limitsChanged', (m) => {
+        this.announcedLimits = m.limits;
+        this.checkAllStops();
+      }, this.owner),
       this.bus.subscribe('exec.cancelOrder', (m) => void this.cancelOne(m.clientOrderId, m.reason), this.owner),
       this.venue.onEvent((e) => this.onVenueEvent(e)),
     );
@@ -265,7 +292,7 @@ export class TradingExecutor implements ReconcileHost {
         this.publishStatus('up', 'reconciled');
         this.schedulePoll();
         this.readRiskState();
-        for (const s of this.venue.symbols) this.checkStop(s);
+        this.checkAllStops();
         return report;
       } catch (err) {
         const ms = backoffDelay(this.backoff, attempt, this.rng);
@@ -283,6 +310,8 @@ export class TradingExecutor implements ReconcileHost {
     if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
     if (this.haltTimer) this.clock.clearTimeout(this.haltTimer);
     if (this.riskTimer) this.clock.clearTimeout(this.riskTimer);
+    for (const t of this.stopTimers.values()) this.clock.clearTimeout(t);
+    this.stopTimers.clear();
     this.abort.abort(new Error('executor stopped'));
   }
 
@@ -690,6 +719,8 @@ export class TradingExecutor implements ReconcileHost {
       return;
     }
     this.setHalt(s.tradingState === 'halted' || s.killSwitch ? s.stateReason : undefined);
+    // The stops checked at start may have been priced on the config's stop-loss: the RiskManager's restored one rules.
+    this.checkAllStops();
   }
 
   /** Records whether trading is halted (`reason`) or not (undefined); a halt starts the rounds of cancels. */
@@ -827,8 +858,9 @@ export class TradingExecutor implements ReconcileHost {
     this.remember(next);
     const out = this.eventFor(o, next, ev);
     if (out) this.publish(out);
-    // A sell that ended (an exit) lets the stop come back for what it left.
-    if (isTerminal(next.status)) this.checkStop(next.intent.symbol);
+    // A sell that ended (an exit) lets the stop come back for what it left. A refused stop brings no check: the
+    // venue would refuse it again at once (its retry is on a backoff, see ./protective-stop.ts).
+    if (isTerminal(next.status) && !(next.status === 'rejected' && isProtectiveStopId(cid))) this.checkStop(next.intent.symbol);
     return r;
   }
 

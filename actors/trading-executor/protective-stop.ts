@@ -10,8 +10,14 @@
 // Per symbol, one check at a time (`refresh`): place the stop when none matches, replace one of the wrong size or
 // price (cancel, then place), cancel it when flat. A stop that has triggered and is part filled is left to work. While
 // another sell of ours on the symbol is working, no stop is placed: it would lock the base asset that sell needs.
-// Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; an answer that it
-// was no longer open means it may have filled, so the symbol's trades are read again before the sell is sized.
+// Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; any stop the venue
+// may have held may have traded (a triggered stop cancelled after part fills answers "cancelled" too), so the symbol's
+// trades are read again before the sell is sized; a replace reads them too before sizing the new stop.
+// A check that leaves the stop not as the position needs (a cancel or a placement that failed, the venue circuit
+// breaker open, a submission with no answer) sets another on the engine clock, 5 s doubling to 5 min; a stop the
+// venue refused is not placed again for the same position and stop-loss before that backoff ends, and never when the
+// price was already through it (PROTECTIVE_STOP_THROUGH, logged once): a refusal does not itself bring a check, so
+// a refusing venue is not hammered. A stale stop that could not be cancelled is logged PROTECTIVE_STOP_STALE.
 import type { Logger } from 'pino';
 import { isProtectiveStopId, PROTECTIVE_STOP_PREFIX, type OrderIntent } from '../../engine/messages/orders.ts';
 import { intentId } from '../../engine/types/ids.ts';
@@ -104,10 +110,36 @@ export interface ProtectiveStopHost {
   cancelOrder(cid: string, reason: string): Promise<void>;
   /** Reads the symbol's orders and trades at the venue again (a reconciliation of that symbol). */
   syncSymbol(symbol: string): Promise<void>;
+  /** False while the venue circuit breaker is open (an order would be refused locally). */
+  canSend(): boolean;
+  /** Checks the symbol's stop again in `ms` on the engine clock (one pending check per symbol, the latest wins). */
+  checkLater(symbol: string, ms: number): void;
 }
 
 /** What `clearForExit` found: no stop left, or a stop that may have filled (the position was read again). */
 export type ClearResult = 'clear' | 'changed';
+
+/** Backoff of the checks of a symbol whose stop could not be set: 5 s doubling to 5 min, on the engine clock. */
+export const STOP_RETRY_FIRST_MS = 5_000;
+export const STOP_RETRY_MAX_MS = 300_000;
+
+/** Returns the wait before check number `attempt` (0-based) after failed ones. */
+export const stopRetryDelay = (attempt: number): number => Math.min(STOP_RETRY_MAX_MS, STOP_RETRY_FIRST_MS * 2 ** Math.min(attempt, 16));
+
+/** Returns true when a venue's refusal says the price is already through the stop (Binance -2010). */
+export const isThroughRefusal = (o: OrderRecord): boolean => /would trigger immediately/i.test(o.reason ?? '');
+
+// What the stop of a plan is, for telling whether a refused plan is the one asked for again.
+const planKey = (p: Extract<StopPlan, { kind: 'stop' }>): string => `${p.lots}@${p.stopPrice}/${p.price}`;
+
+/** A stop the venue (or the breaker) refused: not asked for again before `retryAt`, or until the plan differs. */
+interface Refusal {
+  readonly key: string;
+  readonly code: string;
+  /** The price was through the stop: not retried until the position or the limits change the plan. */
+  readonly through: boolean;
+  readonly retryAt: number;
+}
 
 /** The protective stops of one executor; see the header comment. */
 export class ProtectiveStops {
@@ -115,8 +147,12 @@ export class ProtectiveStops {
   private readonly queued = new Map<string, Promise<void>>();
   /** Symbols whose position is dust, logged once until it changes. */
   private readonly dust = new Map<string, number>();
+  /** The last stop refused per symbol (see Refusal). */
+  private readonly refused = new Map<string, Refusal>();
+  /** Checks in a row per symbol that left its stop not as the position needs: the backoff of the next. */
+  private readonly failures = new Map<string, number>();
   /** Stops placed and cancelled, for the dashboard and tests. */
-  readonly counters = { placed: 0, cancelled: 0, skippedDust: 0 };
+  readonly counters = { placed: 0, cancelled: 0, skippedDust: 0, refused: 0 };
 
   constructor(private readonly host: ProtectiveStopHost, readonly settings: ProtectiveStopSettings) {}
 
@@ -124,7 +160,7 @@ export class ProtectiveStops {
   figures(): { placed: number; cancelled: number; skippedDust: number; resting: number } {
     let resting = 0;
     for (const o of this.host.unfinishedOrders()) if (isProtectiveStopId(o.clientOrderId)) resting++;
-    return { ...this.counters, resting };
+    return { placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust, resting };
   }
 
   /** Queues a check of `symbol`'s stop (one queued check per symbol covers any number of calls). */
@@ -157,14 +193,15 @@ export class ProtectiveStops {
     return p;
   }
 
-  // Cancels `stops`; returns true when one may have filled (the venue no longer had it open, or it had fills).
+  // Cancels `stops`; returns true when one may have traded. A venue's "cancelled" says nothing of the fills a triggered
+  // stop got before it, so any stop the venue may have held counts: only one it refused never could have.
   private async cancelAll(stops: readonly OrderRecord[], reason: string): Promise<boolean> {
     let changed = false;
     for (const o of stops) {
       await this.host.cancelOrder(o.clientOrderId, reason);
       this.counters.cancelled++;
       const after = this.host.order(o.clientOrderId);
-      if (!after || after.status !== 'cancelled' || after.filledLots > 0) changed = true;
+      if (after?.status !== 'rejected') changed = true;
       this.host.log.info({ clientOrderId: o.clientOrderId, symbol: o.intent.symbol, status: after?.status, code: 'PROTECTIVE_STOP_CANCELLED' }, `protective stop cancelled: ${reason}`);
     }
     return changed;
@@ -182,21 +219,90 @@ export class ProtectiveStops {
     const plan = this.plan(inst, symbol);
     const keep = stops.find((o) => stopMatches(o, plan));
     const stale = stops.filter((o) => o !== keep);
-    if (stale.length > 0 && await this.cancelAll(stale, plan.kind === 'stop' ? 'replaced by a stop for the current position' : `no stop needed (${plan.reason})`)) {
-      // It may have filled: its fills, once read, bring the next check (on the position they leave). A cancel that
-      // failed every attempt brings none: the stale stop stays until the next fill, so a failing venue is not hammered.
-      await this.host.syncSymbol(symbol);
+    if (stale.length > 0 && !(await this.removeStale(symbol, stale, plan))) return;
+    if (keep) {
+      // Not answered yet: it may still come back refused, which brings no check of its own.
+      if (keep.status === 'new' || keep.status === 'submitted') this.retryLater(symbol, 'its submission has no answer yet');
+      else this.settled(symbol);
       return;
     }
-    if (keep || plan.kind !== 'stop') return;
+    // The cancels' fills (read by removeStale) may have changed the position: the stop is sized on what is left.
+    const fresh = stale.length > 0 ? this.plan(inst, symbol) : plan;
+    if (fresh.kind !== 'stop') return this.settled(symbol);
+    await this.place(symbol, fresh);
+  }
+
+  // Cancels the stops that no longer fit and reads the symbol's trades (they may have traded before the cancel);
+  // returns false when one is still open or the trades could not be read: the check is tried again later.
+  private async removeStale(symbol: string, stale: readonly OrderRecord[], plan: StopPlan): Promise<boolean> {
+    await this.cancelAll(stale, plan.kind === 'stop' ? 'replaced by a stop for the current position' : `no stop needed (${plan.reason})`);
+    const left = stale.filter((o) => isLiveStop(this.host.order(o.clientOrderId) ?? o, symbol));
+    if (left.length > 0) {
+      this.host.log.error({ symbol, clientOrderIds: left.map((o) => o.clientOrderId), code: 'PROTECTIVE_STOP_STALE' },
+        'the protective stop at the venue no longer fits the position and could not be cancelled');
+      this.retryLater(symbol, 'a stale stop could not be cancelled');
+      return false;
+    }
+    try {
+      await this.host.syncSymbol(symbol);
+      return true;
+    } catch (err) {
+      this.host.log.warn({ err, symbol, code: 'PROTECTIVE_STOP_UNRESOLVED' }, 'the cancelled stop\'s trades could not be read: no new stop until they are');
+      this.retryLater(symbol, 'the trades could not be read');
+      return false;
+    }
+  }
+
+  private async place(symbol: string, plan: Extract<StopPlan, { kind: 'stop' }>): Promise<void> {
+    const key = planKey(plan);
+    const r = this.refused.get(symbol);
+    if (r?.key === key && this.host.now() < r.retryAt) return;
+    if (!this.host.canSend()) return void this.retryLater(symbol, 'the venue circuit breaker is open');
     const p = this.host.position(symbol);
     let n = 0;
     let intent = stopIntent(symbol, plan, p?.lastTradeId, n, this.host.now());
     while (this.host.order(clientOrderIdOfIntent(intent))) intent = stopIntent(symbol, plan, p?.lastTradeId, ++n, this.host.now());
+    const cid = clientOrderIdOfIntent(intent);
     this.counters.placed++;
-    this.host.log.info({ symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: clientOrderIdOfIntent(intent), code: 'PROTECTIVE_STOP_PLACED' },
+    this.host.log.info({ symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, code: 'PROTECTIVE_STOP_PLACED' },
       'protective stop placed at the venue for the whole position');
     await this.host.placeOrder(intent);
+    const o = this.host.order(cid);
+    if (o?.status === 'rejected') return this.refuse(symbol, key, o);
+    if (!o || o.status === 'new' || o.status === 'submitted') return void this.retryLater(symbol, 'its submission has no answer yet');
+    this.refused.delete(symbol);
+    this.settled(symbol);
+  }
+
+  // A refused stop is not placed again for the same plan before the backoff ends (never, when the price is through it).
+  private refuse(symbol: string, key: string, o: OrderRecord): void {
+    this.counters.refused++;
+    const code = o.rejectCode ?? 'UNKNOWN';
+    const prev = this.refused.get(symbol);
+    if (isThroughRefusal(o)) {
+      this.refused.set(symbol, { key, code, through: true, retryAt: Number.POSITIVE_INFINITY });
+      if (prev?.key === key && prev.through) return;
+      this.host.log.error({ symbol, clientOrderId: o.clientOrderId, stopPrice: o.intent.stopPrice, code: 'PROTECTIVE_STOP_THROUGH', venueCode: code },
+        'the price is already through the protective stop: none rests at the venue until the position or the stop-loss changes');
+      return;
+    }
+    const wait = this.retryLater(symbol, `the venue refused it (${code})`);
+    this.refused.set(symbol, { key, code, through: false, retryAt: this.host.now() + wait });
+  }
+
+  // Sets another check of `symbol` after the backoff of its failures in a row; returns the wait.
+  private retryLater(symbol: string, why: string): number {
+    const attempt = this.failures.get(symbol) ?? 0;
+    this.failures.set(symbol, attempt + 1);
+    const wait = stopRetryDelay(attempt);
+    this.host.log.warn({ symbol, attempt: attempt + 1, retryInMs: wait, code: 'PROTECTIVE_STOP_RETRY' }, `protective stop not as the position needs (${why}): checked again later`);
+    this.host.checkLater(symbol, wait);
+    return wait;
+  }
+
+  // The stop is what the position needs: the backoff starts over.
+  private settled(symbol: string): void {
+    this.failures.delete(symbol);
   }
 
   private plan(inst: Instrument, symbol: string): StopPlan {
@@ -216,4 +322,3 @@ export class ProtectiveStops {
     return plan;
   }
 }
-

@@ -228,6 +228,35 @@ describe('protective stops (executor over the simulator)', () => {
     expect(w.of('exec.orderCancelled')).toEqual([]);
   });
 
+  it('does not place again a stop the price is already through (Binance -2010): logged once, and the exit still fills', async () => {
+    const off = await executor({ enabled: false, extraBps: 0, limitBps: 100, stopLossBps: 0 });
+    off.approve('entry-1');
+    await off.until(() => off.ex.order(clientOrderIdFor('entry-1'))?.status === 'filled', 'the entry');
+    const p = off.ex.position('BTC/USDT')!;
+    const costTick = Number(p.openCost! / notional(BTC, 1 as Ticks, p.openLots! as Lots));
+    const market = [...sim.venue.markets.values()][0]!;
+    for (let i = 0; i < 600 && (market.lastPrice() ?? Infinity) >= costTick; i++) await sim.replay.advanceBy(1_000);
+    off.ex.stop();
+    // Stops on at 0 bps after the price fell below cost: the stop (at cost) would trigger at once, and Binance says so.
+    let stopSubmits = 0;
+    const counting: CcxtExecVenue = Object.create(venue);
+    counting.submit = (req) => {
+      if (req.orderType === 'stopLossLimit') stopSubmits++;
+      return venue.submit(req);
+    };
+    const on = await executor({ enabled: true, extraBps: 0, limitBps: 100, stopLossBps: 0 }, off.store, { venue: counting });
+    let seconds = 0;
+    await on.until(() => ++seconds >= 30, '30 s on the engine clock');
+    const refused = on.ex.allOrders().filter((o) => isProtectiveStopId(o.clientOrderId));
+    on.approve('risk-exit-1', { side: 'sell', lots: SELLABLE as Lots, reduceOnly: true, timeInForce: 'IOC' });
+    await on.until(() => ['filled', 'rejected', 'expired', 'cancelled'].includes(on.ex.order(clientOrderIdFor('risk-exit-1'))?.status ?? ''), 'the exit');
+
+    expect(stopSubmits).toBe(1);
+    expect(refused).toMatchObject([{ status: 'rejected', rejectCode: 'INVALID_ORDER' }]);
+    expect(on.codes().filter((c) => c === 'PROTECTIVE_STOP_THROUGH')).toHaveLength(1);
+    expect(on.ex.order(clientOrderIdFor('risk-exit-1'))).toMatchObject({ status: 'filled', filledLots: SELLABLE });
+  });
+
   it('places nothing when switched off', async () => {
     const w = await executor({ ...SETTINGS, enabled: false });
     w.approve('entry-1');

@@ -1,0 +1,195 @@
+// Protective stops when things go wrong, on the PollVenue stub (a venue that pushes nothing, as Binance over REST):
+// a stop the venue refuses is not placed again in a loop (retried on a backoff, or never while the price is through
+// it), none is sent while the circuit breaker is open, an exit after a stop that traded before its cancel is sized on
+// the stop's fills, a replace whose cancel failed is tried again, and a stop-loss changed at run time (or restored by
+// the RiskManager after the start) moves the venue stop.
+import { afterEach, describe, expect, it } from 'vitest';
+import { TradingExecutor, type RiskStateView, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
+import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
+import { planStop, type ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import type { RiskLimits } from '../../../engine/messages/risk.ts';
+import type { Lots } from '../../../engine/types/price.ts';
+import { VenueCallError, type SubmitResult, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
+import { BTC, capturingLogger, drive, limitIntent, recordingBus, tempStore } from './helpers.ts';
+import { PollVenue } from './poll-venue.ts';
+
+const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+function rig(extra: Partial<TradingExecutorOptions> = {}) {
+  const s = tempStore();
+  cleanups.push(s.cleanup);
+  const venue = new PollVenue();
+  const clock = new SimulatedClock(0);
+  const rec = recordingBus();
+  const cap = capturingLogger();
+  const ex = new TradingExecutor({
+    bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: cap.logger, pollMs: 1_000, rng: () => 0.5, protectiveStop: SETTINGS, ...extra,
+  });
+  cleanups.push(async () => ex.stop());
+  const settle = () => drive(clock, () => !ex.busy);
+  const buy = async (id: string, lots: number) => {
+    rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(id, 6_183_763, { lots: lots as Lots }), ts: clock.now() });
+    await settle();
+    venue.fill(clientOrderIdFor(id), lots);
+  };
+  // Runs the engine clock on, a second at a time, letting the executor work between steps.
+  const run = async (seconds: number) => {
+    for (let i = 0; i < seconds; i++) {
+      r.clock.advance(1_000);
+      for (let k = 0; k < 5; k++) await new Promise((res) => setImmediate(res));
+    }
+    await settle();
+  };
+  const stops = () => venue.orders.filter((o) => o.clientOrderId.startsWith('pstop-') && (o.status === 'accepted' || o.status === 'partiallyFilled'));
+  // Stop submissions the venue received, and a switch for how it answers them.
+  const stopAnswer: { refuse: SubmitResult | undefined; submits: number } = { refuse: undefined, submits: 0 };
+  const submit = venue.submit.bind(venue);
+  venue.submit = async (req: VenueOrderRequest) => {
+    if (req.orderType !== 'stopLossLimit') return submit(req);
+    stopAnswer.submits++;
+    return stopAnswer.refuse ?? submit(req);
+  };
+  const r = { ex, venue, clock, rec, cap, settle, buy, run, stops, stopAnswer, count: (code: string) => cap.codes().filter((c) => c === code).length };
+  return r;
+}
+
+describe('protective stops the venue refuses', () => {
+  it('are placed again on a backoff (5 s doubling), not at once, and rest once the venue accepts them', async () => {
+    const r = rig();
+    r.stopAnswer.refuse = { status: 'rejected', code: 'VENUE_REJECTED', message: 'Account has insufficient balance for requested action.' };
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await r.run(600);
+    const inTenMinutes = r.stopAnswer.submits;
+    r.stopAnswer.refuse = undefined;
+    await r.run(300);
+
+    // 0, 5, 15, 35, 75, 155, 315 s: 7 tries in 10 min (the loop made thousands).
+    expect(inTenMinutes).toBe(7);
+    expect(r.stops().map((o) => o.lots)).toEqual([10_000]);
+  });
+
+  it('are not placed again while the price is through them (logged once), until the position changes', async () => {
+    const r = rig();
+    r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await r.run(900);
+    const whileThrough = r.stopAnswer.submits;
+    const throughLogs = r.count('PROTECTIVE_STOP_THROUGH');
+    r.stopAnswer.refuse = undefined;
+    await r.buy('entry-2', 10_000);
+    await drive(r.clock, () => r.stops().length === 1);
+
+    expect(whileThrough).toBe(1);
+    expect(throughLogs).toBe(1);
+    expect(r.stops().map((o) => o.lots)).toEqual([20_000]);
+  });
+
+  it('are not sent while the circuit breaker is open (no local rejections in a loop)', async () => {
+    const r = rig({ breaker: { failureThreshold: 1, openMs: 30_000 } });
+    await r.ex.start();
+    // The stop's first submission fails with an unknown outcome: the breaker opens and the resend is refused locally.
+    let fail = true;
+    const submit = r.venue.submit.bind(r.venue);
+    r.venue.submit = (req) => {
+      if (fail && req.orderType === 'stopLossLimit') {
+        fail = false;
+        return Promise.reject(new VenueCallError('unknown', 'NETWORK', 'socket hang up'));
+      }
+      return submit(req);
+    };
+    await r.buy('entry-1', 10_000);
+    await r.run(20);
+    const refused = r.ex.allOrders().filter((o) => o.clientOrderId.startsWith('pstop-') && o.status === 'rejected');
+    await r.run(120);
+
+    expect(refused.map((o) => o.rejectCode)).toEqual(['VENUE_CIRCUIT_OPEN']);
+    expect(r.stops().map((o) => o.lots)).toEqual([10_000]);
+  });
+});
+
+describe('protective stops and the position', () => {
+  it('an exit after a stop that traded before its cancel answered "cancelled" is sized on the stop\'s fills', async () => {
+    const r = rig();
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
+    const stop = r.stops()[0]!;
+    // The price gaps down: the stop triggers and sells 4 000 lots; the executor has not polled yet.
+    r.venue.fill(stop.clientOrderId, 4_000, 5_900_000);
+    r.rec.bus.publish({
+      type: 'risk.orderApproved', intent: limitIntent('risk-exit-1', 5_800_000, { side: 'sell', lots: 10_000 as Lots, reduceOnly: true, timeInForce: 'IOC' }), ts: r.clock.now(),
+    });
+    await r.settle();
+    const sent = r.venue.orders.find((o) => o.clientOrderId === clientOrderIdFor('risk-exit-1'));
+
+    expect(sent?.lots).toBe(6_000);
+    expect(r.ex.position('BTC/USDT')?.netLots).toBe(6_000);
+    expect(r.cap.codes()).toContain('SELL_CUT_TO_HELD');
+  });
+
+  it('a replace whose cancel failed every attempt is tried again on the clock (PROTECTIVE_STOP_STALE meanwhile)', async () => {
+    const r = rig();
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1);
+    let down = true;
+    const cancel = r.venue.cancel.bind(r.venue);
+    r.venue.cancel = (...a) => (down ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'cancel answered 503')) : cancel(...a));
+    await r.buy('entry-2', 10_000);
+    await drive(r.clock, () => r.ex.position('BTC/USDT')?.netLots === 20_000);
+    await r.settle();
+    const staleLogs = r.count('PROTECTIVE_STOP_STALE');
+    down = false;
+    await r.run(60);
+
+    expect(staleLogs).toBeGreaterThan(0);
+    expect(r.stops().map((o) => o.lots)).toEqual([20_000]);
+  });
+});
+
+describe('protective stops and the RiskManager\'s stop-loss', () => {
+  const limitsWith = (stopLossBps: number) => ({ stopLossBps }) as unknown as RiskLimits;
+  const expectedStopPrice = (r: ReturnType<typeof rig>, bps: number) => {
+    const plan = planStop(BTC, r.ex.position('BTC/USDT'), bps, SETTINGS);
+    return plan.kind === 'stop' ? plan.stopPrice : undefined;
+  };
+
+  it('moves the venue stop when the stop-loss changes at run time (risk.limitsChanged)', async () => {
+    let stopLossBps = 200;
+    const r = rig({ riskState: () => ({ tradingState: 'active', killSwitch: false, stateReason: '', limits: { stopLossBps } }) });
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1);
+    const before = r.ex.order(r.stops()[0]!.clientOrderId)!.intent.stopPrice;
+    stopLossBps = 800;
+    r.rec.bus.publish({ type: 'risk.limitsChanged', limits: limitsWith(800), ts: r.clock.now() });
+    await r.run(5);
+
+    expect(before).toBe(expectedStopPrice(r, 200));
+    expect(r.stops()).toHaveLength(1);
+    expect(r.ex.order(r.stops()[0]!.clientOrderId)!.intent.stopPrice).toBe(expectedStopPrice(r, 800));
+  });
+
+  it('prices the stop on the RiskManager\'s restored stop-loss once its state can be read, not on the config\'s', async () => {
+    let risk: RiskStateView | undefined;
+    const r = rig({ riskState: () => risk });
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1);
+    const fromConfig = r.ex.order(r.stops()[0]!.clientOrderId)!.intent.stopPrice;
+    // The RiskManager starts after the executor, its limits restored from its store: 8 %.
+    risk = { tradingState: 'active', killSwitch: false, stateReason: '', limits: { stopLossBps: 800 } };
+    await r.run(5);
+
+    expect(fromConfig).toBe(expectedStopPrice(r, 200));
+    expect(r.stops()).toHaveLength(1);
+    expect(r.ex.order(r.stops()[0]!.clientOrderId)!.intent.stopPrice).toBe(expectedStopPrice(r, 800));
+  });
+});

@@ -3,12 +3,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { register as registerHistory } from '../../../engine/commands/history.ts';
-import { register as registerTrain } from '../../../engine/commands/train.ts';
 import type { CnnTrainSummary } from '../../../models/train/cnn.ts';
-import { captureOutput } from '../../capture-output.ts';
+import { cobalt, TINY } from './train-history-cli.ts';
 import { decisionAt, writeBdiHistory, type HistoryFixture } from '../../models/train/history-dataset-fixture.ts';
 
 let h: HistoryFixture;
@@ -20,20 +17,6 @@ afterEach(() => {
   process.exitCode = undefined;
 });
 
-async function cobalt(...args: string[]): Promise<{ out: string; err: string; code: number | string | undefined }> {
-  const program = new Command('cobalt').exitOverride();
-  registerTrain(program);
-  registerHistory(program);
-  try {
-    const r = await captureOutput(() => program.parseAsync(args, { from: 'user' }));
-    return { out: r.out, err: r.err, code: process.exitCode };
-  } catch (e) {
-    // program.error under exitOverride: the message went to stderr (captured and lost), so it is the error's own.
-    return { out: '', err: (e as Error).message, code: (e as { exitCode?: number }).exitCode };
-  }
-}
-
-const TINY = ['--folds', '2', '--max-steps', '2', '--batch', '8', '--channels', '4', '--until', '2024-08-08T13:00:00Z'];
 
 describe('cobalt train cnn --input history', () => {
   it('trains on the recorded BaseDataInputs and reports records read, dropped and their span', async () => {

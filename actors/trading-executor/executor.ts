@@ -29,9 +29,11 @@
 // Protective stops (./protective-stop.ts, config execution.protectiveStop): after fills change a position, and once
 // the start-up reconciliation is done, its stop at the venue is placed, replaced or cancelled; before any other sell is
 // sent the stop is cancelled (its answer awaited) and, where it may have filled, the sell is cut to what is still held
-// (POSITION_GONE when nothing is). A halt leaves the stops resting: they protect what a halted engine still holds.
-// Every symbol's stop is checked again on risk.limitsChanged and once the RiskManager's state is first read (its
-// stop-loss prices the stop); a refused stop brings no check of its own (the retries are on a backoff there).
+// (POSITION_GONE when nothing is); when the stop's trades cannot be read, to what the stop cannot have sold
+// (PROTECTIVE_STOP_UNRESOLVED when that is nothing). A halt leaves the stops resting: they protect what a halted engine
+// still holds. Every symbol's stop is checked again on risk.limitsChanged and once the RiskManager's state is first
+// read (its stop-loss prices the stop); a stop the venue itself refused brings no check of its own (the retries are on
+// a backoff there), one the executor rejected for want of an answer (VENUE_UNKNOWN_ORDER, ...) does.
 import type { Logger } from 'pino';
 import { log as rootLog } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -56,7 +58,9 @@ import {
   type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult,
 } from './logic.ts';
 import { reconcile, type ApplyTradeOptions, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
-import { isLiveStop, ProtectiveStops, sellableLots, type ProtectiveStopHost, type ProtectiveStopSettings } from './protective-stop.ts';
+import {
+  isLiveStop, isVenueRefusal, ProtectiveStops, sellableLots, type ClearResult, type ProtectiveStopHost, type ProtectiveStopSettings,
+} from './protective-stop.ts';
 
 /** The executor's store type. */
 export type ExecutorStore = ExecStore<OrderRecord, PositionRecord>;
@@ -223,6 +227,7 @@ export class TradingExecutor implements ReconcileHost {
       syncSymbol: async (symbol) => void (await this.reconcile({ balances: false, symbols: [symbol] })),
       canSend: () => this.breaker.state !== 'open',
       checkLater: (symbol, ms) => this.checkStopLater(symbol, ms),
+      sleep: (ms) => this.sleep(ms),
     };
   }
 
@@ -538,32 +543,44 @@ export class TradingExecutor implements ReconcileHost {
   /**
    * Before a sell of ours (not a stop) goes out: the symbol's protective stop is cancelled, since it locks the base
    * asset. Where it may have filled, the sell is cut to what is still held, or rejected (POSITION_GONE) when nothing
-   * is. Returns false when the order was rejected here.
+   * is; where its trades could not be read, to what the stop cannot have sold (never sell twice). Returns false when
+   * the order was rejected here.
    */
   private async clearStopsBefore(cid: ClientOrderId): Promise<boolean> {
     const it = this.order(cid)!.intent;
     if (it.side !== 'sell' || isProtectiveStopId(cid)) return true;
     // Through the symbol's queue even with no stop known yet: one may be on its way to the venue.
     if (!this.protectiveStops.settings.enabled && !this.hasLiveStop(it.symbol)) return true;
-    let cleared: 'clear' | 'changed';
+    let cleared: ClearResult;
     try {
       cleared = await this.protectiveStops.clearForExit(it.symbol);
     } catch (err) {
-      // The stop may have sold the position and its trades could not be read: selling blind could sell twice.
+      // The stop's cancel or read failed unexpectedly: whether it sold is unknown, and selling blind could sell twice.
       this.log.error({ err, clientOrderId: cid, code: 'PROTECTIVE_STOP_UNRESOLVED' }, 'could not tell whether the protective stop sold the position: this sell is not sent');
       await this.apply(cid, { type: 'rejected', code: 'PROTECTIVE_STOP_UNRESOLVED', message: `the ${it.symbol} protective stop's state could not be read from the venue` });
       return false;
     }
-    if (cleared === 'clear') return true;
+    if (cleared.kind === 'clear') return true;
     return this.serial(async () => {
       const o = this.order(cid)!;
-      const held = sellableLots(this.instruments.get(it.symbol)!, this.positions.get(it.symbol));
+      const sellable = sellableLots(this.instruments.get(it.symbol)!, this.positions.get(it.symbol));
+      const unaccounted = cleared.kind === 'unresolved' ? cleared.unaccounted : 0;
+      const held = Math.max(0, sellable - unaccounted);
+      if (cleared.kind === 'unresolved') {
+        this.log.error({ clientOrderId: cid, lots: o.intent.lots, sellable, unaccounted, cap: held, code: 'PROTECTIVE_STOP_UNRESOLVED' },
+          'the cancelled protective stop\'s trades could not be read: this sell leaves out what the stop may have sold');
+      }
       if (held >= o.intent.lots) return true;
+      if (held <= 0 && cleared.kind === 'unresolved') {
+        await this.rejectNow(cid, 'PROTECTIVE_STOP_UNRESOLVED',
+          `the ${it.symbol} protective stop's trades could not be read and it may have sold all ${sellable} lots held: nothing can be sold without risking selling twice`);
+        return false;
+      }
       if (held <= 0) {
         await this.rejectNow(cid, 'POSITION_GONE', `the protective stop sold the ${it.symbol} position before this sell was sent: nothing left to sell`);
         return false;
       }
-      this.log.warn({ clientOrderId: cid, lots: o.intent.lots, held, code: 'SELL_CUT_TO_HELD' }, 'the protective stop sold part of the position: the sell is cut to what is still held');
+      this.log.warn({ clientOrderId: cid, lots: o.intent.lots, held, code: 'SELL_CUT_TO_HELD' }, 'the protective stop may have sold part of the position: the sell is cut to what is still held');
       const next: OrderRecord = { ...o, intent: { ...o.intent, lots: held as Lots } };
       await this.store.commit({ order: next });
       this.remember(next);
@@ -858,9 +875,10 @@ export class TradingExecutor implements ReconcileHost {
     this.remember(next);
     const out = this.eventFor(o, next, ev);
     if (out) this.publish(out);
-    // A sell that ended (an exit) lets the stop come back for what it left. A refused stop brings no check: the
-    // venue would refuse it again at once (its retry is on a backoff, see ./protective-stop.ts).
-    if (isTerminal(next.status) && !(next.status === 'rejected' && isProtectiveStopId(cid))) this.checkStop(next.intent.symbol);
+    // A sell that ended (an exit) lets the stop come back for what it left. A stop the venue refused brings no check:
+    // the venue would refuse it again at once (its retry is on a backoff, see ./protective-stop.ts). One rejected
+    // here for want of an answer does: no stop rests, and the per-plan refusal gate there keeps it from looping.
+    if (isTerminal(next.status) && !(next.status === 'rejected' && isProtectiveStopId(cid) && isVenueRefusal(next))) this.checkStop(next.intent.symbol);
     return r;
   }
 

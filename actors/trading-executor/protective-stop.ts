@@ -12,12 +12,20 @@
 // another sell of ours on the symbol is working, no stop is placed: it would lock the base asset that sell needs.
 // Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; any stop the venue
 // may have held may have traded (a triggered stop cancelled after part fills answers "cancelled" too), so the symbol's
-// trades are read again before the sell is sized; a replace reads them too before sizing the new stop.
+// trades are read again before the sell is sized (up to 3 tries on the engine clock: one failed read must not refuse a
+// stop-loss exit); when they still cannot be read the sell is capped so that it cannot sell what the cancelled stop may
+// have sold (never sell twice). Until that read succeeds the symbol is "trades unread": every check reads it before any
+// stop is placed (a stop sized on the position before the stop's fills would sell what is gone). A replace reads the
+// trades too before sizing the new stop.
 // A check that leaves the stop not as the position needs (a cancel or a placement that failed, the venue circuit
 // breaker open, a submission with no answer) sets another on the engine clock, 5 s doubling to 5 min; a stop the
-// venue refused is not placed again for the same position and stop-loss before that backoff ends, and never when the
-// price was already through it (PROTECTIVE_STOP_THROUGH, logged once): a refusal does not itself bring a check, so
-// a refusing venue is not hammered. A stale stop that could not be cancelled is logged PROTECTIVE_STOP_STALE.
+// venue refused is not placed again for the same position and stop-loss before that backoff ends; one refused because
+// the price was through it (PROTECTIVE_STOP_THROUGH, an error logged once) is tried again every 5 min (the price may
+// recover), each retry at warn. A refusal is forgotten once the position is flat or another one. A real venue refusal
+// does not itself bring a check, so a refusing venue is not hammered; a rejection the executor made (no answer, breaker
+// open, order unknown at the venue) does, the refusal gate above keeping it from looping. A submission with no answer
+// yet is checked again without growing the backoff. A stale stop that could not be cancelled is logged
+// PROTECTIVE_STOP_STALE.
 import type { Logger } from 'pino';
 import { isProtectiveStopId, PROTECTIVE_STOP_PREFIX, type OrderIntent } from '../../engine/messages/orders.ts';
 import { intentId } from '../../engine/types/ids.ts';
@@ -114,10 +122,30 @@ export interface ProtectiveStopHost {
   canSend(): boolean;
   /** Checks the symbol's stop again in `ms` on the engine clock (one pending check per symbol, the latest wins). */
   checkLater(symbol: string, ms: number): void;
+  /** Waits `ms` on the engine clock; false when the executor stopped meanwhile. */
+  sleep(ms: number): Promise<boolean>;
 }
 
-/** What `clearForExit` found: no stop left, or a stop that may have filled (the position was read again). */
-export type ClearResult = 'clear' | 'changed';
+/**
+ * What `clearForExit` found: no stop left; a stop that may have filled (the position was read again); or one whose
+ * trades could not be read, `unaccounted` lots of it possibly sold and not booked (the sell must leave them out).
+ */
+export type ClearResult =
+  | { readonly kind: 'clear' }
+  | { readonly kind: 'changed' }
+  | { readonly kind: 'unresolved'; readonly unaccounted: number };
+
+/** Tries of the trades read after a stop cancel before a sell, and the wait before the second (doubling). */
+export const STOP_READ_TRIES = 3;
+export const STOP_READ_BACKOFF_MS = 500;
+
+/** Rejection codes the executor sets itself (no venue refusal): such a rejected stop is checked again at once. */
+const EXECUTOR_REJECT_CODES: ReadonlySet<string> = new Set([
+  'VENUE_UNKNOWN_ORDER', 'VENUE_UNAVAILABLE', 'VENUE_CIRCUIT_OPEN', 'VENUE_RATE_LIMITED', 'VENUE_IP_BANNED', 'EXECUTOR_NOT_READY', 'UNKNOWN_INSTRUMENT',
+]);
+
+/** Returns true when rejected order `o` was refused by the venue itself (not by the executor for want of an answer). */
+export const isVenueRefusal = (o: OrderRecord): boolean => o.rejectCode === undefined || !EXECUTOR_REJECT_CODES.has(o.rejectCode);
 
 /** Backoff of the checks of a symbol whose stop could not be set: 5 s doubling to 5 min, on the engine clock. */
 export const STOP_RETRY_FIRST_MS = 5_000;
@@ -132,11 +160,16 @@ export const isThroughRefusal = (o: OrderRecord): boolean => /would trigger imme
 // What the stop of a plan is, for telling whether a refused plan is the one asked for again.
 const planKey = (p: Extract<StopPlan, { kind: 'stop' }>): string => `${p.lots}@${p.stopPrice}/${p.price}`;
 
-/** A stop the venue (or the breaker) refused: not asked for again before `retryAt`, or until the plan differs. */
+// Which position a refusal was for: a re-entry of the same size at the same price is another position (another
+// last trade), and its stop is asked for afresh.
+const positionKey = (p: PositionRecord | undefined): string => `${p?.lastTradeId ?? ''}/${p?.openLots ?? p?.netLots ?? 0}`;
+
+/** A stop the venue (or the breaker) refused: not asked for again before `retryAt`, or until the plan or position differs. */
 interface Refusal {
   readonly key: string;
+  readonly position: string;
   readonly code: string;
-  /** The price was through the stop: not retried until the position or the limits change the plan. */
+  /** The price was through the stop: retried every STOP_RETRY_MAX_MS (the price may recover), logged once as an error. */
   readonly through: boolean;
   readonly retryAt: number;
 }
@@ -151,6 +184,8 @@ export class ProtectiveStops {
   private readonly refused = new Map<string, Refusal>();
   /** Checks in a row per symbol that left its stop not as the position needs: the backoff of the next. */
   private readonly failures = new Map<string, number>();
+  /** Per symbol, the cancelled stops whose trades could not be read since: they may have sold lots not booked yet. */
+  private readonly unread = new Map<string, readonly string[]>();
   /** Stops placed and cancelled, for the dashboard and tests. */
   readonly counters = { placed: 0, cancelled: 0, skippedDust: 0, refused: 0 };
 
@@ -177,13 +212,12 @@ export class ProtectiveStops {
 
   /** Cancels `symbol`'s stops before a sell of ours goes out, waiting for the venue; see the header. */
   clearForExit(symbol: string): Promise<ClearResult> {
-    return this.chain(symbol, async () => {
+    return this.chain(symbol, async (): Promise<ClearResult> => {
       const stops = this.host.unfinishedOrders().filter((o) => isLiveStop(o, symbol));
-      if (stops.length === 0) return 'clear';
-      const changed = await this.cancelAll(stops, 'a sell of the position is going out: the stop frees the base asset it locks');
-      if (!changed) return 'clear';
-      await this.host.syncSymbol(symbol);
-      return 'changed';
+      if (stops.length > 0) this.markUnread(symbol, await this.cancelAll(stops, 'a sell of the position is going out: the stop frees the base asset it locks'));
+      if (!this.unread.has(symbol)) return { kind: 'clear' };
+      if (await this.readTrades(symbol, STOP_READ_TRIES)) return { kind: 'changed' };
+      return { kind: 'unresolved', unaccounted: this.unaccountedLots(symbol) };
     });
   }
 
@@ -193,36 +227,70 @@ export class ProtectiveStops {
     return p;
   }
 
-  // Cancels `stops`; returns true when one may have traded. A venue's "cancelled" says nothing of the fills a triggered
-  // stop got before it, so any stop the venue may have held counts: only one it refused never could have.
-  private async cancelAll(stops: readonly OrderRecord[], reason: string): Promise<boolean> {
-    let changed = false;
+  // Cancels `stops`; returns the ids of those that may have traded. A venue's "cancelled" says nothing of the fills a
+  // triggered stop got before it, so any stop the venue may have held counts: only one it refused never could have.
+  private async cancelAll(stops: readonly OrderRecord[], reason: string): Promise<string[]> {
+    const traded: string[] = [];
     for (const o of stops) {
       await this.host.cancelOrder(o.clientOrderId, reason);
       this.counters.cancelled++;
       const after = this.host.order(o.clientOrderId);
-      if (after?.status !== 'rejected') changed = true;
+      if (after?.status !== 'rejected') traded.push(o.clientOrderId);
       this.host.log.info({ clientOrderId: o.clientOrderId, symbol: o.intent.symbol, status: after?.status, code: 'PROTECTIVE_STOP_CANCELLED' }, `protective stop cancelled: ${reason}`);
     }
-    return changed;
+    return traded;
+  }
+
+  private markUnread(symbol: string, cids: readonly string[]): void {
+    // A stop whose earlier cancel failed is cancelled again: counted once.
+    if (cids.length > 0) this.unread.set(symbol, [...new Set([...(this.unread.get(symbol) ?? []), ...cids])]);
+  }
+
+  // Reads the symbol's trades (the fills of the stops cancelled meanwhile), `tries` times on a doubling backoff;
+  // returns false when none succeeded: the symbol stays "trades unread".
+  private async readTrades(symbol: string, tries: number): Promise<boolean> {
+    for (let i = 0; ; i++) {
+      try {
+        await this.host.syncSymbol(symbol);
+        this.unread.delete(symbol);
+        return true;
+      } catch (err) {
+        this.host.log.warn({ err, symbol, attempt: i + 1, code: 'PROTECTIVE_STOP_UNRESOLVED' }, 'the cancelled protective stop\'s trades could not be read');
+        if (i + 1 >= tries || !(await this.host.sleep(STOP_READ_BACKOFF_MS * 2 ** i))) return false;
+      }
+    }
+  }
+
+  // The lots the unread cancelled stops may have sold beyond the fills booked for them.
+  private unaccountedLots(symbol: string): number {
+    let lots = 0;
+    for (const cid of this.unread.get(symbol) ?? []) {
+      const o = this.host.order(cid);
+      if (o) lots += Math.max(0, o.intent.lots - o.filledLots);
+    }
+    return lots;
   }
 
   private async sync(symbol: string): Promise<void> {
     if (!this.host.isLive) return;
     const inst = this.host.instrumentOf(symbol);
     if (!inst) return;
+    // A cancelled stop's fills not read yet: any stop sized now would be sized on lots that may be sold.
+    if (this.unread.has(symbol) && !(await this.readTrades(symbol, 1))) return void this.retryLater(symbol, 'the cancelled stop\'s trades could not be read');
     const open = this.host.unfinishedOrders().filter((o) => o.intent.symbol === symbol);
     const stops = open.filter((o) => isLiveStop(o, symbol));
     // Triggered and part filled: it is selling the position now; the position's next fills bring the next check.
     if (stops.some((o) => o.status === 'partiallyFilled')) return;
     if (open.some((o) => o.intent.side === 'sell' && !isProtectiveStopId(o.clientOrderId))) return;
     const plan = this.plan(inst, symbol);
+    // Flat or no stop wanted: a refusal of an earlier position's stop says nothing of the next position's.
+    if (plan.kind === 'none') this.refused.delete(symbol);
     const keep = stops.find((o) => stopMatches(o, plan));
     const stale = stops.filter((o) => o !== keep);
     if (stale.length > 0 && !(await this.removeStale(symbol, stale, plan))) return;
     if (keep) {
       // Not answered yet: it may still come back refused, which brings no check of its own.
-      if (keep.status === 'new' || keep.status === 'submitted') this.retryLater(symbol, 'its submission has no answer yet');
+      if (keep.status === 'new' || keep.status === 'submitted') this.recheck(symbol);
       else this.settled(symbol);
       return;
     }
@@ -235,7 +303,7 @@ export class ProtectiveStops {
   // Cancels the stops that no longer fit and reads the symbol's trades (they may have traded before the cancel);
   // returns false when one is still open or the trades could not be read: the check is tried again later.
   private async removeStale(symbol: string, stale: readonly OrderRecord[], plan: StopPlan): Promise<boolean> {
-    await this.cancelAll(stale, plan.kind === 'stop' ? 'replaced by a stop for the current position' : `no stop needed (${plan.reason})`);
+    this.markUnread(symbol, await this.cancelAll(stale, plan.kind === 'stop' ? 'replaced by a stop for the current position' : `no stop needed (${plan.reason})`));
     const left = stale.filter((o) => isLiveStop(this.host.order(o.clientOrderId) ?? o, symbol));
     if (left.length > 0) {
       this.host.log.error({ symbol, clientOrderIds: left.map((o) => o.clientOrderId), code: 'PROTECTIVE_STOP_STALE' },
@@ -243,22 +311,19 @@ export class ProtectiveStops {
       this.retryLater(symbol, 'a stale stop could not be cancelled');
       return false;
     }
-    try {
-      await this.host.syncSymbol(symbol);
-      return true;
-    } catch (err) {
-      this.host.log.warn({ err, symbol, code: 'PROTECTIVE_STOP_UNRESOLVED' }, 'the cancelled stop\'s trades could not be read: no new stop until they are');
-      this.retryLater(symbol, 'the trades could not be read');
-      return false;
-    }
+    if (!this.unread.has(symbol) || (await this.readTrades(symbol, 1))) return true;
+    this.retryLater(symbol, 'the cancelled stop\'s trades could not be read: no new stop until they are');
+    return false;
   }
 
   private async place(symbol: string, plan: Extract<StopPlan, { kind: 'stop' }>): Promise<void> {
     const key = planKey(plan);
-    const r = this.refused.get(symbol);
-    if (r?.key === key && this.host.now() < r.retryAt) return;
-    if (!this.host.canSend()) return void this.retryLater(symbol, 'the venue circuit breaker is open');
     const p = this.host.position(symbol);
+    const position = positionKey(p);
+    const r = this.refused.get(symbol);
+    if (r && r.position !== position) this.refused.delete(symbol);
+    else if (r?.key === key && this.host.now() < r.retryAt) return;
+    if (!this.host.canSend()) return void this.retryLater(symbol, 'the venue circuit breaker is open');
     let n = 0;
     let intent = stopIntent(symbol, plan, p?.lastTradeId, n, this.host.now());
     while (this.host.order(clientOrderIdOfIntent(intent))) intent = stopIntent(symbol, plan, p?.lastTradeId, ++n, this.host.now());
@@ -268,26 +333,37 @@ export class ProtectiveStops {
       'protective stop placed at the venue for the whole position');
     await this.host.placeOrder(intent);
     const o = this.host.order(cid);
-    if (o?.status === 'rejected') return this.refuse(symbol, key, o);
-    if (!o || o.status === 'new' || o.status === 'submitted') return void this.retryLater(symbol, 'its submission has no answer yet');
+    if (o?.status === 'rejected') return this.refuse(symbol, key, position, o);
+    if (!o || o.status === 'new' || o.status === 'submitted') return this.recheck(symbol);
     this.refused.delete(symbol);
     this.settled(symbol);
   }
 
-  // A refused stop is not placed again for the same plan before the backoff ends (never, when the price is through it).
-  private refuse(symbol: string, key: string, o: OrderRecord): void {
+  // A refused stop is not placed again for the same plan before the backoff ends; through its price, every 5 min.
+  private refuse(symbol: string, key: string, position: string, o: OrderRecord): void {
     this.counters.refused++;
     const code = o.rejectCode ?? 'UNKNOWN';
     const prev = this.refused.get(symbol);
     if (isThroughRefusal(o)) {
-      this.refused.set(symbol, { key, code, through: true, retryAt: Number.POSITIVE_INFINITY });
-      if (prev?.key === key && prev.through) return;
-      this.host.log.error({ symbol, clientOrderId: o.clientOrderId, stopPrice: o.intent.stopPrice, code: 'PROTECTIVE_STOP_THROUGH', venueCode: code },
-        'the price is already through the protective stop: none rests at the venue until the position or the stop-loss changes');
+      this.refused.set(symbol, { key, position, code, through: true, retryAt: this.host.now() + STOP_RETRY_MAX_MS });
+      this.host.checkLater(symbol, STOP_RETRY_MAX_MS);
+      const fields = { symbol, clientOrderId: o.clientOrderId, stopPrice: o.intent.stopPrice, retryInMs: STOP_RETRY_MAX_MS, venueCode: code };
+      if (prev?.key === key && prev.through) {
+        this.host.log.warn({ ...fields, code: 'PROTECTIVE_STOP_RETRY' }, 'the price is still through the protective stop: tried again later');
+        return;
+      }
+      this.host.log.error({ ...fields, code: 'PROTECTIVE_STOP_THROUGH' },
+        'the price is already through the protective stop: none rests at the venue; tried again every 5 min until the position or the stop-loss changes');
       return;
     }
     const wait = this.retryLater(symbol, `the venue refused it (${code})`);
-    this.refused.set(symbol, { key, code, through: false, retryAt: this.host.now() + wait });
+    this.refused.set(symbol, { key, position, code, through: false, retryAt: this.host.now() + wait });
+  }
+
+  // A submission with no answer yet is looked at again at the current backoff, not a longer one: waiting on the
+  // venue's answer is no failure of the stop (and looking costs no venue call).
+  private recheck(symbol: string): void {
+    this.host.checkLater(symbol, stopRetryDelay(Math.max(0, (this.failures.get(symbol) ?? 0) - 1)));
   }
 
   // Sets another check of `symbol` after the backoff of its failures in a row; returns the wait.

@@ -2,7 +2,9 @@
 // a stop the venue refuses is not placed again in a loop (retried on a backoff, or never while the price is through
 // it), none is sent while the circuit breaker is open, an exit after a stop that traded before its cancel is sized on
 // the stop's fills, a replace whose cancel failed is tried again, and a stop-loss changed at run time (or restored by
-// the RiskManager after the start) moves the venue stop.
+// the RiskManager after the start) moves the venue stop. A refusal through the stop's price is retried every 5 min and
+// forgotten with the position; a failed read of a cancelled stop's trades is retried, caps the exit when it stays
+// failed, and holds back the next stop until read; a stop the venue never got is placed again once it says so.
 import { afterEach, describe, expect, it } from 'vitest';
 import { TradingExecutor, type RiskStateView, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
@@ -42,6 +44,9 @@ function rig(extra: Partial<TradingExecutorOptions> = {}) {
     for (let i = 0; i < seconds; i++) {
       r.clock.advance(1_000);
       for (let k = 0; k < 5; k++) await new Promise((res) => setImmediate(res));
+      // Store commits are real I/O: the step's work is let finish in real time (up to 1 s: a loaded CI machine) before
+      // the clock moves on, or a backoff would be armed a step late and the counts of tries differ (CI saw 5 for 7).
+      for (let w = 0; r.ex.busy && w < 200; w++) await new Promise((res) => setTimeout(res, 5));
     }
     await settle();
   };
@@ -74,21 +79,58 @@ describe('protective stops the venue refuses', () => {
     expect(r.stops().map((o) => o.lots)).toEqual([10_000]);
   });
 
-  it('are not placed again while the price is through them (logged once), until the position changes', async () => {
+  it('while the price is through them are tried again every 5 min (an error once, a warn per retry), not at once', async () => {
     const r = rig();
     r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
     await r.ex.start();
     await r.buy('entry-1', 10_000);
-    await r.run(900);
+    // Up to 50 s before the next retry (at 900 s): the second entry below is then what places the stop, not that retry.
+    await r.run(850);
     const whileThrough = r.stopAnswer.submits;
     const throughLogs = r.count('PROTECTIVE_STOP_THROUGH');
+    const retryWarns = r.cap.records.filter((l) => l.code === 'PROTECTIVE_STOP_RETRY' && l.venueCode === 'INVALID_ORDER' && l.level === 40).length;
     r.stopAnswer.refuse = undefined;
     await r.buy('entry-2', 10_000);
     await drive(r.clock, () => r.stops().length === 1);
 
-    expect(whileThrough).toBe(1);
+    // At 0, 300 and 600 s.
+    expect(whileThrough).toBe(3);
     expect(throughLogs).toBe(1);
+    expect(retryWarns).toBe(2);
     expect(r.stops().map((o) => o.lots)).toEqual([20_000]);
+  });
+
+  it('through their price get one once the price has recovered, within the 5 min retry', async () => {
+    const r = rig();
+    r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await r.run(60);
+    const refusedFirst = r.stops().length;
+    r.stopAnswer.refuse = undefined;
+    await r.run(300);
+
+    expect(refusedFirst).toBe(0);
+    expect(r.stops().map((o) => o.lots)).toEqual([10_000]);
+  });
+
+  it('through their price are forgotten once the position is flat: the same size bought again at the same price gets its stop', async () => {
+    const r = rig();
+    r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await r.run(5);
+    r.stopAnswer.refuse = undefined;
+    r.rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('risk-exit-1', 6_183_763, { side: 'sell', lots: 10_000 as Lots, reduceOnly: true }), ts: r.clock.now() });
+    await r.settle();
+    r.venue.fill(clientOrderIdFor('risk-exit-1'), 10_000);
+    await r.run(5);
+    const flat = r.ex.position('BTC/USDT')?.netLots;
+    await r.buy('entry-2', 10_000);
+    await r.run(10);
+
+    expect(flat).toBe(0);
+    expect(r.stops().map((o) => o.lots)).toEqual([10_000]);
   });
 
   it('are not sent while the circuit breaker is open (no local rejections in a loop)', async () => {
@@ -191,5 +233,114 @@ describe('protective stops and the RiskManager\'s stop-loss', () => {
     expect(fromConfig).toBe(expectedStopPrice(r, 200));
     expect(r.stops()).toHaveLength(1);
     expect(r.ex.order(r.stops()[0]!.clientOrderId)!.intent.stopPrice).toBe(expectedStopPrice(r, 800));
+  });
+});
+
+describe('protective stops whose trades cannot be read after their cancel', () => {
+  // A resting stop of 10 000 lots, the symbol's trades readable or not on demand, and the RiskManager's exit.
+  async function withStop(extra: Partial<TradingExecutorOptions> = {}) {
+    const r = rig(extra);
+    let tradesDown = false;
+    const fetchMyTrades = r.venue.fetchMyTrades.bind(r.venue);
+    r.venue.fetchMyTrades = (...a) => (tradesDown ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503')) : fetchMyTrades(...a));
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
+    const exit = (id: string, lots: number) => r.rec.bus.publish({
+      type: 'risk.orderApproved', intent: limitIntent(id, 5_800_000, { side: 'sell', lots: lots as Lots, reduceOnly: true, timeInForce: 'IOC' }), ts: r.clock.now(),
+    });
+    const sent = (id: string) => r.venue.orders.find((o) => o.clientOrderId === clientOrderIdFor(id));
+    return { ...r, stop: r.stops()[0]!, exit, sent, tradesDown: (down: boolean) => { tradesDown = down; } };
+  }
+
+  it('an exit after one failed read is sent whole: the read is tried again', async () => {
+    const r = await withStop();
+    let failures = 1;
+    const fetchMyTrades = r.venue.fetchMyTrades.bind(r.venue);
+    r.venue.fetchMyTrades = (...a) => (failures-- > 0 ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503')) : fetchMyTrades(...a));
+    r.exit('risk-exit-1', 10_000);
+    await drive(r.clock, () => r.sent('risk-exit-1') !== undefined || r.ex.order(clientOrderIdFor('risk-exit-1'))?.status === 'rejected');
+
+    expect(r.ex.order(clientOrderIdFor('risk-exit-1'))?.rejectCode).toBeUndefined();
+    expect(r.sent('risk-exit-1')?.lots).toBe(10_000);
+  });
+
+  it('an exit whose trades stay unreadable leaves out what the cancelled stop may have sold (PROTECTIVE_STOP_UNRESOLVED)', async () => {
+    const r = await withStop();
+    // A second entry whose replace cannot cancel the first stop: 20 000 lots held, a stop of 10 000 resting.
+    let cancelDown = true;
+    const cancel = r.venue.cancel.bind(r.venue);
+    r.venue.cancel = (...a) => (cancelDown ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'cancel answered 503')) : cancel(...a));
+    await r.buy('entry-2', 10_000);
+    await drive(r.clock, () => r.ex.position('BTC/USDT')?.netLots === 20_000);
+    await r.settle();
+    cancelDown = false;
+    r.tradesDown(true);
+    r.exit('risk-exit-1', 20_000);
+    await drive(r.clock, () => r.sent('risk-exit-1') !== undefined || r.ex.order(clientOrderIdFor('risk-exit-1'))?.status === 'rejected');
+
+    expect(r.sent('risk-exit-1')?.lots).toBe(10_000);
+    expect(r.cap.records.some((l) => l.code === 'PROTECTIVE_STOP_UNRESOLVED' && l.level === 50 && l.unaccounted === 10_000)).toBe(true);
+  });
+
+  it('no stop is placed while the cancelled stop\'s trades are unread; once read, it is sized on what the stop left', async () => {
+    const r = await withStop();
+    // The price gaps down: the stop sells 4 000 lots, not read yet; then the trades cannot be read.
+    r.venue.fill(r.stop.clientOrderId, 4_000, 5_900_000);
+    r.tradesDown(true);
+    r.exit('risk-exit-1', 10_000);
+    await drive(r.clock, () => r.ex.order(clientOrderIdFor('risk-exit-1'))?.status === 'rejected');
+    await r.run(60);
+    const placedWhileUnread = r.stopAnswer.submits;
+    r.tradesDown(false);
+    await r.run(300);
+
+    // The exit could not be sized (the whole position may be sold): rejected, never sent.
+    expect(r.ex.order(clientOrderIdFor('risk-exit-1'))?.rejectCode).toBe('PROTECTIVE_STOP_UNRESOLVED');
+    expect(r.sent('risk-exit-1')).toBeUndefined();
+    expect(placedWhileUnread).toBe(1);
+    expect(r.ex.position('BTC/USDT')?.netLots).toBe(6_000);
+    expect(r.stops().map((o) => o.lots)).toEqual([6_000]);
+  });
+});
+
+describe('protective stops whose submission had no answer', () => {
+  it('are placed again as soon as the venue says it never got them, and waiting on an answer is no failure', async () => {
+    const r = rig({ breaker: { failureThreshold: 1_000, openMs: 1_000 } });
+    let down = false;
+    const submit = r.venue.submit.bind(r.venue);
+    r.venue.submit = async (req: VenueOrderRequest) => {
+      if (req.orderType === 'stopLossLimit' && down) throw new VenueCallError('unknown', 'REQUEST_TIMEOUT', 'timed out (the request never reached the venue)');
+      return submit(req);
+    };
+    const fetchOrder = r.venue.fetchOrder.bind(r.venue);
+    r.venue.fetchOrder = (...a) => (down ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', '503')) : fetchOrder(...a));
+    await r.ex.start();
+    r.rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('entry-1', 6_183_763, { lots: 10_000 as Lots }), ts: r.clock.now() });
+    await r.settle();
+    // The order endpoint and the order queries time out for 6 minutes from the fill on.
+    down = true;
+    r.venue.fill(clientOrderIdFor('entry-1'), 10_000);
+    await r.run(360);
+    const retriesWhileDown = r.count('PROTECTIVE_STOP_RETRY');
+    down = false;
+    // The next poll finds the venue never got the stop (VENUE_UNKNOWN_ORDER): that rejection brings the check. The
+    // clock moves a second at a time, the executor let finish in real time between: the step of the rejection must
+    // place the new stop, not a check on a timer of a later step.
+    const stopOrders = () => r.ex.allOrders().filter((o) => o.clientOrderId.startsWith('pstop-'));
+    let unknown: ReturnType<typeof stopOrders>[number] | undefined;
+    let placedWithIt = 0;
+    for (let i = 0; i < 10 && !unknown; i++) {
+      r.clock.advance(1_000);
+      for (let k = 0; k < 1_000 && r.ex.busy; k++) await new Promise((res) => setTimeout(res, 1));
+      unknown = stopOrders().find((o) => o.rejectCode === 'VENUE_UNKNOWN_ORDER');
+      placedWithIt = stopOrders().filter((o) => o.clientOrderId !== unknown?.clientOrderId).length;
+    }
+    await r.run(10);
+
+    expect(retriesWhileDown).toBe(0);
+    expect(unknown).toBeDefined();
+    expect(placedWithIt).toBe(1);
+    expect(r.stops().map((o) => o.lots)).toEqual([10_000]);
   });
 });

@@ -60,7 +60,8 @@ async function executor(settings: ProtectiveStopSettings = SETTINGS, store = tem
   // Polls on its own clock until `done` (each venue call is real HTTP to the simulator).
   const until = async (done: () => boolean | Promise<boolean>, what: string): Promise<void> => {
     for (let i = 0; i < 60; i++) {
-      await ex.idle();
+      // An executor waiting on its own clock (a retry's backoff) is idle until the clock moves.
+      await Promise.race([ex.idle(), new Promise((res) => setTimeout(res, 250))]);
       if (await done()) return;
       clock.advance(1_000);
     }

@@ -23,6 +23,7 @@ import { log as rootLog, type Logger } from '../engine/log.ts';
 import type { Fill, OrderStatus, OrderType, Side } from '../engine/messages/orders.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
 import { ConfigError, EngineError } from '../engine/types/errors.ts';
+import { isoSpan } from '../engine/types/time-arg.ts';
 import { formatSteps } from '../engine/types/price.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
@@ -576,8 +577,6 @@ function backtestWindow(window: BacktestOptions['window']): { fromMs: number; to
   return { fromMs, toMs };
 }
 
-const isoTime = (ms: number, open: string): string => (Number.isFinite(ms) ? new Date(ms).toISOString() : open);
-const isoSpan = (a: number, b: number): string => `${isoTime(a, 'the start')} → ${isoTime(b, 'the end')}`;
 
 /** Returns the first maintenance time after `t`: `BACKFILL_GRACE_MS` past a minute, when that minute's bar can be fetched. */
 export function maintenanceAfter(t: number): number {

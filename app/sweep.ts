@@ -20,7 +20,7 @@ import {
 } from '../engine/config/index.ts';
 import { createLogger, log, setLogger, type Logger } from '../engine/log.ts';
 import { ConfigError, EngineError, EngineStartError } from '../engine/types/errors.ts';
-import { parseSpanArgs } from '../engine/types/time-arg.ts';
+import { isoSpan, parseSpanArgs } from '../engine/types/time-arg.ts';
 import { BacktestInSampleError, BacktestModelStuckError, BacktestWindowError, runBacktest, type BacktestProgress, type BacktestSummary } from './backtest.ts';
 import { progressText } from './backtest-progress.ts';
 import { catalogSource } from './backtest-source.ts';
@@ -358,14 +358,13 @@ async function recordedSpan(config: Config, opts: SweepOptions): Promise<{ first
   const cap = opts.maxSpanMs === undefined ? source.last : Math.min(source.last, source.first + opts.maxSpanMs);
   const toMs = opts.span?.toMs;
   if (firstMs > cap || (toMs !== undefined && toMs <= source.first)) {
-    throw new SweepRefusedError(`--from/--to ${isoOrOpen(opts.span?.fromMs, 'the start')} → ${isoOrOpen(toMs, 'the end')} lies outside the recording (${isoOrOpen(source.first, '')} → ${isoOrOpen(source.last, '')})`);
+    throw new SweepRefusedError(`--from/--to ${isoSpan(opts.span?.fromMs, toMs)} lies outside the recording (${isoSpan(source.first, source.last)})`);
   }
   const recording = { firstMs: source.first, lastMs: cap };
   if (toMs === undefined || toMs > cap) return { firstMs, lastMs: cap, recording };
   return { firstMs, lastMs: toMs, endMs: toMs, recording };
 }
 
-const isoOrOpen = (ms: number | undefined, open: string): string => (ms === undefined || !Number.isFinite(ms) ? open : new Date(ms).toISOString());
 
 function figuresOf(s: BacktestSummary): SweepFigures {
   return { from: s.from, to: s.to, trades: s.trades, pnl: s.pnl, sharpe: s.sharpe, maxDrawdown: s.maxDrawdown, hitRate: s.hitRate };

@@ -41,3 +41,9 @@ export function parseSpanArgs(from: string | undefined, to: string | undefined):
   if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) throw new ConfigError(`--from ${from} is not before --to ${to}`);
   return { ...(fromMs !== undefined ? { fromMs } : {}), ...(toMs !== undefined ? { toMs } : {}) };
 }
+
+/** Returns the span [fromMs, toMs) as ISO times, an open end (±Infinity or undefined) named "the start" / "the end". */
+export function isoSpan(fromMs: number | undefined, toMs: number | undefined): string {
+  const at = (ms: number | undefined, open: string): string => (ms === undefined || !Number.isFinite(ms) ? open : new Date(ms).toISOString());
+  return `${at(fromMs, 'the start')} → ${at(toMs, 'the end')}`;
+}

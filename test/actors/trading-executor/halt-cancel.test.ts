@@ -16,7 +16,7 @@ import { RISK_EXIT_PREFIX, type ClientOrderId } from '../../../engine/types/ids.
 import { money } from '../../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import { limits } from '../risk-manager/helpers.ts';
-import { BTC, capturingLogger, limitIntent, recordingBus, tempStore } from './helpers.ts';
+import { BTC, capturingLogger, limitIntent, recordingBus, storeWritesDone, tempStore } from './helpers.ts';
 import { PushVenue } from './push-venue.ts';
 import { until } from '../../wait-until.ts';
 
@@ -32,13 +32,13 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.cleanup();
 });
 
-/** Lets promises run and moves the simulated clock by `ms` in `stepMs` steps. */
+/** Lets promises and store writes finish and moves the simulated clock by `ms` in `stepMs` steps. */
 async function advance(clock: SimulatedClock, ms: number, stepMs = 100): Promise<void> {
   for (let t = 0; t < ms; t += stepMs) {
-    for (let k = 0; k < 20; k++) await new Promise<void>((r) => setImmediate(r));
+    await storeWritesDone();
     clock.advance(stepMs);
   }
-  for (let k = 0; k < 20; k++) await new Promise<void>((r) => setImmediate(r));
+  await storeWritesDone();
 }
 
 function executor(o: { bus: Bus<EngineMsg>; clock: SimulatedClock; venue: PushVenue; store: ReturnType<typeof tempStore>; riskState?: () => RiskStateView | undefined }) {

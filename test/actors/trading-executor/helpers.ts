@@ -24,6 +24,7 @@ export function tempStore(path?: string, opts: { syncCommits?: boolean } = {}) {
   const dir = path ?? mkdtempSync(join(tmpdir(), 'cobalt-exec-'));
   const lmdb = LmdbStore.open({ path: dir, noSync: true, syncCommits: opts.syncCommits ?? false });
   const store = new ExecStore<OrderRecord, PositionRecord>(lmdb);
+  countWrites(store);
   return {
     dir, lmdb, store,
     close: () => lmdb.close(),
@@ -32,6 +33,35 @@ export function tempStore(path?: string, opts: { syncCommits?: boolean } = {}) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// Store writes are the only real I/O of the executor under test (the venue stubs answer at once). `drive` never moves
+// the simulated clock while one is in flight: on a loaded machine a commit outlasts many steps, and a backoff armed
+// after it would land that much later than the test counts on (CI saw 5 stop retries for 7, and one at 900 s within
+// a 50 s margin).
+let writes = 0;
+const writeWaiters: Array<() => void> = [];
+function countWrites(store: ExecStore<OrderRecord, PositionRecord>): void {
+  for (const m of ['commit', 'setState', 'flush'] as const) {
+    const f = (store[m] as (...a: unknown[]) => Promise<void>).bind(store);
+    (store as unknown as Record<string, unknown>)[m] = async (...a: unknown[]) => {
+      writes++;
+      try {
+        return await f(...a);
+      } finally {
+        if (--writes === 0) for (const w of writeWaiters.splice(0)) w();
+      }
+    };
+  }
+}
+
+/** Lets promises run, then waits (in real time) until no write to a `tempStore` is in flight. */
+export async function storeWritesDone(): Promise<void> {
+  for (;;) {
+    for (let k = 0; k < 20; k++) await new Promise<void>((r) => setImmediate(r));
+    if (writes === 0) return;
+    await new Promise<void>((r) => writeWaiters.push(r));
+  }
 }
 
 /** A bus that records every message. */
@@ -56,10 +86,10 @@ export function intent(id: string, over: Partial<OrderIntent> = {}): OrderIntent
 export const limitIntent = (id: string, price: number, over: Partial<OrderIntent> = {}): OrderIntent =>
   intent(id, { orderType: 'limit', price: price as Ticks, ...over });
 
-/** Lets promises run and moves the simulated clock in `stepMs` steps until `done()` or `maxSteps`. */
+/** Lets promises and store writes finish and moves the simulated clock in `stepMs` steps until `done()` or `maxSteps`. */
 export async function drive(clock: SimulatedClock, done: () => boolean, stepMs = 100, maxSteps = 2_000): Promise<void> {
   for (let i = 0; i < maxSteps; i++) {
-    for (let k = 0; k < 20; k++) await new Promise<void>((r) => setImmediate(r));
+    await storeWritesDone();
     if (done()) return;
     clock.advance(stepMs);
   }

@@ -13,7 +13,7 @@ import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import type { Lots } from '../../../engine/types/price.ts';
 import { VenueCallError, type SubmitResult, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
-import { BTC, capturingLogger, drive, limitIntent, recordingBus, tempStore } from './helpers.ts';
+import { BTC, capturingLogger, drive, limitIntent, recordingBus, storeWritesDone, tempStore } from './helpers.ts';
 import { PollVenue } from './poll-venue.ts';
 
 const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
@@ -39,14 +39,11 @@ function rig(extra: Partial<TradingExecutorOptions> = {}) {
     await settle();
     venue.fill(clientOrderIdFor(id), lots);
   };
-  // Runs the engine clock on, a second at a time, letting the executor work between steps.
+  // Runs the engine clock on, a second at a time, the executor's store writes finished between steps.
   const run = async (seconds: number) => {
     for (let i = 0; i < seconds; i++) {
-      r.clock.advance(1_000);
-      for (let k = 0; k < 5; k++) await new Promise((res) => setImmediate(res));
-      // Store commits are real I/O: the step's work is let finish in real time (up to 1 s: a loaded CI machine) before
-      // the clock moves on, or a backoff would be armed a step late and the counts of tries differ (CI saw 5 for 7).
-      for (let w = 0; r.ex.busy && w < 200; w++) await new Promise((res) => setTimeout(res, 5));
+      clock.advance(1_000);
+      await storeWritesDone();
     }
     await settle();
   };
@@ -332,7 +329,7 @@ describe('protective stops whose submission had no answer', () => {
     let placedWithIt = 0;
     for (let i = 0; i < 10 && !unknown; i++) {
       r.clock.advance(1_000);
-      for (let k = 0; k < 1_000 && r.ex.busy; k++) await new Promise((res) => setTimeout(res, 1));
+      await storeWritesDone();
       unknown = stopOrders().find((o) => o.rejectCode === 'VENUE_UNKNOWN_ORDER');
       placedWithIt = stopOrders().filter((o) => o.clientOrderId !== unknown?.clientOrderId).length;
     }

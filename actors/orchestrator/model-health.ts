@@ -79,6 +79,20 @@ const CLASS_OF: Readonly<Record<Action, number>> = { BUY: 0, SELL: 1, HOLD: 2 };
 const MICRO = 1_000_000;
 const NO_CHANGE: readonly ModelHealthChange[] = [];
 
+/**
+ * A flag with hysteresis (see the header): set on the first sampled outcome with its condition, cleared after
+ * recoverAfter outcomes in a row without it, and changed at most once per minGapMs of engine time.
+ */
+interface Flag {
+  on: boolean;
+  /** Sampled outcomes in a row without the condition. */
+  quiet: number;
+  /** Engine time of the last change. */
+  changedAt: number;
+}
+
+const newFlag = (): Flag => ({ on: false, quiet: 0, changedAt: -Infinity });
+
 interface Window {
   readonly realised: Uint8Array;
   readonly hit: Uint8Array;
@@ -95,15 +109,10 @@ interface Window {
   readonly priorCounts: Int32Array;
   /** Prediction time of the last outcome taken (sampling). */
   lastAt: number;
-  degraded: boolean;
-  overconfident: boolean;
-  /** Outcomes in a row the test has not said "worse" (while degraded). */
-  calm: number;
-  /** Outcomes in a row the confidence gap was within the limit (while overconfident). */
-  calibrated: number;
-  /** Engine time of the last state change and of the last confidence change. */
-  stateAt: number;
-  confAt: number;
+  /** The test says "worse" (the state kind of change). */
+  readonly degraded: Flag;
+  /** Mean confidence above accuracy by more than maxConfidenceGap (the confidence kind). */
+  readonly overconfident: Flag;
   /** What export() returned last, and the outcomes taken then: a save between two outcomes reuses it. */
   exported?: { readonly taken: number; readonly saved: SavedHealth };
   /** Outcomes taken so far (restores included). */
@@ -175,8 +184,8 @@ export class ModelHealthMonitor {
     const conf = Number.isFinite(confidence) ? Math.round(Math.min(1, Math.max(0, confidence)) * MICRO) : 0;
     this.push(w, CLASS_OF[realised], predicted === realised ? 1 : 0, conf);
     if (w.size < this.config.minJudged) return NO_CHANGE;
-    const state = this.stateChange(w, at);
-    const confidenceChange = this.confidenceChange(w, at);
+    const state = this.flagChange(w.degraded, this.worse(w), at, 'degraded', 'recovered');
+    const confidenceChange = this.flagChange(w.overconfident, this.overconfidentNow(w), at, 'overconfident', 'calibrated');
     if (!state && !confidenceChange) return NO_CHANGE;
     return state && confidenceChange ? [state, confidenceChange] : [(state ?? confidenceChange)!];
   }
@@ -188,7 +197,7 @@ export class ModelHealthMonitor {
     const base = this.baselineClass(w);
     const z = base === undefined ? -Infinity : this.z(w, base);
     return {
-      model, state: w.degraded ? 'degraded' : 'ok', overconfident: w.overconfident, judged: w.size, accuracy: this.hits(w) / w.size,
+      model, state: w.degraded.on ? 'degraded' : 'ok', overconfident: w.overconfident.on, judged: w.size, accuracy: this.hits(w) / w.size,
       baseline: base === undefined ? 0 : (w.counts[base * 2]! + w.counts[base * 2 + 1]!) / w.size,
       ...(base === undefined ? {} : { baselineAction: CLASSES[base]! }),
       meanConfidence: w.confSum / MICRO / w.size, pValue: Number.isFinite(z) ? 1 - normalCdf(z) : 1,
@@ -214,7 +223,8 @@ export class ModelHealthMonitor {
   reset(model: string): { degraded: boolean; overconfident: boolean } | undefined {
     const w = this.windows.get(model);
     this.windows.delete(model);
-    return w !== undefined && (w.degraded || w.overconfident) ? { degraded: w.degraded, overconfident: w.overconfident } : undefined;
+    if (w === undefined || !(w.degraded.on || w.overconfident.on)) return undefined;
+    return { degraded: w.degraded.on, overconfident: w.overconfident.on };
   }
 
   /** Returns the state of `model` to keep across a restart; undefined before its first outcome. */
@@ -235,8 +245,8 @@ export class ModelHealthMonitor {
     for (let k = 0; k < w.priorSize; k++) prior += String(w.prior[(w.priorNext - w.priorSize + k + n) % n]!);
     const time = (t: number): number | null => (Number.isFinite(t) ? t : null);
     const saved: SavedHealth = {
-      window: n, horizonMs: this.horizonMs, outcomes, conf, prior, lastAt: time(w.lastAt), degraded: w.degraded, overconfident: w.overconfident,
-      calm: w.calm, calibrated: w.calibrated, stateAt: time(w.stateAt), confAt: time(w.confAt),
+      window: n, horizonMs: this.horizonMs, outcomes, conf, prior, lastAt: time(w.lastAt), degraded: w.degraded.on, overconfident: w.overconfident.on,
+      calm: w.degraded.quiet, calibrated: w.overconfident.quiet, stateAt: time(w.degraded.changedAt), confAt: time(w.overconfident.changedAt),
     };
     w.exported = { taken: w.taken, saved };
     return saved;
@@ -254,34 +264,31 @@ export class ModelHealthMonitor {
     for (let k = 0; k < s.prior.length; k++) this.pushPrior(w, Number(s.prior[k]));
     for (let k = 0; k < s.conf.length; k++) this.push(w, Number(s.outcomes[2 * k]), s.outcomes[2 * k + 1] === '1' ? 1 : 0, s.conf[k]!);
     const time = (t: number | null): number => t ?? -Infinity;
-    Object.assign(w, {
-      lastAt: time(s.lastAt), degraded: s.degraded, overconfident: s.overconfident, calm: s.calm, calibrated: s.calibrated,
-      stateAt: time(s.stateAt), confAt: time(s.confAt),
-    });
+    w.lastAt = time(s.lastAt);
+    Object.assign(w.degraded, { on: s.degraded, quiet: s.calm, changedAt: time(s.stateAt) });
+    Object.assign(w.overconfident, { on: s.overconfident, quiet: s.calibrated, changedAt: time(s.confAt) });
     return true;
   }
 
-  private stateChange(w: Window, at: number): ModelHealthChange | undefined {
-    const base = this.baselineClass(w);
-    const worse = base !== undefined && this.z(w, base) > this.zCritical;
-    if (worse) w.calm = 0;
-    else w.calm++;
-    if (at - w.stateAt < this.config.minGapMs) return undefined;
-    if (w.degraded === worse || (w.degraded && w.calm < this.config.recoverAfter)) return undefined;
-    w.degraded = worse;
-    w.stateAt = at;
-    return worse ? 'degraded' : 'recovered';
+  // Moves `f` on one sampled outcome whose condition is `holds`; returns `set` or `clear` when the flag changed.
+  private flagChange(f: Flag, holds: boolean, at: number, set: ModelHealthChange, clear: ModelHealthChange): ModelHealthChange | undefined {
+    f.quiet = holds ? 0 : f.quiet + 1;
+    if (at - f.changedAt < this.config.minGapMs) return undefined;
+    if (f.on === holds || (f.on && f.quiet < this.config.recoverAfter)) return undefined;
+    f.on = holds;
+    f.changedAt = at;
+    return holds ? set : clear;
   }
 
-  private confidenceChange(w: Window, at: number): ModelHealthChange | undefined {
-    const gap = w.confSum / MICRO / w.size - this.hits(w) / w.size > this.config.maxConfidenceGap;
-    if (gap) w.calibrated = 0;
-    else w.calibrated++;
-    if (at - w.confAt < this.config.minGapMs) return undefined;
-    if (w.overconfident === gap || (w.overconfident && w.calibrated < this.config.recoverAfter)) return undefined;
-    w.overconfident = gap;
-    w.confAt = at;
-    return gap ? 'overconfident' : 'calibrated';
+  // Whether the test says the model is worse than the baseline (never without one).
+  private worse(w: Window): boolean {
+    const base = this.baselineClass(w);
+    return base !== undefined && this.z(w, base) > this.zCritical;
+  }
+
+  // Whether mean stated confidence exceeds accuracy by more than maxConfidenceGap.
+  private overconfidentNow(w: Window): boolean {
+    return w.confSum / MICRO / w.size - this.hits(w) / w.size > this.config.maxConfidenceGap;
   }
 
   private windowOf(model: string): Window {
@@ -291,7 +298,7 @@ export class ModelHealthMonitor {
       w = {
         realised: new Uint8Array(n), hit: new Uint8Array(n), conf: new Int32Array(n), next: 0, size: 0, counts: new Int32Array(6), confSum: 0,
         prior: new Uint8Array(n), priorNext: 0, priorSize: 0, priorCounts: new Int32Array(3), lastAt: -Infinity,
-        degraded: false, overconfident: false, calm: 0, calibrated: 0, stateAt: -Infinity, confAt: -Infinity, taken: 0,
+        degraded: newFlag(), overconfident: newFlag(), taken: 0,
       };
       this.windows.set(model, w);
     }

@@ -236,6 +236,24 @@ describe('ModelHealthMonitor', () => {
     expect(h.figures('m')).toMatchObject({ state: 'ok', overconfident: false, meanConfidence: 0.6 });
   });
 
+  it('holds the confidence flag to minGapMs and recoverAfter as it holds the state, each kind on its own clock', () => {
+    const half = repeat([['BUY', 'BUY'], ['SELL', 'HOLD']], 100); // right 50%, no discordant pair: never worse
+    const confidence = (minGapMs: number): [number, ModelHealthChange][] => {
+      const h = new ModelHealthMonitor({ window: 100, minJudged: 50, recoverAfter: 1, minGapMs });
+      return [...feed(h, half, 0.9), ...feed(h, repeat(half, 400), 0.6, 'm', 100 * H)];
+    };
+
+    const free = confidence(0);
+    const held = confidence(300 * H);
+    const both = feed(new ModelHealthMonitor({ minGapMs: 1_000 * H }), repeat(RIGHT_20_BASE_60, 300), 0.9);
+
+    // Within the gap from the 50th outcome at 0.6 on (mean 0.75); held, not before 300 horizons after the flag.
+    expect(free).toEqual([[49, 'overconfident'], [49, 'calibrated']]);
+    expect(held).toEqual([[49, 'overconfident'], [249, 'calibrated']]);
+    // A confidence change does not hold back the state change 200 horizons later.
+    expect(both).toEqual([[99, 'overconfident'], [299, 'degraded']]);
+  });
+
   it('starts a model over on reset (a new version), saying whether it was flagged', () => {
     const h = new ModelHealthMonitor();
     feed(h, repeat(RIGHT_20_BASE_60, 300));

@@ -10,13 +10,16 @@ import { TradingExecutor, type RiskStateView, type TradingExecutorOptions } from
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
 import { planStop, type ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import type { OrderIntent } from '../../../engine/messages/orders.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
-import type { Lots } from '../../../engine/types/price.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import { VenueCallError, type SubmitResult, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
 import { BTC, capturingLogger, drive, limitIntent, recordingBus, storeWritesDone, tempStore } from './helpers.ts';
 import { PollVenue } from './poll-venue.ts';
 
 const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
+// Binance's answer to a stop the price is already through (-2010).
+const THROUGH: SubmitResult = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
@@ -56,16 +59,32 @@ function rig(extra: Partial<TradingExecutorOptions> = {}) {
     stopAnswer.submits++;
     return stopAnswer.refuse ?? submit(req);
   };
-  const r = { ex, venue, clock, rec, cap, settle, buy, run, stops, stopAnswer, count: (code: string) => cap.codes().filter((c) => c === code).length };
+  // The RiskManager's exit: a reduce-only IOC sell below the market unless `over` says otherwise.
+  const exit = (id: string, lots: number, over: Partial<OrderIntent> = {}) => rec.bus.publish({
+    type: 'risk.orderApproved', intent: limitIntent(id, 5_800_000, { side: 'sell', lots: lots as Lots, reduceOnly: true, timeInForce: 'IOC', ...over }), ts: clock.now(),
+  });
+  const sent = (id: string) => venue.orders.find((o) => o.clientOrderId === clientOrderIdFor(id));
+  // Makes the venue's `method` fail with an unknown outcome while `down()` says so.
+  const failWhile = (method: 'cancel' | 'fetchMyTrades' | 'fetchOrder', down: () => boolean, code: string, message: string) => {
+    const call = (venue[method] as (...a: unknown[]) => Promise<unknown>).bind(venue);
+    Object.assign(venue, { [method]: (...a: unknown[]) => (down() ? Promise.reject(new VenueCallError('unknown', code, message)) : call(...a)) });
+  };
+  const count = (code: string) => cap.codes().filter((c) => c === code).length;
+  return { ex, venue, clock, rec, cap, settle, buy, run, stops, stopAnswer, exit, sent, failWhile, count };
+}
+
+// The rig started, 10 000 lots bought as entry-1 and filled at the venue, its stops answered `refuse` when given.
+async function holding(o: { refuse?: SubmitResult; extra?: Partial<TradingExecutorOptions> } = {}) {
+  const r = rig(o.extra);
+  r.stopAnswer.refuse = o.refuse;
+  await r.ex.start();
+  await r.buy('entry-1', 10_000);
   return r;
 }
 
 describe('protective stops the venue refuses', () => {
   it('are placed again on a backoff (5 s doubling), not at once, and rest once the venue accepts them', async () => {
-    const r = rig();
-    r.stopAnswer.refuse = { status: 'rejected', code: 'VENUE_REJECTED', message: 'Account has insufficient balance for requested action.' };
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding({ refuse: { status: 'rejected', code: 'VENUE_REJECTED', message: 'Account has insufficient balance for requested action.' } });
     await r.run(600);
     const inTenMinutes = r.stopAnswer.submits;
     r.stopAnswer.refuse = undefined;
@@ -77,10 +96,7 @@ describe('protective stops the venue refuses', () => {
   });
 
   it('while the price is through them are tried again every 5 min (an error once, a warn per retry), not at once', async () => {
-    const r = rig();
-    r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding({ refuse: THROUGH });
     // Up to 50 s before the next retry (at 900 s): the second entry below is then what places the stop, not that retry.
     await r.run(850);
     const whileThrough = r.stopAnswer.submits;
@@ -98,10 +114,7 @@ describe('protective stops the venue refuses', () => {
   });
 
   it('through their price get one once the price has recovered, within the 5 min retry', async () => {
-    const r = rig();
-    r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding({ refuse: THROUGH });
     await r.run(60);
     const refusedFirst = r.stops().length;
     r.stopAnswer.refuse = undefined;
@@ -112,13 +125,10 @@ describe('protective stops the venue refuses', () => {
   });
 
   it('through their price are forgotten once the position is flat: the same size bought again at the same price gets its stop', async () => {
-    const r = rig();
-    r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding({ refuse: THROUGH });
     await r.run(5);
     r.stopAnswer.refuse = undefined;
-    r.rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('risk-exit-1', 6_183_763, { side: 'sell', lots: 10_000 as Lots, reduceOnly: true }), ts: r.clock.now() });
+    r.exit('risk-exit-1', 10_000, { price: 6_183_763 as Ticks, timeInForce: 'GTC' });
     await r.settle();
     r.venue.fill(clientOrderIdFor('risk-exit-1'), 10_000);
     await r.run(5);
@@ -155,18 +165,14 @@ describe('protective stops the venue refuses', () => {
 
 describe('protective stops and the position', () => {
   it('an exit after a stop that traded before its cancel answered "cancelled" is sized on the stop\'s fills', async () => {
-    const r = rig();
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding();
     await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
     const stop = r.stops()[0]!;
     // The price gaps down: the stop triggers and sells 4 000 lots; the executor has not polled yet.
     r.venue.fill(stop.clientOrderId, 4_000, 5_900_000);
-    r.rec.bus.publish({
-      type: 'risk.orderApproved', intent: limitIntent('risk-exit-1', 5_800_000, { side: 'sell', lots: 10_000 as Lots, reduceOnly: true, timeInForce: 'IOC' }), ts: r.clock.now(),
-    });
+    r.exit('risk-exit-1', 10_000);
     await r.settle();
-    const sent = r.venue.orders.find((o) => o.clientOrderId === clientOrderIdFor('risk-exit-1'));
+    const sent = r.sent('risk-exit-1');
 
     expect(sent?.lots).toBe(6_000);
     expect(r.ex.position('BTC/USDT')?.netLots).toBe(6_000);
@@ -174,13 +180,10 @@ describe('protective stops and the position', () => {
   });
 
   it('a replace whose cancel failed every attempt is tried again on the clock (PROTECTIVE_STOP_STALE meanwhile)', async () => {
-    const r = rig();
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding();
     await drive(r.clock, () => r.stops().length === 1);
     let down = true;
-    const cancel = r.venue.cancel.bind(r.venue);
-    r.venue.cancel = (...a) => (down ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'cancel answered 503')) : cancel(...a));
+    r.failWhile('cancel', () => down, 'EXCHANGE_UNAVAILABLE', 'cancel answered 503');
     await r.buy('entry-2', 10_000);
     await drive(r.clock, () => r.ex.position('BTC/USDT')?.netLots === 20_000);
     await r.settle();
@@ -202,9 +205,7 @@ describe('protective stops and the RiskManager\'s stop-loss', () => {
 
   it('moves the venue stop when the stop-loss changes at run time (risk.limitsChanged)', async () => {
     let stopLossBps = 200;
-    const r = rig({ riskState: () => ({ tradingState: 'active', killSwitch: false, stateReason: '', limits: { stopLossBps } }) });
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding({ extra: { riskState: () => ({ tradingState: 'active', killSwitch: false, stateReason: '', limits: { stopLossBps } }) } });
     await drive(r.clock, () => r.stops().length === 1);
     const before = r.ex.order(r.stops()[0]!.clientOrderId)!.intent.stopPrice;
     stopLossBps = 800;
@@ -218,9 +219,7 @@ describe('protective stops and the RiskManager\'s stop-loss', () => {
 
   it('prices the stop on the RiskManager\'s restored stop-loss once its state can be read, not on the config\'s', async () => {
     let risk: RiskStateView | undefined;
-    const r = rig({ riskState: () => risk });
-    await r.ex.start();
-    await r.buy('entry-1', 10_000);
+    const r = await holding({ extra: { riskState: () => risk } });
     await drive(r.clock, () => r.stops().length === 1);
     const fromConfig = r.ex.order(r.stops()[0]!.clientOrderId)!.intent.stopPrice;
     // The RiskManager starts after the executor, its limits restored from its store: 8 %.
@@ -235,26 +234,20 @@ describe('protective stops and the RiskManager\'s stop-loss', () => {
 
 describe('protective stops whose trades cannot be read after their cancel', () => {
   // A resting stop of 10 000 lots, the symbol's trades readable or not on demand, and the RiskManager's exit.
-  async function withStop(extra: Partial<TradingExecutorOptions> = {}) {
-    const r = rig(extra);
+  async function withStop() {
+    const r = rig();
     let tradesDown = false;
-    const fetchMyTrades = r.venue.fetchMyTrades.bind(r.venue);
-    r.venue.fetchMyTrades = (...a) => (tradesDown ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503')) : fetchMyTrades(...a));
+    r.failWhile('fetchMyTrades', () => tradesDown, 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503');
     await r.ex.start();
     await r.buy('entry-1', 10_000);
     await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
-    const exit = (id: string, lots: number) => r.rec.bus.publish({
-      type: 'risk.orderApproved', intent: limitIntent(id, 5_800_000, { side: 'sell', lots: lots as Lots, reduceOnly: true, timeInForce: 'IOC' }), ts: r.clock.now(),
-    });
-    const sent = (id: string) => r.venue.orders.find((o) => o.clientOrderId === clientOrderIdFor(id));
-    return { ...r, stop: r.stops()[0]!, exit, sent, tradesDown: (down: boolean) => { tradesDown = down; } };
+    return { ...r, stop: r.stops()[0]!, tradesDown: (down: boolean) => { tradesDown = down; } };
   }
 
   it('an exit after one failed read is sent whole: the read is tried again', async () => {
     const r = await withStop();
     let failures = 1;
-    const fetchMyTrades = r.venue.fetchMyTrades.bind(r.venue);
-    r.venue.fetchMyTrades = (...a) => (failures-- > 0 ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503')) : fetchMyTrades(...a));
+    r.failWhile('fetchMyTrades', () => failures-- > 0, 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503');
     r.exit('risk-exit-1', 10_000);
     await drive(r.clock, () => r.sent('risk-exit-1') !== undefined || r.ex.order(clientOrderIdFor('risk-exit-1'))?.status === 'rejected');
 
@@ -266,8 +259,7 @@ describe('protective stops whose trades cannot be read after their cancel', () =
     const r = await withStop();
     // A second entry whose replace cannot cancel the first stop: 20 000 lots held, a stop of 10 000 resting.
     let cancelDown = true;
-    const cancel = r.venue.cancel.bind(r.venue);
-    r.venue.cancel = (...a) => (cancelDown ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'cancel answered 503')) : cancel(...a));
+    r.failWhile('cancel', () => cancelDown, 'EXCHANGE_UNAVAILABLE', 'cancel answered 503');
     await r.buy('entry-2', 10_000);
     await drive(r.clock, () => r.ex.position('BTC/USDT')?.netLots === 20_000);
     await r.settle();
@@ -310,8 +302,7 @@ describe('protective stops whose submission had no answer', () => {
       if (req.orderType === 'stopLossLimit' && down) throw new VenueCallError('unknown', 'REQUEST_TIMEOUT', 'timed out (the request never reached the venue)');
       return submit(req);
     };
-    const fetchOrder = r.venue.fetchOrder.bind(r.venue);
-    r.venue.fetchOrder = (...a) => (down ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', '503')) : fetchOrder(...a));
+    r.failWhile('fetchOrder', () => down, 'EXCHANGE_UNAVAILABLE', '503');
     await r.ex.start();
     r.rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('entry-1', 6_183_763, { lots: 10_000 as Lots }), ts: r.clock.now() });
     await r.settle();

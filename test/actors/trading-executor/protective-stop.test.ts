@@ -3,24 +3,22 @@
 // position at the right prices, replaced on a second entry, cancelled before an exit (which then fills: the stop no
 // longer locks the base asset), triggered by the recording and booked through the normal fill path, kept as is
 // across restarts (with the store, and with the store lost), and never sold around when it already sold.
-import ccxt from 'ccxt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TradingExecutor, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
 import { planStop, type ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
 import { isProtectiveStopId } from '../../../engine/messages/orders.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import { BINANCE_SPOT_DEFAULTS, makeInstrument, notional } from '../../../engine/types/instrument.ts';
+import { notional } from '../../../engine/types/instrument.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
-import { CcxtExecVenue, type CcxtOrderApi } from '../../../engine/venues/ccxt-exec.ts';
-import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
+import type { CcxtExecVenue } from '../../../engine/venues/ccxt-exec.ts';
+import type { ExchangeSim } from '../../../engine/venues/sim/server.ts';
 import { VenueCallError, type VenueOrder } from '../../../engine/venues/venue.ts';
+import { BINANCE_BTC as BTC, simWithCcxtVenue } from '../../engine/venues/sim/ccxt-exec-rig.ts';
 import { capturingLogger, intent, recordingBus, tempStore } from './helpers.ts';
 
-const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 const KEY = 'pstopTestKey0001';
 const SECRET = 'pstop-test-secret-0001';
-const BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'binance' });
 const LOTS = 10_000 as Lots; // 0.1 BTC
 const SELLABLE = 9_990; // less the 0.1 % fee the simulator takes in BTC on a buy
 const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
@@ -31,15 +29,7 @@ const stores: Array<ReturnType<typeof tempStore>> = [];
 const executors: TradingExecutor[] = [];
 
 beforeEach(async () => {
-  sim = await startExchangeSim({ files: FILES, speed: 'manual', accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: '100000' } }] });
-  await sim.replay.advanceBy(5_000);
-  const api = `${sim.url}/api/v3`;
-  const exchange = new ccxt.binance({
-    apiKey: KEY, secret: SECRET, enableRateLimit: false,
-    urls: { api: { public: api, private: api, v1: `${sim.url}/api/v1` } },
-    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
-  });
-  venue = new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()) });
+  ({ sim, venue } = await simWithCcxtVenue({ apiKey: KEY, secret: SECRET, balances: { USDT: '100000' } }));
 }, 60_000);
 afterEach(async () => {
   for (const e of executors.splice(0)) e.stop();
@@ -69,7 +59,16 @@ async function executor(settings: ProtectiveStopSettings = SETTINGS, store = tem
   };
   const approve = (id: string, over: Parameters<typeof intent>[1] = {}) =>
     rec.bus.publish({ type: 'risk.orderApproved', intent: intent(id, { lots: LOTS, ...over }), ts: clock.now() });
-  return { ex, clock, store, until, approve, ...rec, ...cap };
+  // The entry every test starts with, waited for until filled, or until its protective stop rests at the venue.
+  const enter = async () => {
+    approve('entry-1');
+    await until(() => ex.order(clientOrderIdFor('entry-1'))?.status === 'filled', 'the entry');
+  };
+  const enterToStop = async () => {
+    approve('entry-1');
+    await until(async () => (await openStops()).length === 1, 'a resting stop');
+  };
+  return { ex, clock, store, until, approve, enter, enterToStop, ...rec, ...cap };
 }
 
 const openStops = async (): Promise<VenueOrder[]> => (await venue.fetchOpenOrders('BTC/USDT')).filter((o) => o.orderType === 'stopLossLimit');
@@ -85,8 +84,7 @@ function expectedStop(openCost: bigint, openLots: number, bps: number, limitBps:
 describe('protective stops (executor over the simulator)', () => {
   it('places a stop for the whole position after an entry fill, at cost less the risk stop and extraBps, rounded down', async () => {
     const w = await executor();
-    w.approve('entry-1');
-    await w.until(async () => (await openStops()).length === 1, 'a resting stop');
+    await w.enterToStop();
     const p = w.ex.position('BTC/USDT')!;
     const [stop] = await openStops();
     const want = expectedStop(p.openCost!, p.openLots!, 250, 100);
@@ -100,8 +98,7 @@ describe('protective stops (executor over the simulator)', () => {
 
   it('replaces the stop after a second entry: the old one cancelled, one stop for the new size', async () => {
     const w = await executor();
-    w.approve('entry-1');
-    await w.until(async () => (await openStops()).length === 1, 'the first stop');
+    await w.enterToStop();
     const [first] = await openStops();
     w.approve('entry-2');
     await w.until(async () => (await openStops()).some((o) => o.lots === 2 * SELLABLE), 'the replacement');
@@ -119,8 +116,7 @@ describe('protective stops (executor over the simulator)', () => {
 
   it('cancels the stop before an exit and the exit fills (no insufficient balance); no stop once flat', async () => {
     const w = await executor();
-    w.approve('entry-1');
-    await w.until(async () => (await openStops()).length === 1, 'a resting stop');
+    await w.enterToStop();
     w.approve('risk-exit-1', { side: 'sell', lots: SELLABLE as Lots, reduceOnly: true });
     await w.until(() => w.ex.order(clientOrderIdFor('risk-exit-1'))?.status === 'filled' || w.of('exec.orderRejected').length > 0, 'the exit');
 
@@ -133,8 +129,7 @@ describe('protective stops (executor over the simulator)', () => {
   it('books a stop the recording triggers through the normal fill path, and never sells what the stop sold', async () => {
     // 5 bps below cost: the recording falls that far within two minutes.
     const w = await executor({ enabled: true, extraBps: 5, limitBps: 100, stopLossBps: 0 });
-    w.approve('entry-1');
-    await w.until(async () => (await openStops()).length === 1, 'a resting stop');
+    await w.enterToStop();
     const [stop] = await openStops();
     for (let i = 0; i < 180 && sim.venue.pendingStops().length > 0; i++) await sim.replay.advanceBy(1_000);
     const atVenue = await venue.fetchOrder('BTC/USDT', stop!.clientOrderId);
@@ -161,8 +156,7 @@ describe('protective stops (executor over the simulator)', () => {
     const flaky: CcxtExecVenue = Object.create(venue);
     flaky.fetchMyTrades = (...a) => tradesDown ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503')) : venue.fetchMyTrades(...a);
     const w = await executor({ enabled: true, extraBps: 5, limitBps: 100, stopLossBps: 0 }, undefined, { venue: flaky });
-    w.approve('entry-1');
-    await w.until(async () => (await openStops()).length === 1, 'a resting stop');
+    await w.enterToStop();
     for (let i = 0; i < 180 && sim.venue.pendingStops().length > 0; i++) await sim.replay.advanceBy(1_000);
     tradesDown = true;
     w.approve('risk-exit-blind', { side: 'sell', lots: SELLABLE as Lots, reduceOnly: true });
@@ -176,8 +170,7 @@ describe('protective stops (executor over the simulator)', () => {
 
   it('keeps the resting stop across a restart, with its store and with the store lost: nothing placed twice, reconciling twice changes nothing', async () => {
     const w = await executor();
-    w.approve('entry-1');
-    await w.until(async () => (await openStops()).length === 1, 'a resting stop');
+    await w.enterToStop();
     const before = venueOrders().length;
     w.ex.stop();
     const again = await executor(SETTINGS, w.store);
@@ -205,8 +198,7 @@ describe('protective stops (executor over the simulator)', () => {
 
   it('places the stop at start for a position held without one (stops just switched on)', async () => {
     const off = await executor({ ...SETTINGS, enabled: false });
-    off.approve('entry-1');
-    await off.until(() => off.ex.order(clientOrderIdFor('entry-1'))?.status === 'filled', 'the entry');
+    await off.enter();
     const none = await openStops();
     off.ex.stop();
     const on = await executor(SETTINGS, off.store);
@@ -219,8 +211,7 @@ describe('protective stops (executor over the simulator)', () => {
 
   it('leaves the stop resting while trading is halted: it protects what a halted engine holds', async () => {
     const w = await executor();
-    w.approve('entry-1');
-    await w.until(async () => (await openStops()).length === 1, 'a resting stop');
+    await w.enterToStop();
     w.bus.publish({ type: 'risk.stateChanged', state: 'halted', reason: 'test halt', ts: w.clock.now() });
     await w.until(() => true, 'settled');
     w.clock.advance(5_000);
@@ -231,8 +222,7 @@ describe('protective stops (executor over the simulator)', () => {
 
   it('does not place again a stop the price is already through (Binance -2010): logged once, and the exit still fills', async () => {
     const off = await executor({ enabled: false, extraBps: 0, limitBps: 100, stopLossBps: 0 });
-    off.approve('entry-1');
-    await off.until(() => off.ex.order(clientOrderIdFor('entry-1'))?.status === 'filled', 'the entry');
+    await off.enter();
     const p = off.ex.position('BTC/USDT')!;
     const costTick = Number(p.openCost! / notional(BTC, 1 as Ticks, p.openLots! as Lots));
     const market = [...sim.venue.markets.values()][0]!;
@@ -260,8 +250,7 @@ describe('protective stops (executor over the simulator)', () => {
 
   it('places nothing when switched off', async () => {
     const w = await executor({ ...SETTINGS, enabled: false });
-    w.approve('entry-1');
-    await w.until(() => w.ex.order(clientOrderIdFor('entry-1'))?.status === 'filled', 'the entry');
+    await w.enter();
     expect(await venue.fetchOpenOrders('BTC/USDT')).toEqual([]);
   });
 });

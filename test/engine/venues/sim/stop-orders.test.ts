@@ -4,34 +4,24 @@
 // refused as Binance refuses it, and a recorded print at or below the stop price triggers it into a working limit
 // order under the same order id that fills like any other. MEXC spot has no stop orders: refused before any call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import ccxt from 'ccxt';
 import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
 import { clientOrderId } from '../../../../engine/types/ids.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../../engine/types/instrument.ts';
 import type { Lots, Ticks } from '../../../../engine/types/price.ts';
 import { CcxtExecVenue, type CcxtOrderApi } from '../../../../engine/venues/ccxt-exec.ts';
-import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
+import type { ExchangeSim } from '../../../../engine/venues/sim/server.ts';
 import { VenueCallError } from '../../../../engine/venues/venue.ts';
+import { simWithCcxtVenue } from './ccxt-exec-rig.ts';
 
-const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 const KEY = 'stopTestKey0001';
 const SECRET = 'stop-test-secret-0001';
-const BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'binance' });
 const LOTS = 10_000 as Lots; // 0.1 BTC
 
 let sim: ExchangeSim;
 let venue: CcxtExecVenue;
 
 beforeAll(async () => {
-  sim = await startExchangeSim({ files: FILES, speed: 'manual', accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: '100000', BTC: '1' } }] });
-  await sim.replay.advanceBy(5_000);
-  const api = `${sim.url}/api/v3`;
-  const exchange = new ccxt.binance({
-    apiKey: KEY, secret: SECRET, enableRateLimit: false,
-    urls: { api: { public: api, private: api, v1: `${sim.url}/api/v1` } },
-    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
-  });
-  venue = new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()) });
+  ({ sim, venue } = await simWithCcxtVenue({ apiKey: KEY, secret: SECRET, balances: { USDT: '100000', BTC: '1' } }));
 }, 60_000);
 afterAll(async () => {
   await sim?.close();

@@ -13,7 +13,9 @@ import { averageEntry, equity, exposure, unrealised } from '../actors/risk-manag
 import { operatorLimits } from '../actors/risk-manager/limits.ts';
 import { drawdownBps, resumeRefusal, type RiskState } from '../actors/risk-manager/logic.ts';
 import { moveDenial, spreadDenial, staleDenial } from '../actors/risk-manager/market-guard.ts';
+import type { TradingExecutor } from '../actors/trading-executor/executor.ts';
 import type { DashboardProviders, PortfolioFigures, PositionRow, TrainingReport } from '../engine/dashboard/index.ts';
+import type { ProtectiveStopFigures } from '../engine/dashboard/metrics.ts';
 import type { BreakerFigures, SymbolBreaker } from '../engine/dashboard/view-model.ts';
 import { log } from '../engine/log.ts';
 import { fixedToFloat, formatDecimal } from '../engine/types/decimal.ts';
@@ -71,6 +73,14 @@ export function breakerFigures(s: RiskState, nowMs: TsMs): BreakerFigures {
     ...(l.maxSpreadBps !== undefined ? { maxSpreadBps: l.maxSpreadBps, spreadMs: l.spreadMs } : {}),
     symbols,
   };
+}
+
+/**
+ * Returns the executor's protective stops as /metrics and the dashboard's panel show them: its counters, and per symbol
+ * with a position (or a stop or a problem left) what protects it at the venue now.
+ */
+export function protectiveStopFigures(ex: Pick<TradingExecutor, 'protectiveStops' | 'venue'>): ProtectiveStopFigures {
+  return { ...ex.protectiveStops.figures(), symbols: ex.protectiveStops.snapshot(ex.venue.symbols) };
 }
 
 /** Returns the dashboard providers of a running system. */
@@ -145,7 +155,12 @@ export function dashboardProviders(
     // Live figures of the running orchestrator's monitor (the panel otherwise shows each model as of its last change).
     modelHealth: () => sys.handles.orchestrator.current?.health?.all(),
     ...(sys.alerts ? { alertsWebhook: () => sys.alerts!.counters() } : {}),
-    ...(sys.config.execution.protectiveStop.enabled ? { protectiveStops: () => sys.handles.executor()?.protectiveStops.figures() } : {}),
+    ...(sys.config.execution.protectiveStop.enabled ? {
+      protectiveStops: () => {
+        const ex = sys.handles.executor();
+        return ex && protectiveStopFigures(ex);
+      },
+    } : {}),
     thresholds: () => sys.handles.orchestrator.current?.thresholds,
     rollbackTargets: (model) => sys.models.registry.list().find((m) => m.name === model)?.rollbackTo,
     resumeRefusal: (resetPeak) => {

@@ -27,10 +27,11 @@
 // yet is checked again without growing the backoff. A stale stop that could not be cancelled is logged
 // PROTECTIVE_STOP_STALE.
 import type { Logger } from 'pino';
+import type { ProtectiveStopOrderView, ProtectiveStopRow, ProtectiveStopState } from '../../engine/dashboard/metrics.ts';
 import { isProtectiveStopId, PROTECTIVE_STOP_PREFIX, type OrderIntent } from '../../engine/messages/orders.ts';
 import { intentId } from '../../engine/types/ids.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
-import type { Lots, Ticks } from '../../engine/types/price.ts';
+import { formatSteps, type Lots, type Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { baseAmount } from '../../engine/venues/ledger.ts';
 import { clientOrderIdOfIntent, isTerminal, type OrderRecord, type PositionRecord } from './logic.ts';
@@ -174,6 +175,27 @@ interface Refusal {
   readonly retryAt: number;
 }
 
+// A stop of ours not final at the venue: resting, sent without an answer yet, or triggered and selling.
+const liveState = (o: OrderRecord): ProtectiveStopState =>
+  o.status === 'partiallyFilled' ? 'triggered' : o.status === 'new' || o.status === 'submitted' ? 'pending' : 'resting';
+
+// Why no stop protects the position: the first problem that holds it back, else what the plan says.
+function idleState(stale: boolean, unread: boolean, refusal: Refusal | undefined, plan: StopPlan): ProtectiveStopState {
+  if (stale) return 'stale';
+  if (unread) return 'unresolved';
+  if (refusal) return refusal.through ? 'through' : 'refused';
+  if (plan.kind === 'stop') return 'missing';
+  return plan.reason === 'dust' || plan.reason === 'flat' ? plan.reason : 'unpriced';
+}
+
+function stopView(inst: Instrument, o: OrderRecord): ProtectiveStopOrderView {
+  const px = (t: Ticks | undefined): string | null => (t === undefined ? null : formatSteps(t, inst.tickSize));
+  return {
+    clientOrderId: o.clientOrderId, status: o.status, stopPrice: px(o.intent.stopPrice), price: px(o.intent.price),
+    qty: formatSteps(o.intent.lots, inst.lotSize), filledQty: formatSteps(o.filledLots, inst.lotSize),
+  };
+}
+
 /** The protective stops of one executor; see the header comment. */
 export class ProtectiveStops {
   private readonly chains = new Map<string, Promise<unknown>>();
@@ -196,6 +218,48 @@ export class ProtectiveStops {
     let resting = 0;
     for (const o of this.host.unfinishedOrders()) if (isProtectiveStopId(o.clientOrderId)) resting++;
     return { placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust, resting };
+  }
+
+  /**
+   * Returns, per symbol of `symbols` with a position, a stop of ours or a problem left, what protects it at the venue
+   * now (the dashboard's panel). Reads state only: no check, no log, no venue call.
+   */
+  snapshot(symbols: readonly string[]): ProtectiveStopRow[] {
+    const rows: ProtectiveStopRow[] = [];
+    const unfinished = this.host.unfinishedOrders();
+    for (const symbol of symbols) {
+      const inst = this.host.instrumentOf(symbol);
+      const row = inst && this.snapshotOf(inst, symbol, unfinished.filter((o) => isLiveStop(o, symbol)));
+      if (row) rows.push(row);
+    }
+    return rows;
+  }
+
+  private snapshotOf(inst: Instrument, symbol: string, live: readonly OrderRecord[]): ProtectiveStopRow | undefined {
+    const p = this.host.position(symbol);
+    const open = Math.max(0, p?.openLots ?? p?.netLots ?? 0);
+    const unread = this.unread.get(symbol);
+    const r = this.refused.get(symbol);
+    // A refusal of an earlier position's stop is forgotten by the next check: it says nothing of this one.
+    const refusal = r && r.position === positionKey(p) ? r : undefined;
+    if (open === 0 && live.length === 0 && !unread && !refusal) return undefined;
+    // As `plan` prices it, without its dust log.
+    const plan: StopPlan = this.settings.enabled
+      ? planStop(inst, p, this.host.riskStopLossBps() ?? this.settings.stopLossBps ?? 0, this.settings) : { kind: 'none', reason: 'flat' };
+    const stop = live.find((o) => stopMatches(o, plan)) ?? live.find((o) => o.status === 'partiallyFilled');
+    // A stop that does not fit is stale once a check failed to replace it; before that, the check replacing it runs.
+    const failed = (this.failures.get(symbol) ?? 0) > 0;
+    const stale = failed ? live.filter((o) => o !== stop) : [];
+    const shown = stop ?? (failed ? undefined : live[0]);
+    const view = (o: OrderRecord) => stopView(inst, o);
+    return {
+      symbol, positionQty: formatSteps(open, inst.lotSize),
+      state: shown ? liveState(shown) : idleState(stale.length > 0, unread !== undefined, refusal, plan),
+      ...(shown ? { stop: view(shown) } : {}),
+      ...(refusal && !shown ? { refusal: { code: refusal.code, through: refusal.through, retryAt: refusal.retryAt as TsMs } } : {}),
+      ...(stale.length > 0 ? { stale: stale.map(view) } : {}),
+      ...(unread ? { unresolved: { clientOrderIds: unread, qty: formatSteps(this.unaccountedLots(symbol), inst.lotSize) } } : {}),
+    };
   }
 
   /** Queues a check of `symbol`'s stop (one queued check per symbol covers any number of calls). */

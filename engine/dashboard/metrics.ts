@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
+import type { TsMs } from '../types/time.ts';
 import type { BookCounters, DashboardViewModel } from './view-model.ts';
 
 /** An event-loop delay recorder the scrape reads and then empties (node's IntervalHistogram has both). */
@@ -41,6 +42,46 @@ export interface ProtectiveStopFigures {
   readonly skippedDust: number;
   /** Stops of ours not final at the venue. */
   readonly resting: number;
+  /** Per symbol with a position, a stop or a problem left: what protects it at the venue now (the dashboard's panel). */
+  readonly symbols?: readonly ProtectiveStopRow[];
+}
+
+/**
+ * What the panel says first about a symbol's stop: one of ours `resting` at the venue, `pending` (sent, no answer yet),
+ * `triggered` (part filled: selling the position now); or none because it is `stale` (the stop there no longer fits and
+ * could not be cancelled), `unresolved` (a cancelled stop's trades are unread: no stop until they are), `refused` by the
+ * venue, `through` (refused because the price is already through the stop), `dust` (below the venue's minimum),
+ * `unpriced` (no stop price can be set), `flat`, or `missing` (wanted, not there yet: a check is on its way or retrying).
+ */
+export type ProtectiveStopState =
+  | 'resting' | 'pending' | 'triggered' | 'stale' | 'unresolved' | 'refused' | 'through' | 'dust' | 'unpriced' | 'flat' | 'missing';
+
+/** A stop order of ours; prices and sizes are exact decimals in the order venue's increments. */
+export interface ProtectiveStopOrderView {
+  readonly clientOrderId: string;
+  readonly status: string;
+  /** The trigger price; null for a stop found at the venue without one. */
+  readonly stopPrice: string | null;
+  /** The limit price it sells at once triggered. */
+  readonly price: string | null;
+  readonly qty: string;
+  readonly filledQty: string;
+}
+
+/** One symbol's protective stop as the dashboard shows it (exact decimals in the order venue's increments). */
+export interface ProtectiveStopRow {
+  readonly symbol: string;
+  /** The open position (base asset); zero once flat while a stop or a problem is left. */
+  readonly positionQty: string;
+  readonly state: ProtectiveStopState;
+  /** The stop that protects the position: the one that fits it, else one triggered. */
+  readonly stop?: ProtectiveStopOrderView;
+  /** The venue refused this position's stop: its code, whether through the price, and when it is tried again. */
+  readonly refusal?: { readonly code: string; readonly through: boolean; readonly retryAt: TsMs };
+  /** Stops that no longer fit the position and could not be cancelled (PROTECTIVE_STOP_STALE); tried again on a backoff. */
+  readonly stale?: readonly ProtectiveStopOrderView[];
+  /** Cancelled stops whose trades could not be read: they may have sold up to `qty` not booked yet. */
+  readonly unresolved?: { readonly clientOrderIds: readonly string[]; readonly qty: string };
 }
 
 /** What the alerts webhook counted since start, and the alerts waiting now. */

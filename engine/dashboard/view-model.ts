@@ -13,14 +13,15 @@
 //   risk      risk.alert, provider figures (drawdown and its peak, trading state, its reason and kill switch: the
 //             RiskManager's, as restored at a restart; the market circuit breaker per symbol); without a provider,
 //             drawdown and peak from the equity series and the state as risk.stateChanged and risk.killSwitch last
-//             announced it
+//             announced it; the executor's protective stops per symbol (the protectiveStops provider; off without
+//             one), re-read on every exec.* event of a stop and with the other providers once a second
 //   orders    exec.* order lifecycle (the rows changed since the client's cursor) and fills (fees in the asset they were
 //             paid in); risk.orderDenied, with the symbol and side of the risk.intent it answers
 //   system    sys.*, md.feedStatus, md.bookStatus, exec.venueStatus, supervisor status, bus counters, providers
 //   training  the training provider's report
 import type { CobSnapshot } from '../market/cob.ts';
 import type { EngineMsg } from '../messages/index.ts';
-import type { Fill, Side } from '../messages/orders.ts';
+import { isProtectiveStopId, type Fill, type Side } from '../messages/orders.ts';
 import type { Action } from '../messages/signals.ts';
 import type { BreakerSettings, RiskLimits, TradingState } from '../messages/risk.ts';
 import type { Bus, Unsubscribe } from '../runtime/bus.ts';
@@ -143,6 +144,14 @@ export interface SymbolBreaker {
   readonly stale: { readonly lastMarkAgoMs: number } | null;
   readonly spread?: { readonly spreadBps: number; readonly wideForMs: number } | null;
 }
+
+/**
+ * The protective stops as the risk topic carries them: off (no provider: execution.protectiveStop disabled), or on with
+ * the executor's figures and a row per symbol (null while no executor runs; `error` when reading them failed).
+ */
+export type ProtectiveStopsView =
+  | { readonly enabled: false }
+  | { readonly enabled: true; readonly figures: ProtectiveStopFigures | null; readonly error?: string };
 
 /** Training progress a provider reports (the training pipeline). */
 export interface TrainingReport {
@@ -466,6 +475,17 @@ export class DashboardViewModel {
     return this.tradingState;
   }
 
+  /** Returns the protective stops as the risk topic carries them (see ProtectiveStopsView). */
+  protectiveStops(): ProtectiveStopsView {
+    const read = this.providers.protectiveStops;
+    if (!read) return { enabled: false };
+    try {
+      return { enabled: true, figures: read() ?? null };
+    } catch (e) {
+      return { enabled: true, figures: null, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
   /** Returns the payload of `topic`, advancing `cursors` (a fresh Map gives the full state). */
   build(topic: Topic, cursors: Cursors): unknown {
     switch (topic) {
@@ -525,6 +545,7 @@ export class DashboardViewModel {
           drawdownPct: ddPct, peakEquity: fin(this.peakEquity),
           ...(this.lastBreaker !== undefined ? { breaker: this.lastBreaker } : {}),
           ...(figures ?? {}),
+          protectiveStops: this.protectiveStops(),
           alerts: this.slice(this.alerts, 'al', cursors),
         };
       }
@@ -639,6 +660,8 @@ export class DashboardViewModel {
     const prev = this.orders.get(id);
     this.orders.set(id, { ...(prev ?? { id, status: 'new', filledQty: 0 }), ...patch, updated: ts });
     this.onChange('orders');
+    // A stop placed, refused or cancelled changes what protects the position: the panel follows at once.
+    if (isProtectiveStopId(id)) this.onChange('risk');
   }
 
   private setSys<V>(topic: Topic, map: Map<string, V>, key: string, v: V): void {

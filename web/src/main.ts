@@ -2,7 +2,9 @@
 // operator controls go through POST /api/control/<action> with the token kept in sessionStorage.
 import { EquityChart, ModelChart, PriceChart } from './charts.ts';
 import { Heatmap } from './heatmap.ts';
-import { renderHeader, renderLadder, renderModels, renderOrders, renderPortfolio, renderRisk, renderSystem, renderTraining } from './panels.ts';
+import {
+  renderHeader, renderLadder, renderModels, renderOrders, renderPortfolio, renderRisk, renderStops, renderSystem, renderTraining,
+} from './panels.ts';
 import { Store, type Change } from './store.ts';
 import type { Topic, WsFrame } from './types.ts';
 
@@ -108,7 +110,10 @@ function render(): void {
     renderPortfolio(store);
     equity.set(store.equity);
   }
-  if (all || dirty.has('risk')) renderRisk(store);
+  if (all || dirty.has('risk')) {
+    renderRisk(store);
+    renderStops(store);
+  }
   if (all || dirty.has('orders')) renderOrders(store);
   if (all || dirty.has('system')) renderSystem(store);
   if (all || dirty.has('training')) renderTraining(store);

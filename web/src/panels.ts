@@ -1,7 +1,9 @@
 // Table and stat panels, rendered from the store (at most a few times per second).
 import { amount, cls, esc, num, pct, qty, signed, time } from './format.ts';
 import type { Store } from './store.ts';
-import type { BreakerView, Ladder, ModelsPayload, RiskInstrumentView, RiskLimitsView } from './types.ts';
+import type {
+  BreakerView, Ladder, ModelsPayload, ProtectiveStopOrderView, ProtectiveStopRow, ProtectiveStopsView, RiskInstrumentView, RiskLimitsView,
+} from './types.ts';
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 const tbody = (id: string): HTMLElement => $(id).querySelector('tbody')!;
@@ -187,6 +189,61 @@ function lotCaps(symbols: NonNullable<RiskLimitsView['symbols']>, instruments: R
     return stat(`${esc(sym)} max order`, cap(base, c.maxOrderLots, c.maxOrderQty))
       + stat(`${esc(sym)} max position`, cap(base, c.maxPositionLots, c.maxPositionQty));
   }).join('');
+}
+
+// The word and colour of each stop state: green only when a stop of ours protects the position at the venue.
+const STOP_STATES: Record<ProtectiveStopRow['state'], { word: string; pill: 'ok' | 'mid' | 'bad' }> = {
+  resting: { word: 'resting', pill: 'ok' }, pending: { word: 'sent', pill: 'mid' }, triggered: { word: 'triggered', pill: 'mid' },
+  stale: { word: 'stale', pill: 'bad' }, unresolved: { word: 'unresolved', pill: 'bad' }, refused: { word: 'refused', pill: 'bad' },
+  through: { word: 'through', pill: 'bad' }, missing: { word: 'none', pill: 'bad' }, unpriced: { word: 'no price', pill: 'bad' },
+  dust: { word: 'dust', pill: 'mid' }, flat: { word: 'flat', pill: 'mid' },
+};
+
+// What holds a stop back or what it is doing, in words (the states besides the columns).
+function stopDetail(r: ProtectiveStopRow): string {
+  const why: string[] = [];
+  const order = (o: ProtectiveStopOrderView): string => `${o.clientOrderId} (stop ${o.stopPrice ?? '—'}, ${o.qty})`;
+  if (r.state === 'pending') why.push('sent, no answer from the venue yet');
+  if (r.state === 'triggered' && r.stop) why.push(`triggered: ${r.stop.filledQty} of ${r.stop.qty} sold`);
+  if (r.refusal?.through) why.push(`the price is through the stop (${r.refusal.code}): tried again every 5 min, next ${time(r.refusal.retryAt)}`);
+  else if (r.refusal) why.push(`refused by the venue (${r.refusal.code}): tried again at ${time(r.refusal.retryAt)}`);
+  if (r.stale) why.push(`stale: ${r.stale.map(order).join(', ')} no longer fits and could not be cancelled; tried again`);
+  if (r.unresolved) {
+    why.push(`trades unread: ${r.unresolved.clientOrderIds.join(', ')} may have sold up to ${r.unresolved.qty}; no stop until they are read`);
+  }
+  if (r.state === 'missing') why.push('no stop at the venue: being placed or tried again');
+  if (r.state === 'dust') why.push('below the venue minimum: no stop');
+  if (r.state === 'unpriced') why.push('no stop price can be set for this position');
+  return why.join(' · ');
+}
+
+/**
+ * Returns the protective-stops panel for the risk topic's `protectiveStops`: one line when they are off or cannot be
+ * read, else a row per symbol (the executor's exact decimals) and the counters for the panel head.
+ */
+export function protectiveStopsHtml(v: ProtectiveStopsView | undefined): { meta: string; html: string } {
+  const line = (text: string): { meta: string; html: string } => ({ meta: '', html: `<div class="muted">${esc(text)}</div>` });
+  if (!v) return line('no protective-stop figures from the engine yet');
+  if (!v.enabled) return line('protective stops off (execution.protectiveStop.enabled is false): none rests at the venue');
+  if (!v.figures) return line(v.error ? `protective stops unreadable: ${v.error}` : 'no executor running: no protective stops to show');
+  const f = v.figures;
+  const rows = (f.symbols ?? []).map((r) => {
+    const st = STOP_STATES[r.state];
+    return `<tr><td>${esc(r.symbol)}</td><td>${esc(r.positionQty)}</td><td title="${esc(r.stop?.clientOrderId ?? '')}"><span class="pill ${st.pill}">${st.word}</span></td>`
+      + `<td>${esc(r.stop?.stopPrice ?? '—')}</td><td>${esc(r.stop?.price ?? '—')}</td><td>${esc(r.stop?.qty ?? '—')}</td>`
+      + `<td class="stop-detail" title="${esc(stopDetail(r))}">${esc(stopDetail(r))}</td></tr>`;
+  }).join('');
+  const head = '<tr><th>symbol</th><th>position</th><th>stop</th><th>stop price</th><th>limit</th><th>size</th><th>detail</th></tr>';
+  return {
+    meta: `resting ${f.resting} · placed ${f.placed} · cancelled ${f.cancelled}${f.skippedDust > 0 ? ` · dust ${f.skippedDust}` : ''}`,
+    html: `<table class="tbl" id="stops-table"><thead>${head}</thead><tbody>${rows || empty(7, 'flat: no position to protect')}</tbody></table>`,
+  };
+}
+
+export function renderStops(store: Store): void {
+  const { meta, html } = protectiveStopsHtml(store.risk?.protectiveStops);
+  $('stops').innerHTML = html;
+  $('stops-meta').textContent = meta;
 }
 
 export function renderOrders(store: Store): void {

@@ -1,8 +1,14 @@
 // Shapes of the dashboard's JSON (built by engine/dashboard/view-model.ts; imported as types only).
-import type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PortfolioBooks, PositionRow, Topic, TrainingReport } from '../../engine/dashboard/view-model.ts';
+import type {
+  Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PortfolioBooks, PositionRow, ProtectiveStopsView, Topic, TrainingReport,
+} from '../../engine/dashboard/view-model.ts';
+import type { ProtectiveStopOrderView, ProtectiveStopRow } from '../../engine/dashboard/metrics.ts';
 import type { SeqSlice } from '../../engine/dashboard/seq-ring.ts';
 
-export type { Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PortfolioBooks, PositionRow, Topic, TrainingReport };
+export type {
+  Bar, DecisionPoint, FillRow, HeatColumn, ModelPoint, OrderRow, PortfolioBooks, PositionRow, ProtectiveStopOrderView, ProtectiveStopRow, ProtectiveStopsView,
+  Topic, TrainingReport,
+};
 export type Slice<T> = SeqSlice<T>;
 
 export interface LadderRow { price: number; bid: number; ask: number }
@@ -45,6 +51,8 @@ export interface RiskPayload {
   limits?: RiskLimitsView;
   instruments?: RiskInstrumentView[];
   breaker?: BreakerView;
+  /** The executor's protective stops at the venue (absent from an older engine). */
+  protectiveStops?: ProtectiveStopsView;
 }
 /** The market circuit breaker: its settings (absent: that guard is off) and, per symbol, what denies entries now. */
 export interface BreakerView {

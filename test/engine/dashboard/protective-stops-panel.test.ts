@@ -1,0 +1,174 @@
+// The protective-stops panel's data: the risk topic carries, per symbol with a position, what protects it at the venue
+// (the executor's ProtectiveStops.snapshot through app/dashboard-providers.ts), with exact decimals from its ticks and
+// lots. A real TradingExecutor on the PollVenue stub (a venue that pushes nothing, as Binance over REST): a stop
+// resting, refused by the venue (code, next try), refused through its price (retried every 5 min), stale (a replace
+// whose cancel failed) and unresolved (a cancelled stop's trades unread); off in one line without the provider.
+import { afterEach, describe, expect, it } from 'vitest';
+import { protectiveStopFigures } from '../../../app/dashboard-providers.ts';
+import { TradingExecutor, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
+import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
+import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import { DashboardViewModel, type ProtectiveStopsView, type Topic } from '../../../engine/dashboard/view-model.ts';
+import type { EngineMsg } from '../../../engine/messages/index.ts';
+import { Bus } from '../../../engine/runtime/bus.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import type { Lots } from '../../../engine/types/price.ts';
+import { VenueCallError, type SubmitResult, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
+import { BTC, capturingLogger, drive, limitIntent, recordingBus, storeWritesDone, tempStore } from '../../actors/trading-executor/helpers.ts';
+import { PollVenue } from '../../actors/trading-executor/poll-venue.ts';
+
+const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
+// 0.1 BTC bought at 61 837.63: the stop at cost less 2.5 %, floored to the tick (6 183.763 × 0.975 = 6 029.168925 for
+// 0.1 BTC: 60 291.68), its limit 1 % below, floored (59 688.76).
+const ENTRY_PRICE = 6_183_763;
+const STOP = { stopPrice: '60291.68', price: '59688.76', qty: '0.10000', filledQty: '0.00000' };
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+function rig(extra: Partial<TradingExecutorOptions> = {}) {
+  const s = tempStore();
+  cleanups.push(s.cleanup);
+  const venue = new PollVenue();
+  const clock = new SimulatedClock(0);
+  const rec = recordingBus();
+  const ex = new TradingExecutor({
+    bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: capturingLogger().logger, pollMs: 1_000, rng: () => 0.5,
+    protectiveStop: SETTINGS, ...extra,
+  });
+  cleanups.push(async () => ex.stop());
+  const view = new DashboardViewModel({ bus: rec.bus, providers: { protectiveStops: () => protectiveStopFigures(ex) } });
+  const changed: Topic[] = [];
+  view.onChange = (t) => changed.push(t);
+  view.start();
+  cleanups.push(async () => view.stop());
+  const settle = () => drive(clock, () => !ex.busy);
+  const buy = async (id: string, lots: number) => {
+    rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(id, ENTRY_PRICE, { lots: lots as Lots }), ts: clock.now() });
+    await settle();
+    venue.fill(clientOrderIdFor(id), lots);
+  };
+  const run = async (seconds: number) => {
+    for (let i = 0; i < seconds; i++) {
+      clock.advance(1_000);
+      await storeWritesDone();
+    }
+    await settle();
+  };
+  const stops = () => venue.orders.filter((o) => o.clientOrderId.startsWith('pstop-') && (o.status === 'accepted' || o.status === 'partiallyFilled'));
+  const stopAnswer: { refuse: SubmitResult | undefined } = { refuse: undefined };
+  const submit = venue.submit.bind(venue);
+  venue.submit = async (req: VenueOrderRequest) => (req.orderType === 'stopLossLimit' && stopAnswer.refuse) || submit(req);
+  const panel = () => (view.build('risk', new Map()) as { protectiveStops: ProtectiveStopsView }).protectiveStops;
+  const rejectedStop = () => ex.allOrders().find((o) => o.clientOrderId.startsWith('pstop-') && o.status === 'rejected');
+  return { ex, venue, clock, rec, view, changed, settle, buy, run, stops, stopAnswer, panel, rejectedStop };
+}
+
+describe('dashboard view model: protective stops', () => {
+  it('says they are off without a provider, and that no executor runs while the provider has none', () => {
+    const bus = new Bus<EngineMsg>();
+    const off = new DashboardViewModel({ bus });
+    const noExecutor = new DashboardViewModel({ bus, providers: { protectiveStops: () => undefined } });
+    const failing = new DashboardViewModel({ bus, providers: { protectiveStops: () => { throw new Error('executor restarting'); } } });
+
+    expect((off.build('risk', new Map()) as { protectiveStops: unknown }).protectiveStops).toEqual({ enabled: false });
+    expect((noExecutor.build('risk', new Map()) as { protectiveStops: unknown }).protectiveStops).toEqual({ enabled: true, figures: null });
+    expect((failing.build('risk', new Map()) as { protectiveStops: unknown }).protectiveStops)
+      .toEqual({ enabled: true, figures: null, error: 'executor restarting' });
+  });
+
+  it('shows the stop resting at the venue with its stop and limit prices and size as decimals, and pushes the risk topic on its events', async () => {
+    const r = rig();
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
+    const cid = r.stops()[0]!.clientOrderId;
+
+    expect(r.panel()).toEqual({
+      enabled: true,
+      figures: {
+        placed: 1, cancelled: 0, skippedDust: 0, resting: 1,
+        symbols: [{ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'resting', stop: { clientOrderId: cid, status: 'accepted', ...STOP } }],
+      },
+    });
+    expect(r.changed).toContain('risk');
+  });
+
+  it('shows a stop the venue refused: no stop, the venue\'s code and the time of the next try', async () => {
+    const r = rig();
+    r.stopAnswer.refuse = { status: 'rejected', code: 'VENUE_REJECTED', message: 'Account has insufficient balance for requested action.' };
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.rejectedStop() !== undefined);
+    await r.settle();
+    const refusedAt = r.rejectedStop()!.updatedAt;
+
+    expect(r.panel()).toMatchObject({
+      enabled: true,
+      figures: {
+        resting: 0,
+        symbols: [{ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'refused', refusal: { code: 'VENUE_REJECTED', through: false, retryAt: refusedAt + 5_000 } }],
+      },
+    });
+    const panel = r.panel();
+    expect(panel.enabled && panel.figures?.symbols?.[0]).not.toHaveProperty('stop');
+  });
+
+  it('shows a stop refused because the price is through it, tried again in 5 min', async () => {
+    const r = rig();
+    r.stopAnswer.refuse = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.rejectedStop() !== undefined);
+    await r.settle();
+    const refusedAt = r.rejectedStop()!.updatedAt;
+
+    expect(r.panel()).toMatchObject({
+      figures: { symbols: [{ state: 'through', refusal: { code: 'INVALID_ORDER', through: true, retryAt: refusedAt + 300_000 } }] },
+    });
+  });
+
+  it('shows a stop that no longer fits and could not be cancelled as stale, beside the larger position', async () => {
+    const r = rig();
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
+    const old = r.stops()[0]!.clientOrderId;
+    r.venue.cancel = () => Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'cancel answered 503'));
+    await r.buy('entry-2', 10_000);
+    await drive(r.clock, () => r.ex.position('BTC/USDT')?.netLots === 20_000);
+    await r.settle();
+
+    expect(r.panel()).toMatchObject({
+      figures: {
+        resting: 1,
+        symbols: [{ symbol: 'BTC/USDT', positionQty: '0.20000', state: 'stale', stale: [{ clientOrderId: old, status: 'accepted', ...STOP }] }],
+      },
+    });
+  });
+
+  it('shows a cancelled stop whose trades cannot be read as unresolved, with what it may have sold', async () => {
+    const r = rig();
+    const fetchMyTrades = r.venue.fetchMyTrades.bind(r.venue);
+    let tradesDown = false;
+    r.venue.fetchMyTrades = (...a) => (tradesDown ? Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'myTrades answered 503')) : fetchMyTrades(...a));
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
+    const stop = r.stops()[0]!.clientOrderId;
+    tradesDown = true;
+    r.rec.bus.publish({
+      type: 'risk.orderApproved', intent: limitIntent('risk-exit-1', 5_800_000, { side: 'sell', lots: 10_000 as Lots, reduceOnly: true, timeInForce: 'IOC' }), ts: r.clock.now(),
+    });
+    await drive(r.clock, () => r.ex.order(clientOrderIdFor('risk-exit-1'))?.status === 'rejected');
+    await r.settle();
+
+    expect(r.panel()).toMatchObject({
+      figures: {
+        resting: 0,
+        symbols: [{ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'unresolved', unresolved: { clientOrderIds: [stop], qty: '0.10000' } }],
+      },
+    });
+  });
+});

@@ -7,10 +7,12 @@
 //
 // Here: the wiring. Bus messages map to events (alerts/events.ts); those below minSeverity or not among `codes` are
 // left out; rejected orders are folded by rejection code (one line per code per 5 minutes) and the consequences of
-// one cause into its post (an actor failing, then the engine halting, the kill switch, trading halted: one post), both
-// in alerts/folds.ts; what is left is delivered (alerts/delivery.ts: bounded queue, maxPerMinute, retries, Retry-After)
-// by one POST at a time (alerts/post.ts, which keeps the URL's token out of every log line).
+// one cause into its post (an actor failing, then the engine halting, the kill switch, trading halted: one post; a
+// drawdown and the trading state it moved to: one post), both in alerts/folds.ts; what is left is delivered
+// (alerts/delivery.ts: bounded queue, maxPerMinute, retries, Retry-After) by one POST at a time (alerts/post.ts, which
+// keeps the URL's token out of every log line).
 // Nothing here may hold up or throw into the bus that publishes the alert: `push` only filters, counts and queues.
+// The daemon's crash (app/run.ts) is posted by `crashed`, ahead of all that, before the process exits.
 //
 // The URL carries the service's token (Slack, Discord, Telegram): it comes from COBALT_ALERTS_WEBHOOK_URL only, and no
 // log line names more of it than its host.
@@ -33,8 +35,8 @@ import { CauseFolds, RejectionFolds } from './alerts/folds.ts';
 import type { AlertSource } from './alerts/post.ts';
 
 export {
-  actorEvent, ALERT_SEVERITY, feedSourceEvent, feedStep, haltEvent, modelHealthEvent, reconcileEvent, rejectionEvent, riskAlertEvent, stateEvent,
-  stoppingEvent, testEvent, venueEvent, type AlertCode, type AlertConsequence, type AlertEvent, type AlertSeverity, type ApprovedOrder, type FeedDown,
+  actorEvent, ALERT_SEVERITY, crashEvent, CRASH_CODE, feedSourceEvent, feedStep, haltEvent, modelHealthEvent, reconcileEvent, rejectionEvent,
+  riskAlertEvent, stateEvent, stoppingEvent, testEvent, venueEvent, type AlertCode, type AlertConsequence, type AlertEvent, type AlertSeverity, type ApprovedOrder, type FeedDown,
 } from './alerts/events.ts';
 export { summaryEvent, type Coalesced, type WebhookSettings } from './alerts/delivery.ts';
 export { CAUSE_FOLD_MS, REJECTION_FOLD_MS } from './alerts/folds.ts';
@@ -70,11 +72,13 @@ export class AlertsWebhook {
   private readonly delivery: WebhookDelivery;
   private readonly folds: RejectionFolds;
   private readonly causes: CauseFolds;
+  private readonly clock: Clock;
   private stopped = false;
   private unsubscribe: Unsubscribe | undefined;
 
   constructor(opts: AlertsWebhookOptions) {
     const clock = opts.clock ?? new LiveClock();
+    this.clock = clock;
     this.from = opts.from;
     this.minRank = ALERT_SEVERITIES.indexOf(opts.settings.minSeverity);
     this.codes = opts.settings.codes ? new Set(opts.settings.codes) : undefined;
@@ -178,6 +182,23 @@ export class AlertsWebhook {
     this.causes.flush();
     this.folds.flush();
     await this.delivery.flush(deadlineMs);
+  }
+
+  /**
+   * Posts the daemon's crash (`ev`, events.ts crashEvent) ahead of everything queued or folded, whatever minSeverity,
+   * `codes` and maxPerMinute say, then what was queued and folded, the whole within `deadlineMs` of the webhook's
+   * clock; resolves when done or at the deadline (what is left then is dropped, counted). Never throws.
+   */
+  async crashed(ev: AlertEvent, deadlineMs: number): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const t0 = this.clock.now();
+      await this.delivery.sendFirst(ev, deadlineMs);
+      const left = deadlineMs - (this.clock.now() - t0);
+      if (left > 0) await this.flush(left);
+    } catch (err) {
+      this.log.error({ err, code: 'ALERT_WEBHOOK_PUSH' }, 'the crash alert was not posted');
+    }
   }
 
   /** Stops: unsubscribes, cancels the waits and the post in flight; later pushes are ignored. */

@@ -4,7 +4,9 @@
 // the executor's orders/fills/positions (reconciled with the venue at start), the paper venue's account and open
 // orders, the risk manager's trading state and equity peak, the inference history, the DataProvider's candles (live
 // data only: engine/store/candle-cache.ts), and how far a replay got (a restarted replay goes on in time from there:
-// actors/data-provider/replay.ts).
+// actors/data-provider/replay.ts). A crash (an uncaught exception or unhandled rejection) is logged at fatal level
+// (ENGINE_CRASHED), posted to the alerts webhook ahead of anything else (at most 3 s) and exits 70 (EX_SOFTWARE) with
+// nothing stopped gracefully: the next start recovers from the store as after kill -9 (watchCrashes).
 import { dashboardProviders } from './dashboard-providers.ts';
 import { existsSync } from 'node:fs';
 import {
@@ -12,7 +14,10 @@ import {
 } from '../engine/config/index.ts';
 import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../engine/types/run-speed.ts';
 import { createLogger, setLogger, type Logger } from '../engine/log.ts';
-import { installSignalHandlers, ProcessStop, type SignalSource, type StopOptions } from '../engine/runtime/lifecycle.ts';
+import {
+  CRASH_TELL_MS, exitAfterLogFlush, installCrashHandlers, installSignalHandlers, ProcessStop, type CrashSource, type SignalSource, type StopOptions,
+} from '../engine/runtime/lifecycle.ts';
+import { crashEvent, type AlertsWebhook } from './alerts-webhook.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
 import { ReplayTimeline } from '../actors/data-provider/replay-history.ts';
 import { formatDecimal, formatFixed } from '../engine/types/decimal.ts';
@@ -104,11 +109,55 @@ async function venueTime(restUrl: string): Promise<number> {
   return body.serverTime;
 }
 
+/** What `runCommand` may take instead of the process's (tests): its signals, its crashes and its exit. */
+export interface RunProcess {
+  readonly source?: SignalSource;
+  readonly crashes?: CrashSource;
+  readonly exit?: StopOptions['exit'];
+}
+
 /**
- * Runs the daemon; resolves with the exit code only on a start failure (a signal or the replay's end exits the
- * process). `signals` replaces the process's signals and exit (tests).
+ * Runs the daemon; resolves with the exit code only on a start failure (a signal, the replay's end or a crash exits the
+ * process). From its start to its exit an uncaught exception or unhandled rejection is a crash (watchCrashes: exit 70).
  */
-export async function runCommand(o: { config: string; live?: boolean; speed?: string }, signals: { source?: SignalSource; exit?: StopOptions['exit'] } = {}): Promise<number> {
+export async function runCommand(o: { config: string; live?: boolean; speed?: string }, signals: RunProcess = {}): Promise<number> {
+  const held: { sys?: System } = {};
+  const exit = signals.exit ?? exitAfterLogFlush;
+  // Removed when the run ends: at the exit of its stop, or when it returns (a start failure); a process running many
+  // engines (the tests) must not keep the handlers of those gone. A crash's own exit keeps them: a second crash while
+  // the log is written out is theirs to take.
+  const unwatch = watchCrashes({
+    exit, alerts: () => held.sys?.alerts, now: () => held.sys?.clock.now() ?? Date.now(), ...(signals.crashes ? { source: signals.crashes } : {}),
+  });
+  const exitRun = (code: number): void => {
+    unwatch();
+    exit(code);
+  };
+  try {
+    return await runDaemon(o, { ...signals, exit: exitRun }, held);
+  } finally {
+    unwatch();
+  }
+}
+
+/**
+ * Watches the daemon for a crash (installCrashHandlers): the fatal ENGINE_CRASHED line, then the post of the alerts
+ * webhook (`alerts()`, none before the system is built) given at most CRASH_TELL_MS, then the exit with CRASH_EXIT_CODE
+ * (70). Nothing is stopped gracefully: the next start recovers the store as after kill -9. Returns the function that
+ * removes the handlers.
+ */
+export function watchCrashes(o: {
+  alerts: () => AlertsWebhook | undefined; now: () => number; source?: CrashSource; exit?: (code: number) => void; deadlineMs?: number;
+}): () => void {
+  const deadlineMs = o.deadlineMs ?? CRASH_TELL_MS;
+  return installCrashHandlers({
+    deadlineMs, ...(o.source ? { source: o.source } : {}), ...(o.exit ? { exit: o.exit } : {}),
+    tell: (err, origin) => o.alerts()?.crashed(crashEvent(err, origin, o.now()), deadlineMs),
+  });
+}
+
+// The daemon itself (runCommand); `held.sys` is the system once built, which a crash's post goes through.
+async function runDaemon(o: { config: string; live?: boolean; speed?: string }, signals: RunProcess, held: { sys?: System }): Promise<number> {
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig(o.config);
@@ -227,6 +276,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     return 2;
   }
   const sys = built;
+  held.sys = sys;
   if (resume && timeline && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, timeline, sys.store, logger);
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
   const stop = new ProcessStop(sys.lifecycle, { exit: signals.exit, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });

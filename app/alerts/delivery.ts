@@ -66,6 +66,8 @@ export class WebhookDelivery {
   private readonly counts = { sent: 0, failed: 0, dropped: 0, coalesced: 0, retried: 0 };
   private sending = false;
   private pumpScheduled = false;
+  // A post that must go first (sendFirst) is under way: the queue waits for it.
+  private holding = false;
   private stopped = false;
   private abandoned = false;
   private inFlight: AbortController | undefined;
@@ -119,6 +121,25 @@ export class WebhookDelivery {
     this.abandon();
     this.counts.dropped += left;
     this.log.warn({ code: 'ALERT_WEBHOOK_UNSENT', left, deadlineMs }, `${left} alert(s) not sent to ${this.url.host} before the shutdown deadline`);
+  }
+
+  /**
+   * Posts `ev` at once, ahead of everything queued (which waits meanwhile; a post already in flight goes on), in one
+   * attempt of at most `deadlineMs`: the process crashed and exits within seconds, which a retry's wait would outlast.
+   * Resolves once it is posted, refused or given up; maxPerMinute does not apply.
+   */
+  async sendFirst(ev: AlertEvent, deadlineMs: number): Promise<void> {
+    if (this.stopped) return;
+    this.holding = true;
+    try {
+      const out = await postJson(this.url, alertBody(ev, this.from), Math.min(deadlineMs, this.settings.timeoutMs), { nowMs: () => this.clock.now() });
+      if (out.kind === 'ok') this.delivered();
+      else if (out.kind === 'status' && out.status < 500 && out.status !== 429) this.refused(ev, out.status, out.body);
+      else this.gaveUp(ev, out.kind === 'error' ? out.error : `HTTP ${out.status}`, 1);
+    } finally {
+      this.holding = false;
+      if (this.queue.length > 0) this.schedulePump();
+    }
   }
 
   /** Stops: cancels the minute, the waits and the post in flight; later sends are ignored. */
@@ -190,10 +211,10 @@ export class WebhookDelivery {
   }
 
   private async pump(): Promise<void> {
-    if (this.sending || this.stopped) return this.notifyIfIdle();
+    if (this.sending || this.stopped || this.holding) return this.notifyIfIdle();
     this.sending = true;
     try {
-      for (let ev = this.queue.shift(); ev !== undefined && !this.abandoned; ev = this.queue.shift()) await this.deliver(ev);
+      for (let ev = this.nextQueued(); ev !== undefined; ev = this.nextQueued()) await this.deliver(ev);
     } catch (err) {
       this.log.error({ err, code: 'ALERT_WEBHOOK_FAILED' }, 'alerts webhook sender failed');
     } finally {
@@ -202,6 +223,11 @@ export class WebhookDelivery {
       this.overflowWarned = false;
       this.notifyIfIdle();
     }
+  }
+
+  // The next alert the pump posts, none while abandoned or while a post that goes first is under way.
+  private nextQueued(): AlertEvent | undefined {
+    return this.abandoned || this.holding ? undefined : this.queue.shift();
   }
 
   private async deliver(ev: AlertEvent): Promise<void> {

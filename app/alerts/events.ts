@@ -1,7 +1,8 @@
 // What the alerts webhook posts, mapped from the bus messages worth an operator's attention: risk alerts, trading-state
 // changes, the engine halting, an actor failing, the venue's circuit breaker and rate limits, model health, a
 // reconciliation's findings, rejected orders, the market-data feed dropping and moving to the fallback venue, the
-// daemon starting and stopping. Pure functions of the message (and, where a repeat must be told apart, the one before).
+// daemon starting, stopping and crashing. Pure functions of the message (and, where a repeat must be told apart, the
+// one before).
 import { ALERT_CODES, ALERT_SEVERITIES } from '../../engine/config/schema.ts';
 import type { Reconciled, VenueStatus } from '../../engine/messages/exec-status.ts';
 import type { FeedSourceMsg, FeedState, FeedStatusMsg } from '../../engine/messages/feed.ts';
@@ -9,17 +10,31 @@ import type { ActorStatus, ShutdownStarted, SystemHalted } from '../../engine/me
 import type { ModelHealthChange, ModelHealthMsg } from '../../engine/messages/orchestrator.ts';
 import type { OrderIntent, OrderRejected } from '../../engine/messages/orders.ts';
 import type { RiskAlert, TradingStateChanged } from '../../engine/messages/risk.ts';
+import { describeError } from '../../engine/runtime/lifecycle.ts';
+import { scrubVenueMessage } from '../../engine/venues/ccxt-exec.ts';
 
 /** A pushed event's stable code (config alerts.webhook.codes). */
 export type AlertCode = (typeof ALERT_CODES)[number];
 /** How much an event matters (config alerts.webhook.minSeverity). */
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
-/** One event as posted (the body's `event`); `COALESCED` is the summary of those beyond maxPerMinute. */
+/**
+ * The code of the daemon's crash (crashEvent). Not one of ALERT_CODES, which `alerts.webhook.codes` names: a crash is
+ * posted whatever that list holds (the webhook's `crashed`).
+ */
+export const CRASH_CODE = 'ENGINE_CRASHED';
+
+/**
+ * One event as posted (the body's `event`); `COALESCED` is the summary of those beyond maxPerMinute, ENGINE_CRASHED the
+ * daemon's crash.
+ */
 export interface AlertEvent {
-  /** The bus message it came from ('risk.alert', 'sys.halted', …), or 'sys.started', 'alerts.summary', 'alerts.test'. */
+  /**
+   * The bus message it came from ('risk.alert', 'sys.halted', …), or 'sys.started', 'sys.crashed', 'alerts.summary',
+   * 'alerts.test'.
+   */
   readonly type: string;
-  readonly code: AlertCode | 'COALESCED';
+  readonly code: AlertCode | 'COALESCED' | typeof CRASH_CODE;
   readonly severity: AlertSeverity;
   readonly message: string;
   /** Engine time of the event (ms since the epoch; a replay's is the recording's). */
@@ -52,6 +67,9 @@ export const ALERT_SEVERITY: Readonly<Record<AlertCode, AlertSeverity>> = {
   TAKE_PROFIT: 'info', FLATTENED: 'info', FLATTEN_ENDED: 'info', MARKET_CLEARED: 'info', TRADING_ACTIVE: 'info', VENUE_UP: 'info',
   ENGINE_STARTED: 'info', ENGINE_STOPPING: 'info', TEST: 'info',
 };
+
+/** Returns true for a code the config can name (not the summary's COALESCED, nor the crash's ENGINE_CRASHED). */
+export const isAlertCode = (code: AlertEvent['code']): code is AlertCode => Object.hasOwn(ALERT_SEVERITY, code);
 
 // Every risk.alert code must be one the config can name: a new one fails to compile here until added to ALERT_CODES.
 const riskCode = (c: RiskAlert['code']): AlertCode => c;
@@ -205,4 +223,17 @@ export function testEvent(ts: number): AlertEvent {
 /** Returns the event of the daemon starting (mode, account, traded symbol). */
 export function startedEvent(mode: string, account: string, symbol: string, ts: number): AlertEvent {
   return event('sys.started', 'ENGINE_STARTED', `engine running: mode ${mode}, account ${account}, trading ${symbol}`, ts, { symbol });
+}
+
+// The crash's error as posted: one line, cut (a stack or a huge inspected value is the log line's), signatures blanked.
+const CRASH_TEXT_CHARS = 300;
+
+/**
+ * Returns the event of the daemon crashing on `err` (an uncaught exception or unhandled rejection, `origin`): critical,
+ * its message naming the error; the process exits without a graceful stop right after posting it.
+ */
+export function crashEvent(err: unknown, origin: string, ts: number): AlertEvent {
+  const what = scrubVenueMessage(describeError(err)).replace(/\s+/g, ' ');
+  const text = what.length > CRASH_TEXT_CHARS ? `${what.slice(0, CRASH_TEXT_CHARS - 1)}…` : what;
+  return { type: 'sys.crashed', code: CRASH_CODE, severity: 'critical', message: `engine crashed (${origin}): ${text}; exiting without a graceful stop`, ts };
 }

@@ -1,9 +1,10 @@
 // What the alerts webhook folds before its queue, so that one story makes one post: the rejections of one code (a venue
 // refusing every order makes one line per 5 min), and the consequences of one cause (an actor failing halts the engine,
-// which turns the kill switch on, which halts trading: four critical alerts within milliseconds, posted as one).
+// which turns the kill switch on, which halts trading: four critical alerts within milliseconds, posted as one; a
+// drawdown and the trading halt it causes: one post).
 import { ALERT_SEVERITIES } from '../../engine/config/schema.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
-import type { AlertCode, AlertEvent } from './events.ts';
+import { isAlertCode, type AlertCode, type AlertEvent } from './events.ts';
 
 /** How long the rejections of one code are folded into one line after one is posted. */
 export const REJECTION_FOLD_MS = 300_000;
@@ -61,12 +62,20 @@ export class RejectionFolds {
 export const CAUSE_FOLD_MS = 2_000;
 
 // What follows from each cause, within milliseconds of it: a failed actor halts the engine (the supervisor), the
-// engine's halt turns the kill switch on (app/system.ts), and the kill switch halts trading (the RiskManager).
+// engine's halt turns the kill switch on (app/system.ts), and the kill switch halts trading (the RiskManager). A
+// drawdown alert comes with the move of the trading state it caused, in the same RiskManager step: halted at
+// maxDrawdownBps, reducing at reduceAtDrawdownBps.
 const CONSEQUENCES: Readonly<Partial<Record<AlertEvent['code'], readonly AlertCode[]>>> = {
   ACTOR_FAILED: ['SYSTEM_HALTED', 'KILL_SWITCH', 'TRADING_HALTED'],
   SYSTEM_HALTED: ['KILL_SWITCH', 'TRADING_HALTED'],
   KILL_SWITCH: ['TRADING_HALTED'],
+  DRAWDOWN: ['TRADING_HALTED', 'TRADING_REDUCING'],
 };
+// Causes followed by one of their consequences, never more: the first that comes ends the wait.
+const ONE_OF: ReadonlySet<AlertEvent['code']> = new Set(['DRAWDOWN']);
+// Causes whose consequence comes in the same synchronous step (the RiskManager emits the drawdown alert and the state
+// change together): held to the end of the event-loop turn, not CAUSE_FOLD_MS, since nothing of theirs comes later.
+const SAME_STEP: ReadonlySet<AlertEvent['code']> = new Set(['DRAWDOWN']);
 
 // A message's head, what happened, before the colon that starts its reason ("kill switch on: system halted: …").
 const headOf = (message: string): string => {
@@ -92,16 +101,18 @@ export function causeEvent(cause: AlertEvent, consequences: readonly (AlertEvent
 
 interface CauseFold {
   readonly cause: AlertEvent;
-  readonly awaited: Set<AlertCode>;
+  readonly awaited: Set<AlertEvent['code']>;
   readonly came: (AlertEvent & { code: AlertCode })[];
-  readonly timer: TimerHandle;
+  /** Cancels the end of the wait. */
+  readonly cancel: () => void;
 }
 
 /**
- * Holds a cause (ACTOR_FAILED, SYSTEM_HALTED, KILL_SWITCH) for up to CAUSE_FOLD_MS of the webhook's clock and posts it
- * with the consequences that come meanwhile, each code once: at once when the last one awaited comes, else when the time
- * is up, when any other alert comes (posts keep the order of events), or at a flush. Everything else is posted at once. `awaits` leaves out the codes the
- * webhook would not post, which never come here.
+ * Holds a cause (ACTOR_FAILED, SYSTEM_HALTED, KILL_SWITCH) for up to CAUSE_FOLD_MS of the webhook's clock, a DRAWDOWN to
+ * the end of the event-loop turn, and posts it with the consequences that come meanwhile, each code once: at once when
+ * the last one awaited comes (for a drawdown, the one trading state it moved to), else when the time is up, when any
+ * other alert comes (posts keep the order of events), or at a flush. Everything else is posted at once. `awaits` leaves
+ * out the codes the webhook would not post, which never come here.
  */
 export class CauseFolds {
   private fold: CauseFold | undefined;
@@ -115,8 +126,9 @@ export class CauseFolds {
   add(ev: AlertEvent): void {
     const f = this.fold;
     const code = ev.code;
-    if (f && code !== 'COALESCED' && f.awaited.delete(code)) {
+    if (f && isAlertCode(code) && f.awaited.delete(code)) {
       f.came.push({ ...ev, code });
+      if (ONE_OF.has(f.cause.code)) f.awaited.clear();
       if (f.awaited.size === 0) this.close();
       return;
     }
@@ -127,7 +139,7 @@ export class CauseFolds {
     const off = code === 'KILL_SWITCH' && ev.message.startsWith('kill switch off');
     const awaited = off ? [] : (CONSEQUENCES[code] ?? []).filter(this.awaits);
     if (awaited.length === 0) return this.post(ev);
-    this.fold = { cause: ev, awaited: new Set(awaited), came: [], timer: this.clock.setTimeout(() => this.close(), CAUSE_FOLD_MS) };
+    this.fold = { cause: ev, awaited: new Set(awaited), came: [], cancel: this.waitFor(code) };
   }
 
   /** Posts the cause held now (a shutdown). */
@@ -136,15 +148,25 @@ export class CauseFolds {
   }
 
   stop(): void {
-    if (this.fold) this.clock.clearTimeout(this.fold.timer);
+    this.fold?.cancel();
     this.fold = undefined;
+  }
+
+  // Ends the wait of a `code` cause when its time is up; returns the function that cancels that.
+  private waitFor(code: AlertEvent['code']): () => void {
+    if (SAME_STEP.has(code)) {
+      const t = setImmediate(() => this.close());
+      return () => clearImmediate(t);
+    }
+    const t = this.clock.setTimeout(() => this.close(), CAUSE_FOLD_MS);
+    return () => this.clock.clearTimeout(t);
   }
 
   private close(): void {
     const f = this.fold;
     if (!f) return;
     this.fold = undefined;
-    this.clock.clearTimeout(f.timer);
+    f.cancel();
     this.post(causeEvent(f.cause, f.came));
   }
 }

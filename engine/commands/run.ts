@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 
-/** Registers `cobalt run --config FILE [--live] [--speed X]`: the trading daemon (the work is in app/run.ts). */
+/**
+ * Registers `cobalt run --config FILE [--live] [--speed X]`: the trading daemon (the work is in app/run.ts). Exit codes:
+ * 0 after a clean stop, 1 a failed stop or start, 2 a refused start, 70 a crash, 128 + n a second signal n.
+ */
 export function register(program: Command): void {
   program
     .command('run')
@@ -8,6 +11,7 @@ export function register(program: Command): void {
     .requiredOption('--config <file>', 'config file (required)')
     .option('--live', 'allow real orders (needs mode: live in the config and keys in the environment)')
     .option('--speed <x>', 'replay speed (multiple of real time) for recorded data, or with an exchange simulator on loopback')
+    .addHelpText('after', '\nExit codes: 0 clean stop, 1 failed stop or start, 2 refused start, 70 crash (ENGINE_CRASHED), 130/143 second signal.')
     .action(async (o: { config: string; live?: boolean; speed?: string }) => {
       const { runCommand } = await import('../../app/run.ts');
       process.exitCode = await runCommand(o);

@@ -1,7 +1,8 @@
 import { constants } from 'node:os';
+import { inspect } from 'node:util';
 import type { EngineMsg } from '../messages/index.ts';
 import type { TsMs } from '../types/time.ts';
-import { flushLog, log } from '../log.ts';
+import { flushLog, log, type Logger } from '../log.ts';
 import type { Bus } from './bus.ts';
 import type { Clock } from './clock.ts';
 
@@ -291,4 +292,93 @@ function stopOf(lifecycle: Lifecycle, opts: SignalOptions): ProcessStop {
   if (opts.stop === undefined) return new ProcessStop(lifecycle, opts);
   if (opts.stop.lifecycle !== lifecycle) throw new TypeError('installSignalHandlers: opts.stop stops another lifecycle than the one given');
   return opts.stop;
+}
+
+/**
+ * The exit code after a crash (an uncaught exception or unhandled rejection): 70, EX_SOFTWARE in sysexits.h ("an
+ * internal software error has been detected"), apart from 1 (a failed graceful stop) and 128 + n (a signal).
+ */
+export const CRASH_EXIT_CODE = 70;
+
+/** How long a crash waits for what it must tell before the exit (the webhook's post), at most. */
+export const CRASH_TELL_MS = 3_000;
+
+/** Where a crash came from: the process event that carried it. */
+export type CrashOrigin = 'uncaughtException' | 'unhandledRejection';
+
+/** The part of `process` that crash handling uses (an EventEmitter in tests). */
+export interface CrashSource {
+  on(event: CrashOrigin, listener: (err: unknown) => void): unknown;
+  off(event: CrashOrigin, listener: (err: unknown) => void): unknown;
+}
+
+/** Options of `installCrashHandlers`. */
+export interface CrashOptions {
+  readonly source?: CrashSource;
+  /** Called once with CRASH_EXIT_CODE. Default: `exitAfterLogFlush`. */
+  readonly exit?: (code: number) => void;
+  /** What must go out before the exit (the alerts webhook's post); waited for at most `deadlineMs`, never thrown. */
+  readonly tell?: (err: unknown, origin: CrashOrigin) => void | Promise<void>;
+  /** Default CRASH_TELL_MS. */
+  readonly deadlineMs?: number;
+  /** Where the fatal line goes. Default: the process-wide log at the time of the crash. */
+  readonly logger?: Logger;
+}
+
+/**
+ * Catches the process's uncaught exceptions and unhandled rejections: the first is logged at fatal level (code
+ * ENGINE_CRASHED, the error serialised), `tell` is given at most `deadlineMs` (wall time), then the process exits
+ * CRASH_EXIT_CODE once the log is written out. Nothing is stopped gracefully: the state may be broken, and the store is
+ * recovered by the next start as after kill -9. A second crash while this runs exits at once. Returns a function that
+ * removes the handlers.
+ */
+export function installCrashHandlers(opts: CrashOptions = {}): () => void {
+  const source: CrashSource = opts.source ?? (process as unknown as CrashSource);
+  const exit = opts.exit ?? exitAfterLogFlush;
+  const deadlineMs = opts.deadlineMs ?? CRASH_TELL_MS;
+  let state: 'watching' | 'telling' | 'exited' = 'watching';
+  const exitOnce = (): void => {
+    if (state === 'exited') return;
+    state = 'exited';
+    exit(CRASH_EXIT_CODE);
+  };
+  const onCrash = (origin: CrashOrigin) => (err: unknown): void => {
+    const logger = opts.logger ?? log();
+    if (state !== 'watching') {
+      logger.fatal({ code: 'ENGINE_CRASHED', origin, err: asError(err), again: true }, `engine crashed again while reporting a crash: exiting ${CRASH_EXIT_CODE} at once`);
+      return exitOnce();
+    }
+    state = 'telling';
+    logger.fatal({ code: 'ENGINE_CRASHED', origin, err: asError(err) },
+      `engine crashed (${origin}): ${describeError(err)}; exiting ${CRASH_EXIT_CODE} without a graceful stop (the next start recovers the store as after kill -9)`);
+    void tellWithin(() => opts.tell?.(err, origin), deadlineMs, logger).then(exitOnce);
+  };
+  const listeners = { uncaughtException: onCrash('uncaughtException'), unhandledRejection: onCrash('unhandledRejection') };
+  for (const [event, fn] of Object.entries(listeners)) source.on(event as CrashOrigin, fn);
+  return () => {
+    for (const [event, fn] of Object.entries(listeners)) source.off(event as CrashOrigin, fn);
+  };
+}
+
+/** Returns a thrown value's one-line description: an Error's name and message, anything else as inspected. */
+export function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${inspect(err, { depth: 2, breakLength: Infinity })}`;
+}
+
+// pino serialises an Error under `err` (message, stack, cause); a rejection with anything else is wrapped in one.
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(describeError(err)));
+
+// Resolves once `fn` settled or after `deadlineMs` of wall time, whichever comes first; a throw is logged, not thrown:
+// the exit must come whatever `fn` does.
+function tellWithin(fn: () => void | Promise<void>, deadlineMs: number, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, deadlineMs);
+    Promise.resolve()
+      .then(fn)
+      .catch((e: unknown) => logger.error({ err: e, code: 'ENGINE_CRASH_TELL_FAILED' }, 'the crash could not be told before the exit'))
+      .finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+  });
 }

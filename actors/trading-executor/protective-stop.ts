@@ -173,6 +173,8 @@ interface Refusal {
   /** The price was through the stop: retried every STOP_RETRY_MAX_MS (the price may recover), logged once as an error. */
   readonly through: boolean;
   readonly retryAt: number;
+  /** What the venue said, for the operator (the code alone rarely tells why). */
+  readonly message?: string;
 }
 
 // A stop of ours not final at the venue: resting, sent without an answer yet, or triggered and selling.
@@ -186,6 +188,10 @@ function idleState(stale: boolean, unread: boolean, refusal: Refusal | undefined
   if (refusal) return refusal.through ? 'through' : 'refused';
   if (plan.kind === 'stop') return 'missing';
   return plan.reason === 'dust' || plan.reason === 'flat' ? plan.reason : 'unpriced';
+}
+
+function refusalView(r: Refusal): NonNullable<ProtectiveStopRow['refusal']> {
+  return { code: r.code, through: r.through, retryAt: r.retryAt as TsMs, ...(r.message ? { message: r.message } : {}) };
 }
 
 function stopView(inst: Instrument, o: OrderRecord): ProtectiveStopOrderView {
@@ -214,10 +220,17 @@ export class ProtectiveStops {
   constructor(private readonly host: ProtectiveStopHost, readonly settings: ProtectiveStopSettings) {}
 
   /** The counters, and the stops of ours not final at the venue now (/metrics: engine/dashboard/metrics.ts). */
-  figures(): { placed: number; cancelled: number; skippedDust: number; resting: number } {
+  figures(): { placed: number; cancelled: number; skippedDust: number; resting: number; open?: number } {
     let resting = 0;
-    for (const o of this.host.unfinishedOrders()) if (isProtectiveStopId(o.clientOrderId)) resting++;
-    return { placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust, resting };
+    let open = 0;
+    // Only a stop the venue accepted protects anything: one sent without an answer yet may still be refused.
+    for (const o of this.host.unfinishedOrders()) {
+      if (!isProtectiveStopId(o.clientOrderId)) continue;
+      if (o.status === 'accepted' || o.status === 'partiallyFilled') resting++;
+      else open++;
+    }
+    const counts = { placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust, resting };
+    return open > 0 ? { ...counts, open } : counts;
   }
 
   /**
@@ -252,11 +265,13 @@ export class ProtectiveStops {
     const stale = failed ? live.filter((o) => o !== stop) : [];
     const shown = stop ?? (failed ? undefined : live[0]);
     const view = (o: OrderRecord) => stopView(inst, o);
+    // Before reconciliation the orders are the last run's as stored: the venue may have cancelled or filled them since,
+    // and no check runs to place a missing one.
+    const state = !this.host.isLive ? 'unverified' : shown ? liveState(shown) : idleState(stale.length > 0, unread !== undefined, refusal, plan);
     return {
-      symbol, positionQty: formatSteps(open, inst.lotSize),
-      state: shown ? liveState(shown) : idleState(stale.length > 0, unread !== undefined, refusal, plan),
+      symbol, positionQty: formatSteps(open, inst.lotSize), state,
       ...(shown ? { stop: view(shown) } : {}),
-      ...(refusal && !shown ? { refusal: { code: refusal.code, through: refusal.through, retryAt: refusal.retryAt as TsMs } } : {}),
+      ...(refusal && !shown ? { refusal: refusalView(refusal) } : {}),
       ...(stale.length > 0 ? { stale: stale.map(view) } : {}),
       ...(unread ? { unresolved: { clientOrderIds: unread, qty: formatSteps(this.unaccountedLots(symbol), inst.lotSize) } } : {}),
     };
@@ -407,9 +422,10 @@ export class ProtectiveStops {
   private refuse(symbol: string, key: string, position: string, o: OrderRecord): void {
     this.counters.refused++;
     const code = o.rejectCode ?? 'UNKNOWN';
+    const message = o.reason ? { message: o.reason } : {};
     const prev = this.refused.get(symbol);
     if (isThroughRefusal(o)) {
-      this.refused.set(symbol, { key, position, code, through: true, retryAt: this.host.now() + STOP_RETRY_MAX_MS });
+      this.refused.set(symbol, { key, position, code, through: true, retryAt: this.host.now() + STOP_RETRY_MAX_MS, ...message });
       this.host.checkLater(symbol, STOP_RETRY_MAX_MS);
       const fields = { symbol, clientOrderId: o.clientOrderId, stopPrice: o.intent.stopPrice, retryInMs: STOP_RETRY_MAX_MS, venueCode: code };
       if (prev?.key === key && prev.through) {
@@ -421,7 +437,7 @@ export class ProtectiveStops {
       return;
     }
     const wait = this.retryLater(symbol, `the venue refused it (${code})`);
-    this.refused.set(symbol, { key, position, code, through: false, retryAt: this.host.now() + wait });
+    this.refused.set(symbol, { key, position, code, through: false, retryAt: this.host.now() + wait, ...message });
   }
 
   // A submission with no answer yet is looked at again at the current backoff, not a longer one: waiting on the

@@ -40,8 +40,10 @@ export interface ProtectiveStopFigures {
   readonly cancelled: number;
   /** Positions below the venue's minimum notional: no stop. */
   readonly skippedDust: number;
-  /** Stops of ours not final at the venue. */
+  /** Stops of ours the venue accepted and that are not final (part filled included): those that protect a position. */
   readonly resting: number;
+  /** Stops of ours sent without an answer yet (not resting until the venue accepts them); absent when none. */
+  readonly open?: number;
   /** Per symbol with a position, a stop or a problem left: what protects it at the venue now (the dashboard's panel). */
   readonly symbols?: readonly ProtectiveStopRow[];
 }
@@ -51,10 +53,12 @@ export interface ProtectiveStopFigures {
  * `triggered` (part filled: selling the position now); or none because it is `stale` (the stop there no longer fits and
  * could not be cancelled), `unresolved` (a cancelled stop's trades are unread: no stop until they are), `refused` by the
  * venue, `through` (refused because the price is already through the stop), `dust` (below the venue's minimum),
- * `unpriced` (no stop price can be set), `flat`, or `missing` (wanted, not there yet: a check is on its way or retrying).
+ * `unpriced` (no stop price can be set), `flat`, or `missing` (wanted, not there yet: a check is on its way or retrying);
+ * `unverified` while the executor has not reconciled with the venue (after a restart, or while reconciliation fails):
+ * the stop shown is the last known, which the venue may have cancelled or filled since, and no check runs.
  */
 export type ProtectiveStopState =
-  | 'resting' | 'pending' | 'triggered' | 'stale' | 'unresolved' | 'refused' | 'through' | 'dust' | 'unpriced' | 'flat' | 'missing';
+  | 'resting' | 'pending' | 'triggered' | 'stale' | 'unresolved' | 'refused' | 'through' | 'dust' | 'unpriced' | 'flat' | 'missing' | 'unverified';
 
 /** A stop order of ours; prices and sizes are exact decimals in the order venue's increments. */
 export interface ProtectiveStopOrderView {
@@ -76,8 +80,8 @@ export interface ProtectiveStopRow {
   readonly state: ProtectiveStopState;
   /** The stop that protects the position: the one that fits it, else one triggered. */
   readonly stop?: ProtectiveStopOrderView;
-  /** The venue refused this position's stop: its code, whether through the price, and when it is tried again. */
-  readonly refusal?: { readonly code: string; readonly through: boolean; readonly retryAt: TsMs };
+  /** The venue refused this position's stop: its code and message, whether through the price, and when it is tried again. */
+  readonly refusal?: { readonly code: string; readonly through: boolean; readonly retryAt: TsMs; readonly message?: string };
   /** Stops that no longer fit the position and could not be cancelled (PROTECTIVE_STOP_STALE); tried again on a backoff. */
   readonly stale?: readonly ProtectiveStopOrderView[];
   /** Cancelled stops whose trades could not be read: they may have sold up to `qty` not booked yet. */
@@ -239,7 +243,7 @@ export class DashboardMetrics {
         },
       });
       // 0 while a position is held means it is unprotected at the venue: worth an alert rule.
-      new Gauge({ name: 'cobalt_protective_stops_resting', help: 'Protective stops of this engine open at the venue', registers, collect(this: Gauge) { this.set(read()?.resting ?? 0); } });
+      new Gauge({ name: 'cobalt_protective_stops_resting', help: 'Protective stops of this engine resting at the venue (accepted or part filled; those sent without an answer yet not counted)', registers, collect(this: Gauge) { this.set(read()?.resting ?? 0); } });
     }
     this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome', labelNames: ['action', 'outcome'], registers });
 

@@ -72,4 +72,52 @@ describe('protective-stops panel', () => {
     expect(odd.html).not.toContain('<b>');
     expect(odd.html).toContain('&lt;b&gt;');
   });
+
+  it('shows a stop not yet reconciled with the venue in amber as unverified, never as resting or being placed', () => {
+    const last = protectiveStopsHtml(on({ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'unverified', stop }));
+    const none = protectiveStopsHtml(on({ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'unverified' }));
+
+    expect(cells(last.html)).toEqual([[
+      'BTC/USDT', '0.10000', 'unverified', '60291.68', '59688.76', '0.10000',
+      'last known before reconciliation with the venue: it may have been cancelled or filled since',
+    ]]);
+    expect(last.html).toContain('<span class="pill mid">unverified</span>');
+    expect(cells(none.html)[0]![6]).toBe('none known before reconciliation with the venue: none is placed until it succeeds');
+    expect(none.html).not.toContain('being placed');
+  });
+
+  it('shows a state it does not know as its name in red instead of throwing (which would freeze every panel)', () => {
+    const out = protectiveStopsHtml(on({ symbol: 'BTC/USDT', positionQty: '0.10000', state: '<paused>' as ProtectiveStopRow['state'] }));
+
+    expect(out.html).toContain('<span class="pill bad">&lt;paused&gt;</span>');
+  });
+
+  it('shows a stop whose cancel failed and whose fills are unread in amber: it still rests', () => {
+    const out = protectiveStopsHtml(on({
+      symbol: 'BTC/USDT', positionQty: '0.10000', state: 'resting', stop, unresolved: { clientOrderIds: ['pstop-abc'], qty: '0.10000' },
+    }));
+
+    expect(cells(out.html)[0]!.slice(2)).toEqual([
+      'resting', '60291.68', '59688.76', '0.10000', 'cancel failed: the stop still rests; its fills are unread (pstop-abc may have sold up to 0.10000)',
+    ]);
+    expect(out.html).toContain('<span class="pill mid">resting</span>');
+  });
+
+  it('counts stops sent without an answer as open in the head, apart from those resting', () => {
+    const out = protectiveStopsHtml({ enabled: true, figures: { ...counts, resting: 0, open: 1, symbols: [] } });
+
+    expect(out.meta).toBe('resting 0 · open 1 · placed 3 · cancelled 2');
+  });
+
+  it('shows what the venue said when it refused a stop, escaped', () => {
+    const out = protectiveStopsHtml(on({
+      symbol: 'BTC/USDT', positionQty: '0.10000', state: 'refused',
+      refusal: { code: 'VENUE_REJECTED', through: false, retryAt: at, message: 'Account has <insufficient> balance.' },
+    }));
+
+    expect(cells(out.html)[0]![6]).toBe(
+      'refused by the venue (VENUE_REJECTED): tried again at 12:05:00 · the venue said: Account has &lt;insufficient&gt; balance.',
+    );
+    expect(out.html).not.toContain('<insufficient>');
+  });
 });

@@ -192,12 +192,22 @@ function lotCaps(symbols: NonNullable<RiskLimitsView['symbols']>, instruments: R
 }
 
 // The word and colour of each stop state: green only when a stop of ours protects the position at the venue.
-const STOP_STATES: Record<ProtectiveStopRow['state'], { word: string; pill: 'ok' | 'mid' | 'bad' }> = {
+type StopLook = { word: string; pill: 'ok' | 'mid' | 'bad' };
+const STOP_STATES: Record<ProtectiveStopRow['state'], StopLook> = {
   resting: { word: 'resting', pill: 'ok' }, pending: { word: 'sent', pill: 'mid' }, triggered: { word: 'triggered', pill: 'mid' },
   stale: { word: 'stale', pill: 'bad' }, unresolved: { word: 'unresolved', pill: 'bad' }, refused: { word: 'refused', pill: 'bad' },
   through: { word: 'through', pill: 'bad' }, missing: { word: 'none', pill: 'bad' }, unpriced: { word: 'no price', pill: 'bad' },
-  dust: { word: 'dust', pill: 'mid' }, flat: { word: 'flat', pill: 'mid' },
+  dust: { word: 'dust', pill: 'mid' }, flat: { word: 'flat', pill: 'mid' }, unverified: { word: 'unverified', pill: 'mid' },
 };
+
+// A stop whose cancel failed still rests, but its fills are unread: it protects, yet the position may be smaller.
+const cancelFailed = (r: ProtectiveStopRow): boolean => r.stop !== undefined && (r.unresolved?.clientOrderIds.includes(r.stop.clientOrderId) ?? false);
+
+// How a row's state looks; a state from a newer engine shows as its name in red rather than breaking every panel.
+function stopLook(r: ProtectiveStopRow): StopLook {
+  const known = Object.hasOwn(STOP_STATES, r.state) ? STOP_STATES[r.state] : { word: esc(String(r.state)), pill: 'bad' as const };
+  return cancelFailed(r) && known.pill === 'ok' ? { ...known, pill: 'mid' } : known;
+}
 
 // What holds a stop back or what it is doing, in words (the states besides the columns).
 function stopDetail(r: ProtectiveStopRow): string {
@@ -207,13 +217,20 @@ function stopDetail(r: ProtectiveStopRow): string {
   if (r.state === 'triggered' && r.stop) why.push(`triggered: ${r.stop.filledQty} of ${r.stop.qty} sold`);
   if (r.refusal?.through) why.push(`the price is through the stop (${r.refusal.code}): tried again every 5 min, next ${time(r.refusal.retryAt)}`);
   else if (r.refusal) why.push(`refused by the venue (${r.refusal.code}): tried again at ${time(r.refusal.retryAt)}`);
+  if (r.refusal?.message) why.push(`the venue said: ${r.refusal.message}`);
   if (r.stale) why.push(`stale: ${r.stale.map(order).join(', ')} no longer fits and could not be cancelled; tried again`);
-  if (r.unresolved) {
+  if (r.unresolved && cancelFailed(r)) {
+    why.push(`cancel failed: the stop still rests; its fills are unread (${r.unresolved.clientOrderIds.join(', ')} may have sold up to ${r.unresolved.qty})`);
+  } else if (r.unresolved) {
     why.push(`trades unread: ${r.unresolved.clientOrderIds.join(', ')} may have sold up to ${r.unresolved.qty}; no stop until they are read`);
   }
   if (r.state === 'missing') why.push('no stop at the venue: being placed or tried again');
   if (r.state === 'dust') why.push('below the venue minimum: no stop');
   if (r.state === 'unpriced') why.push('no stop price can be set for this position');
+  if (r.state === 'unverified') {
+    why.push(r.stop ? 'last known before reconciliation with the venue: it may have been cancelled or filled since'
+      : 'none known before reconciliation with the venue: none is placed until it succeeds');
+  }
   return why.join(' · ');
 }
 
@@ -228,14 +245,14 @@ export function protectiveStopsHtml(v: ProtectiveStopsView | undefined): { meta:
   if (!v.figures) return line(v.error ? `protective stops unreadable: ${v.error}` : 'no executor running: no protective stops to show');
   const f = v.figures;
   const rows = (f.symbols ?? []).map((r) => {
-    const st = STOP_STATES[r.state];
+    const st = stopLook(r);
     return `<tr><td>${esc(r.symbol)}</td><td>${esc(r.positionQty)}</td><td title="${esc(r.stop?.clientOrderId ?? '')}"><span class="pill ${st.pill}">${st.word}</span></td>`
       + `<td>${esc(r.stop?.stopPrice ?? '—')}</td><td>${esc(r.stop?.price ?? '—')}</td><td>${esc(r.stop?.qty ?? '—')}</td>`
       + `<td class="stop-detail" title="${esc(stopDetail(r))}">${esc(stopDetail(r))}</td></tr>`;
   }).join('');
   const head = '<tr><th>symbol</th><th>position</th><th>stop</th><th>stop price</th><th>limit</th><th>size</th><th>detail</th></tr>';
   return {
-    meta: `resting ${f.resting} · placed ${f.placed} · cancelled ${f.cancelled}${f.skippedDust > 0 ? ` · dust ${f.skippedDust}` : ''}`,
+    meta: `resting ${f.resting}${f.open ? ` · open ${f.open}` : ''} · placed ${f.placed} · cancelled ${f.cancelled}${f.skippedDust > 0 ? ` · dust ${f.skippedDust}` : ''}`,
     html: `<table class="tbl" id="stops-table"><thead>${head}</thead><tbody>${rows || empty(7, 'flat: no position to protect')}</tbody></table>`,
   };
 }

@@ -2,7 +2,8 @@
 // (the executor's ProtectiveStops.snapshot through app/dashboard-providers.ts), with exact decimals from its ticks and
 // lots. A real TradingExecutor on the PollVenue stub (a venue that pushes nothing, as Binance over REST): a stop
 // resting, refused by the venue (code, next try), refused through its price (retried every 5 min), stale (a replace
-// whose cancel failed) and unresolved (a cancelled stop's trades unread); off in one line without the provider.
+// whose cancel failed) and unresolved (a cancelled stop's trades unread); off in one line without the provider;
+// unverified while a restarted executor cannot reconcile; a stop sent without an answer counted open, not resting.
 import { afterEach, describe, expect, it } from 'vitest';
 import { protectiveStopFigures } from '../../../app/dashboard-providers.ts';
 import { TradingExecutor, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
@@ -57,12 +58,17 @@ function rig(extra: Partial<TradingExecutorOptions> = {}) {
     await settle();
   };
   const stops = () => venue.orders.filter((o) => o.clientOrderId.startsWith('pstop-') && (o.status === 'accepted' || o.status === 'partiallyFilled'));
-  const stopAnswer: { refuse: SubmitResult | undefined } = { refuse: undefined };
+  // `hold`: a stop's submission gets no answer until it settles.
+  const stopAnswer: { refuse: SubmitResult | undefined; hold?: Promise<void> } = { refuse: undefined };
   const submit = venue.submit.bind(venue);
-  venue.submit = async (req: VenueOrderRequest) => (req.orderType === 'stopLossLimit' && stopAnswer.refuse) || submit(req);
+  venue.submit = async (req: VenueOrderRequest) => {
+    if (req.orderType !== 'stopLossLimit') return submit(req);
+    await stopAnswer.hold;
+    return stopAnswer.refuse ?? submit(req);
+  };
   const panel = () => (view.build('risk', new Map()) as { protectiveStops: ProtectiveStopsView }).protectiveStops;
   const rejectedStop = () => ex.allOrders().find((o) => o.clientOrderId.startsWith('pstop-') && o.status === 'rejected');
-  return { ex, venue, clock, rec, view, changed, settle, buy, run, stops, stopAnswer, panel, rejectedStop };
+  return { ex, venue, clock, rec, view, changed, settle, buy, run, stops, stopAnswer, panel, rejectedStop, store: s.store };
 }
 
 describe('dashboard view model: protective stops', () => {
@@ -108,7 +114,10 @@ describe('dashboard view model: protective stops', () => {
       enabled: true,
       figures: {
         resting: 0,
-        symbols: [{ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'refused', refusal: { code: 'VENUE_REJECTED', through: false, retryAt: refusedAt + 5_000 } }],
+        symbols: [{
+          symbol: 'BTC/USDT', positionQty: '0.10000', state: 'refused',
+          refusal: { code: 'VENUE_REJECTED', through: false, retryAt: refusedAt + 5_000, message: 'Account has insufficient balance for requested action.' },
+        }],
       },
     });
     const panel = r.panel();
@@ -170,5 +179,43 @@ describe('dashboard view model: protective stops', () => {
         symbols: [{ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'unresolved', unresolved: { clientOrderIds: [stop], qty: '0.10000' } }],
       },
     });
+  });
+
+  it('shows the last run\'s stop as unverified, not resting, while a restarted executor cannot reconcile with the venue', async () => {
+    const r = rig();
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
+    await r.settle();
+    const cid = r.stops()[0]!.clientOrderId;
+    r.ex.stop();
+    // While the engine is down the venue cancels the stop, and its open orders cannot be read at the restart.
+    r.venue.orders = r.venue.orders.map((o) => (o.clientOrderId === cid ? { ...o, status: 'cancelled' } : o));
+    r.venue.fetchOpenOrders = () => Promise.reject(new VenueCallError('unknown', 'EXCHANGE_UNAVAILABLE', 'openOrders answered 503'));
+    const next = rig({ store: r.store, venue: r.venue, clock: r.clock });
+    void next.ex.start().catch(() => undefined);
+    await r.run(30);
+
+    expect(next.panel()).toMatchObject({
+      figures: { symbols: [{ symbol: 'BTC/USDT', positionQty: '0.10000', state: 'unverified', stop: { clientOrderId: cid, status: 'accepted' } }] },
+    });
+  });
+
+  it('counts a stop sent without an answer yet as open, not resting, until the venue accepts it', async () => {
+    const r = rig();
+    let answer = (): void => undefined;
+    r.stopAnswer.hold = new Promise<void>((resolve) => { answer = resolve; });
+    await r.ex.start();
+    await r.buy('entry-1', 10_000);
+    const sent = () => r.ex.allOrders().find((o) => o.clientOrderId.startsWith('pstop-') && o.status === 'submitted');
+    await drive(r.clock, () => sent() !== undefined);
+
+    expect(r.panel()).toMatchObject({ figures: { resting: 0, open: 1, symbols: [{ state: 'pending' }] } });
+    answer();
+    await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
+    await r.settle();
+    const panel = r.panel();
+    expect(panel).toMatchObject({ figures: { resting: 1, symbols: [{ state: 'resting' }] } });
+    expect(panel.enabled && panel.figures).not.toHaveProperty('open');
   });
 });

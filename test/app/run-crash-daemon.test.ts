@@ -19,7 +19,7 @@ const START_WAIT_MS = 150_000;
 interface LogLine { level?: number; code?: string; msg?: string; err?: { message?: string } }
 
 describe('cobalt run crashing', () => {
-  it('logs ENGINE_CRASHED at fatal level, posts it to the webhook and exits 70 without a graceful stop', { timeout: 240_000 }, async () => {
+  it('logs ENGINE_CRASHED at fatal level, posts it to the webhook and exits 70 without a graceful stop', async () => {
     const server = await hookServer();
     const config = path.join(root, 'paper.yaml');
     writeFileSync(config, `${replayConfigYaml(root, { speed: 1, loop: true })}alerts:\n  webhook:\n    enabled: true\n`);

@@ -13,9 +13,9 @@ import {
   loadConfig, logLevelRefusal, missingDataPaths, preflightProblems, type Config, type LoadedConfig,
 } from '../engine/config/index.ts';
 import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../engine/types/run-speed.ts';
-import { createLogger, setLogger, type Logger } from '../engine/log.ts';
+import { createLogger, flushLog, setLogger, type Logger } from '../engine/log.ts';
 import {
-  CRASH_TELL_MS, exitAfterLogFlush, installCrashHandlers, installSignalHandlers, ProcessStop, type CrashSource, type SignalSource, type StopOptions,
+  CRASH_TELL_MS, installCrashHandlers, installSignalHandlers, ProcessStop, type CrashSource, type CrashWatch, type SignalSource, type StopOptions,
 } from '../engine/runtime/lifecycle.ts';
 import { crashEvent, type AlertsWebhook } from './alerts-webhook.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
@@ -122,33 +122,48 @@ export interface RunProcess {
  */
 export async function runCommand(o: { config: string; live?: boolean; speed?: string }, signals: RunProcess = {}): Promise<number> {
   const held: { sys?: System } = {};
-  const exit = signals.exit ?? exitAfterLogFlush;
-  // Removed when the run ends: at the exit of its stop, or when it returns (a start failure); a process running many
-  // engines (the tests) must not keep the handlers of those gone. A crash's own exit keeps them: a second crash while
-  // the log is written out is theirs to take.
-  const unwatch = watchCrashes({
-    exit, alerts: () => held.sys?.alerts, now: () => held.sys?.clock.now() ?? Date.now(), ...(signals.crashes ? { source: signals.crashes } : {}),
+  const watch = watchCrashes({
+    alerts: () => held.sys?.alerts, now: () => held.sys?.clock.now() ?? Date.now(),
+    ...(signals.crashes ? { source: signals.crashes } : {}), ...(signals.exit ? { exit: signals.exit } : {}),
   });
-  const exitRun = (code: number): void => {
-    unwatch();
-    exit(code);
-  };
   try {
-    return await runDaemon(o, { ...signals, exit: exitRun }, held);
+    return await runDaemon(o, { ...signals, exit: runExit(watch, signals.exit), crashed: () => watch.crashed }, held);
   } finally {
-    unwatch();
+    // A start failure returns: a process running many engines (the tests) must not keep the handlers of those gone.
+    watch.remove();
   }
+}
+
+/**
+ * Returns the exit of the run's graceful stop. None once a crash is being reported: the crash exits 70, and a stop
+ * finishing meanwhile must not exit 0 over it (nor remove its handlers). The crash handlers stay until the exit itself,
+ * so that a throw while the log is written out is still a crash: the process's exit takes them with it, after the log
+ * flush; an injected exit (tests) removes them once called.
+ */
+export function runExit(watch: CrashWatch, exit: ((code: number) => void) | undefined): (code: number) => void {
+  return (code) => {
+    if (watch.crashed) return;
+    if (exit) {
+      exit(code);
+      watch.remove();
+      return;
+    }
+    process.exitCode = code;
+    void flushLog().then(() => {
+      if (!watch.crashed) process.exit(code);
+    });
+  };
 }
 
 /**
  * Watches the daemon for a crash (installCrashHandlers): the fatal ENGINE_CRASHED line, then the post of the alerts
  * webhook (`alerts()`, none before the system is built) given at most CRASH_TELL_MS, then the exit with CRASH_EXIT_CODE
- * (70). Nothing is stopped gracefully: the next start recovers the store as after kill -9. Returns the function that
- * removes the handlers.
+ * (70). Nothing is stopped gracefully: the next start recovers the store as after kill -9. Returns the handlers: their
+ * `crashed` is true once a crash is being reported.
  */
 export function watchCrashes(o: {
   alerts: () => AlertsWebhook | undefined; now: () => number; source?: CrashSource; exit?: (code: number) => void; deadlineMs?: number;
-}): () => void {
+}): CrashWatch {
   const deadlineMs = o.deadlineMs ?? CRASH_TELL_MS;
   return installCrashHandlers({
     deadlineMs, ...(o.source ? { source: o.source } : {}), ...(o.exit ? { exit: o.exit } : {}),
@@ -156,8 +171,11 @@ export function watchCrashes(o: {
   });
 }
 
-// The daemon itself (runCommand); `held.sys` is the system once built, which a crash's post goes through.
-async function runDaemon(o: { config: string; live?: boolean; speed?: string }, signals: RunProcess, held: { sys?: System }): Promise<number> {
+// The daemon itself (runCommand); `held.sys` is the system once built, which a crash's post goes through, and
+// `signals.crashed` says a crash is being reported (the graceful stop then neither starts nor exits).
+async function runDaemon(
+  o: { config: string; live?: boolean; speed?: string }, signals: RunProcess & { readonly crashed: () => boolean }, held: { sys?: System },
+): Promise<number> {
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig(o.config);
@@ -279,7 +297,7 @@ async function runDaemon(o: { config: string; live?: boolean; speed?: string }, 
   held.sys = sys;
   if (resume && timeline && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, timeline, sys.store, logger);
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
-  const stop = new ProcessStop(sys.lifecycle, { exit: signals.exit, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
+  const stop = new ProcessStop(sys.lifecycle, { exit: signals.exit, crashed: signals.crashed, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
   installSignalHandlers(sys.lifecycle, { source: signals.source, stop });
   if (sys.feed instanceof ReplayFeed) stopAtReplayEnd(sys.feed.done, stop, logger);
   // Until the stop (a signal, the replay's end) exits the process.

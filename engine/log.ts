@@ -41,7 +41,11 @@ export function redactSecretValues(values: Iterable<string | undefined>): void {
   }
 }
 
-function scrubSecretValues(line: string): string {
+/**
+ * Returns `line` with every registered secret value (redactSecretValues) replaced by '[redacted]': what each logger
+ * applies to its lines, for text that leaves the process another way (the crash's webhook post).
+ */
+export function scrubSecretValues(line: string): string {
   let out = line;
   for (const v of secretValues) if (out.includes(v)) out = out.split(v).join('[redacted]');
   return out;

@@ -10,7 +10,7 @@ import type { ActorStatus, ShutdownStarted, SystemHalted } from '../../engine/me
 import type { ModelHealthChange, ModelHealthMsg } from '../../engine/messages/orchestrator.ts';
 import type { OrderIntent, OrderRejected } from '../../engine/messages/orders.ts';
 import type { RiskAlert, TradingStateChanged } from '../../engine/messages/risk.ts';
-import { describeError } from '../../engine/runtime/lifecycle.ts';
+import { describeError, scrubCrashText } from '../../engine/runtime/lifecycle.ts';
 import { scrubVenueMessage } from '../../engine/venues/ccxt-exec.ts';
 
 /** A pushed event's stable code (config alerts.webhook.codes). */
@@ -225,7 +225,9 @@ export function startedEvent(mode: string, account: string, symbol: string, ts: 
   return event('sys.started', 'ENGINE_STARTED', `engine running: mode ${mode}, account ${account}, trading ${symbol}`, ts, { symbol });
 }
 
-// The crash's error as posted: one line, cut (a stack or a huge inspected value is the log line's), signatures blanked.
+// The crash's error as posted: one line, cut (a stack or a huge inspected value is the log line's), credentials blanked
+// before the cut (a cut secret would no longer match): named pairs and registered secret values (scrubCrashText), then
+// the venues' signed parameters.
 const CRASH_TEXT_CHARS = 300;
 
 /**
@@ -233,7 +235,7 @@ const CRASH_TEXT_CHARS = 300;
  * its message naming the error; the process exits without a graceful stop right after posting it.
  */
 export function crashEvent(err: unknown, origin: string, ts: number): AlertEvent {
-  const what = scrubVenueMessage(describeError(err)).replace(/\s+/g, ' ');
+  const what = scrubVenueMessage(scrubCrashText(describeError(err))).replace(/\s+/g, ' ');
   const text = what.length > CRASH_TEXT_CHARS ? `${what.slice(0, CRASH_TEXT_CHARS - 1)}…` : what;
   return { type: 'sys.crashed', code: CRASH_CODE, severity: 'critical', message: `engine crashed (${origin}): ${text}; exiting without a graceful stop`, ts };
 }

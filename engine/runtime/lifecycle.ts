@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { inspect } from 'node:util';
 import type { EngineMsg } from '../messages/index.ts';
 import type { TsMs } from '../types/time.ts';
-import { flushLog, log, type Logger } from '../log.ts';
+import { flushLog, log, scrubSecretValues, type Logger } from '../log.ts';
 import type { Bus } from './bus.ts';
 import type { Clock } from './clock.ts';
 
@@ -177,6 +177,11 @@ export interface StopOptions {
    */
   readonly exit?: (code: number) => void;
   readonly onReport?: (report: ShutdownReport) => void;
+  /**
+   * True once a crash is being reported (installCrashHandlers' `crashed`): the crash's exit (70) is then the process's
+   * only one, so `now` starts no graceful stop of the broken state and `exit` does nothing.
+   */
+  readonly crashed?: () => boolean;
 }
 
 /** Where `installSignalHandlers` listens. */
@@ -228,6 +233,11 @@ export class ProcessStop {
     return this.state !== 'running';
   }
 
+  /** True once a crash is being reported: the stop neither starts nor exits, the crash exits the process. */
+  get crashed(): boolean {
+    return this.opts.crashed?.() ?? false;
+  }
+
   /** True once the shutdown `now` began is over (the exit is under way). */
   get stopped(): boolean {
     return this.state === 'stopped';
@@ -235,7 +245,7 @@ export class ProcessStop {
 
   /** Shuts down for `reason` (the shutdown's `signal`) then exits; nothing when a stop was already requested. */
   now(reason: string): void {
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' || this.crashed) return;
     this.state = 'stopping';
     this.lifecycle.shutdown(reason).then(
       (report) => {
@@ -256,8 +266,12 @@ export class ProcessStop {
     this.failed = true;
   }
 
-  /** Exits with `code` (1 for a 0 once `fail` was called) without waiting for anything (a second signal). */
+  /**
+   * Exits with `code` (1 for a 0 once `fail` was called) without waiting for anything (a second signal); nothing once
+   * a crash is being reported.
+   */
   exit(code: number): void {
+    if (this.crashed) return;
     (this.opts.exit ?? exitAfterLogFlush)(this.failed && code === 0 ? 1 : code);
   }
 }
@@ -272,8 +286,8 @@ export function installSignalHandlers(lifecycle: Lifecycle, opts: SignalOptions 
   const source: SignalSource = opts.source ?? (process as unknown as SignalSource);
   const stop = stopOf(lifecycle, opts);
   const onSignal = (signal: string): void => {
-    // The exit is under way (writing out the log): a signal then changes nothing.
-    if (stop.stopped) return;
+    // The exit is under way (writing out the log, or reporting a crash, which exits 70): a signal then changes nothing.
+    if (stop.stopped || stop.crashed) return;
     if (stop.requested) {
       log().warn({ signal }, 'second signal: exiting without finishing shutdown');
       stop.exit(signalExitCode(signal));
@@ -325,14 +339,22 @@ export interface CrashOptions {
   readonly logger?: Logger;
 }
 
+/** The crash handlers of `installCrashHandlers`. */
+export interface CrashWatch {
+  /** True from the first crash on: it is being reported and its exit (CRASH_EXIT_CODE) must be the process's only one. */
+  readonly crashed: boolean;
+  /** Removes the handlers. */
+  remove(): void;
+}
+
 /**
  * Catches the process's uncaught exceptions and unhandled rejections: the first is logged at fatal level (code
- * ENGINE_CRASHED, the error serialised), `tell` is given at most `deadlineMs` (wall time), then the process exits
- * CRASH_EXIT_CODE once the log is written out. Nothing is stopped gracefully: the state may be broken, and the store is
- * recovered by the next start as after kill -9. A second crash while this runs exits at once. Returns a function that
- * removes the handlers.
+ * ENGINE_CRASHED, the error serialised with its chain scrubbed of credentials: scrubCrashText), `tell` is given at most
+ * `deadlineMs` (wall time), then the process exits CRASH_EXIT_CODE once the log is written out. Nothing is stopped
+ * gracefully: the state may be broken, and the store is recovered by the next start as after kill -9. A second crash
+ * while this runs exits at once.
  */
-export function installCrashHandlers(opts: CrashOptions = {}): () => void {
+export function installCrashHandlers(opts: CrashOptions = {}): CrashWatch {
   const source: CrashSource = opts.source ?? (process as unknown as CrashSource);
   const exit = opts.exit ?? exitAfterLogFlush;
   const deadlineMs = opts.deadlineMs ?? CRASH_TELL_MS;
@@ -344,20 +366,54 @@ export function installCrashHandlers(opts: CrashOptions = {}): () => void {
   };
   const onCrash = (origin: CrashOrigin) => (err: unknown): void => {
     const logger = opts.logger ?? log();
+    scrubErrorChain(err);
     if (state !== 'watching') {
       logger.fatal({ code: 'ENGINE_CRASHED', origin, err: asError(err), again: true }, `engine crashed again while reporting a crash: exiting ${CRASH_EXIT_CODE} at once`);
       return exitOnce();
     }
     state = 'telling';
     logger.fatal({ code: 'ENGINE_CRASHED', origin, err: asError(err) },
-      `engine crashed (${origin}): ${describeError(err)}; exiting ${CRASH_EXIT_CODE} without a graceful stop (the next start recovers the store as after kill -9)`);
+      `engine crashed (${origin}): ${scrubCrashText(describeError(err))}; exiting ${CRASH_EXIT_CODE} without a graceful stop (the next start recovers the store as after kill -9)`);
     void tellWithin(() => opts.tell?.(err, origin), deadlineMs, logger).then(exitOnce);
   };
   const listeners = { uncaughtException: onCrash('uncaughtException'), unhandledRejection: onCrash('unhandledRejection') };
   for (const [event, fn] of Object.entries(listeners)) source.on(event as CrashOrigin, fn);
-  return () => {
-    for (const [event, fn] of Object.entries(listeners)) source.off(event as CrashOrigin, fn);
+  return {
+    get crashed() {
+      return state !== 'watching';
+    },
+    remove: () => {
+      for (const [event, fn] of Object.entries(listeners)) source.off(event as CrashOrigin, fn);
+    },
   };
+}
+
+// A crash's text (a thrown value inspected, an error quoting a request) may carry credentials in shapes the logger's
+// key-name redaction never sees: inspect() pairs (`apiKey: '…'`, `'X-MBX-APIKEY': '…'`), header text
+// (`X-MBX-APIKEY: …`, `Authorization: Bearer …`), signed query strings and JSON fields. The value after such a name is
+// blanked. Over-blanking a crash's text costs little; a key in a log or a chat channel costs the account.
+const CREDENTIAL_NAME = String.raw`[\w-]*(?:api_?key|secret|password|passphrase|token|signature|private_?key|access_?key)[\w-]*|sign|authorization`;
+// '[redacted]' first: scrubbing twice (an Error's stack holds its scrubbed message) must change nothing.
+const CREDENTIAL_VALUE = String.raw`\[redacted\]|'[^']*'|"[^"]*"|\`[^\`]*\`|(?:(?:Bearer|Basic|Token)\s+)?[^\s'"\`,;&}\]]+`;
+const CREDENTIAL_PAIR = new RegExp(String.raw`((?:^|[^\w-])(?:${CREDENTIAL_NAME})['"]?\s*[:=]\s*)(?:${CREDENTIAL_VALUE})`, 'gi');
+
+/**
+ * Returns `text` (a crash's description or stack) with the value of every credential-named pair (inspect output,
+ * headers, query parameters, JSON fields) and every registered secret value (redactSecretValues) replaced by
+ * '[redacted]'.
+ */
+export function scrubCrashText(text: string): string {
+  return scrubSecretValues(text.replace(CREDENTIAL_PAIR, '$1[redacted]'));
+}
+
+// Scrubs the message and stack of `err` and of the errors it names as cause, in place, before the fatal line logs them
+// (as engine/venues/ccxt-exec.ts does for venue errors): the process is exiting, nothing else reads them.
+function scrubErrorChain(err: unknown): void {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
+    e.message = scrubCrashText(e.message);
+    if (e.stack !== undefined) e.stack = scrubCrashText(e.stack);
+  }
 }
 
 /** Returns a thrown value's one-line description: an Error's name and message, anything else as inspected. */
@@ -366,7 +422,7 @@ export function describeError(err: unknown): string {
 }
 
 // pino serialises an Error under `err` (message, stack, cause); a rejection with anything else is wrapped in one.
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(describeError(err)));
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(scrubCrashText(describeError(err))));
 
 // Resolves once `fn` settled or after `deadlineMs` of wall time, whichever comes first; a throw is logged, not thrown:
 // the exit must come whatever `fn` does.

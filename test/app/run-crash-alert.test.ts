@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { crashEvent, riskAlertEvent } from '../../app/alerts-webhook.ts';
 import { watchCrashes } from '../../app/run.ts';
+import { redactSecretValues } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import { until } from '../wait-until.ts';
@@ -21,7 +22,7 @@ describe('cobalt run crashing with an alerts webhook', () => {
     const w = await rig({ answers: ['hold'], webhook: { codes: ['ENGINE_STARTED', 'TAKE_PROFIT', 'ACTOR_FAILED'] } });
     const crashes = new EventEmitter();
     const exits: number[] = [];
-    const unwatch = watchCrashes({ source: crashes, alerts: () => w.hook, now: () => T0, exit: (code) => void exits.push(code) });
+    const watch = watchCrashes({ source: crashes, alerts: () => w.hook, now: () => T0, exit: (code) => void exits.push(code) });
     try {
       w.hook.started('ETH/USDT', T0);
       await until(() => w.server.received.length === 1, 'the start line in flight');
@@ -32,7 +33,7 @@ describe('cobalt run crashing with an alerts webhook', () => {
       w.server.release();
       await until(() => exits.length === 1, 'the exit');
     } finally {
-      unwatch();
+      watch.remove();
     }
     const events = w.server.received.map((r) => r.body.event);
 
@@ -63,13 +64,13 @@ describe('cobalt run crashing with an alerts webhook', () => {
     const w = await rig({ answers: ['hold'] });
     const crashes = new EventEmitter();
     const exits: number[] = [];
-    const unwatch = watchCrashes({ source: crashes, alerts: () => w.hook, now: () => T0, exit: (code) => void exits.push(code), deadlineMs: 50 });
+    const watch = watchCrashes({ source: crashes, alerts: () => w.hook, now: () => T0, exit: (code) => void exits.push(code), deadlineMs: 50 });
     try {
       crashes.emit('unhandledRejection', new Error('socket hang up'));
       // The held post may reach the receiver after the 50 ms deadline on a loaded machine (the exit here is a stub).
       await until(() => exits.length === 1 && w.server.received.length === 1, 'the exit at the deadline and the held post', 10_000_000);
     } finally {
-      unwatch();
+      watch.remove();
     }
 
     expect(w.server.received.map((r) => r.body.event['code'])).toEqual(['ENGINE_CRASHED']);
@@ -80,15 +81,32 @@ describe('cobalt run crashing with an alerts webhook', () => {
   it('exits 70 without a post before the system (and its webhook) is built', async () => {
     const crashes = new EventEmitter();
     const exits: number[] = [];
-    const unwatch = watchCrashes({ source: crashes, alerts: () => undefined, now: () => T0, exit: (code) => void exits.push(code) });
+    const watch = watchCrashes({ source: crashes, alerts: () => undefined, now: () => T0, exit: (code) => void exits.push(code) });
     try {
       crashes.emit('uncaughtException', new Error('early'));
       await until(() => exits.length === 1, 'the exit');
     } finally {
-      unwatch();
+      watch.remove();
     }
 
     expect(exits).toEqual([70]);
     expect(crashes.listenerCount('uncaughtException')).toBe(0);
+  });
+
+  it('blanks API keys in the crash post: inspected values, header text, registered secret values, signatures', () => {
+    const key = 'vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A';
+    redactSecretValues([key]); // as loadSecrets does
+    const messages = [
+      crashEvent({ url: 'https://api.binance.com/api/v3/order', headers: { 'X-MBX-APIKEY': key }, apiKey: key }, 'unhandledRejection', T0),
+      crashEvent(new Error(`request failed; headers X-MBX-APIKEY: ${key}, Authorization: Bearer ${key.slice(0, 40)}`), 'uncaughtException', T0),
+      crashEvent({ note: `kept under a name no rule knows: ${key}` }, 'unhandledRejection', T0),
+      crashEvent(new Error('binance GET https://api.binance.com/api/v3/account?timestamp=1&signature=abcdef0123 503'), 'uncaughtException', T0),
+    ].map((e) => e.message);
+
+    for (const m of messages) expect(m).not.toContain(key.slice(0, 24));
+    expect(messages[0]).toContain("headers: { 'X-MBX-APIKEY': [redacted] }, apiKey: [redacted] }");
+    expect(messages[1]).toContain('X-MBX-APIKEY: [redacted], Authorization: [redacted]');
+    expect(messages[2]).toContain('kept under a name no rule knows: [redacted]');
+    expect(messages[3]).toContain('timestamp=1&signature=[redacted] 503');
   });
 });

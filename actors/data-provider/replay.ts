@@ -10,7 +10,7 @@ import { StoreError } from '../../engine/types/errors.ts';
 import { RecordingMerge } from '../../engine/venues/sim/replay.ts';
 import { resumeShiftMs } from '../../engine/venues/replay/replay-feed.ts';
 import { nsToMs, type TsMs } from '../../engine/types/time.ts';
-import { REPLAY_POSITION_DB, REPLAY_REACHED_KEY } from '../../engine/store/history-reader.ts';
+import { REPLAY_POSITION_DB, REPLAY_REACHED_KEY } from '../../engine/store/replay-position.ts';
 
 /**
  * Returns the receive time (ms) of the first line of `files`, the time the replay feed sets a SimulatedClock to first.

@@ -7,12 +7,16 @@
 //     pages (see historyPage), so a reader in another process does not pin the daemon's freed pages.
 //   - Archive files: retention writes each file series by series in key order, but nothing below relies on it. A first
 //     pass over each file (scanArchive) finds its runs (stretches of one series with non-decreasing times) and its bad
-//     lines; each run then becomes a source that streams its stretch of the file. A run is opened only when its first
-//     time comes up in the merge, so only the runs overlapping the current time hold a gunzip stream (and about one
-//     line each: archiveLines pulls on demand). Reading each file once in order would need a whole series buffered:
-//     the runs of one file overlap in time (a pass archives every series' oldest records). A file is not skipped by
-//     the pass time in its name for a `from`: a pass may archive records newer than its time (the oldest beyond
-//     maxRecords are taken whatever their time, and the coordinator nudges equal times forward by 0.001 ms).
+//     lines; each run then becomes a source of the merge, opened when its first time comes up. The runs of one file
+//     overlap in time (a pass archives every series' oldest records), so they are read side by side: one second pass
+//     over the file (SharedArchive) serves them all, going as far as the furthest run has asked, and the lines it
+//     reads for the runs behind wait in a spill file on disk (at most the file's wanted lines, inflated), not in
+//     memory; the pass itself holds one chunk and one line (archiveLines pulls on demand). A pass per run inflated the
+//     file's head again for each run: with S series a file about (S + 1) / 2 times, after the scan. A file is not
+//     skipped by the pass time in its name for a `from`: a pass may archive records newer than its time (the oldest
+//     beyond maxRecords are taken whatever their time, and the coordinator nudges equal times forward by 0.001 ms).
+//   Decoding: lines stay bytes; parseArchiveLineBytes parses the small rest of a line and decodes its base64 floats
+//     directly (the scan only checks them). Figures: bench/history-read.ts.
 // The same [model, symbol, ts] may be stored more than once: a retention pass that crashed after archiving and before
 // deleting leaves it in an archive and in LMDB (or, after the next pass, in two archives). Copies come out of the merge
 // next to each other; the first one wins: LMDB's (the newest write), else the newest archive file's.
@@ -21,15 +25,18 @@
 // Concurrency with a running daemon: LMDB lets any number of processes read while one writes. Retention may move
 // records from LMDB into a new archive file during a long read, before the LMDB pages reach them: after each page
 // `records` looks for such files and merges them in (addArchives; counted in lateArchives). A file that vanishes (the
-// archive cap) before its runs were read is reported as unreadable: records may be missing then.
-import { closeSync, createReadStream, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { endianness } from 'node:os';
+// archive cap) before its second pass opened is reported as unreadable: records may be missing then (once open, the
+// pass reads it to its end).
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { endianness, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { TsMs } from '../types/time.ts';
 import { listArchives, namesIn, type ArchiveFile } from './archive-files.ts';
-import { historyPage, historySeries, parseArchiveLine, type HistorySeries, type InferenceRecord, type TimeRange } from './inference-history.ts';
+import { historyPage, historySeries, parseArchiveLine, parseArchiveLineBytes, type HistorySeries, type InferenceRecord, type TimeRange } from './inference-history.ts';
 import { LmdbStore } from './lmdb.ts';
+import { REPLAY_POSITION_DB, REPLAY_REACHED_KEY } from './replay-position.ts';
 
 /** Which records to read: one model and/or symbol, and a time range (`from` inclusive, `to` exclusive). */
 export interface HistoryQuery extends TimeRange {
@@ -46,6 +53,13 @@ export type HistoryWarning =
 export interface HistoryReaderOptions {
   /** Told of every skipped line or unreadable archive (once per file and line per scan). */
   readonly onWarning?: (w: HistoryWarning) => void;
+  /**
+   * Bytes of inflated archive lines a `records` call may keep in memory for the runs behind (see SharedArchive;
+   * default 64 MiB), and the directory of the spill files that take the rest (default the system's temporary
+   * directory; where none can be written, each run reads the file through a pass of its own).
+   */
+  readonly holdBytes?: number;
+  readonly spillDir?: string;
 }
 
 /** A stretch of one archive file holding one series in non-decreasing time (lines numbered from 1). */
@@ -88,21 +102,24 @@ export interface HistoryReadCounts {
 /** Records per LMDB read: ~33 KB each with full inputs, so ~1 MB per live series in memory at most. */
 const PAGE = 32;
 
-type Line = { readonly n: number; readonly text: string };
+type Line = { readonly n: number; readonly bytes: Buffer };
 type LineError = { readonly error: string; readonly afterLine: number };
 
 const NEWLINE = 0x0a;
-/** Compressed bytes read ahead per open archive stream. */
-const READ_AHEAD = 64 * 1024;
+const CR = 0x0d;
+// Compressed bytes read ahead, and inflated bytes per chunk, per open archive stream. With zlib's 16 KB chunks a
+// 5.5 MB archive took ~300 ms of CPU to inflate here (a trip to the thread pool per chunk), with 256 KB ~110 ms.
+const READ_AHEAD = 256 * 1024;
+const INFLATE_CHUNK = 256 * 1024;
 
-// The lines of a gzipped archive from line `fromLine` on (numbered from 1); the lines before it are counted, never
-// decoded. A read error becomes an `unreadable` marker as the last item. Pull-based: gunzip is asked for its next
-// chunk only when the caller wants a line beyond the current one, so an open archive holds one chunk and one partial
-// line (~40 KB with full features). readline read up to 1,024 lines ahead per stream: ~40 MB per open run, and a
-// merge keeps a run of each series open (1.8 GB RSS on 12 series of 7,570 features).
+// The lines of a gzipped archive from line `fromLine` on (numbered from 1), as bytes without the line end (CR LF as
+// LF); the lines before it are counted, never decoded. A read error becomes an `unreadable` marker as the last item.
+// Pull-based: gunzip is asked for its next chunk only when the caller wants a line beyond the current one, so an open
+// archive holds one chunk and one partial line (~0.3 MB). readline read up to 1,024 lines ahead per stream: ~40 MB per
+// open run, and a merge keeps a run of each series open (1.8 GB RSS on 12 series of 7,570 features).
 async function* archiveLines(file: string, fromLine = 1): AsyncGenerator<Line | LineError> {
   const src = createReadStream(file, { highWaterMark: READ_AHEAD });
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK });
   // .pipe() does not forward the source's errors (a file deleted meanwhile): without this one is raised elsewhere.
   src.on('error', (err) => gunzip.destroy(err));
   src.pipe(gunzip);
@@ -113,13 +130,13 @@ async function* archiveLines(file: string, fromLine = 1): AsyncGenerator<Line | 
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       let start = 0;
       for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, start)) {
-        if (++n >= fromLine) yield { n, text: lineText(parts, chunk.subarray(start, i)) };
+        if (++n >= fromLine) yield { n, bytes: lineBytes(parts, chunk.subarray(start, i)) };
         parts = [];
         start = i + 1;
       }
       if (start < chunk.length && n + 1 >= fromLine) parts.push(chunk.subarray(start));
     }
-    if (parts.length > 0) yield { n: ++n, text: lineText(parts, Buffer.alloc(0)) };
+    if (parts.length > 0) yield { n: ++n, bytes: lineBytes(parts, Buffer.alloc(0)) };
   } catch (err) {
     yield { error: (err as Error).message, afterLine: n };
   } finally {
@@ -128,10 +145,21 @@ async function* archiveLines(file: string, fromLine = 1): AsyncGenerator<Line | 
   }
 }
 
-// UTF-8 text of a line split over chunks (decoded once whole: a character may straddle two chunks); CR LF as LF.
-function lineText(parts: readonly Buffer[], last: Buffer): string {
-  const text = (parts.length === 0 ? last : Buffer.concat([...parts, last])).toString('utf8');
-  return text.endsWith('\r') ? text.slice(0, -1) : text;
+// The bytes of a line split over chunks (decoded later, whole: a character may straddle two chunks); CR LF as LF.
+function lineBytes(parts: readonly Buffer[], last: Buffer): Buffer {
+  const b = parts.length === 0 ? last : Buffer.concat([...parts, last]);
+  return b.length > 0 && b[b.length - 1] === CR ? b.subarray(0, -1) : b;
+}
+
+// True for a line whose text is blank (`text.trim() === ''`: skipped, not a bad line).
+function isBlank(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) continue;
+    // trim() also takes Unicode spaces (U+00A0, U+FEFF, U+2028, ...).
+    return c >= 0x80 ? b.toString('utf8').trim() === '' : false;
+  }
+  return true;
 }
 
 const isNumberOrNull = (v: unknown): boolean => v === null || typeof v === 'number';
@@ -152,9 +180,18 @@ function missingField(r: InferenceRecord): string | undefined {
 
 /** Returns the record of an archive line, or why it is not one (parse error, a missing or mistyped field). */
 export function archiveLineRecord(text: string): InferenceRecord | string {
+  return checkedRecord(() => parseArchiveLine(text));
+}
+
+// archiveLineRecord of a line's bytes (its UTF-8 text); with `floats` false, float32 arrays come back empty.
+function archiveBytesRecord(bytes: Buffer, floats: boolean): InferenceRecord | string {
+  return checkedRecord(() => parseArchiveLineBytes(bytes, { floats }));
+}
+
+function checkedRecord(parse: () => InferenceRecord): InferenceRecord | string {
   let r: InferenceRecord;
   try {
-    r = parseArchiveLine(text);
+    r = parse();
   } catch (err) {
     return (err as Error).message;
   }
@@ -177,8 +214,9 @@ export async function scanArchive(file: string, onWarning?: (w: HistoryWarning) 
       onWarning?.({ kind: 'unreadable', file, afterLine: item.afterLine, reason: item.error });
       break;
     }
-    if (item.text.trim() === '') continue;
-    const r = archiveLineRecord(item.text);
+    if (isBlank(item.bytes)) continue;
+    // The scan wants series and times only: the floats are checked, not kept.
+    const r = archiveBytesRecord(item.bytes, false);
     if (typeof r === 'string') {
       badLines.push(item.n);
       onWarning?.({ kind: 'badLine', file, line: item.n, reason: r });
@@ -299,26 +337,240 @@ function liveCursor(store: LmdbStore, s: HistorySeries, q: TimeRange, afterPage:
   return cursor;
 }
 
-// The records of one run within the query's time range that `keep` lets through; lines the scan found bad are skipped
-// (already reported). Lines before the run are counted, not decoded.
-async function* runRecords(run: ArchiveRun, scan: ArchiveScan, q: TimeRange, warn: (w: HistoryWarning) => void,
-  keep?: (r: InferenceRecord) => boolean): AsyncGenerator<InferenceRecord> {
-  const bad = new Set(scan.badLines);
-  for await (const item of archiveLines(scan.file, run.startLine)) {
+// The records of one run within the query's time range that `keep` lets through, from its lines (lines the scan found
+// bad are left out there: already reported).
+async function* runRecords(lines: AsyncGenerator<Line | LineError>, run: ArchiveRun, file: string, q: TimeRange,
+  warn: (w: HistoryWarning) => void, keep?: (r: InferenceRecord) => boolean): AsyncGenerator<InferenceRecord> {
+  for await (const item of lines) {
     if ('error' in item) {
       // Past the run's end: the damage scanArchive reported already. Before it: the file changed or vanished since.
-      if (item.afterLine < run.endLine) warn({ kind: 'unreadable', file: scan.file, afterLine: item.afterLine, reason: item.error });
+      if (item.afterLine < run.endLine) warn({ kind: 'unreadable', file, afterLine: item.afterLine, reason: item.error });
       return;
     }
-    if (bad.has(item.n) || item.text.trim() === '') continue;
-    if (item.n > run.endLine) return;
-    const r = archiveLineRecord(item.text);
+    const r = archiveBytesRecord(item.bytes, true);
     if (typeof r === 'string') {
-      warn({ kind: 'badLine', file: scan.file, line: item.n, reason: r });
+      warn({ kind: 'badLine', file, line: item.n, reason: r });
       continue;
     }
     if (q.to !== undefined && r.ts >= q.to) return;
     if (inRange(r.ts, q) && (keep === undefined || keep(r))) yield r;
+  }
+}
+
+/** Where the reader of one run of a shared archive stands. */
+interface RunWant {
+  readonly run: ArchiveRun;
+  /** The next line it asks for. */
+  next: number;
+  done: boolean;
+}
+
+// What the pass over a shared archive has for a line: the line, the end of what can be read, or nothing to give.
+type Got = Line | LineError | 'blank' | 'end' | 'lost';
+
+/**
+ * Inflated lines one `records` call keeps in memory for the runs behind, by default, in all (see SharedArchive): ~1,300
+ * lines of a full BaseDataInput. Beyond it they go to a spill file: 2,000 writes of 50 KB took 1.9 s here.
+ */
+const HOLD_BYTES = 64 * 1024 * 1024;
+
+/** The room left of the bytes lines read ahead may take in memory, shared by the files of one `records` call. */
+interface HoldBudget {
+  free: number;
+}
+
+// One archive file read by a single gunzip pass for every run a `records` call wants of it. The runs of a file follow
+// one another in it but overlap in time, so the merge reads them side by side: with a pass of its own, each run
+// inflated every line before its start again (a file of S series about (S + 1) / 2 times over, after the scan). Here
+// the pass goes as far as the furthest run has asked, and a line it reads for a run not there yet is kept until that
+// run asks: in memory up to holdBytes for the whole read (default HOLD_BYTES), beyond it in a spill file (unlinked at
+// once where the platform allows): at most the file's wanted lines, inflated, until the last of its runs is done.
+// Where the spill cannot be written or read back, the run reads on from that line (the old way) through a pass of its
+// own. One call at a time: the merge awaits each.
+class SharedArchive {
+  private readonly bad: ReadonlySet<number>;
+  private readonly wants: RunWant[] = [];
+  private source?: AsyncGenerator<Line | LineError>;
+  /** The last line the pass read, and how it ended (undefined while it goes on). */
+  private pos = 0;
+  private end?: LineError | 'end';
+  /** Lines read ahead for a run: in memory, or where they lie in the spill; blank ones (skipped, only noted). */
+  private readonly held = new Map<number, Buffer>();
+  private readonly kept = new Map<number, { readonly offset: number; readonly length: number }>();
+  private readonly blank = new Set<number>();
+  private spill?: Spill;
+  private spillFailed = false;
+  /** The first want whose run may hold the next line the pass reads (wants come in line order). */
+  private wantAt = 0;
+
+  constructor(readonly file: string, badLines: readonly number[], private readonly hold: HoldBudget, private readonly spillDir: string) {
+    this.bad = new Set(badLines);
+  }
+
+  /** Registers a run to be read (before the pass starts: it keeps the run's lines from then on). */
+  want(run: ArchiveRun): RunWant {
+    const last = this.wants.at(-1);
+    if (last !== undefined && run.startLine <= last.run.endLine) throw new RangeError(`archive ${this.file}: run at line ${run.startLine} wanted after the run ending at line ${last.run.endLine}`);
+    const w: RunWant = { run, next: run.startLine, done: false };
+    this.wants.push(w);
+    return w;
+  }
+
+  /** Yields the lines of a wanted run that are neither bad nor blank, then an error item where the file stops. */
+  async *lines(w: RunWant): AsyncGenerator<Line | LineError> {
+    try {
+      while (w.next <= w.run.endLine) {
+        const n = w.next++;
+        if (this.bad.has(n)) continue;
+        const got = n <= this.pos ? this.keptLine(n) : await this.readTo(n);
+        if (got === 'blank') continue;
+        if (got === 'end') return;
+        if (got === 'lost') {
+          yield* this.ownLines(w.run, n);
+          return;
+        }
+        yield got;
+        if ('error' in got) return;
+      }
+    } finally {
+      w.done = true;
+      if (this.wants.every((x) => x.done)) await this.close();
+    }
+  }
+
+  /** Ends the pass and removes the spill. */
+  async close(): Promise<void> {
+    const { source, spill } = this;
+    this.source = undefined;
+    this.spill = undefined;
+    this.kept.clear();
+    for (const b of this.held.values()) this.hold.free += b.length;
+    this.held.clear();
+    // For good: nothing asks after this (every run is done, or the read is over).
+    this.end ??= 'end';
+    this.spillFailed = true;
+    spill?.close();
+    await source?.return(undefined);
+  }
+
+  private async readTo(n: number): Promise<Got> {
+    this.source ??= this.end === undefined ? archiveLines(this.file) : undefined;
+    while (this.end === undefined && this.source !== undefined) {
+      const r = await this.source.next();
+      if (r.done) this.end = 'end';
+      else if ('error' in r.value) this.end = r.value;
+      else {
+        const line = r.value;
+        this.pos = line.n;
+        if (line.n === n) return isBlank(line.bytes) ? 'blank' : line;
+        this.keep(line);
+      }
+    }
+    return this.end ?? 'end';
+  }
+
+  // Keeps a line the pass read for the run it belongs to, if that run is still to read it.
+  private keep(line: Line): void {
+    const w = this.wantOf(line.n);
+    if (w === undefined || w.done || line.n < w.next || this.bad.has(line.n)) return;
+    if (isBlank(line.bytes)) {
+      this.blank.add(line.n);
+      return;
+    }
+    if (line.bytes.length <= this.hold.free) {
+      // A copy: the line may be a slice of a whole inflated chunk.
+      this.held.set(line.n, Buffer.from(line.bytes));
+      this.hold.free -= line.bytes.length;
+      return;
+    }
+    if (this.spillFailed) return;
+    try {
+      this.spill ??= Spill.open(this.spillDir);
+      this.kept.set(line.n, { offset: this.spill.append(line.bytes), length: line.bytes.length });
+    } catch {
+      // No room or no right to write there: the runs read the lines not kept through passes of their own.
+      this.spillFailed = true;
+    }
+  }
+
+  private wantOf(n: number): RunWant | undefined {
+    while (this.wantAt < this.wants.length && this.wants[this.wantAt]!.run.endLine < n) this.wantAt++;
+    const w = this.wants[this.wantAt];
+    return w !== undefined && w.run.startLine <= n ? w : undefined;
+  }
+
+  private keptLine(n: number): Got {
+    if (this.blank.delete(n)) return 'blank';
+    const bytes = this.held.get(n);
+    if (bytes !== undefined) {
+      this.held.delete(n);
+      this.hold.free += bytes.length;
+      return { n, bytes };
+    }
+    const at = this.kept.get(n);
+    if (at === undefined || this.spill === undefined) return 'lost';
+    this.kept.delete(n);
+    try {
+      return { n, bytes: this.spill.read(at.offset, at.length) };
+    } catch {
+      return 'lost';
+    }
+  }
+
+  // A run's lines from line `from` on through a pass of its own.
+  private async *ownLines(run: ArchiveRun, from: number): AsyncGenerator<Line | LineError> {
+    for await (const item of archiveLines(this.file, from)) {
+      if ('error' in item) {
+        yield item;
+        return;
+      }
+      if (item.n > run.endLine) return;
+      if (!this.bad.has(item.n) && !isBlank(item.bytes)) yield item;
+    }
+  }
+}
+
+// A file of archive lines read ahead, written and read with plain fd calls: through fs/promises (a trip to the thread
+// pool and a promise per call) writing and reading them took ~0.25 ms a record in a profile here, more than the lines'
+// decoding. Unlinked at once where an open file may lose its name: a crash leaves nothing.
+class Spill {
+  private bytes = 0;
+
+  private constructor(private readonly fd: number, private readonly path: string, private readonly linked: boolean) {}
+
+  static open(dir: string): Spill {
+    const path = join(dir, `cobalt-history-${process.pid}-${randomBytes(6).toString('hex')}.spill`);
+    const fd = openSync(path, 'wx+', 0o600);
+    try {
+      unlinkSync(path);
+      return new Spill(fd, path, false);
+    } catch {
+      // Windows keeps the name of an open file: removed at close.
+      return new Spill(fd, path, true);
+    }
+  }
+
+  /** Appends `b`; returns its offset. */
+  append(b: Buffer): number {
+    const offset = this.bytes;
+    for (let done = 0; done < b.length;) done += writeSync(this.fd, b, done, b.length - done, offset + done);
+    this.bytes += b.length;
+    return offset;
+  }
+
+  read(offset: number, length: number): Buffer {
+    const b = Buffer.allocUnsafe(length);
+    for (let done = 0; done < length;) {
+      const n = readSync(this.fd, b, done, length - done, offset + done);
+      if (n === 0) throw new RangeError(`spill ${this.path}: ends before byte ${offset + length}`);
+      done += n;
+    }
+    return b;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+    if (this.linked) rmSync(this.path, { force: true });
   }
 }
 
@@ -363,6 +615,9 @@ interface ReadState {
   last?: Key;
   /** Set once the first listing is done: files found later are counted in lateArchives. */
   listed: boolean;
+  /** The archive files with runs to read, each read by one pass for all of them, and the memory they may hold. */
+  readonly shared: SharedArchive[];
+  readonly hold: HoldBudget;
   seq: number;
   ordinal: number;
 }
@@ -409,7 +664,7 @@ export class HistoryReader {
   async *records(q: HistoryQuery = {}): AsyncGenerator<InferenceRecord> {
     Object.assign(this.counts, { live: 0, archived: 0, duplicates: 0, badLines: 0, unreadable: 0, lateArchives: 0 });
     this.unreadableFiles.clear();
-    const read: ReadState = { q, heap: new EntryHeap(), files: new Set(), names: new Set(), lastTs: new Map(), listed: false, seq: 0, ordinal: 0 };
+    const read: ReadState = { q, heap: new EntryHeap(), files: new Set(), names: new Set(), lastTs: new Map(), listed: false, shared: [], hold: { free: this.opts.holdBytes ?? HOLD_BYTES }, seq: 0, ordinal: 0 };
     try {
       await this.addArchives(read);
       read.listed = true;
@@ -423,6 +678,7 @@ export class HistoryReader {
       yield* this.merge(read);
     } finally {
       for (const e of read.heap.drain()) await e.cursor?.close();
+      for (const s of read.shared) await s.close();
     }
   }
 
@@ -440,18 +696,25 @@ export class HistoryReader {
       if (read.listed) this.counts.lateArchives++;
       const scan = await this.scan(f.file);
       const prio = ARCHIVE_PRIO - read.ordinal++;
-      for (const run of scan.runs) this.addRun(read, run, scan, prio);
+      let shared: SharedArchive | undefined;
+      const share = (): SharedArchive => {
+        if (shared === undefined) read.shared.push(shared = new SharedArchive(scan.file, scan.badLines, read.hold, this.opts.spillDir ?? tmpdir()));
+        return shared;
+      };
+      for (const run of scan.runs) this.addRun(read, run, share, prio);
     }
   }
 
-  private addRun(read: ReadState, run: ArchiveRun, scan: ArchiveScan, prio: number): void {
+  private addRun(read: ReadState, run: ArchiveRun, share: () => SharedArchive, prio: number): void {
     if (!wanted(run.model, run.symbol, read.q) || !overlaps(run, read.q)) return;
     const after = read.lastTs.get(seriesKey(run));
     if (after !== undefined && run.lastTs <= after) return;
     const pos = read.last;
     const keep = pos === undefined ? undefined : (r: InferenceRecord): boolean => (after === undefined || r.ts > after) && !keyBefore(r, pos);
+    const shared = share();
+    const want = shared.want(run);
     read.heap.push({ ts: run.firstTs, model: run.model, symbol: run.symbol, prio, seq: read.seq++,
-      open: () => archiveCursor(runRecords(run, scan, read.q, (w) => this.warn(w), keep)) });
+      open: () => archiveCursor(runRecords(shared.lines(want), run, shared.file, read.q, (w) => this.warn(w), keep)) });
   }
 
   private async *merge(read: ReadState): AsyncGenerator<InferenceRecord> {
@@ -589,13 +852,6 @@ function dataFileProblem(file: string): string | undefined {
     closeSync(fd);
   }
 }
-
-/**
- * Where a daemon replaying a recording keeps how far its engine time got (actors/data-provider/replay.ts writes it):
- * app/run.ts creates it for replays only (replayStart, keepReplayTime), never for live or simulator runs.
- */
-export const REPLAY_POSITION_DB = 'replay.position';
-export const REPLAY_REACHED_KEY = 'reachedMs';
 
 /**
  * Returns the engine time a replay of a recording reached in `store` (every record before it may be at a replayed,

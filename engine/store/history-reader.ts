@@ -108,18 +108,25 @@ type LineError = { readonly error: string; readonly afterLine: number };
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 // Compressed bytes read ahead, and inflated bytes per chunk, per open archive stream. With zlib's 16 KB chunks a
-// 5.5 MB archive took ~300 ms of CPU to inflate here (a trip to the thread pool per chunk), with 256 KB ~110 ms.
+// 5.5 MB archive took ~300 ms of CPU to inflate here (a trip to the thread pool per chunk), with 256 KB ~110 ms. But
+// on a data error (a bad CRC, a flipped byte) Node drops the chunk it was filling: 256 KB chunks lost up to 256 KB of
+// good lines before the error (review of 0f935c2: 185 records of 2,373, where 16 KB chunks lose ~13). So after an
+// error the lines from there on are read again in 16 KB chunks, up to the error.
 const READ_AHEAD = 256 * 1024;
 const INFLATE_CHUNK = 256 * 1024;
+const ERROR_CHUNK = 16 * 1024;
+// Inflated lines a shared pass may spill per archive file; past it the runs read their lines through passes of their
+// own (the old way), rather than fill the temporary directory's disk (often the store's) before a write fails.
+const SPILL_MAX_BYTES = 512 * 1024 * 1024;
 
 // The lines of a gzipped archive from line `fromLine` on (numbered from 1), as bytes without the line end (CR LF as
 // LF); the lines before it are counted, never decoded. A read error becomes an `unreadable` marker as the last item.
 // Pull-based: gunzip is asked for its next chunk only when the caller wants a line beyond the current one, so an open
 // archive holds one chunk and one partial line (~0.3 MB). readline read up to 1,024 lines ahead per stream: ~40 MB per
 // open run, and a merge keeps a run of each series open (1.8 GB RSS on 12 series of 7,570 features).
-async function* archiveLines(file: string, fromLine = 1): AsyncGenerator<Line | LineError> {
+async function* archiveLines(file: string, fromLine = 1, chunkSize = INFLATE_CHUNK): AsyncGenerator<Line | LineError> {
   const src = createReadStream(file, { highWaterMark: READ_AHEAD });
-  const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK });
+  const gunzip = createGunzip({ chunkSize });
   // .pipe() does not forward the source's errors (a file deleted meanwhile): without this one is raised elsewhere.
   src.on('error', (err) => gunzip.destroy(err));
   src.pipe(gunzip);
@@ -138,7 +145,16 @@ async function* archiveLines(file: string, fromLine = 1): AsyncGenerator<Line | 
     }
     if (parts.length > 0) yield { n: ++n, bytes: lineBytes(parts, Buffer.alloc(0)) };
   } catch (err) {
-    yield { error: (err as Error).message, afterLine: n };
+    src.destroy();
+    gunzip.destroy();
+    if (chunkSize <= ERROR_CHUNK) {
+      yield { error: (err as Error).message, afterLine: n };
+      return;
+    }
+    // The lines the dropped chunk held, again in small chunks; its error (or a later one) ends them.
+    for await (const item of archiveLines(file, Math.max(fromLine, n + 1), ERROR_CHUNK)) {
+      yield 'error' in item ? { error: item.error, afterLine: Math.max(n, item.afterLine) } : item;
+    }
   } finally {
     src.destroy();
     gunzip.destroy();
@@ -484,6 +500,10 @@ class SharedArchive {
       return;
     }
     if (this.spillFailed) return;
+    if ((this.spill?.size ?? 0) + line.bytes.length > SPILL_MAX_BYTES) {
+      this.spillFailed = true;
+      return;
+    }
     try {
       this.spill ??= Spill.open(this.spillDir);
       this.kept.set(line.n, { offset: this.spill.append(line.bytes), length: line.bytes.length });
@@ -548,6 +568,11 @@ class Spill {
       // Windows keeps the name of an open file: removed at close.
       return new Spill(fd, path, true);
     }
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.bytes;
   }
 
   /** Appends `b`; returns its offset. */

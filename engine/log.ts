@@ -51,6 +51,18 @@ export function scrubSecretValues(line: string): string {
   return out;
 }
 
+/**
+ * Rewrites the message and stack of `err` and of its causes (8 deep, as pino prints them) with `scrub`, in place: an
+ * error that leaves the process (a log line, a webhook post) must not carry what the scrubber removes.
+ */
+export function scrubErrorChain(err: unknown, scrub: (text: string) => string): void {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
+    e.message = scrub(e.message);
+    if (e.stack !== undefined) e.stack = scrub(e.stack);
+  }
+}
+
 /** Returns a pino logger: JSON to stderr (or `destination`), pretty when stdout is a TTY (or COBALT_LOG_PRETTY=1). */
 export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
   const level = opts.level ?? process.env.COBALT_LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info');

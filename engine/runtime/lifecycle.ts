@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { inspect } from 'node:util';
 import type { EngineMsg } from '../messages/index.ts';
 import type { TsMs } from '../types/time.ts';
-import { flushLog, log, scrubSecretValues, type Logger } from '../log.ts';
+import { flushLog, log, scrubErrorChain, scrubSecretValues, type Logger } from '../log.ts';
 import type { Bus } from './bus.ts';
 import type { Clock } from './clock.ts';
 
@@ -366,7 +366,7 @@ export function installCrashHandlers(opts: CrashOptions = {}): CrashWatch {
   };
   const onCrash = (origin: CrashOrigin) => (err: unknown): void => {
     const logger = opts.logger ?? log();
-    scrubErrorChain(err);
+    scrubErrorChain(err, scrubCrashText);
     if (state !== 'watching') {
       logger.fatal({ code: 'ENGINE_CRASHED', origin, err: asError(err), again: true }, `engine crashed again while reporting a crash: exiting ${CRASH_EXIT_CODE} at once`);
       return exitOnce();
@@ -404,16 +404,6 @@ const CREDENTIAL_PAIR = new RegExp(String.raw`((?:^|[^\w-])(?:${CREDENTIAL_NAME}
  */
 export function scrubCrashText(text: string): string {
   return scrubSecretValues(text.replace(CREDENTIAL_PAIR, '$1[redacted]'));
-}
-
-// Scrubs the message and stack of `err` and of the errors it names as cause, in place, before the fatal line logs them
-// (as engine/venues/ccxt-exec.ts does for venue errors): the process is exiting, nothing else reads them.
-function scrubErrorChain(err: unknown): void {
-  let e: unknown = err;
-  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
-    e.message = scrubCrashText(e.message);
-    if (e.stack !== undefined) e.stack = scrubCrashText(e.stack);
-  }
 }
 
 /** Returns a thrown value's one-line description: an Error's name and message, anything else as inspected. */

@@ -27,7 +27,7 @@
 // price and timeInForce GTC, and come back from fetchOrder / fetchOpenOrders with their stopPrice; MEXC spot's API has
 // no stop orders, so there they are refused (UNSUPPORTED_ORDER_TYPE) before anything is sent.
 import ccxt from 'ccxt';
-import { log } from '../log.ts';
+import { log, scrubErrorChain } from '../log.ts';
 import type { OrderStatus, Side, TimeInForce, VenueOrderType } from '../messages/orders.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { FIXED_SCALE, formatFixed, parseDecimal } from '../types/decimal.ts';
@@ -108,15 +108,6 @@ export function scrubVenueMessage(text: string): string {
   return text.replace(SIGNED_QUERY_PARAM, '$1[redacted]').replace(SIGNED_JSON_FIELD, '$1[redacted]');
 }
 
-// Scrubs the message and stack of `err` and of the errors it names as cause, in place (they are the engine's now).
-function scrubErrorChain(err: unknown): void {
-  let e: unknown = err;
-  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
-    e.message = scrubVenueMessage(e.message);
-    if (e.stack !== undefined) e.stack = scrubVenueMessage(e.stack);
-  }
-}
-
 /**
  * Classifies a ccxt error as classifyCcxtError does, a ban's end in its text measured on the gate's clock (wall time,
  * as the venue writes it), and records a 429 or 418 it carries on `gate`, so that every other REST user of the origin
@@ -139,7 +130,7 @@ export function classifyOnGate(
  * dashboard.
  */
 export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<string, string>, defaults = { rateLimitMs: 1_000, banMs: 120_000 }): VenueCallError {
-  if (!(err instanceof VenueCallError)) scrubErrorChain(err);
+  if (!(err instanceof VenueCallError)) scrubErrorChain(err, scrubVenueMessage);
   const msg = err instanceof Error ? err.message : scrubVenueMessage(String(err));
   const mk = (kind: VenueCallError['kind'], code: string, retry?: number) => new VenueCallError(kind, code, `${code}: ${msg}`, retry, { cause: err });
   const banned = /banned until (\d{10,})/i.exec(msg);

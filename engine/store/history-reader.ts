@@ -32,6 +32,7 @@ import { closeSync, createReadStream, existsSync, fstatSync, openSync, readSync,
 import { endianness, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
+import { log } from '../log.ts';
 import type { TsMs } from '../types/time.ts';
 import { listArchives, namesIn, type ArchiveFile } from './archive-files.ts';
 import { historyPage, historySeries, parseArchiveLine, parseArchiveLineBytes, type HistorySeries, type InferenceRecord, type TimeRange } from './inference-history.ts';
@@ -416,6 +417,7 @@ class SharedArchive {
   private readonly blank = new Set<number>();
   private spill?: Spill;
   private spillFailed = false;
+  private spillWarned = false;
   /** The first want whose run may hold the next line the pass reads (wants come in line order). */
   private wantAt = 0;
 
@@ -502,15 +504,27 @@ class SharedArchive {
     if (this.spillFailed) return;
     if ((this.spill?.size ?? 0) + line.bytes.length > SPILL_MAX_BYTES) {
       this.spillFailed = true;
+      log().info({ file: this.file, spillDir: this.spillDir, maxBytes: SPILL_MAX_BYTES, code: 'HISTORY_SPILL_FULL' },
+        'history read: the archive\'s read-ahead spill is at its cap; its later series are read through passes of their own (slower, nothing lost)');
       return;
     }
     try {
       this.spill ??= Spill.open(this.spillDir);
       this.kept.set(line.n, { offset: this.spill.append(line.bytes), length: line.bytes.length });
-    } catch {
+    } catch (err) {
       // No room or no right to write there: the runs read the lines not kept through passes of their own.
       this.spillFailed = true;
+      this.spillTrouble('written', err);
     }
+  }
+
+  // Nothing is lost (the runs read on through passes of their own), but an operator should learn that the temporary
+  // directory is full or unwritable: the same disk often holds the store. Once per archive file and read.
+  private spillTrouble(what: 'written' | 'read back', err: unknown): void {
+    if (this.spillWarned) return;
+    this.spillWarned = true;
+    log().warn({ file: this.file, spillDir: this.spillDir, err: err instanceof Error ? err.message : String(err), code: 'HISTORY_SPILL_FAILED' },
+      `history read: the read-ahead spill could not be ${what}; the archive's later series are read through passes of their own (slower, nothing lost)`);
   }
 
   private wantOf(n: number): RunWant | undefined {
@@ -532,7 +546,8 @@ class SharedArchive {
     this.kept.delete(n);
     try {
       return { n, bytes: this.spill.read(at.offset, at.length) };
-    } catch {
+    } catch (err) {
+      this.spillTrouble('read back', err);
       return 'lost';
     }
   }

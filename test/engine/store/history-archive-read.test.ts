@@ -13,6 +13,8 @@ import { archiveLineRecord, HistoryReader, type HistoryQuery, type HistoryWarnin
 import { InferenceHistoryStore, parseArchiveLine, parseArchiveLineBytes, type InferenceRecord } from '../../../engine/store/inference-history.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import type { TsMs } from '../../../engine/types/time.ts';
+import { createLogger, setLogger } from '../../../engine/log.ts';
+import { captureLog } from '../../e2e/live-driver.ts';
 import { byTime, rec, T0 } from './history-fixture.ts';
 
 const MODELS = ['cnn', 'dqn', 'lstm'];
@@ -168,6 +170,21 @@ describe('HistoryReader over archives of several series per file', () => {
     const opens = countOpens();
     await read(a.dir, {}, ahead);
     expect(a.files.map((f) => opens.get(f))).toEqual([opensPerFile, opensPerFile]);
+  });
+
+  it('says once per file, at warn, that the spill could not be written (nothing is lost, the read is slower)', async () => {
+    const captured = captureLog();
+    setLogger(captured.logger);
+    let got: Awaited<ReturnType<typeof read>>;
+    try {
+      got = await read(a.dir, {}, { holdBytes: 0, spillDir: '/nonexistent/spill' });
+    } finally {
+      setLogger(createLogger());
+    }
+    expect(got.records).toHaveLength(MODELS.length * SYMBOLS.length * TICKS);
+    const lines = captured.withCode('HISTORY_SPILL_FAILED');
+    expect(lines.map((l) => l['file'])).toEqual(a.files);
+    expect(lines.every((l) => l['level'] === 40 && l['spillDir'] === '/nonexistent/spill' && String(l['err']).includes('ENOENT'))).toBe(true);
   });
 
   it('leaves no spill file behind, read to the end or stopped early', async () => {

@@ -27,7 +27,7 @@
 // yet is checked again without growing the backoff. A stale stop that could not be cancelled is logged
 // PROTECTIVE_STOP_STALE.
 import type { Logger } from 'pino';
-import type { ProtectiveStopOrderView, ProtectiveStopRow, ProtectiveStopState } from '../../engine/dashboard/metrics.ts';
+import type { ProtectiveStopFigures, ProtectiveStopOrderView, ProtectiveStopRow, ProtectiveStopState } from '../../engine/dashboard/metrics.ts';
 import { isProtectiveStopId, PROTECTIVE_STOP_PREFIX, type OrderIntent } from '../../engine/messages/orders.ts';
 import { intentId } from '../../engine/types/ids.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
@@ -219,18 +219,20 @@ export class ProtectiveStops {
 
   constructor(private readonly host: ProtectiveStopHost, readonly settings: ProtectiveStopSettings) {}
 
-  /** The counters, and the stops of ours not final at the venue now (/metrics: engine/dashboard/metrics.ts). */
-  figures(): { placed: number; cancelled: number; skippedDust: number; resting: number; open?: number } {
-    let resting = 0;
-    let open = 0;
+  /**
+   * The counters, and the stops of ours not final at the venue now (/metrics: engine/dashboard/metrics.ts). Before the
+   * executor reconciled with the venue (the rows' `unverified`, same `isLive`) the stored stops are the last run's, which
+   * the venue may have cancelled or filled since: they count as `unverified`, none as resting, so that neither the
+   * panel's head nor the gauge calls a position protected when nobody knows.
+   */
+  figures(): Omit<ProtectiveStopFigures, 'symbols'> {
+    const counts = { placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust };
+    const stops = this.host.unfinishedOrders().filter((o) => isProtectiveStopId(o.clientOrderId));
+    if (!this.host.isLive) return { ...counts, resting: 0, unverified: stops.length };
     // Only a stop the venue accepted protects anything: one sent without an answer yet may still be refused.
-    for (const o of this.host.unfinishedOrders()) {
-      if (!isProtectiveStopId(o.clientOrderId)) continue;
-      if (o.status === 'accepted' || o.status === 'partiallyFilled') resting++;
-      else open++;
-    }
-    const counts = { placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust, resting };
-    return open > 0 ? { ...counts, open } : counts;
+    const resting = stops.filter((o) => o.status === 'accepted' || o.status === 'partiallyFilled').length;
+    const open = stops.length - resting;
+    return open > 0 ? { ...counts, resting, open } : { ...counts, resting };
   }
 
   /**

@@ -40,10 +40,19 @@ export interface ProtectiveStopFigures {
   readonly cancelled: number;
   /** Positions below the venue's minimum notional: no stop. */
   readonly skippedDust: number;
-  /** Stops of ours the venue accepted and that are not final (part filled included): those that protect a position. */
+  /**
+   * Stops of ours the venue accepted and that are not final (part filled included): those that protect a position.
+   * 0 while `unverified` is present: stored stops are not known to rest until the venue says so.
+   */
   readonly resting: number;
   /** Stops of ours sent without an answer yet (not resting until the venue accepts them); absent when none. */
   readonly open?: number;
+  /**
+   * Present while the executor has not reconciled with the venue (after a restart, or while reconciliation fails; the
+   * rows' `unverified`): the stops the last run left not final in the stored orders, which the venue may have cancelled
+   * or filled since. Absent once reconciled.
+   */
+  readonly unverified?: number;
   /** Per symbol with a position, a stop or a problem left: what protects it at the venue now (the dashboard's panel). */
   readonly symbols?: readonly ProtectiveStopRow[];
 }
@@ -242,8 +251,10 @@ export class DashboardMetrics {
           this.inc({ event: 'dust' }, f?.skippedDust ?? 0);
         },
       });
-      // 0 while a position is held means it is unprotected at the venue: worth an alert rule.
-      new Gauge({ name: 'cobalt_protective_stops_resting', help: 'Protective stops of this engine resting at the venue (accepted or part filled; those sent without an answer yet not counted)', registers, collect(this: Gauge) { this.set(read()?.resting ?? 0); } });
+      // 0 while a position is held means it is unprotected at the venue, or not known to be (then _unverified says how
+      // many stored stops wait on the venue's word): worth an alert rule either way.
+      new Gauge({ name: 'cobalt_protective_stops_resting', help: 'Protective stops of this engine resting at the venue (accepted or part filled; those sent without an answer yet, and all while unverified, not counted)', registers, collect(this: Gauge) { this.set(read()?.resting ?? 0); } });
+      new Gauge({ name: 'cobalt_protective_stops_unverified', help: 'Protective stops the last run left not final, not yet checked at the venue (the executor has not reconciled since its start)', registers, collect(this: Gauge) { this.set(read()?.unverified ?? 0); } });
     }
     this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome', labelNames: ['action', 'outcome'], registers });
 

@@ -234,6 +234,15 @@ function stopDetail(r: ProtectiveStopRow): string {
   return why.join(' · ');
 }
 
+type StopFigures = NonNullable<Extract<ProtectiveStopsView, { enabled: true }>['figures']>;
+
+// The head's count of the stops at the venue now. Before reconciliation the stored stops are only the last run's (the
+// rows say unverified): the head says so rather than counting them resting.
+function stopsNow(f: StopFigures): string {
+  if (f.unverified !== undefined) return `unverified ${f.unverified}: not yet checked at the venue`;
+  return `resting ${f.resting}${f.open ? ` · open ${f.open}` : ''}`;
+}
+
 /**
  * Returns the protective-stops panel for the risk topic's `protectiveStops`: one line when they are off or cannot be
  * read, else a row per symbol (the executor's exact decimals) and the counters for the panel head.
@@ -252,7 +261,7 @@ export function protectiveStopsHtml(v: ProtectiveStopsView | undefined): { meta:
   }).join('');
   const head = '<tr><th>symbol</th><th>position</th><th>stop</th><th>stop price</th><th>limit</th><th>size</th><th>detail</th></tr>';
   return {
-    meta: `resting ${f.resting}${f.open ? ` · open ${f.open}` : ''} · placed ${f.placed} · cancelled ${f.cancelled}${f.skippedDust > 0 ? ` · dust ${f.skippedDust}` : ''}`,
+    meta: `${stopsNow(f)} · placed ${f.placed} · cancelled ${f.cancelled}${f.skippedDust > 0 ? ` · dust ${f.skippedDust}` : ''}`,
     html: `<table class="tbl" id="stops-table"><thead>${head}</thead><tbody>${rows || empty(7, 'flat: no position to protect')}</tbody></table>`,
   };
 }

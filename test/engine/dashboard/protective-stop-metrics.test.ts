@@ -16,13 +16,13 @@ describe('dashboard metrics: protective stops', () => {
     // No executor running yet: zeros, not a missing series.
     expect((await stopLines(m)).sort()).toEqual([
       'cobalt_protective_stops_resting 0', 'cobalt_protective_stops_total{event="cancelled"} 0', 'cobalt_protective_stops_total{event="dust"} 0',
-      'cobalt_protective_stops_total{event="placed"} 0',
+      'cobalt_protective_stops_total{event="placed"} 0', 'cobalt_protective_stops_unverified 0',
     ]);
     figures = { placed: 3, cancelled: 2, skippedDust: 1, resting: 1 };
 
     expect((await stopLines(m)).sort()).toEqual([
       'cobalt_protective_stops_resting 1', 'cobalt_protective_stops_total{event="cancelled"} 2', 'cobalt_protective_stops_total{event="dust"} 1',
-      'cobalt_protective_stops_total{event="placed"} 3',
+      'cobalt_protective_stops_total{event="placed"} 3', 'cobalt_protective_stops_unverified 0',
     ]);
     m.close();
   });

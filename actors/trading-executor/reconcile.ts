@@ -25,8 +25,10 @@
 //     "fixed" by a fill.
 // Running it twice changes nothing: fills are keyed by trade id, acks and closes of a known state are no-ops.
 import type { Logger } from 'pino';
+import type { PositionQuantity } from '../../engine/messages/exec-status.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
+import { formatFixed } from '../../engine/types/decimal.ts';
 import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
 import { asVenueCallError, type ExecutionVenue, type VenueBalance, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
 import { isTerminal, type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult } from './logic.ts';
@@ -67,6 +69,10 @@ export interface PositionMismatch {
   /** Venue free + locked (1e-9). */
   readonly venue: bigint;
 }
+
+// A mismatch as the bus carries it: bigint does not survive JSON, and the alert states the amounts exactly.
+const quantityOf = (m: PositionMismatch): PositionQuantity =>
+  ({ symbol: m.symbol, asset: m.asset, booked: formatFixed(m.booked), venue: formatFixed(m.venue) });
 
 /** What one reconciliation did. */
 export interface ReconcileReport {
@@ -274,7 +280,8 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
     log.info({ ...r, positionMismatches: r.positionMismatches.map((m) => m.symbol) }, 'reconciled with the venue');
     host.publishBus({
       type: 'exec.reconciled', venue: venue.id, fillsApplied: r.fillsApplied, ordersClosed: r.ordersClosed + r.ordersRejected,
-      ordersAdopted: r.ordersAdopted + r.tradesAdopted, ordersUnresolved: r.ordersUnresolved.length, positionMismatches: r.positionMismatches.map((m) => m.symbol), ts: host.clock.now(),
+      ordersAdopted: r.ordersAdopted + r.tradesAdopted, ordersUnresolved: r.ordersUnresolved.length,
+      positionMismatches: r.positionMismatches.map((m) => m.symbol), positionQuantities: r.positionMismatches.map(quantityOf), ts: host.clock.now(),
     });
   }
   return report;

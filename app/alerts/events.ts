@@ -146,22 +146,31 @@ export function modelHealthEvent(m: ModelHealthMsg): AlertEvent {
 
 /**
  * Returns the event of a reconciliation that found booked positions the venue's balances do not cover or orders whose
- * status it could not learn; undefined for a clean one. The message carries the symbols and the count only: the
- * booked and venue quantities are in the executor's POSITION_MISMATCH log line.
+ * status it could not learn; undefined for a clean one. Each position is stated with both quantities, exact
+ * ("BTC/USDT (booked 0.003 BTC, venue holds 0 BTC)"): the trader reading it decides from the numbers.
  */
 export function reconcileEvent(m: Reconciled): AlertEvent | undefined {
   const found: string[] = [];
-  if (m.positionMismatches.length > 0) {
-    found.push(`booked position above the venue's balance for ${m.positionMismatches.join(', ')} (quantities in the POSITION_MISMATCH log line)`);
+  const short = m.positionQuantities;
+  if (short.length > 0) {
+    const each = short.map((q) => `${q.symbol} (booked ${q.booked} ${q.asset}, venue holds ${q.venue} ${q.asset})`);
+    found.push(`booked position above the venue's balance for ${each.join(', ')}`);
   }
   if (m.ordersUnresolved > 0) found.push(`${m.ordersUnresolved} order(s) left unresolved (their status query failed)`);
   if (found.length === 0) return undefined;
-  const symbol = m.positionMismatches.length === 1 ? { symbol: m.positionMismatches[0]! } : {};
+  const symbol = short.length === 1 ? { symbol: short[0]!.symbol } : {};
   return event(m.type, 'RECONCILE_MISMATCH', `reconciliation with ${m.venue}: ${found.join('; ')}`, m.ts, { venue: m.venue, ...symbol });
 }
 
-/** Returns a reconciliation's findings as a key, '' when clean: the executor's polls repeat an unresolved order every run, pushed once. */
-export const reconcileKey = (m: Reconciled): string => (reconcileEvent(m) ? `${[...m.positionMismatches].sort().join(',')}|${m.ordersUnresolved}` : '');
+/**
+ * Returns a reconciliation's findings as a key, '' when clean: the executor's polls repeat an unresolved order every
+ * run, pushed once; a mismatch whose quantities changed is pushed again.
+ */
+export function reconcileKey(m: Reconciled): string {
+  if (!reconcileEvent(m)) return '';
+  const positions = m.positionQuantities.map((q) => `${q.symbol}:${q.booked}:${q.venue}`).sort();
+  return `${positions.join(',')}|${m.ordersUnresolved}`;
+}
 
 /** What the webhook keeps of an approved order to tell an exit's rejection from an entry's. */
 export type ApprovedOrder = Pick<OrderIntent, 'symbol' | 'side' | 'reduceOnly'>;

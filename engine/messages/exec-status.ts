@@ -15,7 +15,20 @@ export interface VenueStatus {
   readonly ts: TsMs;
 }
 
-/** What one reconciliation with the venue found and changed (counts; details go to the log). */
+/**
+ * A booked position the venue's balance does not cover, as exact decimal strings of the base asset ("0.003"): the
+ * message crosses JSON (dashboard, ws), which a bigint does not survive.
+ */
+export interface PositionQuantity {
+  readonly symbol: string;
+  readonly asset: string;
+  /** Booked net base amount, fees paid in the base asset taken off. */
+  readonly booked: string;
+  /** What the venue holds of `asset`, free plus locked. */
+  readonly venue: string;
+}
+
+/** What one reconciliation with the venue found and changed (counts; other details go to the log). */
 export interface Reconciled {
   readonly type: 'exec.reconciled';
   readonly venue: VenueId;
@@ -24,8 +37,10 @@ export interface Reconciled {
   readonly ordersAdopted: number;
   /** Our orders whose status query failed, left as they were for the next run (RECONCILE_ORDER_QUERY_FAILED). */
   readonly ordersUnresolved: number;
-  /** Symbols whose booked position differs from the venue's balance (reported, never "fixed" with a fill). */
+  /** Symbols whose booked position exceeds the venue's balance (reported, never "fixed" with a fill). */
   readonly positionMismatches: readonly string[];
+  /** The quantities of each of `positionMismatches`, in the same order. */
+  readonly positionQuantities: readonly PositionQuantity[];
   readonly ts: TsMs;
 }
 

@@ -23,15 +23,18 @@ const intent = (id: string, side: 'buy' | 'sell', reduceOnly: boolean): OrderInt
 });
 
 describe('reconciliation findings', () => {
-  const reconciled = (positionMismatches: string[], ordersUnresolved: number): EngineMsg => ({
-    type: 'exec.reconciled', venue: 'binance', fillsApplied: 0, ordersClosed: 0, ordersAdopted: 0, ordersUnresolved, positionMismatches, ts: T0,
+  type Short = { symbol: string; asset: string; booked: string; venue: string };
+  const btc = (booked: string, venue: string): Short => ({ symbol: 'BTC/USDT', asset: 'BTC', booked, venue });
+  const reconciled = (short: Short[], ordersUnresolved: number): EngineMsg => ({
+    type: 'exec.reconciled', venue: 'binance', fillsApplied: 0, ordersClosed: 0, ordersAdopted: 0, ordersUnresolved,
+    positionMismatches: short.map((q) => q.symbol), positionQuantities: short, ts: T0,
   });
 
   it('pushes a critical RECONCILE_MISMATCH naming the symbol and the unresolved orders, once while the findings last; nothing for a clean one', async () => {
     const w = await rig();
     w.bus.publish(reconciled([], 0));
-    w.bus.publish(reconciled(['BTC/USDT'], 2));
-    w.bus.publish(reconciled(['BTC/USDT'], 2));
+    w.bus.publish(reconciled([btc('0.003', '0')], 2));
+    w.bus.publish(reconciled([btc('0.003', '0')], 2));
     w.bus.publish(reconciled([], 1));
     const got = await w.posted();
 
@@ -40,6 +43,24 @@ describe('reconciliation findings', () => {
     expect(got[0]!.text).toContain('2 order(s) left unresolved');
     expect(got[0]!.symbol).toBe('BTC/USDT');
     expect(got[1]!.text).toContain('1 order(s) left unresolved');
+  });
+
+  // Task A1: the post said "quantities in the POSITION_MISMATCH log line"; a trader on a phone has no log.
+  it('states the booked and the venue quantity of each symbol exactly, and posts again when a mismatch changes size', async () => {
+    const w = await rig();
+    const eth: Short = { symbol: 'ETH/USDT', asset: 'ETH', booked: '0.5', venue: '0.300000001' };
+    w.bus.publish(reconciled([btc('0.003', '0'), eth], 0));
+    w.bus.publish(reconciled([eth, btc('0.003', '0')], 0)); // the same findings in another order
+    w.bus.publish(reconciled([btc('0.003', '0.001'), eth], 0));
+    const got = await w.posted();
+
+    expect(got.map((p) => p.text)).toEqual([
+      "[cobalt live binance] CRITICAL RECONCILE_MISMATCH: reconciliation with binance: booked position above the venue's balance for "
+        + 'BTC/USDT (booked 0.003 BTC, venue holds 0 BTC), ETH/USDT (booked 0.5 ETH, venue holds 0.300000001 ETH)',
+      "[cobalt live binance] CRITICAL RECONCILE_MISMATCH: reconciliation with binance: booked position above the venue's balance for "
+        + 'BTC/USDT (booked 0.003 BTC, venue holds 0.001 BTC), ETH/USDT (booked 0.5 ETH, venue holds 0.300000001 ETH)',
+    ]);
+    expect(got.map((p) => p.symbol)).toEqual([undefined, undefined]);
   });
 });
 

@@ -173,7 +173,11 @@ describe('reconciliation at start', () => {
     expect(report.fillsMissing).toEqual([o.clientOrderId]);
     expect(report.positionMismatches).toEqual([{ symbol: 'BTC/USDT', asset: 'BTC', booked: 3_000_000n, venue: 0n }]);
     expect(w.codes()).toEqual(expect.arrayContaining(['FILLS_MISSING', 'POSITION_MISMATCH']));
-    expect(w.of('exec.reconciled').at(-1)?.positionMismatches).toEqual(['BTC/USDT']);
+    const published = w.of('exec.reconciled').at(-1)!;
+    expect(published.positionMismatches).toEqual(['BTC/USDT']);
+    // Exact decimals of the base asset, which survive the JSON the dashboard sends it as.
+    expect(published.positionQuantities).toEqual([{ symbol: 'BTC/USDT', asset: 'BTC', booked: '0.003', venue: '0' }]);
+    expect(JSON.parse(JSON.stringify(published))).toEqual(published);
   });
 
   it('loads only unfinished orders, and books a late trade naming a finished order\'s venue id to that order', async () => {

@@ -75,6 +75,9 @@ const CONSEQUENCES: Readonly<Partial<Record<AlertEvent['code'], readonly AlertCo
 const ONE_OF: ReadonlySet<AlertEvent['code']> = new Set(['DRAWDOWN']);
 // Causes whose consequence comes in the same synchronous step (the RiskManager emits the drawdown alert and the state
 // change together): held to the end of the event-loop turn, not CAUSE_FOLD_MS, since nothing of theirs comes later.
+// That step emits its VaR alerts between the two (logic.ts onMark: the drawdown alert, then VaR, then the transition
+// the machine raises), so an alert that is no cause is held behind such a fold, posted right after it, rather than
+// ending it.
 const SAME_STEP: ReadonlySet<AlertEvent['code']> = new Set(['DRAWDOWN']);
 
 // A message's head, what happened, before the colon that starts its reason ("kill switch on: system halted: …").
@@ -103,6 +106,8 @@ interface CauseFold {
   readonly cause: AlertEvent;
   readonly awaited: Set<AlertEvent['code']>;
   readonly came: (AlertEvent & { code: AlertCode })[];
+  /** Alerts with no consequences that came during a SAME_STEP fold: posted after it, in the order they came. */
+  readonly behind: AlertEvent[];
   /** Cancels the end of the wait. */
   readonly cancel: () => void;
 }
@@ -111,8 +116,9 @@ interface CauseFold {
  * Holds a cause (ACTOR_FAILED, SYSTEM_HALTED, KILL_SWITCH) for up to CAUSE_FOLD_MS of the webhook's clock, a DRAWDOWN to
  * the end of the event-loop turn, and posts it with the consequences that come meanwhile, each code once: at once when
  * the last one awaited comes (for a drawdown, the one trading state it moved to), else when the time is up, when any
- * other alert comes (posts keep the order of events), or at a flush. Everything else is posted at once. `awaits` leaves
- * out the codes the webhook would not post, which never come here.
+ * other alert comes (posts keep the order of events), or at a flush. A DRAWDOWN's fold is ended early only by another
+ * cause: an alert with nothing to wait for (the VaR alerts of the drawdown's step) is posted right after it. Everything
+ * else is posted at once. `awaits` leaves out the codes the webhook would not post, which never come here.
  */
 export class CauseFolds {
   private fold: CauseFold | undefined;
@@ -132,17 +138,19 @@ export class CauseFolds {
       if (f.awaited.size === 0) this.close();
       return;
     }
+    const awaited = this.awaitedOf(ev);
+    if (f && awaited.length === 0 && SAME_STEP.has(f.cause.code)) {
+      f.behind.push(ev);
+      return;
+    }
     // Anything else ends the wait first, so posts keep the order things happened in: a "kill switch on" held for a
     // TRADING_HALTED that never comes (trading was halted already) must not arrive after the "kill switch off".
     this.close();
-    // The switch turned off has no consequence to wait for: trading resumes (or stays halted, said in its message).
-    const off = code === 'KILL_SWITCH' && ev.message.startsWith('kill switch off');
-    const awaited = off ? [] : (CONSEQUENCES[code] ?? []).filter(this.awaits);
     if (awaited.length === 0) return this.post(ev);
-    this.fold = { cause: ev, awaited: new Set(awaited), came: [], cancel: this.waitFor(code) };
+    this.fold = { cause: ev, awaited: new Set(awaited), came: [], behind: [], cancel: this.waitFor(code) };
   }
 
-  /** Posts the cause held now (a shutdown). */
+  /** Posts the cause held now and the alerts held behind it (a shutdown). */
   flush(): void {
     this.close();
   }
@@ -150,6 +158,13 @@ export class CauseFolds {
   stop(): void {
     this.fold?.cancel();
     this.fold = undefined;
+  }
+
+  // The consequences `ev` waits for, as far as the webhook posts them; none for an alert that causes nothing.
+  private awaitedOf(ev: AlertEvent): AlertCode[] {
+    // The switch turned off has no consequence to wait for: trading resumes (or stays halted, said in its message).
+    if (ev.code === 'KILL_SWITCH' && ev.message.startsWith('kill switch off')) return [];
+    return (CONSEQUENCES[ev.code] ?? []).filter(this.awaits);
   }
 
   // Ends the wait of a `code` cause when its time is up; returns the function that cancels that.
@@ -168,5 +183,6 @@ export class CauseFolds {
     this.fold = undefined;
     f.cancel();
     this.post(causeEvent(f.cause, f.came));
+    for (const ev of f.behind) this.post(ev);
   }
 }

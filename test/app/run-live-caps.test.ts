@@ -3,6 +3,7 @@
 // config is unchanged (so the line said 1000 while the RiskManager applied 4000), and the quantity cap was printed as
 // written rather than in the whole lots applied. The line now shows the limits the RiskManager starts with, marked
 // `restored`, and still comes before the executor's first request to the venue (so before any order).
+import { EventEmitter } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -13,28 +14,29 @@ import { buildSystem } from '../../app/system.ts';
 import { loadConfig } from '../../engine/config/index.ts';
 import { OrderBook } from '../../engine/market/order-book.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
-import type { Lifecycle } from '../../engine/runtime/lifecycle.ts';
 import { formatMoney, money } from '../../engine/types/money.ts';
 import { PaperVenue } from '../../engine/venues/paper/paper-venue.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
 import { SIM_ENV, SIM_USDT, scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
 
-// The daemon's lifecycle, to stop it at the end (it installs signal handlers and never returns).
-const lifecycles: Lifecycle[] = [];
-vi.mock('../../engine/runtime/lifecycle.ts', async (original) => ({
-  ...(await original<typeof import('../../engine/runtime/lifecycle.ts')>()),
-  installSignalHandlers: (lc: Lifecycle) => {
-    lifecycles.push(lc);
-    return () => undefined;
-  },
-}));
+// The daemon's signals and exit, given in place of the process's: SIGTERM on `signals` stops it as a real one would,
+// and only its exit (or a failed start) removes the crash handlers it installed on the process (runExit). A daemon
+// stopped any other way (its lifecycle shut down directly) would leave them in this worker, where a later test's stray
+// rejection would exit the worker with 70.
+const signals = new EventEmitter();
+let exited: Promise<number> | undefined;
+// Stops the daemon once its signal handlers are installed, and waits for its exit.
+async function stopDaemon(): Promise<void> {
+  if (signals.emit('SIGTERM', 'SIGTERM')) await exited;
+}
+const crashHandlers = () => [process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
 
 let sim: ExchangeSim | undefined;
 let proxy: Server | undefined;
 const dirs: string[] = [];
 afterAll(async () => {
   vi.unstubAllEnvs();
-  for (const lc of lifecycles) await lc.shutdown('test');
+  await stopDaemon();
   if (proxy) await new Promise((r) => proxy!.close(r));
   await sim?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -57,6 +59,7 @@ async function timelineProxy(target: string, timeline: string[]): Promise<string
 
 describe('cobalt run --live: the caps line', () => {
   it('shows the limits restored from the store (marked restored), quantity caps in whole lots, before the executor\'s first venue request', async () => {
+    const handlersBefore = crashHandlers();
     sim = await startSim('manual');
     const timeline: string[] = [];
     const rest = await timelineProxy(sim.url, timeline);
@@ -92,7 +95,9 @@ describe('cobalt run --live: the caps line', () => {
       return true;
     });
     let failed: unknown;
-    void runCommand({ config: file, live: true, speed: '1' }).then((code) => (failed = `exited ${code}`), (err: unknown) => (failed = err));
+    let exit: (code: number) => void = () => undefined;
+    exited = new Promise<number>((resolve) => { exit = resolve; });
+    void runCommand({ config: file, live: true, speed: '1' }, { source: signals, exit }).then((code) => (failed = `exited ${code}`), (err: unknown) => (failed = err));
     try {
       // Bounded wall wait for the executor's reconciliation (its first request: the open orders).
       for (let i = 0; i < 1200 && failed === undefined && !timeline.includes('GET /api/v3/openOrders'); i++) await new Promise((r) => setTimeout(r, 25));
@@ -102,6 +107,8 @@ describe('cobalt run --live: the caps line', () => {
     const capsLine = lines.find((l) => l.startsWith('{"account"'));
     const caps = capsLine === undefined ? undefined : (JSON.parse(capsLine) as { caps: unknown }).caps;
     const at = (entry: string): number => timeline.indexOf(entry);
+    await stopDaemon();
+    const handlersAfter = crashHandlers();
 
     expect(failed).toBeUndefined();
     expect(set).toBe('4000');
@@ -109,5 +116,6 @@ describe('cobalt run --live: the caps line', () => {
     expect(at('caps line')).toBeGreaterThan(-1);
     expect(at('GET /api/v3/openOrders')).toBeGreaterThan(at('caps line'));
     expect(timeline.slice(0, at('caps line')).filter((r) => !r.startsWith('GET '))).toEqual([]);
+    expect(handlersAfter).toEqual(handlersBefore);
   }, 90_000);
 });

@@ -3,16 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import type { OrderRecord, PositionRecord } from '../../../actors/trading-executor/logic.ts';
+import { TradingExecutor, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
+import { clientOrderIdFor, type OrderRecord, type PositionRecord } from '../../../actors/trading-executor/logic.ts';
+import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { OrderIntent } from '../../../engine/messages/orders.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
-import type { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { ExecStore } from '../../../engine/store/exec-store.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import { intentId } from '../../../engine/types/ids.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../engine/types/instrument.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
+import { VenueCallError, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
+import { PollVenue } from './poll-venue.ts';
 
 export const BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'paper' });
 
@@ -108,4 +112,65 @@ export function capturingLogger() {
   const logger = pino({ level: 'debug' }, stream);
   const codes = () => records.map((r) => r['code']).filter((c): c is string => typeof c === 'string');
   return { logger, records, codes };
+}
+
+/** The protective stops of the stop tests: 2 % stop-loss, the stop 0.5 % further, its limit 1 % below the stop. */
+export const STOP_SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
+
+/** What a test file closes after each test, in order. */
+export type Cleanups = Array<() => Promise<void>>;
+
+/**
+ * A TradingExecutor with protective stops (STOP_SETTINGS) on a PollVenue (a venue that pushes nothing, as Binance over
+ * REST), a temp store and a simulated clock at 0; `extra` overrides its options. What it opens goes on `cleanups`.
+ */
+export function stopRig(cleanups: Cleanups, extra: Partial<TradingExecutorOptions> = {}) {
+  const s = tempStore();
+  cleanups.push(s.cleanup);
+  const venue = new PollVenue();
+  const clock = new SimulatedClock(0);
+  const rec = recordingBus();
+  const cap = capturingLogger();
+  const ex = new TradingExecutor({
+    bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: cap.logger, pollMs: 1_000, rng: () => 0.5,
+    protectiveStop: STOP_SETTINGS, ...extra,
+  });
+  cleanups.push(async () => ex.stop());
+  const settle = () => drive(clock, () => !ex.busy);
+  // The RiskManager's approval of a buy at 61 837.63, sent to the venue; `buy` then fills it there.
+  const approve = async (id: string, lots: number) => {
+    rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(id, 6_183_763, { lots: lots as Lots }), ts: clock.now() });
+    await settle();
+  };
+  const buy = async (id: string, lots: number) => {
+    await approve(id, lots);
+    venue.fill(clientOrderIdFor(id), lots);
+  };
+  // Runs the engine clock on, a second at a time, the executor's store writes finished between steps.
+  const run = async (seconds: number) => {
+    for (let i = 0; i < seconds; i++) {
+      clock.advance(1_000);
+      await storeWritesDone();
+    }
+    await settle();
+  };
+  const stops = () => venue.orders.filter((o) => o.clientOrderId.startsWith('pstop-') && (o.status === 'accepted' || o.status === 'partiallyFilled'));
+  // The RiskManager's exit: a reduce-only IOC sell below the market unless `over` says otherwise.
+  const exit = (id: string, lots: number, over: Partial<OrderIntent> = {}) => rec.bus.publish({
+    type: 'risk.orderApproved', intent: limitIntent(id, 5_800_000, { side: 'sell', lots: lots as Lots, reduceOnly: true, timeInForce: 'IOC', ...over }), ts: clock.now(),
+  });
+  const sent = (id: string) => venue.orders.find((o) => o.clientOrderId === clientOrderIdFor(id));
+  // From now on the first stop submitted fails with an unknown outcome (a socket hang-up); later ones reach the venue.
+  const failFirstStopSubmit = () => {
+    let fail = true;
+    const submit = venue.submit.bind(venue);
+    venue.submit = (req: VenueOrderRequest) => {
+      if (fail && req.orderType === 'stopLossLimit') {
+        fail = false;
+        return Promise.reject(new VenueCallError('unknown', 'NETWORK', 'socket hang up'));
+      }
+      return submit(req);
+    };
+  };
+  return { ex, venue, clock, rec, cap, store: s.store, settle, approve, buy, run, stops, exit, sent, failFirstStopSubmit };
 }

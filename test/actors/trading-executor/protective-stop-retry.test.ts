@@ -6,51 +6,24 @@
 // forgotten with the position; a failed read of a cancelled stop's trades is retried, caps the exit when it stays
 // failed, and holds back the next stop until read; a stop the venue never got is placed again once it says so.
 import { afterEach, describe, expect, it } from 'vitest';
-import { TradingExecutor, type RiskStateView, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
+import type { RiskStateView, TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
-import { planStop, type ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
-import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import type { OrderIntent } from '../../../engine/messages/orders.ts';
+import { planStop } from '../../../actors/trading-executor/protective-stop.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
-import type { Lots, Ticks } from '../../../engine/types/price.ts';
+import type { Ticks } from '../../../engine/types/price.ts';
 import { VenueCallError, type SubmitResult, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
-import { BTC, capturingLogger, drive, limitIntent, recordingBus, storeWritesDone, tempStore } from './helpers.ts';
-import { PollVenue } from './poll-venue.ts';
+import { BTC, drive, STOP_SETTINGS, stopRig, storeWritesDone, type Cleanups } from './helpers.ts';
 
-const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
 // Binance's answer to a stop the price is already through (-2010).
 const THROUGH: SubmitResult = { status: 'rejected', code: 'INVALID_ORDER', message: 'binance Stop price would trigger immediately.' };
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
 function rig(extra: Partial<TradingExecutorOptions> = {}) {
-  const s = tempStore();
-  cleanups.push(s.cleanup);
-  const venue = new PollVenue();
-  const clock = new SimulatedClock(0);
-  const rec = recordingBus();
-  const cap = capturingLogger();
-  const ex = new TradingExecutor({
-    bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: cap.logger, pollMs: 1_000, rng: () => 0.5, protectiveStop: SETTINGS, ...extra,
-  });
-  cleanups.push(async () => ex.stop());
-  const settle = () => drive(clock, () => !ex.busy);
-  const buy = async (id: string, lots: number) => {
-    rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(id, 6_183_763, { lots: lots as Lots }), ts: clock.now() });
-    await settle();
-    venue.fill(clientOrderIdFor(id), lots);
-  };
-  // Runs the engine clock on, a second at a time, the executor's store writes finished between steps.
-  const run = async (seconds: number) => {
-    for (let i = 0; i < seconds; i++) {
-      clock.advance(1_000);
-      await storeWritesDone();
-    }
-    await settle();
-  };
-  const stops = () => venue.orders.filter((o) => o.clientOrderId.startsWith('pstop-') && (o.status === 'accepted' || o.status === 'partiallyFilled'));
+  const r = stopRig(cleanups, extra);
+  const { venue, cap } = r;
   // Stop submissions the venue received, and a switch for how it answers them.
   const stopAnswer: { refuse: SubmitResult | undefined; submits: number } = { refuse: undefined, submits: 0 };
   const submit = venue.submit.bind(venue);
@@ -59,18 +32,13 @@ function rig(extra: Partial<TradingExecutorOptions> = {}) {
     stopAnswer.submits++;
     return stopAnswer.refuse ?? submit(req);
   };
-  // The RiskManager's exit: a reduce-only IOC sell below the market unless `over` says otherwise.
-  const exit = (id: string, lots: number, over: Partial<OrderIntent> = {}) => rec.bus.publish({
-    type: 'risk.orderApproved', intent: limitIntent(id, 5_800_000, { side: 'sell', lots: lots as Lots, reduceOnly: true, timeInForce: 'IOC', ...over }), ts: clock.now(),
-  });
-  const sent = (id: string) => venue.orders.find((o) => o.clientOrderId === clientOrderIdFor(id));
   // Makes the venue's `method` fail with an unknown outcome while `down()` says so.
   const failWhile = (method: 'cancel' | 'fetchMyTrades' | 'fetchOrder', down: () => boolean, code: string, message: string) => {
     const call = (venue[method] as (...a: unknown[]) => Promise<unknown>).bind(venue);
     Object.assign(venue, { [method]: (...a: unknown[]) => (down() ? Promise.reject(new VenueCallError('unknown', code, message)) : call(...a)) });
   };
   const count = (code: string) => cap.codes().filter((c) => c === code).length;
-  return { ex, venue, clock, rec, cap, settle, buy, run, stops, stopAnswer, exit, sent, failWhile, count };
+  return { ...r, stopAnswer, failWhile, count };
 }
 
 // The rig started, 10 000 lots bought as entry-1 and filled at the venue, its stops answered `refuse` when given.
@@ -144,15 +112,7 @@ describe('protective stops the venue refuses', () => {
     const r = rig({ breaker: { failureThreshold: 1, openMs: 30_000 } });
     await r.ex.start();
     // The stop's first submission fails with an unknown outcome: the breaker opens and the resend is refused locally.
-    let fail = true;
-    const submit = r.venue.submit.bind(r.venue);
-    r.venue.submit = (req) => {
-      if (fail && req.orderType === 'stopLossLimit') {
-        fail = false;
-        return Promise.reject(new VenueCallError('unknown', 'NETWORK', 'socket hang up'));
-      }
-      return submit(req);
-    };
+    r.failFirstStopSubmit();
     await r.buy('entry-1', 10_000);
     await r.run(20);
     const refused = r.ex.allOrders().filter((o) => o.clientOrderId.startsWith('pstop-') && o.status === 'rejected');
@@ -199,7 +159,7 @@ describe('protective stops and the position', () => {
 describe('protective stops and the RiskManager\'s stop-loss', () => {
   const limitsWith = (stopLossBps: number) => ({ stopLossBps }) as unknown as RiskLimits;
   const expectedStopPrice = (r: ReturnType<typeof rig>, bps: number) => {
-    const plan = planStop(BTC, r.ex.position('BTC/USDT'), bps, SETTINGS);
+    const plan = planStop(BTC, r.ex.position('BTC/USDT'), bps, STOP_SETTINGS);
     return plan.kind === 'stop' ? plan.stopPrice : undefined;
   };
 
@@ -304,8 +264,7 @@ describe('protective stops whose submission had no answer', () => {
     };
     r.failWhile('fetchOrder', () => down, 'EXCHANGE_UNAVAILABLE', '503');
     await r.ex.start();
-    r.rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('entry-1', 6_183_763, { lots: 10_000 as Lots }), ts: r.clock.now() });
-    await r.settle();
+    await r.approve('entry-1', 10_000);
     // The order endpoint and the order queries time out for 6 minutes from the fill on.
     down = true;
     r.venue.fill(clientOrderIdFor('entry-1'), 10_000);

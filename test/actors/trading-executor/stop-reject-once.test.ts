@@ -4,52 +4,29 @@
 // unknown submission outcome). Every rejection goes through applyNow under the executor's mutex, and a rejected order
 // cannot be rejected again (logic.ts transition), so the two paths cannot both publish or store one for the same order.
 import { afterEach, describe, expect, it } from 'vitest';
-import { TradingExecutor, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
+import type { TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
 import { clientOrderIdFor, type OrderRecord, type PositionRecord } from '../../../actors/trading-executor/logic.ts';
-import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
-import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import type { ExecChange } from '../../../engine/store/exec-store.ts';
-import type { Lots } from '../../../engine/types/price.ts';
-import { VenueCallError, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
-import { BTC, capturingLogger, drive, limitIntent, recordingBus, storeWritesDone, tempStore } from './helpers.ts';
-import { PollVenue } from './poll-venue.ts';
+import type { VenueOrderRequest } from '../../../engine/venues/venue.ts';
+import { stopRig, type Cleanups } from './helpers.ts';
 
-const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
 function rig(extra: Partial<TradingExecutorOptions> = {}) {
-  const s = tempStore();
-  cleanups.push(s.cleanup);
+  const r = stopRig(cleanups, extra);
+  const { ex, rec, store } = r;
   // Every rejected order record the executor commits, by client order id.
   const rejectedCommits = new Map<string, number>();
-  const commit = s.store.commit.bind(s.store);
-  s.store.commit = (batch: ExecChange<OrderRecord, PositionRecord>) => {
+  const commit = store.commit.bind(store);
+  store.commit = (batch: ExecChange<OrderRecord, PositionRecord>) => {
     const o = batch.order;
     if (o?.status === 'rejected') rejectedCommits.set(o.clientOrderId, (rejectedCommits.get(o.clientOrderId) ?? 0) + 1);
     return commit(batch);
   };
-  const venue = new PollVenue();
-  const clock = new SimulatedClock(0);
-  const rec = recordingBus();
-  const ex = new TradingExecutor({
-    bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: capturingLogger().logger, pollMs: 1_000, rng: () => 0.5,
-    protectiveStop: SETTINGS, ...extra,
-  });
-  cleanups.push(async () => ex.stop());
-  const run = async (seconds: number) => {
-    for (let i = 0; i < seconds; i++) {
-      clock.advance(1_000);
-      await storeWritesDone();
-    }
-    await drive(clock, () => !ex.busy);
-  };
-  const approveEntry = async () => {
-    rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('entry-1', 6_183_763, { lots: 10_000 as Lots }), ts: clock.now() });
-    await drive(clock, () => !ex.busy);
-  };
+  const approveEntry = () => r.approve('entry-1', 10_000);
   const refusedStops = () => ex.allOrders().filter((o) => o.clientOrderId.startsWith('pstop-') && o.status === 'rejected');
   // Per refused stop: its rejections on the bus and its rejected records in the store.
   const tally = () => refusedStops().map((o) => ({
@@ -57,7 +34,7 @@ function rig(extra: Partial<TradingExecutorOptions> = {}) {
     messages: rec.of('exec.orderRejected').filter((m) => m.clientOrderId === o.clientOrderId).length,
     records: rejectedCommits.get(o.clientOrderId) ?? 0,
   }));
-  return { ex, venue, clock, rec, run, approveEntry, refusedStops, tally };
+  return { ...r, approveEntry, refusedStops, tally };
 }
 
 describe('a refused protective stop is rejected once', () => {
@@ -92,15 +69,7 @@ describe('a refused protective stop is rejected once', () => {
 
   it('when the breaker opens on an unknown submission outcome (apply after the query)', async () => {
     const r = rig({ breaker: { failureThreshold: 1, openMs: 30_000 } });
-    let fail = true;
-    const submit = r.venue.submit.bind(r.venue);
-    r.venue.submit = (req) => {
-      if (fail && req.orderType === 'stopLossLimit') {
-        fail = false;
-        return Promise.reject(new VenueCallError('unknown', 'NETWORK', 'socket hang up'));
-      }
-      return submit(req);
-    };
+    r.failFirstStopSubmit();
     await r.ex.start();
     await r.approveEntry();
     r.venue.fill(clientOrderIdFor('entry-1'), 10_000);

@@ -6,58 +6,30 @@
 // unverified while a restarted executor cannot reconcile; a stop sent without an answer counted open, not resting.
 import { afterEach, describe, expect, it } from 'vitest';
 import { protectiveStopFigures } from '../../../app/dashboard-providers.ts';
-import { TradingExecutor, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
+import type { TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
-import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
 import { DashboardViewModel, type ProtectiveStopsView, type Topic } from '../../../engine/dashboard/view-model.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
-import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import type { Lots } from '../../../engine/types/price.ts';
 import { VenueCallError, type SubmitResult, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
-import { BTC, capturingLogger, drive, limitIntent, recordingBus, storeWritesDone, tempStore } from '../../actors/trading-executor/helpers.ts';
-import { PollVenue } from '../../actors/trading-executor/poll-venue.ts';
+import { drive, stopRig, type Cleanups } from '../../actors/trading-executor/helpers.ts';
 
-const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
-// 0.1 BTC bought at 61 837.63: the stop at cost less 2.5 %, floored to the tick (6 183.763 × 0.975 = 6 029.168925 for
-// 0.1 BTC: 60 291.68), its limit 1 % below, floored (59 688.76).
-const ENTRY_PRICE = 6_183_763;
+// stopRig buys 0.1 BTC at 61 837.63: the stop at cost less 2.5 %, floored to the tick (6 183.763 × 0.975 =
+// 6 029.168925 for 0.1 BTC: 60 291.68), its limit 1 % below, floored (59 688.76).
 const STOP = { stopPrice: '60291.68', price: '59688.76', qty: '0.10000', filledQty: '0.00000' };
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
 function rig(extra: Partial<TradingExecutorOptions> = {}) {
-  const s = tempStore();
-  cleanups.push(s.cleanup);
-  const venue = new PollVenue();
-  const clock = new SimulatedClock(0);
-  const rec = recordingBus();
-  const ex = new TradingExecutor({
-    bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: capturingLogger().logger, pollMs: 1_000, rng: () => 0.5,
-    protectiveStop: SETTINGS, ...extra,
-  });
-  cleanups.push(async () => ex.stop());
+  const r = stopRig(cleanups, extra);
+  const { ex, venue, rec } = r;
   const view = new DashboardViewModel({ bus: rec.bus, providers: { protectiveStops: () => protectiveStopFigures(ex) } });
   const changed: Topic[] = [];
   view.onChange = (t) => changed.push(t);
   view.start();
   cleanups.push(async () => view.stop());
-  const settle = () => drive(clock, () => !ex.busy);
-  const buy = async (id: string, lots: number) => {
-    rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(id, ENTRY_PRICE, { lots: lots as Lots }), ts: clock.now() });
-    await settle();
-    venue.fill(clientOrderIdFor(id), lots);
-  };
-  const run = async (seconds: number) => {
-    for (let i = 0; i < seconds; i++) {
-      clock.advance(1_000);
-      await storeWritesDone();
-    }
-    await settle();
-  };
-  const stops = () => venue.orders.filter((o) => o.clientOrderId.startsWith('pstop-') && (o.status === 'accepted' || o.status === 'partiallyFilled'));
   // `hold`: a stop's submission gets no answer until it settles.
   const stopAnswer: { refuse: SubmitResult | undefined; hold?: Promise<void> } = { refuse: undefined };
   const submit = venue.submit.bind(venue);
@@ -68,7 +40,7 @@ function rig(extra: Partial<TradingExecutorOptions> = {}) {
   };
   const panel = () => (view.build('risk', new Map()) as { protectiveStops: ProtectiveStopsView }).protectiveStops;
   const rejectedStop = () => ex.allOrders().find((o) => o.clientOrderId.startsWith('pstop-') && o.status === 'rejected');
-  return { ex, venue, clock, rec, view, changed, settle, buy, run, stops, stopAnswer, panel, rejectedStop, store: s.store };
+  return { ...r, view, changed, stopAnswer, panel, rejectedStop };
 }
 
 describe('dashboard view model: protective stops', () => {
@@ -167,9 +139,7 @@ describe('dashboard view model: protective stops', () => {
     await drive(r.clock, () => r.stops().length === 1 && r.ex.order(r.stops()[0]!.clientOrderId)?.status === 'accepted');
     const stop = r.stops()[0]!.clientOrderId;
     tradesDown = true;
-    r.rec.bus.publish({
-      type: 'risk.orderApproved', intent: limitIntent('risk-exit-1', 5_800_000, { side: 'sell', lots: 10_000 as Lots, reduceOnly: true, timeInForce: 'IOC' }), ts: r.clock.now(),
-    });
+    r.exit('risk-exit-1', 10_000);
     await drive(r.clock, () => r.ex.order(clientOrderIdFor('risk-exit-1'))?.status === 'rejected');
     await r.settle();
 

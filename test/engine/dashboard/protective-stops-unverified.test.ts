@@ -3,52 +3,29 @@
 // or filled them since). The rows say `unverified`; the figures, the panel's head and /metrics must agree: none counted
 // resting (cobalt_protective_stops_resting 0), `unverified` n (cobalt_protective_stops_unverified n). Once reconciled,
 // the figures are the usual ones again. A real TradingExecutor on the PollVenue stub (a venue that pushes nothing).
-// The rig is a copy of the panel test's (test/engine/dashboard/protective-stops-panel.test.ts), trimmed.
 import { afterEach, describe, expect, it } from 'vitest';
 import { protectiveStopFigures } from '../../../app/dashboard-providers.ts';
-import { TradingExecutor, type TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
-import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
-import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import type { TradingExecutorOptions } from '../../../actors/trading-executor/executor.ts';
 import { DashboardMetrics } from '../../../engine/dashboard/metrics.ts';
 import { DashboardViewModel, type ProtectiveStopsView } from '../../../engine/dashboard/view-model.ts';
-import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import type { Lots } from '../../../engine/types/price.ts';
 import { VenueCallError, type SubmitResult, type VenueOrderRequest } from '../../../engine/venues/venue.ts';
 import { protectiveStopsHtml } from '../../../web/src/panels.ts';
-import { BTC, capturingLogger, drive, limitIntent, recordingBus, storeWritesDone, tempStore } from '../../actors/trading-executor/helpers.ts';
-import { PollVenue } from '../../actors/trading-executor/poll-venue.ts';
+import { drive, stopRig, storeWritesDone, type Cleanups } from '../../actors/trading-executor/helpers.ts';
 
-const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
-const ENTRY_PRICE = 6_183_763;
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
+// The executor rig of the stop tests, with the dashboard's view model and /metrics reading its figures.
 function rig(extra: Partial<TradingExecutorOptions> = {}) {
-  const s = tempStore();
-  cleanups.push(s.cleanup);
-  const venue = new PollVenue();
-  const clock = new SimulatedClock(0);
-  const rec = recordingBus();
-  const ex = new TradingExecutor({
-    bus: rec.bus, clock, venue, store: s.store, instruments: [{ ...BTC }], log: capturingLogger().logger, pollMs: 1_000, rng: () => 0.5,
-    protectiveStop: SETTINGS, ...extra,
-  });
-  cleanups.push(async () => ex.stop());
-  const view = new DashboardViewModel({ bus: rec.bus, providers: { protectiveStops: () => protectiveStopFigures(ex) } });
-  const metrics = new DashboardMetrics({ bus: rec.bus, view, wsClients: () => 0, protectiveStops: () => protectiveStopFigures(ex) });
+  const r = stopRig(cleanups, extra);
+  const view = new DashboardViewModel({ bus: r.rec.bus, providers: { protectiveStops: () => protectiveStopFigures(r.ex) } });
+  const metrics = new DashboardMetrics({ bus: r.rec.bus, view, wsClients: () => 0, protectiveStops: () => protectiveStopFigures(r.ex) });
   cleanups.push(async () => metrics.close());
-  const settle = () => drive(clock, () => !ex.busy);
-  const buy = async (id: string, lots: number) => {
-    rec.bus.publish({ type: 'risk.orderApproved', intent: limitIntent(id, ENTRY_PRICE, { lots: lots as Lots }), ts: clock.now() });
-    await settle();
-    venue.fill(clientOrderIdFor(id), lots);
-  };
-  const stops = () => venue.orders.filter((o) => o.clientOrderId.startsWith('pstop-'));
   const panel = () => (view.build('risk', new Map()) as { protectiveStops: ProtectiveStopsView }).protectiveStops;
   const gauges = async () => (await metrics.text()).split('\n').filter((l) => /^cobalt_protective_stops_(resting|unverified) /.test(l)).sort();
-  return { ex, venue, clock, settle, buy, stops, panel, gauges, store: s.store };
+  return { ...r, panel, gauges };
 }
 
 type Rig = ReturnType<typeof rig>;

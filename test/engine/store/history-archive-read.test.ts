@@ -13,7 +13,7 @@ import { archiveLineRecord, HistoryReader, type HistoryQuery, type HistoryWarnin
 import { InferenceHistoryStore, parseArchiveLine, parseArchiveLineBytes, type InferenceRecord } from '../../../engine/store/inference-history.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import type { TsMs } from '../../../engine/types/time.ts';
-import { createLogger, setLogger } from '../../../engine/log.ts';
+import { log, setLogger } from '../../../engine/log.ts';
 import { captureLog } from '../../e2e/live-driver.ts';
 import { byTime, rec, T0 } from './history-fixture.ts';
 
@@ -174,12 +174,13 @@ describe('HistoryReader over archives of several series per file', () => {
 
   it('says once per file, at warn, that the spill could not be written (nothing is lost, the read is slower)', async () => {
     const captured = captureLog();
+    const prev = log();
     setLogger(captured.logger);
     let got: Awaited<ReturnType<typeof read>>;
     try {
       got = await read(a.dir, {}, { holdBytes: 0, spillDir: '/nonexistent/spill' });
     } finally {
-      setLogger(createLogger());
+      setLogger(prev);
     }
     expect(got.records).toHaveLength(MODELS.length * SYMBOLS.length * TICKS);
     const lines = captured.withCode('HISTORY_SPILL_FAILED');

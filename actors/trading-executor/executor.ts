@@ -34,6 +34,13 @@
 // still holds. Every symbol's stop is checked again on risk.limitsChanged and once the RiskManager's state is first
 // read (its stop-loss prices the stop); a stop the venue itself refused brings no check of its own (the retries are on
 // a backoff there), one the executor rejected for want of an answer (VENUE_UNKNOWN_ORDER, ...) does.
+// A stop replaced in one request (venue.replace, Binance cancelReplace): the new stop is recorded and runs as a
+// submission (events held, cancels wait, no poll meanwhile); both done -> the new one accepted, the old one cancelled
+// as a cancel's answer cancels it (its trades read at once); cancel done, new refused -> the old one cancelled, the new
+// one rejected with the venue's code; cancel failed -> the new one rejected REPLACE_CANCEL_FAILED and the stops take
+// the cancel-then-place path; refused before acting, 429, 418 -> rejected as a submission would be, same path; no
+// answer -> the new one queried by client id after the venue's settle time (present: both done; absent: rejected and
+// the same path; no answer: it stays submitted for the poll), never sent twice.
 import type { Logger } from 'pino';
 import { log as rootLog } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -45,7 +52,8 @@ import { backoffDelay, type BackoffPolicy } from '../../engine/venues/binance/ba
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../../engine/venues/circuit-breaker.ts';
 import { delay } from '../../engine/venues/retry.ts';
 import {
-  asVenueCallError, type ExecutionVenue, type VenueCallError, type VenueEvent, type VenueOrder, type VenueOrderRequest, type VenueTrade,
+  asVenueCallError, type ExecutionVenue, type ReplaceResult, type VenueCallError, type VenueEvent, type VenueOrder, type VenueOrderRequest,
+  type VenueTrade,
 } from '../../engine/venues/venue.ts';
 import { ADOPTED_ORDER_PREFIX, clientOrderId, intentId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
@@ -59,7 +67,8 @@ import {
 } from './logic.ts';
 import { reconcile, type ApplyTradeOptions, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
 import {
-  isLiveStop, isVenueRefusal, ProtectiveStops, sellableLots, type ClearResult, type ProtectiveStopHost, type ProtectiveStopSettings,
+  isLiveStop, isVenueRefusal, ProtectiveStops, REPLACE_CANCEL_FAILED, sellableLots, type ClearResult, type ProtectiveStopHost,
+  type ProtectiveStopSettings, type ReplaceOutcome,
 } from './protective-stop.ts';
 
 /** The executor's store type. */
@@ -223,6 +232,7 @@ export class TradingExecutor implements ReconcileHost {
       order: (cid) => this.order(cid),
       riskStopLossBps: () => (this.announcedLimits ?? this.riskState?.()?.limits)?.stopLossBps,
       placeOrder: (intent) => this.placeOwn(intent),
+      ...(this.venue.replace ? { replaceOrder: (old: string, intent: OrderIntent, reason: string) => this.replaceOwn(old as ClientOrderId, intent, reason) } : {}),
       cancelOrder: (cid, reason) => this.cancelOne(cid as ClientOrderId, reason),
       syncSymbol: async (symbol) => void (await this.reconcile({ balances: false, symbols: [symbol] })),
       canSend: () => this.breaker.state !== 'open',
@@ -513,13 +523,115 @@ export class TradingExecutor implements ReconcileHost {
   }
 
   private startSubmit(cid: ClientOrderId): Promise<void> {
+    return this.runSubmission(cid, () => this.submitFlow(cid));
+  }
+
+  // Runs `flow`, the submission of `cid`: venue events for it are held until it ends, a cancel of it waits for it.
+  private runSubmission<T>(cid: ClientOrderId, flow: () => Promise<T>): Promise<T> {
     this.held.set(cid, []);
-    const p = this.submitFlow(cid).finally(() => {
+    const p = flow().finally(() => {
       this.submitting.delete(cid);
       this.releaseHeld(cid);
     });
-    this.submitting.set(cid, p);
+    this.submitting.set(cid, p.then(() => undefined, () => undefined));
     return this.track(p);
+  }
+
+  /**
+   * A protective stop replaced in one venue request (see the header): the order of `intent` is recorded, then sent
+   * with the cancel of `oldCid`. 'fallback' without sending when the venue has no replace, the old stop is not resting
+   * untouched (accepted, no cancel or submission running), the executor is not live or the breaker is open.
+   */
+  private async replaceOwn(oldCid: ClientOrderId, intent: OrderIntent, reason: string): Promise<ReplaceOutcome> {
+    // Boxed: a promise returned from the serialised step would make the mutex wait for the whole request.
+    const box = await this.serial(async () => {
+      const old = this.order(oldCid);
+      const rec = newOrder(intent, this.venue.id, this.clock.now());
+      if (!this.venue.replace || old?.status !== 'accepted' || this.cancels.has(oldCid) || this.submitting.has(oldCid)) return undefined;
+      if (this.order(rec.clientOrderId) || this.st !== 'live' || !this.breaker.allow()) return undefined;
+      await this.store.commit({ order: rec });
+      this.remember(rec);
+      return { p: this.runSubmission(rec.clientOrderId, () => this.replaceFlow(old, rec.clientOrderId, reason)) };
+    });
+    return box ? box.p : 'fallback';
+  }
+
+  private async replaceFlow(old: OrderRecord, cid: ClientOrderId, reason: string): Promise<ReplaceOutcome> {
+    const req = this.requestOf(cid);
+    await this.apply(cid, { type: 'submit' });
+    this.cancelling.set(old.clientOrderId, reason);
+    this.counters.submitted++;
+    let r: ReplaceResult;
+    try {
+      r = await this.venue.replace!(req.symbol, { clientOrderId: old.clientOrderId, venueOrderId: old.venueOrderId }, req);
+    } catch (e) {
+      return this.replaceFailed(old, cid, reason, asVenueCallError(e));
+    }
+    this.breaker.success();
+    this.venueAnswered();
+    switch (r.status) {
+      case 'replaced':
+        await this.apply(cid, { type: 'accepted', venueOrderId: r.placed.venueOrderId });
+        await this.replacedOld(old, reason);
+        return 'replaced';
+      case 'newRejected':
+        this.log.warn({ clientOrderId: cid, replaced: old.clientOrderId, code: r.code }, 'venue cancelled the old stop and refused its replacement');
+        await this.apply(cid, { type: 'rejected', code: r.code, message: r.message });
+        await this.replacedOld(old, reason);
+        return 'newRefused';
+      case 'cancelFailed':
+        this.log.warn({ clientOrderId: cid, replaced: old.clientOrderId, code: r.code, notOpen: r.notOpen }, 'venue could not cancel the stop to replace: nothing placed');
+        await this.apply(cid, { type: 'rejected', code: REPLACE_CANCEL_FAILED, message: r.message });
+        return 'fallback';
+    }
+  }
+
+  // The old stop of a replace the venue cancelled, applied as a cancel's answer is: its trades are read at once.
+  private async replacedOld(old: OrderRecord, reason: string): Promise<void> {
+    await this.apply(old.clientOrderId, { type: 'cancelled', reason });
+    this.syncTradesNow(old.intent.symbol);
+  }
+
+  // A replace request that failed: classified as a submission's failure is; no answer -> the new order is queried.
+  private async replaceFailed(old: OrderRecord, cid: ClientOrderId, reason: string, err: VenueCallError): Promise<ReplaceOutcome> {
+    const ctx = { clientOrderId: cid, replaced: old.clientOrderId, code: err.code, kind: err.kind };
+    switch (err.kind) {
+      case 'rejected':
+        this.breaker.success();
+        this.venueAnswered();
+        this.log.warn({ ...ctx, err }, 'venue refused the replace request before acting: the old stop stays');
+        await this.apply(cid, { type: 'rejected', code: err.code, message: err.message });
+        return 'fallback';
+      case 'banned':
+        this.publishStatus('banned', err.message, err.retryAfterMs);
+        this.breaker.inconclusive();
+        await this.apply(cid, { type: 'rejected', code: 'VENUE_IP_BANNED', message: err.message });
+        return 'fallback';
+      case 'rateLimited':
+        this.publishStatus('rateLimited', err.message, err.retryAfterMs ?? 0);
+        this.breaker.inconclusive();
+        await this.apply(cid, { type: 'rejected', code: 'VENUE_RATE_LIMITED', message: err.message });
+        return 'fallback';
+      case 'unknown':
+        this.breaker.failure();
+        this.log.warn({ ...ctx, err }, 'replace outcome unknown: querying the new stop by client id, never resending it');
+        return this.resolveUnknownReplace(old, cid, reason, err);
+    }
+  }
+
+  // STOP_ON_FAILURE places the new order only once the old one is cancelled: the new one present means both were done.
+  private async resolveUnknownReplace(old: OrderRecord, cid: ClientOrderId, reason: string, err: VenueCallError): Promise<ReplaceOutcome> {
+    const found = await this.resolveUnknownSubmit(cid);
+    if (found === 'present') {
+      await this.replacedOld(old, reason);
+      return 'replaced';
+    }
+    if (found === 'absent') {
+      await this.apply(cid, { type: 'rejected', code: 'VENUE_UNAVAILABLE', message: `replacement not at the venue after a request with no answer: ${err.message}` });
+      return 'fallback';
+    }
+    if (found === 'unresolved') this.log.error({ clientOrderId: cid, code: 'SUBMIT_UNRESOLVED' }, 'cannot tell whether the replacement stop reached the venue: it stays submitted until the poll or reconciliation finds out');
+    return 'unresolved';
   }
 
   // An order of the executor's own (a protective stop): recorded and submitted; resolves once the venue answered.
@@ -620,13 +732,7 @@ export class TradingExecutor implements ReconcileHost {
 
   private async submitFlow(cid: ClientOrderId): Promise<void> {
     if (!(await this.clearStopsBefore(cid))) return;
-    const rec = this.order(cid)!;
-    const it = rec.intent;
-    const req: VenueOrderRequest = {
-      clientOrderId: cid, symbol: it.symbol, side: it.side, orderType: it.stopPrice !== undefined ? 'stopLossLimit' : it.orderType, lots: it.lots,
-      ...(it.orderType === 'limit' && it.price !== undefined ? { price: it.price } : {}), ...(it.stopPrice !== undefined ? { stopPrice: it.stopPrice } : {}),
-      timeInForce: it.timeInForce,
-    };
+    const req = this.requestOf(cid);
     await this.apply(cid, { type: 'submit' });
     for (let attempt = 1; ; attempt++) {
       let err: VenueCallError;
@@ -688,6 +794,16 @@ export class TradingExecutor implements ReconcileHost {
         }
       }
     }
+  }
+
+  // The venue request of recorded order `cid`.
+  private requestOf(cid: ClientOrderId): VenueOrderRequest {
+    const it = this.order(cid)!.intent;
+    return {
+      clientOrderId: cid, symbol: it.symbol, side: it.side, orderType: it.stopPrice !== undefined ? 'stopLossLimit' : it.orderType, lots: it.lots,
+      ...(it.orderType === 'limit' && it.price !== undefined ? { price: it.price } : {}), ...(it.stopPrice !== undefined ? { stopPrice: it.stopPrice } : {}),
+      timeInForce: it.timeInForce,
+    };
   }
 
   /** After an unknown submission outcome: waits until the request is void at the venue, then queries by client id. */

@@ -8,8 +8,16 @@
 //   lots        = the whole position the account can sell (open lots, less base-asset fees paid), none when that is
 //                 worth less than the venue's minimum notional at the limit price (logged once, reported as dust).
 // Per symbol, one check at a time (`refresh`): place the stop when none matches, replace one of the wrong size or
-// price (cancel, then place), cancel it when flat. A stop that has triggered and is part filled is left to work. While
-// another sell of ours on the symbol is working, no stop is placed: it would lock the base asset that sell needs.
+// price (cancel, then place), cancel it when flat. Where the venue replaces in one request (Binance cancelReplace,
+// `replaceOrder`), one resting stop (accepted, not triggered) is replaced that way, so that the venue never holds the
+// position without a stop: the new stop is recorded before it is sent, the old one's cancel applied as a cancel's
+// answer is, and its trades read as after a cancel. When that request cannot be used (not one resting stop, trades
+// unread, breaker open, a refused plan), or its cancel failed (the old stop filled or closed), or it was refused before
+// acting, the check takes the cancel-then-place path; when its new stop was refused, the trades are read and a position
+// they changed gets its stop placed, else the refusal is recorded as a placement's is; with no answer, the old stop's
+// trades count as unread and both orders are queried before the next check. A stop that has triggered and is part
+// filled is left to work. While another sell of ours on the symbol is working, no stop is placed: it would lock the
+// base asset that sell needs.
 // Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; any stop the venue
 // may have held may have traded (a triggered stop cancelled after part fills answers "cancelled" too), so the symbol's
 // trades are read again before the sell is sized (up to 3 tries on the engine clock: one failed read must not refuse a
@@ -115,6 +123,11 @@ export interface ProtectiveStopHost {
   riskStopLossBps(): number | undefined;
   /** Records and submits the order of `intent` (client id from its id), resolving once the venue answered. */
   placeOrder(intent: OrderIntent): Promise<void>;
+  /**
+   * Cancels stop `oldCid` and places the order of `intent` in one venue request, the new order recorded before it is
+   * sent (absent where the venue has no such request); see ReplaceOutcome.
+   */
+  replaceOrder?(oldCid: string, intent: OrderIntent, reason: string): Promise<ReplaceOutcome>;
   /** Cancels the order and resolves once the venue answered (or every attempt failed). */
   cancelOrder(cid: string, reason: string): Promise<void>;
   /** Reads the symbol's orders and trades at the venue again (a reconciliation of that symbol). */
@@ -126,6 +139,15 @@ export interface ProtectiveStopHost {
   /** Waits `ms` on the engine clock; false when the executor stopped meanwhile. */
   sleep(ms: number): Promise<boolean>;
 }
+
+/**
+ * What a one-request replace came to: both done (the old stop cancelled, the new one accepted); nothing placed, the
+ * old stop's state to be settled by the cancel-then-place path (`fallback`: its cancel failed, the request was refused
+ * before acting or not sent); the old stop cancelled and the new one refused by the venue (`newRefused`, the order
+ * rejected with the venue's code); or no answer (`unresolved`: the new order stays submitted until queried, and the old
+ * one may be cancelled or not).
+ */
+export type ReplaceOutcome = 'replaced' | 'fallback' | 'newRefused' | 'unresolved';
 
 /**
  * What `clearForExit` found: no stop left; a stop that may have filled (the position was read again); or one whose
@@ -140,9 +162,13 @@ export type ClearResult =
 export const STOP_READ_TRIES = 3;
 export const STOP_READ_BACKOFF_MS = 500;
 
+/** The rejection of a replacement stop whose replace request could not cancel the old stop: no refusal of the stop. */
+export const REPLACE_CANCEL_FAILED = 'REPLACE_CANCEL_FAILED';
+
 /** Rejection codes the executor sets itself (no venue refusal): such a rejected stop is checked again at once. */
 const EXECUTOR_REJECT_CODES: ReadonlySet<string> = new Set([
   'VENUE_UNKNOWN_ORDER', 'VENUE_UNAVAILABLE', 'VENUE_CIRCUIT_OPEN', 'VENUE_RATE_LIMITED', 'VENUE_IP_BANNED', 'EXECUTOR_NOT_READY', 'UNKNOWN_INSTRUMENT',
+  REPLACE_CANCEL_FAILED,
 ]);
 
 /** Returns true when rejected order `o` was refused by the venue itself (not by the executor for want of an answer). */
@@ -368,6 +394,7 @@ export class ProtectiveStops {
     if (plan.kind === 'none') this.refused.delete(symbol);
     const keep = stops.find((o) => stopMatches(o, plan));
     const stale = stops.filter((o) => o !== keep);
+    if (!keep && plan.kind === 'stop' && (await this.tryReplace(inst, symbol, stale, plan))) return;
     if (stale.length > 0 && !(await this.removeStale(symbol, stale, plan))) return;
     if (keep) {
       // Not answered yet: it may still come back refused, which brings no check of its own.
@@ -397,17 +424,76 @@ export class ProtectiveStops {
     return false;
   }
 
-  private async place(symbol: string, plan: Extract<StopPlan, { kind: 'stop' }>): Promise<void> {
+  // One resting stop that no longer fits, replaced in one venue request (see the header); returns false when the check
+  // must go on by the cancel-then-place path instead (nothing placed).
+  private async tryReplace(inst: Instrument, symbol: string, stale: readonly OrderRecord[], plan: Extract<StopPlan, { kind: 'stop' }>): Promise<boolean> {
+    const old = stale.length === 1 ? stale[0] : undefined;
+    if (!this.host.replaceOrder || old?.status !== 'accepted' || this.unread.has(symbol) || !this.host.canSend()) return false;
     const key = planKey(plan);
-    const p = this.host.position(symbol);
-    const position = positionKey(p);
+    // A plan refused lately is left to the cancel-then-place path, whose placement holds it back the same way.
+    if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return false;
+    const intent = this.nextStopIntent(symbol, plan);
+    const cid = clientOrderIdOfIntent(intent);
+    const outcome = await this.host.replaceOrder(old.clientOrderId, intent, 'replaced by a stop for the current position');
+    if (outcome === 'fallback') return false;
+    this.counters.placed++;
+    this.counters.cancelled++;
+    this.host.log.info({ symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, replaced: old.clientOrderId, outcome, code: 'PROTECTIVE_STOP_REPLACED' },
+      'protective stop replaced at the venue in one request');
+    // The old stop may have traded before its cancel, as after any cancel.
+    this.markUnread(symbol, [old.clientOrderId]);
+    if (outcome === 'unresolved') {
+      this.retryLater(symbol, 'the replace request had no answer: both stops are queried');
+      return true;
+    }
+    if (!(await this.readTrades(symbol, 1))) {
+      this.retryLater(symbol, 'the replaced stop\'s trades could not be read: no new stop until they are');
+      return true;
+    }
+    if (outcome === 'replaced') {
+      this.refused.delete(symbol);
+      this.settled(symbol);
+      return true;
+    }
+    await this.afterReplaceRefused(inst, symbol, key, cid);
+    return true;
+  }
+
+  // The replace cancelled the old stop and the venue refused the new one. Fills of the old stop (read just now) that
+  // changed the position made the refused size stale: the stop for what is left is placed, as the cancel-then-place
+  // path would place it; the same plan is a refusal of it, recorded as a placement's is.
+  private async afterReplaceRefused(inst: Instrument, symbol: string, key: string, cid: string): Promise<void> {
+    const fresh = this.plan(inst, symbol);
+    if (fresh.kind !== 'stop') return this.settled(symbol);
+    if (planKey(fresh) !== key) return this.place(symbol, fresh);
+    const o = this.host.order(cid);
+    if (o?.status === 'rejected') return this.refuse(symbol, key, positionKey(this.host.position(symbol)), o);
+    this.recheck(symbol);
+  }
+
+  // True when the plan `key` was refused for this position and its backoff runs; a refusal of another position is forgotten.
+  private refusedNow(symbol: string, key: string, position: string): boolean {
     const r = this.refused.get(symbol);
     if (r && r.position !== position) this.refused.delete(symbol);
-    else if (r?.key === key && this.host.now() < r.retryAt) return;
-    if (!this.host.canSend()) return void this.retryLater(symbol, 'the venue circuit breaker is open');
+    else if (r?.key === key && this.host.now() < r.retryAt) return true;
+    return false;
+  }
+
+  // The intent of the stop `plan` asks for, its client id not used before.
+  private nextStopIntent(symbol: string, plan: Extract<StopPlan, { kind: 'stop' }>): OrderIntent {
+    const last = this.host.position(symbol)?.lastTradeId;
     let n = 0;
-    let intent = stopIntent(symbol, plan, p?.lastTradeId, n, this.host.now());
-    while (this.host.order(clientOrderIdOfIntent(intent))) intent = stopIntent(symbol, plan, p?.lastTradeId, ++n, this.host.now());
+    let intent = stopIntent(symbol, plan, last, n, this.host.now());
+    while (this.host.order(clientOrderIdOfIntent(intent))) intent = stopIntent(symbol, plan, last, ++n, this.host.now());
+    return intent;
+  }
+
+  private async place(symbol: string, plan: Extract<StopPlan, { kind: 'stop' }>): Promise<void> {
+    const key = planKey(plan);
+    const position = positionKey(this.host.position(symbol));
+    if (this.refusedNow(symbol, key, position)) return;
+    if (!this.host.canSend()) return void this.retryLater(symbol, 'the venue circuit breaker is open');
+    const intent = this.nextStopIntent(symbol, plan);
     const cid = clientOrderIdOfIntent(intent);
     this.counters.placed++;
     this.host.log.info({ symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, code: 'PROTECTIVE_STOP_PLACED' },

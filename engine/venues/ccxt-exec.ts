@@ -26,6 +26,11 @@
 // Stop-loss-limit orders (the executor's protective stops) go to Binance as type STOP_LOSS_LIMIT with `stopPrice`,
 // price and timeInForce GTC, and come back from fetchOrder / fetchOpenOrders with their stopPrice; MEXC spot's API has
 // no stop orders, so there they are refused (UNSUPPORTED_ORDER_TYPE) before anything is sent.
+// `replace` (Binance only, through ccxt's editOrder: POST /api/v3/order/cancelReplace, STOP_ON_FAILURE) cancels an
+// order and places another in one request. Its -2021/-2022 answers reach us as ccxt errors (BadResponse, or
+// InvalidOrder when the body names a filter) whose message ends with the venue's body: its `data` says which half
+// failed (cancelFailed, with notOpen on -2011; newRejected, coded as a createOrder refusal). Any other failure is
+// classified as for createOrder: 429/418 nothing done, a timeout or an unreadable answer an unknown outcome.
 import ccxt from 'ccxt';
 import { log, scrubErrorChain } from '../log.ts';
 import type { OrderStatus, Side, TimeInForce, VenueOrderType } from '../messages/orders.ts';
@@ -38,8 +43,8 @@ import { floatToSteps, type Lots, type Ticks } from '../types/price.ts';
 import type { TsMs } from '../types/time.ts';
 import { RestGate } from './rest-gate.ts';
 import {
-  VenueCallError, type CancelResult, type ExecutionVenue, type SubmitResult, type VenueBalance, type VenueEvent, type VenueOrder,
-  type VenueOrderRequest, type VenueTrade,
+  VenueCallError, type CancelResult, type ExecutionVenue, type ReplacedOrderRef, type ReplaceResult, type SubmitResult, type VenueBalance,
+  type VenueEvent, type VenueOrder, type VenueOrderRequest, type VenueTrade,
 } from './venue.ts';
 
 /** The part of a ccxt exchange this adapter calls (a real `ccxt.binance` / `ccxt.mexc`, or a test stub). */
@@ -50,6 +55,8 @@ export interface CcxtOrderApi {
   fetchOpenOrders(symbol: string, since?: number, limit?: number, params?: Record<string, unknown>): Promise<unknown[]>;
   fetchBalance(params?: Record<string, unknown>): Promise<unknown>;
   fetchMyTrades(symbol: string, since?: number, limit?: number, params?: Record<string, unknown>): Promise<unknown[]>;
+  /** Binance spot: POST /api/v3/order/cancelReplace (ccxt's editOrder); absent on a stub without it. */
+  editOrder?(id: string | undefined, symbol: string, type: string, side: string, amount?: number, price?: number, params?: Record<string, unknown>): Promise<unknown>;
   last_response_headers?: Record<string, string> | undefined;
 }
 
@@ -194,6 +201,8 @@ export class CcxtExecVenue implements ExecutionVenue {
   readonly myTradesComplete: boolean;
   readonly supportsStopOrders: boolean;
   readonly symbols: readonly string[];
+  /** Binance only (MEXC spot has no cancel-replace), and only through a client that has editOrder. */
+  readonly replace?: (symbol: string, old: ReplacedOrderRef, req: VenueOrderRequest) => Promise<ReplaceResult>;
   private readonly ex: CcxtOrderApi;
   private readonly clock: Clock;
   private readonly insts = new Map<string, Instrument>();
@@ -218,6 +227,7 @@ export class CcxtExecVenue implements ExecutionVenue {
     this.submitSettleMs = opts.recvWindowMs ?? 10_000;
     this.myTradesComplete = opts.venue === 'mexc';
     this.supportsStopOrders = opts.venue !== 'mexc';
+    if (opts.venue !== 'mexc' && typeof opts.exchange.editOrder === 'function') this.replace = (symbol, old, req) => this.cancelReplace(symbol, old, req);
     this.defaults = { rateLimitMs: opts.defaultRateLimitMs ?? 1_000, banMs: opts.defaultBanMs ?? 120_000 };
     this.gate = opts.gate ?? new RestGate(`${opts.venue} (private)`, opts.clock);
   }
@@ -239,6 +249,13 @@ export class CcxtExecVenue implements ExecutionVenue {
   }
 
   async submit(req: VenueOrderRequest): Promise<SubmitResult> {
+    const { type, amount, price, params } = this.orderArgs(req);
+    const o = await this.call('createOrder', () => this.ex.createOrder(req.symbol, type, req.side, amount, price, params));
+    return this.submitAnswer(req, o, 'createOrder');
+  }
+
+  // ccxt's arguments for the order `req` (createOrder's and editOrder's alike).
+  private orderArgs(req: VenueOrderRequest): { type: string; amount: number; price: number | undefined; params: Record<string, unknown> } {
     const inst = this.inst(req.symbol);
     const amount = Number(lotsToQty(inst, req.lots));
     const priced = req.orderType !== 'market';
@@ -254,19 +271,44 @@ export class CcxtExecVenue implements ExecutionVenue {
       params['stopPrice'] = ticksToPrice(inst, req.stopPrice);
       params['timeInForce'] = req.timeInForce;
     }
-    const o = await this.call('createOrder', () => this.ex.createOrder(req.symbol, type, req.side, amount, price, params));
-    if (!isObj(o)) throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answered ${typeof o} instead of an order`);
+    return { type, amount, price, params };
+  }
+
+  // The venue's answer `o` to the placement of `req` (by `what`), checked to name our order.
+  private submitAnswer(req: VenueOrderRequest, o: unknown, what: string): SubmitResult {
+    if (!isObj(o)) throw new VenueCallError('unknown', 'BAD_RESPONSE', `${what} answered ${typeof o} instead of an order`);
     const info = isObj(o['info']) ? o['info'] : undefined;
     const id = str(info, 'orderId') ?? str(o, 'id');
     const cid = str(info, 'clientOrderId') || str(o, 'clientOrderId') || undefined;
-    if (!id) throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answer for ${req.clientOrderId} has no order id`);
+    if (!id) throw new VenueCallError('unknown', 'BAD_RESPONSE', `${what} answer for ${req.clientOrderId} has no order id`);
     if (cid !== undefined && cid !== req.clientOrderId) {
-      throw new VenueCallError('unknown', 'BAD_RESPONSE', `createOrder answer names client id ${cid}, not ${req.clientOrderId}`);
+      throw new VenueCallError('unknown', 'BAD_RESPONSE', `${what} answer names client id ${cid}, not ${req.clientOrderId}`);
     }
     const status = str(info, 'status');
     if (status === 'REJECTED') return { status: 'rejected', code: 'VENUE_REJECTED', message: `venue answered REJECTED for ${req.clientOrderId}` };
     const ts = Number(str(info, 'transactTime') ?? o['timestamp'] ?? this.clock.now());
     return { status: 'accepted', venueOrderId: venueOrderId(id), ts };
+  }
+
+  // Binance's cancelReplace through ccxt's editOrder (STOP_ON_FAILURE); see ExecutionVenue.replace. A -2021/-2022
+  // answer reaches us as a ccxt error whose message ends with the venue's body: its `data` says which half failed.
+  private async cancelReplace(symbol: string, old: ReplacedOrderRef, req: VenueOrderRequest): Promise<ReplaceResult> {
+    if (req.symbol !== symbol) throw new VenueCallError('rejected', 'INVALID_ORDER', `replace of ${old.clientOrderId} on ${symbol} names another symbol (${req.symbol})`);
+    const { type, amount, price, params } = this.orderArgs(req);
+    const oldId = old.venueOrderId ?? aliasedOrderId(old.clientOrderId);
+    if (oldId === undefined) params['cancelOrigClientOrderId'] = old.clientOrderId;
+    params['cancelReplaceMode'] = 'STOP_ON_FAILURE';
+    let o: unknown;
+    try {
+      o = await this.call('editOrder', () => this.ex.editOrder!(oldId, symbol, type, req.side, amount, price, params));
+    } catch (err) {
+      const data = err instanceof VenueCallError && (err.kind === 'rejected' || err.kind === 'unknown') ? cancelReplaceData(err.message) : undefined;
+      if (!data) throw err;
+      return replaceFailure(old, req, data, this.clock.now(), err as VenueCallError);
+    }
+    const placed = this.submitAnswer(req, o, 'editOrder');
+    if (placed.status === 'rejected') return { status: 'newRejected', cancelledTs: this.clock.now(), code: placed.code, message: placed.message };
+    return { status: 'replaced', cancelledTs: this.clock.now(), placed };
   }
 
   async cancel(symbol: string, cid: ClientOrderId, vid?: VenueOrderId): Promise<CancelResult> {
@@ -622,6 +664,55 @@ export function roundedFixed(s: string, dir: 'up' | 'down'): { value: bigint; ex
   const rem = d.mantissa % div;
   if (rem === 0n) return { value: q, exact: true };
   return { value: dir === 'up' ? (rem > 0n ? q + 1n : q) : (rem < 0n ? q - 1n : q), exact: false };
+}
+
+/** What Binance's -2021/-2022 cancelReplace answer carries in `data`. */
+interface CancelReplaceData {
+  readonly cancelResult?: unknown;
+  readonly newOrderResult?: unknown;
+  readonly cancelResponse?: unknown;
+  readonly newOrderResponse?: unknown;
+}
+
+// The `data` of a -2021/-2022 body at the end of a ccxt error message ("binance {"code":-2022,…,"data":{…}}"), else
+// undefined (another error, or a body that does not parse: the error then stands as classified).
+function cancelReplaceData(msg: string): CancelReplaceData | undefined {
+  const at = msg.search(/\{"code":\s*-202[12]\b/);
+  if (at < 0) return undefined;
+  try {
+    const body: unknown = JSON.parse(msg.slice(at));
+    return isObj(body) && isObj(body['data']) ? body['data'] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Our code for the venue's refusal {code, msg} of a cancelReplace's new order, as classifyCcxtError names a
+// createOrder's: what the executor's stop logic reads (INSUFFICIENT_FUNDS; the message for "would trigger immediately").
+function refusalCode(code: number, msg: string): string {
+  if (/insufficient balance/i.test(msg)) return 'INSUFFICIENT_FUNDS';
+  if (code === -1121) return 'UNKNOWN_SYMBOL';
+  if (code === -1013 || code === -2010 || (code <= -1100 && code > -1200)) return 'INVALID_ORDER';
+  return 'VENUE_REJECTED';
+}
+
+// The ReplaceResult of a -2021/-2022 answer; a combination STOP_ON_FAILURE cannot give is an unreadable answer.
+function replaceFailure(old: ReplacedOrderRef, req: VenueOrderRequest, d: CancelReplaceData, now: TsMs, err: VenueCallError): ReplaceResult {
+  const part = (x: unknown): { code: number; msg: string } => ({ code: Number(isObj(x) ? x['code'] : NaN), msg: str(isObj(x) ? x : undefined, 'msg') ?? '' });
+  if (d.cancelResult === 'FAILURE' && d.newOrderResult === 'NOT_ATTEMPTED') {
+    const c = part(d.cancelResponse);
+    // -2011 "Unknown order sent.": the order is not open (filled, cancelled or never there).
+    const notOpen = c.code === -2011 && /unknown order/i.test(c.msg);
+    return { status: 'cancelFailed', notOpen, code: notOpen ? 'ORDER_NOT_FOUND' : 'CANCEL_REJECTED', message: `cancel of ${old.clientOrderId} failed (${c.code}: ${c.msg}): ${req.clientOrderId} not placed` };
+  }
+  if (d.cancelResult === 'SUCCESS' && d.newOrderResult === 'FAILURE') {
+    const n = part(d.newOrderResponse);
+    // The client id is still open at the venue: that order exists, whatever this refusal says.
+    if (/duplicate order/i.test(n.msg)) throw new VenueCallError('unknown', 'DUPLICATE_CLIENT_ORDER_ID', `${req.clientOrderId} replacing ${old.clientOrderId}: ${n.msg}`, undefined, { cause: err });
+    const code = refusalCode(n.code, n.msg);
+    return { status: 'newRejected', cancelledTs: now, code, message: `${code}: ${old.clientOrderId} cancelled, ${req.clientOrderId} refused (${n.code}: ${n.msg})` };
+  }
+  throw new VenueCallError('unknown', 'BAD_RESPONSE', `cancelReplace answered cancel ${String(d.cancelResult)}, new order ${String(d.newOrderResult)}: not a STOP_ON_FAILURE outcome`, undefined, { cause: err });
 }
 
 // The venue's order id a client id of the engine's naming (venue-<orderId>) stands for, else undefined.

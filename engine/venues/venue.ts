@@ -32,6 +32,23 @@ export type SubmitResult =
 /** The venue's answer to a cancel: done, or the venue no longer has it open (filled, cancelled or never seen). */
 export type CancelResult = { readonly status: 'cancelled'; readonly ts: TsMs } | { readonly status: 'notOpen' };
 
+/** The order a replace cancels: by its client id, and by the venue's id where known. */
+export interface ReplacedOrderRef {
+  readonly clientOrderId: ClientOrderId;
+  readonly venueOrderId?: VenueOrderId | undefined;
+}
+
+/**
+ * The venue's answer to a replace (cancel one order and place another in one request, Binance cancelReplace with
+ * STOP_ON_FAILURE): both done (`placed`: the new order's submission answer); the cancel failed, so nothing was placed
+ * (`notOpen`: the old order was no longer open, it filled or was closed; else it may still be open); or the cancel was
+ * done and the new order refused (`code`/`message` as a submission's rejection carries them).
+ */
+export type ReplaceResult =
+  | { readonly status: 'replaced'; readonly cancelledTs: TsMs; readonly placed: Extract<SubmitResult, { status: 'accepted' }> }
+  | { readonly status: 'cancelFailed'; readonly notOpen: boolean; readonly code: string; readonly message: string }
+  | { readonly status: 'newRejected'; readonly cancelledTs: TsMs; readonly code: string; readonly message: string };
+
 /** One order as the venue reports it. */
 export interface VenueOrder {
   readonly clientOrderId: ClientOrderId;
@@ -82,6 +99,13 @@ export interface ExecutionVenue {
   readonly symbols: readonly string[];
   submit(req: VenueOrderRequest): Promise<SubmitResult>;
   cancel(symbol: string, clientOrderId: ClientOrderId, venueOrderId?: VenueOrderId): Promise<CancelResult>;
+  /**
+   * Cancels `old` and places `req` in one request (absent where the venue has no such request: MEXC, paper). Throws
+   * VenueCallError as `submit` does: `rejected` when the venue refused the request before acting (the old order is
+   * untouched, the new one not placed); `rateLimited`/`banned` when it was not processed; `unknown` when either half
+   * may have happened (the caller must query both orders).
+   */
+  replace?(symbol: string, old: ReplacedOrderRef, req: VenueOrderRequest): Promise<ReplaceResult>;
   /** Returns the order with this client id, or undefined when the venue has never seen it. */
   fetchOrder(symbol: string, clientOrderId: ClientOrderId): Promise<VenueOrder | undefined>;
   fetchOpenOrders(symbol?: string): Promise<VenueOrder[]>;

@@ -15,6 +15,22 @@ export class SimApiError extends Error {
   }
 }
 
+/**
+ * The answer of POST /api/v3/order/cancelReplace when part of it failed: -2021 (HTTP 409, "partially failed": with
+ * STOP_ON_FAILURE the cancel was done and the new order refused) or -2022 (HTTP 400: the cancel failed, the new order
+ * was not attempted), with Binance's `data` naming both outcomes and carrying both answers.
+ */
+export class CancelReplaceError extends SimApiError {
+  constructor(readonly partial: boolean, readonly data: Readonly<Record<string, unknown>>) {
+    super(partial ? 409 : 400, partial ? -2021 : -2022, partial ? 'Order cancel-replace partially failed.' : 'Order cancel-replace failed.');
+    this.name = 'CancelReplaceError';
+  }
+
+  override body(): { code: number; msg: string; data: Readonly<Record<string, unknown>> } {
+    return { ...super.body(), data: this.data };
+  }
+}
+
 /** Returns the errors the simulator raises, by Binance code. */
 export const apiErrors = {
   unknown: (msg: string) => new SimApiError(500, -1000, msg),

@@ -12,7 +12,7 @@
 // - myTrades has no fromId: it selects by orderId and by time (startTime / endTime, inclusive) and answers at most
 //   100 trades (MEXC's documented maximum; a larger limit gets 100), the newest of what it selects.
 import type { OrderParams } from './venue.ts';
-import { SimApiError } from './errors.ts';
+import { apiErrors, SimApiError } from './errors.ts';
 import { intParam, mexcKlinesRoute, optInt, routes, type Route, type RouteCtx } from './rest.ts';
 import type { SymbolMarket } from './feed.ts';
 import { formatFixed } from '../../types/decimal.ts';
@@ -75,6 +75,8 @@ export const mexcRoutes: Readonly<Record<string, Route>> = {
       orderId: optInt(params, 'orderId'), startTime: optInt(params, 'startTime'), endTime: optInt(params, 'endTime'),
     }),
   },
+  // MEXC spot has no cancel-replace: without this the request would reach the Binance route.
+  'POST /api/v3/order/cancelReplace': { weight: 1, auth: 'none', handle: () => { throw apiErrors.notFound('/api/v3/order/cancelReplace'); } },
   // The Binance routes answering orders, with the answers in MEXC's words.
   ...Object.fromEntries(['DELETE /api/v3/order', 'GET /api/v3/order', 'GET /api/v3/openOrders', 'DELETE /api/v3/openOrders', 'GET /api/v3/allOrders'].map((k) => {
     const r = routes[k]!;

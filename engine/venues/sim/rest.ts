@@ -60,7 +60,7 @@ export function symbolInfo(m: SymbolMarket): Record<string, unknown> {
     quoteAssetPrecision: 8, baseCommissionPrecision: 8, quoteCommissionPrecision: 8,
     orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS_LIMIT'],
     icebergAllowed: false, ocoAllowed: false, otoAllowed: false, quoteOrderQtyMarketAllowed: false, allowTrailingStop: false,
-    cancelReplaceAllowed: false, isSpotTradingAllowed: true, isMarginTradingAllowed: false,
+    cancelReplaceAllowed: true, isSpotTradingAllowed: true, isMarginTradingAllowed: false,
     filters: [
       { filterType: 'PRICE_FILTER', minPrice: fmtDec(i.tickSize.mantissa, i.tickSize.scale), maxPrice: SIM_LIMITS.maxPrice, tickSize: fmtDec(i.tickSize.mantissa, i.tickSize.scale) },
       { filterType: 'LOT_SIZE', minQty: fmtDec(i.lotSize.mantissa, i.lotSize.scale), maxQty: SIM_LIMITS.maxQty, stepSize: fmtDec(i.lotSize.mantissa, i.lotSize.scale) },
@@ -193,6 +193,7 @@ export const routes: Readonly<Record<string, Route>> = {
     },
   },
   'POST /api/v3/order': { weight: 1, auth: 'signed', handle: ({ venue, params, account }) => venue.placeOrder(account!, Object.fromEntries(params)) },
+  'POST /api/v3/order/cancelReplace': { weight: 1, auth: 'signed', handle: ({ venue, params, account }) => venue.cancelReplace(account!, Object.fromEntries(params)) },
   'DELETE /api/v3/order': { weight: 1, auth: 'signed', handle: ({ venue, params, account }) => venue.cancelOrder(account!, Object.fromEntries(params)) },
   'GET /api/v3/order': { weight: 4, auth: 'signed', handle: ({ venue, params, account }) => venue.queryOrder(account!, Object.fromEntries(params)) },
   'GET /api/v3/openOrders': {

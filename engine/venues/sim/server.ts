@@ -239,8 +239,8 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
         account = venue.accounts.get(apiKey);
         if (!account) throw apiErrors.invalidApiKey();
         if (route.auth === 'signed') checkSigned(account, rawQuery, raw, params, wall.now(), clock.now());
-        // Binance's ORDERS limit; the MEXC dialect has none modelled.
-        if (!mexc && key === 'POST /api/v3/order') {
+        // Binance's ORDERS limit (a cancelReplace counts as one new order, attempted or not); the MEXC dialect has none modelled.
+        if (!mexc && (key === 'POST /api/v3/order' || key === 'POST /api/v3/order/cancelReplace')) {
           const retryAfterS = orderLimiter.take(account.id);
           if (retryAfterS !== undefined) throw apiErrors.tooManyOrders(orderLimiter.limit, retryAfterS);
         }

@@ -10,7 +10,7 @@ import type { Lots, Ticks } from '../../types/price.ts';
 import type { TsMs } from '../../types/time.ts';
 import { SimAccount } from './accounts.ts';
 import { baseAmount } from '../ledger.ts';
-import { apiErrors } from './errors.ts';
+import { apiErrors, CancelReplaceError, SimApiError } from './errors.ts';
 import { fmtMoney, fmtPx, fmtQty } from './format.ts';
 import type { SymbolMarket } from './feed.ts';
 import { pendingStopView, stopTriggered, type PendingStop } from './stops.ts';
@@ -53,6 +53,20 @@ export interface MyTradesQuery {
   readonly orderId?: number | undefined;
   readonly startTime?: number | undefined;
   readonly endTime?: number | undefined;
+}
+
+/** A new order whose parameters and filters passed (SimVenue.checkOrder), not entered yet. */
+interface CheckedOrder {
+  readonly m: SymbolMarket;
+  readonly side: Side;
+  readonly typeName: string;
+  readonly type: 'market' | 'limit';
+  readonly tif: TimeInForce;
+  readonly lots: Lots;
+  readonly price: Ticks | undefined;
+  readonly stopPrice: Ticks | undefined;
+  readonly clientOrderId: string;
+  readonly respType: RespType;
 }
 
 /** Parameters of a new order as strings from the request. */
@@ -144,6 +158,12 @@ export class SimVenue {
 
   /** Places an order for `account` (POST /api/v3/order); returns the Binance response in `respType` shape. */
   placeOrder(account: SimAccount, p: OrderParams): Record<string, unknown> {
+    return this.enterOrder(account, this.checkOrder(p));
+  }
+
+  // The checks Binance makes before an order reaches the matching engine (parameters, PRICE_FILTER, LOT_SIZE, a limit
+  // order's NOTIONAL): a cancelReplace fails on them before its cancel is attempted.
+  private checkOrder(p: OrderParams): CheckedOrder {
     const m = this.market(p['symbol']);
     const inst = m.inst;
     const side = parseSide(p['side']);
@@ -165,7 +185,7 @@ export class SimVenue {
     if (p['quoteOrderQty'] !== undefined) throw apiErrors.badParam('quoteOrderQty is not supported by the simulator; send quantity.');
     const qtyStr = p['quantity'];
     if (!qtyStr) throw apiErrors.mandatory('quantity');
-    const lots = steps(inst, qtyStr, 'quantity');
+    const lots = steps(inst, qtyStr, 'quantity') as Lots;
     if (lots <= 0) throw apiErrors.filterFailure('LOT_SIZE');
     if (lots > qtyToLots(inst, SIM_LIMITS.maxQty)) throw apiErrors.filterFailure(type === 'market' ? 'MARKET_LOT_SIZE' : 'LOT_SIZE');
     let price: Ticks | undefined;
@@ -188,41 +208,82 @@ export class SimVenue {
     }
     const clientOrderId = p['newClientOrderId'] ?? `sim${this.orderSeq}x${Math.floor(this.clock.now()) % 1e9}`;
     if (!/^[.A-Z:/a-z0-9_-]{1,36}$/.test(clientOrderId)) throw apiErrors.illegalChars('newClientOrderId', clientOrderId);
-    if (this.openOf(account, m).some((o) => o.clientOrderId === clientOrderId)) throw apiErrors.duplicateClientId();
     const respType = (p['newOrderRespType']?.toUpperCase() ?? (typeName === 'LIMIT_MAKER' ? 'ACK' : 'FULL')) as RespType;
     if (respType !== 'ACK' && respType !== 'RESULT' && respType !== 'FULL') throw apiErrors.badParam(`Invalid newOrderRespType ${respType}.`);
+    if (price !== undefined) {
+      const value = notional(inst, price, lots);
+      // applyMaxToMarket is false: maxNotional binds limit orders only.
+      if (value < inst.minNotional || value > parseFixed(SIM_LIMITS.maxNotional)) throw apiErrors.filterFailure('NOTIONAL');
+    }
+    return { m, side, typeName, type, tif, lots, price, stopPrice, clientOrderId, respType };
+  }
 
+  // The matching engine's part of an order entry: what depends on the book, the open orders and the balances.
+  private enterOrder(account: SimAccount, c: CheckedOrder): Record<string, unknown> {
+    const { m, side, typeName, type, tif, lots, price, stopPrice, clientOrderId, respType } = c;
+    const inst = m.inst;
+    if (this.openOf(account, m).some((o) => o.clientOrderId === clientOrderId)) throw apiErrors.duplicateClientId();
     // Filters and funds: a market order is priced at what it would take from the book now.
     // An untriggered stop takes nothing; one whose price already printed would trigger at once, which Binance refuses.
     const last = m.lastPrice();
-    if (stop && last !== undefined && stopTriggered({ side, stopPrice: stopPrice! }, last)) throw apiErrors.stopWouldTrigger();
-    const preview = stop ? { lots: 0, quote: 0n } : m.engine.previewTake(side, lots as Lots, price, account.id);
+    if (stopPrice !== undefined && last !== undefined && stopTriggered({ side, stopPrice }, last)) throw apiErrors.stopWouldTrigger();
+    const preview = stopPrice !== undefined ? { lots: 0, quote: 0n } : m.engine.previewTake(side, lots, price, account.id);
     if (typeName === 'LIMIT_MAKER' && preview.lots > 0) throw apiErrors.wouldTake();
     if (type === 'market' && preview.lots === 0) throw apiErrors.badParam('The market has no liquidity for this order.');
-    const value = type === 'market' ? preview.quote : notional(inst, price!, lots as Lots);
+    const value = type === 'market' ? preview.quote : notional(inst, price!, lots);
     if (value < inst.minNotional) throw apiErrors.filterFailure('NOTIONAL');
-    // applyMaxToMarket is false: maxNotional binds limit orders only.
-    if (type === 'limit' && value > parseFixed(SIM_LIMITS.maxNotional)) throw apiErrors.filterFailure('NOTIONAL');
     if (this.openOf(account, m).length >= SIM_LIMITS.maxNumOrders) throw apiErrors.filterFailure('MAX_NUM_ORDERS');
     const id = this.orderSeq;
     const [asset, amount] = side === 'buy' ? [inst.quote, value as bigint] : [inst.base, baseAmount(inst, lots)];
     if (!account.lock(id, asset, amount)) throw apiErrors.insufficientBalance();
     this.meta.set(id, { symbol: inst.venueSymbol, account, typeName, ...(stopPrice !== undefined ? { stopPrice } : {}) });
-    if (stop) {
+    if (stopPrice !== undefined) {
       this.orderSeq++;
       const now = this.clock.now() as TsMs;
       const s: PendingStop = {
-        id, account, symbol: inst.venueSymbol, clientOrderId, side, lots: lots as Lots, price: price!, stopPrice: stopPrice!, timeInForce: tif,
+        id, account, symbol: inst.venueSymbol, clientOrderId, side, lots, price: price!, stopPrice, timeInForce: tif,
         submittedAt: now, status: 'pending', updatedAt: now,
       };
       this.stops.set(id, s);
       return this.orderResponse(pendingStopView(s), respType);
     }
     const order = m.engine.submit({
-      side, type, timeInForce: tif, lots: lots as Lots, price, owner: account.id, clientOrderId, postOnly: typeName === 'LIMIT_MAKER',
+      side, type, timeInForce: tif, lots, price, owner: account.id, clientOrderId, postOnly: typeName === 'LIMIT_MAKER',
     });
     if (order.id !== id) throw apiErrors.unknown(`order id ${order.id} differs from the reserved ${id}`);
     return this.orderResponse(order, respType);
+  }
+
+  /**
+   * Cancels an order and places another in one step of the matching engine (POST /api/v3/order/cancelReplace): nothing
+   * trades between the two. Only cancelReplaceMode STOP_ON_FAILURE: a failed cancel (-2011 inside) is -2022 with the new
+   * order NOT_ATTEMPTED; a done cancel whose new order is refused is -2021 (the cancel stands). Parameter and filter
+   * failures of the new order are answered as plain errors before the cancel is attempted, as Binance does.
+   */
+  cancelReplace(account: SimAccount, p: OrderParams): Record<string, unknown> {
+    const mode = p['cancelReplaceMode'];
+    if (!mode) throw apiErrors.mandatory('cancelReplaceMode');
+    if (mode === 'ALLOW_FAILURE') throw apiErrors.badParam('cancelReplaceMode ALLOW_FAILURE is not supported by the simulator; send STOP_ON_FAILURE.');
+    if (mode !== 'STOP_ON_FAILURE') throw apiErrors.badParam(`Invalid cancelReplaceMode ${mode}.`);
+    if (p['cancelOrderId'] === undefined && p['cancelOrigClientOrderId'] === undefined) throw apiErrors.mandatory('cancelOrderId');
+    const checked = this.checkOrder(p);
+    const cancelParams: OrderParams = {
+      symbol: p['symbol'], orderId: p['cancelOrderId'], origClientOrderId: p['cancelOrigClientOrderId'], newClientOrderId: p['cancelNewClientOrderId'],
+    };
+    let cancelResponse: Record<string, unknown>;
+    try {
+      cancelResponse = this.cancelOrder(account, cancelParams);
+    } catch (err) {
+      if (!(err instanceof SimApiError)) throw err;
+      throw new CancelReplaceError(false, { cancelResult: 'FAILURE', newOrderResult: 'NOT_ATTEMPTED', cancelResponse: err.body(), newOrderResponse: null });
+    }
+    try {
+      const newOrderResponse = this.enterOrder(account, checked);
+      return { cancelResult: 'SUCCESS', newOrderResult: 'SUCCESS', cancelResponse, newOrderResponse };
+    } catch (err) {
+      if (!(err instanceof SimApiError)) throw err;
+      throw new CancelReplaceError(true, { cancelResult: 'SUCCESS', newOrderResult: 'FAILURE', cancelResponse, newOrderResponse: err.body() });
+    }
   }
 
   /** Cancels an order (DELETE /api/v3/order); -2011 when unknown or already completed. */

@@ -1,0 +1,280 @@
+// Protective stops replaced in one request (Binance cancelReplace): the TradingExecutor over CcxtExecVenue over the
+// unmodified ccxt binance client against the exchange simulator. When the position grows, the stop is replaced with no
+// moment, by the simulator's own order record, at which the account holds no stop (the cancel-then-place path has
+// one); the new stop is recorded before the request goes out. The fallbacks end as the cancel-then-place path ends
+// (each scenario run twice, once through a ccxt client without editOrder): the old stop filled (cancel fails, -2022),
+// and the old stop part filled after a trigger (cancel done, the new stop refused for insufficient balance, -2021).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import ccxt from 'ccxt';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
+import { clientOrderIdFor, type OrderRecord, type PositionRecord } from '../../../actors/trading-executor/logic.ts';
+import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import type { EngineMsg } from '../../../engine/messages/index.ts';
+import { isProtectiveStopId } from '../../../engine/messages/orders.ts';
+import type { RiskLimits } from '../../../engine/messages/risk.ts';
+import { Bus } from '../../../engine/runtime/bus.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { ExecStore } from '../../../engine/store/exec-store.ts';
+import { LmdbStore } from '../../../engine/store/lmdb.ts';
+import { intentId } from '../../../engine/types/ids.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
+import { CcxtExecVenue, type CcxtOrderApi } from '../../../engine/venues/ccxt-exec.ts';
+import type { SymbolMarket } from '../../../engine/venues/sim/feed.ts';
+import { fmtPx } from '../../../engine/venues/sim/format.ts';
+import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
+import { signPayload } from '../../../engine/venues/sim/signing.ts';
+import type { VenueOrder } from '../../../engine/venues/venue.ts';
+import { BINANCE_BTC as BTC, BTC_RECORDING } from '../../engine/venues/sim/ccxt-exec-rig.ts';
+
+const OURS = { apiKey: 'replaceExecKey01', secret: 'replace-exec-secret-01', balances: { USDT: '100000' } };
+// Another account trading on the same simulated market (scenario of the part-filled stop).
+const MARKET = { apiKey: 'replaceMktKey001', secret: 'replace-mkt-secret-01', balances: { USDT: '10000000', BTC: '20000' } };
+const LOTS = 10_000 as Lots; // 0.1 BTC
+const SELLABLE = 9_990; // less the 0.1 % fee the simulator takes in BTC on a buy
+const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** How a replace request ends without an answer: a timeout after the simulator acted on it, or before it was sent. */
+type Timeout = 'afterSend' | 'beforeSend' | undefined;
+
+// The ccxt client with its editOrder hidden (the venue then has no replace: the cancel-then-place path), and the
+// store's record of each replacement stop at the moment its request goes out.
+function client(ex: CcxtOrderApi, replace: boolean, recordedAtSend: (cid: string) => void, timeout: Timeout): CcxtOrderApi {
+  const out: CcxtOrderApi = {
+    createOrder: (...a) => ex.createOrder(...a),
+    cancelOrder: (...a) => ex.cancelOrder(...a),
+    fetchOrder: (...a) => ex.fetchOrder(...a),
+    fetchOpenOrders: (...a) => ex.fetchOpenOrders(...a),
+    fetchBalance: (...a) => ex.fetchBalance(...a),
+    fetchMyTrades: (...a) => ex.fetchMyTrades(...a),
+    get last_response_headers() {
+      return ex.last_response_headers;
+    },
+  };
+  if (replace) {
+    out.editOrder = async (id, symbol, type, side, amount, price, params) => {
+      recordedAtSend(String(params?.['newClientOrderId']));
+      if (timeout === 'beforeSend') throw new ccxt.RequestTimeout('binance POST /api/v3/order/cancelReplace request timed out (10000 ms)');
+      const answer = await ex.editOrder!(id, symbol, type, side, amount, price, params);
+      if (timeout === 'afterSend') throw new ccxt.RequestTimeout('binance POST /api/v3/order/cancelReplace request timed out (10000 ms)');
+      return answer;
+    };
+  }
+  return out;
+}
+
+function capturingLogger() {
+  const codes: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) {
+        const code = line ? (JSON.parse(line) as { code?: unknown }).code : undefined;
+        if (typeof code === 'string') codes.push(code);
+      }
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), codes };
+}
+
+/** The simulator, a venue through ccxt (with or without replace) and an executor with protective stops on it. */
+async function world(replace: boolean, settings: ProtectiveStopSettings = SETTINGS, timeout?: Timeout) {
+  const sim: ExchangeSim = await startExchangeSim({ files: BTC_RECORDING, speed: 'manual', accounts: [OURS, MARKET] });
+  cleanups.push(() => sim.close());
+  await sim.replay.advanceBy(5_000);
+  const api = `${sim.url}/api/v3`;
+  const exchange = new ccxt.binance({
+    apiKey: OURS.apiKey, secret: OURS.secret, enableRateLimit: false,
+    urls: { api: { public: api, private: api, v1: `${sim.url}/api/v1` } },
+    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'cobalt-replace-'));
+  const lmdb = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+  cleanups.push(async () => {
+    await lmdb.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const store = new ExecStore<OrderRecord, PositionRecord>(lmdb);
+  const recordedAtSend: Array<{ cid: string; status: string | undefined }> = [];
+  const ccxtClient = client(exchange as unknown as CcxtOrderApi, replace, (cid) => recordedAtSend.push({ cid, status: store.order(cid)?.status }), timeout);
+  const venue = new CcxtExecVenue({ exchange: ccxtClient, venue: 'binance', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()) });
+  const clock = new SimulatedClock(sim.clock.now());
+  const bus = new Bus<EngineMsg>();
+  const { logger, codes } = capturingLogger();
+  const ex = new TradingExecutor({ bus, clock, venue, store, instruments: [BTC], log: logger, rng: () => 0.5, pollMs: 1_000, protectiveStop: settings });
+  cleanups.push(() => ex.stop());
+  await ex.start();
+
+  const account = sim.venue.accounts.get(OURS.apiKey)!;
+  // Every request the simulator answered, and those after which our account held no stop at all (by its own record).
+  const requests: string[] = [];
+  const gaps: string[] = [];
+  let watching = false;
+  const m = sim.venue.market('BTCUSDT');
+  const stopsHeld = () => sim.venue.pendingStops(account.id).length + m.engine.openOrders(account.id).filter((o) => isProtectiveStopId(o.clientOrderId)).length;
+  sim.events.on('request', (r: { method: string; path: string; status: number }) => {
+    requests.push(`${r.method} ${r.path} ${r.status}`);
+    if (watching && stopsHeld() === 0) gaps.push(`${r.method} ${r.path}`);
+  });
+
+  const until = async (done: () => boolean | Promise<boolean>, what: string): Promise<void> => {
+    for (let i = 0; i < 60; i++) {
+      await Promise.race([ex.idle(), new Promise((res) => setTimeout(res, 250))]);
+      if (!ex.busy && (await done())) return;
+      clock.advance(1_000);
+    }
+    throw new Error(`not reached: ${what}`);
+  };
+  const openStops = async (): Promise<VenueOrder[]> => (await venue.fetchOpenOrders('BTC/USDT')).filter((o) => o.orderType === 'stopLossLimit');
+  const approve = (id: string) => bus.publish({
+    type: 'risk.orderApproved', ts: clock.now(),
+    intent: { id: intentId(id), symbol: 'BTC/USDT', side: 'buy', orderType: 'market', lots: LOTS, timeInForce: 'GTC', reduceOnly: false, reason: 'test', ts: 0 },
+  });
+  const enterToStop = async (): Promise<VenueOrder> => {
+    approve('entry-1');
+    await until(async () => (await openStops()).length === 1, 'a resting stop');
+    return (await openStops())[0]!;
+  };
+  const moveStopLoss = (stopLossBps: number) => bus.publish({ type: 'risk.limitsChanged', limits: { stopLossBps } as unknown as RiskLimits, ts: clock.now() });
+  const venueOrder = (cid: string) => sim.venue.allOrders(account, 'BTCUSDT', 1_000).find((o) => o['clientOrderId'] === cid);
+  // What the account and the executor end with, for comparing the two paths.
+  const outcome = async () => {
+    const p = ex.position('BTC/USDT');
+    const stops = await openStops();
+    return {
+      netLots: p?.netLots, soldLots: p?.soldLots, stops: stops.map((o) => ({ lots: o.lots, stopPrice: o.stopPrice, price: o.price, filledLots: o.filledLots })),
+      btc: { free: account.freeOf('BTC'), locked: account.lockedOf('BTC') },
+      sold: account.trades.filter((t) => t.fill.side === 'sell').reduce((n, t) => n + t.fill.lots, 0),
+      live: ex.unfinishedOrders().filter((o) => isProtectiveStopId(o.clientOrderId)).map((o) => o.status),
+    };
+  };
+  return {
+    sim, venue, ex, clock, codes, requests, gaps, recordedAtSend, account, m, until, openStops, approve, enterToStop, moveStopLoss, venueOrder, outcome,
+    watch: (on: boolean) => void (watching = on),
+  };
+}
+
+type World = Awaited<ReturnType<typeof world>>;
+
+// A signed request of the other account.
+async function marketCall(w: World, method: string, path: string, params: Record<string, string>) {
+  const q = new URLSearchParams({ ...params, timestamp: String(Date.now()) }).toString();
+  const r = await fetch(`${w.sim.url}${path}?${q}&signature=${signPayload(q, MARKET.secret)}`, { method, headers: { 'X-MBX-APIKEY': MARKET.apiKey } });
+  return { status: r.status, body: await r.json() as Record<string, unknown> };
+}
+
+describe('protective stop replaced in one request (cancelReplace)', () => {
+  it('replaces the stop when the position grows, the account holding a stop at every moment', async () => {
+    const w = await world(true);
+    const first = await w.enterToStop();
+    w.watch(true);
+    w.approve('entry-2');
+    await w.until(async () => (await w.openStops()).some((o) => o.lots === 2 * SELLABLE), 'the replacement');
+    w.watch(false);
+    const stops = await w.openStops();
+
+    expect(w.gaps).toEqual([]);
+    expect(w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 200']);
+    expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
+    // Recorded (and marked submitted) before its request went out.
+    expect(w.recordedAtSend).toEqual([{ cid: stops[0]!.clientOrderId, status: 'submitted' }]);
+    expect(stops).toHaveLength(1);
+    expect(w.venueOrder(first.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect(w.venueOrder(stops[0]!.clientOrderId)).toMatchObject({ status: 'NEW', type: 'STOP_LOSS_LIMIT', origQty: '0.19980000' });
+    expect(w.ex.order(first.clientOrderId)?.status).toBe('cancelled');
+    expect(w.ex.order(stops[0]!.clientOrderId)?.status).toBe('accepted');
+    expect(w.ex.protectiveStops.figures()).toEqual({ placed: 2, cancelled: 1, skippedDust: 0, resting: 1 });
+    expect(w.codes).toContain('PROTECTIVE_STOP_REPLACED');
+  }, 60_000);
+
+  it('(the cancel-then-place path, on a venue without replace, leaves the account without a stop between its requests)', async () => {
+    const w = await world(false);
+    await w.enterToStop();
+    w.watch(true);
+    w.approve('entry-2');
+    await w.until(async () => (await w.openStops()).some((o) => o.lots === 2 * SELLABLE), 'the replacement');
+    expect(w.gaps).toContain('DELETE /api/v3/order');
+  }, 60_000);
+
+  it.each([
+    ['the venue acted on it: the new stop is found by its client id, and nothing is sent again', 'afterSend', 1],
+    ['it never reached the venue: the new stop is not found, and the cancel-then-place path replaces the stop', 'beforeSend', 0],
+  ] as const)('settles a replace request with no answer by querying: %s', async (_what, timeout, sent) => {
+    const w = await world(true, SETTINGS, timeout);
+    const first = await w.enterToStop();
+    w.approve('entry-2');
+    await w.until(async () => (await w.openStops()).some((o) => o.lots === 2 * SELLABLE), 'the replacement');
+    const stops = await w.openStops();
+    const replacement = w.recordedAtSend[0]!.cid;
+
+    expect(w.requests.filter((r) => r.includes('cancelReplace'))).toHaveLength(sent);
+    expect(stops).toHaveLength(1);
+    expect(w.venueOrder(first.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect(w.ex.order(first.clientOrderId)?.status).toBe('cancelled');
+    // Found: that order is the stop; not found: rejected, and another client id placed.
+    expect(w.ex.order(replacement)?.status).toBe(sent ? 'accepted' : 'rejected');
+    expect(stops[0]!.clientOrderId === replacement).toBe(sent === 1);
+    expect(w.ex.unfinishedOrders().map((o) => o.status)).toEqual(['accepted']);
+  }, 60_000);
+
+  it('falls back when the old stop filled (cancel failed): no oversell, the same end as the cancel-then-place path', async () => {
+    // 5 bps below cost: the recording falls that far within two minutes.
+    const run = async (replace: boolean) => {
+      const w = await world(replace, { enabled: true, extraBps: 5, limitBps: 100, stopLossBps: 0 });
+      const stop = await w.enterToStop();
+      for (let i = 0; i < 180 && w.sim.venue.pendingStops().length > 0; i++) await w.sim.replay.advanceBy(1_000);
+      const filled = w.venueOrder(stop.clientOrderId)?.['status'];
+      // The executor has not seen the fill yet: a new stop-loss asks it to move the stop it still thinks rests.
+      w.moveStopLoss(10);
+      await w.until(() => w.ex.order(stop.clientOrderId)?.status === 'filled' && w.ex.unfinishedOrders().length === 0, 'the stop\'s fill booked');
+      return { w, filled, end: await w.outcome() };
+    };
+    const viaReplace = await run(true);
+    const viaCancel = await run(false);
+
+    expect(viaReplace.filled).toBe('FILLED');
+    expect(viaReplace.w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 400']);
+    expect(viaReplace.end).toEqual(viaCancel.end);
+    expect(viaReplace.end).toMatchObject({ soldLots: SELLABLE, sold: SELLABLE, stops: [], live: [] });
+  }, 120_000);
+
+  it('falls back when the new stop is refused after a partial trigger (insufficient balance): no oversell, the same end', async () => {
+    const PART = 3_000;
+    const run = async (replace: boolean) => {
+      const w = await world(replace);
+      const stop = await w.enterToStop();
+      // The other account sells into every bid the book shows, so that our stop, once triggered, rests at its limit
+      // price; then it buys PART lots from it: the stop is part filled, and the executor does not know yet.
+      for (let i = 0; i < 5 && w.m.engine.previewTake('sell', 900_000_000 as Lots, stop.price, 'nobody').lots > 0; i++) {
+        await marketCall(w, 'POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'SELL', type: 'MARKET', quantity: '9000' });
+      }
+      (w.sim.venue as unknown as { triggerStops(m: SymbolMarket, price: Ticks): void }).triggerStops(w.m, stop.stopPrice!);
+      const take = await marketCall(w, 'POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'IOC', quantity: '0.03', price: fmtPx(BTC, stop.price!) });
+      const part = w.venueOrder(stop.clientOrderId);
+      w.moveStopLoss(300);
+      await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE - PART), 'a stop for what is left');
+      return { w, take: take.body['executedQty'], part, end: await w.outcome() };
+    };
+    const viaReplace = await run(true);
+    const viaCancel = await run(false);
+
+    expect(viaReplace.take).toBe('0.03000000');
+    expect(viaReplace.part).toMatchObject({ status: 'PARTIALLY_FILLED', executedQty: '0.03000000' });
+    expect(viaReplace.w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 409']);
+    expect(viaReplace.end).toEqual(viaCancel.end);
+    // Sold: the part the old stop sold; the new stop locks exactly what is left, nothing more.
+    expect(viaReplace.end).toMatchObject({ soldLots: PART, sold: PART, live: ['accepted'] });
+    expect(viaReplace.end.stops).toEqual([expect.objectContaining({ lots: SELLABLE - PART, filledLots: 0 })]);
+    expect(viaReplace.end.btc).toEqual({ free: 0n, locked: BigInt(SELLABLE - PART) * 10_000n });
+    expect(viaReplace.w.ex.order(clientOrderIdFor('entry-1'))?.status).toBe('filled');
+  }, 120_000);
+});

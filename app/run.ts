@@ -302,6 +302,15 @@ async function runDaemon(
   if (sys.feed instanceof ReplayFeed) stopAtReplayEnd(sys.feed.done, stop, logger);
   // Until the stop (a signal, the replay's end) exits the process.
   const running = new Promise<number>(() => undefined);
+  // The dashboard starts before the engine: a live start reconciles with the venue for seconds, or for as long as the
+  // venue fails, and that is when the trader needs its views and /metrics (the executor reconciling, the venue errors,
+  // the protective stops unverified). Started first, its view model also sees the start-up's own messages.
+  let engineRunning = false;
+  if (config.dashboard.enabled) {
+    await startDaemonDashboard(sys, loaded, logger, () => (engineRunning ? undefined : ENGINE_STARTING));
+  }
+  // A signal while the dashboard started: the shutdown is under way and nothing is started.
+  if (sys.lifecycle.shuttingDown) return running;
   try {
     await sys.start();
   } catch (err) {
@@ -314,40 +323,61 @@ async function runDaemon(
   // A signal during start-up (a live start reconciles with the venue for seconds) began the shutdown, which went on
   // while the start finished: nothing more is started, and the handler exits once the shutdown is done.
   if (sys.lifecycle.shuttingDown) return running;
+  engineRunning = true;
   logger.info({ mode: config.mode, store: config.store.path, models: sys.models.loaded, speed }, 'engine running');
-
-  if (config.dashboard.enabled) {
-    try {
-      const { startDashboard, resolveDashboardToken } = await import('../engine/dashboard/index.ts');
-      const token = resolveDashboardToken(loaded.secrets);
-      const dash = await startDashboard({ bus: sys.bus, supervisor: sys.supervisor, config: config.dashboard, token, clock, instruments: sys.dataInstruments, venueInstruments: [sys.traded], providers: dashboardProviders(sys) });
-      if (sys.lifecycle.shuttingDown) {
-        // A signal while it started: the shutdown's close hooks may have run already.
-        await dash.close().catch((err: unknown) => logger.error({ err }, 'dashboard failed to close'));
-        return running;
-      }
-      sys.lifecycle.onClose('dashboard', () => dash.close());
-      // The page takes a #token= fragment into the tab's storage and drops it from the address bar (a fragment never
-      // reaches a server log), so opening the printed link is enough to use the controls.
-      process.stderr.write(`dashboard: ${dash.url}${token.generated ? `#token=${token.token}` : ''}\n`);
-      if (!existsSync('dist/web')) logger.warn('dist/web is missing: the dashboard serves its API but no page until the web UI is built');
-    } catch (err) {
-      logger.error({ err }, 'dashboard failed to start; trading continues without it');
-    }
-  }
-  if (sys.lifecycle.shuttingDown) return running;
-  const status = new StatusLine(sys);
-  if (process.stdout.isTTY) {
-    const t = setInterval(() => process.stdout.write(`\r\x1b[2K${status.line(process.stdout.columns || 160)}`), 1_000);
-    sys.lifecycle.onStopIntake('status-line', () => {
-      clearInterval(t);
-      process.stdout.write('\n');
-    });
-  } else {
-    const t = setInterval(() => logger.info({ status: status.fields() }, 'status'), 30_000);
-    t.unref();
-  }
+  startStatusLine(sys, logger);
   return running;
+}
+
+/** What a dashboard control action is answered (503) while the engine starts. */
+export const ENGINE_STARTING = 'engine starting: control actions are accepted once it runs';
+
+/**
+ * Starts the daemon's dashboard on `sys` and closes it with the shutdown. Until `controlsRefusal()` answers undefined
+ * its control actions are refused (503): a message published before the actors start has no subscriber and is dropped
+ * while the page reports a success, and during the start-up reconciliation a kill's exits are refused by the executor
+ * (EXECUTOR_NOT_READY). A dashboard that fails to start is logged and trading goes on without it.
+ */
+async function startDaemonDashboard(sys: System, loaded: LoadedConfig, logger: Logger, controlsRefusal: () => string | undefined): Promise<void> {
+  try {
+    const { startDashboard, resolveDashboardToken } = await import('../engine/dashboard/index.ts');
+    const token = resolveDashboardToken(loaded.secrets);
+    const dash = await startDashboard({
+      bus: sys.bus, supervisor: sys.supervisor, config: loaded.config.dashboard, token, clock: sys.clock, instruments: sys.dataInstruments,
+      venueInstruments: [sys.traded], providers: dashboardProviders(sys), controlsRefusal,
+    });
+    if (sys.lifecycle.shuttingDown) {
+      // A signal while it started: the shutdown's close hooks may have run already.
+      await dash.close().catch((err: unknown) => logger.error({ err }, 'dashboard failed to close'));
+      return;
+    }
+    sys.lifecycle.onClose('dashboard', () => dash.close());
+    // The page takes a #token= fragment into the tab's storage and drops it from the address bar (a fragment never
+    // reaches a server log), so opening the printed link is enough to use the controls.
+    process.stderr.write(`dashboard: ${dash.url}${token.generated ? `#token=${token.token}` : ''}\n`);
+    if (!existsSync('dist/web')) logger.warn('dist/web is missing: the dashboard serves its API but no page until the web UI is built');
+  } catch (err) {
+    logger.error({ err }, 'dashboard failed to start; trading continues without it');
+  }
+}
+
+/**
+ * Starts the status line: rewritten every second on a terminal, else logged every 30 s. Both stop with the intake, and
+ * the line's bus subscriptions go with them: a daemon's stop must leave no timer logging the state of a stopped engine.
+ */
+function startStatusLine(sys: System, logger: Logger): void {
+  const status = new StatusLine(sys);
+  const tty = process.stdout.isTTY === true;
+  const t = tty
+    ? setInterval(() => process.stdout.write(`\r\x1b[2K${status.line(process.stdout.columns || 160)}`), 1_000)
+    : setInterval(() => logger.info({ status: status.fields() }, 'status'), 30_000);
+  // The log's timer alone must not keep a process alive; the terminal's line ends with the intake anyway.
+  if (!tty) t.unref();
+  sys.lifecycle.onStopIntake('status-line', () => {
+    clearInterval(t);
+    status.close();
+    if (tty) process.stdout.write('\n');
+  });
 }
 
 // The reason a replay's end shuts down with (the shutdown's `signal` in the log), whether it ended or failed.

@@ -1,6 +1,6 @@
 // One rewritten line on a TTY while the daemon runs: trading state, time, prices, position, PnL, orders.
 import type { EngineMsg } from '../engine/messages/index.ts';
-import type { Bus } from '../engine/runtime/bus.ts';
+import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import { ticksToFloat, type Instrument } from '../engine/types/instrument.ts';
 import { lotsToFloat } from '../engine/types/instrument.ts';
@@ -161,13 +161,21 @@ export class StatusLine {
   private filled = 0;
   private denied = 0;
   private readonly insts: Map<string, Instrument>;
+  private readonly subs: Unsubscribe[];
 
   constructor(private readonly sys: Pick<System, 'bus' | 'clock' | 'handles' | 'traded' | 'dataInstruments' | 'supervisor'>, bus: Bus<EngineMsg> = sys.bus) {
     this.insts = new Map(sys.dataInstruments.map((i) => [i.symbol, i]));
-    bus.subscribe('md.trade', (m) => void this.last.set(m.symbol, m.price));
-    bus.subscribe('exec.orderSubmitted', () => void this.submitted++);
-    bus.subscribe('exec.orderFilled', () => void this.filled++);
-    bus.subscribe('risk.orderDenied', () => void this.denied++);
+    this.subs = [
+      bus.subscribe('md.trade', (m) => void this.last.set(m.symbol, m.price)),
+      bus.subscribe('exec.orderSubmitted', () => void this.submitted++),
+      bus.subscribe('exec.orderFilled', () => void this.filled++),
+      bus.subscribe('risk.orderDenied', () => void this.denied++),
+    ];
+  }
+
+  /** Stops counting from the bus (the daemon's stop); the figures stay as they were. */
+  close(): void {
+    for (const u of this.subs.splice(0)) u();
   }
 
   /** Returns the current figures. */

@@ -1,7 +1,8 @@
 // The dashboard server: node:http + ws on one port.
 //   GET  /                      the web UI (static files built into dist/web by `node web/build.mjs`)
 //   GET  /api/state             every topic's full state (JSON)
-//   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401
+//   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401;
+//                               503 while `controlsRefusal` says why not (the daemon's engine still starting)
 //   GET  /metrics               Prometheus text (this instance's registry)
 //   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
 //                               from the page are ignored: control goes through the token-checked POST only)
@@ -62,6 +63,12 @@ export interface DashboardOptions {
   readonly wsHighWaterBytes?: number;
   readonly staticDir?: string;
   readonly logger?: Logger;
+  /**
+   * Why control actions are refused now, or undefined while they are accepted (default: always). A refused one is
+   * answered 503 with that text and publishes nothing: the daemon serves its dashboard while the engine starts, when
+   * a control would reach actors not running yet and be reported a success for nothing.
+   */
+  readonly controlsRefusal?: () => string | undefined;
 }
 
 /** A running dashboard. */
@@ -319,6 +326,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         logger.warn({ action, remote: req.socket.remoteAddress }, 'control refused: missing or wrong token');
         req.resume();
         return json(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
+      }
+      const unavailable = opts.controlsRefusal?.();
+      if (unavailable !== undefined) {
+        metrics.controls.inc({ action: actionLabel(action), outcome: 'unavailable' });
+        req.resume();
+        return json(res, 503, { error: unavailable }, { 'Retry-After': '5' });
       }
       let body: unknown;
       try {

@@ -25,9 +25,14 @@ import { SIM_ENV, SIM_USDT, scratchDir, startSim, writeLiveConfig } from '../e2e
 // rejection would exit the worker with 70.
 const signals = new EventEmitter();
 let exited: Promise<number> | undefined;
-// Stops the daemon once its signal handlers are installed, and waits for its exit.
-async function stopDaemon(): Promise<void> {
-  if (signals.emit('SIGTERM', 'SIGTERM')) await exited;
+let stoppedCode: number | undefined;
+// Stops the daemon through SIGTERM and returns whether its handler took the signal (false: handlers not installed, so
+// nothing stopped) and the code it exited with. Once it has exited, a second call sends nothing.
+async function stopDaemon(): Promise<{ handled: boolean; code: number | undefined }> {
+  if (stoppedCode !== undefined) return { handled: true, code: stoppedCode };
+  const handled = signals.emit('SIGTERM', 'SIGTERM');
+  if (handled) stoppedCode = await exited;
+  return { handled, code: stoppedCode };
 }
 const crashHandlers = () => [process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
 
@@ -107,7 +112,7 @@ describe('cobalt run --live: the caps line', () => {
     const capsLine = lines.find((l) => l.startsWith('{"account"'));
     const caps = capsLine === undefined ? undefined : (JSON.parse(capsLine) as { caps: unknown }).caps;
     const at = (entry: string): number => timeline.indexOf(entry);
-    await stopDaemon();
+    const stopped = await stopDaemon();
     const handlersAfter = crashHandlers();
 
     expect(failed).toBeUndefined();
@@ -116,6 +121,7 @@ describe('cobalt run --live: the caps line', () => {
     expect(at('caps line')).toBeGreaterThan(-1);
     expect(at('GET /api/v3/openOrders')).toBeGreaterThan(at('caps line'));
     expect(timeline.slice(0, at('caps line')).filter((r) => !r.startsWith('GET '))).toEqual([]);
+    expect(stopped).toEqual({ handled: true, code: 0 });
     expect(handlersAfter).toEqual(handlersBefore);
   }, 90_000);
 });

@@ -38,7 +38,7 @@
 // submission (events held, cancels wait, no poll meanwhile); both done -> the new one accepted, the old one cancelled
 // as a cancel's answer cancels it (its trades read at once); cancel done, new refused -> the old one cancelled, the new
 // one rejected with the venue's code; cancel failed -> the new one rejected REPLACE_CANCEL_FAILED and the stops take
-// the cancel-then-place path; refused before acting, 429, 418 -> rejected as a submission would be, same path; no
+// the cancel-then-place path; refused before acting, 429, 418 -> rejected as a submission would be, the old one kept; no
 // answer -> the new one queried by client id after the venue's settle time (present: both done; absent: rejected and
 // the same path; no answer: it stays submitted for the poll), never sent twice.
 import type { Logger } from 'pino';
@@ -544,19 +544,28 @@ export class TradingExecutor implements ReconcileHost {
    */
   private async replaceOwn(oldCid: ClientOrderId, intent: OrderIntent, reason: string): Promise<ReplaceOutcome> {
     // Boxed: a promise returned from the serialised step would make the mutex wait for the whole request.
-    const box = await this.serial(async () => {
+    const box = await this.serial(async (): Promise<{ p: Promise<ReplaceOutcome> } | ReplaceOutcome> => {
       const old = this.order(oldCid);
       const rec = newOrder(intent, this.venue.id, this.clock.now());
-      if (!this.venue.replace || old?.status !== 'accepted' || this.cancels.has(oldCid) || this.submitting.has(oldCid)) return undefined;
-      if (this.order(rec.clientOrderId) || this.st !== 'live' || !this.breaker.allow()) return undefined;
+      if (!this.venue.replace || old?.status !== 'accepted' || this.cancels.has(oldCid) || this.submitting.has(oldCid)) return 'fallback';
+      if (this.order(rec.clientOrderId)) return 'fallback';
+      // Nothing can be sent now: the old stop stays as it is.
+      if (this.st !== 'live' || !this.breaker.allow()) return 'kept';
       await this.store.commit({ order: rec });
       this.remember(rec);
       return { p: this.runSubmission(rec.clientOrderId, () => this.replaceFlow(old, rec.clientOrderId, reason)) };
     });
-    return box ? box.p : 'fallback';
+    return typeof box === 'string' ? box : box.p;
   }
 
   private async replaceFlow(old: OrderRecord, cid: ClientOrderId, reason: string): Promise<ReplaceOutcome> {
+    const out = await this.replaceRequest(old, cid, reason);
+    // The old stop was not cancelled: a later cancel of it by the venue is not this replace's.
+    if ((out === 'fallback' || out === 'kept') && !this.cancels.has(old.clientOrderId)) this.cancelling.delete(old.clientOrderId);
+    return out;
+  }
+
+  private async replaceRequest(old: OrderRecord, cid: ClientOrderId, reason: string): Promise<ReplaceOutcome> {
     const req = this.requestOf(cid);
     await this.apply(cid, { type: 'submit' });
     this.cancelling.set(old.clientOrderId, reason);
@@ -601,17 +610,17 @@ export class TradingExecutor implements ReconcileHost {
         this.venueAnswered();
         this.log.warn({ ...ctx, err }, 'venue refused the replace request before acting: the old stop stays');
         await this.apply(cid, { type: 'rejected', code: err.code, message: err.message });
-        return 'fallback';
+        return 'kept';
       case 'banned':
         this.publishStatus('banned', err.message, err.retryAfterMs);
         this.breaker.inconclusive();
         await this.apply(cid, { type: 'rejected', code: 'VENUE_IP_BANNED', message: err.message });
-        return 'fallback';
+        return 'kept';
       case 'rateLimited':
         this.publishStatus('rateLimited', err.message, err.retryAfterMs ?? 0);
         this.breaker.inconclusive();
         await this.apply(cid, { type: 'rejected', code: 'VENUE_RATE_LIMITED', message: err.message });
-        return 'fallback';
+        return 'kept';
       case 'unknown':
         this.breaker.failure();
         this.log.warn({ ...ctx, err }, 'replace outcome unknown: querying the new stop by client id, never resending it');

@@ -11,11 +11,13 @@
 // price (cancel, then place), cancel it when flat. Where the venue replaces in one request (Binance cancelReplace,
 // `replaceOrder`), one resting stop (accepted, not triggered) is replaced that way, so that the venue never holds the
 // position without a stop: the new stop is recorded before it is sent, the old one's cancel applied as a cancel's
-// answer is, and its trades read as after a cancel. When that request cannot be used (not one resting stop, trades
-// unread, breaker open, a refused plan), or its cancel failed (the old stop filled or closed), or it was refused before
-// acting, the check takes the cancel-then-place path; when its new stop was refused, the trades are read and a position
-// they changed gets its stop placed, else the refusal is recorded as a placement's is; with no answer, the old stop's
-// trades count as unread and both orders are queried before the next check. A stop that has triggered and is part
+// answer is, and its trades read as after a cancel; it asks the venue to cancel only a stop that has not begun
+// filling (ONLY_NEW). When that request cannot be used (not one resting stop, trades unread, a refused plan) or its
+// cancel failed (the old stop filled, closed or began filling), the check takes the cancel-then-place path; when the
+// venue did not act on it (refused before acting, 429/418) or could not be asked (breaker open), the old stop stays and
+// the check is tried again later; when its new stop was refused, the trades are read and a position they changed gets
+// its stop placed, else the refusal is recorded as a placement's is; with no answer, the old stop's trades count as
+// unread and both orders are queried before the next check. A stop that has triggered and is part
 // filled is left to work. While another sell of ours on the symbol is working, no stop is placed: it would lock the
 // base asset that sell needs.
 // Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; any stop the venue
@@ -142,12 +144,13 @@ export interface ProtectiveStopHost {
 
 /**
  * What a one-request replace came to: both done (the old stop cancelled, the new one accepted); nothing placed, the
- * old stop's state to be settled by the cancel-then-place path (`fallback`: its cancel failed, the request was refused
- * before acting or not sent); the old stop cancelled and the new one refused by the venue (`newRefused`, the order
+ * old stop's state to be settled by the cancel-then-place path (`fallback`: its cancel failed, or the request could not
+ * be used); nothing done at the venue and the old stop resting as it was (`kept`: refused before acting, 429/418, the
+ * breaker open, the executor not live: tried again later); the old stop cancelled and the new one refused by the venue (`newRefused`, the order
  * rejected with the venue's code); or no answer (`unresolved`: the new order stays submitted until queried, and the old
  * one may be cancelled or not).
  */
-export type ReplaceOutcome = 'replaced' | 'fallback' | 'newRefused' | 'unresolved';
+export type ReplaceOutcome = 'replaced' | 'fallback' | 'kept' | 'newRefused' | 'unresolved';
 
 /**
  * What `clearForExit` found: no stop left; a stop that may have filled (the position was read again); or one whose
@@ -428,18 +431,26 @@ export class ProtectiveStops {
   // must go on by the cancel-then-place path instead (nothing placed).
   private async tryReplace(inst: Instrument, symbol: string, stale: readonly OrderRecord[], plan: Extract<StopPlan, { kind: 'stop' }>): Promise<boolean> {
     const old = stale.length === 1 ? stale[0] : undefined;
-    if (!this.host.replaceOrder || old?.status !== 'accepted' || this.unread.has(symbol) || !this.host.canSend()) return false;
+    if (!this.host.replaceOrder || old?.status !== 'accepted' || this.unread.has(symbol)) return false;
     const key = planKey(plan);
     // A plan refused lately is left to the cancel-then-place path, whose placement holds it back the same way.
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return false;
+    // The venue failing: the resting stop keeps protecting the position until it can be replaced.
+    if (!this.host.canSend()) return void this.retryLater(symbol, 'the venue circuit breaker is open: the old stop stays'), true;
     const intent = this.nextStopIntent(symbol, plan);
     const cid = clientOrderIdOfIntent(intent);
     const outcome = await this.host.replaceOrder(old.clientOrderId, intent, 'replaced by a stop for the current position');
     if (outcome === 'fallback') return false;
+    // Nothing done at the venue (refused before acting, 429/418, breaker open, not live): the old stop still protects
+    // the position; cancelling it on the other path would leave none while the same refusal stands.
+    if (outcome === 'kept') return void this.retryLater(symbol, 'the venue did not act on the replace request: the old stop stays'), true;
+    // Counted as place() counts: a stop sent (refused or not), and the old one cancelled unless the outcome is unknown.
     this.counters.placed++;
-    this.counters.cancelled++;
-    this.host.log.info({ symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, replaced: old.clientOrderId, outcome, code: 'PROTECTIVE_STOP_REPLACED' },
-      'protective stop replaced at the venue in one request');
+    if (outcome !== 'unresolved') this.counters.cancelled++;
+    const fields = { symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, replaced: old.clientOrderId };
+    if (outcome === 'replaced') this.host.log.info({ ...fields, code: 'PROTECTIVE_STOP_REPLACED' }, 'protective stop replaced at the venue in one request');
+    else if (outcome === 'newRefused') this.host.log.warn({ ...fields, code: 'PROTECTIVE_STOP_REPLACE_REFUSED' }, 'the venue cancelled the old protective stop and refused its replacement: re-planned once its trades are read');
+    else this.host.log.warn({ ...fields, code: 'PROTECTIVE_STOP_REPLACE_UNRESOLVED' }, 'the replace request had no answer: both stops are queried before the next check');
     // The old stop may have traded before its cancel, as after any cancel.
     this.markUnread(symbol, [old.clientOrderId]);
     if (outcome === 'unresolved') {
@@ -453,6 +464,10 @@ export class ProtectiveStops {
     if (outcome === 'replaced') {
       this.refused.delete(symbol);
       this.settled(symbol);
+      // The request sends ONLY_NEW (a stop that began filling is not cancelled), but should the old stop have traded
+      // anyway, the new one is sized on the position before those fills: checked again at once.
+      const now = this.plan(inst, symbol);
+      if (now.kind !== 'stop' || planKey(now) !== key) this.host.checkLater(symbol, 0);
       return true;
     }
     await this.afterReplaceRefused(inst, symbol, key, cid);

@@ -26,7 +26,7 @@
 // Stop-loss-limit orders (the executor's protective stops) go to Binance as type STOP_LOSS_LIMIT with `stopPrice`,
 // price and timeInForce GTC, and come back from fetchOrder / fetchOpenOrders with their stopPrice; MEXC spot's API has
 // no stop orders, so there they are refused (UNSUPPORTED_ORDER_TYPE) before anything is sent.
-// `replace` (Binance only, through ccxt's editOrder: POST /api/v3/order/cancelReplace, STOP_ON_FAILURE) cancels an
+// `replace` (Binance only, through ccxt's editOrder: POST /api/v3/order/cancelReplace, STOP_ON_FAILURE, cancel ONLY_NEW) cancels an
 // order and places another in one request. Its -2021/-2022 answers reach us as ccxt errors (BadResponse, or
 // InvalidOrder when the body names a filter) whose message ends with the venue's body: its `data` says which half
 // failed (cancelFailed, with notOpen on -2011; newRejected, coded as a createOrder refusal). Any other failure is
@@ -298,6 +298,9 @@ export class CcxtExecVenue implements ExecutionVenue {
     const oldId = old.venueOrderId ?? aliasedOrderId(old.clientOrderId);
     if (oldId === undefined) params['cancelOrigClientOrderId'] = old.clientOrderId;
     params['cancelReplaceMode'] = 'STOP_ON_FAILURE';
+    // A stop that began filling is not cancelled (-2011 inside -2022: the caller's cancel-then-place path reads its
+    // trades first); cancelled, its replacement would be sized on the position before those fills.
+    params['cancelRestrictions'] = 'ONLY_NEW';
     let o: unknown;
     try {
       o = await this.call('editOrder', () => this.ex.editOrder!(oldId, symbol, type, req.side, amount, price, params));

@@ -59,6 +59,7 @@ export const apiErrors = {
   wouldTake: () => new SimApiError(400, -2010, 'Order would immediately match and take.'),
   stopWouldTrigger: () => new SimApiError(400, -2010, 'Stop price would trigger immediately.'),
   unknownOrder: () => new SimApiError(400, -2011, 'Unknown order sent.'),
+  cancelRestricted: () => new SimApiError(400, -2011, 'Order was not canceled due to cancel restrictions.'),
   noSuchOrder: () => new SimApiError(400, -2013, 'Order does not exist.'),
   apiKeyFormat: () => new SimApiError(401, -2014, 'API-key format invalid.'),
   invalidApiKey: () => new SimApiError(401, -2015, 'Invalid API-key, IP, or permissions for action.'),

@@ -269,6 +269,7 @@ export class SimVenue {
     const checked = this.checkOrder(p);
     const cancelParams: OrderParams = {
       symbol: p['symbol'], orderId: p['cancelOrderId'], origClientOrderId: p['cancelOrigClientOrderId'], newClientOrderId: p['cancelNewClientOrderId'],
+      cancelRestrictions: p['cancelRestrictions'],
     };
     let cancelResponse: Record<string, unknown>;
     try {
@@ -286,11 +287,20 @@ export class SimVenue {
     }
   }
 
-  /** Cancels an order (DELETE /api/v3/order); -2011 when unknown or already completed. */
+  /**
+   * Cancels an order (DELETE /api/v3/order); -2011 when unknown or already completed, or when `cancelRestrictions`
+   * (ONLY_NEW, ONLY_PARTIALLY_FILLED) does not allow the order's status.
+   */
   cancelOrder(account: SimAccount, p: OrderParams): Record<string, unknown> {
     const m = this.market(p['symbol']);
     const o = this.findOrder(account, m, p, true);
     if (!o) throw apiErrors.unknownOrder();
+    const only = p['cancelRestrictions'];
+    if (only !== undefined) {
+      if (only !== 'ONLY_NEW' && only !== 'ONLY_PARTIALLY_FILLED') throw apiErrors.badParam(`Invalid cancelRestrictions ${only}.`);
+      const partly = o.status === 'partiallyFilled';
+      if (only === 'ONLY_NEW' ? partly : !partly) throw apiErrors.cancelRestricted();
+    }
     const done = this.stops.has(o.id) ? this.cancelStop(o.id) : m.engine.cancel(o.id);
     if (!done) throw apiErrors.unknownOrder();
     const r = this.orderFields(done);

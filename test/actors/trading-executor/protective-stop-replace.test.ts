@@ -28,7 +28,7 @@ import type { SymbolMarket } from '../../../engine/venues/sim/feed.ts';
 import { fmtPx } from '../../../engine/venues/sim/format.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
 import { signPayload } from '../../../engine/venues/sim/signing.ts';
-import type { VenueOrder } from '../../../engine/venues/venue.ts';
+import { VenueCallError, type ExecutionVenue, type VenueOrder } from '../../../engine/venues/venue.ts';
 import { BINANCE_BTC as BTC, BTC_RECORDING } from '../../engine/venues/sim/ccxt-exec-rig.ts';
 
 const OURS = { apiKey: 'replaceExecKey01', secret: 'replace-exec-secret-01', balances: { USDT: '100000' } };
@@ -87,8 +87,8 @@ function capturingLogger() {
 }
 
 /** The simulator, a venue through ccxt (with or without replace) and an executor with protective stops on it. */
-async function world(replace: boolean, settings: ProtectiveStopSettings = SETTINGS, timeout?: Timeout) {
-  const sim: ExchangeSim = await startExchangeSim({ files: BTC_RECORDING, speed: 'manual', accounts: [OURS, MARKET] });
+async function world(replace: boolean, settings: ProtectiveStopSettings = SETTINGS, timeout?: Timeout, ours: { apiKey: string; secret: string; balances: Record<string, string> } = OURS) {
+  const sim: ExchangeSim = await startExchangeSim({ files: BTC_RECORDING, speed: 'manual', accounts: [ours, MARKET] });
   cleanups.push(() => sim.close());
   await sim.replay.advanceBy(5_000);
   const api = `${sim.url}/api/v3`;
@@ -247,7 +247,7 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     expect(viaReplace.end).toMatchObject({ soldLots: SELLABLE, sold: SELLABLE, stops: [], live: [] });
   }, 120_000);
 
-  it('falls back when the new stop is refused after a partial trigger (insufficient balance): no oversell, the same end', async () => {
+  it('falls back when the old stop began filling (the replace cancels only a NEW stop): no oversell, the same end', async () => {
     const PART = 3_000;
     const run = async (replace: boolean) => {
       const w = await world(replace);
@@ -269,12 +269,84 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
 
     expect(viaReplace.take).toBe('0.03000000');
     expect(viaReplace.part).toMatchObject({ status: 'PARTIALLY_FILLED', executedQty: '0.03000000' });
-    expect(viaReplace.w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 409']);
+    // cancelRestrictions ONLY_NEW: the part-filled stop's cancel is refused (-2022), and the cancel-then-place path
+    // reads its trades before it sizes the next stop.
+    expect(viaReplace.w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 400']);
     expect(viaReplace.end).toEqual(viaCancel.end);
     // Sold: the part the old stop sold; the new stop locks exactly what is left, nothing more.
     expect(viaReplace.end).toMatchObject({ soldLots: PART, sold: PART, live: ['accepted'] });
     expect(viaReplace.end.stops).toEqual([expect.objectContaining({ lots: SELLABLE - PART, filledLots: 0 })]);
     expect(viaReplace.end.btc).toEqual({ free: 0n, locked: BigInt(SELLABLE - PART) * 10_000n });
     expect(viaReplace.w.ex.order(clientOrderIdFor('entry-1'))?.status).toBe('filled');
+  }, 120_000);
+  it('never rests a stop larger than the position when the old stop began filling and the account holds more of the asset', async () => {
+    // The account's own BTC beside the position: an insufficient balance cannot catch a replacement sized on the position
+    // before the old stop's fills, so only the ONLY_NEW restriction keeps it from resting (and selling what is not ours).
+    const PART = 3_000;
+    const w = await world(true, SETTINGS, undefined, { ...OURS, balances: { ...OURS.balances, BTC: '1' } });
+    const stop = await w.enterToStop();
+    const pending: number[] = [];
+    w.sim.events.on('request', () => void pending.push(...w.sim.venue.pendingStops(w.account.id).map((s) => s.lots)));
+    for (let i = 0; i < 5 && w.m.engine.previewTake('sell', 900_000_000 as Lots, stop.price, 'nobody').lots > 0; i++) {
+      await marketCall(w, 'POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'SELL', type: 'MARKET', quantity: '9000' });
+    }
+    (w.sim.venue as unknown as { triggerStops(m: SymbolMarket, price: Ticks): void }).triggerStops(w.m, stop.stopPrice!);
+    await marketCall(w, 'POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'IOC', quantity: '0.03', price: fmtPx(BTC, stop.price!) });
+    pending.length = 0;
+    w.moveStopLoss(300);
+    await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE - PART), 'a stop for what is left');
+
+    expect(w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 400']);
+    expect(pending.length).toBeGreaterThan(0);
+    expect(pending.every((lots) => lots <= SELLABLE - PART)).toBe(true);
+    expect((await w.openStops()).map((o) => o.lots)).toEqual([SELLABLE - PART]);
+  }, 120_000);
+  it.each([
+    ['rate limited (429)', () => new VenueCallError('rateLimited', 'RATE_LIMITED', '429 Too Many Requests', 2_000)],
+    ['refused before acting (-1015, too many new orders)', () => new VenueCallError('rejected', 'VENUE_REJECTED', 'Too many new orders; current limit is 200000 orders per 1 DAY.')],
+  ] as const)('keeps the old stop resting when the venue did not act on the replace (%s), and replaces it on a later check', async (_what, error) => {
+    const w = await world(true);
+    const first = await w.enterToStop();
+    const venue = w.venue as { replace?: ExecutionVenue['replace'] };
+    const real = venue.replace!;
+    let refusals = 0;
+    venue.replace = (...a) => (refusals++ === 0 ? Promise.reject(error()) : real(...a));
+    w.watch(true);
+    w.moveStopLoss(300);
+    await w.until(() => refusals >= 1, 'the refused replace');
+    // The cancel-then-place path is not taken: it would cancel the old stop while the same refusal stands.
+    expect(w.codes).toContain('PROTECTIVE_STOP_RETRY');
+    await w.until(async () => refusals >= 2 && (await w.openStops()).every((o) => o.clientOrderId !== first.clientOrderId), 'the replace tried again');
+    w.watch(false);
+
+    // The old stop rested until the replace went through: no DELETE, no moment without a stop.
+    expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
+    expect(w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 200']);
+    expect(w.gaps).toEqual([]);
+    expect(w.venueOrder(first.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect((await w.openStops())).toHaveLength(1);
+    expect(w.codes).toContain('PROTECTIVE_STOP_REPLACED');
+  }, 60_000);
+  it('when the venue cancels the old stop and refuses the new one (the price is through it), says so and ends as the cancel-then-place path', async () => {
+    const run = async (replace: boolean) => {
+      const w = await world(replace, { enabled: true, extraBps: 5, limitBps: 100, stopLossBps: 100 });
+      const first = await w.enterToStop();
+      // The stop rests 105 bps below cost; the market falls more than 5 bps below cost (within two minutes of the
+      // recording), then the stop-loss goes to 0: the new stop, 5 bps below cost, is above the market.
+      const cost = Number(first.stopPrice) / (1 - 105 / 10_000);
+      for (let i = 0; i < 180 && Number(w.m.lastPrice()) >= cost * (1 - 6 / 10_000); i++) await w.sim.replay.advanceBy(1_000);
+      w.moveStopLoss(0);
+      await w.until(() => w.codes.includes('PROTECTIVE_STOP_THROUGH'), 'the refusal of the new stop');
+      return { w, end: await w.outcome() };
+    };
+    const viaReplace = await run(true);
+    const viaCancel = await run(false);
+
+    expect(viaReplace.w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 409']);
+    expect(viaReplace.w.codes).toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
+    expect(viaReplace.w.codes).not.toContain('PROTECTIVE_STOP_REPLACED');
+    expect(viaReplace.end).toEqual(viaCancel.end);
+    expect(viaReplace.end).toMatchObject({ stops: [], live: [] });
+    expect(viaReplace.w.ex.protectiveStops.figures()).toEqual(viaCancel.w.ex.protectiveStops.figures());
   }, 120_000);
 });

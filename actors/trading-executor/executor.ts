@@ -549,8 +549,9 @@ export class TradingExecutor implements ReconcileHost {
       const rec = newOrder(intent, this.venue.id, this.clock.now());
       if (!this.venue.replace || old?.status !== 'accepted' || this.cancels.has(oldCid) || this.submitting.has(oldCid)) return 'fallback';
       if (this.order(rec.clientOrderId)) return 'fallback';
-      // Nothing can be sent now: the old stop stays as it is.
-      if (this.st !== 'live' || !this.breaker.allow()) return 'kept';
+      // Nothing can be sent now (a reported 429/418 block lasts too: each try would only make another rejected
+      // record): the old stop stays as it is.
+      if (this.st !== 'live' || (this.limitedUntil !== undefined && this.clock.now() < this.limitedUntil) || !this.breaker.allow()) return 'kept';
       await this.store.commit({ order: rec });
       this.remember(rec);
       return { p: this.runSubmission(rec.clientOrderId, () => this.replaceFlow(old, rec.clientOrderId, reason)) };

@@ -239,6 +239,8 @@ export class ProtectiveStops {
   private readonly dust = new Map<string, number>();
   /** The last stop refused per symbol (see Refusal). */
   private readonly refused = new Map<string, Refusal>();
+  /** Per symbol, until when a replace the venue did not act on (or could not be sent) is not tried again. */
+  private readonly keptUntil = new Map<string, number>();
   /** Checks in a row per symbol that left its stop not as the position needs: the backoff of the next. */
   private readonly failures = new Map<string, number>();
   /** Per symbol, the cancelled stops whose trades could not be read since: they may have sold lots not booked yet. */
@@ -435,15 +437,19 @@ export class ProtectiveStops {
     const key = planKey(plan);
     // A plan refused lately is left to the cancel-then-place path, whose placement holds it back the same way.
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return false;
+    // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
+    // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
+    if ((this.keptUntil.get(symbol) ?? -Infinity) > this.host.now()) return true;
     // The venue failing: the resting stop keeps protecting the position until it can be replaced.
-    if (!this.host.canSend()) return void this.retryLater(symbol, 'the venue circuit breaker is open: the old stop stays'), true;
+    if (!this.host.canSend()) return this.keep(symbol, 'the venue circuit breaker is open: the old stop stays');
     const intent = this.nextStopIntent(symbol, plan);
     const cid = clientOrderIdOfIntent(intent);
     const outcome = await this.host.replaceOrder(old.clientOrderId, intent, 'replaced by a stop for the current position');
     if (outcome === 'fallback') return false;
     // Nothing done at the venue (refused before acting, 429/418, breaker open, not live): the old stop still protects
     // the position; cancelling it on the other path would leave none while the same refusal stands.
-    if (outcome === 'kept') return void this.retryLater(symbol, 'the venue did not act on the replace request: the old stop stays'), true;
+    if (outcome === 'kept') return this.keep(symbol, 'the venue did not act on the replace request: the old stop stays');
+    this.keptUntil.delete(symbol);
     // Counted as place() counts: a stop sent (refused or not), and the old one cancelled unless the outcome is unknown.
     this.counters.placed++;
     if (outcome !== 'unresolved') this.counters.cancelled++;
@@ -471,6 +477,12 @@ export class ProtectiveStops {
       return true;
     }
     await this.afterReplaceRefused(inst, symbol, key, cid);
+    return true;
+  }
+
+  // The old stop stays; the replace is tried again on the backoff, not before.
+  private keep(symbol: string, why: string): true {
+    this.keptUntil.set(symbol, this.host.now() + this.retryLater(symbol, why));
     return true;
   }
 

@@ -302,22 +302,35 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     expect((await w.openStops()).map((o) => o.lots)).toEqual([SELLABLE - PART]);
   }, 120_000);
   it.each([
-    ['rate limited (429)', () => new VenueCallError('rateLimited', 'RATE_LIMITED', '429 Too Many Requests', 2_000)],
-    ['refused before acting (-1015, too many new orders)', () => new VenueCallError('rejected', 'VENUE_REJECTED', 'Too many new orders; current limit is 200000 orders per 1 DAY.')],
-  ] as const)('keeps the old stop resting when the venue did not act on the replace (%s), and replaces it on a later check', async (_what, error) => {
+    ['rate limited (429)', () => new VenueCallError('rateLimited', 'RATE_LIMITED', '429 Too Many Requests', 2_000), 0],
+    ['refused before acting (-1015, too many new orders)', () => new VenueCallError('rejected', 'VENUE_REJECTED', 'Too many new orders; current limit is 200000 orders per 1 DAY.'), 0],
+    // As CcxtExecVenue's gate answers every call locally while a 429's Retry-After lasts: tried again only after it.
+    ['rate limited for 20 s (the venue blocks every call meanwhile)', () => new VenueCallError('rateLimited', 'RATE_LIMITED', '429 Too Many Requests', 20_000), 20_000],
+  ] as const)('keeps the old stop resting when the venue did not act on the replace (%s), and replaces it on a later check', async (_what, error, blockMs) => {
     const w = await world(true);
     const first = await w.enterToStop();
     const venue = w.venue as { replace?: ExecutionVenue['replace'] };
     const real = venue.replace!;
     let refusals = 0;
-    venue.replace = (...a) => (refusals++ === 0 ? Promise.reject(error()) : real(...a));
+    const blockedUntil = w.clock.now() + blockMs;
+    venue.replace = (...a) => {
+      if (refusals === 0 || w.clock.now() < blockedUntil) {
+        refusals++;
+        return Promise.reject(error());
+      }
+      return real(...a);
+    };
     w.watch(true);
     w.moveStopLoss(300);
     await w.until(() => refusals >= 1, 'the refused replace');
     // The cancel-then-place path is not taken: it would cancel the old stop while the same refusal stands.
     expect(w.codes).toContain('PROTECTIVE_STOP_RETRY');
-    await w.until(async () => refusals >= 2 && (await w.openStops()).every((o) => o.clientOrderId !== first.clientOrderId), 'the replace tried again');
+    await w.until(async () => (await w.openStops()).every((o) => o.clientOrderId !== first.clientOrderId), 'the replace tried again');
     w.watch(false);
+
+    // One refused try, not one per check: a try the executor itself rejects (VENUE_RATE_LIMITED) brings a check at
+    // once, which must wait for the backoff and the block rather than try again at once.
+    expect(refusals).toBe(1);
 
     // The old stop rested until the replace went through: no DELETE, no moment without a stop.
     expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);

@@ -439,7 +439,8 @@ export class ProtectiveStops {
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return false;
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
-    if ((this.keptUntil.get(symbol) ?? -Infinity) > this.host.now()) return true;
+    const until = this.keptUntil.get(symbol) ?? -Infinity;
+    if (until > this.host.now()) return void this.host.checkLater(symbol, until - this.host.now()), true;
     // The venue failing: the resting stop keeps protecting the position until it can be replaced.
     if (!this.host.canSend()) return this.keep(symbol, 'the venue circuit breaker is open: the old stop stays');
     const intent = this.nextStopIntent(symbol, plan);

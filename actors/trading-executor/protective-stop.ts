@@ -239,8 +239,8 @@ export class ProtectiveStops {
   private readonly dust = new Map<string, number>();
   /** The last stop refused per symbol (see Refusal). */
   private readonly refused = new Map<string, Refusal>();
-  /** Per symbol, until when a replace the venue did not act on (or could not be sent) is not tried again. */
-  private readonly keptUntil = new Map<string, number>();
+  /** Per symbol, the stop a replace the venue did not act on (or could not be sent) kept, and until when it is not tried again. */
+  private readonly kept = new Map<string, { readonly stop: string; readonly until: number }>();
   /** Checks in a row per symbol that left its stop not as the position needs: the backoff of the next. */
   private readonly failures = new Map<string, number>();
   /** Per symbol, the cancelled stops whose trades could not be read since: they may have sold lots not booked yet. */
@@ -439,18 +439,19 @@ export class ProtectiveStops {
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return false;
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
-    const until = this.keptUntil.get(symbol) ?? -Infinity;
-    if (until > this.host.now()) return void this.host.checkLater(symbol, until - this.host.now()), true;
+    // Only for the stop it kept: another stop (another position) is replaced as usual.
+    const k = this.kept.get(symbol);
+    if (k?.stop === old.clientOrderId && k.until > this.host.now()) return void this.host.checkLater(symbol, k.until - this.host.now()), true;
     // The venue failing: the resting stop keeps protecting the position until it can be replaced.
-    if (!this.host.canSend()) return this.keep(symbol, 'the venue circuit breaker is open: the old stop stays');
+    if (!this.host.canSend()) return this.keep(symbol, old.clientOrderId, 'the venue circuit breaker is open: the old stop stays');
     const intent = this.nextStopIntent(symbol, plan);
     const cid = clientOrderIdOfIntent(intent);
     const outcome = await this.host.replaceOrder(old.clientOrderId, intent, 'replaced by a stop for the current position');
     if (outcome === 'fallback') return false;
     // Nothing done at the venue (refused before acting, 429/418, breaker open, not live): the old stop still protects
     // the position; cancelling it on the other path would leave none while the same refusal stands.
-    if (outcome === 'kept') return this.keep(symbol, 'the venue did not act on the replace request: the old stop stays');
-    this.keptUntil.delete(symbol);
+    if (outcome === 'kept') return this.keep(symbol, old.clientOrderId, 'the venue did not act on the replace request: the old stop stays');
+    this.kept.delete(symbol);
     // Counted as place() counts: a stop sent (refused or not), and the old one cancelled unless the outcome is unknown.
     this.counters.placed++;
     if (outcome !== 'unresolved') this.counters.cancelled++;
@@ -482,8 +483,8 @@ export class ProtectiveStops {
   }
 
   // The old stop stays; the replace is tried again on the backoff, not before.
-  private keep(symbol: string, why: string): true {
-    this.keptUntil.set(symbol, this.host.now() + this.retryLater(symbol, why));
+  private keep(symbol: string, stop: string, why: string): true {
+    this.kept.set(symbol, { stop, until: this.host.now() + this.retryLater(symbol, why) });
     return true;
   }
 
@@ -572,9 +573,10 @@ export class ProtectiveStops {
     return wait;
   }
 
-  // The stop is what the position needs: the backoff starts over.
+  // The stop is what the position needs: the backoff starts over, and no replace is held back.
   private settled(symbol: string): void {
     this.failures.delete(symbol);
+    this.kept.delete(symbol);
   }
 
   private plan(inst: Instrument, symbol: string): StopPlan {

@@ -135,9 +135,9 @@ async function world(replace: boolean, settings: ProtectiveStopSettings = SETTIN
     throw new Error(`not reached: ${what}`);
   };
   const openStops = async (): Promise<VenueOrder[]> => (await venue.fetchOpenOrders('BTC/USDT')).filter((o) => o.orderType === 'stopLossLimit');
-  const approve = (id: string) => bus.publish({
+  const approve = (id: string, side: 'buy' | 'sell' = 'buy', lots: Lots = LOTS) => bus.publish({
     type: 'risk.orderApproved', ts: clock.now(),
-    intent: { id: intentId(id), symbol: 'BTC/USDT', side: 'buy', orderType: 'market', lots: LOTS, timeInForce: 'GTC', reduceOnly: false, reason: 'test', ts: 0 },
+    intent: { id: intentId(id), symbol: 'BTC/USDT', side, orderType: 'market', lots, timeInForce: 'GTC', reduceOnly: side === 'sell', reason: 'test', ts: 0 },
   });
   const enterToStop = async (): Promise<VenueOrder> => {
     approve('entry-1');
@@ -361,5 +361,30 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     expect(viaReplace.end).toEqual(viaCancel.end);
     expect(viaReplace.end).toMatchObject({ stops: [], live: [] });
     expect(viaReplace.w.ex.protectiveStops.figures()).toEqual(viaCancel.w.ex.protectiveStops.figures());
+  }, 120_000);
+  it('holds back only the stop a refused replace kept: the next position\'s stop is replaced at once', async () => {
+    const w = await world(true);
+    await w.enterToStop();
+    const venue = w.venue as { replace?: ExecutionVenue['replace'] };
+    const real = venue.replace!;
+    let refusing = true;
+    let refusals = 0;
+    venue.replace = (...a) => (refusing ? (refusals++, Promise.reject(new VenueCallError('rateLimited', 'RATE_LIMITED', '429 Too Many Requests', 1_000))) : real(...a));
+    // Refused on four backoffs in a row: the kept stop's gate is 40 s long by then.
+    w.moveStopLoss(300);
+    await w.until(() => refusals >= 4, 'four refused replaces');
+    refusing = false;
+    // The whole position sold (its stop cancelled first), then a new one bought: its stop is placed, then it grows.
+    w.approve('exit-1', 'sell', SELLABLE as Lots);
+    await w.until(async () => (await w.openStops()).length === 0 && w.ex.order(clientOrderIdFor('exit-1'))?.status === 'filled', 'the exit');
+    w.approve('entry-2');
+    await w.until(async () => (await w.openStops()).length === 1, 'the new position\'s stop');
+    const [placed] = await w.openStops();
+    const grownAt = w.clock.now();
+    w.approve('entry-3');
+    await w.until(async () => (await w.openStops()).some((o) => o.lots > placed!.lots), 'the grown position\'s stop');
+
+    expect(w.clock.now() - grownAt).toBeLessThan(5_000);
+    expect(w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 200']);
   }, 120_000);
 });

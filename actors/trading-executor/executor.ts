@@ -539,8 +539,9 @@ export class TradingExecutor implements ReconcileHost {
 
   /**
    * A protective stop replaced in one venue request (see the header): the order of `intent` is recorded, then sent
-   * with the cancel of `oldCid`. 'fallback' without sending when the venue has no replace, the old stop is not resting
-   * untouched (accepted, no cancel or submission running), the executor is not live or the breaker is open.
+   * with the cancel of `oldCid`. Without sending anything: 'fallback' when the venue has no replace or the old stop is
+   * not resting untouched (accepted, no cancel or submission running); 'kept' when the executor is not live, a
+   * reported 429/418 block lasts or the breaker is open.
    */
   private async replaceOwn(oldCid: ClientOrderId, intent: OrderIntent, reason: string): Promise<ReplaceOutcome> {
     // Boxed: a promise returned from the serialised step would make the mutex wait for the whole request.

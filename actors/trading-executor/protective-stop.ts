@@ -17,9 +17,9 @@
 // venue did not act on it (refused before acting, 429/418) or could not be asked (breaker open), the old stop stays and
 // the check is tried again later; when its new stop was refused, the trades are read and a position they changed gets
 // its stop placed, else the refusal is recorded as a placement's is; with no answer, the old stop's trades count as
-// unread and both orders are queried before the next check. A stop that has triggered and is part
-// filled is left to work. While another sell of ours on the symbol is working, no stop is placed: it would lock the
-// base asset that sell needs.
+// unread and both orders are queried before the next check. A stop that has triggered and is part filled is left to
+// work. While another sell of ours on the symbol is working, no stop is placed: it would lock the base asset that sell
+// needs.
 // Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; any stop the venue
 // may have held may have traded (a triggered stop cancelled after part fills answers "cancelled" too), so the symbol's
 // trades are read again before the sell is sized (up to 3 tries on the engine clock: one failed read must not refuse a
@@ -146,9 +146,9 @@ export interface ProtectiveStopHost {
  * What a one-request replace came to: both done (the old stop cancelled, the new one accepted); nothing placed, the
  * old stop's state to be settled by the cancel-then-place path (`fallback`: its cancel failed, or the request could not
  * be used); nothing done at the venue and the old stop resting as it was (`kept`: refused before acting, 429/418, the
- * breaker open, the executor not live: tried again later); the old stop cancelled and the new one refused by the venue (`newRefused`, the order
- * rejected with the venue's code); or no answer (`unresolved`: the new order stays submitted until queried, and the old
- * one may be cancelled or not).
+ * breaker open, the executor not live: tried again later); the old stop cancelled and the new one refused by the venue
+ * (`newRefused`, the order rejected with the venue's code); or no answer (`unresolved`: the new order stays submitted
+ * until queried, and the old one may be cancelled or not).
  */
 export type ReplaceOutcome = 'replaced' | 'fallback' | 'kept' | 'newRefused' | 'unresolved';
 

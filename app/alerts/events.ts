@@ -167,7 +167,8 @@ export function reconcileEvent(m: Reconciled): AlertEvent | undefined {
  * run, pushed once; a mismatch whose quantities changed is pushed again.
  */
 export function reconcileKey(m: Reconciled): string {
-  if (!reconcileEvent(m)) return '';
+  // Clean exactly when reconcileEvent has nothing to say.
+  if (m.positionQuantities.length === 0 && m.ordersUnresolved === 0) return '';
   const positions = m.positionQuantities.map((q) => `${q.symbol}:${q.booked}:${q.venue}`).sort();
   return `${positions.join(',')}|${m.ordersUnresolved}`;
 }

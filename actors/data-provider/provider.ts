@@ -170,6 +170,23 @@ export const BACKFILL_GRACE_MS = 5_000;
 export const CACHE_SAVE_MS = 5_000;
 
 /**
+ * How long (clock ms) a stop waits for the kline requests in flight (history load, maintenance pass) before its last
+ * save, so that their bars are saved too; an answer later than that is dropped (the next start fetches those bars).
+ */
+export const STOP_HISTORY_WAIT_MS = 5_000;
+
+/**
+ * A history fetch (the load at start, a maintenance pass). A stop halts the fetches in flight (they send no more kline
+ * requests), then seals them once its last save took the unsaved bars (an answer coming after enters no series).
+ */
+interface Fetch {
+  halted: boolean;
+  sealed: boolean;
+}
+
+type Counts = { -readonly [K in keyof MaintenanceReport]: number };
+
+/**
  * Returns an instrument map of `symbols` from `specs`: a configured run's (config `instruments` over the bundled
  * ones, engine/config instrumentSpecsOf), else the bundled Binance spot increments.
  */
@@ -205,6 +222,9 @@ export class DataProvider {
   private maintTimer: TimerHandle | undefined;
   private cacheTimer: TimerHandle | undefined;
   private maintaining: Promise<MaintenanceReport> | undefined;
+  /** The history load of start(), while in flight. */
+  private loading: Promise<void> | undefined;
+  private readonly fetches = new Set<Fetch>();
   /** Saves to the candles cache not settled yet (they never reject). */
   private readonly saves = new Set<Promise<void>>();
   private running = false;
@@ -257,16 +277,24 @@ export class DataProvider {
       bus.subscribe('md.feedReset', (m) => this.onFeedReset(m), owner),
       bus.subscribe('md.feedStatus', (m) => this.onFeedStatus(m), owner),
     );
-    await this.loadHistory(restored);
+    const loading = this.loadHistory(restored);
+    this.loading = loading;
+    try {
+      await loading;
+    } finally {
+      if (this.loading === loading) this.loading = undefined;
+    }
   }
 
   /**
-   * Unsubscribes, cancels the timers and saves the bars not saved yet to the candles cache; resolves when that save
-   * and every save still in flight have settled. Await it before closing the cache's store: a save's transactions
-   * after its first are issued one commit after another, and a closed store refuses them (their bars are then lost).
+   * Unsubscribes, cancels the timers, sends no more kline requests and saves the bars not saved yet to the candles
+   * cache, those of the requests in flight included when they answer within STOP_HISTORY_WAIT_MS; resolves when that
+   * save and every save still in flight have settled. Await it before closing the cache's store: a save's
+   * transactions after its first are issued one commit after another, and a closed store refuses them (their bars
+   * are then lost).
    */
   stop(): Promise<void> {
-    const saved = this.running ? this.saveAtStop() : this.savesSettled();
+    const saved = this.running ? this.saveAtStop([...this.fetches]) : this.savesSettled();
     this.running = false;
     for (const u of this.unsubs) u();
     this.unsubs = [];
@@ -303,12 +331,39 @@ export class DataProvider {
   }
 
   // The final save starts at once, so that its first transaction is issued even for a caller that closes the store
-  // without awaiting stop(). A save that failed meanwhile (its bars put back) gets one more try.
-  private async saveAtStop(): Promise<void> {
+  // without awaiting stop(); the bars the kline requests in flight bring are saved after it. A save that failed
+  // meanwhile (its bars put back) gets one more try.
+  private async saveAtStop(inFlight: readonly Fetch[]): Promise<void> {
     const failures = this.stats.cacheSaveFailures;
+    for (const f of inFlight) f.halted = true;
     void this.saveCandles();
+    await this.fetchesSettled();
+    for (const f of inFlight) f.sealed = true;
+    if (this.hasUnsaved()) void this.saveCandles();
     await this.savesSettled();
     if (this.stats.cacheSaveFailures > failures && this.hasUnsaved()) await this.saveCandles();
+  }
+
+  // Bounded: a venue that does not answer must not hold up the stop, nor the close of the store after it. Without a
+  // candles cache there is nothing to save the answers to: no wait.
+  private async fetchesSettled(): Promise<void> {
+    const inFlight = [this.loading, this.maintaining].filter((p) => p !== undefined);
+    if (inFlight.length === 0 || !this.opts.candleCache) return;
+    if (await this.settlesWithin(Promise.allSettled(inFlight), STOP_HISTORY_WAIT_MS)) return;
+    this.log.warn({ waitedMs: STOP_HISTORY_WAIT_MS, code: 'HISTORY_UNANSWERED_AT_STOP' },
+      'a kline request in flight at stop got no answer in time: its bars are dropped, the next start fetches them');
+  }
+
+  // True when `work` settles before `ms` of clock time pass.
+  private settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+    const clock = this.opts.clock;
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(() => resolve(false), ms);
+      void work.then(() => {
+        clock.clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   private async savesSettled(): Promise<void> {
@@ -658,6 +713,7 @@ export class DataProvider {
   private async loadHistory(restored: number): Promise<void> {
     if (!this.opts.history && restored === 0) return;
     if (this.opts.history) await this.backfill(restored > 0);
+    if (!this.running) return;
     for (const st of this.states.values()) {
       for (const tf of KLINE_TIMEFRAMES) {
         const coarse = COARSER[tf];
@@ -677,42 +733,53 @@ export class DataProvider {
 
   // `lead`: also the bars before each series' oldest one (leadGap), asked for once at start after a cache restore.
   private async backfill(lead = false): Promise<MaintenanceReport> {
+    const counts: Counts = { gaps: 0, requests: 0, failures: 0, filled: 0 };
     const history = this.opts.history;
-    let gaps = 0;
-    let requests = 0;
-    let failures = 0;
-    let filled = 0;
-    if (!history) return { gaps, requests, failures, filled };
-    const grace = this.opts.backfillGraceMs ?? BACKFILL_GRACE_MS;
-    const maxBars = this.opts.requestBars ?? 1_000;
-    for (const st of this.states.values()) {
-      for (const tf of KLINE_TIMEFRAMES) {
-        const now = this.opts.clock.now();
-        const found: Hole[] = gapsToFill(st.series[tf], now, grace);
-        const before = lead ? leadGap(st.series[tf], now, grace) : undefined;
-        if (before) found.unshift(before);
-        gaps += found.length;
-        for (const gap of found.flatMap((g) => splitGap(g, tf, maxBars))) {
-          requests++;
-          this.stats.backfillRequests++;
-          const endTime = gap.from + (gap.count - 1) * timeframeMs(tf);
-          try {
-            const r = await history.klines(st.symbol, tf, { startTime: gap.from, endTime, limit: gap.count, nowMs: this.opts.clock.now() });
-            const bars = closedInGap(r.candles, tf, gap, this.opts.clock.now());
-            const n = mergeCandles(st.series[tf], bars);
-            this.noteUnsaved(st, tf, bars);
-            filled += n;
-            this.stats.backfilledBars += n;
-            this.log.debug({ symbol: st.symbol, tf, from: gap.from, wanted: gap.count, got: n, source: r.source }, 'backfill');
-          } catch (err) {
-            failures++;
-            this.stats.backfillFailures++;
-            this.log.warn({ symbol: st.symbol, tf, from: gap.from, count: gap.count, err: (err as Error).message }, 'backfill failed');
-          }
+    if (!history) return counts;
+    const fetch: Fetch = { halted: false, sealed: false };
+    this.fetches.add(fetch);
+    try {
+      for (const st of this.states.values()) {
+        for (const tf of KLINE_TIMEFRAMES) {
+          if (fetch.halted) return counts;
+          await this.fillHoles(history, st, tf, lead, fetch, counts);
         }
       }
+      return counts;
+    } finally {
+      this.fetches.delete(fetch);
     }
-    return { gaps, requests, failures, filled };
+  }
+
+  // A halted fetch sends no request, and an answer coming once it is sealed enters no series: no save would write it.
+  private async fillHoles(history: KlineSource, st: SymbolState, tf: Timeframe, lead: boolean, fetch: Fetch, counts: Counts): Promise<void> {
+    const grace = this.opts.backfillGraceMs ?? BACKFILL_GRACE_MS;
+    const maxBars = this.opts.requestBars ?? 1_000;
+    const now = this.opts.clock.now();
+    const found: Hole[] = gapsToFill(st.series[tf], now, grace);
+    const before = lead ? leadGap(st.series[tf], now, grace) : undefined;
+    if (before) found.unshift(before);
+    counts.gaps += found.length;
+    for (const gap of found.flatMap((g) => splitGap(g, tf, maxBars))) {
+      if (fetch.halted) return;
+      counts.requests++;
+      this.stats.backfillRequests++;
+      const endTime = gap.from + (gap.count - 1) * timeframeMs(tf);
+      try {
+        const r = await history.klines(st.symbol, tf, { startTime: gap.from, endTime, limit: gap.count, nowMs: this.opts.clock.now() });
+        if (fetch.sealed) return;
+        const bars = closedInGap(r.candles, tf, gap, this.opts.clock.now());
+        const n = mergeCandles(st.series[tf], bars);
+        this.noteUnsaved(st, tf, bars);
+        counts.filled += n;
+        this.stats.backfilledBars += n;
+        this.log.debug({ symbol: st.symbol, tf, from: gap.from, wanted: gap.count, got: n, source: r.source }, 'backfill');
+      } catch (err) {
+        counts.failures++;
+        this.stats.backfillFailures++;
+        this.log.warn({ symbol: st.symbol, tf, from: gap.from, count: gap.count, err: (err as Error).message }, 'backfill failed');
+      }
+    }
   }
 }
 

@@ -10,7 +10,10 @@
 //
 // Writes go in transactions of at most OPS_PER_TRANSACTION puts and removes: lmdb runs a transaction's callback on
 // the main thread, and the first save after a history load (7,400 bars of 1m/1h/1d) took 95 ms in one. Bars being
-// independent, a kill between two of them leaves whole bars all the same.
+// independent, a kill between two of them leaves whole bars all the same. A save's transactions after its first are
+// issued one commit after another, so a later save's may commit between them: a save skips the keys a later save in
+// flight writes or removes (an older version of a bar never lands after a newer one), and a save also removes the
+// keys outside its window that an earlier one in flight has yet to write.
 import type { Candle } from '../messages/market.ts';
 import { StoreError } from '../types/errors.ts';
 import { timeframeMs, type Timeframe, type TsMs } from '../types/time.ts';
@@ -24,6 +27,10 @@ export const OPS_PER_TRANSACTION = 64;
 
 type BarKey = [string, Timeframe, number];
 type BarValue = [number, number, number, number, number, number | null];
+/** A put (with a value) or a remove (without). */
+type PlannedOp = { key: BarKey; value?: BarValue };
+
+const keyName = (k: BarKey): string => `${k[0]}\u0000${k[1]}\u0000${k[2]}`;
 
 /** Bars of one series to write, and the window of open times that series keeps. */
 export interface SeriesWrite {
@@ -54,6 +61,10 @@ export function windowStartMs(tf: Timeframe, now: TsMs, capacity: number): TsMs 
 /** The DataProvider's closed bars in LMDB (see the header). */
 export class CandleCache {
   private readonly db: TypedDb<BarKey, BarValue>;
+  /** Saves started so far: the number of a save orders it against the others in flight. */
+  private started = 0;
+  /** The keys that saves in flight write or remove, by keyName, each with the number of the latest save to do so. */
+  private readonly claimed = new Map<string, { readonly key: BarKey; readonly save: number }>();
 
   constructor(private readonly store: LmdbStore) {
     this.db = store.db<BarKey, BarValue>(CANDLES_DB);
@@ -87,7 +98,7 @@ export class CandleCache {
    * transactions of at most OPS_PER_TRANSACTION writes; resolves once the last has committed. Rejects with a
    * StoreError when the store is closed or a write fails (the transactions before it stay committed). Await it before
    * closing the store: each transaction after the first is issued at the previous one's commit, and a closed store
-   * refuses it.
+   * refuses it. Saves may overlap: a key that a save started later also writes or removes is left to that one.
    */
   async save(writes: readonly SeriesWrite[]): Promise<void> {
     for (const w of writes) {
@@ -96,25 +107,45 @@ export class CandleCache {
     if (this.store.isClosed) throw new StoreError(`store ${this.store.path} is closed: cannot write to ${CANDLES_DB}`);
     // The keys to remove are read now: a later save's bars, written while these transactions wait, are not among them.
     const ops = writes.flatMap((w) => this.plan(w));
-    for (let i = 0; i < ops.length; i += OPS_PER_TRANSACTION) {
-      const chunk = ops.slice(i, i + OPS_PER_TRANSACTION);
-      try {
-        await this.db.transaction(() => {
-          for (const op of chunk) void (op.value === undefined ? this.db.remove(op.key) : this.db.put(op.key, op.value));
-        });
-      } catch (err) {
-        if (err instanceof StoreError) throw err;
-        throw new StoreError(`candles cache: cannot write ${writes.map((w) => `${w.symbol} ${w.timeframe}`).join(', ')}: ${(err as Error).message}`, { cause: err });
-      }
+    const save = ++this.started;
+    const names = ops.map((op) => keyName(op.key));
+    for (let j = 0; j < ops.length; j++) this.claimed.set(names[j]!, { key: ops[j]!.key, save });
+    try {
+      for (let i = 0; i < ops.length; i += OPS_PER_TRANSACTION) await this.commit(writes, ops, names, i, save);
+    } finally {
+      for (const name of names) if (this.claimed.get(name)?.save === save) this.claimed.delete(name);
     }
   }
 
-  // The removals of the keys on either side of the window, then the puts of the window's bars.
-  private plan(w: SeriesWrite): { key: BarKey; value?: BarValue }[] {
+  // One transaction: the ops from `from` on (at most OPS_PER_TRANSACTION) whose key no later save claimed. The claims
+  // are read inside the transaction, where the order of commits is settled.
+  private async commit(writes: readonly SeriesWrite[], ops: readonly PlannedOp[], names: readonly string[], from: number, save: number): Promise<void> {
+    const to = Math.min(ops.length, from + OPS_PER_TRANSACTION);
+    try {
+      await this.db.transaction(() => {
+        for (let j = from; j < to; j++) {
+          if (this.claimed.get(names[j]!)?.save !== save) continue;
+          const op = ops[j]!;
+          void (op.value === undefined ? this.db.remove(op.key) : this.db.put(op.key, op.value));
+        }
+      });
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`candles cache: cannot write ${writes.map((w) => `${w.symbol} ${w.timeframe}`).join(', ')}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  // The removals of the keys on either side of the window, stored or still to be written by a save in flight, then
+  // the puts of the window's bars.
+  private plan(w: SeriesWrite): PlannedOp[] {
     const { start, end } = prefixRange([w.symbol, w.timeframe]);
-    const ops: { key: BarKey; value?: BarValue }[] = [];
-    for (const key of this.db.keys({ start, end: [w.symbol, w.timeframe, w.keepFromMs] })) ops.push({ key });
-    for (const key of this.db.keys({ start: [w.symbol, w.timeframe, w.keepToMs + 1], end })) ops.push({ key });
+    const outside = new Map<string, BarKey>();
+    for (const key of this.db.keys({ start, end: [w.symbol, w.timeframe, w.keepFromMs] })) outside.set(keyName(key), key);
+    for (const key of this.db.keys({ start: [w.symbol, w.timeframe, w.keepToMs + 1], end })) outside.set(keyName(key), key);
+    for (const [name, { key }] of this.claimed) {
+      if (key[0] === w.symbol && key[1] === w.timeframe && (key[2] < w.keepFromMs || key[2] > w.keepToMs)) outside.set(name, key);
+    }
+    const ops: PlannedOp[] = [...outside.values()].map((key) => ({ key }));
     for (const c of w.bars) {
       if (c.openTime < w.keepFromMs || c.openTime > w.keepToMs) continue;
       ops.push({ key: [w.symbol, w.timeframe, c.openTime], value: [c.open, c.high, c.low, c.close, c.volume, c.trades ?? null] });

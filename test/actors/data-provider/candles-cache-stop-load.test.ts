@@ -1,0 +1,147 @@
+// A stop while the history still loads (session 20's open gap): the final save used to run at once and the load went
+// on after it, asking the venue for the rest of the history and merging bars no save would ever write, so a restart
+// lacked them and a stopped provider kept calling the venue. Now a stop asks for nothing more, waits (bounded) for the
+// request in flight, saves what it brought, and drops an answer that comes later.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KlineQuery, KlineSource } from '../../../actors/data-provider/market-source.ts';
+import { TIMEFRAMES } from '../../../actors/data-provider/logic.ts';
+import { DataProvider, STOP_HISTORY_WAIT_MS } from '../../../actors/data-provider/provider.ts';
+import type { EngineMsg } from '../../../engine/messages/index.ts';
+import type { Candle } from '../../../engine/messages/market.ts';
+import { Bus } from '../../../engine/runtime/bus.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { CANDLES_DB, CandleCache } from '../../../engine/store/candle-cache.ts';
+import { LmdbStore, prefixRange } from '../../../engine/store/lmdb.ts';
+import type { Timeframe } from '../../../engine/types/time.ts';
+import { archive, REC_START } from './helpers.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function storeDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cobalt-dp-candles-stop-load-'));
+  dirs.push(d);
+  return d;
+}
+const openStore = (path: string) => LmdbStore.open({ path, noSync: true });
+
+type Row = [openTime: number, open: number, high: number, low: number, close: number, volume: number, trades: number | null];
+
+function seriesOf(dp: DataProvider): Record<string, Row[]> {
+  const out: Record<string, Row[]> = {};
+  for (const sym of dp.symbols) {
+    for (const tf of TIMEFRAMES) {
+      out[`${sym} ${tf}`] = dp.series(sym, tf).tail(1_500).map((c) => [c.openTime, c.open, c.high, c.low, c.close, c.volume, c.trades ?? null]);
+    }
+  }
+  return out;
+}
+
+async function storedIn(path: string, names: readonly string[]): Promise<Record<string, Row[]>> {
+  const store = openStore(path);
+  const db = store.db<[string, Timeframe, number], Row extends [number, ...infer V] ? V : never>(CANDLES_DB);
+  const out: Record<string, Row[]> = {};
+  for (const name of names) {
+    const [sym, tf] = name.split(' ') as [string, Timeframe];
+    out[name] = [...db.entries(prefixRange([sym, tf]))].map(({ key, value }) => [key[2], ...value]);
+  }
+  await store.close();
+  return out;
+}
+
+// The bundled kline archive, except that call number `holdCall` waits for `release()` (a venue slow to answer).
+class HeldHistory implements KlineSource {
+  calls = 0;
+  private held: (() => void) | undefined;
+  constructor(public holdCall: number) {}
+  async klines(symbol: string, tf: Timeframe, q: KlineQuery): Promise<{ candles: Candle[]; source: string }> {
+    if (++this.calls === this.holdCall) await new Promise<void>((resolve) => { this.held = resolve; });
+    return archive.klines(symbol, tf, q);
+  }
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+  release(): void {
+    this.held?.();
+  }
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  if (!cond()) throw new Error('the history request never came');
+}
+
+// A provider on a store's candles cache whose third kline request (ETH 1h, the first 1m ones answered) is held.
+async function loadingProvider(path: string) {
+  const store = openStore(path);
+  const clock = new SimulatedClock(REC_START);
+  const history = new HeldHistory(3);
+  const dp = new DataProvider({ bus: new Bus<EngineMsg>(), clock, maintenanceMs: 0, history, candleCache: new CandleCache(store) });
+  const started = dp.start();
+  await until(() => history.holding);
+  return { store, clock, history, dp, started };
+}
+
+describe('DataProvider stopped while its history loads', () => {
+  it('saves the bars of the request in flight at stop and asks the venue for nothing more', { timeout: 60_000 }, async () => {
+    const path = storeDir();
+    const { store, history, dp, started } = await loadingProvider(path);
+    const stopped = dp.stop();
+    history.release();
+    await stopped;
+    await started;
+    const held = seriesOf(dp);
+    await store.close();
+
+    const stored = await storedIn(path, Object.keys(held));
+    expect(history.calls).toBe(3);
+    expect(held['ETH/USDT 1h']!.length).toBe(1_000); // the answer of the request in flight is in the series
+    expect(dp.stats.cacheSaveFailures).toBe(0);
+    expect(stored).toEqual(held);
+  });
+
+  it(`stops within ${STOP_HISTORY_WAIT_MS} ms when the venue does not answer, and drops the answer that comes after`, { timeout: 60_000 }, async () => {
+    const path = storeDir();
+    const { store, clock, history, dp, started } = await loadingProvider(path);
+    const stopped = dp.stop();
+    clock.advance(STOP_HISTORY_WAIT_MS);
+    await stopped;
+    const held = seriesOf(dp);
+    await store.close();
+    history.release();
+    await started;
+
+    const stored = await storedIn(path, Object.keys(held));
+    expect(history.calls).toBe(3);
+    expect(held['ETH/USDT 1m']!.length).toBe(1_500);
+    expect(seriesOf(dp)).toEqual(held); // the late answer entered no series
+    expect(dp.stats.cacheSaveFailures).toBe(0);
+    expect(stored).toEqual(held);
+  });
+
+  it('saves the bars of a maintenance pass in flight at stop', { timeout: 60_000 }, async () => {
+    const path = storeDir();
+    const { store, clock, history, dp, started } = await loadingProvider(path);
+    history.release();
+    await started;
+    clock.advance(180_000);
+    history.holdCall = history.calls + 1; // the pass's first request: ETH 1m, the three minutes since the load
+    const pass = dp.maintain();
+    await until(() => history.calls === history.holdCall);
+    const stopped = dp.stop();
+    history.release();
+    await stopped;
+    await pass;
+    const held = seriesOf(dp);
+    await store.close();
+
+    const stored = await storedIn(path, Object.keys(held));
+    expect(history.calls).toBe(history.holdCall);
+    expect(held['ETH/USDT 1m']!.at(-1)![0]).toBeGreaterThanOrEqual(REC_START + 60_000);
+    expect(stored).toEqual(held);
+  });
+});

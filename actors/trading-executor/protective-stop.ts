@@ -14,12 +14,15 @@
 // answer is, and its trades read as after a cancel; it asks the venue to cancel only a stop that has not begun
 // filling (ONLY_NEW). When that request cannot be used (not one resting stop, trades unread, a refused plan) or its
 // cancel failed (the old stop filled, closed or began filling), the check takes the cancel-then-place path; when the
-// venue did not act on it (refused before acting, 429/418) or could not be asked (breaker open), the old stop stays and
-// the check is tried again later; when its new stop was refused, the trades are read and a position they changed gets
-// its stop placed, else the refusal is recorded as a placement's is; with no answer, the old stop's trades count as
-// unread and both orders are queried before the next check. A stop that has triggered and is part filled is left to
-// work. While another sell of ours on the symbol is working, no stop is placed: it would lock the base asset that sell
-// needs.
+// venue did not act on it (429/418, -1015) or could not be asked (breaker open), the old stop stays and the check is
+// tried again later; when the venue refused it for good before acting (a filter failure such as -1013 LOT_SIZE,
+// PRICE_FILTER or NOTIONAL: the same request would be refused again), the old stop stays, never cancelled for a plan
+// the venue refuses, and the refusal is recorded for that plan (PROTECTIVE_STOP_REPLACE_REFUSED, the panel `refused`
+// beside the old stop): the plan is not sent again, nor retried on a backoff, until the position or the plan changes;
+// when its new stop was refused, the trades are read and a position they changed gets its stop placed, else the
+// refusal is recorded as a placement's is; with no answer, the old stop's trades count as unread and both orders are
+// queried before the next check. A stop that has triggered and is part filled is left to work. While another sell of
+// ours on the symbol is working, no stop is placed: it would lock the base asset that sell needs.
 // Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; any stop the venue
 // may have held may have traded (a triggered stop cancelled after part fills answers "cancelled" too), so the symbol's
 // trades are read again before the sell is sized (up to 3 tries on the engine clock: one failed read must not refuse a
@@ -145,12 +148,13 @@ export interface ProtectiveStopHost {
 /**
  * What a one-request replace came to: both done (the old stop cancelled, the new one accepted); nothing placed, the
  * old stop's state to be settled by the cancel-then-place path (`fallback`: its cancel failed, or the request could not
- * be used); nothing done at the venue and the old stop resting as it was (`kept`: refused before acting, 429/418, the
- * breaker open, the executor not live: tried again later); the old stop cancelled and the new one refused by the venue
- * (`newRefused`, the order rejected with the venue's code); or no answer (`unresolved`: the new order stays submitted
- * until queried, and the old one may be cancelled or not).
+ * be used); nothing done at the venue and the old stop resting as it was, either for now (`kept`: 429/418, the breaker
+ * open, the executor not live: tried again later) or for good (`refused`: the venue refused the request before acting,
+ * e.g. a filter failure, the new order rejected with its code: the same plan would be refused again); the old stop
+ * cancelled and the new one refused by the venue (`newRefused`, the order rejected with the venue's code); or no answer
+ * (`unresolved`: the new order stays submitted until queried, and the old one may be cancelled or not).
  */
-export type ReplaceOutcome = 'replaced' | 'fallback' | 'kept' | 'newRefused' | 'unresolved';
+export type ReplaceOutcome = 'replaced' | 'fallback' | 'kept' | 'refused' | 'newRefused' | 'unresolved';
 
 /**
  * What `clearForExit` found: no stop left; a stop that may have filled (the position was read again); or one whose
@@ -201,9 +205,12 @@ interface Refusal {
   readonly code: string;
   /** The price was through the stop: retried every STOP_RETRY_MAX_MS (the price may recover), logged once as an error. */
   readonly through: boolean;
+  /** Infinity for a replacement refused for good: asked for again only once the plan or the position differs. */
   readonly retryAt: number;
   /** What the venue said, for the operator (the code alone rarely tells why). */
   readonly message?: string;
+  /** A replacement refused before the venue acted: the client id of the old stop, which still rests and is kept. */
+  readonly kept?: string;
 }
 
 // A stop of ours not final at the venue: resting, sent without an answer yet, or triggered and selling.
@@ -293,18 +300,22 @@ export class ProtectiveStops {
     const plan: StopPlan = this.settings.enabled
       ? planStop(inst, p, this.host.riskStopLossBps() ?? this.settings.stopLossBps ?? 0, this.settings) : { kind: 'none', reason: 'flat' };
     const stop = live.find((o) => stopMatches(o, plan)) ?? live.find((o) => o.status === 'partiallyFilled');
+    // The old stop a replacement refused for good left resting: it protects the position, not as the plan asks, and
+    // never will (the row says refused, with the venue's words, beside it).
+    const refusedPlan = refusal?.kept !== undefined && plan.kind === 'stop' && planKey(plan) === refusal.key;
+    const kept = stop || !refusedPlan ? undefined : live.find((o) => o.clientOrderId === refusal.kept);
     // A stop that does not fit is stale once a check failed to replace it; before that, the check replacing it runs.
     const failed = (this.failures.get(symbol) ?? 0) > 0;
-    const stale = failed ? live.filter((o) => o !== stop) : [];
-    const shown = stop ?? (failed ? undefined : live[0]);
+    const stale = failed ? live.filter((o) => o !== stop && o !== kept) : [];
+    const shown = stop ?? kept ?? (failed ? undefined : live[0]);
     const view = (o: OrderRecord) => stopView(inst, o);
     // Before reconciliation the orders are the last run's as stored: the venue may have cancelled or filled them since,
     // and no check runs to place a missing one.
-    const state = !this.host.isLive ? 'unverified' : shown ? liveState(shown) : idleState(stale.length > 0, unread !== undefined, refusal, plan);
+    const state = !this.host.isLive ? 'unverified' : kept ? 'refused' : shown ? liveState(shown) : idleState(stale.length > 0, unread !== undefined, refusal, plan);
     return {
       symbol, positionQty: formatSteps(open, inst.lotSize), state,
       ...(shown ? { stop: view(shown) } : {}),
-      ...(refusal && !shown ? { refusal: refusalView(refusal) } : {}),
+      ...(refusal && (!shown || kept) ? { refusal: refusalView(refusal) } : {}),
       ...(stale.length > 0 ? { stale: stale.map(view) } : {}),
       ...(unread ? { unresolved: { clientOrderIds: unread, qty: formatSteps(this.unaccountedLots(symbol), inst.lotSize) } } : {}),
     };
@@ -435,8 +446,9 @@ export class ProtectiveStops {
     const old = stale.length === 1 ? stale[0] : undefined;
     if (!this.host.replaceOrder || old?.status !== 'accepted' || this.unread.has(symbol)) return false;
     const key = planKey(plan);
-    // A plan refused lately is left to the cancel-then-place path, whose placement holds it back the same way.
-    if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return false;
+    // A plan refused lately is left to the cancel-then-place path, whose placement holds it back the same way; but a
+    // stop that a replacement refused for good left resting is kept as it is: cancelling it would leave none.
+    if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return this.refused.get(symbol)?.kept === old.clientOrderId;
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
     // Only for the stop it kept: another stop (another position) is replaced as usual.
@@ -448,8 +460,9 @@ export class ProtectiveStops {
     const cid = clientOrderIdOfIntent(intent);
     const outcome = await this.host.replaceOrder(old.clientOrderId, intent, 'replaced by a stop for the current position');
     if (outcome === 'fallback') return false;
-    // Nothing done at the venue (refused before acting, 429/418, breaker open, not live): the old stop still protects
-    // the position; cancelling it on the other path would leave none while the same refusal stands.
+    if (outcome === 'refused') return this.refuseReplace(symbol, old, plan, cid);
+    // Nothing done at the venue for now (429/418, breaker open, not live): the old stop still protects the position;
+    // cancelling it on the other path would leave none while the same block stands.
     if (outcome === 'kept') return this.keep(symbol, old.clientOrderId, 'the venue did not act on the replace request: the old stop stays');
     this.kept.delete(symbol);
     // Counted as place() counts: a stop sent (refused or not), and the old one cancelled unless the outcome is unknown.
@@ -457,7 +470,7 @@ export class ProtectiveStops {
     if (outcome !== 'unresolved') this.counters.cancelled++;
     const fields = { symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, replaced: old.clientOrderId };
     if (outcome === 'replaced') this.host.log.info({ ...fields, code: 'PROTECTIVE_STOP_REPLACED' }, 'protective stop replaced at the venue in one request');
-    else if (outcome === 'newRefused') this.host.log.warn({ ...fields, code: 'PROTECTIVE_STOP_REPLACE_REFUSED' }, 'the venue cancelled the old protective stop and refused its replacement: re-planned once its trades are read');
+    else if (outcome === 'newRefused') this.host.log.warn({ ...fields, oldStop: 'cancelled', code: 'PROTECTIVE_STOP_REPLACE_REFUSED' }, 'the venue cancelled the old protective stop and refused its replacement: re-planned once its trades are read');
     else this.host.log.warn({ ...fields, code: 'PROTECTIVE_STOP_REPLACE_UNRESOLVED' }, 'the replace request had no answer: both stops are queried before the next check');
     // The old stop may have traded before its cancel, as after any cancel.
     this.markUnread(symbol, [old.clientOrderId]);
@@ -485,6 +498,27 @@ export class ProtectiveStops {
   // The old stop stays; the replace is tried again on the backoff, not before.
   private keep(symbol: string, stop: string, why: string): true {
     this.kept.set(symbol, { stop, until: this.host.now() + this.retryLater(symbol, why) });
+    return true;
+  }
+
+  // The venue refused the replacement for good before acting: the old stop rests as it was. The same plan would be
+  // refused again, so it is recorded with no retry time (refusedNow holds it back until the plan or the position
+  // changes, which a fill or a new stop-loss brings) and nothing is retried meanwhile: no backoff, no cancel.
+  private refuseReplace(symbol: string, old: OrderRecord, plan: Extract<StopPlan, { kind: 'stop' }>, cid: string): true {
+    // Counted as place() counts a refused placement: sent, refused, nothing cancelled.
+    this.counters.placed++;
+    this.counters.refused++;
+    const o = this.host.order(cid);
+    const code = o?.rejectCode ?? 'UNKNOWN';
+    this.refused.set(symbol, {
+      key: planKey(plan), position: positionKey(this.host.position(symbol)), code, through: false, retryAt: Number.POSITIVE_INFINITY,
+      kept: old.clientOrderId, ...(o?.reason ? { message: o.reason } : {}),
+    });
+    this.settled(symbol);
+    this.host.log.warn({
+      symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, replaced: old.clientOrderId, oldStop: 'resting',
+      venueCode: code, venueMessage: o?.reason, code: 'PROTECTIVE_STOP_REPLACE_REFUSED',
+    }, 'the venue refused the replacement protective stop for good: the old stop still rests; this stop is not sent again until the position or the stop-loss changes');
     return true;
   }
 

@@ -89,7 +89,11 @@ export interface ProtectiveStopRow {
   readonly state: ProtectiveStopState;
   /** The stop that protects the position: the one that fits it, else one triggered. */
   readonly stop?: ProtectiveStopOrderView;
-  /** The venue refused this position's stop: its code and message, whether through the price, and when it is tried again. */
+  /**
+   * The venue refused this position's stop: its code and message, whether through the price, and when it is tried
+   * again: Infinity (null in JSON) for a replacement refused for good, not sent again until the position or the plan
+   * changes (the old stop rests).
+   */
   readonly refusal?: { readonly code: string; readonly through: boolean; readonly retryAt: TsMs; readonly message?: string };
   /** Stops that no longer fit the position and could not be cancelled (PROTECTIVE_STOP_STALE); tried again on a backoff. */
   readonly stale?: readonly ProtectiveStopOrderView[];
@@ -256,7 +260,7 @@ export class DashboardMetrics {
       new Gauge({ name: 'cobalt_protective_stops_resting', help: 'Protective stops of this engine resting at the venue (accepted or part filled; those sent without an answer yet, and all while unverified, not counted)', registers, collect(this: Gauge) { this.set(read()?.resting ?? 0); } });
       new Gauge({ name: 'cobalt_protective_stops_unverified', help: 'Protective stops the last run left not final, not yet checked at the venue (the executor has not reconciled since its start)', registers, collect(this: Gauge) { this.set(read()?.unverified ?? 0); } });
     }
-    this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome', labelNames: ['action', 'outcome'], registers });
+    this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome (a kill held while the engine starts counts queued per request, then once ok or dropped when the start ends)', labelNames: ['action', 'outcome'], registers });
 
     if (!opts.bookCounters) {
       this.subs.push(bus.subscribe('md.bookStatus', (m) => {

@@ -4,7 +4,8 @@
 // converted once with floatToSteps).
 //
 // Errors (see classifyCcxtError): ccxt's classes become VenueCallError kinds the executor acts on:
-//   RateLimitExceeded / HTTP 429   -> rateLimited: nothing is sent until Retry-After has passed (Binance: "back off")
+//   RateLimitExceeded / HTTP 429   -> rateLimited: nothing is sent until Retry-After has passed (Binance: "back off");
+//   Binance's -1015 (too many new orders) too, whatever class ccxt gives it (its map says InvalidOrder)
 //   DDoSProtection / HTTP 418 (whatever the body's code), or "IP banned until <ms>" -> banned: nothing is sent until
 //                                    the ban ends (without Retry-After or a named end: defaultBanMs)
 //   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other 4xx ExchangeError -> rejected (no retry)
@@ -152,6 +153,9 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   // is a rate limit (back off, resend), only a 418 is a ban.
   if (err instanceof ccxt.DDoSProtection && /^\S+ 429 /.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   if (err instanceof ccxt.DDoSProtection) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
+  // -1015 "Too many new orders" is the venue's order-rate limit (nothing done: send again later), not a refusal of
+  // the order, though ccxt's Binance map calls it InvalidOrder when it comes without its HTTP 429.
+  if (err instanceof ccxt.ExchangeError && /"code":\s*-1015\b/.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   // -2010 "Duplicate order sent." (a client id still open): ccxt's Binance client calls it InvalidOrder, its MEXC
   // client a plain ExchangeError; the order exists, so it is no rejection.
   if (err instanceof ccxt.DuplicateOrderId || (err instanceof ccxt.ExchangeError && /duplicate order/i.test(msg))) return mk('unknown', 'DUPLICATE_CLIENT_ORDER_ID');

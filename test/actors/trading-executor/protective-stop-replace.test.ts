@@ -23,7 +23,8 @@ import { ExecStore } from '../../../engine/store/exec-store.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import { intentId } from '../../../engine/types/ids.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
-import { CcxtExecVenue, type CcxtOrderApi } from '../../../engine/venues/ccxt-exec.ts';
+import type { TsMs } from '../../../engine/types/time.ts';
+import { CcxtExecVenue, classifyCcxtError, type CcxtOrderApi } from '../../../engine/venues/ccxt-exec.ts';
 import type { SymbolMarket } from '../../../engine/venues/sim/feed.ts';
 import { fmtPx } from '../../../engine/venues/sim/format.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/server.ts';
@@ -303,7 +304,9 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
   }, 120_000);
   it.each([
     ['rate limited (429)', () => new VenueCallError('rateLimited', 'RATE_LIMITED', '429 Too Many Requests', 2_000), 0],
-    ['refused before acting (-1015, too many new orders)', () => new VenueCallError('rejected', 'VENUE_REJECTED', 'Too many new orders; current limit is 200000 orders per 1 DAY.'), 0],
+    // Binance's -1015 (HTTP 429), as classifyCcxtError classes it: a rate limit, not a refusal for good (a -1013 filter
+    // failure is one: protective-stop-replace-refused.test.ts).
+    ['not processed (-1015, too many new orders)', () => classifyCcxtError(new ccxt.DDoSProtection('binance 429 Too Many Requests {"code":-1015,"msg":"Too many new orders; current limit is 200000 orders per 1 DAY."}'), 0 as TsMs), 0],
     // As CcxtExecVenue's gate answers every call locally while a 429's Retry-After lasts: tried again only after it.
     ['rate limited for 20 s (the venue blocks every call meanwhile)', () => new VenueCallError('rateLimited', 'RATE_LIMITED', '429 Too Many Requests', 20_000), 20_000],
   ] as const)('keeps the old stop resting when the venue did not act on the replace (%s), and replaces it on a later check', async (_what, error, blockMs) => {

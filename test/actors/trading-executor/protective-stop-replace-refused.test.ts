@@ -1,0 +1,189 @@
+// A protective stop's replacement (Binance cancelReplace) that the venue refuses for good before acting: the
+// TradingExecutor over CcxtExecVenue over the unmodified ccxt binance client against the exchange simulator, whose
+// NOTIONAL filter (minNotional 1000 USDT) is stricter than the engine's instrument (5 USDT), so that a stop-loss moved
+// far enough asks for a stop the venue answers with a top-level -1013 "Filter failure: NOTIONAL". The old stop stays
+// resting, the panel says refused with the venue's words, the same plan is not sent again over many check periods, and
+// a new plan (the position grew) is tried at once. A refusal the venue did not act on (-1015, too many new orders,
+// which ccxt's map calls InvalidOrder) is a rate limit, still retried on the backoff as before.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import ccxt from 'ccxt';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
+import type { OrderRecord, PositionRecord } from '../../../actors/trading-executor/logic.ts';
+import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import type { EngineMsg } from '../../../engine/messages/index.ts';
+import type { RiskLimits } from '../../../engine/messages/risk.ts';
+import { Bus } from '../../../engine/runtime/bus.ts';
+import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { ExecStore } from '../../../engine/store/exec-store.ts';
+import { LmdbStore } from '../../../engine/store/lmdb.ts';
+import { intentId } from '../../../engine/types/ids.ts';
+import { BINANCE_SPOT_DEFAULTS } from '../../../engine/types/instrument.ts';
+import type { Lots } from '../../../engine/types/price.ts';
+import { CcxtExecVenue, classifyCcxtError, type CcxtOrderApi } from '../../../engine/venues/ccxt-exec.ts';
+import { startExchangeSim } from '../../../engine/venues/sim/server.ts';
+import type { ExecutionVenue, VenueOrder } from '../../../engine/venues/venue.ts';
+import { protectiveStopsHtml } from '../../../web/src/panels.ts';
+import { BINANCE_BTC as BTC, BTC_RECORDING } from '../../engine/venues/sim/ccxt-exec-rig.ts';
+
+const OURS = { apiKey: 'refusedExecKey01', secret: 'refused-exec-secret-01', balances: { USDT: '100000' } };
+const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
+// 0.1 BTC less the simulator's 0.1 % buy fee taken in BTC.
+const SELLABLE = 9_990;
+// A stop 90.5 % below cost: for 0.0999 BTC (~5 600 USDT) its notional is ~530 USDT, under the simulator's 1 000.
+const FAR_STOP_LOSS_BPS = 9_000;
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function capturingLogger() {
+  const codes: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) {
+        const code = line ? (JSON.parse(line) as { code?: unknown }).code : undefined;
+        if (typeof code === 'string') codes.push(code);
+      }
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), codes };
+}
+
+async function world() {
+  const sim = await startExchangeSim({
+    files: BTC_RECORDING, speed: 'manual', accounts: [OURS],
+    instruments: { 'BTC/USDT': { ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, minNotional: '1000' } },
+  });
+  cleanups.push(() => sim.close());
+  await sim.replay.advanceBy(5_000);
+  const api = `${sim.url}/api/v3`;
+  const exchange = new ccxt.binance({
+    apiKey: OURS.apiKey, secret: OURS.secret, enableRateLimit: false,
+    urls: { api: { public: api, private: api, v1: `${sim.url}/api/v1` } },
+    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'cobalt-replace-refused-'));
+  const lmdb = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
+  cleanups.push(async () => {
+    await lmdb.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const store = new ExecStore<OrderRecord, PositionRecord>(lmdb);
+  const venue = new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()) });
+  const clock = new SimulatedClock(sim.clock.now());
+  const bus = new Bus<EngineMsg>();
+  const { logger, codes } = capturingLogger();
+  const ex = new TradingExecutor({ bus, clock, venue, store, instruments: [BTC], log: logger, rng: () => 0.5, pollMs: 1_000, protectiveStop: SETTINGS });
+  cleanups.push(() => ex.stop());
+  await ex.start();
+
+  const account = sim.venue.accounts.get(OURS.apiKey)!;
+  const requests: string[] = [];
+  sim.events.on('request', (r: { method: string; path: string; status: number }) => void requests.push(`${r.method} ${r.path} ${r.status}`));
+  const settle = () => Promise.race([ex.idle(), new Promise((res) => setTimeout(res, 250))]);
+  const until = async (done: () => boolean | Promise<boolean>, what: string): Promise<void> => {
+    for (let i = 0; i < 60; i++) {
+      await settle();
+      if (!ex.busy && (await done())) return;
+      clock.advance(1_000);
+    }
+    throw new Error(`not reached: ${what}`);
+  };
+  // Engine time passing in `stepMs` steps, the executor's timers (its stop checks' backoff) firing on the way.
+  const pass = async (steps: number, stepMs: number): Promise<void> => {
+    for (let i = 0; i < steps; i++) {
+      clock.advance(stepMs);
+      await settle();
+    }
+  };
+  const openStops = async (): Promise<VenueOrder[]> => (await venue.fetchOpenOrders('BTC/USDT')).filter((o) => o.orderType === 'stopLossLimit');
+  const approve = (id: string, lots: number) => bus.publish({
+    type: 'risk.orderApproved', ts: clock.now(),
+    intent: { id: intentId(id), symbol: 'BTC/USDT', side: 'buy', orderType: 'market', lots: lots as Lots, timeInForce: 'GTC', reduceOnly: false, reason: 'test', ts: 0 },
+  });
+  const moveStopLoss = (stopLossBps: number) => bus.publish({ type: 'risk.limitsChanged', limits: { stopLossBps } as unknown as RiskLimits, ts: clock.now() });
+  const venueOrder = (cid: string) => sim.venue.allOrders(account, 'BTCUSDT', 1_000).find((o) => o['clientOrderId'] === cid);
+  const replaces = () => requests.filter((r) => r.includes('cancelReplace'));
+  const row = () => ex.protectiveStops.snapshot(['BTC/USDT'])[0];
+  return { ex, venue, clock, codes, requests, until, pass, openStops, approve, moveStopLoss, venueOrder, replaces, row };
+}
+
+describe('protective stop replacement refused for good (cancelReplace)', () => {
+  it('keeps the old stop resting, shows the refusal, never resends the refused plan, and tries a new plan at once', async () => {
+    const w = await world();
+    w.approve('entry-1', 10_000);
+    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+    const [first] = await w.openStops();
+
+    w.moveStopLoss(FAR_STOP_LOSS_BPS);
+    await w.until(() => w.replaces().length > 0, 'the refused replace');
+    // Many check periods (the old backoff retried at 5 s, 10 s, ... up to 5 min), and new stop-loss announcements of
+    // the same value, each of which brings a check of the stop.
+    await w.pass(40, 15_000);
+    for (let i = 0; i < 3; i++) {
+      w.moveStopLoss(FAR_STOP_LOSS_BPS);
+      await w.pass(2, 5_000);
+    }
+    const refusedRow = w.row();
+    const onTheWire = JSON.parse(JSON.stringify(refusedRow)) as typeof refusedRow;
+    const panel = protectiveStopsHtml({ enabled: true, figures: { ...w.ex.protectiveStops.figures(), symbols: [onTheWire!] } });
+    const stopsWhileRefused = await w.openStops();
+    const replacesWhileRefused = w.replaces();
+
+    // A new plan: the position grows (0.3 BTC more), its stop's notional is over the venue's minimum.
+    w.approve('entry-2', 30_000);
+    await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 29_970), 'the grown position\'s stop');
+
+    expect(replacesWhileRefused).toEqual(['POST /api/v3/order/cancelReplace 400']);
+    expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
+    expect(stopsWhileRefused.map((o) => o.clientOrderId)).toEqual([first!.clientOrderId]);
+    expect(w.codes.filter((c) => c === 'PROTECTIVE_STOP_REPLACE_REFUSED')).toHaveLength(1);
+    expect(refusedRow).toMatchObject({
+      state: 'refused', stop: { clientOrderId: first!.clientOrderId, status: 'accepted' },
+      refusal: { through: false, message: expect.stringContaining('Filter failure: NOTIONAL') },
+    });
+    expect(panel.html).toContain('<span class="pill bad">refused</span>');
+    expect(panel.html).toContain('not sent again until the position or the stop-loss changes');
+    expect(panel.html).toContain('Filter failure: NOTIONAL');
+    // The new plan went out at once as one replace, which the venue took.
+    expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 400', 'POST /api/v3/order/cancelReplace 200']);
+    expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect(await w.openStops()).toHaveLength(1);
+    expect(w.row()).toMatchObject({ state: 'resting' });
+    expect(w.row()?.refusal).toBeUndefined();
+  }, 120_000);
+
+  it('still retries on the backoff a replace the venue did not act on (-1015, too many new orders, as ccxt classes it)', async () => {
+    const w = await world();
+    w.approve('entry-1', 10_000);
+    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+    const [first] = await w.openStops();
+    const venue = w.venue as { replace?: ExecutionVenue['replace'] };
+    const real = venue.replace!;
+    let refusals = 0;
+    venue.replace = (...a) => {
+      if (refusals > 0) return real(...a);
+      refusals++;
+      const tooMany = new ccxt.InvalidOrder('binance {"code":-1015,"msg":"Too many new orders; current limit is 200000 orders per 1 DAY."}');
+      return Promise.reject(classifyCcxtError(tooMany, w.clock.now()));
+    };
+    // A stop-loss the venue's filters take: only the -1015 stands in the way.
+    w.moveStopLoss(300);
+    await w.until(() => refusals === 1, 'the refused replace');
+    await w.until(async () => (await w.openStops()).every((o) => o.clientOrderId !== first!.clientOrderId), 'the replace tried again');
+
+    expect(w.codes).toContain('PROTECTIVE_STOP_RETRY');
+    expect(w.codes).not.toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
+    expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 200']);
+    expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
+    expect(await w.openStops()).toHaveLength(1);
+    expect(w.row()).toMatchObject({ state: 'resting' });
+  }, 120_000);
+});

@@ -37,6 +37,7 @@ import { buildSystem, dataInstrumentsOf, refuseOnConfigError, type System } from
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { scrubVenueMessage } from '../engine/venues/ccxt-exec.ts';
 import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
+import type { DashboardHandle, HeldKill } from '../engine/dashboard/index.ts';
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -306,11 +307,12 @@ async function runDaemon(
   // venue fails, and that is when the trader needs its views and /metrics (the executor reconciling, the venue errors,
   // the protective stops unverified). Started first, its view model also sees the start-up's own messages.
   let engineRunning = false;
-  if (config.dashboard.enabled) {
-    await startDaemonDashboard(sys, loaded, logger, () => (engineRunning ? undefined : ENGINE_STARTING));
-  }
+  const dash = config.dashboard.enabled
+    ? await startDaemonDashboard(sys, loaded, logger, () => (engineRunning ? undefined : ENGINE_STARTING))
+    : undefined;
   // A signal while the dashboard started: the shutdown is under way and nothing is started.
   if (sys.lifecycle.shuttingDown) return running;
+  if (dash) applyHeldKillAtReady(sys, dash.heldKill);
   try {
     await sys.start();
   } catch (err) {
@@ -329,36 +331,64 @@ async function runDaemon(
   return running;
 }
 
-/** What a dashboard control action is answered (503) while the engine starts. */
-export const ENGINE_STARTING = 'engine starting: control actions are accepted once it runs';
+/** What a dashboard control action other than a kill (held: KILL_HELD) is answered (503) while the engine starts. */
+export const ENGINE_STARTING = 'engine starting: control actions are accepted once it runs (a kill is held until then and applied first)';
 
 /**
- * Starts the daemon's dashboard on `sys` and closes it with the shutdown. Until `controlsRefusal()` answers undefined
- * its control actions are refused (503): a message published before the actors start has no subscriber and is dropped
- * while the page reports a success, and during the start-up reconciliation a kill's exits are refused by the executor
- * (EXECUTOR_NOT_READY). A dashboard that fails to start is logged and trading goes on without it.
+ * Starts the daemon's dashboard on `sys` and closes it with the shutdown; returns it, or undefined when it did not start.
+ * Until `controlsRefusal()` answers undefined its control actions are refused (503): a message published before the
+ * actors start has no subscriber and is dropped while the page reports a success, and during the start-up
+ * reconciliation a kill's exits are refused by the executor (EXECUTOR_NOT_READY). All but a kill, which is held (202)
+ * until the start ends (applyHeldKillAtReady): a trader who sees something wrong while a live start reconciles, for as
+ * long as the venue fails, must not be left with SIGTERM alone. A dashboard that fails to start is logged and trading
+ * goes on without it.
  */
-async function startDaemonDashboard(sys: System, loaded: LoadedConfig, logger: Logger, controlsRefusal: () => string | undefined): Promise<void> {
+async function startDaemonDashboard(
+  sys: System, loaded: LoadedConfig, logger: Logger, controlsRefusal: () => string | undefined,
+): Promise<DashboardHandle | undefined> {
   try {
     const { startDashboard, resolveDashboardToken } = await import('../engine/dashboard/index.ts');
     const token = resolveDashboardToken(loaded.secrets);
     const dash = await startDashboard({
       bus: sys.bus, supervisor: sys.supervisor, config: loaded.config.dashboard, token, clock: sys.clock, instruments: sys.dataInstruments,
-      venueInstruments: [sys.traded], providers: dashboardProviders(sys), controlsRefusal,
+      venueInstruments: [sys.traded], providers: dashboardProviders(sys), controlsRefusal, holdKill: true,
     });
     if (sys.lifecycle.shuttingDown) {
       // A signal while it started: the shutdown's close hooks may have run already.
       await dash.close().catch((err: unknown) => logger.error({ err }, 'dashboard failed to close'));
-      return;
+      return undefined;
     }
     sys.lifecycle.onClose('dashboard', () => dash.close());
     // The page takes a #token= fragment into the tab's storage and drops it from the address bar (a fragment never
     // reaches a server log), so opening the printed link is enough to use the controls.
     process.stderr.write(`dashboard: ${dash.url}${token.generated ? `#token=${token.token}` : ''}\n`);
     if (!existsSync('dist/web')) logger.warn('dist/web is missing: the dashboard serves its API but no page until the web UI is built');
+    return dash;
   } catch (err) {
     logger.error({ err }, 'dashboard failed to start; trading continues without it');
+    return undefined;
   }
+}
+
+// Why a held kill goes unapplied when a shutdown begins before the engine runs.
+const KILL_DROPPED_SHUTDOWN = 'a shutdown began while the engine started (nothing trades)';
+
+/**
+ * Publishes the kill the dashboard held while the engine started (`held`) the moment the start is ready. Registered
+ * before sys.start(), this reaction to sys.ready() is that promise's first: it runs before the feed's (which starts
+ * the market data) and before start() returns, with no macrotask between the start's end and it, so no market data
+ * and no intent reaches the RiskManager ahead of the kill. A start that fails, or a shutdown begun during it (which
+ * may leave the start unsettled), drops the held kill with a log line: nothing trades then.
+ */
+export function applyHeldKillAtReady(sys: Pick<System, 'ready' | 'lifecycle'>, held: HeldKill): void {
+  sys.lifecycle.onStopIntake('held-kill', () => void held.drop(KILL_DROPPED_SHUTDOWN));
+  sys.ready().then(
+    () => {
+      if (sys.lifecycle.shuttingDown) held.drop(KILL_DROPPED_SHUTDOWN);
+      else held.apply();
+    },
+    (err: unknown) => void held.drop(`the engine failed to start (nothing trades): ${err instanceof Error ? err.message : String(err)}`),
+  );
 }
 
 /**

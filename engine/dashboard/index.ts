@@ -1,5 +1,5 @@
 // The web dashboard: HTTP + WebSocket server, bus view model, push throttle, control actions, Prometheus metrics.
-export { startDashboard, DEFAULT_STATIC_DIR, type DashboardHandle, type DashboardOptions } from './server.ts';
+export { startDashboard, DEFAULT_STATIC_DIR, KILL_HELD, type DashboardHandle, type DashboardOptions, type HeldKill } from './server.ts';
 export { resolveDashboardToken, bindProblem, isLoopbackHost, tokenMatches, bearerToken, type DashboardToken } from './auth.ts';
 export { CONTROL_ACTIONS, controlMessages, isControlAction, type ControlAction, type ControlResult } from './controls.ts';
 export { DashboardMetrics, type LoopLagSource, type MetricsOptions } from './metrics.ts';

@@ -2,7 +2,8 @@
 //   GET  /                      the web UI (static files built into dist/web by `node web/build.mjs`)
 //   GET  /api/state             every topic's full state (JSON)
 //   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401;
-//                               503 while `controlsRefusal` says why not (the daemon's engine still starting)
+//                               503 while `controlsRefusal` says why not (the daemon's engine still starting),
+//                               except a `kill` while `holdKill`: 202, held until the daemon applies or drops it
 //   GET  /metrics               Prometheus text (this instance's registry)
 //   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
 //                               from the page are ignored: control goes through the token-checked POST only)
@@ -69,6 +70,25 @@ export interface DashboardOptions {
    * a control would reach actors not running yet and be reported a success for nothing.
    */
   readonly controlsRefusal?: () => string | undefined;
+  /**
+   * Holds a `kill` asked for while `controlsRefusal` refuses (202) rather than refusing it, until the caller applies
+   * or drops it (DashboardHandle.heldKill): the daemon's kill switch must work while its engine starts, which can take
+   * as long as the venue fails. Every other action is still refused. Default false.
+   */
+  readonly holdKill?: boolean;
+}
+
+/**
+ * The kill held while control actions are refused (DashboardOptions.holdKill). Holding ends at the first apply() or
+ * drop(), whether a kill was held or not: a kill asked for after that is refused or published as any other control.
+ */
+export interface HeldKill {
+  /** Returns when (wall ms) the held kill was first asked for and how many times, or undefined while none is held. */
+  pending(): { readonly sinceMs: number; readonly asks: number } | undefined;
+  /** Publishes the held kill (stamped now), logged as `control action` with queued: true; returns whether one was held. */
+  apply(): boolean;
+  /** Forgets the held kill, logged with `why`; returns whether one was held. */
+  drop(why: string): boolean;
 }
 
 /** A running dashboard. */
@@ -83,6 +103,8 @@ export interface DashboardHandle {
   clients(): number;
   /** WebSocket clients dropped since start, by reason. */
   dropped(): Readonly<Record<DropReason, number>>;
+  /** The kill held while control actions are refused; never holds one without DashboardOptions.holdKill. */
+  readonly heldKill: HeldKill;
   /** Stops listening, closes every client and unsubscribes from the bus. */
   close(): Promise<void>;
 }
@@ -272,6 +294,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   view.onChange = (t) => {
     if (clients.size > 0) throttle.mark(t);
   };
+  const hold = new KillHold({ bus, clock, wall, logger, controls: metrics.controls, changed: () => view.onChange?.('system') }, opts.holdKill === true);
+  // Whether control actions are refused now, and the kill held meanwhile: the page can say why its buttons answer 503.
+  if (opts.controlsRefusal || opts.holdKill) {
+    view.addServerStatus('controls', () => {
+      const held = hold.pending();
+      return { refused: opts.controlsRefusal?.() ?? null, killHeld: held ? { since: new Date(held.sinceMs).toISOString(), asks: held.asks } : null };
+    });
+  }
   view.start();
 
   // Set once listening (the port may be 0 until then); requests arrive only after that.
@@ -307,6 +337,57 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   });
 
+  const refuse = (req: IncomingMessage, res: ServerResponse, action: string, why: string): void => {
+    metrics.controls.inc({ action: actionLabel(action), outcome: 'unavailable' });
+    req.resume();
+    json(res, 503, { error: why }, { 'Retry-After': '5' });
+  };
+
+  // POST /api/control/<action>.
+  async function control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method !== 'POST') return json(res, 405, { error: 'use POST' }, { Allow: 'POST' });
+    const action = decodePath(url.pathname.slice('/api/control/'.length));
+    if (action === undefined) {
+      req.resume();
+      return json(res, 400, { error: 'malformed percent-encoding in the path' });
+    }
+    if (!authorized(req, url)) {
+      metrics.controls.inc({ action: actionLabel(action), outcome: 'unauthorized' });
+      logger.warn({ action, remote: req.socket.remoteAddress }, 'control refused: missing or wrong token');
+      req.resume();
+      return json(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
+    }
+    const holdable = (): boolean => action === 'kill' && hold.open;
+    const unavailable = opts.controlsRefusal?.();
+    if (unavailable !== undefined && !holdable()) return refuse(req, res, action, unavailable);
+    let body: unknown;
+    try {
+      body = await readJsonBody(req);
+    } catch (e) {
+      metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
+      return json(res, 400, { error: (e as Error).message });
+    }
+    const { resumeRefusal: resume, rollbackTargets: rollback } = opts.providers ?? {};
+    const checks: ControlChecks = { ...(resume ? { resume } : {}), ...(rollback ? { rollback } : {}) };
+    const r = controlMessages(action, body, clock.now(), checks);
+    if (!r.ok) {
+      metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
+      return json(res, r.status, { error: r.error });
+    }
+    // Asked while refused. Reading the body took I/O turns, in which the start may have ended: the held kill was then
+    // applied or dropped, and this one goes as any other control.
+    const stillRefused = opts.controlsRefusal?.();
+    if (stillRefused !== undefined) {
+      if (!holdable()) return refuse(req, res, action, stillRefused);
+      const held = hold.ask(body, req.socket.remoteAddress);
+      return json(res, 202, { ok: true, action, queued: true, asks: held.asks, heldSince: new Date(held.sinceMs).toISOString(), message: KILL_HELD });
+    }
+    logger.info({ action, body, remote: req.socket.remoteAddress, messages: r.messages.map((m) => m.type) }, 'control action');
+    for (const m of r.messages) bus.publish(m);
+    metrics.controls.inc({ action, outcome: 'ok' });
+    return json(res, 200, { ok: true, action, published: r.messages });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!hostAllowed(req.headers.host)) {
       req.resume();
@@ -314,44 +395,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     }
     const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
     const path = url.pathname;
-    if (path.startsWith('/api/control/')) {
-      if (req.method !== 'POST') return json(res, 405, { error: 'use POST' }, { Allow: 'POST' });
-      const action = decodePath(path.slice('/api/control/'.length));
-      if (action === undefined) {
-        req.resume();
-        return json(res, 400, { error: 'malformed percent-encoding in the path' });
-      }
-      if (!authorized(req, url)) {
-        metrics.controls.inc({ action: actionLabel(action), outcome: 'unauthorized' });
-        logger.warn({ action, remote: req.socket.remoteAddress }, 'control refused: missing or wrong token');
-        req.resume();
-        return json(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
-      }
-      const unavailable = opts.controlsRefusal?.();
-      if (unavailable !== undefined) {
-        metrics.controls.inc({ action: actionLabel(action), outcome: 'unavailable' });
-        req.resume();
-        return json(res, 503, { error: unavailable }, { 'Retry-After': '5' });
-      }
-      let body: unknown;
-      try {
-        body = await readJsonBody(req);
-      } catch (e) {
-        metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
-        return json(res, 400, { error: (e as Error).message });
-      }
-      const { resumeRefusal: resume, rollbackTargets: rollback } = opts.providers ?? {};
-      const checks: ControlChecks = { ...(resume ? { resume } : {}), ...(rollback ? { rollback } : {}) };
-      const r = controlMessages(action, body, clock.now(), checks);
-      if (!r.ok) {
-        metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
-        return json(res, r.status, { error: r.error });
-      }
-      logger.info({ action, body, remote: req.socket.remoteAddress, messages: r.messages.map((m) => m.type) }, 'control action');
-      for (const m of r.messages) bus.publish(m);
-      metrics.controls.inc({ action, outcome: 'ok' });
-      return json(res, 200, { ok: true, action, published: r.messages });
-    }
+    if (path.startsWith('/api/control/')) return control(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'use GET' }, { Allow: 'GET, HEAD' });
     if (path === '/api/state' || path === '/metrics') {
       if (exposed && !authorized(req, url)) return json(res, 401, { error: 'missing or wrong token' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
@@ -416,6 +460,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     throttle,
     clients: () => clients.size,
     dropped: () => ({ ...dropped }),
+    heldKill: hold,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -433,6 +478,90 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       await new Promise<void>((res) => server.close(() => res()));
     },
   };
+}
+
+/** What a `kill` held while the engine starts is answered (202, DashboardOptions.holdKill). */
+export const KILL_HELD = 'engine starting: the kill is held and applies as soon as the engine runs, before it trades';
+
+interface KillHoldDeps {
+  readonly bus: Bus<EngineMsg>;
+  readonly clock: Clock;
+  readonly wall: Clock;
+  readonly logger: Logger;
+  readonly controls: Counter<'action' | 'outcome'>;
+  /** Called when what pending() answers changes. */
+  readonly changed: () => void;
+}
+
+// The kill asked for while held: the first ask's body and peer, when (wall ms), and how many asks joined it.
+interface Held {
+  readonly body: unknown;
+  readonly remote: string | undefined;
+  readonly sinceMs: number;
+  asks: number;
+}
+
+// HeldKill. Every ask is a request counted 'queued'; the held kill is counted once more when the holding ends, 'ok'
+// when published (as a control published at once is) or 'dropped'.
+class KillHold implements HeldKill {
+  private held: Held | undefined;
+
+  constructor(private readonly deps: KillHoldDeps, private holding: boolean) {}
+
+  /** True until the first apply() or drop(). */
+  get open(): boolean {
+    return this.holding;
+  }
+
+  /** Holds the kill of `body` (checked by controlMessages) asked for by `remote`; an ask while one is held joins it. */
+  ask(body: unknown, remote: string | undefined): Held {
+    if (!this.holding) throw new Error('a kill was asked to be held after the holding ended (apply or drop)');
+    if (this.held) this.held.asks++;
+    else this.held = { body, remote, sinceMs: this.deps.wall.now(), asks: 1 };
+    this.deps.controls.inc({ action: 'kill', outcome: 'queued' });
+    this.deps.logger.info({ action: 'kill', body, remote, queued: true, asks: this.held.asks }, 'control action held until the engine runs');
+    this.deps.changed();
+    return this.held;
+  }
+
+  pending(): { readonly sinceMs: number; readonly asks: number } | undefined {
+    return this.held && { sinceMs: this.held.sinceMs, asks: this.held.asks };
+  }
+
+  apply(): boolean {
+    const h = this.end();
+    if (!h) return false;
+    const { bus, clock, logger, controls } = this.deps;
+    const r = controlMessages('kill', h.body, clock.now());
+    if (!r.ok) throw new Error(`the held kill's body, accepted when it was asked, is refused now: ${r.error}`);
+    logger.info({
+      action: 'kill', body: h.body, remote: h.remote, messages: r.messages.map((m) => m.type), queued: true, heldMs: this.heldMs(h), asks: h.asks,
+    }, 'control action');
+    for (const m of r.messages) bus.publish(m);
+    controls.inc({ action: 'kill', outcome: 'ok' });
+    return true;
+  }
+
+  drop(why: string): boolean {
+    const h = this.end();
+    if (!h) return false;
+    this.deps.logger.warn({ action: 'kill', remote: h.remote, queued: true, heldMs: this.heldMs(h), asks: h.asks, reason: why }, `held kill dropped: ${why}`);
+    this.deps.controls.inc({ action: 'kill', outcome: 'dropped' });
+    return true;
+  }
+
+  private heldMs(h: Held): number {
+    return this.deps.wall.now() - h.sinceMs;
+  }
+
+  // Ends the holding; returns the kill that was held, if any.
+  private end(): Held | undefined {
+    const h = this.held;
+    this.holding = false;
+    this.held = undefined;
+    if (h) this.deps.changed();
+    return h;
+  }
 }
 
 // Returns `address:port` of the peer (IPv6 in brackets), as a drop's log line names it.

@@ -164,9 +164,11 @@ async function control(action: string, body: unknown = {}): Promise<boolean> {
       headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(body),
     });
-    const j = (await res.json()) as { error?: string };
+    const j = (await res.json()) as { error?: string; message?: string };
     out.className = res.ok ? 'ok' : 'err';
-    out.textContent = res.ok ? `${action}: sent` : res.status === 401 ? 'refused: enter the dashboard token' : `${action}: ${j.error ?? res.status}`;
+    // 202: a kill held while the engine starts (applied as soon as it runs), which the trader must not read as done.
+    const sent = res.status === 202 ? `${action}: ${j.message ?? 'held until the engine runs'}` : `${action}: sent`;
+    out.textContent = res.ok ? sent : res.status === 401 ? 'refused: enter the dashboard token' : `${action}: ${j.error ?? res.status}`;
     return res.ok;
   } catch (e) {
     out.className = 'err';

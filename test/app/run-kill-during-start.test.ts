@@ -1,0 +1,248 @@
+// Task A (kill switch while `cobalt run` starts): the dashboard started before the engine answered every control
+// action 503 ENGINE_STARTING until the engine ran, the kill switch too; a live start reconciles with the venue for as
+// long as the venue fails, and a trader who saw something wrong then had SIGTERM alone. A kill asked for during the
+// start is now held (202) and published the moment the start is ready; a start that fails, or a shutdown during it,
+// drops it. Every other action, a resume too, is still refused.
+import { EventEmitter } from 'node:events';
+import { rmSync } from 'node:fs';
+import { createServer, request, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TradingExecutor } from '../../actors/trading-executor/executor.ts';
+import { ENGINE_STARTING, runCommand } from '../../app/run.ts';
+import { BinanceFeed } from '../../engine/venues/binance/binance-feed.ts';
+import { KILL_HELD, type DashboardHandle, type DashboardOptions } from '../../engine/dashboard/index.ts';
+import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
+import { SIM_ENV, scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
+
+// Every dashboard the daemon starts, kept to read its controls counter once it is closed (after a failed start or a
+// shutdown, when it can no longer be scraped), and what happened first on the bus it was given: the kill switch or
+// the market-data feed's start (`order`). The real startDashboard runs.
+const dashboards = vi.hoisted(() => [] as DashboardHandle[]);
+const order = vi.hoisted(() => [] as string[]);
+vi.mock('../../engine/dashboard/index.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../engine/dashboard/index.ts')>();
+  return {
+    ...real,
+    startDashboard: async (o: DashboardOptions): Promise<DashboardHandle> => {
+      const h = await real.startDashboard(o);
+      dashboards.push(h);
+      o.bus.subscribe('risk.killSwitch', (m) => void order.push(`risk.killSwitch ${m.on ? 'on' : 'off'}`));
+      return h;
+    },
+  };
+});
+
+let sim: ExchangeSim | undefined;
+const proxies: Server[] = [];
+const dirs: string[] = [];
+beforeAll(async () => {
+  sim = await startSim('manual');
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
+afterAll(async () => {
+  for (const p of proxies) await new Promise((r) => p.close(r));
+  await sim?.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+// A proxy to the simulator that answers 503 to the open orders (the start-up reconciliation's first read) while
+// `down.on`, which holds the start open; `down.calls` counts those requests.
+async function venueProxy(target: string, down: { on: boolean; calls: number }): Promise<string> {
+  const proxy = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', target);
+    if (url.pathname === '/api/v3/openOrders') {
+      down.calls++;
+      if (down.on) {
+        req.resume();
+        res.writeHead(503, { 'Content-Type': 'application/json' });
+        res.end('{"code":-1001,"msg":"Service Unavailable"}');
+        return;
+      }
+    }
+    const up = request(url, { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  proxies.push(proxy);
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+}
+
+interface Daemon {
+  readonly signals: EventEmitter;
+  readonly exited: Promise<number>;
+  /** The printed dashboard URL with its #token=, once printed. */
+  dashboard(): string | undefined;
+  failed(): unknown;
+  /** What runCommand returned (a failed start), once it did. */
+  returned(): number | undefined;
+}
+
+// Runs `cobalt run --live` on `file` with its signals and exit in hand, capturing the dashboard line it prints.
+function startDaemon(file: string): Daemon {
+  for (const [k, v] of Object.entries(SIM_ENV)) vi.stubEnv(k, v);
+  vi.stubEnv('COBALT_LOG_LEVEL', 'silent');
+  const signals = new EventEmitter();
+  let url: string | undefined;
+  let failed: unknown;
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    const m = /^dashboard: (\S+)/.exec(String(s));
+    if (m) url = m[1];
+    return true;
+  });
+  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  let returned: number | undefined;
+  let exit: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((resolve) => { exit = resolve; });
+  void runCommand({ config: file, live: true, speed: '1' }, { source: signals, exit })
+    .then((code) => (returned = code, failed = `runCommand returned ${code}`), (err: unknown) => (failed = err));
+  return { signals, exited, dashboard: () => url, failed: () => failed, returned: () => returned };
+}
+
+// Waits (bounded, in wall time) until `done()`, or the daemon failed.
+async function until(d: Daemon, done: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 2400; i++) {
+    if (d.failed() !== undefined) throw new Error(`the daemon failed while waiting for ${what}: ${String(d.failed())}`);
+    if (await done()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+// The dashboard's origin and token from its printed link.
+function dashboardOf(d: Daemon): { base: string; token: string } {
+  const link = new URL(d.dashboard()!);
+  return { base: link.origin, token: new URLSearchParams(link.hash.slice(1)).get('token')! };
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: { error?: string; ok?: boolean; queued?: boolean; asks?: number; message?: string };
+}
+
+async function control(base: string, token: string, action: string): Promise<Answer> {
+  const res = await fetch(new URL(`/api/control/${action}`, base), {
+    method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}',
+  });
+  return { status: res.status, body: (await res.json()) as Answer['body'] };
+}
+
+interface State {
+  readonly risk: { state: string; killSwitch: boolean };
+  readonly system: { status: { controls: { refused: string | null; killHeld: { asks: number } | null } } };
+}
+
+async function state(base: string): Promise<State> {
+  return (await (await fetch(new URL('/api/state', base))).json()) as State;
+}
+
+async function metric(base: string, outcome: string): Promise<number | undefined> {
+  const text = await (await fetch(new URL('/metrics', base))).text();
+  const m = new RegExp(`^cobalt_dashboard_controls_total\\{action="kill",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+function liveConfig(tag: string, rest: string): string {
+  const dir = scratchDir(tag);
+  dirs.push(dir);
+  return writeLiveConfig(dir, { rest, ws: sim!.wsUrl }, { dashboard: { enabled: true, host: '127.0.0.1', port: 0 } });
+}
+
+// What the last dashboard counted for `kill` (cobalt_dashboard_controls_total) by outcome, read from the counter itself.
+async function killCounts(): Promise<Record<string, number>> {
+  const { values } = await dashboards.at(-1)!.metrics.controls.get();
+  return Object.fromEntries(values.filter((v) => v.labels.action === 'kill').map((v) => [String(v.labels.outcome), v.value]));
+}
+
+describe('cobalt run --live: the kill switch while the engine starts', () => {
+  it('holds a kill (202) and a second one joins it, refuses a resume (503), and halts trading with it once the engine runs', async () => {
+    order.length = 0;
+    const down = { on: true, calls: 0 };
+    const feedStart = BinanceFeed.prototype.start;
+    vi.spyOn(BinanceFeed.prototype, 'start').mockImplementation(function (this: BinanceFeed) {
+      order.push('feed start');
+      return feedStart.call(this);
+    });
+    const d = startDaemon(liveConfig('run-kill-start', await venueProxy(sim!.url, down)));
+    // Failed twice: the start is retrying, not done.
+    await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation');
+    const { base, token } = dashboardOf(d);
+    const first = await control(base, token, 'kill');
+    const second = await control(base, token, 'kill');
+    const resume = await control(base, token, 'start');
+    const starting = await state(base);
+
+    down.on = false;
+    let running: State | undefined;
+    await until(d, async () => {
+      running = await state(base);
+      return running.system.status.controls.refused === null && running.risk.killSwitch;
+    }, 'the engine to run with the held kill applied');
+    const queued = await metric(base, 'queued');
+    const applied = await metric(base, 'ok');
+    const stopped = d.signals.emit('SIGTERM', 'SIGTERM');
+    const code = await d.exited;
+
+    expect(first).toEqual({ status: 202, body: expect.objectContaining({ ok: true, queued: true, asks: 1, message: KILL_HELD }) });
+    expect(second).toEqual({ status: 202, body: expect.objectContaining({ ok: true, queued: true, asks: 2 }) });
+    expect(resume).toEqual({ status: 503, body: { error: ENGINE_STARTING } });
+    expect(starting.system.status.controls).toEqual({ refused: ENGINE_STARTING, killHeld: expect.objectContaining({ asks: 2 }) });
+    expect(starting.risk.killSwitch).toBe(false);
+    expect(running?.risk).toMatchObject({ state: 'halted', killSwitch: true });
+    expect(running?.system.status.controls.killHeld).toBeNull();
+    // Two asks, one kill published, ahead of the market data.
+    expect([queued, applied]).toEqual([2, 1]);
+    expect(order.slice(0, 2)).toEqual(['risk.killSwitch on', 'feed start']);
+    expect(stopped).toBe(true);
+    expect(code).toBe(0);
+  }, 120_000);
+
+  it('drops the held kill when the start fails (EngineStartError: runCommand returns 1)', async () => {
+    const proto = TradingExecutor.prototype as unknown as { start: () => Promise<unknown> };
+    const original = proto.start;
+    let fail!: () => void;
+    const failing = new Promise<void>((r) => (fail = r));
+    proto.start = async () => {
+      await failing;
+      throw new Error('injected: the exec store cannot be read');
+    };
+    try {
+      const d = startDaemon(liveConfig('run-kill-fail', sim!.url));
+      await until(d, () => d.dashboard() !== undefined, 'the dashboard');
+      const { base, token } = dashboardOf(d);
+      const held = await control(base, token, 'kill');
+      fail();
+      // The executor's restarts (real time: the simulator's clock) until its budget is spent and the start fails.
+      for (let i = 0; i < 4800 && d.returned() === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+
+      expect(held.status).toBe(202);
+      expect(d.returned()).toBe(1);
+      expect(await killCounts()).toEqual({ queued: 1, dropped: 1 });
+    } finally {
+      proto.start = original;
+    }
+  }, 150_000);
+
+  it('drops the held kill on a SIGTERM during the start', async () => {
+    const down = { on: true, calls: 0 };
+    const d = startDaemon(liveConfig('run-kill-term', await venueProxy(sim!.url, down)));
+    await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation');
+    const { base, token } = dashboardOf(d);
+    const held = await control(base, token, 'kill');
+
+    const stopped = d.signals.emit('SIGTERM', 'SIGTERM');
+    const code = await d.exited;
+
+    expect(held.status).toBe(202);
+    expect(stopped).toBe(true);
+    expect(code).toBe(0);
+    expect(await killCounts()).toEqual({ queued: 1, dropped: 1 });
+  }, 120_000);
+});

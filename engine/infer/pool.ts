@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { log } from '../log.ts';
 import { LiveClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
+import { holdExitWhile } from '../runtime/lifecycle.ts';
 import { ConfigError, EngineError, InputValidationError } from '../types/errors.ts';
 import { LatencyHistogram, type LatencySummary } from './latency.ts';
 import { resolveExecutionProviders, type OrtProvider } from './providers.ts';
@@ -64,8 +65,13 @@ export interface InferencePoolOptions {
   readonly executionProviders?: readonly string[];
   /** Clock for timeouts and the batch window (a SimulatedClock in tests). */
   readonly clock?: Clock;
-  /** Enables `injectFault` (tests only). */
+  /** Enables `injectFault` and `testLoadMs` (tests only). */
   readonly testHooks?: boolean;
+  /**
+   * Tests only (needs `testHooks`): each worker creates its ONNX sessions again and again for this long before it
+   * reports them loaded, so that a test can reach a worker inside session creation.
+   */
+  readonly testLoadMs?: number;
 }
 
 /** One request's outputs, sliced out of its batch, and its end-to-end latency. */
@@ -159,6 +165,9 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   for (const [k, v, min] of [['threads', threads, 1], ['timeoutMs', deadline ? timeoutMs : 1, 1], ['stuckMs', stuckMs, 1], ['maxBatch', maxBatch, 1], ['batchWindowMs', windowMs, 0]] as const) {
     if (!Number.isFinite(v) || v < min) throw new ConfigError(`inference pool: ${k} must be >= ${min}${k === 'timeoutMs' ? ' (or Infinity: no deadline)' : ''}, got ${v}`);
   }
+  if (opts.testLoadMs !== undefined && !(opts.testHooks === true && Number.isFinite(opts.testLoadMs) && opts.testLoadMs >= 0)) {
+    throw new ConfigError(`inference pool: testLoadMs ${opts.testLoadMs} needs testHooks and must be a finite number >= 0`);
+  }
   const providers = resolveExecutionProviders(opts.executionProviders);
   const clock = opts.clock ?? new LiveClock();
   const piscina = new Piscina({
@@ -172,7 +181,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     // 40-60 ms on 2 vCPUs. worker.mjs is plain JS. (V8 and process-wide flags apply to workers anyway; Node refuses
     // them in a worker's execArgv, so the parent's list cannot be passed on filtered.)
     execArgv: [],
-    workerData: { models: opts.models, executionProviders: providers, testHooks: opts.testHooks === true, loadedKey: LOADED },
+    workerData: { models: opts.models, executionProviders: providers, testHooks: opts.testHooks === true, loadedKey: LOADED, testLoadMs: opts.testLoadMs ?? 0 },
   });
 
   // Worker threads that have finished loading their sessions (worker.mjs posts LOADED): one must not be terminated
@@ -181,6 +190,14 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   piscina.on('message', (m: unknown) => {
     if (typeof m === 'object' && m !== null && LOADED in m) loaded.add((m as Record<string, number>)[LOADED]!);
   });
+  const loading = (): boolean => piscina.threads.some((w) => !loaded.has(w.threadId));
+  // process.exit terminates the workers too: an exit (a second Ctrl-C, a crash) while one loads would abort the same
+  // way, exit 134 instead of the documented 130/143/70. The exit waits (bounded) while this pool has one loading.
+  const releaseExit = holdExitWhile('inference workers loading their models', loading);
+  const destroy = async (): Promise<void> => {
+    await piscina.destroy();
+    releaseExit();
+  };
   // Unheard, piscina's 'error' is an uncaught exception that ends the process. It comes with no request: a reply that
   // arrived from a worker being terminated ('Unexpected message from Worker'; that batch's requests have already
   // failed), or a worker error while it ran nothing.
@@ -191,7 +208,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   });
   const allLoaded = async (withinMs: number): Promise<boolean> => {
     const deadline = performance.now() + withinMs;
-    while (piscina.threads.some((w) => !loaded.has(w.threadId))) {
+    while (loading()) {
       if (performance.now() >= deadline) return false;
       await new Promise<void>((r) => setTimeout(r, 5));
     }
@@ -203,7 +220,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   // closed. A load that hangs is the only way to wait here long.
   const ready = await allLoaded(LOAD_WAIT_MS);
   if ('error' in info || !ready) {
-    await piscina.destroy();
+    await destroy();
     throw new InferenceError(`inference pool failed to start: ${'error' in info ? info.error : `workers did not load their models within ${LOAD_WAIT_MS / 1_000} s`}`);
   }
   log().info({ executionProviders: providers, threads, models: info.models, workerExecArgv: info.execArgv, timeoutMs: deadline ? timeoutMs : 'none', stuckMs, maxBatch, batchWindowMs: windowMs }, 'inference pool started');
@@ -344,7 +361,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     if (closed || !running.has(batch)) return;
     // A worker piscina is starting (in place of one it lost) may be loading its sessions, where terminating aborts
     // too, and the batch may be queued for it: look again once every worker has loaded.
-    if (piscina.threads.some((w) => !loaded.has(w.threadId))) {
+    if (loading()) {
       setTimeout(() => replaceHung(batch, waitedS), 50).unref();
       return;
     }
@@ -437,7 +454,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       const until = performance.now() + CLOSE_RUN_WAIT_MS;
       while (inRun() && performance.now() < until) await new Promise<void>((r) => setTimeout(r, 5));
       if (inRun()) log().error({ code: 'INFER_CLOSE_IN_RUN', waitedMs: CLOSE_RUN_WAIT_MS, retiredWorkers }, 'inference pool closing with a worker still inside session.run: terminating it may abort the process');
-      await piscina.destroy();
+      await destroy();
     },
   };
 }

@@ -208,13 +208,61 @@ export function signalExitCode(signal: string): number {
 }
 
 /**
- * Exits the process with `code` once the process-wide log is written out (at most 1 s later): the log writes
- * asynchronously, and an exit at once could lose its last lines or write them out of order ("stopped" before
- * "shutdown finished").
+ * Exits the process with `code` once no exit hold is busy (holdExitWhile, at most EXIT_HOLD_MS) and the process-wide
+ * log is written out (at most 1 s more): the log writes asynchronously, and an exit at once could lose its last lines
+ * or write them out of order ("stopped" before "shutdown finished").
  */
 export function exitAfterLogFlush(code: number): void {
   process.exitCode = code;
-  void flushLog().then(() => process.exit(code));
+  void awaitExitHolds()
+    .then(() => flushLog())
+    .then(() => process.exit(code));
+}
+
+/** How long an exit waits, at most, for the exit holds (holdExitWhile) to be released. */
+export const EXIT_HOLD_MS = 2_000;
+
+interface ExitHold { readonly what: string; readonly busy: () => boolean }
+const exitHolds = new Set<ExitHold>();
+let holdsWait: Promise<void> | undefined;
+
+/**
+ * Registers a state in which process.exit must not come yet, `busy()` answering true while it lasts: a worker thread
+ * inside native code that aborts the process when torn down (an inference worker loading its ONNX sessions: 'terminate
+ * called after throwing an instance of Napi::Error', exit 134 instead of the documented code). `what` names it in the
+ * log. Returns the function that removes it.
+ */
+export function holdExitWhile(what: string, busy: () => boolean): () => void {
+  const hold: ExitHold = { what, busy };
+  exitHolds.add(hold);
+  return () => void exitHolds.delete(hold);
+}
+
+/**
+ * Resolves once no exit hold is busy, or after EXIT_HOLD_MS (bounded: a second Ctrl-C must still end the process);
+ * logs how long it waited and, at the bound, what still held the exit. Calls made while one waits share its wait.
+ */
+export function awaitExitHolds(): Promise<void> {
+  holdsWait ??= waitExitHolds().finally(() => {
+    holdsWait = undefined;
+  });
+  return holdsWait;
+}
+
+const busyHolds = (): string[] => [...exitHolds].filter((h) => h.busy()).map((h) => h.what);
+
+async function waitExitHolds(): Promise<void> {
+  const t0 = performance.now();
+  let holding = busyHolds();
+  const waitedFor = holding;
+  if (holding.length === 0) return;
+  while (holding.length > 0 && performance.now() - t0 < EXIT_HOLD_MS) {
+    await new Promise<void>((r) => setTimeout(r, 5));
+    holding = busyHolds();
+  }
+  const waitedMs = Math.round(performance.now() - t0);
+  if (holding.length === 0) log().info({ code: 'EXIT_HELD', waitedMs, waitedFor }, `the exit waited ${waitedMs} ms for ${waitedFor.join(', ')}`);
+  else log().error({ code: 'EXIT_HOLD_EXPIRED', waitedMs, holding }, `exiting with ${holding.join(', ')} still under way after ${waitedMs} ms: the process may abort (exit 134)`);
 }
 
 /**
@@ -267,8 +315,8 @@ export class ProcessStop {
   }
 
   /**
-   * Exits with `code` (1 for a 0 once `fail` was called) without waiting for anything (a second signal); nothing once
-   * a crash is being reported.
+   * Exits with `code` (1 for a 0 once `fail` was called) without waiting for the shutdown (a second signal); nothing
+   * once a crash is being reported. The default exit still waits, at most EXIT_HOLD_MS, for the exit holds.
    */
   exit(code: number): void {
     if (this.crashed) return;
@@ -350,9 +398,9 @@ export interface CrashWatch {
 /**
  * Catches the process's uncaught exceptions and unhandled rejections: the first is logged at fatal level (code
  * ENGINE_CRASHED, the error serialised with its chain scrubbed of credentials: scrubCrashText), `tell` is given at most
- * `deadlineMs` (wall time), then the process exits CRASH_EXIT_CODE once the log is written out. Nothing is stopped
- * gracefully: the state may be broken, and the store is recovered by the next start as after kill -9. A second crash
- * while this runs exits at once.
+ * `deadlineMs` (wall time), then the process exits CRASH_EXIT_CODE (by default through exitAfterLogFlush: once the exit
+ * holds are released, bounded, and the log is written out). Nothing is stopped gracefully: the state may be broken, and
+ * the store is recovered by the next start as after kill -9. A second crash while this runs exits at once.
  */
 export function installCrashHandlers(opts: CrashOptions = {}): CrashWatch {
   const source: CrashSource = opts.source ?? (process as unknown as CrashSource);

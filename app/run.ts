@@ -15,7 +15,7 @@ import {
 import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../engine/types/run-speed.ts';
 import { createLogger, flushLog, setLogger, type Logger } from '../engine/log.ts';
 import {
-  CRASH_TELL_MS, installCrashHandlers, installSignalHandlers, ProcessStop, type CrashSource, type CrashWatch, type SignalSource, type StopOptions,
+  awaitExitHolds, CRASH_TELL_MS, installCrashHandlers, installSignalHandlers, ProcessStop, type CrashSource, type CrashWatch, type SignalSource, type StopOptions,
 } from '../engine/runtime/lifecycle.ts';
 import { crashEvent, type AlertsWebhook } from './alerts-webhook.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
@@ -150,7 +150,9 @@ export function runExit(watch: CrashWatch, exit: ((code: number) => void) | unde
       return;
     }
     process.exitCode = code;
-    void flushLog().then(() => {
+    // An inference pool still loading its models (an online-learning candidate, a replaced worker) would abort the
+    // process (134) at exit: awaitExitHolds waits for it, bounded.
+    void awaitExitHolds().then(() => flushLog()).then(() => {
       if (!watch.crashed) process.exit(code);
     });
   };
@@ -312,9 +314,11 @@ async function runDaemon(
     : undefined;
   // A signal while the dashboard started: the shutdown is under way and nothing is started.
   if (sys.lifecycle.shuttingDown) return running;
-  if (dash) applyHeldKillAtReady(sys, dash.heldKill);
   try {
-    await sys.start();
+    // start() starts every actor before it awaits anything: the RiskManager is subscribed once it returns.
+    const starting = sys.start();
+    if (dash) applyHeldKill(sys, dash.heldKill);
+    await starting;
   } catch (err) {
     if (!(err instanceof EngineStartError)) throw err;
     logger.error({ err, code: 'ENGINE_START_FAILED' }, err.message);
@@ -331,16 +335,15 @@ async function runDaemon(
   return running;
 }
 
-/** What a dashboard control action other than a kill (held: KILL_HELD) is answered (503) while the engine starts. */
-export const ENGINE_STARTING = 'engine starting: control actions are accepted once it runs (a kill is held until then and applied first)';
+/** What a dashboard control action other than a kill is answered (503) while the engine starts. */
+export const ENGINE_STARTING = 'engine starting: control actions other than the kill switch are accepted once it runs';
 
 /**
  * Starts the daemon's dashboard on `sys` and closes it with the shutdown; returns it, or undefined when it did not start.
  * Until `controlsRefusal()` answers undefined its control actions are refused (503): a message published before the
  * actors start has no subscriber and is dropped while the page reports a success, and during the start-up
- * reconciliation a kill's exits are refused by the executor (EXECUTOR_NOT_READY). All but a kill, which is held (202)
- * until the start ends (applyHeldKillAtReady): a trader who sees something wrong while a live start reconciles, for as
- * long as the venue fails, must not be left with SIGTERM alone. A dashboard that fails to start is logged and trading
+ * reconciliation the executor refuses orders (EXECUTOR_NOT_READY). All but a kill (applyHeldKill): a trader who sees
+ * something wrong while a live start reconciles, for as long as the venue fails, must not be left with SIGTERM alone. A dashboard that fails to start is logged and trading
  * goes on without it.
  */
 async function startDaemonDashboard(
@@ -370,24 +373,30 @@ async function startDaemonDashboard(
   }
 }
 
-// Why a held kill goes unapplied when a shutdown begins before the engine runs.
-const KILL_DROPPED_SHUTDOWN = 'a shutdown began while the engine started (nothing trades)';
+// Why a held kill goes unapplied when a shutdown begins before the RiskManager ran.
+const KILL_DROPPED_SHUTDOWN = 'a shutdown began before the RiskManager ran (nothing traded)';
 
 /**
- * Publishes the kill the dashboard held while the engine started (`held`) the moment the start is ready. Registered
- * before sys.start(), this reaction to sys.ready() is that promise's first: it runs before the feed's (which starts
- * the market data) and before start() returns, with no macrotask between the start's end and it, so no market data
- * and no intent reaches the RiskManager ahead of the kill. A start that fails, or a shutdown begun during it (which
- * may leave the start unsettled), drops the held kill with a log line: nothing trades then.
+ * Publishes the kill the dashboard held (`held`) as soon as the RiskManager runs, and from then on lets a kill through
+ * at once while the rest of the controls wait for the start to end. The RiskManager saves the kill switch and the
+ * standing flatten as it takes them, so a kill answered during the start survives a shutdown or a failed start, and
+ * the next start comes back halted; the flatten's exits, refused by the executor while it reconciles, are sent again
+ * once it answers (the standing flatten's retries, and exec.venueStatus up). Called once sys.start() has started the
+ * actors; when the RiskManager is not running then (its start failed and the supervisor restarts it), the kill waits
+ * for the start to be ready, and a start that fails or a shutdown before it drops the kill with a log line.
  */
-export function applyHeldKillAtReady(sys: Pick<System, 'ready' | 'lifecycle'>, held: HeldKill): void {
+export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles'>, held: HeldKill): void {
+  if (sys.handles.risk() !== undefined) {
+    held.apply();
+    return;
+  }
   sys.lifecycle.onStopIntake('held-kill', () => void held.drop(KILL_DROPPED_SHUTDOWN));
   sys.ready().then(
     () => {
       if (sys.lifecycle.shuttingDown) held.drop(KILL_DROPPED_SHUTDOWN);
       else held.apply();
     },
-    (err: unknown) => void held.drop(`the engine failed to start (nothing trades): ${err instanceof Error ? err.message : String(err)}`),
+    (err: unknown) => void held.drop(`the engine failed to start (nothing traded): ${err instanceof Error ? err.message : String(err)}`),
   );
 }
 

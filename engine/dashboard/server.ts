@@ -3,7 +3,8 @@
 //   GET  /api/state             every topic's full state (JSON)
 //   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401;
 //                               503 while `controlsRefusal` says why not (the daemon's engine still starting),
-//                               except a `kill` while `holdKill`: 202, held until the daemon applies or drops it
+//                               except a `kill` with `holdKill`: 202, held until the daemon applies or drops it;
+//                               once applied, a kill is published at once (200) even while the rest is refused
 //   GET  /metrics               Prometheus text (this instance's registry)
 //   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
 //                               from the page are ignored: control goes through the token-checked POST only)
@@ -72,15 +73,17 @@ export interface DashboardOptions {
   readonly controlsRefusal?: () => string | undefined;
   /**
    * Holds a `kill` asked for while `controlsRefusal` refuses (202) rather than refusing it, until the caller applies
-   * or drops it (DashboardHandle.heldKill): the daemon's kill switch must work while its engine starts, which can take
-   * as long as the venue fails. Every other action is still refused. Default false.
+   * or drops it (DashboardHandle.heldKill); once applied, a kill is published at once even while the refusal lasts
+   * (the caller applies when the RiskManager runs): the daemon's kill switch must work while its engine starts, which
+   * can take as long as the venue fails. Every other action is still refused. Default false.
    */
   readonly holdKill?: boolean;
 }
 
 /**
  * The kill held while control actions are refused (DashboardOptions.holdKill). Holding ends at the first apply() or
- * drop(), whether a kill was held or not: a kill asked for after that is refused or published as any other control.
+ * drop(), whether a kill was held or not: after an apply() a kill is published at once, refused or not; after a
+ * drop() it is refused while the refusal lasts, saying why it was dropped.
  */
 export interface HeldKill {
   /** Returns when (wall ms) the held kill was first asked for and how many times, or undefined while none is held. */
@@ -357,9 +360,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       req.resume();
       return json(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
     }
-    const holdable = (): boolean => action === 'kill' && hold.open;
+    // A kill while the rest is refused: held, or (once the hold was applied) published; after a drop, refused with why.
+    const killPasses = (): boolean => action === 'kill' && hold.phase !== 'dropped';
+    const refusal = (why: string): string => (action === 'kill' && hold.droppedWhy !== undefined ? `${why}; ${hold.droppedWhy}` : why);
     const unavailable = opts.controlsRefusal?.();
-    if (unavailable !== undefined && !holdable()) return refuse(req, res, action, unavailable);
+    if (unavailable !== undefined && !killPasses()) return refuse(req, res, action, refusal(unavailable));
     let body: unknown;
     try {
       body = await readJsonBody(req);
@@ -374,11 +379,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
       return json(res, r.status, { error: r.error });
     }
-    // Asked while refused. Reading the body took I/O turns, in which the start may have ended: the held kill was then
-    // applied or dropped, and this one goes as any other control.
+    // Asked while refused. Reading the body took I/O turns, in which the hold may have been applied (this kill is then
+    // published as any control) or dropped (refused).
     const stillRefused = opts.controlsRefusal?.();
-    if (stillRefused !== undefined) {
-      if (!holdable()) return refuse(req, res, action, stillRefused);
+    if (stillRefused !== undefined && !killPasses()) return refuse(req, res, action, refusal(stillRefused));
+    if (stillRefused !== undefined && hold.phase === 'holding') {
       const held = hold.ask(body, req.socket.remoteAddress);
       return json(res, 202, { ok: true, action, queued: true, asks: held.asks, heldSince: new Date(held.sinceMs).toISOString(), message: KILL_HELD });
     }
@@ -481,7 +486,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
 }
 
 /** What a `kill` held while the engine starts is answered (202, DashboardOptions.holdKill). */
-export const KILL_HELD = 'engine starting: the kill is held and applies as soon as the engine runs, before it trades';
+export const KILL_HELD = 'engine starting: the kill is held and applies as soon as the RiskManager runs, before anything trades';
 
 interface KillHoldDeps {
   readonly bus: Bus<EngineMsg>;
@@ -505,17 +510,26 @@ interface Held {
 // when published (as a control published at once is) or 'dropped'.
 class KillHold implements HeldKill {
   private held: Held | undefined;
+  /** `holding` until the first apply() (`applied`) or drop() (`dropped`); without holdKill, `dropped` from the start. */
+  private state: 'holding' | 'applied' | 'dropped';
+  private dropped: string | undefined;
 
-  constructor(private readonly deps: KillHoldDeps, private holding: boolean) {}
+  constructor(private readonly deps: KillHoldDeps, holding: boolean) {
+    this.state = holding ? 'holding' : 'dropped';
+  }
 
-  /** True until the first apply() or drop(). */
-  get open(): boolean {
-    return this.holding;
+  get phase(): 'holding' | 'applied' | 'dropped' {
+    return this.state;
+  }
+
+  /** Why the held kill was dropped (for the refusal of a kill after it), once a kill was. */
+  get droppedWhy(): string | undefined {
+    return this.dropped;
   }
 
   /** Holds the kill of `body` (checked by controlMessages) asked for by `remote`; an ask while one is held joins it. */
   ask(body: unknown, remote: string | undefined): Held {
-    if (!this.holding) throw new Error('a kill was asked to be held after the holding ended (apply or drop)');
+    if (this.state !== 'holding') throw new Error('a kill was asked to be held after the holding ended (apply or drop)');
     if (this.held) this.held.asks++;
     else this.held = { body, remote, sinceMs: this.deps.wall.now(), asks: 1 };
     this.deps.controls.inc({ action: 'kill', outcome: 'queued' });
@@ -529,7 +543,7 @@ class KillHold implements HeldKill {
   }
 
   apply(): boolean {
-    const h = this.end();
+    const h = this.end('applied');
     if (!h) return false;
     const { bus, clock, logger, controls } = this.deps;
     const r = controlMessages('kill', h.body, clock.now());
@@ -543,8 +557,9 @@ class KillHold implements HeldKill {
   }
 
   drop(why: string): boolean {
-    const h = this.end();
+    const h = this.end('dropped');
     if (!h) return false;
+    this.dropped = `a kill asked for at ${new Date(h.sinceMs).toISOString()} was dropped, not applied: ${why}`;
     this.deps.logger.warn({ action: 'kill', remote: h.remote, queued: true, heldMs: this.heldMs(h), asks: h.asks, reason: why }, `held kill dropped: ${why}`);
     this.deps.controls.inc({ action: 'kill', outcome: 'dropped' });
     return true;
@@ -554,10 +569,11 @@ class KillHold implements HeldKill {
     return this.deps.wall.now() - h.sinceMs;
   }
 
-  // Ends the holding; returns the kill that was held, if any.
-  private end(): Held | undefined {
+  // Ends the holding (the first call only); returns the kill that was held, if any.
+  private end(to: 'applied' | 'dropped'): Held | undefined {
+    if (this.state !== 'holding') return undefined;
     const h = this.held;
-    this.holding = false;
+    this.state = to;
     this.held = undefined;
     if (h) this.deps.changed();
     return h;

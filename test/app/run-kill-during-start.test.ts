@@ -1,8 +1,9 @@
 // Task A (kill switch while `cobalt run` starts): the dashboard started before the engine answered every control
 // action 503 ENGINE_STARTING until the engine ran, the kill switch too; a live start reconciles with the venue for as
 // long as the venue fails, and a trader who saw something wrong then had SIGTERM alone. A kill asked for during the
-// start is now held (202) and published the moment the start is ready; a start that fails, or a shutdown during it,
-// drops it. Every other action, a resume too, is still refused.
+// start is now published as soon as the RiskManager runs (held before that), so the RiskManager saves it: the engine
+// runs halted, and a shutdown or a failed start during the start leaves the next start halted. Every other action, a
+// resume too, is still refused.
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
 import { createServer, request, Server } from 'node:http';
@@ -11,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { TradingExecutor } from '../../actors/trading-executor/executor.ts';
 import { ENGINE_STARTING, runCommand } from '../../app/run.ts';
 import { BinanceFeed } from '../../engine/venues/binance/binance-feed.ts';
-import { KILL_HELD, type DashboardHandle, type DashboardOptions } from '../../engine/dashboard/index.ts';
+import { type DashboardHandle, type DashboardOptions } from '../../engine/dashboard/index.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
 import { SIM_ENV, scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
 
@@ -162,7 +163,7 @@ async function killCounts(): Promise<Record<string, number>> {
 }
 
 describe('cobalt run --live: the kill switch while the engine starts', () => {
-  it('holds a kill (202) and a second one joins it, refuses a resume (503), and halts trading with it once the engine runs', async () => {
+  it('publishes a kill while the engine starts, refuses a resume (503), and the engine runs halted by it', async () => {
     order.length = 0;
     const down = { on: true, calls: 0 };
     const feedStart = BinanceFeed.prototype.start;
@@ -190,21 +191,20 @@ describe('cobalt run --live: the kill switch while the engine starts', () => {
     const stopped = d.signals.emit('SIGTERM', 'SIGTERM');
     const code = await d.exited;
 
-    expect(first).toEqual({ status: 202, body: expect.objectContaining({ ok: true, queued: true, asks: 1, message: KILL_HELD }) });
-    expect(second).toEqual({ status: 202, body: expect.objectContaining({ ok: true, queued: true, asks: 2 }) });
+    expect(first).toEqual({ status: 200, body: expect.objectContaining({ ok: true, action: 'kill' }) });
+    expect(second).toEqual({ status: 200, body: expect.objectContaining({ ok: true, action: 'kill' }) });
     expect(resume).toEqual({ status: 503, body: { error: ENGINE_STARTING } });
-    expect(starting.system.status.controls).toEqual({ refused: ENGINE_STARTING, killHeld: expect.objectContaining({ asks: 2 }) });
-    expect(starting.risk.killSwitch).toBe(false);
+    expect(starting.system.status.controls).toEqual({ refused: ENGINE_STARTING, killHeld: null });
+    expect(starting.risk).toMatchObject({ state: 'halted', killSwitch: true });
     expect(running?.risk).toMatchObject({ state: 'halted', killSwitch: true });
-    expect(running?.system.status.controls.killHeld).toBeNull();
-    // Two asks, one kill published, ahead of the market data.
-    expect([queued, applied]).toEqual([2, 1]);
-    expect(order.slice(0, 2)).toEqual(['risk.killSwitch on', 'feed start']);
+    // Both published while the start went on, ahead of the market data.
+    expect([queued, applied]).toEqual([undefined, 2]);
+    expect(order.slice(0, 3)).toEqual(['risk.killSwitch on', 'risk.killSwitch on', 'feed start']);
     expect(stopped).toBe(true);
     expect(code).toBe(0);
   }, 120_000);
 
-  it('drops the held kill when the start fails (EngineStartError: runCommand returns 1)', async () => {
+  it('takes a kill while a start that then fails (EngineStartError: runCommand returns 1) goes on', async () => {
     const proto = TradingExecutor.prototype as unknown as { start: () => Promise<unknown> };
     const original = proto.start;
     let fail!: () => void;
@@ -222,27 +222,42 @@ describe('cobalt run --live: the kill switch while the engine starts', () => {
       // The executor's restarts (real time: the simulator's clock) until its budget is spent and the start fails.
       for (let i = 0; i < 4800 && d.returned() === undefined; i++) await new Promise((r) => setTimeout(r, 25));
 
-      expect(held.status).toBe(202);
+      expect(held.status).toBe(200);
       expect(d.returned()).toBe(1);
-      expect(await killCounts()).toEqual({ queued: 1, dropped: 1 });
+      expect(await killCounts()).toEqual({ ok: 1 });
     } finally {
       proto.start = original;
     }
   }, 150_000);
 
-  it('drops the held kill on a SIGTERM during the start', async () => {
+  it('keeps a kill taken during a start stopped by SIGTERM: the next start runs halted', async () => {
     const down = { on: true, calls: 0 };
-    const d = startDaemon(liveConfig('run-kill-term', await venueProxy(sim!.url, down)));
+    const file = liveConfig('run-kill-term', await venueProxy(sim!.url, down));
+    const d = startDaemon(file);
     await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation');
     const { base, token } = dashboardOf(d);
-    const held = await control(base, token, 'kill');
-
+    const kill = await control(base, token, 'kill');
     const stopped = d.signals.emit('SIGTERM', 'SIGTERM');
     const code = await d.exited;
+    const counts = await killCounts();
+    vi.restoreAllMocks();
 
-    expect(held.status).toBe(202);
-    expect(stopped).toBe(true);
-    expect(code).toBe(0);
-    expect(await killCounts()).toEqual({ queued: 1, dropped: 1 });
-  }, 120_000);
+    // The same store, the venue answering.
+    down.on = false;
+    const again = startDaemon(file);
+    await until(again, () => again.dashboard() !== undefined, 'the second dashboard');
+    const next = dashboardOf(again);
+    let running: State | undefined;
+    await until(again, async () => {
+      running = await state(next.base);
+      return running.system.status.controls.refused === null;
+    }, 'the second engine to run');
+    again.signals.emit('SIGTERM', 'SIGTERM');
+    const code2 = await again.exited;
+
+    expect(kill.status).toBe(200);
+    expect([stopped, code, code2]).toEqual([true, 0, 0]);
+    expect(counts).toEqual({ ok: 1 });
+    expect(running?.risk).toMatchObject({ state: 'halted', killSwitch: true });
+  }, 180_000);
 });

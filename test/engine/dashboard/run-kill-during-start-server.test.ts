@@ -1,7 +1,7 @@
 // Task A (kill switch while `cobalt run` starts), the server's side: with holdKill, a kill asked for while control
-// actions are refused is held (202) instead of refused, published once when the daemon applies it, forgotten when it
-// drops it; once either ended the holding, a kill is refused or published as any other control. Without holdKill (and
-// for every other action) the refusal stays 503.
+// actions are refused is held (202) instead of refused, published once when the daemon applies it (after which a kill
+// is published at once, refused or not), forgotten when it drops it (after which a kill is refused, saying why).
+// Without holdKill (and for every other action) the refusal stays 503.
 import { afterEach, describe, expect, it } from 'vitest';
 import { KILL_HELD, startDashboard, type DashboardHandle } from '../../../engine/dashboard/index.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
@@ -57,6 +57,9 @@ describe('dashboard controls refused while the engine starts, with holdKill', ()
     const applied = s.d.heldKill.apply();
     const afterApply = [...s.published];
     const again = s.d.heldKill.apply();
+    // Still refused for the rest, a kill now goes straight through (the RiskManager runs).
+    const third = await s.control('kill');
+    const stopAfter = await s.control('stop');
     s.gate.refused = false;
 
     expect(first).toEqual({ status: 202, body: expect.objectContaining({ ok: true, action: 'kill', queued: true, asks: 1, message: KILL_HELD }) });
@@ -66,11 +69,14 @@ describe('dashboard controls refused while the engine starts, with holdKill', ()
     expect(beforeApply).toEqual([]);
     expect([applied, again]).toEqual([true, false]);
     expect(afterApply).toEqual(['killSwitch on', 'flatten']);
+    expect(third).toEqual({ status: 200, body: expect.objectContaining({ ok: true, action: 'kill' }) });
+    expect(stopAfter).toEqual({ status: 503, body: { error: STARTING } });
+    expect(s.published).toEqual(['killSwitch on', 'flatten', 'killSwitch on', 'flatten']);
     expect(await s.controlsStatus()).toEqual({ refused: null, killHeld: null });
-    expect(await s.counts()).toEqual({ queued: 2, ok: 1 });
+    expect(await s.counts()).toEqual({ queued: 2, ok: 2 });
   });
 
-  it('publishes nothing for a dropped kill, and refuses a kill once the holding ended', async () => {
+  it('publishes nothing for a dropped kill, and refuses a kill after the drop saying it was dropped', async () => {
     const s = await start(true);
     const held = await s.control('kill');
     const dropped = s.d.heldKill.drop('the start failed');
@@ -78,7 +84,7 @@ describe('dashboard controls refused while the engine starts, with holdKill', ()
 
     expect(held.status).toBe(202);
     expect(dropped).toBe(true);
-    expect(after).toEqual({ status: 503, body: { error: STARTING } });
+    expect(after).toEqual({ status: 503, body: { error: expect.stringMatching(/^engine starting; a kill asked for at \S+ was dropped, not applied: the start failed$/) } });
     expect(s.published).toEqual([]);
     expect(await s.counts()).toEqual({ queued: 1, dropped: 1, unavailable: 1 });
   });

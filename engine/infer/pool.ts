@@ -215,7 +215,17 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     return true;
   };
 
-  const info = (await piscina.run({ kind: 'info' })) as { error: string } | { models: Record<string, { inputNames: string[]; outputNames: string[] }>; execArgv: string[] };
+  type Info = { error: string } | { models: Record<string, { inputNames: string[]; outputNames: string[] }>; execArgv: string[] };
+  let info: Info;
+  try {
+    info = (await piscina.run({ kind: 'info' })) as Info;
+  } catch (err) {
+    // A worker that died before answering (its load reports errors in `info`, so this is a crash): the pool is torn
+    // down, once no worker is inside session creation (terminating one there aborts the process), and not left running.
+    await allLoaded(LOAD_WAIT_MS);
+    await destroy();
+    throw new InferenceError(`inference pool failed to start: a worker died before it answered: ${(err as Error).message}`, { cause: err });
+  }
   // Every worker has loaded (the first answered `info`; the others load the same files) before the pool is used or
   // closed. A load that hangs is the only way to wait here long.
   const ready = await allLoaded(LOAD_WAIT_MS);

@@ -39,10 +39,10 @@
 // as a cancel's answer cancels it (its trades read at once); cancel done, new refused -> the old one cancelled, the new
 // one rejected with the venue's code; cancel failed -> the new one rejected REPLACE_CANCEL_FAILED and the stops take
 // the cancel-then-place path; refused before acting, 429, 418 -> rejected as a submission would be, the old one kept
-// (a refusal for good, VenueCallError kind `rejected` such as a -1013 filter failure, is told apart from a 429/418 the
-// venue did not process: 'refused', not 'kept'); no answer -> the new one queried by client id after the venue's
-// settle time (present: both done; absent: rejected and the same path; no answer: it stays submitted for the poll),
-// never sent twice.
+// (a refusal, VenueCallError kind `rejected` such as a -1013 filter failure, is told apart from a 429/418 the venue did
+// not process: 'refused', not 'kept'; whether it is for good the stops read from its words); no answer -> the new one
+// queried by client id after the venue's settle time (present: both done; absent: rejected and the same path; no
+// answer: it stays submitted for the poll), never sent twice.
 import type { Logger } from 'pino';
 import { log as rootLog } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -543,7 +543,7 @@ export class TradingExecutor implements ReconcileHost {
    * A protective stop replaced in one venue request (see the header): the order of `intent` is recorded, then sent
    * with the cancel of `oldCid`. Without sending anything: 'fallback' when the venue has no replace or the old stop is
    * not resting untouched (accepted, no cancel or submission running); 'kept' when the executor is not live, a
-   * reported 429/418 block lasts or the breaker is open. Sent and refused for good before the venue acted: 'refused'.
+   * reported 429/418 block lasts or the breaker is open. Sent and refused before the venue acted: 'refused'.
    */
   private async replaceOwn(oldCid: ClientOrderId, intent: OrderIntent, reason: string): Promise<ReplaceOutcome> {
     // Boxed: a promise returned from the serialised step would make the mutex wait for the whole request.
@@ -609,8 +609,8 @@ export class TradingExecutor implements ReconcileHost {
   private async replaceFailed(old: OrderRecord, cid: ClientOrderId, reason: string, err: VenueCallError): Promise<ReplaceOutcome> {
     const ctx = { clientOrderId: cid, replaced: old.clientOrderId, code: err.code, kind: err.kind };
     switch (err.kind) {
-      // Refused for good (a filter failure, an invalid order): the same request would be refused again, unlike a
-      // 429/418 below, which the venue did not process.
+      // Refused by the venue (a filter failure, an account or open-order limit), unlike a 429/418 below, which it did
+      // not process: whether the same request would be refused again the stops tell from its words (isRefusedForGood).
       case 'rejected':
         this.breaker.success();
         this.venueAnswered();

@@ -15,14 +15,18 @@
 // filling (ONLY_NEW). When that request cannot be used (not one resting stop, trades unread, a refused plan) or its
 // cancel failed (the old stop filled, closed or began filling), the check takes the cancel-then-place path; when the
 // venue did not act on it (429/418, -1015) or could not be asked (breaker open), the old stop stays and the check is
-// tried again later; when the venue refused it for good before acting (a filter failure such as -1013 LOT_SIZE,
-// PRICE_FILTER or NOTIONAL: the same request would be refused again), the old stop stays, never cancelled for a plan
-// the venue refuses, and the refusal is recorded for that plan (PROTECTIVE_STOP_REPLACE_REFUSED, the panel `refused`
-// beside the old stop): the plan is not sent again, nor retried on a backoff, until the position or the plan changes;
-// when its new stop was refused, the trades are read and a position they changed gets its stop placed, else the
-// refusal is recorded as a placement's is; with no answer, the old stop's trades count as unread and both orders are
-// queried before the next check. A stop that has triggered and is part filled is left to work. While another sell of
-// ours on the symbol is working, no stop is placed: it would lock the base asset that sell needs.
+// tried again later; when the venue refused it before acting, the old stop stays, never cancelled for a plan the venue
+// refuses, and the refusal is recorded for that plan (PROTECTIVE_STOP_REPLACE_REFUSED, the panel `refused` beside the
+// old stop): one of the order's shape (isRefusedForGood: a filter failure such as -1013 LOT_SIZE, PRICE_FILTER or
+// NOTIONAL, a -11xx parameter error; the same request would be refused again) is not sent again, nor retried on a
+// backoff, until the position or the plan changes; any other (an account, permission or open-order limit, which may
+// clear) is tried again on the backoff, one through the price every 5 min, as a placement's refusal is. Such a refusal
+// holds back only the replace of the stop it left resting: once that stop is gone (cancelled by hand or for an exit,
+// filled), the refusal is forgotten and the position's stop placed. When its new stop was refused, the trades are read
+// and a position they changed gets its stop placed, else the refusal is recorded as a placement's is; with no answer,
+// the old stop's trades count as unread and both orders are queried before the next check. A stop that has triggered
+// and is part filled is left to work. While another sell of ours on the symbol is working, no stop is placed: it would
+// lock the base asset that sell needs.
 // Before any such sell is sent, `clearForExit` cancels the stop and waits for the venue's answer; any stop the venue
 // may have held may have traded (a triggered stop cancelled after part fills answers "cancelled" too), so the symbol's
 // trades are read again before the sell is sized (up to 3 tries on the engine clock: one failed read must not refuse a
@@ -148,11 +152,11 @@ export interface ProtectiveStopHost {
 /**
  * What a one-request replace came to: both done (the old stop cancelled, the new one accepted); nothing placed, the
  * old stop's state to be settled by the cancel-then-place path (`fallback`: its cancel failed, or the request could not
- * be used); nothing done at the venue and the old stop resting as it was, either for now (`kept`: 429/418, the breaker
- * open, the executor not live: tried again later) or for good (`refused`: the venue refused the request before acting,
- * e.g. a filter failure, the new order rejected with its code: the same plan would be refused again); the old stop
- * cancelled and the new one refused by the venue (`newRefused`, the order rejected with the venue's code); or no answer
- * (`unresolved`: the new order stays submitted until queried, and the old one may be cancelled or not).
+ * be used); nothing done at the venue and the old stop resting as it was, either unasked (`kept`: 429/418, the breaker
+ * open, the executor not live: tried again later) or refused (`refused`: the venue refused the request before acting,
+ * the new order rejected with its code and words, which tell whether the same plan would be refused again); the old
+ * stop cancelled and the new one refused by the venue (`newRefused`, the order rejected with the venue's code); or no
+ * answer (`unresolved`: the new order stays submitted until queried, and the old one may be cancelled or not).
  */
 export type ReplaceOutcome = 'replaced' | 'fallback' | 'kept' | 'refused' | 'newRefused' | 'unresolved';
 
@@ -191,6 +195,22 @@ export const stopRetryDelay = (attempt: number): number => Math.min(STOP_RETRY_M
 /** Returns true when a venue's refusal says the price is already through the stop (Binance -2010). */
 export const isThroughRefusal = (o: OrderRecord): boolean => /would trigger immediately/i.test(o.reason ?? '');
 
+// Refusals of the order's shape, which the same request meets again whatever the account or the market does. Binance
+// answers every filter failure with the one code -1013, those that clear by themselves (MAX_NUM_ORDERS,
+// MAX_NUM_ALGO_ORDERS: orders open; MAX_POSITION: the balance) too, so the filter's name in its message tells them
+// apart; -11xx are malformed parameters; the last are ccxt's own InvalidOrder, raised before anything is sent.
+const ORDER_SHAPE_REFUSALS: readonly RegExp[] = [
+  /Filter failure: (?:LOT_SIZE|MARKET_LOT_SIZE|PRICE_FILTER|MIN_NOTIONAL|NOTIONAL|PERCENT_PRICE_BY_SIDE|PERCENT_PRICE)\b/,
+  /"code":\s*-11\d\d\b/,
+  /must be greater than minimum (?:amount|price) precision|is not a valid order type|parameter is not allowed for/,
+];
+
+/**
+ * Returns true when rejected order `o` was refused for its shape (a filter or a parameter), so that sending it again
+ * unchanged is refused again; false for a refusal that may clear (account, permission, order-count limits, funds).
+ */
+export const isRefusedForGood = (o: OrderRecord): boolean => ORDER_SHAPE_REFUSALS.some((re) => re.test(o.reason ?? ''));
+
 // What the stop of a plan is, for telling whether a refused plan is the one asked for again.
 const planKey = (p: Extract<StopPlan, { kind: 'stop' }>): string => `${p.lots}@${p.stopPrice}/${p.price}`;
 
@@ -205,11 +225,14 @@ interface Refusal {
   readonly code: string;
   /** The price was through the stop: retried every STOP_RETRY_MAX_MS (the price may recover), logged once as an error. */
   readonly through: boolean;
-  /** Infinity for a replacement refused for good: asked for again only once the plan or the position differs. */
+  /** Infinity for a replacement refused for good (isRefusedForGood): asked for again once the plan or position differs. */
   readonly retryAt: number;
   /** What the venue said, for the operator (the code alone rarely tells why). */
   readonly message?: string;
-  /** A replacement refused before the venue acted: the client id of the old stop, which still rests and is kept. */
+  /**
+   * A replacement refused before the venue acted: the client id of the old stop, which still rests and is kept. Only
+   * that stop's replace is held back: once it no longer rests, the refusal holds nothing back (see dropGoneKept).
+   */
   readonly kept?: string;
 }
 
@@ -225,6 +248,9 @@ function idleState(stale: boolean, unread: boolean, refusal: Refusal | undefined
   if (plan.kind === 'stop') return 'missing';
   return plan.reason === 'dust' || plan.reason === 'flat' ? plan.reason : 'unpriced';
 }
+
+// True when `r` held back the replace of a stop that is no longer among `live`: it holds nothing back any more.
+const keptGone = (r: Refusal, live: readonly OrderRecord[]): boolean => r.kept !== undefined && !live.some((o) => o.clientOrderId === r.kept);
 
 function refusalView(r: Refusal): NonNullable<ProtectiveStopRow['refusal']> {
   return { code: r.code, through: r.through, retryAt: r.retryAt as TsMs, ...(r.message ? { message: r.message } : {}) };
@@ -264,7 +290,10 @@ export class ProtectiveStops {
    * panel's head nor the gauge calls a position protected when nobody knows.
    */
   figures(): Omit<ProtectiveStopFigures, 'symbols'> {
-    const counts = { placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust };
+    const counts = {
+      placed: this.counters.placed, cancelled: this.counters.cancelled, skippedDust: this.counters.skippedDust,
+      ...(this.counters.refused > 0 ? { refused: this.counters.refused } : {}),
+    };
     const stops = this.host.unfinishedOrders().filter((o) => isProtectiveStopId(o.clientOrderId));
     if (!this.host.isLive) return { ...counts, resting: 0, unverified: stops.length };
     // Only a stop the venue accepted protects anything: one sent without an answer yet may still be refused.
@@ -294,7 +323,8 @@ export class ProtectiveStops {
     const unread = this.unread.get(symbol);
     const r = this.refused.get(symbol);
     // A refusal of an earlier position's stop is forgotten by the next check: it says nothing of this one.
-    const refusal = r && r.position === positionKey(p) ? r : undefined;
+    // So is one that held back only the replace of a stop that no longer rests: the next check places the stop.
+    const refusal = r && r.position === positionKey(p) && !keptGone(r, live) ? r : undefined;
     if (open === 0 && live.length === 0 && !unread && !refusal) return undefined;
     // As `plan` prices it, without its dust log.
     const plan: StopPlan = this.settings.enabled
@@ -338,6 +368,7 @@ export class ProtectiveStops {
     return this.chain(symbol, async (): Promise<ClearResult> => {
       const stops = this.host.unfinishedOrders().filter((o) => isLiveStop(o, symbol));
       if (stops.length > 0) this.markUnread(symbol, await this.cancelAll(stops, 'a sell of the position is going out: the stop frees the base asset it locks'));
+      this.dropGoneKept(symbol);
       if (!this.unread.has(symbol)) return { kind: 'clear' };
       if (await this.readTrades(symbol, STOP_READ_TRIES)) return { kind: 'changed' };
       return { kind: 'unresolved', unaccounted: this.unaccountedLots(symbol) };
@@ -447,8 +478,9 @@ export class ProtectiveStops {
     if (!this.host.replaceOrder || old?.status !== 'accepted' || this.unread.has(symbol)) return false;
     const key = planKey(plan);
     // A plan refused lately is left to the cancel-then-place path, whose placement holds it back the same way; but a
-    // stop that a replacement refused for good left resting is kept as it is: cancelling it would leave none.
-    if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return this.refused.get(symbol)?.kept === old.clientOrderId;
+    // stop that a refused replacement left resting is kept as it is (cancelling it would leave none) until the
+    // refusal's retry, which is set again: a check meanwhile may have replaced the pending one.
+    if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return this.holdKept(symbol, old.clientOrderId);
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
     // Only for the stop it kept: another stop (another position) is replaced as usual.
@@ -501,24 +533,34 @@ export class ProtectiveStops {
     return true;
   }
 
-  // The venue refused the replacement for good before acting: the old stop rests as it was. The same plan would be
-  // refused again, so it is recorded with no retry time (refusedNow holds it back until the plan or the position
-  // changes, which a fill or a new stop-loss brings) and nothing is retried meanwhile: no backoff, no cancel.
+  // The venue refused the replacement before acting: the old stop rests as it was. Recorded as a placement's refusal
+  // is (a backoff, or every 5 min through the price), but one of the order's shape with no retry time: refusedNow holds
+  // it back until the plan or the position changes (a fill, a new stop-loss) or the old stop is gone.
   private refuseReplace(symbol: string, old: OrderRecord, plan: Extract<StopPlan, { kind: 'stop' }>, cid: string): true {
-    // Counted as place() counts a refused placement: sent, refused, nothing cancelled.
-    this.counters.placed++;
-    this.counters.refused++;
     const o = this.host.order(cid);
-    const code = o?.rejectCode ?? 'UNKNOWN';
-    this.refused.set(symbol, {
-      key: planKey(plan), position: positionKey(this.host.position(symbol)), code, through: false, retryAt: Number.POSITIVE_INFINITY,
-      kept: old.clientOrderId, ...(o?.reason ? { message: o.reason } : {}),
-    });
-    this.settled(symbol);
+    // The executor records the new order before sending it: none here is a bug, and the old stop stays meanwhile.
+    if (!o) return this.keep(symbol, old.clientOrderId, `the refused replacement ${cid} is not on record`);
+    // Counted as place() counts a refused placement (refuse() counts the refusal): sent, nothing cancelled.
+    this.counters.placed++;
+    this.kept.delete(symbol);
+    this.refuse(symbol, planKey(plan), positionKey(this.host.position(symbol)), o, old.clientOrderId);
+    const retryAt = this.refused.get(symbol)?.retryAt ?? this.host.now();
+    const forGood = !Number.isFinite(retryAt);
     this.host.log.warn({
       symbol, lots: plan.lots, stopPrice: plan.stopPrice, price: plan.price, clientOrderId: cid, replaced: old.clientOrderId, oldStop: 'resting',
-      venueCode: code, venueMessage: o?.reason, code: 'PROTECTIVE_STOP_REPLACE_REFUSED',
-    }, 'the venue refused the replacement protective stop for good: the old stop still rests; this stop is not sent again until the position or the stop-loss changes');
+      venueCode: o.rejectCode, venueMessage: o.reason, forGood, ...(forGood ? {} : { retryInMs: retryAt - this.host.now() }), code: 'PROTECTIVE_STOP_REPLACE_REFUSED',
+    }, forGood
+      ? 'the venue refused the replacement protective stop for good: the old stop still rests; this stop is not sent again until the position or the stop-loss changes'
+      : 'the venue refused the replacement protective stop: the old stop still rests; tried again later');
+    return true;
+  }
+
+  // The replace of `old` held back by a refusal: true (nothing to do now, the old stop rests) when the refusal kept
+  // that stop, its retry set again when it has one; false when it is another stop's (the cancel-then-place path).
+  private holdKept(symbol: string, old: string): boolean {
+    const r = this.refused.get(symbol);
+    if (r?.kept !== old) return false;
+    if (Number.isFinite(r.retryAt)) this.host.checkLater(symbol, Math.max(0, r.retryAt - this.host.now()));
     return true;
   }
 
@@ -534,12 +576,21 @@ export class ProtectiveStops {
     this.recheck(symbol);
   }
 
-  // True when the plan `key` was refused for this position and its backoff runs; a refusal of another position is forgotten.
+  // True when the plan `key` was refused for this position and its backoff runs; a refusal of another position, or of
+  // the replace of a stop that no longer rests, is forgotten.
   private refusedNow(symbol: string, key: string, position: string): boolean {
+    this.dropGoneKept(symbol);
     const r = this.refused.get(symbol);
     if (r && r.position !== position) this.refused.delete(symbol);
     else if (r?.key === key && this.host.now() < r.retryAt) return true;
     return false;
+  }
+
+  // A refused replacement held back only the replace of the stop it left resting: with that stop cancelled (by hand,
+  // for an exit) or filled, keeping the refusal would leave the position with no stop at all, for good.
+  private dropGoneKept(symbol: string): void {
+    const r = this.refused.get(symbol);
+    if (r && keptGone(r, this.host.unfinishedOrders().filter((o) => isLiveStop(o, symbol)))) this.refused.delete(symbol);
   }
 
   // The intent of the stop `plan` asks for, its client id not used before.
@@ -569,26 +620,34 @@ export class ProtectiveStops {
     this.settled(symbol);
   }
 
-  // A refused stop is not placed again for the same plan before the backoff ends; through its price, every 5 min.
-  private refuse(symbol: string, key: string, position: string, o: OrderRecord): void {
+  // A refused stop is not placed again for the same plan before the backoff ends; through its price, every 5 min; the
+  // replacement of a resting stop (`kept`, its client id) refused for its shape, not until the plan or position changes.
+  private refuse(symbol: string, key: string, position: string, o: OrderRecord, kept?: string): void {
     this.counters.refused++;
     const code = o.rejectCode ?? 'UNKNOWN';
-    const message = o.reason ? { message: o.reason } : {};
+    const base = { key, position, code, ...(o.reason ? { message: o.reason } : {}), ...(kept === undefined ? {} : { kept }) };
     const prev = this.refused.get(symbol);
     if (isThroughRefusal(o)) {
-      this.refused.set(symbol, { key, position, code, through: true, retryAt: this.host.now() + STOP_RETRY_MAX_MS, ...message });
+      this.refused.set(symbol, { ...base, through: true, retryAt: this.host.now() + STOP_RETRY_MAX_MS });
       this.host.checkLater(symbol, STOP_RETRY_MAX_MS);
       const fields = { symbol, clientOrderId: o.clientOrderId, stopPrice: o.intent.stopPrice, retryInMs: STOP_RETRY_MAX_MS, venueCode: code };
       if (prev?.key === key && prev.through) {
         this.host.log.warn({ ...fields, code: 'PROTECTIVE_STOP_RETRY' }, 'the price is still through the protective stop: tried again later');
         return;
       }
+      const left = kept === undefined ? 'none rests at the venue' : `the old stop ${kept} still rests`;
       this.host.log.error({ ...fields, code: 'PROTECTIVE_STOP_THROUGH' },
-        'the price is already through the protective stop: none rests at the venue; tried again every 5 min until the position or the stop-loss changes');
+        `the price is already through the protective stop: ${left}; tried again every 5 min until the position or the stop-loss changes`);
+      return;
+    }
+    // Only with a stop left resting: with none, trying again on the backoff is the position's only chance of one.
+    if (kept !== undefined && isRefusedForGood(o)) {
+      this.settled(symbol);
+      this.refused.set(symbol, { ...base, through: false, retryAt: Number.POSITIVE_INFINITY });
       return;
     }
     const wait = this.retryLater(symbol, `the venue refused it (${code})`);
-    this.refused.set(symbol, { key, position, code, through: false, retryAt: this.host.now() + wait, ...message });
+    this.refused.set(symbol, { ...base, through: false, retryAt: this.host.now() + wait });
   }
 
   // A submission with no answer yet is looked at again at the current backoff, not a longer one: waiting on the

@@ -41,6 +41,11 @@ export interface ProtectiveStopFigures {
   /** Positions below the venue's minimum notional: no stop. */
   readonly skippedDust: number;
   /**
+   * Stops (placements and replacements) the venue refused; absent while none. A refused replacement leaves the old stop
+   * resting, counted in `resting` though it no longer fits the position: this count is what tells.
+   */
+  readonly refused?: number;
+  /**
    * Stops of ours the venue accepted and that are not final (part filled included): those that protect a position.
    * 0 while `unverified` is present: stored stops are not known to rest until the venue says so.
    */
@@ -245,7 +250,8 @@ export class DashboardMetrics {
     if (opts.protectiveStops) {
       const read = opts.protectiveStops;
       new Counter({
-        name: 'cobalt_protective_stops_total', help: 'Protective stops at the venue: placed, cancelled, skipped (a position below the minimum notional)',
+        name: 'cobalt_protective_stops_total',
+        help: 'Protective stops at the venue: placed, cancelled, skipped (a position below the minimum notional), refused by the venue (placements and replacements; a refused replacement leaves the old stop resting, too small or mispriced)',
         labelNames: ['event'], registers,
         collect(this: Counter<'event'>) {
           const f = read();
@@ -253,6 +259,8 @@ export class DashboardMetrics {
           this.inc({ event: 'placed' }, f?.placed ?? 0);
           this.inc({ event: 'cancelled' }, f?.cancelled ?? 0);
           this.inc({ event: 'dust' }, f?.skippedDust ?? 0);
+          // Like any labelled series, present from the first refusal on.
+          if (f?.refused !== undefined) this.inc({ event: 'refused' }, f.refused);
         },
       });
       // 0 while a position is held means it is unprotected at the venue, or not known to be (then _unverified says how

@@ -5,10 +5,12 @@
 //
 // Errors (see classifyCcxtError): ccxt's classes become VenueCallError kinds the executor acts on:
 //   RateLimitExceeded / HTTP 429   -> rateLimited: nothing is sent until Retry-After has passed (Binance: "back off");
-//   Binance's -1015 (too many new orders) too, whatever class ccxt gives it (its map says InvalidOrder)
+//   Binance's -1015 (too many new orders) too, whatever class ccxt gives it (its spot map says RateLimitExceeded, its
+//   portfolio-margin map InvalidOrder: the rule holds should a map change)
 //   DDoSProtection / HTTP 418 (whatever the body's code), or "IP banned until <ms>" -> banned: nothing is sent until
 //                                    the ban ends (without Retry-After or a named end: defaultBanMs)
-//   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other 4xx ExchangeError -> rejected (no retry)
+//   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other 4xx ExchangeError -> rejected (no resend of
+//   that order; whether a protective stop is asked for again is the stops' call, see isRefusedForGood)
 //   DuplicateOrderId, or "Duplicate order sent." (-2010: Binance's and MEXC's ccxt clients map it to InvalidOrder /
 //   ExchangeError) -> unknown: the order exists; the executor queries it by client id instead of resending
 //   RequestTimeout, NetworkError, ExchangeNotAvailable (5xx), BadResponse / unparseable answers -> unknown: the call
@@ -154,7 +156,8 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   if (err instanceof ccxt.DDoSProtection && /^\S+ 429 /.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   if (err instanceof ccxt.DDoSProtection) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
   // -1015 "Too many new orders" is the venue's order-rate limit (nothing done: send again later), not a refusal of
-  // the order, though ccxt's Binance map calls it InvalidOrder when it comes without its HTTP 429.
+  // the order. ccxt's Binance spot map already throws RateLimitExceeded for it (caught above); its portfolio-margin map
+  // says InvalidOrder, and another client or a later map may say anything: the code decides.
   if (err instanceof ccxt.ExchangeError && /"code":\s*-1015\b/.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   // -2010 "Duplicate order sent." (a client id still open): ccxt's Binance client calls it InvalidOrder, its MEXC
   // client a plain ExchangeError; the order exists, so it is no rejection.

@@ -209,11 +209,17 @@ function stopLook(r: ProtectiveStopRow): StopLook {
   return cancelFailed(r) && known.pill === 'ok' ? { ...known, pill: 'mid' } : known;
 }
 
-// A refusal with no retry time (Infinity, null once sent as JSON): the venue refused that stop for good, e.g. a filter
-// failure of a replacement, which left the stop shown resting.
-function refusedForGood(r: ProtectiveStopRow, code: string): string {
-  const what = r.stop ? `the venue refused the replacement of this stop (${code}): it still rests` : `refused by the venue (${code})`;
-  return `${what}; not sent again until the position or the stop-loss changes`;
+// A refusal in words. With a stop shown beside it, what was refused is that stop's replacement, and the stop still
+// rests. No retry time (Infinity, null once sent as JSON): refused for good (the order's shape), not sent again until
+// the position or the stop-loss changes; else tried again at its time (every 5 min when the price is through it).
+function refusalDetail(r: ProtectiveStopRow, f: NonNullable<ProtectiveStopRow['refusal']>): string {
+  if (f.through) {
+    const what = r.stop ? `the replacement of this stop (${f.code}): it still rests;` : `the stop (${f.code}):`;
+    return `the price is through ${what} tried again every 5 min, next ${time(f.retryAt)}`;
+  }
+  const what = r.stop ? `the venue refused the replacement of this stop (${f.code}): it still rests` : `refused by the venue (${f.code})`;
+  if (!Number.isFinite(f.retryAt)) return `${what}; not sent again until the position or the stop-loss changes`;
+  return `${what}${r.stop ? ';' : ':'} tried again at ${time(f.retryAt)}`;
 }
 
 // What holds a stop back or what it is doing, in words (the states besides the columns).
@@ -222,9 +228,7 @@ function stopDetail(r: ProtectiveStopRow): string {
   const order = (o: ProtectiveStopOrderView): string => `${o.clientOrderId} (stop ${o.stopPrice ?? '—'}, ${o.qty})`;
   if (r.state === 'pending') why.push('sent, no answer from the venue yet');
   if (r.state === 'triggered' && r.stop) why.push(`triggered: ${r.stop.filledQty} of ${r.stop.qty} sold`);
-  if (r.refusal?.through) why.push(`the price is through the stop (${r.refusal.code}): tried again every 5 min, next ${time(r.refusal.retryAt)}`);
-  else if (r.refusal && !Number.isFinite(r.refusal.retryAt)) why.push(refusedForGood(r, r.refusal.code));
-  else if (r.refusal) why.push(`refused by the venue (${r.refusal.code}): tried again at ${time(r.refusal.retryAt)}`);
+  if (r.refusal) why.push(refusalDetail(r, r.refusal));
   if (r.refusal?.message) why.push(`the venue said: ${r.refusal.message}`);
   if (r.stale) why.push(`stale: ${r.stale.map(order).join(', ')} no longer fits and could not be cancelled; tried again`);
   if (r.unresolved && cancelFailed(r)) {

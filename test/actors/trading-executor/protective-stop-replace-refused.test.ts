@@ -4,7 +4,10 @@
 // far enough asks for a stop the venue answers with a top-level -1013 "Filter failure: NOTIONAL". The old stop stays
 // resting, the panel says refused with the venue's words, the same plan is not sent again over many check periods, and
 // a new plan (the position grew) is tried at once. A refusal the venue did not act on (-1015, too many new orders,
-// which ccxt's map calls InvalidOrder) is a rate limit, still retried on the backoff as before.
+// which ccxt's portfolio-margin map calls InvalidOrder) is a rate limit, still retried on the backoff as before.
+// Such a refusal holds back only the replace of the stop it left resting: that stop cancelled by hand or for an exit,
+// the position's stop is placed again. A refusal that may clear (-1013 MAX_NUM_ALGO_ORDERS, -2015) or through the
+// price is tried again on its backoff, not held for good.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +17,9 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
 import type { OrderRecord, PositionRecord } from '../../../actors/trading-executor/logic.ts';
-import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import { isRefusedForGood, STOP_RETRY_MAX_MS, type ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import { DashboardMetrics } from '../../../engine/dashboard/metrics.ts';
+import { DashboardViewModel } from '../../../engine/dashboard/view-model.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
@@ -23,7 +28,7 @@ import { ExecStore } from '../../../engine/store/exec-store.ts';
 import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import { intentId } from '../../../engine/types/ids.ts';
 import { BINANCE_SPOT_DEFAULTS } from '../../../engine/types/instrument.ts';
-import type { Lots } from '../../../engine/types/price.ts';
+import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import { CcxtExecVenue, classifyCcxtError, type CcxtOrderApi } from '../../../engine/venues/ccxt-exec.ts';
 import { startExchangeSim } from '../../../engine/venues/sim/server.ts';
 import type { ExecutionVenue, VenueOrder } from '../../../engine/venues/venue.ts';
@@ -112,8 +117,23 @@ async function world() {
   const venueOrder = (cid: string) => sim.venue.allOrders(account, 'BTCUSDT', 1_000).find((o) => o['clientOrderId'] === cid);
   const replaces = () => requests.filter((r) => r.includes('cancelReplace'));
   const row = () => ex.protectiveStops.snapshot(['BTC/USDT'])[0];
-  return { ex, venue, clock, codes, requests, until, pass, openStops, approve, moveStopLoss, venueOrder, replaces, row };
+  // The next replace refused before the venue acts, as classifyCcxtError classes ccxt's `Cls` with message `msg`; the
+  // ones after it reach the simulator. Returns how many replaces were asked for.
+  const refuseNextReplace = (msg: string, Cls: new (m: string) => Error): (() => number) => {
+    const v = venue as { replace?: ExecutionVenue['replace'] };
+    const real = v.replace!;
+    let n = 0;
+    v.replace = (...a) => (n++ > 0 ? real(...a) : Promise.reject(classifyCcxtError(new Cls(msg), clock.now())));
+    return () => n;
+  };
+  const panelOf = (r: ReturnType<typeof row>) =>
+    protectiveStopsHtml({ enabled: true, figures: { ...ex.protectiveStops.figures(), symbols: [JSON.parse(JSON.stringify(r)) as NonNullable<typeof r>] } }).html;
+  return { ex, venue, clock, codes, requests, until, pass, openStops, approve, moveStopLoss, venueOrder, replaces, row, sim, account, bus, refuseNextReplace, panelOf };
 }
+
+const LOT_SIZE = 'binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}';
+const MAX_ALGO = 'binance {"code":-1013,"msg":"Filter failure: MAX_NUM_ALGO_ORDERS"}';
+const AUTH = 'binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}';
 
 describe('protective stop replacement refused for good (cancelReplace)', () => {
   it('keeps the old stop resting, shows the refusal, never resends the refused plan, and tries a new plan at once', async () => {
@@ -135,6 +155,7 @@ describe('protective stop replacement refused for good (cancelReplace)', () => {
     const onTheWire = JSON.parse(JSON.stringify(refusedRow)) as typeof refusedRow;
     const panel = protectiveStopsHtml({ enabled: true, figures: { ...w.ex.protectiveStops.figures(), symbols: [onTheWire!] } });
     const stopsWhileRefused = await w.openStops();
+    const figuresWhileRefused = w.ex.protectiveStops.figures();
     const replacesWhileRefused = w.replaces();
 
     // A new plan: the position grows (0.3 BTC more), its stop's notional is over the venue's minimum.
@@ -152,6 +173,13 @@ describe('protective stop replacement refused for good (cancelReplace)', () => {
     expect(panel.html).toContain('<span class="pill bad">refused</span>');
     expect(panel.html).toContain('not sent again until the position or the stop-loss changes');
     expect(panel.html).toContain('Filter failure: NOTIONAL');
+    // The old stop rests (the gauge says 1), too small: the refusal count is what tells.
+    expect(figuresWhileRefused).toMatchObject({ resting: 1, refused: 1 });
+    const metrics = new DashboardMetrics({ bus: new Bus<EngineMsg>(), view: new DashboardViewModel({ bus: new Bus<EngineMsg>() }), wsClients: () => 0, protectiveStops: () => figuresWhileRefused });
+    const lines = (await metrics.text()).split('\n');
+    metrics.close();
+    expect(lines).toContain('cobalt_protective_stops_total{event="refused"} 1');
+    expect(lines).toContain('cobalt_protective_stops_resting 1');
     // The new plan went out at once as one replace, which the venue took.
     expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 400', 'POST /api/v3/order/cancelReplace 200']);
     expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
@@ -186,4 +214,123 @@ describe('protective stop replacement refused for good (cancelReplace)', () => {
     expect(await w.openStops()).toHaveLength(1);
     expect(w.row()).toMatchObject({ state: 'resting' });
   }, 120_000);
+});
+
+describe('a replacement refused before acting holds back only the replace of the stop it kept', () => {
+  // A stop-loss whose stop the simulator's filters take: only the injected refusal stands in the way.
+  const MOVED_STOP_LOSS_BPS = 300;
+
+  it('places the stop again once the kept stop is cancelled at the venue by hand (B1)', async () => {
+    const w = await world();
+    w.approve('entry-1', 10_000);
+    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+    const [first] = await w.openStops();
+    const asked = w.refuseNextReplace(LOT_SIZE, ccxt.BadRequest);
+    w.moveStopLoss(MOVED_STOP_LOSS_BPS);
+    await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the replace refused for good');
+    const refusedRow = w.row();
+
+    w.sim.venue.cancelOrder(w.account, { symbol: 'BTCUSDT', origClientOrderId: first!.clientOrderId });
+    await w.pass(60, 15_000);
+
+    expect(refusedRow).toMatchObject({ stop: { clientOrderId: first!.clientOrderId }, refusal: { retryAt: Number.POSITIVE_INFINITY } });
+    const stops = await w.openStops();
+    expect(stops).toHaveLength(1);
+    expect(stops[0]).toMatchObject({ lots: SELLABLE });
+    expect(stops[0]!.clientOrderId).not.toBe(first!.clientOrderId);
+    expect(w.row()).toMatchObject({ state: 'resting', stop: { clientOrderId: stops[0]!.clientOrderId } });
+    expect(w.row()?.refusal).toBeUndefined();
+  }, 120_000);
+
+  it('places the stop again after an exit sell, for which the kept stop was cancelled, is withdrawn unfilled (B2)', async () => {
+    const w = await world();
+    w.approve('entry-1', 10_000);
+    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+    const asked = w.refuseNextReplace(LOT_SIZE, ccxt.BadRequest);
+    w.moveStopLoss(MOVED_STOP_LOSS_BPS);
+    await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the replace refused for good');
+    // A take-profit far above the market: the stop is cancelled to free the BTC it locks.
+    w.bus.publish({
+      type: 'risk.orderApproved', ts: w.clock.now(),
+      intent: { id: intentId('tp-1'), symbol: 'BTC/USDT', side: 'sell', orderType: 'limit', lots: 5_000 as Lots, price: 9_000_000 as Ticks, timeInForce: 'GTC', reduceOnly: false, reason: 'take profit', ts: 0 },
+    });
+    const openOrders = () => w.venue.fetchOpenOrders('BTC/USDT');
+    await w.until(async () => (await w.openStops()).length === 0 && (await openOrders()).length === 1, 'the stop cleared, the take-profit resting');
+    const [tp] = await openOrders();
+    w.bus.publish({ type: 'exec.cancelOrder', clientOrderId: tp!.clientOrderId, reason: 'take-profit withdrawn' });
+    await w.pass(60, 15_000);
+
+    expect((await openOrders()).map((o) => o.clientOrderId)).not.toContain(tp!.clientOrderId);
+    const stops = await w.openStops();
+    expect(stops).toHaveLength(1);
+    expect(stops[0]).toMatchObject({ lots: SELLABLE });
+    expect(w.row()).toMatchObject({ state: 'resting' });
+  }, 120_000);
+
+  for (const [what, msg, Cls] of [['-1013 MAX_NUM_ALGO_ORDERS', MAX_ALGO, ccxt.InvalidOrder], ['-2015 permissions', AUTH, ccxt.AuthenticationError]] as const) {
+    it(`tries again on the backoff a replace refused by a refusal that may clear (${what}) (B3)`, async () => {
+      const w = await world();
+      w.approve('entry-1', 10_000);
+      await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+      const [first] = await w.openStops();
+      const asked = w.refuseNextReplace(msg, Cls);
+      w.approve('entry-2', 30_000);
+      await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the grown position\'s replace refused');
+      const refusedRow = w.row();
+      const panel = w.panelOf(refusedRow);
+      await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 29_970), 'the grown position\'s stop');
+
+      expect(refusedRow).toMatchObject({ state: 'refused', stop: { clientOrderId: first!.clientOrderId }, refusal: { through: false } });
+      expect(Number.isFinite(refusedRow?.refusal?.retryAt)).toBe(true);
+      expect(panel).toContain('the venue refused the replacement of this stop');
+      expect(panel).toContain('it still rests; tried again at');
+      expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 200']);
+      expect(await w.openStops()).toHaveLength(1);
+      expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+      expect(w.row()).toMatchObject({ state: 'resting' });
+      expect(w.row()?.refusal).toBeUndefined();
+    }, 120_000);
+  }
+
+  it('tries a replacement through the price again every 5 min, the old stop resting meanwhile', async () => {
+    const w = await world();
+    w.approve('entry-1', 10_000);
+    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+    const [first] = await w.openStops();
+    const asked = w.refuseNextReplace('binance Stop price would trigger immediately.', ccxt.OrderImmediatelyFillable);
+    w.moveStopLoss(MOVED_STOP_LOSS_BPS);
+    await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the replace refused through the price');
+    const refusedAt = w.clock.now();
+    const refusedRow = w.row();
+    const panel = w.panelOf(refusedRow);
+    await w.pass(25, 15_000);
+
+    expect(refusedRow).toMatchObject({ stop: { clientOrderId: first!.clientOrderId }, refusal: { through: true } });
+    expect(refusedRow!.refusal!.retryAt).toBe(refusedAt + STOP_RETRY_MAX_MS);
+    expect(panel).toContain('the price is through the replacement of this stop');
+    expect(w.codes).toContain('PROTECTIVE_STOP_THROUGH');
+    expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 200']);
+    expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect(w.row()).toMatchObject({ state: 'resting' });
+  }, 120_000);
+
+  it('holds for good only refusals of the order\'s shape', () => {
+    const refusedWith = (reason: string) => ({ reason }) as OrderRecord;
+    const forGood = [
+      'VENUE_REJECTED: binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}',
+      'VENUE_REJECTED: binance {"code":-1013,"msg":"Filter failure: MIN_NOTIONAL"}',
+      'VENUE_REJECTED: binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}',
+      'VENUE_REJECTED: binance {"code":-1013,"msg":"Filter failure: PRICE_FILTER"}',
+      'INVALID_ORDER: binance Filter failure: PERCENT_PRICE_BY_SIDE',
+      'VENUE_REJECTED: binance {"code":-1111,"msg":"Precision is over the maximum defined for this asset."}',
+      'INVALID_ORDER: binance amount of BTC/USDT must be greater than minimum amount precision of 0.00001',
+    ];
+    const mayClear = [
+      MAX_ALGO, 'binance {"code":-1013,"msg":"Filter failure: MAX_NUM_ORDERS"}', 'binance {"code":-2010,"msg":"Filter failure: MAX_POSITION"}',
+      `AUTH_FAILED: ${AUTH}`, 'INSUFFICIENT_FUNDS: binance Account has insufficient balance for requested action.',
+      'VENUE_REJECTED: binance {"code":-1013,"msg":"Market is closed."}', 'INVALID_ORDER: binance Stop price would trigger immediately.',
+    ];
+    expect(forGood.filter((m) => !isRefusedForGood(refusedWith(m)))).toEqual([]);
+    expect(mayClear.filter((m) => isRefusedForGood(refusedWith(m)))).toEqual([]);
+  });
 });

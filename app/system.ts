@@ -569,19 +569,32 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     return base;
   };
   const candleCache = candleCacheFor(mode, config, store);
-  // The saves of the providers stopped so far (the supervisor's stop, a restart): the store closes after them.
+  // The saves of the providers stopped so far (the supervisor's stop, a restart): the store closes after them, and a
+  // restarted provider starts after them. Its start restores what they saved, and no save of theirs runs after it:
+  // a stop's save may come seconds late (it waits for the kline requests in flight) and would write an older version
+  // of the new provider's bars.
   let providerSaves: Promise<void> = Promise.resolve();
+  let providerSavesPending = 0;
   const providerLogic = fromCallback<EventObject, null>(() => {
     const dp = new DataProvider({
       ...providerOptions(), owner: 'dataProvider', ...(opts.maintenanceMs !== undefined ? { maintenanceMs: opts.maintenanceMs } : {}), ...(candleCache ? { candleCache } : {}),
     });
     provider = dp;
-    dp.start().then(() => dataReady(), (err: unknown) => {
-      logger.error({ err }, 'data provider failed to load history; running without it');
-      dataReady();
-    });
+    let stopped = false;
+    const start = (): void => {
+      if (stopped) return;
+      dp.start().then(() => dataReady(), (err: unknown) => {
+        logger.error({ err }, 'data provider failed to load history; running without it');
+        dataReady();
+      });
+    };
+    if (providerSavesPending === 0) start();
+    else void providerSaves.then(start);
     return () => {
+      stopped = true;
       const saved = dp.stop();
+      providerSavesPending++;
+      void saved.then(() => providerSavesPending--);
       providerSaves = Promise.all([providerSaves, saved]).then(() => undefined);
       if (provider === dp) provider = undefined;
     };

@@ -9,7 +9,7 @@ import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { FeedReset, FeedStatusMsg } from '../../engine/messages/feed.ts';
 import type { Candle, CandleMsg, Trade } from '../../engine/messages/market.ts';
 import type { Bus, Unsubscribe } from '../../engine/runtime/bus.ts';
-import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
+import { LiveClock, type Clock, type TimerHandle } from '../../engine/runtime/clock.ts';
 import type { CandleCache, SeriesWrite } from '../../engine/store/candle-cache.ts';
 import type { ModelOutputStore } from '../../engine/store/model-output-store.ts';
 import { ParseError, VenueError } from '../../engine/types/errors.ts';
@@ -17,7 +17,7 @@ import { BINANCE_SPOT_DEFAULTS, makeInstrument, ticksToFloat, type Instrument, t
 import { timeframeMs, type Timeframe, type TsMs } from '../../engine/types/time.ts';
 import { TtlCache } from '../../engine/venues/ttl-cache.ts';
 import {
-  closedInGap, COARSER, gapsToFill, isWholeRollup, KLINE_TIMEFRAMES, leadGap, mergeCandles, plainCandle, splitGap, TIMEFRAMES,
+  closedInGap, COARSER, gapsToFill, isWholeRollup, KLINE_TIMEFRAMES, lastClosedOpen, leadGap, mergeCandles, plainCandle, splitGap, TIMEFRAMES,
 } from './logic.ts';
 import type { KlineSource, SourcedPrice } from './market-source.ts';
 
@@ -78,6 +78,11 @@ export interface DataProviderOptions {
   readonly candleCache?: CandleCache;
   /** How often (clock ms) closed bars are saved to `candleCache` (default 5 s: what a kill -9 may lose). */
   readonly cacheSaveMs?: number;
+  /**
+   * The wall clock a stop's wait for the kline requests in flight (STOP_HISTORY_WAIT_MS) runs on (default: a
+   * LiveClock); `clock` may be simulated or scaled, the venue's answers and the close hooks after the stop are not.
+   */
+  readonly wallClock?: Clock;
   readonly log?: Logger;
 }
 
@@ -170,8 +175,10 @@ export const BACKFILL_GRACE_MS = 5_000;
 export const CACHE_SAVE_MS = 5_000;
 
 /**
- * How long (clock ms) a stop waits for the kline requests in flight (history load, maintenance pass) before its last
- * save, so that their bars are saved too; an answer later than that is dropped (the next start fetches those bars).
+ * How long (wall ms, on `wallClock`) a stop waits for the kline requests in flight (history load, maintenance pass)
+ * before its last save, so that their bars are saved too; an answer later than that is dropped (the next start
+ * fetches those bars). Wall time, not the engine clock's: a simulated clock that nobody moves would hold the stop for
+ * ever, and a scaled one would drop a prompt answer at --speed 1000 or outlast the 30 s close hook at --speed 0.1.
  */
 export const STOP_HISTORY_WAIT_MS = 5_000;
 
@@ -217,6 +224,7 @@ export class DataProvider {
   private readonly assembler = new BdiAssembler();
   private readonly own = new WeakSet<object>();
   private readonly log: Logger;
+  private readonly wallClock: Clock;
   private unsubs: Unsubscribe[] = [];
   private tickTimer: TimerHandle | undefined;
   private maintTimer: TimerHandle | undefined;
@@ -235,6 +243,7 @@ export class DataProvider {
     this.primary = opts.primary ?? 'ETH/USDT';
     this.reference = opts.reference ?? 'BTC/USDT';
     this.log = opts.log ?? rootLog().child({ actor: 'dataProvider' });
+    this.wallClock = opts.wallClock ?? new LiveClock();
     const symbols = this.primary === this.reference ? [this.primary] : [this.primary, this.reference];
     const insts = opts.instruments ?? defaultInstruments(symbols);
     const capacity = opts.capacity ?? CANDLE_CAPACITY;
@@ -354,9 +363,9 @@ export class DataProvider {
       'a kline request in flight at stop got no answer in time: its bars are dropped, the next start fetches them');
   }
 
-  // True when `work` settles before `ms` of clock time pass.
+  // True when `work` settles before `ms` of wall time pass.
   private settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-    const clock = this.opts.clock;
+    const clock = this.wallClock;
     return new Promise((resolve) => {
       const timer = clock.setTimeout(() => resolve(false), ms);
       void work.then(() => {
@@ -626,9 +635,12 @@ export class DataProvider {
   }
 
   // The unsaved bars of every series, with the window each series holds now (its newest bar and `capacity` slots
-  // back), and the lists emptied: a save that fails puts them back (putBackUnsaved).
+  // back), and the lists emptied: a save that fails puts them back (putBackUnsaved). The window reaches up to the
+  // newest bar closed by now at least: only bars from the future (another time line) are removed, never newer bars
+  // that another provider on the same cache wrote (a restarted one, while this one's stop still saves).
   private takeUnsaved(): SeriesWrite[] {
     const writes: SeriesWrite[] = [];
+    const now = this.opts.clock.now();
     for (const st of this.states.values()) {
       for (const tf of TIMEFRAMES) {
         const bars = st.unsaved[tf];
@@ -636,7 +648,8 @@ export class DataProvider {
         if (bars === undefined || bars.length === 0 || last === undefined) continue;
         st.unsaved[tf] = [];
         const keepFromMs = last.openTime - (st.series[tf].capacity - 1) * timeframeMs(tf);
-        writes.push({ symbol: st.symbol, timeframe: tf, bars, keepFromMs, keepToMs: last.openTime });
+        const keepToMs = Math.max(last.openTime, lastClosedOpen(tf, now, 0));
+        writes.push({ symbol: st.symbol, timeframe: tf, bars, keepFromMs, keepToMs });
       }
     }
     return writes;

@@ -1,10 +1,15 @@
 // A stop while the history still loads (session 20's open gap): the final save used to run at once and the load went
 // on after it, asking the venue for the rest of the history and merging bars no save would ever write, so a restart
 // lacked them and a stopped provider kept calling the venue. Now a stop asks for nothing more, waits (bounded) for the
-// request in flight, saves what it brought, and drops an answer that comes later.
+// request in flight, saves what it brought, and drops an answer that comes later. Review of 9af7ca0: that wait is
+// measured in wall time (it was on the engine clock: a SimulatedClock nobody moves never ended it, a ScaledClock at
+// --speed 1000 dropped a prompt answer), and a stopped provider's late save no longer removes the newer bars a
+// restarted one on the same cache wrote.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KlineQuery, KlineSource } from '../../../actors/data-provider/market-source.ts';
 import { TIMEFRAMES } from '../../../actors/data-provider/logic.ts';
@@ -12,10 +17,14 @@ import { DataProvider, STOP_HISTORY_WAIT_MS } from '../../../actors/data-provide
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
-import { SimulatedClock } from '../../../engine/runtime/clock.ts';
+import { ScaledClock, SimulatedClock, type Clock } from '../../../engine/runtime/clock.ts';
 import { CANDLES_DB, CandleCache } from '../../../engine/store/candle-cache.ts';
 import { LmdbStore, prefixRange } from '../../../engine/store/lmdb.ts';
 import type { Timeframe } from '../../../engine/types/time.ts';
+import { buildSystem } from '../../../app/system.ts';
+import { createLogger } from '../../../engine/log.ts';
+import { testConfig } from '../../e2e/helpers.ts';
+import { until as untilTurns } from '../../wait-until.ts';
 import { archive, REC_START } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -75,21 +84,22 @@ async function until(cond: () => boolean): Promise<void> {
   if (!cond()) throw new Error('the history request never came');
 }
 
-// A provider on a store's candles cache whose third kline request (ETH 1h, the first 1m ones answered) is held.
-async function loadingProvider(path: string) {
+// A provider on a store's candles cache whose third kline request (ETH 1h, the first 1m ones answered) is held; its
+// wall clock moves only when the test moves it.
+async function loadingProvider<C extends Clock>(path: string, clock: C) {
   const store = openStore(path);
-  const clock = new SimulatedClock(REC_START);
+  const wall = new SimulatedClock(0);
   const history = new HeldHistory(3);
-  const dp = new DataProvider({ bus: new Bus<EngineMsg>(), clock, maintenanceMs: 0, history, candleCache: new CandleCache(store) });
+  const dp = new DataProvider({ bus: new Bus<EngineMsg>(), clock, wallClock: wall, maintenanceMs: 0, history, candleCache: new CandleCache(store) });
   const started = dp.start();
   await until(() => history.holding);
-  return { store, clock, history, dp, started };
+  return { store, clock, wall, history, dp, started };
 }
 
 describe('DataProvider stopped while its history loads', () => {
   it('saves the bars of the request in flight at stop and asks the venue for nothing more', { timeout: 60_000 }, async () => {
     const path = storeDir();
-    const { store, history, dp, started } = await loadingProvider(path);
+    const { store, history, dp, started } = await loadingProvider(path, new SimulatedClock(REC_START));
     const stopped = dp.stop();
     history.release();
     await stopped;
@@ -106,9 +116,9 @@ describe('DataProvider stopped while its history loads', () => {
 
   it(`stops within ${STOP_HISTORY_WAIT_MS} ms when the venue does not answer, and drops the answer that comes after`, { timeout: 60_000 }, async () => {
     const path = storeDir();
-    const { store, clock, history, dp, started } = await loadingProvider(path);
+    const { store, wall, history, dp, started } = await loadingProvider(path, new SimulatedClock(REC_START));
     const stopped = dp.stop();
-    clock.advance(STOP_HISTORY_WAIT_MS);
+    wall.advance(STOP_HISTORY_WAIT_MS);
     await stopped;
     const held = seriesOf(dp);
     await store.close();
@@ -125,7 +135,7 @@ describe('DataProvider stopped while its history loads', () => {
 
   it('saves the bars of a maintenance pass in flight at stop', { timeout: 60_000 }, async () => {
     const path = storeDir();
-    const { store, clock, history, dp, started } = await loadingProvider(path);
+    const { store, clock, history, dp, started } = await loadingProvider(path, new SimulatedClock(REC_START));
     history.release();
     await started;
     clock.advance(180_000);
@@ -143,5 +153,147 @@ describe('DataProvider stopped while its history loads', () => {
     expect(history.calls).toBe(history.holdCall);
     expect(held['ETH/USDT 1m']!.at(-1)![0]).toBeGreaterThanOrEqual(REC_START + 60_000);
     expect(stored).toEqual(held);
+  });
+});
+
+describe('DataProvider stop: the wait for the history in flight runs on wall time', () => {
+  // Review of 9af7ca0 (3, 4): the engine clock is not wall time. A simulated one that nobody moves held the stop for
+  // ever; a scaled one slower than real time stretched the wait past the store's 30 s close hook (at 0.01x: 500 s).
+  // Before the fix the stop never resolved here and the test ran into its timeout.
+  it.each([
+    ['a SimulatedClock nobody moves', () => new SimulatedClock(REC_START)],
+    ['a ScaledClock at speed 0.01', () => new ScaledClock(REC_START, 0.01)],
+  ])(`ends after ${STOP_HISTORY_WAIT_MS} ms of wall time with %s as the engine clock`, { timeout: 30_000 }, async (_name, engineClock) => {
+    const path = storeDir();
+    const { store, wall, history, dp, started } = await loadingProvider(path, engineClock());
+    const stopped = dp.stop();
+    wall.advance(STOP_HISTORY_WAIT_MS);
+    await stopped;
+    const held = seriesOf(dp);
+    await store.close();
+    history.release();
+    await started;
+
+    const stored = await storedIn(path, Object.keys(held));
+    expect(held['ETH/USDT 1h']).toEqual([]); // the answer of the request in flight came too late
+    expect(stored).toEqual(held);
+  });
+
+  // Review of 9af7ca0 (4): at --speed 1000 the 5 s of engine time were 5 ms of wall time, and an answer coming 10 ms
+  // after the stop (a local round trip) was dropped with a warning that the venue did not answer.
+  it('saves an answer that comes soon after the stop while the engine clock runs at speed 1000', { timeout: 60_000 }, async () => {
+    const path = storeDir();
+    const clock = new ScaledClock(REC_START, 1_000);
+    const { store, history, dp, started } = await loadingProvider(path, clock);
+    clock.setTimeout(() => history.release(), 2 * STOP_HISTORY_WAIT_MS); // 10 ms of wall time
+    await dp.stop();
+    await started;
+    const held = seriesOf(dp);
+    await store.close();
+
+    const stored = await storedIn(path, Object.keys(held));
+    expect(held['ETH/USDT 1h']!.length).toBe(1_000);
+    expect(stored).toEqual(held);
+  });
+});
+
+describe('DataProvider stopped while a restarted one runs on the same candles cache', () => {
+  // Review of 9af7ca0 (1): a supervisor restart does not await the old provider's stop, whose save comes once its
+  // request in flight answers (seconds later). That save's window ended at the old series' newest bar, and every
+  // stored bar after it was removed: the new provider's 500 newer 1m bars, which a restart then lacked.
+  it("keeps the new provider's newer bars through the old one's late save", { timeout: 60_000 }, async () => {
+    const path = storeDir();
+    const store = openStore(path);
+    const cache = new CandleCache(store);
+    const MINUTE = 60_000;
+    const clock = new SimulatedClock(Math.floor(REC_START / MINUTE) * MINUTE + 58_000);
+    const wall = new SimulatedClock(0);
+    const oldHistory = new HeldHistory(1); // the old provider's first request (ETH 1m, its oldest 1,000 bars) is slow
+    const old = new DataProvider({ bus: new Bus<EngineMsg>(), clock, wallClock: wall, maintenanceMs: 0, backfillGraceMs: 0, history: oldHistory, candleCache: cache });
+    const oldStarted = old.start();
+    await until(() => oldHistory.holding);
+    const oldStopped = old.stop();
+    clock.advance(3_000); // the next minute's bar has closed
+    const fresh = new DataProvider({ bus: new Bus<EngineMsg>(), clock, wallClock: wall, maintenanceMs: 0, backfillGraceMs: 0, history: archive, candleCache: cache });
+    await fresh.start();
+    await fresh.saveCandles();
+    oldHistory.release();
+    await oldStopped;
+    await oldStarted;
+    await fresh.stop();
+    const restored = cache.restore('ETH/USDT', '1m', clock.now(), 1_500).bars;
+    const held = fresh.series('ETH/USDT', '1m').tail(1_500);
+    await store.close();
+
+    expect(old.series('ETH/USDT', '1m').length).toBe(1_000); // the old provider's late answer was saved
+    expect(held.at(-1)!.openTime).toBe(Math.floor(clock.now() / MINUTE) * MINUTE - MINUTE);
+    expect(restored).toEqual(held);
+  });
+});
+
+// A Binance REST origin on 127.0.0.1 whose first GET /api/v3/klines is answered at `release()`, with the closed 1m
+// bars asked for; the later ones at once, with none.
+async function heldKlinesOrigin() {
+  let requests = 0;
+  let held: (() => void) | undefined;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/api/v3/klines') return void res.writeHead(404).end('{}');
+    if (++requests > 1) return void answer(res, []);
+    const from = Number(url.searchParams.get('startTime'));
+    const n = Number(url.searchParams.get('limit'));
+    const rows = Array.from({ length: n }, (_, i) => {
+      const t = from + i * 60_000;
+      return [t, '2600.00', '2610.00', '2590.00', '2601.00', '12.5', t + 59_999, '0', 10, '0', '0', '0'];
+    });
+    held = () => answer(res, rows);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests() { return requests; },
+    get holding() { return held !== undefined; },
+    release: () => held?.(),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+function answer(res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+describe('a daemon restarting its DataProvider', () => {
+  // Review of 9af7ca0 (1), app/system.ts: the restarted provider started at once, beside its predecessor's stop still
+  // waiting for a kline request; it restored none of the bars that stop then saved, and that late save could remove
+  // its newer ones. It now starts once the stopped providers' saves have settled.
+  it("starts the new provider after the old one's stop saved, and restores what it saved", { timeout: 60_000 }, async () => {
+    const origin = await heldKlinesOrigin();
+    const config = testConfig({
+      mode: 'paper', data: { replayFiles: [], klinesDirs: [] },
+      venues: { binance: { restUrl: origin.url }, mexc: { enabled: false } },
+    });
+    const clock = new SimulatedClock(REC_START);
+    const sys = await buildSystem(config, {
+      clock, mode: 'paper', noSync: true, maintenanceMs: 0, dataOverride: () => undefined,
+      restart: { initialDelayMs: 0, jitter: 0 }, logger: createLogger({ level: 'silent' }),
+    });
+    let restored = -1;
+    try {
+      // The children only: readiness would wait on the history held here.
+      sys.supervisor.start();
+      const old = sys.handles.provider();
+      await untilTurns(() => origin.holding, 'the first kline request');
+      sys.supervisor.reportFailure('dataProvider', new Error('injected: the provider failed'));
+      clock.advance(1);
+      await untilTurns(() => sys.handles.provider() !== undefined && sys.handles.provider() !== old, 'the restarted provider');
+      origin.release();
+      await untilTurns(() => (sys.handles.provider()?.stats.backfillRequests ?? 0) > 0, 'the restarted provider loading its history');
+      restored = sys.handles.provider()!.stats.cachedBars;
+      await sys.stop('SIGTERM');
+    } finally {
+      await origin.close();
+      rmSync(dirname(config.store.path), { recursive: true, force: true });
+    }
+
+    expect(restored).toBe(1_000);
   });
 });

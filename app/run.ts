@@ -317,7 +317,7 @@ async function runDaemon(
   try {
     // start() starts every actor before it awaits anything: the RiskManager is subscribed once it returns.
     const starting = sys.start();
-    if (dash) applyHeldKill(sys, dash.heldKill);
+    if (dash) applyHeldKill(sys, dash.heldKill, () => engineRunning);
     await starting;
   } catch (err) {
     if (!(err instanceof EngineStartError)) throw err;
@@ -354,7 +354,9 @@ async function startDaemonDashboard(
     const token = resolveDashboardToken(loaded.secrets);
     const dash = await startDashboard({
       bus: sys.bus, supervisor: sys.supervisor, config: loaded.config.dashboard, token, clock: sys.clock, instruments: sys.dataInstruments,
-      venueInstruments: [sys.traded], providers: dashboardProviders(sys), controlsRefusal, holdKill: true,
+      venueInstruments: [sys.traded], providers: dashboardProviders(sys), controlsRefusal,
+      // The RiskManager runs from sys.start() on (and saves what it takes): a kill goes to it at once, else is held.
+      killTaken: () => sys.handles.risk() !== undefined,
     });
     if (sys.lifecycle.shuttingDown) {
       // A signal while it started: the shutdown's close hooks may have run already.
@@ -373,31 +375,37 @@ async function startDaemonDashboard(
   }
 }
 
-// Why a held kill goes unapplied when a shutdown begins before the RiskManager ran.
-const KILL_DROPPED_SHUTDOWN = 'a shutdown began before the RiskManager ran (nothing traded)';
+// Why a kill is not taken once a shutdown began during the start, or the start failed.
+const KILL_DROPPED_SHUTDOWN = 'the engine is stopping (nothing trades)';
+
+/** How often (wall ms) a kill held while the RiskManager is down is offered to it again. */
+export const HELD_KILL_POLL_MS = 50;
 
 /**
- * Publishes the kill the dashboard held (`held`) as soon as the RiskManager runs, and from then on lets a kill through
- * at once while the rest of the controls wait for the start to end. The RiskManager saves the kill switch and the
- * standing flatten as it takes them, so a kill answered during the start survives a shutdown or a failed start, and
- * the next start comes back halted; the flatten's exits, refused by the executor while it reconciles, are sent again
- * once it answers (the standing flatten's retries, and exec.venueStatus up). Called once sys.start() has started the
- * actors; when the RiskManager is not running then (its start failed and the supervisor restarts it), the kill waits
- * for the start to be ready, and a start that fails or a shutdown before it drops the kill with a log line.
+ * Publishes the kill the dashboard held (`held`) as soon as the RiskManager runs. It runs from sys.start() on (every
+ * actor is started before start() awaits anything), and the dashboard then publishes a kill at once (killTaken); it is
+ * held only while the RiskManager is down (its first start failed, a restart), and offered again every
+ * HELD_KILL_POLL_MS until it runs. The RiskManager saves the kill switch and the standing flatten as it takes them, so
+ * a kill taken during the start survives a shutdown or a failed start; the flatten's exits, refused by the executor
+ * while it reconciles, are sent again once it answers. A shutdown or a failed start drops a kill still held, with a log
+ * line, and a kill asked for after that is refused saying why. Stops offering once the engine runs (`running()`) with
+ * nothing held.
  */
-export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles'>, held: HeldKill): void {
-  if (sys.handles.risk() !== undefined) {
-    held.apply();
-    return;
-  }
-  sys.lifecycle.onStopIntake('held-kill', () => void held.drop(KILL_DROPPED_SHUTDOWN));
-  sys.ready().then(
-    () => {
-      if (sys.lifecycle.shuttingDown) held.drop(KILL_DROPPED_SHUTDOWN);
-      else held.apply();
-    },
-    (err: unknown) => void held.drop(`the engine failed to start (nothing traded): ${err instanceof Error ? err.message : String(err)}`),
-  );
+export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles'>, held: HeldKill, running: () => boolean): void {
+  const riskRuns = (): boolean => sys.handles.risk() !== undefined;
+  if (riskRuns()) held.apply();
+  const timer = setInterval(() => {
+    if (held.pending() !== undefined) {
+      if (riskRuns()) held.apply();
+    } else if (running()) clearInterval(timer);
+  }, HELD_KILL_POLL_MS);
+  timer.unref();
+  const drop = (why: string): void => {
+    clearInterval(timer);
+    held.drop(why);
+  };
+  sys.lifecycle.onStopIntake('held-kill', () => drop(KILL_DROPPED_SHUTDOWN));
+  sys.ready().catch((err: unknown) => drop(`the engine failed to start (nothing trades): ${err instanceof Error ? err.message : String(err)}`));
 }
 
 /**

@@ -3,8 +3,8 @@
 //   GET  /api/state             every topic's full state (JSON)
 //   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401;
 //                               503 while `controlsRefusal` says why not (the daemon's engine still starting),
-//                               except a `kill` with `holdKill`: 202, held until the daemon applies or drops it;
-//                               once applied, a kill is published at once (200) even while the rest is refused
+//                               except a `kill` with `killTaken`: published at once (200) while that answers true,
+//                               else held (202) until the daemon applies it; after a drop, refused saying why
 //   GET  /metrics               Prometheus text (this instance's registry)
 //   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
 //                               from the page are ignored: control goes through the token-checked POST only)
@@ -72,25 +72,24 @@ export interface DashboardOptions {
    */
   readonly controlsRefusal?: () => string | undefined;
   /**
-   * Holds a `kill` asked for while `controlsRefusal` refuses (202) rather than refusing it, until the caller applies
-   * or drops it (DashboardHandle.heldKill); once applied, a kill is published at once even while the refusal lasts
-   * (the caller applies when the RiskManager runs): the daemon's kill switch must work while its engine starts, which
-   * can take as long as the venue fails. Every other action is still refused. Default false.
+   * With it, a `kill` asked for while `controlsRefusal` refuses is not refused: published at once while
+   * `killTaken()` answers true (the daemon: its RiskManager runs, and saves it), else held (202) until the caller
+   * applies it (DashboardHandle.heldKill) or drops it (a kill is then refused, saying why). The daemon's kill switch
+   * must work while its engine starts, which can take as long as the venue fails. Every other action is still refused.
    */
-  readonly holdKill?: boolean;
+  readonly killTaken?: () => boolean;
 }
 
-/**
- * The kill held while control actions are refused (DashboardOptions.holdKill). Holding ends at the first apply() or
- * drop(), whether a kill was held or not: after an apply() a kill is published at once, refused or not; after a
- * drop() it is refused while the refusal lasts, saying why it was dropped.
- */
+/** The kill held while control actions are refused and DashboardOptions.killTaken answers false. */
 export interface HeldKill {
   /** Returns when (wall ms) the held kill was first asked for and how many times, or undefined while none is held. */
   pending(): { readonly sinceMs: number; readonly asks: number } | undefined;
   /** Publishes the held kill (stamped now), logged as `control action` with queued: true; returns whether one was held. */
   apply(): boolean;
-  /** Forgets the held kill, logged with `why`; returns whether one was held. */
+  /**
+   * Ends the holding for good (the first call only): a kill held is forgotten, logged with `why`, and a kill asked for
+   * while the refusal lasts is refused with `why`. Returns whether one was held.
+   */
   drop(why: string): boolean;
 }
 
@@ -106,7 +105,7 @@ export interface DashboardHandle {
   clients(): number;
   /** WebSocket clients dropped since start, by reason. */
   dropped(): Readonly<Record<DropReason, number>>;
-  /** The kill held while control actions are refused; never holds one without DashboardOptions.holdKill. */
+  /** The kill held while control actions are refused; never holds one without DashboardOptions.killTaken. */
   readonly heldKill: HeldKill;
   /** Stops listening, closes every client and unsubscribes from the bus. */
   close(): Promise<void>;
@@ -297,9 +296,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   view.onChange = (t) => {
     if (clients.size > 0) throttle.mark(t);
   };
-  const hold = new KillHold({ bus, clock, wall, logger, controls: metrics.controls, changed: () => view.onChange?.('system') }, opts.holdKill === true);
+  const hold = new KillHold({ bus, clock, wall, logger, controls: metrics.controls, changed: () => view.onChange?.('system') }, opts.killTaken !== undefined);
   // Whether control actions are refused now, and the kill held meanwhile: the page can say why its buttons answer 503.
-  if (opts.controlsRefusal || opts.holdKill) {
+  if (opts.controlsRefusal || opts.killTaken) {
     view.addServerStatus('controls', () => {
       const held = hold.pending();
       return { refused: opts.controlsRefusal?.() ?? null, killHeld: held ? { since: new Date(held.sinceMs).toISOString(), asks: held.asks } : null };
@@ -360,9 +359,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       req.resume();
       return json(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
     }
-    // A kill while the rest is refused: held, or (once the hold was applied) published; after a drop, refused with why.
-    const killPasses = (): boolean => action === 'kill' && hold.phase !== 'dropped';
-    const refusal = (why: string): string => (action === 'kill' && hold.droppedWhy !== undefined ? `${why}; ${hold.droppedWhy}` : why);
+    // A kill while the rest is refused: published or held (killTaken); once the holding was dropped, refused with why.
+    const killPasses = (): boolean => action === 'kill' && hold.open;
+    const refusal = (why: string): string => (action === 'kill' && hold.droppedWhy !== undefined ? `kill switch not taken: ${hold.droppedWhy}` : why);
     const unavailable = opts.controlsRefusal?.();
     if (unavailable !== undefined && !killPasses()) return refuse(req, res, action, refusal(unavailable));
     let body: unknown;
@@ -379,14 +378,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
       return json(res, r.status, { error: r.error });
     }
-    // Asked while refused. Reading the body took I/O turns, in which the hold may have been applied (this kill is then
-    // published as any control) or dropped (refused).
+    // Asked while refused. Reading the body took I/O turns, in which the refusal may have ended (this kill goes as any
+    // control) or the holding been dropped (refused).
     const stillRefused = opts.controlsRefusal?.();
     if (stillRefused !== undefined && !killPasses()) return refuse(req, res, action, refusal(stillRefused));
-    if (stillRefused !== undefined && hold.phase === 'holding') {
+    if (stillRefused !== undefined && opts.killTaken?.() !== true) {
       const held = hold.ask(body, req.socket.remoteAddress);
       return json(res, 202, { ok: true, action, queued: true, asks: held.asks, heldSince: new Date(held.sinceMs).toISOString(), message: KILL_HELD });
     }
+    // One held meanwhile goes first (a kill taken now is taken by what would have taken it).
+    if (action === 'kill') hold.apply();
     logger.info({ action, body, remote: req.socket.remoteAddress, messages: r.messages.map((m) => m.type) }, 'control action');
     for (const m of r.messages) bus.publish(m);
     metrics.controls.inc({ action, outcome: 'ok' });
@@ -485,7 +486,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   };
 }
 
-/** What a `kill` held while the engine starts is answered (202, DashboardOptions.holdKill). */
+/** What a `kill` held while the engine starts is answered (202, DashboardOptions.killTaken). */
 export const KILL_HELD = 'engine starting: the kill is held and applies as soon as the RiskManager runs, before anything trades';
 
 interface KillHoldDeps {
@@ -506,30 +507,31 @@ interface Held {
   asks: number;
 }
 
-// HeldKill. Every ask is a request counted 'queued'; the held kill is counted once more when the holding ends, 'ok'
-// when published (as a control published at once is) or 'dropped'.
+// HeldKill. Every ask is a request counted 'queued'; the held kill is counted once more when it goes, 'ok' when
+// published (as a control published at once is) or 'dropped'.
 class KillHold implements HeldKill {
   private held: Held | undefined;
-  /** `holding` until the first apply() (`applied`) or drop() (`dropped`); without holdKill, `dropped` from the start. */
-  private state: 'holding' | 'applied' | 'dropped';
+  /** True until drop(); false from the start without DashboardOptions.killTaken. */
+  private holding: boolean;
   private dropped: string | undefined;
 
   constructor(private readonly deps: KillHoldDeps, holding: boolean) {
-    this.state = holding ? 'holding' : 'dropped';
+    this.holding = holding;
   }
 
-  get phase(): 'holding' | 'applied' | 'dropped' {
-    return this.state;
+  /** True while a kill asked for during the refusal is taken (published or held), not refused. */
+  get open(): boolean {
+    return this.holding;
   }
 
-  /** Why the held kill was dropped (for the refusal of a kill after it), once a kill was. */
+  /** Why the holding was dropped (for the refusal of a kill after it), once it was. */
   get droppedWhy(): string | undefined {
     return this.dropped;
   }
 
   /** Holds the kill of `body` (checked by controlMessages) asked for by `remote`; an ask while one is held joins it. */
   ask(body: unknown, remote: string | undefined): Held {
-    if (this.state !== 'holding') throw new Error('a kill was asked to be held after the holding ended (apply or drop)');
+    if (!this.holding) throw new Error('a kill was asked to be held after the holding was dropped');
     if (this.held) this.held.asks++;
     else this.held = { body, remote, sinceMs: this.deps.wall.now(), asks: 1 };
     this.deps.controls.inc({ action: 'kill', outcome: 'queued' });
@@ -543,7 +545,7 @@ class KillHold implements HeldKill {
   }
 
   apply(): boolean {
-    const h = this.end('applied');
+    const h = this.take();
     if (!h) return false;
     const { bus, clock, logger, controls } = this.deps;
     const r = controlMessages('kill', h.body, clock.now());
@@ -557,9 +559,11 @@ class KillHold implements HeldKill {
   }
 
   drop(why: string): boolean {
-    const h = this.end('dropped');
+    if (!this.holding) return false;
+    this.holding = false;
+    this.dropped = why;
+    const h = this.take();
     if (!h) return false;
-    this.dropped = `a kill asked for at ${new Date(h.sinceMs).toISOString()} was dropped, not applied: ${why}`;
     this.deps.logger.warn({ action: 'kill', remote: h.remote, queued: true, heldMs: this.heldMs(h), asks: h.asks, reason: why }, `held kill dropped: ${why}`);
     this.deps.controls.inc({ action: 'kill', outcome: 'dropped' });
     return true;
@@ -569,11 +573,9 @@ class KillHold implements HeldKill {
     return this.deps.wall.now() - h.sinceMs;
   }
 
-  // Ends the holding (the first call only); returns the kill that was held, if any.
-  private end(to: 'applied' | 'dropped'): Held | undefined {
-    if (this.state !== 'holding') return undefined;
+  // Takes the kill held, if any, out of the hold.
+  private take(): Held | undefined {
     const h = this.held;
-    this.state = to;
     this.held = undefined;
     if (h) this.deps.changed();
     return h;

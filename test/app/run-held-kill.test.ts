@@ -1,79 +1,110 @@
 // applyHeldKill (app/run.ts): a kill the dashboard held while `cobalt run` started goes to the RiskManager as soon as
-// it runs. Normally that is at once (sys.start() has started every actor when it returns); when the RiskManager is not
-// running then, the kill waits for the start to be ready, and a start that fails or a shutdown first drops it.
-import { describe, expect, it } from 'vitest';
-import { applyHeldKill } from '../../app/run.ts';
+// it runs: at once when it runs already (sys.start() has started every actor when it returns), else at the first poll
+// that finds it running (its first start failed and the supervisor restarted it). A shutdown or a failed start drops
+// it; once the engine runs with nothing held, the polling stops.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { applyHeldKill, HELD_KILL_POLL_MS } from '../../app/run.ts';
 import type { HeldKill } from '../../engine/dashboard/index.ts';
 import type { RiskState } from '../../actors/risk-manager/index.ts';
 
-// A HeldKill recording what was done with it, and a System with the RiskManager running or not and a start in hand.
-function rig(riskRunning: boolean) {
+beforeEach(() => void vi.useFakeTimers());
+afterEach(() => void vi.useRealTimers());
+
+// A HeldKill holding one kill (`ask()` holds another) and recording what was done with it; a System whose RiskManager
+// runs while `risk.on`, with its start and shutdown in hand.
+function rig(riskOn: boolean) {
   const done: string[] = [];
-  const held: HeldKill = {
-    pending: () => undefined,
-    apply: () => (done.push('apply'), true),
-    drop: (why) => (done.push(`drop: ${why}`), true),
+  let holding = false;
+  const held: HeldKill & { ask(): void } = {
+    ask: () => void (holding = true),
+    pending: () => (holding ? { sinceMs: 0, asks: 1 } : undefined),
+    apply: () => {
+      if (!holding) return false;
+      holding = false;
+      done.push('apply');
+      return true;
+    },
+    drop: (why) => {
+      done.push(`drop: ${why}`);
+      const was = holding;
+      holding = false;
+      return was;
+    },
   };
-  let ready!: () => void;
   let fail!: (e: Error) => void;
-  const readyP = new Promise<void>((res, rej) => { ready = res; fail = rej; });
+  const readyP = new Promise<void>((_res, rej) => (fail = rej));
   const intake: (() => void)[] = [];
   const lifecycle = { shuttingDown: false, onStopIntake: (_name: string, fn: () => void) => void intake.push(fn) };
+  const risk = { on: riskOn };
+  const engine = { running: false };
   const sys = {
     ready: () => readyP,
     lifecycle: lifecycle as never,
-    handles: { risk: () => (riskRunning ? ({} as RiskState) : undefined) } as never,
+    handles: { risk: () => (risk.on ? ({} as RiskState) : undefined) } as never,
   };
   const stopIntake = (): void => {
     lifecycle.shuttingDown = true;
     for (const fn of intake) fn();
   };
-  return { done, held, sys, ready, fail, stopIntake };
+  const start = (): void => applyHeldKill(sys, held, () => engine.running);
+  return { done, held, risk, engine, start, fail, stopIntake };
 }
 
-const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
-
 describe('applyHeldKill', () => {
-  it('applies at once when the RiskManager runs, and nothing more comes of the start', async () => {
+  it('applies a kill held before the start at once when the RiskManager runs', () => {
     const r = rig(true);
-    applyHeldKill(r.sys, r.held);
-    const atOnce = [...r.done];
-    r.ready();
+    r.held.ask();
+    r.start();
+
+    expect(r.done).toEqual(['apply']);
+  });
+
+  it('holds a kill while the RiskManager is down and applies it at the first poll that finds it running', async () => {
+    const r = rig(false);
+    r.held.ask();
+    r.start();
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 4);
+    const whileDown = [...r.done];
+    r.risk.on = true;
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS);
+
+    expect(whileDown).toEqual([]);
+    expect(r.done).toEqual(['apply']);
+  });
+
+  it('drops a kill still held on a shutdown, and offers nothing after', async () => {
+    const r = rig(false);
+    r.held.ask();
+    r.start();
     r.stopIntake();
-    await settle();
+    r.risk.on = true;
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 4);
 
-    expect(atOnce).toEqual(['apply']);
-    expect(r.done).toEqual(['apply']);
+    expect(r.done).toEqual(['drop: the engine is stopping (nothing trades)']);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('without the RiskManager running, applies when the start is ready', async () => {
+  it('drops the holding when the start fails, naming the failure', async () => {
     const r = rig(false);
-    applyHeldKill(r.sys, r.held);
-    const before = [...r.done];
-    r.ready();
-    await settle();
-
-    expect(before).toEqual([]);
-    expect(r.done).toEqual(['apply']);
-  });
-
-  it('without the RiskManager running, drops the kill when the start fails, naming the failure', async () => {
-    const r = rig(false);
-    applyHeldKill(r.sys, r.held);
+    r.held.ask();
+    r.start();
     r.fail(new Error('the exec store cannot be read'));
-    await settle();
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS);
 
-    expect(r.done).toEqual(['drop: the engine failed to start (nothing traded): the exec store cannot be read']);
+    expect(r.done).toEqual(['drop: the engine failed to start (nothing trades): the exec store cannot be read']);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('without the RiskManager running, drops the kill on a shutdown before the start is ready', async () => {
-    const r = rig(false);
-    applyHeldKill(r.sys, r.held);
-    r.stopIntake();
-    r.ready();
-    await settle();
+  it('stops polling once the engine runs with nothing held', async () => {
+    const r = rig(true);
+    r.start();
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 2);
+    const polling = vi.getTimerCount();
+    r.engine.running = true;
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS);
 
-    expect(r.done[0]).toBe('drop: a shutdown began before the RiskManager ran (nothing traded)');
-    expect(r.done.filter((d) => d === 'apply')).toEqual([]);
+    expect(polling).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(r.done).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
-// Task A (kill switch while `cobalt run` starts), the server's side: with holdKill, a kill asked for while control
-// actions are refused is held (202) instead of refused, published once when the daemon applies it (after which a kill
-// is published at once, refused or not), forgotten when it drops it (after which a kill is refused, saying why).
-// Without holdKill (and for every other action) the refusal stays 503.
+// Task A (kill switch while `cobalt run` starts), the server's side: with killTaken, a kill asked for while control
+// actions are refused is published at once while killTaken() answers true, else held (202) and published once when
+// the daemon applies it; a drop forgets it, and a kill after the drop is refused saying why. Without killTaken (and
+// for every other action) the refusal stays 503.
 import { afterEach, describe, expect, it } from 'vitest';
 import { KILL_HELD, startDashboard, type DashboardHandle } from '../../../engine/dashboard/index.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
@@ -15,18 +15,18 @@ afterEach(async () => {
   for (const d of open.splice(0)) await d.close();
 });
 
-// A dashboard whose controls are refused while `gate.refused`, holding a kill when `holdKill`; `published` records the
-// kill switch and flatten messages on its bus.
+// A dashboard whose controls are refused while `gate.refused`, taking a kill when `holdKill` (published while
+// `gate.taken`, else held); `published` records the kill switch and flatten messages on its bus.
 async function start(holdKill: boolean) {
   const bus = new Bus<EngineMsg>();
   const published: string[] = [];
   bus.subscribe('risk.killSwitch', (m) => void published.push(`killSwitch ${m.on ? 'on' : 'off'}`));
   bus.subscribe('risk.flatten', () => void published.push('flatten'));
-  const gate = { refused: true };
+  const gate = { refused: true, taken: false };
   const d = await startDashboard({
     bus, clock: new SimulatedClock(1_723_161_000_000), wallClock: new SimulatedClock(1_723_161_000_000),
     config: { host: '127.0.0.1', port: 0 }, token: { token: TOKEN, generated: false },
-    controlsRefusal: () => (gate.refused ? STARTING : undefined), holdKill,
+    controlsRefusal: () => (gate.refused ? STARTING : undefined), ...(holdKill ? { killTaken: () => gate.taken } : {}),
   });
   open.push(d);
   const control = async (action: string, body: unknown = {}): Promise<{ status: number; body: Record<string, unknown> }> => {
@@ -57,7 +57,8 @@ describe('dashboard controls refused while the engine starts, with holdKill', ()
     const applied = s.d.heldKill.apply();
     const afterApply = [...s.published];
     const again = s.d.heldKill.apply();
-    // Still refused for the rest, a kill now goes straight through (the RiskManager runs).
+    // Still refused for the rest, a kill taken now goes straight through (the RiskManager runs).
+    s.gate.taken = true;
     const third = await s.control('kill');
     const stopAfter = await s.control('stop');
     s.gate.refused = false;
@@ -76,7 +77,7 @@ describe('dashboard controls refused while the engine starts, with holdKill', ()
     expect(await s.counts()).toEqual({ queued: 2, ok: 2 });
   });
 
-  it('publishes nothing for a dropped kill, and refuses a kill after the drop saying it was dropped', async () => {
+  it('publishes nothing for a dropped kill, and refuses a kill after the drop saying why', async () => {
     const s = await start(true);
     const held = await s.control('kill');
     const dropped = s.d.heldKill.drop('the start failed');
@@ -84,7 +85,7 @@ describe('dashboard controls refused while the engine starts, with holdKill', ()
 
     expect(held.status).toBe(202);
     expect(dropped).toBe(true);
-    expect(after).toEqual({ status: 503, body: { error: expect.stringMatching(/^engine starting; a kill asked for at \S+ was dropped, not applied: the start failed$/) } });
+    expect(after).toEqual({ status: 503, body: { error: 'kill switch not taken: the start failed' } });
     expect(s.published).toEqual([]);
     expect(await s.counts()).toEqual({ queued: 1, dropped: 1, unavailable: 1 });
   });

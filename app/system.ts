@@ -569,32 +569,21 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     return base;
   };
   const candleCache = candleCacheFor(mode, config, store);
-  // The saves of the providers stopped so far (the supervisor's stop, a restart): the store closes after them, and a
-  // restarted provider starts after them. Its start restores what they saved, and no save of theirs runs after it:
-  // a stop's save may come seconds late (it waits for the kline requests in flight) and would write an older version
-  // of the new provider's bars.
+  // The saves of the providers stopped so far (the supervisor's stop, a restart): the store closes after them. A
+  // restarted provider starts at once (it must not miss the market data): a stopped one's save that comes late (it
+  // waits for the kline requests in flight) trims no bar of the new one's (takeUnsaved's window reaches now).
   let providerSaves: Promise<void> = Promise.resolve();
-  let providerSavesPending = 0;
   const providerLogic = fromCallback<EventObject, null>(() => {
     const dp = new DataProvider({
       ...providerOptions(), owner: 'dataProvider', ...(opts.maintenanceMs !== undefined ? { maintenanceMs: opts.maintenanceMs } : {}), ...(candleCache ? { candleCache } : {}),
     });
     provider = dp;
-    let stopped = false;
-    const start = (): void => {
-      if (stopped) return;
-      dp.start().then(() => dataReady(), (err: unknown) => {
-        logger.error({ err }, 'data provider failed to load history; running without it');
-        dataReady();
-      });
-    };
-    if (providerSavesPending === 0) start();
-    else void providerSaves.then(start);
+    dp.start().then(() => dataReady(), (err: unknown) => {
+      logger.error({ err }, 'data provider failed to load history; running without it');
+      dataReady();
+    });
     return () => {
-      stopped = true;
       const saved = dp.stop();
-      providerSavesPending++;
-      void saved.then(() => providerSavesPending--);
       providerSaves = Promise.all([providerSaves, saved]).then(() => undefined);
       if (provider === dp) provider = undefined;
     };

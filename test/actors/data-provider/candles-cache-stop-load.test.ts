@@ -6,10 +6,8 @@
 // --speed 1000 dropped a prompt answer), and a stopped provider's late save no longer removes the newer bars a
 // restarted one on the same cache wrote.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KlineQuery, KlineSource } from '../../../actors/data-provider/market-source.ts';
 import { TIMEFRAMES } from '../../../actors/data-provider/logic.ts';
@@ -21,10 +19,6 @@ import { ScaledClock, SimulatedClock, type Clock } from '../../../engine/runtime
 import { CANDLES_DB, CandleCache } from '../../../engine/store/candle-cache.ts';
 import { LmdbStore, prefixRange } from '../../../engine/store/lmdb.ts';
 import type { Timeframe } from '../../../engine/types/time.ts';
-import { buildSystem } from '../../../app/system.ts';
-import { createLogger } from '../../../engine/log.ts';
-import { testConfig } from '../../e2e/helpers.ts';
-import { until as untilTurns } from '../../wait-until.ts';
 import { archive, REC_START } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -228,72 +222,5 @@ describe('DataProvider stopped while a restarted one runs on the same candles ca
     expect(old.series('ETH/USDT', '1m').length).toBe(1_000); // the old provider's late answer was saved
     expect(held.at(-1)!.openTime).toBe(Math.floor(clock.now() / MINUTE) * MINUTE - MINUTE);
     expect(restored).toEqual(held);
-  });
-});
-
-// A Binance REST origin on 127.0.0.1 whose first GET /api/v3/klines is answered at `release()`, with the closed 1m
-// bars asked for; the later ones at once, with none.
-async function heldKlinesOrigin() {
-  let requests = 0;
-  let held: (() => void) | undefined;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== '/api/v3/klines') return void res.writeHead(404).end('{}');
-    if (++requests > 1) return void answer(res, []);
-    const from = Number(url.searchParams.get('startTime'));
-    const n = Number(url.searchParams.get('limit'));
-    const rows = Array.from({ length: n }, (_, i) => {
-      const t = from + i * 60_000;
-      return [t, '2600.00', '2610.00', '2590.00', '2601.00', '12.5', t + 59_999, '0', 10, '0', '0', '0'];
-    });
-    held = () => answer(res, rows);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get requests() { return requests; },
-    get holding() { return held !== undefined; },
-    release: () => held?.(),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-function answer(res: ServerResponse, body: unknown): void {
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
-
-describe('a daemon restarting its DataProvider', () => {
-  // Review of 9af7ca0 (1), app/system.ts: the restarted provider started at once, beside its predecessor's stop still
-  // waiting for a kline request; it restored none of the bars that stop then saved, and that late save could remove
-  // its newer ones. It now starts once the stopped providers' saves have settled.
-  it("starts the new provider after the old one's stop saved, and restores what it saved", { timeout: 60_000 }, async () => {
-    const origin = await heldKlinesOrigin();
-    const config = testConfig({
-      mode: 'paper', data: { replayFiles: [], klinesDirs: [] },
-      venues: { binance: { restUrl: origin.url }, mexc: { enabled: false } },
-    });
-    const clock = new SimulatedClock(REC_START);
-    const sys = await buildSystem(config, {
-      clock, mode: 'paper', noSync: true, maintenanceMs: 0, dataOverride: () => undefined,
-      restart: { initialDelayMs: 0, jitter: 0 }, logger: createLogger({ level: 'silent' }),
-    });
-    let restored = -1;
-    try {
-      // The children only: readiness would wait on the history held here.
-      sys.supervisor.start();
-      const old = sys.handles.provider();
-      await untilTurns(() => origin.holding, 'the first kline request');
-      sys.supervisor.reportFailure('dataProvider', new Error('injected: the provider failed'));
-      clock.advance(1);
-      await untilTurns(() => sys.handles.provider() !== undefined && sys.handles.provider() !== old, 'the restarted provider');
-      origin.release();
-      await untilTurns(() => (sys.handles.provider()?.stats.backfillRequests ?? 0) > 0, 'the restarted provider loading its history');
-      restored = sys.handles.provider()!.stats.cachedBars;
-      await sys.stop('SIGTERM');
-    } finally {
-      await origin.close();
-      rmSync(dirname(config.store.path), { recursive: true, force: true });
-    }
-
-    expect(restored).toBe(1_000);
   });
 });

@@ -197,10 +197,11 @@ export const isThroughRefusal = (o: OrderRecord): boolean => /would trigger imme
 
 // Refusals of the order's shape, which the same request meets again whatever the account or the market does. Binance
 // answers every filter failure with the one code -1013, those that clear by themselves (MAX_NUM_ORDERS,
-// MAX_NUM_ALGO_ORDERS: orders open; MAX_POSITION: the balance) too, so the filter's name in its message tells them
-// apart; -11xx are malformed parameters; the last are ccxt's own InvalidOrder, raised before anything is sent.
+// MAX_NUM_ALGO_ORDERS: orders open; MAX_POSITION: the balance; PERCENT_PRICE, PERCENT_PRICE_BY_SIDE: against the
+// recent average price, which moves) too, so the filter's name in its message tells them apart; -11xx are malformed
+// parameters; the last are ccxt's own InvalidOrder, raised before anything is sent.
 const ORDER_SHAPE_REFUSALS: readonly RegExp[] = [
-  /Filter failure: (?:LOT_SIZE|MARKET_LOT_SIZE|PRICE_FILTER|MIN_NOTIONAL|NOTIONAL|PERCENT_PRICE_BY_SIDE|PERCENT_PRICE)\b/,
+  /Filter failure: (?:LOT_SIZE|MARKET_LOT_SIZE|PRICE_FILTER|MIN_NOTIONAL|NOTIONAL)\b/,
   /"code":\s*-11\d\d\b/,
   /must be greater than minimum (?:amount|price) precision|is not a valid order type|parameter is not allowed for/,
 ];
@@ -481,6 +482,11 @@ export class ProtectiveStops {
     // stop that a refused replacement left resting is kept as it is (cancelling it would leave none) until the
     // refusal's retry, which is set again: a check meanwhile may have replaced the pending one.
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return this.holdKept(symbol, old.clientOrderId);
+    // This stop's replace was refused, neither for the order's shape nor through the price (cancel-replace not allowed
+    // for the symbol, an open-order limit the old stop still counts in, an account refusal), and its retry is due: it
+    // goes by the cancel-then-place path, which such a refusal does not bar (a second replace would meet it again).
+    const r = this.refused.get(symbol);
+    if (r?.kept === old.clientOrderId && r.key === key && !r.through && Number.isFinite(r.retryAt)) return false;
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
     // Only for the stop it kept: another stop (another position) is replaced as usual.

@@ -26,7 +26,7 @@ import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Fill } from '../engine/messages/orders.ts';
 import type { RiskLimits } from '../engine/messages/risk.ts';
 import { Bus, logHandlerFailures, type Unsubscribe } from '../engine/runtime/bus.ts';
-import { LiveClock, type Clock } from '../engine/runtime/clock.ts';
+import { LiveClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { Lifecycle, type ShutdownReport } from '../engine/runtime/lifecycle.ts';
 import { Supervisor, type ChildSpec, type RestartPolicy } from '../engine/runtime/supervisor.ts';
 import { CandleCache } from '../engine/store/candle-cache.ts';
@@ -576,6 +576,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const providerLogic = fromCallback<EventObject, null>(() => {
     const dp = new DataProvider({
       ...providerOptions(), owner: 'dataProvider', ...(opts.maintenanceMs !== undefined ? { maintenanceMs: opts.maintenanceMs } : {}), ...(candleCache ? { candleCache } : {}),
+      // A request in flight at stop may be paced on a simulated clock, which nobody moves during the stop.
+      ...(clock instanceof SimulatedClock ? { stopHistoryWaitMs: 0 } : {}),
     });
     provider = dp;
     dp.start().then(() => dataReady(), (err: unknown) => {

@@ -83,6 +83,11 @@ export interface DataProviderOptions {
    * LiveClock); `clock` may be simulated or scaled, the venue's answers and the close hooks after the stop are not.
    */
   readonly wallClock?: Clock;
+  /**
+   * How long a stop waits for the kline requests in flight (wall ms, default STOP_HISTORY_WAIT_MS); 0: no wait (on a
+   * simulated clock nobody moves during a stop, a request paced on it cannot end).
+   */
+  readonly stopHistoryWaitMs?: number;
   readonly log?: Logger;
 }
 
@@ -357,9 +362,10 @@ export class DataProvider {
   // candles cache there is nothing to save the answers to: no wait.
   private async fetchesSettled(): Promise<void> {
     const inFlight = [this.loading, this.maintaining].filter((p) => p !== undefined);
-    if (inFlight.length === 0 || !this.opts.candleCache) return;
-    if (await this.settlesWithin(Promise.allSettled(inFlight), STOP_HISTORY_WAIT_MS)) return;
-    this.log.warn({ waitedMs: STOP_HISTORY_WAIT_MS, code: 'HISTORY_UNANSWERED_AT_STOP' },
+    const waitMs = this.opts.stopHistoryWaitMs ?? STOP_HISTORY_WAIT_MS;
+    if (inFlight.length === 0 || !this.opts.candleCache || waitMs <= 0) return;
+    if (await this.settlesWithin(Promise.allSettled(inFlight), waitMs)) return;
+    this.log.warn({ waitedMs: waitMs, code: 'HISTORY_UNANSWERED_AT_STOP' },
       'a kline request in flight at stop got no answer in time: its bars are dropped, the next start fetches them');
   }
 

@@ -19,8 +19,10 @@
 // refuses, and the refusal is recorded for that plan (PROTECTIVE_STOP_REPLACE_REFUSED, the panel `refused` beside the
 // old stop): one of the order's shape (isRefusedForGood: a filter failure such as -1013 LOT_SIZE, PRICE_FILTER or
 // NOTIONAL, a -11xx parameter error; the same request would be refused again) is not sent again, nor retried on a
-// backoff, until the position or the plan changes; any other (an account, permission or open-order limit, which may
-// clear) is tried again on the backoff, one through the price every 5 min, as a placement's refusal is. Such a refusal
+// backoff, until the position or the plan changes; one of the request itself (cancel-replace not allowed, an open-order
+// limit the old stop counts in: isReplaceRequestRefusal) is tried again on the backoff by cancel then place; any other
+// (the account, funds, a price band, a closed market, which may clear and may bar a placement too) again as a replace
+// on the backoff, one through the price every 5 min, the old stop resting meanwhile. Such a refusal
 // holds back only the replace of the stop it left resting: once that stop is gone (cancelled by hand or for an exit,
 // filled), the refusal is forgotten and the position's stop placed. When its new stop was refused, the trades are read
 // and a position they changed gets its stop placed, else the refusal is recorded as a placement's is; with no answer,
@@ -211,6 +213,13 @@ const ORDER_SHAPE_REFUSALS: readonly RegExp[] = [
  * unchanged is refused again; false for a refusal that may clear (account, permission, order-count limits, funds).
  */
 export const isRefusedForGood = (o: OrderRecord): boolean => ORDER_SHAPE_REFUSALS.some((re) => re.test(o.reason ?? ''));
+
+// Refusals of a cancelReplace request that a cancel then a placement do not meet: the symbol does not allow the
+// request, or an open-order limit counts the old stop (Binance checks filters and order count before the cancel).
+const REPLACE_REQUEST_REFUSALS = /cancel-replace is not supported|Filter failure: MAX_NUM_(?:ALGO_)?ORDERS\b/i;
+
+/** Returns true when the venue's words `message` refuse the replace request itself, not the stop it asks for. */
+export const isReplaceRequestRefusal = (message: string | undefined): boolean => REPLACE_REQUEST_REFUSALS.test(message ?? '');
 
 // What the stop of a plan is, for telling whether a refused plan is the one asked for again.
 const planKey = (p: Extract<StopPlan, { kind: 'stop' }>): string => `${p.lots}@${p.stopPrice}/${p.price}`;
@@ -482,11 +491,13 @@ export class ProtectiveStops {
     // stop that a refused replacement left resting is kept as it is (cancelling it would leave none) until the
     // refusal's retry, which is set again: a check meanwhile may have replaced the pending one.
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return this.holdKept(symbol, old.clientOrderId);
-    // This stop's replace was refused, neither for the order's shape nor through the price (cancel-replace not allowed
-    // for the symbol, an open-order limit the old stop still counts in, an account refusal), and its retry is due: it
-    // goes by the cancel-then-place path, which such a refusal does not bar (a second replace would meet it again).
+    // This stop's replace was refused for the request itself (cancel-replace not allowed for the symbol, an open-order
+    // limit the old stop still counts in) and its retry is due: it goes by the cancel-then-place path, which such a
+    // refusal does not bar (a second replace would meet it again). Any other refusal is tried again as a replace, the
+    // old stop resting: one that bars a placement too (funds, the account, a closed market, a price band) would leave
+    // the position with no stop after the cancel.
     const r = this.refused.get(symbol);
-    if (r?.kept === old.clientOrderId && r.key === key && !r.through && Number.isFinite(r.retryAt)) return false;
+    if (r?.kept === old.clientOrderId && r.key === key && isReplaceRequestRefusal(r.message)) return false;
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
     // Only for the stop it kept: another stop (another position) is replaced as usual.

@@ -135,6 +135,7 @@ const LOT_SIZE = 'binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}';
 const MAX_ALGO = 'binance {"code":-1013,"msg":"Filter failure: MAX_NUM_ALGO_ORDERS"}';
 const AUTH = 'binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}';
 const NO_CANCEL_REPLACE = 'binance {"code":-2010,"msg":"Order cancel-replace is not supported for this symbol."}';
+const PERCENT_BY_SIDE = 'binance {"code":-1013,"msg":"Filter failure: PERCENT_PRICE_BY_SIDE"}';
 
 describe('protective stop replacement refused for good (cancelReplace)', () => {
   it('keeps the old stop resting, shows the refusal, never resends the refused plan, and tries a new plan at once', async () => {
@@ -268,38 +269,62 @@ describe('a replacement refused before acting holds back only the replace of the
     expect(w.row()).toMatchObject({ state: 'resting' });
   }, 120_000);
 
-  // Re-review: such a refusal is the replace request's as much as the order's (cancel-replace not allowed for the
-  // symbol; an open-order limit the old stop still counts in, Binance checking filters and order count before the
-  // cancel): sent again as a replace it was refused for ever, the grown position's stop left at a quarter of it.
-  for (const [what, msg, Cls] of [
-    ['-1013 MAX_NUM_ALGO_ORDERS', MAX_ALGO, ccxt.InvalidOrder], ['-2015 permissions', AUTH, ccxt.AuthenticationError],
-    ['-2010 cancel-replace not supported', NO_CANCEL_REPLACE, ccxt.InvalidOrder],
+  // Re-review: a refusal of the replace request itself (cancel-replace not allowed for the symbol; an open-order limit
+  // the old stop still counts in, Binance checking filters and order count before the cancel), sent again as a
+  // replace, was refused for ever and the grown position's stop left at a quarter of it: its retry is a cancel then a
+  // placement. Any other refusal (the account, a price band) is retried as a replace, the old stop resting: a cancel
+  // then a placement the same refusal bars left the position with no stop (final re-review).
+  for (const [what, msg, Cls, byCancel] of [
+    ['-1013 MAX_NUM_ALGO_ORDERS', MAX_ALGO, ccxt.InvalidOrder, true],
+    ['-2010 cancel-replace not supported', NO_CANCEL_REPLACE, ccxt.InvalidOrder, true],
+    ['-2015 permissions', AUTH, ccxt.AuthenticationError, false],
+    ['-1013 PERCENT_PRICE_BY_SIDE', PERCENT_BY_SIDE, ccxt.InvalidOrder, false],
   ] as const) {
-    it(`tries again on the backoff, by cancel then place, a replace refused by a refusal that may clear (${what}) (B3)`, async () => {
+    it(`tries again on the backoff ${byCancel ? 'by cancel then place' : 'as a replace'} a replace refused by a refusal that may clear (${what}) (B3)`, async () => {
       const w = await world();
       w.approve('entry-1', 10_000);
       await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
       const [first] = await w.openStops();
-      // Every replace refused: the retry must not be one.
-      const asked = w.refuseNextReplace(msg, Cls, Number.POSITIVE_INFINITY);
+      // The request's own refusals every time (the retry must not be a replace); the others once.
+      const asked = w.refuseNextReplace(msg, Cls, byCancel ? Number.POSITIVE_INFINITY : 1);
       w.approve('entry-2', 30_000);
       await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the grown position\'s replace refused');
       const refusedRow = w.row();
       const panel = w.panelOf(refusedRow);
+      const stopsWhileRefused = await w.openStops();
       await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 29_970), 'the grown position\'s stop');
 
       expect(refusedRow).toMatchObject({ state: 'refused', stop: { clientOrderId: first!.clientOrderId }, refusal: { through: false } });
       expect(Number.isFinite(refusedRow?.refusal?.retryAt)).toBe(true);
       expect(panel).toContain('the venue refused the replacement of this stop');
       expect(panel).toContain('it still rests; tried again at');
-      expect(asked()).toBe(1);
-      expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toHaveLength(1);
+      expect(stopsWhileRefused.map((o) => o.clientOrderId)).toEqual([first!.clientOrderId]);
+      expect(asked()).toBe(byCancel ? 1 : 2);
+      expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toHaveLength(byCancel ? 1 : 0);
+      expect(w.replaces()).toEqual(byCancel ? [] : ['POST /api/v3/order/cancelReplace 200']);
       expect(await w.openStops()).toHaveLength(1);
       expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
       expect(w.row()).toMatchObject({ state: 'resting' });
       expect(w.row()?.refusal).toBeUndefined();
     }, 120_000);
   }
+
+  it('keeps the old stop resting while a refusal that would bar a placement too lasts (-1013 market closed)', async () => {
+    const w = await world();
+    w.approve('entry-1', 10_000);
+    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+    const [first] = await w.openStops();
+    const asked = w.refuseNextReplace('binance {"code":-1013,"msg":"Market is closed."}', ccxt.InvalidOrder, Number.POSITIVE_INFINITY);
+    w.approve('entry-2', 30_000);
+    await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the grown position\'s replace refused');
+    // 30 min of engine time: the backoff reaches 5 min; every retry is a replace.
+    await w.pass(120, 15_000);
+
+    expect(asked()).toBeGreaterThan(3);
+    expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
+    expect((await w.openStops()).map((o) => o.clientOrderId)).toEqual([first!.clientOrderId]);
+    expect(w.row()).toMatchObject({ state: 'refused', stop: { clientOrderId: first!.clientOrderId } });
+  }, 120_000);
 
   it('tries a replacement through the price again every 5 min, the old stop resting meanwhile', async () => {
     const w = await world();

@@ -317,7 +317,7 @@ async function runDaemon(
   try {
     // start() starts every actor before it awaits anything: the RiskManager is subscribed once it returns.
     const starting = sys.start();
-    if (dash) applyHeldKill(sys, dash.heldKill, () => engineRunning);
+    if (dash) applyHeldKill(sys, dash.heldKill);
     await starting;
   } catch (err) {
     if (!(err instanceof EngineStartError)) throw err;
@@ -383,29 +383,29 @@ export const HELD_KILL_POLL_MS = 50;
 
 /**
  * Publishes the kill the dashboard held (`held`) as soon as the RiskManager runs. It runs from sys.start() on (every
- * actor is started before start() awaits anything), and the dashboard then publishes a kill at once (killTaken); it is
- * held only while the RiskManager is down (its first start failed, a restart), and offered again every
- * HELD_KILL_POLL_MS until it runs. The RiskManager saves the kill switch and the standing flatten as it takes them, so
- * a kill taken during the start survives a shutdown or a failed start; the flatten's exits, refused by the executor
- * while it reconciles, are sent again once it answers. A shutdown or a failed start drops a kill still held, with a log
- * line, and a kill asked for after that is refused saying why. Stops offering once the engine runs (`running()`) with
- * nothing held.
+ * actor is started before start() awaits anything), and the dashboard publishes a kill at once while it runs
+ * (killTaken); a kill asked for while it is down (its first start failed, a restart, during the start or later) is
+ * held and offered again every HELD_KILL_POLL_MS until it runs. The RiskManager saves the kill switch and the standing
+ * flatten as it takes them, so a kill taken during the start survives a shutdown or a failed start; the flatten's
+ * exits, refused by the executor while it reconciles, are sent again once it answers. At the stop's intake (or a
+ * failed start) a kill still held goes to the RiskManager if it runs, else is dropped with a log line; from then on a
+ * kill is still published while the RiskManager runs (until the supervisor stops it), and refused, saying why, once
+ * it does not.
  */
-export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles'>, held: HeldKill, running: () => boolean): void {
+export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles'>, held: HeldKill): void {
   const riskRuns = (): boolean => sys.handles.risk() !== undefined;
   if (riskRuns()) held.apply();
   const timer = setInterval(() => {
-    if (held.pending() !== undefined) {
-      if (riskRuns()) held.apply();
-    } else if (running()) clearInterval(timer);
+    if (held.pending() !== undefined && riskRuns()) held.apply();
   }, HELD_KILL_POLL_MS);
   timer.unref();
-  const drop = (why: string): void => {
+  const end = (why: string): void => {
     clearInterval(timer);
+    if (riskRuns()) held.apply();
     held.drop(why);
   };
-  sys.lifecycle.onStopIntake('held-kill', () => drop(KILL_DROPPED_SHUTDOWN));
-  sys.ready().catch((err: unknown) => drop(`the engine failed to start (nothing trades): ${err instanceof Error ? err.message : String(err)}`));
+  sys.lifecycle.onStopIntake('held-kill', () => end(KILL_DROPPED_SHUTDOWN));
+  sys.ready().catch((err: unknown) => end(`the engine failed to start (nothing trades): ${err instanceof Error ? err.message : String(err)}`));
 }
 
 /**

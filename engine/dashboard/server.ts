@@ -4,7 +4,8 @@
 //   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401;
 //                               503 while `controlsRefusal` says why not (the daemon's engine still starting),
 //                               except a `kill` with `killTaken`: published at once (200) while that answers true,
-//                               else held (202) until the daemon applies it; after a drop, refused saying why
+//                               else held (202, refused or not) until the daemon applies it; after a drop, a kill
+//                               killTaken refuses is refused saying why
 //   GET  /metrics               Prometheus text (this instance's registry)
 //   GET  /ws                    WebSocket: one `snapshot` frame, then throttled `delta` frames; read-only (frames
 //                               from the page are ignored: control goes through the token-checked POST only)
@@ -72,10 +73,11 @@ export interface DashboardOptions {
    */
   readonly controlsRefusal?: () => string | undefined;
   /**
-   * With it, a `kill` asked for while `controlsRefusal` refuses is not refused: published at once while
-   * `killTaken()` answers true (the daemon: its RiskManager runs, and saves it), else held (202) until the caller
-   * applies it (DashboardHandle.heldKill) or drops it (a kill is then refused, saying why). The daemon's kill switch
-   * must work while its engine starts, which can take as long as the venue fails. Every other action is still refused.
+   * With it, a `kill` is never refused for `controlsRefusal`: published at once while `killTaken()` answers true (the
+   * daemon: its RiskManager runs, and saves it), else held (202), refused or not (a RiskManager restarting in a running
+   * engine would miss it), until the caller applies it (DashboardHandle.heldKill); after drop(), a kill while
+   * `killTaken()` answers false is refused, saying why. The daemon's kill switch must work while its engine starts,
+   * which can take as long as the venue fails. Every other action is still refused.
    */
   readonly killTaken?: () => boolean;
 }
@@ -88,7 +90,8 @@ export interface HeldKill {
   apply(): boolean;
   /**
    * Ends the holding for good (the first call only): a kill held is forgotten, logged with `why`, and a kill asked for
-   * while the refusal lasts is refused with `why`. Returns whether one was held.
+   * later while killTaken answers false is refused with `why` (one it answers true for is still published). Returns
+   * whether one was held.
    */
   drop(why: string): boolean;
 }
@@ -359,11 +362,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       req.resume();
       return json(res, 401, { error: 'missing or wrong token: send Authorization: Bearer <token>' }, { 'WWW-Authenticate': 'Bearer realm="cobalt"' });
     }
-    // A kill while the rest is refused: published or held (killTaken); once the holding was dropped, refused with why.
-    const killPasses = (): boolean => action === 'kill' && hold.open;
-    const refusal = (why: string): string => (action === 'kill' && hold.droppedWhy !== undefined ? `kill switch not taken: ${hold.droppedWhy}` : why);
+    // With killTaken a kill is never refused for the rest's refusal: published while it answers true, held while it
+    // answers false (the RiskManager down: starting, restarting), refused only once the holding was dropped.
+    const killRoute = action === 'kill' && opts.killTaken !== undefined;
     const unavailable = opts.controlsRefusal?.();
-    if (unavailable !== undefined && !killPasses()) return refuse(req, res, action, refusal(unavailable));
+    if (unavailable !== undefined && !killRoute) return refuse(req, res, action, unavailable);
     let body: unknown;
     try {
       body = await readJsonBody(req);
@@ -378,16 +381,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       metrics.controls.inc({ action: actionLabel(action), outcome: 'invalid' });
       return json(res, r.status, { error: r.error });
     }
-    // Asked while refused. Reading the body took I/O turns, in which the refusal may have ended (this kill goes as any
-    // control) or the holding been dropped (refused).
+    // Reading the body took I/O turns, in which the refusal may have begun or ended: asked again.
     const stillRefused = opts.controlsRefusal?.();
-    if (stillRefused !== undefined && !killPasses()) return refuse(req, res, action, refusal(stillRefused));
-    if (stillRefused !== undefined && opts.killTaken?.() !== true) {
+    if (stillRefused !== undefined && !killRoute) return refuse(req, res, action, stillRefused);
+    if (killRoute && opts.killTaken?.() !== true) {
+      if (!hold.open) return refuse(req, res, action, `kill switch not taken: ${hold.droppedWhy ?? 'the engine is not running'}`);
       const held = hold.ask(body, req.socket.remoteAddress);
       return json(res, 202, { ok: true, action, queued: true, asks: held.asks, heldSince: new Date(held.sinceMs).toISOString(), message: KILL_HELD });
     }
     // One held meanwhile goes first (a kill taken now is taken by what would have taken it).
-    if (action === 'kill') hold.apply();
+    if (killRoute) hold.apply();
     logger.info({ action, body, remote: req.socket.remoteAddress, messages: r.messages.map((m) => m.type) }, 'control action');
     for (const m of r.messages) bus.publish(m);
     metrics.controls.inc({ action, outcome: 'ok' });

@@ -1,7 +1,7 @@
-// applyHeldKill (app/run.ts): a kill the dashboard held while `cobalt run` started goes to the RiskManager as soon as
-// it runs: at once when it runs already (sys.start() has started every actor when it returns), else at the first poll
-// that finds it running (its first start failed and the supervisor restarted it). A shutdown or a failed start drops
-// it; once the engine runs with nothing held, the polling stops.
+// applyHeldKill (app/run.ts): a kill the dashboard held goes to the RiskManager as soon as it runs: at once when it
+// runs already (sys.start() has started every actor when it returns), else at the first poll that finds it running
+// (its first start failed, or it restarted later, the engine running). At a shutdown or a failed start a kill still
+// held goes to it if it runs, else is dropped; the polling ends there.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { applyHeldKill, HELD_KILL_POLL_MS } from '../../app/run.ts';
 import type { HeldKill } from '../../engine/dashboard/index.ts';
@@ -36,7 +36,6 @@ function rig(riskOn: boolean) {
   const intake: (() => void)[] = [];
   const lifecycle = { shuttingDown: false, onStopIntake: (_name: string, fn: () => void) => void intake.push(fn) };
   const risk = { on: riskOn };
-  const engine = { running: false };
   const sys = {
     ready: () => readyP,
     lifecycle: lifecycle as never,
@@ -46,8 +45,8 @@ function rig(riskOn: boolean) {
     lifecycle.shuttingDown = true;
     for (const fn of intake) fn();
   };
-  const start = (): void => applyHeldKill(sys, held, () => engine.running);
-  return { done, held, risk, engine, start, fail, stopIntake };
+  const start = (): void => applyHeldKill(sys, held);
+  return { done, held, risk, start, fail, stopIntake };
 }
 
 describe('applyHeldKill', () => {
@@ -95,16 +94,30 @@ describe('applyHeldKill', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('stops polling once the engine runs with nothing held', async () => {
+  it('at a shutdown, gives a kill still held to the RiskManager when it runs, then stops polling', async () => {
     const r = rig(true);
     r.start();
+    // Held later, while the RiskManager restarted: the poll has not come round yet.
+    r.held.ask();
+    r.stopIntake();
     await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 2);
-    const polling = vi.getTimerCount();
-    r.engine.running = true;
+
+    expect(r.done).toEqual(['apply', 'drop: the engine is stopping (nothing trades)']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('keeps polling while the engine runs: a kill held when the RiskManager restarts later goes once it is back', async () => {
+    const r = rig(true);
+    r.start();
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 20);
+    r.risk.on = false;
+    r.held.ask();
+    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 4);
+    const whileDown = [...r.done];
+    r.risk.on = true;
     await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS);
 
-    expect(polling).toBe(1);
-    expect(vi.getTimerCount()).toBe(0);
-    expect(r.done).toEqual([]);
+    expect(whileDown).toEqual([]);
+    expect(r.done).toEqual(['apply']);
   });
 });

@@ -15,7 +15,7 @@ afterEach(async () => {
   for (const d of open.splice(0)) await d.close();
 });
 
-// A dashboard whose controls are refused while `gate.refused`, taking a kill when `holdKill` (published while
+// A dashboard whose controls are refused while `gate.refused`, with killTaken when `holdKill` (a kill published while
 // `gate.taken`, else held); `published` records the kill switch and flatten messages on its bus.
 async function start(holdKill: boolean) {
   const bus = new Bus<EngineMsg>();
@@ -88,6 +88,28 @@ describe('dashboard controls refused while the engine starts, with holdKill', ()
     expect(after).toEqual({ status: 503, body: { error: 'kill switch not taken: the start failed' } });
     expect(s.published).toEqual([]);
     expect(await s.counts()).toEqual({ queued: 1, dropped: 1, unavailable: 1 });
+  });
+
+  // Final re-review: with the engine running (nothing refused), a kill while the RiskManager restarted was answered
+  // 200 and published to no subscriber; and after the stop's intake dropped the holding, a kill was refused though
+  // the RiskManager still ran and would have saved it.
+  it('holds a kill while the RiskManager is down with nothing refused, and publishes one after a drop while it runs', async () => {
+    const s = await start(true);
+    s.gate.refused = false;
+    const whileDown = await s.control('kill');
+    const beforeApply = [...s.published];
+    s.d.heldKill.apply();
+    s.d.heldKill.drop('the engine is stopping');
+    s.gate.taken = true;
+    const afterDropRunning = await s.control('kill');
+    s.gate.taken = false;
+    const afterDropDown = await s.control('kill');
+
+    expect(whileDown).toEqual({ status: 202, body: expect.objectContaining({ queued: true, asks: 1 }) });
+    expect(beforeApply).toEqual([]);
+    expect(afterDropRunning.status).toBe(200);
+    expect(afterDropDown).toEqual({ status: 503, body: { error: 'kill switch not taken: the engine is stopping' } });
+    expect(s.published).toEqual(['killSwitch on', 'flatten', 'killSwitch on', 'flatten']);
   });
 
   it('answers a kill with a malformed body 400 and holds nothing', async () => {

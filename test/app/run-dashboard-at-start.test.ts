@@ -5,8 +5,8 @@
 // accepted; a SIGTERM during that start closes it with the rest.
 import { EventEmitter } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { Server } from 'node:http';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TradingExecutor } from '../../actors/trading-executor/executor.ts';
@@ -14,7 +14,8 @@ import { ENGINE_STARTING, runCommand } from '../../app/run.ts';
 import { Supervisor } from '../../engine/runtime/supervisor.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
 import { replayConfigYaml } from '../e2e/helpers.ts';
-import { SIM_ENV, scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
+import { scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
+import { startDaemon, until, venueProxy } from './live-start-rig.ts';
 
 let sim: ExchangeSim | undefined;
 const proxies: Server[] = [];
@@ -28,73 +29,6 @@ afterAll(async () => {
   await sim?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-// A proxy to the simulator that answers 503 to the open orders (the start-up reconciliation's first read) while
-// `down.on`; `down.calls` counts those requests.
-async function venueProxy(target: string, down: { on: boolean; calls: number }): Promise<string> {
-  const proxy = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', target);
-    if (url.pathname === '/api/v3/openOrders') {
-      down.calls++;
-      if (down.on) {
-        req.resume();
-        res.writeHead(503, { 'Content-Type': 'application/json' });
-        res.end('{"code":-1001,"msg":"Service Unavailable"}');
-        return;
-      }
-    }
-    const up = request(url, { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  proxies.push(proxy);
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-}
-
-interface Daemon {
-  readonly signals: EventEmitter;
-  readonly exited: Promise<number>;
-  /** The printed dashboard URL with its #token=, once printed. */
-  dashboard(): string | undefined;
-  failed(): unknown;
-  /** What runCommand returned (a failed start), once it did. */
-  returned(): number | undefined;
-}
-
-// Runs `cobalt run --live` on `file` with its signals and exit in hand, capturing the dashboard line it prints.
-function startDaemon(file: string): Daemon {
-  for (const [k, v] of Object.entries(SIM_ENV)) vi.stubEnv(k, v);
-  vi.stubEnv('COBALT_LOG_LEVEL', 'silent');
-  const signals = new EventEmitter();
-  let url: string | undefined;
-  let failed: unknown;
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    const m = /^dashboard: (\S+)/.exec(String(s));
-    if (m) url = m[1];
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  let returned: number | undefined;
-  let exit: (code: number) => void = () => undefined;
-  const exited = new Promise<number>((resolve) => { exit = resolve; });
-  void runCommand({ config: file, live: true, speed: '1' }, { source: signals, exit })
-    .then((code) => (returned = code, failed = `runCommand returned ${code}`), (err: unknown) => (failed = err));
-  return { signals, exited, dashboard: () => url, failed: () => failed, returned: () => returned };
-}
-
-// Waits (bounded, in wall time) until `done()`, or the daemon failed.
-async function until(d: Daemon, done: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (d.failed() !== undefined) throw new Error(`the daemon failed while waiting for ${what}: ${String(d.failed())}`);
-    if (await done()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 async function get(base: string, path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(new URL(path, base));
@@ -129,7 +63,7 @@ function liveConfig(tag: string, rest: string): string {
 describe('cobalt run --live: the dashboard while the start-up reconciliation fails', () => {
   it('serves /api/state and /metrics, refuses a control with 503 until the engine runs, then accepts it', async () => {
     const down = { on: true, calls: 0 };
-    const d = startDaemon(liveConfig('run-dash-start', await venueProxy(sim!.url, down)));
+    const d = startDaemon(liveConfig('run-dash-start', await venueProxy(sim!.url, down, proxies)));
     // Failed twice: the start is retrying, not done.
     await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation');
     const link = new URL(d.dashboard()!);
@@ -188,7 +122,7 @@ describe('cobalt run --live: the dashboard while the start-up reconciliation fai
 
   it('closes the dashboard on a SIGTERM during that start', async () => {
     const down = { on: true, calls: 0 };
-    const d = startDaemon(liveConfig('run-dash-term', await venueProxy(sim!.url, down)));
+    const d = startDaemon(liveConfig('run-dash-term', await venueProxy(sim!.url, down, proxies)));
     await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation');
     const port = Number(new URL(d.dashboard()!).port);
     const listening = await accepts(port);

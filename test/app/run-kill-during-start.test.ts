@@ -4,17 +4,16 @@
 // start is now published as soon as the RiskManager runs (held before that), so the RiskManager saves it: the engine
 // runs halted, and a shutdown or a failed start during the start leaves the next start halted. Every other action, a
 // resume too, is still refused.
-import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
-import { createServer, request, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TradingExecutor } from '../../actors/trading-executor/executor.ts';
-import { ENGINE_STARTING, runCommand } from '../../app/run.ts';
+import { ENGINE_STARTING } from '../../app/run.ts';
 import { BinanceFeed } from '../../engine/venues/binance/binance-feed.ts';
 import { type DashboardHandle, type DashboardOptions } from '../../engine/dashboard/index.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
-import { SIM_ENV, scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
+import { scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
+import { startDaemon, until, venueProxy, type Daemon } from './live-start-rig.ts';
 
 // Every dashboard the daemon starts, kept to read its controls counter once it is closed (after a failed start or a
 // shutdown, when it can no longer be scraped), and what happened first on the bus it was given: the kill switch or
@@ -49,73 +48,6 @@ afterAll(async () => {
   await sim?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-// A proxy to the simulator that answers 503 to the open orders (the start-up reconciliation's first read) while
-// `down.on`, which holds the start open; `down.calls` counts those requests.
-async function venueProxy(target: string, down: { on: boolean; calls: number }): Promise<string> {
-  const proxy = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', target);
-    if (url.pathname === '/api/v3/openOrders') {
-      down.calls++;
-      if (down.on) {
-        req.resume();
-        res.writeHead(503, { 'Content-Type': 'application/json' });
-        res.end('{"code":-1001,"msg":"Service Unavailable"}');
-        return;
-      }
-    }
-    const up = request(url, { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  proxies.push(proxy);
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-}
-
-interface Daemon {
-  readonly signals: EventEmitter;
-  readonly exited: Promise<number>;
-  /** The printed dashboard URL with its #token=, once printed. */
-  dashboard(): string | undefined;
-  failed(): unknown;
-  /** What runCommand returned (a failed start), once it did. */
-  returned(): number | undefined;
-}
-
-// Runs `cobalt run --live` on `file` with its signals and exit in hand, capturing the dashboard line it prints.
-function startDaemon(file: string): Daemon {
-  for (const [k, v] of Object.entries(SIM_ENV)) vi.stubEnv(k, v);
-  vi.stubEnv('COBALT_LOG_LEVEL', 'silent');
-  const signals = new EventEmitter();
-  let url: string | undefined;
-  let failed: unknown;
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    const m = /^dashboard: (\S+)/.exec(String(s));
-    if (m) url = m[1];
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  let returned: number | undefined;
-  let exit: (code: number) => void = () => undefined;
-  const exited = new Promise<number>((resolve) => { exit = resolve; });
-  void runCommand({ config: file, live: true, speed: '1' }, { source: signals, exit })
-    .then((code) => (returned = code, failed = `runCommand returned ${code}`), (err: unknown) => (failed = err));
-  return { signals, exited, dashboard: () => url, failed: () => failed, returned: () => returned };
-}
-
-// Waits (bounded, in wall time) until `done()`, or the daemon failed.
-async function until(d: Daemon, done: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2400; i++) {
-    if (d.failed() !== undefined) throw new Error(`the daemon failed while waiting for ${what}: ${String(d.failed())}`);
-    if (await done()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 // The dashboard's origin and token from its printed link.
 function dashboardOf(d: Daemon): { base: string; token: string } {
@@ -171,9 +103,9 @@ describe('cobalt run --live: the kill switch while the engine starts', () => {
       order.push('feed start');
       return feedStart.call(this);
     });
-    const d = startDaemon(liveConfig('run-kill-start', await venueProxy(sim!.url, down)));
+    const d = startDaemon(liveConfig('run-kill-start', await venueProxy(sim!.url, down, proxies)));
     // Failed twice: the start is retrying, not done.
-    await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation');
+    await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation', 2400);
     const { base, token } = dashboardOf(d);
     const first = await control(base, token, 'kill');
     const second = await control(base, token, 'kill');
@@ -215,7 +147,7 @@ describe('cobalt run --live: the kill switch while the engine starts', () => {
     };
     try {
       const d = startDaemon(liveConfig('run-kill-fail', sim!.url));
-      await until(d, () => d.dashboard() !== undefined, 'the dashboard');
+      await until(d, () => d.dashboard() !== undefined, 'the dashboard', 2400);
       const { base, token } = dashboardOf(d);
       const held = await control(base, token, 'kill');
       fail();
@@ -232,9 +164,9 @@ describe('cobalt run --live: the kill switch while the engine starts', () => {
 
   it('keeps a kill taken during a start stopped by SIGTERM: the next start runs halted', async () => {
     const down = { on: true, calls: 0 };
-    const file = liveConfig('run-kill-term', await venueProxy(sim!.url, down));
+    const file = liveConfig('run-kill-term', await venueProxy(sim!.url, down, proxies));
     const d = startDaemon(file);
-    await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation');
+    await until(d, () => d.dashboard() !== undefined && down.calls >= 2, 'the dashboard and a failed reconciliation', 2400);
     const { base, token } = dashboardOf(d);
     const kill = await control(base, token, 'kill');
     const stopped = d.signals.emit('SIGTERM', 'SIGTERM');
@@ -245,7 +177,7 @@ describe('cobalt run --live: the kill switch while the engine starts', () => {
     // The same store, the venue answering.
     down.on = false;
     const again = startDaemon(file);
-    await until(again, () => again.dashboard() !== undefined, 'the second dashboard');
+    await until(again, () => again.dashboard() !== undefined, 'the second dashboard', 2400);
     const next = dashboardOf(again);
     let running: State | undefined;
     await until(again, async () => {

@@ -20,7 +20,8 @@
 // old stop): one of the order's shape (isRefusedForGood: a filter failure such as -1013 LOT_SIZE, PRICE_FILTER or
 // NOTIONAL, a -11xx parameter error; the same request would be refused again) is not sent again, nor retried on a
 // backoff, until the position or the plan changes; one of the request itself (cancel-replace not allowed, an open-order
-// limit the old stop counts in: isReplaceRequestRefusal) is tried again on the backoff by cancel then place; any other
+// limit the old stop counts in: isReplaceRequestRefusal) bars replaces on the symbol for an hour, the stop cancelled
+// then placed at once; any other
 // (the account, funds, a price band, a closed market, which may clear and may bar a placement too) again as a replace
 // on the backoff, one through the price every 5 min, the old stop resting meanwhile. Such a refusal
 // holds back only the replace of the stop it left resting: once that stop is gone (cancelled by hand or for an exit,
@@ -216,7 +217,10 @@ export const isRefusedForGood = (o: OrderRecord): boolean => ORDER_SHAPE_REFUSAL
 
 // Refusals of a cancelReplace request that a cancel then a placement do not meet: the symbol does not allow the
 // request, or an open-order limit counts the old stop (Binance checks filters and order count before the cancel).
-const REPLACE_REQUEST_REFUSALS = /cancel-replace is not supported|Filter failure: MAX_NUM_(?:ALGO_)?ORDERS\b/i;
+const REPLACE_REQUEST_REFUSALS = /cancel-replace is not supported|Filter failure: (?:EXCHANGE_)?MAX_NUM_(?:ALGO_)?ORDERS\b/i;
+
+/** How long (engine ms) a symbol whose replace request was refused for the request itself gets no replace. */
+export const REPLACE_BARRED_MS = 3_600_000;
 
 /** Returns true when the venue's words `message` refuse the replace request itself, not the stop it asks for. */
 export const isReplaceRequestRefusal = (message: string | undefined): boolean => REPLACE_REQUEST_REFUSALS.test(message ?? '');
@@ -284,6 +288,11 @@ export class ProtectiveStops {
   private readonly refused = new Map<string, Refusal>();
   /** Per symbol, the stop a replace the venue did not act on (or could not be sent) kept, and until when it is not tried again. */
   private readonly kept = new Map<string, { readonly stop: string; readonly until: number }>();
+  /**
+   * Per symbol, until when (engine ms) no replace is sent: the venue refused the replace request itself there (not
+   * allowed for the symbol, an open-order limit the old stop counts in), which any plan would meet again.
+   */
+  private readonly replaceBarred = new Map<string, number>();
   /** Checks in a row per symbol that left its stop not as the position needs: the backoff of the next. */
   private readonly failures = new Map<string, number>();
   /** Per symbol, the cancelled stops whose trades could not be read since: they may have sold lots not booked yet. */
@@ -491,13 +500,8 @@ export class ProtectiveStops {
     // stop that a refused replacement left resting is kept as it is (cancelling it would leave none) until the
     // refusal's retry, which is set again: a check meanwhile may have replaced the pending one.
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return this.holdKept(symbol, old.clientOrderId);
-    // This stop's replace was refused for the request itself (cancel-replace not allowed for the symbol, an open-order
-    // limit the old stop still counts in) and its retry is due: it goes by the cancel-then-place path, which such a
-    // refusal does not bar (a second replace would meet it again). Any other refusal is tried again as a replace, the
-    // old stop resting: one that bars a placement too (funds, the account, a closed market, a price band) would leave
-    // the position with no stop after the cancel.
-    const r = this.refused.get(symbol);
-    if (r?.kept === old.clientOrderId && r.key === key && isReplaceRequestRefusal(r.message)) return false;
+    // The replace request itself was refused on this symbol lately (see refuseReplace): cancel then place.
+    if ((this.replaceBarred.get(symbol) ?? 0) > this.host.now()) return false;
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
     // Only for the stop it kept: another stop (another position) is replaced as usual.
@@ -560,6 +564,21 @@ export class ProtectiveStops {
     // Counted as place() counts a refused placement (refuse() counts the refusal): sent, nothing cancelled.
     this.counters.placed++;
     this.kept.delete(symbol);
+    // Refused for the request itself (cancel-replace not allowed for the symbol, an open-order limit the old stop
+    // counts in): no plan of the symbol's would pass as a replace, and the stop asked for is not at fault, so nothing
+    // is recorded against it; the check runs again at once and cancels then places. Any other refusal is recorded for
+    // the plan and tried again as a replace, the old stop resting: one that bars a placement too (funds, the account, a
+    // closed market, a price band) would leave the position with no stop after a cancel.
+    if (isReplaceRequestRefusal(o.reason)) {
+      this.counters.refused++;
+      this.replaceBarred.set(symbol, this.host.now() + REPLACE_BARRED_MS);
+      this.host.log.warn({
+        symbol, clientOrderId: cid, replaced: old.clientOrderId, venueCode: o.rejectCode, venueMessage: o.reason, barredMs: REPLACE_BARRED_MS,
+        code: 'PROTECTIVE_STOP_REPLACE_REFUSED',
+      }, 'the venue refused the replace request itself: the stop is cancelled then placed, and no replace is sent on this symbol for 1 h');
+      this.host.checkLater(symbol, 0);
+      return true;
+    }
     this.refuse(symbol, planKey(plan), positionKey(this.host.position(symbol)), o, old.clientOrderId);
     const retryAt = this.refused.get(symbol)?.retryAt ?? this.host.now();
     const forGood = !Number.isFinite(retryAt);

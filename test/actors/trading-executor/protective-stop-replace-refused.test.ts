@@ -136,6 +136,7 @@ const MAX_ALGO = 'binance {"code":-1013,"msg":"Filter failure: MAX_NUM_ALGO_ORDE
 const AUTH = 'binance {"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}';
 const NO_CANCEL_REPLACE = 'binance {"code":-2010,"msg":"Order cancel-replace is not supported for this symbol."}';
 const PERCENT_BY_SIDE = 'binance {"code":-1013,"msg":"Filter failure: PERCENT_PRICE_BY_SIDE"}';
+const EXCHANGE_MAX_ALGO = 'binance {"code":-1013,"msg":"Filter failure: EXCHANGE_MAX_NUM_ALGO_ORDERS"}';
 
 describe('protective stop replacement refused for good (cancelReplace)', () => {
   it('keeps the old stop resting, shows the refusal, never resends the refused plan, and tries a new plan at once', async () => {
@@ -271,22 +272,48 @@ describe('a replacement refused before acting holds back only the replace of the
 
   // Re-review: a refusal of the replace request itself (cancel-replace not allowed for the symbol; an open-order limit
   // the old stop still counts in, Binance checking filters and order count before the cancel), sent again as a
-  // replace, was refused for ever and the grown position's stop left at a quarter of it: its retry is a cancel then a
-  // placement. Any other refusal (the account, a price band) is retried as a replace, the old stop resting: a cancel
-  // then a placement the same refusal bars left the position with no stop (final re-review).
-  for (const [what, msg, Cls, byCancel] of [
-    ['-1013 MAX_NUM_ALGO_ORDERS', MAX_ALGO, ccxt.InvalidOrder, true],
-    ['-2010 cancel-replace not supported', NO_CANCEL_REPLACE, ccxt.InvalidOrder, true],
-    ['-2015 permissions', AUTH, ccxt.AuthenticationError, false],
-    ['-1013 PERCENT_PRICE_BY_SIDE', PERCENT_BY_SIDE, ccxt.InvalidOrder, false],
+  // replace, was refused for ever and the grown position's stop left at a quarter of it; then, retried by cancel then
+  // place only at the same plan's backoff, a position growing every few seconds kept its first stop for minutes: it
+  // now bars replaces on the symbol, the stop cancelled then placed at once, for every later plan too. Any other
+  // refusal (the account, a price band) is retried as a replace, the old stop resting: a cancel then a placement the
+  // same refusal bars left the position with no stop (final re-review).
+  for (const [what, msg, Cls] of [
+    ['-1013 MAX_NUM_ALGO_ORDERS', MAX_ALGO, ccxt.InvalidOrder],
+    ['-1013 EXCHANGE_MAX_NUM_ALGO_ORDERS', EXCHANGE_MAX_ALGO, ccxt.InvalidOrder],
+    ['-2010 cancel-replace not supported', NO_CANCEL_REPLACE, ccxt.InvalidOrder],
   ] as const) {
-    it(`tries again on the backoff ${byCancel ? 'by cancel then place' : 'as a replace'} a replace refused by a refusal that may clear (${what}) (B3)`, async () => {
+    it(`cancels then places at once, and for the next plans, when the replace request itself is refused (${what}) (B3)`, async () => {
       const w = await world();
       w.approve('entry-1', 10_000);
       await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
       const [first] = await w.openStops();
-      // The request's own refusals every time (the retry must not be a replace); the others once.
-      const asked = w.refuseNextReplace(msg, Cls, byCancel ? Number.POSITIVE_INFINITY : 1);
+      const asked = w.refuseNextReplace(msg, Cls, Number.POSITIVE_INFINITY);
+      w.approve('entry-2', 30_000);
+      await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 29_970), 'the grown position\'s stop');
+      const afterFirst = asked();
+      w.approve('entry-3', 10_000);
+      await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 39_960), 'the position\'s stop after a third buy');
+
+      expect([afterFirst, asked()]).toEqual([1, 1]);
+      expect(w.codes).toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
+      expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toHaveLength(2);
+      expect(w.replaces()).toEqual([]);
+      expect(await w.openStops()).toHaveLength(1);
+      expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+      expect(w.row()).toMatchObject({ state: 'resting' });
+    }, 120_000);
+  }
+
+  for (const [what, msg, Cls] of [
+    ['-2015 permissions', AUTH, ccxt.AuthenticationError],
+    ['-1013 PERCENT_PRICE_BY_SIDE', PERCENT_BY_SIDE, ccxt.InvalidOrder],
+  ] as const) {
+    it(`tries again on the backoff as a replace a replace refused by a refusal that may clear (${what}) (B3)`, async () => {
+      const w = await world();
+      w.approve('entry-1', 10_000);
+      await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+      const [first] = await w.openStops();
+      const asked = w.refuseNextReplace(msg, Cls, 1);
       w.approve('entry-2', 30_000);
       await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the grown position\'s replace refused');
       const refusedRow = w.row();
@@ -299,9 +326,9 @@ describe('a replacement refused before acting holds back only the replace of the
       expect(panel).toContain('the venue refused the replacement of this stop');
       expect(panel).toContain('it still rests; tried again at');
       expect(stopsWhileRefused.map((o) => o.clientOrderId)).toEqual([first!.clientOrderId]);
-      expect(asked()).toBe(byCancel ? 1 : 2);
-      expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toHaveLength(byCancel ? 1 : 0);
-      expect(w.replaces()).toEqual(byCancel ? [] : ['POST /api/v3/order/cancelReplace 200']);
+      expect(asked()).toBe(2);
+      expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
+      expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 200']);
       expect(await w.openStops()).toHaveLength(1);
       expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
       expect(w.row()).toMatchObject({ state: 'resting' });

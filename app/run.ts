@@ -28,7 +28,7 @@ import type { Ticks } from '../engine/types/price.ts';
 import { BinanceRest } from '../engine/venues/binance/rest.ts';
 import type { VenueBalance } from '../engine/venues/venue.ts';
 import { accountEquity } from './risk-limits.ts';
-import { startLimits } from './risk-child.ts';
+import { RISK_ID, startLimits } from './risk-child.ts';
 import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
 import { recordedSymbols, unrecordedSymbolRefusal } from './backtest-source.ts';
@@ -378,32 +378,30 @@ async function startDaemonDashboard(
 // Why a kill is not taken once a shutdown began during the start, or the start failed.
 const KILL_DROPPED_SHUTDOWN = 'the engine is stopping (nothing trades)';
 
-/** How often (wall ms) a kill held while the RiskManager is down is offered to it again. */
-export const HELD_KILL_POLL_MS = 50;
-
 /**
  * Publishes the kill the dashboard held (`held`) as soon as the RiskManager runs. It runs from sys.start() on (every
  * actor is started before start() awaits anything), and the dashboard publishes a kill at once while it runs
  * (killTaken); a kill asked for while it is down (its first start failed, a restart, during the start or later) is
- * held and offered again every HELD_KILL_POLL_MS until it runs. The RiskManager saves the kill switch and the standing
- * flatten as it takes them, so a kill taken during the start survives a shutdown or a failed start; the flatten's
- * exits, refused by the executor while it reconciles, are sent again once it answers. At the stop's intake (or a
- * failed start) a kill still held goes to the RiskManager if it runs, else is dropped with a log line; from then on a
- * kill is still published while the RiskManager runs (until the supervisor stops it), and refused, saying why, once
- * it does not.
+ * held and published the moment it runs again, before anything else reaches it (sys.onRiskRunning). The RiskManager
+ * saves the kill switch and the standing flatten as it takes them, so a kill taken during the start survives a
+ * shutdown or a failed start; the flatten's exits, refused by the executor while it reconciles, are sent again once it
+ * answers. A kill still held is dropped, with a log line, at the stop's intake or a failed start when the RiskManager
+ * is not running, or when the engine halts without it (it failed for good): from then on a kill is still published
+ * while the RiskManager runs, and refused, saying why, while it does not.
  */
-export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles'>, held: HeldKill): void {
+export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles' | 'onRiskRunning' | 'bus'>, held: HeldKill): void {
   const riskRuns = (): boolean => sys.handles.risk() !== undefined;
   if (riskRuns()) held.apply();
-  const timer = setInterval(() => {
-    if (held.pending() !== undefined && riskRuns()) held.apply();
-  }, HELD_KILL_POLL_MS);
-  timer.unref();
-  const end = (why: string): void => {
-    clearInterval(timer);
+  const offRunning = sys.onRiskRunning(() => void held.apply());
+  const offHalted = sys.bus.subscribe('sys.halted', (m) => {
+    if (m.actor === RISK_ID || !riskRuns()) end(`the RiskManager is down for good (${m.reason}): the engine is halted; flatten at the venue by hand, or restart`);
+  });
+  function end(why: string): void {
+    offRunning();
+    offHalted();
     if (riskRuns()) held.apply();
     held.drop(why);
-  };
+  }
   sys.lifecycle.onStopIntake('held-kill', () => end(KILL_DROPPED_SHUTDOWN));
   sys.ready().catch((err: unknown) => end(`the engine failed to start (nothing trades): ${err instanceof Error ? err.message : String(err)}`));
 }

@@ -186,6 +186,11 @@ export interface System {
   start(): Promise<void>;
   /** Resolves when the executor reconciled and the data provider loaded its history (intake may begin). */
   ready(): Promise<void>;
+  /**
+   * Calls `fn` each time the RiskManager runs (its start, each restart), once its bus subscriptions are in place and
+   * before anything else can reach it; returns the function that stops calling it.
+   */
+  onRiskRunning(fn: () => void): () => void;
   /** Graceful shutdown (idempotent). */
   stop(signal?: string): Promise<ShutdownReport>;
 }
@@ -492,6 +497,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     ? { limits, instruments: [traded], cash: riskCash, ...liveStartBooks(execStore, venueId, traded, baseFillSeq) }
     : { limits, instruments: [traded], cash: initialCash };
   let riskState: (() => RiskState) | undefined;
+  const riskRunning = new Set<() => void>();
 
   // ---- models ----
   const models = await loadModels(config, clock, logger, opts.models);
@@ -633,7 +639,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
         ...(mode === 'paper' ? {
           fillLog: { id: `${venueId}:${primary}`, lastSeq: () => execStore.lastFillSeq(venueId), after: (seq: number) => execStore.fillsBookedAfter(venueId, primary, seq) },
         } : {}),
-        ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => (riskState = g),
+        ...(mode === 'backtest' ? {} : { store }), onState: (g: (() => RiskState) | undefined) => {
+          riskState = g;
+          if (g) for (const fn of [...riskRunning]) fn();
+        },
         // A restart of the risk child alone: the exits the live executor still works are in flight (no second one).
         openExits: () => (executor?.state === 'live'
           ? executor.unfinishedOrders().filter(isRiskExit).map((o) => ({ symbol: o.intent.symbol, clientOrderId: o.clientOrderId as ClientOrderId }))
@@ -747,6 +756,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       retention?.start();
     },
     ready: () => readyP,
+    onRiskRunning: (fn) => {
+      riskRunning.add(fn);
+      return () => void riskRunning.delete(fn);
+    },
     stop: (signal = 'manual') => lifecycle.shutdown(signal),
   };
 }

@@ -268,7 +268,7 @@ export class DashboardMetrics {
       new Gauge({ name: 'cobalt_protective_stops_resting', help: 'Protective stops of this engine resting at the venue (accepted or part filled; those sent without an answer yet, and all while unverified, not counted)', registers, collect(this: Gauge) { this.set(read()?.resting ?? 0); } });
       new Gauge({ name: 'cobalt_protective_stops_unverified', help: 'Protective stops the last run left not final, not yet checked at the venue (the executor has not reconciled since its start)', registers, collect(this: Gauge) { this.set(read()?.unverified ?? 0); } });
     }
-    this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome (a kill held while the engine starts counts queued per request, then once ok or dropped when the start ends)', labelNames: ['action', 'outcome'], registers });
+    this.controls = new Counter({ name: 'cobalt_dashboard_controls_total', help: 'Control requests, by action and outcome (a kill held while the RiskManager is not running counts queued per request, then once ok when it runs, or dropped)', labelNames: ['action', 'outcome'], registers });
 
     if (!opts.bookCounters) {
       this.subs.push(bus.subscribe('md.bookStatus', (m) => {

@@ -490,7 +490,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
 }
 
 /** What a `kill` held while the engine starts is answered (202, DashboardOptions.killTaken). */
-export const KILL_HELD = 'engine starting: the kill is held and applies as soon as the RiskManager runs, before anything trades';
+export const KILL_HELD = 'the RiskManager is not running (starting or restarting): the kill is held and goes to it the moment it runs, before anything else does';
 
 interface KillHoldDeps {
   readonly bus: Bus<EngineMsg>;

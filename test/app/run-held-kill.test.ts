@@ -1,17 +1,16 @@
-// applyHeldKill (app/run.ts): a kill the dashboard held goes to the RiskManager as soon as it runs: at once when it
-// runs already (sys.start() has started every actor when it returns), else at the first poll that finds it running
-// (its first start failed, or it restarted later, the engine running). At a shutdown or a failed start a kill still
-// held goes to it if it runs, else is dropped; the polling ends there.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { applyHeldKill, HELD_KILL_POLL_MS } from '../../app/run.ts';
-import type { HeldKill } from '../../engine/dashboard/index.ts';
+// applyHeldKill (app/run.ts): a kill the dashboard held goes to the RiskManager the moment it runs: at once when it
+// runs already (sys.start() has started every actor when it returns), else when it comes up (its first start failed,
+// or it restarted later, the engine running), before anything else reaches it. At a shutdown or a failed start a kill
+// still held goes to it if it runs, else is dropped; so is one held when the engine halts without it.
+import { describe, expect, it } from 'vitest';
+import { applyHeldKill } from '../../app/run.ts';
 import type { RiskState } from '../../actors/risk-manager/index.ts';
-
-beforeEach(() => void vi.useFakeTimers());
-afterEach(() => void vi.useRealTimers());
+import type { HeldKill } from '../../engine/dashboard/index.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import { Bus } from '../../engine/runtime/bus.ts';
 
 // A HeldKill holding one kill (`ask()` holds another) and recording what was done with it; a System whose RiskManager
-// runs while `risk.on`, with its start and shutdown in hand.
+// runs while `risk.on` (`up()` brings it up as a restart does), with its start, halts and shutdown in hand.
 function rig(riskOn: boolean) {
   const done: string[] = [];
   let holding = false;
@@ -36,18 +35,29 @@ function rig(riskOn: boolean) {
   const intake: (() => void)[] = [];
   const lifecycle = { shuttingDown: false, onStopIntake: (_name: string, fn: () => void) => void intake.push(fn) };
   const risk = { on: riskOn };
+  const running = new Set<() => void>();
+  const bus = new Bus<EngineMsg>();
   const sys = {
     ready: () => readyP,
     lifecycle: lifecycle as never,
+    bus,
     handles: { risk: () => (risk.on ? ({} as RiskState) : undefined) } as never,
+    onRiskRunning: (fn: () => void) => (running.add(fn), () => void running.delete(fn)),
+  };
+  const up = (): void => {
+    risk.on = true;
+    for (const fn of running) fn();
   };
   const stopIntake = (): void => {
     lifecycle.shuttingDown = true;
     for (const fn of intake) fn();
   };
+  const halt = (actor: string): void => bus.publish({ type: 'sys.halted', actor, reason: `${actor} failed 6 times in 60 s`, ts: 0 } as EngineMsg);
   const start = (): void => applyHeldKill(sys, held);
-  return { done, held, risk, start, fail, stopIntake };
+  return { done, held, risk, up, start, fail, stopIntake, halt, listeners: () => running.size };
 }
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('applyHeldKill', () => {
   it('applies a kill held before the start at once when the RiskManager runs', () => {
@@ -58,29 +68,47 @@ describe('applyHeldKill', () => {
     expect(r.done).toEqual(['apply']);
   });
 
-  it('holds a kill while the RiskManager is down and applies it at the first poll that finds it running', async () => {
+  it('holds a kill while the RiskManager is down and applies it the moment it comes up', () => {
     const r = rig(false);
     r.held.ask();
     r.start();
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 4);
     const whileDown = [...r.done];
-    r.risk.on = true;
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS);
+    r.up();
 
     expect(whileDown).toEqual([]);
     expect(r.done).toEqual(['apply']);
   });
 
-  it('drops a kill still held on a shutdown, and offers nothing after', async () => {
+  it('gives a kill held when the RiskManager restarts later, the engine running, to it as it comes back', () => {
+    const r = rig(true);
+    r.start();
+    r.risk.on = false;
+    r.held.ask();
+    const whileDown = [...r.done];
+    r.up();
+
+    expect(whileDown).toEqual([]);
+    expect(r.done).toEqual(['apply']);
+  });
+
+  it('drops a kill still held on a shutdown while the RiskManager is down, and gives nothing after', () => {
     const r = rig(false);
     r.held.ask();
     r.start();
     r.stopIntake();
-    r.risk.on = true;
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 4);
+    r.up();
 
     expect(r.done).toEqual(['drop: the engine is stopping (nothing trades)']);
-    expect(vi.getTimerCount()).toBe(0);
+    expect(r.listeners()).toBe(0);
+  });
+
+  it('at a shutdown, gives a kill still held to the RiskManager when it runs', () => {
+    const r = rig(true);
+    r.start();
+    r.held.ask();
+    r.stopIntake();
+
+    expect(r.done).toEqual(['apply', 'drop: the engine is stopping (nothing trades)']);
   });
 
   it('drops the holding when the start fails, naming the failure', async () => {
@@ -88,36 +116,21 @@ describe('applyHeldKill', () => {
     r.held.ask();
     r.start();
     r.fail(new Error('the exec store cannot be read'));
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS);
+    await settle();
 
     expect(r.done).toEqual(['drop: the engine failed to start (nothing trades): the exec store cannot be read']);
-    expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('at a shutdown, gives a kill still held to the RiskManager when it runs, then stops polling', async () => {
+  it('drops the holding when the engine halts with the RiskManager failed for good, not for another actor', () => {
     const r = rig(true);
     r.start();
-    // Held later, while the RiskManager restarted: the poll has not come round yet.
-    r.held.ask();
-    r.stopIntake();
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 2);
-
-    expect(r.done).toEqual(['apply', 'drop: the engine is stopping (nothing trades)']);
-    expect(vi.getTimerCount()).toBe(0);
-  });
-
-  it('keeps polling while the engine runs: a kill held when the RiskManager restarts later goes once it is back', async () => {
-    const r = rig(true);
-    r.start();
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 20);
+    r.halt('executor');
+    const otherActor = [...r.done];
     r.risk.on = false;
     r.held.ask();
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS * 4);
-    const whileDown = [...r.done];
-    r.risk.on = true;
-    await vi.advanceTimersByTimeAsync(HELD_KILL_POLL_MS);
+    r.halt('risk');
 
-    expect(whileDown).toEqual([]);
-    expect(r.done).toEqual(['apply']);
+    expect(otherActor).toEqual([]);
+    expect(r.done).toEqual(['drop: the RiskManager is down for good (risk failed 6 times in 60 s): the engine is halted; flatten at the venue by hand, or restart']);
   });
 });

@@ -166,7 +166,7 @@ async function control(action: string, body: unknown = {}): Promise<boolean> {
     });
     const j = (await res.json()) as { error?: string; message?: string };
     out.className = res.ok ? 'ok' : 'err';
-    // 202: a kill held while the engine starts (applied as soon as it runs), which the trader must not read as done.
+    // 202: a kill held while the RiskManager is not running (it goes to it when it runs): not to be read as done.
     const sent = res.status === 202 ? `${action}: ${j.message ?? 'held until the engine runs'}` : `${action}: sent`;
     out.textContent = res.ok ? sent : res.status === 401 ? 'refused: enter the dashboard token' : `${action}: ${j.error ?? res.status}`;
     return res.ok;

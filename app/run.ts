@@ -386,7 +386,7 @@ const KILL_DROPPED_SHUTDOWN = 'the engine is stopping (nothing trades)';
  * saves the kill switch and the standing flatten as it takes them, so a kill taken during the start survives a
  * shutdown or a failed start; the flatten's exits, refused by the executor while it reconciles, are sent again once it
  * answers. A kill still held is dropped, with a log line, at the stop's intake or a failed start when the RiskManager
- * is not running, or when the engine halts without it (it failed for good): from then on a kill is still published
+ * is not running, or when the engine halts for the RiskManager (it failed for good): from then on a kill is still published
  * while the RiskManager runs, and refused, saying why, while it does not.
  */
 export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles' | 'onRiskRunning' | 'bus'>, held: HeldKill): void {
@@ -394,7 +394,8 @@ export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles
   if (riskRuns()) held.apply();
   const offRunning = sys.onRiskRunning(() => void held.apply());
   const offHalted = sys.bus.subscribe('sys.halted', (m) => {
-    if (m.actor === RISK_ID || !riskRuns()) end(`the RiskManager is down for good (${m.reason}): the engine is halted; flatten at the venue by hand, or restart`);
+    // Another actor failed for good: a RiskManager restarting still comes back (and takes the kill).
+    if (m.actor === RISK_ID) end(`the RiskManager is down for good (${m.reason}): the engine is halted; flatten at the venue by hand, or restart`);
   });
   function end(why: string): void {
     offRunning();

@@ -691,8 +691,17 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   bus.subscribe('sys.halted', (m) => {
     if (!isReady) startFailed(new EngineStartError(`the engine halted before it was ready: ${m.reason}`));
     logger.error({ code: 'SYSTEM_HALTED', actor: m.actor, reason: m.reason }, `trading halted: ${m.reason}`);
-    // From the engine: an operator `start` cannot resume over it in this process (the failed actor stays down).
-    bus.publish({ type: 'risk.killSwitch', on: true, reason: `system halted: ${m.reason}`, source: 'engine', ts: clock.now() });
+    // From the engine: an operator `start` cannot resume over it in this process (the failed actor stays down). With
+    // the RiskManager down (restarting) it would reach nobody: it goes when the RiskManager runs again.
+    const kill = (): void => bus.publish({ type: 'risk.killSwitch', on: true, reason: `system halted: ${m.reason}`, source: 'engine', ts: clock.now() });
+    if (riskState) kill();
+    else {
+      const once = (): void => {
+        riskRunning.delete(once);
+        kill();
+      };
+      riskRunning.add(once);
+    }
   });
 
   if (mode === 'backtest') {

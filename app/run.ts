@@ -394,8 +394,9 @@ export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles
   if (riskRuns()) held.apply();
   const offRunning = sys.onRiskRunning(() => void held.apply());
   const offHalted = sys.bus.subscribe('sys.halted', (m) => {
-    // Another actor failed for good: a RiskManager restarting still comes back (and takes the kill).
-    if (m.actor === RISK_ID) end(`the RiskManager is down for good (${m.reason}): the engine is halted; flatten at the venue by hand, or restart`);
+    // Another actor failed for good: a RiskManager restarting still comes back (and takes the kill); the supervisor
+    // itself (no actor): nothing restarts any more.
+    if (m.actor === RISK_ID || (m.actor === undefined && !riskRuns())) end(`the RiskManager is down for good (${m.reason}): the engine is halted; flatten at the venue by hand, or restart`);
   });
   function end(why: string): void {
     offRunning();

@@ -20,8 +20,8 @@
 // old stop): one of the order's shape (isRefusedForGood: a filter failure such as -1013 LOT_SIZE, PRICE_FILTER or
 // NOTIONAL, a -11xx parameter error; the same request would be refused again) is not sent again, nor retried on a
 // backoff, until the position or the plan changes; one of the request itself (cancel-replace not allowed, an open-order
-// limit the old stop counts in: isReplaceRequestRefusal) bars replaces on the symbol (for an hour; a limit's bar
-// until the next stop is accepted), the stop cancelled then placed at once; any other
+// limit the old stop counts in: isReplaceRequestRefusal) bars replaces on the symbol (for an hour; a limit's for 15
+// min), the stop cancelled then placed at once; any other
 // (the account, funds, a price band, a closed market, which may clear and may bar a placement too) again as a replace
 // on the backoff, one through the price every 5 min, the old stop resting meanwhile. Such a refusal
 // holds back only the replace of the stop it left resting: once that stop is gone (cancelled by hand or for an exit,
@@ -219,8 +219,10 @@ export const isRefusedForGood = (o: OrderRecord): boolean => ORDER_SHAPE_REFUSAL
 // request, or an open-order limit counts the old stop (Binance checks filters and order count before the cancel).
 const REPLACE_REQUEST_REFUSALS = /cancel-replace is not supported|Filter failure: (?:EXCHANGE_)?MAX_NUM_(?:ALGO_)?ORDERS\b/i;
 
-/** How long (engine ms) at most a symbol whose replace request was refused for the request itself gets no replace. */
+/** How long (engine ms) a symbol whose replace request was refused for the request itself gets no replace. */
 export const REPLACE_BARRED_MS = 3_600_000;
+/** The same for an open-order limit the old stop counted in, which clears as orders close. */
+export const REPLACE_LIMIT_BARRED_MS = 900_000;
 
 /** Returns true when the venue's words `message` refuse the replace request itself, not the stop it asks for. */
 export const isReplaceRequestRefusal = (message: string | undefined): boolean => REPLACE_REQUEST_REFUSALS.test(message ?? '');
@@ -290,10 +292,11 @@ export class ProtectiveStops {
   private readonly kept = new Map<string, { readonly stop: string; readonly until: number }>();
   /**
    * Per symbol, until when (engine ms) no replace is sent: the venue refused the replace request itself there, which
-   * any plan would meet again. `limit`: an open-order limit the old stop counted in, which clears: the bar ends with the
-   * next stop accepted (else each resize would open a gap for an hour); otherwise (not allowed for the symbol) it lasts.
+   * any plan would meet again: for REPLACE_BARRED_MS when the symbol does not allow it, REPLACE_LIMIT_BARRED_MS for an
+   * open-order limit the old stop counted in (it clears as orders close, and each resize meanwhile is a cancel then a
+   * placement: a gap; a standing limit costs one refused replace per bar).
    */
-  private readonly replaceBarred = new Map<string, { readonly until: number; readonly limit: boolean }>();
+  private readonly replaceBarred = new Map<string, number>();
   /** Checks in a row per symbol that left its stop not as the position needs: the backoff of the next. */
   private readonly failures = new Map<string, number>();
   /** Per symbol, the cancelled stops whose trades could not be read since: they may have sold lots not booked yet. */
@@ -466,11 +469,7 @@ export class ProtectiveStops {
     if (keep) {
       // Not answered yet: it may still come back refused, which brings no check of its own.
       if (keep.status === 'new' || keep.status === 'submitted') this.recheck(symbol);
-      else {
-        this.settled(symbol);
-        // An open-order limit that barred replaces let this stop through: it has cleared.
-        if (this.replaceBarred.get(symbol)?.limit) this.replaceBarred.delete(symbol);
-      }
+      else this.settled(symbol);
       return;
     }
     // The cancels' fills (read by removeStale) may have changed the position: the stop is sized on what is left.
@@ -506,7 +505,7 @@ export class ProtectiveStops {
     // refusal's retry, which is set again: a check meanwhile may have replaced the pending one.
     if (this.refusedNow(symbol, key, positionKey(this.host.position(symbol)))) return this.holdKept(symbol, old.clientOrderId);
     // The replace request itself was refused on this symbol lately (see refuseReplace): cancel then place.
-    if ((this.replaceBarred.get(symbol)?.until ?? 0) > this.host.now()) return false;
+    if ((this.replaceBarred.get(symbol) ?? 0) > this.host.now()) return false;
     // Kept lately: the check set on the backoff tries again. Without this gate a replacement the executor itself
     // rejected (VENUE_RATE_LIMITED while a 429 lasts) brings a check at once, which would try again at once.
     // Only for the stop it kept: another stop (another position) is replaced as usual.
@@ -576,11 +575,12 @@ export class ProtectiveStops {
     // closed market, a price band) would leave the position with no stop after a cancel.
     if (isReplaceRequestRefusal(o.reason)) {
       this.counters.refused++;
-      this.replaceBarred.set(symbol, { until: this.host.now() + REPLACE_BARRED_MS, limit: !/cancel-replace is not supported/i.test(o.reason ?? '') });
+      const barredMs = /cancel-replace is not supported/i.test(o.reason ?? '') ? REPLACE_BARRED_MS : REPLACE_LIMIT_BARRED_MS;
+      this.replaceBarred.set(symbol, this.host.now() + barredMs);
       this.host.log.warn({
-        symbol, clientOrderId: cid, replaced: old.clientOrderId, venueCode: o.rejectCode, venueMessage: o.reason, barredMs: REPLACE_BARRED_MS,
+        symbol, clientOrderId: cid, replaced: old.clientOrderId, venueCode: o.rejectCode, venueMessage: o.reason, barredMs,
         code: 'PROTECTIVE_STOP_REPLACE_REFUSED',
-      }, 'the venue refused the replace request itself: the stop is cancelled then placed, and replaced that way on this symbol for a while');
+      }, `the venue refused the replace request itself: the stop is cancelled then placed, and replaced that way on this symbol for ${barredMs / 60_000} min`);
       this.host.checkLater(symbol, 0);
       return true;
     }

@@ -52,7 +52,8 @@ function rig(riskOn: boolean) {
     lifecycle.shuttingDown = true;
     for (const fn of intake) fn();
   };
-  const halt = (actor: string): void => bus.publish({ type: 'sys.halted', actor, reason: `${actor} failed 6 times in 60 s`, ts: 0 } as EngineMsg);
+  const halt = (actor: string | undefined): void =>
+    bus.publish({ type: 'sys.halted', ...(actor ? { actor } : {}), reason: actor ? `${actor} failed 6 times in 60 s` : 'supervisor failed', ts: 0 } as EngineMsg);
   const start = (): void => applyHeldKill(sys, held);
   return { done, held, risk, up, start, fail, stopIntake, halt, listeners: () => running.size };
 }
@@ -132,5 +133,14 @@ describe('applyHeldKill', () => {
 
     expect(otherActor).toEqual([]);
     expect(r.done).toEqual(['drop: the RiskManager is down for good (risk failed 6 times in 60 s): the engine is halted; flatten at the venue by hand, or restart']);
+  });
+
+  it('drops the holding when the supervisor itself fails with the RiskManager down (nothing restarts it)', () => {
+    const r = rig(false);
+    r.start();
+    r.held.ask();
+    r.halt(undefined);
+
+    expect(r.done).toEqual(['drop: the RiskManager is down for good (supervisor failed): the engine is halted; flatten at the venue by hand, or restart']);
   });
 });

@@ -277,30 +277,42 @@ describe('a replacement refused before acting holds back only the replace of the
   // now bars replaces on the symbol, the stop cancelled then placed at once, for every later plan too. Any other
   // refusal (the account, a price band) is retried as a replace, the old stop resting: a cancel then a placement the
   // same refusal bars left the position with no stop (final re-review).
-  // An open-order limit clears (orders close): its bar ends with the next stop accepted, and the plan after that is
-  // a replace again; "not supported" stays for the hour (closing review: a passing limit made every resize a gap).
-  for (const [what, msg, Cls, limit] of [
-    ['-1013 MAX_NUM_ALGO_ORDERS', MAX_ALGO, ccxt.InvalidOrder, true],
-    ['-1013 EXCHANGE_MAX_NUM_ALGO_ORDERS', EXCHANGE_MAX_ALGO, ccxt.InvalidOrder, true],
-    ['-2010 cancel-replace not supported', NO_CANCEL_REPLACE, ccxt.InvalidOrder, false],
+  // An open-order limit clears (orders close): its bar lasts 15 min, "not supported" an hour (closing reviews: an
+  // hour's bar made every resize a gap long after a passing limit; ending it at the next accepted stop cost a refused
+  // replace on every resize under a standing limit).
+  for (const [what, msg, Cls, barMin] of [
+    ['-1013 MAX_NUM_ALGO_ORDERS', MAX_ALGO, ccxt.InvalidOrder, 15],
+    ['-1013 EXCHANGE_MAX_NUM_ALGO_ORDERS', EXCHANGE_MAX_ALGO, ccxt.InvalidOrder, 15],
+    ['-2010 cancel-replace not supported', NO_CANCEL_REPLACE, ccxt.InvalidOrder, 60],
   ] as const) {
-    it(`cancels then places at once when the replace request itself is refused (${what}), ${limit ? 'then replaces once a stop is accepted' : 'and for the next plans'} (B3)`, async () => {
+    it(`cancels then places at once, and for ${barMin} min, when the replace request itself is refused (${what}) (B3)`, async () => {
       const w = await world();
       w.approve('entry-1', 10_000);
       await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
       const [first] = await w.openStops();
-      // A limit refuses once (then clears); "not supported" every time.
-      const asked = w.refuseNextReplace(msg, Cls, limit ? 1 : Number.POSITIVE_INFINITY);
+      // Refused once: the next plans within the bar still go by cancel then place, the first after it as a replace.
+      const asked = w.refuseNextReplace(msg, Cls, 1);
       w.approve('entry-2', 30_000);
       await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 29_970), 'the grown position\'s stop');
-      const afterFirst = asked();
       w.approve('entry-3', 10_000);
       await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 39_960), 'the position\'s stop after a third buy');
+      const withinBar = asked();
+      const deletesWithinBar = w.requests.filter((r) => r.startsWith('DELETE /api/v3/order ')).length;
+      // A limit's bar ends after 15 min: the next plan is a replace again ("not supported" is not waited out here).
+      if (barMin === 15) {
+        await w.pass(barMin * 4 + 1, 15_000);
+        w.approve('entry-4', 10_000);
+        await w.until(async () => (await w.openStops()).some((o) => o.lots === SELLABLE + 49_950), 'the position\'s stop after the bar');
+      }
 
-      expect([afterFirst, asked()]).toEqual(limit ? [1, 2] : [1, 1]);
+      expect([withinBar, deletesWithinBar]).toEqual([1, 2]);
       expect(w.codes).toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
-      expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toHaveLength(limit ? 1 : 2);
-      expect(w.replaces()).toEqual(limit ? ['POST /api/v3/order/cancelReplace 200'] : []);
+      if (barMin === 15) {
+        expect(asked()).toBeGreaterThan(1);
+        expect(w.replaces().length).toBeGreaterThan(0);
+        expect(w.replaces().every((r) => r === 'POST /api/v3/order/cancelReplace 200')).toBe(true);
+        expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toHaveLength(2);
+      } else expect(w.replaces()).toEqual([]);
       expect(await w.openStops()).toHaveLength(1);
       expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
       expect(w.row()).toMatchObject({ state: 'resting' });

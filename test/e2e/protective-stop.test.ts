@@ -29,6 +29,9 @@ describe('protective stops in live mode against the exchange simulator', () => {
     });
     await driveLockstep({ sys: e.sys, sim, clock: e.clock, venue: e.venue, maxSpanMs: 20 * 60_000, stopWhen: () => stopCid !== undefined });
     const ex = e.sys.handles.executor()!;
+    // The entry may have filled in parts: a stop accepted for the first part is replaced once the rest is booked, and
+    // the lockstep stops at the first acceptance. The steady state is read once that check is done.
+    await ex.idle();
     const p = ex.position('ETH/USDT')!;
     const open = await e.venue.inner.fetchOpenOrders('ETH/USDT');
     const acct = sim.venue.accounts.get(SIM_KEY)!;

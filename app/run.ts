@@ -343,8 +343,8 @@ export const ENGINE_STARTING = 'engine starting: control actions other than the 
  * Until `controlsRefusal()` answers undefined its control actions are refused (503): a message published before the
  * actors start has no subscriber and is dropped while the page reports a success, and during the start-up
  * reconciliation the executor refuses orders (EXECUTOR_NOT_READY). All but a kill (applyHeldKill): a trader who sees
- * something wrong while a live start reconciles, for as long as the venue fails, must not be left with SIGTERM alone. A dashboard that fails to start is logged and trading
- * goes on without it.
+ * something wrong while a live start reconciles, for as long as the venue fails, must not be left with SIGTERM alone.
+ * A dashboard that fails to start is logged and trading goes on without it.
  */
 async function startDaemonDashboard(
   sys: System, loaded: LoadedConfig, logger: Logger, controlsRefusal: () => string | undefined,
@@ -375,7 +375,7 @@ async function startDaemonDashboard(
   }
 }
 
-// Why a kill is not taken once a shutdown began during the start, or the start failed.
+// Why a kill still held is dropped at the stop's intake (the RiskManager not running).
 const KILL_DROPPED_SHUTDOWN = 'the engine is stopping (nothing trades)';
 
 /**
@@ -386,8 +386,8 @@ const KILL_DROPPED_SHUTDOWN = 'the engine is stopping (nothing trades)';
  * saves the kill switch and the standing flatten as it takes them, so a kill taken during the start survives a
  * shutdown or a failed start; the flatten's exits, refused by the executor while it reconciles, are sent again once it
  * answers. A kill still held is dropped, with a log line, at the stop's intake or a failed start when the RiskManager
- * is not running, or when the engine halts for the RiskManager (it failed for good): from then on a kill is still published
- * while the RiskManager runs, and refused, saying why, while it does not.
+ * is not running, or when the engine halts for the RiskManager (it failed for good, or the supervisor did): from then
+ * on a kill is still published while the RiskManager runs, and refused, saying why, while it does not.
  */
 export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles' | 'onRiskRunning' | 'bus'>, held: HeldKill): void {
   const riskRuns = (): boolean => sys.handles.risk() !== undefined;
@@ -396,7 +396,8 @@ export function applyHeldKill(sys: Pick<System, 'ready' | 'lifecycle' | 'handles
   const offHalted = sys.bus.subscribe('sys.halted', (m) => {
     // Another actor failed for good: a RiskManager restarting still comes back (and takes the kill); the supervisor
     // itself (no actor): nothing restarts any more.
-    if (m.actor === RISK_ID || (m.actor === undefined && !riskRuns())) end(`the RiskManager is down for good (${m.reason}): the engine is halted; flatten at the venue by hand, or restart`);
+    if (m.actor !== RISK_ID && !(m.actor === undefined && !riskRuns())) return;
+    end(`the RiskManager is down for good (${m.reason}): the engine is halted; flatten at the venue by hand, or restart`);
   });
   function end(why: string): void {
     offRunning();

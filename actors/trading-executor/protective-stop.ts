@@ -21,11 +21,11 @@
 // NOTIONAL, a -11xx parameter error; the same request would be refused again) is not sent again, nor retried on a
 // backoff, until the position or the plan changes; one of the request itself (cancel-replace not allowed, an open-order
 // limit the old stop counts in: isReplaceRequestRefusal) bars replaces on the symbol (for an hour; a limit's for 15
-// min), the stop cancelled then placed at once; any other
-// (the account, funds, a price band, a closed market, which may clear and may bar a placement too) again as a replace
-// on the backoff, one through the price every 5 min, the old stop resting meanwhile. Such a refusal
-// holds back only the replace of the stop it left resting: once that stop is gone (cancelled by hand or for an exit,
-// filled), the refusal is forgotten and the position's stop placed. When its new stop was refused, the trades are read
+// min), the stop cancelled then placed at once; any other (the account, funds, a price band, a closed market, which
+// may clear and may bar a placement too) is tried again as a replace on the backoff, one through the price every
+// 5 min, the old stop resting meanwhile. Such a refusal holds back only the replace of the stop it left resting: once
+// that stop is gone (cancelled by hand or for an exit, filled), the refusal is forgotten and the position's stop
+// placed. When its new stop was refused, the trades are read
 // and a position they changed gets its stop placed, else the refusal is recorded as a placement's is; with no answer,
 // the old stop's trades count as unread and both orders are queried before the next check. A stop that has triggered
 // and is part filled is left to work. While another sell of ours on the symbol is working, no stop is placed: it would
@@ -217,7 +217,8 @@ export const isRefusedForGood = (o: OrderRecord): boolean => ORDER_SHAPE_REFUSAL
 
 // Refusals of a cancelReplace request that a cancel then a placement do not meet: the symbol does not allow the
 // request, or an open-order limit counts the old stop (Binance checks filters and order count before the cancel).
-const REPLACE_REQUEST_REFUSALS = /cancel-replace is not supported|Filter failure: (?:EXCHANGE_)?MAX_NUM_(?:ALGO_)?ORDERS\b/i;
+const REPLACE_UNSUPPORTED = /cancel-replace is not supported/i;
+const REPLACE_OVER_LIMIT = /Filter failure: (?:EXCHANGE_)?MAX_NUM_(?:ALGO_)?ORDERS\b/i;
 
 /** How long (engine ms) a symbol whose replace request was refused for the request itself gets no replace. */
 export const REPLACE_BARRED_MS = 3_600_000;
@@ -225,7 +226,8 @@ export const REPLACE_BARRED_MS = 3_600_000;
 export const REPLACE_LIMIT_BARRED_MS = 900_000;
 
 /** Returns true when the venue's words `message` refuse the replace request itself, not the stop it asks for. */
-export const isReplaceRequestRefusal = (message: string | undefined): boolean => REPLACE_REQUEST_REFUSALS.test(message ?? '');
+export const isReplaceRequestRefusal = (message: string | undefined): boolean =>
+  REPLACE_UNSUPPORTED.test(message ?? '') || REPLACE_OVER_LIMIT.test(message ?? '');
 
 // What the stop of a plan is, for telling whether a refused plan is the one asked for again.
 const planKey = (p: Extract<StopPlan, { kind: 'stop' }>): string => `${p.lots}@${p.stopPrice}/${p.price}`;
@@ -575,7 +577,7 @@ export class ProtectiveStops {
     // closed market, a price band) would leave the position with no stop after a cancel.
     if (isReplaceRequestRefusal(o.reason)) {
       this.counters.refused++;
-      const barredMs = /cancel-replace is not supported/i.test(o.reason ?? '') ? REPLACE_BARRED_MS : REPLACE_LIMIT_BARRED_MS;
+      const barredMs = REPLACE_UNSUPPORTED.test(o.reason ?? '') ? REPLACE_BARRED_MS : REPLACE_LIMIT_BARRED_MS;
       this.replaceBarred.set(symbol, this.host.now() + barredMs);
       this.host.log.warn({
         symbol, clientOrderId: cid, replaced: old.clientOrderId, venueCode: o.rejectCode, venueMessage: o.reason, barredMs,

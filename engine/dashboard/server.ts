@@ -299,7 +299,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   view.onChange = (t) => {
     if (clients.size > 0) throttle.mark(t);
   };
-  const hold = new KillHold({ bus, clock, wall, logger, controls: metrics.controls, changed: () => view.onChange?.('system') }, opts.killTaken !== undefined);
+  const hold = new KillHold({ bus, clock, wall, logger, controls: metrics.controls, changed: () => view.onChange?.('system') });
   // Whether control actions are refused now, and the kill held meanwhile: the page can say why its buttons answer 503.
   if (opts.controlsRefusal || opts.killTaken) {
     view.addServerStatus('controls', () => {
@@ -385,7 +385,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     const stillRefused = opts.controlsRefusal?.();
     if (stillRefused !== undefined && !killRoute) return refuse(req, res, action, stillRefused);
     if (killRoute && opts.killTaken?.() !== true) {
-      if (!hold.open) return refuse(req, res, action, `kill switch not taken: ${hold.droppedWhy ?? 'the engine is not running'}`);
+      if (hold.droppedWhy !== undefined) return refuse(req, res, action, `kill switch not taken: ${hold.droppedWhy}`);
       const held = hold.ask(body, req.socket.remoteAddress);
       return json(res, 202, { ok: true, action, queued: true, asks: held.asks, heldSince: new Date(held.sinceMs).toISOString(), message: KILL_HELD });
     }
@@ -489,7 +489,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   };
 }
 
-/** What a `kill` held while the engine starts is answered (202, DashboardOptions.killTaken). */
+/** What a `kill` held while the RiskManager is not running is answered (202, DashboardOptions.killTaken). */
 export const KILL_HELD = 'the RiskManager is not running (starting or restarting): the kill is held and goes to it the moment it runs, before anything else does';
 
 interface KillHoldDeps {
@@ -514,18 +514,10 @@ interface Held {
 // published (as a control published at once is) or 'dropped'.
 class KillHold implements HeldKill {
   private held: Held | undefined;
-  /** True until drop(); false from the start without DashboardOptions.killTaken. */
-  private holding: boolean;
+  /** Why the holding was dropped; undefined while kills are held (only asked for with DashboardOptions.killTaken). */
   private dropped: string | undefined;
 
-  constructor(private readonly deps: KillHoldDeps, holding: boolean) {
-    this.holding = holding;
-  }
-
-  /** True while a kill asked for during the refusal is taken (published or held), not refused. */
-  get open(): boolean {
-    return this.holding;
-  }
+  constructor(private readonly deps: KillHoldDeps) {}
 
   /** Why the holding was dropped (for the refusal of a kill after it), once it was. */
   get droppedWhy(): string | undefined {
@@ -534,11 +526,11 @@ class KillHold implements HeldKill {
 
   /** Holds the kill of `body` (checked by controlMessages) asked for by `remote`; an ask while one is held joins it. */
   ask(body: unknown, remote: string | undefined): Held {
-    if (!this.holding) throw new Error('a kill was asked to be held after the holding was dropped');
+    if (this.dropped !== undefined) throw new Error('a kill was asked to be held after the holding was dropped');
     if (this.held) this.held.asks++;
     else this.held = { body, remote, sinceMs: this.deps.wall.now(), asks: 1 };
     this.deps.controls.inc({ action: 'kill', outcome: 'queued' });
-    this.deps.logger.info({ action: 'kill', body, remote, queued: true, asks: this.held.asks }, 'control action held until the engine runs');
+    this.deps.logger.info({ action: 'kill', body, remote, queued: true, asks: this.held.asks }, 'control action held until the RiskManager runs');
     this.deps.changed();
     return this.held;
   }
@@ -562,8 +554,7 @@ class KillHold implements HeldKill {
   }
 
   drop(why: string): boolean {
-    if (!this.holding) return false;
-    this.holding = false;
+    if (this.dropped !== undefined) return false;
     this.dropped = why;
     const h = this.take();
     if (!h) return false;

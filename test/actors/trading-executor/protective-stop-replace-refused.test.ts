@@ -8,35 +8,27 @@
 // Such a refusal holds back only the replace of the stop it left resting: that stop cancelled by hand or for an exit,
 // the position's stop is placed again. A refusal that may clear (-1013 MAX_NUM_ALGO_ORDERS, -2015) or through the
 // price is tried again on its backoff, not held for good.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import ccxt from 'ccxt';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
-import type { OrderRecord, PositionRecord } from '../../../actors/trading-executor/logic.ts';
-import { isRefusedForGood, STOP_RETRY_MAX_MS, type ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
+import type { OrderRecord } from '../../../actors/trading-executor/logic.ts';
+import { isRefusedForGood, STOP_RETRY_MAX_MS } from '../../../actors/trading-executor/protective-stop.ts';
 import { DashboardMetrics } from '../../../engine/dashboard/metrics.ts';
 import { DashboardViewModel } from '../../../engine/dashboard/view-model.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import { ExecStore } from '../../../engine/store/exec-store.ts';
-import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import { intentId } from '../../../engine/types/ids.ts';
 import { BINANCE_SPOT_DEFAULTS } from '../../../engine/types/instrument.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
-import { CcxtExecVenue, classifyCcxtError, type CcxtOrderApi } from '../../../engine/venues/ccxt-exec.ts';
-import { startExchangeSim } from '../../../engine/venues/sim/server.ts';
+import { classifyCcxtError } from '../../../engine/venues/ccxt-exec.ts';
 import type { ExecutionVenue, VenueOrder } from '../../../engine/venues/venue.ts';
 import { protectiveStopsHtml } from '../../../web/src/panels.ts';
-import { BINANCE_BTC as BTC, BTC_RECORDING } from '../../engine/venues/sim/ccxt-exec-rig.ts';
+import { BINANCE_BTC as BTC, simWithCcxtVenue } from '../../engine/venues/sim/ccxt-exec-rig.ts';
+import { capturingLogger, STOP_SETTINGS, tempStore } from './helpers.ts';
 
 const OURS = { apiKey: 'refusedExecKey01', secret: 'refused-exec-secret-01', balances: { USDT: '100000' } };
-const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
 // 0.1 BTC less the simulator's 0.1 % buy fee taken in BTC.
 const SELLABLE = 9_990;
 // A stop 90.5 % below cost: for 0.0999 BTC (~5 600 USDT) its notional is ~530 USDT, under the simulator's 1 000.
@@ -47,45 +39,15 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function capturingLogger() {
-  const codes: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) {
-        const code = line ? (JSON.parse(line) as { code?: unknown }).code : undefined;
-        if (typeof code === 'string') codes.push(code);
-      }
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), codes };
-}
-
 async function world() {
-  const sim = await startExchangeSim({
-    files: BTC_RECORDING, speed: 'manual', accounts: [OURS],
-    instruments: { 'BTC/USDT': { ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, minNotional: '1000' } },
-  });
+  const { sim, venue } = await simWithCcxtVenue(OURS, { instruments: { 'BTC/USDT': { ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, minNotional: '1000' } } });
   cleanups.push(() => sim.close());
-  await sim.replay.advanceBy(5_000);
-  const api = `${sim.url}/api/v3`;
-  const exchange = new ccxt.binance({
-    apiKey: OURS.apiKey, secret: OURS.secret, enableRateLimit: false,
-    urls: { api: { public: api, private: api, v1: `${sim.url}/api/v1` } },
-    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'cobalt-replace-refused-'));
-  const lmdb = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
-  cleanups.push(async () => {
-    await lmdb.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const store = new ExecStore<OrderRecord, PositionRecord>(lmdb);
-  const venue = new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()) });
+  const { store, cleanup } = tempStore(undefined, { syncCommits: true });
+  cleanups.push(cleanup);
   const clock = new SimulatedClock(sim.clock.now());
   const bus = new Bus<EngineMsg>();
   const { logger, codes } = capturingLogger();
-  const ex = new TradingExecutor({ bus, clock, venue, store, instruments: [BTC], log: logger, rng: () => 0.5, pollMs: 1_000, protectiveStop: SETTINGS });
+  const ex = new TradingExecutor({ bus, clock, venue, store, instruments: [BTC], log: logger, rng: () => 0.5, pollMs: 1_000, protectiveStop: STOP_SETTINGS });
   cleanups.push(() => ex.stop());
   await ex.start();
 
@@ -168,7 +130,7 @@ describe('protective stop replacement refused for good (cancelReplace)', () => {
     expect(replacesWhileRefused).toEqual(['POST /api/v3/order/cancelReplace 400']);
     expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
     expect(stopsWhileRefused.map((o) => o.clientOrderId)).toEqual([first!.clientOrderId]);
-    expect(w.codes.filter((c) => c === 'PROTECTIVE_STOP_REPLACE_REFUSED')).toHaveLength(1);
+    expect(w.codes().filter((c) => c === 'PROTECTIVE_STOP_REPLACE_REFUSED')).toHaveLength(1);
     expect(refusedRow).toMatchObject({
       state: 'refused', stop: { clientOrderId: first!.clientOrderId, status: 'accepted' },
       refusal: { through: false, message: expect.stringContaining('Filter failure: NOTIONAL') },
@@ -210,8 +172,8 @@ describe('protective stop replacement refused for good (cancelReplace)', () => {
     await w.until(() => refusals === 1, 'the refused replace');
     await w.until(async () => (await w.openStops()).every((o) => o.clientOrderId !== first!.clientOrderId), 'the replace tried again');
 
-    expect(w.codes).toContain('PROTECTIVE_STOP_RETRY');
-    expect(w.codes).not.toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
+    expect(w.codes()).toContain('PROTECTIVE_STOP_RETRY');
+    expect(w.codes()).not.toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
     expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 200']);
     expect(w.requests.filter((r) => r.startsWith('DELETE /api/v3/order '))).toEqual([]);
     expect(await w.openStops()).toHaveLength(1);
@@ -306,7 +268,7 @@ describe('a replacement refused before acting holds back only the replace of the
       }
 
       expect([withinBar, deletesWithinBar]).toEqual([1, 2]);
-      expect(w.codes).toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
+      expect(w.codes()).toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
       if (barMin === 15) {
         expect(asked()).toBeGreaterThan(1);
         expect(w.replaces().length).toBeGreaterThan(0);
@@ -384,7 +346,7 @@ describe('a replacement refused before acting holds back only the replace of the
     expect(refusedRow).toMatchObject({ stop: { clientOrderId: first!.clientOrderId }, refusal: { through: true } });
     expect(refusedRow!.refusal!.retryAt).toBe(refusedAt + STOP_RETRY_MAX_MS);
     expect(panel).toContain('the price is through the replacement of this stop');
-    expect(w.codes).toContain('PROTECTIVE_STOP_THROUGH');
+    expect(w.codes()).toContain('PROTECTIVE_STOP_THROUGH');
     expect(w.replaces()).toEqual(['POST /api/v3/order/cancelReplace 200']);
     expect(w.venueOrder(first!.clientOrderId)).toMatchObject({ status: 'CANCELED' });
     expect(w.row()).toMatchObject({ state: 'resting' });

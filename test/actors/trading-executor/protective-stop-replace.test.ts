@@ -4,23 +4,16 @@
 // one); the new stop is recorded before the request goes out. The fallbacks end as the cancel-then-place path ends
 // (each scenario run twice, once through a ccxt client without editOrder): the old stop filled (cancel fails, -2022),
 // and the old stop part filled after a trigger (cancel done, the new stop refused for insufficient balance, -2021).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import ccxt from 'ccxt';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
-import { clientOrderIdFor, type OrderRecord, type PositionRecord } from '../../../actors/trading-executor/logic.ts';
+import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
 import type { ProtectiveStopSettings } from '../../../actors/trading-executor/protective-stop.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import { isProtectiveStopId } from '../../../engine/messages/orders.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import { ExecStore } from '../../../engine/store/exec-store.ts';
-import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import { intentId } from '../../../engine/types/ids.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
 import type { TsMs } from '../../../engine/types/time.ts';
@@ -31,13 +24,13 @@ import { startExchangeSim, type ExchangeSim } from '../../../engine/venues/sim/s
 import { signPayload } from '../../../engine/venues/sim/signing.ts';
 import { VenueCallError, type ExecutionVenue, type VenueOrder } from '../../../engine/venues/venue.ts';
 import { BINANCE_BTC as BTC, BTC_RECORDING } from '../../engine/venues/sim/ccxt-exec-rig.ts';
+import { capturingLogger, STOP_SETTINGS, tempStore } from './helpers.ts';
 
 const OURS = { apiKey: 'replaceExecKey01', secret: 'replace-exec-secret-01', balances: { USDT: '100000' } };
 // Another account trading on the same simulated market (scenario of the part-filled stop).
 const MARKET = { apiKey: 'replaceMktKey001', secret: 'replace-mkt-secret-01', balances: { USDT: '10000000', BTC: '20000' } };
 const LOTS = 10_000 as Lots; // 0.1 BTC
 const SELLABLE = 9_990; // less the 0.1 % fee the simulator takes in BTC on a buy
-const SETTINGS: ProtectiveStopSettings = { enabled: true, extraBps: 50, limitBps: 100, stopLossBps: 200 };
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -73,22 +66,8 @@ function client(ex: CcxtOrderApi, replace: boolean, recordedAtSend: (cid: string
   return out;
 }
 
-function capturingLogger() {
-  const codes: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) {
-        const code = line ? (JSON.parse(line) as { code?: unknown }).code : undefined;
-        if (typeof code === 'string') codes.push(code);
-      }
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), codes };
-}
-
 /** The simulator, a venue through ccxt (with or without replace) and an executor with protective stops on it. */
-async function world(replace: boolean, settings: ProtectiveStopSettings = SETTINGS, timeout?: Timeout, ours: { apiKey: string; secret: string; balances: Record<string, string> } = OURS) {
+async function world(replace: boolean, settings: ProtectiveStopSettings = STOP_SETTINGS, timeout?: Timeout, ours: { apiKey: string; secret: string; balances: Record<string, string> } = OURS) {
   const sim: ExchangeSim = await startExchangeSim({ files: BTC_RECORDING, speed: 'manual', accounts: [ours, MARKET] });
   cleanups.push(() => sim.close());
   await sim.replay.advanceBy(5_000);
@@ -98,13 +77,8 @@ async function world(replace: boolean, settings: ProtectiveStopSettings = SETTIN
     urls: { api: { public: api, private: api, v1: `${sim.url}/api/v1` } },
     options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
   });
-  const dir = mkdtempSync(join(tmpdir(), 'cobalt-replace-'));
-  const lmdb = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
-  cleanups.push(async () => {
-    await lmdb.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const store = new ExecStore<OrderRecord, PositionRecord>(lmdb);
+  const { store, cleanup } = tempStore(undefined, { syncCommits: true });
+  cleanups.push(cleanup);
   const recordedAtSend: Array<{ cid: string; status: string | undefined }> = [];
   const ccxtClient = client(exchange as unknown as CcxtOrderApi, replace, (cid) => recordedAtSend.push({ cid, status: store.order(cid)?.status }), timeout);
   const venue = new CcxtExecVenue({ exchange: ccxtClient, venue: 'binance', instruments: [BTC], clock: new SimulatedClock(sim.clock.now()) });
@@ -194,7 +168,7 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     expect(w.ex.order(first.clientOrderId)?.status).toBe('cancelled');
     expect(w.ex.order(stops[0]!.clientOrderId)?.status).toBe('accepted');
     expect(w.ex.protectiveStops.figures()).toEqual({ placed: 2, cancelled: 1, skippedDust: 0, resting: 1 });
-    expect(w.codes).toContain('PROTECTIVE_STOP_REPLACED');
+    expect(w.codes()).toContain('PROTECTIVE_STOP_REPLACED');
   }, 60_000);
 
   it('(the cancel-then-place path, on a venue without replace, leaves the account without a stop between its requests)', async () => {
@@ -210,7 +184,7 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     ['the venue acted on it: the new stop is found by its client id, and nothing is sent again', 'afterSend', 1],
     ['it never reached the venue: the new stop is not found, and the cancel-then-place path replaces the stop', 'beforeSend', 0],
   ] as const)('settles a replace request with no answer by querying: %s', async (_what, timeout, sent) => {
-    const w = await world(true, SETTINGS, timeout);
+    const w = await world(true, STOP_SETTINGS, timeout);
     const first = await w.enterToStop();
     w.approve('entry-2');
     await w.until(async () => (await w.openStops()).some((o) => o.lots === 2 * SELLABLE), 'the replacement');
@@ -284,7 +258,7 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     // The account's own BTC beside the position: an insufficient balance cannot catch a replacement sized on the position
     // before the old stop's fills, so only the ONLY_NEW restriction keeps it from resting (and selling what is not ours).
     const PART = 3_000;
-    const w = await world(true, SETTINGS, undefined, { ...OURS, balances: { ...OURS.balances, BTC: '1' } });
+    const w = await world(true, STOP_SETTINGS, undefined, { ...OURS, balances: { ...OURS.balances, BTC: '1' } });
     const stop = await w.enterToStop();
     const pending: number[] = [];
     w.sim.events.on('request', () => void pending.push(...w.sim.venue.pendingStops(w.account.id).map((s) => s.lots)));
@@ -327,7 +301,7 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     w.moveStopLoss(300);
     await w.until(() => refusals >= 1, 'the refused replace');
     // The cancel-then-place path is not taken: it would cancel the old stop while the same refusal stands.
-    expect(w.codes).toContain('PROTECTIVE_STOP_RETRY');
+    expect(w.codes()).toContain('PROTECTIVE_STOP_RETRY');
     await w.until(async () => (await w.openStops()).every((o) => o.clientOrderId !== first.clientOrderId), 'the replace tried again');
     w.watch(false);
 
@@ -341,7 +315,7 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
     expect(w.gaps).toEqual([]);
     expect(w.venueOrder(first.clientOrderId)).toMatchObject({ status: 'CANCELED' });
     expect((await w.openStops())).toHaveLength(1);
-    expect(w.codes).toContain('PROTECTIVE_STOP_REPLACED');
+    expect(w.codes()).toContain('PROTECTIVE_STOP_REPLACED');
   }, 60_000);
   it('when the venue cancels the old stop and refuses the new one (the price is through it), says so and ends as the cancel-then-place path', async () => {
     const run = async (replace: boolean) => {
@@ -352,15 +326,15 @@ describe('protective stop replaced in one request (cancelReplace)', () => {
       const cost = Number(first.stopPrice) / (1 - 105 / 10_000);
       for (let i = 0; i < 180 && Number(w.m.lastPrice()) >= cost * (1 - 6 / 10_000); i++) await w.sim.replay.advanceBy(1_000);
       w.moveStopLoss(0);
-      await w.until(() => w.codes.includes('PROTECTIVE_STOP_THROUGH'), 'the refusal of the new stop');
+      await w.until(() => w.codes().includes('PROTECTIVE_STOP_THROUGH'), 'the refusal of the new stop');
       return { w, end: await w.outcome() };
     };
     const viaReplace = await run(true);
     const viaCancel = await run(false);
 
     expect(viaReplace.w.requests.filter((r) => r.includes('cancelReplace'))).toEqual(['POST /api/v3/order/cancelReplace 409']);
-    expect(viaReplace.w.codes).toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
-    expect(viaReplace.w.codes).not.toContain('PROTECTIVE_STOP_REPLACED');
+    expect(viaReplace.w.codes()).toContain('PROTECTIVE_STOP_REPLACE_REFUSED');
+    expect(viaReplace.w.codes()).not.toContain('PROTECTIVE_STOP_REPLACED');
     expect(viaReplace.end).toEqual(viaCancel.end);
     expect(viaReplace.end).toMatchObject({ stops: [], live: [] });
     expect(viaReplace.w.ex.protectiveStops.figures()).toEqual(viaCancel.w.ex.protectiveStops.figures());

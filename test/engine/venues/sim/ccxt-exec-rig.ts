@@ -6,7 +6,7 @@ import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument } from '../../../../engine/types/instrument.ts';
 import { CcxtExecVenue, type CcxtOrderApi } from '../../../../engine/venues/ccxt-exec.ts';
 import type { SimAccountSpec } from '../../../../engine/venues/sim/accounts.ts';
-import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
+import { startExchangeSim, type ExchangeSim, type ExchangeSimOptions } from '../../../../engine/venues/sim/server.ts';
 
 /** The recording the simulator serves. */
 export const BTC_RECORDING = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
@@ -14,11 +14,14 @@ export const BTC_RECORDING = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
 export const BINANCE_BTC = makeInstrument({ ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, venue: 'binance' });
 
 /**
- * Starts the simulator (manual speed, 5 s into the recording, so that the book is there) with `account`; returns it
- * with a CcxtExecVenue for BINANCE_BTC on its own SimulatedClock set to the simulator's time. The caller closes `sim`.
+ * Starts the simulator (manual speed, 5 s into the recording, so that the book is there) with `account` (and the
+ * simulator's own `instruments`, when given: filters stricter than the engine's); returns it with a CcxtExecVenue for
+ * BINANCE_BTC on its own SimulatedClock set to the simulator's time. The caller closes `sim`.
  */
-export async function simWithCcxtVenue(account: SimAccountSpec): Promise<{ sim: ExchangeSim; venue: CcxtExecVenue }> {
-  const sim = await startExchangeSim({ files: BTC_RECORDING, speed: 'manual', accounts: [account] });
+export async function simWithCcxtVenue(
+  account: SimAccountSpec, opts: Pick<ExchangeSimOptions, 'instruments'> = {},
+): Promise<{ sim: ExchangeSim; venue: CcxtExecVenue }> {
+  const sim = await startExchangeSim({ files: BTC_RECORDING, speed: 'manual', accounts: [account], ...opts });
   try {
     await sim.replay.advanceBy(5_000);
     const api = `${sim.url}/api/v3`;

@@ -1,12 +1,15 @@
-// Shared by candle-cache.test.ts and its kill -9 child: the bundled recording's ETH and BTC trades in receive
-// order, a DataProvider over a store's candles cache, and a driver that replays trades onto it on a SimulatedClock.
+// Shared by the candles cache tests and the kill -9 child: the bundled recording's ETH and BTC trades in receive
+// order, a DataProvider over a store's candles cache, a driver that replays trades onto it on a SimulatedClock, and
+// the series a provider holds and a store keeps, in the cache's own terms.
 import { DataProvider, type CobQuery } from '../../../actors/data-provider/provider.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Trade } from '../../../engine/messages/market.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import { CandleCache } from '../../../engine/store/candle-cache.ts';
-import type { LmdbStore } from '../../../engine/store/lmdb.ts';
+import { CANDLES_DB, CandleCache } from '../../../engine/store/candle-cache.ts';
+import { LmdbStore, prefixRange } from '../../../engine/store/lmdb.ts';
+import type { Timeframe } from '../../../engine/types/time.ts';
+import { TIMEFRAMES } from '../../../actors/data-provider/logic.ts';
 import { BinanceFrameDecoder, classifyFrame } from '../../../engine/venues/binance/frames.ts';
 import { readRecordingLinesSync } from '../../../engine/venues/replay/recording.ts';
 import { archive, BTC, ETH } from './helpers.ts';
@@ -67,4 +70,33 @@ export function replayTrades(rig: { clock: SimulatedClock; bus: Bus<EngineMsg> }
     rig.bus.publish(t);
   }
   rig.clock.set(to);
+}
+
+/** A stored bar's value, as the candles cache writes it. */
+export type BarValue = [open: number, high: number, low: number, close: number, volume: number, trades: number | null];
+/** A bar as one row: its open time, then its stored value. */
+export type BarRow = [openTime: number, ...BarValue];
+
+/** Every series of `dp` by name (`SYMBOL tf`), as it holds it now, in the cache's own terms (one row per bar). */
+export function seriesOf(dp: DataProvider): Record<string, BarRow[]> {
+  const out: Record<string, BarRow[]> = {};
+  for (const sym of dp.symbols) {
+    for (const tf of TIMEFRAMES) {
+      out[`${sym} ${tf}`] = dp.series(sym, tf).tail(1_500).map((c) => [c.openTime, c.open, c.high, c.low, c.close, c.volume, c.trades ?? null]);
+    }
+  }
+  return out;
+}
+
+/** Every bar the store at `path` (opened here, closed before returning) holds of each series named in `names`. */
+export async function storedIn(path: string, names: readonly string[]): Promise<Record<string, BarRow[]>> {
+  const store = LmdbStore.open({ path, noSync: true });
+  const db = store.db<[string, Timeframe, number], BarValue>(CANDLES_DB);
+  const out: Record<string, BarRow[]> = {};
+  for (const name of names) {
+    const [sym, tf] = name.split(' ') as [string, Timeframe];
+    out[name] = [...db.entries(prefixRange([sym, tf]))].map(({ key, value }) => [key[2], ...value]);
+  }
+  await store.close();
+  return out;
 }

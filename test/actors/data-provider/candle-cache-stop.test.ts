@@ -6,17 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TIMEFRAMES } from '../../../actors/data-provider/logic.ts';
 import { DataProvider } from '../../../actors/data-provider/provider.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
-import { CANDLES_DB, CandleCache, type SeriesWrite } from '../../../engine/store/candle-cache.ts';
-import { LmdbStore, prefixRange } from '../../../engine/store/lmdb.ts';
+import { CandleCache, type SeriesWrite } from '../../../engine/store/candle-cache.ts';
+import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import { StoreError } from '../../../engine/types/errors.ts';
-import type { Timeframe } from '../../../engine/types/time.ts';
 import { archive, REC_START } from './helpers.ts';
-import { replayTrades, rigProvider } from './candle-cache-rig.ts';
+import { replayTrades, rigProvider, seriesOf, storedIn } from './candle-cache-rig.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -28,33 +26,6 @@ function storeDir(): string {
   return d;
 }
 const openStore = (path: string) => LmdbStore.open({ path, noSync: true });
-
-type Value = [open: number, high: number, low: number, close: number, volume: number, trades: number | null];
-type Row = [openTime: number, ...Value];
-
-// Every series of `dp` by name, as it holds it now, in the cache's own terms (one row per bar, as stored).
-function seriesOf(dp: DataProvider): Record<string, Row[]> {
-  const out: Record<string, Row[]> = {};
-  for (const sym of dp.symbols) {
-    for (const tf of TIMEFRAMES) {
-      out[`${sym} ${tf}`] = dp.series(sym, tf).tail(1_500).map((c) => [c.openTime, c.open, c.high, c.low, c.close, c.volume, c.trades ?? null]);
-    }
-  }
-  return out;
-}
-
-// Every bar the store at `path` holds of each series named in `names`.
-async function storedIn(path: string, names: readonly string[]): Promise<Record<string, Row[]>> {
-  const store = openStore(path);
-  const db = store.db<[string, Timeframe, number], Value>(CANDLES_DB);
-  const out: Record<string, Row[]> = {};
-  for (const name of names) {
-    const [sym, tf] = name.split(' ') as [string, Timeframe];
-    out[name] = [...db.entries(prefixRange([sym, tf]))].map(({ key, value }) => [key[2], ...value]);
-  }
-  await store.close();
-  return out;
-}
 
 // A candles cache whose first `failures` saves fail before writing anything (a full disk, say).
 class FailingFirstCache extends CandleCache {

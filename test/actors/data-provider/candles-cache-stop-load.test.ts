@@ -10,16 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KlineQuery, KlineSource } from '../../../actors/data-provider/market-source.ts';
-import { TIMEFRAMES } from '../../../actors/data-provider/logic.ts';
 import { DataProvider, STOP_HISTORY_WAIT_MS } from '../../../actors/data-provider/provider.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import type { Candle } from '../../../engine/messages/market.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { ScaledClock, SimulatedClock, type Clock } from '../../../engine/runtime/clock.ts';
-import { CANDLES_DB, CandleCache } from '../../../engine/store/candle-cache.ts';
-import { LmdbStore, prefixRange } from '../../../engine/store/lmdb.ts';
+import { CandleCache } from '../../../engine/store/candle-cache.ts';
+import { LmdbStore } from '../../../engine/store/lmdb.ts';
 import type { Timeframe } from '../../../engine/types/time.ts';
 import { archive, REC_START } from './helpers.ts';
+import { seriesOf, storedIn } from './candle-cache-rig.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -31,30 +31,6 @@ function storeDir(): string {
   return d;
 }
 const openStore = (path: string) => LmdbStore.open({ path, noSync: true });
-
-type Row = [openTime: number, open: number, high: number, low: number, close: number, volume: number, trades: number | null];
-
-function seriesOf(dp: DataProvider): Record<string, Row[]> {
-  const out: Record<string, Row[]> = {};
-  for (const sym of dp.symbols) {
-    for (const tf of TIMEFRAMES) {
-      out[`${sym} ${tf}`] = dp.series(sym, tf).tail(1_500).map((c) => [c.openTime, c.open, c.high, c.low, c.close, c.volume, c.trades ?? null]);
-    }
-  }
-  return out;
-}
-
-async function storedIn(path: string, names: readonly string[]): Promise<Record<string, Row[]>> {
-  const store = openStore(path);
-  const db = store.db<[string, Timeframe, number], Row extends [number, ...infer V] ? V : never>(CANDLES_DB);
-  const out: Record<string, Row[]> = {};
-  for (const name of names) {
-    const [sym, tf] = name.split(' ') as [string, Timeframe];
-    out[name] = [...db.entries(prefixRange([sym, tf]))].map(({ key, value }) => [key[2], ...value]);
-  }
-  await store.close();
-  return out;
-}
 
 // The bundled kline archive, except that call number `holdCall` waits for `release()` (a venue slow to answer).
 class HeldHistory implements KlineSource {
@@ -108,25 +84,6 @@ describe('DataProvider stopped while its history loads', () => {
     expect(stored).toEqual(held);
   });
 
-  it(`stops within ${STOP_HISTORY_WAIT_MS} ms when the venue does not answer, and drops the answer that comes after`, { timeout: 60_000 }, async () => {
-    const path = storeDir();
-    const { store, wall, history, dp, started } = await loadingProvider(path, new SimulatedClock(REC_START));
-    const stopped = dp.stop();
-    wall.advance(STOP_HISTORY_WAIT_MS);
-    await stopped;
-    const held = seriesOf(dp);
-    await store.close();
-    history.release();
-    await started;
-
-    const stored = await storedIn(path, Object.keys(held));
-    expect(history.calls).toBe(3);
-    expect(held['ETH/USDT 1m']!.length).toBe(1_500);
-    expect(seriesOf(dp)).toEqual(held); // the late answer entered no series
-    expect(dp.stats.cacheSaveFailures).toBe(0);
-    expect(stored).toEqual(held);
-  });
-
   it('saves the bars of a maintenance pass in flight at stop', { timeout: 60_000 }, async () => {
     const path = storeDir();
     const { store, clock, history, dp, started } = await loadingProvider(path, new SimulatedClock(REC_START));
@@ -157,7 +114,7 @@ describe('DataProvider stop: the wait for the history in flight runs on wall tim
   it.each([
     ['a SimulatedClock nobody moves', () => new SimulatedClock(REC_START)],
     ['a ScaledClock at speed 0.01', () => new ScaledClock(REC_START, 0.01)],
-  ])(`ends after ${STOP_HISTORY_WAIT_MS} ms of wall time with %s as the engine clock`, { timeout: 30_000 }, async (_name, engineClock) => {
+  ])(`ends after ${STOP_HISTORY_WAIT_MS} ms of wall time with %s as the engine clock, and drops the answer that comes after`, { timeout: 30_000 }, async (_name, engineClock) => {
     const path = storeDir();
     const { store, wall, history, dp, started } = await loadingProvider(path, engineClock());
     const stopped = dp.stop();
@@ -169,7 +126,11 @@ describe('DataProvider stop: the wait for the history in flight runs on wall tim
     await started;
 
     const stored = await storedIn(path, Object.keys(held));
+    expect(history.calls).toBe(3);
+    expect(held['ETH/USDT 1m']!.length).toBe(1_500);
     expect(held['ETH/USDT 1h']).toEqual([]); // the answer of the request in flight came too late
+    expect(seriesOf(dp)).toEqual(held); // and entered no series
+    expect(dp.stats.cacheSaveFailures).toBe(0);
     expect(stored).toEqual(held);
   });
 

@@ -71,6 +71,12 @@ async function world() {
     }
   };
   const openStops = async (): Promise<VenueOrder[]> => (await venue.fetchOpenOrders('BTC/USDT')).filter((o) => o.orderType === 'stopLossLimit');
+  // The first entry (0.1 BTC) and the stop it leaves resting.
+  const firstStop = async (): Promise<VenueOrder | undefined> => {
+    approve('entry-1', 10_000);
+    await until(async () => (await openStops()).length === 1, 'a resting stop');
+    return (await openStops())[0];
+  };
   const approve = (id: string, lots: number) => bus.publish({
     type: 'risk.orderApproved', ts: clock.now(),
     intent: { id: intentId(id), symbol: 'BTC/USDT', side: 'buy', orderType: 'market', lots: lots as Lots, timeInForce: 'GTC', reduceOnly: false, reason: 'test', ts: 0 },
@@ -90,7 +96,7 @@ async function world() {
   };
   const panelOf = (r: ReturnType<typeof row>) =>
     protectiveStopsHtml({ enabled: true, figures: { ...ex.protectiveStops.figures(), symbols: [JSON.parse(JSON.stringify(r)) as NonNullable<typeof r>] } }).html;
-  return { ex, venue, clock, codes, requests, until, pass, openStops, approve, moveStopLoss, venueOrder, replaces, row, sim, account, bus, refuseNextReplace, panelOf };
+  return { ex, venue, clock, codes, requests, until, pass, openStops, firstStop, approve, moveStopLoss, venueOrder, replaces, row, sim, account, bus, refuseNextReplace, panelOf };
 }
 
 const LOT_SIZE = 'binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}';
@@ -103,9 +109,7 @@ const EXCHANGE_MAX_ALGO = 'binance {"code":-1013,"msg":"Filter failure: EXCHANGE
 describe('protective stop replacement refused for good (cancelReplace)', () => {
   it('keeps the old stop resting, shows the refusal, never resends the refused plan, and tries a new plan at once', async () => {
     const w = await world();
-    w.approve('entry-1', 10_000);
-    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
-    const [first] = await w.openStops();
+    const first = await w.firstStop();
 
     w.moveStopLoss(FAR_STOP_LOSS_BPS);
     await w.until(() => w.replaces().length > 0, 'the refused replace');
@@ -155,9 +159,7 @@ describe('protective stop replacement refused for good (cancelReplace)', () => {
 
   it('still retries on the backoff a replace the venue did not act on (-1015, too many new orders, as ccxt classes it)', async () => {
     const w = await world();
-    w.approve('entry-1', 10_000);
-    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
-    const [first] = await w.openStops();
+    const first = await w.firstStop();
     const venue = w.venue as { replace?: ExecutionVenue['replace'] };
     const real = venue.replace!;
     let refusals = 0;
@@ -187,9 +189,7 @@ describe('a replacement refused before acting holds back only the replace of the
 
   it('places the stop again once the kept stop is cancelled at the venue by hand (B1)', async () => {
     const w = await world();
-    w.approve('entry-1', 10_000);
-    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
-    const [first] = await w.openStops();
+    const first = await w.firstStop();
     const asked = w.refuseNextReplace(LOT_SIZE, ccxt.BadRequest);
     w.moveStopLoss(MOVED_STOP_LOSS_BPS);
     await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the replace refused for good');
@@ -209,8 +209,7 @@ describe('a replacement refused before acting holds back only the replace of the
 
   it('places the stop again after an exit sell, for which the kept stop was cancelled, is withdrawn unfilled (B2)', async () => {
     const w = await world();
-    w.approve('entry-1', 10_000);
-    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
+    await w.firstStop();
     const asked = w.refuseNextReplace(LOT_SIZE, ccxt.BadRequest);
     w.moveStopLoss(MOVED_STOP_LOSS_BPS);
     await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the replace refused for good');
@@ -249,9 +248,7 @@ describe('a replacement refused before acting holds back only the replace of the
   ] as const) {
     it(`cancels then places at once, and for ${barMin} min, when the replace request itself is refused (${what}) (B3)`, async () => {
       const w = await world();
-      w.approve('entry-1', 10_000);
-      await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
-      const [first] = await w.openStops();
+      const first = await w.firstStop();
       // Refused once: the next plans within the bar still go by cancel then place, the first after it as a replace.
       const asked = w.refuseNextReplace(msg, Cls, 1);
       w.approve('entry-2', 30_000);
@@ -287,9 +284,7 @@ describe('a replacement refused before acting holds back only the replace of the
   ] as const) {
     it(`tries again on the backoff as a replace a replace refused by a refusal that may clear (${what}) (B3)`, async () => {
       const w = await world();
-      w.approve('entry-1', 10_000);
-      await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
-      const [first] = await w.openStops();
+      const first = await w.firstStop();
       const asked = w.refuseNextReplace(msg, Cls, 1);
       w.approve('entry-2', 30_000);
       await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the grown position\'s replace refused');
@@ -315,9 +310,7 @@ describe('a replacement refused before acting holds back only the replace of the
 
   it('keeps the old stop resting while a refusal that would bar a placement too lasts (-1013 market closed)', async () => {
     const w = await world();
-    w.approve('entry-1', 10_000);
-    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
-    const [first] = await w.openStops();
+    const first = await w.firstStop();
     const asked = w.refuseNextReplace('binance {"code":-1013,"msg":"Market is closed."}', ccxt.InvalidOrder, Number.POSITIVE_INFINITY);
     w.approve('entry-2', 30_000);
     await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the grown position\'s replace refused');
@@ -332,9 +325,7 @@ describe('a replacement refused before acting holds back only the replace of the
 
   it('tries a replacement through the price again every 5 min, the old stop resting meanwhile', async () => {
     const w = await world();
-    w.approve('entry-1', 10_000);
-    await w.until(async () => (await w.openStops()).length === 1, 'a resting stop');
-    const [first] = await w.openStops();
+    const first = await w.firstStop();
     const asked = w.refuseNextReplace('binance Stop price would trigger immediately.', ccxt.OrderImmediatelyFillable);
     w.moveStopLoss(MOVED_STOP_LOSS_BPS);
     await w.until(() => asked() === 1 && w.row()?.state === 'refused', 'the replace refused through the price');

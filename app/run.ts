@@ -38,6 +38,7 @@ import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
 import { scrubVenueMessage } from '../engine/venues/ccxt-exec.ts';
 import { ReplayFeed } from '../engine/venues/replay/replay-feed.ts';
 import type { DashboardHandle, HeldKill } from '../engine/dashboard/index.ts';
+import { CONTROL_TARGETS, type ControlAction } from '../engine/dashboard/controls.ts';
 
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
 
@@ -310,7 +311,7 @@ async function runDaemon(
   // the protective stops unverified). Started first, its view model also sees the start-up's own messages.
   let engineRunning = false;
   const dash = config.dashboard.enabled
-    ? await startDaemonDashboard(sys, loaded, logger, () => (engineRunning ? undefined : ENGINE_STARTING))
+    ? await startDaemonDashboard(sys, loaded, logger, (action) => controlRefusal(sys, engineRunning, action))
     : undefined;
   // A signal while the dashboard started: the shutdown is under way and nothing is started.
   if (sys.lifecycle.shuttingDown) return running;
@@ -339,6 +340,21 @@ async function runDaemon(
 export const ENGINE_STARTING = 'engine starting: control actions other than the kill switch are accepted once it runs';
 
 /**
+ * Why the daemon's dashboard refuses `action` now (every action, asked without one): all but a kill while the engine
+ * starts (ENGINE_STARTING); once it runs, an action whose actor is not running, restarting or failed for good
+ * (CONTROL_TARGETS). The bus drops a message nobody subscribes to: a `limits` or `stop` sent while the RiskManager
+ * restarts was answered 200 and did nothing. A kill is not refused for this: it is held until the RiskManager runs.
+ */
+export function controlRefusal(sys: Pick<System, 'handles'>, engineRunning: boolean, action?: ControlAction): string | undefined {
+  if (!engineRunning) return ENGINE_STARTING;
+  if (action === undefined) return undefined;
+  const risk = CONTROL_TARGETS[action] === 'risk';
+  if (risk ? sys.handles.risk() !== undefined : sys.handles.orchestrator.current !== undefined) return undefined;
+  return `${risk ? 'the RiskManager' : 'the Orchestrator'} is not running (restarting, or failed for good: see the supervisor in /api/state): ` +
+    `'${action}' would reach nobody and was not sent; send it again once it runs${risk ? ' (a kill is held until then)' : ''}`;
+}
+
+/**
  * Starts the daemon's dashboard on `sys` and closes it with the shutdown; returns it, or undefined when it did not start.
  * Until `controlsRefusal()` answers undefined its control actions are refused (503): a message published before the
  * actors start has no subscriber and is dropped while the page reports a success, and during the start-up
@@ -347,7 +363,7 @@ export const ENGINE_STARTING = 'engine starting: control actions other than the 
  * A dashboard that fails to start is logged and trading goes on without it.
  */
 async function startDaemonDashboard(
-  sys: System, loaded: LoadedConfig, logger: Logger, controlsRefusal: () => string | undefined,
+  sys: System, loaded: LoadedConfig, logger: Logger, controlsRefusal: (action?: ControlAction) => string | undefined,
 ): Promise<DashboardHandle | undefined> {
   try {
     const { startDashboard, resolveDashboardToken } = await import('../engine/dashboard/index.ts');

@@ -101,6 +101,15 @@ export interface ControlChecks {
   readonly rollback?: (model: string) => readonly string[] | undefined;
 }
 
+/**
+ * The actor that takes each action's messages (risk.* → the RiskManager, orchestrator.* → the Orchestrator). The bus
+ * drops a message no actor subscribes to, so an action sent while its actor restarts would be answered a success and
+ * do nothing: the daemon refuses it then (app/run.ts controlRefusal).
+ */
+export const CONTROL_TARGETS: Readonly<Record<ControlAction, 'risk' | 'orchestrator'>> = {
+  start: 'risk', stop: 'risk', kill: 'risk', limits: 'risk', thresholds: 'orchestrator', rollback: 'orchestrator',
+};
+
 /** Returns true when `s` names a control action. */
 export function isControlAction(s: string): s is ControlAction {
   return (CONTROL_ACTIONS as readonly string[]).includes(s);

@@ -2,7 +2,8 @@
 //   GET  /                      the web UI (static files built into dist/web by `node web/build.mjs`)
 //   GET  /api/state             every topic's full state (JSON)
 //   POST /api/control/<action>  an operator action (controls.ts); needs `Authorization: Bearer <token>`, else 401;
-//                               503 while `controlsRefusal` says why not (the daemon's engine still starting),
+//                               503 while `controlsRefusal` says why not (the daemon's engine still starting, or the
+//                               action's actor restarting),
 //                               except a `kill` with `killTaken`: published at once (200) while that answers true,
 //                               else held (202, refused or not) until the daemon applies it; after a drop, a kill
 //                               killTaken refuses is refused saying why
@@ -32,7 +33,7 @@ import type { ChildStatus } from '../runtime/supervisor.ts';
 import { ConfigError } from '../types/errors.ts';
 import type { Instrument } from '../types/instrument.ts';
 import { bearerToken, bindProblem, isLoopbackHost, tokenMatches, type DashboardToken } from './auth.ts';
-import { controlMessages, isControlAction, type ControlChecks } from './controls.ts';
+import { controlMessages, isControlAction, type ControlAction, type ControlChecks } from './controls.ts';
 import { DashboardMetrics } from './metrics.ts';
 import { TopicThrottle } from './throttle.ts';
 import { DashboardViewModel, TOPICS, type Cursors, type DashboardProviders, type Topic } from './view-model.ts';
@@ -67,11 +68,12 @@ export interface DashboardOptions {
   readonly staticDir?: string;
   readonly logger?: Logger;
   /**
-   * Why control actions are refused now, or undefined while they are accepted (default: always). A refused one is
-   * answered 503 with that text and publishes nothing: the daemon serves its dashboard while the engine starts, when
-   * a control would reach actors not running yet and be reported a success for nothing.
+   * Why control actions are refused now (asked with `action`: why that one is), or undefined while they are accepted
+   * (default: always). A refused one is answered 503 with that text and publishes nothing: the daemon serves its
+   * dashboard while the engine starts, and a running engine's actor restarts, when a control would reach an actor not
+   * running and be reported a success for nothing.
    */
-  readonly controlsRefusal?: () => string | undefined;
+  readonly controlsRefusal?: (action?: ControlAction) => string | undefined;
   /**
    * With it, a `kill` is never refused for `controlsRefusal`: published at once while `killTaken()` answers true (the
    * daemon: its RiskManager runs, and saves it), else held (202), refused or not (a RiskManager restarting in a running
@@ -365,7 +367,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     // With killTaken a kill is never refused for the rest's refusal: published while it answers true, held while it
     // answers false (the RiskManager down: starting, restarting), refused only once the holding was dropped.
     const killRoute = action === 'kill' && opts.killTaken !== undefined;
-    const unavailable = opts.controlsRefusal?.();
+    const refusal = (): string | undefined => opts.controlsRefusal?.(isControlAction(action) ? action : undefined);
+    const unavailable = refusal();
     if (unavailable !== undefined && !killRoute) return refuse(req, res, action, unavailable);
     let body: unknown;
     try {
@@ -382,7 +385,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       return json(res, r.status, { error: r.error });
     }
     // Reading the body took I/O turns, in which the refusal may have begun or ended: asked again.
-    const stillRefused = opts.controlsRefusal?.();
+    const stillRefused = refusal();
     if (stillRefused !== undefined && !killRoute) return refuse(req, res, action, stillRefused);
     if (killRoute && opts.killTaken?.() !== true) {
       if (hold.droppedWhy !== undefined) return refuse(req, res, action, `kill switch not taken: ${hold.droppedWhy}`);

@@ -2,12 +2,14 @@
 // `cobalt run` wires it: killTaken, applyHeldKill). The kill is held (202) and published from the RiskManager's start
 // (sys.onRiskRunning), before anything else reaches it: it is saved, and a whole restart comes back halted. When
 // another actor fails for good meanwhile, the held kill still goes to the RiskManager as it comes back, and so does the
-// engine's own kill switch for the halt (it was published to nobody, and the RiskManager came back active).
+// engine's own kill switch for the halt (it was published to nobody, and the RiskManager came back active). Any other
+// control is refused while its actor is down (it was answered 200 and published to nobody).
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RISK_ID } from '../../app/risk-child.ts';
-import { applyHeldKill } from '../../app/run.ts';
+import { applyHeldKill, controlRefusal } from '../../app/run.ts';
+import { ORCHESTRATOR_ID } from '../../actors/orchestrator/index.ts';
 import { buildSystem, type System } from '../../app/system.ts';
 import { startDashboard, type DashboardHandle } from '../../engine/dashboard/index.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
@@ -36,20 +38,21 @@ async function daemon(config: ReturnType<typeof testConfig>, clock: SimulatedClo
   const starting = sys.start();
   const dash = await startDashboard({
     bus: sys.bus, clock: sys.clock, wallClock: new SimulatedClock(T0), config: { host: '127.0.0.1', port: 0 }, token: { token: TOKEN, generated: false },
-    controlsRefusal: () => undefined, killTaken: () => sys.handles.risk() !== undefined,
+    // As `cobalt run` wires it once its engine runs.
+    controlsRefusal: (action) => controlRefusal(sys, true, action), killTaken: () => sys.handles.risk() !== undefined,
   });
   applyHeldKill(sys, dash.heldKill);
   // Every actor runs once start() returns; readiness (the history load) is not what these tests are about.
   void starting.catch(() => undefined);
   await sleep(50);
-  const kill = async (): Promise<number> => {
-    const res = await fetch(new URL('/api/control/kill', dash.url), {
-      method: 'POST', body: JSON.stringify({ reason: 'test' }), headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+  const control = async (action: string, body: object): Promise<{ status: number; error?: string }> => {
+    const res = await fetch(new URL(`/api/control/${action}`, dash.url), {
+      method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
     });
-    await res.text();
-    return res.status;
+    return { status: res.status, ...((await res.json()) as { error?: string }) };
   };
-  return { sys, dash, kill };
+  const kill = async (): Promise<number> => (await control('kill', { reason: 'test' })).status;
+  return { sys, dash, kill, control };
 }
 
 function paperConfig() {
@@ -115,5 +118,33 @@ describe('a dashboard kill while the RiskManager restarts', () => {
     expect(d.dash.heldKill.pending()).toBeUndefined();
     expect(engineKills).toEqual(expect.arrayContaining(['operator taken', 'engine taken']));
     expect(engineKills).not.toContain('engine to nobody');
+  }, 60_000);
+});
+
+describe('other dashboard controls while their actor restarts', () => {
+  it('are refused (503, nothing sent) until it runs again, then taken', async () => {
+    const clock = new SimulatedClock(T0);
+    const d = await daemon(paperConfig(), clock);
+    open.push(d);
+    d.sys.supervisor.reportFailure(RISK_ID, new Error('injected: the risk child failed'));
+    const limitsDown = await d.control('limits', { maxSubmitsPerSecond: 3 });
+    const stopDown = await d.control('stop', {});
+    const thresholdsMeanwhile = await d.control('thresholds', { buy: 0.9 });
+    clock.advance(60_000);
+    const limitsBack = await d.control('limits', { maxSubmitsPerSecond: 3 });
+    await sleep(50);
+    const limits = d.sys.handles.risk()?.limits;
+    d.sys.supervisor.reportFailure(ORCHESTRATOR_ID, new Error('injected: the orchestrator failed'));
+    const thresholdsDown = await d.control('thresholds', { sell: 0.9 });
+
+    expect(limitsDown.status).toBe(503);
+    expect(limitsDown.error).toMatch(/the RiskManager is not running.*'limits' would reach nobody/);
+    expect(stopDown.status).toBe(503);
+    expect(thresholdsMeanwhile.status).toBe(200);
+    expect(limitsBack.status).toBe(200);
+    expect(limits?.maxSubmitsPerSecond).toBe(3);
+    expect(thresholdsDown.status).toBe(503);
+    expect(thresholdsDown.error).toMatch(/the Orchestrator is not running/);
+    expect(d.sys.handles.risk()).toMatchObject({ killSwitch: false });
   }, 60_000);
 });

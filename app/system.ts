@@ -694,8 +694,16 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     // From the engine: an operator `start` cannot resume over it in this process (the failed actor stays down). With
     // the RiskManager down (restarting) it would reach nobody: it goes when the RiskManager runs again.
     const kill = (): void => bus.publish({ type: 'risk.killSwitch', on: true, reason: `system halted: ${m.reason}`, source: 'engine', ts: clock.now() });
+    const riskGone = m.actor === RISK_ID || (m.actor === undefined && !riskState);
+    if (riskGone) {
+      // The RiskManager failed for good, or the supervisor did while it was down: it will not run again in this
+      // process, and nothing closes positions on their stop-loss or take-profit (protective stops at the venue stay).
+      logger.error({ code: 'RISK_MANAGER_DOWN', actor: m.actor ?? null },
+        'the RiskManager is down for good: open positions are not managed any more; flatten at the venue by hand, or restart the engine');
+    }
+    // Published as before while riskState is set (the RiskManager's own halt may come before its child is stopped).
     if (riskState) kill();
-    else {
+    else if (!riskGone) {
       const once = (): void => {
         riskRunning.delete(once);
         kill();

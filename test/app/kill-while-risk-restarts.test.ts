@@ -15,7 +15,8 @@ import { startDashboard, type DashboardHandle } from '../../engine/dashboard/ind
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import type { Lots } from '../../engine/types/price.ts';
-import { limitIntent } from '../actors/trading-executor/helpers.ts';
+import { capturingLogger, limitIntent } from '../actors/trading-executor/helpers.ts';
+import type { Logger } from '../../engine/log.ts';
 import { testConfig } from '../e2e/helpers.ts';
 
 const T0 = 1_723_161_253_937;
@@ -33,8 +34,8 @@ afterAll(() => {
 });
 const sleep = (ms: number): Promise<unknown> => new Promise((r) => setTimeout(r, ms));
 
-async function daemon(config: ReturnType<typeof testConfig>, clock: SimulatedClock) {
-  const sys = await buildSystem(config, { clock, mode: 'paper', noSync: true, maintenanceMs: 0, dataOverride: () => undefined });
+async function daemon(config: ReturnType<typeof testConfig>, clock: SimulatedClock, logger?: Logger) {
+  const sys = await buildSystem(config, { clock, mode: 'paper', noSync: true, maintenanceMs: 0, dataOverride: () => undefined, ...(logger ? { logger } : {}) });
   const starting = sys.start();
   const dash = await startDashboard({
     bus: sys.bus, clock: sys.clock, wallClock: new SimulatedClock(T0), config: { host: '127.0.0.1', port: 0 }, token: { token: TOKEN, generated: false },
@@ -118,6 +119,23 @@ describe('a dashboard kill while the RiskManager restarts', () => {
     expect(d.dash.heldKill.pending()).toBeUndefined();
     expect(engineKills).toEqual(expect.arrayContaining(['operator taken', 'engine taken']));
     expect(engineKills).not.toContain('engine to nobody');
+  }, 60_000);
+
+  it('says so when the RiskManager fails for good: nothing will take the engine\'s kill, nobody manages the positions', async () => {
+    const clock = new SimulatedClock(T0);
+    const log = capturingLogger();
+    const d = await daemon(paperConfig(), clock, log.logger);
+    open.push(d);
+    const risk = () => d.sys.supervisor.status().find((s) => s.id === RISK_ID)!;
+    while (risk().state !== 'failed') {
+      if (risk().state === 'running') d.sys.supervisor.reportFailure(RISK_ID, new Error('injected: the risk child failed'));
+      clock.advance(500);
+    }
+    const answer = await d.kill();
+
+    expect(d.sys.supervisor.halted?.actor).toBe(RISK_ID);
+    expect(log.codes()).toContain('RISK_MANAGER_DOWN');
+    expect(answer).toBe(503);
   }, 60_000);
 });
 

@@ -6,7 +6,8 @@
 // state it could not check against the venue). One order whose status query fails (or, closed at the venue short of
 // our fills, whose trades query by order id fails) does not fail it: that order stays as it was, reported in
 // `ordersUnresolved`, and the poll (or the next start) queries it again.
-// Submission (per order, concurrent with others): the circuit breaker must allow it (else VENUE_CIRCUIT_OPEN);
+// Submission (per order, concurrent with others): the circuit breaker must allow it (else VENUE_CIRCUIT_OPEN); in
+//   half-open, one order is the probe, and one that ends before its request reaches the venue gives the probe back;
 //   rejected by the venue                 -> rejected with the venue's code, no retry;
 //   429 (rateLimited)                     -> wait Retry-After, resend (the venue did not process it);
 //   418 (banned)                          -> rejected VENUE_IP_BANNED, venue status 'banned' until the ban ends;
@@ -182,6 +183,13 @@ export class TradingExecutor implements ReconcileHost {
    * Nothing else says it ended (the breaker stays closed through both), so the first answer after it publishes `up`.
    */
   private limitedUntil: number | undefined;
+  /**
+   * The order whose submission (or replace) holds the breaker's half-open probe slot. A flow that ends without its
+   * request reaching the venue (a sell refused POSITION_GONE, the executor stopping, a throw) gives the slot back, else
+   * the breaker would refuse every later call for good; a flow that did reach the venue already settled it (success,
+   * failure, inconclusive), and one whose slot a later probe took (after a reopen) gives back nothing.
+   */
+  private probeHolder: ClientOrderId | undefined;
   private readonly tasks = new Set<Promise<unknown>>();
   private readonly subs: Unsubscribe[] = [];
   private mutex: Promise<unknown> = Promise.resolve();
@@ -516,7 +524,7 @@ export class TradingExecutor implements ReconcileHost {
       if (intent.orderType === 'limit' && intent.price === undefined) {
         return void (await this.rejectNow(rec.clientOrderId, 'INVALID_ORDER', 'limit intent without a price'));
       }
-      if (!this.breaker.allow()) {
+      if (!this.admit(rec.clientOrderId)) {
         this.counters.rejectedLocally++;
         return void (await this.rejectNow(rec.clientOrderId, 'VENUE_CIRCUIT_OPEN', `venue ${this.venue.id} circuit breaker is open after repeated failures; order not sent`));
       }
@@ -532,6 +540,7 @@ export class TradingExecutor implements ReconcileHost {
   private runSubmission<T>(cid: ClientOrderId, flow: () => Promise<T>): Promise<T> {
     this.held.set(cid, []);
     const p = flow().finally(() => {
+      this.giveBackProbe(cid);
       this.submitting.delete(cid);
       this.releaseHeld(cid);
     });
@@ -554,8 +563,13 @@ export class TradingExecutor implements ReconcileHost {
       if (this.order(rec.clientOrderId)) return 'fallback';
       // Nothing can be sent now (a reported 429/418 block lasts too: each try would only make another rejected
       // record): the old stop stays as it is.
-      if (this.st !== 'live' || (this.limitedUntil !== undefined && this.clock.now() < this.limitedUntil) || !this.breaker.allow()) return 'kept';
-      await this.store.commit({ order: rec });
+      if (this.st !== 'live' || (this.limitedUntil !== undefined && this.clock.now() < this.limitedUntil) || !this.admit(rec.clientOrderId)) return 'kept';
+      try {
+        await this.store.commit({ order: rec });
+      } catch (err) {
+        this.giveBackProbe(rec.clientOrderId);
+        throw err;
+      }
       this.remember(rec);
       return { p: this.runSubmission(rec.clientOrderId, () => this.replaceFlow(old, rec.clientOrderId, reason)) };
     });
@@ -657,7 +671,7 @@ export class TradingExecutor implements ReconcileHost {
       if (this.order(rec.clientOrderId) || this.st !== 'live') return undefined;
       await this.store.commit({ order: rec });
       this.remember(rec);
-      if (!this.breaker.allow()) {
+      if (!this.admit(rec.clientOrderId)) {
         this.counters.rejectedLocally++;
         await this.rejectNow(rec.clientOrderId, 'VENUE_CIRCUIT_OPEN', `venue ${this.venue.id} circuit breaker is open after repeated failures; protective stop not sent`);
         return undefined;
@@ -799,7 +813,7 @@ export class TradingExecutor implements ReconcileHost {
             this.log.error({ ...ctx }, 'order not at the venue after every attempt: rejected');
             return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_UNAVAILABLE', message: `not placed after ${attempt} attempts; last error: ${err.message}` }));
           }
-          if (!this.breaker.allow()) {
+          if (!this.admit(cid)) {
             this.counters.rejectedLocally++;
             return void (await this.apply(cid, { type: 'rejected', code: 'VENUE_CIRCUIT_OPEN', message: `venue circuit breaker opened; last error: ${err.message}` }));
           }
@@ -1064,6 +1078,20 @@ export class TradingExecutor implements ReconcileHost {
   private venueAnswered(): void {
     if (this.limitedUntil === undefined || this.clock.now() < this.limitedUntil) return;
     this.publishStatus('up', 'the venue answered again after its rate limit or ban ended');
+  }
+
+  // Asks the breaker to let a request of `cid` go to the venue; when it goes as the half-open probe, `cid` holds it.
+  private admit(cid: ClientOrderId): boolean {
+    if (!this.breaker.allow()) return false;
+    if (this.breaker.state === 'halfOpen') this.probeHolder = cid;
+    return true;
+  }
+
+  // The end of `cid`'s flow: a probe slot it still holds is given back (see probeHolder).
+  private giveBackProbe(cid: ClientOrderId): void {
+    if (this.probeHolder !== cid) return;
+    this.probeHolder = undefined;
+    this.breaker.release();
   }
 
   private onBreaker(s: BreakerState): void {

@@ -66,6 +66,15 @@ export class CircuitBreaker {
     if (this.probing) this.failure();
   }
 
+  /**
+   * Gives back the probe slot of a call `allow()` let through that ended before reaching the venue (refused locally):
+   * it says nothing about the venue, so the breaker stays half-open and the next call is the probe. Only the holder of
+   * the probe may call it; outside a probe nothing changes.
+   */
+  release(): void {
+    this.probing = false;
+  }
+
   private set(s: BreakerState): void {
     if (s === this.st) return;
     this.st = s;

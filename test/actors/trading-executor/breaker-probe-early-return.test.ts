@@ -5,7 +5,7 @@ import { afterEach, expect, it } from 'vitest';
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { CircuitBreaker } from '../../../engine/venues/circuit-breaker.ts';
-import { limitIntent, stopRig, type Cleanups } from './helpers.ts';
+import { stopRig, type Cleanups } from './helpers.ts';
 
 const cleanups: Cleanups = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });

@@ -4,9 +4,11 @@
 // - A marketable order is a taker: it walks the opposite side best price first, merging the market's displayed
 //   levels with resting simulated orders at the same prices. At one price the resting sim orders keep their queue
 //   place among the market lots (`ahead` market lots first, then the sim order, then the rest).
-// - Market lots a taker consumed are remembered per level as (displayed size when consumed, lots consumed): they
-//   are not available again until the book reports a different size for that level, which means the real market
-//   moved there and our phantom consumption no longer applies.
+// - Market lots a taker consumed are remembered per level as (displayed size, lots consumed) and stay unavailable.
+//   When the level's displayed size changes from D to N the consumption is re-keyed to N and shrinks only by the
+//   drop: lots = max(0, lots - max(0, D - N)). A drop may be the very lots we took (the real market traded or pulled
+//   the front of the level), so it releases them; growth is new lots joining behind and releases none (forgetting
+//   everything on any change filled the same lots twice, e.g. on every size change of a newer bookTicker).
 // - A resting limit order joins the back of its level: `ahead` = displayed lots at its price when it became active.
 //   Trades printing at its price (by the aggressor side that hits it) first use up `ahead`, then fill it; earlier
 //   sim orders at the same price are ahead of it as well (price-time priority).
@@ -543,10 +545,22 @@ export class MatchingEngine {
    * prints after the book's last diff took `printed`.
    */
   private available(side: BookSide, p: number, displayed: number, printed = 0): number {
-    const c = this.consumed[side].get(p);
-    if (c && c.displayed !== displayed) this.consumed[side].delete(p);
-    const taken = c && c.displayed === displayed ? c.lots : 0;
+    const taken = this.resize(side, p, displayed);
     return Math.max(0, displayed - printed - taken);
+  }
+
+  /**
+   * Re-keys the consumption at a level to the size it shows now (see the header: a drop releases consumed lots, growth
+   * none); returns the lots still consumed there.
+   */
+  private resize(side: BookSide, p: number, shown: number): number {
+    const c = this.consumed[side].get(p);
+    if (!c) return 0;
+    if (c.displayed === shown) return c.lots;
+    c.lots = Math.max(0, c.lots - Math.max(0, c.displayed - shown));
+    c.displayed = shown;
+    if (c.lots === 0) this.consumed[side].delete(p);
+    return c.lots;
   }
 
   /** Returns how the book a taker walks on `side` is clipped now (touch-overlay.ts), or undefined when it is not. */
@@ -580,8 +594,9 @@ export class MatchingEngine {
   }
 
   private consume(side: BookSide, p: number, displayed: number, lots: number): void {
+    this.resize(side, p, displayed);
     const c = this.consumed[side].get(p);
-    if (c && c.displayed === displayed) c.lots += lots;
+    if (c) c.lots += lots;
     else this.consumed[side].set(p, { displayed, lots });
   }
 
@@ -749,9 +764,8 @@ export class MatchingEngine {
   }
 
   private onLevel(side: BookSide, p: Ticks, shown: Lots, ts: TsMs | undefined): void {
-    const c = this.consumed[side].get(p);
     // Consumption was counted against what a taker saw there: the ticker's size while a newer ticker sits at p.
-    if (c && c.displayed !== clipBase(this.clipOf(side), p, shown)) this.consumed[side].delete(p);
+    if (this.consumed[side].has(p)) this.resize(side, p, clipBase(this.clipOf(side), p, shown));
     const t = this.tracks[side].get(p);
     if (!t) return;
     t.stepFrom = t.lastDisplayed;

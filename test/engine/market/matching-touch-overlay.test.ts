@@ -77,7 +77,7 @@ describe('MatchingEngine: a bookTicker newer than the depth book clips what a ta
     expect([before.lots, before.quote, after.lots, after.quote]).toEqual([3, 102n * 1_000_000_000n + 2n * 103n * 1_000_000_000n, 3, 303n * 1_000_000_000n]);
   });
 
-  it('remembers lots a taker took at the ticker level against the ticker size, and forgets them when a ticker shows another', () => {
+  it('remembers lots a taker took at the ticker level against the ticker size; a ticker showing more offers only the new lots', () => {
     const s = setup();
     s.ticker(11, 100, 5, 102, 2);
     const first = s.submit({ side: 'buy', lots: L(2) });

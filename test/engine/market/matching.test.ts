@@ -46,14 +46,14 @@ describe('MatchingEngine taker orders', () => {
     expect(new Set(s.fills().map((f) => f.tradeId)).size).toBe(3);
   });
 
-  it('does not consume the same displayed lots twice until the book changes the level', () => {
+  it('does not consume the same displayed lots twice: a level that grows offers only its new lots', () => {
     const s = setup({ asks: [[100, 5], [101, 5]] });
     s.submit({ side: 'buy', lots: L(4) });
     const second = s.submit({ side: 'buy', lots: L(3) });
     expect(pq(s.fills(second.id))).toEqual([[100, 1], [101, 2]]);
-    s.depth('ask', 100, 6); // the real market changed the level: its displayed lots count again
+    s.depth('ask', 100, 6); // one lot joined behind the five taken
     const third = s.submit({ side: 'buy', lots: L(2) });
-    expect(pq(s.fills(third.id))).toEqual([[100, 2]]);
+    expect(pq(s.fills(third.id))).toEqual([[100, 1], [101, 1]]);
   });
 
   it('fills a marketable GTC limit partially and rests the remainder at its price', () => {

@@ -5,10 +5,12 @@
 //   trades       fills; roundTrips: flat -> position -> flat; hitRate: share of round trips that made money after
 //                fees (cash + base held, valued at the fill price, higher after the closing fill than before the
 //                opening one)
-//   sharpe       mean / sample standard deviation (n − 1) of the 1 s equity returns, annualised by
-//                √(seconds per year)
-//   maxDrawdown  largest fall from a running equity peak, as a fraction of that peak (1 s samples, plus one at the end)
-//   exposure     share of those samples holding a position
+//   samples      equity at the window's start (the starting cash), at each whole second after it and at the end
+//   sharpe       mean / sample standard deviation (n − 1) of the returns between samples (the first from the
+//                start), annualised by √(seconds per year)
+//   maxDrawdown  largest fall from a running equity peak, as a fraction of that peak; the peak starts at the
+//                starting cash, so a loss before the first whole second counts
+//   exposure     share of the samples after the start one holding a position
 // Per model in the blend (ModelFigures, ModelAgreement): its answers (ModelOutputs) by action; of those, the ones the
 // orchestrator judged after its horizon and the ones judged right (its own outcome rule, actors/orchestrator/outcomes.ts,
 // counted by its AccuracyTracker); its gating weight at the end; its failed runs; and how often two models' actions
@@ -47,7 +49,8 @@ export class EquityTracker {
   private pf: Portfolio;
   private mark: Ticks | undefined;
   private next = NaN;
-  private peak = 0;
+  /** The running equity peak; the starting cash is the first (a loss before the first sample is a drawdown). */
+  private peak: number;
   private fees = 0n;
   private roundTrips = 0;
   private wins = 0;
@@ -56,6 +59,7 @@ export class EquityTracker {
 
   constructor(readonly inst: Instrument, readonly cash: Money, private readonly sampleMs = 1_000) {
     this.pf = emptyPortfolio(inst.quote, cash);
+    this.peak = moneyToFloat(cash);
   }
 
   /**
@@ -82,9 +86,13 @@ export class EquityTracker {
     this.mark = price;
   }
 
-  /** Samples equity at each whole period passed by `now`. */
+  /** Samples equity at each whole period passed by `now`; the first call is the window's start and is sampled too. */
   tick(now: TsMs): void {
-    if (Number.isNaN(this.next)) this.next = Math.floor(now / this.sampleMs) * this.sampleMs + this.sampleMs;
+    if (Number.isNaN(this.next)) {
+      // The starting equity (no fill applied yet: onFill ticks first), so that the figures and charts start from it.
+      this.sample(now);
+      this.next = Math.floor(now / this.sampleMs) * this.sampleMs + this.sampleMs;
+    }
     while (now >= this.next) {
       this.sample(this.next);
       this.next += this.sampleMs;
@@ -124,9 +132,18 @@ export class EquityTracker {
       hitRate: this.roundTrips ? round(this.wins / this.roundTrips, 6) : 0,
       sharpe: sd > 0 ? round((mean / sd) * Math.sqrt(perYear), 6) : 0,
       maxDrawdown: round(this.points.reduce((m, p) => Math.max(m, p.drawdown), 0), 9),
-      exposure: this.points.length ? round(this.points.filter((p) => p.held).length / this.points.length, 6) : 0,
+      exposure: this.exposure(),
       finalEquity: round(moneyToFloat(eq), 9),
     };
+  }
+
+  // The start sample ends no period (and holds nothing by construction): only the samples after it count.
+  private exposure(): number {
+    const periods = this.points.length - 1;
+    if (periods <= 0) return 0;
+    let held = 0;
+    for (let i = 1; i < this.points.length; i++) if (this.points[i]!.held) held++;
+    return round(held / periods, 6);
   }
 
   private sample(t: TsMs): void {

@@ -90,7 +90,7 @@ describe('the equity tracker', () => {
     });
     tr.tick((T0 + 2_200) as TsMs);
 
-    // T0 + 1 s: 10,000 in cash; T0 + 2 s: 7,320 in cash and 1 ETH at 2,700.00.
-    expect(tr.points.map((p) => [p.t - T0, p.equity, p.held])).toEqual([[1_000, 10_000, false], [2_000, 10_020, true]]);
+    // T0 (the start) and T0 + 1 s: 10,000 in cash; T0 + 2 s: 7,320 in cash and 1 ETH at 2,700.00.
+    expect(tr.points.map((p) => [p.t - T0, p.equity, p.held])).toEqual([[0, 10_000, false], [1_000, 10_000, false], [2_000, 10_020, true]]);
   });
 });

@@ -103,7 +103,8 @@ describe('EquityTracker.summary against figures worked by hand', () => {
     tr.onFill(fill('sell', 9_990, 266_000, 2_657_340_000n, 'USDT', T0 + 3_000));
     tr.tick(T0 + 4_000); // e4 = 7,320 + 2,657.34 − 2.65734 = 9,974.68266, flat
     const s = tr.summary();
-    const e = [9_997.32, 10_017.3, 9_967.35, 9_974.68266];
+    // The window's start (T0, before the buy) is the first sample: the starting cash.
+    const e = [10_000, 9_997.32, 10_017.3, 9_967.35, 9_974.68266];
     expect(tr.points.map((p) => p.equity)).toEqual(e.map((x) => expect.closeTo(x, 9)));
     expect(s.trades).toBe(2);
     expect(s.roundTrips).toBe(1);
@@ -115,12 +116,12 @@ describe('EquityTracker.summary against figures worked by hand', () => {
     expect(s.finalEquity).toBeCloseTo(9_974.68266, 9);
     // From the peak e2 to the trough e3: 49.95 / 10,017.30.
     expect(s.maxDrawdown).toBeCloseTo(49.95 / 10_017.3, 9);
-    // Three of four samples hold 9,990 lots (≈ 2,650 USDT, far above the 5 USDT min notional).
+    // Three of the four samples after the start hold 9,990 lots (≈ 2,650 USDT, far above the 5 USDT min notional).
     expect(s.exposure).toBe(0.75);
-    // Sharpe: mean over the sample standard deviation (n − 1) of the three 1 s returns, × √(365 × 86,400).
-    const r = [e[1]! / e[0]! - 1, e[2]! / e[1]! - 1, e[3]! / e[2]! - 1];
-    const mean = (r[0]! + r[1]! + r[2]!) / 3;
-    const sd = Math.sqrt(r.reduce((a, x) => a + (x - mean) ** 2, 0) / 2);
+    // Sharpe: mean over the sample standard deviation (n − 1) of the four 1 s returns from the start, × √(365 × 86,400).
+    const r = e.slice(1).map((x, i) => x / e[i]! - 1);
+    const mean = r.reduce((a, x) => a + x, 0) / 4;
+    const sd = Math.sqrt(r.reduce((a, x) => a + (x - mean) ** 2, 0) / 3);
     expect(s.sharpe).toBeCloseTo((mean / sd) * Math.sqrt(31_536_000), 4);
   });
 
@@ -160,7 +161,7 @@ describe('EquityTracker.summary against figures worked by hand', () => {
     tr.tick(T0 + 1_000);
     tr.onMark(340_000 as Ticks);
     tr.tick(T0 + 2_000);
-    expect(tr.points.map((p) => p.held)).toEqual([false, true]);
+    expect(tr.points.map((p) => p.held)).toEqual([false, false, true]); // the start, then the two samples
     expect(tr.summary().exposure).toBe(0.5);
   });
 });

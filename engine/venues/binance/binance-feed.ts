@@ -3,17 +3,20 @@
 // States (md.feedStatus): idle -> connecting -> live <-> waiting (dropped, backing off) ; stop() -> stopped.
 // A drop publishes md.feedReset for every symbol that had data, so books re-sync from a snapshot taken on the new
 // connection (fetched only once that symbol's depth stream is flowing again, as Binance's procedure requires).
-// Snapshots are fetched one at a time per venue, and a 429 (Retry-After) or 418 (IP ban) answer blocks every symbol's
-// fetch until it has passed: Binance bans the whole IP, order placement included, for requests sent inside it. The
-// REST client's origin gate (rest-gate.ts) refuses a snapshot, without sending it, while a block met by another REST
-// user of the origin (the executor, the DataProvider) is in force; that refusal carries the time left and is waited
-// out the same way.
+// Snapshots are fetched one at a time per venue, symbols taken in turn. A request that follows a delivered snapshot
+// before the book reported live (md.bookStatus) is a retry: the snapshot was older than the buffered diffs (Binance
+// serves such under heavy activity) or crossed the book; it waits snapshotRetry's backoff, growing until the book is
+// live, so one lagging symbol neither floods the IP's request weight nor starves the others. A 429 (Retry-After) or
+// 418 (IP ban) answer blocks every symbol's fetch until it has passed: Binance bans the whole IP, order placement
+// included, for requests sent inside it. The REST client's origin gate (rest-gate.ts) refuses a snapshot, without
+// sending it, while a block met by another REST user of the origin (the executor, the DataProvider) is in force; that
+// refusal carries the time left and is waited out the same way.
 import type { Logger } from '../../log.ts';
 import { log as rootLog } from '../../log.ts';
 import type { EngineMsg } from '../../messages/index.ts';
 import type { FeedState } from '../../messages/feed.ts';
-import type { BookTicker, CandleMsg, DepthDiff, DepthSnapshot, Trade } from '../../messages/market.ts';
-import type { Bus } from '../../runtime/bus.ts';
+import type { BookStatus, BookTicker, CandleMsg, DepthDiff, DepthSnapshot, Trade } from '../../messages/market.ts';
+import type { Bus, Unsubscribe } from '../../runtime/bus.ts';
 import type { Clock, TimerHandle } from '../../runtime/clock.ts';
 import type { Instrument, VenueId } from '../../types/instrument.ts';
 import type { TsMs } from '../../types/time.ts';
@@ -277,7 +280,7 @@ export interface BinanceFeedOptions {
   readonly depth?: DepthDelivery;
   /** Reconnect backoff of the stream client. */
   readonly backoff?: BackoffPolicy;
-  /** Retry backoff of failed snapshot fetches (default 500 ms doubling to 10 s). */
+  /** Retry backoff of failed snapshot fetches and of snapshots that did not sync the book (default 500 ms doubling to 10 s). */
   readonly snapshotRetry?: BackoffPolicy;
   readonly rng?: () => number;
   /** Further stream client settings (ping interval, liveness, rotation). */
@@ -286,6 +289,11 @@ export interface BinanceFeedOptions {
 }
 
 const SNAPSHOT_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0.5 };
+// A request this long (at least) after the last delivered snapshot is a fresh one even with no md.bookStatus seen
+// (a book owner that publishes none); retries come at most snapshotRetry.maxMs apart, well inside it.
+const RETRY_QUIET_MS = 60_000;
+// At most one retry warning per symbol per this much clock time; the lines between are counted.
+const RETRY_LOG_EVERY_MS = 60_000;
 
 interface SnapshotState {
   pending: boolean;
@@ -295,6 +303,12 @@ interface SnapshotState {
   attempt: number;
   retry: TimerHandle | undefined;
   reason: string;
+  /** A snapshot was published and the book has not reported live since: the next request is a retry. */
+  delivered: boolean;
+  deliveredAt: number;
+  /** Clock time of the last retry warning (-Infinity: none yet) and retries since it. */
+  retryLoggedAt: number;
+  retriesUnlogged: number;
 }
 
 /** Returns the combined-stream URL: `url` itself when it has a path, else `url` + `/stream`. */
@@ -318,6 +332,8 @@ export class BinanceFeed implements MarketFeed {
   /** Clock time until which no snapshot is fetched, for any symbol: the venue answered 429 or 418. */
   private blockedUntil = 0;
   private bannedUntil = 0;
+  private unsubscribe: Unsubscribe | undefined;
+  private readonly quietMs: number;
 
   constructor(private readonly opts: BinanceFeedOptions) {
     if (opts.instruments.length === 0) throw new TypeError('a Binance feed needs at least one instrument');
@@ -328,8 +344,12 @@ export class BinanceFeed implements MarketFeed {
       ...(opts.kindsBySymbol ? { kindsBySymbol: opts.kindsBySymbol } : {}),
     });
     for (const inst of opts.instruments) {
-      this.snaps.set(inst.symbol, { pending: false, inflight: false, flowing: false, attempt: 0, retry: undefined, reason: '' });
+      this.snaps.set(inst.symbol, {
+        pending: false, inflight: false, flowing: false, attempt: 0, retry: undefined, reason: '',
+        delivered: false, deliveredAt: 0, retryLoggedAt: -Infinity, retriesUnlogged: 0,
+      });
     }
+    this.quietMs = Math.max(RETRY_QUIET_MS, 3 * (opts.snapshotRetry ?? SNAPSHOT_RETRY).maxMs);
     this.client = new BinanceStreamClient({
       url: combinedStreamUrl(opts.wsUrl),
       clock: opts.clock,
@@ -357,11 +377,14 @@ export class BinanceFeed implements MarketFeed {
 
   /** Opens the connection (it reconnects by itself from then on). */
   async start(): Promise<void> {
+    this.unsubscribe ??= this.opts.bus.subscribe('md.bookStatus', (m) => this.onBookStatus(m));
     this.client.start();
   }
 
   /** Closes the connection and cancels snapshot retries. */
   async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     this.client.stop();
     for (const s of this.snaps.values()) {
       if (s.retry) this.opts.clock.clearTimeout(s.retry);
@@ -377,7 +400,49 @@ export class BinanceFeed implements MarketFeed {
     this.counters.snapshotRequests++;
     s.pending = true;
     s.reason = reason;
-    this.maybeFetch(symbol, s);
+    if (this.isRetry(s)) this.scheduleRetry(symbol, s);
+    else this.maybeFetch(symbol, s);
+  }
+
+  /** A book went live: the snapshot it was built from served, so its next request starts a fresh backoff. */
+  private onBookStatus(m: BookStatus): void {
+    if (m.venue !== this.venue || m.status !== 'live') return;
+    const s = this.snaps.get(m.symbol);
+    if (!s) return;
+    s.delivered = false;
+    s.attempt = 0;
+  }
+
+  /** Returns whether a request follows a delivered snapshot that has not synced the book (stale, or crossed). */
+  private isRetry(s: SnapshotState): boolean {
+    if (!s.delivered) return false;
+    if (this.opts.clock.now() - s.deliveredAt < this.quietMs) return true;
+    s.delivered = false;
+    s.attempt = 0;
+    return false;
+  }
+
+  /** Fetches `symbol` again after the backoff of its attempt; the other symbols' fetches go meanwhile. */
+  private scheduleRetry(symbol: string, s: SnapshotState): void {
+    if (s.retry || s.inflight || this.st === 'stopped') return;
+    const delay = backoffDelay(this.opts.snapshotRetry ?? SNAPSHOT_RETRY, s.attempt++, this.opts.rng);
+    this.logRetry(symbol, s, delay);
+    s.retry = this.opts.clock.setTimeout(() => {
+      s.retry = undefined;
+      this.maybeFetch(symbol, s);
+    }, delay);
+  }
+
+  private logRetry(symbol: string, s: SnapshotState, delay: number): void {
+    const now = this.opts.clock.now();
+    if (now - s.retryLoggedAt < RETRY_LOG_EVERY_MS) {
+      s.retriesUnlogged++;
+      return;
+    }
+    // The reason is BookSync's: for a stale snapshot it names the snapshot's lastUpdateId and the first buffered U.
+    this.log.warn({ symbol, reason: s.reason, attempt: s.attempt, retryInMs: delay, retriesSinceLastLine: s.retriesUnlogged }, 'depth snapshot did not sync the book; retrying');
+    s.retryLoggedAt = now;
+    s.retriesUnlogged = 0;
   }
 
   private onFrame(data: Buffer, tsLocal: number): void {
@@ -423,10 +488,12 @@ export class BinanceFeed implements MarketFeed {
     this.opts.rest.depthSnapshot(inst, this.opts.snapshotLimit ?? 1000, this.opts.clock).then(
       (snap) => {
         s.inflight = false;
-        s.attempt = 0;
         if (this.st === 'stopped') return;
         this.counters.snapshotsFetched++;
         const now = this.opts.clock.now();
+        // Set before publishing: the book's owner answers a stale snapshot with a request from inside the publish.
+        s.delivered = true;
+        s.deliveredAt = now;
         this.publisher.publishSnapshot({ ...snap, venue: this.venue, symbol: inst.symbol, tsLocal: now });
         this.fetchWaiting(symbol);
       },
@@ -449,10 +516,17 @@ export class BinanceFeed implements MarketFeed {
     );
   }
 
-  /** Starts the next waiting fetch once one finished: `symbol` first (a request that came in meanwhile), then the rest. */
+  /**
+   * Starts the next waiting fetch once `symbol`'s finished, in turn: the symbols after it first, `symbol` last, so
+   * one symbol asking again at once cannot keep the others waiting.
+   */
   private fetchWaiting(symbol: string): void {
-    this.maybeFetch(symbol, this.snaps.get(symbol)!);
-    for (const [sym, st] of this.snaps) if (sym !== symbol) this.maybeFetch(sym, st);
+    const order = [...this.snaps.keys()];
+    const at = order.indexOf(symbol);
+    for (let i = 1; i <= order.length; i++) {
+      const sym = order[(at + i) % order.length]!;
+      this.maybeFetch(sym, this.snaps.get(sym)!);
+    }
   }
 
   /** Extends the venue-wide block; a ban is logged as an error once per ban, since orders are refused too. */

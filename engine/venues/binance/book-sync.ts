@@ -59,6 +59,16 @@ export type DiffOutcome = 'applied' | 'buffered' | 'duplicate' | 'dropped' | 'ga
 /** What happened to one snapshot: book live, loaded (awaiting the next diff), stale, or ignored (already live). */
 export type SnapshotOutcome = 'live' | 'loaded' | 'stale' | 'ignored' | 'gap' | 'crossed';
 
+/**
+ * The prices a loaded snapshot covered: every bid at or above `lowestBid` and every ask at or below `highestAsk` was
+ * in it. Beyond them the book holds only levels a diff has touched since, so resting orders there may be missing.
+ * An empty snapshot side covers that whole side (the venue had no orders on it): -Infinity / +Infinity.
+ */
+export interface SnapshotCoverage {
+  readonly lowestBid: number;
+  readonly highestAsk: number;
+}
+
 /** Options of a BookSync. */
 export interface BookSyncOptions {
   rules?: SyncRules | 'auto';
@@ -86,6 +96,9 @@ export class BookSync {
   /** A snapshot is in the book but no diff has been applied on top of it yet. */
   private awaitingFirst = false;
   private requested = false;
+  /** Stale snapshots since the book was last live (their warnings are thinned out, see `stale`). */
+  private staleStreak = 0;
+  private cover: SnapshotCoverage | undefined;
   private buffer: DepthFrame[] = [];
   private readonly maxBuffer: number;
   private readonly request: (reason: string) => void;
@@ -110,6 +123,14 @@ export class BookSync {
   /** The final update id the book reflects (the snapshot's or the last applied diff's); -1 before any. */
   get lastUpdateId(): number {
     return this.last;
+  }
+
+  /**
+   * What the snapshot under the current book covered; undefined while no snapshot is loaded. Diffs do not widen it: a
+   * diff-only level beyond it says nothing of the resting levels around it.
+   */
+  get coverage(): SnapshotCoverage | undefined {
+    return this.cover;
   }
 
   /** The rules in force, once known. */
@@ -162,6 +183,7 @@ export class BookSync {
     if (first && !this.straddles(first, L)) return this.stale(L, first.firstUpdateId);
     this.counters.snapshots++;
     this.book.replace(s.bids, s.asks);
+    this.cover = coverageOf(s);
     this.last = L;
     this.awaitingFirst = true;
     if (!first) return 'loaded';
@@ -183,6 +205,7 @@ export class BookSync {
     this.counters.resyncs++;
     this.st = 'resyncing';
     this.book.clear();
+    this.cover = undefined;
     this.buffer = [];
     this.awaitingFirst = false;
     this.last = -1;
@@ -209,7 +232,10 @@ export class BookSync {
 
   private stale(L: number, firstU: number): 'stale' {
     this.counters.staleSnapshots++;
-    this.log?.warn({ symbol: this.symbol, lastUpdateId: L, firstBuffered: firstU }, 'snapshot older than the buffered diffs');
+    // Under heavy activity Binance often serves a snapshot behind the stream, and the feed retries it with backoff:
+    // warn on the first of a streak and then on every power of two, so a long streak stays one line in a while.
+    const n = ++this.staleStreak;
+    if ((n & (n - 1)) === 0) this.log?.warn({ symbol: this.symbol, lastUpdateId: L, firstBuffered: firstU, streak: n }, 'snapshot older than the buffered diffs');
     this.ask(`snapshot ${L} is older than the buffered diffs (first U ${firstU})`);
     return 'stale';
   }
@@ -224,6 +250,7 @@ export class BookSync {
     if (!this.straddles(f, L)) {
       // The snapshot is older than the stream: there is a hole between them.
       this.book.clear();
+      this.cover = undefined;
       this.awaitingFirst = false;
       this.last = -1;
       this.stale(L, f.firstUpdateId);
@@ -232,6 +259,7 @@ export class BookSync {
     }
     this.awaitingFirst = false;
     this.st = 'live';
+    this.staleStreak = 0;
     return this.apply(f);
   }
 
@@ -286,4 +314,13 @@ export class BookSync {
     this.counters.snapshotRequests++;
     this.request(reason);
   }
+}
+
+/** Returns the prices `s` covered: its lowest bid and highest ask (an empty side covers the whole side). */
+function coverageOf(s: DepthSnapshot): SnapshotCoverage {
+  let lowestBid = -Infinity;
+  let highestAsk = Infinity;
+  for (const [p] of s.bids) if (lowestBid === -Infinity || p < lowestBid) lowestBid = p;
+  for (const [p] of s.asks) if (highestAsk === Infinity || p > highestAsk) highestAsk = p;
+  return { lowestBid, highestAsk };
 }

@@ -173,7 +173,7 @@ class SymbolBook {
       if (this.venues.has(inst.venue)) throw new TypeError(`cob ${spec.symbol}: venue ${inst.venue} given twice`);
       const vb = new VenueBook(inst, this, agg, rules, logger);
       this.venues.set(inst.venue, vb);
-      const bucketTicks = cob.addVenue({ venue: inst.venue, book: vb.sync.book, tickSize: inst.tickSize, lotSize: inst.lotSize });
+      const bucketTicks = cob.addVenue({ venue: inst.venue, book: vb.sync.book, tickSize: inst.tickSize, lotSize: inst.lotSize, coverage: () => vb.sync.coverage });
       // The book keeps per-bucket sums, so each snapshot reads 2·range+1 buckets instead of walking every level.
       vb.sync.book.trackBuckets(bucketTicks);
       // Not live until synced: a syncing venue must not count as an empty book.

@@ -32,12 +32,23 @@ export interface CobConfig {
   readonly heatmap?: HeatmapConfig | false;
 }
 
+/**
+ * The prices (ticks) the snapshot under a venue's book covered: bids at or above `lowestBid`, asks at or below
+ * `highestAsk` (BookSync.coverage). Beyond them the book knows only the levels diffs have touched since.
+ */
+export interface BookCoverage {
+  readonly lowestBid: number;
+  readonly highestAsk: number;
+}
+
 /** One venue feeding the COB: its book and the increments its ticks and lots are counted in. */
 export interface CobVenue {
   readonly venue: VenueId;
   readonly book: BookView;
   readonly tickSize: Decimal;
   readonly lotSize: Decimal;
+  /** What the book's snapshot covered, undefined while none is loaded; omitted for a book not built from snapshots. */
+  readonly coverage?: () => BookCoverage | undefined;
 }
 
 /** How one venue looked at snapshot time. */
@@ -61,6 +72,13 @@ export interface CobFlags {
   readonly staleVenues: readonly VenueId[];
   /** No venue is live and fresh: the snapshot holds no book at all. */
   readonly noLiveVenue: boolean;
+  /**
+   * Buckets per side not wholly inside the depth snapshot of every merged venue (a REST snapshot holds a fixed
+   * number of levels, e.g. 1000: about ±$200 of BTC): there the book has only levels diffs touched since, and resting
+   * orders may be missing, so a thin bucket there is not proof of a thin market. Absent when no merged venue's book
+   * says what its snapshot covered.
+   */
+  readonly beyondSnapshot?: { readonly bid: number; readonly ask: number };
 }
 
 /**
@@ -115,6 +133,28 @@ const SLAB_SNAPSHOTS = 64;
 export function imbalanceOf(bid: number, ask: number): number {
   const s = bid + ask;
   return s > 0 ? (bid - ask) / s : 0;
+}
+
+/**
+ * Counts, per side, the buckets lo..lo+n-1 (of `bt` ticks) that reach beyond some venue's snapshot coverage: a bid
+ * bucket with a price below the venue's lowest snapshot bid, an ask bucket with one above its highest snapshot ask.
+ * Returns undefined when no venue tells its coverage.
+ */
+function beyondSnapshot(used: readonly VenueState[], bt: number, lo: number, n: number): { bid: number; ask: number } | undefined {
+  let out: { bid: number; ask: number } | undefined;
+  for (const v of used) {
+    if (v.spec.coverage === undefined) continue;
+    out ??= { bid: 0, ask: 0 };
+    const c = v.spec.coverage();
+    // No snapshot under the book (a live book always has one): nothing it holds is vouched for.
+    if (c === undefined) return { bid: n, ask: n };
+    // Bucket b is short on bids when b·bt < lowestBid, on asks when (b+1)·bt − 1 > highestAsk.
+    const bid = Math.min(n, Math.max(0, Math.ceil(c.lowestBid / bt) - lo));
+    const ask = Math.min(n, Math.max(0, lo + n - Math.floor((c.highestAsk + 1) / bt)));
+    if (bid > out.bid) out.bid = bid;
+    if (ask > out.ask) out.ask = ask;
+  }
+  return out;
 }
 
 /**
@@ -244,6 +284,7 @@ export class ConsolidatedBook {
     const asks = this.bucketArrays(n);
     const tick = this.tickSize;
     let center = NaN;
+    let beyond: { bid: number; ask: number } | undefined;
     if (used.length > 0 && (!emptyBid || !emptyAsk)) {
       const bt = used[0]!.bucketTicks;
       // Integer tick arithmetic: floor((bb + ba) / 2 / bucketTicks) is exact for safe-integer ticks.
@@ -270,6 +311,7 @@ export class ConsolidatedBook {
           if (al[k] !== 0) asks[k] += (al[k]! * lotMant) / lotDiv;
         }
       }
+      beyond = beyondSnapshot(used, bt, lo, n);
     }
     let bidAll = 0;
     let askAll = 0;
@@ -306,7 +348,9 @@ export class ConsolidatedBook {
       imbalanceMa: [],
       maWindowsMs: this.mas.windowsMs,
       venues: statuses,
-      flags: { emptyBid, emptyAsk, crossed, staleVenues, noLiveVenue: used.length === 0 },
+      flags: beyond === undefined
+        ? { emptyBid, emptyAsk, crossed, staleVenues, noLiveVenue: used.length === 0 }
+        : { emptyBid, emptyAsk, crossed, staleVenues, noLiveVenue: used.length === 0, beyondSnapshot: beyond },
     };
   }
 

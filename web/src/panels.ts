@@ -53,8 +53,12 @@ export function renderLadder(book: Ladder | undefined): void {
   const status = $('ladder-status');
   const panel = el.closest('.ladder-panel');
   panel?.classList.toggle('book-off', book !== undefined && !book.live);
-  status.textContent = book && !book.live ? book.status : '';
-  status.className = book && !book.live ? 'book-status' : '';
+  // A live book whose window reaches past its depth snapshot: there it knows only levels diffs touched since.
+  const beyond = book?.flags.beyondSnapshot;
+  const partial = book?.live && beyond && beyond.bid + beyond.ask > 0
+    ? `${beyond.bid} bid / ${beyond.ask} ask buckets beyond the depth snapshot: resting levels there may be missing` : '';
+  status.textContent = book && !book.live ? book.status : partial;
+  status.className = book && !book.live ? 'book-status' : partial ? 'muted' : '';
   if (!book) {
     el.innerHTML = '<div class="muted">waiting for cob.snapshot…</div>';
     return;

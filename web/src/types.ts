@@ -15,7 +15,7 @@ export interface LadderRow { price: number; bid: number; ask: number }
 export interface Ladder {
   ts: number; mid: number | null; bestBid: number | null; bestAsk: number | null; spread: number | null; spreadBps: number | null;
   bucketSize: number; imbalance: number; imbalanceNear: number; imbalanceMa: (number | null)[]; maWindowsMs: number[];
-  flags: { emptyBid: boolean; emptyAsk: boolean; crossed: boolean; staleVenues: string[]; noLiveVenue: boolean };
+  flags: { emptyBid: boolean; emptyAsk: boolean; crossed: boolean; staleVenues: string[]; noLiveVenue: boolean; beyondSnapshot?: { bid: number; ask: number } };
   /** False when the book must not be read as live (bookHealth): `status` then says why. */
   live: boolean; status: string;
   rows: LadderRow[];

@@ -9,8 +9,10 @@
 //   portfolio-margin map InvalidOrder: the rule holds should a map change)
 //   DDoSProtection / HTTP 418 (whatever the body's code), or "IP banned until <ms>" -> banned: nothing is sent until
 //                                    the ban ends (without Retry-After or a named end: defaultBanMs)
-//   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other 4xx ExchangeError -> rejected (no resend of
-//   that order; whether a protective stop is asked for again is the stops' call, see isRefusedForGood)
+//   MEXC's WAF limit (HTTP 403 / body code 403, see mexcSpotExchange) -> rateLimited, Retry-After or WAF_BACKOFF_MS
+//   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other ExchangeError subclasses -> rejected (no
+//   resend of that order; whether a protective stop is asked for again is the stops' call, see isRefusedForGood)
+//   a plain ExchangeError (ccxt's catch-all for a code its map does not name) -> unknown: nothing proves a refusal
 //   DuplicateOrderId, or "Duplicate order sent." (-2010: Binance's and MEXC's ccxt clients map it to InvalidOrder /
 //   ExchangeError) -> unknown: the order exists; the executor queries it by client id instead of resending
 //   RequestTimeout, NetworkError, ExchangeNotAvailable (5xx), BadResponse / unparseable answers -> unknown: the call
@@ -150,6 +152,9 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   if (httpStatusOf(msg) === 418) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
   // Order matters: subclasses before their parents (RateLimitExceeded and DDoSProtection are NetworkErrors,
   // OrderNotFound and DuplicateOrderId are InvalidOrders).
+  // MEXC's WAF limit (HTTP 403, or its body code 403, which mexcSpotExchange throws as RateLimitExceeded): MEXC says to
+  // stop calling and retry later, naming no time; a second's back-off would keep hitting it.
+  if (err instanceof ccxt.RateLimitExceeded && isWafLimit(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? Math.max(defaults.rateLimitMs, WAF_BACKOFF_MS));
   if (err instanceof ccxt.RateLimitExceeded) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   // ccxt's binance throws DDoSProtection for HTTP 429 as well as 418 ("binance 429 Too Many Requests {…}"): a 429
   // is a rate limit (back off, resend), only a 418 is a ban.
@@ -175,10 +180,22 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   // ccxt's MEXC map has no OrderNotFound: MEXC's -2013 "Order does not exist." (and -2011 "Unknown order sent." on a
   // cancel) arrive as plain ExchangeError / BadRequest.
   if (err instanceof ccxt.ExchangeError && /"code":\s*-?(2013|2011)\b.*(order does not exist|unknown order)/i.test(msg)) return mk('rejected', 'ORDER_NOT_FOUND');
+  // A plain ExchangeError is ccxt's catch-all for a code its map does not name (MEXC: any unmapped code, its 500
+  // "Internal error", 20002 "Internal system error", 730000 "Request failed"): no refusal is proven, and the venue may
+  // have acted, so a submit is queried by client id before anything else. Its subclasses are named refusals.
+  if (err instanceof ccxt.ExchangeError && err.constructor === ccxt.ExchangeError) return mk('unknown', 'VENUE_ERROR');
   if (err instanceof ccxt.ExchangeError) return mk('rejected', 'VENUE_REJECTED');
   if (err instanceof SyntaxError) return mk('unknown', 'BAD_RESPONSE');
   if (err instanceof VenueCallError) return err;
   return mk('unknown', 'VENUE_ERROR');
+}
+
+/** How long nothing is sent after a WAF limit (HTTP 403) that names no Retry-After. */
+export const WAF_BACKOFF_MS = 60_000;
+
+// A WAF limit: HTTP 403 at the head of the message, or a body whose code is 403 ("Access Denied").
+function isWafLimit(msg: string): boolean {
+  return httpStatusOf(msg) === 403 || /"code":\s*"?403\b/.test(msg);
 }
 
 // The HTTP status at the head of a ccxt error message ("binance 418 I'm a teapot {…}", "mexc GET https://… 418 …").

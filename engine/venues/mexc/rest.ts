@@ -1,7 +1,8 @@
 // MEXC spot REST through ccxt's implicit API: klines and ticker price as the venue's raw decimal strings.
 // MEXC's v3 spot API has Binance's shapes (/api/v3/klines, /api/v3/ticker/price), but its hour interval is '60m'
 // and it has no 1s klines. Every call passes the process-wide 429/418 gate of the base URL's origin (rest-gate.ts).
-// mexcSpotExchange's client (the executor's too) treats an HTTP 418 as the ban it is, whatever code its body carries.
+// mexcSpotExchange's client (the executor's too) treats an HTTP 418 as the ban it is, whatever code its body carries,
+// an HTTP 5xx as an unknown outcome and an HTTP 403 (MEXC's WAF limit) as a rate limit of the origin.
 import ccxt, { type Exchange } from 'ccxt';
 import { VenueError } from '../../types/errors.ts';
 import { rewriteApiUrls } from '../binance/rest.ts';
@@ -59,6 +60,10 @@ export function mexcCcxtOptions(opts: MexcRestOptions): Record<string, unknown> 
   return out;
 }
 
+// MEXC's body codes of a refused key or signature (10072 invalid key, 700002 bad signature, 602 signature check
+// failed): an authentication failure even under an HTTP 403, never the WAF limit.
+const MEXC_AUTH_CODES: ReadonlySet<string> = new Set(['10072', '700002', '602']);
+
 /**
  * Returns a ccxt MEXC spot client with `opts` whose loadMarkets reads the spot markets only. ccxt's own fetchMarkets
  * (4.5.x) always fetches the futures contract list as well (contract/detail, another service: no option turns it
@@ -73,9 +78,16 @@ export function mexcSpotExchange(opts: MexcRestOptions): Exchange {
   // ccxt's MEXC client classifies an error answer by its body's code alone, and its message drops the HTTP status: a
   // 418 (IP ban) whose body carries MEXC's 429 code would become a rate limit of a second. The status decides first,
   // in the shape ccxt's Binance client gives a ban ("<id> 418 <reason> <body>"), which classifyCcxtError reads.
+  // MEXC: "HTTP 5XX ... the execution status is UNKNOWN and could have been a success", whatever the body's code (ccxt
+  // calls a body code 500 a plain refusal); "HTTP 403 ... the WAF Limit has been violated" (its body code 403 "Access
+  // Denied": stop calling, retry later), a rate limit on the whole origin rather than a refused key.
   const handleErrors = exchange.handleErrors.bind(exchange);
   exchange.handleErrors = (code, reason, url, method, headers, body, response, requestHeaders, requestBody) => {
-    if (code === 418) throw new ccxt.DDoSProtection(`${exchange.id} ${code} ${reason} ${body}`);
+    const head = `${exchange.id} ${code} ${reason} ${body}`;
+    if (code === 418) throw new ccxt.DDoSProtection(head);
+    if (code >= 500) throw new ccxt.ExchangeNotAvailable(head);
+    const bodyCode = exchange.safeString(response, 'code');
+    if ((code === 403 || bodyCode === '403') && !MEXC_AUTH_CODES.has(bodyCode ?? '')) throw new ccxt.RateLimitExceeded(head);
     return handleErrors(code, reason, url, method, headers, body, response, requestHeaders, requestBody);
   };
   return exchange;

@@ -6,7 +6,9 @@
 //     `ordersUnresolved`, counted in exec.reconciled, which every run with one publishes), and the run goes on with
 //     the others; a rate limit or ban ends the run (it is thrown: every later call would be refused too);
 //  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
-//     book to them;
+//     book to them; so is one listed under the client id of an order of ours we hold final without knowing that venue
+//     order (rejected on an error that was no refusal: ORDER_OPEN_AT_VENUE_REJECTED_LOCALLY), under the name
+//     venue-<orderId>;
 //  4. our trades since the last trade id booked per symbol, page after page until a page brings no trade not yet
 //     seen (Binance answers at most 1000 trades a page), or after the one answer of a venue whose answer holds them
 //     all (`myTradesComplete`: MEXC's adapter reads every trade since that one by time): each missing fill is applied
@@ -29,7 +31,7 @@ import type { PositionQuantity } from '../../engine/messages/exec-status.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import { formatFixed } from '../../engine/types/decimal.ts';
-import type { ClientOrderId, VenueOrderId } from '../../engine/types/ids.ts';
+import { ADOPTED_ORDER_PREFIX, clientOrderId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
 import { asVenueCallError, type ExecutionVenue, type VenueBalance, type VenueOrder, type VenueTrade } from '../../engine/venues/venue.ts';
 import { isTerminal, type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult } from './logic.ts';
 
@@ -170,6 +172,19 @@ async function bookOrderTrades(host: ReconcileHost, o: OrderRecord, v: VenueOrde
   return true;
 }
 
+// Step 3 for an order the venue lists open (`v`) under the client id of our order `o`, which we hold final without
+// knowing that venue order (a refusal misread, e.g. a venue error that was no refusal): left so, nothing would track
+// it, a halt would not cancel it and its fills would book to a stranger. Adopted under its venue id's name
+// (venue-<orderId>, queried and cancelled by order id), so the next run finds it by its venue id and adopts nothing.
+async function adoptFinalHere(host: ReconcileHost, o: OrderRecord, v: VenueOrder): Promise<boolean> {
+  const name = clientOrderId(`${ADOPTED_ORDER_PREFIX}${v.venueOrderId}`);
+  host.log.error({
+    clientOrderId: o.clientOrderId, status: o.status, rejectCode: o.rejectCode, venueOrderId: v.venueOrderId, venueStatus: v.status, adoptedAs: name,
+    symbol: v.symbol, side: v.side, lots: v.lots, filledLots: v.filledLots, code: o.status === 'rejected' ? 'ORDER_OPEN_AT_VENUE_REJECTED_LOCALLY' : 'ORDER_OPEN_AT_VENUE_CLOSED_LOCALLY',
+  }, `reconcile: the venue has our order open that we hold ${o.status}: adopted as ${name}, so it is tracked, cancelled by a halt and its fills booked to it`);
+  return host.adoptOpenOrder({ ...v, clientOrderId: name });
+}
+
 /** Reconciles the host's orders, fills and positions with the venue; see the header comment. */
 export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Promise<ReconcileReport> {
   const { venue, log } = host;
@@ -182,7 +197,18 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
 
   // 1. open orders
   const open = new Map<string, VenueOrder>();
-  for (const s of symbols) for (const v of await venue.fetchOpenOrders(s)) open.set(v.clientOrderId, v);
+  const openByVenueId = new Map<string, VenueOrder>();
+  for (const s of symbols) {
+    for (const v of await venue.fetchOpenOrders(s)) {
+      open.set(v.clientOrderId, v);
+      openByVenueId.set(v.venueOrderId, v);
+    }
+  }
+  // An order adopted under its venue id's name (step 3) is listed under its client id: found by its venue id, no query.
+  const listed = (o: OrderRecord): VenueOrder | undefined => {
+    const v = open.get(o.clientOrderId) ?? (o.venueOrderId !== undefined ? openByVenueId.get(o.venueOrderId) : undefined);
+    return v && { ...v, clientOrderId: o.clientOrderId as ClientOrderId };
+  };
 
   // 2. our unfinished orders
   const closedAtVenue: VenueOrder[] = [];
@@ -191,7 +217,7 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
   const unresolvedNoVenueId = new Set<string>();
   for (const o of host.openOrders()) {
     if (!symbols.includes(o.intent.symbol)) continue;
-    let v = open.get(o.clientOrderId);
+    let v = listed(o);
     if (!v) {
       try {
         v = await venue.fetchOrder(o.intent.symbol, o.clientOrderId as ClientOrderId);
@@ -221,10 +247,24 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
     if (isTerminal(v.status)) closedAtVenue.push(v);
   }
 
-  // 3. adopt open orders we do not know
+  // 3. adopt open orders we do not know, and those of ours we hold final
   for (const v of open.values()) {
-    if (host.order(v.clientOrderId) || host.orderByVenueId(v.venueOrderId)) continue;
-    if (await host.adoptOpenOrder(v)) r.ordersAdopted++;
+    const known = host.orderByVenueId(v.venueOrderId);
+    if (known) {
+      // Its record is final here but the venue still has it: late fills book to it (logic.ts), a halt would not
+      // cancel it; adopting it needs the executor to take back a final record.
+      if (isTerminal(known.status) && !isTerminal(v.status)) {
+        log.warn({ clientOrderId: known.clientOrderId, status: known.status, venueOrderId: v.venueOrderId, venueStatus: v.status, code: 'ORDER_OPEN_AT_VENUE_CLOSED_LOCALLY' },
+          `reconcile: the venue lists open an order we hold ${known.status}; left as it is`);
+      }
+      continue;
+    }
+    const mine = host.order(v.clientOrderId);
+    if (!mine) {
+      if (await host.adoptOpenOrder(v)) r.ordersAdopted++;
+      continue;
+    }
+    if (isTerminal(mine.status) && !isTerminal(v.status) && (await adoptFinalHere(host, mine, v))) r.ordersAdopted++;
   }
 
   // 4. missing fills: every page, since step 5 must not close an order whose fills are on a page not yet read

@@ -4,11 +4,12 @@
 // - A marketable order is a taker: it walks the opposite side best price first, merging the market's displayed
 //   levels with resting simulated orders at the same prices. At one price the resting sim orders keep their queue
 //   place among the market lots (`ahead` market lots first, then the sim order, then the rest).
-// - Market lots a taker consumed are remembered per level as (displayed size, lots consumed) and stay unavailable.
-//   When the level's displayed size changes from D to N the consumption is re-keyed to N and shrinks only by the
-//   drop: lots = max(0, lots - max(0, D - N)). A drop may be the very lots we took (the real market traded or pulled
-//   the front of the level), so it releases them; growth is new lots joining behind and releases none (forgetting
-//   everything on any change filled the same lots twice, e.g. on every size change of a newer bookTicker).
+// - Market lots a taker consumed are remembered per level as (displayed size, lots consumed) and stay unavailable
+//   while the level lasts: a change of its displayed size to N keeps them, capped at N (lots = min(lots, N)), and
+//   they are forgotten once the level is gone. Our phantom taker took the front of the level, which the real market
+//   still shows: growth is lots joining behind, a drop is the market trading or pulling lots, and neither gives back
+//   what we took (a real print would have met the lots behind ours). Releasing lots on any change, or by each drop,
+//   filled the same lots twice: on every size change of a newer bookTicker, or one lot flickering at the back.
 // - A resting limit order joins the back of its level: `ahead` = displayed lots at its price when it became active.
 //   Trades printing at its price (by the aggressor side that hits it) first use up `ahead`, then fill it; earlier
 //   sim orders at the same price are ahead of it as well (price-time priority).
@@ -550,14 +551,14 @@ export class MatchingEngine {
   }
 
   /**
-   * Re-keys the consumption at a level to the size it shows now (see the header: a drop releases consumed lots, growth
-   * none); returns the lots still consumed there.
+   * Re-keys the consumption at a level to the size it shows now (see the header: kept, capped at what it shows);
+   * returns the lots still consumed there.
    */
   private resize(side: BookSide, p: number, shown: number): number {
     const c = this.consumed[side].get(p);
     if (!c) return 0;
     if (c.displayed === shown) return c.lots;
-    c.lots = Math.max(0, c.lots - Math.max(0, c.displayed - shown));
+    c.lots = Math.min(c.lots, shown);
     c.displayed = shown;
     if (c.lots === 0) this.consumed[side].delete(p);
     return c.lots;

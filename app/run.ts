@@ -29,6 +29,7 @@ import { BinanceRest } from '../engine/venues/binance/rest.ts';
 import type { VenueBalance } from '../engine/venues/venue.ts';
 import { accountEquity } from './risk-limits.ts';
 import { RISK_ID, startLimits } from './risk-child.ts';
+import { ORCHESTRATOR_ID } from '../actors/orchestrator/actor.ts';
 import { LiveClock, ScaledClock, SimulatedClock, type Clock } from '../engine/runtime/clock.ts';
 import { StatusLine } from './status-line.ts';
 import { recordedSymbols, unrecordedSymbolRefusal } from './backtest-source.ts';
@@ -345,13 +346,18 @@ export const ENGINE_STARTING = 'engine starting: control actions other than the 
  * (CONTROL_TARGETS). The bus drops a message nobody subscribes to: a `limits` or `stop` sent while the RiskManager
  * restarts was answered 200 and did nothing. A kill is not refused for this: it is held until the RiskManager runs.
  */
-export function controlRefusal(sys: Pick<System, 'handles'>, engineRunning: boolean, action?: ControlAction): string | undefined {
+export function controlRefusal(sys: Pick<System, 'handles' | 'supervisor'>, engineRunning: boolean, action?: ControlAction): string | undefined {
   if (!engineRunning) return ENGINE_STARTING;
   if (action === undefined) return undefined;
   const risk = CONTROL_TARGETS[action] === 'risk';
   if (risk ? sys.handles.risk() !== undefined : sys.handles.orchestrator.current !== undefined) return undefined;
-  return `${risk ? 'the RiskManager' : 'the Orchestrator'} is not running (restarting, or failed for good: see the supervisor in /api/state): ` +
-    `'${action}' would reach nobody and was not sent; send it again once it runs${risk ? ' (a kill is held until then)' : ''}`;
+  const who = risk ? 'the RiskManager' : 'the Orchestrator';
+  const failed = sys.supervisor.status().find((c) => c.id === (risk ? RISK_ID : ORCHESTRATOR_ID))?.state === 'failed';
+  if (failed) {
+    return `${who} failed for good (the engine is halted): '${action}' would reach nobody and was not sent; ` +
+      `${risk ? 'open positions are not managed: flatten at the venue by hand, or ' : ''}restart the engine`;
+  }
+  return `${who} is restarting: '${action}' would reach nobody and was not sent; send it again once it runs${risk ? ' (a kill is held until then)' : ''}`;
 }
 
 /**

@@ -132,10 +132,13 @@ describe('a dashboard kill while the RiskManager restarts', () => {
       clock.advance(500);
     }
     const answer = await d.kill();
+    const stop = await d.control('stop', {});
 
     expect(d.sys.supervisor.halted?.actor).toBe(RISK_ID);
     expect(log.codes()).toContain('RISK_MANAGER_DOWN');
     expect(answer).toBe(503);
+    expect(stop.status).toBe(503);
+    expect(stop.error).toMatch(/the RiskManager failed for good.*flatten at the venue by hand/);
   }, 60_000);
 });
 
@@ -156,13 +159,13 @@ describe('other dashboard controls while their actor restarts', () => {
     const thresholdsDown = await d.control('thresholds', { sell: 0.9 });
 
     expect(limitsDown.status).toBe(503);
-    expect(limitsDown.error).toMatch(/the RiskManager is not running.*'limits' would reach nobody/);
+    expect(limitsDown.error).toMatch(/the RiskManager is restarting: 'limits' would reach nobody/);
     expect(stopDown.status).toBe(503);
     expect(thresholdsMeanwhile.status).toBe(200);
     expect(limitsBack.status).toBe(200);
     expect(limits?.maxSubmitsPerSecond).toBe(3);
     expect(thresholdsDown.status).toBe(503);
-    expect(thresholdsDown.error).toMatch(/the Orchestrator is not running/);
+    expect(thresholdsDown.error).toMatch(/the Orchestrator is restarting/);
     expect(d.sys.handles.risk()).toMatchObject({ killSwitch: false });
   }, 60_000);
 });

@@ -1,9 +1,18 @@
 // Data subscriptions of the orchestrator: the multi-rate streams (`cob.snapshot` at ~10 Hz, `md.candle` closes per
 // timeframe, `md.trade` ticks) and when they make an input tick "ready". A closed candle of the trigger timeframe
 // (default 1s) for the primary symbol makes a tick pending; it becomes ready once every required input is fresh
-// at the time of asking (a COB snapshot no older than `cobMaxAgeMs`, a close of each required timeframe within
-// two bar lengths, a trade within `tradeMaxAgeMs` if set). A newer trigger replaces a pending one (coalesced); a
-// pending tick not ready within `maxWaitMs` is dropped (expired). Pure and clock-driven: time comes in as `now`.
+// at the time of asking (a COB snapshot no older than `cobMaxAgeMs`, a close of each required timeframe recent
+// enough (see below), a trade within `tradeMaxAgeMs` if set). A newer trigger replaces a pending one (coalesced); a
+// pending tick not ready within `maxWaitMs` is dropped (expired). Each trigger close makes at most one tick: a close
+// at or before one already taken (the venue's kline and the DataProvider's own bar of the same second, a late older
+// bar) is ignored. Pure and clock-driven: time comes in as `now`.
+//
+// A close is recent when, on the exchange's time, it is at most two bar lengths plus `closeDelayMs` old. The
+// DataProvider closes bars on the local clock and on purpose late: a quiet 1s bar once it is its close grace (1 s) old,
+// checked by a 1 s timer, and later still by how far the local clock runs ahead of the exchange's (it allows up to
+// 30 s). Judged on the local clock alone against two bars, every tick was "stale" with the clock 2 s ahead (no
+// decision ever, nothing said) and some quiet seconds' bars were too. The clock lead is measured here as the provider
+// measures it: the smallest receive-minus-trade time of the symbol's trades over the last 10-20 s.
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade } from '../../engine/messages/market.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
@@ -23,12 +32,22 @@ export interface SubscriptionConfig {
   readonly tradeMaxAgeMs?: number;
   /** How long a pending tick waits for fresh inputs before it is dropped. */
   readonly maxWaitMs: number;
+  /**
+   * How late after its end a fresh bar may be closed by design, besides the clock lead: the DataProvider's close grace
+   * (1 s) plus its idle timer's period (1 s). Rolled-up bars close with their last 1s bar.
+   */
+  readonly closeDelayMs: number;
 }
 
-/** Defaults: ETH/USDT, trigger on 1s closes, COB within 1 s, wait at most 1 s. */
+/** Defaults: ETH/USDT, trigger on 1s closes, COB within 1 s, wait at most 1 s, bars closed up to 2 s late. */
 export const DEFAULT_SUBSCRIPTIONS: SubscriptionConfig = {
-  symbol: 'ETH/USDT', triggerTimeframe: '1s', requiredTimeframes: [], requireCob: true, cobMaxAgeMs: 1_000, maxWaitMs: 1_000,
+  symbol: 'ETH/USDT', triggerTimeframe: '1s', requiredTimeframes: [], requireCob: true, cobMaxAgeMs: 1_000, maxWaitMs: 1_000, closeDelayMs: 2_000,
 };
+
+/** The clock lead is the smallest lag over this window and the one before it (as the DataProvider's). */
+const LAG_WINDOW_MS = 10_000;
+/** The DataProvider's cap on the clock lead it allows for. */
+const MAX_CLOCK_AHEAD_MS = 30_000;
 
 /** An input tick ready for inference. */
 export interface ReadyTick {
@@ -43,6 +62,14 @@ export interface ReadyTick {
 /** One stream's counters. */
 export interface StreamStatus { readonly count: number; readonly lastTs?: TsMs; readonly ageMs?: number }
 
+/** A pending tick dropped without running: it waited past `maxWaitMs`, or a newer trigger replaced it while blocked. */
+export interface DroppedTick {
+  readonly candleClose: TsMs;
+  readonly reason: 'expired' | 'replaced';
+  /** What kept it from being ready when it was dropped. */
+  readonly blockers: readonly string[];
+}
+
 /** What the subscriptions know at `now`. */
 export interface SubscriptionStatus {
   readonly cob: StreamStatus;
@@ -52,6 +79,10 @@ export interface SubscriptionStatus {
   readonly ticks: number;
   readonly coalesced: number;
   readonly expired: number;
+  /** Trigger closes at or before one already taken (a second source of the same bar, an older bar): no tick. */
+  readonly repeats: number;
+  /** How far (ms) the local clock runs ahead of the trades' exchange times, as allowed for (see the header). */
+  readonly clockAheadMs: number;
   /** Messages of other symbols, and candles still forming (ignored). */
   readonly ignored: number;
 }
@@ -65,18 +96,24 @@ export class SubscriptionManager {
   private readonly trades: Stream = { count: 0 };
   private readonly candles = new Map<Timeframe, Stream>();
   private pending: { candleClose: TsMs; since: TsMs } | undefined;
+  /** The newest trigger close that made a tick pending: closes at or before it make none. */
+  private lastTrigger = -Infinity;
   private ticks = 0;
   private coalesced = 0;
   private expired = 0;
+  private repeats = 0;
   private ignored = 0;
+  private readonly lag = { window: -Infinity, min: Infinity, prev: Infinity };
 
-  constructor(config: Partial<SubscriptionConfig> = {}) {
+  /** `onDrop` hears of each pending tick dropped without running (the orchestrator logs them). */
+  constructor(config: Partial<SubscriptionConfig> = {}, private readonly onDrop?: (d: DroppedTick) => void) {
     this.config = { ...DEFAULT_SUBSCRIPTIONS, ...config };
     const c = this.config;
     if (!c.symbol) throw new ConfigError('subscriptions: symbol must not be empty');
     if (!(c.cobMaxAgeMs > 0)) throw new ConfigError(`subscriptions: cobMaxAgeMs must be > 0, got ${c.cobMaxAgeMs}`);
     if (!(c.maxWaitMs >= 0)) throw new ConfigError(`subscriptions: maxWaitMs must be >= 0, got ${c.maxWaitMs}`);
     if (c.tradeMaxAgeMs !== undefined && !(c.tradeMaxAgeMs > 0)) throw new ConfigError(`subscriptions: tradeMaxAgeMs must be > 0, got ${c.tradeMaxAgeMs}`);
+    if (!(c.closeDelayMs >= 0)) throw new ConfigError(`subscriptions: closeDelayMs must be >= 0, got ${c.closeDelayMs}`);
   }
 
   /** Records a COB snapshot (time: its `ts`). */
@@ -85,10 +122,17 @@ export class SubscriptionManager {
     bump(this.cob, m.ts);
   }
 
-  /** Records a trade (time: its local receive time). */
+  /** Records a trade (time: its local receive time) and its receive-minus-trade time (see clockAheadMs). */
   onTrade(m: Trade): void {
     if (m.symbol !== this.config.symbol) return void this.ignored++;
     bump(this.trades, m.tsLocal);
+    this.noteLag(m.tsLocal - m.tsExchange, m.tsLocal);
+  }
+
+  /** How far (ms) the local clock runs ahead of the exchange's, bounded by the trades' receive-minus-trade times. */
+  clockAheadMs(): number {
+    const m = Math.min(this.lag.min, this.lag.prev);
+    return Number.isFinite(m) && m > 0 ? Math.min(m, MAX_CLOCK_AHEAD_MS) : 0;
   }
 
   /** Records a candle; a closed one of the trigger timeframe makes a tick pending at `now`. */
@@ -99,8 +143,12 @@ export class SubscriptionManager {
     if (!s) this.candles.set(m.timeframe, (s = { count: 0 }));
     bump(s, close);
     if (m.timeframe !== this.config.triggerTimeframe) return;
-    if (this.pending && close <= this.pending.candleClose) return;
-    if (this.pending) this.coalesced++;
+    if (close <= this.lastTrigger) return void this.repeats++;
+    this.lastTrigger = close;
+    if (this.pending) {
+      this.coalesced++;
+      this.onDrop?.({ candleClose: this.pending.candleClose, reason: 'replaced', blockers: this.blockers(now) });
+    }
     this.pending = { candleClose: close, since: now };
   }
 
@@ -116,6 +164,7 @@ export class SubscriptionManager {
     if (now - p.since > this.config.maxWaitMs) {
       this.pending = undefined;
       this.expired++;
+      this.onDrop?.({ candleClose: p.candleClose, reason: 'expired', blockers: this.blockers(now) });
     }
     return undefined;
   }
@@ -128,10 +177,12 @@ export class SubscriptionManager {
       if (this.cob.lastTs === undefined) out.push('no COB snapshot yet');
       else if (now - this.cob.lastTs > c.cobMaxAgeMs) out.push(`COB snapshot ${now - this.cob.lastTs} ms old (max ${c.cobMaxAgeMs})`);
     }
+    const ahead = this.clockAheadMs();
     for (const tf of new Set([c.triggerTimeframe, ...c.requiredTimeframes])) {
       const last = this.candles.get(tf)?.lastTs;
+      const max = 2 * timeframeMs(tf) + c.closeDelayMs;
       if (last === undefined) out.push(`no ${tf} candle closed yet`);
-      else if (now - last > 2 * timeframeMs(tf)) out.push(`last ${tf} close ${now - last} ms ago`);
+      else if (now - ahead - last > max) out.push(`last ${tf} close ${now - last} ms ago${ahead > 0 ? ` (the local clock runs ${Math.round(ahead)} ms ahead)` : ''}`);
     }
     if (c.tradeMaxAgeMs !== undefined) {
       if (this.trades.lastTs === undefined) out.push('no trade yet');
@@ -151,8 +202,22 @@ export class SubscriptionManager {
       ticks: this.ticks,
       coalesced: this.coalesced,
       expired: this.expired,
+      repeats: this.repeats,
+      clockAheadMs: this.clockAheadMs(),
       ignored: this.ignored,
     };
+  }
+
+  // Windows by receive time; the minimum of this window and the one before (unless a window was skipped).
+  private noteLag(lag: number, at: TsMs): void {
+    const l = this.lag;
+    const w = Math.floor(at / LAG_WINDOW_MS);
+    if (w !== l.window) {
+      l.prev = w === l.window + 1 ? l.min : Infinity;
+      l.min = Infinity;
+      l.window = w;
+    }
+    if (lag < l.min) l.min = lag;
   }
 }
 

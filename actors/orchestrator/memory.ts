@@ -52,13 +52,20 @@ export class InMemoryOrchestratorMemory implements OrchestratorMemory {
 
 const KEY = 'control';
 
-/** Kept in `store` (database `orchestrator.control`); a write after the store closed is skipped, a failed one logged. */
+/**
+ * Kept in `store` (database `orchestrator.control`); a write after the store closed is skipped, a failed one logged.
+ * The put commits later: until then the store still holds the record before it, and an orchestrator rebuilt in that
+ * time (a supervised restart in the same turn) took the old thresholds back and saved them over the new ones for good.
+ * So `load` gives the last record saved through this memory, the store's only before any.
+ */
 export function lmdbOrchestratorMemory(store: LmdbStore): OrchestratorMemory {
   const db = store.db<string, OrchestratorSaved>('orchestrator.control');
+  let last: OrchestratorSaved | undefined;
   return {
-    load: () => db.get(KEY),
+    load: () => last ?? db.get(KEY),
     save: (s) => {
       if (store.isClosed) return;
+      last = s;
       void db.put(KEY, s).catch((err: unknown) => log().warn({ err, code: 'ORCH_STATE_WRITE' }, 'orchestrator state write failed'));
     },
   };

@@ -55,7 +55,7 @@ import { ModelHealthMonitor, PendingConfidence, type HealthConfig, type SavedHea
 import { type OrchestratorMemory, type OrchestratorSaved, type SavedOutcomes } from './memory.ts';
 import { HorizonOutcomeEvaluator, type HorizonConfig, type OutcomeBase } from './outcomes.ts';
 import type { ModelRegistry } from './registry.ts';
-import { SubscriptionManager, type ReadyTick, type SubscriptionConfig } from './subscriptions.ts';
+import { SubscriptionManager, type DroppedTick, type ReadyTick, type SubscriptionConfig } from './subscriptions.ts';
 
 /** Trading side of the orchestrator: without it, decisions are published but no intents. */
 export interface TradingOptions {
@@ -117,6 +117,8 @@ export interface OrchestratorOptions {
 
 /** Judged outcomes are saved at most this often (engine time); control changes at once. */
 const SAVE_EVERY_MS = 10_000;
+/** Ticks dropped without a decision are logged at most this often (engine time), with the count since the last line. */
+const DROP_LOG_EVERY_MS = 60_000;
 
 /** Counters of the orchestrator. */
 export interface OrchestratorStats {
@@ -178,6 +180,10 @@ export class Orchestrator {
   private savedAt = -Infinity;
   /** Health windows kept by an earlier run and not taken back (see restoreHealth): saved again as they were. */
   private readonly healthCarried: Record<string, { version: string; state: SavedHealth }> = {};
+  /** Judged outcomes of models not registered at this start (see restore): saved again as they were. */
+  private readonly accuracyCarried: Record<string, SavedOutcomes> = {};
+  /** Ticks dropped since the last line logged about them, and when that was (engine time). */
+  private drops = { since: 0, loggedAt: -Infinity };
   /** `{ [symbol]: inst }` of the traded instrument, built once: equity() takes a map every tick. */
   private readonly instruments: Readonly<Record<string, Instrument>>;
   /**
@@ -195,7 +201,7 @@ export class Orchestrator {
     this.thresholdsBase = settingsKey(this.thresholdsNow);
     this.gating = gatingConfig(opts.gating);
     this.policy = { ...DEFAULT_POLICY, ...opts.trading?.policy };
-    this.subscriptions = new SubscriptionManager({ ...(opts.trading ? { symbol: opts.trading.inst.symbol } : {}), ...opts.subscriptions });
+    this.subscriptions = new SubscriptionManager({ ...(opts.trading ? { symbol: opts.trading.inst.symbol } : {}), ...opts.subscriptions }, (d) => this.onDrop(d));
     this.accuracy = new AccuracyTracker(this.gating);
     // A trigger close is due on the bar; one more than a bar late means the closes had a hole there.
     const outcomes = { maxLateMs: timeframeMs(this.subscriptions.config.triggerTimeframe), ...opts.outcomes };
@@ -428,6 +434,17 @@ export class Orchestrator {
     return intentFor(d, state, this.policy, intentId(`moe-${sym}-${Math.floor(d.ts)}-r${this.startNo}-${++this.seq}`));
   }
 
+  // A dropped tick is a trigger bar with no decision: said, so that decisions never stop silently (a stalled input, a
+  // stale close), at most once a minute with the count since.
+  private onDrop(d: DroppedTick): void {
+    this.drops.since++;
+    const now = this.opts.clock.now();
+    if (now - this.drops.loggedAt < DROP_LOG_EVERY_MS) return;
+    this.log.warn({ code: 'ORCH_TICK_DROPPED', candleClose: d.candleClose, reason: d.reason, blockers: d.blockers, dropped: this.drops.since },
+      `input tick dropped (${d.reason}) without a decision: ${d.blockers.join('; ') || 'no blocker left'}`);
+    this.drops = { since: 0, loggedAt: now };
+  }
+
   private onCob(m: CobSnapshotMsg): void {
     this.subscriptions.onCob(m);
     this.poll();
@@ -598,16 +615,23 @@ export class Orchestrator {
     }
     const outcomes: string[] = [];
     const startOver: string[] = [];
+    const carried: string[] = [];
     for (const [model, o] of Object.entries(saved.accuracy ?? {})) {
       const active = this.registry.active(model)?.version;
       // A record not in the expected form (an older store, a hand edit) starts over rather than stopping the start.
-      if (active !== undefined && active === o.version && isOutcomes(o.outcomes)) {
+      if (typeof o?.version !== 'string' || !isOutcomes(o.outcomes)) startOver.push(`${model}@${String(o?.version)}`);
+      else if (active === o.version) {
         this.accuracy.restore(model, o.outcomes);
         outcomes.push(`${model}@${o.version}: ${this.accuracy.accuracy(model).evaluated}`);
+      } else if (active === undefined) {
+        // As its health window (restoreHealth): one start without the model (its checkpoint failed to load) must not
+        // erase its judged outcomes.
+        this.accuracyCarried[model] = o;
+        carried.push(`${model}@${o.version}`);
       } else startOver.push(`${model}@${o.version}`);
     }
     const health = this.restoreHealth(saved.health);
-    this.log.info({ code: 'ORCH_STATE_RESTORED', thresholds, outcomes, startOver, ...health }, 'orchestrator state restored');
+    this.log.info({ code: 'ORCH_STATE_RESTORED', thresholds, outcomes, carried, startOver, ...health }, 'orchestrator state restored');
     // Written back at once, so that a dropped set is not dropped (and warned of) again at every start.
     if (dropped) this.save();
   }
@@ -637,6 +661,10 @@ export class Orchestrator {
     this.dirty = false;
     this.savedAt = this.opts.clock.now();
     const accuracy: Record<string, SavedOutcomes> = {};
+    for (const [model, o] of Object.entries(this.accuracyCarried)) {
+      const active = this.registry.active(model)?.version;
+      if (active === undefined || active === o.version) accuracy[model] = o;
+    }
     for (const model of this.accuracy.models()) {
       const version = this.registry.active(model)?.version;
       if (version !== undefined) accuracy[model] = { version, outcomes: this.accuracy.outcomes(model) };

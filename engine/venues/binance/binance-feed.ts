@@ -242,8 +242,12 @@ export class BinanceFramePublisher {
 /** Stream kinds the live feed subscribes to per symbol. */
 export type BinanceStreamKind = 'depth@100ms' | 'depth' | 'trade' | 'aggTrade' | 'bookTicker' | 'kline_1m' | 'kline_1s' | 'kline_1h' | 'kline_1d';
 
-/** Default streams: 100 ms depth diffs, trades, best bid/ask, 1m and 1s klines. */
-export const DEFAULT_STREAMS: readonly BinanceStreamKind[] = ['depth@100ms', 'trade', 'bookTicker', 'kline_1m', 'kline_1s'];
+/**
+ * Default streams: 100 ms depth diffs, trades, best bid/ask, 1m klines. No kline_1s: the DataProvider builds the 1s
+ * bars from the trades, as in every replay and backtest (recordings hold no klines); with the venue's 1s kline as well,
+ * two versions of each second's bar went out (the orchestrator decided each second twice, the series kept the later).
+ */
+export const DEFAULT_STREAMS: readonly BinanceStreamKind[] = ['depth@100ms', 'trade', 'bookTicker', 'kline_1m'];
 
 // The frame kind each stream produces.
 const STREAM_FRAME: Readonly<Record<BinanceStreamKind, FrameKind>> = {

@@ -6,7 +6,7 @@ import type { EngineMsg } from '../../../../engine/messages/index.ts';
 import { Bus } from '../../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
 import { BINANCE_SPOT_DEFAULTS, lotsToQty, makeInstrument, ticksToPrice, type Instrument } from '../../../../engine/types/instrument.ts';
-import { BinanceFeed, combinedStreamUrl } from '../../../../engine/venues/binance/binance-feed.ts';
+import { BinanceFeed, combinedStreamUrl, DEFAULT_STREAMS } from '../../../../engine/venues/binance/binance-feed.ts';
 import { BinanceRest } from '../../../../engine/venues/binance/rest.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
 
@@ -14,7 +14,8 @@ const FILES = ['btc', 'eth'].flatMap((s) => [`data/recordings/spot_${s}usdt_2024
 const BTC = makeInstrument(BINANCE_SPOT_DEFAULTS['BTC/USDT']!);
 const ETH = makeInstrument(BINANCE_SPOT_DEFAULTS['ETH/USDT']!);
 const INSTS: readonly Instrument[] = [BTC, ETH];
-const STREAMS_PER_CONNECTION = 10;
+// DEFAULT_STREAMS (4) for each of the 2 symbols.
+const STREAMS_PER_CONNECTION = DEFAULT_STREAMS.length * 2;
 const DROPS = 30;
 
 async function turns(n: number): Promise<void> {

@@ -110,12 +110,12 @@ describe('BinanceFramePublisher kinds and kinds per symbol together', () => {
 describe('streamNames', () => {
   it('subscribes every stream kind for each symbol, less those a symbol does not publish', () => {
     expect(streamNames([BTC, ETH], DEFAULT_STREAMS)).toEqual([
-      'btcusdt@depth@100ms', 'btcusdt@trade', 'btcusdt@bookTicker', 'btcusdt@kline_1m', 'btcusdt@kline_1s',
-      'ethusdt@depth@100ms', 'ethusdt@trade', 'ethusdt@bookTicker', 'ethusdt@kline_1m', 'ethusdt@kline_1s',
+      'btcusdt@depth@100ms', 'btcusdt@trade', 'btcusdt@bookTicker', 'btcusdt@kline_1m',
+      'ethusdt@depth@100ms', 'ethusdt@trade', 'ethusdt@bookTicker', 'ethusdt@kline_1m',
     ]);
     expect(streamNames([BTC, ETH], DEFAULT_STREAMS, { 'BTC/USDT': ['depth', 'snapshot', 'trade', 'kline'] })).toEqual([
-      'btcusdt@depth@100ms', 'btcusdt@trade', 'btcusdt@kline_1m', 'btcusdt@kline_1s',
-      'ethusdt@depth@100ms', 'ethusdt@trade', 'ethusdt@bookTicker', 'ethusdt@kline_1m', 'ethusdt@kline_1s',
+      'btcusdt@depth@100ms', 'btcusdt@trade', 'btcusdt@kline_1m',
+      'ethusdt@depth@100ms', 'ethusdt@trade', 'ethusdt@bookTicker', 'ethusdt@kline_1m',
     ]);
     expect(streamNames([ETH], ['depth', 'aggTrade', 'kline_1h'], { 'ETH/USDT': ['trade'] })).toEqual(['ethusdt@aggTrade']);
   });

@@ -12,7 +12,10 @@
 // checked by a 1 s timer, and later still by how far the local clock runs ahead of the exchange's (it allows up to
 // 30 s). Judged on the local clock alone against two bars, every tick was "stale" with the clock 2 s ahead (no
 // decision ever, nothing said) and some quiet seconds' bars were too. The clock lead is measured here as the provider
-// measures it: the smallest receive-minus-trade time of the symbol's trades over the last 10-20 s.
+// measures it: the smallest receive-minus-trade time of the symbol's trades over the last 10-20 s. That cannot tell a
+// clock running ahead from a trade stream running behind (Binance's under load, or this process): at most
+// MAX_LEAD_ALLOWED_MS is allowed for, so bars up to 30 s old (the provider's cap) are never decided on; beyond it the
+// ticks are dropped and ORCH_TICK_DROPPED says why (the provider warns of the clock too).
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade } from '../../engine/messages/market.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
@@ -46,8 +49,8 @@ export const DEFAULT_SUBSCRIPTIONS: SubscriptionConfig = {
 
 /** The clock lead is the smallest lag over this window and the one before it (as the DataProvider's). */
 const LAG_WINDOW_MS = 10_000;
-/** The DataProvider's cap on the clock lead it allows for. */
-const MAX_CLOCK_AHEAD_MS = 30_000;
+/** The most clock lead allowed for: a larger receive lag is as likely a stream running behind (see the header). */
+export const MAX_LEAD_ALLOWED_MS = 3_000;
 
 /** An input tick ready for inference. */
 export interface ReadyTick {
@@ -129,10 +132,15 @@ export class SubscriptionManager {
     this.noteLag(m.tsLocal - m.tsExchange, m.tsLocal);
   }
 
-  /** How far (ms) the local clock runs ahead of the exchange's, bounded by the trades' receive-minus-trade times. */
+  /** How far (ms) the local clock may run ahead of the exchange's: the trades' least receive lag, up to MAX_LEAD_ALLOWED_MS. */
   clockAheadMs(): number {
+    return Math.min(this.receiveLagMs(), MAX_LEAD_ALLOWED_MS);
+  }
+
+  /** The least receive-minus-trade time of the symbol's trades over the last 10-20 s (0 when none or negative). */
+  receiveLagMs(): number {
     const m = Math.min(this.lag.min, this.lag.prev);
-    return Number.isFinite(m) && m > 0 ? Math.min(m, MAX_CLOCK_AHEAD_MS) : 0;
+    return Number.isFinite(m) && m > 0 ? m : 0;
   }
 
   /** Records a candle; a closed one of the trigger timeframe makes a tick pending at `now`. */
@@ -178,11 +186,15 @@ export class SubscriptionManager {
       else if (now - this.cob.lastTs > c.cobMaxAgeMs) out.push(`COB snapshot ${now - this.cob.lastTs} ms old (max ${c.cobMaxAgeMs})`);
     }
     const ahead = this.clockAheadMs();
+    const lag = this.receiveLagMs();
+    const why = lag > ahead
+      ? ` (trades arrive ${Math.round(lag)} ms after their exchange time: a clock that far ahead, or a stream running behind; ${MAX_LEAD_ALLOWED_MS} ms allowed for)`
+      : ahead > 0 ? ` (the local clock runs ${Math.round(ahead)} ms ahead)` : '';
     for (const tf of new Set([c.triggerTimeframe, ...c.requiredTimeframes])) {
       const last = this.candles.get(tf)?.lastTs;
       const max = 2 * timeframeMs(tf) + c.closeDelayMs;
       if (last === undefined) out.push(`no ${tf} candle closed yet`);
-      else if (now - ahead - last > max) out.push(`last ${tf} close ${now - last} ms ago${ahead > 0 ? ` (the local clock runs ${Math.round(ahead)} ms ahead)` : ''}`);
+      else if (now - ahead - last > max) out.push(`last ${tf} close ${now - last} ms ago${why}`);
     }
     if (c.tradeMaxAgeMs !== undefined) {
       if (this.trades.lastTs === undefined) out.push('no trade yet');

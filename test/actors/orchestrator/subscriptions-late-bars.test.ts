@@ -71,19 +71,32 @@ function rig() {
 }
 
 describe('trigger bars closed late by the DataProvider', () => {
-  it.each([2_500, 10_000])('decides every 1s bar with the local clock %i ms ahead of the exchange', async (aheadMs) => {
-    const r = rig();
-    const some = bars.slice(10, 40);
+  // Trades and the bars they close, all seen `lagMs` after they happened on the exchange.
+  async function lagging(r: ReturnType<typeof rig>, some: readonly Candle[], lagMs: number): Promise<void> {
     for (const b of some) {
-      r.at(b.openTime + 400 + aheadMs + 30, tradeMsg(b, 400, aheadMs + 30));
-      // The next second's first trade closes the bar, seen `aheadMs` + latency after it happened.
-      r.at(b.openTime + 1_000 + 200 + aheadMs + 30, candleMsg(b, b.openTime + 1_000 + 200 + aheadMs + 30));
+      r.at(b.openTime + 400 + lagMs, tradeMsg(b, 400, lagMs));
+      // The next second's first trade closes the bar.
+      r.at(b.openTime + 1_000 + 200 + lagMs, candleMsg(b, b.openTime + 1_000 + 200 + lagMs));
       await r.orch.idle();
     }
+  }
+
+  it('decides every 1s bar with the local clock 2.5 s ahead of the exchange', async () => {
+    const r = rig();
+    const some = bars.slice(10, 40);
+    await lagging(r, some, 2_530);
     expect(r.decisions.map((d) => d.ts)).toHaveLength(some.length);
     expect(r.orch.subscriptions.status(r.clock.now())).toMatchObject({ ticks: some.length, expired: 0, coalesced: 0 });
-    expect(r.orch.subscriptions.clockAheadMs()).toBe(aheadMs + 30);
+    expect(r.orch.subscriptions.clockAheadMs()).toBe(2_530);
     expect(r.dropped()).toEqual([]);
+  });
+
+  it('decides no bar when trades arrive 25 s late (a clock that far ahead reads as a stream that far behind), and says so', async () => {
+    const r = rig();
+    await lagging(r, bars.slice(10, 40), 25_000);
+    expect(r.decisions).toHaveLength(0);
+    expect(r.orch.subscriptions.clockAheadMs()).toBe(3_000);
+    expect(r.dropped()[0]).toMatchObject({ code: 'ORCH_TICK_DROPPED', blockers: [expect.stringContaining('trades arrive 25000 ms after their exchange time')] });
   });
 
   it('decides the quiet seconds\' bars its idle timer closes (close grace 1 s, timer every 1 s)', async () => {

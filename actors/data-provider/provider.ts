@@ -1,6 +1,7 @@
 // The DataProvider: OHLCV series 1s/1m/1h/1d per symbol (1500 bars each), built from trades and kline streams,
 // rolled up from finer bars, loaded and backfilled from klines (REST failover live, the CSV archive in replays),
 // a live price with a 500 ms cache, and the BaseDataInput assembled from all of it on request.
+import { ReceiveLag } from '../../engine/market/receive-lag.ts';
 import { log as rootLog, type Logger } from '../../engine/log.ts';
 import { BdiAssembler, type BaseDataInput, type BdiSources, type BdiValidation } from '../../engine/market/base-data-input.ts';
 import { CANDLE_CAPACITY, CandleBuilder, CandleRollup, CandleSeries, type Hole } from '../../engine/market/candles.ts';
@@ -141,10 +142,8 @@ interface SymbolState {
   skipFirst: boolean;
   /** closeBy 'trades': exchange time of the last trade taken since the last break; NaN after one. */
   lastTradeMs: number;
-  /** Smallest receive-minus-trade time (ms) of the trades of the current and the previous LAG_WINDOW_MS of clock time. */
-  lagMin: number;
-  lagPrev: number;
-  lagWindow: number;
+  /** Receive-minus-trade times of the trades over the last 10–20 s of clock time. */
+  readonly lag: ReceiveLag;
   /** The clock-ahead warning was logged. */
   warnedAhead: boolean;
   /** Open times, per rolled-up timeframe, of bars not closed yet that lack a trade refused as late: they are left out. */
@@ -160,7 +159,6 @@ interface SymbolState {
  * runs (latency only adds to it), and idle bars close that much later. A clock behind the exchange's is left alone:
  * its bars close late, none is lost. Capped, so wrong trade times cannot hold bars open for long.
  */
-const LAG_WINDOW_MS = 10_000;
 const MAX_CLOCK_AHEAD_MS = 30_000;
 const WARN_CLOCK_AHEAD_MS = 500;
 
@@ -258,7 +256,7 @@ export class DataProvider {
       const series = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, new CandleSeries(tf, capacity)])) as Record<Timeframe, CandleSeries>;
       this.states.set(symbol, {
         symbol, inst, series, streamed: new Set(), skipFirst: opts.closeBy === 'trades', lastTradeMs: NaN,
-        lagMin: Infinity, lagPrev: Infinity, lagWindow: NaN, warnedAhead: false, lateIn: {}, unsaved: {},
+        lag: new ReceiveLag(), warnedAhead: false, lateIn: {}, unsaved: {},
         builder: new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize }),
         rollups: { '1m': newRollup('1m'), '1h': newRollup('1h'), '1d': newRollup('1d') },
       });
@@ -416,26 +414,19 @@ export class DataProvider {
     this.priceCache.put(t.symbol, { price: ticksToFloat(st.inst, t.price), source: 'stream', ts: now });
   }
 
-  /** How far (ms) the local clock runs ahead of `symbol`'s trade times, as idle closing allows for it (see LAG_WINDOW_MS). */
+  /** How far (ms) the local clock runs ahead of `symbol`'s trade times, as idle closing allows for it (see MAX_CLOCK_AHEAD_MS). */
   clockAheadMs(symbol: string): number {
     const st = this.states.get(symbol);
     return st ? this.aheadOf(st) : 0;
   }
 
   private aheadOf(st: SymbolState): number {
-    const m = Math.min(st.lagMin, st.lagPrev);
-    return Number.isFinite(m) && m > 0 ? Math.min(m, MAX_CLOCK_AHEAD_MS) : 0;
+    return Math.min(st.lag.least(), MAX_CLOCK_AHEAD_MS);
   }
 
   private noteLag(st: SymbolState, lag: number, now: TsMs): void {
-    const w = Math.floor(now / LAG_WINDOW_MS);
-    if (w !== st.lagWindow) {
-      st.lagPrev = w === st.lagWindow + 1 ? st.lagMin : Infinity;
-      st.lagMin = Infinity;
-      st.lagWindow = w;
-    }
-    if (lag < st.lagMin) st.lagMin = lag;
-    if (!st.warnedAhead && Math.min(st.lagMin, st.lagPrev) > WARN_CLOCK_AHEAD_MS && Number.isFinite(st.lagPrev)) {
+    st.lag.note(lag, now);
+    if (!st.warnedAhead && st.lag.settled && st.lag.least() > WARN_CLOCK_AHEAD_MS) {
       st.warnedAhead = true;
       this.log.warn({ symbol: st.symbol, aheadMs: Math.round(this.aheadOf(st)) },
         'the local clock runs ahead of the exchange\'s trade times: 1s bars close that much later (check NTP)');

@@ -16,6 +16,7 @@
 // clock running ahead from a trade stream running behind (Binance's under load, or this process): at most
 // MAX_LEAD_ALLOWED_MS is allowed for, so bars up to 30 s old (the provider's cap) are never decided on; beyond it the
 // ticks are dropped and ORCH_TICK_DROPPED says why (the provider warns of the clock too).
+import { ReceiveLag } from '../../engine/market/receive-lag.ts';
 import type { CobSnapshotMsg } from '../../engine/messages/cob.ts';
 import type { CandleMsg, Trade } from '../../engine/messages/market.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
@@ -47,8 +48,6 @@ export const DEFAULT_SUBSCRIPTIONS: SubscriptionConfig = {
   symbol: 'ETH/USDT', triggerTimeframe: '1s', requiredTimeframes: [], requireCob: true, cobMaxAgeMs: 1_000, maxWaitMs: 1_000, closeDelayMs: 2_000,
 };
 
-/** The clock lead is the smallest lag over this window and the one before it (as the DataProvider's). */
-const LAG_WINDOW_MS = 10_000;
 /** The most clock lead allowed for: a larger receive lag is as likely a stream running behind (see the header). */
 export const MAX_LEAD_ALLOWED_MS = 3_000;
 
@@ -106,7 +105,7 @@ export class SubscriptionManager {
   private expired = 0;
   private repeats = 0;
   private ignored = 0;
-  private readonly lag = { window: -Infinity, min: Infinity, prev: Infinity };
+  private readonly lag = new ReceiveLag();
 
   /** `onDrop` hears of each pending tick dropped without running (the orchestrator logs them). */
   constructor(config: Partial<SubscriptionConfig> = {}, private readonly onDrop?: (d: DroppedTick) => void) {
@@ -129,7 +128,7 @@ export class SubscriptionManager {
   onTrade(m: Trade): void {
     if (m.symbol !== this.config.symbol) return void this.ignored++;
     bump(this.trades, m.tsLocal);
-    this.noteLag(m.tsLocal - m.tsExchange, m.tsLocal);
+    this.lag.note(m.tsLocal - m.tsExchange, m.tsLocal);
   }
 
   /** How far (ms) the local clock may run ahead of the exchange's: the trades' least receive lag, up to MAX_LEAD_ALLOWED_MS. */
@@ -139,8 +138,7 @@ export class SubscriptionManager {
 
   /** The least receive-minus-trade time of the symbol's trades over the last 10-20 s (0 when none or negative). */
   receiveLagMs(): number {
-    const m = Math.min(this.lag.min, this.lag.prev);
-    return Number.isFinite(m) && m > 0 ? m : 0;
+    return this.lag.least();
   }
 
   /** Records a candle; a closed one of the trigger timeframe makes a tick pending at `now`. */
@@ -218,18 +216,6 @@ export class SubscriptionManager {
       clockAheadMs: this.clockAheadMs(),
       ignored: this.ignored,
     };
-  }
-
-  // Windows by receive time; the minimum of this window and the one before (unless a window was skipped).
-  private noteLag(lag: number, at: TsMs): void {
-    const l = this.lag;
-    const w = Math.floor(at / LAG_WINDOW_MS);
-    if (w !== l.window) {
-      l.prev = w === l.window + 1 ? l.min : Infinity;
-      l.min = Infinity;
-      l.window = w;
-    }
-    if (lag < l.min) l.min = lag;
   }
 }
 

@@ -7,14 +7,13 @@
 // wrong grid.
 // Orders pass the 429/418 gate of the REST URL's origin (engine/venues/rest-gate.ts), which the feed's snapshots and
 // the DataProvider's klines and prices at that origin share: a 429 or 418 any of them meets holds back orders too.
-import ccxt from 'ccxt';
 import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
 import { formatDecimal, parseDecimal } from '../engine/types/decimal.ts';
 import { ConfigError } from '../engine/types/errors.ts';
 import { BINANCE_SPOT_DEFAULTS, makeInstrument, type Instrument, type InstrumentSpec, type VenueId } from '../engine/types/instrument.ts';
-import { BINANCE_REST_URL, binanceCcxtOptions } from '../engine/venues/binance/rest.ts';
+import { BINANCE_REST_URL, binanceExchange } from '../engine/venues/binance/rest.ts';
 import { CcxtExecVenue, type CcxtOrderApi } from '../engine/venues/ccxt-exec.ts';
 import { MEXC_REST_URL, mexcSpotExchange } from '../engine/venues/mexc/rest.ts';
 import { restGateFor } from '../engine/venues/rest-gate.ts';
@@ -47,7 +46,7 @@ export async function liveVenue(config: Config, secrets: Secrets, clock: Clock):
   if (venue === 'binance') {
     if (!secrets.binanceApiKey || !secrets.binanceApiSecret) throw new ConfigError('live mode on Binance needs COBALT_API_KEY and COBALT_API_SECRET in the environment');
     const recvWindowMs = config.venues.binance.recvWindowMs;
-    const exchange = new ccxt.binance(binanceCcxtOptions({ ...baseUrl, apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret, recvWindowMs }) as never);
+    const exchange = binanceExchange({ ...baseUrl, apiKey: secrets.binanceApiKey, secret: secrets.binanceApiSecret, recvWindowMs });
     const inst = onDataGrid('Binance', await binanceInstrument(exchange as unknown as MarketsApi, symbol), data, grid);
     return new CcxtExecVenue({ exchange: exchange as unknown as CcxtOrderApi, venue: 'binance', instruments: [inst], clock, recvWindowMs, gate: restGateFor(restUrl) });
   }

@@ -9,10 +9,14 @@
 //   portfolio-margin map InvalidOrder: the rule holds should a map change)
 //   DDoSProtection / HTTP 418 (whatever the body's code), or "IP banned until <ms>" -> banned: nothing is sent until
 //                                    the ban ends (without Retry-After or a named end: defaultBanMs)
-//   MEXC's WAF limit (HTTP 403 / body code 403, see mexcSpotExchange) -> rateLimited, Retry-After or WAF_BACKOFF_MS
-//   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other ExchangeError subclasses -> rejected (no
-//   resend of that order; whether a protective stop is asked for again is the stops' call, see isRefusedForGood)
-//   a plain ExchangeError (ccxt's catch-all for a code its map does not name) -> unknown: nothing proves a refusal
+//   the WAF limit (HTTP 403 on either venue, MEXC's body code 403; see mexcSpotExchange, binanceExchange) ->
+//   rateLimited, Retry-After or WAF_BACKOFF_MS
+//   InsufficientFunds, InvalidOrder, BadSymbol, AuthenticationError, other ExchangeError subclasses, and a plain
+//   ExchangeError with any other body code (ccxt's catch-all: MEXC 30000 symbol suspended, 60005 account abnormal;
+//   a Binance code its map lacks) -> rejected (no resend of that order; whether a protective stop is asked for again
+//   is the stops' call, see isRefusedForGood)
+//   a plain ExchangeError with a venue's internal-error code (INTERNAL_ERROR_CODES) or no code at all -> unknown:
+//   nothing proves a refusal and the venue may have acted
 //   DuplicateOrderId, or "Duplicate order sent." (-2010: Binance's and MEXC's ccxt clients map it to InvalidOrder /
 //   ExchangeError) -> unknown: the order exists; the executor queries it by client id instead of resending
 //   RequestTimeout, NetworkError, ExchangeNotAvailable (5xx), BadResponse / unparseable answers -> unknown: the call
@@ -152,8 +156,9 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   if (httpStatusOf(msg) === 418) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
   // Order matters: subclasses before their parents (RateLimitExceeded and DDoSProtection are NetworkErrors,
   // OrderNotFound and DuplicateOrderId are InvalidOrders).
-  // MEXC's WAF limit (HTTP 403, or its body code 403, which mexcSpotExchange throws as RateLimitExceeded): MEXC says to
-  // stop calling and retry later, naming no time; a second's back-off would keep hitting it.
+  // The WAF limit (HTTP 403, or MEXC's body code 403, which mexcSpotExchange and binanceExchange throw as
+  // RateLimitExceeded): the venues say to stop calling and retry later, naming no time; a second's back-off would keep
+  // hitting it.
   if (err instanceof ccxt.RateLimitExceeded && isWafLimit(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? Math.max(defaults.rateLimitMs, WAF_BACKOFF_MS));
   if (err instanceof ccxt.RateLimitExceeded) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   // ccxt's binance throws DDoSProtection for HTTP 429 as well as 418 ("binance 429 Too Many Requests {…}"): a 429
@@ -180,14 +185,28 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   // ccxt's MEXC map has no OrderNotFound: MEXC's -2013 "Order does not exist." (and -2011 "Unknown order sent." on a
   // cancel) arrive as plain ExchangeError / BadRequest.
   if (err instanceof ccxt.ExchangeError && /"code":\s*-?(2013|2011)\b.*(order does not exist|unknown order)/i.test(msg)) return mk('rejected', 'ORDER_NOT_FOUND');
-  // A plain ExchangeError is ccxt's catch-all for a code its map does not name (MEXC: any unmapped code, its 500
-  // "Internal error", 20002 "Internal system error", 730000 "Request failed"): no refusal is proven, and the venue may
-  // have acted, so a submit is queried by client id before anything else. Its subclasses are named refusals.
-  if (err instanceof ccxt.ExchangeError && err.constructor === ccxt.ExchangeError) return mk('unknown', 'VENUE_ERROR');
+  // A plain ExchangeError is ccxt's catch-all for a code its map does not name, refusals (MEXC 30000 "suspended
+  // transaction for the symbol", 26 "operation not allowed") and internal failures (MEXC 500, 20002, 730000) alike. An
+  // internal failure, or an answer with no code, proves no refusal and the venue may have acted: a submit is queried
+  // by client id. Any other code is the venue's refusal: sending it again (and counting each on the circuit breaker)
+  // would meet it again.
+  if (err instanceof ccxt.ExchangeError && err.constructor === ccxt.ExchangeError && isInternalOrUncoded(msg)) return mk('unknown', 'VENUE_ERROR');
   if (err instanceof ccxt.ExchangeError) return mk('rejected', 'VENUE_REJECTED');
   if (err instanceof SyntaxError) return mk('unknown', 'BAD_RESPONSE');
   if (err instanceof VenueCallError) return err;
   return mk('unknown', 'VENUE_ERROR');
+}
+
+// The venues' codes of an internal failure, after which the request may have taken effect: MEXC's 500 "Internal
+// error", 20002 "Internal system error", 730000 "Request failed"; Binance's -1000 "An unknown error occurred" and
+// -1001 "Internal error" (ccxt's Binance map names them OperationFailed, already unknown: the rule holds should a map
+// change).
+const INTERNAL_ERROR_CODES: ReadonlySet<string> = new Set(['500', '20002', '730000', '-1000', '-1001']);
+
+// True when the venue body in `msg` ("mexc {"code":20002,…}") carries an internal-error code or no code at all.
+function isInternalOrUncoded(msg: string): boolean {
+  const code = /"code":\s*"?(-?\d+)/.exec(msg)?.[1];
+  return code === undefined || INTERNAL_ERROR_CODES.has(code);
 }
 
 /** How long nothing is sent after a WAF limit (HTTP 403) that names no Retry-After. */

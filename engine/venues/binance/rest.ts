@@ -78,6 +78,27 @@ export function binanceCcxtOptions(opts: BinanceRestOptions): Record<string, unk
   return out;
 }
 
+/**
+ * Returns a ccxt Binance spot client with `opts` (binanceCcxtOptions) that reads the HTTP status before the body.
+ * Binance: "HTTP 403 return code is used when the WAF Limit (Web Application Firewall) has been violated", which ccxt
+ * throws as ExchangeNotAvailable (an HTML page) or a plain ExchangeError (JSON), neither a limit on the origin; and
+ * "HTTP 5XX ... the execution status is UNKNOWN", whatever code the body carries (ccxt calls a code its map lacks a
+ * plain ExchangeError, which classifyCcxtError takes for a refusal). Both are thrown in the shape of ccxt's own 418
+ * ("<id> <status> <reason> <body>"), whose status classifyCcxtError reads: a 403 as the WAF limit, recorded on the
+ * origin's gate, a 5xx as an unknown outcome.
+ */
+export function binanceExchange(opts: BinanceRestOptions): Exchange {
+  const exchange = new ccxt.binance(binanceCcxtOptions(opts) as never) as Exchange;
+  const handleErrors = exchange.handleErrors.bind(exchange);
+  exchange.handleErrors = (code, reason, url, method, headers, body, response, requestHeaders, requestBody) => {
+    const head = `${exchange.id} ${code} ${reason} ${body}`;
+    if (code === 403) throw new ccxt.RateLimitExceeded(head);
+    if (code >= 500) throw new ccxt.ExchangeNotAvailable(head);
+    return handleErrors(code, reason, url, method, headers, body, response, requestHeaders, requestBody);
+  };
+  return exchange;
+}
+
 interface RawFilter { filterType: string; tickSize?: string; stepSize?: string; minNotional?: string; notional?: string }
 interface RawSymbol { symbol: string; baseAsset: string; quoteAsset: string; status: string; filters: RawFilter[] }
 
@@ -104,7 +125,7 @@ export class BinanceRest {
   private readonly venue: VenueId;
 
   constructor(opts: BinanceRestOptions = {}) {
-    this.exchange = new ccxt.binance(binanceCcxtOptions(opts) as never);
+    this.exchange = binanceExchange(opts);
     this.venue = opts.venue ?? 'binance';
     this.gate = restGateFor(opts.baseUrl ?? BINANCE_REST_URL);
   }

@@ -1,8 +1,10 @@
 // Review finding (MEXC, high): ccxt's MEXC client throws a plain ExchangeError for a body code its map does not name
 // and for MEXC's 500 "Internal error", whatever the HTTP status, and classifyCcxtError called that a rejection: an
 // order MEXC had accepted was recorded rejected, never queried, and stayed live untracked. MEXC: "HTTP 5XX ... the
-// execution status is UNKNOWN". Now the HTTP status decides first (5xx: unknown), and a plain ExchangeError is an
-// unknown outcome (the executor queries by client id before anything else); named refusals stay rejections.
+// execution status is UNKNOWN". Now the HTTP status decides first (5xx: unknown), and a plain ExchangeError with an
+// internal-error code (500, 20002, 730000) or none is an unknown outcome (the executor queries by client id before
+// anything else); named refusals, and a plain ExchangeError with any other code (re-review: MEXC 30000 "suspended
+// transaction for the symbol" and the like, see ccxt-exec-plain-refusal.test.ts), stay rejections.
 // Review finding (MEXC, medium): MEXC's WAF limit (HTTP 403, body code 403 "Access Denied") was a rejection or an
 // unavailable venue and nothing held back the origin's other callers: it is a rate limit of the origin now (Retry-After,
 // else WAF_BACKOFF_MS), recorded on the shared gate. Against the simulator's /mexc dialect behind a loopback proxy.
@@ -47,7 +49,7 @@ function mexcAnswer(status: number, body: string): VenueCallError {
 }
 
 describe('MEXC error answers: the HTTP status first, then the body code', () => {
-  it('calls every 5xx, and a code ccxt does not name, an unknown outcome; named refusals stay rejections', () => {
+  it('calls every 5xx, and an internal-error code ccxt leaves plain, an unknown outcome; refusals stay rejections', () => {
     const unknown: Array<[number, string]> = [
       [500, '{"code":500,"msg":"Internal error"}'],
       [503, '{"code":730000,"msg":"Request failed, please contact the customer service"}'],
@@ -66,11 +68,12 @@ describe('MEXC error answers: the HTTP status first, then the body code', () => 
     expect(unknown.map(([s, b]) => [s, mexcAnswer(s, b).kind, mexcAnswer(s, b).code])).toEqual(unknown.map(([s]) => [s, 'unknown', 'EXCHANGE_UNAVAILABLE']));
     // HTTP 200 with an error code ccxt's map calls a plain ExchangeError (20002 "Internal system error").
     expect(mexcAnswer(200, '{"code":20002,"msg":"Internal system error please contact support"}')).toMatchObject({ kind: 'unknown', code: 'VENUE_ERROR' });
-    expect(mexcAnswer(400, '{"code":123456,"msg":"a code no map names"}')).toMatchObject({ kind: 'unknown', code: 'VENUE_ERROR' });
+    expect(mexcAnswer(400, '{"code":730000,"msg":"Request failed, please contact the customer service"}')).toMatchObject({ kind: 'unknown', code: 'VENUE_ERROR' });
+    expect(mexcAnswer(400, '{"code":123456,"msg":"a code no map names"}')).toMatchObject({ kind: 'rejected', code: 'VENUE_REJECTED' });
     expect(refusals.map(([s, b]) => [mexcAnswer(s, b).kind, mexcAnswer(s, b).code])).toEqual(refusals.map(([, , code]) => ['rejected', code]));
   });
 
-  it('leaves Binance\'s named refusals rejections and its unnamed codes unknown outcomes', () => {
+  it('leaves Binance\'s refusals, named or not, rejections and its internal errors unknown outcomes', () => {
     const ex = new ccxt.binance(binanceCcxtOptions({ apiKey: 'k', secret: 's' }) as never) as unknown as Exchange;
     const classify = (status: number, body: string): VenueCallError => {
       try {
@@ -84,7 +87,7 @@ describe('MEXC error answers: the HTTP status first, then the body code', () => 
     expect(classify(400, '{"code":-2010,"msg":"Account has insufficient balance for requested action."}')).toMatchObject({ kind: 'rejected', code: 'INSUFFICIENT_FUNDS' });
     expect(classify(400, '{"code":-1013,"msg":"Filter failure: LOT_SIZE"}')).toMatchObject({ kind: 'rejected', code: 'INVALID_ORDER' });
     expect(classify(500, '{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}').kind).toBe('unknown');
-    expect(classify(400, '{"code":-99999,"msg":"a code no map names"}')).toMatchObject({ kind: 'unknown', code: 'VENUE_ERROR' });
+    expect(classify(400, '{"code":-99999,"msg":"a code no map names"}')).toMatchObject({ kind: 'rejected', code: 'VENUE_REJECTED' });
   });
 
   it('calls a 403 MEXC\'s WAF limit (JSON or an HTML page): a rate limit of at least a minute, on the gate', () => {

@@ -19,6 +19,10 @@
 // exec.orderAccepted always precedes that order's fills.
 // On a venue that pushes no events, a cancel (or a close found by it) makes the next poll, run at once, read that
 // symbol's trades even with no order left open there: fills the order got before the cancel are only in that history.
+// Likewise an order rejected without the venue refusing it (no answer after every attempt, not found by a query that
+// may lag, any rejection after an answer of unknown outcome) makes the next WATCH_POLLS polls reconcile its symbol: if
+// the venue has it after all, reconciliation adopts it (a protective stop taken back as the stop it is) and books its
+// fills; its final record would otherwise drop the symbol from the poll.
 // While trading is halted (risk.stateChanged to halted; at start, once reconciled, the RiskManager's state as
 // `riskState` reads it, since a RiskManager that starts halted announces nothing), every open order but the
 // RiskManager's own exits (isRiskExit) is cancelled, and kept at: a cancel that failed every attempt is sent again in
@@ -128,6 +132,10 @@ const DEFAULT_RETRY: ExecRetry = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs:
 /** Reads of the RiskManager's state, a second apart, before the executor gives up waiting for it to start. */
 const RISK_STATE_TRIES = 30;
 const HALT_CANCEL_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.5 };
+/** Polls that reconcile a symbol after a rejection there that proves nothing about the venue (see mayBeAtVenue). */
+const WATCH_POLLS = 5;
+/** Reject codes the executor gives an order that may be at the venue all the same: no answer, or not found (yet). */
+const UNPROVEN_REJECTS: ReadonlySet<string> = new Set(['VENUE_UNAVAILABLE', 'VENUE_UNKNOWN_ORDER', 'VENUE_ERROR']);
 
 /** Orders from approved intents to the venue and back as exec.* events; see the header comment. */
 export class TradingExecutor implements ReconcileHost {
@@ -159,6 +167,14 @@ export class TradingExecutor implements ReconcileHost {
    * a cancel on a venue that pushes no fills, and fills it got before the cancel are only in the trade history.
    */
   private readonly tradeSync = new Set<string>();
+  /**
+   * Symbols the next polls reconcile (open orders and trades), with how many polls are left: an order there was
+   * rejected without the venue refusing it (mayBeAtVenue), and if the venue has it after all, nothing else would look:
+   * a final record drops its symbol from the poll.
+   */
+  private readonly watched = new Map<string, number>();
+  /** Orders whose submission (or replace) in flight has had an answer of unknown outcome: a later rejection proves nothing. */
+  private readonly unknownOutcome = new Set<string>();
   /** Why we asked the venue to cancel an order (its pushed close then carries our reason). */
   private readonly cancelling = new Map<string, string>();
   /** Cancels in progress, so a second request (a halt's next round) for the same order joins the one running. */
@@ -472,13 +488,19 @@ export class TradingExecutor implements ReconcileHost {
     return opts.deferSymbols?.has(symbol) ? 'unresolved' : undefined;
   }
 
-  /** @internal Takes over an open order the venue has and we do not know (placed elsewhere or state lost). */
-  adoptOpenOrder(v: VenueOrder): Promise<boolean> {
+  /**
+   * @internal Takes over an open order the venue has and we do not know (placed elsewhere or state lost). With `held`,
+   * the final record of ours the venue lists it under (a rejection that was no refusal): a protective stop is taken
+   * back under its own client id, anything else is adopted under `v`'s name, a RiskManager exit keeping its intent.
+   */
+  adoptOpenOrder(v: VenueOrder, held?: OrderRecord): Promise<boolean> {
     return this.serial(async () => {
+      if (held && isProtectiveStopId(held.clientOrderId)) return this.takeBackStop(held.clientOrderId, v);
       if (this.order(v.clientOrderId) || this.orderByVenueId(v.venueOrderId)) return false;
       // A protective stop of ours the store lost (or never saw committed): ours, not a stranger's.
       const ours = isProtectiveStopId(v.clientOrderId);
-      const intent: OrderIntent = {
+      // A halt leaves the RiskManager's exits working, and its restart finds them by their intent (app/system.ts).
+      const intent: OrderIntent = held && isRiskExit(held) ? { ...held.intent, lots: v.lots } : {
         id: intentId(`adopted:${v.clientOrderId}`), symbol: v.symbol, side: v.side, orderType: v.orderType === 'market' ? 'market' : 'limit', lots: v.lots,
         ...(v.price !== undefined ? { price: v.price } : {}), ...(v.stopPrice !== undefined ? { stopPrice: v.stopPrice } : {}), timeInForce: v.timeInForce,
         reduceOnly: ours, reason: ours ? 'protective stop found at the venue' : 'adopted from the venue open orders', ts: v.ts,
@@ -503,6 +525,23 @@ export class TradingExecutor implements ReconcileHost {
       if (this.halt !== undefined) this.cancelWhileHalted();
       return true;
     });
+  }
+
+  // Inside the mutex. Protective stop `cid`, final here, is open at the venue as `v`: its record is made accepted
+  // again with `v`'s venue id, so the stops module resizes it, clears it before an exit and a halt leaves it resting
+  // (adopted under another name it would be a stranger's sell the stops wait on). Its fills then book to it.
+  private async takeBackStop(cid: string, v: VenueOrder): Promise<boolean> {
+    const o = this.order(cid);
+    if (!o || !isTerminal(o.status) || this.orderByVenueId(v.venueOrderId)) return false;
+    const { rejectCode: _code, reason: _reason, ...kept } = o;
+    const rec: OrderRecord = { ...kept, status: 'accepted', venueOrderId: v.venueOrderId, updatedAt: this.clock.now() };
+    this.log.warn({ code: 'PROTECTIVE_STOP_FOUND', clientOrderId: cid, was: o.status, rejectCode: o.rejectCode, venueOrderId: v.venueOrderId, symbol: v.symbol, lots: v.lots, stopPrice: v.stopPrice },
+      `protective stop of ours we held ${o.status} is resting at the venue: taken back`);
+    await this.store.commit({ order: rec });
+    this.remember(rec);
+    // Sized for the position when it was placed: the stops module checks it now (at start, once reconciled).
+    if (this.st === 'live') this.checkStop(v.symbol);
+    return true;
   }
 
   // ---- intake ----------------------------------------------------------------------------------------------------
@@ -542,6 +581,7 @@ export class TradingExecutor implements ReconcileHost {
     const p = flow().finally(() => {
       this.giveBackProbe(cid);
       this.submitting.delete(cid);
+      this.unknownOutcome.delete(cid);
       this.releaseHeld(cid);
     });
     this.submitting.set(cid, p.then(() => undefined, () => undefined));
@@ -643,6 +683,7 @@ export class TradingExecutor implements ReconcileHost {
         return 'kept';
       case 'unknown':
         this.breaker.failure();
+        this.unknownOutcome.add(cid);
         this.log.warn({ ...ctx, err }, 'replace outcome unknown: querying the new stop by client id, never resending it');
         return this.resolveUnknownReplace(old, cid, reason, err);
     }
@@ -802,6 +843,7 @@ export class TradingExecutor implements ReconcileHost {
         }
         case 'unknown': {
           this.breaker.failure();
+          this.unknownOutcome.add(cid);
           this.log.warn({ ...ctx, err }, 'submission outcome unknown: querying the order by client id before any resend');
           const found = await this.resolveUnknownSubmit(cid);
           if (found === 'present' || found === 'stopped') return;
@@ -970,6 +1012,22 @@ export class TradingExecutor implements ReconcileHost {
   }
 
   /**
+   * Whether order `cid`, rejected with `code`, may be at the venue all the same: a rejection for want of an answer or
+   * for not being found (a query may lag the venue), or any rejection after an answer of unknown outcome (a resend
+   * refused as a duplicate, a breaker opened meanwhile). A refusal the venue gave to a request it got is proof.
+   */
+  private mayBeAtVenue(cid: string, code: string): boolean {
+    return UNPROVEN_REJECTS.has(code) || this.unknownOutcome.has(cid);
+  }
+
+  // The next WATCH_POLLS polls reconcile `symbol` (a venue that pushes events reports the order itself).
+  private watch(symbol: string): void {
+    if (this.venue.pushesEvents) return;
+    this.log.info({ symbol, polls: WATCH_POLLS, code: 'REJECTED_WATCH' }, 'an order was rejected without the venue refusing it: the next polls look for it at the venue');
+    this.watched.set(symbol, WATCH_POLLS);
+  }
+
+  /**
    * Polls at once, reading `symbol`'s trades even when no order on it is left open: on a venue that pushes no fills, an
    * order closed by a cancel may have filled in part since the last poll, and nothing else would fetch those fills.
    */
@@ -1018,6 +1076,7 @@ export class TradingExecutor implements ReconcileHost {
     }
     await this.store.commit({ order: next });
     this.remember(next);
+    if (ev.type === 'rejected' && this.mayBeAtVenue(cid, ev.code)) this.watch(next.intent.symbol);
     const out = this.eventFor(o, next, ev);
     if (out) this.publish(out);
     // A sell that ended (an exit) lets the stop come back for what it left. A stop the venue refused brings no check:
@@ -1144,18 +1203,29 @@ export class TradingExecutor implements ReconcileHost {
     }, inMs);
   }
 
+  // A poll that reconciled the `watched` symbols: one poll fewer left for each.
+  private watchedPollDone(watched: readonly string[]): void {
+    for (const s of watched) {
+      const left = (this.watched.get(s) ?? 0) - 1;
+      if (left > 0) this.watched.set(s, left);
+      else this.watched.delete(s);
+    }
+  }
+
   private async pollOnce(): Promise<void> {
     // A trade of an order still being submitted could not be matched to it yet: sync once the submissions settle.
     if (this.polling || this.st !== 'live' || this.submitting.size > 0) return;
     // Taken before the reconcile: a symbol added while it runs may come after its trade fetch, so it stays for the next.
     const closed = [...this.tradeSync];
     this.tradeSync.clear();
-    const symbols = [...new Set([...this.openOrders().map((o) => o.intent.symbol), ...closed])];
+    const watched = [...this.watched.keys()];
+    const symbols = [...new Set([...this.openOrders().map((o) => o.intent.symbol), ...closed, ...watched])];
     if (symbols.length === 0) return;
     this.polling = true;
     try {
       await this.reconcile({ balances: false, symbols });
       this.venueAnswered();
+      this.watchedPollDone(watched);
     } catch (err) {
       for (const sym of closed) this.tradeSync.add(sym);
       this.log.warn({ err, code: 'POLL_FAILED' }, 'order sync with the venue failed; retrying at the next poll');

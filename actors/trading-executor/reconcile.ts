@@ -8,7 +8,7 @@
 //  3. open orders at the venue that we do not know are adopted (loud log) — before the trades, so their earlier fills
 //     book to them; so is one listed under the client id of an order of ours we hold final without knowing that venue
 //     order (rejected on an error that was no refusal: ORDER_OPEN_AT_VENUE_REJECTED_LOCALLY), under the name
-//     venue-<orderId>;
+//     venue-<orderId> (a RiskManager exit keeping its intent), a protective stop taken back under its own client id;
 //  4. our trades since the last trade id booked per symbol, page after page until a page brings no trade not yet
 //     seen (Binance answers at most 1000 trades a page), or after the one answer of a venue whose answer holds them
 //     all (`myTradesComplete`: MEXC's adapter reads every trade since that one by time): each missing fill is applied
@@ -29,6 +29,7 @@
 import type { Logger } from 'pino';
 import type { PositionQuantity } from '../../engine/messages/exec-status.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
+import { isProtectiveStopId } from '../../engine/messages/orders.ts';
 import type { Clock } from '../../engine/runtime/clock.ts';
 import { formatFixed } from '../../engine/types/decimal.ts';
 import { ADOPTED_ORDER_PREFIX, clientOrderId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
@@ -56,7 +57,8 @@ export interface ReconcileHost {
   hasFill(symbol: string, tradeId: string): boolean;
   apply(cid: string, ev: OrderEvent): Promise<TransitionResult>;
   applyTrade(t: VenueTrade, opts?: ApplyTradeOptions): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'>;
-  adoptOpenOrder(v: VenueOrder): Promise<boolean>;
+  /** `held`: the final record of ours the venue lists `v` under (step 3). */
+  adoptOpenOrder(v: VenueOrder, held?: OrderRecord): Promise<boolean>;
   /** Base-asset amount (1e-9) of `lots` of `symbol`, for the balance check. */
   baseOf(symbol: string, lots: number): bigint | undefined;
   publishBus(m: EngineMsg): void;
@@ -175,14 +177,19 @@ async function bookOrderTrades(host: ReconcileHost, o: OrderRecord, v: VenueOrde
 // Step 3 for an order the venue lists open (`v`) under the client id of our order `o`, which we hold final without
 // knowing that venue order (a refusal misread, e.g. a venue error that was no refusal): left so, nothing would track
 // it, a halt would not cancel it and its fills would book to a stranger. Adopted under its venue id's name
-// (venue-<orderId>, queried and cancelled by order id), so the next run finds it by its venue id and adopts nothing.
+// (venue-<orderId>, queried and cancelled by order id), so the next run finds it by its venue id and adopts nothing;
+// a RiskManager exit keeps its intent (a halt leaves it working). A protective stop is taken back under its own
+// client id instead, as the stop it is: the stops module manages only those.
 async function adoptFinalHere(host: ReconcileHost, o: OrderRecord, v: VenueOrder): Promise<boolean> {
-  const name = clientOrderId(`${ADOPTED_ORDER_PREFIX}${v.venueOrderId}`);
+  const stop = isProtectiveStopId(o.clientOrderId);
+  const name = stop ? o.clientOrderId : clientOrderId(`${ADOPTED_ORDER_PREFIX}${v.venueOrderId}`);
   host.log.error({
     clientOrderId: o.clientOrderId, status: o.status, rejectCode: o.rejectCode, venueOrderId: v.venueOrderId, venueStatus: v.status, adoptedAs: name,
     symbol: v.symbol, side: v.side, lots: v.lots, filledLots: v.filledLots, code: o.status === 'rejected' ? 'ORDER_OPEN_AT_VENUE_REJECTED_LOCALLY' : 'ORDER_OPEN_AT_VENUE_CLOSED_LOCALLY',
-  }, `reconcile: the venue has our order open that we hold ${o.status}: adopted as ${name}, so it is tracked, cancelled by a halt and its fills booked to it`);
-  return host.adoptOpenOrder({ ...v, clientOrderId: name });
+  }, stop
+    ? `reconcile: the venue has our protective stop open that we hold ${o.status}: taken back as the stop it is`
+    : `reconcile: the venue has our order open that we hold ${o.status}: adopted as ${name}, so it is tracked, cancelled by a halt and its fills booked to it`);
+  return host.adoptOpenOrder({ ...v, clientOrderId: name }, o);
 }
 
 /** Reconciles the host's orders, fills and positions with the venue; see the header comment. */

@@ -539,6 +539,8 @@ export class TradingExecutor implements ReconcileHost {
       `protective stop of ours we held ${o.status} is resting at the venue: taken back`);
     await this.store.commit({ order: rec });
     this.remember(rec);
+    // Its rejection went out: the dashboard, the metrics and the order's fills to come hear it is accepted after all.
+    this.publish({ type: 'exec.orderAccepted', clientOrderId: rec.clientOrderId, venueOrderId: v.venueOrderId, ts: this.clock.now() });
     // Sized for the position when it was placed: the stops module checks it now (at start, once reconciled).
     if (this.st === 'live') this.checkStop(v.symbol);
     return true;

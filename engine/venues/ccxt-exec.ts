@@ -5,7 +5,7 @@
 //
 // Errors (see classifyCcxtError): ccxt's classes become VenueCallError kinds the executor acts on:
 //   RateLimitExceeded / HTTP 429   -> rateLimited: nothing is sent until Retry-After has passed (Binance: "back off");
-//   Binance's -1015 (too many new orders) too, whatever class ccxt gives it (its spot map says RateLimitExceeded, its
+//   Binance's -1015 (too many new orders) and -1034 (too many concurrent requests) too, whatever class ccxt gives it (its spot map says RateLimitExceeded, its
 //   portfolio-margin map InvalidOrder: the rule holds should a map change)
 //   DDoSProtection / HTTP 418 (whatever the body's code), or "IP banned until <ms>" -> banned: nothing is sent until
 //                                    the ban ends (without Retry-After or a named end: defaultBanMs)
@@ -167,8 +167,9 @@ export function classifyCcxtError(err: unknown, now: TsMs, headers?: Record<stri
   if (err instanceof ccxt.DDoSProtection) return mk('banned', 'VENUE_IP_BANNED', retryAfterMs(headers) ?? defaults.banMs);
   // -1015 "Too many new orders" is the venue's order-rate limit (nothing done: send again later), not a refusal of
   // the order. ccxt's Binance spot map already throws RateLimitExceeded for it (caught above); its portfolio-margin map
-  // says InvalidOrder, and another client or a later map may say anything: the code decides.
-  if (err instanceof ccxt.ExchangeError && /"code":\s*-1015\b/.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
+  // says InvalidOrder, and another client or a later map may say anything: the code decides. So does -1034 "Too many
+  // concurrent requests" (absent from ccxt's map: a plain ExchangeError, else taken for a refusal).
+  if (err instanceof ccxt.ExchangeError && /"code":\s*-(1015|1034)\b/.test(msg)) return mk('rateLimited', 'VENUE_RATE_LIMITED', retryAfterMs(headers) ?? defaults.rateLimitMs);
   // -2010 "Duplicate order sent." (a client id still open): ccxt's Binance client calls it InvalidOrder, its MEXC
   // client a plain ExchangeError; the order exists, so it is no rejection.
   if (err instanceof ccxt.DuplicateOrderId || (err instanceof ccxt.ExchangeError && /duplicate order/i.test(msg))) return mk('unknown', 'DUPLICATE_CLIENT_ORDER_ID');

@@ -78,6 +78,9 @@ export function binanceCcxtOptions(opts: BinanceRestOptions): Record<string, unk
   return out;
 }
 
+// CloudFront's 403 page for a blocked country, and Binance's "restricted location" wording.
+const GEO_BLOCK = /block access from your country|restricted location|could not be satisfied/i;
+
 /**
  * Returns a ccxt Binance spot client with `opts` (binanceCcxtOptions) that reads the HTTP status before the body.
  * Binance: "HTTP 403 return code is used when the WAF Limit (Web Application Firewall) has been violated", which ccxt
@@ -92,6 +95,8 @@ export function binanceExchange(opts: BinanceRestOptions): Exchange {
   const handleErrors = exchange.handleErrors.bind(exchange);
   exchange.handleErrors = (code, reason, url, method, headers, body, response, requestHeaders, requestBody) => {
     const head = `${exchange.id} ${code} ${reason} ${body}`;
+    // A country block (CloudFront's page) is no limit that passes: a refusal naming it, not a minute's back-off for ever.
+    if (code === 403 && GEO_BLOCK.test(body)) throw new ccxt.PermissionDenied(`${head}: access from this location is blocked by the venue`);
     if (code === 403) throw new ccxt.RateLimitExceeded(head);
     if (code >= 500) throw new ccxt.ExchangeNotAvailable(head);
     return handleErrors(code, reason, url, method, headers, body, response, requestHeaders, requestBody);

@@ -159,6 +159,9 @@ describe('a protective stop rejected without a refusal, resting at the venue', (
     expect(r.ex.order(`venue-${stop!.venueOrderId}`)).toBeUndefined();
     expect(r.cap.codes()).toContain('PROTECTIVE_STOP_FOUND');
     expect(r.cap.codes()).not.toContain('ADOPTED_ORDER');
+    // Its rejection went out on the bus; so does its acceptance now (the dashboard, the metrics).
+    expect(r.rec.seen.filter((m) => 'clientOrderId' in m && m.clientOrderId === stop!.clientOrderId).map((m) => m.type).slice(-2))
+      .toEqual(['exec.orderRejected', 'exec.orderAccepted']);
     expect(r.stops()).toEqual([expect.objectContaining({ clientOrderId: stop!.clientOrderId, lots: 1000 })]);
     const dump = () => JSON.stringify([r.store.allOrders(), r.store.allPositions('paper')], (_, v) => (typeof v === 'bigint' ? String(v) : v));
     const before = dump();

@@ -41,6 +41,18 @@ describe('binanceExchange: the HTTP status before the body', () => {
     }
   });
 
+  it('calls a 403 country block a refusal naming it, not a limit that passes', () => {
+    const body = '<html><h1>403 ERROR</h1><h2>The request could not be satisfied.</h2>Request blocked. We can\'t connect to the server for this app or website at this time.</html>';
+    const gate = new RestGate('https://api.binance.com', { now: () => NOW });
+    const { error, block } = classifyOnGate(gate, thrownBy(403, body), {});
+    expect([error.kind, block, gate.blocked]).toEqual(['rejected', undefined, undefined]);
+    expect(error.message).toMatch(/access from this location is blocked/);
+  });
+
+  it('calls -1034 (too many concurrent requests, absent from ccxt\'s map) a rate limit, not a refusal', () => {
+    expect(classifyCcxtError(thrownBy(400, '{"code":-1034,"msg":"Too many concurrent requests."}'), NOW, {})).toMatchObject({ kind: 'rateLimited', code: 'VENUE_RATE_LIMITED' });
+  });
+
   it('calls a 5xx an unknown outcome whatever code its body carries', () => {
     for (const body of ['{"code":-1199,"msg":"a code the map lacks"}', '{"code":-2010,"msg":"Account has insufficient balance for requested action."}']) {
       expect(classifyCcxtError(thrownBy(503, body), NOW, {})).toMatchObject({ kind: 'unknown', code: 'EXCHANGE_UNAVAILABLE' });

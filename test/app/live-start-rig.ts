@@ -77,3 +77,17 @@ export async function until(d: Daemon, done: () => boolean | Promise<boolean>, w
   }
   throw new Error(`gave up waiting for ${what}`);
 }
+
+/**
+ * A GET that is sent again once when the socket it reused was reset: a test process stalled past the server's
+ * keep-alive timeout (5 s, seen on a loaded CI machine) reuses a socket the server is closing. Control POSTs go
+ * through plain fetch, once: sent again, one could act twice.
+ */
+export async function fetchLocal(url: URL): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw err;
+    return fetch(url);
+  }
+}

@@ -15,7 +15,7 @@ import { Supervisor } from '../../engine/runtime/supervisor.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
 import { replayConfigYaml } from '../e2e/helpers.ts';
 import { scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
-import { startDaemon, until, venueProxy } from './live-start-rig.ts';
+import { fetchLocal, startDaemon, until, venueProxy } from './live-start-rig.ts';
 
 let sim: ExchangeSim | undefined;
 const proxies: Server[] = [];
@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function get(base: string, path: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(new URL(path, base));
+  const res = await fetchLocal(new URL(path, base));
   return { status: res.status, text: await res.text() };
 }
 

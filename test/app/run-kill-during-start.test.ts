@@ -13,7 +13,7 @@ import { BinanceFeed } from '../../engine/venues/binance/binance-feed.ts';
 import { type DashboardHandle, type DashboardOptions } from '../../engine/dashboard/index.ts';
 import type { ExchangeSim } from '../../engine/venues/sim/server.ts';
 import { scratchDir, startSim, writeLiveConfig } from '../e2e/live-driver.ts';
-import { startDaemon, until, venueProxy, type Daemon } from './live-start-rig.ts';
+import { fetchLocal, startDaemon, until, venueProxy, type Daemon } from './live-start-rig.ts';
 
 // Every dashboard the daemon starts, kept to read its controls counter once it is closed (after a failed start or a
 // shutdown, when it can no longer be scraped), and what happened first on the bus it was given: the kill switch or
@@ -73,11 +73,11 @@ interface State {
 }
 
 async function state(base: string): Promise<State> {
-  return (await (await fetch(new URL('/api/state', base))).json()) as State;
+  return (await (await fetchLocal(new URL('/api/state', base))).json()) as State;
 }
 
 async function metric(base: string, outcome: string): Promise<number | undefined> {
-  const text = await (await fetch(new URL('/metrics', base))).text();
+  const text = await (await fetchLocal(new URL('/metrics', base))).text();
   const m = new RegExp(`^cobalt_dashboard_controls_total\\{action="kill",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
   return m ? Number(m[1]) : undefined;
 }

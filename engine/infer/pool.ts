@@ -146,7 +146,7 @@ interface Request {
   resolve(r: InferResult): void;
   reject(e: Error): void;
 }
-interface Batch { readonly model: string; readonly requests: Request[]; readonly abort: AbortController; readonly state: Int32Array; readonly t0: number }
+interface Batch { readonly model: string; readonly requests: Request[]; readonly abort: AbortController; readonly state: Int32Array; readonly t0: number; guard?: ReturnType<typeof setTimeout> }
 interface ModelCounters { latency: LatencyHistogram; requests: number; batches: number; rows: number; maxRows: number; timeouts: number; stuck: number; errors: number }
 type WorkerOutput = { data: Float32Array; dims: number[] };
 type WorkerReply = { error: string } | { outputs: Record<string, WorkerOutput>; runMs: number };
@@ -319,9 +319,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     inFlight++;
     const task = { kind: 'run', model, input, dims: [rows, ...requests[0].dims.slice(1)], fault: faults.shift(), state: batch.state };
     running.add(batch);
-    // Wall time, whatever `clock` is: a backtest's simulated clock stands still while it waits for the answer.
-    const guard = setTimeout(() => onStuck(batch), stuckMs);
-    guard.unref();
+    armGuard(batch);
     piscina
       .run(task, { transferList: [input.buffer], signal: batch.abort.signal })
       .then((reply: WorkerReply) => deliver(requests, rows, reply))
@@ -342,11 +340,17 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
         queue = [...again, ...queue];
       })
       .finally(() => {
-        clearTimeout(guard);
+        clearTimeout(batch.guard);
         running.delete(batch);
         inFlight--;
         if (queue.length > 0) schedule();
       });
+  }
+
+  // Wall time, whatever `clock` is: a backtest's simulated clock stands still while it waits for the answer.
+  function armGuard(batch: Batch): void {
+    batch.guard = setTimeout(() => onStuck(batch), stuckMs);
+    batch.guard.unref();
   }
 
   // A batch still running after stuckMs of wall time. Its requests fail now (a late reply is dropped). Its worker is
@@ -356,6 +360,10 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   // still holding its thread (counted in flight). The state word tells which, without a race: the worker enters run
   // only by moving it from SENT to IN_RUN, and the pool cancels only by moving it from SENT to CANCELLED.
   function onStuck(batch: Batch): void {
+    // Not begun by any worker while one loads its sessions (piscina starting one in place of a hung or dead worker):
+    // the batch waits for that load, it is not hung. A load of several seconds (a loaded host, a GPU session) failed
+    // the next request as stuck. Looked at again after another stuckMs, for at most LOAD_WAIT_MS.
+    if (Atomics.load(batch.state, 0) === SENT && loading() && performance.now() - batch.t0 < LOAD_WAIT_MS) return armGuard(batch);
     const waitedS = Math.round(performance.now() - batch.t0) / 1_000;
     const c = counters.get(batch.model)!;
     for (const r of batch.requests) {

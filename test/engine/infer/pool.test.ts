@@ -174,6 +174,23 @@ describe('inference pool', () => {
     });
   });
 
+  // CI of dc2d7aa (loaded): the request queued behind a hung worker was failed as stuck while piscina's replacement
+  // worker still loaded its sessions; a batch no worker has begun while one loads is waiting, not hung.
+  it('lets a request wait for the worker loading in place of a hung one, past stuckMs', async () => {
+    const clock = new SimulatedClock(0);
+    await withPool({ clock, stuckMs: 300, testHooks: true, testLoadMs: 1_200 }, async (pool) => {
+      pool.injectFault('hang');
+      const hung = pool.infer('cnn', samples[0], [1, size]);
+      hung.catch(() => undefined);
+      await new Promise((r) => setImmediate(r)); // its own batch, on the only worker
+      // Queued until the stuck guard replaces that worker, then waits for the new one's 1.2 s load.
+      const ok = await pool.infer('cnn', samples[1], [1, size]);
+      expectClose(ok.outputs.probs, (await directRun(samples[1])).probs);
+      await expect(hung).rejects.toThrow(InferenceStuckError);
+      expect(pool.stats().models.cnn.stuck).toBe(1);
+    });
+  });
+
   it('drops the late answer of a batch whose requests timed out, and serves the next request from the same worker', async () => {
     const clock = new SimulatedClock(0);
     await withPool({ clock, timeoutMs: 100, testHooks: true }, async (pool) => {

@@ -2,6 +2,7 @@
 // local order book correctly" (spot and USD-M futures). States: syncing -(snapshot + straddling diff)-> live
 // -(gap | crossed book)-> resyncing -(snapshot + straddling diff)-> live. While not live, diffs are buffered.
 import type { Logger } from '../../log.ts';
+import type { BookCoverage } from '../../market/cob.ts';
 import { OrderBook } from '../../market/order-book.ts';
 import type { DepthDiff, DepthSnapshot } from '../../messages/market.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
@@ -59,16 +60,6 @@ export type DiffOutcome = 'applied' | 'buffered' | 'duplicate' | 'dropped' | 'ga
 /** What happened to one snapshot: book live, loaded (awaiting the next diff), stale, or ignored (already live). */
 export type SnapshotOutcome = 'live' | 'loaded' | 'stale' | 'ignored' | 'gap' | 'crossed';
 
-/**
- * The prices a loaded snapshot covered: every bid at or above `lowestBid` and every ask at or below `highestAsk` was
- * in it. Beyond them the book holds only levels a diff has touched since, so resting orders there may be missing.
- * An empty snapshot side covers that whole side (the venue had no orders on it): -Infinity / +Infinity.
- */
-export interface SnapshotCoverage {
-  readonly lowestBid: number;
-  readonly highestAsk: number;
-}
-
 /** Options of a BookSync. */
 export interface BookSyncOptions {
   rules?: SyncRules | 'auto';
@@ -98,7 +89,7 @@ export class BookSync {
   private requested = false;
   /** Stale snapshots since the book was last live (their warnings are thinned out, see `stale`). */
   private staleStreak = 0;
-  private cover: SnapshotCoverage | undefined;
+  private cover: BookCoverage | undefined;
   private buffer: DepthFrame[] = [];
   private readonly maxBuffer: number;
   private readonly request: (reason: string) => void;
@@ -129,7 +120,7 @@ export class BookSync {
    * What the snapshot under the current book covered; undefined while no snapshot is loaded. Diffs do not widen it: a
    * diff-only level beyond it says nothing of the resting levels around it.
    */
-  get coverage(): SnapshotCoverage | undefined {
+  get coverage(): BookCoverage | undefined {
     return this.cover;
   }
 
@@ -316,8 +307,11 @@ export class BookSync {
   }
 }
 
-/** Returns the prices `s` covered: its lowest bid and highest ask (an empty side covers the whole side). */
-function coverageOf(s: DepthSnapshot): SnapshotCoverage {
+/**
+ * Returns the prices `s` covered: its lowest bid and highest ask. An empty side covers that whole side (the venue had
+ * no orders on it): -Infinity / +Infinity.
+ */
+function coverageOf(s: DepthSnapshot): BookCoverage {
   let lowestBid = -Infinity;
   let highestAsk = Infinity;
   for (const [p] of s.bids) if (lowestBid === -Infinity || p < lowestBid) lowestBid = p;

@@ -22,7 +22,7 @@ export const DEFAULT_LIMITS: RiskLimits = {
   symbols: {},
 };
 
-const isBps = (v: number | undefined): boolean => v === undefined || (Number.isInteger(v) && v >= 0 && v <= 10_000);
+const isBps = (v: number | undefined): boolean => v !== undefined && Number.isInteger(v) && v >= 0 && v <= 10_000;
 const isPosInt = (v: number): boolean => Number.isSafeInteger(v) && v > 0;
 
 /** A symbol's lot caps as an operator sees them: lots (what the `limits` control takes), and their base quantities. */
@@ -111,24 +111,30 @@ export function mergeSymbolLimits(base: RiskLimits['symbols'], patch: RiskLimits
 /** Returns the problems of a limit set, each naming the field and what was found; empty when valid. */
 export function validateLimits(l: RiskLimits): string[] {
   const bad: string[] = [];
-  const money0 = (name: string, v: bigint | undefined): void => {
-    if (v !== undefined && (typeof v !== 'bigint' || v < 0n)) bad.push(`${name} must be a non-negative Money bigint, got ${String(v)}`);
+  // A required field must be present: risk.setLimits merges its patch over the limits in force, so a key sent as
+  // undefined would replace a cap with nothing, which the checks read as no cap (or throw on, as BigInt).
+  const money0 = (name: string, v: bigint | undefined, optional = false): void => {
+    if (optional && v === undefined) return;
+    if (typeof v !== 'bigint' || v < 0n) bad.push(`${name} must be a non-negative Money bigint, got ${String(v)}`);
   };
   money0('maxOrderNotional', l.maxOrderNotional);
   money0('maxPositionNotional', l.maxPositionNotional);
   money0('maxExposure', l.maxExposure);
-  money0('maxVar95', l.maxVar95);
-  money0('maxVar99', l.maxVar99);
-  money0('warnVar95', l.warnVar95);
-  money0('warnVar99', l.warnVar99);
+  money0('maxVar95', l.maxVar95, true);
+  money0('maxVar99', l.maxVar99, true);
+  money0('warnVar95', l.warnVar95, true);
+  money0('warnVar99', l.warnVar99, true);
   for (const c of ['95', '99'] as const) {
     const warn = l[`warnVar${c}`];
     const max = l[`maxVar${c}`];
     if (typeof warn === 'bigint' && typeof max === 'bigint' && warn > max) bad.push(`warnVar${c} ${warn} must not exceed maxVar${c} ${max}`);
   }
   if (!isPosInt(l.maxSubmitsPerSecond)) bad.push(`maxSubmitsPerSecond must be a positive integer, got ${l.maxSubmitsPerSecond}`);
-  for (const k of ['maxDrawdownBps', 'reduceAtDrawdownBps', 'stopLossBps', 'takeProfitBps', 'exitSlippageBps', 'feeReserveBps'] as const) {
+  for (const k of ['maxDrawdownBps', 'exitSlippageBps', 'feeReserveBps'] as const) {
     if (!isBps(l[k])) bad.push(`${k} must be an integer 0..10000 bps, got ${l[k]}`);
+  }
+  for (const k of ['reduceAtDrawdownBps', 'stopLossBps', 'takeProfitBps'] as const) {
+    if (l[k] !== undefined && !isBps(l[k])) bad.push(`${k} must be an integer 0..10000 bps, got ${l[k]}`);
   }
   if (l.reduceAtDrawdownBps !== undefined && l.reduceAtDrawdownBps > l.maxDrawdownBps) {
     bad.push(`reduceAtDrawdownBps ${l.reduceAtDrawdownBps} must not exceed maxDrawdownBps ${l.maxDrawdownBps}`);
@@ -143,6 +149,7 @@ export function validateLimits(l: RiskLimits): string[] {
     bad.push(`varMinSamples must be an integer 1..varWindow, got ${l.varMinSamples}`);
   }
   bad.push(...breakerProblems(l));
+  if (typeof l.symbols !== 'object' || l.symbols === null) bad.push(`symbols must be an object of per-symbol lot caps ({} for none), got ${String(l.symbols)}`);
   for (const [sym, s] of Object.entries(l.symbols ?? {})) {
     for (const k of ['maxOrderLots', 'maxPositionLots'] as const) {
       const v = s[k];

@@ -17,8 +17,9 @@
 //                 carries a spread within the limit. A stretch wide for less than spreadMs (the bundled recording's
 //                 ETH/USDT never stays over 0.5 bps for more than 40 ms) denies nothing and says nothing; one that
 //                 denies raises MARKET_SPREAD once (at the first mark or denied entry that sees it) and MARKET_CLEARED
-//                 when the spread is back. A mark without bid/ask, or with a crossed one (bid over ask: no valid
-//                 quote), leaves the stretch as it was; a locked one (bid = ask) is 0 bps.
+//                 when the spread is back. A mark without bid/ask, with a crossed one (bid over ask: no valid
+//                 quote) or a malformed one (not both positive safe integers; counted as `badQuotes`) leaves the
+//                 stretch as it was; a locked one (bid = ask) is 0 bps.
 // Every MARKET_CLEARED says whether entries are allowed again or which other guard still denies them.
 // Exits are never denied here: risk's own exits (stops, flatten) bypass checkIntent, and a spot sell only reduces.
 //
@@ -61,6 +62,11 @@ export interface MarketGuard {
   readonly wideBps?: number;
   /** The current wide stretch was reported (MARKET_SPREAD), so it is reported once. */
   readonly spreadAlerted?: boolean;
+  /**
+   * Marks whose bid/ask was ignored as malformed (see validQuote), since the guard was made; absent: none. A count on
+   * the state rather than an alert or a log line: a feed fault may repeat at trade rate.
+   */
+  readonly badQuotes?: number;
 }
 
 /** Where alerts go: the step's output (a RiskOut[] takes them). */
@@ -87,14 +93,25 @@ const ENDED: string[] = [];
 /** The best bid and ask a mark carries (RiskMark): both or neither. */
 export interface Quote { readonly bid?: Ticks; readonly ask?: Ticks }
 
+// A bid or ask is ticks: a positive safe integer. Anything else (NaN, Infinity, a fraction, one side only) is a
+// publisher fault: NaN or Infinity would throw in moveBps's BigInt path, and a fraction would be measured as if real.
+function validQuote(q: Quote | undefined): q is Required<Quote> {
+  return q !== undefined && Number.isSafeInteger(q.bid) && Number.isSafeInteger(q.ask) && (q.bid as number) > 0 && (q.ask as number) > 0;
+}
+
+// True for a quote that carries a bid or an ask, but not a valid pair of them (counted as `badQuotes`).
+function malformed(q: Quote | undefined): boolean {
+  return q !== undefined && (q.bid !== undefined || q.ask !== undefined) && !validQuote(q);
+}
+
 /**
- * Returns the spread of `q` in whole bps of its bid (floored): 0 for a locked quote (bid = ask), undefined without one
- * or for a crossed one (bid over ask).
+ * Returns the spread of `q` in whole bps of its bid (floored): 0 for a locked quote (bid = ask), undefined without one,
+ * for a malformed one (bid and ask not both positive safe integers) or for a crossed one (bid over ask).
  */
 export function spreadBps(q: Quote | undefined): number | undefined {
   // A crossed quote is a broken book (a stale side, a feed glitch), not a tight one: read as 0 bps it would end a
   // denial and say "entries allowed again" on a book nobody can trade at the touch.
-  if (q?.bid === undefined || q.ask === undefined || q.bid > q.ask) return undefined;
+  if (!validQuote(q) || q.bid > q.ask) return undefined;
   return moveBps(q.ask - q.bid, q.bid);
 }
 
@@ -113,7 +130,9 @@ export function markGuard(
   const moved = g === undefined
     ? { bucketAt: nowMs, hi: price, lo: price, prevHi: price, prevLo: price, seenAt: nowMs }
     : moveStep(g, last, symbol, price, nowMs, l, out, ended);
-  const next = spreadStep(moved, symbol, nowMs, l, out, ended, quote);
+  let next = spreadStep(moved, symbol, nowMs, l, out, ended, quote);
+  // Rare (a feed fault), so a new record for it costs nothing on the hot path.
+  if (malformed(quote)) next = { ...next, badQuotes: (next.badQuotes ?? 0) + 1 };
   // Said once the mark is fully applied, so "allowed again" is true of every guard (a feed outage during a crash, a
   // wide book during a move).
   for (const what of ended) out.push({ type: 'risk.alert', code: 'MARKET_CLEARED', ts: nowMs, message: what + stillDenied(next, nowMs, l) });
@@ -182,11 +201,12 @@ function moveStep(
     bucketAt, hi, lo, prevHi, prevLo, seenAt,
     ...(breachAt !== undefined ? { breachAt, breachBps } : {}),
     ...(g.wideAt !== undefined ? { wideAt: g.wideAt, wideBps: g.wideBps, ...(g.spreadAlerted ? { spreadAlerted: true } : {}) } : {}),
+    ...(g.badQuotes !== undefined ? { badQuotes: g.badQuotes } : {}),
   };
 }
 
 // The spread guard: a quote over maxSpreadBps starts a wide stretch (`wideAt`), one within it ends the stretch (and its
-// episode, MARKET_CLEARED once reported); a mark without a valid quote (none, or crossed) leaves the stretch as it was.
+// episode, MARKET_CLEARED once reported); a mark without a valid quote (none, malformed, or crossed) leaves the stretch as it was.
 // The stretch denies entries once spreadMs old; the first mark then (or the first entry denied, reportMarketDenial)
 // raises MARKET_SPREAD.
 function spreadStep(g: MarketGuard, symbol: string, nowMs: TsMs, l: RiskLimits, out: AlertSink, ended: string[], quote: Quote | undefined): MarketGuard {

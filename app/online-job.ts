@@ -3,16 +3,29 @@
 // symbol's breaks on the bus (both stop together), when a run is due, the start and end of each run, and the dashboard
 // row those make. What a learner reads, what a break does to it, how it trains and what its row says about its data
 // and its last run stay the learner's.
+// A run that never settles must not keep the job busy for ever (due() false, the row "training a candidate now"): the
+// pipelines fail a run at their own deadline (models/online/pipeline.ts ONLINE_RUN_TIMEOUT_MS), which the learner counts;
+// the job's deadline, later, covers the rest of a learner's run (a pool that never closes) and frees the job.
 import type { ModelRegistry } from '../actors/orchestrator/registry.ts';
 import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
 import type { CandleSource } from '../engine/market/base-data-input.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { Bus, Unsubscribe } from '../engine/runtime/bus.ts';
-import type { Clock, TimerHandle } from '../engine/runtime/clock.ts';
+import { LiveClock, type Clock, type TimerHandle } from '../engine/runtime/clock.ts';
 import type { InferenceRecord, TimeRange } from '../engine/store/inference-history.ts';
 import type { TsMs } from '../engine/types/time.ts';
+import { ONLINE_RUN_TIMEOUT_MS } from '../models/online/pipeline.ts';
 import { onlineCheckpointRoot } from './models.ts';
+
+/** Default wall time before the job gives up on a run: past the pipelines' own deadline, which fails the run first. */
+export const ONLINE_JOB_TIMEOUT_MS = ONLINE_RUN_TIMEOUT_MS + 15 * 60_000;
+
+/** The run deadline of an OnlineJob: wall time (default ONLINE_JOB_TIMEOUT_MS) on `timers` (default: the wall clock). */
+export interface OnlineJobLimits {
+  readonly runTimeoutMs?: number;
+  readonly timers?: Clock;
+}
 
 /** What both learners need from the system; each adds its model. */
 export interface OnlineLearnerOptions {
@@ -104,14 +117,24 @@ export class OnlineJob<R> {
   /** Start of the run in progress, and when the last one ended. */
   private runStartedAt: TsMs | undefined;
   private lastRunEndedAt: TsMs | undefined;
+  /** Runs the job gave up on at its deadline (counted as failed in the row). */
+  private timeouts = 0;
+  private readonly runTimeoutMs: number;
+  private readonly timers: Clock;
 
-  /** A run is due `retrainEveryMs` after the last one started (after construction for the first). */
+  /**
+   * A run is due `retrainEveryMs` after the last one started (after construction for the first). With a `logger` (the
+   * learners pass their options), a run given up on at the deadline is logged.
+   */
   constructor(
-    private readonly o: Pick<OnlineLearnerOptions, 'clock' | 'symbol' | 'bus'>,
+    private readonly o: Pick<OnlineLearnerOptions, 'clock' | 'symbol' | 'bus'> & { readonly logger?: Pick<Logger, 'error'> },
     private readonly pollMs: number,
     private readonly retrainEveryMs: number,
+    limits: OnlineJobLimits = {},
   ) {
     this.lastRunAt = o.clock.now();
+    this.runTimeoutMs = limits.runTimeoutMs ?? ONLINE_JOB_TIMEOUT_MS;
+    this.timers = limits.timers ?? new LiveClock();
   }
 
   /** Whether `stop` was called. */
@@ -179,16 +202,31 @@ export class OnlineJob<R> {
     return this.current === undefined && now - this.lastRunAt >= this.retrainEveryMs;
   }
 
-  /** Starts `run` at `now` as the run in progress; returns it. */
+  /**
+   * Starts `run` at `now` as the run in progress; returns it. A run not settled `runTimeoutMs` later is given up on: the
+   * returned promise resolves undefined, the job is free again, and the run's late end changes nothing here.
+   */
   begin(now: TsMs, run: () => Promise<R | undefined>): Promise<R | undefined> {
     this.lastRunAt = now;
     this.runStartedAt = now;
-    this.current = run().finally(() => {
+    let timer: TimerHandle | undefined;
+    const given = new Promise<undefined>((resolve) => {
+      timer = this.timers.setTimeout(() => {
+        this.timeouts++;
+        this.o.logger?.error({ code: 'ONLINE_RUN_TIMEOUT', symbol: this.o.symbol, startedAt: now, runTimeoutMs: this.runTimeoutMs },
+          `online learning: a training run did not settle within ${Math.round(this.runTimeoutMs / 60_000)} min; given up on (counted as failed), the next one may start`);
+        resolve(undefined);
+      }, this.runTimeoutMs);
+    });
+    const current: Promise<R | undefined> = Promise.race([run(), given]).finally(() => {
+      this.timers.clearTimeout(timer);
+      if (this.current !== current) return;
       this.current = undefined;
       this.runStartedAt = undefined;
       this.lastRunEndedAt = this.o.clock.now();
     });
-    return this.current;
+    this.current = current;
+    return current;
   }
 
   /** The dashboard row: the learner's parts, the run in progress or what the next one waits for, the last run, the counts. */
@@ -200,7 +238,7 @@ export class OnlineJob<R> {
     if (p.last !== undefined && this.lastRunEndedAt !== undefined) {
       parts.push(`last run ${new Date(this.lastRunEndedAt).toISOString().slice(11, 19)} UTC ${p.last}`);
     }
-    parts.push(`${p.counts.runs} runs, ${p.counts.promotions} promoted, ${p.counts.failures} failed`);
+    parts.push(`${p.counts.runs} runs, ${p.counts.promotions} promoted, ${p.counts.failures + this.timeouts} failed`);
     return {
       model: p.model, status: parts.join('; '),
       ...(p.valMetric !== undefined ? { valMetric: p.valMetric } : {}),

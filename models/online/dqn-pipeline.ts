@@ -10,7 +10,10 @@
 // version's losses, not the candidate's skill. Without these rules, on one day of real decisions the verdict followed
 // the fine-tune's seed (8 of 9 seeds promoted a candidate that never traded); with the first alone, 1 of 9 (one round
 // trip, +0.04 %) was still promoted and did no better than the live version the next day.
-// A fine-tune that took no gradient step is a failed run (it throws), not a verdict on an unchanged network.
+// A fine-tune that took no gradient step is a failed run (it throws), not a verdict on an unchanged network; so is one
+// whose weights or held-out figures are not finite (it diverged): a NaN network's greedy action is always BUY, an
+// always-long candidate that a rising held-out span would promote, and whose runner then throws at every tick.
+// A run has a wall-time deadline (`runTimeoutMs`, pipeline.ts withRunDeadline), as the CNN's.
 // Promotion = checkpoint (saveDqn + online.json) under the store it is given, a new version registered (its runner an
 // inference-only Q-network) with the live version's runner options, and activated. A version this pipeline promoted
 // that is neither active nor on the registry's rollback history (an operator rolled it back) is removed from the
@@ -28,7 +31,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelRegistry, ModelRunner } from '../../actors/orchestrator/registry.ts';
-import type { Clock } from '../../engine/runtime/clock.ts';
+import { LiveClock, type Clock } from '../../engine/runtime/clock.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { CheckpointInput, CheckpointStore } from '../checkpoints.ts';
@@ -38,7 +41,7 @@ import { QNetwork } from '../dqn/qnet.ts';
 import { Rng } from '../dqn/rng.ts';
 import type { DqnTrainTask } from '../train/worker-task.ts';
 import { agentWith, type DqnFineTuneResult, type DqnFineTuneSpec, type DqnScore, type DqnSegment } from './dqn-finetune.ts';
-import { ONLINE_PROVENANCE_FILE, trainWorkerPool } from './pipeline.ts';
+import { ONLINE_PROVENANCE_FILE, ONLINE_RUN_TIMEOUT_MS, promotionRank, trainWorkerPool, withRunDeadline, type RunDeadline } from './pipeline.ts';
 
 /** One decision of the DQN: when, its decision bar, the state it decided on and the bar's close (the fill price). */
 export interface DqnDecision {
@@ -48,9 +51,9 @@ export interface DqnDecision {
   readonly price: number;
 }
 
-/** Runs DQN fine-tunes off the main thread. */
+/** Runs DQN fine-tunes off the main thread; `signal` aborts a fine-tune (the pipeline's run deadline). */
 export interface DqnTrainer {
-  train(spec: DqnFineTuneSpec): Promise<DqnFineTuneResult>;
+  train(spec: DqnFineTuneSpec, signal?: AbortSignal): Promise<DqnFineTuneResult>;
   close(): Promise<void>;
 }
 
@@ -58,7 +61,8 @@ export interface DqnTrainer {
 export function dqnWorkerTrainer(): DqnTrainer {
   const pool = trainWorkerPool();
   return {
-    train: (spec) => pool.run({ kind: 'dqn', ...spec } satisfies DqnTrainTask) as Promise<DqnFineTuneResult>,
+    // An aborted task's thread is terminated (piscina), and a fresh one serves the next task.
+    train: (spec, signal) => pool.run({ kind: 'dqn', ...spec } satisfies DqnTrainTask, signal ? { signal } : {}) as Promise<DqnFineTuneResult>,
     close: () => pool.destroy(),
   };
 }
@@ -155,6 +159,9 @@ export interface DqnPipelineOptions {
   readonly retired?: (version: string) => boolean;
   /** Returns the weights of a registered version this pipeline did not promote (the parent a restart registered), or undefined. */
   readonly load?: (version: string) => LiveDqn | undefined;
+  /** Wall time a run may take (default ONLINE_RUN_TIMEOUT_MS), on `timers` (default: the wall clock). */
+  readonly runTimeoutMs?: number;
+  readonly timers?: Clock;
 }
 
 /** online.json of a promoted DQN: what it descends from, the figures it was promoted on and the spans behind them. */
@@ -262,6 +269,10 @@ export function decideDqnPromotion(live: DqnScore, candidate: DqnScore, steps: P
     throw new InputValidationError(`live and candidate were scored on different decisions (${live.steps} vs ${candidate.steps} steps, ${steps.live.length} vs ${steps.candidate.length} step returns)`);
   }
   const pct = (x: number): string => `${(x * 100).toFixed(3)}%`;
+  // NaN compares false everywhere: a NaN step return would only thin the bootstrap's resamples, not fail them.
+  if (![live.return, candidate.return].every(Number.isFinite) || !steps.live.every(Number.isFinite) || !steps.candidate.every(Number.isFinite)) {
+    return { promote: false, reason: `held-out returns not finite (candidate ${candidate.return}, live ${live.return}, or a step's)` };
+  }
   const figures = `held-out return ${pct(candidate.return)} vs live ${pct(live.return)} (flat 0%)`;
   if (candidate.trades < policy.minTrades) return { promote: false, reason: `${figures}: the candidate made ${candidate.trades} trades < minTrades ${policy.minTrades}` };
   if (candidate.exposure < policy.minExposure) {
@@ -317,10 +328,12 @@ export class DqnPipeline {
   /** Versions this pipeline registered: the only ones it may remove from the registry. */
   private readonly promoted = new Set<string>();
   private readonly gate: DqnGatePolicy;
+  private readonly timers: Clock;
   private runs = 0;
 
   constructor(private readonly o: DqnPipelineOptions) {
     this.gate = dqnGatePolicy(o.settings);
+    this.timers = o.timers ?? new LiveClock();
     this.liveDqn = o.live;
     this.known.set(o.live.version, o.live);
     if (!o.registry.has('dqn')) throw new InputValidationError('model dqn is not registered: register the live version first');
@@ -331,8 +344,15 @@ export class DqnPipeline {
     return this.liveDqn;
   }
 
-  /** Fine-tunes a candidate on the training decisions and promotes it if it trades the held-out ones better. */
-  async runOnce(decisions: readonly DqnDecision[]): Promise<DqnRun> {
+  /**
+   * Fine-tunes a candidate on the training decisions and promotes it if it trades the held-out ones better; rejects with
+   * OnlineRunTimeoutError when the run takes longer than `runTimeoutMs`.
+   */
+  runOnce(decisions: readonly DqnDecision[]): Promise<DqnRun> {
+    return withRunDeadline('dqn', this.o.runTimeoutMs ?? ONLINE_RUN_TIMEOUT_MS, this.timers, (d) => this.run(decisions, d));
+  }
+
+  private async run(decisions: readonly DqnDecision[], d: RunDeadline): Promise<DqnRun> {
     const o = this.o;
     const s = o.settings;
     const split = splitDecisions(decisions, s.heldOutFraction, o.everyMinutes);
@@ -357,12 +377,15 @@ export class DqnPipeline {
       config: from.config, params: from.params, train: split.train.map(segmentOf), heldOut: split.heldOut.map(segmentOf),
       feeRate: o.feeRate, rewardScale: o.rewardScale, episodes: s.episodes, maxSteps: s.maxSteps, episodeLength: s.episodeLength,
       learningRate: s.learningRate ?? from.config.lr / 10, epsilonStart: s.epsilonStart, seed,
-    });
+    }, d.signal);
+    if (d.expired) return this.abandoned({ ...base }, 'the run passed its deadline');
     // The candidate would be the live network: judging it would only report noise as "gain 0".
     if (result.gradSteps === 0) {
       throw new InputValidationError(`DQN fine-tune took no gradient step in ${result.envSteps} environment steps (${result.episodes} episodes): `
         + `raise models.online.dqn episodes × episodeLength (${s.episodes} × ${s.episodeLength}) or maxSteps (${s.maxSteps}) above the fine-tune's learningStarts + batch`);
     }
+    const diverged = nonFinite(result);
+    if (diverged) throw new InputValidationError(`DQN fine-tune returned ${diverged} (it diverged): refused, nothing saved; the live version stays`);
     const figures = { live: result.live, candidate: result.candidate, episodes: result.episodes, envSteps: result.envSteps };
     // Training takes a while: an operator may have rolled the version it started from back meanwhile.
     const changed = this.liveChanged(from.version);
@@ -372,6 +395,7 @@ export class DqnPipeline {
     const judged = { ...base, ...figures, ...bounds };
     if (!verdict.promote) return { ...judged, promoted: false, reason: verdict.reason };
     const promotedAt = o.clock.now();
+    const rank = await promotionRank(o.checkpoints, 'dqn', promotedAt);
     const spanOf = (segs: DqnDecision[][]): TimeSpan => ({ fromMs: segs[0]![0]!.barOpenMs, toMs: segs.at(-1)!.at(-1)!.barOpenMs });
     const span = { train: spanOf(split.train), heldOut: spanOf(split.heldOut) };
     const provenance: DqnProvenance = {
@@ -381,7 +405,8 @@ export class DqnPipeline {
     const agent = agentWith(from.config, result.params);
     const cp = await o.checkpoints.save({
       // Each run's held-out decisions are newer ones, so returns of different runs do not compare: newest first.
-      model: 'dqn', metric: { name: 'promotedAt', value: promotedAt, higherIsBetter: true },
+      // Ranked above every earlier promotion even when the engine clock went back (a replay; promotionRank).
+      model: 'dqn', metric: { name: 'promotedAt', value: rank, higherIsBetter: true },
       dataSpan: span.train, validationSpan: span.heldOut, ...(o.input ? { input: o.input } : {}),
       configHash: `online:${from.version}`, backend: 'js-mlp',
       write: async (dir) => {
@@ -389,7 +414,7 @@ export class DqnPipeline {
         await writeFile(path.join(dir, ONLINE_PROVENANCE_FILE), JSON.stringify(provenance, null, 1));
       },
     });
-    const beforeRegister = this.liveChanged(from.version);
+    const beforeRegister = d.expired ? 'the run passed its deadline' : this.liveChanged(from.version);
     if (beforeRegister) return this.abandoned({ ...base, ...figures }, beforeRegister, cp.dir);
     const version = `${o.versionPrefix ?? ''}${cp.meta.version}`;
     o.registry.register('dqn', {
@@ -433,6 +458,19 @@ export class DqnPipeline {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
     return { ...run, promoted: false, reason };
   }
+}
+
+// What of a fine-tune's answer is not finite, or undefined when all is.
+function nonFinite(r: DqnFineTuneResult): string | undefined {
+  let bad = 0;
+  for (const x of r.params) if (!Number.isFinite(x)) bad++;
+  if (bad > 0) return `a network with ${bad} non-finite weight${bad === 1 ? '' : 's'} of ${r.params.length}`;
+  const figures = [
+    ['live return', Number.isFinite(r.live.return)], ['candidate return', Number.isFinite(r.candidate.return)],
+    ['live step returns', r.liveSteps.every(Number.isFinite)], ['candidate step returns', r.candidateSteps.every(Number.isFinite)],
+  ] as const;
+  const which = figures.filter(([, ok]) => !ok).map(([name]) => name);
+  return which.length > 0 ? `non-finite held-out figures (${which.join(', ')})` : undefined;
 }
 
 function segmentOf(decisions: readonly DqnDecision[]): DqnSegment {

@@ -9,6 +9,8 @@
 // columns, the same selection the agent applies before inference.
 // Held-out split: pairs sorted by decision time; the newest `heldOutFraction` are held out; training pairs whose
 // label interval [t0, t1] reaches the first held-out decision bar are purged (their outcome overlaps held-out time).
+// A run has a wall-time deadline (`runTimeoutMs`): a trainer thread that never answers would otherwise keep the
+// learner busy for ever. At the deadline its worker task is aborted, the run fails, and a late answer promotes nothing.
 import { Piscina } from 'piscina';
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import path from 'node:path';
 import type { ModelRegistry, ModelRunner } from '../../actors/orchestrator/registry.ts';
 import { log } from '../../engine/log.ts';
 import { BDI_LENGTH } from '../../engine/market/base-data-input.ts';
-import type { Clock } from '../../engine/runtime/clock.ts';
+import { LiveClock, type Clock, type TimerHandle } from '../../engine/runtime/clock.ts';
 import { InputValidationError } from '../../engine/types/errors.ts';
 import type { CheckpointInput, CheckpointStore } from '../checkpoints.ts';
 import { CNN_INPUT_SPEC, selectCnnInput } from '../cnn/bdi-adapter.ts';
@@ -30,12 +32,70 @@ import type { SaveTask, TrainTask, TrainTaskResult } from '../train/worker-task.
 import type { LabelledPrediction } from './outcome-evaluator.ts';
 import { DEFAULT_PROMOTION, decidePromotion, type PromotionPolicy } from './promotion.ts';
 
-/** Runs training jobs off the main thread. */
+/** Runs training jobs off the main thread; `signal` aborts a task (the pipeline's run deadline). */
 export interface CandidateTrainer {
-  train(task: Omit<TrainTask, 'kind'>): Promise<TrainTaskResult>;
-  save(task: Omit<SaveTask, 'kind'>): Promise<void>;
+  train(task: Omit<TrainTask, 'kind'>, signal?: AbortSignal): Promise<TrainTaskResult>;
+  save(task: Omit<SaveTask, 'kind'>, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Default wall time an online run may take (a run takes seconds to a few minutes: the default CNN fine-tune is 50
+ * steps, the DQN's 10,000 environment steps). Not in the config yet: PipelineOptions/DqnPipelineOptions `runTimeoutMs`.
+ */
+export const ONLINE_RUN_TIMEOUT_MS = 3_600_000;
+
+/** An online run that did not finish within its deadline. */
+export class OnlineRunTimeoutError extends Error {
+  constructor(readonly model: string, readonly timeoutMs: number) {
+    super(`the online ${model} run did not finish within ${Math.round(timeoutMs / 60_000)} min of wall time: its worker task was aborted, and a candidate it answers late is dropped`);
+    this.name = 'OnlineRunTimeoutError';
+  }
+}
+
+/** What a run checks against its deadline: `signal` goes to the worker tasks; once `expired`, nothing is promoted. */
+export interface RunDeadline {
+  readonly signal: AbortSignal;
+  readonly expired: boolean;
+}
+
+/**
+ * Runs `work` with a deadline `ms` on `timers` (wall time: the worker's work does not follow a replay's engine clock).
+ * At the deadline the signal aborts and the returned promise rejects with OnlineRunTimeoutError; `work` goes on until
+ * its next check of `expired`, and what it settles with then is dropped.
+ */
+export async function withRunDeadline<T>(model: string, ms: number, timers: Clock, work: (d: RunDeadline) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  let timer: TimerHandle | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = timers.setTimeout(() => {
+      const err = new OnlineRunTimeoutError(model, ms);
+      ac.abort(err);
+      reject(err);
+    }, ms);
+  });
+  const running = work({ signal: ac.signal, get expired() { return ac.signal.aborted; } });
+  // Once the deadline has passed, a failure of the abandoned work is nobody's to report.
+  running.catch(() => undefined);
+  try {
+    return await Promise.race([running, expired]);
+  } finally {
+    timers.clearTimeout(timer);
+  }
+}
+
+/**
+ * What a promotion is ranked by in the store (metric `promotedAt`, newest first): the engine time, but above every
+ * checkpoint already ranked so. A daemon replaying recorded data runs on the data's clock, and a replay of earlier data
+ * after later data would otherwise rank its newer promotion below the older ones: a restart would load an older
+ * version, and pruning would delete the newest first. Checkpoints written before keep their engine-time values.
+ */
+export async function promotionRank(store: CheckpointStore, model: string, now: number): Promise<number> {
+  const ranked = (await store.list(model, PROMOTED_AT)).filter((c) => c.meta.metric.name === PROMOTED_AT.name && c.meta.metric.higherIsBetter);
+  return ranked.reduce((m, c) => (Number.isFinite(c.meta.metric.value) ? Math.max(m, c.meta.metric.value + 1) : m), now);
+}
+
+const PROMOTED_AT = { name: 'promotedAt', higherIsBetter: true } as const;
 
 /** Returns one piscina worker thread running models/train/worker.mjs (the online learners' trainer thread). */
 export function trainWorkerPool(): Piscina {
@@ -49,9 +109,10 @@ export function trainWorkerPool(): Piscina {
 /** Returns a trainer backed by one piscina worker thread running models/train/worker.mjs. */
 export function workerTrainer(): CandidateTrainer {
   const pool = trainWorkerPool();
+  // An aborted task's thread is terminated (piscina), and a fresh one serves the next task.
   return {
-    train: (task) => pool.run({ kind: 'train', ...task }) as Promise<TrainTaskResult>,
-    save: async (task) => { await pool.run({ kind: 'save', ...task }); },
+    train: (task, signal) => pool.run({ kind: 'train', ...task }, signal ? { signal } : {}) as Promise<TrainTaskResult>,
+    save: async (task, signal) => { await pool.run({ kind: 'save', ...task }, signal ? { signal } : {}); },
     close: () => pool.destroy(),
   };
 }
@@ -115,6 +176,9 @@ export interface PipelineOptions {
    * rollback), or undefined when it has none; called when such a version is active at the start of a run.
    */
   readonly load?: (version: string) => Promise<LiveCnn | undefined>;
+  /** Wall time a run may take (default ONLINE_RUN_TIMEOUT_MS), on `timers` (default: the wall clock). */
+  readonly runTimeoutMs?: number;
+  readonly timers?: Clock;
 }
 
 /** A triple-barrier labelling rule (train-report.json `labels.options` without the stride). */
@@ -171,13 +235,16 @@ export interface PipelineRun {
 /** Trains candidates from labelled pairs and promotes the ones that beat the live model. */
 export class TrainingPipeline {
   private liveCnn: LiveCnn;
+  /** Weights of the active version and of the one a rollback goes to (`trimKnown`); older ones come from `load`. */
   private readonly known = new Map<string, LiveCnn>();
+  private readonly timers: Clock;
   private runs = 0;
   private readonly base: string;
 
   constructor(private readonly o: PipelineOptions) {
     this.liveCnn = o.live;
     this.base = o.base ?? o.live.version;
+    this.timers = o.timers ?? new LiveClock();
     this.known.set(o.live.version, o.live);
     if (!o.registry.has(o.model)) throw new InputValidationError(`model ${o.model} is not registered: register the live version first`);
   }
@@ -187,9 +254,17 @@ export class TrainingPipeline {
     return this.liveCnn;
   }
 
-  /** Trains a candidate on `pairs` (with inputs) and promotes it if it beats the live version on held-out pairs. */
-  async runOnce(pairs: readonly LabelledPrediction[]): Promise<PipelineRun> {
+  /**
+   * Trains a candidate on `pairs` (with inputs) and promotes it if it beats the live version on held-out pairs; rejects
+   * with OnlineRunTimeoutError when the run takes longer than `runTimeoutMs`.
+   */
+  runOnce(pairs: readonly LabelledPrediction[]): Promise<PipelineRun> {
+    return withRunDeadline(this.o.model, this.o.runTimeoutMs ?? ONLINE_RUN_TIMEOUT_MS, this.timers, (d) => this.run(pairs, d));
+  }
+
+  private async run(pairs: readonly LabelledPrediction[], d: RunDeadline): Promise<PipelineRun> {
     const o = this.o;
+    this.trimKnown();
     // The registry's active version may have changed under the pipeline (an operator's rollback): train from it.
     const active = o.registry.active(o.model)?.version;
     if (active !== this.liveCnn.version) {
@@ -217,11 +292,11 @@ export class TrainingPipeline {
     const result = await o.trainer.train({
       config: this.liveCnn.config, weights: this.liveCnn.weights, train: rows(train, size), heldOut: rows(heldOut, size),
       steps: o.steps ?? 50, batch: o.batch ?? 32, learningRate: o.learningRate ?? this.liveCnn.config.learningRate, seed: (o.seed ?? 1) + this.runs++,
-    });
+    }, d.signal);
     const figures = { live: result.live, candidate: result.candidate };
     // Training takes minutes: an operator may have rolled the version it started from back meanwhile, and a candidate
     // fine-tuned from a rejected version must not undo that rollback (checked again before it is registered).
-    const changed = this.liveChanged(from);
+    const changed = this.liveChanged(from, d);
     if (changed) return this.abandoned({ ...base, ...figures }, changed);
     const verdict = decidePromotion(result.live, result.candidate, policy);
     if (!verdict.promote) {
@@ -232,14 +307,16 @@ export class TrainingPipeline {
     const heldX = rows(heldOut, size).x;
     let parity = Infinity;
     const promotedAt = o.clock.now();
+    const rank = o.rankBy === 'promotedAt' ? await promotionRank(o.checkpoints, o.model, promotedAt) : 0;
     const provenance: OnlineProvenance = { base: this.base, ...(o.baseSha256 ? { baseSha256: o.baseSha256 } : {}), parent: this.liveCnn.version, promotedAt, ...base, ...figures, ...(o.labels ? { labels: o.labels } : {}) };
     const saved = await o.checkpoints.save({
       model: o.model,
-      metric: o.rankBy === 'promotedAt' ? { name: 'promotedAt', value: promotedAt, higherIsBetter: true } : { name: 'heldOutLogLoss', value: result.candidate.logLoss, higherIsBetter: false },
+      metric: o.rankBy === 'promotedAt' ? { ...PROMOTED_AT, value: rank } : { name: 'heldOutLogLoss', value: result.candidate.logLoss, higherIsBetter: false },
       dataSpan: { fromMs: train[0]!.t0Ms, toMs: train.reduce((m, p) => Math.max(m, p.t1Ms), 0) }, ...(o.input ? { input: o.input } : {}),
       configHash: `online:${this.liveCnn.version}`, backend: result.backend,
       write: async (dir) => {
-        await o.trainer.save({ config: this.liveCnn.config, weights: result.weights, dir, version: `online-from-${this.liveCnn.version}` });
+        if (d.expired) throw new OnlineRunTimeoutError(o.model, o.runTimeoutMs ?? ONLINE_RUN_TIMEOUT_MS);
+        await o.trainer.save({ config: this.liveCnn.config, weights: result.weights, dir, version: `online-from-${this.liveCnn.version}` }, d.signal);
         parity = await onnxDiff(path.join(dir, 'cnn.onnx'), heldX, heldOut.length, size, result);
         if (!(parity <= PARITY_TOLERANCE)) throw new ParityError(parity);
         await writeFile(path.join(dir, ONLINE_PROVENANCE_FILE), JSON.stringify(provenance, null, 1));
@@ -250,7 +327,7 @@ export class TrainingPipeline {
     }
     if (saved instanceof Error) throw saved;
     const cp = saved as Awaited<ReturnType<CheckpointStore['save']>>;
-    const beforeServe = this.liveChanged(from);
+    const beforeServe = this.liveChanged(from, d);
     if (beforeServe) return this.abandoned({ ...base, ...figures, parityMaxAbsDiff: parity }, beforeServe, cp.dir);
     const version = `${o.versionPrefix ?? ''}${cp.meta.version}`;
     // A version that cannot be served is not kept: a restart would load the newest promoted checkpoint.
@@ -258,7 +335,7 @@ export class TrainingPipeline {
       await rm(cp.dir, { recursive: true, force: true });
       throw err;
     });
-    const beforeRegister = this.liveChanged(from);
+    const beforeRegister = this.liveChanged(from, d);
     if (beforeRegister) return this.abandoned({ ...base, ...figures, parityMaxAbsDiff: parity }, beforeRegister, cp.dir);
     o.registry.register(o.model, {
       version, run, meta: { checkpoint: cp.dir, parent: this.liveCnn.version, heldOut: result.candidate, liveHeldOut: result.live },
@@ -267,13 +344,15 @@ export class TrainingPipeline {
     const next: LiveCnn = { version, config: this.liveCnn.config, weights: result.weights };
     this.known.set(version, next);
     this.liveCnn = next;
+    this.trimKnown();
     log().info({ model: o.model, version, ...base, ...figures }, 'candidate promoted');
     return { ...base, ...figures, promoted: true, reason: verdict.reason, version, checkpointDir: cp.dir, parityMaxAbsDiff: parity };
   }
 
-  // Why a candidate fine-tuned from `from` cannot be promoted now (the registry's active version is no longer `from`, or
-  // `from` was rolled back), or undefined when `from` is still live.
-  private liveChanged(from: string): string | undefined {
+  // Why a candidate fine-tuned from `from` cannot be promoted now (the run passed its deadline, the registry's active
+  // version is no longer `from`, or `from` was rolled back), or undefined when it can.
+  private liveChanged(from: string, d: RunDeadline): string | undefined {
+    if (d.expired) return `the run passed its deadline of ${Math.round((this.o.runTimeoutMs ?? ONLINE_RUN_TIMEOUT_MS) / 60_000)} min`;
     const active = this.o.registry.active(this.o.model)?.version;
     if (active !== from) return `the live version changed during the run: it trained from ${this.o.model}@${from}, ${String(active)} is active now`;
     if (this.o.retired?.(from) === true) return `the live version changed during the run: ${this.o.model}@${from}, which it trained from, was rolled back`;
@@ -285,6 +364,14 @@ export class TrainingPipeline {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
     log().info({ model: this.o.model, ...run, reason }, 'candidate not promoted');
     return { ...run, promoted: false, reason };
+  }
+
+  // Drops the weights of versions neither active nor the next rollback's target: a daemon promotes one version an hour,
+  // each a full copy of the CNN. An older version that becomes active again is read back with `load`.
+  private trimKnown(): void {
+    const info = this.o.registry.list().find((m) => m.name === this.o.model);
+    const keep = new Set([info?.active, info?.rollbackTo[0], this.liveCnn.version]);
+    for (const v of this.known.keys()) if (!keep.has(v)) this.known.delete(v);
   }
 
   /** Rolls the registry back to the previous version and trains from it again; returns the now-active version. */

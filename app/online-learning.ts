@@ -3,14 +3,17 @@
 // CNN was trained with, once their horizon has passed (PredictionOutcomeEvaluator); the (input, label) pairs are kept,
 // one per decision bar as in training, newest `maxPairs`. Every `retrainEveryMs`, given enough pairs, a candidate is
 // fine-tuned from the live weights in a worker thread and promoted only if it beats the live version on the newest
-// held-out pairs (TrainingPipeline). A promotion is checkpointed under `<checkpointDir>/online/cnn/` (with online.json:
+// held-out pairs (TrainingPipeline). After a run that scored a candidate, the next waits for `minNewPairs` new labelled
+// pairs (default: that run's held-out count): with one pair a minute and hourly runs, consecutive held-out sets shared
+// 240 of 300 pairs, each run another chance of a lucky verdict on nearly the same data (as the DQN's minNewDecisions).
+// A promotion is checkpointed under `<checkpointDir>/online/cnn/` (with online.json:
 // its base, parent, figures and labelling rule), served by its own inference pool, and activated through the
 // orchestrator, which starts the version's accuracy record over. A restart loads it again (app/models.ts) and labels
 // by the rule its online.json recorded (it has no train-report.json). Rollback stays the operator's
 // (the dashboard's control); the next run trains from whatever version is active, if this learner holds its weights
 // or can read them (a promoted checkpoint, the parent a restart registered). A run whose starting version was rolled
-// back while it trained promotes nothing. The checkpoint store never prunes the active version or one the registry can
-// roll back to, and prunes rolled-back (retired) ones first.
+// back while it trained promotes nothing. The checkpoint store never prunes the active version or the one a rollback
+// goes to, and prunes rolled-back (retired) ones first.
 // Breaks in the data: with the bus, each md.feedReset of the symbol (a reconnect, a replay lap, a hole in a recording)
 // opens a break that its next trade closes, and a prediction whose bars reach into one is dropped, not labelled
 // (stats.acrossReset; models/online/outcome-evaluator.ts says why).
@@ -80,6 +83,10 @@ export class OnlineLearning {
   private readonly pools: VersionPools;
   private readonly job: OnlineJob<PipelineRun>;
   private pairs: LabelledPrediction[] = [];
+  /** Pairs taken from the evaluator so far, when the last run started, and the new ones the next run waits for. */
+  private taken = 0;
+  private takenAtLastRun = 0;
+  private newNeeded = 0;
 
   private constructor(
     private readonly o: OnlineLearningOptions,
@@ -195,7 +202,9 @@ export class OnlineLearning {
       this.stats.labelled += fresh.length;
       this.stats.missingBars = this.evaluator.stats.missingBars;
       this.stats.acrossReset = this.evaluator.stats.acrossReset;
-      this.pairs.push(...this.evaluator.takePairs('cnn'));
+      const taken = this.evaluator.takePairs('cnn');
+      this.taken += taken.length;
+      this.pairs.push(...taken);
       if (this.pairs.length > s.maxPairs) this.pairs.splice(0, this.pairs.length - s.maxPairs);
       this.stats.pairs = this.pairs.length;
     } catch (err) {
@@ -208,18 +217,30 @@ export class OnlineLearning {
     // Enough for a run: minTrain after the held-out share and the purge, which drops up to `horizon` training pairs (one
     // per decision bar) whose outcome reaches the held-out time; minHeldOut in the share.
     if (this.pairs.length * (1 - s.heldOutFraction) < s.minTrain + this.labels.horizon || this.pairs.length * s.heldOutFraction < s.minHeldOut) return undefined;
+    if (this.newSinceRun() < this.newNeeded) return undefined;
+    this.takenAtLastRun = this.taken;
     return this.job.begin(now, () => this.run([...this.pairs]));
   }
 
   /** Where learning stands, for the dashboard: pairs, the run in progress or the next one, and the last result. */
   report(): OnlineJobRow {
     const active = this.o.registry.active('cnn')?.version ?? '?';
-    const need = this.pairsNeeded();
     return this.job.row({
       model: 'cnn (online)', head: `learning cnn@${active} from ${this.pairs.length} labelled predictions`,
-      ...(this.pairs.length < need ? { wait: `a run needs ${need}` } : {}),
-      ...lastRunOf(this.stats.lastRun), counts: this.stats,
+      ...this.waiting(), ...lastRunOf(this.stats.lastRun), counts: this.stats,
     });
+  }
+
+  // What the next run waits for beside the time: the pairs it needs, then new ones since the last judged run.
+  private waiting(): { wait?: string } {
+    const need = this.pairsNeeded();
+    if (this.pairs.length < need) return { wait: `a run needs ${need}` };
+    if (this.newSinceRun() < this.newNeeded) return { wait: `the next run waits for ${this.newNeeded} new labelled pairs (${this.newSinceRun()} so far)` };
+    return {};
+  }
+
+  private newSinceRun(): number {
+    return this.taken - this.takenAtLastRun;
   }
 
   // Pairs a run needs: minTrain plus the purge's `horizon` outside the held-out share, minHeldOut inside it.
@@ -233,6 +254,8 @@ export class OnlineLearning {
     try {
       const r = await this.pipeline.runOnce(pairs);
       this.stats.lastRun = r;
+      // Only a scored candidate used the held-out pairs up; after a run short of pairs the next need not wait.
+      this.newNeeded = r.candidate !== undefined ? this.o.settings.minNewPairs ?? r.heldOutPairs : 0;
       if (r.promoted) this.stats.promotions++;
       else this.o.logger.info({ model: 'cnn', reason: r.reason, trainPairs: r.trainPairs, heldOutPairs: r.heldOutPairs, live: r.live, candidate: r.candidate }, `online learning: cnn candidate not promoted: ${r.reason}`);
       // Pools of the active version and the one a rollback goes to stay open; older ones reopen when run again. After a
@@ -247,6 +270,7 @@ export class OnlineLearning {
         return undefined;
       }
       this.stats.failures++;
+      this.newNeeded = 0;
       this.o.logger.error({ code: 'ONLINE_TRAIN_FAILED', err }, 'online learning: the training run failed; the live version stays');
       return undefined;
     }
@@ -265,12 +289,14 @@ function lastRunOf(r: PipelineRun | undefined): { last?: string; valMetric?: num
 
 /**
  * Returns the store of promoted checkpoints under `root`: it never prunes the registry's active version of `model` nor
- * one it can roll back to (a restart would load another), and prunes versions an operator rolled back before the others.
+ * the one a rollback goes to (rollbackTo[0], the step a restart keeps: app/models.ts registers it as the parent), and
+ * prunes versions an operator rolled back before the others. The rest of the rollback history (ROLLBACK_DEPTH) counts
+ * toward the store's `keep` like any other: protecting all of it kept every promotion of a process on disk.
  */
 export function onlineCheckpointStore(root: string, clock: Clock, registry: ModelRegistry, model: 'cnn' | 'dqn' = 'cnn'): CheckpointStore {
   const live = (): string[] => {
     const m = registry.list().find((x) => x.name === model);
-    return m ? [m.active, ...m.rollbackTo] : [];
+    return m ? [m.active, ...m.rollbackTo.slice(0, 1)] : [];
   };
   return new CheckpointStore({
     root, clock,

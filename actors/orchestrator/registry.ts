@@ -54,6 +54,15 @@ export interface HealthPolicy {
   readonly coolDownMs: number;
 }
 
+/**
+ * Versions the rollback history keeps per model, newest; older ones drop off it (they stay registered, and `remove`
+ * may take them). Without a bound every online promotion (app/online-learning.ts, app/online-dqn.ts) pushed the
+ * previous version for good, and the online checkpoint store, which protected every version a rollback could reach,
+ * kept all of them. 5: that store keeps the newest 5 promoted checkpoints besides the active version and rollbackTo[0],
+ * so each version a rollback can reach still has its files; a restart keeps one step (app/models.ts).
+ */
+export const ROLLBACK_DEPTH = 5;
+
 /** Default health policy: 3 failures in a row drop a model; a probe every 60 s. */
 export const DEFAULT_HEALTH_POLICY: HealthPolicy = { maxConsecutiveFailures: 3, coolDownMs: 60_000 };
 
@@ -62,7 +71,7 @@ export interface ModelInfo {
   readonly name: string;
   readonly active: string;
   readonly versions: readonly string[];
-  /** Versions `rollback` would go back through, most recent first. */
+  /** Versions `rollback` would go back through, most recent first (at most ROLLBACK_DEPTH). */
   readonly rollbackTo: readonly string[];
   readonly health: ModelHealth;
   readonly consecutiveFailures: number;
@@ -322,7 +331,10 @@ export class ModelRegistry {
   }
 
   private switchTo(e: Entry, version: string, pushHistory: boolean, reason: string, now: TsMs): ModelStatusMsg {
-    if (pushHistory) e.history.push(e.active);
+    if (pushHistory) {
+      e.history.push(e.active);
+      if (e.history.length > ROLLBACK_DEPTH) e.history.splice(0, e.history.length - ROLLBACK_DEPTH);
+    }
     e.active = version;
     e.health = 'active';
     e.consecutive = 0;

@@ -312,6 +312,8 @@ export const onlineSchema = z
     learningRate: z.number().positive().optional(),
     /** The candidate's held-out log loss must be lower by more than this (nats). */
     minLogLossGain: z.number().min(0).default(0.001),
+    /** New labelled pairs after a judged run before the next (default: that run's held-out count; 0: no wait). */
+    minNewPairs: nonNegInt.optional(),
     /** Labels when the live checkpoint's train-report.json does not give its own (triple barrier on 1m bars). */
     labels: onlineLabelsSchema.prefault({}),
     /** The DQN's online learning (onlineDqnSchema); the settings above are the CNN's, but pollMs is shared. */

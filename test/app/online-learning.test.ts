@@ -124,7 +124,7 @@ describe('online learning in the daemon', () => {
     // 16 steps a run (it was 40; the two fine-tunes were most of this file's time): deterministic for the seed, and
     // each run still beats the live CNN's held-out log loss by more than the promotion's 0.001 (0.7035 and 0.6922 vs
     // 0.7092; at 40 steps 0.7071 and 0.7021), while a learner that does not learn (learningRate 0) promotes nothing.
-    const learner = learning(await OnlineLearning.create(learnerOptions(clock, registry, bundledCnn, { steps: 16, batch: 32, learningRate: 1e-4, minTrain: 60, minHeldOut: 50, lookbackMs: (N + 120) * MIN, retrainEveryMs: 60_000 }), []));
+    const learner = learning(await OnlineLearning.create(learnerOptions(clock, registry, bundledCnn, { steps: 16, batch: 32, learningRate: 1e-4, minTrain: 60, minHeldOut: 50, lookbackMs: (N + 120) * MIN, retrainEveryMs: 60_000, minNewPairs: 0 }), []));
     try {
       // Before any pair: how many a run needs (60 to train after a 30% hold-out: 86; 50 held out: 167).
       expect(learner.report()).toEqual({ model: 'cnn (online)', status: `learning cnn@${BASE} from 0 labelled predictions; a run needs 167; 0 runs, 0 promoted, 0 failed` });
@@ -247,7 +247,7 @@ describe('online learning in the daemon', () => {
       // Not due again before retrainEveryMs.
       clock.advance(30_000);
       expect(learner.poll()).toBeUndefined();
-      expect(learner.report().status).toMatch(/; next run in 1 min; last run \d\d:\d\d:\d\d UTC kept the live version: held-out log loss .* gain .*; 1 runs, 0 promoted, 0 failed$/);
+      expect(learner.report().status).toMatch(/; the next run waits for 72 new labelled pairs \(0 so far\); last run \d\d:\d\d:\d\d UTC kept the live version: held-out log loss .* gain .*; 1 runs, 0 promoted, 0 failed$/);
     } finally {
       await learner.stop();
     }

@@ -21,7 +21,7 @@
 // An engine failure (risk.killSwitch from the engine) refuses resumes for the life of the bus (this process's system),
 // a restart of this child included, and is never stored: restarting the process is its remedy.
 import { createActor, fromCallback, type EventObject } from 'xstate';
-import type { Fill, OrderCancelled, OrderExpired, OrderRejected } from '../engine/messages/orders.ts';
+import { isProtectiveStopId, type Fill, type OrderCancelled, type OrderExpired, type OrderRejected, type OrderSubmitted } from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { IntentProposed, RiskLimits, TradingState } from '../engine/messages/risk.ts';
 import { settingsKey } from '../engine/config/settings-key.ts';
@@ -31,13 +31,15 @@ import type { Clock } from '../engine/runtime/clock.ts';
 import type { LmdbStore, TypedDb } from '../engine/store/lmdb.ts';
 import type { ClientOrderId } from '../engine/types/ids.ts';
 import type { Money } from '../engine/types/money.ts';
+import type { Lots } from '../engine/types/price.ts';
 import {
   createRiskState, onFills, operatorLimits, riskManager, validateLimits, type FlattenCheck, type FlattenRequest, type RiskInput, type RiskState,
 } from '../actors/risk-manager/index.ts';
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 import { EMPTY_VAR, parseVarSamples, type VarSample } from '../actors/risk-manager/var.ts';
-import type { Portfolio } from '../actors/risk-manager/positions.ts';
+import type { Portfolio, StartOpenOrder } from '../actors/risk-manager/positions.ts';
+import type { OrderRecord } from '../actors/trading-executor/logic.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
 
@@ -110,6 +112,28 @@ export interface RiskChildInput {
    * one. Empty at a process start (the executor is still reconciling; the last run's IOC exits end there).
    */
   readonly openExits?: () => readonly { readonly symbol: string; readonly clientOrderId: ClientOrderId }[];
+  /**
+   * The orders the executor still works, by client order id (openOrdersAtStart): a start takes them over as open
+   * orders (RiskInput.openOrders), which are not stored. Without them an order resting at the venue across a restart
+   * (of the process or of this child) would count toward the limits only as it fills.
+   */
+  readonly openOrders?: () => Readonly<Record<string, StartOpenOrder>>;
+}
+
+/**
+ * Returns the executor's unfinished orders as a RiskManager start takes them over: what is left of each, by client
+ * order id. The executor's protective stops are left out: they are no approvals, and the executor cancels one before
+ * any other sell is sent, so counting its lots as sold would hold back every exit and strategy sell.
+ */
+export function openOrdersAtStart(orders: readonly OrderRecord[]): Record<string, StartOpenOrder> {
+  const out: Record<string, StartOpenOrder> = {};
+  for (const o of orders) {
+    const lots = (o.intent.lots - o.filledLots) as Lots;
+    if (isProtectiveStopId(o.clientOrderId) || lots <= 0) continue;
+    const { symbol, side, price } = o.intent;
+    out[o.clientOrderId] = { symbol, side, lots, ...(price === undefined ? {} : { price }) };
+  }
+  return out;
 }
 
 const CONTROL_KEY = 'control';
@@ -395,7 +419,9 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const cpDb = input.store?.db<string, FillCheckpoint>('risk.control');
   const sf = startFills(input, cpDb?.get(CHECKPOINT_KEY));
   const peakBase = equityBase(input.initial, input.fillLog);
-  const stored = riskStartState(input.initial, sf.fills, control, clock.now(), sf.from, peakBase, input.limitsKey);
+  const openOrders = input.openOrders?.();
+  const initial = openOrders === undefined ? input.initial : { ...input.initial, openOrders };
+  const stored = riskStartState(initial, sf.fills, control, clock.now(), sf.from, peakBase, input.limitsKey);
   const failure = engineFailures.get(bus);
   const withFailure = failure === undefined ? stored : { ...stored, engineFailure: failure };
   const start = withOpenExits(withFailure, input.openExits?.() ?? [], clock.now());
@@ -464,10 +490,14 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     if (out === undefined) forward(m);
     else for (const o of out) bus.publish(o);
   };
+  // The state with the held intents: an order approved on the shadow is open there before the machine has it.
+  const current = (): RiskState => held.state ?? actor.getSnapshot().context;
   const forwardExitEnd = (m: OrderRejected | OrderCancelled | OrderExpired): void => {
-    if (!Object.values(actor.getSnapshot().context.exitOrders).includes(m.clientOrderId)) return;
+    const s = current();
+    const exit = Object.values(s.exitOrders).includes(m.clientOrderId);
+    if (!exit && s.openOrders[m.clientOrderId] === undefined) return;
     forward(m);
-    save();
+    if (exit) save();
   };
   // Operator commands change what a restart must come back with (kill switch, flattens, the state): saved at once,
   // not at the next fill or mark (a stalled feed sends none).
@@ -487,11 +517,16 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
       forward(m);
       save();
     }, RISK_ID),
-    // The end of one of risk's own exits may arm the position's exits again; other orders' ends (strategy cancels
-    // at decision rate) are not the machine's business.
+    // The end of one of risk's own exits may arm the position's exits again, and the end of an order it approved
+    // releases what that order held (logic.ts openOrders); ends of orders it does not know are not its business.
     bus.subscribe('exec.orderRejected', forwardExitEnd, RISK_ID),
     bus.subscribe('exec.orderCancelled', forwardExitEnd, RISK_ID),
     bus.subscribe('exec.orderExpired', forwardExitEnd, RISK_ID),
+    // An approved order the executor took up counts as open until it ends, however long it rests.
+    bus.subscribe('exec.orderSubmitted', (m: OrderSubmitted) => {
+      const o = current().openOrders[m.clientOrderId];
+      if (o !== undefined && !o.seen) forward(m);
+    }, RISK_ID),
     bus.subscribe('risk.mark', (m) => {
       if (!held.hold(actor.getSnapshot().context, m)) forward(m);
       // The peak moves with marks; writing it at most once a second (mark time) keeps LMDB off the tick path. Held

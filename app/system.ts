@@ -59,7 +59,7 @@ import { pollWhenDegraded } from './online-job.ts';
 import { OnlineDqnLearning, onlineDqnFor } from './online-dqn.ts';
 import { PaperBooks } from './paper-books.ts';
 import { PersistentPaperVenue } from './paper-state.ts';
-import { riskChild, RISK_ID } from './risk-child.ts';
+import { openOrdersAtStart, riskChild, RISK_ID } from './risk-child.ts';
 import { riskLimitsFromConfig, riskLimitsKey } from './risk-limits.ts';
 import { AlertsWebhook, SHUTDOWN_FLUSH_MS, webhookTargetOf } from './alerts-webhook.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
@@ -647,6 +647,10 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
         openExits: () => (executor?.state === 'live'
           ? executor.unfinishedOrders().filter(isRiskExit).map((o) => ({ symbol: o.intent.symbol, clientOrderId: o.clientOrderId as ClientOrderId }))
           : []),
+        // Every order still worked counts as open from the start: the live executor's (in flight included) or, while
+        // it loads and reconciles (a process start), the store's unfinished ones; reconciliation then publishes the
+        // ends and fills of those that ended meanwhile.
+        openOrders: () => openOrdersAtStart(executor?.state === 'live' ? executor.unfinishedOrders() : execStore.openOrders(venueId)),
       },
     },
     { id: 'dataProvider', logic: providerLogic, input: null, order: 3 },

@@ -20,12 +20,20 @@
 //  12  POSITION_NOTIONAL_LIMIT  buys: position value after the fill (at the order price) > maxPositionNotional
 //  13  EXPOSURE_LIMIT           buys: holdings of every symbol at their marks + this notional > maxExposure
 //  14  SUBMIT_RATE              approvals in the sliding window (now − 1000 ms, now] already at maxSubmitsPerSecond
-//  15  INSUFFICIENT_POSITION    sells: lots > sellable lots (spot cannot go short)
-//  16  INSUFFICIENT_BALANCE     buys: notional + fee reserve > cash
+//  15  INSUFFICIENT_POSITION    sells: lots > sellable lots less open sells (spot cannot go short)
+//  16  INSUFFICIENT_BALANCE     buys: notional + fee reserve > cash less the open buys' (with their fee reserve)
 // UNKNOWN_INSTRUMENT is decided by the caller before checkIntent (it needs the instrument).
-// Limits apply to filled positions plus the intent; orders approved but not yet filled are not counted.
+// Limits apply to filled positions, plus what is left of the orders approved and not ended (`openOrders`), plus the
+// intent: open buys count at their order price toward 11, 12, 13 and 16 (cash with its fee reserve), open sells (risk's
+// own exits included) come off the sellable lots at 15; a denial they decided says so (`including`). An approval stops
+// counting at its last fill or its end (rejected, cancelled, expired: the executor's refusals of an approval are
+// rejections), or OPEN_ORDER_UNSEEN_MS after it when the executor never took it up (positions.ts). They are not
+// stored: a restart takes over the orders the executor still works (RiskInput.openOrders) as taken up.
 //
 // Exits: at most one of risk's own exits per symbol is in flight (`exitOrders`); its end or fills decide the next.
+// An exit sells the sellable lots less those of open strategy sells. A stop exit that ends without a fill is sent again
+// after a backoff (`stopRetry`, as a flatten's: 1 s doubling to 60 s), and STOP_LOSS / TAKE_PROFIT is raised once per
+// episode (until a fill of the symbol, or a mark that no longer calls for the exit).
 // Stop-loss and take-profit stay armed in every trading state, halted included (only strategy intents are denied).
 // A flatten is a standing request per symbol (`flatten`, persisted by the risk child) rather than one order: one order
 // sized from the fills booked so far misses the lots of an order that fills after it, and a refused or lost one would
@@ -44,7 +52,8 @@ import type {
 } from '../../engine/messages/risk.ts';
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
 import {
-  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, sellableLots, valueOfBase9, type Portfolio, type Position,
+  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openTotals, pruneOpenOrders, sellableLots,
+  settleOpenOrder, startOpenOrders, valueOfBase9, type OpenOrders, type Portfolio, type Position, type StartOpenOrder,
 } from './positions.ts';
 import { EMPTY_VAR, observeMark, type VarState } from './var.ts';
 import { markGuard, marketDenial, reportMarketDenial, type MarketGuards, type Quote } from './market-guard.ts';
@@ -74,6 +83,10 @@ export interface RiskState {
    * (rejected, cancelled, expired, or filled with lots left), the position's exits are armed again (onOrderEnded).
    */
   readonly exitOrders: Readonly<Record<string, ClientOrderId>>;
+  /** Orders approved and not ended, by client order id (positions.ts OpenOrder); never stored. */
+  readonly openOrders: OpenOrders;
+  /** Stop-loss / take-profit exits refused in a row per symbol, and the backoff before the next; never stored. */
+  readonly stopRetry: Readonly<Record<string, StopRetry>>;
   /** Recent fill keys (venue:symbol:tradeId), so a fill delivered twice is applied once. */
   readonly recentFills: readonly string[];
   /** Standing flatten requests per symbol ("flatten until flat"): onFlatten sets them, driveFlatten works them off. */
@@ -105,6 +118,14 @@ export interface FlattenRequest {
   readonly dust?: Lots;
 }
 
+/** One symbol's stop exit episode: present from its first exit until a fill or a mark that no longer calls for one. */
+export interface StopRetry {
+  /** Exits of the episode ended without a fill in a row. */
+  readonly refusals: number;
+  /** No exit before this time (0: none). */
+  readonly retryAt: TsMs;
+}
+
 /** Starting a RiskManager: limits, instruments (one quote currency), cash, and any positions already held. */
 export interface RiskInput {
   readonly limits: RiskLimits;
@@ -117,6 +138,11 @@ export interface RiskInput {
   readonly positions?: Readonly<Record<string, StartPosition>>;
   /** Fees paid in assets that are neither base nor quote before start (Portfolio.otherFees); default none. */
   readonly otherFees?: Readonly<Record<string, bigint>>;
+  /**
+   * Orders the executor still works at start, by client order id (a restart's: open orders are not stored); they
+   * count as open orders the executor took up (positions.ts startOpenOrders). Default none.
+   */
+  readonly openOrders?: Readonly<Record<string, StartOpenOrder>>;
 }
 
 /** One position held at start (RiskInput.positions). */
@@ -198,6 +224,8 @@ export function createRiskState(input: RiskInput): RiskState {
     var: EMPTY_VAR,
     exitSeq: 0,
     exitOrders: {},
+    openOrders: startOpenOrders(input.openOrders ?? {}, instruments),
+    stopRetry: {},
     recentFills: [],
     flatten: {},
   };
@@ -240,27 +268,75 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
   if (maxLots !== undefined && lots > maxLots) return { ok: false, reason: { code: 'QTY_EXCEEDS_MAX', lots, max: maxLots } };
   if (value > s.limits.maxOrderNotional) return { ok: false, reason: { code: 'NOTIONAL_EXCEEDS_MAX', notional: value, max: s.limits.maxOrderNotional } };
   const pos = s.portfolio.positions[intent.symbol] ?? FLAT;
+  const open = openTotals(s.openOrders, s.instruments, intent.symbol, nowMs);
+  const q = inst.quote;
   if (buy) {
-    const after = (pos.lots + lots) as Lots;
+    const after = (pos.lots + open.buyLots + lots) as Lots;
     const maxPos = symLimits?.maxPositionLots;
-    if (maxPos !== undefined && after > maxPos) return { ok: false, reason: { code: 'POSITION_LIMIT', position: after, max: maxPos } };
+    if (maxPos !== undefined && after > maxPos) {
+      return denied({ code: 'POSITION_LIMIT', position: after, max: maxPos }, open.buyLots > 0 ? `${open.buyLots} lots of open buys` : undefined);
+    }
     const afterValue = notional(inst, price, after);
     if (afterValue > s.limits.maxPositionNotional) {
-      return { ok: false, reason: { code: 'POSITION_NOTIONAL_LIMIT', notional: afterValue, max: s.limits.maxPositionNotional } };
+      const including = open.buyLots > 0 ? `open buys of ${open.buyLots} lots worth ${formatMoney(open.buyValue)} ${q}` : undefined;
+      return denied({ code: 'POSITION_NOTIONAL_LIMIT', notional: afterValue, max: s.limits.maxPositionNotional }, including);
     }
-    const exp = (exposure(s.portfolio, s.instruments, s.marks) + value) as Money;
-    if (exp > s.limits.maxExposure) return { ok: false, reason: { code: 'EXPOSURE_LIMIT', exposure: exp, max: s.limits.maxExposure } };
+    const openValue = openTotals(s.openOrders, s.instruments, undefined, nowMs).buyValue;
+    const exp = (exposure(s.portfolio, s.instruments, s.marks) + openValue + value) as Money;
+    if (exp > s.limits.maxExposure) {
+      return denied({ code: 'EXPOSURE_LIMIT', exposure: exp, max: s.limits.maxExposure }, openValue > 0n ? `open buys worth ${formatMoney(openValue)} ${q}` : undefined);
+    }
   }
   const recent = submitsInWindow(s.submits, nowMs);
   if (recent >= s.limits.maxSubmitsPerSecond) return { ok: false, reason: { code: 'SUBMIT_RATE', perSecond: recent + 1, max: s.limits.maxSubmitsPerSecond } };
   if (!buy) {
-    const available = sellableLots(inst, pos);
-    if (lots > available) return { ok: false, reason: { code: 'INSUFFICIENT_POSITION', lots, available } };
+    const available = Math.max(0, sellableLots(inst, pos) - open.sellLots) as Lots;
+    if (lots > available) {
+      return denied({ code: 'INSUFFICIENT_POSITION', lots, available }, open.sellLots > 0 ? `${open.sellLots} lots in open sells` : undefined);
+    }
   } else {
     const needed = buyNeeds(value, s.limits.feeReserveBps);
-    if (needed > s.portfolio.cash) return { ok: false, reason: { code: 'INSUFFICIENT_BALANCE', needed, available: s.portfolio.cash } };
+    const reserved = reservedCash(s, nowMs);
+    const available = (s.portfolio.cash - reserved) as Money;
+    if (needed > available) {
+      return denied({ code: 'INSUFFICIENT_BALANCE', needed, available }, reserved > 0n ? `${formatMoney(reserved)} ${q} reserved for open buys` : undefined);
+    }
   }
   return OK;
+}
+
+/** A denial; `including` (when open orders decided it) names what of them it counted, beside the reason's fields. */
+function denied(reason: DenyReason, including: string | undefined): Verdict {
+  return { ok: false, reason: including === undefined ? reason : { ...reason, including } };
+}
+
+/** Returns the cash the live open buys hold back: each one's value at its order price plus its fee reserve. */
+function reservedCash(s: RiskState, nowMs: TsMs): Money {
+  let sum = 0n;
+  for (const cid in s.openOrders) {
+    const o = s.openOrders[cid];
+    const inst = s.instruments[o.symbol];
+    if (o.side === 'buy' && inst !== undefined && openOrderLive(o, nowMs)) sum += buyNeeds(notional(inst, o.price, o.lots), s.limits.feeReserveBps);
+  }
+  return sum as Money;
+}
+
+/** Returns `s` with `intent`, approved at `price` (its limit, or the mark), open until it ends. */
+function withOpenOrder(s: RiskState, intent: OrderIntent, price: Ticks, nowMs: TsMs): RiskState {
+  const open = { symbol: intent.symbol, side: intent.side, lots: intent.lots, price, since: nowMs, seen: false };
+  return { ...s, openOrders: { ...pruneOpenOrders(s.openOrders, nowMs), [clientOrderIdFor(intent.id)]: open } };
+}
+
+/** Returns the lots risk's own exit of `symbol` may sell: the sellable lots less those of open sells. */
+function exitLots(s: RiskState, inst: Instrument, symbol: string, p: Position, nowMs: TsMs): { lots: Lots; openSells: Lots } {
+  const openSells = openTotals(s.openOrders, s.instruments, symbol, nowMs).sellLots;
+  return { lots: Math.max(0, sellableLots(inst, p) - openSells) as Lots, openSells };
+}
+
+/** Handles `exec.orderSubmitted`: the executor took order `cid` up, so it counts until it ends (OPEN_ORDER_UNSEEN_MS). */
+export function onOrderSeen(s: RiskState, cid: ClientOrderId): RiskState {
+  const o = s.openOrders[cid];
+  return o === undefined || o.seen ? s : { ...s, openOrders: { ...s.openOrders, [cid]: { ...o, seen: true } } };
 }
 
 const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
@@ -292,7 +368,10 @@ export function onIntent(s: RiskState, intent: OrderIntent, nowMs: TsMs): Step {
     const next = reportMarketDenial(g, intent.symbol, verdict.reason, nowMs, alerts);
     return next === g ? { state: s, out } : { state: { ...s, market: { ...s.market, [intent.symbol]: next } }, out: [...alerts, ...out] };
   }
-  return { state: { ...s, submits: recordSubmit(s.submits, nowMs) }, out: [{ type: 'risk.orderApproved', intent, ts: nowMs }] };
+  // checkIntent approved a limit only with a price and a market order only with a mark.
+  const price = intent.orderType === 'limit' ? intent.price! : s.marks[intent.symbol]!;
+  const next = withOpenOrder({ ...s, submits: recordSubmit(s.submits, nowMs) }, intent, price, nowMs);
+  return { state: next, out: [{ type: 'risk.orderApproved', intent, ts: nowMs }] };
 }
 
 /** Handles a fill (full or partial): applies it once per venue trade id; fills of unknown symbols are ignored. */
@@ -302,7 +381,8 @@ export function onFill(s: RiskState, fill: Fill): RiskState {
   const key = `${fill.venue}:${fill.symbol}:${fill.tradeId}`;
   if (s.recentFills.includes(key)) return s;
   const recentFills = s.recentFills.length >= RECENT_FILLS ? [...s.recentFills.slice(1), key] : [...s.recentFills, key];
-  return { ...s, portfolio: applyFill(s.portfolio, inst, fill), recentFills };
+  // Any fill of the symbol ends a stop's refusal episode: its exit sold something, or a buy made a new position.
+  return withoutStopRetry({ ...s, portfolio: applyFill(s.portfolio, inst, fill), recentFills }, fill.symbol);
 }
 
 /**
@@ -347,12 +427,19 @@ export function exitTrigger(inst: Instrument, p: Position, mark: Ticks, limits: 
  * Returns a reduce-only exit for `lots` of `symbol`: market, or a limit `exitSlippageBps` below the mark. The id holds
  * the firing time beside the counter: the executor drops an intent whose id (client order id) it has seen, in memory or
  * in its store, and the counter starts again after a restart. Live time only moves on; a backtest's too.
+ * With `inst`, a limit exit worth less than the minimum notional at its own price goes out as a market exit instead:
+ * the caller found the lots worth the minimum at the mark (isDust), and a venue values a market order at its average
+ * price (Binance NOTIONAL applyMinToMarket), near the mark, where a limit below the minimum is rejected every time.
  */
-export function exitIntent(limits: RiskLimits, symbol: string, lots: Lots, mark: Ticks | undefined, why: string, seq: number, nowMs: TsMs): OrderIntent {
+export function exitIntent(
+  limits: RiskLimits, symbol: string, lots: Lots, mark: Ticks | undefined, why: string, seq: number, nowMs: TsMs, inst?: Instrument,
+): OrderIntent {
   const id = intentId(`${RISK_EXIT_PREFIX}${why}-${symbol}-${Math.floor(nowMs)}-${seq}`);
   if (limits.exitOrderType === 'limit' && mark !== undefined) {
     const price = Math.max(1, Math.floor((mark * (10_000 - limits.exitSlippageBps)) / 10_000)) as Ticks;
-    return { id, symbol, side: 'sell', orderType: 'limit', lots, price, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
+    if (inst === undefined || notional(inst, price, lots) >= inst.minNotional) {
+      return { id, symbol, side: 'sell', orderType: 'limit', lots, price, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
+    }
   }
   return { id, symbol, side: 'sell', orderType: 'market', lots, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
 }
@@ -382,10 +469,11 @@ function withExitFired(s: RiskState, symbol: string, p: Position): RiskState {
  * position's exits, counts the approval in the submit window and records the exit as the one in flight.
  */
 function sendExit(s: RiskState, symbol: string, p: Position, lots: Lots, mark: Ticks | undefined, why: string, nowMs: TsMs, out: RiskOut[]): RiskState {
-  const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs);
+  const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs, s.instruments[symbol]);
   out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
   const exitOrders = { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) };
-  return { ...withExitFired(s, symbol, p), exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
+  const next = { ...withExitFired(s, symbol, p), exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
+  return withOpenOrder(next, intent, intent.price ?? mark ?? (0 as Ticks), nowMs);
 }
 
 /** Builds the stop's exit of one position, or an alert when it cannot be sent (nothing sellable, or dust below min notional). */
@@ -393,17 +481,30 @@ function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-pr
   const inst = s.instruments[symbol];
   const p = s.portfolio.positions[symbol];
   if (!inst || !p) return s;
-  const lots = sellableLots(inst, p);
+  const { lots, openSells } = exitLots(s, inst, symbol, p, nowMs);
   const mark = s.marks[symbol];
   const code = why === 'take-profit' ? 'TAKE_PROFIT' : 'STOP_LOSS';
+  // Open strategy sells hold the rest: the exit stays armed until they end (onOrderEnd) or fill.
+  if (openSells > 0 && isDust(inst, lots, mark)) return s;
   if (isDust(inst, lots, mark)) {
     // Once per position (its exits stay fired): a venue refuses such an order, so sending it again would only loop.
     out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} stops at dust: ${dustText(inst, p, lots, mark)}`, ts: nowMs });
     return withExitFired(s, symbol, p);
   }
-  out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots`, ts: nowMs });
-  return sendExit(s, symbol, p, lots, mark, why, nowMs, out);
+  const episode = s.stopRetry[symbol];
+  if (episode === undefined) {
+    const besides = openSells > 0 ? ` (${openSells} more in open sells)` : '';
+    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots${besides}`, ts: nowMs });
+  }
+  const next = sendExit(s, symbol, p, lots, mark, why, nowMs, out);
+  return { ...next, stopRetry: { ...next.stopRetry, [symbol]: episode ?? { refusals: 0, retryAt: 0 as TsMs } } };
 }
+
+const withoutStopRetry = (s: RiskState, symbol: string): RiskState => {
+  if (s.stopRetry[symbol] === undefined) return s;
+  const { [symbol]: _ended, ...stopRetry } = s.stopRetry;
+  return { ...s, stopRetry };
+};
 
 // The symbol whose exit in flight is `cid`, or undefined when `cid` is none of risk's exits.
 function exitSymbolOf(s: RiskState, cid: ClientOrderId): string | undefined {
@@ -418,7 +519,8 @@ function exitSymbolOf(s: RiskState, cid: ClientOrderId): string | undefined {
  * again, so the next mark that calls for one sends it (once per mark at most, and within the submit rate). Other
  * orders leave the state as it is.
  */
-export function onOrderEnded(s: RiskState, cid: ClientOrderId): RiskState {
+export function onOrderEnded(s0: RiskState, cid: ClientOrderId): RiskState {
+  const s = s0.openOrders[cid] === undefined ? s0 : { ...s0, openOrders: settleOpenOrder(s0.openOrders, cid, undefined, true) };
   const symbol = exitSymbolOf(s, cid);
   if (symbol === undefined) return s;
   const { [symbol]: _ended, ...exitOrders } = s.exitOrders;
@@ -451,9 +553,14 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs,
   const p = s.portfolio.positions[symbol];
   if (p && s.flatten[symbol] === undefined && s.exitOrders[symbol] === undefined) {
     const why = exitTrigger(s.instruments[symbol], p, price, s.limits);
+    const retry = s.stopRetry[symbol];
+    // A mark that no longer calls for an exit ends the episode: the next one is alerted and sent at once.
+    if (why === undefined && retry !== undefined && !p.exitFired) s = withoutStopRetry(s, symbol);
     // A full submit window defers the exit to a later mark (it stays armed): an exit armed again after a rejection
-    // cannot then go out faster than any other order.
-    if (why && submitsInWindow(s.submits, nowMs) < s.limits.maxSubmitsPerSecond) s = closePosition(s, symbol, why, nowMs, out);
+    // cannot then go out faster than any other order. After a refusal it waits its backoff too.
+    else if (why && submitsInWindow(s.submits, nowMs) < s.limits.maxSubmitsPerSecond && nowMs >= (retry?.retryAt ?? 0)) {
+      s = closePosition(s, symbol, why, nowMs, out);
+    }
   }
   const eq = equity(s.portfolio, s.instruments, s.marks);
   const peakEquity = eq > s.peakEquity ? eq : s.peakEquity;
@@ -585,8 +692,10 @@ function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[])
   const p = s.portfolio.positions[symbol] ?? FLAT;
   if (p.lots <= 0) return halted ? s : withoutFlatten(s, symbol);
   if (nowMs < req.retryAt) return s;
-  const lots = sellableLots(inst, p);
+  const { lots, openSells } = exitLots(s, inst, symbol, p, nowMs);
   const mark = s.marks[symbol];
+  // Open strategy sells hold the rest: driven again when one ends (onOrderEnd) or fills.
+  if (openSells > 0 && isDust(inst, lots, mark)) return s;
   if (isDust(inst, lots, mark)) {
     if (req.dust !== p.lots) {
       const message = `flatten of ${symbol} stops at dust: ${dustText(inst, p, lots, mark)}`;
@@ -611,7 +720,9 @@ function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[])
  * approved before a kill) are sold by the next exit.
  */
 export function onExecFill(s0: RiskState, fill: Fill, complete: boolean, nowMs: TsMs): Step {
-  const applied = onFill(s0, fill);
+  const booked = onFill(s0, fill);
+  // A fill delivered twice settles its order once.
+  const applied = booked === s0 ? s0 : { ...booked, openOrders: settleOpenOrder(booked.openOrders, fill.clientOrderId, fill.lots, complete) };
   let s = complete ? onOrderEnded(applied, fill.clientOrderId) : applied;
   const req = s.flatten[fill.symbol];
   if (req === undefined || applied === s0) return { state: s, out: NO_OUT };
@@ -628,16 +739,24 @@ export function onExecFill(s0: RiskState, fill: Fill, complete: boolean, nowMs: 
 
 /**
  * Handles the end of an order without a completing fill (`how`: 'rejected CODE: message', 'cancelled (reason)',
- * 'expired'): when it is one of risk's exits, arms the position's stops again (onOrderEnded), and under a standing
- * flatten with lots still held counts a refusal: FLATTEN_INCOMPLETE (the first at once, then at most once a minute)
+ * 'expired'): an order risk approved stops counting as open (a strategy sell's end drives a standing flatten its lots
+ * held back); when it is one of risk's exits, arms the position's stops again (onOrderEnded), a stop exit rejected
+ * with lots held waits a backoff (stopRefused), and under a standing flatten with lots still held counts a refusal: FLATTEN_INCOMPLETE (the first at once, then at most once a minute)
  * and the next exit after a backoff of 1 s doubling to 60 s (a flattenCheck then, or the first mark after).
  */
 export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs: TsMs): Step {
+  const open = s0.openOrders[cid];
   const symbol = exitSymbolOf(s0, cid);
   const s = onOrderEnded(s0, cid);
-  const req = symbol === undefined ? undefined : s.flatten[symbol];
-  if (symbol === undefined || req === undefined) return { state: s, out: NO_OUT };
+  if (symbol === undefined) {
+    // A strategy sell that ended frees its lots for a standing flatten waiting on them.
+    if (open?.side !== 'sell' || s.flatten[open.symbol] === undefined) return { state: s, out: NO_OUT };
+    const out: RiskOut[] = [];
+    return { state: driveFlatten(s, open.symbol, nowMs, out), out };
+  }
+  const req = s.flatten[symbol];
   const held = s.portfolio.positions[symbol]?.lots ?? 0;
+  if (req === undefined) return { state: how.startsWith('rejected') ? stopRefused(s, symbol, held, nowMs) : s, out: NO_OUT };
   const out: RiskOut[] = [];
   if (held <= 0) return { state: driveFlatten(s, symbol, nowMs, out), out };
   const refusals = req.refusals + 1;
@@ -649,6 +768,16 @@ export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs
   }
   const next = withFlatten(s, symbol, { ...req, refusals, retryAt: (nowMs + waitMs) as TsMs, ...(alert ? { alertedAt: nowMs } : {}) });
   return { state: next, out };
+}
+
+// A stop's exit was rejected (by the executor or the venue) with lots still held: its next exit waits 1 s, doubling to
+// 60 s (flattenBackoffMs). An IOC exit that expired or was cancelled unfilled found no liquidity at its price: the next
+// mark sends another at the new price, as fast as the submit window lets it (sending it later would only sell lower).
+function stopRefused(s: RiskState, symbol: string, held: number, nowMs: TsMs): RiskState {
+  const episode = s.stopRetry[symbol];
+  if (episode === undefined || held <= 0) return withoutStopRetry(s, symbol);
+  const refusals = episode.refusals + 1;
+  return { ...s, stopRetry: { ...s.stopRetry, [symbol]: { refusals, retryAt: (nowMs + flattenBackoffMs(refusals)) as TsMs } } };
 }
 
 /**

@@ -12,8 +12,9 @@
 //   halted   -(risk.transition to active)->   active    risk.resume (same)
 // `risk.transition` is raised internally by the handlers below; every move emits `risk.stateChanged`.
 // Handled in every state: risk.intent (→ risk.orderApproved | risk.orderDenied; checkIntent sees the trading state),
-// exec.orderFilled / exec.orderPartiallyFilled, exec.orderRejected / orderCancelled / orderExpired (an exit that ended
-// without closing its position arms the exits again), risk.mark (stops, drawdown, VaR), risk.killSwitch, risk.resume,
+// exec.orderFilled / exec.orderPartiallyFilled, exec.orderRejected / orderCancelled / orderExpired (an approved order
+// stops counting as open; an exit that ended without closing its position arms the exits again), exec.orderSubmitted
+// (the executor took an approved order up: it counts as open until it ends), risk.mark (stops, drawdown, VaR), risk.killSwitch, risk.resume,
 // risk.setLimits, risk.flatten, risk.flattenCheck.
 // Exits (stop-loss, take-profit, flatten) are emitted directly as `risk.orderApproved` with reduceOnly intents:
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
@@ -30,7 +31,7 @@
 // machine takes it only on top of the state it was computed from, and otherwise fails loudly (the supervisor restarts
 // the risk child from the stored fills) rather than drop or reorder steps.
 import { enqueueActions, setup, type ActorSystem } from 'xstate';
-import type { OrderCancelled, OrderExpired, OrderFilled, OrderPartiallyFilled, OrderRejected } from '../../engine/messages/orders.ts';
+import type { OrderCancelled, OrderExpired, OrderFilled, OrderPartiallyFilled, OrderRejected, OrderSubmitted } from '../../engine/messages/orders.ts';
 import type {
   FlattenPositions, IntentProposed, KillSwitch, ResumeTrading, RiskMark, SetLimits, TradingState,
 } from '../../engine/messages/risk.ts';
@@ -38,7 +39,7 @@ import { assertNever } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { HeldStepsApplied } from './held-steps.ts';
 import {
-  createRiskState, nextFlattenCheck, onExecFill, onFlatten, onFlattenCheck, onIntent, onKillSwitch, onMark, onOrderEnd, onResume, onSetLimits,
+  createRiskState, nextFlattenCheck, onExecFill, onFlatten, onFlattenCheck, onIntent, onKillSwitch, onMark, onOrderEnd, onOrderSeen, onResume, onSetLimits,
   type RiskInput, type RiskOut, type RiskState, type Step,
 } from './logic.ts';
 
@@ -54,7 +55,7 @@ export interface FlattenCheck { readonly type: 'risk.flattenCheck'; readonly ven
 
 /** Events the RiskManager takes. */
 export type RiskIn =
-  | IntentProposed | OrderFilled | OrderPartiallyFilled | OrderRejected | OrderCancelled | OrderExpired | RiskMark | HeldStepsApplied
+  | IntentProposed | OrderSubmitted | OrderFilled | OrderPartiallyFilled | OrderRejected | OrderCancelled | OrderExpired | RiskMark | HeldStepsApplied
   | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | FlattenCheck | RiskTransition;
 
 /** Input: a fresh start, or a state saved with `snapshotRiskState`. */
@@ -83,6 +84,7 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
     case 'exec.orderRejected': return onOrderEnd(ctx, e.clientOrderId, `rejected ${e.code}: ${e.message}`, now);
     case 'exec.orderCancelled': return onOrderEnd(ctx, e.clientOrderId, `cancelled (${e.reason})`, now);
     case 'exec.orderExpired': return onOrderEnd(ctx, e.clientOrderId, 'expired', now);
+    case 'exec.orderSubmitted': return { state: onOrderSeen(ctx, e.clientOrderId), out: [] };
     case 'risk.transition': return undefined;
     default: return assertNever(e, 'risk manager event');
   }
@@ -160,6 +162,7 @@ export const riskManager = setup({
     'exec.orderRejected': { actions: 'route' },
     'exec.orderCancelled': { actions: 'route' },
     'exec.orderExpired': { actions: 'route' },
+    'exec.orderSubmitted': { actions: 'route' },
     'risk.killSwitch': { actions: 'route' },
     'risk.resume': { actions: 'route' },
     'risk.setLimits': { actions: 'route' },

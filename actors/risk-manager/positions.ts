@@ -5,7 +5,8 @@ import { ConfigError } from '../../engine/types/errors.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import type { Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
-import type { Fill } from '../../engine/messages/orders.ts';
+import type { Fill, Side } from '../../engine/messages/orders.ts';
+import type { TsMs } from '../../engine/types/time.ts';
 import { costAfterFill, costOfLots } from '../../engine/market/average-cost.ts';
 
 /** One symbol's spot position. Realised PnL is gross; fees are kept apart (net = realised - fees). */
@@ -151,4 +152,117 @@ export function exposure(pf: Portfolio, instruments: Readonly<Record<string, Ins
 export function averageEntry(inst: Instrument, p: Position): Money {
   if (p.lots === 0) return 0n as Money;
   return divRound(p.cost * FIXED_ONE, BigInt(p.lots) * lot9(inst)) as Money;
+}
+
+/**
+ * An order the RiskManager approved (a strategy's or its own exit) that has not ended: what is left of it counts as
+ * if filled. Buys count toward position lots, position value, exposure and cash (with the fee reserve); sells take
+ * their lots from what else may be sold.
+ */
+export interface OpenOrder {
+  readonly symbol: string;
+  readonly side: Side;
+  /** Lots not filled yet. */
+  readonly lots: Lots;
+  /** The limit price, or the mark at approval for a market order (0 for an exit sent with no mark). */
+  readonly price: Ticks;
+  readonly since: TsMs;
+  /** The executor took it up (exec.orderSubmitted or a fill); until then it expires (openOrderLive). */
+  readonly seen: boolean;
+}
+
+/** Open orders by client order id. */
+export type OpenOrders = Readonly<Record<string, OpenOrder>>;
+
+/**
+ * An approval the executor does not take up within this time stops counting. The executor answers every approval
+ * with exec.orderSubmitted or exec.orderRejected once its serial queue reaches it (a 429 wait comes after the
+ * submit); one that never reaches it (the executor down and restarting, an intent id it has seen before, which it
+ * drops without a word) would otherwise reserve until the risk child restarts.
+ */
+export const OPEN_ORDER_UNSEEN_MS = 120_000;
+
+/** True while `o` counts: taken up by the executor, or approved less than OPEN_ORDER_UNSEEN_MS ago. */
+export function openOrderLive(o: OpenOrder, nowMs: TsMs): boolean {
+  return o.seen || nowMs - o.since < OPEN_ORDER_UNSEEN_MS;
+}
+
+/** What the live open orders of one symbol add up to. */
+export interface OpenTotals {
+  readonly buyLots: Lots;
+  /** Buys valued at their order prices. */
+  readonly buyValue: Money;
+  readonly sellLots: Lots;
+}
+
+/** Returns the open buys and sells of `symbol` (every symbol when undefined) that count at `nowMs`. */
+export function openTotals(orders: OpenOrders, instruments: Readonly<Record<string, Instrument>>, symbol: string | undefined, nowMs: TsMs): OpenTotals {
+  let buyLots = 0;
+  let buyValue = 0n;
+  let sellLots = 0;
+  for (const cid in orders) {
+    const o = orders[cid];
+    if ((symbol !== undefined && o.symbol !== symbol) || !openOrderLive(o, nowMs)) continue;
+    const inst = instruments[o.symbol];
+    if (inst === undefined) continue;
+    if (o.side === 'sell') sellLots += o.lots;
+    else {
+      buyLots += o.lots;
+      buyValue += notional(inst, o.price, o.lots);
+    }
+  }
+  return { buyLots: buyLots as Lots, buyValue: buyValue as Money, sellLots: sellLots as Lots };
+}
+
+/**
+ * Returns `orders` after `lots` of order `cid` filled (`complete`: the fill that ends it) or, with `lots` undefined,
+ * after it ended without one. Orders not open are left as they are.
+ */
+export function settleOpenOrder(orders: OpenOrders, cid: string, lots: Lots | undefined, complete: boolean): OpenOrders {
+  const o = orders[cid];
+  if (o === undefined) return orders;
+  const left = lots === undefined ? 0 : o.lots - lots;
+  if (complete || left <= 0) {
+    const { [cid]: _ended, ...rest } = orders;
+    return rest;
+  }
+  return { ...orders, [cid]: { ...o, lots: left as Lots, seen: true } };
+}
+
+/** An order the executor still works when a RiskManager starts (RiskInput.openOrders): what is left of it. */
+export interface StartOpenOrder {
+  readonly symbol: string;
+  readonly side: Side;
+  /** Lots not filled yet. */
+  readonly lots: Lots;
+  /** The limit price; absent for a market order. */
+  readonly price?: Ticks;
+}
+
+/**
+ * Returns the open orders a start takes over, by client order id: as seen, since the executor already works each one
+ * and reports its fills and end. Open orders are not stored, so without them an order resting at the venue across a
+ * restart would count only as it fills. A market order (no price: its answer was outstanding) counts its lots at
+ * price 0, as an exit sent with no mark does. Orders of symbols that are not among `instruments` decide nothing
+ * (openTotals skips them) and are left out, and so are those with nothing left.
+ */
+export function startOpenOrders(orders: Readonly<Record<string, StartOpenOrder>>, instruments: Readonly<Record<string, Instrument>>): OpenOrders {
+  const out: Record<string, OpenOrder> = {};
+  for (const [cid, o] of Object.entries(orders)) {
+    if (!Number.isSafeInteger(o.lots)) throw new ConfigError(`open order ${cid} at start has lots ${o.lots}; lots are integers`);
+    if (instruments[o.symbol] === undefined || o.lots <= 0) continue;
+    out[cid] = { symbol: o.symbol, side: o.side, lots: o.lots, price: o.price ?? (0 as Ticks), since: 0 as TsMs, seen: true };
+  }
+  return out;
+}
+
+/** Returns `orders` without those that stopped counting at `nowMs` (openOrderLive). */
+export function pruneOpenOrders(orders: OpenOrders, nowMs: TsMs): OpenOrders {
+  let out: Record<string, OpenOrder> | undefined;
+  for (const cid in orders) {
+    if (openOrderLive(orders[cid], nowMs)) continue;
+    out ??= { ...orders };
+    delete out[cid];
+  }
+  return out ?? orders;
 }

@@ -8,7 +8,17 @@ import type { OrderIntent } from './orders.ts';
 export type TradingState = 'active' | 'reducing' | 'halted';
 
 /** Why an intent was denied; `code` is stable and greppable. */
-export type DenyReason =
+export type DenyReason = DenyCode & {
+  /**
+   * When orders approved and not yet ended (the RiskManager's open orders) decided the denial, what of them it
+   * counted, in words (`'6000 lots of open buys'`): the reason's own fields hold the totals with them included, so
+   * without it a denial of a position that looks within its limits could not be told from a bug. Absent otherwise.
+   */
+  readonly including?: string;
+};
+
+/** The denial codes and their fields (DenyReason without `including`). */
+export type DenyCode =
   | { readonly code: 'TRADING_HALTED' }
   | { readonly code: 'REDUCING_ONLY' }
   | { readonly code: 'KILL_SWITCH' }

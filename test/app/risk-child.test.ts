@@ -269,7 +269,7 @@ describe('risk child', () => {
   });
 
   // Review finding 4: the child did not pass the executor's end of an order to the machine.
-  it('sends the stop again on the next mark after the executor rejects its exit', async () => {
+  it('sends the stop again on the first mark after the backoff once the executor rejects its exit', async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'cobalt-risk-child-'));
     const store = LmdbStore.open({ path: dir, noSync: true, syncCommits: true });
     const clock = new SimulatedClock(1_723_161_300_000);
@@ -281,9 +281,11 @@ describe('risk child', () => {
       markAt(bus, clock, 267400);
       bus.publish({ type: 'exec.orderRejected', clientOrderId: clientOrderIdFor(exits[0]!.id), code: 'VENUE_CIRCUIT_OPEN', message: 'circuit open', ts: clock.now() });
       clock.advance(100);
+      markAt(bus, clock, 267400); // a rejected stop exit waits 1 s before the next: nothing
+      clock.advance(900);
       markAt(bus, clock, 267400);
     });
-    expect(exits.map((e) => [e.reason, e.lots, e.ts - 1_723_161_300_000])).toEqual([['stop-loss', 5000, 0], ['stop-loss', 5000, 200]]);
+    expect(exits.map((e) => [e.reason, e.lots, e.ts - 1_723_161_300_000])).toEqual([['stop-loss', 5000, 0], ['stop-loss', 5000, 1100]]);
     await store.close();
   });
 

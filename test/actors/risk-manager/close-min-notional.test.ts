@@ -4,10 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { capLots, capsFor, type SizingCaps } from '../../../actors/risk-manager/sizing.ts';
 import { DEFAULT_LIMITS } from '../../../actors/risk-manager/limits.ts';
-import { createRiskState, onFill, onFlatten, onFlattenCheck, onIntent, onMark, type RiskOut, type RiskState } from '../../../actors/risk-manager/logic.ts';
+import {
+  createRiskState, onExecFill, onFlatten, onFlattenCheck, onIntent, onMark, type RiskOut, type RiskState,
+} from '../../../actors/risk-manager/logic.ts';
 import { equity, exposure, sellableLots } from '../../../actors/risk-manager/positions.ts';
 import { decisionOf, intentFor, type PolicyConfig, type PolicyState } from '../../../strategies/moe.ts';
-import { intentId } from '../../../engine/types/ids.ts';
+import { clientOrderIdFor, intentId } from '../../../engine/types/ids.ts';
 import { notional } from '../../../engine/types/instrument.ts';
 import { money } from '../../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../../engine/types/price.ts';
@@ -30,9 +32,11 @@ function policyState(s: RiskState): PolicyState {
   };
 }
 
-// Closes the position in reducing with up to 5 SELL decisions, each intent through risk and filled at its price.
+// Closes the position in reducing with up to 5 SELL decisions, each intent through risk and filled at its price (its
+// order settles, or its lots would stay held as an open sell). Bought at the mark, so no stop exit takes the lots first.
 function closeInReducing(held: number) {
-  const s0 = createRiskState({ limits: DEFAULT_LIMITS, instruments: [ETH], cash: money('10000'), positions: { [SYM]: { lots: lots(held), cost: money('1000') } } });
+  const positions = { [SYM]: { lots: lots(held), cost: notional(ETH, MARK, lots(held)) } };
+  const s0 = createRiskState({ limits: DEFAULT_LIMITS, instruments: [ETH], cash: money('10000'), positions });
   let s: RiskState = { ...onMark(s0, SYM, MARK, 1).state, tradingState: 'reducing' };
   const sold: number[] = [];
   const denied: string[] = [];
@@ -46,7 +50,8 @@ function closeInReducing(held: number) {
       break;
     }
     sold.push(r.intent.lots);
-    s = onFill(step.state, fill('sell', r.intent.price!, r.intent.lots, money('0')));
+    const done = fill('sell', r.intent.price!, r.intent.lots, money('0'), { clientOrderId: clientOrderIdFor(r.intent.id) });
+    s = onExecFill(step.state, done, true, 10_000 * (k + 1) + 1).state;
   }
   return { sold, denied, left: s.portfolio.positions[SYM]?.lots ?? 0 };
 }

@@ -110,7 +110,9 @@ describe('riskManager actor', () => {
     actor.send({ type: 'exec.orderCancelled', clientOrderId: clientOrderId('cbNotTheExit'), reason: 'strategy', ts: clock.now() });
     mark(267300);
     actor.send({ type: 'exec.orderRejected', clientOrderId: cid(1), code: 'VENUE_CIRCUIT_OPEN', message: 'circuit open', ts: clock.now() });
-    clock.advance(100);
+    clock.advance(999);
+    mark(267300); // a rejected stop exit waits 1 s before the next: nothing
+    clock.advance(1);
     mark(267300);
     // This one fills whole: flat, nothing more to sell.
     actor.send({ type: 'exec.orderFilled', fill: fill('sell', 267300 as Ticks, 3000, money('0.8019'), { clientOrderId: cid(2) }), ts: clock.now() });
@@ -135,7 +137,8 @@ describe('riskManager actor', () => {
   });
 
   it('limits submits over a sliding one-second window as the clock advances', () => {
-    const { actor, clock, seen } = start({ maxSubmitsPerSecond: 3 });
+    // Flat, with room for every buy: approved buys count as open toward the position limits, and this tests the window.
+    const { actor, clock, seen } = start({}, { limits: limits({ maxSubmitsPerSecond: 3 }), instruments: [ETH], cash: money('8658.1') });
     const send = () => actor.send({ type: 'risk.intent', intent: intent({ ts: 0 }) });
     send(); clock.advance(400); send(); clock.advance(400); send();
     send(); // t=800: 4th in (−200, 800]

@@ -8,7 +8,8 @@ import { money } from '../../../engine/types/money.ts';
 import { nsToMs, type TsMs } from '../../../engine/types/time.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { RiskLimits } from '../../../engine/messages/risk.ts';
-import { createRiskState, onIntent, onMark, type RiskOut, type RiskState } from '../../../actors/risk-manager/logic.ts';
+import { createRiskState, onIntent, onMark, onOrderEnd, type RiskOut, type RiskState } from '../../../actors/risk-manager/logic.ts';
+import { clientOrderIdFor } from '../../../engine/types/ids.ts';
 import { HeldSteps } from '../../../actors/risk-manager/held-steps.ts';
 import { ETH, ETH_PX, intent, limits, lots } from './helpers.ts';
 
@@ -46,13 +47,17 @@ describe('market circuit breaker: price move', () => {
   it('denies entries after a 6 % fall within the window, alerts once per episode, and lets exits out', () => {
     // 0.1 ETH held at 2683.80; the crash also fires its 2 % stop-loss in the same mark.
     const { s, out } = marks(start(BREAKER, 1000), [[0, ETH_PX.t1520538925], [60_000, ETH_PX.t1520543125], [120_000, CRASH], [125_000, (CRASH - 50) as Ticks]]);
-    const sell = verdict(s, { side: 'sell', lots: lots(1000), price: CRASH }, 130_000);
-    const reduceOnlySell = verdict(s, { side: 'sell', lots: lots(1000), price: CRASH, reduceOnly: true }, 130_000);
-    const denied = onIntent(s, intent({ price: CRASH }), at(130_000)).out[0];
+    const exit = out.find((o) => o.type === 'risk.orderApproved');
+    // The stop's exit holds the lots while in flight; once it expires unfilled they are the strategy's to sell.
+    const inFlight = verdict(s, { side: 'sell', lots: lots(1000), price: CRASH }, 130_000);
+    const ended = exit?.type === 'risk.orderApproved' ? onOrderEnd(s, clientOrderIdFor(exit.intent.id), 'expired', at(126_000)).state : s;
+    const sell = verdict(ended, { side: 'sell', lots: lots(1000), price: CRASH }, 130_000);
+    const reduceOnlySell = verdict(ended, { side: 'sell', lots: lots(1000), price: CRASH, reduceOnly: true }, 130_000);
+    const denied = onIntent(ended, intent({ price: CRASH }), at(130_000)).out[0];
     expect(codes(out)).toEqual(['MARKET_MOVE', 'STOP_LOSS', 'risk.orderApproved']);
     expect(denied).toMatchObject({ type: 'risk.orderDenied', reason: { code: 'MARKET_MOVE', max: 500, until: at(125_000 + 300_000) } });
     expect(denied.type === 'risk.orderDenied' && denied.reason.code === 'MARKET_MOVE' && denied.reason.moveBps).toBeGreaterThan(600);
-    expect([sell, reduceOnlySell]).toEqual(['risk.orderApproved', 'risk.orderApproved']);
+    expect([inFlight, sell, reduceOnlySell]).toEqual(['INSUFFICIENT_POSITION', 'risk.orderApproved', 'risk.orderApproved']);
   });
 
   it('clears by itself cooldownMs after the last mark over the limit, and says so at the next mark', () => {

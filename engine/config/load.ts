@@ -267,7 +267,14 @@ export function logLevelRefusal(level: string | undefined): string | undefined {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-/** Returns what stops `config` from running with these secrets: live without keys, an exposed dashboard without a token. */
+/**
+ * The shortest COBALT_DASHBOARD_TOKEN a dashboard bound off loopback accepts: 22 base64url characters carry about 128
+ * bits. Off loopback the token guards every route and the network can try as many as it likes (a 2-character one fell
+ * in 188 ms); the generated token (dashboard/auth.ts, 32 characters) is longer. Loopback binds take any token.
+ */
+export const MIN_EXPOSED_DASHBOARD_TOKEN_LENGTH = 22;
+
+/** Returns what stops `config` from running with these secrets: live without keys, an exposed dashboard without a strong token. */
 export function preflightProblems(config: Config, secrets: Secrets): string[] {
   const problems: string[] = [];
   if (config.mode === 'live') {
@@ -279,8 +286,15 @@ export function preflightProblems(config: Config, secrets: Secrets): string[] {
   }
   // Backtests push no alerts (buildSystem makes no notifier there).
   if (config.mode !== 'backtest') problems.push(...webhookPreflightProblems(config.alerts.webhook.enabled, secrets));
-  if (config.dashboard.enabled && !LOOPBACK.has(config.dashboard.host) && !secrets.dashboardToken) {
-    problems.push(`dashboard.host ${config.dashboard.host} is not loopback: set ${SECRET_ENV.dashboardToken}`);
+  const token = secrets.dashboardToken;
+  if (config.dashboard.enabled && !LOOPBACK.has(config.dashboard.host)) {
+    const at = `dashboard.host ${config.dashboard.host} is not loopback`;
+    if (!token) problems.push(`${at}: set ${SECRET_ENV.dashboardToken}`);
+    else if (token.length < MIN_EXPOSED_DASHBOARD_TOKEN_LENGTH) {
+      // Its length only: the value is a secret.
+      problems.push(`${at}: ${SECRET_ENV.dashboardToken} is ${token.length} characters, needs at least ${MIN_EXPOSED_DASHBOARD_TOKEN_LENGTH} `
+        + `(a random one: node -e "console.log(require('crypto').randomBytes(24).toString('base64url'))")`);
+    }
   }
   return problems;
 }

@@ -14,7 +14,8 @@
 //                               highWater; one over it for WS_STALL_LIMIT_MS, or silent to a ping, is terminated,
 //                               logged and counted by reason (cobalt_dashboard_ws_dropped_total, system.status.dashboard)
 // Bound to loopback, reads are open and only control needs the token. Bound elsewhere (which needs a configured
-// token, or the server refuses to start), every route but the static page needs it (`?token=` for /ws).
+// token of MIN_EXPOSED_DASHBOARD_TOKEN_LENGTH characters or more, or the server refuses to start), every route but
+// the static page needs it (`?token=` for /ws).
 // Every request, the WebSocket upgrade included, must name this server in its Host header (allowedHosts): on
 // loopback only 127.0.0.1, localhost or [::1] with the bound port. Otherwise a page whose DNS name is re-pointed to
 // 127.0.0.1 (DNS rebinding) would be "same origin" with the dashboard and could read /api/state and /ws. It gets 421.
@@ -25,7 +26,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Counter } from 'prom-client';
 import { WebSocketServer, WebSocket } from 'ws';
-import { log as rootLog, type Logger } from '../log.ts';
+import { log as rootLog, scrubSecretValues, type Logger } from '../log.ts';
 import type { EngineMsg } from '../messages/index.ts';
 import type { Bus } from '../runtime/bus.ts';
 import { LiveClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
@@ -158,7 +159,7 @@ const SECURITY_HEADERS = {
 };
 const MAX_BODY_BYTES = 16 * 1024;
 
-/** Starts the dashboard; rejects with ConfigError on a non-loopback host without a configured token. */
+/** Starts the dashboard; rejects with ConfigError on a non-loopback host without a configured token long enough. */
 export async function startDashboard(opts: DashboardOptions): Promise<DashboardHandle> {
   const { bus, clock } = opts;
   const token = opts.token.token;
@@ -214,7 +215,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       out[t] = view.build(t, c.cursors);
       metrics.wsPushes.inc({ topic: t });
     }
-    c.ws.send(JSON.stringify({ type: 'delta', topics: out }));
+    c.ws.send(frame({ type: 'delta', topics: out }));
   };
   const drop = (c: Client, reason: DropReason, why: string, fields: Record<string, unknown>): void => {
     dropped[reason]++;
@@ -405,7 +406,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       req.resume();
       return json(res, 421, { error: misdirected(req.headers.host) });
     }
-    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    const url = parseTarget(req.url);
+    if (url === undefined) {
+      req.resume();
+      return json(res, 400, { error: 'malformed request target' });
+    }
     const path = url.pathname;
     if (path.startsWith('/api/control/')) return control(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'use GET' }, { Allow: 'GET, HEAD' });
@@ -423,10 +428,15 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    // Node removes its own 'error' listener from the socket before it emits 'upgrade': without one, a peer that resets
+    // while a refusal is written raises an unhandled 'error' and the process exits. (ws adds its own on handleUpgrade.)
+    socket.on('error', () => socket.destroy());
+    // Destroyed once written, not left half-open (the server allows half-open sockets) until the peer ends its side.
     const refuse = (code: number, why: string): void => {
-      socket.end(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
     };
+    const url = parseTarget(req.url);
+    if (url === undefined) return refuse(400, 'Bad Request');
     if (!hostAllowed(req.headers.host)) return refuse(421, 'Misdirected Request');
     if (url.pathname !== '/ws') return refuse(404, 'Not Found');
     // Another site open in the same browser must not read the engine's state through this socket. The Origin is
@@ -447,7 +457,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       ws.on('message', () => {});
       const data: Record<string, unknown> = {};
       for (const t of TOPICS) data[t] = view.build(t, c.cursors);
-      ws.send(JSON.stringify({ type: 'snapshot', topics: data }));
+      ws.send(frame({ type: 'snapshot', topics: data }));
     });
   });
 
@@ -625,6 +635,16 @@ function normalizeHost(host: string | undefined): string | undefined {
   }
 }
 
+// Returns the request target as a URL, or undefined when it is not one (`//[`): a client's garbage is a 400, never a
+// throw, which in the 'upgrade' listener would exit the process.
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://dashboard.invalid');
+  } catch {
+    return undefined;
+  }
+}
+
 // Returns the percent-decoded `s`, or undefined when its encoding is malformed (`%E0%A4%A`).
 function decodePath(s: string): string | undefined {
   try {
@@ -634,8 +654,16 @@ function decodePath(s: string): string | undefined {
   }
 }
 
+// Returns a WebSocket frame's text, scrubbed as json() scrubs.
+function frame(body: unknown): string {
+  return scrubSecretValues(JSON.stringify(body));
+}
+
+// The state carries error texts (an actor's lastError, a venue's status reason) that may quote a credential; the log
+// scrubs the registered secret values from its lines (engine/log.ts), and what leaves by HTTP or WebSocket must too.
+// One pass over the serialized text: a replacer per value would cost more on every push.
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  const text = scrubSecretValues(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...headers });
   res.end(text);
 }

@@ -10,7 +10,7 @@ import type { EngineMsg } from '../../../engine/messages/index.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 
-const TOKEN = 'test-token-host-123';
+const TOKEN = 'test-token-host-123-long-enough';
 const open: DashboardHandle[] = [];
 afterEach(async () => {
   for (const d of open.splice(0)) await d.close();

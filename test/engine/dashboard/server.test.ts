@@ -11,7 +11,7 @@ import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import { ConfigError } from '../../../engine/types/errors.ts';
 import { ReplayHarness } from './replay-harness.ts';
 
-const TOKEN = 'test-token-123';
+const TOKEN = 'test-token-123-long-enough-x';
 const LOOPBACK = { host: '127.0.0.1', port: 0 };
 let staticDir: string;
 const open: DashboardHandle[] = [];

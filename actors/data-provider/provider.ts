@@ -567,8 +567,8 @@ export class DataProvider {
       if (st.streamed.has(tf)) return;
       const ms = timeframeMs(tf);
       const open = Math.floor(tsExchange / ms) * ms;
-      const forming = st.rollups[tf]!.current();
-      if (forming === undefined || forming.openTime <= open) {
+      // Not `current()`: a 1h (1d) bar closes with its last finer bar, so none may be forming after one went out.
+      if (open >= st.rollups[tf]!.pendingFrom) {
         (st.lateIn[tf] ??= new Set()).add(open);
         return;
       }
@@ -793,6 +793,10 @@ export class DataProvider {
   }
 }
 
+// 1h and 1d close with the bar that ends them: at H:00:10 training's maintenance has backfilled the hour just closed,
+// so a running engine must hold it too whatever its maintenance phase. 1m still closes on the next 1s bar, so a trade
+// up to a second late still marks its minute (markLate) rather than the hour.
 function newRollup(tf: Timeframe): CandleRollup {
-  return new CandleRollup(tf, { volumeDecimals: VOLUME_DECIMALS });
+  const closeAfter = tf === '1h' ? '1m' : tf === '1d' ? '1h' : undefined;
+  return new CandleRollup(tf, { volumeDecimals: VOLUME_DECIMALS, closeAfter });
 }

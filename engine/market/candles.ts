@@ -268,36 +268,55 @@ export interface RollupOptions {
    * of 10^-decimals so the sum equals the venue's own coarser volume exactly; default 8.
    */
   readonly volumeDecimals?: number;
+  /**
+   * Timeframe of the finer bars. When given, a whole bar (every finer bar of its period added) is returned with the
+   * finer bar that ends its period instead of with the next period's first one, a finer period later.
+   */
+  readonly closeAfter?: Timeframe | number;
 }
 
 /**
  * Rolls closed finer candles (1s → 1m, 1m → 1h, 1h → 1d, …) into bars of `timeframe`, incrementally: `add`
- * returns the coarser bar once a finer bar of a later period arrives; `flush` returns the last one.
+ * returns the coarser bar once a finer bar of a later period arrives (or, with `closeAfter`, once the finer bar
+ * ending a whole period does); `flush` returns the last one. Finer bars of a period already returned are refused.
  */
 export class CandleRollup {
   private readonly ms: number;
   private readonly scale: number;
   private cur: { openTime: number; open: number; high: number; low: number; close: number; vol: number; exact: boolean; volFloat: number; trades: number; hasTrades: boolean; parts: number } | undefined;
-  /** Finer bars refused because they were older than the forming coarser bar. */
+  /** Length of the finer bars with `closeAfter`, else 0. */
+  private readonly fineMs: number;
+  /** End of the last bar returned: finer bars before it are late. */
+  private doneUntil = -Infinity;
+  /** Finer bars refused because they were older than the forming coarser bar, or of a bar already returned. */
   late = 0;
 
   /** Creates a roll-up into `timeframe` bars. */
   constructor(timeframe: Timeframe | number, opts: RollupOptions = {}) {
     this.ms = tfMs(timeframe);
     this.scale = 10 ** (opts.volumeDecimals ?? 8);
+    this.fineMs = opts.closeAfter === undefined ? 0 : tfMs(opts.closeAfter);
+    if (this.fineMs > 0 && (this.ms % this.fineMs !== 0 || this.fineMs === this.ms)) {
+      throw new RangeError(`closeAfter ${opts.closeAfter} must divide timeframe ${timeframe} into more than one bar`);
+    }
+  }
+
+  /**
+   * Open time of the oldest period still taking finer bars: the forming bar's, else the end of the last bar returned
+   * (-Infinity before any). A period before it has gone out (or never formed).
+   */
+  get pendingFrom(): number {
+    return this.cur?.openTime ?? this.doneUntil;
   }
 
   /** Adds a closed finer bar; returns the coarser bar it closed, if any. */
   add(c: Candle): RolledCandle | undefined {
     const barOpen = Math.floor(c.openTime / this.ms) * this.ms;
-    let done: RolledCandle | undefined;
-    if (this.cur !== undefined && barOpen !== this.cur.openTime) {
-      if (barOpen < this.cur.openTime) {
-        this.late++;
-        return undefined;
-      }
-      done = this.flush();
+    if (barOpen < this.pendingFrom) {
+      this.late++;
+      return undefined;
     }
+    const done = this.cur !== undefined && barOpen !== this.cur.openTime ? this.flush() : undefined;
     const units = Math.round(c.volume * this.scale);
     const cur = this.cur;
     if (cur === undefined) {
@@ -317,6 +336,8 @@ export class CandleRollup {
       cur.hasTrades ||= c.trades !== undefined;
       cur.parts++;
     }
+    // Only a whole bar closes early; one missing a finer bar still waits for the next period, as before.
+    if (this.fineMs > 0 && c.openTime + this.fineMs === barOpen + this.ms && this.cur!.parts === this.ms / this.fineMs) return this.flush();
     return done;
   }
 
@@ -325,6 +346,7 @@ export class CandleRollup {
     const cur = this.cur;
     if (cur === undefined) return undefined;
     this.cur = undefined;
+    this.doneUntil = cur.openTime + this.ms;
     return this.make(cur, true);
   }
 

@@ -62,7 +62,7 @@ import { PersistentPaperVenue } from './paper-state.ts';
 import { openOrdersAtStart, riskChild, RISK_ID } from './risk-child.ts';
 import { riskLimitsFromConfig, riskLimitsKey } from './risk-limits.ts';
 import { AlertsWebhook, SHUTDOWN_FLUSH_MS, webhookTargetOf } from './alerts-webhook.ts';
-import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
+import { ConfigError, EngineStartError, StoreInUseError } from '../engine/types/errors.ts';
 
 // The executor's child id, also the owner of its bus subscriptions (a throwing handler restarts it).
 const EXECUTOR_ID = 'executor';
@@ -278,6 +278,8 @@ export async function refuseOnConfigError<T>(build: () => Promise<T>): Promise<T
     return await build();
   } catch (err) {
     if (err instanceof ConfigError) return err;
+    // Another run holds the store: a refusal to start naming it (exit 2), not a crash with a stack.
+    if (err instanceof StoreInUseError) return new ConfigError(err.message, { cause: err });
     throw err;
   }
 }

@@ -8,7 +8,11 @@
 // Writes are asynchronous and batched by lmdb into one transaction per event-loop turn; a put's promise resolves
 // once its transaction has committed.
 import { open, type Database, type DatabaseOptions, type Key, type RootDatabase } from 'lmdb';
+import { log, type Logger } from '../log.ts';
 import { StoreError } from '../types/errors.ts';
+import { releaseWriterLock, takeWriterLock, type WriterLock } from './writer-lock.ts';
+
+export { WRITER_LOCK_FILE } from './writer-lock.ts';
 
 /** The msgpack encoder options every database in the environment uses. */
 export const ENCODER_OPTIONS = Object.freeze({ moreTypes: true, useBigIntExtension: true, int64AsType: 'bigint' as const });
@@ -45,6 +49,13 @@ export interface StoreOptions {
    * database; use `existingDb` to open one. For readers beside a running daemon (`cobalt history`).
    */
   readonly readOnly?: boolean;
+  /**
+   * Skip the writer lock (see writer-lock.ts): only for test tools that write beside a running daemon on purpose.
+   * LMDB serializes their transactions, but two engines on one store overwrite each other's state.
+   */
+  readonly noLock?: boolean;
+  /** Where taking over a stale writer lock is logged (default: the process-wide logger). */
+  readonly logger?: Logger;
 }
 
 /** An ordered range within one database: `start` inclusive, `end` exclusive, also when `reverse`. */
@@ -150,16 +161,21 @@ export class LmdbStore {
   private closing: Promise<void> | undefined;
   private transactionDepth = 0;
 
-  private constructor(readonly path: string, env: RootDatabase, readonly syncCommits: boolean) {
+  private constructor(readonly path: string, env: RootDatabase, readonly syncCommits: boolean, private readonly lock: WriterLock | undefined) {
     this.env = env;
   }
 
-  /** Returns the environment at `opts.path`, created if missing. */
+  /**
+   * Returns the environment at `opts.path`, created if missing. A writer (not `readOnly`) takes the store's writer
+   * lock first and throws StoreError while another process, or this one, has it open for writing.
+   */
   static open(opts: StoreOptions): LmdbStore {
+    const lock = opts.readOnly || opts.noLock ? undefined : takeWriterLock(opts.path, opts.logger ?? log());
     try {
       const env = open({ path: opts.path, maxDbs: opts.maxDbs ?? 32, noSync: opts.noSync ?? false, encoder: ENCODER_OPTIONS, ...(opts.readOnly ? { readOnly: true } : {}) });
-      return new LmdbStore(opts.path, env, opts.syncCommits ?? false);
+      return new LmdbStore(opts.path, env, opts.syncCommits ?? false, lock);
     } catch (err) {
+      if (lock) releaseWriterLock(lock);
       throw new StoreError(`cannot open LMDB environment at ${opts.path}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -227,14 +243,19 @@ export class LmdbStore {
   }
 
   /**
-   * Refuses new writes, lets every write issued before (transactions included) commit, then closes the environment.
+   * Refuses new writes, lets every write issued before (transactions included) commit, then closes the environment
+   * and releases the writer lock.
    * Every call returns the same promise: a second close() resolves only when the environment is closed.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      await this.flush();
-      await this.env.close();
+      try {
+        await this.flush();
+        await this.env.close();
+      } finally {
+        if (this.lock) releaseWriterLock(this.lock);
+      }
     })();
     return this.closing;
   }

@@ -34,7 +34,12 @@ export class VenueError extends EngineError {
 
 /** A storage operation that failed. */
 export class StoreError extends EngineError {
-  readonly code = 'STORE';
+  readonly code: string = 'STORE';
+}
+
+/** The store is another writer's (another cobalt run holds its writer lock): a start is refused, not crashed. */
+export class StoreInUseError extends StoreError {
+  override readonly code: string = 'STORE_IN_USE';
 }
 
 /** Model input that does not match what a model expects. */

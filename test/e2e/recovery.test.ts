@@ -102,7 +102,7 @@ interface StoreView {
 }
 
 async function readStore(dir: string, venue: VenueId): Promise<StoreView> {
-  const store = LmdbStore.open({ path: dir });
+  const store = LmdbStore.open({ path: dir, noLock: true });
   try {
     const exec = new ExecStore<OrderRecord, PositionRecord>(store);
     const history = new InferenceHistoryStore(store, { retention: { maxRecords: 1e9, maxAgeMs: 1e15 }, archiveDir: path.join(dir, '..', 'archive') });
@@ -183,7 +183,7 @@ async function riskHalts(storeDir: string, stop: { done: boolean }): Promise<nev
  * the daemon while still holding the lock, so the fill's commit cannot land. Returns the ids of the unbooked trades.
  */
 async function killBetweenPaperAndExecCommits(storeDir: string, d: Daemon, timeoutMs: number): Promise<string[]> {
-  const store = LmdbStore.open({ path: storeDir, syncCommits: true });
+  const store = LmdbStore.open({ path: storeDir, syncCommits: true, noLock: true });
   let exited = false;
   void d.exited.then(() => (exited = true));
   try {

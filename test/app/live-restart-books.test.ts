@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { valueOfBase9 } from '../../actors/risk-manager/positions.ts';
 import { instrumentOf } from '../../app/live-venue.ts';
-import { buildSystem, storedBooks, type System } from '../../app/system.ts';
+import { storedBooks, type System } from '../../app/system.ts';
 import type { Config } from '../../engine/config/schema.ts';
 import { OrderBook } from '../../engine/market/order-book.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
@@ -19,6 +19,7 @@ import { ETH, ETH_PX, fill } from '../actors/risk-manager/helpers.ts';
 import { tempStore } from '../actors/trading-executor/helpers.ts';
 import { testConfig } from '../e2e/helpers.ts';
 import { until } from '../wait-until.ts';
+import { startLiveSystem } from './live-system-start.ts';
 
 const T0 = 1_723_161_253_937;
 const SYMBOL = 'ETH/USDT';
@@ -50,15 +51,6 @@ function account(clock: SimulatedClock) {
   return { inst, venue, quote };
 }
 
-// A live system built as `cobalt run --live` builds it, on the account's USDT; the children only (readiness would
-// wait on candle history retried on a clock that does not move here), until the executor has reconciled.
-async function start(c: Config, clock: SimulatedClock, venue: PaperVenue): Promise<System> {
-  const cash = (venue.account.freeOf('USDT') + venue.account.lockedOf('USDT')) as Money;
-  const sys = await buildSystem(c, { clock, mode: 'live', venueOverride: () => venue, liveCash: cash, noSync: true, maintenanceMs: 0, dataOverride: () => undefined });
-  sys.supervisor.start();
-  await until(() => sys.handles.executor()?.state === 'live' && sys.handles.risk() !== undefined, 'the executor to reconcile');
-  return sys;
-}
 
 let seq = 0;
 // An IOC limit order through the RiskManager, filled at once by the venue; resolves when the RiskManager booked it.
@@ -85,7 +77,7 @@ describe('a live restart', () => {
     dirs.push(path.dirname(c.store.path));
     const clock = new SimulatedClock(T0);
     const { venue, quote } = account(clock);
-    const first = await start(c, clock, venue);
+    const first = await startLiveSystem(c, clock, venue);
     quote(260_000);
     await trade(first, 'buy', 1_000, 260_001);
     quote(262_000);
@@ -95,7 +87,7 @@ describe('a live restart', () => {
     const before = books(first);
     await first.stop('test');
 
-    const second = await start(c, clock, venue);
+    const second = await startLiveSystem(c, clock, venue);
     const after = books(second);
     await second.stop('test');
 
@@ -109,7 +101,7 @@ describe('a live restart', () => {
     dirs.push(path.dirname(c.store.path));
     const clock = new SimulatedClock(T0);
     const { inst, venue, quote } = account(clock);
-    const first = await start(c, clock, venue);
+    const first = await startLiveSystem(c, clock, venue);
     quote(260_000);
     await trade(first, 'buy', 1_000, 260_001);
     quote(262_000);
@@ -120,7 +112,7 @@ describe('a live restart', () => {
     venue.submitNow({ clientOrderId: clientOrderId('by-hand-1'), symbol: SYMBOL, side: 'buy', orderType: 'limit', lots: 200 as Lots, price: 262_001 as Ticks, timeInForce: 'IOC' });
     const unbooked = (await venue.fetchMyTrades(SYMBOL)).at(-1)!;
 
-    const second = await start(c, clock, venue);
+    const second = await startLiveSystem(c, clock, venue);
     await until(() => (second.handles.risk()!.portfolio.positions[SYMBOL]?.lots ?? 0) > 0, 'the RiskManager to apply the reconciled trade');
     const after = books(second);
     await second.stop('test');

@@ -8,16 +8,17 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { instrumentOf } from '../../app/live-venue.ts';
 import { RISK_ID } from '../../app/risk-child.ts';
-import { buildSystem, type System } from '../../app/system.ts';
+import type { System } from '../../app/system.ts';
 import type { Config } from '../../engine/config/schema.ts';
 import { OrderBook } from '../../engine/market/order-book.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { clientOrderIdFor, intentId } from '../../engine/types/ids.ts';
-import { money, type Money } from '../../engine/types/money.ts';
+import { money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import { PaperVenue } from '../../engine/venues/paper/paper-venue.ts';
 import { testConfig } from '../e2e/helpers.ts';
 import { until } from '../wait-until.ts';
+import { startLiveSystem } from './live-system-start.ts';
 
 const T0 = 1_723_161_253_937;
 const SYMBOL = 'ETH/USDT';
@@ -42,13 +43,6 @@ function account(clock: SimulatedClock): PaperVenue {
   return venue;
 }
 
-async function start(c: Config, clock: SimulatedClock, venue: PaperVenue): Promise<System> {
-  const cash = (venue.account.freeOf('USDT') + venue.account.lockedOf('USDT')) as Money;
-  const sys = await buildSystem(c, { clock, mode: 'live', venueOverride: () => venue, liveCash: cash, noSync: true, maintenanceMs: 0, dataOverride: () => undefined });
-  sys.supervisor.start();
-  await until(() => sys.handles.executor()?.state === 'live' && sys.handles.risk() !== undefined, 'the executor to reconcile');
-  return sys;
-}
 
 // A GTC limit buy of 0.25 ETH at 2,500.00, under the book: 625 USDT of the 1,000 held back while it rests.
 const RESTING = intentId('test-resting-buy');
@@ -77,14 +71,14 @@ describe('an order resting at the venue across a restart', () => {
     dirs.push(path.dirname(c.store.path));
     const clock = new SimulatedClock(T0);
     const venue = account(clock);
-    const first = await start(c, clock, venue);
+    const first = await startLiveSystem(c, clock, venue);
     restingBuy(first);
     const cid = clientOrderIdFor(RESTING);
     await until(() => first.handles.executor()?.order(cid)?.status === 'accepted', 'the buy to rest at the venue');
     await first.execStore.flush();
     await first.stop('test');
 
-    const second = await start(c, clock, venue);
+    const second = await startLiveSystem(c, clock, venue);
     const before = second.handles.risk();
     const afterProcess = before?.openOrders[cid];
     second.supervisor.reportFailure(RISK_ID, new Error('injected: the risk child failed'));

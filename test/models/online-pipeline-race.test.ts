@@ -8,30 +8,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry, type ModelRunner } from '../../actors/orchestrator/registry.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import { CheckpointStore } from '../../models/checkpoints.ts';
-import { CnnModel } from '../../models/cnn/model.ts';
 import type { LabelledPrediction } from '../../models/online/outcome-evaluator.ts';
 import { TrainingPipeline, workerTrainer, type CandidateTrainer, type LiveCnn, type PipelineOptions } from '../../models/online/pipeline.ts';
-import { initTfBackend } from '../../models/tf-backend.ts';
+import { tinyCnnAndPairs } from './online/tiny-cnn-fixture.ts';
 import type { TrainTask, TrainTaskResult } from '../../models/train/worker-task.ts';
 
-const SIZE = 32;
 let live: LiveCnn;
 let pairs: LabelledPrediction[];
 let worker: CandidateTrainer;
 let root: string;
 
 beforeAll(async () => {
-  await initTfBackend();
-  const m = new CnnModel({ seqLen: 16, features: 2, tailLen: 0, channels: 4, hidden: 4, seed: 3 });
-  live = { version: 'base', config: m.config, weights: m.weights() };
-  m.dispose();
-  let seed = 1;
-  const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
-  pairs = Array.from({ length: 200 }, (_, i) => {
-    const input = Float32Array.from({ length: SIZE }, () => rnd() - 0.5);
-    const t0 = 1_600_000_000_000 + i * 60_000;
-    return { model: 'cnn', version: 'base', symbol: 'ETH/USDT', ts: t0 + 70_000, predicted: 'HOLD', realised: 'HOLD', label: input[0]! > 0 ? 0 : 1, t0Ms: t0, t1Ms: t0 + 5 * 60_000, input };
-  });
+  ({ live, pairs } = await tinyCnnAndPairs());
   worker = workerTrainer();
   root = mkdtempSync(path.join(tmpdir(), 'cobalt-online-race-'));
 }, 60_000);

@@ -42,12 +42,13 @@ export function redactSecretValues(values: Iterable<string | undefined>): void {
 }
 
 /**
- * Returns `line` with every registered secret value (redactSecretValues) replaced by '[redacted]': what each logger
- * applies to its lines, for text that leaves the process another way (the crash's webhook post).
+ * Returns `line` with every registered secret value (redactSecretValues) of at least `minLength` characters replaced by
+ * '[redacted]': what each logger applies to its lines, for text that leaves the process another way (the crash's
+ * webhook post, the dashboard's pages and frames, which pass a longer minimum: see there).
  */
-export function scrubSecretValues(line: string): string {
+export function scrubSecretValues(line: string, minLength = MIN_SECRET_VALUE_LENGTH): string {
   let out = line;
-  for (const v of secretValues) if (out.includes(v)) out = out.split(v).join('[redacted]');
+  for (const v of secretValues) if (v.length >= minLength && out.includes(v)) out = out.split(v).join('[redacted]');
   return out;
 }
 

@@ -654,16 +654,22 @@ function decodePath(s: string): string | undefined {
   }
 }
 
+// Secrets shorter than this are not scrubbed from pages and frames: the serialized text is scrubbed whole, and a short
+// value (a loopback dashboard token may be '17231612' or 'snapshot') would cut into a timestamp or a message's type and
+// break the page; the venue credentials the scrub is for are 32-64 characters, and the token, the one short secret,
+// is the page reader's own (an exposed dashboard's is 22 or more: config/load.ts).
+const PAGE_SECRET_MIN_LENGTH = 16;
+
 // Returns a WebSocket frame's text, scrubbed as json() scrubs.
 function frame(body: unknown): string {
-  return scrubSecretValues(JSON.stringify(body));
+  return scrubSecretValues(JSON.stringify(body), PAGE_SECRET_MIN_LENGTH);
 }
 
 // The state carries error texts (an actor's lastError, a venue's status reason) that may quote a credential; the log
 // scrubs the registered secret values from its lines (engine/log.ts), and what leaves by HTTP or WebSocket must too.
 // One pass over the serialized text: a replacer per value would cost more on every push.
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = scrubSecretValues(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+  const text = scrubSecretValues(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)), PAGE_SECRET_MIN_LENGTH);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...headers });
   res.end(text);
 }

@@ -71,4 +71,22 @@ describe('dashboard: registered secret values', () => {
       expect(f).not.toContain('scrubTestSecondSecret');
     }
   });
+
+  // Re-review: the serialized text is scrubbed whole, so a short registered value (a loopback token may be any 8+
+  // characters) cut into timestamps and message types: '17231612' made "openTime":[redacted]40000, 'snapshot' made
+  // {"type":"[redacted]"}. Pages leave values under 16 characters alone; logs still scrub them.
+  it('leaves short registered values alone, so frames keep their numbers and types', async () => {
+    redactSecretValues(['17231612', 'snapshot']);
+    const { d, bus } = await start();
+    bus.publish(venueStatus(`ExchangeError: key ${API_KEY} invalid at 1723161240000`, 0));
+    const state = await (await fetch(`${d.url}api/state`)).text();
+    expect(() => JSON.parse(state) as unknown).not.toThrow();
+    expect(state).toContain('invalid at 1723161240000');
+    expect(state).not.toContain(API_KEY);
+    const ws = new WebSocket(`${d.url.replace(/^http/, 'ws')}ws`);
+    const first = await new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+    ws.close();
+    expect(JSON.parse(first)).toMatchObject({ type: 'snapshot' });
+    expect(first).not.toContain(API_KEY);
+  });
 });

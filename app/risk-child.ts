@@ -354,8 +354,9 @@ export function riskStartState(
   const flatten: Record<string, FlattenRequest> = {};
   for (const [sym, req] of Object.entries(control.flatten ?? {})) {
     if (s.instruments[sym] === undefined) continue;
-    // The alert times and the exit time belong to the last run, whose exits are not stored.
-    const { alertedAt: _alerted, exitSince: _sent, lateAlertedAt: _late, ...rest } = req;
+    // The alert times and the exit time belong to the last run, whose exits are not stored, and so do the lots its
+    // open sells held (open orders are not stored: this run asks their cancels afresh).
+    const { alertedAt: _alerted, exitSince: _sent, lateAlertedAt: _late, held: _held, ...rest } = req;
     flatten[sym] = { ...rest, retryAt: 0 as TsMs };
   }
   return {
@@ -461,7 +462,8 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   };
   const subs: Unsubscribe[] = [];
   actor.subscribe({ error: (error) => sendBack({ type: 'sup.fail', id: RISK_ID, error }) });
-  for (const t of ['risk.orderApproved', 'risk.orderDenied', 'risk.stateChanged', 'risk.alert', 'risk.limitsChanged'] as const) {
+  // exec.cancelOrder: a stop or flatten freeing the lots of open strategy sells for its exit (logic.ts freeHeldLots).
+  for (const t of ['risk.orderApproved', 'risk.orderDenied', 'risk.stateChanged', 'risk.alert', 'risk.limitsChanged', 'exec.cancelOrder'] as const) {
     actor.on(t, (ev) => bus.publish(ev as EngineMsg));
   }
   actor.on('risk.alert', (a) => {

@@ -31,7 +31,10 @@
 // stored: a restart takes over the orders the executor still works (RiskInput.openOrders) as taken up.
 //
 // Exits: at most one of risk's own exits per symbol is in flight (`exitOrders`); its end or fills decide the next.
-// An exit sells the sellable lots less those of open strategy sells. A stop exit that ends without a fill is sent again
+// An exit sells the sellable lots less those of open strategy sells, and a stop or flatten that finds open strategy sells
+// of its symbol holding lots asks the executor to cancel them (exec.cancelOrder, once per order; risk's own exits
+// never): a resting GTC sell far above the market would otherwise keep the exit from them while the price falls. Their
+// ends free the lots for the next exit (onOrderEnd). A stop exit that ends without a fill is sent again
 // after a backoff (`stopRetry`, as a flatten's: 1 s doubling to 60 s), and STOP_LOSS / TAKE_PROFIT is raised once per
 // episode (until a fill of the symbol, or a mark that no longer calls for the exit).
 // Stop-loss and take-profit stay armed in every trading state, halted included (only strategy intents are denied).
@@ -46,20 +49,23 @@ import { notional, ticksToPrice, type Instrument } from '../../engine/types/inst
 import { formatMoney, type Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
-import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
+import type { CancelOrder, Fill, OrderIntent } from '../../engine/messages/orders.ts';
 import type {
   DenyReason, OrderApproved, OrderDenied, RiskAlert, LimitsChanged, RiskLimits, TradingState, TradingStateChanged,
 } from '../../engine/messages/risk.ts';
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
 import {
-  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openTotals, pruneOpenOrders, sellableLots,
-  settleOpenOrder, startOpenOrders, valueOfBase9, type OpenOrders, type Portfolio, type Position, type StartOpenOrder,
+  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openPrice, openTotals, pruneOpenOrders, sellableLots,
+  settleOpenOrder, startOpenOrders, valueOfBase9, type OpenOrder, type OpenOrders, type Portfolio, type Position, type StartOpenOrder,
 } from './positions.ts';
 import { EMPTY_VAR, observeMark, type VarState } from './var.ts';
 import { markGuard, marketDenial, reportMarketDenial, type MarketGuards, type Quote } from './market-guard.ts';
 
 /** What the RiskManager emits. */
-export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged;
+export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged | ExitCancel;
+
+/** A cancel risk asks of the executor to free the lots of an open strategy sell for its exit, stamped like its other outputs. */
+export type ExitCancel = CancelOrder & { readonly ts: TsMs };
 
 /** The whole RiskManager state: plain data (bigint included), so it snapshots and restores as it is. */
 export interface RiskState {
@@ -116,6 +122,11 @@ export interface FlattenRequest {
   readonly lateAlertedAt?: TsMs;
   /** The held lots last reported as dust that can never be sold, so that report is not repeated for them. */
   readonly dust?: Lots;
+  /**
+   * The lots open strategy sells held back when this request first found them (their cancels asked: freeHeldLots);
+   * reported once per request, and again only when more cancels are asked. Not restored: a start asks afresh.
+   */
+  readonly held?: Lots;
 }
 
 /** One symbol's stop exit episode: present from its first exit until a fill or a mark that no longer calls for one. */
@@ -268,7 +279,7 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
   if (maxLots !== undefined && lots > maxLots) return { ok: false, reason: { code: 'QTY_EXCEEDS_MAX', lots, max: maxLots } };
   if (value > s.limits.maxOrderNotional) return { ok: false, reason: { code: 'NOTIONAL_EXCEEDS_MAX', notional: value, max: s.limits.maxOrderNotional } };
   const pos = s.portfolio.positions[intent.symbol] ?? FLAT;
-  const open = openTotals(s.openOrders, s.instruments, intent.symbol, nowMs);
+  const open = openTotals(s.openOrders, s.instruments, intent.symbol, nowMs, s.marks);
   const q = inst.quote;
   if (buy) {
     const after = (pos.lots + open.buyLots + lots) as Lots;
@@ -281,7 +292,7 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
       const including = open.buyLots > 0 ? `open buys of ${open.buyLots} lots worth ${formatMoney(open.buyValue)} ${q}` : undefined;
       return denied({ code: 'POSITION_NOTIONAL_LIMIT', notional: afterValue, max: s.limits.maxPositionNotional }, including);
     }
-    const openValue = openTotals(s.openOrders, s.instruments, undefined, nowMs).buyValue;
+    const openValue = openTotals(s.openOrders, s.instruments, undefined, nowMs, s.marks).buyValue;
     const exp = (exposure(s.portfolio, s.instruments, s.marks) + openValue + value) as Money;
     if (exp > s.limits.maxExposure) {
       return denied({ code: 'EXPOSURE_LIMIT', exposure: exp, max: s.limits.maxExposure }, openValue > 0n ? `open buys worth ${formatMoney(openValue)} ${q}` : undefined);
@@ -310,26 +321,27 @@ function denied(reason: DenyReason, including: string | undefined): Verdict {
   return { ok: false, reason: including === undefined ? reason : { ...reason, including } };
 }
 
-/** Returns the cash the live open buys hold back: each one's value at its order price plus its fee reserve. */
+/** Returns the cash the live open buys hold back: each one's value at its order price (openPrice) plus its fee reserve. */
 function reservedCash(s: RiskState, nowMs: TsMs): Money {
   let sum = 0n;
   for (const cid in s.openOrders) {
     const o = s.openOrders[cid];
     const inst = s.instruments[o.symbol];
-    if (o.side === 'buy' && inst !== undefined && openOrderLive(o, nowMs)) sum += buyNeeds(notional(inst, o.price, o.lots), s.limits.feeReserveBps);
+    if (o.side === 'buy' && inst !== undefined && openOrderLive(o, nowMs)) sum += buyNeeds(notional(inst, openPrice(o, s.marks), o.lots), s.limits.feeReserveBps);
   }
   return sum as Money;
 }
 
 /** Returns `s` with `intent`, approved at `price` (its limit, or the mark), open until it ends. */
 function withOpenOrder(s: RiskState, intent: OrderIntent, price: Ticks, nowMs: TsMs): RiskState {
-  const open = { symbol: intent.symbol, side: intent.side, lots: intent.lots, price, since: nowMs, seen: false };
+  const exit = intent.id.startsWith(RISK_EXIT_PREFIX) ? { exit: true as const } : {};
+  const open = { symbol: intent.symbol, side: intent.side, lots: intent.lots, price, since: nowMs, seen: false, ...exit };
   return { ...s, openOrders: { ...pruneOpenOrders(s.openOrders, nowMs), [clientOrderIdFor(intent.id)]: open } };
 }
 
 /** Returns the lots risk's own exit of `symbol` may sell: the sellable lots less those of open sells. */
 function exitLots(s: RiskState, inst: Instrument, symbol: string, p: Position, nowMs: TsMs): { lots: Lots; openSells: Lots } {
-  const openSells = openTotals(s.openOrders, s.instruments, symbol, nowMs).sellLots;
+  const openSells = openTotals(s.openOrders, s.instruments, symbol, nowMs, s.marks).sellLots;
   return { lots: Math.max(0, sellableLots(inst, p) - openSells) as Lots, openSells };
 }
 
@@ -476,28 +488,58 @@ function sendExit(s: RiskState, symbol: string, p: Position, lots: Lots, mark: T
   return withOpenOrder(next, intent, intent.price ?? mark ?? (0 as Ticks), nowMs);
 }
 
-/** Builds the stop's exit of one position, or an alert when it cannot be sent (nothing sellable, or dust below min notional). */
-function closePosition(s: RiskState, symbol: string, why: 'stop-loss' | 'take-profit', nowMs: TsMs, out: RiskOut[]): RiskState {
-  const inst = s.instruments[symbol];
-  const p = s.portfolio.positions[symbol];
-  if (!inst || !p) return s;
+/**
+ * Asks the executor to cancel the open strategy sells of `symbol` the executor took up and was not yet asked about
+ * (exec.cancelOrder into `out`, once per order): an exit must not wait on them. Risk's own exits are never cancelled.
+ * One not yet taken up is asked about at a later call: a cancel that reaches the executor before the order is dropped.
+ */
+function freeHeldLots(s: RiskState, symbol: string, why: string, nowMs: TsMs, out: RiskOut[]): { state: RiskState; asked: readonly string[] } {
+  const exits = Object.values(s.exitOrders);
+  let orders: Record<string, OpenOrder> | undefined;
+  const asked: string[] = [];
+  for (const cid in s.openOrders) {
+    const o = s.openOrders[cid];
+    if (o.symbol !== symbol || o.side !== 'sell' || o.exit || o.cancelAsked || !o.seen || exits.includes(cid as ClientOrderId)) continue;
+    out.push({ type: 'exec.cancelOrder', clientOrderId: cid as ClientOrderId, reason: `${why} on ${symbol}: freeing lots for the exit`, ts: nowMs });
+    orders ??= { ...s.openOrders };
+    orders[cid] = { ...o, cancelAsked: true };
+    asked.push(cid);
+  }
+  return { state: orders === undefined ? s : { ...s, openOrders: orders }, asked };
+}
+
+// Names the lots open sells hold for an alert, and the cancels asked for them.
+function heldText(openSells: Lots, asked: readonly string[]): string {
+  const cancels = asked.length > 0 ? `cancels asked: ${asked.join(', ')}` : 'their cancels were asked before';
+  return `; ${openSells} lots held by open strategy sells (${cancels}); the lots they free are sold when they end`;
+}
+
+/**
+ * Builds the stop's exit of one position: frees the lots of open strategy sells (freeHeldLots) and sells what is free
+ * now, or alerts when nothing can ever be sold (dust below min notional).
+ */
+function closePosition(s0: RiskState, symbol: string, why: 'stop-loss' | 'take-profit', nowMs: TsMs, out: RiskOut[]): RiskState {
+  const inst = s0.instruments[symbol];
+  const p = s0.portfolio.positions[symbol];
+  if (!inst || !p) return s0;
+  const { state: s, asked } = freeHeldLots(s0, symbol, why, nowMs, out);
   const { lots, openSells } = exitLots(s, inst, symbol, p, nowMs);
   const mark = s.marks[symbol];
   const code = why === 'take-profit' ? 'TAKE_PROFIT' : 'STOP_LOSS';
-  // Open strategy sells hold the rest: the exit stays armed until they end (onOrderEnd) or fill.
-  if (openSells > 0 && isDust(inst, lots, mark)) return s;
-  if (isDust(inst, lots, mark)) {
+  const dust = isDust(inst, lots, mark);
+  if (dust && openSells === 0) {
     // Once per position (its exits stay fired): a venue refuses such an order, so sending it again would only loop.
     out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} stops at dust: ${dustText(inst, p, lots, mark)}`, ts: nowMs });
     return withExitFired(s, symbol, p);
   }
   const episode = s.stopRetry[symbol];
-  if (episode === undefined) {
-    const besides = openSells > 0 ? ` (${openSells} more in open sells)` : '';
-    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${lots} lots${besides}`, ts: nowMs });
+  if (episode === undefined || asked.length > 0) {
+    const besides = openSells > 0 ? heldText(openSells, asked) : '';
+    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${dust ? 0 : lots} lots${besides}`, ts: nowMs });
   }
-  const next = sendExit(s, symbol, p, lots, mark, why, nowMs, out);
-  return { ...next, stopRetry: { ...next.stopRetry, [symbol]: episode ?? { refusals: 0, retryAt: 0 as TsMs } } };
+  const started = episode === undefined ? { ...s, stopRetry: { ...s.stopRetry, [symbol]: { refusals: 0, retryAt: 0 as TsMs } } } : s;
+  // Everything free is held: the exits stay armed, and the sells' ends (onOrderEnd) or the next mark send the exit.
+  return dust ? started : sendExit(started, symbol, p, lots, mark, why, nowMs, out);
 }
 
 const withoutStopRetry = (s: RiskState, symbol: string): RiskState => {
@@ -550,18 +592,7 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs,
   // keeps them: it stops new risk, and a position it leaves open (a drawdown, an engine failure, an operator stop)
   // would otherwise ride any fall unprotected, the strategy's reduce-only close being denied while halted.
   if (s.flatten[symbol] !== undefined) s = driveFlatten(s, symbol, nowMs, out);
-  const p = s.portfolio.positions[symbol];
-  if (p && s.flatten[symbol] === undefined && s.exitOrders[symbol] === undefined) {
-    const why = exitTrigger(s.instruments[symbol], p, price, s.limits);
-    const retry = s.stopRetry[symbol];
-    // A mark that no longer calls for an exit ends the episode: the next one is alerted and sent at once.
-    if (why === undefined && retry !== undefined && !p.exitFired) s = withoutStopRetry(s, symbol);
-    // A full submit window defers the exit to a later mark (it stays armed): an exit armed again after a rejection
-    // cannot then go out faster than any other order. After a refusal it waits its backoff too.
-    else if (why && submitsInWindow(s.submits, nowMs) < s.limits.maxSubmitsPerSecond && nowMs >= (retry?.retryAt ?? 0)) {
-      s = closePosition(s, symbol, why, nowMs, out);
-    }
-  }
+  s = driveStop(s, symbol, nowMs, out);
   const eq = equity(s.portfolio, s.instruments, s.marks);
   const peakEquity = eq > s.peakEquity ? eq : s.peakEquity;
   const dd = drawdownBps(peakEquity, eq);
@@ -581,6 +612,23 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs,
   if (!to && v.overMax !== undefined && s.tradingState === 'active') to = { to: 'reducing', reason: `${v.overMax} (1e-9 quote units)` };
   s = { ...s, peakEquity, var: v.state };
   return to ? { state: s, out, to } : { state: s, out };
+}
+
+// Fires the stop-loss / take-profit exit of `symbol` its last mark calls for (onMark), or ends the stop's episode.
+function driveStop(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]): RiskState {
+  const p = s.portfolio.positions[symbol];
+  const mark = s.marks[symbol];
+  if (!p || mark === undefined || s.flatten[symbol] !== undefined || s.exitOrders[symbol] !== undefined) return s;
+  const why = exitTrigger(s.instruments[symbol], p, mark, s.limits);
+  const retry = s.stopRetry[symbol];
+  // A mark that no longer calls for an exit ends the episode: the next one is alerted and sent at once.
+  if (why === undefined && retry !== undefined && !p.exitFired) return withoutStopRetry(s, symbol);
+  // A full submit window defers the exit to a later mark (it stays armed): an exit armed again after a rejection
+  // cannot then go out faster than any other order. After a refusal it waits its backoff too.
+  if (why && submitsInWindow(s.submits, nowMs) < s.limits.maxSubmitsPerSecond && nowMs >= (retry?.retryAt ?? 0)) {
+    return closePosition(s, symbol, why, nowMs, out);
+  }
+  return s;
 }
 
 // The value of each holding at its mark (its cost while unmarked), as `exposure` sums them.
@@ -671,30 +719,42 @@ const withoutFlatten = (s: RiskState, symbol: string): RiskState => {
  * the request ends, except while halted, when it stands until an operator resume (an order approved before the halt
  * may still fill, and its lots must be sold too). Lots that can never be sold (under one lot held, or worth less than
  * the minimum notional at the mark): a FLATTEN_INCOMPLETE alert naming them, once per amount, and no exit (the request
- * ends unless halted, rather than loop). Otherwise, once the backoff is over and the submit window has room, a
- * reduce-only exit of every sellable lot (nothing else of the symbol is in flight to subtract).
+ * ends unless halted, rather than loop). Open strategy sells holding lots: their cancels are asked at once
+ * (freeHeldLots), FLATTEN_INCOMPLETE names them once per request (and again for more cancels), and their ends drive
+ * the flatten again (onOrderEnd). Otherwise, once the backoff is over and the submit window has room, a reduce-only
+ * exit of every sellable lot less those the open sells hold.
  */
-function driveFlatten(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]): RiskState {
-  const req = s.flatten[symbol];
-  const inst = s.instruments[symbol];
-  if (req === undefined || inst === undefined) return s;
-  const inFlight = s.exitOrders[symbol];
+function driveFlatten(s0: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]): RiskState {
+  let req = s0.flatten[symbol];
+  const inst = s0.instruments[symbol];
+  if (req === undefined || inst === undefined) return s0;
+  const inFlight = s0.exitOrders[symbol];
   if (inFlight !== undefined) {
-    if (nowMs < lateExitAt(req)) return s;
+    if (nowMs < lateExitAt(req)) return s0;
     const sent = req.exitSince ?? req.since;
-    const held = s.portfolio.positions[symbol]?.lots ?? 0;
+    const held = s0.portfolio.positions[symbol]?.lots ?? 0;
     const message = `flatten of ${symbol} incomplete: exit ${inFlight} has been in flight for ${nowMs - sent} ms without an end from the executor `
       + `(still submitted or accepted); ${held} lots held; no second exit is sent while it is`;
     out.push({ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs });
-    return withFlatten(s, symbol, { ...req, lateAlertedAt: nowMs });
+    return withFlatten(s0, symbol, { ...req, lateAlertedAt: nowMs });
   }
-  const halted = s.tradingState === 'halted';
-  const p = s.portfolio.positions[symbol] ?? FLAT;
-  if (p.lots <= 0) return halted ? s : withoutFlatten(s, symbol);
-  if (nowMs < req.retryAt) return s;
+  const halted = s0.tradingState === 'halted';
+  const p = s0.portfolio.positions[symbol] ?? FLAT;
+  if (p.lots <= 0) return halted ? s0 : withoutFlatten(s0, symbol);
+  // Open strategy sells hold lots: their cancels are asked at once, backoff or not; their ends drive this again.
+  const freed = freeHeldLots(s0, symbol, 'flatten', nowMs, out);
+  let s = freed.state;
   const { lots, openSells } = exitLots(s, inst, symbol, p, nowMs);
   const mark = s.marks[symbol];
-  // Open strategy sells hold the rest: driven again when one ends (onOrderEnd) or fills.
+  const wait = nowMs < req.retryAt;
+  if (openSells > 0 && (freed.asked.length > 0 || req.held === undefined)) {
+    const now = wait || isDust(inst, lots, mark) ? 'nothing now' : `${lots} lots now`;
+    const message = `flatten of ${symbol} incomplete: selling ${now}${heldText(openSells, freed.asked)}`;
+    out.push({ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs });
+    req = { ...req, held: openSells };
+    s = withFlatten(s, symbol, req);
+  }
+  if (wait) return s;
   if (openSells > 0 && isDust(inst, lots, mark)) return s;
   if (isDust(inst, lots, mark)) {
     if (req.dust !== p.lots) {
@@ -739,8 +799,8 @@ export function onExecFill(s0: RiskState, fill: Fill, complete: boolean, nowMs: 
 
 /**
  * Handles the end of an order without a completing fill (`how`: 'rejected CODE: message', 'cancelled (reason)',
- * 'expired'): an order risk approved stops counting as open (a strategy sell's end drives a standing flatten its lots
- * held back); when it is one of risk's exits, arms the position's stops again (onOrderEnded), a stop exit rejected
+ * 'expired'): an order risk approved stops counting as open (a strategy sell's end drives the standing flatten, or
+ * else the stop, its lots held back: a cancel they asked for, say); when it is one of risk's exits, arms the position's stops again (onOrderEnded), a stop exit rejected
  * with lots held waits a backoff (stopRefused), and under a standing flatten with lots still held counts a refusal: FLATTEN_INCOMPLETE (the first at once, then at most once a minute)
  * and the next exit after a backoff of 1 s doubling to 60 s (a flattenCheck then, or the first mark after).
  */
@@ -749,10 +809,11 @@ export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs
   const symbol = exitSymbolOf(s0, cid);
   const s = onOrderEnded(s0, cid);
   if (symbol === undefined) {
-    // A strategy sell that ended frees its lots for a standing flatten waiting on them.
-    if (open?.side !== 'sell' || s.flatten[open.symbol] === undefined) return { state: s, out: NO_OUT };
+    // A strategy sell that ended (a cancel a stop or flatten asked, say) frees its lots for the exit waiting on them.
+    if (open?.side !== 'sell') return { state: s, out: NO_OUT };
     const out: RiskOut[] = [];
-    return { state: driveFlatten(s, open.symbol, nowMs, out), out };
+    const next = s.flatten[open.symbol] === undefined ? driveStop(s, open.symbol, nowMs, out) : driveFlatten(s, open.symbol, nowMs, out);
+    return { state: next, out: out.length > 0 ? out : NO_OUT };
   }
   const req = s.flatten[symbol];
   const held = s.portfolio.positions[symbol]?.lots ?? 0;

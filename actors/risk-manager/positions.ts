@@ -164,11 +164,18 @@ export interface OpenOrder {
   readonly side: Side;
   /** Lots not filled yet. */
   readonly lots: Lots;
-  /** The limit price, or the mark at approval for a market order (0 for an exit sent with no mark). */
+  /**
+   * The limit price, or the mark at approval for a market order; 0: at the mark (a market order taken over at a
+   * start, whose answer was outstanding, or an exit sent with no mark), valued at the symbol's mark (openTotals).
+   */
   readonly price: Ticks;
   readonly since: TsMs;
   /** The executor took it up (exec.orderSubmitted or a fill); until then it expires (openOrderLive). */
   readonly seen: boolean;
+  /** One of risk's own exits: never cancelled to free lots for another exit (logic.ts heldSells). */
+  readonly exit?: true;
+  /** Risk asked the executor to cancel it to free its lots for an exit: asked once per order. */
+  readonly cancelAsked?: true;
 }
 
 /** Open orders by client order id. */
@@ -195,8 +202,13 @@ export interface OpenTotals {
   readonly sellLots: Lots;
 }
 
-/** Returns the open buys and sells of `symbol` (every symbol when undefined) that count at `nowMs`. */
-export function openTotals(orders: OpenOrders, instruments: Readonly<Record<string, Instrument>>, symbol: string | undefined, nowMs: TsMs): OpenTotals {
+/**
+ * Returns the open buys and sells of `symbol` (every symbol when undefined) that count at `nowMs`. A buy at price 0
+ * (at the mark) is valued at `marks`, and at nothing only while its symbol has no mark yet.
+ */
+export function openTotals(
+  orders: OpenOrders, instruments: Readonly<Record<string, Instrument>>, symbol: string | undefined, nowMs: TsMs, marks: Readonly<Record<string, Ticks>>,
+): OpenTotals {
   let buyLots = 0;
   let buyValue = 0n;
   let sellLots = 0;
@@ -208,10 +220,15 @@ export function openTotals(orders: OpenOrders, instruments: Readonly<Record<stri
     if (o.side === 'sell') sellLots += o.lots;
     else {
       buyLots += o.lots;
-      buyValue += notional(inst, o.price, o.lots);
+      buyValue += notional(inst, openPrice(o, marks), o.lots);
     }
   }
   return { buyLots: buyLots as Lots, buyValue: buyValue as Money, sellLots: sellLots as Lots };
+}
+
+/** The price `o` is valued at: its own, or the mark for one at price 0 (0 while there is none). */
+export function openPrice(o: OpenOrder, marks: Readonly<Record<string, Ticks>>): Ticks {
+  return o.price > 0 ? o.price : (marks[o.symbol] ?? (0 as Ticks));
 }
 
 /**
@@ -242,8 +259,8 @@ export interface StartOpenOrder {
 /**
  * Returns the open orders a start takes over, by client order id: as seen, since the executor already works each one
  * and reports its fills and end. Open orders are not stored, so without them an order resting at the venue across a
- * restart would count only as it fills. A market order (no price: its answer was outstanding) counts its lots at
- * price 0, as an exit sent with no mark does. Orders of symbols that are not among `instruments` decide nothing
+ * restart would count only as it fills. A market order (no price: its answer was outstanding) gets price 0: it is
+ * valued at the mark (openPrice), as an exit sent with no mark is. Orders of symbols that are not among `instruments` decide nothing
  * (openTotals skips them) and are left out, and so are those with nothing left.
  */
 export function startOpenOrders(orders: Readonly<Record<string, StartOpenOrder>>, instruments: Readonly<Record<string, Instrument>>): OpenOrders {

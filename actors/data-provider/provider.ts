@@ -114,6 +114,8 @@ export interface DataProviderStats {
   backfillRequests: number;
   backfillFailures: number;
   backfilledBars: number;
+  /** Bars that went out without a late trade (see `markLate`), replaced by the venue's bar fetched again. */
+  refetchedBars: number;
   candlesPublished: number;
   /** Bars loaded from the candles cache at start. */
   cachedBars: number;
@@ -148,6 +150,11 @@ interface SymbolState {
   warnedAhead: boolean;
   /** Open times, per rolled-up timeframe, of bars not closed yet that lack a trade refused as late: they are left out. */
   readonly lateIn: Partial<Record<Timeframe, Set<number>>>;
+  /**
+   * Open times, per rolled-up timeframe, of bars that went out without a trade (or finer bar) refused as late: the
+   * next maintenance pass fetches them again and the venue's bar replaces each. Kept only with a history source.
+   */
+  readonly refetch: Partial<Record<Timeframe, Set<number>>>;
   /** Bars that entered a series since the last save to the candles cache (kept only with a cache). */
   readonly unsaved: Partial<Record<Timeframe, Candle[]>>;
 }
@@ -218,7 +225,7 @@ export class DataProvider {
   readonly primary: string;
   readonly reference: string;
   readonly stats: DataProviderStats = {
-    trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, partialBars: 0, streamBreaks: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, candlesPublished: 0,
+    trades: 0, unknownSymbol: 0, malformedKlines: 0, lateTrades: 0, partialBars: 0, streamBreaks: 0, klines: 0, partialRollups: 0, backfillRequests: 0, backfillFailures: 0, backfilledBars: 0, refetchedBars: 0, candlesPublished: 0,
     cachedBars: 0, cacheSaveFailures: 0,
   };
   private readonly states = new Map<string, SymbolState>();
@@ -256,7 +263,7 @@ export class DataProvider {
       const series = Object.fromEntries(TIMEFRAMES.map((tf) => [tf, new CandleSeries(tf, capacity)])) as Record<Timeframe, CandleSeries>;
       this.states.set(symbol, {
         symbol, inst, series, streamed: new Set(), skipFirst: opts.closeBy === 'trades', lastTradeMs: NaN,
-        lag: new ReceiveLag(), warnedAhead: false, lateIn: {}, unsaved: {},
+        lag: new ReceiveLag(), warnedAhead: false, lateIn: {}, refetch: {}, unsaved: {},
         builder: new CandleBuilder({ timeframe: '1s', tickSize: inst.tickSize, lotSize: inst.lotSize }),
         rollups: { '1m': newRollup('1m'), '1h': newRollup('1h'), '1d': newRollup('1d') },
       });
@@ -541,6 +548,7 @@ export class DataProvider {
   private closeBar(st: SymbolState, tf: Timeframe, c: Candle, publish = true): void {
     const series = st.series[tf];
     const last = series.last();
+    const prior = last !== undefined && c.openTime <= last.openTime ? barAt(series, c.openTime) : undefined;
     if (last === undefined || c.openTime >= last.openTime) series.push(c);
     else mergeCandles(series, [c]);
     this.noteUnsaved(st, tf, [c]);
@@ -551,7 +559,12 @@ export class DataProvider {
     }
     const coarse = COARSER[tf];
     if (coarse === undefined) return;
-    const done = st.rollups[coarse]!.add(c);
+    const rollup = st.rollups[coarse]!;
+    const late = rollup.late;
+    const done = rollup.add(c);
+    // A venue kline refused by the roll-up (older than the newest one, or of a bar already out) that changes the bar
+    // the series held: the coarser bar holding it lacks it, as with a late trade. The same kline sent again changes nothing.
+    if (rollup.late !== late && !sameBar(prior, c)) this.markLate(st, c.openTime, coarse);
     if (done === undefined || st.streamed.has(coarse)) return;
     if (isWholeRollup(done, coarse, tf) && !this.lostTrade(st, coarse, done.openTime)) this.closeBar(st, coarse, plainCandle(done));
     else this.stats.partialRollups++;
@@ -560,10 +573,13 @@ export class DataProvider {
   // A trade refused as late (its 1s bar had closed: a stall then a burst, or a bar dropped at a break) is in no bar.
   // The 1s bar already went out and stays in the series (a bus message cannot be taken back; no venue has 1s klines
   // to replace it). The finest rolled-up bar holding the trade that has not gone out yet is marked, so it is left out
-  // like a bar missing a part (the coarser ones then lack it and are left out too) and its slot is backfilled. A
-  // timeframe a kline stream delivers holds the venue's bar, whole: nothing from it up needs marking.
-  private markLate(st: SymbolState, tsExchange: number): void {
-    for (let tf = COARSER['1s']; tf !== undefined; tf = COARSER[tf]) {
+  // like a bar missing a part (the coarser ones then lack it and are left out too) and its slot is backfilled. Each
+  // rolled-up bar below it went out without the trade: it is fetched again (`refetch`), or it would stay wrong (a 1h
+  // bar goes out ~2 s after its hour: a stall across the hour delivers its last trades after that). A timeframe a
+  // kline stream delivers holds the venue's bar, whole: nothing from it up needs marking. `from`: the finest
+  // rolled-up timeframe the late data belongs to (a late venue kline's is the next coarser one).
+  private markLate(st: SymbolState, tsExchange: number, from: Timeframe | undefined = COARSER['1s']): void {
+    for (let tf = from; tf !== undefined; tf = COARSER[tf]) {
       if (st.streamed.has(tf)) return;
       const ms = timeframeMs(tf);
       const open = Math.floor(tsExchange / ms) * ms;
@@ -572,8 +588,37 @@ export class DataProvider {
         (st.lateIn[tf] ??= new Set()).add(open);
         return;
       }
-      this.log.debug({ symbol: st.symbol, tf, openTime: open }, 'a late trade\'s bar already went out whole: marking the next coarser one');
+      this.noteRefetch(st, tf, open);
+      this.log.debug({ symbol: st.symbol, tf, openTime: open }, 'a late trade\'s bar already went out: fetching it again, marking the next coarser one');
     }
+  }
+
+  // Without a history source nothing would fetch the slot: none is kept. Slots older than the series window go.
+  private noteRefetch(st: SymbolState, tf: Timeframe, open: number): void {
+    if (!this.opts.history) return;
+    const marks = (st.refetch[tf] ??= new Set());
+    marks.add(open);
+    const last = st.series[tf].last();
+    if (last === undefined) return;
+    const oldest = last.openTime - (st.series[tf].capacity - 1) * timeframeMs(tf);
+    for (const m of marks) if (m < oldest) marks.delete(m);
+  }
+
+  // The slots of `tf` to fetch again now (closed `grace` ago). A slot the series does not hold is a hole (fetched as
+  // one) or out of its window: it is dropped, as are those past the window.
+  private refetchDue(st: SymbolState, tf: Timeframe, now: TsMs, grace: number): number[] {
+    const marks = st.refetch[tf];
+    if (marks === undefined || marks.size === 0) return [];
+    const series = st.series[tf];
+    const end = lastClosedOpen(tf, now, grace);
+    const oldest = end - (series.capacity - 1) * timeframeMs(tf);
+    const due: number[] = [];
+    for (const open of [...marks].sort((a, b) => a - b)) {
+      if (open > end) continue;
+      if (open < oldest || barAt(series, open) === undefined) marks.delete(open);
+      else due.push(open);
+    }
+    return due;
   }
 
   // True when the `tf` bar opening at `openTime` lacks a late trade. Marks up to it are spent: later bars of `tf` close
@@ -790,7 +835,41 @@ export class DataProvider {
         this.log.warn({ symbol: st.symbol, tf, from: gap.from, count: gap.count, err: (err as Error).message }, 'backfill failed');
       }
     }
+    for (const open of this.refetchDue(st, tf, now, grace)) {
+      if (fetch.halted) return;
+      counts.requests++;
+      this.stats.backfillRequests++;
+      try {
+        const r = await history.klines(st.symbol, tf, { startTime: open, endTime: open, limit: 1, nowMs: this.opts.clock.now() });
+        if (fetch.sealed) return;
+        const bars = closedInGap(r.candles, tf, { from: open, count: 1 }, this.opts.clock.now());
+        // Fetched once: a venue without the bar leaves the one that went out (nothing better to hold).
+        st.refetch[tf]?.delete(open);
+        mergeCandles(st.series[tf], bars);
+        this.noteUnsaved(st, tf, bars);
+        this.stats.refetchedBars += bars.length;
+        this.log.debug({ symbol: st.symbol, tf, openTime: open, got: bars.length, source: r.source }, 'bar that went out without a late trade fetched again');
+      } catch (err) {
+        counts.failures++;
+        this.stats.backfillFailures++;
+        this.log.warn({ symbol: st.symbol, tf, openTime: open, err: (err as Error).message }, 'fetching again a bar that went out without a late trade failed');
+      }
+    }
   }
+}
+
+/** Returns the bar of `series` opening at `open`, searched from the newest. */
+function barAt(series: CandleSeries, open: number): Candle | undefined {
+  for (let i = series.length - 1; i >= 0; i--) {
+    const c = series.get(i)!;
+    if (c.openTime === open) return c;
+    if (c.openTime < open) return undefined;
+  }
+  return undefined;
+}
+
+function sameBar(a: Candle | undefined, b: Candle): boolean {
+  return a !== undefined && a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume && a.trades === b.trades;
 }
 
 // 1h and 1d close with the bar that ends them: at H:00:10 training's maintenance has backfilled the hour just closed,

@@ -275,15 +275,24 @@ export interface RollupOptions {
   readonly closeAfter?: Timeframe | number;
 }
 
+/** A coarser bar forming in a CandleRollup; `newest` is the open time of its newest finer bar. */
+interface Forming {
+  openTime: number; open: number; high: number; low: number; close: number; vol: number; exact: boolean; volFloat: number;
+  trades: number; hasTrades: boolean; parts: number; newest: number;
+}
+
 /**
  * Rolls closed finer candles (1s → 1m, 1m → 1h, 1h → 1d, …) into bars of `timeframe`, incrementally: `add`
  * returns the coarser bar once a finer bar of a later period arrives (or, with `closeAfter`, once the finer bar
- * ending a whole period does); `flush` returns the last one. Finer bars of a period already returned are refused.
+ * ending a whole period does); `flush` returns the last one. Finer bars of a period already returned are refused, and so
+ * is one older than the newest finer bar added; that newest one added again replaces itself.
  */
 export class CandleRollup {
   private readonly ms: number;
   private readonly scale: number;
-  private cur: { openTime: number; open: number; high: number; low: number; close: number; vol: number; exact: boolean; volFloat: number; trades: number; hasTrades: boolean; parts: number } | undefined;
+  private cur: Forming | undefined;
+  /** The forming bar as it was before its newest finer bar (undefined when that was its first): a correction restarts from it. */
+  private before: Forming | undefined;
   /** Length of the finer bars with `closeAfter`, else 0. */
   private readonly fineMs: number;
   /** End of the last bar returned: finer bars before it are late. */
@@ -312,17 +321,22 @@ export class CandleRollup {
   /** Adds a closed finer bar; returns the coarser bar it closed, if any. */
   add(c: Candle): RolledCandle | undefined {
     const barOpen = Math.floor(c.openTime / this.ms) * this.ms;
-    if (barOpen < this.pendingFrom) {
+    const newest = this.cur !== undefined && barOpen === this.cur.openTime ? this.cur.newest : -Infinity;
+    if (barOpen < this.pendingFrom || c.openTime < newest) {
       this.late++;
       return undefined;
     }
+    // `parts` counts distinct finer bars: the newest one sent again (a venue's corrected kline) takes its own place
+    // rather than adding a part, or an hour lacking a minute would reach 60 with one minute twice.
+    if (c.openTime === newest) this.cur = this.before === undefined ? undefined : { ...this.before };
     const done = this.cur !== undefined && barOpen !== this.cur.openTime ? this.flush() : undefined;
+    if (c.openTime !== newest) this.before = this.cur === undefined ? undefined : { ...this.cur };
     const units = Math.round(c.volume * this.scale);
     const cur = this.cur;
     if (cur === undefined) {
       this.cur = {
         openTime: barOpen, open: c.open, high: c.high, low: c.low, close: c.close, vol: units, exact: Number.isSafeInteger(units),
-        volFloat: c.volume, trades: c.trades ?? 0, hasTrades: c.trades !== undefined, parts: 1,
+        volFloat: c.volume, trades: c.trades ?? 0, hasTrades: c.trades !== undefined, parts: 1, newest: c.openTime,
       };
     } else {
       if (c.high > cur.high) cur.high = c.high;
@@ -335,6 +349,7 @@ export class CandleRollup {
       cur.trades += c.trades ?? 0;
       cur.hasTrades ||= c.trades !== undefined;
       cur.parts++;
+      cur.newest = c.openTime;
     }
     // Only a whole bar closes early; one missing a finer bar still waits for the next period, as before.
     if (this.fineMs > 0 && c.openTime + this.fineMs === barOpen + this.ms && this.cur!.parts === this.ms / this.fineMs) return this.flush();
@@ -355,7 +370,7 @@ export class CandleRollup {
     return this.cur === undefined ? undefined : this.make(this.cur, false);
   }
 
-  private make(cur: NonNullable<CandleRollup['cur']>, closed: boolean): RolledCandle {
+  private make(cur: Forming, closed: boolean): RolledCandle {
     const base = {
       openTime: cur.openTime, open: cur.open, high: cur.high, low: cur.low, close: cur.close,
       volume: cur.exact ? cur.vol / this.scale : cur.volFloat, closed, parts: cur.parts,

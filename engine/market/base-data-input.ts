@@ -157,22 +157,25 @@ const saneBar = (c: Candle): boolean =>
 const fmtTime = (t: number): string => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
 
 /**
- * Walks the newest 300 time slots of a series (slot 299 = the newest bar, slot t = newest − (299 − t)·tf) and
- * calls `at(slot, candle)` for each bar present; returns counts for validation.
+ * Walks the newest 300 time slots of a series (slot 299 opens at `anchor`, default the newest bar's open time; slot
+ * t = anchor − (299 − t)·tf) and calls `at(slot, candle)` for each sane bar present, newest first; returns counts for
+ * validation. Bars newer than the anchor are passed over.
  */
-function walk(s: CandleSource, at?: (slot: number, c: Candle) => void): { present: number; bad: number; misaligned: number; newest: Candle | undefined } {
+function walk(s: CandleSource, at?: (slot: number, c: Candle) => void, anchor?: number): { present: number; bad: number; misaligned: number; newest: Candle | undefined } {
   const tf = timeframeMs(s.timeframe);
   const newest = s.get(s.length - 1);
   let present = 0;
   let bad = 0;
   let misaligned = 0;
   if (newest === undefined) return { present, bad, misaligned, newest };
+  const top = anchor ?? newest.openTime;
   let prevSlot = BDI_FRAMES;
   for (let i = s.length - 1; i >= 0; i--) {
     const c = s.get(i)!;
-    const d = (newest.openTime - c.openTime) / tf;
+    const d = (top - c.openTime) / tf;
     const slot = BDI_FRAMES - 1 - Math.round(d);
     if (slot < 0) break;
+    if (slot >= BDI_FRAMES && prevSlot === BDI_FRAMES) continue;
     if (!Number.isInteger(d) || c.openTime % tf !== 0 || slot >= prevSlot) {
       misaligned++;
       if (slot >= prevSlot) continue;
@@ -198,18 +201,50 @@ interface SeriesScan {
   readonly newest: Candle | undefined;
 }
 
-function scanSeries(s: CandleSource): SeriesScan {
+function scanSeries(s: CandleSource, anchor: number | undefined): SeriesScan {
   let first = BDI_FRAMES;
   const w = walk(s, (slot) => {
     first = slot;
-  });
+  }, anchor);
   return { ...w, first };
+}
+
+/**
+ * Open time of slot 299 of series `name`: the reference 1s is aligned to the primary 1s (a reference that lags shows
+ * as empty newest slots, not as a window sliding under the primary's); a primary series ends at its own newest bar.
+ */
+function anchorOf(src: BdiSources, name: SeriesName): number | undefined {
+  if (name !== 'reference1s') return undefined;
+  const p = src.primary['1s'].get(src.primary['1s'].length - 1);
+  const tf = timeframeMs(src.reference1s.timeframe);
+  return p === undefined ? undefined : Math.floor(p.openTime / tf) * tf;
 }
 
 /** Returns completeness, quality and the reasons behind them; never throws on missing or bad data. */
 export function validateBaseDataInput(src: BdiSources): BdiValidation {
-  return validateScans(src, SERIES_NAMES.map((name) => scanSeries(source(src, name))));
+  return validateScans(src, SERIES_NAMES.map((name) => scanSeries(source(src, name), anchorOf(src, name))));
 }
+
+/**
+ * Series the models read (models/cnn/bdi-adapter.ts: the CNN's 1m/1h/1d columns; the DQN's 1m closes): one of them
+ * stale or sparse blocks inference, whatever the completeness.
+ */
+const MODEL_SERIES: ReadonlySet<SeriesName> = new Set(['primary1m', 'primary1h', 'primary1d']);
+/**
+ * A model series may lag its input's time by this many bar lengths plus STALE_GRACE_MS. With the kline stream down,
+ * the DataProvider's maintenance (every 60 s, bars closed BACKFILL_GRACE_MS = 5 s ago) keeps the 1m up to 2 bars +
+ * 5 s behind; the grace adds 10 s for the REST round trip and a late timer.
+ */
+const STALE_BARS = 2;
+const STALE_GRACE_MS = 15_000;
+/**
+ * Missing frames a model series may have: 5% of the window. Training keeps only decisions whose 300 1m bars have no
+ * gap, but live a reconnect leaves a few-bar hole until the next maintenance pass fills it (up to a minute): refusing
+ * those would stop inference at every reconnect for an input a few zero frames from the training one. For the 1m all
+ * 300 slots count (training always has 300 bars); the 1h and 1d count holes only, as their history may be short in
+ * training too (it reaches as far back as the klines archive).
+ */
+const MAX_MISSING_FRAMES = 15;
 
 // The validation from one scan per series (in SERIES_NAMES order): the from-scratch and the incremental paths share it.
 function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValidation {
@@ -219,6 +254,8 @@ function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValida
   let fresh = 0;
   let checks = 0;
   let passed = 0;
+  // Model series too stale or too sparse to infer on.
+  let blocked = 0;
   SERIES_NAMES.forEach((name, si) => {
     const s = source(src, name);
     const tf = timeframeMs(s.timeframe);
@@ -232,10 +269,18 @@ function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValida
     if (w.present < BDI_MIN_FRAMES) reasons.push(`${lbl} series has ${w.present} frames, needs ${BDI_MIN_FRAMES}`);
     else if (first > 0) reasons.push(`${lbl} series has ${BDI_FRAMES - first} of ${BDI_FRAMES} frames of history`);
     if (holes > 0) reasons.push(`${lbl} series has ${holes} hole${holes === 1 ? '' : 's'}`);
+    const model = MODEL_SERIES.has(name);
+    const missing = name === 'primary1m' ? BDI_FRAMES - w.present : holes;
+    if (model && w.present >= BDI_MIN_FRAMES && missing > MAX_MISSING_FRAMES) {
+      blocked++;
+      reasons.push(`${lbl} series lacks ${missing} of ${BDI_FRAMES} frames, more than the ${MAX_MISSING_FRAMES} the models accept`);
+    }
     // Fresh: the newest bar is the one forming now or the one that just closed.
     const behindMs = w.newest === undefined ? Infinity : src.now - (w.newest.openTime + tf);
+    const stale = model && w.newest !== undefined && behindMs > STALE_BARS * tf + STALE_GRACE_MS;
+    if (stale) blocked++;
     if (behindMs <= tf) fresh++;
-    else reasons.push(w.newest === undefined ? `${lbl} series is empty` : `${lbl} series is ${(behindMs / 1_000).toFixed(1)} s behind`);
+    else reasons.push(w.newest === undefined ? `${lbl} series is empty` : `${lbl} series is ${(behindMs / 1_000).toFixed(1)} s behind${stale ? `, more than ${STALE_BARS} bars: the models read it` : ''}`);
     checks += 2;
     if (w.bad === 0) passed++;
     else reasons.push(`${lbl} series has ${w.bad} malformed bar${w.bad === 1 ? '' : 's'}`);
@@ -285,7 +330,7 @@ function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValida
   const completeness = complete / (SERIES_NAMES.length + 1);
   const quality: BdiQuality = { completeness, freshness: fresh / (SERIES_NAMES.length + 1), consistency: passed / checks };
   const short = SERIES_NAMES.filter((n) => frames[n] < BDI_MIN_FRAMES);
-  const canInfer = completeness >= BDI_MIN_COMPLETENESS && short.length === 0;
+  const canInfer = completeness >= BDI_MIN_COMPLETENESS && short.length === 0 && blocked === 0;
   const message = canInfer
     ? ''
     : `cannot infer: ${[
@@ -303,10 +348,9 @@ function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValida
 export function packBaseDataInput(src: BdiSources, quality: BdiQuality, out: Float32Array = new Float32Array(BDI_LENGTH)): Float32Array {
   if (out.length !== BDI_LENGTH) throw new InputValidationError(`BaseDataInput buffer has ${out.length} floats, needs ${BDI_LENGTH}`);
   out.fill(0);
-  SERIES_NAMES.forEach((name, si) => packSeries(source(src, name), si * FEATURES_PER_SERIES, out));
+  SERIES_NAMES.forEach((name, si) => packSeries(source(src, name), si * FEATURES_PER_SERIES, out, anchorOf(src, name)));
   packCob(src, out);
-  const pivSrc = src.primary[src.pivotTimeframe ?? '1m'];
-  packPivots(pivSrc, out);
+  packPivots(src.primary[src.pivotTimeframe ?? '1m'], out);
   packModels(src, out);
   const q = BDI_SECTIONS.quality.offset;
   out[q] = quality.completeness;
@@ -315,14 +359,14 @@ export function packBaseDataInput(src: BdiSources, quality: BdiQuality, out: Flo
   return out;
 }
 
-function packSeries(s: CandleSource, col: number, out: Float32Array): void {
-  const newest = s.get(s.length - 1);
-  if (newest === undefined || !(newest.close > 0)) return;
-  const ref = newest.close;
+// The reference close is the newest bar the walk keeps: a malformed newest bar (close NaN or 0) would zero the column.
+function packSeries(s: CandleSource, col: number, out: Float32Array, anchor: number | undefined): void {
+  let ref = NaN;
   let n = 0;
   let sum = 0;
   let sumSq = 0;
   walk(s, (slot, c) => {
+    if (n === 0) ref = c.close;
     const o = slot * SERIES_FEATURES + col;
     out[o] = c.open / ref - 1;
     out[o + 1] = c.high / ref - 1;
@@ -334,7 +378,8 @@ function packSeries(s: CandleSource, col: number, out: Float32Array): void {
     n++;
     sum += lv;
     sumSq += lv * lv;
-  });
+  }, anchor);
+  if (n === 0) return;
   const mean = sum / n;
   const sd = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
   for (let t = 0; t < BDI_FRAMES; t++) {
@@ -369,7 +414,7 @@ function packCob(src: BdiSources, out: Float32Array): void {
   const p1s = src.primary['1s'];
   const lastClose = p1s.get(p1s.length - 1)?.close;
   out[st] = 1;
-  out[st + 1] = lastClose !== undefined && Number.isFinite(cob.mid) ? cob.mid / lastClose - 1 : 0;
+  out[st + 1] = lastClose !== undefined ? fin(cob.mid / lastClose - 1) : 0;
   out[st + 2] = fin(cob.spreadBps);
   out[st + 3] = fin(cob.imbalance);
   out[st + 4] = fin(cob.imbalanceNear);
@@ -377,24 +422,29 @@ function packCob(src: BdiSources, out: Float32Array): void {
   out[st + 9] = Math.log1p(total);
 }
 
+// The pivots are found on the bars the series block holds (walk's: inside the 300 slots, sane), nothing older or
+// malformed (a +Inf high made a pivot and an Infinity in the input).
 function packPivots(s: CandleSource, out: Float32Array): void {
-  const n = Math.min(s.length, BDI_FRAMES);
-  if (n === 0) return;
-  const high = new Float64Array(n);
-  const low = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = s.get(s.length - n + i)!;
-    high[i] = c.high;
-    low[i] = c.low;
-  }
-  packPivotColumns(high, low, n, s.get(s.length - 1)!.close, out);
+  const high = new Float64Array(BDI_FRAMES);
+  const low = new Float64Array(BDI_FRAMES);
+  const slots = new Float64Array(BDI_FRAMES);
+  let k = BDI_FRAMES;
+  let ref = NaN;
+  walk(s, (slot, c) => {
+    if (k === BDI_FRAMES) ref = c.close;
+    k--;
+    high[k] = c.high;
+    low[k] = c.low;
+    slots[k] = slot;
+  });
+  packPivotColumns(high.subarray(k), low.subarray(k), slots.subarray(k), BDI_FRAMES - k, ref, out, BDI_SECTIONS.pivots.offset);
 }
 
-// The pivot section from the high and low columns of the newest n bars (oldest first) and the newest close.
-function packPivotColumns(high: Float64Array, low: Float64Array, n: number, ref: number, out: Float32Array): void {
+// The pivot section, at `base` of `out`, from the high and low columns of n bars (oldest first), their slots and the
+// newest one's close. Ages are in slots: time, whatever holes lie between.
+function packPivotColumns(high: Float64Array, low: Float64Array, slots: Float64Array, n: number, ref: number, out: Float32Array, base: number): void {
   if (!(ref > 0)) return;
   const idx = pivotIndices(high, low, n, BDI_PIVOT_LEVELS);
-  const base = BDI_SECTIONS.pivots.offset;
   const F = PIVOT_FEATURE_NAMES.length;
   for (let i = 0; i < BDI_PIVOT_LEVELS; i++) {
     const o = base + i * F;
@@ -406,13 +456,13 @@ function packPivotColumns(high: Float64Array, low: Float64Array, n: number, ref:
     if (h.length > 0) {
       out[o + 2] = 1;
       out[o + 3] = high[h[h.length - 1]!]! / ref - 1;
-      out[o + 4] = (n - 1 - h[h.length - 1]!) / BDI_FRAMES;
+      out[o + 4] = (BDI_FRAMES - 1 - slots[h[h.length - 1]!]!) / BDI_FRAMES;
       if (h.length > 1) out[o + 5] = high[h[h.length - 2]!]! / ref - 1;
     }
     if (l.length > 0) {
       out[o + 6] = 1;
       out[o + 7] = low[l[l.length - 1]!]! / ref - 1;
-      out[o + 8] = (n - 1 - l[l.length - 1]!) / BDI_FRAMES;
+      out[o + 8] = (BDI_FRAMES - 1 - slots[l[l.length - 1]!]!) / BDI_FRAMES;
       if (l.length > 1) out[o + 9] = low[l[l.length - 2]!]! / ref - 1;
     }
   }
@@ -463,18 +513,32 @@ interface SeriesCache {
    */
   fields: Float64Array;
   scan: SeriesScan;
+  /** The anchor asked for at the last refresh (undefined: the newest bar) and the open time of slot 299 it gave. */
+  anchor: number | undefined;
+  anchorTime: number;
+  /** Per slot: whether the walk kept a bar there, and its high and low (the pivots' columns), current when `cols`. */
+  has: Uint8Array;
+  high: Float64Array;
+  low: Float64Array;
+  /** Close of the newest bar kept (the series' normalisation reference), NaN when none. */
+  ref: number;
+  /** False after a shift that left the pivots' columns behind (the last walk or shift always left a clean run then). */
+  cols: boolean;
+  /** Leading visited bars the walk passed over, newer than slot 299 (unchecked: a later shift checks them). */
+  above: number;
+  /** Bumped at every walk or shift: the pivots found on this series are reused while it stands. */
+  gen: number;
 }
 
 interface PivotCache {
-  src: CandleSource | undefined;
-  length: number;
-  version: number | undefined;
-  /** The newest bars (at most BDI_FRAMES, oldest first) and their highs and lows, read once per bar. */
-  bars: Candle[];
-  high: Float64Array;
-  low: Float64Array;
+  /** Index of the series the block was found on and its `gen` then (-1: none yet). */
+  si: number;
+  gen: number;
   block: Float32Array;
 }
+
+/** Index in SERIES_NAMES of each primary timeframe's series. */
+const PRIMARY_INDEX: Readonly<Record<Timeframe, number>> = { '1s': 0, '1m': 1, '1h': 2, '1d': 3 };
 
 const EMPTY_SCAN: SeriesScan = { present: 0, bad: 0, misaligned: 0, first: BDI_FRAMES, newest: undefined };
 const FIELDS = 8;
@@ -494,16 +558,22 @@ export class BdiAssembler {
   private readonly packed = new Float32Array(BDI_LENGTH);
   private readonly series: SeriesCache[] = SERIES_NAMES.map(() => ({
     src: undefined, length: -1, version: undefined, tf: 0, visited: [], fields: new Float64Array((BDI_FRAMES + 1) * FIELDS), scan: EMPTY_SCAN,
+    anchor: undefined, anchorTime: NaN, has: new Uint8Array(BDI_FRAMES), high: new Float64Array(BDI_FRAMES), low: new Float64Array(BDI_FRAMES), ref: NaN, gen: 0, above: 0, cols: true,
   }));
-  private readonly pivots: PivotCache = {
-    src: undefined, length: -1, version: undefined, bars: [], high: new Float64Array(BDI_FRAMES), low: new Float64Array(BDI_FRAMES), block: new Float32Array(BDI_SECTIONS.pivots.length),
-  };
-  /** Series walked again / reused as they were, bars read from a candle / from the cache, pivot sets built / reused. */
-  readonly stats = { seriesBuilt: 0, seriesReused: 0, seriesShifted: 0, barsRead: 0, barsCached: 0, pivotsBuilt: 0, pivotsReused: 0 };
+  // The bars a shift appends, newest first (reused).
+  private readonly added: Candle[] = [];
+  private readonly pivots: PivotCache = { si: -1, gen: -1, block: new Float32Array(BDI_SECTIONS.pivots.length) };
+  /**
+   * Series walked again (seriesShifted of them by a shift) / reused as they were / with the same bars and the window
+   * moved (an anchor on: shifted, not counted as built), bars read from a candle / from the cache, pivot sets built /
+   * reused.
+   */
+  readonly stats = { seriesBuilt: 0, seriesReused: 0, seriesShifted: 0, seriesMoved: 0, barsRead: 0, barsCached: 0, pivotsBuilt: 0, pivotsReused: 0 };
 
   /** Validates the input of `src` (the same object `validateBaseDataInput` returns), refreshing the series caches. */
   validate(src: BdiSources): BdiValidation {
-    return validateScans(src, SERIES_NAMES.map((name, si) => this.refresh(si, source(src, name))));
+    const piv = PRIMARY_INDEX[src.pivotTimeframe ?? '1m'];
+    return validateScans(src, SERIES_NAMES.map((name, si) => this.refresh(si, source(src, name), anchorOf(src, name), si === piv)));
   }
 
   /** Validates and packs the input of `src` into `out` (a new array by default; never the assembler's own). */
@@ -515,7 +585,7 @@ export class BdiAssembler {
     p.fill(0, BDI_TAIL_OFFSET, BDI_SECTIONS.pivots.offset);
     p.fill(0, BDI_SECTIONS.models.offset);
     packCob(src, p);
-    p.set(this.pivotBlock(src.primary[src.pivotTimeframe ?? '1m']), BDI_SECTIONS.pivots.offset);
+    p.set(this.pivotBlock(PRIMARY_INDEX[src.pivotTimeframe ?? '1m']), BDI_SECTIONS.pivots.offset);
     packModels(src, p);
     const q = BDI_SECTIONS.quality.offset;
     p[q] = validation.quality.completeness;
@@ -526,72 +596,110 @@ export class BdiAssembler {
   }
 
   // Returns series `si`'s scan; its packed columns are rewritten when the candles its walk would visit changed.
-  private refresh(si: number, s: CandleSource): SeriesScan {
+  private refresh(si: number, s: CandleSource, anchor: number | undefined, cols: boolean): SeriesScan {
     const c = this.series[si]!;
     const v = s.version;
     // An unchanged version means unchanged bars: no need to compare the 300 candles.
-    if (c.src === s && ((v !== undefined && c.version === v) || (c.length === s.length && sameVisited(s, c.visited)))) {
+    if (c.src === s && c.anchor === anchor && ((v !== undefined && c.version === v) || (c.length === s.length && sameVisited(s, c.visited)))) {
       c.version = v;
       this.stats.seriesReused++;
       return c.scan;
     }
-    this.stats.seriesBuilt++;
+    c.gen++;
     if (c.src !== s) c.visited.length = 0;
     // n version steps with the last walk's newest bar now n below the top: those n steps were appends (a replace adds
-    // no bar and a clear removes it), so the bars under it are the ones the last walk saw.
-    const n = v !== undefined && c.version !== undefined ? v - c.version : 0;
-    const appended = c.src === s && n > 0 && n <= MAX_SHIFT && s.get(s.length - 1 - n) === c.visited[0];
+    // no bar and a clear removes it), so the bars under it are the ones the last walk saw. n = 0: only the anchor moved.
+    const n = v !== undefined && c.version !== undefined ? v - c.version : -1;
+    const appended = c.src === s && n >= 0 && n <= MAX_SHIFT && c.visited.length > 0 && s.get(s.length - 1 - n) === c.visited[0];
     c.src = s;
     c.length = s.length;
     c.version = v;
+    c.anchor = anchor;
     const col = si * FEATURES_PER_SERIES;
-    c.scan = (appended && this.shiftSeries(s, c, col, n)) || this.walkSeries(s, c, col);
+    const shifted = appended ? this.shiftSeries(s, c, col, n, anchor, cols) : undefined;
+    if (shifted === undefined || n > 0) this.stats.seriesBuilt++;
+    c.scan = shifted ?? this.walkSeries(s, c, col, anchor);
     return c.scan;
   }
 
   /**
-   * The common tick: a bar or a few appended right after the newest of a clean window (no hole, bad or misaligned
-   * bar). Every bar of the last walk moves down n slots exactly: their distances to the newest were whole bar lengths
-   * (the walk found none misaligned) and grow by n. So validation needs no per-bar test, and the pack is a straight
-   * pass over the cached fields, newest first like walkSeries (same sums, same floats). Returns undefined, having
-   * changed nothing, when the appends are not that case (a gap, a bar off the grid or malformed); walkSeries then runs.
+   * The common tick: the window's end moved k ≥ 0 slots (to its own newest bar, or to the anchor it follows) and n ≥ 0
+   * bars were appended, over a last walk whose bars filled a run of slots with no gap, no malformed and no misaligned
+   * bar (empty newest slots allowed: a lagging reference). Those bars are clean at any anchor k slots on (whole bar
+   * lengths apart, sane, in order) and only move down; the bars that walk did not check (the n new ones and those it
+   * passed over above its window) are checked here, as walk does. So the pack is a pass over the cached fields with no
+   * per-bar test, newest first like walkSeries (same sums, same floats). Returns undefined, having changed nothing,
+   * when the new window would not be such a run (a gap, a bar off the grid or malformed); walkSeries then runs.
    */
-  private shiftSeries(s: CandleSource, c: SeriesCache, col: number, n: number): SeriesScan | undefined {
+  private shiftSeries(s: CandleSource, c: SeriesCache, col: number, n: number, anchor: number | undefined, cols: boolean): SeriesScan | undefined {
     const sc = c.scan;
     const old = c.visited;
     const tf = timeframeMs(s.timeframe);
-    if (old.length === 0 || sc.bad !== 0 || sc.misaligned !== 0 || sc.present === 0 || sc.present !== BDI_FRAMES - sc.first || c.tf !== tf) return undefined;
+    if (old.length <= c.above || sc.bad !== 0 || sc.misaligned !== 0 || sc.present === 0 || c.tf !== tf) return undefined;
     const top = s.length - 1;
-    let t = old[0]!.openTime;
-    for (let i = n - 1; i >= 0; i--) {
-      const cd = s.get(top - i)!;
-      if (cd.openTime !== t + tf || cd.openTime % tf !== 0 || !saneBar(cd)) return undefined;
-      t = cd.openTime;
+    const nt = anchor ?? s.get(top)!.openTime;
+    // NaN (no window before) fails too.
+    const k = (nt - c.anchorTime) / tf;
+    if (!(Number.isInteger(k) && k >= 0)) return undefined;
+    let f = c.fields;
+    // Newest slot the last walk kept, at the new anchor: the run it ends must have no gap and stay (partly) inside.
+    const last = BDI_FRAMES - 1 - Math.round((nt - f[c.above * FIELDS]!) / tf);
+    if (last + k - sc.first + 1 !== sc.present || last < 0) return undefined;
+    const added = this.added;
+    added.length = n;
+    // The bars not checked yet, newest first: the new ones, then those the last walk passed over above its window.
+    // Each one kept must sit right above the next (prevSlot: the slot of the last one kept).
+    let prevSlot = BDI_FRAMES;
+    // Leading bars still above the window, and bars entering it.
+    let above = 0;
+    let entering = 0;
+    for (let j = 0; j < n + c.above; j++) {
+      let t: number;
+      let ok: boolean;
+      if (j < n) {
+        const cd = s.get(top - j)!;
+        added[j] = cd;
+        t = cd.openTime;
+        ok = t % tf === 0 && saneBar(cd);
+      } else {
+        const b = (j - n) * FIELDS;
+        t = f[b]!;
+        ok = f[b + 7]! === (ON_GRID | SANE);
+      }
+      const d = (nt - t) / tf;
+      const slot = BDI_FRAMES - 1 - Math.round(d);
+      if (slot >= BDI_FRAMES && prevSlot === BDI_FRAMES) {
+        above++;
+        continue;
+      }
+      if (!ok || !Number.isInteger(d) || slot < 0 || slot >= BDI_FRAMES || (prevSlot < BDI_FRAMES && slot !== prevSlot - 1)) return undefined;
+      prevSlot = slot;
+      entering++;
     }
-    // The walk visits the new bars, the old window less the bars leaving it, and one bar that ends it (if any).
-    const visit = Math.min(old.length + n, BDI_FRAMES + 1);
+    if (prevSlot < BDI_FRAMES && last !== prevSlot - 1) return undefined;
+    // The new run: slots first..newest, all kept. The walk visits the bars above it, the run and the bar that ends it:
+    // the first one of the old run now below slot 0, else the bar that ended the last walk (if any).
+    const first = Math.max(sc.first - k, 0);
+    const newest = last + entering;
+    const present = newest - first + 1;
+    const visit = above + present + (sc.first < k || old.length > c.above + sc.present ? 1 : 0);
     // A ring at capacity drops its oldest bars on append: when one was a bar the walk visits, walk again.
     if (visit > s.length) return undefined;
-    const present = Math.min(sc.present + n, BDI_FRAMES);
-    const first = BDI_FRAMES - present;
-    this.fit(c, visit);
-    const f = c.fields;
-    f.copyWithin(n * FIELDS, 0, (visit - n) * FIELDS);
-    const added = new Array<Candle>(n);
-    for (let k = 0, b = 0; k < n; k++, b += FIELDS) {
-      const cd = s.get(top - k)!;
-      added[k] = cd;
-      writeFields(f, b, cd, ON_GRID | SANE);
+    this.fit(c, n + old.length);
+    f = c.fields;
+    f.copyWithin(n * FIELDS, 0, old.length * FIELDS);
+    for (let j = 0; j < n; j++) {
+      const cd = added[j]!;
+      writeFields(f, j * FIELDS, cd, (cd.openTime % tf === 0 ? ON_GRID : 0) | (saneBar(cd) ? SANE : 0));
     }
     old.unshift(...added);
     old.length = visit;
-    this.stats.seriesShifted++;
-    this.stats.barsRead += n;
-    this.stats.barsCached += visit - n;
-    const nb = added[0]!;
+    // Sums and pack newest first, as walkSeries.
+    const at = above * FIELDS;
+    const ref = f[at + 4]!;
     let sum = 0;
     let sumSq = 0;
-    for (let k = 0, b = 6; k < present; k++, b += FIELDS) {
+    for (let j = 0, b = at + 6; j < present; j++, b += FIELDS) {
       const lv = f[b]!;
       sum += lv;
       sumSq += lv * lv;
@@ -599,8 +707,7 @@ export class BdiAssembler {
     const mean = sum / present;
     const sd = Math.sqrt(Math.max(0, sumSq / present - mean * mean));
     const p = this.packed;
-    const ref = nb.close;
-    for (let k = 0, b = 0, o = (BDI_FRAMES - 1) * SERIES_FEATURES + col; k < present; k++, b += FIELDS, o -= SERIES_FEATURES) {
+    for (let j = 0, b = at, o = newest * SERIES_FEATURES + col; j < present; j++, b += FIELDS, o -= SERIES_FEATURES) {
       p[o] = f[b + 1]! / ref - 1;
       p[o + 1] = f[b + 2]! / ref - 1;
       p[o + 2] = f[b + 3]! / ref - 1;
@@ -610,20 +717,37 @@ export class BdiAssembler {
       p[o + 5] = 1;
     }
     zeroSlots(p, col, 0, first);
-    return { present, bad: 0, misaligned: 0, first, newest: nb };
+    zeroSlots(p, col, newest + 1, BDI_FRAMES);
+    c.above = above;
+    // The pivots' columns, kept up only on the series the pivots are found on (a tick's cost): another one's are
+    // rebuilt if it becomes that one (pivotBlock).
+    if (cols) runColumns(c, first, newest);
+    else c.cols = false;
+    if (n > 0) this.stats.seriesShifted++;
+    else this.stats.seriesMoved++;
+    this.stats.barsRead += n;
+    this.stats.barsCached += visit - n;
+    c.ref = ref;
+    c.anchorTime = nt;
+    return { present, bad: 0, misaligned: 0, first, newest: s.get(top) };
   }
 
   /**
    * walk + packSeries in one pass over cached fields, written into the packed [T, F] block at column `col`. The
    * arithmetic is theirs, in the same order (bars newest first), so the floats are identical.
    */
-  private walkSeries(s: CandleSource, c: SeriesCache, col: number): SeriesScan {
+  private walkSeries(s: CandleSource, c: SeriesCache, col: number, anchor: number | undefined): SeriesScan {
     const p = this.packed;
     const top = s.length - 1;
     const newest = s.get(top);
-    if (newest === undefined || !(newest.close > 0)) zeroSlots(p, col, 0, BDI_FRAMES);
+    c.has.fill(0);
+    c.cols = true;
+    c.ref = NaN;
     if (newest === undefined) {
+      zeroSlots(p, col, 0, BDI_FRAMES);
       c.visited.length = 0;
+      c.anchorTime = NaN;
+      c.above = 0;
       return EMPTY_SCAN;
     }
     // Bars added on top since the last walk: the old visited list (and its fields) moves down by that many.
@@ -644,9 +768,10 @@ export class BdiAssembler {
       c.fields.copyWithin(m * FIELDS, 0, old.length * FIELDS);
       old.unshift(...new Array<Candle>(m));
     }
-    const ref = newest.close;
-    const pack = newest.close > 0;
-    const nt = newest.openTime;
+    // The newest bar kept sets the reference close (packSeries).
+    let ref = NaN;
+    const nt = anchor ?? newest.openTime;
+    c.anchorTime = nt;
     let present = 0;
     let bad = 0;
     let misaligned = 0;
@@ -658,6 +783,7 @@ export class BdiAssembler {
     // as the walk passes them (instead of zeroing the whole column first and writing most of it again).
     let clean = BDI_FRAMES;
     let read = 0;
+    let above = 0;
     // Bars straight from the ring's backing array where the source offers it: no call per bar.
     const ring = s.slots;
     const cap = ring === undefined ? 0 : ring.length;
@@ -686,6 +812,10 @@ export class BdiAssembler {
         k++;
         break;
       }
+      if (slot >= BDI_FRAMES && prevSlot === BDI_FRAMES) {
+        above++;
+        continue;
+      }
       const flags = f[b + 7]!;
       if (!Number.isInteger(d) || (flags & ON_GRID) === 0 || slot >= prevSlot) {
         misaligned++;
@@ -700,9 +830,12 @@ export class BdiAssembler {
       const high = f[b + 2]!;
       const low = f[b + 3]!;
       const close = f[b + 4]!;
+      if (present === 0) ref = close;
       present++;
       first = slot;
-      if (!pack) continue;
+      c.has[slot] = 1;
+      c.high[slot] = high;
+      c.low[slot] = low;
       if (slot + 1 < clean) zeroSlots(p, col, slot + 1, clean);
       clean = slot;
       const o = slot * SERIES_FEATURES + col;
@@ -719,8 +852,10 @@ export class BdiAssembler {
     old.length = k;
     this.stats.barsRead += read;
     this.stats.barsCached += k - read;
-    if (pack) {
-      zeroSlots(p, col, 0, clean);
+    c.ref = ref;
+    c.above = above;
+    zeroSlots(p, col, 0, clean);
+    if (present > 0) {
       const mean = sum / present;
       const sd = Math.sqrt(Math.max(0, sumSq / present - mean * mean));
       for (let t = 0; t < BDI_FRAMES; t++) {
@@ -739,58 +874,48 @@ export class BdiAssembler {
     c.fields = f;
   }
 
-  private pivotBlock(s: CandleSource): Float32Array {
+  // The pivots of series `si`, found again only when its walk changed: the same columns and order as packPivots.
+  private pivotBlock(si: number): Float32Array {
     const pc = this.pivots;
-    const n = Math.min(s.length, BDI_FRAMES);
-    const v = s.version;
-    let same = pc.src === s && v !== undefined && pc.version === v;
-    if (!same) {
-      same = pc.src === s && pc.length === s.length && pc.bars.length === n;
-      for (let i = 0; same && i < n; i++) same = s.get(s.length - n + i) === pc.bars[i];
-    }
-    pc.version = v;
-    if (same) {
+    const c = this.series[si]!;
+    if (pc.si === si && pc.gen === c.gen) {
       this.stats.pivotsReused++;
       return pc.block;
     }
     this.stats.pivotsBuilt++;
-    // A new bar on top moves the window down by one: the bars still in it keep their highs and lows (moved).
-    const bars = pc.bars;
-    const first = s.get(s.length - n);
-    let m = -1;
-    for (let j = 0; pc.src === s && j < bars.length && j <= MAX_SHIFT; j++) {
-      if (bars[j] === first) {
-        m = j;
-        break;
-      }
+    if (!c.cols) runColumns(c, c.scan.first, c.scan.first + c.scan.present - 1);
+    pc.si = si;
+    pc.gen = c.gen;
+    let n = 0;
+    for (let t = 0; t < BDI_FRAMES; t++) {
+      if (c.has[t] === 0) continue;
+      pivotHigh[n] = c.high[t]!;
+      pivotLow[n] = c.low[t]!;
+      pivotSlots[n++] = t;
     }
-    if (m > 0) {
-      pc.high.copyWithin(0, m, bars.length);
-      pc.low.copyWithin(0, m, bars.length);
-    }
-    const kept = m < 0 ? 0 : bars.length - m;
-    for (let i = 0; i < n; i++) {
-      const c = s.get(s.length - n + i)!;
-      // bars[i + m] is read before bars[i] is overwritten, as m >= 0.
-      if (i >= kept || bars[i + m] !== c) {
-        pc.high[i] = c.high;
-        pc.low[i] = c.low;
-      }
-      bars[i] = c;
-    }
-    bars.length = n;
-    pc.src = s;
-    pc.length = s.length;
-    // packPivotColumns writes at the section's offset of a full-length array; a scratch one keeps the code shared.
-    const at = BDI_SECTIONS.pivots.offset;
-    pivotScratch.fill(0, at, at + BDI_SECTIONS.pivots.length);
-    packPivotColumns(pc.high, pc.low, n, n === 0 ? NaN : s.get(s.length - 1)!.close, pivotScratch);
-    pc.block.set(pivotScratch.subarray(at, at + BDI_SECTIONS.pivots.length));
+    pc.block.fill(0);
+    packPivotColumns(pivotHigh.subarray(0, n), pivotLow.subarray(0, n), pivotSlots.subarray(0, n), n, c.ref, pc.block, 0);
     return pc.block;
   }
 }
 
-const pivotScratch = new Float32Array(BDI_LENGTH);
+const pivotHigh = new Float64Array(BDI_FRAMES);
+const pivotLow = new Float64Array(BDI_FRAMES);
+const pivotSlots = new Float64Array(BDI_FRAMES);
+
+// The pivots' columns of a series whose visited bars, under `c.above` passed over, fill slots first..newest: a clean
+// run, as a shift leaves it.
+function runColumns(c: SeriesCache, first: number, newest: number): void {
+  const f = c.fields;
+  c.has.fill(0, 0, first);
+  c.has.fill(1, first, newest + 1);
+  c.has.fill(0, newest + 1);
+  for (let t = newest, b = c.above * FIELDS; t >= first; t--, b += FIELDS) {
+    c.high[t] = f[b + 2]!;
+    c.low[t] = f[b + 3]!;
+  }
+  c.cols = true;
+}
 
 // Caches one bar's fields at `b` (the layout of SeriesCache.fields).
 function writeFields(f: Float64Array, b: number, cd: Candle, flags: number): void {

@@ -124,12 +124,6 @@ export interface RiskStateView {
   readonly limits?: { readonly stopLossBps?: number | undefined };
 }
 
-/**
- * The reason of the exec.orderCancelled that ends an order the venue closed as filled while fills of it are missing
- * here (reconcile FILLS_MISSING): it ended filled, not cancelled, and its late fills may still come.
- */
-export const CLOSED_FILLS_MISSING = 'closed as filled at the venue; fills missing here';
-
 /** Lifecycle state of the executor. */
 export type ExecutorState = 'starting' | 'reconciling' | 'live' | 'stopped';
 
@@ -1107,10 +1101,11 @@ export class TradingExecutor implements ReconcileHost {
         if (ev.status === 'cancelled') return { type: 'exec.orderCancelled', clientOrderId: cid, reason: ev.reason, ts };
         if (ev.status === 'expired') return { type: 'exec.orderExpired', clientOrderId: cid, ts };
         // Filled at the venue with fills we cannot see: no fill is invented (the reconciliation reports FILLS_MISSING),
-        // but the order has ended, and those holding its unfilled rest as open (the RiskManager's limits, the
-        // orchestrator's pending intent) must hear it; its late fills then count as position only, as those of a
-        // cancelled order do. The reason tells it from a real cancel.
-        return { type: 'exec.orderCancelled', clientOrderId: cid, reason: CLOSED_FILLS_MISSING, ts };
+        // and no end either: the venue holds what the order filled, so the RiskManager keeps its unfilled rest counted
+        // as open (a buy's lots, a sell's, its own exit in flight) until the late fills book it. Published as a cancel
+        // (tried in a8616f6) it freed that rest: a second buy past the position cap at the venue, and a re-armed stop
+        // selling lots already sold.
+        return undefined;
       case 'fill': return undefined;
     }
   }

@@ -1,6 +1,7 @@
 // An order the venue reports filled while its trade history lacks some fills (reconcile FILLS_MISSING) is closed as
-// filled here: it publishes an end (exec.orderCancelled, reason CLOSED_FILLS_MISSING), so the RiskManager releases
-// the rest it held as open; the late fills then count as position only.
+// filled here and publishes no end: the venue holds what it filled, so the RiskManager keeps the unbooked rest counted
+// as open. Published as a cancel (a8616f6) it freed that rest, and a second buy went past the position cap at the venue
+// (re-review): 200 booked + 300 unbooked at the venue + a new 300 = 800 against 600.
 import { afterEach, expect, it } from 'vitest';
 import { TradingExecutor } from '../../../actors/trading-executor/executor.ts';
 import { clientOrderIdFor } from '../../../actors/trading-executor/logic.ts';
@@ -21,7 +22,7 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.cleanup();
 });
 
-it('an order closed as filled with fills missing ends, and the RiskManager stops holding its rest', async () => {
+it('an order closed as filled with fills missing publishes no end: the RiskManager keeps holding its unbooked rest', async () => {
   const clock = new SimulatedClock(T0);
   const s = tempStore(undefined, { syncCommits: true });
   stores.push(s);
@@ -61,11 +62,12 @@ it('an order closed as filled with fills missing ends, and the RiskManager stops
     await settle();
   }
   expect(ex.order(cid)?.status).toBe('filled');
-  const ends = rec.seen.filter((m) => m.type === 'exec.orderCancelled' && m.clientOrderId === cid);
-  expect(ends).toHaveLength(1);
-  expect(ends[0]?.type === 'exec.orderCancelled' && ends[0].reason).toBe('closed as filled at the venue; fills missing here');
+  const ends = rec.seen.filter((m) => (m.type === 'exec.orderCancelled' || m.type === 'exec.orderExpired' || m.type === 'exec.orderRejected') && m.clientOrderId === cid);
+  expect(ends).toHaveLength(0);
   expect(risk.portfolio.positions['BTC/USDT']?.lots).toBe(200);
-  expect(risk.openOrders[cid]).toBeUndefined();
-  // 200 held + 300 = 500 <= 600: nothing of the closed order is held any more.
-  expect(onIntent(risk, limitIntent('b', PX, { lots: 300 as Lots }), clock.now() as TsMs).out[0]?.type).toBe('risk.orderApproved');
+  expect(risk.openOrders[cid]?.lots).toBe(300);
+  // 200 booked + 300 the venue filled unseen + 300 = 800 > 600.
+  const second = onIntent(risk, limitIntent('b', PX, { lots: 300 as Lots }), clock.now() as TsMs).out[0];
+  expect(second?.type).toBe('risk.orderDenied');
+  expect(second?.type === 'risk.orderDenied' && second.reason.code).toBe('POSITION_LIMIT');
 });

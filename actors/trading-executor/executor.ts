@@ -137,6 +137,14 @@ const WATCH_POLLS = 5;
 /** Reject codes the executor gives an order that may be at the venue all the same: no answer, or not found (yet). */
 const UNPROVEN_REJECTS: ReadonlySet<string> = new Set(['VENUE_UNAVAILABLE', 'VENUE_UNKNOWN_ORDER', 'VENUE_ERROR']);
 
+/** The reason of an order adopted for a trade of it (see applyTrade): sized by its trades, not by the venue. */
+const TRADE_ADOPTED_REASON = 'adopted from the venue trade history';
+
+// Whether `o` was adopted for a trade (applyTrade), not from the open orders (adoptOpenOrder, adoptFinalHere), whose
+// records carry the venue's size: only the former grow with the trades booked to them.
+const isTradeAdopted = (o: OrderRecord): boolean =>
+  o.adopted === true && o.intent.reason === TRADE_ADOPTED_REASON && o.clientOrderId === `${ADOPTED_ORDER_PREFIX}${o.venueOrderId}`;
+
 /** Orders from approved intents to the venue and back as exec.* events; see the header comment. */
 export class TradingExecutor implements ReconcileHost {
   readonly venue: ExecutionVenue;
@@ -324,6 +332,7 @@ export class TradingExecutor implements ReconcileHost {
       const indexed = await this.store.ensureIndexed();
       if (indexed > 0) this.log.info({ orders: indexed }, 'order indexes built from the stored orders (a store written before they existed)');
       for (const o of this.store.openOrders(this.venue.id)) this.remember(o);
+      this.reportUntraded();
     });
     for (let attempt = 0; ; attempt++) {
       try {
@@ -342,6 +351,18 @@ export class TradingExecutor implements ReconcileHost {
         if (this.stopped) throw err;
       }
     }
+  }
+
+  // Unfinished orders on symbols the venue no longer trades (the config dropped them): every venue call for such a
+  // symbol fails, so reconciliation and the poll leave them out and they stay as they are. Said once, at start.
+  private reportUntraded(): void {
+    const untraded = [...this.orders.values()].filter((o) => !this.venue.symbols.includes(o.intent.symbol));
+    if (untraded.length === 0) return;
+    this.log.error({
+      clientOrderIds: untraded.map((o) => o.clientOrderId), venueOrderIds: untraded.map((o) => o.venueOrderId ?? null),
+      symbols: [...new Set(untraded.map((o) => o.intent.symbol))], code: 'ORDER_ON_UNTRADED_SYMBOL',
+    }, `unfinished orders on symbols venue ${this.venue.id} no longer trades: not reconciled or polled, their records stay as they are; `
+      + 'check them at the venue by hand (cancel them there), or trade the symbol again and restart to reconcile them');
   }
 
   /** Stops listening and polling; in-flight venue calls finish but their backoff waits are cut short. */
@@ -453,32 +474,35 @@ export class TradingExecutor implements ReconcileHost {
     return this.serial(async () => {
       if (this.store.hasFill(this.venue.id, t.symbol, t.tradeId)) return 'duplicate';
       const known = (t.clientOrderId !== undefined ? this.order(t.clientOrderId) : undefined) ?? this.orderByVenueId(t.venueOrderId);
-      if (known) {
+      if (known && !isTradeAdopted(known)) {
         const r = await this.applyNow(known.clientOrderId, { type: 'fill', fill: { ...t, clientOrderId: known.clientOrderId } });
         return r.kind === 'ok' ? 'booked' : r.kind === 'noop' ? 'duplicate' : 'illegal';
       }
-      const why = this.deferReason(t.symbol, opts);
+      const why = known ? undefined : this.deferReason(t.symbol, opts);
       if (why !== undefined) {
         this.log.info({ code: 'TRADE_DEFERRED', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: t.symbol, why },
           'trade of an unknown order that may be ours: left for a later read');
         return 'deferred';
       }
       // A real execution of an order we never placed (another client on the account, or state lost): book it so
-      // positions match the venue, and say so loudly.
-      const cid = clientOrderId(`${ADOPTED_ORDER_PREFIX}${t.venueOrderId}`);
-      const existing = this.order(cid);
+      // positions match the venue, and say so loudly. Its size is unknown (a trade names no order size, and asking the
+      // venue would put a call that can fail inside this lock), so the record is sized by the trades booked to it:
+      // each later trade of the order grows it, else that trade would be refused as a fill on a filled order.
+      const cid = known?.clientOrderId ?? clientOrderId(`${ADOPTED_ORDER_PREFIX}${t.venueOrderId}`);
+      const existing = known ?? this.order(cid);
       const intent: OrderIntent = {
         id: intentId(cid), symbol: t.symbol, side: t.side, orderType: 'limit', lots: ((existing?.filledLots ?? 0) + t.lots) as Lots, price: t.price,
-        timeInForce: 'GTC', reduceOnly: false, reason: 'adopted from the venue trade history', ts: t.ts,
+        timeInForce: 'GTC', reduceOnly: false, reason: TRADE_ADOPTED_REASON, ts: t.ts,
       };
       const base: OrderRecord = existing
         ? { ...existing, intent: { ...existing.intent, lots: intent.lots }, status: 'partiallyFilled' }
         : { ...newOrder(intent, this.venue.id, this.clock.now()), clientOrderId: cid, status: 'accepted', venueOrderId: t.venueOrderId, adopted: true };
-      this.log.warn({ code: 'ADOPTED_TRADE', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: t.symbol, side: t.side, lots: t.lots },
+      this.log.warn({ code: 'ADOPTED_TRADE', tradeId: t.tradeId, venueOrderId: t.venueOrderId, symbol: t.symbol, side: t.side, lots: t.lots, adoptedLots: intent.lots },
         'venue reports a trade of an order this engine did not place: booking it');
       this.remember(base);
       const r = await this.applyNow(cid, { type: 'fill', fill: { ...t, clientOrderId: cid } });
-      return r.kind === 'ok' ? 'adopted' : 'illegal';
+      // Only the order's first trade adopts an order; the later ones book to it.
+      return r.kind !== 'ok' ? 'illegal' : existing ? 'booked' : 'adopted';
     });
   }
 
@@ -1225,16 +1249,27 @@ export class TradingExecutor implements ReconcileHost {
     const closed = [...this.tradeSync];
     this.tradeSync.clear();
     const watched = [...this.watched.keys()];
-    const symbols = [...new Set([...this.openOrders().map((o) => o.intent.symbol), ...closed, ...watched])];
+    // Only symbols the venue trades: every call for one it dropped fails (orders left there: reportUntraded).
+    const symbols = [...new Set([...this.openOrders().map((o) => o.intent.symbol), ...closed, ...watched])].filter((s) => this.venue.symbols.includes(s));
     if (symbols.length === 0) return;
     this.polling = true;
     try {
-      await this.reconcile({ balances: false, symbols });
-      this.venueAnswered();
-      this.watchedPollDone(watched);
-    } catch (err) {
-      for (const sym of closed) this.tradeSync.add(sym);
-      this.log.warn({ err, code: 'POLL_FAILED' }, 'order sync with the venue failed; retrying at the next poll');
+      // One run per symbol, so a symbol whose reads fail holds up no other symbol's fills.
+      for (let i = 0; i < symbols.length && !this.stopped; i++) {
+        const symbol = symbols[i]!;
+        try {
+          await this.reconcile({ balances: false, symbols: [symbol] });
+          this.venueAnswered();
+          if (watched.includes(symbol)) this.watchedPollDone([symbol]);
+        } catch (err) {
+          const kind = asVenueCallError(err).kind;
+          // A rate limit or ban refuses every later call too: the symbols not read yet wait for the next poll.
+          const stop = kind === 'rateLimited' || kind === 'banned';
+          for (const sym of stop ? symbols.slice(i) : [symbol]) if (closed.includes(sym)) this.tradeSync.add(sym);
+          this.log.warn({ err, symbol, code: 'POLL_FAILED' }, 'order sync with the venue failed; retrying at the next poll');
+          if (stop) break;
+        }
+      }
     } finally {
       this.polling = false;
     }

@@ -160,14 +160,17 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
   let dqn: LoadedDqn | undefined;
   const cnnBound: string[] = [];
   if (config.models.cnn.enabled || over.cnnOnnx) {
-    // Candidates in order: a test override, the best of the configured directory (your own training runs), the model
-    // shipped in models/bundled. With metadata, a candidate must take the input the agent feeds: a kline-feature CNN
-    // from `cobalt train cnn --input klines` is passed over here rather than failing on every tick.
+    // Candidates in order: a test override, the configured directory's checkpoints best first (your own training
+    // runs), the model shipped in models/bundled. With metadata, a candidate must take the input the agent feeds: a
+    // kline-feature CNN from `cobalt train cnn --input klines` is passed over here rather than failing on every tick.
     const candidates: CnnCandidate[] = [];
     if (over.cnnOnnx) candidates.push({ file: over.cnnOnnx, version: 'override' });
     else {
-      const best = await cps.best('cnn', SELECTION_METRICS.cnn);
-      if (best && existsSync(path.join(best.dir, CNN_ONNX_FILE))) candidates.push({ file: path.join(best.dir, CNN_ONNX_FILE), version: best.meta.version, meta: best.meta, dir: best.dir });
+      // Every checkpoint in rank order, not only the best: a research or other-symbol run with a better figure
+      // saves under the same name and metric, and would otherwise hide all those the engine can run.
+      for (const c of await cps.list('cnn', SELECTION_METRICS.cnn)) {
+        if (existsSync(path.join(c.dir, CNN_ONNX_FILE))) candidates.push({ file: path.join(c.dir, CNN_ONNX_FILE), version: c.meta.version, meta: c.meta, dir: c.dir });
+      }
       const bundled = bundledCnnCheckpoint();
       if (bundled) candidates.push({ file: bundled.onnxPath, version: `bundled-${bundled.meta.version}`, meta: bundled.meta, dir: bundled.dir });
     }
@@ -256,15 +259,18 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     }
   } else skipped.push('cnn: disabled by models.cnn.enabled');
   if (config.models.dqn.enabled) {
-    // Candidates in order: the best of the configured directory, then the model shipped in models/bundled. One is
-    // taken only if it declares the engine's RL state and, when CNN outputs filled its training states, that CNN is
-    // the one running now; its recorded state transforms (zeroed parts, scale) are applied here as in training.
+    // Candidates in order: the configured directory's checkpoints best first, then the model shipped in
+    // models/bundled. One is taken only if it declares the engine's RL state and, when CNN outputs filled its training
+    // states, that CNN is the one running now; its recorded state transforms (zeroed parts, scale) are applied here as
+    // in training.
     const candidates: LoadedDqn[] = [];
-    const best = await cps.best('dqn', SELECTION_METRICS.dqn).catch((err: unknown) => {
+    // In rank order, as for the CNN: the first that suits this run, not only the best (a `--state env` run would
+    // hide the rest).
+    const ranked = await cps.list('dqn', SELECTION_METRICS.dqn).catch((err: unknown) => {
       skipped.push(`dqn: checkpoints under ${path.join(config.models.checkpointDir, 'dqn')} could not be read (${(err as Error).message}); trying the bundled one`);
-      return undefined;
+      return [];
     });
-    if (best && existsSync(path.join(best.dir, 'meta.json'))) candidates.push({ dir: best.dir, version: best.meta.version, meta: best.meta });
+    for (const c of ranked) if (existsSync(path.join(c.dir, 'meta.json'))) candidates.push({ dir: c.dir, version: c.meta.version, meta: c.meta });
     const bundled = bundledDqnCheckpoint();
     if (bundled) candidates.push({ dir: bundled.dir, version: `bundled-${bundled.meta.version}`, meta: bundled.meta });
     const cnnSha = cnnOnnx ? sha256(cnnOnnx) : undefined;

@@ -94,7 +94,7 @@ export interface Checkpoint {
 /** Options of a CheckpointStore. */
 export interface CheckpointStoreOptions {
   readonly root: string;
-  /** Checkpoints kept per model and metric (default 5), besides those `keepAlways` holds. */
+  /** Checkpoints kept per model, metric and input (inputGroup; default 5), besides those `keepAlways` holds. */
   readonly keep?: number;
   readonly clock?: Clock;
   /** Never pruned, and not counted toward `keep` (e.g. the version running now and those a rollback goes back to). */
@@ -107,8 +107,10 @@ const META_FILE = 'checkpoint.json';
 const MODEL_NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 
 /**
- * Keeps the best `keep` checkpoints of a model by the metric each save ranks by; the rest by that metric are deleted,
- * except those `keepAlways` holds (outside the count), and those `pruneFirst` marks go before any other.
+ * Keeps the best `keep` checkpoints of a model by the metric each save ranks by, per input (inputGroup); the rest by
+ * that metric are deleted, except those `keepAlways` holds (outside the count), and those `pruneFirst` marks go before
+ * any other. Per input because research runs (`train cnn --input klines`) and runs on another symbol save under the
+ * same model and metric as the checkpoints the engine can load: pooled, a few better ones deleted all of those.
  * Layout: `<root>/<model>/<version>/` with the model's own files plus checkpoint.json, written last, so a
  * directory without it is an interrupted save and is removed at the next save. One writer per root.
  * Values of different metrics are never compared. A ranking names its metric (`list`/`best`; a save ranks by its
@@ -177,26 +179,31 @@ export class CheckpointStore {
 
   /**
    * Returns the checkpoint to load at start, or undefined when there is none: the best by `rankBy` (default: the
-   * newest checkpoint's metric), else the newest ranked by another metric.
+   * newest checkpoint's metric), else the newest ranked by another metric. It need not be one a run can load: the
+   * engine walks `list` for the first whose input suits it (app/models.ts).
    */
   async best(model: string, rankBy?: RankMetric): Promise<Checkpoint | undefined> {
     return (await this.list(model, rankBy))[0];
   }
 
-  // Deletes the checkpoints ranked by `metric` past the best `keep` (those `pruneFirst` marks ranked last, those
-  // `keepAlways` holds left out of the count), and any interrupted save; returns those kept.
+  // Deletes the checkpoints ranked by `metric` past the best `keep` of their input group (those `pruneFirst` marks
+  // ranked last, those `keepAlways` holds left out of the count), and any interrupted save; returns those kept.
   private async prune(model: string, metric: RankMetric): Promise<Checkpoint[]> {
     const held: Checkpoint[] = [];
-    const rest: Checkpoint[] = [];
-    const goFirst: Checkpoint[] = [];
+    const groups = new Map<string, { rest: Checkpoint[]; goFirst: Checkpoint[] }>();
     const unranked: Checkpoint[] = [];
     // One pass, each filter asked once per checkpoint: a caller's filter may read the disk (app/online-learning.ts pruneFirst).
     for (const c of await this.list(model, metric)) {
       if (!rankedBy(c, metric)) unranked.push(c);
       else if (this.keepAlways(c)) held.push(c);
-      else (this.pruneFirst(c) ? goFirst : rest).push(c);
+      else {
+        const key = inputGroup(c.meta);
+        let g = groups.get(key);
+        if (g === undefined) groups.set(key, (g = { rest: [], goFirst: [] }));
+        (this.pruneFirst(c) ? g.goFirst : g.rest).push(c);
+      }
     }
-    const keep = [...held, ...[...rest, ...goFirst].slice(0, this.keep)];
+    const keep = [...held, ...[...groups.values()].flatMap((g) => [...g.rest, ...g.goFirst].slice(0, this.keep))];
     const keepDirs = new Set([...keep, ...unranked].map((c) => path.basename(c.dir)));
     const modelDir = path.join(this.root, model);
     for (const v of await subdirs(modelDir)) if (!keepDirs.has(v)) await rm(path.join(modelDir, v), { recursive: true, force: true });
@@ -206,6 +213,15 @@ export class CheckpointStore {
   private async versionNumbers(model: string): Promise<number[]> {
     return (await subdirs(path.join(this.root, model))).map((v) => /^v(\d+)$/.exec(v)).filter((m) => m !== null).map((m) => Number(m[1]));
   }
+}
+
+/**
+ * The group a checkpoint is pruned within: its recorded input kind and symbol (JSON of both, absent ones included), so
+ * checkpoints one engine run can load are never counted against those it cannot. `meta` is read from disk.
+ */
+function inputGroup(meta: Pick<CheckpointMeta, 'input'>): string {
+  const i = (typeof meta.input === 'object' && meta.input !== null ? meta.input : {}) as { kind?: unknown; symbol?: unknown };
+  return JSON.stringify([i.kind ?? null, i.symbol ?? null]);
 }
 
 function rankedBy(c: Checkpoint, metric: RankMetric): boolean {

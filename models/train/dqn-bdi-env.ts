@@ -15,11 +15,17 @@ export interface BdiTradingEnvOptions extends PositionEnvSpan {
   readonly stateSize: number;
   /** Fill price at each decision. */
   readonly price: ArrayLike<number>;
+  /**
+   * Decisions whose step to the next crosses a hole in the data: the position is closed there, whatever the action,
+   * so no equity (and no reward) rides on a move nobody could have traded through. Default none.
+   */
+  readonly flatAtGaps?: ArrayLike<number>;
 }
 
 /** The long/flat environment over decision states; see the header. */
 export class BdiTradingEnv extends PositionEnv {
   readonly stateSize: number;
+  private readonly flat: ReadonlySet<number>;
 
   constructor(private readonly o: BdiTradingEnvOptions) {
     super(o, o.price);
@@ -32,12 +38,13 @@ export class BdiTradingEnv extends PositionEnv {
     }
     for (let i = o.from; i < o.to; i++) if (!(o.price[i]! > 0)) throw new InputValidationError(`price at decision ${i} is ${o.price[i]}, not a positive price`);
     this.stateSize = o.stateSize;
+    this.flat = new Set(Array.from(o.flatAtGaps ?? []));
   }
 
   protected targetPosition(action: number): number {
     const target = action === BUY ? 1 : action === SELL ? 0 : action === HOLD ? this.pos : NaN;
     if (Number.isNaN(target)) throw new InputValidationError(`trading action must be BUY (${BUY}), SELL (${SELL}) or HOLD (${HOLD}), got ${action}`);
-    return target;
+    return this.flat.has(this.t) ? 0 : target;
   }
 
   protected state(): Float32Array {

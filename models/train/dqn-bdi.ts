@@ -7,6 +7,9 @@
 // which app/models.ts rebuilds from the checkpoint's `input`. Environment: long/flat over the decision times, fills
 // at the decision bar's close, reward = after-fee equity change (dqn-bdi-env.ts). Walk-forward in time:
 // train | validation (picks the weights) | test (played once, beside buy-and-hold and flat on the same decisions).
+// Holes in the 1m klines: a decision whose 300-bar frame crosses one is dropped (as the CNN trainer drops its samples;
+// the engine never builds that state), and the step between the decisions either side of it holds no position (it
+// spans the hole's hours and price move); cutting the episode there instead would need PositionEnv to know the hole.
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,6 +25,7 @@ import { bundledCnnCheckpoint } from '../bundled/index.ts';
 import { CheckpointStore, SELECTION_METRICS, type CheckpointMeta } from '../checkpoints.ts';
 import { CNN_INPUT_SPEC, cnnInputMismatch } from '../cnn/bdi-adapter.ts';
 import { saveDqn } from '../dqn/io.ts';
+import { runStarts } from '../data.ts';
 import { buyAndHoldReturn } from '../envs/trading-env.ts';
 import { DECISION_LAG_MS, replayBaseDataInputs } from './bdi-dataset.ts';
 import { BdiTradingEnv } from './dqn-bdi-env.ts';
@@ -63,7 +67,14 @@ export interface DqnBdiSummary {
   readonly training: { readonly episodes: number; readonly envSteps: number; readonly gradSteps: number; readonly span: DataSpan; readonly meanEpisodeReward: number };
   /** What the state is: the checkpoint's `input`. Spans count decisions in `bars`. */
   readonly state: DqnStateInput & { readonly cnnTrainedUntil: string | null };
-  readonly decisions: { readonly total: number; readonly train: number; readonly validation: number; readonly test: number; readonly everyMinutes: number };
+  /**
+   * Decision counts. droppedAtGaps: left out, their 300-bar frame crossing a hole in the 1m klines; flatAtGaps: steps
+   * across a hole (train, validation and test together), over which the env holds no position.
+   */
+  readonly decisions: {
+    readonly total: number; readonly train: number; readonly validation: number; readonly test: number; readonly everyMinutes: number;
+    readonly droppedAtGaps: number; readonly flatAtGaps: number;
+  };
   readonly feeRate: number;
   readonly mode: 'long-flat';
   readonly backend: string;
@@ -85,6 +96,10 @@ export interface DqnRows {
   readonly input: DqnStateInput;
   readonly cnnMeta: CheckpointMeta | null;
   readonly series: string;
+  /** Decisions left out because their 300-bar frame crosses a hole in the 1m open times (as the CNN trainer drops them). */
+  readonly droppedAtGaps: number;
+  /** Decisions d whose step to d + 1 crosses a hole: the env holds no position over it (dqn-bdi-env.ts). */
+  readonly flatAtGaps: Int32Array;
 }
 
 /** Returns an InferPort running one ONNX CNN in-process (onnxruntime-node), for the trainer. */
@@ -148,13 +163,20 @@ export async function buildDqnRows(o: Pick<DqnBdiOptions, 'klinesDirs' | 'symbol
   const until = o.untilMs ?? Infinity;
   const grid = archive.all(symbol, '1m').filter((c) => c.openTime + MIN <= until);
   const from = o.fromMs ?? -Infinity;
+  const run = runStarts(Float64Array.from(grid, (c) => c.openTime), MIN);
   const bars: number[] = [];
+  let droppedAtGaps = 0;
   for (let t = CNN_INPUT_SPEC.seqLen - 1; t < grid.length; t++) {
     const at = grid[t]!.openTime + MIN;
-    if (at >= from && at % (every * MIN) === 0) bars.push(t);
+    if (!(at >= from && at % (every * MIN) === 0)) continue;
+    // A frame across a hole is a state the engine never builds (its 1m history is contiguous).
+    if (run[t]! > t - (CNN_INPUT_SPEC.seqLen - 1)) droppedAtGaps++;
+    else bars.push(t);
   }
-  if (bars.length < 2) throw new InputValidationError(`${bars.length} decision time(s) with 300 bars of 1m history of ${symbol} in ${o.klinesDirs.join(', ')}${Number.isFinite(until) ? ` before ${new Date(until).toISOString()}` : ''}`);
+  if (bars.length < 2) throw new InputValidationError(`${bars.length} decision time(s) with 300 bars of 1m history without a gap of ${symbol} in ${o.klinesDirs.join(', ')}${Number.isFinite(until) ? ` before ${new Date(until).toISOString()}` : ''} (${droppedAtGaps} dropped at gaps)`);
   const barOpenMs = Float64Array.from(bars, (t) => grid[t]!.openTime);
+  // After the drop, decisions either side of a hole are neighbours: their step spans the hole (hours, a price jump).
+  const flatAtGaps = Int32Array.from(bars.flatMap((t, d) => (d + 1 < bars.length && grid[bars[d + 1]!]!.openTime - grid[t]!.openTime !== every * MIN ? [d] : [])));
   o.check?.(barOpenMs, cnn?.meta ?? null);
   const zeroed: DqnStatePart[] = cnn ? ['cobStats', 'dqnSlot'] : ['cobStats', 'cnnSlot', 'dqnSlot', 'cnnHidden'];
   const input: DqnStateInput = {
@@ -181,7 +203,7 @@ export async function buildDqnRows(o: Pick<DqnBdiOptions, 'klinesDirs' | 'symbol
   }
   return {
     states, price: Float64Array.from(bars, (t) => grid[t]!.close), barOpenMs, decisionMs, input, cnnMeta: cnn?.meta ?? null,
-    series: `${symbol} 1m (${archive.fileFor(symbol, '1m') ?? 'memory'})`,
+    series: `${symbol} 1m (${archive.fileFor(symbol, '1m') ?? 'memory'})`, droppedAtGaps, flatAtGaps,
   };
 }
 
@@ -211,7 +233,7 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
   const S = DQN_STATE_SIZE;
   const env = (from: number, to: number, episodeLength?: number): BdiTradingEnv => new BdiTradingEnv({
     states: rows.states, stateSize: S, price: rows.price, from, to, feeRate: opts.feeRate, rewardScale: opts.rewardScale, seed: opts.seed,
-    ...(episodeLength ? { episodeLength } : {}),
+    flatAtGaps: rows.flatAtGaps, ...(episodeLength ? { episodeLength } : {}),
   });
   const trainEnv = env(0, valFrom, opts.episodeLength);
   const valEnv = env(valFrom, testFrom);
@@ -231,7 +253,9 @@ export async function trainDqnBdi(opts: DqnBdiOptions): Promise<DqnBdiSummary> {
     validation: { ...best.result, bestAtEpisode: best.episode, buyAndHold: buyAndHoldReturn(rows.price, valFrom, testFrom - 1, opts.feeRate) },
     training: { episodes, envSteps: agent.steps, gradSteps: agent.updates, span: trainSpan, meanEpisodeReward: rewardSum / Math.max(1, episodes) },
     state: { ...rows.input, cnnTrainedUntil: rows.cnnMeta ? new Date(rows.cnnMeta.dataSpan.toMs).toISOString() : null },
-    decisions: { total: n, train: valFrom, validation: testFrom - valFrom, test: n - testFrom, everyMinutes: opts.everyMinutes },
+    decisions: { total: n, train: valFrom, validation: testFrom - valFrom, test: n - testFrom, everyMinutes: opts.everyMinutes,
+      droppedAtGaps: rows.droppedAtGaps, flatAtGaps: rows.flatAtGaps.length,
+    },
     feeRate: opts.feeRate, mode: 'long-flat' as const,
     backend: rows.cnnMeta ? 'js-mlp + onnxruntime-node (cnn slots)' : 'js-mlp',
     dataSpan: { ...dataSpan(rows.barOpenMs, 0, n - 1), series: rows.series },

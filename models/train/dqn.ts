@@ -10,7 +10,8 @@ import { CheckpointStore, SELECTION_METRICS } from '../checkpoints.ts';
 import { klineWindow } from '../cnn/kline-features.ts';
 import { loadCnn } from '../cnn/weights-io.ts';
 import { saveDqn } from '../dqn/io.ts';
-import { buyAndHoldReturn, TradingEnv, type ExtraFeatures, type PositionMode } from '../envs/trading-env.ts';
+import { barStepMs } from '../data.ts';
+import { buyAndHoldReturn, TradingEnv, type ExtraFeatures, type PositionMode, type TradingEnvOptions } from '../envs/trading-env.ts';
 import { initTfBackend } from '../tf-backend.ts';
 import { loadAlignedKlines, type AlignedSeries } from './dataset.ts';
 import { cnnSpanConflict, greedyRun, tradingAgent, trainWithValidation, type DqnLoopOptions, type SpanResult } from './dqn-loop.ts';
@@ -46,6 +47,12 @@ export interface DqnTrainSummary {
   readonly beatsBuyAndHold: boolean;
   readonly validation: SpanResult & { readonly bestAtEpisode: number };
   readonly training: { readonly episodes: number; readonly envSteps: number; readonly gradSteps: number; readonly span: DataSpan; readonly meanEpisodeReward: number };
+  /**
+   * unmatchedBars: bars of any file with no bar at the same open time in every other file, lost to the inner join
+   * (a hole in the aligned series). flatAtGaps: steps from a bar to the next across a hole in the bars traded
+   * (train, validation and test), over which the env holds no position.
+   */
+  readonly gaps: { readonly unmatchedBars: number; readonly flatAtGaps: number };
   readonly features: { readonly returnsWindow: number; readonly cnnHidden: number; readonly cnnCheckpoint: string | null; readonly stateSize: number };
   readonly feeRate: number;
   readonly mode: PositionMode;
@@ -73,7 +80,10 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
   if (!(first < valFrom - opts.episodeLength - 1 && valFrom + 2 <= testFrom && testFrom + 2 <= n)) {
     throw new InputValidationError(`${n} bars cannot hold a ${opts.episodeLength}-bar training episode after ${first} warm-up bars plus validation (${testFrom - valFrom}) and test (${n - testFrom}) spans`);
   }
-  const env = (from: number, to: number, episodeLength?: number, seed = opts.seed): TradingEnv => new TradingEnv({
+  const step = barStepMs(aligned.openTimeMs);
+  const flatAtGaps = new Set<number>();
+  for (let t = first; t + 1 < n; t++) if (aligned.openTimeMs[t + 1]! - aligned.openTimeMs[t]! !== step) flatAtGaps.add(t);
+  const env = (from: number, to: number, episodeLength?: number, seed = opts.seed): TradingEnv => new GapFlatTradingEnv(flatAtGaps, {
     close, from, to, window: opts.window, volWindow: opts.volWindow, feeRate: opts.feeRate, mode: opts.mode,
     rewardScale: opts.rewardScale, seed, ...(episodeLength ? { episodeLength } : {}), ...(extra ? { extra: extra.features } : {}),
   });
@@ -105,12 +115,29 @@ export async function trainDqn(opts: DqnTrainOptions): Promise<DqnTrainSummary> 
     beatsBuyAndHold: test.pnl > buyAndHold,
     validation: { ...best.result, bestAtEpisode: best.episode },
     training: { episodes, envSteps: agent.steps, gradSteps: agent.updates, span: trainSpan, meanEpisodeReward: rewardSum / Math.max(1, episodes) },
+    gaps: { unmatchedBars: aligned.unmatched, flatAtGaps: flatAtGaps.size },
     features: { returnsWindow: opts.window, cnnHidden: extra?.features.size ?? 0, cnnCheckpoint: opts.cnn ?? null, stateSize: trainEnv.stateSize },
     feeRate: opts.feeRate, mode: opts.mode,
     backend: extra ? `js-mlp + ${extra.backend} (cnn features)` : 'js-mlp',
     dataSpan: { ...dataSpan(aligned.openTimeMs, 0, n - 1), series: aligned.names[0]! },
     configHash, checkpoint, seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * A TradingEnv that closes the position on the bar before a hole, whatever the action: across the hole the price
+ * moves over minutes or hours nobody could trade, so no equity (or reward) may ride on it. The returns window of the
+ * state still reads across the hole; only the position is kept off it.
+ */
+export class GapFlatTradingEnv extends TradingEnv {
+  constructor(private readonly flat: ReadonlySet<number>, opts: TradingEnvOptions) {
+    super(opts);
+  }
+
+  protected override targetPosition(action: number): number {
+    const target = super.targetPosition(action);
+    return this.flat.has(this.t) ? 0 : target;
+  }
 }
 
 /**

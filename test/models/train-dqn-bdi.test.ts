@@ -119,7 +119,7 @@ describe('cobalt train dqn --state bdi (tiny run on real ETH klines)', () => {
       '--max-steps', '160', '--test-fraction', '0.25', '--val-fraction', '0.25', '--out', out, '--json',
     ]);
     const s = JSON.parse(stdout) as DqnBdiSummary;
-    expect(s.decisions).toEqual({ total: 121, train: 61, validation: 30, test: 30, everyMinutes: 5 });
+    expect(s.decisions).toEqual({ total: 121, train: 61, validation: 30, test: 30, everyMinutes: 5, droppedAtGaps: 0, flatAtGaps: 0 });
     // Time order, no shared decision.
     expect(s.training.span.toMs).toBeLessThan(s.validation.span.fromMs);
     expect(s.validation.span.toMs).toBeLessThan(s.outOfSample.span.fromMs);

@@ -10,7 +10,7 @@ import { pivotIndices, trendOfIndices } from './pivots.ts';
 export const BDI_FRAMES = 300;
 /** Frames a series needs before any inference runs (DESIGN). */
 export const BDI_MIN_FRAMES = 100;
-/** Completeness below which no inference runs (DESIGN). */
+/** Completeness below which no inference runs (DESIGN); the reference 1s counts whole there (validateScans). */
 export const BDI_MIN_COMPLETENESS = 0.8;
 
 /** The five series, in their order inside each frame. */
@@ -220,6 +220,15 @@ function anchorOf(src: BdiSources, name: SeriesName): number | undefined {
   return p === undefined ? undefined : Math.floor(p.openTime / tf) * tf;
 }
 
+/**
+ * Slot of a series' newest bar in a window whose slot 299 opens at `anchor` (default that bar: 299), at most 299: the
+ * slots above it are empty because the series lags the anchor, not for want of a bar.
+ */
+function topSlot(newest: Candle | undefined, anchor: number | undefined, tf: number): number {
+  if (newest === undefined || anchor === undefined) return BDI_FRAMES - 1;
+  return Math.min(BDI_FRAMES - 1, BDI_FRAMES - 1 - Math.round((anchor - newest.openTime) / tf));
+}
+
 /** Returns completeness, quality and the reasons behind them; never throws on missing or bad data. */
 export function validateBaseDataInput(src: BdiSources): BdiValidation {
   return validateScans(src, SERIES_NAMES.map((name) => scanSeries(source(src, name), anchorOf(src, name))));
@@ -264,8 +273,10 @@ function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValida
     const first = w.first;
     frames[name] = w.present;
     complete += w.present / BDI_FRAMES;
-    // Holes: empty slots between the oldest and the newest bar present; a short history is reported apart.
-    const holes = w.present === 0 ? 0 : BDI_FRAMES - first - w.present;
+    // Holes: empty slots between the oldest bar present and the series' newest bar (its slot, at most 299); a short
+    // history is reported apart, and so are the empty slots above the newest bar of a lagging reference: its lag
+    // (the freshness reason below), not missing bars.
+    const holes = w.present === 0 ? 0 : Math.max(0, topSlot(w.newest, anchorOf(src, name), tf) - first + 1 - w.present);
     if (w.present < BDI_MIN_FRAMES) reasons.push(`${lbl} series has ${w.present} frames, needs ${BDI_MIN_FRAMES}`);
     else if (first > 0) reasons.push(`${lbl} series has ${BDI_FRAMES - first} of ${BDI_FRAMES} frames of history`);
     if (holes > 0) reasons.push(`${lbl} series has ${holes} hole${holes === 1 ? '' : 's'}`);
@@ -329,12 +340,17 @@ function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValida
 
   const completeness = complete / (SERIES_NAMES.length + 1);
   const quality: BdiQuality = { completeness, freshness: fresh / (SERIES_NAMES.length + 1), consistency: passed / checks };
-  const short = SERIES_NAMES.filter((n) => frames[n] < BDI_MIN_FRAMES);
-  const canInfer = completeness >= BDI_MIN_COMPLETENESS && short.length === 0 && blocked === 0;
+  // No model reads the reference 1s (models/cnn/bdi-adapter.ts) and the 1s is never backfilled: a reference feed down
+  // while the primary flows must not stop inference for as long as it lasts. So its frames neither count as short nor
+  // pull the completeness gate down (it is counted whole there); its reasons and the reported scores stay.
+  const short = SERIES_NAMES.filter((n) => n !== 'reference1s' && frames[n] < BDI_MIN_FRAMES);
+  const gate = completeness + (1 - frames.reference1s / BDI_FRAMES) / (SERIES_NAMES.length + 1);
+  const canInfer = gate >= BDI_MIN_COMPLETENESS && short.length === 0 && blocked === 0;
   const message = canInfer
     ? ''
     : `cannot infer: ${[
-      ...(completeness < BDI_MIN_COMPLETENESS ? [`completeness ${completeness.toFixed(2)} < ${BDI_MIN_COMPLETENESS}`] : []),
+      // completeness <= gate: still below the bound.
+      ...(gate < BDI_MIN_COMPLETENESS ? [`completeness ${completeness.toFixed(2)} < ${BDI_MIN_COMPLETENESS}`] : []),
       ...reasons,
     ].join('; ')}`;
   return { completeness, quality, reasons, frames, canInfer, message };

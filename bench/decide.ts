@@ -20,7 +20,7 @@ import type { EngineMsg } from '../engine/messages/index.ts';
 import { Bus } from '../engine/runtime/bus.ts';
 import { SimulatedClock } from '../engine/runtime/clock.ts';
 import { ModelOutputStore } from '../engine/store/model-output-store.ts';
-import { clientOrderId, venueOrderId } from '../engine/types/ids.ts';
+import { clientOrderIdFor, venueOrderId } from '../engine/types/ids.ts';
 import { money, type Money } from '../engine/types/money.ts';
 import type { Lots, Ticks } from '../engine/types/price.ts';
 import { ETH, loadRealWorld, realInput } from '../test/actors/orchestrator/real-input.ts';
@@ -99,7 +99,9 @@ async function round(keep: boolean): Promise<void> {
     record(m);
     // Filled at once at the last trade price (after the timing): the position flips so the next decision can trade.
     const { intent } = m;
-    const cid = clientOrderId(`c-${++fillSeq}`);
+    // Under the id the executor gives the order: the RiskManager keys its open orders by it, and settles them on its fill.
+    const cid = clientOrderIdFor(intent.id);
+    ++fillSeq;
     const ts = clock.now();
     bus.publish({ type: 'exec.orderSubmitted', clientOrderId: cid, intentId: intent.id, ts });
     bus.publish({ type: 'exec.orderFilled', ts, fill: {

@@ -31,10 +31,10 @@
 // stored: a restart takes over the orders the executor still works (RiskInput.openOrders) as taken up.
 //
 // Exits: at most one of risk's own exits per symbol is in flight (`exitOrders`); its end or fills decide the next.
-// An exit sells the sellable lots less those of open strategy sells, and a stop or flatten that finds open strategy sells
-// of its symbol holding lots asks the executor to cancel them (exec.cancelOrder, once per order; risk's own exits
-// never): a resting GTC sell far above the market would otherwise keep the exit from them while the price falls. Their
-// ends free the lots for the next exit (onOrderEnd). A stop exit that ends without a fill is sent again
+// An exit sells the sellable lots less those of open strategy sells, and a stop-loss or flatten that finds open strategy
+// sells of its symbol holding lots asks the executor to cancel them (exec.cancelOrder, again after a backoff while they
+// stay open; risk's own exits never; a take-profit none): a resting GTC sell far above the market would otherwise keep
+// the exit from them while the price falls. Their ends free the lots for the next exit (onOrderEnd). A stop exit that ends without a fill is sent again
 // after a backoff (`stopRetry`, as a flatten's: 1 s doubling to 60 s), and STOP_LOSS / TAKE_PROFIT is raised once per
 // episode (until a fill of the symbol, or a mark that no longer calls for the exit).
 // Stop-loss and take-profit stay armed in every trading state, halted included (only strategy intents are denied).
@@ -56,7 +56,7 @@ import type {
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
 import {
   applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openPrice, openTotals, pruneOpenOrders, sellableLots,
-  settleOpenOrder, startOpenOrders, valueOfBase9, type OpenOrder, type OpenOrders, type Portfolio, type Position, type StartOpenOrder,
+  settleOpenOrder, startOpenOrders, valueOfBase9, type CancelAsk, type OpenOrder, type OpenOrders, type Portfolio, type Position, type StartOpenOrder,
 } from './positions.ts';
 import { EMPTY_VAR, observeMark, type VarState } from './var.ts';
 import { markGuard, marketDenial, reportMarketDenial, type MarketGuards, type Quote } from './market-guard.ts';
@@ -123,10 +123,19 @@ export interface FlattenRequest {
   /** The held lots last reported as dust that can never be sold, so that report is not repeated for them. */
   readonly dust?: Lots;
   /**
-   * The lots open strategy sells held back when this request first found them (their cancels asked: freeHeldLots);
-   * reported once per request, and again only when more cancels are asked. Not restored: a start asks afresh.
+   * Open strategy sells holding lots, as last reported (their cancels asked: freeHeldLots): reported when this request
+   * first finds them and when more cancels are asked, and again at most once a minute while the cancels go unanswered.
+   * Not restored: a start asks afresh.
    */
-  readonly held?: Lots;
+  readonly held?: HeldReport;
+}
+
+/** The lots open strategy sells held when FLATTEN_INCOMPLETE last named them, and when their cancels are asked again. */
+export interface HeldReport {
+  readonly lots: Lots;
+  readonly alertedAt: TsMs;
+  /** The next time a cancel of them is asked again (nextFlattenCheck drives it without marks); absent: none asked. */
+  readonly cancelAt?: TsMs;
 }
 
 /** One symbol's stop exit episode: present from its first exit until a fill or a mark that no longer calls for one. */
@@ -135,6 +144,8 @@ export interface StopRetry {
   readonly refusals: number;
   /** No exit before this time (0: none). */
   readonly retryAt: TsMs;
+  /** When STOP_LOSS last named lots held by open strategy sells (repeated at most once a minute while they hold them). */
+  readonly heldAlertedAt?: TsMs;
 }
 
 /** Starting a RiskManager: limits, instruments (one quote currency), cash, and any positions already held. */
@@ -488,41 +499,75 @@ function sendExit(s: RiskState, symbol: string, p: Position, lots: Lots, mark: T
   return withOpenOrder(next, intent, intent.price ?? mark ?? (0 as Ticks), nowMs);
 }
 
+/** Open strategy sells of one symbol whose cancels risk asked and that have not ended yet. */
+interface PendingCancels {
+  readonly lots: Lots;
+  readonly cids: readonly string[];
+  /** When the oldest of them was first asked. */
+  readonly since: TsMs;
+  /** When the next of them is asked again. */
+  readonly retryAt: TsMs;
+}
+
 /**
- * Asks the executor to cancel the open strategy sells of `symbol` the executor took up and was not yet asked about
- * (exec.cancelOrder into `out`, once per order): an exit must not wait on them. Risk's own exits are never cancelled.
- * One not yet taken up is asked about at a later call: a cancel that reaches the executor before the order is dropped.
+ * Asks the executor to cancel the open strategy sells of `symbol` it took up (exec.cancelOrder into `out`): an exit
+ * must not wait on them. Risk's own exits are never cancelled. One not yet taken up is asked about at a later call: a
+ * cancel that reaches the executor before the order is dropped. A cancel asked before is asked again once its backoff
+ * is over (1 s doubling to 60 s, flattenBackoffMs): the venue may refuse it, or keep the order open after answering,
+ * and the exit would otherwise wait on those lots for ever. `asked`: the sells asked for the first time;
+ * `pending`: every sell whose cancel is asked and that has not ended.
  */
-function freeHeldLots(s: RiskState, symbol: string, why: string, nowMs: TsMs, out: RiskOut[]): { state: RiskState; asked: readonly string[] } {
+function freeHeldLots(
+  s: RiskState, symbol: string, why: string, nowMs: TsMs, out: RiskOut[],
+): { state: RiskState; asked: readonly string[]; pending: PendingCancels | undefined } {
   const exits = Object.values(s.exitOrders);
   let orders: Record<string, OpenOrder> | undefined;
   const asked: string[] = [];
+  let pending: PendingCancels | undefined;
   for (const cid in s.openOrders) {
     const o = s.openOrders[cid];
-    if (o.symbol !== symbol || o.side !== 'sell' || o.exit || o.cancelAsked || !o.seen || exits.includes(cid as ClientOrderId)) continue;
-    out.push({ type: 'exec.cancelOrder', clientOrderId: cid as ClientOrderId, reason: `${why} on ${symbol}: freeing lots for the exit`, ts: nowMs });
-    orders ??= { ...s.openOrders };
-    orders[cid] = { ...o, cancelAsked: true };
-    asked.push(cid);
+    if (o.symbol !== symbol || o.side !== 'sell' || o.exit || !o.seen || exits.includes(cid as ClientOrderId)) continue;
+    let ask = o.cancelAsked;
+    if (ask === undefined || nowMs >= ask.retryAt) {
+      const asks = (ask?.asks ?? 0) + 1;
+      const again = ask === undefined ? '' : ` (asked again: ${asks} asks in ${nowMs - ask.since} ms)`;
+      out.push({ type: 'exec.cancelOrder', clientOrderId: cid as ClientOrderId, reason: `${why} on ${symbol}: freeing lots for the exit${again}`, ts: nowMs });
+      if (ask === undefined) asked.push(cid);
+      ask = { since: ask?.since ?? nowMs, asks, retryAt: (nowMs + flattenBackoffMs(asks)) as TsMs, by: ask?.by ?? why };
+      orders ??= { ...s.openOrders };
+      orders[cid] = { ...o, cancelAsked: ask };
+    }
+    pending = withPending(pending, cid, o.lots, ask);
   }
-  return { state: orders === undefined ? s : { ...s, openOrders: orders }, asked };
+  return { state: orders === undefined ? s : { ...s, openOrders: orders }, asked, pending };
 }
 
-// Names the lots open sells hold for an alert, and the cancels asked for them.
-function heldText(openSells: Lots, asked: readonly string[]): string {
-  const cancels = asked.length > 0 ? `cancels asked: ${asked.join(', ')}` : 'their cancels were asked before';
+function withPending(p: PendingCancels | undefined, cid: string, lots: Lots, ask: CancelAsk): PendingCancels {
+  if (p === undefined) return { lots, cids: [cid], since: ask.since, retryAt: ask.retryAt };
+  return {
+    lots: (p.lots + lots) as Lots, cids: [...p.cids, cid],
+    since: Math.min(p.since, ask.since) as TsMs, retryAt: Math.min(p.retryAt, ask.retryAt) as TsMs,
+  };
+}
+
+// Names the lots open sells hold for an alert, and the cancels asked for them; `late`: cancels asked long unanswered.
+function heldText(openSells: Lots, asked: readonly string[], late: PendingCancels | undefined, nowMs: TsMs): string {
+  const cancels = late !== undefined
+    ? `cancels asked for ${nowMs - late.since} ms without an end: ${late.cids.join(', ')}; asked again`
+    : asked.length > 0 ? `cancels asked: ${asked.join(', ')}` : 'their cancels were asked before';
   return `; ${openSells} lots held by open strategy sells (${cancels}); the lots they free are sold when they end`;
 }
 
 /**
- * Builds the stop's exit of one position: frees the lots of open strategy sells (freeHeldLots) and sells what is free
- * now, or alerts when nothing can ever be sold (dust below min notional).
+ * Builds the stop's exit of one position: a stop-loss frees the lots of open strategy sells (freeHeldLots), and either
+ * sells what is free now, or alerts when nothing can ever be sold (dust below min notional). A take-profit cancels no
+ * strategy sell: each already sells its lots at its own price, and cancelling one would sell them at about the mark.
  */
 function closePosition(s0: RiskState, symbol: string, why: 'stop-loss' | 'take-profit', nowMs: TsMs, out: RiskOut[]): RiskState {
   const inst = s0.instruments[symbol];
   const p = s0.portfolio.positions[symbol];
   if (!inst || !p) return s0;
-  const { state: s, asked } = freeHeldLots(s0, symbol, why, nowMs, out);
+  const { state: s, asked, pending } = why === 'stop-loss' ? freeHeldLots(s0, symbol, why, nowMs, out) : { state: s0, asked: [], pending: undefined };
   const { lots, openSells } = exitLots(s, inst, symbol, p, nowMs);
   const mark = s.marks[symbol];
   const code = why === 'take-profit' ? 'TAKE_PROFIT' : 'STOP_LOSS';
@@ -533,11 +578,17 @@ function closePosition(s0: RiskState, symbol: string, why: 'stop-loss' | 'take-p
     return withExitFired(s, symbol, p);
   }
   const episode = s.stopRetry[symbol];
-  if (episode === undefined || asked.length > 0) {
-    const besides = openSells > 0 ? heldText(openSells, asked) : '';
+  // Cancels that stay unanswered are said again at most once a minute: the exit still waits on their lots.
+  const late = pending !== undefined && episode !== undefined && nowMs - (episode.heldAlertedAt ?? -Infinity) >= FLATTEN_ALERT_EVERY_MS;
+  let retry = episode ?? { refusals: 0, retryAt: 0 as TsMs };
+  if (episode === undefined || asked.length > 0 || late) {
+    const besides = openSells === 0 ? ''
+      : why === 'take-profit' ? `; ${openSells} lots held by open strategy sells are left resting (a take-profit cancels none: each sells at its own price)`
+      : heldText(openSells, asked, late ? pending : undefined, nowMs);
     out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${dust ? 0 : lots} lots${besides}`, ts: nowMs });
+    if (pending !== undefined) retry = { ...retry, heldAlertedAt: nowMs };
   }
-  const started = episode === undefined ? { ...s, stopRetry: { ...s.stopRetry, [symbol]: { refusals: 0, retryAt: 0 as TsMs } } } : s;
+  const started = retry === episode ? s : { ...s, stopRetry: { ...s.stopRetry, [symbol]: retry } };
   // Everything free is held: the exits stay armed, and the sells' ends (onOrderEnd) or the next mark send the exit.
   return dust ? started : sendExit(started, symbol, p, lots, mark, why, nowMs, out);
 }
@@ -678,15 +729,22 @@ export function onFlattenCheck(s0: RiskState, nowMs: TsMs, venueUp: boolean): St
 }
 
 /**
- * Returns the earliest time after `nowMs` a standing flatten waits for: its backoff or submit window with no exit in
- * flight, or the time its exit in flight is late (lateExitAt), if any.
+ * Returns the earliest time after `nowMs` a standing flatten waits for: its backoff or submit window, or the next ask
+ * of a cancel of the open sells holding its lots, with no exit in flight; or the time its exit in flight is late
+ * (lateExitAt), if any.
  */
 export function nextFlattenCheck(s: RiskState, nowMs: TsMs): TsMs | undefined {
   let at: TsMs | undefined;
+  const consider = (t: number | undefined): void => {
+    if (t !== undefined && t > nowMs && (at === undefined || t < at)) at = t as TsMs;
+  };
   for (const sym in s.flatten) {
     const req = s.flatten[sym];
-    const t = s.exitOrders[sym] === undefined ? req.retryAt : lateExitAt(req);
-    if (t > nowMs && (at === undefined || t < at)) at = t;
+    if (s.exitOrders[sym] !== undefined) consider(lateExitAt(req));
+    else {
+      consider(req.retryAt);
+      consider(req.held?.cancelAt);
+    }
   }
   return at;
 }
@@ -719,9 +777,10 @@ const withoutFlatten = (s: RiskState, symbol: string): RiskState => {
  * the request ends, except while halted, when it stands until an operator resume (an order approved before the halt
  * may still fill, and its lots must be sold too). Lots that can never be sold (under one lot held, or worth less than
  * the minimum notional at the mark): a FLATTEN_INCOMPLETE alert naming them, once per amount, and no exit (the request
- * ends unless halted, rather than loop). Open strategy sells holding lots: their cancels are asked at once
- * (freeHeldLots), FLATTEN_INCOMPLETE names them once per request (and again for more cancels), and their ends drive
- * the flatten again (onOrderEnd). Otherwise, once the backoff is over and the submit window has room, a reduce-only
+ * ends unless halted, rather than loop). Open strategy sells holding lots: their cancels are asked at once and again
+ * after a backoff while they stay open (freeHeldLots; `held.cancelAt` wakes nextFlattenCheck for it), FLATTEN_INCOMPLETE
+ * names them once per request (again for more cancels, and at most once a minute while they go unanswered), and their
+ * ends drive the flatten again (onOrderEnd). Otherwise, once the backoff is over and the submit window has room, a reduce-only
  * exit of every sellable lot less those the open sells hold.
  */
 function driveFlatten(s0: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]): RiskState {
@@ -747,11 +806,19 @@ function driveFlatten(s0: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]
   const { lots, openSells } = exitLots(s, inst, symbol, p, nowMs);
   const mark = s.marks[symbol];
   const wait = nowMs < req.retryAt;
-  if (openSells > 0 && (freed.asked.length > 0 || req.held === undefined)) {
+  const { pending } = freed;
+  // Cancels that stay unanswered are said again at most once a minute, and asked again with no mark (nextFlattenCheck).
+  const late = pending !== undefined && req.held !== undefined && nowMs - req.held.alertedAt >= FLATTEN_ALERT_EVERY_MS;
+  const cancelAt = pending === undefined ? {} : { cancelAt: pending.retryAt };
+  if (openSells > 0 && (freed.asked.length > 0 || req.held === undefined || late)) {
     const now = wait || isDust(inst, lots, mark) ? 'nothing now' : `${lots} lots now`;
-    const message = `flatten of ${symbol} incomplete: selling ${now}${heldText(openSells, freed.asked)}`;
+    const message = `flatten of ${symbol} incomplete: selling ${now}${heldText(openSells, freed.asked, late ? pending : undefined, nowMs)}`;
     out.push({ type: 'risk.alert', code: 'FLATTEN_INCOMPLETE', message, ts: nowMs });
-    req = { ...req, held: openSells };
+    req = { ...req, held: { lots: openSells, alertedAt: nowMs, ...cancelAt } };
+    s = withFlatten(s, symbol, req);
+  } else if (req.held !== undefined && req.held.cancelAt !== pending?.retryAt) {
+    const { cancelAt: _was, ...held } = req.held;
+    req = { ...req, held: { ...held, ...cancelAt } };
     s = withFlatten(s, symbol, req);
   }
   if (wait) return s;
@@ -813,6 +880,7 @@ export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs
     if (open?.side !== 'sell') return { state: s, out: NO_OUT };
     const out: RiskOut[] = [];
     const next = s.flatten[open.symbol] === undefined ? driveStop(s, open.symbol, nowMs, out) : driveFlatten(s, open.symbol, nowMs, out);
+    if (open.cancelAsked !== undefined && next.flatten[open.symbol] === undefined) freedUnprotected(next, open.symbol, cid, open.lots, open.cancelAsked.by, nowMs, out);
     return { state: next, out: out.length > 0 ? out : NO_OUT };
   }
   const req = s.flatten[symbol];
@@ -829,6 +897,21 @@ export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs
   }
   const next = withFlatten(s, symbol, { ...req, refusals, retryAt: (nowMs + waitMs) as TsMs, ...(alert ? { alertedAt: nowMs } : {}) });
   return { state: next, out };
+}
+
+// A sell whose cancel risk asked (`by` a stop-loss, or a flatten since ended) ended, and the mark no longer calls for an
+// exit: its lots are neither sold nor offered any more. Said once, at its end: nothing else would say it, the stop
+// staying armed for them. Not when an exit was sent now, nor when the mark still calls for one (the exit in flight's
+// end arms the next).
+function freedUnprotected(s: RiskState, symbol: string, cid: ClientOrderId, lots: Lots, by: string, nowMs: TsMs, out: RiskOut[]): void {
+  const p = s.portfolio.positions[symbol];
+  const inst = s.instruments[symbol];
+  const mark = s.marks[symbol];
+  if (!p || !inst || mark === undefined || p.lots <= 0 || out.some((o) => o.type === 'risk.orderApproved')) return;
+  if (exitTrigger(inst, { ...p, exitFired: false }, mark, s.limits) !== undefined) return;
+  const message = `${by} on ${symbol} no longer called for at mark ${mark}: the ${lots} lots freed by cancelling ${cid} are held unprotected `
+    + `by any resting sell (${p.lots} lots held)`;
+  out.push({ type: 'risk.alert', code: by === 'flatten' ? 'FLATTEN_INCOMPLETE' : 'STOP_LOSS', message, ts: nowMs });
 }
 
 // A stop's exit was rejected (by the executor or the venue) with lots still held: its next exit waits 1 s, doubling to

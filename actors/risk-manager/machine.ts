@@ -18,8 +18,9 @@
 // risk.setLimits, risk.flatten, risk.flattenCheck.
 // Exits (stop-loss, take-profit, flatten) are emitted directly as `risk.orderApproved` with reduceOnly intents:
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
-// At most one exit per symbol is in flight. A stop or flatten whose lots open strategy sells hold emits
-// `exec.cancelOrder` for those sells (once each; logic.ts freeHeldLots) and sells what their ends free.
+// At most one exit per symbol is in flight. A stop-loss or flatten whose lots open strategy sells hold emits
+// `exec.cancelOrder` for those sells (again after a backoff while they stay open; logic.ts freeHeldLots) and sells what
+// their ends free; a take-profit cancels none.
 // While halted stop-loss/take-profit stay armed (strategy intents are denied); `risk.flatten` is the explicit way to
 // close positions in any state: a standing request
 // per symbol driven by fills, exit ends, marks and `risk.flattenCheck` until flat (logic.ts driveFlatten). A refused

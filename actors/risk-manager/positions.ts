@@ -172,10 +172,25 @@ export interface OpenOrder {
   readonly since: TsMs;
   /** The executor took it up (exec.orderSubmitted or a fill); until then it expires (openOrderLive). */
   readonly seen: boolean;
-  /** One of risk's own exits: never cancelled to free lots for another exit (logic.ts heldSells). */
+  /** One of risk's own exits: never cancelled to free lots for another exit (logic.ts freeHeldLots). */
   readonly exit?: true;
-  /** Risk asked the executor to cancel it to free its lots for an exit: asked once per order. */
-  readonly cancelAsked?: true;
+  /** Risk asked the executor to cancel it to free its lots for an exit (logic.ts freeHeldLots). */
+  readonly cancelAsked?: CancelAsk;
+}
+
+/**
+ * A cancel risk asked for an open strategy sell, until the sell ends: asked again after a backoff while it holds the
+ * lots (a venue can refuse a cancel, or keep the order open after answering one), never stored.
+ */
+export interface CancelAsk {
+  /** When it was first asked. */
+  readonly since: TsMs;
+  /** How many times it was asked. */
+  readonly asks: number;
+  /** Asked again no sooner than this. */
+  readonly retryAt: TsMs;
+  /** What asked it first: 'stop-loss' or 'flatten'. */
+  readonly by: string;
 }
 
 /** Open orders by client order id. */

@@ -45,12 +45,12 @@ describe('a stop-loss frees the lots of resting strategy sells', () => {
     expect(alert).toContain('5000 lots held by open strategy sells');
     for (const cid of cids) expect(alert).toContain(cid);
     s = m.state;
-    // Later marks ask nothing again and send nothing while the sells still rest.
-    const m2 = onMark(s, SYM, 250000 as Ticks, at(2000));
+    // Later marks within the cancels' backoff (1 s) ask nothing again and send nothing while the sells still rest.
+    const m2 = onMark(s, SYM, 250000 as Ticks, at(1500));
     expect(m2.out).toEqual([]);
     s = m2.state;
     // The first cancel ends: its 3000 lots go out at once.
-    const e1 = onOrderEnd(s, cids[0], 'cancelled (stop-loss)', at(2500));
+    const e1 = onOrderEnd(s, cids[0], 'cancelled (stop-loss)', at(1800));
     expect(exits(e1.out).map((i) => i.lots)).toEqual([3000]);
     expect(cancels(e1.out)).toEqual([]);
     s = onExecFill(e1.state, fill('sell', 250000 as Ticks, 3000, money('0'), { clientOrderId: clientOrderIdFor(exits(e1.out)[0].id) }), true, at(2600)).state;
@@ -106,12 +106,12 @@ describe('a flatten frees the lots of resting strategy sells', () => {
   it('after a stop asked the cancels: a flatten asks none again but says what is held', () => {
     let { s, cids } = heldWithSells([3000, 2000]);
     s = onMark(s, SYM, 260000 as Ticks, at(1000)).state;
-    const f = onFlatten(s, SYM, at(2000));
+    const f = onFlatten(s, SYM, at(1400));
     expect(cancels(f.out)).toEqual([]);
     expect(alerts(f.out, 'FLATTEN_INCOMPLETE')).toEqual([
       `flatten of ${SYM} incomplete: selling nothing now; 5000 lots held by open strategy sells (their cancels were asked before); the lots they free are sold when they end`,
     ]);
-    expect(onFlatten(f.state, SYM, at(3000)).out).toEqual([]);
+    expect(onFlatten(f.state, SYM, at(1800)).out).toEqual([]);
     expect(exits(onOrderEnd(f.state, cids[0], 'cancelled (stop-loss)', at(3500)).out).map((i) => i.lots)).toEqual([3000]);
   });
 });

@@ -19,6 +19,10 @@
 // exec.orderAccepted always precedes that order's fills.
 // On a venue that pushes no events, a cancel (or a close found by it) makes the next poll, run at once, read that
 // symbol's trades even with no order left open there: fills the order got before the cancel are only in that history.
+// There the cancelled order's end is published only after every fill the venue reports for it (its query; its trades
+// by order id): the end frees its rest, which the RiskManager then sells. Fills not readable at once: the order stays
+// open here and the poll books them, then closes it. A cancel that did not happen (failed every attempt, "not open"
+// while the venue lists it open, a symbol the venue no longer trades) publishes exec.cancelRejected; the order stays.
 // Likewise an order rejected without the venue refusing it (no answer after every attempt, not found by a query that
 // may lag, any rejection after an answer of unknown outcome) makes the next WATCH_POLLS polls reconcile its symbol: if
 // the venue has it after all, reconciliation adopts it (a protective stop taken back as the stop it is) and books its
@@ -452,6 +456,11 @@ export class TradingExecutor implements ReconcileHost {
   /** @internal */
   hasFill(symbol: string, tradeId: string): boolean {
     return this.store.hasFill(this.venue.id, symbol, tradeId);
+  }
+
+  /** @internal How far the trade history of `symbol` was read (reconcile.ts bookTrades): kept across restarts. */
+  saveTradeCursor(symbol: string, tradeId: string): Promise<void> {
+    return this.store.setLastTradeId(this.venue.id, symbol, tradeId);
   }
 
   /** @internal */
@@ -975,7 +984,9 @@ export class TradingExecutor implements ReconcileHost {
     this.track(this.serial(async () => {
       const reason = this.halt;
       if (reason === undefined || this.stopped) return;
-      const open = [...this.orders.values()].filter((o) => !isRiskExit(o) && !isProtectiveStopId(o.clientOrderId) && !this.notOpen.has(o.clientOrderId));
+      // Not those on a symbol the venue no longer trades: every cancel there fails (reportUntraded named them).
+      const open = [...this.orders.values()].filter((o) => !isRiskExit(o) && !isProtectiveStopId(o.clientOrderId) && !this.notOpen.has(o.clientOrderId)
+        && this.venue.symbols.includes(o.intent.symbol));
       if (open.length === 0) return void (this.haltRounds = 0);
       const send = open.filter((o) => !this.cancels.has(o.clientOrderId));
       if (this.haltRounds === 0) this.log.warn({ open: open.length, reason }, 'trading halted: cancelling every open order');
@@ -1008,23 +1019,34 @@ export class TradingExecutor implements ReconcileHost {
     await this.submitting.get(cid)?.catch(() => undefined);
     const o = this.order(cid);
     if (!o || isTerminal(o.status)) return;
+    const symbol = o.intent.symbol;
+    // Every call for a symbol the venue dropped fails (reportUntraded): retrying would only fail again.
+    if (!this.venue.symbols.includes(symbol)) {
+      this.log.warn({ clientOrderId: cid, symbol, code: 'CANCEL_UNTRADED_SYMBOL' }, `venue ${this.venue.id} no longer trades the order's symbol: no cancel sent`);
+      return this.cancelRejected(cid, `UNTRADED_SYMBOL: venue ${this.venue.id} no longer trades ${symbol}; cancel it at the venue by hand`);
+    }
     this.cancelling.set(cid, reason);
+    let last = '';
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       try {
-        const r = await this.venue.cancel(o.intent.symbol, cid, o.venueOrderId);
+        const r = await this.venue.cancel(symbol, cid, o.venueOrderId);
         this.venueAnswered();
-        if (r.status === 'cancelled') {
-          await this.apply(cid, { type: 'cancelled', reason });
-          return this.syncTradesNow(o.intent.symbol);
-        }
+        if (r.status === 'cancelled') return await this.endAfterFills(o, { type: 'cancelled', reason });
         // Not open at the venue: it filled or closed meanwhile; the poll / pushed events bring the truth.
-        const v = await this.venue.fetchOrder(o.intent.symbol, cid);
-        if (!v || isTerminal(v.status)) this.notOpen.add(cid);
-        if (v && (v.status === 'cancelled' || v.status === 'expired')) await this.apply(cid, { type: 'closed', status: v.status, reason });
+        const v = await this.venue.fetchOrder(symbol, cid);
+        if (v && !isTerminal(v.status)) {
+          // Binance's -2011 for an order it still lists open (a lagging index, a cancel restriction): nothing changed.
+          this.log.warn({ clientOrderId: cid, venueStatus: v.status, code: 'CANCEL_NOT_OPEN_BUT_OPEN' },
+            'the venue refused the cancel as for an order not open, yet lists the order open: it stays open');
+          return this.cancelRejected(cid, `CANCEL_NOT_OPEN_BUT_OPEN: the venue answered "not open" but lists the order ${v.status}`);
+        }
+        this.notOpen.add(cid);
+        if (v && (v.status === 'cancelled' || v.status === 'expired')) return await this.endAfterFills(o, { type: 'closed', status: v.status, reason }, v);
         if (!v) await this.apply(cid, { type: 'rejected', code: 'VENUE_UNKNOWN_ORDER', message: 'the venue has no such order' });
-        return this.syncTradesNow(o.intent.symbol);
+        return this.syncTradesNow(symbol);
       } catch (e) {
         const err = asVenueCallError(e);
+        last = `${err.code} (${err.kind})`;
         const wait = err.retryAfterMs ?? backoffDelay(this.backoff, attempt - 1, this.rng);
         if (err.retryAfterMs !== undefined) this.cancelNotBefore = Math.max(this.cancelNotBefore, this.clock.now() + err.retryAfterMs);
         this.log.warn({ clientOrderId: cid, attempt, code: err.code, kind: err.kind, retryInMs: wait }, 'cancel failed');
@@ -1035,6 +1057,49 @@ export class TradingExecutor implements ReconcileHost {
     this.log.error({ clientOrderId: cid, attempts: this.retry.maxAttempts, code: 'CANCEL_FAILED' }, this.halt !== undefined
       ? 'could not cancel the order after every attempt; tried again in the next round while trading is halted'
       : 'could not cancel the order after every attempt; it may still be open at the venue');
+    this.cancelRejected(cid, `CANCEL_FAILED: ${this.retry.maxAttempts} attempts, the last ${last}; the order may still be open at the venue`);
+  }
+
+  // Whoever asked the cancel holds the order open until it hears otherwise (the RiskManager's stop waiting on the lots).
+  private cancelRejected(cid: ClientOrderId, reason: string): void {
+    this.publish({ type: 'exec.cancelRejected', clientOrderId: cid, reason, ts: this.clock.now() });
+  }
+
+  /**
+   * Ends order `o`, which the venue has cancelled (or found closed), once every fill it got is booked: its end frees
+   * its unfilled rest, and an exit sized on that rest before a fill of it is heard sells lots already sold. A venue
+   * that pushes events pushed the fills before its answer; one that does not is asked (`v` when just read). When they
+   * cannot be read now, the order is left open here and the poll, run at once, books them and then closes it.
+   */
+  private async endAfterFills(o: OrderRecord, ev: OrderEvent, v?: VenueOrder): Promise<void> {
+    const cid = o.clientOrderId;
+    if (!this.venue.pushesEvents && !(await this.fillsBooked(o, v))) {
+      this.notOpen.add(cid);
+      this.log.info({ clientOrderId: cid, code: 'CANCEL_END_AFTER_FILLS' }, 'the order closed at the venue with fills not booked yet: it ends once the poll books them');
+      return this.syncTradesNow(o.intent.symbol);
+    }
+    await this.apply(cid, ev);
+    this.syncTradesNow(o.intent.symbol);
+  }
+
+  // Whether every fill the venue reports for `o` is booked, reading its trades by order id where the venue can.
+  private async fillsBooked(o: OrderRecord, known?: VenueOrder): Promise<boolean> {
+    const { clientOrderId: cid, intent: { symbol } } = o;
+    const booked = () => this.order(cid)?.filledLots ?? o.filledLots;
+    try {
+      const v = known ?? await this.venue.fetchOrder(symbol, cid as ClientOrderId);
+      // Cancelled by the venue's own answer yet not found (a lagging query): the answer stands; late fills still book.
+      if (!v || v.filledLots <= booked()) return true;
+      if (!this.venue.fetchOrderTrades) return false;
+      for (const t of await this.venue.fetchOrderTrades(symbol, v.venueOrderId)) {
+        if (t.venueOrderId === v.venueOrderId) await this.applyTrade({ ...t, clientOrderId: cid as ClientOrderId, outOfSequence: true });
+      }
+      return booked() >= v.filledLots;
+    } catch (e) {
+      const err = asVenueCallError(e);
+      this.log.warn({ clientOrderId: cid, code: err.code, kind: err.kind }, 'reading the fills of a cancelled order failed: the poll reads them');
+      return false;
+    }
   }
 
   /**

@@ -15,8 +15,12 @@
 //     (and published); a trade of an order we never placed books to an adopted order (loud log), except while an
 //     order on that symbol is being submitted, or while an order on that symbol whose query failed in step 2 has no
 //     venue id yet: the trade is then likely that order's (applyTrade defers it), so the symbol's trades stop there
-//     (nothing after it is booked, so the last trade id stays before it) and are read again by the next run;
-//  5. orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); one the venue
+//     (nothing after it is booked, so the last trade id stays before it) and are read again by the next run. Of
+//     reconciliation's reads only this one moves the symbol's trade cursor, to the last trade it dealt with; a fill
+//     read by order id (step 5) does not: myTrades lags the order endpoint, and a cursor past such a fill would skip
+//     another order's earlier trade that the history had not shown yet;
+//  5. an order of ours the venue lists open with more filled than booked after step 4 has its trades read by its venue
+//     order id (`fetchOrderTrades`, as below: the history lags the order endpoint); then orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); one the venue
 //     reports with more filled than we booked first has its trades read by its venue order id (`fetchOrderTrades`,
 //     where the venue has it: step 4's history can miss them, MEXC's read by time in a millisecond of more than a
 //     page, a cursor moved past them) and the missing ones booked like step 4's; a rate limit or ban there ends the
@@ -54,6 +58,11 @@ export interface ReconcileHost {
   orderByVenueId(id: VenueOrderId): OrderRecord | undefined;
   position(symbol: string): PositionRecord | undefined;
   lastTradeId(symbol: string): string | undefined;
+  /**
+   * Persists the trade id step 4 read the history of `symbol` up to (ExecStore.setLastTradeId). Absent: the cursor
+   * read up to is kept for the life of the process and the store's moves with the fills booked in the history's order.
+   */
+  saveTradeCursor?(symbol: string, tradeId: string): Promise<void>;
   hasFill(symbol: string, tradeId: string): boolean;
   apply(cid: string, ev: OrderEvent): Promise<TransitionResult>;
   applyTrade(t: VenueTrade, opts?: ApplyTradeOptions): Promise<'booked' | 'duplicate' | 'illegal' | 'adopted' | 'deferred'>;
@@ -108,9 +117,32 @@ export interface ReconcileOptions {
 }
 
 // The cursor of the next trade page: Binance's ids are growing integers; other ids follow the venue's order.
-function laterTradeId(cursor: string | undefined, id: string): string {
+/** Returns the later of trade cursor `cursor` and trade id `id` (numerically when both are numbers). */
+export function laterTradeId(cursor: string | undefined, id: string): string {
   const numeric = cursor !== undefined && /^\d+$/.test(cursor) && /^\d+$/.test(id);
   return numeric && BigInt(cursor) > BigInt(id) ? cursor : id;
+}
+
+// Per host and symbol, the trade id step 4 read the history up to in this process. The store's cursor moves only with
+// fills booked in the history's order (a fill read by order id does not move it), so a history whose trades were all
+// booked by order id first would otherwise be read again from that cursor by every poll.
+const readUpTo = new WeakMap<ReconcileHost, Map<string, string>>();
+
+// Where step 4 starts reading `symbol`: the later of the store's cursor and the one read up to here (integer ids);
+// with ids of no order we can compare (MEXC), the one read up to here, which follows the venue's order.
+function tradeCursor(host: ReconcileHost, symbol: string): string | undefined {
+  const stored = host.lastTradeId(symbol);
+  const read = readUpTo.get(host)?.get(symbol);
+  if (read === undefined || stored === undefined) return read ?? stored;
+  return /^\d+$/.test(read) && /^\d+$/.test(stored) ? laterTradeId(read, stored) : read;
+}
+
+async function keepTradeCursor(host: ReconcileHost, symbol: string, tradeId: string): Promise<void> {
+  let m = readUpTo.get(host);
+  if (!m) readUpTo.set(host, (m = new Map()));
+  if (m.get(symbol) === tradeId) return;
+  m.set(symbol, tradeId);
+  await host.saveTradeCursor?.(symbol, tradeId);
 }
 
 /** The trade counts of a run that step 4 adds to. */
@@ -119,21 +151,33 @@ type TradeCounts = { fillsApplied: number; fillsDuplicate: number; fillsIllegal:
 // Step 4 for one symbol: books its trades since the last one booked. Returns false when a trade was deferred (the
 // symbol's trades stop there, for the next run).
 async function bookTrades(host: ReconcileHost, symbol: string, deferSymbols: ReadonlySet<string>, r: TradeCounts): Promise<boolean> {
-  let cursor = host.lastTradeId(symbol);
+  const start = tradeCursor(host, symbol);
+  let cursor = start;
+  // Kept only as far as the trades were all dealt with: a deferred trade is read again by the next run.
+  const done = async (): Promise<void> => {
+    if (cursor !== undefined && cursor !== start) await keepTradeCursor(host, symbol, cursor);
+  };
   const seen = new Set<string>();
   for (;;) {
     const page = await host.venue.fetchMyTrades(symbol, cursor);
     const fresh = page.filter((t) => !seen.has(t.tradeId));
-    if (fresh.length === 0) return true;
+    if (fresh.length === 0) {
+      await done();
+      return true;
+    }
     for (const t of fresh) {
       seen.add(t.tradeId);
-      cursor = laterTradeId(cursor, t.tradeId);
       if (host.hasFill(t.symbol, t.tradeId)) {
+        cursor = laterTradeId(cursor, t.tradeId);
         r.fillsDuplicate++;
         continue;
       }
       const out = await host.applyTrade(t, { deferWhileSubmitting: true, deferSymbols });
-      if (out === 'deferred') return false;
+      if (out === 'deferred') {
+        await done();
+        return false;
+      }
+      cursor = laterTradeId(cursor, t.tradeId);
       if (out === 'booked') r.fillsApplied++;
       else if (out === 'adopted') {
         r.fillsApplied++;
@@ -142,13 +186,16 @@ async function bookTrades(host: ReconcileHost, symbol: string, deferSymbols: Rea
       else r.fillsIllegal++;
     }
     // Asking again would only repeat the answer (MEXC reads by time from the cursor's trade on).
-    if (host.venue.myTradesComplete) return true;
+    if (host.venue.myTradesComplete) {
+      await done();
+      return true;
+    }
   }
 }
 
-// Step 5 for order `o`, which the venue closed (`v`) with more lots filled than booked: reads its trades by venue order
-// id and books those missing. Returns false when that read failed with an unknown outcome (the order is then left for
-// the next run); a rate limit or ban is thrown, as in step 2: every later call would be refused too.
+// Step 5 for order `o`, which the venue reports (`v`) with more lots filled than booked: reads its trades by venue order
+// id and books those missing, out of the history's order (they leave the trade cursor where it is). Returns false
+// when that read failed with an unknown outcome (the order is then left for the next run); a rate limit or ban is thrown, as in step 2: every later call would be refused too.
 async function bookOrderTrades(host: ReconcileHost, o: OrderRecord, v: VenueOrder, r: TradeCounts): Promise<boolean> {
   if (!host.venue.fetchOrderTrades) return true;
   let trades: VenueTrade[];
@@ -166,7 +213,7 @@ async function bookOrderTrades(host: ReconcileHost, o: OrderRecord, v: VenueOrde
   for (const t of trades) {
     if (t.venueOrderId !== v.venueOrderId || host.hasFill(t.symbol, t.tradeId)) continue;
     // Named by our client id: the trade is this order's whatever the executor's venue-id index holds.
-    const out = await host.applyTrade({ ...t, clientOrderId: o.clientOrderId as ClientOrderId });
+    const out = await host.applyTrade({ ...t, clientOrderId: o.clientOrderId as ClientOrderId, outOfSequence: true });
     if (out === 'booked' || out === 'adopted') r.fillsApplied++;
     else if (out === 'duplicate') r.fillsDuplicate++;
     else if (out === 'illegal') r.fillsIllegal++;
@@ -219,6 +266,9 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
 
   // 2. our unfinished orders
   const closedAtVenue: VenueOrder[] = [];
+  // Open at the venue with more filled than booked: read by order id after step 4 unless the history brought their
+  // fills (it lags the order endpoint).
+  const shortOfFills: VenueOrder[] = [];
   // Symbols with an order whose query failed before we learnt its venue id: a trade there that names no known order
   // may be that order's, so it must not be adopted as a stranger's (step 4).
   const unresolvedNoVenueId = new Set<string>();
@@ -252,6 +302,7 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
       if (changed(await host.apply(o.clientOrderId, { type: 'accepted', venueOrderId: v.venueOrderId }))) r.ordersAccepted++;
     }
     if (isTerminal(v.status)) closedAtVenue.push(v);
+    else if (o.filledLots < v.filledLots) shortOfFills.push(v);
   }
 
   // 3. adopt open orders we do not know, and those of ours we hold final
@@ -279,7 +330,13 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
     if (!await bookTrades(host, s, unresolvedNoVenueId, r)) r.tradesDeferred.push(s);
   }
 
-  // 5. final states the venue reports
+  // 5. fills the history has not shown of orders still open at the venue
+  for (const v of shortOfFills) {
+    const o = host.order(v.clientOrderId);
+    if (!o || o.filledLots >= v.filledLots || r.tradesDeferred.includes(v.symbol)) continue;
+    if (!await bookOrderTrades(host, o, v, r)) r.ordersUnresolved.push(o.clientOrderId);
+  }
+  // and final states the venue reports
   for (const v of closedAtVenue) {
     let o = host.order(v.clientOrderId);
     if (!o || isTerminal(o.status) || r.tradesDeferred.includes(v.symbol)) continue;

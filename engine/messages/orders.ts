@@ -73,8 +73,15 @@ export interface OrderFilled { readonly type: 'exec.orderFilled'; readonly fill:
 export interface OrderCancelled { readonly type: 'exec.orderCancelled'; readonly clientOrderId: ClientOrderId; readonly reason: string; readonly ts: TsMs }
 export interface OrderRejected { readonly type: 'exec.orderRejected'; readonly clientOrderId: ClientOrderId; readonly code: string; readonly message: string; readonly ts: TsMs }
 export interface OrderExpired { readonly type: 'exec.orderExpired'; readonly clientOrderId: ClientOrderId; readonly ts: TsMs }
+/**
+ * A cancel the executor was asked for (exec.cancelOrder, a halt round) is not known to have happened: it failed every
+ * attempt (a timeout may still have cancelled it), the venue said the order was not open while it still lists it open,
+ * or the venue no longer trades its symbol. The order stays open here (its end, if it comes, is published as usual);
+ * `reason` starts with the cause's code (CANCEL_FAILED, CANCEL_NOT_OPEN_BUT_OPEN, UNTRADED_SYMBOL).
+ */
+export interface CancelRejected { readonly type: 'exec.cancelRejected'; readonly clientOrderId: ClientOrderId; readonly reason: string; readonly ts: TsMs }
 
 /** Commands to the executor. */
 export type ExecCommand = SubmitOrder | CancelOrder;
 /** Events from the executor; handled before queued market data. */
-export type ExecEvent = OrderSubmitted | OrderAccepted | OrderPartiallyFilled | OrderFilled | OrderCancelled | OrderRejected | OrderExpired;
+export type ExecEvent = OrderSubmitted | OrderAccepted | OrderPartiallyFilled | OrderFilled | OrderCancelled | OrderRejected | OrderExpired | CancelRejected;

@@ -44,7 +44,8 @@ const INDEX_VERSION = 1;
 /** One atomic change: an order, optionally with a fill and the position it moved. */
 export interface ExecChange<O extends StoredOrder, P extends StoredPosition> {
   readonly order?: O;
-  readonly fill?: Fill;
+  /** `outOfSequence`: read out of the trade history's order (by order id), so it leaves the trade cursor as it is. */
+  readonly fill?: Fill & { readonly outOfSequence?: true };
   readonly position?: P;
 }
 
@@ -71,10 +72,14 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
 
   /**
    * Writes an order change (order, fill, position, and the fill's trade id as last seen when it is newer) in one
-   * transaction; resolves once it has committed.
+   * transaction; resolves once it has committed. A fill read out of the history's order (`outOfSequence`) does not move
+   * the last trade id: the history may not have shown yet an earlier trade of another order, which a cursor past it
+   * would never read.
    */
   async commit(change: ExecChange<O, P>): Promise<void> {
-    const { order, fill, position } = change;
+    const { order, position } = change;
+    const { outOfSequence, ...fillValue } = change.fill ?? {};
+    const fill = change.fill && (fillValue as Fill);
     await this.orders.transaction(() => {
       if (order) {
         void this.orders.put(order.clientOrderId, order);
@@ -91,7 +96,7 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
         void this.fills.put([fill.venue, fill.symbol, fill.tradeId], fill);
         const key = lastTradeKey(fill.venue, fill.symbol);
         const prev = this.state.get(key) as string | undefined;
-        if (prev === undefined || tradeIdAfter(fill.tradeId, prev)) void this.state.put(key, fill.tradeId);
+        if (!outOfSequence && (prev === undefined || tradeIdAfter(fill.tradeId, prev))) void this.state.put(key, fill.tradeId);
       }
       if (position) void this.positions.put([position.venue, position.symbol], position);
     });
@@ -199,9 +204,17 @@ export class ExecStore<O extends StoredOrder, P extends StoredPosition> {
     return out;
   }
 
-  /** Returns the newest trade id booked for `venue` and `symbol`. */
+  /**
+   * Returns the trade cursor of `venue` and `symbol`: the newest trade id booked in the history's order, or the one the
+   * history was last read up to (`setLastTradeId`), whichever was written last.
+   */
   lastTradeId(venue: VenueId, symbol: string): string | undefined {
     return this.state.get(lastTradeKey(venue, symbol)) as string | undefined;
+  }
+
+  /** Stores the trade id the history of `venue` and `symbol` was read up to (every trade up to it booked); resolves at commit. */
+  async setLastTradeId(venue: VenueId, symbol: string, tradeId: string): Promise<void> {
+    await this.state.put(lastTradeKey(venue, symbol), tradeId);
   }
 
   /** Returns an engine-state value. */

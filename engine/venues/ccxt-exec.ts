@@ -28,6 +28,9 @@
 // a fee up, a balance down (see roundedFixed), at most 1e-9 off, with a log line.
 // MEXC's myTrades has no trade-id cursor: its history is read by time, and a millisecond holding a full page by order
 // id (see mexcTrades, mexcMillisecond); one answer of fetchMyTrades holds every trade after the cursor (myTradesComplete).
+// Without a cursor (a first start: nothing booked for the symbol) both venues read every trade they keep, oldest first:
+// Binance from trade id 0, 1000 an answer (the caller pages: one request, weight 20, per 1000 trades of the symbol),
+// MEXC the month it keeps in one answer.
 // fetchOrderTrades reads one order's trades by its order id (myTrades' `orderId`, on both venues), for the fills a
 // read by time or by trade id did not show.
 // The 429/418 block lives in a RestGate (rest-gate.ts): live-venue.ts passes the one of the venue's REST origin, which
@@ -420,8 +423,9 @@ export class CcxtExecVenue implements ExecutionVenue {
   async fetchMyTrades(symbol: string, sinceTradeId?: string): Promise<VenueTrade[]> {
     const inst = this.inst(symbol);
     if (this.id === 'mexc') return this.mexcTrades(inst, symbol, sinceTradeId);
-    // Binance pages by trade id (fromId is inclusive).
-    const params: Record<string, unknown> = {};
+    // Binance pages by trade id (fromId is inclusive). Without a cursor, from the first trade (fromId 0): without
+    // fromId Binance answers the newest trades, and the next page (past the newest) would leave the older ones unread.
+    const params: Record<string, unknown> = { fromId: '0' };
     if (sinceTradeId !== undefined && /^\d+$/.test(sinceTradeId)) params['fromId'] = String(BigInt(sinceTradeId) + 1n);
     const rows = await this.call('fetchMyTrades', () => this.ex.fetchMyTrades(symbol, undefined, BINANCE_TRADES_PAGE, params));
     if (!Array.isArray(rows)) throw new VenueCallError('unknown', 'BAD_RESPONSE', 'fetchMyTrades answered a non-list');

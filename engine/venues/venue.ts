@@ -78,7 +78,15 @@ export interface VenueBalance {
  * One of our executions as the venue's trade history reports it. Venues that only know their own order id
  * (Binance myTrades) leave `clientOrderId` out; the executor maps `venueOrderId` back to its order.
  */
-export type VenueTrade = Omit<Fill, 'clientOrderId'> & { readonly clientOrderId?: ClientOrderId };
+export type VenueTrade = Omit<Fill, 'clientOrderId'> & {
+  readonly clientOrderId?: ClientOrderId;
+  /**
+   * Set by a reader that took the trade out of the trade history's order (by its order id, fetchOrderTrades): booking
+   * it leaves the symbol's trade cursor where it is, which would otherwise pass earlier trades of other orders that a
+   * lagging history has not shown yet (ExecStore.commit). Never stored.
+   */
+  readonly outOfSequence?: true;
+};
 
 /** What a venue pushes: a fill, or an order that reached a final state without (more) fills. */
 export type VenueEvent =

@@ -28,7 +28,7 @@ import { ConfigError } from '../engine/types/errors.ts';
 import { createInferencePool, type InferencePool } from '../engine/infer/pool.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Clock } from '../engine/runtime/clock.ts';
-import { CheckpointStore, inputSymbolMismatch, SELECTION_METRICS, type CheckpointMeta } from '../models/checkpoints.ts';
+import { CheckpointStore, inputSymbolMismatch, LEGACY_SELECTION_METRICS, SELECTION_METRICS, type CheckpointMeta } from '../models/checkpoints.ts';
 import { bundledCnnCheckpoint, bundledDqnCheckpoint } from '../models/bundled/index.ts';
 import { cnnInputMismatch } from '../models/cnn/bdi-adapter.ts';
 import { loadDqn } from '../models/dqn/io.ts';
@@ -168,7 +168,7 @@ export async function loadModels(config: Config, clock: Clock, logger: Logger, o
     else {
       // Every checkpoint in rank order, not only the best: a research or other-symbol run with a better figure
       // saves under the same name and metric, and would otherwise hide all those the engine can run.
-      for (const c of await cps.list('cnn', SELECTION_METRICS.cnn)) {
+      for (const c of await cps.list('cnn', SELECTION_METRICS.cnn, ...LEGACY_SELECTION_METRICS.cnn)) {
         if (existsSync(path.join(c.dir, CNN_ONNX_FILE))) candidates.push({ file: path.join(c.dir, CNN_ONNX_FILE), version: c.meta.version, meta: c.meta, dir: c.dir });
       }
       const bundled = bundledCnnCheckpoint();

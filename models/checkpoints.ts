@@ -23,9 +23,16 @@ export type RankMetric = Pick<CheckpointMetric, 'name' | 'higherIsBetter'>;
  * `heldOutPnl`), which ranked checkpoints written before, ride along in `testMetric` for reporting only.
  */
 export const SELECTION_METRICS = {
-  cnn: { name: 'valLogLoss', higherIsBetter: false },
+  // Skill over the folds' majority prior (models/train/cnn.ts): raw log loss is not comparable across label options.
+  cnn: { name: 'valLogLossSkill', higherIsBetter: true },
   dqn: { name: 'valPnl', higherIsBetter: true },
 } as const satisfies Record<string, RankMetric>;
+
+/** Metrics older checkpoints were ranked by: listed after those of SELECTION_METRICS, ranked among themselves. */
+export const LEGACY_SELECTION_METRICS: Record<keyof typeof SELECTION_METRICS, readonly RankMetric[]> = {
+  cnn: [{ name: 'valLogLoss', higherIsBetter: false }],
+  dqn: [],
+};
 
 /** Metadata stored with every checkpoint (checkpoint.json). */
 export interface CheckpointMeta {
@@ -161,10 +168,11 @@ export class CheckpointStore {
   }
 
   /**
-   * Returns a model's complete checkpoints: those ranked by `rankBy` first, best first (ties: newer first), then the
-   * others newest first. Default `rankBy`: the metric of the newest checkpoint.
+   * Returns a model's complete checkpoints: those ranked by `rankBy` first, best first (ties: newer first), then those
+   * ranked by each of `thenBy` in turn (ranked alike), then the others newest first. Default `rankBy`: the metric of
+   * the newest checkpoint.
    */
-  async list(model: string, rankBy?: RankMetric): Promise<Checkpoint[]> {
+  async list(model: string, rankBy?: RankMetric, ...thenBy: readonly RankMetric[]): Promise<Checkpoint[]> {
     const modelDir = path.join(this.root, model);
     const out: Checkpoint[] = [];
     for (const v of await subdirs(modelDir)) {
@@ -173,8 +181,9 @@ export class CheckpointStore {
       if (meta) out.push({ meta, dir });
     }
     const by = rankBy ?? out.reduce<Checkpoint | undefined>((a, c) => (a === undefined || newerFirst(c, a) < 0 ? c : a), undefined)?.meta.metric;
-    const ranked = out.filter((c) => by !== undefined && rankedBy(c, by)).sort(compareCheckpoints);
-    return [...ranked, ...out.filter((c) => by === undefined || !rankedBy(c, by)).sort(newerFirst)];
+    const groups = by === undefined ? [] : [by, ...thenBy];
+    const ranked = groups.flatMap((m) => out.filter((c) => rankedBy(c, m)).sort(compareCheckpoints));
+    return [...ranked, ...out.filter((c) => !groups.some((m) => rankedBy(c, m))).sort(newerFirst)];
   }
 
   /**

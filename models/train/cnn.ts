@@ -2,7 +2,8 @@
 // walk-forward folds, one fresh model per fold trained only on its training part, every figure measured on the
 // fold's test part beside baselines scored on exactly the same samples. The last fold's model (the one trained on
 // the most data) is exported to ONNX, checked against tfjs and saved as a checkpoint ranked by the pooled log loss of
-// the folds before the last (no data of its own test fold went into it); its own test log loss is reported, never ranked.
+// the folds before the last (no data of its own test fold went into it), as skill over the majority prior on the same
+// rows (CNN_RANK_METRIC); its own test log loss is reported, never ranked.
 // Samples come from a dataset provider (samples.ts): BaseDataInput rows replayed through the DataProvider
 // (`input: 'bdi'`, what the engine's CNN agent feeds), the BaseDataInputs the daemon recorded in its inference history
 // (`input: 'history'`, history-dataset.ts: the same input kind) or kline windows (`input: 'klines'`, research only).
@@ -94,6 +95,14 @@ export interface CnnTrainOptions {
 
 export { CNN_TRAIN_DEFAULTS } from './defaults.ts';
 
+/**
+ * What CNN checkpoints are ranked by: 1 − ll_model / ll_majority on the ranking rows (0: no better than the training
+ * folds' class prior, 1: perfect). Raw log loss is not comparable across runs whose labels differ (--pt/--sl,
+ * --horizon, --stride, input span): barriers that make nearly every label HOLD give a small loss to a model that
+ * learnt only the prior. The engine must load by the same metric (SELECTION_METRICS.cnn in models/checkpoints.ts).
+ */
+export const CNN_RANK_METRIC = SELECTION_METRICS.cnn;
+
 /** Figures per fold and pooled over all test samples. */
 export interface FoldedFigures {
   readonly folds: ClassFigures[];
@@ -125,8 +134,14 @@ export interface CnnTrainSummary {
   readonly model: { readonly config: CnnConfig; readonly params: number };
   readonly configHash: string;
   readonly parity: ParityResult | null;
-  /** `metric`: what it is ranked by (`valLogLoss`, folds before the last); `testLogLoss`: its own test fold's, reported only. */
-  readonly checkpoint: { readonly dir: string; readonly version: string; readonly kept: boolean; readonly onnx: string; readonly onnxBytes: number; readonly weightsBytes: number; readonly metric: number; readonly testLogLoss: number } | null;
+  /**
+   * `metric`: what it is ranked by (CNN_RANK_METRIC, folds before the last); `valLogLoss`: the raw log loss of those rows;
+   * `testLogLoss`: its own test fold's, reported only.
+   */
+  readonly checkpoint: {
+    readonly dir: string; readonly version: string; readonly kept: boolean; readonly onnx: string; readonly onnxBytes: number; readonly weightsBytes: number;
+    readonly metric: number; readonly valLogLoss: number; readonly testLogLoss: number;
+  } | null;
   /** Why nothing was saved, when nothing was. */
   readonly notSaved?: string;
   /** History input: records read, dropped (no label, wrong shape, duplicate tick), left off the decision grid, and their span. */
@@ -164,7 +179,8 @@ export async function cnnSamples(opts: CnnTrainOptions): Promise<CnnSamples> {
     if (!Number.isInteger(opts.lastBars) || opts.lastBars < 2) throw new InputValidationError(`--last-bars must be an integer ≥ 2, got ${opts.lastBars}`);
     const grid = klines.all(symbol, '1m').filter((c) => opts.untilMs === undefined || c.openTime + 60_000 <= opts.untilMs);
     const cut = grid[Math.max(0, grid.length - opts.lastBars)];
-    if (cut) fromMs = Math.max(fromMs ?? -Infinity, cut.openTime);
+    // A decision is placed by its bar's close: the bar opening at cut.openTime closes a minute later.
+    if (cut) fromMs = Math.max(fromMs ?? -Infinity, cut.openTime + 60_000);
   }
   return buildBdiDataset({
     symbol, klines, everyMinutes: opts.stride, labels,
@@ -319,16 +335,17 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
   const parityIdx = lastFold.test.subarray(0, Math.min(64, lastFold.test.length));
   const onnx = cnnToOnnx(last!.config, last!.weights(), configHash);
   const parity = await onnxParity(last!, onnx, sampleBatch(ds, parityIdx), parityIdx.length);
+  const lastTestLogLoss = outOfSample.folds[outOfSample.folds.length - 1]!.logLoss;
+  // What the checkpoint is ranked by: the folds before the last, each scored by its own fold's model, all before the
+  // saved model's test fold. Ranking by the last fold's test log loss would pick among runs on their test data.
+  const prior = folds.slice(0, -1);
+  const rank = prior.length > 0 ? rankingFigures(ds, prior, modelProbs, lastFold.testStart) : undefined;
   let checkpoint: CnnTrainSummary['checkpoint'] = null;
   let notSaved: string | undefined;
   if (!parity.ok) notSaved = `ONNX export differs from tfjs by ${parity.maxAbsDiff} (> 1e-5): not saved`;
   else if (opts.out === undefined) notSaved = 'no --out directory';
   else if (folds.length < 2) notSaved = 'one fold: no earlier fold to rank the checkpoint by (use --folds 2 or more)';
-  const lastTestLogLoss = outOfSample.folds[outOfSample.folds.length - 1]!.logLoss;
-  // What the checkpoint is ranked by: the folds before the last, each scored by its own fold's model, all before the
-  // saved model's test fold. Ranking by the last fold's test log loss would pick among runs on their test data.
-  const prior = folds.slice(0, -1);
-  const priorFigures = prior.length > 0 ? classFigures(concatF64(modelProbs.slice(0, -1)), sampleLabels(ds, concat(prior.map((x) => x.test)))) : undefined;
+  else if (rank!.n === 0) notSaved = 'every label of the folds before the last reaches the saved model\'s test window: nothing to rank the checkpoint by';
   if (notSaved === undefined) {
     const store = new CheckpointStore({ root: opts.out!, keep: 5 });
     let onnxBytes = 0, weightsBytes = 0;
@@ -338,7 +355,7 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
     // another symbol than `input.symbol` passes it over (app/models.ts). Neither input reads the reference series.
     const entry = {
       model: opts.modelName,
-      metric: { ...SELECTION_METRICS.cnn, value: priorFigures!.logLoss },
+      metric: { ...CNN_RANK_METRIC, value: rank!.skill },
       testMetric: { name: 'oosLogLoss', value: lastTestLogLoss, higherIsBetter: false },
       dataSpan: { fromMs: ds.openTimeMs[ds.firstBar(lastFold.train[0]!)]!, toMs: ds.openTimeMs[maxT1(ds, lastFold.train)]! },
       configHash, backend: backend.backend, input: { ...ds.input, ...(ds.symbol !== undefined ? { symbol: ds.symbol } : {}) },
@@ -353,13 +370,13 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
           features: { ...ds.describe, ...(opts.data ? { files: opts.data.map((d) => path.basename(d)) } : {}), inputSize: cnnInputSize(cfg) },
           savedModel: {
             fold: folds.length, testLogLoss: lastTestLogLoss, testAccuracy: outOfSample.folds[outOfSample.folds.length - 1]!.accuracy,
-            rankedBy: { metric: SELECTION_METRICS.cnn.name, folds: prior.length, ...priorFigures! },
+            rankedBy: { metric: CNN_RANK_METRIC.name, folds: prior.length, ...rank! },
           },
         }, null, 1));
       },
     };
     const saved = await store.save(entry);
-    checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept, onnx: path.join(saved.dir, 'cnn.onnx'), onnxBytes, weightsBytes, metric: priorFigures!.logLoss, testLogLoss: lastTestLogLoss };
+    checkpoint = { dir: saved.dir, version: saved.meta.version, kept: saved.kept, onnx: path.join(saved.dir, 'cnn.onnx'), onnxBytes, weightsBytes, metric: rank!.skill, valLogLoss: rank!.logLoss, testLogLoss: lastTestLogLoss };
     log().info({ dir: saved.dir, version: saved.meta.version, kept: saved.kept }, 'cnn checkpoint saved');
   } else if (!parity.ok) {
     log().error({ parity }, 'cnn not saved: ONNX parity check failed');
@@ -367,6 +384,37 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
   last!.dispose();
   const summary: CnnTrainSummary = { ...summaryBase, parity, checkpoint, ...(notSaved ? { notSaved } : {}), seconds: (performance.now() - started) / 1000 };
   return { summary, dataset: ds, folds, embargo };
+}
+
+/** The ranking figure and what it is made of (train-report.json `savedModel.rankedBy`). */
+export interface RankingFigures extends ClassFigures {
+  readonly majorityLogLoss: number;
+  /** 1 − logLoss / majorityLogLoss: the CNN_RANK_METRIC value. */
+  readonly skill: number;
+  /** Test samples of the ranking folds left out because their label reads the saved model's test window. */
+  readonly purged: number;
+}
+
+// Scores the test samples of the folds before the last whose label resolves before `testStart` (the saved model's test
+// window; the last labels of the fold before it can reach in), beside each fold's majority prior on the same rows.
+function rankingFigures(ds: CnnSamples, prior: readonly Fold[], modelProbs: readonly Float64Array[], testStart: number): RankingFigures {
+  const idx: Int32Array[] = [], model: Float64Array[] = [], major: Float64Array[] = [];
+  let purged = 0;
+  prior.forEach((fold, f) => {
+    const keep: number[] = [];
+    for (let k = 0; k < fold.test.length; k++) if (ds.t1[fold.test[k]!]! < testStart) keep.push(k);
+    purged += fold.test.length - keep.length;
+    const kept = Int32Array.from(keep, (k) => fold.test[k]!);
+    const rows = new Float64Array(keep.length * NUM_CLASSES);
+    keep.forEach((k, r) => rows.set(modelProbs[f]!.subarray(k * NUM_CLASSES, (k + 1) * NUM_CLASSES), r * NUM_CLASSES));
+    idx.push(kept);
+    model.push(rows);
+    major.push(majorityBaseline(ds.label, fold.train, kept).probs);
+  });
+  const labels = sampleLabels(ds, concat(idx));
+  const fig = classFigures(concatF64(model), labels);
+  const majorityLogLoss = classFigures(concatF64(major), labels).logLoss;
+  return { ...fig, majorityLogLoss, skill: 1 - fig.logLoss / majorityLogLoss, purged };
 }
 
 /** Returns class probabilities of samples `idx` as row-major float64, predicted in batches. */

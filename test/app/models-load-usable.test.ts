@@ -23,7 +23,8 @@ function checkpoint(root: string, model: 'cnn' | 'dqn', version: string, value: 
   const base = JSON.parse(readFileSync(join(bundled, 'checkpoint.json'), 'utf8')) as { input: Record<string, unknown> };
   const { input: _, ...rest } = base;
   writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({
-    ...rest, model, version, metric: { ...SELECTION_METRICS[model], value }, ...(input ? { input: { ...base.input, ...input } } : {}),
+    // A CNN's `value` reads as a log loss (lower is better), stored as the skill it is ranked by (higher is better).
+    ...rest, model, version, metric: { ...SELECTION_METRICS[model], value: model === 'cnn' ? 1 - value : value }, ...(input ? { input: { ...base.input, ...input } } : {}),
   }));
 }
 

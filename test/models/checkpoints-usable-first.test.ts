@@ -22,8 +22,9 @@ const sol: CheckpointInput = { kind: 'bdi-klines-v1', size: 5450, symbol: 'SOL/U
 
 function saver(keep: number) {
   const store = new CheckpointStore({ root, keep, clock: new SimulatedClock() });
+  // `value` below reads as a log loss (lower is better); stored as the skill the CNN is ranked by (higher is better).
   const save = (value: number, input?: CheckpointInput) => store.save({
-    model: 'cnn', metric: { ...SELECTION_METRICS.cnn, value }, dataSpan: { fromMs: 0, toMs: 1 }, configHash: 'x', backend: 'wasm',
+    model: 'cnn', metric: { ...SELECTION_METRICS.cnn, value: 1 - value }, dataSpan: { fromMs: 0, toMs: 1 }, configHash: 'x', backend: 'wasm',
     ...(input ? { input } : {}), write: (dir) => writeFile(path.join(dir, 'cnn.onnx'), String(value)),
   });
   return { store, save };

@@ -120,9 +120,10 @@ describe('cobalt train cnn (walk-forward, tiny model, real ETH+BTC 1m klines)', 
     expect(statSync(cp.onnx).size).toBe(cp.onnxBytes);
     const meta = JSON.parse(readFileSync(path.join(cp.dir, 'checkpoint.json'), 'utf8'));
     // Review finding 1: ranked by a figure no test data of the saved model went into (fold 1, before its test fold 2).
-    expect(meta.metric).toEqual({ name: 'valLogLoss', value: s.outOfSample.folds[0]!.logLoss, higherIsBetter: false });
+    const ranked = JSON.parse(readFileSync(path.join(cp.dir, 'train-report.json'), 'utf8')).savedModel.rankedBy;
+    expect(meta.metric).toEqual({ name: 'valLogLossSkill', value: 1 - ranked.logLoss / ranked.majorityLogLoss, higherIsBetter: true });
     expect(meta.testMetric).toEqual({ name: 'oosLogLoss', value: s.outOfSample.folds[1]!.logLoss, higherIsBetter: false });
-    expect([cp.metric, cp.testLogLoss]).toEqual([s.outOfSample.folds[0]!.logLoss, s.outOfSample.folds[1]!.logLoss]);
+    expect([cp.metric, cp.valLogLoss, cp.testLogLoss]).toEqual([meta.metric.value, ranked.logLoss, s.outOfSample.folds[1]!.logLoss]);
     // The saved model trained only on bars before its test window.
     const lastTest = run.folds[1]!;
     expect(meta.dataSpan.toMs).toBeLessThan(aligned().openTimeMs[lastTest.testStart]!);

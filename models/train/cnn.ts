@@ -346,6 +346,8 @@ export async function trainCnnOn(ds: CnnSamples, opts: CnnTrainOptions, started 
   else if (opts.out === undefined) notSaved = 'no --out directory';
   else if (folds.length < 2) notSaved = 'one fold: no earlier fold to rank the checkpoint by (use --folds 2 or more)';
   else if (rank!.n === 0) notSaved = 'every label of the folds before the last reaches the saved model\'s test window: nothing to rank the checkpoint by';
+  // A prior that was certain and right on every ranking row leaves no skill to measure (0/0, or −∞ written as null).
+  else if (!Number.isFinite(rank!.skill)) notSaved = `the majority prior's log loss on the ranking rows is ${rank!.majorityLogLoss}: no skill to rank the checkpoint by`;
   if (notSaved === undefined) {
     const store = new CheckpointStore({ root: opts.out!, keep: 5 });
     let onnxBytes = 0, weightsBytes = 0;

@@ -21,7 +21,9 @@
 // An engine failure (risk.killSwitch from the engine) refuses resumes for the life of the bus (this process's system),
 // a restart of this child included, and is never stored: restarting the process is its remedy.
 import { createActor, fromCallback, type EventObject } from 'xstate';
-import { isProtectiveStopId, type Fill, type OrderCancelled, type OrderExpired, type OrderRejected, type OrderSubmitted } from '../engine/messages/orders.ts';
+import {
+  isProtectiveStopId, type CancelRejected, type Fill, type OrderCancelled, type OrderExpired, type OrderRejected, type OrderSubmitted,
+} from '../engine/messages/orders.ts';
 import type { EngineMsg } from '../engine/messages/index.ts';
 import type { IntentProposed, RiskLimits, TradingState } from '../engine/messages/risk.ts';
 import { settingsKey } from '../engine/config/settings-key.ts';
@@ -523,6 +525,11 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     // releases what that order held (logic.ts openOrders); ends of orders it does not know are not its business.
     bus.subscribe('exec.orderRejected', forwardExitEnd, RISK_ID),
     bus.subscribe('exec.orderCancelled', forwardExitEnd, RISK_ID),
+    // A cancel risk asked that did not happen (logic.ts onCancelRejected); a halt round's or a protective stop's cancels
+    // of orders it never asked about are not its business.
+    bus.subscribe('exec.cancelRejected', (m: CancelRejected) => {
+      if (current().openOrders[m.clientOrderId]?.cancelAsked !== undefined) forward(m);
+    }, RISK_ID),
     bus.subscribe('exec.orderExpired', forwardExitEnd, RISK_ID),
     // An approved order the executor took up counts as open until it ends, however long it rests.
     bus.subscribe('exec.orderSubmitted', (m: OrderSubmitted) => {

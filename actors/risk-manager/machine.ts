@@ -20,7 +20,8 @@
 // the executor has one path for orders, and risk built them from its own position so they need no second check.
 // At most one exit per symbol is in flight. A stop-loss or flatten whose lots open strategy sells hold emits
 // `exec.cancelOrder` for those sells (again after a backoff while they stay open; logic.ts freeHeldLots) and sells what
-// their ends free; a take-profit cancels none.
+// their ends free; a take-profit cancels none. `exec.cancelRejected` (a cancel it asked did not happen) brings the next
+// ask sooner, or stops asking for a sell the engine can never cancel (logic.ts onCancelRejected).
 // While halted stop-loss/take-profit stay armed (strategy intents are denied); `risk.flatten` is the explicit way to
 // close positions in any state: a standing request
 // per symbol driven by fills, exit ends, marks and `risk.flattenCheck` until flat (logic.ts driveFlatten). A refused
@@ -33,7 +34,9 @@
 // machine takes it only on top of the state it was computed from, and otherwise fails loudly (the supervisor restarts
 // the risk child from the stored fills) rather than drop or reorder steps.
 import { enqueueActions, setup, type ActorSystem } from 'xstate';
-import type { OrderCancelled, OrderExpired, OrderFilled, OrderPartiallyFilled, OrderRejected, OrderSubmitted } from '../../engine/messages/orders.ts';
+import type {
+  CancelRejected, OrderCancelled, OrderExpired, OrderFilled, OrderPartiallyFilled, OrderRejected, OrderSubmitted,
+} from '../../engine/messages/orders.ts';
 import type {
   FlattenPositions, IntentProposed, KillSwitch, ResumeTrading, RiskMark, SetLimits, TradingState,
 } from '../../engine/messages/risk.ts';
@@ -41,7 +44,7 @@ import { assertNever } from '../../engine/types/errors.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { HeldStepsApplied } from './held-steps.ts';
 import {
-  createRiskState, nextFlattenCheck, onExecFill, onFlatten, onFlattenCheck, onIntent, onKillSwitch, onMark, onOrderEnd, onOrderSeen, onResume, onSetLimits,
+  createRiskState, nextFlattenCheck, onCancelRejected, onExecFill, onFlatten, onFlattenCheck, onIntent, onKillSwitch, onMark, onOrderEnd, onOrderSeen, onResume, onSetLimits,
   type RiskInput, type RiskOut, type RiskState, type Step,
 } from './logic.ts';
 
@@ -57,7 +60,8 @@ export interface FlattenCheck { readonly type: 'risk.flattenCheck'; readonly ven
 
 /** Events the RiskManager takes. */
 export type RiskIn =
-  | IntentProposed | OrderSubmitted | OrderFilled | OrderPartiallyFilled | OrderRejected | OrderCancelled | OrderExpired | RiskMark | HeldStepsApplied
+  | IntentProposed | OrderSubmitted | OrderFilled | OrderPartiallyFilled | OrderRejected | OrderCancelled | OrderExpired | CancelRejected | RiskMark
+  | HeldStepsApplied
   | KillSwitch | ResumeTrading | SetLimits | FlattenPositions | FlattenCheck | RiskTransition;
 
 /** Input: a fresh start, or a state saved with `snapshotRiskState`. */
@@ -86,6 +90,7 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
     case 'exec.orderRejected': return onOrderEnd(ctx, e.clientOrderId, `rejected ${e.code}: ${e.message}`, now);
     case 'exec.orderCancelled': return onOrderEnd(ctx, e.clientOrderId, `cancelled (${e.reason})`, now);
     case 'exec.orderExpired': return onOrderEnd(ctx, e.clientOrderId, 'expired', now);
+    case 'exec.cancelRejected': return onCancelRejected(ctx, e.clientOrderId, e.reason, now);
     case 'exec.orderSubmitted': return { state: onOrderSeen(ctx, e.clientOrderId), out: [] };
     case 'risk.transition': return undefined;
     default: return assertNever(e, 'risk manager event');
@@ -164,6 +169,7 @@ export const riskManager = setup({
     'exec.orderRejected': { actions: 'route' },
     'exec.orderCancelled': { actions: 'route' },
     'exec.orderExpired': { actions: 'route' },
+    'exec.cancelRejected': { actions: 'route' },
     'exec.orderSubmitted': { actions: 'route' },
     'risk.killSwitch': { actions: 'route' },
     'risk.resume': { actions: 'route' },

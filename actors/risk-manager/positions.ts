@@ -191,6 +191,14 @@ export interface CancelAsk {
   readonly retryAt: TsMs;
   /** What asked it first: 'stop-loss' or 'flatten'. */
   readonly by: string;
+  /** The executor's last exec.cancelRejected for it (logic.ts onCancelRejected), named by the next held-lots alert. */
+  readonly refused?: { readonly reason: string; readonly at: TsMs };
+  /** CANCEL_FAILED answers so far: the next ask comes flattenBackoffMs(failures) after the last, not at a longer backoff. */
+  readonly failures?: number;
+  /** CANCEL_NOT_OPEN_BUT_OPEN answers so far: a second one gives up. */
+  readonly notOpen?: number;
+  /** Why the engine can never cancel it (the rejection): asked no more; its lots wait for a cancel at the venue by hand. */
+  readonly gaveUp?: string;
 }
 
 /** Open orders by client order id. */

@@ -37,116 +37,38 @@
 // the exit from them while the price falls. Their ends free the lots for the next exit (onOrderEnd). A stop exit that ends without a fill is sent again
 // after a backoff (`stopRetry`, as a flatten's: 1 s doubling to 60 s), and STOP_LOSS / TAKE_PROFIT is raised once per
 // episode (until a fill of the symbol, or a mark that no longer calls for the exit).
+// Exits are built and sent in exits.ts, held sells' cancels asked in held-sells.ts, stop episodes run in stop-exits.ts.
 // Stop-loss and take-profit stay armed in every trading state, halted included (only strategy intents are denied).
 // A flatten is a standing request per symbol (`flatten`, persisted by the risk child) rather than one order: one order
 // sized from the fills booked so far misses the lots of an order that fills after it, and a refused or lost one would
 // never be sent again (driveFlatten). An exit the executor never ends (a venue that does not answer, a poll that keeps
 // failing) is not replaced by a second one: FLATTEN_INCOMPLETE says it is late (FLATTEN_EXIT_LATE_MS).
-import { clientOrderIdFor, intentId, RISK_EXIT_PREFIX, type ClientOrderId } from '../../engine/types/ids.ts';
+import type { ClientOrderId } from '../../engine/types/ids.ts';
 import { ConfigError } from '../../engine/types/errors.ts';
-import { formatFixed } from '../../engine/types/decimal.ts';
-import { notional, ticksToPrice, type Instrument } from '../../engine/types/instrument.ts';
+import { notional, type Instrument } from '../../engine/types/instrument.ts';
 import { formatMoney, type Money } from '../../engine/types/money.ts';
 import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
-import type { CancelOrder, Fill, OrderIntent } from '../../engine/messages/orders.ts';
-import type {
-  DenyReason, OrderApproved, OrderDenied, RiskAlert, LimitsChanged, RiskLimits, TradingState, TradingStateChanged,
-} from '../../engine/messages/risk.ts';
+import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
+import type { DenyReason, RiskAlert, RiskLimits } from '../../engine/messages/risk.ts';
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
 import {
-  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openPrice, openTotals, pruneOpenOrders, sellableLots,
-  settleOpenOrder, startOpenOrders, valueOfBase9, type CancelAsk, type OpenOrder, type OpenOrders, type Portfolio, type Position, type StartOpenOrder,
+  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openPrice, openTotals, sellableLots,
+  settleOpenOrder, startOpenOrders, type Portfolio, type Position, type StartOpenOrder,
 } from './positions.ts';
-import { EMPTY_VAR, observeMark, type VarState } from './var.ts';
-import { markGuard, marketDenial, reportMarketDenial, type MarketGuards, type Quote } from './market-guard.ts';
+import { EMPTY_VAR, observeMark } from './var.ts';
+import { markGuard, marketDenial, reportMarketDenial, type Quote } from './market-guard.ts';
+import {
+  BPS, dustText, exitLots, FLATTEN_ALERT_EVERY_MS, flattenBackoffMs, isDust, RATE_WINDOW_MS, recordSubmit, sendExit, submitsInWindow, withOpenOrder,
+} from './exits.ts';
+import { freedUnprotected, freeHeldLots, heldText } from './held-sells.ts';
+import { driveStop, stopRefused, withoutStopRetry } from './stop-exits.ts';
+import { NO_OUT, withFlatten, type FlattenRequest, type RiskOut, type RiskState, type Step, type Transition } from './state.ts';
 
-/** What the RiskManager emits. */
-export type RiskOut = OrderApproved | OrderDenied | TradingStateChanged | RiskAlert | LimitsChanged | ExitCancel;
-
-/** A cancel risk asks of the executor to free the lots of an open strategy sell for its exit, stamped like its other outputs. */
-export type ExitCancel = CancelOrder & { readonly ts: TsMs };
-
-/** The whole RiskManager state: plain data (bigint included), so it snapshots and restores as it is. */
-export interface RiskState {
-  readonly tradingState: TradingState;
-  readonly stateReason: string;
-  readonly killSwitch: boolean;
-  readonly limits: RiskLimits;
-  readonly instruments: Readonly<Record<string, Instrument>>;
-  readonly portfolio: Portfolio;
-  readonly marks: Readonly<Record<string, Ticks>>;
-  /** The market circuit breaker per symbol (market-guard.ts); rebuilt from marks, never stored. */
-  readonly market: MarketGuards;
-  readonly peakEquity: Money;
-  /** Times of approvals (including risk's own exits) within the last second, ascending. */
-  readonly submits: readonly TsMs[];
-  readonly var: VarState;
-  /** Counter for ids of risk-generated exit intents (the id also carries the firing time: see exitIntent). */
-  readonly exitSeq: number;
-  /**
-   * The client order id of the last exit sent per symbol, until it ends: when it ends without closing the position
-   * (rejected, cancelled, expired, or filled with lots left), the position's exits are armed again (onOrderEnded).
-   */
-  readonly exitOrders: Readonly<Record<string, ClientOrderId>>;
-  /** Orders approved and not ended, by client order id (positions.ts OpenOrder); never stored. */
-  readonly openOrders: OpenOrders;
-  /** Stop-loss / take-profit exits refused in a row per symbol, and the backoff before the next; never stored. */
-  readonly stopRetry: Readonly<Record<string, StopRetry>>;
-  /** Recent fill keys (venue:symbol:tradeId), so a fill delivered twice is applied once. */
-  readonly recentFills: readonly string[];
-  /** Standing flatten requests per symbol ("flatten until flat"): onFlatten sets them, driveFlatten works them off. */
-  readonly flatten: Readonly<Record<string, FlattenRequest>>;
-  /**
-   * Why the engine halted for a failure (risk.killSwitch with source 'engine'), when it did: every resume is refused
-   * while it holds. Kept for the process only (the risk child), never stored: the failed actor stays down in this
-   * process, and a restart of the process is the remedy.
-   */
-  readonly engineFailure?: string;
-}
-
-/** One symbol's standing flatten: plain data, persisted with the risk control state. */
-export interface FlattenRequest {
-  /** Why (the operator's reason), for the alerts. */
-  readonly reason: string;
-  readonly since: TsMs;
-  /** Exits ended without a fill in a row (rejected, cancelled, expired); a sell fill starts the count again. */
-  readonly refusals: number;
-  /** No exit before this time: the backoff after a refusal, or the submit window's next free slot (0: none). */
-  readonly retryAt: TsMs;
-  /** When FLATTEN_INCOMPLETE was last raised for a refusal (then at most once per FLATTEN_ALERT_EVERY_MS). */
-  readonly alertedAt?: TsMs;
-  /** When this request's exit in flight was sent; absent: the exit in flight (a stop's) predates it, counted from `since`. */
-  readonly exitSince?: TsMs;
-  /** When FLATTEN_INCOMPLETE was last raised for an exit in flight too long (then at most once per FLATTEN_ALERT_EVERY_MS). */
-  readonly lateAlertedAt?: TsMs;
-  /** The held lots last reported as dust that can never be sold, so that report is not repeated for them. */
-  readonly dust?: Lots;
-  /**
-   * Open strategy sells holding lots, as last reported (their cancels asked: freeHeldLots): reported when this request
-   * first finds them and when more cancels are asked, and again at most once a minute while the cancels go unanswered.
-   * Not restored: a start asks afresh.
-   */
-  readonly held?: HeldReport;
-}
-
-/** The lots open strategy sells held when FLATTEN_INCOMPLETE last named them, and when their cancels are asked again. */
-export interface HeldReport {
-  readonly lots: Lots;
-  readonly alertedAt: TsMs;
-  /** The next time a cancel of them is asked again (nextFlattenCheck drives it without marks); absent: none asked. */
-  readonly cancelAt?: TsMs;
-}
-
-/** One symbol's stop exit episode: present from its first exit until a fill or a mark that no longer calls for one. */
-export interface StopRetry {
-  /** Exits of the episode ended without a fill in a row. */
-  readonly refusals: number;
-  /** No exit before this time (0: none). */
-  readonly retryAt: TsMs;
-  /** When STOP_LOSS last named lots held by open strategy sells (repeated at most once a minute while they hold them). */
-  readonly heldAlertedAt?: TsMs;
-}
+// Split out of this file, re-exported so that importers keep one entry point.
+export type { ExitCancel, FlattenRequest, HeldReport, RiskOut, RiskState, Step, StopRetry, Transition } from './state.ts';
+export { exitIntent, exitTrigger, flattenBackoffMs, recordSubmit, submitsInWindow } from './exits.ts';
+export { onCancelRejected } from './held-sells.ts';
 
 /** Starting a RiskManager: limits, instruments (one quote currency), cash, and any positions already held. */
 export interface RiskInput {
@@ -180,25 +102,8 @@ export interface StartPosition {
 /** Verdict of a pre-trade check. */
 export type Verdict = { readonly ok: true } | { readonly ok: false; readonly reason: DenyReason };
 
-/** A move of the trading state decided by logic; the machine performs it. */
-export interface Transition { readonly to: TradingState; readonly reason: string }
-
-/** Result of one event: next state, messages to emit, and maybe a trading-state move. */
-export interface Step {
-  readonly state: RiskState;
-  readonly out: readonly RiskOut[];
-  readonly to?: Transition;
-}
-
 const OK: Verdict = { ok: true };
-const RATE_WINDOW_MS = 1_000;
 const RECENT_FILLS = 512;
-const BPS = 10_000n;
-/** A refused flatten exit is sent again after 1 s, doubling to at most 60 s: never a tight loop against a refusing venue. */
-const FLATTEN_RETRY_MIN_MS = 1_000;
-const FLATTEN_RETRY_MAX_MS = 60_000;
-/** After the first refusal, FLATTEN_INCOMPLETE is raised at most once a minute per symbol. */
-const FLATTEN_ALERT_EVERY_MS = 60_000;
 /**
  * A flatten exit still in flight this long raises FLATTEN_INCOMPLETE (then at most once a minute while it stays). Exits
  * are IOC and end within a venue round trip; 30 s outlasts the executor's submit retries and settle query and 15 polls
@@ -251,13 +156,6 @@ export function createRiskState(input: RiskInput): RiskState {
     recentFills: [],
     flatten: {},
   };
-}
-
-/** Returns how many approvals fall in the sliding window (now − 1000 ms, now]. */
-export function submitsInWindow(submits: readonly TsMs[], nowMs: TsMs): number {
-  let n = 0;
-  for (let i = submits.length - 1; i >= 0 && submits[i] > nowMs - RATE_WINDOW_MS; i--) n++;
-  return n;
 }
 
 /** Returns the verdict on one intent, checks in the order documented at the top of this file. */
@@ -343,19 +241,6 @@ function reservedCash(s: RiskState, nowMs: TsMs): Money {
   return sum as Money;
 }
 
-/** Returns `s` with `intent`, approved at `price` (its limit, or the mark), open until it ends. */
-function withOpenOrder(s: RiskState, intent: OrderIntent, price: Ticks, nowMs: TsMs): RiskState {
-  const exit = intent.id.startsWith(RISK_EXIT_PREFIX) ? { exit: true as const } : {};
-  const open = { symbol: intent.symbol, side: intent.side, lots: intent.lots, price, since: nowMs, seen: false, ...exit };
-  return { ...s, openOrders: { ...pruneOpenOrders(s.openOrders, nowMs), [clientOrderIdFor(intent.id)]: open } };
-}
-
-/** Returns the lots risk's own exit of `symbol` may sell: the sellable lots less those of open sells. */
-function exitLots(s: RiskState, inst: Instrument, symbol: string, p: Position, nowMs: TsMs): { lots: Lots; openSells: Lots } {
-  const openSells = openTotals(s.openOrders, s.instruments, symbol, nowMs, s.marks).sellLots;
-  return { lots: Math.max(0, sellableLots(inst, p) - openSells) as Lots, openSells };
-}
-
 /** Handles `exec.orderSubmitted`: the executor took order `cid` up, so it counts until it ends (OPEN_ORDER_UNSEEN_MS). */
 export function onOrderSeen(s: RiskState, cid: ClientOrderId): RiskState {
   const o = s.openOrders[cid];
@@ -367,15 +252,6 @@ const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
 /** Returns the cash a buy of `value` needs: the value plus its fee reserve of `feeReserveBps` (rounded up). */
 export function buyNeeds(value: Money, feeReserveBps: number): Money {
   return (value + ceilDiv(value * BigInt(feeReserveBps), BPS)) as Money;
-}
-
-/** Returns the approval times with `nowMs` added and those older than the window dropped. */
-export function recordSubmit(submits: readonly TsMs[], nowMs: TsMs): TsMs[] {
-  let i = 0;
-  while (i < submits.length && submits[i] <= nowMs - RATE_WINDOW_MS) i++;
-  const next = submits.slice(i);
-  next.push(nowMs);
-  return next;
 }
 
 /** Handles `risk.intent`: emits approved or denied, and records an approval in the rate window. */
@@ -436,185 +312,6 @@ export function drawdownBps(peak: Money, eq: Money): number {
   if (peak <= 0n || eq >= peak) return 0;
   return Number(((peak - eq) * BPS) / peak);
 }
-
-/** Which exit a position's mark calls for, comparing value and cost in bigint (no float decides it). */
-export function exitTrigger(inst: Instrument, p: Position, mark: Ticks, limits: RiskLimits): 'stop-loss' | 'take-profit' | undefined {
-  if (p.lots <= 0 || p.exitFired || p.cost <= 0n) return undefined;
-  const value = notional(inst, mark, p.lots) * BPS;
-  if (limits.stopLossBps !== undefined && value <= p.cost * (BPS - BigInt(limits.stopLossBps))) return 'stop-loss';
-  if (limits.takeProfitBps !== undefined && value >= p.cost * (BPS + BigInt(limits.takeProfitBps))) return 'take-profit';
-  return undefined;
-}
-
-/**
- * Returns a reduce-only exit for `lots` of `symbol`: market, or a limit `exitSlippageBps` below the mark. The id holds
- * the firing time beside the counter: the executor drops an intent whose id (client order id) it has seen, in memory or
- * in its store, and the counter starts again after a restart. Live time only moves on; a backtest's too.
- * With `inst`, a limit exit worth less than the minimum notional at its own price goes out as a market exit instead:
- * the caller found the lots worth the minimum at the mark (isDust), and a venue values a market order at its average
- * price (Binance NOTIONAL applyMinToMarket), near the mark, where a limit below the minimum is rejected every time.
- */
-export function exitIntent(
-  limits: RiskLimits, symbol: string, lots: Lots, mark: Ticks | undefined, why: string, seq: number, nowMs: TsMs, inst?: Instrument,
-): OrderIntent {
-  const id = intentId(`${RISK_EXIT_PREFIX}${why}-${symbol}-${Math.floor(nowMs)}-${seq}`);
-  if (limits.exitOrderType === 'limit' && mark !== undefined) {
-    const price = Math.max(1, Math.floor((mark * (10_000 - limits.exitSlippageBps)) / 10_000)) as Ticks;
-    if (inst === undefined || notional(inst, price, lots) >= inst.minNotional) {
-      return { id, symbol, side: 'sell', orderType: 'limit', lots, price, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
-    }
-  }
-  return { id, symbol, side: 'sell', orderType: 'market', lots, timeInForce: 'IOC', reduceOnly: true, reason: why, ts: nowMs };
-}
-
-/**
- * True when `lots` (the sellable lots of a position) can never be sold: none, or worth less than the minimum notional
- * at `mark` (unknown mark: not dust, the venue judges).
- */
-function isDust(inst: Instrument, lots: Lots, mark: Ticks | undefined): boolean {
-  return lots <= 0 || (mark !== undefined && notional(inst, mark, lots) < inst.minNotional);
-}
-
-// Names dust for an alert: the lots and base quantity held, their value at the mark, and the venue's minimum.
-function dustText(inst: Instrument, p: Position, sellable: Lots, mark: Ticks | undefined): string {
-  const worth = mark === undefined ? '' : `, worth ${formatMoney(valueOfBase9(inst, p.base9, mark))} ${inst.quote} at ${ticksToPrice(inst, mark)}`;
-  return `${p.lots} lots held (${formatFixed(p.base9)} ${inst.base}${worth}; ${sellable} whole lots sellable) are below one lot or the minimum `
-    + `notional ${formatMoney(inst.minNotional)} ${inst.quote}; they can never be sold, no exit is sent`;
-}
-
-// The position of `symbol` with its exits fired (a stop or flatten exit went out, or would have but for dust).
-function withExitFired(s: RiskState, symbol: string, p: Position): RiskState {
-  return { ...s, portfolio: { ...s.portfolio, positions: { ...s.portfolio.positions, [symbol]: { ...p, exitFired: true } } } };
-}
-
-/**
- * Sends risk's own exit of `lots` of `symbol` (position `p`): approves it (risk.orderApproved into `out`), fires the
- * position's exits, counts the approval in the submit window and records the exit as the one in flight.
- */
-function sendExit(s: RiskState, symbol: string, p: Position, lots: Lots, mark: Ticks | undefined, why: string, nowMs: TsMs, out: RiskOut[]): RiskState {
-  const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs, s.instruments[symbol]);
-  out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
-  const exitOrders = { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) };
-  const next = { ...withExitFired(s, symbol, p), exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
-  return withOpenOrder(next, intent, intent.price ?? mark ?? (0 as Ticks), nowMs);
-}
-
-/** Open strategy sells of one symbol whose cancels risk asked and that have not ended yet. */
-interface PendingCancels {
-  readonly lots: Lots;
-  readonly cids: readonly string[];
-  /** When the oldest of them was first asked. */
-  readonly since: TsMs;
-  /** When the next of them is asked again. */
-  readonly retryAt: TsMs;
-  /** The latest exec.cancelRejected among them. */
-  readonly refused?: { readonly cid: string; readonly reason: string; readonly at: TsMs };
-}
-
-/**
- * Asks the executor to cancel the open strategy sells of `symbol` it took up (exec.cancelOrder into `out`): an exit
- * must not wait on them. Risk's own exits are never cancelled. One not yet taken up is asked about at a later call: a
- * cancel that reaches the executor before the order is dropped. A cancel asked before is asked again once its backoff
- * is over (1 s doubling to 60 s, flattenBackoffMs): the venue may refuse it, or keep the order open after answering,
- * and the exit would otherwise wait on those lots for ever. `asked`: the sells asked for the first time;
- * `pending`: every sell whose cancel is asked and that has not ended; `stuck`: the sells the engine can never cancel
- * (onCancelRejected gave up), asked no more: their lots wait for a cancel at the venue by hand.
- */
-function freeHeldLots(
-  s: RiskState, symbol: string, why: string, nowMs: TsMs, out: RiskOut[],
-): { state: RiskState; asked: readonly string[]; pending: PendingCancels | undefined; stuck: readonly string[] } {
-  const exits = Object.values(s.exitOrders);
-  let orders: Record<string, OpenOrder> | undefined;
-  const asked: string[] = [];
-  const stuck: string[] = [];
-  let pending: PendingCancels | undefined;
-  for (const cid in s.openOrders) {
-    const o = s.openOrders[cid];
-    if (o.symbol !== symbol || o.side !== 'sell' || o.exit || !o.seen || exits.includes(cid as ClientOrderId)) continue;
-    let ask = o.cancelAsked;
-    if (ask?.gaveUp !== undefined) {
-      stuck.push(cid);
-      continue;
-    }
-    if (ask === undefined || nowMs >= ask.retryAt) {
-      const asks = (ask?.asks ?? 0) + 1;
-      const again = ask === undefined ? '' : ` (asked again: ${asks} asks in ${nowMs - ask.since} ms)`;
-      out.push({ type: 'exec.cancelOrder', clientOrderId: cid as ClientOrderId, reason: `${why} on ${symbol}: freeing lots for the exit${again}`, ts: nowMs });
-      if (ask === undefined) asked.push(cid);
-      // What the executor answered before (onCancelRejected) stays: the next alert names it, a second not-open gives up.
-      ask = { ...ask, since: ask?.since ?? nowMs, asks, retryAt: (nowMs + flattenBackoffMs(asks)) as TsMs, by: ask?.by ?? why };
-      orders ??= { ...s.openOrders };
-      orders[cid] = { ...o, cancelAsked: ask };
-    }
-    pending = withPending(pending, cid, o.lots, ask);
-  }
-  return { state: orders === undefined ? s : { ...s, openOrders: orders }, asked, pending, stuck };
-}
-
-function withPending(p: PendingCancels | undefined, cid: string, lots: Lots, ask: CancelAsk): PendingCancels {
-  const mine = ask.refused === undefined ? undefined : { cid, ...ask.refused };
-  if (p === undefined) return { lots, cids: [cid], since: ask.since, retryAt: ask.retryAt, ...(mine === undefined ? {} : { refused: mine }) };
-  const refused = mine === undefined || (p.refused !== undefined && p.refused.at > mine.at) ? p.refused : mine;
-  return {
-    lots: (p.lots + lots) as Lots, cids: [...p.cids, cid],
-    since: Math.min(p.since, ask.since) as TsMs, retryAt: Math.min(p.retryAt, ask.retryAt) as TsMs,
-    ...(refused === undefined ? {} : { refused }),
-  };
-}
-
-// Names the lots open sells hold for an alert, and the cancels asked for them; `late`: cancels asked long unanswered.
-// The executor's last refusal of one of them says why they hold; sells the engine gave up on need a hand at the venue.
-function heldText(
-  openSells: Lots, asked: readonly string[], late: PendingCancels | undefined, nowMs: TsMs, pending?: PendingCancels, stuck: readonly string[] = [],
-): string {
-  const cancels = late !== undefined
-    ? `cancels asked for ${nowMs - late.since} ms without an end: ${late.cids.join(', ')}; asked again`
-    : asked.length > 0 ? `cancels asked: ${asked.join(', ')}` : 'their cancels were asked before';
-  const refused = pending?.refused === undefined ? '' : `; last refused: ${pending.refused.cid} ${pending.refused.reason}`;
-  const byHand = stuck.length === 0 ? '' : `; the engine cannot cancel ${stuck.join(', ')}: cancel them at the venue by hand`;
-  return `; ${openSells} lots held by open strategy sells (${cancels}${refused}${byHand}); the lots they free are sold when they end`;
-}
-
-/**
- * Builds the stop's exit of one position: a stop-loss frees the lots of open strategy sells (freeHeldLots), and either
- * sells what is free now, or alerts when nothing can ever be sold (dust below min notional). A take-profit cancels no
- * strategy sell: each already sells its lots at its own price, and cancelling one would sell them at about the mark.
- */
-function closePosition(s0: RiskState, symbol: string, why: 'stop-loss' | 'take-profit', nowMs: TsMs, out: RiskOut[]): RiskState {
-  const inst = s0.instruments[symbol];
-  const p = s0.portfolio.positions[symbol];
-  if (!inst || !p) return s0;
-  const { state: s, asked, pending, stuck } = why === 'stop-loss' ? freeHeldLots(s0, symbol, why, nowMs, out) : { state: s0, asked: [], pending: undefined, stuck: [] };
-  const { lots, openSells } = exitLots(s, inst, symbol, p, nowMs);
-  const mark = s.marks[symbol];
-  const code = why === 'take-profit' ? 'TAKE_PROFIT' : 'STOP_LOSS';
-  const dust = isDust(inst, lots, mark);
-  if (dust && openSells === 0) {
-    // Once per position (its exits stay fired): a venue refuses such an order, so sending it again would only loop.
-    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} stops at dust: ${dustText(inst, p, lots, mark)}`, ts: nowMs });
-    return withExitFired(s, symbol, p);
-  }
-  const episode = s.stopRetry[symbol];
-  // Cancels that stay unanswered are said again at most once a minute: the exit still waits on their lots.
-  const late = pending !== undefined && episode !== undefined && nowMs - (episode.heldAlertedAt ?? -Infinity) >= FLATTEN_ALERT_EVERY_MS;
-  let retry = episode ?? { refusals: 0, retryAt: 0 as TsMs };
-  if (episode === undefined || asked.length > 0 || late) {
-    const besides = openSells === 0 ? ''
-      : why === 'take-profit' ? `; ${openSells} lots held by open strategy sells are left resting (a take-profit cancels none: each sells at its own price)`
-      : heldText(openSells, asked, late ? pending : undefined, nowMs, pending, stuck);
-    out.push({ type: 'risk.alert', code, message: `${why} on ${symbol} at mark ${mark}: selling ${dust ? 0 : lots} lots${besides}`, ts: nowMs });
-    if (pending !== undefined) retry = { ...retry, heldAlertedAt: nowMs };
-  }
-  const started = retry === episode ? s : { ...s, stopRetry: { ...s.stopRetry, [symbol]: retry } };
-  // Everything free is held: the exits stay armed, and the sells' ends (onOrderEnd) or the next mark send the exit.
-  return dust ? started : sendExit(started, symbol, p, lots, mark, why, nowMs, out);
-}
-
-const withoutStopRetry = (s: RiskState, symbol: string): RiskState => {
-  if (s.stopRetry[symbol] === undefined) return s;
-  const { [symbol]: _ended, ...stopRetry } = s.stopRetry;
-  return { ...s, stopRetry };
-};
 
 // The symbol whose exit in flight is `cid`, or undefined when `cid` is none of risk's exits.
 function exitSymbolOf(s: RiskState, cid: ClientOrderId): string | undefined {
@@ -680,23 +377,6 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs,
   if (!to && v.overMax !== undefined && s.tradingState === 'active') to = { to: 'reducing', reason: `${v.overMax} (1e-9 quote units)` };
   s = { ...s, peakEquity, var: v.state };
   return to ? { state: s, out, to } : { state: s, out };
-}
-
-// Fires the stop-loss / take-profit exit of `symbol` its last mark calls for (onMark), or ends the stop's episode.
-function driveStop(s: RiskState, symbol: string, nowMs: TsMs, out: RiskOut[]): RiskState {
-  const p = s.portfolio.positions[symbol];
-  const mark = s.marks[symbol];
-  if (!p || mark === undefined || s.flatten[symbol] !== undefined || s.exitOrders[symbol] !== undefined) return s;
-  const why = exitTrigger(s.instruments[symbol], p, mark, s.limits);
-  const retry = s.stopRetry[symbol];
-  // A mark that no longer calls for an exit ends the episode: the next one is alerted and sent at once.
-  if (why === undefined && retry !== undefined && !p.exitFired) return withoutStopRetry(s, symbol);
-  // A full submit window defers the exit to a later mark (it stays armed): an exit armed again after a rejection
-  // cannot then go out faster than any other order. After a refusal it waits its backoff too.
-  if (why && submitsInWindow(s.submits, nowMs) < s.limits.maxSubmitsPerSecond && nowMs >= (retry?.retryAt ?? 0)) {
-    return closePosition(s, symbol, why, nowMs, out);
-  }
-  return s;
 }
 
 // The value of each holding at its mark (its cost while unmarked), as `exposure` sums them.
@@ -774,13 +454,6 @@ function lateExitAt(req: FlattenRequest): TsMs {
   const sent = (req.exitSince ?? req.since) + FLATTEN_EXIT_LATE_MS;
   return (req.lateAlertedAt === undefined ? sent : Math.max(sent, req.lateAlertedAt + FLATTEN_ALERT_EVERY_MS)) as TsMs;
 }
-
-/** Returns the wait before the next flatten exit after `refusals` refusals in a row: 1 s doubling to 60 s. */
-export function flattenBackoffMs(refusals: number): number {
-  return Math.min(FLATTEN_RETRY_MAX_MS, FLATTEN_RETRY_MIN_MS * 2 ** Math.max(0, refusals - 1));
-}
-
-const withFlatten = (s: RiskState, symbol: string, req: FlattenRequest): RiskState => ({ ...s, flatten: { ...s.flatten, [symbol]: req } });
 
 const withoutFlatten = (s: RiskState, symbol: string): RiskState => {
   const { [symbol]: _ended, ...flatten } = s.flatten;
@@ -916,65 +589,6 @@ export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs
   return { state: next, out };
 }
 
-// A sell whose cancel risk asked (`by` a stop-loss, or a flatten since ended) ended, and the mark no longer calls for an
-// exit: its lots are neither sold nor offered any more. Said once, at its end: nothing else would say it, the stop
-// staying armed for them. Not when an exit was sent now, nor when the mark still calls for one (the exit in flight's
-// end arms the next).
-function freedUnprotected(s: RiskState, symbol: string, cid: ClientOrderId, lots: Lots, by: string, nowMs: TsMs, out: RiskOut[]): void {
-  const p = s.portfolio.positions[symbol];
-  const inst = s.instruments[symbol];
-  const mark = s.marks[symbol];
-  if (!p || !inst || mark === undefined || p.lots <= 0 || out.some((o) => o.type === 'risk.orderApproved')) return;
-  if (exitTrigger(inst, { ...p, exitFired: false }, mark, s.limits) !== undefined) return;
-  const message = `${by} on ${symbol} no longer called for at mark ${mark}: the ${lots} lots freed by cancelling ${cid} are held unprotected `
-    + `by any resting sell (${p.lots} lots held)`;
-  out.push({ type: 'risk.alert', code: by === 'flatten' ? 'FLATTEN_INCOMPLETE' : 'STOP_LOSS', message, ts: nowMs });
-}
-
-/**
- * Handles `exec.cancelRejected`: a cancel risk asked (freeHeldLots) did not happen; the sell stays open and keeps its
- * lots. Orders whose cancel risk did not ask (a halt round's, a protective stop's) are not its business. CANCEL_FAILED
- * (every attempt failed; a timeout may still have cancelled): the next ask comes one backoff step after the failure
- * (flattenBackoffMs of the failures so far), sooner than the asks' own backoff when that grew while the executor was
- * still trying (it joins asks to a cancel it is running); no alert of its own, the held-lots alert (at most once a
- * minute) names it. UNTRADED_SYMBOL, or CANCEL_NOT_OPEN_BUT_OPEN a second time: the engine can never cancel it, so it is
- * asked no more (freeHeldLots skips it), said once, and the exits sell only the free lots. Kept on the open order
- * (OpenOrder.cancelAsked), never stored: a start asks afresh.
- */
-export function onCancelRejected(s: RiskState, cid: ClientOrderId, reason: string, nowMs: TsMs): Step {
-  const o = s.openOrders[cid];
-  const ask = o?.cancelAsked;
-  if (o === undefined || ask === undefined || ask.gaveUp !== undefined) return { state: s, out: NO_OUT };
-  const code = reason.split(':', 1)[0];
-  const notOpen = (ask.notOpen ?? 0) + (code === 'CANCEL_NOT_OPEN_BUT_OPEN' ? 1 : 0);
-  const refused = { reason, at: nowMs };
-  if (code === 'UNTRADED_SYMBOL' || notOpen >= 2) {
-    const next = { ...s, openOrders: { ...s.openOrders, [cid]: { ...o, cancelAsked: { ...ask, refused, notOpen, gaveUp: reason } } } };
-    const flattening = s.flatten[o.symbol] !== undefined;
-    const what = flattening ? `flatten of ${o.symbol} incomplete` : `${ask.by} on ${o.symbol}`;
-    const message = `${what}: the ${o.lots} lots held by ${cid} cannot be freed by the engine (${reason}); cancel it at the venue by hand; `
-      + 'the exits sell only the free lots';
-    return { state: next, out: [{ type: 'risk.alert', code: flattening ? 'FLATTEN_INCOMPLETE' : 'STOP_LOSS', message, ts: nowMs }] };
-  }
-  const failures = (ask.failures ?? 0) + (code === 'CANCEL_FAILED' ? 1 : 0);
-  const retryAt = code === 'CANCEL_FAILED' ? Math.min(ask.retryAt, nowMs + flattenBackoffMs(failures)) as TsMs : ask.retryAt;
-  let next: RiskState = { ...s, openOrders: { ...s.openOrders, [cid]: { ...o, cancelAsked: { ...ask, refused, notOpen, failures, retryAt } } } };
-  // A standing flatten asks again only when nextFlattenCheck wakes it: its wake-up moves with the earlier ask.
-  const req = next.flatten[o.symbol];
-  if (req?.held?.cancelAt !== undefined && retryAt < req.held.cancelAt) next = withFlatten(next, o.symbol, { ...req, held: { ...req.held, cancelAt: retryAt } });
-  return { state: next, out: NO_OUT };
-}
-
-// A stop's exit was rejected (by the executor or the venue) with lots still held: its next exit waits 1 s, doubling to
-// 60 s (flattenBackoffMs). An IOC exit that expired or was cancelled unfilled found no liquidity at its price: the next
-// mark sends another at the new price, as fast as the submit window lets it (sending it later would only sell lower).
-function stopRefused(s: RiskState, symbol: string, held: number, nowMs: TsMs): RiskState {
-  const episode = s.stopRetry[symbol];
-  if (episode === undefined || held <= 0) return withoutStopRetry(s, symbol);
-  const refusals = episode.refusals + 1;
-  return { ...s, stopRetry: { ...s.stopRetry, [symbol]: { refusals, retryAt: (nowMs + flattenBackoffMs(refusals)) as TsMs } } };
-}
-
 /**
  * Handles `risk.killSwitch`: on halts (open orders are the executor's to cancel on the state change); off only unlocks
  * `risk.resume`. From the engine (`source` 'engine', sys.halted) it also records the engine failure, which an operator
@@ -1061,4 +675,3 @@ export function onSetLimits(s: RiskState, patch: Partial<RiskLimits>, nowMs: TsM
   return { state: { ...s, limits, ...(restart ? { var: EMPTY_VAR } : {}) }, out: [{ type: 'risk.limitsChanged', limits, ts: nowMs }] };
 }
 
-const NO_OUT: readonly RiskOut[] = [];

@@ -6,33 +6,14 @@ import { createActor } from 'xstate';
 import { riskManager } from '../../../actors/risk-manager/machine.ts';
 import { SimulatedClock } from '../../../engine/runtime/clock.ts';
 import {
-  createRiskState, nextFlattenCheck, onFlatten, onFlattenCheck, onIntent, onMark, onOrderEnd, onOrderSeen, type RiskOut, type RiskState,
+  nextFlattenCheck, onFlatten, onFlattenCheck, onMark, onOrderEnd, type RiskOut,
 } from '../../../actors/risk-manager/logic.ts';
-import { clientOrderIdFor, type ClientOrderId } from '../../../engine/types/ids.ts';
+import { clientOrderIdFor } from '../../../engine/types/ids.ts';
 import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
-import type { TsMs } from '../../../engine/types/time.ts';
-import type { RiskLimits } from '../../../engine/messages/risk.ts';
 import { ETH, intent, limits, lots } from './helpers.ts';
+import { at, heldWithSells, SYM, T } from './resting-sells.ts';
 
-const T = 1_723_161_300_000;
-const SYM = 'ETH/USDT';
-const at = (ms: number): TsMs => (T + ms) as TsMs;
-
-// 5000 lots held at 268017; strategy GTC sells of `sells` lots resting at `price`, taken up by the executor.
-function heldWithSells(l: Partial<RiskLimits>, sells: readonly number[], price = 300000): { s: RiskState; cids: ClientOrderId[] } {
-  let s = createRiskState({ limits: limits(l), instruments: [ETH], cash: money('8000'), positions: { [SYM]: { lots: lots(5000), cost: money('1340.085') } } });
-  s = onMark(s, SYM, 268017 as Ticks, at(0)).state;
-  const cids: ClientOrderId[] = [];
-  for (const n of sells) {
-    const g = intent({ side: 'sell', lots: lots(n), price: price as Ticks, timeInForce: 'GTC' });
-    const st = onIntent(s, g, at(1));
-    expect(st.out[0]?.type).toBe('risk.orderApproved');
-    cids.push(clientOrderIdFor(g.id));
-    s = onOrderSeen(st.state, clientOrderIdFor(g.id));
-  }
-  return { s, cids };
-}
 
 const cancels = (out: readonly RiskOut[]): string[] => out.flatMap((o) => (o.type === 'exec.cancelOrder' ? [o.clientOrderId] : []));
 const exitLots = (out: readonly RiskOut[]): number[] => out.flatMap((o) => (o.type === 'risk.orderApproved' ? [o.intent.lots] : []));

@@ -2,33 +2,15 @@
 // to cancel them (once each), sells what is free now, alerts, and sells the freed lots when the cancels end.
 import { describe, expect, it } from 'vitest';
 import {
-  createRiskState, nextFlattenCheck, onExecFill, onFlatten, onIntent, onMark, onOrderEnd, onOrderSeen, type RiskOut, type RiskState,
+  nextFlattenCheck, onExecFill, onFlatten, onMark, onOrderEnd, onOrderSeen, type RiskOut,
 } from '../../../actors/risk-manager/logic.ts';
-import { clientOrderIdFor, type ClientOrderId } from '../../../engine/types/ids.ts';
+import { clientOrderIdFor } from '../../../engine/types/ids.ts';
 import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
-import type { TsMs } from '../../../engine/types/time.ts';
 import type { OrderIntent } from '../../../engine/messages/orders.ts';
-import { ETH, fill, intent, limits, lots } from './helpers.ts';
+import { fill } from './helpers.ts';
+import { at, heldWithSells, SYM } from './resting-sells.ts';
 
-const T = 1_723_161_300_000;
-const SYM = 'ETH/USDT';
-const at = (ms: number): TsMs => (T + ms) as TsMs;
-
-// 5000 lots held, strategy GTC sells of `sells` lots each resting at 3000 (taken up by the executor).
-function heldWithSells(sells: readonly number[]): { s: RiskState; cids: ClientOrderId[] } {
-  let s = createRiskState({ limits: limits({ stopLossBps: 200 }), instruments: [ETH], cash: money('8000'), positions: { [SYM]: { lots: lots(5000), cost: money('1340.085') } } });
-  s = onMark(s, SYM, 268017 as Ticks, at(0)).state;
-  const cids: ClientOrderId[] = [];
-  for (const n of sells) {
-    const g = intent({ side: 'sell', lots: lots(n), price: 300000 as Ticks, timeInForce: 'GTC' });
-    const st = onIntent(s, g, at(1));
-    expect(st.out[0]?.type).toBe('risk.orderApproved');
-    cids.push(clientOrderIdFor(g.id));
-    s = onOrderSeen(st.state, clientOrderIdFor(g.id));
-  }
-  return { s, cids };
-}
 
 const cancels = (out: readonly RiskOut[]): string[] => out.flatMap((o) => (o.type === 'exec.cancelOrder' ? [o.clientOrderId] : []));
 const exits = (out: readonly RiskOut[]): OrderIntent[] => out.flatMap((o) => (o.type === 'risk.orderApproved' ? [o.intent] : []));
@@ -36,7 +18,7 @@ const alerts = (out: readonly RiskOut[], code: string): string[] => out.flatMap(
 
 describe('a stop-loss frees the lots of resting strategy sells', () => {
   it('every lot held: asks each cancel once, alerts, and sells the lots each cancel frees', () => {
-    let { s, cids } = heldWithSells([3000, 2000]);
+    let { s, cids } = heldWithSells({ stopLossBps: 200 }, [3000, 2000]);
     const m = onMark(s, SYM, 260000 as Ticks, at(1000));
     expect(cancels(m.out)).toEqual(cids);
     for (const o of m.out) if (o.type === 'exec.cancelOrder') expect(o.reason).toBe(`stop-loss on ${SYM}: freeing lots for the exit`);
@@ -61,7 +43,7 @@ describe('a stop-loss frees the lots of resting strategy sells', () => {
   });
 
   it('4000 of 5000 held: sells 1000 now, asks the cancels, then sells what each cancel frees', () => {
-    let { s, cids } = heldWithSells([2000, 2000]);
+    let { s, cids } = heldWithSells({ stopLossBps: 200 }, [2000, 2000]);
     const m = onMark(s, SYM, 260000 as Ticks, at(1000));
     expect(exits(m.out).map((i) => i.lots)).toEqual([1000]);
     expect(cancels(m.out)).toEqual(cids);
@@ -80,7 +62,7 @@ describe('a stop-loss frees the lots of resting strategy sells', () => {
   });
 
   it("risk's own exits are never cancelled", () => {
-    let { s } = heldWithSells([]);
+    let { s } = heldWithSells({ stopLossBps: 200 }, []);
     const m = onMark(s, SYM, 260000 as Ticks, at(1000));
     expect(exits(m.out).map((i) => i.lots)).toEqual([5000]);
     s = onOrderSeen(m.state, clientOrderIdFor(exits(m.out)[0].id));
@@ -91,7 +73,7 @@ describe('a stop-loss frees the lots of resting strategy sells', () => {
 
 describe('a flatten frees the lots of resting strategy sells', () => {
   it('every lot held: asks the cancels, alerts, and sells the lots each cancel frees', () => {
-    let { s, cids } = heldWithSells([3000, 2000]);
+    let { s, cids } = heldWithSells({ stopLossBps: 200 }, [3000, 2000]);
     const f = onFlatten(s, SYM, at(1000));
     expect(cancels(f.out)).toEqual(cids);
     for (const o of f.out) if (o.type === 'exec.cancelOrder') expect(o.reason).toBe(`flatten on ${SYM}: freeing lots for the exit`);
@@ -104,7 +86,7 @@ describe('a flatten frees the lots of resting strategy sells', () => {
   });
 
   it('after a stop asked the cancels: a flatten asks none again but says what is held', () => {
-    let { s, cids } = heldWithSells([3000, 2000]);
+    let { s, cids } = heldWithSells({ stopLossBps: 200 }, [3000, 2000]);
     s = onMark(s, SYM, 260000 as Ticks, at(1000)).state;
     const f = onFlatten(s, SYM, at(1400));
     expect(cancels(f.out)).toEqual([]);

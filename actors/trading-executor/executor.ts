@@ -1141,7 +1141,7 @@ export class TradingExecutor implements ReconcileHost {
       this.log.warn({ clientOrderId: cid, event: ev.type, code: 'UNKNOWN_ORDER' }, 'event for an order this executor does not know: ignored');
       return { kind: 'illegal', reason: `unknown order ${cid}` };
     }
-    const r = transition(o, ev, this.clock.now(), (f) => this.quoteOf(f));
+    const r = transition(o, ev, this.clock.now(), (f) => this.quoteOf(f), (id) => this.store.hasFill(this.venue.id, o.intent.symbol, id));
     if (r.kind === 'illegal') {
       this.counters.illegalTransitions++;
       this.log.warn({ clientOrderId: cid, event: ev.type, status: o.status, code: 'ILLEGAL_TRANSITION' }, r.reason);

@@ -24,7 +24,10 @@ export interface OrderRecord {
   readonly filledLots: Lots;
   /** Sum of fill notionals in quote Money. */
   readonly filledQuote: Money;
-  /** Trade ids already booked, so a fill seen twice (push, then poll) counts once. */
+  /**
+   * The newest trade ids booked to the order (at most TRADE_IDS_KEPT), so a fill seen twice (push, then poll) counts
+   * once; the store's fills, keyed by trade id, are the whole record (transition's `booked`).
+   */
   readonly tradeIds: readonly string[];
   readonly createdAt: TsMs;
   readonly updatedAt: TsMs;
@@ -83,8 +86,17 @@ const illegal = (o: OrderRecord, what: string): TransitionResult => ({ kind: 'il
 // defineProperty, a visible share of a backtest's fill path.
 const withPatch = (o: OrderRecord, patch: Partial<OrderRecord>, now: TsMs): TransitionResult => ({ kind: 'ok', order: { ...o, ...patch, updatedAt: now } });
 
-/** Returns the order after `ev`; `quoteOf` prices a fill in quote Money (the instrument's notional). */
-export function transition(o: OrderRecord, ev: OrderEvent, now: TsMs, quoteOf: (f: Fill) => Money): TransitionResult {
+/**
+ * How many trade ids an order record keeps. Unbounded, an order of many trades (one adopted from a long history grows
+ * with each) copied and scanned its whole list on every fill: a start quadratic in the trades of one order.
+ */
+export const TRADE_IDS_KEPT = 1000;
+
+/**
+ * Returns the order after `ev`; `quoteOf` prices a fill in quote Money (the instrument's notional); `booked`, where
+ * given, tells a trade id already booked (the store's fills), older ones than the record keeps included.
+ */
+export function transition(o: OrderRecord, ev: OrderEvent, now: TsMs, quoteOf: (f: Fill) => Money, booked?: (tradeId: string) => boolean): TransitionResult {
   switch (ev.type) {
     case 'submit':
       return o.status === 'new' ? withPatch(o, { status: 'submitted' }, now) : illegal(o, 'submit');
@@ -96,7 +108,7 @@ export function transition(o: OrderRecord, ev: OrderEvent, now: TsMs, quoteOf: (
       return illegal(o, 'accepted');
     case 'fill': {
       const f = ev.fill;
-      if (o.tradeIds.includes(f.tradeId)) return { kind: 'noop', reason: `trade ${f.tradeId} already booked` };
+      if (booked?.(f.tradeId) || o.tradeIds.includes(f.tradeId)) return { kind: 'noop', reason: `trade ${f.tradeId} already booked` };
       // An order closed as filled while the trade history still lacked some of its fills (FILLS_MISSING) takes them
       // when they show up, up to its size, as a cancelled or expired order takes its late fills.
       if (o.status === 'new' || o.status === 'rejected' || (o.status === 'filled' && o.filledLots >= o.intent.lots)) return illegal(o, `fill ${f.tradeId}`);
@@ -108,7 +120,7 @@ export function transition(o: OrderRecord, ev: OrderEvent, now: TsMs, quoteOf: (
       const late = o.status === 'cancelled' || o.status === 'expired' || o.status === 'filled';
       const status: OrderStatus = late ? o.status : filled === o.intent.lots ? 'filled' : 'partiallyFilled';
       return withPatch(o, {
-        status, filledLots: filled as Lots, filledQuote: (o.filledQuote + quoteOf(f)) as Money, tradeIds: [...o.tradeIds, f.tradeId],
+        status, filledLots: filled as Lots, filledQuote: (o.filledQuote + quoteOf(f)) as Money, tradeIds: [...o.tradeIds.slice(1 - TRADE_IDS_KEPT), f.tradeId],
         venueOrderId: o.venueOrderId ?? f.venueOrderId,
       }, now);
     }

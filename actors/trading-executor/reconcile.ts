@@ -26,7 +26,10 @@
 //     page, a cursor moved past them) and the missing ones booked like step 4's; a rate limit or ban there ends the
 //     run before the order is closed, another failure of an unknown outcome leaves the order as it is for the next run
 //     (`ordersUnresolved`). One the venue calls filled whose fills we still cannot see keeps the quantities booked from
-//     real fills and is reported (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up;
+//     real fills and is reported (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up.
+//     One the venue cancelled or expired short of our fills is not closed (its end frees its rest at the RiskManager):
+//     it stays open, counted in `ordersUnresolved`, its symbol read by every poll, and ends once its fills are booked;
+//     a long wait is reported once (CANCEL_FILLS_MISSING, see awaitFills);
 //  6. (start-up) balances: a symbol whose booked base position exceeds what the venue holds is reported, never
 //     "fixed" by a fill.
 // Running it twice changes nothing: fills are keyed by trade id, acks and closes of a known state are no-ops.
@@ -116,10 +119,12 @@ export interface ReconcileOptions {
   readonly balances: boolean;
 }
 
+const NUMERIC_ID = /^\d+$/;
+
 // The cursor of the next trade page: Binance's ids are growing integers; other ids follow the venue's order.
 /** Returns the later of trade cursor `cursor` and trade id `id` (numerically when both are numbers). */
 export function laterTradeId(cursor: string | undefined, id: string): string {
-  const numeric = cursor !== undefined && /^\d+$/.test(cursor) && /^\d+$/.test(id);
+  const numeric = cursor !== undefined && NUMERIC_ID.test(cursor) && NUMERIC_ID.test(id);
   return numeric && BigInt(cursor) > BigInt(id) ? cursor : id;
 }
 
@@ -145,6 +150,29 @@ async function keepTradeCursor(host: ReconcileHost, symbol: string, tradeId: str
   await host.saveTradeCursor?.(symbol, tradeId);
 }
 
+// Cancelled or expired orders whose venue fills are not booked yet (step 5), per host: since when, and in how many runs.
+const fillWaits = new WeakMap<ReconcileHost, Map<string, { since: number; runs: number; said?: true }>>();
+/** Runs and time (both) a closed order may wait for its fills before the wait is reported, once. */
+export const FILLS_WAIT_RUNS = 10;
+export const FILLS_WAIT_MS = 5 * 60_000;
+
+// Counts one more run of order `o` waiting for its fills, and reports a long wait once. It keeps waiting: closing it
+// with the venue's status would free at the RiskManager a rest the venue says has filled (a sell of lots already sold,
+// a buy past the position cap), while an order left open only keeps counted lots that are not free anyway.
+function awaitFills(host: ReconcileHost, o: OrderRecord, v: VenueOrder): void {
+  let m = fillWaits.get(host);
+  if (!m) fillWaits.set(host, (m = new Map()));
+  const now = host.clock.now();
+  const w = m.get(o.clientOrderId) ?? { since: now, runs: 0 };
+  m.set(o.clientOrderId, w);
+  w.runs++;
+  if (w.said || w.runs < FILLS_WAIT_RUNS || now - w.since < FILLS_WAIT_MS) return;
+  w.said = true;
+  host.log.error({ clientOrderId: o.clientOrderId, venueOrderId: v.venueOrderId, symbol: v.symbol, venueStatus: v.status, bookedLots: o.filledLots,
+    venueFilledLots: v.filledLots, waitedMs: now - w.since, code: 'CANCEL_FILLS_MISSING' },
+  `reconcile: the venue closed the order (${v.status}) with fills its trade history still lacks; it stays open here, its rest counted, until they are booked`);
+}
+
 /** The trade counts of a run that step 4 adds to. */
 type TradeCounts = { fillsApplied: number; fillsDuplicate: number; fillsIllegal: number; tradesAdopted: number };
 
@@ -168,7 +196,9 @@ async function bookTrades(host: ReconcileHost, symbol: string, deferSymbols: Rea
     for (const t of fresh) {
       seen.add(t.tradeId);
       if (host.hasFill(t.symbol, t.tradeId)) {
-        cursor = laterTradeId(cursor, t.tradeId);
+        // Ids of no order (MEXC: read from the cursor trade's millisecond, that trade left out) move it only on a trade
+        // booked now: two of a millisecond would each send it to the other, a flip and a write on every read.
+        if (NUMERIC_ID.test(t.tradeId)) cursor = laterTradeId(cursor, t.tradeId);
         r.fillsDuplicate++;
         continue;
       }
@@ -349,6 +379,14 @@ export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Pr
       // Its last fill may have filled it.
       if (isTerminal(o.status)) continue;
     }
+    // A cancelled or expired order short of the venue's fills: its end would free at the RiskManager a rest that has
+    // in part filled (an exit sized on it oversells). It stays open, so every poll reads its symbol's trades again.
+    if (v.status !== 'filled' && o.filledLots < v.filledLots) {
+      r.ordersUnresolved.push(o.clientOrderId);
+      awaitFills(host, o, v);
+      continue;
+    }
+    fillWaits.get(host)?.delete(o.clientOrderId);
     if (v.status === 'filled' && o.filledLots < v.filledLots) {
       r.fillsMissing.push(o.clientOrderId);
       log.error({ clientOrderId: o.clientOrderId, bookedLots: o.filledLots, venueFilledLots: v.filledLots, code: 'FILLS_MISSING' },

@@ -534,7 +534,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     // An approved order the executor took up counts as open until it ends, however long it rests.
     bus.subscribe('exec.orderSubmitted', (m: OrderSubmitted) => {
       const o = current().openOrders[m.clientOrderId];
-      if (o !== undefined && !o.seen) forward(m);
+      if (o !== undefined && !o.seen && !held.holdSeen(actor.getSnapshot().context, m.clientOrderId, m.ts)) forward(m);
     }, RISK_ID),
     bus.subscribe('risk.mark', (m) => {
       if (!held.hold(actor.getSnapshot().context, m)) forward(m);

@@ -10,7 +10,7 @@ import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { OrderIntent } from '../../engine/messages/orders.ts';
 import type { RiskLimits } from '../../engine/messages/risk.ts';
-import { openTotals, pruneOpenOrders, sellableLots, valueOfBase9, type Position } from './positions.ts';
+import { openTotals, pruneOpenOrders, sellableLots, valueOfBase9, withOrder, type Position } from './positions.ts';
 import type { RiskOut, RiskState } from './state.ts';
 
 export const RATE_WINDOW_MS = 1_000;
@@ -32,7 +32,7 @@ export function submitsInWindow(submits: readonly TsMs[], nowMs: TsMs): number {
 export function withOpenOrder(s: RiskState, intent: OrderIntent, price: Ticks, nowMs: TsMs): RiskState {
   const exit = intent.id.startsWith(RISK_EXIT_PREFIX) ? { exit: true as const } : {};
   const open = { symbol: intent.symbol, side: intent.side, lots: intent.lots, price, since: nowMs, seen: false, ...exit };
-  return { ...s, openOrders: { ...pruneOpenOrders(s.openOrders, nowMs), [clientOrderIdFor(intent.id)]: open } };
+  return { ...s, openOrders: withOrder(pruneOpenOrders(s.openOrders, nowMs), clientOrderIdFor(intent.id), open) };
 }
 
 /** Returns the lots risk's own exit of `symbol` may sell: the sellable lots less those of open sells. */

@@ -6,7 +6,7 @@
 import type { ClientOrderId } from '../../engine/types/ids.ts';
 import type { Lots } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
-import type { CancelAsk, OpenOrder } from './positions.ts';
+import { copyOpenOrders, withOrder, type CancelAsk, type OpenOrder } from './positions.ts';
 import { exitTrigger, flattenBackoffMs } from './exits.ts';
 import { NO_OUT, withFlatten, type RiskOut, type RiskState, type Step } from './state.ts';
 
@@ -54,7 +54,7 @@ export function freeHeldLots(
       if (ask === undefined) asked.push(cid);
       // What the executor answered before (onCancelRejected) stays: the next alert names it, a second not-open gives up.
       ask = { ...ask, since: ask?.since ?? nowMs, asks, retryAt: (nowMs + flattenBackoffMs(asks)) as TsMs, by: ask?.by ?? why };
-      orders ??= { ...s.openOrders };
+      orders ??= copyOpenOrders(s.openOrders);
       orders[cid] = { ...o, cancelAsked: ask };
     }
     pending = withPending(pending, cid, o.lots, ask);
@@ -119,7 +119,7 @@ export function onCancelRejected(s: RiskState, cid: ClientOrderId, reason: strin
   const notOpen = (ask.notOpen ?? 0) + (code === 'CANCEL_NOT_OPEN_BUT_OPEN' ? 1 : 0);
   const refused = { reason, at: nowMs };
   if (code === 'UNTRADED_SYMBOL' || notOpen >= 2) {
-    const next = { ...s, openOrders: { ...s.openOrders, [cid]: { ...o, cancelAsked: { ...ask, refused, notOpen, gaveUp: reason } } } };
+    const next = { ...s, openOrders: withOrder(s.openOrders, cid, { ...o, cancelAsked: { ...ask, refused, notOpen, gaveUp: reason } }) };
     const flattening = s.flatten[o.symbol] !== undefined;
     const what = flattening ? `flatten of ${o.symbol} incomplete` : `${ask.by} on ${o.symbol}`;
     const message = `${what}: the ${o.lots} lots held by ${cid} cannot be freed by the engine (${reason}); cancel it at the venue by hand; `
@@ -128,7 +128,7 @@ export function onCancelRejected(s: RiskState, cid: ClientOrderId, reason: strin
   }
   const failures = (ask.failures ?? 0) + (code === 'CANCEL_FAILED' ? 1 : 0);
   const retryAt = code === 'CANCEL_FAILED' ? Math.min(ask.retryAt, nowMs + flattenBackoffMs(failures)) as TsMs : ask.retryAt;
-  let next: RiskState = { ...s, openOrders: { ...s.openOrders, [cid]: { ...o, cancelAsked: { ...ask, refused, notOpen, failures, retryAt } } } };
+  let next: RiskState = { ...s, openOrders: withOrder(s.openOrders, cid, { ...o, cancelAsked: { ...ask, refused, notOpen, failures, retryAt } }) };
   // A standing flatten asks again only when nextFlattenCheck wakes it: its wake-up moves with the earlier ask.
   const req = next.flatten[o.symbol];
   if (req?.held?.cancelAt !== undefined && retryAt < req.held.cancelAt) next = withFlatten(next, o.symbol, { ...req, held: { ...req.held, cancelAt: retryAt } });

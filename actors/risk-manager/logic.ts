@@ -54,7 +54,7 @@ import type { DenyReason, RiskAlert, RiskLimits } from '../../engine/messages/ri
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
 import {
   applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openPrice, openTotals, sellableLots,
-  settleOpenOrder, startOpenOrders, type Portfolio, type Position, type StartOpenOrder,
+  settleOpenOrder, startOpenOrders, withOrder, type Portfolio, type Position, type StartOpenOrder,
 } from './positions.ts';
 import { EMPTY_VAR, observeMark } from './var.ts';
 import { markGuard, marketDenial, reportMarketDenial, type Quote } from './market-guard.ts';
@@ -244,7 +244,7 @@ function reservedCash(s: RiskState, nowMs: TsMs): Money {
 /** Handles `exec.orderSubmitted`: the executor took order `cid` up, so it counts until it ends (OPEN_ORDER_UNSEEN_MS). */
 export function onOrderSeen(s: RiskState, cid: ClientOrderId): RiskState {
   const o = s.openOrders[cid];
-  return o === undefined || o.seen ? s : { ...s, openOrders: { ...s.openOrders, [cid]: { ...o, seen: true } } };
+  return o === undefined || o.seen ? s : { ...s, openOrders: withOrder(s.openOrders, cid, { ...o, seen: true }) };
 }
 
 const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Identifies an order intent from a strategy through risk to the executor. */
 export type IntentId = string & { readonly __id: 'intent' };
@@ -26,6 +26,15 @@ export const ADOPTED_ORDER_PREFIX = 'venue-';
  * MEXC and the simulator accept too): `cb` + 24 base64url characters of SHA-256(intent id), 144 bits.
  */
 export function clientOrderIdFor(intentId: string): ClientOrderId {
-  const h = createHash('sha256').update(intentId, 'utf8').digest('base64url').slice(0, 24);
-  return clientOrderId(`cb${h}`);
+  // Both the RiskManager (its open orders, at approval: on the tick's path) and the executor ask for the same intent's
+  // id back to back: the last few are kept, and crypto.hash (one call, the same digest) is ~3x a Hash object's speed.
+  const hit = recentIds.get(intentId);
+  if (hit !== undefined) return hit;
+  const id = clientOrderId(`cb${hash('sha256', intentId, 'base64url').slice(0, 24)}`);
+  if (recentIds.size >= RECENT_IDS) recentIds.delete(recentIds.keys().next().value!);
+  recentIds.set(intentId, id);
+  return id;
 }
+
+const RECENT_IDS = 64;
+const recentIds = new Map<string, ClientOrderId>();

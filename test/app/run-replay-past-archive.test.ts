@@ -39,7 +39,7 @@ describe('cobalt run resumed past the kline archive\'s end', () => {
     const record = InferenceHistoryStore.prototype.record;
     const recorded = vi.spyOn(InferenceHistoryStore.prototype, 'record').mockImplementation(function (this: InferenceHistoryStore, r) {
       decisions.push({ ts: r.ts, completeness: r.input.completeness });
-      if (decisions.length === 20) stop();
+      if (decisions.length === 40) stop();
       return record.call(this, r);
     });
     const reserve = ReplayPosition.prototype.reserve;
@@ -60,8 +60,12 @@ describe('cobalt run resumed past the kline archive\'s end', () => {
 
     expect(failed).toBeUndefined();
     expect(exits).toEqual([0]);
-    expect(decisions.length).toBeGreaterThanOrEqual(20);
     expect(Math.min(...decisions.map((d) => d.ts))).toBeGreaterThan(PAST_END);
-    for (const d of decisions) expect(d.completeness).toBeGreaterThanOrEqual(0.8);
+    // The reference (BTC) 1s series still fills during the first decisions: it no longer holds inference back (no model
+    // reads it), so they come at ~0.78 and rise as it fills. The 1m/1h history this guards, missing past the archive's
+    // end, would refuse inference outright (base-data-input.ts: a stale or sparse model series).
+    expect(decisions.length).toBeGreaterThanOrEqual(40);
+    for (const d of decisions) expect(d.completeness).toBeGreaterThanOrEqual(0.75);
+    expect(decisions.at(-1)!.completeness).toBeGreaterThanOrEqual(0.8);
   }, 120_000);
 });

@@ -357,10 +357,15 @@ export class TradingExecutor implements ReconcileHost {
     }
   }
 
+  // Whether the venue trades `symbol`: every venue call for one it does not (a symbol the config dropped) fails.
+  private tradesOnVenue(symbol: string): boolean {
+    return this.venue.symbols.includes(symbol);
+  }
+
   // Unfinished orders on symbols the venue no longer trades (the config dropped them): every venue call for such a
   // symbol fails, so reconciliation and the poll leave them out and they stay as they are. Said once, at start.
   private reportUntraded(): void {
-    const untraded = [...this.orders.values()].filter((o) => !this.venue.symbols.includes(o.intent.symbol));
+    const untraded = [...this.orders.values()].filter((o) => !this.tradesOnVenue(o.intent.symbol));
     if (untraded.length === 0) return;
     this.log.error({
       clientOrderIds: untraded.map((o) => o.clientOrderId), venueOrderIds: untraded.map((o) => o.venueOrderId ?? null),
@@ -592,7 +597,7 @@ export class TradingExecutor implements ReconcileHost {
       this.remember(rec);
       if (this.st !== 'live') return void (await this.rejectNow(rec.clientOrderId, 'EXECUTOR_NOT_READY', `executor is ${this.st}; start-up reconciliation has not finished`));
       const inst = this.instruments.get(intent.symbol);
-      if (!inst || !this.venue.symbols.includes(intent.symbol)) {
+      if (!inst || !this.tradesOnVenue(intent.symbol)) {
         return void (await this.rejectNow(rec.clientOrderId, 'UNKNOWN_INSTRUMENT', `venue ${this.venue.id} does not trade ${intent.symbol}`));
       }
       if (intent.orderType === 'limit' && intent.price === undefined) {
@@ -986,7 +991,7 @@ export class TradingExecutor implements ReconcileHost {
       if (reason === undefined || this.stopped) return;
       // Not those on a symbol the venue no longer trades: every cancel there fails (reportUntraded named them).
       const open = [...this.orders.values()].filter((o) => !isRiskExit(o) && !isProtectiveStopId(o.clientOrderId) && !this.notOpen.has(o.clientOrderId)
-        && this.venue.symbols.includes(o.intent.symbol));
+        && this.tradesOnVenue(o.intent.symbol));
       if (open.length === 0) return void (this.haltRounds = 0);
       const send = open.filter((o) => !this.cancels.has(o.clientOrderId));
       if (this.haltRounds === 0) this.log.warn({ open: open.length, reason }, 'trading halted: cancelling every open order');
@@ -1021,7 +1026,7 @@ export class TradingExecutor implements ReconcileHost {
     if (!o || isTerminal(o.status)) return;
     const symbol = o.intent.symbol;
     // Every call for a symbol the venue dropped fails (reportUntraded): retrying would only fail again.
-    if (!this.venue.symbols.includes(symbol)) {
+    if (!this.tradesOnVenue(symbol)) {
       this.log.warn({ clientOrderId: cid, symbol, code: 'CANCEL_UNTRADED_SYMBOL' }, `venue ${this.venue.id} no longer trades the order's symbol: no cancel sent`);
       return this.cancelRejected(cid, `UNTRADED_SYMBOL: venue ${this.venue.id} no longer trades ${symbol}; cancel it at the venue by hand`);
     }
@@ -1315,7 +1320,7 @@ export class TradingExecutor implements ReconcileHost {
     this.tradeSync.clear();
     const watched = [...this.watched.keys()];
     // Only symbols the venue trades: every call for one it dropped fails (orders left there: reportUntraded).
-    const symbols = [...new Set([...this.openOrders().map((o) => o.intent.symbol), ...closed, ...watched])].filter((s) => this.venue.symbols.includes(s));
+    const symbols = [...new Set([...this.openOrders().map((o) => o.intent.symbol), ...closed, ...watched])].filter((s) => this.tradesOnVenue(s));
     if (symbols.length === 0) return;
     this.polling = true;
     try {

@@ -19,7 +19,7 @@ import { InMemoryOrchestratorMemory, lmdbOrchestratorMemory, orchestratorChild, 
 import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts';
 import { applyFill, emptyPortfolio, lot9, type RiskState, type StartPosition } from '../actors/risk-manager/index.ts';
 import { isRiskExit, TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
-import { laterTradeId } from '../actors/trading-executor/reconcile.ts';
+import { tradeHistory } from '../actors/trading-executor/reconcile.ts';
 import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
@@ -346,20 +346,13 @@ async function cashBeforeUnbookedFills(venue: ExecutionVenue, inst: Instrument, 
   try {
     // Every page, as the executor's reconciliation books them (reconcile.ts bookTrades): at a first start that is the
     // whole history, and one page (Binance's 1,000 trades) would leave the rest counted twice.
-    const seen = new Set<string>();
-    let cursor = lastTradeId;
-    for (;;) {
-      const fresh = (await venue.fetchMyTrades(inst.symbol, cursor)).filter((t) => !seen.has(t.tradeId));
-      if (fresh.length === 0) break;
-      for (const t of fresh) {
-        seen.add(t.tradeId);
-        cursor = laterTradeId(cursor, t.tradeId);
+    for await (const page of tradeHistory(venue, inst.symbol, lastTradeId)) {
+      for (const t of page) {
         if (booked(t.tradeId)) continue;
         const q = notional(inst, t.price, t.lots) as bigint;
         const fee = t.feeAsset === inst.quote ? (t.fee as bigint) : 0n;
         out += t.side === 'buy' ? q + fee : fee - q;
       }
-      if (venue.myTradesComplete) break;
     }
   } catch (err) {
     logger.warn({ err, code: 'RISK_BASELINE_UNCHECKED' }, 'could not read the venue trades the store lacks: the risk manager may count them twice');

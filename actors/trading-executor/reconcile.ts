@@ -19,11 +19,10 @@
 //     reconciliation's reads only this one moves the symbol's trade cursor, to the last trade it dealt with; a fill
 //     read by order id (step 5) does not: myTrades lags the order endpoint, and a cursor past such a fill would skip
 //     another order's earlier trade that the history had not shown yet;
-//  5. an order of ours the venue lists open with more filled than booked after step 4 has its trades read by its venue
-//     order id (`fetchOrderTrades`, as below: the history lags the order endpoint); then orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); one the venue
-//     reports with more filled than we booked first has its trades read by its venue order id (`fetchOrderTrades`,
-//     where the venue has it: step 4's history can miss them, MEXC's read by time in a millisecond of more than a
-//     page, a cursor moved past them) and the missing ones booked like step 4's; a rate limit or ban there ends the
+//  5. an order of ours the venue reports with more filled than booked after step 4 (open, or closed) has its trades
+//     read by its venue order id (`fetchOrderTrades`, where the venue has it: step 4's history can miss them, it lags
+//     the order endpoint, MEXC's read by time in a millisecond of more than a page) and the missing ones booked like
+//     step 4's; then orders the venue closed get its final status (not on a symbol whose trades step 4 left unread); a rate limit or ban there ends the
 //     run before the order is closed, another failure of an unknown outcome leaves the order as it is for the next run
 //     (`ordersUnresolved`). One the venue calls filled whose fills we still cannot see keeps the quantities booked from
 //     real fills and is reported (FILLS_MISSING): no fill is ever invented, and its fills are booked when they show up.
@@ -139,7 +138,26 @@ function tradeCursor(host: ReconcileHost, symbol: string): string | undefined {
   const stored = host.lastTradeId(symbol);
   const read = readUpTo.get(host)?.get(symbol);
   if (read === undefined || stored === undefined) return read ?? stored;
-  return /^\d+$/.test(read) && /^\d+$/.test(stored) ? laterTradeId(read, stored) : read;
+  return NUMERIC_ID.test(read) && NUMERIC_ID.test(stored) ? laterTradeId(read, stored) : read;
+}
+
+/**
+ * Yields the venue's trades of `symbol` after trade `cursor`, a page at a time (those not in an earlier page), until a
+ * page brings nothing new, or after one when the venue answers whole (myTradesComplete: MEXC reads by time from the
+ * cursor's trade on, and asking again repeats the answer). Pages on by the latest id seen.
+ */
+export async function* tradeHistory(venue: ExecutionVenue, symbol: string, cursor: string | undefined): AsyncGenerator<readonly VenueTrade[]> {
+  const seen = new Set<string>();
+  for (;;) {
+    const fresh = (await venue.fetchMyTrades(symbol, cursor)).filter((t) => !seen.has(t.tradeId));
+    if (fresh.length === 0) return;
+    for (const t of fresh) {
+      seen.add(t.tradeId);
+      cursor = laterTradeId(cursor, t.tradeId);
+    }
+    yield fresh;
+    if (venue.myTradesComplete) return;
+  }
 }
 
 async function keepTradeCursor(host: ReconcileHost, symbol: string, tradeId: string): Promise<void> {
@@ -185,16 +203,8 @@ async function bookTrades(host: ReconcileHost, symbol: string, deferSymbols: Rea
   const done = async (): Promise<void> => {
     if (cursor !== undefined && cursor !== start) await keepTradeCursor(host, symbol, cursor);
   };
-  const seen = new Set<string>();
-  for (;;) {
-    const page = await host.venue.fetchMyTrades(symbol, cursor);
-    const fresh = page.filter((t) => !seen.has(t.tradeId));
-    if (fresh.length === 0) {
-      await done();
-      return true;
-    }
+  for await (const fresh of tradeHistory(host.venue, symbol, start)) {
     for (const t of fresh) {
-      seen.add(t.tradeId);
       if (host.hasFill(t.symbol, t.tradeId)) {
         // Ids of no order (MEXC: read from the cursor trade's millisecond, that trade left out) move it only on a trade
         // booked now: two of a millisecond would each send it to the other, a flip and a write on every read.
@@ -215,12 +225,9 @@ async function bookTrades(host: ReconcileHost, symbol: string, deferSymbols: Rea
       } else if (out === 'duplicate') r.fillsDuplicate++;
       else r.fillsIllegal++;
     }
-    // Asking again would only repeat the answer (MEXC reads by time from the cursor's trade on).
-    if (host.venue.myTradesComplete) {
-      await done();
-      return true;
-    }
   }
+  await done();
+  return true;
 }
 
 // Step 5 for order `o`, which the venue reports (`v`) with more lots filled than booked: reads its trades by venue order

@@ -40,7 +40,8 @@ import {
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 import { EMPTY_VAR, parseVarSamples, type VarSample } from '../actors/risk-manager/var.ts';
-import type { Portfolio, StartOpenOrder } from '../actors/risk-manager/positions.ts';
+import { openOrderIndex, openOrderOf, type StartOpenOrder } from '../actors/risk-manager/open-orders.ts';
+import type { Portfolio } from '../actors/risk-manager/positions.ts';
 import type { OrderRecord } from '../actors/trading-executor/logic.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
@@ -499,7 +500,7 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
   const forwardExitEnd = (m: OrderRejected | OrderCancelled | OrderExpired): void => {
     const s = current();
     const exit = Object.values(s.exitOrders).includes(m.clientOrderId);
-    if (!exit && s.openOrders[m.clientOrderId] === undefined) return;
+    if (!exit && openOrderIndex(s.openOrders, m.clientOrderId) < 0) return;
     forward(m);
     if (exit) save();
   };
@@ -528,13 +529,14 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     // A cancel risk asked that did not happen (logic.ts onCancelRejected); a halt round's or a protective stop's cancels
     // of orders it never asked about are not its business.
     bus.subscribe('exec.cancelRejected', (m: CancelRejected) => {
-      if (current().openOrders[m.clientOrderId]?.cancelAsked !== undefined) forward(m);
+      if (openOrderOf(current().openOrders, m.clientOrderId)?.cancelAsked !== undefined) forward(m);
     }, RISK_ID),
     bus.subscribe('exec.orderExpired', forwardExitEnd, RISK_ID),
     // An approved order the executor took up counts as open until it ends, however long it rests.
     bus.subscribe('exec.orderSubmitted', (m: OrderSubmitted) => {
-      const o = current().openOrders[m.clientOrderId];
-      if (o !== undefined && !o.seen && !held.holdSeen(actor.getSnapshot().context, m.clientOrderId, m.ts)) forward(m);
+      // By its intent id: an approval's client id is not derived on the tick's path (open-orders.ts).
+      const o = current().openOrders.find((x) => x.intentId === m.intentId) ?? openOrderOf(current().openOrders, m.clientOrderId);
+      if (o !== undefined && !o.seen && !held.holdSeen(actor.getSnapshot().context, m)) forward(m);
     }, RISK_ID),
     bus.subscribe('risk.mark', (m) => {
       if (!held.hold(actor.getSnapshot().context, m)) forward(m);

@@ -2,7 +2,7 @@
 // mark calls for, how many lots it may sell (not those open sells hold), lots that can never be sold (dust), and
 // sending one: approved, counted in the submit window, recorded as the symbol's exit in flight. A refused exit, or a
 // cancel risk asked, is tried again after a backoff of 1 s doubling to 60 s (flattenBackoffMs).
-import { clientOrderIdFor, intentId, RISK_EXIT_PREFIX } from '../../engine/types/ids.ts';
+import { clientOrderIdFor, intentId, RISK_EXIT_PREFIX, type ClientOrderId } from '../../engine/types/ids.ts';
 import { formatFixed } from '../../engine/types/decimal.ts';
 import { notional, ticksToPrice, type Instrument } from '../../engine/types/instrument.ts';
 import { formatMoney } from '../../engine/types/money.ts';
@@ -10,7 +10,8 @@ import type { Lots, Ticks } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
 import type { OrderIntent } from '../../engine/messages/orders.ts';
 import type { RiskLimits } from '../../engine/messages/risk.ts';
-import { openTotals, pruneOpenOrders, sellableLots, valueOfBase9, withOrder, type Position } from './positions.ts';
+import { openTotals, withApproval, type OpenOrder, type OpenOrders } from './open-orders.ts';
+import { sellableLots, valueOfBase9, type Position } from './positions.ts';
 import type { RiskOut, RiskState } from './state.ts';
 
 export const RATE_WINDOW_MS = 1_000;
@@ -28,11 +29,16 @@ export function submitsInWindow(submits: readonly TsMs[], nowMs: TsMs): number {
   return n;
 }
 
-/** Returns `s` with `intent`, approved at `price` (its limit, or the mark), open until it ends. */
-export function withOpenOrder(s: RiskState, intent: OrderIntent, price: Ticks, nowMs: TsMs): RiskState {
-  const exit = intent.id.startsWith(RISK_EXIT_PREFIX) ? { exit: true as const } : {};
-  const open = { symbol: intent.symbol, side: intent.side, lots: intent.lots, price, since: nowMs, seen: false, ...exit };
-  return { ...s, openOrders: withOrder(pruneOpenOrders(s.openOrders, nowMs), clientOrderIdFor(intent.id), open) };
+/**
+ * Returns `s`'s open orders with `intent`, approved at `price` (its limit, or the mark), open until it ends; `cid`: its
+ * client order id when the caller has it (risk's own exits), else the executor names it (open-orders.ts).
+ */
+export function withOpenOrder(s: RiskState, intent: OrderIntent, price: Ticks, nowMs: TsMs, cid?: ClientOrderId): OpenOrders {
+  const open: OpenOrder = {
+    cid, intentId: intent.id, symbol: intent.symbol, side: intent.side, lots: intent.lots, price, since: nowMs, seen: false,
+    ...(intent.id.startsWith(RISK_EXIT_PREFIX) ? { exit: true as const } : {}),
+  };
+  return withApproval(s.openOrders, open, nowMs);
 }
 
 /** Returns the lots risk's own exit of `symbol` may sell: the sellable lots less those of open sells. */
@@ -107,9 +113,9 @@ export function withExitFired(s: RiskState, symbol: string, p: Position): RiskSt
 export function sendExit(s: RiskState, symbol: string, p: Position, lots: Lots, mark: Ticks | undefined, why: string, nowMs: TsMs, out: RiskOut[]): RiskState {
   const intent = exitIntent(s.limits, symbol, lots, mark, why, s.exitSeq + 1, nowMs, s.instruments[symbol]);
   out.push({ type: 'risk.orderApproved', intent, ts: nowMs });
-  const exitOrders = { ...s.exitOrders, [symbol]: clientOrderIdFor(intent.id) };
-  const next = { ...withExitFired(s, symbol, p), exitSeq: s.exitSeq + 1, exitOrders, submits: recordSubmit(s.submits, nowMs) };
-  return withOpenOrder(next, intent, intent.price ?? mark ?? (0 as Ticks), nowMs);
+  const cid = clientOrderIdFor(intent.id);
+  const openOrders = withOpenOrder(s, intent, intent.price ?? mark ?? (0 as Ticks), nowMs, cid);
+  return { ...withExitFired(s, symbol, p), exitSeq: s.exitSeq + 1, exitOrders: { ...s.exitOrders, [symbol]: cid }, submits: recordSubmit(s.submits, nowMs), openOrders };
 }
 
 /** Returns the wait before the next flatten exit after `refusals` refusals in a row: 1 s doubling to 60 s. */

@@ -6,7 +6,7 @@
 import type { ClientOrderId } from '../../engine/types/ids.ts';
 import type { Lots } from '../../engine/types/price.ts';
 import type { TsMs } from '../../engine/types/time.ts';
-import { copyOpenOrders, withOrder, type CancelAsk, type OpenOrder } from './positions.ts';
+import { openOrderCid, openOrderIndex, withOrderAt, type CancelAsk, type OpenOrder } from './open-orders.ts';
 import { exitTrigger, flattenBackoffMs } from './exits.ts';
 import { NO_OUT, withFlatten, type RiskOut, type RiskState, type Step } from './state.ts';
 
@@ -35,13 +35,15 @@ export function freeHeldLots(
   s: RiskState, symbol: string, why: string, nowMs: TsMs, out: RiskOut[],
 ): { state: RiskState; asked: readonly string[]; pending: PendingCancels | undefined; stuck: readonly string[] } {
   const exits = Object.values(s.exitOrders);
-  let orders: Record<string, OpenOrder> | undefined;
+  let orders: OpenOrder[] | undefined;
   const asked: string[] = [];
   const stuck: string[] = [];
   let pending: PendingCancels | undefined;
-  for (const cid in s.openOrders) {
-    const o = s.openOrders[cid];
-    if (o.symbol !== symbol || o.side !== 'sell' || o.exit || !o.seen || exits.includes(cid as ClientOrderId)) continue;
+  for (let i = 0; i < s.openOrders.length; i++) {
+    const o = s.openOrders[i];
+    if (o.symbol !== symbol || o.side !== 'sell' || o.exit || !o.seen) continue;
+    const cid = openOrderCid(o);
+    if (exits.includes(cid)) continue;
     let ask = o.cancelAsked;
     if (ask?.gaveUp !== undefined) {
       stuck.push(cid);
@@ -50,12 +52,12 @@ export function freeHeldLots(
     if (ask === undefined || nowMs >= ask.retryAt) {
       const asks = (ask?.asks ?? 0) + 1;
       const again = ask === undefined ? '' : ` (asked again: ${asks} asks in ${nowMs - ask.since} ms)`;
-      out.push({ type: 'exec.cancelOrder', clientOrderId: cid as ClientOrderId, reason: `${why} on ${symbol}: freeing lots for the exit${again}`, ts: nowMs });
+      out.push({ type: 'exec.cancelOrder', clientOrderId: cid, reason: `${why} on ${symbol}: freeing lots for the exit${again}`, ts: nowMs });
       if (ask === undefined) asked.push(cid);
       // What the executor answered before (onCancelRejected) stays: the next alert names it, a second not-open gives up.
       ask = { ...ask, since: ask?.since ?? nowMs, asks, retryAt: (nowMs + flattenBackoffMs(asks)) as TsMs, by: ask?.by ?? why };
-      orders ??= copyOpenOrders(s.openOrders);
-      orders[cid] = { ...o, cancelAsked: ask };
+      orders ??= s.openOrders.slice();
+      orders[i] = { ...o, cancelAsked: ask };
     }
     pending = withPending(pending, cid, o.lots, ask);
   }
@@ -112,14 +114,15 @@ export function freedUnprotected(s: RiskState, symbol: string, cid: ClientOrderI
  * (OpenOrder.cancelAsked), never stored: a start asks afresh.
  */
 export function onCancelRejected(s: RiskState, cid: ClientOrderId, reason: string, nowMs: TsMs): Step {
-  const o = s.openOrders[cid];
+  const i = openOrderIndex(s.openOrders, cid);
+  const o = i < 0 ? undefined : s.openOrders[i];
   const ask = o?.cancelAsked;
   if (o === undefined || ask === undefined || ask.gaveUp !== undefined) return { state: s, out: NO_OUT };
   const code = reason.split(':', 1)[0];
   const notOpen = (ask.notOpen ?? 0) + (code === 'CANCEL_NOT_OPEN_BUT_OPEN' ? 1 : 0);
   const refused = { reason, at: nowMs };
   if (code === 'UNTRADED_SYMBOL' || notOpen >= 2) {
-    const next = { ...s, openOrders: withOrder(s.openOrders, cid, { ...o, cancelAsked: { ...ask, refused, notOpen, gaveUp: reason } }) };
+    const next = { ...s, openOrders: withOrderAt(s.openOrders, i, { ...o, cancelAsked: { ...ask, refused, notOpen, gaveUp: reason } }) };
     const flattening = s.flatten[o.symbol] !== undefined;
     const what = flattening ? `flatten of ${o.symbol} incomplete` : `${ask.by} on ${o.symbol}`;
     const message = `${what}: the ${o.lots} lots held by ${cid} cannot be freed by the engine (${reason}); cancel it at the venue by hand; `
@@ -128,7 +131,7 @@ export function onCancelRejected(s: RiskState, cid: ClientOrderId, reason: strin
   }
   const failures = (ask.failures ?? 0) + (code === 'CANCEL_FAILED' ? 1 : 0);
   const retryAt = code === 'CANCEL_FAILED' ? Math.min(ask.retryAt, nowMs + flattenBackoffMs(failures)) as TsMs : ask.retryAt;
-  let next: RiskState = { ...s, openOrders: withOrder(s.openOrders, cid, { ...o, cancelAsked: { ...ask, refused, notOpen, failures, retryAt } }) };
+  let next: RiskState = { ...s, openOrders: withOrderAt(s.openOrders, i, { ...o, cancelAsked: { ...ask, refused, notOpen, failures, retryAt } }) };
   // A standing flatten asks again only when nextFlattenCheck wakes it: its wake-up moves with the earlier ask.
   const req = next.flatten[o.symbol];
   if (req?.held?.cancelAt !== undefined && retryAt < req.held.cancelAt) next = withFlatten(next, o.symbol, { ...req, held: { ...req.held, cancelAt: retryAt } });

@@ -13,7 +13,7 @@
 // and held steps computed from the state before it could no longer be applied (the machine refuses them and stops).
 import type { IntentProposed, RiskMark } from '../../engine/messages/risk.ts';
 import type { TsMs } from '../../engine/types/time.ts';
-import type { ClientOrderId } from '../../engine/types/ids.ts';
+import type { OrderSubmitted } from '../../engine/messages/orders.ts';
 import { onIntent, onMark, onOrderSeen, type RiskOut, type RiskState } from './logic.ts';
 import type { RiskIn, RiskTransition } from './machine.ts';
 
@@ -66,15 +66,15 @@ export class HeldSteps {
   }
 
   /**
-   * Marks order `cid` taken up by the executor (exec.orderSubmitted: onOrderSeen emits nothing and moves no state) on the
-   * shadow, at `ts`; returns false and changes nothing while a flatten stands (the caller drains, then sends it). The
+   * Marks the order of `m` taken up by the executor (exec.orderSubmitted: onOrderSeen emits nothing and moves no state) on
+   * the shadow, at its time; returns false and changes nothing while a flatten stands (the caller drains, then sends it). The
    * executor publishes it while handling the approval, on the tick's path: as a machine event it cost that tick ~20 µs.
    */
-  holdSeen(machine: RiskState, cid: ClientOrderId, ts: TsMs): boolean {
+  holdSeen(machine: RiskState, m: OrderSubmitted): boolean {
     if (flattening(machine)) return false;
     const from = this.shadow ?? machine;
-    const next = onOrderSeen(from, cid);
-    if (next !== from) this.keep(machine, next, ts);
+    const next = onOrderSeen(from, m.clientOrderId, m.intentId);
+    if (next !== from) this.keep(machine, next, m.ts);
     return true;
   }
 

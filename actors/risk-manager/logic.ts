@@ -27,7 +27,7 @@
 // intent: open buys count at their order price toward 11, 12, 13 and 16 (cash with its fee reserve), open sells (risk's
 // own exits included) come off the sellable lots at 15; a denial they decided says so (`including`). An approval stops
 // counting at its last fill or its end (rejected, cancelled, expired: the executor's refusals of an approval are
-// rejections), or OPEN_ORDER_UNSEEN_MS after it when the executor never took it up (positions.ts). They are not
+// rejections), or OPEN_ORDER_UNSEEN_MS after it when the executor never took it up (open-orders.ts). They are not
 // stored: a restart takes over the orders the executor still works (RiskInput.openOrders) as taken up.
 //
 // Exits: at most one of risk's own exits per symbol is in flight (`exitOrders`); its end or fills decide the next.
@@ -52,10 +52,10 @@ import type { TsMs } from '../../engine/types/time.ts';
 import type { Fill, OrderIntent } from '../../engine/messages/orders.ts';
 import type { DenyReason, RiskAlert, RiskLimits } from '../../engine/messages/risk.ts';
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
+import { applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, sellableLots, type Portfolio, type Position } from './positions.ts';
 import {
-  applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, openOrderLive, openPrice, openTotals, sellableLots,
-  settleOpenOrder, startOpenOrders, withOrder, type Portfolio, type Position, type StartOpenOrder,
-} from './positions.ts';
+  openOrderLive, openOrderOf, openPrice, openTotals, seenOpenOrder, settleOpenOrder, startOpenOrders, type StartOpenOrder,
+} from './open-orders.ts';
 import { EMPTY_VAR, observeMark } from './var.ts';
 import { markGuard, marketDenial, reportMarketDenial, type Quote } from './market-guard.ts';
 import {
@@ -84,7 +84,7 @@ export interface RiskInput {
   readonly otherFees?: Readonly<Record<string, bigint>>;
   /**
    * Orders the executor still works at start, by client order id (a restart's: open orders are not stored); they
-   * count as open orders the executor took up (positions.ts startOpenOrders). Default none.
+   * count as open orders the executor took up (open-orders.ts startOpenOrders). Default none.
    */
   readonly openOrders?: Readonly<Record<string, StartOpenOrder>>;
 }
@@ -233,18 +233,20 @@ function denied(reason: DenyReason, including: string | undefined): Verdict {
 /** Returns the cash the live open buys hold back: each one's value at its order price (openPrice) plus its fee reserve. */
 function reservedCash(s: RiskState, nowMs: TsMs): Money {
   let sum = 0n;
-  for (const cid in s.openOrders) {
-    const o = s.openOrders[cid];
+  for (const o of s.openOrders) {
     const inst = s.instruments[o.symbol];
     if (o.side === 'buy' && inst !== undefined && openOrderLive(o, nowMs)) sum += buyNeeds(notional(inst, openPrice(o, s.marks), o.lots), s.limits.feeReserveBps);
   }
   return sum as Money;
 }
 
-/** Handles `exec.orderSubmitted`: the executor took order `cid` up, so it counts until it ends (OPEN_ORDER_UNSEEN_MS). */
-export function onOrderSeen(s: RiskState, cid: ClientOrderId): RiskState {
-  const o = s.openOrders[cid];
-  return o === undefined || o.seen ? s : { ...s, openOrders: withOrder(s.openOrders, cid, { ...o, seen: true }) };
+/**
+ * Handles `exec.orderSubmitted`: the executor took order `cid` (of intent `intentId`) up, so it counts until it ends
+ * (OPEN_ORDER_UNSEEN_MS).
+ */
+export function onOrderSeen(s: RiskState, cid: ClientOrderId, intentId?: string): RiskState {
+  const openOrders = seenOpenOrder(s.openOrders, cid, intentId);
+  return openOrders === s.openOrders ? s : { ...s, openOrders };
 }
 
 const ceilDiv = (a: bigint, b: bigint): bigint => (a + b - 1n) / b;
@@ -269,7 +271,7 @@ export function onIntent(s: RiskState, intent: OrderIntent, nowMs: TsMs): Step {
   }
   // checkIntent approved a limit only with a price and a market order only with a mark.
   const price = intent.orderType === 'limit' ? intent.price! : s.marks[intent.symbol]!;
-  const next = withOpenOrder({ ...s, submits: recordSubmit(s.submits, nowMs) }, intent, price, nowMs);
+  const next = { ...s, submits: recordSubmit(s.submits, nowMs), openOrders: withOpenOrder(s, intent, price, nowMs) };
   return { state: next, out: [{ type: 'risk.orderApproved', intent, ts: nowMs }] };
 }
 
@@ -327,7 +329,8 @@ function exitSymbolOf(s: RiskState, cid: ClientOrderId): string | undefined {
  * orders leave the state as it is.
  */
 export function onOrderEnded(s0: RiskState, cid: ClientOrderId): RiskState {
-  const s = s0.openOrders[cid] === undefined ? s0 : { ...s0, openOrders: settleOpenOrder(s0.openOrders, cid, undefined, true) };
+  const openOrders = settleOpenOrder(s0.openOrders, cid, undefined, true);
+  const s = openOrders === s0.openOrders ? s0 : { ...s0, openOrders };
   const symbol = exitSymbolOf(s, cid);
   if (symbol === undefined) return s;
   const { [symbol]: _ended, ...exitOrders } = s.exitOrders;
@@ -562,7 +565,7 @@ export function onExecFill(s0: RiskState, fill: Fill, complete: boolean, nowMs: 
  * and the next exit after a backoff of 1 s doubling to 60 s (a flattenCheck then, or the first mark after).
  */
 export function onOrderEnd(s0: RiskState, cid: ClientOrderId, how: string, nowMs: TsMs): Step {
-  const open = s0.openOrders[cid];
+  const open = openOrderOf(s0.openOrders, cid);
   const symbol = exitSymbolOf(s0, cid);
   const s = onOrderEnded(s0, cid);
   if (symbol === undefined) {

@@ -91,7 +91,7 @@ const handle = (ctx: RiskState, e: RiskIn, now: TsMs): Step | undefined => {
     case 'exec.orderCancelled': return onOrderEnd(ctx, e.clientOrderId, `cancelled (${e.reason})`, now);
     case 'exec.orderExpired': return onOrderEnd(ctx, e.clientOrderId, 'expired', now);
     case 'exec.cancelRejected': return onCancelRejected(ctx, e.clientOrderId, e.reason, now);
-    case 'exec.orderSubmitted': return { state: onOrderSeen(ctx, e.clientOrderId), out: [] };
+    case 'exec.orderSubmitted': return { state: onOrderSeen(ctx, e.clientOrderId, e.intentId), out: [] };
     case 'risk.transition': return undefined;
     default: return assertNever(e, 'risk manager event');
   }

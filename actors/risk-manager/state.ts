@@ -9,7 +9,8 @@ import type { CancelOrder } from '../../engine/messages/orders.ts';
 import type {
   OrderApproved, OrderDenied, RiskAlert, LimitsChanged, RiskLimits, TradingState, TradingStateChanged,
 } from '../../engine/messages/risk.ts';
-import type { OpenOrders, Portfolio } from './positions.ts';
+import type { OpenOrders } from './open-orders.ts';
+import type { Portfolio } from './positions.ts';
 import type { VarState } from './var.ts';
 import type { MarketGuards } from './market-guard.ts';
 
@@ -41,7 +42,7 @@ export interface RiskState {
    * (rejected, cancelled, expired, or filled with lots left), the position's exits are armed again (onOrderEnded).
    */
   readonly exitOrders: Readonly<Record<string, ClientOrderId>>;
-  /** Orders approved and not ended, by client order id (positions.ts OpenOrder); never stored. */
+  /** Orders approved and not ended, in approval order (open-orders.ts); never stored. */
   readonly openOrders: OpenOrders;
   /** Stop-loss / take-profit exits refused in a row per symbol, and the backoff before the next; never stored. */
   readonly stopRetry: Readonly<Record<string, StopRetry>>;

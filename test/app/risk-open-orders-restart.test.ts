@@ -19,6 +19,7 @@ import { PaperVenue } from '../../engine/venues/paper/paper-venue.ts';
 import { testConfig } from '../e2e/helpers.ts';
 import { until } from '../wait-until.ts';
 import { startLiveSystem } from './live-system-start.ts';
+import { openOrderOf } from '../../actors/risk-manager/open-orders.ts';
 
 const T0 = 1_723_161_253_937;
 const SYMBOL = 'ETH/USDT';
@@ -80,11 +81,12 @@ describe('an order resting at the venue across a restart', () => {
 
     const second = await startLiveSystem(c, clock, venue);
     const before = second.handles.risk();
-    const afterProcess = before?.openOrders[cid];
+    const afterProcess = before === undefined ? undefined : openOrderOf(before.openOrders, cid);
     second.supervisor.reportFailure(RISK_ID, new Error('injected: the risk child failed'));
     clock.advance(60_000);
     await until(() => second.handles.risk() !== undefined && second.handles.risk() !== before, 'the risk child to come back');
-    const afterChild = second.handles.risk()?.openOrders[cid];
+    const child = second.handles.risk();
+    const afterChild = child === undefined ? undefined : openOrderOf(child.openOrders, cid);
     const verdict = await secondBuy(second);
     await second.stop('test');
 

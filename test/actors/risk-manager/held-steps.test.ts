@@ -13,6 +13,7 @@ import type { RiskMark } from '../../../engine/messages/risk.ts';
 import { riskManager, type RiskIn } from '../../../actors/risk-manager/machine.ts';
 import { createRiskState, onFlatten, onMark } from '../../../actors/risk-manager/logic.ts';
 import { HeldSteps, type HeldStepsApplied } from '../../../actors/risk-manager/held-steps.ts';
+import { openOrderOf } from '../../../actors/risk-manager/open-orders.ts';
 import { clientOrderIdFor, intentId } from '../../../engine/types/ids.ts';
 import { ETH, fill, intent, limits, lots } from './helpers.ts';
 
@@ -81,7 +82,7 @@ function run(events: RiskIn[], gated: boolean) {
       for (const o of out ?? []) seen.push(`${o.type}@${o.ts}`);
       if (out !== undefined) continue;
     }
-    if (gated && e.type === 'exec.orderSubmitted' && held.holdSeen(actor.getSnapshot().context, e.clientOrderId, e.ts)) continue;
+    if (gated && e.type === 'exec.orderSubmitted' && held.holdSeen(actor.getSnapshot().context, e)) continue;
     if (gated && held.drain(send, e as HeldStepsApplied['then'])) continue;
     send(e);
   }
@@ -106,7 +107,7 @@ describe('HeldSteps on the recorded ETH/USDT trades', () => {
     expect(gated.state).toEqual(plain.state);
     expect(gated.value).toEqual(plain.value);
     // The order taken up is open and seen in both (it counts past the unseen expiry).
-    expect(Object.values(gated.state.openOrders).filter((o) => o.seen)).toHaveLength(1);
+    expect(gated.state.openOrders.filter((o) => o.seen)).toHaveLength(1);
     // Only the marks that emit or move state and the events of the script reach the machine, the held marks with them.
     expect(plain.sent).toBe(events.length);
     expect(gated.sent).toBeLessThan(events.length / 40);
@@ -121,15 +122,15 @@ describe('HeldSteps on the recorded ETH/USDT trades', () => {
     const out = held.holdIntent(s, { type: 'risk.intent', intent: buy }, tape[0].ts);
     expect(out?.[0]?.type).toBe('risk.orderApproved');
     const cid = clientOrderIdFor(buy.id);
-    expect(held.state!.openOrders[cid]?.seen).toBe(false);
-    expect(held.holdSeen(s, cid, tape[0].ts)).toBe(true);
-    expect(held.state!.openOrders[cid]?.seen).toBe(true);
+    expect(openOrderOf(held.state!.openOrders, cid)?.seen).toBe(false);
+    expect(held.holdSeen(s, { type: 'exec.orderSubmitted', clientOrderId: cid, intentId: buy.id, ts: tape[0].ts })).toBe(true);
+    expect(openOrderOf(held.state!.openOrders, cid)?.seen).toBe(true);
     expect(held.size).toBe(2);
     // A flatten stands only while something is held to sell.
     const holding = onMark(createRiskState({ ...INPUT, positions: { 'ETH/USDT': { lots: lots(1000), cost: money('268.38') } } }), 'ETH/USDT', 268_380 as Ticks, tape[0].ts).state;
     const flattening = onFlatten(holding, 'ETH/USDT', tape[0].ts, 'test').state;
     expect(Object.keys(flattening.flatten)).toEqual(['ETH/USDT']);
-    expect(new HeldSteps().holdSeen(flattening, cid, tape[0].ts)).toBe(false);
+    expect(new HeldSteps().holdSeen(flattening, { type: 'exec.orderSubmitted', clientOrderId: cid, intentId: buy.id, ts: tape[0].ts })).toBe(false);
   });
 
   it('holds marks while a position is open, but not one that fires its stop-loss', () => {

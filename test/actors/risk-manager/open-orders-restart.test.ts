@@ -4,7 +4,7 @@
 // filled, and the limits let a second one of the same size through.
 import { describe, expect, it } from 'vitest';
 import { createRiskState, onExecFill, onIntent, onMark, onOrderEnd, type RiskOut, type RiskState } from '../../../actors/risk-manager/logic.ts';
-import { OPEN_ORDER_UNSEEN_MS, type StartOpenOrder } from '../../../actors/risk-manager/positions.ts';
+import { OPEN_ORDER_UNSEEN_MS, openOrderOf, type StartOpenOrder } from '../../../actors/risk-manager/open-orders.ts';
 import { newOrder, type OrderRecord } from '../../../actors/trading-executor/logic.ts';
 import { openOrdersAtStart } from '../../../app/risk-child.ts';
 import type { OrderIntent } from '../../../engine/messages/orders.ts';
@@ -37,7 +37,7 @@ const verdict = (s: RiskState, it: OrderIntent): unknown => {
 describe('a restart with orders still open at the venue', () => {
   it('counts a resting buy toward the position limit long after the start, until it fills and ends', () => {
     const s = restarted({ [BUY]: { symbol: SYM, side: 'buy', lots: lots(4000), price: P } });
-    expect(s.openOrders[BUY]).toMatchObject({ lots: 4000, price: P, seen: true });
+    expect(openOrderOf(s.openOrders, BUY)).toMatchObject({ lots: 4000, price: P, seen: true });
     // 4000 open + 3000 is over maxPositionLots 6000.
     expect(verdict(s, intent({ lots: lots(3000) }))).toMatchObject({ code: 'POSITION_LIMIT', position: 7000, including: '4000 lots of open buys' });
     // 1000 of it fill: 1000 held, 3000 open; then the venue cancels the rest.
@@ -61,7 +61,7 @@ describe('a restart with orders still open at the venue', () => {
       a: { symbol: 'BTC/USDT', side: 'buy', lots: lots(5), price: P },
       b: { symbol: SYM, side: 'buy', lots: lots(0), price: P },
     });
-    expect(s.openOrders).toEqual({});
+    expect(s.openOrders).toEqual([]);
   });
 });
 

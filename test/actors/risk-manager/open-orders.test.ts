@@ -16,6 +16,7 @@ import { money, type Money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
 import type { TsMs } from '../../../engine/types/time.ts';
 import { ETH, ETH_PX, fill, intent, limits, lots } from './helpers.ts';
+import { openOrderOf } from '../../../actors/risk-manager/open-orders.ts';
 
 const T = 1_723_161_300_000 as TsMs;
 const P = ETH_PX.t1520543125; // 2680.17: 3000 lots (0.3 ETH) are 804.051 USDT
@@ -75,7 +76,7 @@ describe('open orders', () => {
     expect(propose(s, [buy(100)], (T + 10) as TsMs).reasons[0]).toMatchObject({ code: 'POSITION_LIMIT', position: 6100, including: '5000 lots of open buys' });
     // Its rest is rejected: 1000 held and 3000 open, so 2000 more fit and 2100 do not.
     s = onOrderEnd(s, cid, 'rejected VENUE: test', T).state;
-    expect(s.openOrders[cid]).toBeUndefined();
+    expect(openOrderOf(s.openOrders, cid)).toBeUndefined();
     expect(propose(s, [buy(2000)], (T + 10) as TsMs).verdicts).toEqual(['approved']);
     expect(propose(s, [buy(2100)], (T + 10) as TsMs).verdicts).toEqual(['POSITION_LIMIT']);
   });

@@ -14,6 +14,7 @@ import type { TsMs } from '../../../engine/types/time.ts';
 import { limits } from '../risk-manager/helpers.ts';
 import { BTC, capturingLogger, drive, limitIntent, recordingBus, tempStore } from './helpers.ts';
 import { PollVenue } from './poll-venue.ts';
+import { openOrderOf } from '../../../actors/risk-manager/open-orders.ts';
 
 const T0 = 1_723_161_300_000;
 const PX = 6_183_763;
@@ -65,7 +66,7 @@ it('an order closed as filled with fills missing publishes no end: the RiskManag
   const ends = rec.seen.filter((m) => (m.type === 'exec.orderCancelled' || m.type === 'exec.orderExpired' || m.type === 'exec.orderRejected') && m.clientOrderId === cid);
   expect(ends).toHaveLength(0);
   expect(risk.portfolio.positions['BTC/USDT']?.lots).toBe(200);
-  expect(risk.openOrders[cid]?.lots).toBe(300);
+  expect(openOrderOf(risk.openOrders, cid)?.lots).toBe(300);
   // 200 booked + 300 the venue filled unseen + 300 = 800 > 600.
   const second = onIntent(risk, limitIntent('b', PX, { lots: 300 as Lots }), clock.now() as TsMs).out[0];
   expect(second?.type).toBe('risk.orderDenied');

@@ -7,7 +7,8 @@
 // Snapshots are asked for through the SnapshotSource port when a book needs one (start, gap, crossed, reset).
 // The publish timer starts with the first book message, so a SimulatedClock moved by the data never has to walk
 // through the years between 0 and the recording; ticks sit on multiples of the period (100 ms at 10 Hz).
-// A symbol with no live venue publishes no cob.snapshot (consumers see md.bookStatus instead).
+// A symbol with no live venue publishes no cob.snapshot (consumers see md.bookStatus instead), and its imbalance
+// averages start over once one is back.
 import type { Config } from '../../engine/config/schema.ts';
 import type { Logger } from '../../engine/log.ts';
 import { ConsolidatedBook, type CobSnapshot } from '../../engine/market/cob.ts';
@@ -309,6 +310,8 @@ export class CobAggregator implements CobReader {
       for (const vb of sb.venues.values()) this.checkStale(vb, now);
       if (!sb.anyLive()) {
         this.skippedNotLive++;
+        // Out of view (resyncing or stale) until a venue is live again: the imbalance averages must not bridge it.
+        sb.cob.resetAverages();
         continue;
       }
       const cob = sb.cob.update(now);

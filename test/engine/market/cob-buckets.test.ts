@@ -19,6 +19,8 @@ function sumsOnly(b: OrderBook): BookView {
     bestBid: () => b.bestBid(),
     bestAsk: () => b.bestAsk(),
     size: (side) => b.size(side),
+    // Single prices where an imbalance window cuts a bucket.
+    lotsAt: (side, price) => b.lotsAt(side, price),
     get bucketTicks() {
       return b.bucketTicks;
     },

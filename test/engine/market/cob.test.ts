@@ -39,9 +39,12 @@ describe('ConsolidatedBook', () => {
     expect(Array.from(s.bidBuckets)).toEqual([4, 3, 3, 0, 0]);
     // bucket 100: 100.70×0.5 | 101: 101.30×1.5 | 102: 102.00×2.5; 104.00 lies outside
     expect(Array.from(s.askBuckets)).toEqual([0, 0, 0.5, 1.5, 2.5]);
-    expect(s.imbalance).toBeCloseTo((10 - 4.5) / 14.5, 12);
-    expect(s.imbalanceNear).toBe(0.5); // buckets 99..101: bids 3 + 3, asks 0.5 + 1.5
-    expect(s.imbalanceMa).toEqual([0.5, 0.5, 0.5, 0.5]); // one sample: every window is that sample
+    // Both imbalances are taken over equal widths about the mid 100.60, not over whole buckets.
+    // Within ±2 (the range): bids 1 + 2 + 3 (98.10 lies below 98.60), asks 0.5 + 1.5 + 2.5.
+    expect(s.imbalance).toBeCloseTo((6 - 4.5) / 10.5, 12);
+    // Within ±1.5 (imbalanceRange + ½): [99.10, 102.10] holds the same levels.
+    expect(s.imbalanceNear).toBeCloseTo((6 - 4.5) / 10.5, 12);
+    expect(s.imbalanceMa).toEqual([s.imbalanceNear, s.imbalanceNear, s.imbalanceNear, s.imbalanceNear]); // one sample: every window is that sample
     expect(s.flags).toEqual({ emptyBid: false, emptyAsk: false, crossed: false, staleVenues: [], noLiveVenue: false });
     expect(c.latest()).toBe(s);
   });

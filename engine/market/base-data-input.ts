@@ -142,6 +142,15 @@ const SERIES_TF: Record<SeriesName, Timeframe> = { primary1s: '1s', primary1m: '
 const COB_FRESH_MS = 2_000;
 const COB_PRICE_TOLERANCE = 0.01;
 
+/**
+ * Whether the input uses the snapshot (counts it in completeness, packs it). A live book's snapshot is published
+ * every period (CobAggregator), so one older than COB_FRESH_MS is a book that stopped (down, resyncing after a feed
+ * reset) whose last snapshot, flags included, still says live: its values are the book as it was, not as it is.
+ */
+function cobUsable(now: number, cob: CobSnapshot): boolean {
+  return !cob.flags.noLiveVenue && now - cob.ts <= COB_FRESH_MS;
+}
+
 function source(src: BdiSources, s: SeriesName): CandleSource {
   return s === 'reference1s' ? src.reference1s : src.primary[SERIES_TF[s]];
 }
@@ -315,10 +324,10 @@ function validateScans(src: BdiSources, scans: readonly SeriesScan[]): BdiValida
     if (cob.flags.emptyBid) reasons.push('COB bid side empty');
     if (cob.flags.emptyAsk) reasons.push('COB ask side empty');
     const sides = (cob.flags.emptyBid ? 0 : 0.5) + (cob.flags.emptyAsk ? 0 : 0.5);
-    cobScore = cob.flags.noLiveVenue ? 0 : sides * venueShare;
     const age = src.now - cob.ts;
+    cobScore = cobUsable(src.now, cob) ? sides * venueShare : 0;
     if (age <= COB_FRESH_MS) fresh++;
-    else reasons.push(`COB snapshot is ${(age / 1_000).toFixed(1)} s old`);
+    else reasons.push(`COB snapshot is ${(age / 1_000).toFixed(1)} s old, more than ${COB_FRESH_MS / 1_000} s: left out`);
   }
   complete += cobScore;
 
@@ -409,7 +418,7 @@ const fin = (x: number): number => (Number.isFinite(x) ? x : 0);
 
 function packCob(src: BdiSources, out: Float32Array): void {
   const cob = src.cob;
-  if (cob === undefined || cob.flags.noLiveVenue) return;
+  if (cob === undefined || !cobUsable(src.now, cob)) return;
   const b = BDI_SECTIONS.cobBid.offset;
   const a = BDI_SECTIONS.cobAsk.offset;
   const st = BDI_SECTIONS.cobStats.offset;

@@ -53,8 +53,9 @@ export interface InferencePoolOptions {
   readonly timeoutMs?: number;
   /**
    * Wall time a batch may run before its worker counts as hung: the requests still waiting on it fail with
-   * InferenceStuckError, and the worker is replaced (or, inside session.run, retired). Default 10 × timeoutMs, at least
-   * 10 s; 60 s without a deadline.
+   * InferenceStuckError, and the worker is replaced (or, inside session.run, retired). While every thread is held by a
+   * retired worker, a queued request fails likewise after stuckMs in the queue. Default 10 × timeoutMs, at least 10 s;
+   * 60 s without a deadline.
    */
   readonly stuckMs?: number;
   /** Most sample rows in one session.run; default 64. */
@@ -143,6 +144,8 @@ interface Request {
   settled: boolean;
   batch?: Batch;
   timer?: TimerHandle;
+  /** Wall-time bound on its wait in the queue, armed only while every thread is retired (guardQueue). */
+  queueGuard?: ReturnType<typeof setTimeout>;
   resolve(r: InferResult): void;
   reject(e: Error): void;
 }
@@ -240,6 +243,8 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   let inFlight = 0;
   /** Batches sent to a worker and not yet settled there (retired ones included). */
   const running = new Set<Batch>();
+  /** Running batches whose worker was retired inside session.run: each holds a thread until its run ends. */
+  const retired = new Set<Batch>();
   let lastStuck: InferenceStuckError | undefined;
   let retiredWorkers = 0;
   let scheduled = false;
@@ -252,6 +257,7 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     if (r.settled) return;
     r.settled = true;
     if (r.timer) clock.clearTimeout(r.timer);
+    clearTimeout(r.queueGuard);
     if ('ok' in outcome) {
       counters.get(r.model)!.latency.record(outcome.ok.ms);
       r.resolve(outcome.ok);
@@ -279,6 +285,42 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       const queuedRows = queue.reduce((n, r) => n + r.dims[0], 0);
       dispatch(takeBatch(Math.min(maxBatch, Math.ceil(queuedRows / (threads - inFlight)))));
     }
+    guardQueue();
+  }
+
+  // The stuck guard is armed at dispatch, so a request queued while every thread is held by a retired worker would
+  // wait unbounded: without a deadline (a backtest) for as long as the hung run lasts, for ever if it never ends. While
+  // that holds, each queued request gets a wall-time bound of stuckMs from then on; once a thread is back the bounds
+  // are lifted (a queue drained by a working thread is not hung). Called wherever `retired` changes or a flush ends.
+  function guardQueue(): void {
+    const blocked = allRetired();
+    for (const r of queue) {
+      if (blocked) guardQueued(r);
+      else if (r.queueGuard !== undefined) {
+        clearTimeout(r.queueGuard);
+        r.queueGuard = undefined;
+      }
+    }
+  }
+
+  function allRetired(): boolean {
+    return !closed && retired.size >= threads;
+  }
+
+  function guardQueued(r: Request): void {
+    if (r.queueGuard !== undefined) return;
+    r.queueGuard = setTimeout(() => onQueueStuck(r), stuckMs);
+    r.queueGuard.unref();
+  }
+
+  // Never dispatched (dispatch clears the bound), so no worker can answer it: failing it here is its only completion.
+  function onQueueStuck(r: Request): void {
+    r.queueGuard = undefined;
+    if (r.settled) return;
+    queue = queue.filter((q) => q !== r);
+    counters.get(r.model)!.stuck++;
+    lastStuck = new InferenceStuckError(`inference of ${r.model}: queued ${stuckMs} ms of wall time (stuckMs) while every worker is retired, hung inside session.run; not run`);
+    settle(r, { err: lastStuck });
   }
 
   // The oldest request plus queued requests of the same model and per-sample shape, up to `limit` rows.
@@ -311,6 +353,8 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     for (const r of requests) {
       r.batch = batch;
       r.attempts++;
+      clearTimeout(r.queueGuard);
+      r.queueGuard = undefined;
     }
     const c = counters.get(model)!;
     c.batches++;
@@ -342,7 +386,9 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
       .finally(() => {
         clearTimeout(batch.guard);
         running.delete(batch);
+        retired.delete(batch);
         inFlight--;
+        guardQueue();
         if (queue.length > 0) schedule();
       });
   }
@@ -386,6 +432,8 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
     const was = Atomics.compareExchange(batch.state, 0, SENT, CANCELLED);
     if (was === IN_RUN) {
       retiredWorkers++;
+      retired.add(batch);
+      guardQueue();
       log().error({ code: 'INFER_WORKER_RETIRED', model: batch.model, waitedS, threads, retiredWorkers }, 'inference worker hung inside session.run: retired, left to finish (terminating it there would abort the process)');
       return;
     }
@@ -436,6 +484,8 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
         }, ms);
       }
       queue.push(r);
+      // Only this one: guardQueue's pass over the queue at every request would make a burst quadratic.
+      if (allRetired()) guardQueued(r);
       schedule();
     });
 

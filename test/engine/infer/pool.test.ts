@@ -256,7 +256,9 @@ describe('inference pool', () => {
       pool.injectFault('slow');
       await expect(pool.infer('cnn', samples[5], [1, size])).rejects.toThrow(InferenceStuckError);
       const retired = pool.stats();
-      // The single worker finishes its slow run (its answer dropped) and serves this one.
+      // The single worker finishes its slow run (its answer dropped) and serves this one. Asked only once it is out: a
+      // request queued behind it for stuckMs would fail (pool-retired-queue.test.ts), and that run ends about then.
+      while (pool.stats().inFlightBatches > 0) await new Promise((r) => setTimeout(r, 10));
       const ok = await pool.infer('cnn', samples[6], [1, size]);
       expectClose(ok.outputs.probs, (await directRun(samples[6])).probs);
       expect([retired.retiredWorkers, retired.inFlightBatches]).toEqual([1, 1]);

@@ -52,6 +52,9 @@ export class KlineSeries {
   private readonly built = new Map<number, KlineBar>();
   private current: KlineBar | undefined;
   private startedAt: number | undefined;
+  /** Latest openTime in `history` / `built` (-Infinity while empty): the walks stop there. */
+  private historyLast = -Infinity;
+  private builtLast = -Infinity;
 
   /** Creates a series from closed history candles (float units, on the instrument's grid). */
   constructor(private readonly inst: Instrument, history: KlineHistory = { m1: [] }) {
@@ -65,7 +68,10 @@ export class KlineSeries {
       quoteVolume: undefined, trades: undefined, takerBuyLots: undefined, takerBuyQuote: undefined,
       firstTradeId: -1, lastTradeId: -1, complete: true, updatedAt: c.openTime,
     });
-    for (const c of history.m1) this.history.set(c.openTime, bar(c));
+    for (const c of history.m1) {
+      this.history.set(c.openTime, bar(c));
+      this.historyLast = Math.max(this.historyLast, c.openTime);
+    }
     for (const [ms, candles] of history.native ?? []) {
       if (ms <= MINUTE) continue;
       const m = new Map<number, KlineBar>();
@@ -93,6 +99,7 @@ export class KlineSeries {
       };
       this.current = bar;
       this.built.set(openTime, bar);
+      this.builtLast = Math.max(this.builtLast, openTime);
     }
     const q = notional(this.inst, t.price, t.lots);
     bar.high = Math.max(bar.high, t.price);
@@ -118,15 +125,17 @@ export class KlineSeries {
   /** Returns the bars with openTime in [startTime, endTime] known at `now`, oldest first, at most `limit` (the latest ones unless startTime is given). */
   bars(now: number, limit: number, startTime?: number, endTime?: number): KlineBar[] {
     const curOpen = Math.floor(now / MINUTE) * MINUTE;
-    const hi = Math.min(endTime ?? Infinity, curOpen);
+    const lows = this.lowestOpen();
+    if (lows.length === 0) return [];
+    // No bar opens after the last one known: the walk need not go past it (endTime may be far in the future).
+    const hi = Math.min(endTime ?? Infinity, curOpen, Math.max(this.historyLast, this.builtLast));
     const pick = (t: number): KlineBar | undefined => {
       const b = this.built.get(t);
       if (t === curOpen) return b;
       if (b && b.complete) return b;
       return this.history.get(t) ?? b;
     };
-    const floor = this.history.size > 0 || this.built.size > 0 ? Math.min(...this.lowestOpen()) : hi;
-    return walkBuckets(MINUTE, hi, floor, limit, startTime, pick);
+    return walkBuckets(MINUTE, hi, Math.min(...lows), limit, startTime, pick);
   }
 
   /**
@@ -137,10 +146,14 @@ export class KlineSeries {
   rolledBars(now: number, intervalMs: number, limit: number, startTime?: number, endTime?: number): KlineBar[] {
     if (intervalMs === MINUTE) return this.bars(now, limit, startTime, endTime);
     if (!(intervalMs > MINUTE && intervalMs % MINUTE === 0)) throw new RangeError(`rolledBars: interval ${intervalMs} ms is not a whole number of minutes`);
-    const hi = Math.min(endTime ?? Infinity, Math.floor(now / intervalMs) * intervalMs);
     const lows = this.lowestOpen();
     const first1m = lows.length > 0 ? Math.min(...lows) : Infinity;
     const own = this.native.get(intervalMs);
+    const firstOwn = own && own.size > 0 ? Math.min(...own.keys()) : Infinity;
+    const lowest = Math.min(first1m, firstOwn);
+    if (lowest === Infinity) return [];
+    const last = Math.max(this.historyLast, this.builtLast, own && own.size > 0 ? Math.max(...own.keys()) : -Infinity);
+    const hi = Math.min(endTime ?? Infinity, Math.floor(now / intervalMs) * intervalMs, Math.floor(last / intervalMs) * intervalMs);
     const bucket = (open: number): KlineBar | undefined => {
       // Before the 1m history, a closed bucket is the interval's own bar (never one still open at `now`).
       if (open < first1m && open + intervalMs <= now) {
@@ -150,10 +163,7 @@ export class KlineSeries {
       const mins = this.bars(now, intervalMs / MINUTE, open, open + intervalMs - MINUTE);
       return mins.length === 0 ? undefined : rollUp(open, mins);
     };
-    const firstOwn = own && own.size > 0 ? Math.min(...own.keys()) : Infinity;
-    const lowest = Math.min(first1m, firstOwn);
-    const floor = lowest === Infinity ? hi + 1 : Math.floor(lowest / intervalMs) * intervalMs;
-    return walkBuckets(intervalMs, hi, floor, limit, startTime, bucket);
+    return walkBuckets(intervalMs, hi, Math.floor(lowest / intervalMs) * intervalMs, limit, startTime, bucket);
   }
 
   private lowestOpen(): number[] {
@@ -188,12 +198,17 @@ export class KlineSeries {
   }
 }
 
-// The bars `pick` gives for buckets of `step` ms up to `hi`: from startTime up when it is given, else the latest `limit`
-// down to `floor`; oldest first.
-function walkBuckets(step: number, hi: number, floor: number, limit: number, startTime: number | undefined, pick: (t: number) => KlineBar | undefined): KlineBar[] {
+/**
+ * Returns the bars `pick` gives for buckets of `step` ms in [floor, hi] (the callers' first and last bar: no bucket
+ * outside holds one): from startTime up when it is given, else the latest `limit` down; oldest first. The start is
+ * clamped to `floor`, so a startTime long before the data (0) no longer walks every empty bucket since 1970, which took
+ * seconds and held every other request and the replay.
+ */
+export function walkBuckets(step: number, hi: number, floor: number, limit: number, startTime: number | undefined, pick: (t: number) => KlineBar | undefined): KlineBar[] {
   const out: KlineBar[] = [];
   if (startTime !== undefined) {
-    for (let t = Math.ceil(startTime / step) * step; t <= hi && out.length < limit; t += step) {
+    const from = Math.max(Math.ceil(startTime / step), Math.floor(floor / step)) * step;
+    for (let t = from; t <= hi && out.length < limit; t += step) {
       const b = pick(t);
       if (b) out.push(b);
     }

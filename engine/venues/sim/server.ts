@@ -204,18 +204,22 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
 
   const limiter = new WeightLimiter(opts.weightLimitPerMinute ?? 6000, wall);
   const orderLimiter = new OrderCountLimiter(wall);
+  // The accounts, orders and balances live only in this process, and Node 20 exits on an unhandled rejection: nothing
+  // a request does may escape, whatever fails after handle's own try (serialising the answer, a 'request' listener).
   const server = createServer((req, res) => {
-    void handle(req, res);
+    handle(req, res).catch((err: unknown) => answerFailure(res, err, req.url));
   });
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const url = parseTarget(req.url);
+    const pathname = url?.pathname ?? req.url ?? '/';
     const method = req.method ?? 'GET';
     let status = 200;
     let body: unknown;
     let headers: Readonly<Record<string, string>> = {};
     let used = limiter.usedWeight;
-    const mexc = url.pathname.startsWith(`${MEXC_PREFIX}/`);
+    const mexc = pathname.startsWith(`${MEXC_PREFIX}/`);
     try {
+      if (!url) throw badTarget();
       const raw = await readBody(req);
       const rawQuery = url.search.startsWith('?') ? url.search.slice(1) : '';
       const params = new URLSearchParams(rawQuery);
@@ -251,7 +255,7 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
     } catch (err) {
       const raw = err instanceof SimApiError ? err : apiErrors.unknown(`Internal error: ${(err as Error).message}`);
       const e = mexc ? mexcError(raw) : raw;
-      if (!(err instanceof SimApiError)) log().error({ err, path: url.pathname }, 'simulator request failed');
+      if (!(err instanceof SimApiError)) log().error({ err, path: pathname }, 'simulator request failed');
       status = e.http;
       body = e.body();
       headers = e.headers;
@@ -265,9 +269,17 @@ export async function startExchangeSim(opts: ExchangeSimOptions): Promise<Exchan
       ...headers,
     });
     res.end(text);
-    events.emit('request', { method, path: url.pathname, status });
+    events.emit('request', { method, path: pathname, status });
   };
-  server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+  // A throw in an 'upgrade' listener is an uncaught exception: the hub answers what it can, this drops the rest.
+  server.on('upgrade', (req, socket, head) => {
+    try {
+      hub.handleUpgrade(req, socket, head);
+    } catch (err) {
+      log().error({ err, path: req.url }, 'simulator upgrade failed');
+      socket.destroy();
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -349,6 +361,37 @@ function checkSigned(account: SimAccount, rawQuery: string, rawBody: string, par
   const b = timestampVerdict(ts, recvWindow, simNow);
   if (a === 'ok' || b === 'ok') return;
   throw a === 'ahead' && b === 'ahead' ? apiErrors.timestampAhead() : apiErrors.timestampOutside();
+}
+
+/** Returns the request target as a URL, or undefined when it is not one (`//[`: `new URL` throws on it). */
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://127.0.0.1');
+  } catch {
+    return undefined;
+  }
+}
+
+// errors.ts has no error for an unparseable target; Binance answers malformed input with -1100 and this text.
+const badTarget = (): SimApiError => new SimApiError(400, -1100, 'Illegal characters found in a parameter.');
+
+/** Answers a request whose handling threw outside its own try: 500 / -1000 if nothing was sent yet, else drops it. */
+function answerFailure(res: ServerResponse, err: unknown, path: string | undefined): void {
+  log().error({ err, path }, 'simulator request failed after handling');
+  try {
+    // Answered already (a 'request' listener threw): leave it be. Half written: the client must not read it as whole.
+    if (res.writableEnded) return;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const e = apiErrors.unknown(`Internal error: ${(err as Error)?.message ?? String(err)}`);
+    const text = JSON.stringify(e.body());
+    res.writeHead(e.http, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  } catch {
+    res.destroy();
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

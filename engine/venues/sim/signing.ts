@@ -14,7 +14,7 @@ export function splitSignature(query: string, body: string): { payload: string; 
     if (!s) return s;
     const kept: string[] = [];
     for (const pair of s.split('&')) {
-      if (pair.startsWith('signature=')) signature = decodeURIComponent(pair.slice('signature='.length));
+      if (pair.startsWith('signature=')) signature = decodeOrRaw(pair.slice('signature='.length));
       else kept.push(pair);
     }
     return kept.join('&');
@@ -22,6 +22,16 @@ export function splitSignature(query: string, body: string): { payload: string; 
   const q = strip(query);
   const b = strip(body);
   return { payload: q + b, signature };
+}
+
+// A malformed percent-escape (`%zz`) is kept as sent: no hex HMAC looks like that, so verifySignature refuses it as
+// Binance does (-1022), where a throw here became a 500 / -1000 that clients read as "the venue may have acted".
+function decodeOrRaw(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** Returns true when `signature` is the HMAC of `payload` under `secret` (constant-time compare). */

@@ -39,6 +39,12 @@ export function canonicalStreamName(name: string): string {
   return `${m[1]!.toLowerCase()}@${CANONICAL_KIND[kind] ?? kind}`;
 }
 
+// Answers an upgrade the hub does not take, then closes the socket once the answer is out.
+function refuse(socket: Duplex, status: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+}
+
 /** Events the hub reports (tests wait on them instead of sleeping). */
 export interface WsHubEvents {
   onSubscribe?: (stream: string) => void;
@@ -60,15 +66,20 @@ export class WsHub {
     return this.clients.size;
   }
 
-  /** Takes an HTTP upgrade; answers 404 for paths other than /ws, /ws/… and /stream. */
+  /** Takes an HTTP upgrade; answers 404 for paths other than /ws, /ws/… and /stream, 400 for a target that is no URL. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // Node's http server takes its own 'error' listener off a socket it hands to 'upgrade': a client reset on a socket
+    // with none is an uncaught exception, which would end the simulator (ws adds its own once it takes the socket).
+    socket.on('error', () => socket.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    } catch {
+      return refuse(socket, '400 Bad Request');
+    }
     const path = url.pathname;
     const combined = path === '/stream';
-    if (!combined && path !== '/ws' && !path.startsWith('/ws/')) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
+    if (!combined && path !== '/ws' && !path.startsWith('/ws/')) return refuse(socket, '404 Not Found');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const c: Client = { ws, combined, streams: new Map() };
       this.clients.add(c);

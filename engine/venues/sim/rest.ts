@@ -3,12 +3,13 @@
 import { notional } from '../../types/instrument.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
 import { fmtDec, fmtMoney, fmtPx, fmtQty } from './format.ts';
-import { apiErrors } from './errors.ts';
+import { apiErrors, SimApiError } from './errors.ts';
 import type { SimAccount } from './accounts.ts';
 import { SIM_LIMITS, type SimVenue } from './venue.ts';
 import type { SymbolMarket } from './feed.ts';
 import { SIM_INTERVALS } from './klines.ts';
 import { ORDERS_PER_10S } from './rate-limit.ts';
+import { checkParams, checkSymbol } from './rest-params.ts';
 
 /** What a route handler gets. */
 export interface RouteCtx {
@@ -101,7 +102,10 @@ function symbolsParam(venue: SimVenue, p: URLSearchParams): SymbolMarket[] {
       throw apiErrors.illegalChars('symbols', many);
     }
     if (!Array.isArray(list)) throw apiErrors.illegalChars('symbols', many);
-    return list.map((s) => venue.market(String(s)));
+    return list.map((s) => {
+      checkSymbol(String(s));
+      return venue.market(String(s));
+    });
   }
   return [...venue.markets.values()];
 }
@@ -137,8 +141,57 @@ function klinesRoute(msOf: (interval: string) => number | undefined): Route {
  */
 export const mexcKlinesRoute: Route = klinesRoute((i) => (Object.hasOwn(MEXC_INTERVALS, i) ? SIM_INTERVALS[MEXC_INTERVALS[i]!] : undefined));
 
+const DAY_MS = 24 * 3600_000;
+
+// startTime / endTime of allOrders and myTrades: Binance answers at most 24 hours between them (-1127).
+function timeWindow(p: URLSearchParams): { startTime: number | undefined; endTime: number | undefined } {
+  const startTime = optInt(p, 'startTime');
+  const endTime = optInt(p, 'endTime');
+  if (startTime !== undefined && endTime !== undefined && endTime - startTime > DAY_MS) {
+    throw new SimApiError(400, -1127, 'More than 24 hours between startTime and endTime.');
+  }
+  return { startTime, endTime };
+}
+
+/**
+ * GET /api/v3/allOrders: with `orderId` the oldest `limit` orders from that id on (Binance: "orders >= that orderId"),
+ * else the newest `limit`; either within [startTime, endTime] (inclusive, on the order's creation time) when given.
+ */
+function allOrders({ venue, params, account }: RouteCtx): Record<string, unknown>[] {
+  const limit = intParam(params, 'limit', 500, 1, 1000);
+  const fromId = optInt(params, 'orderId');
+  const { startTime, endTime } = timeWindow(params);
+  const rows = venue.allOrders(account!, get(params, 'symbol'), Number.MAX_SAFE_INTEGER).filter((o) => {
+    const id = o['orderId'] as number;
+    const t = o['time'] as number;
+    return (fromId === undefined || id >= fromId) && (startTime === undefined || t >= startTime) && (endTime === undefined || t <= endTime);
+  });
+  return fromId === undefined ? rows.slice(Math.max(0, rows.length - limit)) : rows.slice(0, limit);
+}
+
+// Binance's myTrades takes fromId alone or with orderId, never with a time (-1128).
+function myTrades({ venue, params, account }: RouteCtx): Record<string, unknown>[] {
+  const fromId = optInt(params, 'fromId');
+  const { startTime, endTime } = timeWindow(params);
+  if (fromId !== undefined && (startTime !== undefined || endTime !== undefined)) throw new SimApiError(400, -1128, 'Combination of optional parameters invalid.');
+  return venue.myTrades(account!, get(params, 'symbol'), {
+    limit: intParam(params, 'limit', 500, 1, 1000), fromId, orderId: optInt(params, 'orderId'), startTime, endTime,
+  });
+}
+
+// Every route checks its parameters (rest-params.ts) before its handler reads them.
+function checked(table: Readonly<Record<string, Route>>): Readonly<Record<string, Route>> {
+  return Object.fromEntries(Object.entries(table).map(([key, r]) => [key, {
+    ...r,
+    handle: (ctx: RouteCtx) => {
+      checkParams(key, ctx.params, r.auth === 'signed');
+      return r.handle(ctx);
+    },
+  }]));
+}
+
 /** The routes, keyed `METHOD path`. */
-export const routes: Readonly<Record<string, Route>> = {
+export const routes: Readonly<Record<string, Route>> = checked({
   'GET /api/v3/ping': { weight: 1, auth: 'none', handle: () => ({}) },
   'GET /api/v3/time': { weight: 1, auth: 'none', handle: ({ venue }) => ({ serverTime: Math.floor(venue.clock.now()) }) },
   'GET /api/v3/exchangeInfo': {
@@ -201,16 +254,8 @@ export const routes: Readonly<Record<string, Route>> = {
     handle: ({ venue, params, account }) => venue.openOrders(account!, get(params, 'symbol')),
   },
   'DELETE /api/v3/openOrders': { weight: 1, auth: 'signed', handle: ({ venue, params, account }) => venue.cancelAll(account!, get(params, 'symbol')) },
-  'GET /api/v3/allOrders': {
-    weight: 20, auth: 'signed',
-    handle: ({ venue, params, account }) => venue.allOrders(account!, get(params, 'symbol'), intParam(params, 'limit', 500, 1, 1000)),
-  },
-  'GET /api/v3/myTrades': {
-    weight: 20, auth: 'signed',
-    handle: ({ venue, params, account }) => venue.myTrades(account!, get(params, 'symbol'), {
-      limit: intParam(params, 'limit', 500, 1, 1000), fromId: optInt(params, 'fromId'), orderId: optInt(params, 'orderId'),
-    }),
-  },
+  'GET /api/v3/allOrders': { weight: 20, auth: 'signed', handle: allOrders },
+  'GET /api/v3/myTrades': { weight: 20, auth: 'signed', handle: myTrades },
   'GET /api/v3/account': {
     weight: 20, auth: 'signed',
     handle: ({ venue, params, account }) => {
@@ -231,7 +276,7 @@ export const routes: Readonly<Record<string, Route>> = {
       };
     },
   },
-};
+});
 
 function fmtDecQuote(m: SymbolMarket, p: Ticks, q: Lots): string {
   return fmtMoney(notional(m.inst, p, q));

@@ -54,7 +54,7 @@ import type { DenyReason, RiskAlert, RiskLimits } from '../../engine/messages/ri
 import { mergeSymbolLimits, validateLimits } from './limits.ts';
 import { applyFill, emptyPortfolio, equity, exposure, FLAT, holdingValue, lot9, sellableLots, type Portfolio, type Position } from './positions.ts';
 import {
-  openOrderLive, openOrderOf, openPrice, openTotals, seenOpenOrder, settleOpenOrder, startOpenOrders, type StartOpenOrder,
+  openOrderLive, openOrderOf, openPrice, seenOpenOrder, settleOpenOrder, startOpenOrders, type OpenTotals, type StartOpenOrder,
 } from './open-orders.ts';
 import { EMPTY_VAR, observeMark } from './var.ts';
 import { markGuard, marketDenial, reportMarketDenial, type Quote } from './market-guard.ts';
@@ -188,7 +188,7 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
   if (maxLots !== undefined && lots > maxLots) return { ok: false, reason: { code: 'QTY_EXCEEDS_MAX', lots, max: maxLots } };
   if (value > s.limits.maxOrderNotional) return { ok: false, reason: { code: 'NOTIONAL_EXCEEDS_MAX', notional: value, max: s.limits.maxOrderNotional } };
   const pos = s.portfolio.positions[intent.symbol] ?? FLAT;
-  const open = openTotals(s.openOrders, s.instruments, intent.symbol, nowMs, s.marks);
+  const open = openSums(s, intent.symbol, nowMs);
   const q = inst.quote;
   if (buy) {
     const after = (pos.lots + open.buyLots + lots) as Lots;
@@ -201,7 +201,7 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
       const including = open.buyLots > 0 ? `open buys of ${open.buyLots} lots worth ${formatMoney(open.buyValue)} ${q}` : undefined;
       return denied({ code: 'POSITION_NOTIONAL_LIMIT', notional: afterValue, max: s.limits.maxPositionNotional }, including);
     }
-    const openValue = openTotals(s.openOrders, s.instruments, undefined, nowMs, s.marks).buyValue;
+    const openValue = open.allBuyValue;
     const exp = (exposure(s.portfolio, s.instruments, s.marks) + openValue + value) as Money;
     if (exp > s.limits.maxExposure) {
       return denied({ code: 'EXPOSURE_LIMIT', exposure: exp, max: s.limits.maxExposure }, openValue > 0n ? `open buys worth ${formatMoney(openValue)} ${q}` : undefined);
@@ -216,7 +216,7 @@ export function checkIntent(s: RiskState, intent: OrderIntent, inst: Instrument,
     }
   } else {
     const needed = buyNeeds(value, s.limits.feeReserveBps);
-    const reserved = reservedCash(s, nowMs);
+    const reserved = open.reserved;
     const available = (s.portfolio.cash - reserved) as Money;
     if (needed > available) {
       return denied({ code: 'INSUFFICIENT_BALANCE', needed, available }, reserved > 0n ? `${formatMoney(reserved)} ${q} reserved for open buys` : undefined);
@@ -230,14 +230,39 @@ function denied(reason: DenyReason, including: string | undefined): Verdict {
   return { ok: false, reason: including === undefined ? reason : { ...reason, including } };
 }
 
-/** Returns the cash the live open buys hold back: each one's value at its order price (openPrice) plus its fee reserve. */
-function reservedCash(s: RiskState, nowMs: TsMs): Money {
-  let sum = 0n;
+/** What the live open orders add up to for checkIntent: `symbol`'s totals, every open buy's value, the cash they hold. */
+interface OpenSums extends OpenTotals {
+  /** The open buys of every symbol, valued at their order prices (openPrice). */
+  readonly allBuyValue: Money;
+  /** The cash the open buys hold back: each one's value plus its fee reserve (buyNeeds). */
+  readonly reserved: Money;
+}
+
+// One pass, each buy valued once: an intent's check read the open orders three times (a grid of 500 resting orders
+// made each check ~170 µs).
+function openSums(s: RiskState, symbol: string, nowMs: TsMs): OpenSums {
+  let buyLots = 0;
+  let buyValue = 0n;
+  let sellLots = 0;
+  let allBuyValue = 0n;
+  let reserved = 0n;
   for (const o of s.openOrders) {
     const inst = s.instruments[o.symbol];
-    if (o.side === 'buy' && inst !== undefined && openOrderLive(o, nowMs)) sum += buyNeeds(notional(inst, openPrice(o, s.marks), o.lots), s.limits.feeReserveBps);
+    if (inst === undefined || !openOrderLive(o, nowMs)) continue;
+    const mine = o.symbol === symbol;
+    if (o.side === 'sell') {
+      if (mine) sellLots += o.lots;
+      continue;
+    }
+    const v = notional(inst, openPrice(o, s.marks), o.lots);
+    allBuyValue += v;
+    reserved += buyNeeds(v, s.limits.feeReserveBps);
+    if (mine) {
+      buyLots += o.lots;
+      buyValue += v;
+    }
   }
-  return sum as Money;
+  return { buyLots: buyLots as Lots, buyValue: buyValue as Money, sellLots: sellLots as Lots, allBuyValue: allBuyValue as Money, reserved: reserved as Money };
 }
 
 /**

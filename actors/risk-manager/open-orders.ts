@@ -6,7 +6,8 @@
 // path (risk.intent -> verdict), and keying it by client id cost that path a SHA-256 of the intent id (clientOrderIdFor)
 // plus a dictionary-mode copy, ~17 µs of a backtest tick's ~30 µs RiskManager step in bench/loop.ts. An approval now
 // records its intent id; the client id is filled in when the executor names it (exec.orderSubmitted carries both) and
-// is computed from the intent id (memoized) only for an answer about an order the executor has not named yet.
+// is computed from the intent id only for an answer about an order the executor has not named yet, once per record
+// (derivedCids): the ids module keeps only the last 64, and a backlog of more would hash on every answer.
 import { ConfigError } from '../../engine/types/errors.ts';
 import { clientOrderIdFor, type ClientOrderId } from '../../engine/types/ids.ts';
 import { notional, type Instrument } from '../../engine/types/instrument.ts';
@@ -81,19 +82,31 @@ export function openOrderLive(o: OpenOrder, nowMs: TsMs): boolean {
   return o.seen || nowMs - o.since < OPEN_ORDER_UNSEEN_MS;
 }
 
+const derivedCids = new WeakMap<OpenOrder, ClientOrderId>();
+
 /** The client order id of `o`: the one the executor named, or the one it will give the approved intent. */
 export function openOrderCid(o: OpenOrder): ClientOrderId {
-  // One of the two is always set: approvals carry the intent id, orders taken over at a start their client id.
-  return o.cid ?? clientOrderIdFor(o.intentId!);
+  if (o.cid !== undefined) return o.cid;
+  let cid = derivedCids.get(o);
+  if (cid === undefined) {
+    // One of the two is always set: approvals carry the intent id, orders taken over at a start their client id.
+    cid = clientOrderIdFor(o.intentId!);
+    derivedCids.set(o, cid);
+  }
+  return cid;
 }
+
+// The shape of clientOrderIdFor's ids: other ids (protective stops, adopted orders) can never be an approval's.
+const DERIVED_CID = /^cb[A-Za-z0-9_-]{24}$/;
 
 /** Returns the position of order `cid` in `orders`, or -1. */
 export function openOrderIndex(orders: OpenOrders, cid: ClientOrderId): number {
   for (let i = 0; i < orders.length; i++) if (orders[i].cid === cid) return i;
+  if (!DERIVED_CID.test(cid)) return -1;
   // Only approvals the executor has not named yet are left to match by their derived id.
   for (let i = 0; i < orders.length; i++) {
     const o = orders[i];
-    if (o.cid === undefined && clientOrderIdFor(o.intentId!) === cid) return i;
+    if (o.cid === undefined && openOrderCid(o) === cid) return i;
   }
   return -1;
 }
@@ -106,13 +119,17 @@ export function openOrderOf(orders: OpenOrders, cid: ClientOrderId): OpenOrder |
 
 /**
  * Returns `orders` with approval `o` (of intent `o.intentId`) added, less those that stopped counting at `nowMs`
- * (openOrderLive) and any earlier record of the same intent: one copy, no hashing.
+ * (openOrderLive) and any earlier record of the same order: one copy, and no hashing unless orders taken over at a
+ * start (known by client id only) are still open.
  */
 export function withApproval(orders: OpenOrders, o: OpenOrder, nowMs: TsMs): OpenOrders {
   const out: OpenOrder[] = [];
+  let cid: ClientOrderId | undefined;
   for (let i = 0; i < orders.length; i++) {
     const x = orders[i];
-    if (openOrderLive(x, nowMs) && (x.intentId === undefined || x.intentId !== o.intentId)) out.push(x);
+    if (!openOrderLive(x, nowMs)) continue;
+    if (x.intentId !== undefined ? x.intentId === o.intentId : x.cid === (cid ??= openOrderCid(o))) continue;
+    out.push(x);
   }
   out.push(o);
   return out;

@@ -4,11 +4,11 @@
 // filled, and the limits let a second one of the same size through.
 import { describe, expect, it } from 'vitest';
 import { createRiskState, onExecFill, onIntent, onMark, onOrderEnd, type RiskOut, type RiskState } from '../../../actors/risk-manager/logic.ts';
-import { OPEN_ORDER_UNSEEN_MS, openOrderOf, type StartOpenOrder } from '../../../actors/risk-manager/open-orders.ts';
+import { OPEN_ORDER_UNSEEN_MS, openOrderOf, openTotals, type StartOpenOrder } from '../../../actors/risk-manager/open-orders.ts';
 import { newOrder, type OrderRecord } from '../../../actors/trading-executor/logic.ts';
 import { openOrdersAtStart } from '../../../app/risk-child.ts';
 import type { OrderIntent } from '../../../engine/messages/orders.ts';
-import { clientOrderId, type ClientOrderId } from '../../../engine/types/ids.ts';
+import { clientOrderId, clientOrderIdFor, type ClientOrderId } from '../../../engine/types/ids.ts';
 import type { VenueId } from '../../../engine/types/instrument.ts';
 import { money } from '../../../engine/types/money.ts';
 import type { Ticks } from '../../../engine/types/price.ts';
@@ -54,6 +54,19 @@ describe('a restart with orders still open at the venue', () => {
     const marked = onMark(onMark(s, SYM, P, LATER).state, SYM, Math.floor(P * 0.97) as Ticks, (LATER + 1) as TsMs);
     const exits = marked.out.filter((o): o is Extract<RiskOut, { type: 'risk.orderApproved' }> => o.type === 'risk.orderApproved');
     expect(exits.map((e) => e.intent.lots)).toEqual([1000]);
+  });
+
+  // The executor drops an approval it has seen before without a word: the order it works is the one taken over, so a
+  // second approval of its intent must not count its lots twice, nor keep counting after the order ends.
+  it('counts an order taken over once when its intent is approved again', () => {
+    const again = intent({ lots: lots(1000), price: P });
+    const cid = clientOrderIdFor(again.id);
+    const s = restarted({ [cid]: { symbol: SYM, side: 'buy', lots: lots(1000), price: P } });
+    const approved = onIntent(s, again, LATER);
+    expect(approved.out.at(-1)?.type).toBe('risk.orderApproved');
+    expect(openTotals(approved.state.openOrders, approved.state.instruments, SYM, LATER, approved.state.marks).buyLots).toBe(1000);
+    const ended = onOrderEnd(approved.state, cid, 'cancelled (venue)', LATER).state;
+    expect(ended.openOrders).toEqual([]);
   });
 
   it('leaves out orders of other symbols and orders with nothing left', () => {

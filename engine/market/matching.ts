@@ -169,7 +169,8 @@ export interface MatchFill {
 export type MatchEvent =
   | { readonly kind: 'active'; readonly order: SimOrder }
   | { readonly kind: 'fill'; readonly order: SimOrder; readonly fill: MatchFill }
-  | { readonly kind: 'done'; readonly order: SimOrder };
+  /** `expiredInMatch`: self-trade prevention expired this resting order (Binance EXPIRED_IN_MATCH). */
+  | { readonly kind: 'done'; readonly order: SimOrder; readonly expiredInMatch?: true };
 
 /** Settings of one engine (one instrument). */
 export interface MatchingConfig {
@@ -521,10 +522,10 @@ export class MatchingEngine {
     if (t.orders.length === 0) this.tracks[side].delete(o.price);
   }
 
-  private finish(o: Working, status: SimOrderStatus): void {
+  private finish(o: Working, status: SimOrderStatus, inMatch = false): void {
     o.status = status;
     o.updatedAt = this.clock.now();
-    this.emit({ kind: 'done', order: view(o) });
+    this.emit(inMatch ? { kind: 'done', order: view(o), expiredInMatch: true } : { kind: 'done', order: view(o) });
     this.retire(o);
   }
 
@@ -687,7 +688,7 @@ export class MatchingEngine {
           // Self-trade prevention (EXPIRE_MAKER): the resting order goes, nothing trades with it.
           if (!dry && taker) {
             this.unrest(r);
-            this.finish(r, 'expired');
+            this.finish(r, 'expired', true);
           }
           continue;
         }

@@ -13,7 +13,7 @@
 //   100 trades (MEXC's documented maximum; a larger limit gets 100), the newest of what it selects.
 import type { OrderParams } from './venue.ts';
 import { apiErrors, SimApiError } from './errors.ts';
-import { intParam, mexcKlinesRoute, optInt, routes, type Route, type RouteCtx } from './rest.ts';
+import { binanceRoutes, intParam, mexcKlinesRoute, optInt, type Route, type RouteCtx } from './rest.ts';
 import type { SymbolMarket } from './feed.ts';
 import { formatFixed } from '../../types/decimal.ts';
 import { fmtDec } from './format.ts';
@@ -77,9 +77,10 @@ export const mexcRoutes: Readonly<Record<string, Route>> = {
   },
   // MEXC spot has no cancel-replace: without this the request would reach the Binance route.
   'POST /api/v3/order/cancelReplace': { weight: 1, auth: 'none', handle: () => { throw apiErrors.notFound('/api/v3/order/cancelReplace'); } },
-  // The Binance routes answering orders, with the answers in MEXC's words.
+  // The Binance routes answering orders, with the answers in MEXC's words. Unchecked: rest-params.ts lists Binance's
+  // parameters, and ccxt's MEXC client sends its own (clientOrderId beside origClientOrderId on a cancel).
   ...Object.fromEntries(['DELETE /api/v3/order', 'GET /api/v3/order', 'GET /api/v3/openOrders', 'DELETE /api/v3/openOrders', 'GET /api/v3/allOrders'].map((k) => {
-    const r = routes[k]!;
+    const r = binanceRoutes[k]!;
     return [k, { ...r, handle: (ctx: RouteCtx) => mexcOrderView(r.handle(ctx)) }];
   })),
 };

@@ -2,6 +2,7 @@
 // parameter (-1101), one the endpoint does not read (-1104), a symbol outside its legal range (-1100). Without these an
 // engine bug such as a misspelt parameter would be silently ignored by the simulator and pass every e2e test.
 import { apiErrors, SimApiError } from './errors.ts';
+import { SIM_STP_MODE } from './venue.ts';
 
 /** Binance's legal range for a symbol (errors.ts legalRange names the same pattern). */
 const SYMBOL = /^[A-Z0-9-_.]{1,20}$/;
@@ -19,15 +20,14 @@ const ROUTE_PARAMS: Readonly<Record<string, readonly string[]>> = {
   'GET /api/v3/exchangeInfo': ['symbol', 'symbols', 'permissions', 'showPermissionSets', 'symbolStatus'],
   'GET /api/v3/depth': ['symbol', 'limit', 'symbolStatus'],
   'GET /api/v3/trades': ['symbol', 'limit'],
+  'GET /api/v3/avgPrice': ['symbol'],
   'GET /api/v3/klines': ['symbol', 'interval', 'startTime', 'endTime', 'timeZone', 'limit'],
   'GET /api/v3/ticker/bookTicker': ['symbol', 'symbols', 'symbolStatus'],
   'GET /api/v3/ticker/price': ['symbol', 'symbols', 'symbolStatus'],
   'POST /api/v3/order': ORDER,
   'POST /api/v3/order/cancelReplace': [...ORDER, 'cancelReplaceMode', 'cancelNewClientOrderId', 'cancelOrigClientOrderId', 'cancelOrderId',
     'cancelRestrictions', 'orderRateLimitExceededMode'],
-  // `clientOrderId` is not Binance's: the MEXC dialect answers cancels through this route (mexc.ts), and ccxt's MEXC
-  // client sends it beside origClientOrderId. ccxt's Binance client never sends it (it reads it as origClientOrderId).
-  'DELETE /api/v3/order': ['symbol', 'orderId', 'origClientOrderId', 'newClientOrderId', 'cancelRestrictions', 'clientOrderId'],
+  'DELETE /api/v3/order': ['symbol', 'orderId', 'origClientOrderId', 'newClientOrderId', 'cancelRestrictions'],
   'GET /api/v3/order': ['symbol', 'orderId', 'origClientOrderId'],
   'GET /api/v3/openOrders': ['symbol'],
   'DELETE /api/v3/openOrders': ['symbol'],
@@ -37,10 +37,11 @@ const ROUTE_PARAMS: Readonly<Record<string, readonly string[]>> = {
 };
 
 // Parameters Binance reads that the simulator does not model: refused rather than ignored, so an order never behaves
-// otherwise than its request asked. `ok` names a value that changes nothing here (the only STP mode offered is NONE).
+// otherwise than its request asked. `ok` names a value that changes nothing here (the only STP mode offered is the
+// matching engine's EXPIRE_MAKER).
 const UNMODELLED: Readonly<Record<string, { ok?: string; err?: () => SimApiError }>> = {
   icebergQty: { err: () => new SimApiError(400, -2010, 'Iceberg orders are not supported for this symbol.') },
-  selfTradePreventionMode: { ok: 'NONE' },
+  selfTradePreventionMode: { ok: SIM_STP_MODE },
   trailingDelta: {}, strategyId: {}, strategyType: {}, pegPriceType: {}, pegOffsetValue: {}, pegOffsetType: {},
   orderRateLimitExceededMode: { ok: 'DO_NOTHING' }, timeZone: { ok: '0' }, permissions: {}, symbolStatus: {},
 };

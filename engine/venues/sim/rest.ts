@@ -1,11 +1,12 @@
 // REST routes of the exchange simulator in Binance spot shapes (/api/v3/...). Each route states its request weight
 // (Binance's numbers) and whether it needs an API key and signature.
+import { FIXED_SCALE, divRound } from '../../types/decimal.ts';
 import { notional } from '../../types/instrument.ts';
 import type { Lots, Ticks } from '../../types/price.ts';
 import { fmtDec, fmtMoney, fmtPx, fmtQty } from './format.ts';
 import { apiErrors, SimApiError } from './errors.ts';
 import type { SimAccount } from './accounts.ts';
-import { SIM_LIMITS, type SimVenue } from './venue.ts';
+import { PERCENT_PRICE_BY_SIDE, SIM_LIMITS, SIM_STP_MODE, type SimVenue } from './venue.ts';
 import type { SymbolMarket } from './feed.ts';
 import { SIM_INTERVALS } from './klines.ts';
 import { ORDERS_PER_10S } from './rate-limit.ts';
@@ -66,10 +67,11 @@ export function symbolInfo(m: SymbolMarket): Record<string, unknown> {
       { filterType: 'PRICE_FILTER', minPrice: fmtDec(i.tickSize.mantissa, i.tickSize.scale), maxPrice: SIM_LIMITS.maxPrice, tickSize: fmtDec(i.tickSize.mantissa, i.tickSize.scale) },
       { filterType: 'LOT_SIZE', minQty: fmtDec(i.lotSize.mantissa, i.lotSize.scale), maxQty: SIM_LIMITS.maxQty, stepSize: fmtDec(i.lotSize.mantissa, i.lotSize.scale) },
       { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: SIM_LIMITS.maxQty, stepSize: '0.00000000' },
+      { filterType: 'PERCENT_PRICE_BY_SIDE', ...PERCENT_PRICE_BY_SIDE },
       { filterType: 'NOTIONAL', minNotional: fmtDec(i.minNotional, 9), applyMinToMarket: true, maxNotional: SIM_LIMITS.maxNotional, applyMaxToMarket: false, avgPriceMins: 5 },
       { filterType: 'MAX_NUM_ORDERS', maxNumOrders: SIM_LIMITS.maxNumOrders },
     ],
-    permissions: [], permissionSets: [['SPOT']], defaultSelfTradePreventionMode: 'NONE', allowedSelfTradePreventionModes: ['NONE'],
+    permissions: [], permissionSets: [['SPOT']], defaultSelfTradePreventionMode: SIM_STP_MODE, allowedSelfTradePreventionModes: [SIM_STP_MODE],
   };
 }
 
@@ -179,6 +181,17 @@ function myTrades({ venue, params, account }: RouteCtx): Record<string, unknown>
   });
 }
 
+// GET /api/v3/avgPrice: the average PERCENT_PRICE_BY_SIDE compares with; closeTime is its newest print's time.
+function avgPrice({ venue, params }: RouteCtx): Record<string, unknown> {
+  const m = venue.market(need(get(params, 'symbol')));
+  const avg = venue.avgPrice(m);
+  if (!avg) return { mins: PERCENT_PRICE_BY_SIDE.avgPriceMins, price: '0.00000000', closeTime: 0 };
+  const t = m.inst.tickSize;
+  // Binance prints it to 8 places, rounded: ticks * tickSize in 1e-8 units, then to 1e-9 Money for the formatter.
+  const e8 = divRound(avg.num * t.mantissa * 10n ** BigInt(FIXED_SCALE - 1 - t.scale), avg.den);
+  return { mins: PERCENT_PRICE_BY_SIDE.avgPriceMins, price: fmtMoney(e8 * 10n), closeTime: avg.lastTs };
+}
+
 // Every route checks its parameters (rest-params.ts) before its handler reads them.
 function checked(table: Readonly<Record<string, Route>>): Readonly<Record<string, Route>> {
   return Object.fromEntries(Object.entries(table).map(([key, r]) => [key, {
@@ -190,8 +203,11 @@ function checked(table: Readonly<Record<string, Route>>): Readonly<Record<string
   }]));
 }
 
-/** The routes, keyed `METHOD path`. */
-export const routes: Readonly<Record<string, Route>> = checked({
+/**
+ * The Binance routes, keyed `METHOD path`, without the parameter checks (rest-params.ts lists Binance's parameters):
+ * for another dialect that answers through them with its own parameters (mexc.ts).
+ */
+export const binanceRoutes: Readonly<Record<string, Route>> = {
   'GET /api/v3/ping': { weight: 1, auth: 'none', handle: () => ({}) },
   'GET /api/v3/time': { weight: 1, auth: 'none', handle: ({ venue }) => ({ serverTime: Math.floor(venue.clock.now()) }) },
   'GET /api/v3/exchangeInfo': {
@@ -230,6 +246,7 @@ export const routes: Readonly<Record<string, Route>> = checked({
       }));
     },
   },
+  'GET /api/v3/avgPrice': { weight: 2, auth: 'none', handle: avgPrice },
   'GET /api/v3/klines': klinesRoute((i) => (Object.hasOwn(SIM_INTERVALS, i) ? SIM_INTERVALS[i] : undefined)),
   'GET /api/v3/ticker/bookTicker': {
     weight: (p) => (p.has('symbol') ? 2 : 4), auth: 'none',
@@ -276,7 +293,10 @@ export const routes: Readonly<Record<string, Route>> = checked({
       };
     },
   },
-});
+};
+
+/** The routes, keyed `METHOD path`. */
+export const routes: Readonly<Record<string, Route>> = checked(binanceRoutes);
 
 function fmtDecQuote(m: SymbolMarket, p: Ticks, q: Lots): string {
   return fmtMoney(notional(m.inst, p, q));

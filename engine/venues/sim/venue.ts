@@ -14,6 +14,7 @@ import { apiErrors, CancelReplaceError, SimApiError } from './errors.ts';
 import { fmtMoney, fmtPx, fmtQty } from './format.ts';
 import type { SymbolMarket } from './feed.ts';
 import { pendingStopView, stopTriggered, type PendingStop } from './stops.ts';
+import { PrintWindow, type AvgPrice } from './avg-price.ts';
 
 /** Binance's order response types. */
 export type RespType = 'ACK' | 'RESULT' | 'FULL';
@@ -45,6 +46,16 @@ interface OrderMeta {
  * orders only, applyMaxToMarket false) and MAX_NUM_ORDERS (open orders per account and symbol).
  */
 export const SIM_LIMITS = { maxPrice: '1000000.00000000', maxQty: '9000.00000000', maxNotional: '9000000.00000000', maxNumOrders: 200 } as const;
+
+/**
+ * PERCENT_PRICE_BY_SIDE as Binance spot sets it on BTCUSDT and ETHUSDT: a buy's limit price within [bidMultiplierDown,
+ * bidMultiplierUp] times the average price (`PrintWindow`), a sell's within the ask multipliers. It binds the `price`
+ * of LIMIT, LIMIT_MAKER and STOP_LOSS_LIMIT orders; a MARKET order has none (its stopPrice is not checked either).
+ */
+export const PERCENT_PRICE_BY_SIDE = { bidMultiplierUp: '5', bidMultiplierDown: '0.2', askMultiplierUp: '5', askMultiplierDown: '0.2', avgPriceMins: 5 } as const;
+
+/** The self-trade prevention the matching engine applies (matching.ts): the only mode advertised and accepted. */
+export const SIM_STP_MODE = 'EXPIRE_MAKER';
 
 /** What GET /api/v3/myTrades selects (SimVenue.myTrades). */
 export interface MyTradesQuery {
@@ -83,6 +94,10 @@ export class SimVenue {
   private readonly stops = new Map<number, PendingStop>();
   /** The id the next engine order takes: a triggered stop keeps the id it was given when placed. */
   private triggeredId: number | undefined;
+  /** Each symbol's prints of the last avgPriceMins minutes. */
+  private readonly printWindows = new Map<string, PrintWindow>();
+  /** Resting orders self-trade prevention expired (Binance EXPIRED_IN_MATCH), by order id. */
+  private readonly expiredInMatch = new Set<number>();
 
   constructor(readonly clock: Clock, readonly makerRate: string, readonly takerRate: string) {}
 
@@ -110,7 +125,30 @@ export class SimVenue {
   addMarket(m: SymbolMarket): void {
     this.markets.set(m.inst.venueSymbol, m);
     m.engine.on((e) => this.onEngineEvent(m, e));
-    m.onPrint((price) => this.triggerStops(m, price));
+    const w = new PrintWindow(PERCENT_PRICE_BY_SIDE.avgPriceMins * 60_000);
+    this.printWindows.set(m.inst.venueSymbol, w);
+    m.onPrint((price) => {
+      // The market lists the print before it tells its listeners.
+      const t = m.trades[m.trades.length - 1];
+      if (t) w.add(t.tsExchange, t.price, t.lots);
+      this.triggerStops(m, price);
+    });
+  }
+
+  /** Returns the average price of `m` now (Binance avgPrice over avgPriceMins), undefined before its first print. */
+  avgPrice(m: SymbolMarket): AvgPrice | undefined {
+    return this.printWindows.get(m.inst.venueSymbol)?.at(this.clock.now());
+  }
+
+  // -1013 PERCENT_PRICE_BY_SIDE when the limit price is outside the side's multiples of the average price.
+  private checkPercentPrice(m: SymbolMarket, side: Side, price: Ticks): void {
+    const avg = this.avgPrice(m);
+    if (!avg) return;
+    const f = PERCENT_PRICE_BY_SIDE;
+    const [down, up] = side === 'buy' ? [f.bidMultiplierDown, f.bidMultiplierUp] : [f.askMultiplierDown, f.askMultiplierUp];
+    // price / (num / den) against multipliers in 1e-9 units, all in integers.
+    const scaled = BigInt(price) * avg.den * parseFixed('1');
+    if (scaled < avg.num * parseFixed(down) || scaled > avg.num * parseFixed(up)) throw apiErrors.filterFailure('PERCENT_PRICE_BY_SIDE');
   }
 
   /** Returns the untriggered stop-loss-limit orders (of `accountId` when given), oldest first. */
@@ -153,7 +191,10 @@ export class SimVenue {
     const meta = this.meta.get(e.order.id);
     if (!meta) return;
     if (e.kind === 'fill') meta.account.applyFill(m.inst.venueSymbol, m.inst, e.fill, this.clock.now());
-    else if (e.kind === 'done') meta.account.release(e.order.id);
+    else if (e.kind === 'done') {
+      if (e.expiredInMatch) this.expiredInMatch.add(e.order.id);
+      meta.account.release(e.order.id);
+    }
   }
 
   /** Places an order for `account` (POST /api/v3/order); returns the Binance response in `respType` shape. */
@@ -161,8 +202,9 @@ export class SimVenue {
     return this.enterOrder(account, this.checkOrder(p));
   }
 
-  // The checks Binance makes before an order reaches the matching engine (parameters, PRICE_FILTER, LOT_SIZE, a limit
-  // order's NOTIONAL): a cancelReplace fails on them before its cancel is attempted.
+  // The checks Binance makes before an order reaches the matching engine (parameters, PRICE_FILTER,
+  // PERCENT_PRICE_BY_SIDE, LOT_SIZE, a limit order's NOTIONAL): a cancelReplace fails on them before its cancel is
+  // attempted.
   private checkOrder(p: OrderParams): CheckedOrder {
     const m = this.market(p['symbol']);
     const inst = m.inst;
@@ -194,6 +236,7 @@ export class SimVenue {
       if (!ps) throw apiErrors.mandatory('price');
       price = steps(inst, ps, 'price') as Ticks;
       if (price <= 0 || price > priceToTicks(inst, SIM_LIMITS.maxPrice)) throw apiErrors.filterFailure('PRICE_FILTER');
+      this.checkPercentPrice(m, side, price);
     } else if (p['price'] !== undefined) {
       throw apiErrors.notRequired('price');
     }
@@ -309,7 +352,7 @@ export class SimVenue {
       clientOrderId: p['newClientOrderId'] ?? done.clientOrderId, transactTime: Math.floor(this.clock.now()),
       price: r['price'], origQty: r['origQty'], executedQty: r['executedQty'], origQuoteOrderQty: r['origQuoteOrderQty'],
       cummulativeQuoteQty: r['cummulativeQuoteQty'], status: r['status'], timeInForce: r['timeInForce'], type: r['type'],
-      side: r['side'], selfTradePreventionMode: 'NONE',
+      side: r['side'], selfTradePreventionMode: SIM_STP_MODE,
     };
   }
 
@@ -393,7 +436,7 @@ export class SimVenue {
       executedQty: fmtQty(inst, o.filledLots),
       origQuoteOrderQty: '0.00000000',
       cummulativeQuoteQty: fmtMoney(o.cumQuote),
-      status: binanceStatus(o),
+      status: this.expiredInMatch.has(o.id) ? 'EXPIRED_IN_MATCH' : binanceStatus(o),
       timeInForce: o.timeInForce,
       type: meta.typeName,
       side: o.side === 'buy' ? 'BUY' : 'SELL',
@@ -409,7 +452,7 @@ export class SimVenue {
       timeInForce: f['timeInForce'], type: f['type'], side: f['side'], stopPrice: f['stopPrice'], icebergQty: '0.00000000',
       time: Math.floor(o.submittedAt), updateTime: Math.floor(o.updatedAt), isWorking: o.status !== 'pending',
       workingTime: o.status === 'pending' ? -1 : Math.floor(o.activeAt), origQuoteOrderQty: f['origQuoteOrderQty'],
-      selfTradePreventionMode: 'NONE',
+      selfTradePreventionMode: SIM_STP_MODE,
     };
   }
 
@@ -422,7 +465,7 @@ export class SimVenue {
     const result = {
       ...ack, price: f['price'], origQty: f['origQty'], executedQty: f['executedQty'], origQuoteOrderQty: f['origQuoteOrderQty'],
       cummulativeQuoteQty: f['cummulativeQuoteQty'], status: f['status'], timeInForce: f['timeInForce'], type: f['type'],
-      side: f['side'], workingTime: o.status === 'pending' ? -1 : Math.floor(o.activeAt), selfTradePreventionMode: 'NONE',
+      side: f['side'], workingTime: o.status === 'pending' ? -1 : Math.floor(o.activeAt), selfTradePreventionMode: SIM_STP_MODE,
       ...(meta.stopPrice !== undefined ? { stopPrice: f['stopPrice'] } : {}),
     };
     if (respType === 'RESULT') return result;

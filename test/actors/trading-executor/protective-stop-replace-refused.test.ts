@@ -1,6 +1,6 @@
 // A protective stop's replacement (Binance cancelReplace) that the venue refuses for good before acting: the
 // TradingExecutor over CcxtExecVenue over the unmodified ccxt binance client against the exchange simulator, whose
-// NOTIONAL filter (minNotional 1000 USDT) is stricter than the engine's instrument (5 USDT), so that a stop-loss moved
+// NOTIONAL filter (minNotional 2000 USDT) is stricter than the engine's instrument (5 USDT), so that a stop-loss moved
 // far enough asks for a stop the venue answers with a top-level -1013 "Filter failure: NOTIONAL". The old stop stays
 // resting, the panel says refused with the venue's words, the same plan is not sent again over many check periods, and
 // a new plan (the position grew) is tried at once. A refusal the venue did not act on (-1015, too many new orders,
@@ -31,8 +31,9 @@ import { capturingLogger, STOP_SETTINGS, tempStore } from './helpers.ts';
 const OURS = { apiKey: 'refusedExecKey01', secret: 'refused-exec-secret-01', balances: { USDT: '100000' } };
 // 0.1 BTC less the simulator's 0.1 % buy fee taken in BTC.
 const SELLABLE = 9_990;
-// A stop 90.5 % below cost: for 0.0999 BTC (~5 600 USDT) its notional is ~530 USDT, under the simulator's 1 000.
-const FAR_STOP_LOSS_BPS = 9_000;
+// A stop 75.5 % below cost: for 0.0999 BTC (~6 200 USDT) its notional is ~1 500 USDT, under the simulator's 2 000. Its
+// limit price stays above 0.2 times the average price, which PERCENT_PRICE_BY_SIDE would refuse first.
+const FAR_STOP_LOSS_BPS = 7_500;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -40,7 +41,7 @@ afterEach(async () => {
 });
 
 async function world() {
-  const { sim, venue } = await simWithCcxtVenue(OURS, { instruments: { 'BTC/USDT': { ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, minNotional: '1000' } } });
+  const { sim, venue } = await simWithCcxtVenue(OURS, { instruments: { 'BTC/USDT': { ...BINANCE_SPOT_DEFAULTS['BTC/USDT']!, minNotional: '2000' } } });
   cleanups.push(() => sim.close());
   const { store, cleanup } = tempStore(undefined, { syncCommits: true });
   cleanups.push(cleanup);

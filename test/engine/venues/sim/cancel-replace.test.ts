@@ -186,10 +186,10 @@ describe('cancelReplace on the wire (Binance shapes, ORDERS limit)', () => {
     signed('POST', '/api/v3/order/cancelReplace', { ...buy, cancelReplaceMode: 'STOP_ON_FAILURE', cancelOrderId, ...p });
 
   it('answers success with both answers, -2022 (400) when the cancel fails and -2021 (409) when the new order is refused', async () => {
-    const first = await signed('POST', '/api/v3/order', { ...buy, price: '10000' });
-    const ok = await replace(String(first.body['orderId']), { price: '10001' });
+    const first = await signed('POST', '/api/v3/order', { ...buy, price: '50000' });
+    const ok = await replace(String(first.body['orderId']), { price: '50001' });
     const newId = String((ok.body['newOrderResponse'] as Record<string, unknown>)['orderId']);
-    const failed = await replace('99999999', { price: '10002' });
+    const failed = await replace('99999999', { price: '50002' });
     const partial = await signed('POST', '/api/v3/order/cancelReplace', {
       symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT_MAKER', quantity: '0.001', price: '200000', cancelReplaceMode: 'STOP_ON_FAILURE', cancelOrderId: newId,
     });
@@ -198,7 +198,7 @@ describe('cancelReplace on the wire (Binance shapes, ORDERS limit)', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({
       cancelResult: 'SUCCESS', newOrderResult: 'SUCCESS', cancelResponse: { orderId: first.body['orderId'], status: 'CANCELED' },
-      newOrderResponse: { status: 'NEW', price: '10001.00000000' },
+      newOrderResponse: { status: 'NEW', price: '50001.00000000' },
     });
     expect(failed).toEqual({
       status: 400,
@@ -216,15 +216,15 @@ describe('cancelReplace on the wire (Binance shapes, ORDERS limit)', () => {
 
   it('counts each cancelReplace as a new order against the ORDERS limit', async () => {
     wall.set(Math.ceil(wall.now() / 10_000) * 10_000 + 10_000);
-    const first = await signed('POST', '/api/v3/order', { ...buy, price: '10000' });
+    const first = await signed('POST', '/api/v3/order', { ...buy, price: '50000' });
     let id = String(first.body['orderId']);
     const statuses: number[] = [];
     for (let i = 0; i < 99; i++) {
-      const r = await replace(id, { price: String(10001 + i) });
+      const r = await replace(id, { price: String(50001 + i) });
       statuses.push(r.status);
       id = String((r.body['newOrderResponse'] as Record<string, unknown>)['orderId']);
     }
-    const tooMany = await replace(id, { price: '20000' });
+    const tooMany = await replace(id, { price: '52000' });
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(tooMany).toEqual({ status: 429, body: { code: -1015, msg: 'Too many new orders; current limit is 100 orders per TEN_SECONDS.' } });
   });

@@ -39,7 +39,7 @@ describe('exchange simulator order rules', () => {
     ['a quantity above maxQty', { ...LIMIT, quantity: '9000.00001', price: '1' }, { code: -1013, msg: 'Filter failure: LOT_SIZE' }],
     ['a market quantity above maxQty', { type: 'MARKET', quantity: '9000.00001' }, { code: -1013, msg: 'Filter failure: MARKET_LOT_SIZE' }],
     ['a limit notional above maxNotional', { ...LIMIT, quantity: '100', price: '90000.01' }, { code: -1013, msg: 'Filter failure: NOTIONAL' }],
-    ['timeInForce on a LIMIT_MAKER', { type: 'LIMIT_MAKER', timeInForce: 'GTC', quantity: '0.001', price: '10000' }, { code: -1106, msg: "Parameter 'timeInForce' sent when not required." }],
+    ['timeInForce on a LIMIT_MAKER', { type: 'LIMIT_MAKER', timeInForce: 'GTC', quantity: '0.001', price: '50000' }, { code: -1106, msg: "Parameter 'timeInForce' sent when not required." }],
   ])('refuses %s as Binance does', async (_what, p, body) => {
     const r = await signed('POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'BUY', ...p });
     expect(r).toEqual({ status: 400, body });
@@ -47,7 +47,7 @@ describe('exchange simulator order rules', () => {
 
   it('returns only the given order\'s fills from myTrades orderId', async () => {
     const mkt = (await signed('POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01' })).body as { orderId: number; fills: unknown[] };
-    const rest = (await order({ quantity: '0.001', price: '10000' })).body as { orderId: number };
+    const rest = (await order({ quantity: '0.001', price: '50000' })).body as { orderId: number };
     const ofMarket = (await signed('GET', '/api/v3/myTrades', { symbol: 'BTCUSDT', orderId: String(mkt.orderId) })).body as Array<{ orderId: number }>;
     const ofResting = (await signed('GET', '/api/v3/myTrades', { symbol: 'BTCUSDT', orderId: String(rest.orderId) })).body;
     await signed('DELETE', '/api/v3/openOrders', { symbol: 'BTCUSDT' });
@@ -60,12 +60,12 @@ describe('exchange simulator order rules', () => {
   it('answers -1015 past 100 new orders in 10 s and -1013 MAX_NUM_ORDERS past 200 open orders on a symbol', async () => {
     wall.set(Math.ceil(wall.now() / 10_000) * 10_000 + 10_000);
     const statuses: number[] = [];
-    for (let i = 0; i < 100; i++) statuses.push((await order({ quantity: '0.001', price: String(10000 + i) })).status);
-    const tooMany = await order({ quantity: '0.001', price: '20000' });
+    for (let i = 0; i < 100; i++) statuses.push((await order({ quantity: '0.001', price: String(50000 + i) })).status);
+    const tooMany = await order({ quantity: '0.001', price: '52000' });
     wall.advance(10_000);
-    for (let i = 0; i < 100; i++) statuses.push((await order({ quantity: '0.001', price: String(11000 + i) })).status);
+    for (let i = 0; i < 100; i++) statuses.push((await order({ quantity: '0.001', price: String(51000 + i) })).status);
     wall.advance(10_000);
-    const full = await order({ quantity: '0.001', price: '20001' });
+    const full = await order({ quantity: '0.001', price: '52001' });
     const open = (await signed('GET', '/api/v3/openOrders', { symbol: 'BTCUSDT' })).body as unknown[];
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(tooMany).toEqual({ status: 429, body: { code: -1015, msg: 'Too many new orders; current limit is 100 orders per TEN_SECONDS.' } });

@@ -1,6 +1,6 @@
 // Request shapes Binance refuses and selectors it documents (review findings 3 and 4): allOrders by orderId and time,
 // myTrades by time, -1104 for an unknown parameter, -1101 for a duplicated one, -2010 for an iceberg on a symbol
-// without icebergAllowed, -1100 for a lowercase symbol. A misspelt parameter in the engine must fail here as on Binance.
+// without icebergAllowed, -1100 for a lowercase symbol, -1104 for MEXC's clientOrderId on a cancel. A misspelt parameter in the engine must fail here as on Binance.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
 import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
@@ -65,6 +65,13 @@ describe('exchange simulator request parameters', () => {
     expect(r.status).toBe(400);
     expect(((await r.json()) as { code: number }).code).toBe(-1104);
     expect((await signed('GET', '/api/v3/openOrders', { symbol: 'BTCUSDT' })).status).toBe(200);
+  });
+
+  it('refuses clientOrderId on a Binance cancel (ccxt\'s MEXC client sends it; Binance reads origClientOrderId)', async () => {
+    const placed = await raw('POST', '/api/v3/order', `${LIMIT}&quantity=0.001&newClientOrderId=cancelMe1`);
+    const r = await signed('DELETE', '/api/v3/order', { symbol: 'BTCUSDT', origClientOrderId: 'cancelMe1', clientOrderId: 'cancelMe1' });
+    const left = await signed('DELETE', '/api/v3/order', { symbol: 'BTCUSDT', orderId: String(placed.body.orderId) });
+    expect([r.status, r.body.code, left.body.status]).toEqual([400, -1104, 'CANCELED']);
   });
 
   it('refuses a duplicated parameter with -1101 instead of using one of the values', async () => {

@@ -1,8 +1,9 @@
 // STOP_LOSS_LIMIT in the exchange simulator, driven through CcxtExecVenue and the unmodified ccxt binance client
 // (type STOP_LOSS_LIMIT with stopPrice): the untriggered stop rests listed as NEW with its stopPrice and locks the base
 // asset (a market sell of the same quantity is refused), a cancel frees it, a stop at or above the last price is
-// refused as Binance refuses it, and a recorded print at or below the stop price triggers it into a working limit
-// order under the same order id that fills like any other. MEXC spot has no stop orders: refused before any call.
+// refused as Binance refuses it, so is one whose limit price is outside PERCENT_PRICE_BY_SIDE, and a recorded print at
+// or below the stop price triggers it into a working limit order under the same order id that fills like any other.
+// MEXC spot has no stop orders: refused before any call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
 import { clientOrderId } from '../../../../engine/types/ids.ts';
@@ -12,6 +13,8 @@ import { CcxtExecVenue, type CcxtOrderApi } from '../../../../engine/venues/ccxt
 import type { ExchangeSim } from '../../../../engine/venues/sim/server.ts';
 import { VenueCallError } from '../../../../engine/venues/venue.ts';
 import { simWithCcxtVenue } from './ccxt-exec-rig.ts';
+import { isRefusedForGood } from '../../../../actors/trading-executor/protective-stop.ts';
+import type { OrderRecord } from '../../../../actors/trading-executor/logic.ts';
 
 const KEY = 'stopTestKey0001';
 const SECRET = 'stop-test-secret-0001';
@@ -62,6 +65,17 @@ describe('STOP_LOSS_LIMIT in the exchange simulator', () => {
     expect(err).toBeInstanceOf(VenueCallError);
     expect((err as VenueCallError).kind).toBe('rejected');
     expect((err as VenueCallError).message).toContain('Stop price would trigger immediately');
+  });
+
+  it('refuses a stop whose limit price is under 0.2 times the average price (PERCENT_PRICE_BY_SIDE), a refusal the protective stop retries', async () => {
+    const sp = last() - 50_000;
+    const err = await stop('pstop-far-1', sp, Math.floor(last() * 0.15)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VenueCallError);
+    expect((err as VenueCallError).kind).toBe('rejected');
+    expect((err as VenueCallError).message).toContain('Filter failure: PERCENT_PRICE_BY_SIDE');
+    // It clears as the average moves: not one of the refusals the executor holds for good.
+    expect(isRefusedForGood({ reason: (err as VenueCallError).message } as OrderRecord)).toBe(false);
+    expect(sim.venue.pendingStops()).toEqual([]);
   });
 
   it('triggers on a print at or below the stop price and fills under the same order id', async () => {

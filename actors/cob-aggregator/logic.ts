@@ -40,7 +40,7 @@ export interface CobSettings {
   readonly publishHz: number;
   /** Buckets on each side of the mid bucket. */
   readonly range: number;
-  /** Buckets on each side used for the near imbalance and its moving averages. */
+  /** Width of the near imbalance and its averages: within (imbalanceRange + ½) buckets of the mid (CobConfig). */
   readonly imbalanceRange: number;
   readonly maWindowsMs: readonly number[];
   /** Heatmap columns (s) and rows per side; false for none. */
@@ -225,7 +225,7 @@ export class CobAggregator implements CobReader {
       if (this.books.has(spec.symbol)) throw new TypeError(`cob symbol ${spec.symbol} given twice`);
       const cob = new ConsolidatedBook({
         symbol: spec.symbol, bucketSize: spec.bucketSize, range: s.range, imbalanceRange: s.imbalanceRange,
-        staleMs: s.staleMs, maWindowsMs: s.maWindowsMs, heatmap: s.heatmap,
+        staleMs: s.staleMs, publishPeriodMs: this.periodMs, maWindowsMs: s.maWindowsMs, heatmap: s.heatmap,
       });
       const sb = new SymbolBook(spec, cob, this, opts.rules ?? 'auto', opts.logger);
       this.books.set(spec.symbol, sb);

@@ -192,10 +192,15 @@ const HEATMAP_SECONDS_MAX = 3_600;
  */
 export const cobSchema = z
   .strictObject({
+    /** cob.snapshot per second and symbol; the imbalance averages restart after max(5 s, 2 publish periods) without one. */
     publishHz: z.number().positive().max(1000).default(10),
     /** Buckets on each side of mid; at least the model input's 20. */
     buckets: z.int().min(BDI_COB_RANGE).max(1000).default(BDI_COB_RANGE),
-    /** Buckets on each side of mid used for the imbalance and its moving averages. */
+    /**
+     * Width of the near imbalance and its moving averages, in buckets: it sums the quantities within
+     * (imbalanceBuckets + ½) bucket widths of the mid itself (2 × imbalanceBuckets + 1 buckets wide, equal on each side
+     * wherever the mid sits in its bucket), not whole grid buckets around the mid's bucket; at most cob.buckets.
+     */
     imbalanceBuckets: posInt.default(5),
     /** Moving-average windows of the imbalance; the first four are the model input's (1, 5, 15, 60 s), more may follow. */
     imbalanceWindowsMs: z.array(posInt).min(1).default(BDI_IMBALANCE_WINDOWS_MS),

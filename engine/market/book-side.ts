@@ -100,6 +100,8 @@ export class SideLevels {
   trackBuckets(bucketTicks: number): void {
     this.bucketTicks = bucketTicks;
     this.buckets ??= new DenseMap();
+    // The COB sums the part of a bucket its imbalance window cuts (OrderBook.lotsIn): by blocks, not price by price.
+    this.levels.trackBlocks();
     this.sumBuckets();
   }
 

@@ -73,6 +73,11 @@ export class OrderBook {
     return (side === 'bid' ? this.bids : this.asks).levels.get(price) as Lots;
   }
 
+  /** Returns the summed size of `side`'s levels at prices `from`..`to` (0 when from > to). */
+  lotsIn(side: BookSide, from: Ticks, to: Ticks): Lots {
+    return (side === 'bid' ? this.bids : this.asks).levels.sumRange(from, to) as Lots;
+  }
+
   /** Returns up to `n` levels of `side`, best first. */
   levels(side: BookSide, n: number): Level[] {
     const out: Level[] = [];

@@ -19,8 +19,8 @@ function sumsOnly(b: OrderBook): BookView {
     bestBid: () => b.bestBid(),
     bestAsk: () => b.bestAsk(),
     size: (side) => b.size(side),
-    // Single prices where an imbalance window cuts a bucket.
-    lotsAt: (side, price) => b.lotsAt(side, price),
+    // The part of a bucket an imbalance window cuts.
+    lotsIn: (side, from, to) => b.lotsIn(side, from, to),
     get bucketTicks() {
       return b.bucketTicks;
     },

@@ -147,11 +147,12 @@ async function untilConsistent(storeDir: string, sim: ExchangeSim, what: string,
  * Resolves with the client id of the next order the proxy stalls after the simulator took it, having SIGKILLed `d`
  * first: the venue has the order (and its fills), the engine never got the answer.
  */
-function killOnStalledOrder(proxy: FaultProxy, d: Daemon): Promise<string> {
+function killOnStalledOrder(proxy: FaultProxy, d: Daemon, market: MarketPump): Promise<string> {
   return new Promise((resolve) => {
     const h = (r: ProxiedRequest): void => {
       if (r.method !== 'POST' || r.path !== '/api/v3/order' || r.fault !== 'stall') return;
       d.kill('SIGKILL');
+      market.pauseUntilNextStart(proxy);
       proxy.events.off('request', h);
       resolve(r.params['newClientOrderId']!);
     };
@@ -206,11 +207,68 @@ async function killBetweenPaperAndExecCommits(storeDir: string, d: Daemon, timeo
   }
 }
 
+/** The simulator's replay, driven at `speed` times wall time by the test, paused while no daemon runs. */
+interface MarketPump {
+  /** Pauses now; resumes when the next daemon reads the venue's time (the t0 of its ScaledClock, its first request). */
+  pauseUntilNextStart(proxy: FaultProxy): void;
+  stop(): void;
+}
+
+/**
+ * Replays `sim` (started 'manual') at `speed`. The recording is 11 minutes (65 s of wall time at 10x) and the first
+ * order comes about 5.8 minutes in: a restarted daemon has what is left of it to start, reconcile and trade. Its start
+ * (node, tsx, the imports) took 4-17 s of wall time here, more on a busy machine, and a market that ran on meanwhile
+ * ended before the second life could trade (no mark, no exit: 'life 2: no order reached the venue').
+ */
+function pumpMarket(sim: ExchangeSim, speed: number): MarketPump {
+  let sim0 = sim.clock.now();
+  let wall0 = Date.now();
+  let paused = false;
+  let stopped = false;
+  let busy = false;
+  const tick = (): void => {
+    if (stopped) return;
+    if (!paused && !busy && !sim.replay.ended) {
+      busy = true;
+      void sim.replay.advanceTo(sim0 + (Date.now() - wall0) * speed).finally(() => (busy = false));
+    }
+    setTimeout(tick, 5);
+  };
+  tick();
+  const pump: MarketPump = {
+    pauseUntilNextStart: (proxy) => {
+      paused = true;
+      const h = (r: ProxiedRequest): void => {
+        if (r.path !== '/api/v3/time') return;
+        proxy.events.off('request', h);
+        sim0 = sim.clock.now();
+        wall0 = Date.now();
+        paused = false;
+      };
+      proxy.events.on('request', h);
+    },
+    stop: () => void (stopped = true),
+  };
+  pumps.push(pump);
+  return pump;
+}
+
+/** Rejects once the recording has been replayed to its end: no order can come after it (the market is frozen). */
+async function recordingEnds(sim: ExchangeSim, life: number, stop: { done: boolean }): Promise<never> {
+  while (!stop.done) {
+    if (sim.replay.ended) throw new Error(`life ${life}: the recording ended (venue time ${new Date(sim.clock.now()).toISOString()}) before an order; the restart was too slow`);
+    await wallWait(250);
+  }
+  return new Promise<never>(() => undefined);
+}
+
+const pumps: MarketPump[] = [];
 const sims: ExchangeSim[] = [];
 const proxies: FaultProxy[] = [];
 const daemons: Daemon[] = [];
 const dirs: string[] = [];
 afterAll(async () => {
+  for (const p of pumps) p.stop();
   for (const d of daemons) d.kill('SIGKILL');
   await Promise.all(daemons.map((d) => d.exited));
   for (const p of proxies) await p.close();
@@ -221,12 +279,16 @@ afterAll(async () => {
 describe('kill -9 and restart of the live daemon against the simulator', () => {
   // About 60 s on CI; runs on a machine busy with other work reached 150 s: the steps inside have their own limits.
   it('restarts twice after SIGKILL right after an order: books what it missed, equals the venue, no duplicates', { timeout: 300_000 }, async () => {
-    const sim = await startSim(SPEED);
+    // Replayed by the test, not by the simulator's own timer: the market waits while no daemon runs (pumpMarket).
+    const sim = await startSim('manual');
     sims.push(sim);
+    const market = pumpMarket(sim, SPEED);
     // Orders go through a proxy that holds the venue's answer to the first order of each of the two lives: the
     // daemon is killed while it waits for it.
     const proxy = await startFaultProxy(sim.url, [1, 2].map((nth) => ({ method: 'POST', path: '/api/v3/order', nth, fault: { kind: 'stall', forward: true } }) as const));
     proxies.push(proxy);
+    // Life 1's start (the first, on a cold tsx cache the slowest) must not use up the recording either.
+    market.pauseUntilNextStart(proxy);
     const dir = scratchDir('recovery');
     dirs.push(dir);
     const storeDir = path.join(dir, 'store');
@@ -250,7 +312,7 @@ describe('kill -9 and restart of the live daemon against the simulator', () => {
     expect(banner.increments).toEqual({ symbol: 'ETH/USDT', tickSize: '0.01', lotSize: '0.0001', minNotional: '5' });
     for (let life = 1; life <= 2; life++) {
       const watch = { done: false };
-      const killedCid = await withTimeout(Promise.race([killOnStalledOrder(proxy, d), riskHalts(storeDir, watch)]), 90_000, `life ${life}: no order reached the venue`)
+      const killedCid = await withTimeout(Promise.race([killOnStalledOrder(proxy, d, market), riskHalts(storeDir, watch), recordingEnds(sim, life, watch)]), 90_000, `life ${life}: no order reached the venue`)
         .finally(() => (watch.done = true));
       expect(await d.exited).toMatchObject({ signal: 'SIGKILL' });
       // The dead process had not booked the venue's answer: the order is still 'submitted' in its store, its fills absent.

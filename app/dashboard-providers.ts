@@ -14,9 +14,11 @@ import { operatorLimits } from '../actors/risk-manager/limits.ts';
 import { drawdownBps, resumeRefusal, type RiskState } from '../actors/risk-manager/logic.ts';
 import { moveDenial, spreadDenial, staleDenial } from '../actors/risk-manager/market-guard.ts';
 import type { TradingExecutor } from '../actors/trading-executor/executor.ts';
+import type { DataProvider } from '../actors/data-provider/provider.ts';
+import { TIMEFRAMES } from '../actors/data-provider/logic.ts';
 import type { DashboardProviders, PortfolioFigures, PositionRow, TrainingReport } from '../engine/dashboard/index.ts';
 import type { ProtectiveStopFigures } from '../engine/dashboard/metrics.ts';
-import type { BreakerFigures, SymbolBreaker } from '../engine/dashboard/view-model.ts';
+import type { BreakerFigures, CandleHistory, SymbolBreaker } from '../engine/dashboard/view-model.ts';
 import { log } from '../engine/log.ts';
 import { fixedToFloat, formatDecimal } from '../engine/types/decimal.ts';
 import { lotsToFloat, ticksToFloat } from '../engine/types/instrument.ts';
@@ -83,6 +85,21 @@ export function protectiveStopFigures(ex: Pick<TradingExecutor, 'protectiveStops
   return { ...ex.protectiveStops.figures(), symbols: ex.protectiveStops.snapshot(ex.venue.symbols) };
 }
 
+/** Returns the DataProvider's series as the dashboard's charts read them (undefined without a provider). */
+export function candleHistory(dp: DataProvider | undefined): CandleHistory | undefined {
+  if (!dp) return undefined;
+  const s = dp.stats;
+  return {
+    source: dp,
+    // The only ways a bar enters a series without going out on the bus at its end: the candles cache at start, the
+    // history load and backfills, and bars fetched again. A venue kline out of order: the view model sees it refused.
+    revision: s.cachedBars + s.backfilledBars + s.refetchedBars,
+    symbols: dp.symbols,
+    timeframes: TIMEFRAMES,
+    bars: (symbol, tf, n) => dp.series(symbol, tf).tail(n),
+  };
+}
+
 /** Returns the dashboard providers of a running system. */
 export function dashboardProviders(
   sys: Pick<System, 'config' | 'clock' | 'handles' | 'models'> & Partial<Pick<System, 'online' | 'onlineOff' | 'onlineDqn' | 'onlineDqnOff' | 'history' | 'retention' | 'alerts'>>,
@@ -122,6 +139,8 @@ export function dashboardProviders(
   };
   const f = (m: Money | undefined): number | undefined => (m === undefined ? undefined : moneyToFloat(m));
   return {
+    // The charts are the series the models read: history and backfilled bars never go out as md.candle.
+    candles: () => candleHistory(sys.handles.provider()),
     risk: () => {
       const s = sys.handles.risk();
       if (!s) return undefined;

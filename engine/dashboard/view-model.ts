@@ -3,7 +3,8 @@
 // server calls at most `maxHz` times per second, never per message.
 //
 // Topics (one per panel group; `onChange(topic)` fires when one changes):
-//   candles   md.candle per symbol and timeframe (the forming bar replaces the last one)
+//   candles   md.candle per symbol and timeframe (the forming bar replaces the last one), rebased on the DataProvider's
+//             series (the candles provider) when bars entered them without one: history, backfills
 //   cob       the last cob.snapshot per symbol, shown as a ladder of buckets, with its flags and the venues' md.bookStatus
 //   heatmap   cob.heatmap columns per symbol (time × price)
 //   models    signal.modelOutput, signal.decision (MoE weights), signal.modelStatus, signal.modelHealth (live figures
@@ -21,6 +22,7 @@
 //   training  the training provider's report
 import type { CobSnapshot } from '../market/cob.ts';
 import type { EngineMsg } from '../messages/index.ts';
+import type { Candle } from '../messages/market.ts';
 import { isProtectiveStopId, type Fill, type Side } from '../messages/orders.ts';
 import type { Action } from '../messages/signals.ts';
 import type { BreakerSettings, RiskLimits, TradingState } from '../messages/risk.ts';
@@ -173,8 +175,26 @@ export interface ModelHealthView {
   readonly judged: number;
 }
 
+/**
+ * The DataProvider's candle series: the bars the models read. Bars enter them without an md.candle (the history at
+ * start, backfilled holes such as a replay lap's junction minutes, bars fetched again), so the candles topic re-reads
+ * them when `source` or `revision` changes.
+ */
+export interface CandleHistory {
+  /** The provider these series belong to (a restarted one is another). */
+  readonly source: object;
+  /** Changes whenever bars entered a series other than at its end by a published md.candle. */
+  readonly revision: number;
+  readonly symbols: readonly string[];
+  readonly timeframes: readonly Timeframe[];
+  /** The newest `n` closed bars of `symbol` and `tf`, oldest first. */
+  bars(symbol: string, tf: Timeframe, n: number): readonly Candle[];
+}
+
 /** Pull-based sources the view model samples when it builds (never per message). */
 export interface DashboardProviders {
+  /** The DataProvider's series (undefined while none runs); without it, the charts hold the md.candle bars only. */
+  readonly candles?: () => CandleHistory | undefined;
   /** Supervisor children (actor state, restarts, last error). */
   readonly supervisor?: { status(): ChildStatus[] };
   readonly risk?: () => RiskFigures | undefined;
@@ -250,6 +270,12 @@ export class DashboardViewModel {
   private subs: Unsubscribe[] = [];
 
   private readonly candles = new Map<string, SeqRing<Bar>>();
+  /** Per candle ring, how many times it was rebuilt from the provider's series: a client of an older one gets it whole. */
+  private readonly candleGens = new Map<string, number>();
+  /** The provider series last read (`CandleHistory` source and revision). */
+  private candlesRead: { source: object; revision: number } | undefined;
+  /** An md.candle older than a ring's newest bar came (a venue kline out of order, which the provider merges). */
+  private candlesBehind = false;
   private readonly cob = new Map<string, CobSnapshot>();
   private readonly heat = new Map<string, SeqRing<HeatColumn>>();
   private readonly outputs = new SeqRing<ModelPoint>(2000);
@@ -490,10 +516,14 @@ export class DashboardViewModel {
   build(topic: Topic, cursors: Cursors): unknown {
     switch (topic) {
       case 'candles': {
+        this.readProviderCandles();
         const series: Record<string, SeqSlice<Bar>> = {};
         for (const [key, ring] of this.candles) {
-          const s = ring.since(cursors.get(`c:${key}`) ?? -1);
+          const gen = this.candleGens.get(key) ?? 0;
+          const rebuilt = (cursors.get(`g:${key}`) ?? 0) !== gen;
+          const s = ring.since(rebuilt ? -1 : cursors.get(`c:${key}`) ?? -1);
           cursors.set(`c:${key}`, s.seq);
+          cursors.set(`g:${key}`, gen);
           if (s.reset || s.items.length > 0) series[key] = s;
         }
         return { series };
@@ -608,12 +638,47 @@ export class DashboardViewModel {
     const t = Math.floor(c.openTime / 1000);
     const bar: Bar = [t, c.open, c.high, c.low, c.close, c.volume];
     const last = ring.last();
-    // A bar older than the last one (a late backfill) would break the chart's time order: the page reloads history on reconnect.
+    // A bar older than the last one would break the ring's time order: the next build rebases on the provider's series.
     if (last && last[0] === t) ring.replaceLast(bar);
     else if (!last || last[0] < t) ring.push(bar);
-    else return;
+    else {
+      this.candlesBehind = true;
+      return;
+    }
     if (tf === '1s') this.lastTs = Math.max(this.lastTs, c.openTime);
     this.onChange('candles');
+  }
+
+  // The charts are the DataProvider's series, the bars the models read. Most bars reach them as md.candle, but the
+  // history loaded at start, backfilled holes (a replay lap's junction minutes, minutes a break left partial) and bars
+  // fetched again enter the series without one: publishing them would put thousands of out-of-order bars on the bus
+  // for every candle subscriber. So a build re-reads the series when the provider says they changed (an O(1) check
+  // otherwise, and never per message), and a ring that differs is rebuilt and sent whole to every client.
+  private readProviderCandles(): void {
+    const h = this.providers.candles?.();
+    if (!h) return;
+    const seen = this.candlesRead;
+    if (!this.candlesBehind && seen?.source === h.source && seen.revision === h.revision) return;
+    this.candlesRead = { source: h.source, revision: h.revision };
+    this.candlesBehind = false;
+    for (const symbol of h.symbols) {
+      for (const tf of h.timeframes) this.rebaseCandles(`${symbol}|${tf}`, h.bars(symbol, tf, this.candleCap));
+    }
+  }
+
+  private rebaseCandles(key: string, closed: readonly Candle[]): void {
+    if (closed.length === 0) return;
+    const ring = this.candles.get(key);
+    const kept = ring?.toArray() ?? [];
+    const newest = Math.floor(closed[closed.length - 1]!.openTime / 1000);
+    // Bars past the series' newest one stay: a venue's forming kline is in no series.
+    const bars = [...closed.map((c): Bar => [Math.floor(c.openTime / 1000), c.open, c.high, c.low, c.close, c.volume]), ...kept.filter((b) => b[0] > newest)]
+      .slice(-this.candleCap);
+    if (bars.length === kept.length && bars.every((b, i) => b.every((x, j) => x === kept[i]![j]))) return;
+    const fresh = new SeqRing<Bar>(this.candleCap);
+    for (const b of bars) fresh.push(b);
+    this.candles.set(key, fresh);
+    this.candleGens.set(key, (this.candleGens.get(key) ?? 0) + 1);
   }
 
   // The RiskManager's books changed at `ts` (a mark or a fill). Reading them costs more than a handler should per

@@ -29,7 +29,7 @@ describe('risk panel peak equity', () => {
     const { config } = loadConfig('configs/default.yaml', {});
     const sys = {
       config, clock,
-      handles: { risk: () => risk, orchestrator: {}, cob: {} } as unknown as System['handles'],
+      handles: { risk: () => risk, orchestrator: {}, cob: {}, provider: () => undefined } as unknown as System['handles'],
       models: { registry: new ModelRegistry(), pool: undefined, ownsPool: false, loaded: [], skipped: [], cnnBound: [] },
     };
     const providers = dashboardProviders(sys);

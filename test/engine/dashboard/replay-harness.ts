@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CobAggregator } from '../../../actors/cob-aggregator/logic.ts';
+import type { KlineSource } from '../../../actors/data-provider/market-source.ts';
 import { DataProvider } from '../../../actors/data-provider/provider.ts';
 import type { EngineMsg } from '../../../engine/messages/index.ts';
 import { Bus } from '../../../engine/runtime/bus.ts';
@@ -25,8 +26,11 @@ export class ReplayHarness {
   lines = 0;
   private constructor(private readonly merge: RecordingMerge, private readonly publisher: BinanceFramePublisher, readonly cob: CobAggregator, readonly provider: DataProvider) {}
 
-  /** Opens the recordings and wires the aggregator and the data provider (nothing is pumped yet). */
-  static async open(files: readonly string[] = RECORDINGS): Promise<ReplayHarness> {
+  /**
+   * Opens the recordings and wires the aggregator and the data provider (nothing is pumped yet). With `history`, the
+   * clock starts at the first line (as a replay's does) and the provider loads its kline history there.
+   */
+  static async open(files: readonly string[] = RECORDINGS, opts: { readonly history?: KlineSource } = {}): Promise<ReplayHarness> {
     const merge = await RecordingMerge.open(files);
     const insts = merge.symbols.map((s) => replayInstrument(s));
     const bus = new Bus<EngineMsg>();
@@ -37,9 +41,10 @@ export class ReplayHarness {
       symbols: insts.map((i) => ({ symbol: i.symbol, bucketSize: i.symbol.startsWith('BTC') ? '10' : '1', venues: [i] })),
       settings: { heatmap: { seconds: 300, range: 10 } },
     });
-    const provider = new DataProvider({ bus, clock, maintenanceMs: 0 });
+    const provider = new DataProvider({ bus, clock, maintenanceMs: 0, ...(opts.history ? { history: opts.history } : {}) });
     const h = new ReplayHarness(merge, publisher, cob, provider);
     Object.assign(h, { bus, clock });
+    if (opts.history) clock.set(h.nextTs());
     cob.start();
     await provider.start();
     return h;
@@ -64,6 +69,21 @@ export class ReplayHarness {
     }
     if (untilMs > this.clock.now()) this.clock.set(untilMs);
     this.lines += n;
+    return n;
+  }
+
+  /**
+   * A hole in the recording, as the replay feed shows one: md.feedReset for every symbol, then the lines received up
+   * to `untilMs` are read and not published. Returns the lines left out.
+   */
+  async skipUntil(untilMs: TsMs): Promise<number> {
+    for (const s of this.merge.symbols) this.bus.publish({ type: 'md.feedReset', venue: 'binance', symbol: replayInstrument(s).symbol, reason: 'hole in the recording', ts: this.clock.now() });
+    let n = 0;
+    for (let ts = this.nextTs(); ts <= untilMs; ts = this.nextTs()) {
+      if ((await this.merge.next()) === undefined) break;
+      n++;
+    }
+    if (untilMs > this.clock.now()) this.clock.set(untilMs);
     return n;
   }
 

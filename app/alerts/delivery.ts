@@ -1,16 +1,18 @@
 // Delivery of the alerts the webhook takes: a bounded queue posted one request at a time, on its own, never inside the
-// bus delivery that pushed. A full queue drops the oldest of its least severe entries (counted), so a halt is never
-// dropped to keep info lines.
+// bus delivery that pushed. A full queue drops the oldest of its least severe entries (counted, and said in the next
+// post), so a halt is never dropped to keep info lines, nor the all-clear that ended it (events.ts ENDS).
 // A network error, a timeout or a 5xx is retried with doubling waits; a 429 waits what its Retry-After says; any other
-// 4xx is a webhook that will never take the alert (a revoked token, a bad payload): not retried, and logged once per
-// status. Past maxPerMinute alerts in a minute the rest but critical ones are counted by code and posted as one summary
-// line when the minute ends ("WARNING 12 more alerts: MARKET_STALE×10 (first: …); VAR_WARN_95×2 (first: …)").
+// 4xx, or a redirect, is a webhook that will never take the alert (a revoked token, a bad payload, a moved hook): not
+// retried, and logged once per status. Past maxPerMinute alerts in a minute the rest but critical ones are counted by
+// code and posted as one summary line when the minute ends ("WARNING 12 more alerts: MARKET_STALE×10 (first: …);
+// VAR_WARN_95×2 (first: …)"), or before a critical alert that comes meanwhile: posts keep the order of events, so a
+// held "trading active" never follows a later "trading halted".
 import { ALERT_SEVERITIES, type Config } from '../../engine/config/schema.ts';
 import type { WebhookCounters } from '../../engine/dashboard/metrics.ts';
 import type { Logger } from '../../engine/log.ts';
 import type { Clock, TimerHandle } from '../../engine/runtime/clock.ts';
-import { ALERT_SEVERITY, type AlertCode, type AlertEvent } from './events.ts';
-import { alertBody, postJson, type AlertSource } from './post.ts';
+import { ALERT_SEVERITY, ENDS, isAlertCode, scrubAlertText, type AlertCode, type AlertEvent } from './events.ts';
+import { alertBody, isRedirect, postJson, type AlertSource } from './post.ts';
 
 /** The webhook's settings (config alerts.webhook). */
 export type WebhookSettings = Config['alerts']['webhook'];
@@ -18,10 +20,16 @@ export type WebhookSettings = Config['alerts']['webhook'];
 /** What the alerts of one code beyond maxPerMinute came to: how many, and the first one's message. */
 export interface Coalesced { readonly count: number; readonly first: string }
 
-// A summary quotes each code's first message, so that one line says what happened; a long one is cut.
+// A summary quotes each code's first message, so that one line says what happened; a long one is cut, after its
+// secrets are blanked (a cut secret would no longer match).
 const FIRST_MESSAGE_CHARS = 120;
-const cut = (s: string): string => (s.length > FIRST_MESSAGE_CHARS ? `${s.slice(0, FIRST_MESSAGE_CHARS - 1)}…` : s);
+const cut = (text: string): string => {
+  const s = scrubAlertText(text);
+  return s.length > FIRST_MESSAGE_CHARS ? `${s.slice(0, FIRST_MESSAGE_CHARS - 1)}…` : s;
+};
 const rankOf = (code: string): number => ALERT_SEVERITIES.indexOf(ALERT_SEVERITY[code as AlertCode]);
+const evictionRank = (ev: AlertEvent): number =>
+  Math.max(ALERT_SEVERITIES.indexOf(ev.severity), ...(isAlertCode(ev.code) ? ENDS[ev.code] ?? [] : []).map(rankOf));
 
 /**
  * Returns the summary line's event of the alerts beyond maxPerMinute, by code: most severe first, then most frequent;
@@ -80,6 +88,8 @@ export class WebhookDelivery {
   // every event's ts is engine time, a replay's the recording's.
   private beyondTs = Number.NEGATIVE_INFINITY;
   private overflowWarned = false;
+  // Dropped by a full queue since the last post: the next one says how many.
+  private droppedUntold = 0;
   private failing = false;
   private readonly statusesLogged = new Set<number>();
 
@@ -117,9 +127,7 @@ export class WebhookDelivery {
     });
     this.clock.clearTimeout(timer);
     if (done) return;
-    const left = this.queue.length + (this.sending ? 1 : 0);
-    this.abandon();
-    this.counts.dropped += left;
+    const left = this.abandon();
     this.log.warn({ code: 'ALERT_WEBHOOK_UNSENT', left, deadlineMs }, `${left} alert(s) not sent to ${this.url.host} before the shutdown deadline`);
   }
 
@@ -159,6 +167,9 @@ export class WebhookDelivery {
     }
     if (this.window.count < this.settings.maxPerMinute || ev.severity === 'critical') {
       this.window.count++;
+      // Beyond the budget only a critical alert gets here: what was held back before it goes first, else a held
+      // recovery (TRADING_ACTIVE, VENUE_UP) would be posted after the later halt it does not end.
+      this.postSummary();
       return true;
     }
     const seen = this.beyond.get(ev.code);
@@ -171,6 +182,11 @@ export class WebhookDelivery {
   private closeWindow(): void {
     if (this.window) this.clock.clearTimeout(this.window.timer);
     this.window = undefined;
+    this.postSummary();
+  }
+
+  // Queues the summary of what went beyond maxPerMinute so far, if anything did.
+  private postSummary(): void {
     if (this.beyond.size === 0) return;
     const summary = summaryEvent(this.beyond, this.beyondTs);
     this.beyond.clear();
@@ -183,6 +199,7 @@ export class WebhookDelivery {
     if (this.queue.length > this.settings.queueSize) {
       this.queue.splice(this.evictionIndex(), 1);
       this.counts.dropped++;
+      this.droppedUntold++;
       if (!this.overflowWarned) {
         this.overflowWarned = true;
         this.log.warn({ code: 'ALERT_WEBHOOK_QUEUE_FULL', queueSize: this.settings.queueSize }, `alerts queue full (${this.settings.queueSize}): dropping the least severe, oldest first, until ${this.url.host} catches up`);
@@ -192,11 +209,11 @@ export class WebhookDelivery {
   }
 
   // The queued alert a full queue drops: the oldest of the least severe, so a halt is never dropped to keep info lines.
+  // An all-clear ranks as what it ends: of a halt and the "active" after it the older goes first, and the operator is
+  // left with the state trading is in.
   private evictionIndex(): number {
     let at = 0;
-    for (let i = 1; i < this.queue.length; i++) {
-      if (ALERT_SEVERITIES.indexOf(this.queue[i]!.severity) < ALERT_SEVERITIES.indexOf(this.queue[at]!.severity)) at = i;
-    }
+    for (let i = 1; i < this.queue.length; i++) if (evictionRank(this.queue[i]!) < evictionRank(this.queue[at]!)) at = i;
     return at;
   }
 
@@ -230,21 +247,37 @@ export class WebhookDelivery {
     return this.abandoned || this.holding ? undefined : this.queue.shift();
   }
 
+  // Posts `ev`, saying the drops since the last post; one not delivered leaves them to the next.
   private async deliver(ev: AlertEvent): Promise<void> {
-    const body = alertBody(ev, this.from);
+    const dropped = this.droppedUntold;
+    this.droppedUntold = 0;
+    if (!(await this.attempts(ev, alertBody(ev, this.from, dropped)))) this.droppedUntold += dropped;
+  }
+
+  // Posts `body` with the retries; true once delivered.
+  private async attempts(ev: AlertEvent, body: unknown): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       this.inFlight = new AbortController();
       const out = await postJson(this.url, body, this.settings.timeoutMs, { signal: this.inFlight.signal, nowMs: () => this.clock.now() });
       this.inFlight = undefined;
-      if (this.abandoned) return;
-      if (out.kind === 'ok') return this.delivered();
-      if (out.kind === 'status' && out.status < 500 && out.status !== 429) return this.refused(ev, out.status, out.body);
+      if (this.abandoned) return false;
+      if (out.kind === 'ok') {
+        this.delivered();
+        return true;
+      }
+      if (out.kind === 'status' && out.status < 500 && out.status !== 429) {
+        this.refused(ev, out.status, out.body);
+        return false;
+      }
       const why = out.kind === 'error' ? out.error : `HTTP ${out.status}`;
-      if (attempt >= this.settings.retries) return this.gaveUp(ev, why, attempt + 1);
+      if (attempt >= this.settings.retries) {
+        this.gaveUp(ev, why, attempt + 1);
+        return false;
+      }
       this.counts.retried++;
       const retryAfter = out.kind === 'status' ? out.retryAfterMs : undefined;
       await this.wait(retryAfter ?? Math.min(this.backoffMs * 2 ** attempt, MAX_BACKOFF_MS));
-      if (this.abandoned) return;
+      if (this.abandoned) return false;
     }
   }
 
@@ -260,6 +293,10 @@ export class WebhookDelivery {
     this.counts.failed++;
     if (this.statusesLogged.has(status)) return;
     this.statusesLogged.add(status);
+    if (isRedirect(status)) {
+      return void this.log.error({ code: 'ALERT_WEBHOOK_REFUSED', status, body, alert: ev.code },
+        `${this.url.host} answered an alert with HTTP ${status}, a ${body}: not followed, alerts go to the configured URL only (not retried; later answers with this status are counted, not logged): update COBALT_ALERTS_WEBHOOK_URL to the webhook's new address`);
+    }
     this.log.error({ code: 'ALERT_WEBHOOK_REFUSED', status, body, alert: ev.code },
       `${this.url.host} refused an alert with HTTP ${status} (not retried; later refusals with this status are counted, not logged): check COBALT_ALERTS_WEBHOOK_URL and the service's expected body`);
   }
@@ -282,8 +319,11 @@ export class WebhookDelivery {
     });
   }
 
-  // Ends the current delivery at once (the shutdown's deadline, stop): drops the queue, cuts the wait, aborts the post.
-  private abandon(): void {
+  // Ends the current delivery at once (the shutdown's deadline, stop): drops the queue, cuts the wait, aborts the post;
+  // returns how many alerts that dropped (counted), the post in flight among them unless abandoned already.
+  private abandon(): number {
+    const left = this.queue.length + (this.sending && !this.abandoned ? 1 : 0);
+    this.counts.dropped += left;
     if (this.sending) this.abandoned = true;
     this.queue.length = 0;
     this.inFlight?.abort();
@@ -293,6 +333,7 @@ export class WebhookDelivery {
       this.clock.clearTimeout(w.handle);
       w.resolve();
     }
+    return left;
   }
 
   private idle(): boolean {

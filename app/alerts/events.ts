@@ -68,6 +68,23 @@ export const ALERT_SEVERITY: Readonly<Record<AlertCode, AlertSeverity>> = {
   ENGINE_STARTED: 'info', ENGINE_STOPPING: 'info', TEST: 'info',
 };
 
+/**
+ * What each all-clear ends. A full queue ranks it as the most severe of these (alerts/delivery.ts): dropping the
+ * "trading active" that followed a "trading halted" would leave the operator's last word a halt that is over.
+ */
+export const ENDS: Readonly<Partial<Record<AlertCode, readonly AlertCode[]>>> = {
+  TRADING_ACTIVE: ['TRADING_HALTED', 'TRADING_REDUCING'], VENUE_UP: ['VENUE_CIRCUIT_OPEN', 'VENUE_RATE_LIMITED', 'VENUE_BANNED'],
+  FEED_UP: ['FEED_DOWN'], FEED_PRIMARY: ['FEED_FALLBACK'], MARKET_CLEARED: ['MARKET_MOVE', 'MARKET_STALE', 'MARKET_SPREAD'],
+  MODEL_RECOVERED: ['MODEL_DEGRADED'], MODEL_CALIBRATED: ['MODEL_OVERCONFIDENT'], MODEL_RESET: ['MODEL_DEGRADED', 'MODEL_OVERCONFIDENT'],
+};
+
+/**
+ * Returns `text` with what the logs and the crash post blank blanked: credential-named pairs and registered secret
+ * values (scrubCrashText), then the venues' signed parameters. Alerts quote errors (an actor's last error in a halt's
+ * reason, a venue's answer in a rejection), and a post leaves the process as a log line does.
+ */
+export const scrubAlertText = (text: string): string => scrubVenueMessage(scrubCrashText(text));
+
 /** Returns true for a code the config can name (not the summary's COALESCED, nor the crash's ENGINE_CRASHED). */
 export const isAlertCode = (code: AlertEvent['code']): code is AlertCode => Object.hasOwn(ALERT_SEVERITY, code);
 
@@ -245,7 +262,7 @@ const CRASH_TEXT_CHARS = 300;
  * its message naming the error; the process exits without a graceful stop right after posting it.
  */
 export function crashEvent(err: unknown, origin: string, ts: number): AlertEvent {
-  const what = scrubVenueMessage(scrubCrashText(describeError(err))).replace(/\s+/g, ' ');
+  const what = scrubAlertText(describeError(err)).replace(/\s+/g, ' ');
   const text = what.length > CRASH_TEXT_CHARS ? `${what.slice(0, CRASH_TEXT_CHARS - 1)}…` : what;
   return { type: 'sys.crashed', code: CRASH_CODE, severity: 'critical', message: `engine crashed (${origin}): ${text}; exiting without a graceful stop`, ts };
 }

@@ -2,18 +2,31 @@
 // with its timeout, what the answer came to (a 2xx, a status with its Retry-After, no answer), and the URL's token kept
 // out of every outcome: the URL carries the service's token (Slack, Discord, Telegram), and no outcome, so no log line,
 // names more of it than its host.
-import type { AlertEvent } from './events.ts';
+import { scrubAlertText, type AlertEvent } from './events.ts';
 
 /** Who sent an alert: the config's mode and the account (venue) traded. */
 export interface AlertSource { readonly mode: string; readonly account: string }
 
-/** Returns the JSON body posted for `ev`: one Slack-compatible `text` line and the event's fields. */
-export function alertBody(ev: AlertEvent, from: AlertSource): { text: string; event: Record<string, unknown> } {
+/**
+ * Returns the JSON body posted for `ev`: one Slack-compatible `text` line and the event's fields, every string of both
+ * scrubbed (scrubAlertText), whichever field quotes an error. `dropped`: the alerts a full queue dropped since the last
+ * post, said at the end of the line and in `event.dropped`.
+ */
+export function alertBody(ev: AlertEvent, from: AlertSource, dropped = 0): { text: string; event: Record<string, unknown> } {
   const head = ev.code === 'COALESCED' ? `${ev.severity.toUpperCase()} ` : `${ev.severity.toUpperCase()} ${ev.code}${ev.symbol && !ev.message.includes(ev.symbol) ? ` ${ev.symbol}` : ''}: `;
-  return {
-    text: `[cobalt ${from.mode} ${from.account}] ${head}${ev.message}`,
-    event: { ...ev, time: new Date(ev.ts).toISOString(), mode: from.mode, account: from.account },
-  };
+  const note = dropped > 0 ? ` (${dropped} alert${dropped === 1 ? '' : 's'} dropped: the queue was full)` : '';
+  return scrubbed({
+    text: `[cobalt ${from.mode} ${from.account}] ${head}${ev.message}${note}`,
+    event: { ...ev, time: new Date(ev.ts).toISOString(), mode: from.mode, account: from.account, ...(dropped > 0 ? { dropped } : {}) },
+  });
+}
+
+// `v` with every string in it scrubbed: the event's own fields, the consequences' messages, the summary's firsts.
+function scrubbed<T>(v: T): T {
+  if (typeof v === 'string') return scrubAlertText(v) as T;
+  if (Array.isArray(v)) return v.map(scrubbed) as T;
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubbed(x)])) as T;
+  return v;
 }
 
 /** What one POST came to: a 2xx, another status (with its Retry-After in ms and the start of its body), or no answer. */
@@ -49,13 +62,18 @@ export async function postJson(url: URL, body: unknown, timeoutMs: number, opts:
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal, redirect: 'error' });
+    // A redirect is not followed (the alert would go where nobody configured) but answered: a refusal, not an outage.
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal, redirect: 'manual' });
     // An accepted alert is delivered: waiting for the rest of a slow answer would time it out and post it again.
     if (res.ok) {
       void res.body?.cancel().catch(() => undefined);
       return { kind: 'ok', status: res.status };
     }
-    const text = await res.text();
+    let text: string;
+    if (isRedirect(res.status)) {
+      void res.body?.cancel().catch(() => undefined);
+      text = `redirect to ${locationHost(res.headers.get('location'), url)}`;
+    } else text = await res.text();
     const nowMs = opts.nowMs?.() ?? Date.now();
     return { kind: 'status', status: res.status, retryAfterMs: retryAfterMs(res.headers.get('retry-after'), nowMs), body: hostOnly(text.slice(0, BODY_SHOWN_CHARS), url) };
   } catch (err) {
@@ -63,6 +81,18 @@ export async function postJson(url: URL, body: unknown, timeoutMs: number, opts:
     const e = err as Error & { cause?: { code?: unknown; message?: unknown } };
     const cause = e.cause ? ` (${String(e.cause.code ?? e.cause.message)})` : '';
     return { kind: 'error', error: hostOnly(`${e.message}${cause}`, url) };
+  }
+}
+
+/** Returns true for a redirect's status: the webhook moved, and COBALT_ALERTS_WEBHOOK_URL must follow it. */
+export const isRedirect = (status: number): boolean => status >= 300 && status < 400;
+
+// Where a redirect points, by host only: a new webhook URL carries a new token.
+function locationHost(location: string | null, url: URL): string {
+  try {
+    return location ? new URL(location, url).host : 'nowhere named';
+  } catch {
+    return 'an unreadable Location';
   }
 }
 

@@ -11,6 +11,7 @@ import type { ActorStatus } from '../messages/lifecycle.ts';
 import type { TsMs } from '../types/time.ts';
 import type { Bus, HandlerFailure } from './bus.ts';
 import type { Clock } from './clock.ts';
+import { scrubCrashText } from './lifecycle.ts';
 
 /** Any xstate actor system (`actor.system`, or `system` inside an action). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -137,7 +138,9 @@ function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOpt
         const lastError = errorText(error);
         enqueue.stopChild(id);
         if (recent.length >= r.policy.maxRestarts) {
-          const reason = `actor '${id}' failed ${recent.length + 1} times within ${r.policy.windowMs} ms (restart budget ${r.policy.maxRestarts}); last error: ${lastError}`;
+          // The reason travels on (sys.halted: the alerts webhook, the dashboard): an error quoting a signed request or a
+          // key is blanked as a crash's text is, not only in the log line.
+          const reason = scrubCrashText(`actor '${id}' failed ${recent.length + 1} times within ${r.policy.windowMs} ms (restart budget ${r.policy.maxRestarts}); last error: ${lastError}`);
           const failed: ChildStatus = { ...c, state: 'failed', recentFailures: [...recent, now], lastError };
           enqueue.assign({ children: { ...context.children, [id]: failed }, halted: context.halted ?? { reason, actor: id, ts: now } });
           enqueue(() => {
@@ -248,7 +251,7 @@ export class Supervisor {
     // Without an error observer xstate rethrows a root failure as an uncaught exception; halt loudly instead.
     this.actor.subscribe({
       error: (e) => {
-        const reason = `supervisor failed: ${errorText(e)}`;
+        const reason = scrubCrashText(`supervisor failed: ${errorText(e)}`);
         (opts.logger ?? log()).fatal({ err: e }, reason);
         opts.bus.publish({ type: 'sys.halted', reason, ts: opts.clock.now() });
       },

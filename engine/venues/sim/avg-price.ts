@@ -24,14 +24,30 @@ export class PrintWindow {
   constructor(private readonly spanMs: number) {}
 
   add(ts: number, price: number, lots: number): void {
+    // Prints arrive in time order. Those two spans older than this one can never be in a window again (the sim clock
+    // runs within about a second of the newest print): dropped here too, or a replay without priced orders, which
+    // never calls `at`, would keep every print (~185 MB per symbol per replayed day).
+    this.expire(ts - 2 * this.spanMs);
     this.prints.push({ ts, price, lots });
     this.pxLots += BigInt(price) * BigInt(lots);
     this.lots += BigInt(lots);
     this.last = { ts, price };
   }
 
+  /** Prints held (bounded by two spans of prints). */
+  get size(): number {
+    return this.prints.length - this.head;
+  }
+
   at(now: number): AvgPrice | undefined {
-    while (this.head < this.prints.length && this.prints[this.head]!.ts <= now - this.spanMs) {
+    this.expire(now - this.spanMs);
+    if (!this.last) return undefined;
+    return this.lots > 0n ? { num: this.pxLots, den: this.lots, lastTs: this.last.ts } : { num: BigInt(this.last.price), den: 1n, lastTs: this.last.ts };
+  }
+
+  // Drops the prints at or before `cutoff`.
+  private expire(cutoff: number): void {
+    while (this.head < this.prints.length && this.prints[this.head]!.ts <= cutoff) {
       const p = this.prints[this.head++]!;
       this.pxLots -= BigInt(p.price) * BigInt(p.lots);
       this.lots -= BigInt(p.lots);
@@ -40,7 +56,5 @@ export class PrintWindow {
       this.prints.splice(0, this.head);
       this.head = 0;
     }
-    if (!this.last) return undefined;
-    return this.lots > 0n ? { num: this.pxLots, den: this.lots, lastTs: this.last.ts } : { num: BigInt(this.last.price), den: 1n, lastTs: this.last.ts };
   }
 }

@@ -28,8 +28,11 @@ const cut = (text: string): string => {
   return s.length > FIRST_MESSAGE_CHARS ? `${s.slice(0, FIRST_MESSAGE_CHARS - 1)}…` : s;
 };
 const rankOf = (code: string): number => ALERT_SEVERITIES.indexOf(ALERT_SEVERITY[code as AlertCode]);
+// A code ranks as the most severe of itself and what it ends (events.ts ENDS); a summary as the highest of the codes it
+// stands for: one holding back a "trading active" outlives lesser alerts as that alert would have.
+const codeRank = (code: AlertEvent['code']): number => Math.max(rankOf(code), ...(isAlertCode(code) ? ENDS[code] ?? [] : []).map(rankOf));
 const evictionRank = (ev: AlertEvent): number =>
-  Math.max(ALERT_SEVERITIES.indexOf(ev.severity), ...(isAlertCode(ev.code) ? ENDS[ev.code] ?? [] : []).map(rankOf));
+  Math.max(ALERT_SEVERITIES.indexOf(ev.severity), ...(ev.code === 'COALESCED' ? Object.keys(ev.counts ?? {}) as AlertEvent['code'][] : [ev.code]).map(codeRank));
 
 /**
  * Returns the summary line's event of the alerts beyond maxPerMinute, by code: most severe first, then most frequent;

@@ -76,14 +76,30 @@ export const ENDS: Readonly<Partial<Record<AlertCode, readonly AlertCode[]>>> = 
   TRADING_ACTIVE: ['TRADING_HALTED', 'TRADING_REDUCING'], VENUE_UP: ['VENUE_CIRCUIT_OPEN', 'VENUE_RATE_LIMITED', 'VENUE_BANNED'],
   FEED_UP: ['FEED_DOWN'], FEED_PRIMARY: ['FEED_FALLBACK'], MARKET_CLEARED: ['MARKET_MOVE', 'MARKET_STALE', 'MARKET_SPREAD'],
   MODEL_RECOVERED: ['MODEL_DEGRADED'], MODEL_CALIBRATED: ['MODEL_OVERCONFIDENT'], MODEL_RESET: ['MODEL_DEGRADED', 'MODEL_OVERCONFIDENT'],
+  // The position is flat at last; an operator resume ends the standing flatten: either way nothing is left to close.
+  FLATTENED: ['FLATTEN_INCOMPLETE'], FLATTEN_ENDED: ['FLATTEN_INCOMPLETE'],
 };
+
+/** The longest string a post carries (a message, a consequence's); a longer one is cut, ending in '…'. */
+export const ALERT_TEXT_CHARS = 2_000;
+// A long string is scrubbed this far past its cut, so that a secret across the cut is blanked whole: blanking the cut
+// text alone would leave the start of a registered secret or a quoted value. What shows stops this far short of the
+// scrubbed window's end, so that a secret across the window's end never shows either (blanking may have shortened the
+// text before it). Secrets (keys, signatures, tokens) are far shorter.
+const SCRUB_MARGIN_CHARS = 1_024;
+const scrub = (text: string): string => scrubVenueMessage(scrubCrashText(text));
 
 /**
  * Returns `text` with what the logs and the crash post blank blanked: credential-named pairs and registered secret
- * values (scrubCrashText), then the venues' signed parameters. Alerts quote errors (an actor's last error in a halt's
- * reason, a venue's answer in a rejection), and a post leaves the process as a log line does.
+ * values (scrubCrashText), then the venues' signed parameters; cut to `maxChars` (ending in '…') first. Alerts quote
+ * errors (an actor's last error in a halt's reason, a venue's answer in a rejection), and a post leaves the process as
+ * a log line does. The cut bounds the cost: the credential pattern is quadratic on a long single word.
  */
-export const scrubAlertText = (text: string): string => scrubVenueMessage(scrubCrashText(text));
+export function scrubAlertText(text: string, maxChars = ALERT_TEXT_CHARS): string {
+  if (text.length <= maxChars) return scrub(text);
+  const window = scrub(text.slice(0, maxChars + SCRUB_MARGIN_CHARS));
+  return `${window.slice(0, Math.max(0, Math.min(maxChars - 1, window.length - SCRUB_MARGIN_CHARS)))}…`;
+}
 
 /** Returns true for a code the config can name (not the summary's COALESCED, nor the crash's ENGINE_CRASHED). */
 export const isAlertCode = (code: AlertEvent['code']): code is AlertCode => Object.hasOwn(ALERT_SEVERITY, code);

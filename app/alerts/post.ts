@@ -9,16 +9,19 @@ export interface AlertSource { readonly mode: string; readonly account: string }
 
 /**
  * Returns the JSON body posted for `ev`: one Slack-compatible `text` line and the event's fields, every string of both
- * scrubbed (scrubAlertText), whichever field quotes an error. `dropped`: the alerts a full queue dropped since the last
- * post, said at the end of the line and in `event.dropped`.
+ * scrubbed and cut to ALERT_TEXT_CHARS (scrubAlertText), whichever field quotes an error. `dropped`: the alerts a full
+ * queue dropped since the last post, said at the end of the line and in `event.dropped`.
  */
 export function alertBody(ev: AlertEvent, from: AlertSource, dropped = 0): { text: string; event: Record<string, unknown> } {
   const head = ev.code === 'COALESCED' ? `${ev.severity.toUpperCase()} ` : `${ev.severity.toUpperCase()} ${ev.code}${ev.symbol && !ev.message.includes(ev.symbol) ? ` ${ev.symbol}` : ''}: `;
   const note = dropped > 0 ? ` (${dropped} alert${dropped === 1 ? '' : 's'} dropped: the queue was full)` : '';
-  return scrubbed({
-    text: `[cobalt ${from.mode} ${from.account}] ${head}${ev.message}${note}`,
-    event: { ...ev, time: new Date(ev.ts).toISOString(), mode: from.mode, account: from.account, ...(dropped > 0 ? { dropped } : {}) },
-  });
+  // The message is cut (ALERT_TEXT_CHARS) before the line is made, so the line keeps its note; the line is then no
+  // longer than its parts, each bounded, and is scrubbed whole (uncut).
+  const message = scrubAlertText(ev.message);
+  return {
+    text: scrubAlertText(`[cobalt ${from.mode} ${from.account}] ${head}${message}${note}`, Number.POSITIVE_INFINITY),
+    event: scrubbed({ ...ev, message, time: new Date(ev.ts).toISOString(), mode: from.mode, account: from.account, ...(dropped > 0 ? { dropped } : {}) }),
+  };
 }
 
 // `v` with every string in it scrubbed: the event's own fields, the consequences' messages, the summary's firsts.

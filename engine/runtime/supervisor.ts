@@ -135,12 +135,13 @@ function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOpt
         if (!r || c?.state !== 'running') return;
         const now = clock.now();
         const recent = c.recentFailures.filter((t) => t > now - r.policy.windowMs);
-        const lastError = errorText(error);
+        // The error travels on (the halt's reason, sys.actorRestarted, ChildStatus.lastError: the alerts webhook and every
+        // dashboard client): one quoting a signed request or a key is blanked here, where it is first kept, as a crash's
+        // text is.
+        const lastError = scrubCrashText(errorText(error));
         enqueue.stopChild(id);
         if (recent.length >= r.policy.maxRestarts) {
-          // The reason travels on (sys.halted: the alerts webhook, the dashboard): an error quoting a signed request or a
-          // key is blanked as a crash's text is, not only in the log line.
-          const reason = scrubCrashText(`actor '${id}' failed ${recent.length + 1} times within ${r.policy.windowMs} ms (restart budget ${r.policy.maxRestarts}); last error: ${lastError}`);
+          const reason = `actor '${id}' failed ${recent.length + 1} times within ${r.policy.windowMs} ms (restart budget ${r.policy.maxRestarts}); last error: ${lastError}`;
           const failed: ChildStatus = { ...c, state: 'failed', recentFailures: [...recent, now], lastError };
           enqueue.assign({ children: { ...context.children, [id]: failed }, halted: context.halted ?? { reason, actor: id, ts: now } });
           enqueue(() => {

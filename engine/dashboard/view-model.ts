@@ -656,7 +656,11 @@ export class DashboardViewModel {
   // otherwise, and never per message), and a ring that differs is rebuilt and sent whole to every client.
   private readProviderCandles(): void {
     const h = this.providers.candles?.();
-    if (!h) return;
+    // A provider that is gone (stopped, restarting) is not held on to: the next one is read afresh.
+    if (!h) {
+      this.candlesRead = undefined;
+      return;
+    }
     const seen = this.candlesRead;
     if (!this.candlesBehind && seen?.source === h.source && seen.revision === h.revision) return;
     this.candlesRead = { source: h.source, revision: h.revision };
@@ -670,10 +674,12 @@ export class DashboardViewModel {
     if (closed.length === 0) return;
     const ring = this.candles.get(key);
     const kept = ring?.toArray() ?? [];
+    const oldest = Math.floor(closed[0]!.openTime / 1000);
     const newest = Math.floor(closed[closed.length - 1]!.openTime / 1000);
-    // Bars past the series' newest one stay: a venue's forming kline is in no series.
-    const bars = [...closed.map((c): Bar => [Math.floor(c.openTime / 1000), c.open, c.high, c.low, c.close, c.volume]), ...kept.filter((b) => b[0] > newest)]
-      .slice(-this.candleCap);
+    // Bars past the series' newest one stay: a venue's forming kline is in no series. Bars before its oldest stay too: a
+    // provider restarted without a candles cache (a replay, a backtest) holds seconds of bars until its history loads.
+    const series = closed.map((c): Bar => [Math.floor(c.openTime / 1000), c.open, c.high, c.low, c.close, c.volume]);
+    const bars = [...kept.filter((b) => b[0] < oldest), ...series, ...kept.filter((b) => b[0] > newest)].slice(-this.candleCap);
     if (bars.length === kept.length && bars.every((b, i) => b.every((x, j) => x === kept[i]![j]))) return;
     const fresh = new SeqRing<Bar>(this.candleCap);
     for (const b of bars) fresh.push(b);

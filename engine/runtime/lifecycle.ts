@@ -440,7 +440,9 @@ export function installCrashHandlers(opts: CrashOptions = {}): CrashWatch {
 // key-name redaction never sees: inspect() pairs (`apiKey: '…'`, `'X-MBX-APIKEY': '…'`), header text
 // (`X-MBX-APIKEY: …`, `Authorization: Bearer …`), signed query strings and JSON fields. The value after such a name is
 // blanked. Over-blanking a crash's text costs little; a key in a log or a chat channel costs the account.
-const CREDENTIAL_NAME = String.raw`[\w-]*(?:api_?key|secret|password|passphrase|token|signature|private_?key|access_?key)[\w-]*|sign|authorization`;
+// The name's parts around the keyword are bounded: unbounded, a long word with a keyword in it ('tokentoken…') made the
+// match backtrack over the whole word for every split (a 40,000-character word took ~0.3 s).
+const CREDENTIAL_NAME = String.raw`[\w-]{0,48}(?:api_?key|secret|password|passphrase|token|signature|private_?key|access_?key)[\w-]{0,48}|sign|authorization`;
 // '[redacted]' first: scrubbing twice (an Error's stack holds its scrubbed message) must change nothing.
 const CREDENTIAL_VALUE = String.raw`\[redacted\]|'[^']*'|"[^"]*"|\`[^\`]*\`|(?:(?:Bearer|Basic|Token)\s+)?[^\s'"\`,;&}\]]+`;
 const CREDENTIAL_PAIR = new RegExp(String.raw`((?:^|[^\w-])(?:${CREDENTIAL_NAME})['"]?\s*[:=]\s*)(?:${CREDENTIAL_VALUE})`, 'gi');

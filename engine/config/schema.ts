@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { BDI_COB_RANGE } from '../market/base-data-input.ts';
 import { FIXED_SCALE, parseDecimal } from '../types/decimal.ts';
 import { BINANCE_SPOT_DEFAULTS, type InstrumentSpec } from '../types/instrument.ts';
-import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../types/run-speed.ts';
+import { RUN_SPEED_MAX, RUN_SPEED_MIN } from '../types/run-speed.ts';
 
 // A double holds any decimal literal of at most 15 significant digits exactly enough that its shortest string
 // form is the literal itself, so such YAML numbers can be taken as the decimal the user wrote.
@@ -168,7 +168,8 @@ export const dataSchema = z.strictObject({
    * models' deadlines run on the replay's clock, which would pass them before any answer. Not used by backtests.
    */
   speed: z.number().nonnegative().max(RUN_SPEED_MAX)
-    .refine((v) => v === 0 || isRunSpeed(v), { error: (iss) => `expected 0 or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, received ${String(iss.input)}` })
+    // Only the gap the bounds leave (0 < v < RUN_SPEED_MIN): judging every value, it refused -1 or 2000 a second time.
+    .refine((v) => !(v > 0 && v < RUN_SPEED_MIN), { error: (iss) => `expected 0 or ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}, received ${String(iss.input)}` })
     .default(1)
     .describe(`replay speed relative to recorded time (1 = real time, ${RUN_SPEED_MIN}..${RUN_SPEED_MAX}); cobalt run refuses 0 on recorded or simulator data (no model could answer in time); live data always runs in real time; backtests always run as fast as possible`),
   /** Restart the replay from the first file when the last one ends. Not used by backtests. */
@@ -343,7 +344,11 @@ export const modelsSchema = z.strictObject({
   dqn: modelSwitch.prefault({}),
   checkpointDir: z.string().min(1).default('var/checkpoints'),
   poolThreads: posInt.max(256).default(2),
-  timeoutMs: posInt.default(1_000),
+  /**
+   * One model run's deadline (paper and live). At most 60 s: a run that slow decides nothing in time, and the pool's
+   * stuck guard (engine/infer/pool.ts) is ten of them; 300000000 (a unit mistake) put that past Node's timer limit.
+   */
+  timeoutMs: posInt.max(60_000).default(1_000),
   online: onlineSchema.prefault({}),
 });
 

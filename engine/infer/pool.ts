@@ -17,6 +17,9 @@ const CLOSE_RUN_WAIT_MS = 5_000;
 /** Default `stuckMs`: ten deadlines, at least 10 s; without a deadline (a backtest) 60 s. */
 const STUCK_MIN_MS = 10_000;
 const STUCK_NO_DEADLINE_MS = 60_000;
+// The stuck guard is a plain setTimeout (wall time whatever the clock), and Node runs one of over 2^31−1 ms (~24.8
+// days) after 1 ms: a longer stuckMs (10 × timeoutMs 300000000) declared every run hung at once. It is cut to that.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A batch's `state` (Int32Array over a SharedArrayBuffer, shared with worker.mjs): where its worker is with it. */
 const SENT = 0;
 const IN_RUN = 1;
@@ -162,12 +165,13 @@ export async function createInferencePool(opts: InferencePoolOptions): Promise<I
   const threads = opts.threads ?? Math.min(2, availableParallelism());
   const timeoutMs = opts.timeoutMs ?? 1000;
   const deadline = timeoutMs !== Number.POSITIVE_INFINITY;
-  const stuckMs = opts.stuckMs ?? (deadline ? Math.max(STUCK_MIN_MS, 10 * timeoutMs) : STUCK_NO_DEADLINE_MS);
+  const askedStuckMs = opts.stuckMs ?? (deadline ? Math.max(STUCK_MIN_MS, 10 * timeoutMs) : STUCK_NO_DEADLINE_MS);
   const maxBatch = opts.maxBatch ?? 64;
   const windowMs = opts.batchWindowMs ?? 0;
-  for (const [k, v, min] of [['threads', threads, 1], ['timeoutMs', deadline ? timeoutMs : 1, 1], ['stuckMs', stuckMs, 1], ['maxBatch', maxBatch, 1], ['batchWindowMs', windowMs, 0]] as const) {
+  for (const [k, v, min] of [['threads', threads, 1], ['timeoutMs', deadline ? timeoutMs : 1, 1], ['stuckMs', askedStuckMs, 1], ['maxBatch', maxBatch, 1], ['batchWindowMs', windowMs, 0]] as const) {
     if (!Number.isFinite(v) || v < min) throw new ConfigError(`inference pool: ${k} must be >= ${min}${k === 'timeoutMs' ? ' (or Infinity: no deadline)' : ''}, got ${v}`);
   }
+  const stuckMs = Math.min(MAX_TIMER_MS, askedStuckMs);
   if (opts.testLoadMs !== undefined && !(opts.testHooks === true && Number.isFinite(opts.testLoadMs) && opts.testLoadMs >= 0)) {
     throw new ConfigError(`inference pool: testLoadMs ${opts.testLoadMs} needs testHooks and must be a finite number >= 0`);
   }

@@ -136,9 +136,18 @@ export function parseEnvOverrides(env: Env): EnvOverride[] {
     } catch {
       value = raw; // not valid YAML: keep the text, and let the schema say what it expected
     }
+    // An alias inside the node it names (`&r [*r]`) made a cyclic value, on which every walk of the config overflowed.
+    if (isCyclic(value)) value = raw;
     out.push({ path, value, variable });
   }
   return out.sort((a, b) => a.variable.localeCompare(b.variable));
+}
+
+// Returns true when `value` holds itself somewhere below (a YAML alias inside the node it refers to).
+function isCyclic(value: unknown, above: readonly unknown[] = []): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (above.includes(value)) return true;
+  return Object.values(value).some((v) => isCyclic(v, [...above, value]));
 }
 
 /** Returns a copy of `doc` with `value` set at `path`, creating objects on the way. */

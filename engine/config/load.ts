@@ -217,18 +217,25 @@ export function parseYamlConfig(file: string, text: string): unknown {
   const faults = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
   const problems = [
     ...faults.map((e) => `${at(e.pos[0])}: ${yamlProblem(e)}`),
-    ...unresolvedAliases(doc).map((offset) => `${at(offset)}: ${ALIAS_PROBLEM}`),
+    ...badAliases(doc).map(([offset, problem]) => `${at(offset)}: ${problem}`),
   ];
   if (problems.length > 0) throw new ConfigError(`${file}: invalid YAML\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  let value: unknown;
   try {
-    return doc.toJS();
+    value = doc.toJS();
   } catch (err) {
     // Past the checks above only resource limits throw here (too many aliases); the message may still name one.
     throw new ConfigError(`${file}: invalid YAML: ${(err as Error).message.split(':')[0]}`, { cause: err });
   }
+  // An empty or comments-only file (a truncated copy) validated as every default: paper trading on live market data.
+  if (value === null || value === undefined) {
+    throw new ConfigError(`${file} holds no settings: the file is empty or only comments; write at least its mode (e.g. mode: paper)`);
+  }
+  return value;
 }
 
 const ALIAS_PROBLEM = "a value starting with * is a YAML alias and no &anchor of its name comes before it: quote the value ('*…')";
+const CYCLIC_ALIAS_PROBLEM = 'this YAML alias refers to a node that contains it (an endless value): refer to a node outside it, or write the value out';
 const TAG_PROBLEM = "a value starting with ! is a YAML tag (unknown, or not one its value fits): quote the value ('!…')";
 
 // The library's messages that carry a piece of the source (a tag, a directive, a key, an escape), each replaced by
@@ -247,16 +254,20 @@ function yamlProblem(e: YAMLError): string {
   return rewrite ? rewrite[1] : e.message;
 }
 
-// Returns the offsets of the aliases with no anchor before them: the library says nothing until toJS throws, and its
-// message then ends with the alias text (`apiSecret: *Xk9p…` put the key on stderr).
-function unresolvedAliases(doc: Document): number[] {
-  const offsets: number[] = [];
+// Returns the offset and problem of each alias with no anchor before it, or inside the node it refers to. The library
+// says nothing of the first until toJS throws, and its message then ends with the alias text (`apiSecret: *Xk9p…` put
+// the key on stderr); the second becomes a cyclic value, on which every walk of the config overflowed the stack.
+function badAliases(doc: Document): [number, string][] {
+  const found: [number, string][] = [];
   visit(doc, {
-    Alias(_, node) {
-      if (isAlias(node) && node.resolve(doc) === undefined) offsets.push(node.range?.[0] ?? 0);
+    Alias(_, node, path) {
+      if (!isAlias(node)) return;
+      const target = node.resolve(doc);
+      if (target === undefined) found.push([node.range?.[0] ?? 0, ALIAS_PROBLEM]);
+      else if (path.includes(target)) found.push([node.range?.[0] ?? 0, CYCLIC_ALIAS_PROBLEM]);
     },
   });
-  return offsets;
+  return found;
 }
 
 /** Returns why COBALT_LOG_LEVEL (`level`) is not a log level, or undefined when it is one or unset. */

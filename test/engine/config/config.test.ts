@@ -55,8 +55,9 @@ describe('shipped configs', () => {
 });
 
 describe('defaults', () => {
-  it('turns an empty file into a complete paper config', () => {
-    const { config } = loadConfig(file(''), {});
+  // An empty file is refused (it holds no settings: config-review-refusals.test.ts); its mode alone takes every default.
+  it('turns a file naming only its mode into a complete paper config', () => {
+    const { config } = loadConfig(file('mode: paper\n'), {});
     expect(config).toMatchObject({
       mode: 'paper',
       symbols: { primary: 'ETH/USDT', reference: 'BTC/USDT', cobBucketSize: { 'ETH/USDT': '1', 'BTC/USDT': '10' } },
@@ -129,14 +130,14 @@ describe('secrets', () => {
     expect(JSON.stringify(loaded.config)).not.toMatch(/"k"|"s"|"t"/);
   });
   it('serialises secrets redacted, at any depth, so a logged config cannot leak them', () => {
-    const loaded = loadConfig(file(''), { COBALT_API_KEY: 'AKIA-live', COBALT_API_SECRET: 'sh-secret' });
+    const loaded = loadConfig(file('mode: paper\n'), { COBALT_API_KEY: 'AKIA-live', COBALT_API_SECRET: 'sh-secret' });
     expect(loaded.secrets.binanceApiKey).toBe('AKIA-live');
     const text = JSON.stringify({ a: { b: { c: loaded } } }) + inspect({ a: { b: { c: loaded } } }, { depth: 10 });
     expect(text).not.toMatch(/AKIA-live|sh-secret/);
     expect(JSON.parse(JSON.stringify(loaded.secrets))).toEqual({ binanceApiKey: '[redacted]', binanceApiSecret: '[redacted]' });
   });
   it('refuses a secret passed as an override', () => {
-    expect(problems('', { COBALT_DASHBOARD__TOKEN: 'x' })[0]).toMatch(/^dashboard\.token \(from COBALT_DASHBOARD__TOKEN\): secrets are read only from/);
+    expect(problems('mode: paper\n', { COBALT_DASHBOARD__TOKEN: 'x' })[0]).toMatch(/^dashboard\.token \(from COBALT_DASHBOARD__TOKEN\): secrets are read only from/);
   });
 });
 
@@ -162,7 +163,7 @@ describe('environment overrides', () => {
     expect(o).toEqual([{ path: ['log', 'level'], value: 'warn', variable: 'COBALT_LOG__LEVEL' }]);
   });
   it('names the variable behind a bad override', () => {
-    expect(problems('', { COBALT_RISK__MAX_DRAWDON_PCT: '5', COBALT_COB__PUBLISH_HZ: 'fast' }).sort()).toEqual([
+    expect(problems('mode: paper\n', { COBALT_RISK__MAX_DRAWDON_PCT: '5', COBALT_COB__PUBLISH_HZ: 'fast' }).sort()).toEqual([
       'cob.publishHz (from COBALT_COB__PUBLISH_HZ): expected number, received string',
       'risk.maxDrawdonPct (from COBALT_RISK__MAX_DRAWDON_PCT): unknown key',
     ]);

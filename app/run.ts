@@ -13,9 +13,10 @@ import {
   loadConfig, logLevelRefusal, missingDataPaths, preflightProblems, type Config, type LoadedConfig,
 } from '../engine/config/index.ts';
 import { isRunSpeed, RUN_SPEED_MAX, RUN_SPEED_MIN } from '../engine/types/run-speed.ts';
-import { createLogger, flushLog, setLogger, type Logger } from '../engine/log.ts';
+import { createLogger, flushLog, log, setLogger, type Logger } from '../engine/log.ts';
 import {
-  awaitExitHolds, CRASH_TELL_MS, installCrashHandlers, installSignalHandlers, ProcessStop, type CrashSource, type CrashWatch, type SignalSource, type StopOptions,
+  awaitExitHolds, CRASH_TELL_MS, installCrashHandlers, installSignalHandlers, ProcessStop, signalExitCode,
+  type CrashSource, type CrashWatch, type SignalSource, type StopOptions,
 } from '../engine/runtime/lifecycle.ts';
 import { crashEvent, type AlertsWebhook } from './alerts-webhook.ts';
 import { replayStart, ReplayPosition, type ReplayStart } from '../actors/data-provider/replay.ts';
@@ -129,12 +130,53 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
     alerts: () => held.sys?.alerts, now: () => held.sys?.clock.now() ?? Date.now(),
     ...(signals.crashes ? { source: signals.crashes } : {}), ...(signals.exit ? { exit: signals.exit } : {}),
   });
+  const exit = runExit(watch, signals.exit);
+  const starting = watchStartSignals(signals.source ?? (process as unknown as SignalSource), exit);
   try {
-    return await runDaemon(o, { ...signals, exit: runExit(watch, signals.exit), crashed: () => watch.crashed }, held);
+    return await runDaemon(o, { ...signals, exit, crashed: () => watch.crashed, starting }, held);
   } finally {
     // A start failure returns: a process running many engines (the tests) must not keep the handlers of those gone.
+    starting.remove();
     watch.remove();
   }
+}
+
+/** The signal handlers of the daemon's start (watchStartSignals). */
+interface StartSignals {
+  /** The first signal received, once one was. */
+  readonly signal: string | undefined;
+  /** Removes the handlers (the daemon's own take over, or the start ended). */
+  remove(): void;
+}
+
+/**
+ * Handles SIGINT/SIGTERM from the start of `cobalt run` until installSignalHandlers takes over, once the system is
+ * built: the config, the recording scan and buildSystem take seconds, and a signal then ended the process at once with
+ * 130/143 and no line, the codes `run --help` gives for a second signal. The first is logged (START_INTERRUPTED) and
+ * kept: the daemon stops before the store is opened if it can, else stops the built system gracefully (exit 0). A
+ * second exits at once with 128 + its number, through `exit`.
+ */
+function watchStartSignals(source: SignalSource, exit: (code: number) => void, signals: readonly string[] = ['SIGINT', 'SIGTERM']): StartSignals {
+  let first: string | undefined;
+  const onSignal = (signal: string): void => {
+    if (first !== undefined) {
+      log().warn({ signal }, 'second signal while starting: exiting at once');
+      exit(signalExitCode(signal));
+      return;
+    }
+    first = signal;
+    // The process-wide logger is the daemon's by now: runDaemon sets it before its first await, where a signal lands.
+    log().warn({ signal, code: 'START_INTERRUPTED' }, `${signal} while starting: stopping before start (once the step under way ends; a second signal exits at once)`);
+  };
+  for (const s of signals) source.on(s, onSignal);
+  return {
+    get signal() {
+      return first;
+    },
+    remove: () => {
+      for (const s of signals) source.off(s, onSignal);
+    },
+  };
 }
 
 /**
@@ -179,7 +221,9 @@ export function watchCrashes(o: {
 // The daemon itself (runCommand); `held.sys` is the system once built, which a crash's post goes through, and
 // `signals.crashed` says a crash is being reported (the graceful stop then neither starts nor exits).
 async function runDaemon(
-  o: { config: string; live?: boolean; speed?: string }, signals: RunProcess & { readonly crashed: () => boolean }, held: { sys?: System },
+  o: { config: string; live?: boolean; speed?: string },
+  signals: RunProcess & { readonly exit: (code: number) => void; readonly crashed: () => boolean; readonly starting: StartSignals },
+  held: { sys?: System },
 ): Promise<number> {
   let loaded: LoadedConfig;
   try {
@@ -255,6 +299,12 @@ async function runDaemon(
     if (o.speed !== undefined && speed !== 1) logger.warn('--speed applies to recorded data and exchange simulators only: live data runs in real time');
     clock = new LiveClock();
   }
+  // A signal during the steps above: nothing holds the store yet (buildSystem opens it), so the start ends here.
+  if (signals.starting.signal !== undefined) {
+    signals.starting.remove();
+    signals.exit(0);
+    return new Promise<number>(() => undefined);
+  }
 
   let built: System | ConfigError;
   if (config.mode === 'live') {
@@ -303,10 +353,18 @@ async function runDaemon(
   if (resume && timeline && sys.feed instanceof ReplayFeed) keepReplayTime(sys.feed, resume, timeline, sys.store, logger);
   if (sys.paper?.restored.balances) logger.info({ restored: sys.paper.restored }, 'paper account restored from the store');
   const stop = new ProcessStop(sys.lifecycle, { exit: signals.exit, crashed: signals.crashed, onReport: (r) => logger.info({ ok: r.ok }, 'stopped') });
+  // Added before the start's are removed: with no listener left in between, Node drops the process's signal handle,
+  // and a signal the OS had delivered but Node not yet dispatched was lost (the daemon then ran on, the signal ignored).
   installSignalHandlers(sys.lifecycle, { source: signals.source, stop });
-  if (sys.feed instanceof ReplayFeed) stopAtReplayEnd(sys.feed.done, stop, logger);
+  signals.starting.remove();
   // Until the stop (a signal, the replay's end) exits the process.
   const running = new Promise<number>(() => undefined);
+  // A signal while the system was built (or a live start read the venue): it is stopped gracefully, never started.
+  if (signals.starting.signal !== undefined) {
+    stop.now(signals.starting.signal);
+    return running;
+  }
+  if (sys.feed instanceof ReplayFeed) stopAtReplayEnd(sys.feed.done, stop, logger);
   // The dashboard starts before the engine: a live start reconciles with the venue for seconds, or for as long as the
   // venue fails, and that is when the trader needs its views and /metrics (the executor reconciling, the venue errors,
   // the protective stops unverified). Started first, its view model also sees the start-up's own messages.

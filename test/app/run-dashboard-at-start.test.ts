@@ -149,10 +149,12 @@ describe('cobalt run: a signal while its dashboard starts', () => {
     vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (printed.push(String(s)), true));
     const actorsStarted = vi.spyOn(Supervisor.prototype, 'start');
     const closed = vi.spyOn(Server.prototype, 'close');
-    // The SIGTERM handler is called as soon as it is installed: before the dashboard (then the engine) starts.
+    // The daemon's SIGTERM handler is called as soon as it is installed: before the dashboard (then the engine) starts.
+    // It is the second: the first is the start's (watchStartSignals), removed once the system is built.
     const signals = new EventEmitter();
+    let handlers = 0;
     signals.on('newListener', (event: string, listener: (signal: string) => void) => {
-      if (event === 'SIGTERM') queueMicrotask(() => listener('SIGTERM'));
+      if (event === 'SIGTERM' && ++handlers === 2) queueMicrotask(() => listener('SIGTERM'));
     });
     let failed: unknown;
     const code = await new Promise<number>((resolve) => {

@@ -20,11 +20,13 @@ afterEach(() => {
   else delete (process.stdout as { isTTY?: boolean }).isTTY;
 });
 
-// Calls the SIGTERM handler as soon as it is installed, i.e. during `await sys.start()`.
+// Calls the daemon's SIGTERM handler as soon as it is installed, i.e. during `await sys.start()`. It is the second:
+// the first is the start's (watchStartSignals), removed once the system is built.
 function signalDuringStart(): EventEmitter {
   const source = new EventEmitter();
+  let handlers = 0;
   source.on('newListener', (event: string, listener: (signal: string) => void) => {
-    if (event === 'SIGTERM') queueMicrotask(() => listener('SIGTERM'));
+    if (event === 'SIGTERM' && ++handlers === 2) queueMicrotask(() => listener('SIGTERM'));
   });
   return source;
 }

@@ -1,35 +1,11 @@
 // Order entry rules the simulator advertises and Binance enforces (review_sim findings 4, 5a and 6): PRICE_FILTER
 // maxPrice, LOT_SIZE maxQty, NOTIONAL maxNotional, MAX_NUM_ORDERS, the ORDERS 100 / 10 s limit, timeInForce on a
 // LIMIT_MAKER, and myTrades filtered by orderId.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
-import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
-import { signPayload } from '../../../../engine/venues/sim/signing.ts';
+import { describe, expect, it } from 'vitest';
+import { useSignedSim } from './signed-sim.ts';
 
-const FILES = ['data/recordings/spot_btcusdt_20240808.jsonl.gz'];
-const KEY = 'rulesTestKey0001';
-const SECRET = 'rules-test-secret-0001';
-const WALL = 1_900_000_000_000;
-
-let sim: ExchangeSim;
-const wall = new SimulatedClock(WALL);
-
-beforeAll(async () => {
-  sim = await startExchangeSim({
-    files: FILES, speed: 'manual', wallClock: wall, weightLimitPerMinute: 1_000_000,
-    accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: '100000000', BTC: '10' } }],
-  });
-  await sim.replay.advanceBy(5_000);
-}, 60_000);
-afterAll(async () => {
-  await sim?.close();
-});
-
-async function signed(method: string, path: string, params: Record<string, string>) {
-  const q = new URLSearchParams({ ...params, timestamp: String(wall.now()) }).toString();
-  const r = await fetch(`${sim.url}${path}?${q}&signature=${signPayload(q, SECRET)}`, { method, headers: { 'X-MBX-APIKEY': KEY } });
-  return { status: r.status, body: await r.json() as unknown };
-}
+const rig = useSignedSim({ key: 'rulesTestKey0001', secret: 'rules-test-secret-0001', balances: { USDT: '100000000', BTC: '10' } });
+const { wall, signed } = rig;
 const order = (p: Record<string, string>) => signed('POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', ...p });
 
 describe('exchange simulator order rules', () => {

@@ -1,41 +1,20 @@
 // PERCENT_PRICE_BY_SIDE in the exchange simulator, as Binance spot has it on BTCUSDT (bid and ask 0.2 to 5 times the
 // 5-minute average price): advertised in exchangeInfo, the average served by GET /api/v3/avgPrice, and a limit price
 // outside the side's band refused with -1013 before anything else happens (a cancelReplace keeps its old order).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
-import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
-import { signPayload } from '../../../../engine/venues/sim/signing.ts';
+import { describe, expect, it } from 'vitest';
+import { useSignedSim } from './signed-sim.ts';
 
-const KEY = 'pctPriceTestKey1';
-const SECRET = 'pct-price-test-secret-1';
-const wall = new SimulatedClock(1_900_000_000_000);
+const rig = useSignedSim({ key: 'pctPriceTestKey1', secret: 'pct-price-test-secret-1', balances: { USDT: '100000000', BTC: '10' } });
+const { signed } = rig;
 const REFUSED = { status: 400, body: { code: -1013, msg: 'Filter failure: PERCENT_PRICE_BY_SIDE' } };
-
-let sim: ExchangeSim;
-beforeAll(async () => {
-  sim = await startExchangeSim({
-    files: ['data/recordings/spot_btcusdt_20240808.jsonl.gz'], speed: 'manual', wallClock: wall, weightLimitPerMinute: 1_000_000,
-    accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: '100000000', BTC: '10' } }],
-  });
-  await sim.replay.advanceBy(5_000);
-}, 60_000);
-afterAll(async () => {
-  await sim?.close();
-});
-
-async function signed(method: string, path: string, params: Record<string, string>) {
-  const q = new URLSearchParams({ ...params, timestamp: String(wall.now()) }).toString();
-  const r = await fetch(`${sim.url}${path}?${q}&signature=${signPayload(q, SECRET)}`, { method, headers: { 'X-MBX-APIKEY': KEY } });
-  return { status: r.status, body: await r.json() as Record<string, unknown> };
-}
 const order = (p: Record<string, string>) => signed('POST', '/api/v3/order', { symbol: 'BTCUSDT', quantity: '0.001', ...p });
 const limit = (side: string, price: string) => order({ side, type: 'LIMIT', timeInForce: 'GTC', price });
-const pub = async (path: string) => (await fetch(`${sim.url}${path}`)).json() as Promise<Record<string, unknown>>;
+const pub = async (path: string) => (await fetch(`${rig.sim.url}${path}`)).json() as Promise<Record<string, unknown>>;
 
 // The volume-weighted price of the replayed prints (all within 5 minutes this early), in cents.
 function vwapCents(): number {
-  const ts = sim.venue.market('BTCUSDT').trades;
-  const cutoff = sim.clock.now() - 300_000;
+  const ts = rig.sim.venue.market('BTCUSDT').trades;
+  const cutoff = rig.sim.clock.now() - 300_000;
   const within = ts.filter((t) => t.tsExchange > cutoff);
   return within.reduce((s, t) => s + t.price * t.lots, 0) / within.reduce((s, t) => s + t.lots, 0);
 }
@@ -49,7 +28,7 @@ describe('exchange simulator PERCENT_PRICE_BY_SIDE', () => {
       filterType: 'PERCENT_PRICE_BY_SIDE', bidMultiplierUp: '5', bidMultiplierDown: '0.2', askMultiplierUp: '5', askMultiplierDown: '0.2', avgPriceMins: 5,
     });
     const avg = await pub('/api/v3/avgPrice?symbol=BTCUSDT');
-    const m = sim.venue.market('BTCUSDT');
+    const m = rig.sim.venue.market('BTCUSDT');
     expect(avg['mins']).toBe(5);
     expect(avg['closeTime']).toBe(m.trades[m.trades.length - 1]!.tsExchange);
     expect(Number(avg['price']) * 100).toBeCloseTo(vwapCents(), 4);
@@ -84,9 +63,9 @@ describe('exchange simulator PERCENT_PRICE_BY_SIDE', () => {
   });
 
   it('averages over the last 5 minutes of sim time: the band follows the prints', async () => {
-    await sim.replay.advanceBy(900_000);
-    const m = sim.venue.market('BTCUSDT');
-    const now = sim.clock.now();
+    await rig.sim.replay.advanceBy(900_000);
+    const m = rig.sim.venue.market('BTCUSDT');
+    const now = rig.sim.clock.now();
     const within = m.trades.filter((t) => t.tsExchange > now - 300_000);
     // The market's list reaches back past the window here, so `within` is every print of it.
     expect(m.trades[0]!.tsExchange).toBeLessThanOrEqual(now - 300_000);

@@ -1,43 +1,21 @@
 // Request shapes Binance refuses and selectors it documents (review findings 3 and 4): allOrders by orderId and time,
 // myTrades by time, -1104 for an unknown parameter, -1101 for a duplicated one, -2010 for an iceberg on a symbol
 // without icebergAllowed, -1100 for a lowercase symbol, -1104 for MEXC's clientOrderId on a cancel. A misspelt parameter in the engine must fail here as on Binance.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
-import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
-import { signPayload } from '../../../../engine/venues/sim/signing.ts';
+import { describe, expect, it } from 'vitest';
+import { useSignedSim } from './signed-sim.ts';
 
-const KEY = 'paramsTestKey001';
-const SECRET = 'params-test-secret-0001';
-const wall = new SimulatedClock(1_900_000_000_000);
-let sim: ExchangeSim;
-
-beforeAll(async () => {
-  sim = await startExchangeSim({
-    files: ['data/recordings/spot_btcusdt_20240808.jsonl.gz'], speed: 'manual', wallClock: wall, weightLimitPerMinute: 1_000_000,
-    accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: '100000', BTC: '1' } }],
-  });
-  await sim.replay.advanceBy(5_000);
-}, 60_000);
-afterAll(async () => {
-  await sim?.close();
-});
-
-// A signed request from a raw query (so parameters can repeat); timestamp and signature appended.
-async function raw(method: string, path: string, query: string): Promise<{ status: number; body: any }> {
-  const q = `${query}&timestamp=${wall.now()}`;
-  const r = await fetch(`${sim.url}${path}?${q}&signature=${signPayload(q, SECRET)}`, { method, headers: { 'X-MBX-APIKEY': KEY } });
-  return { status: r.status, body: await r.json() };
-}
+const rig = useSignedSim({ key: 'paramsTestKey001', secret: 'params-test-secret-0001', balances: { USDT: '100000', BTC: '1' } });
+const { raw } = rig;
 const signed = (method: string, path: string, p: Record<string, string>) => raw(method, path, new URLSearchParams(p).toString());
 const LIMIT = 'symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=50000.00';
 
 describe('exchange simulator request parameters', () => {
   it('selects allOrders by orderId (>=) and by startTime / endTime, and myTrades by time', async () => {
     const a = (await signed('POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01' })).body;
-    await sim.replay.advanceBy(60_000);
-    const t1 = Math.floor(sim.clock.now());
+    await rig.sim.replay.advanceBy(60_000);
+    const t1 = Math.floor(rig.sim.clock.now());
     const b = (await signed('POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'SELL', type: 'MARKET', quantity: '0.005' })).body;
-    await sim.replay.advanceBy(60_000);
+    await rig.sim.replay.advanceBy(60_000);
     const c = (await signed('POST', '/api/v3/order', { symbol: 'BTCUSDT', side: 'SELL', type: 'MARKET', quantity: '0.002' })).body;
     const ids = (r: { body: Array<{ orderId: number }> }) => r.body.map((o) => o.orderId);
     expect(ids(await signed('GET', '/api/v3/allOrders', { symbol: 'BTCUSDT', orderId: String(b.orderId) }))).toEqual([b.orderId, c.orderId]);
@@ -61,7 +39,7 @@ describe('exchange simulator request parameters', () => {
   it('refuses an unknown parameter with -1104, on signed and public routes', async () => {
     expect(await raw('POST', '/api/v3/order', `${LIMIT}&quantity=0.001&foo=1`))
       .toEqual({ status: 400, body: { code: -1104, msg: "Not all sent parameters were read; read '8' parameter(s) but was sent '9'." } });
-    const r = await fetch(`${sim.url}/api/v3/depth?symbol=BTCUSDT&limt=5`);
+    const r = await fetch(`${rig.sim.url}/api/v3/depth?symbol=BTCUSDT&limt=5`);
     expect(r.status).toBe(400);
     expect(((await r.json()) as { code: number }).code).toBe(-1104);
     expect((await signed('GET', '/api/v3/openOrders', { symbol: 'BTCUSDT' })).status).toBe(200);
@@ -88,6 +66,6 @@ describe('exchange simulator request parameters', () => {
   it('refuses a lowercase symbol with -1100, as Binance\'s legal range for symbol says', async () => {
     expect(await raw('POST', '/api/v3/order', 'symbol=btcusdt&side=BUY&type=LIMIT&timeInForce=GTC&price=50000.00&quantity=0.001'))
       .toEqual({ status: 400, body: { code: -1100, msg: "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'." } });
-    expect((await fetch(`${sim.url}/api/v3/ticker/bookTicker?symbols=${encodeURIComponent('["btcusdt"]')}`)).status).toBe(400);
+    expect((await fetch(`${rig.sim.url}/api/v3/ticker/bookTicker?symbols=${encodeURIComponent('["btcusdt"]')}`)).status).toBe(400);
   });
 });

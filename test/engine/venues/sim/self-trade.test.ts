@@ -1,42 +1,21 @@
 // Self-trade prevention in the exchange simulator as Binance spot reports it: the matching engine expires the own
 // resting order (EXPIRE_MAKER), so exchangeInfo and every order answer name EXPIRE_MAKER, the maker ends
 // EXPIRED_IN_MATCH, and a request asking for another mode is refused rather than ignored.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimulatedClock } from '../../../../engine/runtime/clock.ts';
-import { startExchangeSim, type ExchangeSim } from '../../../../engine/venues/sim/server.ts';
-import { signPayload } from '../../../../engine/venues/sim/signing.ts';
+import { describe, expect, it } from 'vitest';
+import { useSignedSim } from './signed-sim.ts';
 
-const KEY = 'stpTestKey000001';
-const SECRET = 'stp-test-secret-0001';
-const wall = new SimulatedClock(1_900_000_000_000);
-
-let sim: ExchangeSim;
-beforeAll(async () => {
-  sim = await startExchangeSim({
-    files: ['data/recordings/spot_btcusdt_20240808.jsonl.gz'], speed: 'manual', wallClock: wall, weightLimitPerMinute: 1_000_000,
-    accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: '1000000', BTC: '10' } }],
-  });
-  await sim.replay.advanceBy(5_000);
-}, 60_000);
-afterAll(async () => {
-  await sim?.close();
-});
-
-async function signed(method: string, path: string, params: Record<string, string>) {
-  const q = new URLSearchParams({ ...params, timestamp: String(wall.now()) }).toString();
-  const r = await fetch(`${sim.url}${path}?${q}&signature=${signPayload(q, SECRET)}`, { method, headers: { 'X-MBX-APIKEY': KEY } });
-  return { status: r.status, body: await r.json() as Record<string, unknown> };
-}
+const rig = useSignedSim({ key: 'stpTestKey000001', secret: 'stp-test-secret-0001', balances: { USDT: '1000000', BTC: '10' } });
+const { signed } = rig;
 
 describe('exchange simulator self-trade prevention', () => {
   it('advertises EXPIRE_MAKER as the default and only mode', async () => {
-    const info = await (await fetch(`${sim.url}/api/v3/exchangeInfo?symbol=BTCUSDT`)).json() as { symbols: Array<Record<string, unknown>> };
+    const info = await (await fetch(`${rig.sim.url}/api/v3/exchangeInfo?symbol=BTCUSDT`)).json() as { symbols: Array<Record<string, unknown>> };
     const s = info.symbols[0]!;
     expect([s['defaultSelfTradePreventionMode'], s['allowedSelfTradePreventionModes']]).toEqual(['EXPIRE_MAKER', ['EXPIRE_MAKER']]);
   });
 
   it('ends the own resting order EXPIRED_IN_MATCH when the account\'s taker reaches it', async () => {
-    const bt = sim.venue.market('BTCUSDT').bookTicker!;
+    const bt = rig.sim.venue.market('BTCUSDT').bookTicker!;
     const ask = (bt.ask / 100).toFixed(2);
     const base = { symbol: 'BTCUSDT', type: 'LIMIT', quantity: '0.001', price: ask };
     const maker = await signed('POST', '/api/v3/order', { ...base, side: 'SELL', timeInForce: 'GTC', selfTradePreventionMode: 'EXPIRE_MAKER' });

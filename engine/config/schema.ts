@@ -437,11 +437,12 @@ export const riskSchema = z
     breaker: z
       .strictObject({
         maxMovePct: z.union([pct, z.literal(false)]).default(5),
-        moveWindowMs: z.int().min(1_000).default(300_000),
-        cooldownMs: posInt.default(300_000),
-        staleMs: z.union([z.int().min(2_000), z.literal(false)]).default(60_000),
+        // At most a day (the windows) or an hour (silence, a wide spread): past that, a unit mistake, not a guard.
+        moveWindowMs: z.int().min(1_000).max(86_400_000).default(300_000),
+        cooldownMs: posInt.max(86_400_000).default(300_000),
+        staleMs: z.union([z.int().min(2_000).max(3_600_000), z.literal(false)]).default(60_000),
         maxSpreadBps: z.union([z.int().min(1).max(10_000), z.literal(false)]).default(50),
-        spreadMs: z.int().min(0).default(2_000),
+        spreadMs: z.int().min(0).max(3_600_000).default(2_000),
       })
       .prefault({}),
   })
@@ -472,12 +473,14 @@ export const executionSchema = z.strictObject({
   fees: z
     .strictObject({ maker: feeRate().prefault('0.001'), taker: feeRate().prefault('0.001') })
     .prefault({}),
-  latencyMs: nonNegInt.default(50),
+  /** Simulated order latency: at most a minute (300000000, a unit mistake, passed and held every paper order days). */
+  latencyMs: nonNegInt.max(60_000).default(50),
   retry: z
     .strictObject({
       maxAttempts: posInt.max(20).default(3),
-      baseDelayMs: posInt.default(200),
-      maxDelayMs: posInt.default(5_000),
+      /** The first retry's delay (at most a minute), doubling up to maxDelayMs (at most five minutes). */
+      baseDelayMs: posInt.max(60_000).default(200),
+      maxDelayMs: posInt.max(300_000).default(5_000),
     })
     .prefault({}),
   /** Starting balance of the paper venue, in the quote currency. */

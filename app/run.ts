@@ -118,6 +118,8 @@ export interface RunProcess {
   readonly source?: SignalSource;
   readonly crashes?: CrashSource;
   readonly exit?: StopOptions['exit'];
+  /** Signal handlers of the process from before runCommand (the `run` action's), removed once the start's are added. */
+  readonly early?: { remove(): void };
 }
 
 /**
@@ -132,6 +134,7 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
   });
   const exit = runExit(watch, signals.exit);
   const starting = watchStartSignals(signals.source ?? (process as unknown as SignalSource), exit);
+  signals.early?.remove();
   try {
     return await runDaemon(o, { ...signals, exit, crashed: () => watch.crashed, starting }, held);
   } finally {
@@ -145,6 +148,8 @@ export async function runCommand(o: { config: string; live?: boolean; speed?: st
 interface StartSignals {
   /** The first signal received, once one was. */
   readonly signal: string | undefined;
+  /** Says the system is being built from now on (it opens the store): a first signal is then kept, not exited on. */
+  building(): void;
   /** Removes the handlers (the daemon's own take over, or the start ended). */
   remove(): void;
 }
@@ -152,12 +157,14 @@ interface StartSignals {
 /**
  * Handles SIGINT/SIGTERM from the start of `cobalt run` until installSignalHandlers takes over, once the system is
  * built: the config, the recording scan and buildSystem take seconds, and a signal then ended the process at once with
- * 130/143 and no line, the codes `run --help` gives for a second signal. The first is logged (START_INTERRUPTED) and
- * kept: the daemon stops before the store is opened if it can, else stops the built system gracefully (exit 0). A
- * second exits at once with 128 + its number, through `exit`.
+ * 130/143 and no line, the codes `run --help` gives for a second signal. The first is logged (START_INTERRUPTED). Until
+ * buildSystem begins nothing holds the store or its lock, so it exits 0 at once: waiting for the step under way left a
+ * start hung on a venue that never answers running, deaf to it. Once building has begun it is kept, and the built
+ * system is stopped gracefully, never started (exit 0). A second exits at once with 128 + its number, through `exit`.
  */
 function watchStartSignals(source: SignalSource, exit: (code: number) => void, signals: readonly string[] = ['SIGINT', 'SIGTERM']): StartSignals {
   let first: string | undefined;
+  let building = false;
   const onSignal = (signal: string): void => {
     if (first !== undefined) {
       log().warn({ signal }, 'second signal while starting: exiting at once');
@@ -166,13 +173,19 @@ function watchStartSignals(source: SignalSource, exit: (code: number) => void, s
     }
     first = signal;
     // The process-wide logger is the daemon's by now: runDaemon sets it before its first await, where a signal lands.
-    log().warn({ signal, code: 'START_INTERRUPTED' }, `${signal} while starting: stopping before start (once the step under way ends; a second signal exits at once)`);
+    if (!building) {
+      log().warn({ signal, code: 'START_INTERRUPTED' }, `${signal} while starting: stopping before start (nothing was opened yet)`);
+      exit(0);
+      return;
+    }
+    log().warn({ signal, code: 'START_INTERRUPTED' }, `${signal} while starting: stopping before start (the system being built is stopped unstarted; a second signal exits at once)`);
   };
   for (const s of signals) source.on(s, onSignal);
   return {
     get signal() {
       return first;
     },
+    building: () => void (building = true),
     remove: () => {
       for (const s of signals) source.off(s, onSignal);
     },
@@ -246,6 +259,8 @@ async function runDaemon(
   }
   const logger: Logger = createLogger({ level: process.env.COBALT_LOG_LEVEL ?? config.log.level });
   setLogger(logger);
+  // A first signal before the system is built exits at once (watchStartSignals); the start must then go no further.
+  const interrupted = (): boolean => signals.starting.signal !== undefined;
   const replay = config.data.replayFiles.length > 0;
   const simulator = !replay && LOOPBACK.test(config.venues.binance.restUrl);
   let speed: number;
@@ -291,6 +306,8 @@ async function runDaemon(
     try {
       t0 = await venueTime(config.venues.binance.restUrl);
     } catch (err) {
+      // The request a signal left hanging, ended since: the exit under way is the answer.
+      if (interrupted()) return new Promise<number>(() => undefined);
       process.stderr.write(`cobalt run: the exchange simulator at ${config.venues.binance.restUrl} does not answer (${(err as Error).message}); start it first (npx cobalt exchange-sim …)\n`);
       return 2;
     }
@@ -299,12 +316,8 @@ async function runDaemon(
     if (o.speed !== undefined && speed !== 1) logger.warn('--speed applies to recorded data and exchange simulators only: live data runs in real time');
     clock = new LiveClock();
   }
-  // A signal during the steps above: nothing holds the store yet (buildSystem opens it), so the start ends here.
-  if (signals.starting.signal !== undefined) {
-    signals.starting.remove();
-    signals.exit(0);
-    return new Promise<number>(() => undefined);
-  }
+  // A signal during the steps above has exited (watchStartSignals): the start goes no further.
+  if (interrupted()) return new Promise<number>(() => undefined);
 
   let built: System | ConfigError;
   if (config.mode === 'live') {
@@ -329,6 +342,9 @@ async function runDaemon(
     const q = balances.find((b) => b.asset === quote);
     const cash = q ? q.free + q.locked : 0n;
     const equity = await liveStartEquity(config, balances, logger);
+    // A signal while the venue was read: it has exited, so nothing is built, the store is not opened, no caps printed.
+    if (interrupted()) return new Promise<number>(() => undefined);
+    signals.starting.building();
     built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'live', secrets: loaded.secrets, venueOverride: () => venue, liveCash: cash as never, liveEquity: equity, logger, replaySpeed: speed, rng: Math.random, ...(replay ? { replayPace: new LiveClock() } : {}), ...(timeline ? { replayTimeline: timeline } : {}), ...deadlineOption(clock) }));
     // Built, not started (sys.start below starts the executor): nothing has gone to the venue but reads. The caps are
     // the limits the RiskManager will start with, which are the operator's from the store when the config values
@@ -342,6 +358,7 @@ async function runDaemon(
       })}\n`);
     }
   } else {
+    signals.starting.building();
     built = await refuseOnConfigError(() => buildSystem(config, { clock, mode: 'paper', secrets: loaded.secrets, logger, replaySpeed: speed, ...(replay ? { replayPace: new LiveClock() } : {}), ...(timeline ? { replayTimeline: timeline } : {}), ...deadlineOption(clock) }));
   }
   if (built instanceof ConfigError) {
@@ -359,7 +376,7 @@ async function runDaemon(
   signals.starting.remove();
   // Until the stop (a signal, the replay's end) exits the process.
   const running = new Promise<number>(() => undefined);
-  // A signal while the system was built (or a live start read the venue): it is stopped gracefully, never started.
+  // A signal while the system was built: it is stopped gracefully, never started.
   if (signals.starting.signal !== undefined) {
     stop.now(signals.starting.signal);
     return running;

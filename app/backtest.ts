@@ -38,7 +38,7 @@ import type { Orchestrator } from '../actors/orchestrator/orchestrator.ts';
 import type { ModelOverrides } from './models.ts';
 import { inSampleReason, modelTrainingSpans, type ModelTrainingSpan } from './backtest-model-spans.ts';
 import { catalogSource, textSource, unrecordedSymbolRefusal } from './backtest-source.ts';
-import { buildSystem, dataInstrumentsOf, type System } from './system.ts';
+import { buildSystem, dataInstrumentsOf, idleOrCancelsInFlight, type System } from './system.ts';
 
 /** An inference worker gave no answer within its pool's wall-time bound (`stuckMs`; 60 s in a backtest's own pool). */
 export class BacktestModelStuckError extends EngineError {
@@ -368,6 +368,8 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   // Wall time at the first line measured: a window's warm-up replay is left out of its speeds.
   let measured0 = NaN;
   let replayMs = NaN;
+  const paperVenue = sys.paper?.inner;
+  const cancelsInFlight = (): number => paperVenue?.cancelsInFlight ?? 0;
   const pool = sys.models.pool;
   const stuck0 = pool?.stuck().requests ?? 0;
   // A request the pool gave up on as stuck left its model out of a decision: not a result, whatever follows.
@@ -437,7 +439,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       // out after it (execution events before market data). Most lines activate nothing: no await then.
       const exNow = sys.handles.executor();
       if (exNow?.busy) {
-        await settle(exNow, sys.handles.orchestrator.current, logger);
+        await settle(exNow, sys.handles.orchestrator.current, logger, cancelsInFlight);
         failIfStuck();
       }
       if (!measuring && ts >= win.fromMs) startWindow(ts);
@@ -457,7 +459,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
       const orch = sys.handles.orchestrator.current;
       if (orch !== undefined) orchestrators.add(orch);
       if (ex?.busy || orch?.busy) {
-        await settle(ex, orch, logger);
+        await settle(ex, orch, logger, cancelsInFlight);
         failIfStuck();
       }
       // With nothing else in flight, so that its awaits land at the same point of the data on every run. One pass
@@ -471,7 +473,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     if (!measuring || (opts.window !== undefined && lines === 0)) throw new BacktestWindowError(`backtest window ${isoSpan(win.fromMs, win.toMs)} holds no recorded line (the recording runs ${isoSpan(first, source.last ?? last)})`);
     // Let the last orders activate and fill on the simulated clock.
     clock.advance(config.execution.latencyMs + 1);
-    await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger);
+    await settle(sys.handles.executor(), sys.handles.orchestrator.current, logger, cancelsInFlight);
     failIfStuck();
     replayMs = performance.now() - measured0;
     tracker.finish(clock.now());
@@ -595,18 +597,20 @@ function openOrderAtEnd(o: OrderRecord, traded: Instrument): OpenOrderAtEnd {
   };
 }
 
-// Waits until the executor and the orchestrator have nothing in flight. A paper executor never waits on the clock
-// (no retries against a venue that cannot fail), so idle() always ends; the wall-clock guard only reports a bug.
+// Waits until the executor and the orchestrator have nothing in flight, but for paper cancels on their way: those land
+// only when the driver moves the clock (paper-venue.ts cancel), at their own time inside clock.set(), and the line after
+// settles what they started. The wall-clock guard only reports a bug: a paper executor waits on nothing else.
 // Most lines start nothing: then nothing is awaited (an await per line was most of a models-off backtest's time).
-async function settle(ex: { busy: boolean; idle(): Promise<void> } | undefined, orch: { busy: boolean; idle(): Promise<void> } | undefined, logger: Logger): Promise<void> {
+async function settle(ex: { busy: boolean; idle(): Promise<void> } | undefined, orch: { busy: boolean; idle(): Promise<void> } | undefined, logger: Logger, cancelsInFlight: () => number): Promise<void> {
   if (orch?.busy) await orch.idle();
   if (ex?.busy) {
     let timer: NodeJS.Timeout | undefined;
+    const stop = new AbortController();
     const guard = new Promise<'stuck'>((r) => (timer = setTimeout(() => r('stuck'), 10_000)));
-    const r = await Promise.race([ex.idle().then(() => 'ok' as const), guard]);
+    const r = await Promise.race([idleOrCancelsInFlight(ex, cancelsInFlight, stop.signal), guard]);
     clearTimeout(timer);
+    stop.abort();
     if (r === 'stuck') logger.error({ code: 'BACKTEST_EXECUTOR_STUCK' }, 'executor still busy after 10 s of wall time; continuing (the run may not be deterministic)');
     if (orch) await orch.idle();
   }
 }
-

@@ -739,7 +739,23 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   if (feed) lifecycle.onStopIntake('feed', () => feed!.stop());
   lifecycle.onStopIntake('paper-books', () => books?.stop());
   lifecycle.onStopIntake('risk-marks', () => stopMarks());
-  lifecycle.onDrain('executor', () => executor?.idle());
+  // A paper cancel lands on the clock (engine/venues/paper/paper-venue.ts cancel): a SimulatedClock stands still once
+  // intake stopped (a backtest's or a replay's driver), so one in flight then would hold the drain to its timeout.
+  lifecycle.onDrain('executor', async () => {
+    const ex = executor;
+    if (!ex) return;
+    const inner = paper?.inner;
+    if (!(clock instanceof SimulatedClock) || !inner) return ex.idle();
+    // Polling ends with the hook's timeout at the latest (5 s). A paper run commits on LMDB's write thread: a commit in
+    // progress can outlast a turn, so the check is made again once the store's writes are done.
+    const signal = AbortSignal.timeout(6_000);
+    const settled = async () => (await idleOrCancelsInFlight(ex, () => inner.cancelsInFlight, signal)) === 'idle';
+    if (await settled()) return;
+    await store.flush();
+    if (await settled()) return;
+    logger.warn({ code: 'PAPER_CANCELS_ABANDONED', cancels: inner.cancelsInFlight, at: new Date(clock.now()).toISOString() },
+      'shutdown: paper cancels still on their way when the simulated clock stopped are abandoned; their orders stay open');
+  });
   lifecycle.onDrain('orchestrator', () => orchHandle.current?.idle());
   if (paper) lifecycle.onFlush('paper-venue', () => paper!.flush());
   lifecycle.onFlush('store', () => store.flush());
@@ -884,4 +900,27 @@ export function feedKindsFor(traded: string, symbols: readonly string[], referen
   const out: Record<string, readonly FrameKind[]> = {};
   for (const s of symbols) if (s !== traded) out[s] = referenceBooks ? ['depth', 'snapshot', 'trade', 'kline'] : ['trade', 'kline'];
   return out;
+}
+
+/**
+ * Resolves 'idle' once `ex` is idle, or 'cancelsInFlight' once it is still busy a turn of the event loop after it was
+ * asked while paper cancels are in flight (`cancelsInFlight() > 0`): those land only when the simulated clock moves.
+ * Over a paper venue and synchronous store commits everything else the executor does ends within that turn (its
+ * orders' latency runs in the matching engine, not in the executor), and anything still waiting waits on the clock too.
+ * `signal` stops the polling when the caller gives up first.
+ */
+export async function idleOrCancelsInFlight(ex: { readonly busy: boolean; idle(): Promise<void> }, cancelsInFlight: () => number, signal?: AbortSignal): Promise<'idle' | 'cancelsInFlight'> {
+  let done = false;
+  const idle = ex.idle().then(() => {
+    done = true;
+    return 'idle' as const;
+  });
+  const polled = (async () => {
+    while (!done && !signal?.aborted) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (!done && ex.busy && cancelsInFlight() > 0) return 'cancelsInFlight' as const;
+    }
+    return 'idle' as const;
+  })();
+  return Promise.race([idle, polled]);
 }

@@ -1,5 +1,6 @@
 // The paper venue: orders fill against the live or replayed book with the simulator's matching engine
 // (engine/market/matching.ts: price-time priority, queue position, latency, maker/taker fees), on the injected clock.
+// Cancels take the same latency as orders (see cancel): a resting order can fill while its cancel is on the way.
 // It reads each symbol's book (an OrderBook kept by whoever syncs it) and must be told, after the book changed, what
 // changed: `onDepth` with the levels of an applied diff, `onSnapshot` after a (re)load, `onTrade` for each print,
 // with the exchange times of diffs and trades, and of the diff that made a reloaded book live (a diff can show a
@@ -74,6 +75,7 @@ export class PaperVenue implements ExecutionVenue {
   private readonly listeners = new Listeners<VenueEvent>();
   private orderSeq = 1;
   private tradeSeq = 1;
+  private inFlight = 0;
 
   constructor(private readonly opts: PaperVenueOptions) {
     this.id = opts.id ?? 'paper';
@@ -192,11 +194,34 @@ export class PaperVenue implements ExecutionVenue {
     return { status: 'accepted', venueOrderId: venueOrderId(String(o.id)), ts: o.submittedAt };
   }
 
+  /**
+   * Cancels an order `latencyMs` after the call on the clock, as the request reaches a real venue, and answers then
+   * (a REST cancel's answer comes once the venue acted on it): fills the market makes meanwhile stand, and an order
+   * they complete answers notOpen (Binance -2011), its fills already pushed. With latency 0 it acts at once.
+   */
   async cancel(symbol: string, cid: ClientOrderId): Promise<CancelResult> {
     const ref = this.byClientId.get(cid);
     const m = this.markets.get(symbol);
     if (!ref || !m || ref.symbol !== symbol) return { status: 'notOpen' };
-    const done = m.engine.cancel(ref.orderId);
+    const { latencyMs, clock } = this.opts;
+    if (latencyMs === 0) return this.cancelNow(m, ref.orderId);
+    this.inFlight++;
+    return new Promise((resolve) => clock.setTimeout(() => {
+      this.inFlight--;
+      resolve(this.cancelNow(m, ref.orderId));
+    }, latencyMs));
+  }
+
+  /**
+   * Cancels sent and not landed yet. Their callers wait on the clock: a driver that waits for its executor to be idle
+   * before it moves a simulated clock (a backtest) must not wait for these, which land only once it moves the clock.
+   */
+  get cancelsInFlight(): number {
+    return this.inFlight;
+  }
+
+  private cancelNow(m: Market, orderId: number): CancelResult {
+    const done = m.engine.cancel(orderId);
     return done ? { status: 'cancelled', ts: this.opts.clock.now() } : { status: 'notOpen' };
   }
 

@@ -4,7 +4,6 @@
 // start stops there, exit 0; the signal is sent from inside the process (run-start-signal-preload.mjs) as soon as
 // runCommand has begun. One that lands while the system is built stops it gracefully before it starts (exit 0), and
 // one the OS delivers as the daemon's own handlers take over is not lost.
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { Supervisor } from '../../engine/runtime/supervisor.ts';
 import { LmdbStore, WRITER_LOCK_FILE } from '../../engine/store/lmdb.ts';
 import { ReplayFeed } from '../../engine/venues/replay/replay-feed.ts';
 import { replayConfigYaml } from '../e2e/helpers.ts';
+import { runWithPreload } from './run-with-preload.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cobalt-run-start-signal-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -22,28 +22,12 @@ afterEach(() => {
   vi.restoreAllMocks();
   vi.unstubAllEnvs();
 });
-const BIN = path.resolve('bin/cobalt.mjs');
-const PRELOAD = path.resolve('test/app/run-start-signal-preload.mjs');
-const EXIT_WAIT_MS = 150_000;
 
 interface LogLine { msg?: string; signal?: string; code?: string }
 
 describe('cobalt run: a signal while it starts', () => {
   it('logs that it stops before the start and exits 0, leaving no engine running', async () => {
-    const config = path.join(root, 'paper.yaml');
-    writeFileSync(config, replayConfigYaml(root, { speed: 1 }));
-    const env = {
-      PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', TMPDIR: process.env['TMPDIR'] ?? '/tmp',
-      COBALT_LOG_PRETTY: '0', COBALT_LOG_LEVEL: 'info',
-    };
-    const child = spawn(process.execPath, ['--import', PRELOAD, BIN, 'run', '--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => void (stderr += b.toString('utf8')));
-    child.stdout.resume();
-    // Bounded (wall time; a loaded machine takes a minute or more to load the modules).
-    const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_WAIT_MS);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
-    clearTimeout(timer);
+    const { code, signal, stderr } = await runWithPreload(root, 'test/app/run-start-signal-preload.mjs');
     const logs = stderr.split('\n').flatMap((l): LogLine[] => {
       try {
         return [JSON.parse(l) as LogLine];

@@ -40,7 +40,7 @@ import {
 import { HeldSteps, type HeldStepsApplied } from '../actors/risk-manager/held-steps.ts';
 import { log } from '../engine/log.ts';
 import { EMPTY_VAR, parseVarSamples, type VarSample } from '../actors/risk-manager/var.ts';
-import { openOrderIndex, openOrderOf, type StartOpenOrder } from '../actors/risk-manager/open-orders.ts';
+import { openOrderIndex, openOrderOf, submittedIndex, type StartOpenOrder } from '../actors/risk-manager/open-orders.ts';
 import type { Portfolio } from '../actors/risk-manager/positions.ts';
 import type { OrderRecord } from '../actors/trading-executor/logic.ts';
 import type { TsMs } from '../engine/types/time.ts';
@@ -534,8 +534,9 @@ export const riskChild = fromCallback<EventObject, RiskChildInput>(({ input, sen
     bus.subscribe('exec.orderExpired', forwardExitEnd, RISK_ID),
     // An approved order the executor took up counts as open until it ends, however long it rests.
     bus.subscribe('exec.orderSubmitted', (m: OrderSubmitted) => {
-      // By its intent id: an approval's client id is not derived on the tick's path (open-orders.ts).
-      const o = current().openOrders.find((x) => x.intentId === m.intentId) ?? openOrderOf(current().openOrders, m.clientOrderId);
+      const orders = current().openOrders;
+      const i = submittedIndex(orders, m.clientOrderId, m.intentId);
+      const o = i < 0 ? undefined : orders[i];
       if (o !== undefined && !o.seen && !held.holdSeen(actor.getSnapshot().context, m)) forward(m);
     }, RISK_ID),
     bus.subscribe('risk.mark', (m) => {

@@ -155,11 +155,16 @@ export function settleOpenOrder(orders: OpenOrders, cid: ClientOrderId, lots: Lo
   return withOrderAt(orders, i, complete || left <= 0 ? undefined : { ...o, cid, lots: left as Lots, seen: true });
 }
 
+/** Returns the position of the order an exec.orderSubmitted of `cid` (intent `intentId`) names in `orders`, or -1. */
+export function submittedIndex(orders: OpenOrders, cid: ClientOrderId, intentId: string | undefined): number {
+  // The message names the intent: no client id to derive for the approval it answers.
+  const i = intentId === undefined ? -1 : orders.findIndex((o) => o.intentId === intentId);
+  return i >= 0 ? i : openOrderIndex(orders, cid);
+}
+
 /** Returns `orders` with order `cid` marked taken up by the executor (exec.orderSubmitted of intent `intentId`). */
 export function seenOpenOrder(orders: OpenOrders, cid: ClientOrderId, intentId: string | undefined): OpenOrders {
-  // The message names the intent: no client id to derive for the approval it answers.
-  let i = intentId === undefined ? -1 : orders.findIndex((o) => o.intentId === intentId);
-  if (i < 0) i = openOrderIndex(orders, cid);
+  const i = submittedIndex(orders, cid, intentId);
   if (i < 0 || orders[i].seen) return orders;
   return withOrderAt(orders, i, { ...orders[i], cid, seen: true });
 }

@@ -26,8 +26,9 @@ export const ADOPTED_ORDER_PREFIX = 'venue-';
  * MEXC and the simulator accept too): `cb` + 24 base64url characters of SHA-256(intent id), 144 bits.
  */
 export function clientOrderIdFor(intentId: string): ClientOrderId {
-  // Both the RiskManager (its open orders, at approval: on the tick's path) and the executor ask for the same intent's
-  // id back to back: the last few are kept, and crypto.hash (one call, the same digest) is ~3x a Hash object's speed.
+  // The same intent's id is asked for back to back (the executor and the alerts webhook on each approval, the
+  // RiskManager and the executor on each of its own exits): the last few are kept, and crypto.hash (one call, the same
+  // digest) is ~3x a Hash object's speed.
   const hit = recentIds.get(intentId);
   if (hit !== undefined) return hit;
   const id = clientOrderId(`cb${hash('sha256', intentId, 'base64url').slice(0, 24)}`);

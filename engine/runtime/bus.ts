@@ -58,28 +58,42 @@ interface Route<M> extends TopicCounters {
   owners: (string | undefined)[];
 }
 
-/** A FIFO over a growable array with a moving head; no per-item allocation and O(1) shift. */
+// A FIFO over a ring of power-of-two capacity, no per-item allocation and O(1) shift. A ring rather than an array
+// with a moving head: a queue drained to empty on nearly every publish would otherwise truncate and
+// regrow its array each time (setting `length` is a runtime call, and the next push allocates a new backing store).
+// A ring grown past SHRINK_ABOVE by a burst goes back to its first size once drained, so a burst is not held for good.
+const FIFO_START = 16;
+const SHRINK_ABOVE = 4096;
 class Fifo<T> {
-  private items: (T | undefined)[] = [];
+  private items: (T | undefined)[] = new Array<T | undefined>(FIFO_START).fill(undefined);
   private head = 0;
+  private n = 0;
   get length(): number {
-    return this.items.length - this.head;
+    return this.n;
   }
   push(x: T): void {
-    this.items.push(x);
+    if (this.n === this.items.length) this.grow();
+    this.items[(this.head + this.n) & (this.items.length - 1)] = x;
+    this.n++;
   }
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
+    if (this.n === 0) return undefined;
     const x = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) & (this.items.length - 1);
+    if (--this.n === 0) {
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+      if (this.items.length > SHRINK_ABOVE) this.items = new Array<T | undefined>(FIFO_START).fill(undefined);
     }
     return x;
+  }
+  private grow(): void {
+    const old = this.items;
+    const mask = old.length - 1;
+    const next = new Array<T | undefined>(old.length * 2).fill(undefined);
+    for (let i = 0; i < this.n; i++) next[i] = old[(this.head + i) & mask];
+    this.items = next;
+    this.head = 0;
   }
 }
 

@@ -174,6 +174,38 @@ describe('Bus ordering', () => {
     expect(seen).toEqual([1, 2]);
   });
 
+  it('keeps FIFO order while a queue that handlers refill wraps around its ring many times, and after a burst', () => {
+    const bus = new Bus<Msg>();
+    const seen: number[] = [];
+    // 20 in the queue at all times while 5,000 go through: the head laps a small ring hundreds of times.
+    bus.subscribe('md.depth', (m) => {
+      seen.push(m.n);
+      if (m.n + 20 <= 5_000) bus.enqueue({ type: 'md.depth', n: m.n + 20 });
+    });
+    for (let n = 1; n <= 20; n++) bus.enqueue({ type: 'md.depth', n });
+    expect(bus.drain()).toBe(5_000);
+    expect(seen).toEqual(Array.from({ length: 5_000 }, (_, i) => i + 1));
+    // Growing while the head is mid-ring: n queues 2n and 2n + 1 (a heap numbered breadth first comes out 1, 2, 3…).
+    seen.length = 0;
+    bus.subscribe('cob.snapshot', (m) => {
+      seen.push(m.n);
+      for (const c of [2 * m.n, 2 * m.n + 1]) if (c <= 5_000) bus.enqueue({ type: 'cob.snapshot', n: c });
+    });
+    bus.enqueue({ type: 'cob.snapshot', n: 1 });
+    expect(bus.drain()).toBe(5_000);
+    expect(seen).toEqual(Array.from({ length: 5_000 }, (_, i) => i + 1));
+    // A burst past the ring's shrink size, drained, then a small queue again.
+    seen.length = 0;
+    bus.subscribe('md.trade', (m) => seen.push(-m.n));
+    for (let n = 1; n <= 10_000; n++) bus.enqueue({ type: 'md.trade', n });
+    expect(bus.queued).toBe(10_000);
+    expect(bus.drain()).toBe(10_000);
+    for (let n = 1; n <= 3; n++) bus.enqueue({ type: 'md.trade', n: 10_000 + n });
+    expect(bus.drain()).toBe(3);
+    expect(seen).toEqual(Array.from({ length: 10_003 }, (_, i) => -(i + 1)));
+    expect(bus.queued).toBe(0);
+  });
+
   it('drains any enqueue sequence as a stable partition: non-market messages first, then market data', () => {
     const msgArb = fc.record({ type: fc.constantFrom(...TYPES), n: fc.nat() }) as fc.Arbitrary<Msg>;
     fc.assert(

@@ -151,6 +151,23 @@ describe('CandleSeries', () => {
     expect(s.holes(2)).toEqual([{ from: 7 * 60_000, count: 1 }]);
     expect(findHoles([], '1h')).toEqual([]);
   });
+
+  it('answers holes again after every kind of change to the series (the answer is kept per version)', () => {
+    const s = new CandleSeries('1m', 4);
+    s.pushAll([0, 1, 3].map((m) => bar(m * 60_000)));
+    expect(s.holes()).toEqual([{ from: 2 * 60_000, count: 1 }]);
+    expect(s.holes(1)).toEqual([]);
+    s.push(bar(6 * 60_000));
+    expect(s.holes()).toEqual([{ from: 2 * 60_000, count: 1 }, { from: 4 * 60_000, count: 2 }]);
+    // The ring is full: the oldest bar drops out, and a replaced newest bar moves nothing.
+    s.push(bar(7 * 60_000));
+    s.push(bar(7 * 60_000, 2));
+    expect(s.holes()).toEqual([{ from: 2 * 60_000, count: 1 }, { from: 4 * 60_000, count: 2 }]);
+    s.push(bar(8 * 60_000));
+    expect(s.holes()).toEqual([{ from: 4 * 60_000, count: 2 }]);
+    s.clear();
+    expect(s.holes()).toEqual([]);
+  });
 });
 
 describe('rollUp', () => {

@@ -76,7 +76,7 @@ import {
   emptyPosition, isRiskExit, isTerminal, newOrder, positionAfterFill, transition,
   type OrderEvent, type OrderRecord, type PositionRecord, type TransitionResult,
 } from './logic.ts';
-import { reconcile, type ApplyTradeOptions, type ReconcileHost, type ReconcileReport } from './reconcile.ts';
+import { noReconcileCounts, reconcile, type ApplyTradeOptions, type ReconcileHost, type ReconcileOptions, type ReconcileReport } from './reconcile.ts';
 import {
   isLiveStop, isVenueRefusal, ProtectiveStops, REPLACE_CANCEL_FAILED, sellableLots, type ClearResult, type ProtectiveStopHost,
   type ProtectiveStopSettings, type ReplaceOutcome,
@@ -338,9 +338,11 @@ export class TradingExecutor implements ReconcileHost {
       for (const o of this.store.openOrders(this.venue.id)) this.remember(o);
       this.reportUntraded();
     });
+    // One set of counters for every attempt: a failed one's fills are booked, and the report says so.
+    const counts = noReconcileCounts();
     for (let attempt = 0; ; attempt++) {
       try {
-        const report = await this.reconcile({ balances: true });
+        const report = await this.reconcile({ balances: true, counts });
         if (this.stopped) return report;
         this.st = 'live';
         this.publishStatus('up', 'reconciled');
@@ -419,7 +421,7 @@ export class TradingExecutor implements ReconcileHost {
   }
 
   /** Runs one reconciliation with the venue now (also used by the poll). */
-  reconcile(opts: { balances: boolean; symbols?: readonly string[] }): Promise<ReconcileReport> {
+  reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
     this.counters.reconciliations++;
     return this.track(reconcile(this, opts));
   }

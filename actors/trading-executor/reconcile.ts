@@ -112,10 +112,33 @@ export interface ReconcileReport {
   readonly balances?: readonly VenueBalance[];
 }
 
+/** The counters of a ReconcileReport, which a run that fails part way leaves where it got to (ReconcileOptions.counts). */
+export interface ReconcileCounts {
+  fillsApplied: number;
+  fillsDuplicate: number;
+  fillsIllegal: number;
+  tradesAdopted: number;
+  ordersAccepted: number;
+  ordersClosed: number;
+  ordersRejected: number;
+  ordersAdopted: number;
+}
+
+/** Returns counters at zero. */
+export const noReconcileCounts = (): ReconcileCounts => ({
+  fillsApplied: 0, fillsDuplicate: 0, fillsIllegal: 0, tradesAdopted: 0, ordersAccepted: 0, ordersClosed: 0, ordersRejected: 0, ordersAdopted: 0,
+});
+
 /** Options of one run: which symbols (default every venue symbol) and whether to fetch and check balances. */
 export interface ReconcileOptions {
   readonly symbols?: readonly string[];
   readonly balances: boolean;
+  /**
+   * Counters to count on (default new ones at zero): what a run booked before it failed stays counted in them, so
+   * the start-up's retries report every fill they applied, not the last attempt's only (the earlier attempts' fills
+   * are booked for good, and the trade cursor moved past them: the retry does not read them again).
+   */
+  readonly counts?: ReconcileCounts;
 }
 
 const NUMERIC_ID = /^\d+$/;
@@ -280,10 +303,10 @@ async function adoptFinalHere(host: ReconcileHost, o: OrderRecord, v: VenueOrder
 export async function reconcile(host: ReconcileHost, opts: ReconcileOptions): Promise<ReconcileReport> {
   const { venue, log } = host;
   const symbols = opts.symbols ?? venue.symbols;
-  const r = {
-    fillsApplied: 0, fillsDuplicate: 0, fillsIllegal: 0, tradesAdopted: 0, ordersAccepted: 0, ordersClosed: 0, ordersRejected: 0, ordersAdopted: 0,
+  // The lists say how the venue stands now: each run's own. The counters add up over the runs sharing `opts.counts`.
+  const r = Object.assign(opts.counts ?? noReconcileCounts(), {
     fillsMissing: [] as string[], positionMismatches: [] as PositionMismatch[], tradesDeferred: [] as string[], ordersUnresolved: [] as string[],
-  };
+  });
   const changed = (t: TransitionResult): boolean => t.kind === 'ok';
 
   // 1. open orders

@@ -36,7 +36,7 @@ describe('the start-up reconciliation report after a retry', () => {
     // The balances come last: the first attempt has booked the fill when its balance read fails.
     let balanceCalls = 0;
     venue.fetchBalances = async (): Promise<VenueBalance[]> => {
-      if (balanceCalls++ === 0) throw new VenueCallError('paper', 'NETWORK', 'read ECONNRESET');
+      if (balanceCalls++ === 0) throw new VenueCallError('unknown', 'NETWORK', 'read ECONNRESET');
       return [];
     };
     const rec = recordingBus();

@@ -5,6 +5,10 @@
 // (a RecordingLookahead holds its lines a few seconds), the catalog from what its build found the same way.
 // At a silence both read ahead to the symbol's next depth diff, which says whether the depth lost updates across it
 // (`depthBreaks`: a recorder stop, not a delivery stall).
+// Both take a line's trade id and depth update ids only from a line that decodes: a trade that does not is missing
+// from the candles, so the id jump it leaves is a real hole (its own id must not close it), and a depth diff that does
+// not parse was never applied, so the book really lacks its updates. The catalog keeps no ids for such a line; the
+// text decodes its trades and depth diffs here as the catalog's build did (test/app/backtest-malformed-at-hole.test.ts).
 // Both say which symbols the recording holds, so that a config trading another one is refused (unrecordedSymbolRefusal).
 import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
@@ -12,7 +16,7 @@ import type { Instrument } from '../engine/types/instrument.ts';
 import type { TsMs } from '../engine/types/time.ts';
 import type { BinanceFramePublisher } from '../engine/venues/binance/binance-feed.ts';
 import { ReplayCatalog, type CatalogCursor } from '../engine/venues/replay/catalog.ts';
-import { classifyFrame } from '../engine/venues/binance/frames.ts';
+import { BinanceFrameDecoder, classifyFrame } from '../engine/venues/binance/frames.ts';
 import { depthChains, RecordingLookahead, recordedTradeId, type DepthIds, type Silence } from '../engine/venues/replay/trade-ids.ts';
 import { RecordingMerge, type SymbolLine } from '../engine/venues/sim/replay.ts';
 import { dataInstrumentsOf } from './system.ts';
@@ -27,7 +31,7 @@ export interface BacktestSource {
   readonly ts: TsMs;
   /** Venue symbol of the current line (`BTCUSDT`). */
   readonly symbol: string;
-  /** Trade id of the current line when it is a trade, else undefined. */
+  /** Trade id of the current line when it is a trade that decodes, else undefined (a malformed trade leaves its hole open). */
   tradeId(): number | undefined;
   /** Set when the current line's symbol has no line for longer than its silence bound after it (a hole); else undefined. */
   readonly silence: Silence | undefined;
@@ -36,6 +40,11 @@ export interface BacktestSource {
   /** Where the lines come from, for the summary: `catalog` (with `built` when it was made now) or `text`. */
   readonly kind: 'text' | 'catalog';
   readonly built: boolean;
+  /**
+   * Lines that were not `<ts_ns> <json>`, skipped: the catalog's of its whole files (counted by its build), the text's
+   * of those read so far.
+   */
+  readonly badLines: number;
   /** Resolves once the lines can be read (a catalog loads its records in the background); rejects when they cannot. */
   ready(): Promise<void>;
   /** Sets the publisher lines go through (before the first `publish`). */
@@ -49,7 +58,8 @@ export interface BacktestSource {
   /**
    * At `silence` (after the current line): true when its symbol's depth lost updates across it, i.e. the symbol's next
    * depth diff does not continue the update-id chain of its last one published (`depthChains`), or there is none
-   * after it; false when the symbol had no depth diff before. Reads ahead to that diff: call it at a silence only.
+   * after it; false when the symbol had no depth diff before. Only diffs that parse count (one that does not was not
+   * applied). Reads ahead to that diff: call it at a silence only.
    */
   depthBreaks(silence: Silence): Promise<boolean>;
   close(): Promise<void>;
@@ -123,17 +133,36 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     if (extraAt === extra.length) extra.length = extraAt = 0;
     return l;
   };
-  // Per venue symbol, the text of its last depth diff published (its ids are read only at a silence).
-  const lastDepth = new Map<string, string>();
-  const isDepthOf = (l: SymbolLine, symbol: string): boolean => l.symbol === symbol && classifyFrame(l.text) === 'depth';
-  const nextDepth = async (symbol: string): Promise<string | undefined> => {
-    for (let k = 0, l = ahead.peek(0); l !== undefined; l = ahead.peek(++k)) if (isDepthOf(l, symbol)) return l.text;
-    for (let k = extraAt; k < extra.length; k++) if (isDepthOf(extra[k]!, symbol)) return extra[k]!.text;
+  // Per venue symbol, a decoder of its own (the publisher's counts what it publishes): it says whether a line decodes
+  // before the line is published, as the catalog's build found out. Set by `bind`.
+  let decoders = new Map<string, BinanceFrameDecoder>();
+  /** Returns the update ids of `l` when it is a depth diff of its symbol that parses; undefined otherwise. */
+  const depthIdsOf = (l: SymbolLine): DepthIds | undefined => {
+    if (classifyFrame(l.text) !== 'depth') return undefined;
+    const d = decoders.get(l.symbol);
+    // A publisher's text parsed again is a copy (DepthParser keeps the last parse), so this costs little per diff.
+    if (d === undefined || !d.depth.parse(l.text)) return undefined;
+    const f = d.depth.frame;
+    return f.symbol === d.inst.venueSymbol ? { first: f.firstUpdateId, final: f.finalUpdateId, prevFinal: f.prevFinalUpdateId } : undefined;
+  };
+  // Per venue symbol, the update ids of its last depth diff published that parsed.
+  const lastDepth = new Map<string, DepthIds>();
+  const nextDepth = async (symbol: string): Promise<DepthIds | undefined> => {
+    const of = (l: SymbolLine): DepthIds | undefined => (l.symbol === symbol ? depthIdsOf(l) : undefined);
+    for (let k = 0, l = ahead.peek(0); l !== undefined; l = ahead.peek(++k)) {
+      const ids = of(l);
+      if (ids) return ids;
+    }
+    for (let k = extraAt; k < extra.length; k++) {
+      const ids = of(extra[k]!);
+      if (ids) return ids;
+    }
     for (;;) {
       const l = merge.nextSync() ?? (await merge.next());
       if (l === undefined) return undefined;
       extra.push(l);
-      if (isDepthOf(l, symbol)) return l.text;
+      const ids = of(l);
+      if (ids) return ids;
     }
   };
   let line: SymbolLine | undefined;
@@ -148,6 +177,9 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     symbols: merge.symbols,
     kind: 'text',
     built: false,
+    get badLines() {
+      return merge.stats.badLines;
+    },
     get ts() {
       return line!.tsMs;
     },
@@ -157,9 +189,17 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     get silence() {
       return ahead.silence;
     },
-    tradeId: () => ahead.tradeId,
+    tradeId: () => {
+      if (ahead.tradeId === undefined) return undefined;
+      // Decoded twice, here and by the publisher: the text is the slow path already (a catalog decodes once, at its build).
+      const m = decoders.get(line!.symbol)?.decodeText(line!.text, line!.tsMs, 'trade');
+      return m?.type === 'md.trade' ? m.tradeId : undefined;
+    },
     ready: () => Promise.resolve(),
-    bind: (p) => void (pub = p),
+    bind: (p) => {
+      pub = p;
+      decoders = new Map(p.lanes.map((l) => [l.inst.venueSymbol, new BinanceFrameDecoder(l.inst, l.decoder.venue)]));
+    },
     nextSync: () => {
       while (ahead.needsMore) {
         const l = readSync();
@@ -178,13 +218,13 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     },
     publish: () => {
       pub!.publish(line!.text, line!.tsMs, line!.symbol);
-      if (ahead.tradeId === undefined && classifyFrame(line!.text) === 'depth') lastDepth.set(line!.symbol, line!.text);
+      const ids = ahead.tradeId === undefined ? depthIdsOf(line!) : undefined;
+      if (ids !== undefined) lastDepth.set(line!.symbol, ids);
     },
     depthBreaks: async (silence) => {
       const before = lastDepth.get(silence.symbol);
       if (before === undefined) return false;
-      const after = await nextDepth(silence.symbol);
-      return breaksBetween(recordedDepthIds(before), after === undefined ? undefined : recordedDepthIds(after));
+      return breaksBetween(before, await nextDepth(silence.symbol));
     },
     close: () => merge.close(),
   };
@@ -206,6 +246,7 @@ export async function catalogSource(files: readonly string[], instruments: reado
     symbols: catalog.symbols,
     kind: 'catalog',
     built,
+    badLines: catalog.badLines,
     get ts() {
       return cursor!.ts;
     },

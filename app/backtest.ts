@@ -185,6 +185,8 @@ export interface BacktestSummary {
   readonly bookDownAtEnd: boolean;
   /** Orders not final at the end (an order whose activation waited for a book that never came back stays open). */
   readonly openOrders: readonly OpenOrderAtEnd[];
+  /** What the replay skipped of the recording (a `window`'s warm-up included): the figures are over the rest. */
+  readonly feed: BacktestFeed;
   /** Lines measured (a `window`'s warm-up left out). */
   readonly lines: number;
   readonly simulatedMs: number;
@@ -202,6 +204,33 @@ export interface BacktestSummary {
   readonly replayMs: number;
   /** simulatedMs / replayMs: the speed a long backtest approaches, where start-up is a fixed cost. */
   readonly replaySpeedX: number;
+}
+
+/** What a backtest skipped of its recording; all zero for a whole one. */
+export interface BacktestFeed {
+  /**
+   * Lines that are not `<ts_ns> <json>` (a torn write, a foreign line): skipped by the reader. From a catalog, of its
+   * whole files; from the text, of those read (a run stopped early, `maxSpanMs` or `window`, reads a few s past its end).
+   */
+  readonly badLines: number;
+  /** Frames that did not decode (a trade, bookTicker, snapshot or kline with a bad field): skipped by the publisher. */
+  readonly malformed: number;
+  /**
+   * Depth diffs of the traded symbol that did not parse: never applied to the paper venue's book, which re-syncs (and
+   * stays down without a recorded snapshot after it, see `bookDownMs`). Depth goes out raw, so `malformed` has none.
+   */
+  readonly malformedDepth: number;
+}
+
+/** Returns a line saying what a backtest skipped of its recording (`feed`); undefined when nothing. */
+export function feedSkipped(feed: BacktestFeed): string | undefined {
+  const parts = [
+    feed.badLines > 0 ? `${feed.badLines} line(s) not <ts> <json>` : '',
+    feed.malformed > 0 ? `${feed.malformed} malformed frame(s)` : '',
+    feed.malformedDepth > 0 ? `${feed.malformedDepth} malformed depth diff(s) of the traded symbol` : '',
+  ].filter((x) => x !== '');
+  if (parts.length === 0) return undefined;
+  return `the recording had ${parts.join(', ')}: skipped, so the figures are over the rest of it`;
 }
 
 /** An order still open at the end of a backtest, in the instrument's decimals. */
@@ -333,6 +362,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
   let lastMark: number | undefined;
   let finalRisk: BacktestResult['finalRisk'];
   let openOrders: OpenOrderAtEnd[] = [];
+  let feed: BacktestFeed = { badLines: 0, malformed: 0, malformedDepth: 0 };
   bus.subscribe('risk.orderDenied', counted((m) => {
     denials[m.reason.code] = (denials[m.reason.code] ?? 0) + 1;
     denialList.push({ t: m.ts, code: m.reason.code });
@@ -492,6 +522,11 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
         `the ${tradedSymbol} book went down at ${new Date(book.lastDownAt!).toISOString()} (${book.lastDownReason ?? 'no reason given'}) and the recording holds no snapshot to bring it back: no decision and no fill after it`);
     }
     openOrders = (sys.handles.executor()?.unfinishedOrders() ?? []).map((o) => openOrderAtEnd(o, sys.traded));
+    // Counted by the reader, the publisher and the paper venue's books, and said nowhere else: a damaged recording's
+    // run would look like a whole one's.
+    feed = { badLines: source.badLines, malformed: pub.counters.malformed, malformedDepth: sys.books?.counters.malformed ?? 0 };
+    const skipped = feedSkipped(feed);
+    if (skipped !== undefined) logger.warn({ code: 'BACKTEST_FEED_SKIPPED', ...feed }, skipped);
   } finally {
     await source.close();
     await sys.stop('backtest end');
@@ -508,7 +543,7 @@ export async function runBacktest(config: Config, opts: BacktestOptions = {}): P
     orders, approvals, denials, rejections, decisions, noIntent, haltedReason: halted, engineFailure, tradeIdGaps: holes?.tradeIdGaps ?? 0, silences: holes?.silences ?? 0, models: sys.models.loaded,
     modelSpans, inSample: inSample.map((m) => m.model), ...models,
     bookDownMs: Math.round(book.downMs), bookLastDownAt: book.lastDownAt === undefined ? null : new Date(book.lastDownAt).toISOString(),
-    bookLastDownReason: book.lastDownReason ?? null, bookDownAtEnd: book.downAtEnd, openOrders, lines, simulatedMs,
+    bookLastDownReason: book.lastDownReason ?? null, bookDownAtEnd: book.downAtEnd, openOrders, feed, lines, simulatedMs,
     durationMs: Math.round(durationMs), speedX: Math.round((simulatedMs / Math.max(1, measuredMs)) * 10) / 10,
     replayMs: Math.round(replayMs), replaySpeedX: Math.round((simulatedMs / Math.max(1, replayMs)) * 10) / 10,
   };

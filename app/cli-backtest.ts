@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, logLevelRefusal, missingDataPaths } from '../engine/config/index.ts';
 import { createLogger, log, setLogger } from '../engine/log.ts';
-import { BacktestInSampleError, BacktestModelStuckError, BacktestWindowError, runBacktest, type BacktestSummary } from './backtest.ts';
+import { BacktestInSampleError, BacktestModelStuckError, BacktestWindowError, feedSkipped, runBacktest, type BacktestSummary } from './backtest.ts';
 import { halvesAccuracy } from './backtest-metrics.ts';
 import { refuseOnConfigError } from './system.ts';
 import { ConfigError, EngineStartError } from '../engine/types/errors.ts';
@@ -138,6 +138,8 @@ function honestyLines(s: BacktestSummary): string {
   if (s.bookDownAtEnd || (s.bookLastDownAt !== null && s.bookLastDownAt !== s.from)) {
     out.push(`  ${s.symbol} book not live for ${(s.bookDownMs / 1000).toFixed(1)} s${s.bookDownAtEnd ? `, down from ${s.bookLastDownAt} to the end (${s.bookLastDownReason})` : ''}`);
   }
+  const skipped = feedSkipped(s.feed);
+  if (skipped !== undefined) out.push(`  ${skipped}`);
   if (s.openOrders.length > 0) out.push(`  ${s.openOrders.length} order(s) still open at the end: ${s.openOrders.map((o) => `${o.side} ${o.qty}${o.price === null ? '' : ` @ ${o.price}`} (${o.status})`).join(', ')}`);
   return out.map((l) => `${l}\n`).join('');
 }

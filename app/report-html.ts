@@ -4,7 +4,7 @@
 import type { Fill } from '../engine/messages/orders.ts';
 import { notional, type Instrument } from '../engine/types/instrument.ts';
 import { formatMoney } from '../engine/types/money.ts';
-import type { BacktestResult, BacktestSummary } from './backtest.ts';
+import { feedSkipped, type BacktestResult, type BacktestSummary } from './backtest.ts';
 import { formatSteps } from '../engine/types/price.ts';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -213,5 +213,6 @@ function bookSection(s: BacktestSummary): string {
   const open = s.openOrders.length === 0 ? '<p>No order open at the end.</p>'
     : `<p>Orders still open at the end:</p><table><tr><th>created</th><th>side</th><th>type</th><th>quantity</th><th>filled</th><th>price</th><th>status</th><th>client id</th></tr>${
       s.openOrders.map((o) => `<tr>${[o.createdAt, o.side, o.type, o.qty, o.filledQty, o.price ?? 'market', o.status, o.clientOrderId].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>`;
-  return `<p>${down}</p>${open}`;
+  const skipped = feedSkipped(s.feed);
+  return `<p>${down}</p>${skipped === undefined ? '' : `<p>${esc(skipped)}.</p>`}${open}`;
 }

@@ -8,12 +8,13 @@
 // holds the recording's silences (holes, ./trade-ids.ts), found at build by the look-ahead a text replay runs per line.
 //
 // Cached as <dir>/<key>.cat, where the key hashes the format version, the silence bounds, each file's path, size,
-// mtime and inode, and the instruments' increments: a changed file or grid builds a new catalog. A file that does not read back whole is
-// rebuilt. Writes go to a temp file renamed into place, so concurrent builders (test workers) never see half a file.
+// mtime, ctime, inode and device, and the instruments' increments: a changed file or grid builds a new catalog. A file
+// that does not read back whole is rebuilt; one whose records are damaged is deleted when a replay meets the damage
+// (see `CatalogCursor.checked`). Writes go to a temp file renamed into place, so concurrent builders (test workers) never see half a file.
 // Opening a cached catalog reads its header at once and its records (~22 MB for the bundled recording, ~20 ms) in the
 // background: a backtest builds and starts its actors meanwhile and awaits `loaded()` before the first record.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { EngineMsg } from '../../messages/index.ts';
@@ -29,7 +30,8 @@ import { RecordingMerge } from '../sim/replay.ts';
 import { RecordingLookahead, recordedTradeId, SILENCE_MS, TRADES_ONLY_SILENCE_MS, type DepthIds, type Silence } from './trade-ids.ts';
 
 // 3: the silences (holes) of the recording are found once, at build, and kept in the header.
-const VERSION = 3;
+// 4: the header holds the receive times' bounds (minMs, maxMs); the key holds each file's ctime and device.
+const VERSION = 4;
 const MAGIC = 'COBALTCAT';
 const TEXT = 0;
 const TRADE = 1;
@@ -49,6 +51,9 @@ interface Header {
   readonly numbers: number;
   /** Receive time of the last record (0 when there is none). */
   readonly lastMs: number;
+  /** Bounds of the records' receive times (0 when there is none): lines of a file need not be in time order. */
+  readonly minMs: number;
+  readonly maxMs: number;
   /** Every record after which its symbol falls silent (a hole, ./trade-ids.ts), in record order. */
   readonly silences: readonly CatalogSilence[];
 }
@@ -85,7 +90,9 @@ export function catalogKey(files: readonly string[], instruments: readonly Instr
     } catch (err) {
       throw new ParseError(`cannot read recording ${f}: ${(err as Error).message}`, { cause: err });
     }
-    h.update(`${p}\t${st.size}\t${st.mtimeMs}\t${st.ino}\n`);
+    // The ctime too: a file rewritten in place with its size and mtime put back (cp -p, rsync -t) keeps the others,
+    // and no user tool sets a ctime back.
+    h.update(`${p}\t${st.size}\t${st.mtimeMs}\t${st.ctimeMs}\t${st.ino}\t${st.dev}\n`);
   }
   for (const i of instruments) h.update(`${i.venueSymbol}\t${JSON.stringify(instrumentGrid(i))}\n`);
   return h.digest('hex').slice(0, 24);
@@ -95,6 +102,8 @@ export function catalogKey(files: readonly string[], instruments: readonly Instr
 export class ReplayCatalog {
   private nums: Float64Array | undefined;
   private readonly body: Promise<void>;
+  /** The cache file, once it has one (named by a cursor that finds it damaged). */
+  private file: string | undefined;
 
   private constructor(private readonly head: Header, nums: Float64Array | Promise<Float64Array>, private readonly first: TsMs | undefined) {
     if (nums instanceof Float64Array) {
@@ -155,6 +164,7 @@ export class ReplayCatalog {
     const peeked = peek(path, key);
     if (typeof peeked === 'object') {
       const catalog = new ReplayCatalog(peeked.head, readNumbers(path, peeked.start, peeked.head.numbers), peeked.first);
+      catalog.file = path;
       const stamp = fileStamp(path);
       catalog.loaded().then(() => void (lastOpened = { path, catalog, stamp }), () => undefined);
       return { catalog, built: false, path };
@@ -165,6 +175,7 @@ export class ReplayCatalog {
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     writeFileSync(tmp, catalog.encode());
     renameSync(tmp, path);
+    catalog.file = path;
     lastOpened = { path, catalog, stamp: fileStamp(path) };
     return { catalog, built: true, path, ...(rebuiltBecause ? { rebuiltBecause } : {}) };
   }
@@ -190,6 +201,8 @@ export class ReplayCatalog {
     let n = 0;
     let records = 0;
     let lastMs = 0;
+    let minMs = Infinity;
+    let maxMs = -Infinity;
     // The look-ahead a text replay runs per line, run here once: a catalog replay only reads what it found.
     const ahead = new RecordingLookahead<number>();
     const silences: CatalogSilence[] = [];
@@ -213,6 +226,8 @@ export class ReplayCatalog {
         takeReady();
         if ((++records & 0xffff) === 0) onLines?.(records);
         lastMs = line.tsMs;
+        if (lastMs < minMs) minMs = lastMs;
+        if (lastMs > maxMs) maxMs = lastMs;
         let sym = symIndex.get(line.symbol);
         if (sym === undefined) {
           sym = symbols.length;
@@ -258,7 +273,8 @@ export class ReplayCatalog {
     } finally {
       await merge.close();
     }
-    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n, lastMs, silences };
+    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n, lastMs,
+      minMs: records > 0 ? minMs : 0, maxMs: records > 0 ? maxMs : 0, silences };
     return new ReplayCatalog(head, out.slice(0, n), n > 0 ? (out[2] as TsMs) : undefined);
   }
 
@@ -282,7 +298,7 @@ export class ReplayCatalog {
 
   /** Returns a cursor publishing the records through `pub` (which must have a lane for every decoded record's symbol). */
   cursor(pub: BinanceFramePublisher): CatalogCursor {
-    return new CatalogCursor(this.head, this.loadedNumbers(), pub);
+    return new CatalogCursor(this.head, this.loadedNumbers(), pub, this.file);
   }
 
   private loadedNumbers(): Float64Array {
@@ -381,8 +397,9 @@ export class CatalogCursor {
   ts = 0;
   /** Set when the current record's symbol falls silent after it (a hole in the recording); else undefined. */
   silence: Silence | undefined;
-  private p = 0;
+  /** Offsets of the current record and of the one after it. */
   private at = -1;
+  private end = 0;
   /** Index of the current record, and of the next silence in `head.silences`. */
   private record = -1;
   private nextSilence = 0;
@@ -391,7 +408,8 @@ export class CatalogCursor {
   private readonly lastDepthAt: Float64Array;
 
   /** @internal use ReplayCatalog.cursor */
-  constructor(private readonly head: Header, private readonly nums: Float64Array, private readonly pub: BinanceFramePublisher) {
+  constructor(private readonly head: Header, private readonly nums: Float64Array, private readonly pub: BinanceFramePublisher,
+    private readonly file?: string) {
     this.lanes = head.symbols.map((s) => pub.lane(s));
     this.lastDepthAt = new Float64Array(head.symbols.length).fill(-1);
   }
@@ -410,22 +428,26 @@ export class CatalogCursor {
     const sym = this.head.symbols.indexOf(symbol);
     if (sym < 0 || this.at < 0) return undefined;
     const x = this.nums;
-    for (let p = this.skip(this.at); p < x.length; p = this.skip(p)) {
+    for (let p = this.end, k = this.record + 1; p < x.length; k++) {
+      const end = this.checked(p, k);
       if (x[p] === DEPTH && x[p + 1] === sym) return this.depthIds(p);
+      p = end;
     }
     return undefined;
   }
 
-  /** Moves to the next record; false when there is none. */
+  /** Moves to the next record; false when there is none. Throws a ParseError when the catalog is damaged there. */
   next(): boolean {
-    if (this.at >= 0) this.p = this.skip(this.at);
-    if (this.p >= this.nums.length) {
+    const p = this.end;
+    if (p >= this.nums.length) {
       this.silence = undefined;
+      if (this.record + 1 !== this.head.records) throw this.damaged(this.record + 1, `the records end there, the header says ${this.head.records}`);
       return false;
     }
-    this.at = this.p;
-    this.ts = this.nums[this.p + 2]!;
     const k = ++this.record;
+    this.end = this.checked(p, k);
+    this.at = p;
+    this.ts = this.nums[p + 2]!;
     const q = this.head.silences[this.nextSilence];
     if (q?.record === k) {
       this.nextSilence++;
@@ -501,12 +523,50 @@ export class CatalogCursor {
     return { first: this.nums[p + 4]!, final: this.nums[p + 5]!, prevFinal: this.nums[p + 6]! };
   }
 
-  private skip(p: number): number {
-    switch (this.nums[p]) {
-      case TEXT: return p + 4;
-      case TRADE: return p + 8;
-      case TICKER: return p + 9;
-      default: return p + DEPTH_HEAD + 2 * (this.nums[p + 9]! + this.nums[p + 10]!);
+  // The records carry no checksum: hashing 22 MB on every load would cost a good part of what the catalog saves, and
+  // a walk over them all at load ~10 ms before the replay's code is warm. Each record's structure is checked as it is
+  // reached instead (a few compares, in the replay's hot loop): a damaged byte breaks it as soon as it hits a kind, a
+  // symbol, a text index or a level count, the walk falls out of step and the next record fails too, and the walk
+  // must end on the header's record count. A receive time must lie within the recording's bounds (lines of one file
+  // need not be in time order, so no more is asked). A flipped bit inside a price, size, id or exchange time reads as
+  // a valid record and goes undetected. Returns the offset after record `k` at `p`.
+  private checked(p: number, k: number): number {
+    const x = this.nums;
+    const kind = x[p];
+    const end = kind === TRADE ? (x[p + 7] === 0 || x[p + 7] === 1 ? p + 8 : -1)
+      : kind === TICKER ? p + 9
+      : kind === DEPTH ? ((x[p + 9]! >>> 0) === x[p + 9] && (x[p + 10]! >>> 0) === x[p + 10] ? p + DEPTH_HEAD + 2 * (x[p + 9]! + x[p + 10]!) : -1)
+      : kind === TEXT ? ((x[p + 3]! >>> 0) === x[p + 3] && x[p + 3]! < this.head.strings.length ? p + 4 : -1)
+      : -1;
+    const sym = x[p + 1]!;
+    const ts = x[p + 2]!;
+    // Kept small, so that it inlines: what is wrong is told by malformed().
+    if (end < 0 || end > x.length || (sym >>> 0) !== sym || sym >= this.lanes.length || !(ts >= this.head.minMs && ts <= this.head.maxMs)) {
+      throw this.malformed(p, k);
     }
+    return end;
+  }
+
+  private malformed(p: number, k: number): ParseError {
+    const x = this.nums;
+    const head = Array.from(x.subarray(p, Math.min(p + DEPTH_HEAD, x.length))).join(', ');
+    return this.damaged(k, `at number ${p} of ${x.length}, it starts [${head}] (kind, symbol index of ${this.lanes.length}, receive time in `
+      + `${this.head.minMs}..${this.head.maxMs}, ...)`);
+  }
+
+  // Deleted, so that the next run (or the next open in this process: the in-memory copy is keyed on the file) rebuilds it.
+  private damaged(k: number, reason: string): ParseError {
+    if (lastOpened !== undefined && lastOpened.path === this.file) lastOpened = undefined;
+    let deleted = false;
+    if (this.file !== undefined) {
+      try {
+        unlinkSync(this.file);
+        deleted = true;
+      } catch {
+        // Said below: the user deletes it.
+      }
+    }
+    return new ParseError(`replay catalog ${this.file ?? '(in memory)'} is damaged at record ${k} of ${this.head.records}: ${reason}; `
+      + (deleted ? 'it has been deleted, and the next run rebuilds it from the recordings' : 'delete it, and the next run rebuilds it from the recordings'));
   }
 }

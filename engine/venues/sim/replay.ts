@@ -1,5 +1,5 @@
 // Reads recordings of several symbols and merges them into one time-ordered stream of lines. Files of one symbol
-// are chained in time order (0809 continues 0808); symbols are merged by local receive time, ties to the symbol
+// are chained in time order (0809 continues 0808; files that overlap in time are refused); symbols are merged by local receive time, ties to the symbol
 // found first. Every lane always knows its next line, so `peekNs` is exact between calls; `nextSync` hands out a
 // line without awaiting whenever the lane it comes from has its following line decoded already.
 import { frameStreamOf, RecordingFile, type RecordedLine, type RecordingLine, type RecordingReadOptions, type RecordingStats } from '../replay/recording.ts';
@@ -171,7 +171,10 @@ function step(lane: Lane): boolean {
       return true;
     }
     if (src.at < src.head.length) {
-      lane.next = src.head[src.at++];
+      const l = src.head[src.at++]!;
+      // lane.next is still the previous file's last line here (a head is never empty).
+      if (src.at === 1 && lane.idx > 0) assertFollows(lane.sources[lane.idx - 1]!, lane.next!, src, l);
+      lane.next = l;
       return true;
     }
     const l = src.file.nextSync();
@@ -183,4 +186,13 @@ function step(lane: Lane): boolean {
     src.file.close();
     lane.idx++;
   }
+}
+
+// Files of one symbol are replayed one after the other, each whole: one that begins before the previous one ends
+// (trades recorded apart from the book, a second recorder) would put its lines behind the clock, so it is refused.
+function assertFollows(prev: Source, last: RecordingLine, src: Source, first: RecordingLine): void {
+  if (!first.before(last)) return;
+  const at = (l: RecordingLine): string => `${new Date(l.tsMs).toISOString()} (${l.tsLocalNs} ns)`;
+  throw new ParseError(`recording ${src.file.file} of ${src.file.symbol} begins at ${at(first)}, before ${prev.file.file} ends at ${at(last)}: `
+    + 'the files of one symbol must follow each other in time (merge overlapping recordings into one time-ordered file)');
 }

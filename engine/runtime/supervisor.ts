@@ -2,6 +2,7 @@
 //   xstate.error.actor.<id> | sup.fail  -> child 'restarting', delayed sup.restart (backoff + jitter), logged at warn,
 //                                         or 'failed' + sys.halted once the child's restart budget is spent (error)
 //   sup.restart                         -> respawn the child, sys.actorRestarted
+//   xstate.error.actor.<id> of a child no longer running: its cleanup threw, logged at warn (ACTOR_CLEANUP_FAILED)
 //   xstate.done.actor.<id>              -> child 'stopped' (a finished actor is not restarted)
 //   sup.stopAll                         -> stop every child in reverse start order
 import { createActor, enqueueActions, setup, type Actor, type ActorSystem, type AnyActorLogic, type EventObject } from 'xstate';
@@ -127,10 +128,19 @@ function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOpt
     actors: {} as Record<string, AnyActorLogic>,
     actions: {
       // Decides between a delayed restart and a halt.
-      childFailed: enqueueActions(({ context, enqueue }, params: { id: string; error: unknown }) => {
+      childFailed: enqueueActions(({ context, enqueue }, params: { id: string; error: unknown; fromActor: boolean }) => {
         const { id, error } = params;
         const r = byId.get(id);
         const c = context.children[id];
+        if (r && c && c.state !== 'running' && params.fromActor) {
+          // A stopped child runs nothing but its cleanup, so xstate's error from it is the cleanup's: said, but the
+          // child is already being restarted, halted or stopped, so it is no further failure. Only scrubbed text is
+          // logged (a cleanup closing a signed session may quote it), never the raw error.
+          const text = scrubCrashText(errorText(error));
+          const stack = error instanceof Error && error.stack ? { stack: scrubCrashText(error.stack) } : {};
+          enqueue(() => logger.warn({ code: 'ACTOR_CLEANUP_FAILED', actor: id, state: c.state, error: text, ...stack }, `actor '${id}' failed to clean up: ${text}`));
+          return;
+        }
         // Only a running child can fail; a second report of the same failure (several throwing handlers) is ignored.
         if (!r || c?.state !== 'running') return;
         const now = clock.now();
@@ -178,8 +188,8 @@ function createSupervisorMachine(specs: readonly Resolved[], opts: SupervisorOpt
       enqueue.assign({ children: Object.fromEntries(Object.entries(context.children).map(([k, c]) => [k, { ...c, state: 'running' as const }])) });
     }),
     on: {
-      'xstate.error.actor.*': { actions: { type: 'childFailed', params: ({ event }) => ({ id: event.actorId, error: event.error }) } },
-      'sup.fail': { actions: { type: 'childFailed', params: ({ event }) => ({ id: event.id, error: event.error }) } },
+      'xstate.error.actor.*': { actions: { type: 'childFailed', params: ({ event }) => ({ id: event.actorId, error: event.error, fromActor: true }) } },
+      'sup.fail': { actions: { type: 'childFailed', params: ({ event }) => ({ id: event.id, error: event.error, fromActor: false }) } },
       'sup.restart': {
         actions: enqueueActions(({ context, event, enqueue }) => {
           const r = byId.get(event.id);

@@ -20,6 +20,7 @@ import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts
 import { applyFill, emptyPortfolio, lot9, type RiskState, type StartPosition } from '../actors/risk-manager/index.ts';
 import { isRiskExit, TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
 import { tradeHistory } from '../actors/trading-executor/reconcile.ts';
+import { retireWhenIdle } from '../actors/trading-executor/retire.ts';
 import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
@@ -416,6 +417,25 @@ export function policyFromConfig(config: Config): Partial<PolicyConfig> {
 
 /** Builds the whole engine for `config` (nothing runs until `start`); see the header. */
 export async function buildSystem(config: Config, opts: SystemOptions): Promise<System> {
+  // What the build opened so far, closed (last first) when a later step throws: the store would otherwise keep its
+  // writer lock for the life of the process, refusing any later build on it (StoreInUseError).
+  const opened: Array<() => unknown> = [];
+  try {
+    return await assembleSystem(config, opts, opened);
+  } catch (err) {
+    for (const close of opened.reverse()) {
+      try {
+        await close();
+      } catch (closeErr) {
+        (opts.logger ?? rootLog()).warn({ err: closeErr }, 'closing what a failed build opened failed');
+      }
+    }
+    throw err;
+  }
+}
+
+// The build itself; `opened` collects how to close what it opens.
+async function assembleSystem(config: Config, opts: SystemOptions, opened: Array<() => unknown>): Promise<System> {
   const logger = opts.logger ?? rootLog();
   const { clock, mode } = opts;
   // A throwing handler is logged (rate-limited): one without a supervised owner (the wiring below, the paper books)
@@ -435,6 +455,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   // Refused before anything opens: an enabled webhook without a usable COBALT_ALERTS_WEBHOOK_URL.
   const alertsUrl = webhookTargetOf(config, mode === 'backtest', opts.secrets);
   const store = LmdbStore.open({ path: opts.storePath ?? config.store.path, noSync: opts.noSync ?? false, syncCommits: opts.syncCommits ?? false });
+  opened.push(() => store.close());
   const execStore: ExecutorStore = new ExecStore(store);
   const history = new InferenceHistoryStore(store, {
     retention: { maxRecords: config.store.retention.maxRecords, maxAgeMs: config.store.retention.maxAgeDays * 86_400_000 },
@@ -463,18 +484,13 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
     // Only the traded symbol: the paper venue matches nothing else, and the reference symbol's book was kept
     // (every diff applied) for no reader.
     books = new PaperBooks(bus, [primaryData]);
-    try {
-      paper = new PersistentPaperVenue({
-        clock, instruments: [instrumentOf(primary, 'paper', specs)], books: books.books(),
-        makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
-        latencyMs: config.execution.latencyMs, initialBalances: { [dataInstruments[0]!.quote]: money(config.execution.paper.initialQuote) },
-        initialBalancesKey: 'execution.paper.initialQuote', ...(mode === 'paper' ? { store } : {}), id: 'paper',
-      });
-    } catch (err) {
-      // A stored account that started with another balance (a ConfigError): the caller refuses to start.
-      await store.close();
-      throw err;
-    }
+    // A stored account that started with another balance throws a ConfigError: the caller refuses to start.
+    paper = new PersistentPaperVenue({
+      clock, instruments: [instrumentOf(primary, 'paper', specs)], books: books.books(),
+      makerFeeRate9: parseFixed(config.execution.fees.maker), takerFeeRate9: parseFixed(config.execution.fees.taker),
+      latencyMs: config.execution.latencyMs, initialBalances: { [dataInstruments[0]!.quote]: money(config.execution.paper.initialQuote) },
+      initialBalancesKey: 'execution.paper.initialQuote', ...(mode === 'paper' ? { store } : {}), id: 'paper',
+    });
     venue = paper;
   }
   // A live venue trades with its own increments (read from its exchangeInfo at start); the others use the config's.
@@ -511,6 +527,7 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
 
   // ---- models ----
   const models = await loadModels(config, clock, logger, opts.models);
+  if (models.pool && models.ownsPool) opened.push(() => models.pool!.close());
   logModelSymbols(modelTrainingSymbols(config, models), primary, logger);
   const orchHandle = new OrchestratorHandle();
   // Online learning (config.models.online): a daemon's, never a backtest's. Promotions go through the orchestrator
@@ -550,6 +567,9 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   const readyP = Promise.race([Promise.all([execReadyP, dataReadyP]), startFailedP]).then(() => void (isReady = true));
   readyP.catch(() => undefined); // observed by start() and ready(); no unhandled rejection while nobody awaits yet
 
+  // A restart's stopped executor until it is retired (actors/trading-executor/retire.ts): its successor starts after,
+  // so that it loads what the stopped one's last venue answers committed, and never races it for the store.
+  let retiring: Promise<unknown> | undefined;
   const executorLogic = fromCallback<EventObject, null>(() => {
     const ex = new TradingExecutor({
       bus, clock, venue, store: execStore, instruments: [traded], retry: config.execution.retry, ...(opts.rng ? { rng: opts.rng } : {}), log: logger,
@@ -560,16 +580,28 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
       protectiveStop: { ...config.execution.protectiveStop, ...(limits.stopLossBps !== undefined ? { stopLossBps: limits.stopLossBps } : {}) },
     });
     executor = ex;
-    ex.start().then((report) => {
-      logger.info({ report: { fillsApplied: report.fillsApplied, ordersClosed: report.ordersClosed, ordersAdopted: report.ordersAdopted } }, 'executor reconciled with the venue');
-      execReady();
-    }, (err: unknown) => {
-      // Stopped while reconciling is a shutdown; anything else (a store that cannot be read) is this actor failing.
-      if (ex.state !== 'stopped') supervisor.reportFailure(EXECUTOR_ID, err);
-    });
+    const run = (): void => {
+      // Stopped (or the engine stopping) while its predecessor retired: nothing to reconcile for.
+      if (ex.state === 'stopped' || lifecycle.shuttingDown) return;
+      ex.start().then((report) => {
+        logger.info({ report: { fillsApplied: report.fillsApplied, ordersClosed: report.ordersClosed, ordersAdopted: report.ordersAdopted } }, 'executor reconciled with the venue');
+        execReady();
+      }, (err: unknown) => {
+        // Stopped while reconciling is a shutdown; anything else (a store that cannot be read) is this actor failing.
+        if (ex.state !== 'stopped') supervisor.reportFailure(EXECUTOR_ID, err);
+      });
+    };
+    if (retiring) void retiring.then(run, run);
+    else run();
     return () => {
       ex.stop();
       if (executor === ex) executor = undefined;
+      // At shutdown no successor comes: the drain already waited for it, as before.
+      if (lifecycle.shuttingDown) return;
+      const done: Promise<unknown> = Promise.all([retiring, retireWhenIdle(ex, clock, logger)]).finally(() => {
+        if (retiring === done) retiring = undefined;
+      });
+      retiring = done;
     };
   });
 
@@ -745,6 +777,8 @@ export async function buildSystem(config: Config, opts: SystemOptions): Promise<
   // A paper cancel lands on the clock (engine/venues/paper/paper-venue.ts cancel): a SimulatedClock stands still once
   // intake stopped (a backtest's or a replay's driver), so one in flight then would hold the drain to its timeout.
   lifecycle.onDrain('executor', async () => {
+    // A restart's stopped executor first: its last venue answers commit (bounded, see retire.ts) before the store flushes.
+    await retiring;
     const ex = executor;
     if (!ex) return;
     const inner = paper?.inner;

@@ -63,7 +63,7 @@ import { backoffDelay, type BackoffPolicy } from '../../engine/venues/binance/ba
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../../engine/venues/circuit-breaker.ts';
 import { delay } from '../../engine/venues/retry.ts';
 import {
-  asVenueCallError, type ExecutionVenue, type ReplaceResult, type VenueCallError, type VenueEvent, type VenueOrder, type VenueOrderRequest,
+  asVenueCallError, type ExecutionVenue, type ReplaceResult, type SubmitResult, type VenueCallError, type VenueEvent, type VenueOrder, type VenueOrderRequest,
   type VenueTrade,
 } from '../../engine/venues/venue.ts';
 import { ADOPTED_ORDER_PREFIX, clientOrderId, intentId, type ClientOrderId, type VenueOrderId } from '../../engine/types/ids.ts';
@@ -81,6 +81,7 @@ import {
   isLiveStop, isVenueRefusal, ProtectiveStops, REPLACE_CANCEL_FAILED, sellableLots, type ClearResult, type ProtectiveStopHost,
   type ProtectiveStopSettings, type ReplaceOutcome,
 } from './protective-stop.ts';
+import { ExecutorRetiredError } from './retire.ts';
 
 /** The executor's store type. */
 export type ExecutorStore = ExecStore<OrderRecord, PositionRecord>;
@@ -225,6 +226,9 @@ export class TradingExecutor implements ReconcileHost {
   private pollTimer: TimerHandle | undefined;
   private polling = false;
   private abort = new AbortController();
+  /** Retiring (see ./retire.ts): no state change starts any more; retired: nothing is published or saved either. */
+  private retiring = false;
+  private retired = false;
   /** The protective stops at the venue (see the header). */
   readonly protectiveStops: ProtectiveStops;
   /** Counters for tests, metrics and the dashboard. */
@@ -388,6 +392,17 @@ export class TradingExecutor implements ReconcileHost {
     this.abort.abort(new Error('executor stopped'));
   }
 
+  /**
+   * Hands the store and the bus over to a successor (./retire.ts): stops, lets the state change running now commit and
+   * publish, and from then on commits and publishes nothing; a venue answer that comes later is dropped.
+   */
+  async retire(): Promise<void> {
+    this.stop();
+    this.retiring = true;
+    await this.mutex;
+    this.retired = true;
+  }
+
   /** Resolves when no submission, cancel, poll or state change is in progress. */
   async idle(): Promise<void> {
     while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
@@ -467,6 +482,7 @@ export class TradingExecutor implements ReconcileHost {
 
   /** @internal How far the trade history of `symbol` was read (reconcile.ts bookTrades): kept across restarts. */
   saveTradeCursor(symbol: string, tradeId: string): Promise<void> {
+    if (this.retiring) return Promise.reject(new ExecutorRetiredError());
     return this.store.setLastTradeId(this.venue.id, symbol, tradeId);
   }
 
@@ -847,16 +863,19 @@ export class TradingExecutor implements ReconcileHost {
     const req = this.requestOf(cid);
     await this.apply(cid, { type: 'submit' });
     for (let attempt = 1; ; attempt++) {
-      let err: VenueCallError;
+      // Only the venue call is in the try: a failure to record its answer is not a venue error (submitAnswered).
+      let res: SubmitResult | undefined;
+      let err: VenueCallError | undefined;
       try {
         this.counters.submitted++;
-        const res = await this.venue.submit(req);
-        this.breaker.success();
-        this.venueAnswered();
-        if (res.status === 'rejected') return void (await this.apply(cid, { type: 'rejected', code: res.code, message: res.message }));
-        return void (await this.apply(cid, { type: 'accepted', venueOrderId: res.venueOrderId }));
+        res = await this.venue.submit(req);
       } catch (e) {
         err = asVenueCallError(e);
+      }
+      if (err === undefined) {
+        this.breaker.success();
+        this.venueAnswered();
+        return this.submitAnswered(cid, res!);
       }
       const ctx = { clientOrderId: cid, attempt, code: err.code, kind: err.kind };
       switch (err.kind) {
@@ -906,6 +925,21 @@ export class TradingExecutor implements ReconcileHost {
           continue;
         }
       }
+    }
+  }
+
+  // The venue answered the submission of `cid`. Its fate there is known, so a commit that fails here (a store error)
+  // is no venue failure: no breaker failure, no query, no resend. The order stays submitted in memory and in the store,
+  // and a poll run now asks the venue for it by client id (reconcile.ts), as the next start would.
+  private async submitAnswered(cid: ClientOrderId, res: SubmitResult): Promise<void> {
+    const ev: OrderEvent = res.status === 'rejected' ? { type: 'rejected', code: res.code, message: res.message } : { type: 'accepted', venueOrderId: res.venueOrderId };
+    try {
+      await this.apply(cid, ev);
+    } catch (err) {
+      if (err instanceof ExecutorRetiredError) throw err;
+      this.log.error({ err, clientOrderId: cid, answer: res.status, ...(res.status === 'accepted' ? { venueOrderId: res.venueOrderId } : {}), code: 'SUBMIT_ANSWER_NOT_RECORDED' },
+        `the venue ${res.status} the order but recording its answer failed: it stays submitted here until reconciliation queries it at the venue`);
+      this.schedulePoll(0);
     }
   }
 
@@ -1225,6 +1259,7 @@ export class TradingExecutor implements ReconcileHost {
   }
 
   private publish(m: EngineMsg): void {
+    if (this.retired) return;
     this.bus.publish(m);
   }
 
@@ -1267,14 +1302,16 @@ export class TradingExecutor implements ReconcileHost {
   // ---- plumbing --------------------------------------------------------------------------------------------------
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.mutex.then(fn);
+    // Checked when the step's turn comes, not when it is queued: one queued before retire() must not commit either.
+    const p = this.mutex.then(() => (this.retiring ? Promise.reject(new ExecutorRetiredError()) : fn()));
     this.mutex = p.catch(() => undefined);
     return p;
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
     const t = p.catch((err) => {
-      this.log.error({ err, code: 'EXECUTOR_TASK_FAILED' }, 'executor task failed');
+      if (err instanceof ExecutorRetiredError) this.log.info({ code: 'EXECUTOR_RETIRED_DROP' }, 'work that came back after this executor retired (a late venue answer) is dropped');
+      else this.log.error({ err, code: 'EXECUTOR_TASK_FAILED' }, 'executor task failed');
       return undefined as T;
     });
     this.tasks.add(t);

@@ -1,0 +1,107 @@
+// A supervised restart of the executor in the built system while its submission is in flight at the venue: the new
+// executor starts only once the stopped one's answer has been committed (bounded by RETIRE_WAIT_MS), and an answer
+// that comes after that bound is dropped: the stopped executor commits and publishes nothing more.
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { clientOrderIdFor } from '../../actors/trading-executor/logic.ts';
+import { RETIRE_WAIT_MS } from '../../actors/trading-executor/retire.ts';
+import { buildSystem, type System } from '../../app/system.ts';
+import { createLogger } from '../../engine/log.ts';
+import type { EngineMsg } from '../../engine/messages/index.ts';
+import { SimulatedClock } from '../../engine/runtime/clock.ts';
+import type { Lots } from '../../engine/types/price.ts';
+import type { SubmitResult, VenueOrderRequest } from '../../engine/venues/venue.ts';
+import { limitIntent } from '../actors/trading-executor/helpers.ts';
+import { testConfig } from '../e2e/helpers.ts';
+
+const T0 = 1_723_161_253_937;
+const dirs: string[] = [];
+const open: System[] = [];
+afterEach(async () => {
+  for (const sys of open.splice(0)) await sys.stop('test');
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const turns = async (): Promise<void> => {
+  for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
+};
+
+async function rig() {
+  const config = testConfig({ mode: 'paper' });
+  dirs.push(path.dirname(config.store.path));
+  const clock = new SimulatedClock(T0);
+  const sys = await buildSystem(config, {
+    clock, mode: 'paper', noSync: true, syncCommits: true, maintenanceMs: 0, dataOverride: () => undefined, logger: createLogger({ level: 'silent' }),
+  });
+  open.push(sys);
+  await sys.start();
+  const events: EngineMsg[] = [];
+  sys.bus.subscribePrefix('exec.order', (m) => void events.push(m));
+  // The paper venue places the order, then its answer is held until `release`.
+  const paper = sys.paper!;
+  const submit = paper.submit.bind(paper);
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let first = true;
+  paper.submit = async (req: VenueOrderRequest): Promise<SubmitResult> => {
+    const res = await submit(req);
+    if (first) {
+      first = false;
+      await held;
+    }
+    return res;
+  };
+  const A = sys.handles.executor()!;
+  sys.bus.publish({ type: 'risk.orderApproved', intent: { ...limitIntent('r1', 200_000, { lots: 10 as Lots }), symbol: 'ETH/USDT' }, ts: clock.now() });
+  await turns();
+  clock.advance(100); // the paper venue's latency
+  await turns();
+  const cid = clientOrderIdFor('r1');
+  expect(sys.execStore.order(cid)?.status).toBe('submitted');
+  sys.supervisor.reportFailure('executor', new Error('injected handler bug'));
+  return { sys, clock, A, cid, events, release };
+}
+
+describe('an executor restart with a submission in flight', () => {
+  it('starts the new executor once the stopped one has committed the venue\'s answer', async () => {
+    const { sys, clock, A, cid, events, release } = await rig();
+    clock.advance(1_000); // past the restart delay
+    await turns();
+    const B = sys.handles.executor()!;
+    expect(B).not.toBe(A);
+    // Waiting for A: B has not loaded the store or subscribed yet.
+    expect(B.state).toBe('starting');
+    release();
+    await A.idle();
+    await turns();
+    const answered = sys.execStore.order(cid)!.status;
+    expect(answered).not.toBe('submitted');
+    await B.idle();
+    expect(B.state).toBe('live');
+    expect(B.order(cid)?.status).toBe(answered);
+    // One outcome published, A's; B found nothing to change.
+    expect(events.map((m) => m.type).filter((t) => t !== 'exec.orderSubmitted')).toHaveLength(1);
+  });
+
+  it('drops the stopped executor\'s answer when it comes after RETIRE_WAIT_MS, and the new executor settles the order', async () => {
+    const { sys, clock, A, cid, events, release } = await rig();
+    for (let t = 0; t < RETIRE_WAIT_MS + 1_000; t += 500) {
+      clock.advance(500);
+      await turns();
+    }
+    const B = sys.handles.executor()!;
+    await B.idle();
+    expect(B.state).toBe('live');
+    // B asked the venue by client id: the order is no longer 'submitted'.
+    const settled = sys.execStore.order(cid)!;
+    expect(settled.status).not.toBe('submitted');
+    const seen = events.length;
+    release();
+    await A.idle();
+    await turns();
+    expect(events.slice(seen)).toEqual([]);
+    expect(sys.execStore.order(cid)).toEqual(settled);
+  });
+});

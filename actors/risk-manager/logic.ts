@@ -380,7 +380,10 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs,
   const g0 = s0.market[symbol];
   const g = markGuard(g0, s0.marks[symbol], symbol, price, nowMs, s0.limits, out, quote);
   const market = g === g0 || g === undefined ? s0.market : { ...s0.market, [symbol]: g };
-  let s: RiskState = { ...s0, marks: { ...s0.marks, [symbol]: price }, market };
+  // Most trades repeat the last price and change nothing else: no copy of the state then (two copies of the whole
+  // state per trade were a fifth of a backtest's allocations).
+  const marks = s0.marks[symbol] === price ? s0.marks : { ...s0.marks, [symbol]: price };
+  let s: RiskState = marks === s0.marks && market === s0.market ? s0 : { ...s0, marks, market };
   // A standing flatten replaces the stops of its symbol; no stop goes out while another exit is in flight. A halt
   // keeps them: it stops new risk, and a position it leaves open (a drawdown, an engine failure, an operator stop)
   // would otherwise ride any fall unprotected, the strategy's reduce-only close being denied while halted.
@@ -403,7 +406,7 @@ export function onMark(s0: RiskState, symbol: string, price: Ticks, nowMs: TsMs,
   for (const a of v.alerts) out.push(a);
   // Checked on every new VaR sample, so a resume while VaR is still over its cap lasts until the next sample.
   if (!to && v.overMax !== undefined && s.tradingState === 'active') to = { to: 'reducing', reason: `${v.overMax} (1e-9 quote units)` };
-  s = { ...s, peakEquity, var: v.state };
+  if (peakEquity !== s.peakEquity || v.state !== s.var) s = { ...s, peakEquity, var: v.state };
   return to ? { state: s, out, to } : { state: s, out };
 }
 

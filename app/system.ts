@@ -20,7 +20,7 @@ import type { SubscriptionConfig } from '../actors/orchestrator/subscriptions.ts
 import { applyFill, emptyPortfolio, lot9, type RiskState, type StartPosition } from '../actors/risk-manager/index.ts';
 import { isRiskExit, TradingExecutor, type ExecutorStore } from '../actors/trading-executor/index.ts';
 import { tradeHistory } from '../actors/trading-executor/reconcile.ts';
-import { retireWhenIdle } from '../actors/trading-executor/retire.ts';
+import { idleWithin, retireWhenIdle } from '../actors/trading-executor/retire.ts';
 import { instrumentSpecsOf, type Config } from '../engine/config/schema.ts';
 import type { Secrets } from '../engine/config/env.ts';
 import { log as rootLog, type Logger } from '../engine/log.ts';
@@ -567,9 +567,12 @@ async function assembleSystem(config: Config, opts: SystemOptions, opened: Array
   const readyP = Promise.race([Promise.all([execReadyP, dataReadyP]), startFailedP]).then(() => void (isReady = true));
   readyP.catch(() => undefined); // observed by start() and ready(); no unhandled rejection while nobody awaits yet
 
-  // A restart's stopped executor until it is retired (actors/trading-executor/retire.ts): its successor starts after,
-  // so that it loads what the stopped one's last venue answers committed, and never races it for the store.
+  // A restart's stopped executors until they are retired (actors/trading-executor/retire.ts): the successor subscribes
+  // at once, but loads the store (and handles what came meanwhile) once they are, so that it reads what their last
+  // venue answers committed and never races them for the store. A shutdown cuts their wait short (the drain hook).
   let retiring: Promise<unknown> | undefined;
+  const retiringExecutors = new Set<TradingExecutor>();
+  const cutRetiring = new AbortController();
   const executorLogic = fromCallback<EventObject, null>(() => {
     const ex = new TradingExecutor({
       bus, clock, venue, store: execStore, instruments: [traded], retry: config.execution.retry, ...(opts.rng ? { rng: opts.rng } : {}), log: logger,
@@ -580,25 +583,22 @@ async function assembleSystem(config: Config, opts: SystemOptions, opened: Array
       protectiveStop: { ...config.execution.protectiveStop, ...(limits.stopLossBps !== undefined ? { stopLossBps: limits.stopLossBps } : {}) },
     });
     executor = ex;
-    const run = (): void => {
-      // Stopped (or the engine stopping) while its predecessor retired: nothing to reconcile for.
-      if (ex.state === 'stopped' || lifecycle.shuttingDown) return;
-      ex.start().then((report) => {
-        logger.info({ report: { fillsApplied: report.fillsApplied, ordersClosed: report.ordersClosed, ordersAdopted: report.ordersAdopted } }, 'executor reconciled with the venue');
-        execReady();
-      }, (err: unknown) => {
-        // Stopped while reconciling is a shutdown; anything else (a store that cannot be read) is this actor failing.
-        if (ex.state !== 'stopped') supervisor.reportFailure(EXECUTOR_ID, err);
-      });
-    };
-    if (retiring) void retiring.then(run, run);
-    else run();
+    ex.start(retiring).then((report) => {
+      logger.info({ report: { fillsApplied: report.fillsApplied, ordersClosed: report.ordersClosed, ordersAdopted: report.ordersAdopted } }, 'executor reconciled with the venue');
+      execReady();
+    }, (err: unknown) => {
+      // Stopped while reconciling (or while its predecessor retired) is a shutdown or a restart; anything else (a store
+      // that cannot be read) is this actor failing.
+      if (ex.state !== 'stopped') supervisor.reportFailure(EXECUTOR_ID, err);
+    });
     return () => {
       ex.stop();
       if (executor === ex) executor = undefined;
       // At shutdown no successor comes: the drain already waited for it, as before.
       if (lifecycle.shuttingDown) return;
-      const done: Promise<unknown> = Promise.all([retiring, retireWhenIdle(ex, clock, logger)]).finally(() => {
+      retiringExecutors.add(ex);
+      const done: Promise<unknown> = Promise.all([retiring, retireWhenIdle(ex, clock, logger, undefined, cutRetiring.signal)]).finally(() => {
+        retiringExecutors.delete(ex);
         if (retiring === done) retiring = undefined;
       });
       retiring = done;
@@ -777,9 +777,18 @@ async function assembleSystem(config: Config, opts: SystemOptions, opened: Array
   // A paper cancel lands on the clock (engine/venues/paper/paper-venue.ts cancel): a SimulatedClock stands still once
   // intake stopped (a backtest's or a replay's driver), so one in flight then would hold the drain to its timeout.
   lifecycle.onDrain('executor', async () => {
-    // A restart's stopped executor first: its last venue answers commit (bounded, see retire.ts) before the store flushes.
-    await retiring;
-    const ex = executor;
+    // A restart's stopped executors first: their last venue answers commit before the store flushes, within a real-time
+    // bound below this hook's timeout (the engine clock may stand still); then they are retired whatever is in flight,
+    // so that an answer coming later commits nothing to a store being flushed and closed.
+    let ex = executor;
+    if (retiring) {
+      // Their successor has not loaded yet: stopped, it reconciles nothing now and answers what it queued EXECUTOR_NOT_READY.
+      if (ex?.state === 'starting') ex.stop();
+      await idleWithin([...retiringExecutors], new LiveClock());
+      cutRetiring.abort();
+      await retiring;
+      ex = executor;
+    }
     if (!ex) return;
     const inner = paper?.inner;
     if (!(clock instanceof SimulatedClock) || !inner) return ex.idle();

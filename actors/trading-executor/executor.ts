@@ -222,6 +222,11 @@ export class TradingExecutor implements ReconcileHost {
   private readonly tasks = new Set<Promise<unknown>>();
   private readonly subs: Unsubscribe[] = [];
   private mutex: Promise<unknown> = Promise.resolve();
+  /** Settles once start() loaded the store (a cancel waits for it: a restart's hand-over may still hold it). */
+  private loaded: Promise<void> = Promise.resolve();
+  private isLoaded = false;
+  /** An immediate poll (schedulePoll(0)) was asked for and has not run yet: re-armed once the submissions or the poll in flight end. */
+  private pollAsked = false;
   private st: ExecutorState = 'starting';
   private pollTimer: TimerHandle | undefined;
   private polling = false;
@@ -320,9 +325,14 @@ export class TradingExecutor implements ReconcileHost {
     return this.st;
   }
 
-  /** Loads persisted orders and positions, subscribes, reconciles with the venue (retrying), then goes live. */
-  async start(): Promise<ReconcileReport> {
-    for (const p of this.store.allPositions(this.venue.id)) this.positions.set(p.symbol, p);
+  /**
+   * Subscribes, loads persisted orders and positions, reconciles with the venue (retrying), then goes live. With
+   * `handOver` (a restart: the stopped predecessor's retirement, ./retire.ts) it subscribes at once, and loading waits
+   * until `handOver` settles: approvals, cancels and venue events queue behind it, then are handled as during the
+   * start-up reconciliation (an approval is rejected EXECUTOR_NOT_READY), so none is lost in the hand-over.
+   */
+  async start(handOver?: Promise<unknown>): Promise<ReconcileReport> {
+    if (handOver) this.mutex = this.mutex.then(() => handOver).catch(() => undefined);
     this.subs.push(
       this.bus.subscribe('risk.orderApproved', (m) => this.onApproved(m.intent), this.owner),
       this.bus.subscribe('risk.stateChanged', (m) => this.setHalt(m.state === 'halted' ? m.reason : undefined), this.owner),
@@ -333,15 +343,24 @@ export class TradingExecutor implements ReconcileHost {
       this.bus.subscribe('exec.cancelOrder', (m) => void this.cancelOne(m.clientOrderId, m.reason), this.owner),
       this.venue.onEvent((e) => this.onVenueEvent(e)),
     );
-    this.st = 'reconciling';
-    this.publishStatus('reconciling', 'start-up reconciliation with the venue');
+    const reconciling = (): void => {
+      this.st = 'reconciling';
+      this.publishStatus('reconciling', 'start-up reconciliation with the venue');
+    };
+    if (!handOver) reconciling();
     // Serialised, so an approval or venue event that comes meanwhile is applied after the unfinished orders are loaded.
-    await this.serial(async () => {
+    const loading = this.serial(async () => {
+      if (this.stopped) return;
+      if (handOver) reconciling();
+      for (const p of this.store.allPositions(this.venue.id)) this.positions.set(p.symbol, p);
       const indexed = await this.store.ensureIndexed();
       if (indexed > 0) this.log.info({ orders: indexed }, 'order indexes built from the stored orders (a store written before they existed)');
       for (const o of this.store.openOrders(this.venue.id)) this.remember(o);
       this.reportUntraded();
     });
+    this.loaded = loading.then(() => void (this.isLoaded = true), () => undefined);
+    await loading;
+    if (this.stopped) throw new Error('executor stopped before its start-up reconciliation');
     // One set of counters for every attempt: a failed one's fills are booked, and the report says so.
     const counts = noReconcileCounts();
     for (let attempt = 0; ; attempt++) {
@@ -641,6 +660,8 @@ export class TradingExecutor implements ReconcileHost {
       this.submitting.delete(cid);
       this.unknownOutcome.delete(cid);
       this.releaseHeld(cid);
+      // An immediate poll skipped while submissions were in flight (pollOnce): nothing else may ask again.
+      if (this.submitting.size === 0 && this.pollAsked) this.schedulePoll(0);
     });
     this.submitting.set(cid, p.then(() => undefined, () => undefined));
     return this.track(p);
@@ -1056,6 +1077,8 @@ export class TradingExecutor implements ReconcileHost {
   }
 
   private async cancelFlow(cid: ClientOrderId, reason: string): Promise<void> {
+    // Sent during a restart's hand-over: the order is read once the predecessor's last answers are in the store.
+    if (!this.isLoaded) await this.loaded;
     // A cancel during submission waits for its outcome, so it targets an order the venue knows.
     await this.submitting.get(cid)?.catch(() => undefined);
     const o = this.order(cid);
@@ -1333,6 +1356,7 @@ export class TradingExecutor implements ReconcileHost {
   private schedulePoll(inMs = this.pollMs): void {
     if (this.venue.pushesEvents && inMs !== 0) return;
     if (this.st === 'stopped') return;
+    if (inMs === 0) this.pollAsked = true;
     if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = this.clock.setTimeout(() => {
       this.pollTimer = undefined;
@@ -1353,7 +1377,10 @@ export class TradingExecutor implements ReconcileHost {
 
   private async pollOnce(): Promise<void> {
     // A trade of an order still being submitted could not be matched to it yet: sync once the submissions settle.
-    if (this.polling || this.st !== 'live' || this.submitting.size > 0) return;
+    // Skipped then, an immediate poll stays asked for: re-armed when the submissions (runSubmission) or the poll end.
+    if (this.st !== 'live') return void (this.pollAsked = false);
+    if (this.polling || this.submitting.size > 0) return;
+    this.pollAsked = false;
     // Taken before the reconcile: a symbol added while it runs may come after its trade fetch, so it stays for the next.
     const closed = [...this.tradeSync];
     this.tradeSync.clear();
@@ -1381,6 +1408,7 @@ export class TradingExecutor implements ReconcileHost {
       }
     } finally {
       this.polling = false;
+      if (this.pollAsked && this.submitting.size === 0) this.schedulePoll(0);
     }
   }
 }

@@ -7,12 +7,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { clientOrderIdFor } from '../../actors/trading-executor/logic.ts';
 import { RETIRE_WAIT_MS } from '../../actors/trading-executor/retire.ts';
 import { buildSystem, type System } from '../../app/system.ts';
-import { createLogger } from '../../engine/log.ts';
+import { createLogger, type Logger } from '../../engine/log.ts';
 import type { EngineMsg } from '../../engine/messages/index.ts';
 import { SimulatedClock } from '../../engine/runtime/clock.ts';
 import type { Lots } from '../../engine/types/price.ts';
 import type { SubmitResult, VenueOrderRequest } from '../../engine/venues/venue.ts';
-import { limitIntent } from '../actors/trading-executor/helpers.ts';
+import { capturingLogger, limitIntent } from '../actors/trading-executor/helpers.ts';
 import { testConfig } from '../e2e/helpers.ts';
 
 const T0 = 1_723_161_253_937;
@@ -28,12 +28,12 @@ const turns = async (): Promise<void> => {
   for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
 };
 
-async function rig() {
+async function rig(logger: Logger = createLogger({ level: 'silent' })) {
   const config = testConfig({ mode: 'paper' });
   dirs.push(path.dirname(config.store.path));
   const clock = new SimulatedClock(T0);
   const sys = await buildSystem(config, {
-    clock, mode: 'paper', noSync: true, syncCommits: true, maintenanceMs: 0, dataOverride: () => undefined, logger: createLogger({ level: 'silent' }),
+    clock, mode: 'paper', noSync: true, syncCommits: true, maintenanceMs: 0, dataOverride: () => undefined, logger,
   });
   open.push(sys);
   await sys.start();
@@ -54,7 +54,7 @@ async function rig() {
     return res;
   };
   const A = sys.handles.executor()!;
-  sys.bus.publish({ type: 'risk.orderApproved', intent: { ...limitIntent('r1', 200_000, { lots: 10 as Lots }), symbol: 'ETH/USDT' }, ts: clock.now() });
+  sys.bus.publish({ type: 'risk.orderApproved', intent: { ...limitIntent('r1', 200_000, { lots: 100 as Lots }), symbol: 'ETH/USDT' }, ts: clock.now() });
   await turns();
   clock.advance(100); // the paper venue's latency
   await turns();
@@ -71,7 +71,7 @@ describe('an executor restart with a submission in flight', () => {
     await turns();
     const B = sys.handles.executor()!;
     expect(B).not.toBe(A);
-    // Waiting for A: B has not loaded the store or subscribed yet.
+    // Waiting for A: B has not loaded the store yet.
     expect(B.state).toBe('starting');
     release();
     await A.idle();
@@ -103,5 +103,45 @@ describe('an executor restart with a submission in flight', () => {
     await turns();
     expect(events.slice(seen)).toEqual([]);
     expect(sys.execStore.order(cid)).toEqual(settled);
+  });
+
+  it('answers an approval and carries out a cancel sent while the stopped executor retires', async () => {
+    const { sys, clock, cid, events, release } = await rig();
+    clock.advance(1_000); // past the restart delay
+    await turns();
+    const B = sys.handles.executor()!;
+    expect(B.state).toBe('starting');
+    sys.bus.publish({ type: 'risk.orderApproved', intent: { ...limitIntent('r2', 190_000, { lots: 10 as Lots }), symbol: 'ETH/USDT' }, ts: clock.now() });
+    sys.bus.publish({ type: 'exec.cancelOrder', clientOrderId: cid, reason: 'test: cancel in the hand-over' });
+    await turns();
+    release();
+    for (let i = 0; i < 10 && (B.busy || B.state !== 'live'); i++) {
+      clock.advance(100);
+      await turns();
+    }
+    await B.idle();
+    expect(B.state).toBe('live');
+    // Nothing was lost: the approval was answered as during a start-up reconciliation, the order was cancelled.
+    const r2 = clientOrderIdFor('r2');
+    expect(events.filter((m) => m.type === 'exec.orderRejected' && m.clientOrderId === r2).map((m) => (m.type === 'exec.orderRejected' ? m.code : ''))).toEqual(['EXECUTOR_NOT_READY']);
+    expect(sys.execStore.order(cid)?.status).toBe('cancelled');
+  });
+
+  it('retires the stopped executor at shutdown and drains in time: its late answer commits nothing', async () => {
+    const cap = capturingLogger();
+    const { sys, clock, A, cid, release } = await rig(cap.logger);
+    clock.advance(1_000); // past the restart delay
+    await turns();
+    const before = sys.execStore.order(cid)!;
+    open.splice(open.indexOf(sys), 1);
+    const report = await sys.stop('test');
+    expect(report.steps.filter((s) => s.outcome !== 'ok')).toEqual([]);
+    expect(cap.codes()).toContain('EXECUTOR_RETIRED_BUSY');
+    release();
+    await A.idle();
+    await turns();
+    expect(cap.codes()).toContain('EXECUTOR_RETIRED_DROP');
+    expect(cap.codes()).not.toContain('EXECUTOR_TASK_FAILED');
+    expect(before.status).toBe('submitted');
   });
 });

@@ -145,4 +145,65 @@ describe('an executor restart with venue calls in flight', () => {
     expect(w.of('exec.orderPartiallyFilled').length + w.of('exec.orderFilled').length).toBe(2);
     B.stop();
   });
+
+  it('subscribes the successor at once: an approval and a cancel sent during the hand-over are handled once it ends', async () => {
+    const w = rig();
+    const A = w.mk();
+    await A.start();
+    const g = gate();
+    w.venue.submitHook = g.wait;
+    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', 6_183_763, { lots: 500 as Lots }), ts: w.clock.now() });
+    await w.flush();
+    const a = clientOrderIdFor('a');
+    const b = clientOrderIdFor('b');
+    w.venue.submitHook = undefined;
+
+    A.stop();
+    const handOver = retireWhenIdle(A, w.clock, w.logger, WAIT_MS);
+    const B = w.mk();
+    const started = B.start(handOver);
+    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('b', 6_183_000, { lots: 500 as Lots }), ts: w.clock.now() });
+    w.bus.publish({ type: 'exec.cancelOrder', clientOrderId: a, reason: 'risk: exit' });
+    await w.flush();
+    // B waits for A: nothing loaded, nothing answered, nothing sent yet; both requests queued behind the hand-over.
+    expect(B.memory.orders).toBe(0);
+    expect(w.of('exec.orderRejected')).toEqual([]);
+    expect(w.venue.calls.filter((c) => c === 'cancel')).toEqual([]);
+
+    g.release();
+    expect(await handOver).toBe('idle');
+    await started;
+    await drive(w.clock, () => !B.busy);
+    // A's answer was committed first; B then answered the approval as a reconciling executor does, and sent the cancel.
+    expect(w.of('exec.orderRejected').map((m) => [m.clientOrderId, m.code])).toEqual([[b, 'EXECUTOR_NOT_READY']]);
+    expect(w.s.store.order(b)?.status).toBe('rejected');
+    expect(w.s.store.order(a)?.status).toBe('cancelled');
+    expect(w.venue.orders.find((o) => o.clientOrderId === a)?.status).toBe('cancelled');
+    B.stop();
+  });
+
+  it('answers an approval queued behind the hand-over when the successor is stopped meanwhile', async () => {
+    const w = rig();
+    const A = w.mk();
+    await A.start();
+    const g = gate();
+    w.venue.submitHook = g.wait;
+    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', 6_183_763, { lots: 500 as Lots }), ts: w.clock.now() });
+    await w.flush();
+    w.venue.submitHook = undefined;
+
+    A.stop();
+    const handOver = retireWhenIdle(A, w.clock, w.logger, WAIT_MS);
+    const B = w.mk();
+    const started = B.start(handOver);
+    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('b', 6_183_000, { lots: 500 as Lots }), ts: w.clock.now() });
+    await w.flush();
+    B.stop();
+    g.release();
+    await handOver;
+    await expect(started).rejects.toThrow();
+    await B.idle();
+    expect(w.of('exec.orderRejected').map((m) => [m.clientOrderId, m.code])).toEqual([[clientOrderIdFor('b'), 'EXECUTOR_NOT_READY']]);
+    expect(B.memory.orders).toBe(0);
+  });
 });

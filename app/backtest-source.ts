@@ -10,6 +10,8 @@
 // not parse was never applied, so the book really lacks its updates. The catalog keeps no ids for such a line; the
 // text decodes its trades and depth diffs here as the catalog's build did (test/app/backtest-malformed-at-hole.test.ts).
 // Both say which symbols the recording holds, so that a config trading another one is refused (unrecordedSymbolRefusal).
+// Both count the lines that are not `<ts> <json>` as they publish the line each precedes (RecordingMerge.skipped, kept
+// per record by the catalog's build), so a run stopped early counts the same on both, whatever either read ahead.
 import type { Config } from '../engine/config/schema.ts';
 import type { Logger } from '../engine/log.ts';
 import type { Instrument } from '../engine/types/instrument.ts';
@@ -41,8 +43,9 @@ export interface BacktestSource {
   readonly kind: 'text' | 'catalog';
   readonly built: boolean;
   /**
-   * Lines that were not `<ts_ns> <json>`, skipped: the catalog's of its whole files (counted by its build), the text's
-   * of those read so far.
+   * Lines that were not `<ts_ns> <json>`, skipped, up to the line published last: those before it in its file since
+   * the file's previous line count when it is published, and those after a file's last line with that last line
+   * (RecordingMerge.skipped). A whole run counts them all; one stopped early, none past its end, whatever was read ahead.
    */
   readonly badLines: number;
   /** Resolves once the lines can be read (a catalog loads its records in the background); rejects when they cannot. */
@@ -123,12 +126,25 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
   const merge = await RecordingMerge.open(files);
   const ahead = new RecordingLookahead<SymbolLine>();
   const push = (l: SymbolLine): void => ahead.push(l, l.tsMs, l.symbol, recordedTradeId(l.text));
+  // The merge's lines are read, pushed and taken in one order: the k-th read is the k-th taken. Pairs (k, non-lines
+  // before line k, `merge.skipped`) for the lines read with any, in order; `publish` counts them (rare: no cost per line).
+  const badAt: number[] = [];
+  let badHead = 0;
+  let read = 0;
+  let taken = 0;
+  let badLines = 0;
+  const fromMerge = (l: SymbolLine | undefined): SymbolLine | undefined => {
+    if (l === undefined) return undefined;
+    if (merge.skipped > 0) badAt.push(read, merge.skipped);
+    read++;
+    return l;
+  };
   // Lines `depthBreaks` read past the look-ahead: they go into it before the merge's next ones, so the look-ahead
   // (and the silences it finds) is the same as without them.
   const extra: SymbolLine[] = [];
   let extraAt = 0;
   const readSync = (): SymbolLine | undefined => {
-    if (extra.length === 0) return merge.nextSync();
+    if (extra.length === 0) return fromMerge(merge.nextSync());
     const l = extra[extraAt++];
     if (extraAt === extra.length) extra.length = extraAt = 0;
     return l;
@@ -158,7 +174,7 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
       if (ids) return ids;
     }
     for (;;) {
-      const l = merge.nextSync() ?? (await merge.next());
+      const l = fromMerge(merge.nextSync() ?? (await merge.next()));
       if (l === undefined) return undefined;
       extra.push(l);
       const ids = of(l);
@@ -169,7 +185,9 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
   let pub: BinanceFramePublisher | undefined;
   const take = (): boolean => {
     line = ahead.take() ? ahead.item : undefined;
-    return line !== undefined;
+    if (line === undefined) return false;
+    taken++;
+    return true;
   };
   return {
     first: merge.peekMs(),
@@ -178,7 +196,7 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     kind: 'text',
     built: false,
     get badLines() {
-      return merge.stats.badLines;
+      return badLines;
     },
     get ts() {
       return line!.tsMs;
@@ -210,13 +228,18 @@ export async function textSource(files: readonly string[]): Promise<BacktestSour
     },
     next: async () => {
       while (ahead.needsMore) {
-        const l = readSync() ?? (await merge.next());
+        const l = readSync() ?? fromMerge(await merge.next());
         if (l === undefined) ahead.end();
         else push(l);
       }
       return take();
     },
     publish: () => {
+      // The line taken last is the (taken - 1)-th read; a line taken and not published has its non-lines dropped.
+      if (badHead < badAt.length) {
+        for (; badHead < badAt.length && badAt[badHead]! <= taken - 1; badHead += 2) if (badAt[badHead] === taken - 1) badLines += badAt[badHead + 1]!;
+        if (badHead === badAt.length) badAt.length = badHead = 0;
+      }
       pub!.publish(line!.text, line!.tsMs, line!.symbol);
       const ids = ahead.tradeId === undefined ? depthIdsOf(line!) : undefined;
       if (ids !== undefined) lastDepth.set(line!.symbol, ids);
@@ -246,7 +269,9 @@ export async function catalogSource(files: readonly string[], instruments: reado
     symbols: catalog.symbols,
     kind: 'catalog',
     built,
-    badLines: catalog.badLines,
+    get badLines() {
+      return cursor?.badLines ?? 0;
+    },
     get ts() {
       return cursor!.ts;
     },

@@ -209,8 +209,10 @@ export interface BacktestSummary {
 /** What a backtest skipped of its recording; all zero for a whole one. */
 export interface BacktestFeed {
   /**
-   * Lines that are not `<ts_ns> <json>` (a torn write, a foreign line): skipped by the reader. From a catalog, of its
-   * whole files; from the text, of those read (a run stopped early, `maxSpanMs` or `window`, reads a few s past its end).
+   * Lines that are not `<ts_ns> <json>` (a torn write, a foreign line): skipped by the reader. Those up to the last line
+   * replayed (warm-up included): a bad line counts with the line after it in its file, and those after a file's last
+   * line with that last line, so a whole run counts them all and one stopped early (`maxSpanMs`, `window`) none past its
+   * end, from the text and from a catalog alike, whatever either read ahead.
    */
   readonly badLines: number;
   /** Frames that did not decode (a trade, bookTicker, snapshot or kline with a bad field): skipped by the publisher. */

@@ -13,6 +13,8 @@
 // (see `CatalogCursor.checked`). Writes go to a temp file renamed into place, so concurrent builders (test workers) never see half a file.
 // Opening a cached catalog reads its header at once and its records (~22 MB for the bundled recording, ~20 ms) in the
 // background: a backtest builds and starts its actors meanwhile and awaits `loaded()` before the first record.
+// The header also says before which records the text had lines that are not `<ts> <json>` (RecordingMerge.skipped),
+// so that a replay counts those up to the record it published last, as a replay of the text does.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
@@ -31,7 +33,8 @@ import { RecordingLookahead, recordedTradeId, SILENCE_MS, TRADES_ONLY_SILENCE_MS
 
 // 3: the silences (holes) of the recording are found once, at build, and kept in the header.
 // 4: the header holds the receive times' bounds (minMs, maxMs); the key holds each file's ctime and device.
-const VERSION = 4;
+// 5: the header holds where the bad lines were (badLinesAt), so that a replay stopped early counts those it passed.
+const VERSION = 5;
 const MAGIC = 'COBALTCAT';
 const TEXT = 0;
 const TRADE = 1;
@@ -48,6 +51,11 @@ interface Header {
   readonly records: number;
   readonly lines: number;
   readonly badLines: number;
+  /**
+   * Pairs [record, n], in record order, for the records told non-lines (`RecordingMerge.skipped`): n before the
+   * record in its file (and after it, when it is its file's last line). Only records with any: a few in a damaged file.
+   */
+  readonly badLinesAt: readonly (readonly [number, number])[];
   readonly numbers: number;
   /** Receive time of the last record (0 when there is none). */
   readonly lastMs: number;
@@ -136,7 +144,7 @@ export class ReplayCatalog {
     return this.first;
   }
 
-  /** Lines that were not `<ts_ns> <json>` (skipped by the reader, as in a text replay). */
+  /** Lines that were not `<ts_ns> <json>` (skipped by the reader, as in a text replay), in its whole files. */
   get badLines(): number {
     return this.head.badLines;
   }
@@ -206,6 +214,7 @@ export class ReplayCatalog {
     // The look-ahead a text replay runs per line, run here once: a catalog replay only reads what it found.
     const ahead = new RecordingLookahead<number>();
     const silences: CatalogSilence[] = [];
+    const badLinesAt: [number, number][] = [];
     const takeReady = (): void => {
       while (!ahead.needsMore && ahead.take()) {
         const q = ahead.silence;
@@ -222,6 +231,7 @@ export class ReplayCatalog {
       for (;;) {
         const line = merge.nextSync() ?? (await merge.next());
         if (line === undefined) break;
+        if (merge.skipped > 0) badLinesAt.push([records, merge.skipped]);
         ahead.push(records, line.tsMs, line.symbol, recordedTradeId(line.text));
         takeReady();
         if ((++records & 0xffff) === 0) onLines?.(records);
@@ -273,7 +283,7 @@ export class ReplayCatalog {
     } finally {
       await merge.close();
     }
-    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, numbers: n, lastMs,
+    const head: Header = { version: VERSION, key, symbols, strings, records, lines: records, badLines: merge.stats.badLines, badLinesAt, numbers: n, lastMs,
       minMs: records > 0 ? minMs : 0, maxMs: records > 0 ? maxMs : 0, silences };
     return new ReplayCatalog(head, out.slice(0, n), n > 0 ? (out[2] as TsMs) : undefined);
   }
@@ -397,12 +407,20 @@ export class CatalogCursor {
   ts = 0;
   /** Set when the current record's symbol falls silent after it (a hole in the recording); else undefined. */
   silence: Silence | undefined;
+  /**
+   * Lines of the text that were not `<ts> <json>`, up to the record published last (`Header.badLinesAt`): after the
+   * last record, all of them.
+   */
+  badLines = 0;
   /** Offsets of the current record and of the one after it. */
   private at = -1;
   private end = 0;
-  /** Index of the current record, and of the next silence in `head.silences`. */
+  /** Index of the current record, and of the next silence in `head.silences` and pair in `head.badLinesAt`. */
   private record = -1;
   private nextSilence = 0;
+  private nextBad = 0;
+  /** Non-lines told with the current record, counted when it is published. */
+  private bad = 0;
   private readonly lanes: (FeedLane | undefined)[];
   /** Per symbol index: the record offset of its last depth diff published (-1: none). */
   private readonly lastDepthAt: Float64Array;
@@ -455,6 +473,13 @@ export class CatalogCursor {
     } else {
       this.silence = undefined;
     }
+    const b = this.head.badLinesAt[this.nextBad];
+    if (b?.[0] === k) {
+      this.nextBad++;
+      this.bad = b[1];
+    } else {
+      this.bad = 0;
+    }
     return true;
   }
 
@@ -470,6 +495,8 @@ export class CatalogCursor {
 
   /** Publishes the current record. */
   publish(): void {
+    this.badLines += this.bad;
+    this.bad = 0;
     const x = this.nums;
     const p = this.at;
     const kind = x[p]!;

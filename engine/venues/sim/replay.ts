@@ -2,6 +2,9 @@
 // are chained in time order (0809 continues 0808; files that overlap in time are refused); symbols are merged by local receive time, ties to the symbol
 // found first. Every lane always knows its next line, so `peekNs` is exact between calls; `nextSync` hands out a
 // line without awaiting whenever the lane it comes from has its following line decoded already.
+// After each line handed out, `skipped` says how many non-lines (not `<ts_ns> <json>`) its file held before it since
+// the file's previous line, plus those after it when it is the file's last: every non-line is told once, with the line
+// it precedes, so a replay can count those up to the last line it replayed whatever it read ahead (app/backtest-source.ts).
 import { frameStreamOf, RecordingFile, type RecordedLine, type RecordingLine, type RecordingReadOptions, type RecordingStats } from '../replay/recording.ts';
 import { ParseError } from '../../types/errors.ts';
 import type { TsMs } from '../../types/time.ts';
@@ -15,9 +18,15 @@ export interface SymbolLine extends RecordedLine {
 
 interface Source {
   readonly file: RecordingFile;
+  /** The file's own count of non-lines (the merge's `stats` counts them too). */
+  readonly stats: FileStats;
   /** Lines read while looking for the symbol, served before the rest of the file. */
   readonly head: RecordingLine[];
+  /** Per head line, the file's non-lines read before it. */
+  readonly headBad: number[];
   at: number;
+  /** The file's non-lines told so far (with the lines they precede). */
+  told: number;
 }
 
 interface Lane {
@@ -25,14 +34,36 @@ interface Lane {
   readonly sources: readonly Source[];
   idx: number;
   next: RecordingLine | undefined;
+  /** Non-lines of its file before `next` since the file's previous line. */
+  nextBad: number;
+  /** Non-lines after the last line of a file the lane stepped past, not told yet: the line handed out's. */
+  trailingBad: number;
+}
+
+/** A file's count of non-lines that adds each to the merge's total too. */
+class FileStats implements RecordingStats {
+  private n = 0;
+  constructor(private readonly total: RecordingStats) {}
+  get badLines(): number {
+    return this.n;
+  }
+  set badLines(v: number) {
+    this.total.badLines += v - this.n;
+    this.n = v;
+  }
 }
 
 /** A merged, time-ordered reader over recordings of one or more symbols. */
 export class RecordingMerge {
   private lanes: Lane[] = [];
   private opened: RecordingFile[] = [];
-  /** Lines that were not `<ts_ns> <json>` (counted by the reader). */
+  /** Lines that were not `<ts_ns> <json>` (counted by the reader), of all files as far as they have been read. */
   readonly stats: RecordingStats = { badLines: 0 };
+  /**
+   * Non-lines told with the line `next`/`nextSync` handed out last: those its file held between its previous line and
+   * it, and when it is its file's last line, those after it too. Summed over every line of a recording, all its non-lines.
+   */
+  skipped = 0;
   /** Exchange time minus local receive time of the first frame that carries an event time (`E`), in ms. */
   offsetMs = 0;
 
@@ -43,10 +74,11 @@ export class RecordingMerge {
     if (files.length === 0) throw new ParseError('no recording files given');
     const m = new RecordingMerge();
     // Every file starts inflating now; their heads are then awaited in order, so the first bad file is the one named.
-    m.opened = files.map((f) => new RecordingFile(f, m.stats, opts));
+    const stats = files.map(() => new FileStats(m.stats));
+    m.opened = files.map((f, i) => new RecordingFile(f, stats[i], opts));
     const sources: Source[] = [];
     try {
-      for (const f of m.opened) sources.push(await openSource(f));
+      for (const [i, f] of m.opened.entries()) sources.push(await openSource(f, stats[i]!));
     } catch (err) {
       await m.close();
       throw err;
@@ -56,7 +88,7 @@ export class RecordingMerge {
     let offsetFound = false;
     for (const [symbol, list] of bySymbol) {
       list.sort((a, b) => (a.head[0]!.before(b.head[0]!) ? -1 : b.head[0]!.before(a.head[0]!) ? 1 : 0));
-      const lane: Lane = { symbol, sources: list, idx: 0, next: undefined };
+      const lane: Lane = { symbol, sources: list, idx: 0, next: undefined, nextBad: 0, trailingBad: 0 };
       step(lane); // a head is never empty: the first line comes synchronously
       m.lanes.push(lane);
       for (const s of list) {
@@ -97,7 +129,10 @@ export class RecordingMerge {
     const best = this.best();
     if (!best) return undefined;
     const line = best.next!;
-    return step(best) ? line : undefined;
+    const bad = best.nextBad;
+    if (!step(best)) return undefined;
+    this.told(best, bad);
+    return line;
   }
 
   /** Returns the next line across all symbols (earliest receive time first), or undefined at the end. */
@@ -105,7 +140,9 @@ export class RecordingMerge {
     const best = this.best();
     if (!best) return undefined;
     const line = best.next!;
+    const bad = best.nextBad;
     while (!step(best)) await best.sources[best.idx]!.file.fill();
+    this.told(best, bad);
     return line;
   }
 
@@ -114,6 +151,12 @@ export class RecordingMerge {
     for (const f of this.opened) f.close();
     this.opened = [];
     this.lanes = [];
+  }
+
+  /** Sets `skipped` for the line `lane` handed out, which had `bad` non-lines before it. */
+  private told(lane: Lane, bad: number): void {
+    this.skipped = bad + lane.trailingBad;
+    lane.trailingBad = 0;
   }
 
   private best(): Lane | undefined {
@@ -153,36 +196,52 @@ export async function readHead(file: RecordingFile, symbolOf: (line: RecordedLin
   return { lines, symbol };
 }
 
-/** Reads `file` until its first combined-stream frame names its symbol. */
-async function openSource(file: RecordingFile): Promise<Source> {
-  const { lines: head, symbol } = await readHead(file, (l) => frameStreamOf(l.text)?.symbol);
+/** Reads `file` (counting its non-lines in `stats`) until its first combined-stream frame names its symbol. */
+async function openSource(file: RecordingFile, stats: FileStats): Promise<Source> {
+  const headBad: number[] = [];
+  // Called once per head line, right after it is read: the non-lines counted by then are those before it.
+  const { lines: head, symbol } = await readHead(file, (l) => {
+    headBad.push(stats.badLines);
+    return frameStreamOf(l.text)?.symbol;
+  });
   if (!symbol || head.length === 0) throw new ParseError(`recording ${file.file} has no combined-stream frame to tell its symbol`);
   file.symbol = symbol;
   for (const l of head) l.symbol = symbol;
-  return { file, head, at: 0 };
+  return { file, stats, head, headBad, at: 0, told: 0 };
 }
 
-/** Moves `lane.next` to the lane's following line (undefined at its end); false when a file must `fill` first. */
+/**
+ * Moves `lane.next` to the lane's following line (undefined at its end) and `lane.nextBad` to the non-lines before it;
+ * false when a file must `fill` first. The non-lines after a file's last line go to `lane.trailingBad`.
+ */
 function step(lane: Lane): boolean {
   for (;;) {
     const src = lane.sources[lane.idx];
     if (!src) {
       lane.next = undefined;
+      lane.nextBad = 0;
       return true;
     }
     if (src.at < src.head.length) {
-      const l = src.head[src.at++]!;
+      const k = src.at++;
+      const l = src.head[k]!;
       // lane.next is still the previous file's last line here (a head is never empty).
-      if (src.at === 1 && lane.idx > 0) assertFollows(lane.sources[lane.idx - 1]!, lane.next!, src, l);
+      if (k === 0 && lane.idx > 0) assertFollows(lane.sources[lane.idx - 1]!, lane.next!, src, l);
       lane.next = l;
+      lane.nextBad = src.headBad[k]! - src.told;
+      src.told = src.headBad[k]!;
       return true;
     }
     const l = src.file.nextSync();
     if (l === null) return false;
+    const bad = src.stats.badLines - src.told;
+    src.told += bad;
     if (l !== undefined) {
       lane.next = l;
+      lane.nextBad = bad;
       return true;
     }
+    lane.trailingBad += bad;
     src.file.close();
     lane.idx++;
   }

@@ -147,22 +147,9 @@ describe('an executor restart with venue calls in flight', () => {
   });
 
   it('subscribes the successor at once: an approval and a cancel sent during the hand-over are handled once it ends', async () => {
-    const w = rig();
-    const A = w.mk();
-    await A.start();
-    const g = gate();
-    w.venue.submitHook = g.wait;
-    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', 6_183_763, { lots: 500 as Lots }), ts: w.clock.now() });
-    await w.flush();
+    const { w, g, B, handOver, started } = await handOverWithApprovals();
     const a = clientOrderIdFor('a');
     const b = clientOrderIdFor('b');
-    w.venue.submitHook = undefined;
-
-    A.stop();
-    const handOver = retireWhenIdle(A, w.clock, w.logger, WAIT_MS);
-    const B = w.mk();
-    const started = B.start(handOver);
-    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('b', 6_183_000, { lots: 500 as Lots }), ts: w.clock.now() });
     w.bus.publish({ type: 'exec.cancelOrder', clientOrderId: a, reason: 'risk: exit' });
     await w.flush();
     // B waits for A: nothing loaded, nothing answered, nothing sent yet; both requests queued behind the hand-over.
@@ -183,20 +170,7 @@ describe('an executor restart with venue calls in flight', () => {
   });
 
   it('answers an approval queued behind the hand-over when the successor is stopped meanwhile', async () => {
-    const w = rig();
-    const A = w.mk();
-    await A.start();
-    const g = gate();
-    w.venue.submitHook = g.wait;
-    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', 6_183_763, { lots: 500 as Lots }), ts: w.clock.now() });
-    await w.flush();
-    w.venue.submitHook = undefined;
-
-    A.stop();
-    const handOver = retireWhenIdle(A, w.clock, w.logger, WAIT_MS);
-    const B = w.mk();
-    const started = B.start(handOver);
-    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('b', 6_183_000, { lots: 500 as Lots }), ts: w.clock.now() });
+    const { w, g, B, handOver, started } = await handOverWithApprovals();
     await w.flush();
     B.stop();
     g.release();
@@ -207,3 +181,22 @@ describe('an executor restart with venue calls in flight', () => {
     expect(B.memory.orders).toBe(0);
   });
 });
+
+// Executor A's submission of 'a' held at the venue (release with `g`), A stopped and retiring; successor B started on
+// the hand-over, and the RiskManager's approval of 'b' published to B while it waits.
+async function handOverWithApprovals() {
+  const w = rig();
+  const A = w.mk();
+  await A.start();
+  const g = gate();
+  w.venue.submitHook = g.wait;
+  w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', 6_183_763, { lots: 500 as Lots }), ts: w.clock.now() });
+  await w.flush();
+  w.venue.submitHook = undefined;
+  A.stop();
+  const handOver = retireWhenIdle(A, w.clock, w.logger, WAIT_MS);
+  const B = w.mk();
+  const started = B.start(handOver);
+  w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('b', 6_183_000, { lots: 500 as Lots }), ts: w.clock.now() });
+  return { w, g, B, handOver, started };
+}

@@ -50,16 +50,9 @@ function gate(): { wait: () => Promise<void>; release: () => void } {
 
 describe('an executor restart with venue calls in flight', () => {
   it('drops the stopped executor\'s answer once retired: the successor\'s fill stays booked', async () => {
-    const w = rig();
-    const A = w.mk();
-    await A.start();
-    const g = gate();
-    w.venue.submitHook = g.wait;
-    w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', 6_183_763, { lots: 500 as Lots }), ts: w.clock.now() });
-    await w.flush();
+    const { w, A, g } = await submissionHeld();
     const cid = clientOrderIdFor('a');
     expect(w.s.store.order(cid)?.status).toBe('submitted');
-    w.venue.submitHook = undefined;
 
     A.stop();
     const retired = retireWhenIdle(A, w.clock, w.logger, WAIT_MS);
@@ -182,9 +175,8 @@ describe('an executor restart with venue calls in flight', () => {
   });
 });
 
-// Executor A's submission of 'a' held at the venue (release with `g`), A stopped and retiring; successor B started on
-// the hand-over, and the RiskManager's approval of 'b' published to B while it waits.
-async function handOverWithApprovals() {
+// Executor A started, with its submission of 'a' held at the venue until `g` is released.
+async function submissionHeld() {
   const w = rig();
   const A = w.mk();
   await A.start();
@@ -193,6 +185,13 @@ async function handOverWithApprovals() {
   w.bus.publish({ type: 'risk.orderApproved', intent: limitIntent('a', 6_183_763, { lots: 500 as Lots }), ts: w.clock.now() });
   await w.flush();
   w.venue.submitHook = undefined;
+  return { w, A, g };
+}
+
+// submissionHeld, then A stopped and retiring; successor B started on
+// the hand-over, and the RiskManager's approval of 'b' published to B while it waits.
+async function handOverWithApprovals() {
+  const { w, A, g } = await submissionHeld();
   A.stop();
   const handOver = retireWhenIdle(A, w.clock, w.logger, WAIT_MS);
   const B = w.mk();

@@ -574,6 +574,9 @@ async function assembleSystem(config: Config, opts: SystemOptions, opened: Array
   const retiringExecutors = new Set<TradingExecutor>();
   const cutRetiring = new AbortController();
   const executorLogic = fromCallback<EventObject, null>(() => {
+    // A restart the supervisor fires once shutdown began starts nothing: it would reconcile with the venue and go live
+    // after the drain, racing the flush.
+    if (lifecycle.shuttingDown) return () => undefined;
     const ex = new TradingExecutor({
       bus, clock, venue, store: execStore, instruments: [traded], retry: config.execution.retry, ...(opts.rng ? { rng: opts.rng } : {}), log: logger,
       owner: EXECUTOR_ID,
@@ -788,6 +791,7 @@ async function assembleSystem(config: Config, opts: SystemOptions, opened: Array
       cutRetiring.abort();
       await retiring;
       ex = executor;
+      if (ex?.state === 'starting') ex.stop();
     }
     if (!ex) return;
     const inner = paper?.inner;

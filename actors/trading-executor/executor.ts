@@ -350,8 +350,9 @@ export class TradingExecutor implements ReconcileHost {
     if (!handOver) reconciling();
     // Serialised, so an approval or venue event that comes meanwhile is applied after the unfinished orders are loaded.
     const loading = this.serial(async () => {
-      if (this.stopped) return;
-      if (handOver) reconciling();
+      // Loaded even when stopped meanwhile (a shutdown during the hand-over): steps queued behind this one (a venue fill)
+      // must apply to what the store holds, not to empty memory whose position would overwrite the stored one.
+      if (handOver && !this.stopped) reconciling();
       for (const p of this.store.allPositions(this.venue.id)) this.positions.set(p.symbol, p);
       const indexed = await this.store.ensureIndexed();
       if (indexed > 0) this.log.info({ orders: indexed }, 'order indexes built from the stored orders (a store written before they existed)');

@@ -144,4 +144,57 @@ describe('an executor restart with a submission in flight', () => {
     expect(cap.codes()).not.toContain('EXECUTOR_TASK_FAILED');
     expect(before.status).toBe('submitted');
   });
+  it('adds a venue fill queued in the hand-over to the stored position even when shutdown stops the successor first', async () => {
+    const { sys, clock, A, cid, release } = await rig();
+    const venue = 'paper';
+    const seeded = { venue, symbol: 'ETH/USDT', netLots: 500, boughtLots: 500, soldLots: 0, buyQuote: 10_000_000_000n, sellQuote: 0n, fees: {}, openLots: 500, openCost: 10_000_000_000n, updatedAt: clock.now() };
+    await sys.execStore.commit({ position: seeded } as Parameters<typeof sys.execStore.commit>[0]);
+    // The store is closed once stopped: its position commits are watched instead.
+    const committed: number[] = [];
+    const commit = sys.execStore.commit.bind(sys.execStore);
+    sys.execStore.commit = (b) => {
+      if (b.position?.symbol === 'ETH/USDT') committed.push(b.position.netLots);
+      return commit(b);
+    };
+    // The paper venue's listeners, the successor's last: a fill pushed to it in the hand-over queues behind its load.
+    const listeners: Array<(e: unknown) => void> = [];
+    const paper = sys.paper!;
+    const onEvent = paper.onEvent.bind(paper);
+    paper.onEvent = (fn) => {
+      listeners.push(fn as (e: unknown) => void);
+      return onEvent(fn);
+    };
+    clock.advance(1_000); // past the restart delay
+    await turns();
+    expect(sys.handles.executor()?.state).toBe('starting');
+    listeners.at(-1)!({ kind: 'fill', fill: { clientOrderId: cid, venueOrderId: 'v-x', tradeId: 't-hand', venue, symbol: 'ETH/USDT', side: 'buy', price: 200_000, lots: 40, fee: 0n, feeAsset: 'USDT', liquidity: 'maker', ts: clock.now() } });
+    await turns();
+    open.splice(open.indexOf(sys), 1);
+    const report = await sys.stop('test');
+    release();
+    await A.idle();
+    expect(report.steps.filter((x) => x.outcome !== 'ok')).toEqual([]);
+    // 500 + 40: the fill applied to the stored position, not to the empty memory of an executor that never loaded.
+    expect(committed).toEqual([540]);
+  });
+
+  it('starts no executor for a restart the supervisor fires once shutdown began', async () => {
+    const { sys, clock, A, events, release } = await rig();
+    const statuses: string[] = [];
+    sys.bus.subscribe('exec.venueStatus', (m) => void statuses.push(m.status));
+    open.splice(open.indexOf(sys), 1);
+    // The restart delay runs out during the drain (the engine clock moves while the hooks wait).
+    const stopping = sys.stop('test');
+    await turns(); // the drain is waiting for the stopped executor
+    clock.advance(1_000);
+    await turns();
+    const report = await stopping;
+    release();
+    await A.idle();
+    expect(report.steps.filter((x) => x.outcome !== 'ok')).toEqual([]);
+    // No executor reconciled or went live after the stop began; nothing was published about the order either.
+    expect(statuses).toEqual([]);
+    expect(sys.handles.executor()).toBeUndefined();
+    expect(events.filter((m) => m.type !== 'exec.orderSubmitted')).toEqual([]);
+  });
 });
